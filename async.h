@@ -1,0 +1,1973 @@
+/* async.h - v0.1.0 - Tokio-style async runtime for C on stackless coroutines - MIT or public domain
+
+   Do this:
+       #define ASYNC_IMPLEMENTATION
+       #include "async.h"
+   in *one* C or C++ file to create the implementation. Include it without the
+   define everywhere else.
+
+   TABLE OF CONTENTS (each section is tagged twice, `>>tag`, in the declarations
+   and in the implementation)
+       QUICK START
+       1 COROUTINES ..................... >>coro
+       2 TASKS AND THE RUNTIME .......... >>core
+       3 TIME ........................... >>time
+       4 DEBUGGING ...................... >>debug
+       5 ERRORS ......................... >>errors
+       CONFIGURATION .................... >>config
+       PITFALLS
+       LICENSE (end of file)
+       REVISION HISTORY
+
+QUICK START
+===========
+   This program is examples/hello.c, byte for byte:
+
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct {
+        async_task task;     // the task header comes first
+        async_timer timer;   // state that must survive an await lives in the frame
+        int i;
+    } ticker;
+
+    static int ticker_run(async_task *t) {
+        ticker *f = (ticker *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        for (f->i = 1; f->i <= 3; f->i++) {
+            ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(100)));
+            printf("tick %d\n", f->i);
+        }
+        ASYNC_END(f->i - 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static ticker a, b;                  // zeroed, as frames must be
+        async_runtime_init(&rt, NULL);
+        async_task_spawn(&rt, &a.task, ticker_run, "a");
+        async_task_spawn(&rt, &b.task, ticker_run, "b");
+        async_runtime_run(&rt);              // both tick together: 300 ms, not 600
+        async_runtime_destroy(&rt);
+        return 0;
+    }
+
+1 COROUTINES (>>coro)
+=====================
+   A coroutine is a C function whose body sits between ASYNC_BEGIN and
+   ASYNC_END. Each await stores a resume point and returns ASYNC_PENDING; the
+   next call jumps back to it. Locals do NOT survive an await: keep everything
+   that must live across one in the frame struct (see PITFALLS).
+
+   Functions (actually macros; "may return" means the macro can return from the
+   enclosing function):
+     ASYNC_BEGIN(async_task *t)               open a task body (t is evaluated twice)
+     ASYNC_CORO_BEGIN(async_task *t, async_coro *co)
+                                              open a nested async function body
+     ASYNC_END(int v)                         close the body; falling off returns v
+     ASYNC_RETURN(int v)                      finish now with v (runs ASYNC_CLEANUP)
+     ASYNC_CLEANUP()                          optional: code below it runs when the
+                                              body finishes, returns or is cancelled
+     ASYNC_AWAIT(lvalue rc, int op)           may return: poll op until it is not
+                                              ASYNC_PENDING; its result goes to rc
+     ASYNC_AWAIT_CALL(lvalue rc, async_coro *child, int call)
+                                              may return: restart child, then await
+                                              the nested async function call
+     ASYNC_WAIT_UNTIL(cond)                   may return: suspend until cond holds;
+                                              re-checked each time the task is woken
+     ASYNC_YIELD()                            may return: go to the back of the run
+                                              queue (after timers are checked)
+     ASYNC_GEN_YIELD()                        may return: hand an item to the caller
+                                              of a generator (returns ASYNC_ITEM)
+     ASYNC_IS_CANCELLED()                     in ASYNC_CLEANUP: 1 if being cancelled
+
+   The poll contract (as Rust futures): an operation such as async_sleep or
+   async_task_join returns ASYNC_PENDING after registering the task to be woken
+   when progress is possible, or its result (>= 0 success, < 0 error). The
+   operation's state (timer, waiter node) lives in the caller's frame, so the
+   hot path never allocates.
+
+   Nested async functions take the task and their own frame, which the caller
+   embeds in its frame (children that never run at the same time can share a
+   union):
+
+    typedef struct { async_coro co; async_timer timer; } fetch_frame;
+    static int fetch(async_task *t, fetch_frame *f, int id) {
+        int rc;
+        ASYNC_CORO_BEGIN(t, &f->co);
+        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(10 * id)));
+        ASYNC_END(id * 100);
+    }
+    ... in the parent:  ASYNC_AWAIT_CALL(rc, &f->fetch.co, fetch(t, &f->fetch, 3));
+
+   Generators are nested async functions that ASYNC_GEN_YIELD items (written
+   through an out-pointer) and end with ASYNC_END(0); the caller awaits them
+   with ASYNC_AWAIT and gets ASYNC_ITEM per item, then 0. Zero the generator's
+   async_coro (or use ASYNC_CORO_INIT) once before the first call.
+
+   Cancellation: when a task is aborted (or an operation loses a timeout or a
+   select), it is polled once more in *cancel mode*: it resumes at the await
+   where it was suspended, the operation there unlinks its waiter and returns
+   ASYNC_ECANCELED without completing, and the body unwinds to ASYNC_CLEANUP
+   (nested async functions unwind the same way, innermost first). Operations
+   that never started are not touched; a task aborted before its first poll
+   never runs. Every operation in this header honours cancel mode; a poll
+   function you write yourself must too (check async_task_cancelling(t)).
+
+   Resume points: the portable form is a `switch` on a key built from
+   __LINE__ and __COUNTER__ (so two awaits on one line compile where
+   __COUNTER__ exists). Define ASYNC_USE_COMPUTED_GOTO (GCC/Clang, GNU mode)
+   to resume through labels-as-values instead: that lifts the nested-switch
+   restriction but cannot be -Wpedantic clean. Both forms keep a 32-bit key in
+   the same place, so the struct layouts do not change.
+
+2 TASKS AND THE RUNTIME (>>core)
+================================
+   A task is a frame struct whose first member is an async_task, plus its
+   function `int fn(async_task *t)`. The runtime (async_runtime, in storage you
+   own; it must not move after init) keeps a FIFO queue of woken tasks and polls
+   only those: a task that waits costs nothing until it is woken.
+
+     async_runtime_init(rt, desc)       desc may be NULL (all defaults)
+     async_runtime_destroy(rt)          cancel every live task (cleanup runs),
+                                        free allocated frames; returns how many
+     async_runtime_run(rt)              run until no task can make progress;
+                                        returns the number of tasks still alive
+                                        (0, or how many are blocked forever)
+     async_runtime_step(rt, max_wait)   one loop turn: collect wake-ups and due
+                                        timers, wait at most max_wait if nothing
+                                        is ready, poll what is ready; returns polls
+     async_runtime_block_on(rt, t, fn, name)
+                                        spawn t and run until it finishes; returns
+                                        its result (ASYNC_EDEADLK if it cannot)
+     async_runtime_stats(rt, &stats)    counters (polls, wakes, timers fired, ...)
+
+     async_task_spawn(rt, t, fn, name)  start a task in a frame you own (zeroed);
+                                        it is queued, never run inside spawn
+     async_task_spawn_alloc(rt, fn, size, name, &t)
+                                        the same with a zeroed frame from
+                                        ASYNC_MALLOC, freed when the task has
+                                        finished and been joined or detached
+     async_task_join(self, child)       op: wait for child, return its result
+                                        (ASYNC_ECANCELED if it was aborted)
+     async_task_abort(t)                cancel at its next poll (no-op if done)
+     async_task_detach(t)               nobody will join: free its frame at the end
+     async_task_wake(t)                 make a waiting task ready (idempotent, O(1))
+     async_task_result(t, &rc)          0 and the result if finished, else ESTATE
+     async_task_is_finished(t), async_task_name(t), async_task_state(t),
+     async_task_where(t, &file, &line), async_task_cancelling(t)
+
+     async_waker_init(rt, w), async_waker_destroy(w)
+     async_waker_wake(w)                Context: anywhere (interrupt handler,
+                                        signal handler, other thread). Sets a
+                                        flag (and on hosted builds pokes the
+                                        runtime's wake descriptor); a wake
+                                        before the wait is kept, never lost.
+     async_waker_wait(t, w)             op: wait for a wake of w
+
+   Scheduling follows Tokio's current-thread runtime: a FIFO run queue; after
+   `event_interval` polls (61) or when nothing is ready, timers and wake-ups
+   are collected; a task that yields (ASYNC_YIELD, or an operation that found
+   the cooperative budget spent) runs again only after that collection. Each
+   poll starts with `budget` (128) units; every operation that completes
+   spends one, and with none left operations return ASYNC_PENDING and yield,
+   so a task looping over ready operations cannot starve others or timers.
+   A nonzero `seed` in the desc picks the next task at random (reproducibly)
+   among the ready ones, to explore interleavings in tests.
+
+   Task states: QUEUED (ready), RUNNING, DEFERRED (yielded), WAITING, DONE.
+   A join handle is the task pointer. Releasing it is an explicit choice:
+   async_task_detach lets the task run on (Tokio's drop), async_task_abort
+   cancels it. An allocated frame lives until it has finished AND been joined
+   or detached; after that the pointer is invalid.
+
+3 TIME (>>time)
+===============
+   Time is async_time: unsigned 64-bit nanoseconds of a monotonic clock
+   (never the wall clock). Build durations with ASYNC_NS/US/MS/SEC(n).
+     async_time_now(rt)
+     async_sleep(t, timer, duration)     op: 0 after the duration
+     async_sleep_until(t, timer, deadline)
+     ASYNC_AWAIT_TIMEOUT(rc, timer, duration, op)   may return: await op; if
+     ASYNC_AWAIT_DEADLINE(rc, timer, deadline, op)  it is still pending when the
+                                         timer expires, cancel op (polled once in
+                                         cancel mode) and set rc = ASYNC_ETIMEDOUT.
+                                         op is polled first, so a ready op wins
+                                         even at the deadline (as tokio::timeout).
+     async_interval_init(iv, period, missed)        first tick is immediate
+     async_interval_init_at(iv, start, period, missed)
+     async_interval_tick(t, iv, &when)   op: wait for the next tick
+     async_interval_reset(iv)            next tick one period from its next poll
+     missed-tick behaviour (when a tick is more than 5 ms late, as Tokio):
+       ASYNC_TICK_BURST  next = missed + period (catch up back to back)
+       ASYNC_TICK_DELAY  next = now + period
+       ASYNC_TICK_SKIP   next = the next multiple of period after now
+     async_time_pause(rt, auto_advance), async_time_resume(rt),
+     async_time_advance(rt, duration)    the paused clock: time stands still
+                                         until advanced; with auto_advance it
+                                         jumps to the next deadline whenever no
+                                         task is ready, so tests never sleep.
+   A deadline already passed completes at once (no rounding up). Timers live in
+   an intrusive pairing heap (O(1) insert, O(log n) amortised removal) ordered
+   by deadline, ties in arming order. On hosted builds with the real clock a
+   wait that includes an I/O or wake descriptor has millisecond granularity
+   (rounded up, so a timer fires late by < 1 ms, never early).
+
+4 DEBUGGING (>>debug)
+=====================
+     async_dump(rt, write, user)   every live task: name, state, file:line where
+                                   it is suspended and what it awaits there (the
+                                   text of the awaited expression); write NULL
+                                   means stderr on hosted builds
+     desc.slow_poll                warn through desc.log when one poll runs longer
+                                   (names the task and where it stopped)
+   Each await records a static site {file, line, expression}; define
+   ASYNC_NO_SITES to drop them (the dump then shows the resume line only in the
+   switch form).
+
+5 ERRORS (>>errors)
+===================
+   Functions return int: >= 0 success (a count or a value), < 0 an error code.
+   On hosted builds the codes that have an errno equivalent are -errno
+   (ASYNC_ETIMEDOUT == -ETIMEDOUT), so OS errors pass through unchanged.
+     ASYNC_ECANCELED ASYNC_ETIMEDOUT ASYNC_ENOMEM ASYNC_EINVAL ASYNC_EBUSY
+     ASYNC_EAGAIN ASYNC_EDEADLK ASYNC_ECLOSED ASYNC_ESTATE ASYNC_ELOST
+     async_strerror(code)
+   ASYNC_PENDING (INT_MIN) is not an error: it means "not yet".
+   Misuse that cannot be reported as a code (a lost resume point, an operation
+   that ignored cancel mode) fails ASYNC_ASSERT with a message.
+
+CONFIGURATION (>>config)
+========================
+   Define before *every* #include of async.h unless noted ("impl" = only in the
+   file that defines ASYNC_IMPLEMENTATION):
+     ASYNC_FREESTANDING      no libc beyond memcpy/memset: no malloc, no poll, no
+                             clock. Set automatically when __STDC_HOSTED__ == 0.
+                             desc.now is then required; desc.idle is optional.
+     ASYNC_USE_COMPUTED_GOTO resume through labels-as-values (GCC/Clang)
+     ASYNC_NO_SITES          do not record await sites (saves rodata on MCUs;
+                             default on in the freestanding profile)
+     ASYNC_API               linkage of public functions (default extern)
+     ASYNC_STATIC            make every function static (impl and users in one TU)
+     ASYNC_MALLOC(sz), ASYNC_FREE(p)       impl; all or none (default malloc/free
+                             on hosted builds, none in the freestanding profile)
+     ASYNC_ASSERT(cond, msg) default: print and abort() unless NDEBUG (hosted),
+                             __builtin_trap() (freestanding)
+   A macro that changes a struct layout changes the names of the entry points
+   (async_runtime_init, async_task_spawn...), so translation units that
+   disagree fail to link instead of corrupting memory.
+
+   Runtime settings are a desc whose zero fields mean "default":
+     async_runtime_desc d = {0}; d.seed = 42; async_runtime_init(&rt, &d);
+
+PITFALLS
+========
+   - Locals do not survive an await. Keep such state in the frame. A local is
+     fine if it is assigned after the last await before it is read.
+   - Switch form: an await inside your own `switch` statement cannot resume
+     (the case label lands in your switch). The resume switch's default branch
+     catches it: ASYNC_ASSERT fires ("lost resume point") and, with asserts
+     off, the coroutine finishes with ASYNC_ELOST instead of restarting or
+     silently ending. Use if/else, or ASYNC_USE_COMPUTED_GOTO.
+   - C++: an initialised local between awaits is a compile error ("jump to case
+     label crosses initialization"). Wrap such code in braces:
+         { int n = f->count * 2; use(n); }   ASYNC_AWAIT(...);
+   - Without __COUNTER__, at most one await per source line.
+   - MSVC /ZI (Edit and Continue) makes __LINE__ non-constant: use /Zi.
+   - Zero every frame and operation state before first use (spawn_alloc does).
+     A registered object must not be moved or copied while in use.
+   - Do not await inside ASYNC_CLEANUP when cancelled: operations return
+     ASYNC_ECANCELED there and the rest of the cleanup is skipped.
+   - An allocated frame is freed after join; read its results before that, or
+     use a frame you own.
+
+REVISION HISTORY
+================
+   0.1.0 (2026-11-22)  coroutines, executor, tasks, timers, paused clock, dump
+*/
+
+#ifndef ASYNC_H_INCLUDED
+#define ASYNC_H_INCLUDED
+
+////////////////////////////////////////////////////////////////////////////////
+// >>config
+
+#define ASYNC_VERSION_MAJOR 0
+#define ASYNC_VERSION_MINOR 1
+#define ASYNC_VERSION_PATCH 0
+#define ASYNC_VERSION_STRING "0.1.0"
+
+#if !defined(ASYNC_FREESTANDING) && defined(__STDC_HOSTED__) && __STDC_HOSTED__ == 0
+#define ASYNC_FREESTANDING
+#endif
+
+/* The hosted implementation needs POSIX (clock_gettime, poll). Ask for it before
+   the first system header is read; if one already was, say so clearly. */
+#if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC_FREESTANDING) && \
+    !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE) && \
+    !defined(_XOPEN_SOURCE) && !defined(__APPLE__)
+#if defined(_FEATURES_H)
+#error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, or define _POSIX_C_SOURCE=200809L"
+#endif
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <limits.h>
+#ifndef ASYNC_FREESTANDING
+#include <errno.h>
+#endif
+
+#if defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_SITES) && !defined(ASYNC_SITES)
+#define ASYNC_NO_SITES
+#endif
+
+#ifdef ASYNC_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define ASYNC_API static __attribute__((unused))
+#else
+#define ASYNC_API static
+#endif
+#endif
+#ifndef ASYNC_API
+#ifdef __cplusplus
+#define ASYNC_API extern "C"
+#else
+#define ASYNC_API extern
+#endif
+#endif
+
+/* Layout-changing configuration goes into the names of the entry points every
+   program calls, so two translation units that disagree fail to link. */
+#ifdef ASYNC_FREESTANDING
+#define ASYNC__ABI_TAG abi1f
+#else
+#define ASYNC__ABI_TAG abi1h
+#endif
+#define ASYNC__CAT_(a, b) a##b
+#define ASYNC__CAT(a, b) ASYNC__CAT_(a, b)
+#define async_runtime_init ASYNC__CAT(async_runtime_init_, ASYNC__ABI_TAG)
+#define async_task_spawn ASYNC__CAT(async_task_spawn_, ASYNC__ABI_TAG)
+#define async_task_spawn_alloc ASYNC__CAT(async_task_spawn_alloc_, ASYNC__ABI_TAG)
+
+#ifndef ASYNC_ASSERT
+#if defined(NDEBUG)
+#define ASYNC_ASSERT(cond, msg) ((void)0)
+#elif defined(ASYNC_FREESTANDING)
+#if defined(__GNUC__) || defined(__clang__)
+#define ASYNC_ASSERT(cond, msg) ((cond) ? (void)0 : __builtin_trap())
+#else
+#define ASYNC_ASSERT(cond, msg) ((cond) ? (void)0 : (void)(*(volatile int *)0 = 0))
+#endif
+#else
+#define ASYNC_ASSERT(cond, msg) \
+    ((cond) ? (void)0 : async__assert_fail(#cond, (msg), __FILE__, __LINE__))
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+////////////////////////////////////////////////////////////////////////////////
+// >>errors
+
+/* X(name, errno value on hosted builds, fallback value, message) */
+#ifndef ASYNC_FREESTANDING
+#define ASYNC__ERRNO(e, fallback) (-(e))
+#else
+#define ASYNC__ERRNO(e, fallback) (-(fallback))
+#endif
+#define ASYNC_ERRORS(X) \
+    X(ASYNC_ECANCELED, ASYNC__ERRNO(ECANCELED, 125), "operation cancelled") \
+    X(ASYNC_ETIMEDOUT, ASYNC__ERRNO(ETIMEDOUT, 110), "timed out") \
+    X(ASYNC_ENOMEM, ASYNC__ERRNO(ENOMEM, 12), "out of memory") \
+    X(ASYNC_EINVAL, ASYNC__ERRNO(EINVAL, 22), "invalid argument") \
+    X(ASYNC_EBUSY, ASYNC__ERRNO(EBUSY, 16), "busy: already in use or awaited by another task") \
+    X(ASYNC_EAGAIN, ASYNC__ERRNO(EAGAIN, 11), "operation would block") \
+    X(ASYNC_EDEADLK, ASYNC__ERRNO(EDEADLK, 35), "no task can make progress") \
+    X(ASYNC_ECLOSED, (-3001), "closed") \
+    X(ASYNC_ESTATE, (-3002), "invalid state for this operation") \
+    X(ASYNC_ELOST, (-3003), "lost resume point (an await inside a switch statement?)")
+
+#define ASYNC__ERR_ENUM(name, value, msg) name = value,
+enum { ASYNC_OK = 0, ASYNC_ERRORS(ASYNC__ERR_ENUM) ASYNC__ERR_LAST = -3999 };
+#undef ASYNC__ERR_ENUM
+
+/* Not an error: the operation has not completed and will wake the task. */
+#define ASYNC_PENDING (-INT_MAX - 1)
+/* A generator handed out an item. */
+#define ASYNC_ITEM 1
+
+ASYNC_API const char *async_strerror(int code);   /* never NULL; Context: anywhere */
+
+////////////////////////////////////////////////////////////////////////////////
+// >>coro
+
+typedef struct async_task async_task;
+typedef struct async_runtime async_runtime;
+
+/* Where an await is: written each time a task suspends there. */
+typedef struct async_site {
+    const char *file;
+    int line;
+    const char *what;   /* the awaited expression, as written */
+} async_site;
+
+/* State of a nested async function (the task header has its own). Zero it, or
+   ASYNC_CORO_INIT, before the first call; ASYNC_AWAIT_CALL does that for you. */
+typedef struct async_coro {
+    int32_t lc;
+    int result;
+} async_coro;
+#define ASYNC_CORO_INIT(co) ((void)((co)->lc = 0))
+
+#define ASYNC_BEGIN(t) ASYNC__BEGIN((t), &(t)->lc, (int *)0)
+#define ASYNC_CORO_BEGIN(t, co) ASYNC__BEGIN((t), &(co)->lc, &(co)->result)
+#define ASYNC_END(v) ASYNC__END(v)
+#define ASYNC_RETURN(v) do { async__rv = (v); goto async__unwind; } while (0)
+#define ASYNC_CLEANUP() ASYNC__CLEANUP()
+#define ASYNC_IS_CANCELLED() async_task_cancelling(async__t)
+#define ASYNC_AWAIT(rc, op) ASYNC__AWAIT(ASYNC__ID, rc, op, #op)
+#define ASYNC_AWAIT_CALL(rc, child, call) \
+    do { ((child)->lc = 0); ASYNC__AWAIT(ASYNC__ID, rc, call, #call); } while (0)
+#define ASYNC_WAIT_UNTIL(cond) ASYNC__WAIT_UNTIL(ASYNC__ID, cond, #cond)
+#define ASYNC_YIELD() ASYNC__YIELD(ASYNC__ID, async__yield(async__t), ASYNC_PENDING, "yield")
+#define ASYNC_GEN_YIELD() ASYNC__YIELD(ASYNC__ID, (void)0, ASYNC_ITEM, "generator yield")
+
+#ifdef ASYNC_SHORT_NAMES
+#define AWAIT ASYNC_AWAIT
+#define YIELD ASYNC_YIELD
+#endif
+
+////////////////////////////////////////////////////////////////////////////////
+// >>core
+
+typedef int (*async_task_fn)(async_task *t);
+
+typedef struct async__link {
+    struct async__link *next, *prev;
+} async__link;
+
+/* The task header: 64 bytes on 64-bit targets. Fields are private. */
+struct async_task {
+    async__link link;           /* run queue, deferred list or waiting list */
+    int32_t lc;                 /* resume key of the task body */
+    uint8_t state;              /* ASYNC_TASK_* */
+    uint8_t flags;              /* ASYNC__F_* */
+    uint16_t magic;             /* ASYNC__MAGIC while spawned and not finished */
+    async_task_fn fn;
+    async_runtime *rt;
+    union {
+        async_task *joiner;     /* while running: the task awaiting this one */
+        int result;             /* once DONE */
+    } u;
+    const char *name;
+    const async_site *site;     /* where it last suspended */
+};
+
+enum {
+    ASYNC_TASK_IDLE = 0,        /* never spawned */
+    ASYNC_TASK_QUEUED,          /* ready, in the run queue */
+    ASYNC_TASK_RUNNING,         /* being polled */
+    ASYNC_TASK_DEFERRED,        /* yielded: runs after the next timer/wake collection */
+    ASYNC_TASK_WAITING,         /* suspended until woken */
+    ASYNC_TASK_DONE             /* finished; result kept */
+};
+
+typedef struct async_stats {
+    uint64_t polls, wakes, timers_fired, spawned, completed, slow_polls;
+} async_stats;
+
+typedef uint64_t async_time;
+
+typedef struct async_runtime_desc {
+    async_time (*now)(void *user);      /* default: CLOCK_MONOTONIC (required freestanding) */
+    void (*idle)(void *user, async_time max_wait); /* default: wait on the wake descriptor
+                                           (hosted), return at once (freestanding) */
+    void (*log)(void *user, const char *line);     /* default: stderr (hosted), none */
+    void *user;                         /* passed to now, idle and log */
+    uint32_t seed;                      /* default 0: FIFO; else random ready order */
+    int budget;                         /* default 128 operations per poll */
+    int event_interval;                 /* default 61 polls between collections */
+    async_time slow_poll;               /* default 0: off */
+    int start_paused;                   /* default 0; 1 paused, 2 paused + auto-advance */
+} async_runtime_desc;
+
+typedef struct async_waker async_waker;
+
+typedef struct async_timer {
+    struct async_timer *child, *sibling, *prev;   /* pairing heap links */
+    async_time deadline;
+    async_task *task;
+    uint32_t seq;
+    uint8_t state;                      /* 0 idle, 1 armed, 2 fired */
+} async_timer;
+
+struct async_runtime {
+    async__link runq, deferred, waiting, zombies;
+    async_task *current;
+    uint32_t nready, ndeferred, live, flags;
+    int budget, budget_init, event_interval;
+    uint32_t rng;
+    async_timer *timers;
+    uint32_t ntimers, timer_seq;
+    async_time (*now_fn)(void *);
+    void (*idle_fn)(void *, async_time);
+    void (*log_fn)(void *, const char *);
+    void *user;
+    async_time paused_now, offset, slow_poll;
+    async_waker *wakers;
+    uint32_t armed_wakers;
+    volatile int pending;
+    int wake_fd[2];
+    async_stats stats;
+};
+
+struct async_waker {
+    volatile int flag;
+    async_task *task;
+    async_waker *next;
+    async_runtime *rt;
+};
+
+ASYNC_API int async_runtime_init(async_runtime *rt, const async_runtime_desc *desc);
+ASYNC_API int async_runtime_destroy(async_runtime *rt);
+ASYNC_API int async_runtime_run(async_runtime *rt);
+ASYNC_API int async_runtime_step(async_runtime *rt, async_time max_wait);
+ASYNC_API int async_runtime_block_on(async_runtime *rt, async_task *t, async_task_fn fn,
+                                     const char *name);
+ASYNC_API void async_runtime_stats(const async_runtime *rt, async_stats *out);
+
+ASYNC_API int async_task_spawn(async_runtime *rt, async_task *t, async_task_fn fn,
+                               const char *name);
+ASYNC_API int async_task_spawn_alloc(async_runtime *rt, async_task_fn fn, size_t frame_size,
+                                     const char *name, async_task **out);
+ASYNC_API int async_task_join(async_task *self, async_task *child);      /* op */
+ASYNC_API int async_task_abort(async_task *t);
+ASYNC_API int async_task_detach(async_task *t);
+ASYNC_API int async_task_wake(async_task *t);
+ASYNC_API int async_task_result(const async_task *t, int *result);
+ASYNC_API int async_task_is_finished(const async_task *t);
+ASYNC_API int async_task_state(const async_task *t);
+ASYNC_API const char *async_task_name(const async_task *t);
+ASYNC_API int async_task_where(const async_task *t, const char **file, int *line);
+
+ASYNC_API int async_waker_init(async_runtime *rt, async_waker *w);
+ASYNC_API int async_waker_destroy(async_waker *w);
+ASYNC_API void async_waker_wake(async_waker *w);                 /* Context: anywhere */
+ASYNC_API int async_waker_wait(async_task *t, async_waker *w);   /* op */
+
+////////////////////////////////////////////////////////////////////////////////
+// >>time
+
+#define ASYNC_NS(n) ((async_time)(n))
+#define ASYNC_US(n) ((async_time)(n) * 1000u)
+#define ASYNC_MS(n) ((async_time)(n) * 1000000u)
+#define ASYNC_SEC(n) ((async_time)(n) * 1000000000u)
+#define ASYNC_TIME_NEVER UINT64_MAX
+
+enum { ASYNC_TICK_BURST = 0, ASYNC_TICK_DELAY = 1, ASYNC_TICK_SKIP = 2 };
+
+typedef struct async_interval {
+    async_timer timer;
+    async_time period, next;
+    uint8_t missed, started;
+} async_interval;
+
+ASYNC_API async_time async_time_now(async_runtime *rt);
+ASYNC_API int async_time_pause(async_runtime *rt, int auto_advance);
+ASYNC_API int async_time_resume(async_runtime *rt);
+ASYNC_API int async_time_advance(async_runtime *rt, async_time duration);
+
+ASYNC_API int async_sleep(async_task *t, async_timer *timer, async_time duration);   /* op */
+ASYNC_API int async_sleep_until(async_task *t, async_timer *timer, async_time deadline);
+ASYNC_API int async_interval_init(async_interval *iv, async_time period, int missed);
+ASYNC_API int async_interval_init_at(async_interval *iv, async_time start, async_time period,
+                                     int missed);
+ASYNC_API int async_interval_tick(async_task *t, async_interval *iv, async_time *when); /* op */
+ASYNC_API void async_interval_reset(async_interval *iv);
+
+#define ASYNC_AWAIT_TIMEOUT(rc, timer, duration, op) \
+    ASYNC__AWAIT_DL(ASYNC__ID, rc, timer, async__deadline_after(async__t, (duration)), op, #op)
+#define ASYNC_AWAIT_DEADLINE(rc, timer, deadline, op) \
+    ASYNC__AWAIT_DL(ASYNC__ID, rc, timer, (deadline), op, #op)
+
+////////////////////////////////////////////////////////////////////////////////
+// >>debug
+
+typedef void (*async_write_fn)(void *user, const char *text);
+ASYNC_API void async_dump(async_runtime *rt, async_write_fn write, void *user);
+ASYNC_API const char *async_task_state_name(int state);
+
+////////////////////////////////////////////////////////////////////////////////
+// >>details: implementation details that the macros need - do not use
+
+enum {
+    ASYNC__F_ABORT = 1,         /* abort requested: next poll is in cancel mode */
+    ASYNC__F_CANCELLING = 2,    /* this poll is in cancel mode */
+    ASYNC__F_ALLOC = 4,         /* frame came from ASYNC_MALLOC */
+    ASYNC__F_DETACHED = 8,      /* no join will come */
+    ASYNC__F_WOKEN = 16,        /* woken while running */
+    ASYNC__F_YIELDED = 32,      /* yielded while running */
+    ASYNC__F_TAKEN = 64         /* result consumed by a join */
+};
+#define ASYNC__MAGIC 0xA5C3u
+enum { ASYNC__TM_IDLE = 0, ASYNC__TM_ARMED = 1, ASYNC__TM_FIRED = 2 };
+
+ASYNC_API void async__assert_fail(const char *cond, const char *msg, const char *file, int line);
+ASYNC_API int async__lost(async_task *t, int32_t *lc, int *resp, const char *file);
+ASYNC_API async_time async__deadline_after(async_task *t, async_time duration);
+ASYNC_API void async__timer_arm(async_task *t, async_timer *timer, async_time deadline);
+ASYNC_API void async__timer_disarm(async_timer *timer);
+
+static inline int async_task_cancelling(const async_task *t) {
+    return (t->flags & ASYNC__F_CANCELLING) != 0;
+}
+static inline void async__yield(async_task *t) { t->flags |= ASYNC__F_YIELDED; }
+static inline int async__finish(int32_t *lc, int *resp, int rv) {
+    *lc = -2 /* ASYNC__LC_DONE */;
+    if (resp) *resp = rv;
+    return rv;
+}
+static inline int async__done(const async_task *t, const int *resp) {
+    return resp ? *resp : (t->state == ASYNC_TASK_DONE ? t->u.result : ASYNC_ESTATE);
+}
+
+#define ASYNC__LC_CLEANUP (-1)
+#define ASYNC__LC_DONE (-2)
+
+#if defined(__COUNTER__)
+#define ASYNC__ID __COUNTER__
+#else
+#define ASYNC__ID __LINE__
+#endif
+
+#if defined(__cplusplus) && __cplusplus >= 201703L
+#define ASYNC__FALLTHROUGH [[fallthrough]];
+#elif defined(__has_attribute)
+#if __has_attribute(__fallthrough__)
+#define ASYNC__FALLTHROUGH __attribute__((__fallthrough__));
+#endif
+#endif
+#ifndef ASYNC__FALLTHROUGH
+#define ASYNC__FALLTHROUGH
+#endif
+
+#ifdef ASYNC_NO_SITES
+#define ASYNC__SITE(what) ((void)0)
+#else
+#define ASYNC__SITE(what) \
+    { static const async_site async__site = { __FILE__, __LINE__, what }; \
+      async__t->site = &async__site; }
+#endif
+
+#ifdef ASYNC_USE_COMPUTED_GOTO
+/* Key = label offset from async__base, biased to stay clear of 0, -1, -2. */
+#define ASYNC__LC_BIAS 0x40000000
+#define ASYNC__LABEL(n) ASYNC__CAT(async__resume_, n)
+#define ASYNC__SET(n) \
+    (*async__lc = (int32_t)((char *)&&ASYNC__LABEL(n) - (char *)&&async__base) + ASYNC__LC_BIAS)
+#define ASYNC__MARK(n) ASYNC__LABEL(n):
+#define ASYNC__POINT(n) ASYNC__SET(n); ASYNC__MARK(n)
+#define ASYNC__RESUME_DEFAULT \
+    goto *(void *)((char *)&&async__base + (*async__lc - ASYNC__LC_BIAS));
+#define ASYNC__BASE async__base:;
+#else
+#define ASYNC__KEY(n) ((int32_t)(__LINE__) * 256 + (int32_t)((n) & 255))
+#define ASYNC__SET(n) (*async__lc = ASYNC__KEY(n))
+#define ASYNC__MARK(n) case ASYNC__KEY(n):
+#define ASYNC__POINT(n) ASYNC__SET(n); ASYNC__FALLTHROUGH ASYNC__MARK(n)
+#define ASYNC__RESUME_DEFAULT return async__lost(async__t, async__lc, async__resp, __FILE__);
+#define ASYNC__BASE
+#endif
+
+#define ASYNC__BEGIN(t_, lcp_, resp_) \
+    { \
+        async_task *const async__t = (t_); \
+        int32_t *const async__lc = (lcp_); \
+        int *const async__resp = (resp_); \
+        int async__rv = ASYNC_PENDING; \
+        int async__in_cleanup = 0; \
+        if (0) { \
+        async__unwind: \
+            if (async__in_cleanup) goto async__end; \
+            *async__lc = ASYNC__LC_CLEANUP; \
+        } \
+        switch (*async__lc) { \
+        default: \
+            if (*async__lc == ASYNC__LC_CLEANUP) goto async__end; \
+            ASYNC__RESUME_DEFAULT \
+        case 0: \
+            ASYNC__BASE
+
+#define ASYNC__CLEANUP() \
+            ASYNC__FALLTHROUGH \
+        case ASYNC__LC_CLEANUP: \
+            *async__lc = ASYNC__LC_CLEANUP; \
+            async__in_cleanup = 1;
+
+#define ASYNC__END(v) \
+            if (0) goto async__unwind; \
+        async__end: \
+            (void)async__in_cleanup; \
+            if (async__rv == ASYNC_PENDING) async__rv = (v); \
+            ASYNC_ASSERT(async__rv != ASYNC_PENDING, "a coroutine cannot finish with ASYNC_PENDING"); \
+            return async__finish(async__lc, async__resp, async__rv); \
+        case ASYNC__LC_DONE: \
+            return async__done(async__t, async__resp); \
+        } \
+    }
+
+#define ASYNC__CHECK_CANCEL() \
+    if (async__t->flags & ASYNC__F_CANCELLING) { async__rv = ASYNC_ECANCELED; goto async__unwind; }
+
+#define ASYNC__AWAIT(n, rc, op, what) \
+    do { \
+        ASYNC__POINT(n) \
+        ASYNC__SITE(what); \
+        if (((rc) = (op)) == ASYNC_PENDING) return ASYNC_PENDING; \
+        ASYNC__CHECK_CANCEL() \
+    } while (0)
+
+#define ASYNC__WAIT_UNTIL(n, cond, what) \
+    do { \
+        ASYNC__POINT(n) \
+        ASYNC__CHECK_CANCEL() \
+        if (!(cond)) { ASYNC__SITE(what); return ASYNC_PENDING; } \
+    } while (0)
+
+#define ASYNC__YIELD(n, before, value, what) \
+    do { \
+        before; \
+        ASYNC__SET(n); \
+        ASYNC__SITE(what); \
+        return (value); \
+        ASYNC__MARK(n) \
+        ASYNC__CHECK_CANCEL() \
+    } while (0)
+
+#define ASYNC__AWAIT_DL(n, rc, timer, deadline, op, what) \
+    do { \
+        async__timer_arm(async__t, (timer), (deadline)); \
+        ASYNC__POINT(n) \
+        ASYNC__SITE(what); \
+        if (((rc) = (op)) == ASYNC_PENDING) { \
+            if ((timer)->state != ASYNC__TM_FIRED) return ASYNC_PENDING; \
+            async__t->flags |= ASYNC__F_CANCELLING; \
+            (void)(op); \
+            async__t->flags &= (uint8_t)~ASYNC__F_CANCELLING; \
+            (rc) = ASYNC_ETIMEDOUT; \
+        } \
+        async__timer_disarm(timer); \
+        ASYNC__CHECK_CANCEL() \
+    } while (0)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ASYNC_H_INCLUDED */
+
+////////////////////////////////////////////////////////////////////////////////
+////////////////////////////////////////////////////////////////////////////////
+//
+// IMPLEMENTATION
+//
+////////////////////////////////////////////////////////////////////////////////
+
+#ifdef ASYNC_IMPLEMENTATION
+#ifndef ASYNC_IMPLEMENTATION_INCLUDED
+#define ASYNC_IMPLEMENTATION_INCLUDED
+
+////////////////////////////////////////////////////////////////////////////////
+// >>config
+
+#if defined(ASYNC_MALLOC) != defined(ASYNC_FREE)
+#error "async.h: define both ASYNC_MALLOC and ASYNC_FREE, or neither"
+#endif
+#if !defined(ASYNC_MALLOC) && !defined(ASYNC_FREESTANDING)
+#include <stdlib.h>
+#define ASYNC_MALLOC(sz) malloc(sz)
+#define ASYNC_FREE(p) free(p)
+#endif
+
+#ifndef ASYNC_FREESTANDING
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <poll.h>
+#include <unistd.h>
+#include <fcntl.h>
+#if defined(__linux__)
+#include <sys/eventfd.h>
+#endif
+#define async__memset memset
+#else
+#define async__memset __builtin_memset
+#endif
+
+#if !defined(ASYNC_FREESTANDING) && (defined(__GNUC__) || defined(__clang__))
+#define ASYNC__XCHG(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#define ASYNC__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define ASYNC__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#else
+/* Single core (an MCU with interrupts): plain volatile accesses, ordered by a
+   compiler barrier, are atomic for an aligned int. No CAS is needed: the flags
+   are only ever set from outside and cleared by the loop. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ASYNC__BARRIER() __asm__ __volatile__("" ::: "memory")
+#else
+#define ASYNC__BARRIER() ((void)0)
+#endif
+static int async__xchg(volatile int *p, int v) {
+    int old;
+    ASYNC__BARRIER();
+    old = *p;
+    *p = v;
+    ASYNC__BARRIER();
+    return old;
+}
+#define ASYNC__XCHG(p, v) async__xchg((p), (v))
+#define ASYNC__STORE(p, v) (ASYNC__BARRIER(), *(p) = (v), ASYNC__BARRIER())
+#define ASYNC__LOAD(p) (*(p))
+#endif
+
+#ifndef ASYNC_DEF
+#ifdef ASYNC_STATIC
+#define ASYNC_DEF ASYNC_API
+#else
+#define ASYNC_DEF
+#endif
+#endif
+
+#define async__def(v, d) ((v) ? (v) : (d))
+
+enum { ASYNC__RT_PAUSED = 1, ASYNC__RT_AUTO_ADVANCE = 2, ASYNC__RT_DESTROYING = 4,
+       ASYNC__RT_INIT = 8 };
+
+/* Tokio's numbers: 128 budget units per poll, 61 polls between driver polls,
+   and a tick more than 5 ms late counts as missed. */
+#define ASYNC__DEFAULT_BUDGET 128
+#define ASYNC__DEFAULT_EVENT_INTERVAL 61
+#define ASYNC__MISSED_TICK_SLACK ASYNC_MS(5)
+
+////////////////////////////////////////////////////////////////////////////////
+// >>util: intrusive lists, the timer heap, formatting
+
+static void async__list_init(async__link *l) { l->next = l->prev = l; }
+static int async__list_empty(const async__link *l) { return l->next == l; }
+static void async__list_push(async__link *head, async__link *n) {
+    n->prev = head->prev;
+    n->next = head;
+    head->prev->next = n;
+    head->prev = n;
+}
+static void async__list_del(async__link *n) {
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->next = n->prev = n;
+}
+/* Move every node of `from` to the end of `to`. */
+static void async__list_splice(async__link *to, async__link *from) {
+    if (async__list_empty(from)) return;
+    from->next->prev = to->prev;
+    to->prev->next = from->next;
+    from->prev->next = to;
+    to->prev = from->prev;
+    async__list_init(from);
+}
+#define async__task_of(l) ((async_task *)(void *)((char *)(l) - offsetof(async_task, link)))
+
+static async_time async__sat_add(async_time a, async_time b) {
+    return a > ASYNC_TIME_NEVER - b ? ASYNC_TIME_NEVER : a + b;
+}
+
+/* 64-bit division by shift and subtract, one bit at a time, so that Cortex-M0
+   builds call no __aeabi_uldivmod or variable-shift helper from libgcc. */
+static uint64_t async__divmod(uint64_t a, uint64_t b, uint64_t *rem) {
+    uint64_t q = 0, r = 0, bit = (uint64_t)1 << 63;
+    if (b == 0) {
+        if (rem) *rem = 0;
+        return 0;
+    }
+    while (bit) {
+        r = (r << 1) | ((a & bit) ? 1u : 0u);
+        if (r >= b) {
+            r -= b;
+            q |= bit;
+        }
+        bit >>= 1;
+    }
+    if (rem) *rem = r;
+    return q;
+}
+static async_time async__mod(async_time a, async_time b) {
+    uint64_t r;
+    if (a < b) return a;
+    (void)async__divmod(a, b, &r);
+    return r;
+}
+
+/* Pairing heap ordered by (deadline, seq). A node's prev is its parent when it
+   is the first child, otherwise its left sibling. */
+static int async__tless(const async_timer *a, const async_timer *b) {
+    return a->deadline < b->deadline ||
+           (a->deadline == b->deadline && (int32_t)(a->seq - b->seq) < 0);
+}
+static async_timer *async__meld(async_timer *a, async_timer *b) {
+    async_timer *tmp;
+    if (!a) return b;
+    if (!b) return a;
+    if (async__tless(b, a)) { tmp = a; a = b; b = tmp; }
+    b->sibling = a->child;
+    if (a->child) a->child->prev = b;
+    b->prev = a;
+    a->child = b;
+    return a;
+}
+/* Two-pass pairing, iterative so a million children cannot overflow a stack. */
+static async_timer *async__merge_pairs(async_timer *first) {
+    async_timer *acc = NULL, *root = NULL, *a, *b, *m, *next;
+    while (first) {
+        a = first;
+        b = a->sibling;
+        if (!b) {
+            a->prev = NULL;
+            a->sibling = acc;
+            acc = a;
+            break;
+        }
+        first = b->sibling;
+        a->sibling = b->sibling = NULL;
+        a->prev = b->prev = NULL;
+        m = async__meld(a, b);
+        m->sibling = acc;
+        acc = m;
+    }
+    while (acc) {
+        next = acc->sibling;
+        acc->sibling = NULL;
+        root = async__meld(acc, root);
+        acc = next;
+    }
+    if (root) root->prev = NULL;
+    return root;
+}
+
+/* Line formatting for the dump and the slow-poll log, without printf. */
+typedef struct async__fmt {
+    char buf[320];
+    size_t len;
+} async__fmt;
+static void async__fmt_s(async__fmt *f, const char *s) {
+    if (!s) s = "(null)";
+    while (*s && f->len + 1 < sizeof f->buf) f->buf[f->len++] = *s++;
+    f->buf[f->len] = 0;
+}
+static void async__fmt_u(async__fmt *f, uint64_t v) {
+    char tmp[24];
+    int i = 0;
+    uint64_t digit;
+    do {
+        v = async__divmod(v, 10u, &digit);
+        tmp[i++] = (char)('0' + (int)digit);
+    } while (v && i < 23);
+    while (i > 0 && f->len + 1 < sizeof f->buf) f->buf[f->len++] = tmp[--i];
+    f->buf[f->len] = 0;
+}
+static void async__fmt_x(async__fmt *f, uintptr_t v) {
+    static const char hex[] = "0123456789abcdef";
+    char tmp[2 * sizeof(uintptr_t) + 1];
+    int i = 0;
+    do { tmp[i++] = hex[v & 15u]; v >>= 4; } while (v);
+    async__fmt_s(f, "0x");
+    while (i > 0 && f->len + 1 < sizeof f->buf) f->buf[f->len++] = tmp[--i];
+    f->buf[f->len] = 0;
+}
+/* Nanoseconds as milliseconds with three decimals. */
+static void async__fmt_ms(async__fmt *f, async_time ns) {
+    uint64_t frac, ms = async__divmod(async__divmod(ns, 1000u, NULL), 1000u, &frac);
+    async__fmt_u(f, ms);
+    async__fmt_s(f, ".");
+    if (frac < 100u) async__fmt_s(f, "0");
+    if (frac < 10u) async__fmt_s(f, "0");
+    async__fmt_u(f, frac);
+}
+
+////////////////////////////////////////////////////////////////////////////////
+// >>errors
+
+ASYNC_DEF const char *async_strerror(int code) {
+#define ASYNC__ERR_CASE(name, value, msg) case name: return msg;
+    switch (code) {
+    case 0: return "success";
+    case ASYNC_PENDING: return "pending";
+    ASYNC_ERRORS(ASYNC__ERR_CASE)
+    default: break;
+    }
+#undef ASYNC__ERR_CASE
+#ifndef ASYNC_FREESTANDING
+    if (code < 0 && code > -4096) return strerror(-code);
+#endif
+    return "unknown error";
+}
+
+ASYNC_DEF void async__assert_fail(const char *cond, const char *msg, const char *file, int line) {
+#ifndef ASYNC_FREESTANDING
+    fprintf(stderr, "%s:%d: async.h assertion failed: %s (%s)\n", file, line, msg, cond);
+    fflush(stderr);
+    abort();
+#else
+    (void)cond; (void)msg; (void)file; (void)line;
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_trap();
+#endif
+#endif
+}
+
+////////////////////////////////////////////////////////////////////////////////
+// >>coro
+
+/* The resume switch found no case for the stored key: the await that stored it
+   sits inside a user `switch`. Fail loudly, and with asserts off finish the
+   coroutine with ASYNC_ELOST rather than restarting or silently ending it. */
+ASYNC_DEF int async__lost(async_task *t, int32_t *lc, int *resp, const char *file) {
+    (void)t; (void)file;
+    ASYNC_ASSERT(0, "lost resume point: an await inside a switch statement "
+                    "(use if/else or ASYNC_USE_COMPUTED_GOTO)");
+    return async__finish(lc, resp, ASYNC_ELOST);
+}
+
+////////////////////////////////////////////////////////////////////////////////
+// >>core
+
+static async_time async__clock(async_runtime *rt) {
+    return rt->now_fn(rt->user) + rt->offset;
+}
+
+ASYNC_DEF async_time async_time_now(async_runtime *rt) {
+    return (rt->flags & ASYNC__RT_PAUSED) ? rt->paused_now : async__clock(rt);
+}
+
+static void async__wake(async_task *t) {
+    async_runtime *rt = t->rt;
+    if (t->state == ASYNC_TASK_WAITING) {
+        async__list_del(&t->link);
+        async__list_push(&rt->runq, &t->link);
+        t->state = ASYNC_TASK_QUEUED;
+        rt->nready++;
+        rt->stats.wakes++;
+    } else if (t->state == ASYNC_TASK_RUNNING) {
+        t->flags |= ASYNC__F_WOKEN;
+        rt->stats.wakes++;
+    }
+}
+
+/* Spend one unit of the cooperative budget, or yield. */
+static int async__coop(async_task *t) {
+    async_runtime *rt = t->rt;
+    if (rt->budget > 0) {
+        rt->budget--;
+        return 1;
+    }
+    t->flags |= ASYNC__F_YIELDED;
+    return 0;
+}
+
+static void async__free_task(async_task *t) {
+    t->magic = 0;
+#ifdef ASYNC_MALLOC
+    ASYNC_FREE(t);
+#endif
+}
+
+static void async__finish_task(async_runtime *rt, async_task *t, int rc) {
+    async_task *joiner = t->u.joiner;
+    t->u.result = rc;
+    t->state = ASYNC_TASK_DONE;
+    t->lc = ASYNC__LC_DONE;
+    t->magic = 0;
+    t->flags &= (uint8_t)~(ASYNC__F_WOKEN | ASYNC__F_YIELDED | ASYNC__F_CANCELLING);
+    rt->live--;
+    rt->stats.completed++;
+    if (joiner) async__wake(joiner);
+    if (t->flags & ASYNC__F_ALLOC) {
+        if (t->flags & ASYNC__F_DETACHED) async__free_task(t);
+        else async__list_push(&rt->zombies, &t->link);   /* until joined or detached */
+    }
+}
+
+static void async__log(async_runtime *rt, const char *line) {
+    if (rt->log_fn) rt->log_fn(rt->user, line);
+#ifndef ASYNC_FREESTANDING
+    else fputs(line, stderr);
+#endif
+}
+
+static void async__slow_poll(async_runtime *rt, async_task *t, async_time took) {
+    async__fmt f;
+    const char *file = NULL;
+    int line = 0;
+    f.len = 0;
+    rt->stats.slow_polls++;
+    async__fmt_s(&f, "async.h: slow poll: task \"");
+    async__fmt_s(&f, t->name ? t->name : "?");
+    async__fmt_s(&f, "\" ran ");
+    async__fmt_ms(&f, took);
+    async__fmt_s(&f, " ms without yielding");
+    if (t->state != ASYNC_TASK_DONE && async_task_where(t, &file, &line) == 0) {
+        async__fmt_s(&f, "; it stopped at ");
+        async__fmt_s(&f, file ? file : "?");
+        async__fmt_s(&f, ":");
+        async__fmt_u(&f, (uint64_t)line);
+    }
+    async__fmt_s(&f, "\n");
+    async__log(rt, f.buf);
+}
+
+/* Poll one task taken off the run queue, then file it where it belongs. */
+static void async__poll_task(async_runtime *rt, async_task *t) {
+    int rc;
+    uint8_t fl;
+    t->state = ASYNC_TASK_RUNNING;
+    rt->current = t;
+    rt->budget = rt->budget_init;
+    rt->stats.polls++;
+    if (t->flags & ASYNC__F_ABORT) {
+        if (t->lc == 0) {
+            rc = ASYNC_ECANCELED;                   /* never started: never runs */
+        } else {
+            t->flags |= ASYNC__F_CANCELLING;
+            rc = t->fn(t);
+            ASYNC_ASSERT(rc != ASYNC_PENDING,
+                         "an operation returned ASYNC_PENDING in cancel mode (it must "
+                         "unlink its waiter and return ASYNC_ECANCELED)");
+            rc = ASYNC_ECANCELED;
+        }
+    } else if (rt->slow_poll) {
+        async_time t0 = async__clock(rt), took;
+        rc = t->fn(t);
+        took = async__clock(rt) - t0;
+        if (took > rt->slow_poll) async__slow_poll(rt, t, took);
+    } else {
+        rc = t->fn(t);
+    }
+    rt->current = NULL;
+    if (rc != ASYNC_PENDING) {
+        async__finish_task(rt, t, rc);
+        return;
+    }
+    fl = t->flags;
+    t->flags = (uint8_t)(fl & ~(ASYNC__F_WOKEN | ASYNC__F_YIELDED));
+    if (fl & ASYNC__F_YIELDED) {
+        async__list_push(&rt->deferred, &t->link);
+        t->state = ASYNC_TASK_DEFERRED;
+        rt->ndeferred++;
+    } else if (fl & (ASYNC__F_WOKEN | ASYNC__F_ABORT)) {
+        async__list_push(&rt->runq, &t->link);
+        t->state = ASYNC_TASK_QUEUED;
+        rt->nready++;
+    } else {
+        async__list_push(&rt->waiting, &t->link);
+        t->state = ASYNC_TASK_WAITING;
+    }
+}
+
+static uint32_t async__rand(async_runtime *rt) {
+    uint32_t x = rt->rng;               /* xorshift32 */
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return rt->rng = x;
+}
+
+static async_task *async__pop_ready(async_runtime *rt) {
+    async__link *l = rt->runq.next;
+    if (rt->rng && rt->nready > 1) {
+        uint64_t k = async__mod(async__rand(rt), rt->nready);
+        while (k--) l = l->next;
+    }
+    async__list_del(l);
+    rt->nready--;
+    return async__task_of(l);
+}
+
+static void async__fire_timers(async_runtime *rt, async_time now);
+
+/* Turn wake-up flags and due timers into ready tasks. */
+static void async__collect(async_runtime *rt) {
+    if (ASYNC__LOAD(&rt->pending) && ASYNC__XCHG(&rt->pending, 0)) {
+        async_waker *w;
+#ifndef ASYNC_FREESTANDING
+        if (rt->wake_fd[0] >= 0) {
+            char buf[64];
+            while (read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
+        }
+#endif
+        for (w = rt->wakers; w; w = w->next)
+            if (w->task && ASYNC__LOAD(&w->flag)) async__wake(w->task);
+    }
+    if (rt->timers) async__fire_timers(rt, async_time_now(rt));
+}
+
+static int async__can_progress(const async_runtime *rt) {
+    if (rt->nready || rt->ndeferred || rt->armed_wakers || rt->pending) return 1;
+    if (rt->timers && (!(rt->flags & ASYNC__RT_PAUSED) || (rt->flags & ASYNC__RT_AUTO_ADVANCE)))
+        return 1;
+    return 0;
+}
+
+#ifndef ASYNC_FREESTANDING
+static async_time async__clock_monotonic(void *user) {
+    struct timespec ts;
+    (void)user;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (async_time)ts.tv_sec * 1000000000u + (async_time)ts.tv_nsec;
+}
+
+/* Wait until a wake-up or max_wait has passed. poll(2) counts in milliseconds:
+   round up so a timer is never fired early. */
+static void async__idle_hosted(async_runtime *rt, async_time max_wait) {
+    if (rt->wake_fd[0] >= 0) {
+        struct pollfd p;
+        int ms = max_wait == ASYNC_TIME_NEVER ? -1
+               : max_wait >= ASYNC_MS(INT_MAX) ? INT_MAX
+               : (int)((max_wait + ASYNC_MS(1) - 1) / ASYNC_MS(1));
+        p.fd = rt->wake_fd[0];
+        p.events = POLLIN;
+        p.revents = 0;
+        (void)poll(&p, 1, ms);          /* EINTR: the loop simply turns again */
+    } else if (max_wait != ASYNC_TIME_NEVER) {
+        struct timespec ts;
+        ts.tv_sec = (time_t)(max_wait / 1000000000u);
+        ts.tv_nsec = (long)(max_wait % 1000000000u);
+        (void)nanosleep(&ts, NULL);
+    }
+}
+#endif
+
+/* Nothing is ready: wait for the next timer, a wake-up, or max_wait. */
+static void async__park(async_runtime *rt, async_time max_wait) {
+    async_time now = async_time_now(rt), wait = max_wait;
+    if (rt->pending) return;
+    if (rt->flags & ASYNC__RT_PAUSED) {
+        if (rt->timers && (rt->flags & ASYNC__RT_AUTO_ADVANCE)) {
+            /* Auto-advance: jump the paused clock to the next deadline. */
+            if (rt->timers->deadline > rt->paused_now) rt->paused_now = rt->timers->deadline;
+            return;
+        }
+        if (!rt->armed_wakers) return;  /* only a wake-up could change anything */
+    } else if (rt->timers) {
+        async_time dl = rt->timers->deadline;
+        if (dl <= now) return;
+        if (dl - now < wait) wait = dl - now;
+    } else if (!rt->armed_wakers && max_wait == ASYNC_TIME_NEVER) {
+        return;                         /* nothing can ever wake us */
+    }
+    if (wait == 0) return;
+    if (rt->idle_fn) rt->idle_fn(rt->user, wait);
+#ifndef ASYNC_FREESTANDING
+    else async__idle_hosted(rt, wait);
+#endif
+}
+
+ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *desc) {
+    async_runtime_desc d;
+    if (!rt) return ASYNC_EINVAL;
+    if (desc) d = *desc;
+    else async__memset(&d, 0, sizeof d);
+#ifdef ASYNC_FREESTANDING
+    if (!d.now) return ASYNC_EINVAL;
+#endif
+    if (d.budget < 0 || d.event_interval < 0 || d.start_paused < 0 || d.start_paused > 2)
+        return ASYNC_EINVAL;
+    async__memset(rt, 0, sizeof *rt);
+    async__list_init(&rt->runq);
+    async__list_init(&rt->deferred);
+    async__list_init(&rt->waiting);
+    async__list_init(&rt->zombies);
+#ifndef ASYNC_FREESTANDING
+    rt->now_fn = async__def(d.now, async__clock_monotonic);
+#else
+    rt->now_fn = d.now;
+#endif
+    rt->idle_fn = d.idle;
+    rt->log_fn = d.log;
+    rt->user = d.user;
+    rt->budget_init = async__def(d.budget, ASYNC__DEFAULT_BUDGET);
+    rt->event_interval = async__def(d.event_interval, ASYNC__DEFAULT_EVENT_INTERVAL);
+    rt->rng = d.seed;
+    rt->slow_poll = d.slow_poll;
+    rt->wake_fd[0] = rt->wake_fd[1] = -1;
+    rt->flags = ASYNC__RT_INIT;
+    if (d.start_paused) {
+        rt->paused_now = async__clock(rt);
+        rt->flags |= (uint32_t)ASYNC__RT_PAUSED |
+                     (d.start_paused == 2 ? (uint32_t)ASYNC__RT_AUTO_ADVANCE : 0u);
+    }
+    return 0;
+}
+
+ASYNC_DEF int async_runtime_step(async_runtime *rt, async_time max_wait) {
+    int polls = 0;
+    if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    if (rt->current) return ASYNC_EBUSY;        /* called from inside a task */
+    async__collect(rt);
+    if (!rt->nready && !rt->ndeferred && max_wait > 0) {
+        async__park(rt, max_wait);
+        async__collect(rt);
+    }
+    /* Yielded tasks have now seen a collection: they may run again. */
+    if (rt->ndeferred) {
+        async__link *l;
+        for (l = rt->deferred.next; l != &rt->deferred; l = l->next)
+            async__task_of(l)->state = ASYNC_TASK_QUEUED;
+        async__list_splice(&rt->runq, &rt->deferred);
+        rt->nready += rt->ndeferred;
+        rt->ndeferred = 0;
+    }
+    while (rt->nready && polls < rt->event_interval) {
+        async__poll_task(rt, async__pop_ready(rt));
+        polls++;
+    }
+    return polls;
+}
+
+ASYNC_DEF int async_runtime_run(async_runtime *rt) {
+    int rc;
+    if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    do {
+        rc = async_runtime_step(rt, ASYNC_TIME_NEVER);
+        if (rc < 0) return rc;
+    } while (async__can_progress(rt));
+    return (int)rt->live;
+}
+
+ASYNC_DEF int async_runtime_block_on(async_runtime *rt, async_task *t, async_task_fn fn,
+                                     const char *name) {
+    int rc = async_task_spawn(rt, t, fn, name);
+    if (rc < 0) return rc;
+    while (t->state != ASYNC_TASK_DONE) {
+        rc = async_runtime_step(rt, ASYNC_TIME_NEVER);
+        if (rc < 0) return rc;
+        if (t->state != ASYNC_TASK_DONE && !async__can_progress(rt)) return ASYNC_EDEADLK;
+    }
+    t->flags |= ASYNC__F_TAKEN;
+    return t->u.result;
+}
+
+ASYNC_DEF int async_runtime_destroy(async_runtime *rt) {
+    int aborted = 0;
+    async__link *lists[3];
+    int i;
+    async_waker *w;
+    if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    if (rt->current) return ASYNC_EBUSY;
+    rt->flags |= ASYNC__RT_DESTROYING;
+    lists[0] = &rt->runq;
+    lists[1] = &rt->deferred;
+    lists[2] = &rt->waiting;
+    /* Abort everything, then poll until every task has unwound. Tasks spawned by
+       cleanup code are aborted at spawn. Frames are freed only afterwards, so a
+       cleanup can still look at a task that finished before it. */
+    for (;;) {
+        for (i = 0; i < 3; i++) {
+            async__link *l;
+            for (l = lists[i]->next; l != lists[i]; l = l->next) {
+                async_task *t = async__task_of(l);
+                if (!(t->flags & ASYNC__F_ABORT)) {
+                    t->flags |= ASYNC__F_ABORT;
+                    aborted++;
+                }
+            }
+        }
+        async__list_splice(&rt->runq, &rt->deferred);
+        async__list_splice(&rt->runq, &rt->waiting);
+        rt->ndeferred = 0;
+        {
+            async__link *l;
+            rt->nready = 0;
+            for (l = rt->runq.next; l != &rt->runq; l = l->next) {
+                async__task_of(l)->state = ASYNC_TASK_QUEUED;
+                rt->nready++;
+            }
+        }
+        if (!rt->nready) break;
+        while (rt->nready) {
+            async_task *t = async__pop_ready(rt);
+            async__poll_task(rt, t);
+        }
+    }
+    while (!async__list_empty(&rt->zombies)) {
+        async_task *t = async__task_of(rt->zombies.next);
+        async__list_del(&t->link);
+        async__free_task(t);
+    }
+    ASYNC_ASSERT(rt->ntimers == 0, "timers still armed after every task was cancelled");
+    for (w = rt->wakers; w; w = w->next) w->rt = NULL;
+    rt->wakers = NULL;
+#ifndef ASYNC_FREESTANDING
+    if (rt->wake_fd[0] >= 0) close(rt->wake_fd[0]);
+    if (rt->wake_fd[1] >= 0 && rt->wake_fd[1] != rt->wake_fd[0]) close(rt->wake_fd[1]);
+#endif
+    rt->wake_fd[0] = rt->wake_fd[1] = -1;
+    rt->flags = 0;
+    return aborted;
+}
+
+ASYNC_DEF void async_runtime_stats(const async_runtime *rt, async_stats *out) {
+    if (!out) return;
+    if (rt) *out = rt->stats;
+    else async__memset(out, 0, sizeof *out);
+}
+
+static int async__spawn(async_runtime *rt, async_task *t, async_task_fn fn, const char *name,
+                        uint8_t flags) {
+    t->lc = 0;
+    t->state = ASYNC_TASK_QUEUED;
+    t->flags = flags;
+    t->magic = ASYNC__MAGIC;
+    t->fn = fn;
+    t->rt = rt;
+    t->u.joiner = NULL;
+    t->name = name;
+    t->site = NULL;
+    if (rt->flags & ASYNC__RT_DESTROYING) t->flags |= ASYNC__F_ABORT;
+    async__list_push(&rt->runq, &t->link);
+    rt->nready++;
+    rt->live++;
+    rt->stats.spawned++;
+    return 0;
+}
+
+ASYNC_DEF int async_task_spawn(async_runtime *rt, async_task *t, async_task_fn fn,
+                               const char *name) {
+    if (!rt || !t || !fn || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    if (t->magic == ASYNC__MAGIC && t->state != ASYNC_TASK_DONE && t->state != ASYNC_TASK_IDLE)
+        return ASYNC_EBUSY;             /* this frame is already a live task */
+    if (t->state == ASYNC_TASK_DONE && t->rt == rt && (t->flags & ASYNC__F_ALLOC))
+        return ASYNC_EBUSY;             /* the runtime's frame, not yours to reuse */
+    return async__spawn(rt, t, fn, name, 0);
+}
+
+ASYNC_DEF int async_task_spawn_alloc(async_runtime *rt, async_task_fn fn, size_t frame_size,
+                                     const char *name, async_task **out) {
+    async_task *t;
+    if (out) *out = NULL;
+    if (!rt || !fn || !out || frame_size < sizeof(async_task) || !(rt->flags & ASYNC__RT_INIT))
+        return ASYNC_EINVAL;
+#ifdef ASYNC_MALLOC
+    t = (async_task *)ASYNC_MALLOC(frame_size);
+    if (!t) return ASYNC_ENOMEM;
+    async__memset(t, 0, frame_size);
+    *out = t;
+    return async__spawn(rt, t, fn, name, ASYNC__F_ALLOC);
+#else
+    (void)t; (void)name;
+    return ASYNC_ENOMEM;
+#endif
+}
+
+ASYNC_DEF int async_task_join(async_task *self, async_task *child) {
+    int rc;
+    if (!self || !child || child == self) return ASYNC_EINVAL;
+    if (self->flags & ASYNC__F_CANCELLING) {
+        if (child->state != ASYNC_TASK_DONE && child->u.joiner == self) child->u.joiner = NULL;
+        return ASYNC_ECANCELED;
+    }
+    if (child->state == ASYNC_TASK_DONE) {
+        if (!async__coop(self)) return ASYNC_PENDING;
+        rc = child->u.result;
+        child->flags |= ASYNC__F_TAKEN;
+        if (child->flags & ASYNC__F_ALLOC) {
+            async__list_del(&child->link);
+            async__free_task(child);
+        }
+        return rc;
+    }
+    if (child->state == ASYNC_TASK_IDLE || child->rt != self->rt) return ASYNC_EINVAL;
+    if (child->flags & ASYNC__F_DETACHED) return ASYNC_EINVAL;
+    if (child->u.joiner && child->u.joiner != self) return ASYNC_EBUSY;
+    child->u.joiner = self;
+    return ASYNC_PENDING;
+}
+
+ASYNC_DEF int async_task_abort(async_task *t) {
+    if (!t || t->state == ASYNC_TASK_IDLE) return ASYNC_EINVAL;
+    if (t->state == ASYNC_TASK_DONE) return 0;  /* too late: no effect, as in Tokio */
+    t->flags |= ASYNC__F_ABORT;
+    if (t->state == ASYNC_TASK_WAITING) async__wake(t);
+    return 0;
+}
+
+ASYNC_DEF int async_task_detach(async_task *t) {
+    if (!t || t->state == ASYNC_TASK_IDLE) return ASYNC_EINVAL;
+    if (t->state != ASYNC_TASK_DONE && t->u.joiner) return ASYNC_EBUSY;
+    t->flags |= ASYNC__F_DETACHED;
+    if (t->state == ASYNC_TASK_DONE && (t->flags & ASYNC__F_ALLOC) &&
+        !(t->flags & ASYNC__F_TAKEN)) {
+        async__list_del(&t->link);
+        async__free_task(t);
+    }
+    return 0;
+}
+
+ASYNC_DEF int async_task_wake(async_task *t) {
+    if (!t || t->state == ASYNC_TASK_IDLE) return ASYNC_EINVAL;
+    async__wake(t);
+    return 0;
+}
+
+ASYNC_DEF int async_task_result(const async_task *t, int *result) {
+    if (!t) return ASYNC_EINVAL;
+    if (t->state != ASYNC_TASK_DONE) return ASYNC_ESTATE;
+    if (result) *result = t->u.result;
+    return 0;
+}
+
+ASYNC_DEF int async_task_is_finished(const async_task *t) {
+    return t && t->state == ASYNC_TASK_DONE;
+}
+
+ASYNC_DEF int async_task_state(const async_task *t) {
+    return t ? (int)t->state : (int)ASYNC_EINVAL;
+}
+
+ASYNC_DEF const char *async_task_name(const async_task *t) {
+    return t && t->name ? t->name : "";
+}
+
+ASYNC_DEF int async_task_where(const async_task *t, const char **file, int *line) {
+    const char *fl = NULL;
+    int ln = 0;
+    if (!t) return ASYNC_EINVAL;
+    if (t->state == ASYNC_TASK_IDLE || t->state == ASYNC_TASK_DONE || t->lc == 0)
+        return ASYNC_ESTATE;
+    if (t->site) {
+        fl = t->site->file;
+        ln = t->site->line;
+    }
+#ifndef ASYNC_USE_COMPUTED_GOTO
+    else if (t->lc > 0) {
+        ln = (int)(t->lc / 256);
+    }
+#endif
+    if (file) *file = fl;
+    if (line) *line = ln;
+    return 0;
+}
+
+ASYNC_DEF int async_waker_init(async_runtime *rt, async_waker *w) {
+    if (!rt || !w || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+#ifndef ASYNC_FREESTANDING
+    if (rt->wake_fd[0] < 0) {
+#if defined(__linux__)
+        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0) return -errno;
+        rt->wake_fd[0] = rt->wake_fd[1] = fd;
+#else
+        int fds[2];
+        if (pipe(fds) < 0) return -errno;
+        fcntl(fds[0], F_SETFL, O_NONBLOCK);
+        fcntl(fds[1], F_SETFL, O_NONBLOCK);
+        fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+        fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+        rt->wake_fd[0] = fds[0];
+        rt->wake_fd[1] = fds[1];
+#endif
+    }
+#endif
+    w->flag = 0;
+    w->task = NULL;
+    w->rt = rt;
+    w->next = rt->wakers;
+    rt->wakers = w;
+    return 0;
+}
+
+ASYNC_DEF int async_waker_destroy(async_waker *w) {
+    async_waker **pp;
+    if (!w) return ASYNC_EINVAL;
+    if (!w->rt) return 0;
+    if (w->task) return ASYNC_EBUSY;
+    for (pp = &w->rt->wakers; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    w->rt = NULL;
+    return 0;
+}
+
+/* Context: anywhere. Only stores, plus one write(2) on the first wake of a turn
+   (write is async-signal-safe). */
+ASYNC_DEF void async_waker_wake(async_waker *w) {
+    async_runtime *rt;
+    if (!w || !(rt = w->rt)) return;
+    ASYNC__STORE(&w->flag, 1);
+    if (ASYNC__XCHG(&rt->pending, 1) == 0) {
+#ifndef ASYNC_FREESTANDING
+        if (rt->wake_fd[1] >= 0) {
+            uint64_t one = 1;
+            ssize_t n = write(rt->wake_fd[1], &one, rt->wake_fd[0] == rt->wake_fd[1] ? 8 : 1);
+            (void)n;                    /* full pipe: a wake-up is already pending */
+        }
+#endif
+    }
+}
+
+ASYNC_DEF int async_waker_wait(async_task *t, async_waker *w) {
+    if (!t || !w || !w->rt) return ASYNC_EINVAL;
+    if (t->flags & ASYNC__F_CANCELLING) {
+        if (w->task == t) {
+            w->task = NULL;
+            w->rt->armed_wakers--;
+        }
+        return ASYNC_ECANCELED;
+    }
+    if (w->task && w->task != t) return ASYNC_EBUSY;
+    if (ASYNC__LOAD(&w->flag)) {
+        if (!async__coop(t)) return ASYNC_PENDING;
+        ASYNC__XCHG(&w->flag, 0);
+        if (w->task) {
+            w->task = NULL;
+            w->rt->armed_wakers--;
+        }
+        return 0;
+    }
+    if (!w->task) {
+        w->task = t;
+        w->rt->armed_wakers++;
+    }
+    return ASYNC_PENDING;
+}
+
+////////////////////////////////////////////////////////////////////////////////
+// >>time
+
+static void async__timer_insert(async_runtime *rt, async_timer *tm, async_time deadline,
+                                async_task *t) {
+    tm->deadline = deadline;
+    tm->task = t;
+    tm->seq = rt->timer_seq++;
+    tm->child = tm->sibling = tm->prev = NULL;
+    tm->state = ASYNC__TM_ARMED;
+    rt->timers = async__meld(rt->timers, tm);
+    rt->ntimers++;
+}
+
+static void async__timer_remove(async_runtime *rt, async_timer *tm) {
+    if (tm == rt->timers) {
+        rt->timers = async__merge_pairs(tm->child);
+    } else {
+        if (tm->prev->child == tm) tm->prev->child = tm->sibling;
+        else tm->prev->sibling = tm->sibling;
+        if (tm->sibling) tm->sibling->prev = tm->prev;
+        rt->timers = async__meld(rt->timers, async__merge_pairs(tm->child));
+    }
+    tm->child = tm->sibling = tm->prev = NULL;
+    tm->state = ASYNC__TM_IDLE;
+    rt->ntimers--;
+}
+
+static void async__fire_timers(async_runtime *rt, async_time now) {
+    async_timer *tm;
+    while ((tm = rt->timers) != NULL && tm->deadline <= now) {
+        rt->timers = async__merge_pairs(tm->child);
+        tm->child = tm->sibling = tm->prev = NULL;
+        tm->state = ASYNC__TM_FIRED;
+        rt->ntimers--;
+        rt->stats.timers_fired++;
+        async__wake(tm->task);
+    }
+}
+
+ASYNC_DEF int async_time_pause(async_runtime *rt, int auto_advance) {
+    if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    if (rt->flags & ASYNC__RT_PAUSED) return ASYNC_ESTATE;
+    rt->paused_now = async__clock(rt);
+    rt->flags |= (uint32_t)ASYNC__RT_PAUSED | (auto_advance ? (uint32_t)ASYNC__RT_AUTO_ADVANCE : 0u);
+    return 0;
+}
+
+ASYNC_DEF int async_time_resume(async_runtime *rt) {
+    async_time real;
+    if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    if (!(rt->flags & ASYNC__RT_PAUSED)) return ASYNC_ESTATE;
+    real = async__clock(rt);
+    if (rt->paused_now > real) rt->offset += rt->paused_now - real;   /* never go back */
+    rt->flags &= ~(uint32_t)(ASYNC__RT_PAUSED | ASYNC__RT_AUTO_ADVANCE);
+    return 0;
+}
+
+ASYNC_DEF int async_time_advance(async_runtime *rt, async_time duration) {
+    if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    if (!(rt->flags & ASYNC__RT_PAUSED)) return ASYNC_ESTATE;
+    rt->paused_now = async__sat_add(rt->paused_now, duration);
+    async__fire_timers(rt, rt->paused_now);
+    return 0;
+}
+
+ASYNC_DEF int async_sleep_until(async_task *t, async_timer *tm, async_time deadline) {
+    if (!t || !tm) return ASYNC_EINVAL;
+    if (t->flags & ASYNC__F_CANCELLING) {
+        if (tm->state == ASYNC__TM_ARMED) async__timer_remove(t->rt, tm);
+        tm->state = ASYNC__TM_IDLE;
+        return ASYNC_ECANCELED;
+    }
+    switch (tm->state) {
+    case ASYNC__TM_FIRED:
+        if (!async__coop(t)) return ASYNC_PENDING;
+        tm->state = ASYNC__TM_IDLE;
+        return 0;
+    case ASYNC__TM_ARMED:
+        return ASYNC_PENDING;
+    default:
+        if (deadline <= async_time_now(t->rt)) {
+            if (!async__coop(t)) return ASYNC_PENDING;
+            return 0;                   /* already passed: no rounding up */
+        }
+        async__timer_insert(t->rt, tm, deadline, t);
+        return ASYNC_PENDING;
+    }
+}
+
+ASYNC_DEF int async_sleep(async_task *t, async_timer *tm, async_time duration) {
+    if (!t || !tm) return ASYNC_EINVAL;
+    if (tm->state != ASYNC__TM_IDLE || (t->flags & ASYNC__F_CANCELLING))
+        return async_sleep_until(t, tm, 0);
+    return async_sleep_until(t, tm, async__sat_add(async_time_now(t->rt), duration));
+}
+
+ASYNC_DEF async_time async__deadline_after(async_task *t, async_time duration) {
+    return async__sat_add(async_time_now(t->rt), duration);
+}
+
+/* Timeout support: arm once before the await, so that the awaited operation is
+   always polled before the deadline is looked at. */
+ASYNC_DEF void async__timer_arm(async_task *t, async_timer *tm, async_time deadline) {
+    if (tm->state == ASYNC__TM_ARMED) async__timer_remove(t->rt, tm);
+    if (deadline <= async_time_now(t->rt)) tm->state = ASYNC__TM_FIRED;
+    else async__timer_insert(t->rt, tm, deadline, t);
+}
+
+ASYNC_DEF void async__timer_disarm(async_timer *tm) {
+    if (tm->state == ASYNC__TM_ARMED) async__timer_remove(tm->task->rt, tm);
+    tm->state = ASYNC__TM_IDLE;
+}
+
+ASYNC_DEF int async_interval_init_at(async_interval *iv, async_time start, async_time period,
+                                     int missed) {
+    if (!iv || period == 0 || missed < ASYNC_TICK_BURST || missed > ASYNC_TICK_SKIP)
+        return ASYNC_EINVAL;
+    async__memset(iv, 0, sizeof *iv);
+    iv->period = period;
+    iv->next = start;
+    iv->missed = (uint8_t)missed;
+    iv->started = 1;
+    return 0;
+}
+
+ASYNC_DEF int async_interval_init(async_interval *iv, async_time period, int missed) {
+    int rc = async_interval_init_at(iv, 0, period, missed);
+    if (rc == 0) iv->started = 0;       /* the first tick is "now" at its first poll */
+    return rc;
+}
+
+ASYNC_DEF void async_interval_reset(async_interval *iv) {
+    if (!iv) return;
+    if (iv->timer.state == ASYNC__TM_ARMED) async__timer_remove(iv->timer.task->rt, &iv->timer);
+    iv->timer.state = ASYNC__TM_IDLE;
+    iv->started = 2;                    /* next tick = one period after the next poll */
+}
+
+ASYNC_DEF int async_interval_tick(async_task *t, async_interval *iv, async_time *when) {
+    int rc;
+    async_time now, tick, next;
+    if (!t || !iv || iv->period == 0) return ASYNC_EINVAL;
+    if (!(t->flags & ASYNC__F_CANCELLING) && iv->started != 1) {
+        now = async_time_now(t->rt);
+        iv->next = iv->started == 2 ? async__sat_add(now, iv->period) : now;
+        iv->started = 1;
+    }
+    rc = async_sleep_until(t, &iv->timer, iv->next);
+    if (rc != 0) return rc;             /* pending, or cancelled */
+    now = async_time_now(t->rt);
+    tick = iv->next;
+    if (now > async__sat_add(tick, ASYNC__MISSED_TICK_SLACK)) {
+        switch (iv->missed) {
+        case ASYNC_TICK_DELAY:
+            next = async__sat_add(now, iv->period);
+            break;
+        case ASYNC_TICK_SKIP:
+            next = async__sat_add(now, iv->period - async__mod(now - tick, iv->period));
+            break;
+        default:
+            next = async__sat_add(tick, iv->period);
+            break;
+        }
+    } else {
+        next = async__sat_add(tick, iv->period);
+    }
+    iv->next = next;
+    if (when) *when = tick;
+    return 0;
+}
+
+////////////////////////////////////////////////////////////////////////////////
+// >>debug
+
+ASYNC_DEF const char *async_task_state_name(int state) {
+    switch (state) {
+    case ASYNC_TASK_IDLE: return "idle";
+    case ASYNC_TASK_QUEUED: return "ready";
+    case ASYNC_TASK_RUNNING: return "running";
+    case ASYNC_TASK_DEFERRED: return "yielded";
+    case ASYNC_TASK_WAITING: return "waiting";
+    case ASYNC_TASK_DONE: return "done";
+    default: return "?";
+    }
+}
+
+#ifndef ASYNC_FREESTANDING
+static void async__write_stderr(void *user, const char *text) {
+    (void)user;
+    fputs(text, stderr);
+}
+#endif
+
+static void async__dump_task(async_task *t, async_write_fn write, void *user) {
+    async__fmt f;
+    const char *file = NULL;
+    int line = 0;
+    f.len = 0;
+    async__fmt_s(&f, "  task ");
+    async__fmt_x(&f, (uintptr_t)t);
+    async__fmt_s(&f, " \"");
+    async__fmt_s(&f, t->name ? t->name : "");
+    async__fmt_s(&f, "\" ");
+    async__fmt_s(&f, async_task_state_name(t->state));
+    if (t->flags & ASYNC__F_ABORT) async__fmt_s(&f, " (aborting)");
+    if (t->lc == 0) {
+        async__fmt_s(&f, " not started");
+    } else if (async_task_where(t, &file, &line) == 0) {
+        async__fmt_s(&f, " at ");
+        async__fmt_s(&f, file ? file : "?");
+        async__fmt_s(&f, ":");
+        async__fmt_u(&f, (uint64_t)line);
+        if (t->site && t->site->what) {
+            async__fmt_s(&f, " in ");
+            async__fmt_s(&f, t->site->what);
+        }
+    }
+    if (t->state != ASYNC_TASK_DONE && t->u.joiner) {
+        async__fmt_s(&f, " (joined by \"");
+        async__fmt_s(&f, t->u.joiner->name ? t->u.joiner->name : "");
+        async__fmt_s(&f, "\")");
+    }
+    async__fmt_s(&f, "\n");
+    write(user, f.buf);
+}
+
+ASYNC_DEF void async_dump(async_runtime *rt, async_write_fn write, void *user) {
+    async__fmt f;
+    async__link *lists[3];
+    int i;
+    if (!rt) return;
+#ifndef ASYNC_FREESTANDING
+    if (!write) write = async__write_stderr;
+#else
+    if (!write) return;
+#endif
+    f.len = 0;
+    async__fmt_s(&f, "async runtime: ");
+    async__fmt_u(&f, rt->live);
+    async__fmt_s(&f, " live tasks (");
+    async__fmt_u(&f, rt->nready);
+    async__fmt_s(&f, " ready, ");
+    async__fmt_u(&f, rt->ndeferred);
+    async__fmt_s(&f, " yielded), ");
+    async__fmt_u(&f, rt->ntimers);
+    async__fmt_s(&f, " timers, ");
+    async__fmt_u(&f, rt->armed_wakers);
+    async__fmt_s(&f, " wakers armed, time ");
+    async__fmt_ms(&f, async_time_now(rt));
+    async__fmt_s(&f, (rt->flags & ASYNC__RT_PAUSED) ? " ms (paused)\n" : " ms\n");
+    write(user, f.buf);
+    f.len = 0;
+    async__fmt_s(&f, "  polls=");
+    async__fmt_u(&f, rt->stats.polls);
+    async__fmt_s(&f, " wakes=");
+    async__fmt_u(&f, rt->stats.wakes);
+    async__fmt_s(&f, " timers_fired=");
+    async__fmt_u(&f, rt->stats.timers_fired);
+    async__fmt_s(&f, " spawned=");
+    async__fmt_u(&f, rt->stats.spawned);
+    async__fmt_s(&f, " completed=");
+    async__fmt_u(&f, rt->stats.completed);
+    async__fmt_s(&f, " slow_polls=");
+    async__fmt_u(&f, rt->stats.slow_polls);
+    async__fmt_s(&f, "\n");
+    write(user, f.buf);
+    if (rt->current) async__dump_task(rt->current, write, user);
+    lists[0] = &rt->runq;
+    lists[1] = &rt->deferred;
+    lists[2] = &rt->waiting;
+    for (i = 0; i < 3; i++) {
+        async__link *l;
+        for (l = lists[i]->next; l != lists[i]; l = l->next)
+            async__dump_task(async__task_of(l), write, user);
+    }
+}
+
+#endif /* ASYNC_IMPLEMENTATION_INCLUDED */
+#endif /* ASYNC_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the async.h authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright laws, the author or authors of this
+software dedicate any and all copyright interest in the software to the public
+domain. We make this dedication in good faith to the benefit of the public at
+large and to the detriment of our heirs and successors. We intend this
+dedication to be an overt act of relinquishment in perpetuity of all present
+and future rights to this software under copyright law.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+*/
