@@ -197,6 +197,9 @@ QUICK START
                                          cancel mode) and set rc = ASYNC_ETIMEDOUT.
                                          op is polled first, so a ready op wins
                                          even at the deadline (as tokio::timeout).
+     ASYNC_AWAIT_CALL_TIMEOUT(rc, timer, duration, child, call)
+                                         the same around a nested async function,
+                                         restarted first as ASYNC_AWAIT_CALL does
      async_interval_init(iv, period, missed)        first tick is immediate
      async_interval_init_at(iv, start, period, missed)
      async_interval_tick(t, iv, &when)   op: wait for the next tick
@@ -596,6 +599,8 @@ ASYNC_API void async_interval_reset(async_interval *iv);
     ASYNC__AWAIT_DL(ASYNC__ID, rc, timer, async__deadline_after(async__t, (duration)), op, #op)
 #define ASYNC_AWAIT_DEADLINE(rc, timer, deadline, op) \
     ASYNC__AWAIT_DL(ASYNC__ID, rc, timer, (deadline), op, #op)
+#define ASYNC_AWAIT_CALL_TIMEOUT(rc, timer, duration, child, call) \
+    do { ((child)->lc = 0); ASYNC_AWAIT_TIMEOUT(rc, timer, duration, call); } while (0)
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>debug
@@ -693,15 +698,15 @@ static inline int async__done(const async_task *t, const int *resp) {
         int *const async__resp = (resp_); \
         int async__rv = ASYNC_PENDING; \
         int async__in_cleanup = 0; \
-        if (0) { \
-        async__unwind: \
-            if (async__in_cleanup) goto async__end; \
-            *async__lc = ASYNC__LC_CLEANUP; \
-        } \
+    async__dispatch: \
         switch (*async__lc) { \
         default: \
             if (*async__lc == ASYNC__LC_CLEANUP) goto async__end; \
             ASYNC__RESUME_DEFAULT \
+        async__unwind: /* return or cancel: run the cleanup section, once */ \
+            if (async__in_cleanup) goto async__end; \
+            *async__lc = ASYNC__LC_CLEANUP; \
+            goto async__dispatch; \
         case 0: \
             ASYNC__BASE
 
@@ -713,10 +718,13 @@ static inline int async__done(const async_task *t, const int *resp) {
 
 #define ASYNC__END(v) \
             if (0) goto async__unwind; \
+            if (async__rv == ASYNC_PENDING) async__rv = (v); /* fell off the end */ \
         async__end: \
             (void)async__in_cleanup; \
-            if (async__rv == ASYNC_PENDING) async__rv = (v); \
-            ASYNC_ASSERT(async__rv != ASYNC_PENDING, "a coroutine cannot finish with ASYNC_PENDING"); \
+            if (async__rv == ASYNC_PENDING) { \
+                ASYNC_ASSERT(0, "a coroutine cannot finish with ASYNC_PENDING"); \
+                async__rv = ASYNC_ESTATE; \
+            } \
             return async__finish(async__lc, async__resp, async__rv); \
         case ASYNC__LC_DONE: \
             return async__done(async__t, async__resp); \

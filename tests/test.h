@@ -1,0 +1,95 @@
+/* test.h - the shared harness of async.h's tests.
+   A test file defines its tests with TEST(name), lists them in main with RUN(name),
+   and ends with DONE(). `./test_x name...` runs only the named tests.
+   This header defines ASYNC_IMPLEMENTATION, a counting allocator that can fail
+   the Nth allocation, and an ASYNC_ASSERT that records instead of aborting. */
+#ifndef TEST_H
+#define TEST_H
+#define _POSIX_C_SOURCE 200809L       /* we include libc headers before async.h */
+#define ASYNC_IMPLEMENTATION
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* test_fail_at: the number of the allocation call that fails (0 = none) */
+static long test_allocs, test_frees, test_alloc_calls, test_fail_at;
+static void *test_malloc(size_t n) {
+    if (++test_alloc_calls == test_fail_at) return NULL;
+    test_allocs++;
+    return malloc(n);
+}
+static void test_free(void *p) { if (p) test_frees++; free(p); }
+#define ASYNC_MALLOC(n) test_malloc(n)
+#define ASYNC_FREE(p) test_free(p)
+
+static int test_asserts;                /* ASYNC_ASSERT failures seen */
+static char test_assert_msg[256];
+static void test_assert_hook(const char *msg) {
+    test_asserts++;
+    snprintf(test_assert_msg, sizeof test_assert_msg, "%s", msg);
+}
+#define ASYNC_ASSERT(cond, msg) ((cond) ? (void)0 : test_assert_hook(msg))
+
+#include "async.h"
+
+static int test_failed, test_passed, test_cur_failed;
+static const char *test_cur;
+static int test_argc;
+static char **test_argv;
+
+#define TEST(name) static void name(void)
+#define FAIL_(...) do { \
+        printf("  FAIL %s (%s:%d): ", test_cur, __FILE__, __LINE__); \
+        printf(__VA_ARGS__); printf("\n"); test_cur_failed = 1; } while (0)
+#define CHECK(c) do { if (!(c)) FAIL_("%s", #c); } while (0)
+#define ASSERT_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
+        if (a_ != b_) FAIL_("%s == %s: %lld != %lld", #a, #b, a_, b_); } while (0)
+#define ASSERT_STR(a, b) do { const char *a_ = (a), *b_ = (b); \
+        if (strcmp(a_, b_) != 0) FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, a_, b_); } while (0)
+#define ASSERT_HAS(hay, needle) do { const char *h_ = (hay), *n_ = (needle); \
+        if (!strstr(h_, n_)) FAIL_("\"%s\" not found in:\n%s", n_, h_); } while (0)
+
+static int test_selected(const char *name) {
+    int i;
+    if (test_argc <= 1) return 1;
+    for (i = 1; i < test_argc; i++) if (strcmp(test_argv[i], name) == 0) return 1;
+    return 0;
+}
+
+#define RUN(name) do { if (test_selected(#name)) { \
+        long a0_ = test_allocs, f0_ = test_frees; \
+        test_cur = #name; test_cur_failed = 0; test_asserts = 0; test_fail_at = 0; \
+        name(); \
+        if (test_allocs - a0_ != test_frees - f0_) \
+            FAIL_("leak: %ld allocations, %ld frees", test_allocs - a0_, test_frees - f0_); \
+        if (test_cur_failed) test_failed++; else test_passed++; } } while (0)
+
+#define BEGIN_TESTS(argc, argv) do { test_argc = (argc); test_argv = (argv); \
+        setvbuf(stdout, NULL, _IONBF, 0); } while (0)
+#define DONE() do { printf("%s: %d passed, %d failed\n", __FILE__, test_passed, test_failed); \
+        return test_failed ? 1 : 0; } while (0)
+
+#define ZERO(x) memset(&(x), 0, sizeof(x))
+
+/* A runtime on the paused clock with auto-advance: time only moves when every
+   task is idle, straight to the next deadline. */
+static inline void test_rt_paused(async_runtime *rt) {
+    async_runtime_desc d;
+    ZERO(d);
+    d.start_paused = 2;
+    if (async_runtime_init(rt, &d) != 0) { printf("runtime init failed\n"); exit(2); }
+}
+
+/* An event log the tests compare against an expected string. */
+static char test_log[4096];
+
+#include <stdarg.h>
+static inline void logf_(const char *fmt, ...) {
+    va_list ap;
+    size_t n = strlen(test_log);
+    va_start(ap, fmt);
+    vsnprintf(test_log + n, sizeof test_log - n, fmt, ap);
+    va_end(ap);
+}
+#define LOG_RESET() (test_log[0] = 0)
+#endif

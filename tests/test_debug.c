@@ -1,0 +1,160 @@
+/* Debugging: the task dump (name, state, file:line, awaited expression), the
+   resume line, counters, the slow-poll warning, error names. */
+#include "test.h"
+
+typedef struct {
+    async_task task;
+    async_timer timer;
+    async_task *child;
+    int rc, line;
+    async_time busy;
+} dframe;
+
+static char out[8192];
+static void capture(void *user, const char *text) {
+    (void)user;
+    strncat(out, text, sizeof out - strlen(out) - 1);
+}
+
+static int napper(async_task *t) {
+    dframe *f = (dframe *)t;
+    ASYNC_BEGIN(t);
+    f->line = __LINE__ + 1;
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_SEC(1)));
+    ASYNC_END(0);
+}
+static int parent(async_task *t) {
+    dframe *f = (dframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_task_join(t, f->child));
+    ASYNC_END(0);
+}
+
+TEST(dump_lists_every_task_with_where_and_what) {
+    async_runtime rt;
+    static dframe a, b, c;
+    const char *file = NULL;
+    int line = 0;
+    char expect[256];
+    ZERO(a); ZERO(b); ZERO(c);
+    test_rt_paused(&rt);
+    async_task_spawn(&rt, &a.task, napper, "napper");
+    b.child = &a.task;
+    async_task_spawn(&rt, &b.task, parent, "parent");
+    async_runtime_step(&rt, 0);
+    async_task_spawn(&rt, &c.task, napper, "fresh");
+    out[0] = 0;
+    async_dump(&rt, capture, NULL);
+    ASSERT_HAS(out, "3 live tasks (1 ready, 0 yielded), 1 timers");
+    ASSERT_HAS(out, "(paused)");
+    ASSERT_HAS(out, "\"fresh\" ready not started");
+    sprintf(expect, "\"napper\" waiting at %s:%d in async_sleep(t, &f->timer, ASYNC_SEC(1))"
+            " (joined by \"parent\")", __FILE__, a.line);
+    ASSERT_HAS(out, expect);
+    ASSERT_HAS(out, "\"parent\" waiting at " __FILE__);
+    ASSERT_HAS(out, "in async_task_join(t, f->child)");
+    ASSERT_HAS(out, "polls=2 wakes=0 timers_fired=0 spawned=3 completed=0");
+    ASSERT_EQ(async_task_where(&a.task, &file, &line), 0);
+    ASSERT_STR(file, __FILE__);
+    ASSERT_EQ(line, a.line);
+    ASSERT_EQ(async_task_where(&c.task, &file, &line), ASYNC_ESTATE);   /* not started */
+    ASSERT_STR(async_task_name(&b.task), "parent");
+    ASSERT_STR(async_task_state_name(async_task_state(&a.task)), "waiting");
+    async_task_abort(&a.task);
+    async_runtime_step(&rt, 0);
+    out[0] = 0;
+    async_dump(&rt, capture, NULL);
+    ASSERT_HAS(out, "1 live tasks");              /* the parent ran in the same pass */
+    ASSERT_HAS(out, "completed=2");
+    ASSERT_EQ(b.rc, ASYNC_ECANCELED);
+    async_runtime_destroy(&rt);
+}
+
+TEST(counters) {
+    async_runtime rt;
+    static dframe a;
+    async_stats st;
+    ZERO(a);
+    test_rt_paused(&rt);
+    async_runtime_block_on(&rt, &a.task, napper, "n");
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.polls, 2);
+    ASSERT_EQ(st.wakes, 1);
+    ASSERT_EQ(st.timers_fired, 1);
+    ASSERT_EQ(st.spawned, 1);
+    ASSERT_EQ(st.completed, 1);
+    ASSERT_EQ(st.slow_polls, 0);
+    async_runtime_destroy(&rt);
+}
+
+/* A clock the test moves by hand: a "busy" task advances it during its poll. */
+static async_time fake_now;
+static async_time fake_clock(void *user) { (void)user; return fake_now; }
+static char logged[1024];
+static void log_line(void *user, const char *line) {
+    (void)user;
+    strncat(logged, line, sizeof logged - strlen(logged) - 1);
+}
+static int hog(async_task *t) {
+    dframe *f = (dframe *)t;
+    ASYNC_BEGIN(t);
+    fake_now += f->busy;                          /* pretend to compute for a while */
+    f->line = __LINE__ + 1;
+    ASYNC_YIELD();
+    fake_now += ASYNC_US(10);
+    ASYNC_END(0);
+}
+TEST(slow_poll_warning_names_task_and_line) {
+    async_runtime rt;
+    async_runtime_desc d;
+    static dframe h;
+    async_stats st;
+    char expect[256];
+    ZERO(d); ZERO(h);
+    d.now = fake_clock;
+    d.log = log_line;
+    d.slow_poll = ASYNC_MS(10);
+    fake_now = ASYNC_SEC(1);
+    logged[0] = 0;
+    async_runtime_init(&rt, &d);
+    h.busy = ASYNC_MS(25);
+    async_runtime_block_on(&rt, &h.task, hog, "hog");
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.slow_polls, 1);                  /* the second, 10 us poll is fine */
+    sprintf(expect, "slow poll: task \"hog\" ran 25.000 ms without yielding; it stopped at %s:%d",
+            __FILE__, h.line);
+    ASSERT_HAS(logged, expect);
+    async_runtime_destroy(&rt);
+}
+
+TEST(strerror_names_every_code) {
+    static const int codes[] = {ASYNC_ECANCELED, ASYNC_ETIMEDOUT, ASYNC_ENOMEM, ASYNC_EINVAL,
+                                ASYNC_EBUSY, ASYNC_EAGAIN, ASYNC_EDEADLK, ASYNC_ECLOSED,
+                                ASYNC_ESTATE, ASYNC_ELOST};
+    size_t i, j;
+    for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        CHECK(codes[i] < 0);
+        CHECK(strcmp(async_strerror(codes[i]), "unknown error") != 0);
+        for (j = 0; j < i; j++) CHECK(strcmp(async_strerror(codes[i]), async_strerror(codes[j])));
+    }
+    ASSERT_EQ(ASYNC_ETIMEDOUT, -ETIMEDOUT);       /* OS errors and ours are one space */
+    ASSERT_STR(async_strerror(0), "success");
+    ASSERT_STR(async_strerror(ASYNC_PENDING), "pending");
+    ASSERT_STR(async_strerror(-ENOENT), strerror(ENOENT));
+    ASSERT_STR(async_strerror(-5000), "unknown error");
+}
+
+TEST(task_header_is_64_bytes) {
+    if (sizeof(void *) == 8) ASSERT_EQ(sizeof(async_task), 64);
+    else ASSERT_EQ(sizeof(async_task) <= 40, 1);
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    RUN(dump_lists_every_task_with_where_and_what);
+    RUN(counters);
+    RUN(slow_poll_warning_names_task_and_line);
+    RUN(strerror_names_every_code);
+    RUN(task_header_is_64_bytes);
+    DONE();
+}

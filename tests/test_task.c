@@ -1,0 +1,619 @@
+/* Executor and tasks: FIFO wake-only-ready scheduling, idempotent wake, the
+   cooperative budget, spawn/join/abort/detach (abort at every await point),
+   allocated frames, block_on/run/step, the anywhere-safe waker (threads and
+   signal handlers), seeded random scheduling, destroy, and misuse. */
+#include "test.h"
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+/* ---- a task that logs and waits on a gate ---------------------------------- */
+typedef struct { int open; async_task *waiter; } gate;
+static int gate_wait(async_task *t, gate *g) {
+    if (async_task_cancelling(t)) {
+        if (g->waiter == t) g->waiter = NULL;
+        return ASYNC_ECANCELED;
+    }
+    if (g->open) return 0;
+    g->waiter = t;
+    return ASYNC_PENDING;
+}
+
+typedef struct {
+    async_task task;
+    async_task *child;
+    async_timer timer;
+    async_waker *waker;
+    gate *g;
+    int id, rc, step, cleaned, ret;
+    async_time sleep_for;
+} worker;
+
+static int logger(async_task *t) {            /* logs its id on first poll, returns id */
+    worker *f = (worker *)t;
+    ASYNC_BEGIN(t);
+    logf_("%d ", f->id);
+    ASYNC_END(f->id);
+}
+
+TEST(spawn_queues_fifo_and_never_runs_inline) {
+    async_runtime rt;
+    static worker w[5];
+    int i;
+    ZERO(w);
+    LOG_RESET();
+    async_runtime_init(&rt, NULL);
+    for (i = 0; i < 5; i++) {
+        w[i].id = i;
+        ASSERT_EQ(async_task_spawn(&rt, &w[i].task, logger, "logger"), 0);
+        ASSERT_EQ(async_task_state(&w[i].task), ASYNC_TASK_QUEUED);
+    }
+    ASSERT_STR(test_log, "");                     /* nothing ran inside spawn */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(test_log, "0 1 2 3 4 ");
+    async_runtime_destroy(&rt);
+}
+
+static int gate_task(async_task *t) {
+    worker *f = (worker *)t;
+    ASYNC_BEGIN(t);
+    f->step = 1;
+    ASYNC_AWAIT(f->rc, gate_wait(t, f->g));
+    f->step = 2;
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    ASYNC_END(f->id);
+}
+
+TEST(wake_is_idempotent_and_idle_tasks_are_not_polled) {
+    async_runtime rt;
+    static worker w[1000];
+    static gate g[1000];
+    async_stats st;
+    int i;
+    ZERO(w); ZERO(g);
+    async_runtime_init(&rt, NULL);
+    for (i = 0; i < 1000; i++) {
+        w[i].g = &g[i];
+        w[i].id = i;
+        async_task_spawn(&rt, &w[i].task, gate_task, "gated");
+    }
+    ASSERT_EQ(async_runtime_run(&rt), 1000);      /* all blocked */
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.polls, 1000);
+    g[500].open = 1;
+    async_task_wake(&w[500].task);
+    async_task_wake(&w[500].task);                /* twice: still one poll */
+    ASSERT_EQ(async_runtime_run(&rt), 999);
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.polls, 1001);                    /* only the woken task ran */
+    ASSERT_EQ(w[500].step, 2);
+    ASSERT_EQ(async_runtime_destroy(&rt), 999);
+    for (i = 0; i < 1000; i++) ASSERT_EQ(w[i].cleaned, 1);
+}
+
+/* ---- cooperative budget ------------------------------------------------------ */
+typedef struct { async_task task; async_timer timer; int i, n, *progress; } busy_frame;
+static int busy(async_task *t) {              /* sleep(0) is always ready */
+    busy_frame *f = (busy_frame *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->n; f->i++) {
+        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, 0));
+        (*f->progress)++;
+    }
+    ASYNC_END(0);
+}
+typedef struct { async_task task; async_timer timer; int *progress, seen; } sleeper_frame;
+static int sleeper(async_task *t) {
+    sleeper_frame *f = (sleeper_frame *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(1)));
+    f->seen = *f->progress;
+    ASYNC_END(rc);
+}
+TEST(budget_lets_timers_and_others_run) {
+    async_runtime rt;
+    static busy_frame b;
+    static sleeper_frame s;
+    async_stats st;
+    int progress = 0;
+    ZERO(b); ZERO(s);
+    b.n = 1000;
+    b.progress = s.progress = &progress;
+    test_rt_paused(&rt);
+    async_task_spawn(&rt, &s.task, sleeper, "sleeper");
+    async_task_spawn(&rt, &b.task, busy, "busy");
+    async_runtime_step(&rt, 0);                   /* sleeper arms its timer; busy runs 128 */
+    ASSERT_EQ(progress, 128);
+    ASSERT_EQ(async_task_state(&b.task), ASYNC_TASK_DEFERRED);
+    async_time_advance(&rt, ASYNC_MS(1));         /* the timer is due now */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(progress, 1000);
+    ASSERT_EQ(s.seen, 128);                       /* fired after one budget, not 1000 ops */
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.polls, 2 + 8);                   /* 1000 ops = 8 polls of <= 128 */
+    async_runtime_destroy(&rt);
+}
+
+/* ---- join -------------------------------------------------------------------------- */
+static int joiner(async_task *t) {
+    worker *f = (worker *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_task_join(t, f->child));
+    f->step = 1;
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    ASYNC_END(f->rc);
+}
+static int sleepy(async_task *t) {
+    worker *f = (worker *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, f->sleep_for));
+    f->step = 1;
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    ASYNC_END(f->ret);
+}
+TEST(join_returns_result) {
+    async_runtime rt;
+    static worker c, j;
+    int rc = 0;
+    ZERO(c); ZERO(j);
+    c.ret = 77; c.sleep_for = ASYNC_MS(10);
+    j.child = &c.task;
+    test_rt_paused(&rt);
+    async_task_spawn(&rt, &c.task, sleepy, "child");
+    ASSERT_EQ(async_runtime_block_on(&rt, &j.task, joiner, "joiner"), 77);
+    ASSERT_EQ(async_task_result(&c.task, &rc), 0);
+    ASSERT_EQ(rc, 77);
+    async_runtime_destroy(&rt);
+}
+TEST(join_finished_task) {
+    async_runtime rt;
+    static worker c, j, j2;
+    ZERO(c); ZERO(j); ZERO(j2);
+    c.id = 9;
+    async_runtime_init(&rt, NULL);
+    async_task_spawn(&rt, &c.task, logger, "child");
+    async_runtime_run(&rt);
+    CHECK(async_task_is_finished(&c.task));
+    j.child = j2.child = &c.task;
+    ASSERT_EQ(async_runtime_block_on(&rt, &j.task, joiner, "j"), 9);
+    ASSERT_EQ(async_runtime_block_on(&rt, &j2.task, joiner, "j2"), 9);  /* own frame: again */
+    async_runtime_destroy(&rt);
+}
+TEST(join_misuse) {
+    async_runtime rt;
+    static worker c, j1, j2, d;
+    ZERO(c); ZERO(j1); ZERO(j2); ZERO(d);
+    c.sleep_for = ASYNC_MS(5);
+    test_rt_paused(&rt);
+    async_task_spawn(&rt, &c.task, sleepy, "child");
+    j1.child = j2.child = &c.task;
+    async_task_spawn(&rt, &j1.task, joiner, "j1");
+    async_task_spawn(&rt, &j2.task, joiner, "j2");
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(j2.rc, ASYNC_EBUSY);                /* one join handle per task */
+    ASSERT_EQ(async_task_detach(&c.task), ASYNC_EBUSY);   /* someone is joining */
+    ASSERT_EQ(async_task_join(&j1.task, &j1.task), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_join(&j1.task, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_join(&j1.task, &d.task), ASYNC_EINVAL);   /* never spawned */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(j1.rc, 0);
+    d.sleep_for = ASYNC_MS(5);
+    async_task_spawn(&rt, &d.task, sleepy, "detached");
+    ASSERT_EQ(async_task_detach(&d.task), 0);
+    ASSERT_EQ(async_task_join(&j1.task, &d.task), ASYNC_EINVAL);
+    async_runtime_run(&rt);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- allocated frames ------------------------------------------------------------------- */
+TEST(spawn_alloc_frees_after_join_or_detach) {
+    async_runtime rt;
+    static worker j;
+    async_task *a = NULL, *b = NULL, *c = NULL;
+    long frees0 = test_frees;
+    ZERO(j);
+    async_runtime_init(&rt, NULL);
+    ASSERT_EQ(async_task_spawn_alloc(&rt, logger, sizeof(worker), "a", &a), 0);
+    CHECK(a != NULL);
+    ASSERT_EQ(((worker *)a)->id, 0);              /* zeroed */
+    ((worker *)a)->id = 3;
+    ASSERT_EQ(async_task_spawn_alloc(&rt, logger, sizeof(worker), "b", &b), 0);
+    ASSERT_EQ(async_task_detach(b), 0);           /* freed when it ends */
+    ASSERT_EQ(async_task_spawn_alloc(&rt, logger, sizeof(worker), "c", &c), 0);
+    async_runtime_run(&rt);
+    ASSERT_EQ(test_frees - frees0, 1);            /* b only; a and c await a join */
+    j.child = a;
+    ASSERT_EQ(async_runtime_block_on(&rt, &j.task, joiner, "j"), 3);
+    ASSERT_EQ(test_frees - frees0, 2);
+    ASSERT_EQ(async_task_spawn(&rt, c, logger, "reuse"), ASYNC_EBUSY);  /* not yours */
+    ASSERT_EQ(async_runtime_destroy(&rt), 0);     /* frees c, never joined */
+    ASSERT_EQ(test_frees - frees0, 3);
+}
+TEST(spawn_alloc_failure) {
+    async_runtime rt;
+    async_task *a = (async_task *)&rt;
+    async_stats st;
+    async_runtime_init(&rt, NULL);
+    test_fail_at = test_alloc_calls + 1;
+    ASSERT_EQ(async_task_spawn_alloc(&rt, logger, sizeof(worker), "a", &a), ASYNC_ENOMEM);
+    CHECK(a == NULL);
+    ASSERT_EQ(async_task_spawn_alloc(&rt, logger, 4, "small", &a), ASYNC_EINVAL);
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.spawned, 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- abort at every await point --------------------------------------------------------- */
+TEST(abort_before_first_poll_never_runs) {
+    async_runtime rt;
+    static worker c, j;
+    ZERO(c); ZERO(j);
+    c.id = 5;
+    LOG_RESET();
+    async_runtime_init(&rt, NULL);
+    async_task_spawn(&rt, &c.task, logger, "child");
+    ASSERT_EQ(async_task_abort(&c.task), 0);
+    j.child = &c.task;
+    ASSERT_EQ(async_runtime_block_on(&rt, &j.task, joiner, "j"), ASYNC_ECANCELED);
+    ASSERT_STR(test_log, "");
+    async_runtime_destroy(&rt);
+}
+TEST(abort_while_sleeping) {
+    async_runtime rt;
+    static worker c, j;
+    async_time t0;
+    ZERO(c); ZERO(j);
+    c.sleep_for = ASYNC_SEC(100);
+    j.child = &c.task;
+    test_rt_paused(&rt);
+    t0 = async_time_now(&rt);
+    async_task_spawn(&rt, &c.task, sleepy, "child");
+    async_task_spawn(&rt, &j.task, joiner, "joiner");
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(rt.ntimers, 1);
+    async_task_abort(&c.task);
+    async_task_abort(&c.task);                    /* twice is once */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(j.rc, ASYNC_ECANCELED);             /* the joiner sees cancelled */
+    ASSERT_EQ(rt.ntimers, 0);                     /* the timer was unlinked */
+    ASSERT_EQ(c.cleaned, 1);
+    ASSERT_EQ(c.step, 0);
+    CHECK(async_time_now(&rt) - t0 < ASYNC_SEC(1));   /* nobody waited for the timer */
+    async_runtime_destroy(&rt);
+}
+TEST(abort_while_joining) {
+    async_runtime rt;
+    static worker c, j, j2;
+    ZERO(c); ZERO(j); ZERO(j2);
+    c.sleep_for = ASYNC_MS(10); c.ret = 4;
+    j.child = j2.child = &c.task;
+    test_rt_paused(&rt);
+    async_task_spawn(&rt, &c.task, sleepy, "child");
+    async_task_spawn(&rt, &j.task, joiner, "joiner");
+    async_runtime_step(&rt, 0);
+    CHECK(c.task.u.joiner == &j.task);
+    async_task_abort(&j.task);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_state(&j.task), ASYNC_TASK_DONE);
+    CHECK(c.task.u.joiner == NULL);               /* unlinked from the child */
+    ASSERT_EQ(j.cleaned, 1);
+    /* the child runs on (a join is not an abort), and can be joined again */
+    ASSERT_EQ(async_runtime_block_on(&rt, &j2.task, joiner, "j2"), 4);
+    async_runtime_destroy(&rt);
+}
+typedef struct { async_task task; int i, self_abort, cleaned, after; } yield_frame;
+static int yield_task(async_task *t) {
+    yield_frame *f = (yield_frame *)t;
+    ASYNC_BEGIN(t);
+    if (f->self_abort == 1) async_task_abort(t);  /* then finishes without yielding */
+    if (f->self_abort == 2) {
+        async_task_abort(t);                      /* then yields: cancelled there */
+        ASYNC_YIELD();
+        f->after = 1;
+    }
+    for (f->i = 0; f->i < 3; f->i++) ASYNC_YIELD();
+    f->after = 2;
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    ASYNC_END(1);
+}
+TEST(abort_while_yielded) {
+    async_runtime rt;
+    static yield_frame y;
+    int rc = 0;
+    ZERO(y);
+    async_runtime_init(&rt, NULL);
+    async_task_spawn(&rt, &y.task, yield_task, "y");
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_state(&y.task), ASYNC_TASK_DEFERRED);
+    async_task_abort(&y.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    async_task_result(&y.task, &rc);
+    ASSERT_EQ(rc, ASYNC_ECANCELED);
+    ASSERT_EQ(y.cleaned, 1);
+    ASSERT_EQ(y.after, 0);
+    async_runtime_destroy(&rt);
+}
+TEST(self_abort_follows_tokio) {
+    async_runtime rt;
+    static yield_frame a, b;
+    int rc = 0;
+    ZERO(a); ZERO(b);
+    async_runtime_init(&rt, NULL);
+    a.self_abort = 1;                             /* finishes normally: abort came too late */
+    b.self_abort = 2;                             /* yields after aborting: cancelled */
+    async_task_spawn(&rt, &a.task, yield_task, "a");
+    async_task_spawn(&rt, &b.task, yield_task, "b");
+    async_runtime_run(&rt);
+    async_task_result(&a.task, &rc);
+    ASSERT_EQ(rc, ASYNC_ECANCELED);               /* a yields in its loop: cancelled there */
+    async_task_result(&b.task, &rc);
+    ASSERT_EQ(rc, ASYNC_ECANCELED);
+    ASSERT_EQ(b.after, 0);
+    ASSERT_EQ(b.cleaned, 1);
+    ASSERT_EQ(async_task_abort(&a.task), 0);      /* a finished task: no effect */
+    async_runtime_destroy(&rt);
+}
+typedef struct { async_task task; int n; } quick_frame;
+static int quick_self_abort(async_task *t) {
+    quick_frame *f = (quick_frame *)t;
+    ASYNC_BEGIN(t);
+    async_task_abort(t);
+    f->n = 1;
+    ASYNC_END(11);
+}
+TEST(self_abort_without_yield_completes) {
+    async_runtime rt;
+    static quick_frame q;
+    ZERO(q);
+    async_runtime_init(&rt, NULL);
+    ASSERT_EQ(async_runtime_block_on(&rt, &q.task, quick_self_abort, "q"), 11);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- the waker: from another thread, a signal handler, or before the wait --------- */
+static int waker_task(async_task *t) {
+    worker *f = (worker *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_waker_wait(t, f->waker));
+    f->step = 1;
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    ASYNC_END(f->rc);
+}
+static void *wake_from_thread(void *arg) {
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);                         /* let the runtime block first */
+    async_waker_wake((async_waker *)arg);
+    return NULL;
+}
+TEST(waker_from_another_thread) {
+    async_runtime rt;
+    static worker w;
+    async_waker wk;
+    pthread_t th;
+    ZERO(w);
+    async_runtime_init(&rt, NULL);
+    ASSERT_EQ(async_waker_init(&rt, &wk), 0);
+    w.waker = &wk;
+    async_task_spawn(&rt, &w.task, waker_task, "waiter");
+    ASSERT_EQ(pthread_create(&th, NULL, wake_from_thread, &wk), 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);         /* blocks in poll until the thread wakes it */
+    pthread_join(th, NULL);
+    ASSERT_EQ(w.step, 1);
+    ASSERT_EQ(async_waker_destroy(&wk), 0);
+    async_runtime_destroy(&rt);
+}
+static async_waker *sig_waker;
+static void on_signal(int sig) { (void)sig; async_waker_wake(sig_waker); }
+TEST(waker_from_signal_handler_and_before_wait) {
+    async_runtime rt;
+    static worker w;
+    async_waker wk;
+    ZERO(w);
+    async_runtime_init(&rt, NULL);
+    async_waker_init(&rt, &wk);
+    sig_waker = &wk;
+    signal(SIGUSR1, on_signal);
+    raise(SIGUSR1);                               /* before anyone waits: kept */
+    w.waker = &wk;
+    async_task_spawn(&rt, &w.task, waker_task, "waiter");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(w.step, 1);
+    signal(SIGUSR1, SIG_DFL);
+    async_waker_destroy(&wk);
+    async_runtime_destroy(&rt);
+}
+TEST(abort_while_waiting_on_waker) {
+    async_runtime rt;
+    static worker w, w2;
+    async_waker wk;
+    ZERO(w); ZERO(w2);
+    async_runtime_init(&rt, NULL);
+    async_waker_init(&rt, &wk);
+    w.waker = w2.waker = &wk;
+    async_task_spawn(&rt, &w.task, waker_task, "waiter");
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(rt.armed_wakers, 1);
+    ASSERT_EQ(async_waker_destroy(&wk), ASYNC_EBUSY);   /* in use */
+    async_task_spawn(&rt, &w2.task, waker_task, "second");
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(w2.rc, ASYNC_EBUSY);                /* one waiter per waker */
+    async_task_abort(&w.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);         /* nothing armed: run returns */
+    ASSERT_EQ(rt.armed_wakers, 0);
+    ASSERT_EQ(w.cleaned, 1);
+    ASSERT_EQ(async_waker_destroy(&wk), 0);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- block_on, run, step ------------------------------------------------------------------- */
+TEST(block_on_and_run_report_deadlock) {
+    async_runtime rt;
+    static worker w, w2;
+    static gate g;
+    ZERO(w); ZERO(w2); ZERO(g);
+    w.g = w2.g = &g;
+    async_runtime_init(&rt, NULL);
+    ASSERT_EQ(async_runtime_block_on(&rt, &w.task, gate_task, "stuck"), ASYNC_EDEADLK);
+    async_task_spawn(&rt, &w2.task, gate_task, "stuck2");
+    ASSERT_EQ(async_runtime_run(&rt), 2);         /* two tasks blocked forever */
+    ASSERT_EQ(async_runtime_destroy(&rt), 2);
+    ASSERT_EQ(w.cleaned + w2.cleaned, 2);
+}
+typedef struct { async_task task; async_runtime *rt; int rc; } nested_frame;
+static int nested_step(async_task *t) {
+    nested_frame *f = (nested_frame *)t;
+    ASYNC_BEGIN(t);
+    f->rc = async_runtime_step(f->rt, 0);
+    ASYNC_END(0);
+}
+TEST(step_inside_a_task_is_refused) {
+    async_runtime rt;
+    static nested_frame f;
+    ZERO(f);
+    async_runtime_init(&rt, NULL);
+    f.rt = &rt;
+    async_runtime_block_on(&rt, &f.task, nested_step, "nested");
+    ASSERT_EQ(f.rc, ASYNC_EBUSY);
+    ASSERT_EQ(async_runtime_destroy(&rt), 0);
+    ASSERT_EQ(async_runtime_step(&rt, 0), ASYNC_EINVAL);   /* destroyed */
+}
+TEST(step_waits_at_most_max_wait) {
+    async_runtime rt;
+    static worker w;
+    ZERO(w);
+    w.sleep_for = ASYNC_MS(2);
+    async_runtime_init(&rt, NULL);                /* the real clock */
+    async_task_spawn(&rt, &w.task, sleepy, "sleepy");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);     /* arms the 2 ms timer */
+    ASSERT_EQ(async_runtime_step(&rt, 0), 0);     /* not due: returns at once */
+    while (!async_task_is_finished(&w.task)) ASSERT_EQ(async_runtime_step(&rt, ASYNC_MS(1)) >= 0, 1);
+    ASSERT_EQ(w.step, 1);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- seeded random scheduling ---------------------------------------------------------- */
+static void run_order(uint32_t seed, char *out) {
+    async_runtime rt;
+    async_runtime_desc d;
+    static worker w[8];
+    int i;
+    ZERO(d); ZERO(w);
+    d.seed = seed;
+    async_runtime_init(&rt, &d);
+    LOG_RESET();
+    for (i = 0; i < 8; i++) {
+        w[i].id = i;
+        async_task_spawn(&rt, &w[i].task, logger, "l");
+    }
+    async_runtime_run(&rt);
+    strcpy(out, test_log);
+    async_runtime_destroy(&rt);
+}
+TEST(seeded_random_order_is_reproducible) {
+    char a[64], b[64], c[64], fifo[64];
+    run_order(0, fifo);
+    ASSERT_STR(fifo, "0 1 2 3 4 5 6 7 ");
+    run_order(12345, a);
+    run_order(12345, b);
+    run_order(777, c);
+    ASSERT_STR(a, b);
+    CHECK(strcmp(a, fifo) != 0);
+    CHECK(strcmp(a, c) != 0);
+    ASSERT_EQ(strlen(a), strlen(fifo));           /* every task ran exactly once */
+}
+
+/* ---- misuse ----------------------------------------------------------------------------------- */
+TEST(misuse_returns_errors) {
+    async_runtime rt;
+    static worker w;
+    async_runtime_desc d;
+    async_task *out;
+    ZERO(w); ZERO(d);
+    ASSERT_EQ(async_runtime_init(NULL, NULL), ASYNC_EINVAL);
+    d.budget = -1;
+    ASSERT_EQ(async_runtime_init(&rt, &d), ASYNC_EINVAL);
+    d.budget = 0; d.start_paused = 3;
+    ASSERT_EQ(async_runtime_init(&rt, &d), ASYNC_EINVAL);
+    async_runtime_init(&rt, NULL);
+    ASSERT_EQ(async_task_spawn(&rt, NULL, logger, "x"), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_spawn(&rt, &w.task, NULL, "x"), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_spawn(NULL, &w.task, logger, "x"), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_spawn_alloc(&rt, logger, sizeof(worker), "x", NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_wake(&w.task), ASYNC_EINVAL);         /* never spawned */
+    ASSERT_EQ(async_task_abort(&w.task), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_detach(&w.task), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_result(&w.task, NULL), ASYNC_ESTATE);
+    ASSERT_EQ(async_task_spawn(&rt, &w.task, logger, "x"), 0);
+    ASSERT_EQ(async_task_spawn(&rt, &w.task, logger, "x"), ASYNC_EBUSY);   /* live */
+    ASSERT_EQ(async_task_result(&w.task, NULL), ASYNC_ESTATE);             /* not yet */
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_task_spawn(&rt, &w.task, logger, "again"), 0);   /* a finished frame may */
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_waker_init(&rt, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_waker_wait(&w.task, NULL), ASYNC_EINVAL);
+    async_runtime_destroy(&rt);
+    ASSERT_EQ(async_runtime_destroy(&rt), ASYNC_EINVAL);
+    ASSERT_EQ(async_runtime_run(&rt), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_spawn(&rt, &w.task, logger, "x"), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_spawn_alloc(&rt, logger, sizeof(worker), "x", &out), ASYNC_EINVAL);
+}
+
+/* ---- destroy cancels everything and frees what it allocated -------------------------------- */
+TEST(destroy_aborts_live_tasks) {
+    async_runtime rt;
+    static worker s, y, g1;
+    static gate g;
+    async_task *a = NULL;
+    ZERO(s); ZERO(y); ZERO(g1); ZERO(g);
+    s.sleep_for = ASYNC_SEC(5);
+    g1.g = &g;
+    async_runtime_init(&rt, NULL);
+    async_task_spawn(&rt, &s.task, sleepy, "sleeper");
+    async_task_spawn(&rt, &g1.task, gate_task, "gated");
+    async_task_spawn_alloc(&rt, sleepy, sizeof(worker), "alloc", &a);
+    ((worker *)a)->sleep_for = ASYNC_SEC(5);
+    async_runtime_step(&rt, 0);
+    async_task_spawn(&rt, &y.task, logger, "never-ran");
+    ASSERT_EQ(async_runtime_destroy(&rt), 4);
+    ASSERT_EQ(s.cleaned, 1);
+    ASSERT_EQ(g1.cleaned, 1);
+    CHECK(g.waiter == NULL);
+    ASSERT_EQ(async_task_state(&y.task), ASYNC_TASK_DONE);
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    RUN(spawn_queues_fifo_and_never_runs_inline);
+    RUN(wake_is_idempotent_and_idle_tasks_are_not_polled);
+    RUN(budget_lets_timers_and_others_run);
+    RUN(join_returns_result);
+    RUN(join_finished_task);
+    RUN(join_misuse);
+    RUN(spawn_alloc_frees_after_join_or_detach);
+    RUN(spawn_alloc_failure);
+    RUN(abort_before_first_poll_never_runs);
+    RUN(abort_while_sleeping);
+    RUN(abort_while_joining);
+    RUN(abort_while_yielded);
+    RUN(self_abort_follows_tokio);
+    RUN(self_abort_without_yield_completes);
+    RUN(waker_from_another_thread);
+    RUN(waker_from_signal_handler_and_before_wait);
+    RUN(abort_while_waiting_on_waker);
+    RUN(block_on_and_run_report_deadlock);
+    RUN(step_inside_a_task_is_refused);
+    RUN(step_waits_at_most_max_wait);
+    RUN(seeded_random_order_is_reproducible);
+    RUN(misuse_returns_errors);
+    RUN(destroy_aborts_live_tasks);
+    DONE();
+}

@@ -1,0 +1,427 @@
+/* Time: sleeps in deadline order, the paused clock (advance, auto-advance,
+   resume), intervals with each missed-tick behaviour as Tokio defines them,
+   timeouts and deadlines on a sleep and on a join, and the timer heap under
+   load. Every test runs on the paused clock: nothing sleeps for real. */
+#include "test.h"
+
+#define MS(x) ASYNC_MS(x)
+
+typedef struct {
+    async_task task;
+    async_timer timer, timer2;
+    async_interval iv;
+    async_task *child;
+    async_time dur, t0, at;
+    int id, rc, n, i, cleaned;
+    async_time ticks[16], nows[16];
+} tframe;
+
+static async_runtime *g_rt;
+static async_time g_t0;
+#define NOW() (async_time_now(g_rt) - g_t0)
+
+static int sleeper(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->dur));
+    f->at = NOW();
+    logf_("%d@%llu ", f->id, (unsigned long long)(f->at / MS(1)));
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    ASYNC_END(f->id);
+}
+
+static void start(async_runtime *rt) {
+    test_rt_paused(rt);
+    g_rt = rt;
+    g_t0 = async_time_now(rt);
+    LOG_RESET();
+}
+
+TEST(sleeps_fire_in_deadline_order) {
+    async_runtime rt;
+    static tframe f[6];
+    static const int ms[6] = {30, 10, 20, 10, 0, 25};
+    int i;
+    ZERO(f);
+    start(&rt);
+    for (i = 0; i < 6; i++) {
+        f[i].id = i;
+        f[i].dur = MS(ms[i]);
+        async_task_spawn(&rt, &f[i].task, sleeper, "sleeper");
+    }
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    /* equal deadlines fire in the order they were armed; 0 ms does not wait */
+    ASSERT_STR(test_log, "4@0 1@10 3@10 2@20 5@25 0@30 ");
+    for (i = 0; i < 6; i++) ASSERT_EQ(f[i].at, MS(ms[i]));   /* exactly, not later */
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
+TEST(sleep_zero_and_past_deadline_do_not_suspend) {
+    async_runtime rt;
+    static tframe f;
+    async_stats st;
+    ZERO(f);
+    start(&rt);
+    f.dur = 0;
+    async_runtime_block_on(&rt, &f.task, sleeper, "zero");
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.polls, 1);
+    ASSERT_EQ(st.timers_fired, 0);
+    ASSERT_EQ(f.rc, 0);
+    async_runtime_destroy(&rt);
+}
+
+static int until_task(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sleep_until(t, &f->timer, f->t0));
+    f->at = NOW();
+    ASYNC_END(0);
+}
+TEST(sleep_until) {
+    async_runtime rt;
+    static tframe f, g;
+    ZERO(f); ZERO(g);
+    start(&rt);
+    f.t0 = g_t0 + MS(40);
+    g.t0 = g_t0 > MS(1) ? g_t0 - MS(1) : 0;       /* in the past */
+    async_task_spawn(&rt, &f.task, until_task, "future");
+    async_task_spawn(&rt, &g.task, until_task, "past");
+    async_runtime_run(&rt);
+    ASSERT_EQ(f.at, MS(40));
+    ASSERT_EQ(g.at, 0);
+    async_runtime_destroy(&rt);
+}
+
+TEST(manual_advance) {
+    async_runtime rt;
+    async_runtime_desc d;
+    static tframe f;
+    ZERO(f); ZERO(d);
+    d.start_paused = 1;                           /* paused, no auto-advance */
+    async_runtime_init(&rt, &d);
+    g_rt = &rt;
+    g_t0 = async_time_now(&rt);
+    f.dur = MS(10);
+    async_task_spawn(&rt, &f.task, sleeper, "s");
+    ASSERT_EQ(async_runtime_run(&rt), 1);         /* time stands still: cannot progress */
+    ASSERT_EQ(async_time_advance(&rt, MS(9)), 0);
+    ASSERT_EQ(async_runtime_run(&rt), 1);
+    ASSERT_EQ(async_time_advance(&rt, MS(1)), 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.at, MS(10));
+    ASSERT_EQ(async_time_pause(&rt, 0), ASYNC_ESTATE);        /* already paused */
+    ASSERT_EQ(async_time_resume(&rt), 0);
+    CHECK(async_time_now(&rt) >= g_t0 + MS(10));  /* resuming never goes back */
+    ASSERT_EQ(async_time_advance(&rt, MS(1)), ASYNC_ESTATE);  /* not paused */
+    ASSERT_EQ(async_time_resume(&rt), ASYNC_ESTATE);
+    ASSERT_EQ(async_time_pause(&rt, 1), 0);
+    async_runtime_destroy(&rt);
+}
+
+TEST(auto_advance_skips_an_hour_instantly) {
+    async_runtime rt;
+    static tframe f;
+    ZERO(f);
+    start(&rt);
+    f.dur = ASYNC_SEC(3600);
+    async_runtime_block_on(&rt, &f.task, sleeper, "hour");
+    ASSERT_EQ(f.at, ASYNC_SEC(3600));
+    async_runtime_destroy(&rt);
+}
+
+/* ---- intervals ------------------------------------------------------------------ */
+static int ticker(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->n; f->i++) {
+        ASYNC_AWAIT(f->rc, async_interval_tick(t, &f->iv, &f->ticks[f->i]));
+        f->ticks[f->i] -= g_t0;
+        f->nows[f->i] = NOW();
+        if (f->i == 0 && f->dur) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->dur));
+    }
+    ASYNC_END(0);
+}
+/* Tick 5 times with period 100 ms; after the first tick the task is busy for
+   `stall` ms. Returns "tick@now" pairs in ms. */
+static void run_ticker(int missed, int stall, char *out) {
+    async_runtime rt;
+    static tframe f;
+    int i;
+    ZERO(f);
+    start(&rt);
+    ASSERT_EQ(async_interval_init(&f.iv, MS(100), missed), 0);
+    f.n = 5;
+    f.dur = MS(stall);
+    async_runtime_block_on(&rt, &f.task, ticker, "ticker");
+    out[0] = 0;
+    for (i = 0; i < 5; i++)
+        sprintf(out + strlen(out), "%llu@%llu ", (unsigned long long)(f.ticks[i] / MS(1)),
+                (unsigned long long)(f.nows[i] / MS(1)));
+    async_runtime_destroy(&rt);
+}
+TEST(interval_first_tick_is_immediate) {
+    char out[128];
+    run_ticker(ASYNC_TICK_BURST, 0, out);
+    ASSERT_STR(out, "0@0 100@100 200@200 300@300 400@400 ");
+}
+TEST(interval_burst_catches_up) {
+    char out[128];
+    run_ticker(ASYNC_TICK_BURST, 350, out);
+    ASSERT_STR(out, "0@0 100@350 200@350 300@350 400@400 ");
+}
+TEST(interval_delay_shifts_the_grid) {
+    char out[128];
+    run_ticker(ASYNC_TICK_DELAY, 350, out);
+    ASSERT_STR(out, "0@0 100@350 450@450 550@550 650@650 ");
+}
+TEST(interval_skip_keeps_the_grid) {
+    char out[128];
+    run_ticker(ASYNC_TICK_SKIP, 350, out);
+    ASSERT_STR(out, "0@0 100@350 400@400 500@500 600@600 ");
+}
+TEST(interval_within_slack_is_not_missed) {
+    char out[128];
+    run_ticker(ASYNC_TICK_DELAY, 105, out);       /* 5 ms late is on time (Tokio's rule) */
+    ASSERT_STR(out, "0@0 100@105 200@200 300@300 400@400 ");
+}
+TEST(interval_init_at_and_reset) {
+    async_runtime rt;
+    static tframe f;
+    ZERO(f);
+    start(&rt);
+    ASSERT_EQ(async_interval_init_at(&f.iv, g_t0 + MS(50), MS(10), ASYNC_TICK_SKIP), 0);
+    f.n = 2;
+    async_runtime_block_on(&rt, &f.task, ticker, "at");
+    ASSERT_EQ(f.ticks[0], MS(50));
+    ASSERT_EQ(f.ticks[1], MS(60));
+    async_interval_reset(&f.iv);                  /* next tick one period after next poll */
+    async_time_advance(&rt, MS(3));
+    f.n = 1;
+    async_runtime_block_on(&rt, &f.task, ticker, "reset");
+    ASSERT_EQ(f.ticks[0], MS(73));
+    async_runtime_destroy(&rt);
+}
+TEST(interval_bad_arguments) {
+    async_interval iv;
+    ASSERT_EQ(async_interval_init(&iv, 0, ASYNC_TICK_BURST), ASYNC_EINVAL);
+    ASSERT_EQ(async_interval_init(&iv, MS(1), 7), ASYNC_EINVAL);
+    ASSERT_EQ(async_interval_init(NULL, MS(1), ASYNC_TICK_SKIP), ASYNC_EINVAL);
+}
+
+/* ---- timeouts and deadlines ---------------------------------------------------------- */
+static int sleep_with_timeout(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer2, f->t0, async_sleep(t, &f->timer, f->dur));
+    f->at = NOW();
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    ASYNC_END(f->rc);
+}
+static int timeout_case(async_time sleep_ms, async_time timeout_ms, async_time *at) {
+    async_runtime rt;
+    static tframe f;
+    int rc;
+    ZERO(f);
+    start(&rt);
+    f.dur = sleep_ms;
+    f.t0 = timeout_ms;
+    rc = async_runtime_block_on(&rt, &f.task, sleep_with_timeout, "timeout");
+    *at = f.at;
+    ASSERT_EQ(rt.ntimers, 0);                     /* both timers gone, whoever won */
+    async_runtime_destroy(&rt);
+    return rc;
+}
+TEST(timeout_fires) {
+    async_time at;
+    ASSERT_EQ(timeout_case(MS(100), MS(50), &at), ASYNC_ETIMEDOUT);
+    ASSERT_EQ(at, MS(50));
+}
+TEST(timeout_not_reached) {
+    async_time at;
+    ASSERT_EQ(timeout_case(MS(50), MS(100), &at), 0);
+    ASSERT_EQ(at, MS(50));
+}
+TEST(timeout_racing_completion_at_same_instant) {
+    async_time at;
+    ASSERT_EQ(timeout_case(MS(50), MS(50), &at), 0);   /* the operation is polled first */
+    ASSERT_EQ(at, MS(50));
+}
+TEST(timeout_zero) {
+    async_time at;
+    ASSERT_EQ(timeout_case(0, 0, &at), 0);        /* ready at once: Ok, as tokio::timeout */
+    ASSERT_EQ(timeout_case(MS(1), 0, &at), ASYNC_ETIMEDOUT);
+    ASSERT_EQ(at, 0);
+}
+TEST(abort_during_timeout_unlinks_both_timers) {
+    async_runtime rt;
+    static tframe f;
+    int rc = 0;
+    ZERO(f);
+    start(&rt);
+    f.dur = MS(100);
+    f.t0 = MS(50);
+    async_task_spawn(&rt, &f.task, sleep_with_timeout, "t");
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(rt.ntimers, 2);
+    async_task_abort(&f.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_task_result(&f.task, &rc);
+    ASSERT_EQ(rc, ASYNC_ECANCELED);
+    ASSERT_EQ(f.cleaned, 1);
+    ASSERT_EQ(NOW(), 0);
+    async_runtime_destroy(&rt);
+}
+
+static int join_with_deadline(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_DEADLINE(f->rc, &f->timer2, g_t0 + f->t0, async_task_join(t, f->child));
+    f->at = NOW();
+    ASYNC_END(f->rc);
+}
+TEST(deadline_on_join_leaves_the_child_running) {
+    async_runtime rt;
+    static tframe c, j, j2;
+    ZERO(c); ZERO(j); ZERO(j2);
+    start(&rt);
+    c.dur = MS(100);
+    c.id = 6;
+    async_task_spawn(&rt, &c.task, sleeper, "child");
+    j.child = j2.child = &c.task;
+    j.t0 = MS(30);
+    ASSERT_EQ(async_runtime_block_on(&rt, &j.task, join_with_deadline, "j"), ASYNC_ETIMEDOUT);
+    ASSERT_EQ(j.at, MS(30));
+    CHECK(c.task.u.joiner == NULL);               /* the join gave up its place */
+    CHECK(!async_task_is_finished(&c.task));
+    j2.t0 = MS(200);
+    ASSERT_EQ(async_runtime_block_on(&rt, &j2.task, join_with_deadline, "j2"), 6);
+    ASSERT_EQ(j2.at, MS(100));
+    async_runtime_destroy(&rt);
+}
+
+/* ---- the timer heap under load ----------------------------------------------------------- */
+static uint32_t rng_state = 2463534242u;
+static uint32_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+typedef struct { async_task task; async_timer timer; async_time dur, at; int done; } hframe;
+static async_time last_at;
+static int order_ok;
+static int heap_sleeper(async_task *t) {
+    hframe *f = (hframe *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, f->dur));
+    f->at = NOW();
+    if (f->at < last_at || f->at != f->dur) order_ok = 0;
+    last_at = f->at;
+    f->done = rc == 0;
+    ASYNC_END(0);
+}
+TEST(heap_random_deadlines_and_cancellations) {
+    enum { N = 20000 };
+    async_runtime rt;
+    static hframe f[N];
+    int i, fired = 0;
+    ZERO(f);
+    start(&rt);
+    last_at = 0;
+    order_ok = 1;
+    for (i = 0; i < N; i++) {
+        f[i].dur = MS(1 + rnd() % 5000) + rnd() % 1000;   /* sub-ms parts too */
+        async_task_spawn(&rt, &f[i].task, heap_sleeper, "h");
+    }
+    async_runtime_step(&rt, 0);                   /* first 61 arm */
+    while (rt.nready) async_runtime_step(&rt, 0);
+    ASSERT_EQ(rt.ntimers, N);
+    for (i = 0; i < N; i += 3) async_task_abort(&f[i].task);     /* a third go away */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    for (i = 0; i < N; i++) {
+        if (i % 3 == 0) ASSERT_EQ(f[i].done, 0);
+        else fired += f[i].done;
+    }
+    ASSERT_EQ(fired, N - (N + 2) / 3);
+    ASSERT_EQ(order_ok, 1);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
+/* A million live timers on one task: insert, then fire in order. */
+TEST(heap_one_million_live_timers) {
+    enum { N = 1000000 };
+    async_runtime rt;
+    static tframe host;
+    async_timer *tm = (async_timer *)calloc(N, sizeof *tm);
+    int i;
+    async_time prev = 0;
+    ZERO(host);
+    start(&rt);
+    async_task_spawn(&rt, &host.task, sleeper, "host");
+    host.dur = ASYNC_SEC(100000);
+    async_runtime_step(&rt, 0);
+    for (i = 0; i < N; i++) {
+        tm[i].state = 0;
+        async__timer_arm(&host.task, &tm[i], g_t0 + 1 + (rnd() % 1000000000u));
+    }
+    ASSERT_EQ(rt.ntimers, N + 1);
+    for (i = 0; i < N; i += 2) async__timer_disarm(&tm[i]);
+    ASSERT_EQ(rt.ntimers, N / 2 + 1);
+    for (i = 0; i < N / 2; i++) {
+        async_timer *top = rt.timers;
+        CHECK(top->deadline >= prev);
+        prev = top->deadline;
+        async__timer_disarm(top);
+    }
+    ASSERT_EQ(rt.ntimers, 1);
+    CHECK(rt.timers == &host.timer);
+    free(tm);
+    async_runtime_destroy(&rt);
+}
+
+TEST(real_clock_sleep) {
+    async_runtime rt;
+    static tframe f;
+    async_time t0;
+    ZERO(f);
+    async_runtime_init(&rt, NULL);
+    g_rt = &rt;
+    g_t0 = t0 = async_time_now(&rt);
+    f.dur = MS(2);
+    async_runtime_block_on(&rt, &f.task, sleeper, "real");
+    CHECK(async_time_now(&rt) - t0 >= MS(2));     /* never early */
+    async_runtime_destroy(&rt);
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    RUN(sleeps_fire_in_deadline_order);
+    RUN(sleep_zero_and_past_deadline_do_not_suspend);
+    RUN(sleep_until);
+    RUN(manual_advance);
+    RUN(auto_advance_skips_an_hour_instantly);
+    RUN(interval_first_tick_is_immediate);
+    RUN(interval_burst_catches_up);
+    RUN(interval_delay_shifts_the_grid);
+    RUN(interval_skip_keeps_the_grid);
+    RUN(interval_within_slack_is_not_missed);
+    RUN(interval_init_at_and_reset);
+    RUN(interval_bad_arguments);
+    RUN(timeout_fires);
+    RUN(timeout_not_reached);
+    RUN(timeout_racing_completion_at_same_instant);
+    RUN(timeout_zero);
+    RUN(abort_during_timeout_unlinks_both_timers);
+    RUN(deadline_on_join_leaves_the_child_running);
+    RUN(heap_random_deadlines_and_cancellations);
+    RUN(heap_one_million_live_timers);
+    RUN(real_clock_sleep);
+    DONE();
+}
