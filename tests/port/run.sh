@@ -1,0 +1,213 @@
+#!/bin/sh
+# tests/port/run.sh - `make port`: async.h away from the x86-64 host.
+#   1. freestanding Cortex-M0+ and Cortex-M4 (arm-none-eabi-gcc, no libc, only the
+#      compiler's own headers): the library must compile -Wpedantic -Werror clean and
+#      import nothing but memcpy/memset/memmove/memcmp; its size is reported; then
+#      tests/port/port_test.c runs under qemu-system-arm (-M microbit for the M0+
+#      build, the micro:bit's nRF51 being a Cortex-M0, and -M mps2-an386 for the M4),
+#      reporting through semihosting;
+#   2. the hosted test suite (tests/test_*.c), static, on 32-bit ARM Linux
+#      (qemu-arm) and RISC-V 64 Linux (qemu-riscv64), summed by tests/run.sh.
+# Tools come from apt when missing (.ci/need). Everything is built under build/port/.
+# Ends with "port: N passed, M failed"; exits non-zero on any failure.
+set -eu
+cd "$(dirname "$0")/../.."
+B=build/port
+rm -rf "$B"
+mkdir -p "$B"
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "  ok    $*"; }
+bad() { fail=$((fail + 1)); echo "  FAIL  $*"; }
+# Print a log file indented, at most 40 lines.
+show() { sed -n '1,40s/^/        /p' "$1"; }
+# The last "N passed, M failed" line of file $1 whose text before N is $2: sets
+# got_p and got_f and adds them to the totals; fails if there is none.
+add_summary() {
+    line=$(grep -E "^$2[0-9]+ passed, [0-9]+ failed" "$1" | tail -n 1 || true)
+    [ -n "$line" ] || return 1
+    set -- $(printf '%s\n' "$line" |
+        sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*$/\2 \3/')
+    got_p=$1
+    got_f=$2
+    pass=$((pass + got_p))
+    fail=$((fail + got_f))
+}
+finish() {
+    echo "port: $pass passed, $fail failed"
+    if [ "$fail" -eq 0 ]; then exit 0; fi
+    exit 1
+}
+
+# ---- toolchains ------------------------------------------------------------------
+echo "port: toolchains"
+need() {
+    if ! .ci/need "$@"; then
+        bad "could not install: $*"
+        finish
+    fi
+}
+need "command -v arm-none-eabi-gcc && command -v arm-none-eabi-size" gcc-arm-none-eabi \
+    libnewlib-arm-none-eabi binutils-arm-none-eabi
+need "command -v qemu-system-arm" qemu-system-arm
+need "command -v qemu-arm && command -v qemu-riscv64" qemu-user
+need "command -v arm-linux-gnueabihf-gcc && test -f /usr/arm-linux-gnueabihf/lib/libc.a" \
+    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+need "command -v riscv64-linux-gnu-gcc && test -f /usr/riscv64-linux-gnu/lib/libc.a" \
+    gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+echo "  $(arm-none-eabi-gcc --version | head -n 1)"
+echo "  $(qemu-system-arm --version | head -n 1)"
+
+# ---- freestanding Cortex-M ---------------------------------------------------------
+GI=$(arm-none-eabi-gcc -print-file-name=include)
+GF=$(arm-none-eabi-gcc -print-file-name=include-fixed)
+FS="-mthumb -Os -ffreestanding -nostdinc -isystem $GI -isystem $GF"
+FS="$FS -ffunction-sections -fdata-sections"
+W="-std=c99 -Wall -Wextra -Wpedantic -Werror"
+ALLOWED="memcpy memset memmove memcmp"
+# What a program using spawn/run/sleep/join/abort/interval/timeout links in: these
+# entry points (with the names the ABI tag gives them) are the roots for --gc-sections.
+ROOTS="async_runtime_init_abi1f async_task_spawn_abi1f async_runtime_run async_sleep
+async_task_join async_task_abort async_interval_init async_interval_tick async__timer_arm
+async__timer_disarm async__deadline_after async_time_now async__lost"
+text_m0=
+for cpu in cortex-m0plus cortex-m4; do
+    case $cpu in
+    cortex-m0plus) machine=microbit ;;
+    *) machine=mps2-an386 ;;
+    esac
+    d=$B/$cpu
+    mkdir -p "$d"
+    echo "port: freestanding $cpu"
+    if arm-none-eabi-gcc -mcpu=$cpu $FS $W -I. -c tests/port/port_lib.c -o "$d/async.o" \
+        >"$d/async.log" 2>&1; then
+        ok "$cpu: async.h compiles freestanding ($W)"
+    else
+        bad "$cpu: async.h does not compile freestanding:"
+        show "$d/async.log"
+        continue
+    fi
+
+    extra=
+    for s in $(arm-none-eabi-nm -u "$d/async.o" | awk '{print $2}'); do
+        case " $ALLOWED " in
+        *" $s "*) ;;
+        *) extra="$extra $s" ;;
+        esac
+    done
+    echo "        nm -u:" $(arm-none-eabi-nm -u "$d/async.o" | awk '{print $2}')
+    if [ -z "$extra" ]; then
+        ok "$cpu: the library imports only {$ALLOWED}"
+    else
+        bad "$cpu: the library imports symbols beyond {$ALLOWED}:$extra"
+        arm-none-eabi-objdump -dr "$d/async.o" >"$d/async.dis"
+        for s in $extra; do
+            users=$(awk -v s="$s" '/^[0-9a-f]+ <[^>]+>:$/ { fn = $2 }
+                $NF == s && /R_ARM_/ { gsub(/[<>:]/, "", fn); print fn }' "$d/async.dis" |
+                sort -u | tr '\n' ' ')
+            echo "        $s  referenced from: ${users:-?} (objdump -dr $d/async.o)"
+        done
+    fi
+
+    set -- $(arm-none-eabi-size "$d/async.o" | awk 'NR == 2 {print $1, $2, $3}')
+    echo "        $cpu async.o (the whole library): text $1 data $2 bss $3"
+    if [ $cpu = cortex-m0plus ]; then
+        text_m0=$1
+    fi
+    # The library's share of a program that uses spawn/run/sleep/join/abort/interval/
+    # timeout: link the object alone with those entry points as --gc-sections roots.
+    uflags=
+    for r in $ROOTS; do uflags="$uflags -Wl,--undefined=$r"; done
+    if arm-none-eabi-gcc -mcpu=$cpu -mthumb -nostdlib -nostartfiles -Wl,--gc-sections \
+        -Wl,--entry=async_runtime_run $uflags -Wl,--unresolved-symbols=ignore-all \
+        "$d/async.o" -lgcc -o "$d/async-min.elf" >"$d/async-min.log" 2>&1; then
+        set -- $(arm-none-eabi-size "$d/async-min.elf" | awk 'NR == 2 {print $1}')
+        echo "        $cpu library as linked for spawn/run/sleep/join/abort/interval/timeout" \
+            "(--gc-sections, without memcpy/memset): text $1"
+    else
+        show "$d/async-min.log"
+    fi
+
+    built=1
+    for src in startup port_test; do
+        if ! arm-none-eabi-gcc -mcpu=$cpu $FS $W -fno-tree-loop-distribute-patterns -I. \
+            -Itests/port -c tests/port/$src.c -o "$d/$src.o" >"$d/$src.log" 2>&1; then
+            bad "$cpu: tests/port/$src.c does not compile:"
+            show "$d/$src.log"
+            built=0
+        fi
+    done
+    [ $built = 1 ] || continue
+    if arm-none-eabi-gcc -mcpu=$cpu -mthumb -nostdlib -nostartfiles -Wl,--gc-sections \
+        -T tests/port/cm.ld -Wl,-Map="$d/port_test.map" "$d/startup.o" "$d/port_test.o" \
+        "$d/async.o" -lgcc -o "$d/port_test.elf" >"$d/link.log" 2>&1; then
+        ok "$cpu: port_test.elf links (-nostdlib -lgcc)"
+    else
+        bad "$cpu: port_test.elf does not link:"
+        show "$d/link.log"
+        continue
+    fi
+    set -- $(arm-none-eabi-size "$d/port_test.elf" | awk 'NR == 2 {print $1, $2, $3}')
+    echo "        $cpu port_test.elf (library + test + startup): text $1 data $2 bss $3"
+
+    status=0
+    timeout 60 qemu-system-arm -M $machine -nographic -monitor none -serial none \
+        -semihosting-config enable=on,target=native -kernel "$d/port_test.elf" \
+        >"$d/qemu.out" 2>&1 || status=$?
+    sed 's/^/        /' "$d/qemu.out"
+    if ! add_summary "$d/qemu.out" "port_test: "; then
+        bad "$cpu: qemu-system-arm -M $machine printed no summary (exit $status)"
+    elif [ $status -ne 0 ] && [ "$got_f" -eq 0 ]; then
+        bad "$cpu: qemu-system-arm -M $machine exited with status $status"
+    elif grep -q '^FAIL' "$d/qemu.out" && [ "$got_f" -eq 0 ]; then
+        bad "$cpu: a FAIL line, yet the summary says 0 failed"
+    fi
+done
+if [ -n "$text_m0" ]; then
+    echo "freestanding text: $text_m0 bytes"
+    if [ "$text_m0" -lt 4096 ]; then
+        echo "freestanding text target (< 4096 bytes, cortex-m0plus, -Os): met"
+    else
+        echo "freestanding text target (< 4096 bytes, cortex-m0plus, -Os): NOT met"
+    fi
+else
+    echo "freestanding text: unknown (the library did not compile for cortex-m0plus)"
+fi
+
+# ---- Linux on 32-bit ARM and RISC-V 64 under qemu-user ------------------------------
+HW="-std=c99 -O2 -static -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -I."
+for arch in arm riscv64; do
+    case $arch in
+    arm) cc=arm-linux-gnueabihf-gcc; qemu=qemu-arm ;;
+    *) cc=riscv64-linux-gnu-gcc; qemu=qemu-$arch ;;
+    esac
+    d=$B/$arch
+    mkdir -p "$d/run"
+    echo "port: test suite on $arch Linux ($cc, $qemu)"
+    wrappers=
+    for t in coro task time debug; do
+        if ! $cc $HW tests/test_$t.c -o "$d/test_$t" -lpthread >"$d/test_$t.log" 2>&1; then
+            bad "$arch: tests/test_$t.c does not compile:"
+            show "$d/test_$t.log"
+            continue
+        fi
+        # Run through qemu explicitly: binfmt_misc may or may not be registered.
+        w=$d/run/test_$t-$arch
+        printf '#!/bin/sh\nexec timeout 300 %s "$(dirname "$0")/../test_%s" "$@"\n' \
+            "$qemu" "$t" >"$w"
+        chmod +x "$w"
+        wrappers="$wrappers $w"
+    done
+    [ -n "$wrappers" ] || continue
+    status=0
+    CHECKS= ./tests/run.sh $wrappers >"$d/results.txt" 2>&1 || status=$?
+    sed 's/^/        /' "$d/results.txt"
+    if ! add_summary "$d/results.txt" ""; then
+        bad "$arch: tests/run.sh printed no summary (exit $status)"
+    elif [ $status -ne 0 ] && [ "$got_f" -eq 0 ]; then
+        bad "$arch: tests/run.sh exited with status $status"
+    fi
+done
+
+finish
