@@ -477,7 +477,7 @@ enum {
     ASYNC_TASK_IDLE = 0,        /* never spawned */
     ASYNC_TASK_QUEUED,          /* ready, in the run queue */
     ASYNC_TASK_RUNNING,         /* being polled */
-    ASYNC_TASK_DEFERRED,        /* yielded: runs after the next timer/wake collection */
+    ASYNC_TASK_DEFERRED,        /* yielded: runs again after timers and wake-ups are collected */
     ASYNC_TASK_WAITING,         /* suspended until woken */
     ASYNC_TASK_DONE             /* finished; result kept */
 };
@@ -504,12 +504,18 @@ typedef struct async_runtime_desc {
 typedef struct async_waker async_waker;
 
 typedef struct async_timer {
-    struct async_timer *child, *sibling, *prev;   /* pairing heap links */
+    struct async_timer *next, *prev;    /* its wheel slot: a circular list */
     async_time deadline;
     async_task *task;
-    uint32_t seq;
+    uint32_t seq;                       /* arming order: breaks deadline ties */
     uint8_t state;                      /* 0 idle, 1 armed, 2 fired */
+    uint8_t level, slot;                /* where it is linked while armed */
 } async_timer;
+
+/* The timer wheel: 9 levels of 64 slots; a tick is 2^10 ns, and 9 x 6 bits cover
+   every tick of a 64-bit nanosecond clock, so nothing ever wraps. */
+#define ASYNC__WHEEL_SHIFT 10
+#define ASYNC__WHEEL_LEVELS 9
 
 struct async_runtime {
     async__link runq, deferred, waiting, zombies;
@@ -517,7 +523,9 @@ struct async_runtime {
     uint32_t nready, ndeferred, live, flags;
     int budget, budget_init, event_interval;
     uint32_t rng;
-    async_timer *timers;
+    async_timer *wheel[ASYNC__WHEEL_LEVELS][64];
+    uint32_t occupied[ASYNC__WHEEL_LEVELS][2];  /* slot bitmaps, as 32-bit halves */
+    uint64_t elapsed;                   /* ticks: the wheel has run up to here */
     uint32_t ntimers, timer_seq;
     async_time (*now_fn)(void *);
     void (*idle_fn)(void *, async_time);
@@ -619,7 +627,8 @@ enum {
     ASYNC__F_DETACHED = 8,      /* no join will come */
     ASYNC__F_WOKEN = 16,        /* woken while running */
     ASYNC__F_YIELDED = 32,      /* yielded while running */
-    ASYNC__F_TAKEN = 64         /* result consumed by a join */
+    ASYNC__F_TAKEN = 64,        /* result consumed by a join */
+    ASYNC__F_DEFERRED = 128     /* its last poll yielded; it has not run since */
 };
 #define ASYNC__MAGIC 0xA5C3u
 enum { ASYNC__TM_IDLE = 0, ASYNC__TM_ARMED = 1, ASYNC__TM_FIRED = 2 };
@@ -855,6 +864,11 @@ static int async__xchg(volatile int *p, int v) {
 #endif
 
 #define async__def(v, d) ((v) ? (v) : (d))
+#if defined(__GNUC__) || defined(__clang__)
+#define ASYNC__HOT __attribute__((always_inline)) inline
+#else
+#define ASYNC__HOT inline
+#endif
 
 enum { ASYNC__RT_PAUSED = 1, ASYNC__RT_AUTO_ADVANCE = 2, ASYNC__RT_DESTROYING = 4,
        ASYNC__RT_INIT = 8 };
@@ -876,9 +890,12 @@ static void async__list_push(async__link *head, async__link *n) {
     head->prev->next = n;
     head->prev = n;
 }
-static void async__list_del(async__link *n) {
+static void async__list_unlink(async__link *n) {        /* n's links are left stale */
     n->prev->next = n->next;
     n->next->prev = n->prev;
+}
+static void async__list_del(async__link *n) {
+    async__list_unlink(n);
     n->next = n->prev = n;
 }
 /* Move every node of `from` to the end of `to`. */
@@ -922,50 +939,51 @@ static async_time async__mod(async_time a, async_time b) {
     return r;
 }
 
-/* Pairing heap ordered by (deadline, seq). A node's prev is its parent when it
-   is the first child, otherwise its left sibling. */
-static int async__tless(const async_timer *a, const async_timer *b) {
-    return a->deadline < b->deadline ||
-           (a->deadline == b->deadline && (int32_t)(a->seq - b->seq) < 0);
+/* Bit helpers in 32-bit halves: Cortex-M0 has no 64-bit shifts, no multiply
+   to 64 bits and no count-leading/trailing-zeros, and each would be a libgcc call. */
+static int async__msb32(uint32_t x) {           /* index of the highest set bit; x != 0 */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(ASYNC_FREESTANDING)
+    return 31 - __builtin_clz(x);
+#else
+    int n = 0;
+    if (x >= 0x10000u) { x >>= 16; n += 16; }
+    if (x >= 0x100u) { x >>= 8; n += 8; }
+    if (x >= 0x10u) { x >>= 4; n += 4; }
+    if (x >= 0x4u) { x >>= 2; n += 2; }
+    if (x >= 0x2u) n += 1;
+    return n;
+#endif
 }
-static async_timer *async__meld(async_timer *a, async_timer *b) {
-    async_timer *tmp;
-    if (!a) return b;
-    if (!b) return a;
-    if (async__tless(b, a)) { tmp = a; a = b; b = tmp; }
-    b->sibling = a->child;
-    if (a->child) a->child->prev = b;
-    b->prev = a;
-    a->child = b;
-    return a;
+static int async__lsb32(uint32_t x) {           /* index of the lowest set bit; x != 0 */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(ASYNC_FREESTANDING)
+    return __builtin_ctz(x);
+#else
+    return async__msb32(x & (~x + 1u));
+#endif
 }
-/* Two-pass pairing, iterative so a million children cannot overflow a stack. */
-static async_timer *async__merge_pairs(async_timer *first) {
-    async_timer *acc = NULL, *root = NULL, *a, *b, *m, *next;
-    while (first) {
-        a = first;
-        b = a->sibling;
-        if (!b) {
-            a->prev = NULL;
-            a->sibling = acc;
-            acc = a;
-            break;
-        }
-        first = b->sibling;
-        a->sibling = b->sibling = NULL;
-        a->prev = b->prev = NULL;
-        m = async__meld(a, b);
-        m->sibling = acc;
-        acc = m;
-    }
-    while (acc) {
-        next = acc->sibling;
-        acc->sibling = NULL;
-        root = async__meld(acc, root);
-        acc = next;
-    }
-    if (root) root->prev = NULL;
-    return root;
+static int async__msb64(uint64_t x) {
+    uint32_t hi = (uint32_t)(x >> 32);
+    return hi ? 32 + async__msb32(hi) : async__msb32((uint32_t)x);
+}
+static uint64_t async__shr64(uint64_t v, unsigned n) {   /* n < 64 */
+#ifdef ASYNC_FREESTANDING
+    uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
+    if (n == 0) return v;
+    if (n >= 32) return hi >> (n - 32);
+    return ((uint64_t)(hi >> n) << 32) | (lo >> n) | (hi << (32 - n));
+#else
+    return v >> n;
+#endif
+}
+static uint64_t async__shl64(uint64_t v, unsigned n) {   /* n < 64 */
+#ifdef ASYNC_FREESTANDING
+    uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
+    if (n == 0) return v;
+    if (n >= 32) return (uint64_t)(lo << (n - 32)) << 32;
+    return ((uint64_t)((hi << n) | (lo >> (32 - n))) << 32) | (uint32_t)(lo << n);
+#else
+    return v << n;
+#endif
 }
 
 /* Line formatting for the dump and the slow-poll log, without printf. */
@@ -1063,15 +1081,17 @@ ASYNC_DEF async_time async_time_now(async_runtime *rt) {
     return (rt->flags & ASYNC__RT_PAUSED) ? rt->paused_now : async__clock(rt);
 }
 
+/* Wake: O(1) and idempotent. A queued or yielded task is already going to run; the
+   running task (its state still says QUEUED) notes the wake and is requeued after. */
 static void async__wake(async_task *t) {
     async_runtime *rt = t->rt;
     if (t->state == ASYNC_TASK_WAITING) {
-        async__list_del(&t->link);
+        async__list_unlink(&t->link);
         async__list_push(&rt->runq, &t->link);
         t->state = ASYNC_TASK_QUEUED;
         rt->nready++;
         rt->stats.wakes++;
-    } else if (t->state == ASYNC_TASK_RUNNING) {
+    } else if (t == rt->current) {
         t->flags |= ASYNC__F_WOKEN;
         rt->stats.wakes++;
     }
@@ -1139,51 +1159,57 @@ static void async__slow_poll(async_runtime *rt, async_task *t, async_time took) 
     async__log(rt, f.buf);
 }
 
-/* Poll one task taken off the run queue, then file it where it belongs. */
-static void async__poll_task(async_runtime *rt, async_task *t) {
+/* The uncommon polls: a cancel-mode poll after an abort, or a timed one. */
+static int async__poll_slow(async_runtime *rt, async_task *t) {
     int rc;
-    uint8_t fl;
-    t->state = ASYNC_TASK_RUNNING;
-    rt->current = t;
-    rt->budget = rt->budget_init;
-    rt->stats.polls++;
     if (t->flags & ASYNC__F_ABORT) {
-        if (t->lc == 0) {
-            rc = ASYNC_ECANCELED;                   /* never started: never runs */
-        } else {
-            t->flags |= ASYNC__F_CANCELLING;
-            rc = t->fn(t);
-            ASYNC_ASSERT(rc != ASYNC_PENDING,
-                         "an operation returned ASYNC_PENDING in cancel mode (it must "
-                         "unlink its waiter and return ASYNC_ECANCELED)");
-            rc = ASYNC_ECANCELED;
-        }
-    } else if (rt->slow_poll) {
+        if (t->lc == 0) return ASYNC_ECANCELED;         /* never started: never runs */
+        t->flags |= ASYNC__F_CANCELLING;
+        rc = t->fn(t);
+        ASYNC_ASSERT(rc != ASYNC_PENDING,
+                     "an operation returned ASYNC_PENDING in cancel mode (it must "
+                     "unlink its waiter and return ASYNC_ECANCELED)");
+        (void)rc;
+        return ASYNC_ECANCELED;
+    } else {
         async_time t0 = async__clock(rt), took;
         rc = t->fn(t);
         took = async__clock(rt) - t0;
         if (took > rt->slow_poll) async__slow_poll(rt, t, took);
-    } else {
-        rc = t->fn(t);
+        return rc;
     }
+}
+
+/* Poll one task taken off the run queue, then file it where it belongs. While it
+   runs, rt->current says so; its state field still says QUEUED. */
+ASYNC__HOT static void async__poll_task(async_runtime *rt, async_task *t) {
+    int rc;
+    uint8_t fl;
+    rt->current = t;
+    rt->budget = rt->budget_init;
+    rt->stats.polls++;
+    if ((t->flags & ASYNC__F_ABORT) || rt->slow_poll) rc = async__poll_slow(rt, t);
+    else rc = t->fn(t);
     rt->current = NULL;
     if (rc != ASYNC_PENDING) {
         async__finish_task(rt, t, rc);
         return;
     }
     fl = t->flags;
-    t->flags = (uint8_t)(fl & ~(ASYNC__F_WOKEN | ASYNC__F_YIELDED));
-    if (fl & ASYNC__F_YIELDED) {
-        async__list_push(&rt->deferred, &t->link);
-        t->state = ASYNC_TASK_DEFERRED;
-        rt->ndeferred++;
-    } else if (fl & (ASYNC__F_WOKEN | ASYNC__F_ABORT)) {
-        async__list_push(&rt->runq, &t->link);
-        t->state = ASYNC_TASK_QUEUED;
-        rt->nready++;
-    } else {
+    if (!(fl & (ASYNC__F_WOKEN | ASYNC__F_YIELDED | ASYNC__F_ABORT))) {
+        t->flags = (uint8_t)(fl & ~ASYNC__F_DEFERRED);
         async__list_push(&rt->waiting, &t->link);
         t->state = ASYNC_TASK_WAITING;
+        return;
+    }
+    if (fl & ASYNC__F_YIELDED) {                        /* after the next collection */
+        t->flags = (uint8_t)((fl & ~ASYNC__F_WOKEN & ~ASYNC__F_YIELDED) | ASYNC__F_DEFERRED);
+        async__list_push(&rt->deferred, &t->link);
+        rt->ndeferred++;
+    } else {
+        t->flags = (uint8_t)(fl & ~(ASYNC__F_WOKEN | ASYNC__F_DEFERRED));
+        async__list_push(&rt->runq, &t->link);
+        rt->nready++;
     }
 }
 
@@ -1195,18 +1221,19 @@ static uint32_t async__rand(async_runtime *rt) {
     return rt->rng = x;
 }
 
-static async_task *async__pop_ready(async_runtime *rt) {
+ASYNC__HOT static async_task *async__pop_ready(async_runtime *rt) {
     async__link *l = rt->runq.next;
-    if (rt->rng && rt->nready > 1) {
+    if (rt->rng && rt->nready > 1) {                    /* seeded random order */
         uint64_t k = async__mod(async__rand(rt), rt->nready);
         while (k--) l = l->next;
     }
-    async__list_del(l);
+    async__list_unlink(l);
     rt->nready--;
     return async__task_of(l);
 }
 
 static void async__fire_timers(async_runtime *rt, async_time now);
+static async_time async__next_deadline(const async_runtime *rt);
 
 /* Turn wake-up flags and due timers into ready tasks. */
 static void async__collect(async_runtime *rt) {
@@ -1221,12 +1248,12 @@ static void async__collect(async_runtime *rt) {
         for (w = rt->wakers; w; w = w->next)
             if (w->task && ASYNC__LOAD(&w->flag)) async__wake(w->task);
     }
-    if (rt->timers) async__fire_timers(rt, async_time_now(rt));
+    if (rt->ntimers) async__fire_timers(rt, async_time_now(rt));
 }
 
 static int async__can_progress(const async_runtime *rt) {
     if (rt->nready || rt->ndeferred || rt->armed_wakers || rt->pending) return 1;
-    if (rt->timers && (!(rt->flags & ASYNC__RT_PAUSED) || (rt->flags & ASYNC__RT_AUTO_ADVANCE)))
+    if (rt->ntimers && (!(rt->flags & ASYNC__RT_PAUSED) || (rt->flags & ASYNC__RT_AUTO_ADVANCE)))
         return 1;
     return 0;
 }
@@ -1265,14 +1292,15 @@ static void async__park(async_runtime *rt, async_time max_wait) {
     async_time now = async_time_now(rt), wait = max_wait;
     if (rt->pending) return;
     if (rt->flags & ASYNC__RT_PAUSED) {
-        if (rt->timers && (rt->flags & ASYNC__RT_AUTO_ADVANCE)) {
+        if (rt->ntimers && (rt->flags & ASYNC__RT_AUTO_ADVANCE)) {
             /* Auto-advance: jump the paused clock to the next deadline. */
-            if (rt->timers->deadline > rt->paused_now) rt->paused_now = rt->timers->deadline;
+            async_time dl = async__next_deadline(rt);
+            if (dl > rt->paused_now) rt->paused_now = dl;
             return;
         }
         if (!rt->armed_wakers) return;  /* only a wake-up could change anything */
-    } else if (rt->timers) {
-        async_time dl = rt->timers->deadline;
+    } else if (rt->ntimers) {
+        async_time dl = async__next_deadline(rt);
         if (dl <= now) return;
         if (dl - now < wait) wait = dl - now;
     } else if (!rt->armed_wakers && max_wait == ASYNC_TIME_NEVER) {
@@ -1322,48 +1350,56 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
     return 0;
 }
 
-ASYNC_DEF int async_runtime_step(async_runtime *rt, async_time max_wait) {
+/* One loop turn: collect wake-ups and due timers; if nothing is ready, wait (at most
+   max_wait) and collect again; let yielded tasks back in; poll up to event_interval
+   ready tasks, including those they wake. */
+static int async__turn(async_runtime *rt, async_time max_wait) {
     int polls = 0;
-    if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
-    if (rt->current) return ASYNC_EBUSY;        /* called from inside a task */
-    async__collect(rt);
+    if (rt->pending || rt->ntimers) async__collect(rt);
     if (!rt->nready && !rt->ndeferred && max_wait > 0) {
         async__park(rt, max_wait);
         async__collect(rt);
     }
-    /* Yielded tasks have now seen a collection: they may run again. */
-    if (rt->ndeferred) {
-        async__link *l;
-        for (l = rt->deferred.next; l != &rt->deferred; l = l->next)
-            async__task_of(l)->state = ASYNC_TASK_QUEUED;
-        async__list_splice(&rt->runq, &rt->deferred);
-        rt->nready += rt->ndeferred;
-        rt->ndeferred = 0;
-    }
-    while (rt->nready && polls < rt->event_interval) {
+    while (polls < rt->event_interval) {
+        if (!rt->nready) {
+            /* Yielded tasks run again once timers and wake-ups have been collected:
+               at the start of a turn, or at once when there is nothing to collect. */
+            if (!rt->ndeferred || (polls && (rt->pending || rt->ntimers))) break;
+            async__list_splice(&rt->runq, &rt->deferred);
+            rt->nready = rt->ndeferred;
+            rt->ndeferred = 0;
+        }
         async__poll_task(rt, async__pop_ready(rt));
         polls++;
     }
     return polls;
 }
 
-ASYNC_DEF int async_runtime_run(async_runtime *rt) {
-    int rc;
+static int async__check_rt(const async_runtime *rt) {
     if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
-    do {
-        rc = async_runtime_step(rt, ASYNC_TIME_NEVER);
-        if (rc < 0) return rc;
-    } while (async__can_progress(rt));
+    if (rt->current) return ASYNC_EBUSY;        /* called from inside a task */
+    return 0;
+}
+
+ASYNC_DEF int async_runtime_step(async_runtime *rt, async_time max_wait) {
+    int rc = async__check_rt(rt);
+    return rc < 0 ? rc : async__turn(rt, max_wait);
+}
+
+ASYNC_DEF int async_runtime_run(async_runtime *rt) {
+    int rc = async__check_rt(rt);
+    if (rc < 0) return rc;
+    do async__turn(rt, ASYNC_TIME_NEVER);
+    while (async__can_progress(rt));
     return (int)rt->live;
 }
 
 ASYNC_DEF int async_runtime_block_on(async_runtime *rt, async_task *t, async_task_fn fn,
                                      const char *name) {
-    int rc = async_task_spawn(rt, t, fn, name);
-    if (rc < 0) return rc;
+    int rc = async__check_rt(rt);
+    if (rc < 0 || (rc = async_task_spawn(rt, t, fn, name)) < 0) return rc;
     while (t->state != ASYNC_TASK_DONE) {
-        rc = async_runtime_step(rt, ASYNC_TIME_NEVER);
-        if (rc < 0) return rc;
+        async__turn(rt, ASYNC_TIME_NEVER);
         if (t->state != ASYNC_TASK_DONE && !async__can_progress(rt)) return ASYNC_EDEADLK;
     }
     t->flags |= ASYNC__F_TAKEN;
@@ -1544,7 +1580,10 @@ ASYNC_DEF int async_task_is_finished(const async_task *t) {
 }
 
 ASYNC_DEF int async_task_state(const async_task *t) {
-    return t ? (int)t->state : (int)ASYNC_EINVAL;
+    if (!t) return ASYNC_EINVAL;
+    if (t->state == ASYNC_TASK_QUEUED && t->rt && t->rt->current == t) return ASYNC_TASK_RUNNING;
+    if (t->state == ASYNC_TASK_QUEUED && (t->flags & ASYNC__F_DEFERRED)) return ASYNC_TASK_DEFERRED;
+    return t->state;
 }
 
 ASYNC_DEF const char *async_task_name(const async_task *t) {
@@ -1660,41 +1699,149 @@ ASYNC_DEF int async_waker_wait(async_task *t, async_waker *w) {
 ////////////////////////////////////////////////////////////////////////////////
 // >>time
 
+/* Timers live in a hierarchical wheel (Tokio's design): a timer whose tick first
+   differs from `elapsed` in 6-bit group L sits at level L, in slot (tick >> 6L) & 63,
+   so the lowest non-empty level always holds the earliest timers. Level 0 slots are
+   kept sorted by (deadline, seq) and fire only what is due, so firing order is exact
+   and a deadline is never rounded up; higher slots are unordered and cascade down
+   when the wheel reaches them. Insert and cancel are O(1); a timer moves at most
+   once per level. */
+static int async__tbefore(const async_timer *a, const async_timer *b) {
+    return a->deadline < b->deadline ||
+           (a->deadline == b->deadline && (int32_t)(a->seq - b->seq) < 0);
+}
+
+static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick) {
+    uint64_t diff = (rt->elapsed ^ tick) | 63u;
+    int level = 0, bit = async__msb64(diff), slot;
+    async_timer **head, *at;
+    while (bit >= 6) { bit -= 6; level++; }             /* no division on Cortex-M0 */
+    slot = (int)(async__shr64(tick, (unsigned)(6 * level)) & 63u);
+    tm->level = (uint8_t)level;
+    tm->slot = (uint8_t)slot;
+    head = &rt->wheel[level][slot];
+    rt->occupied[level][slot >> 5] |= 1u << (slot & 31);
+    if (!*head) {
+        tm->next = tm->prev = *head = tm;
+        return;
+    }
+    at = (*head)->prev;                                  /* the tail */
+    if (level == 0) {
+        while (async__tbefore(tm, at)) {                 /* sorted, scanning from the tail */
+            if (at == *head) {
+                tm->next = at;
+                tm->prev = at->prev;
+                at->prev->next = tm;
+                at->prev = tm;
+                *head = tm;
+                return;
+            }
+            at = at->prev;
+        }
+    }
+    tm->prev = at;                                       /* after `at` */
+    tm->next = at->next;
+    at->next->prev = tm;
+    at->next = tm;
+}
+
+static void async__slot_unlink(async_runtime *rt, async_timer *tm) {
+    async_timer **head = &rt->wheel[tm->level][tm->slot];
+    if (tm->next == tm) {
+        *head = NULL;
+        rt->occupied[tm->level][tm->slot >> 5] &= ~(1u << (tm->slot & 31));
+    } else {
+        tm->prev->next = tm->next;
+        tm->next->prev = tm->prev;
+        if (*head == tm) *head = tm->next;
+    }
+    tm->next = tm->prev = NULL;
+}
+
+/* The earliest occupied slot: its level, index and first tick. Returns 0 if none. */
+static int async__wheel_next(const async_runtime *rt, int *level, int *slot, uint64_t *start) {
+    int l;
+    for (l = 0; l < ASYNC__WHEEL_LEVELS; l++) {
+        unsigned pos = (unsigned)(async__shr64(rt->elapsed, (unsigned)(6 * l)) & 63u);
+        const uint32_t *occ = rt->occupied[l];
+        uint32_t m;
+        int s = -1;
+        if (pos < 32 && (m = occ[0] >> pos) != 0) s = (int)pos + async__lsb32(m);
+        else if ((m = pos < 32 ? occ[1] : occ[1] >> (pos - 32)) != 0)
+            s = (pos < 32 ? 32 : (int)pos) + async__lsb32(m);
+        if (s >= 0) {
+            unsigned up = (unsigned)(6 * (l + 1));
+            uint64_t base = up >= 64 ? 0 : async__shl64(async__shr64(rt->elapsed, up), up);
+            *level = l;
+            *slot = s;
+            *start = base + async__shl64((uint64_t)s, (unsigned)(6 * l));
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void async__timer_insert(async_runtime *rt, async_timer *tm, async_time deadline,
                                 async_task *t) {
+    uint64_t tick = deadline >> ASYNC__WHEEL_SHIFT;
     tm->deadline = deadline;
     tm->task = t;
     tm->seq = rt->timer_seq++;
-    tm->child = tm->sibling = tm->prev = NULL;
     tm->state = ASYNC__TM_ARMED;
-    rt->timers = async__meld(rt->timers, tm);
+    async__slot_link(rt, tm, tick < rt->elapsed ? rt->elapsed : tick);
     rt->ntimers++;
 }
 
 static void async__timer_remove(async_runtime *rt, async_timer *tm) {
-    if (tm == rt->timers) {
-        rt->timers = async__merge_pairs(tm->child);
-    } else {
-        if (tm->prev->child == tm) tm->prev->child = tm->sibling;
-        else tm->prev->sibling = tm->sibling;
-        if (tm->sibling) tm->sibling->prev = tm->prev;
-        rt->timers = async__meld(rt->timers, async__merge_pairs(tm->child));
-    }
-    tm->child = tm->sibling = tm->prev = NULL;
+    async__slot_unlink(rt, tm);
     tm->state = ASYNC__TM_IDLE;
     rt->ntimers--;
 }
 
+/* Fire every timer due at `now`, in (deadline, seq) order. */
 static void async__fire_timers(async_runtime *rt, async_time now) {
-    async_timer *tm;
-    while ((tm = rt->timers) != NULL && tm->deadline <= now) {
-        rt->timers = async__merge_pairs(tm->child);
-        tm->child = tm->sibling = tm->prev = NULL;
-        tm->state = ASYNC__TM_FIRED;
-        rt->ntimers--;
-        rt->stats.timers_fired++;
-        async__wake(tm->task);
+    uint64_t now_tick = now >> ASYNC__WHEEL_SHIFT, start;
+    int level, slot;
+    while (rt->ntimers && async__wheel_next(rt, &level, &slot, &start) && start <= now_tick) {
+        async_timer **head = &rt->wheel[level][slot];
+        rt->elapsed = start;
+        if (level > 0) {                                /* cascade to lower levels */
+            async_timer *tm = *head, *next;
+            (*head)->prev->next = NULL;
+            *head = NULL;
+            rt->occupied[level][slot >> 5] &= ~(1u << (slot & 31));
+            for (; tm; tm = next) {
+                next = tm->next;
+                async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT);
+            }
+            continue;
+        }
+        while (*head && (*head)->deadline <= now) {
+            async_timer *tm = *head;
+            async__slot_unlink(rt, tm);
+            tm->state = ASYNC__TM_FIRED;
+            rt->ntimers--;
+            rt->stats.timers_fired++;
+            async__wake(tm->task);
+        }
+        if (*head) break;                               /* the rest are due later this tick */
     }
+    if (rt->elapsed < now_tick) rt->elapsed = now_tick;
+}
+
+/* The earliest deadline (exact), or ASYNC_TIME_NEVER. */
+static async_time async__next_deadline(const async_runtime *rt) {
+    int level, slot;
+    uint64_t start;
+    async_time best;
+    const async_timer *tm, *head;
+    if (!rt->ntimers || !async__wheel_next(rt, &level, &slot, &start)) return ASYNC_TIME_NEVER;
+    head = rt->wheel[level][slot];
+    if (level == 0) return head->deadline;
+    best = head->deadline;                              /* unordered: look at them all */
+    for (tm = head->next; tm != head; tm = tm->next)
+        if (tm->deadline < best) best = tm->deadline;
+    return best;
 }
 
 ASYNC_DEF int async_time_pause(async_runtime *rt, int auto_advance) {
@@ -1851,7 +1998,7 @@ static void async__write_stderr(void *user, const char *text) {
 }
 #endif
 
-static void async__dump_task(async_task *t, async_write_fn write, void *user) {
+static void async__dump_task(async_task *t, int deferred, async_write_fn write, void *user) {
     async__fmt f;
     const char *file = NULL;
     int line = 0;
@@ -1861,7 +2008,8 @@ static void async__dump_task(async_task *t, async_write_fn write, void *user) {
     async__fmt_s(&f, " \"");
     async__fmt_s(&f, t->name ? t->name : "");
     async__fmt_s(&f, "\" ");
-    async__fmt_s(&f, async_task_state_name(t->state));
+    (void)deferred;
+    async__fmt_s(&f, async_task_state_name(async_task_state(t)));
     if (t->flags & ASYNC__F_ABORT) async__fmt_s(&f, " (aborting)");
     if (t->lc == 0) {
         async__fmt_s(&f, " not started");
@@ -1924,14 +2072,14 @@ ASYNC_DEF void async_dump(async_runtime *rt, async_write_fn write, void *user) {
     async__fmt_u(&f, rt->stats.slow_polls);
     async__fmt_s(&f, "\n");
     write(user, f.buf);
-    if (rt->current) async__dump_task(rt->current, write, user);
+    if (rt->current) async__dump_task(rt->current, 0, write, user);
     lists[0] = &rt->runq;
     lists[1] = &rt->deferred;
     lists[2] = &rt->waiting;
     for (i = 0; i < 3; i++) {
         async__link *l;
         for (l = lists[i]->next; l != lists[i]; l = l->next)
-            async__dump_task(async__task_of(l), write, user);
+            async__dump_task(async__task_of(l), i == 1, write, user);
     }
 }
 

@@ -327,18 +327,43 @@ static int yield_task(async_task *t) {
 TEST(abort_while_yielded) {
     async_runtime rt;
     static yield_frame y;
+    static worker s;
     int rc = 0;
-    ZERO(y);
-    async_runtime_init(&rt, NULL);
+    ZERO(y); ZERO(s);
+    s.sleep_for = ASYNC_SEC(1);                   /* an armed timer: yields wait a turn */
+    test_rt_paused(&rt);
+    async_task_spawn(&rt, &s.task, sleepy, "sleeper");
     async_task_spawn(&rt, &y.task, yield_task, "y");
     async_runtime_step(&rt, 0);
     ASSERT_EQ(async_task_state(&y.task), ASYNC_TASK_DEFERRED);
+    ASSERT_EQ(y.i, 0);
     async_task_abort(&y.task);
     ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(s.step, 1);
     async_task_result(&y.task, &rc);
     ASSERT_EQ(rc, ASYNC_ECANCELED);
     ASSERT_EQ(y.cleaned, 1);
     ASSERT_EQ(y.after, 0);
+    async_runtime_destroy(&rt);
+}
+TEST(yield_defers_until_collection) {
+    async_runtime rt;
+    static yield_frame y;
+    static worker s;
+    ZERO(y); ZERO(s);
+    async_runtime_init(&rt, NULL);
+    async_task_spawn(&rt, &y.task, yield_task, "y");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 4);     /* nothing to collect: runs on */
+    ASSERT_EQ(async_task_is_finished(&y.task), 1);
+    async_runtime_destroy(&rt);
+    ZERO(y);
+    s.sleep_for = ASYNC_SEC(1);
+    test_rt_paused(&rt);
+    async_task_spawn(&rt, &s.task, sleepy, "sleeper");
+    async_task_spawn(&rt, &y.task, yield_task, "y");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 2);     /* sleeper arms, y yields once */
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);     /* one poll per collection */
+    ASSERT_EQ(y.i, 1);
     async_runtime_destroy(&rt);
 }
 TEST(self_abort_follows_tokio) {
@@ -604,6 +629,7 @@ int main(int argc, char **argv) {
     RUN(abort_while_sleeping);
     RUN(abort_while_joining);
     RUN(abort_while_yielded);
+    RUN(yield_defers_until_collection);
     RUN(self_abort_follows_tokio);
     RUN(self_abort_without_yield_completes);
     RUN(waker_from_another_thread);
