@@ -55,7 +55,8 @@ $(B)/checks.txt: Makefile
 	echo "clang-goto|clang -std=gnu99 -DASYNC_USE_COMPUTED_GOTO -Wall -Wextra -Werror -I. tests/test_coro.c -o $(B)/chk/coro-clang-goto $(LIBS) && $(B)/chk/coro-clang-goto"; \
 	echo "pedantic-rejects-goto|! gcc -std=c99 -DASYNC_USE_COMPUTED_GOTO -Wpedantic -Werror -I. -c tests/test_coro.c -o $(B)/chk/x.o"; \
 	echo "abi-same-config-links|$(CC) -I. tests/compile/abi_impl.c tests/compile/abi_user.c -o $(B)/chk/abi && $(B)/chk/abi"; \
-	echo "abi-mismatch-fails-to-link|! $(CC) -I. tests/compile/abi_impl.c -DASYNC_FREESTANDING tests/compile/abi_user.c -o $(B)/chk/abi-bad"; \
+	echo "abi-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl.o && $(CC) -I. -DASYNC_WHEEL_BITS=4 -c tests/compile/abi_user.c -o $(B)/chk/abi-user4.o && ! $(CC) $(B)/chk/abi-impl.o $(B)/chk/abi-user4.o -o $(B)/chk/abi-bad"; \
+	echo "abi-profile-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl2.o && $(CC) -I. -DASYNC_FREESTANDING -c tests/compile/abi_user.c -o $(B)/chk/abi-userf.o && ! $(CC) $(B)/chk/abi-impl2.o $(B)/chk/abi-userf.o -o $(B)/chk/abi-bad2"; \
 	} > $@
 
 test: $(TEST_BINS) $(B)/checks.txt

@@ -253,6 +253,11 @@ CONFIGURATION (>>config)
      ASYNC_USE_COMPUTED_GOTO resume through labels-as-values (GCC/Clang)
      ASYNC_NO_SITES          do not record await sites (saves rodata on MCUs;
                              default on in the freestanding profile)
+     ASYNC_NO_DEBUG          impl: compile out the debug layer (async_dump prints
+                             nothing, desc.slow_poll is refused): ~1.8 KB less text
+     ASYNC_WHEEL_BITS        timer wheel slots per level, as a power of two (3..6);
+                             default 6 (9 levels of 64), 4 freestanding (14 of 16:
+                             a third of the RAM, about 1 KB on 32-bit targets)
      ASYNC_API               linkage of public functions (default extern)
      ASYNC_STATIC            make every function static (impl and users in one TU)
      ASYNC_MALLOC(sz), ASYNC_FREE(p)       impl; all or none (default malloc/free
@@ -328,6 +333,16 @@ REVISION HISTORY
 #if defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_SITES) && !defined(ASYNC_SITES)
 #define ASYNC_NO_SITES
 #endif
+#ifndef ASYNC_WHEEL_BITS
+#ifdef ASYNC_FREESTANDING
+#define ASYNC_WHEEL_BITS 4
+#else
+#define ASYNC_WHEEL_BITS 6
+#endif
+#endif
+#if ASYNC_WHEEL_BITS < 3 || ASYNC_WHEEL_BITS > 6
+#error "async.h: ASYNC_WHEEL_BITS must be 3 to 6"
+#endif
 
 #ifdef ASYNC_STATIC
 #if defined(__GNUC__) || defined(__clang__)
@@ -346,13 +361,14 @@ REVISION HISTORY
 
 /* Layout-changing configuration goes into the names of the entry points every
    program calls, so two translation units that disagree fail to link. */
-#ifdef ASYNC_FREESTANDING
-#define ASYNC__ABI_TAG abi1f
-#else
-#define ASYNC__ABI_TAG abi1h
-#endif
 #define ASYNC__CAT_(a, b) a##b
 #define ASYNC__CAT(a, b) ASYNC__CAT_(a, b)
+#ifdef ASYNC_FREESTANDING
+#define ASYNC__ABI_PROFILE f
+#else
+#define ASYNC__ABI_PROFILE h
+#endif
+#define ASYNC__ABI_TAG ASYNC__CAT(ASYNC__CAT(abi1, ASYNC__ABI_PROFILE), ASYNC_WHEEL_BITS)
 #define async_runtime_init ASYNC__CAT(async_runtime_init_, ASYNC__ABI_TAG)
 #define async_task_spawn ASYNC__CAT(async_task_spawn_, ASYNC__ABI_TAG)
 #define async_task_spawn_alloc ASYNC__CAT(async_task_spawn_alloc_, ASYNC__ABI_TAG)
@@ -512,10 +528,14 @@ typedef struct async_timer {
     uint8_t level, slot;                /* where it is linked while armed */
 } async_timer;
 
-/* The timer wheel: 9 levels of 64 slots; a tick is 2^10 ns, and 9 x 6 bits cover
-   every tick of a 64-bit nanosecond clock, so nothing ever wraps. */
+/* The timer wheel: a tick is 2^10 ns; each level has 2^ASYNC_WHEEL_BITS slots and
+   enough levels cover every tick of a 64-bit nanosecond clock (54 bits), so nothing
+   ever wraps. 6 bits: 9 levels of 64 slots; 4 bits: 14 levels of 16 slots, a third
+   of the memory (the freestanding default). */
 #define ASYNC__WHEEL_SHIFT 10
-#define ASYNC__WHEEL_LEVELS 9
+#define ASYNC__WHEEL_SLOTS (1 << ASYNC_WHEEL_BITS)
+#define ASYNC__WHEEL_LEVELS ((54 + ASYNC_WHEEL_BITS - 1) / ASYNC_WHEEL_BITS)
+#define ASYNC__WHEEL_WORDS ((ASYNC__WHEEL_SLOTS + 31) / 32)
 
 struct async_runtime {
     async__link runq, deferred, waiting, zombies;
@@ -523,8 +543,9 @@ struct async_runtime {
     uint32_t nready, ndeferred, live, flags;
     int budget, budget_init, event_interval;
     uint32_t rng;
-    async_timer *wheel[ASYNC__WHEEL_LEVELS][64];
-    uint32_t occupied[ASYNC__WHEEL_LEVELS][2];  /* slot bitmaps, as 32-bit halves */
+    async_timer *wheel[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_SLOTS];
+    uint32_t occupied[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_WORDS];  /* slot bitmaps */
+    uint32_t levels;                    /* bit L: level L has a timer */
     uint64_t elapsed;                   /* ticks: the wheel has run up to here */
     uint32_t ntimers, timer_seq;
     async_time (*now_fn)(void *);
@@ -851,7 +872,7 @@ static int async__xchg(volatile int *p, int v) {
     return old;
 }
 #define ASYNC__XCHG(p, v) async__xchg((p), (v))
-#define ASYNC__STORE(p, v) (ASYNC__BARRIER(), *(p) = (v), ASYNC__BARRIER())
+#define ASYNC__STORE(p, v) do { ASYNC__BARRIER(); *(p) = (v); ASYNC__BARRIER(); } while (0)
 #define ASYNC__LOAD(p) (*(p))
 #endif
 
@@ -864,10 +885,12 @@ static int async__xchg(volatile int *p, int v) {
 #endif
 
 #define async__def(v, d) ((v) ? (v) : (d))
-#if defined(__GNUC__) || defined(__clang__)
+/* Forced inlining of the executor's hot path on hosted builds (speed); freestanding
+   builds are compiled for size and leave it to the compiler. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(ASYNC_FREESTANDING)
 #define ASYNC__HOT __attribute__((always_inline)) inline
 #else
-#define ASYNC__HOT inline
+#define ASYNC__HOT
 #endif
 
 enum { ASYNC__RT_PAUSED = 1, ASYNC__RT_AUTO_ADVANCE = 2, ASYNC__RT_DESTROYING = 4,
@@ -986,6 +1009,7 @@ static uint64_t async__shl64(uint64_t v, unsigned n) {   /* n < 64 */
 #endif
 }
 
+#ifndef ASYNC_NO_DEBUG
 /* Line formatting for the dump and the slow-poll log, without printf. */
 typedef struct async__fmt {
     char buf[320];
@@ -1025,19 +1049,21 @@ static void async__fmt_ms(async__fmt *f, async_time ns) {
     if (frac < 10u) async__fmt_s(f, "0");
     async__fmt_u(f, frac);
 }
+#endif /* ASYNC_NO_DEBUG */
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>errors
 
 ASYNC_DEF const char *async_strerror(int code) {
-#define ASYNC__ERR_CASE(name, value, msg) case name: return msg;
-    switch (code) {
-    case 0: return "success";
-    case ASYNC_PENDING: return "pending";
-    ASYNC_ERRORS(ASYNC__ERR_CASE)
-    default: break;
-    }
-#undef ASYNC__ERR_CASE
+    /* A table, not a switch: a switch becomes a libgcc case helper on Cortex-M0. */
+#define ASYNC__ERR_ROW(name, value, msg) {name, msg},
+    static const struct { int code; const char *msg; } rows[] = {
+        {0, "success"}, {ASYNC_PENDING, "pending"}, ASYNC_ERRORS(ASYNC__ERR_ROW)
+    };
+#undef ASYNC__ERR_ROW
+    size_t i;
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (rows[i].code == code) return rows[i].msg;
 #ifndef ASYNC_FREESTANDING
     if (code < 0 && code > -4096) return strerror(-code);
 #endif
@@ -1131,13 +1157,16 @@ static void async__finish_task(async_runtime *rt, async_task *t, int rc) {
     }
 }
 
+#ifndef ASYNC_NO_DEBUG
 static void async__log(async_runtime *rt, const char *line) {
     if (rt->log_fn) rt->log_fn(rt->user, line);
 #ifndef ASYNC_FREESTANDING
     else fputs(line, stderr);
 #endif
 }
+#endif
 
+#ifndef ASYNC_NO_DEBUG
 static void async__slow_poll(async_runtime *rt, async_task *t, async_time took) {
     async__fmt f;
     const char *file = NULL;
@@ -1158,6 +1187,7 @@ static void async__slow_poll(async_runtime *rt, async_task *t, async_time took) 
     async__fmt_s(&f, "\n");
     async__log(rt, f.buf);
 }
+#endif
 
 /* The uncommon polls: a cancel-mode poll after an abort, or a timed one. */
 static int async__poll_slow(async_runtime *rt, async_task *t) {
@@ -1171,13 +1201,19 @@ static int async__poll_slow(async_runtime *rt, async_task *t) {
                      "unlink its waiter and return ASYNC_ECANCELED)");
         (void)rc;
         return ASYNC_ECANCELED;
-    } else {
+    }
+#ifndef ASYNC_NO_DEBUG
+    {
         async_time t0 = async__clock(rt), took;
         rc = t->fn(t);
         took = async__clock(rt) - t0;
         if (took > rt->slow_poll) async__slow_poll(rt, t, took);
         return rc;
     }
+#else
+    (void)rt;
+    return t->fn(t);
+#endif
 }
 
 /* Poll one task taken off the run queue, then file it where it belongs. While it
@@ -1323,6 +1359,9 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
 #endif
     if (d.budget < 0 || d.event_interval < 0 || d.start_paused < 0 || d.start_paused > 2)
         return ASYNC_EINVAL;
+#ifdef ASYNC_NO_DEBUG
+    if (d.slow_poll) return ASYNC_EINVAL;       /* the debug layer is compiled out */
+#endif
     async__memset(rt, 0, sizeof *rt);
     async__list_init(&rt->runq);
     async__list_init(&rt->deferred);
@@ -1711,16 +1750,26 @@ static int async__tbefore(const async_timer *a, const async_timer *b) {
            (a->deadline == b->deadline && (int32_t)(a->seq - b->seq) < 0);
 }
 
+/* bit / ASYNC_WHEEL_BITS, folded at compile time: no division on Cortex-M0. Ticks
+   have 54 bits, so the top entries clamp to the last level. */
+#define ASYNC__BL(i) ((i) / ASYNC_WHEEL_BITS < ASYNC__WHEEL_LEVELS ? (i) / ASYNC_WHEEL_BITS \
+                                                                 : ASYNC__WHEEL_LEVELS - 1)
+#define ASYNC__BL8(i) ASYNC__BL(i), ASYNC__BL(i + 1), ASYNC__BL(i + 2), ASYNC__BL(i + 3), \
+                      ASYNC__BL(i + 4), ASYNC__BL(i + 5), ASYNC__BL(i + 6), ASYNC__BL(i + 7)
+static const uint8_t async__bit_level[64] = {
+    ASYNC__BL8(0), ASYNC__BL8(8), ASYNC__BL8(16), ASYNC__BL8(24),
+    ASYNC__BL8(32), ASYNC__BL8(40), ASYNC__BL8(48), ASYNC__BL8(56) };
+#define ASYNC__SLOT_MASK ((unsigned)ASYNC__WHEEL_SLOTS - 1u)
+
 static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick) {
-    uint64_t diff = (rt->elapsed ^ tick) | 63u;
-    int level = 0, bit = async__msb64(diff), slot;
+    int level = async__bit_level[async__msb64((rt->elapsed ^ tick) | ASYNC__SLOT_MASK)], slot;
     async_timer **head, *at;
-    while (bit >= 6) { bit -= 6; level++; }             /* no division on Cortex-M0 */
-    slot = (int)(async__shr64(tick, (unsigned)(6 * level)) & 63u);
+    slot = (int)(async__shr64(tick, (unsigned)(ASYNC_WHEEL_BITS * level)) & ASYNC__SLOT_MASK);
     tm->level = (uint8_t)level;
     tm->slot = (uint8_t)slot;
     head = &rt->wheel[level][slot];
     rt->occupied[level][slot >> 5] |= 1u << (slot & 31);
+    rt->levels |= 1u << level;
     if (!*head) {
         tm->next = tm->prev = *head = tm;
         return;
@@ -1745,11 +1794,19 @@ static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick) 
     at->next = tm;
 }
 
+static void async__slot_clear(async_runtime *rt, int level, int slot) {
+    uint32_t *occ = rt->occupied[level], any = 0;
+    int w;
+    occ[slot >> 5] &= ~(1u << (slot & 31));
+    for (w = 0; w < ASYNC__WHEEL_WORDS; w++) any |= occ[w];
+    if (!any) rt->levels &= ~(1u << level);
+}
+
 static void async__slot_unlink(async_runtime *rt, async_timer *tm) {
     async_timer **head = &rt->wheel[tm->level][tm->slot];
     if (tm->next == tm) {
         *head = NULL;
-        rt->occupied[tm->level][tm->slot >> 5] &= ~(1u << (tm->slot & 31));
+        async__slot_clear(rt, tm->level, tm->slot);
     } else {
         tm->prev->next = tm->next;
         tm->next->prev = tm->prev;
@@ -1758,27 +1815,38 @@ static void async__slot_unlink(async_runtime *rt, async_timer *tm) {
     tm->next = tm->prev = NULL;
 }
 
-/* The earliest occupied slot: its level, index and first tick. Returns 0 if none. */
+/* The earliest occupied slot: its level, index and first tick. Returns 0 if none.
+   The lowest non-empty level holds the earliest timers, and within it no occupied
+   slot lies before the wheel's position (a timer behind it would differ from
+   `elapsed` in a higher group, so it would sit on a higher level). */
 static int async__wheel_next(const async_runtime *rt, int *level, int *slot, uint64_t *start) {
-    int l;
-    for (l = 0; l < ASYNC__WHEEL_LEVELS; l++) {
-        unsigned pos = (unsigned)(async__shr64(rt->elapsed, (unsigned)(6 * l)) & 63u);
-        const uint32_t *occ = rt->occupied[l];
-        uint32_t m;
-        int s = -1;
-        if (pos < 32 && (m = occ[0] >> pos) != 0) s = (int)pos + async__lsb32(m);
-        else if ((m = pos < 32 ? occ[1] : occ[1] >> (pos - 32)) != 0)
-            s = (pos < 32 ? 32 : (int)pos) + async__lsb32(m);
-        if (s >= 0) {
-            unsigned up = (unsigned)(6 * (l + 1));
-            uint64_t base = up >= 64 ? 0 : async__shl64(async__shr64(rt->elapsed, up), up);
-            *level = l;
-            *slot = s;
-            *start = base + async__shl64((uint64_t)s, (unsigned)(6 * l));
-            return 1;
+    int l, s = -1, w;
+    unsigned pos, shift, up;
+    const uint32_t *occ;
+    uint64_t base;
+    if (!rt->levels) return 0;
+    l = async__lsb32(rt->levels);
+    shift = (unsigned)(ASYNC_WHEEL_BITS * l);
+    pos = (unsigned)(async__shr64(rt->elapsed, shift) & ASYNC__SLOT_MASK);
+    occ = rt->occupied[l];
+    for (w = (int)(pos >> 5); w < ASYNC__WHEEL_WORDS; w++) {
+        uint32_t m = occ[w];
+        if (w == (int)(pos >> 5)) m &= ~0u << (pos & 31);     /* from pos on */
+        if (m) {
+            s = 32 * w + async__lsb32(m);
+            break;
         }
     }
-    return 0;
+    if (s < 0) {
+        ASYNC_ASSERT(0, "timer wheel: an occupied slot behind the wheel's position");
+        return 0;
+    }
+    up = shift + ASYNC_WHEEL_BITS;
+    base = up >= 64 ? 0 : async__shl64(async__shr64(rt->elapsed, up), up);
+    *level = l;
+    *slot = s;
+    *start = base + async__shl64((uint64_t)s, shift);
+    return 1;
 }
 
 static void async__timer_insert(async_runtime *rt, async_timer *tm, async_time deadline,
@@ -1809,7 +1877,7 @@ static void async__fire_timers(async_runtime *rt, async_time now) {
             async_timer *tm = *head, *next;
             (*head)->prev->next = NULL;
             *head = NULL;
-            rt->occupied[level][slot >> 5] &= ~(1u << (slot & 31));
+            async__slot_clear(rt, level, slot);
             for (; tm; tm = next) {
                 next = tm->next;
                 async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT);
@@ -1991,6 +2059,7 @@ ASYNC_DEF const char *async_task_state_name(int state) {
     }
 }
 
+#ifndef ASYNC_NO_DEBUG
 #ifndef ASYNC_FREESTANDING
 static void async__write_stderr(void *user, const char *text) {
     (void)user;
@@ -2082,6 +2151,11 @@ ASYNC_DEF void async_dump(async_runtime *rt, async_write_fn write, void *user) {
             async__dump_task(async__task_of(l), i == 1, write, user);
     }
 }
+#else
+ASYNC_DEF void async_dump(async_runtime *rt, async_write_fn write, void *user) {
+    (void)rt; (void)write; (void)user;          /* the debug layer is compiled out */
+}
+#endif /* ASYNC_NO_DEBUG */
 
 #endif /* ASYNC_IMPLEMENTATION_INCLUDED */
 #endif /* ASYNC_IMPLEMENTATION */
