@@ -54,6 +54,10 @@ $(B)/checks.txt: Makefile
 	echo "clang++-c++17|clang++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -I. tests/compile/compile_cpp.cc -o $(B)/chk/cpp17 && $(B)/chk/cpp17"; \
 	echo "clang-goto|clang -std=gnu99 -DASYNC_USE_COMPUTED_GOTO -Wall -Wextra -Werror -I. tests/test_coro.c -o $(B)/chk/coro-clang-goto $(LIBS) && $(B)/chk/coro-clang-goto"; \
 	echo "pedantic-rejects-goto|! gcc -std=c99 -DASYNC_USE_COMPUTED_GOTO -Wpedantic -Werror -I. -c tests/test_coro.c -o $(B)/chk/x.o"; \
+	echo "default-assert-aborts-with-message|$(CC) -std=c99 -I. tests/compile/assert_default.c -o $(B)/chk/assert && ! $(B)/chk/assert 2>$(B)/chk/assert.err && grep -q 'lost resume point' $(B)/chk/assert.err"; \
+	echo "no-sites-coro-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES tests/test_coro.c -o $(B)/chk/coro-nosites $(LIBS) && $(B)/chk/coro-nosites"; \
+	echo "no-sites-debug-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES tests/test_debug.c -o $(B)/chk/debug-nosites $(LIBS) && $(B)/chk/debug-nosites"; \
+	echo "no-debug-builds|$(CC) -std=c99 $(WARN) -DASYNC_NO_DEBUG -I. -c tests/compile/compile_c.c -o $(B)/chk/nodebug.o"; \
 	echo "abi-same-config-links|$(CC) -I. tests/compile/abi_impl.c tests/compile/abi_user.c -o $(B)/chk/abi && $(B)/chk/abi"; \
 	echo "abi-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl.o && $(CC) -I. -DASYNC_WHEEL_BITS=4 -c tests/compile/abi_user.c -o $(B)/chk/abi-user4.o && ! $(CC) $(B)/chk/abi-impl.o $(B)/chk/abi-user4.o -o $(B)/chk/abi-bad"; \
 	echo "abi-profile-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl2.o && $(CC) -I. -DASYNC_FREESTANDING -c tests/compile/abi_user.c -o $(B)/chk/abi-userf.o && ! $(CC) $(B)/chk/abi-impl2.o $(B)/chk/abi-userf.o -o $(B)/chk/abi-bad2"; \

@@ -289,6 +289,9 @@ PITFALLS
      A registered object must not be moved or copied while in use.
    - Do not await inside ASYNC_CLEANUP when cancelled: operations return
      ASYNC_ECANCELED there and the rest of the cleanup is skipped.
+   - With a cleanup section, end the body with ASYNC_RETURN(v) rather than passing
+     a local to ASYNC_END: compilers cannot see that ASYNC_END's value is only read
+     when the body ran to its end, and warn that the local may be uninitialised.
    - An allocated frame is freed after join; read its results before that, or
      use a frame you own.
 

@@ -556,6 +556,59 @@ TEST(seeded_random_order_is_reproducible) {
     ASSERT_EQ(strlen(a), strlen(fifo));           /* every task ran exactly once */
 }
 
+/* ---- a wake during the task's own poll: requeued, not lost -------------------------- */
+typedef struct { async_task task; int polls, go; } selfwake_frame;
+static int selfwaker(async_task *t) {
+    selfwake_frame *f = (selfwake_frame *)t;
+    ASYNC_BEGIN(t);
+    f->polls++;
+    async_task_wake(t);                           /* e.g. a waiter fired synchronously */
+    ASYNC_WAIT_UNTIL(f->polls++ >= 2);
+    ASYNC_END(f->polls);
+}
+TEST(wake_while_running_requeues) {
+    async_runtime rt;
+    static selfwake_frame f;
+    async_stats st;
+    ZERO(f);
+    async_runtime_init(&rt, NULL);
+    async_task_spawn(&rt, &f.task, selfwaker, "self");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 2);     /* polled again in the same turn */
+    ASSERT_EQ(async_task_is_finished(&f.task), 1);
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.wakes, 1);
+    async_runtime_destroy(&rt);
+}
+
+TEST(detach_after_finish_frees) {
+    async_runtime rt;
+    async_task *a = NULL;
+    long frees0 = test_frees;
+    async_runtime_init(&rt, NULL);
+    async_task_spawn_alloc(&rt, logger, sizeof(worker), "a", &a);
+    async_runtime_run(&rt);
+    ASSERT_EQ(test_frees - frees0, 0);            /* finished, kept for a join */
+    ASSERT_EQ(async_task_detach(a), 0);
+    ASSERT_EQ(test_frees - frees0, 1);
+    async_runtime_destroy(&rt);
+}
+
+TEST(real_timer_with_wake_descriptor) {
+    async_runtime rt;
+    static worker w;
+    async_waker wk;
+    async_time t0;
+    ZERO(w);
+    async_runtime_init(&rt, NULL);
+    async_waker_init(&rt, &wk);                   /* idle waits in poll(2) now */
+    w.sleep_for = ASYNC_US(1500);                 /* rounded up to 2 ms of poll timeout */
+    t0 = async_time_now(&rt);
+    async_runtime_block_on(&rt, &w.task, sleepy, "sleepy");
+    CHECK(async_time_now(&rt) - t0 >= ASYNC_US(1500));   /* never early */
+    async_waker_destroy(&wk);
+    async_runtime_destroy(&rt);
+}
+
 /* ---- misuse ----------------------------------------------------------------------------------- */
 TEST(misuse_returns_errors) {
     async_runtime rt;
@@ -639,6 +692,9 @@ int main(int argc, char **argv) {
     RUN(step_inside_a_task_is_refused);
     RUN(step_waits_at_most_max_wait);
     RUN(seeded_random_order_is_reproducible);
+    RUN(wake_while_running_requeues);
+    RUN(detach_after_finish_frees);
+    RUN(real_timer_with_wake_descriptor);
     RUN(misuse_returns_errors);
     RUN(destroy_aborts_live_tasks);
     DONE();

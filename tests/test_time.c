@@ -58,6 +58,25 @@ TEST(sleeps_fire_in_deadline_order) {
     async_runtime_destroy(&rt);
 }
 
+TEST(sub_tick_deadlines_fire_in_order) {    /* all in one 1.024 us wheel slot */
+    async_runtime rt;
+    static tframe f[4];
+    static const int ns[4] = {700, 300, 300, 0};
+    int i;
+    ZERO(f);
+    start(&rt);
+    LOG_RESET();
+    for (i = 0; i < 4; i++) {
+        f[i].id = i;
+        f[i].dur = MS(10) + (async_time)ns[i];
+        async_task_spawn(&rt, &f[i].task, sleeper, "s");
+    }
+    async_runtime_run(&rt);
+    ASSERT_STR(test_log, "3@10 1@10 2@10 0@10 ");
+    for (i = 0; i < 4; i++) ASSERT_EQ(f[i].at, MS(10) + (async_time)ns[i]);
+    async_runtime_destroy(&rt);
+}
+
 TEST(sleep_zero_and_past_deadline_do_not_suspend) {
     async_runtime rt;
     static tframe f;
@@ -277,6 +296,41 @@ TEST(abort_during_timeout_unlinks_both_timers) {
     async_runtime_destroy(&rt);
 }
 
+/* A timeout around a nested async function: the child is restarted for each await,
+   and a timed-out child unwinds through its cleanup. */
+typedef struct { async_coro co; async_timer timer; int cleaned; } child_coro;
+static int slow_child(async_task *t, child_coro *c, async_time d) {
+    int rc;
+    ASYNC_CORO_BEGIN(t, &c->co);
+    ASYNC_AWAIT(rc, async_sleep(t, &c->timer, d));
+    ASYNC_RETURN(rc == 0 ? 7 : rc);
+    ASYNC_CLEANUP();
+    c->cleaned++;
+    ASYNC_END(0);
+}
+typedef struct { async_task task; async_timer dl; child_coro c; int r1, r2; async_time at; } callto;
+static int call_with_timeout(async_task *t) {
+    callto *f = (callto *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_CALL_TIMEOUT(f->r1, &f->dl, MS(20), &f->c.co, slow_child(t, &f->c, MS(50)));
+    ASYNC_AWAIT_CALL_TIMEOUT(f->r2, &f->dl, MS(20), &f->c.co, slow_child(t, &f->c, MS(5)));
+    f->at = NOW();
+    ASYNC_END(0);
+}
+TEST(timeout_around_nested_call) {
+    async_runtime rt;
+    static callto f;
+    ZERO(f);
+    start(&rt);
+    async_runtime_block_on(&rt, &f.task, call_with_timeout, "call");
+    ASSERT_EQ(f.r1, ASYNC_ETIMEDOUT);
+    ASSERT_EQ(f.r2, 7);                           /* restarted, not the stale result */
+    ASSERT_EQ(f.c.cleaned, 2);                    /* cancelled once, finished once */
+    ASSERT_EQ(f.at, MS(25));
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
 static int join_with_deadline(async_task *t) {
     tframe *f = (tframe *)t;
     ASYNC_BEGIN(t);
@@ -407,6 +461,7 @@ TEST(real_clock_sleep) {
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(sleeps_fire_in_deadline_order);
+    RUN(sub_tick_deadlines_fire_in_order);
     RUN(sleep_zero_and_past_deadline_do_not_suspend);
     RUN(sleep_until);
     RUN(manual_advance);
@@ -423,6 +478,7 @@ int main(int argc, char **argv) {
     RUN(timeout_racing_completion_at_same_instant);
     RUN(timeout_zero);
     RUN(abort_during_timeout_unlinks_both_timers);
+    RUN(timeout_around_nested_call);
     RUN(deadline_on_join_leaves_the_child_running);
     RUN(wheel_random_deadlines_and_cancellations);
     RUN(wheel_one_million_live_timers);
