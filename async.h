@@ -550,6 +550,7 @@ struct async_runtime {
     uint32_t occupied[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_WORDS];  /* slot bitmaps */
     uint32_t levels;                    /* bit L: level L has a timer */
     uint64_t elapsed;                   /* ticks: the wheel has run up to here */
+    uint64_t due;                       /* no slot needs processing before this tick */
     uint32_t ntimers, timer_seq;
     async_time (*now_fn)(void *);
     void (*idle_fn)(void *, async_time);
@@ -1770,6 +1771,11 @@ static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick) 
     slot = (int)(async__shr64(tick, (unsigned)(ASYNC_WHEEL_BITS * level)) & ASYNC__SLOT_MASK);
     tm->level = (uint8_t)level;
     tm->slot = (uint8_t)slot;
+    if (tick < rt->due) {                               /* keep `due` a lower bound */
+        unsigned shift = (unsigned)(ASYNC_WHEEL_BITS * level);
+        uint64_t start = async__shl64(async__shr64(tick, shift), shift);
+        if (start < rt->due) rt->due = start;
+    }
     head = &rt->wheel[level][slot];
     rt->occupied[level][slot >> 5] |= 1u << (slot & 31);
     rt->levels |= 1u << level;
@@ -1869,20 +1875,41 @@ static void async__timer_remove(async_runtime *rt, async_timer *tm) {
     rt->ntimers--;
 }
 
-/* Fire every timer due at `now`, in (deadline, seq) order. */
+/* Fire every timer due at `now`, in (deadline, seq) order. `due` makes the common
+   case, nothing due yet, one comparison. */
 static void async__fire_timers(async_runtime *rt, async_time now) {
     uint64_t now_tick = now >> ASYNC__WHEEL_SHIFT, start;
     int level, slot;
-    while (rt->ntimers && async__wheel_next(rt, &level, &slot, &start) && start <= now_tick) {
+    if (now_tick < rt->due) return;             /* elapsed may stay behind: that is fine */
+    rt->due = UINT64_MAX;
+    while (async__wheel_next(rt, &level, &slot, &start)) {
+        if (start > now_tick) {
+            rt->due = start;
+            break;
+        }
         async_timer **head = &rt->wheel[level][slot];
         rt->elapsed = start;
         if (level > 0) {                                /* cascade to lower levels */
-            async_timer *tm = *head, *next;
+            async_timer *tm = *head, *next, *prev = NULL;
             (*head)->prev->next = NULL;
             *head = NULL;
             async__slot_clear(rt, level, slot);
-            for (; tm; tm = next) {
+            for (; tm; prev = tm, tm = next) {
                 next = tm->next;
+                /* Timers often share a tick (many tasks sleeping alike): one that
+                   follows the last timer linked, in its slot's tail, goes right after. */
+                if (prev && (tm->deadline >> ASYNC__WHEEL_SHIFT) ==
+                                (prev->deadline >> ASYNC__WHEEL_SHIFT) &&
+                    prev->next == rt->wheel[prev->level][prev->slot] &&
+                    !async__tbefore(tm, prev)) {
+                    tm->level = prev->level;
+                    tm->slot = prev->slot;
+                    tm->prev = prev;
+                    tm->next = prev->next;
+                    prev->next->prev = tm;
+                    prev->next = tm;
+                    continue;
+                }
                 async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT);
             }
             continue;
@@ -1895,9 +1922,12 @@ static void async__fire_timers(async_runtime *rt, async_time now) {
             rt->stats.timers_fired++;
             async__wake(tm->task);
         }
-        if (*head) break;                               /* the rest are due later this tick */
+        if (*head) {                                    /* the rest are due later this tick */
+            rt->due = start;
+            break;
+        }
     }
-    if (rt->elapsed < now_tick) rt->elapsed = now_tick;
+    if (rt->elapsed < now_tick && rt->due > now_tick) rt->elapsed = now_tick;
 }
 
 /* The earliest deadline (exact), or ASYNC_TIME_NEVER. */

@@ -77,6 +77,35 @@ TEST(sub_tick_deadlines_fire_in_order) {    /* all in one 1.024 us wheel slot */
     async_runtime_destroy(&rt);
 }
 
+/* Many timers sharing a tick cascade down from a high level together: equal
+   deadlines keep arming order, sub-tick differences still sort. */
+TEST(shared_tick_cascade_keeps_order) {
+    enum { N = 300 };
+    async_runtime rt;
+    static tframe f[N];
+    char expect[4096] = "";
+    int i;
+    ZERO(f);
+    start(&rt);
+    LOG_RESET();
+    for (i = 0; i < N; i++) {
+        f[i].id = i;
+        f[i].dur = ASYNC_SEC(5) + (i % 3 == 2 ? 200 : 0) + (i % 7 == 0 ? 100 : 0);
+        async_task_spawn(&rt, &f[i].task, sleeper, "s");
+    }
+    async_runtime_run(&rt);
+    for (i = 0; i < N; i++)                       /* +0 ns first, then +100, +200, +300 */
+        if (f[i].dur == ASYNC_SEC(5)) sprintf(expect + strlen(expect), "%d@5000 ", i);
+    for (i = 0; i < N; i++)
+        if (f[i].dur == ASYNC_SEC(5) + 100) sprintf(expect + strlen(expect), "%d@5000 ", i);
+    for (i = 0; i < N; i++)
+        if (f[i].dur == ASYNC_SEC(5) + 200) sprintf(expect + strlen(expect), "%d@5000 ", i);
+    for (i = 0; i < N; i++)
+        if (f[i].dur == ASYNC_SEC(5) + 300) sprintf(expect + strlen(expect), "%d@5000 ", i);
+    ASSERT_STR(test_log, expect);
+    async_runtime_destroy(&rt);
+}
+
 TEST(sleep_zero_and_past_deadline_do_not_suspend) {
     async_runtime rt;
     static tframe f;
@@ -462,6 +491,7 @@ int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(sleeps_fire_in_deadline_order);
     RUN(sub_tick_deadlines_fire_in_order);
+    RUN(shared_tick_cascade_keeps_order);
     RUN(sleep_zero_and_past_deadline_do_not_suspend);
     RUN(sleep_until);
     RUN(manual_advance);
