@@ -1,0 +1,661 @@
+/* Sync: Semaphore, Mutex, RwLock, Notify, Barrier, CancellationToken, with Tokio's
+   semantics (tokio/tests/sync_*.rs): FIFO fairness without barging, partial grants,
+   close, the stored Notify permit, one Barrier leader per generation, the token
+   tree. Cancellation safety at every await: abort or time out each wait and check
+   that no permit, lock or waiter is left behind. */
+#include "test.h"
+
+#define MS(x) ASYNC_MS(x)
+
+typedef struct {
+    async_task task;
+    async_waiter w;
+    async_timer timer;
+    void *obj;
+    int id, rc, kind, held, cleaned, leader;
+    size_t n;
+    async_time hold, timeout;
+} sframe;
+
+static int in_cs, max_in_cs;                     /* tasks inside a critical section */
+
+/* kind: 0 semaphore(n), 1 mutex, 2 rwlock read, 3 rwlock write. Acquire, hold for
+   `hold` (sleeping), release. With a timeout, the acquire may time out. */
+static int locker(async_task *t) {
+    sframe *f = (sframe *)t;
+    ASYNC_BEGIN(t);
+    if (f->timeout) {
+        if (f->kind == 0)
+            ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, f->timeout,
+                                async_semaphore_acquire_many(t, (async_semaphore *)f->obj, &f->w, f->n));
+        else if (f->kind == 1)
+            ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, f->timeout,
+                                async_mutex_lock(t, (async_mutex *)f->obj, &f->w));
+        else if (f->kind == 2)
+            ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, f->timeout,
+                                async_rwlock_read(t, (async_rwlock *)f->obj, &f->w));
+        else
+            ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, f->timeout,
+                                async_rwlock_write(t, (async_rwlock *)f->obj, &f->w));
+    } else if (f->kind == 0) {
+        ASYNC_AWAIT(f->rc, async_semaphore_acquire_many(t, (async_semaphore *)f->obj, &f->w, f->n));
+    } else if (f->kind == 1) {
+        ASYNC_AWAIT(f->rc, async_mutex_lock(t, (async_mutex *)f->obj, &f->w));
+    } else if (f->kind == 2) {
+        ASYNC_AWAIT(f->rc, async_rwlock_read(t, (async_rwlock *)f->obj, &f->w));
+    } else {
+        ASYNC_AWAIT(f->rc, async_rwlock_write(t, (async_rwlock *)f->obj, &f->w));
+    }
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    f->held = 1;
+    logf_("%d+ ", f->id);
+    if (++in_cs > max_in_cs) max_in_cs = in_cs;
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->hold));
+    in_cs--;
+    logf_("%d- ", f->id);
+    f->held = 0;
+    if (f->kind == 0) async_semaphore_release((async_semaphore *)f->obj, f->n);
+    else if (f->kind == 1) async_mutex_unlock((async_mutex *)f->obj);
+    else if (f->kind == 2) async_rwlock_read_unlock((async_rwlock *)f->obj);
+    else async_rwlock_write_unlock((async_rwlock *)f->obj);
+    ASYNC_RETURN(0);
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    if (f->held) {                               /* cancelled while holding: release */
+        in_cs--;
+        if (f->kind == 0) async_semaphore_release((async_semaphore *)f->obj, f->n);
+        else if (f->kind == 1) async_mutex_unlock((async_mutex *)f->obj);
+        else if (f->kind == 2) async_rwlock_read_unlock((async_rwlock *)f->obj);
+        else async_rwlock_write_unlock((async_rwlock *)f->obj);
+        f->held = 0;
+    }
+    ASYNC_END(0);
+}
+
+static sframe *spawn_locker(async_runtime *rt, sframe *f, int id, int kind, void *obj,
+                            size_t n, int hold_ms) {
+    ZERO(*f);
+    f->id = id;
+    f->kind = kind;
+    f->obj = obj;
+    f->n = n;
+    f->hold = MS(hold_ms);
+    async_task_spawn(rt, &f->task, locker, "locker");
+    return f;
+}
+
+/* ---- Semaphore -------------------------------------------------------------------- */
+TEST(semaphore_basics) {
+    async_semaphore s;
+    ASSERT_EQ(async_semaphore_init(&s, 3), 0);
+    ASSERT_EQ(async_semaphore_try_acquire(&s, 2), 0);
+    ASSERT_EQ(async_semaphore_available(&s), 1);
+    ASSERT_EQ(async_semaphore_try_acquire(&s, 2), ASYNC_EAGAIN);
+    ASSERT_EQ(async_semaphore_release(&s, 2), 0);
+    ASSERT_EQ(async_semaphore_release(&s, 1), ASYNC_EINVAL);      /* never acquired */
+    ASSERT_EQ(async_semaphore_available(&s), 3);
+    ASSERT_EQ(async_semaphore_add_permits(&s, 2), 0);
+    ASSERT_EQ(async_semaphore_available(&s), 5);
+    ASSERT_EQ(async_semaphore_forget_permits(&s, 7), 5);
+    ASSERT_EQ(async_semaphore_available(&s), 0);
+    ASSERT_EQ(async_semaphore_add_permits(&s, ASYNC_SEMAPHORE_MAX_PERMITS), 0);
+    ASSERT_EQ(async_semaphore_add_permits(&s, 1), ASYNC_EINVAL);  /* past the maximum */
+    ASSERT_EQ(async_semaphore_init(&s, ASYNC_SEMAPHORE_MAX_PERMITS + 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_init(NULL, 1), ASYNC_EINVAL);
+    async_semaphore_init(&s, 2);
+    ASSERT_EQ(async_semaphore_try_acquire(&s, 1), 0);
+    ASSERT_EQ(async_semaphore_forget(&s, 1), 0);                  /* a held permit, gone */
+    ASSERT_EQ(async_semaphore_release(&s, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_available(&s), 1);
+    ASSERT_EQ(async_semaphore_close(&s), 0);
+    ASSERT_EQ(async_semaphore_try_acquire(&s, 1), ASYNC_ECLOSED);
+    ASSERT_EQ(async_semaphore_is_closed(&s), 1);
+}
+
+TEST(semaphore_thousand_tasks_ten_permits) {
+    enum { N = 1000 };
+    async_runtime rt;
+    static sframe f[N];
+    async_semaphore s;
+    int i, done = 0;
+    test_rt_paused(&rt);
+    async_semaphore_init(&s, 10);
+    in_cs = max_in_cs = 0;
+    LOG_RESET();
+    for (i = 0; i < N; i++) spawn_locker(&rt, &f[i], i, 0, &s, 1, 1 + i % 3);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    for (i = 0; i < N; i++) done += f[i].rc == 0 && f[i].cleaned == 1;
+    ASSERT_EQ(done, N);
+    ASSERT_EQ(max_in_cs, 10);
+    ASSERT_EQ(async_semaphore_available(&s), 10);
+    async_runtime_destroy(&rt);
+}
+
+TEST(semaphore_fifo_no_barging) {
+    async_runtime rt;
+    static sframe a, b, c;
+    async_semaphore s;
+    test_rt_paused(&rt);
+    async_semaphore_init(&s, 1);
+    LOG_RESET();
+    in_cs = max_in_cs = 0;
+    spawn_locker(&rt, &a, 0, 0, &s, 1, 10);       /* holds the only permit */
+    spawn_locker(&rt, &b, 1, 0, &s, 3, 10);       /* wants 3: first in line */
+    spawn_locker(&rt, &c, 2, 0, &s, 1, 10);       /* wants 1: behind b */
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_semaphore_add_permits(&s, 1), 0);   /* 1 free: goes to b, not c */
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(b.w.got, 1);
+    ASSERT_EQ(c.held, 0);
+    ASSERT_EQ(async_semaphore_try_acquire(&s, 1), ASYNC_EAGAIN);  /* no barging either */
+    ASSERT_EQ(async_semaphore_add_permits(&s, 1), 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(test_log, "0+ 0- 1+ 1- 2+ 2- ");
+    ASSERT_EQ(async_semaphore_available(&s), 3);
+    async_runtime_destroy(&rt);
+}
+
+TEST(semaphore_cancel_returns_partial_and_granted_permits) {
+    async_runtime rt;
+    static sframe a, b, c;
+    async_semaphore s;
+    test_rt_paused(&rt);
+    async_semaphore_init(&s, 3);
+    LOG_RESET();
+    in_cs = max_in_cs = 0;
+    spawn_locker(&rt, &a, 0, 0, &s, 2, 100);      /* holds 2 */
+    spawn_locker(&rt, &b, 1, 0, &s, 3, 10);       /* gets 1 of 3, waits */
+    spawn_locker(&rt, &c, 2, 0, &s, 2, 10);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(b.w.got, 1);
+    async_task_abort(&b.task);                    /* its 1 goes back: c then fits? no, 1 free */
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(b.cleaned, 1);
+    ASSERT_EQ(c.w.got, 1);                        /* handed on to the next in line */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(test_log, "0+ 0- 2+ 2- ");
+    ASSERT_EQ(async_semaphore_available(&s), 3);
+    /* granted but not yet observed, then aborted: the permits move on */
+    ASSERT_EQ(async_semaphore_try_acquire(&s, 3), 0);
+    LOG_RESET();
+    spawn_locker(&rt, &b, 1, 0, &s, 3, 10);
+    spawn_locker(&rt, &c, 2, 0, &s, 1, 10);
+    async_runtime_step(&rt, 0);
+    async_semaphore_release(&s, 3);               /* all three handed to b */
+    ASSERT_EQ(b.w.state, 2);
+    ASSERT_EQ(c.w.state, 1);
+    async_task_abort(&b.task);                    /* before b ran: c gets its turn */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(test_log, "2+ 2- ");
+    ASSERT_EQ(b.rc, ASYNC_ECANCELED);
+    ASSERT_EQ(c.rc, 0);
+    ASSERT_EQ(async_semaphore_available(&s), 3);
+    async_runtime_destroy(&rt);
+}
+
+TEST(semaphore_close_fails_waiters) {
+    async_runtime rt;
+    static sframe a, b;
+    async_semaphore s;
+    test_rt_paused(&rt);
+    async_semaphore_init(&s, 2);
+    in_cs = max_in_cs = 0;
+    spawn_locker(&rt, &a, 0, 0, &s, 2, 50);
+    spawn_locker(&rt, &b, 1, 0, &s, 1, 50);
+    async_runtime_step(&rt, 0);
+    async_semaphore_close(&s);
+    async_runtime_run(&rt);
+    ASSERT_EQ(b.rc, ASYNC_ECLOSED);
+    ASSERT_EQ(a.rc, 0);                           /* held permits are unaffected */
+    ASSERT_EQ(async_semaphore_available(&s), 2);
+    async_runtime_destroy(&rt);
+}
+
+TEST(semaphore_timeout_leaves_queue_clean) {
+    async_runtime rt;
+    static sframe a, b, c;
+    async_semaphore s;
+    test_rt_paused(&rt);
+    async_semaphore_init(&s, 1);
+    in_cs = max_in_cs = 0;
+    spawn_locker(&rt, &a, 0, 0, &s, 1, 100);
+    spawn_locker(&rt, &b, 1, 0, &s, 1, 10);
+    b.timeout = MS(20);
+    spawn_locker(&rt, &c, 2, 0, &s, 1, 10);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(b.rc, ASYNC_ETIMEDOUT);
+    ASSERT_EQ(c.rc, 0);
+    CHECK(s.q.head == NULL);
+    ASSERT_EQ(async_semaphore_available(&s), 1);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- Mutex ---------------------------------------------------------------------------- */
+TEST(mutex_fifo_order) {
+    async_runtime rt;
+    static sframe f[5];
+    async_mutex m = ASYNC_MUTEX_INIT;             /* {0} is unlocked */
+    int i;
+    test_rt_paused(&rt);
+    LOG_RESET();
+    in_cs = max_in_cs = 0;
+    for (i = 0; i < 5; i++) spawn_locker(&rt, &f[i], i, 1, &m, 1, 5);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(test_log, "0+ 0- 1+ 1- 2+ 2- 3+ 3- 4+ 4- ");
+    ASSERT_EQ(max_in_cs, 1);
+    ASSERT_EQ(async_mutex_is_locked(&m), 0);
+    async_runtime_destroy(&rt);
+}
+
+TEST(mutex_try_lock_and_misuse) {
+    async_runtime rt;
+    static sframe a, b;
+    async_mutex m;
+    async_mutex_init(&m);
+    ASSERT_EQ(async_mutex_unlock(&m), ASYNC_EINVAL);
+    ASSERT_EQ(async_mutex_try_lock(&m), 0);
+    ASSERT_EQ(async_mutex_try_lock(&m), ASYNC_EBUSY);
+    ASSERT_EQ(async_mutex_unlock(&m), 0);
+    test_rt_paused(&rt);
+    in_cs = max_in_cs = 0;
+    spawn_locker(&rt, &a, 0, 1, &m, 1, 10);
+    spawn_locker(&rt, &b, 1, 1, &m, 1, 10);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_mutex_try_lock(&m), ASYNC_EBUSY);
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_mutex_try_lock(&m), 0);
+    ASSERT_EQ(async_mutex_lock(NULL, &m, NULL), ASYNC_EINVAL);
+    async_runtime_destroy(&rt);
+}
+
+TEST(mutex_abort_waiter_and_handed_over_lock) {
+    async_runtime rt;
+    static sframe a, b, c;
+    async_mutex m = ASYNC_MUTEX_INIT;
+    test_rt_paused(&rt);
+    LOG_RESET();
+    in_cs = max_in_cs = 0;
+    spawn_locker(&rt, &a, 0, 1, &m, 1, 10);
+    spawn_locker(&rt, &b, 1, 1, &m, 1, 10);
+    spawn_locker(&rt, &c, 2, 1, &m, 1, 10);
+    async_runtime_step(&rt, 0);
+    async_task_abort(&b.task);                    /* waiting: unlinked */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(test_log, "0+ 0- 2+ 2- ");
+    ASSERT_EQ(async_mutex_is_locked(&m), 0);
+    /* a is handed the lock by an unlock, then aborted before it runs: passed on */
+    LOG_RESET();
+    ASSERT_EQ(async_mutex_try_lock(&m), 0);
+    spawn_locker(&rt, &a, 0, 1, &m, 1, 10);
+    spawn_locker(&rt, &b, 1, 1, &m, 1, 10);
+    async_runtime_step(&rt, 0);
+    async_mutex_unlock(&m);
+    ASSERT_EQ(a.w.state, 2);                      /* ready: owns the lock, not yet run */
+    async_task_abort(&a.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(test_log, "1+ 1- ");
+    ASSERT_EQ(async_mutex_is_locked(&m), 0);
+    async_runtime_destroy(&rt);
+}
+
+TEST(mutex_abort_while_holding_via_cleanup) {
+    async_runtime rt;
+    static sframe a, b;
+    async_mutex m = ASYNC_MUTEX_INIT;
+    test_rt_paused(&rt);
+    in_cs = max_in_cs = 0;
+    spawn_locker(&rt, &a, 0, 1, &m, 1, 1000);
+    spawn_locker(&rt, &b, 1, 1, &m, 1, 10);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(a.held, 1);
+    async_task_abort(&a.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(b.rc, 0);
+    ASSERT_EQ(a.cleaned, 1);
+    ASSERT_EQ(async_mutex_is_locked(&m), 0);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- RwLock ---------------------------------------------------------------------------- */
+TEST(rwlock_readers_share_writer_excludes_and_is_not_starved) {
+    async_runtime rt;
+    static sframe f[6];
+    async_rwlock l;
+    async_rwlock_init(&l);
+    test_rt_paused(&rt);
+    LOG_RESET();
+    in_cs = max_in_cs = 0;
+    spawn_locker(&rt, &f[0], 0, 2, &l, 1, 10);    /* readers 0, 1 */
+    spawn_locker(&rt, &f[1], 1, 2, &l, 1, 20);
+    spawn_locker(&rt, &f[2], 2, 3, &l, 1, 10);    /* writer waits for both */
+    spawn_locker(&rt, &f[3], 3, 2, &l, 1, 10);    /* reader after the writer: waits too */
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(f[3].held, 0);                      /* a queued writer blocks new readers */
+    ASSERT_EQ(async_rwlock_try_read(&l), ASYNC_EBUSY);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(test_log, "0+ 1+ 0- 1- 2+ 2- 3+ 3- ");
+    ASSERT_EQ(l.used, 0);
+    async_runtime_destroy(&rt);
+}
+
+TEST(rwlock_try_downgrade_misuse) {
+    async_rwlock l = {{0}, 0, 0, 0};
+    ASSERT_EQ(async_rwlock_read_unlock(&l), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_write_unlock(&l), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_try_write(&l), 0);
+    ASSERT_EQ(async_rwlock_try_read(&l), ASYNC_EBUSY);
+    ASSERT_EQ(async_rwlock_read_unlock(&l), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_downgrade(&l), 0);     /* now one reader */
+    ASSERT_EQ(async_rwlock_try_read(&l), 0);
+    ASSERT_EQ(async_rwlock_try_write(&l), ASYNC_EBUSY);
+    ASSERT_EQ(async_rwlock_downgrade(&l), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_read_unlock(&l), 0);
+    ASSERT_EQ(async_rwlock_read_unlock(&l), 0);
+    ASSERT_EQ(async_rwlock_try_write(&l), 0);
+    ASSERT_EQ(async_rwlock_write_unlock(&l), 0);
+}
+
+TEST(rwlock_writer_timeout_lets_readers_in) {
+    async_runtime rt;
+    static sframe r1, wr, r2;
+    async_rwlock l;
+    async_rwlock_init(&l);
+    test_rt_paused(&rt);
+    LOG_RESET();
+    in_cs = max_in_cs = 0;
+    spawn_locker(&rt, &r1, 0, 2, &l, 1, 100);
+    spawn_locker(&rt, &wr, 1, 3, &l, 1, 10);
+    wr.timeout = MS(30);
+    spawn_locker(&rt, &r2, 2, 2, &l, 1, 10);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(wr.rc, ASYNC_ETIMEDOUT);            /* its partial grant went back */
+    ASSERT_STR(test_log, "0+ 2+ 2- 0- ");         /* r2 got in at 30 ms, beside r1 */
+    ASSERT_EQ(l.used, 0);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- Notify ----------------------------------------------------------------------------- */
+typedef struct { async_task task; async_waiter w; async_notify *n; int rc, got, enable_first; } nframe;
+static int notified(async_task *t) {
+    nframe *f = (nframe *)t;
+    ASYNC_BEGIN(t);
+    if (f->enable_first) async_notify_enable(t, f->n, &f->w);
+    ASYNC_AWAIT(f->rc, async_notify_wait(t, f->n, &f->w));
+    f->got = 1;
+    ASYNC_END(0);
+}
+static void spawn_notified(async_runtime *rt, nframe *f, async_notify *n) {
+    ZERO(*f);
+    f->n = n;
+    async_task_spawn(rt, &f->task, notified, "notified");
+}
+TEST(notify_one_stores_a_single_permit) {
+    async_runtime rt;
+    static nframe a, b;
+    async_notify n = ASYNC_NOTIFY_INIT;
+    async_runtime_init(&rt, NULL);
+    async_notify_one(&n);
+    async_notify_one(&n);                         /* still one permit */
+    spawn_notified(&rt, &a, &n);
+    spawn_notified(&rt, &b, &n);
+    ASSERT_EQ(async_runtime_run(&rt), 1);
+    ASSERT_EQ(a.got + b.got, 1);                  /* one consumed it at once, one waits */
+    ASSERT_EQ(n.permit, 0);
+    async_notify_one(&n);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    async_runtime_destroy(&rt);
+}
+TEST(notify_waiters_wakes_only_current_and_stores_nothing) {
+    async_runtime rt;
+    static nframe a, b, c;
+    async_notify n;
+    async_notify_init(&n);
+    async_runtime_init(&rt, NULL);
+    spawn_notified(&rt, &a, &n);
+    spawn_notified(&rt, &b, &n);
+    async_runtime_run(&rt);
+    async_notify_waiters(&n);
+    spawn_notified(&rt, &c, &n);                  /* came after: not woken */
+    ASSERT_EQ(async_runtime_run(&rt), 1);
+    ASSERT_EQ(a.got + b.got, 2);
+    ASSERT_EQ(c.got, 0);
+    ASSERT_EQ(n.permit, 0);
+    async_notify_one(&n);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    async_runtime_destroy(&rt);
+}
+TEST(notify_one_oldest_last_newest) {
+    async_runtime rt;
+    static nframe a, b, c;
+    async_notify n;
+    async_notify_init(&n);
+    async_runtime_init(&rt, NULL);
+    spawn_notified(&rt, &a, &n);
+    spawn_notified(&rt, &b, &n);
+    spawn_notified(&rt, &c, &n);
+    async_runtime_run(&rt);
+    async_notify_one(&n);
+    async_runtime_run(&rt);
+    ASSERT_EQ(a.got, 1);
+    async_notify_last(&n);
+    async_runtime_run(&rt);
+    ASSERT_EQ(c.got, 1);
+    ASSERT_EQ(b.got, 0);
+    async_notify_last(&n);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    async_runtime_destroy(&rt);
+}
+TEST(notify_cancelled_after_chosen_forwards) {
+    async_runtime rt;
+    static nframe a, b;
+    async_notify n;
+    async_notify_init(&n);
+    async_runtime_init(&rt, NULL);
+    spawn_notified(&rt, &a, &n);
+    spawn_notified(&rt, &b, &n);
+    async_runtime_run(&rt);
+    async_notify_one(&n);                         /* chooses a */
+    async_task_abort(&a.task);                    /* before a observed it */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.got, 0);
+    ASSERT_EQ(b.got, 1);                          /* the notification was not lost */
+    /* a waiting waiter that is aborted is simply unlinked */
+    spawn_notified(&rt, &a, &n);
+    async_runtime_run(&rt);
+    async_task_abort(&a.task);
+    async_runtime_run(&rt);
+    CHECK(n.q.head == NULL);
+    ASSERT_EQ(n.permit, 0);
+    async_runtime_destroy(&rt);
+}
+TEST(notify_enable_registers_before_waiting) {
+    async_runtime rt;
+    static nframe a;
+    async_notify n;
+    async_waiter w;
+    static sframe host;
+    async_notify_init(&n);
+    async_runtime_init(&rt, NULL);
+    ZERO(w);
+    ZERO(host);
+    async_task_spawn(&rt, &host.task, locker, "host");   /* any task, for enable */
+    ASSERT_EQ(async_notify_enable(&host.task, &n, &w), 0);
+    async_notify_waiters(&n);                     /* enabled: it counts as waiting */
+    ASSERT_EQ(w.state, 2);
+    ZERO(w);
+    async_notify_one(&n);
+    ASSERT_EQ(async_notify_enable(&host.task, &n, &w), 0);   /* consumes the permit */
+    ASSERT_EQ(w.state, 2);
+    ASSERT_EQ(n.permit, 0);
+    spawn_notified(&rt, &a, &n);
+    a.enable_first = 1;
+    async_runtime_run(&rt);
+    async_notify_waiters(&n);
+    async_runtime_run(&rt);
+    ASSERT_EQ(a.got, 1);
+    async_task_abort(&host.task);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- Barrier ------------------------------------------------------------------------------ */
+typedef struct { async_task task; async_waiter w; async_barrier *b; int rounds, leaders, i; } bframe;
+static int barrier_task(async_task *t) {
+    bframe *f = (bframe *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->rounds; f->i++) {
+        ASYNC_AWAIT(rc, async_barrier_wait(t, f->b, &f->w));
+        f->leaders += rc == 1;
+    }
+    ASYNC_END(0);
+}
+TEST(barrier_one_leader_per_generation) {
+    async_runtime rt;
+    static bframe f[5];
+    async_barrier b;
+    int i, leaders = 0;
+    ZERO(f);
+    async_barrier_init(&b, 5);
+    async_runtime_init(&rt, NULL);
+    for (i = 0; i < 5; i++) {
+        f[i].b = &b;
+        f[i].rounds = 7;
+        async_task_spawn(&rt, &f[i].task, barrier_task, "barrier");
+    }
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    for (i = 0; i < 5; i++) leaders += f[i].leaders;
+    ASSERT_EQ(leaders, 7);                        /* exactly one per generation */
+    ASSERT_EQ(b.gen, 7);
+    async_runtime_destroy(&rt);
+}
+TEST(barrier_zero_is_one_and_cancel_takes_party_out) {
+    async_runtime rt;
+    static bframe a, c, d;
+    async_barrier b;
+    ZERO(a); ZERO(c); ZERO(d);
+    async_barrier_init(&b, 0);
+    async_runtime_init(&rt, NULL);
+    a.b = &b;
+    a.rounds = 3;
+    ASSERT_EQ(async_runtime_block_on(&rt, &a.task, barrier_task, "solo"), 0);
+    ASSERT_EQ(a.leaders, 3);                      /* n = 0 behaves as 1: always leader */
+    async_barrier_init(&b, 2);
+    c.b = d.b = &b;
+    c.rounds = d.rounds = 1;
+    async_task_spawn(&rt, &c.task, barrier_task, "c");
+    async_runtime_run(&rt);
+    ASSERT_EQ(b.count, 1);
+    async_task_abort(&c.task);
+    async_runtime_run(&rt);
+    ASSERT_EQ(b.count, 0);                        /* c no longer counts */
+    async_task_spawn(&rt, &d.task, barrier_task, "d");
+    ASSERT_EQ(async_runtime_run(&rt), 1);         /* d alone is not enough */
+    async_runtime_destroy(&rt);
+}
+
+/* ---- CancellationToken ---------------------------------------------------------------------- */
+typedef struct { async_task task; async_waiter w; async_cancel_token *tok; int rc, woke; } cframe;
+static int token_waiter(async_task *t) {
+    cframe *f = (cframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_cancel_token_wait(t, f->tok, &f->w));
+    f->woke = 1;
+    ASYNC_END(0);
+}
+static void spawn_tok(async_runtime *rt, cframe *f, async_cancel_token *tok) {
+    ZERO(*f);
+    f->tok = tok;
+    async_task_spawn(rt, &f->task, token_waiter, "token");
+}
+TEST(token_tree) {
+    async_runtime rt;
+    static cframe a, b, c;
+    async_cancel_token root, child, grandchild, other;
+    async_cancel_token_init(&root);
+    ASSERT_EQ(async_cancel_token_child(&root, &child), 0);
+    ASSERT_EQ(async_cancel_token_child(&child, &grandchild), 0);
+    ASSERT_EQ(async_cancel_token_child(&root, &other), 0);
+    async_runtime_init(&rt, NULL);
+    spawn_tok(&rt, &a, &root);
+    spawn_tok(&rt, &b, &grandchild);
+    spawn_tok(&rt, &c, &other);
+    ASSERT_EQ(async_runtime_run(&rt), 3);
+    async_cancel_token_cancel(&child);            /* down, not up */
+    ASSERT_EQ(async_runtime_run(&rt), 2);
+    ASSERT_EQ(b.woke, 1);
+    ASSERT_EQ(async_cancel_token_is_cancelled(&root), 0);
+    ASSERT_EQ(async_cancel_token_is_cancelled(&other), 0);
+    async_cancel_token_cancel(&root);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.woke + c.woke, 2);
+    {
+        async_cancel_token late;
+        async_cancel_token_child(&root, &late);   /* born cancelled */
+        ASSERT_EQ(async_cancel_token_is_cancelled(&late), 1);
+        spawn_tok(&rt, &a, &late);
+        ASSERT_EQ(async_runtime_run(&rt), 0);     /* completes at once */
+        async_cancel_token_destroy(&late);
+    }
+    async_runtime_destroy(&rt);
+}
+TEST(token_deep_tree_and_destroy_reparents) {
+    enum { N = 10000 };
+    static async_cancel_token chain[N];
+    async_cancel_token mid_child;
+    int i, all = 1;
+    async_cancel_token_init(&chain[0]);
+    for (i = 1; i < N; i++) async_cancel_token_child(&chain[i - 1], &chain[i]);
+    async_cancel_token_child(&chain[5], &mid_child);
+    ASSERT_EQ(async_cancel_token_destroy(&chain[5]), 0);     /* chain[6] now under chain[4] */
+    CHECK(chain[6].parent == &chain[4]);
+    CHECK(mid_child.parent == &chain[4]);
+    async_cancel_token_cancel(&chain[0]);         /* iterative: no stack overflow */
+    for (i = 0; i < N; i++) if (i != 5 && !chain[i].cancelled) all = 0;
+    ASSERT_EQ(all, 1);
+    ASSERT_EQ(mid_child.cancelled, 1);
+    ASSERT_EQ(chain[5].cancelled, 0);             /* out of the tree before the cancel */
+}
+TEST(token_wait_abort_and_destroy_busy) {
+    async_runtime rt;
+    static cframe a;
+    async_cancel_token tok;
+    async_cancel_token_init(&tok);
+    async_runtime_init(&rt, NULL);
+    spawn_tok(&rt, &a, &tok);
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_cancel_token_destroy(&tok), ASYNC_EBUSY);
+    async_task_abort(&a.task);
+    async_runtime_run(&rt);
+    CHECK(tok.q.head == NULL);
+    ASSERT_EQ(async_cancel_token_destroy(&tok), 0);
+    ASSERT_EQ(async_cancel_token_child(&tok, &tok), ASYNC_EINVAL);
+    async_runtime_destroy(&rt);
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    RUN(semaphore_basics);
+    RUN(semaphore_thousand_tasks_ten_permits);
+    RUN(semaphore_fifo_no_barging);
+    RUN(semaphore_cancel_returns_partial_and_granted_permits);
+    RUN(semaphore_close_fails_waiters);
+    RUN(semaphore_timeout_leaves_queue_clean);
+    RUN(mutex_fifo_order);
+    RUN(mutex_try_lock_and_misuse);
+    RUN(mutex_abort_waiter_and_handed_over_lock);
+    RUN(mutex_abort_while_holding_via_cleanup);
+    RUN(rwlock_readers_share_writer_excludes_and_is_not_starved);
+    RUN(rwlock_try_downgrade_misuse);
+    RUN(rwlock_writer_timeout_lets_readers_in);
+    RUN(notify_one_stores_a_single_permit);
+    RUN(notify_waiters_wakes_only_current_and_stores_nothing);
+    RUN(notify_one_oldest_last_newest);
+    RUN(notify_cancelled_after_chosen_forwards);
+    RUN(notify_enable_registers_before_waiting);
+    RUN(barrier_one_leader_per_generation);
+    RUN(barrier_zero_is_one_and_cancel_takes_party_out);
+    RUN(token_tree);
+    RUN(token_deep_tree_and_destroy_reparents);
+    RUN(token_wait_abort_and_destroy_busy);
+    DONE();
+}
