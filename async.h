@@ -437,7 +437,9 @@ extern "C" {
     X(ASYNC_EDEADLK, ASYNC__ERRNO(EDEADLK, 35), "no task can make progress") \
     X(ASYNC_ECLOSED, (-3001), "closed") \
     X(ASYNC_ESTATE, (-3002), "invalid state for this operation") \
-    X(ASYNC_ELOST, (-3003), "lost resume point (an await inside a switch statement?)")
+    X(ASYNC_ELOST, (-3003), "lost resume point (an await inside a switch statement?)") \
+    X(ASYNC_ENORECV, (-3004), "no receiver") \
+    X(ASYNC_ELAGGED, (-3005), "receiver lagged behind: the oldest items were overwritten")
 
 #define ASYNC__ERR_ENUM(name, value, msg) name = value,
 enum { ASYNC_OK = 0, ASYNC_ERRORS(ASYNC__ERR_ENUM) ASYNC__ERR_LAST = -3999 };
@@ -763,6 +765,126 @@ ASYNC_API int async_cancel_token_wait(async_task *t, async_cancel_token *tok,
 ASYNC_API int async_cancel_token_destroy(async_cancel_token *tok);
 
 ////////////////////////////////////////////////////////////////////////////////
+// >>chan
+
+/* Channels copy items of a fixed size in and out (item_size bytes, any type). Where
+   storage is a parameter, pass a buffer of the size the *_storage_size function
+   gives, or NULL to have it allocated through ASYNC_MALLOC (freed by *_destroy). */
+
+typedef struct async__block async__block;
+
+typedef struct async_mpsc {
+    unsigned char *buf;                 /* bounded: a ring of `cap` items */
+    size_t item_size, cap;              /* cap 0: unbounded */
+    size_t head, len;                   /* first item and item count */
+    size_t used;                        /* slots out: items plus reserved permits */
+    async_waitq send_q, recv_q, closed_q;
+    async__block *first, *last, *spare; /* unbounded: blocks of items */
+    size_t rpos, wpos;
+    uint32_t senders;                   /* live sender handles (1 after init) */
+    uint8_t rx_closed, own;
+} async_mpsc;
+
+typedef struct async_oneshot {
+    unsigned char *value;
+    size_t item_size;
+    async_waitq rx_q, closed_q;
+    uint8_t state, rx_closed, own;
+} async_oneshot;
+
+typedef struct async_broadcast {
+    unsigned char *buf;
+    size_t item_size, cap;              /* cap: a power of two */
+    uint64_t tail;                      /* position of the next item sent */
+    uint32_t senders, receivers;
+    uint8_t own;
+    async_waitq q;
+} async_broadcast;
+
+typedef struct async_broadcast_rx {
+    async_broadcast *ch;
+    uint64_t next;                      /* position of the next item to receive */
+    uint64_t lagged;                    /* after ASYNC_ELAGGED: how many were lost */
+} async_broadcast_rx;
+
+typedef struct async_watch {
+    unsigned char *value;
+    size_t item_size;
+    uint64_t version;
+    uint32_t senders, receivers;
+    uint8_t closed, own;
+    async_waitq q;
+} async_watch;
+
+typedef struct async_watch_rx {
+    async_watch *ch;
+    uint64_t seen;                      /* version this receiver has seen */
+} async_watch_rx;
+
+ASYNC_API size_t async_mpsc_storage_size(size_t item_size, size_t capacity);
+ASYNC_API int async_mpsc_init(async_mpsc *c, size_t item_size, size_t capacity, void *storage);
+ASYNC_API int async_mpsc_destroy(async_mpsc *c);
+ASYNC_API int async_mpsc_send(async_task *t, async_mpsc *c, async_waiter *w,
+                              const void *item);                            /* op */
+ASYNC_API int async_mpsc_try_send(async_mpsc *c, const void *item);
+ASYNC_API int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w);   /* op */
+ASYNC_API int async_mpsc_try_reserve(async_mpsc *c);
+ASYNC_API int async_mpsc_send_reserved(async_mpsc *c, const void *item);
+ASYNC_API int async_mpsc_release_reserved(async_mpsc *c);
+ASYNC_API int async_mpsc_recv(async_task *t, async_mpsc *c, async_waiter *w, void *item); /* op */
+ASYNC_API int async_mpsc_try_recv(async_mpsc *c, void *item);
+ASYNC_API int async_mpsc_close(async_mpsc *c);
+ASYNC_API int async_mpsc_is_closed(const async_mpsc *c);
+ASYNC_API int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w);     /* op */
+ASYNC_API int async_mpsc_sender_clone(async_mpsc *c);
+ASYNC_API int async_mpsc_sender_release(async_mpsc *c);
+ASYNC_API size_t async_mpsc_len(const async_mpsc *c);
+ASYNC_API size_t async_mpsc_capacity(const async_mpsc *c);
+
+ASYNC_API int async_oneshot_init(async_oneshot *o, size_t item_size, void *storage);
+ASYNC_API int async_oneshot_destroy(async_oneshot *o);
+ASYNC_API int async_oneshot_send(async_oneshot *o, const void *item);
+ASYNC_API int async_oneshot_recv(async_task *t, async_oneshot *o, async_waiter *w,
+                                 void *item);                               /* op */
+ASYNC_API int async_oneshot_try_recv(async_oneshot *o, void *item);
+ASYNC_API int async_oneshot_sender_release(async_oneshot *o);
+ASYNC_API int async_oneshot_close(async_oneshot *o);
+ASYNC_API int async_oneshot_is_closed(const async_oneshot *o);
+ASYNC_API int async_oneshot_closed(async_task *t, async_oneshot *o, async_waiter *w); /* op */
+
+ASYNC_API size_t async_broadcast_storage_size(size_t item_size, size_t capacity);
+ASYNC_API int async_broadcast_init(async_broadcast *b, size_t item_size, size_t capacity,
+                                   void *storage);
+ASYNC_API int async_broadcast_destroy(async_broadcast *b);
+ASYNC_API int async_broadcast_send(async_broadcast *b, const void *item);
+ASYNC_API int async_broadcast_subscribe(async_broadcast *b, async_broadcast_rx *rx);
+ASYNC_API int async_broadcast_unsubscribe(async_broadcast_rx *rx);
+ASYNC_API int async_broadcast_recv(async_task *t, async_broadcast_rx *rx, async_waiter *w,
+                                   void *item);                             /* op */
+ASYNC_API int async_broadcast_try_recv(async_broadcast_rx *rx, void *item);
+ASYNC_API uint64_t async_broadcast_rx_len(const async_broadcast_rx *rx);
+ASYNC_API int async_broadcast_sender_clone(async_broadcast *b);
+ASYNC_API int async_broadcast_sender_release(async_broadcast *b);
+
+ASYNC_API int async_watch_init(async_watch *ch, size_t item_size, void *storage,
+                               const void *initial);
+ASYNC_API int async_watch_destroy(async_watch *ch);
+ASYNC_API int async_watch_subscribe(async_watch *ch, async_watch_rx *rx);
+ASYNC_API int async_watch_unsubscribe(async_watch_rx *rx);
+ASYNC_API int async_watch_send(async_watch *ch, const void *item);
+ASYNC_API int async_watch_send_replace(async_watch *ch, const void *item, void *old);
+ASYNC_API int async_watch_send_modify(async_watch *ch, void (*modify)(void *value, void *user),
+                                      void *user);
+ASYNC_API int async_watch_borrow(const async_watch_rx *rx, void *item);
+ASYNC_API int async_watch_borrow_and_update(async_watch_rx *rx, void *item);
+ASYNC_API int async_watch_has_changed(const async_watch_rx *rx);
+ASYNC_API int async_watch_mark_changed(async_watch_rx *rx);
+ASYNC_API int async_watch_mark_unchanged(async_watch_rx *rx);
+ASYNC_API int async_watch_changed(async_task *t, async_watch_rx *rx, async_waiter *w); /* op */
+ASYNC_API int async_watch_sender_clone(async_watch *ch);
+ASYNC_API int async_watch_sender_release(async_watch *ch);
+
+////////////////////////////////////////////////////////////////////////////////
 // >>debug
 
 typedef void (*async_write_fn)(void *user, const char *text);
@@ -977,8 +1099,10 @@ static inline int async__done(const async_task *t, const int *resp) {
 #include <sys/eventfd.h>
 #endif
 #define async__memset memset
+#define async__memcpy memcpy
 #else
 #define async__memset __builtin_memset
+#define async__memcpy __builtin_memcpy
 #endif
 
 #if !defined(ASYNC_FREESTANDING) && (defined(__GNUC__) || defined(__clang__))
@@ -2666,6 +2790,632 @@ ASYNC_DEF int async_cancel_token_destroy(async_cancel_token *tok) {
         if (tok->next) tok->next->prev = tok->prev;
     }
     tok->parent = tok->next = tok->prev = NULL;
+    return 0;
+}
+
+////////////////////////////////////////////////////////////////////////////////
+// >>chan
+
+static void *async__alloc(size_t n) {
+#ifdef ASYNC_MALLOC
+    return n ? ASYNC_MALLOC(n) : NULL;
+#else
+    (void)n;
+    return NULL;
+#endif
+}
+static void async__dealloc(void *p) {
+#ifdef ASYNC_MALLOC
+    if (p) ASYNC_FREE(p);
+#else
+    (void)p;
+#endif
+}
+/* item_size * count, or SIZE_MAX when that overflows. */
+static size_t async__array_size(size_t item_size, size_t count) {
+    if (item_size && count > SIZE_MAX / item_size) return SIZE_MAX;
+    return item_size * count;
+}
+/* Storage for `size` bytes: the caller's, or allocated (own = 1). */
+static int async__storage(unsigned char **buf, uint8_t *own, void *storage, size_t size) {
+    *own = 0;
+    *buf = (unsigned char *)storage;
+    if (storage || size == 0) return 0;
+    if (size == SIZE_MAX || !(*buf = (unsigned char *)async__alloc(size))) return ASYNC_ENOMEM;
+    *own = 1;
+    return 0;
+}
+
+/* ---- mpsc ------------------------------------------------------------------------
+   Bounded: a ring of `cap` items and the FIFO permit core for its slots (`used` =
+   items + reserved permits), so waiting senders are served in order, a cancelled
+   send gives its slot back, and a receive hands the freed slot to the next sender.
+   Unbounded: a list of blocks of ASYNC__BLOCK_ITEMS items, one kept spare. */
+#define ASYNC__BLOCK_ITEMS 32
+struct async__block {
+    async__block *next;
+};
+#define async__block_item(c, b, i) \
+    ((unsigned char *)((b) + 1) + (size_t)(i) * (c)->item_size)
+
+ASYNC_DEF size_t async_mpsc_storage_size(size_t item_size, size_t capacity) {
+    return async__array_size(item_size, capacity);
+}
+
+ASYNC_DEF int async_mpsc_init(async_mpsc *c, size_t item_size, size_t capacity, void *storage) {
+    int rc;
+    if (!c || capacity > ASYNC_SEMAPHORE_MAX_PERMITS) return ASYNC_EINVAL;
+    async__memset(c, 0, sizeof *c);
+    c->item_size = item_size;
+    c->cap = capacity;
+    c->senders = 1;
+    if (capacity) {
+        size_t size = async__array_size(item_size, capacity);
+        if (size == SIZE_MAX) return ASYNC_EINVAL;
+        rc = async__storage(&c->buf, &c->own, storage, size);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+ASYNC_DEF int async_mpsc_destroy(async_mpsc *c) {
+    async__block *b;
+    if (!c) return ASYNC_EINVAL;
+    if (c->send_q.head || c->recv_q.head || c->closed_q.head) return ASYNC_EBUSY;
+    if (c->own) async__dealloc(c->buf);
+    while ((b = c->first) != NULL) {
+        c->first = b->next;
+        async__dealloc(b);
+    }
+    async__dealloc(c->spare);
+    async__memset(c, 0, sizeof *c);
+    return 0;
+}
+
+static void async__mpsc_wake_rx(async_mpsc *c) {
+    async__wq_ready_all(&c->recv_q, ASYNC__W_READY, 0);
+}
+
+/* Append an item; the slot is already accounted for (bounded) or allocated here. */
+static int async__mpsc_put(async_mpsc *c, const void *item) {
+    if (c->cap) {
+        size_t pos = c->head + c->len;
+        if (pos >= c->cap) pos -= c->cap;       /* no division: Cortex-M0 */
+        async__memcpy(c->buf + pos * c->item_size, item, c->item_size);
+    } else {
+        if (!c->last || c->wpos == ASYNC__BLOCK_ITEMS) {
+            async__block *b = c->spare;
+            if (b) c->spare = NULL;
+            else if (!(b = (async__block *)async__alloc(
+                           sizeof(async__block) + ASYNC__BLOCK_ITEMS * c->item_size)))
+                return ASYNC_ENOMEM;
+            b->next = NULL;
+            if (c->last) c->last->next = b;
+            else {
+                c->first = b;
+                c->rpos = 0;
+            }
+            c->last = b;
+            c->wpos = 0;
+        }
+        async__memcpy(async__block_item(c, c->last, c->wpos), item, c->item_size);
+        c->wpos++;
+    }
+    c->len++;
+    async__mpsc_wake_rx(c);
+    return 0;
+}
+
+static void async__mpsc_take(async_mpsc *c, void *item) {
+    if (c->cap) {
+        async__memcpy(item, c->buf + c->head * c->item_size, c->item_size);
+        if (++c->head == c->cap) c->head = 0;
+        c->len--;
+        async__permits_release(&c->send_q, &c->used, c->cap, 1);  /* the slot moves on */
+    } else {
+        async__block *b = c->first;
+        async__memcpy(item, async__block_item(c, b, c->rpos), c->item_size);
+        c->rpos++;
+        c->len--;
+        if (c->rpos == ASYNC__BLOCK_ITEMS || !c->len) {
+            if (b == c->last) {                 /* drained: keep the block, rewind */
+                if (!c->len) c->rpos = c->wpos = 0;
+            } else {
+                c->first = b->next;
+                c->rpos = 0;
+                if (c->spare) async__dealloc(b);
+                else c->spare = b;
+            }
+        }
+    }
+}
+
+ASYNC_DEF int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w) {
+    if (!t || !c || !w) return ASYNC_EINVAL;
+    if (!c->cap) {                              /* unbounded: never waits */
+        if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+        return c->rx_closed ? ASYNC_ECLOSED : 0;
+    }
+    return async__permits_acquire(t, &c->send_q, &c->used, c->cap, c->rx_closed, w, 1);
+}
+
+ASYNC_DEF int async_mpsc_send(async_task *t, async_mpsc *c, async_waiter *w, const void *item) {
+    int rc;
+    if (!item && c && c->item_size) return ASYNC_EINVAL;
+    if (!t || !c || !w) return ASYNC_EINVAL;
+    if (!c->cap) {
+        if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+        if (c->rx_closed) return ASYNC_ECLOSED;
+        return async__mpsc_put(c, item);
+    }
+    rc = async__permits_acquire(t, &c->send_q, &c->used, c->cap, c->rx_closed, w, 1);
+    if (rc != 0) return rc;                     /* pending, closed or cancelled */
+    return async__mpsc_put(c, item);            /* a permit issued before a close may send */
+}
+
+ASYNC_DEF int async_mpsc_try_reserve(async_mpsc *c) {
+    if (!c) return ASYNC_EINVAL;
+    if (c->rx_closed) return ASYNC_ECLOSED;
+    if (!c->cap) return 0;
+    return async__permits_try(&c->send_q, &c->used, c->cap, 1);
+}
+
+ASYNC_DEF int async_mpsc_try_send(async_mpsc *c, const void *item) {
+    int rc;
+    if (!c || (!item && c->item_size)) return ASYNC_EINVAL;
+    rc = async_mpsc_try_reserve(c);
+    if (rc != 0) return rc;                     /* full (EAGAIN) or closed */
+    rc = async__mpsc_put(c, item);
+    if (rc != 0 && c->cap) async__permits_release(&c->send_q, &c->used, c->cap, 1);
+    return rc;
+}
+
+/* Use a permit from async_mpsc_reserve/try_reserve: never waits, and a permit
+   issued before the receiver closed may still send (the receiver drains it). */
+ASYNC_DEF int async_mpsc_send_reserved(async_mpsc *c, const void *item) {
+    if (!c || (!item && c->item_size)) return ASYNC_EINVAL;
+    if (!c->cap) return c->rx_closed ? ASYNC_ECLOSED : async__mpsc_put(c, item);
+    if (c->used <= c->len) return ASYNC_EINVAL;             /* no permit is out */
+    return async__mpsc_put(c, item);            /* the permit's slot takes the item */
+}
+
+ASYNC_DEF int async_mpsc_release_reserved(async_mpsc *c) {
+    if (!c) return ASYNC_EINVAL;
+    if (!c->cap) return 0;
+    if (c->used <= c->len) return ASYNC_EINVAL;
+    async__permits_release(&c->send_q, &c->used, c->cap, 1);
+    if (!c->len) async__mpsc_wake_rx(c);        /* the last permit may end the stream */
+    return 0;
+}
+
+/* Closed for the receiver: no sender or the receiver closed, nothing buffered, and
+   no permit still out that could yet send (Tokio's rule). */
+static int async__mpsc_ended(const async_mpsc *c) {
+    return c->len == 0 && (c->senders == 0 || c->rx_closed) && c->used == 0;
+}
+
+ASYNC_DEF int async_mpsc_recv(async_task *t, async_mpsc *c, async_waiter *w, void *item) {
+    if (!t || !c || !w || (!item && c->item_size)) return ASYNC_EINVAL;
+    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&c->recv_q, w);
+    w->state = ASYNC__W_IDLE;
+    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;   /* nothing taken */
+    if (c->len) {
+        if (!async__coop(t)) return ASYNC_PENDING;
+        async__mpsc_take(c, item);
+        return 0;
+    }
+    if (async__mpsc_ended(c)) return ASYNC_ECLOSED;
+    async__wq_push(&c->recv_q, w, t);
+    return ASYNC_PENDING;
+}
+
+ASYNC_DEF int async_mpsc_try_recv(async_mpsc *c, void *item) {
+    if (!c || (!item && c->item_size)) return ASYNC_EINVAL;
+    if (c->len) {
+        async__mpsc_take(c, item);
+        return 0;
+    }
+    return async__mpsc_ended(c) ? ASYNC_ECLOSED : ASYNC_EAGAIN;
+}
+
+/* The receiver closes: sends fail from now on, waiting senders fail, permits already
+   granted may still send, and what is buffered can still be received. */
+ASYNC_DEF int async_mpsc_close(async_mpsc *c) {
+    async_waiter *w;
+    if (!c) return ASYNC_EINVAL;
+    c->rx_closed = 1;
+    while ((w = c->send_q.head) != NULL) {
+        c->used -= w->got;
+        w->got = 0;
+        async__wq_ready(&c->send_q, w, ASYNC__W_CLOSED);
+    }
+    async__wq_ready_all(&c->closed_q, ASYNC__W_READY, 0);
+    return 0;
+}
+
+ASYNC_DEF int async_mpsc_is_closed(const async_mpsc *c) { return c && c->rx_closed; }
+
+/* A sender waits until the receiver has closed (Tokio's Sender::closed). */
+ASYNC_DEF int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w) {
+    if (!t || !c || !w) return ASYNC_EINVAL;
+    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&c->closed_q, w);
+    w->state = ASYNC__W_IDLE;
+    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (c->rx_closed) return 0;
+    async__wq_push(&c->closed_q, w, t);
+    return ASYNC_PENDING;
+}
+
+ASYNC_DEF int async_mpsc_sender_clone(async_mpsc *c) {
+    if (!c || c->senders == UINT32_MAX) return ASYNC_EINVAL;
+    c->senders++;
+    return 0;
+}
+
+ASYNC_DEF int async_mpsc_sender_release(async_mpsc *c) {
+    if (!c || !c->senders) return ASYNC_EINVAL;
+    if (--c->senders == 0) async__mpsc_wake_rx(c);
+    return 0;
+}
+
+ASYNC_DEF size_t async_mpsc_len(const async_mpsc *c) { return c ? c->len : 0; }
+
+/* Free slots now (Tokio's capacity(): a reserved permit holds one until received). */
+ASYNC_DEF size_t async_mpsc_capacity(const async_mpsc *c) {
+    if (!c) return 0;
+    return c->cap ? c->cap - c->used : SIZE_MAX;
+}
+
+/* ---- oneshot ------------------------------------------------------------------------ */
+enum { ASYNC__ONESHOT_EMPTY = 0, ASYNC__ONESHOT_SENT, ASYNC__ONESHOT_TAKEN,
+       ASYNC__ONESHOT_DROPPED };
+
+ASYNC_DEF int async_oneshot_init(async_oneshot *o, size_t item_size, void *storage) {
+    if (!o) return ASYNC_EINVAL;
+    async__memset(o, 0, sizeof *o);
+    o->item_size = item_size;
+    return async__storage(&o->value, &o->own, storage, item_size);
+}
+
+ASYNC_DEF int async_oneshot_destroy(async_oneshot *o) {
+    if (!o) return ASYNC_EINVAL;
+    if (o->rx_q.head || o->closed_q.head) return ASYNC_EBUSY;
+    if (o->own) async__dealloc(o->value);
+    async__memset(o, 0, sizeof *o);
+    return 0;
+}
+
+/* Never waits. ASYNC_ECLOSED if the receiver is gone: the item was not taken. */
+ASYNC_DEF int async_oneshot_send(async_oneshot *o, const void *item) {
+    if (!o || (!item && o->item_size)) return ASYNC_EINVAL;
+    if (o->rx_closed) return ASYNC_ECLOSED;
+    if (o->state != ASYNC__ONESHOT_EMPTY) return ASYNC_ESTATE;    /* sent already, or dropped */
+    async__memcpy(o->value, item, o->item_size);
+    o->state = ASYNC__ONESHOT_SENT;
+    async__wq_ready_all(&o->rx_q, ASYNC__W_READY, 0);
+    return 0;
+}
+
+static int async__oneshot_take(async_oneshot *o, void *item) {
+    switch (o->state) {
+    case ASYNC__ONESHOT_SENT:
+        async__memcpy(item, o->value, o->item_size);
+        o->state = ASYNC__ONESHOT_TAKEN;
+        return 0;
+    case ASYNC__ONESHOT_DROPPED:
+    case ASYNC__ONESHOT_TAKEN:
+        return ASYNC_ECLOSED;
+    default:
+        return o->rx_closed ? ASYNC_ECLOSED : ASYNC_EAGAIN;
+    }
+}
+
+ASYNC_DEF int async_oneshot_recv(async_task *t, async_oneshot *o, async_waiter *w, void *item) {
+    int rc;
+    if (!t || !o || !w || (!item && o->item_size)) return ASYNC_EINVAL;
+    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&o->rx_q, w);
+    w->state = ASYNC__W_IDLE;
+    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (o->state == ASYNC__ONESHOT_TAKEN) return ASYNC_ESTATE;    /* polled after completion */
+    rc = async__oneshot_take(o, item);
+    if (rc != ASYNC_EAGAIN) {
+        if (rc == 0 && !async__coop(t)) {
+            o->state = ASYNC__ONESHOT_SENT;     /* not yet: keep it for the next poll */
+            return ASYNC_PENDING;
+        }
+        return rc;
+    }
+    async__wq_push(&o->rx_q, w, t);
+    return ASYNC_PENDING;
+}
+
+ASYNC_DEF int async_oneshot_try_recv(async_oneshot *o, void *item) {
+    if (!o || (!item && o->item_size)) return ASYNC_EINVAL;
+    return async__oneshot_take(o, item);
+}
+
+/* The sender goes away without sending: the receiver gets ASYNC_ECLOSED. */
+ASYNC_DEF int async_oneshot_sender_release(async_oneshot *o) {
+    if (!o) return ASYNC_EINVAL;
+    if (o->state == ASYNC__ONESHOT_EMPTY) {
+        o->state = ASYNC__ONESHOT_DROPPED;
+        async__wq_ready_all(&o->rx_q, ASYNC__W_READY, 0);
+    }
+    return 0;
+}
+
+/* The receiver closes (or goes away): later sends fail; a value sent before can still
+   be received. */
+ASYNC_DEF int async_oneshot_close(async_oneshot *o) {
+    if (!o) return ASYNC_EINVAL;
+    o->rx_closed = 1;
+    async__wq_ready_all(&o->closed_q, ASYNC__W_READY, 0);
+    return 0;
+}
+
+ASYNC_DEF int async_oneshot_is_closed(const async_oneshot *o) { return o && o->rx_closed; }
+
+ASYNC_DEF int async_oneshot_closed(async_task *t, async_oneshot *o, async_waiter *w) {
+    if (!t || !o || !w) return ASYNC_EINVAL;
+    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&o->closed_q, w);
+    w->state = ASYNC__W_IDLE;
+    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (o->rx_closed) return 0;
+    async__wq_push(&o->closed_q, w, t);
+    return ASYNC_PENDING;
+}
+
+/* ---- broadcast -----------------------------------------------------------------------
+   A ring of cap (a power of two) items that always overwrites the oldest; each
+   receiver has its own position. One that falls more than cap behind gets
+   ASYNC_ELAGGED once, with rx->lagged set to how many it lost, and resumes at the
+   oldest item still kept (Tokio's semantics). */
+static size_t async__pow2_ceil(size_t n) {
+    size_t p = 1;
+    while (p < n) p <<= 1;
+    return p;
+}
+
+ASYNC_DEF size_t async_broadcast_storage_size(size_t item_size, size_t capacity) {
+    if (capacity == 0 || capacity > SIZE_MAX / 2) return SIZE_MAX;
+    return async__array_size(item_size, async__pow2_ceil(capacity));
+}
+
+ASYNC_DEF int async_broadcast_init(async_broadcast *b, size_t item_size, size_t capacity,
+                                   void *storage) {
+    size_t size = async_broadcast_storage_size(item_size, capacity);
+    int rc;
+    if (!b || size == SIZE_MAX) return ASYNC_EINVAL;
+    async__memset(b, 0, sizeof *b);
+    b->item_size = item_size;
+    b->cap = async__pow2_ceil(capacity);
+    b->senders = 1;
+    rc = async__storage(&b->buf, &b->own, storage, size);
+    return rc;
+}
+
+ASYNC_DEF int async_broadcast_destroy(async_broadcast *b) {
+    if (!b) return ASYNC_EINVAL;
+    if (b->q.head) return ASYNC_EBUSY;
+    if (b->own) async__dealloc(b->buf);
+    async__memset(b, 0, sizeof *b);
+    return 0;
+}
+
+/* Returns how many receivers there are, or ASYNC_ENORECV (nothing is stored). */
+ASYNC_DEF int async_broadcast_send(async_broadcast *b, const void *item) {
+    if (!b || (!item && b->item_size)) return ASYNC_EINVAL;
+    if (!b->receivers) return ASYNC_ENORECV;
+    async__memcpy(b->buf + (size_t)(b->tail & (b->cap - 1)) * b->item_size, item, b->item_size);
+    b->tail++;
+    async__wq_ready_all(&b->q, ASYNC__W_READY, 0);
+    return b->receivers > INT_MAX ? INT_MAX : (int)b->receivers;
+}
+
+/* Sees the items sent from now on. */
+ASYNC_DEF int async_broadcast_subscribe(async_broadcast *b, async_broadcast_rx *rx) {
+    if (!b || !rx || b->receivers == UINT32_MAX) return ASYNC_EINVAL;
+    rx->ch = b;
+    rx->next = b->tail;
+    rx->lagged = 0;
+    b->receivers++;
+    return 0;
+}
+
+ASYNC_DEF int async_broadcast_unsubscribe(async_broadcast_rx *rx) {
+    if (!rx || !rx->ch) return ASYNC_EINVAL;
+    rx->ch->receivers--;
+    rx->ch = NULL;
+    return 0;
+}
+
+static int async__broadcast_take(async_broadcast_rx *rx, void *item) {
+    async_broadcast *b = rx->ch;
+    if (b->tail - rx->next > b->cap) {          /* overwritten under our feet */
+        rx->lagged = b->tail - b->cap - rx->next;
+        rx->next = b->tail - b->cap;
+        return ASYNC_ELAGGED;
+    }
+    if (rx->next != b->tail) {
+        async__memcpy(item, b->buf + (size_t)(rx->next & (b->cap - 1)) * b->item_size,
+                      b->item_size);
+        rx->next++;
+        return 0;
+    }
+    return b->senders ? ASYNC_EAGAIN : ASYNC_ECLOSED;
+}
+
+ASYNC_DEF int async_broadcast_recv(async_task *t, async_broadcast_rx *rx, async_waiter *w,
+                                   void *item) {
+    int rc;
+    if (!t || !rx || !rx->ch || !w || (!item && rx->ch->item_size)) return ASYNC_EINVAL;
+    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&rx->ch->q, w);
+    w->state = ASYNC__W_IDLE;
+    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (rx->next != rx->ch->tail && !async__coop(t)) return ASYNC_PENDING;
+    rc = async__broadcast_take(rx, item);
+    if (rc != ASYNC_EAGAIN) return rc;
+    async__wq_push(&rx->ch->q, w, t);
+    return ASYNC_PENDING;
+}
+
+ASYNC_DEF int async_broadcast_try_recv(async_broadcast_rx *rx, void *item) {
+    if (!rx || !rx->ch || (!item && rx->ch->item_size)) return ASYNC_EINVAL;
+    return async__broadcast_take(rx, item);
+}
+
+/* Items not yet received, the overwritten ones included (as Tokio's len()). */
+ASYNC_DEF uint64_t async_broadcast_rx_len(const async_broadcast_rx *rx) {
+    return rx && rx->ch ? rx->ch->tail - rx->next : 0;
+}
+
+ASYNC_DEF int async_broadcast_sender_clone(async_broadcast *b) {
+    if (!b || b->senders == UINT32_MAX) return ASYNC_EINVAL;
+    b->senders++;
+    return 0;
+}
+
+ASYNC_DEF int async_broadcast_sender_release(async_broadcast *b) {
+    if (!b || !b->senders) return ASYNC_EINVAL;
+    if (--b->senders == 0) async__wq_ready_all(&b->q, ASYNC__W_READY, 0);
+    return 0;
+}
+
+/* ---- watch ----------------------------------------------------------------------------
+   One value and a version that every store bumps; each receiver remembers the
+   version it has seen. Closed when every sender is released (Tokio's semantics). */
+ASYNC_DEF int async_watch_init(async_watch *ch, size_t item_size, void *storage,
+                               const void *initial) {
+    int rc;
+    if (!ch) return ASYNC_EINVAL;
+    async__memset(ch, 0, sizeof *ch);
+    ch->item_size = item_size;
+    ch->senders = 1;
+    rc = async__storage(&ch->value, &ch->own, storage, item_size);
+    if (rc < 0) return rc;
+    if (initial) async__memcpy(ch->value, initial, item_size);
+    else if (item_size) async__memset(ch->value, 0, item_size);
+    return 0;
+}
+
+ASYNC_DEF int async_watch_destroy(async_watch *ch) {
+    if (!ch) return ASYNC_EINVAL;
+    if (ch->q.head) return ASYNC_EBUSY;
+    if (ch->own) async__dealloc(ch->value);
+    async__memset(ch, 0, sizeof *ch);
+    return 0;
+}
+
+/* The value current now counts as seen. */
+ASYNC_DEF int async_watch_subscribe(async_watch *ch, async_watch_rx *rx) {
+    if (!ch || !rx || ch->receivers == UINT32_MAX) return ASYNC_EINVAL;
+    rx->ch = ch;
+    rx->seen = ch->version;
+    ch->receivers++;
+    return 0;
+}
+
+ASYNC_DEF int async_watch_unsubscribe(async_watch_rx *rx) {
+    if (!rx || !rx->ch) return ASYNC_EINVAL;
+    rx->ch->receivers--;
+    rx->ch = NULL;
+    return 0;
+}
+
+static void async__watch_store(async_watch *ch) {
+    ch->version++;
+    async__wq_ready_all(&ch->q, ASYNC__W_READY, 0);
+}
+
+/* Stores only if someone receives (ASYNC_ENORECV otherwise, value unchanged). */
+ASYNC_DEF int async_watch_send(async_watch *ch, const void *item) {
+    if (!ch || (!item && ch->item_size)) return ASYNC_EINVAL;
+    if (!ch->receivers) return ASYNC_ENORECV;
+    async__memcpy(ch->value, item, ch->item_size);
+    async__watch_store(ch);
+    return 0;
+}
+
+/* Always stores; the previous value goes to `old` (may be NULL). */
+ASYNC_DEF int async_watch_send_replace(async_watch *ch, const void *item, void *old) {
+    if (!ch || (!item && ch->item_size)) return ASYNC_EINVAL;
+    if (old) async__memcpy(old, ch->value, ch->item_size);
+    async__memcpy(ch->value, item, ch->item_size);
+    async__watch_store(ch);
+    return 0;
+}
+
+/* Always stores: modify(value, user) edits the value in place. */
+ASYNC_DEF int async_watch_send_modify(async_watch *ch, void (*modify)(void *value, void *user),
+                                      void *user) {
+    if (!ch || !modify) return ASYNC_EINVAL;
+    modify(ch->value, user);
+    async__watch_store(ch);
+    return 0;
+}
+
+ASYNC_DEF int async_watch_borrow(const async_watch_rx *rx, void *item) {
+    if (!rx || !rx->ch || (!item && rx->ch->item_size)) return ASYNC_EINVAL;
+    async__memcpy(item, rx->ch->value, rx->ch->item_size);
+    return 0;
+}
+
+ASYNC_DEF int async_watch_borrow_and_update(async_watch_rx *rx, void *item) {
+    int rc = async_watch_borrow(rx, item);
+    if (rc == 0) rx->seen = rx->ch->version;
+    return rc;
+}
+
+/* 1 if there is a version this receiver has not seen; ASYNC_ECLOSED once closed. */
+ASYNC_DEF int async_watch_has_changed(const async_watch_rx *rx) {
+    if (!rx || !rx->ch) return ASYNC_EINVAL;
+    if (rx->ch->closed) return ASYNC_ECLOSED;
+    return rx->seen != rx->ch->version;
+}
+
+ASYNC_DEF int async_watch_mark_changed(async_watch_rx *rx) {
+    if (!rx || !rx->ch) return ASYNC_EINVAL;
+    rx->seen = rx->ch->version - 1;
+    return 0;
+}
+
+ASYNC_DEF int async_watch_mark_unchanged(async_watch_rx *rx) {
+    if (!rx || !rx->ch) return ASYNC_EINVAL;
+    rx->seen = rx->ch->version;
+    return 0;
+}
+
+/* Completes at once if there is an unseen version (marking it seen), else waits for
+   a store; ASYNC_ECLOSED only when closed and everything is seen. Cancel safe. */
+ASYNC_DEF int async_watch_changed(async_task *t, async_watch_rx *rx, async_waiter *w) {
+    async_watch *ch;
+    if (!t || !rx || !rx->ch || !w) return ASYNC_EINVAL;
+    ch = rx->ch;
+    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&ch->q, w);
+    w->state = ASYNC__W_IDLE;
+    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (rx->seen != ch->version) {
+        if (!async__coop(t)) return ASYNC_PENDING;
+        rx->seen = ch->version;
+        return 0;
+    }
+    if (ch->closed) return ASYNC_ECLOSED;
+    async__wq_push(&ch->q, w, t);
+    return ASYNC_PENDING;
+}
+
+ASYNC_DEF int async_watch_sender_clone(async_watch *ch) {
+    if (!ch || ch->senders == UINT32_MAX) return ASYNC_EINVAL;
+    ch->senders++;
+    return 0;
+}
+
+ASYNC_DEF int async_watch_sender_release(async_watch *ch) {
+    if (!ch || !ch->senders) return ASYNC_EINVAL;
+    if (--ch->senders == 0) {
+        ch->closed = 1;
+        async__wq_ready_all(&ch->q, ASYNC__W_READY, 0);
+    }
     return 0;
 }
 

@@ -1,0 +1,620 @@
+/* Channels: mpsc (bounded and unbounded), oneshot, broadcast, watch, following Tokio's
+   tests (tokio/tests/sync_mpsc.rs, sync_oneshot.rs, sync_broadcast.rs, sync_watch.rs):
+   order, capacity edges, close and release semantics, reserve/permits, lag, versions,
+   and cancellation of every wait without losing or duplicating an item. */
+#include "test.h"
+
+#define MS(x) ASYNC_MS(x)
+
+/* A task that sends `n` ints starting at `base` (or receives until closed). */
+typedef struct {
+    async_task task;
+    async_waiter w;
+    async_timer timer;
+    async_mpsc *c;
+    int base, n, i, rc, item, got[64], ngot, cleaned;
+    async_time every, timeout;
+} cframe;
+
+static int sender(async_task *t) {
+    cframe *f = (cframe *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->n; f->i++) {
+        f->item = f->base + f->i;
+        ASYNC_AWAIT(f->rc, async_mpsc_send(t, f->c, &f->w, &f->item));
+        if (f->rc < 0) break;
+        logf_("s%d ", f->item);
+    }
+    async_mpsc_sender_release(f->c);
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    ASYNC_END(f->rc);
+}
+static int receiver(async_task *t) {
+    cframe *f = (cframe *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        if (f->timeout)
+            ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, f->timeout,
+                                async_mpsc_recv(t, f->c, &f->w, &f->item));
+        else
+            ASYNC_AWAIT(f->rc, async_mpsc_recv(t, f->c, &f->w, &f->item));
+        if (f->rc < 0) break;
+        logf_("r%d ", f->item);
+        if (f->ngot < 64) f->got[f->ngot++] = f->item;
+        if (f->every) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->every));
+    }
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    ASYNC_END(f->rc);
+}
+static void spawn(async_runtime *rt, cframe *f, async_mpsc *c, async_task_fn fn, int base, int n) {
+    ZERO(*f);
+    f->c = c;
+    f->base = base;
+    f->n = n;
+    async_task_spawn(rt, &f->task, fn, "chan");
+}
+
+/* ---- mpsc ------------------------------------------------------------------------ */
+TEST(mpsc_order_and_backpressure_capacity_1) {
+    async_runtime rt;
+    static cframe s, r;
+    async_mpsc c;
+    int store;
+    test_rt_paused(&rt);
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), 1, &store), 0);
+    LOG_RESET();
+    spawn(&rt, &s, &c, sender, 0, 4);
+    spawn(&rt, &r, &c, receiver, 0, 0);
+    r.every = MS(10);                             /* a slow receiver */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    /* the sender never runs more than one item ahead of the receiver */
+    ASSERT_STR(test_log, "s0 r0 s1 r1 s2 r2 s3 r3 ");
+    ASSERT_EQ(r.rc, ASYNC_ECLOSED);               /* closed after the sender left, drained */
+    ASSERT_EQ(r.ngot, 4);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+TEST(mpsc_many_senders_fifo_when_full) {
+    async_runtime rt;
+    static cframe s[3], r;
+    async_mpsc c;
+    int i;
+    test_rt_paused(&rt);
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), 2, NULL), 0);      /* allocated */
+    async_mpsc_sender_clone(&c);
+    async_mpsc_sender_clone(&c);                  /* three senders */
+    for (i = 0; i < 3; i++) spawn(&rt, &s[i], &c, sender, 10 * i, 3);
+    spawn(&rt, &r, &c, receiver, 0, 0);
+    r.every = MS(1);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.ngot, 9);
+    /* per sender, items arrive in order; blocked senders are served in turn */
+    for (i = 0; i < 9; i++) CHECK(r.got[i] % 10 < 3);
+    {
+        int last[3] = {-1, -1, -1};
+        for (i = 0; i < 9; i++) {
+            CHECK(r.got[i] % 10 > last[r.got[i] / 10]);
+            last[r.got[i] / 10] = r.got[i] % 10;
+        }
+    }
+    ASSERT_EQ(r.rc, ASYNC_ECLOSED);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+    async_runtime_destroy(&rt);
+}
+
+TEST(mpsc_try_send_try_recv) {
+    async_mpsc c;
+    int v = 7, out = 0;
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), 2, NULL), 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), ASYNC_EAGAIN);       /* empty, senders live */
+    ASSERT_EQ(async_mpsc_try_send(&c, &v), 0);
+    v = 8;
+    ASSERT_EQ(async_mpsc_try_send(&c, &v), 0);
+    ASSERT_EQ(async_mpsc_try_send(&c, &v), ASYNC_EAGAIN);         /* full */
+    ASSERT_EQ(async_mpsc_len(&c), 2);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), 0);
+    ASSERT_EQ(out, 7);
+    ASSERT_EQ(async_mpsc_sender_release(&c), 0);
+    ASSERT_EQ(async_mpsc_sender_release(&c), ASYNC_EINVAL);       /* no sender left */
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), 0);                  /* drain first */
+    ASSERT_EQ(out, 8);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), ASYNC_ECLOSED);      /* then disconnected */
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), ASYNC_SEMAPHORE_MAX_PERMITS + 1, NULL),
+              ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_init(&c, SIZE_MAX / 2, 4, NULL), ASYNC_EINVAL);   /* overflow */
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), 1, NULL), 0);
+    ASSERT_EQ(async_mpsc_try_send(&c, NULL), ASYNC_EINVAL);
+    async_mpsc_destroy(&c);
+}
+
+TEST(mpsc_close_drains_and_fails_senders) {
+    async_runtime rt;
+    static cframe s1, s2;
+    async_mpsc c;
+    int v = 1, out;
+    test_rt_paused(&rt);
+    async_mpsc_init(&c, sizeof(int), 1, NULL);
+    async_mpsc_sender_clone(&c);
+    spawn(&rt, &s1, &c, sender, 0, 1);            /* fills the slot */
+    spawn(&rt, &s2, &c, sender, 100, 1);          /* waits for a slot */
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_mpsc_len(&c), 1);
+    async_mpsc_close(&c);
+    async_runtime_run(&rt);
+    ASSERT_EQ(s2.rc, ASYNC_ECLOSED);              /* a waiting sender fails */
+    ASSERT_EQ(async_mpsc_try_send(&c, &v), ASYNC_ECLOSED);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), 0);  /* what was buffered is kept */
+    ASSERT_EQ(out, 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), ASYNC_ECLOSED);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+TEST(mpsc_permits_reserve_capacity_and_close) {
+    async_mpsc c;
+    int v = 5, out;
+    async_mpsc_init(&c, sizeof(int), 2, NULL);
+    ASSERT_EQ(async_mpsc_capacity(&c), 2);
+    ASSERT_EQ(async_mpsc_try_reserve(&c), 0);
+    ASSERT_EQ(async_mpsc_capacity(&c), 1);        /* a permit holds a slot */
+    ASSERT_EQ(async_mpsc_send_reserved(&c, &v), 0);
+    ASSERT_EQ(async_mpsc_capacity(&c), 1);        /* back only after the receive */
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), 0);
+    ASSERT_EQ(async_mpsc_capacity(&c), 2);
+    ASSERT_EQ(async_mpsc_send_reserved(&c, &v), ASYNC_EINVAL);    /* no permit out */
+    ASSERT_EQ(async_mpsc_try_reserve(&c), 0);
+    ASSERT_EQ(async_mpsc_release_reserved(&c), 0);                /* dropped permit */
+    ASSERT_EQ(async_mpsc_capacity(&c), 2);
+    ASSERT_EQ(async_mpsc_release_reserved(&c), ASYNC_EINVAL);
+    /* close, then a permit issued before may still send; the end comes after it */
+    ASSERT_EQ(async_mpsc_try_reserve(&c), 0);
+    async_mpsc_close(&c);
+    ASSERT_EQ(async_mpsc_try_reserve(&c), ASYNC_ECLOSED);
+    async_mpsc_sender_release(&c);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), ASYNC_EAGAIN);       /* a permit is out */
+    ASSERT_EQ(async_mpsc_send_reserved(&c, &v), 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), ASYNC_ECLOSED);
+    async_mpsc_destroy(&c);
+}
+
+TEST(mpsc_cancel_send_and_recv_lose_nothing) {
+    async_runtime rt;
+    static cframe s1, s2, s3, r;
+    async_mpsc c;
+    int out;
+    test_rt_paused(&rt);
+    async_mpsc_init(&c, sizeof(int), 1, NULL);
+    async_mpsc_sender_clone(&c);
+    async_mpsc_sender_clone(&c);
+    spawn(&rt, &s1, &c, sender, 0, 1);
+    spawn(&rt, &s2, &c, sender, 10, 1);           /* waits, then aborted: never sent */
+    spawn(&rt, &s3, &c, sender, 20, 1);
+    async_runtime_step(&rt, 0);
+    async_task_abort(&s2.task);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(s2.cleaned, 1);
+    ASSERT_EQ(async_mpsc_sender_release(&c), 0); /* s2 would have released its handle */
+    /* a receiver with a timeout shorter than the gap: times out, loses nothing */
+    spawn(&rt, &r, &c, receiver, 0, 0);
+    r.timeout = MS(5);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.ngot, 2);
+    ASSERT_EQ(r.got[0], 0);
+    ASSERT_EQ(r.got[1], 20);
+    ASSERT_EQ(r.rc, ASYNC_ECLOSED);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), ASYNC_ECLOSED);
+    CHECK(c.send_q.head == NULL && c.recv_q.head == NULL);
+    ASSERT_EQ(c.used, 0);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+TEST(mpsc_recv_timeout_then_item) {
+    async_runtime rt;
+    static cframe r;
+    async_mpsc c;
+    int v = 42;
+    test_rt_paused(&rt);
+    async_mpsc_init(&c, sizeof(int), 4, NULL);
+    spawn(&rt, &r, &c, receiver, 0, 0);
+    r.timeout = MS(10);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.rc, ASYNC_ETIMEDOUT);
+    CHECK(c.recv_q.head == NULL);
+    ASSERT_EQ(async_mpsc_try_send(&c, &v), 0);    /* still usable */
+    spawn(&rt, &r, &c, receiver, 0, 0);
+    r.timeout = MS(10);
+    async_runtime_run(&rt);
+    ASSERT_EQ(r.got[0], 42);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+TEST(mpsc_unbounded_blocks_and_odd_item_sizes) {
+    enum { N = 100000 };
+    async_mpsc c;
+    unsigned char item[37], out[37];
+    long i, bad = 0, a0 = test_allocs;
+    ASSERT_EQ(async_mpsc_init(&c, sizeof item, 0, NULL), 0);
+    ASSERT_EQ(async_mpsc_capacity(&c), SIZE_MAX);
+    for (i = 0; i < N; i++) {
+        memset(item, (int)(i & 255), sizeof item);
+        item[0] = (unsigned char)(i >> 8);
+        ASSERT_EQ(async_mpsc_try_send(&c, item), 0);
+    }
+    ASSERT_EQ(async_mpsc_len(&c), N);
+    CHECK(test_allocs - a0 >= N / 32);
+    for (i = 0; i < N; i++) {
+        if (async_mpsc_try_recv(&c, out) != 0 || out[0] != (unsigned char)(i >> 8) ||
+            out[36] != (unsigned char)(i & 255)) bad++;
+    }
+    ASSERT_EQ(bad, 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, out), ASYNC_EAGAIN);
+    /* interleaved use reuses the kept blocks */
+    a0 = test_allocs;
+    for (i = 0; i < 1000; i++) {
+        async_mpsc_try_send(&c, item);
+        async_mpsc_try_recv(&c, out);
+    }
+    ASSERT_EQ(test_allocs - a0, 0);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+}
+
+TEST(mpsc_unbounded_allocation_failure) {
+    async_mpsc c;
+    int v = 1, out, i;
+    async_mpsc_init(&c, sizeof v, 0, NULL);
+    for (i = 0; i < 32; i++) async_mpsc_try_send(&c, &v);       /* one full block */
+    test_fail_at = test_alloc_calls + 1;
+    v = 99;
+    ASSERT_EQ(async_mpsc_try_send(&c, &v), ASYNC_ENOMEM);
+    ASSERT_EQ(async_mpsc_len(&c), 32);                           /* nothing half-done */
+    ASSERT_EQ(async_mpsc_try_send(&c, &v), 0);                   /* next time it works */
+    for (i = 0; i < 33; i++) ASSERT_EQ(async_mpsc_try_recv(&c, &out), 0);
+    ASSERT_EQ(out, 99);
+    async_mpsc_destroy(&c);
+    test_fail_at = test_alloc_calls + 1;
+    ASSERT_EQ(async_mpsc_init(&c, sizeof v, 8, NULL), ASYNC_ENOMEM);
+}
+
+/* ---- oneshot ------------------------------------------------------------------------- */
+typedef struct { async_task task; async_waiter w; async_oneshot *o; int rc; double item; } oframe;
+static int oneshot_rx(async_task *t) {
+    oframe *f = (oframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_oneshot_recv(t, f->o, &f->w, &f->item));
+    ASYNC_END(0);
+}
+static int oneshot_closed_waiter(async_task *t) {
+    oframe *f = (oframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_oneshot_closed(t, f->o, &f->w));
+    ASYNC_END(0);
+}
+TEST(oneshot_send_recv_and_release) {
+    async_runtime rt;
+    static oframe r;
+    async_oneshot o;
+    double v = 2.5, out = 0;
+    async_runtime_init(&rt, NULL);
+    ASSERT_EQ(async_oneshot_init(&o, sizeof(double), NULL), 0);
+    ZERO(r);
+    r.o = &o;
+    async_task_spawn(&rt, &r.task, oneshot_rx, "rx");
+    ASSERT_EQ(async_runtime_run(&rt), 1);         /* waits */
+    ASSERT_EQ(async_oneshot_send(&o, &v), 0);     /* never waits */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.rc, 0);
+    CHECK(r.item == 2.5);
+    ASSERT_EQ(async_oneshot_send(&o, &v), ASYNC_ESTATE);          /* only once */
+    ASSERT_EQ(async_oneshot_try_recv(&o, &out), ASYNC_ECLOSED);   /* taken */
+    ASSERT_EQ(async_oneshot_destroy(&o), 0);
+    /* the sender goes away without sending */
+    async_oneshot_init(&o, sizeof(double), NULL);
+    ASSERT_EQ(async_oneshot_try_recv(&o, &out), ASYNC_EAGAIN);
+    ZERO(r);
+    r.o = &o;
+    async_task_spawn(&rt, &r.task, oneshot_rx, "rx");
+    async_runtime_run(&rt);
+    async_oneshot_sender_release(&o);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.rc, ASYNC_ECLOSED);
+    async_oneshot_destroy(&o);
+    async_runtime_destroy(&rt);
+}
+TEST(oneshot_receiver_close) {
+    async_runtime rt;
+    static oframe cw;
+    async_oneshot o;
+    double v = 1.0, out = 0, storage;
+    async_runtime_init(&rt, NULL);
+    async_oneshot_init(&o, sizeof(double), &storage);
+    ZERO(cw);
+    cw.o = &o;
+    async_task_spawn(&rt, &cw.task, oneshot_closed_waiter, "closed");
+    ASSERT_EQ(async_runtime_run(&rt), 1);
+    ASSERT_EQ(async_oneshot_send(&o, &v), 0);     /* sent before the close */
+    async_oneshot_close(&o);
+    ASSERT_EQ(async_runtime_run(&rt), 0);         /* the sender's closed() completes */
+    ASSERT_EQ(async_oneshot_is_closed(&o), 1);
+    ASSERT_EQ(async_oneshot_try_recv(&o, &out), 0);               /* still received */
+    async_oneshot_destroy(&o);
+    async_oneshot_init(&o, sizeof(double), &storage);
+    async_oneshot_close(&o);
+    ASSERT_EQ(async_oneshot_send(&o, &v), ASYNC_ECLOSED);         /* handed back */
+    ASSERT_EQ(async_oneshot_try_recv(&o, &out), ASYNC_ECLOSED);
+    async_oneshot_destroy(&o);
+    async_runtime_destroy(&rt);
+}
+TEST(oneshot_abort_recv_keeps_value_and_polling_after_done) {
+    async_runtime rt;
+    static oframe r;
+    async_oneshot o;
+    double v = 3.0, out = 0;
+    async_runtime_init(&rt, NULL);
+    async_oneshot_init(&o, sizeof(double), NULL);
+    ZERO(r);
+    r.o = &o;
+    async_task_spawn(&rt, &r.task, oneshot_rx, "rx");
+    async_runtime_run(&rt);
+    async_task_abort(&r.task);
+    async_runtime_run(&rt);
+    CHECK(o.rx_q.head == NULL);
+    async_oneshot_send(&o, &v);
+    ASSERT_EQ(async_oneshot_try_recv(&o, &out), 0);
+    CHECK(out == 3.0);
+    ZERO(r);
+    r.o = &o;
+    ASSERT_EQ(async_runtime_block_on(&rt, &r.task, oneshot_rx, "again"), 0);
+    ASSERT_EQ(r.rc, ASYNC_ESTATE);                /* polled after completion */
+    async_oneshot_destroy(&o);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- broadcast ------------------------------------------------------------------------- */
+TEST(broadcast_every_subscriber_sees_later_items) {
+    async_broadcast b;
+    async_broadcast_rx r1, r2;
+    int v, out;
+    ASSERT_EQ(async_broadcast_init(&b, sizeof(int), 3, NULL), 0);
+    ASSERT_EQ(b.cap, 4);                          /* rounded up to a power of two */
+    v = 1;
+    ASSERT_EQ(async_broadcast_send(&b, &v), ASYNC_ENORECV);       /* nobody: not stored */
+    async_broadcast_subscribe(&b, &r1);
+    v = 2;
+    ASSERT_EQ(async_broadcast_send(&b, &v), 1);
+    async_broadcast_subscribe(&b, &r2);           /* sees only what comes next */
+    v = 3;
+    ASSERT_EQ(async_broadcast_send(&b, &v), 2);
+    ASSERT_EQ(async_broadcast_try_recv(&r1, &out), 0);
+    ASSERT_EQ(out, 2);
+    ASSERT_EQ(async_broadcast_try_recv(&r1, &out), 0);
+    ASSERT_EQ(out, 3);
+    ASSERT_EQ(async_broadcast_try_recv(&r1, &out), ASYNC_EAGAIN);
+    ASSERT_EQ(async_broadcast_try_recv(&r2, &out), 0);
+    ASSERT_EQ(out, 3);
+    ASSERT_EQ(async_broadcast_sender_release(&b), 0);
+    ASSERT_EQ(async_broadcast_try_recv(&r2, &out), ASYNC_ECLOSED);
+    async_broadcast_unsubscribe(&r1);
+    async_broadcast_unsubscribe(&r2);
+    ASSERT_EQ(async_broadcast_init(&b, sizeof(int), 0, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_destroy(&b), 0);
+}
+TEST(broadcast_lag_is_per_receiver_and_resumes_at_oldest) {
+    async_broadcast b;
+    async_broadcast_rx slow, fast;
+    int v, out, i;
+    async_broadcast_init(&b, sizeof(int), 4, NULL);
+    async_broadcast_subscribe(&b, &slow);
+    async_broadcast_subscribe(&b, &fast);
+    for (i = 0; i < 7; i++) {
+        v = i;
+        async_broadcast_send(&b, &v);
+        ASSERT_EQ(async_broadcast_try_recv(&fast, &out), 0);      /* keeps up */
+        ASSERT_EQ(out, i);
+    }
+    ASSERT_EQ(async_broadcast_rx_len(&slow), 7);  /* overwritten ones included */
+    ASSERT_EQ(async_broadcast_try_recv(&slow, &out), ASYNC_ELAGGED);
+    ASSERT_EQ(slow.lagged, 3);                    /* 0, 1, 2 were overwritten */
+    ASSERT_EQ(async_broadcast_try_recv(&slow, &out), 0);
+    ASSERT_EQ(out, 3);                            /* the oldest kept */
+    for (i = 7; i < 12; i++) {                    /* lags again before reading the rest */
+        v = i;
+        async_broadcast_send(&b, &v);
+    }
+    ASSERT_EQ(async_broadcast_try_recv(&slow, &out), ASYNC_ELAGGED);
+    ASSERT_EQ(slow.lagged, 4);                    /* 4, 5, 6, 7 */
+    for (i = 8; i < 12; i++) {
+        ASSERT_EQ(async_broadcast_try_recv(&slow, &out), 0);
+        ASSERT_EQ(out, i);
+    }
+    async_broadcast_destroy(&b);
+}
+TEST(broadcast_single_slot_lag) {
+    async_broadcast b;
+    async_broadcast_rx r;
+    int v, out;
+    async_broadcast_init(&b, sizeof(int), 1, NULL);
+    async_broadcast_subscribe(&b, &r);
+    v = 1; async_broadcast_send(&b, &v);
+    v = 2; async_broadcast_send(&b, &v);
+    ASSERT_EQ(async_broadcast_try_recv(&r, &out), ASYNC_ELAGGED);
+    ASSERT_EQ(r.lagged, 1);
+    ASSERT_EQ(async_broadcast_try_recv(&r, &out), 0);
+    ASSERT_EQ(out, 2);
+    async_broadcast_destroy(&b);
+}
+typedef struct { async_task task; async_waiter w; async_broadcast_rx rx; int rc, got[16], n, lags; } bframe;
+static int bcast_rx(async_task *t) {
+    bframe *f = (bframe *)t;
+    int item;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_broadcast_recv(t, &f->rx, &f->w, &item));
+        if (f->rc == ASYNC_ELAGGED) { f->lags++; continue; }
+        if (f->rc < 0) break;
+        f->got[f->n++] = item;
+    }
+    ASYNC_END(0);
+}
+TEST(broadcast_tasks_wait_and_close) {
+    async_runtime rt;
+    static bframe a, c;
+    async_broadcast b;
+    int v;
+    async_runtime_init(&rt, NULL);
+    async_broadcast_init(&b, sizeof(int), 8, NULL);
+    ZERO(a); ZERO(c);
+    async_broadcast_subscribe(&b, &a.rx);
+    async_broadcast_subscribe(&b, &c.rx);
+    async_task_spawn(&rt, &a.task, bcast_rx, "a");
+    async_task_spawn(&rt, &c.task, bcast_rx, "c");
+    ASSERT_EQ(async_runtime_run(&rt), 2);
+    for (v = 0; v < 5; v++) {
+        async_broadcast_send(&b, &v);
+        if (v == 2) {
+            async_task_abort(&c.task);            /* c leaves mid-stream */
+            async_runtime_run(&rt);
+            async_broadcast_unsubscribe(&c.rx);
+        }
+    }
+    async_broadcast_sender_release(&b);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.n, 5);
+    ASSERT_EQ(a.rc, ASYNC_ECLOSED);
+    ASSERT_EQ(c.n, 0);                            /* aborted before it ran: took nothing */
+    ASSERT_EQ(b.receivers, 1);
+    async_broadcast_unsubscribe(&a.rx);
+    async_broadcast_destroy(&b);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- watch ---------------------------------------------------------------------------- */
+typedef struct { async_task task; async_waiter w; async_watch_rx rx; int rc, seen[16], n; } wframe;
+static int watcher(async_task *t) {
+    wframe *f = (wframe *)t;
+    int v;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_watch_changed(t, &f->rx, &f->w));
+        if (f->rc < 0) break;
+        async_watch_borrow(&f->rx, &v);
+        f->seen[f->n++] = v;
+    }
+    ASYNC_END(0);
+}
+static void add_ten(void *value, void *user) { *(int *)value += *(int *)user; }
+TEST(watch_versions_and_close) {
+    async_runtime rt;
+    static wframe a;
+    async_watch ch;
+    int init = 1, v, out = 0, ten = 10;
+    async_runtime_init(&rt, NULL);
+    ASSERT_EQ(async_watch_init(&ch, sizeof(int), NULL, &init), 0);
+    v = 2;
+    ASSERT_EQ(async_watch_send(&ch, &v), ASYNC_ENORECV);          /* nobody: not stored */
+    ZERO(a);
+    async_watch_subscribe(&ch, &a.rx);
+    async_watch_borrow(&a.rx, &out);
+    ASSERT_EQ(out, 1);
+    ASSERT_EQ(async_watch_has_changed(&a.rx), 0);  /* the value at subscribe is seen */
+    async_task_spawn(&rt, &a.task, watcher, "w");
+    ASSERT_EQ(async_runtime_run(&rt), 1);
+    v = 3;
+    ASSERT_EQ(async_watch_send(&ch, &v), 0);
+    v = 4;
+    ASSERT_EQ(async_watch_send(&ch, &v), 0);      /* two sends before it runs: sees 4 once */
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_watch_send_modify(&ch, add_ten, &ten), 0);
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_watch_send_replace(&ch, &init, &out), 0);
+    ASSERT_EQ(out, 14);
+    async_runtime_run(&rt);
+    ASSERT_EQ(a.n, 3);
+    ASSERT_EQ(a.seen[0], 4);
+    ASSERT_EQ(a.seen[1], 14);
+    ASSERT_EQ(a.seen[2], 1);
+    v = 5;
+    async_watch_send(&ch, &v);                    /* unseen when the sender leaves... */
+    async_watch_sender_release(&ch);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.seen[3], 5);                      /* ...so it is still delivered */
+    ASSERT_EQ(a.rc, ASYNC_ECLOSED);               /* then the end */
+    ASSERT_EQ(async_watch_has_changed(&a.rx), ASYNC_ECLOSED);
+    async_watch_unsubscribe(&a.rx);
+    async_watch_destroy(&ch);
+    async_runtime_destroy(&rt);
+}
+TEST(watch_borrow_and_update_and_marks) {
+    async_watch ch;
+    async_watch_rx r1, r2;
+    int v = 7, out;
+    async_watch_init(&ch, sizeof(int), NULL, NULL);
+    async_watch_subscribe(&ch, &r1);
+    async_watch_subscribe(&ch, &r2);
+    async_watch_borrow(&r1, &out);
+    ASSERT_EQ(out, 0);                            /* NULL initial: zeros */
+    async_watch_send(&ch, &v);
+    ASSERT_EQ(async_watch_has_changed(&r1), 1);
+    async_watch_borrow(&r1, &out);                /* borrow does not mark seen */
+    ASSERT_EQ(async_watch_has_changed(&r1), 1);
+    async_watch_borrow_and_update(&r1, &out);
+    ASSERT_EQ(out, 7);
+    ASSERT_EQ(async_watch_has_changed(&r1), 0);
+    ASSERT_EQ(async_watch_has_changed(&r2), 1);   /* each receiver has its own version */
+    async_watch_mark_unchanged(&r2);
+    ASSERT_EQ(async_watch_has_changed(&r2), 0);
+    async_watch_mark_changed(&r2);
+    ASSERT_EQ(async_watch_has_changed(&r2), 1);
+    async_watch_destroy(&ch);
+}
+TEST(watch_cancelled_changed_marks_nothing) {
+    async_runtime rt;
+    static wframe a;
+    async_watch ch;
+    int v = 1;
+    async_runtime_init(&rt, NULL);
+    async_watch_init(&ch, sizeof(int), NULL, NULL);
+    ZERO(a);
+    async_watch_subscribe(&ch, &a.rx);
+    async_task_spawn(&rt, &a.task, watcher, "w");
+    async_runtime_run(&rt);
+    async_watch_send(&ch, &v);                    /* wakes a... */
+    async_task_abort(&a.task);                    /* ...which is aborted before it runs */
+    async_runtime_run(&rt);
+    ASSERT_EQ(a.n, 0);
+    ASSERT_EQ(async_watch_has_changed(&a.rx), 1); /* nothing was marked seen */
+    CHECK(ch.q.head == NULL);
+    async_watch_unsubscribe(&a.rx);
+    async_watch_destroy(&ch);
+    async_runtime_destroy(&rt);
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    RUN(mpsc_order_and_backpressure_capacity_1);
+    RUN(mpsc_many_senders_fifo_when_full);
+    RUN(mpsc_try_send_try_recv);
+    RUN(mpsc_close_drains_and_fails_senders);
+    RUN(mpsc_permits_reserve_capacity_and_close);
+    RUN(mpsc_cancel_send_and_recv_lose_nothing);
+    RUN(mpsc_recv_timeout_then_item);
+    RUN(mpsc_unbounded_blocks_and_odd_item_sizes);
+    RUN(mpsc_unbounded_allocation_failure);
+    RUN(oneshot_send_recv_and_release);
+    RUN(oneshot_receiver_close);
+    RUN(oneshot_abort_recv_keeps_value_and_polling_after_done);
+    RUN(broadcast_every_subscriber_sees_later_items);
+    RUN(broadcast_lag_is_per_receiver_and_resumes_at_oldest);
+    RUN(broadcast_single_slot_lag);
+    RUN(broadcast_tasks_wait_and_close);
+    RUN(watch_versions_and_close);
+    RUN(watch_borrow_and_update_and_marks);
+    RUN(watch_cancelled_changed_marks_nothing);
+    DONE();
+}
