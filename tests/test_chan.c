@@ -554,6 +554,7 @@ TEST(watch_borrow_and_update_and_marks) {
     async_watch ch;
     async_watch_rx r1, r2;
     int v = 7, out;
+    ZERO(r1); ZERO(r2);
     async_watch_init(&ch, sizeof(int), NULL, NULL);
     async_watch_subscribe(&ch, &r1);
     async_watch_subscribe(&ch, &r2);
