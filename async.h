@@ -732,9 +732,9 @@ ASYNC_API int async_semaphore_is_closed(const async_semaphore *s);
 ASYNC_API size_t async_semaphore_available(const async_semaphore *s);
 
 ASYNC_API int async_mutex_init(async_mutex *m);
-ASYNC_API int async_mutex_lock(async_task *t, async_mutex *m, async_waiter *w);   /* op */
+/* static inline: int async_mutex_lock(async_task *t, async_mutex *m, async_waiter *w); op
+                 int async_mutex_unlock(async_mutex *m);    (fast paths; see >>details) */
 ASYNC_API int async_mutex_try_lock(async_mutex *m);
-ASYNC_API int async_mutex_unlock(async_mutex *m);
 ASYNC_API int async_mutex_is_locked(const async_mutex *m);
 
 ASYNC_API int async_rwlock_init(async_rwlock *l);
@@ -884,6 +884,39 @@ ASYNC_API int async_watch_changed(async_task *t, async_watch_rx *rx, async_waite
 ASYNC_API int async_watch_sender_clone(async_watch *ch);
 ASYNC_API int async_watch_sender_release(async_watch *ch);
 
+/* Typed mpsc wrappers: ASYNC_MPSC_TYPED(prefix, type) defines
+     int prefix_send(async_task *t, async_mpsc *c, async_waiter *w, const type *item);  op
+     int prefix_recv(async_task *t, async_mpsc *c, async_waiter *w, type *item);        op
+     int prefix_try_send(async_mpsc *c, const type *item);
+     int prefix_try_recv(async_mpsc *c, type *item);
+   as static inline functions whose fast path (a bounded channel with room, or with
+   an item) copies with the type's size known; everything else goes to the async_mpsc_
+   functions. The channel's item_size must be sizeof(type) (checked). */
+#define ASYNC_MPSC_TYPED(prefix, type) \
+    static inline int prefix##_send(async_task *t, async_mpsc *c, async_waiter *w, \
+                                    const type *item) { \
+        if (async__mpsc_can_put(t, c, w, sizeof(type))) { \
+            size_t pos_ = c->head + c->len; \
+            if (pos_ >= c->cap) pos_ -= c->cap; \
+            ASYNC__MEMCPY(c->buf + pos_ * sizeof(type), item, sizeof(type)); \
+            return async__mpsc_put_done(c); \
+        } \
+        return async_mpsc_send(t, c, w, item); \
+    } \
+    static inline int prefix##_recv(async_task *t, async_mpsc *c, async_waiter *w, type *item) { \
+        if (async__mpsc_can_take(t, c, w, sizeof(type))) { \
+            ASYNC__MEMCPY(item, c->buf + c->head * sizeof(type), sizeof(type)); \
+            return async__mpsc_take_done(c); \
+        } \
+        return async_mpsc_recv(t, c, w, item); \
+    } \
+    static inline int prefix##_try_send(async_mpsc *c, const type *item) { \
+        return async_mpsc_try_send(c, item); \
+    } \
+    static inline int prefix##_try_recv(async_mpsc *c, type *item) { \
+        return async_mpsc_try_recv(c, item); \
+    }
+
 ////////////////////////////////////////////////////////////////////////////////
 // >>debug
 
@@ -915,6 +948,71 @@ ASYNC_API void async__timer_disarm(async_timer *timer);
 
 static inline int async_task_cancelling(const async_task *t) {
     return (t->flags & ASYNC__F_CANCELLING) != 0;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ASYNC__MEMCPY(d, s, n) __builtin_memcpy((d), (s), (n))
+#else
+#include <string.h>
+#define ASYNC__MEMCPY(d, s, n) memcpy((d), (s), (n))
+#endif
+
+/* Inline fast paths: the common case in the caller's code, the rest out of line. A
+   fast path applies only when the operation completes at once: not in cancel mode,
+   no waiter of this operation pending, nobody queued ahead, budget left. */
+static inline int async__fast_ok(const async_task *t, const async_waiter *w) {
+    return t && w && !(t->flags & ASYNC__F_CANCELLING) && w->state == 0 && t->rt->budget > 0;
+}
+
+ASYNC_API int async__mutex_lock_slow(async_task *t, async_mutex *m, async_waiter *w);
+ASYNC_API int async__mutex_unlock_slow(async_mutex *m);
+static inline int async_mutex_lock(async_task *t, async_mutex *m, async_waiter *w) {
+    if (m && !m->used && !m->q.head && async__fast_ok(t, w)) {
+        t->rt->budget--;
+        m->used = 1;
+        return 0;
+    }
+    return async__mutex_lock_slow(t, m, w);
+}
+static inline int async_mutex_unlock(async_mutex *m) {
+    if (m && m->used == 1 && !m->q.head) {
+        m->used = 0;
+        return 0;
+    }
+    return async__mutex_unlock_slow(m);
+}
+
+ASYNC_API void async__mpsc_after_put(async_mpsc *c);
+ASYNC_API void async__mpsc_after_take(async_mpsc *c);
+static inline int async__mpsc_can_put(async_task *t, async_mpsc *c, const async_waiter *w,
+                                      size_t size) {
+    if (!c || !c->cap || c->item_size != size || c->rx_closed || c->send_q.head ||
+        c->used >= c->cap || !async__fast_ok(t, w)) return 0;
+    t->rt->budget--;
+    c->used++;
+    return 1;
+}
+static inline int async__mpsc_put_done(async_mpsc *c) {
+    c->len++;
+    if (c->recv_q.head) async__mpsc_after_put(c);
+    return 0;
+}
+static inline int async__mpsc_can_take(async_task *t, async_mpsc *c, async_waiter *w,
+                                       size_t size) {
+    /* A receive's waiter that was woken (2: ready) holds nothing: it may go fast too. */
+    if (!c || !c->cap || c->item_size != size || !c->len || !t || !w ||
+        (t->flags & ASYNC__F_CANCELLING) || (w->state != 0 && w->state != 2) ||
+        t->rt->budget <= 0) return 0;
+    w->state = 0;
+    t->rt->budget--;
+    return 1;
+}
+static inline int async__mpsc_take_done(async_mpsc *c) {
+    if (++c->head == c->cap) c->head = 0;
+    c->len--;
+    c->used--;
+    if (c->send_q.head) async__mpsc_after_take(c);
+    return 0;
 }
 static inline void async__yield(async_task *t) { t->flags |= ASYNC__F_YIELDED; }
 static inline int async__finish(int32_t *lc, int *resp, int rv) {
@@ -2376,7 +2474,8 @@ static void async__wq_ready_all(async_waitq *q, uint8_t state, uint8_t kind) {
    the head waiter, in parts if need be, so that a newcomer can never barge past a
    waiter (Tokio's batch semaphore). Invariant: a non-empty queue means no permit is
    free. */
-static void async__permits_release(async_waitq *q, size_t *used, size_t max, size_t n) {
+ASYNC__HOT static void async__permits_release(async_waitq *q, size_t *used, size_t max,
+                                              size_t n) {
     *used -= n;
     while (q->head && *used < max) {
         async_waiter *w = q->head;
@@ -2389,8 +2488,8 @@ static void async__permits_release(async_waitq *q, size_t *used, size_t max, siz
     }
 }
 
-static int async__permits_acquire(async_task *t, async_waitq *q, size_t *used, size_t max,
-                                  int closed, async_waiter *w, size_t n) {
+ASYNC__HOT static int async__permits_acquire(async_task *t, async_waitq *q, size_t *used,
+                                             size_t max, int closed, async_waiter *w, size_t n) {
     if (t->flags & ASYNC__F_CANCELLING) {
         /* Give back what was handed over, so nothing leaks and the next waiter moves. */
         if (w->state == ASYNC__W_WAITING) {
@@ -2518,7 +2617,7 @@ ASYNC_DEF int async_mutex_init(async_mutex *m) {
     return 0;
 }
 
-ASYNC_DEF int async_mutex_lock(async_task *t, async_mutex *m, async_waiter *w) {
+ASYNC_DEF int async__mutex_lock_slow(async_task *t, async_mutex *m, async_waiter *w) {
     if (!t || !m || !w) return ASYNC_EINVAL;
     return async__permits_acquire(t, &m->q, &m->used, 1, 0, w, 1);
 }
@@ -2528,7 +2627,7 @@ ASYNC_DEF int async_mutex_try_lock(async_mutex *m) {
     return async__permits_try(&m->q, &m->used, 1, 1) == 0 ? 0 : ASYNC_EBUSY;
 }
 
-ASYNC_DEF int async_mutex_unlock(async_mutex *m) {
+ASYNC_DEF int async__mutex_unlock_slow(async_mutex *m) {
     if (!m || m->used != 1) return ASYNC_EINVAL;    /* not locked */
     async__permits_release(&m->q, &m->used, 1, 1);
     return 0;
@@ -2811,6 +2910,17 @@ static void async__dealloc(void *p) {
     (void)p;
 #endif
 }
+/* Copy one item: constant-size copies (a load and a store) for the common sizes. */
+ASYNC__HOT static void async__copy_item(void *dst, const void *src, size_t n) {
+    switch (n) {
+    case 8: async__memcpy(dst, src, 8); break;
+    case 4: async__memcpy(dst, src, 4); break;
+    case 16: async__memcpy(dst, src, 16); break;
+    case 2: async__memcpy(dst, src, 2); break;
+    case 1: async__memcpy(dst, src, 1); break;
+    default: async__memcpy(dst, src, n); break;
+    }
+}
 /* item_size * count, or SIZE_MAX when that overflows. */
 static size_t async__array_size(size_t item_size, size_t count) {
     if (item_size && count > SIZE_MAX / item_size) return SIZE_MAX;
@@ -2877,11 +2987,11 @@ static void async__mpsc_wake_rx(async_mpsc *c) {
 }
 
 /* Append an item; the slot is already accounted for (bounded) or allocated here. */
-static int async__mpsc_put(async_mpsc *c, const void *item) {
+ASYNC__HOT static int async__mpsc_put(async_mpsc *c, const void *item) {
     if (c->cap) {
         size_t pos = c->head + c->len;
         if (pos >= c->cap) pos -= c->cap;       /* no division: Cortex-M0 */
-        async__memcpy(c->buf + pos * c->item_size, item, c->item_size);
+        async__copy_item(c->buf + pos * c->item_size, item, c->item_size);
     } else {
         if (!c->last || c->wpos == ASYNC__BLOCK_ITEMS) {
             async__block *b = c->spare;
@@ -2898,23 +3008,23 @@ static int async__mpsc_put(async_mpsc *c, const void *item) {
             c->last = b;
             c->wpos = 0;
         }
-        async__memcpy(async__block_item(c, c->last, c->wpos), item, c->item_size);
+        async__copy_item(async__block_item(c, c->last, c->wpos), item, c->item_size);
         c->wpos++;
     }
     c->len++;
-    async__mpsc_wake_rx(c);
+    if (c->recv_q.head) async__mpsc_wake_rx(c);
     return 0;
 }
 
-static void async__mpsc_take(async_mpsc *c, void *item) {
+ASYNC__HOT static void async__mpsc_take(async_mpsc *c, void *item) {
     if (c->cap) {
-        async__memcpy(item, c->buf + c->head * c->item_size, c->item_size);
+        async__copy_item(item, c->buf + c->head * c->item_size, c->item_size);
         if (++c->head == c->cap) c->head = 0;
         c->len--;
         async__permits_release(&c->send_q, &c->used, c->cap, 1);  /* the slot moves on */
     } else {
         async__block *b = c->first;
-        async__memcpy(item, async__block_item(c, b, c->rpos), c->item_size);
+        async__copy_item(item, async__block_item(c, b, c->rpos), c->item_size);
         c->rpos++;
         c->len--;
         if (c->rpos == ASYNC__BLOCK_ITEMS || !c->len) {
@@ -2928,6 +3038,12 @@ static void async__mpsc_take(async_mpsc *c, void *item) {
             }
         }
     }
+}
+
+/* The out-of-line halves of the typed fast paths. */
+ASYNC_DEF void async__mpsc_after_put(async_mpsc *c) { async__mpsc_wake_rx(c); }
+ASYNC_DEF void async__mpsc_after_take(async_mpsc *c) {
+    async__permits_release(&c->send_q, &c->used, c->cap, 0);    /* hand the freed slot on */
 }
 
 ASYNC_DEF int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w) {

@@ -282,6 +282,91 @@ TEST(mpsc_unbounded_allocation_failure) {
     ASSERT_EQ(async_mpsc_init(&c, sizeof v, 8, NULL), ASYNC_ENOMEM);
 }
 
+/* ---- typed wrappers: the same semantics through the inline fast paths ------------- */
+typedef struct { int id; short tag; } pair;
+ASYNC_MPSC_TYPED(pairs, pair)
+typedef struct { async_task task; async_waiter w; async_timer timer; async_mpsc *c; int i, n, rc, ngot; pair p, got[32]; } tframe;
+static int typed_sender(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->n; f->i++) {
+        f->p.id = f->i;
+        f->p.tag = (short)(f->i * 3);
+        ASYNC_AWAIT(f->rc, pairs_send(t, f->c, &f->w, &f->p));
+        if (f->rc < 0) break;
+        logf_("s%d ", f->i);
+    }
+    async_mpsc_sender_release(f->c);
+    ASYNC_END(0);
+}
+static int typed_receiver(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, pairs_recv(t, f->c, &f->w, &f->p));
+        if (f->rc < 0) break;
+        logf_("r%d ", f->p.id);
+        f->got[f->ngot++] = f->p;
+        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(1)));
+    }
+    ASYNC_END(0);
+}
+TEST(typed_mpsc_same_semantics) {
+    async_runtime rt;
+    static tframe s, r;
+    async_mpsc c;
+    pair store[2], x = {7, 8}, y;
+    int i;
+    test_rt_paused(&rt);
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(pair), 2, store), 0);
+    ZERO(s); ZERO(r);
+    s.c = r.c = &c;
+    s.n = 6;
+    LOG_RESET();
+    async_task_spawn(&rt, &s.task, typed_sender, "s");
+    async_task_spawn(&rt, &r.task, typed_receiver, "r");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    /* two slots of room: the sender runs two ahead of the slow receiver, no more */
+    ASSERT_STR(test_log, "s0 s1 r0 s2 r1 s3 r2 s4 r3 s5 r4 r5 ");
+    ASSERT_EQ(r.ngot, 6);
+    for (i = 0; i < 6; i++) { ASSERT_EQ(r.got[i].id, i); ASSERT_EQ(r.got[i].tag, i * 3); }
+    ASSERT_EQ(r.rc, ASYNC_ECLOSED);
+    ASSERT_EQ(c.used, 0);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+    /* the slow paths: unbounded, a mismatched item size, try_ forms */
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(pair), 0, NULL), 0);
+    ASSERT_EQ(pairs_try_send(&c, &x), 0);
+    ASSERT_EQ(pairs_try_recv(&c, &y), 0);
+    ASSERT_EQ(y.id, 7);
+    ASSERT_EQ(pairs_try_recv(&c, &y), ASYNC_EAGAIN);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+TEST(typed_mpsc_abort_and_close) {
+    async_runtime rt;
+    static tframe s, r;
+    async_mpsc c;
+    pair y;
+    test_rt_paused(&rt);
+    async_mpsc_init(&c, sizeof(pair), 1, NULL);
+    ZERO(s); ZERO(r);
+    s.c = r.c = &c;
+    s.n = 3;
+    async_task_spawn(&rt, &s.task, typed_sender, "s");
+    async_runtime_step(&rt, 0);                   /* one sent, the second waits */
+    ASSERT_EQ(s.i, 1);
+    async_task_abort(&s.task);                    /* its waiting send is dropped */
+    async_runtime_run(&rt);
+    ASSERT_EQ(c.used, 1);                         /* only the item sent */
+    CHECK(c.send_q.head == NULL);
+    async_mpsc_sender_release(&c);                /* the aborted sender's handle */
+    ASSERT_EQ(pairs_try_recv(&c, &y), 0);
+    ASSERT_EQ(y.id, 0);
+    ASSERT_EQ(pairs_try_recv(&c, &y), ASYNC_ECLOSED);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
 /* ---- oneshot ------------------------------------------------------------------------- */
 typedef struct { async_task task; async_waiter w; async_oneshot *o; int rc; double item; } oframe;
 static int oneshot_rx(async_task *t) {
@@ -607,6 +692,8 @@ int main(int argc, char **argv) {
     RUN(mpsc_recv_timeout_then_item);
     RUN(mpsc_unbounded_blocks_and_odd_item_sizes);
     RUN(mpsc_unbounded_allocation_failure);
+    RUN(typed_mpsc_same_semantics);
+    RUN(typed_mpsc_abort_and_close);
     RUN(oneshot_send_recv_and_release);
     RUN(oneshot_receiver_close);
     RUN(oneshot_abort_recv_keeps_value_and_polling_after_done);

@@ -1,0 +1,385 @@
+/* bench_sync.c - channel and sync workloads of DESIGN.md section 9, each beside a
+   bare C baseline measured in the same run:
+     W3   bounded mpsc, capacity 1024, 8-byte items between two tasks (per item)
+          vs a bare ring buffer driven by two state machines
+     W3b  ping-pong over two capacity-1 channels (per round trip)
+          vs two one-slot mailboxes and two state machines
+     W5   1000 tasks on a 10-permit semaphore: acquire, yield, release (per acquire)
+          vs the same with a bare counter and a bare FIFO of state machines
+     M    uncontended mutex lock + unlock inside one task (per pair) vs a bare flag
+   Without arguments: median ns per operation over RUNS runs. With `WORKLOAD N`: that
+   workload once at size N, for tests/bench/icount.sh. */
+#define ASYNC_IMPLEMENTATION
+#include "async.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RUNS 5
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static volatile uint64_t sink;
+
+ASYNC_MPSC_TYPED(u64chan, uint64_t)
+
+/* ---- W3: bounded channel throughput --------------------------------------------- */
+static async_mpsc w3_chan;
+static int w3_generic;                          /* 1: the untyped async_mpsc_ API */
+static uint64_t w3_store[1024];
+typedef struct { async_task task; async_waiter w; long i, n; uint64_t item, sum; int rc; } w3_frame;
+static int w3_producer(async_task *t) {
+    w3_frame *f = (w3_frame *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->n; f->i++) {
+        f->item = (uint64_t)f->i;
+        if (w3_generic) ASYNC_AWAIT(f->rc, async_mpsc_send(t, &w3_chan, &f->w, &f->item));
+        else ASYNC_AWAIT(f->rc, u64chan_send(t, &w3_chan, &f->w, &f->item));
+    }
+    async_mpsc_sender_release(&w3_chan);
+    ASYNC_END(0);
+}
+static int w3_consumer(async_task *t) {
+    w3_frame *f = (w3_frame *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        if (w3_generic) ASYNC_AWAIT(f->rc, async_mpsc_recv(t, &w3_chan, &f->w, &f->item));
+        else ASYNC_AWAIT(f->rc, u64chan_recv(t, &w3_chan, &f->w, &f->item));
+        if (f->rc < 0) break;
+        f->sum += f->item;
+    }
+    ASYNC_END(0);
+}
+static void w3(long n) {
+    static async_runtime rt;
+    static w3_frame p, c;
+    memset(&p, 0, sizeof p);
+    memset(&c, 0, sizeof c);
+    p.n = n;
+    async_runtime_init(&rt, NULL);
+    async_mpsc_init(&w3_chan, sizeof(uint64_t), 1024, w3_store);
+    async_task_spawn(&rt, &p.task, w3_producer, "producer");
+    async_task_spawn(&rt, &c.task, w3_consumer, "consumer");
+    async_runtime_run(&rt);
+    if (c.sum != (uint64_t)n * (uint64_t)(n - 1) / 2) { printf("w3: wrong sum\n"); exit(1); }
+    async_mpsc_destroy(&w3_chan);
+    async_runtime_destroy(&rt);
+}
+static void w3g(long n) {
+    w3_generic = 1;
+    w3(n);
+    w3_generic = 0;
+}
+/* The floor: the same ring, a producer and a consumer state machine behind an
+   indirect call, each running until the ring is full or empty. */
+typedef struct { uint64_t buf[1024]; size_t head, len; } ring;
+typedef struct { int state; long i, n; uint64_t sum; ring *r; } sm3;
+static int sm3_produce(sm3 *s) {
+    while (s->i < s->n) {
+        if (s->r->len == 1024) return 0;          /* full: yield */
+        s->r->buf[(s->r->head + s->r->len) & 1023] = (uint64_t)s->i;
+        s->r->len++;
+        s->i++;
+    }
+    return 1;
+}
+static int sm3_consume(sm3 *s) {
+    while (s->r->len) {
+        s->sum += s->r->buf[s->r->head];
+        s->r->head = (s->r->head + 1) & 1023;
+        s->r->len--;
+    }
+    return 0;
+}
+static int (*volatile sm3_p)(sm3 *) = sm3_produce;
+static int (*volatile sm3_c)(sm3 *) = sm3_consume;
+static void w3_base(long n) {
+    static ring r;
+    sm3 p, c;
+    int done = 0;
+    memset(&p, 0, sizeof p);
+    memset(&c, 0, sizeof c);
+    r.head = r.len = 0;
+    p.r = c.r = &r;
+    p.n = n;
+    while (!done || r.len) {
+        done = sm3_p(&p);
+        sm3_c(&c);
+    }
+    sink = c.sum;
+}
+
+/* ---- W3b: ping-pong over two capacity-1 channels --------------------------------------- */
+static async_mpsc pp_a, pp_b;
+typedef struct { async_task task; async_waiter w; long i, n; uint64_t item; int rc, pinger; } pp_frame;
+static int pp_task(async_task *t) {
+    pp_frame *f = (pp_frame *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->n; f->i++) {
+        if (f->pinger) {
+            f->item = (uint64_t)f->i;
+            ASYNC_AWAIT(f->rc, u64chan_send(t, &pp_a, &f->w, &f->item));
+            ASYNC_AWAIT(f->rc, u64chan_recv(t, &pp_b, &f->w, &f->item));
+        } else {
+            ASYNC_AWAIT(f->rc, u64chan_recv(t, &pp_a, &f->w, &f->item));
+            ASYNC_AWAIT(f->rc, u64chan_send(t, &pp_b, &f->w, &f->item));
+        }
+    }
+    ASYNC_END(0);
+}
+static void w3b(long n) {
+    static async_runtime rt;
+    static pp_frame a, b;
+    static uint64_t sa, sb;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.n = b.n = n;
+    a.pinger = 1;
+    async_runtime_init(&rt, NULL);
+    async_mpsc_init(&pp_a, sizeof(uint64_t), 1, &sa);
+    async_mpsc_init(&pp_b, sizeof(uint64_t), 1, &sb);
+    async_task_spawn(&rt, &a.task, pp_task, "ping");
+    async_task_spawn(&rt, &b.task, pp_task, "pong");
+    async_runtime_run(&rt);
+    async_mpsc_destroy(&pp_a);
+    async_mpsc_destroy(&pp_b);
+    async_runtime_destroy(&rt);
+}
+/* The floor: two one-slot mailboxes, two state machines, an indirect call per step. */
+typedef struct { uint64_t v; int full; } box;
+typedef struct { int state; long i, n; box *in, *out; } smp;
+static int smp_step(smp *s) {
+    switch (s->state) {
+    case 0:                                     /* send */
+        if (s->out->full) return 0;
+        s->out->v = (uint64_t)s->i;
+        s->out->full = 1;
+        s->state = 1;
+        return 1;
+    case 1:                                     /* receive */
+        if (!s->in->full) return 0;
+        s->in->full = 0;
+        s->i++;
+        s->state = 0;
+        return 1;
+    default:
+        return 0;
+    }
+}
+static int smq_step(smp *s) {
+    switch (s->state) {
+    case 0:                                     /* receive */
+        if (!s->in->full) return 0;
+        s->in->full = 0;
+        s->state = 1;
+        return 1;
+    case 1:                                     /* send back */
+        if (s->out->full) return 0;
+        s->out->v = (uint64_t)s->i++;
+        s->out->full = 1;
+        s->state = 0;
+        return 1;
+    default:
+        return 0;
+    }
+}
+static int (*volatile smp_fn)(smp *) = smp_step;
+static int (*volatile smq_fn)(smp *) = smq_step;
+static void w3b_base(long n) {
+    box a = {0, 0}, b = {0, 0};
+    smp p, q;
+    memset(&p, 0, sizeof p);
+    memset(&q, 0, sizeof q);
+    p.out = &a; p.in = &b; p.n = n;
+    q.in = &a; q.out = &b; q.n = n;
+    while (p.i < n) {
+        smp_fn(&p);
+        smq_fn(&q);
+    }
+    sink = (uint64_t)p.i;
+}
+
+/* ---- W5: 1000 tasks on a 10-permit semaphore ------------------------------------------- */
+static async_semaphore w5_sem;
+typedef struct { async_task task; async_waiter w; long i, n; int rc; } w5_frame;
+static int w5_task(async_task *t) {
+    w5_frame *f = (w5_frame *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->n; f->i++) {
+        ASYNC_AWAIT(f->rc, async_semaphore_acquire(t, &w5_sem, &f->w));
+        ASYNC_YIELD();
+        async_semaphore_release(&w5_sem, 1);
+    }
+    ASYNC_END(0);
+}
+static void w5(long n) {                        /* n acquires in all */
+    static async_runtime rt;
+    static w5_frame f[1000];
+    int i;
+    memset(f, 0, sizeof f);
+    async_runtime_init(&rt, NULL);
+    async_semaphore_init(&w5_sem, 10);
+    for (i = 0; i < 1000; i++) {
+        f[i].n = n / 1000;
+        async_task_spawn(&rt, &f[i].task, w5_task, "w5");
+    }
+    async_runtime_run(&rt);
+    if (async_semaphore_available(&w5_sem) != 10) { printf("w5: permits leaked\n"); exit(1); }
+    async_runtime_destroy(&rt);
+}
+/* Baseline: 1000 state machines round-robin over a bare counter, with a FIFO of
+   waiting machines (an array ring), each acquiring, yielding once, releasing. */
+typedef struct { int state; long i, n; } sm5;
+static int sm5_permits;
+static int sm5_fifo[1024], sm5_fh, sm5_fl;
+static int sm5_step(sm5 *s, int id) {
+    switch (s->state) {
+    case 0:
+        if (s->i == s->n) return 1;
+        if (sm5_permits == 0 || sm5_fl) {       /* queue behind waiters */
+            sm5_fifo[(sm5_fh + sm5_fl++) & 1023] = id;
+            s->state = 3;
+            return 0;
+        }
+        sm5_permits--;
+        s->state = 1;
+        return 0;
+    case 1:                                     /* the yield */
+        s->state = 2;
+        return 0;
+    case 2:
+        s->i++;
+        s->state = 0;
+        if (sm5_fl) {                           /* hand the permit to the head waiter */
+            sm5_fl--;
+            sm5_fh = (sm5_fh + 1) & 1023;
+            return 2;
+        }
+        sm5_permits++;
+        return 0;
+    default:
+        return 0;
+    }
+}
+static int (*volatile sm5_fn)(sm5 *, int) = sm5_step;
+static void w5_base(long n) {
+    static sm5 m[1000];
+    int i, live = 1000;
+    memset(m, 0, sizeof m);
+    sm5_permits = 10;
+    sm5_fh = sm5_fl = 0;
+    for (i = 0; i < 1000; i++) m[i].n = n / 1000;
+    while (live) {
+        live = 0;
+        for (i = 0; i < 1000; i++) {
+            int r;
+            if (m[i].state == 3) continue;      /* waiting */
+            r = sm5_fn(&m[i], i);
+            if (r == 2) m[sm5_fifo[(sm5_fh - 1) & 1023]].state = 1;
+            if (r != 1) live = 1;
+        }
+        for (i = 0; i < 1000 && !live; i++) if (m[i].state == 3) live = 1;
+    }
+    sink = (uint64_t)sm5_permits;
+}
+
+/* ---- uncontended mutex ---------------------------------------------------------------------- */
+static async_mutex mx;
+typedef struct { async_task task; async_waiter w; long i, n; int rc; } mx_frame;
+static int mx_task(async_task *t) {
+    mx_frame *f = (mx_frame *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->n; f->i++) {
+        ASYNC_AWAIT(f->rc, async_mutex_lock(t, &mx, &f->w));
+        async_mutex_unlock(&mx);
+    }
+    ASYNC_END(0);
+}
+static void wm(long n) {
+    static async_runtime rt;
+    static mx_frame f;
+    memset(&f, 0, sizeof f);
+    f.n = n;
+    async_runtime_init(&rt, NULL);
+    async_mutex_init(&mx);
+    async_runtime_block_on(&rt, &f.task, mx_task, "mutex");
+    async_runtime_destroy(&rt);
+}
+static volatile int bare_flag;
+static void wm_base(long n) {
+    long i;
+    for (i = 0; i < n; i++) {
+        if (!bare_flag) bare_flag = 1;
+        bare_flag = 0;
+    }
+}
+
+typedef struct { const char *name; void (*fn)(long); long n; } workload;
+static const workload workloads[] = {
+    {"w3", w3, 10000000}, {"w3-base", w3_base, 10000000}, {"w3-generic", w3g, 10000000},
+    {"w3b", w3b, 2000000}, {"w3b-base", w3b_base, 2000000},
+    {"w5", w5, 2000000}, {"w5-base", w5_base, 2000000},
+    {"mutex", wm, 20000000}, {"mutex-base", wm_base, 20000000},
+};
+#define NW (sizeof workloads / sizeof workloads[0])
+
+static double median_ns_per_op(const workload *w) {
+    double t[RUNS];
+    int r;
+    for (r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+        w->fn(w->n);
+        t[r] = (now_ns() - t0) / (double)w->n;
+    }
+    qsort(t, RUNS, sizeof t[0], cmp_double);
+    return t[RUNS / 2];
+}
+
+int main(int argc, char **argv) {
+    double r[NW];
+    size_t i;
+    if (argc == 2 && strcmp(argv[1], "--icount-list") == 0) {
+        printf("w3 200000 400000 W3 bounded channel cap 1024, per item\n");
+        printf("w3-base 200000 400000 W3 floor: ring + 2 state machines\n");
+        printf("w3-generic 200000 400000 W3 through the untyped API\n");
+        printf("w3b 100000 200000 W3b ping-pong over 2 cap-1 channels, per round trip\n");
+        printf("w3b-base 100000 200000 W3b floor: 2 mailboxes + 2 state machines\n");
+        printf("w5 100000 200000 W5 1000 tasks on 10 permits, per acquire\n");
+        printf("w5-base 100000 200000 W5 baseline: bare counter + FIFO of machines\n");
+        printf("mutex 1000000 2000000 uncontended mutex lock+unlock\n");
+        printf("mutex-base 1000000 2000000 bare flag lock+unlock\n");
+        return 0;
+    }
+    if (argc == 3) {
+        long n = atol(argv[2]);
+        for (i = 0; i < NW; i++)
+            if (strcmp(argv[1], workloads[i].name) == 0) {
+                workloads[i].fn(n);
+                return 0;
+            }
+        printf("unknown workload %s\n", argv[1]);
+        return 1;
+    }
+    for (i = 0; i < NW; i++) r[i] = median_ns_per_op(&workloads[i]);
+    printf("sync and channel workloads, median of %d runs, ns per operation\n", RUNS);
+    printf("  %-56s %9s %9s %7s\n", "workload", "async.h", "bare C", "ratio");
+    printf("  %-56s %9.2f %9.2f %6.1fx\n", "W3 mpsc cap 1024, 1e7 8-byte items (per item)",
+           r[0], r[1], r[0] / r[1]);
+    printf("  %-56s %9.2f %9.2f %6.1fx\n", "   the same through the untyped async_mpsc_ API",
+           r[2], r[1], r[2] / r[1]);
+    printf("  %-56s %9.2f %9.2f %6.1fx\n", "W3b ping-pong, two cap-1 channels (per round trip)",
+           r[3], r[4], r[3] / r[4]);
+    printf("  %-56s %9.2f %9.2f %6.1fx\n", "W5 1000 tasks, 10 permits, acquire+yield+release",
+           r[5], r[6], r[5] / r[6]);
+    printf("  %-56s %9.2f %9.2f %6.1fx\n", "uncontended mutex lock + unlock (per pair)",
+           r[7], r[8], r[7] / r[8]);
+    printf("  targets: W3 <= 3x its floor; W3b <= 2x its floor; W5 < 50 ns; mutex < 5 ns\n");
+    return 0;
+}
