@@ -12,8 +12,10 @@
        1 COROUTINES ..................... >>coro
        2 TASKS AND THE RUNTIME .......... >>core
        3 TIME ........................... >>time
-       4 DEBUGGING ...................... >>debug
-       5 ERRORS ......................... >>errors
+       4 SYNC ........................... >>sync
+       5 CHANNELS ....................... >>chan
+       6 DEBUGGING ...................... >>debug
+       7 ERRORS ......................... >>errors
        CONFIGURATION .................... >>config
        PITFALLS
        LICENSE (end of file)
@@ -219,7 +221,81 @@ QUICK START
    wait that includes an I/O or wake descriptor has millisecond granularity
    (rounded up, so a timer fires late by < 1 ms, never early).
 
-4 DEBUGGING (>>debug)
+4 SYNC (>>sync)
+==============
+   Every wait queues an async_waiter (in the caller's frame, zeroed) on one kind of
+   FIFO queue, async_waitq; the object is all-zero when idle unless said otherwise.
+   Wait operations are ops (ASYNC_AWAIT them); the rest never wait.
+     async_semaphore: _init(s, n), _acquire(t, s, w), _acquire_many(t, s, w, n),
+        _try_acquire(s, n), _release(s, n), _add_permits(s, n), _forget(s, n) (held
+        permits vanish), _forget_permits(s, n) (free ones), _close(s), _is_closed,
+        _available. Strictly FIFO: released permits go straight to the head waiter,
+        in parts if it asked for many, so a large request at the front holds back
+        smaller ones behind it, and nobody barges (Tokio). Up to
+        ASYNC_SEMAPHORE_MAX_PERMITS. After _close, waiters and acquires fail with
+        ASYNC_ECLOSED; permits already held are unaffected. You hold permits as a
+        count: give them back with _release (C has no destructor).
+     async_mutex (= ASYNC_MUTEX_INIT or {0}): _lock(t, m, w) FIFO, _try_lock,
+        _unlock, _is_locked. Lock and unlock have inline fast paths.
+     async_rwlock: _read, _write (FIFO-fair: a queued writer holds back the readers
+        after it), _try_read, _try_write, _read_unlock, _write_unlock, _downgrade.
+     async_notify: _wait(t, n, w), _enable(t, n, w) (register without waiting),
+        _one (the oldest waiter, or store one permit: many calls store one),
+        _last (the newest), _waiters (everyone waiting now; stores nothing).
+     async_barrier: _init(b, n) (0 counts as 1), _wait(t, b, w) returns 1 for the
+        single leader of each generation, 0 for the others.
+     async_cancel_token: _init, _child(parent, child) (cancelled with its parent,
+        born cancelled if the parent is), _cancel (the whole subtree; iterative),
+        _is_cancelled, _wait(t, tok, w), _destroy (children move to its parent).
+   Cancellation (abort, timeout, a lost select) of each wait: the waiter is
+   unlinked; permits handed over but not yet seen go to the next waiter (so no
+   lock or permit leaks); a Notify permit chosen for a cancelled wait is passed on;
+   a cancelled Barrier wait takes its party back out (Tokio's is not cancel safe).
+   Like Tokio, a cancelled lock/acquire/notified loses its place in the queue.
+
+5 CHANNELS (>>chan)
+===================
+   Items of any fixed size are copied in and out. Storage is yours (the size from
+   *_storage_size) or NULL: allocated through ASYNC_MALLOC, freed by *_destroy.
+   Sender handles are counts: _sender_clone / _sender_release (init gives one).
+     async_mpsc: _init(c, item_size, capacity, storage) (capacity 0: unbounded,
+        in blocks of 32 items through ASYNC_MALLOC; ASYNC_ENOMEM when that fails),
+        _send(t, c, w, &item) waits while full (senders served FIFO), _try_send
+        (ASYNC_EAGAIN full), _reserve(t, c, w) / _try_reserve then
+        _send_reserved(c, &item) or _release_reserved(c) (a permit guarantees a
+        slot; _capacity() comes back only when the item is received), _recv(t, c,
+        w, &item), _try_recv (ASYNC_EAGAIN empty), _close (the receiver: later sends
+        fail, waiting senders fail, permits already granted may still send, what is
+        buffered can be drained), _closed(t, c, w) (a sender waits for the close),
+        _len, _capacity, _destroy. recv gives ASYNC_ECLOSED only when no sender is
+        left (or the receiver closed), nothing is buffered and no permit is out.
+        ASYNC_MPSC_TYPED(prefix, type) adds inline typed prefix_send/_recv/_try_send/
+        _try_recv with the item size known at compile time (the fast way).
+     async_oneshot: _init(o, item_size, storage), _send (never waits; ASYNC_ECLOSED
+        if the receiver is gone, and the item is still yours), _recv(t, o, w, &item)
+        (ASYNC_ECLOSED if the sender was released without sending; ASYNC_ESTATE if
+        polled again after it completed), _try_recv, _sender_release, _close (the
+        receiver), _is_closed, _closed(t, o, w), _destroy.
+     async_broadcast: _init(b, item_size, capacity, storage) (capacity rounded up to
+        a power of two), _subscribe(b, rx) (sees what is sent from then on),
+        _unsubscribe, _send (returns the receiver count; ASYNC_ENORECV with none, and
+        nothing is stored), _recv(t, rx, w, &item), _try_recv, _rx_len. A receiver
+        that fell more than capacity behind gets ASYNC_ELAGGED once, rx->lagged says
+        how many it lost, and it goes on from the oldest item kept. ASYNC_ECLOSED
+        when every sender is released and it has read everything.
+     async_watch: _init(ch, item_size, storage, &initial), _subscribe(ch, rx) (the
+        current value counts as seen), _send (ASYNC_ENORECV with no receiver: not
+        stored), _send_replace(ch, &item, &old) and _send_modify(ch, fn, user) (always
+        store), _borrow (copy, not marked seen), _borrow_and_update (copy, mark seen),
+        _has_changed, _mark_changed, _mark_unchanged, _changed(t, rx, w) (completes at
+        once if a version is unseen, marking it seen; ASYNC_ECLOSED only once every
+        sender is released and everything is seen).
+   Cancellation safety (Tokio's list): mpsc/broadcast recv, watch changed, oneshot
+   recv are cancel safe (nothing is taken unless the operation completes). A
+   cancelled mpsc send drops its item and gives its slot back; use reserve +
+   send_reserved to keep the item.
+
+6 DEBUGGING (>>debug)
 =====================
      async_dump(rt, write, user)   every live task: name, state, file:line where
                                    it is suspended and what it awaits there (the
@@ -231,13 +307,14 @@ QUICK START
    ASYNC_NO_SITES to drop them (the dump then shows the resume line only in the
    switch form).
 
-5 ERRORS (>>errors)
+7 ERRORS (>>errors)
 ===================
    Functions return int: >= 0 success (a count or a value), < 0 an error code.
    On hosted builds the codes that have an errno equivalent are -errno
    (ASYNC_ETIMEDOUT == -ETIMEDOUT), so OS errors pass through unchanged.
      ASYNC_ECANCELED ASYNC_ETIMEDOUT ASYNC_ENOMEM ASYNC_EINVAL ASYNC_EBUSY
      ASYNC_EAGAIN ASYNC_EDEADLK ASYNC_ECLOSED ASYNC_ESTATE ASYNC_ELOST
+     ASYNC_ENORECV ASYNC_ELAGGED
      async_strerror(code)
    ASYNC_PENDING (INT_MIN) is not an error: it means "not yet".
    Misuse that cannot be reported as a code (a lost resume point, an operation
@@ -320,7 +397,8 @@ DESIGN NOTES
 
 REVISION HISTORY
 ================
-   0.1.0 (2026-11-22)  coroutines, executor, tasks, timers, paused clock, dump
+   0.1.0 (2026-11-22)  coroutines, executor, tasks, timers, paused clock, dump;
+                       sync primitives and channels
 */
 
 #ifndef ASYNC_H_INCLUDED
