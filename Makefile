@@ -43,7 +43,7 @@ $(B)/test/test_%-cxx: tests/test_%.c $(HDR)
 	$(CXX) $(CXXFLAGS_TEST) $< -o $@ $(LIBS)
 
 # Build checks, one per line: "name|command". Each counts as one test.
-$(B)/checks.txt: Makefile
+$(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	@mkdir -p $(B)/chk
 	@{ \
 	for cc in gcc clang; do for std in c99 c11; do \
@@ -58,12 +58,13 @@ $(B)/checks.txt: Makefile
 	echo "no-sites-coro-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES tests/test_coro.c -o $(B)/chk/coro-nosites $(LIBS) && $(B)/chk/coro-nosites"; \
 	echo "no-sites-debug-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES tests/test_debug.c -o $(B)/chk/debug-nosites $(LIBS) && $(B)/chk/debug-nosites"; \
 	echo "no-debug-builds|$(CC) -std=c99 $(WARN) -DASYNC_NO_DEBUG -I. -c tests/compile/compile_c.c -o $(B)/chk/nodebug.o"; \
+	for e in $(EXAMPLES); do echo "example-$$e-runs|timeout 60 $(B)/examples/$$e > $(B)/chk/$$e.out 2>&1"; done; \
 	echo "abi-same-config-links|$(CC) -I. tests/compile/abi_impl.c tests/compile/abi_user.c -o $(B)/chk/abi && $(B)/chk/abi"; \
 	echo "abi-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl.o && $(CC) -I. -DASYNC_WHEEL_BITS=4 -c tests/compile/abi_user.c -o $(B)/chk/abi-user4.o && ! $(CC) $(B)/chk/abi-impl.o $(B)/chk/abi-user4.o -o $(B)/chk/abi-bad"; \
 	echo "abi-profile-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl2.o && $(CC) -I. -DASYNC_FREESTANDING -c tests/compile/abi_user.c -o $(B)/chk/abi-userf.o && ! $(CC) $(B)/chk/abi-impl2.o $(B)/chk/abi-userf.o -o $(B)/chk/abi-bad2"; \
 	} > $@
 
-test: $(TEST_BINS) $(B)/checks.txt
+test: $(TEST_BINS) $(EXAMPLE_BINS) $(B)/checks.txt
 	@CHECKS=$(B)/checks.txt ./tests/run.sh $(TEST_BINS)
 
 # ---- examples ------------------------------------------------------------------
