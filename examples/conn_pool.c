@@ -131,7 +131,7 @@ static int main_task(async_task *t) {
     static const struct { const char *name; int timeout_ms; } who[NCLIENTS] = {
         {"client-1", 0}, {"client-2", 0}, {"client-3", 0}, {"client-4", 0},
         {"impatient", 5},                         /* gives up long before a conn frees */
-        {"patient", 100},                         /* its turn comes at about 40 ms */
+        {"patient", 1000},                        /* its turn comes at about 40 ms */
     };
     ASYNC_BEGIN(t);
     printf("pool of %d connections, %d clients, each uses one for %d ms\n", NCONN, NCLIENTS,
