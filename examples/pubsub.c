@@ -1,8 +1,9 @@
 /* pubsub.c - publish/subscribe with async_broadcast: every subscriber sees every event,
    unless it falls too far behind.
 
-   One publisher sends eight price updates, one every 2 ms, on a broadcast channel
-   that keeps the last four. Three subscribers read them: two keep up, the third
+   One publisher sends a burst of eight price updates on a broadcast channel that
+   keeps the last four, yielding after each send (ASYNC_YIELD) so that the subscribers
+   it woke run before the next one. Three subscribers read them: two keep up, the third
    ("slow") spends 20 ms on each event. By the time it comes back for its second event
    the ones it missed have been overwritten, so its recv returns ASYNC_ELAGGED once,
    rx->lagged says how many it lost, and it goes on from the oldest event still kept
@@ -79,7 +80,6 @@ static int subscriber_run(async_task *t) {
 /* ---- the publisher ----------------------------------------------------------------------- */
 typedef struct {
     async_task task;
-    async_timer timer;
     event ev;
     int i, rc;
 } pub_frame;
@@ -94,7 +94,7 @@ static int publisher_run(async_task *t) {
         printf("+%3.0f ms  publish #%d: %d (to %d subscribers)\n", ms(), f->ev.seq,
                f->ev.price, f->rc);
         check(f->rc == NSUBS, "publisher", "every subscriber is still there");
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(2)));
+        ASYNC_YIELD();                            /* let the subscribers it woke run */
     }
     printf("+%3.0f ms  publisher done, releases its sender\n", ms());
     async_broadcast_sender_release(&prices);
