@@ -85,6 +85,10 @@ QUICK START
      ASYNC_GEN_YIELD()                        may return: hand an item to the caller
                                               of a generator (returns ASYNC_ITEM)
      ASYNC_IS_CANCELLED()                     in ASYNC_CLEANUP: 1 if being cancelled
+     ASYNC_CORO_CANCEL(async_coro *child, int call)
+                                              cancel a suspended nested function now
+                                              (e.g. a generator you stop reading): it
+                                              unwinds through its cleanup
 
    The poll contract (as Rust futures): an operation such as async_sleep or
    async_task_join returns ASYNC_PENDING after registering the task to be woken
@@ -168,6 +172,16 @@ QUICK START
                                         flag (and on hosted builds pokes the
                                         runtime's wake descriptor); a wake
                                         before the wait is kept, never lost.
+                                        Needs GCC/Clang atomics for threads on
+                                        hosted builds; freestanding, it is safe
+                                        from interrupts on a single core. Not
+                                        while async_runtime_destroy runs.
+     async_runtime_wake_pending(rt), async_runtime_wake_fd(rt)
+                                        for your own idle hook: an MCU hook must
+                                        mask interrupts, check wake_pending, then
+                                        WFI (which wakes on a pending masked
+                                        interrupt), then unmask; a hosted hook
+                                        must also wait on wake_fd
      async_waker_wait(t, w)             op: wait for a wake of w
 
    Scheduling follows Tokio's current-thread runtime: a FIFO run queue; after
@@ -215,11 +229,16 @@ QUICK START
                                          until advanced; with auto_advance it
                                          jumps to the next deadline whenever no
                                          task is ready, so tests never sleep.
-   A deadline already passed completes at once (no rounding up). Timers live in
-   an intrusive pairing heap (O(1) insert, O(log n) amortised removal) ordered
-   by deadline, ties in arming order. On hosted builds with the real clock a
-   wait that includes an I/O or wake descriptor has millisecond granularity
-   (rounded up, so a timer fires late by < 1 ms, never early).
+   A deadline already passed completes at once (no rounding up); ASYNC_TIME_NEVER
+   arms nothing and waits until woken or cancelled. Timers live in a hierarchical
+   wheel (O(1) insert and cancel) and fire in deadline order, ties in arming order.
+   On hosted builds with the real clock a wait that includes an I/O or wake
+   descriptor has millisecond granularity (rounded up, so a timer fires late by
+   < 1 ms, never early).
+   Differences from Tokio: an interval's first tick is "now" at its first poll (it
+   has no runtime to read the clock at init); async_time_resume goes on from the
+   paused instant (as Tokio); auto-advance does not wait for armed wakers (a thread
+   about to wake a task does not hold time back).
 
 4 SYNC (>>sync)
 ==============
@@ -269,6 +288,8 @@ QUICK START
         buffered can be drained), _closed(t, c, w) (a sender waits for the close),
         _len, _capacity, _destroy. recv gives ASYNC_ECLOSED only when no sender is
         left (or the receiver closed), nothing is buffered and no permit is out.
+        Several tasks may receive from one channel (a work queue): they queue in
+        order, a send wakes them all and one gets the item.
         ASYNC_MPSC_TYPED(prefix, type) adds inline typed prefix_send/_recv/_try_send/
         _try_recv with the item size known at compile time (the fast way).
      async_oneshot: _init(o, item_size, storage), _send (never waits; ASYNC_ECLOSED
@@ -364,13 +385,17 @@ PITFALLS
    - MSVC /ZI (Edit and Continue) makes __LINE__ non-constant: use /Zi.
    - Zero every frame and operation state before first use (spawn_alloc does).
      A registered object must not be moved or copied while in use.
-   - Do not await inside ASYNC_CLEANUP when cancelled: operations return
-     ASYNC_ECANCELED there and the rest of the cleanup is skipped.
+   - ASYNC_CLEANUP is synchronous: an await there cannot suspend (ASYNC_ASSERT
+     fails; with asserts off its operation is cancelled and gives ASYNC_ECANCELED).
    - With a cleanup section, end the body with ASYNC_RETURN(v) rather than passing
      a local to ASYNC_END: compilers cannot see that ASYNC_END's value is only read
      when the body ran to its end, and warn that the local may be uninitialised.
    - An allocated frame is freed after join; read its results before that, or
-     use a frame you own.
+     use a frame you own. A task aborted before its first poll never runs, so its
+     cleanup cannot detach the allocated tasks it would have owned: whoever aborts
+     it must (or those frames stay allocated until async_runtime_destroy).
+   - A generator you stop reading stays suspended at its ASYNC_GEN_YIELD with its
+     resources: ASYNC_CORO_CANCEL(child, call) unwinds it through its cleanup.
 
 DESIGN NOTES
 ============
@@ -561,6 +586,10 @@ typedef struct async_coro {
 #define ASYNC_AWAIT_CALL(rc, child, call) \
     do { ((child)->lc = 0); ASYNC__AWAIT(ASYNC__ID, rc, call, #call); } while (0)
 #define ASYNC_WAIT_UNTIL(cond) ASYNC__WAIT_UNTIL(ASYNC__ID, cond, #cond)
+#define ASYNC_CORO_CANCEL(child, call) \
+    do { \
+        if ((child)->lc != 0 && (child)->lc != ASYNC__LC_DONE) ASYNC__CANCEL_OP(call); \
+    } while (0)
 #define ASYNC_YIELD() ASYNC__YIELD(ASYNC__ID, async__yield(async__t), ASYNC_PENDING, "yield")
 #define ASYNC_GEN_YIELD() ASYNC__YIELD(ASYNC__ID, (void)0, ASYNC_ITEM, "generator yield")
 
@@ -630,7 +659,7 @@ typedef struct async_timer {
     async_time deadline;
     async_task *task;
     uint32_t seq;                       /* arming order: breaks deadline ties */
-    uint8_t state;                      /* 0 idle, 1 armed, 2 fired */
+    uint8_t state;                      /* 0 idle, 1 armed, 2 fired, 3 never fires */
     uint8_t level, slot;                /* where it is linked while armed */
 } async_timer;
 
@@ -681,6 +710,8 @@ ASYNC_API int async_runtime_step(async_runtime *rt, async_time max_wait);
 ASYNC_API int async_runtime_block_on(async_runtime *rt, async_task *t, async_task_fn fn,
                                      const char *name);
 ASYNC_API void async_runtime_stats(const async_runtime *rt, async_stats *out);
+ASYNC_API int async_runtime_wake_pending(const async_runtime *rt);   /* Context: anywhere */
+ASYNC_API int async_runtime_wake_fd(const async_runtime *rt);
 
 ASYNC_API int async_task_spawn(async_runtime *rt, async_task *t, async_task_fn fn,
                                const char *name);
@@ -1016,7 +1047,7 @@ enum {
     ASYNC__F_DEFERRED = 128     /* its last poll yielded; it has not run since */
 };
 #define ASYNC__MAGIC 0xA5C3u
-enum { ASYNC__TM_IDLE = 0, ASYNC__TM_ARMED = 1, ASYNC__TM_FIRED = 2 };
+enum { ASYNC__TM_IDLE = 0, ASYNC__TM_ARMED = 1, ASYNC__TM_FIRED = 2, ASYNC__TM_NEVER = 3 };
 
 ASYNC_API void async__assert_fail(const char *cond, const char *msg, const char *file, int line);
 ASYNC_API int async__lost(async_task *t, int32_t *lc, int *resp, const char *file);
@@ -1137,6 +1168,7 @@ static inline int async__done(const async_task *t, const int *resp) {
 #define ASYNC__SET(n) \
     (*async__lc = (int32_t)((char *)&&ASYNC__LABEL(n) - (char *)&&async__base) + ASYNC__LC_BIAS)
 #define ASYNC__MARK(n) ASYNC__LABEL(n):
+#define ASYNC__MARK_FT(n) ASYNC__LABEL(n):
 #define ASYNC__POINT(n) ASYNC__SET(n); ASYNC__MARK(n)
 #define ASYNC__RESUME_DEFAULT \
     goto *(void *)((char *)&&async__base + (*async__lc - ASYNC__LC_BIAS));
@@ -1145,6 +1177,7 @@ static inline int async__done(const async_task *t, const int *resp) {
 #define ASYNC__KEY(n) ((int32_t)(__LINE__) * 256 + (int32_t)((n) & 255))
 #define ASYNC__SET(n) (*async__lc = ASYNC__KEY(n))
 #define ASYNC__MARK(n) case ASYNC__KEY(n):
+#define ASYNC__MARK_FT(n) ASYNC__FALLTHROUGH case ASYNC__KEY(n):
 #define ASYNC__POINT(n) ASYNC__SET(n); ASYNC__FALLTHROUGH ASYNC__MARK(n)
 #define ASYNC__RESUME_DEFAULT return async__lost(async__t, async__lc, async__resp, __FILE__);
 #define ASYNC__BASE
@@ -1193,11 +1226,35 @@ static inline int async__done(const async_task *t, const int *resp) {
 #define ASYNC__CHECK_CANCEL() \
     if (async__t->flags & ASYNC__F_CANCELLING) { async__rv = ASYNC_ECANCELED; goto async__unwind; }
 
+/* Poll op once in cancel mode (it must unlink and not complete), then restore the
+   task's mode: used for timeouts, select losers and ASYNC_CORO_CANCEL. */
+#define ASYNC__CANCEL_OP(op) \
+    do { \
+        uint8_t async__mode = (uint8_t)(async__t->flags & ASYNC__F_CANCELLING); \
+        int async__crc; \
+        async__t->flags |= ASYNC__F_CANCELLING; \
+        async__crc = (op); \
+        ASYNC_ASSERT(async__crc != ASYNC_PENDING, \
+                     "an operation returned ASYNC_PENDING in cancel mode"); \
+        (void)async__crc; \
+        async__t->flags = (uint8_t)((async__t->flags & ~ASYNC__F_CANCELLING) | async__mode); \
+    } while (0)
+
+/* A cleanup section is synchronous (as Rust's Drop): an await there cannot suspend.
+   It fails ASYNC_ASSERT and, with asserts off, its operation is cancelled at once. */
+#define ASYNC__NO_SUSPEND_IN_CLEANUP() \
+    ASYNC_ASSERT(0, "an await inside ASYNC_CLEANUP cannot suspend: cleanup is synchronous")
+
 #define ASYNC__AWAIT(n, rc, op, what) \
     do { \
         ASYNC__POINT(n) \
         ASYNC__SITE(what); \
-        if (((rc) = (op)) == ASYNC_PENDING) return ASYNC_PENDING; \
+        if (((rc) = (op)) == ASYNC_PENDING) { \
+            if (!async__in_cleanup) return ASYNC_PENDING; \
+            ASYNC__NO_SUSPEND_IN_CLEANUP(); \
+            ASYNC__CANCEL_OP(op); \
+            (rc) = ASYNC_ECANCELED; \
+        } \
         ASYNC__CHECK_CANCEL() \
     } while (0)
 
@@ -1205,16 +1262,23 @@ static inline int async__done(const async_task *t, const int *resp) {
     do { \
         ASYNC__POINT(n) \
         ASYNC__CHECK_CANCEL() \
-        if (!(cond)) { ASYNC__SITE(what); return ASYNC_PENDING; } \
+        if (!(cond)) { \
+            if (!async__in_cleanup) { ASYNC__SITE(what); return ASYNC_PENDING; } \
+            ASYNC__NO_SUSPEND_IN_CLEANUP(); \
+        } \
     } while (0)
 
 #define ASYNC__YIELD(n, before, value, what) \
     do { \
-        before; \
-        ASYNC__SET(n); \
-        ASYNC__SITE(what); \
-        return (value); \
-        ASYNC__MARK(n) \
+        if (async__in_cleanup) { \
+            ASYNC__NO_SUSPEND_IN_CLEANUP(); \
+        } else { \
+            before; \
+            ASYNC__SET(n); \
+            ASYNC__SITE(what); \
+            return (value); \
+        } \
+        ASYNC__MARK_FT(n) \
         ASYNC__CHECK_CANCEL() \
     } while (0)
 
@@ -1224,11 +1288,10 @@ static inline int async__done(const async_task *t, const int *resp) {
         ASYNC__POINT(n) \
         ASYNC__SITE(what); \
         if (((rc) = (op)) == ASYNC_PENDING) { \
-            if ((timer)->state != ASYNC__TM_FIRED) return ASYNC_PENDING; \
-            async__t->flags |= ASYNC__F_CANCELLING; \
-            (void)(op); \
-            async__t->flags &= (uint8_t)~ASYNC__F_CANCELLING; \
-            (rc) = ASYNC_ETIMEDOUT; \
+            if ((timer)->state != ASYNC__TM_FIRED && !async__in_cleanup) return ASYNC_PENDING; \
+            if (async__in_cleanup) ASYNC__NO_SUSPEND_IN_CLEANUP(); \
+            ASYNC__CANCEL_OP(op); \
+            (rc) = async__in_cleanup ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT; \
         } \
         async__timer_disarm(timer); \
         ASYNC__CHECK_CANCEL() \
@@ -1877,13 +1940,14 @@ ASYNC_DEF int async_runtime_block_on(async_runtime *rt, async_task *t, async_tas
 }
 
 ASYNC_DEF int async_runtime_destroy(async_runtime *rt) {
-    int aborted = 0;
+    uint64_t completed0;
     async__link *lists[3];
     int i;
     async_waker *w;
     if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     if (rt->current) return ASYNC_EBUSY;
     rt->flags |= ASYNC__RT_DESTROYING;
+    completed0 = rt->stats.completed;
     lists[0] = &rt->runq;
     lists[1] = &rt->deferred;
     lists[2] = &rt->waiting;
@@ -1895,10 +1959,7 @@ ASYNC_DEF int async_runtime_destroy(async_runtime *rt) {
             async__link *l;
             for (l = lists[i]->next; l != lists[i]; l = l->next) {
                 async_task *t = async__task_of(l);
-                if (!(t->flags & ASYNC__F_ABORT)) {
-                    t->flags |= ASYNC__F_ABORT;
-                    aborted++;
-                }
+                t->flags |= ASYNC__F_ABORT;
             }
         }
         async__list_splice(&rt->runq, &rt->deferred);
@@ -1932,7 +1993,18 @@ ASYNC_DEF int async_runtime_destroy(async_runtime *rt) {
 #endif
     rt->wake_fd[0] = rt->wake_fd[1] = -1;
     rt->flags = 0;
-    return aborted;
+    return (int)(rt->stats.completed - completed0);   /* every task it ended */
+}
+
+/* For idle hooks: 1 if a wake-up arrived that the loop has not collected yet. Check
+   it with interrupts masked right before sleeping (see the manual). */
+ASYNC_DEF int async_runtime_wake_pending(const async_runtime *rt) {
+    return rt && ASYNC__LOAD(&rt->pending) != 0;
+}
+
+/* The descriptor a hosted idle hook must also wait on, or -1 (no waker yet). */
+ASYNC_DEF int async_runtime_wake_fd(const async_runtime *rt) {
+    return rt ? rt->wake_fd[0] : -1;
 }
 
 ASYNC_DEF void async_runtime_stats(const async_runtime *rt, async_stats *out) {
@@ -2081,7 +2153,10 @@ ASYNC_DEF int async_task_where(const async_task *t, const char **file, int *line
 }
 
 ASYNC_DEF int async_waker_init(async_runtime *rt, async_waker *w) {
+    async_waker *x;
     if (!rt || !w || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    for (x = rt->wakers; x; x = x->next)
+        if (x == w) return ASYNC_EBUSY;         /* already registered */
 #ifndef ASYNC_FREESTANDING
     if (rt->wake_fd[0] < 0) {
 #if defined(__linux__)
@@ -2385,7 +2460,8 @@ ASYNC_DEF int async_time_resume(async_runtime *rt) {
     if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     if (!(rt->flags & ASYNC__RT_PAUSED)) return ASYNC_ESTATE;
     real = async__clock(rt);
-    if (rt->paused_now > real) rt->offset += rt->paused_now - real;   /* never go back */
+    rt->offset += rt->paused_now - real;        /* go on from the paused instant (Tokio);
+                                                   unsigned wrap-around makes this exact */
     rt->flags &= ~(uint32_t)(ASYNC__RT_PAUSED | ASYNC__RT_AUTO_ADVANCE);
     return 0;
 }
@@ -2401,8 +2477,7 @@ ASYNC_DEF int async_time_advance(async_runtime *rt, async_time duration) {
 ASYNC_DEF int async_sleep_until(async_task *t, async_timer *tm, async_time deadline) {
     if (!t || !tm) return ASYNC_EINVAL;
     if (t->flags & ASYNC__F_CANCELLING) {
-        if (tm->state == ASYNC__TM_ARMED) async__timer_remove(t->rt, tm);
-        tm->state = ASYNC__TM_IDLE;
+        async__timer_disarm(tm);
         return ASYNC_ECANCELED;
     }
     switch (tm->state) {
@@ -2411,13 +2486,14 @@ ASYNC_DEF int async_sleep_until(async_task *t, async_timer *tm, async_time deadl
         tm->state = ASYNC__TM_IDLE;
         return 0;
     case ASYNC__TM_ARMED:
+    case ASYNC__TM_NEVER:
         return ASYNC_PENDING;
     default:
         if (deadline <= async_time_now(t->rt)) {
             if (!async__coop(t)) return ASYNC_PENDING;
             return 0;                   /* already passed: no rounding up */
         }
-        async__timer_insert(t->rt, tm, deadline, t);
+        async__timer_arm(t, tm, deadline);
         return ASYNC_PENDING;
     }
 }
@@ -2437,7 +2513,9 @@ ASYNC_DEF async_time async__deadline_after(async_task *t, async_time duration) {
    always polled before the deadline is looked at. */
 ASYNC_DEF void async__timer_arm(async_task *t, async_timer *tm, async_time deadline) {
     if (tm->state == ASYNC__TM_ARMED) async__timer_remove(t->rt, tm);
-    if (deadline <= async_time_now(t->rt)) tm->state = ASYNC__TM_FIRED;
+    tm->task = t;
+    if (deadline == ASYNC_TIME_NEVER) tm->state = ASYNC__TM_NEVER;   /* no timer at all */
+    else if (deadline <= async_time_now(t->rt)) tm->state = ASYNC__TM_FIRED;
     else async__timer_insert(t->rt, tm, deadline, t);
 }
 
@@ -2464,9 +2542,20 @@ ASYNC_DEF int async_interval_init(async_interval *iv, async_time period, int mis
     return rc;
 }
 
+/* The next tick comes one period from now (Tokio's reset). A task waiting in tick
+   keeps waiting, for the new deadline; if none waits, "now" is the next poll. */
 ASYNC_DEF void async_interval_reset(async_interval *iv) {
+    async_task *t;
     if (!iv) return;
-    if (iv->timer.state == ASYNC__TM_ARMED) async__timer_remove(iv->timer.task->rt, &iv->timer);
+    if (iv->timer.state == ASYNC__TM_ARMED || iv->timer.state == ASYNC__TM_NEVER) {
+        t = iv->timer.task;
+        async__timer_disarm(&iv->timer);
+        iv->next = async__sat_add(async_time_now(t->rt), iv->period);
+        iv->started = 1;
+        async__timer_arm(t, &iv->timer, iv->next);
+        if (iv->timer.state == ASYNC__TM_FIRED) async__wake(t);
+        return;
+    }
     iv->timer.state = ASYNC__TM_IDLE;
     iv->started = 2;                    /* next tick = one period after the next poll */
 }

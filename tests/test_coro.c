@@ -384,6 +384,73 @@ TEST(finished_coro_stays_finished) {
     async_runtime_destroy(&rt);
 }
 
+/* Cleanup is synchronous: an await there that would suspend fails the assertion and
+   is cancelled on the spot; the return value set before is kept; cleanup runs once. */
+typedef struct { async_task task; gate g; int cleanups, rc_in_cleanup, after; } cl_frame;
+static int cleanup_awaits(async_task *t) {
+    cl_frame *f = (cl_frame *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    ASYNC_RETURN(42);
+    ASYNC_CLEANUP();
+    f->cleanups++;
+    ASYNC_AWAIT(rc, gate_wait(t, &f->g));         /* would block: not allowed here */
+    f->rc_in_cleanup = rc;
+    ASYNC_YIELD();                                /* not allowed either: skipped */
+    f->after = 1;
+    ASYNC_END(-1);
+}
+TEST(await_in_cleanup_cannot_suspend) {
+    async_runtime rt;
+    static cl_frame f;
+    ZERO(f);
+    async_runtime_init(&rt, NULL);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, cleanup_awaits, "cl"), 42);
+    ASSERT_EQ(f.cleanups, 1);
+    ASSERT_EQ(f.rc_in_cleanup, ASYNC_ECANCELED);
+    CHECK(f.g.waiter == NULL);                    /* the wait was cancelled, not left */
+    ASSERT_EQ(f.after, 1);
+    ASSERT_EQ(test_asserts, 2);
+    ASSERT_HAS(test_assert_msg, "cleanup is synchronous");
+    async_runtime_destroy(&rt);
+}
+
+/* A generator you stop reading: ASYNC_CORO_CANCEL unwinds it through its cleanup. */
+typedef struct { async_coro co; int i, open, closed; } res_gen;
+static int resource_gen(async_task *t, res_gen *g, int *out) {
+    ASYNC_CORO_BEGIN(t, &g->co);
+    g->open = 1;
+    for (g->i = 0;; g->i++) {
+        *out = g->i;
+        ASYNC_GEN_YIELD();
+    }
+    ASYNC_CLEANUP();
+    g->open = 0;
+    g->closed++;
+    ASYNC_END(0);
+}
+typedef struct { async_task task; res_gen g; int item, n; } rg_frame;
+static int take_three(async_task *t) {
+    rg_frame *f = (rg_frame *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    for (f->n = 0; f->n < 3; f->n++) ASYNC_AWAIT(rc, resource_gen(t, &f->g, &f->item));
+    ASYNC_CORO_CANCEL(&f->g.co, resource_gen(t, &f->g, &f->item));
+    ASYNC_CORO_CANCEL(&f->g.co, resource_gen(t, &f->g, &f->item));   /* done: no-op */
+    ASYNC_END(f->item);
+}
+TEST(generator_cancelled_early) {
+    async_runtime rt;
+    static rg_frame f;
+    ZERO(f);
+    async_runtime_init(&rt, NULL);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, take_three, "gen"), 2);
+    ASSERT_EQ(f.g.open, 0);
+    ASSERT_EQ(f.g.closed, 1);
+    ASSERT_EQ(test_asserts, 0);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(end_returns_value);
@@ -399,5 +466,7 @@ int main(int argc, char **argv) {
     RUN(await_inside_switch_is_loud);
     RUN(finishing_with_pending_asserts);
     RUN(finished_coro_stays_finished);
+    RUN(await_in_cleanup_cannot_suspend);
+    RUN(generator_cancelled_early);
     DONE();
 }

@@ -609,6 +609,171 @@ TEST(real_timer_with_wake_descriptor) {
     async_runtime_destroy(&rt);
 }
 
+TEST(waker_double_init_and_timeout) {
+    async_runtime rt;
+    static worker w;
+    async_waker wk;
+    ZERO(w);
+    test_rt_paused(&rt);
+    ASSERT_EQ(async_waker_init(&rt, &wk), 0);
+    ASSERT_EQ(async_waker_init(&rt, &wk), ASYNC_EBUSY);          /* no self-loop */
+    ASSERT_EQ(async_runtime_wake_pending(&rt), 0);
+    CHECK(async_runtime_wake_fd(&rt) >= 0);
+    async_waker_wake(&wk);
+    ASSERT_EQ(async_runtime_wake_pending(&rt), 1);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_runtime_wake_pending(&rt), 0);                /* collected */
+    ASSERT_EQ(async_waker_destroy(&wk), 0);
+    async_runtime_destroy(&rt);
+}
+
+/* Abort a task that has been woken (its timer fired) but not yet polled. */
+TEST(abort_after_wake_before_poll) {
+    async_runtime rt;
+    static worker c, j;
+    ZERO(c); ZERO(j);
+    c.sleep_for = ASYNC_MS(5);
+    test_rt_paused(&rt);
+    async_task_spawn(&rt, &c.task, sleepy, "child");
+    async_runtime_step(&rt, 0);
+    async_time_advance(&rt, ASYNC_MS(5));         /* fires: child is ready now */
+    ASSERT_EQ(async_task_state(&c.task), ASYNC_TASK_QUEUED);
+    async_task_abort(&c.task);
+    j.child = &c.task;
+    ASSERT_EQ(async_runtime_block_on(&rt, &j.task, joiner, "j"), ASYNC_ECANCELED);
+    ASSERT_EQ(c.step, 0);
+    ASSERT_EQ(c.cleaned, 1);
+    async_runtime_destroy(&rt);
+}
+
+/* Destroy with a yielded task, a detached allocated task, and a cleanup that spawns. */
+static worker spawned_by_cleanup;
+static int spawner_cleanup(async_task *t) {
+    worker *f = (worker *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_SEC(1)));
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    async_task_spawn(t->rt, &spawned_by_cleanup.task, logger, "late");    /* aborted at spawn */
+    ASYNC_END(0);
+}
+TEST(destroy_yielded_detached_and_spawning_cleanup) {
+    async_runtime rt;
+    static yield_frame y;
+    static worker s, other;
+    async_task *a = NULL;
+    long frees0 = test_frees;
+    ZERO(y); ZERO(s); ZERO(other); ZERO(spawned_by_cleanup);
+    LOG_RESET();
+    other.sleep_for = ASYNC_SEC(1);
+    test_rt_paused(&rt);
+    async_task_spawn(&rt, &other.task, sleepy, "timer");   /* keeps yields deferred */
+    async_task_spawn(&rt, &y.task, yield_task, "yielder");
+    async_task_spawn(&rt, &s.task, spawner_cleanup, "spawner");
+    async_task_spawn_alloc(&rt, sleepy, sizeof(worker), "alloc", &a);
+    ((worker *)a)->sleep_for = ASYNC_SEC(1);
+    async_task_detach(a);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_state(&y.task), ASYNC_TASK_DEFERRED);
+    ASSERT_EQ(async_runtime_destroy(&rt), 5);     /* the late spawn is aborted too */
+    ASSERT_EQ(y.cleaned, 1);
+    ASSERT_EQ(s.cleaned, 1);
+    ASSERT_EQ(async_task_state(&spawned_by_cleanup.task), ASYNC_TASK_DONE);
+    ASSERT_STR(test_log, "");                     /* it never ran */
+    ASSERT_EQ(test_frees - frees0, 1);            /* the detached frame */
+}
+
+/* With tasks that keep waking each other, timers are still collected every
+   event_interval polls; budget and event_interval can be set. */
+typedef struct { async_task task; gate *mine, *other; long n; int *stop; } pp_frame;
+static int pinger(async_task *t) {
+    pp_frame *f = (pp_frame *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    while (!*f->stop) {
+        f->n++;
+        f->other->open = 1;
+        if (f->other->waiter) async_task_wake(f->other->waiter);
+        f->other->waiter = NULL;
+        ASYNC_AWAIT(rc, gate_wait(t, f->mine));
+        f->mine->open = 0;
+    }
+    f->other->open = 1;
+    if (f->other->waiter) async_task_wake(f->other->waiter);
+    ASYNC_END(0);
+}
+typedef struct { async_task task; async_timer timer; int *stop; } stopper_frame;
+static int stopper(async_task *t) {
+    stopper_frame *f = (stopper_frame *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, 0));    /* ready, but through the budget */
+    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_US(200)));   /* needs a collection */
+    *f->stop = 1;
+    ASYNC_END(rc);
+}
+TEST(event_interval_collects_timers_under_constant_wakes) {
+    async_runtime rt;
+    async_runtime_desc d;
+    static pp_frame a, b;
+    static stopper_frame st;
+    static gate ga, gb;
+    int stop = 0;
+    ZERO(d); ZERO(a); ZERO(b); ZERO(st); ZERO(ga); ZERO(gb);
+    d.event_interval = 10;
+    d.budget = 4;
+    async_runtime_init(&rt, &d);
+    a.mine = &ga; a.other = &gb; b.mine = &gb; b.other = &ga;
+    a.stop = b.stop = st.stop = &stop;
+    async_task_spawn(&rt, &st.task, stopper, "stopper");
+    async_task_spawn(&rt, &a.task, pinger, "a");
+    async_task_spawn(&rt, &b.task, pinger, "b");
+    ASSERT_EQ(async_runtime_run(&rt), 0);         /* ends: the timer got its turn */
+    CHECK(a.n + b.n < 100000);
+    CHECK(a.n > 0 && b.n > 0);
+    async_runtime_destroy(&rt);
+}
+
+/* Seeded random order with yields and timers: the same seed gives the same run. */
+static int trace_task(async_task *t) {          /* logs each poll: yield, sleep, yield */
+    worker *f = (worker *)t;
+    ASYNC_BEGIN(t);
+    logf_("%c", 'a' + f->id);
+    ASYNC_YIELD();
+    logf_("%c", 'a' + f->id);
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(f->id % 3)));
+    logf_("%c", 'A' + f->id);
+    ASYNC_YIELD();
+    logf_("%c", 'A' + f->id);
+    ASYNC_END(0);
+}
+static void random_run(uint32_t seed, char *out) {
+    async_runtime rt;
+    async_runtime_desc d;
+    static worker w[8];
+    int i;
+    ZERO(d); ZERO(w);
+    d.seed = seed;
+    d.start_paused = 2;
+    async_runtime_init(&rt, &d);
+    LOG_RESET();
+    for (i = 0; i < 8; i++) {
+        w[i].id = i;
+        async_task_spawn(&rt, &w[i].task, trace_task, "trace");
+    }
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    strcpy(out, test_log);
+    async_runtime_destroy(&rt);
+}
+TEST(seeded_random_with_yields_and_timers) {
+    static char a[4096], b[4096], c[4096];
+    random_run(99, a);
+    random_run(99, b);
+    random_run(5, c);
+    ASSERT_STR(a, b);
+    CHECK(strcmp(a, c) != 0);
+}
+
 /* ---- misuse ----------------------------------------------------------------------------------- */
 TEST(misuse_returns_errors) {
     async_runtime rt;
@@ -695,6 +860,11 @@ int main(int argc, char **argv) {
     RUN(wake_while_running_requeues);
     RUN(detach_after_finish_frees);
     RUN(real_timer_with_wake_descriptor);
+    RUN(waker_double_init_and_timeout);
+    RUN(abort_after_wake_before_poll);
+    RUN(destroy_yielded_detached_and_spawning_cleanup);
+    RUN(event_interval_collects_timers_under_constant_wakes);
+    RUN(seeded_random_with_yields_and_timers);
     RUN(misuse_returns_errors);
     RUN(destroy_aborts_live_tasks);
     DONE();

@@ -169,6 +169,69 @@ TEST(manual_advance) {
     async_runtime_destroy(&rt);
 }
 
+/* Resume goes on from the paused instant even if real time went by (Tokio). */
+static async_time fake_now;
+static async_time fake_clock(void *u) { (void)u; return fake_now; }
+TEST(resume_continues_from_paused_instant) {
+    async_runtime rt;
+    async_runtime_desc d;
+    static tframe f;
+    ZERO(d); ZERO(f);
+    fake_now = ASYNC_SEC(100);
+    d.now = fake_clock;
+    async_runtime_init(&rt, &d);
+    g_rt = &rt;
+    g_t0 = async_time_now(&rt);
+    f.dur = ASYNC_SEC(10);
+    async_task_spawn(&rt, &f.task, sleeper, "s");
+    async_runtime_step(&rt, 0);
+    async_time_pause(&rt, 0);
+    async_time_advance(&rt, ASYNC_SEC(1));
+    fake_now += ASYNC_SEC(60);                    /* a minute of real time while paused */
+    async_time_resume(&rt);
+    ASSERT_EQ(async_time_now(&rt), ASYNC_SEC(101));
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_is_finished(&f.task), 0);        /* not fired early */
+    fake_now += ASYNC_SEC(9);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_is_finished(&f.task), 1);
+    async_runtime_destroy(&rt);
+}
+
+TEST(sleep_never_blocks_forever_even_with_auto_advance) {
+    async_runtime rt;
+    static tframe f, g;
+    ZERO(f); ZERO(g);
+    start(&rt);
+    f.dur = ASYNC_TIME_NEVER;
+    g.dur = MS(5);
+    async_task_spawn(&rt, &f.task, sleeper, "never");
+    async_task_spawn(&rt, &g.task, sleeper, "short");
+    ASSERT_EQ(async_runtime_run(&rt), 1);         /* blocked forever, time not stuck */
+    ASSERT_EQ(NOW(), MS(5));
+    ASSERT_EQ(rt.ntimers, 0);
+    f.t0 = 0;
+    ASSERT_EQ(async_runtime_block_on(&rt, &g.task, until_task, "after"), 0);   /* still usable */
+    async_task_abort(&f.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.cleaned, 1);
+    async_runtime_destroy(&rt);
+}
+
+TEST(block_on_deadlocks_on_paused_clock_without_advance) {
+    async_runtime rt;
+    async_runtime_desc d;
+    static tframe f;
+    ZERO(d); ZERO(f);
+    d.start_paused = 1;
+    async_runtime_init(&rt, &d);
+    g_rt = &rt;
+    f.dur = MS(1);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, sleeper, "s"), ASYNC_EDEADLK);
+    ASSERT_EQ(rt.ntimers, 1);
+    async_runtime_destroy(&rt);
+}
+
 TEST(auto_advance_skips_an_hour_instantly) {
     async_runtime rt;
     static tframe f;
@@ -252,6 +315,35 @@ TEST(interval_init_at_and_reset) {
     ASSERT_EQ(f.ticks[0], MS(73));
     async_runtime_destroy(&rt);
 }
+/* Reset while a task waits in tick: it waits for the new deadline (one period from the
+   reset), it is not left without a timer. */
+typedef struct { async_task task; async_interval *iv; async_timer timer; } resetter_frame;
+static int resetter(async_task *t) {
+    resetter_frame *f = (resetter_frame *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, MS(50)));
+    async_interval_reset(f->iv);
+    ASYNC_END(rc);
+}
+TEST(interval_reset_while_waiting) {
+    async_runtime rt;
+    static tframe f;
+    static resetter_frame r;
+    ZERO(f); ZERO(r);
+    start(&rt);
+    async_interval_init(&f.iv, MS(100), ASYNC_TICK_BURST);
+    f.n = 3;
+    r.iv = &f.iv;
+    async_task_spawn(&rt, &f.task, ticker, "ticker");
+    async_task_spawn(&rt, &r.task, resetter, "resetter");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.ticks[0], 0);
+    ASSERT_EQ(f.ticks[1], MS(150));               /* 50 ms reset + 100 ms period */
+    ASSERT_EQ(f.ticks[2], MS(250));
+    async_runtime_destroy(&rt);
+}
+
 TEST(interval_bad_arguments) {
     async_interval iv;
     ASSERT_EQ(async_interval_init(&iv, 0, ASYNC_TICK_BURST), ASYNC_EINVAL);
@@ -495,6 +587,9 @@ int main(int argc, char **argv) {
     RUN(sleep_zero_and_past_deadline_do_not_suspend);
     RUN(sleep_until);
     RUN(manual_advance);
+    RUN(resume_continues_from_paused_instant);
+    RUN(sleep_never_blocks_forever_even_with_auto_advance);
+    RUN(block_on_deadlocks_on_paused_clock_without_advance);
     RUN(auto_advance_skips_an_hour_instantly);
     RUN(interval_first_tick_is_immediate);
     RUN(interval_burst_catches_up);
@@ -502,6 +597,7 @@ int main(int argc, char **argv) {
     RUN(interval_skip_keeps_the_grid);
     RUN(interval_within_slack_is_not_missed);
     RUN(interval_init_at_and_reset);
+    RUN(interval_reset_while_waiting);
     RUN(interval_bad_arguments);
     RUN(timeout_fires);
     RUN(timeout_not_reached);
