@@ -6,8 +6,13 @@
    4. an interval ticker, and what the Skip missed-tick behaviour does after a stall
    5. a timeout firing around a slow operation
    6. the task dump: every task, where it waits and on what
+   7. channels: a bounded mpsc whose slow consumer holds back its producer, and a
+      request answered through a oneshot
+   8. a mutex shared by five tasks (FIFO), and a broadcast with a lagging subscriber
+   9. graceful shutdown: workers watch a config value and stop on a cancel token
 
-   Run it with `make demo`. */
+   More in examples/: kv_actor, conn_pool, worker_pool, pubsub, shutdown,
+   rate_limiter. Run this tour with `make demo`. */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
@@ -51,6 +56,94 @@ static int long_job_run(async_task *t) {
     ASYNC_END(1);
 }
 
+/* 7. A producer that outruns its consumer: the channel (room for 2) slows it down. */
+static async_mpsc pipe_ch;
+static async_time pipe_t0;
+typedef struct { async_task task; async_waiter w; async_timer timer; int i, item, rc; } pipe_frame;
+static int producer(async_task *t) {
+    pipe_frame *f = (pipe_frame *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 1; f->i <= 5; f->i++) {
+        f->item = f->i;
+        ASYNC_AWAIT(f->rc, async_mpsc_send(t, &pipe_ch, &f->w, &f->item));
+        printf("   +%3.0f ms  sent %d (%zu queued)\n", ms_since(pipe_t0), f->i,
+               async_mpsc_len(&pipe_ch));
+    }
+    async_mpsc_sender_release(&pipe_ch);
+    ASYNC_END(0);
+}
+static int consumer(async_task *t) {
+    pipe_frame *f = (pipe_frame *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_mpsc_recv(t, &pipe_ch, &f->w, &f->item));
+        if (f->rc < 0) break;
+        printf("   +%3.0f ms  received %d, working 20 ms\n", ms_since(pipe_t0), f->item);
+        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(20)));
+    }
+    printf("   consumer: channel %s\n", async_strerror(f->rc));
+    ASYNC_END(0);
+}
+
+/* A request answered through a oneshot in the requester's frame. */
+typedef struct { int question; async_oneshot *reply; } request;
+static async_mpsc req_ch;
+typedef struct { async_task task; async_waiter w; request req; int answer, rc; } server_frame;
+static int server(async_task *t) {
+    server_frame *f = (server_frame *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_mpsc_recv(t, &req_ch, &f->w, &f->req));
+        if (f->rc < 0) break;
+        f->answer = f->req.question * 2;
+        async_oneshot_send(f->req.reply, &f->answer);
+    }
+    ASYNC_END(0);
+}
+
+/* 8. Five tasks share a counter behind a FIFO mutex, holding it across an await. */
+static async_mutex counter_lock;
+static int counter;
+typedef struct { async_task task; async_waiter w; async_timer timer; int id, rc, before; } lock_frame;
+static int locker(async_task *t) {
+    lock_frame *f = (lock_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_mutex_lock(t, &counter_lock, &f->w));
+    f->before = counter;
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(2)));   /* held across an await */
+    counter = f->before + 1;
+    printf("   task %d: %d -> %d\n", f->id, f->before, counter);
+    async_mutex_unlock(&counter_lock);
+    ASYNC_END(0);
+}
+
+/* 9. Workers that follow a config value until their token is cancelled. */
+static async_watch config;
+static async_cancel_token root;
+typedef struct {
+    async_task task; async_waiter w; async_timer timer; async_watch_rx rx;
+    async_cancel_token token; int id, rc, cfg, ticks;
+} worker_frame;
+static int worker(async_task *t) {
+    worker_frame *f = (worker_frame *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {                                  /* the token wait is the 10 ms tick */
+        ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, ASYNC_MS(10),
+                            async_cancel_token_wait(t, &f->token, &f->w));
+        if (f->rc == 0) break;                  /* cancelled */
+        f->ticks++;
+        if (async_watch_has_changed(&f->rx) == 1) {
+            async_watch_borrow_and_update(&f->rx, &f->cfg);
+            printf("   worker %d: config is now %d\n", f->id, f->cfg);
+        }
+    }
+    ASYNC_CLEANUP();
+    printf("   worker %d: stopping after %d ticks, cleanup done\n", f->id, f->ticks);
+    async_watch_unsubscribe(&f->rx);
+    async_cancel_token_destroy(&f->token);
+    ASYNC_END(0);
+}
+
 typedef struct {
     async_task task;
     async_timer timer, deadline;
@@ -60,6 +153,15 @@ typedef struct {
     long_job job;
     async_time t0, when;
     int i, rc, sum;
+    pipe_frame prod, cons;
+    server_frame srv;
+    async_waiter w;
+    async_oneshot reply;
+    request req;
+    lock_frame lockers[5];
+    async_broadcast news;
+    async_broadcast_rx slow;
+    worker_frame staff[2];
 } main_frame;
 
 static int main_task(async_task *t) {
@@ -130,6 +232,65 @@ static int main_task(async_task *t) {
     async_dump(&rt, NULL, NULL);
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->workers[1].task));
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->workers[2].task));
+
+    printf("7. a bounded channel (room for 2): the producer waits for the slow consumer\n");
+    async_mpsc_init(&pipe_ch, sizeof(int), 2, NULL);
+    pipe_t0 = async_time_now(&rt);
+    async_task_spawn(&rt, &f->prod.task, producer, "producer");
+    async_task_spawn(&rt, &f->cons.task, consumer, "consumer");
+    ASYNC_AWAIT(f->rc, async_task_join(t, &f->cons.task));
+    ASYNC_AWAIT(f->rc, async_task_join(t, &f->prod.task));
+    async_mpsc_destroy(&pipe_ch);
+    printf("   a request answered through a oneshot: ");
+    async_mpsc_init(&req_ch, sizeof(request), 4, NULL);
+    async_task_spawn(&rt, &f->srv.task, server, "server");
+    async_oneshot_init(&f->reply, sizeof(int), NULL);
+    f->req.question = 21;
+    f->req.reply = &f->reply;
+    ASYNC_AWAIT(f->rc, async_mpsc_send(t, &req_ch, &f->w, &f->req));
+    ASYNC_AWAIT(f->rc, async_oneshot_recv(t, &f->reply, &f->w, &f->sum));
+    printf("21 * 2 = %d\n", f->sum);
+    async_mpsc_sender_release(&req_ch);         /* the server sees the end and stops */
+    ASYNC_AWAIT(f->rc, async_task_join(t, &f->srv.task));
+    async_oneshot_destroy(&f->reply);
+    async_mpsc_destroy(&req_ch);
+
+    printf("8. five tasks, one mutex held across an await: no update is lost\n");
+    for (f->i = 0; f->i < 5; f->i++) {
+        f->lockers[f->i].id = f->i;
+        async_task_spawn(&rt, &f->lockers[f->i].task, locker, "locker");
+    }
+    for (f->i = 0; f->i < 5; f->i++) ASYNC_AWAIT(f->rc, async_task_join(t, &f->lockers[f->i].task));
+    printf("   a broadcast keeping 2 items; a subscriber that reads late has lagged: ");
+    async_broadcast_init(&f->news, sizeof(int), 2, NULL);
+    async_broadcast_subscribe(&f->news, &f->slow);
+    for (f->i = 1; f->i <= 5; f->i++) async_broadcast_send(&f->news, &f->i);
+    f->rc = async_broadcast_try_recv(&f->slow, &f->sum);
+    printf("%s (lost %llu), ", async_strerror(f->rc), (unsigned long long)f->slow.lagged);
+    async_broadcast_try_recv(&f->slow, &f->sum);
+    printf("then it reads item %d\n", f->sum);
+    async_broadcast_unsubscribe(&f->slow);
+    async_broadcast_destroy(&f->news);
+
+    printf("9. graceful shutdown: two workers follow a config, then a cancel stops them\n");
+    f->sum = 1;
+    async_watch_init(&config, sizeof(int), NULL, &f->sum);
+    async_cancel_token_init(&root);
+    for (f->i = 0; f->i < 2; f->i++) {
+        f->staff[f->i].id = f->i + 1;
+        async_watch_subscribe(&config, &f->staff[f->i].rx);
+        async_cancel_token_child(&root, &f->staff[f->i].token);
+        async_task_spawn(&rt, &f->staff[f->i].task, worker, "worker");
+    }
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(25)));
+    f->sum = 2;
+    async_watch_send(&config, &f->sum);
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(25)));
+    printf("   main: cancelling the root token\n");
+    async_cancel_token_cancel(&root);
+    for (f->i = 0; f->i < 2; f->i++) ASYNC_AWAIT(f->rc, async_task_join(t, &f->staff[f->i].task));
+    async_watch_destroy(&config);
+    async_cancel_token_destroy(&root);
     ASYNC_END(0);
 }
 
