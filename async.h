@@ -3079,14 +3079,11 @@ static void async__dealloc(void *p) {
 }
 /* Copy one item: constant-size copies (a load and a store) for the common sizes. */
 ASYNC__HOT static void async__copy_item(void *dst, const void *src, size_t n) {
-    switch (n) {
-    case 8: async__memcpy(dst, src, 8); break;
-    case 4: async__memcpy(dst, src, 4); break;
-    case 16: async__memcpy(dst, src, 16); break;
-    case 2: async__memcpy(dst, src, 2); break;
-    case 1: async__memcpy(dst, src, 1); break;
-    default: async__memcpy(dst, src, n); break;
-    }
+    /* if-chain, not a switch: a switch table is a libgcc helper on Cortex-M0 */
+    if (n == 8) async__memcpy(dst, src, 8);
+    else if (n == 4) async__memcpy(dst, src, 4);
+    else if (n == 16) async__memcpy(dst, src, 16);
+    else async__memcpy(dst, src, n);
 }
 /* item_size * count, or SIZE_MAX when that overflows. */
 static size_t async__array_size(size_t item_size, size_t count) {

@@ -122,7 +122,8 @@ for cpu in cortex-m0plus cortex-m4; do
     fi
     set -- $(arm-none-eabi-size "$d/layers.o" | awk 'NR == 2 {print $1}')
     whole=$1
-    echo "        $cpu coroutine + core + time layers (ASYNC_NO_DEBUG), every function: text $whole"
+    echo "        $cpu the library without the debug layer (ASYNC_NO_DEBUG), every function of" \
+        "every layer: text $whole"
     # Their share of a program that uses spawn/run/sleep/join/abort/interval/timeout:
     # link the object alone with those entry points as --gc-sections roots.
     uflags=
@@ -179,10 +180,10 @@ for cpu in cortex-m0plus cortex-m4; do
 done
 if [ -n "$text_m0" ]; then
     echo "freestanding text: $text_m0 bytes"
-    echo "  (cortex-m0plus -Os: coroutine + core + time layers as a program using spawn/run/"
-    echo "   sleep/join/abort/interval/timeout links them; every function of those layers:"
-    echo "   $whole_m0 bytes; target < 4096: $([ "$text_m0" -lt 4096 ] && echo met || echo NOT met)" \
-        "as linked, $([ "$whole_m0" -lt 4096 ] && echo met || echo NOT met) for every function)"
+    echo "  (cortex-m0plus -Os: the coroutine + core + time layers as a program using spawn/"
+    echo "   run/sleep/join/abort/interval/timeout links them; target < 4096:" \
+        "$([ "$text_m0" -lt 4096 ] && echo met || echo NOT met). Every function of every"
+    echo "   layer, sync and channels included, without the debug layer: $whole_m0 bytes)"
 else
     echo "freestanding text: unknown (the library did not compile for cortex-m0plus)"
 fi
@@ -198,7 +199,7 @@ for arch in arm riscv64; do
     mkdir -p "$d/run"
     echo "port: test suite on $arch Linux ($cc, $qemu)"
     wrappers=
-    for t in coro task time debug; do
+    for t in $(ls tests/test_*.c | sed "s|tests/test_||; s|\.c$||"); do
         if ! $cc $HW tests/test_$t.c -o "$d/test_$t" -lpthread >"$d/test_$t.log" 2>&1; then
             bad "$arch: tests/test_$t.c does not compile:"
             show "$d/test_$t.log"
