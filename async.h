@@ -1095,9 +1095,13 @@ ASYNC_API void async__mpsc_after_put(async_mpsc *c);
 ASYNC_API void async__mpsc_after_take(async_mpsc *c);
 static inline int async__mpsc_can_put(async_task *t, async_mpsc *c, const async_waiter *w,
                                       size_t size) {
-    if (!c || !c->cap || c->item_size != size || c->rx_closed || c->send_q.head ||
-        c->used >= c->cap || !async__fast_ok(t, w)) return 0;
-    t->rt->budget--;
+    async_runtime *rt;
+    if (!t || !c || !w) return 0;
+    rt = t->rt;         /* room (so bounded), nobody ahead, not closed, not cancelling... */
+    if (c->used >= c->cap || c->send_q.head || c->item_size != size ||
+        ((t->flags & ASYNC__F_CANCELLING) | w->state | c->rx_closed) || rt->budget <= 0)
+        return 0;
+    rt->budget--;
     c->used++;
     return 1;
 }
@@ -1108,12 +1112,15 @@ static inline int async__mpsc_put_done(async_mpsc *c) {
 }
 static inline int async__mpsc_can_take(async_task *t, async_mpsc *c, async_waiter *w,
                                        size_t size) {
+    async_runtime *rt;
+    if (!t || !c || !w) return 0;
+    rt = t->rt;
     /* A receive's waiter that was woken (2: ready) holds nothing: it may go fast too. */
-    if (!c || !c->cap || c->item_size != size || !c->len || !t || !w ||
-        (t->flags & ASYNC__F_CANCELLING) || (w->state != 0 && w->state != 2) ||
-        t->rt->budget <= 0) return 0;
+    if (!c->len || !c->cap || c->item_size != size ||
+        ((t->flags & ASYNC__F_CANCELLING) | (w->state & 1)) || rt->budget <= 0)
+        return 0;
     w->state = 0;
-    t->rt->budget--;
+    rt->budget--;
     return 1;
 }
 static inline int async__mpsc_take_done(async_mpsc *c) {

@@ -40,8 +40,17 @@ static int w3_producer(async_task *t) {
     ASYNC_BEGIN(t);
     for (f->i = 0; f->i < f->n; f->i++) {
         f->item = (uint64_t)f->i;
-        if (w3_generic) ASYNC_AWAIT(f->rc, async_mpsc_send(t, &w3_chan, &f->w, &f->item));
-        else ASYNC_AWAIT(f->rc, u64chan_send(t, &w3_chan, &f->w, &f->item));
+        ASYNC_AWAIT(f->rc, u64chan_send(t, &w3_chan, &f->w, &f->item));
+    }
+    async_mpsc_sender_release(&w3_chan);
+    ASYNC_END(0);
+}
+static int w3_producer_generic(async_task *t) {
+    w3_frame *f = (w3_frame *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->n; f->i++) {
+        f->item = (uint64_t)f->i;
+        ASYNC_AWAIT(f->rc, async_mpsc_send(t, &w3_chan, &f->w, &f->item));
     }
     async_mpsc_sender_release(&w3_chan);
     ASYNC_END(0);
@@ -50,8 +59,17 @@ static int w3_consumer(async_task *t) {
     w3_frame *f = (w3_frame *)t;
     ASYNC_BEGIN(t);
     for (;;) {
-        if (w3_generic) ASYNC_AWAIT(f->rc, async_mpsc_recv(t, &w3_chan, &f->w, &f->item));
-        else ASYNC_AWAIT(f->rc, u64chan_recv(t, &w3_chan, &f->w, &f->item));
+        ASYNC_AWAIT(f->rc, u64chan_recv(t, &w3_chan, &f->w, &f->item));
+        if (f->rc < 0) break;
+        f->sum += f->item;
+    }
+    ASYNC_END(0);
+}
+static int w3_consumer_generic(async_task *t) {
+    w3_frame *f = (w3_frame *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_mpsc_recv(t, &w3_chan, &f->w, &f->item));
         if (f->rc < 0) break;
         f->sum += f->item;
     }
@@ -65,8 +83,8 @@ static void w3(long n) {
     p.n = n;
     async_runtime_init(&rt, NULL);
     async_mpsc_init(&w3_chan, sizeof(uint64_t), 1024, w3_store);
-    async_task_spawn(&rt, &p.task, w3_producer, "producer");
-    async_task_spawn(&rt, &c.task, w3_consumer, "consumer");
+    async_task_spawn(&rt, &p.task, w3_generic ? w3_producer_generic : w3_producer, "producer");
+    async_task_spawn(&rt, &c.task, w3_generic ? w3_consumer_generic : w3_consumer, "consumer");
     async_runtime_run(&rt);
     if (c.sum != (uint64_t)n * (uint64_t)(n - 1) / 2) { printf("w3: wrong sum\n"); exit(1); }
     async_mpsc_destroy(&w3_chan);
