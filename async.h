@@ -542,7 +542,9 @@ extern "C" {
     X(ASYNC_ESTATE, (-3002), "invalid state for this operation") \
     X(ASYNC_ELOST, (-3003), "lost resume point (an await inside a switch statement?)") \
     X(ASYNC_ENORECV, (-3004), "no receiver") \
-    X(ASYNC_ELAGGED, (-3005), "receiver lagged behind: the oldest items were overwritten")
+    X(ASYNC_ELAGGED, (-3005), "receiver lagged behind: the oldest items were overwritten") \
+    X(ASYNC_EREJECTED, (-3006), "rejected: circuit open or bulkhead full") \
+    X(ASYNC_ELIMIT, (-3007), "retry limit reached")
 
 #define ASYNC__ERR_ENUM(name, value, msg) name = value,
 enum { ASYNC_OK = 0, ASYNC_ERRORS(ASYNC__ERR_ENUM) ASYNC__ERR_LAST = -3999 };
@@ -613,11 +615,13 @@ struct async_task {
     int32_t lc;                 /* resume key of the task body */
     uint8_t state;              /* ASYNC_TASK_* */
     uint8_t flags;              /* ASYNC__F_* */
-    uint16_t magic;             /* ASYNC__MAGIC while spawned and not finished */
+    uint8_t magic;              /* ASYNC__MAGIC while spawned and not finished */
+    uint8_t flags2;             /* ASYNC__F2_* */
     async_task_fn fn;
     async_runtime *rt;
     union {
         async_task *joiner;     /* while running: the task awaiting this one */
+        struct async_joinset *set;  /* or the JoinSet it belongs to (ASYNC__F2_INSET) */
         int result;             /* once DONE */
     } u;
     const char *name;
@@ -675,9 +679,9 @@ typedef struct async_timer {
 struct async_runtime {
     async__link runq, deferred, waiting, zombies;
     async_task *current;
-    uint32_t nready, ndeferred, live, flags;
+    uint32_t nready, live, flags;       /* nready: queued tasks, yielded ones included */
     int budget, budget_init, event_interval;
-    uint32_t rng;
+    uint32_t rng, sel_rng;              /* scheduling order (seeded mode), select fairness */
     async_timer *wheel[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_SLOTS];
     uint32_t occupied[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_WORDS];  /* slot bitmaps */
     uint32_t levels;                    /* bit L: level L has a timer */
@@ -1027,6 +1031,152 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
     }
 
 ////////////////////////////////////////////////////////////////////////////////
+// >>combinators
+
+/* State of one select, join or race, in the frame (up to 32 branches). */
+typedef struct async_select {
+    uint32_t enabled;                   /* branches whose guard held at the start */
+    uint32_t pending;                   /* polled and not finished: cancelled if another wins */
+    uint32_t done;                      /* join: finished branches */
+    uint32_t cancel;                    /* the cancel pass: branches still to cancel */
+    int err;                            /* try_join: the first error */
+    int16_t winner;                     /* select: the branch that completed, ASYNC_SELECT_ELSE */
+    uint8_t n, k, ci, start, mode, flags;
+} async_select;
+typedef async_select async_join;
+
+#define ASYNC_SELECT_FAIR 0             /* random first branch each poll (tokio::select!) */
+#define ASYNC_SELECT_BIASED 1           /* first ready branch in order (biased;) */
+#define ASYNC_SELECT_NOWAIT 2           /* | either: take ASYNC_SELECT_ELSE if nothing is ready */
+#define ASYNC_JOIN_TRY 4                /* join: stop at the first error, cancel the rest */
+#define ASYNC_SELECT_ELSE (-1)          /* winner when every branch is disabled (or NOWAIT) */
+
+/* select: the first branch to complete wins; every other branch that was waiting is
+   polled once in cancel mode (it unlinks, and a cancel-safe operation loses nothing).
+   The handlers go after END, on sel->winner:
+     ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_FAIR);
+       ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc, async_mpsc_recv(t, &f->a, &f->w0, &f->x));
+       ASYNC_SELECT_BRANCH(&f->sel, 1, f->armed, f->rc, async_sleep(t, &f->tm, ASYNC_MS(5)));
+     ASYNC_SELECT_END(&f->sel);
+     if (f->sel.winner == 0) ... else if (f->sel.winner == 1) ... else ... (ELSE)
+   A guard is evaluated once, at the start; a false one disables its branch. */
+#define ASYNC_SELECT_BEGIN(sel, n, mode) ASYNC__COMBO_BEGIN(ASYNC__ID, sel, n, mode, 0, "select")
+#define ASYNC_SELECT_BRANCH(sel, i, guard, rc, op) ASYNC__COMBO_BRANCH(sel, i, guard, rc, op, 0)
+#define ASYNC_SELECT_BRANCH_CALL(sel, i, guard, rc, child, call) \
+    ASYNC__COMBO_BRANCH(sel, i, guard, rc, ((sel)->flags & 1 ? ((child)->lc = 0) : 0, (call)), 0)
+#define ASYNC_SELECT_END(sel) ASYNC__COMBO_END(sel)
+
+/* join: every branch to completion (their results in their rc); with ASYNC_JOIN_TRY
+   the first error stops it, cancels the others and is left in join->err. */
+#define ASYNC_JOIN_BEGIN(js, n, mode) ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, "join")
+#define ASYNC_JOIN_BRANCH(js, i, rc, op) ASYNC__COMBO_BRANCH(js, i, 1, rc, op, 1)
+#define ASYNC_JOIN_BRANCH_CALL(js, i, rc, child, call) \
+    ASYNC__COMBO_BRANCH(js, i, 1, rc, ((js)->flags & 1 ? ((child)->lc = 0) : 0, (call)), 1)
+#define ASYNC_JOIN_END(js) ASYNC__COMBO_END(js)
+
+/* race: the first result wins, into one rc; the others are cancelled. */
+#define ASYNC_RACE2(sel, rc, op0, op1) \
+    ASYNC_SELECT_BEGIN(sel, 2, ASYNC_SELECT_FAIR) \
+        ASYNC_SELECT_BRANCH(sel, 0, 1, rc, op0) \
+        ASYNC_SELECT_BRANCH(sel, 1, 1, rc, op1) \
+    ASYNC_SELECT_END(sel)
+#define ASYNC_RACE3(sel, rc, op0, op1, op2) \
+    ASYNC_SELECT_BEGIN(sel, 3, ASYNC_SELECT_FAIR) \
+        ASYNC_SELECT_BRANCH(sel, 0, 1, rc, op0) \
+        ASYNC_SELECT_BRANCH(sel, 1, 1, rc, op1) \
+        ASYNC_SELECT_BRANCH(sel, 2, 1, rc, op2) \
+    ASYNC_SELECT_END(sel)
+
+/* join_all over an array: op uses the index i (an int lvalue); rcs[] gets results. */
+#define ASYNC_JOIN_ALL(rcs, n, i, op) ASYNC__JOIN_ALL(ASYNC__ID, rcs, n, i, op, 0, #op)
+/* try_join_all: rc gets 0, or the first error (the still pending ones are cancelled). */
+#define ASYNC_TRY_JOIN_ALL(rc, rcs, n, i, op) \
+    do { \
+        ASYNC__JOIN_ALL(ASYNC__ID, rcs, n, i, op, 1, #op); \
+        (rc) = 0; \
+        for ((i) = 0; (i) < (n); (i)++) \
+            if ((rcs)[i] < 0) { (rc) = (rcs)[i]; break; } \
+    } while (0)
+
+/* Result helpers: early return on error (Rust's ?), and or_else / map on an rc. */
+#define ASYNC_TRY(rc, op) do { ASYNC_AWAIT(rc, op); if ((rc) < 0) ASYNC_RETURN(rc); } while (0)
+#define ASYNC_TRY_CALL(rc, child, call) \
+    do { ASYNC_AWAIT_CALL(rc, child, call); if ((rc) < 0) ASYNC_RETURN(rc); } while (0)
+#define ASYNC_OR_ELSE(rc, fallback) ((rc) < 0 ? (fallback) : (rc))
+#define ASYNC_MAP(rc, expr) ((rc) < 0 ? (rc) : (expr))
+
+/* A status plus a value; ASYNC_RESULT(double) r = ASYNC_OK(double, 2.5); */
+#define ASYNC_RESULT(T) struct { int status; T value; }
+#define ASYNC_IS_OK(r) ((r).status >= 0)
+
+/* JoinSet: tasks spawned into a set; join_next gives them back as they finish. */
+typedef struct async_joinset {
+    async_runtime *rt;
+    async__link done;                   /* finished members, in completion order */
+    async_waitq q;                      /* tasks waiting in join_next */
+    uint32_t len, running;
+    async_task *last;                   /* an allocated member given out by join_next */
+    async_task **ring;                  /* ordered mode: members in spawn order */
+    size_t cap, head, count;
+} async_joinset;
+
+ASYNC_API int async_joinset_init(async_joinset *js, async_runtime *rt);
+ASYNC_API int async_joinset_init_ordered(async_joinset *js, async_runtime *rt, async_task **ring,
+                                         size_t capacity);
+ASYNC_API int async_joinset_spawn(async_joinset *js, async_task *t, async_task_fn fn,
+                                  const char *name);
+ASYNC_API int async_joinset_spawn_alloc(async_joinset *js, async_task_fn fn, size_t frame_size,
+                                        const char *name, async_task **out);
+ASYNC_API int async_joinset_join_next(async_task *t, async_joinset *js, async_waiter *w,
+                                      async_task **task, int *result);      /* op */
+ASYNC_API int async_joinset_wait_all(async_task *t, async_joinset *js, async_waiter *w); /* op */
+ASYNC_API int async_joinset_len(const async_joinset *js);
+ASYNC_API int async_joinset_abort_all(async_joinset *js);
+ASYNC_API int async_joinset_detach_all(async_joinset *js);
+ASYNC_API int async_joinset_destroy(async_joinset *js);
+
+/* Resilience: retry with exponential backoff and jitter, circuit breaker, bulkhead. */
+typedef struct async_backoff {
+    async_time base, max, deadline;     /* deadline: absolute, 0 = none */
+    uint32_t attempts, max_attempts;    /* max_attempts 0 = unbounded */
+    uint32_t rng;
+    uint8_t jitter;                     /* ASYNC_JITTER_* */
+    int (*retryable)(int rc);           /* NULL: every error but ASYNC_ECANCELED */
+} async_backoff;
+enum { ASYNC_JITTER_FULL = 0, ASYNC_JITTER_NONE = 1, ASYNC_JITTER_EQUAL = 2 };
+
+typedef struct async_breaker {
+    async_time recovery, open_until;
+    uint32_t threshold, failures, half_open_max, half_open_inflight, half_open_ok;
+    uint8_t state;                      /* ASYNC_BREAKER_* */
+} async_breaker;
+enum { ASYNC_BREAKER_CLOSED = 0, ASYNC_BREAKER_OPEN = 1, ASYNC_BREAKER_HALF_OPEN = 2 };
+
+typedef struct async_bulkhead {
+    async_semaphore sem;
+    uint32_t max_queue, queued;
+} async_bulkhead;
+
+ASYNC_API int async_backoff_init(async_backoff *b, async_time base, async_time max,
+                                 uint32_t max_attempts);
+ASYNC_API int async_backoff_next(async_backoff *b, async_time now, int rc, async_time *delay);
+ASYNC_API int async_breaker_init(async_breaker *cb, uint32_t threshold, async_time recovery,
+                                 uint32_t half_open_max);
+ASYNC_API int async_breaker_allow(async_breaker *cb, async_time now);
+ASYNC_API int async_breaker_record(async_breaker *cb, async_time now, int rc);
+ASYNC_API int async_breaker_state(const async_breaker *cb, async_time now);
+ASYNC_API int async_bulkhead_init(async_bulkhead *b, uint32_t max_concurrent, uint32_t max_queue);
+ASYNC_API int async_bulkhead_enter(async_task *t, async_bulkhead *b, async_waiter *w); /* op */
+ASYNC_API int async_bulkhead_leave(async_bulkhead *b);
+
+/* Retry: await op (an operation, or a nested call restarted for each attempt) until
+   it succeeds, its error is not retryable, or the backoff says stop (attempts or
+   deadline spent); rc is the last result of op. Between attempts it sleeps on timer. */
+#define ASYNC_RETRY(rc, backoff, timer, op) ASYNC__RETRY(rc, backoff, timer, (void)0, op)
+#define ASYNC_RETRY_CALL(rc, backoff, timer, child, call) \
+    ASYNC__RETRY(rc, backoff, timer, ((child)->lc = 0), call)
+
+////////////////////////////////////////////////////////////////////////////////
 // >>debug
 
 typedef void (*async_write_fn)(void *user, const char *text);
@@ -1046,7 +1196,8 @@ enum {
     ASYNC__F_TAKEN = 64,        /* result consumed by a join */
     ASYNC__F_DEFERRED = 128     /* its last poll yielded; it has not run since */
 };
-#define ASYNC__MAGIC 0xA5C3u
+#define ASYNC__MAGIC 0xA5u
+enum { ASYNC__F2_INSET = 1 };   /* u.set: finishing queues it on its JoinSet */
 enum { ASYNC__TM_IDLE = 0, ASYNC__TM_ARMED = 1, ASYNC__TM_FIRED = 2, ASYNC__TM_NEVER = 3 };
 
 ASYNC_API void async__assert_fail(const char *cond, const char *msg, const char *file, int line);
@@ -1303,6 +1454,83 @@ static inline int async__done(const async_task *t, const int *resp) {
         async__timer_disarm(timer); \
         ASYNC__CHECK_CANCEL() \
     } while (0)
+
+
+/* ---- combinators: one await point; the branches run in a loop inside it ---------- */
+ASYNC_API void async__combo_init(async_task *t, async_select *s, unsigned n, int mode, int join);
+ASYNC_API void async__combo_restart(async_task *t, async_select *s);
+ASYNC_API int async__combo_next(async_task *t, async_select *s);
+ASYNC_API int async__combo_guard(async_select *s, int i, int guard);
+ASYNC_API void async__combo_result(async_select *s, int i, int rc);
+ASYNC_API void async__combo_cancelled(int rc);
+ASYNC_API int async__combo_finish(async_task *t, async_select *s);
+
+#define ASYNC__COMBO_BEGIN(n_, sel, n, mode, join, what) \
+    async__combo_init(async__t, (sel), (n), (mode), (join)); \
+    ASYNC__POINT(n_) \
+    ASYNC__SITE(what); \
+    for (;;) { \
+        int async__bi; \
+        async__combo_restart(async__t, (sel)); \
+        while ((async__bi = async__combo_next(async__t, (sel))) >= 0) {
+
+#define ASYNC__COMBO_BRANCH(sel, i, guard, rc, op, join) \
+            if (async__bi == (i)) { \
+                if (async__combo_guard((sel), (i), ((sel)->flags & 1) ? !!(guard) : 1)) { \
+                    (rc) = (op); \
+                    async__combo_result((sel), (i), (rc)); \
+                } \
+            } else if (async__bi == (i) + 64) { \
+                if (join) (rc) = ASYNC_ECANCELED; \
+                async__combo_cancelled(op); \
+            }
+
+#define ASYNC__COMBO_END(sel) \
+        } \
+        if (async__combo_finish(async__t, (sel))) break; \
+        if (!async__in_cleanup) return ASYNC_PENDING; \
+        ASYNC__NO_SUSPEND_IN_CLEANUP(); \
+        (sel)->mode |= ASYNC_SELECT_NOWAIT; \
+    } \
+    ASYNC__CHECK_CANCEL()
+
+#define ASYNC__JOIN_ALL(n_, rcs, n, i, op, try_, what) \
+    do { \
+        for ((i) = 0; (i) < (n); (i)++) (rcs)[i] = ASYNC_PENDING; \
+        ASYNC__POINT(n_) \
+        ASYNC__SITE(what); \
+        { \
+            int async__left = 0, async__stop = 0; \
+            for ((i) = 0; (i) < (n); (i)++) \
+                if ((rcs)[i] == ASYNC_PENDING && !async__stop) { \
+                    if (((rcs)[i] = (op)) == ASYNC_PENDING) async__left++; \
+                    else if ((try_) && (rcs)[i] < 0) async__stop = 1; \
+                } \
+            if (async__left && !async__stop && !async__in_cleanup) return ASYNC_PENDING; \
+            if (async__left && !async__stop) ASYNC__NO_SUSPEND_IN_CLEANUP(); \
+            for ((i) = 0; (i) < (n); (i)++) \
+                if ((rcs)[i] == ASYNC_PENDING) { \
+                    ASYNC__CANCEL_OP(op); \
+                    (rcs)[i] = ASYNC_ECANCELED; \
+                } \
+        } \
+        ASYNC__CHECK_CANCEL() \
+    } while (0)
+
+#define ASYNC__RETRY(rc, backoff, timer, restart, op) \
+    for (;;) { \
+        async_time async__delay; \
+        int async__brc; \
+        restart; \
+        ASYNC_AWAIT(rc, op); \
+        if ((rc) >= 0) break; \
+        async__brc = async_backoff_next((backoff), async_time_now(async__t->rt), (rc), \
+                                        &async__delay); \
+        if (async__brc < 0) break; \
+        async__timer_arm(async__t, (timer), async__deadline_after(async__t, async__delay)); \
+        ASYNC_AWAIT(async__brc, async__timer_wait(async__t, (timer))); \
+    }
+ASYNC_API int async__timer_wait(async_task *t, async_timer *timer);
 
 #ifdef __cplusplus
 }
@@ -1642,8 +1870,11 @@ static void async__free_task(async_task *t) {
 #endif
 }
 
+static void async__joinset_finished(async_joinset *js, async_task *t);
+
 static void async__finish_task(async_runtime *rt, async_task *t, int rc) {
     async_task *joiner = t->u.joiner;
+    async_joinset *set = (t->flags2 & ASYNC__F2_INSET) ? t->u.set : NULL;
     t->u.result = rc;
     t->state = ASYNC_TASK_DONE;
     t->lc = ASYNC__LC_DONE;
@@ -1651,6 +1882,10 @@ static void async__finish_task(async_runtime *rt, async_task *t, int rc) {
     t->flags &= (uint8_t)~(ASYNC__F_WOKEN | ASYNC__F_YIELDED | ASYNC__F_CANCELLING);
     rt->live--;
     rt->stats.completed++;
+    if (set) {                                  /* a JoinSet member: queue it there */
+        async__joinset_finished(set, t);
+        return;
+    }
     if (joiner) async__wake(joiner);
     if (t->flags & ASYNC__F_ALLOC) {
         if (t->flags & ASYNC__F_DETACHED) async__free_task(t);
@@ -1742,12 +1977,37 @@ ASYNC__HOT static void async__poll_task(async_runtime *rt, async_task *t) {
     if (fl & ASYNC__F_YIELDED) {                        /* after the next collection */
         t->flags = (uint8_t)((fl & ~ASYNC__F_WOKEN & ~ASYNC__F_YIELDED) | ASYNC__F_DEFERRED);
         async__list_push(&rt->deferred, &t->link);
-        rt->ndeferred++;
+        rt->nready++;
     } else {
         t->flags = (uint8_t)(fl & ~(ASYNC__F_WOKEN | ASYNC__F_DEFERRED));
         async__list_push(&rt->runq, &t->link);
         rt->nready++;
     }
+}
+
+/* Cancel a task right now, from another task or from outside the loop: take it off
+   its queue and poll it once in cancel mode, so that its waiters are unlinked and its
+   cleanup has run when this returns (JoinSet and scope owners rely on it: member
+   frames may die with them). The running task itself is only flagged. */
+static void async__cancel_now(async_runtime *rt, async_task *t) {
+    async_task *cur;
+    int budget;
+    if (t->state == ASYNC_TASK_DONE || t->state == ASYNC_TASK_IDLE) return;
+    if (t == rt->current) {
+        t->flags |= ASYNC__F_ABORT;
+        return;
+    }
+    async__list_unlink(&t->link);
+    if (t->state == ASYNC_TASK_QUEUED) rt->nready--;
+    cur = rt->current;
+    budget = rt->budget;
+    rt->current = t;
+    rt->budget = rt->budget_init;
+    t->flags |= ASYNC__F_ABORT;
+    (void)async__poll_slow(rt, t);
+    rt->current = cur;
+    rt->budget = budget;
+    async__finish_task(rt, t, ASYNC_ECANCELED);
 }
 
 static uint32_t async__rand(async_runtime *rt) {
@@ -1758,12 +2018,18 @@ static uint32_t async__rand(async_runtime *rt) {
     return rt->rng = x;
 }
 
+static async__link *async__pick_random(async_runtime *rt) {   /* seeded random order */
+    async__link *l;
+    uint32_t n = 0;
+    uint64_t k;
+    for (l = rt->runq.next; l != &rt->runq; l = l->next) n++;
+    k = async__mod(async__rand(rt), n);
+    for (l = rt->runq.next; k--; l = l->next) {}
+    return l;
+}
+
 ASYNC__HOT static async_task *async__pop_ready(async_runtime *rt) {
-    async__link *l = rt->runq.next;
-    if (rt->rng && rt->nready > 1) {                    /* seeded random order */
-        uint64_t k = async__mod(async__rand(rt), rt->nready);
-        while (k--) l = l->next;
-    }
+    async__link *l = rt->rng ? async__pick_random(rt) : rt->runq.next;
     async__list_unlink(l);
     rt->nready--;
     return async__task_of(l);
@@ -1789,7 +2055,7 @@ static void async__collect(async_runtime *rt) {
 }
 
 static int async__can_progress(const async_runtime *rt) {
-    if (rt->nready || rt->ndeferred || rt->armed_wakers || rt->pending) return 1;
+    if (rt->nready || rt->armed_wakers || rt->pending) return 1;
     if (rt->ntimers && (!(rt->flags & ASYNC__RT_PAUSED) || (rt->flags & ASYNC__RT_AUTO_ADVANCE)))
         return 1;
     return 0;
@@ -1879,6 +2145,7 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
     rt->budget_init = async__def(d.budget, ASYNC__DEFAULT_BUDGET);
     rt->event_interval = async__def(d.event_interval, ASYNC__DEFAULT_EVENT_INTERVAL);
     rt->rng = d.seed;
+    rt->sel_rng = d.seed ? d.seed : 0x2545F491u;
     rt->slow_poll = d.slow_poll;
     rt->wake_fd[0] = rt->wake_fd[1] = -1;
     rt->flags = ASYNC__RT_INIT;
@@ -1896,18 +2163,17 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
 static int async__turn(async_runtime *rt, async_time max_wait) {
     int polls = 0;
     if (rt->pending || rt->ntimers) async__collect(rt);
-    if (!rt->nready && !rt->ndeferred && max_wait > 0) {
+    if (!rt->nready && max_wait > 0) {
         async__park(rt, max_wait);
         async__collect(rt);
     }
     while (polls < rt->event_interval) {
-        if (!rt->nready) {
+        if (async__list_empty(&rt->runq)) {
             /* Yielded tasks run again once timers and wake-ups have been collected:
                at the start of a turn, or at once when there is nothing to collect. */
-            if (!rt->ndeferred || (polls && (rt->pending || rt->ntimers))) break;
+            if (async__list_empty(&rt->deferred) || (polls && (rt->pending || rt->ntimers)))
+                break;
             async__list_splice(&rt->runq, &rt->deferred);
-            rt->nready = rt->ndeferred;
-            rt->ndeferred = 0;
         }
         async__poll_task(rt, async__pop_ready(rt));
         polls++;
@@ -1971,7 +2237,6 @@ ASYNC_DEF int async_runtime_destroy(async_runtime *rt) {
         }
         async__list_splice(&rt->runq, &rt->deferred);
         async__list_splice(&rt->runq, &rt->waiting);
-        rt->ndeferred = 0;
         {
             async__link *l;
             rt->nready = 0;
@@ -2025,6 +2290,7 @@ static int async__spawn(async_runtime *rt, async_task *t, async_task_fn fn, cons
     t->lc = 0;
     t->state = ASYNC_TASK_QUEUED;
     t->flags = flags;
+    t->flags2 = 0;
     t->magic = ASYNC__MAGIC;
     t->fn = fn;
     t->rt = rt;
@@ -2086,6 +2352,7 @@ ASYNC_DEF int async_task_join(async_task *self, async_task *child) {
     }
     if (child->state == ASYNC_TASK_IDLE || child->rt != self->rt) return ASYNC_EINVAL;
     if (child->flags & ASYNC__F_DETACHED) return ASYNC_EINVAL;
+    if (child->flags2 & ASYNC__F2_INSET) return ASYNC_EINVAL;   /* its JoinSet joins it */
     if (child->u.joiner && child->u.joiner != self) return ASYNC_EBUSY;
     child->u.joiner = self;
     return ASYNC_PENDING;
@@ -2101,6 +2368,7 @@ ASYNC_DEF int async_task_abort(async_task *t) {
 
 ASYNC_DEF int async_task_detach(async_task *t) {
     if (!t || t->state == ASYNC_TASK_IDLE) return ASYNC_EINVAL;
+    if (t->flags2 & ASYNC__F2_INSET) return ASYNC_EINVAL;       /* its JoinSet owns it */
     if (t->state != ASYNC_TASK_DONE && t->u.joiner) return ASYNC_EBUSY;
     t->flags |= ASYNC__F_DETACHED;
     if (t->state == ASYNC_TASK_DONE && (t->flags & ASYNC__F_ALLOC) &&
@@ -3707,6 +3975,480 @@ ASYNC_DEF int async_watch_sender_release(async_watch *ch) {
 }
 
 ////////////////////////////////////////////////////////////////////////////////
+// >>combinators
+
+enum { ASYNC__SEL_NONE = -2 };
+enum { ASYNC__COMBO_FIRST = 1, ASYNC__COMBO_JOIN = 2 };
+
+static uint32_t async__bits(unsigned n) { return n >= 32 ? 0xFFFFFFFFu : (1u << n) - 1u; }
+
+ASYNC_DEF void async__combo_init(async_task *t, async_select *s, unsigned n, int mode, int join) {
+    (void)t;
+    ASYNC_ASSERT(n >= 1 && n <= 32, "select/join: 1 to 32 branches");
+    if (n > 32) n = 32;
+    async__memset(s, 0, sizeof *s);
+    s->n = (uint8_t)n;
+    s->mode = (uint8_t)mode;
+    s->enabled = async__bits(n);
+    s->winner = ASYNC__SEL_NONE;
+    s->flags = (uint8_t)(ASYNC__COMBO_FIRST | (join ? ASYNC__COMBO_JOIN : 0));
+}
+
+/* A new poll: pass 0 polls the branches from a start that rotates (join, or fair
+   select: at random), pass 1 cancels the losers. */
+ASYNC_DEF void async__combo_restart(async_task *t, async_select *s) {
+    async_runtime *rt = t->rt;
+    s->k = 0;
+    s->ci = 0;
+    s->cancel = 0;
+    s->flags = (uint8_t)((s->flags & ~0xF0u) | (t->flags & ASYNC__F_CANCELLING ? 0x10u : 0u));
+    if (s->mode & ASYNC_SELECT_BIASED) {
+        s->start = 0;
+    } else if (s->flags & ASYNC__COMBO_JOIN) {
+        s->start = (uint8_t)(s->start + 1 >= s->n ? 0 : s->start + 1);
+    } else {
+        uint32_t x = rt->sel_rng;               /* xorshift32: fairness, not security */
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        rt->sel_rng = x;
+        s->start = (uint8_t)(((x >> 16) * s->n) >> 16);    /* in [0, n), no division */
+    }
+}
+
+static void async__combo_mode(async_task *t, const async_select *s) {
+    t->flags = (uint8_t)((t->flags & ~ASYNC__F_CANCELLING) |
+                         ((s->flags & 0x10u) ? ASYNC__F_CANCELLING : 0));
+}
+
+/* The next branch to run: i to poll it, i + 64 to poll it in cancel mode, -1: done. */
+ASYNC_DEF int async__combo_next(async_task *t, async_select *s) {
+    int join = (s->flags & ASYNC__COMBO_JOIN) != 0;
+    async__combo_mode(t, s);                    /* undo the previous cancel poll's mode */
+    while (s->k < s->n) {                       /* pass 0 */
+        unsigned i;
+        if (join ? (s->mode & ASYNC_JOIN_TRY) && s->err : s->winner != ASYNC__SEL_NONE) {
+            s->k = s->n;
+            break;
+        }
+        i = (unsigned)s->start + s->k++;
+        if (i >= s->n) i -= s->n;
+        if (!(s->enabled & (1u << i)) || (join && (s->done & (1u << i)))) continue;
+        return (int)i;
+    }
+    if (s->k == s->n) {                         /* between the passes: decide */
+        int finishing;
+        s->k++;
+        s->flags &= (uint8_t)~ASYNC__COMBO_FIRST;
+        if (join) {
+            finishing = (s->done & s->enabled) == s->enabled ||
+                        ((s->mode & ASYNC_JOIN_TRY) && s->err) || (s->mode & ASYNC_SELECT_NOWAIT);
+        } else {
+            if (s->winner == ASYNC__SEL_NONE && (!s->enabled || (s->mode & ASYNC_SELECT_NOWAIT)))
+                s->winner = ASYNC_SELECT_ELSE;
+            finishing = s->winner != ASYNC__SEL_NONE;
+        }
+        s->cancel = finishing ? s->pending : 0;
+        if (!join && s->winner >= 0) s->cancel &= ~(1u << s->winner);
+    }
+    while (s->ci < s->n) {                      /* pass 1: cancel what still waits */
+        unsigned i = s->ci++;
+        if (s->cancel & (1u << i)) {
+            s->cancel &= ~(1u << i);
+            s->pending &= ~(1u << i);
+            t->flags |= ASYNC__F_CANCELLING;
+            return (int)i + 64;
+        }
+    }
+    return -1;
+}
+
+ASYNC_DEF int async__combo_guard(async_select *s, int i, int guard) {
+    if (!guard) s->enabled &= ~(1u << i);
+    return guard;
+}
+
+ASYNC_DEF void async__combo_result(async_select *s, int i, int rc) {
+    uint32_t bit = 1u << i;
+    if (rc == ASYNC_PENDING) {
+        s->pending |= bit;
+        return;
+    }
+    s->pending &= ~bit;
+    if (s->flags & ASYNC__COMBO_JOIN) {
+        s->done |= bit;
+        if (rc < 0 && !s->err) s->err = rc;
+    } else if (s->winner == ASYNC__SEL_NONE) {
+        s->winner = (int16_t)i;
+    }
+}
+
+ASYNC_DEF void async__combo_cancelled(int rc) {
+    ASYNC_ASSERT(rc != ASYNC_PENDING, "an operation returned ASYNC_PENDING in cancel mode");
+    (void)rc;
+}
+
+/* 1: the select/join is complete; 0: suspend (its waiters are registered). */
+ASYNC_DEF int async__combo_finish(async_task *t, async_select *s) {
+    async__combo_mode(t, s);
+    if (s->flags & ASYNC__COMBO_JOIN)
+        return (s->done & s->enabled) == s->enabled || ((s->mode & ASYNC_JOIN_TRY) && s->err) ||
+               (s->mode & ASYNC_SELECT_NOWAIT);
+    return s->winner != ASYNC__SEL_NONE;
+}
+
+ASYNC_DEF int async__timer_wait(async_task *t, async_timer *tm) {
+    if (t->flags & ASYNC__F_CANCELLING) {
+        async__timer_disarm(tm);
+        return ASYNC_ECANCELED;
+    }
+    if (tm->state == ASYNC__TM_ARMED || tm->state == ASYNC__TM_NEVER) return ASYNC_PENDING;
+    tm->state = ASYNC__TM_IDLE;
+    return 0;
+}
+
+/* ---- JoinSet ------------------------------------------------------------------------
+   Members point at their set (u.set, ASYNC__F2_INSET); when one finishes it joins the
+   set's done list, in completion order, and wakes join_next. */
+static void async__joinset_finished(async_joinset *js, async_task *t) {
+    async__list_push(&js->done, &t->link);
+    js->running--;
+    async__wq_ready_all(&js->q, ASYNC__W_READY, 0);
+}
+
+ASYNC_DEF int async_joinset_init(async_joinset *js, async_runtime *rt) {
+    if (!js || !rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    async__memset(js, 0, sizeof *js);
+    js->rt = rt;
+    async__list_init(&js->done);
+    return 0;
+}
+
+/* join_next gives members back in spawn order (FuturesOrdered); ring holds capacity
+   task pointers, and a spawn into a full ring fails with ASYNC_EAGAIN. */
+ASYNC_DEF int async_joinset_init_ordered(async_joinset *js, async_runtime *rt, async_task **ring,
+                                         size_t capacity) {
+    int rc;
+    if (!ring || !capacity) return ASYNC_EINVAL;
+    rc = async_joinset_init(js, rt);
+    if (rc < 0) return rc;
+    js->ring = ring;
+    js->cap = capacity;
+    return 0;
+}
+
+static int async__joinset_adopt(async_joinset *js, async_task *t) {
+    t->flags2 |= ASYNC__F2_INSET;
+    t->u.set = js;
+    js->len++;
+    js->running++;
+    if (js->ring) {
+        size_t pos = js->head + js->count;
+        if (pos >= js->cap) pos -= js->cap;
+        js->ring[pos] = t;
+        js->count++;
+    }
+    return 0;
+}
+
+ASYNC_DEF int async_joinset_spawn(async_joinset *js, async_task *t, async_task_fn fn,
+                                  const char *name) {
+    int rc;
+    if (!js || !js->rt) return ASYNC_EINVAL;
+    if (js->ring && js->count == js->cap) return ASYNC_EAGAIN;
+    rc = async_task_spawn(js->rt, t, fn, name);
+    return rc < 0 ? rc : async__joinset_adopt(js, t);
+}
+
+ASYNC_DEF int async_joinset_spawn_alloc(async_joinset *js, async_task_fn fn, size_t frame_size,
+                                        const char *name, async_task **out) {
+    int rc;
+    if (out) *out = NULL;
+    if (!js || !js->rt) return ASYNC_EINVAL;
+    if (js->ring && js->count == js->cap) return ASYNC_EAGAIN;
+    rc = async_task_spawn_alloc(js->rt, fn, frame_size, name, out);
+    return rc < 0 ? rc : async__joinset_adopt(js, *out);
+}
+
+static void async__joinset_release_last(async_joinset *js) {
+    if (js->last) {
+        async__free_task(js->last);
+        js->last = NULL;
+    }
+}
+
+/* The next member to finish (or, ordered, the oldest): 0 with *task and *result;
+   ASYNC_ECLOSED when the set is empty. An allocated member's frame stays valid until
+   the next join_next or destroy. Cancel safe: nothing is taken unless it returns. */
+ASYNC_DEF int async_joinset_join_next(async_task *t, async_joinset *js, async_waiter *w,
+                                      async_task **task, int *result) {
+    async_task *m = NULL;
+    if (!t || !js || !w || !js->rt) return ASYNC_EINVAL;
+    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&js->q, w);
+    w->state = ASYNC__W_IDLE;
+    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    async__joinset_release_last(js);
+    if (js->ring) {
+        if (js->count && js->ring[js->head]->state == ASYNC_TASK_DONE) m = js->ring[js->head];
+    } else if (!async__list_empty(&js->done)) {
+        m = async__task_of(js->done.next);
+    }
+    if (m) {
+        if (!async__coop(t)) return ASYNC_PENDING;
+        async__list_del(&m->link);
+        if (js->ring) {
+            if (++js->head == js->cap) js->head = 0;
+            js->count--;
+        }
+        js->len--;
+        m->flags |= ASYNC__F_TAKEN;
+        m->flags2 &= (uint8_t)~ASYNC__F2_INSET;
+        if (task) *task = m;
+        if (result) *result = m->u.result;
+        if (m->flags & ASYNC__F_ALLOC) js->last = m;
+        return 0;
+    }
+    if (!js->len) return ASYNC_ECLOSED;
+    async__wq_push(&js->q, w, t);
+    return ASYNC_PENDING;
+}
+
+/* Wait until every member has finished and been reaped (a scope's end): 0, or the
+   first negative result among them. */
+ASYNC_DEF int async_joinset_wait_all(async_task *t, async_joinset *js, async_waiter *w) {
+    int rc, result = 0;
+    if (!t || !js || !w) return ASYNC_EINVAL;
+    for (;;) {
+        rc = async_joinset_join_next(t, js, w, NULL, &result);
+        if (rc != 0) break;
+        if (result < 0 && !w->got) w->got = (size_t)-(long)result;   /* keep the first */
+    }
+    if (rc != ASYNC_ECLOSED) return rc;         /* pending or cancelled */
+    rc = w->got ? -(int)w->got : 0;
+    w->got = 0;
+    return rc;
+}
+
+ASYNC_DEF int async_joinset_len(const async_joinset *js) {
+    return js ? (int)js->len : ASYNC_EINVAL;
+}
+
+/* Members still running, found in the runtime's queues. */
+static async_task *async__joinset_find_running(async_joinset *js) {
+    async_runtime *rt = js->rt;
+    async__link *lists[3];
+    int i;
+    lists[0] = &rt->runq;
+    lists[1] = &rt->deferred;
+    lists[2] = &rt->waiting;
+    for (i = 0; i < 3; i++) {
+        async__link *l;
+        for (l = lists[i]->next; l != lists[i]; l = l->next) {
+            async_task *m = async__task_of(l);
+            if ((m->flags2 & ASYNC__F2_INSET) && m->u.set == js) return m;
+        }
+    }
+    if (rt->current && (rt->current->flags2 & ASYNC__F2_INSET) && rt->current->u.set == js)
+        return rt->current;
+    return NULL;
+}
+
+/* Abort every running member (they finish cancelled at their next poll); keep
+   calling join_next to reap them, as Tokio. */
+ASYNC_DEF int async_joinset_abort_all(async_joinset *js) {
+    async__link *lists[3];
+    int i, n = 0;
+    if (!js || !js->rt) return ASYNC_EINVAL;
+    lists[0] = &js->rt->runq;
+    lists[1] = &js->rt->deferred;
+    lists[2] = &js->rt->waiting;
+    for (i = 0; i < 3; i++) {
+        async__link *l, *next;
+        for (l = lists[i]->next; l != lists[i]; l = next) {
+            async_task *m = async__task_of(l);
+            next = l->next;                     /* a wake moves m to the run queue */
+            if ((m->flags2 & ASYNC__F2_INSET) && m->u.set == js && !(m->flags & ASYNC__F_ABORT)) {
+                async_task_abort(m);
+                n++;
+            }
+        }
+    }
+    if (js->rt->current && (js->rt->current->flags2 & ASYNC__F2_INSET) &&
+        js->rt->current->u.set == js) {
+        async_task_abort(js->rt->current);
+        n++;
+    }
+    return n;
+}
+
+/* Let every member go on without the set (finished ones are dropped). */
+ASYNC_DEF int async_joinset_detach_all(async_joinset *js) {
+    async_task *m;
+    if (!js || !js->rt) return ASYNC_EINVAL;
+    async__joinset_release_last(js);
+    while ((m = async__joinset_find_running(js)) != NULL) {
+        m->flags2 &= (uint8_t)~ASYNC__F2_INSET;
+        m->u.joiner = NULL;
+        async_task_detach(m);
+    }
+    while (!async__list_empty(&js->done)) {
+        m = async__task_of(js->done.next);
+        async__list_del(&m->link);
+        m->flags2 &= (uint8_t)~ASYNC__F2_INSET;
+        m->flags |= ASYNC__F_DETACHED;
+        if (m->flags & ASYNC__F_ALLOC) async__free_task(m);
+    }
+    js->len = js->running = 0;
+    js->head = js->count = 0;
+    return 0;
+}
+
+/* Destroying the set cancels every member now (their cleanup has run when this
+   returns, so frames that die with the owner are safe) and frees what it allocated. */
+ASYNC_DEF int async_joinset_destroy(async_joinset *js) {
+    async_task *m;
+    int n = 0;
+    if (!js || !js->rt) return ASYNC_EINVAL;
+    if (js->q.head) return ASYNC_EBUSY;         /* a task waits in join_next */
+    while ((m = async__joinset_find_running(js)) != NULL && m != js->rt->current) {
+        async__cancel_now(js->rt, m);           /* finishes into js->done */
+        n++;
+    }
+    async_joinset_detach_all(js);
+    js->rt = NULL;
+    return n;
+}
+
+/* ---- resilience ----------------------------------------------------------------------- */
+ASYNC_DEF int async_backoff_init(async_backoff *b, async_time base, async_time max,
+                                 uint32_t max_attempts) {
+    if (!b || !base || max < base) return ASYNC_EINVAL;
+    async__memset(b, 0, sizeof *b);
+    b->base = base;
+    b->max = max;
+    b->max_attempts = max_attempts;
+    b->rng = 0x9E3779B9u;
+    return 0;
+}
+
+/* After a failed attempt with error rc: the delay before the next one (0), or
+   ASYNC_ELIMIT (attempts spent, or rc not retryable) / ASYNC_ETIMEDOUT (the next
+   attempt would start past the deadline). Delay: min(max, base * 2^n), then jitter:
+   full (uniform in [0, d]), equal ([d/2, d]) or none. */
+ASYNC_DEF int async_backoff_next(async_backoff *b, async_time now, int rc, async_time *delay) {
+    async_time d;
+    uint32_t i, x;
+    if (!b || !delay) return ASYNC_EINVAL;
+    if (b->retryable ? !b->retryable(rc) : rc == ASYNC_ECANCELED) return ASYNC_ELIMIT;
+    if (b->max_attempts && b->attempts + 1 >= b->max_attempts) return ASYNC_ELIMIT;
+    d = b->base;
+    for (i = 0; i < b->attempts && d < b->max; i++) d = d > b->max / 2 ? b->max : d * 2;
+    if (d > b->max) d = b->max;
+    b->attempts++;
+    x = b->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    b->rng = x;
+    if (b->jitter == ASYNC_JITTER_FULL) d = async__mod(((uint64_t)x << 20) ^ x, d + 1);
+    else if (b->jitter == ASYNC_JITTER_EQUAL) d = d / 2 + async__mod(x, d / 2 + 1);
+    if (b->deadline && async__sat_add(now, d) > b->deadline) return ASYNC_ETIMEDOUT;
+    *delay = d;
+    return 0;
+}
+
+ASYNC_DEF int async_breaker_init(async_breaker *cb, uint32_t threshold, async_time recovery,
+                                 uint32_t half_open_max) {
+    if (!cb || !threshold) return ASYNC_EINVAL;
+    async__memset(cb, 0, sizeof *cb);
+    cb->threshold = threshold;
+    cb->recovery = recovery;
+    cb->half_open_max = half_open_max ? half_open_max : 1;
+    return 0;
+}
+
+ASYNC_DEF int async_breaker_state(const async_breaker *cb, async_time now) {
+    if (!cb) return ASYNC_EINVAL;
+    if (cb->state == ASYNC_BREAKER_OPEN && now >= cb->open_until) return ASYNC_BREAKER_HALF_OPEN;
+    return cb->state;
+}
+
+/* May a call go through now? 0, or ASYNC_EREJECTED (open; or half-open with its trial
+   calls already out). After the recovery time an open breaker lets half_open_max
+   trial calls through. */
+ASYNC_DEF int async_breaker_allow(async_breaker *cb, async_time now) {
+    if (!cb) return ASYNC_EINVAL;
+    if (cb->state == ASYNC_BREAKER_OPEN) {
+        if (now < cb->open_until) return ASYNC_EREJECTED;
+        cb->state = ASYNC_BREAKER_HALF_OPEN;
+        cb->half_open_inflight = cb->half_open_ok = 0;
+    }
+    if (cb->state == ASYNC_BREAKER_HALF_OPEN) {
+        if (cb->half_open_inflight >= cb->half_open_max) return ASYNC_EREJECTED;
+        cb->half_open_inflight++;
+    }
+    return 0;
+}
+
+/* Report how an allowed call ended (rc < 0: failure). `threshold` failures in a row
+   open the breaker for `recovery`; in half-open, a failure reopens it and
+   half_open_max successes close it. */
+ASYNC_DEF int async_breaker_record(async_breaker *cb, async_time now, int rc) {
+    if (!cb) return ASYNC_EINVAL;
+    if (cb->state == ASYNC_BREAKER_HALF_OPEN) {
+        if (cb->half_open_inflight) cb->half_open_inflight--;
+        if (rc < 0) {
+            cb->state = ASYNC_BREAKER_OPEN;
+            cb->open_until = async__sat_add(now, cb->recovery);
+        } else if (++cb->half_open_ok >= cb->half_open_max) {
+            cb->state = ASYNC_BREAKER_CLOSED;
+            cb->failures = 0;
+        }
+        return cb->state;
+    }
+    if (rc >= 0) {
+        cb->failures = 0;
+    } else if (++cb->failures >= cb->threshold && cb->state == ASYNC_BREAKER_CLOSED) {
+        cb->state = ASYNC_BREAKER_OPEN;
+        cb->open_until = async__sat_add(now, cb->recovery);
+    }
+    return cb->state;
+}
+
+ASYNC_DEF int async_bulkhead_init(async_bulkhead *b, uint32_t max_concurrent, uint32_t max_queue) {
+    if (!b || !max_concurrent) return ASYNC_EINVAL;
+    async__memset(b, 0, sizeof *b);
+    b->max_queue = max_queue;
+    return async_semaphore_init(&b->sem, max_concurrent);
+}
+
+/* Enter: at once if a slot is free, queued (FIFO) if fewer than max_queue wait, else
+   ASYNC_EREJECTED at once. Pair every successful enter with leave. */
+ASYNC_DEF int async_bulkhead_enter(async_task *t, async_bulkhead *b, async_waiter *w) {
+    int rc, was_waiting;
+    if (!t || !b || !w) return ASYNC_EINVAL;
+    was_waiting = w->state != ASYNC__W_IDLE;
+    if (!was_waiting && !(t->flags & ASYNC__F_CANCELLING) &&
+        async_semaphore_try_acquire(&b->sem, 1) != 0) {
+        if (b->queued >= b->max_queue) return ASYNC_EREJECTED;
+    } else if (!was_waiting && !(t->flags & ASYNC__F_CANCELLING)) {
+        return 0;                               /* got a slot at once */
+    }
+    rc = async_semaphore_acquire(t, &b->sem, w);
+    if (rc == ASYNC_PENDING) {
+        if (!was_waiting) b->queued++;
+    } else if (was_waiting) {
+        b->queued--;
+    }
+    return rc;
+}
+
+ASYNC_DEF int async_bulkhead_leave(async_bulkhead *b) {
+    if (!b) return ASYNC_EINVAL;
+    return async_semaphore_release(&b->sem, 1);
+}
+
+////////////////////////////////////////////////////////////////////////////////
 // >>debug
 
 ASYNC_DEF const char *async_task_state_name(int state) {
@@ -3754,7 +4496,9 @@ static void async__dump_task(async_task *t, int deferred, async_write_fn write, 
             async__fmt_s(&f, t->site->what);
         }
     }
-    if (t->state != ASYNC_TASK_DONE && t->u.joiner) {
+    if (t->state != ASYNC_TASK_DONE && (t->flags2 & ASYNC__F2_INSET)) {
+        async__fmt_s(&f, " (in a JoinSet)");
+    } else if (t->state != ASYNC_TASK_DONE && t->u.joiner) {
         async__fmt_s(&f, " (joined by \"");
         async__fmt_s(&f, t->u.joiner->name ? t->u.joiner->name : "");
         async__fmt_s(&f, "\")");
@@ -3776,11 +4520,16 @@ ASYNC_DEF void async_dump(async_runtime *rt, async_write_fn write, void *user) {
     f.len = 0;
     async__fmt_s(&f, "async runtime: ");
     async__fmt_u(&f, rt->live);
-    async__fmt_s(&f, " live tasks (");
-    async__fmt_u(&f, rt->nready);
-    async__fmt_s(&f, " ready, ");
-    async__fmt_u(&f, rt->ndeferred);
-    async__fmt_s(&f, " yielded), ");
+    {
+        uint32_t yielded = 0;
+        async__link *l;
+        for (l = rt->deferred.next; l != &rt->deferred; l = l->next) yielded++;
+        async__fmt_s(&f, " live tasks (");
+        async__fmt_u(&f, rt->nready - yielded);
+        async__fmt_s(&f, " ready, ");
+        async__fmt_u(&f, yielded);
+        async__fmt_s(&f, " yielded), ");
+    }
     async__fmt_u(&f, rt->ntimers);
     async__fmt_s(&f, " timers, ");
     async__fmt_u(&f, rt->armed_wakers);
