@@ -1088,15 +1088,11 @@ typedef async_select async_join;
     ASYNC_SELECT_END(sel)
 
 /* join_all over an array: op uses the index i (an int lvalue); rcs[] gets results. */
-#define ASYNC_JOIN_ALL(rcs, n, i, op) ASYNC__JOIN_ALL(ASYNC__ID, rcs, n, i, op, 0, #op)
-/* try_join_all: rc gets 0, or the first error (the still pending ones are cancelled). */
+#define ASYNC_JOIN_ALL(rcs, n, i, op) ASYNC__JOIN_ALL(ASYNC__ID, rcs, n, i, op, (int *)0, #op)
+/* try_join_all: rc (an int lvalue) gets 0, or the first error; the operations still
+   pending then are cancelled (their rcs[] say ASYNC_ECANCELED). */
 #define ASYNC_TRY_JOIN_ALL(rc, rcs, n, i, op) \
-    do { \
-        ASYNC__JOIN_ALL(ASYNC__ID, rcs, n, i, op, 1, #op); \
-        (rc) = 0; \
-        for ((i) = 0; (i) < (n); (i)++) \
-            if ((rcs)[i] < 0) { (rc) = (rcs)[i]; break; } \
-    } while (0)
+    ASYNC__JOIN_ALL(ASYNC__ID, rcs, n, i, op, &(rc), #op)
 
 /* Result helpers: early return on error (Rust's ?), and or_else / map on an rc. */
 #define ASYNC_TRY(rc, op) do { ASYNC_AWAIT(rc, op); if ((rc) < 0) ASYNC_RETURN(rc); } while (0)
@@ -1494,17 +1490,18 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
     } \
     ASYNC__CHECK_CANCEL()
 
-#define ASYNC__JOIN_ALL(n_, rcs, n, i, op, try_, what) \
+/* errp: NULL (join_all) or where try_join_all puts 0 or the error that stopped it. */
+#define ASYNC__JOIN_ALL(n_, rcs, n, i, op, errp, what) \
     do { \
         for ((i) = 0; (i) < (n); (i)++) (rcs)[i] = ASYNC_PENDING; \
         ASYNC__POINT(n_) \
         ASYNC__SITE(what); \
         { \
-            int async__left = 0, async__stop = 0; \
-            for ((i) = 0; (i) < (n); (i)++) \
-                if ((rcs)[i] == ASYNC_PENDING && !async__stop) { \
+            int *async__errp = (errp), async__left = 0, async__stop = 0; \
+            for ((i) = 0; (i) < (n) && !async__stop; (i)++) \
+                if ((rcs)[i] == ASYNC_PENDING) { \
                     if (((rcs)[i] = (op)) == ASYNC_PENDING) async__left++; \
-                    else if ((try_) && (rcs)[i] < 0) async__stop = 1; \
+                    else if (async__errp && (rcs)[i] < 0) async__stop = (i) + 1; \
                 } \
             if (async__left && !async__stop && !async__in_cleanup) return ASYNC_PENDING; \
             if (async__left && !async__stop) ASYNC__NO_SUSPEND_IN_CLEANUP(); \
@@ -1513,6 +1510,7 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
                     ASYNC__CANCEL_OP(op); \
                     (rcs)[i] = ASYNC_ECANCELED; \
                 } \
+            if (async__errp) *async__errp = async__stop ? (rcs)[async__stop - 1] : 0; \
         } \
         ASYNC__CHECK_CANCEL() \
     } while (0)

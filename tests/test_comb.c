@@ -1,0 +1,658 @@
+/* Combinators and structured concurrency, on the paused clock: join (three 100 ms
+   sleeps take 100 ms), try_join cancelling siblings, join_all, select (fair over many
+   iterations, biased, guards, else, nowait, losers cancelled without losing items),
+   race, composition (a timeout around a join of selects), JoinSet (completion order,
+   ordered mode, abort_all while members hold locks, destroy cancels at once), scopes,
+   result helpers, retry with backoff, circuit breaker, bulkhead. */
+#include "test.h"
+
+#define MS(x) ASYNC_MS(x)
+static async_runtime *g_rt;
+static async_time g_t0;
+#define NOW() (async_time_now(g_rt) - g_t0)
+static void start(async_runtime *rt) {
+    test_rt_paused(rt);
+    g_rt = rt;
+    g_t0 = async_time_now(rt);
+    LOG_RESET();
+}
+
+/* ---- join ------------------------------------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_join js;
+    async_select sel;
+    async_timer tm[4], dl;
+    async_waiter w[4];
+    async_mpsc *ch[2];
+    int rc[4], rcs[16], item[2], i, n, rc1, err, count[3];
+    async_time at;
+} cframe;
+
+static int join3(async_task *t) {
+    cframe *f = (cframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_JOIN_BEGIN(&f->js, 3, 0);
+        ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_sleep(t, &f->tm[0], MS(100)));
+        ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(100)));
+        ASYNC_JOIN_BRANCH(&f->js, 2, f->rc[2], async_sleep(t, &f->tm[2], MS(60)));
+    ASYNC_JOIN_END(&f->js);
+    f->at = NOW();
+    ASYNC_END(0);
+}
+TEST(join_of_three_sleeps_takes_the_longest) {
+    async_runtime rt;
+    static cframe f;
+    ZERO(f);
+    start(&rt);
+    async_runtime_block_on(&rt, &f.task, join3, "join");
+    ASSERT_EQ(f.at, MS(100));                     /* not 260 */
+    ASSERT_EQ(f.rc[0], 0); ASSERT_EQ(f.rc[1], 0); ASSERT_EQ(f.rc[2], 0);
+    ASSERT_EQ(f.js.err, 0);
+    async_runtime_destroy(&rt);
+}
+
+/* A failing branch: sleeps then returns an error. */
+typedef struct { async_coro co; async_timer tm; int cleaned; } fail_coro;
+static int fail_after(async_task *t, fail_coro *c, async_time d, int err) {
+    int rc;
+    ASYNC_CORO_BEGIN(t, &c->co);
+    ASYNC_AWAIT(rc, async_sleep(t, &c->tm, d));
+    ASYNC_RETURN(rc < 0 ? rc : err);
+    ASYNC_CLEANUP();
+    c->cleaned++;
+    ASYNC_END(0);
+}
+typedef struct { async_task task; async_join js; fail_coro c[3]; int rc[3]; async_time at; } tjframe;
+static int try_join3(async_task *t) {
+    tjframe *f = (tjframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_JOIN_BEGIN(&f->js, 3, ASYNC_JOIN_TRY);
+        ASYNC_JOIN_BRANCH_CALL(&f->js, 0, f->rc[0], &f->c[0].co, fail_after(t, &f->c[0], MS(50), 1));
+        ASYNC_JOIN_BRANCH_CALL(&f->js, 1, f->rc[1], &f->c[1].co, fail_after(t, &f->c[1], MS(20), ASYNC_EAGAIN));
+        ASYNC_JOIN_BRANCH_CALL(&f->js, 2, f->rc[2], &f->c[2].co, fail_after(t, &f->c[2], MS(10), 3));
+    ASYNC_JOIN_END(&f->js);
+    f->at = NOW();
+    ASYNC_END(f->js.err);
+}
+TEST(try_join_cancels_siblings_on_first_error) {
+    async_runtime rt;
+    static tjframe f;
+    ZERO(f);
+    start(&rt);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, try_join3, "try_join"), ASYNC_EAGAIN);
+    ASSERT_EQ(f.at, MS(20));                      /* stopped at the error, not at 50 ms */
+    ASSERT_EQ(f.rc[2], 3);                        /* finished before */
+    ASSERT_EQ(f.rc[0], ASYNC_ECANCELED);          /* the sibling was cancelled... */
+    ASSERT_EQ(f.c[0].cleaned, 1);                 /* ...through its cleanup */
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
+static int join_all_task(async_task *t) {
+    cframe *f = (cframe *)t;
+    static async_timer timers[16];
+    ASYNC_BEGIN(t);
+    memset(timers, 0, sizeof timers);
+    ASYNC_JOIN_ALL(f->rcs, f->n, f->i, async_sleep(t, &timers[f->i], MS(10 * (f->i + 1))));
+    f->at = NOW();
+    ASYNC_TRY_JOIN_ALL(f->err, f->rcs, f->n, f->i,
+                       f->i == 3 ? ASYNC_EINVAL : async_sleep(t, &timers[f->i], MS(100)));
+    f->rc1 = (int)(NOW() - f->at == 0);
+    ASYNC_END(0);
+}
+TEST(join_all_and_try_join_all) {
+    async_runtime rt;
+    static cframe f;
+    int i;
+    ZERO(f);
+    f.n = 12;
+    start(&rt);
+    async_runtime_block_on(&rt, &f.task, join_all_task, "join_all");
+    ASSERT_EQ(f.at, MS(120));                     /* the longest of the twelve */
+    ASSERT_EQ(f.err, ASYNC_EINVAL);               /* try: stopped at the error at once */
+    ASSERT_EQ(f.rc1, 1);
+    for (i = 0; i < 3; i++) ASSERT_EQ(f.rcs[i], ASYNC_ECANCELED);   /* pending ones cancelled */
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- select --------------------------------------------------------------------------- */
+static int select_two_channels(async_task *t) {   /* until both close; counts per branch */
+    cframe *f = (cframe *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_SELECT_BEGIN(&f->sel, 2, f->n);
+            ASYNC_SELECT_BRANCH(&f->sel, 0, f->rc[0] != ASYNC_ECLOSED, f->rc[0],
+                                async_mpsc_recv(t, f->ch[0], &f->w[0], &f->item[0]));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, f->rc[1] != ASYNC_ECLOSED, f->rc[1],
+                                async_mpsc_recv(t, f->ch[1], &f->w[1], &f->item[1]));
+        ASYNC_SELECT_END(&f->sel);
+        if (f->sel.winner == ASYNC_SELECT_ELSE) break;       /* both closed: all disabled */
+        if (f->rc[f->sel.winner] == 0) {
+            f->count[f->sel.winner]++;
+            logf_("%d", f->sel.winner);
+        }
+    }
+    ASYNC_END(0);
+}
+static void fill(async_mpsc *c, int n) {
+    int i;
+    for (i = 0; i < n; i++) async_mpsc_try_send(c, &i);
+    async_mpsc_sender_release(c);
+}
+TEST(select_fair_over_many_iterations) {
+    async_runtime rt;
+    static cframe f;
+    async_mpsc a, b;
+    ZERO(f);
+    async_mpsc_init(&a, sizeof(int), 0, NULL);
+    async_mpsc_init(&b, sizeof(int), 0, NULL);
+    fill(&a, 10000);
+    fill(&b, 10000);
+    f.ch[0] = &a; f.ch[1] = &b;
+    f.n = ASYNC_SELECT_FAIR;
+    start(&rt);
+    async_runtime_block_on(&rt, &f.task, select_two_channels, "select");
+    ASSERT_EQ(f.count[0], 10000);                 /* everything received: nothing lost */
+    ASSERT_EQ(f.count[1], 10000);
+    /* while both had items, the picks were fair: look at the first 4000 */
+    {
+        int zeros = 0, i;
+        for (i = 0; i < 4000; i++) zeros += test_log[i] == '0';
+        CHECK(zeros > 1800 && zeros < 2200);
+    }
+    async_mpsc_destroy(&a); async_mpsc_destroy(&b);
+    async_runtime_destroy(&rt);
+}
+TEST(select_biased_takes_branches_in_order) {
+    async_runtime rt;
+    static cframe f;
+    async_mpsc a, b;
+    ZERO(f);
+    async_mpsc_init(&a, sizeof(int), 0, NULL);
+    async_mpsc_init(&b, sizeof(int), 0, NULL);
+    fill(&a, 50);
+    fill(&b, 50);
+    f.ch[0] = &a; f.ch[1] = &b;
+    f.n = ASYNC_SELECT_BIASED;
+    start(&rt);
+    async_runtime_block_on(&rt, &f.task, select_two_channels, "biased");
+    ASSERT_EQ(strncmp(test_log, "00000000000000000000000000000000000000000000000000111", 53), 0);
+    ASSERT_EQ(f.count[1], 50);
+    async_mpsc_destroy(&a); async_mpsc_destroy(&b);
+    async_runtime_destroy(&rt);
+}
+
+/* A select whose loser had been waiting: its waiter is unlinked and an item sent to
+   it afterwards is still there. */
+typedef struct { async_task task; async_mpsc *c; async_timer tm; int v; async_time d; } sender_frame;
+static int delayed_send(async_task *t) {
+    sender_frame *f = (sender_frame *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(rc, async_sleep(t, &f->tm, f->d));
+    async_mpsc_try_send(f->c, &f->v);
+    ASYNC_END(rc);
+}
+static int select_once(async_task *t) {
+    cframe *f = (cframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_FAIR);
+        ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_mpsc_recv(t, f->ch[0], &f->w[0], &f->item[0]));
+        ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_mpsc_recv(t, f->ch[1], &f->w[1], &f->item[1]));
+        ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2], async_sleep(t, &f->tm[0], MS(100)));
+    ASYNC_SELECT_END(&f->sel);
+    f->at = NOW();
+    ASYNC_END(f->sel.winner);
+}
+TEST(select_losers_cancelled_without_losing_items) {
+    async_runtime rt;
+    static cframe f;
+    static sender_frame s1, s2;
+    async_mpsc a, b;
+    int v = 0;
+    ZERO(f); ZERO(s1); ZERO(s2);
+    async_mpsc_init(&a, sizeof(int), 4, NULL);
+    async_mpsc_init(&b, sizeof(int), 4, NULL);
+    f.ch[0] = &a; f.ch[1] = &b;
+    s1.c = &a; s1.v = 11; s1.d = MS(30);
+    s2.c = &b; s2.v = 22; s2.d = MS(50);
+    start(&rt);
+    async_task_spawn(&rt, &s1.task, delayed_send, "s1");
+    async_task_spawn(&rt, &s2.task, delayed_send, "s2");
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_once, "select"), 0);
+    ASSERT_EQ(f.at, MS(30));
+    ASSERT_EQ(f.item[0], 11);
+    CHECK(a.recv_q.head == NULL && b.recv_q.head == NULL);   /* losers unlinked */
+    ASSERT_EQ(f.tm[0].state, 0);                  /* the timer branch disarmed */
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_mpsc_try_recv(&b, &v), 0);    /* sent after the select: still there */
+    ASSERT_EQ(v, 22);
+    async_mpsc_destroy(&a); async_mpsc_destroy(&b);
+    async_runtime_destroy(&rt);
+}
+
+static int select_guards(async_task *t) {
+    cframe *f = (cframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_SELECT_BEGIN(&f->sel, 2, f->n);
+        ASYNC_SELECT_BRANCH(&f->sel, 0, f->count[0], f->rc[0], async_sleep(t, &f->tm[0], MS(10)));
+        ASYNC_SELECT_BRANCH(&f->sel, 1, f->count[1], f->rc[1], async_sleep(t, &f->tm[1], MS(20)));
+    ASYNC_SELECT_END(&f->sel);
+    f->at = NOW();
+    ASYNC_END(f->sel.winner);
+}
+TEST(select_guards_else_and_nowait) {
+    async_runtime rt;
+    static cframe f;
+    start(&rt);
+    ZERO(f);
+    f.count[0] = 0; f.count[1] = 1;              /* branch 0 disabled */
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_guards, "guards"), 1);
+    ASSERT_EQ(f.at, MS(20));
+    ZERO(f);                                      /* all disabled: else, at once */
+    g_t0 = async_time_now(&rt);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_guards, "else"), ASYNC_SELECT_ELSE);
+    ASSERT_EQ(f.at, 0);
+    ZERO(f);                                      /* nowait: nothing ready, else, cancelled */
+    f.count[0] = f.count[1] = 1;
+    f.n = ASYNC_SELECT_NOWAIT;
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_guards, "nowait"), ASYNC_SELECT_ELSE);
+    ASSERT_EQ(rt.ntimers, 0);
+    ASSERT_EQ(f.tm[0].state, 0);
+    async_runtime_destroy(&rt);
+}
+
+TEST(abort_task_blocked_in_select) {
+    async_runtime rt;
+    static cframe f;
+    async_mpsc a, b;
+    ZERO(f);
+    async_mpsc_init(&a, sizeof(int), 4, NULL);
+    async_mpsc_init(&b, sizeof(int), 4, NULL);
+    f.ch[0] = &a; f.ch[1] = &b;
+    start(&rt);
+    async_task_spawn(&rt, &f.task, select_once, "select");
+    async_runtime_step(&rt, 0);
+    CHECK(a.recv_q.head && b.recv_q.head);
+    ASSERT_EQ(rt.ntimers, 1);
+    async_task_abort(&f.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    CHECK(a.recv_q.head == NULL && b.recv_q.head == NULL);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_mpsc_destroy(&a); async_mpsc_destroy(&b);
+    async_runtime_destroy(&rt);
+}
+
+/* race, and a timeout around a join of selects (composition). */
+typedef struct { async_task task; async_coro co; async_select s1; async_join js; async_timer tm[4]; int rc; async_time at; } compo;
+static int race_task(async_task *t) {
+    compo *f = (compo *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_RACE2(&f->s1, f->rc, async_sleep(t, &f->tm[0], MS(30)), async_sleep(t, &f->tm[1], MS(10)));
+    f->at = NOW();
+    ASYNC_END(f->s1.winner);
+}
+static int join_of_selects(async_task *t, compo *f) {
+    int rc;
+    ASYNC_CORO_BEGIN(t, &f->co);
+    ASYNC_JOIN_BEGIN(&f->js, 2, 0);
+        ASYNC_JOIN_BRANCH(&f->js, 0, rc, async_sleep(t, &f->tm[0], MS(40)));
+        ASYNC_JOIN_BRANCH(&f->js, 1, rc, async_sleep(t, &f->tm[1], MS(80)));
+    ASYNC_JOIN_END(&f->js);
+    ASYNC_END(0);
+}
+typedef struct { async_task task; compo c; async_timer dl; int rc; async_time at, limit; } outer;
+static int timeout_around_join(async_task *t) {
+    outer *f = (outer *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_CALL_TIMEOUT(f->rc, &f->dl, f->limit, &f->c.co, join_of_selects(t, &f->c));
+    f->at = NOW();
+    ASYNC_END(f->rc);
+}
+TEST(race_and_timeout_around_a_join) {
+    async_runtime rt;
+    static compo c;
+    static outer o;
+    ZERO(c); ZERO(o);
+    start(&rt);
+    ASSERT_EQ(async_runtime_block_on(&rt, &c.task, race_task, "race"), 1);
+    ASSERT_EQ(c.at, MS(10));
+    ASSERT_EQ(rt.ntimers, 0);
+    g_t0 = async_time_now(&rt);
+    o.limit = MS(50);
+    ASSERT_EQ(async_runtime_block_on(&rt, &o.task, timeout_around_join, "t(join)"), ASYNC_ETIMEDOUT);
+    ASSERT_EQ(o.at, MS(50));
+    ASSERT_EQ(rt.ntimers, 0);                     /* the join's two timers were cancelled */
+    ZERO(o);
+    g_t0 = async_time_now(&rt);
+    o.limit = MS(100);
+    ASSERT_EQ(async_runtime_block_on(&rt, &o.task, timeout_around_join, "t(join) ok"), 0);
+    ASSERT_EQ(o.at, MS(80));
+    async_runtime_destroy(&rt);
+}
+
+/* ---- JoinSet and scopes ----------------------------------------------------------------- */
+static async_mutex shared_lock;
+typedef struct { async_task task; async_timer tm; async_waiter w; int id, rc, locked, cleaned, fail; async_time d; } member;
+static int member_run(async_task *t) {
+    member *f = (member *)t;
+    ASYNC_BEGIN(t);
+    if (f->locked) {
+        ASYNC_AWAIT(f->rc, async_mutex_lock(t, &shared_lock, &f->w));
+        f->locked = 2;                            /* holding it */
+    }
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->tm, f->d));
+    if (f->locked == 2) { async_mutex_unlock(&shared_lock); f->locked = 1; }
+    ASYNC_RETURN(f->fail ? f->fail : f->id);
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    if (f->locked == 2) { async_mutex_unlock(&shared_lock); f->locked = 1; }
+    ASYNC_END(0);
+}
+typedef struct { async_task task; async_joinset *js; async_waiter w; async_task *got; int rc, result, order[8], n; } reaper;
+static int reap_all(async_task *t) {
+    reaper *f = (reaper *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_joinset_join_next(t, f->js, &f->w, &f->got, &f->result));
+        if (f->rc < 0) break;
+        f->order[f->n++] = f->result;
+    }
+    ASYNC_END(f->rc);
+}
+TEST(joinset_completion_order) {
+    async_runtime rt;
+    async_joinset js;
+    static member m[5];
+    static reaper r;
+    static const int ms[5] = {50, 10, 40, 20, 30};
+    int i;
+    ZERO(m); ZERO(r);
+    start(&rt);
+    ASSERT_EQ(async_joinset_init(&js, &rt), 0);
+    for (i = 0; i < 5; i++) {
+        m[i].id = i + 1;
+        m[i].d = MS(ms[i]);
+        ASSERT_EQ(async_joinset_spawn(&js, &m[i].task, member_run, "member"), 0);
+    }
+    ASSERT_EQ(async_joinset_len(&js), 5);
+    ASSERT_EQ(async_task_join(&r.task, &m[0].task), ASYNC_EINVAL);   /* the set joins them */
+    r.js = &js;
+    ASSERT_EQ(async_runtime_block_on(&rt, &r.task, reap_all, "reaper"), ASYNC_ECLOSED);
+    ASSERT_EQ(r.n, 5);
+    ASSERT_EQ(r.order[0], 2); ASSERT_EQ(r.order[1], 4); ASSERT_EQ(r.order[2], 5);
+    ASSERT_EQ(r.order[3], 3); ASSERT_EQ(r.order[4], 1);
+    ASSERT_EQ(async_joinset_len(&js), 0);
+    async_joinset_destroy(&js);
+    async_runtime_destroy(&rt);
+}
+TEST(joinset_ordered_mode) {
+    async_runtime rt;
+    async_joinset js;
+    async_task *ring[3];
+    static member m[4];
+    static reaper r;
+    int i;
+    ZERO(m); ZERO(r);
+    start(&rt);
+    ASSERT_EQ(async_joinset_init_ordered(&js, &rt, ring, 3), 0);
+    for (i = 0; i < 3; i++) {
+        m[i].id = i + 1;
+        m[i].d = MS(30 - 10 * i);                 /* finish in reverse */
+        async_joinset_spawn(&js, &m[i].task, member_run, "member");
+    }
+    ASSERT_EQ(async_joinset_spawn(&js, &m[3].task, member_run, "full"), ASYNC_EAGAIN);
+    r.js = &js;
+    async_runtime_block_on(&rt, &r.task, reap_all, "reaper");
+    ASSERT_EQ(r.n, 3);
+    ASSERT_EQ(r.order[0], 1); ASSERT_EQ(r.order[1], 2); ASSERT_EQ(r.order[2], 3);
+    async_joinset_destroy(&js);
+    async_runtime_destroy(&rt);
+}
+TEST(joinset_abort_all_while_members_hold_locks) {
+    async_runtime rt;
+    async_joinset js;
+    static member m[4];
+    static reaper r;
+    int i;
+    ZERO(m); ZERO(r);
+    async_mutex_init(&shared_lock);
+    start(&rt);
+    async_joinset_init(&js, &rt);
+    for (i = 0; i < 4; i++) {
+        m[i].id = i + 1;
+        m[i].locked = 1;
+        m[i].d = MS(100);
+        async_joinset_spawn(&js, &m[i].task, member_run, "locker");
+    }
+    async_runtime_step(&rt, 0);                   /* one holds the lock, three wait */
+    ASSERT_EQ(async_mutex_is_locked(&shared_lock), 1);
+    ASSERT_EQ(async_joinset_abort_all(&js), 4);
+    r.js = &js;
+    async_runtime_block_on(&rt, &r.task, reap_all, "reaper");
+    ASSERT_EQ(r.n, 4);
+    for (i = 0; i < 4; i++) ASSERT_EQ(r.order[i], ASYNC_ECANCELED);
+    ASSERT_EQ(async_mutex_is_locked(&shared_lock), 0);    /* released by the cleanup */
+    CHECK(shared_lock.q.head == NULL);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_joinset_destroy(&js);
+    async_runtime_destroy(&rt);
+}
+TEST(joinset_destroy_cancels_now_and_frees) {
+    async_runtime rt;
+    async_joinset js;
+    static member m[2];
+    async_task *a = NULL, *b = NULL;
+    long frees0 = test_frees;
+    ZERO(m);
+    start(&rt);
+    async_joinset_init(&js, &rt);
+    m[0].d = MS(100);
+    m[1].d = 0;
+    async_joinset_spawn(&js, &m[0].task, member_run, "slow");
+    async_joinset_spawn(&js, &m[1].task, member_run, "quick");
+    async_joinset_spawn_alloc(&js, member_run, sizeof(member), "alloc-slow", &a);
+    ((member *)a)->d = MS(100);
+    async_joinset_spawn_alloc(&js, member_run, sizeof(member), "alloc-quick", &b);
+    async_runtime_step(&rt, 0);                   /* the quick ones finish, unjoined */
+    ASSERT_EQ(async_joinset_destroy(&js), 2);     /* the two slow ones, cancelled now */
+    ASSERT_EQ(m[0].cleaned, 1);                   /* already, before the next poll */
+    ASSERT_EQ(async_task_state(&m[0].task), ASYNC_TASK_DONE);
+    ASSERT_EQ(test_frees - frees0, 2);            /* both allocated frames */
+    ASSERT_EQ(rt.ntimers, 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    async_runtime_destroy(&rt);
+}
+
+/* A scope: an owner that cannot finish before its members have; aborting the owner
+   cancels them through the owner's cleanup. */
+typedef struct { async_task task; async_joinset js; async_waiter w; member m[3]; int rc, made; } scope_owner;
+static int scoped(async_task *t) {
+    scope_owner *f = (scope_owner *)t;
+    int i;
+    ASYNC_BEGIN(t);
+    async_joinset_init(&f->js, t->rt);
+    f->made = 1;
+    for (i = 0; i < 3; i++) {
+        f->m[i].id = i + 1;
+        f->m[i].d = MS(10 * (i + 1));
+        f->m[i].fail = i == 1 ? ASYNC_EAGAIN : 0;
+        async_joinset_spawn(&f->js, &f->m[i].task, member_run, "scoped");
+    }
+    ASYNC_AWAIT(f->rc, async_joinset_wait_all(t, &f->js, &f->w));
+    ASYNC_CLEANUP();
+    if (f->made) async_joinset_destroy(&f->js);  /* members die with the frame: now */
+    ASYNC_END(f->rc);
+}
+TEST(scope_waits_for_all_and_dies_with_owner) {
+    async_runtime rt;
+    static scope_owner o;
+    ZERO(o);
+    start(&rt);
+    ASSERT_EQ(async_runtime_block_on(&rt, &o.task, scoped, "scope"), ASYNC_EAGAIN);
+    ASSERT_EQ(NOW(), MS(30));                     /* it waited for the last member */
+    ZERO(o);
+    g_t0 = async_time_now(&rt);
+    async_task_spawn(&rt, &o.task, scoped, "scope2");
+    async_runtime_step(&rt, 0);
+    async_task_abort(&o.task);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_state(&o.task), ASYNC_TASK_DONE);
+    ASSERT_EQ(o.m[0].cleaned + o.m[1].cleaned + o.m[2].cleaned, 3);
+    ASSERT_EQ(rt.ntimers, 0);
+    ASSERT_EQ(rt.live, 0);                        /* nothing outlived the scope */
+    async_runtime_destroy(&rt);
+}
+
+/* ---- result helpers, retry, breaker, bulkhead ------------------------------------------- */
+typedef struct { async_coro co; int calls, fail_until; async_timer tm; } flaky;
+static int flaky_call(async_task *t, flaky *c) {
+    int rc;
+    ASYNC_CORO_BEGIN(t, &c->co);
+    c->calls++;
+    ASYNC_AWAIT(rc, async_sleep(t, &c->tm, MS(1)));
+    ASYNC_RETURN(c->calls < c->fail_until ? ASYNC_EAGAIN : c->calls);
+    ASYNC_END(rc);
+}
+typedef struct { async_task task; flaky fl; async_backoff b; async_timer tm; int rc, tried, then_fail; async_time at; } retry_frame;
+static int retrier(async_task *t) {
+    retry_frame *f = (retry_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_RETRY_CALL(f->rc, &f->b, &f->tm, &f->fl.co, flaky_call(t, &f->fl));
+    f->at = NOW();
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    ASYNC_TRY(f->rc, async_sleep(t, &f->tm, 0));  /* succeeds: carries on */
+    f->tried = 1;
+    f->fl.fail_until = f->then_fail;
+    ASYNC_TRY_CALL(f->rc, &f->fl.co, flaky_call(t, &f->fl));   /* may return early */
+    f->tried = 2;
+    ASYNC_END(f->rc);
+}
+TEST(retry_with_backoff) {
+    async_runtime rt;
+    static retry_frame f;
+    async_time d;
+    int i;
+    ZERO(f);
+    start(&rt);
+    async_backoff_init(&f.b, MS(10), MS(25), 5);
+    f.b.jitter = ASYNC_JITTER_NONE;
+    f.fl.fail_until = 4;
+    f.then_fail = 100;                            /* the call after the retry fails */
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, retrier, "retry"), ASYNC_EAGAIN);
+    ASSERT_EQ(f.fl.calls, 5);
+    ASSERT_EQ(f.tried, 1);                        /* ASYNC_TRY_CALL returned early */
+    /* 4 calls of 1 ms, waits of 10, 20, 25 (capped) */
+    ASSERT_EQ(f.at, MS(4 + 10 + 20 + 25));
+    ZERO(f);                                      /* attempts run out: the last error */
+    async_backoff_init(&f.b, MS(1), MS(1), 3);
+    f.fl.fail_until = 100;
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, retrier, "exhausted"), ASYNC_EAGAIN);
+    ASSERT_EQ(f.fl.calls, 3);
+    ASSERT_EQ(f.tried, 0);
+    /* the backoff itself: full jitter stays in range, deadline, not retryable */
+    async_backoff_init(&f.b, MS(10), MS(1000), 0);
+    for (i = 0; i < 8; i++) {
+        ASSERT_EQ(async_backoff_next(&f.b, 0, ASYNC_EAGAIN, &d), 0);
+        CHECK(d <= MS(10) << i && d <= MS(1000));
+    }
+    f.b.deadline = MS(5);
+    ASSERT_EQ(async_backoff_next(&f.b, MS(1), ASYNC_EAGAIN, &d), ASYNC_ETIMEDOUT);
+    ASSERT_EQ(async_backoff_next(&f.b, 0, ASYNC_ECANCELED, &d), ASYNC_ELIMIT);
+    ASSERT_EQ(async_backoff_init(&f.b, 0, 1, 1), ASYNC_EINVAL);
+    ASSERT_EQ(ASYNC_OR_ELSE(ASYNC_EAGAIN, 7), 7);
+    ASSERT_EQ(ASYNC_MAP(3, 3 * 2), 6);
+    ASSERT_EQ(ASYNC_MAP(ASYNC_EINVAL, 99), ASYNC_EINVAL);
+    {
+        ASYNC_RESULT(double) r;
+        r.status = 0;
+        r.value = 2.5;
+        CHECK(ASYNC_IS_OK(r) && r.value == 2.5);
+    }
+    async_runtime_destroy(&rt);
+}
+
+TEST(circuit_breaker) {
+    async_breaker cb;
+    async_time now = MS(1000);
+    ASSERT_EQ(async_breaker_init(&cb, 3, MS(100), 1), 0);
+    ASSERT_EQ(async_breaker_allow(&cb, now), 0);
+    async_breaker_record(&cb, now, ASYNC_EAGAIN);
+    async_breaker_record(&cb, now, 0);            /* a success resets the count */
+    async_breaker_record(&cb, now, ASYNC_EAGAIN);
+    async_breaker_record(&cb, now, ASYNC_EAGAIN);
+    ASSERT_EQ(async_breaker_state(&cb, now), ASYNC_BREAKER_CLOSED);
+    async_breaker_record(&cb, now, ASYNC_ETIMEDOUT);        /* the third in a row */
+    ASSERT_EQ(async_breaker_state(&cb, now), ASYNC_BREAKER_OPEN);
+    ASSERT_EQ(async_breaker_allow(&cb, now + MS(50)), ASYNC_EREJECTED);
+    ASSERT_EQ(async_breaker_state(&cb, now + MS(100)), ASYNC_BREAKER_HALF_OPEN);
+    ASSERT_EQ(async_breaker_allow(&cb, now + MS(100)), 0);           /* one trial */
+    ASSERT_EQ(async_breaker_allow(&cb, now + MS(101)), ASYNC_EREJECTED);
+    async_breaker_record(&cb, now + MS(110), ASYNC_EAGAIN);         /* trial failed */
+    ASSERT_EQ(async_breaker_state(&cb, now + MS(150)), ASYNC_BREAKER_OPEN);
+    ASSERT_EQ(async_breaker_allow(&cb, now + MS(210)), 0);
+    async_breaker_record(&cb, now + MS(215), 0);                     /* trial succeeded */
+    ASSERT_EQ(async_breaker_state(&cb, now + MS(215)), ASYNC_BREAKER_CLOSED);
+    ASSERT_EQ(async_breaker_init(&cb, 0, MS(1), 1), ASYNC_EINVAL);
+}
+
+typedef struct { async_task task; async_bulkhead *b; async_waiter w; async_timer tm; int rc, id; } bh_frame;
+static int bh_client(async_task *t) {
+    bh_frame *f = (bh_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_bulkhead_enter(t, f->b, &f->w));
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    logf_("in%d@%d ", f->id, (int)(NOW() / MS(1)));
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->tm, MS(10)));
+    async_bulkhead_leave(f->b);
+    ASYNC_END(0);
+}
+TEST(bulkhead_rejects_when_full) {
+    async_runtime rt;
+    async_bulkhead b;
+    static bh_frame f[5];
+    int i;
+    ZERO(f);
+    start(&rt);
+    ASSERT_EQ(async_bulkhead_init(&b, 2, 1), 0);  /* 2 at a time, 1 may queue */
+    for (i = 0; i < 5; i++) {
+        f[i].b = &b;
+        f[i].id = i;
+        async_task_spawn(&rt, &f[i].task, bh_client, "client");
+    }
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(b.queued, 1);
+    async_task_abort(&f[2].task);                 /* the queued one gives up its place */
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(b.queued, 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f[3].rc, ASYNC_EREJECTED);
+    ASSERT_EQ(f[4].rc, ASYNC_EREJECTED);
+    ASSERT_STR(test_log, "in0@0 in1@0 ");
+    ASSERT_EQ(async_semaphore_available(&b.sem), 2);
+    async_runtime_destroy(&rt);
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    RUN(join_of_three_sleeps_takes_the_longest);
+    RUN(try_join_cancels_siblings_on_first_error);
+    RUN(join_all_and_try_join_all);
+    RUN(select_fair_over_many_iterations);
+    RUN(select_biased_takes_branches_in_order);
+    RUN(select_losers_cancelled_without_losing_items);
+    RUN(select_guards_else_and_nowait);
+    RUN(abort_task_blocked_in_select);
+    RUN(race_and_timeout_around_a_join);
+    RUN(joinset_completion_order);
+    RUN(joinset_ordered_mode);
+    RUN(joinset_abort_all_while_members_hold_locks);
+    RUN(joinset_destroy_cancels_now_and_frees);
+    RUN(scope_waits_for_all_and_dies_with_owner);
+    RUN(retry_with_backoff);
+    RUN(circuit_breaker);
+    RUN(bulkhead_rejects_when_full);
+    DONE();
+}
