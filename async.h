@@ -14,8 +14,9 @@
        3 TIME ........................... >>time
        4 SYNC ........................... >>sync
        5 CHANNELS ....................... >>chan
-       6 DEBUGGING ...................... >>debug
-       7 ERRORS ......................... >>errors
+       6 COMBINATORS .................... >>combinators
+       7 DEBUGGING ...................... >>debug
+       8 ERRORS ......................... >>errors
        CONFIGURATION .................... >>config
        PITFALLS
        LICENSE (end of file)
@@ -316,7 +317,61 @@ QUICK START
    cancelled mpsc send drops its item and gives its slot back; use reserve +
    send_reserved to keep the item.
 
-6 DEBUGGING (>>debug)
+6 COMBINATORS (>>combinators)
+============================
+   They compose with anything awaitable (an operation, a nested call, a join
+   handle, one another): each is one await point whose branches are polled in a
+   loop inside it, with their state in an async_select / async_join in the frame.
+     ASYNC_SELECT_BEGIN(sel, n, mode) ... ASYNC_SELECT_BRANCH(sel, i, guard, rc, op)
+       ... ASYNC_SELECT_END(sel)        the first branch to complete wins
+       (sel->winner); every other branch still waiting is polled once in cancel
+       mode, which unlinks it: a cancel-safe operation (a receive) loses nothing,
+       and an item is never taken by a branch that loses. mode: ASYNC_SELECT_FAIR
+       (a random first branch on each poll, as tokio::select!) or _BIASED (in
+       order), | ASYNC_SELECT_NOWAIT (winner ASYNC_SELECT_ELSE if nothing is ready
+       at once). A guard is evaluated once at the start; a false one disables its
+       branch; with every branch disabled the winner is ASYNC_SELECT_ELSE. Write the
+       handlers after END (if/else on sel->winner): a branch is an expression.
+     ASYNC_SELECT_BRANCH_CALL(sel, i, guard, rc, child, call)   a nested async
+       function as a branch (restarted at the start; a losing one unwinds through
+       its cleanup).
+     ASYNC_JOIN_BEGIN(js, n, mode) ... ASYNC_JOIN_BRANCH(js, i, rc, op) ... ASYNC_JOIN_END
+       every branch to completion, concurrently (results in each rc; the first
+       polled rotates). With ASYNC_JOIN_TRY the first error stops it, cancels the
+       others (their rc becomes ASYNC_ECANCELED) and is left in js->err.
+       ASYNC_JOIN_BRANCH_CALL for nested functions.
+     ASYNC_RACE2(sel, rc, op0, op1), ASYNC_RACE3: the first result wins, into rc.
+     ASYNC_JOIN_ALL(rcs, n, i, op)     op over an array (it uses the int lvalue i);
+     ASYNC_TRY_JOIN_ALL(rc, rcs, n, i, op)   the same, stopping at the first error.
+     Timeouts: ASYNC_AWAIT_TIMEOUT / _DEADLINE / _CALL_TIMEOUT (TIME) around any of
+       these. Up to 32 branches.
+   Result helpers: ASYNC_TRY(rc, op) and ASYNC_TRY_CALL(rc, child, call) return the
+   error early (Rust's ?); ASYNC_OR_ELSE(rc, fallback), ASYNC_MAP(rc, expr);
+   ASYNC_RESULT(T) is a struct { int status; T value; }, ASYNC_IS_OK(r).
+   async_joinset (JoinSet): _init(js, rt), _init_ordered(js, rt, ring, n) (results
+     in spawn order: FuturesOrdered), _spawn(js, t, fn, name), _spawn_alloc,
+     _join_next(t, js, w, &task, &result) (completion order; ASYNC_ECLOSED when
+     empty; cancel safe), _wait_all(t, js, w) (a scope's end: 0 or the first
+     error), _len, _abort_all (they finish cancelled: reap them with join_next),
+     _detach_all, _destroy (cancels every member now: their cleanup has run when it
+     returns, so members whose frames die with their owner are safe; destroy the
+     set in the owner's ASYNC_CLEANUP for structured concurrency). A member belongs
+     to its set: async_task_join and _detach refuse it.
+   Resilience:
+     async_backoff: _init(b, base, max, max_attempts), fields deadline (absolute),
+       jitter (ASYNC_JITTER_FULL default, _EQUAL, _NONE), retryable(rc);
+       _next(b, now, rc, &delay) gives the delay min(max, base * 2^n) jittered, or
+       ASYNC_ELIMIT / ASYNC_ETIMEDOUT. ASYNC_RETRY(rc, b, timer, op) and
+       ASYNC_RETRY_CALL(rc, b, timer, child, call) retry until success, a
+       non-retryable error, or the backoff stops (rc: the last result).
+     async_breaker: _init(cb, threshold, recovery, half_open_max), _allow(cb, now)
+       (0 or ASYNC_EREJECTED), _record(cb, now, rc), _state: closed, open after
+       `threshold` failures in a row, half-open after `recovery` (trial calls),
+       closed again after half_open_max successes.
+     async_bulkhead: _init(b, max_concurrent, max_queue), _enter(t, b, w) (at once,
+       queued FIFO, or ASYNC_EREJECTED when max_queue already wait), _leave.
+
+7 DEBUGGING (>>debug)
 =====================
      async_dump(rt, write, user)   every live task: name, state, file:line where
                                    it is suspended and what it awaits there (the
@@ -328,14 +383,14 @@ QUICK START
    ASYNC_NO_SITES to drop them (the dump then shows the resume line only in the
    switch form).
 
-7 ERRORS (>>errors)
+8 ERRORS (>>errors)
 ===================
    Functions return int: >= 0 success (a count or a value), < 0 an error code.
    On hosted builds the codes that have an errno equivalent are -errno
    (ASYNC_ETIMEDOUT == -ETIMEDOUT), so OS errors pass through unchanged.
      ASYNC_ECANCELED ASYNC_ETIMEDOUT ASYNC_ENOMEM ASYNC_EINVAL ASYNC_EBUSY
      ASYNC_EAGAIN ASYNC_EDEADLK ASYNC_ECLOSED ASYNC_ESTATE ASYNC_ELOST
-     ASYNC_ENORECV ASYNC_ELAGGED
+     ASYNC_ENORECV ASYNC_ELAGGED ASYNC_EREJECTED ASYNC_ELIMIT
      async_strerror(code)
    ASYNC_PENDING (INT_MIN) is not an error: it means "not yet".
    Misuse that cannot be reported as a code (a lost resume point, an operation
@@ -423,7 +478,8 @@ DESIGN NOTES
 REVISION HISTORY
 ================
    0.1.0 (2026-11-22)  coroutines, executor, tasks, timers, paused clock, dump;
-                       sync primitives and channels
+                       sync primitives and channels; combinators, JoinSet, retry,
+                       circuit breaker, bulkhead
 */
 
 #ifndef ASYNC_H_INCLUDED

@@ -144,7 +144,8 @@ TEST(slow_poll_warning_names_task_and_line) {
 TEST(strerror_names_every_code) {
     static const int codes[] = {ASYNC_ECANCELED, ASYNC_ETIMEDOUT, ASYNC_ENOMEM, ASYNC_EINVAL,
                                 ASYNC_EBUSY, ASYNC_EAGAIN, ASYNC_EDEADLK, ASYNC_ECLOSED,
-                                ASYNC_ESTATE, ASYNC_ELOST, ASYNC_ENORECV, ASYNC_ELAGGED};
+                                ASYNC_ESTATE, ASYNC_ELOST, ASYNC_ENORECV, ASYNC_ELAGGED,
+                                ASYNC_EREJECTED, ASYNC_ELIMIT};
     size_t i, j;
     for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         CHECK(codes[i] < 0);
