@@ -665,6 +665,11 @@ typedef struct async__link {
     struct async__link *next, *prev;
 } async__link;
 
+/* A task's owner (a JoinSet) hears of its end instead of a joiner. */
+typedef struct async__owner {
+    void (*finished)(struct async__owner *self, async_task *t);
+} async__owner;
+
 /* The task header: 64 bytes on 64-bit targets. Fields are private. */
 struct async_task {
     async__link link;           /* run queue, deferred list or waiting list */
@@ -677,7 +682,7 @@ struct async_task {
     async_runtime *rt;
     union {
         async_task *joiner;     /* while running: the task awaiting this one */
-        struct async_joinset *set;  /* or the JoinSet it belongs to (ASYNC__F2_INSET) */
+        async__owner *owner;    /* or its owner, a JoinSet (ASYNC__F2_INSET) */
         int result;             /* once DONE */
     } u;
     const char *name;
@@ -1163,6 +1168,7 @@ typedef async_select async_join;
 
 /* JoinSet: tasks spawned into a set; join_next gives them back as they finish. */
 typedef struct async_joinset {
+    async__owner owner;                 /* first: its members point at it */
     async_runtime *rt;
     async__link done;                   /* finished members, in completion order */
     async_waitq q;                      /* tasks waiting in join_next */
@@ -1249,7 +1255,7 @@ enum {
     ASYNC__F_DEFERRED = 128     /* its last poll yielded; it has not run since */
 };
 #define ASYNC__MAGIC 0xA5u
-enum { ASYNC__F2_INSET = 1 };   /* u.set: finishing queues it on its JoinSet */
+enum { ASYNC__F2_INSET = 1 };   /* u.owner: finishing hands it to its owner (JoinSet) */
 enum { ASYNC__TM_IDLE = 0, ASYNC__TM_ARMED = 1, ASYNC__TM_FIRED = 2, ASYNC__TM_NEVER = 3 };
 
 ASYNC_API void async__assert_fail(const char *cond, const char *msg, const char *file, int line);
@@ -1924,11 +1930,9 @@ static void async__free_task(async_task *t) {
 #endif
 }
 
-static void async__joinset_finished(async_joinset *js, async_task *t);
-
 static void async__finish_task(async_runtime *rt, async_task *t, int rc) {
     async_task *joiner = t->u.joiner;
-    async_joinset *set = (t->flags2 & ASYNC__F2_INSET) ? t->u.set : NULL;
+    async__owner *owner = (t->flags2 & ASYNC__F2_INSET) ? t->u.owner : NULL;
     t->u.result = rc;
     t->state = ASYNC_TASK_DONE;
     t->lc = ASYNC__LC_DONE;
@@ -1936,8 +1940,8 @@ static void async__finish_task(async_runtime *rt, async_task *t, int rc) {
     t->flags &= (uint8_t)~(ASYNC__F_WOKEN | ASYNC__F_YIELDED | ASYNC__F_CANCELLING);
     rt->live--;
     rt->stats.completed++;
-    if (set) {                                  /* a JoinSet member: queue it there */
-        async__joinset_finished(set, t);
+    if (owner) {                                /* a JoinSet member: its set takes it */
+        owner->finished(owner, t);
         return;
     }
     if (joiner) async__wake(joiner);
@@ -4162,9 +4166,10 @@ ASYNC_DEF int async__timer_wait(async_task *t, async_timer *tm) {
 }
 
 /* ---- JoinSet ------------------------------------------------------------------------
-   Members point at their set (u.set, ASYNC__F2_INSET); when one finishes it joins the
+   Members point at their set (u.owner, ASYNC__F2_INSET); when one finishes it joins the
    set's done list, in completion order, and wakes join_next. */
-static void async__joinset_finished(async_joinset *js, async_task *t) {
+static void async__joinset_finished(async__owner *self, async_task *t) {
+    async_joinset *js = (async_joinset *)(void *)self;
     async__list_push(&js->done, &t->link);
     js->running--;
     async__wq_ready_all(&js->q, ASYNC__W_READY, 0);
@@ -4173,6 +4178,7 @@ static void async__joinset_finished(async_joinset *js, async_task *t) {
 ASYNC_DEF int async_joinset_init(async_joinset *js, async_runtime *rt) {
     if (!js || !rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     async__memset(js, 0, sizeof *js);
+    js->owner.finished = async__joinset_finished;
     js->rt = rt;
     async__list_init(&js->done);
     return 0;
@@ -4193,7 +4199,7 @@ ASYNC_DEF int async_joinset_init_ordered(async_joinset *js, async_runtime *rt, a
 
 static int async__joinset_adopt(async_joinset *js, async_task *t) {
     t->flags2 |= ASYNC__F2_INSET;
-    t->u.set = js;
+    t->u.owner = &js->owner;
     js->len++;
     js->running++;
     if (js->ring) {
@@ -4299,10 +4305,11 @@ static async_task *async__joinset_find_running(async_joinset *js) {
         async__link *l;
         for (l = lists[i]->next; l != lists[i]; l = l->next) {
             async_task *m = async__task_of(l);
-            if ((m->flags2 & ASYNC__F2_INSET) && m->u.set == js) return m;
+            if ((m->flags2 & ASYNC__F2_INSET) && m->u.owner == &js->owner) return m;
         }
     }
-    if (rt->current && (rt->current->flags2 & ASYNC__F2_INSET) && rt->current->u.set == js)
+    if (rt->current && (rt->current->flags2 & ASYNC__F2_INSET) &&
+        rt->current->u.owner == &js->owner)
         return rt->current;
     return NULL;
 }
@@ -4321,14 +4328,15 @@ ASYNC_DEF int async_joinset_abort_all(async_joinset *js) {
         for (l = lists[i]->next; l != lists[i]; l = next) {
             async_task *m = async__task_of(l);
             next = l->next;                     /* a wake moves m to the run queue */
-            if ((m->flags2 & ASYNC__F2_INSET) && m->u.set == js && !(m->flags & ASYNC__F_ABORT)) {
+            if ((m->flags2 & ASYNC__F2_INSET) && m->u.owner == &js->owner &&
+                !(m->flags & ASYNC__F_ABORT)) {
                 async_task_abort(m);
                 n++;
             }
         }
     }
     if (js->rt->current && (js->rt->current->flags2 & ASYNC__F2_INSET) &&
-        js->rt->current->u.set == js) {
+        js->rt->current->u.owner == &js->owner) {
         async_task_abort(js->rt->current);
         n++;
     }
