@@ -10,12 +10,16 @@
       request answered through a oneshot
    8. a mutex shared by five tasks (FIFO), and a broadcast with a lagging subscriber
    9. graceful shutdown: workers watch a config value and stop on a cancel token
+  10. combinators: a join against sequential awaits, a select with a timeout, a JoinSet
+      reaping in completion order, a retry with backoff
 
-   More in examples/: kv_actor, conn_pool, worker_pool, pubsub, shutdown,
-   rate_limiter. Run this tour with `make demo`. */
+   More in examples/: kv_actor, conn_pool, worker_pool, pubsub, shutdown, rate_limiter,
+   concurrent_fetch, race_timeout, select_loop, signal_cancel, server_loop, resilience.
+   Run this tour with `make demo`. */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <string.h>
 
 static async_runtime rt;
 static async_time t_start;
@@ -144,6 +148,21 @@ static int worker(async_task *t) {
     ASYNC_END(0);
 }
 
+/* 10. A call that fails twice, then succeeds: for the retry. */
+typedef struct { async_coro co; async_timer timer; async_time failed_at; int calls; } flaky_frame;
+static int flaky(async_task *t, flaky_frame *f) {
+    int rc;
+    ASYNC_CORO_BEGIN(t, &f->co);
+    if (f->calls++ == 0) printf("   attempt 1 at once");
+    else printf("   attempt %d after a backoff of %.1f ms", f->calls, ms_since(f->failed_at));
+    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(2)));
+    if (rc < 0) ASYNC_RETURN(rc);
+    f->failed_at = async_time_now(&rt);
+    rc = f->calls < 3 ? ASYNC_ETIMEDOUT : 42;
+    printf(": %s\n", rc < 0 ? async_strerror(rc) : "ok");
+    ASYNC_END(rc);
+}
+
 typedef struct {
     async_task task;
     async_timer timer, deadline;
@@ -162,6 +181,16 @@ typedef struct {
     async_broadcast news;
     async_broadcast_rx slow;
     worker_frame staff[2];
+    async_join js;
+    async_select sel;
+    fetch_frame fx[3];
+    int rcs[3], bad;
+    async_joinset set;
+    fetch_task members[4];
+    async_task *got;
+    char order[32];
+    async_backoff backoff;
+    flaky_frame fl;
 } main_frame;
 
 static int main_task(async_task *t) {
@@ -291,7 +320,62 @@ static int main_task(async_task *t) {
     for (f->i = 0; f->i < 2; f->i++) ASYNC_AWAIT(f->rc, async_task_join(t, &f->staff[f->i].task));
     async_watch_destroy(&config);
     async_cancel_token_destroy(&root);
-    ASYNC_END(0);
+
+    printf("10. combinators\n");
+    f->t0 = async_time_now(&rt);
+    for (f->i = 1; f->i <= 3; f->i++)
+        ASYNC_AWAIT_CALL(f->rc, &f->fx[0].co, fetch(t, &f->fx[0], f->i, 10 * f->i));
+    printf("   fetches of 10, 20 and 30 ms: sequential %.0f ms, ", ms_since(f->t0));
+    f->t0 = async_time_now(&rt);
+    ASYNC_JOIN_BEGIN(&f->js, 3, 0);
+        ASYNC_JOIN_BRANCH_CALL(&f->js, 0, f->rcs[0], &f->fx[0].co, fetch(t, &f->fx[0], 1, 10));
+        ASYNC_JOIN_BRANCH_CALL(&f->js, 1, f->rcs[1], &f->fx[1].co, fetch(t, &f->fx[1], 2, 20));
+        ASYNC_JOIN_BRANCH_CALL(&f->js, 2, f->rcs[2], &f->fx[2].co, fetch(t, &f->fx[2], 3, 30));
+    ASYNC_JOIN_END(&f->js);
+    printf("ASYNC_JOIN %.0f ms (results %d %d %d)\n", ms_since(f->t0), f->rcs[0], f->rcs[1],
+           f->rcs[2]);
+    f->bad += f->rcs[0] + f->rcs[1] + f->rcs[2] != 600;
+
+    for (f->i = 10; f->i <= 60; f->i += 50) {   /* a fetch of 10, then 60 ms, timer 25 ms */
+        f->t0 = async_time_now(&rt);
+        ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED);
+            ASYNC_SELECT_BRANCH_CALL(&f->sel, 0, 1, f->rcs[0], &f->fx[0].co,
+                                     fetch(t, &f->fx[0], 1, f->i));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rcs[1],
+                                async_sleep(t, &f->timer, ASYNC_MS(25)));
+        ASYNC_SELECT_END(&f->sel);
+        if (f->sel.winner == 0)
+            printf("   select { fetch of %d ms, 25 ms timer }: the fetch won (%d)\n", f->i,
+                   f->rcs[0]);
+        else
+            printf("   select { fetch of %d ms, 25 ms timer }: the timer won after %.0f ms,"
+                   " the fetch was cancelled\n", f->i, ms_since(f->t0));
+        f->bad += f->sel.winner != (f->i == 10 ? 0 : 1);
+    }
+
+    async_joinset_init(&f->set, &rt);
+    for (f->i = 0; f->i < 4; f->i++) {
+        static const int delay_ms[4] = {30, 10, 40, 20};
+        f->members[f->i].id = f->i + 1;
+        f->members[f->i].delay_ms = delay_ms[f->i];
+        async_joinset_spawn(&f->set, &f->members[f->i].task, fetch_task_run, "member");
+    }
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_joinset_join_next(t, &f->set, &f->w, &f->got, &f->sum));
+        if (f->rc < 0) break;                   /* ASYNC_ECLOSED: all reaped */
+        snprintf(f->order + strlen(f->order), sizeof f->order - strlen(f->order), " %d",
+                 f->sum / 100);
+    }
+    printf("   JoinSet: tasks 1 to 4 take 30, 10, 40, 20 ms; reaped in completion order:%s\n",
+           f->order);
+    f->bad += strcmp(f->order, " 2 4 1 3") != 0;
+    async_joinset_destroy(&f->set);
+
+    async_backoff_init(&f->backoff, ASYNC_MS(5), ASYNC_MS(20), 5);   /* full jitter */
+    ASYNC_RETRY_CALL(f->rc, &f->backoff, &f->timer, &f->fl.co, flaky(t, &f->fl));
+    printf("   retry with backoff: %d after %d attempts\n", f->rc, f->fl.calls);
+    f->bad += f->rc != 42;
+    ASYNC_END(f->bad);
 }
 
 int main(void) {
