@@ -6,9 +6,11 @@
    it ends. The SIGINT handler does the one thing a handler may do here: it calls
    async_waker_wake, which only stores a flag and writes to the runtime's wake
    descriptor, both async-signal-safe (tokio::signal::ctrl_c is built the same way: a
-   handler that writes to a pipe). So that nobody has to press Ctrl-C, a helper thread
-   sends the signal to this process with kill() after 30 ms; it blocks SIGINT itself,
-   so the handler runs on the main thread, in the middle of the runtime's poll().
+   handler that writes to a pipe). So that nobody has to press Ctrl-C, a helper thread,
+   started once the request is under way, sends the signal to this process with kill()
+   30 ms later; it blocks SIGINT itself, so the handler runs on the main thread, in the
+   middle of the runtime's poll(). A wake that comes before anyone waits is kept, so the
+   signal is not lost even if it arrives before main reaches its select.
 
    Main selects between the request's completion (async_task_join) and the signal
    (async_waker_wait), as select! { r = request => .., _ = ctrl_c() => .. }. The signal
@@ -36,6 +38,8 @@ static async_time t_start;
 static struct timespec mono_start;          /* the same instant, for the helper thread */
 static async_waker sigint_waker;
 static volatile sig_atomic_t sigints;       /* how many the handler saw */
+static pthread_t helper;
+static int helper_started;
 static int failures;
 
 static double ms(void) { return (double)(async_time_now(&rt) - t_start) / 1e6; }
@@ -115,6 +119,10 @@ static int main_task(async_task *t) {
     main_frame *f = (main_frame *)t;
     ASYNC_BEGIN(t);
     async_task_spawn(&rt, &f->req.task, request_run, "request");
+    while (!f->req.file_open) ASYNC_YIELD();    /* let it start: the queue is FIFO */
+    helper_started = pthread_create(&helper, NULL, press_ctrl_c, NULL) == 0;
+    check(helper_started, "a helper thread to send the signal");
+    if (!helper_started) ASYNC_RETURN(1);
     printf("+%3.0f ms  main: waiting for the request or Ctrl-C, whichever comes first\n", ms());
     ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_FAIR);
         ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_task_join(t, &f->req.task));
@@ -141,7 +149,6 @@ static int main_task(async_task *t) {
 int main(void) {
     static main_frame m;
     struct sigaction sa, now;
-    pthread_t helper;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
     async_runtime_init(&rt, NULL);
@@ -153,13 +160,9 @@ int main(void) {
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
-    if (pthread_create(&helper, NULL, press_ctrl_c, NULL) != 0) {
-        printf("signal_cancel: FAILED (no helper thread)\n");
-        return 1;
-    }
 
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
-    pthread_join(helper, NULL);
+    if (helper_started) pthread_join(helper, NULL);
 
     memset(&sa, 0, sizeof sa);                  /* back to the default: Ctrl-C kills */
     sa.sa_handler = SIG_DFL;
