@@ -264,8 +264,9 @@ QUICK START
         _last (the newest), _waiters (everyone waiting now; stores nothing).
      async_barrier: _init(b, n) (0 counts as 1), _wait(t, b, w) returns 1 for the
         single leader of each generation, 0 for the others.
-     async_cancel_token: _init, _child(parent, child) (cancelled with its parent,
-        born cancelled if the parent is), _cancel (the whole subtree; iterative),
+     async_cancel_token: _init, _child(parent, child) (initialises child, like an
+        _init: never pass a token still in a tree, _destroy it first; cancelled with
+        its parent, born cancelled if the parent is), _cancel (the whole subtree; iterative),
         _is_cancelled, _wait(t, tok, w), _destroy (children move to its parent).
    Cancellation (abort, timeout, a lost select) of each wait: the waiter is
    unlinked; permits handed over but not yet seen go to the next waiter (so no
@@ -329,8 +330,9 @@ QUICK START
        and an item is never taken by a branch that loses. mode: ASYNC_SELECT_FAIR
        (a random first branch on each poll, as tokio::select!) or _BIASED (in
        order), | ASYNC_SELECT_NOWAIT (winner ASYNC_SELECT_ELSE if nothing is ready
-       at once). A guard is evaluated once at the start; a false one disables its
-       branch; with every branch disabled the winner is ASYNC_SELECT_ELSE. Write the
+       at once). Every guard is evaluated once, at the start, before any branch is
+       polled (as tokio::select!); a false one disables its branch; with every
+       branch disabled the winner is ASYNC_SELECT_ELSE. Write the
        handlers after END (if/else on sel->winner): a branch is an expression.
      ASYNC_SELECT_BRANCH_CALL(sel, i, guard, rc, child, call)   a nested async
        function as a branch (restarted at the start; a losing one unwinds through
@@ -338,13 +340,15 @@ QUICK START
      ASYNC_JOIN_BEGIN(js, n, mode) ... ASYNC_JOIN_BRANCH(js, i, rc, op) ... ASYNC_JOIN_END
        every branch to completion, concurrently (results in each rc; the first
        polled rotates). With ASYNC_JOIN_TRY the first error stops it, cancels the
-       others (their rc becomes ASYNC_ECANCELED) and is left in js->err.
+       others (their rc becomes ASYNC_ECANCELED; those never started are not
+       touched) and is left in js->err.
        ASYNC_JOIN_BRANCH_CALL for nested functions.
      ASYNC_RACE2(sel, rc, op0, op1), ASYNC_RACE3: the first result wins, into rc.
      ASYNC_JOIN_ALL(rcs, n, i, op)     op over an array (it uses the int lvalue i);
      ASYNC_TRY_JOIN_ALL(rc, rcs, n, i, op)   the same, stopping at the first error.
-     Timeouts: ASYNC_AWAIT_TIMEOUT / _DEADLINE / _CALL_TIMEOUT (TIME) around any of
-       these. Up to 32 branches.
+     Timeouts: a select or join is a statement; put it in a nested async function
+       and await that with ASYNC_AWAIT_CALL_TIMEOUT (or add a timer branch).
+       Up to 32 branches.
    Result helpers: ASYNC_TRY(rc, op) and ASYNC_TRY_CALL(rc, child, call) return the
    error early (Rust's ?); ASYNC_OR_ELSE(rc, fallback), ASYNC_MAP(rc, expr);
    ASYNC_RESULT(T) is a struct { int status; T value; }, ASYNC_IS_OK(r).
@@ -355,15 +359,19 @@ QUICK START
      error), _len, _abort_all (they finish cancelled: reap them with join_next),
      _detach_all, _destroy (cancels every member now: their cleanup has run when it
      returns, so members whose frames die with their owner are safe; destroy the
-     set in the owner's ASYNC_CLEANUP for structured concurrency). A member belongs
-     to its set: async_task_join and _detach refuse it.
+     set in the owner's ASYNC_CLEANUP for structured concurrency; a member calling
+     it is detached, not cancelled; ASYNC_EBUSY while a task waits in join_next).
+     A member belongs to its set: async_task_join and _detach refuse it. Destroy
+     every JoinSet (before or after the runtime): it frees its allocated members.
    Resilience:
      async_backoff: _init(b, base, max, max_attempts), fields deadline (absolute),
        jitter (ASYNC_JITTER_FULL default, _EQUAL, _NONE), retryable(rc);
        _next(b, now, rc, &delay) gives the delay min(max, base * 2^n) jittered, or
-       ASYNC_ELIMIT / ASYNC_ETIMEDOUT. ASYNC_RETRY(rc, b, timer, op) and
+       ASYNC_ELIMIT / ASYNC_ETIMEDOUT. Jitter: FULL (default) [0, d], EQUAL [d/2, d],
+       NONE; b->rng is seeded per backoff (set it to replay a sequence). ASYNC_RETRY(rc, b, timer, op) and
        ASYNC_RETRY_CALL(rc, b, timer, child, call) retry until success, a
-       non-retryable error, or the backoff stops (rc: the last result).
+       non-retryable error, or the backoff stops (rc: the last result); each starts
+       a new sequence (async_backoff_reset), and b->last_delay says what it waited.
      async_breaker: _init(cb, threshold, recovery, half_open_max), _allow(cb, now)
        (0 or ASYNC_EREJECTED), _record(cb, now, rc), _state: closed, open after
        `threshold` failures in a row, half-open after `recovery` (trial calls),
@@ -864,6 +872,7 @@ typedef struct async_semaphore {
 typedef struct async_mutex {            /* {0} is an unlocked mutex */
     async_waitq q;
     size_t used;
+    uint8_t handed;                     /* the lock went to a waiter that has not run yet */
 } async_mutex;
 
 typedef struct async_rwlock {           /* {0} is an unlocked lock */
@@ -889,7 +898,7 @@ typedef struct async_cancel_token {     /* {0} is a root token, not cancelled */
     uint8_t cancelled;
 } async_cancel_token;
 
-#define ASYNC_MUTEX_INIT {{0}, 0}
+#define ASYNC_MUTEX_INIT {{0}, 0, 0}
 #define ASYNC_NOTIFY_INIT {{0}, 0}
 
 ASYNC_API int async_semaphore_init(async_semaphore *s, size_t permits);
@@ -1065,7 +1074,7 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
      int prefix_try_recv(async_mpsc *c, type *item);
    as static inline functions whose fast path (a bounded channel with room, or with
    an item) copies with the type's size known; everything else goes to the async_mpsc_
-   functions. The channel's item_size must be sizeof(type) (checked). */
+   functions. The channel's item_size must be sizeof(type): ASYNC_EINVAL if not. */
 #define ASYNC_MPSC_TYPED(prefix, type) \
     static inline int prefix##_send(async_task *t, async_mpsc *c, async_waiter *w, \
                                     const type *item) { \
@@ -1075,6 +1084,7 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
             ASYNC__MEMCPY(c->buf + pos_ * sizeof(type), item, sizeof(type)); \
             return async__mpsc_put_done(c); \
         } \
+        if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
         return async_mpsc_send(t, c, w, item); \
     } \
     static inline int prefix##_recv(async_task *t, async_mpsc *c, async_waiter *w, type *item) { \
@@ -1082,12 +1092,15 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
             ASYNC__MEMCPY(item, c->buf + c->head * sizeof(type), sizeof(type)); \
             return async__mpsc_take_done(c); \
         } \
+        if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
         return async_mpsc_recv(t, c, w, item); \
     } \
     static inline int prefix##_try_send(async_mpsc *c, const type *item) { \
+        if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
         return async_mpsc_try_send(c, item); \
     } \
     static inline int prefix##_try_recv(async_mpsc *c, type *item) { \
+        if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
         return async_mpsc_try_recv(c, item); \
     }
 
@@ -1100,9 +1113,10 @@ typedef struct async_select {
     uint32_t pending;                   /* polled and not finished: cancelled if another wins */
     uint32_t done;                      /* join: finished branches */
     uint32_t cancel;                    /* the cancel pass: branches still to cancel */
+    uint32_t skip;                      /* join stopping: branches never started */
     int err;                            /* try_join: the first error */
     int16_t winner;                     /* select: the branch that completed, ASYNC_SELECT_ELSE */
-    uint8_t n, k, ci, start, mode, flags;
+    uint8_t n, k, ci, gi, start, mode, flags;
 } async_select;
 typedef async_select async_join;
 
@@ -1196,8 +1210,10 @@ ASYNC_API int async_joinset_destroy(async_joinset *js);
 /* Resilience: retry with exponential backoff and jitter, circuit breaker, bulkhead. */
 typedef struct async_backoff {
     async_time base, max, deadline;     /* deadline: absolute, 0 = none */
+    async_time last_delay;              /* the delay the last _next chose */
     uint32_t attempts, max_attempts;    /* max_attempts 0 = unbounded */
-    uint32_t rng;
+    uint32_t rng;                       /* jitter state: seeded per backoff; set it to
+                                           replay a sequence */
     uint8_t jitter;                     /* ASYNC_JITTER_* */
     int (*retryable)(int rc);           /* NULL: every error but ASYNC_ECANCELED */
 } async_backoff;
@@ -1218,6 +1234,7 @@ typedef struct async_bulkhead {
 ASYNC_API int async_backoff_init(async_backoff *b, async_time base, async_time max,
                                  uint32_t max_attempts);
 ASYNC_API int async_backoff_next(async_backoff *b, async_time now, int rc, async_time *delay);
+ASYNC_API int async_backoff_reset(async_backoff *b);
 ASYNC_API int async_breaker_init(async_breaker *cb, uint32_t threshold, async_time recovery,
                                  uint32_t half_open_max);
 ASYNC_API int async_breaker_allow(async_breaker *cb, async_time now);
@@ -1293,7 +1310,7 @@ static inline int async_mutex_lock(async_task *t, async_mutex *m, async_waiter *
     return async__mutex_lock_slow(t, m, w);
 }
 static inline int async_mutex_unlock(async_mutex *m) {
-    if (m && m->used == 1 && !m->q.head) {
+    if (m && m->used == 1 && !m->q.head && !m->handed) {
         m->used = 0;
         return 0;
     }
@@ -1518,7 +1535,7 @@ static inline int async__done(const async_task *t, const int *resp) {
 ASYNC_API void async__combo_init(async_task *t, async_select *s, unsigned n, int mode, int join);
 ASYNC_API void async__combo_restart(async_task *t, async_select *s);
 ASYNC_API int async__combo_next(async_task *t, async_select *s);
-ASYNC_API int async__combo_guard(async_select *s, int i, int guard);
+ASYNC_API void async__combo_guard(async_select *s, int i, int guard);
 ASYNC_API void async__combo_result(async_select *s, int i, int rc);
 ASYNC_API void async__combo_cancelled(int rc);
 ASYNC_API int async__combo_finish(async_task *t, async_select *s);
@@ -1534,13 +1551,15 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
 
 #define ASYNC__COMBO_BRANCH(sel, i, guard, rc, op, join) \
             if (async__bi == (i)) { \
-                if (async__combo_guard((sel), (i), ((sel)->flags & 1) ? !!(guard) : 1)) { \
-                    (rc) = (op); \
-                    async__combo_result((sel), (i), (rc)); \
-                } \
+                (rc) = (op); \
+                async__combo_result((sel), (i), (rc)); \
             } else if (async__bi == (i) + 64) { \
                 if (join) (rc) = ASYNC_ECANCELED; \
                 async__combo_cancelled(op); \
+            } else if (async__bi == (i) + 128) { \
+                (rc) = ASYNC_ECANCELED; \
+            } else if (async__bi == (i) + 256) { \
+                async__combo_guard((sel), (i), !!(guard)); \
             }
 
 #define ASYNC__COMBO_END(sel) \
@@ -1553,15 +1572,16 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
     ASYNC__CHECK_CANCEL()
 
 /* errp: NULL (join_all) or where try_join_all puts 0 or the error that stopped it. */
+#define ASYNC__UNSTARTED (ASYNC_PENDING + 1)
 #define ASYNC__JOIN_ALL(n_, rcs, n, i, op, errp, what) \
     do { \
-        for ((i) = 0; (i) < (n); (i)++) (rcs)[i] = ASYNC_PENDING; \
+        for ((i) = 0; (i) < (n); (i)++) (rcs)[i] = ASYNC__UNSTARTED; \
         ASYNC__POINT(n_) \
         ASYNC__SITE(what); \
         { \
             int *async__errp = (errp), async__left = 0, async__stop = 0; \
             for ((i) = 0; (i) < (n) && !async__stop; (i)++) \
-                if ((rcs)[i] == ASYNC_PENDING) { \
+                if ((rcs)[i] == ASYNC_PENDING || (rcs)[i] == ASYNC__UNSTARTED) { \
                     if (((rcs)[i] = (op)) == ASYNC_PENDING) async__left++; \
                     else if (async__errp && (rcs)[i] < 0) async__stop = (i) + 1; \
                 } \
@@ -1571,6 +1591,8 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
                 if ((rcs)[i] == ASYNC_PENDING) { \
                     ASYNC__CANCEL_OP(op); \
                     (rcs)[i] = ASYNC_ECANCELED; \
+                } else if ((rcs)[i] == ASYNC__UNSTARTED) { \
+                    (rcs)[i] = ASYNC_ECANCELED;     /* never started: not touched */ \
                 } \
             if (async__errp) *async__errp = async__stop ? (rcs)[async__stop - 1] : 0; \
         } \
@@ -1578,7 +1600,7 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
     } while (0)
 
 #define ASYNC__RETRY(rc, backoff, timer, restart, op) \
-    for (;;) { \
+    for (async_backoff_reset(backoff);;) { \
         async_time async__delay; \
         int async__brc; \
         restart; \
@@ -2398,7 +2420,11 @@ ASYNC_DEF int async_task_join(async_task *self, async_task *child) {
         if (child->state != ASYNC_TASK_DONE && child->u.joiner == self) child->u.joiner = NULL;
         return ASYNC_ECANCELED;
     }
+    if (child->flags2 & ASYNC__F2_INSET) return ASYNC_EINVAL;   /* its JoinSet joins it */
     if (child->state == ASYNC_TASK_DONE) {
+        if ((child->flags & (ASYNC__F_ALLOC | ASYNC__F_TAKEN)) ==
+            (ASYNC__F_ALLOC | ASYNC__F_TAKEN))
+            return ASYNC_ESTATE;                /* joined already: the runtime's frame */
         if (!async__coop(self)) return ASYNC_PENDING;
         rc = child->u.result;
         child->flags |= ASYNC__F_TAKEN;
@@ -2410,7 +2436,6 @@ ASYNC_DEF int async_task_join(async_task *self, async_task *child) {
     }
     if (child->state == ASYNC_TASK_IDLE || child->rt != self->rt) return ASYNC_EINVAL;
     if (child->flags & ASYNC__F_DETACHED) return ASYNC_EINVAL;
-    if (child->flags2 & ASYNC__F2_INSET) return ASYNC_EINVAL;   /* its JoinSet joins it */
     if (child->u.joiner && child->u.joiner != self) return ASYNC_EBUSY;
     child->u.joiner = self;
     return ASYNC_PENDING;
@@ -3118,8 +3143,13 @@ ASYNC_DEF int async_mutex_init(async_mutex *m) {
 }
 
 ASYNC_DEF int async__mutex_lock_slow(async_task *t, async_mutex *m, async_waiter *w) {
+    int was_ready, rc;
     if (!t || !m || !w) return ASYNC_EINVAL;
-    return async__permits_acquire(t, &m->q, &m->used, 1, 0, w, 1);
+    was_ready = w->state == ASYNC__W_READY;
+    rc = async__permits_acquire(t, &m->q, &m->used, 1, 0, w, 1);
+    if (was_ready && rc == 0) m->handed = 0;                /* its owner runs now */
+    if (was_ready && rc == ASYNC_ECANCELED) m->handed = m->used == 1;   /* passed on? */
+    return rc;
 }
 
 ASYNC_DEF int async_mutex_try_lock(async_mutex *m) {
@@ -3128,7 +3158,8 @@ ASYNC_DEF int async_mutex_try_lock(async_mutex *m) {
 }
 
 ASYNC_DEF int async__mutex_unlock_slow(async_mutex *m) {
-    if (!m || m->used != 1) return ASYNC_EINVAL;    /* not locked */
+    if (!m || m->used != 1 || m->handed) return ASYNC_EINVAL;  /* not locked by a runner */
+    m->handed = m->q.head != NULL;
     async__permits_release(&m->q, &m->used, 1, 1);
     return 0;
 }
@@ -3416,7 +3447,7 @@ ASYNC__HOT static void async__copy_item(void *dst, const void *src, size_t n) {
     if (n == 8) async__memcpy(dst, src, 8);
     else if (n == 4) async__memcpy(dst, src, 4);
     else if (n == 16) async__memcpy(dst, src, 16);
-    else async__memcpy(dst, src, n);
+    else if (n) async__memcpy(dst, src, n);    /* size 0: pointers may be NULL */
 }
 /* item_size * count, or SIZE_MAX when that overflows. */
 static size_t async__array_size(size_t item_size, size_t count) {
@@ -3488,7 +3519,7 @@ ASYNC__HOT static int async__mpsc_put(async_mpsc *c, const void *item) {
     if (c->cap) {
         size_t pos = c->head + c->len;
         if (pos >= c->cap) pos -= c->cap;       /* no division: Cortex-M0 */
-        async__copy_item(c->buf + pos * c->item_size, item, c->item_size);
+        if (c->item_size) async__copy_item(c->buf + pos * c->item_size, item, c->item_size);
     } else {
         if (!c->last || c->wpos == ASYNC__BLOCK_ITEMS) {
             async__block *b = c->spare;
@@ -3508,14 +3539,14 @@ ASYNC__HOT static int async__mpsc_put(async_mpsc *c, const void *item) {
         async__copy_item(async__block_item(c, c->last, c->wpos), item, c->item_size);
         c->wpos++;
     }
-    c->len++;
+    c->len++;                                   /* its slot (or permit) is in `used` already */
     if (c->recv_q.head) async__mpsc_wake_rx(c);
     return 0;
 }
 
 ASYNC__HOT static void async__mpsc_take(async_mpsc *c, void *item) {
     if (c->cap) {
-        async__copy_item(item, c->buf + c->head * c->item_size, c->item_size);
+        if (c->item_size) async__copy_item(item, c->buf + c->head * c->item_size, c->item_size);
         if (++c->head == c->cap) c->head = 0;
         c->len--;
         async__permits_release(&c->send_q, &c->used, c->cap, 1);  /* the slot moves on */
@@ -3524,6 +3555,7 @@ ASYNC__HOT static void async__mpsc_take(async_mpsc *c, void *item) {
         async__copy_item(item, async__block_item(c, b, c->rpos), c->item_size);
         c->rpos++;
         c->len--;
+        c->used--;
         if (c->rpos == ASYNC__BLOCK_ITEMS || !c->len) {
             if (b == c->last) {                 /* drained: keep the block, rewind */
                 if (!c->len) c->rpos = c->wpos = 0;
@@ -3543,13 +3575,32 @@ ASYNC_DEF void async__mpsc_after_take(async_mpsc *c) {
     async__permits_release(&c->send_q, &c->used, c->cap, 0);    /* hand the freed slot on */
 }
 
+/* Closed for the receiver: no sender or the receiver closed, nothing buffered, and
+   no permit still out that could yet send (Tokio's rule). `used` counts items and
+   permits out, bounded or not. */
+static int async__mpsc_ended(const async_mpsc *c) {
+    return c->len == 0 && (c->senders == 0 || c->rx_closed) && c->used == 0;
+}
+/* Anything that can end the stream (a permit given back, a close, a cancelled send
+   that held a slot) must let a waiting receiver see it. */
+static void async__mpsc_check_end(async_mpsc *c) {
+    if (c->recv_q.head && async__mpsc_ended(c)) async__mpsc_wake_rx(c);
+}
+
+/* A permit: a slot (bounded) or just a count (unbounded), so that permits issued
+   before a close may still send and the end waits for them. */
 ASYNC_DEF int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w) {
+    int rc;
     if (!t || !c || !w) return ASYNC_EINVAL;
     if (!c->cap) {                              /* unbounded: never waits */
         if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
-        return c->rx_closed ? ASYNC_ECLOSED : 0;
+        if (c->rx_closed) return ASYNC_ECLOSED;
+        c->used++;
+        return 0;
     }
-    return async__permits_acquire(t, &c->send_q, &c->used, c->cap, c->rx_closed, w, 1);
+    rc = async__permits_acquire(t, &c->send_q, &c->used, c->cap, c->rx_closed, w, 1);
+    if (rc == ASYNC_ECANCELED) async__mpsc_check_end(c);
+    return rc;
 }
 
 ASYNC_DEF int async_mpsc_send(async_task *t, async_mpsc *c, async_waiter *w, const void *item) {
@@ -3559,9 +3610,13 @@ ASYNC_DEF int async_mpsc_send(async_task *t, async_mpsc *c, async_waiter *w, con
     if (!c->cap) {
         if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
         if (c->rx_closed) return ASYNC_ECLOSED;
-        return async__mpsc_put(c, item);
+        c->used++;
+        rc = async__mpsc_put(c, item);
+        if (rc < 0) c->used--;                  /* out of memory: nothing sent */
+        return rc;
     }
     rc = async__permits_acquire(t, &c->send_q, &c->used, c->cap, c->rx_closed, w, 1);
+    if (rc == ASYNC_ECANCELED) async__mpsc_check_end(c);    /* a granted slot went back */
     if (rc != 0) return rc;                     /* pending, closed or cancelled */
     return async__mpsc_put(c, item);            /* a permit issued before a close may send */
 }
@@ -3569,7 +3624,10 @@ ASYNC_DEF int async_mpsc_send(async_task *t, async_mpsc *c, async_waiter *w, con
 ASYNC_DEF int async_mpsc_try_reserve(async_mpsc *c) {
     if (!c) return ASYNC_EINVAL;
     if (c->rx_closed) return ASYNC_ECLOSED;
-    if (!c->cap) return 0;
+    if (!c->cap) {
+        c->used++;
+        return 0;
+    }
     return async__permits_try(&c->send_q, &c->used, c->cap, 1);
 }
 
@@ -3579,7 +3637,7 @@ ASYNC_DEF int async_mpsc_try_send(async_mpsc *c, const void *item) {
     rc = async_mpsc_try_reserve(c);
     if (rc != 0) return rc;                     /* full (EAGAIN) or closed */
     rc = async__mpsc_put(c, item);
-    if (rc != 0 && c->cap) async__permits_release(&c->send_q, &c->used, c->cap, 1);
+    if (rc != 0) async_mpsc_release_reserved(c);
     return rc;
 }
 
@@ -3587,24 +3645,17 @@ ASYNC_DEF int async_mpsc_try_send(async_mpsc *c, const void *item) {
    issued before the receiver closed may still send (the receiver drains it). */
 ASYNC_DEF int async_mpsc_send_reserved(async_mpsc *c, const void *item) {
     if (!c || (!item && c->item_size)) return ASYNC_EINVAL;
-    if (!c->cap) return c->rx_closed ? ASYNC_ECLOSED : async__mpsc_put(c, item);
     if (c->used <= c->len) return ASYNC_EINVAL;             /* no permit is out */
     return async__mpsc_put(c, item);            /* the permit's slot takes the item */
 }
 
 ASYNC_DEF int async_mpsc_release_reserved(async_mpsc *c) {
     if (!c) return ASYNC_EINVAL;
-    if (!c->cap) return 0;
     if (c->used <= c->len) return ASYNC_EINVAL;
-    async__permits_release(&c->send_q, &c->used, c->cap, 1);
-    if (!c->len) async__mpsc_wake_rx(c);        /* the last permit may end the stream */
+    if (c->cap) async__permits_release(&c->send_q, &c->used, c->cap, 1);
+    else c->used--;
+    async__mpsc_check_end(c);                   /* the last permit may end the stream */
     return 0;
-}
-
-/* Closed for the receiver: no sender or the receiver closed, nothing buffered, and
-   no permit still out that could yet send (Tokio's rule). */
-static int async__mpsc_ended(const async_mpsc *c) {
-    return c->len == 0 && (c->senders == 0 || c->rx_closed) && c->used == 0;
 }
 
 ASYNC_DEF int async_mpsc_recv(async_task *t, async_mpsc *c, async_waiter *w, void *item) {
@@ -3643,6 +3694,7 @@ ASYNC_DEF int async_mpsc_close(async_mpsc *c) {
         async__wq_ready(&c->send_q, w, ASYNC__W_CLOSED);
     }
     async__wq_ready_all(&c->closed_q, ASYNC__W_READY, 0);
+    async__mpsc_check_end(c);                   /* receivers waiting may be done now */
     return 0;
 }
 
@@ -3703,7 +3755,7 @@ ASYNC_DEF int async_oneshot_send(async_oneshot *o, const void *item) {
     if (!o || (!item && o->item_size)) return ASYNC_EINVAL;
     if (o->rx_closed) return ASYNC_ECLOSED;
     if (o->state != ASYNC__ONESHOT_EMPTY) return ASYNC_ESTATE;    /* sent already, or dropped */
-    async__memcpy(o->value, item, o->item_size);
+    async__copy_item(o->value, item, o->item_size);
     o->state = ASYNC__ONESHOT_SENT;
     async__wq_ready_all(&o->rx_q, ASYNC__W_READY, 0);
     return 0;
@@ -3712,7 +3764,7 @@ ASYNC_DEF int async_oneshot_send(async_oneshot *o, const void *item) {
 static int async__oneshot_take(async_oneshot *o, void *item) {
     switch (o->state) {
     case ASYNC__ONESHOT_SENT:
-        async__memcpy(item, o->value, o->item_size);
+        async__copy_item(item, o->value, o->item_size);
         o->state = ASYNC__ONESHOT_TAKEN;
         return 0;
     case ASYNC__ONESHOT_DROPPED:
@@ -3763,6 +3815,7 @@ ASYNC_DEF int async_oneshot_close(async_oneshot *o) {
     if (!o) return ASYNC_EINVAL;
     o->rx_closed = 1;
     async__wq_ready_all(&o->closed_q, ASYNC__W_READY, 0);
+    if (o->state == ASYNC__ONESHOT_EMPTY) async__wq_ready_all(&o->rx_q, ASYNC__W_READY, 0);
     return 0;
 }
 
@@ -3819,7 +3872,9 @@ ASYNC_DEF int async_broadcast_destroy(async_broadcast *b) {
 ASYNC_DEF int async_broadcast_send(async_broadcast *b, const void *item) {
     if (!b || (!item && b->item_size)) return ASYNC_EINVAL;
     if (!b->receivers) return ASYNC_ENORECV;
-    async__memcpy(b->buf + (size_t)(b->tail & (b->cap - 1)) * b->item_size, item, b->item_size);
+    if (b->item_size)                           /* size 0: buf may be NULL */
+        async__copy_item(b->buf + (size_t)(b->tail & (b->cap - 1)) * b->item_size, item,
+                         b->item_size);
     b->tail++;
     async__wq_ready_all(&b->q, ASYNC__W_READY, 0);
     return b->receivers > INT_MAX ? INT_MAX : (int)b->receivers;
@@ -3850,8 +3905,9 @@ static int async__broadcast_take(async_broadcast_rx *rx, void *item) {
         return ASYNC_ELAGGED;
     }
     if (rx->next != b->tail) {
-        async__memcpy(item, b->buf + (size_t)(rx->next & (b->cap - 1)) * b->item_size,
-                      b->item_size);
+        if (b->item_size)
+            async__copy_item(item, b->buf + (size_t)(rx->next & (b->cap - 1)) * b->item_size,
+                             b->item_size);
         rx->next++;
         return 0;
     }
@@ -3906,7 +3962,7 @@ ASYNC_DEF int async_watch_init(async_watch *ch, size_t item_size, void *storage,
     ch->senders = 1;
     rc = async__storage(&ch->value, &ch->own, storage, item_size);
     if (rc < 0) return rc;
-    if (initial) async__memcpy(ch->value, initial, item_size);
+    if (initial) async__copy_item(ch->value, initial, item_size);
     else if (item_size) async__memset(ch->value, 0, item_size);
     return 0;
 }
@@ -3944,7 +4000,7 @@ static void async__watch_store(async_watch *ch) {
 ASYNC_DEF int async_watch_send(async_watch *ch, const void *item) {
     if (!ch || (!item && ch->item_size)) return ASYNC_EINVAL;
     if (!ch->receivers) return ASYNC_ENORECV;
-    async__memcpy(ch->value, item, ch->item_size);
+    async__copy_item(ch->value, item, ch->item_size);
     async__watch_store(ch);
     return 0;
 }
@@ -3952,8 +4008,8 @@ ASYNC_DEF int async_watch_send(async_watch *ch, const void *item) {
 /* Always stores; the previous value goes to `old` (may be NULL). */
 ASYNC_DEF int async_watch_send_replace(async_watch *ch, const void *item, void *old) {
     if (!ch || (!item && ch->item_size)) return ASYNC_EINVAL;
-    if (old) async__memcpy(old, ch->value, ch->item_size);
-    async__memcpy(ch->value, item, ch->item_size);
+    if (old) async__copy_item(old, ch->value, ch->item_size);
+    async__copy_item(ch->value, item, ch->item_size);
     async__watch_store(ch);
     return 0;
 }
@@ -3969,7 +4025,7 @@ ASYNC_DEF int async_watch_send_modify(async_watch *ch, void (*modify)(void *valu
 
 ASYNC_DEF int async_watch_borrow(const async_watch_rx *rx, void *item) {
     if (!rx || !rx->ch || (!item && rx->ch->item_size)) return ASYNC_EINVAL;
-    async__memcpy(item, rx->ch->value, rx->ch->item_size);
+    async__copy_item(item, rx->ch->value, rx->ch->item_size);
     return 0;
 }
 
@@ -4079,10 +4135,13 @@ static void async__combo_mode(async_task *t, const async_select *s) {
                          ((s->flags & 0x10u) ? ASYNC__F_CANCELLING : 0));
 }
 
-/* The next branch to run: i to poll it, i + 64 to poll it in cancel mode, -1: done. */
+/* The next branch to run: i to poll it, i + 64 to poll it in cancel mode, i + 128 to
+   mark it cancelled without polling it (join: never started), i + 256 to evaluate its
+   guard (first poll only, every guard before any branch, as tokio::select!); -1: done. */
 ASYNC_DEF int async__combo_next(async_task *t, async_select *s) {
     int join = (s->flags & ASYNC__COMBO_JOIN) != 0;
     async__combo_mode(t, s);                    /* undo the previous cancel poll's mode */
+    if ((s->flags & ASYNC__COMBO_FIRST) && s->gi < s->n) return (int)s->gi++ + 256;
     while (s->k < s->n) {                       /* pass 0 */
         unsigned i;
         if (join ? (s->mode & ASYNC_JOIN_TRY) && s->err : s->winner != ASYNC__SEL_NONE) {
@@ -4108,22 +4167,29 @@ ASYNC_DEF int async__combo_next(async_task *t, async_select *s) {
         }
         s->cancel = finishing ? s->pending : 0;
         if (!join && s->winner >= 0) s->cancel &= ~(1u << s->winner);
+        /* a join stopping early: branches never started are not touched, but their
+           rc says ASYNC_ECANCELED like the cancelled ones */
+        s->skip = finishing && join ? s->enabled & ~s->done & ~s->pending : 0;
     }
     while (s->ci < s->n) {                      /* pass 1: cancel what still waits */
         unsigned i = s->ci++;
-        if (s->cancel & (1u << i)) {
-            s->cancel &= ~(1u << i);
-            s->pending &= ~(1u << i);
+        uint32_t bit = 1u << i;
+        if (s->cancel & bit) {
+            s->cancel &= ~bit;
+            s->pending &= ~bit;
             t->flags |= ASYNC__F_CANCELLING;
             return (int)i + 64;
+        }
+        if (s->skip & bit) {
+            s->skip &= ~bit;
+            return (int)i + 128;
         }
     }
     return -1;
 }
 
-ASYNC_DEF int async__combo_guard(async_select *s, int i, int guard) {
+ASYNC_DEF void async__combo_guard(async_select *s, int i, int guard) {
     if (!guard) s->enabled &= ~(1u << i);
-    return guard;
 }
 
 ASYNC_DEF void async__combo_result(async_select *s, int i, int rc) {
@@ -4283,9 +4349,9 @@ ASYNC_DEF int async_joinset_wait_all(async_task *t, async_joinset *js, async_wai
         if (rc != 0) break;
         if (result < 0 && !w->got) w->got = (size_t)-(long)result;   /* keep the first */
     }
-    if (rc != ASYNC_ECLOSED) return rc;         /* pending or cancelled */
-    rc = w->got ? -(int)w->got : 0;
-    w->got = 0;
+    if (rc == ASYNC_PENDING) return rc;
+    if (rc == ASYNC_ECLOSED) rc = w->got ? -(int)w->got : 0;
+    w->got = 0;                                 /* done or cancelled: nothing carried over */
     return rc;
 }
 
@@ -4389,7 +4455,17 @@ ASYNC_DEF int async_backoff_init(async_backoff *b, async_time base, async_time m
     b->base = base;
     b->max = max;
     b->max_attempts = max_attempts;
-    b->rng = 0x9E3779B9u;
+    /* A seed of its own, so that clients failing together do not retry in step. */
+    b->rng = 0x9E3779B9u ^ (uint32_t)(uintptr_t)b ^ (uint32_t)((uintptr_t)b >> 16);
+    if (!b->rng) b->rng = 1;
+    return 0;
+}
+
+/* Start a new sequence of attempts (ASYNC_RETRY does this itself). */
+ASYNC_DEF int async_backoff_reset(async_backoff *b) {
+    if (!b) return ASYNC_EINVAL;
+    b->attempts = 0;
+    b->last_delay = 0;
     return 0;
 }
 
@@ -4399,6 +4475,7 @@ ASYNC_DEF int async_backoff_init(async_backoff *b, async_time base, async_time m
    full (uniform in [0, d]), equal ([d/2, d]) or none. */
 ASYNC_DEF int async_backoff_next(async_backoff *b, async_time now, int rc, async_time *delay) {
     async_time d;
+    uint64_t r = 0;
     uint32_t i, x;
     if (!b || !delay) return ASYNC_EINVAL;
     if (b->retryable ? !b->retryable(rc) : rc == ASYNC_ECANCELED) return ASYNC_ELIMIT;
@@ -4407,15 +4484,23 @@ ASYNC_DEF int async_backoff_next(async_backoff *b, async_time now, int rc, async
     for (i = 0; i < b->attempts && d < b->max; i++) d = d > b->max / 2 ? b->max : d * 2;
     if (d > b->max) d = b->max;
     b->attempts++;
-    x = b->rng;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
+    x = b->rng ^ (uint32_t)now;                 /* now: different draws when replayed later */
+    if (!x) x = 1;
+    for (i = 0; i < 2; i++) {                   /* two xorshift32 steps: 64 random bits */
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        r = (r << 32) | x;
+    }
     b->rng = x;
-    if (b->jitter == ASYNC_JITTER_FULL) d = async__mod(((uint64_t)x << 20) ^ x, d + 1);
-    else if (b->jitter == ASYNC_JITTER_EQUAL) d = d / 2 + async__mod(x, d / 2 + 1);
+    if (b->jitter == ASYNC_JITTER_FULL) {       /* uniform in [0, d] */
+        d = d == ASYNC_TIME_NEVER ? async__mod(r, d) : async__mod(r, d + 1);
+    } else if (b->jitter == ASYNC_JITTER_EQUAL) {       /* uniform in [d/2, d] */
+        async_time half = d / 2, span = d - half;
+        d = half + (span == ASYNC_TIME_NEVER ? async__mod(r, span) : async__mod(r, span + 1));
+    }
     if (b->deadline && async__sat_add(now, d) > b->deadline) return ASYNC_ETIMEDOUT;
-    *delay = d;
+    *delay = b->last_delay = d;
     return 0;
 }
 

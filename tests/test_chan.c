@@ -340,6 +340,11 @@ TEST(typed_mpsc_same_semantics) {
     ASSERT_EQ(y.id, 7);
     ASSERT_EQ(pairs_try_recv(&c, &y), ASYNC_EAGAIN);
     async_mpsc_destroy(&c);
+    /* a channel whose item size is not sizeof(type): refused, not overrun */
+    ASSERT_EQ(async_mpsc_init(&c, 32, 0, NULL), 0);
+    ASSERT_EQ(pairs_try_send(&c, &x), ASYNC_EINVAL);
+    ASSERT_EQ(pairs_try_recv(&c, &y), ASYNC_EINVAL);
+    async_mpsc_destroy(&c);
     async_runtime_destroy(&rt);
 }
 TEST(typed_mpsc_abort_and_close) {
@@ -367,8 +372,139 @@ TEST(typed_mpsc_abort_and_close) {
     async_runtime_destroy(&rt);
 }
 
-/* ---- oneshot ------------------------------------------------------------------------- */
 typedef struct { async_task task; async_waiter w; async_oneshot *o; int rc; double item; } oframe;
+static int oneshot_rx(async_task *t);
+
+/* ---- the end of a stream must reach a parked receiver ------------------------------- */
+typedef struct { async_task task; async_waiter w; async_mpsc *c; int rc, item, n; } rxframe;
+static int rx_all(async_task *t) {
+    rxframe *f = (rxframe *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_mpsc_recv(t, f->c, &f->w, &f->item));
+        if (f->rc < 0) break;
+        f->n++;
+    }
+    ASYNC_END(f->rc);
+}
+TEST(mpsc_end_reaches_parked_receiver) {
+    async_runtime rt;
+    static rxframe r, r2;
+    static cframe s1, s2;
+    async_mpsc c;
+    int v = 1;
+    test_rt_paused(&rt);
+    /* 1. the receiver parks while a slot is handed to a sender that has not run yet
+       (no sender handle is left); that sender is aborted: the slot comes back and the
+       parked receiver must see the end. One poll per step, to control the order. */
+    {
+        async_runtime one;
+        async_runtime_desc d;
+        ZERO(d);
+        d.start_paused = 1;
+        d.event_interval = 1;
+        async_runtime_init(&one, &d);
+        async_mpsc_init(&c, sizeof(int), 1, NULL);
+        async_mpsc_sender_clone(&c);
+        ZERO(r);
+        r.c = &c;
+        async_mpsc_try_send(&c, &v);              /* full */
+        spawn(&one, &s1, &c, sender, 10, 1);
+        async_task_spawn(&one, &r.task, rx_all, "rx");
+        async_runtime_step(&one, 0);              /* s1 waits for the slot */
+        async_mpsc_sender_release(&c);            /* no handle left (s1 "dropped" its own) */
+        async_mpsc_sender_release(&c);
+        async_runtime_step(&one, 0);              /* r takes the item, the slot goes to s1,
+                                                     r parks: a permit is still out */
+        ASSERT_EQ(async_task_state(&r.task), ASYNC_TASK_WAITING);
+        ASSERT_EQ(s1.w.state, 2);
+        async_task_abort(&s1.task);
+        ASSERT_EQ(async_runtime_run(&one), 0);    /* r saw the end: nothing blocked */
+        ASSERT_EQ(r.rc, ASYNC_ECLOSED);
+        ASSERT_EQ(r.n, 1);
+        ASSERT_EQ(c.used, 0);
+        async_mpsc_destroy(&c);
+        async_runtime_destroy(&one);
+    }
+    /* 2. close wakes receivers parked on an empty channel (bounded and unbounded) */
+    async_mpsc_init(&c, sizeof(int), 0, NULL);
+    ZERO(r); ZERO(r2);
+    r.c = r2.c = &c;
+    async_task_spawn(&rt, &r.task, rx_all, "rx1");
+    async_task_spawn(&rt, &r2.task, rx_all, "rx2");
+    ASSERT_EQ(async_runtime_run(&rt), 2);
+    async_mpsc_close(&c);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.rc, ASYNC_ECLOSED);
+    ASSERT_EQ(r2.rc, ASYNC_ECLOSED);
+    async_mpsc_destroy(&c);
+    /* 3. unbounded permits: granted before a close, they may still send */
+    async_mpsc_init(&c, sizeof(int), 0, NULL);
+    ASSERT_EQ(async_mpsc_try_reserve(&c), 0);
+    async_mpsc_close(&c);
+    async_mpsc_sender_release(&c);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &v), ASYNC_EAGAIN);   /* the permit is out */
+    ASSERT_EQ(async_mpsc_send_reserved(&c, &v), 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &v), 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &v), ASYNC_ECLOSED);
+    async_mpsc_destroy(&c);
+    (void)s2;
+    async_runtime_destroy(&rt);
+}
+
+/* Items of size zero (signals only): no copies, no undefined behaviour. */
+TEST(zero_size_items) {
+    async_mpsc c;
+    async_oneshot o;
+    async_broadcast b;
+    async_broadcast_rx rx;
+    async_watch w;
+    async_watch_rx wrx;
+    ZERO(rx); ZERO(wrx);
+    ASSERT_EQ(async_mpsc_init(&c, 0, 2, NULL), 0);
+    ASSERT_EQ(async_mpsc_try_send(&c, NULL), 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, NULL), 0);
+    async_mpsc_destroy(&c);
+    ASSERT_EQ(async_mpsc_init(&c, 0, 0, NULL), 0);
+    ASSERT_EQ(async_mpsc_try_send(&c, NULL), 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, NULL), 0);
+    async_mpsc_destroy(&c);
+    ASSERT_EQ(async_oneshot_init(&o, 0, NULL), 0);
+    ASSERT_EQ(async_oneshot_send(&o, NULL), 0);
+    ASSERT_EQ(async_oneshot_try_recv(&o, NULL), 0);
+    async_oneshot_destroy(&o);
+    ASSERT_EQ(async_broadcast_init(&b, 0, 2, NULL), 0);
+    async_broadcast_subscribe(&b, &rx);
+    ASSERT_EQ(async_broadcast_send(&b, NULL), 1);
+    ASSERT_EQ(async_broadcast_try_recv(&rx, NULL), 0);
+    async_broadcast_unsubscribe(&rx);
+    async_broadcast_destroy(&b);
+    ASSERT_EQ(async_watch_init(&w, 0, NULL, NULL), 0);
+    async_watch_subscribe(&w, &wrx);
+    ASSERT_EQ(async_watch_send(&w, NULL), 0);
+    ASSERT_EQ(async_watch_borrow_and_update(&wrx, NULL), 0);
+    async_watch_unsubscribe(&wrx);
+    async_watch_destroy(&w);
+}
+
+TEST(oneshot_close_wakes_parked_receiver) {
+    async_runtime rt;
+    static oframe r;
+    async_oneshot o;
+    async_runtime_init(&rt, NULL);
+    async_oneshot_init(&o, sizeof(double), NULL);
+    ZERO(r);
+    r.o = &o;
+    async_task_spawn(&rt, &r.task, oneshot_rx, "rx");
+    ASSERT_EQ(async_runtime_run(&rt), 1);
+    async_oneshot_close(&o);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.rc, ASYNC_ECLOSED);
+    async_oneshot_destroy(&o);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- oneshot ------------------------------------------------------------------------- */
 static int oneshot_rx(async_task *t) {
     oframe *f = (oframe *)t;
     ASYNC_BEGIN(t);
@@ -694,6 +830,9 @@ int main(int argc, char **argv) {
     RUN(mpsc_unbounded_allocation_failure);
     RUN(typed_mpsc_same_semantics);
     RUN(typed_mpsc_abort_and_close);
+    RUN(mpsc_end_reaches_parked_receiver);
+    RUN(zero_size_items);
+    RUN(oneshot_close_wakes_parked_receiver);
     RUN(oneshot_send_recv_and_release);
     RUN(oneshot_receiver_close);
     RUN(oneshot_abort_recv_keeps_value_and_polling_after_done);

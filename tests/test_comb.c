@@ -506,6 +506,167 @@ TEST(scope_waits_for_all_and_dies_with_owner) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- regressions from review ------------------------------------------------------------ */
+TEST(joinset_members_are_not_joined_directly) {
+    async_runtime rt;
+    async_joinset js;
+    static member m;
+    static reaper r;
+    async_task *a = NULL, *got = NULL;
+    int result = 0;
+    ZERO(m); ZERO(r);
+    start(&rt);
+    async_joinset_init(&js, &rt);
+    m.id = 7;
+    async_joinset_spawn(&js, &m.task, member_run, "m");
+    async_joinset_spawn_alloc(&js, member_run, sizeof(member), "a", &a);
+    async_runtime_run(&rt);                       /* both finished, not reaped */
+    ASSERT_EQ(async_task_join(&r.task, &m.task), ASYNC_EINVAL);   /* the set's, even done */
+    ASSERT_EQ(async_task_join(&r.task, a), ASYNC_EINVAL);
+    r.js = &js;
+    async_runtime_block_on(&rt, &r.task, reap_all, "reaper");
+    ASSERT_EQ(r.n, 2);                            /* each delivered once */
+    (void)got; (void)result;
+    async_joinset_destroy(&js);
+    async_runtime_destroy(&rt);
+}
+
+typedef struct { async_coro co; int started; } probe_coro;
+static int probe(async_task *t, probe_coro *c, int fail) {
+    ASYNC_CORO_BEGIN(t, &c->co);
+    c->started++;
+    if (fail) ASYNC_RETURN(ASYNC_EINVAL);
+    ASYNC_YIELD();
+    ASYNC_END(1);
+}
+typedef struct { async_task task; async_join js; probe_coro p[4]; int rc[4], rcs[4], i, err; } probe_frame;
+static int try_join_probes(async_task *t) {
+    probe_frame *f = (probe_frame *)t;
+    ASYNC_BEGIN(t);
+    f->rc[0] = f->rc[1] = f->rc[2] = 12345;
+    ASYNC_JOIN_BEGIN(&f->js, 3, ASYNC_JOIN_TRY | ASYNC_SELECT_BIASED);
+        ASYNC_JOIN_BRANCH_CALL(&f->js, 0, f->rc[0], &f->p[0].co, probe(t, &f->p[0], 1));
+        ASYNC_JOIN_BRANCH_CALL(&f->js, 1, f->rc[1], &f->p[1].co, probe(t, &f->p[1], 0));
+        ASYNC_JOIN_BRANCH_CALL(&f->js, 2, f->rc[2], &f->p[2].co, probe(t, &f->p[2], 0));
+    ASYNC_JOIN_END(&f->js);
+    ASYNC_END(f->js.err);
+}
+static int try_join_all_probes(async_task *t) {
+    probe_frame *f = (probe_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_TRY_JOIN_ALL(f->err, f->rcs, 4, f->i,
+                       (f->p[f->i].co.lc = 0, probe(t, &f->p[f->i], f->i == 0)));
+    ASYNC_END(f->err);
+}
+TEST(try_join_never_started_branches) {
+    async_runtime rt;
+    static probe_frame f;
+    int i;
+    ZERO(f);
+    start(&rt);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, try_join_probes, "tj"), ASYNC_EINVAL);
+    ASSERT_EQ(f.rc[1], ASYNC_ECANCELED);          /* not left stale */
+    ASSERT_EQ(f.rc[2], ASYNC_ECANCELED);
+    ASSERT_EQ(f.p[1].started + f.p[2].started, 0);   /* and never started */
+    ZERO(f);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, try_join_all_probes, "tja"), ASYNC_EINVAL);
+    ASSERT_EQ(f.p[0].started, 1);
+    for (i = 1; i < 4; i++) {
+        ASSERT_EQ(f.p[i].started, 0);             /* not started only to be cancelled */
+        ASSERT_EQ(f.rcs[i], ASYNC_ECANCELED);
+    }
+    async_runtime_destroy(&rt);
+}
+
+/* Every guard is evaluated before any branch is polled, as tokio::select!. */
+static int guard_count;
+static int counted_guard(int v) { guard_count++; return v; }
+static int select_guard_order(async_task *t) {
+    cframe *f = (cframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
+        ASYNC_SELECT_BRANCH(&f->sel, 0, counted_guard(1), f->rc[0], async_sleep(t, &f->tm[0], 0));
+        ASYNC_SELECT_BRANCH(&f->sel, 1, counted_guard(f->rc[0] != 0), f->rc[1], async_sleep(t, &f->tm[1], 0));
+        ASYNC_SELECT_BRANCH(&f->sel, 2, counted_guard(0), f->rc[2], async_sleep(t, &f->tm[2], 0));
+    ASYNC_SELECT_END(&f->sel);
+    ASYNC_END(f->sel.winner);
+}
+TEST(select_guards_all_evaluated_first) {
+    async_runtime rt;
+    static cframe f;
+    ZERO(f);
+    f.rc[0] = 5;                                  /* branch 1's guard sees this, not 0 */
+    guard_count = 0;
+    start(&rt);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_guard_order, "guards"), 0);
+    ASSERT_EQ(guard_count, 3);                    /* all three, though branch 0 won */
+    ASSERT_EQ(f.sel.enabled, 3);                  /* branch 2 disabled; 1 saw rc[0] = 5 */
+    async_runtime_destroy(&rt);
+}
+
+/* wait_all: an error from a cancelled wait does not leak into the next one. */
+typedef struct { async_task task; async_joinset js; async_waiter w; async_timer dl; member m[2]; int rc, stage; } waf;
+static int wait_all_twice(async_task *t) {
+    waf *f = (waf *)t;
+    ASYNC_BEGIN(t);
+    async_joinset_init(&f->js, t->rt);
+    f->m[0].fail = ASYNC_EAGAIN;
+    f->m[1].d = MS(100);
+    async_joinset_spawn(&f->js, &f->m[0].task, member_run, "fails");
+    async_joinset_spawn(&f->js, &f->m[1].task, member_run, "slow");
+    ASYNC_AWAIT_TIMEOUT(f->rc, &f->dl, MS(10), async_joinset_wait_all(t, &f->js, &f->w));
+    f->stage = f->rc;                             /* timed out, having seen the failure */
+    async_joinset_destroy(&f->js);
+    async_joinset_init(&f->js, t->rt);
+    ZERO(f->m[0]);
+    f->m[0].id = 1;
+    async_joinset_spawn(&f->js, &f->m[0].task, member_run, "ok");
+    ASYNC_AWAIT(f->rc, async_joinset_wait_all(t, &f->js, &f->w));
+    async_joinset_destroy(&f->js);
+    ASYNC_END(f->rc);
+}
+TEST(wait_all_no_stale_error) {
+    async_runtime rt;
+    static waf f;
+    ZERO(f);
+    start(&rt);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, wait_all_twice, "wait_all"), 0);
+    ASSERT_EQ(f.stage, ASYNC_ETIMEDOUT);
+    async_runtime_destroy(&rt);
+}
+
+TEST(backoff_ranges_seeds_and_reuse) {
+    async_backoff a, b;
+    async_time d, lo = ASYNC_TIME_NEVER, hi = 0;
+    int i, same = 0;
+    async_backoff_init(&a, ASYNC_SEC(60), ASYNC_SEC(60), 0);
+    a.jitter = ASYNC_JITTER_EQUAL;
+    for (i = 0; i < 2000; i++) {
+        ASSERT_EQ(async_backoff_next(&a, (async_time)i, ASYNC_EAGAIN, &d), 0);
+        if (d < lo) lo = d;
+        if (d > hi) hi = d;
+    }
+    CHECK(lo >= ASYNC_SEC(30) && hi <= ASYNC_SEC(60));
+    CHECK(hi - lo > ASYNC_SEC(25));               /* the whole [d/2, d], not 4 s of it */
+    async_backoff_init(&a, ASYNC_SEC(1), ASYNC_TIME_NEVER, 0);   /* no cap: no wrap to 0 */
+    for (i = 0; i < 100; i++) {
+        ASSERT_EQ(async_backoff_next(&a, 0, ASYNC_EAGAIN, &d), 0);
+        if (i > 40) CHECK(d > ASYNC_SEC(1));
+    }
+    async_backoff_init(&a, ASYNC_MS(10), ASYNC_SEC(10), 0);   /* two clients failing together */
+    async_backoff_init(&b, ASYNC_MS(10), ASYNC_SEC(10), 0);
+    for (i = 0; i < 8; i++) {
+        async_time da, db;
+        async_backoff_next(&a, MS(5), ASYNC_EAGAIN, &da);
+        async_backoff_next(&b, MS(5), ASYNC_EAGAIN, &db);
+        same += da == db;
+        ASSERT_EQ(a.last_delay, da);
+    }
+    CHECK(same < 8);                              /* they do not retry in step */
+    ASSERT_EQ(async_backoff_reset(&a), 0);
+    ASSERT_EQ(a.attempts, 0);
+}
+
 /* ---- result helpers, retry, breaker, bulkhead ------------------------------------------- */
 typedef struct { async_coro co; int calls, fail_until; async_timer tm; } flaky;
 static int flaky_call(async_task *t, flaky *c) {
@@ -546,6 +707,12 @@ TEST(retry_with_backoff) {
     ASSERT_EQ(f.tried, 1);                        /* ASYNC_TRY_CALL returned early */
     /* 4 calls of 1 ms, waits of 10, 20, 25 (capped) */
     ASSERT_EQ(f.at, MS(4 + 10 + 20 + 25));
+    f.fl.calls = 0;                               /* the same backoff again: a fresh count */
+    f.fl.fail_until = 3;
+    f.then_fail = 0;
+    f.tried = 0;
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, retrier, "again"), 4);
+    ASSERT_EQ(f.tried, 2);
     ZERO(f);                                      /* attempts run out: the last error */
     async_backoff_init(&f.b, MS(1), MS(1), 3);
     f.fl.fail_until = 100;
@@ -651,6 +818,11 @@ int main(int argc, char **argv) {
     RUN(joinset_abort_all_while_members_hold_locks);
     RUN(joinset_destroy_cancels_now_and_frees);
     RUN(scope_waits_for_all_and_dies_with_owner);
+    RUN(joinset_members_are_not_joined_directly);
+    RUN(try_join_never_started_branches);
+    RUN(select_guards_all_evaluated_first);
+    RUN(wait_all_no_stale_error);
+    RUN(backoff_ranges_seeds_and_reuse);
     RUN(retry_with_backoff);
     RUN(circuit_breaker);
     RUN(bulkhead_rejects_when_full);

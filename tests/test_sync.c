@@ -298,6 +298,27 @@ TEST(mutex_abort_waiter_and_handed_over_lock) {
     async_runtime_destroy(&rt);
 }
 
+/* Unlocking twice right after the lock was handed to a waiter that has not run yet
+   is refused: otherwise a third task would lock alongside the waiter. */
+TEST(mutex_double_unlock_after_hand_over) {
+    async_runtime rt;
+    static sframe b, c;
+    async_mutex m = ASYNC_MUTEX_INIT;
+    test_rt_paused(&rt);
+    in_cs = max_in_cs = 0;
+    ASSERT_EQ(async_mutex_try_lock(&m), 0);
+    spawn_locker(&rt, &b, 1, 1, &m, 1, 10);
+    async_runtime_step(&rt, 0);                   /* b waits */
+    ASSERT_EQ(async_mutex_unlock(&m), 0);         /* handed to b, not yet run */
+    ASSERT_EQ(async_mutex_unlock(&m), ASYNC_EINVAL);
+    ASSERT_EQ(async_mutex_try_lock(&m), ASYNC_EBUSY);
+    spawn_locker(&rt, &c, 2, 1, &m, 1, 10);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(max_in_cs, 1);                      /* never two holders */
+    ASSERT_EQ(async_mutex_is_locked(&m), 0);
+    async_runtime_destroy(&rt);
+}
+
 TEST(mutex_abort_while_holding_via_cleanup) {
     async_runtime rt;
     static sframe a, b;
@@ -643,6 +664,7 @@ int main(int argc, char **argv) {
     RUN(mutex_fifo_order);
     RUN(mutex_try_lock_and_misuse);
     RUN(mutex_abort_waiter_and_handed_over_lock);
+    RUN(mutex_double_unlock_after_hand_over);
     RUN(mutex_abort_while_holding_via_cleanup);
     RUN(rwlock_readers_share_writer_excludes_and_is_not_starved);
     RUN(rwlock_try_downgrade_misuse);
