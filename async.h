@@ -608,7 +608,7 @@ extern "C" {
     X(ASYNC_ENORECV, (-3004), "no receiver") \
     X(ASYNC_ELAGGED, (-3005), "receiver lagged behind: the oldest items were overwritten") \
     X(ASYNC_EREJECTED, (-3006), "rejected: circuit open or bulkhead full") \
-    X(ASYNC_ELIMIT, (-3007), "retry limit reached")
+    X(ASYNC_ELIMIT, (-3007), "limit reached: retries, or items a buffer can hold")
 
 #define ASYNC__ERR_ENUM(name, value, msg) name = value,
 enum { ASYNC_OK = 0, ASYNC_ERRORS(ASYNC__ERR_ENUM) ASYNC__ERR_LAST = -3999 };
@@ -1250,6 +1250,216 @@ ASYNC_API int async_bulkhead_leave(async_bulkhead *b);
 #define ASYNC_RETRY(rc, backoff, timer, op) ASYNC__RETRY(rc, backoff, timer, (void)0, op)
 #define ASYNC_RETRY_CALL(rc, backoff, timer, child, call) \
     ASYNC__RETRY(rc, backoff, timer, ((child)->lc = 0), call)
+
+////////////////////////////////////////////////////////////////////////////////
+// >>streams
+
+typedef struct async_stream async_stream;
+/* One poll of a stream: ASYNC_ITEM with *item written, 0 at the end (and after it),
+   ASYNC_PENDING (a wake is registered), or < 0: an error item (the stream goes on).
+   In cancel mode it cancels what it waits on (its upstreams too) and returns
+   ASYNC_ECANCELED. Pass the same item buffer to every poll until one completes. */
+typedef int (*async_stream_fn)(async_task *t, async_stream *s, void *item);
+struct async_stream {
+    async_stream_fn next;
+    size_t item_size;
+    uint8_t ended;
+};
+
+/* Sources */
+typedef struct async_stream_iter {      /* the items of an array */
+    async_stream base;
+    const unsigned char *data;
+    size_t count, pos;
+} async_stream_iter;
+typedef struct async_stream_from_fn {   /* fn(user, &item): 1 item, 0 end, < 0 error item */
+    async_stream base;
+    int (*fn)(void *user, void *item);
+    void *user;
+} async_stream_from_fn;
+typedef struct async_stream_unfold {    /* step: an async function producing one item */
+    async_stream base;
+    async_coro co;
+    int (*step)(async_task *t, async_coro *co, void *state, void *item);
+    void *state;
+} async_stream_unfold;
+typedef struct async_stream_gen {       /* a coroutine using ASYNC_GEN_YIELD; extend it */
+    async_stream base;
+    async_coro co;
+    async_stream_fn gen;
+} async_stream_gen;
+typedef struct async_stream_mpsc {
+    async_stream base;
+    async_mpsc *c;
+    async_waiter w;
+} async_stream_mpsc;
+typedef struct async_stream_broadcast { /* ASYNC_ELAGGED comes as an error item */
+    async_stream base;
+    async_broadcast_rx *rx;
+    async_waiter w;
+} async_stream_broadcast;
+typedef struct async_stream_interval {  /* items: the async_time of each tick */
+    async_stream base;
+    async_interval *iv;
+} async_stream_interval;
+
+/* Adapters: each reads from `up`. scratch: room for one upstream item. */
+typedef struct async_stream_map {
+    async_stream base;
+    async_stream *up;
+    void (*fn)(const void *in, void *out, void *user);
+    int (*keep)(const void *in, void *out, void *user);    /* filter_map */
+    void *user, *scratch;
+} async_stream_map;
+typedef struct async_stream_filter {    /* also take_while, skip_while */
+    async_stream base;
+    async_stream *up;
+    int (*pred)(const void *item, void *user);
+    void *user;
+    uint8_t mode, done;
+} async_stream_filter;
+typedef struct async_stream_then {      /* an async map: fn is a nested async function */
+    async_stream base;
+    async_stream *up;
+    int (*fn)(async_task *t, async_coro *co, const void *in, void *out, void *user);
+    void *user, *scratch;
+    async_coro co;
+    uint8_t busy;
+} async_stream_then;
+typedef struct async_stream_count {     /* take, skip, enumerate */
+    async_stream base;
+    async_stream *up;
+    uint64_t n;
+    uint8_t mode;
+} async_stream_count;
+typedef struct async_stream_chunks {    /* items: size_t count, then up to n items */
+    async_stream base;
+    async_stream *up;
+    size_t n, have;
+    async_time timeout;                 /* chunks_timeout: since the batch's first item */
+    async_timer timer;
+} async_stream_chunks;
+typedef struct async_stream_pair {      /* zip, chain, merge */
+    async_stream base;
+    async_stream *a, *b;
+    uint8_t mode, state, turn;
+} async_stream_pair;
+typedef struct async_stream_select_all {
+    async_stream base;
+    async_stream **up;
+    size_t n, next, left;
+} async_stream_select_all;
+typedef struct async_stream_timed {     /* throttle, timeout */
+    async_stream base;
+    async_stream *up;
+    async_time period, last;
+    async_timer timer;
+    uint8_t mode, state;
+} async_stream_timed;
+/* buffered / buffer_unordered: up to n calls of fn in flight, each in a slot of
+   async_stream_slot_size(...) bytes of storage (fn's state first: zeroed, an
+   async_coro at its start). */
+typedef int (*async_stream_async_fn)(async_task *t, void *state, const void *in, void *out,
+                                     void *user);
+typedef struct async_stream_buffered {
+    async_stream base;
+    async_stream *up;
+    async_stream_async_fn fn;
+    void *user;
+    unsigned char *slots;
+    size_t n, state_size, slot_size, head, count;
+    uint8_t ordered, up_done;
+} async_stream_buffered;
+/* fan-out: every item of up reaches each of n outputs (each read by its own task);
+   up is not read more than `cap` items ahead of the slowest output (backpressure).
+   One output at a time (the puller) waits on up; the others wait on the fan-out. */
+typedef struct async_stream_fanout {
+    async_stream *up;
+    unsigned char *ring;
+    size_t cap, n;
+    uint64_t head, tail;                /* positions kept: [head, tail) */
+    async_waitq q;
+    int up_state;                       /* 0 open, 1 ended */
+    struct async_stream_fanout_out *outs, *puller;
+} async_stream_fanout;
+typedef struct async_stream_fanout_out {
+    async_stream base;
+    async_stream_fanout *f;
+    uint64_t pos;
+    async_waiter w;
+    uint8_t live;
+} async_stream_fanout_out;
+
+/* Sinks keep their progress here between polls; zero it first. */
+typedef struct async_stream_sink {
+    size_t count;                       /* items consumed */
+    size_t errors;                      /* error items skipped (when not stop_on_error) */
+    size_t room;                        /* collect_alloc: items *buf has room for */
+    uint8_t stop_on_error;              /* 1: the try_ form: stop at the first error item */
+    uint8_t started;
+} async_stream_sink;
+
+ASYNC_API int async_stream_next(async_task *t, async_stream *s, void *item);       /* op */
+ASYNC_API int async_stream_iter_init(async_stream_iter *s, const void *array, size_t item_size,
+                                     size_t count);
+ASYNC_API int async_stream_from_fn_init(async_stream_from_fn *s, size_t item_size,
+                                        int (*fn)(void *user, void *item), void *user);
+ASYNC_API int async_stream_unfold_init(async_stream_unfold *s, size_t item_size,
+        int (*step)(async_task *t, async_coro *co, void *state, void *item), void *state);
+ASYNC_API int async_stream_gen_init(async_stream_gen *s, size_t item_size, async_stream_fn gen);
+ASYNC_API int async_stream_mpsc_init(async_stream_mpsc *s, async_mpsc *c);
+ASYNC_API int async_stream_broadcast_init(async_stream_broadcast *s, async_broadcast_rx *rx);
+ASYNC_API int async_stream_interval_init(async_stream_interval *s, async_interval *iv);
+
+ASYNC_API int async_stream_map_init(async_stream_map *s, async_stream *up, size_t item_size,
+        void (*fn)(const void *in, void *out, void *user), void *user, void *scratch);
+ASYNC_API int async_stream_filter_map_init(async_stream_map *s, async_stream *up, size_t item_size,
+        int (*fn)(const void *in, void *out, void *user), void *user, void *scratch);
+ASYNC_API int async_stream_filter_init(async_stream_filter *s, async_stream *up,
+        int (*pred)(const void *item, void *user), void *user);
+ASYNC_API int async_stream_take_while_init(async_stream_filter *s, async_stream *up,
+        int (*pred)(const void *item, void *user), void *user);
+ASYNC_API int async_stream_skip_while_init(async_stream_filter *s, async_stream *up,
+        int (*pred)(const void *item, void *user), void *user);
+ASYNC_API int async_stream_then_init(async_stream_then *s, async_stream *up, size_t item_size,
+        int (*fn)(async_task *t, async_coro *co, const void *in, void *out, void *user),
+        void *user, void *scratch);
+ASYNC_API int async_stream_take_init(async_stream_count *s, async_stream *up, uint64_t n);
+ASYNC_API int async_stream_skip_init(async_stream_count *s, async_stream *up, uint64_t n);
+ASYNC_API int async_stream_enumerate_init(async_stream_count *s, async_stream *up);
+ASYNC_API size_t async_stream_chunk_size(const async_stream *up, size_t n);
+ASYNC_API int async_stream_chunks_init(async_stream_chunks *s, async_stream *up, size_t n);
+ASYNC_API int async_stream_chunks_timeout_init(async_stream_chunks *s, async_stream *up, size_t n,
+                                               async_time timeout);
+ASYNC_API int async_stream_zip_init(async_stream_pair *s, async_stream *a, async_stream *b);
+ASYNC_API int async_stream_chain_init(async_stream_pair *s, async_stream *a, async_stream *b);
+ASYNC_API int async_stream_merge_init(async_stream_pair *s, async_stream *a, async_stream *b);
+ASYNC_API int async_stream_select_all_init(async_stream_select_all *s, async_stream **up, size_t n);
+ASYNC_API int async_stream_throttle_init(async_stream_timed *s, async_stream *up, async_time period);
+ASYNC_API int async_stream_timeout_init(async_stream_timed *s, async_stream *up, async_time timeout);
+ASYNC_API size_t async_stream_slot_size(size_t state_size, const async_stream *up, size_t out_size);
+ASYNC_API int async_stream_buffered_init(async_stream_buffered *s, async_stream *up, size_t n,
+        size_t item_size, async_stream_async_fn fn, size_t state_size, void *user, void *slots);
+ASYNC_API int async_stream_buffer_unordered_init(async_stream_buffered *s, async_stream *up,
+        size_t n, size_t item_size, async_stream_async_fn fn, size_t state_size, void *user,
+        void *slots);
+ASYNC_API int async_stream_fanout_init(async_stream_fanout *f, async_stream *up, void *ring,
+                                       size_t cap, async_stream_fanout_out *outs, size_t n);
+ASYNC_API int async_stream_fanout_release(async_stream_fanout_out *out);
+
+/* Sinks: ops; they run over ready items within one poll (spending the budget). */
+ASYNC_API int async_stream_fold(async_task *t, async_stream *s, async_stream_sink *k, void *acc,
+        int (*fn)(void *acc, const void *item, void *user), void *user, void *scratch);
+ASYNC_API int async_stream_for_each(async_task *t, async_stream *s, async_stream_sink *k,
+        int (*fn)(const void *item, void *user), void *user, void *scratch);
+ASYNC_API int async_stream_count_items(async_task *t, async_stream *s, async_stream_sink *k,
+                                       void *scratch);
+ASYNC_API int async_stream_collect(async_task *t, async_stream *s, async_stream_sink *k,
+                                   void *buf, size_t cap);
+ASYNC_API int async_stream_collect_alloc(async_task *t, async_stream *s, async_stream_sink *k,
+                                         void **buf, size_t limit);
+ASYNC_API int async_stream_for_each_concurrent(async_task *t, async_stream_buffered *b,
+                                               async_stream_sink *k, void *scratch);
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>debug
@@ -4593,6 +4803,843 @@ ASYNC_DEF int async_bulkhead_enter(async_task *t, async_bulkhead *b, async_waite
 ASYNC_DEF int async_bulkhead_leave(async_bulkhead *b) {
     if (!b) return ASYNC_EINVAL;
     return async_semaphore_release(&b->sem, 1);
+}
+
+////////////////////////////////////////////////////////////////////////////////
+// >>streams
+
+#define ASYNC__CANCELLING(t) ((t)->flags & ASYNC__F_CANCELLING)
+
+/* Poll a stream, fused: after its end it stays ended without being polled; in
+   cancel mode an ended stream has nothing to cancel. */
+ASYNC__HOT static int async__poll_stream(async_task *t, async_stream *s, void *item) {
+    int rc;
+    if (s->ended) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : 0;
+    rc = s->next(t, s, item);
+    if (rc == 0) s->ended = 1;
+    return rc;
+}
+
+ASYNC_DEF int async_stream_next(async_task *t, async_stream *s, void *item) {
+    if (!t || !s || !s->next || (!item && s->item_size)) return ASYNC_EINVAL;
+    return async__poll_stream(t, s, item);
+}
+
+static void async__stream_base(async_stream *s, async_stream_fn next, size_t item_size) {
+    s->next = next;
+    s->item_size = item_size;
+    s->ended = 0;
+}
+
+/* ---- sources --------------------------------------------------------------------- */
+static int async__iter_next(async_task *t, async_stream *st, void *item) {
+    async_stream_iter *s = (async_stream_iter *)(void *)st;
+    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
+    if (s->pos == s->count) return 0;
+    if (!async__coop(t)) return ASYNC_PENDING;  /* always ready: yield now and then */
+    async__copy_item(item, s->data + s->pos * st->item_size, st->item_size);
+    s->pos++;
+    return ASYNC_ITEM;
+}
+ASYNC_DEF int async_stream_iter_init(async_stream_iter *s, const void *array, size_t item_size,
+                                     size_t count) {
+    if (!s || (!array && count && item_size)) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__iter_next, item_size);
+    s->data = (const unsigned char *)array;
+    s->count = count;
+    s->pos = 0;
+    return 0;
+}
+
+static int async__from_fn_next(async_task *t, async_stream *st, void *item) {
+    async_stream_from_fn *s = (async_stream_from_fn *)(void *)st;
+    int rc;
+    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
+    if (!async__coop(t)) return ASYNC_PENDING;
+    rc = s->fn(s->user, item);
+    return rc > 0 ? ASYNC_ITEM : rc;
+}
+ASYNC_DEF int async_stream_from_fn_init(async_stream_from_fn *s, size_t item_size,
+                                        int (*fn)(void *user, void *item), void *user) {
+    if (!s || !fn) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__from_fn_next, item_size);
+    s->fn = fn;
+    s->user = user;
+    return 0;
+}
+
+static int async__coro_live(const async_coro *co) { return co->lc != 0 && co->lc != ASYNC__LC_DONE; }
+
+static int async__unfold_next(async_task *t, async_stream *st, void *item) {
+    async_stream_unfold *s = (async_stream_unfold *)(void *)st;
+    int rc;
+    if (ASYNC__CANCELLING(t) && !async__coro_live(&s->co)) return ASYNC_ECANCELED;
+    rc = s->step(t, &s->co, s->state, item);
+    if (rc == ASYNC_PENDING) return rc;
+    s->co.lc = 0;                               /* a fresh step for the next item */
+    return rc;
+}
+ASYNC_DEF int async_stream_unfold_init(async_stream_unfold *s, size_t item_size,
+        int (*step)(async_task *t, async_coro *co, void *state, void *item), void *state) {
+    if (!s || !step) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__unfold_next, item_size);
+    s->co.lc = 0;
+    s->step = step;
+    s->state = state;
+    return 0;
+}
+
+static int async__gen_next(async_task *t, async_stream *st, void *item) {
+    async_stream_gen *s = (async_stream_gen *)(void *)st;
+    int rc;
+    if (s->co.lc == ASYNC__LC_DONE) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : 0;
+    if (ASYNC__CANCELLING(t) && s->co.lc == 0) return ASYNC_ECANCELED;
+    rc = s->gen(t, st, item);
+    if (ASYNC__CANCELLING(t)) st->ended = 1;    /* it unwound: nothing more comes */
+    return rc;          /* a generator returning < 0 yields an error item, then ends */
+}
+ASYNC_DEF int async_stream_gen_init(async_stream_gen *s, size_t item_size, async_stream_fn gen) {
+    if (!s || !gen) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__gen_next, item_size);
+    s->co.lc = 0;
+    s->gen = gen;
+    return 0;
+}
+
+static int async__mpsc_stream_next(async_task *t, async_stream *st, void *item) {
+    async_stream_mpsc *s = (async_stream_mpsc *)(void *)st;
+    int rc = async_mpsc_recv(t, s->c, &s->w, item);
+    if (rc == 0) return ASYNC_ITEM;
+    return rc == ASYNC_ECLOSED ? 0 : rc;
+}
+ASYNC_DEF int async_stream_mpsc_init(async_stream_mpsc *s, async_mpsc *c) {
+    if (!s || !c) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__mpsc_stream_next, c->item_size);
+    s->c = c;
+    async__memset(&s->w, 0, sizeof s->w);
+    return 0;
+}
+
+static int async__broadcast_stream_next(async_task *t, async_stream *st, void *item) {
+    async_stream_broadcast *s = (async_stream_broadcast *)(void *)st;
+    int rc = async_broadcast_recv(t, s->rx, &s->w, item);
+    if (rc == 0) return ASYNC_ITEM;
+    return rc == ASYNC_ECLOSED ? 0 : rc;        /* ASYNC_ELAGGED: an error item */
+}
+ASYNC_DEF int async_stream_broadcast_init(async_stream_broadcast *s, async_broadcast_rx *rx) {
+    if (!s || !rx || !rx->ch) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__broadcast_stream_next, rx->ch->item_size);
+    s->rx = rx;
+    async__memset(&s->w, 0, sizeof s->w);
+    return 0;
+}
+
+static int async__interval_stream_next(async_task *t, async_stream *st, void *item) {
+    async_stream_interval *s = (async_stream_interval *)(void *)st;
+    async_time when;
+    int rc = async_interval_tick(t, s->iv, &when);
+    if (rc != 0) return rc;
+    async__memcpy(item, &when, sizeof when);
+    return ASYNC_ITEM;
+}
+ASYNC_DEF int async_stream_interval_init(async_stream_interval *s, async_interval *iv) {
+    if (!s || !iv) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__interval_stream_next, sizeof(async_time));
+    s->iv = iv;
+    return 0;
+}
+
+/* ---- adapters ----------------------------------------------------------------------- */
+static int async__map_next(async_task *t, async_stream *st, void *item) {
+    async_stream_map *s = (async_stream_map *)(void *)st;
+    for (;;) {
+        int rc = async__poll_stream(t, s->up, s->scratch);
+        if (rc != ASYNC_ITEM) return rc;        /* pending, end, error item, cancelled */
+        if (!s->keep) {
+            s->fn(s->scratch, item, s->user);
+            return ASYNC_ITEM;
+        }
+        if (s->keep(s->scratch, item, s->user)) return ASYNC_ITEM;
+    }
+}
+ASYNC_DEF int async_stream_map_init(async_stream_map *s, async_stream *up, size_t item_size,
+        void (*fn)(const void *in, void *out, void *user), void *user, void *scratch) {
+    if (!s || !up || !fn || (!scratch && up->item_size)) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__map_next, item_size);
+    s->up = up;
+    s->fn = fn;
+    s->keep = NULL;
+    s->user = user;
+    s->scratch = scratch;
+    return 0;
+}
+ASYNC_DEF int async_stream_filter_map_init(async_stream_map *s, async_stream *up, size_t item_size,
+        int (*fn)(const void *in, void *out, void *user), void *user, void *scratch) {
+    if (!s || !up || !fn || (!scratch && up->item_size)) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__map_next, item_size);
+    s->up = up;
+    s->fn = NULL;
+    s->keep = fn;
+    s->user = user;
+    s->scratch = scratch;
+    return 0;
+}
+
+enum { ASYNC__FILTER = 0, ASYNC__TAKE_WHILE = 1, ASYNC__SKIP_WHILE = 2 };
+static int async__filter_next(async_task *t, async_stream *st, void *item) {
+    async_stream_filter *s = (async_stream_filter *)(void *)st;
+    if (s->mode == ASYNC__TAKE_WHILE && s->done) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : 0;
+    for (;;) {
+        int rc = async__poll_stream(t, s->up, item);
+        if (rc != ASYNC_ITEM) return rc;
+        if (s->mode == ASYNC__FILTER) {
+            if (s->pred(item, s->user)) return ASYNC_ITEM;
+        } else if (s->mode == ASYNC__TAKE_WHILE) {
+            if (s->pred(item, s->user)) return ASYNC_ITEM;
+            s->done = 1;
+            return 0;
+        } else {
+            if (s->done || !s->pred(item, s->user)) {
+                s->done = 1;
+                return ASYNC_ITEM;
+            }
+        }
+    }
+}
+static int async__filter_init(async_stream_filter *s, async_stream *up,
+                              int (*pred)(const void *item, void *user), void *user, int mode) {
+    if (!s || !up || !pred) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__filter_next, up->item_size);
+    s->up = up;
+    s->pred = pred;
+    s->user = user;
+    s->mode = (uint8_t)mode;
+    s->done = 0;
+    return 0;
+}
+ASYNC_DEF int async_stream_filter_init(async_stream_filter *s, async_stream *up,
+        int (*pred)(const void *item, void *user), void *user) {
+    return async__filter_init(s, up, pred, user, ASYNC__FILTER);
+}
+ASYNC_DEF int async_stream_take_while_init(async_stream_filter *s, async_stream *up,
+        int (*pred)(const void *item, void *user), void *user) {
+    return async__filter_init(s, up, pred, user, ASYNC__TAKE_WHILE);
+}
+ASYNC_DEF int async_stream_skip_while_init(async_stream_filter *s, async_stream *up,
+        int (*pred)(const void *item, void *user), void *user) {
+    return async__filter_init(s, up, pred, user, ASYNC__SKIP_WHILE);
+}
+
+static int async__then_next(async_task *t, async_stream *st, void *item) {
+    async_stream_then *s = (async_stream_then *)(void *)st;
+    int rc;
+    if (ASYNC__CANCELLING(t)) {
+        if (s->busy && async__coro_live(&s->co)) (void)s->fn(t, &s->co, s->scratch, item, s->user);
+        s->busy = 0;
+        return async__poll_stream(t, s->up, s->scratch);
+    }
+    if (!s->busy) {
+        rc = async__poll_stream(t, s->up, s->scratch);
+        if (rc != ASYNC_ITEM) return rc;
+        s->busy = 1;
+        s->co.lc = 0;
+    }
+    rc = s->fn(t, &s->co, s->scratch, item, s->user);
+    if (rc == ASYNC_PENDING) return rc;
+    s->busy = 0;
+    return rc < 0 ? rc : ASYNC_ITEM;
+}
+ASYNC_DEF int async_stream_then_init(async_stream_then *s, async_stream *up, size_t item_size,
+        int (*fn)(async_task *t, async_coro *co, const void *in, void *out, void *user),
+        void *user, void *scratch) {
+    if (!s || !up || !fn || (!scratch && up->item_size)) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__then_next, item_size);
+    s->up = up;
+    s->fn = fn;
+    s->user = user;
+    s->scratch = scratch;
+    s->co.lc = 0;
+    s->busy = 0;
+    return 0;
+}
+
+enum { ASYNC__TAKE = 0, ASYNC__SKIP = 1, ASYNC__ENUMERATE = 2 };
+static int async__count_next(async_task *t, async_stream *st, void *item) {
+    async_stream_count *s = (async_stream_count *)(void *)st;
+    int rc;
+    if (s->mode == ASYNC__TAKE) {
+        if (!s->n) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : 0;   /* upstream untouched */
+        rc = async__poll_stream(t, s->up, item);
+        if (rc == ASYNC_ITEM) s->n--;
+        return rc;
+    }
+    if (s->mode == ASYNC__SKIP) {
+        while (s->n) {
+            rc = async__poll_stream(t, s->up, item);
+            if (rc != ASYNC_ITEM) return rc;
+            s->n--;
+        }
+        return async__poll_stream(t, s->up, item);
+    }
+    rc = async__poll_stream(t, s->up, (unsigned char *)item + sizeof(uint64_t));
+    if (rc == ASYNC_ITEM) {
+        async__memcpy(item, &s->n, sizeof(uint64_t));
+        s->n++;
+    }
+    return rc;
+}
+static int async__count_init(async_stream_count *s, async_stream *up, uint64_t n, int mode) {
+    if (!s || !up) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__count_next,
+                       up->item_size + (mode == ASYNC__ENUMERATE ? sizeof(uint64_t) : 0));
+    s->up = up;
+    s->n = n;
+    s->mode = (uint8_t)mode;
+    return 0;
+}
+ASYNC_DEF int async_stream_take_init(async_stream_count *s, async_stream *up, uint64_t n) {
+    return async__count_init(s, up, n, ASYNC__TAKE);
+}
+ASYNC_DEF int async_stream_skip_init(async_stream_count *s, async_stream *up, uint64_t n) {
+    return async__count_init(s, up, n, ASYNC__SKIP);
+}
+/* items: a uint64_t index, then the upstream item */
+ASYNC_DEF int async_stream_enumerate_init(async_stream_count *s, async_stream *up) {
+    return async__count_init(s, up, 0, ASYNC__ENUMERATE);
+}
+
+/* Chunks are built in the consumer's item buffer (the same buffer every poll). */
+static int async__chunks_next(async_task *t, async_stream *st, void *item) {
+    async_stream_chunks *s = (async_stream_chunks *)(void *)st;
+    unsigned char *base = (unsigned char *)item + sizeof(size_t);
+    size_t isz = s->up->item_size;
+    int rc;
+    if (ASYNC__CANCELLING(t)) {
+        async__timer_disarm(&s->timer);
+        s->have = 0;
+        return async__poll_stream(t, s->up, base);
+    }
+    while (s->have < s->n) {
+        rc = async__poll_stream(t, s->up, base + s->have * isz);
+        if (rc == ASYNC_ITEM) {
+            if (s->have++ == 0 && s->timeout)   /* the batch's first item starts its clock */
+                async__timer_arm(t, &s->timer, async__deadline_after(t, s->timeout));
+            continue;
+        }
+        if (rc == ASYNC_PENDING) {
+            if (!s->have || !s->timeout || s->timer.state != ASYNC__TM_FIRED) return rc;
+            break;                              /* the batch waited long enough */
+        }
+        if (rc == 0 && s->have) break;          /* the end: the partial batch first */
+        return rc;                              /* end, or an error item (batch kept) */
+    }
+    async__memcpy(item, &s->have, sizeof(size_t));
+    s->have = 0;
+    async__timer_disarm(&s->timer);
+    return ASYNC_ITEM;
+}
+ASYNC_DEF size_t async_stream_chunk_size(const async_stream *up, size_t n) {
+    if (!up || !n) return 0;
+    return sizeof(size_t) + async__array_size(up->item_size, n);
+}
+ASYNC_DEF int async_stream_chunks_timeout_init(async_stream_chunks *s, async_stream *up, size_t n,
+                                               async_time timeout) {
+    if (!s || !up || !n || async__array_size(up->item_size, n) == SIZE_MAX) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__chunks_next, async_stream_chunk_size(up, n));
+    s->up = up;
+    s->n = n;
+    s->have = 0;
+    s->timeout = timeout;
+    async__memset(&s->timer, 0, sizeof s->timer);
+    return 0;
+}
+ASYNC_DEF int async_stream_chunks_init(async_stream_chunks *s, async_stream *up, size_t n) {
+    return async_stream_chunks_timeout_init(s, up, n, 0);
+}
+
+enum { ASYNC__ZIP = 0, ASYNC__CHAIN = 1, ASYNC__MERGE = 2 };
+static int async__pair_next(async_task *t, async_stream *st, void *item) {
+    async_stream_pair *s = (async_stream_pair *)(void *)st;
+    int rc, k;
+    if (ASYNC__CANCELLING(t)) {
+        s->state = 0;
+        (void)async__poll_stream(t, s->a, item);
+        (void)async__poll_stream(t, s->b, item);
+        return ASYNC_ECANCELED;
+    }
+    if (s->mode == ASYNC__ZIP) {                /* a's item, then b's, in one buffer */
+        if (!s->state) {
+            rc = async__poll_stream(t, s->a, item);
+            if (rc != ASYNC_ITEM) return rc;
+            s->state = 1;                       /* a's part waits in the buffer */
+        }
+        rc = async__poll_stream(t, s->b, (unsigned char *)item + s->a->item_size);
+        if (rc == ASYNC_ITEM || rc == 0) s->state = 0;
+        return rc;
+    }
+    if (s->mode == ASYNC__CHAIN) {
+        if (!s->state) {
+            rc = async__poll_stream(t, s->a, item);
+            if (rc != 0) return rc;
+            s->state = 1;
+        }
+        return async__poll_stream(t, s->b, item);
+    }
+    for (k = 0; k < 2; k++) {                   /* merge: alternate when both are ready */
+        async_stream *sub = (s->turn ^ k) ? s->b : s->a;
+        if (sub->ended) continue;
+        rc = async__poll_stream(t, sub, item);
+        if (rc == ASYNC_PENDING || rc == 0) continue;
+        s->turn = (uint8_t)((s->turn ^ k) ^ 1);
+        return rc;
+    }
+    return s->a->ended && s->b->ended ? 0 : ASYNC_PENDING;
+}
+static int async__pair_init(async_stream_pair *s, async_stream *a, async_stream *b, int mode) {
+    if (!s || !a || !b || a == b) return ASYNC_EINVAL;
+    if (mode != ASYNC__ZIP && a->item_size != b->item_size) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__pair_next,
+                       mode == ASYNC__ZIP ? a->item_size + b->item_size : a->item_size);
+    s->a = a;
+    s->b = b;
+    s->mode = (uint8_t)mode;
+    s->state = s->turn = 0;
+    return 0;
+}
+/* items: a's item then b's; it ends when either ends */
+ASYNC_DEF int async_stream_zip_init(async_stream_pair *s, async_stream *a, async_stream *b) {
+    return async__pair_init(s, a, b, ASYNC__ZIP);
+}
+ASYNC_DEF int async_stream_chain_init(async_stream_pair *s, async_stream *a, async_stream *b) {
+    return async__pair_init(s, a, b, ASYNC__CHAIN);
+}
+/* alternates when both are ready; ends when both have ended */
+ASYNC_DEF int async_stream_merge_init(async_stream_pair *s, async_stream *a, async_stream *b) {
+    return async__pair_init(s, a, b, ASYNC__MERGE);
+}
+
+static int async__select_all_next(async_task *t, async_stream *st, void *item) {
+    async_stream_select_all *s = (async_stream_select_all *)(void *)st;
+    size_t k, i;
+    int rc;
+    if (ASYNC__CANCELLING(t)) {
+        for (i = 0; i < s->n; i++) (void)async__poll_stream(t, s->up[i], item);
+        return ASYNC_ECANCELED;
+    }
+    for (k = 0; k < s->n; k++) {                /* round robin from where it left off */
+        i = s->next + k;
+        if (i >= s->n) i -= s->n;
+        if (s->up[i]->ended) continue;
+        rc = async__poll_stream(t, s->up[i], item);
+        if (rc == ASYNC_PENDING) continue;
+        if (rc == 0) {
+            s->left--;
+            continue;
+        }
+        s->next = i + 1 >= s->n ? 0 : i + 1;
+        return rc;
+    }
+    return s->left ? ASYNC_PENDING : 0;
+}
+ASYNC_DEF int async_stream_select_all_init(async_stream_select_all *s, async_stream **up, size_t n) {
+    size_t i;
+    if (!s || !up || !n) return ASYNC_EINVAL;
+    for (i = 0; i < n; i++)
+        if (!up[i] || up[i]->item_size != up[0]->item_size) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__select_all_next, up[0]->item_size);
+    s->up = up;
+    s->n = n;
+    s->next = 0;
+    s->left = n;
+    for (i = 0; i < n; i++) if (up[i]->ended) s->left--;
+    return 0;
+}
+
+enum { ASYNC__THROTTLE = 0, ASYNC__TIMEOUT = 1 };
+static int async__timed_next(async_task *t, async_stream *st, void *item) {
+    async_stream_timed *s = (async_stream_timed *)(void *)st;
+    int rc;
+    if (ASYNC__CANCELLING(t)) {
+        async__timer_disarm(&s->timer);
+        s->state = 0;
+        return async__poll_stream(t, s->up, item);
+    }
+    if (s->mode == ASYNC__THROTTLE) {
+        if (s->state) {                         /* keep the gap since the last item */
+            rc = async_sleep_until(t, &s->timer, async__sat_add(s->last, s->period));
+            if (rc != 0) return rc;
+            s->state = 0;
+        }
+        rc = async__poll_stream(t, s->up, item);
+        if (rc == ASYNC_ITEM) {
+            s->last = async_time_now(t->rt);
+            s->state = 1;
+        }
+        return rc;
+    }
+    rc = async__poll_stream(t, s->up, item);    /* timeout: the item first */
+    if (rc != ASYNC_PENDING) {
+        async__timer_disarm(&s->timer);
+        s->state = 0;
+        return rc;
+    }
+    if (s->state) return rc;                    /* reported once for this gap */
+    if (s->timer.state == ASYNC__TM_IDLE)
+        async__timer_arm(t, &s->timer, async__deadline_after(t, s->period));
+    if (s->timer.state != ASYNC__TM_FIRED) return rc;
+    s->timer.state = ASYNC__TM_IDLE;
+    s->state = 1;
+    return ASYNC_ETIMEDOUT;                     /* an error item; the stream goes on */
+}
+static int async__timed_init(async_stream_timed *s, async_stream *up, async_time period, int mode) {
+    if (!s || !up || !period) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__timed_next, up->item_size);
+    s->up = up;
+    s->period = period;
+    s->last = 0;
+    s->mode = (uint8_t)mode;
+    s->state = 0;
+    async__memset(&s->timer, 0, sizeof s->timer);
+    return 0;
+}
+ASYNC_DEF int async_stream_throttle_init(async_stream_timed *s, async_stream *up, async_time period) {
+    return async__timed_init(s, up, period, ASYNC__THROTTLE);
+}
+ASYNC_DEF int async_stream_timeout_init(async_stream_timed *s, async_stream *up, async_time timeout) {
+    return async__timed_init(s, up, timeout, ASYNC__TIMEOUT);
+}
+
+/* ---- buffered / buffer_unordered ----------------------------------------------------
+   A slot: a 16-byte header {rc, status}, fn's state, the input item, the output. */
+#define ASYNC__SLOT_ALIGN(n) (((n) + 15u) & ~(size_t)15u)
+enum { ASYNC__SLOT_FREE = 0, ASYNC__SLOT_RUNNING = 1, ASYNC__SLOT_DONE = 2 };
+typedef struct async__slot {
+    int rc;
+    uint8_t status;
+} async__slot;
+
+ASYNC_DEF size_t async_stream_slot_size(size_t state_size, const async_stream *up, size_t out_size) {
+    if (!up) return 0;
+    return ASYNC__SLOT_ALIGN(sizeof(async__slot)) + ASYNC__SLOT_ALIGN(state_size) +
+           ASYNC__SLOT_ALIGN(up->item_size) + ASYNC__SLOT_ALIGN(out_size);
+}
+static async__slot *async__slot_at(async_stream_buffered *s, size_t i) {
+    return (async__slot *)(void *)(s->slots + i * s->slot_size);
+}
+static unsigned char *async__slot_state(async_stream_buffered *s, async__slot *sl) {
+    (void)s;
+    return (unsigned char *)sl + ASYNC__SLOT_ALIGN(sizeof(async__slot));
+}
+static unsigned char *async__slot_in(async_stream_buffered *s, async__slot *sl) {
+    return async__slot_state(s, sl) + ASYNC__SLOT_ALIGN(s->state_size);
+}
+static unsigned char *async__slot_out(async_stream_buffered *s, async__slot *sl) {
+    return async__slot_in(s, sl) + ASYNC__SLOT_ALIGN(s->up->item_size);
+}
+
+static int async__buffered_next(async_task *t, async_stream *st, void *item) {
+    async_stream_buffered *s = (async_stream_buffered *)(void *)st;
+    size_t i, k;
+    int rc;
+    if (ASYNC__CANCELLING(t)) {                 /* every call in flight unwinds */
+        for (i = 0; i < s->n; i++) {
+            async__slot *sl = async__slot_at(s, i);
+            if (sl->status == ASYNC__SLOT_RUNNING &&
+                async__coro_live((async_coro *)(void *)async__slot_state(s, sl)))
+                (void)s->fn(t, async__slot_state(s, sl), async__slot_in(s, sl),
+                            async__slot_out(s, sl), s->user);
+            sl->status = ASYNC__SLOT_FREE;
+        }
+        s->count = s->head = 0;
+        return async__poll_stream(t, s->up, item);
+    }
+    while (s->count < s->n && !s->up_done) {    /* start calls, up to n in flight */
+        async__slot *sl;
+        if (s->ordered) {
+            i = s->head + s->count;
+            if (i >= s->n) i -= s->n;
+        } else {                                /* head: the slot being filled */
+            if (async__slot_at(s, s->head)->status != ASYNC__SLOT_FREE)
+                for (s->head = 0; async__slot_at(s, s->head)->status != ASYNC__SLOT_FREE;
+                     s->head++) {}
+            i = s->head;
+        }
+        sl = async__slot_at(s, i);
+        rc = async__poll_stream(t, s->up, async__slot_in(s, sl));
+        if (rc == ASYNC_PENDING) break;
+        if (rc == 0) {
+            s->up_done = 1;
+            break;
+        }
+        if (rc != ASYNC_ITEM) return rc;        /* an upstream error item passes through */
+        async__memset(async__slot_state(s, sl), 0, s->state_size);
+        sl->status = ASYNC__SLOT_RUNNING;
+        s->count++;
+    }
+    for (i = 0; i < s->n; i++) {                /* drive every call in flight */
+        async__slot *sl = async__slot_at(s, i);
+        if (sl->status != ASYNC__SLOT_RUNNING) continue;
+        rc = s->fn(t, async__slot_state(s, sl), async__slot_in(s, sl), async__slot_out(s, sl),
+                   s->user);
+        if (rc == ASYNC_PENDING) continue;
+        sl->rc = rc;
+        sl->status = ASYNC__SLOT_DONE;
+    }
+    for (k = 0; k < (s->ordered ? 1u : s->n); k++) {   /* in order: only the oldest */
+        async__slot *sl;
+        if (!s->count) break;
+        i = s->ordered ? s->head : k;
+        sl = async__slot_at(s, i);
+        if (sl->status != ASYNC__SLOT_DONE) continue;
+        rc = sl->rc < 0 ? sl->rc : ASYNC_ITEM;
+        if (rc == ASYNC_ITEM) async__copy_item(item, async__slot_out(s, sl), st->item_size);
+        sl->status = ASYNC__SLOT_FREE;
+        s->count--;
+        if (s->ordered && ++s->head == s->n) s->head = 0;
+        return rc;
+    }
+    return s->count || !s->up_done ? ASYNC_PENDING : 0;
+}
+static int async__buffered_init(async_stream_buffered *s, async_stream *up, size_t n,
+        size_t item_size, async_stream_async_fn fn, size_t state_size, void *user, void *slots,
+        int ordered) {
+    size_t i;
+    if (!s || !up || !n || !fn || !slots || state_size < sizeof(async_coro)) return ASYNC_EINVAL;
+    async__stream_base(&s->base, async__buffered_next, item_size);
+    s->up = up;
+    s->fn = fn;
+    s->user = user;
+    s->slots = (unsigned char *)slots;
+    s->n = n;
+    s->state_size = state_size;
+    s->slot_size = async_stream_slot_size(state_size, up, item_size);
+    s->head = s->count = 0;
+    s->ordered = (uint8_t)ordered;
+    s->up_done = 0;
+    for (i = 0; i < n; i++) async__slot_at(s, i)->status = ASYNC__SLOT_FREE;
+    return 0;
+}
+ASYNC_DEF int async_stream_buffered_init(async_stream_buffered *s, async_stream *up, size_t n,
+        size_t item_size, async_stream_async_fn fn, size_t state_size, void *user, void *slots) {
+    return async__buffered_init(s, up, n, item_size, fn, state_size, user, slots, 1);
+}
+ASYNC_DEF int async_stream_buffer_unordered_init(async_stream_buffered *s, async_stream *up,
+        size_t n, size_t item_size, async_stream_async_fn fn, size_t state_size, void *user,
+        void *slots) {
+    return async__buffered_init(s, up, n, item_size, fn, state_size, user, slots, 0);
+}
+
+/* ---- fan-out ------------------------------------------------------------------------
+   Outputs read the kept items [head, tail) at their own pace; whoever needs an item
+   beyond tail pulls it from up, unless the slowest output is `cap` behind (then it
+   waits). Outputs waiting here are woken by every new item, end and release. */
+static void async__fanout_head(async_stream_fanout *f) {
+    size_t i;
+    uint64_t h = f->tail;
+    for (i = 0; i < f->n; i++)
+        if (f->outs[i].live && f->outs[i].pos < h) h = f->outs[i].pos;
+    f->head = h;
+}
+static int async__fanout_next(async_task *t, async_stream *st, void *item) {
+    async_stream_fanout_out *o = (async_stream_fanout_out *)(void *)st;
+    async_stream_fanout *f = o->f;
+    size_t isz = st->item_size;
+    int rc;
+    if (o->w.state == ASYNC__W_WAITING) async__wq_unlink(&f->q, &o->w);
+    o->w.state = ASYNC__W_IDLE;
+    if (!o->live) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : 0;   /* released */
+    if (ASYNC__CANCELLING(t)) {
+        if (f->puller == o) {                   /* up's wake is this task's: drop it */
+            f->puller = NULL;
+            (void)async__poll_stream(t, f->up, f->ring + (size_t)(f->tail % f->cap) * isz);
+            async__wq_ready_all(&f->q, ASYNC__W_READY, 0);  /* another output pulls */
+        }
+        return ASYNC_ECANCELED;
+    }
+    if (o->pos < f->tail) {                     /* kept already */
+        if (!async__coop(t)) return ASYNC_PENDING;
+        async__copy_item(item, f->ring + (size_t)(o->pos % f->cap) * isz, isz);
+        o->pos++;
+        async__fanout_head(f);
+        async__wq_ready_all(&f->q, ASYNC__W_READY, 0);     /* room for the puller */
+        return ASYNC_ITEM;
+    }
+    if (f->up_state == 1) return 0;
+    if (f->tail - f->head < f->cap && (!f->puller || f->puller == o)) {
+        rc = async__poll_stream(t, f->up, f->ring + (size_t)(f->tail % f->cap) * isz);
+        f->puller = rc == ASYNC_PENDING ? o : NULL;
+        if (rc == ASYNC_ITEM) {
+            f->tail++;
+            async__wq_ready_all(&f->q, ASYNC__W_READY, 0);
+            async__copy_item(item, f->ring + (size_t)(o->pos % f->cap) * isz, isz);
+            o->pos++;
+            async__fanout_head(f);
+            return ASYNC_ITEM;
+        }
+        if (rc == 0) {
+            f->up_state = 1;
+            async__wq_ready_all(&f->q, ASYNC__W_READY, 0);
+            return 0;
+        }
+        if (rc != ASYNC_PENDING) return rc;     /* an error item: to this output only */
+        return rc;                              /* up wakes this task */
+    }
+    async__wq_push(&f->q, &o->w, t);            /* full, or another output pulls */
+    return ASYNC_PENDING;
+}
+ASYNC_DEF int async_stream_fanout_init(async_stream_fanout *f, async_stream *up, void *ring,
+                                       size_t cap, async_stream_fanout_out *outs, size_t n) {
+    size_t i;
+    if (!f || !up || !cap || !outs || !n || (!ring && up->item_size)) return ASYNC_EINVAL;
+    async__memset(f, 0, sizeof *f);
+    f->up = up;
+    f->ring = (unsigned char *)ring;
+    f->cap = cap;
+    f->n = n;
+    f->outs = outs;
+    for (i = 0; i < n; i++) {
+        async__memset(&outs[i], 0, sizeof outs[i]);
+        async__stream_base(&outs[i].base, async__fanout_next, up->item_size);
+        outs[i].f = f;
+        outs[i].live = 1;
+    }
+    return 0;
+}
+/* An output that will not read any more: the others are no longer held back by it. */
+ASYNC_DEF int async_stream_fanout_release(async_stream_fanout_out *o) {
+    if (!o || !o->f || !o->live) return ASYNC_EINVAL;
+    if (o->f->puller == o) return ASYNC_EBUSY;  /* cancel its read first */
+    if (o->w.state == ASYNC__W_WAITING) async__wq_unlink(&o->f->q, &o->w);
+    o->live = 0;
+    async__fanout_head(o->f);
+    async__wq_ready_all(&o->f->q, ASYNC__W_READY, 0);
+    return 0;
+}
+
+/* ---- sinks ----------------------------------------------------------------------------
+   They consume every ready item within one poll (the sources spend the budget, so a
+   long ready stream still yields). Error items are counted and skipped, or end the
+   sink at once with k->stop_on_error (the try_ forms). */
+static int async__sink_error(async_stream_sink *k, int rc) {
+    if (k->stop_on_error) return 1;
+    k->errors++;
+    (void)rc;
+    return 0;
+}
+
+ASYNC_DEF int async_stream_fold(async_task *t, async_stream *s, async_stream_sink *k, void *acc,
+        int (*fn)(void *acc, const void *item, void *user), void *user, void *scratch) {
+    int rc;
+    if (!t || !s || !k || !fn || (!scratch && s->item_size)) return ASYNC_EINVAL;
+    for (;;) {
+        rc = async__poll_stream(t, s, scratch);
+        if (rc == ASYNC_ITEM) {
+            k->count++;
+            rc = fn(acc, scratch, user);
+            if (rc < 0) return rc;              /* fn stops it */
+            continue;
+        }
+        if (rc >= 0 || rc == ASYNC_PENDING || rc == ASYNC_ECANCELED) return rc;
+        if (async__sink_error(k, rc)) return rc;
+    }
+}
+
+ASYNC_DEF int async_stream_for_each(async_task *t, async_stream *s, async_stream_sink *k,
+        int (*fn)(const void *item, void *user), void *user, void *scratch) {
+    int rc;
+    if (!t || !s || !k || !fn || (!scratch && s->item_size)) return ASYNC_EINVAL;
+    for (;;) {
+        rc = async__poll_stream(t, s, scratch);
+        if (rc == ASYNC_ITEM) {
+            k->count++;
+            rc = fn(scratch, user);
+            if (rc < 0) return rc;
+            continue;
+        }
+        if (rc >= 0 || rc == ASYNC_PENDING || rc == ASYNC_ECANCELED) return rc;
+        if (async__sink_error(k, rc)) return rc;
+    }
+}
+
+ASYNC_DEF int async_stream_count_items(async_task *t, async_stream *s, async_stream_sink *k,
+                                       void *scratch) {
+    int rc;
+    if (!t || !s || !k || (!scratch && s->item_size)) return ASYNC_EINVAL;
+    for (;;) {
+        rc = async__poll_stream(t, s, scratch);
+        if (rc == ASYNC_ITEM) {
+            k->count++;
+            continue;
+        }
+        if (rc >= 0 || rc == ASYNC_PENDING || rc == ASYNC_ECANCELED) return rc;
+        if (async__sink_error(k, rc)) return rc;
+    }
+}
+
+/* Into buf (cap items): 0 at the end; ASYNC_ELIMIT once cap items are in (the
+   stream is not read beyond them). */
+ASYNC_DEF int async_stream_collect(async_task *t, async_stream *s, async_stream_sink *k,
+                                   void *buf, size_t cap) {
+    int rc;
+    if (!t || !s || !k || (!buf && cap && s->item_size)) return ASYNC_EINVAL;
+    for (;;) {
+        if (k->count == cap)                    /* nothing is waited on then */
+            return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : ASYNC_ELIMIT;
+        rc = async__poll_stream(t, s, (unsigned char *)buf + k->count * s->item_size);
+        if (rc == ASYNC_ITEM) {
+            k->count++;
+            continue;
+        }
+        if (rc >= 0 || rc == ASYNC_PENDING || rc == ASYNC_ECANCELED) return rc;
+        if (async__sink_error(k, rc)) return rc;
+    }
+}
+
+/* Into an array from ASYNC_MALLOC that doubles as it fills (*buf, k->count items;
+   free it with ASYNC_FREE): 0 at the end, ASYNC_ELIMIT at `limit` items, ASYNC_ENOMEM
+   (what was collected is kept). */
+ASYNC_DEF int async_stream_collect_alloc(async_task *t, async_stream *s, async_stream_sink *k,
+                                         void **buf, size_t limit) {
+    int rc;
+    size_t isz;
+    if (!t || !s || !k || !buf) return ASYNC_EINVAL;
+    isz = s->item_size ? s->item_size : 1;
+    if (!k->started) {
+        *buf = NULL;
+        k->started = 1;
+    }
+    for (;;) {
+        if (k->count == limit)
+            return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : ASYNC_ELIMIT;
+        if (!ASYNC__CANCELLING(t) && (!*buf || k->count == k->room)) {
+            size_t want = *buf ? k->room * 2 : 8;   /* grown only between items */
+            unsigned char *nb;
+            if (want > limit) want = limit;
+            nb = (unsigned char *)async__alloc(async__array_size(isz, want));
+            if (!nb) return ASYNC_ENOMEM;
+            if (*buf) {
+                async__memcpy(nb, *buf, k->count * isz);
+                async__dealloc(*buf);
+            }
+            *buf = nb;
+            k->room = want;
+        }
+        rc = async__poll_stream(t, s, (unsigned char *)*buf + k->count * isz);
+        if (rc == ASYNC_ITEM) {
+            k->count++;
+            continue;
+        }
+        if (rc >= 0 || rc == ASYNC_PENDING || rc == ASYNC_ECANCELED) return rc;
+        if (async__sink_error(k, rc)) return rc;
+    }
+}
+
+/* Run b (a buffer_unordered stream: its fn is the work) to the end, up to n calls at
+   once; the outputs are dropped (scratch: room for one). */
+ASYNC_DEF int async_stream_for_each_concurrent(async_task *t, async_stream_buffered *b,
+                                               async_stream_sink *k, void *scratch) {
+    if (!b) return ASYNC_EINVAL;
+    return async_stream_count_items(t, &b->base, k, scratch);
 }
 
 ////////////////////////////////////////////////////////////////////////////////
