@@ -571,6 +571,515 @@ TEST(collect_limits_and_allocation) {
     ASYNC_FREE(f.heap);
 }
 
+/* ---- then, buffered, buffer_unordered, for_each_concurrent ------------------------- */
+/* Work: sleep delays[x] ms, output x * 10; tracks calls in flight and when each ends. */
+typedef struct {
+    const int *delays;
+    int in_flight, max_in_flight, started, cleaned;
+    async_time t0, done_at[64];
+    async_timer timer;                  /* then: one call at a time */
+} work_ctx;
+typedef struct {
+    async_coro co;
+    async_timer timer;
+} work_state;
+static int work(async_task *t, void *state, const void *in, void *out, void *user) {
+    work_state *w = (work_state *)state;
+    work_ctx *c = (work_ctx *)user;
+    int x = *(const int *)in, rc;
+    ASYNC_CORO_BEGIN(t, &w->co);
+    c->started++;
+    if (++c->in_flight > c->max_in_flight) c->max_in_flight = c->in_flight;
+    ASYNC_AWAIT(rc, async_sleep(t, &w->timer, MS(c->delays[x])));
+    if (rc < 0) ASYNC_RETURN(rc);
+    *(int *)out = x * 10;
+    c->done_at[x] = async_time_now(t->rt) - c->t0;
+    ASYNC_CLEANUP();
+    c->in_flight--;
+    if (ASYNC_IS_CANCELLED()) c->cleaned++;
+    ASYNC_END(0);
+}
+static int work_then(async_task *t, async_coro *co, const void *in, void *out, void *user) {
+    work_ctx *c = (work_ctx *)user;
+    int x = *(const int *)in, rc;
+    ASYNC_CORO_BEGIN(t, co);
+    c->started++;
+    ASYNC_AWAIT(rc, async_sleep(t, &c->timer, MS(c->delays[x])));
+    if (rc < 0) ASYNC_RETURN(rc);
+    if (x == 3) ASYNC_RETURN(EITEM);            /* an async map can fail an item */
+    *(int *)out = x + 100;
+    ASYNC_CLEANUP();
+    if (ASYNC_IS_CANCELLED()) c->cleaned++;
+    ASYNC_END(0);
+}
+
+/* Reads a stream of ints, logging "v@ms " (errors as "E@ms "). */
+typedef struct {
+    async_task task;
+    async_stream *s;
+    int rc, item, n, got[64];
+    async_time t0, at[64];
+} read_frame;
+static int read_task(async_task *t) {
+    read_frame *f = (read_frame *)t;
+    ASYNC_BEGIN(t);
+    f->t0 = async_time_now(t->rt);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_stream_next(t, f->s, &f->item));
+        if (f->rc == 0) break;
+        if (f->n < 64) {
+            f->got[f->n] = f->rc < 0 ? f->rc : f->item;
+            f->at[f->n++] = async_time_now(t->rt) - f->t0;
+        }
+        if (f->rc < 0) logf_("E@%d ", (int)((async_time_now(t->rt) - f->t0) / MS(1)));
+        else logf_("%d@%d ", f->item, (int)((async_time_now(t->rt) - f->t0) / MS(1)));
+    }
+    ASYNC_END(0);
+}
+static void spawn_reader(async_runtime *rt, read_frame *f, async_stream *s) {
+    ZERO(*f);
+    f->s = s;
+    async_task_spawn(rt, &f->task, read_task, "reader");
+}
+
+TEST(then_is_an_async_map_in_order) {
+    async_runtime rt;
+    static read_frame r;
+    static const int delays[] = {5, 1, 3, 1, 2};
+    int in[] = {0, 1, 2, 3, 4}, scratch;
+    work_ctx c;
+    async_stream_iter it;
+    async_stream_then th;
+    ZERO(c);
+    c.delays = delays;
+    test_rt_paused(&rt);
+    async_stream_iter_init(&it, in, sizeof(int), 5);
+    ASSERT_EQ(async_stream_then_init(&th, &it.base, sizeof(int), work_then, &c, &scratch), 0);
+    LOG_RESET();
+    spawn_reader(&rt, &r, &th.base);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    /* one at a time: 5, +1, +3, +1 (an error item), +2 */
+    ASSERT_STR(test_log, "100@5 101@6 102@9 E@10 104@12 ");
+    ASSERT_EQ(c.started, 5);
+    async_runtime_destroy(&rt);
+}
+
+static void check_buffered(int ordered) {
+    async_runtime rt;
+    static read_frame r;
+    static const int delays[] = {30, 10, 20, 5, 5, 40, 1, 1};
+    int i;
+    uint64_t slots[3 * 16];       /* aligned storage for the slots */
+    work_ctx c;
+    counter src_c;
+    async_stream_from_fn src;
+    async_stream_buffered b;
+    ZERO(c); ZERO(src_c);
+    src_c.limit = 8;
+    c.delays = delays;
+    test_rt_paused(&rt);
+    c.t0 = async_time_now(&rt);
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &src_c);
+    CHECK(async_stream_slot_size(sizeof(work_state), &src.base, sizeof(int)) <= 128);
+    ASSERT_EQ(async_stream_buffered_init(&b, &src.base, 3, sizeof(int), work, 4, &c, slots),
+              ASYNC_EINVAL);                    /* state too small for its async_coro */
+    if (ordered)
+        ASSERT_EQ(async_stream_buffered_init(&b, &src.base, 3, sizeof(int), work,
+                                             sizeof(work_state), &c, slots), 0);
+    else
+        ASSERT_EQ(async_stream_buffer_unordered_init(&b, &src.base, 3, sizeof(int), work,
+                                                     sizeof(work_state), &c, slots), 0);
+    LOG_RESET();
+    spawn_reader(&rt, &r, &b.base);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.n, 8);
+    ASSERT_EQ(c.max_in_flight, 3);              /* never more than n at once */
+    ASSERT_EQ(c.in_flight, 0);
+    if (ordered) {
+        for (i = 0; i < 8; i++) ASSERT_EQ(r.got[i], i * 10);   /* input order */
+        for (i = 0; i < 8; i++) CHECK(r.at[i] >= c.done_at[i]);
+    } else {
+        int seen[8] = {0};
+        for (i = 0; i < 8; i++) {
+            int x = r.got[i] / 10;
+            CHECK(x >= 0 && x < 8 && !seen[x]);
+            if (x < 0 || x >= 8) continue;
+            seen[x] = 1;
+            ASSERT_EQ(r.at[i], c.done_at[x]);   /* delivered as it completes */
+            if (i) CHECK(c.done_at[x] >= c.done_at[r.got[i - 1] / 10]);
+        }
+        ASSERT_EQ(r.got[0], 10);                /* the 10 ms call finishes first */
+    }
+    async_runtime_destroy(&rt);
+}
+TEST(buffered_keeps_order_with_n_in_flight) { check_buffered(1); }
+TEST(buffer_unordered_yields_in_completion_order) { check_buffered(0); }
+
+/* The timeline of both, by hand: ordered [0..2] start at 0; 0 ends at 30 and holds
+   1 and 2 (done at 10, 20) back; unordered starts 3 at 10. */
+TEST(buffered_head_of_line_vs_unordered_timeline) {
+    async_runtime rt;
+    static read_frame r;
+    static const int delays[] = {30, 10, 20, 5};
+    uint64_t slots[3 * 16];       /* aligned storage for the slots */
+    work_ctx c;
+    counter src_c;
+    async_stream_from_fn src;
+    async_stream_buffered b;
+    int pass;
+    for (pass = 0; pass < 2; pass++) {
+        ZERO(c); ZERO(src_c);
+        src_c.limit = 4;
+        c.delays = delays;
+        test_rt_paused(&rt);
+        async_stream_from_fn_init(&src, sizeof(int), counter_fn, &src_c);
+        if (pass == 0)
+            async_stream_buffered_init(&b, &src.base, 3, sizeof(int), work, sizeof(work_state),
+                                       &c, slots);
+        else
+            async_stream_buffer_unordered_init(&b, &src.base, 3, sizeof(int), work,
+                                               sizeof(work_state), &c, slots);
+        LOG_RESET();
+        spawn_reader(&rt, &r, &b.base);
+        ASSERT_EQ(async_runtime_run(&rt), 0);
+        if (pass == 0) ASSERT_STR(test_log, "0@30 10@30 20@30 30@35 ");
+        else ASSERT_STR(test_log, "10@10 30@15 20@20 0@30 ");
+        async_runtime_destroy(&rt);
+    }
+}
+
+typedef struct {
+    async_task task;
+    async_stream_buffered *b;
+    async_stream_sink k;
+    int rc, scratch;
+} fec_frame;
+static int fec_task(async_task *t) {
+    fec_frame *f = (fec_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_stream_for_each_concurrent(t, f->b, &f->k, &f->scratch));
+    ASYNC_END(0);
+}
+
+TEST(for_each_concurrent_limits_and_upstream_backpressure) {
+    async_runtime rt;
+    static fec_frame f;
+    static int delays[40];
+    uint64_t slots[4 * 16];       /* aligned storage for the slots */
+    work_ctx c;
+    counter src_c;
+    async_stream_from_fn src;
+    async_stream_buffered b;
+    int i;
+    for (i = 0; i < 40; i++) delays[i] = 10;
+    ZERO(c); ZERO(src_c); ZERO(f);
+    src_c.limit = 40;
+    c.delays = delays;
+    test_rt_paused(&rt);
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &src_c);
+    async_stream_buffer_unordered_init(&b, &src.base, 4, sizeof(int), work, sizeof(work_state),
+                                       &c, slots);
+    f.b = &b;
+    async_task_spawn(&rt, &f.task, fec_task, "fec");
+    c.t0 = async_time_now(&rt);
+    /* after the first poll: exactly 4 items read, 4 calls running */
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(src_c.calls, 4);
+    ASSERT_EQ(c.in_flight, 4);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.rc, 0);
+    ASSERT_EQ(f.k.count, 40);
+    ASSERT_EQ(c.max_in_flight, 4);
+    ASSERT_EQ(c.done_at[39], MS(100));          /* 40 calls of 10 ms, 4 at a time */
+    async_runtime_destroy(&rt);
+}
+
+TEST(cancel_releases_calls_in_flight_and_timers) {
+    async_runtime rt;
+    static read_frame r;
+    static int delays[16];
+    uint64_t slots[3 * 16];       /* aligned storage for the slots */
+    work_ctx c, c2;
+    counter src_c;
+    async_stream_from_fn src;
+    async_stream_buffered b;
+    async_stream_then th;
+    async_stream_iter it;
+    int in[] = {0, 1}, scratch, i;
+    for (i = 0; i < 16; i++) delays[i] = 1000;
+    ZERO(c); ZERO(c2); ZERO(src_c);
+    src_c.limit = 16;
+    c.delays = c2.delays = delays;
+    test_rt_paused(&rt);
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &src_c);
+    async_stream_buffer_unordered_init(&b, &src.base, 3, sizeof(int), work, sizeof(work_state),
+                                       &c, slots);
+    spawn_reader(&rt, &r, &b.base);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(c.in_flight, 3);
+    ASSERT_EQ(rt.ntimers, 3);
+    ASSERT_EQ(async_task_abort(&r.task), 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(c.in_flight, 0);                  /* every call unwound through cleanup */
+    ASSERT_EQ(c.cleaned, 3);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* then: the call in flight unwinds */
+    async_stream_iter_init(&it, in, sizeof(int), 2);
+    async_stream_then_init(&th, &it.base, sizeof(int), work_then, &c2, &scratch);
+    spawn_reader(&rt, &r, &th.base);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_abort(&r.task), 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(c2.cleaned, 1);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- time: throttle, timeout, interval -------------------------------------------- */
+TEST(throttle_spaces_items) {
+    async_runtime rt;
+    static read_frame r;
+    int data[] = {1, 2, 3, 4};
+    async_stream_iter it;
+    async_stream_timed th;
+    test_rt_paused(&rt);
+    async_stream_iter_init(&it, data, sizeof(int), 4);
+    ASSERT_EQ(async_stream_throttle_init(&th, &it.base, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_throttle_init(&th, &it.base, MS(10)), 0);
+    LOG_RESET();
+    spawn_reader(&rt, &r, &th.base);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(test_log, "1@0 2@10 3@20 4@30 ");
+    async_runtime_destroy(&rt);
+}
+
+TEST(throttle_does_not_delay_slow_items) {
+    async_runtime rt;
+    static read_frame r;
+    static prod_frame p;
+    static const int gaps[] = {0, 25, 1, 1};
+    async_mpsc c;
+    int store[4];
+    async_stream_mpsc ms;
+    async_stream_timed th;
+    test_rt_paused(&rt);
+    async_mpsc_init(&c, sizeof(int), 4, store);
+    async_stream_mpsc_init(&ms, &c);
+    async_stream_throttle_init(&th, &ms.base, MS(10));
+    ZERO(p);
+    p.c = &c; p.gaps = gaps; p.n = 4;
+    LOG_RESET();
+    spawn_reader(&rt, &r, &th.base);
+    async_task_spawn(&rt, &p.task, producer, "producer");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    /* 1 arrives at 25 (already 10 after 0), 2 and 3 at 26 and 27 wait their turn */
+    ASSERT_STR(test_log, "0@0 1@25 2@35 3@45 ");
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+TEST(timeout_reports_each_gap_once) {
+    async_runtime rt;
+    static read_frame r;
+    static prod_frame p;
+    static const int gaps[] = {0, 50, 0, 10};
+    async_mpsc c;
+    int store[4];
+    async_stream_mpsc ms;
+    async_stream_timed to;
+    test_rt_paused(&rt);
+    async_mpsc_init(&c, sizeof(int), 4, store);
+    async_stream_mpsc_init(&ms, &c);
+    ASSERT_EQ(async_stream_timeout_init(&to, &ms.base, MS(20)), 0);
+    ZERO(p);
+    p.c = &c; p.gaps = gaps; p.n = 4;
+    LOG_RESET();
+    spawn_reader(&rt, &r, &to.base);
+    async_task_spawn(&rt, &p.task, producer, "producer");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    /* the 50 ms gap: one ETIMEDOUT at 20, then the item; the 10 ms gap is fine */
+    ASSERT_STR(test_log, "0@0 E@20 1@50 2@50 3@60 ");
+    ASSERT_EQ(r.got[1], ASYNC_ETIMEDOUT);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+TEST(interval_stream_ticks) {
+    async_runtime rt;
+    static sink_frame f;
+    async_interval iv;
+    async_stream_interval si;
+    async_stream_count tk;
+    async_time ticks[4];
+    test_rt_paused(&rt);
+    async_interval_init(&iv, MS(100), ASYNC_TICK_BURST);
+    ASSERT_EQ(async_stream_interval_init(&si, &iv), 0);
+    async_stream_take_init(&tk, &si.base, 3);
+    ZERO(f);
+    f.s = &tk.base; f.kind = SINK_COLLECT; f.cap = 8;
+    async_task_spawn(&rt, &f.task, sink_task, "ticks");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.k.count, 3);
+    memcpy(ticks, f.buf, 3 * sizeof(async_time));
+    ASSERT_EQ(ticks[1] - ticks[0], MS(100));
+    ASSERT_EQ(ticks[2] - ticks[1], MS(100));
+    ASSERT_EQ(f.ended_at, MS(200));             /* the first tick is immediate */
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- gen and unfold --------------------------------------------------------------- */
+typedef struct {
+    async_stream_gen g;                 /* first: the stream */
+    async_timer timer;
+    int a, b, n, limit, cleaned, rc;
+} fib_gen;
+static int fib_next(async_task *t, async_stream *st, void *item) {
+    fib_gen *s = (fib_gen *)(void *)st;
+    ASYNC_CORO_BEGIN(t, &s->g.co);
+    s->a = 0;
+    s->b = 1;
+    for (s->n = 0; s->n < s->limit; s->n++) {
+        ASYNC_AWAIT(s->rc, async_sleep(t, &s->timer, MS(1)));
+        if (s->rc < 0) ASYNC_RETURN(s->rc);
+        *(int *)item = s->a;
+        ASYNC_GEN_YIELD();
+        s->b += s->a;
+        s->a = s->b - s->a;
+    }
+    ASYNC_CLEANUP();
+    s->cleaned++;
+    ASYNC_END(0);
+}
+
+TEST(gen_stream_yields_then_ends_and_cancels) {
+    async_runtime rt;
+    static sink_frame f;
+    static read_frame r;
+    static fib_gen g;
+    test_rt_paused(&rt);
+    ZERO(g);
+    g.limit = 8;
+    ASSERT_EQ(async_stream_gen_init(&g.g, sizeof(int), fib_next), 0);
+    ZERO(f);
+    f.s = &g.g.base; f.kind = SINK_COLLECT; f.cap = 64;
+    async_task_spawn(&rt, &f.task, sink_task, "fib");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.rc, 0);
+    ASSERT_EQ(f.k.count, 8);
+    ASSERT_EQ(f.buf[7], 13);
+    ASSERT_EQ(f.ended_at, MS(8));
+    ASSERT_EQ(g.cleaned, 1);
+    /* aborted mid-stream: it unwinds through its cleanup, then reads as ended */
+    ZERO(g);
+    g.limit = 1000;
+    async_stream_gen_init(&g.g, sizeof(int), fib_next);
+    spawn_reader(&rt, &r, &g.g.base);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_abort(&r.task), 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(g.cleaned, 1);
+    ASSERT_EQ(rt.ntimers, 0);
+    ASSERT_EQ(g.g.base.ended, 1);
+    ZERO(f);
+    f.s = &g.g.base; f.kind = SINK_COUNT;
+    async_task_spawn(&rt, &f.task, sink_task, "after");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.rc, 0);
+    ASSERT_EQ(f.k.count, 0);
+    async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_timer timer;
+    int n;
+} unfold_state;
+static int unfold_step(async_task *t, async_coro *co, void *state, void *item) {
+    unfold_state *u = (unfold_state *)state;
+    int rc;
+    ASYNC_CORO_BEGIN(t, co);
+    if (u->n == 5) ASYNC_RETURN(0);
+    ASYNC_AWAIT(rc, async_sleep(t, &u->timer, MS(2)));
+    if (rc < 0) ASYNC_RETURN(rc);
+    *(int *)item = u->n * u->n;
+    u->n++;
+    ASYNC_END(ASYNC_ITEM);
+}
+
+TEST(unfold_steps_until_zero) {
+    static sink_frame f;
+    unfold_state u;
+    async_stream_unfold s;
+    ZERO(u); ZERO(f);
+    ASSERT_EQ(async_stream_unfold_init(&s, sizeof(int), NULL, &u), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_unfold_init(&s, sizeof(int), unfold_step, &u), 0);
+    run_sink(&f, &s.base, SINK_FOLD, 0);
+    ASSERT_EQ(f.rc, 0);
+    ASSERT_EQ(f.k.count, 5);
+    ASSERT_EQ(f.acc, 0 + 1 + 4 + 9 + 16);
+    ASSERT_EQ(f.ended_at, MS(10));
+}
+
+/* ---- channels as streams ---------------------------------------------------------- */
+TEST(broadcast_stream_reports_lag_as_error_item) {
+    async_runtime rt;
+    static sink_frame f;
+    async_broadcast b;
+    async_broadcast_rx rx;
+    async_stream_broadcast bs;
+    unsigned char store[256];
+    int i;
+    test_rt_paused(&rt);
+    CHECK(async_broadcast_storage_size(sizeof(int), 2) <= sizeof store);
+    async_broadcast_init(&b, sizeof(int), 2, store);
+    async_broadcast_subscribe(&b, &rx);
+    ASSERT_EQ(async_stream_broadcast_init(&bs, &rx), 0);
+    for (i = 1; i <= 5; i++) async_broadcast_send(&b, &i);
+    async_broadcast_sender_release(&b);
+    ZERO(f);
+    f.s = &bs.base; f.kind = SINK_FOLD;
+    async_task_spawn(&rt, &f.task, sink_task, "bcast");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.rc, 0);
+    ASSERT_EQ(f.k.errors, 1);                   /* lagged: 1..3 were overwritten */
+    ASSERT_EQ(f.k.count, 2);
+    ASSERT_EQ(f.acc, 4 + 5);
+    async_broadcast_unsubscribe(&rx);
+    async_broadcast_destroy(&b);
+    async_runtime_destroy(&rt);
+}
+
+TEST(mpsc_stream_backpressure_and_end) {
+    async_runtime rt;
+    static sink_frame f;
+    static prod_frame p;
+    async_mpsc c;
+    int store[2];
+    async_stream_mpsc ms;
+    async_stream_timed th;
+    test_rt_paused(&rt);
+    async_mpsc_init(&c, sizeof(int), 2, store);
+    async_stream_mpsc_init(&ms, &c);
+    async_stream_throttle_init(&th, &ms.base, MS(1));       /* a slow consumer */
+    ZERO(p); ZERO(f);
+    p.c = &c; p.n = 50;
+    f.s = &th.base; f.kind = SINK_FOLD;
+    async_task_spawn(&rt, &p.task, producer, "producer");
+    async_task_spawn(&rt, &f.task, sink_task, "sink");
+    while (async_runtime_step(&rt, 0) > 0 && !async_task_is_finished(&f.task)) {
+        CHECK(async_mpsc_len(&c) <= 2);
+        CHECK(p.i <= (int)f.k.count + 3);       /* the producer waits for room */
+        if (async_mpsc_len(&c) > 2) break;
+    }
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.rc, 0);
+    ASSERT_EQ(f.k.count, 50);
+    ASSERT_EQ(f.acc, 49 * 50 / 2);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(iter_map_filter_fold);
@@ -583,5 +1092,19 @@ int main(int argc, char **argv) {
     RUN(merge_of_timed_sources_in_time_order);
     RUN(error_items_counted_skipped_or_stopping);
     RUN(collect_limits_and_allocation);
+    RUN(then_is_an_async_map_in_order);
+    RUN(buffered_keeps_order_with_n_in_flight);
+    RUN(buffer_unordered_yields_in_completion_order);
+    RUN(buffered_head_of_line_vs_unordered_timeline);
+    RUN(for_each_concurrent_limits_and_upstream_backpressure);
+    RUN(cancel_releases_calls_in_flight_and_timers);
+    RUN(throttle_spaces_items);
+    RUN(throttle_does_not_delay_slow_items);
+    RUN(timeout_reports_each_gap_once);
+    RUN(interval_stream_ticks);
+    RUN(gen_stream_yields_then_ends_and_cancels);
+    RUN(unfold_steps_until_zero);
+    RUN(broadcast_stream_reports_lag_as_error_item);
+    RUN(mpsc_stream_backpressure_and_end);
     DONE();
 }
