@@ -15,8 +15,9 @@
        4 SYNC ........................... >>sync
        5 CHANNELS ....................... >>chan
        6 COMBINATORS .................... >>combinators
-       7 DEBUGGING ...................... >>debug
-       8 ERRORS ......................... >>errors
+       7 STREAMS ........................ >>streams
+       8 DEBUGGING ...................... >>debug
+       9 ERRORS ......................... >>errors
        CONFIGURATION .................... >>config
        PITFALLS
        LICENSE (end of file)
@@ -192,6 +193,9 @@ QUICK START
    poll starts with `budget` (128) units; every operation that completes
    spends one, and with none left operations return ASYNC_PENDING and yield,
    so a task looping over ready operations cannot starve others or timers.
+   A poll function of your own that is always ready calls
+   async_consume_budget(t) (tokio::task::consume_budget): 1 to go on, 0 when the
+   budget is spent (return ASYNC_PENDING then: the task runs again soon).
    A nonzero `seed` in the desc picks the next task at random (reproducibly)
    among the ready ones, to explore interleavings in tests.
 
@@ -379,7 +383,87 @@ QUICK START
      async_bulkhead: _init(b, max_concurrent, max_queue), _enter(t, b, w) (at once,
        queued FIFO, or ASYNC_EREJECTED when max_queue already wait), _leave.
 
-7 DEBUGGING (>>debug)
+7 STREAMS (>>streams)
+=====================
+   A stream is an async iterator (Rust's Stream): a struct whose first member is an
+   async_stream {next, item_size, ended}. async_stream_next(t, s, &item) is an
+   operation: ASYNC_ITEM (1) with the item written, 0 at the end (and every time
+   after: streams are fused), an error item (< 0: the stream goes on), or
+   ASYNC_PENDING. Everything lives in structs you own: no allocation anywhere
+   except collect_alloc, so a pipeline runs in constant memory and on MCUs.
+   Pass the same item buffer to every poll until one completes (chunks and zip
+   build their item in it).
+       async_stream_iter it; async_stream_map sq; async_stream_filter even;
+       async_stream_iter_init(&it, array, sizeof(int), n);
+       async_stream_map_init(&sq, &it.base, sizeof(int), square, NULL, &f->scratch);
+       async_stream_filter_init(&even, &sq.base, is_even, NULL);
+       ASYNC_AWAIT(rc, async_stream_fold(t, &even.base, &f->sink, &f->sum, add, NULL,
+                                         &f->item));
+   Sources (each _init(s, ...) returns 0 or ASYNC_EINVAL):
+     async_stream_iter: the items of an array. async_stream_from_fn: fn(user, &item)
+       returns 1 (an item), 0 (the end) or < 0 (an error item). async_stream_unfold:
+       step(t, co, state, &item) is a nested async function (ASYNC_CORO_BEGIN(t,
+       co)) giving ASYNC_ITEM or 0; restarted for each item. async_stream_gen: a
+       struct that begins with an async_stream_gen and a function gen(t, st, &item)
+       that is a generator over its co (ASYNC_GEN_YIELD per item, ASYNC_END(0)).
+       async_stream_mpsc / _broadcast (ASYNC_ELAGGED is an error item) / _interval
+       (items: the async_time of each tick) read a channel or an interval; the end
+       of the channel is the end of the stream.
+   Adapters (_init(s, up, ...); scratch is room for one upstream item):
+     map(fn(in, out, user)), filter_map(fn returns 1 to keep), filter(pred),
+     take_while / skip_while (pred), then(fn): an async map, fn(t, co, in, out,
+     user) a nested async function returning 0 or < 0 (an error item);
+     take(n) (take(0) never reads up), skip(n), enumerate (items: uint64_t index
+     then the item); chunks(n) / chunks_timeout(n, d): items are a size_t count
+     then up to n items (async_stream_chunk_size), a short last chunk, never an
+     empty one; with d, a batch goes out d after its first item (tokio-stream);
+     an error item passes through ahead of the batch it interrupts.
+     zip(a, b) (a's item then b's; ends when either ends), chain(a, b), merge(a,
+     b) (alternates while both are ready; ends when both have), select_all(ups, n)
+     (round robin). throttle(period) (at least period between items), timeout(d)
+     (ASYNC_ETIMEDOUT as an error item, once per gap; the stream goes on).
+     buffered / buffer_unordered(up, n, item_size, fn, state_size, user, slots):
+       fn(t, state, in, out, user) is a nested async function whose state (zeroed
+       for each call, an async_coro first) lives in a slot; up to n calls run at
+       once; buffered gives outputs in input order, buffer_unordered as they
+       complete; up is read only when a slot is free (backpressure). slots: n *
+       async_stream_slot_size(state_size, up, item_size) bytes, aligned as malloc's.
+       n = 0 is refused (futures' "unlimited" needs allocation).
+     fanout_init(f, up, ring, cap, outs, n): n output streams (outs[i].base), each
+       read by its own task, each seeing every item; up runs at most cap items
+       ahead of the slowest output. fanout_release(out): that output stops
+       holding the others back (ASYNC_EBUSY while its task waits on up: cancel
+       that first). An error item of up goes to the output that pulled it.
+   Sinks (operations; progress kept in an async_stream_sink you zero first):
+     fold(t, s, k, acc, fn(acc, item, user), user, scratch), for_each(t, s, k, fn,
+     user, scratch) (fn returning < 0 stops the sink with that code),
+     count_items(t, s, k, scratch) (k->count), collect(t, s, k, buf, cap) (0 at
+     the end; ASYNC_ELIMIT when cap items are in, nothing read beyond),
+     collect_alloc(t, s, k, &buf, limit) (ASYNC_MALLOC'd array that doubles;
+     ASYNC_ENOMEM keeps what was collected; ASYNC_FREE it in every case),
+     for_each_concurrent(t, b, k, scratch) (b: a buffer_unordered whose fn is the
+     work). Error items are counted in k->errors and skipped, or with
+     k->stop_on_error = 1 (the try_ forms) returned; the stream stays usable.
+     Sinks consume every ready item in one poll, spending the cooperative budget:
+     a long ready stream still lets other tasks run.
+   Cancellation: a next() (or sink) that is cancelled polls the stream in cancel
+   mode, which cancels what it waits on, through its upstreams. Cancel safe (a
+   next() losing a select loses nothing, the stream goes on): iter, from_fn,
+   mpsc, broadcast, interval, map, filter, filter_map, take(_while), skip(_while),
+   enumerate, chain, merge, select_all, throttle, timeout, fanout, when their
+   upstreams are. Not cancel safe (Tokio's StreamExt::next is): then, buffered,
+   buffer_unordered (the calls in flight unwind through their cleanup; their
+   items are lost), chunks (the partial batch), zip (a held first half), unfold
+   (the step in progress restarts), gen (it unwinds and the stream ends). Run
+   such a pipeline in its own task feeding an mpsc, and select on that.
+   Writing a stream: next(t, st, item) must follow the poll contract: check
+   async_task_cancelling(t) first (cancel what you wait on, your upstreams too,
+   and return ASYNC_ECANCELED), return ASYNC_PENDING only with a wake registered,
+   and read upstreams with async_stream_next(t, up, buf) (it keeps them fused).
+   A source that is always ready calls async_consume_budget(t) per item:
+   that is what makes a sink over it yield now and then.
+
+8 DEBUGGING (>>debug)
 =====================
      async_dump(rt, write, user)   every live task: name, state, file:line where
                                    it is suspended and what it awaits there (the
@@ -391,7 +475,7 @@ QUICK START
    ASYNC_NO_SITES to drop them (the dump then shows the resume line only in the
    switch form).
 
-8 ERRORS (>>errors)
+9 ERRORS (>>errors)
 ===================
    Functions return int: >= 0 success (a count or a value), < 0 an error code.
    On hosted builds the codes that have an errno equivalent are -errno
@@ -487,7 +571,8 @@ REVISION HISTORY
 ================
    0.1.0 (2026-11-22)  coroutines, executor, tasks, timers, paused clock, dump;
                        sync primitives and channels; combinators, JoinSet, retry,
-                       circuit breaker, bulkhead
+                       circuit breaker, bulkhead; streams: sources, adapters,
+                       sinks, buffered/buffer_unordered, fan-out
 */
 
 #ifndef ASYNC_H_INCLUDED
@@ -794,6 +879,7 @@ ASYNC_API int async_task_join(async_task *self, async_task *child);      /* op *
 ASYNC_API int async_task_abort(async_task *t);
 ASYNC_API int async_task_detach(async_task *t);
 ASYNC_API int async_task_wake(async_task *t);
+ASYNC_API int async_consume_budget(async_task *t);
 ASYNC_API int async_task_result(const async_task *t, int *result);
 ASYNC_API int async_task_is_finished(const async_task *t);
 ASYNC_API int async_task_state(const async_task *t);
@@ -2154,6 +2240,8 @@ static int async__coop(async_task *t) {
     t->flags |= ASYNC__F_YIELDED;
     return 0;
 }
+
+ASYNC_DEF int async_consume_budget(async_task *t) { return t ? async__coop(t) : 0; }
 
 static void async__free_task(async_task *t) {
     t->magic = 0;
@@ -5259,9 +5347,9 @@ enum { ASYNC__THROTTLE = 0, ASYNC__TIMEOUT = 1 };
 static int async__timed_next(async_task *t, async_stream *st, void *item) {
     async_stream_timed *s = (async_stream_timed *)(void *)st;
     int rc;
-    if (ASYNC__CANCELLING(t)) {
+    if (ASYNC__CANCELLING(t)) {                 /* throttle keeps its gap (state) */
         async__timer_disarm(&s->timer);
-        s->state = 0;
+        if (s->mode == ASYNC__TIMEOUT) s->state = 0;
         return async__poll_stream(t, s->up, item);
     }
     if (s->mode == ASYNC__THROTTLE) {
