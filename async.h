@@ -401,7 +401,9 @@ QUICK START
                                          &f->item));
    Sources (each _init(s, ...) returns 0 or ASYNC_EINVAL):
      async_stream_iter: the items of an array. async_stream_from_fn: fn(user, &item)
-       returns 1 (an item), 0 (the end) or < 0 (an error item). async_stream_unfold:
+       returns 1 (an item), 0 (the end) or < 0 (an error item: the stream goes on,
+       so a source that failed for good returns its error once, then 0; a sink
+       skipping errors would otherwise read it forever). async_stream_unfold:
        step(t, co, state, &item) is a nested async function (ASYNC_CORO_BEGIN(t,
        co)) giving ASYNC_ITEM or 0; restarted for each item. async_stream_gen: a
        struct that begins with an async_stream_gen and a function gen(t, st, &item)
@@ -413,12 +415,13 @@ QUICK START
      map(fn(in, out, user)), filter_map(fn returns 1 to keep), filter(pred),
      take_while / skip_while (pred), then(fn): an async map, fn(t, co, in, out,
      user) a nested async function returning 0 or < 0 (an error item);
-     take(n) (take(0) never reads up), skip(n), enumerate (items: uint64_t index
-     then the item); chunks(n) / chunks_timeout(n, d): items are a size_t count
+     take(n) (take(0) never reads up), skip(n), enumerate (items: a uint64_t index,
+     then the item at offset 8, packed: read it with memcpy); chunks(n) / chunks_timeout(n, d): items are a size_t count
      then up to n items (async_stream_chunk_size), a short last chunk, never an
      empty one; with d, a batch goes out d after its first item (tokio-stream);
      an error item passes through ahead of the batch it interrupts.
-     zip(a, b) (a's item then b's; ends when either ends), chain(a, b), merge(a,
+     zip(a, b) (a's item then b's at offset a->item_size, packed; ends when either
+     ends), chain(a, b), merge(a,
      b) (alternates while both are ready; ends when both have), select_all(ups, n)
      (round robin). throttle(period) (at least period between items), timeout(d)
      (ASYNC_ETIMEDOUT as an error item, once per gap; the stream goes on).
@@ -427,8 +430,10 @@ QUICK START
        for each call, an async_coro first) lives in a slot; up to n calls run at
        once; buffered gives outputs in input order, buffer_unordered as they
        complete; up is read only when a slot is free (backpressure). slots: n *
-       async_stream_slot_size(state_size, up, item_size) bytes, aligned as malloc's.
-       n = 0 is refused (futures' "unlimited" needs allocation).
+       async_stream_slot_size(state_size, up, item_size) bytes, aligned as malloc's
+       (ASYNC_STREAM_SLOT_SIZE(state_size, in_size, out_size) for array sizes).
+       n = 0 is refused (futures' "unlimited" needs allocation). Each poll polls
+       every call in flight (not only the woken ones): meant for small n.
      fanout_init(f, up, ring, cap, outs, n): n output streams (outs[i].base), each
        read by its own task, each seeing every item; up runs at most cap items
        ahead of the slowest output. fanout_release(out): that output stops
@@ -438,7 +443,8 @@ QUICK START
      fold(t, s, k, acc, fn(acc, item, user), user, scratch), for_each(t, s, k, fn,
      user, scratch) (fn returning < 0 stops the sink with that code),
      count_items(t, s, k, scratch) (k->count), collect(t, s, k, buf, cap) (0 at
-     the end; ASYNC_ELIMIT when cap items are in, nothing read beyond),
+     the end; ASYNC_ELIMIT when cap items are in, nothing read beyond: a stream of
+     exactly cap items gives ASYNC_ELIMIT too, so pass cap + 1 to see its end),
      collect_alloc(t, s, k, &buf, limit) (ASYNC_MALLOC'd array that doubles;
      ASYNC_ENOMEM keeps what was collected; ASYNC_FREE it in every case),
      for_each_concurrent(t, b, k, scratch) (b: a buffer_unordered whose fn is the
@@ -456,6 +462,10 @@ QUICK START
    items are lost), chunks (the partial batch), zip (a held first half), unfold
    (the step in progress restarts), gen (it unwinds and the stream ends). Run
    such a pipeline in its own task feeding an mpsc, and select on that.
+   async_stream_cancel(t, s, item) drops a stream you stop reading early (Rust's
+   drop): from inside a task, it polls the chain once in cancel mode, so a
+   generator or calls in flight unwind through their cleanup now, and ends it.
+   take(3) over an endless generator leaves the generator suspended until then.
    Writing a stream: next(t, st, item) must follow the poll contract: check
    async_task_cancelling(t) first (cancel what you wait on, your upstreams too,
    and return ASYNC_ECANCELED), return ASYNC_PENDING only with a wake registered,
@@ -1444,7 +1454,10 @@ typedef struct async_stream_timed {     /* throttle, timeout */
 } async_stream_timed;
 /* buffered / buffer_unordered: up to n calls of fn in flight, each in a slot of
    async_stream_slot_size(...) bytes of storage (fn's state first: zeroed, an
-   async_coro at its start). */
+   async_coro at its start). ASYNC_STREAM_SLOT_SIZE is the same, for array sizes. */
+#define ASYNC__ALIGN16(n) (((size_t)(n) + 15u) & ~(size_t)15u)
+#define ASYNC_STREAM_SLOT_SIZE(state_size, in_size, out_size) \
+    (16u + ASYNC__ALIGN16(state_size) + ASYNC__ALIGN16(in_size) + ASYNC__ALIGN16(out_size))
 typedef int (*async_stream_async_fn)(async_task *t, void *state, const void *in, void *out,
                                      void *user);
 typedef struct async_stream_buffered {
@@ -1464,6 +1477,7 @@ typedef struct async_stream_fanout {
     unsigned char *ring;
     size_t cap, n;
     uint64_t head, tail;                /* positions kept: [head, tail) */
+    size_t tail_idx;                    /* tail's place in the ring (no 64-bit %) */
     async_waitq q;
     int up_state;                       /* 0 open, 1 ended */
     struct async_stream_fanout_out *outs, *puller;
@@ -1472,6 +1486,7 @@ typedef struct async_stream_fanout_out {
     async_stream base;
     async_stream_fanout *f;
     uint64_t pos;
+    size_t idx;                         /* pos's place in the ring */
     async_waiter w;
     uint8_t live;
 } async_stream_fanout_out;
@@ -1486,6 +1501,7 @@ typedef struct async_stream_sink {
 } async_stream_sink;
 
 ASYNC_API int async_stream_next(async_task *t, async_stream *s, void *item);       /* op */
+ASYNC_API int async_stream_cancel(async_task *t, async_stream *s, void *item);
 ASYNC_API int async_stream_iter_init(async_stream_iter *s, const void *array, size_t item_size,
                                      size_t count);
 ASYNC_API int async_stream_from_fn_init(async_stream_from_fn *s, size_t item_size,
@@ -4913,6 +4929,22 @@ ASYNC_DEF int async_stream_next(async_task *t, async_stream *s, void *item) {
     return async__poll_stream(t, s, item);
 }
 
+/* Drop a stream now (Rust's drop of a stream): poll it once in cancel mode, so
+   generators and calls in flight unwind through their cleanup, and end it. Also
+   when it has ended: take(n) over a generator holds a live generator at its end. */
+ASYNC_DEF int async_stream_cancel(async_task *t, async_stream *s, void *item) {
+    uint8_t mode;
+    int rc;
+    if (!t || !s || !s->next || (!item && s->item_size)) return ASYNC_EINVAL;
+    mode = (uint8_t)(t->flags & ASYNC__F_CANCELLING);
+    t->flags |= ASYNC__F_CANCELLING;
+    rc = s->next(t, s, item);
+    t->flags = (uint8_t)((t->flags & ~ASYNC__F_CANCELLING) | mode);
+    ASYNC_ASSERT(rc != ASYNC_PENDING, "a stream returned ASYNC_PENDING in cancel mode");
+    s->ended = 1;
+    return 0;
+}
+
 static void async__stream_base(async_stream *s, async_stream_fn next, size_t item_size) {
     s->next = next;
     s->item_size = item_size;
@@ -5076,7 +5108,8 @@ ASYNC_DEF int async_stream_filter_map_init(async_stream_map *s, async_stream *up
 enum { ASYNC__FILTER = 0, ASYNC__TAKE_WHILE = 1, ASYNC__SKIP_WHILE = 2 };
 static int async__filter_next(async_task *t, async_stream *st, void *item) {
     async_stream_filter *s = (async_stream_filter *)(void *)st;
-    if (s->mode == ASYNC__TAKE_WHILE && s->done) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : 0;
+    if (ASYNC__CANCELLING(t)) return async__poll_stream(t, s->up, item);
+    if (s->mode == ASYNC__TAKE_WHILE && s->done) return 0;
     for (;;) {
         int rc = async__poll_stream(t, s->up, item);
         if (rc != ASYNC_ITEM) return rc;
@@ -5156,7 +5189,8 @@ static int async__count_next(async_task *t, async_stream *st, void *item) {
     async_stream_count *s = (async_stream_count *)(void *)st;
     int rc;
     if (s->mode == ASYNC__TAKE) {
-        if (!s->n) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : 0;   /* upstream untouched */
+        if (ASYNC__CANCELLING(t)) return async__poll_stream(t, s->up, item);
+        if (!s->n) return 0;                    /* upstream untouched */
         rc = async__poll_stream(t, s->up, item);
         if (rc == ASYNC_ITEM) s->n--;
         return rc;
@@ -5399,7 +5433,7 @@ ASYNC_DEF int async_stream_timeout_init(async_stream_timed *s, async_stream *up,
 
 /* ---- buffered / buffer_unordered ----------------------------------------------------
    A slot: a 16-byte header {rc, status}, fn's state, the input item, the output. */
-#define ASYNC__SLOT_ALIGN(n) (((n) + 15u) & ~(size_t)15u)
+#define ASYNC__SLOT_ALIGN(n) ASYNC__ALIGN16(n)
 enum { ASYNC__SLOT_FREE = 0, ASYNC__SLOT_RUNNING = 1, ASYNC__SLOT_DONE = 2 };
 typedef struct async__slot {
     int rc;
@@ -5408,15 +5442,14 @@ typedef struct async__slot {
 
 ASYNC_DEF size_t async_stream_slot_size(size_t state_size, const async_stream *up, size_t out_size) {
     if (!up) return 0;
-    return ASYNC__SLOT_ALIGN(sizeof(async__slot)) + ASYNC__SLOT_ALIGN(state_size) +
-           ASYNC__SLOT_ALIGN(up->item_size) + ASYNC__SLOT_ALIGN(out_size);
+    return ASYNC_STREAM_SLOT_SIZE(state_size, up->item_size, out_size);
 }
 static async__slot *async__slot_at(async_stream_buffered *s, size_t i) {
     return (async__slot *)(void *)(s->slots + i * s->slot_size);
 }
 static unsigned char *async__slot_state(async_stream_buffered *s, async__slot *sl) {
     (void)s;
-    return (unsigned char *)sl + ASYNC__SLOT_ALIGN(sizeof(async__slot));
+    return (unsigned char *)sl + 16;            /* the header: ASYNC_STREAM_SLOT_SIZE's 16 */
 }
 static unsigned char *async__slot_in(async_stream_buffered *s, async__slot *sl) {
     return async__slot_state(s, sl) + ASYNC__SLOT_ALIGN(s->state_size);
@@ -5539,28 +5572,31 @@ static int async__fanout_next(async_task *t, async_stream *st, void *item) {
     if (ASYNC__CANCELLING(t)) {
         if (f->puller == o) {                   /* up's wake is this task's: drop it */
             f->puller = NULL;
-            (void)async__poll_stream(t, f->up, f->ring + (size_t)(f->tail % f->cap) * isz);
+            (void)async__poll_stream(t, f->up, f->ring + f->tail_idx * isz);
             async__wq_ready_all(&f->q, ASYNC__W_READY, 0);  /* another output pulls */
         }
         return ASYNC_ECANCELED;
     }
     if (o->pos < f->tail) {                     /* kept already */
         if (!async__coop(t)) return ASYNC_PENDING;
-        async__copy_item(item, f->ring + (size_t)(o->pos % f->cap) * isz, isz);
+        async__copy_item(item, f->ring + o->idx * isz, isz);
         o->pos++;
+        if (++o->idx == f->cap) o->idx = 0;
         async__fanout_head(f);
         async__wq_ready_all(&f->q, ASYNC__W_READY, 0);     /* room for the puller */
         return ASYNC_ITEM;
     }
     if (f->up_state == 1) return 0;
     if (f->tail - f->head < f->cap && (!f->puller || f->puller == o)) {
-        rc = async__poll_stream(t, f->up, f->ring + (size_t)(f->tail % f->cap) * isz);
+        rc = async__poll_stream(t, f->up, f->ring + f->tail_idx * isz);
         f->puller = rc == ASYNC_PENDING ? o : NULL;
         if (rc == ASYNC_ITEM) {
             f->tail++;
+            if (++f->tail_idx == f->cap) f->tail_idx = 0;
             async__wq_ready_all(&f->q, ASYNC__W_READY, 0);
-            async__copy_item(item, f->ring + (size_t)(o->pos % f->cap) * isz, isz);
+            async__copy_item(item, f->ring + o->idx * isz, isz);
             o->pos++;
+            if (++o->idx == f->cap) o->idx = 0;
             async__fanout_head(f);
             return ASYNC_ITEM;
         }
@@ -5569,8 +5605,7 @@ static int async__fanout_next(async_task *t, async_stream *st, void *item) {
             async__wq_ready_all(&f->q, ASYNC__W_READY, 0);
             return 0;
         }
-        if (rc != ASYNC_PENDING) return rc;     /* an error item: to this output only */
-        return rc;                              /* up wakes this task */
+        return rc;      /* an error item (to this output only), or up wakes this task */
     }
     async__wq_push(&f->q, &o->w, t);            /* full, or another output pulls */
     return ASYNC_PENDING;

