@@ -12,9 +12,11 @@
    9. graceful shutdown: workers watch a config value and stop on a cancel token
   10. combinators: a join against sequential awaits, a select with a timeout, a JoinSet
       reaping in completion order, a retry with backoff
+  11. streams: map, filter and fold over an array; an interval as a stream, take(3)
 
    More in examples/: kv_actor, conn_pool, worker_pool, pubsub, shutdown, rate_limiter,
-   concurrent_fetch, race_timeout, select_loop, signal_cancel, server_loop, resilience.
+   concurrent_fetch, race_timeout, select_loop, signal_cancel, server_loop, resilience,
+   streams, log_lines.
    Run this tour with `make demo`. */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
@@ -191,7 +193,31 @@ typedef struct {
     char order[32];
     async_backoff backoff;
     flaky_frame fl;
+    async_stream_iter nums;
+    async_stream_map squares;
+    async_stream_filter evens;
+    async_stream_sink sink;
+    int scratch, item;
+    long long total;
+    async_stream_interval ticks;
+    async_stream_count three;
 } main_frame;
+
+/* 11. Streams: plain functions for map, filter and fold. */
+static const int numbers[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+static void square(const void *in, void *out, void *user) {
+    (void)user;
+    *(int *)out = *(const int *)in * *(const int *)in;
+}
+static int is_even(const void *item, void *user) {
+    (void)user;
+    return *(const int *)item % 2 == 0;
+}
+static int add(void *acc, const void *item, void *user) {
+    (void)user;
+    *(long long *)acc += *(const int *)item;
+    return 0;
+}
 
 static int main_task(async_task *t) {
     main_frame *f = (main_frame *)t;
@@ -375,6 +401,27 @@ static int main_task(async_task *t) {
     ASYNC_RETRY_CALL(f->rc, &f->backoff, &f->timer, &f->fl.co, flaky(t, &f->fl));
     printf("   retry with backoff: %d after %d attempts\n", f->rc, f->fl.calls);
     f->bad += f->rc != 42;
+
+    printf("11. streams, pulled item by item, nothing allocated\n");
+    async_stream_iter_init(&f->nums, numbers, sizeof(int), 10);
+    async_stream_map_init(&f->squares, &f->nums.base, sizeof(int), square, NULL, &f->scratch);
+    async_stream_filter_init(&f->evens, &f->squares.base, is_even, NULL);
+    ASYNC_AWAIT(f->rc, async_stream_fold(t, &f->evens.base, &f->sink, &f->total, add, NULL,
+                                         &f->item));
+    printf("   1..10 -> map(square) -> filter(even) -> fold(+): %lld from %d items\n",
+           f->total, (int)f->sink.count);
+    f->bad += f->rc != 0 || f->total != 220 || f->sink.count != 5;
+    async_interval_init(&f->ticker, ASYNC_MS(30), ASYNC_TICK_SKIP);
+    async_stream_interval_init(&f->ticks, &f->ticker);
+    async_stream_take_init(&f->three, &f->ticks.base, 3);
+    f->t0 = async_time_now(&rt);
+    for (f->i = 0;; f->i++) {
+        ASYNC_AWAIT(f->rc, async_stream_next(t, &f->three.base, &f->when));
+        if (f->rc != ASYNC_ITEM) break;
+        printf("   interval(30 ms).take(3): tick at +%.0f ms\n", ms_since(f->t0));
+    }
+    printf("   then the stream ends (%d items)\n", f->i);
+    f->bad += f->i != 3;
     ASYNC_END(f->bad);
 }
 
