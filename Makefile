@@ -22,8 +22,10 @@ CFLAGS_GOTO := -std=gnu99 -DASYNC_USE_COMPUTED_GOTO -Wall -Wextra -Werror -Wshad
 CXXFLAGS_TEST := -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wshadow -O2 -g -I.
 LIBS := -lpthread
 
-TESTS := coro task time debug sync chan cancel comb stream
-TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $(B)/test/test_$(t)-cxx)
+TESTS := coro task time debug sync chan cancel comb stream io
+# The I/O suite runs once more on the epoll backend.
+TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $(B)/test/test_$(t)-cxx) \
+    $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(addprefix $(B)/examples/,$(EXAMPLES))
 HDR := async.h tests/test.h
@@ -41,6 +43,12 @@ $(B)/test/test_%-goto: tests/test_%.c $(HDR)
 $(B)/test/test_%-cxx: tests/test_%.c $(HDR)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS_TEST) $< -o $@ $(LIBS)
+$(B)/test/test_io-epoll: tests/test_io.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_TEST) -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
+$(B)/test/test_io-epoll-cxx: tests/test_io.c $(HDR)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_TEST) -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
 
 # Build checks, one per line: "name|command". Each counts as one test.
 $(B)/checks.txt: Makefile $(wildcard examples/*.c)
@@ -49,6 +57,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	for cc in gcc clang; do for std in c99 c11; do \
 	  echo "$$cc-$$std|$$cc -std=$$std $(WARN) -Wconversion -Wsign-conversion -I. -c tests/compile/compile_c.c -o $(B)/chk/$$cc-$$std.o"; \
 	done; done; \
+	echo "epoll-gcc-clang-conversion|gcc -std=c99 $(WARN) -Wconversion -Wsign-conversion -DASYNC_USE_EPOLL -I. -c tests/compile/compile_c.c -o $(B)/chk/epoll-gcc.o && clang -std=c11 $(WARN) -Wconversion -Wsign-conversion -DASYNC_USE_EPOLL -I. -c tests/compile/compile_c.c -o $(B)/chk/epoll-clang.o"; \
 	echo "gcc-jump-misses-init|gcc -std=c99 $(WARN) -Wjump-misses-init -I. -c tests/test_coro.c -o $(B)/chk/jmi.o"; \
 	echo "g++-c++11|g++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -I. tests/compile/compile_cpp.cc -o $(B)/chk/cpp11 && $(B)/chk/cpp11"; \
 	echo "clang++-c++17|clang++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -I. tests/compile/compile_cpp.cc -o $(B)/chk/cpp17 && $(B)/chk/cpp17"; \
@@ -77,7 +86,11 @@ demo: $(B)/examples/demo
 
 # ---- sanitizers ----------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
-SAN_BINS := $(foreach t,$(TESTS),$(B)/san/test_$(t)-gcc $(B)/san/test_$(t)-clang)
+SAN_BINS := $(foreach t,$(TESTS),$(B)/san/test_$(t)-gcc $(B)/san/test_$(t)-clang) \
+    $(B)/san/test_io-epoll-gcc
+$(B)/san/test_io-epoll-gcc: tests/test_io.c $(HDR)
+	@mkdir -p $(@D)
+	gcc -std=c99 $(WARN) $(SAN) -DASYNC_USE_EPOLL -I. $< -o $@ $(LIBS)
 $(B)/san/test_%-gcc: tests/test_%.c $(HDR)
 	@mkdir -p $(@D)
 	gcc -std=c99 $(WARN) $(SAN) -I. $< -o $@ $(LIBS)
@@ -93,7 +106,10 @@ sanitize: $(SAN_BINS)
 	    ./tests/run.sh $(SAN_BINS)
 
 # ---- coverage ------------------------------------------------------------------
-COV_BINS := $(foreach t,$(TESTS),$(B)/cov/test_$(t))
+COV_BINS := $(foreach t,$(TESTS),$(B)/cov/test_$(t)) $(B)/cov/test_io-epoll
+$(B)/cov/test_io-epoll: tests/test_io.c $(HDR)
+	@mkdir -p $(@D)
+	gcc -std=c99 -O0 -g --coverage -DASYNC_USE_EPOLL -I. $< -o $@ $(LIBS)
 $(B)/cov/test_%: tests/test_%.c $(HDR)
 	@mkdir -p $(@D)
 	gcc -std=c99 -O0 -g --coverage -I. $< -o $@ $(LIBS)

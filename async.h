@@ -16,8 +16,9 @@
        5 CHANNELS ....................... >>chan
        6 COMBINATORS .................... >>combinators
        7 STREAMS ........................ >>streams
-       8 DEBUGGING ...................... >>debug
-       9 ERRORS ......................... >>errors
+       8 I/O ............................ >>io
+       9 DEBUGGING ...................... >>debug
+       10 ERRORS ........................ >>errors
        CONFIGURATION .................... >>config
        PITFALLS
        LICENSE (end of file)
@@ -473,7 +474,92 @@ QUICK START
    A source that is always ready calls async_consume_budget(t) per item:
    that is what makes a sink over it yield now and then.
 
-8 DEBUGGING (>>debug)
+8 I/O (>>io)
+============
+   Hosted builds only. A descriptor is awaited through an async_io (in your
+   storage, zeroed) registered with a runtime's reactor; every operation below
+   tries the system call first and waits only when it meets EAGAIN, so a task
+   awaits a socket as it awaits a channel. Ops take an async_waiter (zeroed) as
+   the sync ops do; while an op runs, w->got holds its progress.
+   The reactor (made at the first registration) is poll(2) by default: O(1)
+   registration and removal (a dense table), a descriptor watched only in the
+   directions a task waits for. -DASYNC_USE_EPOLL (impl, Linux) selects epoll,
+   edge-triggered, each descriptor added once. poll(2) costs grow with every
+   descriptor that has a waiter, idle or not: with thousands of mostly idle
+   connections choose epoll. A loop turn waits for I/O no longer than the next
+   timer and wakes exactly the tasks whose descriptors became ready; a busy
+   runtime still looks at I/O (without waiting) every turn of event_interval
+   polls. Every completed operation spends budget, so a socket that is always
+   readable cannot starve other tasks.
+     async_io_register(rt, io, fd)       make fd non-blocking and watch it; EBUSY if
+                                         io is registered; epoll refuses regular
+                                         files (EPERM): use the blocking pool
+     async_io_deregister(io)             stop watching; returns fd, still open, in
+                                         the blocking mode it had; tasks waiting on
+                                         it get ASYNC_ECLOSED
+     async_io_close(io)                  deregister and close; a zeroed or closed io:
+                                         nothing to do (0), so cleanup can call it
+     async_io_fd(io), async_io_backend(rt) ("poll" or "epoll")
+     async_io_read(t, io, w, buf, len)   op: bytes read (> 0), 0 at end of file
+     async_io_write(t, io, w, buf, len)  op: bytes written (maybe fewer than len)
+     async_io_read_exact(t, io, w, buf, len)   op: len, or ASYNC_EEOF if the peer
+                                         closed first (the bytes read are then lost)
+     async_io_write_all(t, io, w, buf, len)    op: len, partial writes completed
+     async_io_ready(t, io, w, dir)       op: wait for ASYNC_IO_READ or _WRITE
+                                         readiness, for a system call of your own;
+                                         when it says EAGAIN, async_io_clear_ready
+                                         (io, dir) and wait again
+     async_io_shutdown(io, how)          ASYNC_IO_READ, _WRITE (half-close: the peer
+                                         reads EOF, we can still read) or _BOTH
+     async_pipe(rt, rd, wr)              a pipe, both ends registered. For stdin or
+                                         stdout, register fd 0 or 1 (it becomes
+                                         non-blocking for every process sharing it
+                                         until deregistered)
+   Addresses: async_addr holds an IPv4, IPv6 or Unix address as bytes (this header
+   includes no system header); async_addr_sockaddr(a) is its struct sockaddr *.
+     async_addr_parse(a, "127.0.0.1:80" | "[::1]:80" | "unix:/path")  numeric
+                                         only (name lookup goes through the pool)
+     async_addr_unix(a, path), async_addr_port(a), async_addr_family(a)
+                                         (AF_INET, AF_INET6, AF_UNIX)
+     async_addr_format(a, buf, size)     "1.2.3.4:80", "[::1]:80", "unix:/path";
+                                         ASYNC_ELIMIT if cut short
+   Sockets (TCP over IPv4 or IPv6, or Unix stream sockets: the address decides):
+     async_sock_listen(rt, io, addr, opts)   bind and listen; opts may be NULL:
+                                         backlog 1024, SO_REUSEADDR (TCP), optional
+                                         reuseport, v6only, unlink (a stale Unix
+                                         socket file); port 0: the kernel picks one,
+                                         async_sock_local_addr tells which
+     async_sock_accept(t, lis, w, conn, &peer)  op: conn (zeroed or closed) is the
+                                         new connection, registered; peer may be
+                                         NULL. EMFILE/ENFILE are returned: sleep a
+                                         little before accepting again (the listener
+                                         stays ready, so retrying at once spins)
+     async_sock_connect(t, io, w, addr)  op: makes the socket and connects without
+                                         blocking; a refusal (-ECONNREFUSED) or a
+                                         cancel closes it again
+     async_sock_local_addr(io, a), async_sock_peer_addr(io, a),
+     async_sock_nodelay(io, on), async_sock_keepalive(io, on),
+     async_sock_error(io)                SO_ERROR: 0 or -errno
+   UDP: async_udp_bind(rt, io, addr) (port 0 for a client),
+     async_udp_send_to(t, io, w, buf, len, to), async_udp_recv_from(t, io, w, buf,
+     len, &from) (a longer datagram is cut to len, as recvfrom), and after
+     async_udp_connect(io, addr) plain async_io_write / async_io_read.
+   Errors are -errno, named by async_strerror: -ECONNREFUSED, -ECONNRESET,
+   -EPIPE, -EADDRINUSE, -ENOTCONN, -EMFILE... EINTR is retried inside. SIGPIPE
+   never kills the process: sockets are written with MSG_NOSIGNAL, and the first
+   registration sets SIGPIPE to ignored if it was at its default (a handler of
+   yours stays). Cancellation (abort, timeout, select) unlinks the waiter at
+   once; read and write are cancel safe (nothing was transferred), read_exact
+   and write_all are not (bytes already moved stay moved), connect closes its
+   socket, accept loses no connection.
+   The paused clock with auto-advance looks at I/O (without waiting) before it
+   jumps to the next timer, as Tokio: a reply already on its way over loopback
+   is seen first, one that needs real time is not waited for.
+   Destroying the runtime ends every task (their cleanup can close their
+   sockets) and detaches descriptors left registered: async_io_close then
+   only closes them.
+
+9 DEBUGGING (>>debug)
 =====================
      async_dump(rt, write, user)   every live task: name, state, file:line where
                                    it is suspended and what it awaits there (the
@@ -485,14 +571,14 @@ QUICK START
    ASYNC_NO_SITES to drop them (the dump then shows the resume line only in the
    switch form).
 
-9 ERRORS (>>errors)
-===================
+10 ERRORS (>>errors)
+====================
    Functions return int: >= 0 success (a count or a value), < 0 an error code.
    On hosted builds the codes that have an errno equivalent are -errno
    (ASYNC_ETIMEDOUT == -ETIMEDOUT), so OS errors pass through unchanged.
      ASYNC_ECANCELED ASYNC_ETIMEDOUT ASYNC_ENOMEM ASYNC_EINVAL ASYNC_EBUSY
      ASYNC_EAGAIN ASYNC_EDEADLK ASYNC_ECLOSED ASYNC_ESTATE ASYNC_ELOST
-     ASYNC_ENORECV ASYNC_ELAGGED ASYNC_EREJECTED ASYNC_ELIMIT
+     ASYNC_ENORECV ASYNC_ELAGGED ASYNC_EREJECTED ASYNC_ELIMIT ASYNC_EEOF
      async_strerror(code)
    ASYNC_PENDING (INT_MIN) is not an error: it means "not yet".
    Misuse that cannot be reported as a code (a lost resume point, an operation
@@ -513,6 +599,7 @@ CONFIGURATION (>>config)
      ASYNC_WHEEL_BITS        timer wheel slots per level, as a power of two (3..6);
                              default 6 (9 levels of 64), 4 freestanding (14 of 16:
                              a third of the RAM, about 1 KB on 32-bit targets)
+     ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2)
      ASYNC_API               linkage of public functions (default extern)
      ASYNC_STATIC            make every function static (impl and users in one TU)
      ASYNC_MALLOC(sz), ASYNC_FREE(p)       impl; all or none (default malloc/free
@@ -703,7 +790,8 @@ extern "C" {
     X(ASYNC_ENORECV, (-3004), "no receiver") \
     X(ASYNC_ELAGGED, (-3005), "receiver lagged behind: the oldest items were overwritten") \
     X(ASYNC_EREJECTED, (-3006), "rejected: circuit open or bulkhead full") \
-    X(ASYNC_ELIMIT, (-3007), "limit reached: retries, or items a buffer can hold")
+    X(ASYNC_ELIMIT, (-3007), "limit reached: retries, or items a buffer can hold") \
+    X(ASYNC_EEOF, (-3008), "unexpected end of file: the peer closed before all bytes came")
 
 #define ASYNC__ERR_ENUM(name, value, msg) name = value,
 enum { ASYNC_OK = 0, ASYNC_ERRORS(ASYNC__ERR_ENUM) ASYNC__ERR_LAST = -3999 };
@@ -803,6 +891,7 @@ enum {
 
 typedef struct async_stats {
     uint64_t polls, wakes, timers_fired, spawned, completed, slow_polls;
+    uint64_t io_waits, io_events;       /* descriptors waited on; readiness events */
 } async_stats;
 
 typedef uint64_t async_time;
@@ -821,6 +910,20 @@ typedef struct async_runtime_desc {
 } async_runtime_desc;
 
 typedef struct async_waker async_waker;
+struct async_io;
+
+/* The reactor's part of a runtime (hosted builds): empty until the first descriptor
+   is registered, which installs the backend (see IO). */
+typedef struct async__reactor {
+    int (*wait)(async_runtime *rt, async_time max_wait); /* poll, dispatch; 1 if events */
+    void (*fini)(async_runtime *rt);
+    void *fds;                          /* poll: struct pollfd[cap]; slot 0 is the wake fd */
+    struct async_io **ios;              /* ios[slot], slot 0 unused */
+    uint32_t n, cap;                    /* slots in use (slot 0 included), allocated */
+    uint32_t nwait;                     /* waiters queued on descriptors */
+    int epfd;                           /* epoll: its descriptor (0: none yet) */
+    int wake_in_set;                    /* epoll: the wake descriptor was added */
+} async__reactor;
 
 typedef struct async_timer {
     struct async_timer *next, *prev;    /* its wheel slot: a circular list */
@@ -862,6 +965,9 @@ struct async_runtime {
     volatile int pending;
     int wake_fd[2];
     async_stats stats;
+#ifndef ASYNC_FREESTANDING
+    async__reactor io;
+#endif
 };
 
 struct async_waker {
@@ -1562,6 +1668,84 @@ ASYNC_API int async_stream_collect_alloc(async_task *t, async_stream *s, async_s
                                          void **buf, size_t limit);
 ASYNC_API int async_stream_for_each_concurrent(async_task *t, async_stream_buffered *b,
                                                async_stream_sink *k, void *scratch);
+
+////////////////////////////////////////////////////////////////////////////////
+// >>io
+
+#ifndef ASYNC_FREESTANDING
+/* Readiness directions, and the `how` of async_io_shutdown. */
+enum { ASYNC_IO_READ = 1, ASYNC_IO_WRITE = 2, ASYNC_IO_BOTH = 3 };
+
+/* A descriptor registered with a runtime's reactor: in user storage, zeroed. */
+typedef struct async_io {
+    async_runtime *rt;                  /* NULL: not registered */
+    int fd;                             /* -1 once closed */
+    uint32_t slot;                      /* its place in the reactor's table */
+    uint8_t ready;                      /* readiness not yet used up (ASYNC_IO_*) */
+    uint8_t interest;                   /* poll: directions with waiters */
+    uint8_t flags;                      /* internal */
+    uint8_t pad_;
+    async_waitq rq, wq;                 /* tasks waiting to read / to write */
+} async_io;
+
+/* A socket address (IPv4, IPv6 or Unix), held as bytes so that this header needs
+   no system header: async_addr_sockaddr gives the struct sockaddr *. */
+typedef struct async_addr {
+    uint32_t len;                       /* 0: none */
+    union { uint64_t align_; unsigned char bytes[128]; } u;
+} async_addr;
+
+typedef struct async_listen_opts {
+    int backlog;                        /* default 1024 */
+    uint8_t no_reuseaddr;               /* 1: do not set SO_REUSEADDR (TCP) */
+    uint8_t reuseport;                  /* 1: set SO_REUSEPORT (several listeners) */
+    uint8_t unlink;                     /* Unix: remove a stale socket file first */
+    uint8_t v6only;                     /* IPv6: refuse IPv4-mapped peers */
+} async_listen_opts;
+
+ASYNC_API const char *async_io_backend(const async_runtime *rt);
+ASYNC_API int async_io_register(async_runtime *rt, async_io *io, int fd);
+ASYNC_API int async_io_deregister(async_io *io);
+ASYNC_API int async_io_close(async_io *io);
+ASYNC_API int async_io_fd(const async_io *io);
+ASYNC_API int async_io_ready(async_task *t, async_io *io, async_waiter *w, int dir);  /* op */
+ASYNC_API int async_io_clear_ready(async_io *io, int dir);
+ASYNC_API int async_io_read(async_task *t, async_io *io, async_waiter *w, void *buf,
+                            size_t len);                                              /* op */
+ASYNC_API int async_io_write(async_task *t, async_io *io, async_waiter *w, const void *buf,
+                             size_t len);                                             /* op */
+ASYNC_API int async_io_read_exact(async_task *t, async_io *io, async_waiter *w, void *buf,
+                                  size_t len);                                        /* op */
+ASYNC_API int async_io_write_all(async_task *t, async_io *io, async_waiter *w,
+                                 const void *buf, size_t len);                        /* op */
+ASYNC_API int async_io_shutdown(async_io *io, int how);
+ASYNC_API int async_pipe(async_runtime *rt, async_io *rd, async_io *wr);
+
+ASYNC_API int async_addr_parse(async_addr *a, const char *text);
+ASYNC_API int async_addr_unix(async_addr *a, const char *path);
+ASYNC_API int async_addr_format(const async_addr *a, char *buf, size_t size);
+ASYNC_API int async_addr_port(const async_addr *a);
+ASYNC_API int async_addr_family(const async_addr *a);
+ASYNC_API void *async_addr_sockaddr(async_addr *a);
+
+ASYNC_API int async_sock_listen(async_runtime *rt, async_io *io, const async_addr *a,
+                                const async_listen_opts *opts);
+ASYNC_API int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, async_io *conn,
+                                async_addr *peer);                                    /* op */
+ASYNC_API int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
+                                 const async_addr *a);                                /* op */
+ASYNC_API int async_sock_local_addr(const async_io *io, async_addr *a);
+ASYNC_API int async_sock_peer_addr(const async_io *io, async_addr *a);
+ASYNC_API int async_sock_nodelay(async_io *io, int on);
+ASYNC_API int async_sock_keepalive(async_io *io, int on);
+ASYNC_API int async_sock_error(async_io *io);
+ASYNC_API int async_udp_bind(async_runtime *rt, async_io *io, const async_addr *a);
+ASYNC_API int async_udp_connect(async_io *io, const async_addr *a);
+ASYNC_API int async_udp_send_to(async_task *t, async_io *io, async_waiter *w, const void *buf,
+                                size_t len, const async_addr *to);                    /* op */
+ASYNC_API int async_udp_recv_from(async_task *t, async_io *io, async_waiter *w, void *buf,
+                                  size_t len, async_addr *from);                      /* op */
+#endif
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>debug
@@ -2448,8 +2632,14 @@ static void async__collect(async_runtime *rt) {
     if (rt->ntimers) async__fire_timers(rt, async_time_now(rt));
 }
 
+#ifndef ASYNC_FREESTANDING
+#define ASYNC__IO_WAITING(rt) ((rt)->io.nwait)
+#else
+#define ASYNC__IO_WAITING(rt) 0u
+#endif
+
 static int async__can_progress(const async_runtime *rt) {
-    if (rt->nready || rt->armed_wakers || rt->pending) return 1;
+    if (rt->nready || rt->armed_wakers || rt->pending || ASYNC__IO_WAITING(rt)) return 1;
     if (rt->ntimers && (!(rt->flags & ASYNC__RT_PAUSED) || (rt->flags & ASYNC__RT_AUTO_ADVANCE)))
         return 1;
     return 0;
@@ -2490,23 +2680,32 @@ static void async__park(async_runtime *rt, async_time max_wait) {
     if (rt->pending) return;
     if (rt->flags & ASYNC__RT_PAUSED) {
         if (rt->ntimers && (rt->flags & ASYNC__RT_AUTO_ADVANCE)) {
-            /* Auto-advance: jump the paused clock to the next deadline. */
+            /* Auto-advance: jump the paused clock to the next deadline, unless I/O
+               that is ready already has something to do (Tokio polls the I/O driver
+               without waiting before it advances time). */
             async_time dl = async__next_deadline(rt);
+#ifndef ASYNC_FREESTANDING
+            if (rt->io.nwait && rt->io.wait(rt, 0)) return;
+#endif
             if (dl > rt->paused_now) rt->paused_now = dl;
             return;
         }
-        if (!rt->armed_wakers) return;  /* only a wake-up could change anything */
+        /* only a wake-up or I/O could change anything */
+        if (!rt->armed_wakers && !ASYNC__IO_WAITING(rt)) return;
     } else if (rt->ntimers) {
         async_time dl = async__next_deadline(rt);
         if (dl <= now) return;
         if (dl - now < wait) wait = dl - now;
-    } else if (!rt->armed_wakers && max_wait == ASYNC_TIME_NEVER) {
+    } else if (!rt->armed_wakers && !ASYNC__IO_WAITING(rt) && max_wait == ASYNC_TIME_NEVER) {
         return;                         /* nothing can ever wake us */
     }
     if (wait == 0) return;
-    if (rt->idle_fn) rt->idle_fn(rt->user, wait);
 #ifndef ASYNC_FREESTANDING
+    if (rt->io.wait) (void)rt->io.wait(rt, wait);      /* the reactor waits for all */
+    else if (rt->idle_fn) rt->idle_fn(rt->user, wait);
     else async__idle_hosted(rt, wait);
+#else
+    if (rt->idle_fn) rt->idle_fn(rt->user, wait);
 #endif
 }
 
@@ -2558,14 +2757,21 @@ static int async__turn(async_runtime *rt, async_time max_wait) {
     int polls = 0;
     if (rt->pending || rt->ntimers) async__collect(rt);
     if (!rt->nready && max_wait > 0) {
-        async__park(rt, max_wait);
+        async__park(rt, max_wait);      /* waits for I/O too */
         async__collect(rt);
     }
+#ifndef ASYNC_FREESTANDING
+    else if (rt->io.nwait) {
+        (void)rt->io.wait(rt, 0);       /* busy: look at I/O without waiting */
+    }
+#endif
     while (polls < rt->event_interval) {
         if (async__list_empty(&rt->runq)) {
-            /* Yielded tasks run again once timers and wake-ups have been collected:
-               at the start of a turn, or at once when there is nothing to collect. */
-            if (async__list_empty(&rt->deferred) || (polls && (rt->pending || rt->ntimers)))
+            /* Yielded tasks run again once timers, wake-ups and I/O have been
+               collected: at the start of a turn, or at once when there is nothing
+               to collect. */
+            if (async__list_empty(&rt->deferred) ||
+                (polls && (rt->pending || rt->ntimers || ASYNC__IO_WAITING(rt))))
                 break;
             async__list_splice(&rt->runq, &rt->deferred);
         }
@@ -2645,6 +2851,9 @@ ASYNC_DEF int async_runtime_destroy(async_runtime *rt) {
             async__poll_task(rt, t);
         }
     }
+#ifndef ASYNC_FREESTANDING
+    if (rt->io.fini) rt->io.fini(rt);   /* detach descriptors left registered */
+#endif
     while (!async__list_empty(&rt->zombies)) {
         async_task *t = async__task_of(rt->zombies.next);
         async__list_del(&t->link);
@@ -5764,6 +5973,850 @@ ASYNC_DEF int async_stream_for_each_concurrent(async_task *t, async_stream_buffe
     if (!b) return ASYNC_EINVAL;
     return async_stream_count_items(t, &b->base, k, scratch);
 }
+
+////////////////////////////////////////////////////////////////////////////////
+// >>io
+
+#ifndef ASYNC_FREESTANDING
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#if defined(ASYNC_USE_EPOLL)
+#if !defined(__linux__)
+#error "async.h: ASYNC_USE_EPOLL needs Linux"
+#endif
+#define ASYNC__EPOLL 1
+#include <sys/epoll.h>
+#endif
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+/* In glibc and musl, but declared only with _GNU_SOURCE. */
+extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+#endif
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
+       ASYNC__IO_NOT_SOCK = 8 };
+
+typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_addr *)0)->u)
+                              ? 1 : -1];
+
+/* ---- the reactor: a table of registered descriptors, a backend to wait on them --- */
+
+/* The table is dense (slot 0 is the wake descriptor's), so registration and removal
+   are O(1): a removed entry is replaced by the last one. */
+static int async__io_grow(async__reactor *r) {
+    uint32_t cap = r->cap ? r->cap * 2 : 64;
+    async_io **ios;
+    if (cap <= r->cap) return ASYNC_ENOMEM;
+    ios = (async_io **)ASYNC_MALLOC(cap * sizeof *ios);
+    if (!ios) return ASYNC_ENOMEM;
+#ifndef ASYNC__EPOLL
+    {
+        struct pollfd *fds = (struct pollfd *)ASYNC_MALLOC(cap * sizeof *fds);
+        if (!fds) {
+            ASYNC_FREE(ios);
+            return ASYNC_ENOMEM;
+        }
+        if (r->n) async__memcpy(fds, r->fds, r->n * sizeof *fds);
+        ASYNC_FREE(r->fds);
+        r->fds = fds;
+    }
+#endif
+    if (r->n) async__memcpy(ios, r->ios, r->n * sizeof *ios);
+    ASYNC_FREE(r->ios);
+    r->ios = ios;
+    r->cap = cap;
+    return 0;
+}
+
+static int async__io_wait_ms(async_time wait) {
+    return wait == ASYNC_TIME_NEVER ? -1
+         : wait >= ASYNC_MS(INT_MAX) ? INT_MAX
+         : (int)((wait + ASYNC_MS(1) - 1) / ASYNC_MS(1));     /* round up: never early */
+}
+
+/* Readiness arrived: remember it and wake every task waiting for it. */
+static void async__io_wake_q(async_runtime *rt, async_waitq *q) {
+    while (q->head) {
+        async__wq_ready(q, q->head, ASYNC__W_READY);
+        rt->io.nwait--;
+    }
+}
+
+static void async__io_set_interest(async_io *io) {
+#ifndef ASYNC__EPOLL
+    struct pollfd *p = (struct pollfd *)io->rt->io.fds + io->slot;
+    p->events = (short)(((io->interest & ASYNC_IO_READ) ? POLLIN : 0) |
+                        ((io->interest & ASYNC_IO_WRITE) ? POLLOUT : 0));
+    p->fd = io->interest ? io->fd : -1;         /* poll skips negative descriptors */
+#else
+    (void)io;
+#endif
+}
+
+static void async__io_event(async_runtime *rt, async_io *io, int dirs) {
+    rt->stats.io_events++;
+    io->ready = (uint8_t)(io->ready | dirs);
+    io->interest = (uint8_t)(io->interest & ~dirs);
+    if (dirs & ASYNC_IO_READ) async__io_wake_q(rt, &io->rq);
+    if (dirs & ASYNC_IO_WRITE) async__io_wake_q(rt, &io->wq);
+    async__io_set_interest(io);
+}
+
+#ifndef ASYNC__EPOLL
+/* poll(2): level-triggered; a descriptor is watched only in the directions that
+   have a task waiting, so a readable socket nobody reads does not spin the loop. */
+static int async__reactor_wait(async_runtime *rt, async_time wait) {
+    async__reactor *r = &rt->io;
+    struct pollfd *p = (struct pollfd *)r->fds;
+    uint32_t i;
+    int n;
+    p[0].fd = rt->wake_fd[0];
+    p[0].events = POLLIN;
+    p[0].revents = 0;
+    n = poll(p, (nfds_t)r->n, async__io_wait_ms(wait));
+    if (n <= 0) return 0;               /* EINTR: the loop turns again */
+    if (p[0].revents) n--;              /* the wake descriptor: collected by the core */
+    for (i = 1; n > 0 && i < r->n; i++) {
+        short re = p[i].revents;
+        if (!re) continue;
+        n--;
+        p[i].revents = 0;
+        async__io_event(rt, r->ios[i],
+            ((re & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC_IO_READ : 0) |
+            ((re & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC_IO_WRITE : 0));
+    }
+    return 1;
+}
+#else
+/* epoll: edge-triggered, each descriptor added once for both directions; readiness
+   is kept in io->ready until an operation meets EAGAIN. */
+static int async__reactor_wait(async_runtime *rt, async_time wait) {
+    async__reactor *r = &rt->io;
+    struct epoll_event ev[128];
+    int i, n;
+    if (rt->wake_fd[0] >= 0 && !r->wake_in_set) {
+        struct epoll_event e;
+        e.events = EPOLLIN;
+        e.data.ptr = NULL;
+        if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) == 0) r->wake_in_set = 1;
+    }
+    n = epoll_wait(r->epfd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
+    for (i = 0; i < n; i++) {
+        uint32_t e = ev[i].events;
+        if (!ev[i].data.ptr) continue;  /* the wake descriptor */
+        async__io_event(rt, (async_io *)ev[i].data.ptr,
+            ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_READ : 0) |
+            ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_WRITE : 0));
+    }
+    return n > 0;
+}
+#endif
+
+/* At runtime destroy, after every task has unwound: descriptors still registered
+   are left open and detached (their async_io_close only closes them). */
+static void async__reactor_fini(async_runtime *rt) {
+    async__reactor *r = &rt->io;
+    uint32_t i;
+    for (i = 1; i < r->n; i++) r->ios[i]->rt = NULL;
+#ifdef ASYNC__EPOLL
+    if (r->epfd > 0) close(r->epfd);
+#endif
+    ASYNC_FREE(r->fds);
+    ASYNC_FREE(r->ios);
+    async__memset(r, 0, sizeof *r);
+}
+
+static int async__reactor_start(async_runtime *rt) {
+    async__reactor *r = &rt->io;
+    struct sigaction sa;
+    int rc;
+    if (r->wait) return 0;
+    if ((rc = async__io_grow(r)) < 0) return rc;
+#ifdef ASYNC__EPOLL
+    r->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (r->epfd < 0) {
+        rc = -errno;
+        async__reactor_fini(rt);
+        return rc;
+    }
+#endif
+    r->n = 1;                           /* slot 0: the wake descriptor */
+    r->ios[0] = NULL;
+    r->wait = async__reactor_wait;
+    r->fini = async__reactor_fini;
+    /* A write to a closed pipe must be an EPIPE error, not the death of the
+       process: ignore SIGPIPE unless someone already handles it (sockets are
+       written with MSG_NOSIGNAL anyway). */
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        sa.sa_handler = SIG_IGN;
+        (void)sigaction(SIGPIPE, &sa, NULL);
+    }
+    return 0;
+}
+
+ASYNC_DEF const char *async_io_backend(const async_runtime *rt) {
+    (void)rt;
+#ifdef ASYNC__EPOLL
+    return "epoll";
+#else
+    return "poll";
+#endif
+}
+
+/* nonblock: 1 if the descriptor is known to be non-blocking already */
+static int async__io_add(async_runtime *rt, async_io *io, int fd, int nonblock) {
+    async__reactor *r;
+    int rc, fl = 0;
+    if (!rt || !io || fd < 0 || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    r = &rt->io;
+    if ((io->flags & ASYNC__IO_REG) && io->rt) return ASYNC_EBUSY;
+    if ((rc = async__reactor_start(rt)) < 0) return rc;
+    if (r->n == r->cap && (rc = async__io_grow(r)) < 0) return rc;
+    if (!nonblock) {
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0) return -errno;
+    }
+    async__memset(io, 0, sizeof *io);
+    io->fd = fd;
+    io->rt = rt;
+    if (!nonblock && !(fl & O_NONBLOCK)) {
+        if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+        io->flags |= ASYNC__IO_MADE_NONBLOCK;
+    }
+#ifdef ASYNC__EPOLL
+    {
+        struct epoll_event e;
+        e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        e.data.ptr = io;
+        if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+            rc = -errno;                /* EPERM: a regular file (use the blocking pool) */
+            if (io->flags & ASYNC__IO_MADE_NONBLOCK) (void)fcntl(fd, F_SETFL, fl);
+            async__memset(io, 0, sizeof *io);
+            return rc;
+        }
+    }
+#else
+    {
+        struct pollfd *p = (struct pollfd *)r->fds + r->n;
+        p->fd = -1;
+        p->events = p->revents = 0;
+    }
+#endif
+    io->slot = r->n;
+    r->ios[r->n++] = io;
+    io->ready = ASYNC_IO_BOTH;          /* try the system call first */
+    io->flags |= ASYNC__IO_REG;
+    return 0;
+}
+
+ASYNC_DEF int async_io_register(async_runtime *rt, async_io *io, int fd) {
+    return async__io_add(rt, io, fd, 0);
+}
+
+static void async__io_unwait(async_io *io, async_waitq *q, async_waiter *w, int dir) {
+    async__wq_unlink(q, w);
+    io->rt->io.nwait--;
+    if (!q->head) {
+        io->interest = (uint8_t)(io->interest & ~dir);
+        async__io_set_interest(io);
+    }
+}
+
+/* Returns the descriptor, still open, in the blocking mode it had. */
+ASYNC_DEF int async_io_deregister(async_io *io) {
+    async_runtime *rt;
+    int fd;
+    if (!io) return ASYNC_EINVAL;
+    if (!(io->flags & ASYNC__IO_REG)) return ASYNC_ESTATE;
+    rt = io->rt;
+    fd = io->fd;
+    if (rt) {
+        async__reactor *r = &rt->io;
+        uint32_t last = r->n - 1;
+        /* waiters fail with ASYNC_ECLOSED at their next poll */
+        while (io->rq.head) {
+            async__wq_ready(&io->rq, io->rq.head, ASYNC__W_CLOSED);
+            r->nwait--;
+        }
+        while (io->wq.head) {
+            async__wq_ready(&io->wq, io->wq.head, ASYNC__W_CLOSED);
+            r->nwait--;
+        }
+#ifdef ASYNC__EPOLL
+        (void)epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL);
+#endif
+        if (io->slot != last) {
+            r->ios[io->slot] = r->ios[last];
+            r->ios[io->slot]->slot = io->slot;
+#ifndef ASYNC__EPOLL
+            ((struct pollfd *)r->fds)[io->slot] = ((struct pollfd *)r->fds)[last];
+#endif
+        }
+        r->n = last;
+    }
+    if (io->flags & ASYNC__IO_MADE_NONBLOCK) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    io->rt = NULL;
+    io->flags = 0;
+    io->ready = io->interest = 0;
+    return fd;
+}
+
+/* Idempotent: closing a zeroed or closed async_io does nothing. */
+ASYNC_DEF int async_io_close(async_io *io) {
+    int fd;
+    if (!io) return ASYNC_EINVAL;
+    if (!(io->flags & ASYNC__IO_REG)) return 0;
+    fd = async_io_deregister(io);
+    io->fd = -1;
+    if (close(fd) < 0 && errno != EINTR) return -errno;   /* EINTR: it is closed */
+    return 0;
+}
+
+ASYNC_DEF int async_io_fd(const async_io *io) {
+    return io && (io->flags & ASYNC__IO_REG) ? io->fd : ASYNC_EINVAL;
+}
+
+/* The start of every I/O operation. Returns 1 when the system call should be tried
+   now, else what the operation returns: ASYNC_PENDING (queued on the descriptor,
+   or out of budget), ASYNC_ECANCELED, ASYNC_ECLOSED. */
+static int async__io_enter(async_task *t, async_io *io, async_waiter *w, int dir) {
+    async_waitq *q = dir == ASYNC_IO_READ ? &io->rq : &io->wq;
+    if (t->flags & ASYNC__F_CANCELLING) {
+        if (w->state == ASYNC__W_WAITING) async__io_unwait(io, q, w, dir);
+        w->state = ASYNC__W_IDLE;
+        return ASYNC_ECANCELED;
+    }
+    if (w->state == ASYNC__W_WAITING) return ASYNC_PENDING;
+    if (w->state == ASYNC__W_CLOSED || !io->rt) {
+        w->state = ASYNC__W_IDLE;
+        return ASYNC_ECLOSED;           /* deregistered while we waited, or never was */
+    }
+    ASYNC_ASSERT(io->rt == t->rt, "an async_io awaited from another runtime");
+    w->state = ASYNC__W_IDLE;
+    if (!(io->ready & dir)) {
+        async__wq_push(q, w, t);
+        io->rt->io.nwait++;
+        io->rt->stats.io_waits++;
+        if (!(io->interest & dir)) {
+            io->interest = (uint8_t)(io->interest | dir);
+            async__io_set_interest(io);
+        }
+        return ASYNC_PENDING;
+    }
+    if (t->rt->budget <= 0) {           /* cooperative budget: yield first */
+        t->flags |= ASYNC__F_YIELDED;
+        return ASYNC_PENDING;
+    }
+    return 1;
+}
+
+#define async__io_done(t) ((t)->rt->budget--)
+#define async__io_again() (errno == EAGAIN || errno == EWOULDBLOCK)
+
+ASYNC_DEF int async_io_ready(async_task *t, async_io *io, async_waiter *w, int dir) {
+    int rc;
+    if (!t || !io || !w || (dir != ASYNC_IO_READ && dir != ASYNC_IO_WRITE)) return ASYNC_EINVAL;
+    rc = async__io_enter(t, io, w, dir);
+    if (rc != 1) return rc;
+    async__io_done(t);
+    return io->ready & dir;
+}
+
+ASYNC_DEF int async_io_clear_ready(async_io *io, int dir) {
+    if (!io || dir < 1 || dir > ASYNC_IO_BOTH) return ASYNC_EINVAL;
+    io->ready = (uint8_t)(io->ready & ~dir);
+    return 0;
+}
+
+ASYNC_DEF int async_io_read(async_task *t, async_io *io, async_waiter *w, void *buf,
+                            size_t len) {
+    int rc;
+    if (!t || !io || !w || (!buf && len)) return ASYNC_EINVAL;
+    if (len > INT_MAX) len = INT_MAX;
+    while ((rc = async__io_enter(t, io, w, ASYNC_IO_READ)) == 1) {
+        ssize_t n = read(io->fd, buf, len);
+        if (n >= 0) {
+            async__io_done(t);
+            return (int)n;
+        }
+        if (errno == EINTR) continue;
+        if (!async__io_again()) return -errno;
+        io->ready = (uint8_t)(io->ready & ~ASYNC_IO_READ);
+    }
+    return rc;
+}
+
+ASYNC_DEF int async_io_write(async_task *t, async_io *io, async_waiter *w, const void *buf,
+                             size_t len) {
+    int rc;
+    if (!t || !io || !w || (!buf && len)) return ASYNC_EINVAL;
+    if (len > INT_MAX) len = INT_MAX;
+    while ((rc = async__io_enter(t, io, w, ASYNC_IO_WRITE)) == 1) {
+        ssize_t n;
+        if (!(io->flags & ASYNC__IO_NOT_SOCK)) {
+            n = send(io->fd, buf, len, MSG_NOSIGNAL);     /* never SIGPIPE */
+            if (n < 0 && errno == ENOTSOCK) {
+                io->flags |= ASYNC__IO_NOT_SOCK;          /* a pipe or a tty */
+                continue;
+            }
+        } else {
+            n = write(io->fd, buf, len);
+        }
+        if (n >= 0) {
+            async__io_done(t);
+            return (int)n;
+        }
+        if (errno == EINTR) continue;
+        if (!async__io_again()) return -errno;
+        io->ready = (uint8_t)(io->ready & ~ASYNC_IO_WRITE);
+    }
+    return rc;
+}
+
+/* The bytes done so far live in the waiter (w->got) while the operation runs. */
+ASYNC_DEF int async_io_read_exact(async_task *t, async_io *io, async_waiter *w, void *buf,
+                                  size_t len) {
+    int rc;
+    if (!t || !io || !w || (!buf && len) || len > INT_MAX) return ASYNC_EINVAL;
+    if (!len && !(t->flags & ASYNC__F_CANCELLING)) return 0;
+    for (;;) {
+        rc = async_io_read(t, io, w, (char *)buf + w->got, len - w->got);
+        if (rc == ASYNC_PENDING) return rc;
+        if (rc <= 0) {
+            w->got = 0;
+            return rc == 0 ? ASYNC_EEOF : rc;
+        }
+        w->got += (size_t)rc;
+        if (w->got == len) {
+            w->got = 0;
+            return (int)len;
+        }
+    }
+}
+
+ASYNC_DEF int async_io_write_all(async_task *t, async_io *io, async_waiter *w,
+                                 const void *buf, size_t len) {
+    int rc;
+    if (!t || !io || !w || (!buf && len) || len > INT_MAX) return ASYNC_EINVAL;
+    if (!len && !(t->flags & ASYNC__F_CANCELLING)) return 0;
+    for (;;) {
+        rc = async_io_write(t, io, w, (const char *)buf + w->got, len - w->got);
+        if (rc == ASYNC_PENDING) return rc;
+        if (rc < 0) {
+            w->got = 0;
+            return rc;
+        }
+        w->got += (size_t)rc;
+        if (w->got == len) {
+            w->got = 0;
+            return (int)len;
+        }
+    }
+}
+
+ASYNC_DEF int async_io_shutdown(async_io *io, int how) {
+    int h;
+    if (!io || !(io->flags & ASYNC__IO_REG) || how < 1 || how > ASYNC_IO_BOTH)
+        return ASYNC_EINVAL;
+    h = how == ASYNC_IO_READ ? SHUT_RD : how == ASYNC_IO_WRITE ? SHUT_WR : SHUT_RDWR;
+    return shutdown(io->fd, h) < 0 ? -errno : 0;
+}
+
+static int async__cloexec(int fd) {
+    return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -errno : 0;
+}
+
+ASYNC_DEF int async_pipe(async_runtime *rt, async_io *rd, async_io *wr) {
+    int fds[2], rc;
+    if (!rt || !rd || !wr || rd == wr) return ASYNC_EINVAL;
+    if (pipe(fds) < 0) return -errno;
+    if ((rc = async__cloexec(fds[0])) < 0 || (rc = async__cloexec(fds[1])) < 0 ||
+        (rc = async__io_add(rt, rd, fds[0], 0)) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return rc;
+    }
+    if ((rc = async__io_add(rt, wr, fds[1], 0)) < 0) {
+        async_io_close(rd);
+        close(fds[1]);
+        return rc;
+    }
+    rd->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;   /* ours: no mode to restore */
+    wr->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;
+    wr->flags |= ASYNC__IO_NOT_SOCK;
+    return 0;
+}
+
+/* ---- addresses ------------------------------------------------------------------- */
+
+#define async__sa(a) ((struct sockaddr *)(void *)(a)->u.bytes)
+
+static int async__parse_port(const char *s) {
+    long v = 0;
+    if (!*s) return ASYNC_EINVAL;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return ASYNC_EINVAL;
+        v = v * 10 + (*s - '0');
+        if (v > 65535) return ASYNC_EINVAL;
+    }
+    return (int)v;
+}
+
+ASYNC_DEF int async_addr_unix(async_addr *a, const char *path) {
+    struct sockaddr_un *un;
+    size_t n;
+    if (!a || !path || !*path) return ASYNC_EINVAL;
+    n = strlen(path);
+    un = (struct sockaddr_un *)(void *)a->u.bytes;
+    if (n >= sizeof un->sun_path) return ASYNC_EINVAL;       /* would be truncated */
+    async__memset(a, 0, sizeof *a);
+    un->sun_family = AF_UNIX;
+    async__memcpy(un->sun_path, path, n + 1);
+    a->len = (uint32_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+
+/* "1.2.3.4:80", "[::1]:80", "unix:/path/to/socket": numeric only (no name lookup). */
+ASYNC_DEF int async_addr_parse(async_addr *a, const char *text) {
+    char host[64];
+    const char *colon, *h = text;
+    size_t hl;
+    int port;
+    if (!a || !text) return ASYNC_EINVAL;
+    if (!strncmp(text, "unix:", 5)) return async_addr_unix(a, text + 5);
+    if (*text == '[') {
+        const char *end = strchr(text, ']');
+        if (!end || end[1] != ':') return ASYNC_EINVAL;
+        h = text + 1;
+        hl = (size_t)(end - h);
+        colon = end + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (!colon || strchr(text, ':') != colon) return ASYNC_EINVAL;
+        hl = (size_t)(colon - text);
+    }
+    if (hl == 0 || hl >= sizeof host || (port = async__parse_port(colon + 1)) < 0)
+        return ASYNC_EINVAL;
+    async__memcpy(host, h, hl);
+    host[hl] = 0;
+    async__memset(a, 0, sizeof *a);
+    if (*text == '[') {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)a->u.bytes;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1) return ASYNC_EINVAL;
+        a->len = sizeof *in6;
+    } else {
+        struct sockaddr_in *in4 = (struct sockaddr_in *)(void *)a->u.bytes;
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &in4->sin_addr) != 1) return ASYNC_EINVAL;
+        a->len = sizeof *in4;
+    }
+    return 0;
+}
+
+ASYNC_DEF int async_addr_family(const async_addr *a) {
+    return a && a->len ? (int)async__sa(a)->sa_family : (int)ASYNC_EINVAL;
+}
+
+ASYNC_DEF void *async_addr_sockaddr(async_addr *a) {
+    return a ? (void *)a->u.bytes : NULL;
+}
+
+ASYNC_DEF int async_addr_port(const async_addr *a) {
+    int f = async_addr_family(a);
+    if (f == AF_INET) return ntohs(((const struct sockaddr_in *)(const void *)a->u.bytes)->sin_port);
+    if (f == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)(const void *)a->u.bytes)->sin6_port);
+    return ASYNC_EINVAL;
+}
+
+/* Returns the length written (without the NUL), or ASYNC_ELIMIT if it did not fit
+   (the text is then cut short, still NUL-terminated). */
+ASYNC_DEF int async_addr_format(const async_addr *a, char *buf, size_t size) {
+    char host[INET6_ADDRSTRLEN];
+    int f = async_addr_family(a), n;
+    if (!buf || !size || f < 0) return ASYNC_EINVAL;
+    if (f == AF_INET || f == AF_INET6) {
+        const void *src = f == AF_INET
+            ? (const void *)&((const struct sockaddr_in *)(const void *)a->u.bytes)->sin_addr
+            : (const void *)&((const struct sockaddr_in6 *)(const void *)a->u.bytes)->sin6_addr;
+        if (!inet_ntop(f, src, host, sizeof host)) return -errno;
+        n = snprintf(buf, size, f == AF_INET ? "%s:%d" : "[%s]:%d", host, async_addr_port(a));
+    } else if (f == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)(const void *)a->u.bytes;
+        size_t pl = a->len > offsetof(struct sockaddr_un, sun_path)
+                  ? a->len - offsetof(struct sockaddr_un, sun_path) : 0;
+        if (pl > sizeof un->sun_path) pl = sizeof un->sun_path;
+        n = snprintf(buf, size, "unix:%.*s", (int)pl, un->sun_path);   /* unnamed: "unix:" */
+    } else {
+        n = snprintf(buf, size, "family %d", f);
+    }
+    if (n < 0) return ASYNC_EINVAL;
+    return (size_t)n >= size ? ASYNC_ELIMIT : n;
+}
+
+/* ---- sockets --------------------------------------------------------------------- */
+
+static int async__socket(int family, int type) {
+    int fd;
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+#else
+    fd = socket(family, type, 0);
+    if (fd < 0) return -errno;
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 || async__cloexec(fd) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+#endif
+#ifdef SO_NOSIGPIPE
+    {
+        int one = 1;
+        (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+    }
+#endif
+    return fd;
+}
+
+static int async__setopt(int fd, int level, int name, int on) {
+    return setsockopt(fd, level, name, &on, sizeof on) < 0 ? -errno : 0;
+}
+
+static int async__check_addr(const async_addr *a) {
+    int f = async_addr_family(a);
+    if (f != AF_INET && f != AF_INET6 && f != AF_UNIX) return ASYNC_EINVAL;
+    if (a->len > sizeof a->u.bytes) return ASYNC_EINVAL;
+    return f;
+}
+
+/* A socket made, bound and registered, or closed again. */
+static int async__sock_open(async_runtime *rt, async_io *io, const async_addr *a, int type,
+                            const async_listen_opts *o) {
+    int f, fd, rc = 0;
+    if (!rt || !io || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    if ((f = async__check_addr(a)) < 0) return f;
+    if ((io->flags & ASYNC__IO_REG) && io->rt) return ASYNC_EBUSY;
+    if ((fd = async__socket(f, type)) < 0) return fd;
+    if (o && f != AF_UNIX && !o->no_reuseaddr) rc = async__setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+#ifdef SO_REUSEPORT
+    if (!rc && o && o->reuseport) rc = async__setopt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+#else
+    if (!rc && o && o->reuseport) rc = ASYNC_EINVAL;
+#endif
+    if (!rc && o && f == AF_INET6) rc = async__setopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, o->v6only);
+    if (!rc && o && o->unlink && f == AF_UNIX) {
+        struct stat st;
+        const char *path = ((const struct sockaddr_un *)(const void *)a->u.bytes)->sun_path;
+        if (path[0] && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) (void)unlink(path);
+    }
+    if (!rc && bind(fd, async__sa(a), (socklen_t)a->len) < 0) rc = -errno;
+    if (!rc && type == SOCK_STREAM && listen(fd, o->backlog > 0 ? o->backlog : 1024) < 0)
+        rc = -errno;
+    if (!rc) rc = async__io_add(rt, io, fd, 1);
+    if (rc < 0) close(fd);
+    return rc;
+}
+
+ASYNC_DEF int async_sock_listen(async_runtime *rt, async_io *io, const async_addr *a,
+                                const async_listen_opts *opts) {
+    async_listen_opts o;
+    if (opts) o = *opts;
+    else async__memset(&o, 0, sizeof o);
+    if (o.backlog < 0) return ASYNC_EINVAL;
+    return async__sock_open(rt, io, a, SOCK_STREAM, &o);
+}
+
+ASYNC_DEF int async_udp_bind(async_runtime *rt, async_io *io, const async_addr *a) {
+    return async__sock_open(rt, io, a, SOCK_DGRAM, NULL);
+}
+
+ASYNC_DEF int async_udp_connect(async_io *io, const async_addr *a) {
+    if (!io || !(io->flags & ASYNC__IO_REG) || async__check_addr(a) < 0) return ASYNC_EINVAL;
+    return connect(io->fd, async__sa(a), (socklen_t)a->len) < 0 ? -errno : 0;
+}
+
+ASYNC_DEF int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, async_io *conn,
+                                async_addr *peer) {
+    int rc;
+    if (!t || !lis || !w || !conn || conn == lis) return ASYNC_EINVAL;
+    if ((conn->flags & ASYNC__IO_REG) && conn->rt && !(t->flags & ASYNC__F_CANCELLING))
+        return ASYNC_EBUSY;
+    while ((rc = async__io_enter(t, lis, w, ASYNC_IO_READ)) == 1) {
+        async_addr a;
+        socklen_t len = (socklen_t)sizeof a.u.bytes;
+        int fd, nonblock = 0;
+#if defined(__linux__)
+        fd = accept4(lis->fd, async__sa(&a), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        nonblock = 1;
+#else
+        fd = accept(lis->fd, async__sa(&a), &len);
+        if (fd >= 0) (void)async__cloexec(fd);
+#endif
+        if (fd >= 0) {
+            if ((rc = async__io_add(t->rt, conn, fd, nonblock)) < 0) {
+                close(fd);
+                return rc;
+            }
+            conn->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;   /* ours: nothing to restore */
+            if (peer) {
+                *peer = a;
+                peer->len = (uint32_t)len;
+            }
+            async__io_done(t);
+            return 0;
+        }
+        /* a connection that died in the backlog, or a signal: try the next */
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+        if (!async__io_again()) return -errno;  /* EMFILE, ENFILE...: see the manual */
+        lis->ready = (uint8_t)(lis->ready & ~ASYNC_IO_READ);
+    }
+    return rc;
+}
+
+/* The first poll makes the socket and starts the connection; the io is registered
+   from then on. A failure or a cancel closes it again: the io is as it was. */
+ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
+                                 const async_addr *a) {
+    int rc, err = 0;
+    socklen_t el = sizeof err;
+    if (!t || !io || !w) return ASYNC_EINVAL;
+    if (!(io->flags & ASYNC__IO_REG) || !io->rt) {
+        int f, fd, r;
+        if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+        if ((f = async__check_addr(a)) < 0) return f;
+        if ((fd = async__socket(f, SOCK_STREAM)) < 0) return fd;
+        if ((rc = async__io_add(t->rt, io, fd, 1)) < 0) {
+            close(fd);
+            return rc;
+        }
+        w->state = ASYNC__W_IDLE;
+        r = connect(fd, async__sa(a), (socklen_t)a->len);
+        if (r == 0) {
+            async__io_done(t);
+            return 0;                   /* at once (a local peer) */
+        }
+        if (errno != EINPROGRESS && errno != EINTR) {
+            rc = -errno;                /* EAGAIN on a Unix socket: its backlog is full */
+            async_io_close(io);
+            return rc;
+        }
+        io->flags |= ASYNC__IO_CONNECTING;
+        io->ready = (uint8_t)(io->ready & ~ASYNC_IO_WRITE);
+    } else if (!(io->flags & ASYNC__IO_CONNECTING)) {
+        return (t->flags & ASYNC__F_CANCELLING) ? ASYNC_ECANCELED : ASYNC_EBUSY;
+    }
+    rc = async__io_enter(t, io, w, ASYNC_IO_WRITE);
+    if (rc == ASYNC_PENDING) return rc;
+    if (rc == 1 && getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
+    io->flags &= (uint8_t)~ASYNC__IO_CONNECTING;
+    if (rc != 1 || err) {               /* cancelled, refused, unreachable... */
+        if (rc == 1) rc = -err;
+        async_io_close(io);
+        return rc;
+    }
+    async__io_done(t);
+    return 0;
+}
+
+ASYNC_DEF int async_sock_local_addr(const async_io *io, async_addr *a) {
+    socklen_t len;
+    if (!io || !a || !(io->flags & ASYNC__IO_REG)) return ASYNC_EINVAL;
+    async__memset(a, 0, sizeof *a);
+    len = (socklen_t)sizeof a->u.bytes;
+    if (getsockname(io->fd, async__sa(a), &len) < 0) return -errno;
+    a->len = (uint32_t)len;
+    return 0;
+}
+
+ASYNC_DEF int async_sock_peer_addr(const async_io *io, async_addr *a) {
+    socklen_t len;
+    if (!io || !a || !(io->flags & ASYNC__IO_REG)) return ASYNC_EINVAL;
+    async__memset(a, 0, sizeof *a);
+    len = (socklen_t)sizeof a->u.bytes;
+    if (getpeername(io->fd, async__sa(a), &len) < 0) return -errno;
+    a->len = (uint32_t)len;
+    return 0;
+}
+
+ASYNC_DEF int async_sock_nodelay(async_io *io, int on) {
+    if (!io || !(io->flags & ASYNC__IO_REG)) return ASYNC_EINVAL;
+    return async__setopt(io->fd, IPPROTO_TCP, TCP_NODELAY, on != 0);
+}
+
+ASYNC_DEF int async_sock_keepalive(async_io *io, int on) {
+    if (!io || !(io->flags & ASYNC__IO_REG)) return ASYNC_EINVAL;
+    return async__setopt(io->fd, SOL_SOCKET, SO_KEEPALIVE, on != 0);
+}
+
+/* The pending error of a socket (SO_ERROR), cleared by reading it: 0 or -errno. */
+ASYNC_DEF int async_sock_error(async_io *io) {
+    int err = 0;
+    socklen_t el = sizeof err;
+    if (!io || !(io->flags & ASYNC__IO_REG)) return ASYNC_EINVAL;
+    if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) return -errno;
+    return -err;
+}
+
+ASYNC_DEF int async_udp_send_to(async_task *t, async_io *io, async_waiter *w, const void *buf,
+                                size_t len, const async_addr *to) {
+    int rc;
+    if (!t || !io || !w || (!buf && len) || (to && async__check_addr(to) < 0))
+        return ASYNC_EINVAL;
+    if (len > INT_MAX) return ASYNC_EINVAL;     /* a datagram is not cut short */
+    while ((rc = async__io_enter(t, io, w, ASYNC_IO_WRITE)) == 1) {
+        ssize_t n = to ? sendto(io->fd, buf, len, MSG_NOSIGNAL, async__sa(to), (socklen_t)to->len)
+                       : send(io->fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0) {
+            async__io_done(t);
+            return (int)n;
+        }
+        if (errno == EINTR) continue;
+        if (!async__io_again()) return -errno;
+        io->ready = (uint8_t)(io->ready & ~ASYNC_IO_WRITE);
+    }
+    return rc;
+}
+
+/* Returns the datagram's length; a longer one is cut to len (the rest is lost, as
+   recvfrom(2)). */
+ASYNC_DEF int async_udp_recv_from(async_task *t, async_io *io, async_waiter *w, void *buf,
+                                  size_t len, async_addr *from) {
+    int rc;
+    if (!t || !io || !w || (!buf && len)) return ASYNC_EINVAL;
+    if (len > INT_MAX) len = INT_MAX;
+    while ((rc = async__io_enter(t, io, w, ASYNC_IO_READ)) == 1) {
+        async_addr a;
+        socklen_t al = (socklen_t)sizeof a.u.bytes;
+        ssize_t n = recvfrom(io->fd, buf, len, 0, async__sa(&a), &al);
+        if (n >= 0) {
+            if (from) {
+                *from = a;
+                from->len = (uint32_t)al;
+            }
+            async__io_done(t);
+            return (int)n;
+        }
+        if (errno == EINTR) continue;
+        if (!async__io_again()) return -errno;
+        io->ready = (uint8_t)(io->ready & ~ASYNC_IO_READ);
+    }
+    return rc;
+}
+#endif /* !ASYNC_FREESTANDING */
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>debug

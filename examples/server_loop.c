@@ -35,7 +35,7 @@ typedef struct { int id, work_ms; } connection;
 static async_runtime rt;
 static async_time t_start;
 static async_mpsc conns;
-static async_oneshot shutdown;
+static async_oneshot stop_ch;
 static int failures;
 static int accepted, dropped, refused, finished, aborted, reaped;
 static int stuck_aborted;
@@ -94,7 +94,7 @@ static int server_run(async_task *t) {
     for (;;) {
         ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
-                                async_oneshot_recv(t, &shutdown, &f->w[0], &f->reason));
+                                async_oneshot_recv(t, &stop_ch, &f->w[0], &f->reason));
             ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&f->js) > 0, f->rc[1],
                                 async_joinset_join_next(t, &f->js, &f->w[1], &f->got,
                                                         &f->result));
@@ -191,17 +191,17 @@ static int main_task(async_task *t) {
     main_frame *f = (main_frame *)t;
     ASYNC_BEGIN(t);
     async_mpsc_init(&conns, sizeof(connection), 4, NULL);
-    async_oneshot_init(&shutdown, sizeof(int), NULL);
+    async_oneshot_init(&stop_ch, sizeof(int), NULL);
     async_task_spawn(&rt, &f->server.task, server_run, "server");
     async_task_spawn(&rt, &f->clients.task, clients_run, "clients");
     ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(SHUTDOWN_AT_MS)));
     printf("+%3.0f ms  main: sending shutdown\n", ms());
     f->reason = 1;
-    check(async_oneshot_send(&shutdown, &f->reason) == 0, "the shutdown is delivered");
+    check(async_oneshot_send(&stop_ch, &f->reason) == 0, "the shutdown is delivered");
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->server.task));
     check(f->rc == aborted, "the server aborted as many as it reports");
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->clients.task));
-    async_oneshot_destroy(&shutdown);
+    async_oneshot_destroy(&stop_ch);
     async_mpsc_destroy(&conns);
 
     printf("   %d connections: %d accepted, %d dropped at shutdown, %d refused after it\n",

@@ -1,0 +1,1027 @@
+/* The reactor and socket I/O on loopback: TCP (IPv4, IPv6), Unix stream sockets, UDP,
+   pipes; the errors a server meets (refused, reset, broken pipe, address in use,
+   half-closed peers, partial writes); backpressure from a slow reader; 1000
+   connections at once; cancellation and timeouts of every wait; no lost wake-ups.
+   Built twice by make test: with the poll(2) backend and with -DASYNC_USE_EPOLL. */
+#include "test.h"
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/resource.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#define MS(x) ASYNC_MS(x)
+
+static async_runtime rt;
+
+static void rt_real(void) {
+    if (async_runtime_init(&rt, NULL) != 0) { printf("runtime init failed\n"); exit(2); }
+}
+
+/* Run until t has finished (other tasks may still wait on I/O, which would keep
+   async_runtime_run going forever). */
+static int run_until(async_task *t) {
+    int i;
+    for (i = 0; i < 100000 && !async_task_is_finished(t); i++)
+        if (async_runtime_step(&rt, MS(100)) < 0) return -1;
+    return async_task_is_finished(t) ? 0 : -1;
+}
+
+/* A listener on 127.0.0.1 (or ::1, or a Unix path), port chosen by the kernel. */
+static int listen_on(async_io *lis, const char *text, async_addr *bound) {
+    async_addr a;
+    int rc = async_addr_parse(&a, text);
+    if (rc < 0) return rc;
+    rc = async_sock_listen(&rt, lis, &a, NULL);
+    if (rc < 0) return rc;
+    return async_sock_local_addr(lis, bound);
+}
+
+/* ---- an echo server: accepts `n` connections, echoes each until EOF ------------- */
+typedef struct {
+    async_task task;
+    async_io conn;
+    async_waiter w;
+    char buf[4096];
+    int rc, n, total;
+    async_addr peer;
+} echo_conn;
+
+static int echo_conn_run(async_task *t) {
+    echo_conn *f = (echo_conn *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->n, async_io_read(t, &f->conn, &f->w, f->buf, sizeof f->buf));
+        if (f->n <= 0) break;
+        f->total += f->n;
+        ASYNC_AWAIT(f->rc, async_io_write_all(t, &f->conn, &f->w, f->buf, (size_t)f->n));
+        if (f->rc < 0) break;
+    }
+    ASYNC_CLEANUP();
+    async_io_close(&f->conn);
+    ASYNC_END(f->n < 0 ? f->n : f->total);
+}
+
+typedef struct {
+    async_task task;
+    async_io *lis;
+    async_waiter w;
+    echo_conn *conns;
+    int nconns, i, rc;
+} acceptor;
+
+static int acceptor_run(async_task *t) {
+    acceptor *f = (acceptor *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->nconns; f->i++) {
+        ASYNC_AWAIT(f->rc, async_sock_accept(t, f->lis, &f->w, &f->conns[f->i].conn,
+                                             &f->conns[f->i].peer));
+        if (f->rc < 0) break;
+        async_task_spawn(t->rt, &f->conns[f->i].task, echo_conn_run, "echo-conn");
+    }
+    ASYNC_END(f->rc);
+}
+
+/* ---- a client: connects, writes `len` bytes, reads them back, then half-closes
+   and expects EOF ---------------------------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_io io;
+    async_waiter w;
+    async_addr to;
+    const char *msg;
+    size_t len;
+    char back[4096];
+    int rc, eof;
+} client;
+
+static int client_run(async_task *t) {
+    client *f = (client *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sock_connect(t, &f->io, &f->w, &f->to));
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    ASYNC_AWAIT(f->rc, async_io_write_all(t, &f->io, &f->w, f->msg, f->len));
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    ASYNC_AWAIT(f->rc, async_io_read_exact(t, &f->io, &f->w, f->back, f->len));
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    async_io_shutdown(&f->io, ASYNC_IO_WRITE);
+    ASYNC_AWAIT(f->eof, async_io_read(t, &f->io, &f->w, f->back + f->len, 1));
+    ASYNC_CLEANUP();
+    async_io_close(&f->io);
+    ASYNC_END(f->rc);
+}
+
+static void echo_roundtrip(const char *where) {
+    static async_io lis;
+    static acceptor acc;
+    static echo_conn conns[1];
+    static client c;
+    async_addr bound;
+    char text[128];
+    int rc;
+    ZERO(lis); ZERO(acc); ZERO(conns); ZERO(c);
+    rt_real();
+    rc = listen_on(&lis, where, &bound);
+    ASSERT_EQ(rc, 0);
+    if (rc < 0) {
+        async_runtime_destroy(&rt);
+        return;
+    }
+    acc.lis = &lis;
+    acc.conns = conns;
+    acc.nconns = 1;
+    c.to = bound;
+    c.msg = "hello, loopback";
+    c.len = strlen(c.msg);
+    async_task_spawn(&rt, &acc.task, acceptor_run, "acceptor");
+    async_task_spawn(&rt, &c.task, client_run, "client");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(c.task.u.result, (long long)c.len);
+    CHECK(memcmp(c.back, c.msg, c.len) == 0);
+    ASSERT_EQ(c.eof, 0);                        /* the server closed after our EOF */
+    ASSERT_EQ(conns[0].task.u.result, (long long)c.len);
+    ASSERT_EQ(async_addr_family(&conns[0].peer), async_addr_family(&bound));
+    CHECK(async_addr_format(&bound, text, sizeof text) > 0);
+    if (async_addr_family(&bound) != AF_UNIX) {
+        CHECK(async_addr_port(&bound) > 0);
+        CHECK(async_addr_port(&conns[0].peer) > 0);
+    }
+    ASSERT_EQ(async_io_close(&lis), 0);
+    ASSERT_EQ(rt.io.nwait, 0);
+    ASSERT_EQ(rt.io.n, 1);                      /* every descriptor deregistered */
+    async_runtime_destroy(&rt);
+}
+
+TEST(tcp_ipv4_echo) { echo_roundtrip("127.0.0.1:0"); }
+
+TEST(tcp_ipv6_echo) {
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a;
+    ZERO(a);
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        printf("  (no IPv6 loopback here: %s)\n", strerror(errno));
+        if (fd >= 0) close(fd);
+        return;
+    }
+    close(fd);
+    echo_roundtrip("[::1]:0");
+}
+
+TEST(unix_stream_echo) {
+    char path[64], text[80];
+    snprintf(path, sizeof path, "unix:/tmp/async-test-%d.sock", (int)getpid());
+    unlink(path + 5);
+    echo_roundtrip(path);
+    unlink(path + 5);
+    {   /* a stale socket file: listen fails, unless asked to remove it */
+        async_io lis;
+        async_addr a;
+        async_listen_opts o;
+        ZERO(lis); ZERO(o);
+        rt_real();
+        ASSERT_EQ(async_addr_parse(&a, path), 0);
+        ASSERT_EQ(async_sock_listen(&rt, &lis, &a, NULL), 0);
+        ASSERT_EQ(async_addr_format(&a, text, sizeof text), (int)strlen(path));
+        ASSERT_STR(text, path);
+        async_io_close(&lis);                    /* the file stays */
+        ASSERT_EQ(async_sock_listen(&rt, &lis, &a, NULL), -EADDRINUSE);
+        ASSERT_EQ(lis.rt, NULL);
+        o.unlink = 1;
+        ASSERT_EQ(async_sock_listen(&rt, &lis, &a, &o), 0);
+        async_io_close(&lis);
+        unlink(path + 5);
+        async_runtime_destroy(&rt);
+    }
+}
+
+/* ---- addresses ------------------------------------------------------------------ */
+TEST(addresses_parse_and_format) {
+    async_addr a;
+    char buf[80];
+    static const char *bad[] = {
+        "", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:8o",
+        "1.2.3.256:80", "localhost:80", "::1:80", "[::1]80", "[::1:80", "[1.2.3.4]:80",
+        ":80", "unix:", "[]:1"
+    };
+    size_t i;
+    ASSERT_EQ(async_addr_parse(&a, "10.1.2.3:8080"), 0);
+    ASSERT_EQ(async_addr_family(&a), AF_INET);
+    ASSERT_EQ(async_addr_port(&a), 8080);
+    ASSERT_EQ(async_addr_format(&a, buf, sizeof buf), 13);
+    ASSERT_STR(buf, "10.1.2.3:8080");
+    ASSERT_EQ(async_addr_parse(&a, "[2001:db8::1]:443"), 0);
+    ASSERT_EQ(async_addr_family(&a), AF_INET6);
+    ASSERT_EQ(async_addr_port(&a), 443);
+    async_addr_format(&a, buf, sizeof buf);
+    ASSERT_STR(buf, "[2001:db8::1]:443");
+    ASSERT_EQ(async_addr_parse(&a, "0.0.0.0:0"), 0);
+    ASSERT_EQ(async_addr_port(&a), 0);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = async_addr_parse(&a, bad[i]);
+        if (rc != ASYNC_EINVAL) FAIL_("\"%s\" parsed (%d)", bad[i], rc);
+    }
+    {   /* a path too long for sun_path is refused, not truncated */
+        char longp[200];
+        memset(longp, 'x', sizeof longp);
+        longp[sizeof longp - 1] = 0;
+        ASSERT_EQ(async_addr_unix(&a, longp), ASYNC_EINVAL);
+    }
+    ASSERT_EQ(async_addr_parse(&a, "unix:/tmp/x.sock"), 0);
+    ASSERT_EQ(async_addr_family(&a), AF_UNIX);
+    ASSERT_EQ(async_addr_port(&a), ASYNC_EINVAL);
+    ASSERT_EQ(async_addr_parse(&a, "127.0.0.1:80"), 0);
+    ASSERT_EQ(async_addr_format(&a, buf, 5), ASYNC_ELIMIT);    /* cut, terminated */
+    ASSERT_EQ(strlen(buf), 4);
+    ZERO(a);
+    ASSERT_EQ(async_addr_family(&a), ASYNC_EINVAL);
+    ASSERT_EQ(async_addr_format(&a, buf, sizeof buf), ASYNC_EINVAL);
+    ASSERT_EQ(async_addr_parse(NULL, "1.2.3.4:5"), ASYNC_EINVAL);
+    CHECK(async_addr_sockaddr(&a) == (void *)a.u.bytes);
+}
+
+/* ---- errors --------------------------------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_io io;
+    async_waiter w;
+    async_addr to;
+    int rc;
+} connector;
+
+static int connector_run(async_task *t) {
+    connector *f = (connector *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sock_connect(t, &f->io, &f->w, &f->to));
+    ASYNC_END(f->rc);
+}
+
+TEST(connect_refused_leaves_nothing_open) {
+    static connector c;
+    async_io lis;
+    async_addr bound;
+    ZERO(c); ZERO(lis);
+    rt_real();
+    /* a port that was just free: bind, note it, close */
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &bound), 0);
+    async_io_close(&lis);
+    c.to = bound;
+    async_task_spawn(&rt, &c.task, connector_run, "connector");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(c.rc, -ECONNREFUSED);
+    ASSERT_STR(async_strerror(c.rc), strerror(ECONNREFUSED));
+    ASSERT_EQ(c.io.rt, NULL);                   /* closed again, nothing registered */
+    ASSERT_EQ(rt.io.n, 1);
+    ASSERT_EQ(async_io_close(&c.io), 0);        /* idempotent */
+    async_runtime_destroy(&rt);
+}
+
+TEST(address_in_use) {
+    async_io a, b;
+    async_addr bound;
+    async_listen_opts o;
+    ZERO(a); ZERO(b); ZERO(o);
+    rt_real();
+    ASSERT_EQ(listen_on(&a, "127.0.0.1:0", &bound), 0);
+    ASSERT_EQ(async_sock_listen(&rt, &b, &bound, NULL), -EADDRINUSE);
+    o.no_reuseaddr = 1;
+    ASSERT_EQ(async_sock_listen(&rt, &b, &bound, &o), -EADDRINUSE);
+    ASSERT_EQ(b.rt, NULL);
+    ASSERT_EQ(async_udp_bind(&rt, &b, &bound), 0);      /* UDP and TCP ports differ */
+    ASSERT_EQ(async_udp_bind(&rt, &b, &bound), ASYNC_EBUSY);   /* b is in use */
+    async_io_close(&b);
+    ASSERT_EQ(async_udp_bind(&rt, &b, &bound), 0);
+    {
+        async_io c;
+        ZERO(c);
+        ASSERT_EQ(async_udp_bind(&rt, &c, &bound), -EADDRINUSE);
+    }
+    async_io_close(&a);
+    async_io_close(&b);
+    ASSERT_EQ(rt.io.n, 1);
+    async_runtime_destroy(&rt);
+}
+
+/* A server that accepts one connection and does `what` with it. */
+enum { SRV_RESET, SRV_CLOSE, SRV_HALF, SRV_SLOW };
+typedef struct {
+    async_task task;
+    async_io *lis, conn;
+    async_waiter w;
+    async_timer timer;
+    int what, rc, n;
+    size_t total, max_ahead;
+    char buf[1024];
+    const size_t *writer_done;
+} server1;
+
+static int server1_run(async_task *t) {
+    server1 *f = (server1 *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sock_accept(t, f->lis, &f->w, &f->conn, NULL));
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    if (f->what == SRV_RESET) {
+        struct linger l;
+        l.l_onoff = 1;
+        l.l_linger = 0;                         /* close sends RST */
+        setsockopt(async_io_fd(&f->conn), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        ASYNC_AWAIT(f->n, async_io_read(t, &f->conn, &f->w, f->buf, 5));
+    } else if (f->what == SRV_HALF) {
+        /* read to EOF (the client shut its writing side), then answer */
+        for (;;) {
+            ASYNC_AWAIT(f->n, async_io_read(t, &f->conn, &f->w, f->buf, sizeof f->buf));
+            if (f->n <= 0) break;
+            f->total += (size_t)f->n;
+        }
+        ASYNC_AWAIT(f->rc, async_io_write_all(t, &f->conn, &f->w, "got it", 6));
+    } else if (f->what == SRV_SLOW) {
+        /* read 1 KB per millisecond; note how far the writer ever got ahead */
+        for (;;) {
+            ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(1)));
+            ASYNC_AWAIT(f->n, async_io_read(t, &f->conn, &f->w, f->buf, sizeof f->buf));
+            if (f->n <= 0) break;
+            f->total += (size_t)f->n;
+            if (*f->writer_done - f->total > f->max_ahead)
+                f->max_ahead = *f->writer_done - f->total;
+        }
+    }
+    ASYNC_CLEANUP();
+    async_io_close(&f->conn);
+    ASYNC_END(f->rc);
+}
+
+typedef struct {
+    async_task task;
+    async_io io;
+    async_waiter w;
+    async_addr to;
+    int rc, n, writes;
+    size_t done, want;
+    char buf[65536];
+} writer;
+
+/* connect, then write until an error (or `want` bytes, in 64 KB write_all calls) */
+static int writer_run(async_task *t) {
+    writer *f = (writer *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sock_connect(t, &f->io, &f->w, &f->to));
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    if (f->want) {
+        int sz = 4096;                          /* small buffers: backpressure sooner */
+        setsockopt(async_io_fd(&f->io), SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    }
+    while (!f->want || f->done < f->want) {
+        ASYNC_AWAIT(f->n, async_io_write(t, &f->io, &f->w, f->buf,
+                                         f->want && f->want - f->done < sizeof f->buf
+                                         ? f->want - f->done : sizeof f->buf));
+        if (f->n < 0) break;
+        f->writes++;
+        f->done += (size_t)f->n;
+    }
+    if (f->want) async_io_shutdown(&f->io, ASYNC_IO_WRITE);
+    ASYNC_CLEANUP();
+    async_io_close(&f->io);
+    ASYNC_END(f->n < 0 ? f->n : 0);
+}
+
+TEST(reset_by_peer_and_broken_pipe) {
+    static server1 s;
+    static writer w;
+    async_io lis;
+    ZERO(s); ZERO(w); ZERO(lis);
+    rt_real();
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &w.to), 0);
+    s.lis = &lis;
+    s.what = SRV_RESET;
+    async_task_spawn(&rt, &s.task, server1_run, "server");
+    async_task_spawn(&rt, &w.task, writer_run, "writer");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    /* the server read 5 bytes and reset; the writer's writes then fail with
+       ECONNRESET or EPIPE, and the process is still here (no SIGPIPE) */
+    ASSERT_EQ(s.n, 5);
+    CHECK(w.n == -ECONNRESET || w.n == -EPIPE);
+    CHECK(w.writes >= 1);
+    async_io_close(&lis);
+    ASSERT_EQ(rt.io.n, 1);
+    async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_task task;
+    async_io io;
+    async_waiter w;
+    async_addr to;
+    int rc, n;
+    char buf[64];
+} reader1;
+
+static int reset_reader_run(async_task *t) {
+    reader1 *f = (reader1 *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sock_connect(t, &f->io, &f->w, &f->to));
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    ASYNC_AWAIT(f->rc, async_io_write_all(t, &f->io, &f->w, "12345", 5));
+    ASYNC_AWAIT(f->n, async_io_read(t, &f->io, &f->w, f->buf, sizeof f->buf));
+    ASYNC_CLEANUP();
+    async_io_close(&f->io);
+    ASYNC_END(f->n);
+}
+
+TEST(read_after_reset_is_an_error) {
+    static server1 s;
+    static reader1 r;
+    async_io lis;
+    ZERO(s); ZERO(r); ZERO(lis);
+    rt_real();
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &r.to), 0);
+    s.lis = &lis;
+    s.what = SRV_RESET;
+    async_task_spawn(&rt, &s.task, server1_run, "server");
+    async_task_spawn(&rt, &r.task, reset_reader_run, "reader");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.n, -ECONNRESET);
+    async_io_close(&lis);
+    async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_task task;
+    async_io io;
+    async_waiter w;
+    async_addr to;
+    int rc, n;
+    char buf[64];
+} half_client;
+
+static int half_client_run(async_task *t) {
+    half_client *f = (half_client *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sock_connect(t, &f->io, &f->w, &f->to));
+    ASYNC_AWAIT(f->rc, async_io_write_all(t, &f->io, &f->w, "request body", 12));
+    f->rc = async_io_shutdown(&f->io, ASYNC_IO_WRITE);
+    ASYNC_AWAIT(f->n, async_io_read_exact(t, &f->io, &f->w, f->buf, 6));
+    ASYNC_AWAIT(f->rc, async_io_read_exact(t, &f->io, &f->w, f->buf + 6, 1));
+    async_io_close(&f->io);
+    ASYNC_END(0);
+}
+
+TEST(half_close_and_unexpected_eof) {
+    static server1 s;
+    static half_client c;
+    async_io lis;
+    ZERO(s); ZERO(c); ZERO(lis);
+    rt_real();
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &c.to), 0);
+    s.lis = &lis;
+    s.what = SRV_HALF;
+    async_task_spawn(&rt, &s.task, server1_run, "server");
+    async_task_spawn(&rt, &c.task, half_client_run, "client");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(s.total, 12);                     /* all of it, then EOF */
+    ASSERT_EQ(s.n, 0);
+    ASSERT_EQ(c.n, 6);                          /* the answer came after our EOF */
+    CHECK(memcmp(c.buf, "got it", 6) == 0);
+    ASSERT_EQ(c.rc, ASYNC_EEOF);                /* read_exact past the end */
+    ASSERT_EQ(c.w.got, 0);                      /* the waiter is reusable */
+    async_io_close(&lis);
+    async_runtime_destroy(&rt);
+}
+
+TEST(slow_reader_holds_back_fast_writer) {
+    static server1 s;
+    static writer w;
+    async_io lis;
+    int sndbuf = 0, rcvbuf = 0;
+    socklen_t l = sizeof sndbuf;
+    ZERO(s); ZERO(w); ZERO(lis);
+    test_rt_paused(&rt);                        /* the reader's sleeps cost nothing */
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &w.to), 0);
+    rcvbuf = 4096;                              /* inherited by the accepted socket */
+    setsockopt(async_io_fd(&lis), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    s.lis = &lis;
+    s.what = SRV_SLOW;
+    s.writer_done = &w.done;
+    w.want = 1 << 20;                           /* 1 MB, read at 1 KB per "ms" */
+    async_task_spawn(&rt, &s.task, server1_run, "slow-reader");
+    async_task_spawn(&rt, &w.task, writer_run, "fast-writer");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(s.total, w.want);                 /* nothing lost */
+    ASSERT_EQ(w.done, w.want);
+    getsockopt(async_io_fd(&lis), SOL_SOCKET, SO_RCVBUF, &rcvbuf, &l);
+    l = sizeof sndbuf;
+    sndbuf = 4096 * 2;                          /* as set by the writer, doubled */
+    /* The writer was never more than the two socket buffers ahead of the reader
+       (a generous bound: the kernel's accounting includes overheads). */
+    CHECK(s.max_ahead > 0);
+    if (s.max_ahead > (size_t)(4 * (sndbuf + rcvbuf)) + 65536)
+        FAIL_("writer got %zu bytes ahead (buffers %d + %d)", s.max_ahead, sndbuf, rcvbuf);
+    CHECK(rt.stats.io_waits > 10);              /* it waited, many times */
+    async_io_close(&lis);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- UDP ------------------------------------------------------------------------ */
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    async_addr from;
+    char buf[64];
+    int n, rc;
+} udp_echo;
+
+static int udp_echo_run(async_task *t) {
+    udp_echo *f = (udp_echo *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->n, async_udp_recv_from(t, f->io, &f->w, f->buf, sizeof f->buf, &f->from));
+    if (f->n < 0) ASYNC_RETURN(f->n);
+    ASYNC_AWAIT(f->rc, async_udp_send_to(t, f->io, &f->w, f->buf, (size_t)f->n, &f->from));
+    ASYNC_END(f->rc);
+}
+
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    async_addr *to;
+    char buf[8];
+    int n, rc, n2;
+} udp_client;
+
+static int udp_client_run(async_task *t) {
+    udp_client *f = (udp_client *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_udp_send_to(t, f->io, &f->w, "datagram-one", 12, f->to));
+    /* the echo is 12 bytes; an 8-byte buffer gets the first 8, the rest is dropped */
+    ASYNC_AWAIT(f->n, async_udp_recv_from(t, f->io, &f->w, f->buf, sizeof f->buf, NULL));
+    /* connected: plain read and write */
+    f->rc = async_udp_connect(f->io, f->to);
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    ASYNC_AWAIT(f->rc, async_io_write(t, f->io, &f->w, "two", 3));
+    ASYNC_AWAIT(f->n2, async_io_read(t, f->io, &f->w, f->buf, sizeof f->buf));
+    ASYNC_END(0);
+}
+
+TEST(udp_send_recv_connect) {
+    static udp_echo e1, e2;
+    static udp_client c;
+    async_io srv, cli;
+    async_addr sa, ca, any;
+    char text[64];
+    ZERO(e1); ZERO(e2); ZERO(c); ZERO(srv); ZERO(cli);
+    rt_real();
+    ASSERT_EQ(async_addr_parse(&any, "127.0.0.1:0"), 0);
+    ASSERT_EQ(async_udp_bind(&rt, &srv, &any), 0);
+    ASSERT_EQ(async_udp_bind(&rt, &cli, &any), 0);
+    ASSERT_EQ(async_sock_local_addr(&srv, &sa), 0);
+    ASSERT_EQ(async_sock_local_addr(&cli, &ca), 0);
+    e1.io = e2.io = &srv;
+    c.io = &cli;
+    c.to = &sa;
+    /* two echo tasks wait on one socket: the first datagram goes to the first in
+       line, the second to the other */
+    async_task_spawn(&rt, &e1.task, udp_echo_run, "udp-echo-1");
+    async_task_spawn(&rt, &e2.task, udp_echo_run, "udp-echo-2");
+    async_task_spawn(&rt, &c.task, udp_client_run, "udp-client");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(e1.n, 12);
+    ASSERT_EQ(async_addr_port(&e1.from), async_addr_port(&ca));   /* the sender */
+    async_addr_format(&e1.from, text, sizeof text);
+    ASSERT_HAS(text, "127.0.0.1:");
+    ASSERT_EQ(c.n, 8);                          /* truncated to the buffer */
+    CHECK(memcmp(c.buf, "two", 3) == 0);
+    ASSERT_EQ(c.n2, 3);
+    ASSERT_EQ(e2.n, 3);
+    ASSERT_EQ(async_sock_peer_addr(&cli, &ca), 0);
+    ASSERT_EQ(async_addr_port(&ca), async_addr_port(&sa));
+    ASSERT_EQ(async_sock_peer_addr(&srv, &ca), -ENOTCONN);
+    async_io_close(&srv);
+    async_io_close(&cli);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- pipes, readiness, deregistration ------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    char buf[16];
+    int n, n2, rc;
+} pipe_reader;
+
+static int pipe_reader_run(async_task *t) {
+    pipe_reader *f = (pipe_reader *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_io_ready(t, f->io, &f->w, ASYNC_IO_READ));
+    ASYNC_AWAIT(f->n, async_io_read(t, f->io, &f->w, f->buf, sizeof f->buf));
+    ASYNC_AWAIT(f->n2, async_io_read(t, f->io, &f->w, f->buf + f->n, sizeof f->buf));
+    ASYNC_END(0);
+}
+
+TEST(pipe_read_write_eof_and_epipe) {
+    static pipe_reader r;
+    async_io rd, wr;
+    ZERO(r); ZERO(rd); ZERO(wr);
+    rt_real();
+    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    r.io = &rd;
+    async_task_spawn(&rt, &r.task, pipe_reader_run, "pipe-reader");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);   /* it reads: nothing yet, it waits */
+    ASSERT_EQ(rt.io.nwait, 1);
+    CHECK(write(async_io_fd(&wr), "abc", 3) == 3);
+    async_io_close(&wr);                        /* then EOF */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.rc, ASYNC_IO_READ);
+    ASSERT_EQ(r.n, 3);
+    ASSERT_EQ(r.n2, 0);
+    /* writing into a pipe whose reader is gone: EPIPE, and we are still alive */
+    ASSERT_EQ(async_pipe(&rt, &rd, &wr), ASYNC_EBUSY);   /* rd still open */
+    async_io_close(&rd);
+    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    async_io_close(&rd);
+    errno = 0;
+    CHECK(write(async_io_fd(&wr), "x", 1) < 0 && errno == EPIPE);
+    async_io_close(&wr);
+    async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    char buf[8];
+    int n;
+} waiting_reader;
+
+static int waiting_reader_run(async_task *t) {
+    waiting_reader *f = (waiting_reader *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->n, async_io_read(t, f->io, &f->w, f->buf, sizeof f->buf));
+    ASYNC_END(f->n);
+}
+
+TEST(close_wakes_waiters_with_eclosed) {
+    static waiting_reader a, b;
+    async_io rd, wr;
+    ZERO(a); ZERO(b); ZERO(rd); ZERO(wr);
+    rt_real();
+    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    a.io = b.io = &rd;
+    async_task_spawn(&rt, &a.task, waiting_reader_run, "a");
+    async_task_spawn(&rt, &b.task, waiting_reader_run, "b");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 2);
+    ASSERT_EQ(rt.io.nwait, 2);                  /* two readers on one descriptor */
+    async_io_close(&rd);
+    ASSERT_EQ(rt.io.nwait, 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.n, ASYNC_ECLOSED);
+    ASSERT_EQ(b.n, ASYNC_ECLOSED);
+    /* an op on a closed io fails the same way, without waiting */
+    ZERO(a);
+    a.io = &rd;
+    async_task_spawn(&rt, &a.task, waiting_reader_run, "a");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.n, ASYNC_ECLOSED);
+    async_io_close(&wr);
+    async_runtime_destroy(&rt);
+}
+
+TEST(abort_and_timeout_of_waits_release_the_descriptor) {
+    static waiting_reader a;
+    async_io rd, wr;
+    ZERO(a); ZERO(rd); ZERO(wr);
+    test_rt_paused(&rt);
+    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    a.io = &rd;
+    async_task_spawn(&rt, &a.task, waiting_reader_run, "a");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(rt.io.nwait, 1);
+    async_task_abort(&a.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.task.u.result, ASYNC_ECANCELED);
+    ASSERT_EQ(rt.io.nwait, 0);
+    CHECK(rd.rq.head == NULL);
+    ASSERT_EQ(rd.interest, 0);                  /* poll no longer watches it */
+    async_io_close(&rd);
+    async_io_close(&wr);
+    async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    async_timer timer;
+    char buf[8];
+    int n, n2;
+} timed_reader;
+
+static int timed_reader_run(async_task *t) {
+    timed_reader *f = (timed_reader *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_TIMEOUT(f->n, &f->timer, MS(100),
+                        async_io_read(t, f->io, &f->w, f->buf, sizeof f->buf));
+    /* the timeout cancelled the read cleanly: the next read works */
+    ASYNC_AWAIT_TIMEOUT(f->n2, &f->timer, MS(100),
+                        async_io_read(t, f->io, &f->w, f->buf, sizeof f->buf));
+    ASYNC_END(0);
+}
+
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    async_timer timer;
+    int rc;
+} late_writer;
+
+static int late_writer_run(async_task *t) {
+    late_writer *f = (late_writer *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(150)));
+    ASYNC_AWAIT(f->rc, async_io_write(t, f->io, &f->w, "late", 4));
+    ASYNC_END(f->rc);
+}
+
+TEST(timeout_around_a_read_on_the_paused_clock) {
+    static timed_reader r;
+    static late_writer lw;
+    async_io rd, wr;
+    async_time t0;
+    ZERO(r); ZERO(lw); ZERO(rd); ZERO(wr);
+    test_rt_paused(&rt);
+    t0 = async_time_now(&rt);
+    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    r.io = &rd;
+    lw.io = &wr;
+    async_task_spawn(&rt, &r.task, timed_reader_run, "reader");
+    async_task_spawn(&rt, &lw.task, late_writer_run, "writer");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.n, ASYNC_ETIMEDOUT);            /* at +100 ms */
+    ASSERT_EQ(r.n2, 4);                         /* at +150 ms */
+    CHECK(memcmp(r.buf, "late", 4) == 0);
+    ASSERT_EQ(async_time_now(&rt) - t0, MS(150));
+    ASSERT_EQ(rt.io.nwait, 0);
+    async_io_close(&rd);
+    async_io_close(&wr);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- 1000 connections, and many round trips without a lost wake-up -------------- */
+enum { NCONN = 1000 };
+
+TEST(thousand_concurrent_connections) {
+    static async_io lis;
+    static acceptor acc;
+    static echo_conn conns[NCONN];
+    static client cl[NCONN];
+    static char msgs[NCONN][32];
+    async_addr bound;
+    struct rlimit rl;
+    int i, ok = 0;
+    ZERO(lis); ZERO(acc); ZERO(conns); ZERO(cl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 2 * NCONN + 64) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    ASSERT_EQ(rl.rlim_cur >= 2 * NCONN + 64, 1);        /* .ci/run raises the limit */
+    rt_real();
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &bound), 0);
+    acc.lis = &lis;
+    acc.conns = conns;
+    acc.nconns = NCONN;
+    async_task_spawn(&rt, &acc.task, acceptor_run, "acceptor");
+    for (i = 0; i < NCONN; i++) {
+        snprintf(msgs[i], sizeof msgs[i], "client %d says hi", i);
+        cl[i].to = bound;
+        cl[i].msg = msgs[i];
+        cl[i].len = strlen(msgs[i]);
+        async_task_spawn(&rt, &cl[i].task, client_run, "client");
+    }
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    for (i = 0; i < NCONN; i++)
+        ok += cl[i].task.u.result == (int)cl[i].len && cl[i].eof == 0 &&
+              memcmp(cl[i].back, msgs[i], cl[i].len) == 0;
+    ASSERT_EQ(ok, NCONN);
+    ASSERT_EQ(acc.rc, 0);
+    CHECK(rt.io.cap >= 2 * NCONN);              /* the table grew */
+    async_io_close(&lis);
+    ASSERT_EQ(rt.io.n, 1);
+    async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_task task;
+    async_io io;
+    async_waiter w;
+    int rounds, i, rc, serve;
+    char b;
+} pinger;
+
+static int pinger_run(async_task *t) {
+    pinger *f = (pinger *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->rounds; f->i++) {
+        if (!f->serve) {
+            f->b = (char)f->i;
+            ASYNC_AWAIT(f->rc, async_io_write(t, &f->io, &f->w, &f->b, 1));
+            if (f->rc != 1) break;
+        }
+        ASYNC_AWAIT(f->rc, async_io_read(t, &f->io, &f->w, &f->b, 1));
+        if (f->rc != 1 || f->b != (char)f->i) break;
+        if (f->serve) {
+            ASYNC_AWAIT(f->rc, async_io_write(t, &f->io, &f->w, &f->b, 1));
+            if (f->rc != 1) break;
+        }
+    }
+    ASYNC_END(f->i);
+}
+
+TEST(ping_pong_loses_no_wakeup) {
+    static pinger a, b;
+    int sv[2];
+    ZERO(a); ZERO(b);
+    rt_real();
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ASSERT_EQ(async_io_register(&rt, &a.io, sv[0]), 0);
+    ASSERT_EQ(async_io_register(&rt, &b.io, sv[1]), 0);
+    a.rounds = b.rounds = 20000;
+    b.serve = 1;
+    async_task_spawn(&rt, &a.task, pinger_run, "ping");
+    async_task_spawn(&rt, &b.task, pinger_run, "pong");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.task.u.result, 20000);
+    ASSERT_EQ(b.task.u.result, 20000);
+    CHECK(rt.stats.io_events > 0);
+    async_io_close(&a.io);
+    async_io_close(&b.io);
+    async_runtime_destroy(&rt);
+}
+
+/* A task that always has data to read cannot starve another task: the budget. */
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    char buf[1];
+    int rc, reads, *stop;
+} greedy;
+
+static int greedy_run(async_task *t) {
+    greedy *f = (greedy *)t;
+    ASYNC_BEGIN(t);
+    while (!*f->stop) {
+        ASYNC_AWAIT(f->rc, async_io_read(t, f->io, &f->w, f->buf, 1));
+        if (f->rc != 1) break;
+        f->reads++;
+    }
+    ASYNC_END(f->reads);
+}
+
+typedef struct {
+    async_task task;
+    int i, *stop;
+} ticker3;
+
+static int ticker3_run(async_task *t) {
+    ticker3 *f = (ticker3 *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < 3; f->i++) ASYNC_YIELD();
+    *f->stop = 1;
+    ASYNC_END(0);
+}
+
+TEST(budget_stops_a_reader_that_is_always_ready) {
+    static greedy g;
+    static ticker3 k;
+    static char junk[100000];
+    int stop = 0, sv[2];
+    async_io a;
+    ZERO(g); ZERO(k); ZERO(a);
+    rt_real();
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ASSERT_EQ((int)write(sv[1], junk, sizeof junk) > 1000, 1);
+    ASSERT_EQ(async_io_register(&rt, &a, sv[0]), 0);
+    g.io = &a;
+    g.stop = k.stop = &stop;
+    async_task_spawn(&rt, &g.task, greedy_run, "greedy");
+    async_task_spawn(&rt, &k.task, ticker3_run, "ticker");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    /* the ticker's three yields came between budgets of 128 reads */
+    CHECK(g.task.u.result >= 128);
+    CHECK(g.task.u.result <= 5 * 128);
+    async_io_close(&a);
+    close(sv[1]);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- options, bad input, a runtime destroyed with descriptors left ------------- */
+TEST(socket_options_and_bad_input) {
+    static connector c;
+    static acceptor acc;
+    static echo_conn conns[1];
+    async_io lis, x;
+    async_addr bound;
+    async_waiter w;
+    int v = 0;
+    socklen_t l = sizeof v;
+    ZERO(c); ZERO(acc); ZERO(conns); ZERO(lis); ZERO(x); ZERO(w);
+    rt_real();
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &bound), 0);
+    acc.lis = &lis;
+    acc.conns = conns;
+    acc.nconns = 1;
+    c.to = bound;
+    async_task_spawn(&rt, &acc.task, acceptor_run, "acceptor");
+    async_task_spawn(&rt, &c.task, connector_run, "connector");
+    ASSERT_EQ(run_until(&c.task), 0);           /* the echo connection still reads */
+    ASSERT_EQ(c.rc, 0);
+    ASSERT_EQ(async_sock_nodelay(&c.io, 1), 0);
+    getsockopt(async_io_fd(&c.io), IPPROTO_TCP, TCP_NODELAY, &v, &l);
+    CHECK(v != 0);
+    ASSERT_EQ(async_sock_keepalive(&c.io, 1), 0);
+    getsockopt(async_io_fd(&c.io), SOL_SOCKET, SO_KEEPALIVE, &v, &l);
+    CHECK(v != 0);
+    ASSERT_EQ(async_sock_keepalive(&c.io, 0), 0);
+    getsockopt(async_io_fd(&c.io), SOL_SOCKET, SO_KEEPALIVE, &v, &l);
+    ASSERT_EQ(v, 0);
+    ASSERT_EQ(async_sock_error(&c.io), 0);
+    ASSERT_EQ(async_io_shutdown(&c.io, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_shutdown(&c.io, 4), ASYNC_EINVAL);
+    /* bad arguments */
+    ASSERT_EQ(async_io_register(&rt, &x, -1), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_register(NULL, &x, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_register(&rt, &x, 12345), -EBADF);
+    ASSERT_EQ(x.rt, NULL);
+    ASSERT_EQ(async_io_register(&rt, &c.io, async_io_fd(&c.io)), ASYNC_EBUSY);
+    ASSERT_EQ(async_io_deregister(&x), ASYNC_ESTATE);
+    ASSERT_EQ(async_io_fd(&x), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_clear_ready(&x, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_sock_nodelay(&x, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_sock_listen(&rt, &x, NULL, NULL), ASYNC_EINVAL);
+    ZERO(bound);
+    ASSERT_EQ(async_sock_listen(&rt, &x, &bound, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_udp_connect(&x, &bound), ASYNC_EINVAL);
+    ASSERT_EQ(async_pipe(&rt, &x, &x), ASYNC_EINVAL);
+    ASSERT_EQ(rt.io.n, 4);                      /* lis, c.io, conns[0].conn */
+    ASSERT_EQ(strcmp(async_io_backend(&rt), "poll") == 0 ||
+              strcmp(async_io_backend(&rt), "epoll") == 0, 1);
+    /* destroying the runtime ends the echo task (its cleanup closes its socket) and
+       detaches what is left; closing those afterwards only closes them */
+    CHECK(async_runtime_destroy(&rt) >= 1);
+    ASSERT_EQ(conns[0].conn.rt, NULL);
+    ASSERT_EQ(c.io.rt, NULL);
+    ASSERT_EQ(async_io_close(&c.io), 0);
+    ASSERT_EQ(async_io_close(&lis), 0);
+    ASSERT_EQ(c.io.fd, -1);
+}
+
+TEST(register_restores_blocking_mode) {
+    int sv[2], fl;
+    async_io a;
+    ZERO(a);
+    rt_real();
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ASSERT_EQ(async_io_register(&rt, &a, sv[0]), 0);
+    fl = fcntl(sv[0], F_GETFL);
+    CHECK(fl & O_NONBLOCK);
+    ASSERT_EQ(async_io_deregister(&a), sv[0]);  /* still open, blocking again */
+    fl = fcntl(sv[0], F_GETFL);
+    CHECK(!(fl & O_NONBLOCK));
+    ASSERT_EQ(rt.io.n, 1);
+    close(sv[0]);
+    close(sv[1]);
+    async_runtime_destroy(&rt);
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    alarm(300);                                 /* a hang fails instead of blocking CI */
+    RUN(tcp_ipv4_echo);
+    RUN(tcp_ipv6_echo);
+    RUN(unix_stream_echo);
+    RUN(addresses_parse_and_format);
+    RUN(connect_refused_leaves_nothing_open);
+    RUN(address_in_use);
+    RUN(reset_by_peer_and_broken_pipe);
+    RUN(read_after_reset_is_an_error);
+    RUN(half_close_and_unexpected_eof);
+    RUN(slow_reader_holds_back_fast_writer);
+    RUN(udp_send_recv_connect);
+    RUN(pipe_read_write_eof_and_epipe);
+    RUN(close_wakes_waiters_with_eclosed);
+    RUN(abort_and_timeout_of_waits_release_the_descriptor);
+    RUN(timeout_around_a_read_on_the_paused_clock);
+    RUN(thousand_concurrent_connections);
+    RUN(ping_pong_loses_no_wakeup);
+    RUN(budget_stops_a_reader_that_is_always_ready);
+    RUN(socket_options_and_bad_input);
+    RUN(register_restores_blocking_mode);
+    DONE();
+}
