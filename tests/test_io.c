@@ -190,7 +190,7 @@ TEST(unix_stream_echo) {
         ASSERT_STR(text, path);
         async_io_close(&lis);                    /* the file stays */
         ASSERT_EQ(async_sock_listen(&rt, &lis, &a, NULL), -EADDRINUSE);
-        ASSERT_EQ(lis.rt, NULL);
+        CHECK(lis.rt == NULL);
         o.unlink = 1;
         ASSERT_EQ(async_sock_listen(&rt, &lis, &a, &o), 0);
         async_io_close(&lis);
@@ -274,7 +274,7 @@ TEST(connect_refused_leaves_nothing_open) {
     ASSERT_EQ(async_runtime_run(&rt), 0);
     ASSERT_EQ(c.rc, -ECONNREFUSED);
     ASSERT_STR(async_strerror(c.rc), strerror(ECONNREFUSED));
-    ASSERT_EQ(c.io.rt, NULL);                   /* closed again, nothing registered */
+    CHECK(c.io.rt == NULL);                   /* closed again, nothing registered */
     ASSERT_EQ(rt.io.n, 1);
     ASSERT_EQ(async_io_close(&c.io), 0);        /* idempotent */
     async_runtime_destroy(&rt);
@@ -290,7 +290,7 @@ TEST(address_in_use) {
     ASSERT_EQ(async_sock_listen(&rt, &b, &bound, NULL), -EADDRINUSE);
     o.no_reuseaddr = 1;
     ASSERT_EQ(async_sock_listen(&rt, &b, &bound, &o), -EADDRINUSE);
-    ASSERT_EQ(b.rt, NULL);
+    CHECK(b.rt == NULL);
     ASSERT_EQ(async_udp_bind(&rt, &b, &bound), 0);      /* UDP and TCP ports differ */
     ASSERT_EQ(async_udp_bind(&rt, &b, &bound), ASYNC_EBUSY);   /* b is in use */
     async_io_close(&b);
@@ -958,7 +958,7 @@ TEST(socket_options_and_bad_input) {
     ASSERT_EQ(async_io_register(&rt, &x, -1), ASYNC_EINVAL);
     ASSERT_EQ(async_io_register(NULL, &x, 0), ASYNC_EINVAL);
     ASSERT_EQ(async_io_register(&rt, &x, 12345), -EBADF);
-    ASSERT_EQ(x.rt, NULL);
+    CHECK(x.rt == NULL);
     ASSERT_EQ(async_io_register(&rt, &c.io, async_io_fd(&c.io)), ASYNC_EBUSY);
     ASSERT_EQ(async_io_deregister(&x), ASYNC_ESTATE);
     ASSERT_EQ(async_io_fd(&x), ASYNC_EINVAL);
@@ -975,8 +975,8 @@ TEST(socket_options_and_bad_input) {
     /* destroying the runtime ends the echo task (its cleanup closes its socket) and
        detaches what is left; closing those afterwards only closes them */
     CHECK(async_runtime_destroy(&rt) >= 1);
-    ASSERT_EQ(conns[0].conn.rt, NULL);
-    ASSERT_EQ(c.io.rt, NULL);
+    CHECK(conns[0].conn.rt == NULL);
+    CHECK(c.io.rt == NULL);
     ASSERT_EQ(async_io_close(&c.io), 0);
     ASSERT_EQ(async_io_close(&lis), 0);
     ASSERT_EQ(c.io.fd, -1);
