@@ -5,7 +5,8 @@
 #   make test        every test, in the switch form, the computed-goto form and as
 #                    C++, plus compile checks; last line "N passed, M failed"
 #   make examples    build every example into build/examples/
-#   make sanitize    every test under ASan+UBSan with gcc and clang
+#   make sanitize    every test under ASan+UBSan with gcc and clang, and the
+#                    threaded ones under TSan
 #   make coverage    line and branch coverage of async.h
 #   make bench       ns per operation, median of several runs, with C baselines
 #   make bench-icount  instructions per operation (valgrind --tool=callgrind)
@@ -22,7 +23,7 @@ CFLAGS_GOTO := -std=gnu99 -DASYNC_USE_COMPUTED_GOTO -Wall -Wextra -Werror -Wshad
 CXXFLAGS_TEST := -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wshadow -O2 -g -I.
 LIBS := -lpthread
 
-TESTS := coro task time debug sync chan cancel comb stream io
+TESTS := coro task time debug sync chan cancel comb stream io threads
 # The I/O suite runs once more on the epoll backend.
 TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $(B)/test/test_$(t)-cxx) \
     $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx
@@ -58,6 +59,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	  echo "$$cc-$$std|$$cc -std=$$std $(WARN) -Wconversion -Wsign-conversion -I. -c tests/compile/compile_c.c -o $(B)/chk/$$cc-$$std.o"; \
 	done; done; \
 	echo "epoll-gcc-clang-conversion|gcc -std=c99 $(WARN) -Wconversion -Wsign-conversion -DASYNC_USE_EPOLL -I. -c tests/compile/compile_c.c -o $(B)/chk/epoll-gcc.o && clang -std=c11 $(WARN) -Wconversion -Wsign-conversion -DASYNC_USE_EPOLL -I. -c tests/compile/compile_c.c -o $(B)/chk/epoll-clang.o"; \
+	echo "no-threads-drops-the-layer|gcc -std=c99 $(WARN) -DASYNC_NO_THREADS -I. -c tests/compile/compile_c.c -o $(B)/chk/nothreads.o && ! nm $(B)/chk/nothreads.o | grep -q 'pthread\|async_pool_init\|async_inbox'"; \
 	echo "gcc-jump-misses-init|gcc -std=c99 $(WARN) -Wjump-misses-init -I. -c tests/test_coro.c -o $(B)/chk/jmi.o"; \
 	echo "g++-c++11|g++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -I. tests/compile/compile_cpp.cc -o $(B)/chk/cpp11 && $(B)/chk/cpp11"; \
 	echo "clang++-c++17|clang++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -I. tests/compile/compile_cpp.cc -o $(B)/chk/cpp17 && $(B)/chk/cpp17"; \
@@ -88,6 +90,12 @@ demo: $(B)/examples/demo
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
 SAN_BINS := $(foreach t,$(TESTS),$(B)/san/test_$(t)-gcc $(B)/san/test_$(t)-clang) \
     $(B)/san/test_io-epoll-gcc
+# ThreadSanitizer over the suites where other threads are involved.
+TSAN_TESTS := threads task
+TSAN_BINS := $(foreach t,$(TSAN_TESTS),$(B)/san/test_$(t)-tsan)
+$(B)/san/test_%-tsan: tests/test_%.c $(HDR) | $(B)/san/.clang-rt
+	@mkdir -p $(@D)
+	clang -std=c11 $(WARN) -fsanitize=thread -g -O1 -I. $< -o $@ $(LIBS)
 $(B)/san/test_io-epoll-gcc: tests/test_io.c $(HDR)
 	@mkdir -p $(@D)
 	gcc -std=c99 $(WARN) $(SAN) -DASYNC_USE_EPOLL -I. $< -o $@ $(LIBS)
@@ -101,9 +109,9 @@ $(B)/san/.clang-rt:
 	@mkdir -p $(@D)
 	@.ci/need "echo 'int main(void){return 0;}' | clang -x c -fsanitize=address - -o $(B)/san/probe" clang libclang-rt-14-dev
 	@touch $@
-sanitize: $(SAN_BINS)
+sanitize: $(SAN_BINS) $(TSAN_BINS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    ./tests/run.sh $(SAN_BINS)
+	    TSAN_OPTIONS=halt_on_error=1:exitcode=66 ./tests/run.sh $(SAN_BINS) $(TSAN_BINS)
 
 # ---- coverage ------------------------------------------------------------------
 COV_BINS := $(foreach t,$(TESTS),$(B)/cov/test_$(t)) $(B)/cov/test_io-epoll

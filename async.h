@@ -16,7 +16,7 @@
        5 CHANNELS ....................... >>chan
        6 COMBINATORS .................... >>combinators
        7 STREAMS ........................ >>streams
-       8 I/O ............................ >>io
+       8 I/O AND THREADS ................ >>io >>threads
        9 DEBUGGING ...................... >>debug
        10 ERRORS ........................ >>errors
        CONFIGURATION .................... >>config
@@ -474,8 +474,8 @@ QUICK START
    A source that is always ready calls async_consume_budget(t) per item:
    that is what makes a sink over it yield now and then.
 
-8 I/O (>>io)
-============
+8 I/O AND THREADS (>>io, >>threads)
+===================================
    Hosted builds only. A descriptor is awaited through an async_io (in your
    storage, zeroed) registered with a runtime's reactor; every operation below
    tries the system call first and waits only when it meets EAGAIN, so a task
@@ -559,6 +559,36 @@ QUICK START
    sockets) and detaches descriptors left registered: async_io_close then
    only closes them.
 
+   Threads (hosted; -DASYNC_NO_THREADS drops them; link with -pthread). A
+   runtime is single-threaded: other threads reach it only through a waker
+   (async_waker_wake), the blocking pool and the inbox, all of which wake it
+   through its wake descriptor (an eventfd, or a pipe).
+     async_pool_init(p, rt, desc)        desc may be NULL: up to 64 threads, an
+                                         idle thread exits after 10 s; threads
+                                         start on demand
+     async_spawn_blocking(t, p, job, fn, arg)  op: run int fn(void *arg) on the
+                                         pool (job: an async_blocking in the frame,
+                                         zeroed); returns fn's result. Cancelled
+                                         (abort, timeout, select) before it started,
+                                         the call is unqueued and never runs; while
+                                         it runs, it runs to its end and its result
+                                         is dropped: arg must stay valid until fn
+                                         returns (Tokio cannot abort one either)
+     async_pool_threads(p)               threads alive now
+     async_pool_destroy(p)               queued calls end with ASYNC_ECANCELED,
+                                         running ones are waited for, threads
+                                         joined. From the loop's thread, outside
+                                         its tasks; before or after the runtime's
+                                         destroy
+     async_inbox_init(q, rt, item_size, cap)   a bounded queue (allocated) that
+                                         any thread sends into and one task reads
+     async_inbox_send(q, item)           Context: any thread but the loop's: blocks
+                                         while full; ASYNC_ECLOSED once closed
+     async_inbox_try_send(q, item)       Context: anywhere: ASYNC_EAGAIN when full
+     async_inbox_recv(t, q, item)        op: items in sending order per thread;
+                                         ASYNC_ECLOSED once closed and drained
+     async_inbox_close(q), async_inbox_destroy(q) (ASYNC_EBUSY while a task waits)
+
 9 DEBUGGING (>>debug)
 =====================
      async_dump(rt, write, user)   every live task: name, state, file:line where
@@ -600,6 +630,7 @@ CONFIGURATION (>>config)
                              default 6 (9 levels of 64), 4 freestanding (14 of 16:
                              a third of the RAM, about 1 KB on 32-bit targets)
      ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2)
+     ASYNC_NO_THREADS        no blocking pool, no inbox, no pthread (hosted)
      ASYNC_API               linkage of public functions (default extern)
      ASYNC_STATIC            make every function static (impl and users in one TU)
      ASYNC_MALLOC(sz), ASYNC_FREE(p)       impl; all or none (default malloc/free
@@ -975,6 +1006,7 @@ struct async_waker {
     async_task *task;
     async_waker *next;
     async_runtime *rt;
+    void (*on_wake)(async_waker *w);    /* internal: run by the loop instead of a wake */
 };
 
 ASYNC_API int async_runtime_init(async_runtime *rt, const async_runtime_desc *desc);
@@ -1745,6 +1777,55 @@ ASYNC_API int async_udp_send_to(async_task *t, async_io *io, async_waiter *w, co
                                 size_t len, const async_addr *to);                    /* op */
 ASYNC_API int async_udp_recv_from(async_task *t, async_io *io, async_waiter *w, void *buf,
                                   size_t len, async_addr *from);                      /* op */
+#endif
+
+////////////////////////////////////////////////////////////////////////////////
+// >>threads
+
+#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
+typedef struct async_pool_desc {
+    int max_threads;                    /* default 64 */
+    async_time keep_alive;              /* an idle thread exits after it; default 10 s */
+} async_pool_desc;
+
+/* A bounded pool of threads for blocking calls (Tokio's spawn_blocking). */
+typedef struct async_pool {
+    async_waker waker;                  /* completions reach the loop through it */
+    struct async__pool_impl *impl;      /* lock, queue, threads (allocated) */
+    async_runtime *rt;
+    uint32_t outstanding;               /* calls submitted and not yet collected */
+} async_pool;
+
+/* One call on the pool: in the caller's frame, zeroed. */
+typedef struct async_blocking {
+    int (*fn)(void *arg);
+    void *arg;
+    int result;
+    uint8_t state;                      /* loop side: 0 idle, 1 submitted, 2 collected */
+    uint8_t wstate;                     /* pool side, under its lock: 1 queued, 2 running, 3 done */
+    struct async_blocking *next, *prev;
+    async_task *task;
+    struct async__worker *worker;
+} async_blocking;
+
+/* A queue that any thread sends into and one task receives from. */
+typedef struct async_inbox {
+    async_waker waker;
+    struct async__inbox_impl *impl;     /* lock, ring, condition (allocated) */
+    size_t item_size, cap;
+} async_inbox;
+
+ASYNC_API int async_pool_init(async_pool *p, async_runtime *rt, const async_pool_desc *desc);
+ASYNC_API int async_pool_destroy(async_pool *p);
+ASYNC_API int async_pool_threads(const async_pool *p);
+ASYNC_API int async_spawn_blocking(async_task *t, async_pool *p, async_blocking *job,
+                                   int (*fn)(void *arg), void *arg);                   /* op */
+ASYNC_API int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_size, size_t cap);
+ASYNC_API int async_inbox_destroy(async_inbox *q);
+ASYNC_API int async_inbox_try_send(async_inbox *q, const void *item);  /* Context: any thread */
+ASYNC_API int async_inbox_send(async_inbox *q, const void *item);      /* Context: any thread */
+ASYNC_API int async_inbox_close(async_inbox *q);                       /* Context: any thread */
+ASYNC_API int async_inbox_recv(async_task *t, async_inbox *q, void *item);              /* op */
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -2626,8 +2707,11 @@ static void async__collect(async_runtime *rt) {
             while (read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
         }
 #endif
-        for (w = rt->wakers; w; w = w->next)
+        for (w = rt->wakers; w; w = w->next) {
             if (w->task && ASYNC__LOAD(&w->flag)) async__wake(w->task);
+            else if (w->on_wake && ASYNC__LOAD(&w->flag) && ASYNC__XCHG(&w->flag, 0))
+                w->on_wake(w);          /* the blocking pool hands out results */
+        }
     }
     if (rt->ntimers) async__fire_timers(rt, async_time_now(rt));
 }
@@ -2639,7 +2723,8 @@ static void async__collect(async_runtime *rt) {
 #endif
 
 static int async__can_progress(const async_runtime *rt) {
-    if (rt->nready || rt->armed_wakers || rt->pending || ASYNC__IO_WAITING(rt)) return 1;
+    if (rt->nready || rt->armed_wakers || ASYNC__LOAD(&rt->pending) || ASYNC__IO_WAITING(rt))
+        return 1;
     if (rt->ntimers && (!(rt->flags & ASYNC__RT_PAUSED) || (rt->flags & ASYNC__RT_AUTO_ADVANCE)))
         return 1;
     return 0;
@@ -2677,7 +2762,7 @@ static void async__idle_hosted(async_runtime *rt, async_time max_wait) {
 /* Nothing is ready: wait for the next timer, a wake-up, or max_wait. */
 static void async__park(async_runtime *rt, async_time max_wait) {
     async_time now = async_time_now(rt), wait = max_wait;
-    if (rt->pending) return;
+    if (ASYNC__LOAD(&rt->pending)) return;
     if (rt->flags & ASYNC__RT_PAUSED) {
         if (rt->ntimers && (rt->flags & ASYNC__RT_AUTO_ADVANCE)) {
             /* Auto-advance: jump the paused clock to the next deadline, unless I/O
@@ -2755,7 +2840,7 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
    ready tasks, including those they wake. */
 static int async__turn(async_runtime *rt, async_time max_wait) {
     int polls = 0;
-    if (rt->pending || rt->ntimers) async__collect(rt);
+    if (ASYNC__LOAD(&rt->pending) || rt->ntimers) async__collect(rt);
     if (!rt->nready && max_wait > 0) {
         async__park(rt, max_wait);      /* waits for I/O too */
         async__collect(rt);
@@ -2771,7 +2856,7 @@ static int async__turn(async_runtime *rt, async_time max_wait) {
                collected: at the start of a turn, or at once when there is nothing
                to collect. */
             if (async__list_empty(&rt->deferred) ||
-                (polls && (rt->pending || rt->ntimers || ASYNC__IO_WAITING(rt))))
+                (polls && (ASYNC__LOAD(&rt->pending) || rt->ntimers || ASYNC__IO_WAITING(rt))))
                 break;
             async__list_splice(&rt->runq, &rt->deferred);
         }
@@ -3058,6 +3143,7 @@ ASYNC_DEF int async_waker_init(async_runtime *rt, async_waker *w) {
 #endif
     w->flag = 0;
     w->task = NULL;
+    w->on_wake = NULL;
     w->rt = rt;
     w->next = rt->wakers;
     rt->wakers = w;
@@ -6817,6 +6903,415 @@ ASYNC_DEF int async_udp_recv_from(async_task *t, async_io *io, async_waiter *w, 
     return rc;
 }
 #endif /* !ASYNC_FREESTANDING */
+
+////////////////////////////////////////////////////////////////////////////////
+// >>threads
+
+#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
+#include <pthread.h>
+
+enum { ASYNC__JOB_IDLE = 0, ASYNC__JOB_SUBMITTED = 1, ASYNC__JOB_COLLECTED = 2 };
+enum { ASYNC__JOB_QUEUED = 1, ASYNC__JOB_RUNNING = 2, ASYNC__JOB_DONE = 3 };
+
+typedef struct async__worker {
+    pthread_t thread;
+    struct async__pool_impl *pi;
+    async_pool *pool;
+    async_blocking *current;            /* NULL once its caller has gone (cancelled) */
+    struct async__worker *next;         /* all threads, live or exited */
+    int exited;
+} async__worker;
+
+typedef struct async__pool_impl {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;                  /* work arrived, or stop */
+    async_blocking *queue, *done;       /* circular lists */
+    async__worker *workers;
+    int max_threads, threads, idle, stopping;
+    async_time keep_alive;
+} async__pool_impl;
+
+static void async__job_push(async_blocking **list, async_blocking *j) {
+    if (!*list) {
+        j->next = j->prev = *list = j;
+    } else {
+        j->prev = (*list)->prev;
+        j->next = *list;
+        (*list)->prev->next = j;
+        (*list)->prev = j;
+    }
+}
+static void async__job_unlink(async_blocking **list, async_blocking *j) {
+    if (j->next == j) {
+        *list = NULL;
+    } else {
+        j->prev->next = j->next;
+        j->next->prev = j->prev;
+        if (*list == j) *list = j->next;
+    }
+    j->next = j->prev = NULL;
+}
+
+static void *async__worker_main(void *arg) {
+    async__worker *wk = (async__worker *)arg;
+    async__pool_impl *pi = wk->pi;
+    pthread_mutex_lock(&pi->mu);
+    for (;;) {
+        async_blocking *job;
+        int (*fn)(void *);
+        void *fa;
+        int result;
+        while (!pi->queue && !pi->stopping) {
+            struct timespec ts;
+            int rc;
+            async_time until;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            until = (async_time)ts.tv_sec * 1000000000u + (async_time)ts.tv_nsec + pi->keep_alive;
+            ts.tv_sec = (time_t)(until / 1000000000u);
+            ts.tv_nsec = (long)(until % 1000000000u);
+            pi->idle++;
+            rc = pthread_cond_timedwait(&pi->cv, &pi->mu, &ts);
+            pi->idle--;
+            if (rc == ETIMEDOUT && !pi->queue) goto out;        /* idle too long */
+        }
+        if (!pi->queue) break;                                  /* stopping */
+        job = pi->queue;
+        async__job_unlink(&pi->queue, job);
+        job->wstate = ASYNC__JOB_RUNNING;
+        job->worker = wk;
+        wk->current = job;
+        fn = job->fn;
+        fa = job->arg;
+        pthread_mutex_unlock(&pi->mu);
+        result = fn(fa);
+        pthread_mutex_lock(&pi->mu);
+        if (wk->current) {              /* its caller still waits */
+            job->result = result;
+            job->wstate = ASYNC__JOB_DONE;
+            job->worker = NULL;
+            async__job_push(&pi->done, job);
+            async_waker_wake(&wk->pool->waker);
+        }
+        wk->current = NULL;
+    }
+out:
+    pi->threads--;
+    wk->exited = 1;
+    pthread_mutex_unlock(&pi->mu);
+    return NULL;
+}
+
+/* Loop side: hand the finished calls to their tasks. */
+static void async__pool_collect(async_waker *w) {
+    async_pool *p = (async_pool *)(void *)((char *)w - offsetof(async_pool, waker));
+    async__pool_impl *pi = p->impl;
+    async_blocking *done;
+    pthread_mutex_lock(&pi->mu);
+    done = pi->done;
+    pi->done = NULL;
+    pthread_mutex_unlock(&pi->mu);
+    while (done) {
+        async_blocking *j = done;
+        async__job_unlink(&done, j);
+        j->state = ASYNC__JOB_COLLECTED;
+        if (--p->outstanding == 0 && p->rt) p->rt->armed_wakers--;
+        if (p->rt) async__wake(j->task);
+    }
+}
+
+/* Join threads that have exited (idle too long). Called with the lock not held. */
+static void async__pool_reap(async__pool_impl *pi, int all) {
+    for (;;) {
+        async__worker **pp, *dead = NULL;
+        pthread_mutex_lock(&pi->mu);
+        for (pp = &pi->workers; *pp; pp = &(*pp)->next) {
+            if ((*pp)->exited || all) {
+                dead = *pp;
+                *pp = dead->next;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&pi->mu);
+        if (!dead) return;
+        pthread_join(dead->thread, NULL);
+        ASYNC_FREE(dead);
+    }
+}
+
+ASYNC_DEF int async_pool_init(async_pool *p, async_runtime *rt, const async_pool_desc *desc) {
+    async__pool_impl *pi;
+    pthread_condattr_t ca;
+    int rc;
+    if (!p || !rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    if (desc && (desc->max_threads < 0)) return ASYNC_EINVAL;
+    async__memset(p, 0, sizeof *p);
+    pi = (async__pool_impl *)ASYNC_MALLOC(sizeof *pi);
+    if (!pi) return ASYNC_ENOMEM;
+    async__memset(pi, 0, sizeof *pi);
+    pi->max_threads = desc && desc->max_threads ? desc->max_threads : 64;
+    pi->keep_alive = desc && desc->keep_alive ? desc->keep_alive : ASYNC_SEC(10);
+    if ((rc = pthread_mutex_init(&pi->mu, NULL)) != 0) {
+        ASYNC_FREE(pi);
+        return -rc;
+    }
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(&pi->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0 || (rc = -async_waker_init(rt, &p->waker)) != 0) {
+        if (rc > 0) pthread_cond_destroy(&pi->cv);
+        pthread_mutex_destroy(&pi->mu);
+        ASYNC_FREE(pi);
+        return rc > 0 ? -rc : rc;
+    }
+    p->waker.on_wake = async__pool_collect;
+    p->impl = pi;
+    p->rt = rt;
+    return 0;
+}
+
+/* Queued calls fail with ASYNC_ECANCELED; running ones are waited for. From the
+   loop's thread, not from inside a task of it while calls are outstanding. */
+ASYNC_DEF int async_pool_destroy(async_pool *p) {
+    async__pool_impl *pi;
+    if (!p || !p->impl) return ASYNC_EINVAL;
+    pi = p->impl;
+    pthread_mutex_lock(&pi->mu);
+    pi->stopping = 1;
+    while (pi->queue) {
+        async_blocking *j = pi->queue;
+        async__job_unlink(&pi->queue, j);
+        j->result = ASYNC_ECANCELED;
+        j->wstate = ASYNC__JOB_DONE;
+        async__job_push(&pi->done, j);
+    }
+    pthread_cond_broadcast(&pi->cv);
+    pthread_mutex_unlock(&pi->mu);
+    async__pool_reap(pi, 1);            /* every thread, after its call returns */
+    if (!p->waker.rt) p->rt = NULL;     /* the runtime is gone: nobody to wake */
+    async__pool_collect(&p->waker);
+    if (p->rt && p->outstanding) p->rt->armed_wakers--;   /* calls of cancelled tasks */
+    async_waker_destroy(&p->waker);
+    pthread_cond_destroy(&pi->cv);
+    pthread_mutex_destroy(&pi->mu);
+    ASYNC_FREE(pi);
+    p->impl = NULL;
+    return 0;
+}
+
+ASYNC_DEF int async_pool_threads(const async_pool *p) {
+    int n;
+    if (!p || !p->impl) return ASYNC_EINVAL;
+    pthread_mutex_lock(&p->impl->mu);
+    n = p->impl->threads;
+    pthread_mutex_unlock(&p->impl->mu);
+    return n;
+}
+
+/* Returns fn(arg)'s result. A cancelled wait unqueues a call not yet started; one
+   already running runs to its end on its thread, its result dropped: arg must
+   stay valid until then (Tokio: a blocking task cannot be aborted either). */
+ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking *job,
+                                   int (*fn)(void *arg), void *arg) {
+    async__pool_impl *pi;
+    if (!t || !p || !job) return ASYNC_EINVAL;
+    if (t->flags & ASYNC__F_CANCELLING) {
+        if (job->state == ASYNC__JOB_SUBMITTED) {
+            pi = p->impl;
+            pthread_mutex_lock(&pi->mu);
+            if (job->wstate == ASYNC__JOB_QUEUED) async__job_unlink(&pi->queue, job);
+            else if (job->wstate == ASYNC__JOB_DONE) async__job_unlink(&pi->done, job);
+            else if (job->wstate == ASYNC__JOB_RUNNING) job->worker->current = NULL;
+            pthread_mutex_unlock(&pi->mu);
+            if (--p->outstanding == 0) p->rt->armed_wakers--;
+        }
+        job->state = ASYNC__JOB_IDLE;
+        return ASYNC_ECANCELED;
+    }
+    if (job->state == ASYNC__JOB_SUBMITTED) return ASYNC_PENDING;
+    if (job->state == ASYNC__JOB_COLLECTED) {
+        if (!async__coop(t)) return ASYNC_PENDING;
+        job->state = ASYNC__JOB_IDLE;
+        return job->result;
+    }
+    if (!fn || !p->impl || p->rt != t->rt) return ASYNC_EINVAL;
+    pi = p->impl;
+    async__pool_reap(pi, 0);
+    job->fn = fn;
+    job->arg = arg;
+    job->task = t;
+    job->worker = NULL;
+    pthread_mutex_lock(&pi->mu);
+    if (pi->stopping) {
+        pthread_mutex_unlock(&pi->mu);
+        return ASYNC_ECLOSED;
+    }
+    job->wstate = ASYNC__JOB_QUEUED;
+    async__job_push(&pi->queue, job);
+    if (pi->idle) {
+        pthread_cond_signal(&pi->cv);
+    } else if (pi->threads < pi->max_threads) {
+        async__worker *wk = (async__worker *)ASYNC_MALLOC(sizeof *wk);
+        int rc = wk ? 0 : ASYNC_ENOMEM;
+        if (wk) {
+            async__memset(wk, 0, sizeof *wk);
+            wk->pi = pi;
+            wk->pool = p;
+            rc = -pthread_create(&wk->thread, NULL, async__worker_main, wk);
+            if (rc == 0) {
+                wk->next = pi->workers;
+                pi->workers = wk;
+                pi->threads++;
+            } else {
+                ASYNC_FREE(wk);
+            }
+        }
+        if (rc < 0 && pi->threads == 0) {       /* nobody could ever run it */
+            async__job_unlink(&pi->queue, job);
+            pthread_mutex_unlock(&pi->mu);
+            return rc;
+        }
+    }
+    pthread_mutex_unlock(&pi->mu);
+    job->state = ASYNC__JOB_SUBMITTED;
+    if (p->outstanding++ == 0) p->rt->armed_wakers++;
+    return ASYNC_PENDING;
+}
+
+/* ---- the inbox: threads send, one task receives -------------------------------- */
+typedef struct async__inbox_impl {
+    pthread_mutex_t mu;
+    pthread_cond_t not_full;
+    size_t head, count;
+    int closed;
+    unsigned char *ring;
+} async__inbox_impl;
+
+ASYNC_DEF int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_size, size_t cap) {
+    async__inbox_impl *qi;
+    int rc;
+    if (!q || !rt || !item_size || !cap || cap > SIZE_MAX / item_size) return ASYNC_EINVAL;
+    async__memset(q, 0, sizeof *q);
+    qi = (async__inbox_impl *)ASYNC_MALLOC(sizeof *qi);
+    if (!qi) return ASYNC_ENOMEM;
+    async__memset(qi, 0, sizeof *qi);
+    qi->ring = (unsigned char *)ASYNC_MALLOC(item_size * cap);
+    if (!qi->ring) {
+        ASYNC_FREE(qi);
+        return ASYNC_ENOMEM;
+    }
+    if ((rc = pthread_mutex_init(&qi->mu, NULL)) != 0 ||
+        ((rc = pthread_cond_init(&qi->not_full, NULL)) != 0 && (pthread_mutex_destroy(&qi->mu), 1)) ||
+        (rc = -async_waker_init(rt, &q->waker)) != 0) {
+        if (rc < 0) {
+            pthread_cond_destroy(&qi->not_full);
+            pthread_mutex_destroy(&qi->mu);
+        }
+        ASYNC_FREE(qi->ring);
+        ASYNC_FREE(qi);
+        return rc > 0 ? -rc : rc;
+    }
+    q->impl = qi;
+    q->item_size = item_size;
+    q->cap = cap;
+    return 0;
+}
+
+static int async__inbox_put(async_inbox *q, const void *item, int block) {
+    async__inbox_impl *qi;
+    if (!q || !q->impl || !item) return ASYNC_EINVAL;
+    qi = q->impl;
+    pthread_mutex_lock(&qi->mu);
+    while (!qi->closed && qi->count == q->cap && block) pthread_cond_wait(&qi->not_full, &qi->mu);
+    if (qi->closed || qi->count == q->cap) {
+        int rc = qi->closed ? ASYNC_ECLOSED : ASYNC_EAGAIN;
+        pthread_mutex_unlock(&qi->mu);
+        return rc;
+    }
+    {
+        size_t slot = qi->head + qi->count;
+        if (slot >= q->cap) slot -= q->cap;
+        async__memcpy(qi->ring + slot * q->item_size, item, q->item_size);
+        qi->count++;
+    }
+    pthread_mutex_unlock(&qi->mu);
+    async_waker_wake(&q->waker);
+    return 0;
+}
+
+ASYNC_DEF int async_inbox_try_send(async_inbox *q, const void *item) {
+    return async__inbox_put(q, item, 0);
+}
+
+/* Blocks the calling thread while the inbox is full: never from the loop's thread. */
+ASYNC_DEF int async_inbox_send(async_inbox *q, const void *item) {
+    return async__inbox_put(q, item, 1);
+}
+
+ASYNC_DEF int async_inbox_close(async_inbox *q) {
+    if (!q || !q->impl) return ASYNC_EINVAL;
+    pthread_mutex_lock(&q->impl->mu);
+    q->impl->closed = 1;
+    pthread_cond_broadcast(&q->impl->not_full);
+    pthread_mutex_unlock(&q->impl->mu);
+    async_waker_wake(&q->waker);
+    return 0;
+}
+
+static void async__waker_disarm(async_waker *w, async_task *t) {
+    if (w->task == t && w->rt) {
+        w->task = NULL;
+        w->rt->armed_wakers--;
+    }
+}
+
+/* Items in the order they were sent; ASYNC_ECLOSED once closed and empty. */
+ASYNC_DEF int async_inbox_recv(async_task *t, async_inbox *q, void *item) {
+    int rc;
+    if (!t || !q || !q->impl || !item) return ASYNC_EINVAL;
+    if (t->flags & ASYNC__F_CANCELLING) return async_waker_wait(t, &q->waker);
+    for (;;) {
+        async__inbox_impl *qi = q->impl;
+        int closed;
+        pthread_mutex_lock(&qi->mu);
+        if (qi->count) {
+            if (!async__coop(t)) {
+                pthread_mutex_unlock(&qi->mu);
+                return ASYNC_PENDING;
+            }
+            async__memcpy(item, qi->ring + qi->head * q->item_size, q->item_size);
+            if (++qi->head == q->cap) qi->head = 0;
+            qi->count--;
+            pthread_cond_signal(&qi->not_full);
+            pthread_mutex_unlock(&qi->mu);
+            async__waker_disarm(&q->waker, t);
+            return 0;
+        }
+        closed = qi->closed;
+        pthread_mutex_unlock(&qi->mu);
+        if (closed) {
+            async__waker_disarm(&q->waker, t);
+            return ASYNC_ECLOSED;
+        }
+        rc = async_waker_wait(t, &q->waker);    /* 0: a wake came since: look again */
+        if (rc != 0) return rc;
+    }
+}
+
+ASYNC_DEF int async_inbox_destroy(async_inbox *q) {
+    async__inbox_impl *qi;
+    int rc;
+    if (!q || !q->impl) return ASYNC_EINVAL;
+    if ((rc = async_waker_destroy(&q->waker)) < 0) return rc;  /* EBUSY: a task waits */
+    qi = q->impl;
+    pthread_cond_destroy(&qi->not_full);
+    pthread_mutex_destroy(&qi->mu);
+    ASYNC_FREE(qi->ring);
+    ASYNC_FREE(qi);
+    q->impl = NULL;
+    return 0;
+}
+#endif
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>debug

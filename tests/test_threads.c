@@ -1,0 +1,461 @@
+/* The threads layer: the blocking pool (spawn_blocking: results, bounded threads,
+   keep-alive, cancellation of queued and running calls, timeouts, destroy) and the
+   inbox that other threads send into. Also run under ThreadSanitizer by
+   make sanitize. */
+#include "test.h"
+#include <pthread.h>
+#include <unistd.h>
+#include <time.h>
+
+#define MS(x) ASYNC_MS(x)
+
+static async_runtime rt;
+
+static void rt_real(void) {
+    if (async_runtime_init(&rt, NULL) != 0) { printf("runtime init failed\n"); exit(2); }
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+/* ---- work for the pool ---------------------------------------------------------- */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int in_flight, max_in_flight, calls, gate_open;
+
+static int square_slowly(void *arg) {
+    int x = *(int *)arg;
+    pthread_mutex_lock(&mu);
+    calls++;
+    if (++in_flight > max_in_flight) max_in_flight = in_flight;
+    pthread_mutex_unlock(&mu);
+    sleep_ms(1);
+    pthread_mutex_lock(&mu);
+    in_flight--;
+    pthread_mutex_unlock(&mu);
+    return x * x;
+}
+
+/* blocks until the test opens the gate */
+static int wait_for_gate(void *arg) {
+    pthread_mutex_lock(&mu);
+    calls++;
+    while (!gate_open) pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    return arg ? *(int *)arg : 7;
+}
+
+static void open_gate(void) {
+    pthread_mutex_lock(&mu);
+    gate_open = 1;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+static void reset_work(void) {
+    pthread_mutex_lock(&mu);
+    in_flight = max_in_flight = calls = gate_open = 0;
+    pthread_mutex_unlock(&mu);
+}
+
+static int calls_now(void) {
+    int n;
+    pthread_mutex_lock(&mu);
+    n = calls;
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
+typedef struct {
+    async_task task;
+    async_pool *pool;
+    async_blocking job;
+    async_timer timer;
+    int (*fn)(void *);
+    int arg, rc, cleaned;
+    async_time timeout;
+} caller;
+
+static int caller_run(async_task *t) {
+    caller *f = (caller *)t;
+    ASYNC_BEGIN(t);
+    if (f->timeout)
+        ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, f->timeout,
+                            async_spawn_blocking(t, f->pool, &f->job, f->fn, &f->arg));
+    else
+        ASYNC_AWAIT(f->rc, async_spawn_blocking(t, f->pool, &f->job, f->fn, &f->arg));
+    ASYNC_CLEANUP();
+    f->cleaned = 1;
+    ASYNC_END(f->rc);
+}
+
+enum { NCALLS = 100 };
+
+TEST(spawn_blocking_results_on_a_bounded_pool) {
+    static caller c[NCALLS];
+    async_pool pool;
+    async_pool_desc d;
+    int i, ok = 0;
+    ZERO(c); ZERO(d);
+    reset_work();
+    rt_real();
+    d.max_threads = 4;
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
+    for (i = 0; i < NCALLS; i++) {
+        c[i].pool = &pool;
+        c[i].fn = square_slowly;
+        c[i].arg = i;
+        async_task_spawn(&rt, &c[i].task, caller_run, "caller");
+    }
+    ASSERT_EQ(async_runtime_run(&rt), 0);       /* woken through the wake descriptor */
+    for (i = 0; i < NCALLS; i++) ok += c[i].rc == i * i && c[i].job.state == 0;
+    ASSERT_EQ(ok, NCALLS);
+    ASSERT_EQ(calls, NCALLS);
+    CHECK(max_in_flight >= 1 && max_in_flight <= 4);
+    CHECK(async_pool_threads(&pool) <= 4);
+    ASSERT_EQ(pool.outstanding, 0);
+    ASSERT_EQ(rt.armed_wakers, 0);
+    ASSERT_EQ(async_pool_destroy(&pool), 0);
+    ASSERT_EQ(async_pool_destroy(&pool), ASYNC_EINVAL);
+    async_runtime_destroy(&rt);
+}
+
+TEST(cancel_a_queued_call_it_never_runs) {
+    static caller a, b;
+    async_pool pool;
+    async_pool_desc d;
+    ZERO(a); ZERO(b); ZERO(d);
+    reset_work();
+    rt_real();
+    d.max_threads = 1;
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
+    a.pool = b.pool = &pool;
+    a.fn = wait_for_gate;
+    b.fn = square_slowly;
+    b.arg = 3;
+    async_task_spawn(&rt, &a.task, caller_run, "a");
+    async_task_spawn(&rt, &b.task, caller_run, "b");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 2);   /* both submitted; b is queued */
+    while (calls_now() == 0) sleep_ms(1);       /* a runs on the one thread */
+    async_task_abort(&b.task);
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(b.rc, ASYNC_ECANCELED);
+    ASSERT_EQ(b.cleaned, 1);
+    ASSERT_EQ(pool.outstanding, 1);
+    open_gate();
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.rc, a.arg);                     /* wait_for_gate returns *arg */
+    ASSERT_EQ(calls, 1);                        /* b's call never ran */
+    ASSERT_EQ(rt.armed_wakers, 0);
+    async_pool_destroy(&pool);
+    async_runtime_destroy(&rt);
+}
+
+TEST(cancel_a_running_call_drops_its_result) {
+    static caller a, b;
+    async_pool pool;
+    ZERO(a); ZERO(b);
+    reset_work();
+    rt_real();
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
+    a.pool = b.pool = &pool;
+    a.fn = wait_for_gate;
+    async_task_spawn(&rt, &a.task, caller_run, "a");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    while (calls_now() == 0) sleep_ms(1);
+    async_task_abort(&a.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);       /* nothing keeps the loop waiting */
+    ASSERT_EQ(a.rc, ASYNC_ECANCELED);
+    ASSERT_EQ(pool.outstanding, 0);
+    memset(&a.job, 0xAA, sizeof a.job);         /* the job is the caller's again */
+    open_gate();                                /* the call ends; nobody is told */
+    /* the pool still serves: its thread is free again */
+    b.fn = square_slowly;
+    b.arg = 9;
+    async_task_spawn(&rt, &b.task, caller_run, "b");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(b.rc, 81);
+    async_pool_destroy(&pool);
+    async_runtime_destroy(&rt);
+}
+
+TEST(timeout_around_spawn_blocking_on_the_paused_clock) {
+    static caller a;
+    async_pool pool;
+    async_time t0;
+    ZERO(a);
+    reset_work();
+    test_rt_paused(&rt);
+    t0 = async_time_now(&rt);
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
+    a.pool = &pool;
+    a.fn = wait_for_gate;
+    a.timeout = MS(250);
+    async_task_spawn(&rt, &a.task, caller_run, "a");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    while (calls_now() == 0) sleep_ms(1);       /* running (else it is just unqueued) */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.rc, ASYNC_ETIMEDOUT);
+    ASSERT_EQ(async_time_now(&rt) - t0, MS(250));
+    open_gate();
+    ASSERT_EQ(async_pool_destroy(&pool), 0);    /* waits for the call to end */
+    ASSERT_EQ(calls, 1);
+    async_runtime_destroy(&rt);
+}
+
+TEST(destroy_cancels_queued_calls_and_waits_for_running_ones) {
+    static caller a, b;
+    async_pool pool;
+    async_pool_desc d;
+    ZERO(a); ZERO(b); ZERO(d);
+    reset_work();
+    rt_real();
+    d.max_threads = 1;
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
+    a.pool = b.pool = &pool;
+    a.fn = wait_for_gate;
+    b.fn = square_slowly;
+    async_task_spawn(&rt, &a.task, caller_run, "a");
+    async_task_spawn(&rt, &b.task, caller_run, "b");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 2);
+    while (calls_now() == 0) sleep_ms(1);
+    open_gate();                                /* a's call can end now */
+    ASSERT_EQ(async_pool_destroy(&pool), 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.rc, 0);                         /* arg 0: wait_for_gate returns 0 */
+    CHECK(b.rc == ASYNC_ECANCELED || b.rc == 0);    /* queued: cancelled, unless it ran */
+    ASSERT_EQ(calls, b.rc == 0 ? 2 : 1);
+    ASSERT_EQ(rt.armed_wakers, 0);
+    async_runtime_destroy(&rt);
+}
+
+TEST(runtime_destroy_with_calls_in_flight) {
+    static caller a, b;
+    async_pool pool;
+    async_pool_desc d;
+    ZERO(a); ZERO(b); ZERO(d);
+    reset_work();
+    rt_real();
+    d.max_threads = 1;
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
+    a.pool = b.pool = &pool;
+    a.fn = b.fn = wait_for_gate;
+    async_task_spawn(&rt, &a.task, caller_run, "a");
+    async_task_spawn(&rt, &b.task, caller_run, "b");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 2);
+    while (calls_now() == 0) sleep_ms(1);
+    ASSERT_EQ(async_runtime_destroy(&rt), 2);   /* both callers cancelled */
+    ASSERT_EQ(a.cleaned + b.cleaned, 2);
+    ASSERT_EQ(pool.outstanding, 0);
+    open_gate();
+    ASSERT_EQ(async_pool_destroy(&pool), 0);
+    ASSERT_EQ(calls, 1);                        /* the queued one never ran */
+}
+
+TEST(idle_threads_exit_after_keep_alive) {
+    static caller c[8];
+    async_pool pool;
+    async_pool_desc d;
+    int i, waited = 0;
+    ZERO(c); ZERO(d);
+    reset_work();
+    rt_real();
+    d.max_threads = 8;
+    d.keep_alive = MS(20);
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
+    for (i = 0; i < 8; i++) {
+        c[i].pool = &pool;
+        c[i].fn = square_slowly;
+        c[i].arg = i;
+        async_task_spawn(&rt, &c[i].task, caller_run, "c");
+    }
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    CHECK(async_pool_threads(&pool) >= 1);
+    while (async_pool_threads(&pool) > 0 && waited < 5000) {
+        sleep_ms(5);
+        waited += 5;
+    }
+    ASSERT_EQ(async_pool_threads(&pool), 0);
+    /* and the pool starts threads again when work comes */
+    ZERO(c[0]);
+    c[0].pool = &pool;
+    c[0].fn = square_slowly;
+    c[0].arg = 12;
+    async_task_spawn(&rt, &c[0].task, caller_run, "c");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(c[0].rc, 144);
+    async_pool_destroy(&pool);
+    async_runtime_destroy(&rt);
+}
+
+TEST(pool_bad_input) {
+    static caller a;
+    async_pool pool;
+    async_pool_desc d;
+    async_blocking job;
+    ZERO(a); ZERO(d); ZERO(job);
+    rt_real();
+    ASSERT_EQ(async_pool_init(NULL, &rt, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_pool_init(&pool, NULL, NULL), ASYNC_EINVAL);
+    d.max_threads = -1;
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), ASYNC_EINVAL);
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
+    a.pool = &pool;                             /* fn NULL */
+    async_task_spawn(&rt, &a.task, caller_run, "a");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.rc, ASYNC_EINVAL);
+    ASSERT_EQ(async_pool_threads(&pool), 0);    /* nothing was started */
+    ASSERT_EQ(async_pool_destroy(&pool), 0);
+    ASSERT_EQ(async_pool_threads(&pool), ASYNC_EINVAL);
+    ASSERT_EQ(async_spawn_blocking(NULL, &pool, &job, square_slowly, NULL), ASYNC_EINVAL);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- the inbox ------------------------------------------------------------------ */
+enum { NTHREADS = 4, PER_THREAD = 20000 };
+
+typedef struct { async_inbox *q; int id, sent, rc; } sender_arg;
+
+static void *sender_thread(void *p) {
+    sender_arg *a = (sender_arg *)p;
+    int i;
+    for (i = 0; i < PER_THREAD; i++) {
+        int item = a->id * PER_THREAD + i;
+        if ((a->rc = async_inbox_send(a->q, &item)) != 0) break;   /* blocks when full */
+        a->sent++;
+    }
+    return NULL;
+}
+
+typedef struct {
+    async_task task;
+    async_inbox *q;
+    int item, rc, n, in_order, last[NTHREADS];
+    long long sum;
+} inbox_reader;
+
+static int inbox_reader_run(async_task *t) {
+    inbox_reader *f = (inbox_reader *)t;
+    ASYNC_BEGIN(t);
+    for (f->n = 0; f->n < NTHREADS; f->n++) f->last[f->n] = -1;
+    f->n = 0;
+    f->in_order = 1;
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_inbox_recv(t, f->q, &f->item));
+        if (f->rc < 0) break;
+        f->n++;
+        f->sum += f->item;
+        if (f->item % PER_THREAD <= f->last[f->item / PER_THREAD]) f->in_order = 0;
+        f->last[f->item / PER_THREAD] = f->item % PER_THREAD;
+    }
+    ASYNC_END(f->rc);
+}
+
+static void *closer_thread(void *p) {
+    pthread_t *senders = (pthread_t *)p;
+    int i;
+    for (i = 0; i < NTHREADS; i++) pthread_join(senders[i], NULL);
+    return NULL;
+}
+
+TEST(inbox_threads_send_one_task_receives) {
+    static inbox_reader r;
+    static sender_arg args[NTHREADS];
+    pthread_t th[NTHREADS], closer;
+    async_inbox q;
+    long long want = 0;
+    int i;
+    ZERO(r); ZERO(args);
+    rt_real();
+    ASSERT_EQ(async_inbox_init(&q, &rt, sizeof(int), 64), 0);
+    r.q = &q;
+    async_task_spawn(&rt, &r.task, inbox_reader_run, "reader");
+    for (i = 0; i < NTHREADS; i++) {
+        args[i].q = &q;
+        args[i].id = i;
+        pthread_create(&th[i], NULL, sender_thread, &args[i]);
+    }
+    /* run the loop until every item is in, then close from here */
+    while (r.n < NTHREADS * PER_THREAD) async_runtime_step(&rt, MS(100));
+    pthread_create(&closer, NULL, closer_thread, th);
+    pthread_join(closer, NULL);
+    async_inbox_close(&q);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    for (i = 0; i < NTHREADS * PER_THREAD; i++) want += i;
+    ASSERT_EQ(r.n, NTHREADS * PER_THREAD);
+    ASSERT_EQ(r.sum, want);
+    ASSERT_EQ(r.in_order, 1);                   /* each thread's items in its order */
+    ASSERT_EQ(r.rc, ASYNC_ECLOSED);
+    for (i = 0; i < NTHREADS; i++) ASSERT_EQ(args[i].sent, PER_THREAD);
+    ASSERT_EQ(rt.armed_wakers, 0);
+    ASSERT_EQ(async_inbox_destroy(&q), 0);
+    async_runtime_destroy(&rt);
+}
+
+TEST(inbox_full_closed_and_bad_input) {
+    static inbox_reader r;
+    async_inbox q;
+    int x = 5, i;
+    ZERO(r);
+    rt_real();
+    ASSERT_EQ(async_inbox_init(&q, &rt, 0, 4), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_init(&q, &rt, sizeof(int), 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_init(&q, &rt, (size_t)-1, 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_init(&q, &rt, sizeof(int), 2), 0);
+    ASSERT_EQ(async_inbox_try_send(&q, &x), 0);
+    ASSERT_EQ(async_inbox_try_send(&q, &x), 0);
+    ASSERT_EQ(async_inbox_try_send(&q, &x), ASYNC_EAGAIN);  /* full */
+    ASSERT_EQ(async_inbox_try_send(&q, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_close(&q), 0);
+    ASSERT_EQ(async_inbox_try_send(&q, &x), ASYNC_ECLOSED);
+    ASSERT_EQ(async_inbox_send(&q, &x), ASYNC_ECLOSED);     /* never blocks once closed */
+    r.q = &q;
+    for (i = 0; i < 4; i++) r.last[i] = -1;
+    async_task_spawn(&rt, &r.task, inbox_reader_run, "reader");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.n, 2);                          /* what was in before the close */
+    ASSERT_EQ(r.rc, ASYNC_ECLOSED);
+    ASSERT_EQ(async_inbox_destroy(&q), 0);
+    ASSERT_EQ(async_inbox_destroy(&q), ASYNC_EINVAL);
+    async_runtime_destroy(&rt);
+}
+
+TEST(inbox_recv_cancelled_and_destroy_refused_while_waiting) {
+    static inbox_reader r;
+    async_inbox q;
+    ZERO(r);
+    rt_real();
+    ASSERT_EQ(async_inbox_init(&q, &rt, sizeof(int), 2), 0);
+    r.q = &q;
+    async_task_spawn(&rt, &r.task, inbox_reader_run, "reader");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(rt.armed_wakers, 1);              /* it waits */
+    ASSERT_EQ(async_inbox_destroy(&q), ASYNC_EBUSY);
+    async_task_abort(&r.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.task.u.result, ASYNC_ECANCELED);
+    ASSERT_EQ(rt.armed_wakers, 0);
+    ASSERT_EQ(async_inbox_destroy(&q), 0);
+    async_runtime_destroy(&rt);
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    alarm(300);
+    RUN(spawn_blocking_results_on_a_bounded_pool);
+    RUN(cancel_a_queued_call_it_never_runs);
+    RUN(cancel_a_running_call_drops_its_result);
+    RUN(timeout_around_spawn_blocking_on_the_paused_clock);
+    RUN(destroy_cancels_queued_calls_and_waits_for_running_ones);
+    RUN(runtime_destroy_with_calls_in_flight);
+    RUN(idle_threads_exit_after_keep_alive);
+    RUN(pool_bad_input);
+    RUN(inbox_threads_send_one_task_receives);
+    RUN(inbox_full_closed_and_bad_input);
+    RUN(inbox_recv_cancelled_and_destroy_refused_while_waiting);
+    DONE();
+}
