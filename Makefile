@@ -23,7 +23,7 @@ CFLAGS_GOTO := -std=gnu99 -DASYNC_USE_COMPUTED_GOTO -Wall -Wextra -Werror -Wshad
 CXXFLAGS_TEST := -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wshadow -O2 -g -I.
 LIBS := -lpthread
 
-TESTS := coro task time debug sync chan cancel comb stream io threads
+TESTS := coro task time debug sync chan cancel comb stream io threads proc
 # The I/O suite runs once more on the epoll backend.
 TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $(B)/test/test_$(t)-cxx) \
     $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx
@@ -91,7 +91,7 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 SAN_BINS := $(foreach t,$(TESTS),$(B)/san/test_$(t)-gcc $(B)/san/test_$(t)-clang) \
     $(B)/san/test_io-epoll-gcc
 # ThreadSanitizer over the suites where other threads are involved.
-TSAN_TESTS := threads task
+TSAN_TESTS := threads task proc
 TSAN_BINS := $(foreach t,$(TSAN_TESTS),$(B)/san/test_$(t)-tsan)
 $(B)/san/test_%-tsan: tests/test_%.c $(HDR) | $(B)/san/.clang-rt
 	@mkdir -p $(@D)
@@ -135,12 +135,21 @@ BENCH_CFLAGS := -std=c99 -O2 -DNDEBUG -I. -Wall -Wextra -Werror
 $(B)/bench/%: tests/bench/%.c async.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
+# bench_echo (TCP echo on loopback) runs its twin, the same file built for the epoll
+# backend, as one of the servers it compares.
+$(B)/bench/bench_echo: tests/bench/bench_echo.c async.h $(B)/bench/bench_echo_epoll
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
+$(B)/bench/bench_echo_epoll: tests/bench/bench_echo.c async.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
 BENCHES := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/*.c))
+ICOUNT_BENCHES := $(filter-out bench_echo,$(BENCHES))
 bench: $(addprefix $(B)/bench/,$(BENCHES))
 	@for b in $(BENCHES); do ./$(B)/bench/$$b || exit 1; done
-bench-icount: $(addprefix $(B)/bench/,$(BENCHES))
+bench-icount: $(addprefix $(B)/bench/,$(ICOUNT_BENCHES))
 	@.ci/need "command -v valgrind" valgrind
-	@for b in $(BENCHES); do ./tests/bench/icount.sh ./$(B)/bench/$$b || exit 1; done
+	@for b in $(ICOUNT_BENCHES); do ./tests/bench/icount.sh ./$(B)/bench/$$b || exit 1; done
 
 # ---- portability ---------------------------------------------------------------
 port:

@@ -559,6 +559,45 @@ QUICK START
    sockets) and detaches descriptors left registered: async_io_close then
    only closes them.
 
+   Signals (tokio::signal): a subscription counts deliveries from its init on.
+     async_signal_init(s, rt, signo)     SIGINT (ctrl-c), SIGTERM, SIGHUP, any
+                                         signal but SIGKILL/SIGSTOP and the fault
+                                         signals (SEGV, BUS, FPE, ILL: EINVAL);
+                                         up to 1024 subscriptions per process
+     async_signal_recv(t, s)             op: the signal number, once delivered
+                                         since the last recv; several deliveries
+                                         in between count as one (as Tokio)
+     async_signal_destroy(s)             EBUSY while a task waits on it
+   The first subscription to a signal installs one process-wide handler; it
+   chains to the handler that was there before (so another user of the signal
+   still sees it) and the last destroy puts that handler back. While subscribed,
+   the signal's default action (e.g. ending the process on SIGINT) does not run.
+   The handler only counts and wakes (async-signal-safe); any thread may get it.
+   Child processes (tokio::process):
+     async_child_spawn(rt, c, file, argv, opts)   fork and exec file (looked up on
+                                         PATH unless it has a '/') with argv; opts
+                                         may be NULL (inherit stdin/out/err, the
+                                         environment and the directory): .in, .out,
+                                         .err = ASYNC_STDIO_PIPE (c->in, c->out,
+                                         c->err are our registered ends),
+                                         _NULL (/dev/null) or _INHERIT; .env (a
+                                         NULL-terminated "K=V" array), .cwd,
+                                         .kill_on_destroy. A failed exec or chdir
+                                         is returned (-ENOENT, -EACCES...), with
+                                         nothing left open or running. The child
+                                         gets an empty signal mask and SIGPIPE at
+                                         its default.
+     async_child_wait(t, c)              op: 0 once it has exited: c->exit_code
+                                         (0..255, or -1), c->term_signal (or 0);
+                                         cancel safe: the child runs on
+     async_child_try_wait(c)             1 exited, 0 running
+     async_child_kill(c, signo)          ESTATE once reaped (its pid may be reused)
+     async_child_destroy(c)              closes our pipe ends; a child still
+                                         running is killed if kill_on_destroy, and
+                                         either way reaped when it exits (a SIGCHLD
+                                         handler stays installed for that): no
+                                         zombies. A process that sets SIGCHLD to
+                                         SIG_IGN gets -ECHILD from the wait.
    Threads (hosted; -DASYNC_NO_THREADS drops them; link with -pthread). A
    runtime is single-threaded: other threads reach it only through a waker
    (async_waker_wake), the blocking pool and the inbox, all of which wake it
@@ -1779,6 +1818,46 @@ ASYNC_API int async_udp_recv_from(async_task *t, async_io *io, async_waiter *w, 
                                   size_t len, async_addr *from);                      /* op */
 #endif
 
+#ifndef ASYNC_FREESTANDING
+/* A subscription to one signal (Tokio's tokio::signal::unix::signal). */
+typedef struct async_signal {
+    async_waker waker;
+    int signo;
+    int slot;                           /* in the process-wide table, -1: none */
+    uint32_t seen;                      /* deliveries counted so far */
+} async_signal;
+
+typedef struct async_child_opts {
+    char *const *env;                   /* NULL: inherit this process's environment */
+    const char *cwd;                    /* NULL: this process's */
+    uint8_t in, out, err;               /* ASYNC_STDIO_INHERIT, _PIPE or _NULL */
+    uint8_t kill_on_destroy;            /* destroy kills a child still running */
+} async_child_opts;
+
+enum { ASYNC_STDIO_INHERIT = 0, ASYNC_STDIO_PIPE = 1, ASYNC_STDIO_NULL = 2 };
+
+/* A child process. */
+typedef struct async_child {
+    async_io in, out, err;              /* our ends of its pipes (when asked for) */
+    async_signal sigchld;
+    int pid;                            /* 0 once reaped */
+    int status;                         /* raw, as waitpid */
+    int exit_code;                      /* after the wait: 0..255, or -1 if signalled */
+    int term_signal;                    /* after the wait: the signal that ended it, or 0 */
+    uint8_t reaped, kill_on_destroy;
+} async_child;
+
+ASYNC_API int async_signal_init(async_signal *s, async_runtime *rt, int signo);
+ASYNC_API int async_signal_recv(async_task *t, async_signal *s);                     /* op */
+ASYNC_API int async_signal_destroy(async_signal *s);
+ASYNC_API int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
+                                char *const argv[], const async_child_opts *opts);
+ASYNC_API int async_child_wait(async_task *t, async_child *c);                       /* op */
+ASYNC_API int async_child_try_wait(async_child *c);
+ASYNC_API int async_child_kill(async_child *c, int signo);
+ASYNC_API int async_child_destroy(async_child *c);
+#endif
+
 ////////////////////////////////////////////////////////////////////////////////
 // >>threads
 
@@ -2242,6 +2321,11 @@ ASYNC_API int async__timer_wait(async_task *t, async_timer *timer);
 #define ASYNC__XCHG(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 #define ASYNC__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define ASYNC__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define ASYNC__ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
+static int async__cas(volatile int *p, int expect, int v) {
+    return __atomic_compare_exchange_n(p, &expect, v, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+#define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
 #else
 /* Single core (an MCU with interrupts): plain volatile accesses, ordered by a
    compiler barrier, are atomic for an aligned int. No CAS is needed: the flags
@@ -2262,6 +2346,15 @@ static int async__xchg(volatile int *p, int v) {
 #define ASYNC__XCHG(p, v) async__xchg((p), (v))
 #define ASYNC__STORE(p, v) do { ASYNC__BARRIER(); *(p) = (v); ASYNC__BARRIER(); } while (0)
 #define ASYNC__LOAD(p) (*(p))
+#define ASYNC__ADD(p, v) (*(p) += (v))
+#ifndef ASYNC_FREESTANDING
+static int async__cas(volatile int *p, int expect, int v) {
+    if (*p != expect) return 0;
+    *p = v;
+    return 1;
+}
+#define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
+#endif
 #endif
 
 #ifndef ASYNC_DEF
@@ -3181,6 +3274,16 @@ ASYNC_DEF void async_waker_wake(async_waker *w) {
 #endif
     }
 }
+
+#ifndef ASYNC_FREESTANDING
+/* An op that completed without async_waker_wait: stop counting on a wake. */
+static void async__waker_disarm(async_waker *w, async_task *t) {
+    if (w->task == t && w->rt) {
+        w->task = NULL;
+        w->rt->armed_wakers--;
+    }
+}
+#endif
 
 ASYNC_DEF int async_waker_wait(async_task *t, async_waker *w) {
     if (!t || !w || !w->rt) return ASYNC_EINVAL;
@@ -6088,6 +6191,7 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 
 enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
        ASYNC__IO_NOT_SOCK = 8 };
+static int async__sigpipe_ignored;      /* the reactor set SIGPIPE to SIG_IGN */
 
 typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_addr *)0)->u)
                               ? 1 : -1];
@@ -6242,7 +6346,7 @@ static int async__reactor_start(async_runtime *rt) {
        written with MSG_NOSIGNAL anyway). */
     if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
         sa.sa_handler = SIG_IGN;
-        (void)sigaction(SIGPIPE, &sa, NULL);
+        if (sigaction(SIGPIPE, &sa, NULL) == 0) async__sigpipe_ignored = 1;
     }
     return 0;
 }
@@ -6902,6 +7006,370 @@ ASYNC_DEF int async_udp_recv_from(async_task *t, async_io *io, async_waiter *w, 
     }
     return rc;
 }
+/* ---- signals ----------------------------------------------------------------------
+   One handler per signal number, process-wide, installed by the first subscription
+   and chained to the handler that was there before (so other users of the signal
+   keep working). It counts the delivery and wakes every subscriber's runtime
+   through its waker: only atomics and write(2), async-signal-safe. */
+#include <sys/wait.h>
+extern char **environ;
+#ifndef NSIG
+#define NSIG 65
+#endif
+
+#define ASYNC__SIG_SLOTS 1024
+#define ASYNC__ORPHANS 256
+static async_signal *volatile async__sig_tab[ASYNC__SIG_SLOTS];
+static volatile int async__sig_hwm;                 /* slots in use are below it */
+static volatile int async__sig_gen[NSIG];           /* deliveries, per signal */
+static volatile int async__sig_busy;                /* handlers running now */
+static volatile int async__sig_lock;
+static int async__sig_users[NSIG];                  /* subscriptions (under the lock) */
+static struct sigaction async__sig_prev[NSIG];
+static volatile int async__orphans[ASYNC__ORPHANS]; /* children nobody waits for */
+
+static void async__sig_acquire(void) {
+    while (ASYNC__XCHG(&async__sig_lock, 1)) {}
+}
+static void async__sig_release(void) {
+    ASYNC__STORE(&async__sig_lock, 0);
+}
+
+static void async__sig_handler(int signo, siginfo_t *info, void *ctx) {
+    int saved = errno, i, n;
+    const struct sigaction *prev;
+    ASYNC__ADD(&async__sig_busy, 1);
+    ASYNC__ADD(&async__sig_gen[signo], 1);
+    n = ASYNC__LOAD(&async__sig_hwm);
+    for (i = 0; i < n; i++) {
+        async_signal *s = ASYNC__LOAD(&async__sig_tab[i]);
+        if (s && s->signo == signo) async_waker_wake(&s->waker);
+    }
+    if (signo == SIGCHLD) {             /* reap the children nobody waits for */
+        for (i = 0; i < ASYNC__ORPHANS; i++) {
+            int pid = ASYNC__LOAD(&async__orphans[i]);
+            if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid)
+                (void)ASYNC__CAS(&async__orphans[i], pid, 0);
+        }
+    }
+    ASYNC__ADD(&async__sig_busy, -1);
+    prev = &async__sig_prev[signo];
+    if (prev->sa_flags & SA_SIGINFO) {
+        if (prev->sa_sigaction) prev->sa_sigaction(signo, info, ctx);
+    } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+        prev->sa_handler(signo);
+    }
+    errno = saved;
+}
+
+/* Under the lock: one more (or one less) subscriber to signo. */
+static int async__sig_use(int signo, int delta) {
+    struct sigaction sa;
+    if (delta > 0 && async__sig_users[signo]++ == 0) {
+        async__memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = async__sig_handler;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
+        sigfillset(&sa.sa_mask);
+        if (sigaction(signo, &sa, &async__sig_prev[signo]) < 0) {
+            async__sig_users[signo]--;
+            return -errno;
+        }
+    } else if (delta < 0 && --async__sig_users[signo] == 0) {
+        (void)sigaction(signo, &async__sig_prev[signo], NULL);     /* as it was */
+    }
+    return 0;
+}
+
+static int async__sig_allowed(int signo) {
+    return signo > 0 && signo < NSIG && signo != SIGKILL && signo != SIGSTOP &&
+           signo != SIGSEGV && signo != SIGBUS && signo != SIGFPE && signo != SIGILL;
+}
+
+/* Deliveries are counted from here on; several before a recv count as one (as
+   Tokio). SIGKILL and SIGSTOP cannot be caught; SIGSEGV, SIGBUS, SIGFPE and SIGILL
+   are refused (ASYNC_EINVAL), as Tokio does. */
+ASYNC_DEF int async_signal_init(async_signal *s, async_runtime *rt, int signo) {
+    int i, rc;
+    if (!s || !rt || !async__sig_allowed(signo)) return ASYNC_EINVAL;
+    async__memset(s, 0, sizeof *s);
+    s->slot = -1;
+    if ((rc = async_waker_init(rt, &s->waker)) < 0) return rc;
+    s->signo = signo;
+    async__sig_acquire();
+    for (i = 0; i < ASYNC__SIG_SLOTS && async__sig_tab[i]; i++) {}
+    if (i == ASYNC__SIG_SLOTS) {
+        rc = ASYNC_ELIMIT;
+    } else if ((rc = async__sig_use(signo, 1)) == 0) {
+        s->slot = i;
+        s->seen = (uint32_t)ASYNC__LOAD(&async__sig_gen[signo]);
+        ASYNC__STORE(&async__sig_tab[i], s);
+        if (i >= async__sig_hwm) ASYNC__STORE(&async__sig_hwm, i + 1);
+    }
+    async__sig_release();
+    if (rc < 0) async_waker_destroy(&s->waker);
+    return rc;
+}
+
+/* Returns the signal number once it was delivered since the last recv (or init). */
+ASYNC_DEF int async_signal_recv(async_task *t, async_signal *s) {
+    int rc;
+    if (!t || !s || s->slot < 0) return ASYNC_EINVAL;
+    if (t->flags & ASYNC__F_CANCELLING) return async_waker_wait(t, &s->waker);
+    for (;;) {
+        uint32_t g = (uint32_t)ASYNC__LOAD(&async__sig_gen[s->signo]);
+        if (g != s->seen) {
+            if (!async__coop(t)) return ASYNC_PENDING;
+            s->seen = g;
+            async__waker_disarm(&s->waker, t);
+            return s->signo;
+        }
+        rc = async_waker_wait(t, &s->waker);    /* 0: woken since: look again */
+        if (rc != 0) return rc;
+    }
+}
+
+ASYNC_DEF int async_signal_destroy(async_signal *s) {
+    int rc;
+    if (!s || s->slot < 0) return ASYNC_EINVAL;
+    if ((rc = async_waker_destroy(&s->waker)) < 0) return rc;      /* a task waits */
+    async__sig_acquire();
+    ASYNC__STORE(&async__sig_tab[s->slot], (async_signal *)NULL);
+    (void)async__sig_use(s->signo, -1);
+    async__sig_release();
+    while (ASYNC__LOAD(&async__sig_busy)) {}    /* a handler elsewhere may still see s */
+    s->slot = -1;
+    return 0;
+}
+
+/* ---- child processes ------------------------------------------------------------ */
+static int async__sigchld_pinned;       /* the SIGCHLD handler stays, for orphans */
+
+/* PATH lookup in the parent (the child may only call async-signal-safe functions) */
+static int async__find_exe(const char *file, char *out, size_t size) {
+    const char *path, *p;
+    if (strchr(file, '/')) {
+        if (strlen(file) >= size) return -ENAMETOOLONG;
+        async__memcpy(out, file, strlen(file) + 1);
+        return 0;
+    }
+    path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    for (p = path; ; p = strchr(p, ':') + 1) {
+        const char *end = strchr(p, ':');
+        size_t dl = end ? (size_t)(end - p) : strlen(p);
+        if (dl + strlen(file) + 2 <= size) {
+            if (dl) {
+                async__memcpy(out, p, dl);
+                out[dl] = '/';
+                async__memcpy(out + dl + 1, file, strlen(file) + 1);
+            } else {
+                async__memcpy(out, file, strlen(file) + 1);     /* empty entry: "." */
+            }
+            if (access(out, X_OK) == 0) return 0;
+        }
+        if (!end) break;
+    }
+    return -ENOENT;
+}
+
+static void async__close_pair(int *fds) {
+    if (fds[0] >= 0) close(fds[0]);
+    if (fds[1] >= 0) close(fds[1]);
+    fds[0] = fds[1] = -1;
+}
+
+static int async__cloexec_pipe(int *fds) {
+    if (pipe(fds) < 0) {
+        fds[0] = fds[1] = -1;
+        return -errno;
+    }
+    (void)async__cloexec(fds[0]);
+    (void)async__cloexec(fds[1]);
+    return 0;
+}
+
+static void async__child_fail(int fd, int err) {
+    ssize_t n = write(fd, &err, sizeof err);
+    (void)n;
+    _exit(127);
+}
+
+/* fork + execve, with the exec error reported through a close-on-exec pipe. */
+ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
+                                char *const argv[], const async_child_opts *opts) {
+    async_child_opts o;
+    char exe[4096];
+    int pio[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, errp[2] = {-1, -1};
+    int i, rc, pid, err = 0;
+    ssize_t n;
+    if (!rt || !c || !file || !argv || !argv[0] || !(rt->flags & ASYNC__RT_INIT))
+        return ASYNC_EINVAL;
+    if (c->pid > 0 && !c->reaped) return ASYNC_EBUSY;
+    if (opts) o = *opts;
+    else async__memset(&o, 0, sizeof o);
+    if (o.in > 2 || o.out > 2 || o.err > 2) return ASYNC_EINVAL;
+    if ((rc = async__find_exe(file, exe, sizeof exe)) < 0) return rc;
+    async__memset(c, 0, sizeof *c);
+    c->in.fd = c->out.fd = c->err.fd = -1;
+    /* SIGCHLD is watched from before the fork, so no exit can be missed; its
+       handler stays installed for good, to reap children nobody waits for */
+    if ((rc = async_signal_init(&c->sigchld, rt, SIGCHLD)) < 0) return rc;
+    async__sig_acquire();
+    if (!async__sigchld_pinned) {
+        async__sigchld_pinned = 1;
+        async__sig_users[SIGCHLD]++;
+    }
+    async__sig_release();
+    if ((rc = async__cloexec_pipe(errp)) < 0) goto fail;
+    {
+        uint8_t mode[3];
+        mode[0] = o.in;
+        mode[1] = o.out;
+        mode[2] = o.err;
+        for (i = 0; i < 3; i++)
+            if (mode[i] == ASYNC_STDIO_PIPE && (rc = async__cloexec_pipe(pio[i])) < 0) goto fail;
+        pid = fork();
+        if (pid < 0) {
+            rc = -errno;
+            goto fail;
+        }
+        if (pid == 0) {                 /* the child: async-signal-safe calls only */
+            sigset_t none;
+            int nul = -1;
+            if (async__sigpipe_ignored) signal(SIGPIPE, SIG_DFL);
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            for (i = 0; i < 3; i++) {
+                int fd = -1;
+                if (mode[i] == ASYNC_STDIO_PIPE) fd = pio[i][i == 0 ? 0 : 1];
+                if (mode[i] == ASYNC_STDIO_NULL) {
+                    if (nul < 0 && (nul = open("/dev/null", O_RDWR)) < 0)
+                        async__child_fail(errp[1], errno);
+                    fd = nul;
+                }
+                if (fd >= 0 && dup2(fd, i) < 0) async__child_fail(errp[1], errno);
+            }
+            if (o.cwd && chdir(o.cwd) < 0) async__child_fail(errp[1], errno);
+            execve(exe, argv, o.env ? o.env : environ);
+            async__child_fail(errp[1], errno);
+        }
+    }
+    close(errp[1]);
+    errp[1] = -1;
+    do n = read(errp[0], &err, sizeof err);
+    while (n < 0 && errno == EINTR);
+    close(errp[0]);
+    errp[0] = -1;
+    if (n == (ssize_t)sizeof err) {     /* exec failed: the child has exited */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        rc = -err;
+        goto fail;
+    }
+    c->pid = pid;
+    c->kill_on_destroy = o.kill_on_destroy;
+    /* our ends: the write end of its stdin, the read ends of its stdout/stderr */
+    for (i = 0; i < 3; i++) {
+        async_io *io = i == 0 ? &c->in : i == 1 ? &c->out : &c->err;
+        int mine = i == 0 ? 1 : 0;
+        if (pio[i][0] < 0) continue;
+        close(pio[i][1 - mine]);
+        pio[i][1 - mine] = -1;
+        if ((rc = async__io_add(rt, io, pio[i][mine], 0)) < 0) {
+            c->exit_code = -1;
+            async_child_destroy(c);     /* closes what is registered, reaps */
+            for (; i < 3; i++) async__close_pair(pio[i]);
+            return rc;
+        }
+        io->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;
+        if (i == 0) io->flags |= ASYNC__IO_NOT_SOCK;
+        pio[i][mine] = -1;
+    }
+    return 0;
+fail:
+    async__close_pair(errp);
+    for (i = 0; i < 3; i++) async__close_pair(pio[i]);
+    async_signal_destroy(&c->sigchld);
+    async__memset(c, 0, sizeof *c);
+    c->in.fd = c->out.fd = c->err.fd = -1;
+    return rc;
+}
+
+static void async__child_reaped(async_child *c, int st) {
+    c->status = st;
+    c->reaped = 1;
+    c->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    c->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+}
+
+/* 1 if it has exited (exit_code, term_signal set), 0 if it runs, or an error. */
+ASYNC_DEF int async_child_try_wait(async_child *c) {
+    int st = 0, r;
+    if (!c || c->pid <= 0) return ASYNC_EINVAL;
+    if (c->reaped) return 1;
+    do r = waitpid(c->pid, &st, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return -errno;           /* ECHILD: reaped elsewhere (SIGCHLD ignored?) */
+    if (r == 0) return 0;
+    async__child_reaped(c, st);
+    return 1;
+}
+
+/* op: 0 once the child has exited; cancel safe (the child runs on). */
+ASYNC_DEF int async_child_wait(async_task *t, async_child *c) {
+    int rc;
+    if (!t || !c || c->pid <= 0) return ASYNC_EINVAL;
+    if (t->flags & ASYNC__F_CANCELLING) return async_signal_recv(t, &c->sigchld);
+    for (;;) {
+        rc = async_child_try_wait(c);
+        if (rc == 1) {
+            if (!async__coop(t)) return ASYNC_PENDING;
+            async__waker_disarm(&c->sigchld.waker, t);
+            return 0;
+        }
+        if (rc < 0) {
+            async__waker_disarm(&c->sigchld.waker, t);
+            return rc;
+        }
+        rc = async_signal_recv(t, &c->sigchld);     /* a SIGCHLD since: look again */
+        if (rc < 0) return rc;
+    }
+}
+
+ASYNC_DEF int async_child_kill(async_child *c, int signo) {
+    if (!c || c->pid <= 0 || signo < 0 || signo >= NSIG) return ASYNC_EINVAL;
+    if (c->reaped) return ASYNC_ESTATE;  /* its pid may belong to another process now */
+    return kill(c->pid, signo) < 0 ? -errno : 0;
+}
+
+/* Closes our pipe ends. A child still running is killed if asked (opts), else left
+   to run; either way it is reaped when it exits: no zombie. */
+ASYNC_DEF int async_child_destroy(async_child *c) {
+    int rc;
+    if (!c) return ASYNC_EINVAL;
+    if (c->sigchld.waker.task) return ASYNC_EBUSY;     /* a task waits for it */
+    async_io_close(&c->in);
+    async_io_close(&c->out);
+    async_io_close(&c->err);
+    if (c->pid > 0 && !c->reaped) {
+        if (c->kill_on_destroy) (void)kill(c->pid, SIGKILL);
+        if (async_child_try_wait(c) == 0) {
+            int i;
+            for (i = 0; i < ASYNC__ORPHANS; i++)
+                if (ASYNC__CAS(&async__orphans[i], 0, c->pid)) break;
+            if (i == ASYNC__ORPHANS) {
+                if (c->kill_on_destroy)             /* no room: it dies now anyway */
+                    while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR) {}
+            } else if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
+                (void)ASYNC__CAS(&async__orphans[i], c->pid, 0);    /* exited meanwhile */
+            }
+        }
+    }
+    rc = c->sigchld.slot >= 0 ? async_signal_destroy(&c->sigchld) : 0;
+    if (rc < 0) return rc;              /* a task still waits on it */
+    c->pid = 0;
+    return 0;
+}
+
 #endif /* !ASYNC_FREESTANDING */
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -7256,13 +7724,6 @@ ASYNC_DEF int async_inbox_close(async_inbox *q) {
     pthread_mutex_unlock(&q->impl->mu);
     async_waker_wake(&q->waker);
     return 0;
-}
-
-static void async__waker_disarm(async_waker *w, async_task *t) {
-    if (w->task == t && w->rt) {
-        w->task = NULL;
-        w->rt->armed_wakers--;
-    }
 }
 
 /* Items in the order they were sent; ASYNC_ECLOSED once closed and empty. */

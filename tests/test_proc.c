@@ -1,0 +1,413 @@
+/* Signals (subscriptions, coalescing, chaining to the handler that was there before,
+   delivery from another thread) and child processes (pipes, exit status, kill,
+   exec errors, cwd and environment, cancel-safe waits, no zombies). */
+#include "test.h"
+#include <errno.h>
+#include <signal.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define MS(x) ASYNC_MS(x)
+
+static async_runtime rt;
+
+static void rt_real(void) {
+    if (async_runtime_init(&rt, NULL) != 0) { printf("runtime init failed\n"); exit(2); }
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+/* Run until t has finished, at most ~10 s. */
+static int run_until(async_task *t) {
+    int i;
+    for (i = 0; i < 1000 && !async_task_is_finished(t); i++)
+        if (async_runtime_step(&rt, MS(10)) < 0) return -1;
+    return async_task_is_finished(t) ? 0 : -1;
+}
+
+/* ---- signals -------------------------------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_signal *s;
+    int got[4], n, want, rc;
+} sig_waiter;
+
+static int sig_waiter_run(async_task *t) {
+    sig_waiter *f = (sig_waiter *)t;
+    ASYNC_BEGIN(t);
+    for (f->n = 0; f->n < f->want; f->n++) {
+        ASYNC_AWAIT(f->rc, async_signal_recv(t, f->s));
+        if (f->rc < 0) break;
+        f->got[f->n] = f->rc;
+    }
+    ASYNC_END(f->n);
+}
+
+TEST(signal_delivery_wakes_subscribers_and_coalesces) {
+    static sig_waiter a, b;
+    async_signal sa, sb;
+    ZERO(a); ZERO(b);
+    rt_real();
+    ASSERT_EQ(async_signal_init(&sa, &rt, SIGUSR1), 0);
+    ASSERT_EQ(async_signal_init(&sb, &rt, SIGUSR1), 0);
+    a.s = &sa;
+    b.s = &sb;
+    a.want = b.want = 2;
+    async_task_spawn(&rt, &a.task, sig_waiter_run, "a");
+    async_task_spawn(&rt, &b.task, sig_waiter_run, "b");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 2);   /* both wait */
+    kill(getpid(), SIGUSR1);                    /* the process lives on */
+    kill(getpid(), SIGUSR1);                    /* coalesced with the first */
+    ASSERT_EQ(async_runtime_step(&rt, MS(1000)), 2);
+    ASSERT_EQ(a.n, 1);
+    ASSERT_EQ(a.got[0], SIGUSR1);
+    ASSERT_EQ(b.n, 1);
+    ASSERT_EQ(async_runtime_step(&rt, 0), 0);   /* nothing more: they wait again */
+    raise(SIGUSR1);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.n, 2);
+    ASSERT_EQ(b.n, 2);
+    ASSERT_EQ(async_signal_destroy(&sa), 0);
+    ASSERT_EQ(async_signal_destroy(&sb), 0);
+    ASSERT_EQ(async_signal_destroy(&sb), ASYNC_EINVAL);
+    async_runtime_destroy(&rt);
+}
+
+static volatile sig_atomic_t old_handler_calls;
+static void old_handler(int signo) { (void)signo; old_handler_calls++; }
+
+TEST(signal_chains_to_the_previous_handler_and_restores_it) {
+    static sig_waiter a;
+    struct sigaction mine, now;
+    async_signal s;
+    ZERO(a); ZERO(mine);
+    rt_real();
+    mine.sa_handler = old_handler;
+    sigemptyset(&mine.sa_mask);
+    sigaction(SIGUSR2, &mine, NULL);
+    old_handler_calls = 0;
+    ASSERT_EQ(async_signal_init(&s, &rt, SIGUSR2), 0);
+    a.s = &s;
+    a.want = 1;
+    async_task_spawn(&rt, &a.task, sig_waiter_run, "a");
+    raise(SIGUSR2);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.got[0], SIGUSR2);
+    ASSERT_EQ(old_handler_calls, 1);            /* the other user still saw it */
+    ASSERT_EQ(async_signal_destroy(&s), 0);
+    sigaction(SIGUSR2, NULL, &now);
+    CHECK(now.sa_handler == old_handler);       /* put back as it was */
+    raise(SIGUSR2);
+    ASSERT_EQ(old_handler_calls, 2);
+    signal(SIGUSR2, SIG_DFL);
+    async_runtime_destroy(&rt);
+}
+
+static void *kill_from_thread(void *p) {
+    (void)p;
+    sleep_ms(20);
+    kill(getpid(), SIGTERM);
+    return NULL;
+}
+
+TEST(sigint_and_sigterm_from_another_thread) {
+    static sig_waiter a, b;
+    async_signal si, st;
+    pthread_t th;
+    ZERO(a); ZERO(b);
+    rt_real();
+    ASSERT_EQ(async_signal_init(&si, &rt, SIGINT), 0);
+    ASSERT_EQ(async_signal_init(&st, &rt, SIGTERM), 0);
+    a.s = &si;
+    b.s = &st;
+    a.want = b.want = 1;
+    async_task_spawn(&rt, &b.task, sig_waiter_run, "sigterm");
+    pthread_create(&th, NULL, kill_from_thread, NULL);
+    ASSERT_EQ(async_runtime_run(&rt), 0);       /* woken by the other thread's kill */
+    pthread_join(th, NULL);
+    ASSERT_EQ(b.got[0], SIGTERM);
+    async_task_spawn(&rt, &a.task, sig_waiter_run, "ctrl-c");
+    kill(getpid(), SIGINT);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.got[0], SIGINT);
+    async_signal_destroy(&si);
+    async_signal_destroy(&st);
+    async_runtime_destroy(&rt);
+}
+
+TEST(signal_bad_input_and_cancel) {
+    static sig_waiter a;
+    async_signal s;
+    ZERO(a);
+    rt_real();
+    ASSERT_EQ(async_signal_init(&s, &rt, SIGKILL), ASYNC_EINVAL);
+    ASSERT_EQ(async_signal_init(&s, &rt, SIGSTOP), ASYNC_EINVAL);
+    ASSERT_EQ(async_signal_init(&s, &rt, SIGSEGV), ASYNC_EINVAL);
+    ASSERT_EQ(async_signal_init(&s, &rt, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_signal_init(&s, &rt, 100000), ASYNC_EINVAL);
+    ASSERT_EQ(async_signal_init(&s, NULL, SIGUSR1), ASYNC_EINVAL);
+    ASSERT_EQ(async_signal_init(&s, &rt, SIGUSR1), 0);
+    a.s = &s;
+    a.want = 1;
+    async_task_spawn(&rt, &a.task, sig_waiter_run, "a");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(async_signal_destroy(&s), ASYNC_EBUSY);  /* a task waits on it */
+    async_task_abort(&a.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.task.u.result, ASYNC_ECANCELED);
+    ASSERT_EQ(rt.armed_wakers, 0);
+    ASSERT_EQ(async_signal_destroy(&s), 0);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- child processes ------------------------------------------------------------ */
+typedef struct {
+    async_task task;
+    async_child *c;
+    async_waiter w;
+    char out[256];
+    const char *input;
+    int n, rc, len;
+} child_driver;
+
+/* write input (if any) to its stdin and close it, read all of stdout, wait */
+static int child_driver_run(async_task *t) {
+    child_driver *f = (child_driver *)t;
+    ASYNC_BEGIN(t);
+    if (f->input) {
+        ASYNC_AWAIT(f->rc, async_io_write_all(t, &f->c->in, &f->w, f->input, strlen(f->input)));
+        async_io_close(&f->c->in);
+    }
+    if (async_io_fd(&f->c->out) >= 0) {
+        for (;;) {
+            ASYNC_AWAIT(f->n, async_io_read(t, &f->c->out, &f->w, f->out + f->len,
+                                            sizeof f->out - 1 - (size_t)f->len));
+            if (f->n <= 0) break;
+            f->len += f->n;
+        }
+    }
+    ASYNC_AWAIT(f->rc, async_child_wait(t, f->c));
+    ASYNC_END(f->rc);
+}
+
+static int no_children_left(void) {
+    int i;
+    for (i = 0; i < 200; i++) {                 /* up to 2 s for the last SIGCHLD */
+        int r = waitpid(-1, NULL, WNOHANG);
+        if (r < 0 && errno == ECHILD) return 1;
+        if (r > 0) return 0;                    /* we had to reap one: a zombie */
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+TEST(child_stdout_and_exit_status) {
+    static child_driver d;
+    async_child c;
+    async_child_opts o;
+    char *argv[] = {(char *)"echo", (char *)"hello", (char *)"child", NULL};
+    char *argv3[] = {(char *)"sh", (char *)"-c", (char *)"exit 3", NULL};
+    ZERO(d); ZERO(o); ZERO(c);
+    rt_real();
+    o.out = ASYNC_STDIO_PIPE;
+    ASSERT_EQ(async_child_spawn(&rt, &c, "echo", argv, &o), 0);   /* found on PATH */
+    CHECK(c.pid > 0);
+    d.c = &c;
+    async_task_spawn(&rt, &d.task, child_driver_run, "driver");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(d.rc, 0);
+    ASSERT_STR(d.out, "hello child\n");
+    ASSERT_EQ(c.exit_code, 0);
+    ASSERT_EQ(c.term_signal, 0);
+    ASSERT_EQ(async_child_try_wait(&c), 1);
+    ASSERT_EQ(async_child_kill(&c, SIGTERM), ASYNC_ESTATE);   /* reaped: pid not ours */
+    ASSERT_EQ(async_child_destroy(&c), 0);
+    ZERO(d);
+    ASSERT_EQ(async_child_spawn(&rt, &c, "sh", argv3, NULL), 0);
+    d.c = &c;
+    async_task_spawn(&rt, &d.task, child_driver_run, "driver");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(c.exit_code, 3);
+    ASSERT_EQ(async_child_destroy(&c), 0);
+    CHECK(no_children_left());
+    async_runtime_destroy(&rt);
+}
+
+TEST(child_stdin_pipe_cwd_and_env) {
+    static child_driver d;
+    async_child c;
+    async_child_opts o;
+    char *cat[] = {(char *)"cat", NULL};
+    char *sh[] = {(char *)"sh", (char *)"-c", (char *)"pwd; echo \"$FOO\"", NULL};
+    char *env[] = {(char *)"FOO=bar baz", (char *)"PATH=/usr/bin:/bin", NULL};
+    ZERO(d); ZERO(o); ZERO(c);
+    rt_real();
+    o.in = o.out = ASYNC_STDIO_PIPE;
+    o.err = ASYNC_STDIO_NULL;
+    ASSERT_EQ(async_child_spawn(&rt, &c, "cat", cat, &o), 0);
+    d.c = &c;
+    d.input = "through cat\n";
+    async_task_spawn(&rt, &d.task, child_driver_run, "driver");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(d.out, "through cat\n");
+    ASSERT_EQ(c.exit_code, 0);
+    async_child_destroy(&c);
+    ZERO(d);
+    o.in = ASYNC_STDIO_NULL;
+    o.cwd = "/tmp";
+    o.env = env;
+    ASSERT_EQ(async_child_spawn(&rt, &c, "sh", sh, &o), 0);
+    d.c = &c;
+    async_task_spawn(&rt, &d.task, child_driver_run, "driver");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(d.out, "/tmp\nbar baz\n");
+    async_child_destroy(&c);
+    CHECK(no_children_left());
+    async_runtime_destroy(&rt);
+}
+
+TEST(child_exec_errors_leave_nothing_behind) {
+    async_child c;
+    async_child_opts o;
+    char *argv[] = {(char *)"x", NULL};
+    char *empty[] = {NULL};
+    ZERO(c); ZERO(o);
+    rt_real();
+    o.out = ASYNC_STDIO_PIPE;
+    ASSERT_EQ(async_child_spawn(&rt, &c, "no-such-program-4711", argv, &o), -ENOENT);
+    ASSERT_EQ(async_child_spawn(&rt, &c, "/etc/passwd", argv, &o), -EACCES);  /* from exec */
+    ASSERT_EQ(c.pid, 0);
+    ASSERT_EQ(async_io_fd(&c.out), ASYNC_EINVAL);              /* no pipe left open */
+    o.cwd = "/no/such/dir";
+    ASSERT_EQ(async_child_spawn(&rt, &c, "sh", argv, &o), -ENOENT);      /* chdir */
+    ASSERT_EQ(async_child_spawn(&rt, &c, "sh", empty, NULL), ASYNC_EINVAL);
+    o.cwd = NULL;
+    o.out = 7;
+    ASSERT_EQ(async_child_spawn(&rt, &c, "sh", argv, &o), ASYNC_EINVAL);
+    CHECK(rt.io.n <= 1);                        /* nothing registered */
+    CHECK(no_children_left());
+    async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_task task;
+    async_child *c;
+    async_timer timer;
+    int rc, rc2;
+} timed_wait;
+
+static int timed_wait_run(async_task *t) {
+    timed_wait *f = (timed_wait *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, MS(50), async_child_wait(t, f->c));
+    async_child_kill(f->c, SIGTERM);            /* still running: the wait was cancel safe */
+    ASYNC_AWAIT(f->rc2, async_child_wait(t, f->c));
+    ASYNC_END(0);
+}
+
+TEST(kill_after_a_timed_out_wait) {
+    static timed_wait tw;
+    async_child c;
+    char *argv[] = {(char *)"sleep", (char *)"10", NULL};
+    ZERO(tw); ZERO(c);
+    rt_real();
+    ASSERT_EQ(async_child_spawn(&rt, &c, "sleep", argv, NULL), 0);
+    tw.c = &c;
+    async_task_spawn(&rt, &tw.task, timed_wait_run, "waiter");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(tw.rc, ASYNC_ETIMEDOUT);
+    ASSERT_EQ(tw.rc2, 0);
+    ASSERT_EQ(c.exit_code, -1);
+    ASSERT_EQ(c.term_signal, SIGTERM);
+    async_child_destroy(&c);
+    CHECK(no_children_left());
+    async_runtime_destroy(&rt);
+}
+
+TEST(children_dropped_without_a_wait_are_reaped) {
+    async_child a, b;
+    async_child_opts o;
+    char *t[] = {(char *)"true", NULL};
+    char *s[] = {(char *)"sleep", (char *)"10", NULL};
+    ZERO(a); ZERO(b); ZERO(o);
+    rt_real();
+    ASSERT_EQ(async_child_spawn(&rt, &a, "true", t, NULL), 0);
+    o.kill_on_destroy = 1;
+    ASSERT_EQ(async_child_spawn(&rt, &b, "sleep", s, &o), 0);
+    ASSERT_EQ(async_child_destroy(&a), 0);      /* may still be running: an orphan */
+    ASSERT_EQ(async_child_destroy(&b), 0);      /* killed */
+    CHECK(no_children_left());                  /* the SIGCHLD handler reaped both */
+    async_runtime_destroy(&rt);
+}
+
+TEST(child_sigpipe_is_default_again) {
+    static child_driver d;
+    async_io rd, wr;
+    async_child c;
+    char *argv[] = {(char *)"sh", (char *)"-c", (char *)"kill -PIPE $$; echo survived", NULL};
+    ZERO(d); ZERO(c); ZERO(rd); ZERO(wr);
+    rt_real();
+    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);    /* the reactor: SIGPIPE ignored here */
+    ASSERT_EQ(async_child_spawn(&rt, &c, "sh", argv, NULL), 0);
+    d.c = &c;
+    async_task_spawn(&rt, &d.task, child_driver_run, "driver");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(c.term_signal, SIGPIPE);          /* as if started from a shell */
+    async_child_destroy(&c);
+    async_io_close(&rd);
+    async_io_close(&wr);
+    async_runtime_destroy(&rt);
+}
+
+enum { NKIDS = 40 };
+
+TEST(many_children_at_once) {
+    static child_driver d[NKIDS];
+    static async_child c[NKIDS];
+    static char code[NKIDS][16];
+    int i, ok = 0;
+    ZERO(d); ZERO(c);
+    rt_real();
+    for (i = 0; i < NKIDS; i++) {
+        char *argv[4];
+        snprintf(code[i], sizeof code[i], "exit %d", i);
+        argv[0] = (char *)"sh";
+        argv[1] = (char *)"-c";
+        argv[2] = code[i];
+        argv[3] = NULL;
+        ASSERT_EQ(async_child_spawn(&rt, &c[i], "sh", argv, NULL), 0);
+        d[i].c = &c[i];
+        async_task_spawn(&rt, &d[i].task, child_driver_run, "driver");
+    }
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    for (i = 0; i < NKIDS; i++) ok += c[i].exit_code == i;
+    ASSERT_EQ(ok, NKIDS);
+    for (i = 0; i < NKIDS; i++) async_child_destroy(&c[i]);
+    CHECK(no_children_left());
+    (void)run_until;
+    async_runtime_destroy(&rt);
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    alarm(300);
+    RUN(signal_delivery_wakes_subscribers_and_coalesces);
+    RUN(signal_chains_to_the_previous_handler_and_restores_it);
+    RUN(sigint_and_sigterm_from_another_thread);
+    RUN(signal_bad_input_and_cancel);
+    RUN(child_stdout_and_exit_status);
+    RUN(child_stdin_pipe_cwd_and_env);
+    RUN(child_exec_errors_leave_nothing_behind);
+    RUN(kill_after_a_timed_out_wait);
+    RUN(children_dropped_without_a_wait_are_reaped);
+    RUN(child_sigpipe_is_default_again);
+    RUN(many_children_at_once);
+    DONE();
+}
