@@ -559,6 +559,32 @@ QUICK START
    sockets) and detaches descriptors left registered: async_io_close then
    only closes them.
 
+   Buffered reading and writing (tokio::io::BufReader / BufWriter), in your
+   buffer; the bytes an op has moved so far are in w->got while it waits:
+     async_bufreader_init(r, io, buf, cap)
+     async_bufreader_read(t, r, w, out, len)    op: from the buffer first; a read
+                                         of cap bytes or more into an empty buffer
+                                         goes straight to the descriptor
+     async_bufreader_read_until(t, r, w, delim, out, cap)  op: up to and including
+                                         delim; at end of file the rest (no delim),
+                                         then 0; ASYNC_ELIMIT when cap bytes came
+                                         without delim (they are in out, consumed)
+     async_bufreader_read_line(t, r, w, line, cap)  op: read_until '\n', NUL-
+                                         terminated: a line of at most cap - 1
+                                         bytes, else ASYNC_ELIMIT with its start
+     async_bufreader_fill(t, r, w)       op: bytes buffered (reading if none), 0
+                                         at end of file; async_bufreader_data(r,
+                                         &len) shows them, _consume(r, n) drops n
+     async_bufreader_fill_more(t, r, w)  op: read more behind what is buffered (a
+                                         parser that needs more): new bytes, 0 at
+                                         end of file, ASYNC_ELIMIT if full
+     async_bufwriter_init(wr, io, buf, cap)
+     async_bufwriter_write(t, wr, w, data, len)  op: len; copies into the buffer,
+                                         flushing first when it does not fit;
+                                         cap bytes or more go straight out
+     async_bufwriter_flush(t, wr, w)     op: 0 once all is written; cancel safe
+   read_until and read_line are not cancel safe (bytes moved into out are lost
+   to the next call), as Tokio's; fill, read and flush are.
    Signals (tokio::signal): a subscription counts deliveries from its init on.
      async_signal_init(s, rt, signo)     SIGINT (ctrl-c), SIGTERM, SIGHUP, any
                                          signal but SIGKILL/SIGSTOP and the fault
@@ -613,6 +639,24 @@ QUICK START
                                          it runs, it runs to its end and its result
                                          is dropped: arg must stay valid until fn
                                          returns (Tokio cannot abort one either)
+     job.dropped                         optional void (*)(void *arg): called once
+                                         when a cancel drops the call (on the
+                                         loop's thread if it had not run or had
+                                         ended, on the pool's thread after fn
+                                         returns if it was running): free arg there
+   On the pool (each copies its inputs, so a cancel leaves the thread nothing of
+   yours: the request is freed by whoever lets go of it last):
+     async_resolve(t, p, op, host, service, out, max)  op: getaddrinfo; up to max
+                                         addresses (TCP) into out, their count;
+                                         ASYNC_ENOTFOUND (no such name or service),
+                                         ASYNC_EAGAIN (try later); op: an
+                                         async_resolve_op in the frame, zeroed
+     async_file_open(t, p, op, path, flags, mode)   op: the descriptor (O_CLOEXEC
+                                         added); opened after a cancel: closed
+     async_file_read(t, p, op, fd, buf, len, offset)   op: pread (offset >= 0) or
+     async_file_write(t, p, op, fd, buf, len, offset)  read/write at the position
+                                         (offset < 0); at most 2 MB per call, as
+                                         Tokio's File; op: an async_file_op, zeroed
      async_pool_threads(p)               threads alive now
      async_pool_destroy(p)               queued calls end with ASYNC_ECANCELED,
                                          running ones are waited for, threads
@@ -648,6 +692,7 @@ QUICK START
      ASYNC_ECANCELED ASYNC_ETIMEDOUT ASYNC_ENOMEM ASYNC_EINVAL ASYNC_EBUSY
      ASYNC_EAGAIN ASYNC_EDEADLK ASYNC_ECLOSED ASYNC_ESTATE ASYNC_ELOST
      ASYNC_ENORECV ASYNC_ELAGGED ASYNC_EREJECTED ASYNC_ELIMIT ASYNC_EEOF
+     ASYNC_ENOTFOUND
      async_strerror(code)
    ASYNC_PENDING (INT_MIN) is not an error: it means "not yet".
    Misuse that cannot be reported as a code (a lost resume point, an operation
@@ -861,7 +906,8 @@ extern "C" {
     X(ASYNC_ELAGGED, (-3005), "receiver lagged behind: the oldest items were overwritten") \
     X(ASYNC_EREJECTED, (-3006), "rejected: circuit open or bulkhead full") \
     X(ASYNC_ELIMIT, (-3007), "limit reached: retries, or items a buffer can hold") \
-    X(ASYNC_EEOF, (-3008), "unexpected end of file: the peer closed before all bytes came")
+    X(ASYNC_EEOF, (-3008), "unexpected end of file: the peer closed before all bytes came") \
+    X(ASYNC_ENOTFOUND, (-3009), "name or service not found")
 
 #define ASYNC__ERR_ENUM(name, value, msg) name = value,
 enum { ASYNC_OK = 0, ASYNC_ERRORS(ASYNC__ERR_ENUM) ASYNC__ERR_LAST = -3999 };
@@ -1858,6 +1904,39 @@ ASYNC_API int async_child_kill(async_child *c, int signo);
 ASYNC_API int async_child_destroy(async_child *c);
 #endif
 
+#ifndef ASYNC_FREESTANDING
+/* Buffered reading and writing over an async_io, in your buffer. */
+typedef struct async_bufreader {
+    async_io *io;
+    unsigned char *buf;
+    size_t cap, start, end;             /* buffered bytes: buf[start..end) */
+    uint8_t eof;
+} async_bufreader;
+
+typedef struct async_bufwriter {
+    async_io *io;
+    unsigned char *buf;
+    size_t cap, len, done;              /* buf[done..len) still to write */
+} async_bufwriter;
+
+ASYNC_API int async_bufreader_init(async_bufreader *r, async_io *io, void *buf, size_t cap);
+ASYNC_API int async_bufreader_fill(async_task *t, async_bufreader *r, async_waiter *w); /* op */
+ASYNC_API int async_bufreader_fill_more(async_task *t, async_bufreader *r,
+                                        async_waiter *w);                             /* op */
+ASYNC_API const void *async_bufreader_data(const async_bufreader *r, size_t *len);
+ASYNC_API int async_bufreader_consume(async_bufreader *r, size_t n);
+ASYNC_API int async_bufreader_read(async_task *t, async_bufreader *r, async_waiter *w,
+                                   void *out, size_t len);                            /* op */
+ASYNC_API int async_bufreader_read_until(async_task *t, async_bufreader *r, async_waiter *w,
+                                         int delim, void *out, size_t cap);           /* op */
+ASYNC_API int async_bufreader_read_line(async_task *t, async_bufreader *r, async_waiter *w,
+                                        char *line, size_t cap);                      /* op */
+ASYNC_API int async_bufwriter_init(async_bufwriter *wr, async_io *io, void *buf, size_t cap);
+ASYNC_API int async_bufwriter_write(async_task *t, async_bufwriter *wr, async_waiter *w,
+                                    const void *data, size_t len);                    /* op */
+ASYNC_API int async_bufwriter_flush(async_task *t, async_bufwriter *wr, async_waiter *w);
+#endif
+
 ////////////////////////////////////////////////////////////////////////////////
 // >>threads
 
@@ -1882,6 +1961,7 @@ typedef struct async_blocking {
     int result;
     uint8_t state;                      /* loop side: 0 idle, 1 submitted, 2 collected */
     uint8_t wstate;                     /* pool side, under its lock: 1 queued, 2 running, 3 done */
+    void (*dropped)(void *arg);         /* optional: called when a cancel drops the call */
     struct async_blocking *next, *prev;
     async_task *task;
     struct async__worker *worker;
@@ -1905,6 +1985,26 @@ ASYNC_API int async_inbox_try_send(async_inbox *q, const void *item);  /* Contex
 ASYNC_API int async_inbox_send(async_inbox *q, const void *item);      /* Context: any thread */
 ASYNC_API int async_inbox_close(async_inbox *q);                       /* Context: any thread */
 ASYNC_API int async_inbox_recv(async_task *t, async_inbox *q, void *item);              /* op */
+
+/* Name resolution and regular files, through the blocking pool. */
+typedef struct async_resolve_op {
+    async_blocking job;
+    struct async__req *req;             /* allocated while the lookup runs */
+} async_resolve_op;
+
+typedef struct async_file_op {
+    async_blocking job;
+    struct async__req *req;             /* allocated while the call runs */
+} async_file_op;
+
+ASYNC_API int async_resolve(async_task *t, async_pool *p, async_resolve_op *r, const char *host,
+                            const char *service, async_addr *out, int max);           /* op */
+ASYNC_API int async_file_open(async_task *t, async_pool *p, async_file_op *op,
+                              const char *path, int flags, int mode);                 /* op */
+ASYNC_API int async_file_read(async_task *t, async_pool *p, async_file_op *op, int fd,
+                              void *buf, size_t len, long long offset);               /* op */
+ASYNC_API int async_file_write(async_task *t, async_pool *p, async_file_op *op, int fd,
+                               const void *buf, size_t len, long long offset);        /* op */
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -7006,6 +7106,180 @@ ASYNC_DEF int async_udp_recv_from(async_task *t, async_io *io, async_waiter *w, 
     }
     return rc;
 }
+/* ---- buffered reader and writer --------------------------------------------------- */
+
+ASYNC_DEF int async_bufreader_init(async_bufreader *r, async_io *io, void *buf, size_t cap) {
+    if (!r || !io || !buf || !cap || cap > INT_MAX) return ASYNC_EINVAL;
+    async__memset(r, 0, sizeof *r);
+    r->io = io;
+    r->buf = (unsigned char *)buf;
+    r->cap = cap;
+    return 0;
+}
+
+/* op: the number of bytes buffered (read more if none), 0 at end of file
+   (tokio's fill_buf). The bytes are at async_bufreader_data until consumed. */
+ASYNC_DEF int async_bufreader_fill(async_task *t, async_bufreader *r, async_waiter *w) {
+    int n;
+    if (!t || !r || !w || !r->buf) return ASYNC_EINVAL;
+    if (r->end > r->start && !(t->flags & ASYNC__F_CANCELLING)) return (int)(r->end - r->start);
+    if (r->eof && !(t->flags & ASYNC__F_CANCELLING)) return 0;
+    if (r->start == r->end) r->start = r->end = 0;
+    n = async_io_read(t, r->io, w, r->buf + r->end, r->cap - r->end);
+    if (n > 0) r->end += (size_t)n;
+    else if (n == 0) r->eof = 1;
+    return n;
+}
+
+ASYNC_DEF const void *async_bufreader_data(const async_bufreader *r, size_t *len) {
+    if (!r) return NULL;
+    if (len) *len = r->end - r->start;
+    return r->buf + r->start;
+}
+
+ASYNC_DEF int async_bufreader_consume(async_bufreader *r, size_t n) {
+    if (!r || n > r->end - r->start) return ASYNC_EINVAL;
+    r->start += n;
+    if (r->start == r->end) r->start = r->end = 0;
+    return 0;
+}
+
+/* Room at the end: slide the buffered bytes to the front. */
+static void async__bufreader_compact(async_bufreader *r) {
+    if (r->start) {
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+    }
+}
+
+/* op: read more after what is buffered (for a parser that needs more bytes than it
+   has): the count of new bytes, 0 at end of file, ASYNC_ELIMIT if the buffer is
+   full of unconsumed bytes. */
+ASYNC_DEF int async_bufreader_fill_more(async_task *t, async_bufreader *r, async_waiter *w) {
+    int n;
+    if (!t || !r || !w || !r->buf) return ASYNC_EINVAL;
+    if (!(t->flags & ASYNC__F_CANCELLING)) {
+        if (r->eof) return 0;
+        async__bufreader_compact(r);
+        if (r->end == r->cap) return ASYNC_ELIMIT;
+    }
+    n = async_io_read(t, r->io, w, r->buf + r->end, r->cap - r->end);
+    if (n > 0) r->end += (size_t)n;
+    else if (n == 0) r->eof = 1;
+    return n;
+}
+
+ASYNC_DEF int async_bufreader_read(async_task *t, async_bufreader *r, async_waiter *w,
+                                   void *out, size_t len) {
+    int n;
+    if (!t || !r || !w || (!out && len)) return ASYNC_EINVAL;
+    if (len > INT_MAX) len = INT_MAX;
+    if (r->end == r->start && len >= r->cap && !r->eof)
+        return async_io_read(t, r->io, w, out, len);    /* big read: skip the buffer */
+    n = async_bufreader_fill(t, r, w);
+    if (n <= 0) return n;
+    if ((size_t)n > len) n = (int)len;
+    async__memcpy(out, r->buf + r->start, (size_t)n);
+    async_bufreader_consume(r, (size_t)n);
+    return n;
+}
+
+/* op: copies bytes up to and including delim into out; returns their count. At end
+   of file it returns what is left (without delim), then 0. ASYNC_ELIMIT if cap bytes
+   came without delim: those cap bytes are in out and consumed. The bytes copied so
+   far are in w->got while it waits. */
+ASYNC_DEF int async_bufreader_read_until(async_task *t, async_bufreader *r, async_waiter *w,
+                                         int delim, void *out, size_t cap) {
+    unsigned char *o = (unsigned char *)out;
+    if (!t || !r || !w || !out || !cap || cap > INT_MAX) return ASYNC_EINVAL;
+    for (;;) {
+        int n = async_bufreader_fill(t, r, w);
+        size_t avail, take;
+        const unsigned char *p, *hit;
+        if (n == ASYNC_PENDING) return n;
+        if (n < 0) {
+            w->got = 0;
+            return n;
+        }
+        if (n == 0) {                   /* end of file */
+            n = (int)w->got;
+            w->got = 0;
+            return n;
+        }
+        p = r->buf + r->start;
+        avail = r->end - r->start;
+        take = avail < cap - w->got ? avail : cap - w->got;
+        hit = (const unsigned char *)memchr(p, delim, take);
+        if (hit) take = (size_t)(hit - p) + 1;
+        async__memcpy(o + w->got, p, take);
+        async_bufreader_consume(r, take);
+        w->got += take;
+        if (hit || w->got == cap) {
+            n = (int)w->got;
+            w->got = 0;
+            return hit ? n : ASYNC_ELIMIT;
+        }
+    }
+}
+
+/* op: one line, '\n' included, NUL-terminated (so at most cap - 1 bytes); its
+   length, 0 at end of file, ASYNC_ELIMIT for a longer line (its first cap - 1
+   bytes are in line; the rest is still to read). */
+ASYNC_DEF int async_bufreader_read_line(async_task *t, async_bufreader *r, async_waiter *w,
+                                        char *line, size_t cap) {
+    int n;
+    if (!line || cap < 2) return ASYNC_EINVAL;
+    n = async_bufreader_read_until(t, r, w, '\n', line, cap - 1);
+    if (n >= 0) line[n] = 0;
+    else if (n == ASYNC_ELIMIT) line[cap - 1] = 0;
+    return n;
+}
+
+ASYNC_DEF int async_bufwriter_init(async_bufwriter *wr, async_io *io, void *buf, size_t cap) {
+    if (!wr || !io || !buf || !cap || cap > INT_MAX) return ASYNC_EINVAL;
+    async__memset(wr, 0, sizeof *wr);
+    wr->io = io;
+    wr->buf = (unsigned char *)buf;
+    wr->cap = cap;
+    return 0;
+}
+
+/* op: writes out everything buffered. Cancel safe: what is not written yet stays. */
+ASYNC_DEF int async_bufwriter_flush(async_task *t, async_bufwriter *wr, async_waiter *w) {
+    if (!t || !wr || !w) return ASYNC_EINVAL;
+    while (wr->done < wr->len || (t->flags & ASYNC__F_CANCELLING)) {
+        int n = async_io_write(t, wr->io, w, wr->buf + wr->done, wr->len - wr->done);
+        if (n < 0) return n;
+        wr->done += (size_t)n;
+    }
+    wr->len = wr->done = 0;
+    return 0;
+}
+
+/* op: len once data is buffered or written. A write that does not fit flushes
+   first; one at least as large as the buffer then goes straight out (write_all). */
+ASYNC_DEF int async_bufwriter_write(async_task *t, async_bufwriter *wr, async_waiter *w,
+                                    const void *data, size_t len) {
+    int rc;
+    if (!t || !wr || !w || (!data && len) || len > INT_MAX) return ASYNC_EINVAL;
+    if (!(t->flags & ASYNC__F_CANCELLING) && w->got == 0 && len <= wr->cap - wr->len) {
+        async__memcpy(wr->buf + wr->len, data, len);
+        wr->len += len;
+        return (int)len;
+    }
+    if (w->got == 0 && (wr->len > wr->done || (t->flags & ASYNC__F_CANCELLING))) {
+        rc = async_bufwriter_flush(t, wr, w);
+        if (rc < 0) return rc;
+    }
+    if (len < wr->cap) {
+        async__memcpy(wr->buf, data, len);
+        wr->len = len;
+        return (int)len;
+    }
+    return async_io_write_all(t, wr->io, w, data, len);
+}
+
 /* ---- signals ----------------------------------------------------------------------
    One handler per signal number, process-wide, installed by the first subscription
    and chained to the handler that was there before (so other users of the signal
@@ -7427,6 +7701,7 @@ static void *async__worker_main(void *arg) {
     for (;;) {
         async_blocking *job;
         int (*fn)(void *);
+        void (*drop)(void *);
         void *fa;
         int result;
         while (!pi->queue && !pi->stopping) {
@@ -7450,6 +7725,7 @@ static void *async__worker_main(void *arg) {
         wk->current = job;
         fn = job->fn;
         fa = job->arg;
+        drop = job->dropped;
         pthread_mutex_unlock(&pi->mu);
         result = fn(fa);
         pthread_mutex_lock(&pi->mu);
@@ -7459,8 +7735,12 @@ static void *async__worker_main(void *arg) {
             job->worker = NULL;
             async__job_push(&pi->done, job);
             async_waker_wake(&wk->pool->waker);
+            wk->current = NULL;
+        } else if (drop) {              /* cancelled while it ran: nobody wants it */
+            pthread_mutex_unlock(&pi->mu);
+            drop(fa);
+            pthread_mutex_lock(&pi->mu);
         }
-        wk->current = NULL;
     }
 out:
     pi->threads--;
@@ -7584,16 +7864,26 @@ ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking 
     async__pool_impl *pi;
     if (!t || !p || !job) return ASYNC_EINVAL;
     if (t->flags & ASYNC__F_CANCELLING) {
+        void (*drop)(void *) = NULL;
         if (job->state == ASYNC__JOB_SUBMITTED) {
             pi = p->impl;
             pthread_mutex_lock(&pi->mu);
-            if (job->wstate == ASYNC__JOB_QUEUED) async__job_unlink(&pi->queue, job);
-            else if (job->wstate == ASYNC__JOB_DONE) async__job_unlink(&pi->done, job);
-            else if (job->wstate == ASYNC__JOB_RUNNING) job->worker->current = NULL;
+            if (job->wstate == ASYNC__JOB_QUEUED) {
+                async__job_unlink(&pi->queue, job);
+                drop = job->dropped;
+            } else if (job->wstate == ASYNC__JOB_DONE) {
+                async__job_unlink(&pi->done, job);
+                drop = job->dropped;
+            } else if (job->wstate == ASYNC__JOB_RUNNING) {
+                job->worker->current = NULL;    /* its thread drops it when it ends */
+            }
             pthread_mutex_unlock(&pi->mu);
             if (--p->outstanding == 0) p->rt->armed_wakers--;
+        } else if (job->state == ASYNC__JOB_COLLECTED) {
+            drop = job->dropped;
         }
         job->state = ASYNC__JOB_IDLE;
+        if (drop) drop(job->arg);
         return ASYNC_ECANCELED;
     }
     if (job->state == ASYNC__JOB_SUBMITTED) return ASYNC_PENDING;
@@ -7772,6 +8062,186 @@ ASYNC_DEF int async_inbox_destroy(async_inbox *q) {
     q->impl = NULL;
     return 0;
 }
+/* ---- name resolution and files, on the pool --------------------------------------
+   Each call copies its inputs into an allocated request that the pool's thread
+   works on, so a cancelled wait leaves the thread nothing of the caller's to touch:
+   the request is freed by whoever lets go of it last (the op, or the thread through
+   job.dropped). */
+#include <netdb.h>
+
+enum { ASYNC__REQ_RESOLVE, ASYNC__REQ_OPEN, ASYNC__REQ_READ, ASYNC__REQ_WRITE };
+#define ASYNC__FILE_MAX ((size_t)2 << 20)   /* bytes per read or write call (as Tokio) */
+
+typedef struct async__req {
+    int kind, fd, flags, mode, max;
+    long long off;
+    size_t len;
+    char *a, *b;                        /* host and service, or path */
+    unsigned char *data;                /* file bytes */
+    async_addr *addrs;
+} async__req;
+
+/* job.dropped: nobody wants the result any more (on the loop's or the pool's thread) */
+static void async__req_free(void *arg) {
+    async__req *q = (async__req *)arg;
+    if (q->kind == ASYNC__REQ_OPEN && q->fd >= 0) close(q->fd);    /* opened for nobody */
+    ASYNC_FREE(q);
+}
+
+static int async__eai(int e) {
+    switch (e) {
+    case EAI_AGAIN: return ASYNC_EAGAIN;
+    case EAI_MEMORY: return ASYNC_ENOMEM;
+    case EAI_SYSTEM: return errno ? -errno : ASYNC_ENOTFOUND;
+    default: return ASYNC_ENOTFOUND;
+    }
+}
+
+static int async__req_run(void *arg) {
+    async__req *q = (async__req *)arg;
+    ssize_t n;
+    switch (q->kind) {
+    case ASYNC__REQ_RESOLVE: {
+        struct addrinfo hints, *res = NULL, *ai;
+        int e, count = 0;
+        async__memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        e = getaddrinfo(q->a, q->b, &hints, &res);
+        if (e) return async__eai(e);
+        for (ai = res; ai && count < q->max; ai = ai->ai_next) {
+            if (ai->ai_addrlen > sizeof q->addrs[0].u.bytes) continue;
+            async__memset(&q->addrs[count], 0, sizeof q->addrs[count]);
+            async__memcpy(q->addrs[count].u.bytes, ai->ai_addr, ai->ai_addrlen);
+            q->addrs[count++].len = (uint32_t)ai->ai_addrlen;
+        }
+        freeaddrinfo(res);
+        return count ? count : ASYNC_ENOTFOUND;
+    }
+    case ASYNC__REQ_OPEN:
+        do q->fd = open(q->a, q->flags | O_CLOEXEC, q->mode);
+        while (q->fd < 0 && errno == EINTR);
+        return q->fd < 0 ? -errno : q->fd;
+    case ASYNC__REQ_READ:
+        do n = q->off < 0 ? read(q->fd, q->data, q->len) : pread(q->fd, q->data, q->len, (off_t)q->off);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : (int)n;
+    default:
+        do n = q->off < 0 ? write(q->fd, q->data, q->len) : pwrite(q->fd, q->data, q->len, (off_t)q->off);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : (int)n;
+    }
+}
+
+/* Allocate a request with room for `extra` bytes after it (aligned for addrs). */
+static async__req *async__req_new(int kind, size_t extra) {
+    size_t head = (sizeof(async__req) + 15) & ~(size_t)15;
+    async__req *q;
+    if (extra > SIZE_MAX - head) return NULL;
+    q = (async__req *)ASYNC_MALLOC(head + extra);
+    if (!q) return NULL;
+    async__memset(q, 0, sizeof *q);
+    q->kind = kind;
+    q->data = (unsigned char *)q + head;
+    return q;
+}
+
+/* The common op: submit (the first time), wait, hand the request back. Returns the
+   call's result with *done set, or what to return now. */
+static int async__req_await(async_task *t, async_pool *p, async_blocking *job,
+                            async__req **req, int *done) {
+    int rc;
+    *done = 0;
+    job->dropped = async__req_free;
+    rc = async_spawn_blocking(t, p, job, async__req_run, *req);
+    if (rc == ASYNC_PENDING) return rc;
+    if (t->flags & ASYNC__F_CANCELLING) {
+        *req = NULL;                    /* spawn_blocking dropped it (or the thread will) */
+        return rc;
+    }
+    *done = 1;
+    return rc;
+}
+
+ASYNC_DEF int async_resolve(async_task *t, async_pool *p, async_resolve_op *r, const char *host,
+                            const char *service, async_addr *out, int max) {
+    int rc, done, i;
+    if (!t || !p || !r || !out || max <= 0 || (!host && !service)) return ASYNC_EINVAL;
+    if (!r->req && !(t->flags & ASYNC__F_CANCELLING)) {
+        size_t hl = host ? strlen(host) + 1 : 0, sl = service ? strlen(service) + 1 : 0;
+        size_t al = (size_t)max * sizeof(async_addr);
+        async__req *q;
+        if ((size_t)max > SIZE_MAX / sizeof(async_addr) / 2) return ASYNC_EINVAL;
+        q = async__req_new(ASYNC__REQ_RESOLVE, al + hl + sl);
+        if (!q) return ASYNC_ENOMEM;
+        q->addrs = (async_addr *)(void *)q->data;
+        q->max = max;
+        if (host) q->a = (char *)q->data + al;
+        if (service) q->b = (char *)q->data + al + hl;
+        if (host) async__memcpy(q->a, host, hl);
+        if (service) async__memcpy(q->b, service, sl);
+        r->req = q;
+    }
+    rc = async__req_await(t, p, &r->job, &r->req, &done);
+    if (!done) return rc;
+    for (i = 0; rc > 0 && i < rc; i++) out[i] = r->req->addrs[i];
+    ASYNC_FREE(r->req);
+    r->req = NULL;
+    return rc;
+}
+
+ASYNC_DEF int async_file_open(async_task *t, async_pool *p, async_file_op *op,
+                              const char *path, int flags, int mode) {
+    int rc, done;
+    if (!t || !p || !op || !path) return ASYNC_EINVAL;
+    if (!op->req && !(t->flags & ASYNC__F_CANCELLING)) {
+        size_t pl = strlen(path) + 1;
+        if (!(op->req = async__req_new(ASYNC__REQ_OPEN, pl))) return ASYNC_ENOMEM;
+        op->req->a = (char *)op->req->data;
+        async__memcpy(op->req->a, path, pl);
+        op->req->flags = flags;
+        op->req->mode = mode;
+        op->req->fd = -1;
+    }
+    rc = async__req_await(t, p, &op->job, &op->req, &done);
+    if (!done) return rc;
+    ASYNC_FREE(op->req);
+    op->req = NULL;
+    return rc;
+}
+
+static int async__file_rw(async_task *t, async_pool *p, async_file_op *op, int kind, int fd,
+                          void *buf, size_t len, long long offset) {
+    int rc, done;
+    if (!t || !p || !op || fd < 0 || (!buf && len)) return ASYNC_EINVAL;
+    if (len > ASYNC__FILE_MAX) len = ASYNC__FILE_MAX;
+    if (!op->req && !(t->flags & ASYNC__F_CANCELLING)) {
+        if (!(op->req = async__req_new(kind, len))) return ASYNC_ENOMEM;
+        op->req->fd = fd;
+        op->req->len = len;
+        op->req->off = offset < 0 ? -1 : offset;
+        if (kind == ASYNC__REQ_WRITE && len) async__memcpy(op->req->data, buf, len);
+    }
+    rc = async__req_await(t, p, &op->job, &op->req, &done);
+    if (!done) return rc;
+    if (kind == ASYNC__REQ_READ && rc > 0) async__memcpy(buf, op->req->data, (size_t)rc);
+    ASYNC_FREE(op->req);
+    op->req = NULL;
+    return rc;
+}
+
+/* op: bytes read (at most 2 MB per call), 0 at end of file; offset < 0 reads at the
+   file position (then a cancelled read may still move it). */
+ASYNC_DEF int async_file_read(async_task *t, async_pool *p, async_file_op *op, int fd,
+                              void *buf, size_t len, long long offset) {
+    return async__file_rw(t, p, op, ASYNC__REQ_READ, fd, buf, len, offset);
+}
+
+ASYNC_DEF int async_file_write(async_task *t, async_pool *p, async_file_op *op, int fd,
+                               const void *buf, size_t len, long long offset) {
+    return async__file_rw(t, p, op, ASYNC__REQ_WRITE, fd, (void *)(uintptr_t)buf, len, offset);
+}
+
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////

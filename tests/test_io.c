@@ -1000,6 +1000,379 @@ TEST(register_restores_blocking_mode) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- buffered reader and writer ------------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    const char *data;
+    size_t len, i, chunk;
+    int rc;
+} dribbler;
+
+/* writes data `chunk` bytes at a time, yielding in between, then closes */
+static int dribbler_run(async_task *t) {
+    dribbler *f = (dribbler *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->len; f->i += f->chunk) {
+        ASYNC_AWAIT(f->rc, async_io_write_all(t, f->io, &f->w, f->data + f->i,
+                                              f->len - f->i < f->chunk ? f->len - f->i : f->chunk));
+        ASYNC_YIELD();
+    }
+    async_io_close(f->io);
+    ASYNC_END(0);
+}
+
+typedef struct {
+    async_task task;
+    async_bufreader r;
+    async_waiter w;
+    char line[8];
+    char log[512];
+    int n;
+} line_reader;
+
+static int line_reader_run(async_task *t) {
+    line_reader *f = (line_reader *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->n, async_bufreader_read_line(t, &f->r, &f->w, f->line, sizeof f->line));
+        if (f->n == ASYNC_ELIMIT) {
+            snprintf(f->log + strlen(f->log), sizeof f->log - strlen(f->log), "[%s+]", f->line);
+            continue;
+        }
+        if (f->n <= 0) break;
+        snprintf(f->log + strlen(f->log), sizeof f->log - strlen(f->log), "[%s]", f->line);
+    }
+    ASYNC_END(f->n);
+}
+
+TEST(bufreader_lines_at_every_split) {
+    static const char text[] = "alpha\nbeta\r\n\n0123456789AB\nlast";
+    static const char want[] = "[alpha\n][beta\r\n][\n][0123456+][789AB\n][last]";
+    size_t chunk;
+    for (chunk = 1; chunk <= sizeof text; chunk++) {
+        static dribbler d;
+        static line_reader lr;
+        static char buf[5];                     /* smaller than a line, on purpose */
+        async_io rd, wr;
+        ZERO(d); ZERO(lr); ZERO(rd); ZERO(wr);
+        rt_real();
+        ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+        ASSERT_EQ(async_bufreader_init(&lr.r, &rd, buf, sizeof buf), 0);
+        d.io = &wr;
+        d.data = text;
+        d.len = sizeof text - 1;
+        d.chunk = chunk;
+        async_task_spawn(&rt, &d.task, dribbler_run, "writer");
+        async_task_spawn(&rt, &lr.task, line_reader_run, "reader");
+        ASSERT_EQ(async_runtime_run(&rt), 0);
+        if (strcmp(lr.log, want) != 0) FAIL_("chunk %zu: %s", chunk, lr.log);
+        ASSERT_EQ(lr.n, 0);
+        async_io_close(&rd);
+        async_runtime_destroy(&rt);
+    }
+}
+
+typedef struct {
+    async_task task;
+    async_bufreader r;
+    async_waiter w;
+    char big[64], small[2];
+    int n1, n2, n3, n4, more;
+    size_t avail;
+} buf_prober;
+
+static int buf_prober_run(async_task *t) {
+    buf_prober *f = (buf_prober *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->n1, async_bufreader_fill(t, &f->r, &f->w));      /* "hello world" */
+    async_bufreader_data(&f->r, &f->avail);
+    ASYNC_AWAIT(f->n2, async_bufreader_read(t, &f->r, &f->w, f->small, sizeof f->small));
+    ASYNC_AWAIT(f->more, async_bufreader_fill_more(t, &f->r, &f->w));   /* "!!" */
+    ASYNC_AWAIT(f->n3, async_bufreader_read(t, &f->r, &f->w, f->big, sizeof f->big));
+    ASYNC_AWAIT(f->n4, async_bufreader_read(t, &f->r, &f->w, f->big, sizeof f->big));
+    ASYNC_END(0);
+}
+
+TEST(bufreader_fill_consume_and_reads) {
+    static buf_prober b;
+    static char buf[16];
+    int sv[2];
+    async_io a;
+    ZERO(b); ZERO(a);
+    rt_real();
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ASSERT_EQ(async_io_register(&rt, &a, sv[0]), 0);
+    ASSERT_EQ(async_bufreader_init(&b.r, &a, buf, sizeof buf), 0);
+    ASSERT_EQ(async_bufreader_init(&b.r, &a, buf, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_bufreader_init(&b.r, &a, buf, sizeof buf), 0);
+    CHECK(write(sv[1], "hello world", 11) == 11);
+    async_task_spawn(&rt, &b.task, buf_prober_run, "prober");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(b.n1, 11);
+    ASSERT_EQ(b.avail, 11);
+    ASSERT_EQ(b.n2, 2);                         /* "he", from the buffer */
+    CHECK(write(sv[1], "!!", 2) == 2);
+    close(sv[1]);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(b.more, 2);                       /* appended after what was left */
+    ASSERT_EQ(b.n3, 11);                        /* "llo world!!" */
+    CHECK(memcmp(b.big, "llo world!!", 11) == 0);
+    ASSERT_EQ(b.n4, 0);
+    ASSERT_EQ(async_bufreader_consume(&b.r, 1), ASYNC_EINVAL);     /* nothing buffered */
+    async_io_close(&a);
+    async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_task task;
+    async_bufwriter bw;
+    async_waiter w;
+    int i, rc;
+    size_t total;
+    char piece[100];
+} buf_writer_task;
+
+/* 20000 pieces of 100 bytes through a 4 KB buffer, then one of 10000 bytes */
+static int buf_writer_run(async_task *t) {
+    buf_writer_task *f = (buf_writer_task *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < 20000; f->i++) {
+        memset(f->piece, 'a' + f->i % 26, sizeof f->piece);
+        ASYNC_AWAIT(f->rc, async_bufwriter_write(t, &f->bw, &f->w, f->piece, sizeof f->piece));
+        if (f->rc < 0) ASYNC_RETURN(f->rc);
+        f->total += (size_t)f->rc;
+    }
+    {
+        static char big[10000];
+        memset(big, 'Z', sizeof big);
+        ASYNC_AWAIT(f->rc, async_bufwriter_write(t, &f->bw, &f->w, big, sizeof big));
+    }
+    f->total += (size_t)f->rc;
+    ASYNC_AWAIT(f->rc, async_bufwriter_flush(t, &f->bw, &f->w));
+    async_io_close(f->bw.io);
+    ASYNC_END(f->rc);
+}
+
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    async_timer timer;
+    char buf[1000];
+    int n, bad;
+    size_t total;
+} checking_reader;
+
+static int checking_reader_run(async_task *t) {
+    checking_reader *f = (checking_reader *)t;
+    int i;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->n, async_sleep(t, &f->timer, MS(1)));       /* slow */
+        ASYNC_AWAIT(f->n, async_io_read(t, f->io, &f->w, f->buf, sizeof f->buf));
+        if (f->n <= 0) break;
+        for (i = 0; i < f->n; i++) {
+            size_t at = f->total + (size_t)i;
+            char want = at < 2000000 ? (char)('a' + (at / 100) % 26) : 'Z';
+            if (f->buf[i] != want) f->bad++;
+        }
+        f->total += (size_t)f->n;
+    }
+    ASYNC_END(f->n);
+}
+
+TEST(bufwriter_batches_and_flushes_under_backpressure) {
+    static buf_writer_task wt;
+    static checking_reader cr;
+    static char wbuf[4096];
+    int sv[2];
+    async_io a, b;
+    ZERO(wt); ZERO(cr); ZERO(a); ZERO(b);
+    test_rt_paused(&rt);
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ASSERT_EQ(async_io_register(&rt, &a, sv[0]), 0);
+    ASSERT_EQ(async_io_register(&rt, &b, sv[1]), 0);
+    ASSERT_EQ(async_bufwriter_init(&wt.bw, &a, wbuf, sizeof wbuf), 0);
+    cr.io = &b;
+    async_task_spawn(&rt, &wt.task, buf_writer_run, "writer");
+    async_task_spawn(&rt, &cr.task, checking_reader_run, "reader");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(wt.rc, 0);
+    ASSERT_EQ(wt.total, 2010000);
+    ASSERT_EQ(cr.total, 2010000);               /* every byte, in order */
+    ASSERT_EQ(cr.bad, 0);
+    CHECK(rt.stats.io_waits > 0);               /* the writer waited for the reader */
+    async_io_close(&b);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- name resolution and files through the pool -------------------------------- */
+typedef struct {
+    async_task task;
+    async_pool *pool;
+    async_resolve_op op;
+    const char *host, *service;
+    async_addr out[8];
+    int n;
+} resolver;
+
+static int resolver_run(async_task *t) {
+    resolver *f = (resolver *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->n, async_resolve(t, f->pool, &f->op, f->host, f->service, f->out, 8));
+    ASYNC_END(f->n);
+}
+
+TEST(resolve_names_on_the_pool) {
+    static resolver r[3];
+    async_pool pool;
+    char text[64];
+    int i;
+    ZERO(r);
+    rt_real();
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
+    r[0].host = "localhost";
+    r[0].service = "80";
+    r[1].host = "127.0.0.1";
+    r[1].service = "8080";
+    r[2].host = "127.0.0.1";
+    r[2].service = "no-such-service-4711";
+    for (i = 0; i < 3; i++) {
+        r[i].pool = &pool;
+        async_task_spawn(&rt, &r[i].task, resolver_run, "resolver");
+    }
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    CHECK(r[0].n >= 1);
+    for (i = 0; i < r[0].n; i++) {
+        CHECK(async_addr_family(&r[0].out[i]) == AF_INET || async_addr_family(&r[0].out[i]) == AF_INET6);
+        ASSERT_EQ(async_addr_port(&r[0].out[i]), 80);
+    }
+    ASSERT_EQ(r[1].n, 1);
+    async_addr_format(&r[1].out[0], text, sizeof text);
+    ASSERT_STR(text, "127.0.0.1:8080");
+    ASSERT_EQ(r[2].n, ASYNC_ENOTFOUND);
+    CHECK(r[0].op.req == NULL);                 /* freed */
+    ASSERT_EQ(async_resolve(NULL, &pool, &r[0].op, "x", "1", r[0].out, 8), ASYNC_EINVAL);
+    async_pool_destroy(&pool);
+    async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_task task;
+    async_pool *pool;
+    async_file_op op;
+    const char *path;
+    int fd, wrote, read1, read2, missing, rc;
+    char buf[32];
+} filer;
+
+static int filer_run(async_task *t) {
+    filer *f = (filer *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->fd, async_file_open(t, f->pool, &f->op, f->path,
+                                       O_RDWR | O_CREAT | O_TRUNC, 0600));
+    if (f->fd < 0) ASYNC_RETURN(f->fd);
+    ASYNC_AWAIT(f->wrote, async_file_write(t, f->pool, &f->op, f->fd, "hello, file", 11, 0));
+    ASYNC_AWAIT(f->read1, async_file_read(t, f->pool, &f->op, f->fd, f->buf, sizeof f->buf, 7));
+    ASYNC_AWAIT(f->read2, async_file_read(t, f->pool, &f->op, f->fd, f->buf + 4, 5, -1));
+    close(f->fd);
+    ASYNC_AWAIT(f->missing, async_file_open(t, f->pool, &f->op, "/no/such/file", O_RDONLY, 0));
+    ASYNC_END(0);
+}
+
+TEST(file_reads_and_writes_on_the_pool) {
+    static filer f;
+    async_pool pool;
+    char path[64];
+    ZERO(f);
+    rt_real();
+    snprintf(path, sizeof path, "/tmp/async-test-file-%d", (int)getpid());
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
+    f.pool = &pool;
+    f.path = path;
+    async_task_spawn(&rt, &f.task, filer_run, "filer");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    CHECK(f.fd >= 0);
+    ASSERT_EQ(f.wrote, 11);
+    ASSERT_EQ(f.read1, 4);                      /* "file" from offset 7 */
+    CHECK(memcmp(f.buf, "file", 4) == 0);
+    ASSERT_EQ(f.read2, 5);                      /* at the position: 0, untouched by pread */
+    CHECK(memcmp(f.buf + 4, "hello", 5) == 0);
+    ASSERT_EQ(f.missing, -ENOENT);
+    unlink(path);
+    async_pool_destroy(&pool);
+    async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_task task;
+    async_pool *pool;
+    async_file_op op;
+    async_timer timer;
+    int fd, rc;
+    char buf[16];
+} timed_filer;
+
+static int timed_filer_run(async_task *t) {
+    timed_filer *f = (timed_filer *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, MS(10),
+                        async_file_read(t, f->pool, &f->op, f->fd, f->buf, sizeof f->buf, 0));
+    ASYNC_END(f->rc);
+}
+
+static int block_until_pipe(void *arg) {
+    char c;
+    return (int)read(*(int *)arg, &c, 1);
+}
+
+typedef struct {
+    async_task task;
+    async_pool *pool;
+    async_blocking job;
+    int *fd;
+    int rc;
+} blocker;
+
+static int blocker_run(async_task *t) {
+    blocker *f = (blocker *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_spawn_blocking(t, f->pool, &f->job, block_until_pipe, f->fd));
+    ASYNC_END(f->rc);
+}
+
+TEST(cancelled_pool_ops_free_their_requests) {
+    static blocker b;
+    static timed_filer tf;
+    async_pool pool;
+    async_pool_desc d;
+    int gate[2];
+    long a0 = test_allocs;
+    ZERO(b); ZERO(tf); ZERO(d);
+    test_rt_paused(&rt);
+    ASSERT_EQ(pipe(gate), 0);
+    d.max_threads = 1;                          /* the blocker holds the only thread */
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
+    b.pool = tf.pool = &pool;
+    b.fd = &gate[0];
+    tf.fd = gate[0];
+    async_task_spawn(&rt, &b.task, blocker_run, "blocker");
+    async_task_spawn(&rt, &tf.task, timed_filer_run, "reader");
+    ASSERT_EQ(run_until(&tf.task), 0);          /* the blocker still waits */
+    ASSERT_EQ(tf.rc, ASYNC_ETIMEDOUT);          /* queued, then dropped */
+    CHECK(tf.op.req == NULL);
+    CHECK(test_allocs - a0 >= 3);               /* pool, thread, request */
+    CHECK(write(gate[1], "x", 1) == 1);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(b.rc, 1);
+    async_pool_destroy(&pool);
+    close(gate[0]);
+    close(gate[1]);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     alarm(300);                                 /* a hang fails instead of blocking CI */
@@ -1023,5 +1396,11 @@ int main(int argc, char **argv) {
     RUN(budget_stops_a_reader_that_is_always_ready);
     RUN(socket_options_and_bad_input);
     RUN(register_restores_blocking_mode);
+    RUN(bufreader_lines_at_every_split);
+    RUN(bufreader_fill_consume_and_reads);
+    RUN(bufwriter_batches_and_flushes_under_backpressure);
+    RUN(resolve_names_on_the_pool);
+    RUN(file_reads_and_writes_on_the_pool);
+    RUN(cancelled_pool_ops_free_their_requests);
     DONE();
 }
