@@ -624,6 +624,20 @@ QUICK START
                                          handler stays installed for that): no
                                          zombies. A process that sets SIGCHLD to
                                          SIG_IGN gets -ECHILD from the wait.
+   Phased shutdown (hosted), for servers in one call:
+     async_shutdown_init(sd, rt, root, tasks, pool, grace)  subscribes to SIGINT
+                                         and SIGTERM; root (a CancellationToken),
+                                         tasks (a JoinSet) and pool may be NULL
+     async_shutdown_run(t, sd)           op: waits for SIGINT, SIGTERM or
+                                         async_shutdown_request(sd); cancels root;
+                                         lets the JoinSet's tasks finish until
+                                         grace has passed; aborts the rest (telling
+                                         sd->on_abort(task, sd->user) of each) and
+                                         waits for them to unwind; stops the pool.
+                                         Returns how many were aborted; sd->signo
+                                         says what started it (0: a request),
+                                         sd->drained how many ended in time
+     async_shutdown_request(sd), async_shutdown_destroy(sd) (EBUSY while run waits)
    Threads (hosted; -DASYNC_NO_THREADS drops them; link with -pthread). A
    runtime is single-threaded: other threads reach it only through a waker
    (async_waker_wake), the blocking pool and the inbox, all of which wake it
@@ -865,7 +879,7 @@ REVISION HISTORY
 
 #ifndef ASYNC_ASSERT
 #if defined(NDEBUG)
-#define ASYNC_ASSERT(cond, msg) ((void)0)
+#define ASYNC_ASSERT(cond, msg) ((void)sizeof((cond) ? 1 : 0))   /* not evaluated */
 #elif defined(ASYNC_FREESTANDING)
 #if defined(__GNUC__) || defined(__clang__)
 #define ASYNC_ASSERT(cond, msg) ((cond) ? (void)0 : __builtin_trap())
@@ -2008,6 +2022,37 @@ ASYNC_API int async_file_write(async_task *t, async_pool *p, async_file_op *op, 
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
+// >>shutdown
+
+#ifndef ASYNC_FREESTANDING
+/* Phased shutdown for servers: wait for SIGINT, SIGTERM or a request; cancel the
+   root token; let the tasks of a JoinSet drain until a grace period ends; abort
+   what is left and wait for it to unwind; stop the blocking pool. */
+typedef struct async_shutdown {
+    async_signal sigint, sigterm;
+    async_timer timer;
+    async_waiter w;
+    async_cancel_token *root;           /* may be NULL */
+    async_joinset *tasks;               /* may be NULL */
+    struct async_pool *pool;            /* may be NULL */
+    async_time grace, deadline;
+    void (*on_abort)(async_task *t, void *user);   /* optional: told of each abort */
+    void *user;
+    async_task *task;                   /* the task in async_shutdown_run */
+    int signo;                          /* what started it: SIGINT, SIGTERM, 0 (request) */
+    int drained, aborted;               /* tasks that ended in time, and those aborted */
+    uint8_t phase, requested;
+} async_shutdown;
+
+ASYNC_API int async_shutdown_init(async_shutdown *sd, async_runtime *rt,
+                                  async_cancel_token *root, async_joinset *tasks,
+                                  struct async_pool *pool, async_time grace);
+ASYNC_API int async_shutdown_request(async_shutdown *sd);
+ASYNC_API int async_shutdown_run(async_task *t, async_shutdown *sd);                  /* op */
+ASYNC_API int async_shutdown_destroy(async_shutdown *sd);
+#endif
+
+////////////////////////////////////////////////////////////////////////////////
 // >>debug
 
 typedef void (*async_write_fn)(void *user, const char *text);
@@ -2902,8 +2947,10 @@ static void async__collect(async_runtime *rt) {
 #endif
         for (w = rt->wakers; w; w = w->next) {
             if (w->task && ASYNC__LOAD(&w->flag)) async__wake(w->task);
+#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
             else if (w->on_wake && ASYNC__LOAD(&w->flag) && ASYNC__XCHG(&w->flag, 0))
                 w->on_wake(w);          /* the blocking pool hands out results */
+#endif
         }
     }
     if (rt->ntimers) async__fire_timers(rt, async_time_now(rt));
@@ -6290,7 +6337,11 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #endif
 
 enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
-       ASYNC__IO_NOT_SOCK = 8 };
+       ASYNC__IO_NOT_SOCK = 8, ASYNC__IO_STREAM = 16 };
+/* In io->ready beside ASYNC_IO_READ and ASYNC_IO_WRITE: the peer hung up (or an
+   error is pending). Kept until the io is closed: after it a short read does
+   not mean drained, and an edge-triggered backend sends no second event. */
+enum { ASYNC__IO_HUP = 4 };
 static int async__sigpipe_ignored;      /* the reactor set SIGPIPE to SIG_IGN */
 
 typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_addr *)0)->u)
@@ -6380,7 +6431,8 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
         p[i].revents = 0;
         async__io_event(rt, r->ios[i],
             ((re & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC_IO_READ : 0) |
-            ((re & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC_IO_WRITE : 0));
+            ((re & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC_IO_WRITE : 0) |
+            ((re & (POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC__IO_HUP : 0));
     }
     return 1;
 }
@@ -6403,7 +6455,8 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
         if (!ev[i].data.ptr) continue;  /* the wake descriptor */
         async__io_event(rt, (async_io *)ev[i].data.ptr,
             ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_READ : 0) |
-            ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_WRITE : 0));
+            ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_WRITE : 0) |
+            ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC__IO_HUP : 0));
     }
     return n > 0;
 }
@@ -6507,7 +6560,15 @@ static int async__io_add(async_runtime *rt, async_io *io, int fd, int nonblock) 
 }
 
 ASYNC_DEF int async_io_register(async_runtime *rt, async_io *io, int fd) {
-    return async__io_add(rt, io, fd, 0);
+    int rc = async__io_add(rt, io, fd, 0), type = 0;
+    socklen_t tl = sizeof type;
+    if (rc == 0) {
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+            io->flags |= errno == ENOTSOCK ? ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK : 0;
+        else if (type == SOCK_STREAM)
+            io->flags |= ASYNC__IO_STREAM;
+    }
+    return rc;
 }
 
 static void async__io_unwait(async_io *io, async_waitq *q, async_waiter *w, int dir) {
@@ -6636,6 +6697,13 @@ ASYNC_DEF int async_io_read(async_task *t, async_io *io, async_waiter *w, void *
     while ((rc = async__io_enter(t, io, w, ASYNC_IO_READ)) == 1) {
         ssize_t n = read(io->fd, buf, len);
         if (n >= 0) {
+            /* A stream that gave less than asked for is drained: wait next time
+               instead of a read that would say EAGAIN (as Tokio). Not for
+               datagrams, where a short one says nothing of the queue, nor after
+               a hang-up, which edge-triggered epoll reports only once. */
+            if (n > 0 && (size_t)n < len && (io->flags & ASYNC__IO_STREAM) &&
+                !(io->ready & ASYNC__IO_HUP))
+                io->ready = (uint8_t)(io->ready & ~ASYNC_IO_READ);
             async__io_done(t);
             return (int)n;
         }
@@ -6743,7 +6811,8 @@ ASYNC_DEF int async_pipe(async_runtime *rt, async_io *rd, async_io *wr) {
     }
     rd->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;   /* ours: no mode to restore */
     wr->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;
-    wr->flags |= ASYNC__IO_NOT_SOCK;
+    rd->flags |= ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK;
+    wr->flags |= ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK;
     return 0;
 }
 
@@ -6962,6 +7031,7 @@ ASYNC_DEF int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, a
                 return rc;
             }
             conn->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;   /* ours: nothing to restore */
+            conn->flags |= ASYNC__IO_STREAM;
             if (peer) {
                 *peer = a;
                 peer->len = (uint32_t)len;
@@ -6994,6 +7064,7 @@ ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
             return rc;
         }
         w->state = ASYNC__W_IDLE;
+        io->flags |= ASYNC__IO_STREAM;
         r = connect(fd, async__sa(a), (socklen_t)a->len);
         if (r == 0) {
             async__io_done(t);
@@ -7555,7 +7626,7 @@ ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *f
             return rc;
         }
         io->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;
-        if (i == 0) io->flags |= ASYNC__IO_NOT_SOCK;
+        io->flags |= ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK;
         pio[i][mine] = -1;
     }
     return 0;
@@ -8242,6 +8313,138 @@ ASYNC_DEF int async_file_write(async_task *t, async_pool *p, async_file_op *op, 
     return async__file_rw(t, p, op, ASYNC__REQ_WRITE, fd, (void *)(uintptr_t)buf, len, offset);
 }
 
+#endif
+
+////////////////////////////////////////////////////////////////////////////////
+// >>shutdown
+
+#ifndef ASYNC_FREESTANDING
+enum { ASYNC__SD_WAIT, ASYNC__SD_DRAIN, ASYNC__SD_ABORTED, ASYNC__SD_POOL, ASYNC__SD_DONE };
+
+ASYNC_DEF int async_shutdown_init(async_shutdown *sd, async_runtime *rt,
+                                  async_cancel_token *root, async_joinset *tasks,
+                                  struct async_pool *pool, async_time grace) {
+    int rc;
+    if (!sd || !rt || (tasks && tasks->rt != rt)) return ASYNC_EINVAL;
+#ifdef ASYNC_NO_THREADS
+    if (pool) return ASYNC_EINVAL;
+#endif
+    async__memset(sd, 0, sizeof *sd);
+    if ((rc = async_signal_init(&sd->sigint, rt, SIGINT)) < 0) return rc;
+    if ((rc = async_signal_init(&sd->sigterm, rt, SIGTERM)) < 0) {
+        async_signal_destroy(&sd->sigint);
+        return rc;
+    }
+    sd->root = root;
+    sd->tasks = tasks;
+    sd->pool = pool;
+    sd->grace = grace;
+    return 0;
+}
+
+/* Start the shutdown now (Context: the loop's thread; from another thread or a
+   signal handler, raise SIGTERM instead). */
+ASYNC_DEF int async_shutdown_request(async_shutdown *sd) {
+    if (!sd) return ASYNC_EINVAL;
+    sd->requested = 1;
+    if (sd->task && sd->phase == ASYNC__SD_WAIT) async_task_wake(sd->task);
+    return 0;
+}
+
+/* The members of js not yet told to abort: abort them, telling cb first. */
+static int async__joinset_abort_each(async_joinset *js, void (*cb)(async_task *, void *),
+                                     void *user) {
+    async__link *lists[3];
+    int i, n = 0;
+    lists[0] = &js->rt->runq;
+    lists[1] = &js->rt->deferred;
+    lists[2] = &js->rt->waiting;
+    for (i = 0; i < 3; i++) {
+        async__link *l, *next;
+        for (l = lists[i]->next; l != lists[i]; l = next) {
+            async_task *m = async__task_of(l);
+            next = l->next;
+            if ((m->flags2 & ASYNC__F2_INSET) && m->u.owner == &js->owner &&
+                !(m->flags & ASYNC__F_ABORT)) {
+                if (cb) cb(m, user);
+                async_task_abort(m);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+/* op: the number of tasks aborted once everything has stopped. sd->signo says
+   what started it, sd->drained how many tasks ended within the grace period. */
+ASYNC_DEF int async_shutdown_run(async_task *t, async_shutdown *sd) {
+    async_task *async__t = t;           /* for ASYNC__CANCEL_OP */
+    int rc;
+    if (!t || !sd || sd->sigint.slot < 0) return ASYNC_EINVAL;
+    if (t->flags & ASYNC__F_CANCELLING) {
+        if (sd->phase == ASYNC__SD_WAIT) {
+            async__waker_disarm(&sd->sigint.waker, t);
+            async__waker_disarm(&sd->sigterm.waker, t);
+        } else if (sd->phase < ASYNC__SD_POOL) {
+            if (sd->tasks) (void)async_joinset_wait_all(t, sd->tasks, &sd->w);
+            (void)async_sleep_until(t, &sd->timer, sd->deadline);
+        }
+        sd->task = NULL;
+        return ASYNC_ECANCELED;
+    }
+    if (sd->phase == ASYNC__SD_WAIT) {
+        if (!sd->requested) {
+            if ((rc = async_signal_recv(t, &sd->sigint)) > 0 ||
+                (rc = async_signal_recv(t, &sd->sigterm)) > 0) {
+                sd->signo = rc;
+            } else if (rc != ASYNC_PENDING) {
+                return rc;
+            } else if (!sd->requested) {
+                sd->task = t;
+                return ASYNC_PENDING;
+            }
+        }
+        async__waker_disarm(&sd->sigint.waker, t);
+        async__waker_disarm(&sd->sigterm.waker, t);
+        sd->task = NULL;
+        if (sd->root) async_cancel_token_cancel(sd->root);
+        sd->deadline = async_time_now(t->rt) + sd->grace;
+        sd->drained = sd->tasks ? (int)sd->tasks->len : 0;
+        sd->phase = ASYNC__SD_DRAIN;
+    }
+    if (sd->phase == ASYNC__SD_DRAIN) {
+        if (sd->tasks && async_joinset_wait_all(t, sd->tasks, &sd->w) == ASYNC_PENDING) {
+            if (async_sleep_until(t, &sd->timer, sd->deadline) == ASYNC_PENDING)
+                return ASYNC_PENDING;
+            ASYNC__CANCEL_OP(async_joinset_wait_all(t, sd->tasks, &sd->w));
+            sd->drained -= (int)sd->tasks->len;         /* the rest still runs */
+            sd->aborted = async__joinset_abort_each(sd->tasks, sd->on_abort, sd->user);
+            sd->phase = ASYNC__SD_ABORTED;
+        } else {
+            ASYNC__CANCEL_OP(async_sleep_until(t, &sd->timer, sd->deadline));
+            sd->phase = ASYNC__SD_POOL;
+        }
+    }
+    if (sd->phase == ASYNC__SD_ABORTED) {       /* wait for the aborted to unwind */
+        if (async_joinset_wait_all(t, sd->tasks, &sd->w) == ASYNC_PENDING) return ASYNC_PENDING;
+        sd->phase = ASYNC__SD_POOL;
+    }
+    if (sd->phase == ASYNC__SD_POOL) {
+#ifndef ASYNC_NO_THREADS
+        if (sd->pool && sd->pool->impl) async_pool_destroy(sd->pool);
+#endif
+        sd->phase = ASYNC__SD_DONE;
+    }
+    return sd->aborted;
+}
+
+ASYNC_DEF int async_shutdown_destroy(async_shutdown *sd) {
+    int rc;
+    if (!sd || sd->sigint.slot < 0) return ASYNC_EINVAL;
+    if (sd->task) return ASYNC_EBUSY;
+    if ((rc = async_signal_destroy(&sd->sigint)) < 0) return rc;
+    return async_signal_destroy(&sd->sigterm);
+}
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////

@@ -725,8 +725,12 @@ TEST(retry_with_backoff) {
         ASSERT_EQ(async_backoff_next(&f.b, 0, ASYNC_EAGAIN, &d), 0);
         CHECK(d <= MS(10) << i && d <= MS(1000));
     }
-    f.b.deadline = MS(5);
+    f.b.deadline = MS(5);                         /* no jitter: the delay is 1000 ms, past it */
+    f.b.jitter = ASYNC_JITTER_NONE;
     ASSERT_EQ(async_backoff_next(&f.b, MS(1), ASYNC_EAGAIN, &d), ASYNC_ETIMEDOUT);
+    f.b.deadline = MS(1001);                      /* exactly at the deadline: allowed */
+    ASSERT_EQ(async_backoff_next(&f.b, MS(1), ASYNC_EAGAIN, &d), 0);
+    ASSERT_EQ(d, MS(1000));
     ASSERT_EQ(async_backoff_next(&f.b, 0, ASYNC_ECANCELED, &d), ASYNC_ELIMIT);
     ASSERT_EQ(async_backoff_init(&f.b, 0, 1, 1), ASYNC_EINVAL);
     ASSERT_EQ(ASYNC_OR_ELSE(ASYNC_EAGAIN, 7), 7);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -1373,6 +1374,176 @@ TEST(cancelled_pool_ops_free_their_requests) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- EMFILE on accept: the server backs off and keeps serving -------------------- */
+typedef struct {
+    async_task task;
+    async_io *lis, conn;
+    async_waiter w;
+    async_timer timer;
+    int rc, emfile;
+} backoff_acceptor;
+
+/* The accept loop a server writes: out of descriptors, sleep 10 ms and try again
+   (the listener stays readable, so retrying at once would spin). */
+static int backoff_acceptor_run(async_task *t) {
+    backoff_acceptor *f = (backoff_acceptor *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_sock_accept(t, f->lis, &f->w, &f->conn, NULL));
+        if (f->rc != -EMFILE && f->rc != -ENFILE) break;
+        f->emfile++;
+        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(10)));
+    }
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    ASYNC_AWAIT(f->rc, async_io_write_all(t, &f->conn, &f->w, "ok", 2));
+    ASYNC_CLEANUP();
+    async_io_close(&f->conn);
+    ASYNC_END(f->rc);
+}
+
+TEST(emfile_on_accept_backs_off_and_recovers) {
+    static backoff_acceptor a;
+    static int extra[600];
+    struct rlimit old, low;
+    async_io lis;
+    async_addr bound;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char got[4] = {0};
+    int cfd, n = 0, i, steps;
+    ZERO(a); ZERO(lis);
+    {
+        async_runtime_desc d;
+        ZERO(d);
+        d.start_paused = 1;                     /* time moves only when we say */
+        ASSERT_EQ(async_runtime_init(&rt, &d), 0);
+    }
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &bound), 0);
+    /* a plain client: the kernel completes the handshake into the backlog */
+    cfd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_EQ(getsockname(async_io_fd(&lis), (struct sockaddr *)&ss, &sl), 0);
+    ASSERT_EQ(connect(cfd, (struct sockaddr *)&ss, sl), 0);
+    /* use up every descriptor under a lowered limit */
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    if (low.rlim_cur > 512) low.rlim_cur = 512;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    while (n < (int)(sizeof extra / sizeof extra[0]) && (extra[n] = dup(cfd)) >= 0) n++;
+    CHECK(n < (int)(sizeof extra / sizeof extra[0]) && errno == EMFILE);
+    a.lis = &lis;
+    async_task_spawn(&rt, &a.task, backoff_acceptor_run, "acceptor");
+    /* the clock stands still: one attempt, then the task sleeps, however many
+       times the loop turns; no busy loop */
+    for (steps = 0; steps < 20; steps++) async_runtime_step(&rt, 0);
+    ASSERT_EQ(a.emfile, 1);
+    CHECK(!async_task_is_finished(&a.task));
+    ASSERT_EQ(async_time_advance(&rt, MS(10)), 0);
+    for (steps = 0; steps < 20; steps++) async_runtime_step(&rt, 0);
+    ASSERT_EQ(a.emfile, 2);                     /* one more try per backoff */
+    /* descriptors come back: the next try accepts the waiting connection */
+    for (i = 0; i < n; i++) close(extra[i]);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ASSERT_EQ(async_time_advance(&rt, MS(10)), 0);
+    ASSERT_EQ(run_until(&a.task), 0);
+    ASSERT_EQ(a.emfile, 2);
+    ASSERT_EQ(a.task.u.result, 2);              /* write_all: bytes written */
+    CHECK(read(cfd, got, sizeof got) == 2 && memcmp(got, "ok", 2) == 0);
+    close(cfd);
+    async_io_close(&lis);
+    ASSERT_EQ(rt.io.n, 1);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- EINTR: a signal storm while data moves changes nothing ---------------------- */
+static volatile sig_atomic_t eintr_hits;
+static void eintr_handler(int sig) { (void)sig; eintr_hits++; }
+
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    unsigned char buf[8192];
+    size_t total;
+    unsigned sum;
+    int n;
+} sum_reader;
+
+static int sum_reader_run(async_task *t) {
+    sum_reader *f = (sum_reader *)t;
+    int i;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->n, async_io_read(t, f->io, &f->w, f->buf, sizeof f->buf));
+        if (f->n <= 0) break;
+        for (i = 0; i < f->n; i++) f->sum = f->sum * 31u + f->buf[i];
+        f->total += (size_t)f->n;
+    }
+    ASYNC_END(f->n);
+}
+
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    const unsigned char *data;
+    size_t len;
+    int rc;
+} all_writer;
+
+static int all_writer_run(async_task *t) {
+    all_writer *f = (all_writer *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_io_write_all(t, f->io, &f->w, f->data, f->len));
+    async_io_close(f->io);                      /* EOF for the reader */
+    ASYNC_END(f->rc);
+}
+
+TEST(signals_interrupting_the_loop_lose_nothing) {
+    static sum_reader r;
+    static all_writer w;
+    static unsigned char data[1 << 20];
+    struct sigaction sa, olda;
+    struct itimerval it, oldit;
+    async_io rd, wr;
+    unsigned sum = 0;
+    size_t i;
+    ZERO(r); ZERO(w); ZERO(rd); ZERO(wr);
+    for (i = 0; i < sizeof data; i++) {
+        data[i] = (unsigned char)(i * 7 + (i >> 9));
+        sum = sum * 31u + data[i];
+    }
+    rt_real();
+    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    /* SIGALRM every 100 us, without SA_RESTART: poll and epoll_wait fail with EINTR */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = eintr_handler;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(sigaction(SIGALRM, &sa, &olda), 0);
+    memset(&it, 0, sizeof it);
+    it.it_interval.tv_usec = 100;
+    it.it_value.tv_usec = 100;
+    eintr_hits = 0;
+    ASSERT_EQ(setitimer(ITIMER_REAL, &it, &oldit), 0);
+    r.io = &rd;
+    w.io = &wr;
+    w.data = data;
+    w.len = sizeof data;
+    async_task_spawn(&rt, &r.task, sum_reader_run, "reader");
+    async_task_spawn(&rt, &w.task, all_writer_run, "writer");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    memset(&it, 0, sizeof it);
+    setitimer(ITIMER_REAL, &it, NULL);
+    sigaction(SIGALRM, &olda, NULL);
+    setitimer(ITIMER_REAL, &oldit, NULL);       /* the hang guard again */
+    ASSERT_EQ(w.rc, (int)sizeof data);
+    ASSERT_EQ(r.n, 0);
+    ASSERT_EQ(r.total, sizeof data);
+    ASSERT_EQ(r.sum, sum);
+    CHECK(eintr_hits > 0);
+    async_io_close(&rd);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     alarm(300);                                 /* a hang fails instead of blocking CI */
@@ -1402,5 +1573,7 @@ int main(int argc, char **argv) {
     RUN(resolve_names_on_the_pool);
     RUN(file_reads_and_writes_on_the_pool);
     RUN(cancelled_pool_ops_free_their_requests);
+    RUN(emfile_on_accept_backs_off_and_recovers);
+    RUN(signals_interrupting_the_loop_lose_nothing);
     DONE();
 }

@@ -371,7 +371,7 @@ enum { NKIDS = 40 };
 TEST(many_children_at_once) {
     static child_driver d[NKIDS];
     static async_child c[NKIDS];
-    static char code[NKIDS][16];
+    static char code[NKIDS][24];
     int i, ok = 0;
     ZERO(d); ZERO(c);
     rt_real();
@@ -395,6 +395,165 @@ TEST(many_children_at_once) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- phased shutdown ------------------------------------------------------------ */
+typedef struct {
+    async_task task;
+    async_cancel_token *root;
+    async_waiter w;
+    async_timer timer;
+    async_time linger;                          /* after the cancel; 0: ignores it */
+    int rc, cleaned;
+} worker;
+
+static int worker_run(async_task *t) {
+    worker *f = (worker *)t;
+    ASYNC_BEGIN(t);
+    if (!f->linger) {
+        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_TIME_NEVER));   /* deaf */
+    } else {
+        ASYNC_AWAIT(f->rc, async_cancel_token_wait(t, f->root, &f->w));
+        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->linger));       /* finishing up */
+    }
+    ASYNC_CLEANUP();
+    f->cleaned = 1;
+    ASYNC_END(0);
+}
+
+typedef struct {
+    async_task task;
+    async_shutdown *sd;
+    int rc;
+    async_time started;
+} supervisor;
+
+static int supervisor_run(async_task *t) {
+    supervisor *f = (supervisor *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_shutdown_run(t, f->sd));
+    ASYNC_END(f->rc);
+}
+
+static char aborted_names[128];
+static void note_abort(async_task *t, void *user) {
+    (void)user;
+    snprintf(aborted_names + strlen(aborted_names), sizeof aborted_names - strlen(aborted_names),
+             "%s ", async_task_name(t));
+}
+
+typedef struct {
+    async_task task;
+    async_shutdown *sd;
+    async_timer timer;
+    int rc;
+} requester;
+
+static int requester_run(async_task *t) {
+    requester *f = (requester *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(100)));
+    async_shutdown_request(f->sd);
+    ASYNC_END(0);
+}
+
+TEST(shutdown_drains_then_aborts_the_rest) {
+    static worker quick, slow, deaf;
+    static supervisor sup;
+    static requester req;
+    async_cancel_token root;
+    async_joinset set;
+    async_shutdown sd;
+    async_pool pool;
+    async_time t0;
+    ZERO(quick); ZERO(slow); ZERO(deaf); ZERO(sup); ZERO(req);
+    aborted_names[0] = 0;
+    test_rt_paused(&rt);
+    t0 = async_time_now(&rt);
+    async_cancel_token_init(&root);
+    async_joinset_init(&set, &rt);
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
+    ASSERT_EQ(async_shutdown_init(&sd, &rt, &root, &set, &pool, ASYNC_SEC(1)), 0);
+    sd.on_abort = note_abort;
+    quick.root = slow.root = deaf.root = &root;
+    quick.linger = MS(200);                     /* ends within the grace period */
+    slow.linger = ASYNC_SEC(5);                 /* does not */
+    async_joinset_spawn(&set, &quick.task, worker_run, "quick");
+    async_joinset_spawn(&set, &slow.task, worker_run, "slow");
+    async_joinset_spawn(&set, &deaf.task, worker_run, "deaf");
+    sup.sd = req.sd = &sd;
+    async_task_spawn(&rt, &sup.task, supervisor_run, "supervisor");
+    async_task_spawn(&rt, &req.task, requester_run, "requester");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(sup.rc, 2);                       /* slow and deaf were aborted */
+    ASSERT_EQ(sd.aborted, 2);
+    ASSERT_EQ(sd.drained, 1);
+    ASSERT_EQ(sd.signo, 0);                     /* by request */
+    ASSERT_HAS(aborted_names, "slow ");        /* each told once, in the runtime's order */
+    ASSERT_HAS(aborted_names, "deaf ");
+    ASSERT_EQ(strlen(aborted_names), 10);
+    ASSERT_EQ(async_cancel_token_is_cancelled(&root), 1);
+    ASSERT_EQ(async_time_now(&rt) - t0, MS(100) + ASYNC_SEC(1));   /* request + grace */
+    ASSERT_EQ(quick.cleaned + slow.cleaned + deaf.cleaned, 3);
+    ASSERT_EQ(async_joinset_len(&set), 0);
+    CHECK(pool.impl == NULL);                   /* the pool was stopped */
+    ASSERT_EQ(rt.ntimers, 0);
+    ASSERT_EQ(async_shutdown_destroy(&sd), 0);
+    async_joinset_destroy(&set);
+    async_cancel_token_destroy(&root);
+    async_runtime_destroy(&rt);
+}
+
+TEST(shutdown_on_sigterm_when_all_drain_in_time) {
+    static worker a, b;
+    static supervisor sup;
+    async_cancel_token root;
+    async_joinset set;
+    async_shutdown sd;
+    ZERO(a); ZERO(b); ZERO(sup);
+    rt_real();
+    async_cancel_token_init(&root);
+    async_joinset_init(&set, &rt);
+    ASSERT_EQ(async_shutdown_init(&sd, &rt, &root, &set, NULL, ASYNC_SEC(30)), 0);
+    a.root = b.root = &root;
+    a.linger = MS(1);
+    b.linger = MS(5);
+    async_joinset_spawn(&set, &a.task, worker_run, "a");
+    async_joinset_spawn(&set, &b.task, worker_run, "b");
+    sup.sd = &sd;
+    async_task_spawn(&rt, &sup.task, supervisor_run, "supervisor");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 3);   /* everyone waits */
+    kill(getpid(), SIGTERM);                    /* the process is not ended by it */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(sup.rc, 0);
+    ASSERT_EQ(sd.signo, SIGTERM);
+    ASSERT_EQ(sd.drained, 2);
+    ASSERT_EQ(rt.ntimers, 0);                   /* the 30 s deadline was disarmed */
+    ASSERT_EQ(rt.armed_wakers, 0);
+    ASSERT_EQ(async_shutdown_destroy(&sd), 0);
+    async_joinset_destroy(&set);
+    async_cancel_token_destroy(&root);
+    async_runtime_destroy(&rt);
+}
+
+TEST(shutdown_supervisor_aborted_while_waiting) {
+    static supervisor sup;
+    async_shutdown sd;
+    ZERO(sup);
+    rt_real();
+    ASSERT_EQ(async_shutdown_init(&sd, &rt, NULL, NULL, NULL, 0), 0);
+    sup.sd = &sd;
+    async_task_spawn(&rt, &sup.task, supervisor_run, "supervisor");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(rt.armed_wakers, 2);              /* SIGINT and SIGTERM */
+    ASSERT_EQ(async_shutdown_destroy(&sd), ASYNC_EBUSY);
+    async_task_abort(&sup.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(sup.task.u.result, ASYNC_ECANCELED);
+    ASSERT_EQ(rt.armed_wakers, 0);
+    ASSERT_EQ(async_shutdown_destroy(&sd), 0);
+    ASSERT_EQ(async_shutdown_init(&sd, NULL, NULL, NULL, NULL, 0), ASYNC_EINVAL);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     alarm(300);
@@ -409,5 +568,8 @@ int main(int argc, char **argv) {
     RUN(children_dropped_without_a_wait_are_reaped);
     RUN(child_sigpipe_is_default_again);
     RUN(many_children_at_once);
+    RUN(shutdown_drains_then_aborts_the_rest);
+    RUN(shutdown_on_sigterm_when_all_drain_in_time);
+    RUN(shutdown_supervisor_aborted_while_waiting);
     DONE();
 }

@@ -41,7 +41,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -669,7 +668,7 @@ static int run_all(void) {
     idle_ok = idle_ok && (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= IDLE + 200);
 
     printf("TCP echo over loopback, 64-byte messages: server CPU (utime+stime) per round trip,\n"
-           "median of %d rounds of %.1f s, the servers in turn; ", rounds, load_ms * 1e-3);
+           "median of %d rounds of %d ms, the servers in turn; ", rounds, load_ms);
     if (cpu_server >= 0) printf("server on CPU %d, load on CPU %d\n", cpu_server, cpu_load);
     else printf("one CPU: nothing pinned\n");
     printf("  %-24s %-20s %10s %14s %10s\n", "configuration", "server", "us CPU/rt",
