@@ -486,7 +486,10 @@ QUICK START
    directions a task waits for. -DASYNC_USE_EPOLL (impl, Linux) selects epoll,
    edge-triggered, each descriptor added once. poll(2) costs grow with every
    descriptor that has a waiter, idle or not: with thousands of mostly idle
-   connections choose epoll. A loop turn waits for I/O no longer than the next
+   connections choose epoll. Measured here (make bench, bench_echo: server CPU
+   per 64-byte echo round trip on loopback): 1 to 1000 busy connections, poll
+   8-19 us and epoll 7-19 us, both within 10% of a hand-written epoll server;
+   10 busy + 10,000 idle, poll 222-278 us and epoll 8.8-9.0 us. A loop turn waits for I/O no longer than the next
    timer and wakes exactly the tasks whose descriptors became ready; a busy
    runtime still looks at I/O (without waiting) every turn of event_interval
    polls. Every completed operation spends budget, so a socket that is always
