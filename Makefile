@@ -1,5 +1,5 @@
 # async.h - build, test, benchmark. Needs only a C compiler and make; tools for
-# coverage, sanitizers and ports are installed through apt (.ci/need) when missing.
+# sanitizers and ports are installed through apt (.ci/need) when missing.
 #
 #   make demo        run examples/demo.c, the tour
 #   make test        every test, in the switch form, the computed-goto form and as
@@ -10,6 +10,9 @@
 #   make coverage    line and branch coverage of async.h
 #   make bench       ns per operation, median of several runs, with C baselines
 #   make bench-icount  instructions per operation (valgrind --tool=callgrind)
+#   make bench-servers the example servers vs nginx, redis-server, a hand-written
+#                    epoll echo server (wrk, redis-benchmark; installed when missing)
+#   make fuzz        the parsers' libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS each
 #   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, and
 #                    the test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user
 #   make clean
@@ -29,9 +32,14 @@ TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $
     $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(addprefix $(B)/examples/,$(EXAMPLES))
+# The network servers take arguments (a port...): make test runs them through their
+# own integration tests (tests/test_srv_*.c) instead of running them bare.
+SERVERS := $(filter echo echo-client chat proxy httpd miniredis,$(EXAMPLES))
+SRV_TESTS := $(patsubst tests/test_srv_%.c,%,$(wildcard tests/test_srv_*.c))
+SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(SRV_TESTS))
 HDR := async.h tests/test.h
 
-.PHONY: all test demo examples sanitize coverage bench bench-icount port clean
+.PHONY: all test demo examples sanitize coverage bench bench-icount bench-servers fuzz port clean
 all: $(TEST_BINS) $(EXAMPLE_BINS)
 
 # ---- tests ---------------------------------------------------------------------
@@ -69,14 +77,21 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	echo "no-sites-coro-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES tests/test_coro.c -o $(B)/chk/coro-nosites $(LIBS) && $(B)/chk/coro-nosites"; \
 	echo "no-sites-debug-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES tests/test_debug.c -o $(B)/chk/debug-nosites $(LIBS) && $(B)/chk/debug-nosites"; \
 	echo "no-debug-builds|$(CC) -std=c99 $(WARN) -DASYNC_NO_DEBUG -I. -c tests/compile/compile_c.c -o $(B)/chk/nodebug.o"; \
-	for e in $(EXAMPLES); do echo "example-$$e-runs|timeout 60 $(B)/examples/$$e > $(B)/chk/$$e.out 2>&1"; done; \
+	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-runs|timeout 60 $(B)/examples/$$e > $(B)/chk/$$e.out 2>&1"; done; \
+	for e in $(SERVERS); do echo "example-$$e-usage|$(B)/examples/$$e > /dev/null 2> $(B)/chk/$$e.err; [ \$$? -eq 2 ] && grep -qi usage $(B)/chk/$$e.err"; done; \
 	echo "abi-same-config-links|$(CC) -I. tests/compile/abi_impl.c tests/compile/abi_user.c -o $(B)/chk/abi && $(B)/chk/abi"; \
 	echo "abi-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl.o && $(CC) -I. -DASYNC_WHEEL_BITS=4 -c tests/compile/abi_user.c -o $(B)/chk/abi-user4.o && ! $(CC) $(B)/chk/abi-impl.o $(B)/chk/abi-user4.o -o $(B)/chk/abi-bad"; \
 	echo "abi-profile-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl2.o && $(CC) -I. -DASYNC_FREESTANDING -c tests/compile/abi_user.c -o $(B)/chk/abi-userf.o && ! $(CC) $(B)/chk/abi-impl2.o $(B)/chk/abi-userf.o -o $(B)/chk/abi-bad2"; \
 	} > $@
 
-test: $(TEST_BINS) $(EXAMPLE_BINS) $(B)/checks.txt
-	@CHECKS=$(B)/checks.txt ./tests/run.sh $(TEST_BINS)
+test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(B)/checks.txt
+	@.ci/need "command -v curl && command -v redis-cli" curl redis-tools
+	@CHECKS=$(B)/checks.txt ./tests/run.sh $(TEST_BINS) $(SRV_TEST_BINS)
+
+# The servers' tests include the example (its parser) and run the built binaries.
+$(B)/test/test_srv_%: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) $(addprefix $(B)/examples/,$(SERVERS))
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_TEST) -Itests $< -o $@ $(LIBS)
 
 # ---- examples ------------------------------------------------------------------
 $(B)/examples/%: examples/%.c async.h
@@ -117,18 +132,14 @@ sanitize: $(SAN_BINS) $(TSAN_BINS)
 COV_BINS := $(foreach t,$(TESTS),$(B)/cov/test_$(t)) $(B)/cov/test_io-epoll
 $(B)/cov/test_io-epoll: tests/test_io.c $(HDR)
 	@mkdir -p $(@D)
-	gcc -std=c99 -O0 -g --coverage -DASYNC_USE_EPOLL -I. $< -o $@ $(LIBS)
+	gcc -std=c99 -O0 -g --coverage -fprofile-update=atomic -DASYNC_USE_EPOLL -I. $< -o $@ $(LIBS)
 $(B)/cov/test_%: tests/test_%.c $(HDR)
 	@mkdir -p $(@D)
-	gcc -std=c99 -O0 -g --coverage -I. $< -o $@ $(LIBS)
+	gcc -std=c99 -O0 -g --coverage -fprofile-update=atomic -I. $< -o $@ $(LIBS)
 coverage: $(COV_BINS)
-	@.ci/need "command -v gcovr" gcovr
 	@rm -f $(B)/cov/*.gcda
 	@./tests/run.sh $(COV_BINS) | tail -n 1
-	@gcovr -r . --filter 'async\.h$$' --branches --print-summary $(B)/cov \
-	    > $(B)/cov/summary.txt 2>/dev/null; \
-	awk '/^lines:/ {l=$$2} /^branches:/ {b=$$2} END {printf "async.h: lines %s branches %s\n", l, b}' \
-	    $(B)/cov/summary.txt
+	@./tests/coverage.sh $(B)/cov
 
 # ---- benchmarks ----------------------------------------------------------------
 BENCH_CFLAGS := -std=c99 -O2 -DNDEBUG -I. -Wall -Wextra -Werror
@@ -150,6 +161,30 @@ bench: $(addprefix $(B)/bench/,$(BENCHES))
 bench-icount: $(addprefix $(B)/bench/,$(ICOUNT_BENCHES))
 	@.ci/need "command -v valgrind" valgrind
 	@for b in $(ICOUNT_BENCHES); do ./tests/bench/icount.sh ./$(B)/bench/$$b || exit 1; done
+
+# The example servers against nginx, redis-server and a hand-written epoll echo
+# server (wrk, redis-benchmark), by server CPU per request: tests/bench/bench_servers.sh.
+bench-servers: $(addprefix $(B)/examples/,$(SERVERS)) $(B)/bench/bench_echo
+	@.ci/need "command -v wrk" wrk
+	@.ci/need "command -v redis-benchmark" redis-tools
+	@.ci/need "command -v redis-server" redis-server
+	@.ci/need "command -v nginx || test -x /usr/sbin/nginx" nginx-light
+	@.ci/need "command -v curl" curl
+	@./tests/bench/bench_servers.sh
+
+# ---- fuzzing: libFuzzer (clang) over the servers' parsers --------------------------
+FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/*.c))
+FUZZ_SECONDS ?= 60
+$(B)/fuzz/%: tests/fuzz/%.c $(HDR) $(wildcard examples/*.c) | $(B)/san/.clang-rt
+	@mkdir -p $(@D)
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -I. $< -o $@ $(LIBS)
+fuzz: $(addprefix $(B)/fuzz/,$(FUZZERS))
+	@for f in $(FUZZERS); do mkdir -p $(B)/fuzz/$$f.corpus; \
+	    ./$(B)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        $(B)/fuzz/$$f.corpus > $(B)/fuzz/$$f.log 2>&1; st=$$?; \
+	    grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY' \
+	        $(B)/fuzz/$$f.log | sed "s|^|$$f: |"; \
+	    [ $$st -eq 0 ] || { tail -n 40 $(B)/fuzz/$$f.log; exit 1; }; done
 
 # ---- portability ---------------------------------------------------------------
 port:

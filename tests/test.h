@@ -5,14 +5,24 @@
    the Nth allocation, and an ASYNC_ASSERT that records instead of aborting. */
 #ifndef TEST_H
 #define TEST_H
+/* A test of an example's code (a server's parser) includes the example first: then
+   async.h is in already, with the example's configuration, and the hooks below are
+   left out; the test macros work the same. */
+#ifndef ASYNC_H_INCLUDED
+#define TEST_HOOKS 1
 #define _POSIX_C_SOURCE 200809L       /* we include libc headers before async.h */
 #define ASYNC_IMPLEMENTATION
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* test_fail_at: the number of the allocation call that fails (0 = none) */
-static long test_allocs, test_frees, test_alloc_calls, test_fail_at;
+static long test_allocs, test_frees, test_fail_at;
+static int test_asserts;                /* ASYNC_ASSERT failures seen */
+#ifdef TEST_HOOKS
+static long test_alloc_calls;
+static char test_assert_msg[256];
 static void *test_malloc(size_t n) {
     if (++test_alloc_calls == test_fail_at) return NULL;
     test_allocs++;
@@ -22,13 +32,12 @@ static void test_free(void *p) { if (p) test_frees++; free(p); }
 #define ASYNC_MALLOC(n) test_malloc(n)
 #define ASYNC_FREE(p) test_free(p)
 
-static int test_asserts;                /* ASYNC_ASSERT failures seen */
-static char test_assert_msg[256];
 static void test_assert_hook(const char *msg) {
     test_asserts++;
     snprintf(test_assert_msg, sizeof test_assert_msg, "%s", msg);
 }
 #define ASYNC_ASSERT(cond, msg) ((cond) ? (void)0 : test_assert_hook(msg))
+#endif
 
 #include "async.h"
 
