@@ -124,9 +124,20 @@ $(B)/san/.clang-rt:
 	@mkdir -p $(@D)
 	@.ci/need "echo 'int main(void){return 0;}' | clang -x c -fsanitize=address - -o $(B)/san/probe" clang libclang-rt-14-dev
 	@touch $@
-sanitize: $(SAN_BINS) $(TSAN_BINS)
+# The servers' integration tests, against servers built with the sanitizers.
+SAN_SRV_BINS := $(addprefix $(B)/san/examples/,$(SERVERS))
+SAN_SRV_TEST_BINS := $(addprefix $(B)/san/test_srv_,$(SRV_TESTS))
+.SECONDARY: $(SAN_SRV_BINS) $(addprefix $(B)/examples/,$(SERVERS))
+$(B)/san/examples/%: examples/%.c async.h
+	@mkdir -p $(@D)
+	gcc -std=c99 $(WARN) $(SAN) -I. $< -o $@ $(LIBS)
+$(B)/san/test_srv_%: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) $(SAN_SRV_BINS)
+	@mkdir -p $(@D)
+	gcc -std=c99 $(WARN) $(SAN) -DSRV_DIR='"$(B)/san/examples/"' -I. -Itests $< -o $@ $(LIBS)
+sanitize: $(SAN_BINS) $(TSAN_BINS) $(SAN_SRV_TEST_BINS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    TSAN_OPTIONS=halt_on_error=1:exitcode=66 ./tests/run.sh $(SAN_BINS) $(TSAN_BINS)
+	    TSAN_OPTIONS=halt_on_error=1:exitcode=66 ./tests/run.sh $(SAN_BINS) $(TSAN_BINS) \
+	    $(SAN_SRV_TEST_BINS)
 
 # ---- coverage ------------------------------------------------------------------
 COV_BINS := $(foreach t,$(TESTS),$(B)/cov/test_$(t)) $(B)/cov/test_io-epoll

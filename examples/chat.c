@@ -1,0 +1,408 @@
+/* chat.c - a line-based chat server: every line a client sends goes to every other
+   connected client, as "guestN: text".
+
+   Usage: chat PORT        (PORT 0: the kernel picks; the first line on stdout says
+                            which: "listening on 127.0.0.1:NNNN")
+
+   What a client sees (server lines begin with "*** "):
+       *** welcome guest3, 3 online          on connecting, to itself
+       *** guest3 joined                     to the others
+       guest3: hello                         a line from guest3, to the others only
+       *** guest3 left                       to the others
+       *** 12 line(s) dropped: you read too slowly
+       *** error: line longer than 4096 bytes, closing
+       *** server shutting down
+
+   Each client has two tasks. Its reader (a member of the server's JoinSet) reads lines
+   with async_bufreader_read_line and broadcasts them. Its writer (in a JoinSet of the
+   client's own, so that destroying that set in the reader's cleanup stops the writer
+   before the frame they share is freed) takes messages from the client's outgoing
+   queue, an async_mpsc of 64 messages, and writes them through an async_bufwriter,
+   flushing when the queue is empty: one system call for a burst of lines.
+
+   A slow client never stalls the others: the broadcast is synchronous and only ever
+   calls async_mpsc_try_send. Policy: when a client's queue is full, the message is
+   DROPPED for that client alone and counted; its writer tells it how many it lost
+   before the next line it does get. (Disconnecting it would be the other choice;
+   dropping keeps a briefly slow client in the room.) Messages are allocated once
+   and shared by reference count, so a broadcast to n clients copies nothing.
+   After each line it broadcasts, a reader yields, so the writers of fast readers
+   drain their queue as fast as one sender can fill it: only a client that does not
+   keep up loses lines.
+
+   A line longer than 4096 bytes gets an error line, then the client is closed. Any
+   close is a half-close first: the writer drains the queue (1 s bound; a client that
+   does not read loses the rest), the write side is shut down, and what the client
+   still sends is read and dropped until its EOF (0.5 s bound), so that closing with
+   unread data does not reset the connection and lose our last lines on the way.
+
+   The acceptor, the EMFILE backoff and the connection cap are those of echo.c.
+   Shutdown (SIGINT, SIGTERM): the acceptor stops; every reader sees the root token,
+   queues "*** server shutting down" and closes as above, within the 2 s grace period;
+   whatever is left then is aborted; exit 0. */
+#ifdef __linux__
+#define ASYNC_USE_EPOLL
+#endif
+#define _POSIX_C_SOURCE 200809L
+#define ASYNC_IMPLEMENTATION
+#include "async.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+enum { MAX_LINE = 4096, QUEUE_LINES = 64, MAX_CLIENTS = 1024, GRACE_MS = 2000,
+       BACKOFF_MS = 50, FLUSH_MS = 1000, LINGER_MS = 500 };
+
+static async_runtime rt;
+static async_joinset readers;
+static async_cancel_token root;
+static async_shutdown sd;
+
+/* ---- messages: allocated once, shared by every queue they are in --------------------- */
+typedef struct {
+    int refs;
+    size_t len;
+    char text[];
+} msg;
+
+static msg *msg_new(const char *fmt, ...) {
+    va_list ap;
+    msg *m;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !(m = (msg *)malloc(sizeof *m + (size_t)n + 1))) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(m->text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    m->refs = 1;
+    m->len = (size_t)n;
+    return m;
+}
+
+static void msg_unref(msg *m) {
+    if (m && --m->refs == 0) free(m);
+}
+
+/* ---- clients ------------------------------------------------------------------------ */
+typedef struct client client;
+
+typedef struct {
+    async_task task;
+    client *c;
+    async_waiter w;
+    async_bufwriter bw;
+    msg *m;
+    unsigned long told;                         /* drops already reported */
+    int rc;
+    char note[96];
+    char buf[8192];
+} writer_frame;
+
+struct client {
+    async_task task;                            /* the reader */
+    client *prev, *next;                        /* in the room while joined */
+    async_io io;
+    async_addr peer;
+    async_waiter w, wr_line;
+    async_select sel;
+    async_timer timer;
+    async_time deadline;
+    async_bufreader rd;
+    async_mpsc outq;                            /* msg * items */
+    async_joinset own;                          /* the writer */
+    writer_frame wr;
+    async_task *done;
+    unsigned long dropped;                      /* lines this client did not get */
+    int ready, started, joined, eof, rc[2], result;
+    char name[32];
+    char line[MAX_LINE + 2];                    /* the text, '\n', NUL */
+    char rbuf[8192];
+};
+
+static client *room;                            /* every joined client */
+static int online, guests;
+
+/* Never waits: a full queue drops the message for this client alone. */
+static void deliver(client *c, msg *m) {
+    m->refs++;
+    if (async_mpsc_try_send(&c->outq, &m) < 0) {
+        m->refs--;
+        c->dropped++;
+    }
+}
+
+/* To everyone but `from` (NULL: everyone); takes the caller's reference. */
+static void broadcast(client *from, msg *m) {
+    client *c;
+    if (!m) return;                             /* out of memory: nobody gets it */
+    for (c = room; c; c = c->next)
+        if (c != from) deliver(c, m);
+    msg_unref(m);
+}
+
+static void tell(client *c, msg *m) {
+    if (!m) return;
+    deliver(c, m);
+    msg_unref(m);
+}
+
+static void room_leave(client *c) {
+    if (!c->joined) return;
+    if (c->prev) c->prev->next = c->next;
+    else room = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    c->joined = 0;
+    online--;
+    /* at shutdown everyone leaves at once: nobody needs to hear of it */
+    if (!async_cancel_token_is_cancelled(&root))
+        broadcast(c, msg_new("*** %s left\n", c->name));
+}
+
+static int writer_run(async_task *t) {
+    writer_frame *f = (writer_frame *)t;
+    client *c = f->c;
+    ASYNC_BEGIN(t);
+    async_bufwriter_init(&f->bw, &c->io, f->buf, sizeof f->buf);
+    for (;;) {
+        if (!f->m && async_mpsc_len(&c->outq) == 0) {
+            /* the queue is empty: what is buffered goes out now */
+            ASYNC_AWAIT(f->rc, async_bufwriter_flush(t, &f->bw, &f->w));
+            if (f->rc < 0) break;
+        }
+        ASYNC_AWAIT(f->rc, async_mpsc_recv(t, &c->outq, &f->w, &f->m));
+        if (f->rc < 0) break;                   /* ECLOSED: the reader is done, all sent */
+        if (c->dropped != f->told) {
+            snprintf(f->note, sizeof f->note,
+                     "*** %lu line(s) dropped: you read too slowly\n",
+                     c->dropped - f->told);
+            f->told = c->dropped;
+            ASYNC_AWAIT(f->rc, async_bufwriter_write(t, &f->bw, &f->w, f->note,
+                                                     strlen(f->note)));
+            if (f->rc < 0) break;
+        }
+        ASYNC_AWAIT(f->rc, async_bufwriter_write(t, &f->bw, &f->w, f->m->text, f->m->len));
+        msg_unref(f->m);
+        f->m = NULL;
+        if (f->rc < 0) break;                   /* the client is gone */
+    }
+    if (f->rc == ASYNC_ECLOSED)
+        ASYNC_AWAIT(f->rc, async_bufwriter_flush(t, &f->bw, &f->w));
+    ASYNC_CLEANUP();
+    msg_unref(f->m);
+    f->m = NULL;
+    ASYNC_END(0);
+}
+
+static int reader_run(async_task *t) {
+    client *f = (client *)t;
+    char *end;
+    ASYNC_BEGIN(t);
+    ASYNC_WAIT_UNTIL(f->ready);                 /* the acceptor fills f->io */
+    snprintf(f->name, sizeof f->name, "guest%d", ++guests);
+    async_mpsc_init(&f->outq, sizeof(msg *), QUEUE_LINES, NULL);
+    async_joinset_init(&f->own, t->rt);
+    async_bufreader_init(&f->rd, &f->io, f->rbuf, sizeof f->rbuf);
+    f->wr.c = f;
+    async_joinset_spawn(&f->own, &f->wr.task, writer_run, "writer");
+    f->started = 1;
+
+    online++;
+    tell(f, msg_new("*** welcome %s, %d online\n", f->name, online));
+    broadcast(f, msg_new("*** %s joined\n", f->name));
+    f->next = room;                             /* join the room */
+    if (room) room->prev = f;
+    room = f;
+    f->joined = 1;
+
+    for (;;) {
+        /* read_line is not cancel safe, but it loses only when we stop reading */
+        ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED);
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
+                                async_cancel_token_wait(t, &root, &f->w));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1],
+                                async_bufreader_read_line(t, &f->rd, &f->wr_line, f->line,
+                                                          sizeof f->line));
+        ASYNC_SELECT_END(&f->sel);
+        if (f->sel.winner == 0) {
+            tell(f, msg_new("*** server shutting down\n"));
+            break;
+        }
+        if (f->rc[1] == ASYNC_ELIMIT) {
+            tell(f, msg_new("*** error: line longer than %d bytes, closing\n", MAX_LINE));
+            break;
+        }
+        if (f->rc[1] <= 0) {                    /* EOF, or the connection failed */
+            f->eof = 1;
+            break;
+        }
+        end = f->line + f->rc[1];
+        while (end > f->line && (end[-1] == '\n' || end[-1] == '\r')) *--end = 0;
+        if (end == f->line) continue;           /* an empty line says nothing */
+        broadcast(f, msg_new("%s: %s\n", f->name, f->line));
+        ASYNC_YIELD();                          /* let the writers drain the queues */
+    }
+
+    /* close: leave, let the writer send what is queued, half-close, drain the peer */
+    room_leave(f);
+    async_mpsc_sender_release(&f->outq);        /* the writer ends once it is empty */
+    ASYNC_AWAIT_TIMEOUT(f->rc[0], &f->timer, ASYNC_MS(FLUSH_MS),
+                        async_joinset_join_next(t, &f->own, &f->w, &f->done, &f->result));
+    async_io_shutdown(&f->io, ASYNC_IO_WRITE);
+    f->deadline = async_time_now(t->rt) + ASYNC_MS(LINGER_MS);
+    while (!f->eof) {
+        ASYNC_AWAIT_DEADLINE(f->rc[0], &f->timer, f->deadline,
+                             async_io_read(t, &f->io, &f->w, f->rbuf, sizeof f->rbuf));
+        if (f->rc[0] <= 0) break;
+    }
+    ASYNC_CLEANUP();
+    room_leave(f);
+    if (f->started) {
+        msg *m;
+        async_joinset_destroy(&f->own);         /* the writer, stopped now if it runs */
+        while (async_mpsc_try_recv(&f->outq, &m) == 0) msg_unref(m);
+        async_mpsc_destroy(&f->outq);
+        f->started = 0;
+    }
+    async_io_close(&f->io);
+    ASYNC_END(0);
+}
+
+/* ---- the acceptor (as in echo.c) ----------------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_io lis;
+    async_select sel;
+    async_waiter w[3];
+    async_timer timer;
+    client *next;                               /* spawned, waiting for its socket */
+    async_task *done, *h;
+    int rc[3], result, emfile_logged;
+} acceptor_frame;
+
+static int acceptor_run(async_task *t) {
+    acceptor_frame *f = (acceptor_frame *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        if (!f->next) {
+            if (async_joinset_spawn_alloc(&readers, reader_run, sizeof(client), "client",
+                                          &f->h) < 0) {
+                fprintf(stderr, "chat: out of memory for a client, retrying\n");
+                ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
+                if (async_cancel_token_is_cancelled(&root)) break;
+                continue;
+            }
+            f->next = (client *)f->h;
+        }
+        ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
+                                async_cancel_token_wait(t, &root, &f->w[0]));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&readers) > 1, f->rc[1],
+                                async_joinset_join_next(t, &readers, &f->w[1], &f->done,
+                                                        &f->result));
+            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&readers) <= MAX_CLIENTS,
+                                f->rc[2], async_sock_accept(t, &f->lis, &f->w[2],
+                                                            &f->next->io, &f->next->peer));
+        ASYNC_SELECT_END(&f->sel);
+        if (f->sel.winner == 0) break;
+        if (f->sel.winner != 2) continue;
+        if (f->rc[2] == 0) {
+            async_sock_nodelay(&f->next->io, 1);
+            f->next->ready = 1;
+            async_task_wake(&f->next->task);
+            f->next = NULL;
+            f->emfile_logged = 0;
+            continue;
+        }
+        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE) {
+            if (!f->emfile_logged++)
+                fprintf(stderr, "chat: accept: %s, backing off\n",
+                        async_strerror(f->rc[2]));
+        } else {
+            fprintf(stderr, "chat: accept: %s\n", async_strerror(f->rc[2]));
+        }
+        ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
+    }
+    ASYNC_CLEANUP();
+    if (f->next) async_task_abort(&f->next->task);
+    f->next = NULL;
+    async_io_close(&f->lis);
+    ASYNC_END(0);
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+typedef struct {
+    async_task task;
+    acceptor_frame *acc;
+    int rc;
+} main_frame;
+
+static int main_run(async_task *t) {
+    main_frame *f = (main_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_shutdown_run(t, &sd));
+    fprintf(stderr, "chat: %s: shut down (%d client(s) aborted after the grace period)\n",
+            sd.signo == SIGINT ? "SIGINT" : sd.signo == SIGTERM ? "SIGTERM" : "request",
+            f->rc);
+    ASYNC_AWAIT(f->rc, async_task_join(t, &f->acc->task));
+    ASYNC_END(0);
+}
+
+static int parse_port(const char *s, int *port) {
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 65535) return -1;
+    *port = (int)v;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    static acceptor_frame acc;
+    static main_frame m;
+    async_addr a, bound;
+    struct rlimit rl;
+    char text[64];
+    int port, rc;
+    if (argc != 2 || parse_port(argv[1], &port) < 0) {
+        fprintf(stderr, "usage: %s PORT   (0: any free port)\n", argv[0]);
+        return 2;
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    async_runtime_init(&rt, NULL);
+    snprintf(text, sizeof text, "127.0.0.1:%d", port);
+    if ((rc = async_addr_parse(&a, text)) < 0 ||
+        (rc = async_sock_listen(&rt, &acc.lis, &a, NULL)) < 0 ||
+        (rc = async_sock_local_addr(&acc.lis, &bound)) < 0) {
+        fprintf(stderr, "chat: listen on %s: %s\n", text, async_strerror(rc));
+        return 1;
+    }
+    async_cancel_token_init(&root);
+    async_joinset_init(&readers, &rt);
+    if ((rc = async_shutdown_init(&sd, &rt, &root, &readers, NULL,
+                                  ASYNC_MS(GRACE_MS))) < 0) {
+        fprintf(stderr, "chat: signals: %s\n", async_strerror(rc));
+        return 1;
+    }
+    async_addr_format(&bound, text, sizeof text);
+    printf("listening on %s\n", text);
+    fflush(stdout);
+
+    async_task_spawn(&rt, &acc.task, acceptor_run, "acceptor");
+    m.acc = &acc;
+    rc = async_runtime_block_on(&rt, &m.task, main_run, "main");
+    async_joinset_destroy(&readers);
+    async_shutdown_destroy(&sd);
+    async_cancel_token_destroy(&root);
+    async_runtime_destroy(&rt);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,835 @@
+/* httpd.c - a small, fast HTTP/1.1 server: `httpd PORT [ROOT]`.
+
+   Listens on 127.0.0.1:PORT (0: the kernel picks) and prints one line,
+   `listening on 127.0.0.1:NNNN`, to stdout. GET and HEAD of `/` answer
+   "Hello, World!" (text/plain); with ROOT, any other path is a file under ROOT,
+   without it every other path is 404.
+
+   Protocol: keep-alive and pipelining (every complete request in one read is
+   answered, in order, with one write), HTTP/1.0 (closes unless keep-alive) and
+   `Connection: close`. Errors: 400 (request line or header syntax), 403 (a `..`
+   segment, also percent-encoded), 404, 405 (methods other than GET and HEAD),
+   413 (any request body: Content-Length > 0 or Transfer-Encoding), 431 (request
+   head over 8 KB), 505 (versions other than 1.0 and 1.1). After 400, 405, 413,
+   431 and 505 the connection is closed (lingering: our side is shut down first
+   and the rest of what the client sends is read and dropped for up to a second,
+   so the client sees the answer and not a reset); after 403 and 404 the request
+   was read in full, so a keep-alive connection goes on.
+
+   Environment (all optional):
+     HTTPD_IDLE_MS    a keep-alive connection with no request for this long is
+                      closed; also bounds each write (default 10000)
+     HTTPD_HEADER_MS  a request whose head is not complete this long after its
+                      first byte is dropped: slowloris (default 5000)
+     HTTPD_MAX_CONN   connections at once; above it new ones are accepted and
+                      closed at once (default 10000)
+     HTTPD_GRACE_MS   at SIGINT/SIGTERM: how long requests in flight may take
+                      before the rest is aborted (default 2000)
+
+   Design. One task per connection, spawned into a JoinSet. Each has a fixed
+   read buffer (16 KB: the 8 KB head limit plus room for pipelined requests) and
+   a 16 KB write buffer, both malloc'd (not zeroed: idle connections touch little
+   memory). The parser, http_parse below, is a pure function over the bytes in
+   place: no copy, no allocation. The responses of every complete request in the
+   buffer are appended to the write buffer (the Hello response is prebuilt) and
+   sent with one write_all. Files are read with plain open/read on the loop's
+   thread: meant for small static files in the page cache (a slow disk would stall
+   every connection; async_file_read on the blocking pool is the way out). A file
+   that does not fit the write buffer's free room is streamed through it in 16 KB
+   pieces. Paths: percent-decoded, `..` segments and NUL refused, then realpath()
+   must land inside ROOT (which also refuses symlinks that point outside).
+
+   Shutdown (async_shutdown_*): SIGINT or SIGTERM cancels the root token; the
+   acceptor closes the listener and aborts the connections that sit idle between
+   requests; the others finish the requests they have and close; after the grace
+   period the rest are aborted (their cleanup closes the socket) and the process
+   exits 0. EMFILE/ENFILE on accept: wait 50 ms and go on.
+
+   Tests and the fuzzer include this file with HTTPD_NO_MAIN defined: they get the
+   parser (http_parse, http_path_decode) and async.h, without the server. */
+#ifdef __linux__
+#define _GNU_SOURCE                     /* accept4 */
+#define ASYNC_USE_EPOLL                 /* thousands of mostly idle connections */
+#else
+#define _XOPEN_SOURCE 700               /* realpath */
+#endif
+#define ASYNC_IMPLEMENTATION
+#include "async.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+/* ==== the parser: a pure function, no runtime ====================================== */
+
+#define HTTP_MAX_HEAD 8192              /* request line + headers + the empty line */
+
+enum { HTTP_GET = 1, HTTP_HEAD = 2, HTTP_OTHER = 3 };
+
+/* A parsed request head. Every pointer points into the parsed buffer. */
+typedef struct {
+    const char *method, *target, *path, *host;
+    size_t method_len, target_len, path_len, host_len;
+    int meth;                           /* HTTP_GET, HTTP_HEAD or HTTP_OTHER */
+    int minor;                          /* HTTP/1.minor: 0 or 1 */
+    int keep_alive;                     /* another request may follow on the connection */
+    int has_host, has_length, has_te;   /* has_te: Transfer-Encoding (a body follows) */
+    unsigned long long content_length;
+    int nheaders;
+} http_req;
+
+/* Byte classes, one table lookup per byte: 1 tchar of RFC 9110 (a method or a
+   header name), 2 never in a line of a head (controls but HTAB, DEL), 4 never in
+   a request line (any control, DEL, bytes above 0x7e). */
+static const unsigned char http_class[256] = {
+    6,6,6,6,6,6,6,6,6,4,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,
+    0,1,0,1,1,1,1,1,0,0,1,1,0,1,1,0,1,1,1,1,1,1,1,1,1,1,0,0,0,0,0,0,
+    0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,0,0,0,1,1,
+    1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,0,1,0,1,6,
+    4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,
+    4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,
+    4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,
+    4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,
+};
+
+static int http_tchar(unsigned char c) { return http_class[c] & 1; }
+
+/* Case-insensitive comparison of n bytes with a lowercase word. */
+static int http_ieq(const char *s, size_t n, const char *lower) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+        if (!lower[i] || c != (unsigned char)lower[i]) return 0;
+    }
+    return lower[n] == 0;
+}
+
+/* The index of the first byte no line may hold (a request line is stricter), or
+   n. A CR may only end a line: callers strip that one first. */
+static size_t http_bad_byte(const char *s, size_t n, int request_line) {
+    const unsigned char bad = request_line ? 4 : 2;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (http_class[(unsigned char)s[i]] & bad) return i;
+    return n;
+}
+
+static int http_request_line(const char *s, size_t n, http_req *r) {
+    const char *sp1, *sp2, *v;
+    size_t vlen, i;
+    sp1 = memchr(s, ' ', n);
+    if (!sp1 || sp1 == s) return -400;
+    for (i = 0; s + i < sp1; i++)
+        if (!http_tchar((unsigned char)s[i])) return -400;
+    r->method = s;
+    r->method_len = (size_t)(sp1 - s);
+    if (r->method_len == 3 && memcmp(s, "GET", 3) == 0) r->meth = HTTP_GET;
+    else if (r->method_len == 4 && memcmp(s, "HEAD", 4) == 0) r->meth = HTTP_HEAD;
+    else r->meth = HTTP_OTHER;
+    sp2 = memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - s));
+    if (!sp2 || sp2 == sp1 + 1) return -400;
+    r->target = sp1 + 1;
+    r->target_len = (size_t)(sp2 - r->target);
+    v = sp2 + 1;
+    vlen = n - (size_t)(v - s);
+    /* exactly HTTP/D.D: a second space or any other shape is a syntax error */
+    if (vlen != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
+        v[6] != '.' || v[7] < '0' || v[7] > '9')
+        return -400;
+    if (v[5] != '1' || v[7] > '1') return -505;
+    r->minor = v[7] - '0';
+    /* origin-form "/path?query", or absolute-form "http://host/path" (RFC 9112 3.2.2) */
+    r->path = r->target;
+    r->path_len = r->target_len;
+    if (r->target_len >= 7 && http_ieq(r->target, 7, "http://")) {
+        const char *p = r->target + 7, *end = r->target + r->target_len;
+        while (p < end && *p != '/' && *p != '?') p++;
+        if (p == r->target + 7) return -400;
+        if (p == end || *p != '/') return -400;     /* keep it simple: a path is needed */
+        r->path = p;
+        r->path_len = (size_t)(end - p);
+    } else if (r->target[0] != '/') {
+        return -400;                    /* "*" and authority-form: not for GET or HEAD */
+    }
+    for (i = 0; i < r->path_len; i++)
+        if (r->path[i] == '?' || r->path[i] == '#') break;
+    r->path_len = i;
+    return 0;
+}
+
+/* One header line (without its line end). */
+static int http_header_line(const char *s, size_t n, http_req *r) {
+    const char *colon, *val, *end;
+    size_t nlen, i;
+    if (s[0] == ' ' || s[0] == '\t') return -400;   /* obsolete line folding */
+    colon = memchr(s, ':', n);
+    if (!colon || colon == s) return -400;
+    nlen = (size_t)(colon - s);
+    for (i = 0; i < nlen; i++)
+        if (!http_tchar((unsigned char)s[i])) return -400;  /* also "Name :" */
+    val = colon + 1;
+    end = s + n;
+    while (val < end && (*val == ' ' || *val == '\t')) val++;
+    while (end > val && (end[-1] == ' ' || end[-1] == '\t')) end--;
+    r->nheaders++;
+    switch (nlen) {
+    case 4:
+        if (http_ieq(s, 4, "host")) {
+            if (r->has_host) return -400;           /* RFC 9112 3.2 */
+            r->has_host = 1;
+            r->host = val;
+            r->host_len = (size_t)(end - val);
+        }
+        break;
+    case 10:
+        if (http_ieq(s, 10, "connection")) {
+            const char *p = val;
+            while (p < end) {           /* a comma-separated list of options */
+                const char *q = p, *e;
+                while (q < end && *q != ',') q++;
+                e = q;
+                while (p < e && (*p == ' ' || *p == '\t')) p++;
+                while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
+                if (http_ieq(p, (size_t)(e - p), "close")) r->keep_alive |= 1;
+                else if (http_ieq(p, (size_t)(e - p), "keep-alive")) r->keep_alive |= 2;
+                p = q + (q < end);
+            }
+        }
+        break;
+    case 14:
+        if (http_ieq(s, 14, "content-length")) {
+            unsigned long long v = 0;
+            const char *p = val;
+            if (p == end) return -400;
+            for (; p < end; p++) {
+                unsigned d = (unsigned)(unsigned char)*p - '0';
+                if (d > 9) return -400;             /* also "5, 5": refused */
+                if (v > (ULLONG_MAX - d) / 10) return -400;
+                v = v * 10 + d;
+            }
+            if (r->has_length && v != r->content_length) return -400;
+            r->has_length = 1;
+            r->content_length = v;
+        }
+        break;
+    case 17:
+        if (http_ieq(s, 17, "transfer-encoding")) r->has_te = 1;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* Parses the request head at the start of buf[0..len).
+   Returns the bytes of the head (> 0: request line, headers and the empty line;
+   a body is not included) with *req filled, 0 when more bytes are needed, or a
+   negative HTTP status: -400 bad syntax, -431 head over HTTP_MAX_HEAD bytes,
+   -505 an HTTP version other than 1.0 and 1.1.
+   The outcome depends only on the bytes up to where it is decided: a prefix of
+   the input gives 0 or the same outcome as the whole. Empty lines before the
+   request line are skipped (RFC 9112 2.2); a bare LF ends a line as CRLF does. */
+int http_parse(const char *buf, size_t len, http_req *req) {
+    size_t pos = 0;
+    int line = 0, rc;
+    memset(req, 0, sizeof *req);
+    for (;;) {
+        size_t room = len - pos, n, bad;
+        const char *s = buf + pos, *nl;
+        if (len > HTTP_MAX_HEAD + 1)    /* look no further than the limit */
+            room = pos > HTTP_MAX_HEAD ? 0 : HTTP_MAX_HEAD + 1 - pos;
+        nl = room ? memchr(s, '\n', room) : NULL;
+        if (!nl) {                      /* an incomplete line: junk can be seen already */
+            n = (len > HTTP_MAX_HEAD + 1 ? HTTP_MAX_HEAD + 1 : len) - pos;
+            if (n && s[n - 1] == '\r') n--;
+            if (http_bad_byte(s, n, line == 0) < n) return -400;
+            return len > HTTP_MAX_HEAD ? -431 : 0;
+        }
+        n = (size_t)(nl - s);
+        if (n && s[n - 1] == '\r') n--;
+        bad = http_bad_byte(s, n, line == 0);
+        if (bad < n) return -400;
+        pos += (size_t)(nl - s) + 1;
+        if (pos > HTTP_MAX_HEAD) return -431;
+        if (n == 0) {
+            if (line == 0) continue;    /* empty lines before the request */
+            break;                      /* the end of the head */
+        }
+        rc = line == 0 ? http_request_line(s, n, req) : http_header_line(s, n, req);
+        if (rc < 0) return rc;
+        line++;
+    }
+    if (req->minor == 1 && !req->has_host) return -400;
+    if (req->has_te && req->has_length) return -400;    /* request smuggling */
+    /* Connection options seen: 1 close, 2 keep-alive; close wins */
+    if (req->keep_alive & 1) req->keep_alive = 0;
+    else req->keep_alive = req->minor == 1 || (req->keep_alive & 2);
+    return (int)pos;
+}
+
+/* Percent-decodes the path p[0..n) into out (cap bytes, NUL-terminated).
+   Returns its length, -400 (not starting with '/', a bad escape, a NUL), -403
+   (a ".." segment, however encoded) or -414 (longer than cap - 1). */
+int http_path_decode(const char *p, size_t n, char *out, size_t cap) {
+    size_t i, o = 0, seg = 0;
+    if (!n || p[0] != '/' || cap == 0) return -400;
+    for (i = 0; i <= n; i++) {
+        int c;
+        if (i == n) {
+            c = '/';                    /* closes the last segment */
+        } else if (p[i] == '%') {
+            int hi, lo;
+            if (n - i < 3) return -400;
+            hi = p[i + 1];
+            lo = p[i + 2];
+            hi = hi >= '0' && hi <= '9' ? hi - '0' : (hi | 32) >= 'a' && (hi | 32) <= 'f'
+                 ? (hi | 32) - 'a' + 10 : -1;
+            lo = lo >= '0' && lo <= '9' ? lo - '0' : (lo | 32) >= 'a' && (lo | 32) <= 'f'
+                 ? (lo | 32) - 'a' + 10 : -1;
+            if (hi < 0 || lo < 0) return -400;
+            c = hi * 16 + lo;
+            if (c == 0) return -400;
+            i += 2;
+        } else {
+            c = (unsigned char)p[i];
+            if (c == 0) return -400;
+        }
+        if (c == '/') {
+            if (o - seg == 2 && out[seg] == '.' && out[seg + 1] == '.') return -403;
+            if (i == n) break;
+            seg = o + 1;
+        }
+        if (o + 1 >= cap) return -414;
+        out[o++] = (char)c;
+    }
+    out[o] = 0;
+    return (int)o;
+}
+
+#ifndef HTTPD_NO_MAIN
+/* ==== the server =================================================================== */
+
+enum {
+    RBUF = 16384,                       /* > HTTP_MAX_HEAD: a full buffer always parses */
+    WBUF = 16384,
+    WROOM = 1024,                       /* free room needed to answer one more request */
+    ACCEPT_BURST = 64
+};
+
+typedef struct conn conn;
+
+static struct {
+    async_runtime rt;
+    async_io lis;
+    async_joinset conns;
+    async_cancel_token root;
+    async_shutdown sd;
+    conn *live;                         /* every connection, for the shutdown */
+    int nconn, max_conn, stopping;
+    long accepted, refused;
+    async_time idle, header, grace;
+    const char *root_dir;               /* realpath of ROOT, or NULL */
+    size_t root_len;
+} srv;
+
+/* ---- responses ---------------------------------------------------------------------- */
+
+static const char *http_reason(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+/* The Hello responses, built once: [HEAD?][connection header: none, keep-alive, close] */
+static char hello[2][3][192];
+static size_t hello_len[2][3];
+static const char *const conn_hdr[3] = {"", "Connection: keep-alive\r\n",
+                                        "Connection: close\r\n"};
+
+static void build_hello(void) {
+    int h, k;
+    for (h = 0; h < 2; h++)
+        for (k = 0; k < 3; k++)
+            hello_len[h][k] = (size_t)snprintf(hello[h][k], sizeof hello[h][k],
+                "HTTP/1.1 200 OK\r\nServer: async.h-httpd\r\nContent-Type: text/plain\r\n"
+                "Content-Length: 13\r\n%s\r\n%s", conn_hdr[k], h ? "" : "Hello, World!");
+}
+
+static const char *content_type(const char *path) {
+    static const char *const types[][2] = {
+        {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
+        {"txt", "text/plain; charset=utf-8"}, {"css", "text/css"},
+        {"js", "text/javascript"}, {"json", "application/json"},
+        {"xml", "application/xml"}, {"svg", "image/svg+xml"}, {"png", "image/png"},
+        {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"}, {"gif", "image/gif"},
+        {"webp", "image/webp"}, {"ico", "image/x-icon"}, {"wasm", "application/wasm"},
+        {"pdf", "application/pdf"}, {"woff2", "font/woff2"}};
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    size_t i;
+    if (dot && (!slash || dot > slash))
+        for (i = 0; i < sizeof types / sizeof types[0]; i++)
+            if (http_ieq(dot + 1, strlen(dot + 1), types[i][0])) return types[i][1];
+    return "application/octet-stream";
+}
+
+/* ---- a connection ------------------------------------------------------------------- */
+
+struct conn {
+    async_task task;
+    async_io io;
+    async_waiter w;
+    async_timer timer;
+    conn *prev, *next;                  /* srv.live */
+    char *rbuf, *wbuf;                  /* one malloc'd block */
+    size_t pos, len, wlen;              /* parsed up to pos, read up to len; to write */
+    async_time start, last_read;        /* when the pending request began; last read */
+    async_time deadline;                /* of the read in progress */
+    long long file_left;                /* bytes of file_fd still to send */
+    int file_fd;                        /* >= 0 while a file is streamed */
+    int linked, idle, closing, linger, need, rc, n;
+};
+
+static int conn_error(conn *c, int status, int head) {
+    int n = snprintf(c->wbuf + c->wlen, WBUF - c->wlen,
+                     "HTTP/1.1 %d %s\r\nServer: async.h-httpd\r\n"
+                     "Content-Type: text/plain\r\n"
+                     "Content-Length: %u\r\n%sConnection: close\r\n\r\n%s%s",
+                     status, http_reason(status), (unsigned)strlen(http_reason(status)) + 1,
+                     status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                     head ? "" : http_reason(status), head ? "" : "\n");
+    if (n > 0 && (size_t)n < WBUF - c->wlen) c->wlen += (size_t)n;
+    c->closing = c->linger = 1;
+    return 1;
+}
+
+/* 403/404 on a well-formed request: the connection may go on. */
+static void conn_not_found(conn *c, int status, const http_req *r) {
+    const char *reason = http_reason(status);
+    int n = snprintf(c->wbuf + c->wlen, WBUF - c->wlen,
+                     "HTTP/1.1 %d %s\r\nServer: async.h-httpd\r\n"
+                     "Content-Type: text/plain\r\n"
+                     "Content-Length: %u\r\n%s\r\n%s%s", status, reason,
+                     (unsigned)strlen(reason) + 1,
+                     conn_hdr[!r->keep_alive ? 2 : r->minor == 0 ? 1 : 0],
+                     r->meth == HTTP_HEAD ? "" : reason, r->meth == HTTP_HEAD ? "" : "\n");
+    if (n > 0 && (size_t)n < WBUF - c->wlen) c->wlen += (size_t)n;
+}
+
+/* Opens ROOT + path after the checks; 0 and the descriptor and size, or a status. */
+static int open_under_root(const char *path, int *fd, long long *size) {
+    char full[PATH_MAX], real[PATH_MAX];
+    struct stat st;
+    if (srv.root_len + strlen(path) + 1 > sizeof full) return 414;
+    memcpy(full, srv.root_dir, srv.root_len);
+    strcpy(full + srv.root_len, path);
+    if (!realpath(full, real)) return errno == EACCES ? 403 : 404;
+    /* inside ROOT after every symlink is resolved, and not ROOT itself */
+    if (strncmp(real, srv.root_dir, srv.root_len) != 0 || real[srv.root_len] != '/')
+        return 404;
+    *fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (*fd < 0) return errno == EACCES ? 403 : 404;
+    if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {      /* directories: 404 */
+        close(*fd);
+        *fd = -1;
+        return 404;
+    }
+    *size = (long long)st.st_size;
+    return 0;
+}
+
+/* Appends the answer to one parsed request (the caller left WROOM bytes free).
+   A file that does not fit is left in c->file_fd for the caller to stream. */
+static void conn_respond(conn *c, const http_req *r) {
+    char path[1024];
+    int rc, fd = -1, k, head = r->meth == HTTP_HEAD;
+    long long size = 0;
+    if (r->meth == HTTP_OTHER) {
+        conn_error(c, 405, 0);
+        return;
+    }
+    if (r->content_length > 0 || r->has_te) {
+        conn_error(c, 413, head);       /* no bodies here: and we would have to skip it */
+        return;
+    }
+    rc = http_path_decode(r->path, r->path_len, path, sizeof path);
+    if (rc < 0) {
+        if (rc == -403) conn_not_found(c, 403, r);
+        else conn_error(c, -rc, head);
+        if (!r->keep_alive) c->closing = 1;
+        return;
+    }
+    k = !r->keep_alive ? 2 : r->minor == 0 ? 1 : 0;
+    if (!r->keep_alive) c->closing = 1;
+    if (rc == 1) {                      /* "/" */
+        memcpy(c->wbuf + c->wlen, hello[head][k], hello_len[head][k]);
+        c->wlen += hello_len[head][k];
+        return;
+    }
+    if (!srv.root_dir) {
+        conn_not_found(c, 404, r);
+        return;
+    }
+    rc = open_under_root(path, &fd, &size);
+    if (rc) {
+        if (rc == 403 || rc == 404) conn_not_found(c, rc, r);
+        else conn_error(c, rc, head);
+        return;
+    }
+    rc = snprintf(c->wbuf + c->wlen, WBUF - c->wlen,
+                  "HTTP/1.1 200 OK\r\nServer: async.h-httpd\r\nContent-Type: %s\r\n"
+                  "Content-Length: %lld\r\n%s\r\n", content_type(path), size, conn_hdr[k]);
+    c->wlen += (size_t)rc;
+    if (head || size == 0) {
+        close(fd);
+        return;
+    }
+    if ((long long)(WBUF - c->wlen) >= size) {         /* small: inline */
+        long long got = 0;
+        while (got < size) {
+            ssize_t n = read(fd, c->wbuf + c->wlen + got, (size_t)(size - got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            got += n;
+        }
+        c->wlen += (size_t)got;
+        close(fd);
+        if (got < size) c->closing = 1;     /* shrank under us: the length lies */
+        return;
+    }
+    c->file_fd = fd;
+    c->file_left = size;
+}
+
+static void conn_unlink(conn *c) {
+    if (!c->linked) return;
+    if (c->prev) c->prev->next = c->next;
+    else srv.live = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->linked = 0;
+    srv.nconn--;
+}
+
+static int conn_run(async_task *t) {
+    conn *c = (conn *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        /* answer every complete request in the buffer, while the answers fit */
+        c->need = 0;
+        while (!c->closing && c->file_fd < 0 && WBUF - c->wlen >= WROOM) {
+            http_req req;
+            if (c->pos == c->len) {
+                c->need = 1;
+                break;
+            }
+            c->n = http_parse(c->rbuf + c->pos, c->len - c->pos, &req);
+            if (c->n == 0) {
+                c->need = 1;
+                break;
+            }
+            if (c->n < 0) {
+                conn_error(c, -c->n, 0);
+                break;
+            }
+            c->pos += (size_t)c->n;
+            conn_respond(c, &req);
+        }
+        if (c->wlen) {
+            ASYNC_AWAIT_TIMEOUT(c->rc, &c->timer, srv.idle,
+                                async_io_write_all(t, &c->io, &c->w, c->wbuf, c->wlen));
+            if (c->rc < 0) break;
+            c->wlen = 0;
+        }
+        while (c->file_fd >= 0) {       /* a big file: through the write buffer */
+            {
+                size_t want = c->file_left < WBUF ? (size_t)c->file_left : WBUF;
+                ssize_t n;
+                do n = read(c->file_fd, c->wbuf, want); while (n < 0 && errno == EINTR);
+                if (n <= 0) {           /* shrank under us: the length would lie */
+                    close(c->file_fd);
+                    c->file_fd = -1;
+                    c->closing = 1;
+                    break;
+                }
+                c->wlen = (size_t)n;
+                c->file_left -= n;
+            }
+            ASYNC_AWAIT_TIMEOUT(c->rc, &c->timer, srv.idle,
+                                async_io_write_all(t, &c->io, &c->w, c->wbuf, c->wlen));
+            c->wlen = 0;
+            if (c->rc < 0 || c->file_left == 0) {
+                close(c->file_fd);
+                c->file_fd = -1;
+            }
+            if (c->rc < 0) ASYNC_RETURN(c->rc);
+        }
+        if (c->closing) break;
+        if (!c->need) continue;         /* more complete requests wait in the buffer */
+        /* keep the partial request at the front; it began no later than the last read */
+        if (c->pos) {
+            c->len -= c->pos;
+            if (c->len) {
+                memmove(c->rbuf, c->rbuf + c->pos, c->len);
+                c->start = c->last_read;
+            }
+            c->pos = 0;
+        }
+        /* shutting down: a request half in is still served, no new one is waited for */
+        if (srv.stopping && c->len == 0) break;
+        c->idle = c->len == 0;          /* between requests: the shutdown may abort us */
+        c->deadline = c->len ? c->start + srv.header : async_time_now(t->rt) + srv.idle;
+        ASYNC_AWAIT_DEADLINE(c->n, &c->timer, c->deadline,
+                             async_io_read(t, &c->io, &c->w, c->rbuf + c->len,
+                                           RBUF - c->len));
+        c->idle = 0;
+        if (c->n <= 0) ASYNC_RETURN(0); /* end of file, reset, idle or header timeout */
+        c->last_read = async_time_now(t->rt);
+        if (c->len == 0) c->start = c->last_read;
+        c->len += (size_t)c->n;
+    }
+    if (c->linger) {
+        /* Lingering close: a close with unread input sends a reset, which can destroy
+           the answer before the client reads it. Half-close, drop what still comes. */
+        async_io_shutdown(&c->io, ASYNC_IO_WRITE);
+        c->start = async_time_now(t->rt) + ASYNC_SEC(1);
+        for (c->n = 0; c->n < 16; c->n++) {
+            ASYNC_AWAIT_DEADLINE(c->rc, &c->timer, c->start,
+                                 async_io_read(t, &c->io, &c->w, c->rbuf, RBUF));
+            if (c->rc <= 0) break;
+        }
+    }
+    ASYNC_RETURN(0);
+    ASYNC_CLEANUP();
+    if (c->file_fd >= 0) close(c->file_fd);
+    c->file_fd = -1;
+    async_io_close(&c->io);
+    free(c->rbuf);
+    c->rbuf = c->wbuf = NULL;
+    conn_unlink(c);
+    ASYNC_END(0);
+}
+
+/* ---- the acceptor ------------------------------------------------------------------- */
+
+typedef struct {
+    async_task task;
+    async_select sel;
+    async_waiter w[3];
+    async_timer timer;
+    async_task *got;
+    int rc[3], result, i, backoff;
+} acceptor;
+
+/* A new connection: its task, its buffers, on the live list. */
+static void spawn_conn(int fd) {
+    async_task *nt;
+    conn *c;
+    char *buf = malloc(RBUF + WBUF);
+    if (!buf) {
+        close(fd);
+        return;
+    }
+    if (async_joinset_spawn_alloc(&srv.conns, conn_run, sizeof(conn), "conn", &nt) < 0) {
+        free(buf);
+        close(fd);
+        return;
+    }
+    /* nothing runs before we return: the frame is ours to fill */
+    c = (conn *)nt;
+    c->file_fd = -1;
+    c->rbuf = buf;
+    c->wbuf = buf + RBUF;
+    if (async_io_register(&srv.rt, &c->io, fd) < 0) {
+        close(fd);                      /* the task finds its io closed and ends */
+        return;
+    }
+    c->linked = 1;
+    c->next = srv.live;
+    if (srv.live) srv.live->prev = c;
+    srv.live = c;
+    srv.nconn++;
+}
+
+static int acceptor_run(async_task *t) {
+    acceptor *f = (acceptor *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
+                                async_cancel_token_wait(t, &srv.root, &f->w[0]));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&srv.conns) > 0, f->rc[1],
+                                async_joinset_join_next(t, &srv.conns, &f->w[1], &f->got,
+                                                        &f->result));
+            ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
+                                async_io_ready(t, &srv.lis, &f->w[2], ASYNC_IO_READ));
+        ASYNC_SELECT_END(&f->sel);
+        if (f->sel.winner == 0) break;  /* shutdown */
+        if (f->sel.winner != 2) continue;
+        if (f->rc[2] < 0) ASYNC_RETURN(f->rc[2]);
+        f->backoff = 0;
+        for (f->i = 0; f->i < ACCEPT_BURST; f->i++) {
+            int fd;
+#ifdef __linux__
+            fd = accept4(async_io_fd(&srv.lis), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+            fd = accept(async_io_fd(&srv.lis), NULL, NULL);
+            if (fd >= 0) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+            if (fd < 0) {
+                if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    async_io_clear_ready(&srv.lis, ASYNC_IO_READ);
+                } else {                /* EMFILE, ENFILE, ENOBUFS...: retry later */
+                    f->backoff = 1;
+                }
+                break;
+            }
+            if (srv.nconn >= srv.max_conn) {
+                close(fd);              /* over the cap: refuse at once */
+                srv.refused++;
+                continue;
+            }
+            srv.accepted++;
+            spawn_conn(fd);
+        }
+        /* the listener stays ready: retrying at once would spin */
+        if (f->backoff) ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(50)));
+    }
+    ASYNC_CLEANUP();
+    /* stop accepting; connections idle between requests end now, the others finish
+       the requests they have (srv.stopping) or are aborted after the grace period */
+    srv.stopping = 1;
+    async_io_close(&srv.lis);
+    {
+        conn *c;
+        for (c = srv.live; c; c = c->next)
+            if (c->idle) async_task_abort(&c->task);
+    }
+    ASYNC_END(0);
+}
+
+/* ---- main --------------------------------------------------------------------------- */
+
+typedef struct {
+    async_task task;
+    acceptor acc;
+    int rc;
+} main_frame;
+
+static int main_run(async_task *t) {
+    main_frame *f = (main_frame *)t;
+    ASYNC_BEGIN(t);
+    async_task_spawn(t->rt, &f->acc.task, acceptor_run, "acceptor");
+    ASYNC_AWAIT(f->rc, async_shutdown_run(t, &srv.sd));
+    fprintf(stderr, "httpd: shutting down (%s): %d connection(s) finished, %d aborted\n",
+            srv.sd.signo ? strsignal(srv.sd.signo) : "request", srv.sd.drained, f->rc);
+    async_task_abort(&f->acc.task);     /* it has seen the token; nothing if it ended */
+    ASYNC_AWAIT(f->rc, async_task_join(t, &f->acc.task));
+    ASYNC_END(0);
+}
+
+static long env_num(const char *name, long def, long min, long max) {
+    const char *s = getenv(name);
+    char *end;
+    long v;
+    if (!s || !*s) return def;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) {
+        fprintf(stderr, "httpd: ignoring %s=%s (want %ld..%ld)\n", name, s, min, max);
+        return def;
+    }
+    return v;
+}
+
+static int usage(void) {
+    fprintf(stderr, "usage: httpd PORT [ROOT]   (PORT 0..65535; 0: any free port)\n");
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    static main_frame m;
+    static char root_real[PATH_MAX];
+    char text[64], *end;
+    async_addr a, bound;
+    long port;
+    int rc;
+    if (argc < 2 || argc > 3) return usage();
+    errno = 0;
+    port = strtol(argv[1], &end, 10);
+    if (errno || end == argv[1] || *end || port < 0 || port > 65535) return usage();
+    if (argc == 3) {
+        struct stat st;
+        if (!realpath(argv[2], root_real) || stat(root_real, &st) < 0 ||
+            !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "httpd: %s: not a directory\n", argv[2]);
+            return usage();
+        }
+        srv.root_len = strlen(root_real);
+        if (srv.root_len == 1) srv.root_len = 0;    /* ROOT "/": paths start with '/' */
+        srv.root_dir = root_real;
+    }
+    srv.idle = ASYNC_MS(env_num("HTTPD_IDLE_MS", 10000, 1, 86400000L));
+    srv.header = ASYNC_MS(env_num("HTTPD_HEADER_MS", 5000, 1, 86400000L));
+    srv.grace = ASYNC_MS(env_num("HTTPD_GRACE_MS", 2000, 0, 86400000L));
+    srv.max_conn = (int)env_num("HTTPD_MAX_CONN", 10000, 1, 1000000L);
+    build_hello();
+    {
+        /* a connection is a descriptor: lift the soft limit toward the cap (as nginx's
+           worker_rlimit_nofile); past the hard limit, accept meets EMFILE and backs off */
+        struct rlimit rl;
+        rlim_t want = (rlim_t)srv.max_conn + 64;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+            rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want
+                                                                              : rl.rlim_max;
+            (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+
+    if (async_runtime_init(&srv.rt, NULL) != 0) {
+        fprintf(stderr, "httpd: runtime init failed\n");
+        return 1;
+    }
+    snprintf(text, sizeof text, "127.0.0.1:%ld", port);
+    if ((rc = async_addr_parse(&a, text)) < 0 ||
+        (rc = async_sock_listen(&srv.rt, &srv.lis, &a, NULL)) < 0 ||
+        (rc = async_sock_local_addr(&srv.lis, &bound)) < 0) {
+        fprintf(stderr, "httpd: listen on %s: %s\n", text, async_strerror(rc));
+        return 1;
+    }
+    async_joinset_init(&srv.conns, &srv.rt);
+    async_cancel_token_init(&srv.root);
+    /* signals are ours before anyone learns the port: a SIGTERM then is a shutdown */
+    if ((rc = async_shutdown_init(&srv.sd, &srv.rt, &srv.root, &srv.conns, NULL,
+                                  srv.grace)) < 0) {
+        fprintf(stderr, "httpd: signals: %s\n", async_strerror(rc));
+        return 1;
+    }
+    async_addr_format(&bound, text, sizeof text);
+    printf("listening on %s\n", text);
+    fflush(stdout);
+
+    rc = async_runtime_block_on(&srv.rt, &m.task, main_run, "main");
+    async_shutdown_destroy(&srv.sd);
+    async_joinset_destroy(&srv.conns);
+    async_cancel_token_destroy(&srv.root);
+    async_runtime_destroy(&srv.rt);
+    return rc == 0 ? 0 : 1;
+}
+#endif /* HTTPD_NO_MAIN */

@@ -1,0 +1,297 @@
+/* proxy.c - a TCP forwarder: each client is connected to an upstream server and the
+   bytes are copied both ways.
+
+   Usage: proxy PORT UPSTREAM_HOST:PORT
+   Listens on 127.0.0.1:PORT (0: the kernel picks; the first line on stdout says which).
+   UPSTREAM_HOST is numeric or a name; a name is looked up once at startup with
+   async_resolve on the blocking pool, and each connection tries the addresses in turn.
+
+   One session task per client, in a JoinSet. A session connects upstream (5 s bound);
+   a refusal is logged and the client is closed (it sees EOF). Then it copies both
+   directions at once with an ASYNC_JOIN of two nested copy functions, one per
+   direction, each with its own 16 KB buffer: read what is there, write all of it,
+   read again. So a direction never holds more than one buffer: a slow reader on one
+   side slows the writer on the other down to its pace (backpressure), and the other
+   direction goes on meanwhile. Half-close aware: when one side sends EOF, the copy
+   shuts down the write side of the other and ends; the opposite direction goes on
+   until it ends too; then both sockets are closed. An error in either direction
+   (a reset) ends the join (ASYNC_JOIN_TRY cancels the other copy) and closes both.
+
+   The acceptor, the EMFILE backoff and the shutdown are those of echo.c: SIGINT or
+   SIGTERM stop accepting, sessions get 2 s to end, the rest are aborted, exit 0. */
+#ifdef __linux__
+#define ASYNC_USE_EPOLL
+#endif
+#define _POSIX_C_SOURCE 200809L
+#define ASYNC_IMPLEMENTATION
+#include "async.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+enum { BUF_SIZE = 16384, MAX_CONNS = 4096, MAX_ADDRS = 8, GRACE_MS = 2000,
+       BACKOFF_MS = 50, CONNECT_MS = 5000 };
+
+static async_runtime rt;
+static async_joinset sessions;
+static async_cancel_token root;
+static async_shutdown sd;
+static async_addr upstream[MAX_ADDRS];
+static int nupstream;
+static const char *upstream_text;
+
+/* ---- one direction ---------------------------------------------------------------- */
+typedef struct {
+    async_coro co;
+    async_waiter w;
+    int n, rc;
+    char buf[BUF_SIZE];
+} copy_frame;
+
+/* from -> to until from's EOF, which becomes a half-close of to: 0, or an error. */
+static int copy(async_task *t, copy_frame *p, async_io *from, async_io *to) {
+    ASYNC_CORO_BEGIN(t, &p->co);
+    for (;;) {
+        ASYNC_AWAIT(p->n, async_io_read(t, from, &p->w, p->buf, sizeof p->buf));
+        if (p->n <= 0) break;
+        ASYNC_AWAIT(p->rc, async_io_write_all(t, to, &p->w, p->buf, (size_t)p->n));
+        if (p->rc < 0) ASYNC_RETURN(p->rc);
+    }
+    if (p->n == 0) async_io_shutdown(to, ASYNC_IO_WRITE);   /* pass the EOF on */
+    ASYNC_END(p->n);
+}
+
+/* ---- one client ------------------------------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_io client, up;
+    async_addr peer;
+    async_waiter w;
+    async_timer timer;
+    async_join js;
+    copy_frame c2u, u2c;
+    int ready, rc, k, rcs[2];
+} session;
+
+static int session_run(async_task *t) {
+    session *f = (session *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_WAIT_UNTIL(f->ready);                 /* the acceptor fills f->client */
+    f->rc = ASYNC_ENOTFOUND;
+    for (f->k = 0; f->k < nupstream; f->k++) {
+        ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, ASYNC_MS(CONNECT_MS),
+                            async_sock_connect(t, &f->up, &f->w, &upstream[f->k]));
+        if (f->rc == 0) break;
+    }
+    if (f->rc < 0) {
+        char who[64];
+        async_addr_format(&f->peer, who, sizeof who);
+        fprintf(stderr, "proxy: %s: upstream %s: %s; closing the client\n", who,
+                upstream_text, async_strerror(f->rc));
+        ASYNC_RETURN(f->rc);
+    }
+    async_sock_nodelay(&f->up, 1);
+    ASYNC_JOIN_BEGIN(&f->js, 2, ASYNC_JOIN_TRY);
+        ASYNC_JOIN_BRANCH_CALL(&f->js, 0, f->rcs[0], &f->c2u.co,
+                               copy(t, &f->c2u, &f->client, &f->up));
+        ASYNC_JOIN_BRANCH_CALL(&f->js, 1, f->rcs[1], &f->u2c.co,
+                               copy(t, &f->u2c, &f->up, &f->client));
+    ASYNC_JOIN_END(&f->js);
+    ASYNC_RETURN(f->js.err);
+    ASYNC_CLEANUP();
+    async_io_close(&f->up);
+    async_io_close(&f->client);
+    ASYNC_END(0);
+}
+
+/* ---- the acceptor (as in echo.c) --------------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_io lis;
+    async_select sel;
+    async_waiter w[3];
+    async_timer timer;
+    session *next;                              /* spawned, waiting for its client */
+    async_task *done, *h;
+    int rc[3], result, emfile_logged;
+} acceptor_frame;
+
+static int acceptor_run(async_task *t) {
+    acceptor_frame *f = (acceptor_frame *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        if (!f->next) {
+            if (async_joinset_spawn_alloc(&sessions, session_run, sizeof(session),
+                                          "session", &f->h) < 0) {
+                fprintf(stderr, "proxy: out of memory for a session, retrying\n");
+                ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
+                if (async_cancel_token_is_cancelled(&root)) break;
+                continue;
+            }
+            f->next = (session *)f->h;
+        }
+        ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
+                                async_cancel_token_wait(t, &root, &f->w[0]));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&sessions) > 1, f->rc[1],
+                                async_joinset_join_next(t, &sessions, &f->w[1], &f->done,
+                                                        &f->result));
+            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&sessions) <= MAX_CONNS,
+                                f->rc[2], async_sock_accept(t, &f->lis, &f->w[2],
+                                                            &f->next->client,
+                                                            &f->next->peer));
+        ASYNC_SELECT_END(&f->sel);
+        if (f->sel.winner == 0) break;
+        if (f->sel.winner != 2) continue;
+        if (f->rc[2] == 0) {
+            async_sock_nodelay(&f->next->client, 1);
+            f->next->ready = 1;
+            async_task_wake(&f->next->task);
+            f->next = NULL;
+            f->emfile_logged = 0;
+            continue;
+        }
+        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE) {
+            if (!f->emfile_logged++)
+                fprintf(stderr, "proxy: accept: %s, backing off\n",
+                        async_strerror(f->rc[2]));
+        } else {
+            fprintf(stderr, "proxy: accept: %s\n", async_strerror(f->rc[2]));
+        }
+        ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
+    }
+    ASYNC_CLEANUP();
+    if (f->next) async_task_abort(&f->next->task);
+    f->next = NULL;
+    async_io_close(&f->lis);
+    ASYNC_END(0);
+}
+
+/* ---- startup and main -------------------------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_resolve_op op;
+    async_pool pool;
+    char host[256], port[16];
+    int rc;
+} resolve_frame;
+
+/* "host:port" or "[v6]:port" into its parts, for the resolver. */
+static int split_target(const char *s, char *host, size_t hcap, char *port, size_t pcap) {
+    const char *colon = strrchr(s, ':');
+    size_t hl;
+    if (!colon || !colon[1] || strlen(colon + 1) >= pcap) return -1;
+    hl = (size_t)(colon - s);
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+        s++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= hcap) return -1;
+    memcpy(host, s, hl);
+    host[hl] = 0;
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+static int resolve_run(async_task *t) {
+    resolve_frame *f = (resolve_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_resolve(t, &f->pool, &f->op, f->host, f->port, upstream,
+                                     MAX_ADDRS));
+    ASYNC_END(f->rc);
+}
+
+typedef struct {
+    async_task task;
+    acceptor_frame *acc;
+    int rc;
+} main_frame;
+
+static int main_run(async_task *t) {
+    main_frame *f = (main_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_shutdown_run(t, &sd));
+    fprintf(stderr, "proxy: %s: shut down (%d session(s) aborted after the grace "
+            "period)\n", sd.signo == SIGINT ? "SIGINT" : sd.signo == SIGTERM ? "SIGTERM"
+            : "request", f->rc);
+    ASYNC_AWAIT(f->rc, async_task_join(t, &f->acc->task));
+    ASYNC_END(0);
+}
+
+static int parse_port(const char *s, int *port) {
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 65535) return -1;
+    *port = (int)v;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    static acceptor_frame acc;
+    static main_frame m;
+    static resolve_frame res;
+    async_addr a, bound;
+    struct rlimit rl;
+    char text[64];
+    int port, rc;
+    if (argc != 3 || parse_port(argv[1], &port) < 0 || !strchr(argv[2], ':')) {
+        fprintf(stderr, "usage: %s PORT UPSTREAM_HOST:PORT   (PORT 0: any free port)\n",
+                argv[0]);
+        return 2;
+    }
+    upstream_text = argv[2];
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;              /* two descriptors per client */
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    async_runtime_init(&rt, NULL);
+    if (async_addr_parse(&upstream[0], upstream_text) == 0) {
+        nupstream = 1;
+    } else {
+        if (split_target(upstream_text, res.host, sizeof res.host, res.port,
+                         sizeof res.port) < 0) {
+            fprintf(stderr, "usage: %s PORT UPSTREAM_HOST:PORT   (bad upstream %s)\n",
+                    argv[0], upstream_text);
+            return 2;
+        }
+        async_pool_init(&res.pool, &rt, NULL);
+        rc = async_runtime_block_on(&rt, &res.task, resolve_run, "resolve");
+        async_pool_destroy(&res.pool);
+        if (rc <= 0) {
+            fprintf(stderr, "proxy: resolve %s: %s\n", res.host,
+                    async_strerror(rc < 0 ? rc : ASYNC_ENOTFOUND));
+            return 1;
+        }
+        nupstream = rc;
+    }
+    snprintf(text, sizeof text, "127.0.0.1:%d", port);
+    if ((rc = async_addr_parse(&a, text)) < 0 ||
+        (rc = async_sock_listen(&rt, &acc.lis, &a, NULL)) < 0 ||
+        (rc = async_sock_local_addr(&acc.lis, &bound)) < 0) {
+        fprintf(stderr, "proxy: listen on %s: %s\n", text, async_strerror(rc));
+        return 1;
+    }
+    async_cancel_token_init(&root);
+    async_joinset_init(&sessions, &rt);
+    if ((rc = async_shutdown_init(&sd, &rt, &root, &sessions, NULL,
+                                  ASYNC_MS(GRACE_MS))) < 0) {
+        fprintf(stderr, "proxy: signals: %s\n", async_strerror(rc));
+        return 1;
+    }
+    async_addr_format(&bound, text, sizeof text);
+    printf("listening on %s\n", text);
+    fflush(stdout);
+
+    async_task_spawn(&rt, &acc.task, acceptor_run, "acceptor");
+    m.acc = &acc;
+    rc = async_runtime_block_on(&rt, &m.task, main_run, "main");
+    async_joinset_destroy(&sessions);
+    async_shutdown_destroy(&sd);
+    async_cancel_token_destroy(&root);
+    async_runtime_destroy(&rt);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,1016 @@
+/* examples/httpd.c: its parser as a pure function (valid requests, every split of a
+   pipelined batch, hostile input, a million requests), then the built server
+   (build/examples/httpd) over plain blocking sockets: Hello, HEAD, keep-alive,
+   pipelining, errors, files, traversal, timeouts, the connection cap, SIGTERM.
+   Run from the repository root, after building the server; HTTPD_TEST_VERBOSE=1
+   shows the server's stderr. */
+#define HTTPD_NO_MAIN
+#include "../examples/httpd.c"
+#include "test.h"
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+/* Where the servers under test are: make sanitize points this at sanitizer builds. */
+#ifndef SRV_DIR
+#define SRV_DIR "build/examples/"
+#endif
+#define HTTPD_BIN SRV_DIR "httpd"
+
+static int parse_str(const char *s, http_req *r) { return http_parse(s, strlen(s), r); }
+
+/* ==== the parser =================================================================== */
+
+TEST(parse_valid_requests) {
+    http_req r;
+    const char *s = "GET /index.html?x=1 HTTP/1.1\r\nHost: example.com\r\n"
+                    "User-Agent: t\r\nAccept: */*\r\n\r\n";
+    ASSERT_EQ(parse_str(s, &r), strlen(s));
+    ASSERT_EQ(r.meth, HTTP_GET);
+    ASSERT_EQ(r.minor, 1);
+    ASSERT_EQ(r.keep_alive, 1);
+    ASSERT_EQ(r.nheaders, 3);
+    CHECK(r.target_len == 15 && memcmp(r.target, "/index.html?x=1", 15) == 0);
+    CHECK(r.path_len == 11 && memcmp(r.path, "/index.html", 11) == 0);
+    CHECK(r.host_len == 11 && memcmp(r.host, "example.com", 11) == 0);
+
+    s = "HEAD / HTTP/1.0\r\n\r\n";          /* 1.0: no Host needed, closes by default */
+    ASSERT_EQ(parse_str(s, &r), strlen(s));
+    ASSERT_EQ(r.meth, HTTP_HEAD);
+    ASSERT_EQ(r.minor, 0);
+    ASSERT_EQ(r.keep_alive, 0);
+    ASSERT_EQ(r.has_host, 0);
+
+    s = "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
+    ASSERT_EQ(parse_str(s, &r), strlen(s));
+    ASSERT_EQ(r.keep_alive, 1);
+    s = "GET / HTTP/1.1\r\nHost: h\r\nConnection: TE, close\r\n\r\n";
+    ASSERT_EQ(parse_str(s, &r), strlen(s));
+    ASSERT_EQ(r.keep_alive, 0);
+    s = "GET / HTTP/1.1\nHost: h\n\n";       /* bare LF line ends are tolerated */
+    ASSERT_EQ(parse_str(s, &r), strlen(s));
+    s = "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n";   /* leading empty lines skipped */
+    ASSERT_EQ(parse_str(s, &r), strlen(s));
+    CHECK(r.meth == HTTP_GET && r.path_len == 1);
+    s = "DELETE /x HTTP/1.1\r\nHost: h\r\n\r\n";
+    ASSERT_EQ(parse_str(s, &r), strlen(s));
+    ASSERT_EQ(r.meth, HTTP_OTHER);
+    s = "GET http://example.com/a/b?q HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    ASSERT_EQ(parse_str(s, &r), strlen(s));
+    CHECK(r.path_len == 4 && memcmp(r.path, "/a/b", 4) == 0);
+    s = "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
+    ASSERT_EQ(parse_str(s, &r), strlen(s) - 5);   /* the head only */
+    CHECK(r.has_length && r.content_length == 5);
+    s = "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Tab:\tv a l\t \r\n\r\n";
+    ASSERT_EQ(parse_str(s, &r), strlen(s));
+    ASSERT_EQ(parse_str("GET / HTTP/1.1\r\nHost: h\r\n", &r), 0);   /* needs more */
+    ASSERT_EQ(parse_str("", &r), 0);
+}
+
+/* A pipelined batch fed in two pieces, cut at every byte: each prefix gives "need
+   more" or exactly what the whole gives, and the requests come out the same. */
+static const char *const batch[] = {
+    "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "HEAD /f.txt HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
+    "GET /x?y=%20 HTTP/1.0\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n",
+    "\r\nGET /long HTTP/1.1\nHost: b\nX-A: 1\nX-B: 2\n\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+};
+
+/* Streams data[0..len) through the parser as a server would, revealing `avail`
+   bytes at first and then the rest; records the outcomes. */
+static int stream_parse(const char *data, size_t len, size_t avail, int *out, int max) {
+    size_t pos = 0;
+    int n = 0;
+    for (;;) {
+        http_req r;
+        size_t have = (avail < len ? avail : len) - pos;
+        int rc = http_parse(data + pos, have, &r);
+        if (rc == 0) {
+            if (avail >= len) break;
+            avail = len;                /* the second piece arrives */
+            continue;
+        }
+        if (n < max) out[n] = rc;
+        n++;
+        if (rc < 0) break;
+        if ((size_t)rc > have) return -1;
+        pos += (size_t)rc;
+        if (pos == len) break;
+    }
+    return n;
+}
+
+TEST(parse_pipelined_batch_split_at_every_byte) {
+    char all[1024];
+    size_t len = 0, i, k;
+    int whole[8], part[8], nw, np, j;
+    for (i = 0; i < sizeof batch / sizeof batch[0]; i++) {
+        memcpy(all + len, batch[i], strlen(batch[i]));
+        len += strlen(batch[i]);
+    }
+    nw = stream_parse(all, len, len, whole, 8);
+    ASSERT_EQ(nw, 5);
+    for (j = 0; j < 5; j++) ASSERT_EQ(whole[j], strlen(batch[j]));
+    for (k = 0; k <= len; k++) {
+        np = stream_parse(all, len, k, part, 8);
+        if (np != nw) {
+            FAIL_("split at %zu: %d requests, want %d", k, np, nw);
+            break;
+        }
+        for (j = 0; j < nw; j++)
+            if (part[j] != whole[j]) FAIL_("split at %zu: request %d: %d != %d", k, j,
+                                           part[j], whole[j]);
+    }
+    /* and the fields do not depend on the cut either: every prefix of one request */
+    for (i = 0; i < sizeof batch / sizeof batch[0]; i++) {
+        http_req a, b;
+        size_t n = strlen(batch[i]);
+        ASSERT_EQ(http_parse(batch[i], n, &a), n);
+        for (k = 0; k < n; k++)
+            if (http_parse(batch[i], k, &b) != 0) FAIL_("batch %zu prefix %zu", i, k);
+        ASSERT_EQ(http_parse(batch[i], n, &b), n);
+        CHECK(a.meth == b.meth && a.keep_alive == b.keep_alive && a.path == b.path);
+    }
+}
+
+TEST(parse_hostile_input) {
+    static char big[20000];
+    http_req r;
+    size_t n, i;
+    int rc;
+    /* a header block over 8 KB: 431, complete or not */
+    n = (size_t)sprintf(big, "GET / HTTP/1.1\r\nHost: h\r\nX-Big: ");
+    memset(big + n, 'a', 9000);
+    n += 9000;
+    ASSERT_EQ(http_parse(big, n, &r), -431);
+    memcpy(big + n, "\r\n\r\n", 4);
+    ASSERT_EQ(http_parse(big, n + 4, &r), -431);
+    ASSERT_EQ(http_parse(big, 8000, &r), 0);        /* a prefix under the limit waits */
+    /* exactly at the limit is fine, one byte over is not */
+    n = (size_t)sprintf(big, "GET / HTTP/1.1\r\nHost: h\r\nX: ");
+    memset(big + n, 'b', HTTP_MAX_HEAD - n - 4);
+    memcpy(big + HTTP_MAX_HEAD - 4, "\r\n\r\n", 4);
+    ASSERT_EQ(http_parse(big, HTTP_MAX_HEAD, &r), HTTP_MAX_HEAD);
+    memmove(big + n + 1, big + n, HTTP_MAX_HEAD - n);
+    ASSERT_EQ(http_parse(big, HTTP_MAX_HEAD + 1, &r), -431);
+    /* a request line that never ends */
+    memset(big, 'A', sizeof big);
+    ASSERT_EQ(http_parse(big, sizeof big, &r), -431);
+    /* many headers, each short, adding up: still 431 */
+    n = (size_t)sprintf(big, "GET / HTTP/1.1\r\n");
+    while (n < 9000) n += (size_t)sprintf(big + n, "X-H: v\r\n");
+    ASSERT_EQ(http_parse(big, n, &r), -431);
+
+    /* bad request lines */
+    {
+        static const char *const bad[] = {
+            "GET\r\n\r\n", "GET /\r\n\r\n", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET / HTTP/1.1 \r\nHost: h\r\n\r\n", " GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET / HTTP/1.x\r\nHost: h\r\n\r\n", "GET / HTTX/1.1\r\nHost: h\r\n\r\n",
+            "GET / http/1.1\r\nHost: h\r\n\r\n", "GET / HTTP/11\r\nHost: h\r\n\r\n",
+            "GET index HTTP/1.1\r\nHost: h\r\n\r\n", "G(T / HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET /\ta HTTP/1.1\r\nHost: h\r\n\r\n", "GET /\x80 HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\n bad-fold\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost : h\r\n\r\n", "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+            "GET / HTTP/1.1\r\n: v\r\nHost: h\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n",
+            "GET / HTTP/1.1\r\n\r\n",                   /* 1.1 without Host */
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 12a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: \r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+            ("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+             "Content-Length: 3\r\n\r\n"),
+            "GET / HTTP/1.1\r\nHost: h\x01\r\n\r\n",
+        };
+        for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            rc = parse_str(bad[i], &r);
+            if (rc != -400) FAIL_("bad[%zu] gives %d, want -400: %s", i, rc, bad[i]);
+        }
+    }
+    /* versions */
+    ASSERT_EQ(parse_str("GET / HTTP/2.0\r\nHost: h\r\n\r\n", &r), -505);
+    ASSERT_EQ(parse_str("GET / HTTP/1.2\r\nHost: h\r\n\r\n", &r), -505);
+    ASSERT_EQ(parse_str("GET / HTTP/0.9\r\n\r\n", &r), -505);
+    /* huge but representable lengths parse: the server answers 413 */
+    rc = parse_str("GET / HTTP/1.1\r\nHost: h\r\n"
+                   "Content-Length: 18446744073709551615\r\n\r\n", &r);
+    CHECK(rc > 0 && r.content_length == 18446744073709551615ULL);
+    rc = parse_str("GET / HTTP/1.1\r\nHost: h\r\n"
+                   "Content-Length: 18446744073709551616\r\n\r\n", &r);
+    ASSERT_EQ(rc, -400);
+    rc = parse_str("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", &r);
+    CHECK(rc > 0 && r.has_te);
+    /* NUL bytes, anywhere, even before the line ends */
+    {
+        static const char nul1[] = "GET /a\0b HTTP/1.1\r\nHost: h\r\n\r\n";
+        static const char nul2[] = "GET / HTTP/1.1\r\nHost: h\0\r\n\r\n";
+        static const char nul3[] = "GET /\0";
+        ASSERT_EQ(http_parse(nul1, sizeof nul1 - 1, &r), -400);
+        ASSERT_EQ(http_parse(nul2, sizeof nul2 - 1, &r), -400);
+        ASSERT_EQ(http_parse(nul3, sizeof nul3 - 1, &r), -400);
+    }
+    /* junk: random bytes never crash, never claim more than they got */
+    {
+        unsigned s = 12345;
+        int k;
+        for (k = 0; k < 20000; k++) {
+            size_t len = (size_t)(k % 300);
+            for (i = 0; i < len; i++) {
+                s = s * 1103515245u + 12345u;
+                big[i] = k & 1 ? (char)(s >> 16) : " \r\nGET/HTTP1.:Host"[(s >> 16) % 19];
+            }
+            rc = http_parse(big, len, &r);
+            if (rc > (int)len) FAIL_("junk %d: consumed %d of %zu", k, rc, len);
+        }
+        memcpy(big, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);   /* TLS hello */
+        ASSERT_EQ(http_parse(big, 11, &r), -400);
+    }
+}
+
+TEST(path_decode_refuses_traversal) {
+    char out[256];
+    ASSERT_EQ(http_path_decode("/", 1, out, sizeof out), 1);
+    ASSERT_EQ(http_path_decode("/a/b.txt", 8, out, sizeof out), 8);
+    ASSERT_STR(out, "/a/b.txt");
+    ASSERT_EQ(http_path_decode("/a%20b", 6, out, sizeof out), 4);
+    ASSERT_STR(out, "/a b");
+    ASSERT_EQ(http_path_decode("/./a/.", 6, out, sizeof out), 6);   /* "." is harmless */
+    ASSERT_EQ(http_path_decode("/..a/b..", 8, out, sizeof out), 8); /* not a segment */
+    ASSERT_EQ(http_path_decode("/../etc/passwd", 14, out, sizeof out), -403);
+    ASSERT_EQ(http_path_decode("/%2e%2e/etc/passwd", 18, out, sizeof out), -403);
+    ASSERT_EQ(http_path_decode("/%2E%2e", 7, out, sizeof out), -403);
+    ASSERT_EQ(http_path_decode("/.%2e/x", 7, out, sizeof out), -403);
+    ASSERT_EQ(http_path_decode("/a/../../", 9, out, sizeof out), -403);
+    ASSERT_EQ(http_path_decode("/a/..", 5, out, sizeof out), -403);
+    ASSERT_EQ(http_path_decode("/a/..%2fb", 9, out, sizeof out), -403);  /* %2f splits */
+    ASSERT_EQ(http_path_decode("/a%00b", 6, out, sizeof out), -400);
+    ASSERT_EQ(http_path_decode("/a%2", 4, out, sizeof out), -400);
+    ASSERT_EQ(http_path_decode("/a%", 3, out, sizeof out), -400);
+    ASSERT_EQ(http_path_decode("/a%zz", 5, out, sizeof out), -400);
+    ASSERT_EQ(http_path_decode("a", 1, out, sizeof out), -400);
+    ASSERT_EQ(http_path_decode("/abcdefgh", 9, out, 8), -414);
+    ASSERT_EQ(http_path_decode("/abcdefg", 8, out, 9), 8);
+}
+
+TEST(parse_a_million_pipelined_requests) {
+    static char buf[64 * 1024];
+    const char *req = "GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\n"
+                      "Accept: */*\r\n\r\n";
+    size_t rl = strlen(req), len = 0, pos;
+    long done = 0, bytes = 0;
+    struct timespec a, b;
+    double secs;
+    while (len + rl <= sizeof buf) {
+        memcpy(buf + len, req, rl);
+        len += rl;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    while (done < 1000000) {
+        pos = 0;
+        while (pos < len && done < 1000000) {
+            http_req r;
+            int rc = http_parse(buf + pos, len - pos, &r);
+            if (rc <= 0) break;
+            pos += (size_t)rc;
+            bytes += rc;
+            done++;
+        }
+        if (pos == 0) break;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    ASSERT_EQ(done, 1000000);
+    ASSERT_EQ(bytes, 1000000L * (long)rl);
+    printf("  1M requests parsed in %.3f s (%.0f ns each)\n", secs, secs * 1e3);
+    CHECK(secs < 5.0);                  /* a hang bound, not a benchmark */
+}
+
+/* ==== the server =================================================================== */
+
+static pid_t child = -1;
+static int port;
+static int child_nofile;                /* > 0: the server's descriptor limit */
+static char root_dir[64];
+
+static void kill_child(void) {
+    if (child > 0) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        child = -1;
+    }
+}
+
+static void on_alarm(int sig) {
+    (void)sig;
+    if (child > 0) kill(child, SIGKILL);   /* no orphan server, even on a hang */
+    _exit(3);
+}
+
+/* Starts the server with extra "K=V" settings (NULL-terminated); 0 once it listens. */
+static int start_server(const char *root, const char *const *env) {
+    int pfd[2], n = 0;
+    char line[128];
+    struct pollfd p;
+    if (pipe(pfd) < 0) return -1;
+    child = fork();
+    if (child < 0) return -1;
+    if (child == 0) {
+        dup2(pfd[1], 1);
+        if (!getenv("HTTPD_TEST_VERBOSE")) {   /* its shutdown notes: noise here */
+            int nul = open("/dev/null", O_WRONLY);
+            dup2(nul, 2);
+        }
+        close(pfd[0]);
+        close(pfd[1]);
+        for (; env && *env; env++) putenv((char *)*env);
+        if (child_nofile > 0) {
+            struct rlimit rl;
+            getrlimit(RLIMIT_NOFILE, &rl);
+            rl.rlim_cur = rl.rlim_max = (rlim_t)child_nofile;  /* it lifts the soft one */
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (root) execl(HTTPD_BIN, "httpd", "0", root, (char *)NULL);
+        else execl(HTTPD_BIN, "httpd", "0", (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    p.fd = pfd[0];
+    p.events = POLLIN;
+    while (n < (int)sizeof line - 1) {     /* the first line, within 5 s */
+        ssize_t r;
+        if (poll(&p, 1, 5000) <= 0) break;
+        r = read(pfd[0], line + n, 1);
+        if (r <= 0) break;
+        if (line[n] == '\n') break;
+        n++;
+    }
+    line[n] = 0;
+    close(pfd[0]);
+    if (sscanf(line, "listening on 127.0.0.1:%d", &port) != 1 || port <= 0) {
+        printf("  server did not start: \"%s\"\n", line);
+        kill_child();
+        return -1;
+    }
+    return 0;
+}
+
+/* Waits up to ms for the child to exit: its status, or -1 (then it is killed). */
+static int wait_child(int ms) {
+    int st, i;
+    for (i = 0; i < ms; i++) {
+        if (waitpid(child, &st, WNOHANG) == child) {
+            child = -1;
+            return st;
+        }
+        usleep(1000);
+    }
+    kill_child();
+    return -1;
+}
+
+static int dial(void) {
+    struct sockaddr_in a;
+    struct timeval tv = {5, 0};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);   /* never hang a test */
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_str(int fd, const char *s) {
+    size_t len = strlen(s), off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, s + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0) return -1;
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads one response (head, then Content-Length bytes unless head_only) into buf,
+   NUL-terminated; returns its length, or -1 on EOF/timeout before it is complete.
+   Bytes read past it are kept in *carry for the next call. */
+typedef struct { char data[65536]; size_t len; } carry_buf;
+
+static int read_response(int fd, carry_buf *cb, char *buf, size_t cap, int head_only) {
+    for (;;) {
+        char *end;
+        cb->data[cb->len] = 0;
+        end = strstr(cb->data, "\r\n\r\n");
+        if (end) {
+            size_t head = (size_t)(end + 4 - cb->data), body = 0, total;
+            const char *cl = strstr(cb->data, "Content-Length: ");
+            if (cl && cl < end && !head_only) body = (size_t)strtoul(cl + 16, NULL, 10);
+            total = head + body;
+            if (cb->len >= total) {
+                if (total >= cap) return -1;
+                memcpy(buf, cb->data, total);
+                buf[total] = 0;
+                memmove(cb->data, cb->data + total, cb->len - total);
+                cb->len -= total;
+                return (int)total;
+            }
+        }
+        if (cb->len >= sizeof cb->data - 1) return -1;
+        {
+            ssize_t n = recv(fd, cb->data + cb->len, sizeof cb->data - 1 - cb->len, 0);
+            if (n <= 0) return -1;
+            cb->len += (size_t)n;
+        }
+    }
+}
+
+/* 1 if the peer closes within ms (EOF or reset, with nothing else to read). */
+static int closed_within(int fd, int ms) {
+    struct pollfd p;
+    char b[256];
+    p.fd = fd;
+    p.events = POLLIN;
+    for (;;) {
+        ssize_t n;
+        if (poll(&p, 1, ms) <= 0) return 0;
+        n = recv(fd, b, sizeof b, 0);
+        if (n <= 0) return 1;
+    }
+}
+
+/* One request on a fresh connection: the response in buf. */
+static int request(const char *req, char *buf, size_t cap, int head_only) {
+    static carry_buf cb;
+    int fd = dial(), n;
+    if (fd < 0) return -1;
+    cb.len = 0;
+    if (send_str(fd, req) < 0) {
+        close(fd);
+        return -1;
+    }
+    n = read_response(fd, &cb, buf, cap, head_only);
+    close(fd);
+    return n;
+}
+
+static void make_root(void) {
+    FILE *f;
+    char p[128];
+    int i;
+    snprintf(root_dir, sizeof root_dir, "/tmp/httpd-test-XXXXXX");
+    if (!mkdtemp(root_dir)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    snprintf(p, sizeof p, "%s/hello.txt", root_dir);
+    f = fopen(p, "w");
+    fputs("file content\n", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/page.html", root_dir);
+    f = fopen(p, "w");
+    fputs("<p>hi</p>", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/big.bin", root_dir);   /* more than the write buffer */
+    f = fopen(p, "w");
+    for (i = 0; i < 50000; i++) fputc('a' + i % 26, f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/sub", root_dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/secret.txt", "/tmp");  /* outside the root */
+    f = fopen("/tmp/httpd-test-secret.txt", "w");
+    fputs("TOP SECRET\n", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/sub/escape", root_dir);
+    if (symlink("/tmp/httpd-test-secret.txt", p) < 0) perror("symlink");
+}
+
+static void remove_root(void) {
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' /tmp/httpd-test-secret.txt", root_dir);
+    if (system(cmd) != 0) printf("  could not remove %s\n", root_dir);
+}
+
+static const char hello_resp[] =
+    "HTTP/1.1 200 OK\r\nServer: async.h-httpd\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 13\r\n\r\nHello, World!";
+
+TEST(srv_get_and_head) {
+    static char buf[4096];
+    if (start_server(root_dir, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    ASSERT_EQ(request("GET / HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf, 0),
+              sizeof hello_resp - 1);
+    ASSERT_STR(buf, hello_resp);
+    ASSERT_HAS(buf, "HTTP/1.1 200 OK\r\n");
+    ASSERT_HAS(buf, "Content-Length: 13\r\n");
+    CHECK(strcmp(buf + strlen(buf) - 13, "Hello, World!") == 0);
+    /* HEAD: the same head, no body (the connection is closed: nothing more comes) */
+    {
+        int fd = dial();
+        carry_buf *cb = calloc(1, sizeof *cb);
+        CHECK(fd >= 0);
+        send_str(fd, "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        ASSERT_EQ(read_response(fd, cb, buf, sizeof buf, 1),
+                  sizeof hello_resp - 1 - 13 + strlen("Connection: close\r\n"));
+        ASSERT_HAS(buf, "Content-Length: 13\r\n");
+        ASSERT_HAS(buf, "Connection: close\r\n");
+        ASSERT_EQ(cb->len, 0);          /* no body bytes */
+        CHECK(closed_within(fd, 2000));
+        close(fd);
+        free(cb);
+    }
+    /* HTTP/1.0: answered, then closed */
+    {
+        int fd = dial();
+        carry_buf *cb = calloc(1, sizeof *cb);
+        send_str(fd, "GET / HTTP/1.0\r\n\r\n");
+        CHECK(read_response(fd, cb, buf, sizeof buf, 0) > 0);
+        ASSERT_HAS(buf, "Hello, World!");
+        ASSERT_HAS(buf, "Connection: close\r\n");
+        CHECK(closed_within(fd, 2000));
+        close(fd);
+        free(cb);
+    }
+    kill_child();
+}
+
+TEST(srv_keepalive_and_pipelining) {
+    static char buf[4096];
+    static carry_buf cb;
+    int fd, i;
+    if (start_server(root_dir, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    fd = dial();
+    CHECK(fd >= 0);
+    cb.len = 0;
+    /* keep-alive: two requests one after the other on one connection */
+    send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_EQ(read_response(fd, &cb, buf, sizeof buf, 0), sizeof hello_resp - 1);
+    send_str(fd, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+    ASSERT_HAS(buf, "\r\n\r\nfile content\n");
+    /* three pipelined in one write: three answers, in order */
+    send_str(fd, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+    ASSERT_HAS(buf, "200 OK");
+    ASSERT_HAS(buf, "file content");
+    CHECK(read_response(fd, &cb, buf, sizeof buf, 1) > 0);
+    ASSERT_HAS(buf, "200 OK");
+    ASSERT_HAS(buf, "Content-Length: 13");
+    CHECK(read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+    ASSERT_HAS(buf, "404 Not Found");
+    ASSERT_EQ(cb.len, 0);
+    /* a 1.0 client asking for keep-alive keeps the connection */
+    send_str(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    CHECK(read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+    ASSERT_HAS(buf, "Connection: keep-alive\r\n");
+    /* 200 pipelined requests sent in bytes of every size: all answered */
+    {
+        static char many[200 * 40];
+        size_t n = 0, off = 0, step = 1;
+        for (i = 0; i < 200; i++)
+            n += (size_t)sprintf(many + n, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        while (off < n) {
+            size_t k = step < n - off ? step : n - off;
+            CHECK(send(fd, many + off, k, MSG_NOSIGNAL) == (ssize_t)k);
+            off += k;
+            step = step % 97 + 1;
+        }
+        for (i = 0; i < 200; i++) {
+            if (read_response(fd, &cb, buf, sizeof buf, 0) != (int)sizeof hello_resp - 1) {
+                FAIL_("pipelined response %d", i);
+                break;
+            }
+        }
+    }
+    /* Connection: close ends it after the answer */
+    send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+    CHECK(closed_within(fd, 2000));
+    close(fd);
+    kill_child();
+}
+
+/* The status line of an error answer, and the connection closed after it. */
+static void expect_error(const char *req, const char *status, int closes) {
+    static char buf[4096];
+    static carry_buf cb;
+    int fd = dial();
+    if (fd < 0) {
+        FAIL_("connect");
+        return;
+    }
+    cb.len = 0;
+    send_str(fd, req);
+    if (read_response(fd, &cb, buf, sizeof buf, 0) < 0) {
+        FAIL_("no answer to %.40s", req);
+    } else if (strncmp(buf, status, strlen(status)) != 0) {
+        FAIL_("%.40s...: got %.40s, want %s", req, buf, status);
+    } else if (closes && !closed_within(fd, 2000)) {
+        FAIL_("%.40s: not closed after %s", req, status);
+    }
+    close(fd);
+}
+
+TEST(srv_errors) {
+    static char big[12000];
+    static char buf[4096];
+    size_t n;
+    if (start_server(root_dir, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    expect_error("GET /missing HTTP/1.1\r\nHost: x\r\n\r\n",
+                 "HTTP/1.1 404 Not Found\r\n", 0);
+    expect_error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+                 "HTTP/1.1 405 Method Not Allowed\r\n", 1);
+    expect_error("BREW / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405", 1);
+    CHECK(request("DELETE / HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf, 0) > 0);
+    ASSERT_HAS(buf, "Allow: GET, HEAD\r\n");
+    expect_error("GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", "HTTP/1.1 400", 1);
+    expect_error("GET /\r\n\r\n", "HTTP/1.1 400", 1);
+    expect_error("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "HTTP/1.1 400", 1);
+    expect_error("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400", 1);      /* no Host */
+    expect_error("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+                 "HTTP/1.1 413", 1);
+    expect_error("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
+                 "HTTP/1.1 413", 1);
+    expect_error("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5\r\nhello\r\n0\r\n\r\n", "HTTP/1.1 413", 1);
+    expect_error("GET / HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505", 1);
+    n = (size_t)sprintf(big, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(big + n, 'z', 10000);
+    strcpy(big + n + 10000, "\r\n\r\n");
+    expect_error(big, "HTTP/1.1 431", 1);
+    /* an error in the middle of a pipelined batch: the ones before are answered */
+    {
+        static carry_buf cb;
+        int fd = dial();
+        cb.len = 0;
+        send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/9.9\r\n\r\n"
+                     "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        CHECK(read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+        ASSERT_HAS(buf, "200 OK");
+        CHECK(read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+        ASSERT_HAS(buf, "505");
+        CHECK(closed_within(fd, 2000));
+        close(fd);
+    }
+    kill_child();
+    /* without ROOT only "/" exists */
+    if (start_server(NULL, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    expect_error("GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404", 0);
+    ASSERT_EQ(request("GET / HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf, 0),
+              sizeof hello_resp - 1);
+    kill_child();
+}
+
+TEST(srv_files_and_traversal) {
+    static char buf[70000];
+    static const char *const escapes[] = {
+        "GET /../../../../tmp/httpd-test-secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /%2e%2e/httpd-test-secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /sub/%2E%2E/%2e%2e/httpd-test-secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /sub/..%2f..%2fhttpd-test-secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /sub/escape HTTP/1.1\r\nHost: x\r\n\r\n",        /* symlink out of the root */
+        "GET /hello.txt%00.html HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET http://x/../httpd-test-secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    size_t i;
+    int n;
+    if (start_server(root_dir, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    n = request("GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf, 0);
+    CHECK(n > 0);
+    ASSERT_HAS(buf, "HTTP/1.1 200 OK\r\n");
+    ASSERT_HAS(buf, "Content-Type: text/plain; charset=utf-8\r\n");
+    ASSERT_HAS(buf, "Content-Length: 13\r\n");
+    CHECK(n > 13 && strcmp(buf + n - 13, "file content\n") == 0);
+    CHECK(request("GET /page.html?v=2 HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf,
+                  0) > 0);
+    ASSERT_HAS(buf, "Content-Type: text/html");
+    ASSERT_HAS(buf, "\r\n\r\n<p>hi</p>");
+    CHECK(request("GET /page%2Ehtml HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf, 0) > 0);
+    ASSERT_HAS(buf, "<p>hi</p>");
+    CHECK(request("HEAD /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf, 1) > 0);
+    ASSERT_HAS(buf, "Content-Length: 13\r\n");
+    /* bigger than the write buffer: streamed, every byte right */
+    n = request("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf, 0);
+    ASSERT_HAS(buf, "Content-Length: 50000\r\n");
+    ASSERT_HAS(buf, "Content-Type: application/octet-stream\r\n");
+    if (n > 50000) {
+        const char *body = buf + n - 50000;
+        for (i = 0; i < 50000; i++)
+            if (body[i] != (char)('a' + i % 26)) {
+                FAIL_("big.bin byte %zu", i);
+                break;
+            }
+    }
+    expect_error("GET /sub HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404", 0);   /* a dir */
+    for (i = 0; i < sizeof escapes / sizeof escapes[0]; i++) {
+        n = request(escapes[i], buf, sizeof buf, 0);
+        if (n < 0) {
+            FAIL_("no answer to %s", escapes[i]);
+            continue;
+        }
+        if (strstr(buf, "SECRET")) FAIL_("escaped the root: %s", escapes[i]);
+        if (strncmp(buf, "HTTP/1.1 403", 12) && strncmp(buf, "HTTP/1.1 404", 12) &&
+            strncmp(buf, "HTTP/1.1 400", 12))
+            FAIL_("%s: %.30s", escapes[i], buf);
+    }
+    kill_child();
+}
+
+TEST(srv_timeouts) {
+    static const char *const env[] = {"HTTPD_HEADER_MS=200", "HTTPD_IDLE_MS=300", NULL};
+    static char buf[4096];
+    static carry_buf cb;
+    struct timespec a, b;
+    int fd, i;
+    if (start_server(root_dir, env) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    /* slowloris: a byte now and then never completes the head: dropped */
+    fd = dial();
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    send_str(fd, "GET / HTTP/1.1\r\n");
+    for (i = 0; i < 20; i++) {
+        usleep(50000);
+        if (send(fd, "X", 1, MSG_NOSIGNAL) != 1) break;
+    }
+    CHECK(closed_within(fd, 2000));
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    CHECK(b.tv_sec - a.tv_sec < 3);     /* a hang bound */
+    close(fd);
+    /* idle keep-alive: answered, then closed after HTTPD_IDLE_MS of silence */
+    fd = dial();
+    cb.len = 0;
+    send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+    CHECK(closed_within(fd, 2000));
+    close(fd);
+    /* a silent connection is idle too */
+    fd = dial();
+    CHECK(closed_within(fd, 2000));
+    close(fd);
+    /* a client that keeps talking is not idle: five requests 100 ms apart */
+    fd = dial();
+    cb.len = 0;
+    for (i = 0; i < 5; i++) {
+        usleep(100000);
+        send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        if (read_response(fd, &cb, buf, sizeof buf, 0) < 0) {
+            FAIL_("request %d after a pause", i);
+            break;
+        }
+    }
+    close(fd);
+    kill_child();
+}
+
+TEST(srv_connection_cap) {
+    static const char *const env[] = {"HTTPD_MAX_CONN=2", NULL};
+    static char buf[4096];
+    static carry_buf cb;
+    int f1, f2, f3, f4;
+    if (start_server(root_dir, env) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    f1 = dial();
+    f2 = dial();
+    cb.len = 0;
+    send_str(f1, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(read_response(f1, &cb, buf, sizeof buf, 0) > 0);
+    send_str(f2, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(read_response(f2, &cb, buf, sizeof buf, 0) > 0);
+    f3 = dial();                        /* the third: accepted and closed at once */
+    CHECK(f3 >= 0);
+    CHECK(closed_within(f3, 2000));
+    close(f3);
+    close(f1);                          /* room again */
+    usleep(100000);
+    f4 = dial();
+    send_str(f4, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(read_response(f4, &cb, buf, sizeof buf, 0) > 0);
+    close(f2);
+    close(f4);
+    kill_child();
+}
+
+/* Out of descriptors: accept fails with EMFILE; the server backs off and serves the
+   waiting connections as soon as others close. */
+TEST(srv_emfile_backs_off_and_recovers) {
+    enum { N = 40 };
+    static carry_buf cb[N];
+    static char buf[4096];
+    int fds[N], done[N], i, round, answered = 0, first_round = -1;
+    child_nofile = 20;
+    if (start_server(root_dir, NULL) < 0) {
+        child_nofile = 0;
+        FAIL_("server start");
+        return;
+    }
+    child_nofile = 0;
+    for (i = 0; i < N; i++) {           /* the kernel queues what the server cannot take */
+        fds[i] = dial();
+        done[i] = 0;
+        cb[i].len = 0;
+        if (fds[i] < 0 || send_str(fds[i], "GET / HTTP/1.1\r\nHost: x\r\n\r\n") < 0) {
+            FAIL_("client %d", i);
+            kill_child();
+            return;
+        }
+    }
+    for (round = 0; round < 20 && answered < N; round++) {
+        int now = 0;
+        for (i = 0; i < N; i++) {
+            struct pollfd p;
+            if (done[i]) continue;
+            p.fd = fds[i];
+            p.events = POLLIN;
+            if (poll(&p, 1, i == 0 || now == 0 ? 300 : 0) <= 0) continue;
+            if (read_response(fds[i], &cb[i], buf, sizeof buf, 0) !=
+                (int)sizeof hello_resp - 1) {
+                FAIL_("client %d: bad answer", i);
+                done[i] = 1;
+                continue;
+            }
+            done[i] = 1;
+            now++;
+        }
+        if (first_round < 0) first_round = now;
+        answered += now;
+        for (i = 0; i < N; i++)         /* free the server's descriptors */
+            if (done[i] && fds[i] >= 0) {
+                close(fds[i]);
+                fds[i] = -1;
+            }
+    }
+    ASSERT_EQ(answered, N);
+    CHECK(first_round > 0 && first_round < N);   /* the limit did bite */
+    for (i = 0; i < N; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    kill_child();
+}
+
+TEST(srv_sigterm_drains_and_exits_0) {
+    static char buf[4096];
+    static carry_buf cb;
+    int busy, idle, st;
+    if (start_server(root_dir, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    idle = dial();                      /* a keep-alive connection between requests */
+    cb.len = 0;
+    send_str(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(read_response(idle, &cb, buf, sizeof buf, 0) > 0);
+    busy = dial();                      /* a request in flight: half its head is in */
+    send_str(busy, "GET /hello.txt HTTP/1.1\r\n");
+    usleep(100000);
+    kill(child, SIGTERM);
+    usleep(100000);
+    CHECK(closed_within(idle, 1000));   /* the idle one goes at once */
+    send_str(busy, "Host: x\r\n");       /* the in-flight one still gets its answer, */
+    usleep(50000);
+    send_str(busy, "\r\n");              /* even when the rest comes in pieces */
+    cb.len = 0;
+    CHECK(read_response(busy, &cb, buf, sizeof buf, 0) > 0);
+    ASSERT_HAS(buf, "file content");
+    CHECK(closed_within(busy, 2000));
+    close(busy);
+    close(idle);
+    st = wait_child(5000);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(dial() < 0);                  /* nobody listens any more */
+    /* SIGINT on an idle server, too */
+    if (start_server(NULL, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    kill(child, SIGINT);
+    st = wait_child(5000);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+TEST(srv_grace_period_aborts_stuck_requests) {
+    static const char *const env[] = {"HTTPD_GRACE_MS=300", NULL};
+    int fd, st;
+    struct timespec a, b;
+    if (start_server(root_dir, env) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    fd = dial();
+    send_str(fd, "GET / HTTP/1.1\r\n");  /* never finished */
+    usleep(50000);
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    kill(child, SIGTERM);
+    st = wait_child(4000);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(b.tv_sec - a.tv_sec < 3);
+    CHECK(closed_within(fd, 1000));
+    close(fd);
+}
+
+TEST(srv_bad_arguments) {
+    static const char *const cases[][3] = {
+        {"httpd", NULL, NULL}, {"httpd", "abc", NULL}, {"httpd", "70000", NULL},
+        {"httpd", "0", "/nonexistent/dir"}};
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int st;
+        pid_t p = fork();
+        if (p == 0) {
+            int nul = open("/dev/null", O_WRONLY);
+            dup2(nul, 2);
+            execl(HTTPD_BIN, cases[i][0], cases[i][1], cases[i][2], (char *)NULL);
+            _exit(127);
+        }
+        waitpid(p, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2) FAIL_("case %zu: status %d", i, st);
+    }
+}
+
+TEST(srv_curl) {
+    char cmd[128], out[64] = {0};
+    FILE *p;
+    if (system("command -v curl >/dev/null 2>&1") != 0) {
+        printf("  note: curl not found, skipping the curl check\n");
+        return;
+    }
+    if (start_server(NULL, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "curl -s --max-time 5 http://127.0.0.1:%d/", port);
+    p = popen(cmd, "r");
+    if (p) {
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        pclose(p);
+    }
+    ASSERT_STR(out, "Hello, World!");
+    kill_child();
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    signal(SIGALRM, on_alarm);
+    alarm(60);                          /* a hang ends in a failure, never an orphan */
+    atexit(kill_child);
+    RUN(parse_valid_requests);
+    RUN(parse_pipelined_batch_split_at_every_byte);
+    RUN(parse_hostile_input);
+    RUN(path_decode_refuses_traversal);
+    RUN(parse_a_million_pipelined_requests);
+    if (access(HTTPD_BIN, X_OK) != 0) {
+        printf("  FAIL %s not built (run from the repository root)\n", HTTPD_BIN);
+        test_failed++;
+        DONE();
+    }
+    make_root();
+    RUN(srv_get_and_head);
+    RUN(srv_keepalive_and_pipelining);
+    RUN(srv_errors);
+    RUN(srv_files_and_traversal);
+    RUN(srv_timeouts);
+    RUN(srv_connection_cap);
+    RUN(srv_emfile_backs_off_and_recovers);
+    RUN(srv_sigterm_drains_and_exits_0);
+    RUN(srv_grace_period_aborts_stuck_requests);
+    RUN(srv_bad_arguments);
+    RUN(srv_curl);
+    remove_root();
+    kill_child();
+    DONE();
+}

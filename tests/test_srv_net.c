@@ -1,0 +1,809 @@
+/* Integration tests of the network servers in examples/: echo, echo-client, chat and
+   proxy. Each test forks and execs the built binaries (build/examples/<name>, so run
+   from the repository root after building them) on port 0, reads the port from their
+   "listening on 127.0.0.1:NNNN" line, and talks to them with plain blocking sockets.
+   Every wait goes through poll() with a bound of a few seconds, so a bug fails a test
+   instead of hanging it; every child is killed and reaped at the end of each test,
+   whatever happened (and on SIGALRM, the overall bound). */
+#include "test.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+/* Where the servers under test are: make sanitize points this at sanitizer builds. */
+#ifndef SRV_DIR
+#define SRV_DIR "build/examples/"
+#endif
+#define BIN SRV_DIR
+#define LOG "build/test/test_srv_net.log"       /* the servers' stderr */
+
+/* ---- children: every one is recorded, and killed and reaped by reap_all ----------- */
+static pid_t kids[32];
+static int nkids;
+
+static void forget_kid(pid_t pid) {
+    int i;
+    for (i = 0; i < nkids; i++)
+        if (kids[i] == pid) kids[i] = kids[--nkids];
+}
+
+static void reap_all(void) {
+    while (nkids > 0) {
+        pid_t pid = kids[--nkids];
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+static void on_alarm(int sig) {
+    int i;
+    (void)sig;
+    for (i = 0; i < nkids; i++) kill(kids[i], SIGKILL);
+    _exit(3);
+}
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void cloexec(int fd) { fcntl(fd, F_SETFD, FD_CLOEXEC); }
+
+/* poll one descriptor: > 0 ready, 0 timed out */
+static int wait_fd(int fd, short events, int ms) {
+    struct pollfd p;
+    int r;
+    p.fd = fd;
+    p.events = events;
+    p.revents = 0;
+    do r = poll(&p, 1, ms < 0 ? 0 : ms); while (r < 0 && errno == EINTR);
+    return r;
+}
+
+static pid_t fork_exec(char *const argv[], int out_fd, int err_fd) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (out_fd >= 0) dup2(out_fd, 1);
+        if (err_fd < 0) err_fd = open(LOG, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (err_fd >= 0) dup2(err_fd, 2);
+        signal(SIGPIPE, SIG_DFL);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (pid > 0 && nkids < (int)(sizeof kids / sizeof kids[0])) kids[nkids++] = pid;
+    return pid;
+}
+
+/* Starts a server; its port from the first line of its stdout (0 on failure). */
+static int start_server(char *const argv[], pid_t *pid) {
+    char line[128];
+    size_t len = 0;
+    int p[2], port = 0;
+    long long end = now_ms() + 5000;
+    *pid = -1;
+    if (pipe(p) < 0) return 0;
+    cloexec(p[0]);
+    *pid = fork_exec(argv, p[1], -1);
+    close(p[1]);
+    while (len < sizeof line - 1 && !memchr(line, '\n', len)) {
+        ssize_t n;
+        if (wait_fd(p[0], POLLIN, (int)(end - now_ms())) <= 0) break;
+        n = read(p[0], line + len, sizeof line - 1 - len);
+        if (n <= 0) break;
+        len += (size_t)n;
+        line[len] = 0;
+    }
+    line[len] = 0;
+    close(p[0]);
+    if (sscanf(line, "listening on 127.0.0.1:%d", &port) != 1) {
+        printf("  %s did not say where it listens: \"%s\"\n", argv[0], line);
+        return 0;
+    }
+    return port;
+}
+
+/* Waits for pid to exit (bounded): its exit code, 128+signal, or -1 if it did not. */
+static int wait_exit(pid_t pid, int ms) {
+    long long end = now_ms() + ms;
+    int st;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            forget_kid(pid);
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        if (r < 0 || now_ms() > end) return -1;
+        poll(NULL, 0, 5);
+    }
+}
+
+/* Runs argv to its end (bounded), its stdout and stderr into out and err. */
+static int run_capture(char *const argv[], char *out, size_t ocap, char *err, size_t ecap,
+                       int ms) {
+    int po[2], pe[2], open_n = 2;
+    size_t ol = 0, el = 0;
+    long long end = now_ms() + ms;
+    pid_t pid;
+    if (pipe(po) < 0 || pipe(pe) < 0) return -1;
+    cloexec(po[0]);
+    cloexec(pe[0]);
+    pid = fork_exec(argv, po[1], pe[1]);
+    close(po[1]);
+    close(pe[1]);
+    while (open_n > 0 && now_ms() < end) {
+        struct pollfd p[2];
+        int i;
+        p[0].fd = po[0];
+        p[1].fd = pe[0];
+        p[0].events = p[1].events = POLLIN;
+        if (poll(p, 2, (int)(end - now_ms())) <= 0) continue;
+        for (i = 0; i < 2; i++) {
+            char *buf = i ? err : out;
+            size_t *l = i ? &el : &ol, cap = i ? ecap : ocap;
+            ssize_t n;
+            char sink[256];
+            if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            if (*l + 1 < cap) n = read(p[i].fd, buf + *l, cap - 1 - *l);
+            else n = read(p[i].fd, sink, sizeof sink);
+            if (n > 0 && *l + 1 < cap) *l += (size_t)n;
+            if (n <= 0) {
+                close(p[i].fd);
+                if (i) pe[0] = -1;
+                else po[0] = -1;
+                open_n--;
+            }
+        }
+    }
+    if (po[0] >= 0) close(po[0]);
+    if (pe[0] >= 0) close(pe[0]);
+    out[ol] = 0;
+    err[el] = 0;
+    return wait_exit(pid, (int)(end - now_ms()) + 100);
+}
+
+/* ---- plain sockets ------------------------------------------------------------------ */
+static int connect_port_buf(int port, int rcvbuf) {
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    cloexec(fd);
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+static int connect_port(int port) { return connect_port_buf(port, 0); }
+
+static int send_all(int fd, const void *buf, size_t n, int ms) {
+    const char *p = (const char *)buf;
+    long long end = now_ms() + ms;
+    while (n > 0) {
+        ssize_t w;
+        if (wait_fd(fd, POLLOUT, (int)(end - now_ms())) <= 0) return -1;
+        w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+static int send_str(int fd, const char *s) { return send_all(fd, s, strlen(s), 3000); }
+
+static int recv_exact(int fd, void *buf, size_t n, int ms) {
+    char *p = (char *)buf;
+    long long end = now_ms() + ms;
+    while (n > 0) {
+        ssize_t r;
+        if (wait_fd(fd, POLLIN, (int)(end - now_ms())) <= 0) return -1;
+        r = recv(fd, p, n, MSG_DONTWAIT);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+        if (r <= 0) return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* 0: EOF, 1: reset (both "closed"), -1: data or nothing within ms */
+static int recv_eof(int fd, int ms) {
+    char c;
+    ssize_t r;
+    if (wait_fd(fd, POLLIN, ms) <= 0) return -1;
+    r = recv(fd, &c, 1, MSG_DONTWAIT);
+    if (r == 0) return 0;
+    if (r < 0 && errno == ECONNRESET) return 1;
+    return -1;
+}
+
+/* Sends len bytes and reads them back at the same time (no deadlock however large). */
+static int exchange(int fd, const char *out, char *back, size_t len, int ms) {
+    size_t sent = 0, got = 0;
+    long long end = now_ms() + ms;
+    while (got < len) {
+        struct pollfd p;
+        ssize_t n;
+        p.fd = fd;
+        p.events = (short)(POLLIN | (sent < len ? POLLOUT : 0));
+        p.revents = 0;
+        if (now_ms() > end || poll(&p, 1, (int)(end - now_ms())) <= 0) return -1;
+        if (sent < len && (p.revents & POLLOUT)) {
+            n = send(fd, out + sent, len - sent > 65536 ? 65536 : len - sent,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0) sent += (size_t)n;
+            else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+        }
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            n = recv(fd, back + got, len - got, MSG_DONTWAIT);
+            if (n > 0) got += (size_t)n;
+            else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return -1;
+        }
+    }
+    return 0;
+}
+
+static void fill(char *buf, size_t n, unsigned seed) {
+    size_t i;
+    for (i = 0; i < n; i++) buf[i] = (char)(seed * 131 + i * 7 + (i >> 9));
+}
+
+/* A line reader over a socket. */
+typedef struct {
+    int fd;
+    size_t len;
+    char buf[65536];
+} lines;
+
+static void lines_init(lines *l, int fd) {
+    l->fd = fd;
+    l->len = 0;
+}
+
+/* The next line without its '\n' into out: its length, 0 at EOF, -1 timeout/error. */
+static int recv_line(lines *l, char *out, size_t cap, int ms) {
+    long long end = now_ms() + ms;
+    for (;;) {
+        char *nl = (char *)memchr(l->buf, '\n', l->len);
+        ssize_t r;
+        if (nl) {
+            size_t n = (size_t)(nl - l->buf), k = n < cap - 1 ? n : cap - 1;
+            memcpy(out, l->buf, k);
+            out[k] = 0;
+            memmove(l->buf, nl + 1, l->len - n - 1);
+            l->len -= n + 1;
+            return (int)k + (k == 0);           /* an empty line counts as 1 */
+        }
+        if (l->len == sizeof l->buf) return -1;
+        if (wait_fd(l->fd, POLLIN, (int)(end - now_ms())) <= 0) return -1;
+        r = recv(l->fd, l->buf + l->len, sizeof l->buf - l->len, MSG_DONTWAIT);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+        if (r < 0) return -1;
+        if (r == 0) return 0;
+        l->len += (size_t)r;
+    }
+}
+
+/* Reads lines until one contains want (bounded): 1 found, 0 not. */
+static int wait_line(lines *l, const char *want, char *line, size_t cap, int ms) {
+    long long end = now_ms() + ms;
+    while (now_ms() < end) {
+        if (recv_line(l, line, cap, (int)(end - now_ms())) <= 0) return 0;
+        if (strstr(line, want)) return 1;
+    }
+    return 0;
+}
+
+static int start_echo(pid_t *pid) {
+    char *argv[] = {(char *)BIN "echo", (char *)"0", NULL};
+    return start_server(argv, pid);
+}
+
+/* ---- usage -------------------------------------------------------------------------- */
+TEST(usage_without_arguments_exits_2) {
+    static const char *const bins[] = {BIN "echo", BIN "echo-client", BIN "chat",
+                                       BIN "proxy"};
+    char out[512], err[512];
+    size_t i;
+    for (i = 0; i < sizeof bins / sizeof bins[0]; i++) {
+        char *argv[2];
+        argv[0] = (char *)bins[i];
+        argv[1] = NULL;
+        ASSERT_EQ(run_capture(argv, out, sizeof out, err, sizeof err, 5000), 2);
+        ASSERT_HAS(err, "usage");
+        ASSERT_STR(out, "");
+    }
+    {
+        char *argv[] = {(char *)BIN "echo", (char *)"notaport", NULL};
+        ASSERT_EQ(run_capture(argv, out, sizeof out, err, sizeof err, 5000), 2);
+        ASSERT_HAS(err, "usage");
+    }
+    {
+        char *argv[] = {(char *)BIN "proxy", (char *)"0", NULL};
+        ASSERT_EQ(run_capture(argv, out, sizeof out, err, sizeof err, 5000), 2);
+        ASSERT_HAS(err, "usage");
+    }
+    {
+        char *argv[] = {(char *)BIN "echo-client", (char *)"127.0.0.1:1", (char *)"x",
+                        NULL};
+        ASSERT_EQ(run_capture(argv, out, sizeof out, err, sizeof err, 5000), 2);
+        ASSERT_HAS(err, "usage");
+    }
+    reap_all();
+}
+
+/* ---- echo --------------------------------------------------------------------------- */
+TEST(echo_round_trips_1_byte_64_bytes_1_mb) {
+    static char out[1 << 20], back[1 << 20];
+    static const size_t sizes[] = {1, 64, 1 << 20};
+    pid_t pid;
+    int port = start_echo(&pid), fd;
+    size_t i;
+    ASSERT_EQ(port > 0, 1);
+    fd = connect_port(port);
+    ASSERT_EQ(fd >= 0, 1);
+    for (i = 0; fd >= 0 && i < sizeof sizes / sizeof sizes[0]; i++) {
+        fill(out, sizes[i], (unsigned)i + 1);
+        memset(back, 0, sizes[i]);
+        ASSERT_EQ(exchange(fd, out, back, sizes[i], 10000), 0);
+        CHECK(memcmp(out, back, sizes[i]) == 0);
+    }
+    if (fd >= 0) close(fd);
+    ASSERT_EQ(wait_exit(pid, 0), -1);           /* still running */
+    reap_all();
+}
+
+TEST(echo_half_close_gets_everything_then_eof) {
+    static char out[200000], back[200000];
+    pid_t pid;
+    int port = start_echo(&pid), fd;
+    ASSERT_EQ(port > 0, 1);
+    fd = connect_port(port);
+    ASSERT_EQ(fd >= 0, 1);
+    if (fd >= 0) {
+        fill(out, sizeof out, 7);
+        /* 200 KB fits in the loopback buffers both ways: write it all, then half-close */
+        ASSERT_EQ(send_all(fd, out, sizeof out, 5000), 0);
+        ASSERT_EQ(shutdown(fd, SHUT_WR), 0);
+        ASSERT_EQ(recv_exact(fd, back, sizeof back, 5000), 0);
+        CHECK(memcmp(out, back, sizeof out) == 0);
+        ASSERT_EQ(recv_eof(fd, 3000), 0);
+        close(fd);
+    }
+    reap_all();
+}
+
+TEST(echo_100_concurrent_connections) {
+    enum { N = 100 };
+    int fds[N], i, ok = 0;
+    pid_t pid;
+    int port = start_echo(&pid);
+    ASSERT_EQ(port > 0, 1);
+    for (i = 0; i < N; i++) fds[i] = port > 0 ? connect_port(port) : -1;
+    for (i = 0; i < N; i++) {                   /* all of them talk at once */
+        char msg[64];
+        snprintf(msg, sizeof msg, "connection %03d says hello", i);
+        if (fds[i] >= 0) send_str(fds[i], msg);
+    }
+    for (i = N - 1; i >= 0; i--) {              /* read back in the other order */
+        char msg[64], back[64];
+        snprintf(msg, sizeof msg, "connection %03d says hello", i);
+        memset(back, 0, sizeof back);
+        if (fds[i] >= 0 && recv_exact(fds[i], back, strlen(msg), 5000) == 0 &&
+            strcmp(back, msg) == 0)
+            ok++;
+    }
+    ASSERT_EQ(ok, N);
+    for (i = 0; i < N; i++) if (fds[i] >= 0) close(fds[i]);
+    reap_all();
+}
+
+TEST(echo_client_against_echo) {
+    char out[512], err[512], target[64];
+    pid_t pid;
+    int port = start_echo(&pid);
+    ASSERT_EQ(port > 0, 1);
+    snprintf(target, sizeof target, "127.0.0.1:%d", port);
+    {
+        char *argv[] = {(char *)BIN "echo-client", target, NULL};
+        ASSERT_EQ(run_capture(argv, out, sizeof out, err, sizeof err, 10000), 0);
+        ASSERT_HAS(out, "10 round trips ok");
+    }
+    {                                           /* larger than the socket buffers */
+        char *argv[] = {(char *)BIN "echo-client", target, (char *)"5", (char *)"3000000",
+                        NULL};
+        ASSERT_EQ(run_capture(argv, out, sizeof out, err, sizeof err, 15000), 0);
+        ASSERT_HAS(out, "5 round trips ok");
+    }
+    snprintf(target, sizeof target, "localhost:%d", port);
+    {
+        char *argv[] = {(char *)BIN "echo-client", target, (char *)"3", NULL};
+        ASSERT_EQ(run_capture(argv, out, sizeof out, err, sizeof err, 10000), 0);
+        ASSERT_HAS(out, "3 round trips ok");
+    }
+    reap_all();
+    {                                           /* nobody listens now: an error, 1 */
+        char *argv[] = {(char *)BIN "echo-client", target, NULL};
+        ASSERT_EQ(run_capture(argv, out, sizeof out, err, sizeof err, 10000), 1);
+        ASSERT_HAS(err, "echo-client");
+    }
+    reap_all();
+}
+
+static void signal_exits_0(int sig, int with_client) {
+    pid_t pid;
+    int port = start_echo(&pid), fd = -1, rc;
+    long long t0;
+    char b[8];
+    ASSERT_EQ(port > 0, 1);
+    if (port <= 0) { reap_all(); return; }
+    if (with_client) {                          /* an idle connection, open */
+        fd = connect_port(port);
+        ASSERT_EQ(exchange(fd, "ping", b, 4, 3000), 0);
+    }
+    t0 = now_ms();
+    kill(pid, sig);
+    rc = wait_exit(pid, 5000);
+    ASSERT_EQ(rc, 0);
+    CHECK(now_ms() - t0 < 4000);                /* the 2 s grace, then the abort */
+    if (fd >= 0) {
+        ASSERT_EQ(recv_eof(fd, 1000) >= 0, 1);  /* its connection was closed */
+        close(fd);
+    }
+    reap_all();
+}
+
+TEST(echo_sigterm_exits_0) { signal_exits_0(SIGTERM, 1); }
+TEST(echo_sigint_exits_0) { signal_exits_0(SIGINT, 0); }
+
+/* ---- chat --------------------------------------------------------------------------- */
+static int start_chat(pid_t *pid) {
+    char *argv[] = {(char *)BIN "chat", (char *)"0", NULL};
+    return start_server(argv, pid);
+}
+
+/* Connects and reads the welcome: the client's name into name. */
+static int chat_join(int port, lines *l, char *name, size_t cap, int rcvbuf) {
+    char line[256];
+    int fd = connect_port_buf(port, rcvbuf);
+    if (fd < 0) return -1;
+    lines_init(l, fd);
+    if (recv_line(l, line, sizeof line, 3000) <= 0 ||
+        sscanf(line, "*** welcome %31[^,],", name) != 1 || strlen(name) >= cap) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+TEST(chat_line_reaches_the_others_not_the_sender) {
+    static lines a, b, c;
+    char na[32], nb[32], nc[32], line[512], want[128];
+    pid_t pid;
+    int port = start_chat(&pid), fa, fb, fc;
+    ASSERT_EQ(port > 0, 1);
+    fa = chat_join(port, &a, na, sizeof na, 0);
+    fb = chat_join(port, &b, nb, sizeof nb, 0);
+    fc = chat_join(port, &c, nc, sizeof nc, 0);
+    ASSERT_EQ(fa >= 0 && fb >= 0 && fc >= 0, 1);
+    if (fa < 0 || fb < 0 || fc < 0) { reap_all(); return; }
+    /* the joins were announced to those already in */
+    snprintf(want, sizeof want, "*** %s joined", nb);
+    ASSERT_EQ(wait_line(&a, want, line, sizeof line, 3000), 1);
+    snprintf(want, sizeof want, "*** %s joined", nc);
+    ASSERT_EQ(wait_line(&a, want, line, sizeof line, 3000), 1);
+    ASSERT_EQ(wait_line(&b, want, line, sizeof line, 3000), 1);
+
+    ASSERT_EQ(send_str(fa, "hello from a\r\n"), 0);
+    snprintf(want, sizeof want, "%s: hello from a", na);
+    ASSERT_EQ(recv_line(&b, line, sizeof line, 3000) > 0, 1);
+    ASSERT_STR(line, want);
+    ASSERT_EQ(recv_line(&c, line, sizeof line, 3000) > 0, 1);
+    ASSERT_STR(line, want);
+    /* A's next line is B's, not its own */
+    ASSERT_EQ(send_str(fb, "ping\n"), 0);
+    ASSERT_EQ(recv_line(&a, line, sizeof line, 3000) > 0, 1);
+    snprintf(want, sizeof want, "%s: ping", nb);
+    ASSERT_STR(line, want);
+    ASSERT_EQ(recv_line(&c, line, sizeof line, 3000) > 0, 1);
+    ASSERT_STR(line, want);
+
+    /* a leave is announced */
+    close(fb);
+    snprintf(want, sizeof want, "*** %s left", nb);
+    ASSERT_EQ(recv_line(&a, line, sizeof line, 3000) > 0, 1);
+    ASSERT_STR(line, want);
+    ASSERT_EQ(recv_line(&c, line, sizeof line, 3000) > 0, 1);
+    ASSERT_STR(line, want);
+    close(fa);
+    close(fc);
+    reap_all();
+}
+
+TEST(chat_slow_client_does_not_stall_the_others) {
+    enum { LINES = 5000, PAD = 2000 };        /* 10 MB: more than any socket buffer */
+    static lines a, b, c;
+    static char out[LINES * (PAD + 40)], pad[PAD + 1];
+    char na[32], nb[32], nc[32], line[512], want[64];
+    size_t olen = 0, sent = 0;
+    int i, got = 0, next = 0, order_ok = 1, fa, fb, fc;
+    long long end;
+    pid_t pid;
+    int port = start_chat(&pid);
+    ASSERT_EQ(port > 0, 1);
+    fa = chat_join(port, &a, na, sizeof na, 0);
+    fb = chat_join(port, &b, nb, sizeof nb, 0);
+    fc = chat_join(port, &c, nc, sizeof nc, 4096);     /* small, and never read */
+    ASSERT_EQ(fa >= 0 && fb >= 0 && fc >= 0, 1);
+    if (fa < 0 || fb < 0 || fc < 0) { reap_all(); return; }
+    snprintf(want, sizeof want, "*** %s joined", nc);
+    ASSERT_EQ(wait_line(&b, want, line, sizeof line, 3000), 1);
+    memset(pad, 'z', PAD);
+    for (i = 0; i < LINES; i++)
+        olen += (size_t)snprintf(out + olen, sizeof out - olen, "line %05d %s\n", i, pad);
+    snprintf(want, sizeof want, "%s: line ", na);
+    /* A writes everything while B reads: all of it must reach B within 10 s. A stays
+       at most 64 KB ahead of what B got (B is a reader that keeps up; a burst larger
+       than B's queue and socket buffers together would be dropped for B too). */
+    fcntl(fa, F_SETFL, fcntl(fa, F_GETFL) | O_NONBLOCK);
+    end = now_ms() + 10000;
+    while (got < LINES && now_ms() < end) {
+        struct pollfd p[2];
+        size_t ahead = sent - (size_t)got * (olen / LINES), room;
+        room = ahead < 65536 ? 65536 - ahead : 0;
+        if (room > olen - sent) room = olen - sent;
+        p[0].fd = fa;
+        p[0].events = room ? POLLOUT : 0;
+        p[1].fd = fb;
+        p[1].events = POLLIN;
+        p[0].revents = p[1].revents = 0;
+        if (poll(p, 2, 100) < 0) break;
+        if (p[0].revents & POLLOUT) {
+            ssize_t n = send(fa, out + sent, room, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0) sent += (size_t)n;
+        }
+        while (got < LINES && recv_line(&b, line, sizeof line, 0) > 0) {   /* cut at 511 */
+            if (strncmp(line, want, strlen(want)) != 0) continue;
+            if (atoi(line + strlen(want)) != next) order_ok = 0;
+            next = atoi(line + strlen(want)) + 1;
+            got++;
+        }
+    }
+    ASSERT_EQ(sent, olen);
+    ASSERT_EQ(got, LINES);
+    CHECK(order_ok);
+    /* the server is still fine: B talks to A */
+    ASSERT_EQ(send_str(fb, "still here\n"), 0);
+    snprintf(want, sizeof want, "%s: still here", nb);
+    ASSERT_EQ(wait_line(&a, want, line, sizeof line, 3000), 1);
+    /* and C, reading at last, learns it lost lines */
+    ASSERT_EQ(wait_line(&c, "dropped", line, sizeof line, 5000), 1);
+    close(fa);
+    close(fb);
+    close(fc);
+    reap_all();
+}
+
+TEST(chat_over_long_line_gets_an_error_and_is_closed) {
+    static lines a, d;
+    static char big[5001];
+    char na[32], nd[32], line[512], want[64];
+    pid_t pid;
+    int port = start_chat(&pid), fa, fd;
+    ASSERT_EQ(port > 0, 1);
+    fa = chat_join(port, &a, na, sizeof na, 0);
+    fd = chat_join(port, &d, nd, sizeof nd, 0);
+    ASSERT_EQ(fa >= 0 && fd >= 0, 1);
+    if (fa < 0 || fd < 0) { reap_all(); return; }
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\n';
+    ASSERT_EQ(send_all(fd, big, sizeof big, 3000), 0);
+    ASSERT_EQ(wait_line(&d, "*** error", line, sizeof line, 3000), 1);
+    ASSERT_HAS(line, "4096");
+    ASSERT_EQ(recv_line(&d, line, sizeof line, 3000), 0);   /* then EOF */
+    close(fd);
+    /* nothing of it reached A; D's leave did */
+    snprintf(want, sizeof want, "*** %s joined", nd);
+    ASSERT_EQ(recv_line(&a, line, sizeof line, 3000) > 0, 1);
+    ASSERT_STR(line, want);
+    snprintf(want, sizeof want, "*** %s left", nd);
+    ASSERT_EQ(recv_line(&a, line, sizeof line, 3000) > 0, 1);
+    ASSERT_STR(line, want);
+    /* a line of exactly 4096 bytes is fine */
+    {
+        static lines e;
+        char ne[32];
+        static char ok[4097], got[8192];
+        int fe = chat_join(port, &e, ne, sizeof ne, 0);
+        ASSERT_EQ(fe >= 0, 1);
+        ASSERT_EQ(wait_line(&a, "joined", line, sizeof line, 3000), 1);
+        memset(ok, 'y', sizeof ok - 1);
+        ok[sizeof ok - 1] = '\n';
+        if (fe >= 0) ASSERT_EQ(send_all(fe, ok, sizeof ok, 3000), 0);
+        ASSERT_EQ(recv_line(&a, got, sizeof got, 3000), (int)(strlen(ne) + 2 + 4096));
+        if (fe >= 0) close(fe);
+    }
+    close(fa);
+    reap_all();
+}
+
+TEST(chat_sigterm_tells_clients_and_exits_0) {
+    static lines a;
+    char na[32], line[256];
+    pid_t pid;
+    int port = start_chat(&pid), fa;
+    ASSERT_EQ(port > 0, 1);
+    fa = chat_join(port, &a, na, sizeof na, 0);
+    ASSERT_EQ(fa >= 0, 1);
+    if (fa < 0) { reap_all(); return; }
+    kill(pid, SIGTERM);
+    ASSERT_EQ(wait_line(&a, "*** server shutting down", line, sizeof line, 3000), 1);
+    ASSERT_EQ(recv_line(&a, line, sizeof line, 3000), 0);
+    close(fa);
+    ASSERT_EQ(wait_exit(pid, 5000), 0);
+    reap_all();
+}
+
+/* ---- proxy -------------------------------------------------------------------------- */
+static int start_proxy(int upstream_port, pid_t *pid, const char *host) {
+    char up[64];
+    char *argv[] = {(char *)BIN "proxy", (char *)"0", up, NULL};
+    snprintf(up, sizeof up, "%s:%d", host, upstream_port);
+    return start_server(argv, pid);
+}
+
+TEST(proxy_round_trip_and_half_close) {
+    static char out[1 << 20], back[1 << 20];
+    char target[64], o[256], e[256];
+    pid_t epid, ppid;
+    int eport = start_echo(&epid), pport, fd;
+    ASSERT_EQ(eport > 0, 1);
+    pport = eport > 0 ? start_proxy(eport, &ppid, "127.0.0.1") : 0;
+    ASSERT_EQ(pport > 0, 1);
+    if (pport <= 0) { reap_all(); return; }
+    fd = connect_port(pport);
+    ASSERT_EQ(fd >= 0, 1);
+    fill(out, 64, 3);
+    ASSERT_EQ(exchange(fd, out, back, 64, 5000), 0);
+    CHECK(memcmp(out, back, 64) == 0);
+    fill(out, sizeof out, 4);                   /* 1 MB both ways at once */
+    ASSERT_EQ(exchange(fd, out, back, sizeof out, 10000), 0);
+    CHECK(memcmp(out, back, sizeof out) == 0);
+    /* half-close through the proxy: the echo of what was in flight, then EOF */
+    fill(out, 100000, 5);
+    ASSERT_EQ(send_all(fd, out, 100000, 5000), 0);
+    ASSERT_EQ(shutdown(fd, SHUT_WR), 0);
+    ASSERT_EQ(recv_exact(fd, back, 100000, 5000), 0);
+    CHECK(memcmp(out, back, 100000) == 0);
+    ASSERT_EQ(recv_eof(fd, 3000), 0);
+    close(fd);
+    /* echo-client through it, and a proxy given a name for its upstream */
+    snprintf(target, sizeof target, "127.0.0.1:%d", pport);
+    {
+        char *argv[] = {(char *)BIN "echo-client", target, (char *)"50", (char *)"1000",
+                        NULL};
+        ASSERT_EQ(run_capture(argv, o, sizeof o, e, sizeof e, 10000), 0);
+        ASSERT_HAS(o, "50 round trips ok");
+    }
+    {
+        pid_t p2;
+        int port2 = start_proxy(eport, &p2, "localhost");
+        ASSERT_EQ(port2 > 0, 1);
+        snprintf(target, sizeof target, "127.0.0.1:%d", port2);
+        if (port2 > 0) {
+            char *argv[] = {(char *)BIN "echo-client", target, NULL};
+            ASSERT_EQ(run_capture(argv, o, sizeof o, e, sizeof e, 10000), 0);
+            ASSERT_HAS(o, "10 round trips ok");
+        }
+    }
+    kill(ppid, SIGINT);
+    ASSERT_EQ(wait_exit(ppid, 5000), 0);
+    reap_all();
+}
+
+/* A port nobody listens on (bound a moment ago, then closed). */
+static int free_port(void) {
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+TEST(proxy_upstream_refused_closes_the_client_and_serves_on) {
+    struct sockaddr_in a;
+    pid_t ppid;
+    int up = free_port(), pport, fd, lfd, one = 1, conn;
+    char b[16];
+    ASSERT_EQ(up > 0, 1);
+    pport = start_proxy(up, &ppid, "127.0.0.1");
+    ASSERT_EQ(pport > 0, 1);
+    if (pport <= 0) { reap_all(); return; }
+    fd = connect_port(pport);
+    ASSERT_EQ(fd >= 0, 1);
+    ASSERT_EQ(recv_eof(fd, 3000) >= 0, 1);     /* EOF or reset, not silence */
+    close(fd);
+    /* the upstream comes up: the next client gets through */
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    cloexec(lfd);
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)up);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    ASSERT_EQ(listen(lfd, 4), 0);
+    fd = connect_port(pport);
+    ASSERT_EQ(fd >= 0, 1);
+    ASSERT_EQ(wait_fd(lfd, POLLIN, 3000), 1);
+    conn = accept(lfd, NULL, NULL);
+    ASSERT_EQ(conn >= 0, 1);
+    if (conn >= 0 && fd >= 0) {
+        cloexec(conn);
+        ASSERT_EQ(send_str(fd, "up"), 0);       /* client -> upstream */
+        ASSERT_EQ(recv_exact(conn, b, 2, 3000), 0);
+        CHECK(memcmp(b, "up", 2) == 0);
+        ASSERT_EQ(send_str(conn, "down"), 0);   /* upstream -> client */
+        ASSERT_EQ(recv_exact(fd, b, 4, 3000), 0);
+        CHECK(memcmp(b, "down", 4) == 0);
+        /* the upstream half-closes: the client sees EOF and can still send */
+        shutdown(conn, SHUT_WR);
+        ASSERT_EQ(recv_eof(fd, 3000), 0);
+        ASSERT_EQ(send_str(fd, "late"), 0);
+        ASSERT_EQ(recv_exact(conn, b, 4, 3000), 0);
+        CHECK(memcmp(b, "late", 4) == 0);
+        close(fd);
+        ASSERT_EQ(recv_eof(conn, 3000), 0);     /* then both ends are closed */
+        close(conn);
+    }
+    close(lfd);
+    kill(ppid, SIGTERM);
+    ASSERT_EQ(wait_exit(ppid, 5000), 0);
+    reap_all();
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGALRM, on_alarm);
+    alarm(120);
+    if (access(BIN "echo", X_OK) != 0 || access(BIN "chat", X_OK) != 0 ||
+        access(BIN "proxy", X_OK) != 0 || access(BIN "echo-client", X_OK) != 0)
+        printf("  build/examples/{echo,echo-client,chat,proxy} missing: "
+               "build them first\n");
+    RUN(usage_without_arguments_exits_2);
+    RUN(echo_round_trips_1_byte_64_bytes_1_mb);
+    RUN(echo_half_close_gets_everything_then_eof);
+    RUN(echo_100_concurrent_connections);
+    RUN(echo_client_against_echo);
+    RUN(echo_sigterm_exits_0);
+    RUN(echo_sigint_exits_0);
+    RUN(chat_line_reaches_the_others_not_the_sender);
+    RUN(chat_slow_client_does_not_stall_the_others);
+    RUN(chat_over_long_line_gets_an_error_and_is_closed);
+    RUN(chat_sigterm_tells_clients_and_exits_0);
+    RUN(proxy_round_trip_and_half_close);
+    RUN(proxy_upstream_refused_closes_the_client_and_serves_on);
+    reap_all();
+    DONE();
+}

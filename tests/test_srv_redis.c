@@ -1,0 +1,739 @@
+/* test_srv_redis.c - examples/miniredis.c: the RESP parser, the executor on a fake
+   clock, and the server itself over real sockets (with redis-cli when installed). */
+#define MINIREDIS_NO_MAIN
+#include "../examples/miniredis.c"
+#include "test.h"
+#include <signal.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <sys/time.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+/* Where the servers under test are: make sanitize points this at sanitizer builds. */
+#ifndef SRV_DIR
+#define SRV_DIR "build/examples/"
+#endif
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+/* Parse every command of a stream at once: "argc:arg,arg|..." for comparison. */
+static int parse_all(const char *src, size_t len, char *log, size_t logsize) {
+    char *buf = (char *)malloc(len + 1);
+    resp_cmd c;
+    size_t pos = 0, ln = 0;
+    int n = 0, i;
+    memcpy(buf, src, len);
+    memset(&c, 0, sizeof c);
+    log[0] = 0;
+    while (pos < len) {
+        int rc = resp_parse(buf + pos, len - pos, &c);
+        if (rc <= 0) {
+            ln += (size_t)snprintf(log + ln, logsize - ln, "rc%d", rc);
+            break;
+        }
+        pos += (size_t)rc;
+        ln += (size_t)snprintf(log + ln, logsize - ln, "%d:", c.argc);
+        for (i = 0; i < c.argc; i++)
+            ln += (size_t)snprintf(log + ln, logsize - ln, "%.*s,", (int)c.lens[i],
+                                   c.argv[i]);
+        ln += (size_t)snprintf(log + ln, logsize - ln, "|");
+        n++;
+    }
+    resp_cmd_free(&c);
+    free(buf);
+    return n;
+}
+
+/* The same stream arriving in pieces: the first `split` bytes, then one byte at a time
+   (split 0: every byte on its own), as a connection's buffer would fill. */
+static void parse_trickle(const char *src, size_t len, size_t split, char *log,
+                          size_t logsize) {
+    char *buf = (char *)malloc(len + 1);
+    resp_cmd c;
+    size_t have = split, start = 0, ln = 0;
+    int i;
+    memset(&c, 0, sizeof c);
+    log[0] = 0;
+    memcpy(buf, src, len);
+    for (;;) {
+        int rc = start < have ? resp_parse(buf + start, have - start, &c) : 0;
+        if (rc < 0) {
+            ln += (size_t)snprintf(log + ln, logsize - ln, "rc%d", rc);
+            break;
+        }
+        if (rc == 0) {
+            if (have == len) {
+                if (start < len) ln += (size_t)snprintf(log + ln, logsize - ln, "rc0");
+                break;
+            }
+            have++;
+            continue;
+        }
+        start += (size_t)rc;
+        ln += (size_t)snprintf(log + ln, logsize - ln, "%d:", c.argc);
+        for (i = 0; i < c.argc; i++)
+            ln += (size_t)snprintf(log + ln, logsize - ln, "%.*s,", (int)c.lens[i],
+                                   c.argv[i]);
+        ln += (size_t)snprintf(log + ln, logsize - ln, "|");
+    }
+    resp_cmd_free(&c);
+    free(buf);
+}
+
+/* One command, written inline or as RESP, against client c: the reply as text. */
+static char reply[1 << 16];
+static const char *exn(rclient *c, const char *text, size_t len) {
+    static rbuf out;
+    char *buf = (char *)malloc(len + 3);
+    resp_cmd cmd;
+    int rc;
+    memset(&cmd, 0, sizeof cmd);
+    memcpy(buf, text, len);
+    if (text[0] != '*') {
+        memcpy(buf + len, "\r\n", 2);
+        len += 2;
+    }
+    out.len = 0;
+    rc = resp_parse(buf, len, &cmd);
+    if (rc <= 0) snprintf(reply, sizeof reply, "parse %d", rc);
+    else {
+        redis_exec(c, cmd.argc, cmd.argv, cmd.lens, &out);
+        if (out.len >= sizeof reply) out.len = sizeof reply - 1;
+        memcpy(reply, out.p, out.len);
+        reply[out.len] = 0;
+    }
+    resp_cmd_free(&cmd);
+    free(buf);
+    rbuf_free(&out);
+    return reply;
+}
+static const char *ex(rclient *c, const char *text) { return exn(c, text, strlen(text)); }
+#define EXB(c, lit) exn((c), lit, sizeof(lit) - 1)     /* a literal with NULs inside */
+
+static int64_t fake_ms;
+static int64_t fake_now(void *user) { (void)user; return fake_ms; }
+
+static void db_fake(rdb *db, rclient *c) {
+    rdb_init(db);
+    db->now = fake_now;
+    fake_ms = 1000000;
+    client_init(c, db);
+}
+
+static void db_done(rdb *db, rclient *c) {
+    client_free(c);
+    rdb_clear(db);
+    free(db->slots);
+    free(db->chans);
+}
+
+/* ---- the parser --------------------------------------------------------------------- */
+
+TEST(parse_arrays_and_inline) {
+    char log[512];
+    const char s[] = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+                     "PING\r\n"
+                     "set  a   \"b c\\x41\\n\" \r\n"
+                     "echo 'it\\'s'\n"
+                     "*0\r\n"
+                     "\r\n"
+                     "*3\r\n$3\r\nset\r\n$0\r\n\r\n$4\r\na\0\r\n\r\n";
+    ASSERT_EQ(parse_all(s, sizeof s - 1, log, sizeof log), 7);
+    CHECK(memcmp(log, "2:GET,k,|1:PING,|3:set,a,b cA\n,|2:echo,it's,|0:|0:|3:set,,a",
+                 58) == 0);
+    /* a bulk is binary safe: the NUL and CRLF inside are data */
+    {
+        char buf[] = "*1\r\n$4\r\n\r\n\0x\r\n";
+        resp_cmd c;
+        memset(&c, 0, sizeof c);
+        ASSERT_EQ(resp_parse(buf, sizeof buf - 1, &c), (int)sizeof buf - 1);
+        ASSERT_EQ(c.argc, 1);
+        ASSERT_EQ(c.lens[0], 4);
+        CHECK(memcmp(c.argv[0], "\r\n\0x", 4) == 0);
+        resp_cmd_free(&c);
+    }
+}
+
+TEST(parse_split_at_every_byte) {
+    const char s[] = "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\n"
+                     "GET key\r\n*1\r\n$4\r\nPING\r\n"
+                     "*2\r\n$4\r\nECHO\r\n$10\r\n0123456789\r\n"
+                     "  mget \"a b\" c\n*-1\r\n*1\r\n$0\r\n\r\n";
+    char whole[1024], part[1024];
+    size_t k;
+    ASSERT_EQ(parse_all(s, sizeof s - 1, whole, sizeof whole), 7);
+    for (k = 0; k <= sizeof s - 1; k++) {
+        parse_trickle(s, sizeof s - 1, k, part, sizeof part);
+        if (strcmp(whole, part) != 0) {
+            FAIL_("split at %zu: \"%s\" != \"%s\"", k, part, whole);
+            break;
+        }
+    }
+    /* an error is found at the same byte however the stream arrives */
+    {
+        const char bad[] = "GET a\r\n*2\r\n$3\r\nGET\r\n$x\r\n";
+        parse_all(bad, sizeof bad - 1, whole, sizeof whole);
+        ASSERT_STR(whole, "2:GET,a,|rc-2");
+        for (k = 0; k <= sizeof bad - 1; k++) {
+            parse_trickle(bad, sizeof bad - 1, k, part, sizeof part);
+            ASSERT_STR(part, whole);
+        }
+    }
+}
+
+static int parse1(const char *s, size_t n) {
+    char *buf = (char *)malloc(n + 1);
+    resp_cmd c;
+    int rc;
+    memcpy(buf, s, n);
+    memset(&c, 0, sizeof c);
+    rc = resp_parse(buf, n, &c);
+    resp_cmd_free(&c);
+    free(buf);
+    return rc;
+}
+#define P1(s) parse1(s, sizeof(s) - 1)
+
+TEST(parse_hostile_input) {
+    char *big;
+    size_t n;
+    ASSERT_EQ(P1("*1\r\n$-1\r\n"), RESP_E_BULK_LEN);         /* null bulk: Redis says no */
+    ASSERT_EQ(P1("*1\r\n$-5\r\n"), RESP_E_BULK_LEN);
+    ASSERT_EQ(P1("*1\r\n$536870913\r\n"), RESP_E_BULK_LEN);  /* 512 MB + 1 */
+    ASSERT_EQ(P1("*1\r\n$536870912\r\n"), 0);                /* 512 MB: legal, need more */
+    ASSERT_EQ(P1("*1\r\n$99999999999999999999999\r\n"), RESP_E_BULK_LEN);   /* overflow */
+    ASSERT_EQ(P1("*1\r\n$+3\r\nabc\r\n"), RESP_E_BULK_LEN);
+    ASSERT_EQ(P1("*1\r\n$03\r\nabc\r\n"), RESP_E_BULK_LEN);
+    ASSERT_EQ(P1("*1\r\n$ 3\r\nabc\r\n"), RESP_E_BULK_LEN);
+    ASSERT_EQ(P1("*1048577\r\n"), RESP_E_MBULK_LEN);        /* 1M + 1 */
+    ASSERT_EQ(P1("*1048576\r\n"), 0);               /* 1M: waits, allocates nothing */
+    ASSERT_EQ(P1("*99999999999999999999\r\n"), RESP_E_MBULK_LEN);
+    ASSERT_EQ(P1("*x\r\n"), RESP_E_MBULK_LEN);
+    ASSERT_EQ(P1("*1\rX"), RESP_E_MBULK_LEN);               /* CR without LF */
+    ASSERT_EQ(P1("*-7\r\n"), 5);                            /* an empty command, skipped */
+    ASSERT_EQ(P1("*1\r\n+OK\r\n"), RESP_E_DOLLAR);
+    ASSERT_EQ(P1("*1\r\n$3\r\nabcXY"), RESP_E_CRLF);        /* missing CRLF after data */
+    ASSERT_EQ(P1("*1\r\n$3\r\nabc"), 0);
+    ASSERT_EQ(P1("set a \"b\r\n"), RESP_E_QUOTES);
+    ASSERT_EQ(P1("set a \"b\"c\r\n"), RESP_E_QUOTES);
+    ASSERT_EQ(P1("set a 'b\r\n"), RESP_E_QUOTES);
+    ASSERT_EQ(P1("\xff\xfe\x01\x02 \x80\n"), 7);    /* junk is just a command name */
+    /* long lines: inline, count and bulk-length lines are capped at 64 KB */
+    n = RESP_MAX_INLINE + 10;
+    big = (char *)malloc(n);
+    memset(big, 'a', n);
+    ASSERT_EQ(parse1(big, RESP_MAX_INLINE), 0);
+    ASSERT_EQ(parse1(big, RESP_MAX_INLINE + 1), RESP_E_INLINE_BIG);
+    big[0] = '*';
+    memset(big + 1, '1', n - 1);
+    ASSERT_EQ(parse1(big, n), RESP_E_MBULK_BIG);
+    memcpy(big, "*1\r\n$", 5);
+    ASSERT_EQ(parse1(big, n), RESP_E_BULK_BIG);
+    free(big);
+    /* random junk never crashes and never claims more than it was given */
+    {
+        unsigned seed = 12345;
+        char buf[64];
+        int i, j;
+        for (i = 0; i < 200000; i++) {
+            resp_cmd c;
+            int len = (int)(seed % 64), rc;
+            memset(&c, 0, sizeof c);
+            for (j = 0; j < len; j++) {
+                seed = seed * 1103515245u + 12345u;
+                buf[j] = "*$\r\n0123-x \"'\\"[(seed >> 16) % 15];
+            }
+            seed = seed * 1103515245u + 12345u;
+            rc = resp_parse(buf, (size_t)len, &c);
+            if (rc > len) FAIL_("consumed %d of %d", rc, len);
+            resp_cmd_free(&c);
+        }
+    }
+}
+
+TEST(a_million_pipelined_commands) {
+    const char set[] = "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$3\r\nval\r\n";
+    const char get[] = "*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n";
+    size_t per = sizeof set - 1 + sizeof get - 1, len = per * 500000, pos = 0, maxout = 0;
+    char *buf = (char *)malloc(len);
+    rdb db;
+    rclient c;
+    resp_cmd cmd;
+    rbuf out = {0, 0, 0};
+    long cmds = 0;
+    db_fake(&db, &c);
+    memset(&cmd, 0, sizeof cmd);
+    for (pos = 0; pos < len; pos += per) {
+        memcpy(buf + pos, set, sizeof set - 1);
+        memcpy(buf + pos + sizeof set - 1, get, sizeof get - 1);
+    }
+    pos = 0;
+    while (pos < len) {
+        int rc = resp_parse(buf + pos, len - pos, &cmd);
+        if (rc <= 0) break;
+        pos += (size_t)rc;
+        redis_exec(&c, cmd.argc, cmd.argv, cmd.lens, &out);
+        cmds++;
+        if (out.len >= CONN_FLUSH_AT) {         /* as a connection flushes */
+            if (out.len > maxout) maxout = out.len;
+            out.len = 0;
+        }
+    }
+    ASSERT_EQ(cmds, 1000000);
+    ASSERT_EQ(pos, len);
+    CHECK(out.cap <= 2 * CONN_FLUSH_AT);        /* bounded however long the pipeline */
+    CHECK(cmd.cap <= 16);
+    ASSERT_EQ(db.count, 1);
+    rbuf_free(&out);
+    resp_cmd_free(&cmd);
+    free(buf);
+    db_done(&db, &c);
+}
+
+/* ---- the executor ------------------------------------------------------------------- */
+
+TEST(exec_strings) {
+    rdb db;
+    rclient c;
+    db_fake(&db, &c);
+    ASSERT_STR(ex(&c, "PING"), "+PONG\r\n");
+    ASSERT_STR(ex(&c, "ping hello"), "$5\r\nhello\r\n");
+    ASSERT_STR(ex(&c, "ping a b"), "-ERR wrong number of arguments for 'ping' command\r\n");
+    ASSERT_STR(ex(&c, "echo hi"), "$2\r\nhi\r\n");
+    ASSERT_STR(ex(&c, "GET nope"), "$-1\r\n");
+    ASSERT_STR(ex(&c, "SET k v"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "get k"), "$1\r\nv\r\n");
+    ASSERT_STR(EXB(&c, "*3\r\n$3\r\nset\r\n$3\r\nb\0n\r\n$4\r\n\r\n\0\1\r\n"), "+OK\r\n");
+    EXB(&c, "*2\r\n$3\r\nget\r\n$3\r\nb\0n\r\n");
+    CHECK(memcmp(reply, "$4\r\n\r\n\0\1\r\n", 10) == 0);
+    ASSERT_STR(ex(&c, "SET k v2 NX"), "$-1\r\n");
+    ASSERT_STR(ex(&c, "SET k2 v2 XX"), "$-1\r\n");
+    ASSERT_STR(ex(&c, "SET k2 v2 NX"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "SET k v3 XX"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "SET k v4 GET"), "$2\r\nv3\r\n");
+    ASSERT_STR(ex(&c, "SET k v NX XX"), "-ERR syntax error\r\n");
+    ASSERT_STR(ex(&c, "SET k v EX"), "-ERR syntax error\r\n");
+    ASSERT_STR(ex(&c, "SET k v EX 1 PX 1"), "-ERR syntax error\r\n");
+    ASSERT_STR(ex(&c, "SET k v FOO"), "-ERR syntax error\r\n");
+    ASSERT_STR(ex(&c, "SET k v EX x"), "-ERR value is not an integer or out of range\r\n");
+    ASSERT_STR(ex(&c, "SET k v EX 0"), "-ERR invalid expire time in 'set' command\r\n");
+    ASSERT_STR(ex(&c, "SET k v PX -5"), "-ERR invalid expire time in 'set' command\r\n");
+    ASSERT_STR(ex(&c, "SET k v EX 9223372036854775807"),
+               "-ERR invalid expire time in 'set' command\r\n");
+    ASSERT_STR(ex(&c, "get"), "-ERR wrong number of arguments for 'get' command\r\n");
+    ASSERT_STR(ex(&c, "SET k"), "-ERR wrong number of arguments for 'set' command\r\n");
+    ASSERT_STR(ex(&c, "GET a b"), "-ERR wrong number of arguments for 'get' command\r\n");
+    ASSERT_STR(ex(&c, "foo a b"),
+               "-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n");
+    ASSERT_STR(ex(&c, "foo"), "-ERR unknown command 'foo', with args beginning with: \r\n");
+    ASSERT_STR(ex(&c, "*2\r\n$3\r\nf\ro\r\n$3\r\nx\ny\r\n"),
+               "-ERR unknown command 'f o', with args beginning with: 'x y' \r\n");
+    ASSERT_STR(ex(&c, "MSET a 1 b 2"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "MSET a 1 b"),
+               "-ERR wrong number of arguments for 'mset' command\r\n");
+    ASSERT_STR(ex(&c, "MGET a nope b"), "*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n");
+    ASSERT_STR(ex(&c, "EXISTS a a nope b"), ":3\r\n");
+    ASSERT_STR(ex(&c, "DEL a nope b a"), ":2\r\n");
+    ASSERT_STR(ex(&c, "EXISTS a b"), ":0\r\n");
+    ASSERT_STR(ex(&c, "DBSIZE"), ":3\r\n");
+    ASSERT_STR(ex(&c, "FLUSHALL"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "DBSIZE"), ":0\r\n");
+    ASSERT_STR(ex(&c, "CONFIG GET save"), "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+    ASSERT_STR(ex(&c, "CONFIG GET appendonly"), "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
+    ASSERT_STR(ex(&c, "CONFIG GET maxmemory"), "*0\r\n");
+    ASSERT_STR(ex(&c, "COMMAND DOCS"), "*0\r\n");
+    ASSERT_STR(ex(&c, "QUIT"), "+OK\r\n");
+    db_done(&db, &c);
+}
+
+TEST(exec_counters) {
+    rdb db;
+    rclient c;
+    db_fake(&db, &c);
+    ASSERT_STR(ex(&c, "INCR n"), ":1\r\n");
+    ASSERT_STR(ex(&c, "INCRBY n 41"), ":42\r\n");
+    ASSERT_STR(ex(&c, "DECR n"), ":41\r\n");
+    ASSERT_STR(ex(&c, "INCRBY n -50"), ":-9\r\n");
+    ASSERT_STR(ex(&c, "GET n"), "$2\r\n-9\r\n");
+    ASSERT_STR(ex(&c, "INCRBY n x"), "-ERR value is not an integer or out of range\r\n");
+    ASSERT_STR(ex(&c, "SET s abc"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "INCR s"), "-ERR value is not an integer or out of range\r\n");
+    ASSERT_STR(ex(&c, "SET s \" 1\""), "+OK\r\n");
+    ASSERT_STR(ex(&c, "INCR s"), "-ERR value is not an integer or out of range\r\n");
+    ASSERT_STR(ex(&c, "SET m 9223372036854775807"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "INCR m"), "-ERR increment or decrement would overflow\r\n");
+    ASSERT_STR(ex(&c, "SET m -9223372036854775808"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "DECR m"), "-ERR increment or decrement would overflow\r\n");
+    ASSERT_STR(ex(&c, "INCRBY m 9223372036854775807"), ":-1\r\n");
+    ASSERT_STR(ex(&c, "SET m 99999999999999999999"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "INCR m"), "-ERR value is not an integer or out of range\r\n");
+    ASSERT_STR(ex(&c, "INCR"), "-ERR wrong number of arguments for 'incr' command\r\n");
+    db_done(&db, &c);
+}
+
+TEST(exec_expiry_on_a_fake_clock) {
+    rdb db;
+    rclient c;
+    db_fake(&db, &c);
+    ASSERT_STR(ex(&c, "TTL nope"), ":-2\r\n");
+    ASSERT_STR(ex(&c, "SET k v"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "TTL k"), ":-1\r\n");
+    ASSERT_STR(ex(&c, "SET k v EX 10"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "TTL k"), ":10\r\n");
+    fake_ms += 4400;
+    ASSERT_STR(ex(&c, "TTL k"), ":6\r\n");              /* 5.6 s rounds to 6, as Redis */
+    ASSERT_STR(ex(&c, "INCR c"), ":1\r\n");
+    ASSERT_STR(ex(&c, "SET k v2 KEEPTTL"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "TTL k"), ":6\r\n");
+    fake_ms += 5600;                            /* exactly at the deadline: alive */
+    ASSERT_STR(ex(&c, "GET k"), "$2\r\nv2\r\n");
+    fake_ms += 1;
+    ASSERT_STR(ex(&c, "GET k"), "$-1\r\n");            /* lazily expired */
+    ASSERT_STR(ex(&c, "TTL k"), ":-2\r\n");
+    ASSERT_EQ(db.count, 1);
+    ASSERT_STR(ex(&c, "SET p v PX 1500"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "TTL p"), ":2\r\n");
+    ASSERT_STR(ex(&c, "SET p v"), "+OK\r\n");           /* a plain SET drops the TTL */
+    ASSERT_STR(ex(&c, "TTL p"), ":-1\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE nope 10"), ":0\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE p 100"), ":1\r\n");
+    ASSERT_STR(ex(&c, "TTL p"), ":100\r\n");
+    ASSERT_STR(ex(&c, "INCR c"), ":2\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE c 5"), ":1\r\n");
+    ASSERT_STR(ex(&c, "INCR c"), ":3\r\n");             /* INCR keeps the TTL */
+    ASSERT_STR(ex(&c, "TTL c"), ":5\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE p x"), "-ERR value is not an integer or out of range\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE p 9223372036854775807"),
+               "-ERR invalid expire time in 'expire' command\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE p -1"), ":1\r\n");        /* in the past: deleted */
+    ASSERT_STR(ex(&c, "EXISTS p"), ":0\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE"), "-ERR wrong number of arguments for 'expire' command\r\n");
+    /* the sweep removes expired keys nobody touches */
+    {
+        char cmdline[64];
+        int i;
+        for (i = 0; i < 1000; i++) {
+            snprintf(cmdline, sizeof cmdline, "SET t%d v PX %d", i, i % 2 ? 100 : 100000);
+            ex(&c, cmdline);
+        }
+        ASSERT_EQ(db.count, 1001);
+        fake_ms += 200;
+        while (rdb_sweep(&db, 4096) > 0) {}
+        ASSERT_EQ(db.count, 501);                      /* c and the 500 long-lived */
+        ASSERT_EQ(db.nexpire, 501);
+        ASSERT_STR(ex(&c, "EXISTS t0 t1 t998 t999"), ":2\r\n");
+    }
+    db_done(&db, &c);
+}
+
+TEST(exec_keys_globs) {
+    rdb db;
+    rclient c;
+    db_fake(&db, &c);
+    ex(&c, "MSET hello 1 hallo 2 hxllo 3 hllo 4 heeeello 5 h*llo 6 a[b 7");
+    ASSERT_STR(ex(&c, "KEYS nothing*"), "*0\r\n");
+    ex(&c, "KEYS *");
+    ASSERT_EQ(atoi(reply + 1), 7);
+    ex(&c, "KEYS h?llo");
+    ASSERT_EQ(atoi(reply + 1), 4);
+    ex(&c, "KEYS h*llo");
+    ASSERT_EQ(atoi(reply + 1), 6);
+    ex(&c, "KEYS h[ae]llo");
+    ASSERT_EQ(atoi(reply + 1), 2);
+    ex(&c, "KEYS h[^e]llo");
+    ASSERT_EQ(atoi(reply + 1), 3);                     /* hallo hxllo h*llo */
+    ex(&c, "KEYS h[a-b]llo");
+    ASSERT_STR(reply, "*1\r\n$5\r\nhallo\r\n");
+    ASSERT_STR(ex(&c, "KEYS h\\*llo"), "*1\r\n$5\r\nh*llo\r\n");
+    ASSERT_STR(ex(&c, "KEYS a\\[b"), "*1\r\n$3\r\na[b\r\n");
+    CHECK(glob_match("*", 1, "", 0));
+    CHECK(glob_match("a*b*c", 5, "aXbYc", 5));
+    CHECK(!glob_match("a*b*c", 5, "aXbY", 4));
+    CHECK(glob_match("[z-a]", 5, "m", 1));             /* a reversed range, as Redis */
+    CHECK(glob_match("[abc", 4, "b", 1));              /* unterminated class */
+    CHECK(!glob_match("?", 1, "", 0));
+    {
+        /* no exponential blow-up */
+        char s[4000], p[200];
+        int i;
+        memset(s, 'a', sizeof s);
+        for (i = 0; i < 100; i++) {
+            p[2 * i] = '*';
+            p[2 * i + 1] = 'a';
+        }
+        p[198] = '*';
+        p[199] = 'b';
+        CHECK(!glob_match(p, sizeof p, s, sizeof s));
+    }
+    db_done(&db, &c);
+}
+
+TEST(exec_pubsub) {
+    rdb db;
+    rclient a, b, c2;
+    db_fake(&db, &a);
+    client_init(&b, &db);
+    client_init(&c2, &db);
+    ASSERT_STR(ex(&b, "PUBLISH news hi"), ":0\r\n");
+    ASSERT_STR(ex(&a, "SUBSCRIBE news other"),
+               "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+               "*3\r\n$9\r\nsubscribe\r\n$5\r\nother\r\n:2\r\n");
+    ASSERT_STR(ex(&c2, "SUBSCRIBE news"), "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+    ASSERT_STR(ex(&b, "PUBLISH news hi"), ":2\r\n");
+    ASSERT_EQ(a.pend.len, strlen("*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"));
+    CHECK(memcmp(a.pend.p, "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n",
+                 a.pend.len) == 0);
+    /* in subscribe mode only a few commands run; pending messages come first */
+    ASSERT_STR(ex(&a, "GET x"),
+               "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
+               "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+               "QUIT / RESET are allowed in this context\r\n");
+    ASSERT_STR(ex(&a, "PING"), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    ASSERT_STR(ex(&a, "PING x"), "*2\r\n$4\r\npong\r\n$1\r\nx\r\n");
+    ASSERT_STR(ex(&a, "UNSUBSCRIBE news"),
+               "*3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+    ASSERT_STR(ex(&b, "PUBLISH news x"), ":1\r\n");
+    ASSERT_STR(ex(&a, "UNSUBSCRIBE"), "*3\r\n$11\r\nunsubscribe\r\n$5\r\nother\r\n:0\r\n");
+    ASSERT_STR(ex(&a, "UNSUBSCRIBE"), "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n");
+    ASSERT_STR(ex(&a, "PING"), "+PONG\r\n");
+    ASSERT_EQ(db.nchans, 1);
+    /* a subscriber that does not read is cut off at its limit, publishers never wait */
+    {
+        static char big[1 << 20];
+        char *cmd;
+        int i;
+        memset(big, 'x', sizeof big);
+        cmd = (char *)malloc(sizeof big + 64);
+        i = snprintf(cmd, 64, "*3\r\n$7\r\npublish\r\n$4\r\nnews\r\n$%d\r\n",
+                     (int)sizeof big);
+        memcpy(cmd + i, big, sizeof big);
+        memcpy(cmd + i + sizeof big, "\r\n", 3);
+        for (i = 0; i < 20; i++) ex(&b, cmd);
+        ASSERT_STR(reply, ":1\r\n");
+        CHECK(c2.kill);
+        CHECK(c2.pend.len <= RPUBSUB_LIMIT);
+        free(cmd);
+    }
+    client_free(&b);
+    client_free(&c2);
+    ASSERT_EQ(db.nchans, 0);
+    db_done(&db, &a);
+}
+
+/* ---- the server, over sockets ------------------------------------------------------- */
+
+static pid_t child = -1;
+static int child_port;
+
+static int start_server(void) {
+    int out[2];
+    char line[128];
+    size_t n = 0;
+    if (pipe(out) < 0) return -1;
+    child = fork();
+    if (child == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        execl(SRV_DIR "miniredis", "miniredis", "0", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    while (n < sizeof line - 1) {               /* one line: "listening on 127.0.0.1:N" */
+        struct pollfd p;
+        p.fd = out[0];
+        p.events = POLLIN;
+        if (poll(&p, 1, 5000) <= 0 || read(out[0], line + n, 1) != 1) break;
+        if (line[n++] == '\n') break;
+    }
+    line[n] = 0;
+    close(out[0]);
+    if (strncmp(line, "listening on 127.0.0.1:", 23) != 0) return -1;
+    child_port = atoi(line + 23);
+    return child_port > 0 ? 0 : -1;
+}
+
+static void stop_server(void) {
+    if (child > 0) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        child = -1;
+    }
+}
+
+static int dial(void) {
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)child_port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return -1;
+    }
+    tv.tv_sec = 5;
+    tv.tv_usec = 0;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Read exactly n bytes (or up to EOF): how many came. */
+static size_t recv_n(int fd, char *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    return got;
+}
+
+/* Send text, expect exactly `want` back. */
+static int roundtrip(int fd, const char *text, const char *want) {
+    char buf[4096];
+    size_t n = strlen(want), got;
+    if (send_all(fd, text, strlen(text)) < 0) return 0;
+    got = recv_n(fd, buf, n);
+    buf[got] = 0;
+    if (got != n || memcmp(buf, want, n) != 0) {
+        printf("    sent %s, got \"%s\", want \"%s\"\n", text, buf, want);
+        return 0;
+    }
+    return 1;
+}
+
+static int at_eof(int fd) {
+    char ch;
+    return read(fd, &ch, 1) == 0;
+}
+
+TEST(server_end_to_end) {
+    int a = -1, b = -1, i, status = -1;
+    char *big = NULL, *back = NULL;
+    size_t n;
+    if (start_server() < 0) {
+        FAIL_("the server did not start (build/examples/miniredis built?)");
+        stop_server();
+        return;
+    }
+    a = dial();
+    b = dial();
+    CHECK(a >= 0 && b >= 0);
+    if (a < 0 || b < 0) goto out;
+    CHECK(roundtrip(a, "PING\r\n", "+PONG\r\n"));
+    CHECK(roundtrip(a, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n", "+OK\r\n"));
+    CHECK(roundtrip(b, "GET k\r\n", "$5\r\nhello\r\n"));
+    /* 1000 pipelined commands in one write: 1000 replies */
+    {
+        const char cmd[] = "*2\r\n$4\r\nINCR\r\n$3\r\nctr\r\n";
+        size_t want = 0;
+        big = (char *)malloc(1000 * (sizeof cmd - 1));
+        for (i = 0; i < 1000; i++) {
+            memcpy(big + (size_t)i * (sizeof cmd - 1), cmd, sizeof cmd - 1);
+            want += 4 + (size_t)(i + 1 >= 10) + (size_t)(i + 1 >= 100) +
+                    (size_t)(i + 1 >= 1000);
+        }
+        CHECK(send_all(a, big, 1000 * (sizeof cmd - 1)) == 0);
+        back = (char *)malloc(want + 1);
+        n = recv_n(a, back, want);
+        ASSERT_EQ(n, want);
+        back[n] = 0;
+        CHECK(strncmp(back, ":1\r\n:2\r\n", 8) == 0);
+        CHECK(n == want && memcmp(back + want - 7, ":1000\r\n", 7) == 0);
+    }
+    /* pub/sub between the two connections */
+    CHECK(roundtrip(b, "SUBSCRIBE chan\r\n",
+                    "*3\r\n$9\r\nsubscribe\r\n$4\r\nchan\r\n:1\r\n"));
+    CHECK(roundtrip(a, "PUBLISH chan hey\r\n", ":1\r\n"));
+    {
+        const char want[] = "*3\r\n$7\r\nmessage\r\n$4\r\nchan\r\n$3\r\nhey\r\n";
+        char buf[128];
+        n = recv_n(b, buf, sizeof want - 1);
+        CHECK(n == sizeof want - 1 && memcmp(buf, want, n) == 0);
+    }
+    CHECK(roundtrip(b, "GET k\r\n", "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / "
+                    "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
+                    "context\r\n"));
+    CHECK(roundtrip(b, "QUIT\r\n", "+OK\r\n"));
+    CHECK(at_eof(b));
+    close(b);
+    /* a protocol error is answered, then the connection closes */
+    b = dial();
+    CHECK(roundtrip(b, "*1\r\n$-5\r\n", "-ERR Protocol error: invalid bulk length\r\n"));
+    CHECK(at_eof(b));
+    close(b);
+    b = dial();
+    CHECK(roundtrip(b, "*2000000\r\n",
+                    "-ERR Protocol error: invalid multibulk length\r\n"));
+    CHECK(at_eof(b));
+    close(b);
+    b = -1;
+    CHECK(roundtrip(a, "ECHO still-here\r\n", "$10\r\nstill-here\r\n"));
+    /* redis-cli, when installed, sees a Redis */
+    if (system("command -v redis-cli >/dev/null 2>&1") == 0) {
+        char cmd[256], outb[256];
+        FILE *p;
+        snprintf(cmd, sizeof cmd, "redis-cli -p %d set a b && redis-cli -p %d get a && "
+                 "redis-cli -p %d ping && redis-cli -p %d incr a", child_port, child_port,
+                 child_port, child_port);
+        p = popen(cmd, "r");
+        n = p ? fread(outb, 1, sizeof outb - 1, p) : 0;
+        outb[n] = 0;
+        if (p) pclose(p);
+        /* not on a terminal, redis-cli prints an error without "(error) " */
+        CHECK(strncmp(outb, "OK\nb\nPONG\nERR value is not an integer or out of range\n",
+                      52) == 0);
+    } else {
+        printf("    note: redis-cli not found, its check is skipped\n");
+    }
+    /* SIGTERM: a graceful exit with status 0, even with a client connected */
+    kill(child, SIGTERM);
+    if (waitpid(child, &status, 0) == child) child = -1;
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(at_eof(a));
+out:
+    if (a >= 0) close(a);
+    if (b >= 0) close(b);
+    free(big);
+    free(back);
+    stop_server();
+}
+
+TEST(server_bad_arguments) {
+    int st = system(SRV_DIR "miniredis 2>/dev/null; test $? -eq 2 && "
+                    SRV_DIR "miniredis 70000 2>/dev/null; test $? -eq 2 && "
+                    SRV_DIR "miniredis abc 2>/dev/null; test $? -eq 2");
+    ASSERT_EQ(st, 0);
+}
+
+int main(int argc, char **argv) {
+    BEGIN_TESTS(argc, argv);
+    RUN(parse_arrays_and_inline);
+    RUN(parse_split_at_every_byte);
+    RUN(parse_hostile_input);
+    RUN(a_million_pipelined_commands);
+    RUN(exec_strings);
+    RUN(exec_counters);
+    RUN(exec_expiry_on_a_fake_clock);
+    RUN(exec_keys_globs);
+    RUN(exec_pubsub);
+    RUN(server_end_to_end);
+    RUN(server_bad_arguments);
+    DONE();
+}
