@@ -502,6 +502,11 @@ QUICK START
                                          it get ASYNC_ECLOSED
      async_io_close(io)                  deregister and close; a zeroed or closed io:
                                          nothing to do (0), so cleanup can call it
+     async_io_move(dst, src)             dst (zeroed or closed) takes over src,
+                                         registration included; src is left closed.
+                                         EBUSY while a task waits on src. So an
+                                         acceptor can accept into its own frame and
+                                         hand the connection to a task it spawns
      async_io_fd(io), async_io_backend(rt) ("poll" or "epoll")
      async_io_read(t, io, w, buf, len)   op: bytes read (> 0), 0 at end of file
      async_io_write(t, io, w, buf, len)  op: bytes written (maybe fewer than len)
@@ -1840,6 +1845,7 @@ typedef struct async_listen_opts {
 ASYNC_API const char *async_io_backend(const async_runtime *rt);
 ASYNC_API int async_io_register(async_runtime *rt, async_io *io, int fd);
 ASYNC_API int async_io_deregister(async_io *io);
+ASYNC_API int async_io_move(async_io *dst, async_io *src);
 ASYNC_API int async_io_close(async_io *io);
 ASYNC_API int async_io_fd(const async_io *io);
 ASYNC_API int async_io_ready(async_task *t, async_io *io, async_waiter *w, int dir);  /* op */
@@ -6584,6 +6590,28 @@ static void async__io_unwait(async_io *io, async_waitq *q, async_waiter *w, int 
 }
 
 /* Returns the descriptor, still open, in the blocking mode it had. */
+/* The reactor holds a pointer to each registered io: a move tells it the new place
+   (the table entry, and epoll's data pointer). Waiters hold the old one: refused. */
+ASYNC_DEF int async_io_move(async_io *dst, async_io *src) {
+    if (!dst || !src || dst == src) return ASYNC_EINVAL;
+    if (dst->flags & ASYNC__IO_REG) return ASYNC_EBUSY;
+    if (src->rq.head || src->wq.head) return ASYNC_EBUSY;
+    if ((src->flags & ASYNC__IO_REG) && src->rt) {
+        async__reactor *r = &src->rt->io;
+#ifdef ASYNC__EPOLL
+        struct epoll_event e;
+        e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        e.data.ptr = dst;
+        if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, src->fd, &e) < 0) return -errno;
+#endif
+        r->ios[src->slot] = dst;
+    }
+    *dst = *src;
+    async__memset(src, 0, sizeof *src);
+    src->fd = -1;
+    return 0;
+}
+
 ASYNC_DEF int async_io_deregister(async_io *io) {
     async_runtime *rt;
     int fd;

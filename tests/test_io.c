@@ -1544,6 +1544,79 @@ TEST(signals_interrupting_the_loop_lose_nothing) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- async_io_move: accept into the acceptor's frame, hand over to a task ----------- */
+typedef struct {
+    async_task task;
+    async_io *lis, tmp;
+    async_waiter w;
+    echo_conn *conn;
+    int rc, moved;
+} mover;
+
+static int mover_run(async_task *t) {
+    mover *f = (mover *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sock_accept(t, f->lis, &f->w, &f->tmp, NULL));
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    f->moved = async_io_move(&f->conn->conn, &f->tmp);
+    async_task_spawn(t->rt, &f->conn->task, echo_conn_run, "moved-conn");
+    ASYNC_END(f->moved);
+}
+
+TEST(io_move_hands_a_connection_to_another_task) {
+    static mover m;
+    static echo_conn ec;
+    static client c;
+    static waiting_reader wr;
+    async_io lis, a, b, rd, wrp;
+    async_addr bound;
+    ZERO(m); ZERO(ec); ZERO(c); ZERO(wr); ZERO(lis); ZERO(a); ZERO(b); ZERO(rd); ZERO(wrp);
+    rt_real();
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &bound), 0);
+    m.lis = &lis;
+    m.conn = &ec;
+    c.to = bound;
+    c.msg = "moved along";
+    c.len = strlen(c.msg);
+    async_task_spawn(&rt, &m.task, mover_run, "mover");
+    async_task_spawn(&rt, &c.task, client_run, "client");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(m.moved, 0);
+    CHECK(m.tmp.rt == NULL && async_io_fd(&m.tmp) == ASYNC_EINVAL);    /* left closed */
+    ASSERT_EQ(async_io_close(&m.tmp), 0);                  /* and closing it is a no-op */
+    ASSERT_EQ(c.task.u.result, (long long)c.len);
+    CHECK(memcmp(c.back, c.msg, c.len) == 0);
+    ASSERT_EQ(ec.total, (int)c.len);
+    /* refused: a registered destination, a source with a waiter, bad arguments */
+    ASSERT_EQ(async_pipe(&rt, &rd, &wrp), 0);
+    ASSERT_EQ(async_io_move(&wrp, &rd), ASYNC_EBUSY);
+    ASSERT_EQ(async_io_move(&rd, &rd), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_move(NULL, &rd), ASYNC_EINVAL);
+    wr.io = &rd;
+    async_task_spawn(&rt, &wr.task, waiting_reader_run, "waiter");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(async_io_move(&a, &rd), ASYNC_EBUSY);
+    CHECK(write(async_io_fd(&wrp), "x", 1) == 1);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(wr.n, 1);
+    /* moved twice, then still readable through the new place */
+    ASSERT_EQ(async_io_move(&a, &rd), 0);
+    ASSERT_EQ(async_io_move(&b, &a), 0);
+    ZERO(wr);
+    wr.io = &b;
+    async_task_spawn(&rt, &wr.task, waiting_reader_run, "waiter2");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    CHECK(write(async_io_fd(&wrp), "y", 1) == 1);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(wr.n, 1);
+    CHECK(wr.buf[0] == 'y');
+    async_io_close(&b);
+    async_io_close(&wrp);
+    async_io_close(&lis);
+    ASSERT_EQ(rt.io.n, 1);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     alarm(300);                                 /* a hang fails instead of blocking CI */
@@ -1575,5 +1648,6 @@ int main(int argc, char **argv) {
     RUN(cancelled_pool_ops_free_their_requests);
     RUN(emfile_on_accept_backs_off_and_recovers);
     RUN(signals_interrupting_the_loop_lose_nothing);
+    RUN(io_move_hands_a_connection_to_another_task);
     DONE();
 }
