@@ -5248,12 +5248,11 @@ static async_task *async__joinset_find_running(async_joinset *js) {
     return NULL;
 }
 
-/* Abort every running member (they finish cancelled at their next poll); keep
-   calling join_next to reap them, as Tokio. */
-ASYNC_DEF int async_joinset_abort_all(async_joinset *js) {
+/* The members of js not yet told to abort: abort them, telling cb first. */
+static int async__joinset_abort_each(async_joinset *js, void (*cb)(async_task *, void *),
+                                     void *user) {
     async__link *lists[3];
     int i, n = 0;
-    if (!js || !js->rt) return ASYNC_EINVAL;
     lists[0] = &js->rt->runq;
     lists[1] = &js->rt->deferred;
     lists[2] = &js->rt->waiting;
@@ -5264,11 +5263,21 @@ ASYNC_DEF int async_joinset_abort_all(async_joinset *js) {
             next = l->next;                     /* a wake moves m to the run queue */
             if ((m->flags2 & ASYNC__F2_INSET) && m->u.owner == &js->owner &&
                 !(m->flags & ASYNC__F_ABORT)) {
+                if (cb) cb(m, user);
                 async_task_abort(m);
                 n++;
             }
         }
     }
+    return n;
+}
+
+/* Abort every running member (they finish cancelled at their next poll); keep
+   calling join_next to reap them, as Tokio. */
+ASYNC_DEF int async_joinset_abort_all(async_joinset *js) {
+    int n;
+    if (!js || !js->rt) return ASYNC_EINVAL;
+    n = async__joinset_abort_each(js, NULL, NULL);
     if (js->rt->current && (js->rt->current->flags2 & ASYNC__F2_INSET) &&
         js->rt->current->u.owner == &js->owner) {
         async_task_abort(js->rt->current);
@@ -8380,30 +8389,6 @@ ASYNC_DEF int async_shutdown_request(async_shutdown *sd) {
     sd->requested = 1;
     if (sd->task && sd->phase == ASYNC__SD_WAIT) async_task_wake(sd->task);
     return 0;
-}
-
-/* The members of js not yet told to abort: abort them, telling cb first. */
-static int async__joinset_abort_each(async_joinset *js, void (*cb)(async_task *, void *),
-                                     void *user) {
-    async__link *lists[3];
-    int i, n = 0;
-    lists[0] = &js->rt->runq;
-    lists[1] = &js->rt->deferred;
-    lists[2] = &js->rt->waiting;
-    for (i = 0; i < 3; i++) {
-        async__link *l, *next;
-        for (l = lists[i]->next; l != lists[i]; l = next) {
-            async_task *m = async__task_of(l);
-            next = l->next;
-            if ((m->flags2 & ASYNC__F2_INSET) && m->u.owner == &js->owner &&
-                !(m->flags & ASYNC__F_ABORT)) {
-                if (cb) cb(m, user);
-                async_task_abort(m);
-                n++;
-            }
-        }
-    }
-    return n;
 }
 
 /* op: the number of tasks aborted once everything has stopped. sd->signo says
