@@ -124,7 +124,14 @@ QUICK START
    (nested async functions unwind the same way, innermost first). Operations
    that never started are not touched; a task aborted before its first poll
    never runs. Every operation in this header honours cancel mode; a poll
-   function you write yourself must too (check async_task_cancelling(t)).
+   function you write yourself must too (check async_task_cancelling(t)): in
+   cancel mode it returns a negative code, never ASYNC_PENDING and never a
+   success, because an await only looks for cancellation when its operation
+   failed (that keeps an await that completes at once down to its operation and
+   one test). Cancel mode only ever starts with a poll, never inside one: a task
+   that aborts itself runs on to its next suspension, as in Tokio.
+   Awaits store the resume point and the site (for async_dump) only when they
+   suspend.
 
    Resume points: the portable form is a `switch` on a key built from
    __LINE__ and __COUNTER__ (so two awaits on one line compile where
@@ -2198,10 +2205,21 @@ static inline int async__done(const async_task *t, const int *resp) {
 
 #ifdef ASYNC_NO_SITES
 #define ASYNC__SITE(what) ((void)0)
+#define ASYNC__SITE_LEAF(what) ((void)0)
+#define ASYNC__SITE_CLEAR() ((void)0)
 #else
+/* Where a task suspends, for async_dump and the slow-poll warning. The executor
+   clears t->site before each poll; a yield or wait-until (always innermost) sets it,
+   an await sets it only if its operation did not (so a nested coroutine's line wins
+   over its caller's), and a PENDING that is consumed without suspending (a timeout,
+   a select or join that finished) clears it again. */
 #define ASYNC__SITE(what) \
     { static const async_site async__site = { __FILE__, __LINE__, what }; \
+      if (!async__t->site) async__t->site = &async__site; }
+#define ASYNC__SITE_LEAF(what) \
+    { static const async_site async__site = { __FILE__, __LINE__, what }; \
       async__t->site = &async__site; }
+#define ASYNC__SITE_CLEAR() (async__t->site = NULL)
 #endif
 
 #ifdef ASYNC_USE_COMPUTED_GOTO
@@ -2269,6 +2287,18 @@ static inline int async__done(const async_task *t, const int *resp) {
 #define ASYNC__CHECK_CANCEL() \
     if (async__t->flags & ASYNC__F_CANCELLING) { async__rv = ASYNC_ECANCELED; goto async__unwind; }
 
+/* After an awaited operation: a task is only ever cancel-mode polled from the start
+   of a poll (abort never flips a running poll into cancel mode), and an operation
+   polled in cancel mode must not complete, so only an error can mean "cancelled".
+   A fast path that returns a constant 0 then pays nothing here. */
+#define ASYNC__CHECK_CANCEL_RC(rc) \
+    if ((rc) < 0 && (async__t->flags & ASYNC__F_CANCELLING)) { \
+        async__rv = ASYNC_ECANCELED; goto async__unwind; \
+    } \
+    ASYNC_ASSERT(async__in_cleanup || !(async__t->flags & ASYNC__F_CANCELLING), \
+                 "an operation completed in cancel mode (it must unlink its waiter and " \
+                 "return ASYNC_ECANCELED)");
+
 /* Poll op once in cancel mode (it must unlink and not complete), then restore the
    task's mode: used for timeouts, select losers and ASYNC_CORO_CANCEL. */
 #define ASYNC__CANCEL_OP(op) \
@@ -2280,6 +2310,7 @@ static inline int async__done(const async_task *t, const int *resp) {
         ASYNC_ASSERT(async__crc != ASYNC_PENDING, \
                      "an operation returned ASYNC_PENDING in cancel mode"); \
         (void)async__crc; \
+        ASYNC__SITE_CLEAR(); \
         async__t->flags = (uint8_t)((async__t->flags & ~ASYNC__F_CANCELLING) | async__mode); \
     } while (0)
 
@@ -2288,17 +2319,18 @@ static inline int async__done(const async_task *t, const int *resp) {
 #define ASYNC__NO_SUSPEND_IN_CLEANUP() \
     ASYNC_ASSERT(0, "an await inside ASYNC_CLEANUP cannot suspend: cleanup is synchronous")
 
+/* The resume key and the site are stored only when the task suspends: an await
+   that completes at once costs its operation and one test. */
 #define ASYNC__AWAIT(n, rc, op, what) \
     do { \
-        ASYNC__POINT(n) \
-        ASYNC__SITE(what); \
+        ASYNC__MARK_FT(n) \
         if (((rc) = (op)) == ASYNC_PENDING) { \
-            if (!async__in_cleanup) return ASYNC_PENDING; \
+            if (!async__in_cleanup) { ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; } \
             ASYNC__NO_SUSPEND_IN_CLEANUP(); \
             ASYNC__CANCEL_OP(op); \
             (rc) = ASYNC_ECANCELED; \
         } \
-        ASYNC__CHECK_CANCEL() \
+        ASYNC__CHECK_CANCEL_RC(rc) \
     } while (0)
 
 #define ASYNC__WAIT_UNTIL(n, cond, what) \
@@ -2306,7 +2338,7 @@ static inline int async__done(const async_task *t, const int *resp) {
         ASYNC__POINT(n) \
         ASYNC__CHECK_CANCEL() \
         if (!(cond)) { \
-            if (!async__in_cleanup) { ASYNC__SITE(what); return ASYNC_PENDING; } \
+            if (!async__in_cleanup) { ASYNC__SITE_LEAF(what); return ASYNC_PENDING; } \
             ASYNC__NO_SUSPEND_IN_CLEANUP(); \
         } \
     } while (0)
@@ -2318,7 +2350,7 @@ static inline int async__done(const async_task *t, const int *resp) {
         } else { \
             before; \
             ASYNC__SET(n); \
-            ASYNC__SITE(what); \
+            ASYNC__SITE_LEAF(what); \
             return (value); \
         } \
         ASYNC__MARK_FT(n) \
@@ -2328,16 +2360,17 @@ static inline int async__done(const async_task *t, const int *resp) {
 #define ASYNC__AWAIT_DL(n, rc, timer, deadline, op, what) \
     do { \
         async__timer_arm(async__t, (timer), (deadline)); \
-        ASYNC__POINT(n) \
-        ASYNC__SITE(what); \
+        ASYNC__MARK_FT(n) \
         if (((rc) = (op)) == ASYNC_PENDING) { \
-            if ((timer)->state != ASYNC__TM_FIRED && !async__in_cleanup) return ASYNC_PENDING; \
+            if ((timer)->state != ASYNC__TM_FIRED && !async__in_cleanup) { \
+                ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; \
+            } \
             if (async__in_cleanup) ASYNC__NO_SUSPEND_IN_CLEANUP(); \
             ASYNC__CANCEL_OP(op); \
             (rc) = async__in_cleanup ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT; \
         } \
         async__timer_disarm(timer); \
-        ASYNC__CHECK_CANCEL() \
+        ASYNC__CHECK_CANCEL_RC(rc) \
     } while (0)
 
 
@@ -2353,7 +2386,6 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
 #define ASYNC__COMBO_BEGIN(n_, sel, n, mode, join, what) \
     async__combo_init(async__t, (sel), (n), (mode), (join)); \
     ASYNC__POINT(n_) \
-    ASYNC__SITE(what); \
     for (;;) { \
         int async__bi; \
         async__combo_restart(async__t, (sel)); \
@@ -2374,8 +2406,8 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
 
 #define ASYNC__COMBO_END(sel) \
         } \
-        if (async__combo_finish(async__t, (sel))) break; \
-        if (!async__in_cleanup) return ASYNC_PENDING; \
+        if (async__combo_finish(async__t, (sel))) { ASYNC__SITE_CLEAR(); break; } \
+        if (!async__in_cleanup) { ASYNC__SITE("select/join"); return ASYNC_PENDING; } \
         ASYNC__NO_SUSPEND_IN_CLEANUP(); \
         (sel)->mode |= ASYNC_SELECT_NOWAIT; \
     } \
@@ -2387,7 +2419,6 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
     do { \
         for ((i) = 0; (i) < (n); (i)++) (rcs)[i] = ASYNC__UNSTARTED; \
         ASYNC__POINT(n_) \
-        ASYNC__SITE(what); \
         { \
             int *async__errp = (errp), async__left = 0, async__stop = 0; \
             for ((i) = 0; (i) < (n) && !async__stop; (i)++) \
@@ -2395,7 +2426,9 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
                     if (((rcs)[i] = (op)) == ASYNC_PENDING) async__left++; \
                     else if (async__errp && (rcs)[i] < 0) async__stop = (i) + 1; \
                 } \
-            if (async__left && !async__stop && !async__in_cleanup) return ASYNC_PENDING; \
+            if (async__left && !async__stop && !async__in_cleanup) { \
+                ASYNC__SITE(what); return ASYNC_PENDING; \
+            } \
             if (async__left && !async__stop) ASYNC__NO_SUSPEND_IN_CLEANUP(); \
             for ((i) = 0; (i) < (n); (i)++) \
                 if ((rcs)[i] == ASYNC_PENDING) { \
@@ -2866,6 +2899,7 @@ ASYNC__HOT static void async__poll_task(async_runtime *rt, async_task *t) {
     rt->current = t;
     rt->budget = rt->budget_init;
     rt->stats.polls++;
+    t->site = NULL;
     if ((t->flags & ASYNC__F_ABORT) || rt->slow_poll) rc = async__poll_slow(rt, t);
     else rc = t->fn(t);
     rt->current = NULL;

@@ -96,6 +96,73 @@ TEST(counters) {
     async_runtime_destroy(&rt);
 }
 
+/* Where a task waits is the innermost suspension: a nested coroutine's line, not
+   its caller's. A PENDING that a finished select swallowed leaves no stale line
+   behind for the next await. */
+typedef struct { async_coro co; async_timer timer; int line; } inner_frame;
+static int inner_sleep(async_task *t, inner_frame *f, async_time d) {
+    ASYNC_CORO_BEGIN(t, &f->co);
+    f->line = __LINE__ + 1;
+    ASYNC_AWAIT(f->co.result, async_sleep(t, &f->timer, d));
+    ASYNC_END(0);
+}
+typedef struct {
+    async_task task;
+    inner_frame in;
+    async_select sel;
+    async_timer timer;
+    int rc, rc0, rc1, line, stage;
+} site_frame;
+static int nested_waiter(async_task *t) {
+    site_frame *f = (site_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_CALL(f->rc, &f->in.co, inner_sleep(t, &f->in, ASYNC_SEC(1)));
+    f->stage = 1;
+    ASYNC_CORO_INIT(&f->in.co);
+    ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED);
+        ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc0, inner_sleep(t, &f->in, ASYNC_SEC(5)));
+        ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc1, async_sleep(t, &f->timer, 0));
+    ASYNC_SELECT_END(&f->sel);
+    f->stage = 2;
+    f->line = __LINE__ + 1;
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_SEC(1)));
+    ASYNC_END(0);
+}
+TEST(where_is_the_innermost_suspension_and_never_stale) {
+    async_runtime rt;
+    static site_frame f;
+    const char *file = NULL;
+    int line = 0;
+    ZERO(f);
+    test_rt_paused(&rt);
+    async_task_spawn(&rt, &f.task, nested_waiter, "nested");
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(f.stage, 0);
+    ASSERT_EQ(async_task_where(&f.task, &file, &line), 0);
+#ifndef ASYNC_NO_SITES
+    ASSERT_EQ(line, f.in.line);                   /* inside inner_sleep */
+    ASSERT_STR(file, __FILE__);
+    out[0] = 0;
+    async_dump(&rt, capture, NULL);
+    ASSERT_HAS(out, "in async_sleep(t, &f->timer, d)");
+#endif
+    async_time_advance(&rt, ASYNC_SEC(1));
+    async_runtime_step(&rt, 0);
+    /* the select: branch 0 suspended inside inner_sleep, branch 1 won at once */
+    ASSERT_EQ(f.stage, 2);
+    ASSERT_EQ(f.sel.winner, 1);
+    ASSERT_EQ(async_task_where(&f.task, &file, &line), 0);
+    ASSERT_EQ(line, f.line);                      /* not the loser's line */
+#ifndef ASYNC_NO_SITES
+    out[0] = 0;
+    async_dump(&rt, capture, NULL);
+    ASSERT_HAS(out, "in async_sleep(t, &f->timer, ASYNC_SEC(1))");
+#endif
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.rc, 0);
+    async_runtime_destroy(&rt);
+}
+
 /* A clock the test moves by hand: a "busy" task advances it during its poll. */
 static async_time fake_now;
 static async_time fake_clock(void *user) { (void)user; return fake_now; }
@@ -179,6 +246,7 @@ int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(dump_lists_every_task_with_where_and_what);
     RUN(counters);
+    RUN(where_is_the_innermost_suspension_and_never_stale);
     RUN(slow_poll_warning_names_task_and_line);
     RUN(strerror_names_every_code);
     RUN(state_names_and_null_stats);

@@ -403,6 +403,44 @@ TEST(self_abort_without_yield_completes) {
     async_runtime_destroy(&rt);
 }
 
+/* An operation must not complete in cancel mode: an await only looks for
+   cancellation when its operation failed, so one that ignores cancel mode fails
+   ASYNC_ASSERT with a message (and, asserts off, its task runs on to its end). */
+typedef struct { async_task task; int polls, rc, after, cleaned; } rude_frame;
+static int rude_op(rude_frame *f) { return f->polls++ ? 0 : ASYNC_PENDING; }
+static int rude_task(async_task *t) {
+    rude_frame *f = (rude_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, rude_op(f));
+    f->after = 1;
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    ASYNC_END(0);
+}
+TEST(an_op_completing_in_cancel_mode_asserts) {
+    async_runtime rt;
+    static rude_frame r;
+    int asserts0 = test_asserts;
+    ZERO(r);
+    async_runtime_init(&rt, NULL);
+    async_task_spawn(&rt, &r.task, rude_task, "rude");
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(r.polls, 1);
+    async_task_abort(&r.task);
+    ASSERT_EQ(test_asserts, asserts0);
+    async_runtime_step(&rt, 0);                   /* the cancel-mode poll */
+    ASSERT_EQ(r.polls, 2);
+    ASSERT_EQ(test_asserts, asserts0 + 1);
+    ASSERT_HAS(test_assert_msg, "completed in cancel mode");
+    ASSERT_EQ(r.cleaned, 1);
+    {
+        int res = 0;
+        ASSERT_EQ(async_task_result(&r.task, &res), 0);
+        ASSERT_EQ(res, ASYNC_ECANCELED);
+    }
+    async_runtime_destroy(&rt);
+}
+
 /* ---- the waker: from another thread, a signal handler, or before the wait --------- */
 static int waker_task(async_task *t) {
     worker *f = (worker *)t;
@@ -849,6 +887,7 @@ int main(int argc, char **argv) {
     RUN(abort_while_yielded);
     RUN(yield_defers_until_collection);
     RUN(self_abort_follows_tokio);
+    RUN(an_op_completing_in_cancel_mode_asserts);
     RUN(self_abort_without_yield_completes);
     RUN(waker_from_another_thread);
     RUN(waker_from_signal_handler_and_before_wait);
