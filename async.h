@@ -297,7 +297,11 @@ QUICK START
         (ASYNC_EAGAIN full), _reserve(t, c, w) / _try_reserve then
         _send_reserved(c, &item) or _release_reserved(c) (a permit guarantees a
         slot; _capacity() comes back only when the item is received), _recv(t, c,
-        w, &item), _try_recv (ASYNC_EAGAIN empty), _close (the receiver: later sends
+        w, &item), _recv_many(t, c, w, items, limit) (Tokio's recv_many: waits
+        for at least one item, then takes up to `limit` in one go into the array
+        `items` and returns how many; limit 0 returns 0 at once; one unit of the
+        budget per call; cancel safe like _recv: a cancelled or lost wait takes
+        nothing), _try_recv (ASYNC_EAGAIN empty), _close (the receiver: later sends
         fail, waiting senders fail, permits already granted may still send, what is
         buffered can be drained), _closed(t, c, w) (a sender waits for the close),
         _len, _capacity, _destroy. recv gives ASYNC_ECLOSED only when no sender is
@@ -305,7 +309,7 @@ QUICK START
         Several tasks may receive from one channel (a work queue): they queue in
         order, a send wakes them all and one gets the item.
         ASYNC_MPSC_TYPED(prefix, type) adds inline typed prefix_send/_recv/_try_send/
-        _try_recv with the item size known at compile time (the fast way).
+        _try_recv/_recv_many with the item size known at compile time (the fast way).
      async_oneshot: _init(o, item_size, storage), _send (never waits; ASYNC_ECLOSED
         if the receiver is gone, and the item is still yours), _recv(t, o, w, &item)
         (ASYNC_ECLOSED if the sender was released without sending; ASYNC_ESTATE if
@@ -1364,6 +1368,8 @@ ASYNC_API int async_mpsc_send_reserved(async_mpsc *c, const void *item);
 ASYNC_API int async_mpsc_release_reserved(async_mpsc *c);
 ASYNC_API int async_mpsc_recv(async_task *t, async_mpsc *c, async_waiter *w, void *item); /* op */
 ASYNC_API int async_mpsc_try_recv(async_mpsc *c, void *item);
+ASYNC_API int async_mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w,
+                                   void *items, size_t limit);              /* op */
 ASYNC_API int async_mpsc_close(async_mpsc *c);
 ASYNC_API int async_mpsc_is_closed(const async_mpsc *c);
 ASYNC_API int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w);     /* op */
@@ -1450,6 +1456,11 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
     static inline int prefix##_try_recv(async_mpsc *c, type *item) { \
         if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
         return async_mpsc_try_recv(c, item); \
+    } \
+    static inline int prefix##_recv_many(async_task *t, async_mpsc *c, async_waiter *w, \
+                                         type *items, size_t limit) { \
+        if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
+        return async_mpsc_recv_many(t, c, w, items, limit); \
     }
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -4569,6 +4580,44 @@ ASYNC_DEF int async_mpsc_recv(async_task *t, async_mpsc *c, async_waiter *w, voi
         if (!async__coop(t)) return ASYNC_PENDING;
         async__mpsc_take(c, item);
         return 0;
+    }
+    if (async__mpsc_ended(c)) return ASYNC_ECLOSED;
+    async__wq_push(&c->recv_q, w, t);
+    return ASYNC_PENDING;
+}
+
+/* Up to `limit` items at once: two copies out of the ring and one release of the
+   freed slots (handed to waiting senders in order), or item by item from the
+   blocks of an unbounded channel. Returns how many (an int: limit is capped). */
+ASYNC_DEF int async_mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w,
+                                   void *items, size_t limit) {
+    unsigned char *out = (unsigned char *)items;
+    size_t k, i;
+    if (!t || !c || !w || (!items && c->item_size && limit)) return ASYNC_EINVAL;
+    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&c->recv_q, w);
+    w->state = ASYNC__W_IDLE;
+    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;   /* nothing taken */
+    if (!limit) return 0;
+    if (limit > (size_t)INT_MAX) limit = (size_t)INT_MAX;
+    if (c->len) {
+        if (!async__coop(t)) return ASYNC_PENDING;
+        k = c->len < limit ? c->len : limit;
+        if (c->cap) {
+            size_t first = c->cap - c->head;
+            if (first > k) first = k;
+            if (c->item_size) {
+                async__memcpy(out, c->buf + c->head * c->item_size, first * c->item_size);
+                if (k > first) async__memcpy(out + first * c->item_size, c->buf,
+                                             (k - first) * c->item_size);
+            }
+            c->head += k;
+            if (c->head >= c->cap) c->head -= c->cap;
+            c->len -= k;
+            async__permits_release(&c->send_q, &c->used, c->cap, k);
+        } else {
+            for (i = 0; i < k; i++) async__mpsc_take(c, out ? out + i * c->item_size : out);
+        }
+        return (int)k;
     }
     if (async__mpsc_ended(c)) return ASYNC_ECLOSED;
     async__wq_push(&c->recv_q, w, t);

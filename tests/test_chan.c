@@ -372,6 +372,185 @@ TEST(typed_mpsc_abort_and_close) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- recv_many (Tokio's Receiver::recv_many) -------------------------------------- */
+typedef struct {
+    async_task task;
+    async_waiter w;
+    async_timer timer;
+    async_mpsc *c;
+    size_t limit;
+    async_time every, timeout;
+    int rc, batch[8], got[64], ngot, nbatch, cleaned;
+} mframe;
+static int many_receiver(async_task *t) {
+    mframe *f = (mframe *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        if (f->timeout)
+            ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, f->timeout,
+                                async_mpsc_recv_many(t, f->c, &f->w, f->batch, f->limit));
+        else
+            ASYNC_AWAIT(f->rc, async_mpsc_recv_many(t, f->c, &f->w, f->batch, f->limit));
+        if (f->rc <= 0) break;
+        {
+            int i;
+            CHECK((size_t)f->rc <= f->limit);
+            for (i = 0; i < f->rc && f->ngot < 64; i++) f->got[f->ngot++] = f->batch[i];
+        }
+        f->nbatch++;
+        logf_("b%d ", f->rc);
+        if (f->every) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->every));
+    }
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    ASYNC_END(f->rc);
+}
+
+TEST(mpsc_recv_many_batches_in_order_and_frees_slots_fifo) {
+    async_runtime rt;
+    static cframe s[3];
+    static mframe r;
+    async_mpsc c;
+    int i, last[3] = {-1, -1, -1};
+    test_rt_paused(&rt);
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), 4, NULL), 0);
+    async_mpsc_sender_clone(&c);
+    async_mpsc_sender_clone(&c);
+    for (i = 0; i < 3; i++) spawn(&rt, &s[i], &c, sender, 10 * i, 5);
+    ZERO(r);
+    r.c = &c;
+    r.limit = 3;
+    r.every = MS(1);                              /* slow: the ring fills, senders queue */
+    async_task_spawn(&rt, &r.task, many_receiver, "many");
+    LOG_RESET();
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.ngot, 15);
+    ASSERT_EQ(r.rc, ASYNC_ECLOSED);               /* 0 is never "closed": an error is */
+    for (i = 0; i < 15; i++) {                    /* each sender's items in its order */
+        CHECK(r.got[i] % 10 == last[r.got[i] / 10] + 1);
+        last[r.got[i] / 10] = r.got[i] % 10;
+    }
+    /* a full ring of 4 gives batches of the limit, and they wrap around the ring */
+    {
+        const char *p = test_log;
+        int n3 = 0;
+        while ((p = strstr(p, "b3 ")) != NULL) { n3++; p += 3; }
+        ASSERT_EQ(n3, 5);
+    }
+    ASSERT_EQ(r.nbatch, 5);
+    /* the first batch freed three slots: the three queued sends went in, in order */
+    ASSERT_HAS(test_log, "s0 s1 s2 s3 b3 s4 s10 s20 ");
+    ASSERT_EQ(c.used, 0);
+    CHECK(c.send_q.head == NULL && c.recv_q.head == NULL);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+    async_runtime_destroy(&rt);
+}
+
+/* Calls that complete at once, made from inside a poll (where the budget is). */
+typedef struct { async_task task; async_waiter w; void (*body)(async_task *t, async_waiter *w); } script;
+static int script_task(async_task *t) {
+    script *f = (script *)t;
+    ASYNC_BEGIN(t);
+    f->body(t, &f->w);
+    ASYNC_END(0);
+}
+static void run_script(void (*body)(async_task *t, async_waiter *w)) {
+    async_runtime rt;
+    static script f;
+    ZERO(f);
+    f.body = body;
+    test_rt_paused(&rt);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, script_task, "script"), 0);
+    async_runtime_destroy(&rt);
+}
+static void recv_many_edges(async_task *t, async_waiter *w) {
+    async_mpsc c;
+    int i, v, out[64];
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), 0, NULL), 0);    /* unbounded: blocks */
+    for (v = 0; v < 100; v++) ASSERT_EQ(async_mpsc_try_send(&c, &v), 0);
+    ASSERT_EQ(async_mpsc_recv_many(t, &c, w, out, 0), 0);      /* limit 0 */
+    ASSERT_EQ(async_mpsc_recv_many(t, &c, w, NULL, 5), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_recv_many(NULL, &c, w, out, 5), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_recv_many(t, &c, NULL, out, 5), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_recv_many(t, NULL, w, out, 5), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_recv_many(t, &c, w, out, 50), 50);    /* across blocks */
+    for (i = 0; i < 50; i++) ASSERT_EQ(out[i], i);
+    ASSERT_EQ(async_mpsc_recv_many(t, &c, w, out, 64), 50);    /* what is left */
+    for (i = 0; i < 50; i++) ASSERT_EQ(out[i], 50 + i);
+    ASSERT_EQ(async_mpsc_len(&c), 0);
+    async_mpsc_sender_release(&c);
+    ASSERT_EQ(async_mpsc_recv_many(t, &c, w, out, 64), ASYNC_ECLOSED);
+    ASSERT_EQ(async_mpsc_recv_many(t, &c, w, out, 0), 0);      /* still 0 */
+    CHECK(c.recv_q.head == NULL);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+}
+TEST(mpsc_recv_many_edges_unbounded_and_bad_arguments) { run_script(recv_many_edges); }
+
+TEST(mpsc_recv_many_cancelled_takes_nothing) {
+    async_runtime rt;
+    static mframe r;
+    static cframe s;
+    async_mpsc c;
+    int out[4] = {0};
+    test_rt_paused(&rt);
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), 4, NULL), 0);
+    /* a timed-out wait: nothing taken, no waiter left, the channel still works */
+    ZERO(r);
+    r.c = &c;
+    r.limit = 4;
+    r.timeout = MS(5);
+    async_task_spawn(&rt, &r.task, many_receiver, "timed");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r.rc, ASYNC_ETIMEDOUT);
+    ASSERT_EQ(r.ngot, 0);
+    CHECK(c.recv_q.head == NULL);
+    /* an aborted wait: cleanup runs, waiter unlinked, later items stay for others */
+    ZERO(r);
+    r.c = &c;
+    r.limit = 4;
+    async_task_spawn(&rt, &r.task, many_receiver, "aborted");
+    async_runtime_step(&rt, 0);
+    CHECK(c.recv_q.head != NULL);
+    async_task_abort(&r.task);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(r.cleaned, 1);
+    ASSERT_EQ(r.ngot, 0);
+    CHECK(c.recv_q.head == NULL);
+    spawn(&rt, &s, &c, sender, 7, 2);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out[0]), 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out[1]), 0);
+    ASSERT_EQ(out[0], 7);
+    ASSERT_EQ(out[1], 8);
+    ASSERT_EQ(c.used, 0);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+static void typed_recv_many(async_task *t, async_waiter *w) {
+    async_mpsc c;
+    pair in = {0, 0}, out[3];
+    int i;
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(pair), 3, NULL), 0);
+    for (i = 0; i < 3; i++) {
+        in.id = i;
+        in.tag = (short)(i * 3);
+        ASSERT_EQ(pairs_try_send(&c, &in), 0);
+    }
+    ASSERT_EQ(pairs_recv_many(t, &c, w, out, 2), 2);
+    ASSERT_EQ(out[0].id, 0);
+    ASSERT_EQ(out[1].tag, 3);
+    ASSERT_EQ(pairs_try_send(&c, &in), 0);                  /* wraps */
+    ASSERT_EQ(pairs_recv_many(t, &c, w, out, 3), 2);
+    ASSERT_EQ(out[0].id, 2);
+    ASSERT_EQ(out[1].id, 2);
+    async_mpsc_destroy(&c);
+    ASSERT_EQ(async_mpsc_init(&c, 32, 2, NULL), 0);         /* wrong item size */
+    ASSERT_EQ(pairs_recv_many(t, &c, w, out, 2), ASYNC_EINVAL);
+    async_mpsc_destroy(&c);
+}
+TEST(typed_mpsc_recv_many) { run_script(typed_recv_many); }
+
 typedef struct { async_task task; async_waiter w; async_oneshot *o; int rc; double item; } oframe;
 static int oneshot_rx(async_task *t);
 
@@ -830,6 +1009,10 @@ int main(int argc, char **argv) {
     RUN(mpsc_unbounded_allocation_failure);
     RUN(typed_mpsc_same_semantics);
     RUN(typed_mpsc_abort_and_close);
+    RUN(mpsc_recv_many_batches_in_order_and_frees_slots_fifo);
+    RUN(mpsc_recv_many_edges_unbounded_and_bad_arguments);
+    RUN(mpsc_recv_many_cancelled_takes_nothing);
+    RUN(typed_mpsc_recv_many);
     RUN(mpsc_end_reaches_parked_receiver);
     RUN(zero_size_items);
     RUN(oneshot_close_wakes_parked_receiver);
