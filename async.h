@@ -200,7 +200,9 @@ QUICK START
    the cooperative budget spent) runs again only after that collection. Each
    poll starts with `budget` (128) units; every operation that completes
    spends one, and with none left operations return ASYNC_PENDING and yield,
-   so a task looping over ready operations cannot starve others or timers.
+   so a task looping over ready operations cannot starve others or timers. In
+   cancel mode there is no budget (that keeps inline fast paths out of it), and
+   nothing yields.
    A poll function of your own that is always ready calls
    async_consume_budget(t) (tokio::task::consume_budget): 1 to go on, 0 when the
    budget is spent (return ASYNC_PENDING then: the task runs again soon).
@@ -867,6 +869,13 @@ REVISION HISTORY
 #error "async.h: ASYNC_WHEEL_BITS must be 3 to 6"
 #endif
 
+/* For functions a macro defines in the user's file, which may use only some. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ASYNC__UNUSED __attribute__((unused))
+#else
+#define ASYNC__UNUSED
+#endif
+
 #ifdef ASYNC_STATIC
 #if defined(__GNUC__) || defined(__clang__)
 #define ASYNC_API static __attribute__((unused))
@@ -1318,6 +1327,8 @@ typedef struct async_mpsc {
     size_t rpos, wpos;
     uint32_t senders;                   /* live sender handles (1 after init) */
     uint8_t rx_closed, own;
+    size_t tx_size, rx_size;            /* item_size where the typed fast paths apply
+                                           (bounded; sends: not closed), else 0 */
 } async_mpsc;
 
 typedef struct async_oneshot {
@@ -1430,8 +1441,8 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
    an item) copies with the type's size known; everything else goes to the async_mpsc_
    functions. The channel's item_size must be sizeof(type): ASYNC_EINVAL if not. */
 #define ASYNC_MPSC_TYPED(prefix, type) \
-    static inline int prefix##_send(async_task *t, async_mpsc *c, async_waiter *w, \
-                                    const type *item) { \
+    static inline ASYNC__UNUSED int prefix##_send(async_task *t, async_mpsc *c, \
+                                                  async_waiter *w, const type *item) { \
         if (async__mpsc_can_put(t, c, w, sizeof(type))) { \
             size_t pos_ = c->head + c->len; \
             if (pos_ >= c->cap) pos_ -= c->cap; \
@@ -1441,24 +1452,27 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
         if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
         return async_mpsc_send(t, c, w, item); \
     } \
-    static inline int prefix##_recv(async_task *t, async_mpsc *c, async_waiter *w, type *item) { \
+    static inline ASYNC__UNUSED int prefix##_recv(async_task *t, async_mpsc *c, \
+                                                  async_waiter *w, type *item) { \
         if (async__mpsc_can_take(t, c, w, sizeof(type))) { \
             ASYNC__MEMCPY(item, c->buf + c->head * sizeof(type), sizeof(type)); \
             return async__mpsc_take_done(c); \
         } \
+        if (async__mpsc_park(t, c, w, sizeof(type))) return ASYNC_PENDING; \
         if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
         return async_mpsc_recv(t, c, w, item); \
     } \
-    static inline int prefix##_try_send(async_mpsc *c, const type *item) { \
+    static inline ASYNC__UNUSED int prefix##_try_send(async_mpsc *c, const type *item) { \
         if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
         return async_mpsc_try_send(c, item); \
     } \
-    static inline int prefix##_try_recv(async_mpsc *c, type *item) { \
+    static inline ASYNC__UNUSED int prefix##_try_recv(async_mpsc *c, type *item) { \
         if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
         return async_mpsc_try_recv(c, item); \
     } \
-    static inline int prefix##_recv_many(async_task *t, async_mpsc *c, async_waiter *w, \
-                                         type *items, size_t limit) { \
+    static inline ASYNC__UNUSED int prefix##_recv_many(async_task *t, async_mpsc *c, \
+                                                       async_waiter *w, type *items, \
+                                                       size_t limit) { \
         if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
         return async_mpsc_recv_many(t, c, w, items, limit); \
     }
@@ -2121,16 +2135,19 @@ static inline int async_task_cancelling(const async_task *t) {
 #endif
 
 /* Inline fast paths: the common case in the caller's code, the rest out of line. A
-   fast path applies only when the operation completes at once: not in cancel mode,
-   no waiter of this operation pending, nobody queued ahead, budget left. */
+   fast path applies only when the operation completes at once: no waiter of this
+   operation pending, nobody queued ahead (a free permit or slot means so: the permit
+   core keeps that invariant), budget left. Cancel mode leaves no budget (see
+   async__cancel_enter), so that test also keeps fast paths out of cancel mode. */
 static inline int async__fast_ok(const async_task *t, const async_waiter *w) {
-    return t && w && !(t->flags & ASYNC__F_CANCELLING) && w->state == 0 && t->rt->budget > 0;
+    return t && w && w->state == 0 && t->rt->budget > 0;
 }
 
 ASYNC_API int async__mutex_lock_slow(async_task *t, async_mutex *m, async_waiter *w);
 ASYNC_API int async__mutex_unlock_slow(async_mutex *m);
 static inline int async_mutex_lock(async_task *t, async_mutex *m, async_waiter *w) {
-    if (m && !m->used && !m->q.head && async__fast_ok(t, w)) {
+    if (m && !m->used && async__fast_ok(t, w)) {
+        ASYNC_ASSERT(!m->q.head, "mutex: a waiter queued while it is free");
         t->rt->budget--;
         m->used = 1;
         return 0;
@@ -2145,16 +2162,34 @@ static inline int async_mutex_unlock(async_mutex *m) {
     return async__mutex_unlock_slow(m);
 }
 
+enum { ASYNC__W_IDLE = 0, ASYNC__W_WAITING = 1, ASYNC__W_READY = 2, ASYNC__W_CLOSED = 3 };
+/* Append w (its task t waiting) to q: a circular list, NULL when empty. */
+static inline void async__wq_push(async_waitq *q, async_waiter *w, async_task *t) {
+    w->task = t;
+    w->state = ASYNC__W_WAITING;
+    if (!q->head) {
+        w->next = w->prev = q->head = w;
+    } else {
+        async_waiter *tail = q->head->prev;
+        w->prev = tail;
+        w->next = q->head;
+        tail->next = w;
+        q->head->prev = w;
+    }
+}
+
 ASYNC_API void async__mpsc_after_put(async_mpsc *c);
 ASYNC_API void async__mpsc_after_take(async_mpsc *c);
 static inline int async__mpsc_can_put(async_task *t, async_mpsc *c, const async_waiter *w,
                                       size_t size) {
     async_runtime *rt;
     if (!t || !c || !w) return 0;
-    rt = t->rt;         /* room (so bounded), nobody ahead, not closed, not cancelling... */
-    if (c->used >= c->cap || c->send_q.head || c->item_size != size ||
-        ((t->flags & ASYNC__F_CANCELLING) | w->state | c->rx_closed) || rt->budget <= 0)
-        return 0;
+    rt = t->rt;
+    /* Room (so bounded; and a free slot means no sender is queued: the permit
+       core's invariant), the right size and not closed (tx_size), this waiter
+       idle, budget left (none in cancel mode). */
+    if (c->used >= c->cap || c->tx_size != size || w->state || rt->budget <= 0) return 0;
+    ASYNC_ASSERT(!c->send_q.head, "mpsc: a sender queued while a slot is free");
     rt->budget--;
     c->used++;
     return 1;
@@ -2169,12 +2204,22 @@ static inline int async__mpsc_can_take(async_task *t, async_mpsc *c, async_waite
     async_runtime *rt;
     if (!t || !c || !w) return 0;
     rt = t->rt;
-    /* A receive's waiter that was woken (2: ready) holds nothing: it may go fast too. */
-    if (!c->len || !c->cap || c->item_size != size ||
-        ((t->flags & ASYNC__F_CANCELLING) | (w->state & 1)) || rt->budget <= 0)
-        return 0;
+    /* A receive's waiter that was woken (2: ready) holds nothing: it may go fast too.
+       No budget is left in cancel mode. */
+    if (!c->len || c->rx_size != size || (w->state & 1) || rt->budget <= 0) return 0;
     w->state = 0;
     rt->budget--;
+    return 1;
+}
+/* A receive that must wait, without leaving the caller's code: empty, bounded,
+   the right size, this waiter idle, a sender left, open, not in cancel mode. */
+static inline int async__mpsc_park(async_task *t, async_mpsc *c, async_waiter *w,
+                                   size_t size) {
+    if (!t || !c || !w) return 0;
+    if (c->len || c->rx_size != size || w->state || !c->senders || c->rx_closed ||
+        (t->flags & ASYNC__F_CANCELLING))
+        return 0;
+    async__wq_push(&c->recv_q, w, t);
     return 1;
 }
 static inline int async__mpsc_take_done(async_mpsc *c) {
@@ -2185,6 +2230,24 @@ static inline int async__mpsc_take_done(async_mpsc *c) {
     return 0;
 }
 static inline void async__yield(async_task *t) { t->flags |= ASYNC__F_YIELDED; }
+/* Cancel mode also takes the budget below zero (b -> ~b, which comes back exactly
+   when it ends; nothing spends budget in cancel mode): an inline fast path, which
+   must spend budget, then never completes in cancel mode without a test of its
+   own. The slow paths look at the flag first. */
+static inline uint8_t async__cancel_enter(async_task *t) {
+    uint8_t was = (uint8_t)(t->flags & ASYNC__F_CANCELLING);
+    if (!was) {
+        t->flags |= ASYNC__F_CANCELLING;
+        t->rt->budget = ~t->rt->budget;
+    }
+    return was;
+}
+static inline void async__cancel_leave(async_task *t, uint8_t was) {
+    if (!was && (t->flags & ASYNC__F_CANCELLING)) {
+        t->flags &= (uint8_t)~ASYNC__F_CANCELLING;
+        t->rt->budget = ~t->rt->budget;
+    }
+}
 static inline int async__finish(int32_t *lc, int *resp, int rv) {
     *lc = -2 /* ASYNC__LC_DONE */;
     if (resp) *resp = rv;
@@ -2314,15 +2377,14 @@ static inline int async__done(const async_task *t, const int *resp) {
    task's mode: used for timeouts, select losers and ASYNC_CORO_CANCEL. */
 #define ASYNC__CANCEL_OP(op) \
     do { \
-        uint8_t async__mode = (uint8_t)(async__t->flags & ASYNC__F_CANCELLING); \
+        uint8_t async__mode = async__cancel_enter(async__t); \
         int async__crc; \
-        async__t->flags |= ASYNC__F_CANCELLING; \
         async__crc = (op); \
         ASYNC_ASSERT(async__crc != ASYNC_PENDING, \
                      "an operation returned ASYNC_PENDING in cancel mode"); \
         (void)async__crc; \
         ASYNC__SITE_CLEAR(); \
-        async__t->flags = (uint8_t)((async__t->flags & ~ASYNC__F_CANCELLING) | async__mode); \
+        async__cancel_leave(async__t, async__mode); \
     } while (0)
 
 /* A cleanup section is synchronous (as Rust's Drop): an await there cannot suspend.
@@ -2813,7 +2875,12 @@ static int async__coop(async_task *t) {
     return 0;
 }
 
-ASYNC_DEF int async_consume_budget(async_task *t) { return t ? async__coop(t) : 0; }
+/* Operations look at cancel mode before they spend budget (there is none then); a
+   poll function of the user's that does not is not made to yield in cancel mode. */
+ASYNC_DEF int async_consume_budget(async_task *t) {
+    if (!t) return 0;
+    return (t->flags & ASYNC__F_CANCELLING) ? 1 : async__coop(t);
+}
 
 static void async__free_task(async_task *t) {
     t->magic = 0;
@@ -2880,7 +2947,8 @@ static int async__poll_slow(async_runtime *rt, async_task *t) {
     int rc;
     if (t->flags & ASYNC__F_ABORT) {
         if (t->lc == 0) return ASYNC_ECANCELED;         /* never started: never runs */
-        t->flags |= ASYNC__F_CANCELLING;
+        t->flags |= ASYNC__F_CANCELLING;        /* for the whole poll: no budget */
+        rt->budget = 0;
         rc = t->fn(t);
         ASYNC_ASSERT(rc != ASYNC_PENDING,
                      "an operation returned ASYNC_PENDING in cancel mode (it must "
@@ -2910,7 +2978,9 @@ ASYNC__HOT static void async__poll_task(async_runtime *rt, async_task *t) {
     rt->current = t;
     rt->budget = rt->budget_init;
     rt->stats.polls++;
-    t->site = NULL;
+#ifndef ASYNC_NO_SITES
+    t->site = NULL;                     /* set again where it suspends */
+#endif
     if ((t->flags & ASYNC__F_ABORT) || rt->slow_poll) rc = async__poll_slow(rt, t);
     else rc = t->fn(t);
     rt->current = NULL;
@@ -3867,23 +3937,10 @@ ASYNC_DEF int async_interval_tick(async_task *t, async_interval *iv, async_time 
 ////////////////////////////////////////////////////////////////////////////////
 // >>sync
 
-enum { ASYNC__W_IDLE = 0, ASYNC__W_WAITING = 1, ASYNC__W_READY = 2, ASYNC__W_CLOSED = 3 };
 enum { ASYNC__NOTIFY_ONE = 1, ASYNC__NOTIFY_ALL = 2 };
 
-/* The one wait queue: FIFO, O(1) push and unlink, zero means empty. */
-static void async__wq_push(async_waitq *q, async_waiter *w, async_task *t) {
-    w->task = t;
-    w->state = ASYNC__W_WAITING;
-    if (!q->head) {
-        w->next = w->prev = q->head = w;
-    } else {
-        async_waiter *tail = q->head->prev;
-        w->prev = tail;
-        w->next = q->head;
-        tail->next = w;
-        q->head->prev = w;
-    }
-}
+/* The one wait queue: FIFO, O(1) push (async__wq_push, inline in the declarations
+   for the typed fast paths) and unlink, zero means empty. */
 static void async__wq_unlink(async_waitq *q, async_waiter *w) {
     if (w->next == w) {
         q->head = NULL;
@@ -4401,6 +4458,7 @@ ASYNC_DEF int async_mpsc_init(async_mpsc *c, size_t item_size, size_t capacity, 
     c->cap = capacity;
     c->senders = 1;
     if (capacity) {
+        c->tx_size = c->rx_size = item_size;
         size_t size = async__array_size(item_size, capacity);
         if (size == SIZE_MAX) return ASYNC_EINVAL;
         rc = async__storage(&c->buf, &c->own, storage, size);
@@ -4639,6 +4697,7 @@ ASYNC_DEF int async_mpsc_close(async_mpsc *c) {
     async_waiter *w;
     if (!c) return ASYNC_EINVAL;
     c->rx_closed = 1;
+    c->tx_size = 0;                             /* sends take the slow path: they fail */
     while ((w = c->send_q.head) != NULL) {
         c->used -= w->got;
         w->got = 0;
@@ -5082,8 +5141,7 @@ ASYNC_DEF void async__combo_restart(async_task *t, async_select *s) {
 }
 
 static void async__combo_mode(async_task *t, const async_select *s) {
-    t->flags = (uint8_t)((t->flags & ~ASYNC__F_CANCELLING) |
-                         ((s->flags & 0x10u) ? ASYNC__F_CANCELLING : 0));
+    async__cancel_leave(t, (uint8_t)((s->flags & 0x10u) ? ASYNC__F_CANCELLING : 0));
 }
 
 /* The next branch to run: i to poll it, i + 64 to poll it in cancel mode, i + 128 to
@@ -5128,7 +5186,7 @@ ASYNC_DEF int async__combo_next(async_task *t, async_select *s) {
         if (s->cancel & bit) {
             s->cancel &= ~bit;
             s->pending &= ~bit;
-            t->flags |= ASYNC__F_CANCELLING;
+            (void)async__cancel_enter(t);
             return (int)i + 64;
         }
         if (s->skip & bit) {
@@ -5582,10 +5640,9 @@ ASYNC_DEF int async_stream_cancel(async_task *t, async_stream *s, void *item) {
     uint8_t mode;
     int rc;
     if (!t || !s || !s->next || (!item && s->item_size)) return ASYNC_EINVAL;
-    mode = (uint8_t)(t->flags & ASYNC__F_CANCELLING);
-    t->flags |= ASYNC__F_CANCELLING;
+    mode = async__cancel_enter(t);
     rc = s->next(t, s, item);
-    t->flags = (uint8_t)((t->flags & ~ASYNC__F_CANCELLING) | mode);
+    async__cancel_leave(t, mode);
     ASYNC_ASSERT(rc != ASYNC_PENDING, "a stream returned ASYNC_PENDING in cancel mode");
     s->ended = 1;
     return 0;

@@ -551,6 +551,48 @@ static void typed_recv_many(async_task *t, async_waiter *w) {
 }
 TEST(typed_mpsc_recv_many) { run_script(typed_recv_many); }
 
+/* A typed receive that waits (parked inline), then times out, then is aborted
+   while parked: nothing taken, no waiter left, later items stay. */
+static int typed_timed_rx(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, MS(5), pairs_recv(t, f->c, &f->w, &f->p));
+    if (f->rc != ASYNC_ETIMEDOUT) ASYNC_RETURN(f->rc);
+    f->ngot = -1;                                 /* got here */
+    ASYNC_AWAIT(f->rc, pairs_recv(t, f->c, &f->w, &f->p));
+    f->ngot = 1;
+    ASYNC_END(f->rc);
+}
+TEST(typed_mpsc_parked_recv_times_out_and_aborts) {
+    async_runtime rt;
+    static tframe r;
+    async_mpsc c;
+    pair x = {5, 6}, y;
+    int res = 0;
+    test_rt_paused(&rt);
+    async_mpsc_init(&c, sizeof(pair), 2, NULL);
+    ZERO(r);
+    r.c = &c;
+    async_task_spawn(&rt, &r.task, typed_timed_rx, "rx");
+    async_runtime_step(&rt, 0);
+    CHECK(c.recv_q.head == &r.w);                 /* parked */
+    async_time_advance(&rt, MS(5));
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(r.ngot, -1);                        /* timed out, parked again */
+    CHECK(c.recv_q.head == &r.w && r.w.next == &r.w);
+    async_task_abort(&r.task);
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_task_result(&r.task, &res), 0);
+    ASSERT_EQ(res, ASYNC_ECANCELED);
+    ASSERT_EQ(r.ngot, -1);
+    CHECK(c.recv_q.head == NULL);
+    ASSERT_EQ(pairs_try_send(&c, &x), 0);
+    ASSERT_EQ(pairs_try_recv(&c, &y), 0);
+    ASSERT_EQ(y.tag, 6);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
 typedef struct { async_task task; async_waiter w; async_oneshot *o; int rc; double item; } oframe;
 static int oneshot_rx(async_task *t);
 
@@ -1013,6 +1055,7 @@ int main(int argc, char **argv) {
     RUN(mpsc_recv_many_edges_unbounded_and_bad_arguments);
     RUN(mpsc_recv_many_cancelled_takes_nothing);
     RUN(typed_mpsc_recv_many);
+    RUN(typed_mpsc_parked_recv_times_out_and_aborts);
     RUN(mpsc_end_reaches_parked_receiver);
     RUN(zero_size_items);
     RUN(oneshot_close_wakes_parked_receiver);

@@ -233,6 +233,62 @@ TEST(select_losers_cancelled_without_losing_items) {
     async_runtime_destroy(&rt);
 }
 
+/* A loser whose waiter was already woken (its item is there) is cancelled without
+   taking it, through the inline typed fast path too: cancel mode leaves no budget. */
+ASYNC_MPSC_TYPED(ints, int)
+static int select_typed_biased(async_task *t) {
+    cframe *f = (cframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED);
+        ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], ints_recv(t, f->ch[0], &f->w[0], &f->item[0]));
+        ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], ints_recv(t, f->ch[1], &f->w[1], &f->item[1]));
+    ASYNC_SELECT_END(&f->sel);
+    ASYNC_END(f->sel.winner);
+}
+static void woken_loser(int budget) {
+    async_runtime rt;
+    static cframe f;
+    async_mpsc a, b;
+    int v, res = -1;
+    ZERO(f);
+    async_mpsc_init(&a, sizeof(int), 4, NULL);
+    async_mpsc_init(&b, sizeof(int), 4, NULL);
+    f.ch[0] = &a; f.ch[1] = &b;
+    f.item[1] = -1;
+    if (budget) {
+        async_runtime_desc d;
+        ZERO(d);
+        d.budget = budget;
+        d.start_paused = 2;
+        ASSERT_EQ(async_runtime_init(&rt, &d), 0);
+        g_rt = &rt;
+        g_t0 = async_time_now(&rt);
+    } else {
+        start(&rt);
+    }
+    async_task_spawn(&rt, &f.task, select_typed_biased, "select");
+    async_runtime_step(&rt, 0);                   /* both branches wait */
+    CHECK(a.recv_q.head != NULL && b.recv_q.head != NULL);
+    v = 22;
+    ASSERT_EQ(ints_try_send(&b, &v), 0);          /* wakes branch 1 ... */
+    v = 11;
+    ASSERT_EQ(ints_try_send(&a, &v), 0);          /* ... and branch 0, in one turn */
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_task_result(&f.task, &res), 0);
+    ASSERT_EQ(res, 0);                            /* biased: branch 0 wins */
+    ASSERT_EQ(f.item[0], 11);
+    ASSERT_EQ(f.item[1], -1);                     /* the loser took nothing */
+    CHECK(a.recv_q.head == NULL && b.recv_q.head == NULL);
+    ASSERT_EQ(ints_try_recv(&b, &v), 0);
+    ASSERT_EQ(v, 22);
+    async_mpsc_destroy(&a); async_mpsc_destroy(&b);
+    async_runtime_destroy(&rt);
+}
+TEST(select_woken_loser_keeps_its_item_on_the_fast_path) {
+    woken_loser(0);
+    woken_loser(INT_MAX);                         /* any budget: none in cancel mode */
+}
+
 static int select_guards(async_task *t) {
     cframe *f = (cframe *)t;
     ASYNC_BEGIN(t);
@@ -814,6 +870,7 @@ int main(int argc, char **argv) {
     RUN(select_fair_over_many_iterations);
     RUN(select_biased_takes_branches_in_order);
     RUN(select_losers_cancelled_without_losing_items);
+    RUN(select_woken_loser_keeps_its_item_on_the_fast_path);
     RUN(select_guards_else_and_nowait);
     RUN(abort_task_blocked_in_select);
     RUN(race_and_timeout_around_a_join);
