@@ -781,6 +781,9 @@ PITFALLS
      A registered object must not be moved or copied while in use.
    - ASYNC_CLEANUP is synchronous: an await there cannot suspend (ASYNC_ASSERT
      fails; with asserts off its operation is cancelled and gives ASYNC_ECANCELED).
+     When the task is being cancelled, operations there are in cancel mode and give
+     ASYNC_ECANCELED (use try_ forms to release what you hold); the cleanup still
+     runs to its end.
    - With a cleanup section, end the body with ASYNC_RETURN(v) rather than passing
      a local to ASYNC_END: compilers cannot see that ASYNC_END's value is only read
      when the body ran to its end, and warn that the local may be uninitialised.
@@ -2358,15 +2361,19 @@ static inline int async__done(const async_task *t, const int *resp) {
         } \
     }
 
+/* Inside the cleanup section nothing unwinds again: an await there gives its
+   result (ASYNC_ECANCELED in cancel mode) and the cleanup runs on to its end. */
 #define ASYNC__CHECK_CANCEL() \
-    if (async__t->flags & ASYNC__F_CANCELLING) { async__rv = ASYNC_ECANCELED; goto async__unwind; }
+    if ((async__t->flags & ASYNC__F_CANCELLING) && !async__in_cleanup) { \
+        async__rv = ASYNC_ECANCELED; goto async__unwind; \
+    }
 
 /* After an awaited operation: a task is only ever cancel-mode polled from the start
    of a poll (abort never flips a running poll into cancel mode), and an operation
    polled in cancel mode must not complete, so only an error can mean "cancelled".
    A fast path that returns a constant 0 then pays nothing here. */
 #define ASYNC__CHECK_CANCEL_RC(rc) \
-    if ((rc) < 0 && (async__t->flags & ASYNC__F_CANCELLING)) { \
+    if ((rc) < 0 && (async__t->flags & ASYNC__F_CANCELLING) && !async__in_cleanup) { \
         async__rv = ASYNC_ECANCELED; goto async__unwind; \
     } \
     ASYNC_ASSERT(async__in_cleanup || !(async__t->flags & ASYNC__F_CANCELLING), \

@@ -415,6 +415,42 @@ TEST(await_in_cleanup_cannot_suspend) {
     async_runtime_destroy(&rt);
 }
 
+/* In a cancelled task's cleanup, an await gives ASYNC_ECANCELED (its operation is in
+   cancel mode) and the cleanup goes on: what comes after it still runs. */
+typedef struct { async_task task; gate g, g2; int rc_in_cleanup, after, cleanups; } cc_frame;
+static int cancelled_cleanup(async_task *t) {
+    cc_frame *f = (cc_frame *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(rc, gate_wait(t, &f->g));         /* aborted here */
+    ASYNC_CLEANUP();
+    f->cleanups++;
+    ASYNC_AWAIT(rc, gate_wait(t, &f->g2));
+    f->rc_in_cleanup = rc;
+    f->after = 1;                                 /* e.g. free what the frame holds */
+    ASYNC_END(0);
+}
+TEST(cancelled_cleanup_runs_past_its_awaits) {
+    async_runtime rt;
+    static cc_frame f;
+    int res = 0, asserts0 = test_asserts;
+    ZERO(f);
+    async_runtime_init(&rt, NULL);
+    async_task_spawn(&rt, &f.task, cancelled_cleanup, "cc");
+    async_runtime_step(&rt, 0);
+    CHECK(f.g.waiter != NULL);
+    async_task_abort(&f.task);
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_task_result(&f.task, &res), 0);
+    ASSERT_EQ(res, ASYNC_ECANCELED);
+    ASSERT_EQ(f.cleanups, 1);
+    ASSERT_EQ(f.rc_in_cleanup, ASYNC_ECANCELED);
+    ASSERT_EQ(f.after, 1);
+    CHECK(f.g.waiter == NULL && f.g2.waiter == NULL);
+    ASSERT_EQ(test_asserts, asserts0);            /* nothing tried to suspend */
+    async_runtime_destroy(&rt);
+}
+
 /* A generator you stop reading: ASYNC_CORO_CANCEL unwinds it through its cleanup. */
 typedef struct { async_coro co; int i, open, closed; } res_gen;
 static int resource_gen(async_task *t, res_gen *g, int *out) {
@@ -467,6 +503,7 @@ int main(int argc, char **argv) {
     RUN(finishing_with_pending_asserts);
     RUN(finished_coro_stays_finished);
     RUN(await_in_cleanup_cannot_suspend);
+    RUN(cancelled_cleanup_runs_past_its_awaits);
     RUN(generator_cancelled_early);
     DONE();
 }
