@@ -4636,19 +4636,28 @@ ASYNC_DEF int async_mpsc_release_reserved(async_mpsc *c) {
     return 0;
 }
 
-ASYNC_DEF int async_mpsc_recv(async_task *t, async_mpsc *c, async_waiter *w, void *item) {
-    if (!t || !c || !w || (!item && c->item_size)) return ASYNC_EINVAL;
+/* What recv and recv_many share. Reset the waiter (unlinked if a poll left it
+   queued); then 1 when items can be taken now (a unit of budget spent), else
+   what the receive returns: cancelled, closed, or pending (queued again). */
+static void async__mpsc_rx_reset(async_mpsc *c, async_waiter *w) {
     if (w->state == ASYNC__W_WAITING) async__wq_unlink(&c->recv_q, w);
     w->state = ASYNC__W_IDLE;
+}
+static int async__mpsc_rx_ready(async_task *t, async_mpsc *c, async_waiter *w) {
     if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;   /* nothing taken */
-    if (c->len) {
-        if (!async__coop(t)) return ASYNC_PENDING;
-        async__mpsc_take(c, item);
-        return 0;
-    }
+    if (c->len) return async__coop(t) ? 1 : ASYNC_PENDING;
     if (async__mpsc_ended(c)) return ASYNC_ECLOSED;
     async__wq_push(&c->recv_q, w, t);
     return ASYNC_PENDING;
+}
+
+ASYNC_DEF int async_mpsc_recv(async_task *t, async_mpsc *c, async_waiter *w, void *item) {
+    int rc;
+    if (!t || !c || !w || (!item && c->item_size)) return ASYNC_EINVAL;
+    async__mpsc_rx_reset(c, w);
+    if ((rc = async__mpsc_rx_ready(t, c, w)) != 1) return rc;
+    async__mpsc_take(c, item);
+    return 0;
 }
 
 /* Up to `limit` items at once: two copies out of the ring and one release of the
@@ -4658,35 +4667,29 @@ ASYNC_DEF int async_mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w
                                    void *items, size_t limit) {
     unsigned char *out = (unsigned char *)items;
     size_t k, i;
+    int rc;
     if (!t || !c || !w || (!items && c->item_size && limit)) return ASYNC_EINVAL;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&c->recv_q, w);
-    w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;   /* nothing taken */
-    if (!limit) return 0;
+    async__mpsc_rx_reset(c, w);
+    if (!limit) return (t->flags & ASYNC__F_CANCELLING) ? ASYNC_ECANCELED : 0;
+    if ((rc = async__mpsc_rx_ready(t, c, w)) != 1) return rc;
     if (limit > (size_t)INT_MAX) limit = (size_t)INT_MAX;
-    if (c->len) {
-        if (!async__coop(t)) return ASYNC_PENDING;
-        k = c->len < limit ? c->len : limit;
-        if (c->cap) {
-            size_t first = c->cap - c->head;
-            if (first > k) first = k;
-            if (c->item_size) {
-                async__memcpy(out, c->buf + c->head * c->item_size, first * c->item_size);
-                if (k > first) async__memcpy(out + first * c->item_size, c->buf,
-                                             (k - first) * c->item_size);
-            }
-            c->head += k;
-            if (c->head >= c->cap) c->head -= c->cap;
-            c->len -= k;
-            async__permits_release(&c->send_q, &c->used, c->cap, k);
-        } else {
-            for (i = 0; i < k; i++) async__mpsc_take(c, out ? out + i * c->item_size : out);
+    k = c->len < limit ? c->len : limit;
+    if (c->cap) {
+        size_t first = c->cap - c->head;
+        if (first > k) first = k;
+        if (c->item_size) {
+            async__memcpy(out, c->buf + c->head * c->item_size, first * c->item_size);
+            if (k > first) async__memcpy(out + first * c->item_size, c->buf,
+                                         (k - first) * c->item_size);
         }
-        return (int)k;
+        c->head += k;
+        if (c->head >= c->cap) c->head -= c->cap;
+        c->len -= k;
+        async__permits_release(&c->send_q, &c->used, c->cap, k);
+    } else {
+        for (i = 0; i < k; i++) async__mpsc_take(c, out ? out + i * c->item_size : out);
     }
-    if (async__mpsc_ended(c)) return ASYNC_ECLOSED;
-    async__wq_push(&c->recv_q, w, t);
-    return ASYNC_PENDING;
+    return (int)k;
 }
 
 ASYNC_DEF int async_mpsc_try_recv(async_mpsc *c, void *item) {
