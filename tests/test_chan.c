@@ -486,6 +486,48 @@ static void recv_many_edges(async_task *t, async_waiter *w) {
 }
 TEST(mpsc_recv_many_edges_unbounded_and_bad_arguments) { run_script(recv_many_edges); }
 
+/* The untyped send and recv take the typed fast path for any item size: it must
+   still see a close, an unbounded channel and bad arguments. */
+static void untyped_fast_path_edges(async_task *t, async_waiter *w) {
+    async_mpsc c;
+    int i, v = 7, out = 0;
+    ASSERT_EQ(async_mpsc_init(&c, 0, 2, NULL), 0);              /* size 0, bounded */
+    ASSERT_EQ(async_mpsc_send(t, &c, w, NULL), 0);
+    ASSERT_EQ(async_mpsc_recv(t, &c, w, NULL), 0);
+    ASSERT_EQ(async_mpsc_send(t, &c, w, NULL), 0);
+    ASSERT_EQ(async_mpsc_close(&c), 0);
+    ASSERT_EQ(async_mpsc_send(t, &c, w, NULL), ASYNC_ECLOSED);  /* closed, size 0 */
+    ASSERT_EQ(async_mpsc_recv(t, &c, w, NULL), 0);              /* what was buffered */
+    ASSERT_EQ(async_mpsc_recv(t, &c, w, NULL), ASYNC_ECLOSED);
+    ASSERT_EQ(c.used, 0);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+    ASSERT_EQ(async_mpsc_init(&c, 0, 0, NULL), 0);              /* size 0, unbounded */
+    for (i = 0; i < 70; i++) ASSERT_EQ(async_mpsc_send(t, &c, w, NULL), 0);
+    for (i = 0; i < 70; i++) ASSERT_EQ(async_mpsc_recv(t, &c, w, NULL), 0);
+    ASSERT_EQ(async_mpsc_len(&c), 0);
+    ASSERT_EQ(c.used, 0);
+    CHECK(c.rpos == 0 && c.wpos == 0 && c.first == c.last);    /* drained: rewound */
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), 1, NULL), 0);    /* bad arguments */
+    ASSERT_EQ(async_mpsc_recv(t, &c, w, NULL), ASYNC_EINVAL);   /* empty: not parked */
+    CHECK(c.recv_q.head == NULL && w->state == 0);
+    ASSERT_EQ(async_mpsc_send(t, &c, w, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_send(NULL, &c, w, &v), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_send(t, &c, NULL, &v), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_send(t, NULL, w, &v), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_len(&c), 0);
+    ASSERT_EQ(async_mpsc_send(t, &c, w, &v), 0);
+    ASSERT_EQ(async_mpsc_recv(NULL, &c, w, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_recv(t, &c, NULL, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_recv(t, NULL, w, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_recv(t, &c, w, NULL), ASYNC_EINVAL);   /* full: nothing taken */
+    ASSERT_EQ(async_mpsc_len(&c), 1);
+    ASSERT_EQ(async_mpsc_recv(t, &c, w, &out), 0);
+    ASSERT_EQ(out, 7);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+}
+TEST(mpsc_untyped_fast_path_edges) { run_script(untyped_fast_path_edges); }
+
 TEST(mpsc_recv_many_cancelled_takes_nothing) {
     async_runtime rt;
     static mframe r;
@@ -1057,6 +1099,7 @@ int main(int argc, char **argv) {
     RUN(typed_mpsc_recv_many);
     RUN(typed_mpsc_parked_recv_times_out_and_aborts);
     RUN(mpsc_end_reaches_parked_receiver);
+    RUN(mpsc_untyped_fast_path_edges);
     RUN(zero_size_items);
     RUN(oneshot_close_wakes_parked_receiver);
     RUN(oneshot_send_recv_and_release);
