@@ -12,7 +12,9 @@
 #   make bench-icount  instructions per operation (valgrind --tool=callgrind)
 #   make bench-servers the example servers vs nginx, redis-server, a hand-written
 #                    epoll echo server (wrk, redis-benchmark; installed when missing)
-#   make fuzz        the parsers' libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS each
+#   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers, the mpsc
+#                    and broadcast channels, Semaphore/Mutex/RwLock, Notify/Barrier
+#                    as state machines), FUZZ_SECONDS each
 #   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, and
 #                    the test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user
 #   make clean
@@ -37,7 +39,8 @@ EXAMPLE_BINS := $(addprefix $(B)/examples/,$(EXAMPLES))
 SERVERS := $(filter echo echo-client chat proxy httpd miniredis,$(EXAMPLES))
 SRV_TESTS := $(patsubst tests/test_srv_%.c,%,$(wildcard tests/test_srv_*.c))
 SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(SRV_TESTS))
-HDR := async.h tests/test.h
+HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/sync_model.h \
+       tests/notify_model.h
 
 .PHONY: all test demo examples sanitize coverage bench bench-icount bench-servers fuzz port clean
 all: $(TEST_BINS) $(EXAMPLE_BINS)
@@ -183,7 +186,7 @@ bench-servers: $(addprefix $(B)/examples/,$(SERVERS)) $(B)/bench/bench_echo
 	@.ci/need "command -v curl" curl
 	@./tests/bench/bench_servers.sh
 
-# ---- fuzzing: libFuzzer (clang) over the servers' parsers --------------------------
+# ---- fuzzing: libFuzzer (clang): the servers' parsers, channel and sync models ---
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/*.c))
 FUZZ_SECONDS ?= 60
 $(B)/fuzz/%: tests/fuzz/%.c $(HDR) $(wildcard examples/*.c) | $(B)/san/.clang-rt

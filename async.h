@@ -259,6 +259,8 @@ QUICK START
 ==============
    Every wait queues an async_waiter (in the caller's frame, zeroed) on one kind of
    FIFO queue, async_waitq; the object is all-zero when idle unless said otherwise.
+   A waiter serves one wait at a time: reuse it (for any object) only once that
+   wait has completed or been cancelled.
    Wait operations are ops (ASYNC_AWAIT them); the rest never wait.
      async_semaphore: _init(s, n), _acquire(t, s, w), _acquire_many(t, s, w, n),
         _try_acquire(s, n), _release(s, n), _add_permits(s, n), _forget(s, n) (held
@@ -267,14 +269,18 @@ QUICK START
         in parts if it asked for many, so a large request at the front holds back
         smaller ones behind it, and nobody barges (Tokio). Up to
         ASYNC_SEMAPHORE_MAX_PERMITS. After _close, waiters and acquires fail with
-        ASYNC_ECLOSED; permits already held are unaffected. You hold permits as a
-        count: give them back with _release (C has no destructor).
+        ASYNC_ECLOSED, a waiter handed its permits but not yet run included (they
+        come back, as Tokio's); permits already held are unaffected. You hold
+        permits as a count: give them back with _release (C has no destructor).
      async_mutex (= ASYNC_MUTEX_INIT or {0}): _lock(t, m, w) FIFO, _try_lock,
         _unlock, _is_locked. Lock and unlock have inline fast paths.
      async_rwlock: _read, _write (FIFO-fair: a queued writer holds back the readers
         after it), _try_read, _try_write, _read_unlock, _write_unlock, _downgrade.
-     async_notify: _wait(t, n, w), _enable(t, n, w) (register without waiting),
-        _one (the oldest waiter, or store one permit: many calls store one),
+     async_notify: _wait(t, n, w), _enable(t, n, w) (register without waiting;
+        w stays queued until a _wait with it completes or is cancelled, so await
+        it before the frame moves on: a notification chosen for a waiter nobody
+        awaits is lost), _one (the oldest waiter, or store one permit: many calls
+        store one),
         _last (the newest), _waiters (everyone waiting now; stores nothing).
      async_barrier: _init(b, n) (0 counts as 1), _wait(t, b, w) returns 1 for the
         single leader of each generation, 0 for the others.
@@ -304,10 +310,11 @@ QUICK START
         `items` and returns how many; limit 0 returns 0 at once; one unit of the
         budget per call; cancel safe like _recv: a cancelled or lost wait takes
         nothing), _try_recv (ASYNC_EAGAIN empty), _close (the receiver: later sends
-        fail, waiting senders fail, permits already granted may still send, what is
-        buffered can be drained), _closed(t, c, w) (a sender waits for the close),
-        _len, _capacity, _destroy. recv gives ASYNC_ECLOSED only when no sender is
-        left (or the receiver closed), nothing is buffered and no permit is out.
+        fail, waiting senders fail, even one handed a slot that has not run yet,
+        permits already granted may still send, what is buffered can be drained),
+        _closed(t, c, w) (a sender waits for the close), _len, _capacity, _destroy.
+        recv gives ASYNC_ECLOSED only when no sender is left (or the receiver
+        closed), nothing is buffered and no permit is out.
         Several tasks may receive from one channel (a work queue): they queue in
         order, a send wakes them all and one gets the item.
         ASYNC_MPSC_TYPED(prefix, type) adds inline typed prefix_send/_recv/_try_send/
@@ -4024,6 +4031,14 @@ ASYNC__HOT static int async__permits_acquire(async_task *t, async_waitq *q, size
     case ASYNC__W_WAITING:
         return ASYNC_PENDING;
     case ASYNC__W_READY:
+        if (closed) {
+            /* Handed its permits, then closed before it ran: the close wins and the
+               permits go back (Tokio: a queued acquire polled after close fails). */
+            async__permits_release(q, used, max, w->want);
+            w->state = ASYNC__W_IDLE;
+            w->want = w->got = 0;
+            return ASYNC_ECLOSED;
+        }
         if (!async__coop(t)) return ASYNC_PENDING;
         w->state = ASYNC__W_IDLE;
         w->want = w->got = 0;
@@ -4593,7 +4608,7 @@ ASYNC_DEF int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w) 
         return 0;
     }
     rc = async__permits_acquire(t, &c->send_q, &c->used, c->cap, c->rx_closed, w, 1);
-    if (rc == ASYNC_ECANCELED) async__mpsc_check_end(c);
+    if (rc == ASYNC_ECANCELED || rc == ASYNC_ECLOSED) async__mpsc_check_end(c);
     return rc;
 }
 
@@ -4611,7 +4626,8 @@ ASYNC__COLD static int async__mpsc_send_slow(async_task *t, async_mpsc *c, async
         return rc;
     }
     rc = async__permits_acquire(t, &c->send_q, &c->used, c->cap, c->rx_closed, w, 1);
-    if (rc == ASYNC_ECANCELED) async__mpsc_check_end(c);    /* a granted slot went back */
+    if (rc == ASYNC_ECANCELED || rc == ASYNC_ECLOSED)
+        async__mpsc_check_end(c);               /* a granted slot went back */
     if (rc != 0) return rc;                     /* pending, closed or cancelled */
     return async__mpsc_put(c, item);            /* a permit issued before a close may send */
 }

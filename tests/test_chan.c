@@ -3,6 +3,8 @@
    order, capacity edges, close and release semantics, reserve/permits, lag, versions,
    and cancellation of every wait without losing or duplicating an item. */
 #include "test.h"
+#include "chan_model.h"
+#include "broadcast_model.h"
 
 #define MS(x) ASYNC_MS(x)
 
@@ -151,6 +153,32 @@ TEST(mpsc_close_drains_and_fails_senders) {
     ASSERT_EQ(out, 0);
     ASSERT_EQ(async_mpsc_try_recv(&c, &out), ASYNC_ECLOSED);
     async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+/* A slot handed to a waiting sender that has not run yet when the receiver closes:
+   the close wins (Tokio: a queued acquire polled after close fails), the slot goes
+   back and the channel can end. */
+TEST(mpsc_close_beats_a_slot_handed_over_but_not_yet_seen) {
+    async_runtime rt;
+    static cframe s1, s2;
+    async_mpsc c;
+    int out;
+    test_rt_paused(&rt);
+    async_mpsc_init(&c, sizeof(int), 1, NULL);
+    async_mpsc_sender_clone(&c);
+    spawn(&rt, &s1, &c, sender, 0, 1);            /* fills the slot */
+    spawn(&rt, &s2, &c, sender, 100, 1);          /* waits for a slot */
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), 0);  /* the slot goes to s2 ... */
+    ASSERT_EQ(c.used, 1);
+    async_mpsc_close(&c);                         /* ... which has not run yet */
+    async_runtime_run(&rt);
+    ASSERT_EQ(s2.rc, ASYNC_ECLOSED);
+    ASSERT_EQ(async_mpsc_len(&c), 0);
+    ASSERT_EQ(c.used, 0);                         /* the slot came back */
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), ASYNC_ECLOSED);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
     async_runtime_destroy(&rt);
 }
 
@@ -715,6 +743,55 @@ TEST(mpsc_end_reaches_parked_receiver) {
     async_runtime_destroy(&rt);
 }
 
+/* The channel under random scripts of senders, receivers, aborts, timeouts, lost
+   selects and a close, in FIFO and random ready order, with small budgets: every
+   item sent arrives once and in its sender's order, nothing waits in vain, nothing
+   leaks (tests/chan_model.h; tests/fuzz/fuzz_chan.c explores the same with
+   libFuzzer). */
+TEST(mpsc_model_random_scripts) {
+    uint32_t x = 0x9e3779b9u;
+    uint8_t bytes[96];
+    int s, i, line;
+    for (s = 0; s < 20000; s++) {
+        for (i = 0; i < (int)sizeof bytes; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes[i] = (uint8_t)(x >> 24);
+        }
+        line = chan_model_run(bytes, sizeof bytes);
+        if (line || test_asserts) {
+            FAIL_("script %d: tests/chan_model.h:%d %s %s", s, line, chan_model_why(),
+                  test_asserts ? test_assert_msg : "");
+            break;
+        }
+    }
+}
+
+/* Broadcast under random scripts of senders, subscribers that come and go, aborts,
+   timeouts and lost selects (tests/broadcast_model.h; also fuzzed): each subscriber
+   sees exactly what was sent after it subscribed, in order, or a lag that counts
+   exactly what it lost. */
+TEST(broadcast_model_random_scripts) {
+    uint32_t x = 0x6c078965u;
+    uint8_t bytes[112];
+    int s, i, line;
+    for (s = 0; s < 20000; s++) {
+        for (i = 0; i < (int)sizeof bytes; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes[i] = (uint8_t)(x >> 24);
+        }
+        line = broadcast_model_run(bytes, sizeof bytes);
+        if (line || test_asserts) {
+            FAIL_("script %d: tests/broadcast_model.h:%d %s %s", s, line,
+                  broadcast_model_why(), test_asserts ? test_assert_msg : "");
+            break;
+        }
+    }
+}
+
 /* Items of size zero (signals only): no copies, no undefined behaviour. */
 TEST(zero_size_items) {
     async_mpsc c;
@@ -1086,6 +1163,7 @@ int main(int argc, char **argv) {
     RUN(mpsc_many_senders_fifo_when_full);
     RUN(mpsc_try_send_try_recv);
     RUN(mpsc_close_drains_and_fails_senders);
+    RUN(mpsc_close_beats_a_slot_handed_over_but_not_yet_seen);
     RUN(mpsc_permits_reserve_capacity_and_close);
     RUN(mpsc_cancel_send_and_recv_lose_nothing);
     RUN(mpsc_recv_timeout_then_item);
@@ -1100,6 +1178,8 @@ int main(int argc, char **argv) {
     RUN(typed_mpsc_parked_recv_times_out_and_aborts);
     RUN(mpsc_end_reaches_parked_receiver);
     RUN(mpsc_untyped_fast_path_edges);
+    RUN(mpsc_model_random_scripts);
+    RUN(broadcast_model_random_scripts);
     RUN(zero_size_items);
     RUN(oneshot_close_wakes_parked_receiver);
     RUN(oneshot_send_recv_and_release);

@@ -4,6 +4,8 @@
    tree. Cancellation safety at every await: abort or time out each wait and check
    that no permit, lock or waiter is left behind. */
 #include "test.h"
+#include "sync_model.h"
+#include "notify_model.h"
 
 #define MS(x) ASYNC_MS(x)
 
@@ -209,6 +211,78 @@ TEST(semaphore_close_fails_waiters) {
     ASSERT_EQ(a.rc, 0);                           /* held permits are unaffected */
     ASSERT_EQ(async_semaphore_available(&s), 2);
     async_runtime_destroy(&rt);
+}
+
+/* Permits handed to a waiter that has not run yet when the semaphore closes: it
+   fails all the same (Tokio: a queued acquire polled after close fails) and the
+   permits come back. */
+TEST(semaphore_close_beats_permits_handed_over_but_not_yet_seen) {
+    async_runtime rt;
+    static sframe b;
+    async_semaphore s;
+    test_rt_paused(&rt);
+    async_semaphore_init(&s, 2);
+    in_cs = max_in_cs = 0;
+    ASSERT_EQ(async_semaphore_try_acquire(&s, 2), 0);
+    spawn_locker(&rt, &b, 1, 0, &s, 2, 50);       /* waits for both */
+    async_runtime_step(&rt, 0);
+    async_semaphore_release(&s, 2);               /* handed to b, not yet run */
+    ASSERT_EQ(async_semaphore_available(&s), 0);
+    async_semaphore_close(&s);
+    async_runtime_run(&rt);
+    ASSERT_EQ(b.rc, ASYNC_ECLOSED);
+    ASSERT_EQ(max_in_cs, 0);
+    ASSERT_EQ(async_semaphore_available(&s), 2);
+    async_runtime_destroy(&rt);
+}
+
+/* Semaphore, Mutex and RwLock under random scripts of tasks that acquire (plainly,
+   with a timeout, in a select), hold across a yield or sleep and give back, while
+   a controller aborts them, adds or forgets permits and closes the semaphore, in
+   FIFO and random ready order, with small budgets (tests/sync_model.h; also
+   tests/fuzz/fuzz_sync.c with libFuzzer): exclusion holds, nothing waits for what
+   is free, and every permit and lock comes back. */
+TEST(sync_model_random_scripts) {
+    uint32_t x = 0x2545f491u;
+    uint8_t bytes[96];
+    int s, i, line;
+    for (s = 0; s < 20000; s++) {
+        for (i = 0; i < (int)sizeof bytes; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes[i] = (uint8_t)(x >> 24);
+        }
+        line = sync_model_run(bytes, sizeof bytes);
+        if (line || test_asserts) {
+            FAIL_("script %d: tests/sync_model.h:%d %s %s", s, line, sync_model_why(),
+                  test_asserts ? test_assert_msg : "");
+            break;
+        }
+    }
+}
+
+/* Notify and Barrier under random scripts (tests/notify_model.h; also fuzzed): a
+   notification is delivered at most once, and exactly once when nothing is
+   cancelled; one leader per Barrier generation; nothing is left waiting. */
+TEST(notify_barrier_model_random_scripts) {
+    uint32_t x = 0x41c64e6du;
+    uint8_t bytes[96];
+    int s, i, line;
+    for (s = 0; s < 20000; s++) {
+        for (i = 0; i < (int)sizeof bytes; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes[i] = (uint8_t)(x >> 24);
+        }
+        line = notify_model_run(bytes, sizeof bytes);
+        if (line || test_asserts) {
+            FAIL_("script %d: tests/notify_model.h:%d %s %s", s, line, notify_model_why(),
+                  test_asserts ? test_assert_msg : "");
+            break;
+        }
+    }
 }
 
 TEST(semaphore_timeout_leaves_queue_clean) {
@@ -660,6 +734,9 @@ int main(int argc, char **argv) {
     RUN(semaphore_fifo_no_barging);
     RUN(semaphore_cancel_returns_partial_and_granted_permits);
     RUN(semaphore_close_fails_waiters);
+    RUN(semaphore_close_beats_permits_handed_over_but_not_yet_seen);
+    RUN(sync_model_random_scripts);
+    RUN(notify_barrier_model_random_scripts);
     RUN(semaphore_timeout_leaves_queue_clean);
     RUN(mutex_fifo_order);
     RUN(mutex_try_lock_and_misuse);
