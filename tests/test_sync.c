@@ -6,6 +6,7 @@
 #include "test.h"
 #include "sync_model.h"
 #include "notify_model.h"
+#include "token_model.h"
 
 #define MS(x) ASYNC_MS(x)
 
@@ -279,6 +280,29 @@ TEST(notify_barrier_model_random_scripts) {
         line = notify_model_run(bytes, sizeof bytes);
         if (line || test_asserts) {
             FAIL_("script %d: tests/notify_model.h:%d %s %s", s, line, notify_model_why(),
+                  test_asserts ? test_assert_msg : "");
+            break;
+        }
+    }
+}
+
+/* CancellationToken trees under random scripts of makes, cancels, destroys and
+   waits (tests/token_model.h; also fuzzed): the tree and every cancelled flag
+   follow the model; no wait ends early or stays queued on a cancelled token. */
+TEST(token_model_random_scripts) {
+    uint32_t x = 0x5851f42du;
+    uint8_t bytes[96];
+    int s, i, line;
+    for (s = 0; s < 20000; s++) {
+        for (i = 0; i < (int)sizeof bytes; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes[i] = (uint8_t)(x >> 24);
+        }
+        line = token_model_run(bytes, sizeof bytes);
+        if (line || test_asserts) {
+            FAIL_("script %d: tests/token_model.h:%d %s %s", s, line, token_model_why(),
                   test_asserts ? test_assert_msg : "");
             break;
         }
@@ -737,6 +761,7 @@ int main(int argc, char **argv) {
     RUN(semaphore_close_beats_permits_handed_over_but_not_yet_seen);
     RUN(sync_model_random_scripts);
     RUN(notify_barrier_model_random_scripts);
+    RUN(token_model_random_scripts);
     RUN(semaphore_timeout_leaves_queue_clean);
     RUN(mutex_fifo_order);
     RUN(mutex_try_lock_and_misuse);
