@@ -5,6 +5,7 @@
 #include "test.h"
 #include "chan_model.h"
 #include "broadcast_model.h"
+#include "watch_model.h"
 
 #define MS(x) ASYNC_MS(x)
 
@@ -792,6 +793,30 @@ TEST(broadcast_model_random_scripts) {
     }
 }
 
+/* Watch under random scripts of stores of each kind, subscribers that come and go,
+   waits for a change (plain, timed, selected), borrows and marks, and aborts
+   (tests/watch_model.h; also fuzzed): values and versions follow the model and
+   nobody waits while there is something unseen or the end. */
+TEST(watch_model_random_scripts) {
+    uint32_t x = 0x9908b0dfu;
+    uint8_t bytes[112];
+    int s, i, line;
+    for (s = 0; s < 20000; s++) {
+        for (i = 0; i < (int)sizeof bytes; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes[i] = (uint8_t)(x >> 24);
+        }
+        line = watch_model_run(bytes, sizeof bytes);
+        if (line || test_asserts) {
+            FAIL_("script %d: tests/watch_model.h:%d %s %s", s, line, watch_model_why(),
+                  test_asserts ? test_assert_msg : "");
+            break;
+        }
+    }
+}
+
 /* Items of size zero (signals only): no copies, no undefined behaviour. */
 TEST(zero_size_items) {
     async_mpsc c;
@@ -1180,6 +1205,7 @@ int main(int argc, char **argv) {
     RUN(mpsc_untyped_fast_path_edges);
     RUN(mpsc_model_random_scripts);
     RUN(broadcast_model_random_scripts);
+    RUN(watch_model_random_scripts);
     RUN(zero_size_items);
     RUN(oneshot_close_wakes_parked_receiver);
     RUN(oneshot_send_recv_and_release);
