@@ -5,6 +5,7 @@
    ordered mode, abort_all while members hold locks, destroy cancels at once), scopes,
    result helpers, retry with backoff, circuit breaker, bulkhead. */
 #include "test.h"
+#include "joinset_model.h"
 
 #define MS(x) ASYNC_MS(x)
 static async_runtime *g_rt;
@@ -862,6 +863,30 @@ TEST(bulkhead_rejects_when_full) {
     async_runtime_destroy(&rt);
 }
 
+/* JoinSet under random scripts of spawns, joins (plain, timed, selected), aborts,
+   abort_all and detach_all, unordered and ordered (tests/joinset_model.h; also
+   fuzzed): each member is reaped once, in completion (or spawn) order, with its
+   result; wait_all gives the first error. */
+TEST(joinset_model_random_scripts) {
+    uint32_t x = 0x12345679u;
+    uint8_t bytes[32];
+    int s, i, line;
+    for (s = 0; s < 20000; s++) {
+        for (i = 0; i < (int)sizeof bytes; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes[i] = (uint8_t)(x >> 24);
+        }
+        line = joinset_model_run(bytes, sizeof bytes);
+        if (line || test_asserts) {
+            FAIL_("script %d: tests/joinset_model.h:%d %s %s", s, line, joinset_model_why(),
+                  test_asserts ? test_assert_msg : "");
+            break;
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(join_of_three_sleeps_takes_the_longest);
@@ -887,5 +912,6 @@ int main(int argc, char **argv) {
     RUN(retry_with_backoff);
     RUN(circuit_breaker);
     RUN(bulkhead_rejects_when_full);
+    RUN(joinset_model_random_scripts);
     DONE();
 }

@@ -469,7 +469,7 @@ int main(int argc, char **argv) {
         printf("w3-many 200000 400000 W3 with recv_many(64) in the consumer\n");
         printf("w3b 100000 200000 W3b ping-pong over 2 cap-1 channels, per round trip\n");
         printf("w3b-base 100000 200000 W3b floor: 2 mailboxes + 2 state machines\n");
-        printf("w3b-poll 100000 200000 W3b floor of the poll model: bare run queue + 1-slot waiters\n");
+        printf("w3b-poll 100000 200000 W3b floor of the poll model: run queue + 1-slot waiters\n");
         printf("w5 100000 200000 W5 1000 tasks on 10 permits, per acquire\n");
         printf("w5-base 100000 200000 W5 baseline: bare counter + FIFO of machines\n");
         printf("mutex 1000000 2000000 uncontended mutex lock+unlock\n");
