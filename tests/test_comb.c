@@ -6,6 +6,7 @@
    result helpers, retry with backoff, circuit breaker, bulkhead. */
 #include "test.h"
 #include "joinset_model.h"
+#include "select_model.h"
 
 #define MS(x) ASYNC_MS(x)
 static async_runtime *g_rt;
@@ -887,6 +888,30 @@ TEST(joinset_model_random_scripts) {
     }
 }
 
+/* Receivers selecting over two mpsc channels and a sleep (fair, biased, guarded)
+   under random scripts of sends, timeouts, aborts and closes (tests/select_model.h;
+   also fuzzed): a losing branch never takes an item, every item arrives once and in
+   its sender's order on its channel. */
+TEST(select_model_random_scripts) {
+    uint32_t x = 0x2f6b1d3bu;
+    uint8_t bytes[96];
+    int s, i, line;
+    for (s = 0; s < 20000; s++) {
+        for (i = 0; i < (int)sizeof bytes; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes[i] = (uint8_t)(x >> 24);
+        }
+        line = select_model_run(bytes, sizeof bytes);
+        if (line || test_asserts) {
+            FAIL_("script %d: tests/select_model.h:%d %s %s", s, line, select_model_why(),
+                  test_asserts ? test_assert_msg : "");
+            break;
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(join_of_three_sleeps_takes_the_longest);
@@ -913,5 +938,6 @@ int main(int argc, char **argv) {
     RUN(circuit_breaker);
     RUN(bulkhead_rejects_when_full);
     RUN(joinset_model_random_scripts);
+    RUN(select_model_random_scripts);
     DONE();
 }
