@@ -228,6 +228,9 @@ QUICK START
                                          cancel mode) and set rc = ASYNC_ETIMEDOUT.
                                          op is polled first, so a ready op wins
                                          even at the deadline (as tokio::timeout).
+                                         Timing out spends a unit of the budget
+                                         (as Tokio's): a loop over an await whose
+                                         deadline has passed still yields.
      ASYNC_AWAIT_CALL_TIMEOUT(rc, timer, duration, child, call)
                                          the same around a nested async function,
                                          restarted first as ASYNC_AWAIT_CALL does
@@ -2454,12 +2457,15 @@ static inline int async__done(const async_task *t, const int *resp) {
         ASYNC__CHECK_CANCEL() \
     } while (0)
 
+/* A timeout spends a unit of budget (as tokio::time::timeout's Sleep does), so that
+   a loop over an await whose deadline has passed yields now and then. */
 #define ASYNC__AWAIT_DL(n, rc, timer, deadline, op, what) \
     do { \
         async__timer_arm(async__t, (timer), (deadline)); \
         ASYNC__MARK_FT(n) \
         if (((rc) = (op)) == ASYNC_PENDING) { \
-            if ((timer)->state != ASYNC__TM_FIRED && !async__in_cleanup) { \
+            if (((timer)->state != ASYNC__TM_FIRED || !async_consume_budget(async__t)) && \
+                !async__in_cleanup) { \
                 ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; \
             } \
             if (async__in_cleanup) ASYNC__NO_SUSPEND_IN_CLEANUP(); \

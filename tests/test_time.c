@@ -18,6 +18,7 @@ typedef struct {
 
 static async_runtime *g_rt;
 static async_time g_t0;
+static int g_flag;
 #define NOW() (async_time_now(g_rt) - g_t0)
 
 static int sleeper(async_task *t) {
@@ -396,6 +397,40 @@ TEST(timeout_zero) {
     ASSERT_EQ(timeout_case(MS(1), 0, &at), ASYNC_ETIMEDOUT);
     ASSERT_EQ(at, 0);
 }
+/* A loop over an await whose deadline has passed times out at once each time; like
+   tokio::time::timeout (its Sleep spends coop budget), that spends budget, so the
+   loop yields now and then and the other tasks run. It used to spin in one poll. */
+static int elapsed_loop(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < 1000; f->i++) {
+        ASYNC_AWAIT_DEADLINE(f->rc, &f->timer2, 0, async_sleep(t, &f->timer, MS(5)));
+        if (f->rc != ASYNC_ETIMEDOUT) break;
+        if (g_flag && !f->n) f->n = f->i;       /* the other task had run by then */
+    }
+    ASYNC_END(0);
+}
+static int set_flag(async_task *t) {
+    ASYNC_BEGIN(t);
+    g_flag = 1;
+    ASYNC_END(0);
+}
+TEST(elapsed_deadline_in_a_loop_spends_budget) {
+    async_runtime rt;
+    static tframe a, b;
+    ZERO(a);
+    ZERO(b);
+    g_flag = 0;
+    start(&rt);
+    async_task_spawn(&rt, &a.task, elapsed_loop, "loop");
+    async_task_spawn(&rt, &b.task, set_flag, "other");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.i, 1000);                           /* every await timed out */
+    CHECK(a.n > 0 && a.n <= ASYNC__DEFAULT_BUDGET + 1);  /* it yielded within a budget */
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
 TEST(abort_during_timeout_unlinks_both_timers) {
     async_runtime rt;
     static tframe f;
@@ -603,6 +638,7 @@ int main(int argc, char **argv) {
     RUN(timeout_not_reached);
     RUN(timeout_racing_completion_at_same_instant);
     RUN(timeout_zero);
+    RUN(elapsed_deadline_in_a_loop_spends_budget);
     RUN(abort_during_timeout_unlinks_both_timers);
     RUN(timeout_around_nested_call);
     RUN(deadline_on_join_leaves_the_child_running);
