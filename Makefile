@@ -14,8 +14,8 @@
 #                    epoll echo server (wrk, redis-benchmark; installed when missing)
 #   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers, the mpsc,
 #                    broadcast and watch channels, Semaphore/Mutex/RwLock, Notify/Barrier,
-#                    CancellationToken trees, JoinSet, select over two channels, as
-#                    state machines), FUZZ_SECONDS each
+#                    CancellationToken trees, JoinSet, select over two channels,
+#                    stream pipelines, as state machines), FUZZ_SECONDS each
 #   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, and
 #                    the test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user
 #   make clean
@@ -42,7 +42,7 @@ SRV_TESTS := $(patsubst tests/test_srv_%.c,%,$(wildcard tests/test_srv_*.c))
 SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(SRV_TESTS))
 HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/sync_model.h \
        tests/notify_model.h tests/token_model.h tests/watch_model.h tests/joinset_model.h \
-       tests/select_model.h
+       tests/select_model.h tests/stream_model.h
 
 .PHONY: all test demo examples sanitize coverage bench bench-icount bench-servers fuzz port clean
 all: $(TEST_BINS) $(EXAMPLE_BINS)

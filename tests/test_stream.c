@@ -3,6 +3,7 @@
    backpressure, concurrency limits, time on the paused clock, a long pipeline in
    constant memory, and cancellation that leaves nothing registered. */
 #include "test.h"
+#include "stream_model.h"
 
 #define MS(x) ASYNC_MS(x)
 #define EITEM (-77)              /* an error item of our own */
@@ -1547,6 +1548,30 @@ TEST(stream_cancel_drops_a_partly_read_chain) {
     async_runtime_destroy(&rt);
 }
 
+/* Pipelines of cancel-safe adapters (map, filter, take_while, skip_while, take,
+   skip, timeout, throttle) over an mpsc channel, read with plain, timed and
+   selected next() calls, under random scripts (tests/stream_model.h; also fuzzed):
+   the consumer gets exactly what the pipeline gives on the array of items sent. */
+TEST(stream_model_random_scripts) {
+    uint32_t x = 0x3c6ef372u;
+    uint8_t bytes[64];
+    int s, i, line;
+    for (s = 0; s < 20000; s++) {
+        for (i = 0; i < (int)sizeof bytes; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes[i] = (uint8_t)(x >> 24);
+        }
+        line = stream_model_run(bytes, sizeof bytes);
+        if (line || test_asserts) {
+            FAIL_("script %d: tests/stream_model.h:%d %s %s", s, line, stream_model_why(),
+                  test_asserts ? test_assert_msg : "");
+            break;
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(iter_map_filter_fold);
@@ -1582,5 +1607,6 @@ int main(int argc, char **argv) {
     RUN(custom_stream_spends_the_budget);
     RUN(throttle_gap_survives_a_cancelled_next);
     RUN(stream_cancel_drops_a_partly_read_chain);
+    RUN(stream_model_random_scripts);
     DONE();
 }
