@@ -441,8 +441,10 @@ QUICK START
      map(fn(in, out, user)), filter_map(fn returns 1 to keep), filter(pred),
      take_while / skip_while (pred), then(fn): an async map, fn(t, co, in, out,
      user) a nested async function returning 0 or < 0 (an error item);
-     take(n) (take(0) never reads up), skip(n), enumerate (items: a uint64_t index,
-     then the item at offset 8, packed: read it with memcpy); chunks(n) / chunks_timeout(n, d): items are a size_t count
+     take(n) (take(0) never reads up), skip(n) (both count items: error items
+     pass through uncounted, where tokio-stream counts every Result), enumerate
+     (items: a uint64_t index, then the item at offset 8, packed: read it with
+     memcpy); chunks(n) / chunks_timeout(n, d): items are a size_t count
      then up to n items (async_stream_chunk_size), a short last chunk, never an
      empty one; with d, a batch goes out d after its first item (tokio-stream);
      an error item passes through ahead of the batch it interrupts.
