@@ -1464,7 +1464,8 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
    as static inline functions (send and recv always inlined on hosted builds: a call
    per receive would cost a ping-pong more than the receive) whose fast path (a
    bounded channel with room, or with an item) copies with the type's size known;
-   everything else goes to the async_mpsc_ functions. The channel's item_size must be sizeof(type): ASYNC_EINVAL if not. */
+   everything else goes to the async_mpsc_ functions. The channel's item_size must
+   be sizeof(type): ASYNC_EINVAL if not. */
 #define ASYNC_MPSC_TYPED(prefix, type) \
     ASYNC__TYPED int prefix##_send(async_task *t, async_mpsc *c, async_waiter *w, \
                                    const type *item) { \

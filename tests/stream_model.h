@@ -9,8 +9,8 @@
    skip_while, take, skip, timeout, throttle. A consumer task reads the pipeline to
    its end, each next() plainly, with a timeout, or in a select against a sleep, so
    reads are cancelled at random points (never a zero timeout in this loop: a task
-   that never idles keeps a paused clock from advancing, as in Tokio). FIFO or seeded random ready order, a budget
-   of 1-3 or the default.
+   that never idles keeps a paused clock from advancing, as in Tokio). FIFO or
+   seeded random ready order, a budget of 1-3 or the default.
 
    What must hold (these adapters are cancel safe, as Tokio's): the items the
    consumer gets are exactly what the pipeline gives on the array of items sent, in
