@@ -80,6 +80,36 @@ static int test_selected(const char *name) {
 
 #define ZERO(x) memset(&(x), 0, sizeof(x))
 
+#ifdef TEST_HOOKS
+/* Runs `count` scripts of `len` (<= 128) bytes, from xorshift32 seeded with `seed`,
+   through a model (the tests/..._model.h headers: run returns 0 or the line of the
+   check that failed, why says which); fails at the first one that breaks a check
+   or an ASYNC_ASSERT, naming the script. */
+static inline void test_random_scripts(int (*run)(const uint8_t *data, size_t len),
+                                       const char *(*why)(void), const char *model,
+                                       uint32_t seed, size_t len, int count) {
+    uint8_t bytes[128];
+    uint32_t x = seed;
+    int s, line;
+    size_t i;
+    if (len > sizeof bytes) len = sizeof bytes;
+    for (s = 0; s < count; s++) {
+        for (i = 0; i < len; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes[i] = (uint8_t)(x >> 24);
+        }
+        line = run(bytes, len);
+        if (line || test_asserts) {
+            FAIL_("script %d: tests/%s:%d %s %s", s, model, line, why(),
+                  test_asserts ? test_assert_msg : "");
+            return;
+        }
+    }
+}
+#endif
+
 /* A runtime on the paused clock with auto-advance: time only moves when every
    task is idle, straight to the next deadline. */
 static inline void test_rt_paused(async_runtime *rt) {

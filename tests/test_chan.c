@@ -750,23 +750,8 @@ TEST(mpsc_end_reaches_parked_receiver) {
    leaks (tests/chan_model.h; tests/fuzz/fuzz_chan.c explores the same with
    libFuzzer). */
 TEST(mpsc_model_random_scripts) {
-    uint32_t x = 0x9e3779b9u;
-    uint8_t bytes[96];
-    int s, i, line;
-    for (s = 0; s < 20000; s++) {
-        for (i = 0; i < (int)sizeof bytes; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            bytes[i] = (uint8_t)(x >> 24);
-        }
-        line = chan_model_run(bytes, sizeof bytes);
-        if (line || test_asserts) {
-            FAIL_("script %d: tests/chan_model.h:%d %s %s", s, line, chan_model_why(),
-                  test_asserts ? test_assert_msg : "");
-            break;
-        }
-    }
+    test_random_scripts(chan_model_run, chan_model_why, "chan_model.h",
+                        0x9e3779b9u, 96, 20000);
 }
 
 /* Broadcast under random scripts of senders, subscribers that come and go, aborts,
@@ -774,23 +759,8 @@ TEST(mpsc_model_random_scripts) {
    sees exactly what was sent after it subscribed, in order, or a lag that counts
    exactly what it lost. */
 TEST(broadcast_model_random_scripts) {
-    uint32_t x = 0x6c078965u;
-    uint8_t bytes[112];
-    int s, i, line;
-    for (s = 0; s < 20000; s++) {
-        for (i = 0; i < (int)sizeof bytes; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            bytes[i] = (uint8_t)(x >> 24);
-        }
-        line = broadcast_model_run(bytes, sizeof bytes);
-        if (line || test_asserts) {
-            FAIL_("script %d: tests/broadcast_model.h:%d %s %s", s, line,
-                  broadcast_model_why(), test_asserts ? test_assert_msg : "");
-            break;
-        }
-    }
+    test_random_scripts(broadcast_model_run, broadcast_model_why, "broadcast_model.h",
+                        0x6c078965u, 112, 20000);
 }
 
 /* Watch under random scripts of stores of each kind, subscribers that come and go,
@@ -798,23 +768,8 @@ TEST(broadcast_model_random_scripts) {
    (tests/watch_model.h; also fuzzed): values and versions follow the model and
    nobody waits while there is something unseen or the end. */
 TEST(watch_model_random_scripts) {
-    uint32_t x = 0x9908b0dfu;
-    uint8_t bytes[112];
-    int s, i, line;
-    for (s = 0; s < 20000; s++) {
-        for (i = 0; i < (int)sizeof bytes; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            bytes[i] = (uint8_t)(x >> 24);
-        }
-        line = watch_model_run(bytes, sizeof bytes);
-        if (line || test_asserts) {
-            FAIL_("script %d: tests/watch_model.h:%d %s %s", s, line, watch_model_why(),
-                  test_asserts ? test_assert_msg : "");
-            break;
-        }
-    }
+    test_random_scripts(watch_model_run, watch_model_why, "watch_model.h",
+                        0x9908b0dfu, 112, 20000);
 }
 
 /* Items of size zero (signals only): no copies, no undefined behaviour. */

@@ -869,23 +869,8 @@ TEST(bulkhead_rejects_when_full) {
    fuzzed): each member is reaped once, in completion (or spawn) order, with its
    result; wait_all gives the first error. */
 TEST(joinset_model_random_scripts) {
-    uint32_t x = 0x12345679u;
-    uint8_t bytes[32];
-    int s, i, line;
-    for (s = 0; s < 20000; s++) {
-        for (i = 0; i < (int)sizeof bytes; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            bytes[i] = (uint8_t)(x >> 24);
-        }
-        line = joinset_model_run(bytes, sizeof bytes);
-        if (line || test_asserts) {
-            FAIL_("script %d: tests/joinset_model.h:%d %s %s", s, line, joinset_model_why(),
-                  test_asserts ? test_assert_msg : "");
-            break;
-        }
-    }
+    test_random_scripts(joinset_model_run, joinset_model_why, "joinset_model.h",
+                        0x12345679u, 32, 20000);
 }
 
 /* Receivers selecting over two mpsc channels and a sleep (fair, biased, guarded)
@@ -893,23 +878,8 @@ TEST(joinset_model_random_scripts) {
    also fuzzed): a losing branch never takes an item, every item arrives once and in
    its sender's order on its channel. */
 TEST(select_model_random_scripts) {
-    uint32_t x = 0x2f6b1d3bu;
-    uint8_t bytes[96];
-    int s, i, line;
-    for (s = 0; s < 20000; s++) {
-        for (i = 0; i < (int)sizeof bytes; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            bytes[i] = (uint8_t)(x >> 24);
-        }
-        line = select_model_run(bytes, sizeof bytes);
-        if (line || test_asserts) {
-            FAIL_("script %d: tests/select_model.h:%d %s %s", s, line, select_model_why(),
-                  test_asserts ? test_assert_msg : "");
-            break;
-        }
-    }
+    test_random_scripts(select_model_run, select_model_why, "select_model.h",
+                        0x2f6b1d3bu, 96, 20000);
 }
 
 int main(int argc, char **argv) {

@@ -1553,23 +1553,8 @@ TEST(stream_cancel_drops_a_partly_read_chain) {
    selected next() calls, under random scripts (tests/stream_model.h; also fuzzed):
    the consumer gets exactly what the pipeline gives on the array of items sent. */
 TEST(stream_model_random_scripts) {
-    uint32_t x = 0x3c6ef372u;
-    uint8_t bytes[64];
-    int s, i, line;
-    for (s = 0; s < 20000; s++) {
-        for (i = 0; i < (int)sizeof bytes; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            bytes[i] = (uint8_t)(x >> 24);
-        }
-        line = stream_model_run(bytes, sizeof bytes);
-        if (line || test_asserts) {
-            FAIL_("script %d: tests/stream_model.h:%d %s %s", s, line, stream_model_why(),
-                  test_asserts ? test_assert_msg : "");
-            break;
-        }
-    }
+    test_random_scripts(stream_model_run, stream_model_why, "stream_model.h",
+                        0x3c6ef372u, 64, 20000);
 }
 
 int main(int argc, char **argv) {

@@ -244,69 +244,24 @@ TEST(semaphore_close_beats_permits_handed_over_but_not_yet_seen) {
    tests/fuzz/fuzz_sync.c with libFuzzer): exclusion holds, nothing waits for what
    is free, and every permit and lock comes back. */
 TEST(sync_model_random_scripts) {
-    uint32_t x = 0x2545f491u;
-    uint8_t bytes[96];
-    int s, i, line;
-    for (s = 0; s < 20000; s++) {
-        for (i = 0; i < (int)sizeof bytes; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            bytes[i] = (uint8_t)(x >> 24);
-        }
-        line = sync_model_run(bytes, sizeof bytes);
-        if (line || test_asserts) {
-            FAIL_("script %d: tests/sync_model.h:%d %s %s", s, line, sync_model_why(),
-                  test_asserts ? test_assert_msg : "");
-            break;
-        }
-    }
+    test_random_scripts(sync_model_run, sync_model_why, "sync_model.h",
+                        0x2545f491u, 96, 20000);
 }
 
 /* Notify and Barrier under random scripts (tests/notify_model.h; also fuzzed): a
    notification is delivered at most once, and exactly once when nothing is
    cancelled; one leader per Barrier generation; nothing is left waiting. */
 TEST(notify_barrier_model_random_scripts) {
-    uint32_t x = 0x41c64e6du;
-    uint8_t bytes[96];
-    int s, i, line;
-    for (s = 0; s < 20000; s++) {
-        for (i = 0; i < (int)sizeof bytes; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            bytes[i] = (uint8_t)(x >> 24);
-        }
-        line = notify_model_run(bytes, sizeof bytes);
-        if (line || test_asserts) {
-            FAIL_("script %d: tests/notify_model.h:%d %s %s", s, line, notify_model_why(),
-                  test_asserts ? test_assert_msg : "");
-            break;
-        }
-    }
+    test_random_scripts(notify_model_run, notify_model_why, "notify_model.h",
+                        0x41c64e6du, 96, 20000);
 }
 
 /* CancellationToken trees under random scripts of makes, cancels, destroys and
    waits (tests/token_model.h; also fuzzed): the tree and every cancelled flag
    follow the model; no wait ends early or stays queued on a cancelled token. */
 TEST(token_model_random_scripts) {
-    uint32_t x = 0x5851f42du;
-    uint8_t bytes[96];
-    int s, i, line;
-    for (s = 0; s < 20000; s++) {
-        for (i = 0; i < (int)sizeof bytes; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            bytes[i] = (uint8_t)(x >> 24);
-        }
-        line = token_model_run(bytes, sizeof bytes);
-        if (line || test_asserts) {
-            FAIL_("script %d: tests/token_model.h:%d %s %s", s, line, token_model_why(),
-                  test_asserts ? test_assert_msg : "");
-            break;
-        }
-    }
+    test_random_scripts(token_model_run, token_model_why, "token_model.h",
+                        0x5851f42du, 96, 20000);
 }
 
 TEST(semaphore_timeout_leaves_queue_clean) {

@@ -15,14 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../broadcast_model.h"
+#include "model_fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int line = broadcast_model_run(data, size);
-    if (line) {
-        fprintf(stderr, "fuzz_broadcast: tests/broadcast_model.h:%d: %s\n", line,
-                broadcast_model_why());
-        abort();
-    }
-    return 0;
-}
+MODEL_FUZZER(broadcast_model_run, broadcast_model_why, "broadcast_model.h")

@@ -15,13 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../chan_model.h"
+#include "model_fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int line = chan_model_run(data, size);
-    if (line) {
-        fprintf(stderr, "fuzz_chan: tests/chan_model.h:%d: %s\n", line, chan_model_why());
-        abort();
-    }
-    return 0;
-}
+MODEL_FUZZER(chan_model_run, chan_model_why, "chan_model.h")

@@ -16,14 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../joinset_model.h"
+#include "model_fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int line = joinset_model_run(data, size);
-    if (line) {
-        fprintf(stderr, "fuzz_joinset: tests/joinset_model.h:%d: %s\n", line,
-                joinset_model_why());
-        abort();
-    }
-    return 0;
-}
+MODEL_FUZZER(joinset_model_run, joinset_model_why, "joinset_model.h")

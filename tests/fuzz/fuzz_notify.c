@@ -16,14 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../notify_model.h"
+#include "model_fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int line = notify_model_run(data, size);
-    if (line) {
-        fprintf(stderr, "fuzz_notify: tests/notify_model.h:%d: %s\n", line,
-                notify_model_why());
-        abort();
-    }
-    return 0;
-}
+MODEL_FUZZER(notify_model_run, notify_model_why, "notify_model.h")

@@ -16,14 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../select_model.h"
+#include "model_fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int line = select_model_run(data, size);
-    if (line) {
-        fprintf(stderr, "fuzz_select: tests/select_model.h:%d: %s\n", line,
-                select_model_why());
-        abort();
-    }
-    return 0;
-}
+MODEL_FUZZER(select_model_run, select_model_why, "select_model.h")

@@ -15,14 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../stream_model.h"
+#include "model_fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int line = stream_model_run(data, size);
-    if (line) {
-        fprintf(stderr, "fuzz_stream: tests/stream_model.h:%d: %s\n", line,
-                stream_model_why());
-        abort();
-    }
-    return 0;
-}
+MODEL_FUZZER(stream_model_run, stream_model_why, "stream_model.h")

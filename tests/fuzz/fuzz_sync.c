@@ -15,13 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../sync_model.h"
+#include "model_fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int line = sync_model_run(data, size);
-    if (line) {
-        fprintf(stderr, "fuzz_sync: tests/sync_model.h:%d: %s\n", line, sync_model_why());
-        abort();
-    }
-    return 0;
-}
+MODEL_FUZZER(sync_model_run, sync_model_why, "sync_model.h")

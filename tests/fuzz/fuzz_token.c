@@ -16,14 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../token_model.h"
+#include "model_fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int line = token_model_run(data, size);
-    if (line) {
-        fprintf(stderr, "fuzz_token: tests/token_model.h:%d: %s\n", line,
-                token_model_why());
-        abort();
-    }
-    return 0;
-}
+MODEL_FUZZER(token_model_run, token_model_why, "token_model.h")

@@ -15,14 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../watch_model.h"
+#include "model_fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int line = watch_model_run(data, size);
-    if (line) {
-        fprintf(stderr, "fuzz_watch: tests/watch_model.h:%d: %s\n", line,
-                watch_model_why());
-        abort();
-    }
-    return 0;
-}
+MODEL_FUZZER(watch_model_run, watch_model_why, "watch_model.h")
