@@ -3860,22 +3860,15 @@ ASYNC_DEF int async_sleep_until(async_task *t, async_timer *tm, async_time deadl
         async__timer_disarm(tm);
         return ASYNC_ECANCELED;
     }
-    switch (tm->state) {
-    case ASYNC__TM_FIRED:
-        if (!async__coop(t)) return ASYNC_PENDING;
-        tm->state = ASYNC__TM_IDLE;
-        return 0;
-    case ASYNC__TM_ARMED:
-    case ASYNC__TM_NEVER:
-        return ASYNC_PENDING;
-    default:
-        if (deadline <= async_time_now(t->rt)) {
-            if (!async__coop(t)) return ASYNC_PENDING;
-            return 0;                   /* already passed: no rounding up */
-        }
+    if (tm->state == ASYNC__TM_IDLE) {
+        /* One clock reading decides: a deadline already passed fires now (never
+           rounded up), a later one links the timer. Deciding on one reading and
+           arming on another lost the wake-up when the deadline passed in between. */
         async__timer_arm(t, tm, deadline);
-        return ASYNC_PENDING;
     }
+    if (tm->state != ASYNC__TM_FIRED || !async__coop(t)) return ASYNC_PENDING;
+    tm->state = ASYNC__TM_IDLE;
+    return 0;
 }
 
 ASYNC_DEF int async_sleep(async_task *t, async_timer *tm, async_time duration) {

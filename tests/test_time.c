@@ -600,6 +600,51 @@ TEST(wheel_one_million_live_timers) {
     async_runtime_destroy(&rt);
 }
 
+/* The clock may move between any two readings (a preemption, a slow machine): a
+   sleep that decides "not yet" on one reading and arms its timer on another must
+   still wake. A clock that jumps 5 ms at its k-th reading while one task sleeps
+   1 ms: the task used to wait forever (its timer marked fired, never linked, no
+   wake), and block_on gave EDEADLK. */
+static async_time g_jclock, g_jump;
+static int g_jreads, g_jat;
+static async_time jump_clock(void *user) {
+    (void)user;
+    if (++g_jreads == g_jat) g_jclock += g_jump;
+    return g_jclock;
+}
+static void jump_idle(void *user, async_time wait) {     /* the wait passes at once */
+    (void)user;
+    g_jclock += wait;
+}
+TEST(clock_jump_between_two_readings_loses_no_wake) {
+    static tframe f;
+    async_runtime_desc d;
+    int k, j, rc;
+    static const async_time jumps[] = {MS(1) - 1, MS(1), MS(5)};
+    for (j = 0; j < 3; j++) {
+        for (k = 1; k <= 12; k++) {
+            async_runtime rt;
+            ZERO(f);
+            ZERO(d);
+            d.now = jump_clock;
+            d.idle = jump_idle;
+            g_jclock = MS(1000);
+            g_jreads = 0;
+            g_jat = k;
+            g_jump = jumps[j];
+            async_runtime_init(&rt, &d);
+            g_rt = &rt;
+            g_t0 = MS(1000);
+            f.dur = MS(1);
+            rc = async_runtime_block_on(&rt, &f.task, sleeper, "sleeper");
+            if (rc != 0) FAIL_("jump %d at reading %d: block_on gave %d", j, k, rc);
+            CHECK(f.at >= MS(1));                   /* never early */
+            ASSERT_EQ(rt.ntimers, 0);
+            async_runtime_destroy(&rt);
+        }
+    }
+}
+
 TEST(real_clock_sleep) {
     async_runtime rt;
     static tframe f;
@@ -644,6 +689,7 @@ int main(int argc, char **argv) {
     RUN(deadline_on_join_leaves_the_child_running);
     RUN(wheel_random_deadlines_and_cancellations);
     RUN(wheel_one_million_live_timers);
+    RUN(clock_jump_between_two_readings_loses_no_wake);
     RUN(real_clock_sleep);
     DONE();
 }
