@@ -452,7 +452,10 @@ QUICK START
      ends), chain(a, b), merge(a,
      b) (alternates while both are ready; ends when both have), select_all(ups, n)
      (round robin). throttle(period) (at least period between items), timeout(d)
-     (ASYNC_ETIMEDOUT as an error item, once per gap; the stream goes on).
+     (ASYNC_ETIMEDOUT as an error item, once per gap; the stream goes on; each gap
+     counts from the moment the previous item was handed out, as tokio-stream, so a
+     slow consumer does not push it back; the first counts from the first poll,
+     where tokio-stream starts it at creation: an _init has no clock to read).
      buffered / buffer_unordered(up, n, item_size, fn, state_size, user, slots):
        fn(t, state, in, out, user) is a nested async function whose state (zeroed
        for each call, an async_coro first) lives in a slot; up to n calls run at
@@ -1751,7 +1754,7 @@ typedef struct async_stream_select_all {
 typedef struct async_stream_timed {     /* throttle, timeout */
     async_stream base;
     async_stream *up;
-    async_time period, last;
+    async_time period, last;            /* throttle: the last item; timeout: the deadline */
     async_timer timer;
     uint8_t mode, state;
 } async_stream_timed;
@@ -6150,9 +6153,8 @@ enum { ASYNC__THROTTLE = 0, ASYNC__TIMEOUT = 1 };
 static int async__timed_next(async_task *t, async_stream *st, void *item) {
     async_stream_timed *s = (async_stream_timed *)(void *)st;
     int rc;
-    if (ASYNC__CANCELLING(t)) {                 /* throttle keeps its gap (state) */
+    if (ASYNC__CANCELLING(t)) {                 /* both keep their gap's state */
         async__timer_disarm(&s->timer);
-        if (s->mode == ASYNC__TIMEOUT) s->state = 0;
         return async__poll_stream(t, s->up, item);
     }
     if (s->mode == ASYNC__THROTTLE) {
@@ -6168,15 +6170,25 @@ static int async__timed_next(async_task *t, async_stream *st, void *item) {
         }
         return rc;
     }
-    rc = async__poll_stream(t, s->up, item);    /* timeout: the item first */
+    /* timeout (tokio-stream): the item first; each gap's deadline counts from the
+       moment the previous item was handed out (the first one's from the first poll),
+       kept in `last` (state 2) so that a slow consumer does not push it back. */
+    rc = async__poll_stream(t, s->up, item);
     if (rc != ASYNC_PENDING) {
         async__timer_disarm(&s->timer);
         s->state = 0;
+        if (rc != 0) {
+            s->last = async__deadline_after(t, s->period);
+            s->state = 2;
+        }
         return rc;
     }
-    if (s->state) return rc;                    /* reported once for this gap */
-    if (s->timer.state == ASYNC__TM_IDLE)
-        async__timer_arm(t, &s->timer, async__deadline_after(t, s->period));
+    if (s->state == 1) return rc;               /* reported once for this gap */
+    if (s->state == 0) {
+        s->last = async__deadline_after(t, s->period);
+        s->state = 2;
+    }
+    if (s->timer.state == ASYNC__TM_IDLE) async__timer_arm(t, &s->timer, s->last);
     if (s->timer.state != ASYNC__TM_FIRED) return rc;
     s->timer.state = ASYNC__TM_IDLE;
     s->state = 1;

@@ -620,6 +620,8 @@ typedef struct {
     async_stream *s;
     int rc, item, n, got[64];
     async_time t0, at[64];
+    async_time busy;                    /* after each item, work this long first */
+    async_timer timer;
 } read_frame;
 static int read_task(async_task *t) {
     read_frame *f = (read_frame *)t;
@@ -634,6 +636,7 @@ static int read_task(async_task *t) {
         }
         if (f->rc < 0) logf_("E@%d ", (int)((async_time_now(t->rt) - f->t0) / MS(1)));
         else logf_("%d@%d ", f->item, (int)((async_time_now(t->rt) - f->t0) / MS(1)));
+        if (f->busy && f->rc > 0) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->busy));
     }
     ASYNC_END(0);
 }
@@ -901,6 +904,35 @@ TEST(timeout_reports_each_gap_once) {
     /* the 50 ms gap: one ETIMEDOUT at 20, then the item; the 10 ms gap is fine */
     ASSERT_STR(test_log, "0@0 E@20 1@50 2@50 3@60 ");
     ASSERT_EQ(r.got[1], ASYNC_ETIMEDOUT);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+/* tokio-stream's timeout counts from when the previous item was handed out, not from
+   the next poll that has to wait: a consumer busy 60 ms after the item at 0 sees the
+   timeout at 100, not at 160. */
+TEST(timeout_counts_from_the_previous_item) {
+    async_runtime rt;
+    static read_frame r;
+    static prod_frame p;
+    static const int gaps[] = {0, 250};
+    async_mpsc c;
+    int store[4];
+    async_stream_mpsc ms;
+    async_stream_timed to;
+    test_rt_paused(&rt);
+    async_mpsc_init(&c, sizeof(int), 4, store);
+    async_stream_mpsc_init(&ms, &c);
+    ASSERT_EQ(async_stream_timeout_init(&to, &ms.base, MS(100)), 0);
+    ZERO(p);
+    p.c = &c; p.gaps = gaps; p.n = 2;
+    LOG_RESET();
+    spawn_reader(&rt, &r, &to.base);
+    r.busy = MS(60);
+    async_task_spawn(&rt, &p.task, producer, "producer");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(test_log, "0@0 E@100 1@250 ");
     ASSERT_EQ(rt.ntimers, 0);
     async_mpsc_destroy(&c);
     async_runtime_destroy(&rt);
@@ -1578,6 +1610,7 @@ int main(int argc, char **argv) {
     RUN(throttle_spaces_items);
     RUN(throttle_does_not_delay_slow_items);
     RUN(timeout_reports_each_gap_once);
+    RUN(timeout_counts_from_the_previous_item);
     RUN(interval_stream_ticks);
     RUN(gen_stream_yields_then_ends_and_cancels);
     RUN(unfold_steps_until_zero);
