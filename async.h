@@ -123,7 +123,10 @@ QUICK START
    ASYNC_ECANCELED without completing, and the body unwinds to ASYNC_CLEANUP
    (nested async functions unwind the same way, innermost first). Operations
    that never started are not touched; a task aborted before its first poll
-   never runs. Every operation in this header honours cancel mode; a poll
+   runs its cleanup section only (ASYNC_IS_CANCELLED() is 1 there; nothing of
+   the body ran, so the cleanup sees the frame as its creator left it), as Tokio
+   runs the destructors of a future it drops unpolled. Every operation in this
+   header honours cancel mode; a poll
    function you write yourself must too (check async_task_cancelling(t)): in
    cancel mode it returns a negative code, never ASYNC_PENDING and never a
    success, because an await only looks for cancellation when its operation
@@ -805,9 +808,9 @@ PITFALLS
      a local to ASYNC_END: compilers cannot see that ASYNC_END's value is only read
      when the body ran to its end, and warn that the local may be uninitialised.
    - An allocated frame is freed after join; read its results before that, or
-     use a frame you own. A task aborted before its first poll never runs, so its
-     cleanup cannot detach the allocated tasks it would have owned: whoever aborts
-     it must (or those frames stay allocated until async_runtime_destroy).
+     use a frame you own. A task aborted before its first poll runs only its
+     cleanup section, which sees the frame as it was spawned: write cleanup code
+     that releases only what is set (zeroed frames make that a NULL or -1 test).
    - A generator you stop reading stays suspended at its ASYNC_GEN_YIELD with its
      resources: ASYNC_CORO_CANCEL(child, call) unwinds it through its cleanup.
 
@@ -2356,8 +2359,11 @@ static inline int async__done(const async_task *t, const int *resp) {
         int async__in_cleanup = 0; \
     async__dispatch: \
         switch (*async__lc) { \
-        default: \
-            if (*async__lc == ASYNC__LC_CLEANUP) goto async__end; \
+        default: /* no cleanup section: a task aborted before its first poll ends */ \
+            if (*async__lc == ASYNC__LC_CLEANUP) { \
+                if (async__rv == ASYNC_PENDING) async__rv = ASYNC_ECANCELED; \
+                goto async__end; \
+            } \
             ASYNC__RESUME_DEFAULT \
         async__unwind: /* return or cancel: run the cleanup section, once */ \
             if (async__in_cleanup) goto async__end; \
@@ -2988,7 +2994,9 @@ static void async__slow_poll(async_runtime *rt, async_task *t, async_time took) 
 static int async__poll_slow(async_runtime *rt, async_task *t) {
     int rc;
     if (t->flags & ASYNC__F_ABORT) {
-        if (t->lc == 0) return ASYNC_ECANCELED;         /* never started: never runs */
+        /* Never polled: only its cleanup section runs (Tokio drops such a future and
+           its destructors run), so what its creator put in the frame is released. */
+        if (t->lc == 0) t->lc = ASYNC__LC_CLEANUP;
         t->flags |= ASYNC__F_CANCELLING;        /* for the whole poll: no budget */
         rt->budget = 0;
         rc = t->fn(t);

@@ -6,6 +6,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 /* ---- a task that logs and waits on a gate ---------------------------------- */
 typedef struct { int open; async_task *waiter; } gate;
@@ -264,6 +267,58 @@ TEST(abort_before_first_poll_never_runs) {
     ASSERT_EQ(async_runtime_block_on(&rt, &j.task, joiner, "j"), ASYNC_ECANCELED);
     ASSERT_STR(test_log, "");
     async_runtime_destroy(&rt);
+}
+/* Tokio drops a future that was never polled, and its destructors run: a task aborted
+   before its first poll runs its cleanup section (ASYNC_IS_CANCELLED() true) and
+   nothing of its body, so a descriptor its creator put in the frame is closed. That
+   holds for an abort, for runtime destroy and for an abort from another task. */
+typedef struct { async_task task; int fd, body, cleaned, cancelled; } owner_frame;
+static int fd_owner(async_task *t) {
+    owner_frame *f = (owner_frame *)t;
+    ASYNC_BEGIN(t);
+    f->body++;
+    ASYNC_CLEANUP();
+    f->cleaned++;
+    f->cancelled = ASYNC_IS_CANCELLED();
+    if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
+    ASYNC_END(0);
+}
+static int aborter(async_task *t) {             /* aborts its child from inside a task */
+    worker *f = (worker *)t;
+    ASYNC_BEGIN(t);
+    async_task_abort(f->child);
+    ASYNC_END(0);
+}
+TEST(abort_before_first_poll_runs_only_the_cleanup) {
+    async_runtime rt;
+    static owner_frame o;
+    static worker j, a;
+    int p[2], k;
+    for (k = 0; k < 3; k++) {
+        ZERO(o); ZERO(j); ZERO(a);
+        ASSERT_EQ(pipe(p), 0);
+        close(p[1]);
+        o.fd = p[0];
+        async_runtime_init(&rt, NULL);
+        if (k == 1) async_task_spawn(&rt, &a.task, aborter, "aborter");  /* runs first */
+        async_task_spawn(&rt, &o.task, fd_owner, "owner");
+        if (k == 0) {                           /* abort, then join it */
+            ASSERT_EQ(async_task_abort(&o.task), 0);
+            j.child = &o.task;
+            ASSERT_EQ(async_runtime_block_on(&rt, &j.task, joiner, "j"), ASYNC_ECANCELED);
+        } else if (k == 1) {                    /* aborted by another task */
+            a.child = &o.task;
+            ASSERT_EQ(async_runtime_run(&rt), 0);
+        }
+        ASSERT_EQ(async_runtime_destroy(&rt), k == 2);    /* k == 2: destroy aborts it */
+        ASSERT_EQ(o.body, 0);
+        ASSERT_EQ(o.cleaned, 1);
+        ASSERT_EQ(o.cancelled, 1);
+        ASSERT_EQ(o.fd, -1);
+        CHECK(fcntl(p[0], F_GETFD) == -1 && errno == EBADF);   /* closed, not leaked */
+        ASSERT_EQ(test_asserts, 0);
+    }
 }
 TEST(abort_while_sleeping) {
     async_runtime rt;
@@ -882,6 +937,7 @@ int main(int argc, char **argv) {
     RUN(spawn_alloc_frees_after_join_or_detach);
     RUN(spawn_alloc_failure);
     RUN(abort_before_first_poll_never_runs);
+    RUN(abort_before_first_poll_runs_only_the_cleanup);
     RUN(abort_while_sleeping);
     RUN(abort_while_joining);
     RUN(abort_while_yielded);
