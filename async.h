@@ -860,15 +860,20 @@ REVISION HISTORY
 #define ASYNC_FREESTANDING
 #endif
 
-/* The hosted implementation needs POSIX (clock_gettime, poll). Ask for it before
-   the first system header is read; if one already was, say so clearly. */
+/* The hosted implementation needs POSIX (clock_gettime, poll, sockets). In GNU mode
+   (the compilers' default) the C library shows it already, so nothing is defined and
+   the implementation file sees what every other file of yours sees (forcing
+   _POSIX_C_SOURCE would hide SO_REUSEPORT, and your own usleep, in that file). Only
+   strict ISO mode (-std=c99) hides POSIX on glibc and musl: then ask for their
+   default set, before the first system header is read (if one already was, say so). */
 #if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC_FREESTANDING) && \
-    !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE) && \
-    !defined(_XOPEN_SOURCE) && !defined(__APPLE__)
+    defined(__STRICT_ANSI__) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && \
+    !defined(_DEFAULT_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_BSD_SOURCE) && \
+    !defined(__APPLE__)
 #if defined(_FEATURES_H)
-#error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, or define _POSIX_C_SOURCE=200809L"
+#error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, or define _DEFAULT_SOURCE (or _POSIX_C_SOURCE=200809L)"
 #endif
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE 1
 #endif
 
 #include <stddef.h>
@@ -6578,6 +6583,9 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #endif
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
+#endif
+#if defined(__linux__) && !defined(SO_REUSEPORT)
+#include <asm/socket.h>     /* glibc hides it under a strict _POSIX_C_SOURCE of yours */
 #endif
 
 enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,

@@ -200,6 +200,46 @@ TEST(unix_stream_echo) {
     }
 }
 
+/* SO_REUSEPORT: two listeners on one port (a listener per thread, the kernel spreads
+   the connections). Without the option the second gets EADDRINUSE. The implementation
+   file used to force _POSIX_C_SOURCE, which hides SO_REUSEPORT on glibc: the option
+   always gave EINVAL. */
+TEST(reuseport_two_listeners_share_a_port) {
+    async_io a, b, c;
+    async_addr at;
+    async_listen_opts o;
+    int i, fd, got[2] = {0, 0}, cl[32];
+    ZERO(a); ZERO(b); ZERO(c); ZERO(o);
+    rt_real();
+    o.reuseport = 1;
+    ASSERT_EQ(async_addr_parse(&at, "127.0.0.1:0"), 0);
+    ASSERT_EQ(async_sock_listen(&rt, &a, &at, &o), 0);
+    if (a.rt == NULL) {
+        async_runtime_destroy(&rt);
+        return;
+    }
+    ASSERT_EQ(async_sock_local_addr(&a, &at), 0);
+    ASSERT_EQ(async_sock_listen(&rt, &c, &at, NULL), -EADDRINUSE);  /* not without it */
+    ASSERT_EQ(async_sock_listen(&rt, &b, &at, &o), 0);
+    for (i = 0; i < 32; i++) {                      /* the kernel completes them */
+        cl[i] = socket(AF_INET, SOCK_STREAM, 0);
+        CHECK(cl[i] >= 0 && connect(cl[i], async_addr_sockaddr(&at), at.len) == 0);
+    }
+    for (i = 0; i < 2; i++) {
+        int lfd = async_io_fd(i ? &b : &a);
+        while ((fd = accept(lfd, NULL, NULL)) >= 0) {      /* listeners are nonblocking */
+            got[i]++;
+            close(fd);
+        }
+    }
+    ASSERT_EQ(got[0] + got[1], 32);
+    CHECK(got[0] > 0 && got[1] > 0);                /* both took some (p = 2^-31 not) */
+    for (i = 0; i < 32; i++) close(cl[i]);
+    async_io_close(&a);
+    async_io_close(&b);
+    async_runtime_destroy(&rt);
+}
+
 /* ---- addresses ------------------------------------------------------------------ */
 TEST(addresses_parse_and_format) {
     async_addr a;
@@ -1623,6 +1663,7 @@ int main(int argc, char **argv) {
     RUN(tcp_ipv4_echo);
     RUN(tcp_ipv6_echo);
     RUN(unix_stream_echo);
+    RUN(reuseport_two_listeners_share_a_port);
     RUN(addresses_parse_and_format);
     RUN(connect_refused_leaves_nothing_open);
     RUN(address_in_use);
