@@ -304,7 +304,12 @@ QUICK START
 ===================
    Items of any fixed size are copied in and out. Storage is yours (the size from
    *_storage_size) or NULL: allocated through ASYNC_MALLOC, freed by *_destroy.
-   Sender handles are counts: _sender_clone / _sender_release (init gives one).
+   Sender handles are counts: _sender_clone / _sender_release (init gives one;
+   once the last is released none can be cloned, ASYNC_ECLOSED, and broadcast and
+   watch sends give ASYNC_ECLOSED). An init whose allocation fails returns
+   ASYNC_ENOMEM and leaves the object inert: closed, empty, with no sender, so
+   every later operation returns an error (ASYNC_ECLOSED) without touching the
+   missing buffer, and _destroy is harmless.
      async_mpsc: _init(c, item_size, capacity, storage) (capacity 0: unbounded,
         in blocks of 32 items through ASYNC_MALLOC; ASYNC_ENOMEM when that fails),
         _send(t, c, w, &item) waits while full (senders served FIFO), _try_send
@@ -4518,7 +4523,12 @@ ASYNC_DEF int async_mpsc_init(async_mpsc *c, size_t item_size, size_t capacity, 
         size_t size = async__array_size(item_size, capacity);
         if (size == SIZE_MAX) return ASYNC_EINVAL;
         rc = async__storage(&c->buf, &c->own, storage, size);
-        if (rc < 0) return rc;
+        if (rc < 0) {                           /* inert: closed, no sender, empty */
+            c->senders = 0;
+            c->rx_closed = 1;
+            c->tx_size = SIZE_MAX;
+            return rc;
+        }
     }
     return 0;
 }
@@ -4805,6 +4815,7 @@ ASYNC_DEF int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w) {
 
 ASYNC_DEF int async_mpsc_sender_clone(async_mpsc *c) {
     if (!c || c->senders == UINT32_MAX) return ASYNC_EINVAL;
+    if (!c->senders) return ASYNC_ECLOSED;      /* none left to clone */
     c->senders++;
     return 0;
 }
@@ -4831,7 +4842,12 @@ ASYNC_DEF int async_oneshot_init(async_oneshot *o, size_t item_size, void *stora
     if (!o) return ASYNC_EINVAL;
     async__memset(o, 0, sizeof *o);
     o->item_size = item_size;
-    return async__storage(&o->value, &o->own, storage, item_size);
+    if (async__storage(&o->value, &o->own, storage, item_size) < 0) {
+        o->rx_closed = 1;                       /* inert: closed, the sender gone */
+        o->state = ASYNC__ONESHOT_DROPPED;
+        return ASYNC_ENOMEM;
+    }
+    return 0;
 }
 
 ASYNC_DEF int async_oneshot_destroy(async_oneshot *o) {
@@ -4949,6 +4965,7 @@ ASYNC_DEF int async_broadcast_init(async_broadcast *b, size_t item_size, size_t 
     b->cap = async__pow2_ceil(capacity);
     b->senders = 1;
     rc = async__storage(&b->buf, &b->own, storage, size);
+    if (rc < 0) b->senders = 0;                 /* inert: closed */
     return rc;
 }
 
@@ -4963,6 +4980,7 @@ ASYNC_DEF int async_broadcast_destroy(async_broadcast *b) {
 /* Returns how many receivers there are, or ASYNC_ENORECV (nothing is stored). */
 ASYNC_DEF int async_broadcast_send(async_broadcast *b, const void *item) {
     if (!b || (!item && b->item_size)) return ASYNC_EINVAL;
+    if (!b->senders) return ASYNC_ECLOSED;      /* every sender released */
     if (!b->receivers) return ASYNC_ENORECV;
     if (b->item_size)                           /* size 0: buf may be NULL */
         async__copy_item(b->buf + (size_t)(b->tail & (b->cap - 1)) * b->item_size, item,
@@ -5032,6 +5050,7 @@ ASYNC_DEF uint64_t async_broadcast_rx_len(const async_broadcast_rx *rx) {
 
 ASYNC_DEF int async_broadcast_sender_clone(async_broadcast *b) {
     if (!b || b->senders == UINT32_MAX) return ASYNC_EINVAL;
+    if (!b->senders) return ASYNC_ECLOSED;      /* none left to clone */
     b->senders++;
     return 0;
 }
@@ -5053,7 +5072,11 @@ ASYNC_DEF int async_watch_init(async_watch *ch, size_t item_size, void *storage,
     ch->item_size = item_size;
     ch->senders = 1;
     rc = async__storage(&ch->value, &ch->own, storage, item_size);
-    if (rc < 0) return rc;
+    if (rc < 0) {                               /* inert: closed, no value */
+        ch->senders = 0;
+        ch->closed = 1;
+        return rc;
+    }
     if (initial) async__copy_item(ch->value, initial, item_size);
     else if (item_size) async__memset(ch->value, 0, item_size);
     return 0;
@@ -5091,6 +5114,7 @@ static void async__watch_store(async_watch *ch) {
 /* Stores only if someone receives (ASYNC_ENORECV otherwise, value unchanged). */
 ASYNC_DEF int async_watch_send(async_watch *ch, const void *item) {
     if (!ch || (!item && ch->item_size)) return ASYNC_EINVAL;
+    if (ch->closed) return ASYNC_ECLOSED;       /* every sender released */
     if (!ch->receivers) return ASYNC_ENORECV;
     async__copy_item(ch->value, item, ch->item_size);
     async__watch_store(ch);
@@ -5100,6 +5124,7 @@ ASYNC_DEF int async_watch_send(async_watch *ch, const void *item) {
 /* Always stores; the previous value goes to `old` (may be NULL). */
 ASYNC_DEF int async_watch_send_replace(async_watch *ch, const void *item, void *old) {
     if (!ch || (!item && ch->item_size)) return ASYNC_EINVAL;
+    if (ch->closed) return ASYNC_ECLOSED;
     if (old) async__copy_item(old, ch->value, ch->item_size);
     async__copy_item(ch->value, item, ch->item_size);
     async__watch_store(ch);
@@ -5110,6 +5135,7 @@ ASYNC_DEF int async_watch_send_replace(async_watch *ch, const void *item, void *
 ASYNC_DEF int async_watch_send_modify(async_watch *ch, void (*modify)(void *value, void *user),
                                       void *user) {
     if (!ch || !modify) return ASYNC_EINVAL;
+    if (ch->closed) return ASYNC_ECLOSED;
     modify(ch->value, user);
     async__watch_store(ch);
     return 0;
@@ -5117,6 +5143,7 @@ ASYNC_DEF int async_watch_send_modify(async_watch *ch, void (*modify)(void *valu
 
 ASYNC_DEF int async_watch_borrow(const async_watch_rx *rx, void *item) {
     if (!rx || !rx->ch || (!item && rx->ch->item_size)) return ASYNC_EINVAL;
+    if (!rx->ch->value && rx->ch->item_size) return ASYNC_ECLOSED;     /* a failed init */
     async__copy_item(item, rx->ch->value, rx->ch->item_size);
     return 0;
 }
@@ -5167,6 +5194,7 @@ ASYNC_DEF int async_watch_changed(async_task *t, async_watch_rx *rx, async_waite
 
 ASYNC_DEF int async_watch_sender_clone(async_watch *ch) {
     if (!ch || ch->senders == UINT32_MAX) return ASYNC_EINVAL;
+    if (!ch->senders) return ASYNC_ECLOSED;     /* none left to clone */
     ch->senders++;
     return 0;
 }

@@ -314,6 +314,113 @@ TEST(mpsc_unbounded_allocation_failure) {
 /* ---- typed wrappers: the same semantics through the inline fast paths ------------- */
 typedef struct { int id; short tag; } pair;
 ASYNC_MPSC_TYPED(pairs, pair)
+/* ---- a failed init leaves an inert object ------------------------------------------
+   An init whose allocation fails returns ASYNC_ENOMEM and leaves a closed, empty object:
+   every operation after it returns an error (or waits for nothing), none touches the
+   missing buffer (ASan checks that in make sanitize), and destroy is harmless. Chat used
+   to crash this way: mpsc_init failed, kept its capacity, and try_send wrote through
+   NULL. */
+typedef struct {
+    async_task task;
+    async_waiter w;
+    async_mpsc *c;
+    async_oneshot *o;
+    async_broadcast_rx *brx;
+    async_watch_rx *wrx;
+    int rc[12];
+    pair p, many[4];
+} inert_frame;
+static int inert_ops(async_task *t) {
+    inert_frame *f = (inert_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc[0], async_mpsc_send(t, f->c, &f->w, &f->p));
+    ASYNC_AWAIT(f->rc[1], async_mpsc_reserve(t, f->c, &f->w));
+    ASYNC_AWAIT(f->rc[2], async_mpsc_recv(t, f->c, &f->w, &f->p));
+    ASYNC_AWAIT(f->rc[3], async_mpsc_recv_many(t, f->c, &f->w, f->many, 4));
+    ASYNC_AWAIT(f->rc[4], pairs_send(t, f->c, &f->w, &f->p));
+    ASYNC_AWAIT(f->rc[5], pairs_recv(t, f->c, &f->w, &f->p));
+    ASYNC_AWAIT(f->rc[6], pairs_recv_many(t, f->c, &f->w, f->many, 4));
+    ASYNC_AWAIT(f->rc[7], async_oneshot_recv(t, f->o, &f->w, &f->p));
+    ASYNC_AWAIT(f->rc[8], async_broadcast_recv(t, f->brx, &f->w, &f->p));
+    ASYNC_AWAIT(f->rc[9], async_watch_changed(t, f->wrx, &f->w));
+    ASYNC_AWAIT(f->rc[10], async_mpsc_closed(t, f->c, &f->w));     /* closed: at once */
+    ASYNC_AWAIT(f->rc[11], async_oneshot_closed(t, f->o, &f->w));
+    ASYNC_END(0);
+}
+static void watch_poke(void *value, void *user) { (void)user; *(int *)value = 1; }
+TEST(failed_init_leaves_an_inert_object) {
+    async_runtime rt;
+    static inert_frame f;
+    async_mpsc c;
+    async_oneshot o;
+    async_broadcast b;
+    async_broadcast_rx brx;
+    async_watch w;
+    async_watch_rx wrx;
+    pair p = {1, 2}, q;
+    int i;
+    ZERO(f);
+    test_fail_at = test_alloc_calls + 1;
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(pair), 8, NULL), ASYNC_ENOMEM);
+    test_fail_at = test_alloc_calls + 1;
+    ASSERT_EQ(async_oneshot_init(&o, sizeof(pair), NULL), ASYNC_ENOMEM);
+    test_fail_at = test_alloc_calls + 1;
+    ASSERT_EQ(async_broadcast_init(&b, sizeof(pair), 8, NULL), ASYNC_ENOMEM);
+    test_fail_at = test_alloc_calls + 1;
+    ASSERT_EQ(async_watch_init(&w, sizeof(pair), NULL, &p), ASYNC_ENOMEM);
+    test_fail_at = 0;
+    /* mpsc */
+    ASSERT_EQ(async_mpsc_try_send(&c, &p), ASYNC_ECLOSED);
+    ASSERT_EQ(pairs_try_send(&c, &p), ASYNC_ECLOSED);
+    ASSERT_EQ(async_mpsc_try_reserve(&c), ASYNC_ECLOSED);
+    CHECK(async_mpsc_send_reserved(&c, &p) < 0);
+    CHECK(async_mpsc_release_reserved(&c) < 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &q), ASYNC_ECLOSED);
+    ASSERT_EQ(pairs_try_recv(&c, &q), ASYNC_ECLOSED);
+    CHECK(async_mpsc_sender_clone(&c) < 0);         /* no sender is left to clone */
+    CHECK(async_mpsc_sender_release(&c) < 0);
+    ASSERT_EQ(async_mpsc_is_closed(&c), 1);
+    ASSERT_EQ(async_mpsc_len(&c), 0);
+    /* oneshot */
+    ASSERT_EQ(async_oneshot_send(&o, &p), ASYNC_ECLOSED);
+    ASSERT_EQ(async_oneshot_try_recv(&o, &q), ASYNC_ECLOSED);
+    ASSERT_EQ(async_oneshot_is_closed(&o), 1);
+    /* broadcast: a receiver may subscribe, and sees the end */
+    ASSERT_EQ(async_broadcast_subscribe(&b, &brx), 0);
+    ASSERT_EQ(async_broadcast_send(&b, &p), ASYNC_ECLOSED);
+    ASSERT_EQ(async_broadcast_try_recv(&brx, &q), ASYNC_ECLOSED);
+    CHECK(async_broadcast_sender_clone(&b) < 0);
+    CHECK(async_broadcast_sender_release(&b) < 0);
+    /* watch */
+    ASSERT_EQ(async_watch_subscribe(&w, &wrx), 0);
+    ASSERT_EQ(async_watch_send(&w, &p), ASYNC_ECLOSED);
+    ASSERT_EQ(async_watch_send_replace(&w, &p, &q), ASYNC_ECLOSED);
+    ASSERT_EQ(async_watch_send_modify(&w, watch_poke, NULL), ASYNC_ECLOSED);
+    ASSERT_EQ(async_watch_borrow(&wrx, &q), ASYNC_ECLOSED);
+    ASSERT_EQ(async_watch_borrow_and_update(&wrx, &q), ASYNC_ECLOSED);
+    ASSERT_EQ(async_watch_has_changed(&wrx), ASYNC_ECLOSED);
+    CHECK(async_watch_sender_clone(&w) < 0);
+    CHECK(async_watch_sender_release(&w) < 0);
+    /* the waiting operations end at once */
+    test_rt_paused(&rt);
+    f.c = &c;
+    f.o = &o;
+    f.brx = &brx;
+    f.wrx = &wrx;
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, inert_ops, "inert"), 0);
+    for (i = 0; i < 10; i++)
+        if (f.rc[i] != ASYNC_ECLOSED) FAIL_("operation %d gave %d, not ECLOSED", i, f.rc[i]);
+    ASSERT_EQ(f.rc[10], 0);
+    ASSERT_EQ(f.rc[11], 0);
+    async_runtime_destroy(&rt);
+    ASSERT_EQ(async_broadcast_unsubscribe(&brx), 0);
+    ASSERT_EQ(async_watch_unsubscribe(&wrx), 0);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+    ASSERT_EQ(async_oneshot_destroy(&o), 0);
+    ASSERT_EQ(async_broadcast_destroy(&b), 0);
+    ASSERT_EQ(async_watch_destroy(&w), 0);
+}
+
 typedef struct { async_task task; async_waiter w; async_timer timer; async_mpsc *c; int i, n, rc, ngot; pair p, got[32]; } tframe;
 static int typed_sender(async_task *t) {
     tframe *f = (tframe *)t;
@@ -1149,6 +1256,7 @@ int main(int argc, char **argv) {
     RUN(mpsc_recv_timeout_then_item);
     RUN(mpsc_unbounded_blocks_and_odd_item_sizes);
     RUN(mpsc_unbounded_allocation_failure);
+    RUN(failed_init_leaves_an_inert_object);
     RUN(typed_mpsc_same_semantics);
     RUN(typed_mpsc_abort_and_close);
     RUN(mpsc_recv_many_batches_in_order_and_frees_slots_fifo);
