@@ -6612,8 +6612,16 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
 #endif
-#if defined(__linux__) && !defined(SO_REUSEPORT)
-#include <asm/socket.h>     /* glibc hides it under a strict _POSIX_C_SOURCE of yours */
+#if defined(SO_REUSEPORT)
+#define ASYNC__SO_REUSEPORT SO_REUSEPORT
+#elif defined(__linux__)    /* glibc hides it under a strict _POSIX_C_SOURCE of yours */
+#if defined(__alpha__) || defined(__mips__) || defined(__sparc__)
+#define ASYNC__SO_REUSEPORT 0x0200
+#elif defined(__hppa__)
+#define ASYNC__SO_REUSEPORT 0x0404
+#else
+#define ASYNC__SO_REUSEPORT 15
+#endif
 #endif
 
 enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
@@ -7273,8 +7281,8 @@ static int async__sock_open(async_runtime *rt, async_io *io, const async_addr *a
     if ((io->flags & ASYNC__IO_REG) && io->rt) return ASYNC_EBUSY;
     if ((fd = async__socket(f, type)) < 0) return fd;
     if (o && f != AF_UNIX && !o->no_reuseaddr) rc = async__setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-#ifdef SO_REUSEPORT
-    if (!rc && o && o->reuseport) rc = async__setopt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+#ifdef ASYNC__SO_REUSEPORT
+    if (!rc && o && o->reuseport) rc = async__setopt(fd, SOL_SOCKET, ASYNC__SO_REUSEPORT, 1);
 #else
     if (!rc && o && o->reuseport) rc = ASYNC_EINVAL;
 #endif
