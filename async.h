@@ -774,7 +774,10 @@ CONFIGURATION (>>config)
                              default 6 (9 levels of 64), 4 freestanding (14 of 16:
                              a third of the RAM, about 1 KB on 32-bit targets)
      ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2)
-     ASYNC_NO_THREADS        no blocking pool, no inbox, no pthread (hosted)
+     ASYNC_NO_THREADS        no blocking pool, no inbox, no pthread (hosted);
+                             required with a compiler whose atomics async.h does
+                             not know (gcc, clang, and tcc on x86 are known):
+                             others fail with #error rather than race silently
      ASYNC_API               linkage of public functions (default extern)
      ASYNC_STATIC            make every function static (impl and users in one TU)
      ASYNC_MALLOC(sz), ASYNC_FREE(p)       impl; all or none (default malloc/free
@@ -2638,10 +2641,40 @@ static int async__cas(volatile int *p, int expect, int v) {
     return __atomic_compare_exchange_n(p, &expect, v, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 #define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
+#elif !defined(ASYNC_FREESTANDING) && defined(__TINYC__) && \
+    (defined(__x86_64__) || defined(__i386__))
+/* tcc has no __atomic builtins, but takes GNU inline assembly: x86's locked
+   instructions are atomic and full barriers, and its plain loads and stores are
+   acquire and release as long as the compiler keeps them in order (tcc does not
+   reorder volatile accesses). */
+static int async__xchg(volatile int *p, int v) {
+    __asm__ __volatile__("xchgl %0, %1" : "+r"(v), "+m"(*p) : : "memory");
+    return v;
+}
+static int async__add(volatile int *p, int v) {
+    int old = v;
+    __asm__ __volatile__("lock; xaddl %0, %1" : "+r"(old), "+m"(*p) : : "memory");
+    return old + v;
+}
+static int async__cas(volatile int *p, int expect, int v) {
+    int prev;
+    __asm__ __volatile__("lock; cmpxchgl %2, %1"
+                         : "=a"(prev), "+m"(*p) : "r"(v), "0"(expect) : "memory");
+    return prev == expect;
+}
+#define ASYNC__XCHG(p, v) async__xchg((p), (v))
+#define ASYNC__STORE(p, v) (*(p) = (v))
+#define ASYNC__LOAD(p) (*(p))
+#define ASYNC__ADD(p, v) async__add((p), (v))
+#define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
+#elif !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
+/* Plain volatile accesses would be a data race between threads. */
+#error "async.h: no atomic operations known for this compiler (gcc, clang, and tcc on x86 have them): define ASYNC_NO_THREADS (wakes from signal handlers still work) or add them here"
 #else
-/* Single core (an MCU with interrupts): plain volatile accesses, ordered by a
-   compiler barrier, are atomic for an aligned int. No CAS is needed: the flags
-   are only ever set from outside and cleared by the loop. */
+/* Single core (an MCU with interrupts), or one thread and its signal handlers: plain
+   volatile accesses, ordered by a compiler barrier, are atomic for an aligned int.
+   No CAS is needed: the flags are only ever set from outside and cleared by the
+   loop. */
 #if defined(__GNUC__) || defined(__clang__)
 #define ASYNC__BARRIER() __asm__ __volatile__("" ::: "memory")
 #else
