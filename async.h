@@ -171,7 +171,12 @@ QUICK START
                                         ASYNC_MALLOC, freed when the task has
                                         finished and been joined or detached
      async_task_join(self, child)       op: wait for child, return its result
-                                        (ASYNC_ECANCELED if it was aborted)
+                                        (ASYNC_ECANCELED if it was aborted). A
+                                        frame you own can be joined again and
+                                        gives the same result (Tokio's handle is
+                                        consumed: one await); an allocated frame
+                                        is freed by its first join, so the handle
+                                        is dead after it
      async_task_abort(t)                cancel at its next poll (no-op if done)
      async_task_detach(t)               nobody will join: free its frame at the end
      async_task_wake(t)                 make a waiting task ready (idempotent, O(1))
