@@ -511,8 +511,8 @@ TEST(joinset_destroy_cancels_now_and_frees) {
     m[1].d = 0;
     async_joinset_spawn(&js, &m[0].task, member_run, "slow");
     async_joinset_spawn(&js, &m[1].task, member_run, "quick");
-    async_joinset_spawn_alloc(&js, member_run, sizeof(member), "alloc-slow", &a);
-    ((member *)a)->d = MS(100);
+    if (async_joinset_spawn_alloc(&js, member_run, sizeof(member), "alloc-slow", &a) == 0)
+        ((member *)a)->d = MS(100);
     async_joinset_spawn_alloc(&js, member_run, sizeof(member), "alloc-quick", &b);
     async_runtime_step(&rt, 0);                   /* the quick ones finish, unjoined */
     ASSERT_EQ(async_joinset_destroy(&js), 2);     /* the two slow ones, cancelled now */
