@@ -3035,9 +3035,12 @@ typedef struct async__fmt {
     char buf[320];
     size_t len;
 } async__fmt;
+/* A line that does not fit is cut, but keeps its newline: the last byte before the
+   terminating NUL is kept for it. */
 static void async__fmt_s(async__fmt *f, const char *s) {
+    size_t room = s && s[0] == '\n' && !s[1] ? sizeof f->buf - 1 : sizeof f->buf - 2;
     if (!s) s = "(null)";
-    while (*s && f->len + 1 < sizeof f->buf) f->buf[f->len++] = *s++;
+    while (*s && f->len < room) f->buf[f->len++] = *s++;
     f->buf[f->len] = 0;
 }
 static void async__fmt_u(async__fmt *f, uint64_t v) {
@@ -3770,7 +3773,8 @@ ASYNC_DEF int async_task_where(const async_task *t, const char **file, int *line
     const char *fl = NULL;
     int ln = 0;
     if (!t) return ASYNC_EINVAL;
-    if (t->state == ASYNC_TASK_IDLE || t->state == ASYNC_TASK_DONE || t->lc == 0)
+    if (t->state == ASYNC_TASK_IDLE || t->state == ASYNC_TASK_DONE || t->lc == 0 ||
+        t->lc == ASYNC__LC_DONE)                /* finished in the poll now ending */
         return ASYNC_ESTATE;
     if (t->site) {
         fl = t->site->file;
@@ -8043,8 +8047,14 @@ ASYNC_DEF int async_signal_recv(async_task *t, async_signal *s) {
 }
 
 ASYNC_DEF int async_signal_destroy(async_signal *s) {
-    int rc;
-    if (!s || s->slot < 0) return ASYNC_EINVAL;
+    int rc, mine;
+    if (!s || s->slot < 0 || s->slot >= ASYNC__SIG_SLOTS) return ASYNC_EINVAL;
+    /* Only a subscription clears its own slot: a zeroed async_signal (a child whose
+       spawn failed, one never made) says slot 0, which may be someone else's. */
+    async__sig_acquire();
+    mine = ASYNC__LOAD(&async__sig_tab[s->slot]) == s;
+    async__sig_release();
+    if (!mine) return ASYNC_EINVAL;
     if ((rc = async_waker_destroy(&s->waker)) < 0) return rc;      /* a task waits */
     async__sig_acquire();
     ASYNC__STORE(&async__sig_tab[s->slot], (async_signal *)NULL);
@@ -8278,8 +8288,8 @@ ASYNC_DEF int async_child_destroy(async_child *c) {
             }
         }
     }
-    rc = c->sigchld.slot >= 0 ? async_signal_destroy(&c->sigchld) : 0;
-    if (rc < 0) return rc;              /* a task still waits on it */
+    rc = async_signal_destroy(&c->sigchld);     /* EINVAL: it had none */
+    if (rc < 0 && rc != ASYNC_EINVAL) return rc;        /* a task still waits on it */
     c->pid = 0;
     return 0;
 }
