@@ -2165,7 +2165,7 @@ enum {
     ASYNC_SYS_CONNECT,
     ASYNC_SYS_SOCKET,           /* socket, pipe, eventfd, epoll_create1 */
     ASYNC_SYS_BIND,             /* bind, listen */
-    ASYNC_SYS_WAIT,             /* poll, epoll_wait */
+    ASYNC_SYS_WAIT,             /* poll, epoll_wait; fd is the timeout in ms (-1: none) */
     ASYNC_SYS_CTL,              /* epoll_ctl */
     ASYNC_SYS_WAKE,             /* the write that wakes a runtime from elsewhere */
     ASYNC_SYS_SPAWN,            /* fork, pthread_create */
@@ -3417,7 +3417,7 @@ static void async__idle_hosted(async_runtime *rt, async_time max_wait) {
         p.fd = rt->wake_fd[0];
         p.events = POLLIN;
         p.revents = 0;
-        if (!ASYNC__FAULT(ASYNC_SYS_WAIT, -1, NULL))
+        if (!ASYNC__FAULT(ASYNC_SYS_WAIT, ms, NULL))
             (void)poll(&p, 1, ms);      /* EINTR: the loop simply turns again */
     } else if (max_wait != ASYNC_TIME_NEVER) {
         struct timespec ts;
@@ -6942,6 +6942,10 @@ static void async__io_event(async_runtime *rt, async_io *io, int dirs) {
     async__io_set_interest(io);
 }
 
+/* A wait that fails (EINTR, ENOMEM) just turns the loop again, except the look
+   without waiting that comes before the paused clock jumps to the next timer: it
+   retries EINTR and says "something may be ready" on another failure, so that the
+   clock never jumps past I/O that was ready (it used to count as nothing ready). */
 #ifndef ASYNC__EPOLL
 /* poll(2): level-triggered; a descriptor is watched only in the directions that
    have a task waiting, so a readable socket nobody reads does not spin the loop. */
@@ -6953,9 +6957,11 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
     p[0].fd = rt->wake_fd[0];
     p[0].events = POLLIN;
     p[0].revents = 0;
-    n = ASYNC__FAULT(ASYNC_SYS_WAIT, -1, NULL) ? -1
-                                                : poll(p, (nfds_t)r->n, async__io_wait_ms(wait));
-    if (n <= 0) return 0;               /* EINTR: the loop turns again */
+    do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1
+                                                 : poll(p, (nfds_t)r->n, async__io_wait_ms(wait));
+    while (n < 0 && errno == EINTR && wait == 0);
+    if (n < 0) return wait == 0;        /* see above */
+    if (n == 0) return 0;
     if (p[0].revents) n--;              /* the wake descriptor: collected by the core */
     for (i = 1; n > 0 && i < r->n; i++) {
         short re = p[i].revents;
@@ -6984,8 +6990,10 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
             epoll_ctl(r->epfd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) == 0)
             r->wake_in_set = 1;
     }
-    n = ASYNC__FAULT(ASYNC_SYS_WAIT, -1, NULL) ? -1 :
-        epoll_wait(r->epfd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
+    do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1 :
+           epoll_wait(r->epfd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
+    while (n < 0 && errno == EINTR && wait == 0);
+    if (n < 0) return wait == 0;        /* see above */
     for (i = 0; i < n; i++) {
         uint32_t e = ev[i].events;
         if (!ev[i].data.ptr) continue;  /* the wake descriptor */
