@@ -413,9 +413,11 @@ static void add_bulk(rbuf *b, const char *p, size_t n) {
 
 static void add_bulk_str(rbuf *b, const char *s) { add_bulk(b, s, strlen(s)); }
 
-/* "-<text>\r\n" with CR and LF inside the text made blanks, as Redis does. */
+/* "-<text>\r\n" as Redis sends it: CR and LF at the end dropped, those inside made
+   blanks, so the reply stays one line. */
 static void add_error(rbuf *b, const char *text, size_t n) {
     size_t i;
+    while (n && (text[n - 1] == '\r' || text[n - 1] == '\n')) n--;
     rbuf_reserve(b, n + 3);
     b->p[b->len++] = '-';
     for (i = 0; i < n; i++) {
@@ -1062,23 +1064,54 @@ static int cmd_mset(rctx *x) {
     return 0;
 }
 
+/* EXPIRE key seconds [NX | XX | GT | LT], as Redis 7: the options are checked first,
+   then the number; no TTL counts as forever for GT and LT. */
 static int cmd_expire(rctx *x) {
+    enum { NX = 1, XX = 2, GT = 4, LT = 8 };
     long long v;
-    int64_t when;
+    int64_t when, cur;
     long s;
-    if (arg_ll(x, 2, &v) < 0) {
-        err_not_int(x->out);
+    int i, flags = 0;
+    for (i = 3; i < x->argc; i++) {
+        if (arg_is(x, i, "nx")) flags |= NX;
+        else if (arg_is(x, i, "xx")) flags |= XX;
+        else if (arg_is(x, i, "gt")) flags |= GT;
+        else if (arg_is(x, i, "lt")) flags |= LT;
+        else {
+            /* an argument is not NUL-terminated: its length bounds it, and like
+               Redis's %s the text stops at a NUL */
+            const char *p = x->argv[i], *nul = (const char *)memchr(p, 0, x->lens[i]);
+            rbuf msg = {0, 0, 0};
+            ADD_LIT(&msg, "ERR Unsupported option ");
+            add_raw(&msg, p, nul ? (size_t)(nul - p) : x->lens[i]);
+            add_error(x->out, msg.p, msg.len);
+            rbuf_free(&msg);
+            return 0;
+        }
+    }
+    if ((flags & NX) && (flags & (XX | GT | LT))) {
+        add_error_str(x->out,
+                      "ERR NX and XX, GT or LT options at the same time are not compatible");
         return 0;
     }
-    if (x->argc > 3) {                          /* NX XX GT LT: not supported here */
-        char msg[160];
-        snprintf(msg, sizeof msg, "ERR Unsupported option %.100s", x->argv[3]);
-        add_error_str(x->out, msg);
+    if ((flags & GT) && (flags & LT)) {
+        add_error_str(x->out, "ERR GT and LT options at the same time are not compatible");
+        return 0;
+    }
+    if (arg_ll(x, 2, &v) < 0) {
+        err_not_int(x->out);
         return 0;
     }
     if (expire_at(x, v, 1000, 1, "expire", &when) < 0) return 0;
     s = rdb_find(x->db, x->argv[1], x->lens[1]);
     if (s < 0) {
+        add_int(x->out, 0);
+        return 0;
+    }
+    cur = x->db->slots[s].e->expire;
+    if (((flags & NX) && cur >= 0) || ((flags & XX) && cur < 0) ||
+        ((flags & GT) && (cur < 0 || when <= cur)) || ((flags & LT) && cur >= 0 &&
+                                                       when >= cur)) {
         add_int(x->out, 0);
         return 0;
     }
@@ -1281,10 +1314,10 @@ static const rcmd *rcmd_lookup(const char *name, size_t n) {
     size_t i, j;
     for (i = 0; i < sizeof rcmds / sizeof rcmds[0]; i++) {
         const char *s = rcmds[i].name;
-        for (j = 0; j < n; j++) {
+        for (j = 0; j < n && s[j]; j++) {       /* name may hold a NUL: s's ends it */
             char ch = name[j];
             if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
-            if (ch != s[j]) break;              /* s's NUL stops it too */
+            if (ch != s[j]) break;
         }
         if (j == n && s[n] == '\0') return &rcmds[i];
     }
@@ -1392,11 +1425,11 @@ static int conn_process(conn *f) {
         if (f->out.len >= CONN_FLUSH_AT) return 1;
         n = resp_parse(f->in.p + f->start, f->in.len - f->start, &f->cmd);
         if (n == 0) return 0;
-        if (n < 0) {
-            const char *why = resp_strerror(n, f->cmd.badch, tmp, sizeof tmp);
-            ADD_LIT(&f->out, "-ERR Protocol error: ");
-            add_raw(&f->out, why, strlen(why));
-            ADD_LIT(&f->out, "\r\n");
+        if (n < 0) {                            /* the byte in tmp may be CR or LF */
+            char msg[96];
+            snprintf(msg, sizeof msg, "ERR Protocol error: %s",
+                     resp_strerror(n, f->cmd.badch, tmp, sizeof tmp));
+            add_error_str(&f->out, msg);
             f->quit = 1;
             return 0;
         }

@@ -3,6 +3,7 @@
 #define MINIREDIS_NO_MAIN
 #include "../examples/miniredis.c"
 #include "test.h"
+#include "fuzz/resp_check.h"
 #include <signal.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -84,24 +85,41 @@ static void parse_trickle(const char *src, size_t len, size_t split, char *log,
     free(buf);
 }
 
-/* One command, written inline or as RESP, against client c: the reply as text. */
+/* One command, written inline or as RESP, against client c: the reply as text. In
+   memory the command is followed by stale bytes without a NUL, as a connection's
+   buffer holds earlier requests: a reply that shows them, or that is not a sequence
+   of well-formed RESP values, fails the test. */
+#define STALE "<stale~bytes>"
+static int has_bytes(const char *hay, size_t n, const char *needle, size_t k) {
+    size_t i;
+    for (i = 0; i + k <= n; i++) if (memcmp(hay + i, needle, k) == 0) return 1;
+    return 0;
+}
 static char reply[1 << 16];
 static const char *exn(rclient *c, const char *text, size_t len) {
     static rbuf out;
-    char *buf = (char *)malloc(len + 3);
+    char *buf = (char *)malloc(len + 2 + 20 * (sizeof STALE - 1));
     resp_cmd cmd;
-    int rc;
+    int rc, i;
     memset(&cmd, 0, sizeof cmd);
     memcpy(buf, text, len);
     if (text[0] != '*') {
         memcpy(buf + len, "\r\n", 2);
         len += 2;
     }
+    for (i = 0; i < 20; i++) memcpy(buf + len + (size_t)i * (sizeof STALE - 1), STALE,
+                                    sizeof STALE - 1);
     out.len = 0;
     rc = resp_parse(buf, len, &cmd);
     if (rc <= 0) snprintf(reply, sizeof reply, "parse %d", rc);
     else {
         redis_exec(c, cmd.argc, cmd.argv, cmd.lens, &out);
+        if (resp_values(out.p, out.len) < 1)
+            FAIL_("not a well-formed RESP reply to \"%.*s\": \"%.*s\"", (int)len, buf,
+                  (int)out.len, out.p);
+        if (has_bytes(out.p, out.len, STALE, 4))
+            FAIL_("stale bytes in the reply to \"%.*s\": \"%.*s\"", (int)len, buf,
+                  (int)out.len, out.p);
         if (out.len >= sizeof reply) out.len = sizeof reply - 1;
         memcpy(reply, out.p, out.len);
         reply[out.len] = 0;
@@ -524,6 +542,110 @@ TEST(exec_pubsub) {
     db_done(&db, &a);
 }
 
+/* Odd arguments for every command: argument j of variant v is odd_arg(v + j). */
+#define N_ODD 9
+static size_t odd_arg(int k, char *buf) {
+    static const char *const odd[N_ODD - 1] = {"x", "", "nx", "-1", "99999999999999999999",
+                                               "a\r\nb\n", "\0z", "GT"};
+    k %= N_ODD;
+    if (k == N_ODD - 1) {                       /* a long one */
+        memset(buf, 'L', 300);
+        return 300;
+    }
+    if (k == 6) {
+        memcpy(buf, "\0z", 2);
+        return 2;
+    }
+    strcpy(buf, odd[k]);
+    return strlen(buf);
+}
+
+/* RESP for argv[0] = name and n odd arguments from variant v. */
+static size_t odd_command(char *out, const char *name, int n, int v) {
+    char arg[512];
+    size_t len = (size_t)sprintf(out, "*%d\r\n$%zu\r\n%s\r\n", n + 1, strlen(name), name);
+    int j;
+    for (j = 0; j < n; j++) {
+        size_t k = odd_arg(v + j, arg);
+        len += (size_t)sprintf(out + len, "$%zu\r\n", k);
+        memcpy(out + len, arg, k);
+        len += k;
+        memcpy(out + len, "\r\n", 2);
+        len += 2;
+    }
+    return len;
+}
+
+TEST(exec_odd_arguments) {
+    static char cmd[4096];
+    rdb db;
+    rclient c;
+    size_t i, n;
+    int v;
+    db_fake(&db, &c);
+    /* EXPIRE's options, as Redis 7: options are checked before the number */
+    ASSERT_STR(ex(&c, "SET k v"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k 10 x"), "-ERR Unsupported option x\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k x foo"), "-ERR Unsupported option foo\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k x nx"), "-ERR value is not an integer or out of range\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k 10 nx xx"), "-ERR NX and XX, GT or LT options at the same "
+               "time are not compatible\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k 10 gt NX"), "-ERR NX and XX, GT or LT options at the same "
+               "time are not compatible\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k 10 gt gt lt"), "-ERR GT and LT options at the same time "
+               "are not compatible\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k 10 nx foo"), "-ERR Unsupported option foo\r\n");
+    ASSERT_STR(ex(&c, "TTL k"), ":-1\r\n");             /* nothing changed */
+    ASSERT_STR(ex(&c, "EXPIRE k 100 xx"), ":0\r\n");    /* XX: only with a TTL */
+    ASSERT_STR(ex(&c, "EXPIRE k 100 GT"), ":0\r\n");    /* no TTL is forever: never less */
+    ASSERT_STR(ex(&c, "EXPIRE k 100 lt"), ":1\r\n");
+    ASSERT_STR(ex(&c, "TTL k"), ":100\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k 50 nx"), ":0\r\n");     /* NX: only without one */
+    ASSERT_STR(ex(&c, "EXPIRE k 200 Xx"), ":1\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k 200 gt"), ":0\r\n");    /* not greater */
+    ASSERT_STR(ex(&c, "EXPIRE k 300 gt"), ":1\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k 400 lt"), ":0\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k 100 lt xx"), ":1\r\n");
+    ASSERT_STR(ex(&c, "TTL k"), ":100\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE nope 10 nx"), ":0\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k -1 gt"), ":0\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k -1 lt"), ":1\r\n");     /* in the past: deleted */
+    ASSERT_STR(ex(&c, "EXISTS k"), ":0\r\n");
+    ASSERT_STR(ex(&c, "SET k v"), "+OK\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k 10 NX"), ":1\r\n");
+    ASSERT_STR(ex(&c, "EXPIRE k 10 NX"), ":0\r\n");
+    /* the option is printed as Redis prints it: up to a NUL, CR and LF made blanks
+       (trailing ones dropped), however long */
+    ASSERT_STR(EXB(&c, "*4\r\n$6\r\nexpire\r\n$1\r\nk\r\n$2\r\n10\r\n$4\r\nnx\0c\r\n"),
+               "-ERR Unsupported option nx\r\n");
+    ASSERT_STR(EXB(&c, "*4\r\n$6\r\nexpire\r\n$1\r\nk\r\n$2\r\n10\r\n$5\r\na\r\nb\r\r\n"),
+               "-ERR Unsupported option a  b\r\n");
+    n = (size_t)sprintf(cmd, "*4\r\n$6\r\nexpire\r\n$1\r\nk\r\n$2\r\n10\r\n$300\r\n");
+    memset(cmd + n, 'o', 300);
+    memcpy(cmd + n + 300, "\r\n", 3);
+    exn(&c, cmd, n + 302);
+    ASSERT_EQ(strlen(reply), strlen("-ERR Unsupported option \r\n") + 300);
+    CHECK(strncmp(reply, "-ERR Unsupported option ooo", 27) == 0);
+    /* a command name is compared by its length: "get\0" is no GET */
+    for (i = 0; i < sizeof rcmds / sizeof rcmds[0]; i++) {
+        char want[64];
+        n = strlen(rcmds[i].name);
+        n = (size_t)sprintf(cmd, "*1\r\n$%zu\r\n%s", n + 1, rcmds[i].name) + 1;
+        memcpy(cmd + n, "\r\n", 2);
+        exn(&c, cmd, n + 2);
+        snprintf(want, sizeof want, "-ERR unknown command '%s', ", rcmds[i].name);
+        if (strncmp(reply, want, strlen(want)) != 0) FAIL_("%s\\0: %s", rcmds[i].name, reply);
+    }
+    /* every command with 0 to 4 odd arguments: exn checks each reply */
+    for (i = 0; i < sizeof rcmds / sizeof rcmds[0]; i++) {
+        for (v = 0; v < 2 * N_ODD; v++) {
+            exn(&c, cmd, odd_command(cmd, rcmds[i].name, v % 5, v));
+            if (c.nchans) ex(&c, "UNSUBSCRIBE");
+        }
+    }
+    db_done(&db, &c);
+}
+
 /* ---- the server, over sockets ------------------------------------------------------- */
 
 static pid_t child = -1;
@@ -715,6 +837,88 @@ out:
     stop_server();
 }
 
+/* Read until buf holds `count` complete RESP values: their length, or 0 (malformed,
+   end of file, or nothing for 5 s). */
+static size_t read_replies(int fd, char *buf, size_t cap, long count) {
+    size_t got = 0;
+    for (;;) {
+        long have = 0;
+        size_t pos = 0;
+        ssize_t k;
+        while (pos < got) {
+            long n = resp_value_len(buf + pos, got - pos);
+            if (n < 0) return 0;
+            if (n == 0) break;
+            pos += (size_t)n;
+            have++;
+        }
+        if (have == count && pos == got) return got;
+        if (have > count || got == cap) return 0;
+        k = read(fd, buf + got, cap - got);
+        if (k <= 0) return 0;
+        got += (size_t)k;
+    }
+}
+
+/* Each command, with 0 to 4 odd arguments, sent after a long request has left its
+   bytes in the connection's buffer: every reply is well-formed RESP without them (and
+   a sanitizer build of the server stops at an over-read: the test sees it gone). */
+TEST(server_odd_arguments) {
+    static char cmd[4096], back[65536], filler[2100];
+    int fd = -1, v;
+    size_t i, n;
+    long count;
+    if (start_server() < 0) {
+        FAIL_("the server did not start");
+        stop_server();
+        return;
+    }
+    memcpy(filler, "*2\r\n$4\r\nECHO\r\n$2000\r\n", 21);
+    memset(filler + 21, '~', 2000);
+    memcpy(filler + 2021, "\r\n", 2);
+    fd = dial();
+    CHECK(roundtrip(fd, "EXPIRE k 10 foo\r\n", "-ERR Unsupported option foo\r\n"));
+    for (i = 0; i < sizeof rcmds / sizeof rcmds[0] && fd >= 0; i++) {
+        for (v = 0; v < 2 * N_ODD; v++) {
+            if (send_all(fd, filler, 2023) < 0 || read_replies(fd, back, sizeof back, 1) !=
+                2000 + 9) {
+                FAIL_("no echo before %s variant %d", rcmds[i].name, v);
+                break;
+            }
+            n = odd_command(cmd, rcmds[i].name, v % 5, v);
+            /* one reply each, but one per channel for (UN)SUBSCRIBE with channels */
+            count = strstr(rcmds[i].name, "subscribe") && v % 5 ? v % 5 : 1;
+            if (send_all(fd, cmd, n) < 0 ||
+                (n = read_replies(fd, back, sizeof back, count)) == 0) {
+                FAIL_("%s variant %d: no well-formed reply", rcmds[i].name, v);
+                break;
+            }
+            if (has_bytes(back, n, "~~", 2)) {
+                FAIL_("%s variant %d: stale bytes in \"%.*s\"", rcmds[i].name, v, (int)n,
+                      back);
+            }
+            if (strcmp(rcmds[i].name, "quit") == 0) {
+                CHECK(at_eof(fd));
+                close(fd);
+                fd = dial();
+            } else if (strcmp(rcmds[i].name, "subscribe") == 0 && v % 5) {
+                close(fd);                      /* out of subscribed mode */
+                fd = dial();
+            }
+        }
+    }
+    /* a protocol error names the bad byte as Redis does: a CR or LF made a blank */
+    if (fd >= 0) close(fd);
+    fd = dial();
+    CHECK(roundtrip(fd, "*1\r\n\rx", "-ERR Protocol error: expected '$', got ' '\r\n"));
+    CHECK(at_eof(fd));
+    close(fd);
+    fd = dial();
+    CHECK(roundtrip(fd, "PING\r\n", "+PONG\r\n"));      /* still serving */
+    close(fd);
+    stop_server();
+}
+
 TEST(server_bad_arguments) {
     int st = system(SRV_DIR "miniredis 2>/dev/null; test $? -eq 2 && "
                     SRV_DIR "miniredis 70000 2>/dev/null; test $? -eq 2 && "
@@ -733,7 +937,9 @@ int main(int argc, char **argv) {
     RUN(exec_expiry_on_a_fake_clock);
     RUN(exec_keys_globs);
     RUN(exec_pubsub);
+    RUN(exec_odd_arguments);
     RUN(server_end_to_end);
+    RUN(server_odd_arguments);
     RUN(server_bad_arguments);
     DONE();
 }
