@@ -739,10 +739,20 @@ static int glob_match(const char *p, size_t pn, const char *s, size_t sn) {
 
 #define RPUBSUB_LIMIT ((size_t)8 * 1024 * 1024)   /* per subscriber: then disconnected */
 
+/* A subscription of client c to channel ch. It sits in the channel's array (at chi),
+   in the client's array (at ci) and in the client's set (hashed by the channel), so
+   SUBSCRIBE, UNSUBSCRIBE and a client's exit cost O(1) per channel however many
+   channels a client has or subscribers a channel has. */
+typedef struct rsub {
+    rchan *ch;
+    rclient *c;
+    size_t chi, ci;
+} rsub;
+
 struct rchan {
     rchan *next;
     uint64_t h;
-    rclient **subs;
+    rsub **subs;                    /* its subscribers, in no order */
     size_t nsubs, cap, klen;
     char key[];
 };
@@ -752,12 +762,23 @@ struct rclient {
     rdb *db;
     rbuf pend;                      /* published messages not yet in the output */
     async_notify notify;            /* poked when pend grows or kill is set */
-    rchan **chans;                  /* the channels subscribed to */
+    rsub **subs;                    /* its subscriptions, oldest first */
     size_t nchans, chcap;
+    rsub **set;                     /* the same by channel: linear probing, load <= 1/2 */
+    size_t setmask;                 /* set has setmask + 1 slots, or is NULL */
     int kill;                       /* pend overflowed: disconnect */
 };
 
 enum { EXEC_CLOSE = 1 };
+
+static void *xrealloc(void *p, size_t n) {
+    void *np = realloc(p, n);
+    if (!np) {
+        fprintf(stderr, "miniredis: out of memory\n");
+        abort();
+    }
+    return np;
+}
 
 static rchan *chan_find(rdb *db, const char *k, size_t n, uint64_t h, rchan ***where) {
     rchan **pp = &db->chans[h & db->chmask];
@@ -768,8 +789,10 @@ static rchan *chan_find(rdb *db, const char *k, size_t n, uint64_t h, rchan ***w
     return *pp;
 }
 
-static void chan_grow(rdb *db) {
-    size_t cap = (db->chmask + 1) * 2, i;
+/* Rehash the channel table to cap buckets (a power of two): it grows with the channels
+   and shrinks again when they go, so a burst of them leaves nothing behind. */
+static void chan_resize(rdb *db, size_t cap) {
+    size_t i;
     rchan **nb = (rchan **)xcalloc(cap, sizeof *nb);
     for (i = 0; i <= db->chmask; i++) {
         rchan *c = db->chans[i], *next;
@@ -784,13 +807,35 @@ static void chan_grow(rdb *db) {
     db->chmask = cap - 1;
 }
 
-static void *xrealloc(void *p, size_t n) {
-    void *np = realloc(p, n);
-    if (!np) {
-        fprintf(stderr, "miniredis: out of memory\n");
-        abort();
+/* The client's subscription to ch, or the empty slot of its set where it would go. */
+static size_t sub_slot(const rclient *c, const rchan *ch) {
+    size_t i = (size_t)ch->h & c->setmask;
+    while (c->set[i] && c->set[i]->ch != ch) i = (i + 1) & c->setmask;
+    return i;
+}
+
+static void sub_set_resize(rclient *c, size_t cap) {
+    rsub **old = c->set;
+    size_t oldn = old ? c->setmask + 1 : 0, i;
+    c->set = (rsub **)xcalloc(cap, sizeof *c->set);
+    c->setmask = cap - 1;
+    for (i = 0; i < oldn; i++) if (old[i]) c->set[sub_slot(c, old[i]->ch)] = old[i];
+    free(old);
+}
+
+/* Backward-shift deletion, as the store's. */
+static void sub_set_del(rclient *c, size_t i) {
+    size_t j = i, mask = c->setmask;
+    for (;;) {
+        size_t k;
+        j = (j + 1) & mask;
+        if (!c->set[j]) break;
+        k = (size_t)c->set[j]->ch->h & mask;
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
+        c->set[i] = c->set[j];
+        i = j;
     }
-    return np;
+    c->set[i] = NULL;
 }
 
 /* 1 if newly subscribed, 0 if it already was. */
@@ -798,11 +843,10 @@ static int client_subscribe(rclient *c, const char *k, size_t n) {
     rdb *db = c->db;
     uint64_t h = rdb_hash(db->seed, k, n);
     rchan *ch = chan_find(db, k, n, h, NULL);
-    size_t i;
-    if (ch) {
-        for (i = 0; i < c->nchans; i++) if (c->chans[i] == ch) return 0;
-    } else {
-        if (db->nchans + 1 > db->chmask + 1) chan_grow(db);
+    rsub *s;
+    if (ch && c->set && c->set[sub_slot(c, ch)]) return 0;
+    if (!ch) {
+        if (db->nchans + 1 > db->chmask + 1) chan_resize(db, (db->chmask + 1) * 2);
         ch = (rchan *)xcalloc(1, sizeof *ch + n);
         ch->h = h;
         ch->klen = n;
@@ -811,38 +855,66 @@ static int client_subscribe(rclient *c, const char *k, size_t n) {
         db->chans[h & db->chmask] = ch;
         db->nchans++;
     }
+    s = (rsub *)xcalloc(1, sizeof *s);
+    s->ch = ch;
+    s->c = c;
     if (ch->nsubs == ch->cap) {
         ch->cap = ch->cap ? ch->cap * 2 : 4;
-        ch->subs = (rclient **)xrealloc(ch->subs, ch->cap * sizeof *ch->subs);
+        ch->subs = (rsub **)xrealloc(ch->subs, ch->cap * sizeof *ch->subs);
     }
-    ch->subs[ch->nsubs++] = c;
+    s->chi = ch->nsubs;
+    ch->subs[ch->nsubs++] = s;
     if (c->nchans == c->chcap) {
         c->chcap = c->chcap ? c->chcap * 2 : 4;
-        c->chans = (rchan **)xrealloc(c->chans, c->chcap * sizeof *c->chans);
+        c->subs = (rsub **)xrealloc(c->subs, c->chcap * sizeof *c->subs);
     }
-    c->chans[c->nchans++] = ch;
+    s->ci = c->nchans;
+    c->subs[c->nchans++] = s;
+    if (!c->set || c->nchans * 2 > c->setmask + 1)
+        sub_set_resize(c, c->set ? (c->setmask + 1) * 2 : 8);
+    c->set[sub_slot(c, ch)] = s;
     return 1;
 }
 
-/* Drop the client's i-th subscription (swap-remove on both sides). */
-static void client_unsubscribe_at(rclient *c, size_t i) {
+/* Drop subscription s from its channel (which goes with its last subscriber) and its
+   client (whose arrays go with its last subscription). */
+static void client_unsubscribe(rsub *s) {
+    rclient *c = s->c;
+    rchan *ch = s->ch, **pp;
     rdb *db = c->db;
-    rchan *ch = c->chans[i], **pp;
-    size_t j;
-    for (j = 0; j < ch->nsubs; j++) {
-        if (ch->subs[j] == c) {
-            ch->subs[j] = ch->subs[--ch->nsubs];
-            break;
-        }
-    }
-    c->chans[i] = c->chans[--c->nchans];
-    if (ch->nsubs == 0) {                       /* the last subscriber: the channel goes */
+    sub_set_del(c, sub_slot(c, ch));
+    ch->subs[s->chi] = ch->subs[--ch->nsubs];   /* swap-remove on both sides */
+    ch->subs[s->chi]->chi = s->chi;
+    c->subs[s->ci] = c->subs[--c->nchans];
+    c->subs[s->ci]->ci = s->ci;
+    free(s);
+    if (ch->nsubs == 0) {
         chan_find(db, ch->key, ch->klen, ch->h, &pp);
         *pp = ch->next;
         db->nchans--;
         free(ch->subs);
         free(ch);
+        if (db->chmask > 15 && db->nchans * 8 < db->chmask + 1)
+            chan_resize(db, (db->chmask + 1) / 2);
     }
+    if (c->nchans == 0) {
+        free(c->subs);
+        free(c->set);
+        c->subs = c->set = NULL;
+        c->chcap = c->setmask = 0;
+    } else if (c->setmask > 7 && c->nchans * 8 < c->setmask + 1) {
+        sub_set_resize(c, (c->setmask + 1) / 2);
+    }
+}
+
+/* The client's subscription to channel k, or NULL. */
+static rsub *client_sub_find(rclient *c, const char *k, size_t n) {
+    rchan *ch;
+    rsub *s;
+    if (!c->set) return NULL;
+    ch = chan_find(c->db, k, n, rdb_hash(c->db->seed, k, n), NULL);
+    s = ch ? c->set[sub_slot(c, ch)] : NULL;
+    return s;
 }
 
 static void client_init(rclient *c, rdb *db) {
@@ -851,10 +923,7 @@ static void client_init(rclient *c, rdb *db) {
 }
 
 static void client_free(rclient *c) {
-    while (c->nchans) client_unsubscribe_at(c, c->nchans - 1);
-    free(c->chans);
-    c->chans = NULL;
-    c->chcap = 0;
+    while (c->nchans) client_unsubscribe(c->subs[c->nchans - 1]);
     rbuf_free(&c->pend);
 }
 
@@ -872,7 +941,7 @@ static long long publish(rdb *db, const char *k, size_t n, const char *msg, size
     size_t i;
     if (!ch) return 0;
     for (i = 0; i < ch->nsubs; i++) {
-        rclient *s = ch->subs[i];
+        rclient *s = ch->subs[i]->c;
         if (s->kill) continue;
         if (s->pend.len + mn + n + 64 > RPUBSUB_LIMIT) {
             s->kill = 1;                        /* too slow: it will be disconnected */
@@ -1210,22 +1279,16 @@ static int cmd_unsubscribe(rctx *x) {
     if (x->argc == 1) {                         /* every channel */
         if (!c->nchans) add_pubsub_reply(x->out, "unsubscribe", NULL, 0, 0);
         while (c->nchans) {
-            rchan *ch = c->chans[c->nchans - 1];
+            rchan *ch = c->subs[c->nchans - 1]->ch;
             add_pubsub_reply(x->out, "unsubscribe", ch->key, ch->klen,
                              (long long)c->nchans - 1);
-            client_unsubscribe_at(c, c->nchans - 1);   /* may free ch: reply first */
+            client_unsubscribe(c->subs[c->nchans - 1]);   /* may free ch: reply first */
         }
         return 0;
     }
     for (i = 1; i < x->argc; i++) {
-        size_t j;
-        for (j = 0; j < c->nchans; j++) {
-            if (c->chans[j]->klen == x->lens[i] &&
-                memcmp(c->chans[j]->key, x->argv[i], x->lens[i]) == 0) {
-                client_unsubscribe_at(c, j);
-                break;
-            }
-        }
+        rsub *s = client_sub_find(c, x->argv[i], x->lens[i]);
+        if (s) client_unsubscribe(s);
         add_pubsub_reply(x->out, "unsubscribe", x->argv[i], x->lens[i],
                          (long long)c->nchans);
     }

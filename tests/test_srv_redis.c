@@ -542,6 +542,79 @@ TEST(exec_pubsub) {
     db_done(&db, &a);
 }
 
+/* The pub/sub links agree: every subscription is where its indexes say on both sides
+   and in its client's set, every channel has subscribers. 0 or the failing line. */
+static int pubsub_check(const rdb *db, rclient *cs, int n) {
+    size_t i, j, total = 0, chans = 0, inset;
+    int k;
+    for (i = 0; i <= db->chmask; i++) {
+        const rchan *ch;
+        for (ch = db->chans[i]; ch; ch = ch->next) {
+            chans++;
+            if (ch->nsubs == 0 || (ch->h & db->chmask) != i) return __LINE__;
+            for (j = 0; j < ch->nsubs; j++) {
+                if (ch->subs[j]->ch != ch || ch->subs[j]->chi != j) return __LINE__;
+            }
+            total += ch->nsubs;
+        }
+    }
+    if (chans != db->nchans) return __LINE__;
+    for (k = 0; k < n; k++) {
+        rclient *c = &cs[k];
+        for (j = 0; j < c->nchans; j++) {
+            rsub *s = c->subs[j];
+            if (s->c != c || s->ci != j || c->set[sub_slot(c, s->ch)] != s) return __LINE__;
+            total--;
+        }
+        for (j = inset = 0; c->set && j <= c->setmask; j++) inset += c->set[j] != NULL;
+        if (inset != c->nchans || (c->set && c->nchans * 2 > c->setmask + 1))
+            return __LINE__;
+    }
+    return total == 0 ? 0 : __LINE__;
+}
+
+/* Many clients on the same channels, leaving in every order: the links stay right. */
+TEST(exec_pubsub_many) {
+    enum { N = 300 };
+    static rclient cs[N];
+    char cmd[256];
+    rdb db;
+    int i, j;
+    db_fake(&db, &cs[0]);
+    for (i = 1; i < N; i++) client_init(&cs[i], &db);
+    for (i = 0; i < N; i++) {
+        size_t n = (size_t)sprintf(cmd, "SUBSCRIBE all");
+        for (j = 0; j <= i % 10; j++) n += (size_t)sprintf(cmd + n, " c%d", j);
+        ex(&cs[i], cmd);
+        ASSERT_EQ(cs[i].nchans, 2 + i % 10);
+    }
+    ASSERT_EQ(pubsub_check(&db, cs, N), 0);
+    ASSERT_STR(ex(&cs[0], "UNSUBSCRIBE c0 c0 nope"),
+               "*3\r\n$11\r\nunsubscribe\r\n$2\r\nc0\r\n:1\r\n"
+               "*3\r\n$11\r\nunsubscribe\r\n$2\r\nc0\r\n:1\r\n"
+               "*3\r\n$11\r\nunsubscribe\r\n$4\r\nnope\r\n:1\r\n");
+    ASSERT_EQ(pubsub_check(&db, cs, N), 0);
+    for (i = N - 1; i > 0; i -= 2) ex(&cs[i], "UNSUBSCRIBE all c3");   /* the odd ones */
+    ASSERT_EQ(pubsub_check(&db, cs, N), 0);
+    for (i = 2; i < N; i += 4) ex(&cs[i], "UNSUBSCRIBE");              /* some even ones */
+    ASSERT_EQ(pubsub_check(&db, cs, N), 0);
+    {
+        rclient p;
+        client_init(&p, &db);
+        ASSERT_STR(ex(&p, "PUBLISH all x"), ":75\r\n");     /* 0, 4, 8... */
+        ASSERT_STR(ex(&p, "PUBLISH c9 x"), ":30\r\n");      /* 9, 19... odd: kept it */
+        ASSERT_STR(ex(&p, "PUBLISH c0 x"), ":224\r\n");     /* 300 - 0 - 75 dropped */
+        for (i = 0; i < N; i += 3) client_free(&cs[i]);     /* leaving, in another order */
+        ASSERT_EQ(pubsub_check(&db, cs, N), 0);
+        for (i = 0; i < N; i++) client_free(&cs[i]);
+        ASSERT_EQ(db.nchans, 0);
+        ASSERT_EQ(db.chmask, 15);                  /* the channel table shrank back */
+        ASSERT_STR(ex(&p, "PUBLISH all x"), ":0\r\n");
+        client_free(&p);
+    }
+    db_done(&db, &cs[0]);
+}
+
 /* Odd arguments for every command: argument j of variant v is odd_arg(v + j). */
 #define N_ODD 9
 static size_t odd_arg(int k, char *buf) {
@@ -840,10 +913,9 @@ out:
 /* Read until buf holds `count` complete RESP values: their length, or 0 (malformed,
    end of file, or nothing for 5 s). */
 static size_t read_replies(int fd, char *buf, size_t cap, long count) {
-    size_t got = 0;
+    size_t got = 0, pos = 0;
+    long have = 0;
     for (;;) {
-        long have = 0;
-        size_t pos = 0;
         ssize_t k;
         while (pos < got) {
             long n = resp_value_len(buf + pos, got - pos);
@@ -919,6 +991,91 @@ TEST(server_odd_arguments) {
     stop_server();
 }
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "*<n+1>\r\n$<len>\r\n<verb>\r\n" and n channels "ch0".."ch<n-1>" as bulks. */
+static size_t channels_command(char *out, const char *verb, int n) {
+    size_t len = (size_t)sprintf(out, "*%d\r\n$%zu\r\n%s\r\n", n + 1, strlen(verb), verb);
+    int i;
+    for (i = 0; i < n; i++) {
+        char name[16];
+        int k = sprintf(name, "ch%d", i);
+        len += (size_t)sprintf(out + len, "$%d\r\n%s\r\n", k, name);
+    }
+    return len;
+}
+
+/* Does the last of the replies in buf[0..n) end with ":<count>\r\n"? */
+static int last_count_is(const char *buf, size_t n, long count) {
+    char want[32];
+    size_t k = (size_t)sprintf(want, ":%ld\r\n", count);
+    return n >= k && memcmp(buf + n - k, want, k) == 0;
+}
+
+/* 60k channels subscribed by two clients, then unsubscribed by name and all at once:
+   each is O(1) (the old code searched lists: 5-9 s), and another client's PING is
+   answered while the 60k replies wait to be read. */
+TEST(server_many_channels) {
+    enum { NCH = 60000 };
+    size_t cap = (size_t)NCH * 64, n, sublen, unsublen;
+    char *sub = (char *)malloc(cap), *unsub = (char *)malloc(cap), *back = (char *)malloc(cap);
+    int a = -1, b = -1, p = -1;
+    double t0, t1, t2;
+    if (start_server() < 0) {
+        FAIL_("the server did not start");
+        goto out;
+    }
+    sublen = channels_command(sub, "SUBSCRIBE", NCH);
+    unsublen = channels_command(unsub, "UNSUBSCRIBE", NCH);
+    a = dial();
+    b = dial();
+    p = dial();
+    t0 = now_s();
+    CHECK(send_all(a, sub, sublen) == 0);
+    n = read_replies(a, back, cap, NCH);
+    CHECK(n > 0 && last_count_is(back, n, NCH));
+    CHECK(send_all(b, sub, sublen) == 0);                /* channels that exist */
+    n = read_replies(b, back, cap, NCH);
+    CHECK(n > 0 && last_count_is(back, n, NCH));
+    CHECK(roundtrip(b, "SUBSCRIBE ch5\r\n",                  /* again: no change */
+                    "*3\r\n$9\r\nsubscribe\r\n$3\r\nch5\r\n:60000\r\n"));
+    CHECK(roundtrip(p, "PUBLISH ch59999 x\r\n", ":2\r\n"));
+    n = read_replies(a, back, cap, 1);
+    CHECK(n == 37 &&
+          memcmp(back, "*3\r\n$7\r\nmessage\r\n$7\r\nch59999\r\n$1\r\nx\r\n", n) == 0);
+    CHECK(read_replies(b, back, cap, 1) == n);
+    t1 = now_s();
+    CHECK(send_all(a, unsub, unsublen) == 0);
+    CHECK(roundtrip(p, "PING\r\n", "+PONG\r\n"));
+    t2 = now_s();
+    n = read_replies(a, back, cap, NCH);
+    CHECK(n > 0 && last_count_is(back, n, 0));
+    CHECK(roundtrip(p, "PUBLISH ch0 x\r\n", ":1\r\n"));
+    CHECK(read_replies(b, back, cap, 1) == 33);        /* the message */
+    CHECK(roundtrip(b, "UNSUBSCRIBE ch1 nope\r\n",
+                    "*3\r\n$11\r\nunsubscribe\r\n$3\r\nch1\r\n:59999\r\n"
+                    "*3\r\n$11\r\nunsubscribe\r\n$4\r\nnope\r\n:59999\r\n"));
+    CHECK(send_all(b, "UNSUBSCRIBE\r\n", 13) == 0);
+    n = read_replies(b, back, cap, NCH - 1);
+    CHECK(n > 0 && last_count_is(back, n, 0));
+    CHECK(roundtrip(p, "PUBLISH ch0 x\r\n", ":0\r\n"));
+    printf("    60k channels: subscribe twice %.3f s, PING during the unsubscribe %.3f s, "
+           "total %.3f s\n", t1 - t0, t2 - t1, now_s() - t0);
+    CHECK(now_s() - t0 < 2.0);                  /* generous: the old code took 5-9 s */
+out:
+    if (a >= 0) close(a);
+    if (b >= 0) close(b);
+    if (p >= 0) close(p);
+    free(sub);
+    free(unsub);
+    free(back);
+    stop_server();
+}
+
 TEST(server_bad_arguments) {
     int st = system(SRV_DIR "miniredis 2>/dev/null; test $? -eq 2 && "
                     SRV_DIR "miniredis 70000 2>/dev/null; test $? -eq 2 && "
@@ -937,9 +1094,11 @@ int main(int argc, char **argv) {
     RUN(exec_expiry_on_a_fake_clock);
     RUN(exec_keys_globs);
     RUN(exec_pubsub);
+    RUN(exec_pubsub_many);
     RUN(exec_odd_arguments);
     RUN(server_end_to_end);
     RUN(server_odd_arguments);
+    RUN(server_many_channels);
     RUN(server_bad_arguments);
     DONE();
 }
