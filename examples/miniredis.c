@@ -1507,8 +1507,13 @@ static int conn_process(conn *f) {
     return 0;
 }
 
-/* Make room to read: drop the parsed bytes, grow toward what the command needs,
-   give memory back after a big command. < 0 when the limit is reached. */
+/* Make room to read: drop the parsed bytes, give memory back after a big command,
+   and grow as bytes arrive: doubling once the buffer is nearly full, never past the
+   end of the command when it is known, never to what a command claims (a 35-byte
+   request claiming a 512 MB bulk reserves nothing), so the buffer is at most about
+   twice what came. CONN_E_LIMIT past the query buffer limit, CONN_E_NOMEM when the
+   memory is not there (the connection is closed, the server goes on). */
+enum { CONN_E_LIMIT = -1, CONN_E_NOMEM = -2 };
 static int conn_make_room(conn *f) {
     size_t keep = f->in.len - f->start, want;
     if (f->start) {
@@ -1517,18 +1522,22 @@ static int conn_make_room(conn *f) {
         f->start = 0;
     }
     if (keep == 0 && f->in.cap > 4 * CONN_INBUF) {
-        free(f->in.p);
-        f->in.p = (char *)xcalloc(1, CONN_INBUF);
-        f->in.cap = CONN_INBUF;
+        char *np = (char *)realloc(f->in.p, CONN_INBUF);
+        if (np) {
+            f->in.p = np;
+            f->in.cap = CONN_INBUF;
+        }
     }
-    want = f->in.len + CONN_INBUF / 4;
-    if (f->cmd.need > want) want = f->cmd.need;
-    if (want > CONN_QUERYBUF_MAX) return -1;
+    want = f->in.len + CONN_INBUF / 4;          /* room for a useful read */
+    if (want > CONN_QUERYBUF_MAX || f->cmd.need > CONN_QUERYBUF_MAX) return CONN_E_LIMIT;
     if (want > f->in.cap) {
         size_t cap = f->in.cap * 2;
+        char *np;
+        if (f->cmd.need >= want && cap > f->cmd.need) cap = f->cmd.need;
         if (cap < want) cap = want;
         if (cap > CONN_QUERYBUF_MAX) cap = CONN_QUERYBUF_MAX;
-        f->in.p = (char *)xrealloc(f->in.p, cap);
+        if (!(np = (char *)realloc(f->in.p, cap))) return CONN_E_NOMEM;
+        f->in.p = np;
         f->in.cap = cap;
     }
     return 0;
@@ -1557,8 +1566,11 @@ static int conn_run(async_task *t) {
         }
         if (f->quit || f->cl.kill || srv.stopping) break;
         if (f->n) continue;                     /* more commands already buffered */
-        if (conn_make_room(f) < 0) {
-            ADD_LIT(&f->out, "-ERR Protocol error: query buffer limit exceeded\r\n");
+        if ((f->rc[0] = conn_make_room(f)) < 0) {
+            if (f->rc[0] == CONN_E_LIMIT)
+                ADD_LIT(&f->out, "-ERR Protocol error: query buffer limit exceeded\r\n");
+            else
+                ADD_LIT(&f->out, "-ERR out of memory for the query buffer\r\n");
             f->quit = 1;
             continue;
         }
