@@ -24,9 +24,12 @@
 
    Pub/sub: each subscriber has a bounded byte queue of formatted messages
    (RPUBSUB_LIMIT). PUBLISH appends to it and wakes the subscriber's task through
-   an async_notify; it never waits. A subscriber whose queue is full is
-   disconnected (as Redis's client-output-buffer-limit for pubsub), so a slow
-   reader can neither block publishers nor make the server grow without bound.
+   an async_notify; it never waits. A subscriber whose queue is full is cut off
+   at once (as Redis's client-output-buffer-limit for pubsub): it leaves its
+   channels, its queue is freed and its task aborted, even in the middle of a write
+   it cannot finish, so a slow reader can neither block publishers nor make the
+   server grow without bound. Subscriptions are hashed on both sides: SUBSCRIBE,
+   UNSUBSCRIBE and a client's exit cost O(1) per channel.
 
    Differences from Redis worth knowing: a null bulk ($-1) inside a request is a
    protocol error (as in Redis); a bulk's trailing CRLF is checked (Redis skips
@@ -737,7 +740,7 @@ static int glob_match(const char *p, size_t pn, const char *s, size_t sn) {
 
 /* ==== 3. the executor and pub/sub ========================================= */
 
-#define RPUBSUB_LIMIT ((size_t)8 * 1024 * 1024)   /* per subscriber: then disconnected */
+#define RPUBSUB_LIMIT ((size_t)8 * 1024 * 1024)   /* per subscriber: then cut off */
 
 /* A subscription of client c to channel ch. It sits in the channel's array (at chi),
    in the client's array (at ci) and in the client's set (hashed by the channel), so
@@ -761,12 +764,14 @@ struct rchan {
 struct rclient {
     rdb *db;
     rbuf pend;                      /* published messages not yet in the output */
-    async_notify notify;            /* poked when pend grows or kill is set */
+    async_notify notify;            /* poked when pend grows */
     rsub **subs;                    /* its subscriptions, oldest first */
     size_t nchans, chcap;
     rsub **set;                     /* the same by channel: linear probing, load <= 1/2 */
     size_t setmask;                 /* set has setmask + 1 slots, or is NULL */
-    int kill;                       /* pend overflowed: disconnect */
+    int kill;                       /* pend overflowed: cut off */
+    async_task *task;               /* the connection's, aborted when cut off (or NULL) */
+    rclient *next_killed;           /* publish's list of those it cut off */
 };
 
 enum { EXEC_CLOSE = 1 };
@@ -936,24 +941,45 @@ static void add_pubsub_reply(rbuf *out, const char *kind, const char *ch, size_t
     add_int(out, count);
 }
 
+/* A subscriber past its limit is cut off as Redis cuts one past its pubsub output
+   buffer limit: it leaves its channels at once (so PUBLISH stops counting it), its
+   queue is dropped, and its connection is closed without the rest of its output
+   (its task is aborted: wherever it waits, a write it cannot finish included). */
+static void client_kill(rclient *c) {
+    c->kill = 1;
+    while (c->nchans) client_unsubscribe(c->subs[c->nchans - 1]);
+    rbuf_free(&c->pend);
+    if (c->task) async_task_abort(c->task);
+}
+
+/* The number of subscribers the message went to. One it would take past its limit
+   still counts (as in Redis, which counts it until it is freed) but is cut off. */
 static long long publish(rdb *db, const char *k, size_t n, const char *msg, size_t mn) {
     rchan *ch = chan_find(db, k, n, rdb_hash(db->seed, k, n), NULL);
+    rclient *killed = NULL;
+    long long count;
     size_t i;
     if (!ch) return 0;
+    count = (long long)ch->nsubs;
     for (i = 0; i < ch->nsubs; i++) {
         rclient *s = ch->subs[i]->c;
-        if (s->kill) continue;
         if (s->pend.len + mn + n + 64 > RPUBSUB_LIMIT) {
-            s->kill = 1;                        /* too slow: it will be disconnected */
+            s->next_killed = killed;            /* after the loop: it changes ch->subs */
+            killed = s;
         } else {
             add_array(&s->pend, 3);
             ADD_LIT(&s->pend, "$7\r\nmessage\r\n");
             add_bulk(&s->pend, k, n);
             add_bulk(&s->pend, msg, mn);
+            async_notify_one(&s->notify);
         }
-        async_notify_one(&s->notify);
     }
-    return (long long)ch->nsubs;
+    while (killed) {                            /* ch may go with its last subscriber */
+        rclient *s = killed;
+        killed = s->next_killed;
+        client_kill(s);
+    }
+    return count;
 }
 
 /* -- commands -- */
@@ -1547,6 +1573,7 @@ static int conn_run(async_task *t) {
     conn *f = (conn *)t;
     ASYNC_BEGIN(t);
     client_init(&f->cl, &srv.db);
+    f->cl.task = t;                             /* PUBLISH aborts it to cut it off */
     f->in.p = (char *)xcalloc(1, CONN_INBUF);
     f->in.cap = CONN_INBUF;
     async_sock_nodelay(f->io, 1);
