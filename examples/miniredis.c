@@ -1500,7 +1500,7 @@ typedef struct {
     async_shutdown sd;
     conn *all;
     int stopping;
-    long accepted, emfile;
+    long accepted, backoffs;        /* connections, and accept errors waited out */
 } server;
 
 static server srv;
@@ -1647,6 +1647,16 @@ typedef struct {
     int rc[3], result;
 } acceptor;
 
+/* How long the acceptor waits after an accept error before it accepts again. Out of
+   descriptors (EMFILE, ENFILE) or of kernel memory for one (ENOBUFS, ENOMEM; also a
+   failed registration) the listener stays ready, so retrying at once would spin;
+   connections being served may close and free some. Other errors (EPERM...)
+   concern one connection only. */
+static int accept_backoff_ms(int rc) {
+    if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM) return 50;
+    return 0;
+}
+
 static int acceptor_run(async_task *t) {
     acceptor *f = (acceptor *)t;
     conn *c, *next;
@@ -1664,11 +1674,10 @@ static int acceptor_run(async_task *t) {
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) break;          /* shutdown */
         if (f->sel.winner != 2) continue;       /* a connection task was reaped */
-        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE) {
-            /* out of descriptors: the listener stays ready, so back off instead of
-               spinning; connections being served may close and free some */
-            srv.emfile++;
-            ASYNC_AWAIT(f->rc[2], async_sleep(t, &f->timer, ASYNC_MS(50)));
+        if (accept_backoff_ms(f->rc[2]) > 0) {
+            srv.backoffs++;
+            ASYNC_AWAIT(f->rc[2], async_sleep(t, &f->timer,
+                                              ASYNC_MS(accept_backoff_ms(f->rc[2]))));
             continue;
         }
         if (f->rc[2] < 0) continue;             /* ECONNABORTED and such: next one */

@@ -728,6 +728,18 @@ TEST(exec_odd_arguments) {
     db_done(&db, &c);
 }
 
+/* The acceptor's decision after an accept error: out of descriptors or of memory
+   for one (the listener stays ready) it waits, else it takes the next connection. */
+TEST(accept_backoff) {
+    CHECK(accept_backoff_ms(-EMFILE) > 0);
+    CHECK(accept_backoff_ms(-ENFILE) > 0);
+    CHECK(accept_backoff_ms(-ENOBUFS) > 0);
+    CHECK(accept_backoff_ms(-ENOMEM) > 0);
+    ASSERT_EQ(accept_backoff_ms(-ECONNABORTED), 0);
+    ASSERT_EQ(accept_backoff_ms(-EPROTO), 0);
+    ASSERT_EQ(accept_backoff_ms(-EPERM), 0);
+}
+
 /* ---- the server, over sockets ------------------------------------------------------- */
 
 static pid_t child = -1;
@@ -1283,6 +1295,7 @@ int main(int argc, char **argv) {
     RUN(exec_pubsub);
     RUN(exec_pubsub_many);
     RUN(exec_odd_arguments);
+    RUN(accept_backoff);
     RUN(server_end_to_end);
     RUN(server_odd_arguments);
     RUN(server_many_channels);
