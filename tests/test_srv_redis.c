@@ -1103,6 +1103,91 @@ out:
     stop_server();
 }
 
+/* Hostile RESP, each on its own connection: the answer (after what came before it),
+   then the end when the stream cannot be resynchronised. */
+TEST(server_hostile_resp) {
+    static const struct {
+        const char *in, *out;
+        int eof;
+    } cases[] = {
+        {"*1\r\n$-1\r\n", "-ERR Protocol error: invalid bulk length\r\n", 1},
+        {"*1\r\n$-7\r\n", "-ERR Protocol error: invalid bulk length\r\n", 1},
+        {"*1\r\n$536870913\r\n", "-ERR Protocol error: invalid bulk length\r\n", 1},
+        {"*1\r\n$99999999999999999999\r\n", "-ERR Protocol error: invalid bulk length\r\n", 1},
+        {"*1\r\n$3x\r\n", "-ERR Protocol error: invalid bulk length\r\n", 1},
+        {"*1048577\r\n", "-ERR Protocol error: invalid multibulk length\r\n", 1},
+        {"*-1\r\n*0\r\nPING\r\n", "+PONG\r\n", 0},               /* empty: skipped */
+        {"*abc\r\n", "-ERR Protocol error: invalid multibulk length\r\n", 1},
+        {"*2\r\n*1\r\n$4\r\nPING\r\n", "-ERR Protocol error: expected '$', got '*'\r\n", 1},
+        {"*1\r\n:5\r\n", "-ERR Protocol error: expected '$', got ':'\r\n", 1},
+        {"*1\r\n\nx", "-ERR Protocol error: expected '$', got ' '\r\n", 1},  /* one line */
+        {"*1\r\n$3\r\nabcXY", "-ERR Protocol error: expected CRLF after bulk data\r\n", 1},
+        {"PING\r\n*1\r\n$-1\r\nPING\r\n", "+PONG\r\n-ERR Protocol error: invalid bulk "
+         "length\r\n", 1},
+        {"set a \"b\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n", 1},
+        {"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhel", "+PONG\r\n", 0},
+    };
+    static char big[70000];
+    char buf[4096];
+    size_t i, n;
+    int fd, p = -1;
+    unsigned seed = 777;
+    if (start_server() < 0) {
+        FAIL_("the server did not start");
+        goto out;
+    }
+    p = dial();
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fd = dial();
+        if (!roundtrip(fd, cases[i].in, cases[i].out)) FAIL_("case %zu", i);
+        if (cases[i].eof) CHECK(at_eof(fd));
+        close(fd);                      /* a command cut short is dropped with it */
+        CHECK(roundtrip(p, "PING\r\n", "+PONG\r\n"));
+    }
+    /* lines past 64 KB without their end */
+    memset(big, '1', sizeof big);
+    big[0] = '*';
+    fd = dial();
+    CHECK(send_all(fd, big, sizeof big) == 0);
+    CHECK(roundtrip(fd, "", "-ERR Protocol error: too big mbulk count string\r\n"));
+    close(fd);
+    memcpy(big, "*1\r\n$", 5);
+    fd = dial();
+    CHECK(send_all(fd, big, sizeof big) == 0);
+    CHECK(roundtrip(fd, "", "-ERR Protocol error: too big bulk count string\r\n"));
+    close(fd);
+    memset(big, 'a', sizeof big);
+    fd = dial();
+    CHECK(send_all(fd, big, sizeof big) == 0);
+    CHECK(roundtrip(fd, "", "-ERR Protocol error: too big inline request\r\n"));
+    close(fd);
+    /* random garbage from RESP's own bytes, 100 streams of up to 2 KB, each ended by a
+       half-close: whatever comes back is well-formed RESP, then the end */
+    for (i = 0; i < 100; i++) {
+        size_t len, got = 0;
+        ssize_t k;
+        seed = seed * 1103515245u + 12345u;
+        len = 1 + (seed >> 8) % 2048;
+        for (n = 0; n < len; n++) {
+            seed = seed * 1103515245u + 12345u;
+            big[n] = (seed >> 16) % 8 ? "*$\r\n0123-x \"'\\PINGEThello"[(seed >> 20) % 25]
+                                      : (char)(seed >> 24);
+        }
+        fd = dial();
+        CHECK(send_all(fd, big, len) == 0);
+        shutdown(fd, SHUT_WR);
+        while (got < sizeof buf && (k = read(fd, buf + got, sizeof buf - got)) > 0)
+            got += (size_t)k;
+        if (got >= sizeof buf || resp_values(buf, got) < 0)
+            FAIL_("stream %zu: %zu bytes back, not well-formed RESP", i, got);
+        close(fd);
+    }
+    CHECK(roundtrip(p, "PING\r\n", "+PONG\r\n"));
+out:
+    if (p >= 0) close(p);
+    stop_server();
+}
+
 /* A field of /proc/PID/status ("VmSize:", "VmRSS:") in kB, or -1. */
 static long proc_kb(pid_t pid, const char *field) {
     char path[64], line[256];
@@ -1298,6 +1383,7 @@ int main(int argc, char **argv) {
     RUN(accept_backoff);
     RUN(server_end_to_end);
     RUN(server_odd_arguments);
+    RUN(server_hostile_resp);
     RUN(server_many_channels);
     RUN(server_big_bulk_claim);
     RUN(server_memory_limit);
