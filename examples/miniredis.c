@@ -740,7 +740,9 @@ static int glob_match(const char *p, size_t pn, const char *s, size_t sn) {
 
 /* ==== 3. the executor and pub/sub ========================================= */
 
-#define RPUBSUB_LIMIT ((size_t)8 * 1024 * 1024)   /* per subscriber: then cut off */
+#ifndef RPUBSUB_LIMIT                           /* per subscriber: then cut off */
+#define RPUBSUB_LIMIT ((size_t)8 * 1024 * 1024)     /* (a fuzzer sets a small one) */
+#endif
 
 /* A subscription of client c to channel ch. It sits in the channel's array (at chi),
    in the client's array (at ci) and in the client's set (hashed by the channel), so
@@ -1533,6 +1535,18 @@ static int conn_process(conn *f) {
     return 0;
 }
 
+/* Run what is buffered, then queue the published messages waiting behind the
+   replies: f->out is what to write next. 1 if there is more to run after it. */
+static int conn_batch(conn *f) {
+    int more = conn_process(f);
+    if (f->cl.pend.len) {
+        add_raw(&f->out, f->cl.pend.p, f->cl.pend.len);
+        f->cl.pend.len = 0;
+        if (f->cl.pend.cap > 65536) rbuf_free(&f->cl.pend);
+    }
+    return more;
+}
+
 /* Make room to read: drop the parsed bytes, give memory back after a big command,
    and grow as bytes arrive: doubling once the buffer is nearly full, never past the
    end of the command when it is known, never to what a command claims (a 35-byte
@@ -1578,12 +1592,7 @@ static int conn_run(async_task *t) {
     f->in.cap = CONN_INBUF;
     async_sock_nodelay(f->io, 1);
     for (;;) {
-        f->n = conn_process(f);
-        if (f->cl.pend.len) {                   /* pub/sub messages follow the replies */
-            add_raw(&f->out, f->cl.pend.p, f->cl.pend.len);
-            f->cl.pend.len = 0;
-            if (f->cl.pend.cap > 65536) rbuf_free(&f->cl.pend);
-        }
+        f->n = conn_batch(f);
         if (f->out.len) {
             ASYNC_AWAIT(f->rc[0], async_io_write_all(t, f->io, &f->w, f->out.p,
                                                      f->out.len));

@@ -13,7 +13,7 @@
 #include <string.h>
 
 /* The line at p (up to CRLF): its length without the CRLF, -2 need more, -1 bad. */
-static long resp_check_line(const char *p, size_t n) {
+static inline long resp_check_line(const char *p, size_t n) {
     size_t i;
     for (i = 0; i < n; i++) {
         if (p[i] == '\n') return -1;
@@ -26,7 +26,7 @@ static long resp_check_line(const char *p, size_t n) {
 }
 
 /* A decimal integer as Redis prints one: 0, or an optional '-' and no leading zero. */
-static int resp_check_int(const char *p, size_t n, long long *v) {
+static inline int resp_check_int(const char *p, size_t n, long long *v) {
     size_t i = 0;
     int neg = 0;
     unsigned long long u = 0;
@@ -48,7 +48,7 @@ static int resp_check_int(const char *p, size_t n, long long *v) {
     return 0;
 }
 
-static long resp_value_len_(const char *p, size_t n, int depth) {
+static inline long resp_value_len_(const char *p, size_t n, int depth) {
     long line;
     long long v;
     size_t pos;
@@ -84,11 +84,13 @@ static long resp_value_len_(const char *p, size_t n, int depth) {
     }
 }
 
-static long resp_value_len(const char *p, size_t n) { return resp_value_len_(p, n, 0); }
+static inline long resp_value_len(const char *p, size_t n) {
+    return resp_value_len_(p, n, 0);
+}
 
 /* How many values p[0..n) holds if it is a sequence of complete well-formed values,
    else -1 (malformed, or the last one is cut short). */
-static long resp_values(const char *p, size_t n) {
+static inline long resp_values(const char *p, size_t n) {
     size_t pos = 0;
     long count = 0;
     while (pos < n) {
