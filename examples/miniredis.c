@@ -20,7 +20,12 @@
 
    A connection reads into its own buffer, parses every complete command in it,
    appends all the replies to one output buffer and writes them with one
-   async_io_write_all: a pipelined batch costs one read and one write.
+   async_io_write_all: a pipelined batch costs one read and one write. The buffer
+   grows with the bytes that came, never with what a command claims, and a buffer
+   that cannot grow closes its connection, not the server.
+
+   Arguments point into that buffer and are not NUL-terminated: they are compared
+   and printed by their length only (the bytes after one are stale data).
 
    Pub/sub: each subscriber has a bounded byte queue of formatted messages
    (RPUBSUB_LIMIT). PUBLISH appends to it and wakes the subscriber's task through
@@ -34,7 +39,10 @@
    Differences from Redis worth knowing: a null bulk ($-1) inside a request is a
    protocol error (as in Redis); a bulk's trailing CRLF is checked (Redis skips
    two bytes unread); multibulk counts above 1M are refused; inline commands
-   treat a NUL byte as an ordinary character. */
+   treat a NUL byte as an ordinary character; an option is compared with all its
+   bytes (Redis's strcasecmp takes "nx\0junk" for NX; the error text stops at the
+   NUL as Redis's does); a byte other than '$' where a bulk should start is an
+   error at once (Redis first waits for the line's CR). */
 #ifdef __linux__
 #define ASYNC_USE_EPOLL
 #endif
