@@ -1017,8 +1017,8 @@ static int last_count_is(const char *buf, size_t n, long count) {
 }
 
 /* 60k channels subscribed by two clients, then unsubscribed by name and all at once:
-   each is O(1) (the old code searched lists: 5-9 s), and another client's PING is
-   answered while the 60k replies wait to be read. */
+   each is O(1) (the old code searched lists: 4-8 s in all), and another client's PING
+   is answered promptly while the 60k replies wait to be read. */
 TEST(server_many_channels) {
     enum { NCH = 60000 };
     size_t cap = (size_t)NCH * 64, n, sublen, unsublen;
@@ -1065,7 +1065,10 @@ TEST(server_many_channels) {
     CHECK(roundtrip(p, "PUBLISH ch0 x\r\n", ":0\r\n"));
     printf("    60k channels: subscribe twice %.3f s, PING during the unsubscribe %.3f s, "
            "total %.3f s\n", t1 - t0, t2 - t1, now_s() - t0);
-    CHECK(now_s() - t0 < 2.0);                  /* generous: the old code took 5-9 s */
+    /* generous bounds on the server's work (the old code: 3.8-5.2 s for the PING),
+       not on this client's, which may run under an emulator (make port) */
+    CHECK(t2 - t1 < 2.0);
+    CHECK(now_s() - t0 < 10.0);
 out:
     if (a >= 0) close(a);
     if (b >= 0) close(b);
