@@ -1377,48 +1377,53 @@ static int cmd_select(rctx *x) {
 
 typedef struct {
     const char *name;               /* lower case */
+    size_t len;                     /* of the name */
     int arity;                      /* Redis's: n exactly, -n at least n */
     int pubsub_ok;                  /* allowed while subscribed */
     rcmd_fn fn;
 } rcmd;
 
+#define RCMD(name, arity, pubsub_ok, fn) {name, sizeof(name) - 1, arity, pubsub_ok, fn}
+
 static const rcmd rcmds[] = {
-    {"get", 2, 0, cmd_get},         /* the hot ones first */
-    {"set", -3, 0, cmd_set},
-    {"ping", -1, 1, cmd_ping},
-    {"incr", 2, 0, cmd_incr},
-    {"mget", -2, 0, cmd_mget},
-    {"mset", -3, 0, cmd_mset},
-    {"del", -2, 0, cmd_del},
-    {"exists", -2, 0, cmd_exists},
-    {"decr", 2, 0, cmd_decr},
-    {"incrby", 3, 0, cmd_incrby},
-    {"decrby", 3, 0, cmd_decrby},
-    {"echo", 2, 0, cmd_echo},
-    {"expire", -3, 0, cmd_expire},
-    {"ttl", 2, 0, cmd_ttl},
-    {"keys", 2, 0, cmd_keys},
-    {"dbsize", 1, 0, cmd_dbsize},
-    {"flushall", -1, 0, cmd_flushall},
-    {"publish", 3, 0, cmd_publish},
-    {"subscribe", -2, 1, cmd_subscribe},
-    {"unsubscribe", -1, 1, cmd_unsubscribe},
-    {"quit", -1, 1, cmd_quit},
-    {"command", -1, 0, cmd_command},
-    {"config", -2, 0, cmd_config},
-    {"select", 2, 0, cmd_select},
+    RCMD("get", 2, 0, cmd_get),         /* the hot ones first */
+    RCMD("set", -3, 0, cmd_set),
+    RCMD("ping", -1, 1, cmd_ping),
+    RCMD("incr", 2, 0, cmd_incr),
+    RCMD("mget", -2, 0, cmd_mget),
+    RCMD("mset", -3, 0, cmd_mset),
+    RCMD("del", -2, 0, cmd_del),
+    RCMD("exists", -2, 0, cmd_exists),
+    RCMD("decr", 2, 0, cmd_decr),
+    RCMD("incrby", 3, 0, cmd_incrby),
+    RCMD("decrby", 3, 0, cmd_decrby),
+    RCMD("echo", 2, 0, cmd_echo),
+    RCMD("expire", -3, 0, cmd_expire),
+    RCMD("ttl", 2, 0, cmd_ttl),
+    RCMD("keys", 2, 0, cmd_keys),
+    RCMD("dbsize", 1, 0, cmd_dbsize),
+    RCMD("flushall", -1, 0, cmd_flushall),
+    RCMD("publish", 3, 0, cmd_publish),
+    RCMD("subscribe", -2, 1, cmd_subscribe),
+    RCMD("unsubscribe", -1, 1, cmd_unsubscribe),
+    RCMD("quit", -1, 1, cmd_quit),
+    RCMD("command", -1, 0, cmd_command),
+    RCMD("config", -2, 0, cmd_config),
+    RCMD("select", 2, 0, cmd_select),
 };
 
+/* By length first: name is not NUL-terminated and may hold a NUL. */
 static const rcmd *rcmd_lookup(const char *name, size_t n) {
     size_t i, j;
     for (i = 0; i < sizeof rcmds / sizeof rcmds[0]; i++) {
         const char *s = rcmds[i].name;
-        for (j = 0; j < n && s[j]; j++) {       /* name may hold a NUL: s's ends it */
+        if (rcmds[i].len != n) continue;
+        for (j = 0; j < n; j++) {
             char ch = name[j];
             if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
             if (ch != s[j]) break;
         }
-        if (j == n && s[n] == '\0') return &rcmds[i];
+        if (j == n) return &rcmds[i];
     }
     return NULL;
 }
