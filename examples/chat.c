@@ -60,6 +60,7 @@ static async_runtime rt;
 static async_joinset readers;
 static async_cancel_token root;
 static async_shutdown sd;
+static long max_clients = MAX_CLIENTS;          /* --max-conns */
 
 /* ---- messages: allocated once, shared by every queue they are in --------------------- */
 typedef struct {
@@ -305,7 +306,7 @@ static int acceptor_run(async_task *t) {
             ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&readers) > 1, f->rc[1],
                                 async_joinset_join_next(t, &readers, &f->w[1], &f->done,
                                                         &f->result));
-            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&readers) <= MAX_CLIENTS,
+            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&readers) <= max_clients,
                                 f->rc[2], async_sock_accept(t, &f->lis, &f->w[2],
                                                             &f->next->io, &f->next->peer));
         ASYNC_SELECT_END(&f->sel);
@@ -353,6 +354,30 @@ static int main_run(async_task *t) {
     ASYNC_END(0);
 }
 
+/* ---- options ---------------------------------------------------------------------- */
+/* "--NAME VALUE" or "--NAME=VALUE" at argv[*i]: 1 with *val (NULL when the value is
+   missing) and *i on the last word used; 0 when argv[*i] is something else. */
+static int opt_is(int argc, char **argv, int *i, const char *name, const char **val) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return 0;
+    if (argv[*i][n] == '=') *val = argv[*i] + n + 1;
+    else if (argv[*i][n] != 0) return 0;
+    else *val = *i + 1 < argc ? argv[++*i] : NULL;
+    return 1;
+}
+
+/* A decimal count in [min, max], digits only: 0, or -1. */
+static int parse_count(const char *s, long min, long max, long *out) {
+    char *end;
+    long v;
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
 static int parse_port(const char *s, int *port) {
     char *end;
     long v;
@@ -363,17 +388,31 @@ static int parse_port(const char *s, int *port) {
     return 0;
 }
 
+static int usage(const char *argv0) {
+    fprintf(stderr, "usage: %s [--max-conns N] PORT\n"
+            "  PORT               0: any free port\n"
+            "  --max-conns N      clients at once (default %d)\n", argv0, MAX_CLIENTS);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     static acceptor_frame acc;
     static main_frame m;
     async_addr a, bound;
     struct rlimit rl;
+    const char *port_arg = NULL, *v;
     char text[64];
-    int port, rc;
-    if (argc != 2 || parse_port(argv[1], &port) < 0) {
-        fprintf(stderr, "usage: %s PORT   (0: any free port)\n", argv[0]);
-        return 2;
+    int i, port, rc;
+    for (i = 1; i < argc; i++) {
+        if (opt_is(argc, argv, &i, "--max-conns", &v)) {
+            if (parse_count(v, 1, 1000000, &max_clients) < 0) return usage(argv[0]);
+        } else if (argv[i][0] == '-' || port_arg) {
+            return usage(argv[0]);              /* an unknown option, or a second PORT */
+        } else {
+            port_arg = argv[i];
+        }
     }
+    if (!port_arg || parse_port(port_arg, &port) < 0) return usage(argv[0]);
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);

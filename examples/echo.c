@@ -39,6 +39,7 @@ static async_runtime rt;
 static async_joinset conns;
 static async_cancel_token root;
 static async_shutdown sd;
+static long max_conns = MAX_CONNS;              /* --max-conns */
 
 /* ---- one connection --------------------------------------------------------------- */
 typedef struct {
@@ -97,7 +98,7 @@ static int acceptor_run(async_task *t) {
             ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&conns) > 1, f->rc[1],
                                 async_joinset_join_next(t, &conns, &f->w[1], &f->done,
                                                         &f->result));
-            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&conns) <= MAX_CONNS,
+            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&conns) <= max_conns,
                                 f->rc[2], async_sock_accept(t, &f->lis, &f->w[2],
                                                             &f->next->io, NULL));
         ASYNC_SELECT_END(&f->sel);
@@ -154,6 +155,30 @@ static void raise_fd_limit(void) {
     }
 }
 
+/* ---- options ---------------------------------------------------------------------- */
+/* "--NAME VALUE" or "--NAME=VALUE" at argv[*i]: 1 with *val (NULL when the value is
+   missing) and *i on the last word used; 0 when argv[*i] is something else. */
+static int opt_is(int argc, char **argv, int *i, const char *name, const char **val) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return 0;
+    if (argv[*i][n] == '=') *val = argv[*i] + n + 1;
+    else if (argv[*i][n] != 0) return 0;
+    else *val = *i + 1 < argc ? argv[++*i] : NULL;
+    return 1;
+}
+
+/* A decimal count in [min, max], digits only: 0, or -1. */
+static int parse_count(const char *s, long min, long max, long *out) {
+    char *end;
+    long v;
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
 static int parse_port(const char *s, int *port) {
     char *end;
     long v;
@@ -164,16 +189,30 @@ static int parse_port(const char *s, int *port) {
     return 0;
 }
 
+static int usage(const char *argv0) {
+    fprintf(stderr, "usage: %s [--max-conns N] PORT\n"
+            "  PORT               0: any free port\n"
+            "  --max-conns N      connections at once (default %d)\n", argv0, MAX_CONNS);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     static acceptor_frame acc;
     static main_frame m;
     async_addr a, bound;
+    const char *port_arg = NULL, *v;
     char text[64];
-    int port, rc;
-    if (argc != 2 || parse_port(argv[1], &port) < 0) {
-        fprintf(stderr, "usage: %s PORT   (0: any free port)\n", argv[0]);
-        return 2;
+    int i, port, rc;
+    for (i = 1; i < argc; i++) {
+        if (opt_is(argc, argv, &i, "--max-conns", &v)) {
+            if (parse_count(v, 1, 1000000, &max_conns) < 0) return usage(argv[0]);
+        } else if (argv[i][0] == '-' || port_arg) {
+            return usage(argv[0]);              /* an unknown option, or a second PORT */
+        } else {
+            port_arg = argv[i];
+        }
     }
+    if (!port_arg || parse_port(port_arg, &port) < 0) return usage(argv[0]);
     raise_fd_limit();
     async_runtime_init(&rt, NULL);
     snprintf(text, sizeof text, "127.0.0.1:%d", port);

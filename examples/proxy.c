@@ -41,6 +41,7 @@ static async_shutdown sd;
 static async_addr upstream[MAX_ADDRS];
 static int nupstream;
 static const char *upstream_text;
+static long max_conns = MAX_CONNS;              /* --max-conns */
 
 /* ---- one direction ---------------------------------------------------------------- */
 typedef struct {
@@ -138,7 +139,7 @@ static int acceptor_run(async_task *t) {
             ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&sessions) > 1, f->rc[1],
                                 async_joinset_join_next(t, &sessions, &f->w[1], &f->done,
                                                         &f->result));
-            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&sessions) <= MAX_CONNS,
+            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&sessions) <= max_conns,
                                 f->rc[2], async_sock_accept(t, &f->lis, &f->w[2],
                                                             &f->next->client,
                                                             &f->next->peer));
@@ -220,6 +221,30 @@ static int main_run(async_task *t) {
     ASYNC_END(0);
 }
 
+/* ---- options ---------------------------------------------------------------------- */
+/* "--NAME VALUE" or "--NAME=VALUE" at argv[*i]: 1 with *val (NULL when the value is
+   missing) and *i on the last word used; 0 when argv[*i] is something else. */
+static int opt_is(int argc, char **argv, int *i, const char *name, const char **val) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return 0;
+    if (argv[*i][n] == '=') *val = argv[*i] + n + 1;
+    else if (argv[*i][n] != 0) return 0;
+    else *val = *i + 1 < argc ? argv[++*i] : NULL;
+    return 1;
+}
+
+/* A decimal count in [min, max], digits only: 0, or -1. */
+static int parse_count(const char *s, long min, long max, long *out) {
+    char *end;
+    long v;
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
 static int parse_port(const char *s, int *port) {
     char *end;
     long v;
@@ -230,20 +255,34 @@ static int parse_port(const char *s, int *port) {
     return 0;
 }
 
+static int usage(const char *argv0) {
+    fprintf(stderr, "usage: %s [--max-conns N] PORT UPSTREAM_HOST:PORT\n"
+            "  PORT               0: any free port\n"
+            "  --max-conns N      clients at once (default %d)\n", argv0, MAX_CONNS);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     static acceptor_frame acc;
     static main_frame m;
     static resolve_frame res;
     async_addr a, bound;
     struct rlimit rl;
+    const char *pos[2] = {NULL, NULL}, *v;
     char text[64];
-    int port, rc;
-    if (argc != 3 || parse_port(argv[1], &port) < 0 || !strchr(argv[2], ':')) {
-        fprintf(stderr, "usage: %s PORT UPSTREAM_HOST:PORT   (PORT 0: any free port)\n",
-                argv[0]);
-        return 2;
+    int i, n = 0, port, rc;
+    for (i = 1; i < argc; i++) {
+        if (opt_is(argc, argv, &i, "--max-conns", &v)) {
+            if (parse_count(v, 1, 1000000, &max_conns) < 0) return usage(argv[0]);
+        } else if (argv[i][0] == '-' || n == 2) {
+            return usage(argv[0]);              /* an unknown option, or a third word */
+        } else {
+            pos[n++] = argv[i];
+        }
     }
-    upstream_text = argv[2];
+    if (n != 2 || parse_port(pos[0], &port) < 0 || !strchr(pos[1], ':'))
+        return usage(argv[0]);
+    upstream_text = pos[1];
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;              /* two descriptors per client */
         (void)setrlimit(RLIMIT_NOFILE, &rl);
@@ -254,9 +293,8 @@ int main(int argc, char **argv) {
     } else {
         if (split_target(upstream_text, res.host, sizeof res.host, res.port,
                          sizeof res.port) < 0) {
-            fprintf(stderr, "usage: %s PORT UPSTREAM_HOST:PORT   (bad upstream %s)\n",
-                    argv[0], upstream_text);
-            return 2;
+            fprintf(stderr, "proxy: bad upstream %s\n", upstream_text);
+            return usage(argv[0]);
         }
         async_pool_init(&res.pool, &rt, NULL);
         rc = async_runtime_block_on(&rt, &res.task, resolve_run, "resolve");

@@ -346,6 +346,42 @@ TEST(usage_without_arguments_exits_2) {
     reap_all();
 }
 
+/* Bad options: the usage text and exit 2, before anything listens. */
+TEST(options_are_strict) {
+    static const char *const bad[][5] = {
+        {"echo", "--max-conns", "0", "0", NULL}, {"echo", "--max-conns", "-1", "0", NULL},
+        {"echo", "--max-conns", "1x", "0", NULL}, {"echo", "--max-conns=", "0", NULL, NULL},
+        {"echo", "0", "--max-conns", NULL, NULL}, {"echo", "--max-conns", " 5", "0", NULL},
+        {"echo", "--max-conns", "99999999999999999999", "0", NULL},
+        {"echo", "--max-connsx=5", "0", NULL, NULL}, {"echo", "--bogus", "0", NULL, NULL},
+        {"echo", "0", "1", NULL, NULL}, {"chat", "--max-conns", "+5", "0", NULL},
+        {"chat", "--max-conns", "0", "0", NULL}, {"chat", "-x", "0", NULL, NULL},
+        {"proxy", "--max-conns", "0", "0", "127.0.0.1:1"},
+        {"proxy", "0", "127.0.0.1:1", "127.0.0.1:2", NULL},
+        {"proxy", "--max-conns=abc", "0", "127.0.0.1:1", NULL},
+    };
+    char out[512], err[1024], path[5][64];
+    size_t i, k;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[6];
+        for (k = 0; k < 5 && bad[i][k]; k++) {
+            snprintf(path[k], sizeof path[k], "%s%s", k ? "" : BIN, bad[i][k]);
+            argv[k] = path[k];
+        }
+        argv[k] = NULL;
+        if (run_capture(argv, out, sizeof out, err, sizeof err, 5000) != 2 ||
+            !strstr(err, "usage") || out[0])
+            FAIL_("case %zu (%s %s %s): not refused with the usage", i, bad[i][0],
+                  bad[i][1], bad[i][2] ? bad[i][2] : "");
+    }
+    {                                           /* good ones do start */
+        char *argv[] = {(char *)BIN "echo", (char *)"--max-conns=7", (char *)"0", NULL};
+        pid_t pid;
+        ASSERT_EQ(start_server(argv, &pid) > 0, 1);
+    }
+    reap_all();
+}
+
 /* ---- echo --------------------------------------------------------------------------- */
 TEST(echo_round_trips_1_byte_64_bytes_1_mb) {
     static char out[1 << 20], back[1 << 20];
@@ -792,6 +828,7 @@ int main(int argc, char **argv) {
         printf("  build/examples/{echo,echo-client,chat,proxy} missing: "
                "build them first\n");
     RUN(usage_without_arguments_exits_2);
+    RUN(options_are_strict);
     RUN(echo_round_trips_1_byte_64_bytes_1_mb);
     RUN(echo_half_close_gets_everything_then_eof);
     RUN(echo_100_concurrent_connections);
