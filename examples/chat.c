@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 enum { MAX_LINE = 4096, QUEUE_LINES = 64, MAX_CLIENTS = 1024, GRACE_MS = 2000,
        BACKOFF_MS = 50, FLUSH_MS = 1000, LINGER_MS = 500 };
@@ -283,8 +284,27 @@ typedef struct {
     async_timer timer;
     client *next;                               /* spawned, waiting for its socket */
     async_task *done, *h;
-    int rc[3], result, emfile_logged;
+    int rc[3], result, emfile_logged, full_logged;
 } acceptor_frame;
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0                          /* SIGPIPE is ignored (async.h) anyway */
+#endif
+
+/* At the cap: the line, best effort (a new socket's buffer takes it at once), our
+   side shut, what the client sent already read (a close with unread input would send
+   a reset), and the close; as Redis's "max number of clients reached". No task and
+   no buffer: refusing costs nothing, however many come. */
+static void refuse(async_io *io) {
+    char line[96], sink[512];
+    int fd = async_io_fd(io), n, i;
+    n = snprintf(line, sizeof line, "*** server full (%ld clients), try again later\n",
+                 max_clients);
+    (void)send(fd, line, (size_t)n, MSG_NOSIGNAL);
+    (void)shutdown(fd, SHUT_WR);
+    for (i = 0; i < 8 && recv(fd, sink, sizeof sink, 0) > 0; i++) continue;
+    async_io_close(io);
+}
 
 static int acceptor_run(async_task *t) {
     acceptor_frame *f = (acceptor_frame *)t;
@@ -306,13 +326,21 @@ static int acceptor_run(async_task *t) {
             ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&readers) > 1, f->rc[1],
                                 async_joinset_join_next(t, &readers, &f->w[1], &f->done,
                                                         &f->result));
-            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&readers) <= max_clients,
-                                f->rc[2], async_sock_accept(t, &f->lis, &f->w[2],
-                                                            &f->next->io, &f->next->peer));
+            ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
+                                async_sock_accept(t, &f->lis, &f->w[2], &f->next->io,
+                                                  &f->next->peer));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) break;
         if (f->sel.winner != 2) continue;
+        if (f->rc[2] == 0 && async_joinset_len(&readers) - 1 >= max_clients) {
+            refuse(&f->next->io);
+            if (!f->full_logged++)
+                fprintf(stderr, "chat: %ld clients, the cap: refusing new ones\n",
+                        max_clients);
+            continue;
+        }
         if (f->rc[2] == 0) {
+            f->full_logged = 0;
             async_sock_nodelay(&f->next->io, 1);
             f->next->ready = 1;
             async_task_wake(&f->next->task);

@@ -74,7 +74,7 @@ typedef struct {
     async_timer timer;
     conn_frame *next;                           /* spawned, waiting for its socket */
     async_task *done, *h;
-    int rc[3], result, emfile_logged;
+    int rc[3], result, emfile_logged, full_logged;
 } acceptor_frame;
 
 static int acceptor_run(async_task *t) {
@@ -98,13 +98,22 @@ static int acceptor_run(async_task *t) {
             ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&conns) > 1, f->rc[1],
                                 async_joinset_join_next(t, &conns, &f->w[1], &f->done,
                                                         &f->result));
-            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&conns) <= max_conns,
-                                f->rc[2], async_sock_accept(t, &f->lis, &f->w[2],
-                                                            &f->next->io, NULL));
+            /* always: at the cap a client is accepted and closed, not left waiting */
+            ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
+                                async_sock_accept(t, &f->lis, &f->w[2], &f->next->io,
+                                                  NULL));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) break;          /* shutdown: stop accepting */
         if (f->sel.winner != 2) continue;       /* a connection was reaped */
+        if (f->rc[2] == 0 && async_joinset_len(&conns) - 1 >= max_conns) {
+            async_io_close(&f->next->io);       /* the spare stays spare */
+            if (!f->full_logged++)
+                fprintf(stderr, "echo: %ld connections, the cap: refusing new ones\n",
+                        max_conns);
+            continue;
+        }
         if (f->rc[2] == 0) {
+            f->full_logged = 0;
             async_sock_nodelay(&f->next->io, 1);
             f->next->ready = 1;
             async_task_wake(&f->next->task);

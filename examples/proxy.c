@@ -116,7 +116,7 @@ typedef struct {
     async_timer timer;
     session *next;                              /* spawned, waiting for its client */
     async_task *done, *h;
-    int rc[3], result, emfile_logged;
+    int rc[3], result, emfile_logged, full_logged;
 } acceptor_frame;
 
 static int acceptor_run(async_task *t) {
@@ -139,14 +139,21 @@ static int acceptor_run(async_task *t) {
             ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&sessions) > 1, f->rc[1],
                                 async_joinset_join_next(t, &sessions, &f->w[1], &f->done,
                                                         &f->result));
-            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&sessions) <= max_conns,
-                                f->rc[2], async_sock_accept(t, &f->lis, &f->w[2],
-                                                            &f->next->client,
-                                                            &f->next->peer));
+            ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
+                                async_sock_accept(t, &f->lis, &f->w[2], &f->next->client,
+                                                  &f->next->peer));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) break;
         if (f->sel.winner != 2) continue;
+        if (f->rc[2] == 0 && async_joinset_len(&sessions) - 1 >= max_conns) {
+            async_io_close(&f->next->client);   /* at the cap: closed at once */
+            if (!f->full_logged++)
+                fprintf(stderr, "proxy: %ld sessions, the cap: refusing new clients\n",
+                        max_conns);
+            continue;
+        }
         if (f->rc[2] == 0) {
+            f->full_logged = 0;
             async_sock_nodelay(&f->next->client, 1);
             f->next->ready = 1;
             async_task_wake(&f->next->task);

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -308,6 +309,178 @@ static int wait_line(lines *l, const char *want, char *line, size_t cap, int ms)
     return 0;
 }
 
+
+/* ---- floods of idle connections ----------------------------------------------------- */
+/* A connection that does not wait for the server: a full accept queue makes connect
+   hang (the SYN is dropped and retried), which must fail a test, not stall it. */
+static int connect_start(int port) {
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Connected within ms (a blocking socket again), or -1. */
+static int connect_bounded(int port, int ms) {
+    int fd = connect_start(port), err = 0;
+    socklen_t el = sizeof err;
+    if (fd < 0) return -1;
+    if (wait_fd(fd, POLLOUT, ms) <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 ||
+        err) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+/* Closes with a reset: no TIME_WAIT left behind by thousands of test connections. */
+static void close_reset(int fd) {
+    struct linger lg;
+    lg.l_onoff = 1;
+    lg.l_linger = 0;
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+}
+
+/* Opens n connections at once; those that connected within ms stay in fds (the others
+   are closed, -1). Returns how many connected. */
+static int flood_open(int port, int *fds, int n, int ms) {
+    struct pollfd *p = (struct pollfd *)calloc((size_t)n, sizeof *p);
+    long long end = now_ms() + ms;
+    int i, pending = 0, ok = 0;
+    if (!p) return 0;
+    for (i = 0; i < n; i++) {
+        fds[i] = connect_start(port);
+        p[i].fd = fds[i];
+        p[i].events = POLLOUT;
+        if (fds[i] >= 0) pending++;
+    }
+    while (pending > 0 && now_ms() < end) {
+        if (poll(p, (nfds_t)n, (int)(end - now_ms())) <= 0) continue;
+        for (i = 0; i < n; i++) {
+            int err = 0;
+            socklen_t el = sizeof err;
+            if (p[i].fd < 0 || !p[i].revents) continue;
+            getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            if (!err) ok++;
+            else close_reset(fds[i]), fds[i] = -1;
+            p[i].fd = -1;
+            pending--;
+        }
+    }
+    for (i = 0; i < n; i++)
+        if (p[i].fd >= 0) {                     /* still connecting: the server is stuck */
+            close_reset(fds[i]);
+            fds[i] = -1;
+        }
+    free(p);
+    return ok;
+}
+
+/* Reads what is there; 1 if the server has closed (EOF or reset). */
+static int drained_closed(int fd) {
+    char b[4096];
+    for (;;) {
+        ssize_t r = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        if (r > 0) continue;
+        return r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    }
+}
+
+/* Waits (at most ms) until `want` of the fds are closed by the server; closes those
+   on our side (-1 in fds). Returns how many have been closed, all told. */
+static int flood_wait_closed(int *fds, int n, int want, int ms) {
+    struct pollfd *p = (struct pollfd *)calloc((size_t)n, sizeof *p);
+    long long end = now_ms() + ms;
+    int i, closed = 0;
+    if (!p) return 0;
+    for (i = 0; i < n; i++) {
+        if (fds[i] < 0) closed++;
+        p[i].fd = fds[i];
+        p[i].events = POLLIN;
+    }
+    while (closed < want) {
+        int left = (int)(end - now_ms());
+        if (left <= 0 || poll(p, (nfds_t)n, left) <= 0) break;
+        for (i = 0; i < n; i++) {
+            if (p[i].fd < 0 || !p[i].revents) continue;
+            p[i].revents = 0;
+            if (!drained_closed(fds[i])) continue;
+            close(fds[i]);
+            fds[i] = p[i].fd = -1;
+            closed++;
+        }
+    }
+    free(p);
+    return closed;
+}
+
+static void flood_close(int *fds, int n) {
+    int i;
+    for (i = 0; i < n; i++)
+        if (fds[i] >= 0) {
+            close_reset(fds[i]);
+            fds[i] = -1;
+        }
+}
+
+/* What a new client gets: 1 served, 0 refused at once (closed, or the server's "full"
+   line then closed), -1 neither within the bound (it hangs). */
+typedef int (*probe_fn)(int port);
+
+static int probe_echo(int port) {
+    char b[8];
+    int fd = connect_bounded(port, 2000), r = -1;
+    if (fd < 0) return -1;
+    if (send_str(fd, "ping") == 0 && wait_fd(fd, POLLIN, 2000) > 0) {
+        ssize_t n = recv(fd, b, 4, MSG_WAITALL);
+        if (n == 4 && memcmp(b, "ping", 4) == 0) r = 1;
+        else if (n == 0 || (n < 0 && errno == ECONNRESET)) r = 0;
+    } else if (recv_eof(fd, 0) >= 0) {
+        r = 0;                                  /* the send itself met the reset */
+    }
+    close(fd);
+    return r;
+}
+
+/* Tries the probe until it serves (at most ms): its last answer. */
+static int probe_until_served(probe_fn probe, int port, int ms) {
+    long long end = now_ms() + ms;
+    int r;
+    while ((r = probe(port)) != 1 && now_ms() < end) poll(NULL, 0, 50);
+    return r;
+}
+
+/* n idle connections against a server with --max-conns cap: the first cap are kept,
+   every other one is closed at once, and so is a new client; when some of the kept
+   ones leave, a new client is served again. */
+static void flood_at_cap(probe_fn probe, int port, int n, int cap) {
+    int *fds = (int *)malloc(sizeof(int) * (size_t)n), i, left;
+    if (!fds) return;
+    ASSERT_EQ(flood_open(port, fds, n, 3000), n);   /* every one is accepted */
+    ASSERT_EQ(flood_wait_closed(fds, n, n - cap, 5000), n - cap);
+    ASSERT_EQ(probe(port), 0);                  /* a new client: refused at once */
+    for (i = 0, left = 10; i < n && left > 0; i++)  /* ten of the kept ones leave */
+        if (fds[i] >= 0) {
+            close_reset(fds[i]);
+            fds[i] = -1;
+            left--;
+        }
+    ASSERT_EQ(probe_until_served(probe, port, 3000), 1);
+    ASSERT_EQ(flood_wait_closed(fds, n, n, 0), n - cap + 10);  /* the rest still in */
+    flood_close(fds, n);
+    free(fds);
+}
+
 static int start_echo(pid_t *pid) {
     char *argv[] = {(char *)BIN "echo", (char *)"0", NULL};
     return start_server(argv, pid);
@@ -480,6 +653,16 @@ TEST(echo_client_against_echo) {
     reap_all();
 }
 
+TEST(echo_2000_idle_connections_at_the_cap_are_refused) {
+    char *argv[] = {(char *)BIN "echo", (char *)"--max-conns", (char *)"100", (char *)"0",
+                    NULL};
+    pid_t pid;
+    int port = start_server(argv, &pid);
+    ASSERT_EQ(port > 0, 1);
+    if (port > 0) flood_at_cap(probe_echo, port, 2000, 100);
+    reap_all();
+}
+
 static void signal_exits_0(int sig, int with_client) {
     pid_t pid;
     int port = start_echo(&pid), fd = -1, rc;
@@ -524,6 +707,41 @@ static int chat_join(int port, lines *l, char *name, size_t cap, int rcvbuf) {
         return -1;
     }
     return fd;
+}
+
+/* 1: welcomed, 0: "server full" then closed, -1: neither */
+static int probe_chat(int port) {
+    static lines l;
+    char line[256];
+    int fd = connect_bounded(port, 2000), r = -1;
+    if (fd < 0) return -1;
+    lines_init(&l, fd);
+    if (recv_line(&l, line, sizeof line, 2000) > 0) {
+        if (strncmp(line, "*** welcome ", 12) == 0) r = 1;
+        else if (strncmp(line, "*** server full", 15) == 0 &&
+                 recv_line(&l, line, sizeof line, 2000) == 0)
+            r = 0;
+    }
+    close(fd);
+    return r;
+}
+
+TEST(chat_2000_idle_connections_at_the_cap_are_refused) {
+    char *argv[] = {(char *)BIN "chat", (char *)"--max-conns=100", (char *)"0", NULL};
+    pid_t pid;
+    int port = start_server(argv, &pid);
+    ASSERT_EQ(port > 0, 1);
+    if (port > 0) flood_at_cap(probe_chat, port, 2000, 100);
+    reap_all();
+}
+
+/* With the default cap (1024): the other 976 are told, and so is a new client. */
+TEST(chat_2000_idle_connections_default_cap) {
+    pid_t pid;
+    int port = start_chat(&pid);
+    ASSERT_EQ(port > 0, 1);
+    if (port > 0) flood_at_cap(probe_chat, port, 2000, 1024);
+    reap_all();
 }
 
 TEST(chat_line_reaches_the_others_not_the_sender) {
@@ -751,6 +969,20 @@ TEST(proxy_round_trip_and_half_close) {
     reap_all();
 }
 
+TEST(proxy_2000_idle_connections_at_the_cap_are_refused) {
+    char up[64];
+    char *argv[] = {(char *)BIN "proxy", (char *)"--max-conns", (char *)"100", (char *)"0",
+                    up, NULL};
+    pid_t epid, ppid;
+    int eport = start_echo(&epid), pport;
+    ASSERT_EQ(eport > 0, 1);
+    snprintf(up, sizeof up, "127.0.0.1:%d", eport);
+    pport = eport > 0 ? start_server(argv, &ppid) : 0;
+    ASSERT_EQ(pport > 0, 1);
+    if (pport > 0) flood_at_cap(probe_echo, pport, 2000, 100);
+    reap_all();
+}
+
 /* A port nobody listens on (bound a moment ago, then closed). */
 static int free_port(void) {
     struct sockaddr_in a;
@@ -819,7 +1051,13 @@ TEST(proxy_upstream_refused_closes_the_client_and_serves_on) {
 }
 
 int main(int argc, char **argv) {
+    struct rlimit rl;
     BEGIN_TESTS(argc, argv);
+    /* thousands of connections at once: lift the soft descriptor limit to the hard one */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     signal(SIGPIPE, SIG_IGN);
     signal(SIGALRM, on_alarm);
     alarm(120);
@@ -833,14 +1071,18 @@ int main(int argc, char **argv) {
     RUN(echo_half_close_gets_everything_then_eof);
     RUN(echo_100_concurrent_connections);
     RUN(echo_client_against_echo);
+    RUN(echo_2000_idle_connections_at_the_cap_are_refused);
     RUN(echo_sigterm_exits_0);
     RUN(echo_sigint_exits_0);
+    RUN(chat_2000_idle_connections_at_the_cap_are_refused);
+    RUN(chat_2000_idle_connections_default_cap);
     RUN(chat_line_reaches_the_others_not_the_sender);
     RUN(chat_slow_client_does_not_stall_the_others);
     RUN(chat_over_long_line_gets_an_error_and_is_closed);
     RUN(chat_sigterm_tells_clients_and_exits_0);
     RUN(proxy_round_trip_and_half_close);
     RUN(proxy_upstream_refused_closes_the_client_and_serves_on);
+    RUN(proxy_2000_idle_connections_at_the_cap_are_refused);
     reap_all();
     DONE();
 }
