@@ -98,6 +98,12 @@ $(B)/test/test_srv_%: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) $(addpr
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_TEST) -Itests $< -o $@ $(LIBS)
 
+# test_srv_net runs servers with an LD_PRELOAD shim that makes accept fail (ENOBUFS...).
+$(B)/test/accept_fail.so: tests/accept_fail.c
+	@mkdir -p $(@D)
+	$(CC) -std=c99 $(WARN) -O2 -shared -fPIC $< -o $@ -ldl
+$(B)/test/test_srv_net $(B)/san/test_srv_net: $(B)/test/accept_fail.so
+
 # ---- examples ------------------------------------------------------------------
 $(B)/examples/%: examples/%.c async.h
 	@mkdir -p $(@D)

@@ -23,8 +23,10 @@
    so it is accepted where it will live. It loops on a biased select: the shutdown
    token first, then reaping finished connections (so frames are freed as they end),
    then accepting (always: at the cap the new socket is closed at once, the spare
-   stays). EMFILE/ENFILE: the listener stays readable, so retrying at once would spin;
-   it sleeps 50 ms and tries again.
+   stays). EMFILE/ENFILE (out of descriptors) and ENOBUFS/ENOMEM (out of memory for
+   a socket): the listener stays readable, so retrying at once would spin; it says so
+   once, sleeps 50 ms and tries again (any other error is logged each time, with the
+   same pause).
 
    Shutdown (SIGINT or SIGTERM) goes through async_shutdown: the root token stops the
    acceptor (which closes the listener, so new clients are refused), connections get a
@@ -134,7 +136,9 @@ static int acceptor_run(async_task *t) {
             f->emfile_logged = 0;
             continue;
         }
-        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE) {
+        /* out of descriptors or of memory for a socket: say it once, retry later */
+        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE || f->rc[2] == -ENOBUFS ||
+            f->rc[2] == -ENOMEM) {
             if (!f->emfile_logged++)
                 fprintf(stderr, "echo: accept: %s, backing off\n",
                         async_strerror(f->rc[2]));

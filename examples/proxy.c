@@ -187,7 +187,9 @@ static int acceptor_run(async_task *t) {
             f->emfile_logged = 0;
             continue;
         }
-        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE) {
+        /* out of descriptors or of memory for a socket: say it once, retry later */
+        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE || f->rc[2] == -ENOBUFS ||
+            f->rc[2] == -ENOMEM) {
             if (!f->emfile_logged++)
                 fprintf(stderr, "proxy: accept: %s, backing off\n",
                         async_strerror(f->rc[2]));

@@ -70,11 +70,13 @@ static int wait_fd(int fd, short events, int ms) {
     return r;
 }
 
+static const char *child_log = LOG;            /* where the servers' stderr goes */
+
 static pid_t fork_exec(char *const argv[], int out_fd, int err_fd) {
     pid_t pid = fork();
     if (pid == 0) {
         if (out_fd >= 0) dup2(out_fd, 1);
-        if (err_fd < 0) err_fd = open(LOG, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (err_fd < 0) err_fd = open(child_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (err_fd >= 0) dup2(err_fd, 2);
         signal(SIGPIPE, SIG_DFL);
         execv(argv[0], argv);
@@ -1207,6 +1209,63 @@ TEST(proxy_one_way_traffic_is_not_idle) {
     reap_all();
 }
 
+/* ---- accept errors ------------------------------------------------------------------ */
+#define SHIM "build/test/accept_fail.so"
+#define ACCEPT_LOG "build/test/test_srv_net.accept.log"
+
+/* accept failing for want of memory (ENOBUFS, ENOMEM) passes, as EMFILE and ENFILE
+   do: each server backs off, says so once (not once per retry), and serves the client
+   as soon as accept works again. The shim makes the first six accepts fail. */
+TEST(accept_enobufs_enomem_back_off_once_and_recover) {
+    static const char *const names[] = {"echo", "chat", "proxy"};
+    static const probe_fn probes[] = {probe_echo, probe_chat, probe_echo};
+    char up[64], bin[64], log[4096], *asan = getenv("ASAN_OPTIONS"), asan_opts[512];
+    pid_t epid, pid;
+    int eport = start_echo(&epid), k;
+    ASSERT_EQ(eport > 0, 1);
+    ASSERT_EQ(access(SHIM, R_OK), 0);
+    snprintf(up, sizeof up, "127.0.0.1:%d", eport);
+    /* the shim comes before the sanitizer runtime: tell ASan that is fine */
+    snprintf(asan_opts, sizeof asan_opts, "%s%sverify_asan_link_order=0", asan ? asan : "",
+             asan ? ":" : "");
+    for (k = 0; k < 3; k++) {
+        char *argv[] = {bin, (char *)"0", k == 2 ? up : NULL, NULL};
+        FILE *f;
+        size_t n = 0;
+        int port, said = 0;
+        const char *p;
+        snprintf(bin, sizeof bin, "%s%s", BIN, names[k]);
+        unlink(ACCEPT_LOG);
+        child_log = ACCEPT_LOG;
+        setenv("LD_PRELOAD", SHIM, 1);
+        setenv("ACCEPT_FAIL", "ENOBUFS ENOMEM ENOBUFS ENOMEM ENOBUFS ENOMEM", 1);
+        setenv("ASAN_OPTIONS", asan_opts, 1);
+        port = start_server(argv, &pid);
+        unsetenv("LD_PRELOAD");
+        unsetenv("ACCEPT_FAIL");
+        if (asan) setenv("ASAN_OPTIONS", asan, 1);
+        else unsetenv("ASAN_OPTIONS");
+        child_log = LOG;
+        if (port <= 0) {
+            FAIL_("%s did not start", names[k]);
+            continue;
+        }
+        if (probe_until_served(probes[k], port, 5000) != 1) FAIL_("%s: not served", names[k]);
+        kill(pid, SIGTERM);
+        if (wait_exit(pid, 5000) != 0) FAIL_("%s: no clean exit", names[k]);
+        f = fopen(ACCEPT_LOG, "r");
+        if (f) {
+            n = fread(log, 1, sizeof log - 1, f);
+            fclose(f);
+        }
+        log[n] = 0;
+        for (p = log; (p = strstr(p, ": accept: ")) != NULL; p++) said++;
+        if (said != 1 || !strstr(log, "backing off"))
+            FAIL_("%s: %d accept lines, want one that backs off:\n%s", names[k], said, log);
+    }
+    reap_all();
+}
+
 /* A port nobody listens on (bound a moment ago, then closed). */
 static int free_port(void) {
     struct sockaddr_in a;
@@ -1312,6 +1371,7 @@ int main(int argc, char **argv) {
     RUN(proxy_2000_idle_connections_at_the_cap_are_refused);
     RUN(proxy_idle_sessions_are_dropped_after_the_idle_timeout);
     RUN(proxy_one_way_traffic_is_not_idle);
+    RUN(accept_enobufs_enomem_back_off_once_and_recover);
     reap_all();
     DONE();
 }
