@@ -42,7 +42,7 @@ SRV_TESTS := $(patsubst tests/test_srv_%.c,%,$(wildcard tests/test_srv_*.c))
 SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(SRV_TESTS))
 HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/sync_model.h \
        tests/notify_model.h tests/token_model.h tests/watch_model.h tests/joinset_model.h \
-       tests/select_model.h tests/stream_model.h tests/fuzz/model_fuzz.h
+       tests/select_model.h tests/stream_model.h tests/fuzz/model_fuzz.h tests/flood.h
 
 .PHONY: all test demo examples sanitize coverage bench bench-icount bench-servers fuzz port clean
 all: $(TEST_BINS) $(EXAMPLE_BINS)

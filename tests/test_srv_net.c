@@ -6,6 +6,7 @@
    instead of hanging it; every child is killed and reaped at the end of each test,
    whatever happened (and on SIGALRM, the overall bound). */
 #include "test.h"
+#include "flood.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -312,136 +313,13 @@ static int wait_line(lines *l, const char *want, char *line, size_t cap, int ms)
 }
 
 
-/* ---- floods of idle connections ----------------------------------------------------- */
-/* A connection that does not wait for the server: a full accept queue makes connect
-   hang (the SYN is dropped and retried), which must fail a test, not stall it. */
-static int connect_start(int port) {
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((unsigned short)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Connected within ms (a blocking socket again), or -1. */
-static int connect_bounded(int port, int ms) {
-    int fd = connect_start(port), err = 0;
-    socklen_t el = sizeof err;
-    if (fd < 0) return -1;
-    if (wait_fd(fd, POLLOUT, ms) <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 ||
-        err) {
-        close(fd);
-        return -1;
-    }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    return fd;
-}
-
-/* Closes with a reset: no TIME_WAIT left behind by thousands of test connections. */
-static void close_reset(int fd) {
-    struct linger lg;
-    lg.l_onoff = 1;
-    lg.l_linger = 0;
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    close(fd);
-}
-
-/* Opens n connections at once; those that connected within ms stay in fds (the others
-   are closed, -1). Returns how many connected. */
-static int flood_open(int port, int *fds, int n, int ms) {
-    struct pollfd *p = (struct pollfd *)calloc((size_t)n, sizeof *p);
-    long long end = now_ms() + ms;
-    int i, pending = 0, ok = 0;
-    if (!p) return 0;
-    for (i = 0; i < n; i++) {
-        fds[i] = connect_start(port);
-        p[i].fd = fds[i];
-        p[i].events = POLLOUT;
-        if (fds[i] >= 0) pending++;
-    }
-    while (pending > 0 && now_ms() < end) {
-        if (poll(p, (nfds_t)n, (int)(end - now_ms())) <= 0) continue;
-        for (i = 0; i < n; i++) {
-            int err = 0;
-            socklen_t el = sizeof err;
-            if (p[i].fd < 0 || !p[i].revents) continue;
-            getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &err, &el);
-            if (!err) ok++;
-            else close_reset(fds[i]), fds[i] = -1;
-            p[i].fd = -1;
-            pending--;
-        }
-    }
-    for (i = 0; i < n; i++)
-        if (p[i].fd >= 0) {                     /* still connecting: the server is stuck */
-            close_reset(fds[i]);
-            fds[i] = -1;
-        }
-    free(p);
-    return ok;
-}
-
-/* Reads what is there; 1 if the server has closed (EOF or reset). */
-static int drained_closed(int fd) {
-    char b[4096];
-    for (;;) {
-        ssize_t r = recv(fd, b, sizeof b, MSG_DONTWAIT);
-        if (r > 0) continue;
-        return r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-    }
-}
-
-/* Waits (at most ms) until `want` of the fds are closed by the server; closes those
-   on our side (-1 in fds). Returns how many have been closed, all told. */
-static int flood_wait_closed(int *fds, int n, int want, int ms) {
-    struct pollfd *p = (struct pollfd *)calloc((size_t)n, sizeof *p);
-    long long end = now_ms() + ms;
-    int i, closed = 0;
-    if (!p) return 0;
-    for (i = 0; i < n; i++) {
-        if (fds[i] < 0) closed++;
-        p[i].fd = fds[i];
-        p[i].events = POLLIN;
-    }
-    while (closed < want) {
-        int left = (int)(end - now_ms());
-        if (left <= 0 || poll(p, (nfds_t)n, left) <= 0) break;
-        for (i = 0; i < n; i++) {
-            if (p[i].fd < 0 || !p[i].revents) continue;
-            p[i].revents = 0;
-            if (!drained_closed(fds[i])) continue;
-            close(fds[i]);
-            fds[i] = p[i].fd = -1;
-            closed++;
-        }
-    }
-    free(p);
-    return closed;
-}
-
-static void flood_close(int *fds, int n) {
-    int i;
-    for (i = 0; i < n; i++)
-        if (fds[i] >= 0) {
-            close_reset(fds[i]);
-            fds[i] = -1;
-        }
-}
-
 /* What a new client gets: 1 served, 0 refused at once (closed, or the server's "full"
    line then closed), -1 neither within the bound (it hangs). */
 typedef int (*probe_fn)(int port);
 
 static int probe_echo(int port) {
     char b[8];
-    int fd = connect_bounded(port, 2000), r = -1;
+    int fd = flood_connect(port, 2000), r = -1;
     if (fd < 0) return -1;
     if (send_str(fd, "ping") == 0 && wait_fd(fd, POLLIN, 2000) > 0) {
         ssize_t n = recv(fd, b, 4, MSG_WAITALL);
@@ -466,20 +344,15 @@ static int probe_until_served(probe_fn probe, int port, int ms) {
    every other one is closed at once, and so is a new client; when some of the kept
    ones leave, a new client is served again. */
 static void flood_at_cap(probe_fn probe, int port, int n, int cap) {
-    int *fds = (int *)malloc(sizeof(int) * (size_t)n), i, left;
+    int *fds = (int *)malloc(sizeof(int) * (size_t)n);
     if (!fds) return;
     ASSERT_EQ(flood_open(port, fds, n, 3000), n);   /* every one is accepted */
     ASSERT_EQ(flood_wait_closed(fds, n, n - cap, 5000), n - cap);
     ASSERT_EQ(probe(port), 0);                  /* a new client: refused at once */
-    for (i = 0, left = 10; i < n && left > 0; i++)  /* ten of the kept ones leave */
-        if (fds[i] >= 0) {
-            close_reset(fds[i]);
-            fds[i] = -1;
-            left--;
-        }
+    flood_close(fds, n, 10);                    /* ten of the kept ones leave */
     ASSERT_EQ(probe_until_served(probe, port, 3000), 1);
     ASSERT_EQ(flood_wait_closed(fds, n, n, 0), n - cap + 10);  /* the rest still in */
-    flood_close(fds, n);
+    flood_close(fds, n, n);
     free(fds);
 }
 
@@ -492,7 +365,7 @@ static void flood_timed_out(probe_fn probe, int port, int n) {
     ASSERT_EQ(flood_open(port, fds, n, 3000), n);
     ASSERT_EQ(flood_wait_closed(fds, n, n, 5000), n);
     ASSERT_EQ(probe_until_served(probe, port, 3000), 1);
-    flood_close(fds, n);
+    flood_close(fds, n, n);
     free(fds);
 }
 
@@ -501,7 +374,7 @@ static int closed_within(int fd, int ms) {
     long long end = now_ms() + ms;
     while (now_ms() < end) {
         if (wait_fd(fd, POLLIN, (int)(end - now_ms())) <= 0) return 0;
-        if (drained_closed(fd)) return 1;
+        if (flood_closed(fd)) return 1;
     }
     return 0;
 }
@@ -811,7 +684,7 @@ static int chat_join(int port, lines *l, char *name, size_t cap, int rcvbuf) {
 static int probe_chat(int port) {
     static lines l;
     char line[256];
-    int fd = connect_bounded(port, 2000), r = -1;
+    int fd = flood_connect(port, 2000), r = -1;
     if (fd < 0) return -1;
     lines_init(&l, fd);
     if (recv_line(&l, line, sizeof line, 2000) > 0) {
