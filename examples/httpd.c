@@ -21,8 +21,8 @@
                       closed; also bounds each write (default 10000)
      HTTPD_HEADER_MS  a request whose head is not complete this long after its
                       first byte is dropped: slowloris (default 5000)
-     HTTPD_MAX_CONN   connections at once; above it new ones are accepted and
-                      closed at once (default 10000)
+     HTTPD_MAX_CONN   connections at once; above it a new one is accepted, answered
+                      503 with Connection: close, and closed at once (default 10000)
      HTTPD_GRACE_MS   at SIGINT/SIGTERM: how long requests in flight may take
                       before the rest is aborted (default 2000)
 
@@ -334,6 +334,7 @@ static struct {
     conn *live;                         /* every connection, for the shutdown */
     int nconn, max_conn, stopping;
     long accepted, refused;
+    int full_logged;                    /* the cap was said, since the last accepted */
     async_time idle, header, grace;
     const char *root_dir;               /* realpath of ROOT, or NULL */
     size_t root_len;
@@ -352,6 +353,7 @@ static const char *http_reason(int status) {
     case 414: return "URI Too Long";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
     default: return "Error";
     }
@@ -636,6 +638,30 @@ typedef struct {
     int rc[3], result, i, backoff;
 } acceptor;
 
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0                  /* SIGPIPE is ignored (async.h) anyway */
+#endif
+
+/* Over the cap: a 503 (as nginx's limit_conn), best effort (a new socket's buffer
+   takes it at once), our side shut, what the client sent already read (a close with
+   unread input sends a reset, which can destroy the answer on its way), and the
+   close. No task and no buffer: refusing costs nothing, however many come. */
+static void refuse(int fd) {
+    static const char resp[] =
+        "HTTP/1.1 503 Service Unavailable\r\nServer: async.h-httpd\r\n"
+        "Content-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\n"
+        "Service Unavailable\n";
+    char sink[512];
+    int i;
+#ifndef __linux__
+    (void)fcntl(fd, F_SETFL, O_NONBLOCK);   /* accept4 made it so on Linux */
+#endif
+    (void)send(fd, resp, sizeof resp - 1, MSG_NOSIGNAL);
+    (void)shutdown(fd, SHUT_WR);
+    for (i = 0; i < 8 && recv(fd, sink, sizeof sink, 0) > 0; i++) continue;
+    close(fd);
+}
+
 /* A new connection: its task, its buffers, on the live list. */
 static void spawn_conn(int fd) {
     async_task *nt;
@@ -701,10 +727,14 @@ static int acceptor_run(async_task *t) {
                 break;
             }
             if (srv.nconn >= srv.max_conn) {
-                close(fd);              /* over the cap: refuse at once */
+                refuse(fd);             /* over the cap: 503 at once */
                 srv.refused++;
+                if (!srv.full_logged++)
+                    fprintf(stderr, "httpd: %d connections, the cap: answering 503\n",
+                            srv.max_conn);
                 continue;
             }
+            srv.full_logged = 0;
             srv.accepted++;
             spawn_conn(fd);
         }

@@ -7,6 +7,7 @@
 #define HTTPD_NO_MAIN
 #include "../examples/httpd.c"
 #include "test.h"
+#include "flood.h"
 #include <poll.h>
 #include <signal.h>
 #include <time.h>
@@ -811,8 +812,13 @@ TEST(srv_connection_cap) {
     CHECK(read_response(f1, &cb, buf, sizeof buf, 0) > 0);
     send_str(f2, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(read_response(f2, &cb, buf, sizeof buf, 0) > 0);
-    f3 = dial();                        /* the third: accepted and closed at once */
+    f3 = dial();                        /* the third: accepted, 503, closed at once */
     CHECK(f3 >= 0);
+    send_str(f3, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cb.len = 0;
+    CHECK(read_response(f3, &cb, buf, sizeof buf, 0) > 0);
+    CHECK(strncmp(buf, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
+    ASSERT_HAS(buf, "Connection: close\r\n");
     CHECK(closed_within(f3, 2000));
     close(f3);
     close(f1);                          /* room again */
@@ -822,6 +828,153 @@ TEST(srv_connection_cap) {
     CHECK(read_response(f4, &cb, buf, sizeof buf, 0) > 0);
     close(f2);
     close(f4);
+    kill_child();
+}
+
+/* What a new client gets: 1 a 200, 0 a 503 with Connection: close and then the close,
+   -1 anything else within the bounds (no answer, a bare close). */
+static int probe_httpd(int p) {
+    char buf[2048];
+    size_t len = 0;
+    int fd = flood_connect(p, 2000), r = -1;
+    long long end = flood_now_ms() + 2000;
+    if (fd < 0) return -1;
+    if (send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") == 0) {
+        while (len < sizeof buf - 1) {  /* the head */
+            struct pollfd pf;
+            ssize_t n;
+            buf[len] = 0;
+            if (strstr(buf, "\r\n\r\n")) break;
+            pf.fd = fd;
+            pf.events = POLLIN;
+            if (poll(&pf, 1, (int)(end - flood_now_ms())) <= 0) break;
+            n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+            if (n <= 0) break;
+            len += (size_t)n;
+        }
+        buf[len] = 0;
+        if (strncmp(buf, "HTTP/1.1 200 ", 13) == 0) r = 1;
+        else if (strncmp(buf, "HTTP/1.1 503 ", 13) == 0 && strstr(buf, "Connection: close\r\n") &&
+                 closed_within(fd, 2000))
+            r = 0;
+    }
+    close(fd);
+    return r;
+}
+
+static int probe_httpd_until_served(int p, int ms) {
+    long long end = flood_now_ms() + ms;
+    int r;
+    while ((r = probe_httpd(p)) != 1 && flood_now_ms() < end) usleep(50000);
+    return r;
+}
+
+/* 2000 idle connections with a cap of 100: the first 100 are kept, every other one
+   gets a 503 and the close at once, and so does a new client; when ten of the kept
+   ones leave, a new client is served again. */
+TEST(srv_2000_idle_connections_at_the_cap) {
+    static const char *const env[] = {"HTTPD_MAX_CONN=100", NULL};
+    enum { N = 2000, CAP = 100 };
+    static int fds[N];
+    if (start_server(root_dir, env) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    ASSERT_EQ(flood_open(port, fds, N, 3000), N);
+    ASSERT_EQ(flood_wait_closed(fds, N, N - CAP, 5000), N - CAP);
+    ASSERT_EQ(probe_httpd(port), 0);
+    flood_close(fds, N, 10);
+    ASSERT_EQ(probe_httpd_until_served(port, 3000), 1);
+    ASSERT_EQ(flood_wait_closed(fds, N, N, 0), N - CAP + 10);   /* the rest still in */
+    flood_close(fds, N, N);
+    kill_child();
+}
+
+/* With a short idle timeout: all 2000 are closed (503 at once, or timed out), then a
+   new client is served. */
+TEST(srv_2000_idle_connections_timed_out) {
+    static const char *const env[] = {"HTTPD_MAX_CONN=100", "HTTPD_IDLE_MS=300", NULL};
+    enum { N = 2000 };
+    static int fds[N];
+    if (start_server(root_dir, env) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    ASSERT_EQ(flood_open(port, fds, N, 3000), N);
+    ASSERT_EQ(flood_wait_closed(fds, N, N, 5000), N);
+    ASSERT_EQ(probe_httpd_until_served(port, 3000), 1);
+    flood_close(fds, N, N);
+    kill_child();
+}
+
+/* The defaults (cap 10000): 2000 idle connections do not keep a new client out. */
+TEST(srv_2000_idle_connections_default_cap) {
+    enum { N = 2000 };
+    static int fds[N];
+    if (start_server(root_dir, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    ASSERT_EQ(flood_open(port, fds, N, 3000), N);
+    ASSERT_EQ(probe_httpd(port), 1);
+    ASSERT_EQ(flood_wait_closed(fds, N, N, 0), 0);      /* none was dropped */
+    flood_close(fds, N, N);
+    kill_child();
+}
+
+/* Slowloris: 50 clients, as many as the cap, send a head one byte every 50 ms and
+   never finish it. A new client meanwhile gets a 503 at once; each slow one is closed
+   once its head has taken the header timeout (0.5 s), however it trickles on, and a
+   new client is then served. One that sends a whole request a byte at a time but
+   within the header timeout is served. */
+TEST(srv_slowloris_is_timed_out_and_keeps_nobody_out) {
+    static const char *const env[] = {"HTTPD_MAX_CONN=50", "HTTPD_HEADER_MS=500", NULL};
+    enum { N = 50 };
+    static const char head[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    static char buf[4096];
+    static carry_buf cb;
+    int fds[N], i, round, open_n = N, refused = -2;
+    long long end;
+    if (start_server(root_dir, env) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    for (i = 0; i < N; i++) {
+        fds[i] = flood_connect(port, 2000);
+        if (fds[i] < 0) FAIL_("slow client %d", i);
+    }
+    end = flood_now_ms() + 5000;
+    for (round = 0; open_n > 0 && flood_now_ms() < end; round++) {
+        char c = round < (int)sizeof head - 1 ? head[round] : 'a';
+        for (i = 0; i < N; i++) {
+            if (fds[i] < 0) continue;
+            if (send(fds[i], &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1 || flood_closed(fds[i])) {
+                close(fds[i]);
+                fds[i] = -1;
+                open_n--;
+            }
+        }
+        if (round == 3) refused = probe_httpd(port);    /* the cap is full of them */
+        usleep(50000);
+    }
+    ASSERT_EQ(refused, 0);
+    ASSERT_EQ(open_n, 0);               /* all timed out while still trickling */
+    ASSERT_EQ(probe_httpd_until_served(port, 3000), 1);
+    {                                   /* a whole request, a byte per 5 ms: served */
+        static const char req[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+        int fd = dial();
+        size_t k;
+        for (k = 0; fd >= 0 && k < sizeof req - 1; k++) {
+            send(fd, req + k, 1, MSG_NOSIGNAL);
+            usleep(5000);
+        }
+        cb.len = 0;
+        CHECK(fd >= 0 && read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+        ASSERT_HAS(buf, "file content");
+        if (fd >= 0) close(fd);
+    }
+    for (i = 0; i < N; i++)
+        if (fds[i] >= 0) close(fds[i]);
     kill_child();
 }
 
@@ -1005,6 +1158,10 @@ int main(int argc, char **argv) {
     RUN(srv_files_and_traversal);
     RUN(srv_timeouts);
     RUN(srv_connection_cap);
+    RUN(srv_2000_idle_connections_at_the_cap);
+    RUN(srv_2000_idle_connections_timed_out);
+    RUN(srv_2000_idle_connections_default_cap);
+    RUN(srv_slowloris_is_timed_out_and_keeps_nobody_out);
     RUN(srv_emfile_backs_off_and_recovers);
     RUN(srv_sigterm_drains_and_exits_0);
     RUN(srv_grace_period_aborts_stuck_requests);
