@@ -317,8 +317,19 @@ static void on_alarm(int sig) {
     _exit(3);
 }
 
+/* Options for the next start_server (NULL-terminated), before PORT; reset by it. */
+static const char *const *start_opts;
+
 /* Starts the server with extra "K=V" settings (NULL-terminated); 0 once it listens. */
 static int start_server(const char *root, const char *const *env) {
+    const char *argv[16];
+    int argc = 0;
+    argv[argc++] = "httpd";
+    for (; start_opts && *start_opts && argc < 13; start_opts++) argv[argc++] = *start_opts;
+    start_opts = NULL;
+    argv[argc++] = "0";
+    if (root) argv[argc++] = root;
+    argv[argc] = NULL;
     int pfd[2], n = 0;
     char line[128];
     struct pollfd p;
@@ -340,8 +351,7 @@ static int start_server(const char *root, const char *const *env) {
             rl.rlim_cur = rl.rlim_max = (rlim_t)child_nofile;  /* it lifts the soft one */
             setrlimit(RLIMIT_NOFILE, &rl);
         }
-        if (root) execl(HTTPD_BIN, "httpd", "0", root, (char *)NULL);
-        else execl(HTTPD_BIN, "httpd", "0", (char *)NULL);
+        execv(HTTPD_BIN, (char *const *)argv);
         _exit(127);
     }
     close(pfd[1]);
@@ -893,10 +903,11 @@ TEST(srv_2000_idle_connections_at_the_cap) {
 /* With a short idle timeout: all 2000 are closed (503 at once, or timed out), then a
    new client is served. */
 TEST(srv_2000_idle_connections_timed_out) {
-    static const char *const env[] = {"HTTPD_MAX_CONN=100", "HTTPD_IDLE_MS=300", NULL};
+    static const char *const opts[] = {"--idle-timeout", "0.3", "--max-conns", "100", NULL};
     enum { N = 2000 };
     static int fds[N];
-    if (start_server(root_dir, env) < 0) {
+    start_opts = opts;
+    if (start_server(root_dir, NULL) < 0) {
         FAIL_("server start");
         return;
     }
@@ -928,14 +939,15 @@ TEST(srv_2000_idle_connections_default_cap) {
    new client is then served. One that sends a whole request a byte at a time but
    within the header timeout is served. */
 TEST(srv_slowloris_is_timed_out_and_keeps_nobody_out) {
-    static const char *const env[] = {"HTTPD_MAX_CONN=50", "HTTPD_HEADER_MS=500", NULL};
+    static const char *const opts[] = {"--max-conns=50", "--header-timeout=0.5", NULL};
     enum { N = 50 };
     static const char head[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
     static char buf[4096];
     static carry_buf cb;
     int fds[N], i, round, open_n = N, refused = -2;
     long long end;
-    if (start_server(root_dir, env) < 0) {
+    start_opts = opts;
+    if (start_server(root_dir, NULL) < 0) {
         FAIL_("server start");
         return;
     }
@@ -1095,23 +1107,113 @@ TEST(srv_grace_period_aborts_stuck_requests) {
     close(fd);
 }
 
+/* waitpid, bounded: 0 when pid has ended (*st), -1 if not within ms. */
+static int wait_pid(pid_t pid, int *st, int ms) {
+    int i;
+    for (i = 0; i < ms; i++) {
+        if (waitpid(pid, st, WNOHANG) == pid) return 0;
+        usleep(1000);
+    }
+    return -1;
+}
+
+/* Bad arguments, options or settings: the usage on stderr and exit 2. */
 TEST(srv_bad_arguments) {
-    static const char *const cases[][3] = {
-        {"httpd", NULL, NULL}, {"httpd", "abc", NULL}, {"httpd", "70000", NULL},
-        {"httpd", "0", "/nonexistent/dir"}};
+    static const char *const cases[][6] = {     /* [0]: a setting for the environment */
+        {"", NULL}, {"", "abc", NULL}, {"", "70000", NULL}, {"", "0", "/nonexistent/dir"},
+        {"", "0", "/tmp", "extra", NULL}, {"", "--bogus", "0", NULL},
+        {"", "--idle-timeout", "-1", "0", NULL}, {"", "--idle-timeout", "abc", "0", NULL},
+        {"", "--idle-timeout", "1e3", "0", NULL}, {"", "--idle-timeout=", "0", NULL},
+        {"", "--idle-timeout", "0.0001", "0", NULL}, {"", "0", "--idle-timeout", NULL},
+        {"", "--header-timeout", "x", "0", NULL}, {"", "--header-timeout=-2", "0", NULL},
+        {"", "--max-conns", "0", "0", NULL}, {"", "--max-conns", "1x", "0", NULL},
+        {"", "--max-conns=99999999999", "0", NULL},
+        {"HTTPD_IDLE_MS=abc", "0", NULL}, {"HTTPD_HEADER_MS=0", "0", NULL},
+        {"HTTPD_MAX_CONN=-5", "0", NULL}, {"HTTPD_GRACE_MS=1s", "0", NULL}};
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int st;
-        pid_t p = fork();
+        char err[1024];
+        const char *argv[8];
+        int st, pe[2], k;
+        ssize_t n;
+        pid_t p;
+        if (pipe(pe) < 0) return;
+        p = fork();
         if (p == 0) {
             int nul = open("/dev/null", O_WRONLY);
-            dup2(nul, 2);
-            execl(HTTPD_BIN, cases[i][0], cases[i][1], cases[i][2], (char *)NULL);
+            dup2(nul, 1);
+            dup2(pe[1], 2);
+            close(pe[0]);
+            close(pe[1]);
+            if (cases[i][0][0]) putenv((char *)cases[i][0]);
+            argv[0] = "httpd";
+            for (k = 1; k < 6 && cases[i][k]; k++) argv[k] = cases[i][k];
+            argv[k] = NULL;
+            execv(HTTPD_BIN, (char *const *)argv);
             _exit(127);
         }
-        waitpid(p, &st, 0);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2) FAIL_("case %zu: status %d", i, st);
+        close(pe[1]);
+        {                               /* bounded: a server that starts must not hang us */
+            struct pollfd pf;
+            size_t got = 0;
+            long long end = flood_now_ms() + 3000;
+            pf.fd = pe[0];
+            pf.events = POLLIN;
+            while (got < sizeof err - 1 && poll(&pf, 1, (int)(end - flood_now_ms())) > 0 &&
+                   (n = read(pe[0], err + got, sizeof err - 1 - got)) > 0)
+                got += (size_t)n;
+            err[got] = 0;
+        }
+        close(pe[0]);
+        if (wait_pid(p, &st, 3000) < 0) {
+            kill(p, SIGKILL);
+            waitpid(p, &st, 0);
+        }
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2 || !strstr(err, "usage"))
+            FAIL_("case %zu (%s %s %s): status %d, stderr \"%.200s\"", i, cases[i][0],
+                  cases[i][1] ? cases[i][1] : "", cases[i][1] && cases[i][2] ? cases[i][2] : "",
+                  st, err);
     }
+    /* good ones start: options anywhere, settings and options together */
+    {
+        static const char *const opts[] = {"--idle-timeout=2.5", "--header-timeout", "0",
+                                           "--max-conns", "3", NULL};
+        static const char *const env[] = {"HTTPD_IDLE_MS=100", NULL};
+        start_opts = opts;
+        CHECK(start_server(root_dir, env) == 0);
+        kill_child();
+    }
+}
+
+/* HTTPD_IDLE_MS=100 closes a silent connection; --idle-timeout 0 (never) wins over
+   it: the connection is still served after four times as long. */
+TEST(srv_options_win_over_the_environment) {
+    static const char *const env[] = {"HTTPD_IDLE_MS=100", NULL};
+    static const char *const opts[] = {"--idle-timeout", "0", NULL};
+    static char buf[4096];
+    static carry_buf cb;
+    int fd;
+    if (start_server(root_dir, env) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    fd = dial();
+    CHECK(closed_within(fd, 2000));
+    close(fd);
+    kill_child();
+    start_opts = opts;
+    if (start_server(root_dir, env) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    fd = dial();
+    CHECK(!closed_within(fd, 400));
+    send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cb.len = 0;
+    CHECK(read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+    ASSERT_HAS(buf, "200 OK");
+    close(fd);
+    kill_child();
 }
 
 TEST(srv_curl) {
@@ -1166,6 +1268,7 @@ int main(int argc, char **argv) {
     RUN(srv_sigterm_drains_and_exits_0);
     RUN(srv_grace_period_aborts_stuck_requests);
     RUN(srv_bad_arguments);
+    RUN(srv_options_win_over_the_environment);
     RUN(srv_curl);
     remove_root();
     kill_child();
