@@ -57,8 +57,11 @@
    cap, the 503 is written straight to the new socket (its buffer is empty, so it
    takes it at once), our side is shut and the socket closed: no task, no buffer.
 
-   Tests and the fuzzer include this file with HTTPD_NO_MAIN defined: they get the
-   parser (http_parse, http_path_decode) and async.h, without the server. */
+   Tests and the fuzzers include this file with HTTPD_NO_MAIN defined: they get the
+   parser (http_parse, http_path_decode), the request handler (conn_respond: the
+   answer to one parsed request, into a connection's write buffer, files under
+   srv.root_dir) and async.h, without the server (the connection task, the acceptor,
+   main). */
 #ifdef __linux__
 #define _GNU_SOURCE                     /* accept4 */
 #define ASYNC_USE_EPOLL                 /* thousands of mostly idle connections */
@@ -325,8 +328,7 @@ int http_path_decode(const char *p, size_t n, char *out, size_t cap) {
     return (int)o;
 }
 
-#ifndef HTTPD_NO_MAIN
-/* ==== the server =================================================================== */
+/* ==== the request handler: the answer to one parsed request ========================= */
 
 enum {
     RBUF = 16384,                       /* > HTTP_MAX_HEAD: a full buffer always parses */
@@ -530,6 +532,9 @@ static void conn_respond(conn *c, const http_req *r) {
     c->file_fd = fd;
     c->file_left = size;
 }
+
+#ifndef HTTPD_NO_MAIN
+/* ==== the server =================================================================== */
 
 static void conn_unlink(conn *c) {
     if (!c->linked) return;

@@ -841,6 +841,75 @@ TEST(srv_connection_cap) {
     kill_child();
 }
 
+/* ==== the request handler, in process ============================================= */
+
+/* The answer conn_respond appends for one request (parsed from an exact-size copy:
+   under ASan a read past it is caught); *c keeps its state. */
+static int respond(conn *c, const char *req, char *out, size_t cap) {
+    size_t n = strlen(req), w0 = c->wlen;
+    char *copy = malloc(n);
+    http_req r;
+    int rc;
+    memcpy(copy, req, n);
+    rc = http_parse(copy, n, &r);
+    if (rc > 0) conn_respond(c, &r);
+    free(copy);
+    if (rc <= 0) return rc;
+    n = c->wlen - w0 < cap - 1 ? c->wlen - w0 : cap - 1;
+    memcpy(out, c->wbuf + w0, n);
+    out[n] = 0;
+    return (int)n;
+}
+
+TEST(respond_in_process) {
+    static char out[WBUF + 1];
+    static char root_real[PATH_MAX];
+    char *wbuf = malloc(WBUF);                          /* exact: ASan sees past it */
+    conn c;
+    memset(&c, 0, sizeof c);
+    c.wbuf = wbuf;
+    c.file_fd = -1;
+    build_hello();
+    CHECK(realpath(root_dir, root_real) != NULL);
+    srv.root_dir = root_real;
+    srv.root_len = strlen(root_real);
+    CHECK(respond(&c, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "HTTP/1.1 200 OK\r\n");
+    ASSERT_HAS(out, "Content-Length: 13\r\n\r\nfile content\n");
+    CHECK(respond(&c, "HEAD /page.html HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "Content-Type: text/html; charset=utf-8\r\nContent-Length: 9\r\n");
+    CHECK(strstr(out, "<p>") == NULL);                  /* HEAD: no body */
+    CHECK(respond(&c, "GET /sub/escape HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "HTTP/1.1 404 ");                   /* a symlink out of ROOT */
+    CHECK(respond(&c, "GET /a/%2E%2e/x HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "HTTP/1.1 403 ");
+    CHECK(!c.closing);                                  /* 403, 404: the connection goes on */
+    c.wlen = 0;
+    CHECK(respond(&c, "GET /big.bin HTTP/1.0\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "Content-Length: 50000\r\nConnection: close\r\n\r\n");
+    CHECK(c.file_fd >= 0 && c.file_left == 50000);      /* too big: left to stream */
+    CHECK(c.closing);
+    if (c.file_fd >= 0) close(c.file_fd);
+    memset(&c, 0, sizeof c);                            /* a new connection */
+    c.wbuf = wbuf;
+    c.file_fd = -1;
+    CHECK(respond(&c, "PUT / HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "HTTP/1.1 405 Method Not Allowed\r\n");
+    ASSERT_HAS(out, "Allow: GET, HEAD\r\n");
+    CHECK(c.closing && c.linger);
+    memset(&c, 0, sizeof c);
+    c.wbuf = wbuf;
+    c.file_fd = -1;
+    srv.root_dir = NULL;                                /* without ROOT only "/" is */
+    srv.root_len = 0;
+    CHECK(respond(&c, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "HTTP/1.1 404 ");
+    c.wlen = 0;
+    CHECK(respond(&c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_STR(out, hello_resp);
+    free(wbuf);
+}
+
 /* What a new client gets: 1 a 200, 0 a 503 with Connection: close and then the close,
    -1 anything else within the bounds (no answer, a bare close). */
 static int probe_httpd(int p) {
@@ -1254,6 +1323,7 @@ int main(int argc, char **argv) {
         DONE();
     }
     make_root();
+    RUN(respond_in_process);
     RUN(srv_get_and_head);
     RUN(srv_keepalive_and_pipelining);
     RUN(srv_errors);
