@@ -12,7 +12,8 @@
 #   make bench-icount  instructions per operation (valgrind --tool=callgrind)
 #   make bench-servers the example servers vs nginx, redis-server, a hand-written
 #                    epoll echo server (wrk, redis-benchmark; installed when missing)
-#   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers, the mpsc,
+#   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers and httpd's
+#                    request handler, the mpsc,
 #                    broadcast and watch channels, Semaphore/Mutex/RwLock, Notify/Barrier,
 #                    CancellationToken trees, JoinSet, select over two channels,
 #                    stream pipelines, as state machines), FUZZ_SECONDS each
