@@ -13,10 +13,10 @@
 #   make bench-servers the example servers vs nginx, redis-server, a hand-written
 #                    epoll echo server (wrk, redis-benchmark; installed when missing)
 #   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers and httpd's
-#                    request handler, the mpsc,
-#                    broadcast and watch channels, Semaphore/Mutex/RwLock, Notify/Barrier,
-#                    CancellationToken trees, JoinSet, select over two channels,
-#                    stream pipelines, as state machines), FUZZ_SECONDS each
+#                    request handler, the mpsc, broadcast and watch channels,
+#                    Semaphore/Mutex/RwLock, Notify/Barrier, CancellationToken trees,
+#                    JoinSet, select over two channels, stream pipelines, as state
+#                    machines), FUZZ_SECONDS each
 #   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, and
 #                    the test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user
 #   make clean
