@@ -13,12 +13,13 @@
 #   make bench-icount  instructions per operation (valgrind --tool=callgrind)
 #   make bench-servers the example servers vs nginx, redis-server, a hand-written
 #                    epoll echo server (wrk, redis-benchmark; installed when missing)
-#   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers, the mpsc,
+#   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers, httpd's
+#                    request handler and miniredis's command layer, the mpsc,
 #                    broadcast and watch channels, Semaphore/Mutex/RwLock, Notify/Barrier,
 #                    CancellationToken trees, JoinSet, select over two channels,
-#                    stream pipelines, as state machines; miniredis's command layer),
-#                    FUZZ_SECONDS each, with tests/fuzz/NAME.dict and the seeds in
-#                    tests/fuzz/corpus/NAME/ when they exist
+#                    stream pipelines, as state machines), FUZZ_SECONDS each, with
+#                    tests/fuzz/NAME.dict and the seeds in tests/fuzz/corpus/NAME/
+#                    when they exist
 #   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, and
 #                    the test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user
 #   make clean
@@ -49,7 +50,7 @@ REPLAY_BINS := $(addprefix $(B)/test/replay_,$(REPLAYS))
 HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/sync_model.h \
        tests/notify_model.h tests/token_model.h tests/watch_model.h tests/joinset_model.h \
        tests/select_model.h tests/stream_model.h tests/fuzz/model_fuzz.h \
-       tests/fuzz/resp_check.h tests/fuzz/redis_check.h
+       tests/fuzz/resp_check.h tests/fuzz/redis_check.h tests/flood.h tests/faults.h
 
 .PHONY: all test demo examples sanitize coverage bench bench-icount bench-servers fuzz port clean
 all: $(TEST_BINS) $(EXAMPLE_BINS)
@@ -114,6 +115,12 @@ $(B)/test/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard example
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_TEST) -DREPLAY_DIR='"tests/fuzz/corpus/$*"' $< tests/fuzz/replay.c \
 	    -o $@ $(LIBS)
+
+# test_srv_net runs servers with an LD_PRELOAD shim that makes accept fail (ENOBUFS...).
+$(B)/test/accept_fail.so: tests/accept_fail.c
+	@mkdir -p $(@D)
+	$(CC) -std=c99 $(WARN) -O2 -shared -fPIC $< -o $@ -ldl
+$(B)/test/test_srv_net $(B)/san/test_srv_net: $(B)/test/accept_fail.so
 
 # ---- examples ------------------------------------------------------------------
 $(B)/examples/%: examples/%.c async.h
