@@ -56,9 +56,11 @@ HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/syn
 all: $(TEST_BINS) $(EXAMPLE_BINS)
 
 # ---- tests ---------------------------------------------------------------------
+# The C99 form is built with the perturbation hooks (tests/faults.h: inert unless
+# ASYNC_TEST_FAULTS is set); the computed-goto and C++ forms are built without them.
 $(B)/test/test_%: tests/test_%.c $(HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) $< -o $@ $(LIBS)
+	$(CC) $(CFLAGS_TEST) -DTEST_FAULTS $< -o $@ $(LIBS)
 $(B)/test/test_%-goto: tests/test_%.c $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_GOTO) $< -o $@ $(LIBS)
@@ -67,7 +69,7 @@ $(B)/test/test_%-cxx: tests/test_%.c $(HDR)
 	$(CXX) $(CXXFLAGS_TEST) $< -o $@ $(LIBS)
 $(B)/test/test_io-epoll: tests/test_io.c $(HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
+	$(CC) $(CFLAGS_TEST) -DTEST_FAULTS -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
 $(B)/test/test_io-epoll-cxx: tests/test_io.c $(HDR)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS_TEST) -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
@@ -99,9 +101,16 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	echo "abi-profile-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl2.o && $(CC) -I. -DASYNC_FREESTANDING -c tests/compile/abi_user.c -o $(B)/chk/abi-userf.o && ! $(CC) $(B)/chk/abi-impl2.o $(B)/chk/abi-userf.o -o $(B)/chk/abi-bad2"; \
 	} > $@
 
+# The perturbation modes (tests/faults.h) over the C99 form of the suites: the clock
+# jumping at each of its readings, each allocation failing, each system call of the
+# reactor and I/O layer faulting. Longest first: run.sh runs them side by side.
+FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/test_threads \
+    sys:$(B)/test/test_proc $(foreach t,$(TESTS),clock:$(B)/test/test_$(t) alloc:$(B)/test/test_$(t)) \
+    clock:$(B)/test/test_io-epoll alloc:$(B)/test/test_io-epoll
 test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(REPLAY_BINS) $(B)/checks.txt
 	@.ci/need "command -v curl && command -v redis-cli" curl redis-tools
-	@CHECKS=$(B)/checks.txt ./tests/run.sh $(TEST_BINS) $(SRV_TEST_BINS) $(REPLAY_BINS)
+	@CHECKS=$(B)/checks.txt ./tests/run.sh $(FAULT_RUNS) $(TEST_BINS) $(SRV_TEST_BINS) \
+	    $(REPLAY_BINS)
 
 # The servers' tests include the example (its parser) and run the built binaries.
 $(B)/test/test_srv_%: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) $(addprefix $(B)/examples/,$(SERVERS))
@@ -142,10 +151,10 @@ $(B)/san/test_%-tsan: tests/test_%.c $(HDR) | $(B)/san/.clang-rt
 	clang -std=c11 $(WARN) -fsanitize=thread -g -O1 -I. $< -o $@ $(LIBS)
 $(B)/san/test_io-epoll-gcc: tests/test_io.c $(HDR)
 	@mkdir -p $(@D)
-	gcc -std=c99 $(WARN) $(SAN) -DASYNC_USE_EPOLL -I. $< -o $@ $(LIBS)
+	gcc -std=c99 $(WARN) $(SAN) -DTEST_FAULTS -DASYNC_USE_EPOLL -I. $< -o $@ $(LIBS)
 $(B)/san/test_%-gcc: tests/test_%.c $(HDR)
 	@mkdir -p $(@D)
-	gcc -std=c99 $(WARN) $(SAN) -I. $< -o $@ $(LIBS)
+	gcc -std=c99 $(WARN) $(SAN) -DTEST_FAULTS -I. $< -o $@ $(LIBS)
 $(B)/san/test_%-clang: tests/test_%.c $(HDR) | $(B)/san/.clang-rt
 	@mkdir -p $(@D)
 	clang -std=c11 $(WARN) $(SAN) -I. $< -o $@ $(LIBS)

@@ -2167,7 +2167,8 @@ enum {
     ASYNC_SYS_BIND,             /* bind, listen */
     ASYNC_SYS_WAIT,             /* poll, epoll_wait; fd is the timeout in ms (-1: none) */
     ASYNC_SYS_CTL,              /* epoll_ctl */
-    ASYNC_SYS_WAKE,             /* the write that wakes a runtime from elsewhere */
+    ASYNC_SYS_WAKE,             /* the write that wakes a runtime from elsewhere (no
+                                   fault: it fails only when full, with a wake pending) */
     ASYNC_SYS_SPAWN,            /* fork, pthread_create */
     ASYNC_SYS_FILE,             /* open, read, write of the file requests (pool threads) */
     ASYNC_SYS_COUNT
@@ -2848,7 +2849,7 @@ static const int async__sys_faults_tab[ASYNC_SYS_COUNT][8] = {
     {-EADDRINUSE, -ENOMEM},                                                     /* bind */
     {-EINTR, -ENOMEM},                                                          /* wait */
     {-ENOMEM, -ENOSPC},                                                         /* ctl */
-    {-EAGAIN, -EINTR},                                                          /* wake */
+    {0},            /* wake: a non-blocking write fails only when full, a wake pending */
     {-EAGAIN, -ENOMEM},                                                         /* spawn */
     {-EINTR, -EIO, -ENOSPC, -EMFILE, ASYNC_FAULT_SHORT}                         /* file */
 };
@@ -3369,8 +3370,7 @@ static void async__collect(async_runtime *rt) {
 #ifndef ASYNC_FREESTANDING
         if (rt->wake_fd[0] >= 0) {
             char buf[64];
-            while (!ASYNC__FAULT(ASYNC_SYS_READ, rt->wake_fd[0], NULL) &&
-                   read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
+            while (read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
         }
 #endif
         for (w = rt->wakers; w; w = w->next) {

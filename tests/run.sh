@@ -1,18 +1,47 @@
 #!/bin/sh
-# tests/run.sh BINARY...  - run each test binary and sum their "N passed, M failed"
-# lines. A binary that crashes or prints no summary counts as one failure.
-# Lines of the form "check: NAME: COMMAND" on stdin (optional, see the Makefile)
-# are build checks: each command's exit status counts as one test.
+# tests/run.sh BINARY...  - run the test binaries, JOBS at a time (default: the number
+# of cores), and sum their "N passed, M failed" lines, printed in argument order. A
+# binary that crashes or prints no summary counts as one failure. An argument
+# MODE:BINARY (clock, alloc, sys) runs it under that perturbation mode
+# (tests/faults.h). With CHECKS=FILE, each line "NAME|COMMAND" of FILE is a build
+# check, run after them: its exit status counts as one test.
 pass=0
 fail=0
-for bin in "$@"; do
-    out=$("$bin" 2>&1)
-    status=$?
-    printf '%s\n' "$out" | grep -E '^  FAIL|passed, [0-9]+ failed' | sed "s|^|$(basename "$bin"): |"
-    line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+jobs=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/async-run.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+
+run_one() {                             # index, argument
+    case $2 in
+    clock:*|alloc:*|sys:*) ASYNC_TEST_FAULTS=${2%%:*} "${2#*:}" >"$tmp/$1.out" 2>&1 ;;
+    *) "$2" >"$tmp/$1.out" 2>&1 ;;
+    esac
+    echo $? >"$tmp/$1.rc"
+}
+
+n=0
+for arg in "$@"; do
+    n=$((n + 1))
+    run_one "$n" "$arg" &
+    # at most $jobs running: each writes its .rc file when it ends
+    while [ $((n - $(find "$tmp" -name '*.rc' | wc -l))) -ge "$jobs" ]; do sleep 0.05; done
+done
+wait
+
+i=0
+for arg in "$@"; do
+    i=$((i + 1))
+    case $arg in
+    clock:*|alloc:*|sys:*) mode=${arg%%:*}; bin=${arg#*:} ;;
+    *) mode=; bin=$arg ;;
+    esac
+    name=$(basename "$bin")${mode:+ [$mode]}
+    status=$(cat "$tmp/$i.rc" 2>/dev/null || echo 1)
+    grep -E '^  FAIL|passed, [0-9]+ failed|perturbed runs' "$tmp/$i.out" | sed "s|^|$name: |"
+    line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$tmp/$i.out" | tail -n 1)
     if [ -z "$line" ]; then
-        printf '%s\n' "$out" | tail -n 20
-        echo "$bin: crashed or printed no summary (exit $status)"
+        tail -n 20 "$tmp/$i.out"
+        echo "$name: crashed or printed no summary (exit $status)"
         fail=$((fail + 1))
         continue
     fi
@@ -25,15 +54,14 @@ done
 if [ -n "$CHECKS" ] && [ -f "$CHECKS" ]; then
     while IFS='|' read -r name cmd; do
         [ -z "$name" ] && continue
-        if sh -c "$cmd" >/tmp/async-check.$$ 2>&1; then
+        if sh -c "$cmd" >"$tmp/check" 2>&1; then
             pass=$((pass + 1))
         else
             echo "  FAIL check $name: $cmd"
-            head -n 15 /tmp/async-check.$$
+            head -n 15 "$tmp/check"
             fail=$((fail + 1))
         fi
     done <"$CHECKS"
-    rm -f /tmp/async-check.$$
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

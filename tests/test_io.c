@@ -1991,8 +1991,10 @@ static void io_errors_body(async_task *t) {
     ASSERT_EQ(async_udp_bind(&rt, &u, &any), 0);
     ASSERT_EQ(async_udp_send_to(t, &u, &w, "x", 1, &v6), -EAFNOSUPPORT);
     ASSERT_EQ(async_sock_listen(&rt, &lis, &any, NULL), 0);
-    ASSERT_EQ(async_sock_accept(t, &lis, &w, &u, NULL), ASYNC_EBUSY);  /* u is in use */
-    ASSERT_EQ(async_sock_connect(t, &u, &w, &any), ASYNC_EBUSY);
+    if (!test_cur_failed) {             /* (not after a failed call: tests/faults.h) */
+        ASSERT_EQ(async_sock_accept(t, &lis, &w, &u, NULL), ASYNC_EBUSY);  /* u in use */
+        ASSERT_EQ(async_sock_connect(t, &u, &w, &any), ASYNC_EBUSY);
+    }
     ASSERT_EQ(w.state, 0);
     ASSERT_EQ(rt.io.nwait, 0);
     /* an address of a family this header does not know is shown by number */
@@ -2055,7 +2057,7 @@ TEST(out_of_descriptors_every_creation_fails_cleanly) {
     async_pool pool;
     async_inbox q;
     char *argv[] = {(char *)"true", NULL};
-    int n = 0, i, sv[2];
+    int n = 0, i, rc, sv[2];
     ZERO(c); ZERO(rd); ZERO(wr); ZERO(lis); ZERO(u); ZERO(reg); ZERO(ch);
     rt_real();
     ASSERT_EQ(async_addr_parse(&any, "127.0.0.1:0"), 0);
@@ -2096,8 +2098,9 @@ TEST(out_of_descriptors_every_creation_fails_cleanly) {
     for (i = 0; i < n; i++) close(extra[i]);
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
     ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
-    ASSERT_EQ(async_waker_init(&rt, &wk), 0);
-    ASSERT_EQ(async_waker_destroy(&wk), 0);
+    rc = async_waker_init(&rt, &wk);
+    ASSERT_EQ(rc, 0);
+    if (rc == 0) ASSERT_EQ(async_waker_destroy(&wk), 0);  /* (may fail: tests/faults.h) */
     async_io_close(&rd);
     async_io_close(&wr);
     if (reg.rt) ASSERT_EQ(async_io_deregister(&reg), sv[0]);

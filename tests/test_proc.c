@@ -125,6 +125,12 @@ TEST(sigint_and_sigterm_from_another_thread) {
     rt_real();
     ASSERT_EQ(async_signal_init(&si, &rt, SIGINT), 0);
     ASSERT_EQ(async_signal_init(&st, &rt, SIGTERM), 0);
+    if (test_cur_failed) {              /* (a system call failed: tests/faults.h) */
+        async_signal_destroy(&si);
+        async_signal_destroy(&st);
+        async_runtime_destroy(&rt);
+        return;                         /* the signals below would end the process */
+    }
     a.s = &si;
     b.s = &st;
     a.want = b.want = 1;
@@ -517,6 +523,11 @@ TEST(shutdown_on_sigterm_when_all_drain_in_time) {
     async_cancel_token_init(&root);
     async_joinset_init(&set, &rt);
     ASSERT_EQ(async_shutdown_init(&sd, &rt, &root, &set, NULL, ASYNC_SEC(30)), 0);
+    if (test_cur_failed) {              /* (a system call failed: tests/faults.h) */
+        async_joinset_destroy(&set);
+        async_runtime_destroy(&rt);
+        return;                         /* the SIGTERM below would end the process */
+    }
     a.root = b.root = &root;
     a.linger = MS(1);
     b.linger = MS(5);
@@ -687,6 +698,10 @@ TEST(destroying_a_failed_child_leaves_other_signals_alone) {
     ZERO(a); ZERO(c);
     rt_real();
     ASSERT_EQ(async_signal_init(&s, &rt, SIGUSR2), 0);
+    if (test_cur_failed) {              /* (a system call failed: tests/faults.h) */
+        async_runtime_destroy(&rt);
+        return;                         /* the SIGUSR2 below would end the process */
+    }
     ASSERT_EQ(s.slot, 0);                         /* the only subscription in the process */
     ASSERT_EQ(async_child_spawn(&rt, &c, "no-such-program-4711", argv, NULL), -ENOENT);
     ASSERT_EQ(async_child_destroy(&c), 0);        /* nothing to destroy: must not touch s */

@@ -1635,7 +1635,7 @@ static void sinks_and_error_items_body(async_task *t) {
     ASSERT_EQ(async_stream_collect_alloc(t, &src.base, &k, &heap, 100), 0);
     ASSERT_EQ(k.count, 10);
     ASSERT_EQ(k.errors, 2);
-    ASSERT_EQ(((int *)heap)[9], 9);
+    if (heap) ASSERT_EQ(((int *)heap)[9], 9);   /* (none when out of memory: faults.h) */
     ASYNC_FREE(heap);
     heap = NULL;
     ZERO(c); ZERO(k); c.limit = 10; c.nerr = 1; c.err_at[0] = 3;
@@ -1643,7 +1643,7 @@ static void sinks_and_error_items_body(async_task *t) {
     k.stop_on_error = 1;
     ASSERT_EQ(async_stream_collect_alloc(t, &src.base, &k, &heap, 100), EITEM);
     ASSERT_EQ(k.count, 3);                        /* what came before is kept */
-    ASSERT_EQ(((int *)heap)[2], 2);
+    if (heap) ASSERT_EQ(((int *)heap)[2], 2);
     ASYNC_FREE(heap);
 }
 TEST(sinks_skip_or_stop_at_error_items) { run_sscript(sinks_and_error_items_body); }

@@ -649,7 +649,8 @@ TEST(wheel_one_million_live_timers) {
     ASSERT_EQ(rt.ntimers, N / 2 + 1);
     for (step = 0; step < 8; step++) {
         limit = (step + 1) * (((async_time)UINT32_MAX << 10) / 8);
-        async_time_advance(&rt, g_t0 + limit - async_time_now(&rt));
+        if (async_time_now(&rt) < g_t0 + limit)   /* (the clock may jump: tests/faults.h) */
+            async_time_advance(&rt, g_t0 + limit - async_time_now(&rt));
         for (i = 1; i < N; i += 2) {
             int due = tm[i].deadline <= g_t0 + limit;
             if (due != (tm[i].state == 2)) bad++;
