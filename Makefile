@@ -24,6 +24,9 @@
 #                    the test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user
 #   make clean
 
+# Build side by side by default (make -jN chooses otherwise).
+MAKEFLAGS += $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
+
 CC ?= cc
 CXX ?= c++
 B := build
