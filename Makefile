@@ -25,7 +25,9 @@
 #   make clean
 
 # Build side by side by default (make -jN chooses otherwise).
-MAKEFLAGS += $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 
 CC ?= cc
 CXX ?= c++
