@@ -880,16 +880,18 @@ REVISION HISTORY
    (the compilers' default) the C library shows it already, so nothing is defined and
    the implementation file sees what every other file of yours sees (forcing
    _POSIX_C_SOURCE would hide SO_REUSEPORT, and your own usleep, in that file). Only
-   strict ISO mode (-std=c99) hides POSIX on glibc and musl: then ask for their
-   default set, before the first system header is read (if one already was, say so). */
+   strict ISO mode (-std=c99) hides POSIX on glibc and musl: then ask for POSIX and no
+   more (a wider set such as _DEFAULT_SOURCE would declare BSD names, rcmd and such,
+   that may clash with yours), before the first system header is read (if one already
+   was, say so). */
 #if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC_FREESTANDING) && \
     defined(__STRICT_ANSI__) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && \
     !defined(_DEFAULT_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_BSD_SOURCE) && \
     !defined(__APPLE__)
 #if defined(_FEATURES_H)
-#error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, or define _DEFAULT_SOURCE (or _POSIX_C_SOURCE=200809L)"
+#error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, or define _POSIX_C_SOURCE=200809L"
 #endif
-#define _DEFAULT_SOURCE 1
+#define _POSIX_C_SOURCE 200809L
 #endif
 
 #include <stddef.h>
