@@ -20,6 +20,8 @@
 #endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional in a target, as in libFuzzer: called once, before the first input. */
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : REPLAY_DIR;
@@ -30,6 +32,7 @@ int main(int argc, char **argv) {
         printf("%s: cannot open\n%s: 0 passed, 1 failed\n", dir, dir);
         return 1;
     }
+    if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
     while ((de = readdir(d)) != NULL) {
         char path[4096];
         struct stat st;
