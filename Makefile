@@ -3,11 +3,16 @@
 #
 #   make demo        run examples/demo.c, the tour
 #   make test        every test, in the switch form, the computed-goto form and as
-#                    C++, plus compile checks and the fuzzers' seed corpora replayed;
+#                    C++, plus compile checks and the fuzzers' seed corpora replayed,
+#                    and the suites again under the perturbation modes (tests/faults.h:
+#                    clock jumps, failing allocations and system calls, preemption);
 #                    last line "N passed, M failed"
 #   make examples    build every example into build/examples/
 #   make sanitize    every test under ASan+UBSan with gcc and clang, and the
-#                    threaded ones under TSan
+#                    threaded ones under TSan; failing allocations and system calls
+#                    under ASan, preemption under TSan
+#   make soak        the perturbation modes with a large budget, 1e5 random scripts
+#                    per model, 50 preemption seeds under TSan (hours)
 #   make coverage    line and branch coverage of async.h
 #   make bench       ns per operation, median of several runs, with C baselines
 #   make bench-icount  instructions per operation (valgrind --tool=callgrind)
@@ -57,7 +62,8 @@ HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/syn
        tests/select_model.h tests/stream_model.h tests/fuzz/model_fuzz.h \
        tests/fuzz/resp_check.h tests/fuzz/redis_check.h tests/flood.h tests/faults.h
 
-.PHONY: all test demo examples sanitize coverage bench bench-icount bench-servers fuzz port clean
+.PHONY: all test demo examples sanitize soak coverage bench bench-icount bench-servers fuzz \
+    port clean
 all: $(TEST_BINS) $(EXAMPLE_BINS)
 
 # ---- tests ---------------------------------------------------------------------
@@ -111,7 +117,8 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 # reactor and I/O layer faulting. Longest first: run.sh runs them side by side.
 FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/test_threads \
     sys:$(B)/test/test_proc $(foreach t,$(TESTS),clock:$(B)/test/test_$(t) alloc:$(B)/test/test_$(t)) \
-    clock:$(B)/test/test_io-epoll alloc:$(B)/test/test_io-epoll
+    clock:$(B)/test/test_io-epoll alloc:$(B)/test/test_io-epoll \
+    $(foreach t,threads task proc,preempt:$(B)/test/test_$(t))
 test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(REPLAY_BINS) $(B)/checks.txt
 	@.ci/need "command -v curl && command -v redis-cli" curl redis-tools
 	@CHECKS=$(B)/checks.txt ./tests/run.sh $(FAULT_RUNS) $(TEST_BINS) $(SRV_TEST_BINS) \
@@ -154,7 +161,7 @@ TSAN_TESTS := threads task proc
 TSAN_BINS := $(foreach t,$(TSAN_TESTS),$(B)/san/test_$(t)-tsan)
 $(B)/san/test_%-tsan: tests/test_%.c $(HDR) | $(B)/san/.clang-rt
 	@mkdir -p $(@D)
-	clang -std=c11 $(WARN) -fsanitize=thread -g -O1 -I. $< -o $@ $(LIBS)
+	clang -std=c11 $(WARN) -fsanitize=thread -g -O1 -DTEST_FAULTS -I. $< -o $@ $(LIBS)
 $(B)/san/test_io-epoll-gcc: tests/test_io.c $(HDR)
 	@mkdir -p $(@D)
 	gcc -std=c99 $(WARN) $(SAN) -DTEST_FAULTS -DASYNC_USE_EPOLL -I. $< -o $@ $(LIBS)
@@ -183,10 +190,34 @@ $(B)/san/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard examples
 	@mkdir -p $(@D)
 	gcc -std=c99 $(WARN) -Wno-unused-function $(SAN) -DREPLAY_DIR='"tests/fuzz/corpus/$*"' \
 	    -I. $< tests/fuzz/replay.c -o $@ $(LIBS)
+# The perturbation modes again under the sanitizers: failing allocations and system
+# calls under ASan+UBSan (what an error path reads or leaks), and the threaded suites
+# under TSan with a preemption at every step where threads meet.
+SAN_FAULT_RUNS := $(foreach t,io io-epoll threads proc,sys:$(B)/san/test_$(t)-gcc) \
+    $(foreach t,$(TESTS),alloc:$(B)/san/test_$(t)-gcc) \
+    $(foreach t,$(TSAN_TESTS),preempt:$(B)/san/test_$(t)-tsan)
 sanitize: $(SAN_BINS) $(TSAN_BINS) $(SAN_SRV_TEST_BINS) $(SAN_REPLAY_BINS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    TSAN_OPTIONS=halt_on_error=1:exitcode=66 ./tests/run.sh $(SAN_BINS) $(TSAN_BINS) \
-	    $(SAN_SRV_TEST_BINS) $(SAN_REPLAY_BINS)
+	    TSAN_OPTIONS=halt_on_error=1:exitcode=66 ASYNC_TEST_FAULTS_BUDGET=0.5 \
+	    ./tests/run.sh $(SAN_FAULT_RUNS) $(SAN_BINS) $(TSAN_BINS) $(SAN_SRV_TEST_BINS) \
+	    $(SAN_REPLAY_BINS)
+
+# A nightly-size run: every perturbation mode over every suite with a budget of
+# SOAK_BUDGET seconds per test, the models' random scripts SOAK_SCRIPTS times each
+# (make test: 20000), and the threaded suites under TSan with SOAK_SEEDS preemption
+# seeds. Hours, not minutes.
+SOAK_BUDGET ?= 30
+SOAK_SCRIPTS ?= 100000
+SOAK_SEEDS ?= 50
+soak: $(TEST_BINS) $(TSAN_BINS)
+	@ASYNC_TEST_FAULTS_BUDGET=$(SOAK_BUDGET) ASYNC_TEST_SCRIPTS=$(SOAK_SCRIPTS) \
+	    ./tests/run.sh $(FAULT_RUNS) $(TEST_BINS)
+	@s=1; while [ $$s -le $(SOAK_SEEDS) ]; do \
+	    for t in $(TSAN_TESTS); do \
+	        TSAN_OPTIONS=halt_on_error=1:exitcode=66 ASYNC_TEST_FAULTS=preempt:$$s \
+	            $(B)/san/test_$$t-tsan | tail -n 1 | grep -q ' 0 failed' || \
+	            { echo "preempt seed $$s: test_$$t failed"; exit 1; }; \
+	    done; s=$$((s + 1)); done; echo "preempt: $(SOAK_SEEDS) seeds over $(TSAN_TESTS), TSan clean"
 
 # ---- coverage ------------------------------------------------------------------
 # -Dalways_inline=unused: async.h forces inlining of its hot path (ASYNC__HOT) and of

@@ -2190,6 +2190,10 @@ typedef struct async_faults {
     /* What the test checks: a timer fired (a = its deadline, b = the clock then); a
        run or block_on ended with tasks that can never finish (a = how many). */
     void (*event)(void *user, async_runtime *rt, int what, async_time a, async_time b);
+    /* At every step where threads meet (a wake from elsewhere, the loop collecting
+       wakes, the blocking pool's and the inbox's locks): a test may yield or sleep
+       there, to shake out orders a quiet machine never shows. Any thread. */
+    void (*preempt)(void *user);
     void *user;
 } async_faults;
 ASYNC_API void async_faults_set(const async_faults *f);     /* NULL: none */
@@ -2830,6 +2834,8 @@ static int async__fault_sys(int call, int fd, size_t *len) {
     return 1;
 }
 #define ASYNC__FAULT(call, fd, lenp) async__fault_sys((call), (fd), (lenp))
+#define ASYNC__PREEMPT() (async__faults.preempt ? async__faults.preempt(async__faults.user) \
+                                                : (void)0)
 
 /* What can go wrong at each kind of site, as the kernel can make it go wrong. An
    edge-triggered backend gets no EAGAIN where readiness said ready: the kernel gives
@@ -2923,6 +2929,7 @@ static void async__faults_from_env(void) {
 }
 #else
 #define ASYNC__FAULT(call, fd, lenp) 0
+#define ASYNC__PREEMPT() ((void)0)
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -3369,6 +3376,7 @@ static async_time async__next_deadline(const async_runtime *rt);
 static void async__collect(async_runtime *rt) {
     if (ASYNC__LOAD(&rt->pending) && ASYNC__XCHG(&rt->pending, 0)) {
         async_waker *w;
+        ASYNC__PREEMPT();
 #ifndef ASYNC_FREESTANDING
         if (rt->wake_fd[0] >= 0) {
             char buf[64];
@@ -3846,8 +3854,10 @@ ASYNC_DEF void async_waker_wake(async_waker *w) {
     async_runtime *rt;
     if (!w || !(rt = w->rt)) return;
     ASYNC__STORE(&w->flag, 1);
+    ASYNC__PREEMPT();
     if (ASYNC__XCHG(&rt->pending, 1) == 0) {
 #ifndef ASYNC_FREESTANDING
+        ASYNC__PREEMPT();
         if (rt->wake_fd[1] >= 0) {
             uint64_t one = 1;
             ssize_t n = ASYNC__FAULT(ASYNC_SYS_WAKE, rt->wake_fd[1], NULL) ? -1 :
@@ -8312,6 +8322,17 @@ ASYNC_DEF int async_child_destroy(async_child *c) {
 #if !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
 #include <pthread.h>
 
+/* The blocking pool's and the inbox's locks: where other threads meet the loop (a
+   preemption point in fault-injection builds). */
+static void async__lock(pthread_mutex_t *m) {
+    ASYNC__PREEMPT();
+    pthread_mutex_lock(m);
+}
+static void async__unlock(pthread_mutex_t *m) {
+    pthread_mutex_unlock(m);
+    ASYNC__PREEMPT();
+}
+
 enum { ASYNC__JOB_IDLE = 0, ASYNC__JOB_SUBMITTED = 1, ASYNC__JOB_COLLECTED = 2 };
 enum { ASYNC__JOB_QUEUED = 1, ASYNC__JOB_RUNNING = 2, ASYNC__JOB_DONE = 3 };
 
@@ -8357,7 +8378,7 @@ static void async__job_unlink(async_blocking **list, async_blocking *j) {
 static void *async__worker_main(void *arg) {
     async__worker *wk = (async__worker *)arg;
     async__pool_impl *pi = wk->pi;
-    pthread_mutex_lock(&pi->mu);
+    async__lock(&pi->mu);
     for (;;) {
         async_blocking *job;
         int (*fn)(void *);
@@ -8386,9 +8407,9 @@ static void *async__worker_main(void *arg) {
         fn = job->fn;
         fa = job->arg;
         drop = job->dropped;
-        pthread_mutex_unlock(&pi->mu);
+        async__unlock(&pi->mu);
         result = fn(fa);
-        pthread_mutex_lock(&pi->mu);
+        async__lock(&pi->mu);
         if (wk->current) {              /* its caller still waits */
             job->result = result;
             job->wstate = ASYNC__JOB_DONE;
@@ -8397,15 +8418,15 @@ static void *async__worker_main(void *arg) {
             async_waker_wake(&wk->pool->waker);
             wk->current = NULL;
         } else if (drop) {              /* cancelled while it ran: nobody wants it */
-            pthread_mutex_unlock(&pi->mu);
+            async__unlock(&pi->mu);
             drop(fa);
-            pthread_mutex_lock(&pi->mu);
+            async__lock(&pi->mu);
         }
     }
 out:
     pi->threads--;
     wk->exited = 1;
-    pthread_mutex_unlock(&pi->mu);
+    async__unlock(&pi->mu);
     return NULL;
 }
 
@@ -8414,10 +8435,10 @@ static void async__pool_collect(async_waker *w) {
     async_pool *p = (async_pool *)(void *)((char *)w - offsetof(async_pool, waker));
     async__pool_impl *pi = p->impl;
     async_blocking *done;
-    pthread_mutex_lock(&pi->mu);
+    async__lock(&pi->mu);
     done = pi->done;
     pi->done = NULL;
-    pthread_mutex_unlock(&pi->mu);
+    async__unlock(&pi->mu);
     while (done) {
         async_blocking *j = done;
         async__job_unlink(&done, j);
@@ -8431,7 +8452,7 @@ static void async__pool_collect(async_waker *w) {
 static void async__pool_reap(async__pool_impl *pi, int all) {
     for (;;) {
         async__worker **pp, *dead = NULL;
-        pthread_mutex_lock(&pi->mu);
+        async__lock(&pi->mu);
         for (pp = &pi->workers; *pp; pp = &(*pp)->next) {
             if ((*pp)->exited || all) {
                 dead = *pp;
@@ -8439,7 +8460,7 @@ static void async__pool_reap(async__pool_impl *pi, int all) {
                 break;
             }
         }
-        pthread_mutex_unlock(&pi->mu);
+        async__unlock(&pi->mu);
         if (!dead) return;
         pthread_join(dead->thread, NULL);
         async__dealloc(dead);
@@ -8484,7 +8505,7 @@ ASYNC_DEF int async_pool_destroy(async_pool *p) {
     async__pool_impl *pi;
     if (!p || !p->impl) return ASYNC_EINVAL;
     pi = p->impl;
-    pthread_mutex_lock(&pi->mu);
+    async__lock(&pi->mu);
     pi->stopping = 1;
     while (pi->queue) {
         async_blocking *j = pi->queue;
@@ -8494,7 +8515,7 @@ ASYNC_DEF int async_pool_destroy(async_pool *p) {
         async__job_push(&pi->done, j);
     }
     pthread_cond_broadcast(&pi->cv);
-    pthread_mutex_unlock(&pi->mu);
+    async__unlock(&pi->mu);
     async__pool_reap(pi, 1);            /* every thread, after its call returns */
     if (!p->waker.rt) p->rt = NULL;     /* the runtime is gone: nobody to wake */
     async__pool_collect(&p->waker);
@@ -8510,9 +8531,9 @@ ASYNC_DEF int async_pool_destroy(async_pool *p) {
 ASYNC_DEF int async_pool_threads(const async_pool *p) {
     int n;
     if (!p || !p->impl) return ASYNC_EINVAL;
-    pthread_mutex_lock(&p->impl->mu);
+    async__lock(&p->impl->mu);
     n = p->impl->threads;
-    pthread_mutex_unlock(&p->impl->mu);
+    async__unlock(&p->impl->mu);
     return n;
 }
 
@@ -8527,7 +8548,7 @@ ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking 
         void (*drop)(void *) = NULL;
         if (job->state == ASYNC__JOB_SUBMITTED) {
             pi = p->impl;
-            pthread_mutex_lock(&pi->mu);
+            async__lock(&pi->mu);
             if (job->wstate == ASYNC__JOB_QUEUED) {
                 async__job_unlink(&pi->queue, job);
                 drop = job->dropped;
@@ -8537,7 +8558,7 @@ ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking 
             } else if (job->wstate == ASYNC__JOB_RUNNING) {
                 job->worker->current = NULL;    /* its thread drops it when it ends */
             }
-            pthread_mutex_unlock(&pi->mu);
+            async__unlock(&pi->mu);
             if (--p->outstanding == 0) p->rt->armed_wakers--;
         } else if (job->state == ASYNC__JOB_COLLECTED) {
             drop = job->dropped;
@@ -8559,9 +8580,9 @@ ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking 
     job->arg = arg;
     job->task = t;
     job->worker = NULL;
-    pthread_mutex_lock(&pi->mu);
+    async__lock(&pi->mu);
     if (pi->stopping) {
-        pthread_mutex_unlock(&pi->mu);
+        async__unlock(&pi->mu);
         return ASYNC_ECLOSED;
     }
     job->wstate = ASYNC__JOB_QUEUED;
@@ -8587,11 +8608,11 @@ ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking 
         }
         if (rc < 0 && pi->threads == 0) {       /* nobody could ever run it */
             async__job_unlink(&pi->queue, job);
-            pthread_mutex_unlock(&pi->mu);
+            async__unlock(&pi->mu);
             return rc;
         }
     }
-    pthread_mutex_unlock(&pi->mu);
+    async__unlock(&pi->mu);
     job->state = ASYNC__JOB_SUBMITTED;
     if (p->outstanding++ == 0) p->rt->armed_wakers++;
     return ASYNC_PENDING;
@@ -8640,11 +8661,11 @@ static int async__inbox_put(async_inbox *q, const void *item, int block) {
     async__inbox_impl *qi;
     if (!q || !q->impl || !item) return ASYNC_EINVAL;
     qi = q->impl;
-    pthread_mutex_lock(&qi->mu);
+    async__lock(&qi->mu);
     while (!qi->closed && qi->count == q->cap && block) pthread_cond_wait(&qi->not_full, &qi->mu);
     if (qi->closed || qi->count == q->cap) {
         int rc = qi->closed ? ASYNC_ECLOSED : ASYNC_EAGAIN;
-        pthread_mutex_unlock(&qi->mu);
+        async__unlock(&qi->mu);
         return rc;
     }
     {
@@ -8653,7 +8674,7 @@ static int async__inbox_put(async_inbox *q, const void *item, int block) {
         async__memcpy(qi->ring + slot * q->item_size, item, q->item_size);
         qi->count++;
     }
-    pthread_mutex_unlock(&qi->mu);
+    async__unlock(&qi->mu);
     async_waker_wake(&q->waker);
     return 0;
 }
@@ -8669,10 +8690,10 @@ ASYNC_DEF int async_inbox_send(async_inbox *q, const void *item) {
 
 ASYNC_DEF int async_inbox_close(async_inbox *q) {
     if (!q || !q->impl) return ASYNC_EINVAL;
-    pthread_mutex_lock(&q->impl->mu);
+    async__lock(&q->impl->mu);
     q->impl->closed = 1;
     pthread_cond_broadcast(&q->impl->not_full);
-    pthread_mutex_unlock(&q->impl->mu);
+    async__unlock(&q->impl->mu);
     async_waker_wake(&q->waker);
     return 0;
 }
@@ -8685,22 +8706,22 @@ ASYNC_DEF int async_inbox_recv(async_task *t, async_inbox *q, void *item) {
     for (;;) {
         async__inbox_impl *qi = q->impl;
         int closed;
-        pthread_mutex_lock(&qi->mu);
+        async__lock(&qi->mu);
         if (qi->count) {
             if (!async__coop(t)) {
-                pthread_mutex_unlock(&qi->mu);
+                async__unlock(&qi->mu);
                 return ASYNC_PENDING;
             }
             async__memcpy(item, qi->ring + qi->head * q->item_size, q->item_size);
             if (++qi->head == q->cap) qi->head = 0;
             qi->count--;
             pthread_cond_signal(&qi->not_full);
-            pthread_mutex_unlock(&qi->mu);
+            async__unlock(&qi->mu);
             async__waker_disarm(&q->waker, t);
             return 0;
         }
         closed = qi->closed;
-        pthread_mutex_unlock(&qi->mu);
+        async__unlock(&qi->mu);
         if (closed) {
             async__waker_disarm(&q->waker, t);
             return ASYNC_ECLOSED;

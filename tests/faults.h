@@ -9,6 +9,10 @@
      sys     the k-th system call of the reactor and the I/O layer fails, with each
              thing that can go wrong there (EINTR, EAGAIN, a short transfer,
              ECONNRESET, EPIPE, EMFILE, ENOMEM...: async_sys_faults)
+     preempt (:SEED) every step where threads meet (a wake from another thread, the
+             loop collecting wakes, the pool's and the inbox's locks) yields or
+             sleeps a few microseconds at random: the tests run in process and
+             their own checks must hold (make sanitize runs it under TSan)
    Each test then runs once in a child process to count its readings, allocations
    or calls (N), and again, in a fresh child each time, for every k of a schedule up
    to N (every k up to 24, then spaced out) and every variant.
@@ -47,10 +51,11 @@
 #include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-enum { TF_NONE = 0, TF_CLOCK = 1, TF_ALLOC = 2, TF_SYS = 3 };
+enum { TF_NONE = 0, TF_CLOCK = 1, TF_ALLOC = 2, TF_SYS = 3, TF_PREEMPT = 4 };
 /* What a fault may change: nothing (EINTR is retried inside; a failed poll turns the
    loop again), or what the program sees (an error, a short count, or ASYNC_PENDING
    from a direct call where EAGAIN met readiness: it must then be awaited). */
@@ -140,6 +145,30 @@ static void tf_event(void *user, async_runtime *rt, int what, async_time a, asyn
     }
 }
 
+/* preempt: at each step where threads meet, yield or sleep a few microseconds, by
+   a per-thread xorshift seeded from ASYNC_TEST_FAULTS=preempt:SEED. */
+static unsigned tf_seed = 1;
+static __thread unsigned tf_rng;
+static volatile long tf_yields;
+static void tf_preempt(void *user) {
+    unsigned x = tf_rng ? tf_rng : (tf_seed * 2654435761u) ^ (unsigned)(size_t)&x;
+    (void)user;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    tf_rng = x ? x : 1;
+    if ((x & 3) == 0) {
+        struct timespec ts;
+        ts.tv_sec = 0;
+        ts.tv_nsec = (long)(x >> 8) % 50000;
+        nanosleep(&ts, NULL);
+        tf_add(&tf_yields);
+    } else if ((x & 3) == 1) {
+        sched_yield();
+        tf_add(&tf_yields);
+    }
+}
+
 static double tf_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -168,6 +197,7 @@ static int test_fault_mode(void) {
         if (e && !strncmp(e, "clock", 5)) tf_mode = TF_CLOCK;
         if (e && !strncmp(e, "alloc", 5)) tf_mode = TF_ALLOC;
         if (e && !strncmp(e, "sys", 3)) tf_mode = TF_SYS;
+        if (e && !strncmp(e, "preempt", 7)) tf_mode = TF_PREEMPT;
         if (e && strchr(e, ':')) sscanf(strchr(e, ':'), ":%d:%d", &tf_one_k, &tf_one_v);
         if (b) tf_budget = atof(b);
     }
@@ -353,6 +383,17 @@ static void test_fault_run(void (*fn)(void)) {
     long nk, i, v, nv, stride = 1;
     double t0, per;
     int secs, idle;
+    if (tf_mode == TF_PREEMPT) {        /* in process: the test's own checks hold */
+        async_faults f;
+        memset(&f, 0, sizeof f);
+        f.preempt = tf_preempt;
+        tf_seed = tf_one_k ? (unsigned)tf_one_k : 1u;
+        async_faults_set(&f);
+        test_run_once(fn);
+        async_faults_set(NULL);
+        tf_tests++;
+        return;
+    }
     if (tf_one_k) {                     /* one perturbation, here, with its output */
         tf_run_here(fn, tf_one_k, tf_one_v);
         printf("  %s at %d, variant %d: hit %d (kind %d), count %ld, "
@@ -410,6 +451,10 @@ static void test_fault_run(void (*fn)(void)) {
 
 static void test_fault_summary(void) {
     static const char *const names[] = {"", "clock", "alloc", "sys"};
+    if (tf_mode == TF_PREEMPT) {
+        printf("preempt: seed %u, %ld yields over %ld tests\n", tf_seed, tf_yields, tf_tests);
+        return;
+    }
     if (tf_mode <= 0 || tf_one_k) return;
     printf("%s: %ld perturbed runs over %ld tests; %ld went another way (the test's own "
            "checks differed, or it waited for what a fault took: %ld), as allowed\n",

@@ -2,7 +2,7 @@
 # tests/run.sh BINARY...  - run the test binaries, JOBS at a time (default: the number
 # of cores), and sum their "N passed, M failed" lines, printed in argument order. A
 # binary that crashes or prints no summary counts as one failure. An argument
-# MODE:BINARY (clock, alloc, sys) runs it under that perturbation mode
+# MODE:BINARY (clock, alloc, sys, preempt) runs it under that perturbation mode
 # (tests/faults.h). With CHECKS=FILE, each line "NAME|COMMAND" of FILE is a build
 # check, run after them: its exit status counts as one test.
 pass=0
@@ -13,7 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 run_one() {                             # index, argument
     case $2 in
-    clock:*|alloc:*|sys:*) ASYNC_TEST_FAULTS=${2%%:*} "${2#*:}" >"$tmp/$1.out" 2>&1 ;;
+    clock:*|alloc:*|sys:*|preempt:*) ASYNC_TEST_FAULTS=${2%%:*} "${2#*:}" >"$tmp/$1.out" 2>&1 ;;
     *) "$2" >"$tmp/$1.out" 2>&1 ;;
     esac
     echo $? >"$tmp/$1.rc"
@@ -32,12 +32,13 @@ i=0
 for arg in "$@"; do
     i=$((i + 1))
     case $arg in
-    clock:*|alloc:*|sys:*) mode=${arg%%:*}; bin=${arg#*:} ;;
+    clock:*|alloc:*|sys:*|preempt:*) mode=${arg%%:*}; bin=${arg#*:} ;;
     *) mode=; bin=$arg ;;
     esac
     name=$(basename "$bin")${mode:+ [$mode]}
     status=$(cat "$tmp/$i.rc" 2>/dev/null || echo 1)
-    grep -E '^  FAIL|passed, [0-9]+ failed|perturbed runs' "$tmp/$i.out" | sed "s|^|$name: |"
+    grep -E '^  FAIL|passed, [0-9]+ failed|perturbed runs|^preempt:' "$tmp/$i.out" |
+        sed "s|^|$name: |"
     line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$tmp/$i.out" | tail -n 1)
     if [ -z "$line" ]; then
         tail -n 20 "$tmp/$i.out"

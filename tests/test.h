@@ -120,6 +120,7 @@ static inline void test_random_scripts(int (*run)(const uint8_t *data, size_t le
     int s, line;
     size_t i;
     if (len > sizeof bytes) len = sizeof bytes;
+    if (getenv("ASYNC_TEST_SCRIPTS")) count = atoi(getenv("ASYNC_TEST_SCRIPTS"));  /* soak */
     test_model = 1;                     /* its checks hold whatever the clock does */
     for (s = 0; s < count; s++) {
         for (i = 0; i < len; i++) {
