@@ -752,6 +752,37 @@ QUICK START
    ASYNC_NO_SITES to drop them (the dump then shows the resume line only in the
    switch form).
 
+   Fault injection (define ASYNC_FAULT_INJECTION in the implementation file; a
+   normal build has none of it and pays nothing). The world a runtime depends on
+   goes through points a test can perturb:
+     async_faults_set(&f)          hooks (NULL: none), any of them NULL:
+       f.clock(user, rt, now)      at every reading of a runtime's clock (paused or
+                                   not): return how far it jumps forward first
+       f.alloc(user, size)         at every allocation: nonzero fails it
+       f.sys(user, call, fd, &len) before every system call site of the reactor and
+                                   the I/O layer (call: ASYNC_SYS_READ, _WRITE,
+                                   _ACCEPT, _CONNECT, _SOCKET, _WAIT...): 0 makes
+                                   the call (after lowering len: a short transfer),
+                                   -errno fails it without making it
+       f.event(user, rt, what, a, b)  ASYNC_FAULT_TIMER_FIRED (deadline, clock then)
+                                   and ASYNC_FAULT_STUCK (a run or block_on ended
+                                   with tasks that can never finish)
+       f.preempt(user)             at every step where threads meet (wakes from
+                                   elsewhere, the pool's and the inbox's locks)
+     async_sys_faults(call, &n)    what the kernel can make go wrong at a call
+                                   (-EINTR, -EAGAIN where readiness said ready
+                                   (level-triggered backends only), ASYNC_FAULT_SHORT,
+                                   -ECONNRESET, -EPIPE, -EMFILE, -ENOMEM...)
+     async_sys_name(call)
+   Without hooks of its own, such a program reads ASYNC_FAULTS="sys=N,alloc=M,
+   seed=S" from its environment at its first async_runtime_init: one system call
+   in N and one allocation in M fail, decided by the seed (shake a server with it:
+   it must answer or close cleanly, never spin, never leak a descriptor). The
+   library's own suites run every test this way (tests/faults.h): the clock jumping
+   at each of its readings, each allocation failing, each system call faulting.
+   Any decision taken on one clock reading stays correct if the clock moves before
+   the next line runs.
+
 10 ERRORS (>>errors)
 ====================
    Functions return int: >= 0 success (a count or a value), < 0 an error code.
