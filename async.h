@@ -685,7 +685,8 @@ QUICK START
      async_shutdown_run(t, sd)           op: waits for SIGINT, SIGTERM or
                                          async_shutdown_request(sd); cancels root;
                                          lets the JoinSet's tasks finish until
-                                         grace has passed; aborts the rest (telling
+                                         grace has passed (ASYNC_TIME_NEVER: wait
+                                         for them all); aborts the rest (telling
                                          sd->on_abort(task, sd->user) of each) and
                                          waits for them to unwind; stops the pool.
                                          Returns how many were aborted; sd->signo
@@ -9031,7 +9032,7 @@ ASYNC_DEF int async_shutdown_run(async_task *t, async_shutdown *sd) {
         async__waker_disarm(&sd->sigterm.waker, t);
         sd->task = NULL;
         if (sd->root) async_cancel_token_cancel(sd->root);
-        sd->deadline = async_time_now(t->rt) + sd->grace;
+        sd->deadline = async__sat_add(async_time_now(t->rt), sd->grace);   /* NEVER stays */
         sd->drained = sd->tasks ? (int)sd->tasks->len : 0;
         sd->phase = ASYNC__SD_DRAIN;
     }

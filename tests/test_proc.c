@@ -512,6 +512,44 @@ TEST(shutdown_drains_then_aborts_the_rest) {
     async_runtime_destroy(&rt);
 }
 
+/* A grace period of ASYNC_TIME_NEVER waits for every task: the deadline used to be
+   now + grace, which wrapped around to the past, and everything was aborted at once. */
+TEST(shutdown_with_endless_grace_waits_for_all) {
+    static worker quick, slow;
+    static supervisor sup;
+    static requester req;
+    async_cancel_token root;
+    async_joinset set;
+    async_shutdown sd;
+    async_time t0;
+    ZERO(quick); ZERO(slow); ZERO(sup); ZERO(req);
+    aborted_names[0] = 0;
+    test_rt_paused(&rt);
+    t0 = async_time_now(&rt);
+    async_cancel_token_init(&root);
+    async_joinset_init(&set, &rt);
+    ASSERT_EQ(async_shutdown_init(&sd, &rt, &root, &set, NULL, ASYNC_TIME_NEVER), 0);
+    sd.on_abort = note_abort;
+    quick.root = slow.root = &root;
+    quick.linger = MS(200);
+    slow.linger = ASYNC_SEC(5);
+    async_joinset_spawn(&set, &quick.task, worker_run, "quick");
+    async_joinset_spawn(&set, &slow.task, worker_run, "slow");
+    sup.sd = req.sd = &sd;
+    async_task_spawn(&rt, &sup.task, supervisor_run, "supervisor");
+    async_task_spawn(&rt, &req.task, requester_run, "requester");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(sup.rc, 0);                       /* nobody aborted */
+    ASSERT_EQ(sd.aborted, 0);
+    ASSERT_EQ(sd.drained, 2);
+    ASSERT_STR(aborted_names, "");
+    ASSERT_EQ(async_time_now(&rt) - t0, MS(100) + ASYNC_SEC(5));   /* the slow one's end */
+    ASSERT_EQ(async_shutdown_destroy(&sd), 0);
+    async_joinset_destroy(&set);
+    async_cancel_token_destroy(&root);
+    async_runtime_destroy(&rt);
+}
+
 TEST(shutdown_on_sigterm_when_all_drain_in_time) {
     static worker a, b;
     static supervisor sup;
@@ -733,6 +771,7 @@ int main(int argc, char **argv) {
     RUN(child_sigpipe_is_default_again);
     RUN(many_children_at_once);
     RUN(shutdown_drains_then_aborts_the_rest);
+    RUN(shutdown_with_endless_grace_waits_for_all);
     RUN(shutdown_on_sigterm_when_all_drain_in_time);
     RUN(shutdown_supervisor_aborted_while_waiting);
     RUN(signal_subscriptions_are_limited);
