@@ -222,7 +222,8 @@ static int reader_run(async_task *t) {
     ASYNC_BEGIN(t);
     ASYNC_WAIT_UNTIL(f->ready);                 /* the acceptor fills f->io */
     snprintf(f->name, sizeof f->name, "guest%d", ++guests);
-    async_mpsc_init(&f->outq, sizeof(msg *), QUEUE_LINES, NULL);
+    if (async_mpsc_init(&f->outq, sizeof(msg *), QUEUE_LINES, NULL) < 0)
+        ASYNC_RETURN(0);                        /* out of memory: this client goes */
     async_joinset_init(&f->own, t->rt);
     async_bufreader_init(&f->rd, &f->io, f->rbuf, sizeof f->rbuf);
     f->wr.c = f;
