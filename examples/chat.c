@@ -499,7 +499,10 @@ int main(int argc, char **argv) {
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
-    async_runtime_init(&rt, NULL);
+    if ((rc = async_runtime_init(&rt, NULL)) < 0) {
+        fprintf(stderr, "chat: runtime: %s\n", async_strerror(rc));
+        return 1;
+    }
     snprintf(text, sizeof text, "127.0.0.1:%d", port);
     if ((rc = async_addr_parse(&a, text)) < 0 ||
         (rc = async_sock_listen(&rt, &acc.lis, &a, NULL)) < 0 ||

@@ -268,7 +268,10 @@ int main(int argc, char **argv) {
     }
     if (!port_arg || parse_port(port_arg, &port) < 0) return usage(argv[0]);
     raise_fd_limit();
-    async_runtime_init(&rt, NULL);
+    if ((rc = async_runtime_init(&rt, NULL)) < 0) {
+        fprintf(stderr, "echo: runtime: %s\n", async_strerror(rc));
+        return 1;
+    }
     snprintf(text, sizeof text, "127.0.0.1:%d", port);
     if ((rc = async_addr_parse(&a, text)) < 0 ||
         (rc = async_sock_listen(&rt, &acc.lis, &a, NULL)) < 0 ||

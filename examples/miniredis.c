@@ -1830,7 +1830,10 @@ int miniredis_main(int argc, char **argv) {
     }
     rdb_init(&srv.db);
     m.port = (int)port;
-    async_runtime_init(&rt, NULL);
+    if ((rc = async_runtime_init(&rt, NULL)) < 0) {
+        fprintf(stderr, "miniredis: runtime: %s\n", async_strerror(rc));
+        return 1;
+    }
     rc = async_runtime_block_on(&rt, &m.task, server_main_run, "main");
     async_runtime_destroy(&rt);
     rdb_clear(&srv.db);

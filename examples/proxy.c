@@ -350,7 +350,10 @@ int main(int argc, char **argv) {
         rl.rlim_cur = rl.rlim_max;              /* two descriptors per client */
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
-    async_runtime_init(&rt, NULL);
+    if ((rc = async_runtime_init(&rt, NULL)) < 0) {
+        fprintf(stderr, "proxy: runtime: %s\n", async_strerror(rc));
+        return 1;
+    }
     if (async_addr_parse(&upstream[0], upstream_text) == 0) {
         nupstream = 1;
     } else {
@@ -359,7 +362,10 @@ int main(int argc, char **argv) {
             fprintf(stderr, "proxy: bad upstream %s\n", upstream_text);
             return usage(argv[0]);
         }
-        async_pool_init(&res.pool, &rt, NULL);
+        if ((rc = async_pool_init(&res.pool, &rt, NULL)) < 0) {
+            fprintf(stderr, "proxy: resolver threads: %s\n", async_strerror(rc));
+            return 1;
+        }
         rc = async_runtime_block_on(&rt, &res.task, resolve_run, "resolve");
         async_pool_destroy(&res.pool);
         if (rc <= 0) {
