@@ -6071,7 +6071,8 @@ static int async__iter_next(async_task *t, async_stream *st, void *item) {
     if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
     if (s->pos == s->count) return 0;
     if (!async__coop(t)) return ASYNC_PENDING;  /* always ready: yield now and then */
-    async__copy_item(item, s->data + s->pos * st->item_size, st->item_size);
+    if (st->item_size)                          /* size 0: data may be NULL */
+        async__copy_item(item, s->data + s->pos * st->item_size, st->item_size);
     s->pos++;
     return ASYNC_ITEM;
 }
@@ -6831,7 +6832,8 @@ ASYNC_DEF int async_stream_collect(async_task *t, async_stream *s, async_stream_
     for (;;) {
         if (k->count == cap)                    /* nothing is waited on then */
             return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : ASYNC_ELIMIT;
-        rc = async__poll_stream(t, s, (unsigned char *)buf + k->count * s->item_size);
+        rc = async__poll_stream(t, s, s->item_size ? (unsigned char *)buf +
+                                                     k->count * s->item_size : buf);
         if (rc == ASYNC_ITEM) {
             k->count++;
             continue;

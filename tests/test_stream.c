@@ -546,7 +546,7 @@ TEST(collect_limits_and_allocation) {
     ASSERT_EQ(f.rc, 0);
     ASSERT_EQ(f.k.count, 1000);
     CHECK(f.k.room >= 1000 && f.k.room < 2048);
-    for (i = 0; i < 1000 && f.heap; i++)
+    for (i = 0; i < (int)f.k.count && f.heap; i++)     /* (fewer when out of memory) */
         if (((int *)f.heap)[i] != i) { FAIL_("item %d", i); break; }
     ASYNC_FREE(f.heap);
     /* a limit: the buffer never grows past it */
@@ -1635,7 +1635,7 @@ static void sinks_and_error_items_body(async_task *t) {
     ASSERT_EQ(async_stream_collect_alloc(t, &src.base, &k, &heap, 100), 0);
     ASSERT_EQ(k.count, 10);
     ASSERT_EQ(k.errors, 2);
-    if (heap) ASSERT_EQ(((int *)heap)[9], 9);   /* (none when out of memory: faults.h) */
+    if (heap && k.count == 10) ASSERT_EQ(((int *)heap)[9], 9);  /* (not out of memory) */
     ASYNC_FREE(heap);
     heap = NULL;
     ZERO(c); ZERO(k); c.limit = 10; c.nerr = 1; c.err_at[0] = 3;
@@ -1643,7 +1643,7 @@ static void sinks_and_error_items_body(async_task *t) {
     k.stop_on_error = 1;
     ASSERT_EQ(async_stream_collect_alloc(t, &src.base, &k, &heap, 100), EITEM);
     ASSERT_EQ(k.count, 3);                        /* what came before is kept */
-    if (heap) ASSERT_EQ(((int *)heap)[2], 2);
+    if (heap && k.count == 3) ASSERT_EQ(((int *)heap)[2], 2);
     ASYNC_FREE(heap);
 }
 TEST(sinks_skip_or_stop_at_error_items) { run_sscript(sinks_and_error_items_body); }
