@@ -86,6 +86,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	echo "small-items-no-false-warnings-O2-O3|gcc -std=c99 $(WARN) -O3 -Warray-bounds=2 -I. tests/compile/o3_items.c -o $(B)/chk/o3-gcc $(LIBS) && $(B)/chk/o3-gcc && gcc -std=c99 $(WARN) -O2 -I. -c tests/compile/o3_items.c -o $(B)/chk/o2-gcc.o && clang -std=c99 $(WARN) -O3 -I. tests/compile/o3_items.c -o $(B)/chk/o3-clang $(LIBS) && $(B)/chk/o3-clang"; \
 	echo "no-debug-builds|$(CC) -std=c99 $(WARN) -DASYNC_NO_DEBUG -I. -c tests/compile/compile_c.c -o $(B)/chk/nodebug.o"; \
 	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-runs|timeout 60 $(B)/examples/$$e > $(B)/chk/$$e.out 2>&1"; done; \
+	echo "examples-fail-setup-loudly|tests/examples_setup_fails.sh $(B)/chk/setup $(filter-out $(SERVERS),$(EXAMPLES))"; \
 	for e in $(SERVERS); do echo "example-$$e-usage|$(B)/examples/$$e > /dev/null 2> $(B)/chk/$$e.err; [ \$$? -eq 2 ] && grep -qi usage $(B)/chk/$$e.err"; done; \
 	echo "abi-same-config-links|$(CC) -I. tests/compile/abi_impl.c tests/compile/abi_user.c -o $(B)/chk/abi && $(B)/chk/abi"; \
 	echo "abi-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl.o && $(CC) -I. -DASYNC_WHEEL_BITS=4 -c tests/compile/abi_user.c -o $(B)/chk/abi-user4.o && ! $(CC) $(B)/chk/abi-impl.o $(B)/chk/abi-user4.o -o $(B)/chk/abi-bad"; \
