@@ -16,8 +16,9 @@
 #                    broadcast and watch channels, Semaphore/Mutex/RwLock, Notify/Barrier,
 #                    CancellationToken trees, JoinSet, select over two channels,
 #                    stream pipelines, as state machines), FUZZ_SECONDS each
-#   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, and
-#                    the test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user
+#   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, the
+#                    test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user, and
+#                    the examples on 32-bit x86 (gcc -m32, ASan+UBSan) and 32-bit ARM
 #   make clean
 
 CC ?= cc
@@ -207,8 +208,10 @@ fuzz: $(addprefix $(B)/fuzz/,$(FUZZERS))
 	    [ $$st -eq 0 ] || { tail -n 40 $(B)/fuzz/$$f.log; exit 1; }; done
 
 # ---- portability ---------------------------------------------------------------
-port:
-	@./tests/port/run.sh
+# The servers' tests, built for ARM and RISC-V, run these host servers; the bare
+# examples are built and run again there (-m32 on x86, and under qemu-arm).
+port: $(addprefix $(B)/examples/,$(SERVERS))
+	@PORT_EXAMPLES="$(filter-out $(SERVERS),$(EXAMPLES))" ./tests/port/run.sh
 
 clean:
 	rm -rf $(B)
