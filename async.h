@@ -228,6 +228,9 @@ QUICK START
    Time is async_time: unsigned 64-bit nanoseconds of a monotonic clock
    (never the wall clock). Build durations with ASYNC_NS/US/MS/SEC(n).
      async_time_now(rt)
+     async_runtime_next_deadline(rt)     the earliest pending timer's deadline
+                                         (ASYNC_TIME_NEVER if none): how long a
+                                         loop of yours may wait before a step
      async_sleep(t, timer, duration)     op: 0 after the duration
      async_sleep_until(t, timer, deadline)
      ASYNC_AWAIT_TIMEOUT(rc, timer, duration, op)   may return: await op; if
@@ -1232,6 +1235,7 @@ typedef struct async_interval {
 } async_interval;
 
 ASYNC_API async_time async_time_now(async_runtime *rt);
+ASYNC_API async_time async_runtime_next_deadline(const async_runtime *rt);
 ASYNC_API int async_time_pause(async_runtime *rt, int auto_advance);
 ASYNC_API int async_time_resume(async_runtime *rt);
 ASYNC_API int async_time_advance(async_runtime *rt, async_time duration);
@@ -2150,6 +2154,46 @@ typedef void (*async_write_fn)(void *user, const char *text);
 ASYNC_API void async_dump(async_runtime *rt, async_write_fn write, void *user);
 ASYNC_API const char *async_task_state_name(int state);
 
+#ifdef ASYNC_FAULT_INJECTION
+/* Fault injection, for tests (see the manual): the system call sites, by kind. */
+enum {
+    ASYNC_SYS_READ = 1,         /* read, recv: a socket, pipe or the wake descriptor */
+    ASYNC_SYS_WRITE,            /* write, send */
+    ASYNC_SYS_RECVFROM,
+    ASYNC_SYS_SENDTO,
+    ASYNC_SYS_ACCEPT,
+    ASYNC_SYS_CONNECT,
+    ASYNC_SYS_SOCKET,           /* socket, pipe, eventfd, epoll_create1 */
+    ASYNC_SYS_BIND,             /* bind, listen */
+    ASYNC_SYS_WAIT,             /* poll, epoll_wait */
+    ASYNC_SYS_CTL,              /* epoll_ctl */
+    ASYNC_SYS_WAKE,             /* the write that wakes a runtime from elsewhere */
+    ASYNC_SYS_SPAWN,            /* fork, pthread_create */
+    ASYNC_SYS_FILE,             /* open, read, write of the file requests (pool threads) */
+    ASYNC_SYS_COUNT
+};
+#define ASYNC_FAULT_SHORT 1     /* in async_sys_faults: a short transfer, not an error */
+enum { ASYNC_FAULT_TIMER_FIRED = 1, ASYNC_FAULT_STUCK = 2 };
+typedef struct async_faults {
+    /* At every reading of a runtime's clock: how far it jumps forward first (0: not;
+       async_runtime_next_deadline(rt) tells how far the next timer is). */
+    async_time (*clock)(void *user, async_runtime *rt, async_time now);
+    /* At every allocation: nonzero makes it fail. */
+    int (*alloc)(void *user, size_t size);
+    /* Before every system call site: 0 makes the call (*len may be lowered first, a
+       short transfer), -errno fails it with that error without making it. Called
+       from the blocking pool's threads too (ASYNC_SYS_FILE, ASYNC_SYS_WAKE). */
+    int (*sys)(void *user, int call, int fd, size_t *len);
+    /* What the test checks: a timer fired (a = its deadline, b = the clock then); a
+       run or block_on ended with tasks that can never finish (a = how many). */
+    void (*event)(void *user, async_runtime *rt, int what, async_time a, async_time b);
+    void *user;
+} async_faults;
+ASYNC_API void async_faults_set(const async_faults *f);     /* NULL: none */
+ASYNC_API const int *async_sys_faults(int call, int *n);    /* what can go wrong there */
+ASYNC_API const char *async_sys_name(int call);
+#endif
+
 ////////////////////////////////////////////////////////////////////////////////
 // >>details: implementation details that the macros need - do not use
 
@@ -2740,6 +2784,145 @@ enum { ASYNC__RT_PAUSED = 1, ASYNC__RT_AUTO_ADVANCE = 2, ASYNC__RT_DESTROYING = 
 #define ASYNC__MISSED_TICK_SLACK ASYNC_MS(5)
 
 ////////////////////////////////////////////////////////////////////////////////
+// >>faults: the one allocation path, and the points a test build perturbs
+
+#ifdef ASYNC_FAULT_INJECTION
+static async_faults async__faults;      /* all zero: nothing is perturbed */
+ASYNC_DEF void async_faults_set(const async_faults *f) {
+    if (f) async__faults = *f;
+    else async__memset(&async__faults, 0, sizeof async__faults);
+    async__faults.user = f ? f->user : NULL;
+}
+#endif
+
+/* Every allocation of the library goes through here (ASYNC_MALLOC, or none). */
+static void *async__alloc(size_t n) {
+#ifdef ASYNC_MALLOC
+#ifdef ASYNC_FAULT_INJECTION
+    if (n && async__faults.alloc && async__faults.alloc(async__faults.user, n)) return NULL;
+#endif
+    return n ? ASYNC_MALLOC(n) : NULL;
+#else
+    (void)n;
+    return NULL;
+#endif
+}
+static void async__dealloc(void *p) {
+#ifdef ASYNC_MALLOC
+    if (p) ASYNC_FREE(p);
+#else
+    (void)p;
+#endif
+}
+
+#if defined(ASYNC_FAULT_INJECTION) && !defined(ASYNC_FREESTANDING)
+/* A system call site: nonzero (errno set) if the call is to fail without being made;
+   the hook may also lower *len, a short transfer. */
+static int async__fault_sys(int call, int fd, size_t *len) {
+    int rc;
+    if (!async__faults.sys) return 0;
+    rc = async__faults.sys(async__faults.user, call, fd, len);
+    if (rc >= 0) return 0;
+    errno = -rc;
+    return 1;
+}
+#define ASYNC__FAULT(call, fd, lenp) async__fault_sys((call), (fd), (lenp))
+
+/* What can go wrong at each kind of site, as the kernel can make it go wrong. An
+   edge-triggered backend gets no EAGAIN where readiness said ready: the kernel gives
+   it only when the buffer is empty, and then a new edge follows. */
+#ifdef ASYNC_USE_EPOLL
+#define ASYNC__LT_AGAIN
+#else
+#define ASYNC__LT_AGAIN -EAGAIN,
+#endif
+static const int async__sys_faults_tab[ASYNC_SYS_COUNT][8] = {
+    {0},
+    {-EINTR, ASYNC__LT_AGAIN ASYNC_FAULT_SHORT, -ECONNRESET},                   /* read */
+    {-EINTR, ASYNC__LT_AGAIN ASYNC_FAULT_SHORT, -EPIPE, -ECONNRESET},           /* write */
+    {-EINTR, ASYNC__LT_AGAIN -ECONNREFUSED},                                    /* recvfrom */
+    {-EINTR, ASYNC__LT_AGAIN -ENOBUFS},                                         /* sendto */
+    {-EINTR, ASYNC__LT_AGAIN -ECONNABORTED, -EMFILE, -ENFILE, -ENOBUFS, -ENOMEM},  /* accept */
+    {-ECONNREFUSED, -EADDRNOTAVAIL, -ENOMEM},                                   /* connect */
+    {-EMFILE, -ENFILE, -ENOMEM},                                                /* socket */
+    {-EADDRINUSE, -ENOMEM},                                                     /* bind */
+    {-EINTR, -ENOMEM},                                                          /* wait */
+    {-ENOMEM, -ENOSPC},                                                         /* ctl */
+    {-EAGAIN, -EINTR},                                                          /* wake */
+    {-EAGAIN, -ENOMEM},                                                         /* spawn */
+    {-EINTR, -EIO, -ENOSPC, -EMFILE, ASYNC_FAULT_SHORT}                         /* file */
+};
+ASYNC_DEF const int *async_sys_faults(int call, int *n) {
+    int k = 0;
+    if (call > 0 && call < ASYNC_SYS_COUNT)
+        while (k < 8 && async__sys_faults_tab[call][k]) k++;
+    if (n) *n = k;
+    return k ? async__sys_faults_tab[call] : NULL;
+}
+ASYNC_DEF const char *async_sys_name(int call) {
+    static const char *const names[ASYNC_SYS_COUNT] = {
+        "?", "read", "write", "recvfrom", "sendto", "accept", "connect", "socket", "bind",
+        "wait", "ctl", "wake", "spawn", "file" };
+    return call > 0 && call < ASYNC_SYS_COUNT ? names[call] : "?";
+}
+
+/* ASYNC_FAULTS="sys=N,alloc=M,seed=S" in the environment of a program built with
+   ASYNC_FAULT_INJECTION (and no hooks of its own): one system call in N fails (or
+   is cut short) with something that can happen there, one allocation in M fails,
+   decided by a hash of the seed and the call's number. */
+static volatile int async__fenv_calls, async__fenv_allocs;
+static uint32_t async__fenv_seed, async__fenv_sys, async__fenv_alloc;
+static uint32_t async__fenv_hash(uint32_t x) {
+    x ^= async__fenv_seed * 0x9E3779B9u;
+    x ^= x >> 16;
+    x *= 0x7FEB352Du;
+    x ^= x >> 15;
+    x *= 0x846CA68Bu;
+    return x ^ (x >> 16);
+}
+static int async__fenv_sysfn(void *user, int call, int fd, size_t *len) {
+    uint32_t r = async__fenv_hash((uint32_t)ASYNC__ADD(&async__fenv_calls, 1));
+    int n, f;
+    const int *tab = async_sys_faults(call, &n);
+    (void)user; (void)fd;
+    if (!tab || r % async__fenv_sys) return 0;
+    f = tab[(r / async__fenv_sys) % (uint32_t)n];
+    if (f != ASYNC_FAULT_SHORT) return f;
+    if (len && *len > 1) *len = 1 + (r >> 8) % (*len - 1);
+    return 0;
+}
+static int async__fenv_allocfn(void *user, size_t size) {
+    uint32_t r = async__fenv_hash(0x55555555u ^ (uint32_t)ASYNC__ADD(&async__fenv_allocs, 1));
+    (void)user; (void)size;
+    return r % async__fenv_alloc == 0;
+}
+static uint32_t async__fenv_num(const char *s, const char *key) {
+    const char *p = strstr(s, key);
+    uint32_t v = 0;
+    if (!p) return 0;
+    for (p += strlen(key); *p >= '0' && *p <= '9'; p++) v = v * 10u + (uint32_t)(*p - '0');
+    return v;
+}
+static void async__faults_from_env(void) {
+    static int done;
+    const char *e;
+    async_faults f;
+    if (done || async__faults.clock || async__faults.alloc || async__faults.sys) return;
+    done = 1;
+    if (!(e = getenv("ASYNC_FAULTS"))) return;
+    async__memset(&f, 0, sizeof f);
+    async__fenv_seed = async__fenv_num(e, "seed=");
+    async__fenv_sys = async__fenv_num(e, "sys=");
+    async__fenv_alloc = async__fenv_num(e, "alloc=");
+    if (async__fenv_sys) f.sys = async__fenv_sysfn;
+    if (async__fenv_alloc) f.alloc = async__fenv_allocfn;
+    async_faults_set(&f);
+}
+#else
+#define ASYNC__FAULT(call, fd, lenp) 0
+#endif
+
+////////////////////////////////////////////////////////////////////////////////
 // >>util: intrusive lists, the timer heap, formatting
 
 static void async__list_init(async__link *l) { l->next = l->prev = l; }
@@ -2940,7 +3123,28 @@ static async_time async__clock(async_runtime *rt) {
     return rt->now_fn(rt->user) + rt->offset;
 }
 
+#ifdef ASYNC_FAULT_INJECTION
+/* A test clock: it may jump forward at any reading (paused or not), as a real clock
+   does when the thread is preempted between two readings. */
+static void async__fault_clock(async_runtime *rt) {
+    async_time now = (rt->flags & ASYNC__RT_PAUSED) ? rt->paused_now : async__clock(rt);
+    async_time j = async__faults.clock(async__faults.user, rt, now);
+    if (!j) return;
+    if (rt->flags & ASYNC__RT_PAUSED) rt->paused_now = async__sat_add(rt->paused_now, j);
+    else rt->offset += j;
+}
+static void async__fault_event(async_runtime *rt, int what, async_time a, async_time b) {
+    if (async__faults.event) async__faults.event(async__faults.user, rt, what, a, b);
+}
+#define ASYNC__FAULT_EVENT(rt, what, a, b) async__fault_event((rt), (what), (a), (b))
+#else
+#define ASYNC__FAULT_EVENT(rt, what, a, b) ((void)0)
+#endif
+
 ASYNC_DEF async_time async_time_now(async_runtime *rt) {
+#ifdef ASYNC_FAULT_INJECTION
+    if (async__faults.clock) async__fault_clock(rt);
+#endif
     return (rt->flags & ASYNC__RT_PAUSED) ? rt->paused_now : async__clock(rt);
 }
 
@@ -2980,9 +3184,7 @@ ASYNC_DEF int async_consume_budget(async_task *t) {
 
 static void async__free_task(async_task *t) {
     t->magic = 0;
-#ifdef ASYNC_MALLOC
-    ASYNC_FREE(t);
-#endif
+    async__dealloc(t);
 }
 
 static void async__finish_task(async_runtime *rt, async_task *t, int rc) {
@@ -3164,7 +3366,8 @@ static void async__collect(async_runtime *rt) {
 #ifndef ASYNC_FREESTANDING
         if (rt->wake_fd[0] >= 0) {
             char buf[64];
-            while (read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
+            while (!ASYNC__FAULT(ASYNC_SYS_READ, rt->wake_fd[0], NULL) &&
+                   read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
         }
 #endif
         for (w = rt->wakers; w; w = w->next) {
@@ -3211,7 +3414,8 @@ static void async__idle_hosted(async_runtime *rt, async_time max_wait) {
         p.fd = rt->wake_fd[0];
         p.events = POLLIN;
         p.revents = 0;
-        (void)poll(&p, 1, ms);          /* EINTR: the loop simply turns again */
+        if (!ASYNC__FAULT(ASYNC_SYS_WAIT, -1, NULL))
+            (void)poll(&p, 1, ms);      /* EINTR: the loop simply turns again */
     } else if (max_wait != ASYNC_TIME_NEVER) {
         struct timespec ts;
         ts.tv_sec = (time_t)(max_wait / 1000000000u);
@@ -3268,6 +3472,9 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
         return ASYNC_EINVAL;
 #ifdef ASYNC_NO_DEBUG
     if (d.slow_poll) return ASYNC_EINVAL;       /* the debug layer is compiled out */
+#endif
+#if defined(ASYNC_FAULT_INJECTION) && !defined(ASYNC_FREESTANDING)
+    async__faults_from_env();
 #endif
     async__memset(rt, 0, sizeof *rt);
     async__list_init(&rt->runq);
@@ -3344,6 +3551,7 @@ ASYNC_DEF int async_runtime_run(async_runtime *rt) {
     if (rc < 0) return rc;
     do async__turn(rt, ASYNC_TIME_NEVER);
     while (async__can_progress(rt));
+    if (rt->live) ASYNC__FAULT_EVENT(rt, ASYNC_FAULT_STUCK, rt->live, 0);
     return (int)rt->live;
 }
 
@@ -3353,7 +3561,10 @@ ASYNC_DEF int async_runtime_block_on(async_runtime *rt, async_task *t, async_tas
     if (rc < 0 || (rc = async_task_spawn(rt, t, fn, name)) < 0) return rc;
     while (t->state != ASYNC_TASK_DONE) {
         async__turn(rt, ASYNC_TIME_NEVER);
-        if (t->state != ASYNC_TASK_DONE && !async__can_progress(rt)) return ASYNC_EDEADLK;
+        if (t->state != ASYNC_TASK_DONE && !async__can_progress(rt)) {
+            ASYNC__FAULT_EVENT(rt, ASYNC_FAULT_STUCK, rt->live, 0);
+            return ASYNC_EDEADLK;
+        }
     }
     t->flags |= ASYNC__F_TAKEN;
     return t->u.result;
@@ -3471,16 +3682,11 @@ ASYNC_DEF int async_task_spawn_alloc(async_runtime *rt, async_task_fn fn, size_t
     if (out) *out = NULL;
     if (!rt || !fn || !out || frame_size < sizeof(async_task) || !(rt->flags & ASYNC__RT_INIT))
         return ASYNC_EINVAL;
-#ifdef ASYNC_MALLOC
-    t = (async_task *)ASYNC_MALLOC(frame_size);
+    t = (async_task *)async__alloc(frame_size);
     if (!t) return ASYNC_ENOMEM;
     async__memset(t, 0, frame_size);
     *out = t;
     return async__spawn(rt, t, fn, name, ASYNC__F_ALLOC);
-#else
-    (void)t; (void)name;
-    return ASYNC_ENOMEM;
-#endif
 }
 
 ASYNC_DEF int async_task_join(async_task *self, async_task *child) {
@@ -3588,12 +3794,13 @@ ASYNC_DEF int async_waker_init(async_runtime *rt, async_waker *w) {
 #ifndef ASYNC_FREESTANDING
     if (rt->wake_fd[0] < 0) {
 #if defined(__linux__)
-        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        int fd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1
+                                                          : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (fd < 0) return -errno;
         rt->wake_fd[0] = rt->wake_fd[1] = fd;
 #else
         int fds[2];
-        if (pipe(fds) < 0) return -errno;
+        if (ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) || pipe(fds) < 0) return -errno;
         fcntl(fds[0], F_SETFL, O_NONBLOCK);
         fcntl(fds[1], F_SETFL, O_NONBLOCK);
         fcntl(fds[0], F_SETFD, FD_CLOEXEC);
@@ -3637,7 +3844,8 @@ ASYNC_DEF void async_waker_wake(async_waker *w) {
 #ifndef ASYNC_FREESTANDING
         if (rt->wake_fd[1] >= 0) {
             uint64_t one = 1;
-            ssize_t n = write(rt->wake_fd[1], &one, rt->wake_fd[0] == rt->wake_fd[1] ? 8 : 1);
+            ssize_t n = ASYNC__FAULT(ASYNC_SYS_WAKE, rt->wake_fd[1], NULL) ? -1 :
+                        write(rt->wake_fd[1], &one, rt->wake_fd[0] == rt->wake_fd[1] ? 8 : 1);
             (void)n;                    /* full pipe: a wake-up is already pending */
         }
 #endif
@@ -3861,6 +4069,7 @@ static void async__fire_timers(async_runtime *rt, async_time now) {
             tm->state = ASYNC__TM_FIRED;
             rt->ntimers--;
             rt->stats.timers_fired++;
+            ASYNC__FAULT_EVENT(rt, ASYNC_FAULT_TIMER_FIRED, tm->deadline, now);
             async__wake(tm->task);
         }
         if (*head) {                                    /* the rest are due later this tick */
@@ -3884,6 +4093,10 @@ static async_time async__next_deadline(const async_runtime *rt) {
     for (tm = head->next; tm != head; tm = tm->next)
         if (tm->deadline < best) best = tm->deadline;
     return best;
+}
+
+ASYNC_DEF async_time async_runtime_next_deadline(const async_runtime *rt) {
+    return rt && (rt->flags & ASYNC__RT_INIT) ? async__next_deadline(rt) : ASYNC_TIME_NEVER;
 }
 
 ASYNC_DEF int async_time_pause(async_runtime *rt, int auto_advance) {
@@ -4495,21 +4708,6 @@ ASYNC_DEF int async_cancel_token_destroy(async_cancel_token *tok) {
 ////////////////////////////////////////////////////////////////////////////////
 // >>chan
 
-static void *async__alloc(size_t n) {
-#ifdef ASYNC_MALLOC
-    return n ? ASYNC_MALLOC(n) : NULL;
-#else
-    (void)n;
-    return NULL;
-#endif
-}
-static void async__dealloc(void *p) {
-#ifdef ASYNC_MALLOC
-    if (p) ASYNC_FREE(p);
-#else
-    (void)p;
-#endif
-}
 /* Copy one item: constant-size copies (a load and a store) for the common sizes. */
 ASYNC__HOT static void async__copy_item(void *dst, const void *src, size_t n) {
     /* if-chain, not a switch: a switch table is a libgcc helper on Cortex-M0 */
@@ -5030,7 +5228,9 @@ ASYNC_DEF int async_broadcast_send(async_broadcast *b, const void *item) {
 
 /* Sees the items sent from now on. */
 ASYNC_DEF int async_broadcast_subscribe(async_broadcast *b, async_broadcast_rx *rx) {
-    if (!b || !rx || b->receivers == UINT32_MAX) return ASYNC_EINVAL;
+    if (!rx) return ASYNC_EINVAL;
+    rx->ch = NULL;                              /* refused: a receiver of nothing */
+    if (!b || b->receivers == UINT32_MAX) return ASYNC_EINVAL;
     rx->ch = b;
     rx->next = b->tail;
     rx->lagged = 0;
@@ -5130,7 +5330,9 @@ ASYNC_DEF int async_watch_destroy(async_watch *ch) {
 
 /* The value current now counts as seen. */
 ASYNC_DEF int async_watch_subscribe(async_watch *ch, async_watch_rx *rx) {
-    if (!ch || !rx || ch->receivers == UINT32_MAX) return ASYNC_EINVAL;
+    if (!rx) return ASYNC_EINVAL;
+    rx->ch = NULL;                              /* refused: a receiver of nothing */
+    if (!ch || ch->receivers == UINT32_MAX) return ASYNC_EINVAL;
     rx->ch = ch;
     rx->seen = ch->version;
     ch->receivers++;
@@ -6681,22 +6883,22 @@ static int async__io_grow(async__reactor *r) {
     uint32_t cap = r->cap ? r->cap * 2 : 64;
     async_io **ios;
     if (cap <= r->cap) return ASYNC_ENOMEM;
-    ios = (async_io **)ASYNC_MALLOC(cap * sizeof *ios);
+    ios = (async_io **)async__alloc(cap * sizeof *ios);
     if (!ios) return ASYNC_ENOMEM;
 #ifndef ASYNC__EPOLL
     {
-        struct pollfd *fds = (struct pollfd *)ASYNC_MALLOC(cap * sizeof *fds);
+        struct pollfd *fds = (struct pollfd *)async__alloc(cap * sizeof *fds);
         if (!fds) {
-            ASYNC_FREE(ios);
+            async__dealloc(ios);
             return ASYNC_ENOMEM;
         }
         if (r->n) async__memcpy(fds, r->fds, r->n * sizeof *fds);
-        ASYNC_FREE(r->fds);
+        async__dealloc(r->fds);
         r->fds = fds;
     }
 #endif
     if (r->n) async__memcpy(ios, r->ios, r->n * sizeof *ios);
-    ASYNC_FREE(r->ios);
+    async__dealloc(r->ios);
     r->ios = ios;
     r->cap = cap;
     return 0;
@@ -6747,7 +6949,8 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
     p[0].fd = rt->wake_fd[0];
     p[0].events = POLLIN;
     p[0].revents = 0;
-    n = poll(p, (nfds_t)r->n, async__io_wait_ms(wait));
+    n = ASYNC__FAULT(ASYNC_SYS_WAIT, -1, NULL) ? -1
+                                                : poll(p, (nfds_t)r->n, async__io_wait_ms(wait));
     if (n <= 0) return 0;               /* EINTR: the loop turns again */
     if (p[0].revents) n--;              /* the wake descriptor: collected by the core */
     for (i = 1; n > 0 && i < r->n; i++) {
@@ -6773,9 +6976,12 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
         struct epoll_event e;
         e.events = EPOLLIN;
         e.data.ptr = NULL;
-        if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) == 0) r->wake_in_set = 1;
+        if (!ASYNC__FAULT(ASYNC_SYS_CTL, rt->wake_fd[0], NULL) &&
+            epoll_ctl(r->epfd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) == 0)
+            r->wake_in_set = 1;
     }
-    n = epoll_wait(r->epfd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
+    n = ASYNC__FAULT(ASYNC_SYS_WAIT, -1, NULL) ? -1 :
+        epoll_wait(r->epfd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
     for (i = 0; i < n; i++) {
         uint32_t e = ev[i].events;
         if (!ev[i].data.ptr) continue;  /* the wake descriptor */
@@ -6797,8 +7003,8 @@ static void async__reactor_fini(async_runtime *rt) {
 #ifdef ASYNC__EPOLL
     if (r->epfd > 0) close(r->epfd);
 #endif
-    ASYNC_FREE(r->fds);
-    ASYNC_FREE(r->ios);
+    async__dealloc(r->fds);
+    async__dealloc(r->ios);
     async__memset(r, 0, sizeof *r);
 }
 
@@ -6809,7 +7015,7 @@ static int async__reactor_start(async_runtime *rt) {
     if (r->wait) return 0;
     if ((rc = async__io_grow(r)) < 0) return rc;
 #ifdef ASYNC__EPOLL
-    r->epfd = epoll_create1(EPOLL_CLOEXEC);
+    r->epfd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1 : epoll_create1(EPOLL_CLOEXEC);
     if (r->epfd < 0) {
         rc = -errno;
         async__reactor_fini(rt);
@@ -6864,7 +7070,8 @@ static int async__io_add(async_runtime *rt, async_io *io, int fd, int nonblock) 
         struct epoll_event e;
         e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         e.data.ptr = io;
-        if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+        if (ASYNC__FAULT(ASYNC_SYS_CTL, fd, NULL) ||
+            epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
             rc = -errno;                /* EPERM: a regular file (use the blocking pool) */
             if (io->flags & ASYNC__IO_MADE_NONBLOCK) (void)fcntl(fd, F_SETFL, fl);
             async__memset(io, 0, sizeof *io);
@@ -6919,7 +7126,9 @@ ASYNC_DEF int async_io_move(async_io *dst, async_io *src) {
         struct epoll_event e;
         e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         e.data.ptr = dst;
-        if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, src->fd, &e) < 0) return -errno;
+        if (ASYNC__FAULT(ASYNC_SYS_CTL, src->fd, NULL) ||
+            epoll_ctl(r->epfd, EPOLL_CTL_MOD, src->fd, &e) < 0)
+            return -errno;
 #endif
         r->ios[src->slot] = dst;
     }
@@ -7043,7 +7252,7 @@ ASYNC_DEF int async_io_read(async_task *t, async_io *io, async_waiter *w, void *
     if (!t || !io || !w || (!buf && len)) return ASYNC_EINVAL;
     if (len > INT_MAX) len = INT_MAX;
     while ((rc = async__io_enter(t, io, w, ASYNC_IO_READ)) == 1) {
-        ssize_t n = read(io->fd, buf, len);
+        ssize_t n = ASYNC__FAULT(ASYNC_SYS_READ, io->fd, &len) ? -1 : read(io->fd, buf, len);
         if (n >= 0) {
             /* A stream that gave less than asked for is drained: wait next time
                instead of a read that would say EAGAIN (as Tokio). Not for
@@ -7069,7 +7278,9 @@ ASYNC_DEF int async_io_write(async_task *t, async_io *io, async_waiter *w, const
     if (len > INT_MAX) len = INT_MAX;
     while ((rc = async__io_enter(t, io, w, ASYNC_IO_WRITE)) == 1) {
         ssize_t n;
-        if (!(io->flags & ASYNC__IO_NOT_SOCK)) {
+        if (ASYNC__FAULT(ASYNC_SYS_WRITE, io->fd, &len)) {
+            n = -1;
+        } else if (!(io->flags & ASYNC__IO_NOT_SOCK)) {
             n = send(io->fd, buf, len, MSG_NOSIGNAL);     /* never SIGPIPE */
             if (n < 0 && errno == ENOTSOCK) {
                 io->flags |= ASYNC__IO_NOT_SOCK;          /* a pipe or a tty */
@@ -7279,9 +7490,11 @@ ASYNC_DEF int async_addr_format(const async_addr *a, char *buf, size_t size) {
 static int async__socket(int family, int type) {
     int fd;
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    if (ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL)) return -errno;
     fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
 #else
+    if (ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL)) return -errno;
     fd = socket(family, type, 0);
     if (fd < 0) return -errno;
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 || async__cloexec(fd) < 0) {
@@ -7330,8 +7543,11 @@ static int async__sock_open(async_runtime *rt, async_io *io, const async_addr *a
         const char *path = ((const struct sockaddr_un *)(const void *)a->u.bytes)->sun_path;
         if (path[0] && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) (void)unlink(path);
     }
-    if (!rc && bind(fd, async__sa(a), (socklen_t)a->len) < 0) rc = -errno;
-    if (!rc && type == SOCK_STREAM && listen(fd, o->backlog > 0 ? o->backlog : 1024) < 0)
+    if (!rc && (ASYNC__FAULT(ASYNC_SYS_BIND, fd, NULL) ||
+                bind(fd, async__sa(a), (socklen_t)a->len) < 0))
+        rc = -errno;
+    if (!rc && type == SOCK_STREAM && (ASYNC__FAULT(ASYNC_SYS_BIND, fd, NULL) ||
+                                       listen(fd, o->backlog > 0 ? o->backlog : 1024) < 0))
         rc = -errno;
     if (!rc) rc = async__io_add(rt, io, fd, 1);
     if (rc < 0) close(fd);
@@ -7367,10 +7583,12 @@ ASYNC_DEF int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, a
         socklen_t len = (socklen_t)sizeof a.u.bytes;
         int fd, nonblock = 0;
 #if defined(__linux__)
-        fd = accept4(lis->fd, async__sa(&a), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = ASYNC__FAULT(ASYNC_SYS_ACCEPT, lis->fd, NULL) ? -1 :
+             accept4(lis->fd, async__sa(&a), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         nonblock = 1;
 #else
-        fd = accept(lis->fd, async__sa(&a), &len);
+        fd = ASYNC__FAULT(ASYNC_SYS_ACCEPT, lis->fd, NULL) ? -1 :
+             accept(lis->fd, async__sa(&a), &len);
         if (fd >= 0) (void)async__cloexec(fd);
 #endif
         if (fd >= 0) {
@@ -7413,7 +7631,8 @@ ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
         }
         w->state = ASYNC__W_IDLE;
         io->flags |= ASYNC__IO_STREAM;
-        r = connect(fd, async__sa(a), (socklen_t)a->len);
+        r = ASYNC__FAULT(ASYNC_SYS_CONNECT, fd, NULL) ? -1 :
+            connect(fd, async__sa(a), (socklen_t)a->len);
         if (r == 0) {
             async__io_done(t);
             return 0;                   /* at once (a local peer) */
@@ -7487,7 +7706,8 @@ ASYNC_DEF int async_udp_send_to(async_task *t, async_io *io, async_waiter *w, co
         return ASYNC_EINVAL;
     if (len > INT_MAX) return ASYNC_EINVAL;     /* a datagram is not cut short */
     while ((rc = async__io_enter(t, io, w, ASYNC_IO_WRITE)) == 1) {
-        ssize_t n = to ? sendto(io->fd, buf, len, MSG_NOSIGNAL, async__sa(to), (socklen_t)to->len)
+        ssize_t n = ASYNC__FAULT(ASYNC_SYS_SENDTO, io->fd, NULL) ? -1
+                  : to ? sendto(io->fd, buf, len, MSG_NOSIGNAL, async__sa(to), (socklen_t)to->len)
                        : send(io->fd, buf, len, MSG_NOSIGNAL);
         if (n >= 0) {
             async__io_done(t);
@@ -7510,7 +7730,8 @@ ASYNC_DEF int async_udp_recv_from(async_task *t, async_io *io, async_waiter *w, 
     while ((rc = async__io_enter(t, io, w, ASYNC_IO_READ)) == 1) {
         async_addr a;
         socklen_t al = (socklen_t)sizeof a.u.bytes;
-        ssize_t n = recvfrom(io->fd, buf, len, 0, async__sa(&a), &al);
+        ssize_t n = ASYNC__FAULT(ASYNC_SYS_RECVFROM, io->fd, NULL) ? -1
+                  : recvfrom(io->fd, buf, len, 0, async__sa(&a), &al);
         if (n >= 0) {
             if (from) {
                 *from = a;
@@ -7921,7 +8142,7 @@ ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *f
         mode[2] = o.err;
         for (i = 0; i < 3; i++)
             if (mode[i] == ASYNC_STDIO_PIPE && (rc = async__cloexec_pipe(pio[i])) < 0) goto fail;
-        pid = fork();
+        pid = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -1 : fork();
         if (pid < 0) {
             rc = -errno;
             goto fail;
@@ -8201,7 +8422,7 @@ static void async__pool_reap(async__pool_impl *pi, int all) {
         pthread_mutex_unlock(&pi->mu);
         if (!dead) return;
         pthread_join(dead->thread, NULL);
-        ASYNC_FREE(dead);
+        async__dealloc(dead);
     }
 }
 
@@ -8212,13 +8433,13 @@ ASYNC_DEF int async_pool_init(async_pool *p, async_runtime *rt, const async_pool
     if (!p || !rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     if (desc && (desc->max_threads < 0)) return ASYNC_EINVAL;
     async__memset(p, 0, sizeof *p);
-    pi = (async__pool_impl *)ASYNC_MALLOC(sizeof *pi);
+    pi = (async__pool_impl *)async__alloc(sizeof *pi);
     if (!pi) return ASYNC_ENOMEM;
     async__memset(pi, 0, sizeof *pi);
     pi->max_threads = desc && desc->max_threads ? desc->max_threads : 64;
     pi->keep_alive = desc && desc->keep_alive ? desc->keep_alive : ASYNC_SEC(10);
     if ((rc = pthread_mutex_init(&pi->mu, NULL)) != 0) {
-        ASYNC_FREE(pi);
+        async__dealloc(pi);
         return -rc;
     }
     pthread_condattr_init(&ca);
@@ -8228,7 +8449,7 @@ ASYNC_DEF int async_pool_init(async_pool *p, async_runtime *rt, const async_pool
     if (rc != 0 || (rc = -async_waker_init(rt, &p->waker)) != 0) {
         if (rc > 0) pthread_cond_destroy(&pi->cv);
         pthread_mutex_destroy(&pi->mu);
-        ASYNC_FREE(pi);
+        async__dealloc(pi);
         return rc > 0 ? -rc : rc;
     }
     p->waker.on_wake = async__pool_collect;
@@ -8261,7 +8482,7 @@ ASYNC_DEF int async_pool_destroy(async_pool *p) {
     async_waker_destroy(&p->waker);
     pthread_cond_destroy(&pi->cv);
     pthread_mutex_destroy(&pi->mu);
-    ASYNC_FREE(pi);
+    async__dealloc(pi);
     p->impl = NULL;
     return 0;
 }
@@ -8328,19 +8549,20 @@ ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking 
     if (pi->idle) {
         pthread_cond_signal(&pi->cv);
     } else if (pi->threads < pi->max_threads) {
-        async__worker *wk = (async__worker *)ASYNC_MALLOC(sizeof *wk);
+        async__worker *wk = (async__worker *)async__alloc(sizeof *wk);
         int rc = wk ? 0 : ASYNC_ENOMEM;
         if (wk) {
             async__memset(wk, 0, sizeof *wk);
             wk->pi = pi;
             wk->pool = p;
-            rc = -pthread_create(&wk->thread, NULL, async__worker_main, wk);
+            rc = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -errno
+                 : -pthread_create(&wk->thread, NULL, async__worker_main, wk);
             if (rc == 0) {
                 wk->next = pi->workers;
                 pi->workers = wk;
                 pi->threads++;
             } else {
-                ASYNC_FREE(wk);
+                async__dealloc(wk);
             }
         }
         if (rc < 0 && pi->threads == 0) {       /* nobody could ever run it */
@@ -8369,12 +8591,12 @@ ASYNC_DEF int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_si
     int rc;
     if (!q || !rt || !item_size || !cap || cap > SIZE_MAX / item_size) return ASYNC_EINVAL;
     async__memset(q, 0, sizeof *q);
-    qi = (async__inbox_impl *)ASYNC_MALLOC(sizeof *qi);
+    qi = (async__inbox_impl *)async__alloc(sizeof *qi);
     if (!qi) return ASYNC_ENOMEM;
     async__memset(qi, 0, sizeof *qi);
-    qi->ring = (unsigned char *)ASYNC_MALLOC(item_size * cap);
+    qi->ring = (unsigned char *)async__alloc(item_size * cap);
     if (!qi->ring) {
-        ASYNC_FREE(qi);
+        async__dealloc(qi);
         return ASYNC_ENOMEM;
     }
     if ((rc = pthread_mutex_init(&qi->mu, NULL)) != 0 ||
@@ -8384,8 +8606,8 @@ ASYNC_DEF int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_si
             pthread_cond_destroy(&qi->not_full);
             pthread_mutex_destroy(&qi->mu);
         }
-        ASYNC_FREE(qi->ring);
-        ASYNC_FREE(qi);
+        async__dealloc(qi->ring);
+        async__dealloc(qi);
         return rc > 0 ? -rc : rc;
     }
     q->impl = qi;
@@ -8476,8 +8698,8 @@ ASYNC_DEF int async_inbox_destroy(async_inbox *q) {
     qi = q->impl;
     pthread_cond_destroy(&qi->not_full);
     pthread_mutex_destroy(&qi->mu);
-    ASYNC_FREE(qi->ring);
-    ASYNC_FREE(qi);
+    async__dealloc(qi->ring);
+    async__dealloc(qi);
     q->impl = NULL;
     return 0;
 }
@@ -8504,7 +8726,7 @@ typedef struct async__req {
 static void async__req_free(void *arg) {
     async__req *q = (async__req *)arg;
     if (q->kind == ASYNC__REQ_OPEN && q->fd >= 0) close(q->fd);    /* opened for nobody */
-    ASYNC_FREE(q);
+    async__dealloc(q);
 }
 
 static int async__eai(int e) {
@@ -8538,15 +8760,20 @@ static int async__req_run(void *arg) {
         return count ? count : ASYNC_ENOTFOUND;
     }
     case ASYNC__REQ_OPEN:
-        do q->fd = open(q->a, q->flags | O_CLOEXEC, q->mode);
+        do q->fd = ASYNC__FAULT(ASYNC_SYS_FILE, -1, NULL) ? -1
+                 : open(q->a, q->flags | O_CLOEXEC, q->mode);
         while (q->fd < 0 && errno == EINTR);
         return q->fd < 0 ? -errno : q->fd;
     case ASYNC__REQ_READ:
-        do n = q->off < 0 ? read(q->fd, q->data, q->len) : pread(q->fd, q->data, q->len, (off_t)q->off);
+        do n = ASYNC__FAULT(ASYNC_SYS_FILE, q->fd, &q->len) ? -1
+             : q->off < 0 ? read(q->fd, q->data, q->len)
+                          : pread(q->fd, q->data, q->len, (off_t)q->off);
         while (n < 0 && errno == EINTR);
         return n < 0 ? -errno : (int)n;
     default:
-        do n = q->off < 0 ? write(q->fd, q->data, q->len) : pwrite(q->fd, q->data, q->len, (off_t)q->off);
+        do n = ASYNC__FAULT(ASYNC_SYS_FILE, q->fd, &q->len) ? -1
+             : q->off < 0 ? write(q->fd, q->data, q->len)
+                          : pwrite(q->fd, q->data, q->len, (off_t)q->off);
         while (n < 0 && errno == EINTR);
         return n < 0 ? -errno : (int)n;
     }
@@ -8557,7 +8784,7 @@ static async__req *async__req_new(int kind, size_t extra) {
     size_t head = (sizeof(async__req) + 15) & ~(size_t)15;
     async__req *q;
     if (extra > SIZE_MAX - head) return NULL;
-    q = (async__req *)ASYNC_MALLOC(head + extra);
+    q = (async__req *)async__alloc(head + extra);
     if (!q) return NULL;
     async__memset(q, 0, sizeof *q);
     q->kind = kind;
@@ -8604,7 +8831,7 @@ ASYNC_DEF int async_resolve(async_task *t, async_pool *p, async_resolve_op *r, c
     rc = async__req_await(t, p, &r->job, &r->req, &done);
     if (!done) return rc;
     for (i = 0; rc > 0 && i < rc; i++) out[i] = r->req->addrs[i];
-    ASYNC_FREE(r->req);
+    async__dealloc(r->req);
     r->req = NULL;
     return rc;
 }
@@ -8624,7 +8851,7 @@ ASYNC_DEF int async_file_open(async_task *t, async_pool *p, async_file_op *op,
     }
     rc = async__req_await(t, p, &op->job, &op->req, &done);
     if (!done) return rc;
-    ASYNC_FREE(op->req);
+    async__dealloc(op->req);
     op->req = NULL;
     return rc;
 }
@@ -8644,7 +8871,7 @@ static int async__file_rw(async_task *t, async_pool *p, async_file_op *op, int k
     rc = async__req_await(t, p, &op->job, &op->req, &done);
     if (!done) return rc;
     if (kind == ASYNC__REQ_READ && rc > 0) async__memcpy(buf, op->req->data, (size_t)rc);
-    ASYNC_FREE(op->req);
+    async__dealloc(op->req);
     op->req = NULL;
     return rc;
 }

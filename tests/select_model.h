@@ -180,8 +180,11 @@ static int select_model_run(const uint8_t *data, size_t len) {
     if (async_runtime_init(&rt, &d) != 0) return __LINE__;
     for (k = 0; k < 2; k++) {
         if (async_mpsc_init(&sl.c[k], sizeof(int), (size_t)(len > 0 ? data[0] / 4 % 4 : 1),
-                            NULL) != 0)
+                            NULL) != 0) {               /* out of memory: nothing kept */
+            while (k--) async_mpsc_destroy(&sl.c[k]);
+            async_runtime_destroy(&rt);
             return __LINE__;
+        }
         async_mpsc_sender_clone(&sl.c[k]);      /* a handle per sender */
     }
     for (k = 0; k < SL_NACT; k++) {

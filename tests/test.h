@@ -12,6 +12,9 @@
 #define TEST_HOOKS 1
 #define _POSIX_C_SOURCE 200809L       /* we include libc headers before async.h */
 #define ASYNC_IMPLEMENTATION
+#ifdef TEST_FAULTS                    /* the perturbation modes: see test_fault_run */
+#define ASYNC_FAULT_INJECTION
+#endif
 #endif
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,18 +68,42 @@ static int test_selected(const char *name) {
     return 0;
 }
 
+/* One test, as a plain run: its checks, then no leak (of ASYNC_MALLOC). */
+static int test_leaked, test_model;
+static void test_run_once(void (*fn)(void)) {
+    long a0 = test_allocs, f0 = test_frees;
+    test_cur_failed = 0; test_asserts = 0; test_fail_at = 0; test_leaked = 0; test_model = 0;
+    fn();
+    if (test_allocs - a0 != test_frees - f0) {
+        FAIL_("leak: %ld allocations, %ld frees", test_allocs - a0, test_frees - f0);
+        test_leaked = 1;
+    }
+}
+#if defined(TEST_HOOKS) && defined(TEST_FAULTS)
+static int test_fault_mode(void);
+static void test_fault_run(void (*fn)(void));
 #define RUN(name) do { if (test_selected(#name)) { \
-        long a0_ = test_allocs, f0_ = test_frees; \
-        test_cur = #name; test_cur_failed = 0; test_asserts = 0; test_fail_at = 0; \
-        name(); \
-        if (test_allocs - a0_ != test_frees - f0_) \
-            FAIL_("leak: %ld allocations, %ld frees", test_allocs - a0_, test_frees - f0_); \
+        test_cur = #name; \
+        if (test_fault_mode()) test_fault_run(name); else test_run_once(name); \
         if (test_cur_failed) test_failed++; else test_passed++; } } while (0)
+#else
+#define RUN(name) do { if (test_selected(#name)) { \
+        test_cur = #name; \
+        test_run_once(name); \
+        if (test_cur_failed) test_failed++; else test_passed++; } } while (0)
+#endif
 
 #define BEGIN_TESTS(argc, argv) do { test_argc = (argc); test_argv = (argv); \
         setvbuf(stdout, NULL, _IONBF, 0); } while (0)
+#if defined(TEST_HOOKS) && defined(TEST_FAULTS)
+static void test_fault_summary(void);
+#define DONE() do { test_fault_summary(); \
+        printf("%s: %d passed, %d failed\n", __FILE__, test_passed, test_failed); \
+        return test_failed ? 1 : 0; } while (0)
+#else
 #define DONE() do { printf("%s: %d passed, %d failed\n", __FILE__, test_passed, test_failed); \
         return test_failed ? 1 : 0; } while (0)
+#endif
 
 #define ZERO(x) memset(&(x), 0, sizeof(x))
 
@@ -93,6 +120,7 @@ static inline void test_random_scripts(int (*run)(const uint8_t *data, size_t le
     int s, line;
     size_t i;
     if (len > sizeof bytes) len = sizeof bytes;
+    test_model = 1;                     /* its checks hold whatever the clock does */
     for (s = 0; s < count; s++) {
         for (i = 0; i < len; i++) {
             x ^= x << 13;
@@ -131,4 +159,5 @@ static inline void logf_(const char *fmt, ...) {
     va_end(ap);
 }
 #define LOG_RESET() (test_log[0] = 0)
+#include "faults.h"
 #endif

@@ -626,7 +626,7 @@ TEST(mpsc_recv_many_edges_unbounded_and_bad_arguments) { run_script(recv_many_ed
    still see a close, an unbounded channel and bad arguments. */
 static void untyped_fast_path_edges(async_task *t, async_waiter *w) {
     async_mpsc c;
-    int i, v = 7, out = 0;
+    int i, n, rc = 0, v = 7, out = 0;
     ASSERT_EQ(async_mpsc_init(&c, 0, 2, NULL), 0);              /* size 0, bounded */
     ASSERT_EQ(async_mpsc_send(t, &c, w, NULL), 0);
     ASSERT_EQ(async_mpsc_recv(t, &c, w, NULL), 0);
@@ -638,8 +638,9 @@ static void untyped_fast_path_edges(async_task *t, async_waiter *w) {
     ASSERT_EQ(c.used, 0);
     ASSERT_EQ(async_mpsc_destroy(&c), 0);
     ASSERT_EQ(async_mpsc_init(&c, 0, 0, NULL), 0);              /* size 0, unbounded */
-    for (i = 0; i < 70; i++) ASSERT_EQ(async_mpsc_send(t, &c, w, NULL), 0);
-    for (i = 0; i < 70; i++) ASSERT_EQ(async_mpsc_recv(t, &c, w, NULL), 0);
+    for (n = 0; n < 70 && (rc = async_mpsc_send(t, &c, w, NULL)) == 0; n++) {}
+    ASSERT_EQ(rc, 0);                           /* (ENOMEM under tests/faults.h) */
+    for (i = 0; i < n; i++) ASSERT_EQ(async_mpsc_recv(t, &c, w, NULL), 0);
     ASSERT_EQ(async_mpsc_len(&c), 0);
     ASSERT_EQ(c.used, 0);
     CHECK(c.rpos == 0 && c.wpos == 0 && c.first == c.last);    /* drained: rewound */
@@ -1028,7 +1029,7 @@ TEST(oneshot_abort_recv_keeps_value_and_polling_after_done) {
 TEST(broadcast_every_subscriber_sees_later_items) {
     async_broadcast b;
     async_broadcast_rx r1, r2;
-    int v, out;
+    int v, out = 0;
     ASSERT_EQ(async_broadcast_init(&b, sizeof(int), 3, NULL), 0);
     ASSERT_EQ(b.cap, 4);                          /* rounded up to a power of two */
     v = 1;
@@ -1087,8 +1088,9 @@ TEST(broadcast_single_slot_lag) {
     async_broadcast b;
     async_broadcast_rx r;
     int v, out;
-    async_broadcast_init(&b, sizeof(int), 1, NULL);
-    async_broadcast_subscribe(&b, &r);
+    ASSERT_EQ(async_broadcast_init(&b, sizeof(int), 1, NULL), 0);
+    ZERO(r);
+    ASSERT_EQ(async_broadcast_subscribe(&b, &r), 0);
     v = 1; async_broadcast_send(&b, &v);
     v = 2; async_broadcast_send(&b, &v);
     ASSERT_EQ(async_broadcast_try_recv(&r, &out), ASYNC_ELAGGED);
@@ -1244,6 +1246,385 @@ TEST(watch_cancelled_changed_marks_nothing) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- bad arguments and edges --------------------------------------------------------- */
+/* Every channel call refuses NULL (and a missing item where the items have a size)
+   with ASYNC_EINVAL, from inside a poll; the channels are left as they were. */
+static void chan_bad_arguments_body(async_task *t, async_waiter *w) {
+    async_mpsc c;
+    async_oneshot o;
+    async_broadcast b;
+    async_broadcast_rx rx, rx0;
+    async_watch ch;
+    async_watch_rx wrx, wrx0;
+    int v = 5, out = -1;
+    ZERO(rx0); ZERO(wrx0); ZERO(rx); ZERO(wrx);
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), 2, NULL), 0);
+    ASSERT_EQ(async_oneshot_init(&o, sizeof(int), NULL), 0);
+    ASSERT_EQ(async_broadcast_init(&b, sizeof(int), 2, NULL), 0);
+    ASSERT_EQ(async_broadcast_subscribe(&b, &rx), 0);
+    ASSERT_EQ(async_watch_init(&ch, sizeof(int), NULL, &v), 0);
+    ASSERT_EQ(async_watch_subscribe(&ch, &wrx), 0);
+    /* mpsc */
+    ASSERT_EQ(async_mpsc_destroy(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_reserve(NULL, &c, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_reserve(t, NULL, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_reserve(t, &c, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_send(t, NULL, w, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_try_reserve(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_try_send(NULL, &v), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_try_send(&c, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_send_reserved(NULL, &v), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_send_reserved(&c, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_send_reserved(&c, &v), ASYNC_EINVAL);         /* no permit out */
+    ASSERT_EQ(async_mpsc_release_reserved(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_try_recv(NULL, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_try_recv(&c, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_close(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_is_closed(NULL), 0);
+    ASSERT_EQ(async_mpsc_closed(NULL, &c, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_closed(t, NULL, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_closed(t, &c, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_sender_clone(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_sender_release(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_len(NULL), 0);
+    ASSERT_EQ(async_mpsc_capacity(NULL), 0);
+    ASSERT_EQ(async_mpsc_capacity(&c), 2);
+    ASSERT_EQ(async_mpsc_is_closed(&c), 0);
+    ASSERT_EQ(c.senders, 1);
+    CHECK(c.send_q.head == NULL && c.recv_q.head == NULL && c.closed_q.head == NULL);
+    /* oneshot */
+    ASSERT_EQ(async_oneshot_init(NULL, sizeof(int), NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_destroy(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_send(NULL, &v), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_send(&o, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_recv(NULL, &o, w, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_recv(t, NULL, w, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_recv(t, &o, NULL, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_recv(t, &o, w, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_try_recv(NULL, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_try_recv(&o, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_sender_release(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_close(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_is_closed(NULL), 0);
+    ASSERT_EQ(async_oneshot_closed(NULL, &o, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_closed(t, NULL, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_closed(t, &o, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_is_closed(&o), 0);
+    ASSERT_EQ(async_oneshot_try_recv(&o, &out), ASYNC_EAGAIN);         /* still empty */
+    /* broadcast */
+    ASSERT_EQ(async_broadcast_storage_size(sizeof(int), 0), SIZE_MAX);
+    ASSERT_EQ(async_broadcast_storage_size(sizeof(int), SIZE_MAX / 2 + 1), SIZE_MAX);
+    ASSERT_EQ(async_broadcast_storage_size(sizeof(int), 3), 4 * sizeof(int));   /* 2^k */
+    ASSERT_EQ(async_broadcast_destroy(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_send(NULL, &v), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_send(&b, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_subscribe(NULL, &rx0), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_subscribe(&b, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_unsubscribe(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_unsubscribe(&rx0), ASYNC_EINVAL);       /* not subscribed */
+    ASSERT_EQ(async_broadcast_recv(NULL, &rx, w, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_recv(t, NULL, w, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_recv(t, &rx0, w, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_recv(t, &rx, NULL, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_recv(t, &rx, w, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_try_recv(NULL, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_try_recv(&rx0, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_try_recv(&rx, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_rx_len(NULL), 0);
+    ASSERT_EQ(async_broadcast_rx_len(&rx0), 0);
+    ASSERT_EQ(async_broadcast_sender_clone(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_broadcast_sender_release(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(b.receivers, 1);
+    ASSERT_EQ(b.senders, 1);
+    /* watch */
+    ASSERT_EQ(async_watch_init(NULL, sizeof(int), NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_destroy(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_subscribe(NULL, &wrx0), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_subscribe(&ch, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_unsubscribe(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_unsubscribe(&wrx0), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_send(NULL, &v), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_send(&ch, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_send_replace(NULL, &v, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_send_replace(&ch, NULL, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_send_modify(NULL, NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_send_modify(&ch, NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_borrow(NULL, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_borrow(&wrx0, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_borrow(&wrx, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_borrow_and_update(&wrx0, &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_has_changed(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_has_changed(&wrx0), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_mark_changed(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_mark_changed(&wrx0), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_mark_unchanged(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_mark_unchanged(&wrx0), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_changed(NULL, &wrx, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_changed(t, NULL, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_changed(t, &wrx0, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_changed(t, &wrx, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_sender_clone(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_sender_release(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(out, -1);                           /* nothing was written anywhere */
+    ASSERT_EQ(async_watch_has_changed(&wrx), 0);
+    ASSERT_EQ(ch.receivers, 1);
+    ASSERT_EQ(ch.version, 0);
+    ASSERT_EQ(w->state, 0);
+    /* and every channel still works */
+    ASSERT_EQ(async_mpsc_try_send(&c, &v), 0);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), 0);
+    ASSERT_EQ(out, 5);
+    ASSERT_EQ(async_broadcast_send(&b, &v), 1);
+    ASSERT_EQ(async_broadcast_rx_len(&rx), 1);
+    ASSERT_EQ(async_oneshot_send(&o, &v), 0);
+    ASSERT_EQ(async_watch_send(&ch, &v), 0);
+    ASSERT_EQ(async_watch_has_changed(&wrx), 1);
+    async_broadcast_unsubscribe(&rx);
+    async_watch_unsubscribe(&wrx);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+    ASSERT_EQ(async_oneshot_destroy(&o), 0);
+    ASSERT_EQ(async_broadcast_destroy(&b), 0);
+    ASSERT_EQ(async_watch_destroy(&ch), 0);
+}
+TEST(chan_bad_arguments) { run_script(chan_bad_arguments_body); }
+
+/* A channel in caller storage of async_mpsc_storage_size bytes allocates nothing; a
+   size that overflows is SIZE_MAX and refused. */
+TEST(mpsc_in_caller_storage) {
+    async_mpsc c;
+    long long store[4];
+    long long v, out = 0;
+    long allocs0 = test_allocs;
+    ASSERT_EQ(async_mpsc_storage_size(sizeof(long long), 4), sizeof store);
+    ASSERT_EQ(async_mpsc_storage_size(SIZE_MAX / 2, 3), SIZE_MAX);
+    ASSERT_EQ(async_mpsc_init(&c, SIZE_MAX / 2, 3, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(long long), 4, store), 0);
+    for (v = 1; v <= 4; v++) ASSERT_EQ(async_mpsc_try_send(&c, &v), 0);
+    v = 5;
+    ASSERT_EQ(async_mpsc_try_send(&c, &v), ASYNC_EAGAIN);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), 0);
+    ASSERT_EQ(out, 1);
+    ASSERT_EQ(test_allocs, allocs0);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+    ASSERT_EQ(store[3], 4);                       /* the items were in the caller's array */
+}
+
+/* Destroy refuses a channel a task still waits on (ASYNC_EBUSY), whichever queue the
+   task is in, and works once the wait is over. */
+typedef struct { async_task task; async_waiter w; void *ch; int kind, rc, item; } wait_frame;
+static int chan_waiter(async_task *t) {
+    wait_frame *f = (wait_frame *)t;
+    ASYNC_BEGIN(t);
+    if (f->kind == 0) ASYNC_AWAIT(f->rc, async_mpsc_recv(t, (async_mpsc *)f->ch, &f->w, &f->item));
+    else if (f->kind == 1)
+        ASYNC_AWAIT(f->rc, async_mpsc_send(t, (async_mpsc *)f->ch, &f->w, &f->item));
+    else if (f->kind == 2) ASYNC_AWAIT(f->rc, async_mpsc_closed(t, (async_mpsc *)f->ch, &f->w));
+    else if (f->kind == 3)
+        ASYNC_AWAIT(f->rc, async_oneshot_recv(t, (async_oneshot *)f->ch, &f->w, &f->item));
+    else if (f->kind == 4) ASYNC_AWAIT(f->rc, async_oneshot_closed(t, (async_oneshot *)f->ch, &f->w));
+    else if (f->kind == 5)
+        ASYNC_AWAIT(f->rc, async_broadcast_recv(t, (async_broadcast_rx *)f->ch, &f->w, &f->item));
+    else ASYNC_AWAIT(f->rc, async_watch_changed(t, (async_watch_rx *)f->ch, &f->w));
+    ASYNC_END(f->rc);
+}
+TEST(destroy_while_a_task_waits_is_refused) {
+    async_runtime rt;
+    static wait_frame f;
+    async_mpsc c;
+    async_oneshot o;
+    async_broadcast b;
+    async_broadcast_rx brx;
+    async_watch ch;
+    async_watch_rx wrx;
+    int kind, one = 1;
+    ZERO(brx); ZERO(wrx);
+    async_runtime_init(&rt, NULL);
+    for (kind = 0; kind < 7; kind++) {
+        ZERO(f);
+        f.kind = kind;
+        async_mpsc_init(&c, sizeof(int), 1, NULL);
+        async_oneshot_init(&o, sizeof(int), NULL);
+        async_broadcast_init(&b, sizeof(int), 2, NULL);
+        async_broadcast_subscribe(&b, &brx);
+        async_watch_init(&ch, sizeof(int), NULL, NULL);
+        async_watch_subscribe(&ch, &wrx);
+        if (kind == 1) async_mpsc_try_send(&c, &one);            /* full: the send waits */
+        f.ch = kind <= 2 ? (void *)&c : kind <= 4 ? (void *)&o : kind == 5 ? (void *)&brx
+                                                                          : (void *)&wrx;
+        async_task_spawn(&rt, &f.task, chan_waiter, "waiter");
+        ASSERT_EQ(async_runtime_run(&rt), 1);
+        ASSERT_EQ(async_mpsc_destroy(&c), kind <= 2 ? ASYNC_EBUSY : 0);
+        ASSERT_EQ(async_oneshot_destroy(&o), kind == 3 || kind == 4 ? ASYNC_EBUSY : 0);
+        ASSERT_EQ(async_broadcast_destroy(&b), kind == 5 ? ASYNC_EBUSY : 0);
+        ASSERT_EQ(async_watch_destroy(&ch), kind == 6 ? ASYNC_EBUSY : 0);
+        async_task_abort(&f.task);
+        ASSERT_EQ(async_runtime_run(&rt), 0);
+        ASSERT_EQ(f.rc, ASYNC_ECANCELED);
+        if (kind <= 2) ASSERT_EQ(async_mpsc_destroy(&c), 0);
+        if (kind == 3 || kind == 4) ASSERT_EQ(async_oneshot_destroy(&o), 0);
+        if (kind == 5) ASSERT_EQ(async_broadcast_destroy(&b), 0);
+        if (kind == 6) ASSERT_EQ(async_watch_destroy(&ch), 0);
+    }
+    async_runtime_destroy(&rt);
+}
+
+/* A sender released after it sent changes nothing (the value is still there); a
+   watch send_replace may leave out the old value; 16-byte items copy whole. */
+typedef struct { long long a, b; } pair16;
+TEST(oneshot_release_after_send_and_watch_replace_without_old) {
+    async_oneshot o;
+    async_watch ch;
+    async_watch_rx rx;
+    async_mpsc c;
+    pair16 p = {1, 2}, q = {0, 0};
+    int v = 3, out = 0;
+    ZERO(rx);
+    async_oneshot_init(&o, sizeof(int), NULL);
+    ASSERT_EQ(async_oneshot_send(&o, &v), 0);
+    ASSERT_EQ(async_oneshot_sender_release(&o), 0);
+    ASSERT_EQ(async_oneshot_try_recv(&o, &out), 0);
+    ASSERT_EQ(out, 3);
+    async_oneshot_destroy(&o);
+    async_watch_init(&ch, sizeof(pair16), NULL, &p);
+    async_watch_subscribe(&ch, &rx);
+    p.a = 10; p.b = 20;
+    ASSERT_EQ(async_watch_send_replace(&ch, &p, NULL), 0);
+    ASSERT_EQ(async_watch_borrow_and_update(&rx, &q), 0);
+    ASSERT_EQ(q.a, 10);
+    ASSERT_EQ(q.b, 20);
+    ASSERT_EQ(async_watch_has_changed(&rx), 0);
+    async_watch_unsubscribe(&rx);
+    async_watch_destroy(&ch);
+    async_mpsc_init(&c, sizeof(pair16), 2, NULL);
+    ASSERT_EQ(async_mpsc_try_send(&c, &p), 0);
+    ZERO(q);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &q), 0);
+    ASSERT_EQ(q.a + q.b, 30);
+    async_mpsc_destroy(&c);
+}
+
+/* An unbounded channel keeps one drained block as a spare: a steady stream through it
+   allocates nothing more; async_mpsc_send there fails with ASYNC_ENOMEM sending
+   nothing when a block cannot be had. */
+static void unbounded_spare_body(async_task *t, async_waiter *w) {
+    async_mpsc c;
+    int i, v, out = 0;
+    long allocs;
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), 0, NULL), 0);
+    for (v = 0; v < 40; v++) ASSERT_EQ(async_mpsc_send(t, &c, w, &v), 0);    /* 2 blocks */
+    for (i = 0; i < 32; i++) ASSERT_EQ(async_mpsc_try_recv(&c, &out), 0);   /* 1st: spare */
+    ASSERT_EQ(out, 31);
+    allocs = test_allocs;
+    for (; v < 64; v++) ASSERT_EQ(async_mpsc_send(t, &c, w, &v), 0);        /* fills the 2nd */
+    ASSERT_EQ(async_mpsc_send(t, &c, w, &v), 0);                            /* the spare */
+    ASSERT_EQ(test_allocs, allocs);
+    v++;
+    for (i = 0; i < 31; i++, v++) ASSERT_EQ(async_mpsc_send(t, &c, w, &v), 0);
+    test_fail_at = test_alloc_calls + 1;          /* a 4th block is needed now */
+    ASSERT_EQ(async_mpsc_send(t, &c, w, &v), ASYNC_ENOMEM);
+    ASSERT_EQ(async_mpsc_len(&c), 8 + 24 + 32);
+    ASSERT_EQ(c.used, async_mpsc_len(&c));        /* no permit left behind */
+    for (i = 32; i < 96; i++) {
+        ASSERT_EQ(async_mpsc_recv(t, &c, w, &out), 0);
+        if (out != i) { ASSERT_EQ(out, i); break; }
+    }
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), ASYNC_EAGAIN);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+}
+TEST(mpsc_unbounded_reuses_a_spare_block) { run_script(unbounded_spare_body); }
+
+/* Operations in a cleanup that runs because the task was cancelled are in cancel
+   mode: an unbounded send or reserve gives ASYNC_ECANCELED and sends nothing (the
+   try_ forms still work), recv_many of 0 items too. */
+typedef struct { async_task task; async_waiter w; async_timer timer; async_mpsc *c; int rc[4]; } cm_frame;
+static int cancel_mode_sender(async_task *t) {
+    cm_frame *f = (cm_frame *)t;
+    int v = 9, rc;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_SEC(1)));
+    ASYNC_CLEANUP();
+    f->rc[0] = async_mpsc_send(t, f->c, &f->w, &v);
+    f->rc[1] = async_mpsc_reserve(t, f->c, &f->w);
+    f->rc[2] = async_mpsc_recv_many(t, f->c, &f->w, &v, 0);
+    f->rc[3] = async_mpsc_try_send(f->c, &v);
+    ASYNC_END(0);
+}
+TEST(mpsc_unbounded_ops_in_cancel_mode) {
+    async_runtime rt;
+    static cm_frame f;
+    async_mpsc c;
+    int out = 0;
+    ZERO(f);
+    test_rt_paused(&rt);
+    async_mpsc_init(&c, sizeof(int), 0, NULL);
+    f.c = &c;
+    async_task_spawn(&rt, &f.task, cancel_mode_sender, "sender");
+    async_runtime_step(&rt, 0);
+    async_task_abort(&f.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.rc[0], ASYNC_ECANCELED);
+    ASSERT_EQ(f.rc[1], ASYNC_ECANCELED);
+    ASSERT_EQ(f.rc[2], ASYNC_ECANCELED);
+    ASSERT_EQ(f.rc[3], 0);
+    ASSERT_EQ(async_mpsc_len(&c), 1);             /* only the try_send's item */
+    ASSERT_EQ(c.used, 1);                         /* and no permit */
+    ASSERT_EQ(async_mpsc_try_recv(&c, &out), 0);
+    ASSERT_EQ(out, 9);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+/* A oneshot whose value is there completes at once, spending budget: with none left
+   the receive yields and keeps the value for the next poll. */
+typedef struct { async_task task; async_waiter w; async_oneshot *o; int rc, item, polls_seen; } os_frame;
+static int budget_then_oneshot(async_task *t) {
+    os_frame *f = (os_frame *)t;
+    ASYNC_BEGIN(t);
+    while (async_consume_budget(t)) {}            /* spend it all */
+    ASYNC_AWAIT(f->rc, async_oneshot_recv(t, f->o, &f->w, &f->item));
+    ASYNC_END(f->rc);
+}
+TEST(oneshot_recv_without_budget_yields_and_keeps_the_value) {
+    async_runtime rt;
+    static os_frame f;
+    async_oneshot o;
+    async_stats st;
+    int v = 42;
+    ZERO(f);
+    async_runtime_init(&rt, NULL);
+    async_oneshot_init(&o, sizeof(int), NULL);
+    async_oneshot_send(&o, &v);
+    f.o = &o;
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, budget_then_oneshot, "rx"), 0);
+    ASSERT_EQ(f.item, 42);
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.polls, 2);                       /* yielded once */
+    ASSERT_EQ(async_oneshot_try_recv(&o, &v), ASYNC_ECLOSED);   /* taken once */
+    async_oneshot_destroy(&o);
+    async_runtime_destroy(&rt);
+}
+
+/* Releasing more sender handles than exist is refused; is_closed follows close. */
+TEST(sender_handles_and_is_closed) {
+    async_mpsc c;
+    async_broadcast b;
+    async_watch ch;
+    async_mpsc_init(&c, sizeof(int), 1, NULL);
+    ASSERT_EQ(async_mpsc_close(&c), 0);
+    ASSERT_EQ(async_mpsc_is_closed(&c), 1);
+    ASSERT_EQ(async_mpsc_sender_release(&c), 0);
+    ASSERT_EQ(async_mpsc_sender_release(&c), ASYNC_EINVAL);
+    async_mpsc_destroy(&c);
+    async_broadcast_init(&b, sizeof(int), 1, NULL);
+    ASSERT_EQ(async_broadcast_sender_release(&b), 0);
+    ASSERT_EQ(async_broadcast_sender_release(&b), ASYNC_EINVAL);
+    async_broadcast_destroy(&b);
+    async_watch_init(&ch, sizeof(int), NULL, NULL);
+    ASSERT_EQ(async_watch_sender_release(&ch), 0);
+    ASSERT_EQ(async_watch_sender_release(&ch), ASYNC_EINVAL);
+    async_watch_destroy(&ch);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(mpsc_order_and_backpressure_capacity_1);
@@ -1281,5 +1662,13 @@ int main(int argc, char **argv) {
     RUN(watch_versions_and_close);
     RUN(watch_borrow_and_update_and_marks);
     RUN(watch_cancelled_changed_marks_nothing);
+    RUN(chan_bad_arguments);
+    RUN(mpsc_in_caller_storage);
+    RUN(destroy_while_a_task_waits_is_refused);
+    RUN(oneshot_release_after_send_and_watch_replace_without_old);
+    RUN(mpsc_unbounded_reuses_a_spare_block);
+    RUN(mpsc_unbounded_ops_in_cancel_mode);
+    RUN(oneshot_recv_without_budget_yields_and_keeps_the_value);
+    RUN(sender_handles_and_is_closed);
     DONE();
 }

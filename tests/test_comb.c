@@ -511,8 +511,8 @@ TEST(joinset_destroy_cancels_now_and_frees) {
     m[1].d = 0;
     async_joinset_spawn(&js, &m[0].task, member_run, "slow");
     async_joinset_spawn(&js, &m[1].task, member_run, "quick");
-    async_joinset_spawn_alloc(&js, member_run, sizeof(member), "alloc-slow", &a);
-    ((member *)a)->d = MS(100);
+    if (async_joinset_spawn_alloc(&js, member_run, sizeof(member), "alloc-slow", &a) == 0)
+        ((member *)a)->d = MS(100);
     async_joinset_spawn_alloc(&js, member_run, sizeof(member), "alloc-quick", &b);
     async_runtime_step(&rt, 0);                   /* the quick ones finish, unjoined */
     ASSERT_EQ(async_joinset_destroy(&js), 2);     /* the two slow ones, cancelled now */
@@ -864,6 +864,323 @@ TEST(bulkhead_rejects_when_full) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- bad arguments and edges --------------------------------------------------------- */
+TEST(comb_bad_arguments) {
+    async_runtime rt, zero;
+    async_joinset js, dead;
+    async_task *ring[2], *out = (async_task *)&rt;
+    static member m;
+    static reaper r;
+    async_backoff b;
+    async_breaker cb;
+    async_bulkhead bh;
+    async_waiter w;
+    async_time d = 7;
+    int res = -1;
+    ZERO(zero); ZERO(m); ZERO(r); ZERO(w); ZERO(dead);
+    start(&rt);
+    /* JoinSet */
+    ASSERT_EQ(async_joinset_init(NULL, &rt), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_init(&js, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_init(&js, &zero), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_init_ordered(&js, &rt, NULL, 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_init_ordered(&js, &rt, ring, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_init_ordered(&js, &zero, ring, 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_spawn(NULL, &m.task, member_run, "m"), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_spawn(&dead, &m.task, member_run, "m"), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_spawn_alloc(NULL, member_run, sizeof(member), "m", &out), ASYNC_EINVAL);
+    CHECK(out == NULL);
+    ASSERT_EQ(async_joinset_spawn_alloc(&dead, member_run, sizeof(member), "m", NULL),
+              ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_join_next(NULL, &dead, &w, NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_join_next(&r.task, NULL, &w, NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_join_next(&r.task, &dead, NULL, NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_join_next(&r.task, &dead, &w, NULL, &res), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_wait_all(NULL, &dead, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_wait_all(&r.task, NULL, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_wait_all(&r.task, &dead, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_len(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_abort_all(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_abort_all(&dead), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_detach_all(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_detach_all(&dead), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_destroy(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_joinset_destroy(&dead), ASYNC_EINVAL);      /* destroyed, or never made */
+    ASSERT_EQ(res, -1);
+    ASSERT_EQ(async_task_state(&m.task), ASYNC_TASK_IDLE);       /* nothing was spawned */
+    /* a spawn that fails leaves the set as it was */
+    async_joinset_init(&js, &rt);
+    ASSERT_EQ(async_joinset_spawn(&js, &m.task, NULL, "m"), ASYNC_EINVAL);
+    test_fail_at = test_alloc_calls + 1;
+    ASSERT_EQ(async_joinset_spawn_alloc(&js, member_run, sizeof(member), "m", &out), ASYNC_ENOMEM);
+    CHECK(out == NULL);
+    ASSERT_EQ(async_joinset_len(&js), 0);
+    ASSERT_EQ(async_joinset_destroy(&js), 0);
+    ASSERT_EQ(async_joinset_destroy(&js), ASYNC_EINVAL);         /* twice */
+    /* backoff, breaker, bulkhead */
+    ASSERT_EQ(async_backoff_init(NULL, 1, 2, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_backoff_init(&b, 5, 4, 0), ASYNC_EINVAL);    /* max below base */
+    async_backoff_init(&b, 5, 10, 0);
+    ASSERT_EQ(async_backoff_reset(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_backoff_next(NULL, 0, ASYNC_EAGAIN, &d), ASYNC_EINVAL);
+    ASSERT_EQ(async_backoff_next(&b, 0, ASYNC_EAGAIN, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(b.attempts, 0);
+    ASSERT_EQ(d, 7);
+    ASSERT_EQ(async_breaker_init(NULL, 1, 1, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_breaker_init(&cb, 2, 1, 1), 0);
+    ASSERT_EQ(async_breaker_state(NULL, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_breaker_allow(NULL, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_breaker_record(NULL, 0, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_breaker_record(&cb, 0, ASYNC_EAGAIN), ASYNC_BREAKER_CLOSED);   /* 1 of 2 */
+    ASSERT_EQ(async_bulkhead_init(NULL, 1, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_bulkhead_init(&bh, 0, 1), ASYNC_EINVAL);
+    async_bulkhead_init(&bh, 1, 1);
+    ASSERT_EQ(async_bulkhead_enter(NULL, &bh, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_bulkhead_enter(&r.task, NULL, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_bulkhead_enter(&r.task, &bh, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_bulkhead_leave(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_bulkhead_leave(&bh), ASYNC_EINVAL);          /* nobody is inside */
+    ASSERT_EQ(async_semaphore_available(&bh.sem), 1);
+    ASSERT_EQ(bh.queued, 0);
+    async_runtime_destroy(&rt);
+}
+
+static int reap_one(async_task *t) {
+    reaper *f = (reaper *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_joinset_join_next(t, f->js, &f->w, &f->got, NULL));
+    ASYNC_END(f->rc);
+}
+/* An ordered set's ring wraps around: members come back in spawn order across the
+   end of the ring; join_next may leave out the result; a full ring refuses an
+   allocated spawn too. */
+TEST(joinset_ordered_ring_wraps) {
+    async_runtime rt;
+    async_joinset js;
+    async_task *ring[2], *a = NULL;
+    static member m[3];
+    static reaper r;
+    int i;
+    ZERO(m); ZERO(r);
+    start(&rt);
+    ASSERT_EQ(async_joinset_init_ordered(&js, &rt, ring, 2), 0);
+    for (i = 0; i < 2; i++) {
+        m[i].id = i + 1;
+        m[i].d = MS(20 - 10 * i);
+        ASSERT_EQ(async_joinset_spawn(&js, &m[i].task, member_run, "m"), 0);
+    }
+    ASSERT_EQ(async_joinset_spawn_alloc(&js, member_run, sizeof(member), "full", &a),
+              ASYNC_EAGAIN);
+    CHECK(a == NULL);
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_joinset_len(&js), 2);
+    m[2].id = 3;
+    m[2].d = MS(5);
+    /* reap one from inside a task, then spawn into the freed slot: it wraps */
+    ZERO(r);
+    r.js = &js;
+    {
+        static reaper one;
+        ZERO(one);
+        one.js = &js;
+        ASSERT_EQ(async_runtime_block_on(&rt, &one.task, reap_one, "one"), 0);
+        ASSERT_EQ(one.got == &m[0].task, 1);     /* spawn order, though m[1] ended first */
+    }
+    ASSERT_EQ(async_joinset_spawn(&js, &m[2].task, member_run, "m3"), 0);
+    ASSERT_EQ(async_runtime_block_on(&rt, &r.task, reap_all, "reaper"), ASYNC_ECLOSED);
+    ASSERT_EQ(r.n, 2);
+    ASSERT_EQ(r.order[0], 2);
+    ASSERT_EQ(r.order[1], 3);
+    ASSERT_EQ(async_joinset_spawn_alloc(&js, member_run, sizeof(member), "alloc", &a), 0);
+    ((member *)a)->id = 9;
+    ZERO(r);
+    r.js = &js;
+    ASSERT_EQ(async_runtime_block_on(&rt, &r.task, reap_all, "reaper"), ASYNC_ECLOSED);
+    ASSERT_EQ(r.n, 1);
+    ASSERT_EQ(r.order[0], 9);
+    async_joinset_destroy(&js);
+    async_runtime_destroy(&rt);
+}
+
+/* Destroy refuses a set a task waits on in join_next (ASYNC_EBUSY); abort that task
+   and it works. */
+TEST(joinset_destroy_while_joined_is_refused) {
+    async_runtime rt;
+    async_joinset js;
+    static member m;
+    static reaper r;
+    ZERO(m); ZERO(r);
+    start(&rt);
+    async_joinset_init(&js, &rt);
+    m.d = MS(10);
+    async_joinset_spawn(&js, &m.task, member_run, "m");
+    r.js = &js;
+    async_task_spawn(&rt, &r.task, reap_all, "reaper");
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_joinset_destroy(&js), ASYNC_EBUSY);
+    ASSERT_EQ(async_joinset_len(&js), 1);
+    async_task_abort(&r.task);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_state(&r.task), ASYNC_TASK_DONE);
+    ASSERT_EQ(async_joinset_destroy(&js), 1);     /* the member, cancelled now */
+    ASSERT_EQ(m.cleaned, 1);
+    async_runtime_destroy(&rt);
+}
+
+/* A member may act on its own set: abort_all from inside aborts it too (it ends
+   cancelled at its next await); detach_all from inside detaches it too. */
+typedef struct { async_task task; async_timer tm; async_joinset *js; int what, n, rc, after; } self_member;
+static int self_member_run(async_task *t) {
+    self_member *f = (self_member *)t;
+    ASYNC_BEGIN(t);
+    f->n = f->what == 0 ? async_joinset_abort_all(f->js) : async_joinset_detach_all(f->js);
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->tm, MS(1)));
+    f->after = 1;
+    ASYNC_END(7);
+}
+TEST(joinset_member_acts_on_its_own_set) {
+    async_runtime rt;
+    async_joinset js;
+    static self_member s;
+    static member m;
+    static reaper r;
+    int rc = 0;
+    ZERO(s); ZERO(m); ZERO(r);
+    start(&rt);
+    async_joinset_init(&js, &rt);
+    s.js = &js;
+    m.d = MS(50);
+    async_joinset_spawn(&js, &m.task, member_run, "other");     /* waiting when aborted */
+    async_joinset_spawn(&js, &s.task, self_member_run, "self");
+    r.js = &js;
+    ASSERT_EQ(async_runtime_block_on(&rt, &r.task, reap_all, "reaper"), ASYNC_ECLOSED);
+    ASSERT_EQ(s.n, 2);                            /* both, itself included */
+    ASSERT_EQ(s.after, 0);
+    ASSERT_EQ(r.n, 2);
+    ASSERT_EQ(r.order[0], ASYNC_ECANCELED);
+    ASSERT_EQ(r.order[1], ASYNC_ECANCELED);
+    ASSERT_EQ(m.cleaned, 1);
+    async_joinset_destroy(&js);
+    ZERO(s); ZERO(m);
+    async_joinset_init(&js, &rt);
+    s.js = &js;
+    s.what = 1;
+    m.d = MS(5);
+    m.id = 4;
+    async_joinset_spawn(&js, &s.task, self_member_run, "self");
+    async_joinset_spawn(&js, &m.task, member_run, "other");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(async_joinset_len(&js), 0);         /* nothing left in the set */
+    ASSERT_EQ(s.after, 1);                        /* both ran on to their end */
+    ASSERT_EQ(async_task_result(&m.task, &rc), 0);
+    ASSERT_EQ(rc, 4);
+    ASSERT_EQ(async_joinset_destroy(&js), 0);
+    async_runtime_destroy(&rt);
+}
+
+/* Aborting a task while ASYNC_RETRY sleeps between attempts cancels it there: no
+   further attempt, no timer left armed. */
+TEST(retry_aborted_during_backoff) {
+    async_runtime rt;
+    static retry_frame f;
+    int rc = 0;
+    ZERO(f);
+    start(&rt);
+    async_backoff_init(&f.b, MS(100), MS(100), 0);
+    f.b.jitter = ASYNC_JITTER_NONE;
+    f.fl.fail_until = 100;
+    async_task_spawn(&rt, &f.task, retrier, "retry");
+    async_runtime_step(&rt, 0);                   /* the first call sleeps 1 ms */
+    async_time_advance(&rt, MS(1));
+    async_runtime_step(&rt, 0);                   /* it failed: the backoff sleeps */
+    ASSERT_EQ(f.fl.calls, 1);
+    ASSERT_EQ(rt.ntimers, 1);
+    async_task_abort(&f.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(async_task_result(&f.task, &rc), 0);
+    ASSERT_EQ(rc, ASYNC_ECANCELED);
+    ASSERT_EQ(f.fl.calls, 1);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
+/* The breaker's edges: half_open_max 0 counts as 1; with 2 trials one success is not
+   enough; a failure reported while open (a call let through before) keeps it open
+   for the same time; a result reported in half-open without a trial out counts. */
+TEST(circuit_breaker_edges) {
+    async_breaker cb;
+    async_time now = MS(1000);
+    ASSERT_EQ(async_breaker_init(&cb, 1, MS(100), 0), 0);
+    ASSERT_EQ(async_breaker_allow(&cb, now), 0);
+    ASSERT_EQ(async_breaker_allow(&cb, now), 0);                   /* two calls out */
+    ASSERT_EQ(async_breaker_record(&cb, now, ASYNC_EAGAIN), ASYNC_BREAKER_OPEN);
+    ASSERT_EQ(async_breaker_record(&cb, now + MS(50), ASYNC_EAGAIN), ASYNC_BREAKER_OPEN);
+    ASSERT_EQ(async_breaker_allow(&cb, now + MS(99)), ASYNC_EREJECTED);   /* not extended */
+    ASSERT_EQ(async_breaker_allow(&cb, now + MS(100)), 0);               /* one trial */
+    ASSERT_EQ(async_breaker_allow(&cb, now + MS(100)), ASYNC_EREJECTED);
+    ASSERT_EQ(async_breaker_record(&cb, now + MS(101), 0), ASYNC_BREAKER_CLOSED);
+    ASSERT_EQ(async_breaker_init(&cb, 1, MS(100), 2), 0);
+    async_breaker_allow(&cb, now);
+    async_breaker_record(&cb, now, ASYNC_EAGAIN);
+    ASSERT_EQ(async_breaker_allow(&cb, now + MS(100)), 0);
+    ASSERT_EQ(async_breaker_allow(&cb, now + MS(100)), 0);               /* two trials */
+    ASSERT_EQ(async_breaker_record(&cb, now + MS(101), 0), ASYNC_BREAKER_HALF_OPEN);
+    ASSERT_EQ(async_breaker_record(&cb, now + MS(102), 0), ASYNC_BREAKER_CLOSED);
+    ASSERT_EQ(async_breaker_init(&cb, 1, MS(100), 2), 0);
+    async_breaker_record(&cb, now, ASYNC_EAGAIN);
+    ASSERT_EQ(async_breaker_state(&cb, now + MS(100)), ASYNC_BREAKER_HALF_OPEN);
+    ASSERT_EQ(async_breaker_allow(&cb, now + MS(100)), 0);               /* one trial out */
+    ASSERT_EQ(async_breaker_record(&cb, now + MS(100), 0), ASYNC_BREAKER_HALF_OPEN);
+    ASSERT_EQ(async_breaker_record(&cb, now + MS(100), 0), ASYNC_BREAKER_CLOSED);  /* none out */
+    ASSERT_EQ(cb.half_open_inflight, 0);
+}
+
+/* A retryable callback decides which errors are worth another attempt. */
+static int only_eagain(int rc) { return rc == ASYNC_EAGAIN; }
+TEST(backoff_retryable_callback) {
+    async_backoff b;
+    async_time d = 0;
+    async_backoff_init(&b, MS(1), MS(8), 0);
+    b.jitter = ASYNC_JITTER_NONE;
+    b.retryable = only_eagain;
+    ASSERT_EQ(async_backoff_next(&b, 0, ASYNC_EAGAIN, &d), 0);
+    ASSERT_EQ(d, MS(1));
+    ASSERT_EQ(async_backoff_next(&b, 0, ASYNC_ETIMEDOUT, &d), ASYNC_ELIMIT);
+    ASSERT_EQ(async_backoff_next(&b, 0, ASYNC_ECANCELED, &d), ASYNC_ELIMIT);
+    ASSERT_EQ(b.attempts, 1);                     /* refusals count no attempt */
+    ASSERT_EQ(async_backoff_next(&b, 0, ASYNC_EAGAIN, &d), 0);
+    ASSERT_EQ(d, MS(2));
+}
+
+/* A bulkhead entered from a cleanup in cancel mode gives ASYNC_ECANCELED and takes
+   no slot and no place in the queue. */
+typedef struct { async_task task; async_timer tm; async_waiter w; async_bulkhead *b; int rc, enter_rc; } bh_cancel_frame;
+static int bh_cancel_run(async_task *t) {
+    bh_cancel_frame *f = (bh_cancel_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->tm, ASYNC_SEC(1)));
+    ASYNC_CLEANUP();
+    f->enter_rc = async_bulkhead_enter(t, f->b, &f->w);
+    ASYNC_END(0);
+}
+TEST(bulkhead_enter_in_cancel_mode) {
+    async_runtime rt;
+    async_bulkhead b;
+    static bh_cancel_frame f;
+    ZERO(f);
+    start(&rt);
+    async_bulkhead_init(&b, 1, 1);
+    f.b = &b;
+    async_task_spawn(&rt, &f.task, bh_cancel_run, "bh");
+    async_runtime_step(&rt, 0);
+    async_task_abort(&f.task);
+    async_runtime_run(&rt);
+    ASSERT_EQ(f.enter_rc, ASYNC_ECANCELED);
+    ASSERT_EQ(async_semaphore_available(&b.sem), 1);
+    ASSERT_EQ(b.queued, 0);
+    async_runtime_destroy(&rt);
+}
+
 /* JoinSet under random scripts of spawns, joins (plain, timed, selected), aborts,
    abort_all and detach_all, unordered and ordered (tests/joinset_model.h; also
    fuzzed): each member is reaped once, in completion (or spawn) order, with its
@@ -907,6 +1224,14 @@ int main(int argc, char **argv) {
     RUN(retry_with_backoff);
     RUN(circuit_breaker);
     RUN(bulkhead_rejects_when_full);
+    RUN(comb_bad_arguments);
+    RUN(joinset_ordered_ring_wraps);
+    RUN(joinset_destroy_while_joined_is_refused);
+    RUN(joinset_member_acts_on_its_own_set);
+    RUN(retry_aborted_during_backoff);
+    RUN(circuit_breaker_edges);
+    RUN(backoff_retryable_callback);
+    RUN(bulkhead_enter_in_cancel_mode);
     RUN(joinset_model_random_scripts);
     RUN(select_model_random_scripts);
     DONE();

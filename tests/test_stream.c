@@ -1429,6 +1429,243 @@ TEST(invalid_arguments) {
     ASSERT_EQ(async_stream_slot_size(16, NULL, 4), 0);
 }
 
+/* ---- every init and sink refuses bad arguments; sinks and error items ---------------- */
+typedef struct { async_task task; void (*body)(async_task *t); } sscript;
+static int sscript_task(async_task *t) {
+    sscript *f = (sscript *)t;
+    ASYNC_BEGIN(t);
+    f->body(t);
+    ASYNC_END(0);
+}
+static void run_sscript(void (*body)(async_task *t)) {
+    async_runtime rt;
+    static sscript f;
+    ZERO(f);
+    f.body = body;
+    test_rt_paused(&rt);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, sscript_task, "script"), 0);
+    async_runtime_destroy(&rt);
+}
+static int each_ok(const void *item, void *user) { (void)item; (void)user; return 0; }
+static int no_then(async_task *t, async_coro *co, const void *in, void *out, void *user) {
+    (void)t; (void)co; (void)in; (void)out; (void)user;
+    return 0;
+}
+static int no_step(async_task *t, async_coro *co, void *state, void *item) {
+    (void)t; (void)co; (void)state; (void)item;
+    return 0;
+}
+static void stream_bad_arguments_body(async_task *t) {
+    int data[3] = {1, 2, 3}, x = -1, scratch = 0, buf[4];
+    void *heap = NULL;
+    async_stream_iter it, it2;
+    async_stream_from_fn ff;
+    async_stream_unfold uf;
+    async_stream_gen g;
+    async_stream_mpsc sm;
+    async_stream_broadcast sb;
+    async_stream_map m;
+    async_stream_filter fl;
+    async_stream_then th;
+    async_stream_count ct;
+    async_stream_chunks ch;
+    async_stream_pair pr;
+    async_stream_select_all sa;
+    async_stream_timed tm;
+    async_stream_buffered b;
+    async_stream_fanout fo;
+    async_stream_fanout_out outs[2];
+    async_stream_sink k;
+    async_broadcast_rx rx0;
+    async_stream *ups[2];
+    uint64_t slots[16], ring[4];
+    ZERO(k); ZERO(rx0); ZERO(outs);
+    ASSERT_EQ(async_stream_iter_init(&it, data, sizeof(int), 3), 0);
+    ASSERT_EQ(async_stream_iter_init(&it2, data, sizeof(int), 3), 0);
+    /* next and cancel */
+    ASSERT_EQ(async_stream_next(t, NULL, &x), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_next(t, &it.base, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_cancel(NULL, &it.base, &x), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_cancel(t, NULL, &x), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_cancel(t, &it.base, NULL), ASYNC_EINVAL);
+    /* sources */
+    ASSERT_EQ(async_stream_from_fn_init(&ff, sizeof(int), NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_unfold_init(NULL, sizeof(int), no_step, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_unfold_init(&uf, sizeof(int), NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_gen_init(NULL, sizeof(int), fib_next), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_gen_init(&g, sizeof(int), NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_mpsc_init(NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_mpsc_init(&sm, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_broadcast_init(NULL, &rx0), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_broadcast_init(&sb, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_broadcast_init(&sb, &rx0), ASYNC_EINVAL);   /* not subscribed */
+    ASSERT_EQ(async_stream_interval_init(NULL, NULL), ASYNC_EINVAL);
+    /* adapters */
+    ASSERT_EQ(async_stream_map_init(NULL, &it.base, 4, square, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_map_init(&m, &it.base, 4, NULL, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_filter_map_init(NULL, &it.base, 4, odd_tripled, NULL, &scratch),
+              ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_filter_map_init(&m, NULL, 4, odd_tripled, NULL, &scratch),
+              ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_filter_map_init(&m, &it.base, 4, NULL, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_filter_map_init(&m, &it.base, 4, odd_tripled, NULL, NULL),
+              ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_filter_init(NULL, &it.base, is_even, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_take_while_init(&fl, NULL, is_even, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_skip_while_init(&fl, &it.base, NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_then_init(NULL, &it.base, 4, no_then, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_then_init(&th, NULL, 4, no_then, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_then_init(&th, &it.base, 4, NULL, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_then_init(&th, &it.base, 4, no_then, NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_skip_init(NULL, &it.base, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_enumerate_init(&ct, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_chunk_size(NULL, 2), 0);
+    ASSERT_EQ(async_stream_chunks_timeout_init(NULL, &it.base, 2, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_chunks_timeout_init(&ch, NULL, 2, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_chunks_timeout_init(&ch, &it.base, 0, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_zip_init(NULL, &it.base, &it2.base), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_zip_init(&pr, NULL, &it2.base), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_merge_init(&pr, &it.base, &it.base), ASYNC_EINVAL);  /* itself */
+    ASSERT_EQ(async_stream_select_all_init(NULL, ups, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_select_all_init(&sa, NULL, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_select_all_init(&sa, ups, 0), ASYNC_EINVAL);
+    ups[0] = &it.base;
+    ups[1] = &ch.base;
+    ch.base.item_size = 8;                        /* items of another size */
+    ASSERT_EQ(async_stream_select_all_init(&sa, ups, 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_throttle_init(NULL, &it.base, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_throttle_init(&tm, NULL, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_buffer_unordered_init(NULL, &it.base, 1, 4, work, sizeof(work_state),
+                                                 NULL, slots), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_buffer_unordered_init(&b, NULL, 1, 4, work, sizeof(work_state),
+                                                 NULL, slots), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_buffer_unordered_init(&b, &it.base, 1, 4, work, 1, NULL, slots),
+              ASYNC_EINVAL);                      /* state smaller than its async_coro */
+    ASSERT_EQ(async_stream_fanout_init(NULL, &it.base, ring, 4, outs, 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_fanout_init(&fo, NULL, ring, 4, outs, 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_fanout_init(&fo, &it.base, ring, 0, outs, 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_fanout_init(&fo, &it.base, ring, 4, NULL, 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_fanout_init(&fo, &it.base, ring, 4, outs, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_fanout_init(&fo, &it.base, NULL, 4, outs, 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_fanout_release(&outs[0]), ASYNC_EINVAL);  /* never initialised */
+    /* sinks */
+    ASSERT_EQ(async_stream_fold(NULL, &it.base, &k, &x, sum_int, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_fold(t, NULL, &k, &x, sum_int, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_fold(t, &it.base, NULL, &x, sum_int, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_fold(t, &it.base, &k, &x, NULL, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_fold(t, &it.base, &k, &x, sum_int, NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_for_each(NULL, &it.base, &k, each_ok, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_for_each(t, NULL, &k, each_ok, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_for_each(t, &it.base, NULL, each_ok, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_for_each(t, &it.base, &k, NULL, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_for_each(t, &it.base, &k, each_ok, NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_count_items(NULL, &it.base, &k, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_count_items(t, NULL, &k, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_count_items(t, &it.base, NULL, &scratch), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_count_items(t, &it.base, &k, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_collect(NULL, &it.base, &k, buf, 4), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_collect(t, NULL, &k, buf, 4), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_collect(t, &it.base, NULL, buf, 4), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_collect(t, &it.base, &k, NULL, 4), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_collect_alloc(NULL, &it.base, &k, &heap, 4), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_collect_alloc(t, NULL, &k, &heap, 4), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_collect_alloc(t, &it.base, NULL, &heap, 4), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_collect_alloc(t, &it.base, &k, NULL, 4), ASYNC_EINVAL);
+    ASSERT_EQ(async_stream_for_each_concurrent(t, NULL, &k, &scratch), ASYNC_EINVAL);
+    CHECK(heap == NULL);
+    ASSERT_EQ(k.count, 0);
+    /* nothing was read: the whole array is still there */
+    ASSERT_EQ(async_stream_collect(t, &it.base, &k, buf, 4), 0);
+    ASSERT_EQ(k.count, 3);
+    ASSERT_EQ(buf[2], 3);
+    ASSERT_EQ(x, -1);
+}
+TEST(stream_bad_arguments) { run_sscript(stream_bad_arguments_body); }
+
+/* Error items in every sink: counted and skipped, or (stop_on_error, the try_ forms)
+   returned at once with the stream still usable; for_each and count run to the end. */
+static int count_each(const void *item, void *user) { (void)item; (*(int *)user)++; return 0; }
+static void sinks_and_error_items_body(async_task *t) {
+    counter c;
+    async_stream_from_fn src;
+    async_stream_sink k;
+    int scratch, seen = 0, buf[16];
+    void *heap = NULL;
+    /* for_each to the end, skipping two error items */
+    ZERO(c); ZERO(k); c.limit = 5; c.nerr = 2; c.err_at[0] = 1; c.err_at[1] = 3;
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &c);
+    ASSERT_EQ(async_stream_for_each(t, &src.base, &k, count_each, &seen, &scratch), 0);
+    ASSERT_EQ(seen, 5);
+    ASSERT_EQ(k.count, 5);
+    ASSERT_EQ(k.errors, 2);
+    /* for_each stopping at one */
+    ZERO(c); ZERO(k); c.limit = 5; c.nerr = 1; c.err_at[0] = 2; seen = 0;
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &c);
+    k.stop_on_error = 1;
+    ASSERT_EQ(async_stream_for_each(t, &src.base, &k, count_each, &seen, &scratch), EITEM);
+    ASSERT_EQ(seen, 2);
+    ASSERT_EQ(async_stream_for_each(t, &src.base, &k, count_each, &seen, &scratch), 0);
+    ASSERT_EQ(seen, 5);                           /* it resumed after the error item */
+    /* count_items */
+    ZERO(c); ZERO(k); c.limit = 4; c.nerr = 1; c.err_at[0] = 0;
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &c);
+    ASSERT_EQ(async_stream_count_items(t, &src.base, &k, &scratch), 0);
+    ASSERT_EQ(k.count, 4);
+    ASSERT_EQ(k.errors, 1);
+    ZERO(c); ZERO(k); c.limit = 4; c.nerr = 1; c.err_at[0] = 0;
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &c);
+    k.stop_on_error = 1;
+    ASSERT_EQ(async_stream_count_items(t, &src.base, &k, &scratch), EITEM);
+    ASSERT_EQ(k.count, 0);
+    /* collect */
+    ZERO(c); ZERO(k); c.limit = 4; c.nerr = 1; c.err_at[0] = 2;
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &c);
+    ASSERT_EQ(async_stream_collect(t, &src.base, &k, buf, 16), 0);
+    ASSERT_EQ(k.count, 4);
+    ASSERT_EQ(k.errors, 1);
+    ASSERT_EQ(buf[2], 2);                         /* the error item took no place */
+    ZERO(c); ZERO(k); c.limit = 4; c.nerr = 1; c.err_at[0] = 2;
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &c);
+    k.stop_on_error = 1;
+    ASSERT_EQ(async_stream_collect(t, &src.base, &k, buf, 16), EITEM);
+    ASSERT_EQ(k.count, 2);
+    /* collect_alloc */
+    ZERO(c); ZERO(k); c.limit = 10; c.nerr = 2; c.err_at[0] = 0; c.err_at[1] = 9;
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &c);
+    ASSERT_EQ(async_stream_collect_alloc(t, &src.base, &k, &heap, 100), 0);
+    ASSERT_EQ(k.count, 10);
+    ASSERT_EQ(k.errors, 2);
+    ASSERT_EQ(((int *)heap)[9], 9);
+    ASYNC_FREE(heap);
+    heap = NULL;
+    ZERO(c); ZERO(k); c.limit = 10; c.nerr = 1; c.err_at[0] = 3;
+    async_stream_from_fn_init(&src, sizeof(int), counter_fn, &c);
+    k.stop_on_error = 1;
+    ASSERT_EQ(async_stream_collect_alloc(t, &src.base, &k, &heap, 100), EITEM);
+    ASSERT_EQ(k.count, 3);                        /* what came before is kept */
+    ASSERT_EQ(((int *)heap)[2], 2);
+    ASYNC_FREE(heap);
+}
+TEST(sinks_skip_or_stop_at_error_items) { run_sscript(sinks_and_error_items_body); }
+
+/* Items of size 0 (events without data) collect into no storage worth the name:
+   collect_alloc counts them. */
+static void zero_size_collect_body(async_task *t) {
+    async_stream_iter it;
+    async_stream_sink k;
+    void *heap = NULL;
+    ZERO(k);
+    async_stream_iter_init(&it, NULL, 0, 20);
+    ASSERT_EQ(async_stream_collect_alloc(t, &it.base, &k, &heap, 100), 0);
+    ASSERT_EQ(k.count, 20);
+    ASYNC_FREE(heap);
+    ZERO(k);
+    async_stream_iter_init(&it, NULL, 0, 20);
+    ASSERT_EQ(async_stream_collect(t, &it.base, &k, NULL, 5), ASYNC_ELIMIT);
+    ASSERT_EQ(k.count, 5);
+}
+TEST(zero_size_items_collect) { run_sscript(zero_size_collect_body); }
+
 /* ---- writing a stream ----------------------------------------------------------- */
 typedef struct {
     async_stream base;                  /* first */
@@ -1622,6 +1859,9 @@ int main(int argc, char **argv) {
     RUN(select_over_stream_next_loses_no_item);
     RUN(abort_mid_pipeline_leaves_nothing_registered);
     RUN(invalid_arguments);
+    RUN(stream_bad_arguments);
+    RUN(sinks_skip_or_stop_at_error_items);
+    RUN(zero_size_items_collect);
     RUN(custom_stream_spends_the_budget);
     RUN(throttle_gap_survives_a_cancelled_next);
     RUN(stream_cancel_drops_a_partly_read_chain);

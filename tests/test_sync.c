@@ -706,6 +706,195 @@ TEST(token_wait_abort_and_destroy_busy) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- bad arguments ------------------------------------------------------------------ */
+/* Every primitive refuses NULL (and out-of-range counts) with ASYNC_EINVAL, and the
+   objects passed alongside are left as they were. */
+TEST(sync_bad_arguments) {
+    async_runtime rt;
+    static sframe host;
+    async_semaphore s;
+    async_mutex m = ASYNC_MUTEX_INIT;
+    async_rwlock l;
+    async_notify n = ASYNC_NOTIFY_INIT;
+    async_barrier b;
+    async_cancel_token tok, child;
+    async_waiter w;
+    async_task *t = &host.task;
+    ZERO(host); ZERO(w); ZERO(l);
+    async_runtime_init(&rt, NULL);
+    async_task_spawn(&rt, t, locker, "host");    /* a task to pass; it never runs here */
+    async_semaphore_init(&s, 2);
+    async_barrier_init(&b, 2);
+    async_cancel_token_init(&tok);
+    /* semaphore */
+    ASSERT_EQ(async_semaphore_acquire_many(NULL, &s, &w, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_acquire_many(t, NULL, &w, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_acquire_many(t, &s, NULL, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_acquire_many(t, &s, &w, ASYNC_SEMAPHORE_MAX_PERMITS + 1),
+              ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_try_acquire(NULL, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_try_acquire(&s, ASYNC_SEMAPHORE_MAX_PERMITS + 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_release(NULL, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_add_permits(NULL, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_forget(NULL, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_forget(&s, 1), ASYNC_EINVAL);          /* none is held */
+    ASSERT_EQ(async_semaphore_forget_permits(NULL, 1), 0);
+    ASSERT_EQ(async_semaphore_close(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_is_closed(NULL), 0);
+    ASSERT_EQ(async_semaphore_available(NULL), 0);
+    ASSERT_EQ(async_semaphore_available(&s), 2);
+    ASSERT_EQ(async_semaphore_is_closed(&s), 0);
+    CHECK(s.q.head == NULL && w.state == 0);
+    /* mutex */
+    ASSERT_EQ(async_mutex_lock(NULL, &m, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_mutex_lock(t, NULL, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_mutex_lock(t, &m, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mutex_try_lock(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mutex_unlock(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mutex_unlock(&m), ASYNC_EINVAL);                 /* not locked */
+    ASSERT_EQ(async_mutex_is_locked(NULL), 0);
+    ASSERT_EQ(async_mutex_is_locked(&m), 0);
+    /* rwlock */
+    ASSERT_EQ(async_rwlock_init(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_read(NULL, &l, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_read(t, NULL, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_read(t, &l, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_write(NULL, &l, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_write(t, NULL, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_write(t, &l, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_try_read(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_try_write(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_read_unlock(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_write_unlock(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_downgrade(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_rwlock_try_write(&l), 0);                        /* still free */
+    ASSERT_EQ(async_rwlock_write_unlock(&l), 0);
+    /* notify */
+    ASSERT_EQ(async_notify_init(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_notify_wait(NULL, &n, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_notify_wait(t, NULL, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_notify_wait(t, &n, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_notify_enable(NULL, &n, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_notify_enable(t, NULL, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_notify_enable(t, &n, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_notify_one(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_notify_last(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_notify_waiters(NULL), ASYNC_EINVAL);
+    CHECK(n.q.head == NULL && n.permit == 0);
+    /* barrier */
+    ASSERT_EQ(async_barrier_init(NULL, 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_barrier_wait(NULL, &b, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_barrier_wait(t, NULL, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_barrier_wait(t, &b, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(b.count, 0);
+    /* cancellation token */
+    ASSERT_EQ(async_cancel_token_init(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_child(NULL, &child), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_child(&tok, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_child(&tok, &tok), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_cancel(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_is_cancelled(NULL), 0);
+    ASSERT_EQ(async_cancel_token_wait(NULL, &tok, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_wait(t, NULL, &w), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_wait(t, &tok, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_destroy(NULL), ASYNC_EINVAL);
+    CHECK(tok.child == NULL && tok.q.head == NULL && !tok.cancelled);
+    ASSERT_EQ(w.state, 0);
+    async_runtime_destroy(&rt);
+}
+
+/* An acquire with permits free and a wait on a cancelled token complete at once, and
+   each spends budget: with a budget of 1 the task yields between them. A barrier's
+   leader (every wait, with one party) goes on without waiting and spends none, as
+   Tokio's (only its waiting parties go through the budget). */
+typedef struct {
+    async_task task;
+    async_waiter w;
+    async_semaphore *s;
+    async_barrier *b;
+    async_cancel_token *tok;
+    int i, rc, leaders;
+} budget_frame;
+static int budget_user(async_task *t) {
+    budget_frame *f = (budget_frame *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < 3; f->i++) {
+        ASYNC_AWAIT(f->rc, async_semaphore_acquire(t, f->s, &f->w));
+        if (f->rc < 0) ASYNC_RETURN(f->rc);
+    }
+    for (f->i = 0; f->i < 2; f->i++) {
+        ASYNC_AWAIT(f->rc, async_barrier_wait(t, f->b, &f->w));
+        f->leaders += f->rc;
+    }
+    for (f->i = 0; f->i < 2; f->i++) ASYNC_AWAIT(f->rc, async_cancel_token_wait(t, f->tok, &f->w));
+    ASYNC_END(f->rc);
+}
+TEST(ready_waits_spend_budget) {
+    async_runtime rt;
+    async_runtime_desc d;
+    static budget_frame f;
+    async_semaphore s;
+    async_barrier b;
+    async_cancel_token tok;
+    async_stats st;
+    ZERO(f); ZERO(d); ZERO(b);                    /* a zeroed barrier: one party */
+    d.budget = 1;
+    async_runtime_init(&rt, &d);
+    async_semaphore_init(&s, 3);
+    async_cancel_token_init(&tok);
+    async_cancel_token_cancel(&tok);
+    f.s = &s; f.b = &b; f.tok = &tok;
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, budget_user, "spender"), 0);
+    ASSERT_EQ(async_semaphore_available(&s), 0);
+    ASSERT_EQ(f.leaders, 2);                      /* one party: every wait leads */
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.polls, 5);                       /* 3 acquires, 2 token waits */
+    async_runtime_destroy(&rt);
+}
+
+/* A waiter woken by notify_waiters and cancelled before it ran passes nothing on
+   (notify_waiters stores no permit); one chosen by notify_one would. */
+TEST(notify_waiters_then_cancel_passes_nothing_on) {
+    async_runtime rt;
+    static nframe a, b;
+    async_notify n;
+    async_notify_init(&n);
+    async_runtime_init(&rt, NULL);
+    spawn_notified(&rt, &a, &n);
+    async_runtime_run(&rt);
+    async_notify_waiters(&n);
+    async_task_abort(&a.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(a.got, 0);
+    ASSERT_EQ(n.permit, 0);
+    spawn_notified(&rt, &b, &n);
+    ASSERT_EQ(async_runtime_run(&rt), 1);         /* b waits: nothing was stored */
+    ASSERT_EQ(b.got, 0);
+    async_notify_one(&n);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(b.got, 1);
+    async_runtime_destroy(&rt);
+}
+
+/* enable on a waiter already queued is a no-op: it stays queued once. */
+TEST(notify_enable_twice_queues_once) {
+    async_runtime rt;
+    static sframe host;
+    async_notify n = ASYNC_NOTIFY_INIT;
+    async_waiter w;
+    ZERO(host); ZERO(w);
+    async_runtime_init(&rt, NULL);
+    async_task_spawn(&rt, &host.task, locker, "host");
+    ASSERT_EQ(async_notify_enable(&host.task, &n, &w), 0);
+    ASSERT_EQ(async_notify_enable(&host.task, &n, &w), 0);
+    CHECK(n.q.head == &w && w.next == &w);        /* one node in the queue */
+    async_notify_one(&n);
+    ASSERT_EQ(w.state, 2);
+    CHECK(n.q.head == NULL);
+    ASSERT_EQ(n.permit, 0);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(semaphore_basics);
@@ -736,5 +925,9 @@ int main(int argc, char **argv) {
     RUN(token_tree);
     RUN(token_deep_tree_and_destroy_reparents);
     RUN(token_wait_abort_and_destroy_busy);
+    RUN(sync_bad_arguments);
+    RUN(ready_waits_spend_budget);
+    RUN(notify_waiters_then_cancel_passes_nothing_on);
+    RUN(notify_enable_twice_queues_once);
     DONE();
 }

@@ -223,7 +223,10 @@ TEST(spawn_alloc_frees_after_join_or_detach) {
     ZERO(j);
     async_runtime_init(&rt, NULL);
     ASSERT_EQ(async_task_spawn_alloc(&rt, logger, sizeof(worker), "a", &a), 0);
-    CHECK(a != NULL);
+    if (!a) {                                     /* out of memory (tests/faults.h) */
+        async_runtime_destroy(&rt);
+        return;
+    }
     ASSERT_EQ(((worker *)a)->id, 0);              /* zeroed */
     ((worker *)a)->id = 3;
     ASSERT_EQ(async_task_spawn_alloc(&rt, logger, sizeof(worker), "b", &b), 0);
@@ -763,9 +766,10 @@ TEST(destroy_yielded_detached_and_spawning_cleanup) {
     async_task_spawn(&rt, &other.task, sleepy, "timer");   /* keeps yields deferred */
     async_task_spawn(&rt, &y.task, yield_task, "yielder");
     async_task_spawn(&rt, &s.task, spawner_cleanup, "spawner");
-    async_task_spawn_alloc(&rt, sleepy, sizeof(worker), "alloc", &a);
-    ((worker *)a)->sleep_for = ASYNC_SEC(1);
-    async_task_detach(a);
+    if (async_task_spawn_alloc(&rt, sleepy, sizeof(worker), "alloc", &a) == 0) {
+        ((worker *)a)->sleep_for = ASYNC_SEC(1);
+        async_task_detach(a);
+    }
     async_runtime_step(&rt, 0);
     ASSERT_EQ(async_task_state(&y.task), ASYNC_TASK_DEFERRED);
     ASSERT_EQ(async_runtime_destroy(&rt), 5);     /* the late spawn is aborted too */
@@ -915,8 +919,8 @@ TEST(destroy_aborts_live_tasks) {
     async_runtime_init(&rt, NULL);
     async_task_spawn(&rt, &s.task, sleepy, "sleeper");
     async_task_spawn(&rt, &g1.task, gate_task, "gated");
-    async_task_spawn_alloc(&rt, sleepy, sizeof(worker), "alloc", &a);
-    ((worker *)a)->sleep_for = ASYNC_SEC(5);
+    if (async_task_spawn_alloc(&rt, sleepy, sizeof(worker), "alloc", &a) == 0)
+        ((worker *)a)->sleep_for = ASYNC_SEC(5);
     async_runtime_step(&rt, 0);
     async_task_spawn(&rt, &y.task, logger, "never-ran");
     ASSERT_EQ(async_runtime_destroy(&rt), 4);
@@ -924,6 +928,309 @@ TEST(destroy_aborts_live_tasks) {
     ASSERT_EQ(g1.cleaned, 1);
     CHECK(g.waiter == NULL);
     ASSERT_EQ(async_task_state(&y.task), ASYNC_TASK_DONE);
+}
+
+/* ---- bad arguments: a clear error, nothing changed ---------------------------------------- */
+TEST(null_and_unready_arguments_are_refused) {
+    async_runtime rt, zero;
+    static worker w, x;
+    async_waker wk, wk0;
+    async_task *out = (async_task *)&rt;
+    async_stats st;
+    const char *file = "unset";
+    int line = -1, res = -1;
+    ZERO(w); ZERO(x); ZERO(zero); ZERO(wk); ZERO(wk0);
+    async_runtime_init(&rt, NULL);
+    /* the runtime: NULL, or never initialised */
+    ASSERT_EQ(async_runtime_step(NULL, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_runtime_run(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_runtime_destroy(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_runtime_block_on(NULL, &w.task, logger, "w"), ASYNC_EINVAL);
+    ASSERT_EQ(async_runtime_block_on(&rt, &w.task, NULL, "w"), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_state(&w.task), ASYNC_TASK_IDLE);       /* not spawned by either */
+    ASSERT_EQ(async_runtime_wake_pending(NULL), 0);
+    ASSERT_EQ(async_runtime_wake_fd(NULL), -1);
+    ASSERT_EQ(async_runtime_wake_fd(&rt), -1);                   /* no waker yet */
+    memset(&st, 0xff, sizeof st);
+    async_runtime_stats(NULL, &st);
+    ASSERT_EQ(st.polls + st.spawned, 0);                         /* zeroed */
+    async_runtime_stats(&rt, NULL);                              /* nowhere to write: no-op */
+    /* tasks */
+    ASSERT_EQ(async_task_spawn_alloc(NULL, logger, sizeof(worker), "x", &out), ASYNC_EINVAL);
+    CHECK(out == NULL);
+    ASSERT_EQ(async_task_spawn_alloc(&rt, NULL, sizeof(worker), "x", &out), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_abort(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_detach(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_wake(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_result(NULL, &res), ASYNC_EINVAL);
+    ASSERT_EQ(res, -1);
+    ASSERT_EQ(async_task_state(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_task_where(NULL, &file, &line), ASYNC_EINVAL);
+    ASSERT_STR(file, "unset");
+    ASSERT_EQ(line, -1);
+    ASSERT_EQ(async_task_is_finished(NULL), 0);
+    ASSERT_STR(async_task_name(NULL), "");
+    ASSERT_EQ(async_task_join(NULL, &x.task), ASYNC_EINVAL);
+    ASSERT_EQ(async_consume_budget(NULL), 0);
+    /* wakers */
+    ASSERT_EQ(async_waker_init(NULL, &wk), ASYNC_EINVAL);
+    ASSERT_EQ(async_waker_init(&zero, &wk), ASYNC_EINVAL);       /* runtime never initialised */
+    ASSERT_EQ(async_waker_destroy(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_waker_destroy(&wk0), 0);                     /* never registered: nothing */
+    ASSERT_EQ(async_waker_wait(NULL, &wk), ASYNC_EINVAL);
+    ASSERT_EQ(async_waker_wait(&w.task, &wk0), ASYNC_EINVAL);    /* not registered */
+    async_waker_wake(NULL);                                      /* no-op */
+    async_waker_wake(&wk0);
+    ASSERT_EQ(async_runtime_wake_pending(&rt), 0);
+    CHECK(rt.wakers == NULL);
+    /* the runtime is untouched: a task runs as usual */
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.spawned, 0);
+    w.id = 6;
+    ASSERT_EQ(async_runtime_block_on(&rt, &w.task, logger, NULL), 6);
+    ASSERT_STR(async_task_name(&w.task), "");                    /* spawned without a name */
+    ASSERT_EQ(async_task_result(&w.task, NULL), 0);              /* finished; result not wanted */
+    ASSERT_EQ(async_runtime_destroy(&rt), 0);
+}
+
+/* A join handle belongs to one runtime: a task cannot join a task of another. */
+TEST(join_across_runtimes_is_refused) {
+    async_runtime a, b;
+    static worker c, j;
+    ZERO(c); ZERO(j);
+    test_rt_paused(&a);
+    test_rt_paused(&b);
+    c.sleep_for = ASYNC_MS(5);
+    c.ret = 3;
+    async_task_spawn(&b, &c.task, sleepy, "child in b");
+    async_runtime_step(&b, 0);
+    j.child = &c.task;
+    ASSERT_EQ(async_runtime_block_on(&a, &j.task, joiner, "joiner in a"), ASYNC_EINVAL);
+    CHECK(c.task.u.joiner == NULL);                              /* nothing was registered */
+    ASSERT_EQ(async_runtime_run(&b), 0);
+    ASSERT_EQ(c.step, 1);                                        /* the child is unaffected */
+    async_runtime_destroy(&a);
+    async_runtime_destroy(&b);
+}
+
+/* destroy and block_on from inside a task of the same runtime are refused (EBUSY). */
+typedef struct { async_task task; async_runtime *rt; int destroy_rc, block_rc; worker inner; } inside_frame;
+static int destroy_inside(async_task *t) {
+    inside_frame *f = (inside_frame *)t;
+    ASYNC_BEGIN(t);
+    f->destroy_rc = async_runtime_destroy(f->rt);
+    f->block_rc = async_runtime_block_on(f->rt, &f->inner.task, logger, "inner");
+    ASYNC_END(1);
+}
+TEST(destroy_or_block_on_inside_a_task_is_refused) {
+    async_runtime rt;
+    static inside_frame f;
+    ZERO(f);
+    async_runtime_init(&rt, NULL);
+    f.rt = &rt;
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, destroy_inside, "inside"), 1);
+    ASSERT_EQ(f.destroy_rc, ASYNC_EBUSY);
+    ASSERT_EQ(f.block_rc, ASYNC_EBUSY);
+    ASSERT_EQ(async_task_state(&f.inner.task), ASYNC_TASK_IDLE);  /* never spawned */
+    ASSERT_EQ(async_runtime_destroy(&rt), 0);
+}
+
+/* In cancel mode there is no budget and nothing yields: async_consume_budget gives 1
+   however often a cleanup calls it; outside, it gives the poll's budget then 0. */
+typedef struct { async_task task; async_timer timer; int ones, zeros, rc; } budget_frame;
+static int budget_spender(async_task *t) {
+    budget_frame *f = (budget_frame *)t;
+    int i;
+    ASYNC_BEGIN(t);
+    for (i = 0; i < 5; i++) {
+        if (async_consume_budget(t)) f->ones++;
+        else f->zeros++;
+    }
+    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_SEC(10)));
+    ASYNC_CLEANUP();
+    f->ones = f->zeros = 0;
+    for (i = 0; i < 500; i++) {
+        if (async_consume_budget(t)) f->ones++;
+        else f->zeros++;
+    }
+    ASYNC_END(0);
+}
+TEST(consume_budget_counts_down_and_never_yields_in_cancel_mode) {
+    async_runtime rt;
+    async_runtime_desc d;
+    static budget_frame f;
+    int rc = 0;
+    ZERO(f); ZERO(d);
+    d.budget = 3;
+    d.start_paused = 2;
+    async_runtime_init(&rt, &d);
+    async_task_spawn(&rt, &f.task, budget_spender, "spender");
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(f.ones, 3);                                        /* the budget of a poll */
+    ASSERT_EQ(f.zeros, 2);
+    async_task_abort(&f.task);
+    async_runtime_run(&rt);
+    ASSERT_EQ(f.ones, 500);                                      /* the cleanup: always 1 */
+    ASSERT_EQ(f.zeros, 0);
+    async_task_result(&f.task, &rc);
+    ASSERT_EQ(rc, ASYNC_ECANCELED);
+    async_runtime_destroy(&rt);
+}
+
+/* Joining a finished task is an operation that completes: it spends budget, and with
+   none left it yields (the result waits for the next poll). */
+typedef struct { async_task task; async_task *kids[3]; int rc[3], i, polls; } join3_frame;
+static int join3(async_task *t) {
+    join3_frame *f = (join3_frame *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < 3; f->i++) ASYNC_AWAIT(f->rc[f->i], async_task_join(t, f->kids[f->i]));
+    ASYNC_END(f->rc[0] + f->rc[1] + f->rc[2]);
+}
+TEST(join_of_finished_tasks_spends_budget) {
+    async_runtime rt;
+    async_runtime_desc d;
+    static worker k[3];
+    static join3_frame j;
+    async_stats st;
+    int i;
+    ZERO(k); ZERO(j); ZERO(d);
+    d.budget = 1;
+    async_runtime_init(&rt, &d);
+    for (i = 0; i < 3; i++) {
+        k[i].id = 10 * (i + 1);
+        async_task_spawn(&rt, &k[i].task, logger, "kid");
+        j.kids[i] = &k[i].task;
+    }
+    async_runtime_run(&rt);
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.polls, 3);
+    ASSERT_EQ(async_runtime_block_on(&rt, &j.task, join3, "join3"), 60);
+    ASSERT_EQ(j.rc[0], 10);
+    ASSERT_EQ(j.rc[2], 30);
+    async_runtime_stats(&rt, &st);
+    ASSERT_EQ(st.polls, 3 + 3);                                  /* one join per poll */
+    async_runtime_destroy(&rt);
+}
+
+/* An operation that returns ASYNC_PENDING in cancel mode (it must unlink and give
+   ASYNC_ECANCELED) fails ASYNC_ASSERT; the task still ends as cancelled. */
+static int never_ready(int *polls) { (*polls)++; return ASYNC_PENDING; }
+typedef struct { async_task task; int polls, rc, cleaned; } stubborn_frame;
+static int stubborn(async_task *t) {
+    stubborn_frame *f = (stubborn_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, never_ready(&f->polls));
+    ASYNC_END(0);
+}
+TEST(an_op_pending_in_cancel_mode_asserts) {
+    async_runtime rt;
+    static stubborn_frame s;
+    int asserts0 = test_asserts, rc = 0;
+    ZERO(s);
+    async_runtime_init(&rt, NULL);
+    async_task_spawn(&rt, &s.task, stubborn, "stubborn");
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_state(&s.task), ASYNC_TASK_WAITING);
+    async_task_abort(&s.task);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(s.polls, 2);
+    ASSERT_EQ(test_asserts, asserts0 + 1);
+    ASSERT_HAS(test_assert_msg, "returned ASYNC_PENDING in cancel mode");
+    ASSERT_EQ(async_task_result(&s.task, &rc), 0);
+    ASSERT_EQ(rc, ASYNC_ECANCELED);
+    async_runtime_destroy(&rt);
+}
+
+/* desc.now and desc.idle: the runtime reads time from the hook and, with nothing
+   ready and no descriptor to wait on, hands the wait to the idle hook (at most until
+   the next deadline). */
+typedef struct { async_time now, waited, longest; int calls; } fake_clock;
+static async_time fake_now(void *user) { return ((fake_clock *)user)->now; }
+static void fake_idle(void *user, async_time max_wait) {
+    fake_clock *c = (fake_clock *)user;
+    c->calls++;
+    c->waited += max_wait;
+    if (max_wait > c->longest) c->longest = max_wait;
+    c->now += max_wait;                          /* as if it slept that long */
+}
+TEST(custom_clock_and_idle_hook) {
+    async_runtime rt;
+    async_runtime_desc d;
+    static worker w;
+    fake_clock c;
+    ZERO(w); ZERO(d); ZERO(c);
+    c.now = ASYNC_SEC(1000);
+    d.now = fake_now;
+    d.idle = fake_idle;
+    d.user = &c;
+    async_runtime_init(&rt, &d);
+    ASSERT_EQ(async_time_now(&rt), ASYNC_SEC(1000));
+    w.sleep_for = ASYNC_MS(5);
+    w.ret = 8;
+    ASSERT_EQ(async_runtime_block_on(&rt, &w.task, sleepy, "sleepy"), 8);
+    CHECK(c.calls >= 1);
+    CHECK(c.waited >= ASYNC_MS(5));              /* slept until the deadline... */
+    CHECK(c.longest <= ASYNC_MS(5));             /* ...never past it in one wait */
+    CHECK(c.now >= ASYNC_SEC(1000) + ASYNC_MS(5));
+    c.calls = 0;
+    ASSERT_EQ(async_runtime_step(&rt, ASYNC_MS(3)), 0);   /* nothing to do: waits max_wait */
+    ASSERT_EQ(c.calls, 1);
+    ASSERT_EQ(c.longest, ASYNC_MS(5));
+    ASSERT_EQ(async_runtime_run(&rt), 0);        /* nothing can wake it: no wait */
+    ASSERT_EQ(c.calls, 1);
+    async_runtime_destroy(&rt);
+}
+
+/* Where a task stands: file and line of its await while it waits; ESTATE before its
+   first poll and after its end; NULL outputs are allowed. */
+TEST(task_where_and_state_through_a_life) {
+    async_runtime rt;
+    static worker w;
+    const char *file = NULL;
+    int line = 0;
+    ZERO(w);
+    test_rt_paused(&rt);
+    w.sleep_for = ASYNC_MS(1);
+    async_task_spawn(&rt, &w.task, sleepy, "sleepy");
+    ASSERT_EQ(async_task_where(&w.task, &file, &line), ASYNC_ESTATE);   /* not started */
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_state(&w.task), ASYNC_TASK_WAITING);
+    ASSERT_EQ(async_task_where(&w.task, NULL, NULL), 0);
+    ASSERT_EQ(async_task_where(&w.task, &file, &line), 0);
+    CHECK(line > 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(async_task_where(&w.task, &file, &line), ASYNC_ESTATE);   /* finished */
+    ASSERT_EQ(async_task_detach(&w.task), 0);    /* your own frame: nothing to free */
+    ASSERT_EQ(async_task_state(&w.task), ASYNC_TASK_DONE);
+    async_runtime_destroy(&rt);
+}
+
+/* Destroying one waker of several leaves the others registered and working; a
+   destroyed waker is inert (its wakes are dropped, a wait on it is refused). */
+TEST(waker_destroy_among_several) {
+    async_runtime rt;
+    static worker w;
+    async_waker a, b, c;
+    ZERO(w);
+    async_runtime_init(&rt, NULL);
+    async_waker_init(&rt, &a);
+    async_waker_init(&rt, &b);
+    async_waker_init(&rt, &c);                   /* the list is c, b, a */
+    CHECK(async_runtime_wake_fd(&rt) >= 0);
+    ASSERT_EQ(async_waker_destroy(&a), 0);       /* the last one in the list */
+    ASSERT_EQ(async_waker_destroy(&a), 0);       /* twice: nothing */
+    async_waker_wake(&a);
+    ASSERT_EQ(async_runtime_wake_pending(&rt), 0);
+    ASSERT_EQ(async_waker_wait(&w.task, &a), ASYNC_EINVAL);
+    ASSERT_EQ(async_waker_destroy(&b), 0);       /* one in the middle */
+    CHECK(rt.wakers == &c && c.next == NULL);
+    async_waker_wake(&c);
+    ASSERT_EQ(async_runtime_wake_pending(&rt), 1);
+    w.waker = &c;
+    ASSERT_EQ(async_runtime_block_on(&rt, &w.task, waker_task, "waiter"), 0);
+    ASSERT_EQ(w.step, 1);
+    async_waker_destroy(&c);
+    async_runtime_destroy(&rt);
 }
 
 int main(int argc, char **argv) {
@@ -962,5 +1269,14 @@ int main(int argc, char **argv) {
     RUN(seeded_random_with_yields_and_timers);
     RUN(misuse_returns_errors);
     RUN(destroy_aborts_live_tasks);
+    RUN(null_and_unready_arguments_are_refused);
+    RUN(join_across_runtimes_is_refused);
+    RUN(destroy_or_block_on_inside_a_task_is_refused);
+    RUN(consume_budget_counts_down_and_never_yields_in_cancel_mode);
+    RUN(join_of_finished_tasks_spends_budget);
+    RUN(an_op_pending_in_cancel_mode_asserts);
+    RUN(custom_clock_and_idle_hook);
+    RUN(task_where_and_state_through_a_life);
+    RUN(waker_destroy_among_several);
     DONE();
 }

@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <unistd.h>
 #include <time.h>
+#include <errno.h>
+#include <fcntl.h>
 
 #define MS(x) ASYNC_MS(x)
 
@@ -443,6 +445,153 @@ TEST(inbox_recv_cancelled_and_destroy_refused_while_waiting) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- bad arguments, out of memory, errors from the calls -------------------------- */
+/* The pool and the inbox refuse NULL and unready arguments; an allocation that fails
+   gives ASYNC_ENOMEM with nothing left allocated (the harness counts). */
+TEST(threads_bad_arguments_and_out_of_memory) {
+    async_runtime zero;
+    async_pool pool;
+    async_inbox q, q0;
+    int x = 1;
+    ZERO(zero); ZERO(q0);
+    rt_real();
+    ASSERT_EQ(async_pool_init(&pool, &zero, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_pool_destroy(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_pool_threads(NULL), ASYNC_EINVAL);
+    test_fail_at = test_alloc_calls + 1;
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), ASYNC_ENOMEM);
+    CHECK(pool.impl == NULL);
+    ASSERT_EQ(async_inbox_init(NULL, &rt, sizeof(int), 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_init(&q, NULL, sizeof(int), 2), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_init(&q, &zero, sizeof(int), 2), ASYNC_EINVAL);
+    CHECK(q.impl == NULL);
+    test_fail_at = test_alloc_calls + 1;          /* the inbox itself */
+    ASSERT_EQ(async_inbox_init(&q, &rt, sizeof(int), 2), ASYNC_ENOMEM);
+    test_fail_at = test_alloc_calls + 2;          /* its ring */
+    ASSERT_EQ(async_inbox_init(&q, &rt, sizeof(int), 2), ASYNC_ENOMEM);
+    CHECK(q.impl == NULL);
+    ASSERT_EQ(async_inbox_send(NULL, &x), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_send(&q0, &x), ASYNC_EINVAL);           /* never initialised */
+    ASSERT_EQ(async_inbox_try_send(NULL, &x), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_try_send(&q0, &x), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_close(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_close(&q0), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_destroy(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(rt.wakers == NULL, 1);              /* no waker left registered */
+    ASSERT_EQ(async_runtime_destroy(&rt), 0);
+}
+
+/* Ops on the pool refuse bad arguments (from inside a task): a pool of another
+   runtime, no function, no host and no service, no room for addresses, no path, a
+   negative descriptor, a missing buffer. */
+typedef struct { async_task task; async_pool *pool, *foreign; int rc[12]; } bad_pool_frame;
+static int bad_pool_run(async_task *t) {
+    bad_pool_frame *f = (bad_pool_frame *)t;
+    async_blocking job;
+    async_resolve_op r;
+    async_file_op op;
+    async_addr out[2];
+    char buf[4];
+    ZERO(job); ZERO(r); ZERO(op);
+    ASYNC_BEGIN(t);
+    f->rc[0] = async_spawn_blocking(t, f->foreign, &job, square_slowly, NULL);
+    f->rc[1] = async_spawn_blocking(t, NULL, &job, square_slowly, NULL);
+    f->rc[2] = async_resolve(t, f->pool, &r, NULL, NULL, out, 2);
+    f->rc[3] = async_resolve(t, f->pool, &r, "localhost", NULL, out, 0);
+    f->rc[4] = async_resolve(t, f->pool, &r, "localhost", NULL, NULL, 2);
+    f->rc[5] = async_resolve(t, NULL, &r, "localhost", NULL, out, 2);
+    f->rc[6] = async_file_open(t, f->pool, &op, NULL, 0, 0);
+    f->rc[7] = async_file_open(t, NULL, &op, "/", 0, 0);
+    f->rc[8] = async_file_read(t, f->pool, &op, -1, buf, sizeof buf, 0);
+    f->rc[9] = async_file_read(t, f->pool, &op, 0, NULL, sizeof buf, 0);
+    f->rc[10] = async_file_write(t, f->pool, NULL, 1, "x", 1, 0);
+    f->rc[11] = (r.req == NULL && op.req == NULL && job.state == 0) ? 0 : -1;
+    ASYNC_END(0);
+}
+TEST(pool_ops_bad_arguments) {
+    static bad_pool_frame f;
+    async_runtime other;
+    async_pool pool, foreign;
+    int i;
+    ZERO(f);
+    rt_real();
+    async_runtime_init(&other, NULL);
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
+    ASSERT_EQ(async_pool_init(&foreign, &other, NULL), 0);
+    f.pool = &pool;
+    f.foreign = &foreign;
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, bad_pool_run, "bad"), 0);
+    for (i = 0; i < 11; i++)
+        if (f.rc[i] != ASYNC_EINVAL) FAIL_("call %d: %d", i, f.rc[i]);
+    ASSERT_EQ(f.rc[11], 0);                       /* nothing was submitted */
+    ASSERT_EQ(async_pool_threads(&pool), 0);
+    async_pool_destroy(&foreign);
+    async_pool_destroy(&pool);
+    async_runtime_destroy(&other);
+    async_runtime_destroy(&rt);
+}
+
+/* What the calls on the pool report: a read from a write-only descriptor and a write
+   to a read-only one (-EBADF), a write at the file position (offset < 0), a lookup of
+   a service alone (addresses with its port) and of a host alone (port 0), and a
+   request that cannot be allocated (ASYNC_ENOMEM). */
+typedef struct {
+    async_task task;
+    async_pool *pool;
+    async_file_op op;
+    async_resolve_op r;
+    async_addr out[4];
+    int rd, wr, n_svc, n_host, rc[6], fail_at;
+    char buf[8];
+} pool_err_frame;
+static int pool_err_run(async_task *t) {
+    pool_err_frame *f = (pool_err_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc[0], async_file_read(t, f->pool, &f->op, f->wr, f->buf, sizeof f->buf, -1));
+    ASYNC_AWAIT(f->rc[1], async_file_write(t, f->pool, &f->op, f->rd, "x", 1, -1));
+    ASYNC_AWAIT(f->rc[2], async_file_write(t, f->pool, &f->op, f->wr, "pos", 3, -1));
+    ASYNC_AWAIT(f->n_svc, async_resolve(t, f->pool, &f->r, NULL, "4711", f->out, 4));
+    ASYNC_AWAIT(f->n_host, async_resolve(t, f->pool, &f->r, "127.0.0.1", NULL, f->out + 3, 1));
+    test_fail_at = test_alloc_calls + 1;
+    ASYNC_AWAIT(f->rc[3], async_file_open(t, f->pool, &f->op, "/", O_RDONLY, 0));
+    test_fail_at = test_alloc_calls + 1;
+    ASYNC_AWAIT(f->rc[4], async_file_read(t, f->pool, &f->op, f->rd, f->buf, 1, 0));
+    test_fail_at = test_alloc_calls + 1;
+    ASYNC_AWAIT(f->rc[5], async_resolve(t, f->pool, &f->r, "127.0.0.1", "1", f->out, 1));
+    ASYNC_END(0);
+}
+TEST(pool_calls_report_errors_and_lookups_of_one_part) {
+    static pool_err_frame f;
+    async_pool pool;
+    int fds[2], i;
+    char got[4] = {0};
+    ZERO(f);
+    rt_real();
+    ASSERT_EQ(pipe(fds), 0);
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
+    f.pool = &pool;
+    f.rd = fds[0];
+    f.wr = fds[1];
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, pool_err_run, "errors"), 0);
+    ASSERT_EQ(f.rc[0], -EBADF);
+    ASSERT_EQ(f.rc[1], -EBADF);
+    ASSERT_EQ(f.rc[2], 3);
+    ASSERT_EQ(read(fds[0], got, 3), 3);
+    ASSERT_STR(got, "pos");
+    CHECK(f.n_svc >= 1);
+    for (i = 0; i < f.n_svc && i < 4; i++) ASSERT_EQ(async_addr_port(&f.out[i]), 4711);
+    ASSERT_EQ(f.n_host, 1);
+    ASSERT_EQ(async_addr_port(&f.out[3]), 0);
+    ASSERT_EQ(f.rc[3], ASYNC_ENOMEM);
+    ASSERT_EQ(f.rc[4], ASYNC_ENOMEM);
+    ASSERT_EQ(f.rc[5], ASYNC_ENOMEM);
+    CHECK(f.op.req == NULL && f.r.req == NULL);
+    close(fds[0]);
+    close(fds[1]);
+    async_pool_destroy(&pool);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     alarm(300);
@@ -457,5 +606,8 @@ int main(int argc, char **argv) {
     RUN(inbox_threads_send_one_task_receives);
     RUN(inbox_full_closed_and_bad_input);
     RUN(inbox_recv_cancelled_and_destroy_refused_while_waiting);
+    RUN(threads_bad_arguments_and_out_of_memory);
+    RUN(pool_ops_bad_arguments);
+    RUN(pool_calls_report_errors_and_lookups_of_one_part);
     DONE();
 }

@@ -352,6 +352,70 @@ TEST(interval_bad_arguments) {
     ASSERT_EQ(async_interval_init(NULL, MS(1), ASYNC_TICK_SKIP), ASYNC_EINVAL);
 }
 
+/* The clock and the sleeps refuse NULL and uninitialised arguments and change nothing. */
+static int tick_without_when(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    for (f->i = 0; f->i < f->n; f->i++) ASYNC_AWAIT(f->rc, async_interval_tick(t, &f->iv, NULL));
+    f->at = NOW();
+    ASYNC_END(0);
+}
+TEST(time_bad_arguments) {
+    async_runtime rt, zero;
+    static tframe f;
+    async_timer tm;
+    async_interval iv;
+    ZERO(f); ZERO(zero); ZERO(tm); ZERO(iv);
+    start(&rt);
+    ASSERT_EQ(async_time_pause(NULL, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_time_pause(&zero, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_time_resume(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_time_resume(&zero), ASYNC_EINVAL);
+    ASSERT_EQ(async_time_advance(NULL, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_time_advance(&zero, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_sleep(NULL, &tm, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_sleep(&f.task, NULL, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_sleep_until(NULL, &tm, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_sleep_until(&f.task, NULL, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_interval_init_at(&iv, 0, MS(1), -1), ASYNC_EINVAL);
+    ASSERT_EQ(async_interval_init_at(&iv, 0, MS(1), ASYNC_TICK_SKIP + 1), ASYNC_EINVAL);
+    ASSERT_EQ(iv.period, 0);                      /* untouched */
+    ASSERT_EQ(async_interval_tick(NULL, &iv, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_interval_tick(&f.task, NULL, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_interval_tick(&f.task, &iv, NULL), ASYNC_EINVAL);   /* never initialised */
+    async_interval_reset(NULL);                   /* no-op */
+    ASSERT_EQ(tm.state, 0);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* the paused clock still works, and a tick may leave out its time */
+    ASSERT_EQ(async_time_pause(&rt, 1), ASYNC_ESTATE);   /* already paused */
+    ASSERT_EQ(async_interval_init(&f.iv, MS(7), ASYNC_TICK_BURST), 0);
+    f.n = 3;
+    async_runtime_block_on(&rt, &f.task, tick_without_when, "ticker");
+    ASSERT_EQ(f.at, MS(14));
+    async_runtime_destroy(&rt);
+}
+
+/* An interval that starts at ASYNC_TIME_NEVER waits until reset; reset while it waits
+   makes the next tick one period from the reset (Tokio's reset). */
+TEST(interval_from_never_until_reset) {
+    async_runtime rt;
+    static tframe f;
+    ZERO(f);
+    start(&rt);
+    ASSERT_EQ(async_interval_init_at(&f.iv, ASYNC_TIME_NEVER, MS(10), ASYNC_TICK_DELAY), 0);
+    f.n = 2;
+    async_task_spawn(&rt, &f.task, ticker, "never");
+    ASSERT_EQ(async_runtime_run(&rt), 1);         /* waits forever, even with auto-advance */
+    ASSERT_EQ(rt.ntimers, 0);                     /* on no timer at all */
+    async_time_advance(&rt, MS(30));
+    async_interval_reset(&f.iv);
+    ASSERT_EQ(rt.ntimers, 1);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.ticks[0], MS(40));                /* 30 ms + one period */
+    ASSERT_EQ(f.ticks[1], MS(50));
+    async_runtime_destroy(&rt);
+}
+
 /* ---- timeouts and deadlines ---------------------------------------------------------- */
 static int sleep_with_timeout(async_task *t) {
     tframe *f = (tframe *)t;
@@ -679,6 +743,8 @@ int main(int argc, char **argv) {
     RUN(interval_init_at_and_reset);
     RUN(interval_reset_while_waiting);
     RUN(interval_bad_arguments);
+    RUN(time_bad_arguments);
+    RUN(interval_from_never_until_reset);
     RUN(timeout_fires);
     RUN(timeout_not_reached);
     RUN(timeout_racing_completion_at_same_instant);
