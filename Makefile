@@ -3,7 +3,8 @@
 #
 #   make demo        run examples/demo.c, the tour
 #   make test        every test, in the switch form, the computed-goto form and as
-#                    C++, plus compile checks; last line "N passed, M failed"
+#                    C++, plus compile checks and the fuzzers' seed corpora replayed;
+#                    last line "N passed, M failed"
 #   make examples    build every example into build/examples/
 #   make sanitize    every test under ASan+UBSan with gcc and clang, and the
 #                    threaded ones under TSan
@@ -12,10 +13,13 @@
 #   make bench-icount  instructions per operation (valgrind --tool=callgrind)
 #   make bench-servers the example servers vs nginx, redis-server, a hand-written
 #                    epoll echo server (wrk, redis-benchmark; installed when missing)
-#   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers, the mpsc,
+#   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers, httpd's
+#                    request handler and miniredis's command layer, the mpsc,
 #                    broadcast and watch channels, Semaphore/Mutex/RwLock, Notify/Barrier,
 #                    CancellationToken trees, JoinSet, select over two channels,
-#                    stream pipelines, as state machines), FUZZ_SECONDS each
+#                    stream pipelines, as state machines), FUZZ_SECONDS each, with
+#                    tests/fuzz/NAME.dict and the seeds in tests/fuzz/corpus/NAME/
+#                    when they exist
 #   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, the
 #                    test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user, and
 #                    the examples on 32-bit x86 (gcc -m32, ASan+UBSan) and 32-bit ARM
@@ -41,9 +45,13 @@ EXAMPLE_BINS := $(addprefix $(B)/examples/,$(EXAMPLES))
 SERVERS := $(filter echo echo-client chat proxy httpd miniredis,$(EXAMPLES))
 SRV_TESTS := $(patsubst tests/test_srv_%.c,%,$(wildcard tests/test_srv_*.c))
 SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(SRV_TESTS))
+# The fuzzers with a seed corpus: their seeds are replayed by make test (see below).
+REPLAYS := $(patsubst tests/fuzz/corpus/%/,%,$(wildcard tests/fuzz/corpus/*/))
+REPLAY_BINS := $(addprefix $(B)/test/replay_,$(REPLAYS))
 HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/sync_model.h \
        tests/notify_model.h tests/token_model.h tests/watch_model.h tests/joinset_model.h \
-       tests/select_model.h tests/stream_model.h tests/fuzz/model_fuzz.h
+       tests/select_model.h tests/stream_model.h tests/fuzz/model_fuzz.h \
+       tests/fuzz/resp_check.h tests/fuzz/redis_check.h tests/flood.h tests/faults.h
 
 .PHONY: all test demo examples sanitize coverage bench bench-icount bench-servers fuzz port clean
 all: $(TEST_BINS) $(EXAMPLE_BINS)
@@ -94,14 +102,28 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	echo "abi-profile-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl2.o && $(CC) -I. -DASYNC_FREESTANDING -c tests/compile/abi_user.c -o $(B)/chk/abi-userf.o && ! $(CC) $(B)/chk/abi-impl2.o $(B)/chk/abi-userf.o -o $(B)/chk/abi-bad2"; \
 	} > $@
 
-test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(B)/checks.txt
+test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(REPLAY_BINS) $(B)/checks.txt
 	@.ci/need "command -v curl && command -v redis-cli" curl redis-tools
-	@CHECKS=$(B)/checks.txt ./tests/run.sh $(TEST_BINS) $(SRV_TEST_BINS)
+	@CHECKS=$(B)/checks.txt ./tests/run.sh $(TEST_BINS) $(SRV_TEST_BINS) $(REPLAY_BINS)
 
 # The servers' tests include the example (its parser) and run the built binaries.
 $(B)/test/test_srv_%: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) $(addprefix $(B)/examples/,$(SERVERS))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_TEST) -Itests $< -o $@ $(LIBS)
+
+# Each fuzzer with a seed corpus (tests/fuzz/corpus/NAME/) is also built with a plain
+# compiler and tests/fuzz/replay.c's main: make test replays its seeds (no libFuzzer,
+# no clang), make sanitize replays them under ASan and UBSan.
+$(B)/test/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard examples/*.c)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_TEST) -DREPLAY_DIR='"tests/fuzz/corpus/$*"' $< tests/fuzz/replay.c \
+	    -o $@ $(LIBS)
+
+# test_srv_net runs servers with an LD_PRELOAD shim that makes accept fail (ENOBUFS...).
+$(B)/test/accept_fail.so: tests/accept_fail.c
+	@mkdir -p $(@D)
+	$(CC) -std=c99 $(WARN) -O2 -shared -fPIC $< -o $@ -ldl
+$(B)/test/test_srv_net $(B)/san/test_srv_net: $(B)/test/accept_fail.so
 
 # ---- examples ------------------------------------------------------------------
 $(B)/examples/%: examples/%.c async.h
@@ -144,10 +166,15 @@ $(B)/san/examples/%: examples/%.c async.h
 $(B)/san/test_srv_%: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) $(SAN_SRV_BINS)
 	@mkdir -p $(@D)
 	gcc -std=c99 $(WARN) $(SAN) -DSRV_DIR='"$(B)/san/examples/"' -I. -Itests $< -o $@ $(LIBS)
-sanitize: $(SAN_BINS) $(TSAN_BINS) $(SAN_SRV_TEST_BINS)
+SAN_REPLAY_BINS := $(addprefix $(B)/san/replay_,$(REPLAYS))
+$(B)/san/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard examples/*.c)
+	@mkdir -p $(@D)
+	gcc -std=c99 $(WARN) $(SAN) -DREPLAY_DIR='"tests/fuzz/corpus/$*"' -I. $< \
+	    tests/fuzz/replay.c -o $@ $(LIBS)
+sanitize: $(SAN_BINS) $(TSAN_BINS) $(SAN_SRV_TEST_BINS) $(SAN_REPLAY_BINS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    TSAN_OPTIONS=halt_on_error=1:exitcode=66 ./tests/run.sh $(SAN_BINS) $(TSAN_BINS) \
-	    $(SAN_SRV_TEST_BINS)
+	    $(SAN_SRV_TEST_BINS) $(SAN_REPLAY_BINS)
 
 # ---- coverage ------------------------------------------------------------------
 # -Dalways_inline=unused: async.h forces inlining of its hot path (ASYNC__HOT) and of
@@ -206,10 +233,15 @@ FUZZ_SECONDS ?= 60
 $(B)/fuzz/%: tests/fuzz/%.c $(HDR) $(wildcard examples/*.c) | $(B)/san/.clang-rt
 	@mkdir -p $(@D)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -I. $< -o $@ $(LIBS)
+# Each runs with tests/fuzz/NAME.dict when there is one, and reads the seed corpus
+# tests/fuzz/corpus/NAME/ when there is one (new inputs go to build/fuzz/NAME.corpus).
+# make fuzz FUZZERS="fuzz_resp fuzz_redis_cmd" runs only those.
 fuzz: $(addprefix $(B)/fuzz/,$(FUZZERS))
 	@for f in $(FUZZERS); do mkdir -p $(B)/fuzz/$$f.corpus; \
-	    ./$(B)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	        $(B)/fuzz/$$f.corpus > $(B)/fuzz/$$f.log 2>&1; st=$$?; \
+	    dict=; [ -f tests/fuzz/$$f.dict ] && dict=-dict=tests/fuzz/$$f.dict; \
+	    seeds=; [ -d tests/fuzz/corpus/$$f ] && seeds=tests/fuzz/corpus/$$f; \
+	    ./$(B)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict \
+	        $(B)/fuzz/$$f.corpus $$seeds > $(B)/fuzz/$$f.log 2>&1; st=$$?; \
 	    grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY' \
 	        $(B)/fuzz/$$f.log | sed "s|^|$$f: |"; \
 	    [ $$st -eq 0 ] || { tail -n 40 $(B)/fuzz/$$f.log; exit 1; }; done

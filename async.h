@@ -2165,7 +2165,7 @@ enum {
     ASYNC_SYS_CONNECT,
     ASYNC_SYS_SOCKET,           /* socket, pipe, eventfd, epoll_create1 */
     ASYNC_SYS_BIND,             /* bind, listen */
-    ASYNC_SYS_WAIT,             /* poll, epoll_wait */
+    ASYNC_SYS_WAIT,             /* poll, epoll_wait; fd is the timeout in ms (-1: none) */
     ASYNC_SYS_CTL,              /* epoll_ctl */
     ASYNC_SYS_WAKE,             /* the write that wakes a runtime from elsewhere */
     ASYNC_SYS_SPAWN,            /* fork, pthread_create */
@@ -3035,9 +3035,12 @@ typedef struct async__fmt {
     char buf[320];
     size_t len;
 } async__fmt;
+/* A line that does not fit is cut, but keeps its newline: the last byte before the
+   terminating NUL is kept for it. */
 static void async__fmt_s(async__fmt *f, const char *s) {
+    size_t room = s && s[0] == '\n' && !s[1] ? sizeof f->buf - 1 : sizeof f->buf - 2;
     if (!s) s = "(null)";
-    while (*s && f->len + 1 < sizeof f->buf) f->buf[f->len++] = *s++;
+    while (*s && f->len < room) f->buf[f->len++] = *s++;
     f->buf[f->len] = 0;
 }
 static void async__fmt_u(async__fmt *f, uint64_t v) {
@@ -3414,7 +3417,7 @@ static void async__idle_hosted(async_runtime *rt, async_time max_wait) {
         p.fd = rt->wake_fd[0];
         p.events = POLLIN;
         p.revents = 0;
-        if (!ASYNC__FAULT(ASYNC_SYS_WAIT, -1, NULL))
+        if (!ASYNC__FAULT(ASYNC_SYS_WAIT, ms, NULL))
             (void)poll(&p, 1, ms);      /* EINTR: the loop simply turns again */
     } else if (max_wait != ASYNC_TIME_NEVER) {
         struct timespec ts;
@@ -3770,7 +3773,8 @@ ASYNC_DEF int async_task_where(const async_task *t, const char **file, int *line
     const char *fl = NULL;
     int ln = 0;
     if (!t) return ASYNC_EINVAL;
-    if (t->state == ASYNC_TASK_IDLE || t->state == ASYNC_TASK_DONE || t->lc == 0)
+    if (t->state == ASYNC_TASK_IDLE || t->state == ASYNC_TASK_DONE || t->lc == 0 ||
+        t->lc == ASYNC__LC_DONE)                /* finished in the poll now ending */
         return ASYNC_ESTATE;
     if (t->site) {
         fl = t->site->file;
@@ -6938,6 +6942,10 @@ static void async__io_event(async_runtime *rt, async_io *io, int dirs) {
     async__io_set_interest(io);
 }
 
+/* A wait that fails (EINTR, ENOMEM) just turns the loop again, except the look
+   without waiting that comes before the paused clock jumps to the next timer: it
+   retries EINTR and says "something may be ready" on another failure, so that the
+   clock never jumps past I/O that was ready (it used to count as nothing ready). */
 #ifndef ASYNC__EPOLL
 /* poll(2): level-triggered; a descriptor is watched only in the directions that
    have a task waiting, so a readable socket nobody reads does not spin the loop. */
@@ -6949,9 +6957,11 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
     p[0].fd = rt->wake_fd[0];
     p[0].events = POLLIN;
     p[0].revents = 0;
-    n = ASYNC__FAULT(ASYNC_SYS_WAIT, -1, NULL) ? -1
-                                                : poll(p, (nfds_t)r->n, async__io_wait_ms(wait));
-    if (n <= 0) return 0;               /* EINTR: the loop turns again */
+    do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1
+                                                 : poll(p, (nfds_t)r->n, async__io_wait_ms(wait));
+    while (n < 0 && errno == EINTR && wait == 0);
+    if (n < 0) return wait == 0;        /* see above */
+    if (n == 0) return 0;
     if (p[0].revents) n--;              /* the wake descriptor: collected by the core */
     for (i = 1; n > 0 && i < r->n; i++) {
         short re = p[i].revents;
@@ -6980,8 +6990,10 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
             epoll_ctl(r->epfd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) == 0)
             r->wake_in_set = 1;
     }
-    n = ASYNC__FAULT(ASYNC_SYS_WAIT, -1, NULL) ? -1 :
-        epoll_wait(r->epfd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
+    do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1 :
+           epoll_wait(r->epfd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
+    while (n < 0 && errno == EINTR && wait == 0);
+    if (n < 0) return wait == 0;        /* see above */
     for (i = 0; i < n; i++) {
         uint32_t e = ev[i].events;
         if (!ev[i].data.ptr) continue;  /* the wake descriptor */
@@ -8043,8 +8055,14 @@ ASYNC_DEF int async_signal_recv(async_task *t, async_signal *s) {
 }
 
 ASYNC_DEF int async_signal_destroy(async_signal *s) {
-    int rc;
-    if (!s || s->slot < 0) return ASYNC_EINVAL;
+    int rc, mine;
+    if (!s || s->slot < 0 || s->slot >= ASYNC__SIG_SLOTS) return ASYNC_EINVAL;
+    /* Only a subscription clears its own slot: a zeroed async_signal (a child whose
+       spawn failed, one never made) says slot 0, which may be someone else's. */
+    async__sig_acquire();
+    mine = ASYNC__LOAD(&async__sig_tab[s->slot]) == s;
+    async__sig_release();
+    if (!mine) return ASYNC_EINVAL;
     if ((rc = async_waker_destroy(&s->waker)) < 0) return rc;      /* a task waits */
     async__sig_acquire();
     ASYNC__STORE(&async__sig_tab[s->slot], (async_signal *)NULL);
@@ -8278,8 +8296,8 @@ ASYNC_DEF int async_child_destroy(async_child *c) {
             }
         }
     }
-    rc = c->sigchld.slot >= 0 ? async_signal_destroy(&c->sigchld) : 0;
-    if (rc < 0) return rc;              /* a task still waits on it */
+    rc = async_signal_destroy(&c->sigchld);     /* EINVAL: it had none */
+    if (rc < 0 && rc != ASYNC_EINVAL) return rc;        /* a task still waits on it */
     c->pid = 0;
     return 0;
 }

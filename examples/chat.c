@@ -1,8 +1,15 @@
 /* chat.c - a line-based chat server: every line a client sends goes to every other
    connected client, as "guestN: text".
 
-   Usage: chat PORT        (PORT 0: the kernel picks; the first line on stdout says
-                            which: "listening on 127.0.0.1:NNNN")
+   Usage: chat [--idle-timeout SECONDS] [--max-conns N] PORT
+     PORT 0: the kernel picks; the first line on stdout says which:
+       "listening on 127.0.0.1:NNNN"
+     --idle-timeout SECONDS (default 600; fractions allowed; 0: never): a client that
+       sends no line for that long is told and closed; an empty line keeps it in (it
+       is not broadcast), so a client that wants to lurk sends one now and then
+     --max-conns N (default 1024): clients at once; past it a new client gets
+       "*** server full" and is closed at once, so the server never stops answering
+   A bad option or value: the usage on stderr, exit 2.
 
    What a client sees (server lines begin with "*** "):
        *** welcome guest3, 3 online          on connecting, to itself
@@ -11,6 +18,8 @@
        *** guest3 left                       to the others
        *** 12 line(s) dropped: you read too slowly
        *** error: line longer than 4096 bytes, closing
+       *** idle for 600 s, closing
+       *** server full (1024 clients), try again later     instead of the welcome
        *** server shutting down
 
    Each client has two tasks. Its reader (a member of the server's JoinSet) reads lines
@@ -36,7 +45,12 @@
    still sends is read and dropped until its EOF (0.5 s bound), so that closing with
    unread data does not reset the connection and lose our last lines on the way.
 
-   The acceptor, the EMFILE backoff and the connection cap are those of echo.c.
+   The acceptor, the EMFILE backoff and the connection cap are those of echo.c, but a
+   client refused at the cap is told first: the line is written straight to the new
+   socket (its buffer is empty, so it takes it at once), then our side is shut and
+   closed; no task, no buffer, as Redis's "max number of clients reached". The idle
+   timeout is a third branch of the reader's select, a sleep until one idle period
+   after the last line.
    Shutdown (SIGINT, SIGTERM): the acceptor stops; every reader sees the root token,
    queues "*** server shutting down" and closes as above, within the 2 s grace period;
    whatever is left then is aborted; exit 0. */
@@ -52,14 +66,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
-enum { MAX_LINE = 4096, QUEUE_LINES = 64, MAX_CLIENTS = 1024, GRACE_MS = 2000,
+enum { MAX_LINE = 4096, QUEUE_LINES = 64, MAX_CLIENTS = 1024, IDLE_S = 600, GRACE_MS = 2000,
        BACKOFF_MS = 50, FLUSH_MS = 1000, LINGER_MS = 500 };
 
 static async_runtime rt;
 static async_joinset readers;
 static async_cancel_token root;
 static async_shutdown sd;
+static long max_clients = MAX_CLIENTS;          /* --max-conns */
+static async_time idle = ASYNC_SEC(IDLE_S);     /* --idle-timeout (0: ASYNC_TIME_NEVER) */
 
 /* ---- messages: allocated once, shared by every queue they are in --------------------- */
 typedef struct {
@@ -118,7 +135,7 @@ struct client {
     writer_frame wr;
     async_task *done;
     unsigned long dropped;                      /* lines this client did not get */
-    int ready, started, joined, eof, rc[2], result;
+    int ready, started, joined, eof, rc[3], result;
     char name[32];
     char line[MAX_LINE + 2];                    /* the text, '\n', NUL */
     char rbuf[8192];
@@ -221,16 +238,24 @@ static int reader_run(async_task *t) {
     f->joined = 1;
 
     for (;;) {
+        /* a line, even an empty one, within the idle timeout */
+        f->deadline = idle == ASYNC_TIME_NEVER ? idle : async_time_now(t->rt) + idle;
         /* read_line is not cancel safe, but it loses only when we stop reading */
-        ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED);
+        ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
                                 async_cancel_token_wait(t, &root, &f->w));
             ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1],
                                 async_bufreader_read_line(t, &f->rd, &f->wr_line, f->line,
                                                           sizeof f->line));
+            ASYNC_SELECT_BRANCH(&f->sel, 2, idle != ASYNC_TIME_NEVER, f->rc[2],
+                                async_sleep_until(t, &f->timer, f->deadline));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) {
             tell(f, msg_new("*** server shutting down\n"));
+            break;
+        }
+        if (f->sel.winner == 2) {
+            tell(f, msg_new("*** idle for %g s, closing\n", (double)idle / 1e9));
             break;
         }
         if (f->rc[1] == ASYNC_ELIMIT) {
@@ -282,8 +307,27 @@ typedef struct {
     async_timer timer;
     client *next;                               /* spawned, waiting for its socket */
     async_task *done, *h;
-    int rc[3], result, emfile_logged;
+    int rc[3], result, emfile_logged, full_logged;
 } acceptor_frame;
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0                          /* SIGPIPE is ignored (async.h) anyway */
+#endif
+
+/* At the cap: the line, best effort (a new socket's buffer takes it at once), our
+   side shut, what the client sent already read (a close with unread input would send
+   a reset), and the close; as Redis's "max number of clients reached". No task and
+   no buffer: refusing costs nothing, however many come. */
+static void refuse(async_io *io) {
+    char line[96], sink[512];
+    int fd = async_io_fd(io), n, i;
+    n = snprintf(line, sizeof line, "*** server full (%ld clients), try again later\n",
+                 max_clients);
+    (void)send(fd, line, (size_t)n, MSG_NOSIGNAL);
+    (void)shutdown(fd, SHUT_WR);
+    for (i = 0; i < 8 && recv(fd, sink, sizeof sink, 0) > 0; i++) continue;
+    async_io_close(io);
+}
 
 static int acceptor_run(async_task *t) {
     acceptor_frame *f = (acceptor_frame *)t;
@@ -305,13 +349,21 @@ static int acceptor_run(async_task *t) {
             ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&readers) > 1, f->rc[1],
                                 async_joinset_join_next(t, &readers, &f->w[1], &f->done,
                                                         &f->result));
-            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&readers) <= MAX_CLIENTS,
-                                f->rc[2], async_sock_accept(t, &f->lis, &f->w[2],
-                                                            &f->next->io, &f->next->peer));
+            ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
+                                async_sock_accept(t, &f->lis, &f->w[2], &f->next->io,
+                                                  &f->next->peer));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) break;
         if (f->sel.winner != 2) continue;
+        if (f->rc[2] == 0 && async_joinset_len(&readers) - 1 >= max_clients) {
+            refuse(&f->next->io);
+            if (!f->full_logged++)
+                fprintf(stderr, "chat: %ld clients, the cap: refusing new ones\n",
+                        max_clients);
+            continue;
+        }
         if (f->rc[2] == 0) {
+            f->full_logged = 0;
             async_sock_nodelay(&f->next->io, 1);
             f->next->ready = 1;
             async_task_wake(&f->next->task);
@@ -319,7 +371,9 @@ static int acceptor_run(async_task *t) {
             f->emfile_logged = 0;
             continue;
         }
-        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE) {
+        /* out of descriptors or of memory for a socket: say it once, retry later */
+        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE || f->rc[2] == -ENOBUFS ||
+            f->rc[2] == -ENOMEM) {
             if (!f->emfile_logged++)
                 fprintf(stderr, "chat: accept: %s, backing off\n",
                         async_strerror(f->rc[2]));
@@ -353,6 +407,50 @@ static int main_run(async_task *t) {
     ASYNC_END(0);
 }
 
+/* ---- options ---------------------------------------------------------------------- */
+/* "--NAME VALUE" or "--NAME=VALUE" at argv[*i]: 1 with *val (NULL when the value is
+   missing) and *i on the last word used; 0 when argv[*i] is something else. */
+static int opt_is(int argc, char **argv, int *i, const char *name, const char **val) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return 0;
+    if (argv[*i][n] == '=') *val = argv[*i] + n + 1;
+    else if (argv[*i][n] != 0) return 0;
+    else *val = *i + 1 < argc ? argv[++*i] : NULL;
+    return 1;
+}
+
+/* A decimal count in [min, max], digits only: 0, or -1. */
+static int parse_count(const char *s, long min, long max, long *out) {
+    char *end;
+    long v;
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* SECONDS: a decimal number, fractions allowed ("0.25"), 0 for never: 0, or -1. */
+static int parse_seconds(const char *s, async_time *out) {
+    char *end;
+    double v;
+    size_t i;
+    if (!s || !*s) return -1;
+    for (i = 0; s[i]; i++)
+        if ((s[i] < '0' || s[i] > '9') && s[i] != '.') return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || v > 1e6) return -1;
+    if (v == 0) {
+        *out = ASYNC_TIME_NEVER;
+        return 0;
+    }
+    if (v < 0.001) return -1;                   /* under a millisecond: a mistake */
+    *out = (async_time)(v * 1e9);
+    return 0;
+}
+
 static int parse_port(const char *s, int *port) {
     char *end;
     long v;
@@ -363,17 +461,39 @@ static int parse_port(const char *s, int *port) {
     return 0;
 }
 
+static int usage(const char *argv0) {
+    fprintf(stderr,
+            "usage: %s [--idle-timeout SECONDS] [--max-conns N] PORT\n"
+            "  PORT                    0: any free port\n"
+            "  --idle-timeout SECONDS  close a client that sends no line (an empty one\n"
+            "                          will do) for this long (default %d; fractions\n"
+            "                          allowed; 0: never)\n"
+            "  --max-conns N           clients at once; more are told the server is\n"
+            "                          full and closed (default %d)\n",
+            argv0, IDLE_S, MAX_CLIENTS);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     static acceptor_frame acc;
     static main_frame m;
     async_addr a, bound;
     struct rlimit rl;
+    const char *port_arg = NULL, *v;
     char text[64];
-    int port, rc;
-    if (argc != 2 || parse_port(argv[1], &port) < 0) {
-        fprintf(stderr, "usage: %s PORT   (0: any free port)\n", argv[0]);
-        return 2;
+    int i, port, rc;
+    for (i = 1; i < argc; i++) {
+        if (opt_is(argc, argv, &i, "--idle-timeout", &v)) {
+            if (parse_seconds(v, &idle) < 0) return usage(argv[0]);
+        } else if (opt_is(argc, argv, &i, "--max-conns", &v)) {
+            if (parse_count(v, 1, 1000000, &max_clients) < 0) return usage(argv[0]);
+        } else if (argv[i][0] == '-' || port_arg) {
+            return usage(argv[0]);              /* an unknown option, or a second PORT */
+        } else {
+            port_arg = argv[i];
+        }
     }
+    if (!port_arg || parse_port(port_arg, &port) < 0) return usage(argv[0]);
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);

@@ -1,21 +1,32 @@
 /* echo.c - a TCP echo server: every byte a client sends comes back to it.
 
-   Usage: echo PORT        (PORT 0: the kernel picks one; the first line on stdout says
-                            which: "listening on 127.0.0.1:NNNN")
+   Usage: echo [--idle-timeout SECONDS] [--max-conns N] PORT
+     PORT 0: the kernel picks one; the first line on stdout says which:
+       "listening on 127.0.0.1:NNNN"
+     --idle-timeout SECONDS (default 60; fractions allowed; 0: never): a connection
+       that sends nothing for that long is closed, and so is one that takes nothing
+       of what we send back for that long (each read and each write is bounded)
+     --max-conns N (default 16384): connections at once; past it a new client is
+       accepted and closed at once (it sees EOF), so the server never stops
+       answering, and room frees as idle connections time out
+   A bad option or value: the usage on stderr, exit 2.
 
    One task per connection, in a JoinSet: read up to 16 KB, write it all back, again,
    until the client's EOF. The per-message path is exactly one async_io_read and one
-   async_io_write_all, nothing else (it is benchmarked against a hand-written epoll
-   loop). Half-close aware for free: a read returns 0 only after everything read before
-   it was written back, so a client that shuts down its write side gets all its bytes
-   and then our EOF.
+   async_io_write_all, each under the idle timeout, nothing else (it is benchmarked
+   against a hand-written epoll loop). Half-close aware for free: a read returns 0
+   only after everything read before it was written back, so a client that shuts down
+   its write side gets all its bytes and then our EOF.
 
    The acceptor keeps one connection task spawned ahead, waiting for its socket, and
    accepts straight into that task's frame: an async_io must not move once registered,
    so it is accepted where it will live. It loops on a biased select: the shutdown
    token first, then reaping finished connections (so frames are freed as they end),
-   then accepting (guarded by the connection cap). EMFILE/ENFILE: the listener stays
-   readable, so retrying at once would spin; it sleeps 50 ms and tries again.
+   then accepting (always: at the cap the new socket is closed at once, the spare
+   stays). EMFILE/ENFILE (out of descriptors) and ENOBUFS/ENOMEM (out of memory for
+   a socket): the listener stays readable, so retrying at once would spin; it says so
+   once, sleeps 50 ms and tries again (any other error is logged each time, with the
+   same pause).
 
    Shutdown (SIGINT or SIGTERM) goes through async_shutdown: the root token stops the
    acceptor (which closes the listener, so new clients are refused), connections get a
@@ -33,18 +44,21 @@
 #include <string.h>
 #include <sys/resource.h>
 
-enum { BUF_SIZE = 16384, MAX_CONNS = 16384, GRACE_MS = 2000, BACKOFF_MS = 50 };
+enum { BUF_SIZE = 16384, MAX_CONNS = 16384, IDLE_S = 60, GRACE_MS = 2000, BACKOFF_MS = 50 };
 
 static async_runtime rt;
 static async_joinset conns;
 static async_cancel_token root;
 static async_shutdown sd;
+static long max_conns = MAX_CONNS;              /* --max-conns */
+static async_time idle = ASYNC_SEC(IDLE_S);     /* --idle-timeout (0: ASYNC_TIME_NEVER) */
 
 /* ---- one connection --------------------------------------------------------------- */
 typedef struct {
     async_task task;
     async_io io;
     async_waiter w;
+    async_timer timer;
     int ready, n, rc;
     char buf[BUF_SIZE];
 } conn_frame;
@@ -54,10 +68,12 @@ static int conn_run(async_task *t) {
     ASYNC_BEGIN(t);
     ASYNC_WAIT_UNTIL(f->ready);                 /* the acceptor fills f->io, wakes us */
     for (;;) {
-        ASYNC_AWAIT(f->n, async_io_read(t, &f->io, &f->w, f->buf, sizeof f->buf));
-        if (f->n <= 0) break;                   /* EOF (all echoed already) or error */
-        ASYNC_AWAIT(f->rc, async_io_write_all(t, &f->io, &f->w, f->buf, (size_t)f->n));
-        if (f->rc < 0) break;                   /* the peer went away */
+        ASYNC_AWAIT_TIMEOUT(f->n, &f->timer, idle,
+                            async_io_read(t, &f->io, &f->w, f->buf, sizeof f->buf));
+        if (f->n <= 0) break;                   /* EOF (all echoed already), error, idle */
+        ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, idle,
+                            async_io_write_all(t, &f->io, &f->w, f->buf, (size_t)f->n));
+        if (f->rc < 0) break;                   /* the peer went away, or reads nothing */
     }
     ASYNC_CLEANUP();
     async_io_close(&f->io);                     /* a spare never accepted: nothing */
@@ -73,7 +89,7 @@ typedef struct {
     async_timer timer;
     conn_frame *next;                           /* spawned, waiting for its socket */
     async_task *done, *h;
-    int rc[3], result, emfile_logged;
+    int rc[3], result, emfile_logged, full_logged;
 } acceptor_frame;
 
 static int acceptor_run(async_task *t) {
@@ -97,13 +113,22 @@ static int acceptor_run(async_task *t) {
             ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&conns) > 1, f->rc[1],
                                 async_joinset_join_next(t, &conns, &f->w[1], &f->done,
                                                         &f->result));
-            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&conns) <= MAX_CONNS,
-                                f->rc[2], async_sock_accept(t, &f->lis, &f->w[2],
-                                                            &f->next->io, NULL));
+            /* always: at the cap a client is accepted and closed, not left waiting */
+            ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
+                                async_sock_accept(t, &f->lis, &f->w[2], &f->next->io,
+                                                  NULL));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) break;          /* shutdown: stop accepting */
         if (f->sel.winner != 2) continue;       /* a connection was reaped */
+        if (f->rc[2] == 0 && async_joinset_len(&conns) - 1 >= max_conns) {
+            async_io_close(&f->next->io);       /* the spare stays spare */
+            if (!f->full_logged++)
+                fprintf(stderr, "echo: %ld connections, the cap: refusing new ones\n",
+                        max_conns);
+            continue;
+        }
         if (f->rc[2] == 0) {
+            f->full_logged = 0;
             async_sock_nodelay(&f->next->io, 1);
             f->next->ready = 1;
             async_task_wake(&f->next->task);
@@ -111,7 +136,9 @@ static int acceptor_run(async_task *t) {
             f->emfile_logged = 0;
             continue;
         }
-        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE) {
+        /* out of descriptors or of memory for a socket: say it once, retry later */
+        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE || f->rc[2] == -ENOBUFS ||
+            f->rc[2] == -ENOMEM) {
             if (!f->emfile_logged++)
                 fprintf(stderr, "echo: accept: %s, backing off\n",
                         async_strerror(f->rc[2]));
@@ -154,6 +181,50 @@ static void raise_fd_limit(void) {
     }
 }
 
+/* ---- options ---------------------------------------------------------------------- */
+/* "--NAME VALUE" or "--NAME=VALUE" at argv[*i]: 1 with *val (NULL when the value is
+   missing) and *i on the last word used; 0 when argv[*i] is something else. */
+static int opt_is(int argc, char **argv, int *i, const char *name, const char **val) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return 0;
+    if (argv[*i][n] == '=') *val = argv[*i] + n + 1;
+    else if (argv[*i][n] != 0) return 0;
+    else *val = *i + 1 < argc ? argv[++*i] : NULL;
+    return 1;
+}
+
+/* A decimal count in [min, max], digits only: 0, or -1. */
+static int parse_count(const char *s, long min, long max, long *out) {
+    char *end;
+    long v;
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* SECONDS: a decimal number, fractions allowed ("0.25"), 0 for never: 0, or -1. */
+static int parse_seconds(const char *s, async_time *out) {
+    char *end;
+    double v;
+    size_t i;
+    if (!s || !*s) return -1;
+    for (i = 0; s[i]; i++)
+        if ((s[i] < '0' || s[i] > '9') && s[i] != '.') return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || v > 1e6) return -1;
+    if (v == 0) {
+        *out = ASYNC_TIME_NEVER;
+        return 0;
+    }
+    if (v < 0.001) return -1;                   /* under a millisecond: a mistake */
+    *out = (async_time)(v * 1e9);
+    return 0;
+}
+
 static int parse_port(const char *s, int *port) {
     char *end;
     long v;
@@ -164,16 +235,38 @@ static int parse_port(const char *s, int *port) {
     return 0;
 }
 
+static int usage(const char *argv0) {
+    fprintf(stderr,
+            "usage: %s [--idle-timeout SECONDS] [--max-conns N] PORT\n"
+            "  PORT                    0: any free port\n"
+            "  --idle-timeout SECONDS  close a connection that sends nothing, or takes\n"
+            "                          nothing we send, for this long (default %d;\n"
+            "                          fractions allowed; 0: never)\n"
+            "  --max-conns N           connections at once; more are accepted and\n"
+            "                          closed at once (default %d)\n",
+            argv0, IDLE_S, MAX_CONNS);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     static acceptor_frame acc;
     static main_frame m;
     async_addr a, bound;
+    const char *port_arg = NULL, *v;
     char text[64];
-    int port, rc;
-    if (argc != 2 || parse_port(argv[1], &port) < 0) {
-        fprintf(stderr, "usage: %s PORT   (0: any free port)\n", argv[0]);
-        return 2;
+    int i, port, rc;
+    for (i = 1; i < argc; i++) {
+        if (opt_is(argc, argv, &i, "--idle-timeout", &v)) {
+            if (parse_seconds(v, &idle) < 0) return usage(argv[0]);
+        } else if (opt_is(argc, argv, &i, "--max-conns", &v)) {
+            if (parse_count(v, 1, 1000000, &max_conns) < 0) return usage(argv[0]);
+        } else if (argv[i][0] == '-' || port_arg) {
+            return usage(argv[0]);              /* an unknown option, or a second PORT */
+        } else {
+            port_arg = argv[i];
+        }
     }
+    if (!port_arg || parse_port(port_arg, &port) < 0) return usage(argv[0]);
     raise_fd_limit();
     async_runtime_init(&rt, NULL);
     snprintf(text, sizeof text, "127.0.0.1:%d", port);

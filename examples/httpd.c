@@ -1,4 +1,5 @@
-/* httpd.c - a small, fast HTTP/1.1 server: `httpd PORT [ROOT]`.
+/* httpd.c - a small, fast HTTP/1.1 server:
+     httpd [--idle-timeout SECONDS] [--header-timeout SECONDS] [--max-conns N] PORT [ROOT]
 
    Listens on 127.0.0.1:PORT (0: the kernel picks) and prints one line,
    `listening on 127.0.0.1:NNNN`, to stdout. GET and HEAD of `/` answer
@@ -10,21 +11,30 @@
    `Connection: close`. Errors: 400 (request line or header syntax), 403 (a `..`
    segment, also percent-encoded), 404, 405 (methods other than GET and HEAD),
    413 (any request body: Content-Length > 0 or Transfer-Encoding), 431 (request
-   head over 8 KB), 505 (versions other than 1.0 and 1.1). After 400, 405, 413,
-   431 and 505 the connection is closed (lingering: our side is shut down first
-   and the rest of what the client sends is read and dropped for up to a second,
-   so the client sees the answer and not a reset); after 403 and 404 the request
-   was read in full, so a keep-alive connection goes on.
+   head over 8 KB), 503 (over the connection cap), 505 (versions other than 1.0 and
+   1.1). After 400, 405, 413, 431 and 505 the connection is closed (lingering: our
+   side is shut down first and the rest of what the client sends is read and dropped
+   for up to a second, so the client sees the answer and not a reset); after 403 and
+   404 the request was read in full, so a keep-alive connection goes on.
 
-   Environment (all optional):
-     HTTPD_IDLE_MS    a keep-alive connection with no request for this long is
-                      closed; also bounds each write (default 10000)
-     HTTPD_HEADER_MS  a request whose head is not complete this long after its
-                      first byte is dropped: slowloris (default 5000)
-     HTTPD_MAX_CONN   connections at once; above it new ones are accepted and
-                      closed at once (default 10000)
-     HTTPD_GRACE_MS   at SIGINT/SIGTERM: how long requests in flight may take
-                      before the rest is aborted (default 2000)
+   Options (SECONDS: fractions allowed, 0 for never; a bad value: usage, exit 2):
+     --idle-timeout SECONDS    a connection with no request for this long (a new
+                               one that sends nothing, or a keep-alive one between
+                               requests) is closed; also bounds each write
+                               (default 10: nginx's keepalive_timeout is 75, Apache's
+                               KeepAliveTimeout 5)
+     --header-timeout SECONDS  a request whose head is not complete this long after
+                               its first byte is dropped, however it trickles in:
+                               slowloris (default 5: nginx's client_header_timeout
+                               is 60)
+     --max-conns N             connections at once; above it a new one is accepted,
+                               answered 503 with Connection: close, and closed at
+                               once (as nginx's limit_conn), so the server never
+                               stops answering (default 10000)
+   The environment may set them too, in milliseconds (the options win; a bad value:
+   usage, exit 2): HTTPD_IDLE_MS, HTTPD_HEADER_MS (1..86400000), HTTPD_MAX_CONN, and
+   HTTPD_GRACE_MS, at SIGINT/SIGTERM how long requests in flight may take before the
+   rest is aborted (default 2000).
 
    Design. One task per connection, spawned into a JoinSet. Each has a fixed
    read buffer (16 KB: the 8 KB head limit plus room for pipelined requests) and
@@ -43,10 +53,15 @@
    acceptor closes the listener and aborts the connections that sit idle between
    requests; the others finish the requests they have and close; after the grace
    period the rest are aborted (their cleanup closes the socket) and the process
-   exits 0. EMFILE/ENFILE on accept: wait 50 ms and go on.
+   exits 0. EMFILE/ENFILE/ENOBUFS/ENOMEM on accept: wait 50 ms and go on. Over the
+   cap, the 503 is written straight to the new socket (its buffer is empty, so it
+   takes it at once), our side is shut and the socket closed: no task, no buffer.
 
-   Tests and the fuzzer include this file with HTTPD_NO_MAIN defined: they get the
-   parser (http_parse, http_path_decode) and async.h, without the server. */
+   Tests and the fuzzers include this file with HTTPD_NO_MAIN defined: they get the
+   parser (http_parse, http_path_decode), the request handler (conn_respond: the
+   answer to one parsed request, into a connection's write buffer, files under
+   srv.root_dir) and async.h, without the server (the connection task, the acceptor,
+   main). */
 #ifdef __linux__
 #define _GNU_SOURCE                     /* accept4 */
 #define ASYNC_USE_EPOLL                 /* thousands of mostly idle connections */
@@ -313,8 +328,7 @@ int http_path_decode(const char *p, size_t n, char *out, size_t cap) {
     return (int)o;
 }
 
-#ifndef HTTPD_NO_MAIN
-/* ==== the server =================================================================== */
+/* ==== the request handler: the answer to one parsed request ========================= */
 
 enum {
     RBUF = 16384,                       /* > HTTP_MAX_HEAD: a full buffer always parses */
@@ -334,6 +348,7 @@ static struct {
     conn *live;                         /* every connection, for the shutdown */
     int nconn, max_conn, stopping;
     long accepted, refused;
+    int full_logged;                    /* the cap was said, since the last accepted */
     async_time idle, header, grace;
     const char *root_dir;               /* realpath of ROOT, or NULL */
     size_t root_len;
@@ -352,6 +367,7 @@ static const char *http_reason(int status) {
     case 414: return "URI Too Long";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
     default: return "Error";
     }
@@ -517,6 +533,9 @@ static void conn_respond(conn *c, const http_req *r) {
     c->file_left = size;
 }
 
+#ifndef HTTPD_NO_MAIN
+/* ==== the server =================================================================== */
+
 static void conn_unlink(conn *c) {
     if (!c->linked) return;
     if (c->prev) c->prev->next = c->next;
@@ -524,6 +543,11 @@ static void conn_unlink(conn *c) {
     if (c->next) c->next->prev = c->prev;
     c->linked = 0;
     srv.nconn--;
+}
+
+/* t + d, where d may be ASYNC_TIME_NEVER (a timeout of 0: never). */
+static async_time after(async_time t, async_time d) {
+    return d > ASYNC_TIME_NEVER - t ? ASYNC_TIME_NEVER : t + d;
 }
 
 static int conn_run(async_task *t) {
@@ -593,7 +617,8 @@ static int conn_run(async_task *t) {
         /* shutting down: a request half in is still served, no new one is waited for */
         if (srv.stopping && c->len == 0) break;
         c->idle = c->len == 0;          /* between requests: the shutdown may abort us */
-        c->deadline = c->len ? c->start + srv.header : async_time_now(t->rt) + srv.idle;
+        c->deadline = c->len ? after(c->start, srv.header)
+                             : after(async_time_now(t->rt), srv.idle);
         ASYNC_AWAIT_DEADLINE(c->n, &c->timer, c->deadline,
                              async_io_read(t, &c->io, &c->w, c->rbuf + c->len,
                                            RBUF - c->len));
@@ -635,6 +660,30 @@ typedef struct {
     async_task *got;
     int rc[3], result, i, backoff;
 } acceptor;
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0                  /* SIGPIPE is ignored (async.h) anyway */
+#endif
+
+/* Over the cap: a 503 (as nginx's limit_conn), best effort (a new socket's buffer
+   takes it at once), our side shut, what the client sent already read (a close with
+   unread input sends a reset, which can destroy the answer on its way), and the
+   close. No task and no buffer: refusing costs nothing, however many come. */
+static void refuse(int fd) {
+    static const char resp[] =
+        "HTTP/1.1 503 Service Unavailable\r\nServer: async.h-httpd\r\n"
+        "Content-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\n"
+        "Service Unavailable\n";
+    char sink[512];
+    int i;
+#ifndef __linux__
+    (void)fcntl(fd, F_SETFL, O_NONBLOCK);   /* accept4 made it so on Linux */
+#endif
+    (void)send(fd, resp, sizeof resp - 1, MSG_NOSIGNAL);
+    (void)shutdown(fd, SHUT_WR);
+    for (i = 0; i < 8 && recv(fd, sink, sizeof sink, 0) > 0; i++) continue;
+    close(fd);
+}
 
 /* A new connection: its task, its buffers, on the live list. */
 static void spawn_conn(int fd) {
@@ -701,10 +750,14 @@ static int acceptor_run(async_task *t) {
                 break;
             }
             if (srv.nconn >= srv.max_conn) {
-                close(fd);              /* over the cap: refuse at once */
+                refuse(fd);             /* over the cap: 503 at once */
                 srv.refused++;
+                if (!srv.full_logged++)
+                    fprintf(stderr, "httpd: %d connections, the cap: answering 503\n",
+                            srv.max_conn);
                 continue;
             }
+            srv.full_logged = 0;
             srv.accepted++;
             spawn_conn(fd);
         }
@@ -744,51 +797,129 @@ static int main_run(async_task *t) {
     ASYNC_END(0);
 }
 
-static long env_num(const char *name, long def, long min, long max) {
+/* A setting from the environment, in [min, max], def when unset: 0, or -1 (said). */
+static int env_num(const char *name, long def, long min, long max, long *out) {
     const char *s = getenv(name);
     char *end;
     long v;
-    if (!s || !*s) return def;
+    *out = def;
+    if (!s || !*s) return 0;
     errno = 0;
     v = strtol(s, &end, 10);
-    if (errno || *end || v < min || v > max) {
-        fprintf(stderr, "httpd: ignoring %s=%s (want %ld..%ld)\n", name, s, min, max);
-        return def;
+    if (errno || *s < '0' || *s > '9' || *end || v < min || v > max) {
+        fprintf(stderr, "httpd: bad %s=%s (want %ld..%ld)\n", name, s, min, max);
+        return -1;
     }
-    return v;
+    *out = v;
+    return 0;
+}
+
+/* "--NAME VALUE" or "--NAME=VALUE" at argv[*i]: 1 with *val (NULL when the value is
+   missing) and *i on the last word used; 0 when argv[*i] is something else. */
+static int opt_is(int argc, char **argv, int *i, const char *name, const char **val) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return 0;
+    if (argv[*i][n] == '=') *val = argv[*i] + n + 1;
+    else if (argv[*i][n] != 0) return 0;
+    else *val = *i + 1 < argc ? argv[++*i] : NULL;
+    return 1;
+}
+
+/* A decimal count in [min, max], digits only: 0, or -1. */
+static int parse_count(const char *s, long min, long max, long *out) {
+    char *end;
+    long v;
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* SECONDS: a decimal number, fractions allowed ("0.25"), 0 for never: 0, or -1. */
+static int parse_seconds(const char *s, async_time *out) {
+    char *end;
+    double v;
+    size_t i;
+    if (!s || !*s) return -1;
+    for (i = 0; s[i]; i++)
+        if ((s[i] < '0' || s[i] > '9') && s[i] != '.') return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || v > 1e6) return -1;
+    if (v == 0) {
+        *out = ASYNC_TIME_NEVER;
+        return 0;
+    }
+    if (v < 0.001) return -1;                   /* under a millisecond: a mistake */
+    *out = (async_time)(v * 1e9);
+    return 0;
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: httpd PORT [ROOT]   (PORT 0..65535; 0: any free port)\n");
+    fprintf(stderr,
+        "usage: httpd [--idle-timeout SECONDS] [--header-timeout SECONDS] [--max-conns N]\n"
+        "             PORT [ROOT]\n"
+        "  PORT                      0..65535; 0: any free port\n"
+        "  ROOT                      serve the files under this directory\n"
+        "  --idle-timeout SECONDS    close a connection with no request for this long;\n"
+        "                            also bounds each write (default 10)\n"
+        "  --header-timeout SECONDS  drop a request whose head is not complete this long\n"
+        "                            after its first byte: slowloris (default 5)\n"
+        "  --max-conns N             connections at once; past it a new one gets 503\n"
+        "                            and is closed (default 10000)\n"
+        "  SECONDS: fractions allowed, 0 for never. The environment may set them too, in\n"
+        "  milliseconds (the options win): HTTPD_IDLE_MS, HTTPD_HEADER_MS, HTTPD_MAX_CONN,\n"
+        "  and HTTPD_GRACE_MS, how long requests in flight may take at SIGTERM (2000)\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
     static main_frame m;
     static char root_real[PATH_MAX];
+    const char *pos[2] = {NULL, NULL}, *v;
     char text[64], *end;
     async_addr a, bound;
-    long port;
-    int rc;
-    if (argc < 2 || argc > 3) return usage();
+    long port, idle_ms, header_ms, grace_ms, max_conn;
+    int i, npos = 0, rc;
+    if (env_num("HTTPD_IDLE_MS", 10000, 1, 86400000L, &idle_ms) < 0 ||
+        env_num("HTTPD_HEADER_MS", 5000, 1, 86400000L, &header_ms) < 0 ||
+        env_num("HTTPD_GRACE_MS", 2000, 0, 86400000L, &grace_ms) < 0 ||
+        env_num("HTTPD_MAX_CONN", 10000, 1, 1000000L, &max_conn) < 0)
+        return usage();
+    srv.idle = ASYNC_MS(idle_ms);
+    srv.header = ASYNC_MS(header_ms);
+    srv.grace = ASYNC_MS(grace_ms);
+    for (i = 1; i < argc; i++) {
+        if (opt_is(argc, argv, &i, "--idle-timeout", &v)) {
+            if (parse_seconds(v, &srv.idle) < 0) return usage();
+        } else if (opt_is(argc, argv, &i, "--header-timeout", &v)) {
+            if (parse_seconds(v, &srv.header) < 0) return usage();
+        } else if (opt_is(argc, argv, &i, "--max-conns", &v)) {
+            if (parse_count(v, 1, 1000000, &max_conn) < 0) return usage();
+        } else if (argv[i][0] == '-' || npos == 2) {
+            return usage();                     /* an unknown option, or a third word */
+        } else {
+            pos[npos++] = argv[i];
+        }
+    }
+    srv.max_conn = (int)max_conn;
+    if (npos < 1) return usage();
     errno = 0;
-    port = strtol(argv[1], &end, 10);
-    if (errno || end == argv[1] || *end || port < 0 || port > 65535) return usage();
-    if (argc == 3) {
+    port = strtol(pos[0], &end, 10);
+    if (errno || end == pos[0] || *end || port < 0 || port > 65535) return usage();
+    if (pos[1]) {
         struct stat st;
-        if (!realpath(argv[2], root_real) || stat(root_real, &st) < 0 ||
+        if (!realpath(pos[1], root_real) || stat(root_real, &st) < 0 ||
             !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "httpd: %s: not a directory\n", argv[2]);
+            fprintf(stderr, "httpd: %s: not a directory\n", pos[1]);
             return usage();
         }
         srv.root_len = strlen(root_real);
         if (srv.root_len == 1) srv.root_len = 0;    /* ROOT "/": paths start with '/' */
         srv.root_dir = root_real;
     }
-    srv.idle = ASYNC_MS(env_num("HTTPD_IDLE_MS", 10000, 1, 86400000L));
-    srv.header = ASYNC_MS(env_num("HTTPD_HEADER_MS", 5000, 1, 86400000L));
-    srv.grace = ASYNC_MS(env_num("HTTPD_GRACE_MS", 2000, 0, 86400000L));
-    srv.max_conn = (int)env_num("HTTPD_MAX_CONN", 10000, 1, 1000000L);
     build_hello();
     {
         /* a connection is a descriptor: lift the soft limit toward the cap (as nginx's

@@ -20,18 +20,29 @@
 
    A connection reads into its own buffer, parses every complete command in it,
    appends all the replies to one output buffer and writes them with one
-   async_io_write_all: a pipelined batch costs one read and one write.
+   async_io_write_all: a pipelined batch costs one read and one write. The buffer
+   grows with the bytes that came, never with what a command claims, and a buffer
+   that cannot grow closes its connection, not the server.
+
+   Arguments point into that buffer and are not NUL-terminated: they are compared
+   and printed by their length only (the bytes after one are stale data).
 
    Pub/sub: each subscriber has a bounded byte queue of formatted messages
    (RPUBSUB_LIMIT). PUBLISH appends to it and wakes the subscriber's task through
-   an async_notify; it never waits. A subscriber whose queue is full is
-   disconnected (as Redis's client-output-buffer-limit for pubsub), so a slow
-   reader can neither block publishers nor make the server grow without bound.
+   an async_notify; it never waits. A subscriber whose queue is full is cut off
+   at once (as Redis's client-output-buffer-limit for pubsub): it leaves its
+   channels, its queue is freed and its task aborted, even in the middle of a write
+   it cannot finish, so a slow reader can neither block publishers nor make the
+   server grow without bound. Subscriptions are hashed on both sides: SUBSCRIBE,
+   UNSUBSCRIBE and a client's exit cost O(1) per channel.
 
    Differences from Redis worth knowing: a null bulk ($-1) inside a request is a
    protocol error (as in Redis); a bulk's trailing CRLF is checked (Redis skips
    two bytes unread); multibulk counts above 1M are refused; inline commands
-   treat a NUL byte as an ordinary character. */
+   treat a NUL byte as an ordinary character; an option is compared with all its
+   bytes (Redis's strcasecmp takes "nx\0junk" for NX; the error text stops at the
+   NUL as Redis's does); a byte other than '$' where a bulk should start is an
+   error at once (Redis first waits for the line's CR). */
 #ifdef __linux__
 #define ASYNC_USE_EPOLL
 #endif
@@ -413,9 +424,11 @@ static void add_bulk(rbuf *b, const char *p, size_t n) {
 
 static void add_bulk_str(rbuf *b, const char *s) { add_bulk(b, s, strlen(s)); }
 
-/* "-<text>\r\n" with CR and LF inside the text made blanks, as Redis does. */
+/* "-<text>\r\n" as Redis sends it: CR and LF at the end dropped, those inside made
+   blanks, so the reply stays one line. */
 static void add_error(rbuf *b, const char *text, size_t n) {
     size_t i;
+    while (n && (text[n - 1] == '\r' || text[n - 1] == '\n')) n--;
     rbuf_reserve(b, n + 3);
     b->p[b->len++] = '-';
     for (i = 0; i < n; i++) {
@@ -735,12 +748,24 @@ static int glob_match(const char *p, size_t pn, const char *s, size_t sn) {
 
 /* ==== 3. the executor and pub/sub ========================================= */
 
-#define RPUBSUB_LIMIT ((size_t)8 * 1024 * 1024)   /* per subscriber: then disconnected */
+#ifndef RPUBSUB_LIMIT                           /* per subscriber: then cut off */
+#define RPUBSUB_LIMIT ((size_t)8 * 1024 * 1024)     /* (a fuzzer sets a small one) */
+#endif
+
+/* A subscription of client c to channel ch. It sits in the channel's array (at chi),
+   in the client's array (at ci) and in the client's set (hashed by the channel), so
+   SUBSCRIBE, UNSUBSCRIBE and a client's exit cost O(1) per channel however many
+   channels a client has or subscribers a channel has. */
+typedef struct rsub {
+    rchan *ch;
+    rclient *c;
+    size_t chi, ci;
+} rsub;
 
 struct rchan {
     rchan *next;
     uint64_t h;
-    rclient **subs;
+    rsub **subs;                    /* its subscribers, in no order */
     size_t nsubs, cap, klen;
     char key[];
 };
@@ -749,13 +774,26 @@ struct rchan {
 struct rclient {
     rdb *db;
     rbuf pend;                      /* published messages not yet in the output */
-    async_notify notify;            /* poked when pend grows or kill is set */
-    rchan **chans;                  /* the channels subscribed to */
+    async_notify notify;            /* poked when pend grows */
+    rsub **subs;                    /* its subscriptions, oldest first */
     size_t nchans, chcap;
-    int kill;                       /* pend overflowed: disconnect */
+    rsub **set;                     /* the same by channel: linear probing, load <= 1/2 */
+    size_t setmask;                 /* set has setmask + 1 slots, or is NULL */
+    int kill;                       /* pend overflowed: cut off */
+    async_task *task;               /* the connection's, aborted when cut off (or NULL) */
+    rclient *next_killed;           /* publish's list of those it cut off */
 };
 
 enum { EXEC_CLOSE = 1 };
+
+static void *xrealloc(void *p, size_t n) {
+    void *np = realloc(p, n);
+    if (!np) {
+        fprintf(stderr, "miniredis: out of memory\n");
+        abort();
+    }
+    return np;
+}
 
 static rchan *chan_find(rdb *db, const char *k, size_t n, uint64_t h, rchan ***where) {
     rchan **pp = &db->chans[h & db->chmask];
@@ -766,8 +804,10 @@ static rchan *chan_find(rdb *db, const char *k, size_t n, uint64_t h, rchan ***w
     return *pp;
 }
 
-static void chan_grow(rdb *db) {
-    size_t cap = (db->chmask + 1) * 2, i;
+/* Rehash the channel table to cap buckets (a power of two): it grows with the channels
+   and shrinks again when they go, so a burst of them leaves nothing behind. */
+static void chan_resize(rdb *db, size_t cap) {
+    size_t i;
     rchan **nb = (rchan **)xcalloc(cap, sizeof *nb);
     for (i = 0; i <= db->chmask; i++) {
         rchan *c = db->chans[i], *next;
@@ -782,13 +822,35 @@ static void chan_grow(rdb *db) {
     db->chmask = cap - 1;
 }
 
-static void *xrealloc(void *p, size_t n) {
-    void *np = realloc(p, n);
-    if (!np) {
-        fprintf(stderr, "miniredis: out of memory\n");
-        abort();
+/* The client's subscription to ch, or the empty slot of its set where it would go. */
+static size_t sub_slot(const rclient *c, const rchan *ch) {
+    size_t i = (size_t)ch->h & c->setmask;
+    while (c->set[i] && c->set[i]->ch != ch) i = (i + 1) & c->setmask;
+    return i;
+}
+
+static void sub_set_resize(rclient *c, size_t cap) {
+    rsub **old = c->set;
+    size_t oldn = old ? c->setmask + 1 : 0, i;
+    c->set = (rsub **)xcalloc(cap, sizeof *c->set);
+    c->setmask = cap - 1;
+    for (i = 0; i < oldn; i++) if (old[i]) c->set[sub_slot(c, old[i]->ch)] = old[i];
+    free(old);
+}
+
+/* Backward-shift deletion, as the store's. */
+static void sub_set_del(rclient *c, size_t i) {
+    size_t j = i, mask = c->setmask;
+    for (;;) {
+        size_t k;
+        j = (j + 1) & mask;
+        if (!c->set[j]) break;
+        k = (size_t)c->set[j]->ch->h & mask;
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
+        c->set[i] = c->set[j];
+        i = j;
     }
-    return np;
+    c->set[i] = NULL;
 }
 
 /* 1 if newly subscribed, 0 if it already was. */
@@ -796,11 +858,10 @@ static int client_subscribe(rclient *c, const char *k, size_t n) {
     rdb *db = c->db;
     uint64_t h = rdb_hash(db->seed, k, n);
     rchan *ch = chan_find(db, k, n, h, NULL);
-    size_t i;
-    if (ch) {
-        for (i = 0; i < c->nchans; i++) if (c->chans[i] == ch) return 0;
-    } else {
-        if (db->nchans + 1 > db->chmask + 1) chan_grow(db);
+    rsub *s;
+    if (ch && c->set && c->set[sub_slot(c, ch)]) return 0;
+    if (!ch) {
+        if (db->nchans + 1 > db->chmask + 1) chan_resize(db, (db->chmask + 1) * 2);
         ch = (rchan *)xcalloc(1, sizeof *ch + n);
         ch->h = h;
         ch->klen = n;
@@ -809,38 +870,66 @@ static int client_subscribe(rclient *c, const char *k, size_t n) {
         db->chans[h & db->chmask] = ch;
         db->nchans++;
     }
+    s = (rsub *)xcalloc(1, sizeof *s);
+    s->ch = ch;
+    s->c = c;
     if (ch->nsubs == ch->cap) {
         ch->cap = ch->cap ? ch->cap * 2 : 4;
-        ch->subs = (rclient **)xrealloc(ch->subs, ch->cap * sizeof *ch->subs);
+        ch->subs = (rsub **)xrealloc(ch->subs, ch->cap * sizeof *ch->subs);
     }
-    ch->subs[ch->nsubs++] = c;
+    s->chi = ch->nsubs;
+    ch->subs[ch->nsubs++] = s;
     if (c->nchans == c->chcap) {
         c->chcap = c->chcap ? c->chcap * 2 : 4;
-        c->chans = (rchan **)xrealloc(c->chans, c->chcap * sizeof *c->chans);
+        c->subs = (rsub **)xrealloc(c->subs, c->chcap * sizeof *c->subs);
     }
-    c->chans[c->nchans++] = ch;
+    s->ci = c->nchans;
+    c->subs[c->nchans++] = s;
+    if (!c->set || c->nchans * 2 > c->setmask + 1)
+        sub_set_resize(c, c->set ? (c->setmask + 1) * 2 : 8);
+    c->set[sub_slot(c, ch)] = s;
     return 1;
 }
 
-/* Drop the client's i-th subscription (swap-remove on both sides). */
-static void client_unsubscribe_at(rclient *c, size_t i) {
+/* Drop subscription s from its channel (which goes with its last subscriber) and its
+   client (whose arrays go with its last subscription). */
+static void client_unsubscribe(rsub *s) {
+    rclient *c = s->c;
+    rchan *ch = s->ch, **pp;
     rdb *db = c->db;
-    rchan *ch = c->chans[i], **pp;
-    size_t j;
-    for (j = 0; j < ch->nsubs; j++) {
-        if (ch->subs[j] == c) {
-            ch->subs[j] = ch->subs[--ch->nsubs];
-            break;
-        }
-    }
-    c->chans[i] = c->chans[--c->nchans];
-    if (ch->nsubs == 0) {                       /* the last subscriber: the channel goes */
+    sub_set_del(c, sub_slot(c, ch));
+    ch->subs[s->chi] = ch->subs[--ch->nsubs];   /* swap-remove on both sides */
+    ch->subs[s->chi]->chi = s->chi;
+    c->subs[s->ci] = c->subs[--c->nchans];
+    c->subs[s->ci]->ci = s->ci;
+    free(s);
+    if (ch->nsubs == 0) {
         chan_find(db, ch->key, ch->klen, ch->h, &pp);
         *pp = ch->next;
         db->nchans--;
         free(ch->subs);
         free(ch);
+        if (db->chmask > 15 && db->nchans * 8 < db->chmask + 1)
+            chan_resize(db, (db->chmask + 1) / 2);
     }
+    if (c->nchans == 0) {
+        free(c->subs);
+        free(c->set);
+        c->subs = c->set = NULL;
+        c->chcap = c->setmask = 0;
+    } else if (c->setmask > 7 && c->nchans * 8 < c->setmask + 1) {
+        sub_set_resize(c, (c->setmask + 1) / 2);
+    }
+}
+
+/* The client's subscription to channel k, or NULL. */
+static rsub *client_sub_find(rclient *c, const char *k, size_t n) {
+    rchan *ch;
+    rsub *s;
+    if (!c->set) return NULL;
+    ch = chan_find(c->db, k, n, rdb_hash(c->db->seed, k, n), NULL);
+    s = ch ? c->set[sub_slot(c, ch)] : NULL;
+    return s;
 }
 
 static void client_init(rclient *c, rdb *db) {
@@ -849,10 +938,7 @@ static void client_init(rclient *c, rdb *db) {
 }
 
 static void client_free(rclient *c) {
-    while (c->nchans) client_unsubscribe_at(c, c->nchans - 1);
-    free(c->chans);
-    c->chans = NULL;
-    c->chcap = 0;
+    while (c->nchans) client_unsubscribe(c->subs[c->nchans - 1]);
     rbuf_free(&c->pend);
 }
 
@@ -865,24 +951,45 @@ static void add_pubsub_reply(rbuf *out, const char *kind, const char *ch, size_t
     add_int(out, count);
 }
 
+/* A subscriber past its limit is cut off as Redis cuts one past its pubsub output
+   buffer limit: it leaves its channels at once (so PUBLISH stops counting it), its
+   queue is dropped, and its connection is closed without the rest of its output
+   (its task is aborted: wherever it waits, a write it cannot finish included). */
+static void client_kill(rclient *c) {
+    c->kill = 1;
+    while (c->nchans) client_unsubscribe(c->subs[c->nchans - 1]);
+    rbuf_free(&c->pend);
+    if (c->task) async_task_abort(c->task);
+}
+
+/* The number of subscribers the message went to. One it would take past its limit
+   still counts (as in Redis, which counts it until it is freed) but is cut off. */
 static long long publish(rdb *db, const char *k, size_t n, const char *msg, size_t mn) {
     rchan *ch = chan_find(db, k, n, rdb_hash(db->seed, k, n), NULL);
+    rclient *killed = NULL;
+    long long count;
     size_t i;
     if (!ch) return 0;
+    count = (long long)ch->nsubs;
     for (i = 0; i < ch->nsubs; i++) {
-        rclient *s = ch->subs[i];
-        if (s->kill) continue;
+        rclient *s = ch->subs[i]->c;
         if (s->pend.len + mn + n + 64 > RPUBSUB_LIMIT) {
-            s->kill = 1;                        /* too slow: it will be disconnected */
+            s->next_killed = killed;            /* after the loop: it changes ch->subs */
+            killed = s;
         } else {
             add_array(&s->pend, 3);
             ADD_LIT(&s->pend, "$7\r\nmessage\r\n");
             add_bulk(&s->pend, k, n);
             add_bulk(&s->pend, msg, mn);
+            async_notify_one(&s->notify);
         }
-        async_notify_one(&s->notify);
     }
-    return (long long)ch->nsubs;
+    while (killed) {                            /* ch may go with its last subscriber */
+        rclient *s = killed;
+        killed = s->next_killed;
+        client_kill(s);
+    }
+    return count;
 }
 
 /* -- commands -- */
@@ -1062,23 +1169,54 @@ static int cmd_mset(rctx *x) {
     return 0;
 }
 
+/* EXPIRE key seconds [NX | XX | GT | LT], as Redis 7: the options are checked first,
+   then the number; no TTL counts as forever for GT and LT. */
 static int cmd_expire(rctx *x) {
+    enum { NX = 1, XX = 2, GT = 4, LT = 8 };
     long long v;
-    int64_t when;
+    int64_t when, cur;
     long s;
-    if (arg_ll(x, 2, &v) < 0) {
-        err_not_int(x->out);
+    int i, flags = 0;
+    for (i = 3; i < x->argc; i++) {
+        if (arg_is(x, i, "nx")) flags |= NX;
+        else if (arg_is(x, i, "xx")) flags |= XX;
+        else if (arg_is(x, i, "gt")) flags |= GT;
+        else if (arg_is(x, i, "lt")) flags |= LT;
+        else {
+            /* an argument is not NUL-terminated: its length bounds it, and like
+               Redis's %s the text stops at a NUL */
+            const char *p = x->argv[i], *nul = (const char *)memchr(p, 0, x->lens[i]);
+            rbuf msg = {0, 0, 0};
+            ADD_LIT(&msg, "ERR Unsupported option ");
+            add_raw(&msg, p, nul ? (size_t)(nul - p) : x->lens[i]);
+            add_error(x->out, msg.p, msg.len);
+            rbuf_free(&msg);
+            return 0;
+        }
+    }
+    if ((flags & NX) && (flags & (XX | GT | LT))) {
+        add_error_str(x->out,
+                      "ERR NX and XX, GT or LT options at the same time are not compatible");
         return 0;
     }
-    if (x->argc > 3) {                          /* NX XX GT LT: not supported here */
-        char msg[160];
-        snprintf(msg, sizeof msg, "ERR Unsupported option %.100s", x->argv[3]);
-        add_error_str(x->out, msg);
+    if ((flags & GT) && (flags & LT)) {
+        add_error_str(x->out, "ERR GT and LT options at the same time are not compatible");
+        return 0;
+    }
+    if (arg_ll(x, 2, &v) < 0) {
+        err_not_int(x->out);
         return 0;
     }
     if (expire_at(x, v, 1000, 1, "expire", &when) < 0) return 0;
     s = rdb_find(x->db, x->argv[1], x->lens[1]);
     if (s < 0) {
+        add_int(x->out, 0);
+        return 0;
+    }
+    cur = x->db->slots[s].e->expire;
+    if (((flags & NX) && cur >= 0) || ((flags & XX) && cur < 0) ||
+        ((flags & GT) && (cur < 0 || when <= cur)) || ((flags & LT) && cur >= 0 &&
+                                                       when >= cur)) {
         add_int(x->out, 0);
         return 0;
     }
@@ -1177,22 +1315,16 @@ static int cmd_unsubscribe(rctx *x) {
     if (x->argc == 1) {                         /* every channel */
         if (!c->nchans) add_pubsub_reply(x->out, "unsubscribe", NULL, 0, 0);
         while (c->nchans) {
-            rchan *ch = c->chans[c->nchans - 1];
+            rchan *ch = c->subs[c->nchans - 1]->ch;
             add_pubsub_reply(x->out, "unsubscribe", ch->key, ch->klen,
                              (long long)c->nchans - 1);
-            client_unsubscribe_at(c, c->nchans - 1);   /* may free ch: reply first */
+            client_unsubscribe(c->subs[c->nchans - 1]);   /* may free ch: reply first */
         }
         return 0;
     }
     for (i = 1; i < x->argc; i++) {
-        size_t j;
-        for (j = 0; j < c->nchans; j++) {
-            if (c->chans[j]->klen == x->lens[i] &&
-                memcmp(c->chans[j]->key, x->argv[i], x->lens[i]) == 0) {
-                client_unsubscribe_at(c, j);
-                break;
-            }
-        }
+        rsub *s = client_sub_find(c, x->argv[i], x->lens[i]);
+        if (s) client_unsubscribe(s);
         add_pubsub_reply(x->out, "unsubscribe", x->argv[i], x->lens[i],
                          (long long)c->nchans);
     }
@@ -1245,48 +1377,53 @@ static int cmd_select(rctx *x) {
 
 typedef struct {
     const char *name;               /* lower case */
+    size_t len;                     /* of the name */
     int arity;                      /* Redis's: n exactly, -n at least n */
     int pubsub_ok;                  /* allowed while subscribed */
     rcmd_fn fn;
 } rcmd;
 
+#define RCMD(name, arity, pubsub_ok, fn) {name, sizeof(name) - 1, arity, pubsub_ok, fn}
+
 static const rcmd rcmds[] = {
-    {"get", 2, 0, cmd_get},         /* the hot ones first */
-    {"set", -3, 0, cmd_set},
-    {"ping", -1, 1, cmd_ping},
-    {"incr", 2, 0, cmd_incr},
-    {"mget", -2, 0, cmd_mget},
-    {"mset", -3, 0, cmd_mset},
-    {"del", -2, 0, cmd_del},
-    {"exists", -2, 0, cmd_exists},
-    {"decr", 2, 0, cmd_decr},
-    {"incrby", 3, 0, cmd_incrby},
-    {"decrby", 3, 0, cmd_decrby},
-    {"echo", 2, 0, cmd_echo},
-    {"expire", -3, 0, cmd_expire},
-    {"ttl", 2, 0, cmd_ttl},
-    {"keys", 2, 0, cmd_keys},
-    {"dbsize", 1, 0, cmd_dbsize},
-    {"flushall", -1, 0, cmd_flushall},
-    {"publish", 3, 0, cmd_publish},
-    {"subscribe", -2, 1, cmd_subscribe},
-    {"unsubscribe", -1, 1, cmd_unsubscribe},
-    {"quit", -1, 1, cmd_quit},
-    {"command", -1, 0, cmd_command},
-    {"config", -2, 0, cmd_config},
-    {"select", 2, 0, cmd_select},
+    RCMD("get", 2, 0, cmd_get),         /* the hot ones first */
+    RCMD("set", -3, 0, cmd_set),
+    RCMD("ping", -1, 1, cmd_ping),
+    RCMD("incr", 2, 0, cmd_incr),
+    RCMD("mget", -2, 0, cmd_mget),
+    RCMD("mset", -3, 0, cmd_mset),
+    RCMD("del", -2, 0, cmd_del),
+    RCMD("exists", -2, 0, cmd_exists),
+    RCMD("decr", 2, 0, cmd_decr),
+    RCMD("incrby", 3, 0, cmd_incrby),
+    RCMD("decrby", 3, 0, cmd_decrby),
+    RCMD("echo", 2, 0, cmd_echo),
+    RCMD("expire", -3, 0, cmd_expire),
+    RCMD("ttl", 2, 0, cmd_ttl),
+    RCMD("keys", 2, 0, cmd_keys),
+    RCMD("dbsize", 1, 0, cmd_dbsize),
+    RCMD("flushall", -1, 0, cmd_flushall),
+    RCMD("publish", 3, 0, cmd_publish),
+    RCMD("subscribe", -2, 1, cmd_subscribe),
+    RCMD("unsubscribe", -1, 1, cmd_unsubscribe),
+    RCMD("quit", -1, 1, cmd_quit),
+    RCMD("command", -1, 0, cmd_command),
+    RCMD("config", -2, 0, cmd_config),
+    RCMD("select", 2, 0, cmd_select),
 };
 
+/* By length first: name is not NUL-terminated and may hold a NUL. */
 static const rcmd *rcmd_lookup(const char *name, size_t n) {
     size_t i, j;
     for (i = 0; i < sizeof rcmds / sizeof rcmds[0]; i++) {
         const char *s = rcmds[i].name;
+        if (rcmds[i].len != n) continue;
         for (j = 0; j < n; j++) {
             char ch = name[j];
             if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
-            if (ch != s[j]) break;              /* s's NUL stops it too */
+            if (ch != s[j]) break;
         }
-        if (j == n && s[n] == '\0') return &rcmds[i];
+        if (j == n) return &rcmds[i];
     }
     return NULL;
 }
@@ -1378,7 +1515,7 @@ typedef struct {
     async_shutdown sd;
     conn *all;
     int stopping;
-    long accepted, emfile;
+    long accepted, backoffs;        /* connections, and accept errors waited out */
 } server;
 
 static server srv;
@@ -1392,11 +1529,11 @@ static int conn_process(conn *f) {
         if (f->out.len >= CONN_FLUSH_AT) return 1;
         n = resp_parse(f->in.p + f->start, f->in.len - f->start, &f->cmd);
         if (n == 0) return 0;
-        if (n < 0) {
-            const char *why = resp_strerror(n, f->cmd.badch, tmp, sizeof tmp);
-            ADD_LIT(&f->out, "-ERR Protocol error: ");
-            add_raw(&f->out, why, strlen(why));
-            ADD_LIT(&f->out, "\r\n");
+        if (n < 0) {                            /* the byte in tmp may be CR or LF */
+            char msg[96];
+            snprintf(msg, sizeof msg, "ERR Protocol error: %s",
+                     resp_strerror(n, f->cmd.badch, tmp, sizeof tmp));
+            add_error_str(&f->out, msg);
             f->quit = 1;
             return 0;
         }
@@ -1411,8 +1548,25 @@ static int conn_process(conn *f) {
     return 0;
 }
 
-/* Make room to read: drop the parsed bytes, grow toward what the command needs,
-   give memory back after a big command. < 0 when the limit is reached. */
+/* Run what is buffered, then queue the published messages waiting behind the
+   replies: f->out is what to write next. 1 if there is more to run after it. */
+static int conn_batch(conn *f) {
+    int more = conn_process(f);
+    if (f->cl.pend.len) {
+        add_raw(&f->out, f->cl.pend.p, f->cl.pend.len);
+        f->cl.pend.len = 0;
+        if (f->cl.pend.cap > 65536) rbuf_free(&f->cl.pend);
+    }
+    return more;
+}
+
+/* Make room to read: drop the parsed bytes, give memory back after a big command,
+   and grow as bytes arrive: doubling once the buffer is nearly full, never past the
+   end of the command when it is known, never to what a command claims (a 35-byte
+   request claiming a 512 MB bulk reserves nothing), so the buffer is at most about
+   twice what came. CONN_E_LIMIT past the query buffer limit, CONN_E_NOMEM when the
+   memory is not there (the connection is closed, the server goes on). */
+enum { CONN_E_LIMIT = -1, CONN_E_NOMEM = -2 };
 static int conn_make_room(conn *f) {
     size_t keep = f->in.len - f->start, want;
     if (f->start) {
@@ -1421,18 +1575,22 @@ static int conn_make_room(conn *f) {
         f->start = 0;
     }
     if (keep == 0 && f->in.cap > 4 * CONN_INBUF) {
-        free(f->in.p);
-        f->in.p = (char *)xcalloc(1, CONN_INBUF);
-        f->in.cap = CONN_INBUF;
+        char *np = (char *)realloc(f->in.p, CONN_INBUF);
+        if (np) {
+            f->in.p = np;
+            f->in.cap = CONN_INBUF;
+        }
     }
-    want = f->in.len + CONN_INBUF / 4;
-    if (f->cmd.need > want) want = f->cmd.need;
-    if (want > CONN_QUERYBUF_MAX) return -1;
+    want = f->in.len + CONN_INBUF / 4;          /* room for a useful read */
+    if (want > CONN_QUERYBUF_MAX || f->cmd.need > CONN_QUERYBUF_MAX) return CONN_E_LIMIT;
     if (want > f->in.cap) {
         size_t cap = f->in.cap * 2;
+        char *np;
+        if (f->cmd.need >= want && cap > f->cmd.need) cap = f->cmd.need;
         if (cap < want) cap = want;
         if (cap > CONN_QUERYBUF_MAX) cap = CONN_QUERYBUF_MAX;
-        f->in.p = (char *)xrealloc(f->in.p, cap);
+        if (!(np = (char *)realloc(f->in.p, cap))) return CONN_E_NOMEM;
+        f->in.p = np;
         f->in.cap = cap;
     }
     return 0;
@@ -1442,16 +1600,12 @@ static int conn_run(async_task *t) {
     conn *f = (conn *)t;
     ASYNC_BEGIN(t);
     client_init(&f->cl, &srv.db);
+    f->cl.task = t;                             /* PUBLISH aborts it to cut it off */
     f->in.p = (char *)xcalloc(1, CONN_INBUF);
     f->in.cap = CONN_INBUF;
     async_sock_nodelay(f->io, 1);
     for (;;) {
-        f->n = conn_process(f);
-        if (f->cl.pend.len) {                   /* pub/sub messages follow the replies */
-            add_raw(&f->out, f->cl.pend.p, f->cl.pend.len);
-            f->cl.pend.len = 0;
-            if (f->cl.pend.cap > 65536) rbuf_free(&f->cl.pend);
-        }
+        f->n = conn_batch(f);
         if (f->out.len) {
             ASYNC_AWAIT(f->rc[0], async_io_write_all(t, f->io, &f->w, f->out.p,
                                                      f->out.len));
@@ -1461,8 +1615,11 @@ static int conn_run(async_task *t) {
         }
         if (f->quit || f->cl.kill || srv.stopping) break;
         if (f->n) continue;                     /* more commands already buffered */
-        if (conn_make_room(f) < 0) {
-            ADD_LIT(&f->out, "-ERR Protocol error: query buffer limit exceeded\r\n");
+        if ((f->rc[0] = conn_make_room(f)) < 0) {
+            if (f->rc[0] == CONN_E_LIMIT)
+                ADD_LIT(&f->out, "-ERR Protocol error: query buffer limit exceeded\r\n");
+            else
+                ADD_LIT(&f->out, "-ERR out of memory for the query buffer\r\n");
             f->quit = 1;
             continue;
         }
@@ -1512,6 +1669,16 @@ typedef struct {
     int rc[3], result;
 } acceptor;
 
+/* How long the acceptor waits after an accept error before it accepts again. Out of
+   descriptors (EMFILE, ENFILE) or of kernel memory for one (ENOBUFS, ENOMEM; also a
+   failed registration) the listener stays ready, so retrying at once would spin;
+   connections being served may close and free some. Other errors (EPERM...)
+   concern one connection only. */
+static int accept_backoff_ms(int rc) {
+    if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM) return 50;
+    return 0;
+}
+
 static int acceptor_run(async_task *t) {
     acceptor *f = (acceptor *)t;
     conn *c, *next;
@@ -1529,11 +1696,10 @@ static int acceptor_run(async_task *t) {
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) break;          /* shutdown */
         if (f->sel.winner != 2) continue;       /* a connection task was reaped */
-        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE) {
-            /* out of descriptors: the listener stays ready, so back off instead of
-               spinning; connections being served may close and free some */
-            srv.emfile++;
-            ASYNC_AWAIT(f->rc[2], async_sleep(t, &f->timer, ASYNC_MS(50)));
+        if (accept_backoff_ms(f->rc[2]) > 0) {
+            srv.backoffs++;
+            ASYNC_AWAIT(f->rc[2], async_sleep(t, &f->timer,
+                                              ASYNC_MS(accept_backoff_ms(f->rc[2]))));
             continue;
         }
         if (f->rc[2] < 0) continue;             /* ECONNABORTED and such: next one */

@@ -1,10 +1,16 @@
 /* proxy.c - a TCP forwarder: each client is connected to an upstream server and the
    bytes are copied both ways.
 
-   Usage: proxy PORT UPSTREAM_HOST:PORT
+   Usage: proxy [--idle-timeout SECONDS] [--max-conns N] PORT UPSTREAM_HOST:PORT
    Listens on 127.0.0.1:PORT (0: the kernel picks; the first line on stdout says which).
    UPSTREAM_HOST is numeric or a name; a name is looked up once at startup with
    async_resolve on the blocking pool, and each connection tries the addresses in turn.
+     --idle-timeout SECONDS (default 600, as nginx's proxy_timeout; fractions allowed;
+       0: never): a session in which nothing is read in either direction for that
+       long is closed, and so is one where a side takes nothing we write for as long
+     --max-conns N (default 4096): sessions at once; past it a new client is
+       accepted and closed at once (it sees EOF), so the proxy never stops answering
+   A bad option or value: the usage on stderr, exit 2.
 
    One session task per client, in a JoinSet. A session connects upstream (5 s bound);
    a refusal is logged and the client is closed (it sees EOF). Then it copies both
@@ -16,6 +22,9 @@
    shuts down the write side of the other and ends; the opposite direction goes on
    until it ends too; then both sockets are closed. An error in either direction
    (a reset) ends the join (ASYNC_JOIN_TRY cancels the other copy) and closes both.
+   Idle: the session keeps the time of its last read, either way; each copy reads with
+   that plus the idle timeout as its deadline, and when it passes but the other
+   direction has read since, it just reads on. Each write is bounded by the timeout.
 
    The acceptor, the EMFILE backoff and the shutdown are those of echo.c: SIGINT or
    SIGTERM stop accepting, sessions get 2 s to end, the rest are aborted, exit 0. */
@@ -31,7 +40,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-enum { BUF_SIZE = 16384, MAX_CONNS = 4096, MAX_ADDRS = 8, GRACE_MS = 2000,
+enum { BUF_SIZE = 16384, MAX_CONNS = 4096, MAX_ADDRS = 8, IDLE_S = 600, GRACE_MS = 2000,
        BACKOFF_MS = 50, CONNECT_MS = 5000 };
 
 static async_runtime rt;
@@ -41,22 +50,38 @@ static async_shutdown sd;
 static async_addr upstream[MAX_ADDRS];
 static int nupstream;
 static const char *upstream_text;
+static long max_conns = MAX_CONNS;              /* --max-conns */
+static async_time idle = ASYNC_SEC(IDLE_S);     /* --idle-timeout (0: ASYNC_TIME_NEVER) */
 
 /* ---- one direction ---------------------------------------------------------------- */
 typedef struct {
     async_coro co;
     async_waiter w;
+    async_timer timer;
     int n, rc;
     char buf[BUF_SIZE];
 } copy_frame;
 
-/* from -> to until from's EOF, which becomes a half-close of to: 0, or an error. */
-static int copy(async_task *t, copy_frame *p, async_io *from, async_io *to) {
+/* When a session whose last read (either way) was at `last` is idle. */
+static async_time idle_deadline(async_time last) {
+    return idle == ASYNC_TIME_NEVER ? idle : last + idle;
+}
+
+/* from -> to until from's EOF, which becomes a half-close of to: 0, or an error
+   (ASYNC_ETIMEDOUT: nothing was read either way for the idle timeout, or to took
+   nothing for as long). *last is the session's last read, in either direction. */
+static int copy(async_task *t, copy_frame *p, async_time *last, async_io *from,
+                async_io *to) {
     ASYNC_CORO_BEGIN(t, &p->co);
     for (;;) {
-        ASYNC_AWAIT(p->n, async_io_read(t, from, &p->w, p->buf, sizeof p->buf));
+        ASYNC_AWAIT_DEADLINE(p->n, &p->timer, idle_deadline(*last),
+                             async_io_read(t, from, &p->w, p->buf, sizeof p->buf));
+        if (p->n == ASYNC_ETIMEDOUT && async_time_now(t->rt) < idle_deadline(*last))
+            continue;                           /* the other way moved: not idle */
         if (p->n <= 0) break;
-        ASYNC_AWAIT(p->rc, async_io_write_all(t, to, &p->w, p->buf, (size_t)p->n));
+        *last = async_time_now(t->rt);
+        ASYNC_AWAIT_TIMEOUT(p->rc, &p->timer, idle,
+                            async_io_write_all(t, to, &p->w, p->buf, (size_t)p->n));
         if (p->rc < 0) ASYNC_RETURN(p->rc);
     }
     if (p->n == 0) async_io_shutdown(to, ASYNC_IO_WRITE);   /* pass the EOF on */
@@ -72,6 +97,7 @@ typedef struct {
     async_timer timer;
     async_join js;
     copy_frame c2u, u2c;
+    async_time last;                            /* the last read, either way */
     int ready, rc, k, rcs[2];
 } session;
 
@@ -93,11 +119,12 @@ static int session_run(async_task *t) {
         ASYNC_RETURN(f->rc);
     }
     async_sock_nodelay(&f->up, 1);
+    f->last = async_time_now(t->rt);
     ASYNC_JOIN_BEGIN(&f->js, 2, ASYNC_JOIN_TRY);
         ASYNC_JOIN_BRANCH_CALL(&f->js, 0, f->rcs[0], &f->c2u.co,
-                               copy(t, &f->c2u, &f->client, &f->up));
+                               copy(t, &f->c2u, &f->last, &f->client, &f->up));
         ASYNC_JOIN_BRANCH_CALL(&f->js, 1, f->rcs[1], &f->u2c.co,
-                               copy(t, &f->u2c, &f->up, &f->client));
+                               copy(t, &f->u2c, &f->last, &f->up, &f->client));
     ASYNC_JOIN_END(&f->js);
     ASYNC_RETURN(f->js.err);
     ASYNC_CLEANUP();
@@ -115,7 +142,7 @@ typedef struct {
     async_timer timer;
     session *next;                              /* spawned, waiting for its client */
     async_task *done, *h;
-    int rc[3], result, emfile_logged;
+    int rc[3], result, emfile_logged, full_logged;
 } acceptor_frame;
 
 static int acceptor_run(async_task *t) {
@@ -138,14 +165,21 @@ static int acceptor_run(async_task *t) {
             ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&sessions) > 1, f->rc[1],
                                 async_joinset_join_next(t, &sessions, &f->w[1], &f->done,
                                                         &f->result));
-            ASYNC_SELECT_BRANCH(&f->sel, 2, async_joinset_len(&sessions) <= MAX_CONNS,
-                                f->rc[2], async_sock_accept(t, &f->lis, &f->w[2],
-                                                            &f->next->client,
-                                                            &f->next->peer));
+            ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
+                                async_sock_accept(t, &f->lis, &f->w[2], &f->next->client,
+                                                  &f->next->peer));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) break;
         if (f->sel.winner != 2) continue;
+        if (f->rc[2] == 0 && async_joinset_len(&sessions) - 1 >= max_conns) {
+            async_io_close(&f->next->client);   /* at the cap: closed at once */
+            if (!f->full_logged++)
+                fprintf(stderr, "proxy: %ld sessions, the cap: refusing new clients\n",
+                        max_conns);
+            continue;
+        }
         if (f->rc[2] == 0) {
+            f->full_logged = 0;
             async_sock_nodelay(&f->next->client, 1);
             f->next->ready = 1;
             async_task_wake(&f->next->task);
@@ -153,7 +187,9 @@ static int acceptor_run(async_task *t) {
             f->emfile_logged = 0;
             continue;
         }
-        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE) {
+        /* out of descriptors or of memory for a socket: say it once, retry later */
+        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE || f->rc[2] == -ENOBUFS ||
+            f->rc[2] == -ENOMEM) {
             if (!f->emfile_logged++)
                 fprintf(stderr, "proxy: accept: %s, backing off\n",
                         async_strerror(f->rc[2]));
@@ -220,6 +256,50 @@ static int main_run(async_task *t) {
     ASYNC_END(0);
 }
 
+/* ---- options ---------------------------------------------------------------------- */
+/* "--NAME VALUE" or "--NAME=VALUE" at argv[*i]: 1 with *val (NULL when the value is
+   missing) and *i on the last word used; 0 when argv[*i] is something else. */
+static int opt_is(int argc, char **argv, int *i, const char *name, const char **val) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return 0;
+    if (argv[*i][n] == '=') *val = argv[*i] + n + 1;
+    else if (argv[*i][n] != 0) return 0;
+    else *val = *i + 1 < argc ? argv[++*i] : NULL;
+    return 1;
+}
+
+/* A decimal count in [min, max], digits only: 0, or -1. */
+static int parse_count(const char *s, long min, long max, long *out) {
+    char *end;
+    long v;
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* SECONDS: a decimal number, fractions allowed ("0.25"), 0 for never: 0, or -1. */
+static int parse_seconds(const char *s, async_time *out) {
+    char *end;
+    double v;
+    size_t i;
+    if (!s || !*s) return -1;
+    for (i = 0; s[i]; i++)
+        if ((s[i] < '0' || s[i] > '9') && s[i] != '.') return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || v > 1e6) return -1;
+    if (v == 0) {
+        *out = ASYNC_TIME_NEVER;
+        return 0;
+    }
+    if (v < 0.001) return -1;                   /* under a millisecond: a mistake */
+    *out = (async_time)(v * 1e9);
+    return 0;
+}
+
 static int parse_port(const char *s, int *port) {
     char *end;
     long v;
@@ -230,20 +310,42 @@ static int parse_port(const char *s, int *port) {
     return 0;
 }
 
+static int usage(const char *argv0) {
+    fprintf(stderr,
+            "usage: %s [--idle-timeout SECONDS] [--max-conns N] PORT UPSTREAM_HOST:PORT\n"
+            "  PORT                    0: any free port\n"
+            "  --idle-timeout SECONDS  close a session with nothing read either way, or\n"
+            "                          a write taken by neither side, for this long\n"
+            "                          (default %d; fractions allowed; 0: never)\n"
+            "  --max-conns N           sessions at once; more clients are accepted and\n"
+            "                          closed at once (default %d)\n",
+            argv0, IDLE_S, MAX_CONNS);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     static acceptor_frame acc;
     static main_frame m;
     static resolve_frame res;
     async_addr a, bound;
     struct rlimit rl;
+    const char *pos[2] = {NULL, NULL}, *v;
     char text[64];
-    int port, rc;
-    if (argc != 3 || parse_port(argv[1], &port) < 0 || !strchr(argv[2], ':')) {
-        fprintf(stderr, "usage: %s PORT UPSTREAM_HOST:PORT   (PORT 0: any free port)\n",
-                argv[0]);
-        return 2;
+    int i, n = 0, port, rc;
+    for (i = 1; i < argc; i++) {
+        if (opt_is(argc, argv, &i, "--idle-timeout", &v)) {
+            if (parse_seconds(v, &idle) < 0) return usage(argv[0]);
+        } else if (opt_is(argc, argv, &i, "--max-conns", &v)) {
+            if (parse_count(v, 1, 1000000, &max_conns) < 0) return usage(argv[0]);
+        } else if (argv[i][0] == '-' || n == 2) {
+            return usage(argv[0]);              /* an unknown option, or a third word */
+        } else {
+            pos[n++] = argv[i];
+        }
     }
-    upstream_text = argv[2];
+    if (n != 2 || parse_port(pos[0], &port) < 0 || !strchr(pos[1], ':'))
+        return usage(argv[0]);
+    upstream_text = pos[1];
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;              /* two descriptors per client */
         (void)setrlimit(RLIMIT_NOFILE, &rl);
@@ -254,9 +356,8 @@ int main(int argc, char **argv) {
     } else {
         if (split_target(upstream_text, res.host, sizeof res.host, res.port,
                          sizeof res.port) < 0) {
-            fprintf(stderr, "usage: %s PORT UPSTREAM_HOST:PORT   (bad upstream %s)\n",
-                    argv[0], upstream_text);
-            return 2;
+            fprintf(stderr, "proxy: bad upstream %s\n", upstream_text);
+            return usage(argv[0]);
         }
         async_pool_init(&res.pool, &rt, NULL);
         rc = async_runtime_block_on(&rt, &res.task, resolve_run, "resolve");

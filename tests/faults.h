@@ -4,27 +4,36 @@
    its gcc form) runs as usual, unless ASYNC_TEST_FAULTS names a mode:
      clock   the runtime's clock jumps forward at its k-th reading, by a little less
              than, exactly, and a little more than the wait to the next deadline
-             (1 ms and 5 ms when no timer is pending)
+             (10 us, 1 ms and 5 ms when no timer is pending)
      alloc   the k-th allocation fails (SQLite's method)
      sys     the k-th system call of the reactor and the I/O layer fails, with each
              thing that can go wrong there (EINTR, EAGAIN, a short transfer,
              ECONNRESET, EPIPE, EMFILE, ENOMEM...: async_sys_faults)
    Each test then runs once in a child process to count its readings, allocations
    or calls (N), and again, in a fresh child each time, for every k of a schedule up
-   to N (every k up to 24, then spaced out) and every variant. A test whose own
-   checks fail under a perturbation is not at fault (a timeout may now win, an
-   allocation may now fail): what is checked is what must hold whatever the world
-   does, compared with the unperturbed run:
-     - no crash, and no hang or spin (each child has a time bound);
+   to N (every k up to 24, then spaced out) and every variant.
+
+   What is checked is what must hold whatever the world does, against the plain run:
+     - no crash, no spin (a child still busy at its time bound), and no hang where
+       nothing the program could see went wrong: a clock jump, or a fault the
+       library absorbs (EINTR is retried, EAGAIN waited out, a failed poll or wake
+       write turns the loop again); after EINTR the test's own checks must pass too;
      - no ASYNC_ASSERT beyond those of the plain run;
-     - nothing leaked: allocations, descriptors;
+     - nothing leaked: allocations, and descriptors (after an error the program saw,
+       only if the test's own checks pass: a test surprised by an error need not
+       close everything);
      - no task left blocked forever (a run or block_on that ends stuck) where the
        plain run never ends so (a test that ends stuck on purpose, as the models
        do, may end so more often: a timeout that fires earlier changes who waits);
-     - clock: a model's own checks (the tests/..._model.h headers) hold, as they hold for any
-       schedule and any timing;
+     - clock: a model's own checks (the tests/..._model.h headers) hold, as they
+       hold for any schedule and any timing;
      - clock: no timer fires before its deadline, and on the paused clock none
        later than the plain run's worst lateness plus the jumps made.
+   A fault the program does see (ECONNRESET, EMFILE, ENOMEM, a short read...) may
+   make its own checks fail or leave it waiting for what the fault took away (a
+   test's acceptor that stops at EMFILE leaves its client waiting): that is
+   counted, not failed. Such a wait is seen by a watchdog (no system call but
+   waits, no CPU, for a while) so that it costs a second, not the time bound.
    ASYNC_TEST_FAULTS=MODE:K:V runs the selected tests once with that one
    perturbation, in process and with their output: to look at a failure.
    ASYNC_TEST_FAULTS_BUDGET=SECONDS bounds each test's perturbed runs (default 1;
@@ -37,9 +46,22 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 enum { TF_NONE = 0, TF_CLOCK = 1, TF_ALLOC = 2, TF_SYS = 3 };
+/* What a fault may change: nothing (EINTR is retried inside); only when things
+   happen (EAGAIN where readiness said ready is waited out, a failed poll or wake
+   write turns the loop again: a caller that does not await sees ASYNC_PENDING, but
+   nobody may be left waiting); or what the program sees (an error, a short count). */
+enum { TF_SILENT = 0, TF_DELAY = 1, TF_SEEN = 2 };
+static int tf_kind(int call, int f) {
+    if (f == -EINTR && call != ASYNC_SYS_WAKE) return TF_SILENT;
+    if (call == ASYNC_SYS_WAIT || call == ASYNC_SYS_WAKE) return TF_DELAY;
+    if (f == -EAGAIN && call != ASYNC_SYS_SPAWN) return TF_DELAY;
+    return TF_SEEN;
+}
 #define TF_CALLS 4096                   /* calls recorded, to pick each k's faults */
 
 /* What a run saw: written by the child into a pipe, read by the parent. */
@@ -49,26 +71,27 @@ typedef struct {
     long early;                         /* timers fired before their deadline */
     async_time late;                    /* worst lateness of a timer */
     async_time jumped;                  /* how far the clock was moved */
-    int asserts, leaked, fds, failed, hit, model;
+    int asserts, leaked, fds, failed, hit, model, kind, waiting;
     char assert_msg[256];
     unsigned char calls[TF_CALLS];      /* sys: the kind of each call, in order */
 } tf_result;
 
-static int tf_mode = -1, tf_one_k, tf_one_v;
-static double tf_budget = 1.0;
+static int tf_mode = -1, tf_one_k, tf_one_v, tf_out = -1;
+static double tf_budget = 1.0, tf_idle = 1.0;
 static long tf_at, tf_variant;
-static volatile long tf_count;
+static volatile long tf_count, tf_activity;
+static volatile int tf_blocked;         /* the last call was a wait without a timeout */
 static tf_result tf_res;
-static long tf_runs, tf_differ, tf_tests;
+static long tf_runs, tf_differ, tf_waits, tf_tests;
 
-static long tf_next(void) {             /* atomically: pool threads call the sys hook */
-    return __atomic_add_fetch(&tf_count, 1, __ATOMIC_SEQ_CST);
+static long tf_add(volatile long *p) {  /* atomically: pool threads call the sys hook */
+    return __atomic_add_fetch(p, 1, __ATOMIC_SEQ_CST);
 }
 
 static async_time tf_clock(void *user, async_runtime *rt, async_time now) {
     async_time d, j, next;
     (void)user;
-    if (tf_mode != TF_CLOCK || tf_next() != tf_at) return 0;
+    if (tf_mode != TF_CLOCK || tf_add(&tf_count) != tf_at) return 0;
     next = async_runtime_next_deadline(rt);
     if (next == ASYNC_TIME_NEVER || next <= now) {
         j = tf_variant == 0 ? ASYNC_US(10) : tf_variant == 1 ? ASYNC_MS(1) : ASYNC_MS(5);
@@ -83,8 +106,9 @@ static async_time tf_clock(void *user, async_runtime *rt, async_time now) {
 
 static int tf_alloc(void *user, size_t size) {
     (void)user; (void)size;
-    if (tf_mode != TF_ALLOC || tf_next() != tf_at) return 0;
+    if (tf_mode != TF_ALLOC || tf_add(&tf_count) != tf_at) return 0;
     tf_res.hit = 1;
+    tf_res.kind = TF_SEEN;              /* the caller gets ENOMEM */
     return 1;
 }
 
@@ -92,13 +116,16 @@ static int tf_sys(void *user, int call, int fd, size_t *len) {
     long k;
     int n, f;
     const int *tab;
-    (void)user; (void)fd;
+    (void)user;
+    tf_blocked = call == ASYNC_SYS_WAIT && fd < 0;
+    if (call != ASYNC_SYS_WAIT) tf_add(&tf_activity);
     if (tf_mode != TF_SYS) return 0;
-    k = tf_next();
+    k = tf_add(&tf_count);
     if (k <= TF_CALLS) tf_res.calls[k - 1] = (unsigned char)call;
     if (k != tf_at || !(tab = async_sys_faults(call, &n))) return 0;
     tf_res.hit = 1;
     f = tab[tf_variant % n];
+    tf_res.kind = tf_kind(call, f);
     if (f != ASYNC_FAULT_SHORT) return f;
     if (len && *len > 1) *len /= 2;
     return 0;
@@ -118,6 +145,11 @@ static void tf_event(void *user, async_runtime *rt, int what, async_time a, asyn
 static double tf_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+static double tf_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -142,6 +174,34 @@ static int test_fault_mode(void) {
         if (b) tf_budget = atof(b);
     }
     return tf_mode != TF_NONE;
+}
+
+static void tf_send(void) {
+    if (tf_out >= 0 && write(tf_out, &tf_res, sizeof tf_res) != (ssize_t)sizeof tf_res)
+        _exit(3);
+}
+
+/* In a child after a fault the program saw: a program waiting for what the fault
+   took away (no call but waits without a timeout, no CPU) ends its run at once. */
+static void *tf_watchdog(void *arg) {
+    long seen = tf_activity;
+    double since = tf_now(), cpu = tf_cpu();
+    (void)arg;
+    for (;;) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (tf_activity != seen || !tf_blocked || tf_res.kind != TF_SEEN) {
+            seen = tf_activity;
+            since = tf_now();
+            cpu = tf_cpu();
+        } else if (tf_now() - since > tf_idle && tf_cpu() - cpu < 0.1 * tf_idle) {
+            tf_res.waiting = 1;
+            tf_res.fds = tf_count_fds();
+            tf_send();
+            _exit(0);
+        }
+    }
+    return NULL;
 }
 
 /* Run the test with the perturbation at k (0: none), here, filling tf_res. */
@@ -170,13 +230,13 @@ static void tf_run_here(void (*fn)(void), long k, long v) {
 
 /* The same in a child process; returns 0, or why the child did not finish. */
 static const char *tf_run_child(void (*fn)(void), long k, long v, int seconds, tf_result *r) {
-    static char why[64];
-    int p[2], st, devnull;
+    static char why[96];
+    int p[2], st = 0, devnull, hung = 0;
     pid_t pid;
     size_t got = 0;
     ssize_t n;
-    int hung = 0;
-    double until;
+    double until, t0 = tf_now(), cpu0;
+    struct rusage ru;
     fflush(stdout);
     if (pipe(p) < 0) return "pipe failed";
     fcntl(p[0], F_SETFD, FD_CLOEXEC);   /* children the test execs do not hold it */
@@ -184,17 +244,20 @@ static const char *tf_run_child(void (*fn)(void), long k, long v, int seconds, t
     pid = fork();
     if (pid < 0) return "fork failed";
     if (pid == 0) {
+        pthread_t wd;
         close(p[0]);
+        tf_out = p[1];
         devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0) dup2(devnull, 1);     /* the test's own check failures */
         if (devnull >= 0) close(devnull);
+        if (k && pthread_create(&wd, NULL, tf_watchdog, NULL) == 0) pthread_detach(wd);
         tf_run_here(fn, k, v);
-        if (write(p[1], &tf_res, sizeof tf_res) != (ssize_t)sizeof tf_res) _exit(3);
+        tf_send();
         exit(0);                        /* atexit: LeakSanitizer looks, in sanitizer builds */
     }
     close(p[1]);
     /* The bound is kept here, not by an alarm in the child: a test may use SIGALRM. */
-    until = tf_now() + seconds;
+    until = t0 + seconds;
     while (got < sizeof *r) {
         struct pollfd pf;
         int left = (int)((until - tf_now()) * 1000);
@@ -211,9 +274,17 @@ static const char *tf_run_child(void (*fn)(void), long k, long v, int seconds, t
         got += (size_t)n;
     }
     close(p[0]);
+    getrusage(RUSAGE_CHILDREN, &ru);
+    cpu0 = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     if (hung) {
-        snprintf(why, sizeof why, "hung or spun (%d s)", seconds);
+        double cpu;
+        getrusage(RUSAGE_CHILDREN, &ru);
+        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+              (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6 - cpu0;
+        snprintf(why, sizeof why, cpu > 0.5 * (tf_now() - t0) ? "spun (%d s, busy)" :
+                 "hung (%d s without finishing)", seconds);
         return why;
     }
     if (WIFSIGNALED(st)) {
@@ -239,31 +310,36 @@ static long tf_schedule(long n, long *ks, long max) {
     return c;
 }
 
-static void tf_check(const tf_result *b, const tf_result *r, long k, long v, const char *mode) {
-    const char *what = NULL;
-    char buf[320];
+/* What must hold; returns why not, or NULL. */
+static const char *tf_check(const tf_result *b, const tf_result *r) {
+    static char buf[320];
+    int seen = tf_mode != TF_CLOCK && r->kind == TF_SEEN;
     if (r->asserts > b->asserts) {
         snprintf(buf, sizeof buf, "ASYNC_ASSERT: %s", r->assert_msg);
-        what = buf;
-    } else if (r->leaked) {
-        what = "an allocation leaked";
-    } else if (r->fds > b->fds) {
+        return buf;
+    }
+    if (r->waiting)                     /* cut short: its descriptors are still open */
+        return seen ? NULL : "a task waits forever after a fault it cannot see";
+    /* After an error it did not expect, a test may not close what it opened: count
+       descriptors then only if the test went its own way (its checks pass). */
+    if (r->fds > b->fds && (!seen || !r->failed)) {
         snprintf(buf, sizeof buf, "%d descriptors leaked", r->fds - b->fds);
-        what = buf;
-    } else if (r->stuck > b->stuck && b->stuck == 0) {
-        what = "a task was left blocked forever (run/block_on ended stuck)";
-    } else if (r->failed && r->model && tf_mode == TF_CLOCK) {
-        what = "the model's checks failed (they hold whatever the clock does)";
-    } else if (r->early) {
-        what = "a timer fired before its deadline";
-    } else if (r->late > b->late + r->jumped) {
+        return buf;
+    }
+    if (r->leaked) return "an allocation leaked";
+    if (r->stuck > b->stuck && b->stuck == 0)
+        return "a task was left blocked forever (run/block_on ended stuck)";
+    if (r->early) return "a timer fired before its deadline";
+    if (r->late > b->late + r->jumped) {
         snprintf(buf, sizeof buf, "a timer fired %.3f ms late (plain run %.3f, jumped %.3f)",
                  (double)r->late / 1e6, (double)b->late / 1e6, (double)r->jumped / 1e6);
-        what = buf;
+        return buf;
     }
-    if (what)
-        FAIL_("%s at %ld, variant %ld: %s (reproduce: ASYNC_TEST_FAULTS=%s:%ld:%ld)",
-              mode, k, v, what, mode, k, v);
+    if (r->failed && r->model && tf_mode == TF_CLOCK)
+        return "the model's checks failed (they hold whatever the clock does)";
+    if (r->failed && tf_mode == TF_SYS && r->kind == TF_SILENT && !b->failed)
+        return "the test's own checks failed after a fault the library absorbs";
+    return NULL;
 }
 
 static void test_fault_run(void (*fn)(void)) {
@@ -271,58 +347,58 @@ static void test_fault_run(void (*fn)(void)) {
     const char *mode = names[tf_mode], *why;
     static tf_result base, r;
     static long ks[4096];
-    long nk, i, v, nv, runs = 0, stride = 1;
+    long nk, i, v, nv, stride = 1;
     double t0, per;
     int secs;
     if (tf_one_k) {                     /* one perturbation, here, with its output */
         tf_run_here(fn, tf_one_k, tf_one_v);
-        printf("  %s at %d, variant %d: hit %d, count %ld, stuck %ld, early %ld, late %.3f ms, "
-               "asserts %d\n", mode, tf_one_k, tf_one_v, tf_res.hit, tf_res.count,
-               tf_res.stuck, tf_res.early, (double)tf_res.late / 1e6, tf_res.asserts);
+        printf("  %s at %d, variant %d: hit %d (kind %d), count %ld, "
+               "stuck %ld, early %ld, late %.3f ms, asserts %d\n", mode, tf_one_k, tf_one_v,
+               tf_res.hit, tf_res.kind, tf_res.count, tf_res.stuck, tf_res.early,
+               (double)tf_res.late / 1e6, tf_res.asserts);
         return;
     }
     test_cur_failed = 0;
     tf_tests++;
     t0 = tf_now();
-    if ((why = tf_run_child(fn, 0, 0, 60, &base)) != NULL) {
+    if ((why = tf_run_child(fn, 0, 0, 120, &base)) != NULL) {
         FAIL_("%s: the plain run %s", mode, why);
         return;
     }
     per = tf_now() - t0;
-    secs = per * 20 + 5 > 60 ? 60 : (int)(per * 20 + 5);
+    tf_idle = per * 2 > 1.0 ? per * 2 : 1.0;
+    secs = per * 10 + 5 > 120 ? 120 : (int)(per * 10 + 5);
     nk = tf_schedule(base.count, ks, 4096);
-    nv = tf_mode == TF_CLOCK ? 3 : 1;
-    if (tf_mode == TF_SYS) nv = 8;      /* at most; each k has its own list */
+    nv = tf_mode == TF_CLOCK ? 3 : tf_mode == TF_SYS ? 4 : 1;   /* sys: a guess per k */
     if (per * (double)nk * (double)nv > tf_budget)
         stride = (long)(per * (double)nk * (double)nv / tf_budget) + 1;
     for (i = 0; i < nk; i++) {
         long k = ks[i], kv = nv;
-        if (stride > 1 && k > 24 && i % stride) continue;
-        if (stride > 1 && k <= 24 && k % stride && k > 3) continue;
+        if (stride > 1 && i > 3 && i % stride) continue;      /* spread over the budget */
         if (tf_mode == TF_SYS) {
             int n = 0;
-            if (k > TF_CALLS) kv = 1;
-            else async_sys_faults(base.calls[k - 1], &n), kv = n;
+            if (k <= TF_CALLS) async_sys_faults(base.calls[k - 1], &n);
+            kv = n ? n : 1;
         }
         for (v = 0; v < kv; v++) {
-            if ((why = tf_run_child(fn, k, v, secs, &r)) != NULL) {
+            if ((why = tf_run_child(fn, k, v, secs, &r)) == NULL) why = tf_check(&base, &r);
+            tf_runs++;
+            if (!why && (r.failed || r.waiting)) tf_differ++;
+            if (!why && r.waiting) tf_waits++;
+            if (why) {
                 FAIL_("%s at %ld, variant %ld: %s (reproduce: ASYNC_TEST_FAULTS=%s:%ld:%ld)",
                       mode, k, v, why, mode, k, v);
                 return;
             }
-            runs++;
-            if (r.failed) tf_differ++;
-            tf_check(&base, &r, k, v, mode);
-            if (test_cur_failed) return;
         }
     }
-    tf_runs += runs;
 }
 
 static void test_fault_summary(void) {
     static const char *const names[] = {"", "clock", "alloc", "sys"};
     if (tf_mode <= 0 || tf_one_k) return;
-    printf("%s: %ld perturbed runs over %ld tests; in %ld the test's own checks "
-           "differed (allowed)\n", names[tf_mode], tf_runs, tf_tests, tf_differ);
+    printf("%s: %ld perturbed runs over %ld tests; in %ld the program saw the fault "
+           "(its own checks failed, or it waited for what the fault took: %ld)\n",
+           names[tf_mode], tf_runs, tf_tests, tf_differ, tf_waits);
 }
 #endif

@@ -331,13 +331,9 @@ TEST(dump_marks_aborting_tasks) {
     ASSERT_EQ(async_runtime_destroy(&rt), 0);
 }
 
-#ifdef ASYNC_KNOWN_BUGS
-/* Known bugs of async.h, left out of the suite until fixed (build with
-   -DASYNC_KNOWN_BUGS to run them). */
-
-/* A slow poll that finished its task should name no place (the task is done), but
-   async__slow_poll runs before the task is marked DONE, so async_task_where answers
-   for it (lc is ASYNC__LC_DONE, no site): "it stopped at ?:0". */
+/* A slow poll that finished its task names no place (the task is done). It used to
+   say "it stopped at ?:0": the warning runs before the task is marked DONE, and
+   async_task_where answered for it. */
 static int slow_finisher(async_task *t) {
     dframe *f = (dframe *)t;
     ASYNC_BEGIN(t);
@@ -350,7 +346,7 @@ static void run_slow_finisher(void *arg) {
     h.busy = ASYNC_MS(12);
     async_runtime_block_on((async_runtime *)arg, &h.task, slow_finisher, "fin");
 }
-TEST(bug_slow_poll_of_a_finished_task_names_no_place) {
+TEST(slow_poll_of_a_finished_task_names_no_place) {
     async_runtime rt;
     async_runtime_desc d;
     ZERO(d);
@@ -363,9 +359,9 @@ TEST(bug_slow_poll_of_a_finished_task_names_no_place) {
     async_runtime_destroy(&rt);
 }
 
-/* A dump line longer than the formatter's 320-byte buffer is cut, and loses its
-   newline with the rest: the next task's line is glued onto it. */
-TEST(bug_dump_cuts_a_long_line_but_keeps_its_newline) {
+/* A dump line longer than the formatter's 320-byte buffer is cut but keeps its
+   newline (it used to lose it, and the next task's line was glued onto it). */
+TEST(dump_cuts_a_long_line_but_keeps_its_newline) {
     async_runtime rt;
     static dframe a, b;
     static char long_name[600];
@@ -387,7 +383,6 @@ TEST(bug_dump_cuts_a_long_line_but_keeps_its_newline) {
     }
     async_runtime_destroy(&rt);
 }
-#endif
 
 TEST(strerror_names_every_code) {
     static const int codes[] = {ASYNC_ECANCELED, ASYNC_ETIMEDOUT, ASYNC_ENOMEM, ASYNC_EINVAL,
@@ -433,10 +428,8 @@ int main(int argc, char **argv) {
     RUN(slow_poll_warning_goes_to_stderr_without_a_log_hook);
     RUN(dump_details_and_default_writer);
     RUN(dump_marks_aborting_tasks);
-#ifdef ASYNC_KNOWN_BUGS
-    RUN(bug_slow_poll_of_a_finished_task_names_no_place);
-    RUN(bug_dump_cuts_a_long_line_but_keeps_its_newline);
-#endif
+    RUN(slow_poll_of_a_finished_task_names_no_place);
+    RUN(dump_cuts_a_long_line_but_keeps_its_newline);
     RUN(strerror_names_every_code);
     RUN(state_names_and_null_stats);
     RUN(task_header_is_64_bytes);

@@ -674,13 +674,11 @@ TEST(child_reaped_elsewhere_path_entries_and_bad_input) {
     async_runtime_destroy(&rt);
 }
 
-#ifdef ASYNC_KNOWN_BUGS
-/* Known bug, left out of the suite until fixed (build with -DASYNC_KNOWN_BUGS): an
-   async_child whose spawn failed (or that was never spawned) is zeroed, so its
-   sigchld.slot is 0, not -1; async_child_destroy then calls async_signal_destroy on
-   it, which clears slot 0 of the process-wide table: the subscription living there
-   (here a SIGUSR2 one) is silently unsubscribed and never woken again. */
-TEST(bug_destroying_a_failed_child_unsubscribes_slot_0) {
+/* An async_child whose spawn failed (or that was never spawned) is zeroed, so its
+   sigchld.slot is 0, not -1: async_child_destroy used to clear slot 0 of the
+   process-wide signal table, and the subscription living there (here a SIGUSR2 one)
+   was silently unsubscribed and never woken again. */
+TEST(destroying_a_failed_child_leaves_other_signals_alone) {
     static sig_waiter a;
     async_signal s;
     async_child c;
@@ -704,7 +702,6 @@ TEST(bug_destroying_a_failed_child_unsubscribes_slot_0) {
     ASSERT_EQ(async_signal_destroy(&s), 0);
     async_runtime_destroy(&rt);
 }
-#endif
 
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
@@ -726,8 +723,6 @@ int main(int argc, char **argv) {
     RUN(signal_subscriptions_are_limited);
     RUN(shutdown_bad_arguments_and_abort_during_the_grace_period);
     RUN(child_reaped_elsewhere_path_entries_and_bad_input);
-#ifdef ASYNC_KNOWN_BUGS
-    RUN(bug_destroying_a_failed_child_unsubscribes_slot_0);
-#endif
+    RUN(destroying_a_failed_child_leaves_other_signals_alone);
     DONE();
 }

@@ -7,6 +7,7 @@
 #define HTTPD_NO_MAIN
 #include "../examples/httpd.c"
 #include "test.h"
+#include "flood.h"
 #include <poll.h>
 #include <signal.h>
 #include <time.h>
@@ -316,8 +317,19 @@ static void on_alarm(int sig) {
     _exit(3);
 }
 
+/* Options for the next start_server (NULL-terminated), before PORT; reset by it. */
+static const char *const *start_opts;
+
 /* Starts the server with extra "K=V" settings (NULL-terminated); 0 once it listens. */
 static int start_server(const char *root, const char *const *env) {
+    const char *argv[16];
+    int argc = 0;
+    argv[argc++] = "httpd";
+    for (; start_opts && *start_opts && argc < 13; start_opts++) argv[argc++] = *start_opts;
+    start_opts = NULL;
+    argv[argc++] = "0";
+    if (root) argv[argc++] = root;
+    argv[argc] = NULL;
     int pfd[2], n = 0;
     char line[128];
     struct pollfd p;
@@ -339,8 +351,7 @@ static int start_server(const char *root, const char *const *env) {
             rl.rlim_cur = rl.rlim_max = (rlim_t)child_nofile;  /* it lifts the soft one */
             setrlimit(RLIMIT_NOFILE, &rl);
         }
-        if (root) execl(HTTPD_BIN, "httpd", "0", root, (char *)NULL);
-        else execl(HTTPD_BIN, "httpd", "0", (char *)NULL);
+        execv(HTTPD_BIN, (char *const *)argv);
         _exit(127);
     }
     close(pfd[1]);
@@ -811,8 +822,13 @@ TEST(srv_connection_cap) {
     CHECK(read_response(f1, &cb, buf, sizeof buf, 0) > 0);
     send_str(f2, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(read_response(f2, &cb, buf, sizeof buf, 0) > 0);
-    f3 = dial();                        /* the third: accepted and closed at once */
+    f3 = dial();                        /* the third: accepted, 503, closed at once */
     CHECK(f3 >= 0);
+    send_str(f3, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cb.len = 0;
+    CHECK(read_response(f3, &cb, buf, sizeof buf, 0) > 0);
+    CHECK(strncmp(buf, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
+    ASSERT_HAS(buf, "Connection: close\r\n");
     CHECK(closed_within(f3, 2000));
     close(f3);
     close(f1);                          /* room again */
@@ -822,6 +838,224 @@ TEST(srv_connection_cap) {
     CHECK(read_response(f4, &cb, buf, sizeof buf, 0) > 0);
     close(f2);
     close(f4);
+    kill_child();
+}
+
+/* ==== the request handler, in process ============================================= */
+
+/* The answer conn_respond appends for one request (parsed from an exact-size copy:
+   under ASan a read past it is caught); *c keeps its state. */
+static int respond(conn *c, const char *req, char *out, size_t cap) {
+    size_t n = strlen(req), w0 = c->wlen;
+    char *copy = malloc(n);
+    http_req r;
+    int rc;
+    memcpy(copy, req, n);
+    rc = http_parse(copy, n, &r);
+    if (rc > 0) conn_respond(c, &r);
+    free(copy);
+    if (rc <= 0) return rc;
+    n = c->wlen - w0 < cap - 1 ? c->wlen - w0 : cap - 1;
+    memcpy(out, c->wbuf + w0, n);
+    out[n] = 0;
+    return (int)n;
+}
+
+TEST(respond_in_process) {
+    static char out[WBUF + 1];
+    static char root_real[PATH_MAX];
+    char *wbuf = malloc(WBUF);                          /* exact: ASan sees past it */
+    conn c;
+    memset(&c, 0, sizeof c);
+    c.wbuf = wbuf;
+    c.file_fd = -1;
+    build_hello();
+    CHECK(realpath(root_dir, root_real) != NULL);
+    srv.root_dir = root_real;
+    srv.root_len = strlen(root_real);
+    CHECK(respond(&c, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "HTTP/1.1 200 OK\r\n");
+    ASSERT_HAS(out, "Content-Length: 13\r\n\r\nfile content\n");
+    CHECK(respond(&c, "HEAD /page.html HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "Content-Type: text/html; charset=utf-8\r\nContent-Length: 9\r\n");
+    CHECK(strstr(out, "<p>") == NULL);                  /* HEAD: no body */
+    CHECK(respond(&c, "GET /sub/escape HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "HTTP/1.1 404 ");                   /* a symlink out of ROOT */
+    CHECK(respond(&c, "GET /a/%2E%2e/x HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "HTTP/1.1 403 ");
+    CHECK(!c.closing);                                  /* 403, 404: the connection goes on */
+    c.wlen = 0;
+    CHECK(respond(&c, "GET /big.bin HTTP/1.0\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "Content-Length: 50000\r\nConnection: close\r\n\r\n");
+    CHECK(c.file_fd >= 0 && c.file_left == 50000);      /* too big: left to stream */
+    CHECK(c.closing);
+    if (c.file_fd >= 0) close(c.file_fd);
+    memset(&c, 0, sizeof c);                            /* a new connection */
+    c.wbuf = wbuf;
+    c.file_fd = -1;
+    CHECK(respond(&c, "PUT / HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "HTTP/1.1 405 Method Not Allowed\r\n");
+    ASSERT_HAS(out, "Allow: GET, HEAD\r\n");
+    CHECK(c.closing && c.linger);
+    memset(&c, 0, sizeof c);
+    c.wbuf = wbuf;
+    c.file_fd = -1;
+    srv.root_dir = NULL;                                /* without ROOT only "/" is */
+    srv.root_len = 0;
+    CHECK(respond(&c, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_HAS(out, "HTTP/1.1 404 ");
+    c.wlen = 0;
+    CHECK(respond(&c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out) > 0);
+    ASSERT_STR(out, hello_resp);
+    free(wbuf);
+}
+
+/* What a new client gets: 1 a 200, 0 a 503 with Connection: close and then the close,
+   -1 anything else within the bounds (no answer, a bare close). */
+static int probe_httpd(int p) {
+    char buf[2048];
+    size_t len = 0;
+    int fd = flood_connect(p, 2000), r = -1;
+    long long end = flood_now_ms() + 2000;
+    if (fd < 0) return -1;
+    if (send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") == 0) {
+        while (len < sizeof buf - 1) {  /* the head */
+            struct pollfd pf;
+            ssize_t n;
+            buf[len] = 0;
+            if (strstr(buf, "\r\n\r\n")) break;
+            pf.fd = fd;
+            pf.events = POLLIN;
+            if (poll(&pf, 1, (int)(end - flood_now_ms())) <= 0) break;
+            n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+            if (n <= 0) break;
+            len += (size_t)n;
+        }
+        buf[len] = 0;
+        if (strncmp(buf, "HTTP/1.1 200 ", 13) == 0) r = 1;
+        else if (strncmp(buf, "HTTP/1.1 503 ", 13) == 0 && strstr(buf, "Connection: close\r\n") &&
+                 closed_within(fd, 2000))
+            r = 0;
+    }
+    close(fd);
+    return r;
+}
+
+static int probe_httpd_until_served(int p, int ms) {
+    long long end = flood_now_ms() + ms;
+    int r;
+    while ((r = probe_httpd(p)) != 1 && flood_now_ms() < end) usleep(50000);
+    return r;
+}
+
+/* 2000 idle connections with a cap of 100: the first 100 are kept, every other one
+   gets a 503 and the close at once, and so does a new client; when ten of the kept
+   ones leave, a new client is served again. */
+TEST(srv_2000_idle_connections_at_the_cap) {
+    static const char *const env[] = {"HTTPD_MAX_CONN=100", NULL};
+    enum { N = 2000, CAP = 100 };
+    static int fds[N];
+    if (start_server(root_dir, env) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    ASSERT_EQ(flood_open(port, fds, N, 3000), N);
+    ASSERT_EQ(flood_wait_closed(fds, N, N - CAP, 5000), N - CAP);
+    ASSERT_EQ(probe_httpd(port), 0);
+    flood_close(fds, N, 10);
+    ASSERT_EQ(probe_httpd_until_served(port, 3000), 1);
+    ASSERT_EQ(flood_wait_closed(fds, N, N, 0), N - CAP + 10);   /* the rest still in */
+    flood_close(fds, N, N);
+    kill_child();
+}
+
+/* With a short idle timeout: all 2000 are closed (503 at once, or timed out), then a
+   new client is served. */
+TEST(srv_2000_idle_connections_timed_out) {
+    static const char *const opts[] = {"--idle-timeout", "0.3", "--max-conns", "100", NULL};
+    enum { N = 2000 };
+    static int fds[N];
+    start_opts = opts;
+    if (start_server(root_dir, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    ASSERT_EQ(flood_open(port, fds, N, 3000), N);
+    ASSERT_EQ(flood_wait_closed(fds, N, N, 5000), N);
+    ASSERT_EQ(probe_httpd_until_served(port, 3000), 1);
+    flood_close(fds, N, N);
+    kill_child();
+}
+
+/* The defaults (cap 10000): 2000 idle connections do not keep a new client out. */
+TEST(srv_2000_idle_connections_default_cap) {
+    enum { N = 2000 };
+    static int fds[N];
+    if (start_server(root_dir, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    ASSERT_EQ(flood_open(port, fds, N, 3000), N);
+    ASSERT_EQ(probe_httpd(port), 1);
+    ASSERT_EQ(flood_wait_closed(fds, N, N, 0), 0);      /* none was dropped */
+    flood_close(fds, N, N);
+    kill_child();
+}
+
+/* Slowloris: 50 clients, as many as the cap, send a head one byte every 50 ms and
+   never finish it. A new client meanwhile gets a 503 at once; each slow one is closed
+   once its head has taken the header timeout (0.5 s), however it trickles on, and a
+   new client is then served. One that sends a whole request a byte at a time but
+   within the header timeout is served. */
+TEST(srv_slowloris_is_timed_out_and_keeps_nobody_out) {
+    static const char *const opts[] = {"--max-conns=50", "--header-timeout=0.5", NULL};
+    enum { N = 50 };
+    static const char head[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    static char buf[4096];
+    static carry_buf cb;
+    int fds[N], i, round, open_n = N, refused = -2;
+    long long end;
+    start_opts = opts;
+    if (start_server(root_dir, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    for (i = 0; i < N; i++) {
+        fds[i] = flood_connect(port, 2000);
+        if (fds[i] < 0) FAIL_("slow client %d", i);
+    }
+    end = flood_now_ms() + 5000;
+    for (round = 0; open_n > 0 && flood_now_ms() < end; round++) {
+        char c = round < (int)sizeof head - 1 ? head[round] : 'a';
+        for (i = 0; i < N; i++) {
+            if (fds[i] < 0) continue;
+            if (send(fds[i], &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1 || flood_closed(fds[i])) {
+                close(fds[i]);
+                fds[i] = -1;
+                open_n--;
+            }
+        }
+        if (round == 3) refused = probe_httpd(port);    /* the cap is full of them */
+        usleep(50000);
+    }
+    ASSERT_EQ(refused, 0);
+    ASSERT_EQ(open_n, 0);               /* all timed out while still trickling */
+    ASSERT_EQ(probe_httpd_until_served(port, 3000), 1);
+    {                                   /* a whole request, a byte per 5 ms: served */
+        static const char req[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+        int fd = dial();
+        size_t k;
+        for (k = 0; fd >= 0 && k < sizeof req - 1; k++) {
+            send(fd, req + k, 1, MSG_NOSIGNAL);
+            usleep(5000);
+        }
+        cb.len = 0;
+        CHECK(fd >= 0 && read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+        ASSERT_HAS(buf, "file content");
+        if (fd >= 0) close(fd);
+    }
+    for (i = 0; i < N; i++)
+        if (fds[i] >= 0) close(fds[i]);
     kill_child();
 }
 
@@ -942,23 +1176,113 @@ TEST(srv_grace_period_aborts_stuck_requests) {
     close(fd);
 }
 
+/* waitpid, bounded: 0 when pid has ended (*st), -1 if not within ms. */
+static int wait_pid(pid_t pid, int *st, int ms) {
+    int i;
+    for (i = 0; i < ms; i++) {
+        if (waitpid(pid, st, WNOHANG) == pid) return 0;
+        usleep(1000);
+    }
+    return -1;
+}
+
+/* Bad arguments, options or settings: the usage on stderr and exit 2. */
 TEST(srv_bad_arguments) {
-    static const char *const cases[][3] = {
-        {"httpd", NULL, NULL}, {"httpd", "abc", NULL}, {"httpd", "70000", NULL},
-        {"httpd", "0", "/nonexistent/dir"}};
+    static const char *const cases[][6] = {     /* [0]: a setting for the environment */
+        {"", NULL}, {"", "abc", NULL}, {"", "70000", NULL}, {"", "0", "/nonexistent/dir"},
+        {"", "0", "/tmp", "extra", NULL}, {"", "--bogus", "0", NULL},
+        {"", "--idle-timeout", "-1", "0", NULL}, {"", "--idle-timeout", "abc", "0", NULL},
+        {"", "--idle-timeout", "1e3", "0", NULL}, {"", "--idle-timeout=", "0", NULL},
+        {"", "--idle-timeout", "0.0001", "0", NULL}, {"", "0", "--idle-timeout", NULL},
+        {"", "--header-timeout", "x", "0", NULL}, {"", "--header-timeout=-2", "0", NULL},
+        {"", "--max-conns", "0", "0", NULL}, {"", "--max-conns", "1x", "0", NULL},
+        {"", "--max-conns=99999999999", "0", NULL},
+        {"HTTPD_IDLE_MS=abc", "0", NULL}, {"HTTPD_HEADER_MS=0", "0", NULL},
+        {"HTTPD_MAX_CONN=-5", "0", NULL}, {"HTTPD_GRACE_MS=1s", "0", NULL}};
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int st;
-        pid_t p = fork();
+        char err[1024];
+        const char *argv[8];
+        int st, pe[2], k;
+        ssize_t n;
+        pid_t p;
+        if (pipe(pe) < 0) return;
+        p = fork();
         if (p == 0) {
             int nul = open("/dev/null", O_WRONLY);
-            dup2(nul, 2);
-            execl(HTTPD_BIN, cases[i][0], cases[i][1], cases[i][2], (char *)NULL);
+            dup2(nul, 1);
+            dup2(pe[1], 2);
+            close(pe[0]);
+            close(pe[1]);
+            if (cases[i][0][0]) putenv((char *)cases[i][0]);
+            argv[0] = "httpd";
+            for (k = 1; k < 6 && cases[i][k]; k++) argv[k] = cases[i][k];
+            argv[k] = NULL;
+            execv(HTTPD_BIN, (char *const *)argv);
             _exit(127);
         }
-        waitpid(p, &st, 0);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2) FAIL_("case %zu: status %d", i, st);
+        close(pe[1]);
+        {                               /* bounded: a server that starts must not hang us */
+            struct pollfd pf;
+            size_t got = 0;
+            long long end = flood_now_ms() + 3000;
+            pf.fd = pe[0];
+            pf.events = POLLIN;
+            while (got < sizeof err - 1 && poll(&pf, 1, (int)(end - flood_now_ms())) > 0 &&
+                   (n = read(pe[0], err + got, sizeof err - 1 - got)) > 0)
+                got += (size_t)n;
+            err[got] = 0;
+        }
+        close(pe[0]);
+        if (wait_pid(p, &st, 3000) < 0) {
+            kill(p, SIGKILL);
+            waitpid(p, &st, 0);
+        }
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2 || !strstr(err, "usage"))
+            FAIL_("case %zu (%s %s %s): status %d, stderr \"%.200s\"", i, cases[i][0],
+                  cases[i][1] ? cases[i][1] : "", cases[i][1] && cases[i][2] ? cases[i][2] : "",
+                  st, err);
     }
+    /* good ones start: options anywhere, settings and options together */
+    {
+        static const char *const opts[] = {"--idle-timeout=2.5", "--header-timeout", "0",
+                                           "--max-conns", "3", NULL};
+        static const char *const env[] = {"HTTPD_IDLE_MS=100", NULL};
+        start_opts = opts;
+        CHECK(start_server(root_dir, env) == 0);
+        kill_child();
+    }
+}
+
+/* HTTPD_IDLE_MS=100 closes a silent connection; --idle-timeout 0 (never) wins over
+   it: the connection is still served after four times as long. */
+TEST(srv_options_win_over_the_environment) {
+    static const char *const env[] = {"HTTPD_IDLE_MS=100", NULL};
+    static const char *const opts[] = {"--idle-timeout", "0", NULL};
+    static char buf[4096];
+    static carry_buf cb;
+    int fd;
+    if (start_server(root_dir, env) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    fd = dial();
+    CHECK(closed_within(fd, 2000));
+    close(fd);
+    kill_child();
+    start_opts = opts;
+    if (start_server(root_dir, env) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    fd = dial();
+    CHECK(!closed_within(fd, 400));
+    send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cb.len = 0;
+    CHECK(read_response(fd, &cb, buf, sizeof buf, 0) > 0);
+    ASSERT_HAS(buf, "200 OK");
+    close(fd);
+    kill_child();
 }
 
 TEST(srv_curl) {
@@ -999,16 +1323,22 @@ int main(int argc, char **argv) {
         DONE();
     }
     make_root();
+    RUN(respond_in_process);
     RUN(srv_get_and_head);
     RUN(srv_keepalive_and_pipelining);
     RUN(srv_errors);
     RUN(srv_files_and_traversal);
     RUN(srv_timeouts);
     RUN(srv_connection_cap);
+    RUN(srv_2000_idle_connections_at_the_cap);
+    RUN(srv_2000_idle_connections_timed_out);
+    RUN(srv_2000_idle_connections_default_cap);
+    RUN(srv_slowloris_is_timed_out_and_keeps_nobody_out);
     RUN(srv_emfile_backs_off_and_recovers);
     RUN(srv_sigterm_drains_and_exits_0);
     RUN(srv_grace_period_aborts_stuck_requests);
     RUN(srv_bad_arguments);
+    RUN(srv_options_win_over_the_environment);
     RUN(srv_curl);
     remove_root();
     kill_child();

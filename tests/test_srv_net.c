@@ -6,6 +6,7 @@
    instead of hanging it; every child is killed and reaped at the end of each test,
    whatever happened (and on SIGALRM, the overall bound). */
 #include "test.h"
+#include "flood.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -69,11 +71,13 @@ static int wait_fd(int fd, short events, int ms) {
     return r;
 }
 
+static const char *child_log = LOG;            /* where the servers' stderr goes */
+
 static pid_t fork_exec(char *const argv[], int out_fd, int err_fd) {
     pid_t pid = fork();
     if (pid == 0) {
         if (out_fd >= 0) dup2(out_fd, 1);
-        if (err_fd < 0) err_fd = open(LOG, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (err_fd < 0) err_fd = open(child_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (err_fd >= 0) dup2(err_fd, 2);
         signal(SIGPIPE, SIG_DFL);
         execv(argv[0], argv);
@@ -308,6 +312,73 @@ static int wait_line(lines *l, const char *want, char *line, size_t cap, int ms)
     return 0;
 }
 
+
+/* What a new client gets: 1 served, 0 refused at once (closed, or the server's "full"
+   line then closed), -1 neither within the bound (it hangs). */
+typedef int (*probe_fn)(int port);
+
+static int probe_echo(int port) {
+    char b[8];
+    int fd = flood_connect(port, 2000), r = -1;
+    if (fd < 0) return -1;
+    if (send_str(fd, "ping") == 0 && wait_fd(fd, POLLIN, 2000) > 0) {
+        ssize_t n = recv(fd, b, 4, MSG_WAITALL);
+        if (n == 4 && memcmp(b, "ping", 4) == 0) r = 1;
+        else if (n == 0 || (n < 0 && errno == ECONNRESET)) r = 0;
+    } else if (recv_eof(fd, 0) >= 0) {
+        r = 0;                                  /* the send itself met the reset */
+    }
+    close(fd);
+    return r;
+}
+
+/* Tries the probe until it serves (at most ms): its last answer. */
+static int probe_until_served(probe_fn probe, int port, int ms) {
+    long long end = now_ms() + ms;
+    int r;
+    while ((r = probe(port)) != 1 && now_ms() < end) poll(NULL, 0, 50);
+    return r;
+}
+
+/* n idle connections against a server with --max-conns cap: the first cap are kept,
+   every other one is closed at once, and so is a new client; when some of the kept
+   ones leave, a new client is served again. */
+static void flood_at_cap(probe_fn probe, int port, int n, int cap) {
+    int *fds = (int *)malloc(sizeof(int) * (size_t)n);
+    if (!fds) return;
+    ASSERT_EQ(flood_open(port, fds, n, 3000), n);   /* every one is accepted */
+    ASSERT_EQ(flood_wait_closed(fds, n, n - cap, 5000), n - cap);
+    ASSERT_EQ(probe(port), 0);                  /* a new client: refused at once */
+    flood_close(fds, n, 10);                    /* ten of the kept ones leave */
+    ASSERT_EQ(probe_until_served(probe, port, 3000), 1);
+    ASSERT_EQ(flood_wait_closed(fds, n, n, 0), n - cap + 10);  /* the rest still in */
+    flood_close(fds, n, n);
+    free(fds);
+}
+
+/* n idle connections against a server with a short --idle-timeout and --max-conns:
+   every one is closed (refused at once, or dropped after the timeout), and a new
+   client is served again. */
+static void flood_timed_out(probe_fn probe, int port, int n) {
+    int *fds = (int *)malloc(sizeof(int) * (size_t)n);
+    if (!fds) return;
+    ASSERT_EQ(flood_open(port, fds, n, 3000), n);
+    ASSERT_EQ(flood_wait_closed(fds, n, n, 5000), n);
+    ASSERT_EQ(probe_until_served(probe, port, 3000), 1);
+    flood_close(fds, n, n);
+    free(fds);
+}
+
+/* 1 if the server closes fd within ms (whatever it sends first is read and dropped). */
+static int closed_within(int fd, int ms) {
+    long long end = now_ms() + ms;
+    while (now_ms() < end) {
+        if (wait_fd(fd, POLLIN, (int)(end - now_ms())) <= 0) return 0;
+        if (flood_closed(fd)) return 1;
+    }
+    return 0;
+}
+
 static int start_echo(pid_t *pid) {
     char *argv[] = {(char *)BIN "echo", (char *)"0", NULL};
     return start_server(argv, pid);
@@ -342,6 +413,54 @@ TEST(usage_without_arguments_exits_2) {
                         NULL};
         ASSERT_EQ(run_capture(argv, out, sizeof out, err, sizeof err, 5000), 2);
         ASSERT_HAS(err, "usage");
+    }
+    reap_all();
+}
+
+/* Bad options: the usage text and exit 2, before anything listens. */
+TEST(options_are_strict) {
+    static const char *const bad[][5] = {
+        {"echo", "--max-conns", "0", "0", NULL}, {"echo", "--max-conns", "-1", "0", NULL},
+        {"echo", "--max-conns", "1x", "0", NULL}, {"echo", "--max-conns=", "0", NULL, NULL},
+        {"echo", "0", "--max-conns", NULL, NULL}, {"echo", "--max-conns", " 5", "0", NULL},
+        {"echo", "--max-conns", "99999999999999999999", "0", NULL},
+        {"echo", "--max-connsx=5", "0", NULL, NULL}, {"echo", "--bogus", "0", NULL, NULL},
+        {"echo", "0", "1", NULL, NULL}, {"chat", "--max-conns", "+5", "0", NULL},
+        {"chat", "--max-conns", "0", "0", NULL}, {"chat", "-x", "0", NULL, NULL},
+        {"proxy", "--max-conns", "0", "0", "127.0.0.1:1"},
+        {"proxy", "0", "127.0.0.1:1", "127.0.0.1:2", NULL},
+        {"proxy", "--max-conns=abc", "0", "127.0.0.1:1", NULL},
+        {"echo", "--idle-timeout", "-1", "0", NULL}, {"echo", "--idle-timeout", "x", "0", NULL},
+        {"echo", "--idle-timeout", "1e3", "0", NULL}, {"echo", "--idle-timeout", ".", "0", NULL},
+        {"echo", "--idle-timeout", "0.0001", "0", NULL}, {"echo", "--idle-timeout=", "0", NULL},
+        {"echo", "--idle-timeout", "inf", "0", NULL}, {"echo", "--idle-timeout", "nan", "0", NULL},
+        {"echo", "--idle-timeout", "1.2.3", "0", NULL}, {"echo", "0", "--idle-timeout", NULL},
+        {"echo", "--idle-timeout", "2000000", "0", NULL},
+        {"chat", "--idle-timeout", "-5", "0", NULL}, {"chat", "--idle-timeout", "5s", "0", NULL},
+        {"proxy", "--idle-timeout", "", "0", "127.0.0.1:1"},
+        {"proxy", "--idle-timeout=0x10", "0", "127.0.0.1:1", NULL},
+    };
+    char out[512], err[1024], path[5][64];
+    size_t i, k;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[6];
+        for (k = 0; k < 5 && bad[i][k]; k++) {
+            snprintf(path[k], sizeof path[k], "%s%s", k ? "" : BIN, bad[i][k]);
+            argv[k] = path[k];
+        }
+        argv[k] = NULL;
+        if (run_capture(argv, out, sizeof out, err, sizeof err, 5000) != 2 ||
+            !strstr(err, "usage") || out[0])
+            FAIL_("case %zu (%s %s %s): not refused with the usage", i, bad[i][0],
+                  bad[i][1], bad[i][2] ? bad[i][2] : "");
+    }
+    {                                           /* good ones do start */
+        char *argv[] = {(char *)BIN "echo", (char *)"--max-conns=7", (char *)"0",
+                        (char *)"--idle-timeout", (char *)"0", NULL};
+        char *argv2[] = {(char *)BIN "chat", (char *)"--idle-timeout=2.5", (char *)"0", NULL};
+        pid_t pid;
+        ASSERT_EQ(start_server(argv, &pid) > 0, 1);
+        ASSERT_EQ(start_server(argv2, &pid) > 0, 1);
     }
     reap_all();
 }
@@ -444,6 +563,77 @@ TEST(echo_client_against_echo) {
     reap_all();
 }
 
+TEST(echo_2000_idle_connections_at_the_cap_are_refused) {
+    char *argv[] = {(char *)BIN "echo", (char *)"--max-conns", (char *)"100", (char *)"0",
+                    NULL};
+    pid_t pid;
+    int port = start_server(argv, &pid);
+    ASSERT_EQ(port > 0, 1);
+    if (port > 0) flood_at_cap(probe_echo, port, 2000, 100);
+    reap_all();
+}
+
+/* --idle-timeout 0.4: a silent connection is closed, one that talks every 50 ms for
+   twice as long is not, nor is a large transfer; then 2000 idle ones at the cap
+   are all gone and a new client is served. */
+TEST(echo_idle_connections_are_dropped_after_the_idle_timeout) {
+    static char out[1 << 20], back[1 << 20];
+    char *argv[] = {(char *)BIN "echo", (char *)"--idle-timeout", (char *)"0.4",
+                    (char *)"--max-conns", (char *)"100", (char *)"0", NULL};
+    char b[8];
+    pid_t pid;
+    int port = start_server(argv, &pid), active, idle, i, ok = 0;
+    ASSERT_EQ(port > 0, 1);
+    if (port <= 0) { reap_all(); return; }
+    active = connect_port(port);
+    idle = connect_port(port);
+    ASSERT_EQ(active >= 0 && idle >= 0, 1);
+    for (i = 0; i < 16 && active >= 0; i++) {
+        poll(NULL, 0, 50);
+        if (exchange(active, "tick", b, 4, 3000) == 0 && memcmp(b, "tick", 4) == 0) ok++;
+    }
+    ASSERT_EQ(ok, 16);
+    CHECK(closed_within(idle, 3000));
+    fill(out, sizeof out, 9);                   /* busy for a while: not idle */
+    ASSERT_EQ(exchange(active, out, back, sizeof out, 10000), 0);
+    CHECK(memcmp(out, back, sizeof out) == 0);
+    CHECK(closed_within(active, 3000));         /* then silent: closed too */
+    if (active >= 0) close(active);
+    if (idle >= 0) close(idle);
+    flood_timed_out(probe_echo, port, 2000);
+    reap_all();
+}
+
+/* A client that sends and never reads what comes back: echo's writes stall; after the
+   idle timeout it is closed all the same. */
+TEST(echo_client_that_never_reads_is_dropped) {
+    static char junk[65536];
+    char *argv[] = {(char *)BIN "echo", (char *)"--idle-timeout=0.3", (char *)"0", NULL};
+    pid_t pid;
+    int port = start_server(argv, &pid), fd, rcvbuf = 4096;
+    long long end;
+    ASSERT_EQ(port > 0, 1);
+    if (port <= 0) { reap_all(); return; }
+    fd = connect_port_buf(port, rcvbuf);
+    ASSERT_EQ(fd >= 0, 1);
+    if (fd < 0) { reap_all(); return; }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    end = now_ms() + 5000;                      /* send until every buffer is full */
+    while (now_ms() < end && wait_fd(fd, POLLOUT, 500) > 0)
+        if (send(fd, junk, sizeof junk, MSG_NOSIGNAL) < 0 && errno != EAGAIN) break;
+    /* without reading (that would unblock the server): the close is a hang-up */
+    {
+        struct pollfd p;
+        p.fd = fd;
+        p.events = 0;                           /* only POLLHUP and POLLERR */
+        p.revents = 0;
+        ASSERT_EQ(poll(&p, 1, 5000), 1);
+        CHECK(p.revents & (POLLHUP | POLLERR));
+    }
+    close(fd);
+    reap_all();
+}
+
 static void signal_exits_0(int sig, int with_client) {
     pid_t pid;
     int port = start_echo(&pid), fd = -1, rc;
@@ -488,6 +678,87 @@ static int chat_join(int port, lines *l, char *name, size_t cap, int rcvbuf) {
         return -1;
     }
     return fd;
+}
+
+/* 1: welcomed, 0: "server full" then closed, -1: neither */
+static int probe_chat(int port) {
+    static lines l;
+    char line[256];
+    int fd = flood_connect(port, 2000), r = -1;
+    if (fd < 0) return -1;
+    lines_init(&l, fd);
+    if (recv_line(&l, line, sizeof line, 2000) > 0) {
+        if (strncmp(line, "*** welcome ", 12) == 0) r = 1;
+        else if (strncmp(line, "*** server full", 15) == 0 &&
+                 recv_line(&l, line, sizeof line, 2000) == 0)
+            r = 0;
+    }
+    close(fd);
+    return r;
+}
+
+TEST(chat_2000_idle_connections_at_the_cap_are_refused) {
+    char *argv[] = {(char *)BIN "chat", (char *)"--max-conns=100", (char *)"0", NULL};
+    pid_t pid;
+    int port = start_server(argv, &pid);
+    ASSERT_EQ(port > 0, 1);
+    if (port > 0) flood_at_cap(probe_chat, port, 2000, 100);
+    reap_all();
+}
+
+/* With the default cap (1024): the other 976 are told, and so is a new client. */
+TEST(chat_2000_idle_connections_default_cap) {
+    pid_t pid;
+    int port = start_chat(&pid);
+    ASSERT_EQ(port > 0, 1);
+    if (port > 0) flood_at_cap(probe_chat, port, 2000, 1024);
+    reap_all();
+}
+
+/* --idle-timeout 0.4: a silent client is told and closed (and the others hear it
+   left); clients that talk every 50 ms, even with empty lines, stay for twice
+   as long; then 2000 idle ones at the cap are all gone and a new client is served. */
+TEST(chat_idle_clients_are_dropped_after_the_idle_timeout) {
+    static lines a, b, c;
+    char *argv[] = {(char *)BIN "chat", (char *)"--idle-timeout", (char *)"0.4",
+                    (char *)"--max-conns", (char *)"100", (char *)"0", NULL};
+    char na[32], nb[32], nc[32], line[256], want[64], left[64];
+    pid_t pid;
+    int port = start_server(argv, &pid), fa, fb, fc, i, ok = 0, c_left = 0;
+    ASSERT_EQ(port > 0, 1);
+    if (port <= 0) { reap_all(); return; }
+    fa = chat_join(port, &a, na, sizeof na, 0);
+    fb = chat_join(port, &b, nb, sizeof nb, 0);
+    fc = chat_join(port, &c, nc, sizeof nc, 0);
+    ASSERT_EQ(fa >= 0 && fb >= 0 && fc >= 0, 1);
+    if (fa < 0 || fb < 0 || fc < 0) { reap_all(); return; }
+    snprintf(want, sizeof want, "%s: b says", nb);
+    snprintf(left, sizeof left, "*** %s left", nc);
+    for (i = 0; i < 16; i++) {                  /* A sends empty lines, B real ones */
+        poll(NULL, 0, 50);
+        send_str(fa, "\n");
+        snprintf(line, sizeof line, "b says %d\n", i);
+        send_str(fb, line);
+        while (recv_line(&a, line, sizeof line, 3000) > 0) {
+            if (strcmp(line, left) == 0) c_left = 1;
+            if (strncmp(line, want, strlen(want)) == 0) {
+                ok++;
+                break;
+            }
+        }
+    }
+    ASSERT_EQ(ok, 16);
+    ASSERT_EQ(wait_line(&c, "*** idle", line, sizeof line, 3000), 1);
+    ASSERT_EQ(recv_line(&c, line, sizeof line, 3000), 0);      /* then EOF */
+    if (!c_left) ASSERT_EQ(wait_line(&a, left, line, sizeof line, 3000), 1);
+    ASSERT_EQ(send_str(fa, "still here\n"), 0);    /* A and B were not dropped */
+    snprintf(want, sizeof want, "%s: still here", na);
+    ASSERT_EQ(wait_line(&b, want, line, sizeof line, 3000), 1);
+    close(fa);
+    close(fb);
+    close(fc);
+    flood_timed_out(probe_chat, port, 2000);
+    reap_all();
 }
 
 TEST(chat_line_reaches_the_others_not_the_sender) {
@@ -715,6 +986,159 @@ TEST(proxy_round_trip_and_half_close) {
     reap_all();
 }
 
+TEST(proxy_2000_idle_connections_at_the_cap_are_refused) {
+    char up[64];
+    char *argv[] = {(char *)BIN "proxy", (char *)"--max-conns", (char *)"100", (char *)"0",
+                    up, NULL};
+    pid_t epid, ppid;
+    int eport = start_echo(&epid), pport;
+    ASSERT_EQ(eport > 0, 1);
+    snprintf(up, sizeof up, "127.0.0.1:%d", eport);
+    pport = eport > 0 ? start_server(argv, &ppid) : 0;
+    ASSERT_EQ(pport > 0, 1);
+    if (pport > 0) flood_at_cap(probe_echo, pport, 2000, 100);
+    reap_all();
+}
+
+/* --idle-timeout 0.4 on a proxy in front of echo: a silent client is closed, a busy
+   one is not; 2000 idle ones at the cap are all gone and a new client is served. */
+TEST(proxy_idle_sessions_are_dropped_after_the_idle_timeout) {
+    char up[64], b[8];
+    char *argv[] = {(char *)BIN "proxy", (char *)"--idle-timeout=0.4",
+                    (char *)"--max-conns=100", (char *)"0", up, NULL};
+    pid_t epid, ppid;
+    int eport = start_echo(&epid), pport, active, idle, i, ok = 0;
+    ASSERT_EQ(eport > 0, 1);
+    snprintf(up, sizeof up, "127.0.0.1:%d", eport);
+    pport = eport > 0 ? start_server(argv, &ppid) : 0;
+    ASSERT_EQ(pport > 0, 1);
+    if (pport <= 0) { reap_all(); return; }
+    active = connect_port(pport);
+    idle = connect_port(pport);
+    ASSERT_EQ(active >= 0 && idle >= 0, 1);
+    for (i = 0; i < 16 && active >= 0; i++) {
+        poll(NULL, 0, 50);
+        if (exchange(active, "tick", b, 4, 3000) == 0 && memcmp(b, "tick", 4) == 0) ok++;
+    }
+    ASSERT_EQ(ok, 16);
+    CHECK(closed_within(idle, 3000));
+    CHECK(closed_within(active, 3000));
+    if (active >= 0) close(active);
+    if (idle >= 0) close(idle);
+    flood_timed_out(probe_echo, pport, 2000);
+    reap_all();
+}
+
+/* A listening socket on a free loopback port (*port says which), or -1. */
+static int listen_any(int *port) {
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    cloexec(fd);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 16) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) < 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* Idle means nothing either way: a client that only sends, then an upstream that
+   only sends, keep the session for twice the idle timeout each; silence both ways
+   ends it, on both sides. */
+TEST(proxy_one_way_traffic_is_not_idle) {
+    char up[64], b[4];
+    char *argv[] = {(char *)BIN "proxy", (char *)"--idle-timeout", (char *)"0.4",
+                    (char *)"0", up, NULL};
+    pid_t ppid;
+    int uport = 0, lfd = listen_any(&uport), pport, fd, conn = -1, i, ok = 0;
+    ASSERT_EQ(lfd >= 0, 1);
+    snprintf(up, sizeof up, "127.0.0.1:%d", uport);
+    pport = lfd >= 0 ? start_server(argv, &ppid) : 0;
+    ASSERT_EQ(pport > 0, 1);
+    if (pport <= 0) { if (lfd >= 0) close(lfd); reap_all(); return; }
+    fd = connect_port(pport);
+    if (fd >= 0 && wait_fd(lfd, POLLIN, 3000) > 0) conn = accept(lfd, NULL, NULL);
+    ASSERT_EQ(fd >= 0 && conn >= 0, 1);
+    for (i = 0; i < 16 && conn >= 0; i++) {     /* client -> upstream only */
+        poll(NULL, 0, 50);
+        if (send_str(fd, "c") == 0 && recv_exact(conn, b, 1, 3000) == 0 && b[0] == 'c') ok++;
+    }
+    for (i = 0; i < 16 && conn >= 0; i++) {     /* upstream -> client only */
+        poll(NULL, 0, 50);
+        if (send_str(conn, "u") == 0 && recv_exact(fd, b, 1, 3000) == 0 && b[0] == 'u') ok++;
+    }
+    ASSERT_EQ(ok, 32);
+    CHECK(closed_within(fd, 3000));             /* now silent both ways */
+    CHECK(conn >= 0 && closed_within(conn, 3000));
+    if (fd >= 0) close(fd);
+    if (conn >= 0) close(conn);
+    close(lfd);
+    reap_all();
+}
+
+/* ---- accept errors ------------------------------------------------------------------ */
+#define SHIM "build/test/accept_fail.so"
+#define ACCEPT_LOG "build/test/test_srv_net.accept.log"
+
+/* accept failing for want of memory (ENOBUFS, ENOMEM) passes, as EMFILE and ENFILE
+   do: each server backs off, says so once (not once per retry), and serves the client
+   as soon as accept works again. The shim makes the first six accepts fail. */
+TEST(accept_enobufs_enomem_back_off_once_and_recover) {
+    static const char *const names[] = {"echo", "chat", "proxy"};
+    static const probe_fn probes[] = {probe_echo, probe_chat, probe_echo};
+    char up[64], bin[64], log[4096], *asan = getenv("ASAN_OPTIONS"), asan_opts[512];
+    pid_t epid, pid;
+    int eport = start_echo(&epid), k;
+    ASSERT_EQ(eport > 0, 1);
+    ASSERT_EQ(access(SHIM, R_OK), 0);
+    snprintf(up, sizeof up, "127.0.0.1:%d", eport);
+    /* the shim comes before the sanitizer runtime: tell ASan that is fine */
+    snprintf(asan_opts, sizeof asan_opts, "%s%sverify_asan_link_order=0", asan ? asan : "",
+             asan ? ":" : "");
+    for (k = 0; k < 3; k++) {
+        char *argv[] = {bin, (char *)"0", k == 2 ? up : NULL, NULL};
+        FILE *f;
+        size_t n = 0;
+        int port, said = 0;
+        const char *p;
+        snprintf(bin, sizeof bin, "%s%s", BIN, names[k]);
+        unlink(ACCEPT_LOG);
+        child_log = ACCEPT_LOG;
+        setenv("LD_PRELOAD", SHIM, 1);
+        setenv("ACCEPT_FAIL", "ENOBUFS ENOMEM ENOBUFS ENOMEM ENOBUFS ENOMEM", 1);
+        setenv("ASAN_OPTIONS", asan_opts, 1);
+        port = start_server(argv, &pid);
+        unsetenv("LD_PRELOAD");
+        unsetenv("ACCEPT_FAIL");
+        if (asan) setenv("ASAN_OPTIONS", asan, 1);
+        else unsetenv("ASAN_OPTIONS");
+        child_log = LOG;
+        if (port <= 0) {
+            FAIL_("%s did not start", names[k]);
+            continue;
+        }
+        if (probe_until_served(probes[k], port, 5000) != 1) FAIL_("%s: not served", names[k]);
+        kill(pid, SIGTERM);
+        if (wait_exit(pid, 5000) != 0) FAIL_("%s: no clean exit", names[k]);
+        f = fopen(ACCEPT_LOG, "r");
+        if (f) {
+            n = fread(log, 1, sizeof log - 1, f);
+            fclose(f);
+        }
+        log[n] = 0;
+        for (p = log; (p = strstr(p, ": accept: ")) != NULL; p++) said++;
+        if (said != 1 || !strstr(log, "backing off"))
+            FAIL_("%s: %d accept lines, want one that backs off:\n%s", names[k], said, log);
+    }
+    reap_all();
+}
+
 /* A port nobody listens on (bound a moment ago, then closed). */
 static int free_port(void) {
     struct sockaddr_in a;
@@ -783,7 +1207,13 @@ TEST(proxy_upstream_refused_closes_the_client_and_serves_on) {
 }
 
 int main(int argc, char **argv) {
+    struct rlimit rl;
     BEGIN_TESTS(argc, argv);
+    /* thousands of connections at once: lift the soft descriptor limit to the hard one */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     signal(SIGPIPE, SIG_IGN);
     signal(SIGALRM, on_alarm);
     alarm(120);
@@ -792,18 +1222,29 @@ int main(int argc, char **argv) {
         printf("  build/examples/{echo,echo-client,chat,proxy} missing: "
                "build them first\n");
     RUN(usage_without_arguments_exits_2);
+    RUN(options_are_strict);
     RUN(echo_round_trips_1_byte_64_bytes_1_mb);
     RUN(echo_half_close_gets_everything_then_eof);
     RUN(echo_100_concurrent_connections);
     RUN(echo_client_against_echo);
+    RUN(echo_2000_idle_connections_at_the_cap_are_refused);
+    RUN(echo_idle_connections_are_dropped_after_the_idle_timeout);
+    RUN(echo_client_that_never_reads_is_dropped);
     RUN(echo_sigterm_exits_0);
     RUN(echo_sigint_exits_0);
+    RUN(chat_2000_idle_connections_at_the_cap_are_refused);
+    RUN(chat_2000_idle_connections_default_cap);
+    RUN(chat_idle_clients_are_dropped_after_the_idle_timeout);
     RUN(chat_line_reaches_the_others_not_the_sender);
     RUN(chat_slow_client_does_not_stall_the_others);
     RUN(chat_over_long_line_gets_an_error_and_is_closed);
     RUN(chat_sigterm_tells_clients_and_exits_0);
     RUN(proxy_round_trip_and_half_close);
     RUN(proxy_upstream_refused_closes_the_client_and_serves_on);
+    RUN(proxy_2000_idle_connections_at_the_cap_are_refused);
+    RUN(proxy_idle_sessions_are_dropped_after_the_idle_timeout);
+    RUN(proxy_one_way_traffic_is_not_idle);
+    RUN(accept_enobufs_enomem_back_off_once_and_recover);
     reap_all();
     DONE();
 }

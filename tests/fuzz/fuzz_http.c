@@ -1,7 +1,12 @@
 /* fuzz_http.c - libFuzzer harness for the HTTP parser of examples/httpd.c.
 
-     clang -g -O1 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_http.c \
-         -o build/fuzz_http && ./build/fuzz_http -max_total_time=30
+     make build/fuzz/fuzz_http
+     ./build/fuzz/fuzz_http -max_total_time=60 -dict=tests/fuzz/fuzz_http.dict \
+         build/fuzz/fuzz_http.corpus tests/fuzz/corpus/fuzz_http
+
+   The seeds (tests/fuzz/corpus/fuzz_http/, one request or a pipelined set per file)
+   and the dictionary (methods, the headers the parser reads and others, percent
+   escapes, dot segments) are shared with fuzz_httpd_req, the request handler's.
 
    Each input is parsed as a stream of pipelined requests, whole and then revealed
    in two pieces (cut at a point taken from the input): the second must give the
