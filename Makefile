@@ -25,8 +25,9 @@
 #                    stream pipelines, as state machines), FUZZ_SECONDS each, with
 #                    tests/fuzz/NAME.dict and the seeds in tests/fuzz/corpus/NAME/
 #                    when they exist
-#   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, and
-#                    the test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user
+#   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, the
+#                    test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user, and
+#                    the examples on 32-bit x86 (gcc -m32, ASan+UBSan) and 32-bit ARM
 #   make clean
 
 # Build side by side by default (make -jN chooses otherwise).
@@ -104,8 +105,10 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	echo "no-sites-debug-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES tests/test_debug.c -o $(B)/chk/debug-nosites $(LIBS) && $(B)/chk/debug-nosites"; \
 	echo "impl-file-sees-what-user-files-see|gcc -std=gnu99 $(WARN) -I. tests/compile/impl_features.c -o $(B)/chk/feat-gnu $(LIBS) && $(B)/chk/feat-gnu && clang -std=gnu11 $(WARN) -I. tests/compile/impl_features.c -o $(B)/chk/feat-clang $(LIBS) && $(B)/chk/feat-clang"; \
 	echo "tcc-atomics-threads-task-proc|.ci/need 'command -v tcc' tcc && for t in threads task proc; do tcc -I. tests/test_\$$t.c -o $(B)/chk/tcc-\$$t $(LIBS) && $(B)/chk/tcc-\$$t || exit 1; done"; \
+	echo "small-items-no-false-warnings-O2-O3|gcc -std=c99 $(WARN) -O3 -Warray-bounds=2 -I. tests/compile/o3_items.c -o $(B)/chk/o3-gcc $(LIBS) && $(B)/chk/o3-gcc && gcc -std=c99 $(WARN) -O2 -I. -c tests/compile/o3_items.c -o $(B)/chk/o2-gcc.o && clang -std=c99 $(WARN) -O3 -I. tests/compile/o3_items.c -o $(B)/chk/o3-clang $(LIBS) && $(B)/chk/o3-clang"; \
 	echo "no-debug-builds|$(CC) -std=c99 $(WARN) -DASYNC_NO_DEBUG -I. -c tests/compile/compile_c.c -o $(B)/chk/nodebug.o"; \
 	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-runs|timeout 60 $(B)/examples/$$e > $(B)/chk/$$e.out 2>&1"; done; \
+	echo "examples-fail-setup-loudly|tests/examples_setup_fails.sh $(B)/chk/setup $(filter-out $(SERVERS),$(EXAMPLES))"; \
 	for e in $(SERVERS); do echo "example-$$e-usage|$(B)/examples/$$e > /dev/null 2> $(B)/chk/$$e.err; [ \$$? -eq 2 ] && grep -qi usage $(B)/chk/$$e.err"; done; \
 	echo "abi-same-config-links|$(CC) -I. tests/compile/abi_impl.c tests/compile/abi_user.c -o $(B)/chk/abi && $(B)/chk/abi"; \
 	echo "abi-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl.o && $(CC) -I. -DASYNC_WHEEL_BITS=4 -c tests/compile/abi_user.c -o $(B)/chk/abi-user4.o && ! $(CC) $(B)/chk/abi-impl.o $(B)/chk/abi-user4.o -o $(B)/chk/abi-bad"; \
@@ -290,8 +293,10 @@ fuzz: $(addprefix $(B)/fuzz/,$(FUZZERS))
 	    [ $$st -eq 0 ] || { tail -n 40 $(B)/fuzz/$$f.log; exit 1; }; done
 
 # ---- portability ---------------------------------------------------------------
-port:
-	@./tests/port/run.sh
+# The servers' tests, built for ARM and RISC-V, run these host servers; the bare
+# examples are built and run again there (-m32 on x86, and under qemu-arm).
+port: $(addprefix $(B)/examples/,$(SERVERS))
+	@PORT_EXAMPLES="$(filter-out $(SERVERS),$(EXAMPLES))" ./tests/port/run.sh
 
 clean:
 	rm -rf $(B)

@@ -21,6 +21,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static async_runtime rt;
@@ -34,6 +35,15 @@ static void check(int ok, const char *what) {
     if (!ok) {
         failures++;
         printf("  CHECK FAILED: %s\n", what);
+    }
+}
+
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "concurrent_fetch: %s: %s\n", call, async_strerror(rc));
+        exit(1);
     }
 }
 
@@ -189,7 +199,7 @@ int main(void) {
     static main_frame m;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t_start = async_time_now(&rt);
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
     check(async_runtime_destroy(&rt) == 0, "no task outlives main");

@@ -20,6 +20,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 
 enum { NCONN = 2, NCLIENTS = 6, USE_MS = 20 };
 
@@ -36,6 +37,15 @@ static void check(int ok, const char *what) {
     }
 }
 
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "conn_pool: %s: %s\n", call, async_strerror(rc));
+        exit(1);
+    }
+}
+
 /* ---- the pool ------------------------------------------------------------------------ */
 typedef struct { int id, uses; } connection;
 
@@ -48,7 +58,7 @@ static struct {
 
 static void pool_init(void) {
     int i;
-    async_semaphore_init(&pool.permits, NCONN);
+    must(async_semaphore_init(&pool.permits, NCONN), "async_semaphore_init");
     for (i = 0; i < NCONN; i++) {
         pool.conns[i].id = i + 1;
         pool.free_list[i] = NCONN - 1 - i;       /* conn #1 on top */
@@ -140,7 +150,8 @@ static int main_task(async_task *t) {
     for (f->i = 0; f->i < NCLIENTS; f->i++) {
         f->clients[f->i].name = who[f->i].name;
         f->clients[f->i].timeout_ms = who[f->i].timeout_ms;
-        async_task_spawn(&rt, &f->clients[f->i].task, client_run, who[f->i].name);
+        must(async_task_spawn(&rt, &f->clients[f->i].task, client_run, who[f->i].name),
+             "async_task_spawn");
     }
     for (f->i = 0; f->i < NCLIENTS; f->i++)
         ASYNC_AWAIT(f->rc, async_task_join(t, &f->clients[f->i].task));
@@ -170,7 +181,7 @@ int main(void) {
     static main_frame m;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t0 = async_time_now(&rt);
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
     async_runtime_destroy(&rt);

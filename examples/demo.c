@@ -21,12 +21,22 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static async_runtime rt;
 static async_time t_start;
 
 static double ms_since(async_time t0) { return (double)(async_time_now(&rt) - t0) / 1e6; }
+
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "demo: %s: %s\n", call, async_strerror(rc));
+        exit(1);
+    }
+}
 
 /* A nested async function: pretend to fetch something for `delay` ms. */
 typedef struct { async_coro co; async_timer timer; int id; } fetch_frame;
@@ -236,7 +246,8 @@ static int main_task(async_task *t) {
     for (f->i = 0; f->i < 3; f->i++) {
         f->workers[f->i].id = f->i + 1;
         f->workers[f->i].delay_ms = 100 + 50 * f->i;
-        async_task_spawn(&rt, &f->workers[f->i].task, fetch_task_run, "fetch");
+        must(async_task_spawn(&rt, &f->workers[f->i].task, fetch_task_run, "fetch"),
+             "async_task_spawn");
     }
     for (f->i = 0; f->i < 3; f->i++) {
         ASYNC_AWAIT(f->rc, async_task_join(t, &f->workers[f->i].task));
@@ -248,12 +259,12 @@ static int main_task(async_task *t) {
     printf("2. spawn and join\n");
     f->workers[0].id = 7;
     f->workers[0].delay_ms = 20;
-    async_task_spawn(&rt, &f->workers[0].task, fetch_task_run, "worker");
+    must(async_task_spawn(&rt, &f->workers[0].task, fetch_task_run, "worker"), "async_task_spawn");
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->workers[0].task));
     printf("   joined worker: result %d\n", f->rc);
 
     printf("3. abort\n");
-    async_task_spawn(&rt, &f->job.task, long_job_run, "long-job");
+    must(async_task_spawn(&rt, &f->job.task, long_job_run, "long-job"), "async_task_spawn");
     ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(50)));
     printf("   aborting it after 50 ms\n");
     async_task_abort(&f->job.task);
@@ -261,7 +272,7 @@ static int main_task(async_task *t) {
     printf("   joiner sees: %s\n", async_strerror(f->rc));
 
     printf("4. interval of 50 ms, Skip missed ticks; the consumer stalls 120 ms after tick 1\n");
-    async_interval_init(&f->ticker, ASYNC_MS(50), ASYNC_TICK_SKIP);
+    must(async_interval_init(&f->ticker, ASYNC_MS(50), ASYNC_TICK_SKIP), "async_interval_init");
     f->t0 = async_time_now(&rt);
     for (f->i = 0; f->i < 5; f->i++) {
         ASYNC_AWAIT(f->rc, async_interval_tick(t, &f->ticker, &f->when));
@@ -279,27 +290,29 @@ static int main_task(async_task *t) {
     printf("6. the task dump, with two workers waiting\n");
     f->workers[1].id = 1;
     f->workers[1].delay_ms = 30;
-    async_task_spawn(&rt, &f->workers[1].task, fetch_task_run, "worker-a");
+    must(async_task_spawn(&rt, &f->workers[1].task, fetch_task_run, "worker-a"),
+         "async_task_spawn");
     f->workers[2].id = 2;
     f->workers[2].delay_ms = 40;
-    async_task_spawn(&rt, &f->workers[2].task, fetch_task_run, "worker-b");
+    must(async_task_spawn(&rt, &f->workers[2].task, fetch_task_run, "worker-b"),
+         "async_task_spawn");
     ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)));
     async_dump(&rt, NULL, NULL);
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->workers[1].task));
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->workers[2].task));
 
     printf("7. a bounded channel (room for 2): the producer waits for the slow consumer\n");
-    async_mpsc_init(&pipe_ch, sizeof(int), 2, NULL);
+    must(async_mpsc_init(&pipe_ch, sizeof(int), 2, NULL), "async_mpsc_init");
     pipe_t0 = async_time_now(&rt);
-    async_task_spawn(&rt, &f->prod.task, producer, "producer");
-    async_task_spawn(&rt, &f->cons.task, consumer, "consumer");
+    must(async_task_spawn(&rt, &f->prod.task, producer, "producer"), "async_task_spawn");
+    must(async_task_spawn(&rt, &f->cons.task, consumer, "consumer"), "async_task_spawn");
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->cons.task));
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->prod.task));
     async_mpsc_destroy(&pipe_ch);
     printf("   a request answered through a oneshot: ");
-    async_mpsc_init(&req_ch, sizeof(request), 4, NULL);
-    async_task_spawn(&rt, &f->srv.task, server, "server");
-    async_oneshot_init(&f->reply, sizeof(int), NULL);
+    must(async_mpsc_init(&req_ch, sizeof(request), 4, NULL), "async_mpsc_init");
+    must(async_task_spawn(&rt, &f->srv.task, server, "server"), "async_task_spawn");
+    must(async_oneshot_init(&f->reply, sizeof(int), NULL), "async_oneshot_init");
     f->req.question = 21;
     f->req.reply = &f->reply;
     ASYNC_AWAIT(f->rc, async_mpsc_send(t, &req_ch, &f->w, &f->req));
@@ -313,12 +326,12 @@ static int main_task(async_task *t) {
     printf("8. five tasks, one mutex held across an await: no update is lost\n");
     for (f->i = 0; f->i < 5; f->i++) {
         f->lockers[f->i].id = f->i;
-        async_task_spawn(&rt, &f->lockers[f->i].task, locker, "locker");
+        must(async_task_spawn(&rt, &f->lockers[f->i].task, locker, "locker"), "async_task_spawn");
     }
     for (f->i = 0; f->i < 5; f->i++) ASYNC_AWAIT(f->rc, async_task_join(t, &f->lockers[f->i].task));
     printf("   a broadcast keeping 2 items; a subscriber that reads late has lagged: ");
-    async_broadcast_init(&f->news, sizeof(int), 2, NULL);
-    async_broadcast_subscribe(&f->news, &f->slow);
+    must(async_broadcast_init(&f->news, sizeof(int), 2, NULL), "async_broadcast_init");
+    must(async_broadcast_subscribe(&f->news, &f->slow), "async_broadcast_subscribe");
     for (f->i = 1; f->i <= 5; f->i++) async_broadcast_send(&f->news, &f->i);
     f->rc = async_broadcast_try_recv(&f->slow, &f->sum);
     printf("%s (lost %llu), ", async_strerror(f->rc), (unsigned long long)f->slow.lagged);
@@ -329,13 +342,14 @@ static int main_task(async_task *t) {
 
     printf("9. graceful shutdown: two workers follow a config, then a cancel stops them\n");
     f->sum = 1;
-    async_watch_init(&config, sizeof(int), NULL, &f->sum);
-    async_cancel_token_init(&root);
+    must(async_watch_init(&config, sizeof(int), NULL, &f->sum), "async_watch_init");
+    must(async_cancel_token_init(&root), "async_cancel_token_init");
     for (f->i = 0; f->i < 2; f->i++) {
         f->staff[f->i].id = f->i + 1;
-        async_watch_subscribe(&config, &f->staff[f->i].rx);
-        async_cancel_token_child(&root, &f->staff[f->i].token);
-        async_task_spawn(&rt, &f->staff[f->i].task, worker, "worker");
+        must(async_watch_subscribe(&config, &f->staff[f->i].rx), "async_watch_subscribe");
+        must(async_cancel_token_child(&root, &f->staff[f->i].token),
+             "async_cancel_token_child");
+        must(async_task_spawn(&rt, &f->staff[f->i].task, worker, "worker"), "async_task_spawn");
     }
     ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(25)));
     f->sum = 2;
@@ -379,12 +393,13 @@ static int main_task(async_task *t) {
         f->bad += f->sel.winner != (f->i == 10 ? 0 : 1);
     }
 
-    async_joinset_init(&f->set, &rt);
+    must(async_joinset_init(&f->set, &rt), "async_joinset_init");
     for (f->i = 0; f->i < 4; f->i++) {
         static const int delay_ms[4] = {30, 10, 40, 20};
         f->members[f->i].id = f->i + 1;
         f->members[f->i].delay_ms = delay_ms[f->i];
-        async_joinset_spawn(&f->set, &f->members[f->i].task, fetch_task_run, "member");
+        must(async_joinset_spawn(&f->set, &f->members[f->i].task, fetch_task_run, "member"),
+             "async_joinset_spawn");
     }
     for (;;) {
         ASYNC_AWAIT(f->rc, async_joinset_join_next(t, &f->set, &f->w, &f->got, &f->sum));
@@ -397,23 +412,26 @@ static int main_task(async_task *t) {
     f->bad += strcmp(f->order, " 2 4 1 3") != 0;
     async_joinset_destroy(&f->set);
 
-    async_backoff_init(&f->backoff, ASYNC_MS(5), ASYNC_MS(20), 5);   /* full jitter */
+    must(async_backoff_init(&f->backoff, ASYNC_MS(5), ASYNC_MS(20), 5),  /* full jitter */
+         "async_backoff_init");
     ASYNC_RETRY_CALL(f->rc, &f->backoff, &f->timer, &f->fl.co, flaky(t, &f->fl));
     printf("   retry with backoff: %d after %d attempts\n", f->rc, f->fl.calls);
     f->bad += f->rc != 42;
 
     printf("11. streams, pulled item by item, nothing allocated\n");
-    async_stream_iter_init(&f->nums, numbers, sizeof(int), 10);
-    async_stream_map_init(&f->squares, &f->nums.base, sizeof(int), square, NULL, &f->scratch);
-    async_stream_filter_init(&f->evens, &f->squares.base, is_even, NULL);
+    must(async_stream_iter_init(&f->nums, numbers, sizeof(int), 10), "async_stream_iter_init");
+    must(async_stream_map_init(&f->squares, &f->nums.base, sizeof(int), square, NULL,
+                               &f->scratch), "async_stream_map_init");
+    must(async_stream_filter_init(&f->evens, &f->squares.base, is_even, NULL),
+         "async_stream_filter_init");
     ASYNC_AWAIT(f->rc, async_stream_fold(t, &f->evens.base, &f->sink, &f->total, add, NULL,
                                          &f->item));
     printf("   1..10 -> map(square) -> filter(even) -> fold(+): %lld from %d items\n",
            f->total, (int)f->sink.count);
     f->bad += f->rc != 0 || f->total != 220 || f->sink.count != 5;
-    async_interval_init(&f->ticker, ASYNC_MS(30), ASYNC_TICK_SKIP);
-    async_stream_interval_init(&f->ticks, &f->ticker);
-    async_stream_take_init(&f->three, &f->ticks.base, 3);
+    must(async_interval_init(&f->ticker, ASYNC_MS(30), ASYNC_TICK_SKIP), "async_interval_init");
+    must(async_stream_interval_init(&f->ticks, &f->ticker), "async_stream_interval_init");
+    must(async_stream_take_init(&f->three, &f->ticks.base, 3), "async_stream_take_init");
     f->t0 = async_time_now(&rt);
     for (f->i = 0;; f->i++) {
         ASYNC_AWAIT(f->rc, async_stream_next(t, &f->three.base, &f->when));
@@ -430,7 +448,7 @@ int main(void) {
     async_stats st;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t_start = async_time_now(&rt);
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
     async_runtime_stats(&rt, &st);

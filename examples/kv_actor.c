@@ -14,6 +14,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { KV_GET, KV_SET, KV_DEL };
@@ -41,6 +42,15 @@ static void check(int ok, const char *who, const char *what) {
     if (!ok) {
         failures++;
         printf("  CHECK FAILED (%s): %s\n", who, what);
+    }
+}
+
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "kv_actor: %s: %s\n", call, async_strerror(rc));
+        exit(1);
     }
 }
 
@@ -129,7 +139,7 @@ typedef struct {
 static int kv_call(async_task *t, kv_call_frame *f, int op, const char *key, int value,
                    kv_reply *out) {
     ASYNC_CORO_BEGIN(t, &f->co);
-    async_oneshot_init(&f->reply_ch, sizeof(kv_reply), &f->slot);
+    must(async_oneshot_init(&f->reply_ch, sizeof(kv_reply), &f->slot), "async_oneshot_init");
     f->req.op = op;
     snprintf(f->req.key, sizeof f->req.key, "%s", key);
     f->req.value = value;
@@ -221,18 +231,20 @@ static int main_task(async_task *t) {
     main_frame *f = (main_frame *)t;
     static const char *names[NCLIENTS] = {"alice", "bob", "carol"};
     ASYNC_BEGIN(t);
-    async_mpsc_init(&requests, sizeof(kv_request), QUEUE, request_slots);
-    async_task_spawn(&rt, &f->actor.task, actor_run, "actor");
+    must(async_mpsc_init(&requests, sizeof(kv_request), QUEUE, request_slots),
+         "async_mpsc_init");
+    must(async_task_spawn(&rt, &f->actor.task, actor_run, "actor"), "async_task_spawn");
 
     ASYNC_AWAIT_CALL(f->rc, &f->call.co, kv_call(t, &f->call, KV_SET, "motd", 42, &f->reply));
     show("main", KV_SET, "motd", 42, &f->reply);
     check(f->rc == 0 && f->reply.status == KV_NEW, "main", "SET motd");
 
     for (f->i = 0; f->i < NCLIENTS; f->i++) {
-        async_mpsc_sender_clone(&requests);       /* one sender handle per client */
+        must(async_mpsc_sender_clone(&requests), "async_mpsc_sender_clone");  /* one each */
         f->clients[f->i].id = f->i + 1;
         f->clients[f->i].name = names[f->i];
-        async_task_spawn(&rt, &f->clients[f->i].task, client_run, names[f->i]);
+        must(async_task_spawn(&rt, &f->clients[f->i].task, client_run, names[f->i]),
+             "async_task_spawn");
     }
     for (f->i = 0; f->i < NCLIENTS; f->i++) {
         ASYNC_AWAIT(f->rc, async_task_join(t, &f->clients[f->i].task));
@@ -255,7 +267,7 @@ int main(void) {
     static main_frame m;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
     async_runtime_destroy(&rt);
     if (rc != 0 || failures) {

@@ -69,6 +69,15 @@ static void check(int ok, const char *what) {
     }
 }
 
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "log_lines: %s: %s\n", call, async_strerror(rc));
+        exit(1);
+    }
+}
+
 /* ---- the file --------------------------------------------------------------------------- */
 static struct {
     long lines, errors, long_lines, bytes;
@@ -184,7 +193,9 @@ static int open_reader(line_reader *r, async_stream_from_fn *src) {
         perror(path);
         return -1;
     }
-    return async_stream_from_fn_init(src, sizeof(log_line), read_line, r);
+    must(async_stream_from_fn_init(src, sizeof(log_line), read_line, r),
+         "async_stream_from_fn_init");
+    return 0;
 }
 
 /* ---- the task ---------------------------------------------------------------------------- */
@@ -210,9 +221,11 @@ static int scan(async_task *t) {
 
     printf("1. from_fn (lines) -> filter (ERROR) -> enumerate -> take(5)\n");
     if (open_reader(&f->rd, &f->src) != 0) ASYNC_RETURN(-1);
-    async_stream_filter_init(&f->errors, &f->src.base, is_error, NULL);
-    async_stream_enumerate_init(&f->numbered, &f->errors.base);
-    async_stream_take_init(&f->first, &f->numbered.base, FIRST);
+    must(async_stream_filter_init(&f->errors, &f->src.base, is_error, NULL),
+         "async_stream_filter_init");
+    must(async_stream_enumerate_init(&f->numbered, &f->errors.base),
+         "async_stream_enumerate_init");
+    must(async_stream_take_init(&f->first, &f->numbered.base, FIRST), "async_stream_take_init");
     check(f->first.base.item_size == sizeof f->item, "enumerate's item is numbered_line");
     for (;;) {
         ASYNC_AWAIT(f->rc, async_stream_next(t, &f->first.base, &f->item));
@@ -265,7 +278,7 @@ int main(void) {
         return 1;
     }
     printf("wrote %ld lines to a temporary file\n", written.lines);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     rc = async_runtime_block_on(&rt, &m.task, scan, "scan");
     check(async_runtime_destroy(&rt) == 0, "no task outlives the scan");
     check(remove(path) == 0, "the temporary file is removed");

@@ -17,6 +17,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 
 enum { NEVENTS = 8, KEEP = 4, NSUBS = 3 };
 
@@ -34,6 +35,15 @@ static void check(int ok, const char *who, const char *what) {
     if (!ok) {
         failures++;
         printf("  CHECK FAILED (%s): %s\n", who, what);
+    }
+}
+
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "pubsub: %s: %s\n", call, async_strerror(rc));
+        exit(1);
     }
 }
 
@@ -116,15 +126,16 @@ static int main_task(async_task *t) {
     };
     ASYNC_BEGIN(t);
     printf("broadcast keeping %d events; %d subscribers, one slow\n", KEEP, NSUBS);
-    async_broadcast_init(&prices, sizeof(event), KEEP, slots);
+    must(async_broadcast_init(&prices, sizeof(event), KEEP, slots), "async_broadcast_init");
     for (f->i = 0; f->i < NSUBS; f->i++) {
         sub_frame *s = &f->subs[f->i];
         s->name = who[f->i].name;
         s->delay_ms = who[f->i].delay_ms;
-        async_broadcast_subscribe(&prices, &s->rx);   /* before anything is sent */
-        async_task_spawn(&rt, &s->task, subscriber_run, s->name);
+        must(async_broadcast_subscribe(&prices, &s->rx),  /* before anything is sent */
+             "async_broadcast_subscribe");
+        must(async_task_spawn(&rt, &s->task, subscriber_run, s->name), "async_task_spawn");
     }
-    async_task_spawn(&rt, &f->pub.task, publisher_run, "publisher");
+    must(async_task_spawn(&rt, &f->pub.task, publisher_run, "publisher"), "async_task_spawn");
 
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->pub.task));
     for (f->i = 0; f->i < NSUBS; f->i++)
@@ -140,7 +151,7 @@ int main(void) {
     static main_frame m;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t0 = async_time_now(&rt);
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
     async_runtime_destroy(&rt);

@@ -18,6 +18,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 
 enum { BURST = 3, RATE = 100, NREQ = 8, IDLE_MS = 60 };
 #define PERIOD (ASYNC_SEC(1) / RATE)
@@ -37,6 +38,15 @@ static void check(int ok, const char *what) {
     }
 }
 
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "rate_limiter: %s: %s\n", call, async_strerror(rc));
+        exit(1);
+    }
+}
+
 /* ---- the refill task: one token per period, capped at BURST -------------------------- */
 typedef struct {
     async_task task;
@@ -49,7 +59,8 @@ static int refill_run(async_task *t) {
     refill_frame *f = (refill_frame *)t;
     ASYNC_BEGIN(t);
     /* first tick one period from the start: the bucket starts full */
-    async_interval_init_at(&f->iv, t0 + PERIOD, PERIOD, ASYNC_TICK_BURST);
+    must(async_interval_init_at(&f->iv, t0 + PERIOD, PERIOD, ASYNC_TICK_BURST),
+         "async_interval_init_at");
     for (;;) {
         ASYNC_AWAIT(f->rc, async_interval_tick(t, &f->iv, &f->when));
         if (async_semaphore_available(&bucket) < BURST) {
@@ -103,11 +114,12 @@ static int main_task(async_task *t) {
     ASYNC_BEGIN(t);
     printf("token bucket: %d tokens, refilled at %d per second; %d requests at once\n", BURST,
            RATE, NREQ);
-    async_semaphore_init(&bucket, BURST);
-    async_task_spawn(&rt, &f->refill.task, refill_run, "refill");
+    must(async_semaphore_init(&bucket, BURST), "async_semaphore_init");
+    must(async_task_spawn(&rt, &f->refill.task, refill_run, "refill"), "async_task_spawn");
     for (f->i = 0; f->i < NREQ; f->i++) {
         f->reqs[f->i].id = f->i;
-        async_task_spawn(&rt, &f->reqs[f->i].task, request_run, "request");
+        must(async_task_spawn(&rt, &f->reqs[f->i].task, request_run, "request"),
+             "async_task_spawn");
     }
     for (f->i = 0; f->i < NREQ; f->i++) {
         ASYNC_AWAIT(f->rc, async_task_join(t, &f->reqs[f->i].task));
@@ -136,7 +148,7 @@ int main(void) {
     static main_frame m;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t0 = async_time_now(&rt);
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
     async_runtime_destroy(&rt);

@@ -30,6 +30,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static async_runtime rt;
@@ -43,6 +44,15 @@ static void check(int ok, const char *what) {
     if (!ok) {
         failures++;
         printf("  CHECK FAILED: %s\n", what);
+    }
+}
+
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "resilience: %s: %s\n", call, async_strerror(rc));
+        exit(1);
     }
 }
 
@@ -164,14 +174,14 @@ static int main_task(async_task *t) {
     ASYNC_BEGIN(t);
 
     printf("1. retry with exponential backoff and full jitter (base 5 ms, cap 40 ms, 6 tries)\n");
-    async_backoff_init(&f->backoff, ASYNC_MS(5), ASYNC_MS(40), 6);
+    must(async_backoff_init(&f->backoff, ASYNC_MS(5), ASYNC_MS(40), 6), "async_backoff_init");
     f->backoff.jitter = ASYNC_JITTER_FULL;
     ASYNC_RETRY_CALL(f->rc, &f->backoff, &f->timer, &f->att.co, attempt(t, &f->att));
     printf("   retry result: %d after %d attempts\n", f->rc, f->att.attempt);
     check(f->rc == 104 && f->att.attempt == 4, "the 4th attempt succeeds, and the retry stops");
 
     printf("2. circuit breaker: 3 failures open it for 40 ms, then 1 trial call\n");
-    async_breaker_init(&f->cb, 3, ASYNC_MS(40), 1);
+    must(async_breaker_init(&f->cb, 3, ASYNC_MS(40), 1), "async_breaker_init");
     f->state = ASYNC_BREAKER_CLOSED;
     snprintf(f->transitions, sizeof f->transitions, "closed");
     f->calls_before = service_calls;
@@ -206,10 +216,11 @@ static int main_task(async_task *t) {
     check(f->rejected_total >= 1, "an open breaker rejects requests at once");
 
     printf("3. bulkhead: 2 at a time, 1 may wait, 5 requests at once\n");
-    async_bulkhead_init(&bulkhead, 2, 1);
+    must(async_bulkhead_init(&bulkhead, 2, 1), "async_bulkhead_init");
     for (f->i = 0; f->i < 5; f->i++) {
         f->clients[f->i].id = f->i + 1;
-        async_task_spawn(&rt, &f->clients[f->i].task, bh_client_run, "client");
+        must(async_task_spawn(&rt, &f->clients[f->i].task, bh_client_run, "client"),
+             "async_task_spawn");
     }
     for (f->i = 0; f->i < 5; f->i++)
         ASYNC_AWAIT(f->rc, async_task_join(t, &f->clients[f->i].task));
@@ -229,7 +240,7 @@ int main(void) {
     static main_frame m;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t_start = async_time_now(&rt);
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
     check(async_runtime_destroy(&rt) == 0, "no task outlives main");

@@ -23,6 +23,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct { char text[16]; } message;
@@ -38,6 +39,15 @@ static void check(int ok, const char *what) {
     if (!ok) {
         failures++;
         printf("  CHECK FAILED: %s\n", what);
+    }
+}
+
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "select_loop: %s: %s\n", call, async_strerror(rc));
+        exit(1);
     }
 }
 
@@ -117,10 +127,11 @@ static int main_task(async_task *t) {
     ASYNC_BEGIN(t);
 
     printf("1. a fair select loop over two channels until both close\n");
-    async_mpsc_init(&numbers, sizeof(int), 4, NULL);
-    async_mpsc_init(&messages, sizeof(message), 4, NULL);
-    async_task_spawn(&rt, &f->prod[0].task, numbers_run, "numbers");
-    async_task_spawn(&rt, &f->prod[1].task, messages_run, "messages");
+    must(async_mpsc_init(&numbers, sizeof(int), 4, NULL), "async_mpsc_init");
+    must(async_mpsc_init(&messages, sizeof(message), 4, NULL), "async_mpsc_init");
+    must(async_task_spawn(&rt, &f->prod[0].task, numbers_run, "numbers"), "async_task_spawn");
+    must(async_task_spawn(&rt, &f->prod[1].task, messages_run, "messages"),
+         "async_task_spawn");
     f->open[0] = f->open[1] = 1;
     for (;;) {
         ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_FAIR);
@@ -161,10 +172,10 @@ static int main_task(async_task *t) {
     async_mpsc_destroy(&messages);
 
     printf("2. a biased select: the control channel first whenever both are ready\n");
-    async_mpsc_init(&control, sizeof(int), 8, NULL);
-    async_mpsc_init(&data, sizeof(int), 8, NULL);
+    must(async_mpsc_init(&control, sizeof(int), 8, NULL), "async_mpsc_init");
+    must(async_mpsc_init(&data, sizeof(int), 8, NULL), "async_mpsc_init");
     memset(&f->prod[0], 0, sizeof f->prod[0]);
-    async_task_spawn(&rt, &f->prod[0].task, burst_run, "bursts");
+    must(async_task_spawn(&rt, &f->prod[0].task, burst_run, "bursts"), "async_task_spawn");
     f->open[0] = f->open[1] = 1;
     f->next[0] = f->next[1] = 0;
     for (;;) {
@@ -202,7 +213,7 @@ int main(void) {
     static main_frame m;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t_start = async_time_now(&rt);
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
     check(async_runtime_destroy(&rt) == 0, "no task outlives main");

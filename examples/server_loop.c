@@ -26,6 +26,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 
 enum { NCONN = 8, CONNECT_EVERY_MS = 8, SHUTDOWN_AT_MS = 45, GRACE_MS = 40 };
 static const int work_ms[NCONN] = {1000, 15, 30, 10, 25, 20, 10, 10};
@@ -46,6 +47,15 @@ static void check(int ok, const char *what) {
     if (!ok) {
         failures++;
         printf("  CHECK FAILED: %s\n", what);
+    }
+}
+
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "server_loop: %s: %s\n", call, async_strerror(rc));
+        exit(1);
     }
 }
 
@@ -89,7 +99,7 @@ typedef struct {
 static int server_run(async_task *t) {
     server_frame *f = (server_frame *)t;
     ASYNC_BEGIN(t);
-    async_joinset_init(&f->js, &rt);
+    must(async_joinset_init(&f->js, &rt), "async_joinset_init");
     f->accepting = 1;
     for (;;) {
         ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
@@ -105,8 +115,11 @@ static int server_run(async_task *t) {
         if (f->sel.winner == 1) {                       /* a handler finished */
             reaped++;
         } else if (f->sel.winner == 2 && f->rc[2] == 0) {
-            if (async_joinset_spawn_alloc(&f->js, handler_run, sizeof(handler_frame),
-                                          "handler", &f->h) < 0) {
+            int rc = async_joinset_spawn_alloc(&f->js, handler_run, sizeof(handler_frame),
+                                               "handler", &f->h);
+            if (rc < 0) {                               /* the connection is lost */
+                fprintf(stderr, "server_loop: async_joinset_spawn_alloc: %s\n",
+                        async_strerror(rc));
                 check(0, "a handler can be spawned");
                 continue;
             }
@@ -190,10 +203,10 @@ typedef struct {
 static int main_task(async_task *t) {
     main_frame *f = (main_frame *)t;
     ASYNC_BEGIN(t);
-    async_mpsc_init(&conns, sizeof(connection), 4, NULL);
-    async_oneshot_init(&stop_ch, sizeof(int), NULL);
-    async_task_spawn(&rt, &f->server.task, server_run, "server");
-    async_task_spawn(&rt, &f->clients.task, clients_run, "clients");
+    must(async_mpsc_init(&conns, sizeof(connection), 4, NULL), "async_mpsc_init");
+    must(async_oneshot_init(&stop_ch, sizeof(int), NULL), "async_oneshot_init");
+    must(async_task_spawn(&rt, &f->server.task, server_run, "server"), "async_task_spawn");
+    must(async_task_spawn(&rt, &f->clients.task, clients_run, "clients"), "async_task_spawn");
     ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(SHUTDOWN_AT_MS)));
     printf("+%3.0f ms  main: sending shutdown\n", ms());
     f->reason = 1;
@@ -219,7 +232,7 @@ int main(void) {
     static main_frame m;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t_start = async_time_now(&rt);
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
     check(async_runtime_destroy(&rt) == 0, "no task outlives main");

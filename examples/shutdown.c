@@ -22,6 +22,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 
 enum { NWORKERS = 3, TICK_MS = 10 };
 
@@ -43,6 +44,15 @@ static void check(int ok, const char *what) {
     }
 }
 
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "shutdown: %s: %s\n", call, async_strerror(rc));
+        exit(1);
+    }
+}
+
 /* ---- workers ---------------------------------------------------------------------------- */
 typedef struct {
     async_task task;
@@ -57,7 +67,7 @@ typedef struct {
 static int worker_run(async_task *t) {
     worker_frame *f = (worker_frame *)t;
     ASYNC_BEGIN(t);
-    async_watch_subscribe(&cfg_watch, &f->rx);
+    must(async_watch_subscribe(&cfg_watch, &f->rx), "async_watch_subscribe");
     async_watch_borrow_and_update(&f->rx, &f->cfg);
     printf("+%3.0f ms  worker %d: starts, config v%d\n", ms(), f->id, f->cfg.version);
     for (;;) {
@@ -111,12 +121,14 @@ static int main_task(async_task *t) {
     f->cfg.version = 1;
     f->cfg.per_tick = 1;
     f->cfg.batch = 3;
-    async_watch_init(&cfg_watch, sizeof(config), NULL, &f->cfg);
-    async_cancel_token_init(&root);
+    must(async_watch_init(&cfg_watch, sizeof(config), NULL, &f->cfg), "async_watch_init");
+    must(async_cancel_token_init(&root), "async_cancel_token_init");
     for (f->i = 0; f->i < NWORKERS; f->i++) {
         f->workers[f->i].id = f->i + 1;
-        async_cancel_token_child(&root, &f->workers[f->i].token);
-        async_task_spawn(&rt, &f->workers[f->i].task, worker_run, "worker");
+        must(async_cancel_token_child(&root, &f->workers[f->i].token),
+             "async_cancel_token_child");
+        must(async_task_spawn(&rt, &f->workers[f->i].task, worker_run, "worker"),
+             "async_task_spawn");
     }
 
     ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(25)));
@@ -171,7 +183,7 @@ int main(void) {
     static main_frame m;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t0 = async_time_now(&rt);
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
     async_runtime_destroy(&rt);

@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +56,15 @@ static void check(int ok, const char *what) {
     if (!ok) {
         failures++;
         printf("  CHECK FAILED: %s\n", what);
+    }
+}
+
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "signal_cancel: %s: %s\n", call, async_strerror(rc));
+        exit(1);
     }
 }
 
@@ -118,7 +128,7 @@ typedef struct {
 static int main_task(async_task *t) {
     main_frame *f = (main_frame *)t;
     ASYNC_BEGIN(t);
-    async_task_spawn(&rt, &f->req.task, request_run, "request");
+    must(async_task_spawn(&rt, &f->req.task, request_run, "request"), "async_task_spawn");
     while (!f->req.file_open) ASYNC_YIELD();    /* let it start: the queue is FIFO */
     helper_started = pthread_create(&helper, NULL, press_ctrl_c, NULL) == 0;
     check(helper_started, "a helper thread to send the signal");
@@ -151,10 +161,10 @@ int main(void) {
     struct sigaction sa, now;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t_start = async_time_now(&rt);
     clock_gettime(CLOCK_MONOTONIC, &mono_start);
-    check(async_waker_init(&rt, &sigint_waker) == 0, "waker ready");
+    must(async_waker_init(&rt, &sigint_waker), "async_waker_init");
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;

@@ -33,6 +33,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static async_runtime rt;
@@ -46,6 +47,15 @@ static void check(int ok, const char *what) {
     if (!ok) {
         failures++;
         printf("  CHECK FAILED: %s\n", what);
+    }
+}
+
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "streams: %s: %s\n", call, async_strerror(rc));
+        exit(1);
     }
 }
 
@@ -240,9 +250,16 @@ typedef struct {
     char log[160];
 } tour_frame;
 
-/* storage for buffer_unordered's calls: async_stream_slot_size() bytes each, aligned as
-   malloc's; that size is known only at run time, so section d checks that it fits */
-static union { long double ld; void *p; unsigned long long u; } slots[MAX_IN_FLIGHT * 8];
+/* storage for buffer_unordered's calls: MAX_IN_FLIGHT slots of the size the library
+   says (ASYNC_STREAM_SLOT_SIZE: state, input item, output item), aligned as malloc's
+   (the union's other members); section d checks it against async_stream_slot_size */
+static union {
+    unsigned char bytes[MAX_IN_FLIGHT *
+                        ASYNC_STREAM_SLOT_SIZE(sizeof(job_state), sizeof(job), sizeof(job_result))];
+    long double ld;
+    void *p;
+    unsigned long long u;
+} slots;
 
 static void section(const char *title) {
     t0 = async_time_now(&rt);
@@ -257,9 +274,12 @@ static int tour(async_task *t) {
     section("a. from_fn (1..1000) -> map (square) -> filter (even) -> fold (sum)");
     f->cnt.next = 1;
     f->cnt.last = COUNT_TO;
-    async_stream_from_fn_init(&f->src, sizeof(int), counter_fn, &f->cnt);
-    async_stream_map_init(&f->squares, &f->src.base, sizeof(int), square, NULL, &f->up_item);
-    async_stream_filter_init(&f->evens, &f->squares.base, is_even, NULL);
+    must(async_stream_from_fn_init(&f->src, sizeof(int), counter_fn, &f->cnt),
+         "async_stream_from_fn_init");
+    must(async_stream_map_init(&f->squares, &f->src.base, sizeof(int), square, NULL,
+                               &f->up_item), "async_stream_map_init");
+    must(async_stream_filter_init(&f->evens, &f->squares.base, is_even, NULL),
+         "async_stream_filter_init");
     ASYNC_AWAIT(f->rc, async_stream_fold(t, &f->evens.base, &f->k, &f->sum, add, NULL,
                                          &f->item));
     for (f->i = 1; f->i <= COUNT_TO; f->i++)
@@ -271,7 +291,7 @@ static int tour(async_task *t) {
 
     /* b. ------------------------------------------------------------------------------- */
     section("b. a generator of Fibonacci numbers, one every 10 ms, collected");
-    async_stream_gen_init(&f->fib.g, sizeof(int), fib_run);
+    must(async_stream_gen_init(&f->fib.g, sizeof(int), fib_run), "async_stream_gen_init");
     memset(&f->k, 0, sizeof f->k);
     ASYNC_AWAIT(f->rc, async_stream_collect(t, &f->fib.g.base, &f->k, f->fibs, 2 * NFIB));
     printf("+%3.0f ms  collected %d:", ms(), (int)f->k.count);
@@ -287,9 +307,9 @@ static int tour(async_task *t) {
 
     /* c. ------------------------------------------------------------------------------- */
     section("c. an interval of 100 ms as a stream, take(5)");
-    async_interval_init(&f->iv, ASYNC_MS(100), ASYNC_TICK_SKIP);
-    async_stream_interval_init(&f->ticker, &f->iv);
-    async_stream_take_init(&f->five, &f->ticker.base, 5);
+    must(async_interval_init(&f->iv, ASYNC_MS(100), ASYNC_TICK_SKIP), "async_interval_init");
+    must(async_stream_interval_init(&f->ticker, &f->iv), "async_stream_interval_init");
+    must(async_stream_take_init(&f->five, &f->ticker.base, 5), "async_stream_take_init");
     for (f->i = 0;; f->i++) {
         ASYNC_AWAIT(f->rc, async_stream_next(t, &f->five.base, &f->tick));
         if (f->rc != ASYNC_ITEM) break;
@@ -301,15 +321,18 @@ static int tour(async_task *t) {
 
     /* d. ------------------------------------------------------------------------------- */
     section("d. throttle (1 per 20 ms) -> buffer_unordered (up to 4 calls at once)");
-    async_stream_iter_init(&f->job_src, jobs, sizeof(job), NJOBS);
-    async_stream_throttle_init(&f->throttled, &f->job_src.base, ASYNC_MS(20));
-    check(MAX_IN_FLIGHT * async_stream_slot_size(sizeof(job_state), &f->throttled.base,
-                                                 sizeof(job_result)) <= sizeof slots,
-          "the slots fit their storage");
-    f->rc = async_stream_buffer_unordered_init(&f->pool, &f->throttled.base, MAX_IN_FLIGHT,
-                                               sizeof(job_result), run_job, sizeof(job_state),
-                                               &f->stats, slots);
-    check(f->rc == 0, "buffer_unordered_init");
+    must(async_stream_iter_init(&f->job_src, jobs, sizeof(job), NJOBS), "async_stream_iter_init");
+    must(async_stream_throttle_init(&f->throttled, &f->job_src.base, ASYNC_MS(20)),
+         "async_stream_throttle_init");
+    if (MAX_IN_FLIGHT * async_stream_slot_size(sizeof(job_state), &f->throttled.base,
+                                               sizeof(job_result)) > sizeof slots.bytes) {
+        check(0, "the slots fit their storage");
+        ASYNC_RETURN(1);
+    }
+    must(async_stream_buffer_unordered_init(&f->pool, &f->throttled.base, MAX_IN_FLIGHT,
+                                            sizeof(job_result), run_job, sizeof(job_state),
+                                            &f->stats, slots.bytes),
+         "async_stream_buffer_unordered_init");
     for (f->i = 0;; f->i++) {
         ASYNC_AWAIT(f->rc, async_stream_next(t, &f->pool.base, &f->res));
         if (f->rc != ASYNC_ITEM) break;
@@ -329,15 +352,16 @@ static int tour(async_task *t) {
 
     /* e. ------------------------------------------------------------------------------- */
     section("e. merge: two producers, two channels, one stream in arrival order");
-    async_mpsc_init(&f->ca, sizeof(tagged), 4, f->store_a);
-    async_mpsc_init(&f->cb, sizeof(tagged), 4, f->store_b);
-    async_stream_mpsc_init(&f->sa, &f->ca);
-    async_stream_mpsc_init(&f->sb, &f->cb);
-    async_stream_merge_init(&f->merged, &f->sa.base, &f->sb.base);
+    must(async_mpsc_init(&f->ca, sizeof(tagged), 4, f->store_a), "async_mpsc_init");
+    must(async_mpsc_init(&f->cb, sizeof(tagged), 4, f->store_b), "async_mpsc_init");
+    must(async_stream_mpsc_init(&f->sa, &f->ca), "async_stream_mpsc_init");
+    must(async_stream_mpsc_init(&f->sb, &f->cb), "async_stream_mpsc_init");
+    must(async_stream_merge_init(&f->merged, &f->sa.base, &f->sb.base),
+         "async_stream_merge_init");
     f->pa.c = &f->ca; f->pa.name = 'a'; f->pa.period = 30; f->pa.count = 4;
     f->pb.c = &f->cb; f->pb.name = 'b'; f->pb.period = 45; f->pb.count = 3;
-    async_task_spawn(&rt, &f->pa.task, ticking_run, "producer a");
-    async_task_spawn(&rt, &f->pb.task, ticking_run, "producer b");
+    must(async_task_spawn(&rt, &f->pa.task, ticking_run, "producer a"), "async_task_spawn");
+    must(async_task_spawn(&rt, &f->pb.task, ticking_run, "producer b"), "async_task_spawn");
     printf("   a sends 4 items, one every 30 ms; b sends 3, one every 45 ms\n");
     for (f->i = 0;; f->i++) {
         ASYNC_AWAIT(f->rc, async_stream_next(t, &f->merged.base, &f->got));
@@ -358,12 +382,14 @@ static int tour(async_task *t) {
 
     /* f. ------------------------------------------------------------------------------- */
     section("f. chunks_timeout: batches of up to 4, or after 50 ms, over bursts");
-    async_mpsc_init(&f->cf, sizeof(int), 8, f->store_f);
-    async_stream_mpsc_init(&f->sf, &f->cf);
-    async_stream_chunks_timeout_init(&f->batches, &f->sf.base, BATCH, ASYNC_MS(BATCH_WAIT_MS));
+    must(async_mpsc_init(&f->cf, sizeof(int), 8, f->store_f), "async_mpsc_init");
+    must(async_stream_mpsc_init(&f->sf, &f->cf), "async_stream_mpsc_init");
+    must(async_stream_chunks_timeout_init(&f->batches, &f->sf.base, BATCH,
+                                          ASYNC_MS(BATCH_WAIT_MS)),
+         "async_stream_chunks_timeout_init");
     check(f->batches.base.item_size == sizeof f->chunk, "a chunk: its count, then 4 ints");
     f->pf.c = &f->cf;
-    async_task_spawn(&rt, &f->pf.task, burst_run, "bursts");
+    must(async_task_spawn(&rt, &f->pf.task, burst_run, "bursts"), "async_task_spawn");
     for (;;) {
         ASYNC_AWAIT(f->rc, async_stream_next(t, &f->batches.base, f->chunk));
         if (f->rc != ASYNC_ITEM) break;
@@ -401,7 +427,7 @@ int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     memset(&d, 0, sizeof d);
     d.start_paused = 2;                 /* the paused clock, advancing itself */
-    async_runtime_init(&rt, &d);
+    must(async_runtime_init(&rt, &d), "async_runtime_init");
     t0 = async_time_now(&rt);
     rc = async_runtime_block_on(&rt, &m.task, tour, "tour");
     check(async_runtime_destroy(&rt) == 0, "no task outlives the tour");

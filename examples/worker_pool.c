@@ -25,6 +25,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <stdio.h>
+#include <stdlib.h>
 
 enum { NWORKERS = 3, NJOBS = 9, JOB_QUEUE = 2 };
 
@@ -44,6 +45,15 @@ static void check(int ok, const char *what) {
     if (!ok) {
         failures++;
         printf("  CHECK FAILED: %s\n", what);
+    }
+}
+
+/* A setup call that fails (no memory, no descriptor left) ends the example: the call
+   and the reason on stderr, exit status 1. */
+static void must(int rc, const char *call) {
+    if (rc < 0) {
+        fprintf(stderr, "worker_pool: %s: %s\n", call, async_strerror(rc));
+        exit(1);
     }
 }
 
@@ -94,12 +104,14 @@ static int main_task(async_task *t) {
     main_frame *f = (main_frame *)t;
     ASYNC_BEGIN(t);
     printf("%d workers, %d jobs, job queue of %d\n", NWORKERS, NJOBS, JOB_QUEUE);
-    async_mpsc_init(&jobs, sizeof(job), JOB_QUEUE, job_slots);
-    async_mpsc_init(&results, sizeof(result), NJOBS, result_slots);
+    must(async_mpsc_init(&jobs, sizeof(job), JOB_QUEUE, job_slots), "async_mpsc_init");
+    must(async_mpsc_init(&results, sizeof(result), NJOBS, result_slots), "async_mpsc_init");
     for (f->i = 0; f->i < NWORKERS; f->i++) {
-        async_mpsc_sender_clone(&results);        /* one result sender per worker */
+        must(async_mpsc_sender_clone(&results),   /* one result sender per worker */
+             "async_mpsc_sender_clone");
         f->workers[f->i].id = f->i + 1;
-        async_task_spawn(&rt, &f->workers[f->i].task, worker_run, "worker");
+        must(async_task_spawn(&rt, &f->workers[f->i].task, worker_run, "worker"),
+             "async_task_spawn");
     }
     async_mpsc_sender_release(&results);          /* main only receives results */
 
@@ -154,7 +166,7 @@ int main(void) {
     static main_frame m;
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
-    async_runtime_init(&rt, NULL);
+    must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t0 = async_time_now(&rt);
     rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
     async_runtime_destroy(&rt);

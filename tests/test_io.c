@@ -223,8 +223,8 @@ TEST(reuseport_two_listeners_share_a_port) {
     ASSERT_EQ(async_sock_listen(&rt, &b, &at, &o), 0);
     for (i = 0; i < 32; i++) {                      /* the kernel completes them */
         cl[i] = socket(AF_INET, SOCK_STREAM, 0);
-        CHECK(cl[i] >= 0 && connect(cl[i], (struct sockaddr *)async_addr_sockaddr(&at),
-                                      at.len) == 0);
+        CHECK(cl[i] >= 0 &&
+              connect(cl[i], (struct sockaddr *)async_addr_sockaddr(&at), at.len) == 0);
     }
     for (i = 0; i < 2; i++) {
         int lfd = async_io_fd(i ? &b : &a);

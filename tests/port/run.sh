@@ -7,7 +7,11 @@
 #      build, the micro:bit's nRF51 being a Cortex-M0, and -M mps2-an386 for the M4),
 #      reporting through semihosting;
 #   2. the hosted test suite (tests/test_*.c), static, on 32-bit ARM Linux
-#      (qemu-arm) and RISC-V 64 Linux (qemu-riscv64), summed by tests/run.sh.
+#      (qemu-arm) and RISC-V 64 Linux (qemu-riscv64), summed by tests/run.sh (the
+#      servers' tests run the host's servers: `make port` builds them first);
+#   3. the examples that run bare (PORT_EXAMPLES, from the Makefile: not the servers)
+#      on 32-bit x86 (gcc -m32, with ASan and UBSan) and on 32-bit ARM (qemu-arm),
+#      where sizes and alignments are not x86-64's; each must exit 0.
 # Tools come from apt when missing (.ci/need). Everything is built under build/port/.
 # Ends with "port: N passed, M failed"; exits non-zero on any failure.
 set -eu
@@ -56,6 +60,16 @@ need "command -v arm-linux-gnueabihf-gcc && test -f /usr/arm-linux-gnueabihf/lib
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
 need "command -v riscv64-linux-gnu-gcc && test -f /usr/riscv64-linux-gnu/lib/libc.a" \
     gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+# gcc -m32: Debian's gcc-multilib conflicts with the cross compilers above, so the
+# versioned gcc-N-multilib (libraries and libc6-dev-i386), plus what gcc-multilib
+# would add: /usr/include/asm, the bi-arch x86 kernel headers, here as an -isystem dir.
+M32INC=$B/m32-include
+mkdir -p "$M32INC"
+[ -e /usr/include/asm ] || ln -sfn /usr/include/x86_64-linux-gnu/asm "$M32INC/asm"
+M32="gcc -m32 -isystem $M32INC"
+M32SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+need "printf '#include <errno.h>\nint main(void){return 0;}\n' |
+    $M32 $M32SAN -x c - -o $B/m32-probe" "gcc-$(gcc -dumpversion | cut -d. -f1)-multilib"
 echo "  $(arm-none-eabi-gcc --version | head -n 1)"
 echo "  $(qemu-system-arm --version | head -n 1)"
 
@@ -227,6 +241,38 @@ for arch in arm riscv64; do
     elif [ $status -ne 0 ] && [ "$got_f" -eq 0 ]; then
         bad "$arch: tests/run.sh exited with status $status"
     fi
+done
+
+# ---- the examples on 32-bit x86 (gcc -m32) and 32-bit ARM (qemu-arm) -----------------
+# There a long double is 12 bytes aligned 4 (i386) or 8 (ARM), not 16: storage that
+# an example sizes by assumption instead of by the library's own sizes overflows.
+# Built at -O0: the warnings at -O2 are the native build's; this is about layout.
+EXAMPLES=${PORT_EXAMPLES:-$(ls examples/*.c | sed 's|examples/||; s|\.c$||' |
+    grep -vxE 'echo|echo-client|chat|proxy|httpd|miniredis')}
+XW="-Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -I."
+for arch in x86-m32 arm; do
+    case $arch in
+    x86-m32) cc="$M32 -std=c99 -O0 -g $M32SAN $XW"; run= ;;
+    *) cc="arm-linux-gnueabihf-gcc -std=c99 -O0 -static $XW"; run=qemu-arm ;;
+    esac
+    d=$B/examples-$arch
+    mkdir -p "$d"
+    echo "port: the examples on $arch (${cc%% -std*}${run:+, $run})"
+    for e in $EXAMPLES; do
+        if ! $cc "examples/$e.c" -o "$d/$e" -lpthread >"$d/$e.log" 2>&1; then
+            bad "$arch: examples/$e.c does not compile:"
+            show "$d/$e.log"
+            continue
+        fi
+        status=0
+        ASAN_OPTIONS=detect_leaks=1 timeout 120 $run "$d/$e" >"$d/$e.out" 2>&1 || status=$?
+        if [ $status -eq 0 ]; then
+            ok "$arch: $e"
+        else
+            bad "$arch: $e exited with status $status:"
+            tail -n 25 "$d/$e.out" | sed 's/^/        /'
+        fi
+    done
 done
 
 finish
