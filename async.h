@@ -4757,12 +4757,14 @@ ASYNC_DEF int async_cancel_token_destroy(async_cancel_token *tok) {
 // >>chan
 
 /* Copy one item: constant-size copies (a load and a store) for the common sizes.
-   Inlined into a caller that passes a 4-byte object, gcc -O3 sees the 8- and 16-byte
-   branches it cannot rule out and warns (-Warray-bounds) although n is 4 there: the
-   warning is off for this function only. */
+   Inlined into a caller that passes a 1- to 4-byte object, gcc -O2/-O3 sees the
+   8- and 16-byte branches it cannot rule out and warns (-Warray-bounds,
+   -Wstringop-overflow) although n is the object's size there: those warnings are off
+   for this function only. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
 #if __GNUC__ >= 11
 #pragma GCC diagnostic ignored "-Wstringop-overread"
 #endif
