@@ -313,7 +313,7 @@ static int killer_run(async_task *t) {
     ASYNC_BEGIN(t);
     if (async_task_spawn(g_rt, &f->v.task, victim_run, "victim") != 0) ASYNC_RETURN(-1);
     if (async_task_spawn(g_rt, &f->early.task, victim_run, "early") != 0) ASYNC_RETURN(-1);
-    async_task_abort(&f->early.task);               /* before its first poll: never runs */
+    async_task_abort(&f->early.task);   /* before its first poll: only its cleanup runs */
     ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(5)));
     async_task_abort(&f->v.task);                   /* suspended in a 1 s sleep */
     ASYNC_AWAIT(f->rc_v, async_task_join(t, &f->v.task));
@@ -332,8 +332,9 @@ static void abort_tasks(void) {
     CHECK_EQ(k.v.started, 1);
     CHECK_EQ(k.v.cleaned, 1);
     CHECK_EQ(k.v.cancelled, 1);
-    CHECK_EQ(k.early.started, 0);
-    CHECK_EQ(k.early.cleaned, 0);
+    CHECK_EQ(k.early.started, 0);                   /* nothing of its body */
+    CHECK_EQ(k.early.cleaned, 1);                   /* but its cleanup, cancelled */
+    CHECK_EQ(k.early.cancelled, 1);
     CHECK_TIME(k.joined, T_START + ASYNC_MS(5));
     CHECK_TIME(fake_now, T_START + ASYNC_MS(5));    /* the 1 s timer went with the victim */
     CHECK_EQ(idle_calls, 1);
