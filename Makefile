@@ -295,7 +295,7 @@ fuzz: $(addprefix $(B)/fuzz/,$(FUZZERS))
 # ---- portability ---------------------------------------------------------------
 # The servers' tests, built for ARM and RISC-V, run these host servers; the bare
 # examples are built and run again there (-m32 on x86, and under qemu-arm).
-port: $(addprefix $(B)/examples/,$(SERVERS))
+port: $(addprefix $(B)/examples/,$(SERVERS)) $(B)/test/accept_fail.so
 	@PORT_EXAMPLES="$(filter-out $(SERVERS),$(EXAMPLES))" ./tests/port/run.sh
 
 clean:

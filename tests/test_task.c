@@ -607,17 +607,36 @@ TEST(step_inside_a_task_is_refused) {
     ASSERT_EQ(async_runtime_destroy(&rt), 0);
     ASSERT_EQ(async_runtime_step(&rt, 0), ASYNC_EINVAL);   /* destroyed */
 }
+/* A clock that moves only when the loop waits (by what it waits): no real time. */
+static async_time g_fake_now, g_max_idle;
+static int g_idle_calls;
+static async_time fake_now_fn(void *user) { (void)user; return g_fake_now; }
+static void fake_idle_fn(void *user, async_time wait) {
+    (void)user;
+    g_idle_calls++;
+    if (wait > g_max_idle) g_max_idle = wait;
+    g_fake_now += wait;
+}
 TEST(step_waits_at_most_max_wait) {
     async_runtime rt;
+    async_runtime_desc d;
     static worker w;
-    ZERO(w);
+    ZERO(w); ZERO(d);
     w.sleep_for = ASYNC_MS(2);
-    async_runtime_init(&rt, NULL);                /* the real clock */
+    d.now = fake_now_fn;
+    d.idle = fake_idle_fn;
+    g_fake_now = ASYNC_SEC(1);
+    g_max_idle = 0;
+    g_idle_calls = 0;
+    async_runtime_init(&rt, &d);
     async_task_spawn(&rt, &w.task, sleepy, "sleepy");
     ASSERT_EQ(async_runtime_step(&rt, 0), 1);     /* arms the 2 ms timer */
     ASSERT_EQ(async_runtime_step(&rt, 0), 0);     /* not due: returns at once */
+    ASSERT_EQ(g_idle_calls, 0);                   /* without waiting */
     while (!async_task_is_finished(&w.task)) ASSERT_EQ(async_runtime_step(&rt, ASYNC_MS(1)) >= 0, 1);
     ASSERT_EQ(w.step, 1);
+    ASSERT_EQ(g_max_idle, ASYNC_MS(1));           /* never longer than asked */
+    ASSERT_EQ(g_fake_now, ASYNC_SEC(1) + ASYNC_MS(2));    /* and not past the timer */
     async_runtime_destroy(&rt);
 }
 
