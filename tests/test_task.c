@@ -633,7 +633,8 @@ TEST(step_waits_at_most_max_wait) {
     ASSERT_EQ(async_runtime_step(&rt, 0), 1);     /* arms the 2 ms timer */
     ASSERT_EQ(async_runtime_step(&rt, 0), 0);     /* not due: returns at once */
     ASSERT_EQ(g_idle_calls, 0);                   /* without waiting */
-    while (!async_task_is_finished(&w.task)) ASSERT_EQ(async_runtime_step(&rt, ASYNC_MS(1)) >= 0, 1);
+    while (!async_task_is_finished(&w.task))
+        ASSERT_EQ(async_runtime_step(&rt, ASYNC_MS(1)) >= 0, 1);
     ASSERT_EQ(w.step, 1);
     ASSERT_EQ(g_max_idle, ASYNC_MS(1));           /* never longer than asked */
     ASSERT_EQ(g_fake_now, ASYNC_SEC(1) + ASYNC_MS(2));    /* and not past the timer */

@@ -227,8 +227,8 @@ for arch in arm riscv64; do
         fi
         # Run through qemu explicitly: binfmt_misc may or may not be registered.
         w=$d/run/test_$t-$arch
-        printf '#!/bin/sh\nASYNC_PORT_QEMU=1 exec timeout 300 %s "$(dirname "$0")/../test_%s" "$@"\n' \
-            "$qemu" "$t" >"$w"
+        printf '#!/bin/sh\nASYNC_PORT_QEMU=1 exec timeout 300 %s %s "$@"\n' \
+            "$qemu" '"$(dirname "$0")/../test_'"$t"'"' >"$w"
         chmod +x "$w"
         wrappers="$wrappers $w"
     done
