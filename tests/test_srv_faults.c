@@ -108,6 +108,7 @@ static int wait_exit(pid_t pid, int ms) {
 
 /* ---- a little deterministic randomness ------------------------------------------- */
 static uint32_t rng = 0x2545F491u;
+static unsigned seed_shift;                     /* TEST_SRV_FAULTS_SEED: a soak's shift */
 static uint32_t rnd(void) {
     rng ^= rng << 13;
     rng ^= rng >> 17;
@@ -751,7 +752,8 @@ static void run_faulty(const char *name, const char *const *args, const fault_cf
     srv ss[MAX_SRV];
     int i, started = 1, failed_before = test_cur_failed;
     for (i = 0; i < n; i++) {
-        if (!srv_start(&ss[i], name, cfg[i].rates, cfg[i].seed, args)) started = 0;
+        if (!srv_start(&ss[i], name, cfg[i].rates, cfg[i].seed + seed_shift, args))
+            started = 0;
         ss[i].ctx = ctx_new ? ctx_new() : NULL;
     }
     if (started) {
@@ -1473,14 +1475,78 @@ TEST(chat_under_faults) {
     run_faulty("chat", args, cfgs, NCFG, 30, 5, job_chat, probe_chat, chatroom_new);
 }
 
+/* ---- the startup ------------------------------------------------------------------- */
+/* One system call in three failing, seeds 1 to 40, each server: the startup (runtime,
+   listener, signals) either fails, and the server says why and exits 1 without having
+   said where it listens, or it listens, and then it serves: a client is served within
+   PROBES attempts, and SIGTERM ends it with 0. Never "listening" and then gone. */
+TEST(startup_under_faults) {
+    static const char *const names[] = {"echo", "chat", "proxy", "httpd", "miniredis"};
+    static const job_fn probes[] = {probe_echo, probe_chat, probe_echo, probe_http,
+                                    probe_redis};
+    static const char *const eargs[] = {"0", NULL};
+    char up[64];
+    srv echo, s;
+    int k, seed, started[5] = {0}, refused[5] = {0};
+    if (!srv_start(&echo, "echo", NULL, 0, eargs)) {
+        reap_all();
+        return;
+    }
+    snprintf(up, sizeof up, "127.0.0.1:%d", echo.port);
+    make_root();
+    for (k = 0; k < 5; k++) {
+        const char *args[4] = {"0", NULL, NULL, NULL};
+        if (k == 2) args[1] = up;
+        if (k == 3) args[1] = root_dir;
+        for (seed = 1; seed <= 40; seed++) {
+            int rc, r = 0, i;
+            memset(&s, 0, sizeof s);
+            s.name = names[k];
+            s.ctx = k == 1 ? chatroom_new() : NULL;
+            snprintf(s.faults, sizeof s.faults, "sys=3,seed=%d", seed);
+            rc = srv_start1(&s, args);
+            if (rc == 0) refused[k]++;
+            if (rc == 1) {
+                started[k]++;
+                for (i = 0; i < PROBES && r == 0 && srv_alive(&s); i++)
+                    r = probe_once(&s, probes[k]);
+                if (r == 0) FAIL_("%s [%s]: %d new clients in a row closed unserved",
+                                  s.name, s.faults, PROBES);
+                if (!s.dead) {
+                    kill(s.pid, SIGTERM);
+                    if ((rc = wait_exit(s.pid, EXIT_MS)) != 0)
+                        FAIL_("%s [%s]: SIGTERM: exit %d", s.name, s.faults, rc);
+                }
+            }
+            free(s.ctx);
+            reap(&s);
+            if (test_cur_failed) printf("  %s [%s]: its stderr is in %s\n", s.name, s.faults,
+                                        s.log);
+            else unlink(s.log);
+            if (test_cur_failed) break;
+        }
+        printf("  %-9s sys=3, seeds 1-40: %d started and served, %d failed the startup "
+               "cleanly\n", names[k], started[k], refused[k]);
+    }
+    remove_root();
+    reap(&echo);
+    unlink(echo.log);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGALRM, on_alarm);
     alarm(300);
+    if (getenv("TEST_SRV_FAULTS_SEED")) {       /* every seed shifted: another world */
+        seed_shift = (unsigned)strtoul(getenv("TEST_SRV_FAULTS_SEED"), NULL, 10);
+        rng ^= seed_shift * 2654435761u;
+        if (!rng) rng = 1;
+    }
     if (access(FAULT_DIR "echo", X_OK) != 0)
         printf("  " FAULT_DIR "{echo,chat,proxy,httpd,miniredis} missing: build them first "
                "(make build/test/test_srv_faults)\n");
+    RUN(startup_under_faults);
     RUN(echo_under_faults);
     RUN(proxy_under_faults);
     RUN(chat_under_faults);
