@@ -223,6 +223,25 @@ static long long cpu_ms(pid_t pid) {
     return (long long)(ut + st) * 1000 / sysconf(_SC_CLK_TCK);
 }
 
+/* How many connections wait in the accept queue of the listener on port (-1: none
+   found), from /proc/net/tcp: a hung client's message says whether it was accepted. */
+static int accept_queue(int port) {
+    char line[256];
+    FILE *f = fopen("/proc/net/tcp", "r");
+    int q = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned lport, st, tx, rx;
+        if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %x:%x", &lport, &st, &tx, &rx) == 4 &&
+            (int)lport == port && st == 0x0A) {
+            q = (int)rx;
+            break;
+        }
+    }
+    fclose(f);
+    return q;
+}
+
 /* ---- a server run ------------------------------------------------------------------ */
 typedef struct {
     const char *name;                           /* the example: "echo" */
@@ -595,10 +614,11 @@ static void sessions_turn(session *xs, int n) {
         }
         waiting = x->state == S_CONNECTING || !all_answered(x) || x->expect_eof;
         if (waiting && t - x->last > PROGRESS_MS) {
-            FAIL_("%s [%s] %s: nothing either way for %d ms, connection open (sent %zu of "
-                  "%zu, %d of %d answers): neither an answer nor a close", x->s->name,
-                  x->s->faults, x->what, PROGRESS_MS, x->sent, x->out.len, x->answers,
-                  x->want);
+            FAIL_("%s [%s] %s: nothing either way for %d ms, connection %s (sent %zu of "
+                  "%zu, %d of %d answers; %d waiting in the server's accept queue): neither "
+                  "an answer nor a close", x->s->name, x->s->faults, x->what, PROGRESS_MS,
+                  x->state == S_CONNECTING ? "not even made" : "open", x->sent, x->out.len,
+                  x->answers, x->want, accept_queue(x->s->port));
             session_end(x, R_FAILED);
         }
     }
@@ -1309,7 +1329,7 @@ static void chat_line(gbuf *b, int id, int seq) {
     len = h % 9 == 0 ? 2000 + h % 1000 : h % 60;
     gb_printf(b, "L%d.%d ", id, seq);
     gb_reserve(b, len + 1);
-    for (i = 0; i < len; i++) b->p[b->len++] = (char)('a' + (h >> (i % 16)) % 26);
+    for (i = 0; i < len; i++) b->p[b->len++] = (char)('a' + ((h + i * 2654435761u) >> 20) % 26);
     b->p[b->len] = 0;
 }
 
@@ -1319,6 +1339,7 @@ static int chat_check_line(session *x, const char *line, size_t n, int partial) 
     chatter *me = (chatter *)x->ctx;
     int id, seq, g, k = 0;
     const char *why = "garbage";
+    char whybuf[160];
     if (x->answers == 0) {                      /* the welcome, first */
         if (partial) return 0;
         if (sscanf(line, "*** welcome %15[a-z0-9], %*d online", room->name[me->id]) != 1 ||
@@ -1353,25 +1374,32 @@ static int chat_check_line(session *x, const char *line, size_t n, int partial) 
             goto bad;
         }
         memset(&want, 0, sizeof want);
-        if (sscanf(text, "L%d.%d %n", &tid, &seq, &h) == 2 && h > 0) {
+        if (room->vanish_seq[id] > me->last[id] &&
+            (tn == room->vanish_len[id] || (partial && tn < room->vanish_len[id]))) {
+            chat_line(&want, id, room->vanish_seq[id]);   /* its last line, cut as it left */
+            ok = memcmp(text, want.p, tn) == 0;
+            gb_free(&want);
+            if (ok) {
+                me->last[id] = room->vanish_seq[id];
+                return 0;
+            }
+        }
+        if (sscanf(text, "L%d.%d%n", &tid, &seq, &h) == 2 && (size_t)h < tn && text[h] == ' ') {
             if (tid != id) {
                 why = "a line under another client's name";
                 goto bad;
             }
             if (seq <= me->last[id]) {
-                why = "a line out of order, or twice";
+                snprintf(whybuf, sizeof whybuf, "a line out of order, or twice (after line "
+                         "%d of client %d, who left line %d cut at %zu bytes)", me->last[id],
+                         id, room->vanish_seq[id], room->vanish_len[id]);
+                why = whybuf;
                 goto bad;
             }
             chat_line(&want, id, seq);
             ok = tn == want.len && memcmp(text, want.p, tn) == 0;
-            if (!ok && (partial || (seq == room->vanish_seq[id] &&
-                                    tn == room->vanish_len[id])))
-                ok = tn <= want.len && memcmp(text, want.p, tn) == 0;
+            if (!ok && partial) ok = tn <= want.len && memcmp(text, want.p, tn) == 0;
             me->last[id] = seq;
-        } else if (room->vanish_seq[id] >= 0 &&
-                   (tn == room->vanish_len[id] || (partial && tn < room->vanish_len[id]))) {
-            chat_line(&want, id, room->vanish_seq[id]);   /* its last line, cut short */
-            ok = memcmp(text, want.p, tn) == 0;
         } else if (partial) {                   /* cut in the middle of "L<id>.<seq> " */
             size_t i;
             for (ok = 1, i = 0; i < tn; i++)
