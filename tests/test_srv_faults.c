@@ -32,6 +32,7 @@
    is reaped. Linux: /proc. */
 #include "test.h"
 #include "flood.h"
+#include "fuzz/resp_check.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -57,7 +58,7 @@
 #else
 #define SLOW 1
 #endif
-#define PROGRESS_MS (4000 * SLOW)   /* a client waiting this long for anything: a hang */
+#define PROGRESS_MS (8000 * SLOW)   /* a client waiting this long for anything: a hang */
 #define SETTLE_MS (4000 * SLOW)     /* descriptors back to the startup count within */
 #define EXIT_MS (6000 * SLOW)       /* SIGTERM to exit (the servers' grace is 2 s) */
 #define PROBES 100                  /* attempts a new client may need to be served */
@@ -251,6 +252,7 @@ typedef struct {
     int dead;                                   /* it was found dead (said once) */
     char log[160];                              /* its stderr */
     long answered, closed, vanished, conns;     /* how its clients fared */
+    long delivered;                             /* chat lines, pub/sub messages passed on */
     void *ctx;                                  /* the workload's own state */
 } srv;
 
@@ -704,9 +706,11 @@ static void check_log(srv *s, const char *rates) {
         char *nl = strchr(f, '\n');
         if (nl) *nl = 0;
     }
-    printf("  %-9s %-26s %2ld conns: %2ld answered, %2ld closed by it, %2ld vanished; "
-           "%s%s\n", s->name, s->faults, s->conns, s->answered, s->closed, s->vanished, f,
-           s->skipped ? " (earlier seeds failed the startup cleanly)" : "");
+    printf("  %-9s %-26s %2ld conns: %2ld answered, %2ld closed by it, %2ld vanished", s->name,
+           s->faults, s->conns, s->answered, s->closed, s->vanished);
+    if (s->delivered) printf(", %ld %s passed on", s->delivered,
+                             strcmp(s->name, "chat") ? "messages" : "lines");
+    printf("; %s%s\n", f, s->skipped ? " (earlier seeds failed the startup cleanly)" : "");
 }
 
 /* The servers (n runs of one example, started) after their workload: alive and
@@ -1208,10 +1212,159 @@ static void resp_arg(gbuf *b, const char *p, size_t n) {
     gb_add(b, "\r\n", 2);
 }
 
+/* Pub/sub: subscribers of channel "news" and publishers, the messages numbered per
+   publisher ("P<id>.<seq>:" then bytes of any value). */
+enum { PUB_IDS = 256 };
+typedef struct {
+    int next_pub;
+} redis_ctx;
+typedef struct {
+    int last[PUB_IDS];                          /* the last message seen of each publisher */
+    long got;
+} subscriber;
+
+static void *redis_ctx_new(void) { return calloc(1, sizeof(redis_ctx)); }
+
+static void pub_payload(gbuf *b, int id, int seq) {
+    size_t len = (size_t)((unsigned)(id * 7 + seq * 13) % 11 == 0 ? 3000 : (id + seq) % 40);
+    gb_printf(b, "P%d.%d:", id, seq);
+    gb_reserve(b, len);
+    gen_bytes(b->p + b->len, len, (uint32_t)(id * 1000 + seq));
+    b->len += len;
+}
+
+static const char sub_reply[] = "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n";
+static const char msg_head[] = "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$";
+
+/* One complete RESP value v (k bytes) a subscriber got: the subscribe reply first,
+   then messages, each one a publisher sent, whole, in its order. */
+static int sub_value(session *x, const char *v, size_t k) {
+    subscriber *me = (subscriber *)x->ctx;
+    const char *why = "not a message";
+    const char *p;
+    char *end;
+    size_t len;
+    int id, seq, h = 0;
+    gbuf want;
+    if (x->answers == 0) {
+        if (k != sizeof sub_reply - 1 || memcmp(v, sub_reply, k) != 0) {
+            why = "not the subscribe reply first";
+            goto bad;
+        }
+        x->answers = 1;
+        return 0;
+    }
+    if (k < sizeof msg_head || memcmp(v, msg_head, sizeof msg_head - 1) != 0) goto bad;
+    p = v + sizeof msg_head - 1;
+    len = (size_t)strtoul(p, &end, 10);
+    p = end + 2;
+    if (p + len + 2 != v + k) goto bad;
+    if (sscanf(p, "P%d.%d:%n", &id, &seq, &h) != 2 || h == 0 || id < 0 || id >= PUB_IDS) {
+        why = "a message nobody published";
+        goto bad;
+    }
+    if (seq <= me->last[id]) {
+        why = "a message out of order, or twice";
+        goto bad;
+    }
+    memset(&want, 0, sizeof want);
+    pub_payload(&want, id, seq);
+    h = want.len == len && memcmp(want.p, p, len) == 0;
+    gb_free(&want);
+    if (!h) {
+        why = "a mangled message";
+        goto bad;
+    }
+    me->last[id] = seq;
+    me->got++;
+    x->s->delivered++;
+    return 0;
+bad:
+    FAIL_("%s [%s] %s: %s: \"%s\"", x->s->name, x->s->faults, x->what, why, show(v, k, 0));
+    return -1;
+}
+
+/* RESP values one by one (a publisher's replies: integers; a subscriber's: above). */
+static int resp_feed(session *x, const char *p, size_t n) {
+    long k;
+    gb_add(&x->in, p, n);
+    while (x->in.len > 0 && (k = resp_value_len(x->in.p, x->in.len)) != 0) {
+        if (k < 0) {
+            FAIL_("%s [%s] %s: not RESP: \"%s\"", x->s->name, x->s->faults, x->what,
+                  show(x->in.p, x->in.len, 0));
+            return -1;
+        }
+        if (x->want < 0) {
+            if (sub_value(x, x->in.p, (size_t)k) < 0) return -1;
+        } else {
+            long long count;
+            if (x->answers >= x->want || x->in.p[0] != ':' ||
+                resp_check_int(x->in.p + 1, (size_t)k - 3, &count) < 0 || count < 0) {
+                FAIL_("%s [%s] %s: reply %d is not a count of subscribers: \"%s\"",
+                      x->s->name, x->s->faults, x->what, x->answers + 1,
+                      show(x->in.p, (size_t)k, 0));
+                return -1;
+            }
+            x->answers++;
+        }
+        memmove(x->in.p, x->in.p + k, x->in.len - (size_t)k);
+        x->in.len -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Cut by the close: well-formed as far as it goes. */
+static int resp_at_close(session *x) {
+    if (x->in.len == 0 || resp_value_len(x->in.p, x->in.len) == 0) return 0;
+    FAIL_("%s [%s] %s: a cut reply that is not RESP: \"%s\"", x->s->name, x->s->faults,
+          x->what, show(x->in.p, x->in.len, 0));
+    return -1;
+}
+
+static void job_subscriber(session *x) {
+    subscriber *me = (subscriber *)calloc(1, sizeof *me);
+    int i;
+    for (i = 0; i < PUB_IDS; i++) me->last[i] = -1;
+    x->ctx = me;
+    gb_printf(&x->out, "*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nnews\r\n");
+    x->want = -1;
+    x->linger_ms = 300;
+    x->feed = resp_feed;
+    x->at_close = resp_at_close;
+    snprintf(x->what, sizeof x->what, "a subscriber");
+}
+
+static void job_publisher(session *x) {
+    redis_ctx *rc = (redis_ctx *)x->s->ctx;
+    int id = rc->next_pub++ % PUB_IDS, i, n = 1 + (int)rnd_n(20);
+    gbuf m;
+    memset(&m, 0, sizeof m);
+    for (i = 0; i < n; i++) {
+        m.len = 0;
+        pub_payload(&m, id, i);
+        gb_printf(&x->out, "*3\r\n$7\r\nPUBLISH\r\n$4\r\nnews\r\n");
+        resp_arg(&x->out, m.p, m.len);
+        x->marks[i] = x->out.len;
+    }
+    gb_free(&m);
+    x->want = n;
+    if (rnd_n(2)) x->nmarks = n;
+    if (rnd_n(6) == 0) {
+        x->vanish_at = 1 + rnd_n((uint32_t)x->out.len);
+        x->hard = (int)rnd_n(2);
+    }
+    x->feed = resp_feed;
+    x->at_close = resp_at_close;
+    snprintf(x->what, sizeof x->what, "a publisher of %d message(s)%s%s", n,
+             x->nmarks ? ", lock-step" : ", pipelined",
+             x->vanish_at != (size_t)-1 ? ", vanishing" : "");
+}
+
 /* 1 to 24 commands on keys of its own (SET, GET, INCR, DEL, EXISTS, PING inline),
    values of 0 to 100000 bytes of any value; pipelined or lock-step; one in six
    vanishes in the middle. The replies are exactly known: a GET after a SET on the
-   same connection returns the value. */
+   same connection returns the value. One client in six is a subscriber instead, one
+   a publisher. */
 static void job_redis(session *x, int k) {
     static const size_t vsizes[] = {0, 1, 5, 100, 3000, 20000, 100000};
     struct {
@@ -1222,7 +1375,14 @@ static void job_redis(session *x, int k) {
     long long ctr = 0;
     unsigned uid = ++redis_uid;
     int i, j, n = 1 + (int)rnd_n(24);
-    (void)k;
+    if (k % 6 == 1) {                           /* one client in six subscribes, */
+        job_subscriber(x);
+        return;
+    }
+    if (k % 6 == 4) {                           /* one publishes */
+        job_publisher(x);
+        return;
+    }
     memset(v, 0, sizeof v);
     for (j = 0; j < 4; j++) snprintf(key[j], sizeof key[j], "f%u:%d", uid, j);
     for (i = 0; i < n; i++) {
@@ -1301,7 +1461,7 @@ static void probe_redis(session *x, int k) {
 
 TEST(miniredis_under_faults) {
     static const char *const args[] = {"0", NULL};
-    run_faulty("miniredis", args, cfgs, NCFG, 24, 4, job_redis, probe_redis, NULL);
+    run_faulty("miniredis", args, cfgs, NCFG, 30, 4, job_redis, probe_redis, redis_ctx_new);
 }
 
 /* ---- chat --------------------------------------------------------------------------- */
@@ -1398,6 +1558,7 @@ static int chat_check_line(session *x, const char *line, size_t n, int partial) 
             }
             chat_line(&want, id, seq);
             ok = tn == want.len && memcmp(text, want.p, tn) == 0;
+            if (ok) x->s->delivered++;
             if (!ok && partial) ok = tn <= want.len && memcmp(text, want.p, tn) == 0;
             me->last[id] = seq;
         } else if (partial) {                   /* cut in the middle of "L<id>.<seq> " */
