@@ -249,6 +249,7 @@ typedef struct {
     char faults[64];                            /* its ASYNC_FAULTS ("": none) */
     pid_t pid;
     int port, fd0, skipped;                     /* skipped: seeds that failed the startup */
+    int out_fd;                                 /* its stdout, until it says where it is */
     int dead;                                   /* it was found dead (said once) */
     char log[160];                              /* its stderr */
     long answered, closed, vanished, conns;     /* how its clients fared */
@@ -258,10 +259,16 @@ typedef struct {
 
 static int log_seq;
 
+/* The file's last cap - 1 bytes at most (a server's count of faults is its last line). */
 static void read_file(const char *path, char *out, size_t cap) {
     FILE *f = fopen(path, "r");
     size_t n = 0;
+    long size;
     if (f) {
+        if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > (long)cap - 1)
+            fseek(f, size - (long)cap + 1, SEEK_SET);
+        else
+            rewind(f);
         n = fread(out, 1, cap - 1, f);
         fclose(f);
     }
@@ -272,27 +279,25 @@ static int sanitizer_report(const char *log) {
     return strstr(log, "Sanitizer") || strstr(log, "runtime error:");
 }
 
-/* Starts FAULT_DIR name with args (NULL-terminated) under s->faults: 1 listening
-   (s->port), 0 it exited at startup as it should (exit 1, its reason on stderr), -1
-   anything else (failed here). */
-static int srv_start1(srv *s, const char *const *args) {
-    char bin[128], line[128], text[4096], who[32];
+/* Starts FAULT_DIR name with args (NULL-terminated) under s->faults; srv_await then
+   reads where it listens. 0, or -1 (failed here). */
+static int srv_spawn(srv *s, const char *const *args) {
+    char bin[128];
     const char *argv[8];
-    int p[2], n = 0, k, rc;
-    size_t len = 0;
-    long long end;
+    int p[2], n = 0, k;
     snprintf(bin, sizeof bin, FAULT_DIR "%s", s->name);
     snprintf(s->log, sizeof s->log, FAULT_DIR "run.%ld.%d.log", (long)getpid(), log_seq++);
     argv[n++] = bin;
     for (k = 0; args[k] && n < 7; k++) argv[n++] = args[k];
     argv[n] = NULL;
+    s->out_fd = -1;
     if (pipe(p) < 0) return -1;
+    fcntl(p[0], F_SETFD, FD_CLOEXEC);           /* none for the servers started later */
     s->pid = fork();
     if (s->pid == 0) {
         int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(p[1], 1);
         if (fd >= 0) dup2(fd, 2);
-        close(p[0]);
         close(p[1]);
         if (s->faults[0]) setenv("ASYNC_FAULTS", s->faults, 1);
         else unsetenv("ASYNC_FAULTS");
@@ -306,21 +311,31 @@ static int srv_start1(srv *s, const char *const *args) {
         return -1;
     }
     kids[nkids++] = s->pid;
-    fcntl(p[0], F_SETFD, FD_CLOEXEC);
-    end = now_ms() + 5000 * SLOW;
+    s->out_fd = p[0];
+    return 0;
+}
+
+/* After srv_spawn: 1 listening (s->port), 0 it exited at startup as it should (exit
+   1, its reason on stderr), -1 anything else (failed here). */
+static int srv_await(srv *s) {
+    char line[128], text[4096], who[32];
+    size_t len = 0;
+    long long end = now_ms() + 5000 * SLOW;
+    int rc;
     line[0] = 0;
-    while (len < sizeof line - 1 && !memchr(line, '\n', len)) {
+    while (s->out_fd >= 0 && len < sizeof line - 1 && !memchr(line, '\n', len)) {
         struct pollfd q;
         ssize_t r;
-        q.fd = p[0];
+        q.fd = s->out_fd;
         q.events = POLLIN;
         if (now_ms() >= end || poll(&q, 1, (int)(end - now_ms())) <= 0) break;
-        r = read(p[0], line + len, sizeof line - 1 - len);
+        r = read(s->out_fd, line + len, sizeof line - 1 - len);
         if (r <= 0) break;
         len += (size_t)r;
         line[len] = 0;
     }
-    close(p[0]);
+    if (s->out_fd >= 0) close(s->out_fd);
+    s->out_fd = -1;
     if (sscanf(line, "listening on 127.0.0.1:%d", &s->port) == 1 && s->port > 0) return 1;
     /* no port: it must have exited 1, saying why */
     rc = wait_exit(s->pid, 5000 * SLOW);
@@ -330,6 +345,10 @@ static int srv_start1(srv *s, const char *const *args) {
     FAIL_("%s [%s] neither listened nor exited 1 saying why (exit %d, stdout \"%s\"):\n%s",
           s->name, s->faults, rc, line, text);
     return -1;
+}
+
+static int srv_start1(srv *s, const char *const *args) {
+    return srv_spawn(s, args) < 0 ? -1 : srv_await(s);
 }
 
 /* name with ASYNC_FAULTS "rates,seed=S", S = seed, seed + 1, ...: the first seed whose
@@ -411,7 +430,7 @@ enum { R_ANSWERED, R_CLOSED, R_VANISHED, R_FAILED };
 typedef struct session session;
 struct session {
     srv *s;
-    int state, shut, stop_send, hard, half_close, expect_eof, id, result;
+    int state, shut, stop_send, hard, half_close, expect_eof, result;
     gbuf out;                   /* all it sends */
     size_t sent, vanish_at;     /* vanish_at: it closes abruptly there (SIZE_MAX: never) */
     size_t marks[MAX_ANS];      /* lock-step: out offset after each request */
@@ -441,7 +460,7 @@ static void session_free(session *x) {
     x->ctx = NULL;
 }
 
-/* 16 bytes from off, printable, for messages */
+/* 24 bytes from off, printable, for messages */
 static const char *show(const char *p, size_t n, size_t off) {
     static char b[4][80];
     static int k;
@@ -1670,54 +1689,63 @@ TEST(chat_under_faults) {
    said where it listens, or it listens, and then it serves: a client is served within
    PROBES attempts, and SIGTERM ends it with 0. Never "listening" and then gone. */
 TEST(startup_under_faults) {
+    enum { SEEDS = 40 };
     static const char *const names[] = {"echo", "chat", "proxy", "httpd", "miniredis"};
     static const job_fn probes[] = {probe_echo, probe_chat, probe_echo, probe_http,
                                     probe_redis};
     static const char *const eargs[] = {"0", NULL};
     char up[64];
-    srv echo, s;
-    int k, seed, started[5] = {0}, refused[5] = {0};
-    if (!srv_start(&echo, "echo", NULL, 0, eargs)) {
+    srv echo, *ss = (srv *)calloc(SEEDS, sizeof *ss);
+    int k, i;
+    if (!ss || !srv_start(&echo, "echo", NULL, 0, eargs)) {
+        free(ss);
         reap_all();
         return;
     }
     snprintf(up, sizeof up, "127.0.0.1:%d", echo.port);
     make_root();
-    for (k = 0; k < 5; k++) {
+    for (k = 0; k < 5 && !test_cur_failed; k++) {
         const char *args[4] = {"0", NULL, NULL, NULL};
+        int started = 0, refused = 0, rc[SEEDS];
         if (k == 2) args[1] = up;
         if (k == 3) args[1] = root_dir;
-        for (seed = 1; seed <= 40; seed++) {
-            int rc, r = 0, i;
-            memset(&s, 0, sizeof s);
-            s.name = names[k];
-            s.ctx = k == 1 ? chatroom_new() : NULL;
-            snprintf(s.faults, sizeof s.faults, "sys=3,seed=%d", seed);
-            rc = srv_start1(&s, args);
-            if (rc == 0) refused[k]++;
-            if (rc == 1) {
-                started[k]++;
-                for (i = 0; i < PROBES && r == 0 && srv_alive(&s); i++)
-                    r = probe_once(&s, probes[k]);
-                if (r == 0 && !s.dead)
-                    FAIL_("%s [%s]: %d new clients in a row closed unserved", s.name,
-                          s.faults, PROBES);
-                if (!s.dead) {
-                    kill(s.pid, SIGTERM);
-                    if ((rc = wait_exit(s.pid, EXIT_MS)) != 0)
-                        FAIL_("%s [%s]: SIGTERM: exit %d", s.name, s.faults, rc);
-                }
-            }
-            free(s.ctx);
-            reap(&s);
-            if (test_cur_failed) printf("  %s [%s]: its stderr is in %s\n", s.name, s.faults,
-                                        s.log);
-            else unlink(s.log);
-            if (test_cur_failed) break;
+        for (i = 0; i < SEEDS; i++) {           /* all at once */
+            srv *s = &ss[i];
+            memset(s, 0, sizeof *s);
+            s->name = names[k];
+            s->ctx = k == 1 ? chatroom_new() : NULL;
+            snprintf(s->faults, sizeof s->faults, "sys=3,seed=%d", i + 1);
+            rc[i] = srv_spawn(s, args);
         }
-        printf("  %-9s sys=3, seeds 1-40: %d started and served, %d failed the startup "
-               "cleanly\n", names[k], started[k], refused[k]);
+        for (i = 0; i < SEEDS; i++)
+            if (rc[i] == 0) rc[i] = srv_await(&ss[i]);
+        for (i = 0; i < SEEDS; i++) {
+            srv *s = &ss[i];
+            int r = 0, j;
+            if (rc[i] == 0) refused++;
+            if (rc[i] != 1) continue;
+            started++;
+            for (j = 0; j < PROBES && r == 0 && srv_alive(s); j++) r = probe_once(s, probes[k]);
+            if (r == 0 && !s->dead)
+                FAIL_("%s [%s]: %d new clients in a row closed unserved", s->name, s->faults,
+                      PROBES);
+            if (!s->dead) kill(s->pid, SIGTERM);
+        }
+        for (i = 0; i < SEEDS; i++) {
+            srv *s = &ss[i];
+            int code;
+            if (rc[i] == 1 && !s->dead && (code = wait_exit(s->pid, EXIT_MS)) != 0)
+                FAIL_("%s [%s]: SIGTERM: exit %d", s->name, s->faults, code);
+            free(s->ctx);
+            reap(s);
+            if (test_cur_failed) printf("  %s [%s]: its stderr is in %s\n", s->name, s->faults,
+                                        s->log);
+            else unlink(s->log);
+        }
+        printf("  %-9s sys=3, seeds 1-%d: %d started and served, %d failed the startup "
+               "cleanly\n", names[k], SEEDS, started, refused);
     }
+    free(ss);
     remove_root();
     reap(&echo);
     unlink(echo.log);
