@@ -251,6 +251,7 @@ typedef struct {
     int port, fd0, skipped;                     /* skipped: seeds that failed the startup */
     int out_fd;                                 /* its stdout, until it says where it is */
     int dead;                                   /* it was found dead (said once) */
+    int stopping;                               /* SIGTERM sent */
     char log[160];                              /* its stderr */
     long answered, closed, vanished, conns;     /* how its clients fared */
     long delivered;                             /* chat lines, pub/sub messages passed on */
@@ -609,6 +610,10 @@ static void sessions_turn(session *xs, int n) {
             int err = 0;
             socklen_t el = sizeof err;
             getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            if (err && x->s->stopping) {        /* SIGTERM closed the listener */
+                session_end(x, R_CLOSED);
+                continue;
+            }
             if (err) {
                 FAIL_("%s [%s]: connect: %s (it stopped listening?)", x->s->name,
                       x->s->faults, strerror(err));
@@ -648,19 +653,27 @@ static void sessions_turn(session *xs, int n) {
 /* A workload: `make` fills session x for the k-th connection to x->s. */
 typedef void (*job_fn)(session *x, int k);
 
-/* jobs connections to each of the n servers, conc at a time for each. */
-static void workload(srv *ss, int n, int jobs, int conc, job_fn make) {
+/* jobs connections to each of the n servers, conc at a time for each; with stop,
+   SIGTERM to each server in the middle of it, once half its connections are made (no
+   new connection after that, and the ones open must end: answered, or closed). */
+static void workload(srv *ss, int n, int jobs, int conc, job_fn make, int stop) {
     session *xs = (session *)calloc((size_t)(n * conc), sizeof *xs);
     int *made = (int *)calloc((size_t)n, sizeof *made), i, active;
     if (!xs || !made) exit(2);
     for (;;) {
         active = 0;
+        for (i = 0; stop && i < n; i++)
+            if (!ss[i].stopping && !ss[i].dead && made[i] >= jobs / 2) {
+                kill(ss[i].pid, SIGTERM);
+                ss[i].stopping = 1;
+            }
         for (i = 0; i < n * conc; i++) {
             session *x = &xs[i];
             srv *s = &ss[i / conc];
             if (x->state == S_FREE) {
                 session_free(x);
-                if (made[i / conc] >= jobs || s->dead || !srv_alive(s)) continue;
+                if (made[i / conc] >= jobs || s->dead || s->stopping || !srv_alive(s))
+                    continue;
                 memset(x, 0, sizeof *x);
                 x->s = s;
                 x->vanish_at = (size_t)-1;
@@ -729,7 +742,8 @@ static void check_log(srv *s, const char *rates) {
            s->faults, s->conns, s->answered, s->closed, s->vanished);
     if (s->delivered) printf(", %ld %s passed on", s->delivered,
                              strcmp(s->name, "chat") ? "messages" : "lines");
-    printf("; %s%s\n", f, s->skipped ? " (earlier seeds failed the startup cleanly)" : "");
+    printf("; %s%s%s\n", f, s->skipped ? " (earlier seeds failed the startup cleanly)" : "",
+           s->stopping ? " (SIGTERM in the middle)" : "");
 }
 
 /* The servers (n runs of one example, started) after their workload: alive and
@@ -787,22 +801,42 @@ static void check_after(srv *ss, int n, job_fn probe, const fault_cfg *cfg) {
     }
 }
 
+/* The servers after a workload with SIGTERM in its middle: each exits 0 within
+   EXIT_MS, every client having got its answers or the close (workload checks that). */
+static void check_stopped(srv *ss, int n, const fault_cfg *cfg) {
+    int i, rc;
+    for (i = 0; i < n; i++) {
+        srv *s = &ss[i];
+        if (s->dead) continue;
+        if ((rc = wait_exit(s->pid, EXIT_MS)) != 0) {
+            char text[4096];
+            read_file(s->log, text, sizeof text);
+            FAIL_("%s [%s]: SIGTERM with clients: exit %d, want 0 within %d ms:\n%s",
+                  s->name, s->faults, rc, EXIT_MS, text);
+            continue;
+        }
+        check_log(s, cfg[i].rates);
+    }
+}
+
 /* Starts n runs of name (each cfg's rates, from its seed), runs the workload through
-   all of them at once, checks them all after. */
+   all of them at once, checks them all after; with stop, SIGTERM comes in the middle
+   of the workload instead (other seeds), and they must exit 0. */
 static void run_faulty(const char *name, const char *const *args, const fault_cfg *cfg,
                        int n, int jobs, int conc, job_fn job, job_fn probe,
-                       void *(*ctx_new)(void)) {
+                       void *(*ctx_new)(void), int stop) {
     srv ss[MAX_SRV];
     int i, started = 1, failed_before = test_cur_failed;
+    unsigned shift = seed_shift + (stop ? 500 : 0);
     for (i = 0; i < n; i++) {
-        if (!srv_start(&ss[i], name, cfg[i].rates, cfg[i].seed + seed_shift, args))
-            started = 0;
+        if (!srv_start(&ss[i], name, cfg[i].rates, cfg[i].seed + shift, args)) started = 0;
         ss[i].ctx = ctx_new ? ctx_new() : NULL;
     }
     if (started) {
         fd_counts_settled(ss, n, 1000 * SLOW);
-        workload(ss, n, jobs, conc, job);
-        check_after(ss, n, probe, cfg);
+        workload(ss, n, jobs, conc, job, stop);
+        if (stop) check_stopped(ss, n, cfg);
+        else check_after(ss, n, probe, cfg);
     }
     for (i = 0; i < n; i++) reap(&ss[i]);
     for (i = 0; i < n; i++) {
@@ -865,7 +899,8 @@ static void probe_echo(session *x, int k) {
 
 TEST(echo_under_faults) {
     static const char *const args[] = {"0", NULL};
-    run_faulty("echo", args, cfgs, NCFG, 24, 4, job_echo, probe_echo, NULL);
+    run_faulty("echo", args, cfgs, NCFG, 24, 4, job_echo, probe_echo, NULL, 0);
+    run_faulty("echo", args, cfgs, NCFG, 24, 4, job_echo, probe_echo, NULL, 1);
 }
 
 TEST(proxy_under_faults) {
@@ -880,7 +915,8 @@ TEST(proxy_under_faults) {
     }
     fd_counts_settled(&echo, 1, 1000 * SLOW);
     snprintf(up, sizeof up, "127.0.0.1:%d", echo.port);
-    run_faulty("proxy", args, cfgs, NCFG, 20, 4, job_echo, probe_echo, NULL);
+    run_faulty("proxy", args, cfgs, NCFG, 20, 4, job_echo, probe_echo, NULL, 0);
+    run_faulty("proxy", args, cfgs, NCFG, 20, 4, job_echo, probe_echo, NULL, 1);
     /* the proxy's sessions are gone: so are their upstream connections */
     if (!echo.dead) {
         long long end = now_ms() + SETTLE_MS;
@@ -1218,7 +1254,8 @@ static void probe_http(session *x, int k) {
 TEST(httpd_under_faults) {
     const char *args[] = {"0", root_dir, NULL};
     make_root();
-    run_faulty("httpd", args, cfgs, NCFG, 40, 4, job_http, probe_http, NULL);
+    run_faulty("httpd", args, cfgs, NCFG, 40, 4, job_http, probe_http, NULL, 0);
+    run_faulty("httpd", args, cfgs, NCFG, 40, 4, job_http, probe_http, NULL, 1);
     remove_root();
 }
 
@@ -1480,7 +1517,8 @@ static void probe_redis(session *x, int k) {
 
 TEST(miniredis_under_faults) {
     static const char *const args[] = {"0", NULL};
-    run_faulty("miniredis", args, cfgs, NCFG, 30, 4, job_redis, probe_redis, redis_ctx_new);
+    run_faulty("miniredis", args, cfgs, NCFG, 30, 4, job_redis, probe_redis, redis_ctx_new, 0);
+    run_faulty("miniredis", args, cfgs, NCFG, 30, 4, job_redis, probe_redis, redis_ctx_new, 1);
 }
 
 /* ---- chat --------------------------------------------------------------------------- */
@@ -1680,7 +1718,8 @@ static void probe_chat(session *x, int k) {
 
 TEST(chat_under_faults) {
     static const char *const args[] = {"0", NULL};
-    run_faulty("chat", args, cfgs, NCFG, 30, 5, job_chat, probe_chat, chatroom_new);
+    run_faulty("chat", args, cfgs, NCFG, 30, 5, job_chat, probe_chat, chatroom_new, 0);
+    run_faulty("chat", args, cfgs, NCFG, 30, 5, job_chat, probe_chat, chatroom_new, 1);
 }
 
 /* ---- the startup ------------------------------------------------------------------- */
