@@ -147,6 +147,23 @@ $(B)/test/accept_fail.so: tests/accept_fail.c
 	$(CC) -std=c99 $(WARN) -O2 -shared -fPIC $< -o $@ -ldl
 $(B)/test/test_srv_net $(B)/san/test_srv_net: $(B)/test/accept_fail.so
 
+# test_srv_faults runs the servers built once more with async.h's fault injection
+# (tests/fault_server.c: the example whole, plus a count of the faults it prints at
+# exit), driven by ASYNC_FAULTS: build/examples/fault/NAME, build/san/examples/fault/NAME.
+FAULT_SERVERS := echo chat proxy httpd miniredis
+FAULT_SRV_BINS := $(addprefix $(B)/examples/fault/,$(FAULT_SERVERS))
+SAN_FAULT_SRV_BINS := $(addprefix $(B)/san/examples/fault/,$(FAULT_SERVERS))
+$(B)/examples/fault/%: examples/%.c tests/fault_server.c async.h
+	@mkdir -p $(@D)
+	$(CC) -std=c99 $(WARN) -O2 -I. -DASYNC_FAULT_INJECTION -DSERVER='"examples/$*.c"' \
+	    tests/fault_server.c -o $@ $(LIBS)
+$(B)/san/examples/fault/%: examples/%.c tests/fault_server.c async.h
+	@mkdir -p $(@D)
+	gcc -std=c99 $(WARN) $(SAN) -I. -DASYNC_FAULT_INJECTION -DSERVER='"examples/$*.c"' \
+	    tests/fault_server.c -o $@ $(LIBS)
+$(B)/test/test_srv_faults: $(FAULT_SRV_BINS)
+$(B)/san/test_srv_faults: $(SAN_FAULT_SRV_BINS)
+
 # ---- examples ------------------------------------------------------------------
 $(B)/examples/%: examples/%.c async.h
 	@mkdir -p $(@D)

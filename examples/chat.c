@@ -39,6 +39,11 @@
    drain their queue as fast as one sender can fill it: only a client that does not
    keep up loses lines.
 
+   The writer ends only when a write fails: the reader then closes the client too (the
+   writer's end is a branch of the reader's select), rather than keep a client that
+   would hear nothing more in the room. A client whose queue cannot be allocated is
+   closed at once.
+
    A line longer than 4096 bytes gets an error line, then the client is closed. Any
    close is a half-close first: the writer drains the queue (1 s bound; a client that
    does not read loses the rest), the write side is shut down, and what the client
@@ -125,7 +130,7 @@ struct client {
     client *prev, *next;                        /* in the room while joined */
     async_io io;
     async_addr peer;
-    async_waiter w, wr_line;
+    async_waiter w, wr_line, wr_done;
     async_select sel;
     async_timer timer;
     async_time deadline;
@@ -135,7 +140,7 @@ struct client {
     writer_frame wr;
     async_task *done;
     unsigned long dropped;                      /* lines this client did not get */
-    int ready, started, joined, eof, rc[3], result;
+    int ready, started, joined, eof, rc[4], result;
     char name[32];
     char line[MAX_LINE + 2];                    /* the text, '\n', NUL */
     char rbuf[8192];
@@ -221,9 +226,12 @@ static int reader_run(async_task *t) {
     char *end;
     ASYNC_BEGIN(t);
     ASYNC_WAIT_UNTIL(f->ready);                 /* the acceptor fills f->io */
+    if (async_mpsc_init(&f->outq, sizeof(msg *), QUEUE_LINES, NULL) < 0) {
+        /* no queue, no writer: nothing could ever reach this client */
+        fprintf(stderr, "chat: out of memory for a client's queue, closing it\n");
+        ASYNC_RETURN(0);
+    }
     snprintf(f->name, sizeof f->name, "guest%d", ++guests);
-    if (async_mpsc_init(&f->outq, sizeof(msg *), QUEUE_LINES, NULL) < 0)
-        ASYNC_RETURN(0);                        /* out of memory: this client goes */
     async_joinset_init(&f->own, t->rt);
     async_bufreader_init(&f->rd, &f->io, f->rbuf, sizeof f->rbuf);
     f->wr.c = f;
@@ -242,7 +250,7 @@ static int reader_run(async_task *t) {
         /* a line, even an empty one, within the idle timeout */
         f->deadline = idle == ASYNC_TIME_NEVER ? idle : async_time_now(t->rt) + idle;
         /* read_line is not cancel safe, but it loses only when we stop reading */
-        ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
+        ASYNC_SELECT_BEGIN(&f->sel, 4, ASYNC_SELECT_BIASED);
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
                                 async_cancel_token_wait(t, &root, &f->w));
             ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1],
@@ -250,11 +258,16 @@ static int reader_run(async_task *t) {
                                                           sizeof f->line));
             ASYNC_SELECT_BRANCH(&f->sel, 2, idle != ASYNC_TIME_NEVER, f->rc[2],
                                 async_sleep_until(t, &f->timer, f->deadline));
+            /* the writer ends only when a write failed: the client hears nothing more */
+            ASYNC_SELECT_BRANCH(&f->sel, 3, 1, f->rc[3],
+                                async_joinset_join_next(t, &f->own, &f->wr_done, &f->done,
+                                                        &f->result));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) {
             tell(f, msg_new("*** server shutting down\n"));
             break;
         }
+        if (f->sel.winner == 3) break;          /* the connection failed writing */
         if (f->sel.winner == 2) {
             tell(f, msg_new("*** idle for %g s, closing\n", (double)idle / 1e9));
             break;

@@ -1784,16 +1784,19 @@ static int server_main_run(async_task *t) {
                     async_strerror(f->rc));
             ASYNC_RETURN(1);
         }
-        printf("listening on 127.0.0.1:%d\n", async_addr_port(&bound));
-        fflush(stdout);
+        f->port = async_addr_port(&bound);
     }
     async_cancel_token_init(&srv.root);
     async_joinset_init(&srv.conns, t->rt);
+    /* the signals are ours before anyone learns the port: a SIGTERM then is a shutdown,
+       and a server that could not take them never said it was there */
     if ((f->rc = async_shutdown_init(&srv.sd, t->rt, &srv.root, &srv.conns, NULL,
                                      SHUTDOWN_GRACE)) < 0) {
         fprintf(stderr, "miniredis: signals: %s\n", async_strerror(f->rc));
         ASYNC_RETURN(1);
     }
+    printf("listening on 127.0.0.1:%d\n", f->port);
+    fflush(stdout);
     async_task_spawn(t->rt, &f->acc.task, acceptor_run, "acceptor");
     async_task_spawn(t->rt, &f->sw.task, sweeper_run, "sweeper");
     /* until SIGINT or SIGTERM; then the root token stops the acceptor and the sweeper,
