@@ -1,4 +1,5 @@
 /* async.h - v0.1.0 - Tokio-style async runtime for C on stackless coroutines - MIT or public domain
+   SPDX-License-Identifier: MIT OR Unlicense
 
    Do this:
        #define ASYNC_IMPLEMENTATION
@@ -7,27 +8,35 @@
    define everywhere else.
 
    TABLE OF CONTENTS (each section is tagged twice, `>>tag`, in the declarations
-   and in the implementation)
+   and in the implementation: search for it)
        QUICK START
-       1 COROUTINES ..................... >>coro
-       2 TASKS AND THE RUNTIME .......... >>core
-       3 TIME ........................... >>time
-       4 SYNC ........................... >>sync
-       5 CHANNELS ....................... >>chan
-       6 COMBINATORS .................... >>combinators
-       7 STREAMS ........................ >>streams
-       8 I/O AND THREADS ................ >>io >>threads
-       9 DEBUGGING ...................... >>debug
-       10 ERRORS ........................ >>errors
-       CONFIGURATION .................... >>config
+       CODE IN THIS MANUAL
+       1 ERRORS ......................... >>errors
+       2 COROUTINES ..................... >>coro
+       3 TASKS AND THE RUNTIME .......... >>core
+       4 TIME ........................... >>time
+       5 SYNC ........................... >>sync
+       6 CHANNELS ....................... >>chan
+       7 COMBINATORS .................... >>combinators
+       8 STREAMS ........................ >>streams
+       9 I/O AND THREADS ................ >>io >>threads
+       10 SHUTDOWN ...................... >>shutdown
+       11 DEBUGGING ..................... >>debug
+       CONFIGURATION .................... >>config (first in the code)
        PITFALLS
+       DESIGN NOTES
+       what the macros need (do not use)  >>details
+       implementation only .............. >>faults (the allocation path, test hooks)
+                                          >>util (intrusive lists, 64-bit arithmetic
+                                          for small cores, formatting)
        LICENSE (end of file)
        REVISION HISTORY
 
 QUICK START
 ===========
-   This program is examples/hello.c, byte for byte:
+   This program is examples/hello.c, byte for byte (make test checks it):
 
+   [program]
     #define ASYNC_IMPLEMENTATION
     #include "async.h"
     #include <stdio.h>
@@ -60,12 +69,130 @@ QUICK START
         return 0;
     }
 
-1 COROUTINES (>>coro)
+CODE IN THIS MANUAL
+===================
+   `make test` compiles every example of this manual (tests/manual.sh), so none of
+   them can drift from the header. Code is indented 4 columns, after a tag line:
+   "[program]" marks a whole program, compiled with -std=c99 -Wall -Wextra
+   -Wpedantic -Werror and run (it must exit 0); "[fragment]" marks statements,
+   compiled inside the body of a task whose frame f has a timer, a waiter w, a
+   mutex m, an mpsc ch and the ints i, n, item and sum (t and rc are in scope);
+   "[not compiled: REASON]" says why not. Reference lists, indented 5 columns and
+   more, give names and contracts (`_init(s, n)` is async_semaphore_init(s, n)
+   under its object's heading); "op" marks an operation, awaited with ASYNC_AWAIT.
+
+1 ERRORS (>>errors)
+===================
+   Functions return int: >= 0 success (a count or a value), < 0 an error code.
+   On hosted builds the codes that have an errno equivalent are -errno
+   (ASYNC_ETIMEDOUT == -ETIMEDOUT), so OS errors pass through unchanged.
+     ASYNC_ECANCELED ASYNC_ETIMEDOUT ASYNC_ENOMEM ASYNC_EINVAL ASYNC_EBUSY
+     ASYNC_EAGAIN ASYNC_EDEADLK ASYNC_ECLOSED ASYNC_ESTATE ASYNC_ELOST
+     ASYNC_ENORECV ASYNC_ELAGGED ASYNC_EREJECTED ASYNC_ELIMIT ASYNC_EEOF
+     ASYNC_ENOTFOUND
+     async_strerror(code)                a message for any code, never NULL
+     ASYNC_RESULT(T)                     struct { int status; T value; }, for a
+                                         function that returns a value and a code;
+                                         ASYNC_IS_OK(r) is r.status >= 0
+   ASYNC_PENDING (INT_MIN) is not an error: it means "not yet".
+   Misuse that cannot be reported as a code (a lost resume point, an operation
+   that ignored cancel mode) fails ASYNC_ASSERT with a message.
+   One error channel, as libuv's: no errno to look at afterwards, no global
+   "last error". A function that fails leaves its object as it was (an init that
+   fails leaves it inert: every later call returns an error), and a call that
+   takes an operation's state and fails has not registered anything.
+   [program]
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef ASYNC_RESULT(double) ratio;      // a status and a value
+
+    static ratio divide(double a, double b) {
+        ratio r = {0, 0.0};
+        if (b == 0) r.status = ASYNC_EINVAL;
+        else r.value = a / b;
+        return r;
+    }
+
+    int main(void) {
+        ratio ok = divide(5, 2), bad = divide(1, 0);
+        printf("%g; %s\n", ok.value, async_strerror(bad.status));   // 2.5; invalid argument
+        return ASYNC_IS_OK(ok) && !ASYNC_IS_OK(bad) && async_strerror(-12345) != NULL ? 0 : 1;
+    }
+
+2 COROUTINES (>>coro)
 =====================
-   A coroutine is a C function whose body sits between ASYNC_BEGIN and
-   ASYNC_END. Each await stores a resume point and returns ASYNC_PENDING; the
+   What for: code that waits (for a timer, a lock, a socket) written as
+   straight-line C, without threads, callbacks, or a stack per task: a task costs
+   its frame struct and a 64-byte header, so a million of them fit in memory.
+   The model: a coroutine is a C function whose body sits between ASYNC_BEGIN
+   and ASYNC_END. Each await stores a resume point and returns ASYNC_PENDING; the
    next call jumps back to it. Locals do NOT survive an await: keep everything
-   that must live across one in the frame struct (see PITFALLS).
+   that must live across one in the frame struct (see PITFALLS). A nested async
+   function has its own frame (an async_coro first) inside its caller's; a
+   generator is one that hands out items with ASYNC_GEN_YIELD.
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct { async_coro co; async_timer timer; } fetch_frame;
+
+    // A nested async function: its frame is embedded in its caller's.
+    static int fetch(async_task *t, fetch_frame *f, int id) {
+        int rc;
+        ASYNC_CORO_BEGIN(t, &f->co);
+        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(10 * id)));
+        if (rc < 0) ASYNC_RETURN(rc);
+        ASYNC_END(id * 100);
+    }
+
+    // A generator: hands out 1..n through *out, then ends with 0.
+    typedef struct { async_coro co; int i; } count_frame;
+    static int count_to(async_task *t, count_frame *g, int n, int *out) {
+        ASYNC_CORO_BEGIN(t, &g->co);
+        for (g->i = 1; g->i <= n; g->i++) {
+            *out = g->i;
+            ASYNC_GEN_YIELD();
+        }
+        ASYNC_END(0);
+    }
+
+    typedef struct {
+        async_task task;
+        fetch_frame fetch;
+        count_frame gen;     // zeroed once, before its first call
+        int item, sum;
+    } main_frame;
+
+    static int main_task(async_task *t) {
+        main_frame *f = (main_frame *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT_CALL(rc, &f->fetch.co, fetch(t, &f->fetch, 3));
+        printf("fetch(3) = %d\n", rc);
+        for (;;) {
+            ASYNC_AWAIT(rc, count_to(t, &f->gen, 3, &f->item));
+            if (rc != ASYNC_ITEM) break;
+            f->sum += f->item;
+        }
+        printf("1 + 2 + 3 = %d\n", f->sum);
+        ASYNC_END(f->sum == 6 ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static main_frame f;
+        int rc;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        rc = async_runtime_block_on(&rt, &f.task, main_task, "main");
+        async_runtime_destroy(&rt);
+        return rc;
+    }
+   Traps (PITFALLS has them all): a local read after an await; an await inside a
+   `switch` of yours (switch form); a generator's async_coro is zeroed once, then
+   awaited with ASYNC_AWAIT (ASYNC_AWAIT_CALL zeroes it on each call: that
+   restarts it).
 
    Functions (actually macros; "may return" means the macro can return from the
    enclosing function):
@@ -101,16 +228,7 @@ QUICK START
 
    Nested async functions take the task and their own frame, which the caller
    embeds in its frame (children that never run at the same time can share a
-   union):
-
-    typedef struct { async_coro co; async_timer timer; } fetch_frame;
-    static int fetch(async_task *t, fetch_frame *f, int id) {
-        int rc;
-        ASYNC_CORO_BEGIN(t, &f->co);
-        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(10 * id)));
-        ASYNC_END(id * 100);
-    }
-    ... in the parent:  ASYNC_AWAIT_CALL(rc, &f->fetch.co, fetch(t, &f->fetch, 3));
+   union), as fetch does in the example above.
 
    Generators are nested async functions that ASYNC_GEN_YIELD items (written
    through an out-pointer) and end with ASYNC_END(0); the caller awaits them
@@ -143,7 +261,7 @@ QUICK START
    restriction but cannot be -Wpedantic clean. Both forms keep a 32-bit key in
    the same place, so the struct layouts do not change.
 
-2 TASKS AND THE RUNTIME (>>core)
+3 TASKS AND THE RUNTIME (>>core)
 ================================
    A task is a frame struct whose first member is an async_task, plus its
    function `int fn(async_task *t)`. The runtime (async_runtime, in storage you
@@ -223,7 +341,7 @@ QUICK START
    cancels it. An allocated frame lives until it has finished AND been joined
    or detached; after that the pointer is invalid.
 
-3 TIME (>>time)
+4 TIME (>>time)
 ===============
    Time is async_time: unsigned 64-bit nanoseconds of a monotonic clock
    (never the wall clock). Build durations with ASYNC_NS/US/MS/SEC(n).
@@ -269,8 +387,8 @@ QUICK START
    paused instant (as Tokio); auto-advance does not wait for armed wakers (a thread
    about to wake a task does not hold time back).
 
-4 SYNC (>>sync)
-==============
+5 SYNC (>>sync)
+===============
    Every wait queues an async_waiter (in the caller's frame, zeroed) on one kind of
    FIFO queue, async_waitq; the object is all-zero when idle unless said otherwise.
    A waiter serves one wait at a time: reuse it (for any object) only once that
@@ -308,7 +426,7 @@ QUICK START
    a cancelled Barrier wait takes its party back out (Tokio's is not cancel safe).
    Like Tokio, a cancelled lock/acquire/notified loses its place in the queue.
 
-5 CHANNELS (>>chan)
+6 CHANNELS (>>chan)
 ===================
    Items of any fixed size are copied in and out. Storage is yours (the size from
    *_storage_size) or NULL: allocated through ASYNC_MALLOC, freed by *_destroy.
@@ -364,8 +482,8 @@ QUICK START
    cancelled mpsc send drops its item and gives its slot back; use reserve +
    send_reserved to keep the item.
 
-6 COMBINATORS (>>combinators)
-============================
+7 COMBINATORS (>>combinators)
+=============================
    They compose with anything awaitable (an operation, a nested call, a join
    handle, one another): each is one await point whose branches are polled in a
    loop inside it, with their state in an async_select / async_join in the frame.
@@ -425,7 +543,7 @@ QUICK START
      async_bulkhead: _init(b, max_concurrent, max_queue), _enter(t, b, w) (at once,
        queued FIFO, or ASYNC_EREJECTED when max_queue already wait), _leave.
 
-7 STREAMS (>>streams)
+8 STREAMS (>>streams)
 =====================
    A stream is an async iterator (Rust's Stream): a struct whose first member is an
    async_stream {next, item_size, ended}. async_stream_next(t, s, &item) is an
@@ -520,7 +638,7 @@ QUICK START
    A source that is always ready calls async_consume_budget(t) per item:
    that is what makes a sink over it yield now and then.
 
-8 I/O AND THREADS (>>io, >>threads)
+9 I/O AND THREADS (>>io, >>threads)
 ===================================
    Hosted builds only. A descriptor is awaited through an async_io (in your
    storage, zeroed) registered with a runtime's reactor; every operation below
@@ -741,8 +859,8 @@ QUICK START
                                          ASYNC_ECLOSED once closed and drained
      async_inbox_close(q), async_inbox_destroy(q) (ASYNC_EBUSY while a task waits)
 
-9 DEBUGGING (>>debug)
-=====================
+11 DEBUGGING (>>debug)
+======================
      async_dump(rt, write, user)   every live task: name, state, file:line where
                                    it is suspended and what it awaits there (the
                                    text of the awaited expression); write NULL
@@ -783,20 +901,6 @@ QUICK START
    at each of its readings, each allocation failing, each system call faulting.
    Any decision taken on one clock reading stays correct if the clock moves before
    the next line runs.
-
-10 ERRORS (>>errors)
-====================
-   Functions return int: >= 0 success (a count or a value), < 0 an error code.
-   On hosted builds the codes that have an errno equivalent are -errno
-   (ASYNC_ETIMEDOUT == -ETIMEDOUT), so OS errors pass through unchanged.
-     ASYNC_ECANCELED ASYNC_ETIMEDOUT ASYNC_ENOMEM ASYNC_EINVAL ASYNC_EBUSY
-     ASYNC_EAGAIN ASYNC_EDEADLK ASYNC_ECLOSED ASYNC_ESTATE ASYNC_ELOST
-     ASYNC_ENORECV ASYNC_ELAGGED ASYNC_EREJECTED ASYNC_ELIMIT ASYNC_EEOF
-     ASYNC_ENOTFOUND
-     async_strerror(code)
-   ASYNC_PENDING (INT_MIN) is not an error: it means "not yet".
-   Misuse that cannot be reported as a code (a lost resume point, an operation
-   that ignored cancel mode) fails ASYNC_ASSERT with a message.
 
 CONFIGURATION (>>config)
 ========================
@@ -2965,7 +3069,7 @@ static void async__faults_from_env(void) {
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
-// >>util: intrusive lists, the timer heap, formatting
+// >>util: intrusive lists, 64-bit arithmetic for small cores, formatting
 
 static void async__list_init(async__link *l) { l->next = l->prev = l; }
 static int async__list_empty(const async__link *l) { return l->next == l; }
