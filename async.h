@@ -263,10 +263,63 @@ CODE IN THIS MANUAL
 
 3 TASKS AND THE RUNTIME (>>core)
 ================================
-   A task is a frame struct whose first member is an async_task, plus its
-   function `int fn(async_task *t)`. The runtime (async_runtime, in storage you
-   own; it must not move after init) keeps a FIFO queue of woken tasks and polls
-   only those: a task that waits costs nothing until it is woken.
+   What for: running many coroutines at once on one thread, as Tokio's
+   current-thread runtime does, and handing their results back.
+   The model: a task is a frame struct whose first member is an async_task, plus
+   its function `int fn(async_task *t)`. The runtime (async_runtime, in storage
+   you own; it must not move after init) keeps a FIFO queue of woken tasks and
+   polls only those: a task that waits costs nothing until it is woken. A task's
+   handle is its pointer: join it for its result, abort it to cancel it, or detach
+   it. Here a boss joins one worker and aborts the other:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct { async_task task; async_timer timer; int ms; } worker;
+
+    static int work(async_task *t) {
+        worker *w = (worker *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_sleep(t, &w->timer, ASYNC_MS(w->ms)));
+        if (rc < 0) ASYNC_RETURN(rc);
+        ASYNC_END(w->ms * 2);
+    }
+
+    typedef struct { async_task task; worker *fast, *slow; } boss;
+
+    static int boss_run(async_task *t) {
+        boss *f = (boss *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_task_join(t, &f->fast->task));
+        printf("fast gave %d\n", rc);                      // 20
+        async_task_abort(&f->slow->task);                  // cancelled at its next poll
+        ASYNC_AWAIT(rc, async_task_join(t, &f->slow->task));
+        printf("slow: %s\n", async_strerror(rc));          // operation cancelled
+        ASYNC_END(rc == ASYNC_ECANCELED ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static worker fast = {.ms = 10}, slow = {.ms = 5000};
+        static boss b = {.fast = &fast, .slow = &slow};
+        int result = -1;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        async_task_spawn(&rt, &fast.task, work, "fast");
+        async_task_spawn(&rt, &slow.task, work, "slow");
+        async_task_spawn(&rt, &b.task, boss_run, "boss");
+        if (async_runtime_run(&rt) != 0) return 1;         // tasks left blocked forever
+        async_task_result(&b.task, &result);
+        async_runtime_destroy(&rt);
+        return result;
+    }
+   Traps: a frame must be zeroed when spawned and must not move or be reused
+   while its task lives; an allocated frame (spawn_alloc) is freed by its first
+   join, so read its results through that join; async_runtime_run returning
+   nonzero means tasks wait for something that will never come (async_dump
+   shows what).
 
      async_runtime_init(rt, desc)       desc may be NULL (all defaults)
      async_runtime_destroy(rt)          cancel every live task (cleanup runs),
@@ -340,6 +393,12 @@ CODE IN THIS MANUAL
    async_task_detach lets the task run on (Tokio's drop), async_task_abort
    cancels it. An allocated frame lives until it has finished AND been joined
    or detached; after that the pointer is invalid.
+     ASYNC_TASK_IDLE      never spawned (a zeroed frame)
+     ASYNC_TASK_QUEUED    ready, in the run queue
+     ASYNC_TASK_RUNNING   being polled
+     ASYNC_TASK_DEFERRED  yielded: runs again after timers and wake-ups are collected
+     ASYNC_TASK_WAITING   suspended until woken
+     ASYNC_TASK_DONE      finished; its result is kept until it is joined
 
 4 TIME (>>time)
 ===============
@@ -1325,34 +1384,58 @@ struct async_waker {
     void (*on_wake)(async_waker *w);    /* internal: run by the loop instead of a wake */
 };
 
+/* Initialise rt (storage that must not move); desc NULL: all defaults. 0 or < 0 */
 ASYNC_API int async_runtime_init(async_runtime *rt, const async_runtime_desc *desc);
+/* Cancel every live task (cleanup runs), free allocated frames; EBUSY in a task */
 ASYNC_API int async_runtime_destroy(async_runtime *rt);
+/* Run until no task can progress: tasks still alive (0, or those blocked forever) */
 ASYNC_API int async_runtime_run(async_runtime *rt);
+/* One loop turn, waiting at most max_wait when nothing is ready: polls made */
 ASYNC_API int async_runtime_step(async_runtime *rt, async_time max_wait);
+/* Spawn t, run until it finishes: its result (ASYNC_EDEADLK if it cannot) */
 ASYNC_API int async_runtime_block_on(async_runtime *rt, async_task *t, async_task_fn fn,
                                      const char *name);
+/* Copy the counters (polls, wakes, timers fired, I/O events...) into *out */
 ASYNC_API void async_runtime_stats(const async_runtime *rt, async_stats *out);
+/* Nonzero if a waker fired since the last collection (for an idle hook) */
 ASYNC_API int async_runtime_wake_pending(const async_runtime *rt);   /* Context: anywhere */
+/* The descriptor a hosted idle hook must also wait on, or -1 (no waker yet) */
 ASYNC_API int async_runtime_wake_fd(const async_runtime *rt);
 
+/* Queue the task t (a zeroed frame of yours) to run fn; never runs it here. 0 or <0 */
 ASYNC_API int async_task_spawn(async_runtime *rt, async_task *t, async_task_fn fn,
                                const char *name);
+/* Spawn in a zeroed frame_size frame from ASYNC_MALLOC (*out); ENOMEM */
 ASYNC_API int async_task_spawn_alloc(async_runtime *rt, async_task_fn fn, size_t frame_size,
                                      const char *name, async_task **out);
+/* op: wait for child to finish, give its result (ASYNC_ECANCELED if aborted) */
 ASYNC_API int async_task_join(async_task *self, async_task *child);      /* op */
+/* Cancel t at its next poll (its cleanup runs); 0, also when already finished */
 ASYNC_API int async_task_abort(async_task *t);
+/* Nobody will join t: its allocated frame is freed when it ends. EBUSY while joined */
 ASYNC_API int async_task_detach(async_task *t);
+/* Make a waiting task ready: O(1), idempotent. Context: the loop's thread */
 ASYNC_API int async_task_wake(async_task *t);
+/* In a poll function that is always ready: 1 go on, 0 budget spent (yield) */
 ASYNC_API int async_consume_budget(async_task *t);
+/* 0 and t's result in *result once finished, else ASYNC_ESTATE */
 ASYNC_API int async_task_result(const async_task *t, int *result);
+/* 1 if t has finished (state DONE), else 0 */
 ASYNC_API int async_task_is_finished(const async_task *t);
+/* t's ASYNC_TASK_* state (RUNNING while polled, DEFERRED when yielded) */
 ASYNC_API int async_task_state(const async_task *t);
+/* The name given at spawn, "" if none; never NULL */
 ASYNC_API const char *async_task_name(const async_task *t);
+/* Where t is suspended (*file, *line); ASYNC_ESTATE if it is not suspended */
 ASYNC_API int async_task_where(const async_task *t, const char **file, int *line);
 
+/* Register w with rt (hosted: makes the wake descriptor); EBUSY if already registered */
 ASYNC_API int async_waker_init(async_runtime *rt, async_waker *w);
+/* Unregister w; EBUSY while a task waits on it */
 ASYNC_API int async_waker_destroy(async_waker *w);
+/* Wake the task waiting on w, or mark the wake for its next wait; never lost */
 ASYNC_API void async_waker_wake(async_waker *w);                 /* Context: anywhere */
+/* op: wait for a wake of w (one kept from before the wait completes at once) */
 ASYNC_API int async_waker_wait(async_task *t, async_waker *w);   /* op */
 
 ////////////////////////////////////////////////////////////////////////////////
