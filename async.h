@@ -402,8 +402,61 @@ CODE IN THIS MANUAL
 
 4 TIME (>>time)
 ===============
-   Time is async_time: unsigned 64-bit nanoseconds of a monotonic clock
-   (never the wall clock). Build durations with ASYNC_NS/US/MS/SEC(n).
+   What for: sleeps, periodic work, and a deadline around any wait, and tests
+   that never sleep for real (the paused clock).
+   The model: time is async_time, unsigned 64-bit nanoseconds of a monotonic
+   clock (never the wall clock); build durations with ASYNC_NS/US/MS/SEC(n). A
+   timer (async_timer, zeroed, in the frame) is the state of one sleep; it lives
+   in a hierarchical wheel in the runtime, so arming and cancelling are O(1).
+   ASYNC_AWAIT_TIMEOUT wraps any await: when the time is up first, the operation
+   is cancelled (polled once in cancel mode) and rc is ASYNC_ETIMEDOUT. With the
+   clock paused and auto-advancing, this program's 5 seconds pass at once:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct {
+        async_task task;
+        async_interval iv;
+        async_timer timer;
+        async_notify never;
+        async_waiter w;
+        async_time first, when;
+        int ticks;
+    } frame;
+
+    static int run(async_task *t) {
+        frame *f = (frame *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        async_interval_init(&f->iv, ASYNC_MS(100), ASYNC_TICK_SKIP);
+        for (f->ticks = 0; f->ticks < 3; f->ticks++) {
+            ASYNC_AWAIT(rc, async_interval_tick(t, &f->iv, &f->when));
+            if (f->ticks == 0) f->first = f->when;
+            printf("tick at +%d ms\n", (int)((f->when - f->first) / ASYNC_MS(1)));
+        }
+        // nobody notifies: the timeout cancels the wait
+        ASYNC_AWAIT_TIMEOUT(rc, &f->timer, ASYNC_SEC(5), async_notify_wait(t, &f->never, &f->w));
+        printf("wait: %s\n", async_strerror(rc));
+        ASYNC_END(rc == ASYNC_ETIMEDOUT ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static frame f;
+        async_runtime_desc d = {0};
+        int rc;
+        d.start_paused = 2;      // paused clock, auto-advance: the 5 s pass at once
+        if (async_runtime_init(&rt, &d) < 0) return 1;
+        rc = async_runtime_block_on(&rt, &f.task, run, "clock");
+        async_runtime_destroy(&rt);
+        return rc;
+    }
+   Traps: an interval's first tick is immediate; a timer is one wait's state, so
+   two waits at once need two timers; a timeout goes around one await, not
+   around a block of code (put the block in a nested async function and use
+   ASYNC_AWAIT_CALL_TIMEOUT).
      async_time_now(rt)
      async_runtime_next_deadline(rt)     the earliest pending timer's deadline
                                          (ASYNC_TIME_NEVER if none): how long a
@@ -1175,7 +1228,8 @@ extern "C" {
 ////////////////////////////////////////////////////////////////////////////////
 // >>errors
 
-/* X(name, errno value on hosted builds, fallback value, message) */
+/* X(name, value, message): value is ASYNC__ERRNO(E, n), -E on hosted builds and -n
+   (Linux's number) freestanding, or a library code from -3001 down. */
 #ifndef ASYNC_FREESTANDING
 #define ASYNC__ERRNO(e, fallback) (-(e))
 #else
@@ -1455,18 +1509,29 @@ typedef struct async_interval {
     uint8_t missed, started;
 } async_interval;
 
+/* rt's clock now (the paused instant while paused); monotonic, never the wall clock */
 ASYNC_API async_time async_time_now(async_runtime *rt);
+/* The earliest armed timer's deadline, or ASYNC_TIME_NEVER if none */
 ASYNC_API async_time async_runtime_next_deadline(const async_runtime *rt);
+/* Stop the clock (auto_advance: jump to the next deadline when idle); ESTATE if so */
 ASYNC_API int async_time_pause(async_runtime *rt, int auto_advance);
+/* Let the paused clock run again from the paused instant; ESTATE if not paused */
 ASYNC_API int async_time_resume(async_runtime *rt);
+/* Move the paused clock forward, firing what falls due; ESTATE if not paused */
 ASYNC_API int async_time_advance(async_runtime *rt, async_time duration);
 
+/* op: 0 once duration has passed (timer: in the frame, zeroed) */
 ASYNC_API int async_sleep(async_task *t, async_timer *timer, async_time duration);   /* op */
+/* op: 0 once the clock reaches deadline (passed: at once; NEVER: only a cancel) */
 ASYNC_API int async_sleep_until(async_task *t, async_timer *timer, async_time deadline);
+/* An interval of period (> 0) whose first tick is its first poll; missed: TICK_* */
 ASYNC_API int async_interval_init(async_interval *iv, async_time period, int missed);
+/* An interval whose first tick is at start, then every period */
 ASYNC_API int async_interval_init_at(async_interval *iv, async_time start, async_time period,
                                      int missed);
+/* op: 0 at the next tick, its scheduled time in *when (may be NULL) */
 ASYNC_API int async_interval_tick(async_task *t, async_interval *iv, async_time *when); /* op */
+/* The next tick comes one period after the next poll of tick */
 ASYNC_API void async_interval_reset(async_interval *iv);
 
 #define ASYNC_AWAIT_TIMEOUT(rc, timer, duration, op) \
