@@ -501,7 +501,10 @@ CODE IN THIS MANUAL
 
 5 SYNC (>>sync)
 ===============
-   Every wait queues an async_waiter (in the caller's frame, zeroed) on one kind of
+   What for: tasks that share something (a connection pool, a counter, a config)
+   or wait for each other: Tokio's Mutex, RwLock, Semaphore, Notify, Barrier and
+   CancellationToken, for tasks of one runtime.
+   The model: every wait queues an async_waiter (in the caller's frame, zeroed) on one kind of
    FIFO queue, async_waitq; the object is all-zero when idle unless said otherwise.
    A waiter serves one wait at a time: reuse it (for any object) only once that
    wait has completed or been cancelled.
@@ -537,6 +540,55 @@ CODE IN THIS MANUAL
    lock or permit leaks); a Notify permit chosen for a cancelled wait is passed on;
    a cancelled Barrier wait takes its party back out (Tokio's is not cancel safe).
    Like Tokio, a cancelled lock/acquire/notified loses its place in the queue.
+   Four workers, two at a time (a semaphore), count under a mutex held across a
+   yield:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    static async_mutex lock = ASYNC_MUTEX_INIT;
+    static async_semaphore slots;            // at most 2 workers inside at once
+    static int counter, inside, most_inside;
+
+    typedef struct { async_task task; async_waiter w; int i, v; } worker;
+
+    static int work(async_task *t) {
+        worker *f = (worker *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_semaphore_acquire(t, &slots, &f->w));
+        if (rc < 0) ASYNC_RETURN(rc);
+        if (++inside > most_inside) most_inside = inside;
+        for (f->i = 0; f->i < 100; f->i++) {
+            ASYNC_AWAIT(rc, async_mutex_lock(t, &lock, &f->w));
+            if (rc < 0) break;
+            f->v = counter;
+            ASYNC_YIELD();                   // others run; the lock keeps them out
+            counter = f->v + 1;
+            async_mutex_unlock(&lock);
+        }
+        inside--;
+        async_semaphore_release(&slots, 1);
+        ASYNC_END(0);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static worker w[4];
+        int i;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        async_semaphore_init(&slots, 2);
+        for (i = 0; i < 4; i++) async_task_spawn(&rt, &w[i].task, work, "worker");
+        async_runtime_run(&rt);
+        async_runtime_destroy(&rt);
+        printf("counter %d, at most %d inside\n", counter, most_inside);   // 400, 2
+        return counter == 400 && most_inside == 2 ? 0 : 1;
+    }
+   Traps: a lock is held as long as the task holds it, across awaits too, and
+   there is no destructor: every path out (errors, ASYNC_CLEANUP for a cancel)
+   must unlock or release; one waiter serves one wait at a time; a mutex is not
+   recursive and not for threads (other threads use the inbox).
 
 6 CHANNELS (>>chan)
 ===================
@@ -1600,50 +1652,86 @@ typedef struct async_cancel_token {     /* {0} is a root token, not cancelled */
 #define ASYNC_MUTEX_INIT {{0}, 0, 0}
 #define ASYNC_NOTIFY_INIT {{0}, 0}
 
+/* n permits (up to ASYNC_SEMAPHORE_MAX_PERMITS, else EINVAL); {0} is 0 permits */
 ASYNC_API int async_semaphore_init(async_semaphore *s, size_t permits);
+/* op: 0 with one permit (FIFO, no barging); ASYNC_ECLOSED once closed */
 ASYNC_API int async_semaphore_acquire(async_task *t, async_semaphore *s, async_waiter *w);
+/* op: 0 with n permits at once (granted in parts, in turn); ECLOSED */
 ASYNC_API int async_semaphore_acquire_many(async_task *t, async_semaphore *s, async_waiter *w,
                                            size_t n);                       /* op */
+/* 0 with n permits now; ASYNC_EAGAIN if short or others wait, ECLOSED */
 ASYNC_API int async_semaphore_try_acquire(async_semaphore *s, size_t n);
+/* Give back n held permits (the head waiter first); EINVAL if more than out */
 ASYNC_API int async_semaphore_release(async_semaphore *s, size_t n);
+/* n more permits in total (EINVAL past the maximum); waiters served */
 ASYNC_API int async_semaphore_add_permits(async_semaphore *s, size_t n);
+/* n held permits vanish instead of coming back; EINVAL if more than out */
 ASYNC_API int async_semaphore_forget(async_semaphore *s, size_t n);
+/* Remove up to n free permits: how many were removed */
 ASYNC_API size_t async_semaphore_forget_permits(async_semaphore *s, size_t n);
+/* Waiters and later acquires fail with ASYNC_ECLOSED; held permits stay held */
 ASYNC_API int async_semaphore_close(async_semaphore *s);
+/* 1 once closed */
 ASYNC_API int async_semaphore_is_closed(const async_semaphore *s);
+/* Free permits now */
 ASYNC_API size_t async_semaphore_available(const async_semaphore *s);
 
+/* An unlocked mutex (as ASYNC_MUTEX_INIT or {0}) */
 ASYNC_API int async_mutex_init(async_mutex *m);
 /* static inline: int async_mutex_lock(async_task *t, async_mutex *m, async_waiter *w); op
                  int async_mutex_unlock(async_mutex *m);    (fast paths; see >>details) */
+/* 0 with the lock, ASYNC_EBUSY if it is held or others wait for it */
 ASYNC_API int async_mutex_try_lock(async_mutex *m);
+/* 1 while held (or handed to a waiter that has not run yet) */
 ASYNC_API int async_mutex_is_locked(const async_mutex *m);
 
+/* An unlocked lock (as {0}) */
 ASYNC_API int async_rwlock_init(async_rwlock *l);
+/* op: 0 with a read lock; waits behind a queued writer (fair, FIFO) */
 ASYNC_API int async_rwlock_read(async_task *t, async_rwlock *l, async_waiter *w);  /* op */
+/* op: 0 with the write lock, once every reader has left */
 ASYNC_API int async_rwlock_write(async_task *t, async_rwlock *l, async_waiter *w); /* op */
+/* 0 with a read lock now, ASYNC_EBUSY if a writer holds or waits */
 ASYNC_API int async_rwlock_try_read(async_rwlock *l);
+/* 0 with the write lock now, ASYNC_EBUSY if anyone holds or waits */
 ASYNC_API int async_rwlock_try_write(async_rwlock *l);
+/* Drop a read lock; EINVAL if none is held */
 ASYNC_API int async_rwlock_read_unlock(async_rwlock *l);
+/* Drop the write lock; EINVAL if not held */
 ASYNC_API int async_rwlock_write_unlock(async_rwlock *l);
+/* Write lock to read lock at once (readers queued behind join); EINVAL */
 ASYNC_API int async_rwlock_downgrade(async_rwlock *l);
 
+/* No waiters, no stored permit (as ASYNC_NOTIFY_INIT or {0}) */
 ASYNC_API int async_notify_init(async_notify *n);
+/* op: 0 when notified (a stored permit is taken at once) */
 ASYNC_API int async_notify_wait(async_task *t, async_notify *n, async_waiter *w);  /* op */
+/* Queue w now without waiting (a stored permit is taken); await wait after */
 ASYNC_API int async_notify_enable(async_task *t, async_notify *n, async_waiter *w);
+/* Wake the oldest waiter, or store one permit for the next wait */
 ASYNC_API int async_notify_one(async_notify *n);
+/* Wake the newest waiter, or store one permit for the next wait */
 ASYNC_API int async_notify_last(async_notify *n);
+/* Wake every task waiting now; stores no permit */
 ASYNC_API int async_notify_waiters(async_notify *n);
 
+/* A barrier for parties tasks (0 counts as 1) */
 ASYNC_API int async_barrier_init(async_barrier *b, uint32_t parties);
+/* op: 1 for the one leader of each generation, 0 for the others */
 ASYNC_API int async_barrier_wait(async_task *t, async_barrier *b, async_waiter *w); /* op */
 
+/* A root token, not cancelled (as {0}) */
 ASYNC_API int async_cancel_token_init(async_cancel_token *tok);
+/* Make child (not in a tree) a child of parent: cancelled with it */
 ASYNC_API int async_cancel_token_child(async_cancel_token *parent, async_cancel_token *child);
+/* Cancel tok and its whole subtree, waking their waiters */
 ASYNC_API int async_cancel_token_cancel(async_cancel_token *tok);
+/* 1 once tok (or an ancestor, at the time) was cancelled */
 ASYNC_API int async_cancel_token_is_cancelled(const async_cancel_token *tok);
+/* op: 0 once tok is cancelled */
 ASYNC_API int async_cancel_token_wait(async_task *t, async_cancel_token *tok,
                                       async_waiter *w);                     /* op */
+/* Take tok out of its tree (children move to its parent); EBUSY if waited */
 ASYNC_API int async_cancel_token_destroy(async_cancel_token *tok);
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -3416,6 +3504,8 @@ ASYNC_DEF int async__lost(async_task *t, int32_t *lc, int *resp, const char *fil
 ////////////////////////////////////////////////////////////////////////////////
 // >>core
 
+/* ---- the clock ------------------------------------------------------------------- */
+
 static async_time async__clock(async_runtime *rt) {
     return rt->now_fn(rt->user) + rt->offset;
 }
@@ -3444,6 +3534,8 @@ ASYNC_DEF async_time async_time_now(async_runtime *rt) {
 #endif
     return (rt->flags & ASYNC__RT_PAUSED) ? rt->paused_now : async__clock(rt);
 }
+
+/* ---- polling: wake, budget, finish, cancel --------------------------------------- */
 
 /* Wake: O(1) and idempotent. A queued or yielded task is already going to run; the
    running task (its state still says QUEUED) notes the wake and is requeued after. */
@@ -3653,6 +3745,8 @@ ASYNC__HOT static async_task *async__pop_ready(async_runtime *rt) {
     return async__task_of(l);
 }
 
+/* ---- the loop: collect, park, turn ----------------------------------------------- */
+
 static void async__fire_timers(async_runtime *rt, async_time now);
 static async_time async__next_deadline(const async_runtime *rt);
 
@@ -3756,6 +3850,8 @@ static void async__park(async_runtime *rt, async_time max_wait) {
     if (rt->idle_fn) rt->idle_fn(rt->user, wait);
 #endif
 }
+
+/* ---- the runtime ----------------------------------------------------------------- */
 
 ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *desc) {
     async_runtime_desc d;
@@ -3943,6 +4039,8 @@ ASYNC_DEF void async_runtime_stats(const async_runtime *rt, async_stats *out) {
     else async__memset(out, 0, sizeof *out);
 }
 
+/* ---- tasks ----------------------------------------------------------------------- */
+
 static int async__spawn(async_runtime *rt, async_task *t, async_task_fn fn, const char *name,
                         uint8_t flags) {
     t->lc = 0;
@@ -4083,6 +4181,8 @@ ASYNC_DEF int async_task_where(const async_task *t, const char **file, int *line
     if (line) *line = ln;
     return 0;
 }
+
+/* ---- wakers ---------------------------------------------------------------------- */
 
 ASYNC_DEF int async_waker_init(async_runtime *rt, async_waker *w) {
     async_waker *x;
@@ -4646,6 +4746,8 @@ static int async__permits_try(const async_waitq *q, size_t *used, size_t max, si
     return 0;
 }
 
+/* ---- semaphore ------------------------------------------------------------------- */
+
 ASYNC_DEF int async_semaphore_init(async_semaphore *s, size_t permits) {
     if (!s || permits > ASYNC_SEMAPHORE_MAX_PERMITS) return ASYNC_EINVAL;
     async__memset(s, 0, sizeof *s);
@@ -4718,6 +4820,8 @@ ASYNC_DEF size_t async_semaphore_available(const async_semaphore *s) {
     return s ? s->permits - s->used : 0;
 }
 
+/* ---- mutex ----------------------------------------------------------------------- */
+
 ASYNC_DEF int async_mutex_init(async_mutex *m) {
     if (!m) return ASYNC_EINVAL;
     async__memset(m, 0, sizeof *m);
@@ -4747,6 +4851,8 @@ ASYNC_DEF int async__mutex_unlock_slow(async_mutex *m) {
 }
 
 ASYNC_DEF int async_mutex_is_locked(const async_mutex *m) { return m && m->used != 0; }
+
+/* ---- rwlock ---------------------------------------------------------------------- */
 
 ASYNC_DEF int async_rwlock_init(async_rwlock *l) {
     if (!l) return ASYNC_EINVAL;
@@ -4814,6 +4920,8 @@ ASYNC_DEF int async_rwlock_downgrade(async_rwlock *l) {
     return 0;
 }
 
+/* ---- notify ---------------------------------------------------------------------- */
+
 ASYNC_DEF int async_notify_init(async_notify *n) {
     if (!n) return ASYNC_EINVAL;
     async__memset(n, 0, sizeof *n);
@@ -4880,6 +4988,8 @@ ASYNC_DEF int async_notify_waiters(async_notify *n) {
     return 0;
 }
 
+/* ---- barrier --------------------------------------------------------------------- */
+
 ASYNC_DEF int async_barrier_init(async_barrier *b, uint32_t parties) {
     if (!b) return ASYNC_EINVAL;
     async__memset(b, 0, sizeof *b);
@@ -4919,6 +5029,8 @@ ASYNC_DEF int async_barrier_wait(async_task *t, async_barrier *b, async_waiter *
     async__wq_ready_all(&b->q, ASYNC__W_READY, 0);
     return 1;
 }
+
+/* ---- cancellation token ---------------------------------------------------------- */
 
 ASYNC_DEF int async_cancel_token_init(async_cancel_token *tok) {
     if (!tok) return ASYNC_EINVAL;
