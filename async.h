@@ -592,7 +592,10 @@ CODE IN THIS MANUAL
 
 6 CHANNELS (>>chan)
 ===================
-   Items of any fixed size are copied in and out. Storage is yours (the size from
+   What for: tasks that hand each other data instead of sharing it: a work queue
+   (mpsc), a reply (oneshot), events for every listener (broadcast), the latest
+   value of a setting (watch), as Tokio's tokio::sync channels.
+   The model: items of any fixed size are copied in and out. Storage is yours (the size from
    *_storage_size) or NULL: allocated through ASYNC_MALLOC, freed by *_destroy.
    Sender handles are counts: _sender_clone / _sender_release (init gives one;
    once the last is released none can be cloned, ASYNC_ECLOSED, and broadcast and
@@ -645,6 +648,65 @@ CODE IN THIS MANUAL
    recv are cancel safe (nothing is taken unless the operation completes). A
    cancelled mpsc send drops its item and gives its slot back; use reserve +
    send_reserved to keep the item.
+   A producer fills a channel of four ints and releases its sender; the consumer
+   reads until ASYNC_ECLOSED:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct { async_task task; async_mpsc *ch; async_waiter w; int i; } producer;
+
+    static int produce(async_task *t) {
+        producer *f = (producer *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        for (f->i = 1; f->i <= 10; f->i++) {
+            ASYNC_AWAIT(rc, async_mpsc_send(t, f->ch, &f->w, &f->i));   // waits while full
+            if (rc < 0) ASYNC_RETURN(rc);
+        }
+        async_mpsc_sender_release(f->ch);    // the last sender: the receiver sees the end
+        ASYNC_END(0);
+    }
+
+    typedef struct { async_task task; async_mpsc *ch; async_waiter w; int item, sum; } consumer;
+
+    static int consume(async_task *t) {
+        consumer *f = (consumer *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        for (;;) {
+            ASYNC_AWAIT(rc, async_mpsc_recv(t, f->ch, &f->w, &f->item));
+            if (rc == ASYNC_ECLOSED) break;  // no sender left and nothing buffered
+            if (rc < 0) ASYNC_RETURN(rc);
+            f->sum += f->item;
+        }
+        ASYNC_END(f->sum);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static async_mpsc ch;
+        static producer p;
+        static consumer c;
+        int sum = -1;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        if (async_mpsc_init(&ch, sizeof(int), 4, NULL) < 0) return 1;   // 4 ints, allocated
+        p.ch = c.ch = &ch;
+        async_task_spawn(&rt, &p.task, produce, "producer");
+        async_task_spawn(&rt, &c.task, consume, "consumer");
+        async_runtime_run(&rt);
+        async_task_result(&c.task, &sum);
+        printf("sum %d\n", sum);                                        // 55
+        async_runtime_destroy(&rt);
+        async_mpsc_destroy(&ch);
+        return sum == 55 ? 0 : 1;
+    }
+   Traps: the end of a channel is the release of its last sender, not a special
+   item: a task that keeps a sender it never uses keeps its receiver waiting;
+   items are copied by size, so a pointer item hands over what it points to
+   (keep it alive); broadcast drops what a slow receiver has not read
+   (ASYNC_ELAGGED), watch keeps only the latest value.
 
 7 COMBINATORS (>>combinators)
 =============================
@@ -1793,69 +1855,123 @@ typedef struct async_watch_rx {
     uint64_t seen;                      /* version this receiver has seen */
 } async_watch_rx;
 
+/* Bytes of storage a bounded channel of capacity items needs (SIZE_MAX: too big) */
 ASYNC_API size_t async_mpsc_storage_size(size_t item_size, size_t capacity);
+/* capacity items (0: unbounded) in storage (NULL: allocated); one sender; ENOMEM */
 ASYNC_API int async_mpsc_init(async_mpsc *c, size_t item_size, size_t capacity, void *storage);
+/* Free what init allocated, drop buffered items; EBUSY while a task waits */
 ASYNC_API int async_mpsc_destroy(async_mpsc *c);
+/* op: 0 once the item is copied in (waits while full, FIFO); ASYNC_ECLOSED */
 ASYNC_API int async_mpsc_send(async_task *t, async_mpsc *c, async_waiter *w,
                               const void *item);                            /* op */
+/* 0 with the item copied in; ASYNC_EAGAIN when full, ASYNC_ECLOSED when closed */
 ASYNC_API int async_mpsc_try_send(async_mpsc *c, const void *item);
+/* op: 0 with a permit for one slot (send_reserved uses it); ASYNC_ECLOSED */
 ASYNC_API int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w);   /* op */
+/* 0 with a permit now; ASYNC_EAGAIN when full, ASYNC_ECLOSED when closed */
 ASYNC_API int async_mpsc_try_reserve(async_mpsc *c);
+/* Send with a permit from reserve: never waits, never fails for room */
 ASYNC_API int async_mpsc_send_reserved(async_mpsc *c, const void *item);
+/* Give an unused permit back; EINVAL if none is out */
 ASYNC_API int async_mpsc_release_reserved(async_mpsc *c);
+/* op: 0 with the oldest item; ASYNC_ECLOSED when no sender is left and empty */
 ASYNC_API int async_mpsc_recv(async_task *t, async_mpsc *c, async_waiter *w, void *item); /* op */
+/* 0 with the oldest item; ASYNC_EAGAIN when empty, ASYNC_ECLOSED at the end */
 ASYNC_API int async_mpsc_try_recv(async_mpsc *c, void *item);
+/* op: waits for one item, then takes up to limit into items: how many */
 ASYNC_API int async_mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w,
                                    void *items, size_t limit);              /* op */
+/* The receiver closes: later sends fail, what is buffered can still be received */
 ASYNC_API int async_mpsc_close(async_mpsc *c);
+/* 1 once the receiver has closed */
 ASYNC_API int async_mpsc_is_closed(const async_mpsc *c);
+/* op: 0 once the receiver has closed (a sender waiting to stop) */
 ASYNC_API int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w);     /* op */
+/* One more sender handle; ASYNC_ECLOSED once the last was released */
 ASYNC_API int async_mpsc_sender_clone(async_mpsc *c);
+/* Drop a sender handle; after the last, recv ends with ASYNC_ECLOSED */
 ASYNC_API int async_mpsc_sender_release(async_mpsc *c);
+/* Items buffered now */
 ASYNC_API size_t async_mpsc_len(const async_mpsc *c);
+/* Free slots now (bounded: capacity - items - permits out); SIZE_MAX unbounded */
 ASYNC_API size_t async_mpsc_capacity(const async_mpsc *c);
 
+/* A one-value channel of item_size bytes in storage (NULL: allocated); ENOMEM */
 ASYNC_API int async_oneshot_init(async_oneshot *o, size_t item_size, void *storage);
+/* Free what init allocated; EBUSY while a task waits */
 ASYNC_API int async_oneshot_destroy(async_oneshot *o);
+/* Store the value (never waits); ASYNC_ECLOSED if the receiver is gone, ESTATE if sent */
 ASYNC_API int async_oneshot_send(async_oneshot *o, const void *item);
+/* op: 0 with the value; ASYNC_ECLOSED if the sender left without sending */
 ASYNC_API int async_oneshot_recv(async_task *t, async_oneshot *o, async_waiter *w,
                                  void *item);                               /* op */
+/* 0 with the value; ASYNC_EAGAIN if not sent yet, ASYNC_ECLOSED if never or taken */
 ASYNC_API int async_oneshot_try_recv(async_oneshot *o, void *item);
+/* The sender goes away without sending: recv gives ASYNC_ECLOSED */
 ASYNC_API int async_oneshot_sender_release(async_oneshot *o);
+/* The receiver goes away: send fails with ASYNC_ECLOSED */
 ASYNC_API int async_oneshot_close(async_oneshot *o);
+/* 1 once the receiver has closed */
 ASYNC_API int async_oneshot_is_closed(const async_oneshot *o);
+/* op: 0 once the receiver has closed */
 ASYNC_API int async_oneshot_closed(async_task *t, async_oneshot *o, async_waiter *w); /* op */
 
+/* Bytes of storage for capacity items (rounded up to a power of two) */
 ASYNC_API size_t async_broadcast_storage_size(size_t item_size, size_t capacity);
+/* capacity items (a power of two, rounded up) in storage (NULL: allocated) */
 ASYNC_API int async_broadcast_init(async_broadcast *b, size_t item_size, size_t capacity,
                                    void *storage);
+/* Free what init allocated; EBUSY while a task waits */
 ASYNC_API int async_broadcast_destroy(async_broadcast *b);
+/* Store for every receiver: receiver count; ASYNC_ENORECV with none (dropped) */
 ASYNC_API int async_broadcast_send(async_broadcast *b, const void *item);
+/* rx receives the items sent from now on */
 ASYNC_API int async_broadcast_subscribe(async_broadcast *b, async_broadcast_rx *rx);
+/* rx stops receiving (its unread items no longer count) */
 ASYNC_API int async_broadcast_unsubscribe(async_broadcast_rx *rx);
+/* op: 0 with rx's next item; ASYNC_ELAGGED once if it fell behind (rx->lagged) */
 ASYNC_API int async_broadcast_recv(async_task *t, async_broadcast_rx *rx, async_waiter *w,
                                    void *item);                             /* op */
+/* 0 with rx's next item; ASYNC_EAGAIN if none, ELAGGED, ECLOSED */
 ASYNC_API int async_broadcast_try_recv(async_broadcast_rx *rx, void *item);
+/* Items rx has not read yet, the overwritten ones included (Tokio's len) */
 ASYNC_API uint64_t async_broadcast_rx_len(const async_broadcast_rx *rx);
+/* One more sender handle; ASYNC_ECLOSED once the last was released */
 ASYNC_API int async_broadcast_sender_clone(async_broadcast *b);
+/* Drop a sender handle; after the last, receivers end with ECLOSED */
 ASYNC_API int async_broadcast_sender_release(async_broadcast *b);
 
+/* A value of item_size bytes, first *initial, in storage (NULL: allocated) */
 ASYNC_API int async_watch_init(async_watch *ch, size_t item_size, void *storage,
                                const void *initial);
+/* Free what init allocated; EBUSY while a task waits */
 ASYNC_API int async_watch_destroy(async_watch *ch);
+/* rx watches ch; the value current now counts as seen */
 ASYNC_API int async_watch_subscribe(async_watch *ch, async_watch_rx *rx);
+/* rx stops watching */
 ASYNC_API int async_watch_unsubscribe(async_watch_rx *rx);
+/* Store a new version if anyone watches (ASYNC_ENORECV: none, not stored) */
 ASYNC_API int async_watch_send(async_watch *ch, const void *item);
+/* Always store; the previous value goes to *old (may be NULL) */
 ASYNC_API int async_watch_send_replace(async_watch *ch, const void *item, void *old);
+/* Always store: modify(value, user) edits the value in place */
 ASYNC_API int async_watch_send_modify(async_watch *ch, void (*modify)(void *value, void *user),
                                       void *user);
+/* Copy the current value, not marking it seen */
 ASYNC_API int async_watch_borrow(const async_watch_rx *rx, void *item);
+/* Copy the current value and mark it seen */
 ASYNC_API int async_watch_borrow_and_update(async_watch_rx *rx, void *item);
+/* 1 if a version is unseen, 0 if not; ASYNC_ECLOSED once closed */
 ASYNC_API int async_watch_has_changed(const async_watch_rx *rx);
+/* Make the current version unseen by rx */
 ASYNC_API int async_watch_mark_changed(async_watch_rx *rx);
+/* Mark the current version seen by rx */
 ASYNC_API int async_watch_mark_unchanged(async_watch_rx *rx);
+/* op: 0 when a version is unseen (marking it seen); ECLOSED at the end */
 ASYNC_API int async_watch_changed(async_task *t, async_watch_rx *rx, async_waiter *w); /* op */
+/* One more sender handle; ASYNC_ECLOSED once the last was released */
 ASYNC_API int async_watch_sender_clone(async_watch *ch);
+/* Drop a sender handle; after the last, changed ends with ECLOSED */
 ASYNC_API int async_watch_sender_release(async_watch *ch);
 
 /* Typed mpsc wrappers: ASYNC_MPSC_TYPED(prefix, type) defines
