@@ -710,9 +710,71 @@ CODE IN THIS MANUAL
 
 7 COMBINATORS (>>combinators)
 =============================
-   They compose with anything awaitable (an operation, a nested call, a join
-   handle, one another): each is one await point whose branches are polled in a
-   loop inside it, with their state in an async_select / async_join in the frame.
+   What for: waiting for several things at once inside one task: all of them
+   (join), the first of them (select, race), a varying set of spawned tasks
+   (JoinSet), and retrying what fails (retry, circuit breaker, bulkhead).
+   The model: combinators compose with anything awaitable (an operation, a
+   nested call, a join handle, one another): each is one await point whose
+   branches are polled in a loop inside it, with their state in an async_select
+   / async_join in the frame. A select cancels its losers (polled once in cancel
+   mode), so a cancel-safe operation that loses takes nothing.
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct { async_coro co; async_timer timer; } fetch_frame;
+
+    static int fetch(async_task *t, fetch_frame *f, int ms) {
+        int rc;
+        ASYNC_CORO_BEGIN(t, &f->co);
+        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(ms)));
+        if (rc < 0) ASYNC_RETURN(rc);
+        ASYNC_END(ms);
+    }
+
+    typedef struct {
+        async_task task;
+        async_join join;
+        async_select sel;
+        fetch_frame a, b;
+        async_timer timer;
+        async_notify never;
+        async_waiter w;
+        int ra, rb, rc;
+    } frame;
+
+    static int run(async_task *t) {
+        frame *f = (frame *)t;
+        ASYNC_BEGIN(t);
+        // both fetches at once: 30 ms, not 50
+        ASYNC_JOIN_BEGIN(&f->join, 2, 0)
+            ASYNC_JOIN_BRANCH_CALL(&f->join, 0, f->ra, &f->a.co, fetch(t, &f->a, 20))
+            ASYNC_JOIN_BRANCH_CALL(&f->join, 1, f->rb, &f->b.co, fetch(t, &f->b, 30))
+        ASYNC_JOIN_END(&f->join);
+        printf("joined: %d and %d\n", f->ra, f->rb);
+        // the first to complete wins; the loser is cancelled (its wait unlinked)
+        ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED)
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc, async_notify_wait(t, &f->never, &f->w))
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)))
+        ASYNC_SELECT_END(&f->sel);
+        if (f->sel.winner == 1) printf("select: the timer won\n");
+        ASYNC_END(f->ra == 20 && f->rb == 30 && f->sel.winner == 1 ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static frame f;
+        int rc;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        rc = async_runtime_block_on(&rt, &f.task, run, "main");
+        async_runtime_destroy(&rt);
+        return rc;
+    }
+   Traps: a select or join is a statement, not an expression: handle the result
+   after END, on sel->winner and the rcs; each branch needs its own operation
+   state (two waits need two waiters or timers); a branch that is not cancel safe
+   (an mpsc send, read_exact) loses its progress when it loses the select.
      ASYNC_SELECT_BEGIN(sel, n, mode) ... ASYNC_SELECT_BRANCH(sel, i, guard, rc, op)
        ... ASYNC_SELECT_END(sel)        the first branch to complete wins
        (sel->winner); every other branch still waiting is polled once in cancel
@@ -2093,7 +2155,7 @@ typedef async_select async_join;
 #define ASYNC_OR_ELSE(rc, fallback) ((rc) < 0 ? (fallback) : (rc))
 #define ASYNC_MAP(rc, expr) ((rc) < 0 ? (rc) : (expr))
 
-/* A status plus a value; ASYNC_RESULT(double) r = ASYNC_OK(double, 2.5); */
+/* A status plus a value: ASYNC_RESULT(double) r = {0, 2.5}; ASYNC_IS_OK(r) is 1. */
 #define ASYNC_RESULT(T) struct { int status; T value; }
 #define ASYNC_IS_OK(r) ((r).status >= 0)
 
@@ -2109,19 +2171,29 @@ typedef struct async_joinset {
     size_t cap, head, count;
 } async_joinset;
 
+/* An empty set on rt; join_next gives members back as they finish */
 ASYNC_API int async_joinset_init(async_joinset *js, async_runtime *rt);
+/* A set whose join_next follows spawn order; ring: capacity task slots */
 ASYNC_API int async_joinset_init_ordered(async_joinset *js, async_runtime *rt, async_task **ring,
                                          size_t capacity);
+/* Spawn t (a zeroed frame) into the set; ASYNC_EAGAIN when an ordered ring is full */
 ASYNC_API int async_joinset_spawn(async_joinset *js, async_task *t, async_task_fn fn,
                                   const char *name);
+/* Spawn into the set in an allocated frame (*out may be NULL); ENOMEM */
 ASYNC_API int async_joinset_spawn_alloc(async_joinset *js, async_task_fn fn, size_t frame_size,
                                         const char *name, async_task **out);
+/* op: 0 with a finished member and its result; ASYNC_ECLOSED when empty */
 ASYNC_API int async_joinset_join_next(async_task *t, async_joinset *js, async_waiter *w,
                                       async_task **task, int *result);      /* op */
+/* op: wait for every member: 0, or the first error among their results */
 ASYNC_API int async_joinset_wait_all(async_task *t, async_joinset *js, async_waiter *w); /* op */
+/* Members not yet given back by join_next */
 ASYNC_API int async_joinset_len(const async_joinset *js);
+/* Abort every running member (reap them with join_next): how many */
 ASYNC_API int async_joinset_abort_all(async_joinset *js);
+/* Let every member go on without the set; finished ones are dropped */
 ASYNC_API int async_joinset_detach_all(async_joinset *js);
+/* Cancel every member now (cleanup runs), free allocated ones; EBUSY if waited */
 ASYNC_API int async_joinset_destroy(async_joinset *js);
 
 /* Resilience: retry with exponential backoff and jitter, circuit breaker, bulkhead. */
@@ -2148,17 +2220,27 @@ typedef struct async_bulkhead {
     uint32_t max_queue, queued;
 } async_bulkhead;
 
+/* Delays base * 2^n up to max, max_attempts tries (0: unbounded), full jitter */
 ASYNC_API int async_backoff_init(async_backoff *b, async_time base, async_time max,
                                  uint32_t max_attempts);
+/* After error rc: 0 and *delay before the next try, or ELIMIT / ETIMEDOUT: stop */
 ASYNC_API int async_backoff_next(async_backoff *b, async_time now, int rc, async_time *delay);
+/* Start a new sequence of attempts (ASYNC_RETRY does it itself) */
 ASYNC_API int async_backoff_reset(async_backoff *b);
+/* Open after threshold (> 0) failures in a row, half-open after recovery, closed again */
 ASYNC_API int async_breaker_init(async_breaker *cb, uint32_t threshold, async_time recovery,
                                  uint32_t half_open_max);
+/* May a call go through now? 0, or ASYNC_EREJECTED */
 ASYNC_API int async_breaker_allow(async_breaker *cb, async_time now);
+/* Record a call's result rc (< 0: a failure) at now: the new ASYNC_BREAKER_* state */
 ASYNC_API int async_breaker_record(async_breaker *cb, async_time now, int rc);
+/* ASYNC_BREAKER_CLOSED, _OPEN or _HALF_OPEN at now */
 ASYNC_API int async_breaker_state(const async_breaker *cb, async_time now);
+/* At most max_concurrent inside, max_queue waiting; EINVAL if max_concurrent is 0 */
 ASYNC_API int async_bulkhead_init(async_bulkhead *b, uint32_t max_concurrent, uint32_t max_queue);
+/* op: 0 once inside (at once or FIFO); ASYNC_EREJECTED when the queue is full */
 ASYNC_API int async_bulkhead_enter(async_task *t, async_bulkhead *b, async_waiter *w); /* op */
+/* Leave, letting the next waiter in */
 ASYNC_API int async_bulkhead_leave(async_bulkhead *b);
 
 /* Retry: await op (an operation, or a nested call restarted for each attempt) until
