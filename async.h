@@ -833,20 +833,74 @@ CODE IN THIS MANUAL
 
 8 STREAMS (>>streams)
 =====================
-   A stream is an async iterator (Rust's Stream): a struct whose first member is an
-   async_stream {next, item_size, ended}. async_stream_next(t, s, &item) is an
+   What for: a sequence of items that arrive over time (lines of a socket, ticks,
+   messages) processed as a pipeline, in constant memory, with backpressure.
+   The model: a stream is an async iterator (Rust's Stream): a struct whose first
+   member is an async_stream {next, item_size, ended}. async_stream_next(t, s, &item) is an
    operation: ASYNC_ITEM (1) with the item written, 0 at the end (and every time
    after: streams are fused), an error item (< 0: the stream goes on), or
    ASYNC_PENDING. Everything lives in structs you own: no allocation anywhere
    except collect_alloc, so a pipeline runs in constant memory and on MCUs.
    Pass the same item buffer to every poll until one completes (chunks and zip
-   build their item in it).
-       async_stream_iter it; async_stream_map sq; async_stream_filter even;
-       async_stream_iter_init(&it, array, sizeof(int), n);
-       async_stream_map_init(&sq, &it.base, sizeof(int), square, NULL, &f->scratch);
-       async_stream_filter_init(&even, &sq.base, is_even, NULL);
-       ASYNC_AWAIT(rc, async_stream_fold(t, &even.base, &f->sink, &f->sum, add, NULL,
-                                         &f->item));
+   build their item in it). Sources, adapters and a sink, all in the frame:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    static void square(const void *in, void *out, void *user) {
+        (void)user;
+        *(int *)out = *(const int *)in * *(const int *)in;
+    }
+    static int is_even(const void *item, void *user) {
+        (void)user;
+        return *(const int *)item % 2 == 0;
+    }
+    static int add(void *acc, const void *item, void *user) {
+        (void)user;
+        *(int *)acc += *(const int *)item;
+        return 0;
+    }
+
+    typedef struct {
+        async_task task;
+        async_stream_iter it;
+        async_stream_map sq;
+        async_stream_filter even;
+        async_stream_sink sink;
+        int scratch, item, sum;
+    } frame;
+
+    static const int numbers[] = {1, 2, 3, 4, 5, 6};
+
+    static int run(async_task *t) {
+        frame *f = (frame *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        // numbers -> square -> keep the even ones -> sum: 4 + 16 + 36
+        async_stream_iter_init(&f->it, numbers, sizeof(int), 6);
+        async_stream_map_init(&f->sq, &f->it.base, sizeof(int), square, NULL, &f->scratch);
+        async_stream_filter_init(&f->even, &f->sq.base, is_even, NULL);
+        ASYNC_AWAIT(rc, async_stream_fold(t, &f->even.base, &f->sink, &f->sum, add, NULL,
+                                          &f->item));
+        printf("sum of even squares: %d (%d items)\n", f->sum, (int)f->sink.count);
+        ASYNC_END(rc == 0 && f->sum == 56 ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static frame f;
+        int rc;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        rc = async_runtime_block_on(&rt, &f.task, run, "pipeline");
+        async_runtime_destroy(&rt);
+        return rc;
+    }
+   Traps: a stream's structs must not move once linked (adapters point at their
+   upstream); give every adapter that needs it room for one upstream item
+   (scratch); an error item does not end a stream, so a source that failed for
+   good returns its error once and then 0; several adapters are not cancel safe
+   (see Cancellation below).
    Sources (each _init(s, ...) returns 0 or ASYNC_EINVAL):
      async_stream_iter: the items of an array. async_stream_from_fn: fn(user, &item)
        returns 1 (an item), 0 (the end) or < 0 (an error item: the stream goes on,
@@ -902,7 +956,7 @@ CODE IN THIS MANUAL
      ASYNC_ENOMEM keeps what was collected; ASYNC_FREE it in every case),
      for_each_concurrent(t, b, k, scratch) (b: a buffer_unordered whose fn is the
      work). Error items are counted in k->errors and skipped, or with
-     k->stop_on_error = 1 (the try_ forms) returned; the stream stays usable.
+     k->stop_on_error = 1 (as futures' try_fold) returned; the stream stays usable.
      Sinks consume every ready item in one poll, spending the cooperative budget:
      a long ready stream still lets other tasks run.
    Cancellation: a next() (or sink) that is cancelled polls the stream in cancel
@@ -2399,70 +2453,107 @@ typedef struct async_stream_sink {
     size_t count;                       /* items consumed */
     size_t errors;                      /* error items skipped (when not stop_on_error) */
     size_t room;                        /* collect_alloc: items *buf has room for */
-    uint8_t stop_on_error;              /* 1: the try_ form: stop at the first error item */
+    uint8_t stop_on_error;              /* 1: stop at the first error item (try_fold) */
     uint8_t started;
 } async_stream_sink;
 
+/* op: ASYNC_ITEM with *item, 0 at the end (fused), < 0 an error item */
 ASYNC_API int async_stream_next(async_task *t, async_stream *s, void *item);       /* op */
+/* Drop s now: poll the chain once in cancel mode (cleanups run), end it */
 ASYNC_API int async_stream_cancel(async_task *t, async_stream *s, void *item);
+/* Source: the count items of array, in order; 0 or EINVAL */
 ASYNC_API int async_stream_iter_init(async_stream_iter *s, const void *array, size_t item_size,
                                      size_t count);
+/* Source: fn(user, &item) gives 1 an item, 0 the end, < 0 an error item */
 ASYNC_API int async_stream_from_fn_init(async_stream_from_fn *s, size_t item_size,
                                         int (*fn)(void *user, void *item), void *user);
+/* Source: step, a nested async function restarted for each item */
 ASYNC_API int async_stream_unfold_init(async_stream_unfold *s, size_t item_size,
         int (*step)(async_task *t, async_coro *co, void *state, void *item), void *state);
+/* Source: gen, a generator (ASYNC_GEN_YIELD per item) over s->co */
 ASYNC_API int async_stream_gen_init(async_stream_gen *s, size_t item_size, async_stream_fn gen);
+/* Source: c's items; its end (ASYNC_ECLOSED) is the stream's end */
 ASYNC_API int async_stream_mpsc_init(async_stream_mpsc *s, async_mpsc *c);
+/* Source: rx's items; ASYNC_ELAGGED comes as an error item */
 ASYNC_API int async_stream_broadcast_init(async_stream_broadcast *s, async_broadcast_rx *rx);
+/* Source: iv's ticks; each item is the tick's async_time */
 ASYNC_API int async_stream_interval_init(async_stream_interval *s, async_interval *iv);
 
+/* Adapter: fn(in, out, user) for each item (item_size: out's size) */
 ASYNC_API int async_stream_map_init(async_stream_map *s, async_stream *up, size_t item_size,
         void (*fn)(const void *in, void *out, void *user), void *user, void *scratch);
+/* Adapter: fn(in, out, user) returns 1 to keep out, 0 to drop */
 ASYNC_API int async_stream_filter_map_init(async_stream_map *s, async_stream *up, size_t item_size,
         int (*fn)(const void *in, void *out, void *user), void *user, void *scratch);
+/* Adapter: the items for which pred(item, user) holds */
 ASYNC_API int async_stream_filter_init(async_stream_filter *s, async_stream *up,
         int (*pred)(const void *item, void *user), void *user);
+/* Adapter: items while pred holds; ends at the first that fails */
 ASYNC_API int async_stream_take_while_init(async_stream_filter *s, async_stream *up,
         int (*pred)(const void *item, void *user), void *user);
+/* Adapter: drops items while pred holds, then passes all */
 ASYNC_API int async_stream_skip_while_init(async_stream_filter *s, async_stream *up,
         int (*pred)(const void *item, void *user), void *user);
+/* Adapter: an async map; fn is a nested async function, 0 or an error item */
 ASYNC_API int async_stream_then_init(async_stream_then *s, async_stream *up, size_t item_size,
         int (*fn)(async_task *t, async_coro *co, const void *in, void *out, void *user),
         void *user, void *scratch);
+/* Adapter: the first n items (error items pass uncounted); 0 reads nothing */
 ASYNC_API int async_stream_take_init(async_stream_count *s, async_stream *up, uint64_t n);
+/* Adapter: drops the first n items (error items pass uncounted) */
 ASYNC_API int async_stream_skip_init(async_stream_count *s, async_stream *up, uint64_t n);
+/* Adapter: items are a uint64_t index, then the item at offset 8 */
 ASYNC_API int async_stream_enumerate_init(async_stream_count *s, async_stream *up);
+/* Item size of chunks(n) over up: a size_t count then n items (0: bad) */
 ASYNC_API size_t async_stream_chunk_size(const async_stream *up, size_t n);
+/* Adapter: batches of up to n items (a short last one, never empty) */
 ASYNC_API int async_stream_chunks_init(async_stream_chunks *s, async_stream *up, size_t n);
+/* Adapter: as chunks, and a batch goes out timeout after its first */
 ASYNC_API int async_stream_chunks_timeout_init(async_stream_chunks *s, async_stream *up, size_t n,
                                                async_time timeout);
+/* Adapter: a's item then b's, packed; ends when either ends */
 ASYNC_API int async_stream_zip_init(async_stream_pair *s, async_stream *a, async_stream *b);
+/* Adapter: a's items, then b's */
 ASYNC_API int async_stream_chain_init(async_stream_pair *s, async_stream *a, async_stream *b);
+/* Adapter: a's and b's items as they come (alternating while both ready) */
 ASYNC_API int async_stream_merge_init(async_stream_pair *s, async_stream *a, async_stream *b);
+/* Adapter: the items of n streams, round robin; ends when all have */
 ASYNC_API int async_stream_select_all_init(async_stream_select_all *s, async_stream **up, size_t n);
+/* Adapter: at least period between items */
 ASYNC_API int async_stream_throttle_init(async_stream_timed *s, async_stream *up, async_time period);
+/* Adapter: ASYNC_ETIMEDOUT as an error item once per gap over timeout */
 ASYNC_API int async_stream_timeout_init(async_stream_timed *s, async_stream *up, async_time timeout);
+/* Bytes of one slot of buffered / buffer_unordered (0 if up is NULL) */
 ASYNC_API size_t async_stream_slot_size(size_t state_size, const async_stream *up, size_t out_size);
+/* Adapter: up to n calls of fn at once, outputs in input order */
 ASYNC_API int async_stream_buffered_init(async_stream_buffered *s, async_stream *up, size_t n,
         size_t item_size, async_stream_async_fn fn, size_t state_size, void *user, void *slots);
+/* Adapter: up to n calls of fn at once, outputs as they complete */
 ASYNC_API int async_stream_buffer_unordered_init(async_stream_buffered *s, async_stream *up,
         size_t n, size_t item_size, async_stream_async_fn fn, size_t state_size, void *user,
         void *slots);
+/* n outputs each seeing every item of up; ring: cap items of up */
 ASYNC_API int async_stream_fanout_init(async_stream_fanout *f, async_stream *up, void *ring,
                                        size_t cap, async_stream_fanout_out *outs, size_t n);
+/* out stops holding the others back; EBUSY while its task reads up */
 ASYNC_API int async_stream_fanout_release(async_stream_fanout_out *out);
 
 /* Sinks: ops; they run over ready items within one poll (spending the budget). */
 ASYNC_API int async_stream_fold(async_task *t, async_stream *s, async_stream_sink *k, void *acc,
         int (*fn)(void *acc, const void *item, void *user), void *user, void *scratch);
+/* op: fn(item, user) for every item: 0 at the end; fn < 0 stops with it */
 ASYNC_API int async_stream_for_each(async_task *t, async_stream *s, async_stream_sink *k,
         int (*fn)(const void *item, void *user), void *user, void *scratch);
+/* op: 0 at the end, the count in k->count */
 ASYNC_API int async_stream_count_items(async_task *t, async_stream *s, async_stream_sink *k,
                                        void *scratch);
+/* op: items into buf: 0 at the end, ASYNC_ELIMIT once cap items are in */
 ASYNC_API int async_stream_collect(async_task *t, async_stream *s, async_stream_sink *k,
                                    void *buf, size_t cap);
+/* op: items into an allocated *buf (free it always); ELIMIT, ENOMEM */
 ASYNC_API int async_stream_collect_alloc(async_task *t, async_stream *s, async_stream_sink *k,
                                          void **buf, size_t limit);
+/* op: run b's calls to the end of its stream: 0, or an error */
 ASYNC_API int async_stream_for_each_concurrent(async_task *t, async_stream_buffered *b,
                                                async_stream_sink *k, void *scratch);
 
@@ -7330,7 +7421,7 @@ ASYNC_DEF int async_stream_fanout_release(async_stream_fanout_out *o) {
 /* ---- sinks ----------------------------------------------------------------------------
    They consume every ready item within one poll (the sources spend the budget, so a
    long ready stream still yields). Error items are counted and skipped, or end the
-   sink at once with k->stop_on_error (the try_ forms). */
+   sink at once with k->stop_on_error (as futures' try_fold). */
 static int async__sink_error(async_stream_sink *k, int rc) {
     if (k->stop_on_error) return 1;
     k->errors++;
