@@ -982,7 +982,9 @@ CODE IN THIS MANUAL
 
 9 I/O AND THREADS (>>io, >>threads)
 ===================================
-   Hosted builds only. A descriptor is awaited through an async_io (in your
+   What for: sockets, pipes, signals and child processes awaited like any other
+   operation, and blocking calls (files, name lookups, your own) kept off the loop.
+   The model: hosted builds only. A descriptor is awaited through an async_io (in your
    storage, zeroed) registered with a runtime's reactor; every operation below
    tries the system call first and waits only when it meets EAGAIN, so a task
    awaits a socket as it awaits a channel. Ops take an async_waiter (zeroed) as
@@ -1138,21 +1140,6 @@ CODE IN THIS MANUAL
                                          handler stays installed for that): no
                                          zombies. A process that sets SIGCHLD to
                                          SIG_IGN gets -ECHILD from the wait.
-   Phased shutdown (hosted), for servers in one call:
-     async_shutdown_init(sd, rt, root, tasks, pool, grace)  subscribes to SIGINT
-                                         and SIGTERM; root (a CancellationToken),
-                                         tasks (a JoinSet) and pool may be NULL
-     async_shutdown_run(t, sd)           op: waits for SIGINT, SIGTERM or
-                                         async_shutdown_request(sd); cancels root;
-                                         lets the JoinSet's tasks finish until
-                                         grace has passed (ASYNC_TIME_NEVER: wait
-                                         for them all); aborts the rest (telling
-                                         sd->on_abort(task, sd->user) of each) and
-                                         waits for them to unwind; stops the pool.
-                                         Returns how many were aborted; sd->signo
-                                         says what started it (0: a request),
-                                         sd->drained how many ended in time
-     async_shutdown_request(sd), async_shutdown_destroy(sd) (EBUSY while run waits)
    Threads (hosted; -DASYNC_NO_THREADS drops them; link with -pthread). A
    runtime is single-threaded: other threads reach it only through a waker
    (async_waker_wake), the blocking pool and the inbox, all of which wake it
@@ -1200,6 +1187,212 @@ CODE IN THIS MANUAL
      async_inbox_recv(t, q, item)        op: items in sending order per thread;
                                          ASYNC_ECLOSED once closed and drained
      async_inbox_close(q), async_inbox_destroy(q) (ASYNC_EBUSY while a task waits)
+   One echo round trip over loopback, then a call on the blocking pool:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+    #include <string.h>
+
+    // One echo round trip over loopback: a server task accepts one connection and
+    // echoes what it reads until the peer closes; the client writes, reads back.
+    typedef struct {
+        async_task task;
+        async_io *lis, conn;
+        async_waiter w;
+        char buf[64];
+        int n;
+    } server;
+
+    static int serve(async_task *t) {
+        server *f = (server *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_sock_accept(t, f->lis, &f->w, &f->conn, NULL));
+        if (rc < 0) ASYNC_RETURN(rc);
+        for (;;) {
+            ASYNC_AWAIT(f->n, async_io_read(t, &f->conn, &f->w, f->buf, sizeof f->buf));
+            if (f->n <= 0) break;            // 0: the peer closed; < 0: an error
+            ASYNC_AWAIT(rc, async_io_write_all(t, &f->conn, &f->w, f->buf, (size_t)f->n));
+            if (rc < 0) break;
+        }
+        ASYNC_CLEANUP();
+        async_io_close(&f->conn);            // a zeroed or closed io: nothing to do
+        ASYNC_END(f->n);
+    }
+
+    typedef struct {
+        async_task task;
+        async_addr addr;
+        async_io sock;
+        async_waiter w;
+        char reply[5];
+    } client;
+
+    static int call(async_task *t) {
+        client *f = (client *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_sock_connect(t, &f->sock, &f->w, &f->addr));
+        if (rc < 0) ASYNC_RETURN(rc);
+        ASYNC_AWAIT(rc, async_io_write_all(t, &f->sock, &f->w, "ping", 4));
+        if (rc >= 0) ASYNC_AWAIT(rc, async_io_read_exact(t, &f->sock, &f->w, f->reply, 4));
+        ASYNC_RETURN(rc);
+        ASYNC_CLEANUP();
+        async_io_close(&f->sock);            // the server reads 0 and ends
+        ASYNC_END(0);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static async_io lis;
+        static server s;
+        static client c;
+        async_addr any;
+        char where[64];
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        async_addr_parse(&any, "127.0.0.1:0");               // port 0: the kernel picks
+        if (async_sock_listen(&rt, &lis, &any, NULL) < 0) return 1;
+        async_sock_local_addr(&lis, &c.addr);
+        async_addr_format(&c.addr, where, sizeof where);
+        s.lis = &lis;
+        async_task_spawn(&rt, &s.task, serve, "server");
+        async_task_spawn(&rt, &c.task, call, "client");
+        async_runtime_run(&rt);
+        printf("%s echoed \"%s\"\n", where, c.reply);
+        async_io_close(&lis);
+        async_runtime_destroy(&rt);
+        return strcmp(c.reply, "ping") == 0 ? 0 : 1;
+    }
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    // A call that would stall the loop runs on the blocking pool.
+    static int slow_sum(void *arg) {
+        int n = *(int *)arg, i, sum = 0;
+        for (i = 1; i <= n; i++) sum += i;
+        return sum;
+    }
+
+    typedef struct {
+        async_task task;
+        async_pool *pool;
+        async_blocking job;                  // zeroed, in the frame
+        int n;
+    } frame;
+
+    static int run(async_task *t) {
+        frame *f = (frame *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_spawn_blocking(t, f->pool, &f->job, slow_sum, &f->n));
+        printf("sum 1..%d = %d\n", f->n, rc);
+        ASYNC_END(rc == 5050 ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static async_pool pool;
+        static frame f;
+        int rc;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        if (async_pool_init(&pool, &rt, NULL) < 0) return 1;
+        f.pool = &pool;
+        f.n = 100;
+        rc = async_runtime_block_on(&rt, &f.task, run, "main");
+        async_pool_destroy(&pool);           // from the loop's thread, outside its tasks
+        async_runtime_destroy(&rt);
+        return rc;
+    }
+   Traps: a descriptor registered with one runtime belongs to it (hand it to
+   another with async_io_move, never share it); close what you registered in
+   ASYNC_CLEANUP, so an abort does not leak it; read_exact, write_all,
+   read_until and read_line are not cancel safe (a timeout around them loses
+   the bytes already moved); a blocking call on the loop's thread stalls every
+   task: use the pool; EMFILE from accept needs a pause before the next accept.
+
+10 SHUTDOWN (>>shutdown)
+========================
+   What for: a server that stops cleanly on ctrl-c or SIGTERM: stop taking work,
+   let what runs finish for a while, cancel the rest, stop the pool.
+   The model: one async_shutdown and one task that awaits async_shutdown_run;
+   the server's tasks live in a JoinSet and watch a root CancellationToken
+   (hosted builds).
+     async_shutdown_init(sd, rt, root, tasks, pool, grace)  subscribes to SIGINT
+                                         and SIGTERM; root (a CancellationToken),
+                                         tasks (a JoinSet) and pool may be NULL
+     async_shutdown_run(t, sd)           op: waits for SIGINT, SIGTERM or
+                                         async_shutdown_request(sd); cancels root;
+                                         lets the JoinSet's tasks finish until
+                                         grace has passed (ASYNC_TIME_NEVER: wait
+                                         for them all); aborts the rest (telling
+                                         sd->on_abort(task, sd->user) of each) and
+                                         waits for them to unwind; stops the pool.
+                                         Returns how many were aborted; sd->signo
+                                         says what started it (0: a request),
+                                         sd->drained how many ended in time
+     async_shutdown_request(sd), async_shutdown_destroy(sd) (EBUSY while run waits)
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    static async_cancel_token root;
+
+    // A polite worker stops when the root token is cancelled; a stubborn one does not.
+    typedef struct { async_task task; async_waiter w; async_timer timer; } worker;
+
+    static int polite(async_task *t) {
+        worker *f = (worker *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_cancel_token_wait(t, &root, &f->w));
+        ASYNC_END(rc);
+    }
+
+    static int stubborn(async_task *t) {
+        worker *f = (worker *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_SEC(60)));
+        ASYNC_END(rc);
+    }
+
+    typedef struct { async_task task; async_shutdown *sd; int aborted; } stopper;
+
+    static int stop(async_task *t) {
+        stopper *f = (stopper *)t;
+        ASYNC_BEGIN(t);
+        async_shutdown_request(f->sd);      // as if SIGTERM had come
+        ASYNC_AWAIT(f->aborted, async_shutdown_run(t, f->sd));
+        printf("%d drained, %d aborted\n", f->sd->drained, f->aborted);   // 1 drained, 1 aborted
+        ASYNC_END(0);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static async_joinset tasks;
+        static async_shutdown sd;
+        static worker a, b;
+        static stopper s;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        async_joinset_init(&tasks, &rt);
+        async_joinset_spawn(&tasks, &a.task, polite, "polite");
+        async_joinset_spawn(&tasks, &b.task, stubborn, "stubborn");
+        if (async_shutdown_init(&sd, &rt, &root, &tasks, NULL, ASYNC_MS(50)) < 0) return 1;
+        s.sd = &sd;
+        async_task_spawn(&rt, &s.task, stop, "shutdown");
+        async_runtime_run(&rt);
+        async_shutdown_destroy(&sd);
+        async_joinset_destroy(&tasks);
+        async_runtime_destroy(&rt);
+        return sd.drained == 1 && s.aborted == 1 ? 0 : 1;
+    }
+   Traps: a task that ignores the root token is aborted at the end of the grace
+   period, so its cleanup section must release what it holds; spawn the server's
+   connections into the JoinSet, or the shutdown cannot wait for them.
 
 11 DEBUGGING (>>debug)
 ======================
@@ -2591,47 +2784,79 @@ typedef struct async_listen_opts {
     uint8_t v6only;                     /* IPv6: refuse IPv4-mapped peers */
 } async_listen_opts;
 
+/* "poll" or "epoll": the reactor backend of this build */
 ASYNC_API const char *async_io_backend(const async_runtime *rt);
+/* Make fd non-blocking and watch it with rt; EBUSY if io is registered */
 ASYNC_API int async_io_register(async_runtime *rt, async_io *io, int fd);
+/* Stop watching: the fd, still open, in its blocking mode; waiters get ECLOSED */
 ASYNC_API int async_io_deregister(async_io *io);
+/* dst (zeroed or closed) takes over src, registration included; EBUSY if waited */
 ASYNC_API int async_io_move(async_io *dst, async_io *src);
+/* Deregister and close; 0 for a zeroed or closed io (cleanup can always call it) */
 ASYNC_API int async_io_close(async_io *io);
+/* The registered descriptor, or ASYNC_EINVAL */
 ASYNC_API int async_io_fd(const async_io *io);
+/* op: 0 once io is ready for dir (ASYNC_IO_READ or _WRITE), for your own call */
 ASYNC_API int async_io_ready(async_task *t, async_io *io, async_waiter *w, int dir);  /* op */
+/* Your call met EAGAIN: forget dir's readiness, then wait again with ready */
 ASYNC_API int async_io_clear_ready(async_io *io, int dir);
+/* op: bytes read (> 0), 0 at end of file, or -errno */
 ASYNC_API int async_io_read(async_task *t, async_io *io, async_waiter *w, void *buf,
                             size_t len);                                              /* op */
+/* op: bytes written (maybe fewer than len), or -errno */
 ASYNC_API int async_io_write(async_task *t, async_io *io, async_waiter *w, const void *buf,
                              size_t len);                                             /* op */
+/* op: len once all came, ASYNC_EEOF if the peer closed first */
 ASYNC_API int async_io_read_exact(async_task *t, async_io *io, async_waiter *w, void *buf,
                                   size_t len);                                        /* op */
+/* op: len once all is written (partial writes completed), or -errno */
 ASYNC_API int async_io_write_all(async_task *t, async_io *io, async_waiter *w,
                                  const void *buf, size_t len);                        /* op */
+/* Half-close: ASYNC_IO_READ, _WRITE (the peer reads EOF) or _BOTH */
 ASYNC_API int async_io_shutdown(async_io *io, int how);
+/* A pipe with both ends registered (rd, wr); -errno */
 ASYNC_API int async_pipe(async_runtime *rt, async_io *rd, async_io *wr);
 
+/* Numeric "1.2.3.4:80", "[::1]:80" or "unix:/path" into a; EINVAL */
 ASYNC_API int async_addr_parse(async_addr *a, const char *text);
+/* A Unix socket address for path; EINVAL if it does not fit */
 ASYNC_API int async_addr_unix(async_addr *a, const char *path);
+/* a as text into buf: its length, or ASYNC_ELIMIT if cut short */
 ASYNC_API int async_addr_format(const async_addr *a, char *buf, size_t size);
+/* The port of an IPv4 or IPv6 address, else EINVAL */
 ASYNC_API int async_addr_port(const async_addr *a);
+/* AF_INET, AF_INET6 or AF_UNIX; EINVAL if a is empty */
 ASYNC_API int async_addr_family(const async_addr *a);
+/* a as a struct sockaddr * for system calls of your own */
 ASYNC_API void *async_addr_sockaddr(async_addr *a);
 
+/* Bind and listen (opts NULL: backlog 1024, SO_REUSEADDR); io registered */
 ASYNC_API int async_sock_listen(async_runtime *rt, async_io *io, const async_addr *a,
                                 const async_listen_opts *opts);
+/* op: conn (zeroed or closed) is the new connection, *peer its address */
 ASYNC_API int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, async_io *conn,
                                 async_addr *peer);                                    /* op */
+/* op: 0 once connected (io made and registered); closed again on failure */
 ASYNC_API int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
                                  const async_addr *a);                                /* op */
+/* The address io is bound to (after port 0: the port the kernel chose) */
 ASYNC_API int async_sock_local_addr(const async_io *io, async_addr *a);
+/* The address of the connected peer */
 ASYNC_API int async_sock_peer_addr(const async_io *io, async_addr *a);
+/* TCP_NODELAY on or off */
 ASYNC_API int async_sock_nodelay(async_io *io, int on);
+/* SO_KEEPALIVE on or off */
 ASYNC_API int async_sock_keepalive(async_io *io, int on);
+/* The pending error of a socket (SO_ERROR), cleared: 0 or -errno */
 ASYNC_API int async_sock_error(async_io *io);
+/* A UDP socket bound to a (port 0 for a client), registered */
 ASYNC_API int async_udp_bind(async_runtime *rt, async_io *io, const async_addr *a);
+/* Fix the peer of a UDP socket: then async_io_read / _write */
 ASYNC_API int async_udp_connect(async_io *io, const async_addr *a);
+/* op: bytes sent as one datagram to to */
 ASYNC_API int async_udp_send_to(async_task *t, async_io *io, async_waiter *w, const void *buf,
                                 size_t len, const async_addr *to);                    /* op */
+/* op: bytes of one datagram (cut to len), its sender in *from */
 ASYNC_API int async_udp_recv_from(async_task *t, async_io *io, async_waiter *w, void *buf,
                                   size_t len, async_addr *from);                      /* op */
 #endif
@@ -2665,14 +2890,22 @@ typedef struct async_child {
     uint8_t reaped, kill_on_destroy;
 } async_child;
 
+/* Subscribe to signo from now on (chains any handler); EINVAL for SIGKILL... */
 ASYNC_API int async_signal_init(async_signal *s, async_runtime *rt, int signo);
+/* op: signo once delivered since the last recv (several count as one) */
 ASYNC_API int async_signal_recv(async_task *t, async_signal *s);                     /* op */
+/* Unsubscribe (the last one puts the old handler back); EBUSY if waited */
 ASYNC_API int async_signal_destroy(async_signal *s);
+/* fork and exec file (PATH) with argv; exec errors returned, nothing left open */
 ASYNC_API int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
                                 char *const argv[], const async_child_opts *opts);
+/* op: 0 once it has exited (c->exit_code, c->term_signal); cancel safe */
 ASYNC_API int async_child_wait(async_task *t, async_child *c);                       /* op */
+/* 1 exited (exit_code, term_signal set), 0 running, or an error */
 ASYNC_API int async_child_try_wait(async_child *c);
+/* Send signo; ASYNC_ESTATE once reaped (its pid may be reused) */
 ASYNC_API int async_child_kill(async_child *c, int signo);
+/* Close our pipe ends; a running child: killed if kill_on_destroy, reaped */
 ASYNC_API int async_child_destroy(async_child *c);
 #endif
 
@@ -2691,21 +2924,32 @@ typedef struct async_bufwriter {
     size_t cap, len, done;              /* buf[done..len) still to write */
 } async_bufwriter;
 
+/* Read io through buf (cap bytes, yours) */
 ASYNC_API int async_bufreader_init(async_bufreader *r, async_io *io, void *buf, size_t cap);
+/* op: bytes buffered (reading if none), 0 at end of file */
 ASYNC_API int async_bufreader_fill(async_task *t, async_bufreader *r, async_waiter *w); /* op */
+/* op: read more behind the buffered bytes: new bytes, 0 EOF, ELIMIT full */
 ASYNC_API int async_bufreader_fill_more(async_task *t, async_bufreader *r,
                                         async_waiter *w);                             /* op */
+/* The buffered bytes (*len of them), without consuming them */
 ASYNC_API const void *async_bufreader_data(const async_bufreader *r, size_t *len);
+/* Drop n buffered bytes; EINVAL if fewer are buffered */
 ASYNC_API int async_bufreader_consume(async_bufreader *r, size_t n);
+/* op: up to len bytes, from the buffer first; 0 at end of file */
 ASYNC_API int async_bufreader_read(async_task *t, async_bufreader *r, async_waiter *w,
                                    void *out, size_t len);                            /* op */
+/* op: bytes up to and including delim; ASYNC_ELIMIT after cap without it */
 ASYNC_API int async_bufreader_read_until(async_task *t, async_bufreader *r, async_waiter *w,
                                          int delim, void *out, size_t cap);           /* op */
+/* op: a '\n'-ended line, NUL-terminated (at most cap - 1 bytes) */
 ASYNC_API int async_bufreader_read_line(async_task *t, async_bufreader *r, async_waiter *w,
                                         char *line, size_t cap);                      /* op */
+/* Write io through buf (cap bytes, yours) */
 ASYNC_API int async_bufwriter_init(async_bufwriter *wr, async_io *io, void *buf, size_t cap);
+/* op: len, copied into the buffer (flushing first when it does not fit) */
 ASYNC_API int async_bufwriter_write(async_task *t, async_bufwriter *wr, async_waiter *w,
                                     const void *data, size_t len);                    /* op */
+/* op: 0 once everything buffered is written; cancel safe */
 ASYNC_API int async_bufwriter_flush(async_task *t, async_bufwriter *wr, async_waiter *w);
 #endif
 
@@ -2746,16 +2990,26 @@ typedef struct async_inbox {
     size_t item_size, cap;
 } async_inbox;
 
+/* Up to desc->max_threads (64) threads for rt, started on demand; desc may be NULL */
 ASYNC_API int async_pool_init(async_pool *p, async_runtime *rt, const async_pool_desc *desc);
+/* Cancel queued calls, wait for running ones, join the threads */
 ASYNC_API int async_pool_destroy(async_pool *p);
+/* Threads alive now */
 ASYNC_API int async_pool_threads(const async_pool *p);
+/* op: run fn(arg) on a pool thread: its result (job: zeroed, in the frame) */
 ASYNC_API int async_spawn_blocking(async_task *t, async_pool *p, async_blocking *job,
                                    int (*fn)(void *arg), void *arg);                   /* op */
+/* A bounded queue of cap items (allocated) that any thread sends into */
 ASYNC_API int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_size, size_t cap);
+/* Free it; EBUSY while a task waits in recv */
 ASYNC_API int async_inbox_destroy(async_inbox *q);
+/* Copy item in; ASYNC_EAGAIN when full, ASYNC_ECLOSED once closed */
 ASYNC_API int async_inbox_try_send(async_inbox *q, const void *item);  /* Context: any thread */
+/* Copy item in, blocking the calling thread while full (not the loop's) */
 ASYNC_API int async_inbox_send(async_inbox *q, const void *item);      /* Context: any thread */
+/* Later sends fail; the receiver drains what is queued, then ECLOSED */
 ASYNC_API int async_inbox_close(async_inbox *q);                       /* Context: any thread */
+/* op: 0 with the next item; ASYNC_ECLOSED once closed and drained */
 ASYNC_API int async_inbox_recv(async_task *t, async_inbox *q, void *item);              /* op */
 
 /* Name resolution and regular files, through the blocking pool. */
@@ -2769,12 +3023,16 @@ typedef struct async_file_op {
     struct async__req *req;             /* allocated while the call runs */
 } async_file_op;
 
+/* op: getaddrinfo on the pool: up to max addresses into out, how many */
 ASYNC_API int async_resolve(async_task *t, async_pool *p, async_resolve_op *r, const char *host,
                             const char *service, async_addr *out, int max);           /* op */
+/* op: open(path, flags | O_CLOEXEC, mode) on the pool: the descriptor */
 ASYNC_API int async_file_open(async_task *t, async_pool *p, async_file_op *op,
                               const char *path, int flags, int mode);                 /* op */
+/* op: pread at offset (< 0: read at the position) on the pool: bytes read */
 ASYNC_API int async_file_read(async_task *t, async_pool *p, async_file_op *op, int fd,
                               void *buf, size_t len, long long offset);               /* op */
+/* op: pwrite at offset (< 0: write at the position) on the pool: bytes written */
 ASYNC_API int async_file_write(async_task *t, async_pool *p, async_file_op *op, int fd,
                                const void *buf, size_t len, long long offset);        /* op */
 #endif
@@ -2802,11 +3060,15 @@ typedef struct async_shutdown {
     uint8_t phase, requested;
 } async_shutdown;
 
+/* Subscribe to SIGINT and SIGTERM; root, tasks and pool may be NULL */
 ASYNC_API int async_shutdown_init(async_shutdown *sd, async_runtime *rt,
                                   async_cancel_token *root, async_joinset *tasks,
                                   struct async_pool *pool, async_time grace);
+/* Start the shutdown now, as a signal would */
 ASYNC_API int async_shutdown_request(async_shutdown *sd);
+/* op: wait for a signal or request, drain until grace, abort: how many aborted */
 ASYNC_API int async_shutdown_run(async_task *t, async_shutdown *sd);                  /* op */
+/* Unsubscribe from the signals; EBUSY while run waits */
 ASYNC_API int async_shutdown_destroy(async_shutdown *sd);
 #endif
 
@@ -2814,7 +3076,9 @@ ASYNC_API int async_shutdown_destroy(async_shutdown *sd);
 // >>debug
 
 typedef void (*async_write_fn)(void *user, const char *text);
+/* Write every live task (name, state, where it waits, on what); NULL write: stderr */
 ASYNC_API void async_dump(async_runtime *rt, async_write_fn write, void *user);
+/* The name of an ASYNC_TASK_* state ("waiting"...), "?" if unknown */
 ASYNC_API const char *async_task_state_name(int state);
 
 #ifdef ASYNC_FAULT_INJECTION
@@ -2857,8 +3121,11 @@ typedef struct async_faults {
     void (*preempt)(void *user);
     void *user;
 } async_faults;
+/* Install the fault hooks (NULL: none); in ASYNC_FAULT_INJECTION builds only */
 ASYNC_API void async_faults_set(const async_faults *f);     /* NULL: none */
+/* The faults the kernel can give at call: *n codes (-errno or ASYNC_FAULT_SHORT) */
 ASYNC_API const int *async_sys_faults(int call, int *n);    /* what can go wrong there */
+/* The name of an ASYNC_SYS_* call site ("read"...) */
 ASYNC_API const char *async_sys_name(int call);
 #endif
 
