@@ -540,6 +540,13 @@ CODE IN THIS MANUAL
    lock or permit leaks); a Notify permit chosen for a cancelled wait is passed on;
    a cancelled Barrier wait takes its party back out (Tokio's is not cancel safe).
    Like Tokio, a cancelled lock/acquire/notified loses its place in the queue.
+   A lock held across no await at all, in a task body:
+   [fragment]
+    ASYNC_AWAIT(rc, async_mutex_lock(t, &f->m, &f->w));
+    if (rc == 0) {
+        f->sum += f->item;              // nobody else is inside
+        async_mutex_unlock(&f->m);
+    }
    Four workers, two at a time (a semaphore), count under a mutex held across a
    yield:
    [program]
@@ -1396,6 +1403,49 @@ CODE IN THIS MANUAL
 
 11 DEBUGGING (>>debug)
 ======================
+   What for: finding the task that hangs, and the one that hogs the loop, in a
+   program of thousands of tasks; shaking a program with faults it must survive.
+   The model: every task has a name and, while suspended, the site of its await
+   (file, line, the awaited expression as written); async_dump prints them all,
+   as a task dump of a hung server. Counters (async_runtime_stats) and a slow-poll
+   warning are built in; ASYNC_NO_DEBUG compiles the layer out.
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+    #include <string.h>
+
+    typedef struct { async_task task; async_notify n; async_waiter w; } stuck;
+
+    static int wait_forever(async_task *t) {
+        stuck *f = (stuck *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_notify_wait(t, &f->n, &f->w));   // nobody notifies
+        ASYNC_END(rc);
+    }
+
+    static char text[1024];
+    static void collect(void *user, const char *line) {
+        (void)user;
+        strncat(text, line, sizeof text - strlen(text) - 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static stuck s;
+        int blocked;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        async_task_spawn(&rt, &s.task, wait_forever, "stuck");
+        blocked = async_runtime_run(&rt);    // 1: one task can never finish
+        async_dump(&rt, collect, NULL);      // name, state, file:line, awaited expression
+        fputs(text, stdout);
+        async_runtime_destroy(&rt);          // cancels it: its wait is unlinked
+        return blocked == 1 && strstr(text, "stuck") && strstr(text, "async_notify_wait") ? 0 : 1;
+    }
+   Traps: async_runtime_run returning nonzero is the cue to dump; the dump
+   shows where a task waits, not who should wake it; ASYNC_NO_SITES (the
+   freestanding default) leaves only the resume line.
      async_dump(rt, write, user)   every live task: name, state, file:line where
                                    it is suspended and what it awaits there (the
                                    text of the awaited expression); write NULL
@@ -1467,8 +1517,14 @@ CONFIGURATION (>>config)
    (async_runtime_init, async_task_spawn...), so translation units that
    disagree fail to link instead of corrupting memory.
 
-   Runtime settings are a desc whose zero fields mean "default":
-     async_runtime_desc d = {0}; d.seed = 42; async_runtime_init(&rt, &d);
+   Runtime settings are a desc whose zero fields mean "default" (each field's
+   default is in its declaration, >>core):
+   [fragment]
+    async_runtime_desc d = {0};         // every zero field means "default"
+    d.seed = 42;                        // a random (reproducible) order of ready tasks
+    d.slow_poll = ASYNC_MS(10);         // warn of a poll that runs longer
+    d.start_paused = 2;                 // the paused clock, auto-advancing (tests)
+    (void)d;                            // then async_runtime_init(&rt, &d)
 
 PITFALLS
 ========
@@ -1526,10 +1582,27 @@ DESIGN NOTES
 
 REVISION HISTORY
 ================
-   0.1.0 (2026-11-22)  coroutines, executor, tasks, timers, paused clock, dump;
-                       sync primitives and channels; combinators, JoinSet, retry,
-                       circuit breaker, bulkhead; streams: sources, adapters,
-                       sinks, buffered/buffer_unordered, fan-out
+   0.1.0 (2026-11-22)  coroutines, executor, tasks, timers (a hierarchical
+                       wheel), paused clock, dump; sync primitives and channels;
+                       combinators, JoinSet, retry, circuit breaker, bulkhead;
+                       streams: sources, adapters, sinks, buffered and
+                       buffer_unordered, fan-out
+   Since 0.1.0 (unreleased: ASYNC_VERSION_STRING still says 0.1.0), from git log:
+   2026-11-22          I/O: the poll(2) reactor and epoll, TCP over IPv4 and IPv6,
+                       Unix sockets, UDP, pipes; threads: the blocking pool
+                       (spawn_blocking), the inbox; signals (chained handlers)
+                       and child processes; buffered reader and writer; name
+                       resolution and files on the pool
+   2026-12-02          phased shutdown (async_shutdown); async_io_move; mpsc
+                       recv_many; an await stores its resume point only when it
+                       suspends; a cancelled task's cleanup runs to its end; a
+                       timeout that fires spends budget; example servers (echo,
+                       chat, proxy, httpd, miniredis)
+   2026-12-03          a failed init leaves an inert object; a task aborted
+                       before its first poll runs its cleanup; fault injection
+                       (ASYNC_FAULT_INJECTION, ASYNC_FAULTS) and
+                       async_runtime_next_deadline; atomics for tcc; the stream
+                       timeout counts from the item handed out last
 */
 
 #ifndef ASYNC_H_INCLUDED
