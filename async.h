@@ -827,7 +827,8 @@ CODE IN THIS MANUAL
        jitter (ASYNC_JITTER_FULL default, _EQUAL, _NONE), retryable(rc);
        _next(b, now, rc, &delay) gives the delay min(max, base * 2^n) jittered, or
        ASYNC_ELIMIT / ASYNC_ETIMEDOUT. Jitter: FULL (default) [0, d], EQUAL [d/2, d],
-       NONE; b->rng is seeded per backoff (set it to replay a sequence). ASYNC_RETRY(rc, b, timer, op) and
+       NONE; b->rng is seeded per backoff (set it to replay a sequence).
+       ASYNC_RETRY(rc, b, timer, op) and
        ASYNC_RETRY_CALL(rc, b, timer, child, call) retry until success, a
        non-retryable error, or the backoff stops (rc: the last result); each starts
        a new sequence (async_backoff_reset), and b->last_delay says what it waited.
@@ -1004,11 +1005,11 @@ CODE IN THIS MANUAL
    connections choose epoll. Measured here (make bench, bench_echo: server CPU
    per 64-byte echo round trip on loopback): 1 to 1000 busy connections, poll
    8-19 us and epoll 7-19 us, both within 10% of a hand-written epoll server;
-   10 busy + 10,000 idle, poll 222-278 us and epoll 8.8-9.0 us. A loop turn waits for I/O no longer than the next
-   timer and wakes exactly the tasks whose descriptors became ready; a busy
-   runtime still looks at I/O (without waiting) every turn of event_interval
-   polls. Every completed operation spends budget, so a socket that is always
-   readable cannot starve other tasks.
+   10 busy + 10,000 idle, poll 222-278 us and epoll 8.8-9.0 us. A loop turn waits
+   for I/O no longer than the next timer and wakes exactly the tasks whose
+   descriptors became ready; a busy runtime still looks at I/O (without waiting)
+   every turn of event_interval polls. Every completed operation spends budget, so
+   a socket that is always readable cannot starve other tasks.
      async_io_register(rt, io, fd)       make fd non-blocking and watch it; EBUSY if
                                          io is registered; epoll refuses regular
                                          files (EPERM): use the blocking pool
@@ -1633,7 +1634,8 @@ REVISION HISTORY
     !defined(_DEFAULT_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_BSD_SOURCE) && \
     !defined(__APPLE__)
 #if defined(_FEATURES_H)
-#error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, or define _POSIX_C_SOURCE=200809L"
+#error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, \
+or define _POSIX_C_SOURCE=200809L"
 #endif
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -2786,9 +2788,11 @@ ASYNC_API int async_stream_merge_init(async_stream_pair *s, async_stream *a, asy
 /* Adapter: the items of n streams, round robin; ends when all have */
 ASYNC_API int async_stream_select_all_init(async_stream_select_all *s, async_stream **up, size_t n);
 /* Adapter: at least period between items */
-ASYNC_API int async_stream_throttle_init(async_stream_timed *s, async_stream *up, async_time period);
+ASYNC_API int async_stream_throttle_init(async_stream_timed *s, async_stream *up,
+                                         async_time period);
 /* Adapter: ASYNC_ETIMEDOUT as an error item once per gap over timeout */
-ASYNC_API int async_stream_timeout_init(async_stream_timed *s, async_stream *up, async_time timeout);
+ASYNC_API int async_stream_timeout_init(async_stream_timed *s, async_stream *up,
+                                        async_time timeout);
 /* Bytes of one slot of buffered / buffer_unordered (0 if up is NULL) */
 ASYNC_API size_t async_stream_slot_size(size_t state_size, const async_stream *up, size_t out_size);
 /* Adapter: up to n calls of fn at once, outputs in input order */
@@ -3726,7 +3730,8 @@ static int async__cas(volatile int *p, int expect, int v) {
 #define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
 #elif !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
 /* Plain volatile accesses would be a data race between threads. */
-#error "async.h: no atomic operations known for this compiler (gcc, clang, and tcc on x86 have them): define ASYNC_NO_THREADS (wakes from signal handlers still work) or add them here"
+#error "async.h: no atomic operations known for this compiler (gcc, clang, and tcc on x86 \
+have them): define ASYNC_NO_THREADS (wakes from signal handlers still work) or add them here"
 #else
 /* Single core (an MCU with interrupts), or one thread and its signal handlers: plain
    volatile accesses, ordered by a compiler barrier, are atomic for an aligned int.
@@ -5132,7 +5137,8 @@ ASYNC_DEF int async_time_pause(async_runtime *rt, int auto_advance) {
     if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     if (rt->flags & ASYNC__RT_PAUSED) return ASYNC_ESTATE;
     rt->paused_now = async__clock(rt);
-    rt->flags |= (uint32_t)ASYNC__RT_PAUSED | (auto_advance ? (uint32_t)ASYNC__RT_AUTO_ADVANCE : 0u);
+    rt->flags |= (uint32_t)ASYNC__RT_PAUSED |
+                 (auto_advance ? (uint32_t)ASYNC__RT_AUTO_ADVANCE : 0u);
     return 0;
 }
 
@@ -7098,7 +7104,9 @@ ASYNC_DEF int async_stream_from_fn_init(async_stream_from_fn *s, size_t item_siz
     return 0;
 }
 
-static int async__coro_live(const async_coro *co) { return co->lc != 0 && co->lc != ASYNC__LC_DONE; }
+static int async__coro_live(const async_coro *co) {
+    return co->lc != 0 && co->lc != ASYNC__LC_DONE;
+}
 
 static int async__unfold_next(async_task *t, async_stream *st, void *item) {
     async_stream_unfold *s = (async_stream_unfold *)(void *)st;
@@ -7473,7 +7481,8 @@ static int async__select_all_next(async_task *t, async_stream *st, void *item) {
     }
     return s->left ? ASYNC_PENDING : 0;
 }
-ASYNC_DEF int async_stream_select_all_init(async_stream_select_all *s, async_stream **up, size_t n) {
+ASYNC_DEF int async_stream_select_all_init(async_stream_select_all *s, async_stream **up,
+                                           size_t n) {
     size_t i;
     if (!s || !up || !n) return ASYNC_EINVAL;
     for (i = 0; i < n; i++)
@@ -7543,10 +7552,12 @@ static int async__timed_init(async_stream_timed *s, async_stream *up, async_time
     async__memset(&s->timer, 0, sizeof s->timer);
     return 0;
 }
-ASYNC_DEF int async_stream_throttle_init(async_stream_timed *s, async_stream *up, async_time period) {
+ASYNC_DEF int async_stream_throttle_init(async_stream_timed *s, async_stream *up,
+                                         async_time period) {
     return async__timed_init(s, up, period, ASYNC__THROTTLE);
 }
-ASYNC_DEF int async_stream_timeout_init(async_stream_timed *s, async_stream *up, async_time timeout) {
+ASYNC_DEF int async_stream_timeout_init(async_stream_timed *s, async_stream *up,
+                                        async_time timeout) {
     return async__timed_init(s, up, timeout, ASYNC__TIMEOUT);
 }
 
@@ -7559,7 +7570,8 @@ typedef struct async__slot {
     uint8_t status;
 } async__slot;
 
-ASYNC_DEF size_t async_stream_slot_size(size_t state_size, const async_stream *up, size_t out_size) {
+ASYNC_DEF size_t async_stream_slot_size(size_t state_size, const async_stream *up,
+                                        size_t out_size) {
     if (!up) return 0;
     return ASYNC_STREAM_SLOT_SIZE(state_size, up->item_size, out_size);
 }
@@ -8520,7 +8532,8 @@ ASYNC_DEF void *async_addr_sockaddr(async_addr *a) {
 
 ASYNC_DEF int async_addr_port(const async_addr *a) {
     int f = async_addr_family(a);
-    if (f == AF_INET) return ntohs(((const struct sockaddr_in *)(const void *)a->u.bytes)->sin_port);
+    if (f == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)a->u.bytes)->sin_port);
     if (f == AF_INET6)
         return ntohs(((const struct sockaddr_in6 *)(const void *)a->u.bytes)->sin6_port);
     return ASYNC_EINVAL;
@@ -9683,7 +9696,8 @@ ASYNC_DEF int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_si
         return ASYNC_ENOMEM;
     }
     if ((rc = pthread_mutex_init(&qi->mu, NULL)) != 0 ||
-        ((rc = pthread_cond_init(&qi->not_full, NULL)) != 0 && (pthread_mutex_destroy(&qi->mu), 1)) ||
+        ((rc = pthread_cond_init(&qi->not_full, NULL)) != 0 &&
+         (pthread_mutex_destroy(&qi->mu), 1)) ||
         (rc = -async_waker_init(rt, &q->waker)) != 0) {
         if (rc < 0) {
             pthread_cond_destroy(&qi->not_full);
