@@ -1993,12 +1993,15 @@ ASYNC_API int async_waker_wait(async_task *t, async_waker *w);   /* op */
 ////////////////////////////////////////////////////////////////////////////////
 // >>time
 
+/* Durations in nanoseconds, the one time unit: ASYNC_MS(100) is 100 ms. */
 #define ASYNC_NS(n) ((async_time)(n))
 #define ASYNC_US(n) ((async_time)(n) * 1000u)
 #define ASYNC_MS(n) ((async_time)(n) * 1000000u)
 #define ASYNC_SEC(n) ((async_time)(n) * 1000000000u)
-#define ASYNC_TIME_NEVER UINT64_MAX
+#define ASYNC_TIME_NEVER UINT64_MAX     /* a deadline that never comes */
 
+/* An interval's missed ticks: catch up back to back, push the rest back by the delay,
+   or skip to the next multiple of the period. */
 enum { ASYNC_TICK_BURST = 0, ASYNC_TICK_DELAY = 1, ASYNC_TICK_SKIP = 2 };
 
 typedef struct async_interval {
@@ -2032,6 +2035,8 @@ ASYNC_API int async_interval_tick(async_task *t, async_interval *iv, async_time 
 /* The next tick comes one period after the next poll of tick */
 ASYNC_API void async_interval_reset(async_interval *iv);
 
+/* Await op; when duration (or the absolute deadline) passes first, op is cancelled and rc
+   is ASYNC_ETIMEDOUT. _CALL_TIMEOUT: the same around a nested async function call. */
 #define ASYNC_AWAIT_TIMEOUT(rc, timer, duration, op) \
     ASYNC__AWAIT_DL(ASYNC__ID, rc, timer, async__deadline_after(async__t, (duration)), op, #op)
 #define ASYNC_AWAIT_DEADLINE(rc, timer, deadline, op) \
