@@ -1497,7 +1497,9 @@ CONFIGURATION (>>config)
                              desc.now is then required; desc.idle is optional.
      ASYNC_USE_COMPUTED_GOTO resume through labels-as-values (GCC/Clang)
      ASYNC_NO_SITES          do not record await sites (saves rodata on MCUs;
-                             default on in the freestanding profile)
+                             default on in the freestanding profile, where
+                             ASYNC_SITES keeps them)
+     ASYNC_SHORT_NAMES       also define AWAIT and YIELD (ASYNC_AWAIT, ASYNC_YIELD)
      ASYNC_NO_DEBUG          impl: compile out the debug layer (async_dump prints
                              nothing, desc.slow_poll is refused): ~1.8 KB less text
      ASYNC_WHEEL_BITS        timer wheel slots per level, as a power of two (3..6);
@@ -1514,6 +1516,9 @@ CONFIGURATION (>>config)
                              on hosted builds, none in the freestanding profile)
      ASYNC_ASSERT(cond, msg) default: print and abort() unless NDEBUG (hosted),
                              __builtin_trap() (freestanding)
+     ASYNC_FAULT_INJECTION   impl, and in files that call async_faults_set: the
+                             fault hooks and ASYNC_FAULTS (see DEBUGGING); for
+                             tests, a normal build has none of it
    A macro that changes a struct layout changes the names of the entry points
    (async_runtime_init, async_task_spawn...), so translation units that
    disagree fail to link instead of corrupting memory.
