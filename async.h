@@ -1943,7 +1943,7 @@ struct async_waker {
 
 /* Initialise rt (storage that must not move); desc NULL: all defaults. 0 or < 0 */
 ASYNC_API int async_runtime_init(async_runtime *rt, const async_runtime_desc *desc);
-/* Cancel every live task (cleanup runs), free allocated frames; EBUSY in a task */
+/* Cancel every live task (cleanup runs), free allocated frames: tasks ended; EBUSY in one */
 ASYNC_API int async_runtime_destroy(async_runtime *rt);
 /* Run until no task can progress: tasks still alive (0, or those blocked forever) */
 ASYNC_API int async_runtime_run(async_runtime *rt);
