@@ -2105,6 +2105,7 @@ typedef struct async_cancel_token {     /* {0} is a root token, not cancelled */
     uint8_t cancelled;
 } async_cancel_token;
 
+/* Static initialisers: an unlocked mutex, a notify with no waiter and no permit. */
 #define ASYNC_MUTEX_INIT {{0}, 0, 0}
 #define ASYNC_NOTIFY_INIT {{0}, 0}
 
