@@ -110,6 +110,9 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-runs|timeout 60 $(B)/examples/$$e > $(B)/chk/$$e.out 2>&1"; done; \
 	echo "examples-fail-setup-loudly|tests/examples_setup_fails.sh $(B)/chk/setup $(filter-out $(SERVERS),$(EXAMPLES))"; \
 	for e in $(SERVERS); do echo "example-$$e-usage|$(B)/examples/$$e > /dev/null 2> $(B)/chk/$$e.err; [ \$$? -eq 2 ] && grep -qi usage $(B)/chk/$$e.err"; done; \
+	echo "manual-code-blocks-compile-and-run|CC=$(CC) tests/manual.sh $(B)/manual async.h README.md"; \
+	echo "manual-quick-start-is-hello-c|tests/manual.sh --quick-start | cmp - examples/hello.c"; \
+	echo "async-h-lines-at-most-100-columns|awk 'length > 100 { print FILENAME \":\" FNR; bad = 1 } END { exit bad }' async.h"; \
 	echo "abi-same-config-links|$(CC) -I. tests/compile/abi_impl.c tests/compile/abi_user.c -o $(B)/chk/abi && $(B)/chk/abi"; \
 	echo "abi-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl.o && $(CC) -I. -DASYNC_WHEEL_BITS=4 -c tests/compile/abi_user.c -o $(B)/chk/abi-user4.o && ! $(CC) $(B)/chk/abi-impl.o $(B)/chk/abi-user4.o -o $(B)/chk/abi-bad"; \
 	echo "abi-profile-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl2.o && $(CC) -I. -DASYNC_FREESTANDING -c tests/compile/abi_user.c -o $(B)/chk/abi-userf.o && ! $(CC) $(B)/chk/abi-impl2.o $(B)/chk/abi-userf.o -o $(B)/chk/abi-bad2"; \

@@ -1,4 +1,5 @@
 /* async.h - v0.1.0 - Tokio-style async runtime for C on stackless coroutines - MIT or public domain
+   SPDX-License-Identifier: MIT OR Unlicense
 
    Do this:
        #define ASYNC_IMPLEMENTATION
@@ -7,27 +8,35 @@
    define everywhere else.
 
    TABLE OF CONTENTS (each section is tagged twice, `>>tag`, in the declarations
-   and in the implementation)
+   and in the implementation: search for it)
        QUICK START
-       1 COROUTINES ..................... >>coro
-       2 TASKS AND THE RUNTIME .......... >>core
-       3 TIME ........................... >>time
-       4 SYNC ........................... >>sync
-       5 CHANNELS ....................... >>chan
-       6 COMBINATORS .................... >>combinators
-       7 STREAMS ........................ >>streams
-       8 I/O AND THREADS ................ >>io >>threads
-       9 DEBUGGING ...................... >>debug
-       10 ERRORS ........................ >>errors
-       CONFIGURATION .................... >>config
+       CODE IN THIS MANUAL
+       1 ERRORS ......................... >>errors
+       2 COROUTINES ..................... >>coro
+       3 TASKS AND THE RUNTIME .......... >>core
+       4 TIME ........................... >>time
+       5 SYNC ........................... >>sync
+       6 CHANNELS ....................... >>chan
+       7 COMBINATORS .................... >>combinators
+       8 STREAMS ........................ >>streams
+       9 I/O AND THREADS ................ >>io >>threads
+       10 SHUTDOWN ...................... >>shutdown
+       11 DEBUGGING ..................... >>debug
+       CONFIGURATION .................... >>config (first in the code)
        PITFALLS
+       DESIGN NOTES
+       what the macros need (do not use)  >>details
+       implementation only .............. >>faults (the allocation path, test hooks)
+                                          >>util (intrusive lists, 64-bit arithmetic
+                                          for small cores, formatting)
        LICENSE (end of file)
        REVISION HISTORY
 
 QUICK START
 ===========
-   This program is examples/hello.c, byte for byte:
+   This program is examples/hello.c, byte for byte (make test checks it):
 
+   [program]
     #define ASYNC_IMPLEMENTATION
     #include "async.h"
     #include <stdio.h>
@@ -60,12 +69,130 @@ QUICK START
         return 0;
     }
 
-1 COROUTINES (>>coro)
+CODE IN THIS MANUAL
+===================
+   `make test` compiles every example of this manual (tests/manual.sh), so none of
+   them can drift from the header. Code is indented 4 columns, after a tag line:
+   "[program]" marks a whole program, compiled with -std=c99 -Wall -Wextra
+   -Wpedantic -Werror and run (it must exit 0); "[fragment]" marks statements,
+   compiled inside the body of a task whose frame f has a timer, a waiter w, a
+   mutex m, an mpsc ch and the ints i, n, item and sum (t and rc are in scope);
+   "[not compiled: REASON]" says why not. Reference lists, indented 5 columns and
+   more, give names and contracts (`_init(s, n)` is async_semaphore_init(s, n)
+   under its object's heading); "op" marks an operation, awaited with ASYNC_AWAIT.
+
+1 ERRORS (>>errors)
+===================
+   Functions return int: >= 0 success (a count or a value), < 0 an error code.
+   On hosted builds the codes that have an errno equivalent are -errno
+   (ASYNC_ETIMEDOUT == -ETIMEDOUT), so OS errors pass through unchanged.
+     ASYNC_ECANCELED ASYNC_ETIMEDOUT ASYNC_ENOMEM ASYNC_EINVAL ASYNC_EBUSY
+     ASYNC_EAGAIN ASYNC_EDEADLK ASYNC_ECLOSED ASYNC_ESTATE ASYNC_ELOST
+     ASYNC_ENORECV ASYNC_ELAGGED ASYNC_EREJECTED ASYNC_ELIMIT ASYNC_EEOF
+     ASYNC_ENOTFOUND
+     async_strerror(code)                a message for any code, never NULL
+     ASYNC_RESULT(T)                     struct { int status; T value; }, for a
+                                         function that returns a value and a code;
+                                         ASYNC_IS_OK(r) is r.status >= 0
+   ASYNC_PENDING (INT_MIN) is not an error: it means "not yet".
+   Misuse that cannot be reported as a code (a lost resume point, an operation
+   that ignored cancel mode) fails ASYNC_ASSERT with a message.
+   One error channel, as libuv's: no errno to look at afterwards, no global
+   "last error". A function that fails leaves its object as it was (an init that
+   fails leaves it inert: every later call returns an error), and a call that
+   takes an operation's state and fails has not registered anything.
+   [program]
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef ASYNC_RESULT(double) ratio;      // a status and a value
+
+    static ratio divide(double a, double b) {
+        ratio r = {0, 0.0};
+        if (b == 0) r.status = ASYNC_EINVAL;
+        else r.value = a / b;
+        return r;
+    }
+
+    int main(void) {
+        ratio ok = divide(5, 2), bad = divide(1, 0);
+        printf("%g; %s\n", ok.value, async_strerror(bad.status));   // 2.5; invalid argument
+        return ASYNC_IS_OK(ok) && !ASYNC_IS_OK(bad) && async_strerror(-12345) != NULL ? 0 : 1;
+    }
+
+2 COROUTINES (>>coro)
 =====================
-   A coroutine is a C function whose body sits between ASYNC_BEGIN and
-   ASYNC_END. Each await stores a resume point and returns ASYNC_PENDING; the
+   What for: code that waits (for a timer, a lock, a socket) written as
+   straight-line C, without threads, callbacks, or a stack per task: a task costs
+   its frame struct and a 64-byte header, so a million of them fit in memory.
+   The model: a coroutine is a C function whose body sits between ASYNC_BEGIN
+   and ASYNC_END. Each await stores a resume point and returns ASYNC_PENDING; the
    next call jumps back to it. Locals do NOT survive an await: keep everything
-   that must live across one in the frame struct (see PITFALLS).
+   that must live across one in the frame struct (see PITFALLS). A nested async
+   function has its own frame (an async_coro first) inside its caller's; a
+   generator is one that hands out items with ASYNC_GEN_YIELD.
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct { async_coro co; async_timer timer; } fetch_frame;
+
+    // A nested async function: its frame is embedded in its caller's.
+    static int fetch(async_task *t, fetch_frame *f, int id) {
+        int rc;
+        ASYNC_CORO_BEGIN(t, &f->co);
+        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(10 * id)));
+        if (rc < 0) ASYNC_RETURN(rc);
+        ASYNC_END(id * 100);
+    }
+
+    // A generator: hands out 1..n through *out, then ends with 0.
+    typedef struct { async_coro co; int i; } count_frame;
+    static int count_to(async_task *t, count_frame *g, int n, int *out) {
+        ASYNC_CORO_BEGIN(t, &g->co);
+        for (g->i = 1; g->i <= n; g->i++) {
+            *out = g->i;
+            ASYNC_GEN_YIELD();
+        }
+        ASYNC_END(0);
+    }
+
+    typedef struct {
+        async_task task;
+        fetch_frame fetch;
+        count_frame gen;     // zeroed once, before its first call
+        int item, sum;
+    } main_frame;
+
+    static int main_task(async_task *t) {
+        main_frame *f = (main_frame *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT_CALL(rc, &f->fetch.co, fetch(t, &f->fetch, 3));
+        printf("fetch(3) = %d\n", rc);
+        for (;;) {
+            ASYNC_AWAIT(rc, count_to(t, &f->gen, 3, &f->item));
+            if (rc != ASYNC_ITEM) break;
+            f->sum += f->item;
+        }
+        printf("1 + 2 + 3 = %d\n", f->sum);
+        ASYNC_END(f->sum == 6 ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static main_frame f;
+        int rc;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        rc = async_runtime_block_on(&rt, &f.task, main_task, "main");
+        async_runtime_destroy(&rt);
+        return rc;
+    }
+   Traps (PITFALLS has them all): a local read after an await; an await inside a
+   `switch` of yours (switch form); a generator's async_coro is zeroed once, then
+   awaited with ASYNC_AWAIT (ASYNC_AWAIT_CALL zeroes it on each call: that
+   restarts it).
 
    Functions (actually macros; "may return" means the macro can return from the
    enclosing function):
@@ -101,16 +228,7 @@ QUICK START
 
    Nested async functions take the task and their own frame, which the caller
    embeds in its frame (children that never run at the same time can share a
-   union):
-
-    typedef struct { async_coro co; async_timer timer; } fetch_frame;
-    static int fetch(async_task *t, fetch_frame *f, int id) {
-        int rc;
-        ASYNC_CORO_BEGIN(t, &f->co);
-        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(10 * id)));
-        ASYNC_END(id * 100);
-    }
-    ... in the parent:  ASYNC_AWAIT_CALL(rc, &f->fetch.co, fetch(t, &f->fetch, 3));
+   union), as fetch does in the example above.
 
    Generators are nested async functions that ASYNC_GEN_YIELD items (written
    through an out-pointer) and end with ASYNC_END(0); the caller awaits them
@@ -143,12 +261,65 @@ QUICK START
    restriction but cannot be -Wpedantic clean. Both forms keep a 32-bit key in
    the same place, so the struct layouts do not change.
 
-2 TASKS AND THE RUNTIME (>>core)
+3 TASKS AND THE RUNTIME (>>core)
 ================================
-   A task is a frame struct whose first member is an async_task, plus its
-   function `int fn(async_task *t)`. The runtime (async_runtime, in storage you
-   own; it must not move after init) keeps a FIFO queue of woken tasks and polls
-   only those: a task that waits costs nothing until it is woken.
+   What for: running many coroutines at once on one thread, as Tokio's
+   current-thread runtime does, and handing their results back.
+   The model: a task is a frame struct whose first member is an async_task, plus
+   its function `int fn(async_task *t)`. The runtime (async_runtime, in storage
+   you own; it must not move after init) keeps a FIFO queue of woken tasks and
+   polls only those: a task that waits costs nothing until it is woken. A task's
+   handle is its pointer: join it for its result, abort it to cancel it, or detach
+   it. Here a boss joins one worker and aborts the other:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct { async_task task; async_timer timer; int ms; } worker;
+
+    static int work(async_task *t) {
+        worker *w = (worker *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_sleep(t, &w->timer, ASYNC_MS(w->ms)));
+        if (rc < 0) ASYNC_RETURN(rc);
+        ASYNC_END(w->ms * 2);
+    }
+
+    typedef struct { async_task task; worker *fast, *slow; } boss;
+
+    static int boss_run(async_task *t) {
+        boss *f = (boss *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_task_join(t, &f->fast->task));
+        printf("fast gave %d\n", rc);                      // 20
+        async_task_abort(&f->slow->task);                  // cancelled at its next poll
+        ASYNC_AWAIT(rc, async_task_join(t, &f->slow->task));
+        printf("slow: %s\n", async_strerror(rc));          // operation cancelled
+        ASYNC_END(rc == ASYNC_ECANCELED ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static worker fast = {.ms = 10}, slow = {.ms = 5000};
+        static boss b = {.fast = &fast, .slow = &slow};
+        int result = -1;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        async_task_spawn(&rt, &fast.task, work, "fast");
+        async_task_spawn(&rt, &slow.task, work, "slow");
+        async_task_spawn(&rt, &b.task, boss_run, "boss");
+        if (async_runtime_run(&rt) != 0) return 1;         // tasks left blocked forever
+        async_task_result(&b.task, &result);
+        async_runtime_destroy(&rt);
+        return result;
+    }
+   Traps: a frame must be zeroed when spawned and must not move or be reused
+   while its task lives; an allocated frame (spawn_alloc) is freed by its first
+   join, so read its results through that join; async_runtime_run returning
+   nonzero means tasks wait for something that will never come (async_dump
+   shows what).
 
      async_runtime_init(rt, desc)       desc may be NULL (all defaults)
      async_runtime_destroy(rt)          cancel every live task (cleanup runs),
@@ -222,11 +393,70 @@ QUICK START
    async_task_detach lets the task run on (Tokio's drop), async_task_abort
    cancels it. An allocated frame lives until it has finished AND been joined
    or detached; after that the pointer is invalid.
+     ASYNC_TASK_IDLE      never spawned (a zeroed frame)
+     ASYNC_TASK_QUEUED    ready, in the run queue
+     ASYNC_TASK_RUNNING   being polled
+     ASYNC_TASK_DEFERRED  yielded: runs again after timers and wake-ups are collected
+     ASYNC_TASK_WAITING   suspended until woken
+     ASYNC_TASK_DONE      finished; its result is kept until it is joined
 
-3 TIME (>>time)
+4 TIME (>>time)
 ===============
-   Time is async_time: unsigned 64-bit nanoseconds of a monotonic clock
-   (never the wall clock). Build durations with ASYNC_NS/US/MS/SEC(n).
+   What for: sleeps, periodic work, and a deadline around any wait, and tests
+   that never sleep for real (the paused clock).
+   The model: time is async_time, unsigned 64-bit nanoseconds of a monotonic
+   clock (never the wall clock); build durations with ASYNC_NS/US/MS/SEC(n). A
+   timer (async_timer, zeroed, in the frame) is the state of one sleep; it lives
+   in a hierarchical wheel in the runtime, so arming and cancelling are O(1).
+   ASYNC_AWAIT_TIMEOUT wraps any await: when the time is up first, the operation
+   is cancelled (polled once in cancel mode) and rc is ASYNC_ETIMEDOUT. With the
+   clock paused and auto-advancing, this program's 5 seconds pass at once:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct {
+        async_task task;
+        async_interval iv;
+        async_timer timer;
+        async_notify never;
+        async_waiter w;
+        async_time first, when;
+        int ticks;
+    } frame;
+
+    static int run(async_task *t) {
+        frame *f = (frame *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        async_interval_init(&f->iv, ASYNC_MS(100), ASYNC_TICK_SKIP);
+        for (f->ticks = 0; f->ticks < 3; f->ticks++) {
+            ASYNC_AWAIT(rc, async_interval_tick(t, &f->iv, &f->when));
+            if (f->ticks == 0) f->first = f->when;
+            printf("tick at +%d ms\n", (int)((f->when - f->first) / ASYNC_MS(1)));
+        }
+        // nobody notifies: the timeout cancels the wait
+        ASYNC_AWAIT_TIMEOUT(rc, &f->timer, ASYNC_SEC(5), async_notify_wait(t, &f->never, &f->w));
+        printf("wait: %s\n", async_strerror(rc));
+        ASYNC_END(rc == ASYNC_ETIMEDOUT ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static frame f;
+        async_runtime_desc d = {0};
+        int rc;
+        d.start_paused = 2;      // paused clock, auto-advance: the 5 s pass at once
+        if (async_runtime_init(&rt, &d) < 0) return 1;
+        rc = async_runtime_block_on(&rt, &f.task, run, "clock");
+        async_runtime_destroy(&rt);
+        return rc;
+    }
+   Traps: an interval's first tick is immediate; a timer is one wait's state, so
+   two waits at once need two timers; a timeout goes around one await, not
+   around a block of code (put the block in a nested async function and use
+   ASYNC_AWAIT_CALL_TIMEOUT).
      async_time_now(rt)
      async_runtime_next_deadline(rt)     the earliest pending timer's deadline
                                          (ASYNC_TIME_NEVER if none): how long a
@@ -269,9 +499,12 @@ QUICK START
    paused instant (as Tokio); auto-advance does not wait for armed wakers (a thread
    about to wake a task does not hold time back).
 
-4 SYNC (>>sync)
-==============
-   Every wait queues an async_waiter (in the caller's frame, zeroed) on one kind of
+5 SYNC (>>sync)
+===============
+   What for: tasks that share something (a connection pool, a counter, a config)
+   or wait for each other: Tokio's Mutex, RwLock, Semaphore, Notify, Barrier and
+   CancellationToken, for tasks of one runtime.
+   The model: every wait queues an async_waiter (in the caller's frame, zeroed) on one kind of
    FIFO queue, async_waitq; the object is all-zero when idle unless said otherwise.
    A waiter serves one wait at a time: reuse it (for any object) only once that
    wait has completed or been cancelled.
@@ -307,10 +540,69 @@ QUICK START
    lock or permit leaks); a Notify permit chosen for a cancelled wait is passed on;
    a cancelled Barrier wait takes its party back out (Tokio's is not cancel safe).
    Like Tokio, a cancelled lock/acquire/notified loses its place in the queue.
+   A lock held across no await at all, in a task body:
+   [fragment]
+    ASYNC_AWAIT(rc, async_mutex_lock(t, &f->m, &f->w));
+    if (rc == 0) {
+        f->sum += f->item;              // nobody else is inside
+        async_mutex_unlock(&f->m);
+    }
+   Four workers, two at a time (a semaphore), count under a mutex held across a
+   yield:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
 
-5 CHANNELS (>>chan)
+    static async_mutex lock = ASYNC_MUTEX_INIT;
+    static async_semaphore slots;            // at most 2 workers inside at once
+    static int counter, inside, most_inside;
+
+    typedef struct { async_task task; async_waiter w; int i, v; } worker;
+
+    static int work(async_task *t) {
+        worker *f = (worker *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_semaphore_acquire(t, &slots, &f->w));
+        if (rc < 0) ASYNC_RETURN(rc);
+        if (++inside > most_inside) most_inside = inside;
+        for (f->i = 0; f->i < 100; f->i++) {
+            ASYNC_AWAIT(rc, async_mutex_lock(t, &lock, &f->w));
+            if (rc < 0) break;
+            f->v = counter;
+            ASYNC_YIELD();                   // others run; the lock keeps them out
+            counter = f->v + 1;
+            async_mutex_unlock(&lock);
+        }
+        inside--;
+        async_semaphore_release(&slots, 1);
+        ASYNC_END(0);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static worker w[4];
+        int i;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        async_semaphore_init(&slots, 2);
+        for (i = 0; i < 4; i++) async_task_spawn(&rt, &w[i].task, work, "worker");
+        async_runtime_run(&rt);
+        async_runtime_destroy(&rt);
+        printf("counter %d, at most %d inside\n", counter, most_inside);   // 400, 2
+        return counter == 400 && most_inside == 2 ? 0 : 1;
+    }
+   Traps: a lock is held as long as the task holds it, across awaits too, and
+   there is no destructor: every path out (errors, ASYNC_CLEANUP for a cancel)
+   must unlock or release; one waiter serves one wait at a time; a mutex is not
+   recursive and not for threads (other threads use the inbox).
+
+6 CHANNELS (>>chan)
 ===================
-   Items of any fixed size are copied in and out. Storage is yours (the size from
+   What for: tasks that hand each other data instead of sharing it: a work queue
+   (mpsc), a reply (oneshot), events for every listener (broadcast), the latest
+   value of a setting (watch), as Tokio's tokio::sync channels.
+   The model: items of any fixed size are copied in and out. Storage is yours (the size from
    *_storage_size) or NULL: allocated through ASYNC_MALLOC, freed by *_destroy.
    Sender handles are counts: _sender_clone / _sender_release (init gives one;
    once the last is released none can be cloned, ASYNC_ECLOSED, and broadcast and
@@ -363,12 +655,133 @@ QUICK START
    recv are cancel safe (nothing is taken unless the operation completes). A
    cancelled mpsc send drops its item and gives its slot back; use reserve +
    send_reserved to keep the item.
+   A producer fills a channel of four ints and releases its sender; the consumer
+   reads until ASYNC_ECLOSED:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
 
-6 COMBINATORS (>>combinators)
-============================
-   They compose with anything awaitable (an operation, a nested call, a join
-   handle, one another): each is one await point whose branches are polled in a
-   loop inside it, with their state in an async_select / async_join in the frame.
+    typedef struct { async_task task; async_mpsc *ch; async_waiter w; int i; } producer;
+
+    static int produce(async_task *t) {
+        producer *f = (producer *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        for (f->i = 1; f->i <= 10; f->i++) {
+            ASYNC_AWAIT(rc, async_mpsc_send(t, f->ch, &f->w, &f->i));   // waits while full
+            if (rc < 0) ASYNC_RETURN(rc);
+        }
+        async_mpsc_sender_release(f->ch);    // the last sender: the receiver sees the end
+        ASYNC_END(0);
+    }
+
+    typedef struct { async_task task; async_mpsc *ch; async_waiter w; int item, sum; } consumer;
+
+    static int consume(async_task *t) {
+        consumer *f = (consumer *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        for (;;) {
+            ASYNC_AWAIT(rc, async_mpsc_recv(t, f->ch, &f->w, &f->item));
+            if (rc == ASYNC_ECLOSED) break;  // no sender left and nothing buffered
+            if (rc < 0) ASYNC_RETURN(rc);
+            f->sum += f->item;
+        }
+        ASYNC_END(f->sum);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static async_mpsc ch;
+        static producer p;
+        static consumer c;
+        int sum = -1;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        if (async_mpsc_init(&ch, sizeof(int), 4, NULL) < 0) return 1;   // 4 ints, allocated
+        p.ch = c.ch = &ch;
+        async_task_spawn(&rt, &p.task, produce, "producer");
+        async_task_spawn(&rt, &c.task, consume, "consumer");
+        async_runtime_run(&rt);
+        async_task_result(&c.task, &sum);
+        printf("sum %d\n", sum);                                        // 55
+        async_runtime_destroy(&rt);
+        async_mpsc_destroy(&ch);
+        return sum == 55 ? 0 : 1;
+    }
+   Traps: the end of a channel is the release of its last sender, not a special
+   item: a task that keeps a sender it never uses keeps its receiver waiting;
+   items are copied by size, so a pointer item hands over what it points to
+   (keep it alive); broadcast drops what a slow receiver has not read
+   (ASYNC_ELAGGED), watch keeps only the latest value.
+
+7 COMBINATORS (>>combinators)
+=============================
+   What for: waiting for several things at once inside one task: all of them
+   (join), the first of them (select, race), a varying set of spawned tasks
+   (JoinSet), and retrying what fails (retry, circuit breaker, bulkhead).
+   The model: combinators compose with anything awaitable (an operation, a
+   nested call, a join handle, one another): each is one await point whose
+   branches are polled in a loop inside it, with their state in an async_select
+   / async_join in the frame. A select cancels its losers (polled once in cancel
+   mode), so a cancel-safe operation that loses takes nothing.
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct { async_coro co; async_timer timer; } fetch_frame;
+
+    static int fetch(async_task *t, fetch_frame *f, int ms) {
+        int rc;
+        ASYNC_CORO_BEGIN(t, &f->co);
+        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(ms)));
+        if (rc < 0) ASYNC_RETURN(rc);
+        ASYNC_END(ms);
+    }
+
+    typedef struct {
+        async_task task;
+        async_join join;
+        async_select sel;
+        fetch_frame a, b;
+        async_timer timer;
+        async_notify never;
+        async_waiter w;
+        int ra, rb, rc;
+    } frame;
+
+    static int run(async_task *t) {
+        frame *f = (frame *)t;
+        ASYNC_BEGIN(t);
+        // both fetches at once: 30 ms, not 50
+        ASYNC_JOIN_BEGIN(&f->join, 2, 0)
+            ASYNC_JOIN_BRANCH_CALL(&f->join, 0, f->ra, &f->a.co, fetch(t, &f->a, 20))
+            ASYNC_JOIN_BRANCH_CALL(&f->join, 1, f->rb, &f->b.co, fetch(t, &f->b, 30))
+        ASYNC_JOIN_END(&f->join);
+        printf("joined: %d and %d\n", f->ra, f->rb);
+        // the first to complete wins; the loser is cancelled (its wait unlinked)
+        ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED)
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc, async_notify_wait(t, &f->never, &f->w))
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)))
+        ASYNC_SELECT_END(&f->sel);
+        if (f->sel.winner == 1) printf("select: the timer won\n");
+        ASYNC_END(f->ra == 20 && f->rb == 30 && f->sel.winner == 1 ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static frame f;
+        int rc;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        rc = async_runtime_block_on(&rt, &f.task, run, "main");
+        async_runtime_destroy(&rt);
+        return rc;
+    }
+   Traps: a select or join is a statement, not an expression: handle the result
+   after END, on sel->winner and the rcs; each branch needs its own operation
+   state (two waits need two waiters or timers); a branch that is not cancel safe
+   (an mpsc send, read_exact) loses its progress when it loses the select.
      ASYNC_SELECT_BEGIN(sel, n, mode) ... ASYNC_SELECT_BRANCH(sel, i, guard, rc, op)
        ... ASYNC_SELECT_END(sel)        the first branch to complete wins
        (sel->winner); every other branch still waiting is polled once in cancel
@@ -414,7 +827,8 @@ QUICK START
        jitter (ASYNC_JITTER_FULL default, _EQUAL, _NONE), retryable(rc);
        _next(b, now, rc, &delay) gives the delay min(max, base * 2^n) jittered, or
        ASYNC_ELIMIT / ASYNC_ETIMEDOUT. Jitter: FULL (default) [0, d], EQUAL [d/2, d],
-       NONE; b->rng is seeded per backoff (set it to replay a sequence). ASYNC_RETRY(rc, b, timer, op) and
+       NONE; b->rng is seeded per backoff (set it to replay a sequence).
+       ASYNC_RETRY(rc, b, timer, op) and
        ASYNC_RETRY_CALL(rc, b, timer, child, call) retry until success, a
        non-retryable error, or the backoff stops (rc: the last result); each starts
        a new sequence (async_backoff_reset), and b->last_delay says what it waited.
@@ -425,22 +839,76 @@ QUICK START
      async_bulkhead: _init(b, max_concurrent, max_queue), _enter(t, b, w) (at once,
        queued FIFO, or ASYNC_EREJECTED when max_queue already wait), _leave.
 
-7 STREAMS (>>streams)
+8 STREAMS (>>streams)
 =====================
-   A stream is an async iterator (Rust's Stream): a struct whose first member is an
-   async_stream {next, item_size, ended}. async_stream_next(t, s, &item) is an
+   What for: a sequence of items that arrive over time (lines of a socket, ticks,
+   messages) processed as a pipeline, in constant memory, with backpressure.
+   The model: a stream is an async iterator (Rust's Stream): a struct whose first
+   member is an async_stream {next, item_size, ended}. async_stream_next(t, s, &item) is an
    operation: ASYNC_ITEM (1) with the item written, 0 at the end (and every time
    after: streams are fused), an error item (< 0: the stream goes on), or
    ASYNC_PENDING. Everything lives in structs you own: no allocation anywhere
    except collect_alloc, so a pipeline runs in constant memory and on MCUs.
    Pass the same item buffer to every poll until one completes (chunks and zip
-   build their item in it).
-       async_stream_iter it; async_stream_map sq; async_stream_filter even;
-       async_stream_iter_init(&it, array, sizeof(int), n);
-       async_stream_map_init(&sq, &it.base, sizeof(int), square, NULL, &f->scratch);
-       async_stream_filter_init(&even, &sq.base, is_even, NULL);
-       ASYNC_AWAIT(rc, async_stream_fold(t, &even.base, &f->sink, &f->sum, add, NULL,
-                                         &f->item));
+   build their item in it). Sources, adapters and a sink, all in the frame:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    static void square(const void *in, void *out, void *user) {
+        (void)user;
+        *(int *)out = *(const int *)in * *(const int *)in;
+    }
+    static int is_even(const void *item, void *user) {
+        (void)user;
+        return *(const int *)item % 2 == 0;
+    }
+    static int add(void *acc, const void *item, void *user) {
+        (void)user;
+        *(int *)acc += *(const int *)item;
+        return 0;
+    }
+
+    typedef struct {
+        async_task task;
+        async_stream_iter it;
+        async_stream_map sq;
+        async_stream_filter even;
+        async_stream_sink sink;
+        int scratch, item, sum;
+    } frame;
+
+    static const int numbers[] = {1, 2, 3, 4, 5, 6};
+
+    static int run(async_task *t) {
+        frame *f = (frame *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        // numbers -> square -> keep the even ones -> sum: 4 + 16 + 36
+        async_stream_iter_init(&f->it, numbers, sizeof(int), 6);
+        async_stream_map_init(&f->sq, &f->it.base, sizeof(int), square, NULL, &f->scratch);
+        async_stream_filter_init(&f->even, &f->sq.base, is_even, NULL);
+        ASYNC_AWAIT(rc, async_stream_fold(t, &f->even.base, &f->sink, &f->sum, add, NULL,
+                                          &f->item));
+        printf("sum of even squares: %d (%d items)\n", f->sum, (int)f->sink.count);
+        ASYNC_END(rc == 0 && f->sum == 56 ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static frame f;
+        int rc;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        rc = async_runtime_block_on(&rt, &f.task, run, "pipeline");
+        async_runtime_destroy(&rt);
+        return rc;
+    }
+   Traps: a stream's structs must not move once linked (adapters point at their
+   upstream); give every adapter that needs it room for one upstream item
+   (scratch); an error item does not end a stream, so a source that failed for
+   good returns its error once and then 0; several adapters are not cancel safe
+   (see Cancellation below).
    Sources (each _init(s, ...) returns 0 or ASYNC_EINVAL):
      async_stream_iter: the items of an array. async_stream_from_fn: fn(user, &item)
        returns 1 (an item), 0 (the end) or < 0 (an error item: the stream goes on,
@@ -496,7 +964,7 @@ QUICK START
      ASYNC_ENOMEM keeps what was collected; ASYNC_FREE it in every case),
      for_each_concurrent(t, b, k, scratch) (b: a buffer_unordered whose fn is the
      work). Error items are counted in k->errors and skipped, or with
-     k->stop_on_error = 1 (the try_ forms) returned; the stream stays usable.
+     k->stop_on_error = 1 (as futures' try_fold) returned; the stream stays usable.
      Sinks consume every ready item in one poll, spending the cooperative budget:
      a long ready stream still lets other tasks run.
    Cancellation: a next() (or sink) that is cancelled polls the stream in cancel
@@ -520,9 +988,11 @@ QUICK START
    A source that is always ready calls async_consume_budget(t) per item:
    that is what makes a sink over it yield now and then.
 
-8 I/O AND THREADS (>>io, >>threads)
+9 I/O AND THREADS (>>io, >>threads)
 ===================================
-   Hosted builds only. A descriptor is awaited through an async_io (in your
+   What for: sockets, pipes, signals and child processes awaited like any other
+   operation, and blocking calls (files, name lookups, your own) kept off the loop.
+   The model: hosted builds only. A descriptor is awaited through an async_io (in your
    storage, zeroed) registered with a runtime's reactor; every operation below
    tries the system call first and waits only when it meets EAGAIN, so a task
    awaits a socket as it awaits a channel. Ops take an async_waiter (zeroed) as
@@ -535,11 +1005,11 @@ QUICK START
    connections choose epoll. Measured here (make bench, bench_echo: server CPU
    per 64-byte echo round trip on loopback): 1 to 1000 busy connections, poll
    8-19 us and epoll 7-19 us, both within 10% of a hand-written epoll server;
-   10 busy + 10,000 idle, poll 222-278 us and epoll 8.8-9.0 us. A loop turn waits for I/O no longer than the next
-   timer and wakes exactly the tasks whose descriptors became ready; a busy
-   runtime still looks at I/O (without waiting) every turn of event_interval
-   polls. Every completed operation spends budget, so a socket that is always
-   readable cannot starve other tasks.
+   10 busy + 10,000 idle, poll 222-278 us and epoll 8.8-9.0 us. A loop turn waits
+   for I/O no longer than the next timer and wakes exactly the tasks whose
+   descriptors became ready; a busy runtime still looks at I/O (without waiting)
+   every turn of event_interval polls. Every completed operation spends budget, so
+   a socket that is always readable cannot starve other tasks.
      async_io_register(rt, io, fd)       make fd non-blocking and watch it; EBUSY if
                                          io is registered; epoll refuses regular
                                          files (EPERM): use the blocking pool
@@ -678,21 +1148,6 @@ QUICK START
                                          handler stays installed for that): no
                                          zombies. A process that sets SIGCHLD to
                                          SIG_IGN gets -ECHILD from the wait.
-   Phased shutdown (hosted), for servers in one call:
-     async_shutdown_init(sd, rt, root, tasks, pool, grace)  subscribes to SIGINT
-                                         and SIGTERM; root (a CancellationToken),
-                                         tasks (a JoinSet) and pool may be NULL
-     async_shutdown_run(t, sd)           op: waits for SIGINT, SIGTERM or
-                                         async_shutdown_request(sd); cancels root;
-                                         lets the JoinSet's tasks finish until
-                                         grace has passed (ASYNC_TIME_NEVER: wait
-                                         for them all); aborts the rest (telling
-                                         sd->on_abort(task, sd->user) of each) and
-                                         waits for them to unwind; stops the pool.
-                                         Returns how many were aborted; sd->signo
-                                         says what started it (0: a request),
-                                         sd->drained how many ended in time
-     async_shutdown_request(sd), async_shutdown_destroy(sd) (EBUSY while run waits)
    Threads (hosted; -DASYNC_NO_THREADS drops them; link with -pthread). A
    runtime is single-threaded: other threads reach it only through a waker
    (async_waker_wake), the blocking pool and the inbox, all of which wake it
@@ -740,9 +1195,258 @@ QUICK START
      async_inbox_recv(t, q, item)        op: items in sending order per thread;
                                          ASYNC_ECLOSED once closed and drained
      async_inbox_close(q), async_inbox_destroy(q) (ASYNC_EBUSY while a task waits)
+   One echo round trip over loopback, then a call on the blocking pool:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+    #include <string.h>
 
-9 DEBUGGING (>>debug)
-=====================
+    // One echo round trip over loopback: a server task accepts one connection and
+    // echoes what it reads until the peer closes; the client writes, reads back.
+    typedef struct {
+        async_task task;
+        async_io *lis, conn;
+        async_waiter w;
+        char buf[64];
+        int n;
+    } server;
+
+    static int serve(async_task *t) {
+        server *f = (server *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_sock_accept(t, f->lis, &f->w, &f->conn, NULL));
+        if (rc < 0) ASYNC_RETURN(rc);
+        for (;;) {
+            ASYNC_AWAIT(f->n, async_io_read(t, &f->conn, &f->w, f->buf, sizeof f->buf));
+            if (f->n <= 0) break;            // 0: the peer closed; < 0: an error
+            ASYNC_AWAIT(rc, async_io_write_all(t, &f->conn, &f->w, f->buf, (size_t)f->n));
+            if (rc < 0) break;
+        }
+        ASYNC_CLEANUP();
+        async_io_close(&f->conn);            // a zeroed or closed io: nothing to do
+        ASYNC_END(f->n);
+    }
+
+    typedef struct {
+        async_task task;
+        async_addr addr;
+        async_io sock;
+        async_waiter w;
+        char reply[5];
+    } client;
+
+    static int call(async_task *t) {
+        client *f = (client *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_sock_connect(t, &f->sock, &f->w, &f->addr));
+        if (rc < 0) ASYNC_RETURN(rc);
+        ASYNC_AWAIT(rc, async_io_write_all(t, &f->sock, &f->w, "ping", 4));
+        if (rc >= 0) ASYNC_AWAIT(rc, async_io_read_exact(t, &f->sock, &f->w, f->reply, 4));
+        ASYNC_RETURN(rc);
+        ASYNC_CLEANUP();
+        async_io_close(&f->sock);            // the server reads 0 and ends
+        ASYNC_END(0);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static async_io lis;
+        static server s;
+        static client c;
+        async_addr any;
+        char where[64];
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        async_addr_parse(&any, "127.0.0.1:0");               // port 0: the kernel picks
+        if (async_sock_listen(&rt, &lis, &any, NULL) < 0) return 1;
+        async_sock_local_addr(&lis, &c.addr);
+        async_addr_format(&c.addr, where, sizeof where);
+        s.lis = &lis;
+        async_task_spawn(&rt, &s.task, serve, "server");
+        async_task_spawn(&rt, &c.task, call, "client");
+        async_runtime_run(&rt);
+        printf("%s echoed \"%s\"\n", where, c.reply);
+        async_io_close(&lis);
+        async_runtime_destroy(&rt);
+        return strcmp(c.reply, "ping") == 0 ? 0 : 1;
+    }
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    // A call that would stall the loop runs on the blocking pool.
+    static int slow_sum(void *arg) {
+        int n = *(int *)arg, i, sum = 0;
+        for (i = 1; i <= n; i++) sum += i;
+        return sum;
+    }
+
+    typedef struct {
+        async_task task;
+        async_pool *pool;
+        async_blocking job;                  // zeroed, in the frame
+        int n;
+    } frame;
+
+    static int run(async_task *t) {
+        frame *f = (frame *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_spawn_blocking(t, f->pool, &f->job, slow_sum, &f->n));
+        printf("sum 1..%d = %d\n", f->n, rc);
+        ASYNC_END(rc == 5050 ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static async_pool pool;
+        static frame f;
+        int rc;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        if (async_pool_init(&pool, &rt, NULL) < 0) return 1;
+        f.pool = &pool;
+        f.n = 100;
+        rc = async_runtime_block_on(&rt, &f.task, run, "main");
+        async_pool_destroy(&pool);           // from the loop's thread, outside its tasks
+        async_runtime_destroy(&rt);
+        return rc;
+    }
+   Traps: a descriptor registered with one runtime belongs to it (hand it to
+   another with async_io_move, never share it); close what you registered in
+   ASYNC_CLEANUP, so an abort does not leak it; read_exact, write_all,
+   read_until and read_line are not cancel safe (a timeout around them loses
+   the bytes already moved); a blocking call on the loop's thread stalls every
+   task: use the pool; EMFILE from accept needs a pause before the next accept.
+
+10 SHUTDOWN (>>shutdown)
+========================
+   What for: a server that stops cleanly on ctrl-c or SIGTERM: stop taking work,
+   let what runs finish for a while, cancel the rest, stop the pool.
+   The model: one async_shutdown and one task that awaits async_shutdown_run;
+   the server's tasks live in a JoinSet and watch a root CancellationToken
+   (hosted builds).
+     async_shutdown_init(sd, rt, root, tasks, pool, grace)  subscribes to SIGINT
+                                         and SIGTERM; root (a CancellationToken),
+                                         tasks (a JoinSet) and pool may be NULL
+     async_shutdown_run(t, sd)           op: waits for SIGINT, SIGTERM or
+                                         async_shutdown_request(sd); cancels root;
+                                         lets the JoinSet's tasks finish until
+                                         grace has passed (ASYNC_TIME_NEVER: wait
+                                         for them all); aborts the rest (telling
+                                         sd->on_abort(task, sd->user) of each) and
+                                         waits for them to unwind; stops the pool.
+                                         Returns how many were aborted; sd->signo
+                                         says what started it (0: a request),
+                                         sd->drained how many ended in time
+     async_shutdown_request(sd), async_shutdown_destroy(sd) (EBUSY while run waits)
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    static async_cancel_token root;
+
+    // A polite worker stops when the root token is cancelled; a stubborn one does not.
+    typedef struct { async_task task; async_waiter w; async_timer timer; } worker;
+
+    static int polite(async_task *t) {
+        worker *f = (worker *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_cancel_token_wait(t, &root, &f->w));
+        ASYNC_END(rc);
+    }
+
+    static int stubborn(async_task *t) {
+        worker *f = (worker *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_SEC(60)));
+        ASYNC_END(rc);
+    }
+
+    typedef struct { async_task task; async_shutdown *sd; int aborted; } stopper;
+
+    static int stop(async_task *t) {
+        stopper *f = (stopper *)t;
+        ASYNC_BEGIN(t);
+        async_shutdown_request(f->sd);      // as if SIGTERM had come
+        ASYNC_AWAIT(f->aborted, async_shutdown_run(t, f->sd));
+        printf("%d drained, %d aborted\n", f->sd->drained, f->aborted);   // 1 drained, 1 aborted
+        ASYNC_END(0);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static async_joinset tasks;
+        static async_shutdown sd;
+        static worker a, b;
+        static stopper s;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        async_joinset_init(&tasks, &rt);
+        async_joinset_spawn(&tasks, &a.task, polite, "polite");
+        async_joinset_spawn(&tasks, &b.task, stubborn, "stubborn");
+        if (async_shutdown_init(&sd, &rt, &root, &tasks, NULL, ASYNC_MS(50)) < 0) return 1;
+        s.sd = &sd;
+        async_task_spawn(&rt, &s.task, stop, "shutdown");
+        async_runtime_run(&rt);
+        async_shutdown_destroy(&sd);
+        async_joinset_destroy(&tasks);
+        async_runtime_destroy(&rt);
+        return sd.drained == 1 && s.aborted == 1 ? 0 : 1;
+    }
+   Traps: a task that ignores the root token is aborted at the end of the grace
+   period, so its cleanup section must release what it holds; spawn the server's
+   connections into the JoinSet, or the shutdown cannot wait for them.
+
+11 DEBUGGING (>>debug)
+======================
+   What for: finding the task that hangs, and the one that hogs the loop, in a
+   program of thousands of tasks; shaking a program with faults it must survive.
+   The model: every task has a name and, while suspended, the site of its await
+   (file, line, the awaited expression as written); async_dump prints them all,
+   as a task dump of a hung server. Counters (async_runtime_stats) and a slow-poll
+   warning are built in; ASYNC_NO_DEBUG compiles the layer out.
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+    #include <string.h>
+
+    typedef struct { async_task task; async_notify n; async_waiter w; } stuck;
+
+    static int wait_forever(async_task *t) {
+        stuck *f = (stuck *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(rc, async_notify_wait(t, &f->n, &f->w));   // nobody notifies
+        ASYNC_END(rc);
+    }
+
+    static char text[1024];
+    static void collect(void *user, const char *line) {
+        (void)user;
+        strncat(text, line, sizeof text - strlen(text) - 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static stuck s;
+        int blocked;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        async_task_spawn(&rt, &s.task, wait_forever, "stuck");
+        blocked = async_runtime_run(&rt);    // 1: one task can never finish
+        async_dump(&rt, collect, NULL);      // name, state, file:line, awaited expression
+        fputs(text, stdout);
+        async_runtime_destroy(&rt);          // cancels it: its wait is unlinked
+        return blocked == 1 && strstr(text, "stuck") && strstr(text, "async_notify_wait") ? 0 : 1;
+    }
+   Traps: async_runtime_run returning nonzero is the cue to dump; the dump
+   shows where a task waits, not who should wake it; ASYNC_NO_SITES (the
+   freestanding default) leaves only the resume line.
      async_dump(rt, write, user)   every live task: name, state, file:line where
                                    it is suspended and what it awaits there (the
                                    text of the awaited expression); write NULL
@@ -784,20 +1488,6 @@ QUICK START
    Any decision taken on one clock reading stays correct if the clock moves before
    the next line runs.
 
-10 ERRORS (>>errors)
-====================
-   Functions return int: >= 0 success (a count or a value), < 0 an error code.
-   On hosted builds the codes that have an errno equivalent are -errno
-   (ASYNC_ETIMEDOUT == -ETIMEDOUT), so OS errors pass through unchanged.
-     ASYNC_ECANCELED ASYNC_ETIMEDOUT ASYNC_ENOMEM ASYNC_EINVAL ASYNC_EBUSY
-     ASYNC_EAGAIN ASYNC_EDEADLK ASYNC_ECLOSED ASYNC_ESTATE ASYNC_ELOST
-     ASYNC_ENORECV ASYNC_ELAGGED ASYNC_EREJECTED ASYNC_ELIMIT ASYNC_EEOF
-     ASYNC_ENOTFOUND
-     async_strerror(code)
-   ASYNC_PENDING (INT_MIN) is not an error: it means "not yet".
-   Misuse that cannot be reported as a code (a lost resume point, an operation
-   that ignored cancel mode) fails ASYNC_ASSERT with a message.
-
 CONFIGURATION (>>config)
 ========================
    Define before *every* #include of async.h unless noted ("impl" = only in the
@@ -807,7 +1497,9 @@ CONFIGURATION (>>config)
                              desc.now is then required; desc.idle is optional.
      ASYNC_USE_COMPUTED_GOTO resume through labels-as-values (GCC/Clang)
      ASYNC_NO_SITES          do not record await sites (saves rodata on MCUs;
-                             default on in the freestanding profile)
+                             default on in the freestanding profile, where
+                             ASYNC_SITES keeps them)
+     ASYNC_SHORT_NAMES       also define AWAIT and YIELD (ASYNC_AWAIT, ASYNC_YIELD)
      ASYNC_NO_DEBUG          impl: compile out the debug layer (async_dump prints
                              nothing, desc.slow_poll is refused): ~1.8 KB less text
      ASYNC_WHEEL_BITS        timer wheel slots per level, as a power of two (3..6);
@@ -824,12 +1516,21 @@ CONFIGURATION (>>config)
                              on hosted builds, none in the freestanding profile)
      ASYNC_ASSERT(cond, msg) default: print and abort() unless NDEBUG (hosted),
                              __builtin_trap() (freestanding)
+     ASYNC_FAULT_INJECTION   impl, and in files that call async_faults_set: the
+                             fault hooks and ASYNC_FAULTS (see DEBUGGING); for
+                             tests, a normal build has none of it
    A macro that changes a struct layout changes the names of the entry points
    (async_runtime_init, async_task_spawn...), so translation units that
    disagree fail to link instead of corrupting memory.
 
-   Runtime settings are a desc whose zero fields mean "default":
-     async_runtime_desc d = {0}; d.seed = 42; async_runtime_init(&rt, &d);
+   Runtime settings are a desc whose zero fields mean "default" (each field's
+   default is in its declaration, >>core):
+   [fragment]
+    async_runtime_desc d = {0};         // every zero field means "default"
+    d.seed = 42;                        // a random (reproducible) order of ready tasks
+    d.slow_poll = ASYNC_MS(10);         // warn of a poll that runs longer
+    d.start_paused = 2;                 // the paused clock, auto-advancing (tests)
+    (void)d;                            // then async_runtime_init(&rt, &d)
 
 PITFALLS
 ========
@@ -887,10 +1588,27 @@ DESIGN NOTES
 
 REVISION HISTORY
 ================
-   0.1.0 (2026-11-22)  coroutines, executor, tasks, timers, paused clock, dump;
-                       sync primitives and channels; combinators, JoinSet, retry,
-                       circuit breaker, bulkhead; streams: sources, adapters,
-                       sinks, buffered/buffer_unordered, fan-out
+   0.1.0 (2026-11-22)  coroutines, executor, tasks, timers (a hierarchical
+                       wheel), paused clock, dump; sync primitives and channels;
+                       combinators, JoinSet, retry, circuit breaker, bulkhead;
+                       streams: sources, adapters, sinks, buffered and
+                       buffer_unordered, fan-out
+   Since 0.1.0 (unreleased: ASYNC_VERSION_STRING still says 0.1.0), from git log:
+   2026-11-22          I/O: the poll(2) reactor and epoll, TCP over IPv4 and IPv6,
+                       Unix sockets, UDP, pipes; threads: the blocking pool
+                       (spawn_blocking), the inbox; signals (chained handlers)
+                       and child processes; buffered reader and writer; name
+                       resolution and files on the pool
+   2026-12-02          phased shutdown (async_shutdown); async_io_move; mpsc
+                       recv_many; an await stores its resume point only when it
+                       suspends; a cancelled task's cleanup runs to its end; a
+                       timeout that fires spends budget; example servers (echo,
+                       chat, proxy, httpd, miniredis)
+   2026-12-03          a failed init leaves an inert object; a task aborted
+                       before its first poll runs its cleanup; fault injection
+                       (ASYNC_FAULT_INJECTION, ASYNC_FAULTS) and
+                       async_runtime_next_deadline; atomics for tcc; the stream
+                       timeout counts from the item handed out last
 */
 
 #ifndef ASYNC_H_INCLUDED
@@ -921,7 +1639,8 @@ REVISION HISTORY
     !defined(_DEFAULT_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_BSD_SOURCE) && \
     !defined(__APPLE__)
 #if defined(_FEATURES_H)
-#error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, or define _POSIX_C_SOURCE=200809L"
+#error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, \
+or define _POSIX_C_SOURCE=200809L"
 #endif
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -1012,7 +1731,8 @@ extern "C" {
 ////////////////////////////////////////////////////////////////////////////////
 // >>errors
 
-/* X(name, errno value on hosted builds, fallback value, message) */
+/* X(name, value, message): value is ASYNC__ERRNO(E, n), -E on hosted builds and -n
+   (Linux's number) freestanding, or a library code from -3001 down. */
 #ifndef ASYNC_FREESTANDING
 #define ASYNC__ERRNO(e, fallback) (-(e))
 #else
@@ -1221,45 +1941,72 @@ struct async_waker {
     void (*on_wake)(async_waker *w);    /* internal: run by the loop instead of a wake */
 };
 
+/* Initialise rt (storage that must not move); desc NULL: all defaults. 0 or < 0 */
 ASYNC_API int async_runtime_init(async_runtime *rt, const async_runtime_desc *desc);
+/* Cancel every live task (cleanup runs), free allocated frames: tasks ended; EBUSY in one */
 ASYNC_API int async_runtime_destroy(async_runtime *rt);
+/* Run until no task can progress: tasks still alive (0, or those blocked forever) */
 ASYNC_API int async_runtime_run(async_runtime *rt);
+/* One loop turn, waiting at most max_wait when nothing is ready: polls made */
 ASYNC_API int async_runtime_step(async_runtime *rt, async_time max_wait);
+/* Spawn t, run until it finishes: its result (ASYNC_EDEADLK if it cannot) */
 ASYNC_API int async_runtime_block_on(async_runtime *rt, async_task *t, async_task_fn fn,
                                      const char *name);
+/* Copy the counters (polls, wakes, timers fired, I/O events...) into *out */
 ASYNC_API void async_runtime_stats(const async_runtime *rt, async_stats *out);
+/* Nonzero if a waker fired since the last collection (for an idle hook) */
 ASYNC_API int async_runtime_wake_pending(const async_runtime *rt);   /* Context: anywhere */
+/* The descriptor a hosted idle hook must also wait on, or -1 (no waker yet) */
 ASYNC_API int async_runtime_wake_fd(const async_runtime *rt);
 
+/* Queue the task t (a zeroed frame of yours) to run fn; never runs it here. 0 or <0 */
 ASYNC_API int async_task_spawn(async_runtime *rt, async_task *t, async_task_fn fn,
                                const char *name);
+/* Spawn in a zeroed frame_size frame from ASYNC_MALLOC (*out); ENOMEM */
 ASYNC_API int async_task_spawn_alloc(async_runtime *rt, async_task_fn fn, size_t frame_size,
                                      const char *name, async_task **out);
+/* op: wait for child to finish, give its result (ASYNC_ECANCELED if aborted) */
 ASYNC_API int async_task_join(async_task *self, async_task *child);      /* op */
+/* Cancel t at its next poll (its cleanup runs); 0, also when already finished */
 ASYNC_API int async_task_abort(async_task *t);
+/* Nobody will join t: its allocated frame is freed when it ends. EBUSY while joined */
 ASYNC_API int async_task_detach(async_task *t);
+/* Make a waiting task ready: O(1), idempotent. Context: the loop's thread */
 ASYNC_API int async_task_wake(async_task *t);
+/* In a poll function that is always ready: 1 go on, 0 budget spent (yield) */
 ASYNC_API int async_consume_budget(async_task *t);
+/* 0 and t's result in *result once finished, else ASYNC_ESTATE */
 ASYNC_API int async_task_result(const async_task *t, int *result);
+/* 1 if t has finished (state DONE), else 0 */
 ASYNC_API int async_task_is_finished(const async_task *t);
+/* t's ASYNC_TASK_* state (RUNNING while polled, DEFERRED when yielded) */
 ASYNC_API int async_task_state(const async_task *t);
+/* The name given at spawn, "" if none; never NULL */
 ASYNC_API const char *async_task_name(const async_task *t);
+/* Where t is suspended (*file, *line); ASYNC_ESTATE if it is not suspended */
 ASYNC_API int async_task_where(const async_task *t, const char **file, int *line);
 
+/* Register w with rt (hosted: makes the wake descriptor); EBUSY if already registered */
 ASYNC_API int async_waker_init(async_runtime *rt, async_waker *w);
+/* Unregister w; EBUSY while a task waits on it */
 ASYNC_API int async_waker_destroy(async_waker *w);
+/* Wake the task waiting on w, or mark the wake for its next wait; never lost */
 ASYNC_API void async_waker_wake(async_waker *w);                 /* Context: anywhere */
+/* op: wait for a wake of w (one kept from before the wait completes at once) */
 ASYNC_API int async_waker_wait(async_task *t, async_waker *w);   /* op */
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>time
 
+/* Durations in nanoseconds, the one time unit: ASYNC_MS(100) is 100 ms. */
 #define ASYNC_NS(n) ((async_time)(n))
 #define ASYNC_US(n) ((async_time)(n) * 1000u)
 #define ASYNC_MS(n) ((async_time)(n) * 1000000u)
 #define ASYNC_SEC(n) ((async_time)(n) * 1000000000u)
-#define ASYNC_TIME_NEVER UINT64_MAX
+#define ASYNC_TIME_NEVER UINT64_MAX     /* a deadline that never comes */
 
+/* An interval's missed ticks: catch up back to back, push the rest back by the delay,
+   or skip to the next multiple of the period. */
 enum { ASYNC_TICK_BURST = 0, ASYNC_TICK_DELAY = 1, ASYNC_TICK_SKIP = 2 };
 
 typedef struct async_interval {
@@ -1268,20 +2015,33 @@ typedef struct async_interval {
     uint8_t missed, started;
 } async_interval;
 
+/* rt's clock now (the paused instant while paused); monotonic, never the wall clock */
 ASYNC_API async_time async_time_now(async_runtime *rt);
+/* The earliest armed timer's deadline, or ASYNC_TIME_NEVER if none */
 ASYNC_API async_time async_runtime_next_deadline(const async_runtime *rt);
+/* Stop the clock (auto_advance: jump to the next deadline when idle); ESTATE if so */
 ASYNC_API int async_time_pause(async_runtime *rt, int auto_advance);
+/* Let the paused clock run again from the paused instant; ESTATE if not paused */
 ASYNC_API int async_time_resume(async_runtime *rt);
+/* Move the paused clock forward, firing what falls due; ESTATE if not paused */
 ASYNC_API int async_time_advance(async_runtime *rt, async_time duration);
 
+/* op: 0 once duration has passed (timer: in the frame, zeroed) */
 ASYNC_API int async_sleep(async_task *t, async_timer *timer, async_time duration);   /* op */
+/* op: 0 once the clock reaches deadline (passed: at once; NEVER: only a cancel) */
 ASYNC_API int async_sleep_until(async_task *t, async_timer *timer, async_time deadline);
+/* An interval of period (> 0) whose first tick is its first poll; missed: TICK_* */
 ASYNC_API int async_interval_init(async_interval *iv, async_time period, int missed);
+/* An interval whose first tick is at start, then every period */
 ASYNC_API int async_interval_init_at(async_interval *iv, async_time start, async_time period,
                                      int missed);
+/* op: 0 at the next tick, its scheduled time in *when (may be NULL) */
 ASYNC_API int async_interval_tick(async_task *t, async_interval *iv, async_time *when); /* op */
+/* The next tick comes one period after the next poll of tick */
 ASYNC_API void async_interval_reset(async_interval *iv);
 
+/* Await op; when duration (or the absolute deadline) passes first, op is cancelled and rc
+   is ASYNC_ETIMEDOUT. _CALL_TIMEOUT: the same around a nested async function call. */
 #define ASYNC_AWAIT_TIMEOUT(rc, timer, duration, op) \
     ASYNC__AWAIT_DL(ASYNC__ID, rc, timer, async__deadline_after(async__t, (duration)), op, #op)
 #define ASYNC_AWAIT_DEADLINE(rc, timer, deadline, op) \
@@ -1345,53 +2105,90 @@ typedef struct async_cancel_token {     /* {0} is a root token, not cancelled */
     uint8_t cancelled;
 } async_cancel_token;
 
+/* Static initialisers: an unlocked mutex, a notify with no waiter and no permit. */
 #define ASYNC_MUTEX_INIT {{0}, 0, 0}
 #define ASYNC_NOTIFY_INIT {{0}, 0}
 
+/* n permits (up to ASYNC_SEMAPHORE_MAX_PERMITS, else EINVAL); {0} is 0 permits */
 ASYNC_API int async_semaphore_init(async_semaphore *s, size_t permits);
+/* op: 0 with one permit (FIFO, no barging); ASYNC_ECLOSED once closed */
 ASYNC_API int async_semaphore_acquire(async_task *t, async_semaphore *s, async_waiter *w);
+/* op: 0 with n permits at once (granted in parts, in turn); ECLOSED */
 ASYNC_API int async_semaphore_acquire_many(async_task *t, async_semaphore *s, async_waiter *w,
                                            size_t n);                       /* op */
+/* 0 with n permits now; ASYNC_EAGAIN if short or others wait, ECLOSED */
 ASYNC_API int async_semaphore_try_acquire(async_semaphore *s, size_t n);
+/* Give back n held permits (the head waiter first); EINVAL if more than out */
 ASYNC_API int async_semaphore_release(async_semaphore *s, size_t n);
+/* n more permits in total (EINVAL past the maximum); waiters served */
 ASYNC_API int async_semaphore_add_permits(async_semaphore *s, size_t n);
+/* n held permits vanish instead of coming back; EINVAL if more than out */
 ASYNC_API int async_semaphore_forget(async_semaphore *s, size_t n);
+/* Remove up to n free permits: how many were removed */
 ASYNC_API size_t async_semaphore_forget_permits(async_semaphore *s, size_t n);
+/* Waiters and later acquires fail with ASYNC_ECLOSED; held permits stay held */
 ASYNC_API int async_semaphore_close(async_semaphore *s);
+/* 1 once closed */
 ASYNC_API int async_semaphore_is_closed(const async_semaphore *s);
+/* Free permits now */
 ASYNC_API size_t async_semaphore_available(const async_semaphore *s);
 
+/* An unlocked mutex (as ASYNC_MUTEX_INIT or {0}) */
 ASYNC_API int async_mutex_init(async_mutex *m);
 /* static inline: int async_mutex_lock(async_task *t, async_mutex *m, async_waiter *w); op
                  int async_mutex_unlock(async_mutex *m);    (fast paths; see >>details) */
+/* 0 with the lock, ASYNC_EBUSY if it is held or others wait for it */
 ASYNC_API int async_mutex_try_lock(async_mutex *m);
+/* 1 while held (or handed to a waiter that has not run yet) */
 ASYNC_API int async_mutex_is_locked(const async_mutex *m);
 
+/* An unlocked lock (as {0}) */
 ASYNC_API int async_rwlock_init(async_rwlock *l);
+/* op: 0 with a read lock; waits behind a queued writer (fair, FIFO) */
 ASYNC_API int async_rwlock_read(async_task *t, async_rwlock *l, async_waiter *w);  /* op */
+/* op: 0 with the write lock, once every reader has left */
 ASYNC_API int async_rwlock_write(async_task *t, async_rwlock *l, async_waiter *w); /* op */
+/* 0 with a read lock now, ASYNC_EBUSY if a writer holds or waits */
 ASYNC_API int async_rwlock_try_read(async_rwlock *l);
+/* 0 with the write lock now, ASYNC_EBUSY if anyone holds or waits */
 ASYNC_API int async_rwlock_try_write(async_rwlock *l);
+/* Drop a read lock; EINVAL if none is held */
 ASYNC_API int async_rwlock_read_unlock(async_rwlock *l);
+/* Drop the write lock; EINVAL if not held */
 ASYNC_API int async_rwlock_write_unlock(async_rwlock *l);
+/* Write lock to read lock at once (readers queued behind join); EINVAL */
 ASYNC_API int async_rwlock_downgrade(async_rwlock *l);
 
+/* No waiters, no stored permit (as ASYNC_NOTIFY_INIT or {0}) */
 ASYNC_API int async_notify_init(async_notify *n);
+/* op: 0 when notified (a stored permit is taken at once) */
 ASYNC_API int async_notify_wait(async_task *t, async_notify *n, async_waiter *w);  /* op */
+/* Queue w now without waiting (a stored permit is taken); await wait after */
 ASYNC_API int async_notify_enable(async_task *t, async_notify *n, async_waiter *w);
+/* Wake the oldest waiter, or store one permit for the next wait */
 ASYNC_API int async_notify_one(async_notify *n);
+/* Wake the newest waiter, or store one permit for the next wait */
 ASYNC_API int async_notify_last(async_notify *n);
+/* Wake every task waiting now; stores no permit */
 ASYNC_API int async_notify_waiters(async_notify *n);
 
+/* A barrier for parties tasks (0 counts as 1) */
 ASYNC_API int async_barrier_init(async_barrier *b, uint32_t parties);
+/* op: 1 for the one leader of each generation, 0 for the others */
 ASYNC_API int async_barrier_wait(async_task *t, async_barrier *b, async_waiter *w); /* op */
 
+/* A root token, not cancelled (as {0}) */
 ASYNC_API int async_cancel_token_init(async_cancel_token *tok);
+/* Make child (not in a tree) a child of parent: cancelled with it */
 ASYNC_API int async_cancel_token_child(async_cancel_token *parent, async_cancel_token *child);
+/* Cancel tok and its whole subtree, waking their waiters */
 ASYNC_API int async_cancel_token_cancel(async_cancel_token *tok);
+/* 1 once tok (or an ancestor, at the time) was cancelled */
 ASYNC_API int async_cancel_token_is_cancelled(const async_cancel_token *tok);
+/* op: 0 once tok is cancelled */
 ASYNC_API int async_cancel_token_wait(async_task *t, async_cancel_token *tok,
                                       async_waiter *w);                     /* op */
+/* Take tok out of its tree (children move to its parent); EBUSY if waited */
 ASYNC_API int async_cancel_token_destroy(async_cancel_token *tok);
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -1453,69 +2250,123 @@ typedef struct async_watch_rx {
     uint64_t seen;                      /* version this receiver has seen */
 } async_watch_rx;
 
+/* Bytes of storage a bounded channel of capacity items needs (SIZE_MAX: too big) */
 ASYNC_API size_t async_mpsc_storage_size(size_t item_size, size_t capacity);
+/* capacity items (0: unbounded) in storage (NULL: allocated); one sender; ENOMEM */
 ASYNC_API int async_mpsc_init(async_mpsc *c, size_t item_size, size_t capacity, void *storage);
+/* Free what init allocated, drop buffered items; EBUSY while a task waits */
 ASYNC_API int async_mpsc_destroy(async_mpsc *c);
+/* op: 0 once the item is copied in (waits while full, FIFO); ASYNC_ECLOSED */
 ASYNC_API int async_mpsc_send(async_task *t, async_mpsc *c, async_waiter *w,
                               const void *item);                            /* op */
+/* 0 with the item copied in; ASYNC_EAGAIN when full, ASYNC_ECLOSED when closed */
 ASYNC_API int async_mpsc_try_send(async_mpsc *c, const void *item);
+/* op: 0 with a permit for one slot (send_reserved uses it); ASYNC_ECLOSED */
 ASYNC_API int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w);   /* op */
+/* 0 with a permit now; ASYNC_EAGAIN when full, ASYNC_ECLOSED when closed */
 ASYNC_API int async_mpsc_try_reserve(async_mpsc *c);
+/* Send with a permit from reserve: never waits, never fails for room */
 ASYNC_API int async_mpsc_send_reserved(async_mpsc *c, const void *item);
+/* Give an unused permit back; EINVAL if none is out */
 ASYNC_API int async_mpsc_release_reserved(async_mpsc *c);
+/* op: 0 with the oldest item; ASYNC_ECLOSED when no sender is left and empty */
 ASYNC_API int async_mpsc_recv(async_task *t, async_mpsc *c, async_waiter *w, void *item); /* op */
+/* 0 with the oldest item; ASYNC_EAGAIN when empty, ASYNC_ECLOSED at the end */
 ASYNC_API int async_mpsc_try_recv(async_mpsc *c, void *item);
+/* op: waits for one item, then takes up to limit into items: how many */
 ASYNC_API int async_mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w,
                                    void *items, size_t limit);              /* op */
+/* The receiver closes: later sends fail, what is buffered can still be received */
 ASYNC_API int async_mpsc_close(async_mpsc *c);
+/* 1 once the receiver has closed */
 ASYNC_API int async_mpsc_is_closed(const async_mpsc *c);
+/* op: 0 once the receiver has closed (a sender waiting to stop) */
 ASYNC_API int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w);     /* op */
+/* One more sender handle; ASYNC_ECLOSED once the last was released */
 ASYNC_API int async_mpsc_sender_clone(async_mpsc *c);
+/* Drop a sender handle; after the last, recv ends with ASYNC_ECLOSED */
 ASYNC_API int async_mpsc_sender_release(async_mpsc *c);
+/* Items buffered now */
 ASYNC_API size_t async_mpsc_len(const async_mpsc *c);
+/* Free slots now (bounded: capacity - items - permits out); SIZE_MAX unbounded */
 ASYNC_API size_t async_mpsc_capacity(const async_mpsc *c);
 
+/* A one-value channel of item_size bytes in storage (NULL: allocated); ENOMEM */
 ASYNC_API int async_oneshot_init(async_oneshot *o, size_t item_size, void *storage);
+/* Free what init allocated; EBUSY while a task waits */
 ASYNC_API int async_oneshot_destroy(async_oneshot *o);
+/* Store the value (never waits); ASYNC_ECLOSED if the receiver is gone, ESTATE if sent */
 ASYNC_API int async_oneshot_send(async_oneshot *o, const void *item);
+/* op: 0 with the value; ASYNC_ECLOSED if the sender left without sending */
 ASYNC_API int async_oneshot_recv(async_task *t, async_oneshot *o, async_waiter *w,
                                  void *item);                               /* op */
+/* 0 with the value; ASYNC_EAGAIN if not sent yet, ASYNC_ECLOSED if never or taken */
 ASYNC_API int async_oneshot_try_recv(async_oneshot *o, void *item);
+/* The sender goes away without sending: recv gives ASYNC_ECLOSED */
 ASYNC_API int async_oneshot_sender_release(async_oneshot *o);
+/* The receiver goes away: send fails with ASYNC_ECLOSED */
 ASYNC_API int async_oneshot_close(async_oneshot *o);
+/* 1 once the receiver has closed */
 ASYNC_API int async_oneshot_is_closed(const async_oneshot *o);
+/* op: 0 once the receiver has closed */
 ASYNC_API int async_oneshot_closed(async_task *t, async_oneshot *o, async_waiter *w); /* op */
 
+/* Bytes of storage for capacity items (rounded up to a power of two) */
 ASYNC_API size_t async_broadcast_storage_size(size_t item_size, size_t capacity);
+/* capacity items (a power of two, rounded up) in storage (NULL: allocated) */
 ASYNC_API int async_broadcast_init(async_broadcast *b, size_t item_size, size_t capacity,
                                    void *storage);
+/* Free what init allocated; EBUSY while a task waits */
 ASYNC_API int async_broadcast_destroy(async_broadcast *b);
+/* Store for every receiver: receiver count; ASYNC_ENORECV with none (dropped) */
 ASYNC_API int async_broadcast_send(async_broadcast *b, const void *item);
+/* rx receives the items sent from now on */
 ASYNC_API int async_broadcast_subscribe(async_broadcast *b, async_broadcast_rx *rx);
+/* rx stops receiving (its unread items no longer count) */
 ASYNC_API int async_broadcast_unsubscribe(async_broadcast_rx *rx);
+/* op: 0 with rx's next item; ASYNC_ELAGGED once if it fell behind (rx->lagged) */
 ASYNC_API int async_broadcast_recv(async_task *t, async_broadcast_rx *rx, async_waiter *w,
                                    void *item);                             /* op */
+/* 0 with rx's next item; ASYNC_EAGAIN if none, ELAGGED, ECLOSED */
 ASYNC_API int async_broadcast_try_recv(async_broadcast_rx *rx, void *item);
+/* Items rx has not read yet, the overwritten ones included (Tokio's len) */
 ASYNC_API uint64_t async_broadcast_rx_len(const async_broadcast_rx *rx);
+/* One more sender handle; ASYNC_ECLOSED once the last was released */
 ASYNC_API int async_broadcast_sender_clone(async_broadcast *b);
+/* Drop a sender handle; after the last, receivers end with ECLOSED */
 ASYNC_API int async_broadcast_sender_release(async_broadcast *b);
 
+/* A value of item_size bytes, first *initial, in storage (NULL: allocated) */
 ASYNC_API int async_watch_init(async_watch *ch, size_t item_size, void *storage,
                                const void *initial);
+/* Free what init allocated; EBUSY while a task waits */
 ASYNC_API int async_watch_destroy(async_watch *ch);
+/* rx watches ch; the value current now counts as seen */
 ASYNC_API int async_watch_subscribe(async_watch *ch, async_watch_rx *rx);
+/* rx stops watching */
 ASYNC_API int async_watch_unsubscribe(async_watch_rx *rx);
+/* Store a new version if anyone watches (ASYNC_ENORECV: none, not stored) */
 ASYNC_API int async_watch_send(async_watch *ch, const void *item);
+/* Always store; the previous value goes to *old (may be NULL) */
 ASYNC_API int async_watch_send_replace(async_watch *ch, const void *item, void *old);
+/* Always store: modify(value, user) edits the value in place */
 ASYNC_API int async_watch_send_modify(async_watch *ch, void (*modify)(void *value, void *user),
                                       void *user);
+/* Copy the current value, not marking it seen */
 ASYNC_API int async_watch_borrow(const async_watch_rx *rx, void *item);
+/* Copy the current value and mark it seen */
 ASYNC_API int async_watch_borrow_and_update(async_watch_rx *rx, void *item);
+/* 1 if a version is unseen, 0 if not; ASYNC_ECLOSED once closed */
 ASYNC_API int async_watch_has_changed(const async_watch_rx *rx);
+/* Make the current version unseen by rx */
 ASYNC_API int async_watch_mark_changed(async_watch_rx *rx);
+/* Mark the current version seen by rx */
 ASYNC_API int async_watch_mark_unchanged(async_watch_rx *rx);
+/* op: 0 when a version is unseen (marking it seen); ECLOSED at the end */
 ASYNC_API int async_watch_changed(async_task *t, async_watch_rx *rx, async_waiter *w); /* op */
+/* One more sender handle; ASYNC_ECLOSED once the last was released */
 ASYNC_API int async_watch_sender_clone(async_watch *ch);
+/* Drop a sender handle; after the last, changed ends with ECLOSED */
 ASYNC_API int async_watch_sender_release(async_watch *ch);
 
 /* Typed mpsc wrappers: ASYNC_MPSC_TYPED(prefix, type) defines
@@ -1637,7 +2488,7 @@ typedef async_select async_join;
 #define ASYNC_OR_ELSE(rc, fallback) ((rc) < 0 ? (fallback) : (rc))
 #define ASYNC_MAP(rc, expr) ((rc) < 0 ? (rc) : (expr))
 
-/* A status plus a value; ASYNC_RESULT(double) r = ASYNC_OK(double, 2.5); */
+/* A status plus a value: ASYNC_RESULT(double) r = {0, 2.5}; ASYNC_IS_OK(r) is 1. */
 #define ASYNC_RESULT(T) struct { int status; T value; }
 #define ASYNC_IS_OK(r) ((r).status >= 0)
 
@@ -1653,19 +2504,29 @@ typedef struct async_joinset {
     size_t cap, head, count;
 } async_joinset;
 
+/* An empty set on rt; join_next gives members back as they finish */
 ASYNC_API int async_joinset_init(async_joinset *js, async_runtime *rt);
+/* A set whose join_next follows spawn order; ring: capacity task slots */
 ASYNC_API int async_joinset_init_ordered(async_joinset *js, async_runtime *rt, async_task **ring,
                                          size_t capacity);
+/* Spawn t (a zeroed frame) into the set; ASYNC_EAGAIN when an ordered ring is full */
 ASYNC_API int async_joinset_spawn(async_joinset *js, async_task *t, async_task_fn fn,
                                   const char *name);
+/* Spawn into the set in an allocated frame (*out may be NULL); ENOMEM */
 ASYNC_API int async_joinset_spawn_alloc(async_joinset *js, async_task_fn fn, size_t frame_size,
                                         const char *name, async_task **out);
+/* op: 0 with a finished member and its result; ASYNC_ECLOSED when empty */
 ASYNC_API int async_joinset_join_next(async_task *t, async_joinset *js, async_waiter *w,
                                       async_task **task, int *result);      /* op */
+/* op: wait for every member: 0, or the first error among their results */
 ASYNC_API int async_joinset_wait_all(async_task *t, async_joinset *js, async_waiter *w); /* op */
+/* Members not yet given back by join_next */
 ASYNC_API int async_joinset_len(const async_joinset *js);
+/* Abort every running member (reap them with join_next): how many */
 ASYNC_API int async_joinset_abort_all(async_joinset *js);
+/* Let every member go on without the set; finished ones are dropped */
 ASYNC_API int async_joinset_detach_all(async_joinset *js);
+/* Cancel every member now (cleanup runs), free allocated ones; EBUSY if waited */
 ASYNC_API int async_joinset_destroy(async_joinset *js);
 
 /* Resilience: retry with exponential backoff and jitter, circuit breaker, bulkhead. */
@@ -1692,17 +2553,27 @@ typedef struct async_bulkhead {
     uint32_t max_queue, queued;
 } async_bulkhead;
 
+/* Delays base * 2^n up to max, max_attempts tries (0: unbounded), full jitter */
 ASYNC_API int async_backoff_init(async_backoff *b, async_time base, async_time max,
                                  uint32_t max_attempts);
+/* After error rc: 0 and *delay before the next try, or ELIMIT / ETIMEDOUT: stop */
 ASYNC_API int async_backoff_next(async_backoff *b, async_time now, int rc, async_time *delay);
+/* Start a new sequence of attempts (ASYNC_RETRY does it itself) */
 ASYNC_API int async_backoff_reset(async_backoff *b);
+/* Open after threshold (> 0) failures in a row, half-open after recovery, closed again */
 ASYNC_API int async_breaker_init(async_breaker *cb, uint32_t threshold, async_time recovery,
                                  uint32_t half_open_max);
+/* May a call go through now? 0, or ASYNC_EREJECTED */
 ASYNC_API int async_breaker_allow(async_breaker *cb, async_time now);
+/* Record a call's result rc (< 0: a failure) at now: the new ASYNC_BREAKER_* state */
 ASYNC_API int async_breaker_record(async_breaker *cb, async_time now, int rc);
+/* ASYNC_BREAKER_CLOSED, _OPEN or _HALF_OPEN at now */
 ASYNC_API int async_breaker_state(const async_breaker *cb, async_time now);
+/* At most max_concurrent inside, max_queue waiting; EINVAL if max_concurrent is 0 */
 ASYNC_API int async_bulkhead_init(async_bulkhead *b, uint32_t max_concurrent, uint32_t max_queue);
+/* op: 0 once inside (at once or FIFO); ASYNC_EREJECTED when the queue is full */
 ASYNC_API int async_bulkhead_enter(async_task *t, async_bulkhead *b, async_waiter *w); /* op */
+/* Leave, letting the next waiter in */
 ASYNC_API int async_bulkhead_leave(async_bulkhead *b);
 
 /* Retry: await op (an operation, or a nested call restarted for each attempt) until
@@ -1861,70 +2732,109 @@ typedef struct async_stream_sink {
     size_t count;                       /* items consumed */
     size_t errors;                      /* error items skipped (when not stop_on_error) */
     size_t room;                        /* collect_alloc: items *buf has room for */
-    uint8_t stop_on_error;              /* 1: the try_ form: stop at the first error item */
+    uint8_t stop_on_error;              /* 1: stop at the first error item (try_fold) */
     uint8_t started;
 } async_stream_sink;
 
+/* op: ASYNC_ITEM with *item, 0 at the end (fused), < 0 an error item */
 ASYNC_API int async_stream_next(async_task *t, async_stream *s, void *item);       /* op */
+/* Drop s now: poll the chain once in cancel mode (cleanups run), end it */
 ASYNC_API int async_stream_cancel(async_task *t, async_stream *s, void *item);
+/* Source: the count items of array, in order; 0 or EINVAL */
 ASYNC_API int async_stream_iter_init(async_stream_iter *s, const void *array, size_t item_size,
                                      size_t count);
+/* Source: fn(user, &item) gives 1 an item, 0 the end, < 0 an error item */
 ASYNC_API int async_stream_from_fn_init(async_stream_from_fn *s, size_t item_size,
                                         int (*fn)(void *user, void *item), void *user);
+/* Source: step, a nested async function restarted for each item */
 ASYNC_API int async_stream_unfold_init(async_stream_unfold *s, size_t item_size,
         int (*step)(async_task *t, async_coro *co, void *state, void *item), void *state);
+/* Source: gen, a generator (ASYNC_GEN_YIELD per item) over s->co */
 ASYNC_API int async_stream_gen_init(async_stream_gen *s, size_t item_size, async_stream_fn gen);
+/* Source: c's items; its end (ASYNC_ECLOSED) is the stream's end */
 ASYNC_API int async_stream_mpsc_init(async_stream_mpsc *s, async_mpsc *c);
+/* Source: rx's items; ASYNC_ELAGGED comes as an error item */
 ASYNC_API int async_stream_broadcast_init(async_stream_broadcast *s, async_broadcast_rx *rx);
+/* Source: iv's ticks; each item is the tick's async_time */
 ASYNC_API int async_stream_interval_init(async_stream_interval *s, async_interval *iv);
 
+/* Adapter: fn(in, out, user) for each item (item_size: out's size) */
 ASYNC_API int async_stream_map_init(async_stream_map *s, async_stream *up, size_t item_size,
         void (*fn)(const void *in, void *out, void *user), void *user, void *scratch);
+/* Adapter: fn(in, out, user) returns 1 to keep out, 0 to drop */
 ASYNC_API int async_stream_filter_map_init(async_stream_map *s, async_stream *up, size_t item_size,
         int (*fn)(const void *in, void *out, void *user), void *user, void *scratch);
+/* Adapter: the items for which pred(item, user) holds */
 ASYNC_API int async_stream_filter_init(async_stream_filter *s, async_stream *up,
         int (*pred)(const void *item, void *user), void *user);
+/* Adapter: items while pred holds; ends at the first that fails */
 ASYNC_API int async_stream_take_while_init(async_stream_filter *s, async_stream *up,
         int (*pred)(const void *item, void *user), void *user);
+/* Adapter: drops items while pred holds, then passes all */
 ASYNC_API int async_stream_skip_while_init(async_stream_filter *s, async_stream *up,
         int (*pred)(const void *item, void *user), void *user);
+/* Adapter: an async map; fn is a nested async function, 0 or an error item */
 ASYNC_API int async_stream_then_init(async_stream_then *s, async_stream *up, size_t item_size,
         int (*fn)(async_task *t, async_coro *co, const void *in, void *out, void *user),
         void *user, void *scratch);
+/* Adapter: the first n items (error items pass uncounted); 0 reads nothing */
 ASYNC_API int async_stream_take_init(async_stream_count *s, async_stream *up, uint64_t n);
+/* Adapter: drops the first n items (error items pass uncounted) */
 ASYNC_API int async_stream_skip_init(async_stream_count *s, async_stream *up, uint64_t n);
+/* Adapter: items are a uint64_t index, then the item at offset 8 */
 ASYNC_API int async_stream_enumerate_init(async_stream_count *s, async_stream *up);
+/* Item size of chunks(n) over up: a size_t count then n items (0: bad) */
 ASYNC_API size_t async_stream_chunk_size(const async_stream *up, size_t n);
+/* Adapter: batches of up to n items (a short last one, never empty) */
 ASYNC_API int async_stream_chunks_init(async_stream_chunks *s, async_stream *up, size_t n);
+/* Adapter: as chunks, and a batch goes out timeout after its first */
 ASYNC_API int async_stream_chunks_timeout_init(async_stream_chunks *s, async_stream *up, size_t n,
                                                async_time timeout);
+/* Adapter: a's item then b's, packed; ends when either ends */
 ASYNC_API int async_stream_zip_init(async_stream_pair *s, async_stream *a, async_stream *b);
+/* Adapter: a's items, then b's */
 ASYNC_API int async_stream_chain_init(async_stream_pair *s, async_stream *a, async_stream *b);
+/* Adapter: a's and b's items as they come (alternating while both ready) */
 ASYNC_API int async_stream_merge_init(async_stream_pair *s, async_stream *a, async_stream *b);
+/* Adapter: the items of n streams, round robin; ends when all have */
 ASYNC_API int async_stream_select_all_init(async_stream_select_all *s, async_stream **up, size_t n);
-ASYNC_API int async_stream_throttle_init(async_stream_timed *s, async_stream *up, async_time period);
-ASYNC_API int async_stream_timeout_init(async_stream_timed *s, async_stream *up, async_time timeout);
+/* Adapter: at least period between items */
+ASYNC_API int async_stream_throttle_init(async_stream_timed *s, async_stream *up,
+                                         async_time period);
+/* Adapter: ASYNC_ETIMEDOUT as an error item once per gap over timeout */
+ASYNC_API int async_stream_timeout_init(async_stream_timed *s, async_stream *up,
+                                        async_time timeout);
+/* Bytes of one slot of buffered / buffer_unordered (0 if up is NULL) */
 ASYNC_API size_t async_stream_slot_size(size_t state_size, const async_stream *up, size_t out_size);
+/* Adapter: up to n calls of fn at once, outputs in input order */
 ASYNC_API int async_stream_buffered_init(async_stream_buffered *s, async_stream *up, size_t n,
         size_t item_size, async_stream_async_fn fn, size_t state_size, void *user, void *slots);
+/* Adapter: up to n calls of fn at once, outputs as they complete */
 ASYNC_API int async_stream_buffer_unordered_init(async_stream_buffered *s, async_stream *up,
         size_t n, size_t item_size, async_stream_async_fn fn, size_t state_size, void *user,
         void *slots);
+/* n outputs each seeing every item of up; ring: cap items of up */
 ASYNC_API int async_stream_fanout_init(async_stream_fanout *f, async_stream *up, void *ring,
                                        size_t cap, async_stream_fanout_out *outs, size_t n);
+/* out stops holding the others back; EBUSY while its task reads up */
 ASYNC_API int async_stream_fanout_release(async_stream_fanout_out *out);
 
 /* Sinks: ops; they run over ready items within one poll (spending the budget). */
 ASYNC_API int async_stream_fold(async_task *t, async_stream *s, async_stream_sink *k, void *acc,
         int (*fn)(void *acc, const void *item, void *user), void *user, void *scratch);
+/* op: fn(item, user) for every item: 0 at the end; fn < 0 stops with it */
 ASYNC_API int async_stream_for_each(async_task *t, async_stream *s, async_stream_sink *k,
         int (*fn)(const void *item, void *user), void *user, void *scratch);
+/* op: 0 at the end, the count in k->count */
 ASYNC_API int async_stream_count_items(async_task *t, async_stream *s, async_stream_sink *k,
                                        void *scratch);
+/* op: items into buf: 0 at the end, ASYNC_ELIMIT once cap items are in */
 ASYNC_API int async_stream_collect(async_task *t, async_stream *s, async_stream_sink *k,
                                    void *buf, size_t cap);
+/* op: items into an allocated *buf (free it always); ELIMIT, ENOMEM */
 ASYNC_API int async_stream_collect_alloc(async_task *t, async_stream *s, async_stream_sink *k,
                                          void **buf, size_t limit);
+/* op: run b's calls to the end of its stream: 0, or an error */
 ASYNC_API int async_stream_for_each_concurrent(async_task *t, async_stream_buffered *b,
                                                async_stream_sink *k, void *scratch);
 
@@ -1962,47 +2872,79 @@ typedef struct async_listen_opts {
     uint8_t v6only;                     /* IPv6: refuse IPv4-mapped peers */
 } async_listen_opts;
 
+/* "poll" or "epoll": the reactor backend of this build */
 ASYNC_API const char *async_io_backend(const async_runtime *rt);
+/* Make fd non-blocking and watch it with rt; EBUSY if io is registered */
 ASYNC_API int async_io_register(async_runtime *rt, async_io *io, int fd);
+/* Stop watching: the fd, still open, in its blocking mode; waiters get ECLOSED */
 ASYNC_API int async_io_deregister(async_io *io);
+/* dst (zeroed or closed) takes over src, registration included; EBUSY if waited */
 ASYNC_API int async_io_move(async_io *dst, async_io *src);
+/* Deregister and close; 0 for a zeroed or closed io (cleanup can always call it) */
 ASYNC_API int async_io_close(async_io *io);
+/* The registered descriptor, or ASYNC_EINVAL */
 ASYNC_API int async_io_fd(const async_io *io);
+/* op: 0 once io is ready for dir (ASYNC_IO_READ or _WRITE), for your own call */
 ASYNC_API int async_io_ready(async_task *t, async_io *io, async_waiter *w, int dir);  /* op */
+/* Your call met EAGAIN: forget dir's readiness, then wait again with ready */
 ASYNC_API int async_io_clear_ready(async_io *io, int dir);
+/* op: bytes read (> 0), 0 at end of file, or -errno */
 ASYNC_API int async_io_read(async_task *t, async_io *io, async_waiter *w, void *buf,
                             size_t len);                                              /* op */
+/* op: bytes written (maybe fewer than len), or -errno */
 ASYNC_API int async_io_write(async_task *t, async_io *io, async_waiter *w, const void *buf,
                              size_t len);                                             /* op */
+/* op: len once all came, ASYNC_EEOF if the peer closed first */
 ASYNC_API int async_io_read_exact(async_task *t, async_io *io, async_waiter *w, void *buf,
                                   size_t len);                                        /* op */
+/* op: len once all is written (partial writes completed), or -errno */
 ASYNC_API int async_io_write_all(async_task *t, async_io *io, async_waiter *w,
                                  const void *buf, size_t len);                        /* op */
+/* Half-close: ASYNC_IO_READ, _WRITE (the peer reads EOF) or _BOTH */
 ASYNC_API int async_io_shutdown(async_io *io, int how);
+/* A pipe with both ends registered (rd, wr); -errno */
 ASYNC_API int async_pipe(async_runtime *rt, async_io *rd, async_io *wr);
 
+/* Numeric "1.2.3.4:80", "[::1]:80" or "unix:/path" into a; EINVAL */
 ASYNC_API int async_addr_parse(async_addr *a, const char *text);
+/* A Unix socket address for path; EINVAL if it does not fit */
 ASYNC_API int async_addr_unix(async_addr *a, const char *path);
+/* a as text into buf: its length, or ASYNC_ELIMIT if cut short */
 ASYNC_API int async_addr_format(const async_addr *a, char *buf, size_t size);
+/* The port of an IPv4 or IPv6 address, else EINVAL */
 ASYNC_API int async_addr_port(const async_addr *a);
+/* AF_INET, AF_INET6 or AF_UNIX; EINVAL if a is empty */
 ASYNC_API int async_addr_family(const async_addr *a);
+/* a as a struct sockaddr * for system calls of your own */
 ASYNC_API void *async_addr_sockaddr(async_addr *a);
 
+/* Bind and listen (opts NULL: backlog 1024, SO_REUSEADDR); io registered */
 ASYNC_API int async_sock_listen(async_runtime *rt, async_io *io, const async_addr *a,
                                 const async_listen_opts *opts);
+/* op: conn (zeroed or closed) is the new connection, *peer its address */
 ASYNC_API int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, async_io *conn,
                                 async_addr *peer);                                    /* op */
+/* op: 0 once connected (io made and registered); closed again on failure */
 ASYNC_API int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
                                  const async_addr *a);                                /* op */
+/* The address io is bound to (after port 0: the port the kernel chose) */
 ASYNC_API int async_sock_local_addr(const async_io *io, async_addr *a);
+/* The address of the connected peer */
 ASYNC_API int async_sock_peer_addr(const async_io *io, async_addr *a);
+/* TCP_NODELAY on or off */
 ASYNC_API int async_sock_nodelay(async_io *io, int on);
+/* SO_KEEPALIVE on or off */
 ASYNC_API int async_sock_keepalive(async_io *io, int on);
+/* The pending error of a socket (SO_ERROR), cleared: 0 or -errno */
 ASYNC_API int async_sock_error(async_io *io);
+/* A UDP socket bound to a (port 0 for a client), registered */
 ASYNC_API int async_udp_bind(async_runtime *rt, async_io *io, const async_addr *a);
+/* Fix the peer of a UDP socket: then async_io_read / _write */
 ASYNC_API int async_udp_connect(async_io *io, const async_addr *a);
+/* op: bytes sent as one datagram to to */
 ASYNC_API int async_udp_send_to(async_task *t, async_io *io, async_waiter *w, const void *buf,
                                 size_t len, const async_addr *to);                    /* op */
+/* op: bytes of one datagram (cut to len), its sender in *from */
 ASYNC_API int async_udp_recv_from(async_task *t, async_io *io, async_waiter *w, void *buf,
                                   size_t len, async_addr *from);                      /* op */
 #endif
@@ -2036,14 +2978,22 @@ typedef struct async_child {
     uint8_t reaped, kill_on_destroy;
 } async_child;
 
+/* Subscribe to signo from now on (chains any handler); EINVAL for SIGKILL... */
 ASYNC_API int async_signal_init(async_signal *s, async_runtime *rt, int signo);
+/* op: signo once delivered since the last recv (several count as one) */
 ASYNC_API int async_signal_recv(async_task *t, async_signal *s);                     /* op */
+/* Unsubscribe (the last one puts the old handler back); EBUSY if waited */
 ASYNC_API int async_signal_destroy(async_signal *s);
+/* fork and exec file (PATH) with argv; exec errors returned, nothing left open */
 ASYNC_API int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
                                 char *const argv[], const async_child_opts *opts);
+/* op: 0 once it has exited (c->exit_code, c->term_signal); cancel safe */
 ASYNC_API int async_child_wait(async_task *t, async_child *c);                       /* op */
+/* 1 exited (exit_code, term_signal set), 0 running, or an error */
 ASYNC_API int async_child_try_wait(async_child *c);
+/* Send signo; ASYNC_ESTATE once reaped (its pid may be reused) */
 ASYNC_API int async_child_kill(async_child *c, int signo);
+/* Close our pipe ends; a running child: killed if kill_on_destroy, reaped */
 ASYNC_API int async_child_destroy(async_child *c);
 #endif
 
@@ -2062,21 +3012,32 @@ typedef struct async_bufwriter {
     size_t cap, len, done;              /* buf[done..len) still to write */
 } async_bufwriter;
 
+/* Read io through buf (cap bytes, yours) */
 ASYNC_API int async_bufreader_init(async_bufreader *r, async_io *io, void *buf, size_t cap);
+/* op: bytes buffered (reading if none), 0 at end of file */
 ASYNC_API int async_bufreader_fill(async_task *t, async_bufreader *r, async_waiter *w); /* op */
+/* op: read more behind the buffered bytes: new bytes, 0 EOF, ELIMIT full */
 ASYNC_API int async_bufreader_fill_more(async_task *t, async_bufreader *r,
                                         async_waiter *w);                             /* op */
+/* The buffered bytes (*len of them), without consuming them */
 ASYNC_API const void *async_bufreader_data(const async_bufreader *r, size_t *len);
+/* Drop n buffered bytes; EINVAL if fewer are buffered */
 ASYNC_API int async_bufreader_consume(async_bufreader *r, size_t n);
+/* op: up to len bytes, from the buffer first; 0 at end of file */
 ASYNC_API int async_bufreader_read(async_task *t, async_bufreader *r, async_waiter *w,
                                    void *out, size_t len);                            /* op */
+/* op: bytes up to and including delim; ASYNC_ELIMIT after cap without it */
 ASYNC_API int async_bufreader_read_until(async_task *t, async_bufreader *r, async_waiter *w,
                                          int delim, void *out, size_t cap);           /* op */
+/* op: a '\n'-ended line, NUL-terminated (at most cap - 1 bytes) */
 ASYNC_API int async_bufreader_read_line(async_task *t, async_bufreader *r, async_waiter *w,
                                         char *line, size_t cap);                      /* op */
+/* Write io through buf (cap bytes, yours) */
 ASYNC_API int async_bufwriter_init(async_bufwriter *wr, async_io *io, void *buf, size_t cap);
+/* op: len, copied into the buffer (flushing first when it does not fit) */
 ASYNC_API int async_bufwriter_write(async_task *t, async_bufwriter *wr, async_waiter *w,
                                     const void *data, size_t len);                    /* op */
+/* op: 0 once everything buffered is written; cancel safe */
 ASYNC_API int async_bufwriter_flush(async_task *t, async_bufwriter *wr, async_waiter *w);
 #endif
 
@@ -2117,16 +3078,26 @@ typedef struct async_inbox {
     size_t item_size, cap;
 } async_inbox;
 
+/* Up to desc->max_threads (64) threads for rt, started on demand; desc may be NULL */
 ASYNC_API int async_pool_init(async_pool *p, async_runtime *rt, const async_pool_desc *desc);
+/* Cancel queued calls, wait for running ones, join the threads */
 ASYNC_API int async_pool_destroy(async_pool *p);
+/* Threads alive now */
 ASYNC_API int async_pool_threads(const async_pool *p);
+/* op: run fn(arg) on a pool thread: its result (job: zeroed, in the frame) */
 ASYNC_API int async_spawn_blocking(async_task *t, async_pool *p, async_blocking *job,
                                    int (*fn)(void *arg), void *arg);                   /* op */
+/* A bounded queue of cap items (allocated) that any thread sends into */
 ASYNC_API int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_size, size_t cap);
+/* Free it; EBUSY while a task waits in recv */
 ASYNC_API int async_inbox_destroy(async_inbox *q);
+/* Copy item in; ASYNC_EAGAIN when full, ASYNC_ECLOSED once closed */
 ASYNC_API int async_inbox_try_send(async_inbox *q, const void *item);  /* Context: any thread */
+/* Copy item in, blocking the calling thread while full (not the loop's) */
 ASYNC_API int async_inbox_send(async_inbox *q, const void *item);      /* Context: any thread */
+/* Later sends fail; the receiver drains what is queued, then ECLOSED */
 ASYNC_API int async_inbox_close(async_inbox *q);                       /* Context: any thread */
+/* op: 0 with the next item; ASYNC_ECLOSED once closed and drained */
 ASYNC_API int async_inbox_recv(async_task *t, async_inbox *q, void *item);              /* op */
 
 /* Name resolution and regular files, through the blocking pool. */
@@ -2140,12 +3111,16 @@ typedef struct async_file_op {
     struct async__req *req;             /* allocated while the call runs */
 } async_file_op;
 
+/* op: getaddrinfo on the pool: up to max addresses into out, how many */
 ASYNC_API int async_resolve(async_task *t, async_pool *p, async_resolve_op *r, const char *host,
                             const char *service, async_addr *out, int max);           /* op */
+/* op: open(path, flags | O_CLOEXEC, mode) on the pool: the descriptor */
 ASYNC_API int async_file_open(async_task *t, async_pool *p, async_file_op *op,
                               const char *path, int flags, int mode);                 /* op */
+/* op: pread at offset (< 0: read at the position) on the pool: bytes read */
 ASYNC_API int async_file_read(async_task *t, async_pool *p, async_file_op *op, int fd,
                               void *buf, size_t len, long long offset);               /* op */
+/* op: pwrite at offset (< 0: write at the position) on the pool: bytes written */
 ASYNC_API int async_file_write(async_task *t, async_pool *p, async_file_op *op, int fd,
                                const void *buf, size_t len, long long offset);        /* op */
 #endif
@@ -2173,11 +3148,15 @@ typedef struct async_shutdown {
     uint8_t phase, requested;
 } async_shutdown;
 
+/* Subscribe to SIGINT and SIGTERM; root, tasks and pool may be NULL */
 ASYNC_API int async_shutdown_init(async_shutdown *sd, async_runtime *rt,
                                   async_cancel_token *root, async_joinset *tasks,
                                   struct async_pool *pool, async_time grace);
+/* Start the shutdown now, as a signal would */
 ASYNC_API int async_shutdown_request(async_shutdown *sd);
+/* op: wait for a signal or request, drain until grace, abort: how many aborted */
 ASYNC_API int async_shutdown_run(async_task *t, async_shutdown *sd);                  /* op */
+/* Unsubscribe from the signals; EBUSY while run waits */
 ASYNC_API int async_shutdown_destroy(async_shutdown *sd);
 #endif
 
@@ -2185,7 +3164,9 @@ ASYNC_API int async_shutdown_destroy(async_shutdown *sd);
 // >>debug
 
 typedef void (*async_write_fn)(void *user, const char *text);
+/* Write every live task (name, state, where it waits, on what); NULL write: stderr */
 ASYNC_API void async_dump(async_runtime *rt, async_write_fn write, void *user);
+/* The name of an ASYNC_TASK_* state ("waiting"...), "?" if unknown */
 ASYNC_API const char *async_task_state_name(int state);
 
 #ifdef ASYNC_FAULT_INJECTION
@@ -2228,8 +3209,11 @@ typedef struct async_faults {
     void (*preempt)(void *user);
     void *user;
 } async_faults;
+/* Install the fault hooks (NULL: none); in ASYNC_FAULT_INJECTION builds only */
 ASYNC_API void async_faults_set(const async_faults *f);     /* NULL: none */
+/* The faults the kernel can give at call: *n codes (-errno or ASYNC_FAULT_SHORT) */
 ASYNC_API const int *async_sys_faults(int call, int *n);    /* what can go wrong there */
+/* The name of an ASYNC_SYS_* call site ("read"...) */
 ASYNC_API const char *async_sys_name(int call);
 #endif
 
@@ -2757,7 +3741,8 @@ static int async__cas(volatile int *p, int expect, int v) {
 #define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
 #elif !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
 /* Plain volatile accesses would be a data race between threads. */
-#error "async.h: no atomic operations known for this compiler (gcc, clang, and tcc on x86 have them): define ASYNC_NO_THREADS (wakes from signal handlers still work) or add them here"
+#error "async.h: no atomic operations known for this compiler (gcc, clang, and tcc on x86 \
+have them): define ASYNC_NO_THREADS (wakes from signal handlers still work) or add them here"
 #else
 /* Single core (an MCU with interrupts), or one thread and its signal handlers: plain
    volatile accesses, ordered by a compiler barrier, are atomic for an aligned int.
@@ -2965,7 +3950,7 @@ static void async__faults_from_env(void) {
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
-// >>util: intrusive lists, the timer heap, formatting
+// >>util: intrusive lists, 64-bit arithmetic for small cores, formatting
 
 static void async__list_init(async__link *l) { l->next = l->prev = l; }
 static int async__list_empty(const async__link *l) { return l->next == l; }
@@ -3164,6 +4149,8 @@ ASYNC_DEF int async__lost(async_task *t, int32_t *lc, int *resp, const char *fil
 ////////////////////////////////////////////////////////////////////////////////
 // >>core
 
+/* ---- the clock ------------------------------------------------------------------- */
+
 static async_time async__clock(async_runtime *rt) {
     return rt->now_fn(rt->user) + rt->offset;
 }
@@ -3192,6 +4179,8 @@ ASYNC_DEF async_time async_time_now(async_runtime *rt) {
 #endif
     return (rt->flags & ASYNC__RT_PAUSED) ? rt->paused_now : async__clock(rt);
 }
+
+/* ---- polling: wake, budget, finish, cancel --------------------------------------- */
 
 /* Wake: O(1) and idempotent. A queued or yielded task is already going to run; the
    running task (its state still says QUEUED) notes the wake and is requeued after. */
@@ -3401,6 +4390,8 @@ ASYNC__HOT static async_task *async__pop_ready(async_runtime *rt) {
     return async__task_of(l);
 }
 
+/* ---- the loop: collect, park, turn ----------------------------------------------- */
+
 static void async__fire_timers(async_runtime *rt, async_time now);
 static async_time async__next_deadline(const async_runtime *rt);
 
@@ -3504,6 +4495,8 @@ static void async__park(async_runtime *rt, async_time max_wait) {
     if (rt->idle_fn) rt->idle_fn(rt->user, wait);
 #endif
 }
+
+/* ---- the runtime ----------------------------------------------------------------- */
 
 ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *desc) {
     async_runtime_desc d;
@@ -3691,6 +4684,8 @@ ASYNC_DEF void async_runtime_stats(const async_runtime *rt, async_stats *out) {
     else async__memset(out, 0, sizeof *out);
 }
 
+/* ---- tasks ----------------------------------------------------------------------- */
+
 static int async__spawn(async_runtime *rt, async_task *t, async_task_fn fn, const char *name,
                         uint8_t flags) {
     t->lc = 0;
@@ -3831,6 +4826,8 @@ ASYNC_DEF int async_task_where(const async_task *t, const char **file, int *line
     if (line) *line = ln;
     return 0;
 }
+
+/* ---- wakers ---------------------------------------------------------------------- */
 
 ASYNC_DEF int async_waker_init(async_runtime *rt, async_waker *w) {
     async_waker *x;
@@ -4151,7 +5148,8 @@ ASYNC_DEF int async_time_pause(async_runtime *rt, int auto_advance) {
     if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     if (rt->flags & ASYNC__RT_PAUSED) return ASYNC_ESTATE;
     rt->paused_now = async__clock(rt);
-    rt->flags |= (uint32_t)ASYNC__RT_PAUSED | (auto_advance ? (uint32_t)ASYNC__RT_AUTO_ADVANCE : 0u);
+    rt->flags |= (uint32_t)ASYNC__RT_PAUSED |
+                 (auto_advance ? (uint32_t)ASYNC__RT_AUTO_ADVANCE : 0u);
     return 0;
 }
 
@@ -4394,6 +5392,8 @@ static int async__permits_try(const async_waitq *q, size_t *used, size_t max, si
     return 0;
 }
 
+/* ---- semaphore ------------------------------------------------------------------- */
+
 ASYNC_DEF int async_semaphore_init(async_semaphore *s, size_t permits) {
     if (!s || permits > ASYNC_SEMAPHORE_MAX_PERMITS) return ASYNC_EINVAL;
     async__memset(s, 0, sizeof *s);
@@ -4466,6 +5466,8 @@ ASYNC_DEF size_t async_semaphore_available(const async_semaphore *s) {
     return s ? s->permits - s->used : 0;
 }
 
+/* ---- mutex ----------------------------------------------------------------------- */
+
 ASYNC_DEF int async_mutex_init(async_mutex *m) {
     if (!m) return ASYNC_EINVAL;
     async__memset(m, 0, sizeof *m);
@@ -4495,6 +5497,8 @@ ASYNC_DEF int async__mutex_unlock_slow(async_mutex *m) {
 }
 
 ASYNC_DEF int async_mutex_is_locked(const async_mutex *m) { return m && m->used != 0; }
+
+/* ---- rwlock ---------------------------------------------------------------------- */
 
 ASYNC_DEF int async_rwlock_init(async_rwlock *l) {
     if (!l) return ASYNC_EINVAL;
@@ -4562,6 +5566,8 @@ ASYNC_DEF int async_rwlock_downgrade(async_rwlock *l) {
     return 0;
 }
 
+/* ---- notify ---------------------------------------------------------------------- */
+
 ASYNC_DEF int async_notify_init(async_notify *n) {
     if (!n) return ASYNC_EINVAL;
     async__memset(n, 0, sizeof *n);
@@ -4628,6 +5634,8 @@ ASYNC_DEF int async_notify_waiters(async_notify *n) {
     return 0;
 }
 
+/* ---- barrier --------------------------------------------------------------------- */
+
 ASYNC_DEF int async_barrier_init(async_barrier *b, uint32_t parties) {
     if (!b) return ASYNC_EINVAL;
     async__memset(b, 0, sizeof *b);
@@ -4667,6 +5675,8 @@ ASYNC_DEF int async_barrier_wait(async_task *t, async_barrier *b, async_waiter *
     async__wq_ready_all(&b->q, ASYNC__W_READY, 0);
     return 1;
 }
+
+/* ---- cancellation token ---------------------------------------------------------- */
 
 ASYNC_DEF int async_cancel_token_init(async_cancel_token *tok) {
     if (!tok) return ASYNC_EINVAL;
@@ -6105,7 +7115,9 @@ ASYNC_DEF int async_stream_from_fn_init(async_stream_from_fn *s, size_t item_siz
     return 0;
 }
 
-static int async__coro_live(const async_coro *co) { return co->lc != 0 && co->lc != ASYNC__LC_DONE; }
+static int async__coro_live(const async_coro *co) {
+    return co->lc != 0 && co->lc != ASYNC__LC_DONE;
+}
 
 static int async__unfold_next(async_task *t, async_stream *st, void *item) {
     async_stream_unfold *s = (async_stream_unfold *)(void *)st;
@@ -6480,7 +7492,8 @@ static int async__select_all_next(async_task *t, async_stream *st, void *item) {
     }
     return s->left ? ASYNC_PENDING : 0;
 }
-ASYNC_DEF int async_stream_select_all_init(async_stream_select_all *s, async_stream **up, size_t n) {
+ASYNC_DEF int async_stream_select_all_init(async_stream_select_all *s, async_stream **up,
+                                           size_t n) {
     size_t i;
     if (!s || !up || !n) return ASYNC_EINVAL;
     for (i = 0; i < n; i++)
@@ -6550,10 +7563,12 @@ static int async__timed_init(async_stream_timed *s, async_stream *up, async_time
     async__memset(&s->timer, 0, sizeof s->timer);
     return 0;
 }
-ASYNC_DEF int async_stream_throttle_init(async_stream_timed *s, async_stream *up, async_time period) {
+ASYNC_DEF int async_stream_throttle_init(async_stream_timed *s, async_stream *up,
+                                         async_time period) {
     return async__timed_init(s, up, period, ASYNC__THROTTLE);
 }
-ASYNC_DEF int async_stream_timeout_init(async_stream_timed *s, async_stream *up, async_time timeout) {
+ASYNC_DEF int async_stream_timeout_init(async_stream_timed *s, async_stream *up,
+                                        async_time timeout) {
     return async__timed_init(s, up, timeout, ASYNC__TIMEOUT);
 }
 
@@ -6566,7 +7581,8 @@ typedef struct async__slot {
     uint8_t status;
 } async__slot;
 
-ASYNC_DEF size_t async_stream_slot_size(size_t state_size, const async_stream *up, size_t out_size) {
+ASYNC_DEF size_t async_stream_slot_size(size_t state_size, const async_stream *up,
+                                        size_t out_size) {
     if (!up) return 0;
     return ASYNC_STREAM_SLOT_SIZE(state_size, up->item_size, out_size);
 }
@@ -6768,7 +7784,7 @@ ASYNC_DEF int async_stream_fanout_release(async_stream_fanout_out *o) {
 /* ---- sinks ----------------------------------------------------------------------------
    They consume every ready item within one poll (the sources spend the budget, so a
    long ready stream still yields). Error items are counted and skipped, or end the
-   sink at once with k->stop_on_error (the try_ forms). */
+   sink at once with k->stop_on_error (as futures' try_fold). */
 static int async__sink_error(async_stream_sink *k, int rc) {
     if (k->stop_on_error) return 1;
     k->errors++;
@@ -7527,7 +8543,8 @@ ASYNC_DEF void *async_addr_sockaddr(async_addr *a) {
 
 ASYNC_DEF int async_addr_port(const async_addr *a) {
     int f = async_addr_family(a);
-    if (f == AF_INET) return ntohs(((const struct sockaddr_in *)(const void *)a->u.bytes)->sin_port);
+    if (f == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)a->u.bytes)->sin_port);
     if (f == AF_INET6)
         return ntohs(((const struct sockaddr_in6 *)(const void *)a->u.bytes)->sin6_port);
     return ASYNC_EINVAL;
@@ -8690,7 +9707,8 @@ ASYNC_DEF int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_si
         return ASYNC_ENOMEM;
     }
     if ((rc = pthread_mutex_init(&qi->mu, NULL)) != 0 ||
-        ((rc = pthread_cond_init(&qi->not_full, NULL)) != 0 && (pthread_mutex_destroy(&qi->mu), 1)) ||
+        ((rc = pthread_cond_init(&qi->not_full, NULL)) != 0 &&
+         (pthread_mutex_destroy(&qi->mu), 1)) ||
         (rc = -async_waker_init(rt, &q->waker)) != 0) {
         if (rc < 0) {
             pthread_cond_destroy(&qi->not_full);

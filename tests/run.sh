@@ -1,10 +1,15 @@
 #!/bin/sh
 # tests/run.sh BINARY...  - run the test binaries, JOBS at a time (default: the number
-# of cores), and sum their "N passed, M failed" lines, printed in argument order. A
-# binary that crashes or prints no summary counts as one failure. An argument
-# MODE:BINARY (clock, alloc, sys, preempt) runs it under that perturbation mode
-# (tests/faults.h). With CHECKS=FILE, each line "NAME|COMMAND" of FILE is a build
-# check, run after them: its exit status counts as one test.
+# of cores), and sum their last "N passed, M failed" lines (tests/test.h prints
+# "FILE: N passed, M failed"). Output, in argument order, each line prefixed with
+# "NAME: " (NAME [MODE] in a perturbation mode): a binary's "  FAIL" lines, its
+# summary and its perturbation-mode summary lines; a binary that crashes or prints no
+# summary shows its last 20 lines and counts as one failure, as does one that exits
+# nonzero without a failure counted. An argument MODE:BINARY (clock, alloc, sys,
+# preempt) runs it under that perturbation mode (tests/faults.h). With CHECKS=FILE,
+# each line "NAME|COMMAND" of FILE is a build check, run after them: its exit status
+# counts as one test ("  FAIL check NAME: COMMAND" and 15 lines of its output if not
+# 0). Last line: "P passed, F failed"; the exit status is 0 when F is 0.
 pass=0
 fail=0
 jobs=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
