@@ -837,9 +837,12 @@ PITFALLS
      fine if it is assigned after the last await before it is read.
    - Switch form: an await inside your own `switch` statement cannot resume
      (the case label lands in your switch). The resume switch's default branch
-     catches it: ASYNC_ASSERT fires ("lost resume point") and, with asserts
-     off, the coroutine finishes with ASYNC_ELOST instead of restarting or
-     silently ending. Use if/else, or ASYNC_USE_COMPUTED_GOTO.
+     catches it: ASYNC_ASSERT fires with "FILE:LINE: lost resume point in task
+     "NAME"" (the await's line, kept in the resume key even with ASYNC_NO_SITES),
+     after fflush(NULL) so what you printed survives the abort; with NDEBUG it
+     is printed once per process (stderr, hosted builds) and the coroutine
+     finishes with ASYNC_ELOST instead of restarting or silently ending. Use
+     if/else, or ASYNC_USE_COMPUTED_GOTO.
    - C++: an initialised local between awaits is a compile error ("jump to case
      label crosses initialization"). Wrap such code in braces:
          { int n = f->count * 2; use(n); }   ASYNC_AWAIT(...);
@@ -1000,6 +1003,7 @@ REVISION HISTORY
 #define ASYNC_ASSERT(cond, msg) ((cond) ? (void)0 : (void)(*(volatile int *)0 = 0))
 #endif
 #else
+#define ASYNC__ASSERT_DEFAULT   /* async__lost prints the user's file:line itself */
 #define ASYNC_ASSERT(cond, msg) \
     ((cond) ? (void)0 : async__assert_fail(#cond, (msg), __FILE__, __LINE__))
 #endif
@@ -3152,12 +3156,39 @@ ASYNC_DEF void async__assert_fail(const char *cond, const char *msg, const char 
 // >>coro
 
 /* The resume switch found no case for the stored key: the await that stored it
-   sits inside a user `switch`. Fail loudly, and with asserts off finish the
-   coroutine with ASYNC_ELOST rather than restarting or silently ending it. */
+   sits inside a user `switch` (or the frame was not zeroed). The key holds that
+   await's line (ASYNC__KEY, with or without ASYNC_NO_SITES) and ASYNC_BEGIN passes
+   its file: the message names them and the task. It fails loudly, stdio flushed
+   first (an abort must not lose what the program printed into a pipe); with asserts
+   off it says so once per process and finishes the coroutine with ASYNC_ELOST, never
+   restarting it or ending it quietly. */
 ASYNC_DEF int async__lost(async_task *t, int32_t *lc, int *resp, const char *file) {
+#ifndef ASYNC_FREESTANDING
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s:%ld: lost resume point in task \"%s\": an await inside "
+             "a switch statement (use if/else or ASYNC_USE_COMPUTED_GOTO)", file,
+             (long)(*lc / 256), async_task_name(t));
+    fflush(NULL);
+#ifdef ASYNC__ASSERT_DEFAULT
+    fprintf(stderr, "%s\n", msg);         /* the user's line first, as a compiler does */
+    abort();
+#else
+    ASYNC_ASSERT(0, msg);
+#ifdef NDEBUG
+    {
+        static int reported;
+        if (!reported) {
+            reported = 1;
+            fprintf(stderr, "%s; the task ends with ASYNC_ELOST (reported once)\n", msg);
+        }
+    }
+#endif
+#endif
+#else
     (void)t; (void)file;
     ASYNC_ASSERT(0, "lost resume point: an await inside a switch statement "
                     "(use if/else or ASYNC_USE_COMPUTED_GOTO)");
+#endif
     return async__finish(lc, resp, ASYNC_ELOST);
 }
 

@@ -315,14 +315,14 @@ TEST(wait_until) {
 }
 
 /* ---- the nested-switch trap ------------------------------------------------------------ */
-typedef struct { async_task task; int mode, before, after; } switch_frame;
+typedef struct { async_task task; int mode, before, after, line; } switch_frame;
 static int switcher(async_task *t) {
     switch_frame *f = (switch_frame *)t;
     ASYNC_BEGIN(t);
     f->before++;
     switch (f->mode) {
     case 1:
-        ASYNC_YIELD();          /* resumes only with computed goto */
+        f->line = __LINE__; ASYNC_YIELD();      /* resumes only with computed goto */
         f->after++;
         break;
     default:
@@ -347,6 +347,12 @@ TEST(await_inside_switch_is_loud) {
     ASSERT_EQ(f.after, 0);
     ASSERT_EQ(test_asserts, 1);
     ASSERT_HAS(test_assert_msg, "lost resume point");
+    {   /* it names the user's await (file:line) and the task */
+        char site[128];
+        snprintf(site, sizeof site, "%s:%d: ", __FILE__, f.line);
+        ASSERT_HAS(test_assert_msg, site);
+        ASSERT_HAS(test_assert_msg, "\"switcher\"");
+    }
 #endif
     async_runtime_destroy(&rt);
 }
