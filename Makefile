@@ -100,6 +100,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	echo "clang++-c++17|clang++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -I. tests/compile/compile_cpp.cc -o $(B)/chk/cpp17 && $(B)/chk/cpp17"; \
 	echo "clang-goto|clang -std=gnu99 -DASYNC_USE_COMPUTED_GOTO -Wall -Wextra -Werror -I. tests/test_coro.c -o $(B)/chk/coro-clang-goto $(LIBS) && $(B)/chk/coro-clang-goto"; \
 	echo "pedantic-rejects-goto|! gcc -std=c99 -DASYNC_USE_COMPUTED_GOTO -Wpedantic -Werror -I. -c tests/test_coro.c -o $(B)/chk/x.o"; \
+	echo "missing-begin-or-end-names-it|tests/compile/missing_macro.sh $(B)/chk/missing"; \
 	echo "default-assert-aborts-with-message|tests/compile/lost_resume.sh $(B)/chk/lost $(CC)"; \
 	echo "no-sites-coro-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES tests/test_coro.c -o $(B)/chk/coro-nosites $(LIBS) && $(B)/chk/coro-nosites"; \
 	echo "no-sites-debug-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES tests/test_debug.c -o $(B)/chk/debug-nosites $(LIBS) && $(B)/chk/debug-nosites"; \

@@ -846,6 +846,10 @@ PITFALLS
    - C++: an initialised local between awaits is a compile error ("jump to case
      label crosses initialization"). Wrap such code in braces:
          { int n = f->count * 2; use(n); }   ASYNC_AWAIT(...);
+   - A body without its ASYNC_BEGIN fails to compile with "ASYNC_BEGIN_missing_
+     before_this_ASYNC_AWAIT" (or _YIELD, _END...) undeclared as its first error;
+     one without its ASYNC_END, after errors about braces, with the label
+     "ASYNC_END_missing_after_this_ASYNC_BEGIN" used but not defined.
    - Without __COUNTER__, at most one await per source line.
    - MSVC /ZI (Edit and Continue) makes __LINE__ non-constant: use /Zi.
    - Zero every frame and operation state before first use (spawn_alloc does).
@@ -1075,7 +1079,8 @@ typedef struct async_coro {
 #define ASYNC_BEGIN(t) ASYNC__BEGIN((t), &(t)->lc, (int *)0)
 #define ASYNC_CORO_BEGIN(t, co) ASYNC__BEGIN((t), &(co)->lc, &(co)->result)
 #define ASYNC_END(v) ASYNC__END(v)
-#define ASYNC_RETURN(v) do { async__rv = (v); goto async__unwind; } while (0)
+#define ASYNC_RETURN(v) \
+    do { ASYNC__NEED_BEGIN(ASYNC_RETURN) async__rv = (v); goto async__unwind; } while (0)
 #define ASYNC_CLEANUP() ASYNC__CLEANUP()
 #define ASYNC_IS_CANCELLED() async_task_cancelling(async__t)
 #define ASYNC_AWAIT(rc, op) ASYNC__AWAIT(ASYNC__ID, rc, op, #op)
@@ -2455,6 +2460,22 @@ static inline int async__done(const async_task *t, const int *resp) {
 #define ASYNC__BASE
 #endif
 
+/* Misuse that names itself: ASYNC_BEGIN declares these names and the other macros
+   use them (for nothing: no code), so an await, ASYNC_END... without an ASYNC_BEGIN
+   before it fails with "ASYNC_BEGIN_missing_before_this_..." undeclared as its first
+   error; ASYNC_END defines the label that ASYNC_BEGIN jumps to, so a body without
+   ASYNC_END fails with "ASYNC_END_missing_after_this_ASYNC_BEGIN" used but not
+   defined (after the errors of the braces it leaves open). */
+#define ASYNC__BEGIN_NAMES \
+        enum { ASYNC_BEGIN_missing_before_this_ASYNC_AWAIT, \
+               ASYNC_BEGIN_missing_before_this_ASYNC_YIELD, \
+               ASYNC_BEGIN_missing_before_this_ASYNC_WAIT_UNTIL, \
+               ASYNC_BEGIN_missing_before_this_select_or_join, \
+               ASYNC_BEGIN_missing_before_this_ASYNC_END, \
+               ASYNC_BEGIN_missing_before_this_ASYNC_RETURN, \
+               ASYNC_BEGIN_missing_before_this_ASYNC_CLEANUP };
+#define ASYNC__NEED_BEGIN(name) (void)ASYNC_BEGIN_missing_before_this_##name;
+
 #define ASYNC__BEGIN(t_, lcp_, resp_) \
     { \
         async_task *const async__t = (t_); \
@@ -2462,31 +2483,34 @@ static inline int async__done(const async_task *t, const int *resp) {
         int *const async__resp = (resp_); \
         int async__rv = ASYNC_PENDING; \
         int async__in_cleanup = 0; \
+        ASYNC__BEGIN_NAMES \
     async__dispatch: \
         switch (*async__lc) { \
         default: /* no cleanup section: a task aborted before its first poll ends */ \
             if (*async__lc == ASYNC__LC_CLEANUP) { \
                 if (async__rv == ASYNC_PENDING) async__rv = ASYNC_ECANCELED; \
-                goto async__end; \
+                goto ASYNC_END_missing_after_this_ASYNC_BEGIN; \
             } \
             ASYNC__RESUME_DEFAULT \
         async__unwind: /* return or cancel: run the cleanup section, once */ \
-            if (async__in_cleanup) goto async__end; \
+            if (async__in_cleanup) goto ASYNC_END_missing_after_this_ASYNC_BEGIN; \
             *async__lc = ASYNC__LC_CLEANUP; \
             goto async__dispatch; \
         case 0: \
             ASYNC__BASE
 
 #define ASYNC__CLEANUP() \
+            ASYNC__NEED_BEGIN(ASYNC_CLEANUP) \
             ASYNC__FALLTHROUGH \
         case ASYNC__LC_CLEANUP: \
             *async__lc = ASYNC__LC_CLEANUP; \
             async__in_cleanup = 1;
 
 #define ASYNC__END(v) \
+            ASYNC__NEED_BEGIN(ASYNC_END) \
             if (0) goto async__unwind; \
             if (async__rv == ASYNC_PENDING) async__rv = (v); /* fell off the end */ \
-        async__end: \
+        ASYNC_END_missing_after_this_ASYNC_BEGIN: \
             (void)async__in_cleanup; \
             if (async__rv == ASYNC_PENDING) { \
                 ASYNC_ASSERT(0, "a coroutine cannot finish with ASYNC_PENDING"); \
@@ -2540,6 +2564,7 @@ static inline int async__done(const async_task *t, const int *resp) {
    that completes at once costs its operation and one test. */
 #define ASYNC__AWAIT(n, rc, op, what) \
     do { \
+        ASYNC__NEED_BEGIN(ASYNC_AWAIT) \
         ASYNC__MARK_FT(n) \
         if (((rc) = (op)) == ASYNC_PENDING) { \
             if (!async__in_cleanup) { ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; } \
@@ -2552,6 +2577,7 @@ static inline int async__done(const async_task *t, const int *resp) {
 
 #define ASYNC__WAIT_UNTIL(n, cond, what) \
     do { \
+        ASYNC__NEED_BEGIN(ASYNC_WAIT_UNTIL) \
         ASYNC__POINT(n) \
         ASYNC__CHECK_CANCEL() \
         if (!(cond)) { \
@@ -2562,6 +2588,7 @@ static inline int async__done(const async_task *t, const int *resp) {
 
 #define ASYNC__YIELD(n, before, value, what) \
     do { \
+        ASYNC__NEED_BEGIN(ASYNC_YIELD) \
         if (async__in_cleanup) { \
             ASYNC__NO_SUSPEND_IN_CLEANUP(); \
         } else { \
@@ -2578,6 +2605,7 @@ static inline int async__done(const async_task *t, const int *resp) {
    a loop over an await whose deadline has passed yields now and then. */
 #define ASYNC__AWAIT_DL(n, rc, timer, deadline, op, what) \
     do { \
+        ASYNC__NEED_BEGIN(ASYNC_AWAIT) \
         async__timer_arm(async__t, (timer), (deadline)); \
         ASYNC__MARK_FT(n) \
         if (((rc) = (op)) == ASYNC_PENDING) { \
@@ -2604,6 +2632,7 @@ ASYNC_API void async__combo_cancelled(int rc);
 ASYNC_API int async__combo_finish(async_task *t, async_select *s);
 
 #define ASYNC__COMBO_BEGIN(n_, sel, n, mode, join, what) \
+    ASYNC__NEED_BEGIN(select_or_join) \
     async__combo_init(async__t, (sel), (n), (mode), (join)); \
     ASYNC__POINT(n_) \
     for (;;) { \
@@ -2637,6 +2666,7 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
 #define ASYNC__UNSTARTED (ASYNC_PENDING + 1)
 #define ASYNC__JOIN_ALL(n_, rcs, n, i, op, errp, what) \
     do { \
+        ASYNC__NEED_BEGIN(select_or_join) \
         for ((i) = 0; (i) < (n); (i)++) (rcs)[i] = ASYNC__UNSTARTED; \
         ASYNC__POINT(n_) \
         { \
