@@ -834,7 +834,20 @@ CONFIGURATION (>>config)
 PITFALLS
 ========
    - Locals do not survive an await. Keep such state in the frame. A local is
-     fine if it is assigned after the last await before it is read.
+     fine if it is assigned after the last await before it is read. The trap
+     compiles silently and, say as a loop counter, loops forever at -O2; build
+     with the flags that catch it (the project's own builds do,
+     tests/compile/trap_flags.sh checks each claim, in both coroutine forms):
+       clang  -Wconditional-uninitialized: a local declared before ASYNC_BEGIN
+              or in the body, used after an await (-Wsometimes-uninitialized, in
+              -Wall, does not see it);
+       gcc    -Wjump-misses-init (C only): an initialised local declared in the
+              body ("switch jumps over variable initialization"); gcc sees no
+              other form;
+       C++    refuses the initialised local in the body ("jump to case label").
+     Nothing catches a local initialised before ASYNC_BEGIN (`int i = 0;`): it
+     starts again at each poll. Declare nothing there but the frame pointer and
+     the rc your awaits assign.
    - Switch form: an await inside your own `switch` statement cannot resume
      (the case label lands in your switch). The resume switch's default branch
      catches it: ASYNC_ASSERT fires with "FILE:LINE: lost resume point in task
@@ -843,8 +856,9 @@ PITFALLS
      is printed once per process (stderr, hosted builds) and the coroutine
      finishes with ASYNC_ELOST instead of restarting or silently ending. Use
      if/else, or ASYNC_USE_COMPUTED_GOTO.
-   - C++: an initialised local between awaits is a compile error ("jump to case
-     label crosses initialization"). Wrap such code in braces:
+   - C++ (and gcc -Wjump-misses-init): an initialised local between awaits is a
+     compile error ("jump to case label crosses initialization") even when it
+     is not used across one. Wrap such code in braces:
          { int n = f->count * 2; use(n); }   ASYNC_AWAIT(...);
    - A body without its ASYNC_BEGIN fails to compile with "ASYNC_BEGIN_missing_
      before_this_ASYNC_AWAIT" (or _YIELD, _END...) undeclared as its first error;
