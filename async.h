@@ -864,6 +864,12 @@ PITFALLS
      before_this_ASYNC_AWAIT" (or _YIELD, _END...) undeclared as its first error;
      one without its ASYNC_END, after errors about braces, with the label
      "ASYNC_END_missing_after_this_ASYNC_BEGIN" used but not defined.
+   - Macro arguments: an await's rc is evaluated once, when the await completes
+     (ASYNC_AWAIT(a[i++], op) advances i once; ASYNC_RETRY once per attempt, a
+     select or join branch's rc once per poll of that branch); op is evaluated at
+     every poll, and again in cancel mode; ASYNC_BEGIN's t twice. ASYNC_RETRY,
+     ASYNC_RACE2/3 and each select or join from its BEGIN to its END are one
+     statement: `if (x) ASYNC_RETRY(...); else ...` works.
    - Without __COUNTER__, at most one await per source line.
    - MSVC /ZI (Edit and Continue) makes __LINE__ non-constant: use /Zi.
    - Zero every frame and operation state before first use (spawn_alloc does).
@@ -2575,18 +2581,24 @@ static inline int async__done(const async_task *t, const int *resp) {
     ASYNC_ASSERT(0, "an await inside ASYNC_CLEANUP cannot suspend: cleanup is synchronous")
 
 /* The resume key and the site are stored only when the task suspends: an await
-   that completes at once costs its operation and one test. */
+   that completes at once costs its operation and one test. rc is written once, when
+   the await completes (a[i++] advances once), and read once, as the test's value. */
 #define ASYNC__AWAIT(n, rc, op, what) \
     do { \
         ASYNC__NEED_BEGIN(ASYNC_AWAIT) \
         ASYNC__MARK_FT(n) \
-        if (((rc) = (op)) == ASYNC_PENDING) { \
-            if (!async__in_cleanup) { ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; } \
-            ASYNC__NO_SUSPEND_IN_CLEANUP(); \
-            ASYNC__CANCEL_OP(op); \
-            (rc) = ASYNC_ECANCELED; \
+        { \
+            int async__r = (op); \
+            if (async__r == ASYNC_PENDING) { \
+                if (!async__in_cleanup) { \
+                    ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; \
+                } \
+                ASYNC__NO_SUSPEND_IN_CLEANUP(); \
+                ASYNC__CANCEL_OP(op); \
+                async__r = ASYNC_ECANCELED; \
+            } \
+            ASYNC__CHECK_CANCEL_RC(((rc) = async__r)) \
         } \
-        ASYNC__CHECK_CANCEL_RC(rc) \
     } while (0)
 
 #define ASYNC__WAIT_UNTIL(n, cond, what) \
@@ -2622,17 +2634,20 @@ static inline int async__done(const async_task *t, const int *resp) {
         ASYNC__NEED_BEGIN(ASYNC_AWAIT) \
         async__timer_arm(async__t, (timer), (deadline)); \
         ASYNC__MARK_FT(n) \
-        if (((rc) = (op)) == ASYNC_PENDING) { \
-            if (((timer)->state != ASYNC__TM_FIRED || !async_consume_budget(async__t)) && \
-                !async__in_cleanup) { \
-                ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; \
+        { \
+            int async__r = (op); \
+            if (async__r == ASYNC_PENDING) { \
+                if (((timer)->state != ASYNC__TM_FIRED || !async_consume_budget(async__t)) && \
+                    !async__in_cleanup) { \
+                    ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; \
+                } \
+                if (async__in_cleanup) ASYNC__NO_SUSPEND_IN_CLEANUP(); \
+                ASYNC__CANCEL_OP(op); \
+                async__r = async__in_cleanup ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT; \
             } \
-            if (async__in_cleanup) ASYNC__NO_SUSPEND_IN_CLEANUP(); \
-            ASYNC__CANCEL_OP(op); \
-            (rc) = async__in_cleanup ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT; \
+            async__timer_disarm(timer); \
+            ASYNC__CHECK_CANCEL_RC(((rc) = async__r)) \
         } \
-        async__timer_disarm(timer); \
-        ASYNC__CHECK_CANCEL_RC(rc) \
     } while (0)
 
 
@@ -2645,7 +2660,9 @@ ASYNC_API void async__combo_result(async_select *s, int i, int rc);
 ASYNC_API void async__combo_cancelled(int rc);
 ASYNC_API int async__combo_finish(async_task *t, async_select *s);
 
+/* BEGIN ... END is one statement (a do-while that END closes). */
 #define ASYNC__COMBO_BEGIN(n_, sel, n, mode, join, what) \
+    do { \
     ASYNC__NEED_BEGIN(select_or_join) \
     async__combo_init(async__t, (sel), (n), (mode), (join)); \
     ASYNC__POINT(n_) \
@@ -2656,8 +2673,7 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
 
 #define ASYNC__COMBO_BRANCH(sel, i, guard, rc, op, join) \
             if (async__bi == (i)) { \
-                (rc) = (op); \
-                async__combo_result((sel), (i), (rc)); \
+                async__combo_result((sel), (i), ((rc) = (op))); \
             } else if (async__bi == (i) + 64) { \
                 if (join) (rc) = ASYNC_ECANCELED; \
                 async__combo_cancelled(op); \
@@ -2674,7 +2690,8 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
         ASYNC__NO_SUSPEND_IN_CLEANUP(); \
         (sel)->mode |= ASYNC_SELECT_NOWAIT; \
     } \
-    ASYNC__CHECK_CANCEL()
+    ASYNC__CHECK_CANCEL() \
+    } while (0)
 
 /* errp: NULL (join_all) or where try_join_all puts 0 or the error that stopped it. */
 #define ASYNC__UNSTARTED (ASYNC_PENDING + 1)
@@ -2706,19 +2723,22 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
         ASYNC__CHECK_CANCEL() \
     } while (0)
 
+/* One statement; rc is written once per attempt. */
 #define ASYNC__RETRY(rc, backoff, timer, restart, op) \
-    for (async_backoff_reset(backoff);;) { \
-        async_time async__delay; \
-        int async__brc; \
-        restart; \
-        ASYNC_AWAIT(rc, op); \
-        if ((rc) >= 0) break; \
-        async__brc = async_backoff_next((backoff), async_time_now(async__t->rt), (rc), \
-                                        &async__delay); \
-        if (async__brc < 0) break; \
-        async__timer_arm(async__t, (timer), async__deadline_after(async__t, async__delay)); \
-        ASYNC_AWAIT(async__brc, async__timer_wait(async__t, (timer))); \
-    }
+    do { \
+        for (async_backoff_reset(backoff);;) { \
+            async_time async__delay; \
+            int async__brc; \
+            restart; \
+            ASYNC_AWAIT(async__brc, op); \
+            if (((rc) = async__brc) >= 0) break; \
+            async__brc = async_backoff_next((backoff), async_time_now(async__t->rt), \
+                                            async__brc, &async__delay); \
+            if (async__brc < 0) break; \
+            async__timer_arm(async__t, (timer), async__deadline_after(async__t, async__delay)); \
+            ASYNC_AWAIT(async__brc, async__timer_wait(async__t, (timer))); \
+        } \
+    } while (0)
 ASYNC_API int async__timer_wait(async_task *t, async_timer *timer);
 
 #ifdef __cplusplus

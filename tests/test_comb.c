@@ -1199,6 +1199,71 @@ TEST(select_model_random_scripts) {
                         0x2f6b1d3bu, 96, 20000);
 }
 
+/* ---- each combinator macro is one statement ------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_select sel;
+    async_join js;
+    async_timer tm[3];
+    async_backoff b;
+    int rc[2], rcs[4], i, which, other;
+} stmt_frame;
+static int one_statement(async_task *t) {
+    stmt_frame *f = (stmt_frame *)t;
+    ASYNC_BEGIN(t);
+    if (f->which == 0)
+        ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED);
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_sleep(t, &f->tm[0], MS(20)));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(10)));
+        ASYNC_SELECT_END(&f->sel);
+    else
+        f->other |= 1;
+    if (f->which == 1)
+        ASYNC_JOIN_BEGIN(&f->js, 2, 0);
+            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_sleep(t, &f->tm[0], MS(20)));
+            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(10)));
+        ASYNC_JOIN_END(&f->js);
+    else
+        f->other |= 2;
+    if (f->which == 2)
+        ASYNC_RETRY(f->rcs[f->i++], &f->b, &f->tm[2], f->b.attempts < 2 ? ASYNC_EAGAIN : 9);
+    else
+        f->other |= 4;
+    if (f->which == 3)
+        ASYNC_RACE2(&f->sel, f->rc[0], async_sleep(t, &f->tm[0], MS(20)),
+                    async_sleep(t, &f->tm[1], MS(10)));
+    else
+        f->other |= 8;
+    ASYNC_END(0);
+}
+TEST(combinators_are_one_statement) {
+    async_runtime rt;
+    static stmt_frame f;
+    int w;
+    start(&rt);
+    for (w = 0; w < 4; w++) {
+        ZERO(f);
+        f.which = w;
+        async_backoff_init(&f.b, MS(1), MS(1), 5);
+        f.b.jitter = ASYNC_JITTER_NONE;
+        g_t0 = async_time_now(&rt);
+        ASSERT_EQ(async_runtime_block_on(&rt, &f.task, one_statement, "stmt"), 0);
+        ASSERT_EQ(f.other, 15 & ~(1 << w));       /* only the else branches not taken */
+        if (w == 0 || w == 3) ASSERT_EQ(f.sel.winner, 1);
+        if (w == 1) ASSERT_EQ(f.js.done, 3u);
+        if (w != 2) ASSERT_EQ(NOW(), w == 1 ? MS(20) : MS(10));
+        if (w == 2) {                             /* three attempts, rc written once each */
+            ASSERT_EQ(f.i, 3);
+            ASSERT_EQ(f.rcs[0], ASYNC_EAGAIN);
+            ASSERT_EQ(f.rcs[1], ASYNC_EAGAIN);
+            ASSERT_EQ(f.rcs[2], 9);
+            ASSERT_EQ(NOW(), MS(2));
+        }
+        ASSERT_EQ(rt.ntimers, 0);
+    }
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(join_of_three_sleeps_takes_the_longest);
@@ -1234,5 +1299,6 @@ int main(int argc, char **argv) {
     RUN(bulkhead_enter_in_cancel_mode);
     RUN(joinset_model_random_scripts);
     RUN(select_model_random_scripts);
+    RUN(combinators_are_one_statement);
     DONE();
 }
