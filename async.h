@@ -392,9 +392,18 @@ QUICK START
      ASYNC_RACE2(sel, rc, op0, op1), ASYNC_RACE3: the first result wins, into rc.
      ASYNC_JOIN_ALL(rcs, n, i, op)     op over an array (it uses the int lvalue i);
      ASYNC_TRY_JOIN_ALL(rc, rcs, n, i, op)   the same, stopping at the first error.
-     Timeouts: a select or join is a statement; put it in a nested async function
-       and await that with ASYNC_AWAIT_CALL_TIMEOUT (or add a timer branch).
-       Up to 32 branches.
+     ASYNC_SELECT_BEGIN_TIMEOUT(sel, n, mode, timer, duration),
+     ASYNC_SELECT_BEGIN_DEADLINE(sel, n, mode, timer, deadline), and
+     ASYNC_JOIN_BEGIN_TIMEOUT / _DEADLINE(js, n, mode, timer, ...): a timeout
+       directly around a select or a join (tokio::time::timeout(d, select!{..})),
+       closed by the same END, on an async_timer in the frame. The branches are
+       polled first (one ready at the deadline wins); if the timer fires first,
+       every branch still waiting is cancelled as select's losers are, sel->err
+       is ASYNC_ETIMEDOUT and a select's winner ASYNC_SELECT_TIMEDOUT (a join
+       keeps the results of the branches that finished, the others' rc say
+       ASYNC_ECANCELED). Otherwise err is 0 (a join: its first error).
+     Each BEGIN ... END is one statement (it can be the body of an if). Up to 32
+       branches.
    Result helpers: ASYNC_TRY(rc, op) and ASYNC_TRY_CALL(rc, child, call) return the
    error early (Rust's ?); ASYNC_OR_ELSE(rc, fallback), ASYNC_MAP(rc, expr);
    ASYNC_RESULT(T) is a struct { int status; T value; }, ASYNC_IS_OK(r).
@@ -1615,6 +1624,7 @@ typedef async_select async_join;
 #define ASYNC_SELECT_NOWAIT 2           /* | either: take ASYNC_SELECT_ELSE if nothing is ready */
 #define ASYNC_JOIN_TRY 4                /* join: stop at the first error, cancel the rest */
 #define ASYNC_SELECT_ELSE (-1)          /* winner when every branch is disabled (or NOWAIT) */
+#define ASYNC_SELECT_TIMEDOUT (-3)      /* winner when a _TIMEOUT/_DEADLINE form timed out */
 
 /* select: the first branch to complete wins; every other branch that was waiting is
    polled once in cancel mode (it unlinks, and a cancel-safe operation loses nothing).
@@ -1625,7 +1635,8 @@ typedef async_select async_join;
      ASYNC_SELECT_END(&f->sel);
      if (f->sel.winner == 0) ... else if (f->sel.winner == 1) ... else ... (ELSE)
    A guard is evaluated once, at the start; a false one disables its branch. */
-#define ASYNC_SELECT_BEGIN(sel, n, mode) ASYNC__COMBO_BEGIN(ASYNC__ID, sel, n, mode, 0, "select")
+#define ASYNC_SELECT_BEGIN(sel, n, mode) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, sel, n, mode, 0, (void)0, (async_timer *)0, "select")
 #define ASYNC_SELECT_BRANCH(sel, i, guard, rc, op) ASYNC__COMBO_BRANCH(sel, i, guard, rc, op, 0)
 #define ASYNC_SELECT_BRANCH_CALL(sel, i, guard, rc, child, call) \
     ASYNC__COMBO_BRANCH(sel, i, guard, rc, ((sel)->flags & 1 ? ((child)->lc = 0) : 0, (call)), 0)
@@ -1633,11 +1644,32 @@ typedef async_select async_join;
 
 /* join: every branch to completion (their results in their rc); with ASYNC_JOIN_TRY
    the first error stops it, cancels the others and is left in join->err. */
-#define ASYNC_JOIN_BEGIN(js, n, mode) ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, "join")
+#define ASYNC_JOIN_BEGIN(js, n, mode) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, (void)0, (async_timer *)0, "join")
 #define ASYNC_JOIN_BRANCH(js, i, rc, op) ASYNC__COMBO_BRANCH(js, i, 1, rc, op, 1)
 #define ASYNC_JOIN_BRANCH_CALL(js, i, rc, child, call) \
     ASYNC__COMBO_BRANCH(js, i, 1, rc, ((js)->flags & 1 ? ((child)->lc = 0) : 0, (call)), 1)
 #define ASYNC_JOIN_END(js) ASYNC__COMBO_END(js)
+
+/* A timeout (or an absolute deadline) around a select or a join, as
+   tokio::time::timeout(d, select!{...}); closed by the same END. The branches are
+   polled first, so one ready at the deadline still wins; when the timer (in the frame,
+   armed once at the start) fires first, every branch still waiting is cancelled as
+   select's losers are, sel->err becomes ASYNC_ETIMEDOUT and a select's winner
+   ASYNC_SELECT_TIMEDOUT (a join keeps the results of the branches that finished; the
+   others say ASYNC_ECANCELED). */
+#define ASYNC_SELECT_BEGIN_TIMEOUT(sel, n, mode, timer, duration) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, sel, n, mode, 0, ASYNC__COMBO_ARM(timer, \
+        async__deadline_after(async__t, (duration))), (timer), "select (timeout)")
+#define ASYNC_SELECT_BEGIN_DEADLINE(sel, n, mode, timer, deadline) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, sel, n, mode, 0, ASYNC__COMBO_ARM(timer, (deadline)), \
+        (timer), "select (deadline)")
+#define ASYNC_JOIN_BEGIN_TIMEOUT(js, n, mode, timer, duration) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, ASYNC__COMBO_ARM(timer, \
+        async__deadline_after(async__t, (duration))), (timer), "join (timeout)")
+#define ASYNC_JOIN_BEGIN_DEADLINE(js, n, mode, timer, deadline) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, ASYNC__COMBO_ARM(timer, (deadline)), \
+        (timer), "join (deadline)")
 
 /* race: the first result wins, into one rc; the others are cancelled. */
 #define ASYNC_RACE2(sel, rc, op0, op1) \
@@ -2654,22 +2686,26 @@ static inline int async__done(const async_task *t, const int *resp) {
 /* ---- combinators: one await point; the branches run in a loop inside it ---------- */
 ASYNC_API void async__combo_init(async_task *t, async_select *s, unsigned n, int mode, int join);
 ASYNC_API void async__combo_restart(async_task *t, async_select *s);
-ASYNC_API int async__combo_next(async_task *t, async_select *s);
+ASYNC_API int async__combo_next(async_task *t, async_select *s, const async_timer *tm);
 ASYNC_API void async__combo_guard(async_select *s, int i, int guard);
 ASYNC_API void async__combo_result(async_select *s, int i, int rc);
 ASYNC_API void async__combo_cancelled(int rc);
-ASYNC_API int async__combo_finish(async_task *t, async_select *s);
+ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *tm);
 
-/* BEGIN ... END is one statement (a do-while that END closes). */
-#define ASYNC__COMBO_BEGIN(n_, sel, n, mode, join, what) \
+/* BEGIN ... END is one statement (a do-while that END closes). arm: arms the timer tm
+   of a _TIMEOUT or _DEADLINE form once, at the start (tm: NULL for none); when it has
+   fired and the branches are still pending, they are cancelled as select's losers. */
+#define ASYNC__COMBO_BEGIN(n_, sel, n, mode, join, arm, tm, what) \
     do { \
     ASYNC__NEED_BEGIN(select_or_join) \
     async__combo_init(async__t, (sel), (n), (mode), (join)); \
+    arm; \
     ASYNC__POINT(n_) \
     for (;;) { \
+        async_timer *const async__ctm = (tm); \
         int async__bi; \
         async__combo_restart(async__t, (sel)); \
-        while ((async__bi = async__combo_next(async__t, (sel))) >= 0) {
+        while ((async__bi = async__combo_next(async__t, (sel), async__ctm)) >= 0) {
 
 #define ASYNC__COMBO_BRANCH(sel, i, guard, rc, op, join) \
             if (async__bi == (i)) { \
@@ -2685,13 +2721,15 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
 
 #define ASYNC__COMBO_END(sel) \
         } \
-        if (async__combo_finish(async__t, (sel))) { ASYNC__SITE_CLEAR(); break; } \
+        if (async__combo_finish(async__t, (sel), async__ctm)) { ASYNC__SITE_CLEAR(); break; } \
         if (!async__in_cleanup) { ASYNC__SITE("select/join"); return ASYNC_PENDING; } \
         ASYNC__NO_SUSPEND_IN_CLEANUP(); \
         (sel)->mode |= ASYNC_SELECT_NOWAIT; \
     } \
     ASYNC__CHECK_CANCEL() \
     } while (0)
+
+#define ASYNC__COMBO_ARM(timer, deadline) async__timer_arm(async__t, (timer), (deadline))
 
 /* errp: NULL (join_all) or where try_join_all puts 0 or the error that stopped it. */
 #define ASYNC__UNSTARTED (ASYNC_PENDING + 1)
@@ -5610,7 +5648,7 @@ ASYNC_DEF int async_watch_sender_release(async_watch *ch) {
 // >>combinators
 
 enum { ASYNC__SEL_NONE = -2 };
-enum { ASYNC__COMBO_FIRST = 1, ASYNC__COMBO_JOIN = 2 };
+enum { ASYNC__COMBO_FIRST = 1, ASYNC__COMBO_JOIN = 2, ASYNC__COMBO_TIMEDOUT = 4 };
 
 static uint32_t async__bits(unsigned n) { return n >= 32 ? 0xFFFFFFFFu : (1u << n) - 1u; }
 
@@ -5655,7 +5693,7 @@ static void async__combo_mode(async_task *t, const async_select *s) {
 /* The next branch to run: i to poll it, i + 64 to poll it in cancel mode, i + 128 to
    mark it cancelled without polling it (join: never started), i + 256 to evaluate its
    guard (first poll only, every guard before any branch, as tokio::select!); -1: done. */
-ASYNC_DEF int async__combo_next(async_task *t, async_select *s) {
+ASYNC_DEF int async__combo_next(async_task *t, async_select *s, const async_timer *tm) {
     int join = (s->flags & ASYNC__COMBO_JOIN) != 0;
     async__combo_mode(t, s);                    /* undo the previous cancel poll's mode */
     if ((s->flags & ASYNC__COMBO_FIRST) && s->gi < s->n) return (int)s->gi++ + 256;
@@ -5681,6 +5719,14 @@ ASYNC_DEF int async__combo_next(async_task *t, async_select *s) {
             if (s->winner == ASYNC__SEL_NONE && (!s->enabled || (s->mode & ASYNC_SELECT_NOWAIT)))
                 s->winner = ASYNC_SELECT_ELSE;
             finishing = s->winner != ASYNC__SEL_NONE;
+        }
+        /* a _TIMEOUT form whose timer fired while branches still wait: they are
+           cancelled as losers (timing out spends a unit of budget, as an await's) */
+        if (!finishing && tm && tm->state == ASYNC__TM_FIRED && async_consume_budget(t)) {
+            finishing = 1;
+            s->flags |= ASYNC__COMBO_TIMEDOUT;
+            s->err = ASYNC_ETIMEDOUT;
+            if (!join) s->winner = ASYNC_SELECT_TIMEDOUT;
         }
         s->cancel = finishing ? s->pending : 0;
         if (!join && s->winner >= 0) s->cancel &= ~(1u << s->winner);
@@ -5729,13 +5775,18 @@ ASYNC_DEF void async__combo_cancelled(int rc) {
     (void)rc;
 }
 
-/* 1: the select/join is complete; 0: suspend (its waiters are registered). */
-ASYNC_DEF int async__combo_finish(async_task *t, async_select *s) {
+/* 1: the select/join is complete (a _TIMEOUT form's timer disarmed); 0: suspend (its
+   waiters are registered). */
+ASYNC_DEF int async__combo_finish(async_task *t, async_select *s, async_timer *tm) {
+    int done;
     async__combo_mode(t, s);
     if (s->flags & ASYNC__COMBO_JOIN)
-        return (s->done & s->enabled) == s->enabled || ((s->mode & ASYNC_JOIN_TRY) && s->err) ||
-               (s->mode & ASYNC_SELECT_NOWAIT);
-    return s->winner != ASYNC__SEL_NONE;
+        done = (s->done & s->enabled) == s->enabled || ((s->mode & ASYNC_JOIN_TRY) && s->err) ||
+               (s->mode & ASYNC_SELECT_NOWAIT) || (s->flags & ASYNC__COMBO_TIMEDOUT);
+    else
+        done = s->winner != ASYNC__SEL_NONE;
+    if (done && tm) async__timer_disarm(tm);
+    return done;
 }
 
 ASYNC_DEF int async__timer_wait(async_task *t, async_timer *tm) {

@@ -1264,6 +1264,143 @@ TEST(combinators_are_one_statement) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- a timeout or a deadline directly around a select or a join ------------------------ */
+typedef struct {
+    async_task task;
+    async_select sel;
+    async_join js;
+    async_timer tm[3], dl;
+    async_waiter w;
+    async_mpsc *ch;
+    int rc[3], item, mode, aborted;
+    async_time limit, at;
+} tframe;
+static int select_timeout(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    if (f->mode == 0)
+        ASYNC_SELECT_BEGIN_TIMEOUT(&f->sel, 2, ASYNC_SELECT_FAIR, &f->dl, f->limit);
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_mpsc_recv(t, f->ch, &f->w, &f->item));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_sleep(t, &f->tm[0], MS(40)));
+        ASYNC_SELECT_END(&f->sel);
+    else                                          /* the deadline form, already passed */
+        ASYNC_SELECT_BEGIN_DEADLINE(&f->sel, 2, ASYNC_SELECT_BIASED, &f->dl, async_time_now(t->rt));
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_sleep(t, &f->tm[0], MS(40)));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_sleep(t, &f->tm[1], 0));
+        ASYNC_SELECT_END(&f->sel);
+    f->at = NOW();
+    ASYNC_CLEANUP();
+    f->aborted = ASYNC_IS_CANCELLED();
+    ASYNC_END(f->sel.winner);
+}
+TEST(select_with_a_timeout) {
+    async_runtime rt;
+    static tframe f;
+    static sender_frame s;
+    async_mpsc c;
+    int v = 0;
+    ZERO(f); ZERO(s);
+    async_mpsc_init(&c, sizeof(int), 4, NULL);
+    start(&rt);
+    /* nothing comes in time: the select times out at 30 ms, its branches cancelled as
+       losers are (the receive unlinked, the sleep disarmed), the item sent later is
+       still in the channel */
+    f.ch = &c; f.limit = MS(30);
+    s.c = &c; s.v = 5; s.d = MS(35);
+    async_task_spawn(&rt, &s.task, delayed_send, "late");
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_timeout, "t(select)"), ASYNC_SELECT_TIMEDOUT);
+    ASSERT_EQ(f.sel.err, ASYNC_ETIMEDOUT);
+    ASSERT_EQ(f.at, MS(30));
+    CHECK(c.recv_q.head == NULL);
+    ASSERT_EQ(f.tm[0].state, 0);
+    ASSERT_EQ(f.dl.state, 0);
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &v), 0);
+    ASSERT_EQ(v, 5);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* a branch ready before the deadline wins; the deadline's timer is disarmed */
+    ZERO(f); ZERO(s);
+    f.ch = &c; f.limit = MS(50);
+    g_t0 = async_time_now(&rt);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_timeout, "t(select) ok"), 1);
+    ASSERT_EQ(f.sel.err, 0);
+    ASSERT_EQ(f.at, MS(40));
+    ASSERT_EQ(f.dl.state, 0);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* a deadline already passed: the branches are polled first (as tokio::time::timeout),
+       so one ready at once still wins */
+    ZERO(f);
+    f.mode = 1;
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_timeout, "dl(select)"), 1);
+    ASSERT_EQ(f.sel.err, 0);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* aborted while it waits: everything unlinked, the deadline's timer too */
+    ZERO(f);
+    f.ch = &c; f.limit = MS(30);
+    async_task_spawn(&rt, &f.task, select_timeout, "t(select) aborted");
+    async_runtime_step(&rt, 0);
+    CHECK(c.recv_q.head != NULL);
+    ASSERT_EQ(rt.ntimers, 2);
+    async_task_abort(&f.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.aborted, 1);
+    CHECK(c.recv_q.head == NULL);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+static int join_timeout(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    if (f->mode == 0)
+        ASYNC_JOIN_BEGIN_TIMEOUT(&f->js, 3, 0, &f->dl, f->limit);
+            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_sleep(t, &f->tm[0], MS(10)));
+            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(20)));
+            ASYNC_JOIN_BRANCH(&f->js, 2, f->rc[2], async_sleep(t, &f->tm[2], MS(60)));
+        ASYNC_JOIN_END(&f->js);
+    else
+        ASYNC_JOIN_BEGIN_DEADLINE(&f->js, 3, ASYNC_JOIN_TRY, &f->dl, f->limit);
+            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_sleep(t, &f->tm[0], MS(10)));
+            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(20)));
+            ASYNC_JOIN_BRANCH(&f->js, 2, f->rc[2], async_sleep(t, &f->tm[2], MS(60)));
+        ASYNC_JOIN_END(&f->js);
+    f->at = NOW();
+    ASYNC_END(f->js.err);
+}
+TEST(join_with_a_timeout) {
+    async_runtime rt;
+    static tframe f;
+    ZERO(f);
+    start(&rt);
+    /* at 50 ms two branches are done (their results kept), the third is cancelled */
+    f.limit = MS(50);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, join_timeout, "t(join)"), ASYNC_ETIMEDOUT);
+    ASSERT_EQ(f.at, MS(50));
+    ASSERT_EQ(f.rc[0], 0); ASSERT_EQ(f.rc[1], 0); ASSERT_EQ(f.rc[2], ASYNC_ECANCELED);
+    ASSERT_EQ(f.tm[2].state, 0);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* every branch in time: no error, the deadline's timer disarmed */
+    ZERO(f);
+    g_t0 = async_time_now(&rt);
+    f.limit = MS(100);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, join_timeout, "t(join) ok"), 0);
+    ASSERT_EQ(f.at, MS(60));
+    ASSERT_EQ(f.rc[2], 0);
+    ASSERT_EQ(f.dl.state, 0);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* the deadline form (absolute), with ASYNC_JOIN_TRY */
+    ZERO(f);
+    g_t0 = async_time_now(&rt);
+    f.mode = 1;
+    f.limit = g_t0 + MS(15);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, join_timeout, "dl(join)"), ASYNC_ETIMEDOUT);
+    ASSERT_EQ(f.at, MS(15));
+    ASSERT_EQ(f.rc[0], 0); ASSERT_EQ(f.rc[1], ASYNC_ECANCELED); ASSERT_EQ(f.rc[2], ASYNC_ECANCELED);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(join_of_three_sleeps_takes_the_longest);
@@ -1300,5 +1437,7 @@ int main(int argc, char **argv) {
     RUN(joinset_model_random_scripts);
     RUN(select_model_random_scripts);
     RUN(combinators_are_one_statement);
+    RUN(select_with_a_timeout);
+    RUN(join_with_a_timeout);
     DONE();
 }
