@@ -1280,7 +1280,8 @@ static int select_timeout(async_task *t) {
     ASYNC_BEGIN(t);
     if (f->mode == 0)
         ASYNC_SELECT_BEGIN_TIMEOUT(&f->sel, 2, ASYNC_SELECT_FAIR, &f->dl, f->limit);
-            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_mpsc_recv(t, f->ch, &f->w, &f->item));
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
+                                async_mpsc_recv(t, f->ch, &f->w, &f->item));
             ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_sleep(t, &f->tm[0], MS(40)));
         ASYNC_SELECT_END(&f->sel);
     else                                          /* the deadline form, already passed */
@@ -1308,7 +1309,8 @@ TEST(select_with_a_timeout) {
     f.ch = &c; f.limit = MS(30);
     s.c = &c; s.v = 5; s.d = MS(35);
     async_task_spawn(&rt, &s.task, delayed_send, "late");
-    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_timeout, "t(select)"), ASYNC_SELECT_TIMEDOUT);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_timeout, "t(select)"),
+              ASYNC_SELECT_TIMEDOUT);
     ASSERT_EQ(f.sel.err, ASYNC_ETIMEDOUT);
     ASSERT_EQ(f.at, MS(30));
     CHECK(c.recv_q.head == NULL);

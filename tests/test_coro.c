@@ -494,7 +494,9 @@ TEST(generator_cancelled_early) {
 }
 
 /* ---- an await's rc is evaluated once -------------------------------------------------- */
-typedef struct { async_task task; async_coro co; async_timer tm; gate g[3]; int rcs[8], i; } once_frame;
+typedef struct {
+    async_task task; async_coro co; async_timer tm; gate g[3]; int rcs[8], i;
+} once_frame;
 static int yields_then_7(async_task *t, async_coro *co) {
     ASYNC_CORO_BEGIN(t, co);
     ASYNC_YIELD();
