@@ -805,9 +805,18 @@ CODE IN THIS MANUAL
      ASYNC_RACE2(sel, rc, op0, op1), ASYNC_RACE3: the first result wins, into rc.
      ASYNC_JOIN_ALL(rcs, n, i, op)     op over an array (it uses the int lvalue i);
      ASYNC_TRY_JOIN_ALL(rc, rcs, n, i, op)   the same, stopping at the first error.
-     Timeouts: a select or join is a statement; put it in a nested async function
-       and await that with ASYNC_AWAIT_CALL_TIMEOUT (or add a timer branch).
-       Up to 32 branches.
+     ASYNC_SELECT_BEGIN_TIMEOUT(sel, n, mode, timer, duration),
+     ASYNC_SELECT_BEGIN_DEADLINE(sel, n, mode, timer, deadline), and
+     ASYNC_JOIN_BEGIN_TIMEOUT / _DEADLINE(js, n, mode, timer, ...): a timeout
+       directly around a select or a join (tokio::time::timeout(d, select!{..})),
+       closed by the same END, on an async_timer in the frame. The branches are
+       polled first (one ready at the deadline wins); if the timer fires first,
+       every branch still waiting is cancelled as select's losers are, sel->err
+       is ASYNC_ETIMEDOUT and a select's winner ASYNC_SELECT_TIMEDOUT (a join
+       keeps the results of the branches that finished, the others' rc say
+       ASYNC_ECANCELED). Otherwise err is 0 (a join: its first error).
+     Each BEGIN ... END is one statement (it can be the body of an if). Up to 32
+       branches.
    Result helpers: ASYNC_TRY(rc, op) and ASYNC_TRY_CALL(rc, child, call) return the
    error early (Rust's ?); ASYNC_OR_ELSE(rc, fallback), ASYNC_MAP(rc, expr);
    ASYNC_RESULT(T) is a struct { int status; T value; }, ASYNC_IS_OK(r).
@@ -1535,15 +1544,42 @@ CONFIGURATION (>>config)
 PITFALLS
 ========
    - Locals do not survive an await. Keep such state in the frame. A local is
-     fine if it is assigned after the last await before it is read.
+     fine if it is assigned after the last await before it is read. The trap
+     compiles silently and, say as a loop counter, loops forever at -O2; build
+     with the flags that catch it (the project's own builds do,
+     tests/compile/trap_flags.sh checks each claim, in both coroutine forms):
+       clang  -Wconditional-uninitialized: a local declared before ASYNC_BEGIN
+              or in the body, used after an await (-Wsometimes-uninitialized, in
+              -Wall, does not see it);
+       gcc    -Wjump-misses-init (C only): an initialised local declared in the
+              body ("switch jumps over variable initialization"); gcc sees no
+              other form;
+       C++    refuses the initialised local in the body ("jump to case label").
+     Nothing catches a local initialised before ASYNC_BEGIN (`int i = 0;`): it
+     starts again at each poll. Declare nothing there but the frame pointer and
+     the rc your awaits assign.
    - Switch form: an await inside your own `switch` statement cannot resume
      (the case label lands in your switch). The resume switch's default branch
-     catches it: ASYNC_ASSERT fires ("lost resume point") and, with asserts
-     off, the coroutine finishes with ASYNC_ELOST instead of restarting or
-     silently ending. Use if/else, or ASYNC_USE_COMPUTED_GOTO.
-   - C++: an initialised local between awaits is a compile error ("jump to case
-     label crosses initialization"). Wrap such code in braces:
+     catches it: ASYNC_ASSERT fires with "FILE:LINE: lost resume point in task
+     "NAME"" (the await's line, kept in the resume key even with ASYNC_NO_SITES),
+     after fflush(NULL) so what you printed survives the abort; with NDEBUG it
+     is printed once per process (stderr, hosted builds) and the coroutine
+     finishes with ASYNC_ELOST instead of restarting or silently ending. Use
+     if/else, or ASYNC_USE_COMPUTED_GOTO.
+   - C++ (and gcc -Wjump-misses-init): an initialised local between awaits is a
+     compile error ("jump to case label crosses initialization") even when it
+     is not used across one. Wrap such code in braces:
          { int n = f->count * 2; use(n); }   ASYNC_AWAIT(...);
+   - A body without its ASYNC_BEGIN fails to compile with "ASYNC_BEGIN_missing_
+     before_this_ASYNC_AWAIT" (or _YIELD, _END...) undeclared as its first error;
+     one without its ASYNC_END, after errors about braces, with the label
+     "ASYNC_END_missing_after_this_ASYNC_BEGIN" used but not defined.
+   - Macro arguments: an await's rc is evaluated once, when the await completes
+     (ASYNC_AWAIT(a[i++], op) advances i once; ASYNC_RETRY once per attempt, a
+     select or join branch's rc once per poll of that branch); op is evaluated at
+     every poll, and again in cancel mode; ASYNC_BEGIN's t twice. ASYNC_RETRY,
+     ASYNC_RACE2/3 and each select or join from its BEGIN to its END are one
+     statement: `if (x) ASYNC_RETRY(...); else ...` works.
    - Without __COUNTER__, at most one await per source line.
    - MSVC /ZI (Edit and Continue) makes __LINE__ non-constant: use /Zi.
    - Zero every frame and operation state before first use (spawn_alloc does).
@@ -1719,6 +1755,7 @@ or define _POSIX_C_SOURCE=200809L"
 #define ASYNC_ASSERT(cond, msg) ((cond) ? (void)0 : (void)(*(volatile int *)0 = 0))
 #endif
 #else
+#define ASYNC__ASSERT_DEFAULT   /* async__lost prints the user's file:line itself */
 #define ASYNC_ASSERT(cond, msg) \
     ((cond) ? (void)0 : async__assert_fail(#cond, (msg), __FILE__, __LINE__))
 #endif
@@ -1791,7 +1828,8 @@ typedef struct async_coro {
 #define ASYNC_BEGIN(t) ASYNC__BEGIN((t), &(t)->lc, (int *)0)
 #define ASYNC_CORO_BEGIN(t, co) ASYNC__BEGIN((t), &(co)->lc, &(co)->result)
 #define ASYNC_END(v) ASYNC__END(v)
-#define ASYNC_RETURN(v) do { async__rv = (v); goto async__unwind; } while (0)
+#define ASYNC_RETURN(v) \
+    do { ASYNC__NEED_BEGIN(ASYNC_RETURN) async__rv = (v); goto async__unwind; } while (0)
 #define ASYNC_CLEANUP() ASYNC__CLEANUP()
 #define ASYNC_IS_CANCELLED() async_task_cancelling(async__t)
 #define ASYNC_AWAIT(rc, op) ASYNC__AWAIT(ASYNC__ID, rc, op, #op)
@@ -2437,6 +2475,7 @@ typedef async_select async_join;
 #define ASYNC_SELECT_NOWAIT 2           /* | either: take ASYNC_SELECT_ELSE if nothing is ready */
 #define ASYNC_JOIN_TRY 4                /* join: stop at the first error, cancel the rest */
 #define ASYNC_SELECT_ELSE (-1)          /* winner when every branch is disabled (or NOWAIT) */
+#define ASYNC_SELECT_TIMEDOUT (-3)      /* winner when a _TIMEOUT/_DEADLINE form timed out */
 
 /* select: the first branch to complete wins; every other branch that was waiting is
    polled once in cancel mode (it unlinks, and a cancel-safe operation loses nothing).
@@ -2447,7 +2486,8 @@ typedef async_select async_join;
      ASYNC_SELECT_END(&f->sel);
      if (f->sel.winner == 0) ... else if (f->sel.winner == 1) ... else ... (ELSE)
    A guard is evaluated once, at the start; a false one disables its branch. */
-#define ASYNC_SELECT_BEGIN(sel, n, mode) ASYNC__COMBO_BEGIN(ASYNC__ID, sel, n, mode, 0, "select")
+#define ASYNC_SELECT_BEGIN(sel, n, mode) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, sel, n, mode, 0, (void)0, (async_timer *)0, "select")
 #define ASYNC_SELECT_BRANCH(sel, i, guard, rc, op) ASYNC__COMBO_BRANCH(sel, i, guard, rc, op, 0)
 #define ASYNC_SELECT_BRANCH_CALL(sel, i, guard, rc, child, call) \
     ASYNC__COMBO_BRANCH(sel, i, guard, rc, ((sel)->flags & 1 ? ((child)->lc = 0) : 0, (call)), 0)
@@ -2455,11 +2495,32 @@ typedef async_select async_join;
 
 /* join: every branch to completion (their results in their rc); with ASYNC_JOIN_TRY
    the first error stops it, cancels the others and is left in join->err. */
-#define ASYNC_JOIN_BEGIN(js, n, mode) ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, "join")
+#define ASYNC_JOIN_BEGIN(js, n, mode) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, (void)0, (async_timer *)0, "join")
 #define ASYNC_JOIN_BRANCH(js, i, rc, op) ASYNC__COMBO_BRANCH(js, i, 1, rc, op, 1)
 #define ASYNC_JOIN_BRANCH_CALL(js, i, rc, child, call) \
     ASYNC__COMBO_BRANCH(js, i, 1, rc, ((js)->flags & 1 ? ((child)->lc = 0) : 0, (call)), 1)
 #define ASYNC_JOIN_END(js) ASYNC__COMBO_END(js)
+
+/* A timeout (or an absolute deadline) around a select or a join, as
+   tokio::time::timeout(d, select!{...}); closed by the same END. The branches are
+   polled first, so one ready at the deadline still wins; when the timer (in the frame,
+   armed once at the start) fires first, every branch still waiting is cancelled as
+   select's losers are, sel->err becomes ASYNC_ETIMEDOUT and a select's winner
+   ASYNC_SELECT_TIMEDOUT (a join keeps the results of the branches that finished; the
+   others say ASYNC_ECANCELED). */
+#define ASYNC_SELECT_BEGIN_TIMEOUT(sel, n, mode, timer, duration) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, sel, n, mode, 0, ASYNC__COMBO_ARM(timer, \
+        async__deadline_after(async__t, (duration))), (timer), "select (timeout)")
+#define ASYNC_SELECT_BEGIN_DEADLINE(sel, n, mode, timer, deadline) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, sel, n, mode, 0, ASYNC__COMBO_ARM(timer, (deadline)), \
+        (timer), "select (deadline)")
+#define ASYNC_JOIN_BEGIN_TIMEOUT(js, n, mode, timer, duration) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, ASYNC__COMBO_ARM(timer, \
+        async__deadline_after(async__t, (duration))), (timer), "join (timeout)")
+#define ASYNC_JOIN_BEGIN_DEADLINE(js, n, mode, timer, deadline) \
+    ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, ASYNC__COMBO_ARM(timer, (deadline)), \
+        (timer), "join (deadline)")
 
 /* race: the first result wins, into one rc; the others are cancelled. */
 #define ASYNC_RACE2(sel, rc, op0, op1) \
@@ -3435,6 +3496,22 @@ static inline int async__done(const async_task *t, const int *resp) {
 #define ASYNC__BASE
 #endif
 
+/* Misuse that names itself: ASYNC_BEGIN declares these names and the other macros
+   use them (for nothing: no code), so an await, ASYNC_END... without an ASYNC_BEGIN
+   before it fails with "ASYNC_BEGIN_missing_before_this_..." undeclared as its first
+   error; ASYNC_END defines the label that ASYNC_BEGIN jumps to, so a body without
+   ASYNC_END fails with "ASYNC_END_missing_after_this_ASYNC_BEGIN" used but not
+   defined (after the errors of the braces it leaves open). */
+#define ASYNC__BEGIN_NAMES \
+        enum { ASYNC_BEGIN_missing_before_this_ASYNC_AWAIT, \
+               ASYNC_BEGIN_missing_before_this_ASYNC_YIELD, \
+               ASYNC_BEGIN_missing_before_this_ASYNC_WAIT_UNTIL, \
+               ASYNC_BEGIN_missing_before_this_select_or_join, \
+               ASYNC_BEGIN_missing_before_this_ASYNC_END, \
+               ASYNC_BEGIN_missing_before_this_ASYNC_RETURN, \
+               ASYNC_BEGIN_missing_before_this_ASYNC_CLEANUP };
+#define ASYNC__NEED_BEGIN(name) (void)ASYNC_BEGIN_missing_before_this_##name;
+
 #define ASYNC__BEGIN(t_, lcp_, resp_) \
     { \
         async_task *const async__t = (t_); \
@@ -3442,31 +3519,34 @@ static inline int async__done(const async_task *t, const int *resp) {
         int *const async__resp = (resp_); \
         int async__rv = ASYNC_PENDING; \
         int async__in_cleanup = 0; \
+        ASYNC__BEGIN_NAMES \
     async__dispatch: \
         switch (*async__lc) { \
         default: /* no cleanup section: a task aborted before its first poll ends */ \
             if (*async__lc == ASYNC__LC_CLEANUP) { \
                 if (async__rv == ASYNC_PENDING) async__rv = ASYNC_ECANCELED; \
-                goto async__end; \
+                goto ASYNC_END_missing_after_this_ASYNC_BEGIN; \
             } \
             ASYNC__RESUME_DEFAULT \
         async__unwind: /* return or cancel: run the cleanup section, once */ \
-            if (async__in_cleanup) goto async__end; \
+            if (async__in_cleanup) goto ASYNC_END_missing_after_this_ASYNC_BEGIN; \
             *async__lc = ASYNC__LC_CLEANUP; \
             goto async__dispatch; \
         case 0: \
             ASYNC__BASE
 
 #define ASYNC__CLEANUP() \
+            ASYNC__NEED_BEGIN(ASYNC_CLEANUP) \
             ASYNC__FALLTHROUGH \
         case ASYNC__LC_CLEANUP: \
             *async__lc = ASYNC__LC_CLEANUP; \
             async__in_cleanup = 1;
 
 #define ASYNC__END(v) \
+            ASYNC__NEED_BEGIN(ASYNC_END) \
             if (0) goto async__unwind; \
             if (async__rv == ASYNC_PENDING) async__rv = (v); /* fell off the end */ \
-        async__end: \
+        ASYNC_END_missing_after_this_ASYNC_BEGIN: \
             (void)async__in_cleanup; \
             if (async__rv == ASYNC_PENDING) { \
                 ASYNC_ASSERT(0, "a coroutine cannot finish with ASYNC_PENDING"); \
@@ -3517,21 +3597,29 @@ static inline int async__done(const async_task *t, const int *resp) {
     ASYNC_ASSERT(0, "an await inside ASYNC_CLEANUP cannot suspend: cleanup is synchronous")
 
 /* The resume key and the site are stored only when the task suspends: an await
-   that completes at once costs its operation and one test. */
+   that completes at once costs its operation and one test. rc is written once, when
+   the await completes (a[i++] advances once), and read once, as the test's value. */
 #define ASYNC__AWAIT(n, rc, op, what) \
     do { \
+        ASYNC__NEED_BEGIN(ASYNC_AWAIT) \
         ASYNC__MARK_FT(n) \
-        if (((rc) = (op)) == ASYNC_PENDING) { \
-            if (!async__in_cleanup) { ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; } \
-            ASYNC__NO_SUSPEND_IN_CLEANUP(); \
-            ASYNC__CANCEL_OP(op); \
-            (rc) = ASYNC_ECANCELED; \
+        { \
+            int async__r = (op); \
+            if (async__r == ASYNC_PENDING) { \
+                if (!async__in_cleanup) { \
+                    ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; \
+                } \
+                ASYNC__NO_SUSPEND_IN_CLEANUP(); \
+                ASYNC__CANCEL_OP(op); \
+                async__r = ASYNC_ECANCELED; \
+            } \
+            ASYNC__CHECK_CANCEL_RC(((rc) = async__r)) \
         } \
-        ASYNC__CHECK_CANCEL_RC(rc) \
     } while (0)
 
 #define ASYNC__WAIT_UNTIL(n, cond, what) \
     do { \
+        ASYNC__NEED_BEGIN(ASYNC_WAIT_UNTIL) \
         ASYNC__POINT(n) \
         ASYNC__CHECK_CANCEL() \
         if (!(cond)) { \
@@ -3542,6 +3630,7 @@ static inline int async__done(const async_task *t, const int *resp) {
 
 #define ASYNC__YIELD(n, before, value, what) \
     do { \
+        ASYNC__NEED_BEGIN(ASYNC_YIELD) \
         if (async__in_cleanup) { \
             ASYNC__NO_SUSPEND_IN_CLEANUP(); \
         } else { \
@@ -3558,43 +3647,53 @@ static inline int async__done(const async_task *t, const int *resp) {
    a loop over an await whose deadline has passed yields now and then. */
 #define ASYNC__AWAIT_DL(n, rc, timer, deadline, op, what) \
     do { \
+        ASYNC__NEED_BEGIN(ASYNC_AWAIT) \
         async__timer_arm(async__t, (timer), (deadline)); \
         ASYNC__MARK_FT(n) \
-        if (((rc) = (op)) == ASYNC_PENDING) { \
-            if (((timer)->state != ASYNC__TM_FIRED || !async_consume_budget(async__t)) && \
-                !async__in_cleanup) { \
-                ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; \
+        { \
+            int async__r = (op); \
+            if (async__r == ASYNC_PENDING) { \
+                if (((timer)->state != ASYNC__TM_FIRED || !async_consume_budget(async__t)) && \
+                    !async__in_cleanup) { \
+                    ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; \
+                } \
+                if (async__in_cleanup) ASYNC__NO_SUSPEND_IN_CLEANUP(); \
+                ASYNC__CANCEL_OP(op); \
+                async__r = async__in_cleanup ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT; \
             } \
-            if (async__in_cleanup) ASYNC__NO_SUSPEND_IN_CLEANUP(); \
-            ASYNC__CANCEL_OP(op); \
-            (rc) = async__in_cleanup ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT; \
+            async__timer_disarm(timer); \
+            ASYNC__CHECK_CANCEL_RC(((rc) = async__r)) \
         } \
-        async__timer_disarm(timer); \
-        ASYNC__CHECK_CANCEL_RC(rc) \
     } while (0)
 
 
 /* ---- combinators: one await point; the branches run in a loop inside it ---------- */
 ASYNC_API void async__combo_init(async_task *t, async_select *s, unsigned n, int mode, int join);
 ASYNC_API void async__combo_restart(async_task *t, async_select *s);
-ASYNC_API int async__combo_next(async_task *t, async_select *s);
+ASYNC_API int async__combo_next(async_task *t, async_select *s, const async_timer *tm);
 ASYNC_API void async__combo_guard(async_select *s, int i, int guard);
 ASYNC_API void async__combo_result(async_select *s, int i, int rc);
 ASYNC_API void async__combo_cancelled(int rc);
-ASYNC_API int async__combo_finish(async_task *t, async_select *s);
+ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *tm);
 
-#define ASYNC__COMBO_BEGIN(n_, sel, n, mode, join, what) \
+/* BEGIN ... END is one statement (a do-while that END closes). arm: arms the timer tm
+   of a _TIMEOUT or _DEADLINE form once, at the start (tm: NULL for none); when it has
+   fired and the branches are still pending, they are cancelled as select's losers. */
+#define ASYNC__COMBO_BEGIN(n_, sel, n, mode, join, arm, tm, what) \
+    do { \
+    ASYNC__NEED_BEGIN(select_or_join) \
     async__combo_init(async__t, (sel), (n), (mode), (join)); \
+    arm; \
     ASYNC__POINT(n_) \
     for (;;) { \
+        async_timer *const async__ctm = (tm); \
         int async__bi; \
         async__combo_restart(async__t, (sel)); \
-        while ((async__bi = async__combo_next(async__t, (sel))) >= 0) {
+        while ((async__bi = async__combo_next(async__t, (sel), async__ctm)) >= 0) {
 
 #define ASYNC__COMBO_BRANCH(sel, i, guard, rc, op, join) \
             if (async__bi == (i)) { \
-                (rc) = (op); \
-                async__combo_result((sel), (i), (rc)); \
+                async__combo_result((sel), (i), ((rc) = (op))); \
             } else if (async__bi == (i) + 64) { \
                 if (join) (rc) = ASYNC_ECANCELED; \
                 async__combo_cancelled(op); \
@@ -3606,17 +3705,21 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
 
 #define ASYNC__COMBO_END(sel) \
         } \
-        if (async__combo_finish(async__t, (sel))) { ASYNC__SITE_CLEAR(); break; } \
+        if (async__combo_finish(async__t, (sel), async__ctm)) { ASYNC__SITE_CLEAR(); break; } \
         if (!async__in_cleanup) { ASYNC__SITE("select/join"); return ASYNC_PENDING; } \
         ASYNC__NO_SUSPEND_IN_CLEANUP(); \
         (sel)->mode |= ASYNC_SELECT_NOWAIT; \
     } \
-    ASYNC__CHECK_CANCEL()
+    ASYNC__CHECK_CANCEL() \
+    } while (0)
+
+#define ASYNC__COMBO_ARM(timer, deadline) async__timer_arm(async__t, (timer), (deadline))
 
 /* errp: NULL (join_all) or where try_join_all puts 0 or the error that stopped it. */
 #define ASYNC__UNSTARTED (ASYNC_PENDING + 1)
 #define ASYNC__JOIN_ALL(n_, rcs, n, i, op, errp, what) \
     do { \
+        ASYNC__NEED_BEGIN(select_or_join) \
         for ((i) = 0; (i) < (n); (i)++) (rcs)[i] = ASYNC__UNSTARTED; \
         ASYNC__POINT(n_) \
         { \
@@ -3642,19 +3745,22 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
         ASYNC__CHECK_CANCEL() \
     } while (0)
 
+/* One statement; rc is written once per attempt. */
 #define ASYNC__RETRY(rc, backoff, timer, restart, op) \
-    for (async_backoff_reset(backoff);;) { \
-        async_time async__delay; \
-        int async__brc; \
-        restart; \
-        ASYNC_AWAIT(rc, op); \
-        if ((rc) >= 0) break; \
-        async__brc = async_backoff_next((backoff), async_time_now(async__t->rt), (rc), \
-                                        &async__delay); \
-        if (async__brc < 0) break; \
-        async__timer_arm(async__t, (timer), async__deadline_after(async__t, async__delay)); \
-        ASYNC_AWAIT(async__brc, async__timer_wait(async__t, (timer))); \
-    }
+    do { \
+        for (async_backoff_reset(backoff);;) { \
+            async_time async__delay; \
+            int async__brc; \
+            restart; \
+            ASYNC_AWAIT(async__brc, op); \
+            if (((rc) = async__brc) >= 0) break; \
+            async__brc = async_backoff_next((backoff), async_time_now(async__t->rt), \
+                                            async__brc, &async__delay); \
+            if (async__brc < 0) break; \
+            async__timer_arm(async__t, (timer), async__deadline_after(async__t, async__delay)); \
+            ASYNC_AWAIT(async__brc, async__timer_wait(async__t, (timer))); \
+        } \
+    } while (0)
 ASYNC_API int async__timer_wait(async_task *t, async_timer *timer);
 
 #ifdef __cplusplus
@@ -4137,12 +4243,39 @@ ASYNC_DEF void async__assert_fail(const char *cond, const char *msg, const char 
 // >>coro
 
 /* The resume switch found no case for the stored key: the await that stored it
-   sits inside a user `switch`. Fail loudly, and with asserts off finish the
-   coroutine with ASYNC_ELOST rather than restarting or silently ending it. */
+   sits inside a user `switch` (or the frame was not zeroed). The key holds that
+   await's line (ASYNC__KEY, with or without ASYNC_NO_SITES) and ASYNC_BEGIN passes
+   its file: the message names them and the task. It fails loudly, stdio flushed
+   first (an abort must not lose what the program printed into a pipe); with asserts
+   off it says so once per process and finishes the coroutine with ASYNC_ELOST, never
+   restarting it or ending it quietly. */
 ASYNC_DEF int async__lost(async_task *t, int32_t *lc, int *resp, const char *file) {
+#ifndef ASYNC_FREESTANDING
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s:%ld: lost resume point in task \"%s\": an await inside "
+             "a switch statement (use if/else or ASYNC_USE_COMPUTED_GOTO)", file,
+             (long)(*lc / 256), async_task_name(t));
+    fflush(NULL);
+#ifdef ASYNC__ASSERT_DEFAULT
+    fprintf(stderr, "%s\n", msg);         /* the user's line first, as a compiler does */
+    abort();
+#else
+    ASYNC_ASSERT(0, msg);
+#ifdef NDEBUG
+    {
+        static int reported;
+        if (!reported) {
+            reported = 1;
+            fprintf(stderr, "%s; the task ends with ASYNC_ELOST (reported once)\n", msg);
+        }
+    }
+#endif
+#endif
+#else
     (void)t; (void)file;
     ASYNC_ASSERT(0, "lost resume point: an await inside a switch statement "
                     "(use if/else or ASYNC_USE_COMPUTED_GOTO)");
+#endif
     return async__finish(lc, resp, ASYNC_ELOST);
 }
 
@@ -6525,7 +6658,7 @@ ASYNC_DEF int async_watch_sender_release(async_watch *ch) {
 // >>combinators
 
 enum { ASYNC__SEL_NONE = -2 };
-enum { ASYNC__COMBO_FIRST = 1, ASYNC__COMBO_JOIN = 2 };
+enum { ASYNC__COMBO_FIRST = 1, ASYNC__COMBO_JOIN = 2, ASYNC__COMBO_TIMEDOUT = 4 };
 
 static uint32_t async__bits(unsigned n) { return n >= 32 ? 0xFFFFFFFFu : (1u << n) - 1u; }
 
@@ -6570,7 +6703,7 @@ static void async__combo_mode(async_task *t, const async_select *s) {
 /* The next branch to run: i to poll it, i + 64 to poll it in cancel mode, i + 128 to
    mark it cancelled without polling it (join: never started), i + 256 to evaluate its
    guard (first poll only, every guard before any branch, as tokio::select!); -1: done. */
-ASYNC_DEF int async__combo_next(async_task *t, async_select *s) {
+ASYNC_DEF int async__combo_next(async_task *t, async_select *s, const async_timer *tm) {
     int join = (s->flags & ASYNC__COMBO_JOIN) != 0;
     async__combo_mode(t, s);                    /* undo the previous cancel poll's mode */
     if ((s->flags & ASYNC__COMBO_FIRST) && s->gi < s->n) return (int)s->gi++ + 256;
@@ -6596,6 +6729,14 @@ ASYNC_DEF int async__combo_next(async_task *t, async_select *s) {
             if (s->winner == ASYNC__SEL_NONE && (!s->enabled || (s->mode & ASYNC_SELECT_NOWAIT)))
                 s->winner = ASYNC_SELECT_ELSE;
             finishing = s->winner != ASYNC__SEL_NONE;
+        }
+        /* a _TIMEOUT form whose timer fired while branches still wait: they are
+           cancelled as losers (timing out spends a unit of budget, as an await's) */
+        if (!finishing && tm && tm->state == ASYNC__TM_FIRED && async_consume_budget(t)) {
+            finishing = 1;
+            s->flags |= ASYNC__COMBO_TIMEDOUT;
+            s->err = ASYNC_ETIMEDOUT;
+            if (!join) s->winner = ASYNC_SELECT_TIMEDOUT;
         }
         s->cancel = finishing ? s->pending : 0;
         if (!join && s->winner >= 0) s->cancel &= ~(1u << s->winner);
@@ -6644,13 +6785,18 @@ ASYNC_DEF void async__combo_cancelled(int rc) {
     (void)rc;
 }
 
-/* 1: the select/join is complete; 0: suspend (its waiters are registered). */
-ASYNC_DEF int async__combo_finish(async_task *t, async_select *s) {
+/* 1: the select/join is complete (a _TIMEOUT form's timer disarmed); 0: suspend (its
+   waiters are registered). */
+ASYNC_DEF int async__combo_finish(async_task *t, async_select *s, async_timer *tm) {
+    int done;
     async__combo_mode(t, s);
     if (s->flags & ASYNC__COMBO_JOIN)
-        return (s->done & s->enabled) == s->enabled || ((s->mode & ASYNC_JOIN_TRY) && s->err) ||
-               (s->mode & ASYNC_SELECT_NOWAIT);
-    return s->winner != ASYNC__SEL_NONE;
+        done = (s->done & s->enabled) == s->enabled || ((s->mode & ASYNC_JOIN_TRY) && s->err) ||
+               (s->mode & ASYNC_SELECT_NOWAIT) || (s->flags & ASYNC__COMBO_TIMEDOUT);
+    else
+        done = s->winner != ASYNC__SEL_NONE;
+    if (done && tm) async__timer_disarm(tm);
+    return done;
 }
 
 ASYNC_DEF int async__timer_wait(async_task *t, async_timer *tm) {

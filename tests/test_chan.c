@@ -296,7 +296,7 @@ TEST(mpsc_unbounded_blocks_and_odd_item_sizes) {
 
 TEST(mpsc_unbounded_allocation_failure) {
     async_mpsc c;
-    int v = 1, out, i;
+    int v = 1, out = 0, i;
     async_mpsc_init(&c, sizeof v, 0, NULL);
     for (i = 0; i < 32; i++) async_mpsc_try_send(&c, &v);       /* one full block */
     test_fail_at = test_alloc_calls + 1;

@@ -1199,6 +1199,210 @@ TEST(select_model_random_scripts) {
                         0x2f6b1d3bu, 96, 20000);
 }
 
+/* ---- each combinator macro is one statement ------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_select sel;
+    async_join js;
+    async_timer tm[3];
+    async_backoff b;
+    int rc[2], rcs[4], i, which, other;
+} stmt_frame;
+static int one_statement(async_task *t) {
+    stmt_frame *f = (stmt_frame *)t;
+    ASYNC_BEGIN(t);
+    if (f->which == 0)
+        ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED);
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_sleep(t, &f->tm[0], MS(20)));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(10)));
+        ASYNC_SELECT_END(&f->sel);
+    else
+        f->other |= 1;
+    if (f->which == 1)
+        ASYNC_JOIN_BEGIN(&f->js, 2, 0);
+            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_sleep(t, &f->tm[0], MS(20)));
+            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(10)));
+        ASYNC_JOIN_END(&f->js);
+    else
+        f->other |= 2;
+    if (f->which == 2)
+        ASYNC_RETRY(f->rcs[f->i++], &f->b, &f->tm[2], f->b.attempts < 2 ? ASYNC_EAGAIN : 9);
+    else
+        f->other |= 4;
+    if (f->which == 3)
+        ASYNC_RACE2(&f->sel, f->rc[0], async_sleep(t, &f->tm[0], MS(20)),
+                    async_sleep(t, &f->tm[1], MS(10)));
+    else
+        f->other |= 8;
+    ASYNC_END(0);
+}
+TEST(combinators_are_one_statement) {
+    async_runtime rt;
+    static stmt_frame f;
+    int w;
+    start(&rt);
+    for (w = 0; w < 4; w++) {
+        ZERO(f);
+        f.which = w;
+        async_backoff_init(&f.b, MS(1), MS(1), 5);
+        f.b.jitter = ASYNC_JITTER_NONE;
+        g_t0 = async_time_now(&rt);
+        ASSERT_EQ(async_runtime_block_on(&rt, &f.task, one_statement, "stmt"), 0);
+        ASSERT_EQ(f.other, 15 & ~(1 << w));       /* only the else branches not taken */
+        if (w == 0 || w == 3) ASSERT_EQ(f.sel.winner, 1);
+        if (w == 1) ASSERT_EQ(f.js.done, 3u);
+        if (w != 2) ASSERT_EQ(NOW(), w == 1 ? MS(20) : MS(10));
+        if (w == 2) {                             /* three attempts, rc written once each */
+            ASSERT_EQ(f.i, 3);
+            ASSERT_EQ(f.rcs[0], ASYNC_EAGAIN);
+            ASSERT_EQ(f.rcs[1], ASYNC_EAGAIN);
+            ASSERT_EQ(f.rcs[2], 9);
+            ASSERT_EQ(NOW(), MS(2));
+        }
+        ASSERT_EQ(rt.ntimers, 0);
+    }
+    async_runtime_destroy(&rt);
+}
+
+/* ---- a timeout or a deadline directly around a select or a join ------------------------ */
+typedef struct {
+    async_task task;
+    async_select sel;
+    async_join js;
+    async_timer tm[3], dl;
+    async_waiter w;
+    async_mpsc *ch;
+    int rc[3], item, mode, aborted;
+    async_time limit, at;
+} tframe;
+static int select_timeout(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    if (f->mode == 0)
+        ASYNC_SELECT_BEGIN_TIMEOUT(&f->sel, 2, ASYNC_SELECT_FAIR, &f->dl, f->limit);
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
+                                async_mpsc_recv(t, f->ch, &f->w, &f->item));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_sleep(t, &f->tm[0], MS(40)));
+        ASYNC_SELECT_END(&f->sel);
+    else                                          /* the deadline form, already passed */
+        ASYNC_SELECT_BEGIN_DEADLINE(&f->sel, 2, ASYNC_SELECT_BIASED, &f->dl, async_time_now(t->rt));
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_sleep(t, &f->tm[0], MS(40)));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_sleep(t, &f->tm[1], 0));
+        ASYNC_SELECT_END(&f->sel);
+    f->at = NOW();
+    ASYNC_CLEANUP();
+    f->aborted = ASYNC_IS_CANCELLED();
+    ASYNC_END(f->sel.winner);
+}
+TEST(select_with_a_timeout) {
+    async_runtime rt;
+    static tframe f;
+    static sender_frame s;
+    async_mpsc c;
+    int v = 0;
+    ZERO(f); ZERO(s);
+    async_mpsc_init(&c, sizeof(int), 4, NULL);
+    start(&rt);
+    /* nothing comes in time: the select times out at 30 ms, its branches cancelled as
+       losers are (the receive unlinked, the sleep disarmed), the item sent later is
+       still in the channel */
+    f.ch = &c; f.limit = MS(30);
+    s.c = &c; s.v = 5; s.d = MS(35);
+    async_task_spawn(&rt, &s.task, delayed_send, "late");
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_timeout, "t(select)"),
+              ASYNC_SELECT_TIMEDOUT);
+    ASSERT_EQ(f.sel.err, ASYNC_ETIMEDOUT);
+    ASSERT_EQ(f.at, MS(30));
+    CHECK(c.recv_q.head == NULL);
+    ASSERT_EQ(f.tm[0].state, 0);
+    ASSERT_EQ(f.dl.state, 0);
+    async_runtime_run(&rt);
+    ASSERT_EQ(async_mpsc_try_recv(&c, &v), 0);
+    ASSERT_EQ(v, 5);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* a branch ready before the deadline wins; the deadline's timer is disarmed */
+    ZERO(f); ZERO(s);
+    f.ch = &c; f.limit = MS(50);
+    g_t0 = async_time_now(&rt);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_timeout, "t(select) ok"), 1);
+    ASSERT_EQ(f.sel.err, 0);
+    ASSERT_EQ(f.at, MS(40));
+    ASSERT_EQ(f.dl.state, 0);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* a deadline already passed: the branches are polled first (as tokio::time::timeout),
+       so one ready at once still wins */
+    ZERO(f);
+    f.mode = 1;
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, select_timeout, "dl(select)"), 1);
+    ASSERT_EQ(f.sel.err, 0);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* aborted while it waits: everything unlinked, the deadline's timer too */
+    ZERO(f);
+    f.ch = &c; f.limit = MS(30);
+    async_task_spawn(&rt, &f.task, select_timeout, "t(select) aborted");
+    async_runtime_step(&rt, 0);
+    CHECK(c.recv_q.head != NULL);
+    ASSERT_EQ(rt.ntimers, 2);
+    async_task_abort(&f.task);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.aborted, 1);
+    CHECK(c.recv_q.head == NULL);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_mpsc_destroy(&c);
+    async_runtime_destroy(&rt);
+}
+
+static int join_timeout(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    if (f->mode == 0)
+        ASYNC_JOIN_BEGIN_TIMEOUT(&f->js, 3, 0, &f->dl, f->limit);
+            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_sleep(t, &f->tm[0], MS(10)));
+            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(20)));
+            ASYNC_JOIN_BRANCH(&f->js, 2, f->rc[2], async_sleep(t, &f->tm[2], MS(60)));
+        ASYNC_JOIN_END(&f->js);
+    else
+        ASYNC_JOIN_BEGIN_DEADLINE(&f->js, 3, ASYNC_JOIN_TRY, &f->dl, f->limit);
+            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_sleep(t, &f->tm[0], MS(10)));
+            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(20)));
+            ASYNC_JOIN_BRANCH(&f->js, 2, f->rc[2], async_sleep(t, &f->tm[2], MS(60)));
+        ASYNC_JOIN_END(&f->js);
+    f->at = NOW();
+    ASYNC_END(f->js.err);
+}
+TEST(join_with_a_timeout) {
+    async_runtime rt;
+    static tframe f;
+    ZERO(f);
+    start(&rt);
+    /* at 50 ms two branches are done (their results kept), the third is cancelled */
+    f.limit = MS(50);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, join_timeout, "t(join)"), ASYNC_ETIMEDOUT);
+    ASSERT_EQ(f.at, MS(50));
+    ASSERT_EQ(f.rc[0], 0); ASSERT_EQ(f.rc[1], 0); ASSERT_EQ(f.rc[2], ASYNC_ECANCELED);
+    ASSERT_EQ(f.tm[2].state, 0);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* every branch in time: no error, the deadline's timer disarmed */
+    ZERO(f);
+    g_t0 = async_time_now(&rt);
+    f.limit = MS(100);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, join_timeout, "t(join) ok"), 0);
+    ASSERT_EQ(f.at, MS(60));
+    ASSERT_EQ(f.rc[2], 0);
+    ASSERT_EQ(f.dl.state, 0);
+    ASSERT_EQ(rt.ntimers, 0);
+    /* the deadline form (absolute), with ASYNC_JOIN_TRY */
+    ZERO(f);
+    g_t0 = async_time_now(&rt);
+    f.mode = 1;
+    f.limit = g_t0 + MS(15);
+    ASSERT_EQ(async_runtime_block_on(&rt, &f.task, join_timeout, "dl(join)"), ASYNC_ETIMEDOUT);
+    ASSERT_EQ(f.at, MS(15));
+    ASSERT_EQ(f.rc[0], 0); ASSERT_EQ(f.rc[1], ASYNC_ECANCELED); ASSERT_EQ(f.rc[2], ASYNC_ECANCELED);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(join_of_three_sleeps_takes_the_longest);
@@ -1234,5 +1438,8 @@ int main(int argc, char **argv) {
     RUN(bulkhead_enter_in_cancel_mode);
     RUN(joinset_model_random_scripts);
     RUN(select_model_random_scripts);
+    RUN(combinators_are_one_statement);
+    RUN(select_with_a_timeout);
+    RUN(join_with_a_timeout);
     DONE();
 }

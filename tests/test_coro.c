@@ -315,14 +315,14 @@ TEST(wait_until) {
 }
 
 /* ---- the nested-switch trap ------------------------------------------------------------ */
-typedef struct { async_task task; int mode, before, after; } switch_frame;
+typedef struct { async_task task; int mode, before, after, line; } switch_frame;
 static int switcher(async_task *t) {
     switch_frame *f = (switch_frame *)t;
     ASYNC_BEGIN(t);
     f->before++;
     switch (f->mode) {
     case 1:
-        ASYNC_YIELD();          /* resumes only with computed goto */
+        f->line = __LINE__; ASYNC_YIELD();      /* resumes only with computed goto */
         f->after++;
         break;
     default:
@@ -347,6 +347,12 @@ TEST(await_inside_switch_is_loud) {
     ASSERT_EQ(f.after, 0);
     ASSERT_EQ(test_asserts, 1);
     ASSERT_HAS(test_assert_msg, "lost resume point");
+    {   /* it names the user's await (file:line) and the task */
+        char site[128];
+        snprintf(site, sizeof site, "%s:%d: ", __FILE__, f.line);
+        ASSERT_HAS(test_assert_msg, site);
+        ASSERT_HAS(test_assert_msg, "\"switcher\"");
+    }
 #endif
     async_runtime_destroy(&rt);
 }
@@ -487,6 +493,53 @@ TEST(generator_cancelled_early) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- an await's rc is evaluated once -------------------------------------------------- */
+typedef struct {
+    async_task task; async_coro co; async_timer tm; gate g[3]; int rcs[8], i;
+} once_frame;
+static int yields_then_7(async_task *t, async_coro *co) {
+    ASYNC_CORO_BEGIN(t, co);
+    ASYNC_YIELD();
+    ASYNC_END(7);
+}
+static int rc_once(async_task *t) {
+    once_frame *f = (once_frame *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rcs[f->i++], 5);                                 /* ready at once */
+    ASYNC_AWAIT(f->rcs[f->i++], gate_wait(t, &f->g[0]));            /* suspends first */
+    ASYNC_AWAIT_CALL(f->rcs[f->i++], &f->co, yields_then_7(t, &f->co));
+    ASYNC_AWAIT_TIMEOUT(f->rcs[f->i++], &f->tm, ASYNC_MS(5), gate_wait(t, &f->g[1]));
+    ASYNC_AWAIT(f->rcs[f->i++], gate_wait(t, &f->g[2]));            /* aborted there */
+    ASYNC_END(0);
+}
+TEST(await_evaluates_rc_once) {
+    async_runtime rt;
+    static once_frame f;
+    int rc = 0;
+    ZERO(f);
+    async_runtime_init(&rt, NULL);
+    async_time_pause(&rt, 1);
+    async_task_spawn(&rt, &f.task, rc_once, "once");
+    async_runtime_run(&rt);
+    ASSERT_EQ(f.i, 1);                            /* the first await, once; the second waits */
+    ASSERT_EQ(f.rcs[0], 5);
+    gate_open(&f.g[0]);
+    async_runtime_run(&rt);                       /* on to the last gate, past a timeout */
+    CHECK(f.g[2].waiter == &f.task);
+    ASSERT_EQ(f.i, 4);
+    ASSERT_EQ(async_task_abort(&f.task), 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(async_task_result(&f.task, &rc), 0);
+    ASSERT_EQ(rc, ASYNC_ECANCELED);
+    ASSERT_EQ(f.i, 5);                            /* one rc per await, whatever happened */
+    ASSERT_EQ(f.rcs[1], 0);
+    ASSERT_EQ(f.rcs[2], 7);
+    ASSERT_EQ(f.rcs[3], ASYNC_ETIMEDOUT);
+    ASSERT_EQ(f.rcs[4], ASYNC_ECANCELED);
+    ASSERT_EQ(f.rcs[5], 0);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(end_returns_value);
@@ -505,5 +558,6 @@ int main(int argc, char **argv) {
     RUN(await_in_cleanup_cannot_suspend);
     RUN(cancelled_cleanup_runs_past_its_awaits);
     RUN(generator_cancelled_early);
+    RUN(await_evaluates_rc_once);
     DONE();
 }

@@ -940,7 +940,7 @@ static int start_proxy(int upstream_port, pid_t *pid, const char *host) {
 TEST(proxy_round_trip_and_half_close) {
     static char out[1 << 20], back[1 << 20];
     char target[64], o[256], e[256];
-    pid_t epid, ppid;
+    pid_t epid, ppid = 0;
     int eport = start_echo(&epid), pport, fd;
     ASSERT_EQ(eport > 0, 1);
     pport = eport > 0 ? start_proxy(eport, &ppid, "127.0.0.1") : 0;
