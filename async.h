@@ -489,7 +489,8 @@ CODE IN THIS MANUAL
                                          jumps to the next deadline whenever no
                                          task is ready, so tests never sleep.
    A deadline already passed completes at once (no rounding up); ASYNC_TIME_NEVER
-   arms nothing and waits until woken or cancelled. Timers live in a hierarchical
+   arms nothing: a timeout of it never fires, a sleep until it ends only when the task
+   is cancelled (a wake just polls it again). Timers live in a hierarchical
    wheel (O(1) insert and cancel) and fire in deadline order, ties in arming order.
    On hosted builds with the real clock a wait that includes an I/O or wake
    descriptor has millisecond granularity (rounded up, so a timer fires late by
