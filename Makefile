@@ -272,7 +272,11 @@ $(B)/bench/bench_echo: tests/bench/bench_echo.c async.h $(B)/bench/bench_echo_ep
 $(B)/bench/bench_echo_epoll: tests/bench/bench_echo.c async.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
-BENCHES := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/*.c))
+# bench_io (the reactor's cost per event) is built for both backends.
+$(B)/bench/bench_io_epoll: tests/bench/bench_io.c async.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
+BENCHES := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/*.c)) bench_io_epoll
 ICOUNT_BENCHES := $(filter-out bench_echo,$(BENCHES))
 bench: $(addprefix $(B)/bench/,$(BENCHES))
 	@for b in $(BENCHES); do ./$(B)/bench/$$b || exit 1; done
