@@ -1160,12 +1160,12 @@ struct async_io;
 typedef struct async__reactor {
     int (*wait)(async_runtime *rt, async_time max_wait); /* poll, dispatch; 1 if events */
     void (*fini)(async_runtime *rt);
-    void *fds;                          /* poll: struct pollfd[cap]; slot 0 is the wake fd */
+    void *be_slots;                     /* the backend's, per slot (poll: struct pollfd) */
     struct async_io **ios;              /* ios[slot], slot 0 unused */
     uint32_t n, cap;                    /* slots in use (slot 0 included), allocated */
     uint32_t nwait;                     /* waiters queued on descriptors */
-    int epfd;                           /* epoll: its descriptor (0: none yet) */
-    int wake_in_set;                    /* epoll: the wake descriptor was added */
+    int be_fd;                          /* the backend's descriptor (epoll; 0: none yet) */
+    int be_wake;                        /* the backend watches the wake descriptor */
 } async__reactor;
 
 typedef struct async_timer {
@@ -6903,13 +6903,6 @@ ASYNC_DEF int async_stream_for_each_concurrent(async_task *t, async_stream_buffe
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <signal.h>
-#if defined(ASYNC_USE_EPOLL)
-#if !defined(__linux__)
-#error "async.h: ASYNC_USE_EPOLL needs Linux"
-#endif
-#define ASYNC__EPOLL 1
-#include <sys/epoll.h>
-#endif
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 /* In glibc and musl, but declared only with _GNU_SOURCE. */
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
@@ -6940,34 +6933,52 @@ static int async__sigpipe_ignored;      /* the reactor set SIGPIPE to SIG_IGN */
 typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_addr *)0)->u)
                               ? 1 : -1];
 
-/* ---- the reactor: a table of registered descriptors, a backend to wait on them --- */
+/* ---- the backend: what the reactor waits with --------------------------------------
 
-/* The table is dense (slot 0 is the wake descriptor's), so registration and removal
-   are O(1): a removed entry is replaced by the last one. */
-static int async__io_grow(async__reactor *r) {
-    uint32_t cap = r->cap ? r->cap * 2 : 64;
-    async_io **ios;
-    if (cap <= r->cap) return ASYNC_ENOMEM;
-    ios = (async_io **)async__alloc(cap * sizeof *ios);
-    if (!ios) return ASYNC_ENOMEM;
-#ifndef ASYNC__EPOLL
-    {
-        struct pollfd *fds = (struct pollfd *)async__alloc(cap * sizeof *fds);
-        if (!fds) {
-            async__dealloc(ios);
-            return ASYNC_ENOMEM;
-        }
-        if (r->n) async__memcpy(fds, r->fds, r->n * sizeof *fds);
-        async__dealloc(r->fds);
-        r->fds = fds;
-    }
-#endif
-    if (r->n) async__memcpy(ios, r->ios, r->n * sizeof *ios);
-    async__dealloc(r->ios);
-    r->ios = ios;
-    r->cap = cap;
-    return 0;
-}
+   The contract (as Redis's ae_epoll.c / ae_select.c). Each backend is one block below,
+   chosen at compile time, that defines these functions; the reactor after it calls
+   nothing else of the backend and has no #ifdef of its own, so a new backend (kqueue,
+   io_uring, Windows) is one more block. Its state lives in the reactor
+   (async__reactor): be_slots (its per-slot storage, parallel to ios[]), be_fd (its own
+   descriptor; 0: none yet) and be_wake (the wake descriptor is watched).
+
+     async__be_name()             what async_io_backend answers: "poll", "epoll"
+     async__be_init(r)            at the first registration, after the first
+                                  async__be_resize: 0, or -errno (then async__be_fini
+                                  follows)
+     async__be_fini(r)            at runtime destroy (or a failed init): release what
+                                  init and resize made
+     async__be_resize(r, cap)     the table grows to cap slots, r->n in use: per-slot
+                                  storage follows; 0, or ASYNC_ENOMEM with nothing changed
+     async__be_add(r, io)         start watching io->fd (non-blocking already), which
+                                  takes slot io->slot == r->n; 0, or -errno (EPERM:
+                                  epoll refuses regular files) and the io is not added
+     async__be_mod(r, io)         io->interest (the directions tasks wait for) changed;
+                                  called on the hot path: a backend watching both
+                                  directions all along (edge-triggered) does nothing
+     async__be_move(r, dst, src)  the registration of src is now dst (async_io_move);
+                                  0, or -errno with nothing changed
+     async__be_del(r, io)         stop watching io (its descriptor still open); then the
+                                  reactor moves slot r->n - 1 into io->slot: per-slot
+                                  storage follows it
+     async__be_wait(rt, wait)     wait at most `wait` (ASYNC_TIME_NEVER: no bound; 0:
+                                  just look) and call async__io_event(rt, io, dirs) for
+                                  each io found ready (dirs: ASYNC_IO_READ, ASYNC_IO_WRITE,
+                                  ASYNC__IO_HUP for a hang-up or error). A wake-up
+                                  (rt->wake_fd[0] readable, when >= 0) must end the wait:
+                                  the core drains it. Returns 1 if anything may have
+                                  become ready. A wait that fails (EINTR, ENOMEM) just
+                                  turns the loop again (0), except the look without
+                                  waiting that comes before the paused clock jumps to the
+                                  next timer: it retries EINTR and returns 1 on another
+                                  failure, so that the clock never jumps past I/O that was
+                                  ready.
+
+   Every system call goes through ASYNC__FAULT with its kind (ASYNC_SYS_WAIT for the wait,
+   ASYNC_SYS_CTL for a change of the watched set, ASYNC_SYS_SOCKET for a descriptor it
+   creates), so the fault modes shake a new backend too; an edge-triggered one also joins
+   ASYNC_USE_EPOLL in ASYNC__LT_AGAIN's condition (>>faults). Readiness stays in io->ready
+   until an operation meets EAGAIN, so an edge that comes once is enough. */
 
 static int async__io_wait_ms(async_time wait) {
     return wait == ASYNC_TIME_NEVER ? -1
@@ -6975,44 +6986,140 @@ static int async__io_wait_ms(async_time wait) {
          : (int)((wait + ASYNC_MS(1) - 1) / ASYNC_MS(1));     /* round up: never early */
 }
 
-/* Readiness arrived: remember it and wake every task waiting for it. */
-static void async__io_wake_q(async_runtime *rt, async_waitq *q) {
-    while (q->head) {
-        async__wq_ready(q, q->head, ASYNC__W_READY);
-        rt->io.nwait--;
-    }
+static void async__io_event(async_runtime *rt, async_io *io, int dirs);
+
+#if defined(ASYNC_USE_EPOLL)
+/* epoll: edge-triggered, each descriptor added once for both directions, its io as the
+   event's data (the wake descriptor: NULL). */
+#if !defined(__linux__)
+#error "async.h: ASYNC_USE_EPOLL needs Linux"
+#endif
+#include <sys/epoll.h>
+
+static const char *async__be_name(void) {
+    return "epoll";
 }
 
-static void async__io_set_interest(async_io *io) {
-#ifndef ASYNC__EPOLL
-    struct pollfd *p = (struct pollfd *)io->rt->io.fds + io->slot;
+static int async__be_init(async__reactor *r) {
+    r->be_fd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1 : epoll_create1(EPOLL_CLOEXEC);
+    return r->be_fd < 0 ? -errno : 0;
+}
+
+static void async__be_fini(async__reactor *r) {
+    if (r->be_fd > 0) close(r->be_fd);
+}
+
+static int async__be_resize(async__reactor *r, uint32_t cap) {
+    (void)r; (void)cap;
+    return 0;
+}
+
+static int async__be_ctl(async__reactor *r, int op, int fd, async_io *io) {
+    struct epoll_event e;
+    e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    e.data.ptr = io;
+    if (ASYNC__FAULT(ASYNC_SYS_CTL, fd, NULL) || epoll_ctl(r->be_fd, op, fd, &e) < 0)
+        return -errno;
+    return 0;
+}
+
+static int async__be_add(async__reactor *r, async_io *io) {
+    return async__be_ctl(r, EPOLL_CTL_ADD, io->fd, io);
+}
+
+static void async__be_mod(async__reactor *r, async_io *io) {
+    (void)r; (void)io;                  /* watched in both directions all along */
+}
+
+static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
+    return async__be_ctl(r, EPOLL_CTL_MOD, src->fd, dst);
+}
+
+static void async__be_del(async__reactor *r, async_io *io) {
+    (void)epoll_ctl(r->be_fd, EPOLL_CTL_DEL, io->fd, NULL);
+}
+
+static int async__be_wait(async_runtime *rt, async_time wait) {
+    async__reactor *r = &rt->io;
+    struct epoll_event ev[128];
+    int i, n;
+    if (rt->wake_fd[0] >= 0 && !r->be_wake) {
+        struct epoll_event e;
+        e.events = EPOLLIN;
+        e.data.ptr = NULL;
+        if (!ASYNC__FAULT(ASYNC_SYS_CTL, rt->wake_fd[0], NULL) &&
+            epoll_ctl(r->be_fd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) == 0)
+            r->be_wake = 1;
+    }
+    do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1 :
+           epoll_wait(r->be_fd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
+    while (n < 0 && errno == EINTR && wait == 0);
+    if (n < 0) return wait == 0;        /* see the contract */
+    for (i = 0; i < n; i++) {
+        uint32_t e = ev[i].events;
+        if (!ev[i].data.ptr) continue;  /* the wake descriptor */
+        async__io_event(rt, (async_io *)ev[i].data.ptr,
+            ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_READ : 0) |
+            ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_WRITE : 0) |
+            ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC__IO_HUP : 0));
+    }
+    return n > 0;
+}
+
+#else
+/* poll(2): level-triggered; be_slots is a struct pollfd per slot (slot 0: the wake
+   descriptor), and a descriptor is watched only in the directions that have a task
+   waiting, so a readable socket nobody reads does not spin the loop. */
+
+static const char *async__be_name(void) {
+    return "poll";
+}
+
+static int async__be_init(async__reactor *r) {
+    (void)r;
+    return 0;
+}
+
+static void async__be_fini(async__reactor *r) {
+    async__dealloc(r->be_slots);
+}
+
+static int async__be_resize(async__reactor *r, uint32_t cap) {
+    struct pollfd *fds = (struct pollfd *)async__alloc(cap * sizeof *fds);
+    if (!fds) return ASYNC_ENOMEM;
+    if (r->n) async__memcpy(fds, r->be_slots, r->n * sizeof *fds);
+    async__dealloc(r->be_slots);
+    r->be_slots = fds;
+    return 0;
+}
+
+static int async__be_add(async__reactor *r, async_io *io) {
+    struct pollfd *p = (struct pollfd *)r->be_slots + io->slot;
+    p->fd = -1;                         /* poll skips negative descriptors */
+    p->events = p->revents = 0;
+    return 0;
+}
+
+static void async__be_mod(async__reactor *r, async_io *io) {
+    struct pollfd *p = (struct pollfd *)r->be_slots + io->slot;
     p->events = (short)(((io->interest & ASYNC_IO_READ) ? POLLIN : 0) |
                         ((io->interest & ASYNC_IO_WRITE) ? POLLOUT : 0));
-    p->fd = io->interest ? io->fd : -1;         /* poll skips negative descriptors */
-#else
-    (void)io;
-#endif
+    p->fd = io->interest ? io->fd : -1;
 }
 
-static void async__io_event(async_runtime *rt, async_io *io, int dirs) {
-    rt->stats.io_events++;
-    io->ready = (uint8_t)(io->ready | dirs);
-    io->interest = (uint8_t)(io->interest & ~dirs);
-    if (dirs & ASYNC_IO_READ) async__io_wake_q(rt, &io->rq);
-    if (dirs & ASYNC_IO_WRITE) async__io_wake_q(rt, &io->wq);
-    async__io_set_interest(io);
+static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
+    (void)r; (void)dst; (void)src;      /* slots hold descriptors, not pointers */
+    return 0;
 }
 
-/* A wait that fails (EINTR, ENOMEM) just turns the loop again, except the look
-   without waiting that comes before the paused clock jumps to the next timer: it
-   retries EINTR and says "something may be ready" on another failure, so that the
-   clock never jumps past I/O that was ready (it used to count as nothing ready). */
-#ifndef ASYNC__EPOLL
-/* poll(2): level-triggered; a descriptor is watched only in the directions that
-   have a task waiting, so a readable socket nobody reads does not spin the loop. */
-static int async__reactor_wait(async_runtime *rt, async_time wait) {
+static void async__be_del(async__reactor *r, async_io *io) {
+    struct pollfd *p = (struct pollfd *)r->be_slots;
+    if (io->slot != r->n - 1) p[io->slot] = p[r->n - 1];
+}
+
+static int async__be_wait(async_runtime *rt, async_time wait) {
     async__reactor *r = &rt->io;
-    struct pollfd *p = (struct pollfd *)r->fds;
+    struct pollfd *p = (struct pollfd *)r->be_slots;
     uint32_t i;
     int n;
     p[0].fd = rt->wake_fd[0];
@@ -7021,7 +7128,7 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
     do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1
                                                  : poll(p, (nfds_t)r->n, async__io_wait_ms(wait));
     while (n < 0 && errno == EINTR && wait == 0);
-    if (n < 0) return wait == 0;        /* see above */
+    if (n < 0) return wait == 0;        /* see the contract */
     if (n == 0) return 0;
     if (p[0].revents) n--;              /* the wake descriptor: collected by the core */
     for (i = 1; n > 0 && i < r->n; i++) {
@@ -7036,36 +7143,45 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
     }
     return 1;
 }
-#else
-/* epoll: edge-triggered, each descriptor added once for both directions; readiness
-   is kept in io->ready until an operation meets EAGAIN. */
-static int async__reactor_wait(async_runtime *rt, async_time wait) {
-    async__reactor *r = &rt->io;
-    struct epoll_event ev[128];
-    int i, n;
-    if (rt->wake_fd[0] >= 0 && !r->wake_in_set) {
-        struct epoll_event e;
-        e.events = EPOLLIN;
-        e.data.ptr = NULL;
-        if (!ASYNC__FAULT(ASYNC_SYS_CTL, rt->wake_fd[0], NULL) &&
-            epoll_ctl(r->epfd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) == 0)
-            r->wake_in_set = 1;
-    }
-    do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1 :
-           epoll_wait(r->epfd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
-    while (n < 0 && errno == EINTR && wait == 0);
-    if (n < 0) return wait == 0;        /* see above */
-    for (i = 0; i < n; i++) {
-        uint32_t e = ev[i].events;
-        if (!ev[i].data.ptr) continue;  /* the wake descriptor */
-        async__io_event(rt, (async_io *)ev[i].data.ptr,
-            ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_READ : 0) |
-            ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_WRITE : 0) |
-            ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC__IO_HUP : 0));
-    }
-    return n > 0;
-}
 #endif
+
+/* ---- the reactor: a table of registered descriptors, a backend to wait on them --- */
+
+/* The table is dense (slot 0 is the wake descriptor's), so registration and removal
+   are O(1): a removed entry is replaced by the last one. */
+static int async__io_grow(async__reactor *r) {
+    uint32_t cap = r->cap ? r->cap * 2 : 64;
+    async_io **ios;
+    if (cap <= r->cap) return ASYNC_ENOMEM;
+    ios = (async_io **)async__alloc(cap * sizeof *ios);
+    if (!ios) return ASYNC_ENOMEM;
+    if (async__be_resize(r, cap) < 0) {
+        async__dealloc(ios);
+        return ASYNC_ENOMEM;
+    }
+    if (r->n) async__memcpy(ios, r->ios, r->n * sizeof *ios);
+    async__dealloc(r->ios);
+    r->ios = ios;
+    r->cap = cap;
+    return 0;
+}
+
+/* Readiness arrived: remember it and wake every task waiting for it. */
+static void async__io_wake_q(async_runtime *rt, async_waitq *q) {
+    while (q->head) {
+        async__wq_ready(q, q->head, ASYNC__W_READY);
+        rt->io.nwait--;
+    }
+}
+
+static void async__io_event(async_runtime *rt, async_io *io, int dirs) {
+    rt->stats.io_events++;
+    io->ready = (uint8_t)(io->ready | dirs);
+    io->interest = (uint8_t)(io->interest & ~dirs);
+    if (dirs & ASYNC_IO_READ) async__io_wake_q(rt, &io->rq);
+    if (dirs & ASYNC_IO_WRITE) async__io_wake_q(rt, &io->wq);
+    async__be_mod(&rt->io, io);
+}
 
 /* At runtime destroy, after every task has unwound: descriptors still registered
    are left open and detached (their async_io_close only closes them). */
@@ -7073,10 +7189,7 @@ static void async__reactor_fini(async_runtime *rt) {
     async__reactor *r = &rt->io;
     uint32_t i;
     for (i = 1; i < r->n; i++) r->ios[i]->rt = NULL;
-#ifdef ASYNC__EPOLL
-    if (r->epfd > 0) close(r->epfd);
-#endif
-    async__dealloc(r->fds);
+    async__be_fini(r);
     async__dealloc(r->ios);
     async__memset(r, 0, sizeof *r);
 }
@@ -7087,17 +7200,13 @@ static int async__reactor_start(async_runtime *rt) {
     int rc;
     if (r->wait) return 0;
     if ((rc = async__io_grow(r)) < 0) return rc;
-#ifdef ASYNC__EPOLL
-    r->epfd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1 : epoll_create1(EPOLL_CLOEXEC);
-    if (r->epfd < 0) {
-        rc = -errno;
+    if ((rc = async__be_init(r)) < 0) {
         async__reactor_fini(rt);
         return rc;
     }
-#endif
     r->n = 1;                           /* slot 0: the wake descriptor */
     r->ios[0] = NULL;
-    r->wait = async__reactor_wait;
+    r->wait = async__be_wait;
     r->fini = async__reactor_fini;
     /* A write to a closed pipe must be an EPIPE error, not the death of the
        process: ignore SIGPIPE unless someone already handles it (sockets are
@@ -7111,11 +7220,7 @@ static int async__reactor_start(async_runtime *rt) {
 
 ASYNC_DEF const char *async_io_backend(const async_runtime *rt) {
     (void)rt;
-#ifdef ASYNC__EPOLL
-    return "epoll";
-#else
-    return "poll";
-#endif
+    return async__be_name();
 }
 
 /* nonblock: 1 if the descriptor is known to be non-blocking already */
@@ -7138,27 +7243,12 @@ static int async__io_add(async_runtime *rt, async_io *io, int fd, int nonblock) 
         if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
         io->flags |= ASYNC__IO_MADE_NONBLOCK;
     }
-#ifdef ASYNC__EPOLL
-    {
-        struct epoll_event e;
-        e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        e.data.ptr = io;
-        if (ASYNC__FAULT(ASYNC_SYS_CTL, fd, NULL) ||
-            epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
-            rc = -errno;                /* EPERM: a regular file (use the blocking pool) */
-            if (io->flags & ASYNC__IO_MADE_NONBLOCK) (void)fcntl(fd, F_SETFL, fl);
-            async__memset(io, 0, sizeof *io);
-            return rc;
-        }
-    }
-#else
-    {
-        struct pollfd *p = (struct pollfd *)r->fds + r->n;
-        p->fd = -1;
-        p->events = p->revents = 0;
-    }
-#endif
     io->slot = r->n;
+    if ((rc = async__be_add(r, io)) < 0) {
+        if (io->flags & ASYNC__IO_MADE_NONBLOCK) (void)fcntl(fd, F_SETFL, fl);
+        async__memset(io, 0, sizeof *io);
+        return rc;
+    }
     r->ios[r->n++] = io;
     io->ready = ASYNC_IO_BOTH;          /* try the system call first */
     io->flags |= ASYNC__IO_REG;
@@ -7182,27 +7272,21 @@ static void async__io_unwait(async_io *io, async_waitq *q, async_waiter *w, int 
     io->rt->io.nwait--;
     if (!q->head) {
         io->interest = (uint8_t)(io->interest & ~dir);
-        async__io_set_interest(io);
+        async__be_mod(&io->rt->io, io);
     }
 }
 
 /* Returns the descriptor, still open, in the blocking mode it had. */
 /* The reactor holds a pointer to each registered io: a move tells it the new place
-   (the table entry, and epoll's data pointer). Waiters hold the old one: refused. */
+   (the table entry, and the backend's). Waiters hold the old one: refused. */
 ASYNC_DEF int async_io_move(async_io *dst, async_io *src) {
     if (!dst || !src || dst == src) return ASYNC_EINVAL;
     if (dst->flags & ASYNC__IO_REG) return ASYNC_EBUSY;
     if (src->rq.head || src->wq.head) return ASYNC_EBUSY;
     if ((src->flags & ASYNC__IO_REG) && src->rt) {
         async__reactor *r = &src->rt->io;
-#ifdef ASYNC__EPOLL
-        struct epoll_event e;
-        e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        e.data.ptr = dst;
-        if (ASYNC__FAULT(ASYNC_SYS_CTL, src->fd, NULL) ||
-            epoll_ctl(r->epfd, EPOLL_CTL_MOD, src->fd, &e) < 0)
-            return -errno;
-#endif
+        int rc = async__be_move(r, dst, src);
+        if (rc < 0) return rc;
         r->ios[src->slot] = dst;
     }
     *dst = *src;
@@ -7230,15 +7314,10 @@ ASYNC_DEF int async_io_deregister(async_io *io) {
             async__wq_ready(&io->wq, io->wq.head, ASYNC__W_CLOSED);
             r->nwait--;
         }
-#ifdef ASYNC__EPOLL
-        (void)epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL);
-#endif
+        async__be_del(r, io);
         if (io->slot != last) {
             r->ios[io->slot] = r->ios[last];
             r->ios[io->slot]->slot = io->slot;
-#ifndef ASYNC__EPOLL
-            ((struct pollfd *)r->fds)[io->slot] = ((struct pollfd *)r->fds)[last];
-#endif
         }
         r->n = last;
     }
@@ -7290,7 +7369,7 @@ static int async__io_enter(async_task *t, async_io *io, async_waiter *w, int dir
         io->rt->stats.io_waits++;
         if (!(io->interest & dir)) {
             io->interest = (uint8_t)(io->interest | dir);
-            async__io_set_interest(io);
+            async__be_mod(&io->rt->io, io);
         }
         return ASYNC_PENDING;
     }
