@@ -4072,8 +4072,52 @@ static void async__timer_remove(async_runtime *rt, async_timer *tm) {
     rt->ntimers--;
 }
 
-/* Fire every timer due at `now`, in (deadline, seq) order. `due` makes the common
-   case, nothing due yet, one comparison. */
+/* The wheel reached slot `slot` of level `level` > 0: its timers move down, each to
+   the level and slot its deadline now calls for (the slot's order is kept). */
+static void async__timer_cascade(async_runtime *rt, int level, int slot) {
+    async_timer **head = &rt->wheel[level][slot];
+    async_timer *tm = *head, *next, *prev = NULL;
+    (*head)->prev->next = NULL;
+    *head = NULL;
+    async__slot_clear(rt, level, slot);
+    for (; tm; prev = tm, tm = next) {
+        next = tm->next;
+        /* Timers often share a tick (many tasks sleeping alike): one that
+           follows the last timer linked, in its slot's tail, goes right after. */
+        if (prev && (tm->deadline >> ASYNC__WHEEL_SHIFT) ==
+                        (prev->deadline >> ASYNC__WHEEL_SHIFT) &&
+            prev->next == rt->wheel[prev->level][prev->slot] &&
+            !async__tbefore(tm, prev)) {
+            tm->level = prev->level;
+            tm->slot = prev->slot;
+            tm->prev = prev;
+            tm->next = prev->next;
+            prev->next->prev = tm;
+            prev->next = tm;
+            continue;
+        }
+        async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT);
+    }
+}
+
+/* Fire the timers of a level-0 slot due at `now` (the slot is in (deadline, seq)
+   order); returns 1 if some are left, due later in this tick. */
+static int async__timer_fire_slot(async_runtime *rt, async_timer **head, async_time now) {
+    while (*head && (*head)->deadline <= now) {
+        async_timer *tm = *head;
+        async__slot_unlink(rt, tm);
+        tm->state = ASYNC__TM_FIRED;
+        rt->ntimers--;
+        rt->stats.timers_fired++;
+        ASYNC__FAULT_EVENT(rt, ASYNC_FAULT_TIMER_FIRED, tm->deadline, now);
+        async__wake(tm->task);
+    }
+    return *head != NULL;
+}
+
+/* Fire every timer due at `now`, in (deadline, seq) order: walk the wheel's occupied
+   slots up to now, cascading higher levels down and firing level 0. `due` makes the
+   common case, nothing due yet, one comparison. */
 static void async__fire_timers(async_runtime *rt, async_time now) {
     uint64_t now_tick = now >> ASYNC__WHEEL_SHIFT, start;
     int level, slot;
@@ -4084,44 +4128,11 @@ static void async__fire_timers(async_runtime *rt, async_time now) {
             rt->due = start;
             break;
         }
-        async_timer **head = &rt->wheel[level][slot];
         rt->elapsed = start;
-        if (level > 0) {                                /* cascade to lower levels */
-            async_timer *tm = *head, *next, *prev = NULL;
-            (*head)->prev->next = NULL;
-            *head = NULL;
-            async__slot_clear(rt, level, slot);
-            for (; tm; prev = tm, tm = next) {
-                next = tm->next;
-                /* Timers often share a tick (many tasks sleeping alike): one that
-                   follows the last timer linked, in its slot's tail, goes right after. */
-                if (prev && (tm->deadline >> ASYNC__WHEEL_SHIFT) ==
-                                (prev->deadline >> ASYNC__WHEEL_SHIFT) &&
-                    prev->next == rt->wheel[prev->level][prev->slot] &&
-                    !async__tbefore(tm, prev)) {
-                    tm->level = prev->level;
-                    tm->slot = prev->slot;
-                    tm->prev = prev;
-                    tm->next = prev->next;
-                    prev->next->prev = tm;
-                    prev->next = tm;
-                    continue;
-                }
-                async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT);
-            }
-            continue;
-        }
-        while (*head && (*head)->deadline <= now) {
-            async_timer *tm = *head;
-            async__slot_unlink(rt, tm);
-            tm->state = ASYNC__TM_FIRED;
-            rt->ntimers--;
-            rt->stats.timers_fired++;
-            ASYNC__FAULT_EVENT(rt, ASYNC_FAULT_TIMER_FIRED, tm->deadline, now);
-            async__wake(tm->task);
-        }
-        if (*head) {                                    /* the rest are due later this tick */
-            rt->due = start;
+        if (level > 0) {
+            async__timer_cascade(rt, level, slot);
+        } else if (async__timer_fire_slot(rt, &rt->wheel[0][slot], now)) {
+            rt->due = start;                    /* the rest are due later this tick */
             break;
         }
     }
