@@ -8277,11 +8277,61 @@ static void async__child_fail(int fd, int err) {
     _exit(127);
 }
 
+/* What runs in the child, between fork and execve: async-signal-safe calls only. Its
+   stdin, stdout, stderr as mode[] says (pio: the pipes made for ASYNC_STDIO_PIPE), its
+   signal mask and SIGPIPE as they were before the runtime, then the exec; a failure is
+   reported to the parent as an errno through errfd (close-on-exec). Never returns. */
+static void async__child_exec(const char *exe, char *const argv[], const async_child_opts *o,
+                              const uint8_t mode[3], int pio[3][2], int errfd) {
+    sigset_t none;
+    int i, nul = -1;
+    if (async__sigpipe_ignored) signal(SIGPIPE, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (i = 0; i < 3; i++) {
+        int fd = -1;
+        if (mode[i] == ASYNC_STDIO_PIPE) fd = pio[i][i == 0 ? 0 : 1];
+        if (mode[i] == ASYNC_STDIO_NULL) {
+            if (nul < 0 && (nul = open("/dev/null", O_RDWR)) < 0) async__child_fail(errfd, errno);
+            fd = nul;
+        }
+        if (fd >= 0 && dup2(fd, i) < 0) async__child_fail(errfd, errno);
+    }
+    if (o->cwd && chdir(o->cwd) < 0) async__child_fail(errfd, errno);
+    execve(exe, argv, o->env ? o->env : environ);
+    async__child_fail(errfd, errno);
+}
+
+/* In the parent, once the child runs: register our ends of its pipes (the write end of
+   its stdin, the read ends of its stdout and stderr), close the child's ends. On an
+   error the child is destroyed (killed if asked, reaped) and every pipe closed. */
+static int async__child_take_ends(async_runtime *rt, async_child *c, int pio[3][2]) {
+    int i, rc;
+    for (i = 0; i < 3; i++) {
+        async_io *io = i == 0 ? &c->in : i == 1 ? &c->out : &c->err;
+        int mine = i == 0 ? 1 : 0;
+        if (pio[i][0] < 0) continue;
+        close(pio[i][1 - mine]);
+        pio[i][1 - mine] = -1;
+        if ((rc = async__io_add(rt, io, pio[i][mine], 0)) < 0) {
+            c->exit_code = -1;
+            async_child_destroy(c);     /* closes what is registered, reaps */
+            for (; i < 3; i++) async__close_pair(pio[i]);
+            return rc;
+        }
+        io->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;
+        io->flags |= ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK;
+        pio[i][mine] = -1;
+    }
+    return 0;
+}
+
 /* fork + execve, with the exec error reported through a close-on-exec pipe. */
 ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
                                 char *const argv[], const async_child_opts *opts) {
     async_child_opts o;
     char exe[4096];
+    uint8_t mode[3];
     int pio[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, errp[2] = {-1, -1};
     int i, rc, pid, err = 0;
     ssize_t n;
@@ -8304,39 +8354,17 @@ ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *f
     }
     async__sig_release();
     if ((rc = async__cloexec_pipe(errp)) < 0) goto fail;
-    {
-        uint8_t mode[3];
-        mode[0] = o.in;
-        mode[1] = o.out;
-        mode[2] = o.err;
-        for (i = 0; i < 3; i++)
-            if (mode[i] == ASYNC_STDIO_PIPE && (rc = async__cloexec_pipe(pio[i])) < 0) goto fail;
-        pid = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -1 : fork();
-        if (pid < 0) {
-            rc = -errno;
-            goto fail;
-        }
-        if (pid == 0) {                 /* the child: async-signal-safe calls only */
-            sigset_t none;
-            int nul = -1;
-            if (async__sigpipe_ignored) signal(SIGPIPE, SIG_DFL);
-            sigemptyset(&none);
-            sigprocmask(SIG_SETMASK, &none, NULL);
-            for (i = 0; i < 3; i++) {
-                int fd = -1;
-                if (mode[i] == ASYNC_STDIO_PIPE) fd = pio[i][i == 0 ? 0 : 1];
-                if (mode[i] == ASYNC_STDIO_NULL) {
-                    if (nul < 0 && (nul = open("/dev/null", O_RDWR)) < 0)
-                        async__child_fail(errp[1], errno);
-                    fd = nul;
-                }
-                if (fd >= 0 && dup2(fd, i) < 0) async__child_fail(errp[1], errno);
-            }
-            if (o.cwd && chdir(o.cwd) < 0) async__child_fail(errp[1], errno);
-            execve(exe, argv, o.env ? o.env : environ);
-            async__child_fail(errp[1], errno);
-        }
+    mode[0] = o.in;
+    mode[1] = o.out;
+    mode[2] = o.err;
+    for (i = 0; i < 3; i++)
+        if (mode[i] == ASYNC_STDIO_PIPE && (rc = async__cloexec_pipe(pio[i])) < 0) goto fail;
+    pid = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -1 : fork();
+    if (pid < 0) {
+        rc = -errno;
+        goto fail;
     }
+    if (pid == 0) async__child_exec(exe, argv, &o, mode, pio, errp[1]);    /* no return */
     close(errp[1]);
     errp[1] = -1;
     do n = read(errp[0], &err, sizeof err);
@@ -8350,24 +8378,7 @@ ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *f
     }
     c->pid = pid;
     c->kill_on_destroy = o.kill_on_destroy;
-    /* our ends: the write end of its stdin, the read ends of its stdout/stderr */
-    for (i = 0; i < 3; i++) {
-        async_io *io = i == 0 ? &c->in : i == 1 ? &c->out : &c->err;
-        int mine = i == 0 ? 1 : 0;
-        if (pio[i][0] < 0) continue;
-        close(pio[i][1 - mine]);
-        pio[i][1 - mine] = -1;
-        if ((rc = async__io_add(rt, io, pio[i][mine], 0)) < 0) {
-            c->exit_code = -1;
-            async_child_destroy(c);     /* closes what is registered, reaps */
-            for (; i < 3; i++) async__close_pair(pio[i]);
-            return rc;
-        }
-        io->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;
-        io->flags |= ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK;
-        pio[i][mine] = -1;
-    }
-    return 0;
+    return async__child_take_ends(rt, c, pio);
 fail:
     async__close_pair(errp);
     for (i = 0; i < 3; i++) async__close_pair(pio[i]);
@@ -8679,33 +8690,59 @@ ASYNC_DEF int async_pool_threads(const async_pool *p) {
 /* Returns fn(arg)'s result. A cancelled wait unqueues a call not yet started; one
    already running runs to its end on its thread, its result dropped: arg must
    stay valid until then (Tokio: a blocking task cannot be aborted either). */
+/* A task cancelled while it waits on job: take the job back wherever it is. Queued,
+   or done and not yet collected: it is unlinked and its `dropped` hook gets its arg.
+   Running: its worker drops it when fn returns (fn cannot be stopped). */
+static int async__blocking_cancel(async_pool *p, async_blocking *job) {
+    void (*drop)(void *) = NULL;
+    if (job->state == ASYNC__JOB_SUBMITTED) {
+        async__pool_impl *pi = p->impl;
+        async__lock(&pi->mu);
+        if (job->wstate == ASYNC__JOB_QUEUED) {
+            async__job_unlink(&pi->queue, job);
+            drop = job->dropped;
+        } else if (job->wstate == ASYNC__JOB_DONE) {
+            async__job_unlink(&pi->done, job);
+            drop = job->dropped;
+        } else if (job->wstate == ASYNC__JOB_RUNNING) {
+            job->worker->current = NULL;    /* its thread drops it when it ends */
+        }
+        async__unlock(&pi->mu);
+        if (--p->outstanding == 0) p->rt->armed_wakers--;
+    } else if (job->state == ASYNC__JOB_COLLECTED) {
+        drop = job->dropped;
+    }
+    job->state = ASYNC__JOB_IDLE;
+    if (drop) drop(job->arg);
+    return ASYNC_ECANCELED;
+}
+
+/* A job was queued and no worker is idle: start one more thread. Under pi->mu. 0, or
+   ASYNC_ENOMEM / -errno of pthread_create. */
+static int async__pool_add_worker(async_pool *p, async__pool_impl *pi) {
+    async__worker *wk = (async__worker *)async__alloc(sizeof *wk);
+    int rc;
+    if (!wk) return ASYNC_ENOMEM;
+    async__memset(wk, 0, sizeof *wk);
+    wk->pi = pi;
+    wk->pool = p;
+    rc = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -errno
+         : -pthread_create(&wk->thread, NULL, async__worker_main, wk);
+    if (rc < 0) {
+        async__dealloc(wk);
+        return rc;
+    }
+    wk->next = pi->workers;
+    pi->workers = wk;
+    pi->threads++;
+    return 0;
+}
+
 ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking *job,
                                    int (*fn)(void *arg), void *arg) {
     async__pool_impl *pi;
     if (!t || !p || !job) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
-        void (*drop)(void *) = NULL;
-        if (job->state == ASYNC__JOB_SUBMITTED) {
-            pi = p->impl;
-            async__lock(&pi->mu);
-            if (job->wstate == ASYNC__JOB_QUEUED) {
-                async__job_unlink(&pi->queue, job);
-                drop = job->dropped;
-            } else if (job->wstate == ASYNC__JOB_DONE) {
-                async__job_unlink(&pi->done, job);
-                drop = job->dropped;
-            } else if (job->wstate == ASYNC__JOB_RUNNING) {
-                job->worker->current = NULL;    /* its thread drops it when it ends */
-            }
-            async__unlock(&pi->mu);
-            if (--p->outstanding == 0) p->rt->armed_wakers--;
-        } else if (job->state == ASYNC__JOB_COLLECTED) {
-            drop = job->dropped;
-        }
-        job->state = ASYNC__JOB_IDLE;
-        if (drop) drop(job->arg);
-        return ASYNC_ECANCELED;
-    }
+    if (t->flags & ASYNC__F_CANCELLING) return async__blocking_cancel(p, job);
     if (job->state == ASYNC__JOB_SUBMITTED) return ASYNC_PENDING;
     if (job->state == ASYNC__JOB_COLLECTED) {
         if (!async__coop(t)) return ASYNC_PENDING;
@@ -8729,22 +8766,7 @@ ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking 
     if (pi->idle) {
         pthread_cond_signal(&pi->cv);
     } else if (pi->threads < pi->max_threads) {
-        async__worker *wk = (async__worker *)async__alloc(sizeof *wk);
-        int rc = wk ? 0 : ASYNC_ENOMEM;
-        if (wk) {
-            async__memset(wk, 0, sizeof *wk);
-            wk->pi = pi;
-            wk->pool = p;
-            rc = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -errno
-                 : -pthread_create(&wk->thread, NULL, async__worker_main, wk);
-            if (rc == 0) {
-                wk->next = pi->workers;
-                pi->workers = wk;
-                pi->threads++;
-            } else {
-                async__dealloc(wk);
-            }
-        }
+        int rc = async__pool_add_worker(p, pi);
         if (rc < 0 && pi->threads == 0) {       /* nobody could ever run it */
             async__job_unlink(&pi->queue, job);
             async__unlock(&pi->mu);
