@@ -7025,7 +7025,7 @@ static int async__be_resize(async__reactor *r, uint32_t cap) {
     return 0;
 }
 
-static int async__be_ctl(async__reactor *r, int op, int fd, async_io *io) {
+static int async__epoll_ctl(async__reactor *r, int op, int fd, async_io *io) {
     struct epoll_event e;
     e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     e.data.ptr = io;
@@ -7035,7 +7035,7 @@ static int async__be_ctl(async__reactor *r, int op, int fd, async_io *io) {
 }
 
 static int async__be_add(async__reactor *r, async_io *io) {
-    return async__be_ctl(r, EPOLL_CTL_ADD, io->fd, io);
+    return async__epoll_ctl(r, EPOLL_CTL_ADD, io->fd, io);
 }
 
 static void async__be_mod(async__reactor *r, async_io *io) {
@@ -7043,7 +7043,7 @@ static void async__be_mod(async__reactor *r, async_io *io) {
 }
 
 static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
-    return async__be_ctl(r, EPOLL_CTL_MOD, src->fd, dst);
+    return async__epoll_ctl(r, EPOLL_CTL_MOD, src->fd, dst);
 }
 
 static void async__be_del(async__reactor *r, async_io *io) {
