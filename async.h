@@ -1919,12 +1919,12 @@ struct async_io;
 typedef struct async__reactor {
     int (*wait)(async_runtime *rt, async_time max_wait); /* poll, dispatch; 1 if events */
     void (*fini)(async_runtime *rt);
-    void *fds;                          /* poll: struct pollfd[cap]; slot 0 is the wake fd */
+    void *be_slots;                     /* the backend's, per slot (poll: struct pollfd) */
     struct async_io **ios;              /* ios[slot], slot 0 unused */
     uint32_t n, cap;                    /* slots in use (slot 0 included), allocated */
     uint32_t nwait;                     /* waiters queued on descriptors */
-    int epfd;                           /* epoll: its descriptor (0: none yet) */
-    int wake_in_set;                    /* epoll: the wake descriptor was added */
+    int be_fd;                          /* the backend's descriptor (epoll; 0: none yet) */
+    int be_wake;                        /* the backend watches the wake descriptor */
 } async__reactor;
 
 typedef struct async_timer {
@@ -5203,8 +5203,52 @@ static void async__timer_remove(async_runtime *rt, async_timer *tm) {
     rt->ntimers--;
 }
 
-/* Fire every timer due at `now`, in (deadline, seq) order. `due` makes the common
-   case, nothing due yet, one comparison. */
+/* The wheel reached slot `slot` of level `level` > 0: its timers move down, each to
+   the level and slot its deadline now calls for (the slot's order is kept). */
+static void async__timer_cascade(async_runtime *rt, int level, int slot) {
+    async_timer **head = &rt->wheel[level][slot];
+    async_timer *tm = *head, *next, *prev = NULL;
+    (*head)->prev->next = NULL;
+    *head = NULL;
+    async__slot_clear(rt, level, slot);
+    for (; tm; prev = tm, tm = next) {
+        next = tm->next;
+        /* Timers often share a tick (many tasks sleeping alike): one that
+           follows the last timer linked, in its slot's tail, goes right after. */
+        if (prev && (tm->deadline >> ASYNC__WHEEL_SHIFT) ==
+                        (prev->deadline >> ASYNC__WHEEL_SHIFT) &&
+            prev->next == rt->wheel[prev->level][prev->slot] &&
+            !async__tbefore(tm, prev)) {
+            tm->level = prev->level;
+            tm->slot = prev->slot;
+            tm->prev = prev;
+            tm->next = prev->next;
+            prev->next->prev = tm;
+            prev->next = tm;
+            continue;
+        }
+        async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT);
+    }
+}
+
+/* Fire the timers of a level-0 slot due at `now` (the slot is in (deadline, seq)
+   order); returns 1 if some are left, due later in this tick. */
+static int async__timer_fire_slot(async_runtime *rt, async_timer **head, async_time now) {
+    while (*head && (*head)->deadline <= now) {
+        async_timer *tm = *head;
+        async__slot_unlink(rt, tm);
+        tm->state = ASYNC__TM_FIRED;
+        rt->ntimers--;
+        rt->stats.timers_fired++;
+        ASYNC__FAULT_EVENT(rt, ASYNC_FAULT_TIMER_FIRED, tm->deadline, now);
+        async__wake(tm->task);
+    }
+    return *head != NULL;
+}
+
+/* Fire every timer due at `now`, in (deadline, seq) order: walk the wheel's occupied
+   slots up to now, cascading higher levels down and firing level 0. `due` makes the
+   common case, nothing due yet, one comparison. */
 static void async__fire_timers(async_runtime *rt, async_time now) {
     uint64_t now_tick = now >> ASYNC__WHEEL_SHIFT, start;
     int level, slot;
@@ -5215,44 +5259,11 @@ static void async__fire_timers(async_runtime *rt, async_time now) {
             rt->due = start;
             break;
         }
-        async_timer **head = &rt->wheel[level][slot];
         rt->elapsed = start;
-        if (level > 0) {                                /* cascade to lower levels */
-            async_timer *tm = *head, *next, *prev = NULL;
-            (*head)->prev->next = NULL;
-            *head = NULL;
-            async__slot_clear(rt, level, slot);
-            for (; tm; prev = tm, tm = next) {
-                next = tm->next;
-                /* Timers often share a tick (many tasks sleeping alike): one that
-                   follows the last timer linked, in its slot's tail, goes right after. */
-                if (prev && (tm->deadline >> ASYNC__WHEEL_SHIFT) ==
-                                (prev->deadline >> ASYNC__WHEEL_SHIFT) &&
-                    prev->next == rt->wheel[prev->level][prev->slot] &&
-                    !async__tbefore(tm, prev)) {
-                    tm->level = prev->level;
-                    tm->slot = prev->slot;
-                    tm->prev = prev;
-                    tm->next = prev->next;
-                    prev->next->prev = tm;
-                    prev->next = tm;
-                    continue;
-                }
-                async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT);
-            }
-            continue;
-        }
-        while (*head && (*head)->deadline <= now) {
-            async_timer *tm = *head;
-            async__slot_unlink(rt, tm);
-            tm->state = ASYNC__TM_FIRED;
-            rt->ntimers--;
-            rt->stats.timers_fired++;
-            ASYNC__FAULT_EVENT(rt, ASYNC_FAULT_TIMER_FIRED, tm->deadline, now);
-            async__wake(tm->task);
-        }
-        if (*head) {                                    /* the rest are due later this tick */
-            rt->due = start;
+        if (level > 0) {
+            async__timer_cascade(rt, level, slot);
+        } else if (async__timer_fire_slot(rt, &rt->wheel[0][slot], now)) {
+            rt->due = start;                    /* the rest are due later this tick */
             break;
         }
     }
@@ -8066,13 +8077,6 @@ ASYNC_DEF int async_stream_for_each_concurrent(async_task *t, async_stream_buffe
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <signal.h>
-#if defined(ASYNC_USE_EPOLL)
-#if !defined(__linux__)
-#error "async.h: ASYNC_USE_EPOLL needs Linux"
-#endif
-#define ASYNC__EPOLL 1
-#include <sys/epoll.h>
-#endif
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 /* In glibc and musl, but declared only with _GNU_SOURCE. */
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
@@ -8103,34 +8107,52 @@ static int async__sigpipe_ignored;      /* the reactor set SIGPIPE to SIG_IGN */
 typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_addr *)0)->u)
                               ? 1 : -1];
 
-/* ---- the reactor: a table of registered descriptors, a backend to wait on them --- */
+/* ---- the backend: what the reactor waits with --------------------------------------
 
-/* The table is dense (slot 0 is the wake descriptor's), so registration and removal
-   are O(1): a removed entry is replaced by the last one. */
-static int async__io_grow(async__reactor *r) {
-    uint32_t cap = r->cap ? r->cap * 2 : 64;
-    async_io **ios;
-    if (cap <= r->cap) return ASYNC_ENOMEM;
-    ios = (async_io **)async__alloc(cap * sizeof *ios);
-    if (!ios) return ASYNC_ENOMEM;
-#ifndef ASYNC__EPOLL
-    {
-        struct pollfd *fds = (struct pollfd *)async__alloc(cap * sizeof *fds);
-        if (!fds) {
-            async__dealloc(ios);
-            return ASYNC_ENOMEM;
-        }
-        if (r->n) async__memcpy(fds, r->fds, r->n * sizeof *fds);
-        async__dealloc(r->fds);
-        r->fds = fds;
-    }
-#endif
-    if (r->n) async__memcpy(ios, r->ios, r->n * sizeof *ios);
-    async__dealloc(r->ios);
-    r->ios = ios;
-    r->cap = cap;
-    return 0;
-}
+   The contract (as Redis's ae_epoll.c / ae_select.c). Each backend is one block below,
+   chosen at compile time, that defines these functions; the reactor after it calls
+   nothing else of the backend and has no #ifdef of its own, so a new backend (kqueue,
+   io_uring, Windows) is one more block. Its state lives in the reactor
+   (async__reactor): be_slots (its per-slot storage, parallel to ios[]), be_fd (its own
+   descriptor; 0: none yet) and be_wake (the wake descriptor is watched).
+
+     async__be_name()             what async_io_backend answers: "poll", "epoll"
+     async__be_init(r)            at the first registration, after the first
+                                  async__be_resize: 0, or -errno (then async__be_fini
+                                  follows)
+     async__be_fini(r)            at runtime destroy (or a failed init): release what
+                                  init and resize made
+     async__be_resize(r, cap)     the table grows to cap slots, r->n in use: per-slot
+                                  storage follows; 0, or ASYNC_ENOMEM with nothing changed
+     async__be_add(r, io)         start watching io->fd (non-blocking already), which
+                                  takes slot io->slot == r->n; 0, or -errno (EPERM:
+                                  epoll refuses regular files) and the io is not added
+     async__be_mod(r, io)         io->interest (the directions tasks wait for) changed;
+                                  called on the hot path: a backend watching both
+                                  directions all along (edge-triggered) does nothing
+     async__be_move(r, dst, src)  the registration of src is now dst (async_io_move);
+                                  0, or -errno with nothing changed
+     async__be_del(r, io)         stop watching io (its descriptor still open); then the
+                                  reactor moves slot r->n - 1 into io->slot: per-slot
+                                  storage follows it
+     async__be_wait(rt, wait)     wait at most `wait` (ASYNC_TIME_NEVER: no bound; 0:
+                                  just look) and call async__io_event(rt, io, dirs) for
+                                  each io found ready (dirs: ASYNC_IO_READ, ASYNC_IO_WRITE,
+                                  ASYNC__IO_HUP for a hang-up or error). A wake-up
+                                  (rt->wake_fd[0] readable, when >= 0) must end the wait:
+                                  the core drains it. Returns 1 if anything may have
+                                  become ready. A wait that fails (EINTR, ENOMEM) just
+                                  turns the loop again (0), except the look without
+                                  waiting that comes before the paused clock jumps to the
+                                  next timer: it retries EINTR and returns 1 on another
+                                  failure, so that the clock never jumps past I/O that was
+                                  ready.
+
+   Every system call goes through ASYNC__FAULT with its kind (ASYNC_SYS_WAIT for the wait,
+   ASYNC_SYS_CTL for a change of the watched set, ASYNC_SYS_SOCKET for a descriptor it
+   creates), so the fault modes shake a new backend too; an edge-triggered one also joins
+   ASYNC_USE_EPOLL in ASYNC__LT_AGAIN's condition (>>faults). Readiness stays in io->ready
+   until an operation meets EAGAIN, so an edge that comes once is enough. */
 
 static int async__io_wait_ms(async_time wait) {
     return wait == ASYNC_TIME_NEVER ? -1
@@ -8138,44 +8160,140 @@ static int async__io_wait_ms(async_time wait) {
          : (int)((wait + ASYNC_MS(1) - 1) / ASYNC_MS(1));     /* round up: never early */
 }
 
-/* Readiness arrived: remember it and wake every task waiting for it. */
-static void async__io_wake_q(async_runtime *rt, async_waitq *q) {
-    while (q->head) {
-        async__wq_ready(q, q->head, ASYNC__W_READY);
-        rt->io.nwait--;
-    }
+static void async__io_event(async_runtime *rt, async_io *io, int dirs);
+
+#if defined(ASYNC_USE_EPOLL)
+/* epoll: edge-triggered, each descriptor added once for both directions, its io as the
+   event's data (the wake descriptor: NULL). */
+#if !defined(__linux__)
+#error "async.h: ASYNC_USE_EPOLL needs Linux"
+#endif
+#include <sys/epoll.h>
+
+static const char *async__be_name(void) {
+    return "epoll";
 }
 
-static void async__io_set_interest(async_io *io) {
-#ifndef ASYNC__EPOLL
-    struct pollfd *p = (struct pollfd *)io->rt->io.fds + io->slot;
+static int async__be_init(async__reactor *r) {
+    r->be_fd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1 : epoll_create1(EPOLL_CLOEXEC);
+    return r->be_fd < 0 ? -errno : 0;
+}
+
+static void async__be_fini(async__reactor *r) {
+    if (r->be_fd > 0) close(r->be_fd);
+}
+
+static int async__be_resize(async__reactor *r, uint32_t cap) {
+    (void)r; (void)cap;
+    return 0;
+}
+
+static int async__epoll_ctl(async__reactor *r, int op, int fd, async_io *io) {
+    struct epoll_event e;
+    e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    e.data.ptr = io;
+    if (ASYNC__FAULT(ASYNC_SYS_CTL, fd, NULL) || epoll_ctl(r->be_fd, op, fd, &e) < 0)
+        return -errno;
+    return 0;
+}
+
+static int async__be_add(async__reactor *r, async_io *io) {
+    return async__epoll_ctl(r, EPOLL_CTL_ADD, io->fd, io);
+}
+
+static void async__be_mod(async__reactor *r, async_io *io) {
+    (void)r; (void)io;                  /* watched in both directions all along */
+}
+
+static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
+    return async__epoll_ctl(r, EPOLL_CTL_MOD, src->fd, dst);
+}
+
+static void async__be_del(async__reactor *r, async_io *io) {
+    (void)epoll_ctl(r->be_fd, EPOLL_CTL_DEL, io->fd, NULL);
+}
+
+static int async__be_wait(async_runtime *rt, async_time wait) {
+    async__reactor *r = &rt->io;
+    struct epoll_event ev[128];
+    int i, n;
+    if (rt->wake_fd[0] >= 0 && !r->be_wake) {
+        struct epoll_event e;
+        e.events = EPOLLIN;
+        e.data.ptr = NULL;
+        if (!ASYNC__FAULT(ASYNC_SYS_CTL, rt->wake_fd[0], NULL) &&
+            epoll_ctl(r->be_fd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) == 0)
+            r->be_wake = 1;
+    }
+    do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1 :
+           epoll_wait(r->be_fd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
+    while (n < 0 && errno == EINTR && wait == 0);
+    if (n < 0) return wait == 0;        /* see the contract */
+    for (i = 0; i < n; i++) {
+        uint32_t e = ev[i].events;
+        if (!ev[i].data.ptr) continue;  /* the wake descriptor */
+        async__io_event(rt, (async_io *)ev[i].data.ptr,
+            ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_READ : 0) |
+            ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_WRITE : 0) |
+            ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC__IO_HUP : 0));
+    }
+    return n > 0;
+}
+
+#else
+/* poll(2): level-triggered; be_slots is a struct pollfd per slot (slot 0: the wake
+   descriptor), and a descriptor is watched only in the directions that have a task
+   waiting, so a readable socket nobody reads does not spin the loop. */
+
+static const char *async__be_name(void) {
+    return "poll";
+}
+
+static int async__be_init(async__reactor *r) {
+    (void)r;
+    return 0;
+}
+
+static void async__be_fini(async__reactor *r) {
+    async__dealloc(r->be_slots);
+}
+
+static int async__be_resize(async__reactor *r, uint32_t cap) {
+    struct pollfd *fds = (struct pollfd *)async__alloc(cap * sizeof *fds);
+    if (!fds) return ASYNC_ENOMEM;
+    if (r->n) async__memcpy(fds, r->be_slots, r->n * sizeof *fds);
+    async__dealloc(r->be_slots);
+    r->be_slots = fds;
+    return 0;
+}
+
+static int async__be_add(async__reactor *r, async_io *io) {
+    struct pollfd *p = (struct pollfd *)r->be_slots + io->slot;
+    p->fd = -1;                         /* poll skips negative descriptors */
+    p->events = p->revents = 0;
+    return 0;
+}
+
+static void async__be_mod(async__reactor *r, async_io *io) {
+    struct pollfd *p = (struct pollfd *)r->be_slots + io->slot;
     p->events = (short)(((io->interest & ASYNC_IO_READ) ? POLLIN : 0) |
                         ((io->interest & ASYNC_IO_WRITE) ? POLLOUT : 0));
-    p->fd = io->interest ? io->fd : -1;         /* poll skips negative descriptors */
-#else
-    (void)io;
-#endif
+    p->fd = io->interest ? io->fd : -1;
 }
 
-static void async__io_event(async_runtime *rt, async_io *io, int dirs) {
-    rt->stats.io_events++;
-    io->ready = (uint8_t)(io->ready | dirs);
-    io->interest = (uint8_t)(io->interest & ~dirs);
-    if (dirs & ASYNC_IO_READ) async__io_wake_q(rt, &io->rq);
-    if (dirs & ASYNC_IO_WRITE) async__io_wake_q(rt, &io->wq);
-    async__io_set_interest(io);
+static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
+    (void)r; (void)dst; (void)src;      /* slots hold descriptors, not pointers */
+    return 0;
 }
 
-/* A wait that fails (EINTR, ENOMEM) just turns the loop again, except the look
-   without waiting that comes before the paused clock jumps to the next timer: it
-   retries EINTR and says "something may be ready" on another failure, so that the
-   clock never jumps past I/O that was ready (it used to count as nothing ready). */
-#ifndef ASYNC__EPOLL
-/* poll(2): level-triggered; a descriptor is watched only in the directions that
-   have a task waiting, so a readable socket nobody reads does not spin the loop. */
-static int async__reactor_wait(async_runtime *rt, async_time wait) {
+static void async__be_del(async__reactor *r, async_io *io) {
+    struct pollfd *p = (struct pollfd *)r->be_slots;
+    if (io->slot != r->n - 1) p[io->slot] = p[r->n - 1];
+}
+
+static int async__be_wait(async_runtime *rt, async_time wait) {
     async__reactor *r = &rt->io;
-    struct pollfd *p = (struct pollfd *)r->fds;
+    struct pollfd *p = (struct pollfd *)r->be_slots;
     uint32_t i;
     int n;
     p[0].fd = rt->wake_fd[0];
@@ -8184,7 +8302,7 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
     do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1
                                                  : poll(p, (nfds_t)r->n, async__io_wait_ms(wait));
     while (n < 0 && errno == EINTR && wait == 0);
-    if (n < 0) return wait == 0;        /* see above */
+    if (n < 0) return wait == 0;        /* see the contract */
     if (n == 0) return 0;
     if (p[0].revents) n--;              /* the wake descriptor: collected by the core */
     for (i = 1; n > 0 && i < r->n; i++) {
@@ -8199,36 +8317,45 @@ static int async__reactor_wait(async_runtime *rt, async_time wait) {
     }
     return 1;
 }
-#else
-/* epoll: edge-triggered, each descriptor added once for both directions; readiness
-   is kept in io->ready until an operation meets EAGAIN. */
-static int async__reactor_wait(async_runtime *rt, async_time wait) {
-    async__reactor *r = &rt->io;
-    struct epoll_event ev[128];
-    int i, n;
-    if (rt->wake_fd[0] >= 0 && !r->wake_in_set) {
-        struct epoll_event e;
-        e.events = EPOLLIN;
-        e.data.ptr = NULL;
-        if (!ASYNC__FAULT(ASYNC_SYS_CTL, rt->wake_fd[0], NULL) &&
-            epoll_ctl(r->epfd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) == 0)
-            r->wake_in_set = 1;
-    }
-    do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1 :
-           epoll_wait(r->epfd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
-    while (n < 0 && errno == EINTR && wait == 0);
-    if (n < 0) return wait == 0;        /* see above */
-    for (i = 0; i < n; i++) {
-        uint32_t e = ev[i].events;
-        if (!ev[i].data.ptr) continue;  /* the wake descriptor */
-        async__io_event(rt, (async_io *)ev[i].data.ptr,
-            ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_READ : 0) |
-            ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_WRITE : 0) |
-            ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC__IO_HUP : 0));
-    }
-    return n > 0;
-}
 #endif
+
+/* ---- the reactor: a table of registered descriptors, a backend to wait on them --- */
+
+/* The table is dense (slot 0 is the wake descriptor's), so registration and removal
+   are O(1): a removed entry is replaced by the last one. */
+static int async__io_grow(async__reactor *r) {
+    uint32_t cap = r->cap ? r->cap * 2 : 64;
+    async_io **ios;
+    if (cap <= r->cap) return ASYNC_ENOMEM;
+    ios = (async_io **)async__alloc(cap * sizeof *ios);
+    if (!ios) return ASYNC_ENOMEM;
+    if (async__be_resize(r, cap) < 0) {
+        async__dealloc(ios);
+        return ASYNC_ENOMEM;
+    }
+    if (r->n) async__memcpy(ios, r->ios, r->n * sizeof *ios);
+    async__dealloc(r->ios);
+    r->ios = ios;
+    r->cap = cap;
+    return 0;
+}
+
+/* Readiness arrived: remember it and wake every task waiting for it. */
+static void async__io_wake_q(async_runtime *rt, async_waitq *q) {
+    while (q->head) {
+        async__wq_ready(q, q->head, ASYNC__W_READY);
+        rt->io.nwait--;
+    }
+}
+
+static void async__io_event(async_runtime *rt, async_io *io, int dirs) {
+    rt->stats.io_events++;
+    io->ready = (uint8_t)(io->ready | dirs);
+    io->interest = (uint8_t)(io->interest & ~dirs);
+    if (dirs & ASYNC_IO_READ) async__io_wake_q(rt, &io->rq);
+    if (dirs & ASYNC_IO_WRITE) async__io_wake_q(rt, &io->wq);
+    async__be_mod(&rt->io, io);
+}
 
 /* At runtime destroy, after every task has unwound: descriptors still registered
    are left open and detached (their async_io_close only closes them). */
@@ -8236,10 +8363,7 @@ static void async__reactor_fini(async_runtime *rt) {
     async__reactor *r = &rt->io;
     uint32_t i;
     for (i = 1; i < r->n; i++) r->ios[i]->rt = NULL;
-#ifdef ASYNC__EPOLL
-    if (r->epfd > 0) close(r->epfd);
-#endif
-    async__dealloc(r->fds);
+    async__be_fini(r);
     async__dealloc(r->ios);
     async__memset(r, 0, sizeof *r);
 }
@@ -8250,17 +8374,13 @@ static int async__reactor_start(async_runtime *rt) {
     int rc;
     if (r->wait) return 0;
     if ((rc = async__io_grow(r)) < 0) return rc;
-#ifdef ASYNC__EPOLL
-    r->epfd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1 : epoll_create1(EPOLL_CLOEXEC);
-    if (r->epfd < 0) {
-        rc = -errno;
+    if ((rc = async__be_init(r)) < 0) {
         async__reactor_fini(rt);
         return rc;
     }
-#endif
     r->n = 1;                           /* slot 0: the wake descriptor */
     r->ios[0] = NULL;
-    r->wait = async__reactor_wait;
+    r->wait = async__be_wait;
     r->fini = async__reactor_fini;
     /* A write to a closed pipe must be an EPIPE error, not the death of the
        process: ignore SIGPIPE unless someone already handles it (sockets are
@@ -8274,11 +8394,7 @@ static int async__reactor_start(async_runtime *rt) {
 
 ASYNC_DEF const char *async_io_backend(const async_runtime *rt) {
     (void)rt;
-#ifdef ASYNC__EPOLL
-    return "epoll";
-#else
-    return "poll";
-#endif
+    return async__be_name();
 }
 
 /* nonblock: 1 if the descriptor is known to be non-blocking already */
@@ -8301,27 +8417,12 @@ static int async__io_add(async_runtime *rt, async_io *io, int fd, int nonblock) 
         if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
         io->flags |= ASYNC__IO_MADE_NONBLOCK;
     }
-#ifdef ASYNC__EPOLL
-    {
-        struct epoll_event e;
-        e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        e.data.ptr = io;
-        if (ASYNC__FAULT(ASYNC_SYS_CTL, fd, NULL) ||
-            epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
-            rc = -errno;                /* EPERM: a regular file (use the blocking pool) */
-            if (io->flags & ASYNC__IO_MADE_NONBLOCK) (void)fcntl(fd, F_SETFL, fl);
-            async__memset(io, 0, sizeof *io);
-            return rc;
-        }
-    }
-#else
-    {
-        struct pollfd *p = (struct pollfd *)r->fds + r->n;
-        p->fd = -1;
-        p->events = p->revents = 0;
-    }
-#endif
     io->slot = r->n;
+    if ((rc = async__be_add(r, io)) < 0) {
+        if (io->flags & ASYNC__IO_MADE_NONBLOCK) (void)fcntl(fd, F_SETFL, fl);
+        async__memset(io, 0, sizeof *io);
+        return rc;
+    }
     r->ios[r->n++] = io;
     io->ready = ASYNC_IO_BOTH;          /* try the system call first */
     io->flags |= ASYNC__IO_REG;
@@ -8345,27 +8446,21 @@ static void async__io_unwait(async_io *io, async_waitq *q, async_waiter *w, int 
     io->rt->io.nwait--;
     if (!q->head) {
         io->interest = (uint8_t)(io->interest & ~dir);
-        async__io_set_interest(io);
+        async__be_mod(&io->rt->io, io);
     }
 }
 
 /* Returns the descriptor, still open, in the blocking mode it had. */
 /* The reactor holds a pointer to each registered io: a move tells it the new place
-   (the table entry, and epoll's data pointer). Waiters hold the old one: refused. */
+   (the table entry, and the backend's). Waiters hold the old one: refused. */
 ASYNC_DEF int async_io_move(async_io *dst, async_io *src) {
     if (!dst || !src || dst == src) return ASYNC_EINVAL;
     if (dst->flags & ASYNC__IO_REG) return ASYNC_EBUSY;
     if (src->rq.head || src->wq.head) return ASYNC_EBUSY;
     if ((src->flags & ASYNC__IO_REG) && src->rt) {
         async__reactor *r = &src->rt->io;
-#ifdef ASYNC__EPOLL
-        struct epoll_event e;
-        e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        e.data.ptr = dst;
-        if (ASYNC__FAULT(ASYNC_SYS_CTL, src->fd, NULL) ||
-            epoll_ctl(r->epfd, EPOLL_CTL_MOD, src->fd, &e) < 0)
-            return -errno;
-#endif
+        int rc = async__be_move(r, dst, src);
+        if (rc < 0) return rc;
         r->ios[src->slot] = dst;
     }
     *dst = *src;
@@ -8393,15 +8488,10 @@ ASYNC_DEF int async_io_deregister(async_io *io) {
             async__wq_ready(&io->wq, io->wq.head, ASYNC__W_CLOSED);
             r->nwait--;
         }
-#ifdef ASYNC__EPOLL
-        (void)epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL);
-#endif
+        async__be_del(r, io);
         if (io->slot != last) {
             r->ios[io->slot] = r->ios[last];
             r->ios[io->slot]->slot = io->slot;
-#ifndef ASYNC__EPOLL
-            ((struct pollfd *)r->fds)[io->slot] = ((struct pollfd *)r->fds)[last];
-#endif
         }
         r->n = last;
     }
@@ -8453,7 +8543,7 @@ static int async__io_enter(async_task *t, async_io *io, async_waiter *w, int dir
         io->rt->stats.io_waits++;
         if (!(io->interest & dir)) {
             io->interest = (uint8_t)(io->interest | dir);
-            async__io_set_interest(io);
+            async__be_mod(&io->rt->io, io);
         }
         return ASYNC_PENDING;
     }
@@ -9351,11 +9441,61 @@ static void async__child_fail(int fd, int err) {
     _exit(127);
 }
 
+/* What runs in the child, between fork and execve: async-signal-safe calls only. Its
+   stdin, stdout, stderr as mode[] says (pio: the pipes made for ASYNC_STDIO_PIPE), its
+   signal mask and SIGPIPE as they were before the runtime, then the exec; a failure is
+   reported to the parent as an errno through errfd (close-on-exec). Never returns. */
+static void async__child_exec(const char *exe, char *const argv[], const async_child_opts *o,
+                              const uint8_t mode[3], int pio[3][2], int errfd) {
+    sigset_t none;
+    int i, nul = -1;
+    if (async__sigpipe_ignored) signal(SIGPIPE, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (i = 0; i < 3; i++) {
+        int fd = -1;
+        if (mode[i] == ASYNC_STDIO_PIPE) fd = pio[i][i == 0 ? 0 : 1];
+        if (mode[i] == ASYNC_STDIO_NULL) {
+            if (nul < 0 && (nul = open("/dev/null", O_RDWR)) < 0) async__child_fail(errfd, errno);
+            fd = nul;
+        }
+        if (fd >= 0 && dup2(fd, i) < 0) async__child_fail(errfd, errno);
+    }
+    if (o->cwd && chdir(o->cwd) < 0) async__child_fail(errfd, errno);
+    execve(exe, argv, o->env ? o->env : environ);
+    async__child_fail(errfd, errno);
+}
+
+/* In the parent, once the child runs: register our ends of its pipes (the write end of
+   its stdin, the read ends of its stdout and stderr), close the child's ends. On an
+   error the child is destroyed (killed if asked, reaped) and every pipe closed. */
+static int async__child_take_ends(async_runtime *rt, async_child *c, int pio[3][2]) {
+    int i, rc;
+    for (i = 0; i < 3; i++) {
+        async_io *io = i == 0 ? &c->in : i == 1 ? &c->out : &c->err;
+        int mine = i == 0 ? 1 : 0;
+        if (pio[i][0] < 0) continue;
+        close(pio[i][1 - mine]);
+        pio[i][1 - mine] = -1;
+        if ((rc = async__io_add(rt, io, pio[i][mine], 0)) < 0) {
+            c->exit_code = -1;
+            async_child_destroy(c);     /* closes what is registered, reaps */
+            for (; i < 3; i++) async__close_pair(pio[i]);
+            return rc;
+        }
+        io->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;
+        io->flags |= ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK;
+        pio[i][mine] = -1;
+    }
+    return 0;
+}
+
 /* fork + execve, with the exec error reported through a close-on-exec pipe. */
 ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
                                 char *const argv[], const async_child_opts *opts) {
     async_child_opts o;
     char exe[4096];
+    uint8_t mode[3];
     int pio[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, errp[2] = {-1, -1};
     int i, rc, pid, err = 0;
     ssize_t n;
@@ -9378,39 +9518,17 @@ ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *f
     }
     async__sig_release();
     if ((rc = async__cloexec_pipe(errp)) < 0) goto fail;
-    {
-        uint8_t mode[3];
-        mode[0] = o.in;
-        mode[1] = o.out;
-        mode[2] = o.err;
-        for (i = 0; i < 3; i++)
-            if (mode[i] == ASYNC_STDIO_PIPE && (rc = async__cloexec_pipe(pio[i])) < 0) goto fail;
-        pid = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -1 : fork();
-        if (pid < 0) {
-            rc = -errno;
-            goto fail;
-        }
-        if (pid == 0) {                 /* the child: async-signal-safe calls only */
-            sigset_t none;
-            int nul = -1;
-            if (async__sigpipe_ignored) signal(SIGPIPE, SIG_DFL);
-            sigemptyset(&none);
-            sigprocmask(SIG_SETMASK, &none, NULL);
-            for (i = 0; i < 3; i++) {
-                int fd = -1;
-                if (mode[i] == ASYNC_STDIO_PIPE) fd = pio[i][i == 0 ? 0 : 1];
-                if (mode[i] == ASYNC_STDIO_NULL) {
-                    if (nul < 0 && (nul = open("/dev/null", O_RDWR)) < 0)
-                        async__child_fail(errp[1], errno);
-                    fd = nul;
-                }
-                if (fd >= 0 && dup2(fd, i) < 0) async__child_fail(errp[1], errno);
-            }
-            if (o.cwd && chdir(o.cwd) < 0) async__child_fail(errp[1], errno);
-            execve(exe, argv, o.env ? o.env : environ);
-            async__child_fail(errp[1], errno);
-        }
+    mode[0] = o.in;
+    mode[1] = o.out;
+    mode[2] = o.err;
+    for (i = 0; i < 3; i++)
+        if (mode[i] == ASYNC_STDIO_PIPE && (rc = async__cloexec_pipe(pio[i])) < 0) goto fail;
+    pid = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -1 : fork();
+    if (pid < 0) {
+        rc = -errno;
+        goto fail;
     }
+    if (pid == 0) async__child_exec(exe, argv, &o, mode, pio, errp[1]);    /* no return */
     close(errp[1]);
     errp[1] = -1;
     do n = read(errp[0], &err, sizeof err);
@@ -9424,24 +9542,7 @@ ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *f
     }
     c->pid = pid;
     c->kill_on_destroy = o.kill_on_destroy;
-    /* our ends: the write end of its stdin, the read ends of its stdout/stderr */
-    for (i = 0; i < 3; i++) {
-        async_io *io = i == 0 ? &c->in : i == 1 ? &c->out : &c->err;
-        int mine = i == 0 ? 1 : 0;
-        if (pio[i][0] < 0) continue;
-        close(pio[i][1 - mine]);
-        pio[i][1 - mine] = -1;
-        if ((rc = async__io_add(rt, io, pio[i][mine], 0)) < 0) {
-            c->exit_code = -1;
-            async_child_destroy(c);     /* closes what is registered, reaps */
-            for (; i < 3; i++) async__close_pair(pio[i]);
-            return rc;
-        }
-        io->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;
-        io->flags |= ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK;
-        pio[i][mine] = -1;
-    }
-    return 0;
+    return async__child_take_ends(rt, c, pio);
 fail:
     async__close_pair(errp);
     for (i = 0; i < 3; i++) async__close_pair(pio[i]);
@@ -9753,33 +9854,59 @@ ASYNC_DEF int async_pool_threads(const async_pool *p) {
 /* Returns fn(arg)'s result. A cancelled wait unqueues a call not yet started; one
    already running runs to its end on its thread, its result dropped: arg must
    stay valid until then (Tokio: a blocking task cannot be aborted either). */
+/* A task cancelled while it waits on job: take the job back wherever it is. Queued,
+   or done and not yet collected: it is unlinked and its `dropped` hook gets its arg.
+   Running: its worker drops it when fn returns (fn cannot be stopped). */
+static int async__blocking_cancel(async_pool *p, async_blocking *job) {
+    void (*drop)(void *) = NULL;
+    if (job->state == ASYNC__JOB_SUBMITTED) {
+        async__pool_impl *pi = p->impl;
+        async__lock(&pi->mu);
+        if (job->wstate == ASYNC__JOB_QUEUED) {
+            async__job_unlink(&pi->queue, job);
+            drop = job->dropped;
+        } else if (job->wstate == ASYNC__JOB_DONE) {
+            async__job_unlink(&pi->done, job);
+            drop = job->dropped;
+        } else if (job->wstate == ASYNC__JOB_RUNNING) {
+            job->worker->current = NULL;    /* its thread drops it when it ends */
+        }
+        async__unlock(&pi->mu);
+        if (--p->outstanding == 0) p->rt->armed_wakers--;
+    } else if (job->state == ASYNC__JOB_COLLECTED) {
+        drop = job->dropped;
+    }
+    job->state = ASYNC__JOB_IDLE;
+    if (drop) drop(job->arg);
+    return ASYNC_ECANCELED;
+}
+
+/* A job was queued and no worker is idle: start one more thread. Under pi->mu. 0, or
+   ASYNC_ENOMEM / -errno of pthread_create. */
+static int async__pool_add_worker(async_pool *p, async__pool_impl *pi) {
+    async__worker *wk = (async__worker *)async__alloc(sizeof *wk);
+    int rc;
+    if (!wk) return ASYNC_ENOMEM;
+    async__memset(wk, 0, sizeof *wk);
+    wk->pi = pi;
+    wk->pool = p;
+    rc = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -errno
+         : -pthread_create(&wk->thread, NULL, async__worker_main, wk);
+    if (rc < 0) {
+        async__dealloc(wk);
+        return rc;
+    }
+    wk->next = pi->workers;
+    pi->workers = wk;
+    pi->threads++;
+    return 0;
+}
+
 ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking *job,
                                    int (*fn)(void *arg), void *arg) {
     async__pool_impl *pi;
     if (!t || !p || !job) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
-        void (*drop)(void *) = NULL;
-        if (job->state == ASYNC__JOB_SUBMITTED) {
-            pi = p->impl;
-            async__lock(&pi->mu);
-            if (job->wstate == ASYNC__JOB_QUEUED) {
-                async__job_unlink(&pi->queue, job);
-                drop = job->dropped;
-            } else if (job->wstate == ASYNC__JOB_DONE) {
-                async__job_unlink(&pi->done, job);
-                drop = job->dropped;
-            } else if (job->wstate == ASYNC__JOB_RUNNING) {
-                job->worker->current = NULL;    /* its thread drops it when it ends */
-            }
-            async__unlock(&pi->mu);
-            if (--p->outstanding == 0) p->rt->armed_wakers--;
-        } else if (job->state == ASYNC__JOB_COLLECTED) {
-            drop = job->dropped;
-        }
-        job->state = ASYNC__JOB_IDLE;
-        if (drop) drop(job->arg);
-        return ASYNC_ECANCELED;
-    }
+    if (t->flags & ASYNC__F_CANCELLING) return async__blocking_cancel(p, job);
     if (job->state == ASYNC__JOB_SUBMITTED) return ASYNC_PENDING;
     if (job->state == ASYNC__JOB_COLLECTED) {
         if (!async__coop(t)) return ASYNC_PENDING;
@@ -9803,22 +9930,7 @@ ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking 
     if (pi->idle) {
         pthread_cond_signal(&pi->cv);
     } else if (pi->threads < pi->max_threads) {
-        async__worker *wk = (async__worker *)async__alloc(sizeof *wk);
-        int rc = wk ? 0 : ASYNC_ENOMEM;
-        if (wk) {
-            async__memset(wk, 0, sizeof *wk);
-            wk->pi = pi;
-            wk->pool = p;
-            rc = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -errno
-                 : -pthread_create(&wk->thread, NULL, async__worker_main, wk);
-            if (rc == 0) {
-                wk->next = pi->workers;
-                pi->workers = wk;
-                pi->threads++;
-            } else {
-                async__dealloc(wk);
-            }
-        }
+        int rc = async__pool_add_worker(p, pi);
         if (rc < 0 && pi->threads == 0) {       /* nobody could ever run it */
             async__job_unlink(&pi->queue, job);
             async__unlock(&pi->mu);

@@ -50,8 +50,9 @@
    still sends is read and dropped until its EOF (0.5 s bound), so that closing with
    unread data does not reset the connection and lose our last lines on the way.
 
-   The acceptor, the EMFILE backoff and the connection cap are those of echo.c, but a
-   client refused at the cap is told first: the line is written straight to the new
+   The acceptor, the EMFILE backoff and the connection cap are echo.c's (the same
+   acceptor in echo, chat, proxy and httpd), but a client refused at the cap is told
+   first: the line is written straight to the new
    socket (its buffer is empty, so it takes it at once), then our side is shut and
    closed; no task, no buffer, as Redis's "max number of clients reached". The idle
    timeout is a third branch of the reader's select, a sleep until one idle period
@@ -140,7 +141,7 @@ struct client {
     writer_frame wr;
     async_task *done;
     unsigned long dropped;                      /* lines this client did not get */
-    int ready, started, joined, eof, rc[4], result;
+    int started, joined, eof, rc[4], result;
     char name[32];
     char line[MAX_LINE + 2];                    /* the text, '\n', NUL */
     char rbuf[8192];
@@ -225,7 +226,6 @@ static int reader_run(async_task *t) {
     client *f = (client *)t;
     char *end;
     ASYNC_BEGIN(t);
-    ASYNC_WAIT_UNTIL(f->ready);                 /* the acceptor fills f->io */
     if (async_mpsc_init(&f->outq, sizeof(msg *), QUEUE_LINES, NULL) < 0) {
         /* no queue, no writer: nothing could ever reach this client */
         fprintf(stderr, "chat: out of memory for a client's queue, closing it\n");
@@ -312,17 +312,22 @@ static int reader_run(async_task *t) {
     ASYNC_END(0);
 }
 
-/* ---- the acceptor (as in echo.c) ----------------------------------------------------- */
+/* ---- the acceptor (the same in echo, chat, proxy and httpd) -------------------------- */
 typedef struct {
     async_task task;
-    async_io lis;
+    async_io lis, sock;                         /* sock: accepted, not handed over yet */
+    async_addr peer;
     async_select sel;
     async_waiter w[3];
     async_timer timer;
-    client *next;                               /* spawned, waiting for its socket */
-    async_task *done, *h;
-    int rc[3], result, emfile_logged, full_logged;
+    async_task *done;
+    int rc[3], result, backoff_logged, full_logged;
 } acceptor_frame;
+
+/* The clients at once are at the cap. */
+static int at_cap(void) {
+    return async_joinset_len(&readers) >= max_clients;
+}
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0                          /* SIGPIPE is ignored (async.h) anyway */
@@ -343,63 +348,69 @@ static void refuse(async_io *io) {
     async_io_close(io);
 }
 
+/* A reader task for the client accepted into *sock, which moves into its frame: 0,
+   or an error and sock is closed (ASYNC_ENOMEM: no task; a failed move, which
+   epoll_ctl can make, leaves the task no socket: it ends at once). Nothing runs before
+   we return: the new frame is ours to fill. */
+static int conn_start(async_io *sock, const async_addr *peer) {
+    async_task *h;
+    client *c;
+    int rc;
+    if (async_joinset_spawn_alloc(&readers, reader_run, sizeof(client), "client", &h) < 0) {
+        async_io_close(sock);
+        return ASYNC_ENOMEM;
+    }
+    c = (client *)h;
+    if ((rc = async_io_move(&c->io, sock)) < 0) {
+        async_io_close(sock);
+        return rc;
+    }
+    c->peer = *peer;
+    async_sock_nodelay(&c->io, 1);
+    return 0;
+}
+
 static int acceptor_run(async_task *t) {
     acceptor_frame *f = (acceptor_frame *)t;
     ASYNC_BEGIN(t);
     for (;;) {
-        if (!f->next) {
-            if (async_joinset_spawn_alloc(&readers, reader_run, sizeof(client), "client",
-                                          &f->h) < 0) {
-                fprintf(stderr, "chat: out of memory for a client, retrying\n");
-                ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
-                if (async_cancel_token_is_cancelled(&root)) break;
-                continue;
-            }
-            f->next = (client *)f->h;
-        }
         ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
                                 async_cancel_token_wait(t, &root, &f->w[0]));
-            ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&readers) > 1, f->rc[1],
+            ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&readers) > 0, f->rc[1],
                                 async_joinset_join_next(t, &readers, &f->w[1], &f->done,
                                                         &f->result));
+            /* always: at the cap a client is accepted and refused, not left waiting */
             ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
-                                async_sock_accept(t, &f->lis, &f->w[2], &f->next->io,
-                                                  &f->next->peer));
+                                async_sock_accept(t, &f->lis, &f->w[2], &f->sock, &f->peer));
         ASYNC_SELECT_END(&f->sel);
-        if (f->sel.winner == 0) break;
-        if (f->sel.winner != 2) continue;
-        if (f->rc[2] == 0 && async_joinset_len(&readers) - 1 >= max_clients) {
-            refuse(&f->next->io);
+        if (f->sel.winner == 0) break;          /* shutdown: stop accepting */
+        if (f->sel.winner != 2) continue;       /* a client was reaped */
+        if (f->rc[2] == 0 && at_cap()) {
+            refuse(&f->sock);
             if (!f->full_logged++)
                 fprintf(stderr, "chat: %ld clients, the cap: refusing new ones\n",
                         max_clients);
             continue;
         }
+        if (f->rc[2] == 0) f->rc[2] = conn_start(&f->sock, &f->peer);
         if (f->rc[2] == 0) {
-            f->full_logged = 0;
-            async_sock_nodelay(&f->next->io, 1);
-            f->next->ready = 1;
-            async_task_wake(&f->next->task);
-            f->next = NULL;
-            f->emfile_logged = 0;
+            f->full_logged = f->backoff_logged = 0;
             continue;
         }
-        /* out of descriptors or of memory for a socket: say it once, retry later */
+        /* out of descriptors or of memory: say it once, retry later */
         if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE || f->rc[2] == -ENOBUFS ||
             f->rc[2] == -ENOMEM) {
-            if (!f->emfile_logged++)
-                fprintf(stderr, "chat: accept: %s, backing off\n",
-                        async_strerror(f->rc[2]));
+            if (!f->backoff_logged++)
+                fprintf(stderr, "chat: accept: %s, backing off\n", async_strerror(f->rc[2]));
         } else {
             fprintf(stderr, "chat: accept: %s\n", async_strerror(f->rc[2]));
         }
         ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
     }
     ASYNC_CLEANUP();
-    if (f->next) async_task_abort(&f->next->task);
-    f->next = NULL;
-    async_io_close(&f->lis);
+    async_io_close(&f->sock);
+    async_io_close(&f->lis);                    /* new clients are refused from now */
     ASYNC_END(0);
 }
 

@@ -18,15 +18,14 @@
    only after everything read before it was written back, so a client that shuts down
    its write side gets all its bytes and then our EOF.
 
-   The acceptor keeps one connection task spawned ahead, waiting for its socket, and
-   accepts straight into that task's frame: an async_io must not move once registered,
-   so it is accepted where it will live. It loops on a biased select: the shutdown
-   token first, then reaping finished connections (so frames are freed as they end),
-   then accepting (always: at the cap the new socket is closed at once, the spare
-   stays). EMFILE/ENFILE (out of descriptors) and ENOBUFS/ENOMEM (out of memory for
-   a socket): the listener stays readable, so retrying at once would spin; it says so
-   once, sleeps 50 ms and tries again (any other error is logged each time, with the
-   same pause).
+   The acceptor (the same in echo, chat, proxy and httpd) accepts into its own frame
+   and hands the socket over to a new connection task with async_io_move. It loops on
+   a biased select: the shutdown token first, then reaping finished connections (so
+   frames are freed as they end), then accepting (always: at the cap the new socket is
+   closed at once). EMFILE/ENFILE (out of descriptors), ENOBUFS/ENOMEM (out of memory
+   for a socket, or for the task): the listener stays readable, so retrying at once
+   would spin; it says so once, sleeps 50 ms and tries again (any other error is
+   logged each time, with the same pause).
 
    Shutdown (SIGINT or SIGTERM) goes through async_shutdown: the root token stops the
    acceptor (which closes the listener, so new clients are refused), connections get a
@@ -59,14 +58,13 @@ typedef struct {
     async_io io;
     async_waiter w;
     async_timer timer;
-    int ready, n, rc;
+    int n, rc;
     char buf[BUF_SIZE];
 } conn_frame;
 
 static int conn_run(async_task *t) {
     conn_frame *f = (conn_frame *)t;
     ASYNC_BEGIN(t);
-    ASYNC_WAIT_UNTIL(f->ready);                 /* the acceptor fills f->io, wakes us */
     for (;;) {
         ASYNC_AWAIT_TIMEOUT(f->n, &f->timer, idle,
                             async_io_read(t, &f->io, &f->w, f->buf, sizeof f->buf));
@@ -76,80 +74,94 @@ static int conn_run(async_task *t) {
         if (f->rc < 0) break;                   /* the peer went away, or reads nothing */
     }
     ASYNC_CLEANUP();
-    async_io_close(&f->io);                     /* a spare never accepted: nothing */
+    async_io_close(&f->io);
     ASYNC_END(0);
 }
 
-/* ---- the acceptor ----------------------------------------------------------------- */
+/* ---- the acceptor (the same in echo, chat, proxy and httpd) ------------------------ */
 typedef struct {
     async_task task;
-    async_io lis;
+    async_io lis, sock;                         /* sock: accepted, not handed over yet */
+    async_addr peer;
     async_select sel;
     async_waiter w[3];
     async_timer timer;
-    conn_frame *next;                           /* spawned, waiting for its socket */
-    async_task *done, *h;
-    int rc[3], result, emfile_logged, full_logged;
+    async_task *done;
+    int rc[3], result, backoff_logged, full_logged;
 } acceptor_frame;
+
+/* The connections at once are at the cap. */
+static int at_cap(void) {
+    return async_joinset_len(&conns) >= max_conns;
+}
+
+/* At the cap: closed at once (the client sees EOF), not left waiting. */
+static void refuse(async_io *sock) {
+    async_io_close(sock);
+}
+
+/* A task for the connection accepted into *sock, which moves into its frame: 0, or
+   an error and sock is closed (ASYNC_ENOMEM: no task; a failed move, which epoll_ctl
+   can make, leaves the task no socket: it ends at once). Nothing runs before we
+   return: the new frame is ours to fill. */
+static int conn_start(async_io *sock, const async_addr *peer) {
+    async_task *h;
+    conn_frame *c;
+    int rc;
+    (void)peer;
+    if (async_joinset_spawn_alloc(&conns, conn_run, sizeof(conn_frame), "conn", &h) < 0) {
+        async_io_close(sock);
+        return ASYNC_ENOMEM;
+    }
+    c = (conn_frame *)h;
+    if ((rc = async_io_move(&c->io, sock)) < 0) {
+        async_io_close(sock);
+        return rc;
+    }
+    async_sock_nodelay(&c->io, 1);
+    return 0;
+}
 
 static int acceptor_run(async_task *t) {
     acceptor_frame *f = (acceptor_frame *)t;
     ASYNC_BEGIN(t);
     for (;;) {
-        if (!f->next) {
-            if (async_joinset_spawn_alloc(&conns, conn_run, sizeof(conn_frame), "conn",
-                                          &f->h) < 0) {
-                fprintf(stderr, "echo: out of memory for a connection, retrying\n");
-                ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
-                if (async_cancel_token_is_cancelled(&root)) break;
-                continue;
-            }
-            f->next = (conn_frame *)f->h;
-        }
         ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
                                 async_cancel_token_wait(t, &root, &f->w[0]));
-            /* the spare is a member that never ends by itself: reap only beyond it */
-            ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&conns) > 1, f->rc[1],
+            ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&conns) > 0, f->rc[1],
                                 async_joinset_join_next(t, &conns, &f->w[1], &f->done,
                                                         &f->result));
-            /* always: at the cap a client is accepted and closed, not left waiting */
+            /* always: at the cap a client is accepted and refused, not left waiting */
             ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
-                                async_sock_accept(t, &f->lis, &f->w[2], &f->next->io,
-                                                  NULL));
+                                async_sock_accept(t, &f->lis, &f->w[2], &f->sock, &f->peer));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) break;          /* shutdown: stop accepting */
         if (f->sel.winner != 2) continue;       /* a connection was reaped */
-        if (f->rc[2] == 0 && async_joinset_len(&conns) - 1 >= max_conns) {
-            async_io_close(&f->next->io);       /* the spare stays spare */
+        if (f->rc[2] == 0 && at_cap()) {
+            refuse(&f->sock);
             if (!f->full_logged++)
                 fprintf(stderr, "echo: %ld connections, the cap: refusing new ones\n",
                         max_conns);
             continue;
         }
+        if (f->rc[2] == 0) f->rc[2] = conn_start(&f->sock, &f->peer);
         if (f->rc[2] == 0) {
-            f->full_logged = 0;
-            async_sock_nodelay(&f->next->io, 1);
-            f->next->ready = 1;
-            async_task_wake(&f->next->task);
-            f->next = NULL;
-            f->emfile_logged = 0;
+            f->full_logged = f->backoff_logged = 0;
             continue;
         }
-        /* out of descriptors or of memory for a socket: say it once, retry later */
+        /* out of descriptors or of memory: say it once, retry later */
         if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE || f->rc[2] == -ENOBUFS ||
             f->rc[2] == -ENOMEM) {
-            if (!f->emfile_logged++)
-                fprintf(stderr, "echo: accept: %s, backing off\n",
-                        async_strerror(f->rc[2]));
+            if (!f->backoff_logged++)
+                fprintf(stderr, "echo: accept: %s, backing off\n", async_strerror(f->rc[2]));
         } else {
             fprintf(stderr, "echo: accept: %s\n", async_strerror(f->rc[2]));
         }
         ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
     }
     ASYNC_CLEANUP();
-    if (f->next) async_task_abort(&f->next->task);  /* it unwinds; the set reaps it */
-    f->next = NULL;
+    async_io_close(&f->sock);
     async_io_close(&f->lis);                    /* new clients are refused from now */
     ASYNC_END(0);
 }

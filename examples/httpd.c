@@ -53,9 +53,12 @@
    acceptor closes the listener and aborts the connections that sit idle between
    requests; the others finish the requests they have and close; after the grace
    period the rest are aborted (their cleanup closes the socket) and the process
-   exits 0. EMFILE/ENFILE/ENOBUFS/ENOMEM on accept: wait 50 ms and go on. Over the
-   cap, the 503 is written straight to the new socket (its buffer is empty, so it
-   takes it at once), our side is shut and the socket closed: no task, no buffer.
+   exits 0. The acceptor is the one of echo, chat and proxy: it accepts into its own
+   frame and hands the socket to a new connection task with async_io_move;
+   EMFILE/ENFILE/ENOBUFS/ENOMEM (or no memory for the task): say it once, wait 50 ms and
+   go on. Over the cap, the 503 is written straight to the new socket (its buffer is
+   empty, so it takes it at once), our side is shut and the socket closed: no task, no
+   buffer.
 
    Tests and the fuzzers include this file with HTTPD_NO_MAIN defined: they get the
    parser (http_parse, http_path_decode), the request handler (conn_respond: the
@@ -63,7 +66,7 @@
    srv.root_dir) and async.h, without the server (the connection task, the acceptor,
    main). */
 #ifdef __linux__
-#define _GNU_SOURCE                     /* accept4 */
+#define _GNU_SOURCE
 #define ASYNC_USE_EPOLL                 /* thousands of mostly idle connections */
 #else
 #define _XOPEN_SOURCE 700               /* realpath */
@@ -334,21 +337,19 @@ enum {
     RBUF = 16384,                       /* > HTTP_MAX_HEAD: a full buffer always parses */
     WBUF = 16384,
     WROOM = 1024,                       /* free room needed to answer one more request */
-    ACCEPT_BURST = 64
+    BACKOFF_MS = 50                     /* after an accept error: the listener stays ready */
 };
 
 typedef struct conn conn;
 
 static struct {
     async_runtime rt;
-    async_io lis;
     async_joinset conns;
     async_cancel_token root;
     async_shutdown sd;
     conn *live;                         /* every connection, for the shutdown */
     int nconn, max_conn, stopping;
     long accepted, refused;
-    int full_logged;                    /* the cap was said, since the last accepted */
     async_time idle, header, grace;
     const char *root_dir;               /* realpath of ROOT, or NULL */
     size_t root_len;
@@ -650,16 +651,23 @@ static int conn_run(async_task *t) {
     ASYNC_END(0);
 }
 
-/* ---- the acceptor ------------------------------------------------------------------- */
+/* ---- the acceptor (the same in echo, chat, proxy and httpd) ------------------------ */
 
 typedef struct {
     async_task task;
+    async_io lis, sock;                 /* sock: accepted, not handed over yet */
+    async_addr peer;
     async_select sel;
     async_waiter w[3];
     async_timer timer;
-    async_task *got;
-    int rc[3], result, i, backoff;
-} acceptor;
+    async_task *done;
+    int rc[3], result, backoff_logged, full_logged;
+} acceptor_frame;
+
+/* The connections at once are at the cap. */
+static int at_cap(void) {
+    return srv.nconn >= srv.max_conn;
+}
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0                  /* SIGPIPE is ignored (async.h) anyway */
@@ -669,106 +677,97 @@ typedef struct {
    takes it at once), our side shut, what the client sent already read (a close with
    unread input sends a reset, which can destroy the answer on its way), and the
    close. No task and no buffer: refusing costs nothing, however many come. */
-static void refuse(int fd) {
+static void refuse(async_io *sock) {
     static const char resp[] =
         "HTTP/1.1 503 Service Unavailable\r\nServer: async.h-httpd\r\n"
         "Content-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\n"
         "Service Unavailable\n";
     char sink[512];
-    int i;
-#ifndef __linux__
-    (void)fcntl(fd, F_SETFL, O_NONBLOCK);   /* accept4 made it so on Linux */
-#endif
+    int fd = async_io_fd(sock), i;
     (void)send(fd, resp, sizeof resp - 1, MSG_NOSIGNAL);
     (void)shutdown(fd, SHUT_WR);
     for (i = 0; i < 8 && recv(fd, sink, sizeof sink, 0) > 0; i++) continue;
-    close(fd);
+    async_io_close(sock);
+    srv.refused++;
 }
 
-/* A new connection: its task, its buffers, on the live list. */
-static void spawn_conn(int fd) {
-    async_task *nt;
+/* A task for the connection accepted into *sock, which moves into its frame, with its
+   buffers, on the live list: 0, or an error and sock is closed (ASYNC_ENOMEM: no task
+   or buffers; a failed move, which epoll_ctl can make, leaves the task no socket: it
+   ends at once). Nothing runs before we return: the new frame is ours to fill. */
+static int conn_start(async_io *sock, const async_addr *peer) {
+    async_task *h;
     conn *c;
     char *buf = malloc(RBUF + WBUF);
-    if (!buf) {
-        close(fd);
-        return;
-    }
-    if (async_joinset_spawn_alloc(&srv.conns, conn_run, sizeof(conn), "conn", &nt) < 0) {
+    int rc;
+    (void)peer;
+    if (!buf || async_joinset_spawn_alloc(&srv.conns, conn_run, sizeof(conn), "conn",
+                                          &h) < 0) {
         free(buf);
-        close(fd);
-        return;
+        async_io_close(sock);
+        return ASYNC_ENOMEM;
     }
-    /* nothing runs before we return: the frame is ours to fill */
-    c = (conn *)nt;
+    c = (conn *)h;
     c->file_fd = -1;
     c->rbuf = buf;
     c->wbuf = buf + RBUF;
-    if (async_io_register(&srv.rt, &c->io, fd) < 0) {
-        close(fd);                      /* the task finds its io closed and ends */
-        return;
+    if ((rc = async_io_move(&c->io, sock)) < 0) {
+        async_io_close(sock);           /* the task finds its io closed and ends */
+        return rc;
     }
     c->linked = 1;
     c->next = srv.live;
     if (srv.live) srv.live->prev = c;
     srv.live = c;
     srv.nconn++;
+    srv.accepted++;
+    return 0;
 }
 
 static int acceptor_run(async_task *t) {
-    acceptor *f = (acceptor *)t;
+    acceptor_frame *f = (acceptor_frame *)t;
     ASYNC_BEGIN(t);
     for (;;) {
         ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
                                 async_cancel_token_wait(t, &srv.root, &f->w[0]));
             ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&srv.conns) > 0, f->rc[1],
-                                async_joinset_join_next(t, &srv.conns, &f->w[1], &f->got,
+                                async_joinset_join_next(t, &srv.conns, &f->w[1], &f->done,
                                                         &f->result));
+            /* always: at the cap a client is accepted and refused, not left waiting */
             ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
-                                async_io_ready(t, &srv.lis, &f->w[2], ASYNC_IO_READ));
+                                async_sock_accept(t, &f->lis, &f->w[2], &f->sock, &f->peer));
         ASYNC_SELECT_END(&f->sel);
-        if (f->sel.winner == 0) break;  /* shutdown */
-        if (f->sel.winner != 2) continue;
-        if (f->rc[2] < 0) ASYNC_RETURN(f->rc[2]);
-        f->backoff = 0;
-        for (f->i = 0; f->i < ACCEPT_BURST; f->i++) {
-            int fd;
-#ifdef __linux__
-            fd = accept4(async_io_fd(&srv.lis), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-#else
-            fd = accept(async_io_fd(&srv.lis), NULL, NULL);
-            if (fd >= 0) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-#endif
-            if (fd < 0) {
-                if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    async_io_clear_ready(&srv.lis, ASYNC_IO_READ);
-                } else {                /* EMFILE, ENFILE, ENOBUFS...: retry later */
-                    f->backoff = 1;
-                }
-                break;
-            }
-            if (srv.nconn >= srv.max_conn) {
-                refuse(fd);             /* over the cap: 503 at once */
-                srv.refused++;
-                if (!srv.full_logged++)
-                    fprintf(stderr, "httpd: %d connections, the cap: answering 503\n",
-                            srv.max_conn);
-                continue;
-            }
-            srv.full_logged = 0;
-            srv.accepted++;
-            spawn_conn(fd);
+        if (f->sel.winner == 0) break;  /* shutdown: stop accepting */
+        if (f->sel.winner != 2) continue;       /* a connection was reaped */
+        if (f->rc[2] == 0 && at_cap()) {
+            refuse(&f->sock);
+            if (!f->full_logged++)
+                fprintf(stderr, "httpd: %d connections, the cap: answering 503\n",
+                        srv.max_conn);
+            continue;
         }
-        /* the listener stays ready: retrying at once would spin */
-        if (f->backoff) ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(50)));
+        if (f->rc[2] == 0) f->rc[2] = conn_start(&f->sock, &f->peer);
+        if (f->rc[2] == 0) {
+            f->full_logged = f->backoff_logged = 0;
+            continue;
+        }
+        /* out of descriptors or of memory: say it once, retry later */
+        if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE || f->rc[2] == -ENOBUFS ||
+            f->rc[2] == -ENOMEM) {
+            if (!f->backoff_logged++)
+                fprintf(stderr, "httpd: accept: %s, backing off\n", async_strerror(f->rc[2]));
+        } else {
+            fprintf(stderr, "httpd: accept: %s\n", async_strerror(f->rc[2]));
+        }
+        ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
     }
     ASYNC_CLEANUP();
-    /* stop accepting; connections idle between requests end now, the others finish
-       the requests they have (srv.stopping) or are aborted after the grace period */
+    async_io_close(&f->sock);
+    async_io_close(&f->lis);            /* new clients are refused from now */
+    /* connections idle between requests end now, the others finish the requests they
+       have (srv.stopping) or are aborted after the grace period */
     srv.stopping = 1;
-    async_io_close(&srv.lis);
     {
         conn *c;
         for (c = srv.live; c; c = c->next)
@@ -781,7 +780,7 @@ static int acceptor_run(async_task *t) {
 
 typedef struct {
     async_task task;
-    acceptor acc;
+    acceptor_frame acc;
     int rc;
 } main_frame;
 
@@ -939,8 +938,8 @@ int main(int argc, char **argv) {
     }
     snprintf(text, sizeof text, "127.0.0.1:%ld", port);
     if ((rc = async_addr_parse(&a, text)) < 0 ||
-        (rc = async_sock_listen(&srv.rt, &srv.lis, &a, NULL)) < 0 ||
-        (rc = async_sock_local_addr(&srv.lis, &bound)) < 0) {
+        (rc = async_sock_listen(&srv.rt, &m.acc.lis, &a, NULL)) < 0 ||
+        (rc = async_sock_local_addr(&m.acc.lis, &bound)) < 0) {
         fprintf(stderr, "httpd: listen on %s: %s\n", text, async_strerror(rc));
         return 1;
     }

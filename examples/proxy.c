@@ -26,7 +26,8 @@
    that plus the idle timeout as its deadline, and when it passes but the other
    direction has read since, it just reads on. Each write is bounded by the timeout.
 
-   The acceptor, the EMFILE backoff and the shutdown are those of echo.c: SIGINT or
+   The acceptor, the EMFILE backoff and the shutdown are echo.c's (the same acceptor
+   in echo, chat, proxy and httpd): SIGINT or
    SIGTERM stop accepting, sessions get 2 s to end, the rest are aborted, exit 0. */
 #ifdef __linux__
 #define ASYNC_USE_EPOLL
@@ -98,13 +99,12 @@ typedef struct {
     async_join js;
     copy_frame c2u, u2c;
     async_time last;                            /* the last read, either way */
-    int ready, rc, k, rcs[2];
+    int rc, k, rcs[2];
 } session;
 
 static int session_run(async_task *t) {
     session *f = (session *)t;
     ASYNC_BEGIN(t);
-    ASYNC_WAIT_UNTIL(f->ready);                 /* the acceptor fills f->client */
     f->rc = ASYNC_ENOTFOUND;
     for (f->k = 0; f->k < nupstream; f->k++) {
         ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, ASYNC_MS(CONNECT_MS),
@@ -133,75 +133,92 @@ static int session_run(async_task *t) {
     ASYNC_END(0);
 }
 
-/* ---- the acceptor (as in echo.c) --------------------------------------------------- */
+/* ---- the acceptor (the same in echo, chat, proxy and httpd) ------------------------ */
 typedef struct {
     async_task task;
-    async_io lis;
+    async_io lis, sock;                         /* sock: accepted, not handed over yet */
+    async_addr peer;
     async_select sel;
     async_waiter w[3];
     async_timer timer;
-    session *next;                              /* spawned, waiting for its client */
-    async_task *done, *h;
-    int rc[3], result, emfile_logged, full_logged;
+    async_task *done;
+    int rc[3], result, backoff_logged, full_logged;
 } acceptor_frame;
+
+/* The sessions at once are at the cap. */
+static int at_cap(void) {
+    return async_joinset_len(&sessions) >= max_conns;
+}
+
+/* At the cap: closed at once (the client sees EOF), not left waiting. */
+static void refuse(async_io *sock) {
+    async_io_close(sock);
+}
+
+/* A session task for the client accepted into *sock, which moves into its frame: 0,
+   or an error and sock is closed (ASYNC_ENOMEM: no task; a failed move, which
+   epoll_ctl can make, leaves the task no socket: it ends at once). Nothing runs before
+   we return: the new frame is ours to fill. */
+static int conn_start(async_io *sock, const async_addr *peer) {
+    async_task *h;
+    session *c;
+    int rc;
+    if (async_joinset_spawn_alloc(&sessions, session_run, sizeof(session), "session",
+                                  &h) < 0) {
+        async_io_close(sock);
+        return ASYNC_ENOMEM;
+    }
+    c = (session *)h;
+    if ((rc = async_io_move(&c->client, sock)) < 0) {
+        async_io_close(sock);
+        return rc;
+    }
+    c->peer = *peer;
+    async_sock_nodelay(&c->client, 1);
+    return 0;
+}
 
 static int acceptor_run(async_task *t) {
     acceptor_frame *f = (acceptor_frame *)t;
     ASYNC_BEGIN(t);
     for (;;) {
-        if (!f->next) {
-            if (async_joinset_spawn_alloc(&sessions, session_run, sizeof(session),
-                                          "session", &f->h) < 0) {
-                fprintf(stderr, "proxy: out of memory for a session, retrying\n");
-                ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
-                if (async_cancel_token_is_cancelled(&root)) break;
-                continue;
-            }
-            f->next = (session *)f->h;
-        }
         ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
                                 async_cancel_token_wait(t, &root, &f->w[0]));
-            ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&sessions) > 1, f->rc[1],
+            ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&sessions) > 0, f->rc[1],
                                 async_joinset_join_next(t, &sessions, &f->w[1], &f->done,
                                                         &f->result));
+            /* always: at the cap a client is accepted and refused, not left waiting */
             ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
-                                async_sock_accept(t, &f->lis, &f->w[2], &f->next->client,
-                                                  &f->next->peer));
+                                async_sock_accept(t, &f->lis, &f->w[2], &f->sock, &f->peer));
         ASYNC_SELECT_END(&f->sel);
-        if (f->sel.winner == 0) break;
-        if (f->sel.winner != 2) continue;
-        if (f->rc[2] == 0 && async_joinset_len(&sessions) - 1 >= max_conns) {
-            async_io_close(&f->next->client);   /* at the cap: closed at once */
+        if (f->sel.winner == 0) break;          /* shutdown: stop accepting */
+        if (f->sel.winner != 2) continue;       /* a session was reaped */
+        if (f->rc[2] == 0 && at_cap()) {
+            refuse(&f->sock);
             if (!f->full_logged++)
                 fprintf(stderr, "proxy: %ld sessions, the cap: refusing new clients\n",
                         max_conns);
             continue;
         }
+        if (f->rc[2] == 0) f->rc[2] = conn_start(&f->sock, &f->peer);
         if (f->rc[2] == 0) {
-            f->full_logged = 0;
-            async_sock_nodelay(&f->next->client, 1);
-            f->next->ready = 1;
-            async_task_wake(&f->next->task);
-            f->next = NULL;
-            f->emfile_logged = 0;
+            f->full_logged = f->backoff_logged = 0;
             continue;
         }
-        /* out of descriptors or of memory for a socket: say it once, retry later */
+        /* out of descriptors or of memory: say it once, retry later */
         if (f->rc[2] == -EMFILE || f->rc[2] == -ENFILE || f->rc[2] == -ENOBUFS ||
             f->rc[2] == -ENOMEM) {
-            if (!f->emfile_logged++)
-                fprintf(stderr, "proxy: accept: %s, backing off\n",
-                        async_strerror(f->rc[2]));
+            if (!f->backoff_logged++)
+                fprintf(stderr, "proxy: accept: %s, backing off\n", async_strerror(f->rc[2]));
         } else {
             fprintf(stderr, "proxy: accept: %s\n", async_strerror(f->rc[2]));
         }
         ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
     }
     ASYNC_CLEANUP();
-    if (f->next) async_task_abort(&f->next->task);
-    f->next = NULL;
-    async_io_close(&f->lis);
+    async_io_close(&f->sock);
+    async_io_close(&f->lis);                    /* new clients are refused from now */
     ASYNC_END(0);
 }
 
