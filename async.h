@@ -2256,9 +2256,10 @@ ASYNC_API async_time async__deadline_after(async_task *t, async_time duration);
 ASYNC_API void async__timer_arm(async_task *t, async_timer *timer, async_time deadline);
 ASYNC_API void async__timer_disarm(async_timer *timer);
 
-static inline int async_task_cancelling(const async_task *t) {
-    return (t->flags & ASYNC__F_CANCELLING) != 0;
-}
+/* The one test of cancel mode, inside the library (async_task_cancelling is its
+   public form). */
+#define ASYNC__CANCELLING(t) (((t)->flags & ASYNC__F_CANCELLING) != 0)
+static inline int async_task_cancelling(const async_task *t) { return ASYNC__CANCELLING(t); }
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ASYNC__MEMCPY(d, s, n) __builtin_memcpy((d), (s), (n))
@@ -2350,7 +2351,7 @@ static inline int async__mpsc_park(async_task *t, async_mpsc *c, async_waiter *w
                                    size_t size) {
     if (!t || !c || !w) return 0;
     if (c->len || c->rx_size != size || w->state || !c->senders || c->rx_closed ||
-        (t->flags & ASYNC__F_CANCELLING))
+        ASYNC__CANCELLING(t))
         return 0;
     async__wq_push(&c->recv_q, w, t);
     return 1;
@@ -3224,7 +3225,7 @@ static int async__coop(async_task *t) {
    poll function of the user's that does not is not made to yield in cancel mode. */
 ASYNC_DEF int async_consume_budget(async_task *t) {
     if (!t) return 0;
-    return (t->flags & ASYNC__F_CANCELLING) ? 1 : async__coop(t);
+    return ASYNC__CANCELLING(t) ? 1 : async__coop(t);
 }
 
 static void async__free_task(async_task *t) {
@@ -3737,7 +3738,7 @@ ASYNC_DEF int async_task_spawn_alloc(async_runtime *rt, async_task_fn fn, size_t
 ASYNC_DEF int async_task_join(async_task *self, async_task *child) {
     int rc;
     if (!self || !child || child == self) return ASYNC_EINVAL;
-    if (self->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(self)) {
         if (child->state != ASYNC_TASK_DONE && child->u.joiner == self) child->u.joiner = NULL;
         return ASYNC_ECANCELED;
     }
@@ -3912,7 +3913,7 @@ static void async__waker_disarm(async_waker *w, async_task *t) {
 
 ASYNC_DEF int async_waker_wait(async_task *t, async_waker *w) {
     if (!t || !w || !w->rt) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         if (w->task == t) {
             w->task = NULL;
             w->rt->armed_wakers--;
@@ -4176,7 +4177,7 @@ ASYNC_DEF int async_time_advance(async_runtime *rt, async_time duration) {
 
 ASYNC_DEF int async_sleep_until(async_task *t, async_timer *tm, async_time deadline) {
     if (!t || !tm) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         async__timer_disarm(tm);
         return ASYNC_ECANCELED;
     }
@@ -4193,7 +4194,7 @@ ASYNC_DEF int async_sleep_until(async_task *t, async_timer *tm, async_time deadl
 
 ASYNC_DEF int async_sleep(async_task *t, async_timer *tm, async_time duration) {
     if (!t || !tm) return ASYNC_EINVAL;
-    if (tm->state != ASYNC__TM_IDLE || (t->flags & ASYNC__F_CANCELLING))
+    if (tm->state != ASYNC__TM_IDLE || ASYNC__CANCELLING(t))
         return async_sleep_until(t, tm, 0);
     return async_sleep_until(t, tm, async__sat_add(async_time_now(t->rt), duration));
 }
@@ -4257,7 +4258,7 @@ ASYNC_DEF int async_interval_tick(async_task *t, async_interval *iv, async_time 
     int rc;
     async_time now, tick, next;
     if (!t || !iv || iv->period == 0) return ASYNC_EINVAL;
-    if (!(t->flags & ASYNC__F_CANCELLING) && iv->started != 1) {
+    if (!ASYNC__CANCELLING(t) && iv->started != 1) {
         now = async_time_now(t->rt);
         iv->next = iv->started == 2 ? async__sat_add(now, iv->period) : now;
         iv->started = 1;
@@ -4337,7 +4338,7 @@ ASYNC__HOT static void async__permits_release(async_waitq *q, size_t *used, size
 
 ASYNC__HOT static int async__permits_acquire(async_task *t, async_waitq *q, size_t *used,
                                              size_t max, int closed, async_waiter *w, size_t n) {
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         /* Give back what was handed over, so nothing leaks and the next waiter moves. */
         if (w->state == ASYNC__W_WAITING) {
             async__wq_unlink(q, w);
@@ -4584,7 +4585,7 @@ ASYNC_DEF int async_notify_enable(async_task *t, async_notify *n, async_waiter *
 
 ASYNC_DEF int async_notify_wait(async_task *t, async_notify *n, async_waiter *w) {
     if (!t || !n || !w) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         if (w->state == ASYNC__W_WAITING) async__wq_unlink(&n->q, w);
         else if (w->state == ASYNC__W_READY && w->kind == ASYNC__NOTIFY_ONE)
             async_notify_one(n);                /* chosen but not observed: pass it on */
@@ -4641,7 +4642,7 @@ ASYNC_DEF int async_barrier_init(async_barrier *b, uint32_t parties) {
 ASYNC_DEF int async_barrier_wait(async_task *t, async_barrier *b, async_waiter *w) {
     uint32_t parties;
     if (!t || !b || !w) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         if (w->state == ASYNC__W_WAITING) {
             async__wq_unlink(&b->q, w);
             b->count--;
@@ -4714,7 +4715,7 @@ ASYNC_DEF int async_cancel_token_is_cancelled(const async_cancel_token *tok) {
 
 ASYNC_DEF int async_cancel_token_wait(async_task *t, async_cancel_token *tok, async_waiter *w) {
     if (!t || !tok || !w) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         if (w->state == ASYNC__W_WAITING) async__wq_unlink(&tok->q, w);
         w->state = ASYNC__W_IDLE;
         return ASYNC_ECANCELED;
@@ -4929,7 +4930,7 @@ ASYNC_DEF int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w) 
     int rc;
     if (!t || !c || !w) return ASYNC_EINVAL;
     if (!c->cap) {                              /* unbounded: never waits */
-        if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+        if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
         if (c->rx_closed) return ASYNC_ECLOSED;
         c->used++;
         return 0;
@@ -4945,7 +4946,7 @@ ASYNC__COLD static int async__mpsc_send_slow(async_task *t, async_mpsc *c, async
     if (!item && c && c->item_size) return ASYNC_EINVAL;
     if (!t || !c || !w) return ASYNC_EINVAL;
     if (!c->cap) {
-        if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+        if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
         if (c->rx_closed) return ASYNC_ECLOSED;
         c->used++;
         rc = async__mpsc_put(c, item);
@@ -5013,7 +5014,7 @@ static void async__mpsc_rx_reset(async_mpsc *c, async_waiter *w) {
     w->state = ASYNC__W_IDLE;
 }
 static int async__mpsc_rx_ready(async_task *t, async_mpsc *c, async_waiter *w) {
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;   /* nothing taken */
+    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;   /* nothing taken */
     if (c->len) return async__coop(t) ? 1 : ASYNC_PENDING;
     if (async__mpsc_ended(c)) return ASYNC_ECLOSED;
     async__wq_push(&c->recv_q, w, t);
@@ -5051,7 +5052,7 @@ ASYNC_DEF int async_mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w
     int rc;
     if (!t || !c || !w || (!items && c->item_size && limit)) return ASYNC_EINVAL;
     async__mpsc_rx_reset(c, w);
-    if (!limit) return (t->flags & ASYNC__F_CANCELLING) ? ASYNC_ECANCELED : 0;
+    if (!limit) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : 0;
     if ((rc = async__mpsc_rx_ready(t, c, w)) != 1) return rc;
     if (limit > (size_t)INT_MAX) limit = (size_t)INT_MAX;
     k = c->len < limit ? c->len : limit;
@@ -5106,7 +5107,7 @@ ASYNC_DEF int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w) {
     if (!t || !c || !w) return ASYNC_EINVAL;
     if (w->state == ASYNC__W_WAITING) async__wq_unlink(&c->closed_q, w);
     w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
     if (c->rx_closed) return 0;
     async__wq_push(&c->closed_q, w, t);
     return ASYNC_PENDING;
@@ -5187,7 +5188,7 @@ ASYNC_DEF int async_oneshot_recv(async_task *t, async_oneshot *o, async_waiter *
     if (!t || !o || !w || (!item && o->item_size)) return ASYNC_EINVAL;
     if (w->state == ASYNC__W_WAITING) async__wq_unlink(&o->rx_q, w);
     w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
     if (o->state == ASYNC__ONESHOT_TAKEN) return ASYNC_ESTATE;    /* polled after completion */
     rc = async__oneshot_take(o, item);
     if (rc != ASYNC_EAGAIN) {
@@ -5232,7 +5233,7 @@ ASYNC_DEF int async_oneshot_closed(async_task *t, async_oneshot *o, async_waiter
     if (!t || !o || !w) return ASYNC_EINVAL;
     if (w->state == ASYNC__W_WAITING) async__wq_unlink(&o->closed_q, w);
     w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
     if (o->rx_closed) return 0;
     async__wq_push(&o->closed_q, w, t);
     return ASYNC_PENDING;
@@ -5331,7 +5332,7 @@ ASYNC_DEF int async_broadcast_recv(async_task *t, async_broadcast_rx *rx, async_
     if (!t || !rx || !rx->ch || !w || (!item && rx->ch->item_size)) return ASYNC_EINVAL;
     if (w->state == ASYNC__W_WAITING) async__wq_unlink(&rx->ch->q, w);
     w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
     if (rx->next != rx->ch->tail && !async__coop(t)) return ASYNC_PENDING;
     rc = async__broadcast_take(rx, item);
     if (rc != ASYNC_EAGAIN) return rc;
@@ -5484,7 +5485,7 @@ ASYNC_DEF int async_watch_changed(async_task *t, async_watch_rx *rx, async_waite
     ch = rx->ch;
     if (w->state == ASYNC__W_WAITING) async__wq_unlink(&ch->q, w);
     w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
     if (rx->seen != ch->version) {
         if (!async__coop(t)) return ASYNC_PENDING;
         rx->seen = ch->version;
@@ -5538,7 +5539,7 @@ ASYNC_DEF void async__combo_restart(async_task *t, async_select *s) {
     s->k = 0;
     s->ci = 0;
     s->cancel = 0;
-    s->flags = (uint8_t)((s->flags & ~0xF0u) | (t->flags & ASYNC__F_CANCELLING ? 0x10u : 0u));
+    s->flags = (uint8_t)((s->flags & ~0xF0u) | (ASYNC__CANCELLING(t) ? 0x10u : 0u));
     if (s->mode & ASYNC_SELECT_BIASED) {
         s->start = 0;
     } else if (s->flags & ASYNC__COMBO_JOIN) {
@@ -5644,7 +5645,7 @@ ASYNC_DEF int async__combo_finish(async_task *t, async_select *s) {
 }
 
 ASYNC_DEF int async__timer_wait(async_task *t, async_timer *tm) {
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         async__timer_disarm(tm);
         return ASYNC_ECANCELED;
     }
@@ -5734,7 +5735,7 @@ ASYNC_DEF int async_joinset_join_next(async_task *t, async_joinset *js, async_wa
     if (!t || !js || !w || !js->rt) return ASYNC_EINVAL;
     if (w->state == ASYNC__W_WAITING) async__wq_unlink(&js->q, w);
     w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
     async__joinset_release_last(js);
     if (js->ring) {
         if (js->count && js->ring[js->head]->state == ASYNC_TASK_DONE) m = js->ring[js->head];
@@ -6006,10 +6007,10 @@ ASYNC_DEF int async_bulkhead_enter(async_task *t, async_bulkhead *b, async_waite
     int rc, was_waiting;
     if (!t || !b || !w) return ASYNC_EINVAL;
     was_waiting = w->state != ASYNC__W_IDLE;
-    if (!was_waiting && !(t->flags & ASYNC__F_CANCELLING) &&
+    if (!was_waiting && !ASYNC__CANCELLING(t) &&
         async_semaphore_try_acquire(&b->sem, 1) != 0) {
         if (b->queued >= b->max_queue) return ASYNC_EREJECTED;
-    } else if (!was_waiting && !(t->flags & ASYNC__F_CANCELLING)) {
+    } else if (!was_waiting && !ASYNC__CANCELLING(t)) {
         return 0;                               /* got a slot at once */
     }
     rc = async_semaphore_acquire(t, &b->sem, w);
@@ -6028,8 +6029,6 @@ ASYNC_DEF int async_bulkhead_leave(async_bulkhead *b) {
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>streams
-
-#define ASYNC__CANCELLING(t) ((t)->flags & ASYNC__F_CANCELLING)
 
 /* Poll a stream, fused: after its end it stays ended without being polled; in
    cancel mode an ended stream has nothing to cancel. */
@@ -7272,7 +7271,7 @@ ASYNC_DEF int async_io_fd(const async_io *io) {
    or out of budget), ASYNC_ECANCELED, ASYNC_ECLOSED. */
 static int async__io_enter(async_task *t, async_io *io, async_waiter *w, int dir) {
     async_waitq *q = dir == ASYNC_IO_READ ? &io->rq : &io->wq;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         if (w->state == ASYNC__W_WAITING) async__io_unwait(io, q, w, dir);
         w->state = ASYNC__W_IDLE;
         return ASYNC_ECANCELED;
@@ -7378,7 +7377,7 @@ ASYNC_DEF int async_io_read_exact(async_task *t, async_io *io, async_waiter *w, 
                                   size_t len) {
     int rc;
     if (!t || !io || !w || (!buf && len) || len > INT_MAX) return ASYNC_EINVAL;
-    if (!len && !(t->flags & ASYNC__F_CANCELLING)) return 0;
+    if (!len && !ASYNC__CANCELLING(t)) return 0;
     for (;;) {
         rc = async_io_read(t, io, w, (char *)buf + w->got, len - w->got);
         if (rc == ASYNC_PENDING) return rc;
@@ -7398,7 +7397,7 @@ ASYNC_DEF int async_io_write_all(async_task *t, async_io *io, async_waiter *w,
                                  const void *buf, size_t len) {
     int rc;
     if (!t || !io || !w || (!buf && len) || len > INT_MAX) return ASYNC_EINVAL;
-    if (!len && !(t->flags & ASYNC__F_CANCELLING)) return 0;
+    if (!len && !ASYNC__CANCELLING(t)) return 0;
     for (;;) {
         rc = async_io_write(t, io, w, (const char *)buf + w->got, len - w->got);
         if (rc == ASYNC_PENDING) return rc;
@@ -7649,7 +7648,7 @@ ASYNC_DEF int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, a
                                 async_addr *peer) {
     int rc;
     if (!t || !lis || !w || !conn || conn == lis) return ASYNC_EINVAL;
-    if ((conn->flags & ASYNC__IO_REG) && conn->rt && !(t->flags & ASYNC__F_CANCELLING))
+    if ((conn->flags & ASYNC__IO_REG) && conn->rt && !ASYNC__CANCELLING(t))
         return ASYNC_EBUSY;
     while ((rc = async__io_enter(t, lis, w, ASYNC_IO_READ)) == 1) {
         async_addr a;
@@ -7695,7 +7694,7 @@ ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
     if (!t || !io || !w) return ASYNC_EINVAL;
     if (!(io->flags & ASYNC__IO_REG) || !io->rt) {
         int f, fd, r;
-        if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+        if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
         if ((f = async__check_addr(a)) < 0) return f;
         if ((fd = async__socket(f, SOCK_STREAM)) < 0) return fd;
         if ((rc = async__io_add(t->rt, io, fd, 1)) < 0) {
@@ -7718,7 +7717,7 @@ ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
         io->flags |= ASYNC__IO_CONNECTING;
         io->ready = (uint8_t)(io->ready & ~ASYNC_IO_WRITE);
     } else if (!(io->flags & ASYNC__IO_CONNECTING)) {
-        return (t->flags & ASYNC__F_CANCELLING) ? ASYNC_ECANCELED : ASYNC_EBUSY;
+        return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : ASYNC_EBUSY;
     }
     rc = async__io_enter(t, io, w, ASYNC_IO_WRITE);
     if (rc == ASYNC_PENDING) return rc;
@@ -7835,8 +7834,8 @@ ASYNC_DEF int async_bufreader_init(async_bufreader *r, async_io *io, void *buf, 
 ASYNC_DEF int async_bufreader_fill(async_task *t, async_bufreader *r, async_waiter *w) {
     int n;
     if (!t || !r || !w || !r->buf) return ASYNC_EINVAL;
-    if (r->end > r->start && !(t->flags & ASYNC__F_CANCELLING)) return (int)(r->end - r->start);
-    if (r->eof && !(t->flags & ASYNC__F_CANCELLING)) return 0;
+    if (r->end > r->start && !ASYNC__CANCELLING(t)) return (int)(r->end - r->start);
+    if (r->eof && !ASYNC__CANCELLING(t)) return 0;
     if (r->start == r->end) r->start = r->end = 0;
     n = async_io_read(t, r->io, w, r->buf + r->end, r->cap - r->end);
     if (n > 0) r->end += (size_t)n;
@@ -7872,7 +7871,7 @@ static void async__bufreader_compact(async_bufreader *r) {
 ASYNC_DEF int async_bufreader_fill_more(async_task *t, async_bufreader *r, async_waiter *w) {
     int n;
     if (!t || !r || !w || !r->buf) return ASYNC_EINVAL;
-    if (!(t->flags & ASYNC__F_CANCELLING)) {
+    if (!ASYNC__CANCELLING(t)) {
         if (r->eof) return 0;
         async__bufreader_compact(r);
         if (r->end == r->cap) return ASYNC_ELIMIT;
@@ -7961,7 +7960,7 @@ ASYNC_DEF int async_bufwriter_init(async_bufwriter *wr, async_io *io, void *buf,
 /* op: writes out everything buffered. Cancel safe: what is not written yet stays. */
 ASYNC_DEF int async_bufwriter_flush(async_task *t, async_bufwriter *wr, async_waiter *w) {
     if (!t || !wr || !w) return ASYNC_EINVAL;
-    while (wr->done < wr->len || (t->flags & ASYNC__F_CANCELLING)) {
+    while (wr->done < wr->len || ASYNC__CANCELLING(t)) {
         int n = async_io_write(t, wr->io, w, wr->buf + wr->done, wr->len - wr->done);
         if (n < 0) return n;
         wr->done += (size_t)n;
@@ -7976,12 +7975,12 @@ ASYNC_DEF int async_bufwriter_write(async_task *t, async_bufwriter *wr, async_wa
                                     const void *data, size_t len) {
     int rc;
     if (!t || !wr || !w || (!data && len) || len > INT_MAX) return ASYNC_EINVAL;
-    if (!(t->flags & ASYNC__F_CANCELLING) && w->got == 0 && len <= wr->cap - wr->len) {
+    if (!ASYNC__CANCELLING(t) && w->got == 0 && len <= wr->cap - wr->len) {
         async__memcpy(wr->buf + wr->len, data, len);
         wr->len += len;
         return (int)len;
     }
-    if (w->got == 0 && (wr->len > wr->done || (t->flags & ASYNC__F_CANCELLING))) {
+    if (w->got == 0 && (wr->len > wr->done || ASYNC__CANCELLING(t))) {
         rc = async_bufwriter_flush(t, wr, w);
         if (rc < 0) return rc;
     }
@@ -8101,7 +8100,7 @@ ASYNC_DEF int async_signal_init(async_signal *s, async_runtime *rt, int signo) {
 ASYNC_DEF int async_signal_recv(async_task *t, async_signal *s) {
     int rc;
     if (!t || !s || s->slot < 0) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) return async_waker_wait(t, &s->waker);
+    if (ASYNC__CANCELLING(t)) return async_waker_wait(t, &s->waker);
     for (;;) {
         uint32_t g = (uint32_t)ASYNC__LOAD(&async__sig_gen[s->signo]);
         if (g != s->seen) {
@@ -8311,7 +8310,7 @@ ASYNC_DEF int async_child_try_wait(async_child *c) {
 ASYNC_DEF int async_child_wait(async_task *t, async_child *c) {
     int rc;
     if (!t || !c || c->pid <= 0) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) return async_signal_recv(t, &c->sigchld);
+    if (ASYNC__CANCELLING(t)) return async_signal_recv(t, &c->sigchld);
     for (;;) {
         rc = async_child_try_wait(c);
         if (rc == 1) {
@@ -8751,7 +8750,7 @@ ASYNC_DEF int async_inbox_close(async_inbox *q) {
 ASYNC_DEF int async_inbox_recv(async_task *t, async_inbox *q, void *item) {
     int rc;
     if (!t || !q || !q->impl || !item) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) return async_waker_wait(t, &q->waker);
+    if (ASYNC__CANCELLING(t)) return async_waker_wait(t, &q->waker);
     for (;;) {
         async__inbox_impl *qi = q->impl;
         int closed;
@@ -8891,7 +8890,7 @@ static int async__req_await(async_task *t, async_pool *p, async_blocking *job,
     job->dropped = async__req_free;
     rc = async_spawn_blocking(t, p, job, async__req_run, *req);
     if (rc == ASYNC_PENDING) return rc;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         *req = NULL;                    /* spawn_blocking dropped it (or the thread will) */
         return rc;
     }
@@ -8903,7 +8902,7 @@ ASYNC_DEF int async_resolve(async_task *t, async_pool *p, async_resolve_op *r, c
                             const char *service, async_addr *out, int max) {
     int rc, done, i;
     if (!t || !p || !r || !out || max <= 0 || (!host && !service)) return ASYNC_EINVAL;
-    if (!r->req && !(t->flags & ASYNC__F_CANCELLING)) {
+    if (!r->req && !ASYNC__CANCELLING(t)) {
         size_t hl = host ? strlen(host) + 1 : 0, sl = service ? strlen(service) + 1 : 0;
         size_t al = (size_t)max * sizeof(async_addr);
         async__req *q;
@@ -8930,7 +8929,7 @@ ASYNC_DEF int async_file_open(async_task *t, async_pool *p, async_file_op *op,
                               const char *path, int flags, int mode) {
     int rc, done;
     if (!t || !p || !op || !path) return ASYNC_EINVAL;
-    if (!op->req && !(t->flags & ASYNC__F_CANCELLING)) {
+    if (!op->req && !ASYNC__CANCELLING(t)) {
         size_t pl = strlen(path) + 1;
         if (!(op->req = async__req_new(ASYNC__REQ_OPEN, pl))) return ASYNC_ENOMEM;
         op->req->a = (char *)op->req->data;
@@ -8951,7 +8950,7 @@ static int async__file_rw(async_task *t, async_pool *p, async_file_op *op, int k
     int rc, done;
     if (!t || !p || !op || fd < 0 || (!buf && len)) return ASYNC_EINVAL;
     if (len > ASYNC__FILE_MAX) len = ASYNC__FILE_MAX;
-    if (!op->req && !(t->flags & ASYNC__F_CANCELLING)) {
+    if (!op->req && !ASYNC__CANCELLING(t)) {
         if (!(op->req = async__req_new(kind, len))) return ASYNC_ENOMEM;
         op->req->fd = fd;
         op->req->len = len;
@@ -9022,7 +9021,7 @@ ASYNC_DEF int async_shutdown_run(async_task *t, async_shutdown *sd) {
     async_task *async__t = t;           /* for ASYNC__CANCEL_OP */
     int rc;
     if (!t || !sd || sd->sigint.slot < 0) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         if (sd->phase == ASYNC__SD_WAIT) {
             async__waker_disarm(&sd->sigint.waker, t);
             async__waker_disarm(&sd->sigterm.waker, t);
