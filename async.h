@@ -3221,6 +3221,52 @@ static int async__coop(async_task *t) {
     return 0;
 }
 
+/* The one wait queue: FIFO, O(1) push (async__wq_push, inline in the declarations
+   for the typed fast paths) and unlink, zero means empty. */
+static void async__wq_unlink(async_waitq *q, async_waiter *w) {
+    if (w->next == w) {
+        q->head = NULL;
+    } else {
+        w->prev->next = w->next;
+        w->next->prev = w->prev;
+        if (q->head == w) q->head = w->next;
+    }
+    w->next = w->prev = NULL;
+}
+/* Unlink w, mark it ready (or closed), wake its task. */
+static void async__wq_ready(async_waitq *q, async_waiter *w, uint8_t state) {
+    async__wq_unlink(q, w);
+    w->state = state;
+    async__wake(w->task);
+}
+static void async__wq_ready_all(async_waitq *q, uint8_t state, uint8_t kind) {
+    while (q->head) {
+        q->head->kind = kind;
+        async__wq_ready(q, q->head, state);
+    }
+}
+
+/* The one wait prologue: every operation that waits in a queue q with its waiter w
+   starts so, in one order, cancellation first. In cancel mode w leaves q (where it
+   waits there) and goes idle, and the result is ASYNC_ECANCELED: an aborted waiter
+   takes nothing, and what a woken one was handed (*was == ASYNC__W_READY: permits,
+   a chosen notification) the caller gives back before it returns. Else the result
+   is 0 and *was the state w had; with `again`, w leaves q and goes idle too (the
+   operation looks at its object afresh and queues w again if it must still wait:
+   the queues woken whole), without it w keeps its place (the queues served in
+   order, whose waiters are handed what they wait for). */
+static inline int async__wait_begin(async_task *t, async_waitq *q, async_waiter *w, int again,
+                                    uint8_t *was) {
+    uint8_t state = w->state;
+    int cancelling = ASYNC__CANCELLING(t);
+    if (was) *was = state;
+    if (cancelling || again) {
+        if (state == ASYNC__W_WAITING) async__wq_unlink(q, w);
+        w->state = ASYNC__W_IDLE;
+    }
+    return cancelling ? ASYNC_ECANCELED : 0;
+}
+
 /* Operations look at cancel mode before they spend budget (there is none then); a
    poll function of the user's that does not is not made to yield in cancel mode. */
 ASYNC_DEF int async_consume_budget(async_task *t) {
@@ -4292,31 +4338,6 @@ ASYNC_DEF int async_interval_tick(async_task *t, async_interval *iv, async_time 
 
 enum { ASYNC__NOTIFY_ONE = 1, ASYNC__NOTIFY_ALL = 2 };
 
-/* The one wait queue: FIFO, O(1) push (async__wq_push, inline in the declarations
-   for the typed fast paths) and unlink, zero means empty. */
-static void async__wq_unlink(async_waitq *q, async_waiter *w) {
-    if (w->next == w) {
-        q->head = NULL;
-    } else {
-        w->prev->next = w->next;
-        w->next->prev = w->prev;
-        if (q->head == w) q->head = w->next;
-    }
-    w->next = w->prev = NULL;
-}
-/* Unlink w, mark it ready (or closed), wake its task. */
-static void async__wq_ready(async_waitq *q, async_waiter *w, uint8_t state) {
-    async__wq_unlink(q, w);
-    w->state = state;
-    async__wake(w->task);
-}
-static void async__wq_ready_all(async_waitq *q, uint8_t state, uint8_t kind) {
-    while (q->head) {
-        q->head->kind = kind;
-        async__wq_ready(q, q->head, state);
-    }
-}
-
 /* The FIFO permit core of Semaphore, Mutex and RwLock: `used` of `max` permits are
    out. Waiters are served strictly in order and released permits go straight to
    the head waiter, in parts if need be, so that a newcomer can never barge past a
@@ -4338,15 +4359,11 @@ ASYNC__HOT static void async__permits_release(async_waitq *q, size_t *used, size
 
 ASYNC__HOT static int async__permits_acquire(async_task *t, async_waitq *q, size_t *used,
                                              size_t max, int closed, async_waiter *w, size_t n) {
-    if (ASYNC__CANCELLING(t)) {
+    uint8_t was;
+    if (async__wait_begin(t, q, w, 0, &was) < 0) {
         /* Give back what was handed over, so nothing leaks and the next waiter moves. */
-        if (w->state == ASYNC__W_WAITING) {
-            async__wq_unlink(q, w);
-            if (w->got) async__permits_release(q, used, max, w->got);
-        } else if (w->state == ASYNC__W_READY) {
-            async__permits_release(q, used, max, w->want);
-        }
-        w->state = ASYNC__W_IDLE;
+        if (was == ASYNC__W_WAITING && w->got) async__permits_release(q, used, max, w->got);
+        else if (was == ASYNC__W_READY) async__permits_release(q, used, max, w->want);
         w->want = w->got = 0;
         return ASYNC_ECANCELED;
     }
@@ -4584,12 +4601,11 @@ ASYNC_DEF int async_notify_enable(async_task *t, async_notify *n, async_waiter *
 }
 
 ASYNC_DEF int async_notify_wait(async_task *t, async_notify *n, async_waiter *w) {
+    uint8_t was;
     if (!t || !n || !w) return ASYNC_EINVAL;
-    if (ASYNC__CANCELLING(t)) {
-        if (w->state == ASYNC__W_WAITING) async__wq_unlink(&n->q, w);
-        else if (w->state == ASYNC__W_READY && w->kind == ASYNC__NOTIFY_ONE)
+    if (async__wait_begin(t, &n->q, w, 0, &was) < 0) {
+        if (was == ASYNC__W_READY && w->kind == ASYNC__NOTIFY_ONE)
             async_notify_one(n);                /* chosen but not observed: pass it on */
-        w->state = ASYNC__W_IDLE;
         return ASYNC_ECANCELED;
     }
     if (w->state == ASYNC__W_IDLE) async_notify_enable(t, n, w);
@@ -4641,13 +4657,10 @@ ASYNC_DEF int async_barrier_init(async_barrier *b, uint32_t parties) {
    not cancel safe; this one is). */
 ASYNC_DEF int async_barrier_wait(async_task *t, async_barrier *b, async_waiter *w) {
     uint32_t parties;
+    uint8_t was;
     if (!t || !b || !w) return ASYNC_EINVAL;
-    if (ASYNC__CANCELLING(t)) {
-        if (w->state == ASYNC__W_WAITING) {
-            async__wq_unlink(&b->q, w);
-            b->count--;
-        }
-        w->state = ASYNC__W_IDLE;
+    if (async__wait_begin(t, &b->q, w, 0, &was) < 0) {
+        if (was == ASYNC__W_WAITING) b->count--;
         return ASYNC_ECANCELED;
     }
     if (w->state == ASYNC__W_WAITING) return ASYNC_PENDING;
@@ -4715,11 +4728,7 @@ ASYNC_DEF int async_cancel_token_is_cancelled(const async_cancel_token *tok) {
 
 ASYNC_DEF int async_cancel_token_wait(async_task *t, async_cancel_token *tok, async_waiter *w) {
     if (!t || !tok || !w) return ASYNC_EINVAL;
-    if (ASYNC__CANCELLING(t)) {
-        if (w->state == ASYNC__W_WAITING) async__wq_unlink(&tok->q, w);
-        w->state = ASYNC__W_IDLE;
-        return ASYNC_ECANCELED;
-    }
+    if (async__wait_begin(t, &tok->q, w, 0, NULL) < 0) return ASYNC_ECANCELED;
     if (w->state == ASYNC__W_WAITING) return ASYNC_PENDING;
     if (tok->cancelled) {
         if (!async__coop(t)) return ASYNC_PENDING;
@@ -4784,6 +4793,13 @@ ASYNC__HOT static void async__copy_item(void *dst, const void *src, size_t n) {
 static size_t async__array_size(size_t item_size, size_t count) {
     if (item_size && count > SIZE_MAX / item_size) return SIZE_MAX;
     return item_size * count;
+}
+/* A sender's closed(): waits in q until the receiver has closed (`closed`). */
+static int async__wait_closed(async_task *t, async_waitq *q, async_waiter *w, int closed) {
+    int rc = async__wait_begin(t, q, w, 1, NULL);
+    if (rc < 0 || closed) return rc;
+    async__wq_push(q, w, t);
+    return ASYNC_PENDING;
 }
 /* Storage for `size` bytes: the caller's, or allocated (own = 1). */
 static int async__storage(unsigned char **buf, uint8_t *own, void *storage, size_t size) {
@@ -5006,15 +5022,10 @@ ASYNC_DEF int async_mpsc_release_reserved(async_mpsc *c) {
     return 0;
 }
 
-/* What recv and recv_many share. Reset the waiter (unlinked if a poll left it
-   queued); then 1 when items can be taken now (a unit of budget spent), else
-   what the receive returns: cancelled, closed, or pending (queued again). */
-static void async__mpsc_rx_reset(async_mpsc *c, async_waiter *w) {
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&c->recv_q, w);
-    w->state = ASYNC__W_IDLE;
-}
+/* What recv and recv_many share, after the wait prologue: 1 when items can be
+   taken now (a unit of budget spent), else what the receive returns: closed, or
+   pending (queued again). */
 static int async__mpsc_rx_ready(async_task *t, async_mpsc *c, async_waiter *w) {
-    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;   /* nothing taken */
     if (c->len) return async__coop(t) ? 1 : ASYNC_PENDING;
     if (async__mpsc_ended(c)) return ASYNC_ECLOSED;
     async__wq_push(&c->recv_q, w, t);
@@ -5025,7 +5036,7 @@ ASYNC__COLD static int async__mpsc_recv_slow(async_task *t, async_mpsc *c, async
                                              void *item) {
     int rc;
     if (!t || !c || !w || (!item && c->item_size)) return ASYNC_EINVAL;
-    async__mpsc_rx_reset(c, w);
+    if ((rc = async__wait_begin(t, &c->recv_q, w, 1, NULL)) < 0) return rc;   /* nothing taken */
     if ((rc = async__mpsc_rx_ready(t, c, w)) != 1) return rc;
     async__mpsc_take(c, item);
     return 0;
@@ -5051,8 +5062,8 @@ ASYNC_DEF int async_mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w
     size_t k, i;
     int rc;
     if (!t || !c || !w || (!items && c->item_size && limit)) return ASYNC_EINVAL;
-    async__mpsc_rx_reset(c, w);
-    if (!limit) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : 0;
+    if ((rc = async__wait_begin(t, &c->recv_q, w, 1, NULL)) < 0) return rc;   /* nothing taken */
+    if (!limit) return 0;
     if ((rc = async__mpsc_rx_ready(t, c, w)) != 1) return rc;
     if (limit > (size_t)INT_MAX) limit = (size_t)INT_MAX;
     k = c->len < limit ? c->len : limit;
@@ -5105,12 +5116,7 @@ ASYNC_DEF int async_mpsc_is_closed(const async_mpsc *c) { return c && c->rx_clos
 /* A sender waits until the receiver has closed (Tokio's Sender::closed). */
 ASYNC_DEF int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w) {
     if (!t || !c || !w) return ASYNC_EINVAL;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&c->closed_q, w);
-    w->state = ASYNC__W_IDLE;
-    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
-    if (c->rx_closed) return 0;
-    async__wq_push(&c->closed_q, w, t);
-    return ASYNC_PENDING;
+    return async__wait_closed(t, &c->closed_q, w, c->rx_closed);
 }
 
 ASYNC_DEF int async_mpsc_sender_clone(async_mpsc *c) {
@@ -5186,9 +5192,7 @@ static int async__oneshot_take(async_oneshot *o, void *item) {
 ASYNC_DEF int async_oneshot_recv(async_task *t, async_oneshot *o, async_waiter *w, void *item) {
     int rc;
     if (!t || !o || !w || (!item && o->item_size)) return ASYNC_EINVAL;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&o->rx_q, w);
-    w->state = ASYNC__W_IDLE;
-    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
+    if ((rc = async__wait_begin(t, &o->rx_q, w, 1, NULL)) < 0) return rc;
     if (o->state == ASYNC__ONESHOT_TAKEN) return ASYNC_ESTATE;    /* polled after completion */
     rc = async__oneshot_take(o, item);
     if (rc != ASYNC_EAGAIN) {
@@ -5231,12 +5235,7 @@ ASYNC_DEF int async_oneshot_is_closed(const async_oneshot *o) { return o && o->r
 
 ASYNC_DEF int async_oneshot_closed(async_task *t, async_oneshot *o, async_waiter *w) {
     if (!t || !o || !w) return ASYNC_EINVAL;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&o->closed_q, w);
-    w->state = ASYNC__W_IDLE;
-    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
-    if (o->rx_closed) return 0;
-    async__wq_push(&o->closed_q, w, t);
-    return ASYNC_PENDING;
+    return async__wait_closed(t, &o->closed_q, w, o->rx_closed);
 }
 
 /* ---- broadcast -----------------------------------------------------------------------
@@ -5330,9 +5329,7 @@ ASYNC_DEF int async_broadcast_recv(async_task *t, async_broadcast_rx *rx, async_
                                    void *item) {
     int rc;
     if (!t || !rx || !rx->ch || !w || (!item && rx->ch->item_size)) return ASYNC_EINVAL;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&rx->ch->q, w);
-    w->state = ASYNC__W_IDLE;
-    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
+    if ((rc = async__wait_begin(t, &rx->ch->q, w, 1, NULL)) < 0) return rc;
     if (rx->next != rx->ch->tail && !async__coop(t)) return ASYNC_PENDING;
     rc = async__broadcast_take(rx, item);
     if (rc != ASYNC_EAGAIN) return rc;
@@ -5483,9 +5480,7 @@ ASYNC_DEF int async_watch_changed(async_task *t, async_watch_rx *rx, async_waite
     async_watch *ch;
     if (!t || !rx || !rx->ch || !w) return ASYNC_EINVAL;
     ch = rx->ch;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&ch->q, w);
-    w->state = ASYNC__W_IDLE;
-    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
+    if (async__wait_begin(t, &ch->q, w, 1, NULL) < 0) return ASYNC_ECANCELED;
     if (rx->seen != ch->version) {
         if (!async__coop(t)) return ASYNC_PENDING;
         rx->seen = ch->version;
@@ -5733,9 +5728,7 @@ ASYNC_DEF int async_joinset_join_next(async_task *t, async_joinset *js, async_wa
                                       async_task **task, int *result) {
     async_task *m = NULL;
     if (!t || !js || !w || !js->rt) return ASYNC_EINVAL;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&js->q, w);
-    w->state = ASYNC__W_IDLE;
-    if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
+    if (async__wait_begin(t, &js->q, w, 1, NULL) < 0) return ASYNC_ECANCELED;
     async__joinset_release_last(js);
     if (js->ring) {
         if (js->count && js->ring[js->head]->state == ASYNC_TASK_DONE) m = js->ring[js->head];
@@ -6691,17 +6684,15 @@ static int async__fanout_next(async_task *t, async_stream *st, void *item) {
     async_stream_fanout *f = o->f;
     size_t isz = st->item_size;
     int rc;
-    if (o->w.state == ASYNC__W_WAITING) async__wq_unlink(&f->q, &o->w);
-    o->w.state = ASYNC__W_IDLE;
-    if (!o->live) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : 0;   /* released */
-    if (ASYNC__CANCELLING(t)) {
-        if (f->puller == o) {                   /* up's wake is this task's: drop it */
+    if (async__wait_begin(t, &f->q, &o->w, 1, NULL) < 0) {
+        if (o->live && f->puller == o) {        /* up's wake is this task's: drop it */
             f->puller = NULL;
             (void)async__poll_stream(t, f->up, f->ring + f->tail_idx * isz);
             async__wq_ready_all(&f->q, ASYNC__W_READY, 0);  /* another output pulls */
         }
         return ASYNC_ECANCELED;
     }
+    if (!o->live) return 0;                     /* released */
     if (o->pos < f->tail) {                     /* kept already */
         if (!async__coop(t)) return ASYNC_PENDING;
         async__copy_item(item, f->ring + o->idx * isz, isz);
