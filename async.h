@@ -2670,9 +2670,8 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
                                         &async__delay); \
         if (async__brc < 0) break; \
         async__timer_arm(async__t, (timer), async__deadline_after(async__t, async__delay)); \
-        ASYNC_AWAIT(async__brc, async__timer_wait(async__t, (timer))); \
+        ASYNC_AWAIT(async__brc, async_sleep_until(async__t, (timer), 0));   /* armed */ \
     }
-ASYNC_API int async__timer_wait(async_task *t, async_timer *timer);
 
 #ifdef __cplusplus
 }
@@ -5637,16 +5636,6 @@ ASYNC_DEF int async__combo_finish(async_task *t, async_select *s) {
         return (s->done & s->enabled) == s->enabled || ((s->mode & ASYNC_JOIN_TRY) && s->err) ||
                (s->mode & ASYNC_SELECT_NOWAIT);
     return s->winner != ASYNC__SEL_NONE;
-}
-
-ASYNC_DEF int async__timer_wait(async_task *t, async_timer *tm) {
-    if (ASYNC__CANCELLING(t)) {
-        async__timer_disarm(tm);
-        return ASYNC_ECANCELED;
-    }
-    if (tm->state == ASYNC__TM_ARMED || tm->state == ASYNC__TM_NEVER) return ASYNC_PENDING;
-    tm->state = ASYNC__TM_IDLE;
-    return 0;
 }
 
 /* ---- JoinSet ------------------------------------------------------------------------
