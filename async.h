@@ -1534,7 +1534,7 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
         if (async__mpsc_can_put(t, c, w, sizeof(type))) { \
             size_t pos_ = c->head + c->len; \
             if (pos_ >= c->cap) pos_ -= c->cap; \
-            ASYNC__MEMCPY(c->buf + pos_ * sizeof(type), item, sizeof(type)); \
+            async__memcpy(c->buf + pos_ * sizeof(type), item, sizeof(type)); \
             return async__mpsc_put_done(c); \
         } \
         if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
@@ -1543,7 +1543,7 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
     ASYNC__TYPED int prefix##_recv(async_task *t, async_mpsc *c, async_waiter *w, \
                                    type *item) { \
         if (async__mpsc_can_take(t, c, w, sizeof(type))) { \
-            ASYNC__MEMCPY(item, c->buf + c->head * sizeof(type), sizeof(type)); \
+            async__memcpy(item, c->buf + c->head * sizeof(type), sizeof(type)); \
             return async__mpsc_take_done(c); \
         } \
         if (async__mpsc_park(t, c, w, sizeof(type))) return ASYNC_PENDING; \
@@ -2261,11 +2261,12 @@ ASYNC_API void async__timer_disarm(async_timer *timer);
 #define ASYNC__CANCELLING(t) (((t)->flags & ASYNC__F_CANCELLING) != 0)
 static inline int async_task_cancelling(const async_task *t) { return ASYNC__CANCELLING(t); }
 
+/* The one memcpy, of the macros and of the implementation (freestanding too). */
 #if defined(__GNUC__) || defined(__clang__)
-#define ASYNC__MEMCPY(d, s, n) __builtin_memcpy((d), (s), (n))
+#define async__memcpy(d, s, n) __builtin_memcpy((d), (s), (n))
 #else
 #include <string.h>
-#define ASYNC__MEMCPY(d, s, n) memcpy((d), (s), (n))
+#define async__memcpy(d, s, n) memcpy((d), (s), (n))
 #endif
 
 /* Inline fast paths: the common case in the caller's code, the rest out of line. A
@@ -2714,10 +2715,8 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s);
 #include <sys/eventfd.h>
 #endif
 #define async__memset memset
-#define async__memcpy memcpy
 #else
 #define async__memset __builtin_memset
-#define async__memcpy __builtin_memcpy
 #endif
 
 #if !defined(ASYNC_FREESTANDING) && (defined(__GNUC__) || defined(__clang__))
