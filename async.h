@@ -4799,6 +4799,19 @@ static int async__wait_closed(async_task *t, async_waitq *q, async_waiter *w, in
     async__wq_push(q, w, t);
     return ASYNC_PENDING;
 }
+/* Sender handles are counts (mpsc, broadcast, watch). A clone needs one still held;
+   the release of the last one wakes the receivers waiting in rx_q, to see the end. */
+static int async__sender_clone(uint32_t *senders) {
+    if (*senders == UINT32_MAX) return ASYNC_EINVAL;
+    if (!*senders) return ASYNC_ECLOSED;        /* none left to clone */
+    ++*senders;
+    return 0;
+}
+static int async__sender_release(uint32_t *senders, async_waitq *rx_q) {
+    if (!*senders) return ASYNC_EINVAL;
+    if (--*senders == 0) async__wq_ready_all(rx_q, ASYNC__W_READY, 0);
+    return 0;
+}
 /* Storage for `size` bytes: the caller's, or allocated (own = 1). */
 static int async__storage(unsigned char **buf, uint8_t *own, void *storage, size_t size) {
     *own = 0;
@@ -5118,16 +5131,11 @@ ASYNC_DEF int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w) {
 }
 
 ASYNC_DEF int async_mpsc_sender_clone(async_mpsc *c) {
-    if (!c || c->senders == UINT32_MAX) return ASYNC_EINVAL;
-    if (!c->senders) return ASYNC_ECLOSED;      /* none left to clone */
-    c->senders++;
-    return 0;
+    return c ? async__sender_clone(&c->senders) : ASYNC_EINVAL;
 }
 
 ASYNC_DEF int async_mpsc_sender_release(async_mpsc *c) {
-    if (!c || !c->senders) return ASYNC_EINVAL;
-    if (--c->senders == 0) async__mpsc_wake_rx(c);
-    return 0;
+    return c ? async__sender_release(&c->senders, &c->recv_q) : ASYNC_EINVAL;
 }
 
 ASYNC_DEF size_t async_mpsc_len(const async_mpsc *c) { return c ? c->len : 0; }
@@ -5346,16 +5354,11 @@ ASYNC_DEF uint64_t async_broadcast_rx_len(const async_broadcast_rx *rx) {
 }
 
 ASYNC_DEF int async_broadcast_sender_clone(async_broadcast *b) {
-    if (!b || b->senders == UINT32_MAX) return ASYNC_EINVAL;
-    if (!b->senders) return ASYNC_ECLOSED;      /* none left to clone */
-    b->senders++;
-    return 0;
+    return b ? async__sender_clone(&b->senders) : ASYNC_EINVAL;
 }
 
 ASYNC_DEF int async_broadcast_sender_release(async_broadcast *b) {
-    if (!b || !b->senders) return ASYNC_EINVAL;
-    if (--b->senders == 0) async__wq_ready_all(&b->q, ASYNC__W_READY, 0);
-    return 0;
+    return b ? async__sender_release(&b->senders, &b->q) : ASYNC_EINVAL;
 }
 
 /* ---- watch ----------------------------------------------------------------------------
@@ -5490,19 +5493,15 @@ ASYNC_DEF int async_watch_changed(async_task *t, async_watch_rx *rx, async_waite
 }
 
 ASYNC_DEF int async_watch_sender_clone(async_watch *ch) {
-    if (!ch || ch->senders == UINT32_MAX) return ASYNC_EINVAL;
-    if (!ch->senders) return ASYNC_ECLOSED;     /* none left to clone */
-    ch->senders++;
-    return 0;
+    return ch ? async__sender_clone(&ch->senders) : ASYNC_EINVAL;
 }
 
 ASYNC_DEF int async_watch_sender_release(async_watch *ch) {
-    if (!ch || !ch->senders) return ASYNC_EINVAL;
-    if (--ch->senders == 0) {
-        ch->closed = 1;
-        async__wq_ready_all(&ch->q, ASYNC__W_READY, 0);
-    }
-    return 0;
+    int rc;
+    if (!ch) return ASYNC_EINVAL;
+    rc = async__sender_release(&ch->senders, &ch->q);   /* the wake runs nobody yet */
+    if (rc == 0 && !ch->senders) ch->closed = 1;
+    return rc;
 }
 
 ////////////////////////////////////////////////////////////////////////////////
