@@ -4963,7 +4963,8 @@ ASYNC_DEF int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w) 
         return 0;
     }
     rc = async__permits_acquire(t, &c->send_q, &c->used, c->cap, c->rx_closed, w, 1);
-    if (rc == ASYNC_ECANCELED || rc == ASYNC_ECLOSED) async__mpsc_check_end(c);
+    if (rc == ASYNC_ECANCELED || rc == ASYNC_ECLOSED)
+        async__mpsc_check_end(c);               /* a granted slot went back */
     return rc;
 }
 
@@ -4971,20 +4972,11 @@ ASYNC__COLD static int async__mpsc_send_slow(async_task *t, async_mpsc *c, async
                                              const void *item) {
     int rc;
     if (!item && c && c->item_size) return ASYNC_EINVAL;
-    if (!t || !c || !w) return ASYNC_EINVAL;
-    if (!c->cap) {
-        if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
-        if (c->rx_closed) return ASYNC_ECLOSED;
-        c->used++;
-        rc = async__mpsc_put(c, item);
-        if (rc < 0) c->used--;                  /* out of memory: nothing sent */
-        return rc;
-    }
-    rc = async__permits_acquire(t, &c->send_q, &c->used, c->cap, c->rx_closed, w, 1);
-    if (rc == ASYNC_ECANCELED || rc == ASYNC_ECLOSED)
-        async__mpsc_check_end(c);               /* a granted slot went back */
+    rc = async_mpsc_reserve(t, c, w);           /* a slot, or a count (unbounded) */
     if (rc != 0) return rc;                     /* pending, closed or cancelled */
-    return async__mpsc_put(c, item);            /* a permit issued before a close may send */
+    rc = async__mpsc_put(c, item);              /* a permit issued before a close may send */
+    if (rc < 0) c->used--;                      /* unbounded, out of memory: nothing sent */
+    return rc;
 }
 ASYNC_DEF int async_mpsc_send(async_task *t, async_mpsc *c, async_waiter *w, const void *item) {
     if (c && (item || !c->item_size) && async__mpsc_can_put(t, c, w, c->item_size)) {
