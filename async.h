@@ -3246,23 +3246,26 @@ static void async__wq_ready_all(async_waitq *q, uint8_t state, uint8_t kind) {
 
 /* The one wait prologue: every operation that waits in a queue q with its waiter w
    starts so, in one order, cancellation first. In cancel mode w leaves q (where it
-   waits there) and goes idle, and the result is ASYNC_ECANCELED: an aborted waiter
-   takes nothing, and what a woken one was handed (*was == ASYNC__W_READY: permits,
-   a chosen notification) the caller gives back before it returns. Else the result
-   is 0 and *was the state w had; with `again`, w leaves q and goes idle too (the
-   operation looks at its object afresh and queues w again if it must still wait:
-   the queues woken whole), without it w keeps its place (the queues served in
+   waits there) and goes idle, *was (if given) tells the state it had, and the result
+   is ASYNC_ECANCELED: an aborted waiter takes nothing, and what a woken one was
+   handed (ASYNC__W_READY: permits, a chosen notification) the caller gives back
+   before it returns. Else the result is 0; with `again`, w leaves q and goes idle
+   too (the operation looks at its object afresh and queues w again if it must still
+   wait: the queues woken whole), without it w keeps its place (the queues served in
    order, whose waiters are handed what they wait for). */
+static inline void async__wait_leave(async_waitq *q, async_waiter *w) {
+    if (w->state == ASYNC__W_WAITING) async__wq_unlink(q, w);
+    w->state = ASYNC__W_IDLE;
+}
 static inline int async__wait_begin(async_task *t, async_waitq *q, async_waiter *w, int again,
                                     uint8_t *was) {
-    uint8_t state = w->state;
-    int cancelling = ASYNC__CANCELLING(t);
-    if (was) *was = state;
-    if (cancelling || again) {
-        if (state == ASYNC__W_WAITING) async__wq_unlink(q, w);
-        w->state = ASYNC__W_IDLE;
+    if (ASYNC__CANCELLING(t)) {
+        if (was) *was = w->state;
+        async__wait_leave(q, w);
+        return ASYNC_ECANCELED;
     }
-    return cancelling ? ASYNC_ECANCELED : 0;
+    if (again) async__wait_leave(q, w);
+    return 0;
 }
 
 /* Operations look at cancel mode before they spend budget (there is none then); a
@@ -4355,16 +4358,20 @@ ASYNC__HOT static void async__permits_release(async_waitq *q, size_t *used, size
     }
 }
 
+/* A cancelled acquire gives back what was handed over, so nothing leaks and the next
+   waiter moves. */
+ASYNC__COLD static int async__permits_cancel(async_waitq *q, size_t *used, size_t max,
+                                             async_waiter *w, uint8_t was) {
+    if (was == ASYNC__W_WAITING && w->got) async__permits_release(q, used, max, w->got);
+    else if (was == ASYNC__W_READY) async__permits_release(q, used, max, w->want);
+    w->want = w->got = 0;
+    return ASYNC_ECANCELED;
+}
+
 ASYNC__HOT static int async__permits_acquire(async_task *t, async_waitq *q, size_t *used,
                                              size_t max, int closed, async_waiter *w, size_t n) {
     uint8_t was;
-    if (async__wait_begin(t, q, w, 0, &was) < 0) {
-        /* Give back what was handed over, so nothing leaks and the next waiter moves. */
-        if (was == ASYNC__W_WAITING && w->got) async__permits_release(q, used, max, w->got);
-        else if (was == ASYNC__W_READY) async__permits_release(q, used, max, w->want);
-        w->want = w->got = 0;
-        return ASYNC_ECANCELED;
-    }
+    if (async__wait_begin(t, q, w, 0, &was) < 0) return async__permits_cancel(q, used, max, w, was);
     switch (w->state) {
     case ASYNC__W_WAITING:
         return ASYNC_PENDING;
