@@ -7153,8 +7153,9 @@ ASYNC_DEF int async_io_register(async_runtime *rt, async_io *io, int fd) {
     return rc;
 }
 
-static void async__io_unwait(async_io *io, async_waitq *q, async_waiter *w, int dir) {
-    async__wq_unlink(q, w);
+/* A waiter left q (the wait prologue unlinked it): the descriptor's interest in dir
+   goes with the last one. */
+static void async__io_unwait(async_io *io, async_waitq *q, int dir) {
     io->rt->io.nwait--;
     if (!q->head) {
         io->interest = (uint8_t)(io->interest & ~dir);
@@ -7248,9 +7249,9 @@ ASYNC_DEF int async_io_fd(const async_io *io) {
    or out of budget), ASYNC_ECANCELED, ASYNC_ECLOSED. */
 static int async__io_enter(async_task *t, async_io *io, async_waiter *w, int dir) {
     async_waitq *q = dir == ASYNC_IO_READ ? &io->rq : &io->wq;
-    if (ASYNC__CANCELLING(t)) {
-        if (w->state == ASYNC__W_WAITING) async__io_unwait(io, q, w, dir);
-        w->state = ASYNC__W_IDLE;
+    uint8_t was;
+    if (async__wait_begin(t, q, w, 0, &was) < 0) {
+        if (was == ASYNC__W_WAITING) async__io_unwait(io, q, dir);
         return ASYNC_ECANCELED;
     }
     if (w->state == ASYNC__W_WAITING) return ASYNC_PENDING;
