@@ -2378,7 +2378,7 @@ static inline uint8_t async__cancel_enter(async_task *t) {
     return was;
 }
 static inline void async__cancel_leave(async_task *t, uint8_t was) {
-    if (!was && (t->flags & ASYNC__F_CANCELLING)) {
+    if (!was && ASYNC__CANCELLING(t)) {
         t->flags &= (uint8_t)~ASYNC__F_CANCELLING;
         t->rt->budget = ~t->rt->budget;
     }
