@@ -2499,7 +2499,7 @@ static inline int async__done(const async_task *t, const int *resp) {
 /* Inside the cleanup section nothing unwinds again: an await there gives its
    result (ASYNC_ECANCELED in cancel mode) and the cleanup runs on to its end. */
 #define ASYNC__CHECK_CANCEL() \
-    if ((async__t->flags & ASYNC__F_CANCELLING) && !async__in_cleanup) { \
+    if (ASYNC__CANCELLING(async__t) && !async__in_cleanup) { \
         async__rv = ASYNC_ECANCELED; goto async__unwind; \
     }
 
@@ -2508,10 +2508,10 @@ static inline int async__done(const async_task *t, const int *resp) {
    polled in cancel mode must not complete, so only an error can mean "cancelled".
    A fast path that returns a constant 0 then pays nothing here. */
 #define ASYNC__CHECK_CANCEL_RC(rc) \
-    if ((rc) < 0 && (async__t->flags & ASYNC__F_CANCELLING) && !async__in_cleanup) { \
+    if ((rc) < 0 && ASYNC__CANCELLING(async__t) && !async__in_cleanup) { \
         async__rv = ASYNC_ECANCELED; goto async__unwind; \
     } \
-    ASYNC_ASSERT(async__in_cleanup || !(async__t->flags & ASYNC__F_CANCELLING), \
+    ASYNC_ASSERT(async__in_cleanup || !ASYNC__CANCELLING(async__t), \
                  "an operation completed in cancel mode (it must unlink its waiter and " \
                  "return ASYNC_ECANCELED)");
 
