@@ -2424,7 +2424,7 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
         if (async__mpsc_can_put(t, c, w, sizeof(type))) { \
             size_t pos_ = c->head + c->len; \
             if (pos_ >= c->cap) pos_ -= c->cap; \
-            ASYNC__MEMCPY(c->buf + pos_ * sizeof(type), item, sizeof(type)); \
+            async__memcpy(c->buf + pos_ * sizeof(type), item, sizeof(type)); \
             return async__mpsc_put_done(c); \
         } \
         if (c && c->item_size != sizeof(type)) return ASYNC_EINVAL; \
@@ -2433,7 +2433,7 @@ ASYNC_API int async_watch_sender_release(async_watch *ch);
     ASYNC__TYPED int prefix##_recv(async_task *t, async_mpsc *c, async_waiter *w, \
                                    type *item) { \
         if (async__mpsc_can_take(t, c, w, sizeof(type))) { \
-            ASYNC__MEMCPY(item, c->buf + c->head * sizeof(type), sizeof(type)); \
+            async__memcpy(item, c->buf + c->head * sizeof(type), sizeof(type)); \
             return async__mpsc_take_done(c); \
         } \
         if (async__mpsc_park(t, c, w, sizeof(type))) return ASYNC_PENDING; \
@@ -3302,15 +3302,17 @@ ASYNC_API async_time async__deadline_after(async_task *t, async_time duration);
 ASYNC_API void async__timer_arm(async_task *t, async_timer *timer, async_time deadline);
 ASYNC_API void async__timer_disarm(async_timer *timer);
 
-static inline int async_task_cancelling(const async_task *t) {
-    return (t->flags & ASYNC__F_CANCELLING) != 0;
-}
+/* The one test of cancel mode, inside the library (async_task_cancelling is its
+   public form). */
+#define ASYNC__CANCELLING(t) (((t)->flags & ASYNC__F_CANCELLING) != 0)
+static inline int async_task_cancelling(const async_task *t) { return ASYNC__CANCELLING(t); }
 
+/* The one memcpy, of the macros and of the implementation (freestanding too). */
 #if defined(__GNUC__) || defined(__clang__)
-#define ASYNC__MEMCPY(d, s, n) __builtin_memcpy((d), (s), (n))
+#define async__memcpy(d, s, n) __builtin_memcpy((d), (s), (n))
 #else
 #include <string.h>
-#define ASYNC__MEMCPY(d, s, n) memcpy((d), (s), (n))
+#define async__memcpy(d, s, n) memcpy((d), (s), (n))
 #endif
 
 /* Inline fast paths: the common case in the caller's code, the rest out of line. A
@@ -3396,7 +3398,7 @@ static inline int async__mpsc_park(async_task *t, async_mpsc *c, async_waiter *w
                                    size_t size) {
     if (!t || !c || !w) return 0;
     if (c->len || c->rx_size != size || w->state || !c->senders || c->rx_closed ||
-        (t->flags & ASYNC__F_CANCELLING))
+        ASYNC__CANCELLING(t))
         return 0;
     async__wq_push(&c->recv_q, w, t);
     return 1;
@@ -3422,7 +3424,7 @@ static inline uint8_t async__cancel_enter(async_task *t) {
     return was;
 }
 static inline void async__cancel_leave(async_task *t, uint8_t was) {
-    if (!was && (t->flags & ASYNC__F_CANCELLING)) {
+    if (!was && ASYNC__CANCELLING(t)) {
         t->flags &= (uint8_t)~ASYNC__F_CANCELLING;
         t->rt->budget = ~t->rt->budget;
     }
@@ -3562,7 +3564,7 @@ static inline int async__done(const async_task *t, const int *resp) {
 /* Inside the cleanup section nothing unwinds again: an await there gives its
    result (ASYNC_ECANCELED in cancel mode) and the cleanup runs on to its end. */
 #define ASYNC__CHECK_CANCEL() \
-    if ((async__t->flags & ASYNC__F_CANCELLING) && !async__in_cleanup) { \
+    if (ASYNC__CANCELLING(async__t) && !async__in_cleanup) { \
         async__rv = ASYNC_ECANCELED; goto async__unwind; \
     }
 
@@ -3571,10 +3573,10 @@ static inline int async__done(const async_task *t, const int *resp) {
    polled in cancel mode must not complete, so only an error can mean "cancelled".
    A fast path that returns a constant 0 then pays nothing here. */
 #define ASYNC__CHECK_CANCEL_RC(rc) \
-    if ((rc) < 0 && (async__t->flags & ASYNC__F_CANCELLING) && !async__in_cleanup) { \
+    if ((rc) < 0 && ASYNC__CANCELLING(async__t) && !async__in_cleanup) { \
         async__rv = ASYNC_ECANCELED; goto async__unwind; \
     } \
-    ASYNC_ASSERT(async__in_cleanup || !(async__t->flags & ASYNC__F_CANCELLING), \
+    ASYNC_ASSERT(async__in_cleanup || !ASYNC__CANCELLING(async__t), \
                  "an operation completed in cancel mode (it must unlink its waiter and " \
                  "return ASYNC_ECANCELED)");
 
@@ -3759,10 +3761,9 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
                                             async__brc, &async__delay); \
             if (async__brc < 0) break; \
             async__timer_arm(async__t, (timer), async__deadline_after(async__t, async__delay)); \
-            ASYNC_AWAIT(async__brc, async__timer_wait(async__t, (timer))); \
+            ASYNC_AWAIT(async__brc, async_sleep_until(async__t, (timer), 0));   /* armed */ \
         } \
     } while (0)
-ASYNC_API int async__timer_wait(async_task *t, async_timer *timer);
 
 #ifdef __cplusplus
 }
@@ -3805,10 +3806,8 @@ ASYNC_API int async__timer_wait(async_task *t, async_timer *timer);
 #include <sys/eventfd.h>
 #endif
 #define async__memset memset
-#define async__memcpy memcpy
 #else
 #define async__memset __builtin_memset
-#define async__memcpy __builtin_memcpy
 #endif
 
 #if !defined(ASYNC_FREESTANDING) && (defined(__GNUC__) || defined(__clang__))
@@ -4343,11 +4342,60 @@ static int async__coop(async_task *t) {
     return 0;
 }
 
+/* The one wait queue: FIFO, O(1) push (async__wq_push, inline in the declarations
+   for the typed fast paths) and unlink, zero means empty. */
+static void async__wq_unlink(async_waitq *q, async_waiter *w) {
+    if (w->next == w) {
+        q->head = NULL;
+    } else {
+        w->prev->next = w->next;
+        w->next->prev = w->prev;
+        if (q->head == w) q->head = w->next;
+    }
+    w->next = w->prev = NULL;
+}
+/* Unlink w, mark it ready (or closed), wake its task. */
+static void async__wq_ready(async_waitq *q, async_waiter *w, uint8_t state) {
+    async__wq_unlink(q, w);
+    w->state = state;
+    async__wake(w->task);
+}
+static void async__wq_ready_all(async_waitq *q, uint8_t state, uint8_t kind) {
+    while (q->head) {
+        q->head->kind = kind;
+        async__wq_ready(q, q->head, state);
+    }
+}
+
+/* The one wait prologue: every operation that waits in a queue q with its waiter w
+   starts so, in one order, cancellation first. In cancel mode w leaves q (where it
+   waits there) and goes idle, *was (if given) tells the state it had, and the result
+   is ASYNC_ECANCELED: an aborted waiter takes nothing, and what a woken one was
+   handed (ASYNC__W_READY: permits, a chosen notification) the caller gives back
+   before it returns. Else the result is 0; with `again`, w leaves q and goes idle
+   too (the operation looks at its object afresh and queues w again if it must still
+   wait: the queues woken whole), without it w keeps its place (the queues served in
+   order, whose waiters are handed what they wait for). */
+static inline void async__wait_leave(async_waitq *q, async_waiter *w) {
+    if (w->state == ASYNC__W_WAITING) async__wq_unlink(q, w);
+    w->state = ASYNC__W_IDLE;
+}
+static inline int async__wait_begin(async_task *t, async_waitq *q, async_waiter *w, int again,
+                                    uint8_t *was) {
+    if (ASYNC__CANCELLING(t)) {
+        if (was) *was = w->state;
+        async__wait_leave(q, w);
+        return ASYNC_ECANCELED;
+    }
+    if (again) async__wait_leave(q, w);
+    return 0;
+}
+
 /* Operations look at cancel mode before they spend budget (there is none then); a
    poll function of the user's that does not is not made to yield in cancel mode. */
 ASYNC_DEF int async_consume_budget(async_task *t) {
     if (!t) return 0;
-    return (t->flags & ASYNC__F_CANCELLING) ? 1 : async__coop(t);
+    return ASYNC__CANCELLING(t) ? 1 : async__coop(t);
 }
 
 static void async__free_task(async_task *t) {
@@ -4866,7 +4914,7 @@ ASYNC_DEF int async_task_spawn_alloc(async_runtime *rt, async_task_fn fn, size_t
 ASYNC_DEF int async_task_join(async_task *self, async_task *child) {
     int rc;
     if (!self || !child || child == self) return ASYNC_EINVAL;
-    if (self->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(self)) {
         if (child->state != ASYNC_TASK_DONE && child->u.joiner == self) child->u.joiner = NULL;
         return ASYNC_ECANCELED;
     }
@@ -5043,7 +5091,7 @@ static void async__waker_disarm(async_waker *w, async_task *t) {
 
 ASYNC_DEF int async_waker_wait(async_task *t, async_waker *w) {
     if (!t || !w || !w->rt) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         if (w->task == t) {
             w->task = NULL;
             w->rt->armed_wakers--;
@@ -5319,7 +5367,7 @@ ASYNC_DEF int async_time_advance(async_runtime *rt, async_time duration) {
 
 ASYNC_DEF int async_sleep_until(async_task *t, async_timer *tm, async_time deadline) {
     if (!t || !tm) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         async__timer_disarm(tm);
         return ASYNC_ECANCELED;
     }
@@ -5336,7 +5384,7 @@ ASYNC_DEF int async_sleep_until(async_task *t, async_timer *tm, async_time deadl
 
 ASYNC_DEF int async_sleep(async_task *t, async_timer *tm, async_time duration) {
     if (!t || !tm) return ASYNC_EINVAL;
-    if (tm->state != ASYNC__TM_IDLE || (t->flags & ASYNC__F_CANCELLING))
+    if (tm->state != ASYNC__TM_IDLE || ASYNC__CANCELLING(t))
         return async_sleep_until(t, tm, 0);
     return async_sleep_until(t, tm, async__sat_add(async_time_now(t->rt), duration));
 }
@@ -5400,7 +5448,7 @@ ASYNC_DEF int async_interval_tick(async_task *t, async_interval *iv, async_time 
     int rc;
     async_time now, tick, next;
     if (!t || !iv || iv->period == 0) return ASYNC_EINVAL;
-    if (!(t->flags & ASYNC__F_CANCELLING) && iv->started != 1) {
+    if (!ASYNC__CANCELLING(t) && iv->started != 1) {
         now = async_time_now(t->rt);
         iv->next = iv->started == 2 ? async__sat_add(now, iv->period) : now;
         iv->started = 1;
@@ -5434,31 +5482,6 @@ ASYNC_DEF int async_interval_tick(async_task *t, async_interval *iv, async_time 
 
 enum { ASYNC__NOTIFY_ONE = 1, ASYNC__NOTIFY_ALL = 2 };
 
-/* The one wait queue: FIFO, O(1) push (async__wq_push, inline in the declarations
-   for the typed fast paths) and unlink, zero means empty. */
-static void async__wq_unlink(async_waitq *q, async_waiter *w) {
-    if (w->next == w) {
-        q->head = NULL;
-    } else {
-        w->prev->next = w->next;
-        w->next->prev = w->prev;
-        if (q->head == w) q->head = w->next;
-    }
-    w->next = w->prev = NULL;
-}
-/* Unlink w, mark it ready (or closed), wake its task. */
-static void async__wq_ready(async_waitq *q, async_waiter *w, uint8_t state) {
-    async__wq_unlink(q, w);
-    w->state = state;
-    async__wake(w->task);
-}
-static void async__wq_ready_all(async_waitq *q, uint8_t state, uint8_t kind) {
-    while (q->head) {
-        q->head->kind = kind;
-        async__wq_ready(q, q->head, state);
-    }
-}
-
 /* The FIFO permit core of Semaphore, Mutex and RwLock: `used` of `max` permits are
    out. Waiters are served strictly in order and released permits go straight to
    the head waiter, in parts if need be, so that a newcomer can never barge past a
@@ -5478,20 +5501,20 @@ ASYNC__HOT static void async__permits_release(async_waitq *q, size_t *used, size
     }
 }
 
+/* A cancelled acquire gives back what was handed over, so nothing leaks and the next
+   waiter moves. */
+ASYNC__COLD static int async__permits_cancel(async_waitq *q, size_t *used, size_t max,
+                                             async_waiter *w, uint8_t was) {
+    if (was == ASYNC__W_WAITING && w->got) async__permits_release(q, used, max, w->got);
+    else if (was == ASYNC__W_READY) async__permits_release(q, used, max, w->want);
+    w->want = w->got = 0;
+    return ASYNC_ECANCELED;
+}
+
 ASYNC__HOT static int async__permits_acquire(async_task *t, async_waitq *q, size_t *used,
                                              size_t max, int closed, async_waiter *w, size_t n) {
-    if (t->flags & ASYNC__F_CANCELLING) {
-        /* Give back what was handed over, so nothing leaks and the next waiter moves. */
-        if (w->state == ASYNC__W_WAITING) {
-            async__wq_unlink(q, w);
-            if (w->got) async__permits_release(q, used, max, w->got);
-        } else if (w->state == ASYNC__W_READY) {
-            async__permits_release(q, used, max, w->want);
-        }
-        w->state = ASYNC__W_IDLE;
-        w->want = w->got = 0;
-        return ASYNC_ECANCELED;
-    }
+    uint8_t was;
+    if (async__wait_begin(t, q, w, 0, &was) < 0) return async__permits_cancel(q, used, max, w, was);
     switch (w->state) {
     case ASYNC__W_WAITING:
         return ASYNC_PENDING;
@@ -5734,12 +5757,11 @@ ASYNC_DEF int async_notify_enable(async_task *t, async_notify *n, async_waiter *
 }
 
 ASYNC_DEF int async_notify_wait(async_task *t, async_notify *n, async_waiter *w) {
+    uint8_t was;
     if (!t || !n || !w) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
-        if (w->state == ASYNC__W_WAITING) async__wq_unlink(&n->q, w);
-        else if (w->state == ASYNC__W_READY && w->kind == ASYNC__NOTIFY_ONE)
+    if (async__wait_begin(t, &n->q, w, 0, &was) < 0) {
+        if (was == ASYNC__W_READY && w->kind == ASYNC__NOTIFY_ONE)
             async_notify_one(n);                /* chosen but not observed: pass it on */
-        w->state = ASYNC__W_IDLE;
         return ASYNC_ECANCELED;
     }
     if (w->state == ASYNC__W_IDLE) async_notify_enable(t, n, w);
@@ -5793,13 +5815,10 @@ ASYNC_DEF int async_barrier_init(async_barrier *b, uint32_t parties) {
    not cancel safe; this one is). */
 ASYNC_DEF int async_barrier_wait(async_task *t, async_barrier *b, async_waiter *w) {
     uint32_t parties;
+    uint8_t was;
     if (!t || !b || !w) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
-        if (w->state == ASYNC__W_WAITING) {
-            async__wq_unlink(&b->q, w);
-            b->count--;
-        }
-        w->state = ASYNC__W_IDLE;
+    if (async__wait_begin(t, &b->q, w, 0, &was) < 0) {
+        if (was == ASYNC__W_WAITING) b->count--;
         return ASYNC_ECANCELED;
     }
     if (w->state == ASYNC__W_WAITING) return ASYNC_PENDING;
@@ -5869,11 +5888,7 @@ ASYNC_DEF int async_cancel_token_is_cancelled(const async_cancel_token *tok) {
 
 ASYNC_DEF int async_cancel_token_wait(async_task *t, async_cancel_token *tok, async_waiter *w) {
     if (!t || !tok || !w) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
-        if (w->state == ASYNC__W_WAITING) async__wq_unlink(&tok->q, w);
-        w->state = ASYNC__W_IDLE;
-        return ASYNC_ECANCELED;
-    }
+    if (async__wait_begin(t, &tok->q, w, 0, NULL) < 0) return ASYNC_ECANCELED;
     if (w->state == ASYNC__W_WAITING) return ASYNC_PENDING;
     if (tok->cancelled) {
         if (!async__coop(t)) return ASYNC_PENDING;
@@ -5938,6 +5953,26 @@ ASYNC__HOT static void async__copy_item(void *dst, const void *src, size_t n) {
 static size_t async__array_size(size_t item_size, size_t count) {
     if (item_size && count > SIZE_MAX / item_size) return SIZE_MAX;
     return item_size * count;
+}
+/* A sender's closed(): waits in q until the receiver has closed (`closed`). */
+static int async__wait_closed(async_task *t, async_waitq *q, async_waiter *w, int closed) {
+    int rc = async__wait_begin(t, q, w, 1, NULL);
+    if (rc < 0 || closed) return rc;
+    async__wq_push(q, w, t);
+    return ASYNC_PENDING;
+}
+/* Sender handles are counts (mpsc, broadcast, watch). A clone needs one still held;
+   the release of the last one wakes the receivers waiting in rx_q, to see the end. */
+static int async__sender_clone(uint32_t *senders) {
+    if (*senders == UINT32_MAX) return ASYNC_EINVAL;
+    if (!*senders) return ASYNC_ECLOSED;        /* none left to clone */
+    ++*senders;
+    return 0;
+}
+static int async__sender_release(uint32_t *senders, async_waitq *rx_q) {
+    if (!*senders) return ASYNC_EINVAL;
+    if (--*senders == 0) async__wq_ready_all(rx_q, ASYNC__W_READY, 0);
+    return 0;
 }
 /* Storage for `size` bytes: the caller's, or allocated (own = 1). */
 static int async__storage(unsigned char **buf, uint8_t *own, void *storage, size_t size) {
@@ -6084,13 +6119,14 @@ ASYNC_DEF int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w) 
     int rc;
     if (!t || !c || !w) return ASYNC_EINVAL;
     if (!c->cap) {                              /* unbounded: never waits */
-        if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+        if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
         if (c->rx_closed) return ASYNC_ECLOSED;
         c->used++;
         return 0;
     }
     rc = async__permits_acquire(t, &c->send_q, &c->used, c->cap, c->rx_closed, w, 1);
-    if (rc == ASYNC_ECANCELED || rc == ASYNC_ECLOSED) async__mpsc_check_end(c);
+    if (rc == ASYNC_ECANCELED || rc == ASYNC_ECLOSED)
+        async__mpsc_check_end(c);               /* a granted slot went back */
     return rc;
 }
 
@@ -6098,20 +6134,11 @@ ASYNC__COLD static int async__mpsc_send_slow(async_task *t, async_mpsc *c, async
                                              const void *item) {
     int rc;
     if (!item && c && c->item_size) return ASYNC_EINVAL;
-    if (!t || !c || !w) return ASYNC_EINVAL;
-    if (!c->cap) {
-        if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
-        if (c->rx_closed) return ASYNC_ECLOSED;
-        c->used++;
-        rc = async__mpsc_put(c, item);
-        if (rc < 0) c->used--;                  /* out of memory: nothing sent */
-        return rc;
-    }
-    rc = async__permits_acquire(t, &c->send_q, &c->used, c->cap, c->rx_closed, w, 1);
-    if (rc == ASYNC_ECANCELED || rc == ASYNC_ECLOSED)
-        async__mpsc_check_end(c);               /* a granted slot went back */
+    rc = async_mpsc_reserve(t, c, w);           /* a slot, or a count (unbounded) */
     if (rc != 0) return rc;                     /* pending, closed or cancelled */
-    return async__mpsc_put(c, item);            /* a permit issued before a close may send */
+    rc = async__mpsc_put(c, item);              /* a permit issued before a close may send */
+    if (rc < 0) c->used--;                      /* unbounded, out of memory: nothing sent */
+    return rc;
 }
 ASYNC_DEF int async_mpsc_send(async_task *t, async_mpsc *c, async_waiter *w, const void *item) {
     if (c && (item || !c->item_size) && async__mpsc_can_put(t, c, w, c->item_size)) {
@@ -6160,15 +6187,10 @@ ASYNC_DEF int async_mpsc_release_reserved(async_mpsc *c) {
     return 0;
 }
 
-/* What recv and recv_many share. Reset the waiter (unlinked if a poll left it
-   queued); then 1 when items can be taken now (a unit of budget spent), else
-   what the receive returns: cancelled, closed, or pending (queued again). */
-static void async__mpsc_rx_reset(async_mpsc *c, async_waiter *w) {
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&c->recv_q, w);
-    w->state = ASYNC__W_IDLE;
-}
+/* What recv and recv_many share, after the wait prologue: 1 when items can be
+   taken now (a unit of budget spent), else what the receive returns: closed, or
+   pending (queued again). */
 static int async__mpsc_rx_ready(async_task *t, async_mpsc *c, async_waiter *w) {
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;   /* nothing taken */
     if (c->len) return async__coop(t) ? 1 : ASYNC_PENDING;
     if (async__mpsc_ended(c)) return ASYNC_ECLOSED;
     async__wq_push(&c->recv_q, w, t);
@@ -6179,7 +6201,7 @@ ASYNC__COLD static int async__mpsc_recv_slow(async_task *t, async_mpsc *c, async
                                              void *item) {
     int rc;
     if (!t || !c || !w || (!item && c->item_size)) return ASYNC_EINVAL;
-    async__mpsc_rx_reset(c, w);
+    if ((rc = async__wait_begin(t, &c->recv_q, w, 1, NULL)) < 0) return rc;   /* nothing taken */
     if ((rc = async__mpsc_rx_ready(t, c, w)) != 1) return rc;
     async__mpsc_take(c, item);
     return 0;
@@ -6205,8 +6227,8 @@ ASYNC_DEF int async_mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w
     size_t k, i;
     int rc;
     if (!t || !c || !w || (!items && c->item_size && limit)) return ASYNC_EINVAL;
-    async__mpsc_rx_reset(c, w);
-    if (!limit) return (t->flags & ASYNC__F_CANCELLING) ? ASYNC_ECANCELED : 0;
+    if ((rc = async__wait_begin(t, &c->recv_q, w, 1, NULL)) < 0) return rc;   /* nothing taken */
+    if (!limit) return 0;
     if ((rc = async__mpsc_rx_ready(t, c, w)) != 1) return rc;
     if (limit > (size_t)INT_MAX) limit = (size_t)INT_MAX;
     k = c->len < limit ? c->len : limit;
@@ -6259,25 +6281,15 @@ ASYNC_DEF int async_mpsc_is_closed(const async_mpsc *c) { return c && c->rx_clos
 /* A sender waits until the receiver has closed (Tokio's Sender::closed). */
 ASYNC_DEF int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w) {
     if (!t || !c || !w) return ASYNC_EINVAL;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&c->closed_q, w);
-    w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
-    if (c->rx_closed) return 0;
-    async__wq_push(&c->closed_q, w, t);
-    return ASYNC_PENDING;
+    return async__wait_closed(t, &c->closed_q, w, c->rx_closed);
 }
 
 ASYNC_DEF int async_mpsc_sender_clone(async_mpsc *c) {
-    if (!c || c->senders == UINT32_MAX) return ASYNC_EINVAL;
-    if (!c->senders) return ASYNC_ECLOSED;      /* none left to clone */
-    c->senders++;
-    return 0;
+    return c ? async__sender_clone(&c->senders) : ASYNC_EINVAL;
 }
 
 ASYNC_DEF int async_mpsc_sender_release(async_mpsc *c) {
-    if (!c || !c->senders) return ASYNC_EINVAL;
-    if (--c->senders == 0) async__mpsc_wake_rx(c);
-    return 0;
+    return c ? async__sender_release(&c->senders, &c->recv_q) : ASYNC_EINVAL;
 }
 
 ASYNC_DEF size_t async_mpsc_len(const async_mpsc *c) { return c ? c->len : 0; }
@@ -6340,9 +6352,7 @@ static int async__oneshot_take(async_oneshot *o, void *item) {
 ASYNC_DEF int async_oneshot_recv(async_task *t, async_oneshot *o, async_waiter *w, void *item) {
     int rc;
     if (!t || !o || !w || (!item && o->item_size)) return ASYNC_EINVAL;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&o->rx_q, w);
-    w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if ((rc = async__wait_begin(t, &o->rx_q, w, 1, NULL)) < 0) return rc;
     if (o->state == ASYNC__ONESHOT_TAKEN) return ASYNC_ESTATE;    /* polled after completion */
     rc = async__oneshot_take(o, item);
     if (rc != ASYNC_EAGAIN) {
@@ -6385,12 +6395,7 @@ ASYNC_DEF int async_oneshot_is_closed(const async_oneshot *o) { return o && o->r
 
 ASYNC_DEF int async_oneshot_closed(async_task *t, async_oneshot *o, async_waiter *w) {
     if (!t || !o || !w) return ASYNC_EINVAL;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&o->closed_q, w);
-    w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
-    if (o->rx_closed) return 0;
-    async__wq_push(&o->closed_q, w, t);
-    return ASYNC_PENDING;
+    return async__wait_closed(t, &o->closed_q, w, o->rx_closed);
 }
 
 /* ---- broadcast -----------------------------------------------------------------------
@@ -6484,9 +6489,7 @@ ASYNC_DEF int async_broadcast_recv(async_task *t, async_broadcast_rx *rx, async_
                                    void *item) {
     int rc;
     if (!t || !rx || !rx->ch || !w || (!item && rx->ch->item_size)) return ASYNC_EINVAL;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&rx->ch->q, w);
-    w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if ((rc = async__wait_begin(t, &rx->ch->q, w, 1, NULL)) < 0) return rc;
     if (rx->next != rx->ch->tail && !async__coop(t)) return ASYNC_PENDING;
     rc = async__broadcast_take(rx, item);
     if (rc != ASYNC_EAGAIN) return rc;
@@ -6505,16 +6508,11 @@ ASYNC_DEF uint64_t async_broadcast_rx_len(const async_broadcast_rx *rx) {
 }
 
 ASYNC_DEF int async_broadcast_sender_clone(async_broadcast *b) {
-    if (!b || b->senders == UINT32_MAX) return ASYNC_EINVAL;
-    if (!b->senders) return ASYNC_ECLOSED;      /* none left to clone */
-    b->senders++;
-    return 0;
+    return b ? async__sender_clone(&b->senders) : ASYNC_EINVAL;
 }
 
 ASYNC_DEF int async_broadcast_sender_release(async_broadcast *b) {
-    if (!b || !b->senders) return ASYNC_EINVAL;
-    if (--b->senders == 0) async__wq_ready_all(&b->q, ASYNC__W_READY, 0);
-    return 0;
+    return b ? async__sender_release(&b->senders, &b->q) : ASYNC_EINVAL;
 }
 
 /* ---- watch ----------------------------------------------------------------------------
@@ -6637,9 +6635,7 @@ ASYNC_DEF int async_watch_changed(async_task *t, async_watch_rx *rx, async_waite
     async_watch *ch;
     if (!t || !rx || !rx->ch || !w) return ASYNC_EINVAL;
     ch = rx->ch;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&ch->q, w);
-    w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (async__wait_begin(t, &ch->q, w, 1, NULL) < 0) return ASYNC_ECANCELED;
     if (rx->seen != ch->version) {
         if (!async__coop(t)) return ASYNC_PENDING;
         rx->seen = ch->version;
@@ -6651,19 +6647,15 @@ ASYNC_DEF int async_watch_changed(async_task *t, async_watch_rx *rx, async_waite
 }
 
 ASYNC_DEF int async_watch_sender_clone(async_watch *ch) {
-    if (!ch || ch->senders == UINT32_MAX) return ASYNC_EINVAL;
-    if (!ch->senders) return ASYNC_ECLOSED;     /* none left to clone */
-    ch->senders++;
-    return 0;
+    return ch ? async__sender_clone(&ch->senders) : ASYNC_EINVAL;
 }
 
 ASYNC_DEF int async_watch_sender_release(async_watch *ch) {
-    if (!ch || !ch->senders) return ASYNC_EINVAL;
-    if (--ch->senders == 0) {
-        ch->closed = 1;
-        async__wq_ready_all(&ch->q, ASYNC__W_READY, 0);
-    }
-    return 0;
+    int rc;
+    if (!ch) return ASYNC_EINVAL;
+    rc = async__sender_release(&ch->senders, &ch->q);   /* the wake runs nobody yet */
+    if (rc == 0 && !ch->senders) ch->closed = 1;
+    return rc;
 }
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -6693,7 +6685,7 @@ ASYNC_DEF void async__combo_restart(async_task *t, async_select *s) {
     s->k = 0;
     s->ci = 0;
     s->cancel = 0;
-    s->flags = (uint8_t)((s->flags & ~0xF0u) | (t->flags & ASYNC__F_CANCELLING ? 0x10u : 0u));
+    s->flags = (uint8_t)((s->flags & ~0xF0u) | (ASYNC__CANCELLING(t) ? 0x10u : 0u));
     if (s->mode & ASYNC_SELECT_BIASED) {
         s->start = 0;
     } else if (s->flags & ASYNC__COMBO_JOIN) {
@@ -6811,16 +6803,6 @@ ASYNC_DEF int async__combo_finish(async_task *t, async_select *s, async_timer *t
     return done;
 }
 
-ASYNC_DEF int async__timer_wait(async_task *t, async_timer *tm) {
-    if (t->flags & ASYNC__F_CANCELLING) {
-        async__timer_disarm(tm);
-        return ASYNC_ECANCELED;
-    }
-    if (tm->state == ASYNC__TM_ARMED || tm->state == ASYNC__TM_NEVER) return ASYNC_PENDING;
-    tm->state = ASYNC__TM_IDLE;
-    return 0;
-}
-
 /* ---- JoinSet ------------------------------------------------------------------------
    Members point at their set (u.owner, ASYNC__F2_INSET); when one finishes it joins the
    set's done list, in completion order, and wakes join_next. */
@@ -6900,9 +6882,7 @@ ASYNC_DEF int async_joinset_join_next(async_task *t, async_joinset *js, async_wa
                                       async_task **task, int *result) {
     async_task *m = NULL;
     if (!t || !js || !w || !js->rt) return ASYNC_EINVAL;
-    if (w->state == ASYNC__W_WAITING) async__wq_unlink(&js->q, w);
-    w->state = ASYNC__W_IDLE;
-    if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+    if (async__wait_begin(t, &js->q, w, 1, NULL) < 0) return ASYNC_ECANCELED;
     async__joinset_release_last(js);
     if (js->ring) {
         if (js->count && js->ring[js->head]->state == ASYNC_TASK_DONE) m = js->ring[js->head];
@@ -7174,10 +7154,10 @@ ASYNC_DEF int async_bulkhead_enter(async_task *t, async_bulkhead *b, async_waite
     int rc, was_waiting;
     if (!t || !b || !w) return ASYNC_EINVAL;
     was_waiting = w->state != ASYNC__W_IDLE;
-    if (!was_waiting && !(t->flags & ASYNC__F_CANCELLING) &&
+    if (!was_waiting && !ASYNC__CANCELLING(t) &&
         async_semaphore_try_acquire(&b->sem, 1) != 0) {
         if (b->queued >= b->max_queue) return ASYNC_EREJECTED;
-    } else if (!was_waiting && !(t->flags & ASYNC__F_CANCELLING)) {
+    } else if (!was_waiting && !ASYNC__CANCELLING(t)) {
         return 0;                               /* got a slot at once */
     }
     rc = async_semaphore_acquire(t, &b->sem, w);
@@ -7196,8 +7176,6 @@ ASYNC_DEF int async_bulkhead_leave(async_bulkhead *b) {
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>streams
-
-#define ASYNC__CANCELLING(t) ((t)->flags & ASYNC__F_CANCELLING)
 
 /* Poll a stream, fused: after its end it stays ended without being polled; in
    cancel mode an ended stream has nothing to cancel. */
@@ -7866,17 +7844,15 @@ static int async__fanout_next(async_task *t, async_stream *st, void *item) {
     async_stream_fanout *f = o->f;
     size_t isz = st->item_size;
     int rc;
-    if (o->w.state == ASYNC__W_WAITING) async__wq_unlink(&f->q, &o->w);
-    o->w.state = ASYNC__W_IDLE;
-    if (!o->live) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : 0;   /* released */
-    if (ASYNC__CANCELLING(t)) {
-        if (f->puller == o) {                   /* up's wake is this task's: drop it */
+    if (async__wait_begin(t, &f->q, &o->w, 1, NULL) < 0) {
+        if (o->live && f->puller == o) {        /* up's wake is this task's: drop it */
             f->puller = NULL;
             (void)async__poll_stream(t, f->up, f->ring + f->tail_idx * isz);
             async__wq_ready_all(&f->q, ASYNC__W_READY, 0);  /* another output pulls */
         }
         return ASYNC_ECANCELED;
     }
+    if (!o->live) return 0;                     /* released */
     if (o->pos < f->tail) {                     /* kept already */
         if (!async__coop(t)) return ASYNC_PENDING;
         async__copy_item(item, f->ring + o->idx * isz, isz);
@@ -8441,8 +8417,9 @@ ASYNC_DEF int async_io_register(async_runtime *rt, async_io *io, int fd) {
     return rc;
 }
 
-static void async__io_unwait(async_io *io, async_waitq *q, async_waiter *w, int dir) {
-    async__wq_unlink(q, w);
+/* A waiter left q (the wait prologue unlinked it): the descriptor's interest in dir
+   goes with the last one. */
+static void async__io_unwait(async_io *io, async_waitq *q, int dir) {
     io->rt->io.nwait--;
     if (!q->head) {
         io->interest = (uint8_t)(io->interest & ~dir);
@@ -8525,9 +8502,9 @@ ASYNC_DEF int async_io_fd(const async_io *io) {
    or out of budget), ASYNC_ECANCELED, ASYNC_ECLOSED. */
 static int async__io_enter(async_task *t, async_io *io, async_waiter *w, int dir) {
     async_waitq *q = dir == ASYNC_IO_READ ? &io->rq : &io->wq;
-    if (t->flags & ASYNC__F_CANCELLING) {
-        if (w->state == ASYNC__W_WAITING) async__io_unwait(io, q, w, dir);
-        w->state = ASYNC__W_IDLE;
+    uint8_t was;
+    if (async__wait_begin(t, q, w, 0, &was) < 0) {
+        if (was == ASYNC__W_WAITING) async__io_unwait(io, q, dir);
         return ASYNC_ECANCELED;
     }
     if (w->state == ASYNC__W_WAITING) return ASYNC_PENDING;
@@ -8631,7 +8608,7 @@ ASYNC_DEF int async_io_read_exact(async_task *t, async_io *io, async_waiter *w, 
                                   size_t len) {
     int rc;
     if (!t || !io || !w || (!buf && len) || len > INT_MAX) return ASYNC_EINVAL;
-    if (!len && !(t->flags & ASYNC__F_CANCELLING)) return 0;
+    if (!len && !ASYNC__CANCELLING(t)) return 0;
     for (;;) {
         rc = async_io_read(t, io, w, (char *)buf + w->got, len - w->got);
         if (rc == ASYNC_PENDING) return rc;
@@ -8651,7 +8628,7 @@ ASYNC_DEF int async_io_write_all(async_task *t, async_io *io, async_waiter *w,
                                  const void *buf, size_t len) {
     int rc;
     if (!t || !io || !w || (!buf && len) || len > INT_MAX) return ASYNC_EINVAL;
-    if (!len && !(t->flags & ASYNC__F_CANCELLING)) return 0;
+    if (!len && !ASYNC__CANCELLING(t)) return 0;
     for (;;) {
         rc = async_io_write(t, io, w, (const char *)buf + w->got, len - w->got);
         if (rc == ASYNC_PENDING) return rc;
@@ -8903,7 +8880,7 @@ ASYNC_DEF int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, a
                                 async_addr *peer) {
     int rc;
     if (!t || !lis || !w || !conn || conn == lis) return ASYNC_EINVAL;
-    if ((conn->flags & ASYNC__IO_REG) && conn->rt && !(t->flags & ASYNC__F_CANCELLING))
+    if ((conn->flags & ASYNC__IO_REG) && conn->rt && !ASYNC__CANCELLING(t))
         return ASYNC_EBUSY;
     while ((rc = async__io_enter(t, lis, w, ASYNC_IO_READ)) == 1) {
         async_addr a;
@@ -8949,7 +8926,7 @@ ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
     if (!t || !io || !w) return ASYNC_EINVAL;
     if (!(io->flags & ASYNC__IO_REG) || !io->rt) {
         int f, fd, r;
-        if (t->flags & ASYNC__F_CANCELLING) return ASYNC_ECANCELED;
+        if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
         if ((f = async__check_addr(a)) < 0) return f;
         if ((fd = async__socket(f, SOCK_STREAM)) < 0) return fd;
         if ((rc = async__io_add(t->rt, io, fd, 1)) < 0) {
@@ -8972,7 +8949,7 @@ ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
         io->flags |= ASYNC__IO_CONNECTING;
         io->ready = (uint8_t)(io->ready & ~ASYNC_IO_WRITE);
     } else if (!(io->flags & ASYNC__IO_CONNECTING)) {
-        return (t->flags & ASYNC__F_CANCELLING) ? ASYNC_ECANCELED : ASYNC_EBUSY;
+        return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : ASYNC_EBUSY;
     }
     rc = async__io_enter(t, io, w, ASYNC_IO_WRITE);
     if (rc == ASYNC_PENDING) return rc;
@@ -9089,8 +9066,8 @@ ASYNC_DEF int async_bufreader_init(async_bufreader *r, async_io *io, void *buf, 
 ASYNC_DEF int async_bufreader_fill(async_task *t, async_bufreader *r, async_waiter *w) {
     int n;
     if (!t || !r || !w || !r->buf) return ASYNC_EINVAL;
-    if (r->end > r->start && !(t->flags & ASYNC__F_CANCELLING)) return (int)(r->end - r->start);
-    if (r->eof && !(t->flags & ASYNC__F_CANCELLING)) return 0;
+    if (r->end > r->start && !ASYNC__CANCELLING(t)) return (int)(r->end - r->start);
+    if (r->eof && !ASYNC__CANCELLING(t)) return 0;
     if (r->start == r->end) r->start = r->end = 0;
     n = async_io_read(t, r->io, w, r->buf + r->end, r->cap - r->end);
     if (n > 0) r->end += (size_t)n;
@@ -9126,7 +9103,7 @@ static void async__bufreader_compact(async_bufreader *r) {
 ASYNC_DEF int async_bufreader_fill_more(async_task *t, async_bufreader *r, async_waiter *w) {
     int n;
     if (!t || !r || !w || !r->buf) return ASYNC_EINVAL;
-    if (!(t->flags & ASYNC__F_CANCELLING)) {
+    if (!ASYNC__CANCELLING(t)) {
         if (r->eof) return 0;
         async__bufreader_compact(r);
         if (r->end == r->cap) return ASYNC_ELIMIT;
@@ -9215,7 +9192,7 @@ ASYNC_DEF int async_bufwriter_init(async_bufwriter *wr, async_io *io, void *buf,
 /* op: writes out everything buffered. Cancel safe: what is not written yet stays. */
 ASYNC_DEF int async_bufwriter_flush(async_task *t, async_bufwriter *wr, async_waiter *w) {
     if (!t || !wr || !w) return ASYNC_EINVAL;
-    while (wr->done < wr->len || (t->flags & ASYNC__F_CANCELLING)) {
+    while (wr->done < wr->len || ASYNC__CANCELLING(t)) {
         int n = async_io_write(t, wr->io, w, wr->buf + wr->done, wr->len - wr->done);
         if (n < 0) return n;
         wr->done += (size_t)n;
@@ -9230,12 +9207,12 @@ ASYNC_DEF int async_bufwriter_write(async_task *t, async_bufwriter *wr, async_wa
                                     const void *data, size_t len) {
     int rc;
     if (!t || !wr || !w || (!data && len) || len > INT_MAX) return ASYNC_EINVAL;
-    if (!(t->flags & ASYNC__F_CANCELLING) && w->got == 0 && len <= wr->cap - wr->len) {
+    if (!ASYNC__CANCELLING(t) && w->got == 0 && len <= wr->cap - wr->len) {
         async__memcpy(wr->buf + wr->len, data, len);
         wr->len += len;
         return (int)len;
     }
-    if (w->got == 0 && (wr->len > wr->done || (t->flags & ASYNC__F_CANCELLING))) {
+    if (w->got == 0 && (wr->len > wr->done || ASYNC__CANCELLING(t))) {
         rc = async_bufwriter_flush(t, wr, w);
         if (rc < 0) return rc;
     }
@@ -9355,7 +9332,7 @@ ASYNC_DEF int async_signal_init(async_signal *s, async_runtime *rt, int signo) {
 ASYNC_DEF int async_signal_recv(async_task *t, async_signal *s) {
     int rc;
     if (!t || !s || s->slot < 0) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) return async_waker_wait(t, &s->waker);
+    if (ASYNC__CANCELLING(t)) return async_waker_wait(t, &s->waker);
     for (;;) {
         uint32_t g = (uint32_t)ASYNC__LOAD(&async__sig_gen[s->signo]);
         if (g != s->seen) {
@@ -9576,7 +9553,7 @@ ASYNC_DEF int async_child_try_wait(async_child *c) {
 ASYNC_DEF int async_child_wait(async_task *t, async_child *c) {
     int rc;
     if (!t || !c || c->pid <= 0) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) return async_signal_recv(t, &c->sigchld);
+    if (ASYNC__CANCELLING(t)) return async_signal_recv(t, &c->sigchld);
     for (;;) {
         rc = async_child_try_wait(c);
         if (rc == 1) {
@@ -10028,7 +10005,7 @@ ASYNC_DEF int async_inbox_close(async_inbox *q) {
 ASYNC_DEF int async_inbox_recv(async_task *t, async_inbox *q, void *item) {
     int rc;
     if (!t || !q || !q->impl || !item) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) return async_waker_wait(t, &q->waker);
+    if (ASYNC__CANCELLING(t)) return async_waker_wait(t, &q->waker);
     for (;;) {
         async__inbox_impl *qi = q->impl;
         int closed;
@@ -10168,7 +10145,7 @@ static int async__req_await(async_task *t, async_pool *p, async_blocking *job,
     job->dropped = async__req_free;
     rc = async_spawn_blocking(t, p, job, async__req_run, *req);
     if (rc == ASYNC_PENDING) return rc;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         *req = NULL;                    /* spawn_blocking dropped it (or the thread will) */
         return rc;
     }
@@ -10180,7 +10157,7 @@ ASYNC_DEF int async_resolve(async_task *t, async_pool *p, async_resolve_op *r, c
                             const char *service, async_addr *out, int max) {
     int rc, done, i;
     if (!t || !p || !r || !out || max <= 0 || (!host && !service)) return ASYNC_EINVAL;
-    if (!r->req && !(t->flags & ASYNC__F_CANCELLING)) {
+    if (!r->req && !ASYNC__CANCELLING(t)) {
         size_t hl = host ? strlen(host) + 1 : 0, sl = service ? strlen(service) + 1 : 0;
         size_t al = (size_t)max * sizeof(async_addr);
         async__req *q;
@@ -10207,7 +10184,7 @@ ASYNC_DEF int async_file_open(async_task *t, async_pool *p, async_file_op *op,
                               const char *path, int flags, int mode) {
     int rc, done;
     if (!t || !p || !op || !path) return ASYNC_EINVAL;
-    if (!op->req && !(t->flags & ASYNC__F_CANCELLING)) {
+    if (!op->req && !ASYNC__CANCELLING(t)) {
         size_t pl = strlen(path) + 1;
         if (!(op->req = async__req_new(ASYNC__REQ_OPEN, pl))) return ASYNC_ENOMEM;
         op->req->a = (char *)op->req->data;
@@ -10228,7 +10205,7 @@ static int async__file_rw(async_task *t, async_pool *p, async_file_op *op, int k
     int rc, done;
     if (!t || !p || !op || fd < 0 || (!buf && len)) return ASYNC_EINVAL;
     if (len > ASYNC__FILE_MAX) len = ASYNC__FILE_MAX;
-    if (!op->req && !(t->flags & ASYNC__F_CANCELLING)) {
+    if (!op->req && !ASYNC__CANCELLING(t)) {
         if (!(op->req = async__req_new(kind, len))) return ASYNC_ENOMEM;
         op->req->fd = fd;
         op->req->len = len;
@@ -10299,7 +10276,7 @@ ASYNC_DEF int async_shutdown_run(async_task *t, async_shutdown *sd) {
     async_task *async__t = t;           /* for ASYNC__CANCEL_OP */
     int rc;
     if (!t || !sd || sd->sigint.slot < 0) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) {
+    if (ASYNC__CANCELLING(t)) {
         if (sd->phase == ASYNC__SD_WAIT) {
             async__waker_disarm(&sd->sigint.waker, t);
             async__waker_disarm(&sd->sigterm.waker, t);

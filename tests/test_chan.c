@@ -1625,6 +1625,84 @@ TEST(sender_handles_and_is_closed) {
     async_watch_destroy(&ch);
 }
 
+/* The three channels with sender handles count them by one rule: a clone needs a
+   sender still held (ASYNC_ECLOSED after the last release), a release needs one
+   (ASYNC_EINVAL), and only the last release wakes a waiting receiver, which then
+   sees the end (ASYNC_ECLOSED). */
+typedef struct {
+    async_task task;
+    async_waiter w;
+    async_mpsc *c;
+    async_broadcast_rx *brx;
+    async_watch_rx *wrx;
+    int rc, item;
+} endframe;
+static int end_waiter(async_task *t) {
+    endframe *f = (endframe *)t;
+    ASYNC_BEGIN(t);
+    if (f->c) ASYNC_AWAIT(f->rc, async_mpsc_recv(t, f->c, &f->w, &f->item));
+    else if (f->brx) ASYNC_AWAIT(f->rc, async_broadcast_recv(t, f->brx, &f->w, &f->item));
+    else ASYNC_AWAIT(f->rc, async_watch_changed(t, f->wrx, &f->w));
+    ASYNC_END(0);
+}
+TEST(sender_counts_one_rule) {
+    async_runtime rt;
+    async_mpsc c;
+    async_broadcast b;
+    async_broadcast_rx brx;
+    async_watch ch;
+    async_watch_rx wrx;
+    static endframe f;
+    uint32_t *senders[3];
+    int k, i;
+    test_rt_paused(&rt);
+    ASSERT_EQ(async_mpsc_init(&c, sizeof(int), 2, NULL), 0);
+    ASSERT_EQ(async_broadcast_init(&b, sizeof(int), 2, NULL), 0);
+    ASSERT_EQ(async_broadcast_subscribe(&b, &brx), 0);
+    ASSERT_EQ(async_watch_init(&ch, sizeof(int), NULL, NULL), 0);
+    ASSERT_EQ(async_watch_subscribe(&ch, &wrx), 0);
+    senders[0] = &c.senders;
+    senders[1] = &b.senders;
+    senders[2] = &ch.senders;
+    for (k = 0; k < 3; k++) {
+        ZERO(f);
+        f.rc = 1;
+        if (k == 0) f.c = &c;
+        if (k == 1) f.brx = &brx;
+        if (k == 2) f.wrx = &wrx;
+        ASSERT_EQ(async_task_spawn(&rt, &f.task, end_waiter, "rx"), 0);
+        async_runtime_step(&rt, 0);
+        ASSERT_EQ(f.w.state, 1);                              /* waiting */
+        for (i = 0; i < 2; i++) {                             /* three senders */
+            ASSERT_EQ(k == 0 ? async_mpsc_sender_clone(&c) :
+                      k == 1 ? async_broadcast_sender_clone(&b) :
+                      async_watch_sender_clone(&ch), 0);
+        }
+        ASSERT_EQ(*senders[k], 3);
+        for (i = 0; i < 3; i++) {
+            ASSERT_EQ(k == 0 ? async_mpsc_sender_release(&c) :
+                      k == 1 ? async_broadcast_sender_release(&b) :
+                      async_watch_sender_release(&ch), 0);
+            async_runtime_step(&rt, 0);
+            ASSERT_EQ(async_task_is_finished(&f.task), i == 2);  /* the last one ends it */
+        }
+        ASSERT_EQ(f.rc, ASYNC_ECLOSED);
+        ASSERT_EQ(k == 0 ? async_mpsc_sender_clone(&c) :
+                  k == 1 ? async_broadcast_sender_clone(&b) :
+                  async_watch_sender_clone(&ch), ASYNC_ECLOSED);  /* none left to clone */
+        ASSERT_EQ(k == 0 ? async_mpsc_sender_release(&c) :
+                  k == 1 ? async_broadcast_sender_release(&b) :
+                  async_watch_sender_release(&ch), ASYNC_EINVAL);
+        ASSERT_EQ(*senders[k], 0);
+    }
+    ASSERT_EQ(async_watch_has_changed(&wrx), ASYNC_ECLOSED);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+    ASSERT_EQ(async_broadcast_destroy(&b), 0);
+    ASSERT_EQ(async_watch_destroy(&ch), 0);
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(mpsc_order_and_backpressure_capacity_1);
@@ -1670,5 +1748,6 @@ int main(int argc, char **argv) {
     RUN(mpsc_unbounded_ops_in_cancel_mode);
     RUN(oneshot_recv_without_budget_yields_and_keeps_the_value);
     RUN(sender_handles_and_is_closed);
+    RUN(sender_counts_one_rule);
     DONE();
 }

@@ -1104,6 +1104,58 @@ TEST(retry_aborted_during_backoff) {
     async_runtime_destroy(&rt);
 }
 
+/* A retry whose attempts fail at once and whose backoff is already over when the
+   timer is armed (a clock that moves on between two readings, as a real one does
+   under a delay of a few nanoseconds) still yields now and then: the wait between
+   attempts spends budget, as every completed sleep does. Before, 1000 attempts ran
+   in one poll and the other task never ran. */
+static async_time ticking_now(void *user) { return ++*(async_time *)user; }
+typedef struct { async_task task; async_backoff b; async_timer tm; int rc, seen; } spin_retry;
+static int spin_ticks;
+static int fail_now(void) { return ASYNC_EAGAIN; }
+static int spin_retrier(async_task *t) {
+    spin_retry *f = (spin_retry *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_RETRY(f->rc, &f->b, &f->tm, fail_now());
+    f->seen = spin_ticks;
+    ASYNC_END(f->rc);
+}
+static int spin_ticker(async_task *t) {
+    ASYNC_BEGIN(t);
+    for (;;) {
+        spin_ticks++;
+        ASYNC_YIELD();
+    }
+    ASYNC_END(0);
+}
+TEST(retry_backoff_spends_budget) {
+    async_runtime rt;
+    async_runtime_desc d;
+    async_time clock = 0;
+    static spin_retry f;
+    static async_task ticker;
+    int rc = 0;
+    ZERO(f);
+    ZERO(ticker);
+    ZERO(d);
+    spin_ticks = 0;
+    d.now = ticking_now;
+    d.user = &clock;
+    ASSERT_EQ(async_runtime_init(&rt, &d), 0);
+    ASSERT_EQ(async_backoff_init(&f.b, 1, 1, 1000), 0);     /* 1 ns, 1000 attempts */
+    f.b.jitter = ASYNC_JITTER_NONE;
+    async_task_spawn(&rt, &f.task, spin_retrier, "retry");
+    async_task_spawn(&rt, &ticker, spin_ticker, "ticker");
+    while (!async_task_is_finished(&f.task)) async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_task_result(&f.task, &rc), 0);
+    ASSERT_EQ(rc, ASYNC_EAGAIN);                  /* every attempt failed */
+    ASSERT_EQ(f.b.attempts, 999);
+    CHECK(f.seen > 0);                            /* the other task ran meanwhile */
+    async_task_abort(&ticker);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    async_runtime_destroy(&rt);
+}
+
 /* The breaker's edges: half_open_max 0 counts as 1; with 2 trials one success is not
    enough; a failure reported while open (a call let through before) keeps it open
    for the same time; a result reported in half-open without a trial out counts. */
@@ -1433,6 +1485,7 @@ int main(int argc, char **argv) {
     RUN(joinset_destroy_while_joined_is_refused);
     RUN(joinset_member_acts_on_its_own_set);
     RUN(retry_aborted_during_backoff);
+    RUN(retry_backoff_spends_budget);
     RUN(circuit_breaker_edges);
     RUN(backoff_retryable_callback);
     RUN(bulkhead_enter_in_cancel_mode);
