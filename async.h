@@ -354,6 +354,9 @@ CODE IN THIS MANUAL
      async_task_result(t, &rc)          0 and the result if finished, else ESTATE
      async_task_is_finished(t), async_task_name(t), async_task_state(t),
      async_task_where(t, &file, &line), async_task_cancelling(t)
+     async_task_runtime(t)              the runtime t was spawned on (NULL if it
+                                        never was): what a task passes to spawn
+                                        a task, init a JoinSet or read the clock
 
      async_waker_init(rt, w), async_waker_destroy(w)
      async_waker_wake(w)                Context: anywhere (interrupt handler,
@@ -2024,6 +2027,8 @@ ASYNC_API int async_task_state(const async_task *t);
 ASYNC_API const char *async_task_name(const async_task *t);
 /* Where t is suspended (*file, *line); ASYNC_ESTATE if it is not suspended */
 ASYNC_API int async_task_where(const async_task *t, const char **file, int *line);
+/* The runtime t was spawned on (it stays so once t finished), NULL if never spawned. */
+ASYNC_API async_runtime *async_task_runtime(const async_task *t);
 
 /* Register w with rt (hosted: makes the wake descriptor); EBUSY if already registered */
 ASYNC_API int async_waker_init(async_runtime *rt, async_waker *w);
@@ -4986,6 +4991,10 @@ ASYNC_DEF int async_task_state(const async_task *t) {
 
 ASYNC_DEF const char *async_task_name(const async_task *t) {
     return t && t->name ? t->name : "";
+}
+
+ASYNC_DEF async_runtime *async_task_runtime(const async_task *t) {
+    return t ? t->rt : NULL;
 }
 
 ASYNC_DEF int async_task_where(const async_task *t, const char **file, int *line) {

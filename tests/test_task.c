@@ -1225,6 +1225,53 @@ TEST(task_where_and_state_through_a_life) {
     async_runtime_destroy(&rt);
 }
 
+/* async_task_runtime: a task reaches its own runtime through it, to spawn a child
+   there (here on the second of two runtimes, so a wrong answer cannot pass); NULL for
+   NULL and for a frame never spawned; still the runtime once the task finished. */
+typedef struct {
+    async_task task;
+    worker child;
+    async_runtime *seen;
+    int rc;
+} spawner;
+
+static int spawner_run(async_task *t) {
+    spawner *f = (spawner *)t;
+    ASYNC_BEGIN(t);
+    f->seen = async_task_runtime(t);
+    f->child.id = 7;
+    f->rc = async_task_spawn(async_task_runtime(t), &f->child.task, logger, "child");
+    if (f->rc < 0) ASYNC_RETURN(f->rc);
+    ASYNC_AWAIT(f->rc, async_task_join(t, &f->child.task));
+    ASYNC_END(f->rc);
+}
+
+TEST(task_runtime_is_where_it_was_spawned) {
+    async_runtime rt1, rt2;
+    static spawner s;
+    static worker idle;
+    ZERO(s);
+    ZERO(idle);
+    LOG_RESET();
+    async_runtime_init(&rt1, NULL);
+    async_runtime_init(&rt2, NULL);
+    CHECK(async_task_runtime(NULL) == NULL);
+    CHECK(async_task_runtime(&idle.task) == NULL);                  /* never spawned */
+    ASSERT_EQ(async_task_spawn(&rt2, &s.task, spawner_run, "spawner"), 0);
+    CHECK(async_task_runtime(&s.task) == &rt2);
+    ASSERT_EQ(async_runtime_run(&rt1), 0);                          /* nothing there */
+    ASSERT_STR(test_log, "");
+    ASSERT_EQ(async_runtime_run(&rt2), 0);
+    ASSERT_STR(test_log, "7 ");                                     /* the child ran */
+    CHECK(s.seen == &rt2);
+    ASSERT_EQ(s.rc, 7);
+    CHECK(async_task_runtime(&s.child.task) == &rt2);
+    ASSERT_EQ(async_task_state(&s.task), ASYNC_TASK_DONE);
+    CHECK(async_task_runtime(&s.task) == &rt2);                     /* finished: kept */
+    async_runtime_destroy(&rt1);
+    async_runtime_destroy(&rt2);
+}
+
 /* Destroying one waker of several leaves the others registered and working; a
    destroyed waker is inert (its wakes are dropped, a wait on it is refused). */
 TEST(waker_destroy_among_several) {
@@ -1297,6 +1344,7 @@ int main(int argc, char **argv) {
     RUN(an_op_pending_in_cancel_mode_asserts);
     RUN(custom_clock_and_idle_hook);
     RUN(task_where_and_state_through_a_life);
+    RUN(task_runtime_is_where_it_was_spawned);
     RUN(waker_destroy_among_several);
     DONE();
 }
