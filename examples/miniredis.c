@@ -1778,7 +1778,7 @@ static int server_main_run(async_task *t) {
         char text[32];
         snprintf(text, sizeof text, "127.0.0.1:%d", f->port);
         if ((f->rc = async_addr_parse(&a, text)) < 0 ||
-            (f->rc = async_sock_listen(t->rt, &srv.lis, &a, NULL)) < 0 ||
+            (f->rc = async_sock_listen(async_task_runtime(t), &srv.lis, &a, NULL)) < 0 ||
             (f->rc = async_sock_local_addr(&srv.lis, &bound)) < 0) {
             fprintf(stderr, "miniredis: cannot listen on %s: %s\n", text,
                     async_strerror(f->rc));
@@ -1787,18 +1787,18 @@ static int server_main_run(async_task *t) {
         f->port = async_addr_port(&bound);
     }
     async_cancel_token_init(&srv.root);
-    async_joinset_init(&srv.conns, t->rt);
+    async_joinset_init(&srv.conns, async_task_runtime(t));
     /* the signals are ours before anyone learns the port: a SIGTERM then is a shutdown,
        and a server that could not take them never said it was there */
-    if ((f->rc = async_shutdown_init(&srv.sd, t->rt, &srv.root, &srv.conns, NULL,
+    if ((f->rc = async_shutdown_init(&srv.sd, async_task_runtime(t), &srv.root, &srv.conns, NULL,
                                      SHUTDOWN_GRACE)) < 0) {
         fprintf(stderr, "miniredis: signals: %s\n", async_strerror(f->rc));
         ASYNC_RETURN(1);
     }
     printf("listening on 127.0.0.1:%d\n", f->port);
     fflush(stdout);
-    async_task_spawn(t->rt, &f->acc.task, acceptor_run, "acceptor");
-    async_task_spawn(t->rt, &f->sw.task, sweeper_run, "sweeper");
+    async_task_spawn(async_task_runtime(t), &f->acc.task, acceptor_run, "acceptor");
+    async_task_spawn(async_task_runtime(t), &f->sw.task, sweeper_run, "sweeper");
     /* until SIGINT or SIGTERM; then the root token stops the acceptor and the sweeper,
        the connections drain (aborted after the grace period) */
     ASYNC_AWAIT(f->rc, async_shutdown_run(t, &srv.sd));

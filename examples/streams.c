@@ -135,9 +135,9 @@ static int run_job(async_task *t, void *state, const void *in, void *out, void *
     if (++st->in_flight > st->max_in_flight) st->max_in_flight = st->in_flight;
     r->id = j->id;
     r->ms = j->ms;
-    r->started = async_time_now(t->rt);
+    r->started = async_time_now(async_task_runtime(t));
     ASYNC_AWAIT(s->rc, async_sleep(t, &s->timer, ASYNC_MS(j->ms)));
-    r->finished = async_time_now(t->rt);
+    r->finished = async_time_now(async_task_runtime(t));
     ASYNC_CLEANUP();                        /* also when the call is cancelled */
     st->in_flight--;
     ASYNC_END(0);                           /* < 0 would be an error item */

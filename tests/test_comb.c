@@ -531,7 +531,7 @@ static int scoped(async_task *t) {
     scope_owner *f = (scope_owner *)t;
     int i;
     ASYNC_BEGIN(t);
-    async_joinset_init(&f->js, t->rt);
+    async_joinset_init(&f->js, async_task_runtime(t));
     f->made = 1;
     for (i = 0; i < 3; i++) {
         f->m[i].id = i + 1;
@@ -667,7 +667,7 @@ typedef struct { async_task task; async_joinset js; async_waiter w; async_timer 
 static int wait_all_twice(async_task *t) {
     waf *f = (waf *)t;
     ASYNC_BEGIN(t);
-    async_joinset_init(&f->js, t->rt);
+    async_joinset_init(&f->js, async_task_runtime(t));
     f->m[0].fail = ASYNC_EAGAIN;
     f->m[1].d = MS(100);
     async_joinset_spawn(&f->js, &f->m[0].task, member_run, "fails");
@@ -675,7 +675,7 @@ static int wait_all_twice(async_task *t) {
     ASYNC_AWAIT_TIMEOUT(f->rc, &f->dl, MS(10), async_joinset_wait_all(t, &f->js, &f->w));
     f->stage = f->rc;                             /* timed out, having seen the failure */
     async_joinset_destroy(&f->js);
-    async_joinset_init(&f->js, t->rt);
+    async_joinset_init(&f->js, async_task_runtime(t));
     ZERO(f->m[0]);
     f->m[0].id = 1;
     async_joinset_spawn(&f->js, &f->m[0].task, member_run, "ok");

@@ -81,7 +81,7 @@ static int acceptor_run(async_task *t) {
         ASYNC_AWAIT(f->rc, async_sock_accept(t, f->lis, &f->w, &f->conns[f->i].conn,
                                              &f->conns[f->i].peer));
         if (f->rc < 0) break;
-        async_task_spawn(t->rt, &f->conns[f->i].task, echo_conn_run, "echo-conn");
+        async_task_spawn(async_task_runtime(t), &f->conns[f->i].task, echo_conn_run, "echo-conn");
     }
     ASYNC_END(f->rc);
 }
@@ -1644,7 +1644,7 @@ static int mover_run(async_task *t) {
     ASYNC_AWAIT(f->rc, async_sock_accept(t, f->lis, &f->w, &f->tmp, NULL));
     if (f->rc < 0) ASYNC_RETURN(f->rc);
     f->moved = async_io_move(&f->conn->conn, &f->tmp);
-    async_task_spawn(t->rt, &f->conn->task, echo_conn_run, "moved-conn");
+    async_task_spawn(async_task_runtime(t), &f->conn->task, echo_conn_run, "moved-conn");
     ASYNC_END(f->moved);
 }
 

@@ -66,7 +66,7 @@ typedef struct {
 static int sink_task(async_task *t) {
     sink_frame *f = (sink_frame *)t;
     ASYNC_BEGIN(t);
-    f->t0 = async_time_now(t->rt);
+    f->t0 = async_time_now(async_task_runtime(t));
     if (f->kind == SINK_FOLD)
         ASYNC_AWAIT(f->rc, async_stream_fold(t, f->s, &f->k, &f->acc, sum_int, NULL, f->scratch));
     else if (f->kind == SINK_COLLECT)
@@ -75,7 +75,7 @@ static int sink_task(async_task *t) {
         ASYNC_AWAIT(f->rc, async_stream_count_items(t, f->s, &f->k, f->scratch));
     else
         ASYNC_AWAIT(f->rc, async_stream_collect_alloc(t, f->s, &f->k, &f->heap, f->limit));
-    f->ended_at = async_time_now(t->rt) - f->t0;
+    f->ended_at = async_time_now(async_task_runtime(t)) - f->t0;
     ASYNC_END(f->rc);
 }
 static void run_sink(sink_frame *f, async_stream *s, int kind, size_t cap) {
@@ -261,7 +261,7 @@ static int chunk_task(async_task *t) {
     size_t have, i;
     int v;
     ASYNC_BEGIN(t);
-    f->t0 = async_time_now(t->rt);
+    f->t0 = async_time_now(async_task_runtime(t));
     for (;;) {
         ASYNC_AWAIT(f->rc, async_stream_next(t, f->s, f->chunk));
         if (f->rc == 0) break;
@@ -274,7 +274,7 @@ static int chunk_task(async_task *t) {
             memcpy(&v, f->chunk + sizeof(size_t) + i * sizeof(int), sizeof v);
             logf_(i ? ",%d" : "%d", v);
         }
-        logf_("@%d|", (int)((async_time_now(t->rt) - f->t0) / MS(1)));
+        logf_("@%d|", (int)((async_time_now(async_task_runtime(t)) - f->t0) / MS(1)));
     }
     ASYNC_END(0);
 }
@@ -594,7 +594,7 @@ static int work(async_task *t, void *state, const void *in, void *out, void *use
     ASYNC_AWAIT(rc, async_sleep(t, &w->timer, MS(c->delays[x])));
     if (rc < 0) ASYNC_RETURN(rc);
     *(int *)out = x * 10;
-    c->done_at[x] = async_time_now(t->rt) - c->t0;
+    c->done_at[x] = async_time_now(async_task_runtime(t)) - c->t0;
     ASYNC_CLEANUP();
     c->in_flight--;
     if (ASYNC_IS_CANCELLED()) c->cleaned++;
@@ -626,16 +626,19 @@ typedef struct {
 static int read_task(async_task *t) {
     read_frame *f = (read_frame *)t;
     ASYNC_BEGIN(t);
-    f->t0 = async_time_now(t->rt);
+    f->t0 = async_time_now(async_task_runtime(t));
     for (;;) {
         ASYNC_AWAIT(f->rc, async_stream_next(t, f->s, &f->item));
         if (f->rc == 0) break;
         if (f->n < 64) {
             f->got[f->n] = f->rc < 0 ? f->rc : f->item;
-            f->at[f->n++] = async_time_now(t->rt) - f->t0;
+            f->at[f->n++] = async_time_now(async_task_runtime(t)) - f->t0;
         }
-        if (f->rc < 0) logf_("E@%d ", (int)((async_time_now(t->rt) - f->t0) / MS(1)));
-        else logf_("%d@%d ", f->item, (int)((async_time_now(t->rt) - f->t0) / MS(1)));
+        {
+            int ms = (int)((async_time_now(async_task_runtime(t)) - f->t0) / MS(1));
+            if (f->rc < 0) logf_("E@%d ", ms);
+            else logf_("%d@%d ", f->item, ms);
+        }
         if (f->busy && f->rc > 0) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->busy));
     }
     ASYNC_END(0);

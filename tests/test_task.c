@@ -770,7 +770,8 @@ static int spawner_cleanup(async_task *t) {
     ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_SEC(1)));
     ASYNC_CLEANUP();
     f->cleaned++;
-    async_task_spawn(t->rt, &spawned_by_cleanup.task, logger, "late");    /* aborted at spawn */
+    async_task_spawn(async_task_runtime(t), &spawned_by_cleanup.task, logger,
+                     "late");                                           /* aborted at spawn */
     ASYNC_END(0);
 }
 TEST(destroy_yielded_detached_and_spawning_cleanup) {

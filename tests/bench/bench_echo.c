@@ -124,7 +124,7 @@ static int acceptor_run(async_task *t) {
         }
         conns[f->slot].slot = f->slot;
         async_sock_nodelay(&conns[f->slot].io, 1);
-        async_task_spawn(t->rt, &conns[f->slot].task, conn_run, "conn");
+        async_task_spawn(async_task_runtime(t), &conns[f->slot].task, conn_run, "conn");
     }
     ASYNC_END(0);
 }
