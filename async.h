@@ -52,7 +52,7 @@ QUICK START
         int rc;
         ASYNC_BEGIN(t);
         for (f->i = 1; f->i <= 3; f->i++) {
-            ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(100)));
+            ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(100)));
             printf("tick %d\n", f->i);
         }
         ASYNC_END(f->i - 1);
@@ -142,7 +142,7 @@ CODE IN THIS MANUAL
     static int fetch(async_task *t, fetch_frame *f, int id) {
         int rc;
         ASYNC_CORO_BEGIN(t, &f->co);
-        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(10 * id)));
+        ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(10 * id)));
         if (rc < 0) ASYNC_RETURN(rc);
         ASYNC_END(id * 100);
     }
@@ -208,19 +208,19 @@ CODE IN THIS MANUAL
      ASYNC_AWAIT_CALL(lvalue rc, async_coro *child, int call)
                                               may return: restart child, then await
                                               the nested async function call
-     ASYNC_WAIT_UNTIL(cond)                   may return: suspend until cond holds;
+     ASYNC_WAIT_FOR(cond)                     may return: suspend until cond holds;
                                               re-checked each time the task is woken
      ASYNC_YIELD()                            may return: go to the back of the run
                                               queue (after timers are checked)
      ASYNC_GEN_YIELD()                        may return: hand an item to the caller
                                               of a generator (returns ASYNC_ITEM)
-     ASYNC_IS_CANCELLED()                     in ASYNC_CLEANUP: 1 if being cancelled
+     async_task_is_cancelling(t)              in ASYNC_CLEANUP: 1 if being cancelled
      ASYNC_CORO_CANCEL(async_coro *child, int call)
                                               cancel a suspended nested function now
                                               (e.g. a generator you stop reading): it
                                               unwinds through its cleanup
 
-   The poll contract (as Rust futures): an operation such as async_sleep or
+   The poll contract (as Rust futures): an operation such as async_time_sleep or
    async_task_join returns ASYNC_PENDING after registering the task to be woken
    when progress is possible, or its result (>= 0 success, < 0 error). The
    operation's state (timer, waiter node) lives in the caller's frame, so the
@@ -241,17 +241,17 @@ CODE IN THIS MANUAL
    ASYNC_ECANCELED without completing, and the body unwinds to ASYNC_CLEANUP
    (nested async functions unwind the same way, innermost first). Operations
    that never started are not touched; a task aborted before its first poll
-   runs its cleanup section only (ASYNC_IS_CANCELLED() is 1 there; nothing of
+   runs its cleanup section only (async_task_is_cancelling(t) is 1 there; nothing of
    the body ran, so the cleanup sees the frame as its creator left it), as Tokio
    runs the destructors of a future it drops unpolled. Every operation in this
    header honours cancel mode; a poll
-   function you write yourself must too (check async_task_cancelling(t)): in
+   function you write yourself must too (check async_task_is_cancelling(t)): in
    cancel mode it returns a negative code, never ASYNC_PENDING and never a
    success, because an await only looks for cancellation when its operation
    failed (that keeps an await that completes at once down to its operation and
    one test). Cancel mode only ever starts with a poll, never inside one: a task
    that aborts itself runs on to its next suspension, as in Tokio.
-   Awaits store the resume point and the site (for async_dump) only when they
+   Awaits store the resume point and the site (for async_runtime_dump) only when they
    suspend.
 
    Resume points: the portable form is a `switch` on a key built from
@@ -282,7 +282,7 @@ CODE IN THIS MANUAL
         worker *w = (worker *)t;
         int rc;
         ASYNC_BEGIN(t);
-        ASYNC_AWAIT(rc, async_sleep(t, &w->timer, ASYNC_MS(w->ms)));
+        ASYNC_AWAIT(rc, async_time_sleep(t, &w->timer, ASYNC_MS(w->ms)));
         if (rc < 0) ASYNC_RETURN(rc);
         ASYNC_END(w->ms * 2);
     }
@@ -318,7 +318,7 @@ CODE IN THIS MANUAL
    Traps: a frame must be zeroed when spawned and must not move or be reused
    while its task lives; an allocated frame (spawn_alloc) is freed by its first
    join, so read its results through that join; async_runtime_run returning
-   nonzero means tasks wait for something that will never come (async_dump
+   nonzero means tasks wait for something that will never come (async_runtime_dump
    shows what).
 
      async_runtime_init(rt, desc)       desc may be NULL (all defaults)
@@ -353,7 +353,7 @@ CODE IN THIS MANUAL
      async_task_wake(t)                 make a waiting task ready (idempotent, O(1))
      async_task_result(t, &rc)          0 and the result if finished, else ESTATE
      async_task_is_finished(t), async_task_name(t), async_task_state(t),
-     async_task_where(t, &file, &line), async_task_cancelling(t)
+     async_task_where(t, &file, &line), async_task_is_cancelling(t)
      async_task_runtime(t)              the runtime t was spawned on (NULL if it
                                         never was): what a task passes to spawn
                                         a task, init a JoinSet or read the clock
@@ -368,7 +368,7 @@ CODE IN THIS MANUAL
                                         hosted builds; freestanding, it is safe
                                         from interrupts on a single core. Not
                                         while async_runtime_destroy runs.
-     async_runtime_wake_pending(rt), async_runtime_wake_fd(rt)
+     async_runtime_has_pending_wake(rt), async_runtime_wake_fd(rt)
                                         for your own idle hook: an MCU hook must
                                         mask interrupts, check wake_pending, then
                                         WFI (which wakes on a pending masked
@@ -386,7 +386,7 @@ CODE IN THIS MANUAL
    cancel mode there is no budget (that keeps inline fast paths out of it), and
    nothing yields.
    A poll function of your own that is always ready calls
-   async_consume_budget(t) (tokio::task::consume_budget): 1 to go on, 0 when the
+   async_task_consume_budget(t) (tokio::task::consume_budget): 1 to go on, 0 when the
    budget is spent (return ASYNC_PENDING then: the task runs again soon).
    A nonzero `seed` in the desc picks the next task at random (reproducibly)
    among the ready ones, to explore interleavings in tests.
@@ -464,10 +464,10 @@ CODE IN THIS MANUAL
      async_runtime_next_deadline(rt)     the earliest pending timer's deadline
                                          (ASYNC_TIME_NEVER if none): how long a
                                          loop of yours may wait before a step
-     async_sleep(t, timer, duration)     op: 0 after the duration
-     async_sleep_until(t, timer, deadline)
+     async_time_sleep(t, timer, duration) op: 0 after the duration
+     async_time_sleep_until(t, timer, deadline)
      ASYNC_AWAIT_TIMEOUT(rc, timer, duration, op)   may return: await op; if
-     ASYNC_AWAIT_DEADLINE(rc, timer, deadline, op)  it is still pending when the
+     ASYNC_AWAIT_TIMEOUT_UNTIL(rc, timer, deadline, op) it is still pending when the
                                          timer expires, cancel op (polled once in
                                          cancel mode) and set rc = ASYNC_ETIMEDOUT.
                                          op is polled first, so a ready op wins
@@ -479,7 +479,7 @@ CODE IN THIS MANUAL
                                          the same around a nested async function,
                                          restarted first as ASYNC_AWAIT_CALL does
      async_interval_init(iv, period, missed)        first tick is immediate
-     async_interval_init_at(iv, start, period, missed)
+     async_interval_init_until(iv, start, period, missed)
      async_interval_tick(t, iv, &when)   op: wait for the next tick
      async_interval_reset(iv)            next tick one period from its next poll
      missed-tick behaviour (when a tick is more than 5 ms late, as Tokio):
@@ -514,9 +514,9 @@ CODE IN THIS MANUAL
    wait has completed or been cancelled.
    Wait operations are ops (ASYNC_AWAIT them); the rest never wait.
      async_semaphore: _init(s, n), _acquire(t, s, w), _acquire_many(t, s, w, n),
-        _try_acquire(s, n), _release(s, n), _add_permits(s, n), _forget(s, n) (held
+        _try_acquire(s, n), _release(s, n), _add_permits(s, n), _forget_held(s, n) (held
         permits vanish), _forget_permits(s, n) (free ones), _close(s), _is_closed,
-        _available. Strictly FIFO: released permits go straight to the head waiter,
+        _available_permits. Strictly FIFO: released permits go straight to the head waiter,
         in parts if it asked for many, so a large request at the front holds back
         smaller ones behind it, and nobody barges (Tokio). Up to
         ASYNC_SEMAPHORE_MAX_PERMITS. After _close, waiters and acquires fail with
@@ -535,7 +535,7 @@ CODE IN THIS MANUAL
         _last (the newest), _waiters (everyone waiting now; stores nothing).
      async_barrier: _init(b, n) (0 counts as 1), _wait(t, b, w) returns 1 for the
         single leader of each generation, 0 for the others.
-     async_cancel_token: _init, _child(parent, child) (initialises child, like an
+     async_cancel_token: _init, _init_child(parent, child) (initialises child, like an
         _init: never pass a token still in a tree, _destroy it first; cancelled with
         its parent, born cancelled if the parent is), _cancel (the whole subtree; iterative),
         _is_cancelled, _wait(t, tok, w), _destroy (children move to its parent).
@@ -627,7 +627,7 @@ CODE IN THIS MANUAL
         nothing), _try_recv (ASYNC_EAGAIN empty), _close (the receiver: later sends
         fail, waiting senders fail, even one handed a slot that has not run yet,
         permits already granted may still send, what is buffered can be drained),
-        _closed(t, c, w) (a sender waits for the close), _len, _capacity, _destroy.
+        _wait_closed(t, c, w) (a sender waits for the close), _len, _capacity, _destroy.
         recv gives ASYNC_ECLOSED only when no sender is left (or the receiver
         closed), nothing is buffered and no permit is out.
         Several tasks may receive from one channel (a work queue): they queue in
@@ -640,7 +640,7 @@ CODE IN THIS MANUAL
         if the receiver is gone, and the item is still yours), _recv(t, o, w, &item)
         (ASYNC_ECLOSED if the sender was released without sending; ASYNC_ESTATE if
         polled again after it completed), _try_recv, _sender_release, _close (the
-        receiver), _is_closed, _closed(t, o, w), _destroy.
+        receiver), _is_closed, _wait_closed(t, o, w), _destroy.
      async_broadcast: _init(b, item_size, capacity, storage) (capacity rounded up to
         a power of two), _subscribe(b, rx) (sees what is sent from then on),
         _unsubscribe, _send (returns the receiver count; ASYNC_ENORECV with none, and
@@ -652,7 +652,7 @@ CODE IN THIS MANUAL
         current value counts as seen), _send (ASYNC_ENORECV with no receiver: not
         stored), _send_replace(ch, &item, &old) and _send_modify(ch, fn, user) (always
         store), _borrow (copy, not marked seen), _borrow_and_update (copy, mark seen),
-        _has_changed, _mark_changed, _mark_unchanged, _changed(t, rx, w) (completes at
+        _has_changed, _mark_changed, _mark_unchanged, _wait_changed(t, rx, w) (completes at
         once if a version is unseen, marking it seen; ASYNC_ECLOSED only once every
         sender is released and everything is seen).
    Cancellation safety (Tokio's list): mpsc/broadcast recv, watch changed, oneshot
@@ -739,7 +739,7 @@ CODE IN THIS MANUAL
     static int fetch(async_task *t, fetch_frame *f, int ms) {
         int rc;
         ASYNC_CORO_BEGIN(t, &f->co);
-        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(ms)));
+        ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(ms)));
         if (rc < 0) ASYNC_RETURN(rc);
         ASYNC_END(ms);
     }
@@ -767,7 +767,7 @@ CODE IN THIS MANUAL
         // the first to complete wins; the loser is cancelled (its wait unlinked)
         ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED)
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc, async_notify_wait(t, &f->never, &f->w))
-            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)))
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)))
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 1) printf("select: the timer won\n");
         ASYNC_END(f->ra == 20 && f->rb == 30 && f->sel.winner == 1 ? 0 : 1);
@@ -802,16 +802,16 @@ CODE IN THIS MANUAL
        its cleanup).
      ASYNC_JOIN_BEGIN(js, n, mode) ... ASYNC_JOIN_BRANCH(js, i, rc, op) ... ASYNC_JOIN_END
        every branch to completion, concurrently (results in each rc; the first
-       polled rotates). With ASYNC_JOIN_TRY the first error stops it, cancels the
+       polled rotates). With ASYNC_JOIN_FAIL_FAST the first error stops it, cancels the
        others (their rc becomes ASYNC_ECANCELED; those never started are not
        touched) and is left in js->err.
        ASYNC_JOIN_BRANCH_CALL for nested functions.
      ASYNC_RACE2(sel, rc, op0, op1), ASYNC_RACE3: the first result wins, into rc.
      ASYNC_JOIN_ALL(rcs, n, i, op)     op over an array (it uses the int lvalue i);
-     ASYNC_TRY_JOIN_ALL(rc, rcs, n, i, op)   the same, stopping at the first error.
+     ASYNC_JOIN_ALL_FAIL_FAST(rc, rcs, n, i, op) the same, stopping at the first error.
      ASYNC_SELECT_BEGIN_TIMEOUT(sel, n, mode, timer, duration),
-     ASYNC_SELECT_BEGIN_DEADLINE(sel, n, mode, timer, deadline), and
-     ASYNC_JOIN_BEGIN_TIMEOUT / _DEADLINE(js, n, mode, timer, ...): a timeout
+     ASYNC_SELECT_BEGIN_TIMEOUT_UNTIL(sel, n, mode, timer, deadline), and
+     ASYNC_JOIN_BEGIN_TIMEOUT / _TIMEOUT_UNTIL(js, n, mode, timer, ...): a timeout
        directly around a select or a join (tokio::time::timeout(d, select!{..})),
        closed by the same END, on an async_timer in the frame. The branches are
        polled first (one ready at the deadline wins); if the timer fires first,
@@ -821,8 +821,9 @@ CODE IN THIS MANUAL
        ASYNC_ECANCELED). Otherwise err is 0 (a join: its first error).
      Each BEGIN ... END is one statement (it can be the body of an if). Up to 32
        branches.
-   Result helpers: ASYNC_TRY(rc, op) and ASYNC_TRY_CALL(rc, child, call) return the
-   error early (Rust's ?); ASYNC_OR_ELSE(rc, fallback), ASYNC_MAP(rc, expr);
+   Result helpers: ASYNC_AWAIT_OR_RETURN(rc, op) and
+   ASYNC_AWAIT_CALL_OR_RETURN(rc, child, call) return the error early (Rust's ?);
+   ASYNC_OR_ELSE(rc, fallback), ASYNC_MAP(rc, expr);
    ASYNC_RESULT(T) is a struct { int status; T value; }, ASYNC_IS_OK(r).
    async_joinset (JoinSet): _init(js, rt), _init_ordered(js, rt, ring, n) (results
      in spawn order: FuturesOrdered), _spawn(js, t, fn, name), _spawn_alloc,
@@ -995,10 +996,10 @@ CODE IN THIS MANUAL
    generator or calls in flight unwind through their cleanup now, and ends it.
    take(3) over an endless generator leaves the generator suspended until then.
    Writing a stream: next(t, st, item) must follow the poll contract: check
-   async_task_cancelling(t) first (cancel what you wait on, your upstreams too,
+   async_task_is_cancelling(t) first (cancel what you wait on, your upstreams too,
    and return ASYNC_ECANCELED), return ASYNC_PENDING only with a wake registered,
    and read upstreams with async_stream_next(t, up, buf) (it keeps them fused).
-   A source that is always ready calls async_consume_budget(t) per item:
+   A source that is always ready calls async_task_consume_budget(t) per item:
    that is what makes a sink over it yield now and then.
 
 9 I/O AND THREADS (>>io, >>threads)
@@ -1036,19 +1037,19 @@ CODE IN THIS MANUAL
                                          EBUSY while a task waits on src. So an
                                          acceptor can accept into its own frame and
                                          hand the connection to a task it spawns
-     async_io_fd(io), async_io_backend(rt) ("poll" or "epoll")
+     async_io_fd(io), async_runtime_io_backend(rt) ("poll" or "epoll")
      async_io_read(t, io, w, buf, len)   op: bytes read (> 0), 0 at end of file
      async_io_write(t, io, w, buf, len)  op: bytes written (maybe fewer than len)
      async_io_read_exact(t, io, w, buf, len)   op: len, or ASYNC_EEOF if the peer
                                          closed first (the bytes read are then lost)
      async_io_write_all(t, io, w, buf, len)    op: len, partial writes completed
-     async_io_ready(t, io, w, dir)       op: wait for ASYNC_IO_READ or _WRITE
+     async_io_wait_ready(t, io, w, dir)  op: wait for ASYNC_IO_READ or _WRITE
                                          readiness, for a system call of your own;
                                          when it says EAGAIN, async_io_clear_ready
                                          (io, dir) and wait again
      async_io_shutdown(io, how)          ASYNC_IO_READ, _WRITE (half-close: the peer
                                          reads EOF, we can still read) or _BOTH
-     async_pipe(rt, rd, wr)              a pipe, both ends registered. For stdin or
+     async_io_pipe(rt, rd, wr)           a pipe, both ends registered. For stdin or
                                          stdout, register fd 0 or 1 (it becomes
                                          non-blocking for every process sharing it
                                          until deregistered)
@@ -1056,7 +1057,7 @@ CODE IN THIS MANUAL
    includes no system header); async_addr_sockaddr(a) is its struct sockaddr *.
      async_addr_parse(a, "127.0.0.1:80" | "[::1]:80" | "unix:/path")  numeric
                                          only (name lookup goes through the pool)
-     async_addr_unix(a, path), async_addr_port(a), async_addr_family(a)
+     async_addr_init_unix(a, path), async_addr_port(a), async_addr_family(a)
                                          (AF_INET, AF_INET6, AF_UNIX)
      async_addr_format(a, buf, size)     "1.2.3.4:80", "[::1]:80", "unix:/path";
                                          ASYNC_ELIMIT if cut short
@@ -1075,8 +1076,8 @@ CODE IN THIS MANUAL
                                          blocking; a refusal (-ECONNREFUSED) or a
                                          cancel closes it again
      async_sock_local_addr(io, a), async_sock_peer_addr(io, a),
-     async_sock_nodelay(io, on), async_sock_keepalive(io, on),
-     async_sock_error(io)                SO_ERROR: 0 or -errno
+     async_sock_set_nodelay(io, on), async_sock_set_keepalive(io, on),
+     async_sock_take_error(io)           SO_ERROR: 0 or -errno
    UDP: async_udp_bind(rt, io, addr) (port 0 for a client),
      async_udp_send_to(t, io, w, buf, len, to), async_udp_recv_from(t, io, w, buf,
      len, &from) (a longer datagram is cut to len, as recvfrom), and after
@@ -1168,7 +1169,7 @@ CODE IN THIS MANUAL
      async_pool_init(p, rt, desc)        desc may be NULL: up to 64 threads, an
                                          idle thread exits after 10 s; threads
                                          start on demand
-     async_spawn_blocking(t, p, job, fn, arg)  op: run int fn(void *arg) on the
+     async_pool_spawn(t, p, job, fn, arg)      op: run int fn(void *arg) on the
                                          pool (job: an async_blocking in the frame,
                                          zeroed); returns fn's result. Cancelled
                                          (abort, timeout, select) before it started,
@@ -1183,7 +1184,7 @@ CODE IN THIS MANUAL
                                          returns if it was running): free arg there
    On the pool (each copies its inputs, so a cancel leaves the thread nothing of
    yours: the request is freed by whoever lets go of it last):
-     async_resolve(t, p, op, host, service, out, max)  op: getaddrinfo; up to max
+     async_pool_resolve(t, p, op, host, service, out, max) op: getaddrinfo; up to max
                                          addresses (TCP) into out, their count;
                                          ASYNC_ENOTFOUND (no such name or service),
                                          ASYNC_EAGAIN (try later); op: an
@@ -1308,7 +1309,7 @@ CODE IN THIS MANUAL
         frame *f = (frame *)t;
         int rc;
         ASYNC_BEGIN(t);
-        ASYNC_AWAIT(rc, async_spawn_blocking(t, f->pool, &f->job, slow_sum, &f->n));
+        ASYNC_AWAIT(rc, async_pool_spawn(t, f->pool, &f->job, slow_sum, &f->n));
         printf("sum 1..%d = %d\n", f->n, rc);
         ASYNC_END(rc == 5050 ? 0 : 1);
     }
@@ -1377,7 +1378,7 @@ CODE IN THIS MANUAL
         worker *f = (worker *)t;
         int rc;
         ASYNC_BEGIN(t);
-        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_SEC(60)));
+        ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_SEC(60)));
         ASYNC_END(rc);
     }
 
@@ -1420,7 +1421,7 @@ CODE IN THIS MANUAL
    What for: finding the task that hangs, and the one that hogs the loop, in a
    program of thousands of tasks; shaking a program with faults it must survive.
    The model: every task has a name and, while suspended, the site of its await
-   (file, line, the awaited expression as written); async_dump prints them all,
+   (file, line, the awaited expression as written); async_runtime_dump prints them all,
    as a task dump of a hung server. Counters (async_runtime_stats) and a slow-poll
    warning are built in; ASYNC_NO_DEBUG compiles the layer out.
    [program]
@@ -1452,7 +1453,7 @@ CODE IN THIS MANUAL
         if (async_runtime_init(&rt, NULL) < 0) return 1;
         async_task_spawn(&rt, &s.task, wait_forever, "stuck");
         blocked = async_runtime_run(&rt);    // 1: one task can never finish
-        async_dump(&rt, collect, NULL);      // name, state, file:line, awaited expression
+        async_runtime_dump(&rt, collect, NULL); // name, state, file:line, awaited expression
         fputs(text, stdout);
         async_runtime_destroy(&rt);          // cancels it: its wait is unlinked
         return blocked == 1 && strstr(text, "stuck") && strstr(text, "async_notify_wait") ? 0 : 1;
@@ -1460,7 +1461,7 @@ CODE IN THIS MANUAL
    Traps: async_runtime_run returning nonzero is the cue to dump; the dump
    shows where a task waits, not who should wake it; ASYNC_NO_SITES (the
    freestanding default) leaves only the resume line.
-     async_dump(rt, write, user)   every live task: name, state, file:line where
+     async_runtime_dump(rt, write, user) every live task: name, state, file:line where
                                    it is suspended and what it awaits there (the
                                    text of the awaited expression); write NULL
                                    means stderr on hosted builds
@@ -1513,7 +1514,7 @@ CONFIGURATION (>>config)
                              default on in the freestanding profile, where
                              ASYNC_SITES keeps them)
      ASYNC_SHORT_NAMES       also define AWAIT and YIELD (ASYNC_AWAIT, ASYNC_YIELD)
-     ASYNC_NO_DEBUG          impl: compile out the debug layer (async_dump prints
+     ASYNC_NO_DEBUG          impl: compile out the debug layer (async_runtime_dump prints
                              nothing, desc.slow_poll is refused): ~1.8 KB less text
      ASYNC_WHEEL_BITS        timer wheel slots per level, as a power of two (3..6);
                              default 6 (9 levels of 64), 4 freestanding (14 of 16:
@@ -1610,7 +1611,7 @@ DESIGN NOTES
      it (and what to give back: a handed-over lock, partly granted permits), and
      the unwinding reaches every nested async function's cleanup in order, as
      Rust's drop does. The price: a poll function you write must check
-     async_task_cancelling(t) first and never return ASYNC_PENDING there (an
+     async_task_is_cancelling(t) first and never return ASYNC_PENDING there (an
      assertion catches it).
    - Timers: a hierarchical wheel (chosen by benchmark over a pairing heap, which
      was 2.6x slower at a million timers). Level 0 slots stay sorted so order is
@@ -1835,11 +1836,10 @@ typedef struct async_coro {
 #define ASYNC_RETURN(v) \
     do { ASYNC__NEED_BEGIN(ASYNC_RETURN) async__rv = (v); goto async__unwind; } while (0)
 #define ASYNC_CLEANUP() ASYNC__CLEANUP()
-#define ASYNC_IS_CANCELLED() async_task_cancelling(async__t)
 #define ASYNC_AWAIT(rc, op) ASYNC__AWAIT(ASYNC__ID, rc, op, #op)
 #define ASYNC_AWAIT_CALL(rc, child, call) \
     do { ((child)->lc = 0); ASYNC__AWAIT(ASYNC__ID, rc, call, #call); } while (0)
-#define ASYNC_WAIT_UNTIL(cond) ASYNC__WAIT_UNTIL(ASYNC__ID, cond, #cond)
+#define ASYNC_WAIT_FOR(cond) ASYNC__WAIT_UNTIL(ASYNC__ID, cond, #cond)
 #define ASYNC_CORO_CANCEL(child, call) \
     do { \
         if ((child)->lc != 0 && (child)->lc != ASYNC__LC_DONE) ASYNC__CANCEL_OP(call); \
@@ -1997,7 +1997,7 @@ ASYNC_API int async_runtime_block_on(async_runtime *rt, async_task *t, async_tas
 /* Copy the counters (polls, wakes, timers fired, I/O events...) into *out */
 ASYNC_API void async_runtime_stats(const async_runtime *rt, async_stats *out);
 /* Nonzero if a waker fired since the last collection (for an idle hook) */
-ASYNC_API int async_runtime_wake_pending(const async_runtime *rt);   /* Context: anywhere */
+ASYNC_API int async_runtime_has_pending_wake(const async_runtime *rt); /* Context: anywhere */
 /* The descriptor a hosted idle hook must also wait on, or -1 (no waker yet) */
 ASYNC_API int async_runtime_wake_fd(const async_runtime *rt);
 
@@ -2016,7 +2016,7 @@ ASYNC_API int async_task_detach(async_task *t);
 /* Make a waiting task ready: O(1), idempotent. Context: the loop's thread */
 ASYNC_API int async_task_wake(async_task *t);
 /* In a poll function that is always ready: 1 go on, 0 budget spent (yield) */
-ASYNC_API int async_consume_budget(async_task *t);
+ASYNC_API int async_task_consume_budget(async_task *t);
 /* 0 and t's result in *result once finished, else ASYNC_ESTATE */
 ASYNC_API int async_task_result(const async_task *t, int *result);
 /* 1 if t has finished (state DONE), else 0 */
@@ -2071,14 +2071,14 @@ ASYNC_API int async_time_resume(async_runtime *rt);
 ASYNC_API int async_time_advance(async_runtime *rt, async_time duration);
 
 /* op: 0 once duration has passed (timer: in the frame, zeroed) */
-ASYNC_API int async_sleep(async_task *t, async_timer *timer, async_time duration);   /* op */
+ASYNC_API int async_time_sleep(async_task *t, async_timer *timer, async_time duration); /* op */
 /* op: 0 once the clock reaches deadline (passed: at once; NEVER: only a cancel) */
-ASYNC_API int async_sleep_until(async_task *t, async_timer *timer, async_time deadline);
+ASYNC_API int async_time_sleep_until(async_task *t, async_timer *timer, async_time deadline);
 /* An interval of period (> 0) whose first tick is its first poll; missed: TICK_* */
 ASYNC_API int async_interval_init(async_interval *iv, async_time period, int missed);
 /* An interval whose first tick is at start, then every period */
-ASYNC_API int async_interval_init_at(async_interval *iv, async_time start, async_time period,
-                                     int missed);
+ASYNC_API int async_interval_init_until(async_interval *iv, async_time start, async_time period,
+                                        int missed);
 /* op: 0 at the next tick, its scheduled time in *when (may be NULL) */
 ASYNC_API int async_interval_tick(async_task *t, async_interval *iv, async_time *when); /* op */
 /* The next tick comes one period after the next poll of tick */
@@ -2088,7 +2088,7 @@ ASYNC_API void async_interval_reset(async_interval *iv);
    is ASYNC_ETIMEDOUT. _CALL_TIMEOUT: the same around a nested async function call. */
 #define ASYNC_AWAIT_TIMEOUT(rc, timer, duration, op) \
     ASYNC__AWAIT_DL(ASYNC__ID, rc, timer, async__deadline_after(async__t, (duration)), op, #op)
-#define ASYNC_AWAIT_DEADLINE(rc, timer, deadline, op) \
+#define ASYNC_AWAIT_TIMEOUT_UNTIL(rc, timer, deadline, op) \
     ASYNC__AWAIT_DL(ASYNC__ID, rc, timer, (deadline), op, #op)
 #define ASYNC_AWAIT_CALL_TIMEOUT(rc, timer, duration, child, call) \
     do { ((child)->lc = 0); ASYNC_AWAIT_TIMEOUT(rc, timer, duration, call); } while (0)
@@ -2167,7 +2167,7 @@ ASYNC_API int async_semaphore_release(async_semaphore *s, size_t n);
 /* n more permits in total (EINVAL past the maximum); waiters served */
 ASYNC_API int async_semaphore_add_permits(async_semaphore *s, size_t n);
 /* n held permits vanish instead of coming back; EINVAL if more than out */
-ASYNC_API int async_semaphore_forget(async_semaphore *s, size_t n);
+ASYNC_API int async_semaphore_forget_held(async_semaphore *s, size_t n);
 /* Remove up to n free permits: how many were removed */
 ASYNC_API size_t async_semaphore_forget_permits(async_semaphore *s, size_t n);
 /* Waiters and later acquires fail with ASYNC_ECLOSED; held permits stay held */
@@ -2175,7 +2175,7 @@ ASYNC_API int async_semaphore_close(async_semaphore *s);
 /* 1 once closed */
 ASYNC_API int async_semaphore_is_closed(const async_semaphore *s);
 /* Free permits now */
-ASYNC_API size_t async_semaphore_available(const async_semaphore *s);
+ASYNC_API size_t async_semaphore_available_permits(const async_semaphore *s);
 
 /* An unlocked mutex (as ASYNC_MUTEX_INIT or {0}) */
 ASYNC_API int async_mutex_init(async_mutex *m);
@@ -2224,7 +2224,7 @@ ASYNC_API int async_barrier_wait(async_task *t, async_barrier *b, async_waiter *
 /* A root token, not cancelled (as {0}) */
 ASYNC_API int async_cancel_token_init(async_cancel_token *tok);
 /* Make child (not in a tree) a child of parent: cancelled with it */
-ASYNC_API int async_cancel_token_child(async_cancel_token *parent, async_cancel_token *child);
+ASYNC_API int async_cancel_token_init_child(async_cancel_token *parent, async_cancel_token *child);
 /* Cancel tok and its whole subtree, waking their waiters */
 ASYNC_API int async_cancel_token_cancel(async_cancel_token *tok);
 /* 1 once tok (or an ancestor, at the time) was cancelled */
@@ -2325,7 +2325,7 @@ ASYNC_API int async_mpsc_close(async_mpsc *c);
 /* 1 once the receiver has closed */
 ASYNC_API int async_mpsc_is_closed(const async_mpsc *c);
 /* op: 0 once the receiver has closed (a sender waiting to stop) */
-ASYNC_API int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w);     /* op */
+ASYNC_API int async_mpsc_wait_closed(async_task *t, async_mpsc *c, async_waiter *w); /* op */
 /* One more sender handle; ASYNC_ECLOSED once the last was released */
 ASYNC_API int async_mpsc_sender_clone(async_mpsc *c);
 /* Drop a sender handle; after the last, recv ends with ASYNC_ECLOSED */
@@ -2353,7 +2353,7 @@ ASYNC_API int async_oneshot_close(async_oneshot *o);
 /* 1 once the receiver has closed */
 ASYNC_API int async_oneshot_is_closed(const async_oneshot *o);
 /* op: 0 once the receiver has closed */
-ASYNC_API int async_oneshot_closed(async_task *t, async_oneshot *o, async_waiter *w); /* op */
+ASYNC_API int async_oneshot_wait_closed(async_task *t, async_oneshot *o, async_waiter *w); /* op */
 
 /* Bytes of storage for capacity items (rounded up to a power of two) */
 ASYNC_API size_t async_broadcast_storage_size(size_t item_size, size_t capacity);
@@ -2407,7 +2407,7 @@ ASYNC_API int async_watch_mark_changed(async_watch_rx *rx);
 /* Mark the current version seen by rx */
 ASYNC_API int async_watch_mark_unchanged(async_watch_rx *rx);
 /* op: 0 when a version is unseen (marking it seen); ECLOSED at the end */
-ASYNC_API int async_watch_changed(async_task *t, async_watch_rx *rx, async_waiter *w); /* op */
+ASYNC_API int async_watch_wait_changed(async_task *t, async_watch_rx *rx, async_waiter *w); /* op */
 /* One more sender handle; ASYNC_ECLOSED once the last was released */
 ASYNC_API int async_watch_sender_clone(async_watch *ch);
 /* Drop a sender handle; after the last, changed ends with ECLOSED */
@@ -2479,16 +2479,16 @@ typedef async_select async_join;
 #define ASYNC_SELECT_FAIR 0             /* random first branch each poll (tokio::select!) */
 #define ASYNC_SELECT_BIASED 1           /* first ready branch in order (biased;) */
 #define ASYNC_SELECT_NOWAIT 2           /* | either: take ASYNC_SELECT_ELSE if nothing is ready */
-#define ASYNC_JOIN_TRY 4                /* join: stop at the first error, cancel the rest */
+#define ASYNC_JOIN_FAIL_FAST 4          /* join: stop at the first error, cancel the rest */
 #define ASYNC_SELECT_ELSE (-1)          /* winner when every branch is disabled (or NOWAIT) */
-#define ASYNC_SELECT_TIMEDOUT (-3)      /* winner when a _TIMEOUT/_DEADLINE form timed out */
+#define ASYNC_SELECT_TIMEDOUT (-3)      /* winner when a _TIMEOUT(_UNTIL) form timed out */
 
 /* select: the first branch to complete wins; every other branch that was waiting is
    polled once in cancel mode (it unlinks, and a cancel-safe operation loses nothing).
    The handlers go after END, on sel->winner:
      ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_FAIR);
        ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc, async_mpsc_recv(t, &f->a, &f->w0, &f->x));
-       ASYNC_SELECT_BRANCH(&f->sel, 1, f->armed, f->rc, async_sleep(t, &f->tm, ASYNC_MS(5)));
+       ASYNC_SELECT_BRANCH(&f->sel, 1, f->armed, f->rc, async_time_sleep(t, &f->tm, ASYNC_MS(5)));
      ASYNC_SELECT_END(&f->sel);
      if (f->sel.winner == 0) ... else if (f->sel.winner == 1) ... else ... (ELSE)
    A guard is evaluated once, at the start; a false one disables its branch. */
@@ -2499,7 +2499,7 @@ typedef async_select async_join;
     ASYNC__COMBO_BRANCH(sel, i, guard, rc, ((sel)->flags & 1 ? ((child)->lc = 0) : 0, (call)), 0)
 #define ASYNC_SELECT_END(sel) ASYNC__COMBO_END(sel)
 
-/* join: every branch to completion (their results in their rc); with ASYNC_JOIN_TRY
+/* join: every branch to completion (their results in their rc); with ASYNC_JOIN_FAIL_FAST
    the first error stops it, cancels the others and is left in join->err. */
 #define ASYNC_JOIN_BEGIN(js, n, mode) \
     ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, (void)0, (async_timer *)0, "join")
@@ -2518,13 +2518,13 @@ typedef async_select async_join;
 #define ASYNC_SELECT_BEGIN_TIMEOUT(sel, n, mode, timer, duration) \
     ASYNC__COMBO_BEGIN(ASYNC__ID, sel, n, mode, 0, ASYNC__COMBO_ARM(timer, \
         async__deadline_after(async__t, (duration))), (timer), "select (timeout)")
-#define ASYNC_SELECT_BEGIN_DEADLINE(sel, n, mode, timer, deadline) \
+#define ASYNC_SELECT_BEGIN_TIMEOUT_UNTIL(sel, n, mode, timer, deadline) \
     ASYNC__COMBO_BEGIN(ASYNC__ID, sel, n, mode, 0, ASYNC__COMBO_ARM(timer, (deadline)), \
         (timer), "select (deadline)")
 #define ASYNC_JOIN_BEGIN_TIMEOUT(js, n, mode, timer, duration) \
     ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, ASYNC__COMBO_ARM(timer, \
         async__deadline_after(async__t, (duration))), (timer), "join (timeout)")
-#define ASYNC_JOIN_BEGIN_DEADLINE(js, n, mode, timer, deadline) \
+#define ASYNC_JOIN_BEGIN_TIMEOUT_UNTIL(js, n, mode, timer, deadline) \
     ASYNC__COMBO_BEGIN(ASYNC__ID, js, n, mode, 1, ASYNC__COMBO_ARM(timer, (deadline)), \
         (timer), "join (deadline)")
 
@@ -2545,12 +2545,13 @@ typedef async_select async_join;
 #define ASYNC_JOIN_ALL(rcs, n, i, op) ASYNC__JOIN_ALL(ASYNC__ID, rcs, n, i, op, (int *)0, #op)
 /* try_join_all: rc (an int lvalue) gets 0, or the first error; the operations still
    pending then are cancelled (their rcs[] say ASYNC_ECANCELED). */
-#define ASYNC_TRY_JOIN_ALL(rc, rcs, n, i, op) \
+#define ASYNC_JOIN_ALL_FAIL_FAST(rc, rcs, n, i, op) \
     ASYNC__JOIN_ALL(ASYNC__ID, rcs, n, i, op, &(rc), #op)
 
 /* Result helpers: early return on error (Rust's ?), and or_else / map on an rc. */
-#define ASYNC_TRY(rc, op) do { ASYNC_AWAIT(rc, op); if ((rc) < 0) ASYNC_RETURN(rc); } while (0)
-#define ASYNC_TRY_CALL(rc, child, call) \
+#define ASYNC_AWAIT_OR_RETURN(rc, op) \
+    do { ASYNC_AWAIT(rc, op); if ((rc) < 0) ASYNC_RETURN(rc); } while (0)
+#define ASYNC_AWAIT_CALL_OR_RETURN(rc, child, call) \
     do { ASYNC_AWAIT_CALL(rc, child, call); if ((rc) < 0) ASYNC_RETURN(rc); } while (0)
 #define ASYNC_OR_ELSE(rc, fallback) ((rc) < 0 ? (fallback) : (rc))
 #define ASYNC_MAP(rc, expr) ((rc) < 0 ? (rc) : (expr))
@@ -2940,7 +2941,7 @@ typedef struct async_listen_opts {
 } async_listen_opts;
 
 /* "poll" or "epoll": the reactor backend of this build */
-ASYNC_API const char *async_io_backend(const async_runtime *rt);
+ASYNC_API const char *async_runtime_io_backend(const async_runtime *rt);
 /* Make fd non-blocking and watch it with rt; EBUSY if io is registered */
 ASYNC_API int async_io_register(async_runtime *rt, async_io *io, int fd);
 /* Stop watching: the fd, still open, in its blocking mode; waiters get ECLOSED */
@@ -2952,7 +2953,7 @@ ASYNC_API int async_io_close(async_io *io);
 /* The registered descriptor, or ASYNC_EINVAL */
 ASYNC_API int async_io_fd(const async_io *io);
 /* op: 0 once io is ready for dir (ASYNC_IO_READ or _WRITE), for your own call */
-ASYNC_API int async_io_ready(async_task *t, async_io *io, async_waiter *w, int dir);  /* op */
+ASYNC_API int async_io_wait_ready(async_task *t, async_io *io, async_waiter *w, int dir); /* op */
 /* Your call met EAGAIN: forget dir's readiness, then wait again with ready */
 ASYNC_API int async_io_clear_ready(async_io *io, int dir);
 /* op: bytes read (> 0), 0 at end of file, or -errno */
@@ -2970,12 +2971,12 @@ ASYNC_API int async_io_write_all(async_task *t, async_io *io, async_waiter *w,
 /* Half-close: ASYNC_IO_READ, _WRITE (the peer reads EOF) or _BOTH */
 ASYNC_API int async_io_shutdown(async_io *io, int how);
 /* A pipe with both ends registered (rd, wr); -errno */
-ASYNC_API int async_pipe(async_runtime *rt, async_io *rd, async_io *wr);
+ASYNC_API int async_io_pipe(async_runtime *rt, async_io *rd, async_io *wr);
 
 /* Numeric "1.2.3.4:80", "[::1]:80" or "unix:/path" into a; EINVAL */
 ASYNC_API int async_addr_parse(async_addr *a, const char *text);
 /* A Unix socket address for path; EINVAL if it does not fit */
-ASYNC_API int async_addr_unix(async_addr *a, const char *path);
+ASYNC_API int async_addr_init_unix(async_addr *a, const char *path);
 /* a as text into buf: its length, or ASYNC_ELIMIT if cut short */
 ASYNC_API int async_addr_format(const async_addr *a, char *buf, size_t size);
 /* The port of an IPv4 or IPv6 address, else EINVAL */
@@ -2999,11 +3000,11 @@ ASYNC_API int async_sock_local_addr(const async_io *io, async_addr *a);
 /* The address of the connected peer */
 ASYNC_API int async_sock_peer_addr(const async_io *io, async_addr *a);
 /* TCP_NODELAY on or off */
-ASYNC_API int async_sock_nodelay(async_io *io, int on);
+ASYNC_API int async_sock_set_nodelay(async_io *io, int on);
 /* SO_KEEPALIVE on or off */
-ASYNC_API int async_sock_keepalive(async_io *io, int on);
+ASYNC_API int async_sock_set_keepalive(async_io *io, int on);
 /* The pending error of a socket (SO_ERROR), cleared: 0 or -errno */
-ASYNC_API int async_sock_error(async_io *io);
+ASYNC_API int async_sock_take_error(async_io *io);
 /* A UDP socket bound to a (port 0 for a client), registered */
 ASYNC_API int async_udp_bind(async_runtime *rt, async_io *io, const async_addr *a);
 /* Fix the peer of a UDP socket: then async_io_read / _write */
@@ -3152,8 +3153,8 @@ ASYNC_API int async_pool_destroy(async_pool *p);
 /* Threads alive now */
 ASYNC_API int async_pool_threads(const async_pool *p);
 /* op: run fn(arg) on a pool thread: its result (job: zeroed, in the frame) */
-ASYNC_API int async_spawn_blocking(async_task *t, async_pool *p, async_blocking *job,
-                                   int (*fn)(void *arg), void *arg);                   /* op */
+ASYNC_API int async_pool_spawn(async_task *t, async_pool *p, async_blocking *job,
+                               int (*fn)(void *arg), void *arg);                       /* op */
 /* A bounded queue of cap items (allocated) that any thread sends into */
 ASYNC_API int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_size, size_t cap);
 /* Free it; EBUSY while a task waits in recv */
@@ -3179,8 +3180,9 @@ typedef struct async_file_op {
 } async_file_op;
 
 /* op: getaddrinfo on the pool: up to max addresses into out, how many */
-ASYNC_API int async_resolve(async_task *t, async_pool *p, async_resolve_op *r, const char *host,
-                            const char *service, async_addr *out, int max);           /* op */
+ASYNC_API int async_pool_resolve(async_task *t, async_pool *p, async_resolve_op *r,
+                                 const char *host, const char *service, async_addr *out,
+                                 int max);                                            /* op */
 /* op: open(path, flags | O_CLOEXEC, mode) on the pool: the descriptor */
 ASYNC_API int async_file_open(async_task *t, async_pool *p, async_file_op *op,
                               const char *path, int flags, int mode);                 /* op */
@@ -3232,7 +3234,7 @@ ASYNC_API int async_shutdown_destroy(async_shutdown *sd);
 
 typedef void (*async_write_fn)(void *user, const char *text);
 /* Write every live task (name, state, where it waits, on what); NULL write: stderr */
-ASYNC_API void async_dump(async_runtime *rt, async_write_fn write, void *user);
+ASYNC_API void async_runtime_dump(async_runtime *rt, async_write_fn write, void *user);
 /* The name of an ASYNC_TASK_* state ("waiting"...), "?" if unknown */
 ASYNC_API const char *async_task_state_name(int state);
 
@@ -3307,10 +3309,10 @@ ASYNC_API async_time async__deadline_after(async_task *t, async_time duration);
 ASYNC_API void async__timer_arm(async_task *t, async_timer *timer, async_time deadline);
 ASYNC_API void async__timer_disarm(async_timer *timer);
 
-/* The one test of cancel mode, inside the library (async_task_cancelling is its
+/* The one test of cancel mode, inside the library (async_task_is_cancelling is its
    public form). */
 #define ASYNC__CANCELLING(t) (((t)->flags & ASYNC__F_CANCELLING) != 0)
-static inline int async_task_cancelling(const async_task *t) { return ASYNC__CANCELLING(t); }
+static inline int async_task_is_cancelling(const async_task *t) { return ASYNC__CANCELLING(t); }
 
 /* The one memcpy, of the macros and of the implementation (freestanding too). */
 #if defined(__GNUC__) || defined(__clang__)
@@ -3468,7 +3470,7 @@ static inline int async__done(const async_task *t, const int *resp) {
 #define ASYNC__SITE_LEAF(what) ((void)0)
 #define ASYNC__SITE_CLEAR() ((void)0)
 #else
-/* Where a task suspends, for async_dump and the slow-poll warning. The executor
+/* Where a task suspends, for async_runtime_dump and the slow-poll warning. The executor
    clears t->site before each poll; a yield or wait-until (always innermost) sets it,
    an await sets it only if its operation did not (so a nested coroutine's line wins
    over its caller's), and a PENDING that is consumed without suspending (a timeout,
@@ -3513,7 +3515,7 @@ static inline int async__done(const async_task *t, const int *resp) {
 #define ASYNC__BEGIN_NAMES \
         enum { ASYNC_BEGIN_missing_before_this_ASYNC_AWAIT, \
                ASYNC_BEGIN_missing_before_this_ASYNC_YIELD, \
-               ASYNC_BEGIN_missing_before_this_ASYNC_WAIT_UNTIL, \
+               ASYNC_BEGIN_missing_before_this_ASYNC_WAIT_FOR, \
                ASYNC_BEGIN_missing_before_this_select_or_join, \
                ASYNC_BEGIN_missing_before_this_ASYNC_END, \
                ASYNC_BEGIN_missing_before_this_ASYNC_RETURN, \
@@ -3627,7 +3629,7 @@ static inline int async__done(const async_task *t, const int *resp) {
 
 #define ASYNC__WAIT_UNTIL(n, cond, what) \
     do { \
-        ASYNC__NEED_BEGIN(ASYNC_WAIT_UNTIL) \
+        ASYNC__NEED_BEGIN(ASYNC_WAIT_FOR) \
         ASYNC__POINT(n) \
         ASYNC__CHECK_CANCEL() \
         if (!(cond)) { \
@@ -3661,7 +3663,7 @@ static inline int async__done(const async_task *t, const int *resp) {
         { \
             int async__r = (op); \
             if (async__r == ASYNC_PENDING) { \
-                if (((timer)->state != ASYNC__TM_FIRED || !async_consume_budget(async__t)) && \
+                if (((timer)->state != ASYNC__TM_FIRED || !async_task_consume_budget(async__t)) && \
                     !async__in_cleanup) { \
                     ASYNC__SET(n); ASYNC__SITE(what); return ASYNC_PENDING; \
                 } \
@@ -3685,7 +3687,7 @@ ASYNC_API void async__combo_cancelled(int rc);
 ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *tm);
 
 /* BEGIN ... END is one statement (a do-while that END closes). arm: arms the timer tm
-   of a _TIMEOUT or _DEADLINE form once, at the start (tm: NULL for none); when it has
+   of a _TIMEOUT or _TIMEOUT_UNTIL form once, at the start (tm: NULL for none); when it has
    fired and the branches are still pending, they are cancelled as select's losers. */
 #define ASYNC__COMBO_BEGIN(n_, sel, n, mode, join, arm, tm, what) \
     do { \
@@ -3766,7 +3768,7 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
                                             async__brc, &async__delay); \
             if (async__brc < 0) break; \
             async__timer_arm(async__t, (timer), async__deadline_after(async__t, async__delay)); \
-            ASYNC_AWAIT(async__brc, async_sleep_until(async__t, (timer), 0));   /* armed */ \
+            ASYNC_AWAIT(async__brc, async_time_sleep_until(async__t, (timer), 0)); /* armed */ \
         } \
     } while (0)
 
@@ -4398,7 +4400,7 @@ static inline int async__wait_begin(async_task *t, async_waitq *q, async_waiter 
 
 /* Operations look at cancel mode before they spend budget (there is none then); a
    poll function of the user's that does not is not made to yield in cancel mode. */
-ASYNC_DEF int async_consume_budget(async_task *t) {
+ASYNC_DEF int async_task_consume_budget(async_task *t) {
     if (!t) return 0;
     return ASYNC__CANCELLING(t) ? 1 : async__coop(t);
 }
@@ -4856,7 +4858,7 @@ ASYNC_DEF int async_runtime_destroy(async_runtime *rt) {
 
 /* For idle hooks: 1 if a wake-up arrived that the loop has not collected yet. Check
    it with interrupts masked right before sleeping (see the manual). */
-ASYNC_DEF int async_runtime_wake_pending(const async_runtime *rt) {
+ASYNC_DEF int async_runtime_has_pending_wake(const async_runtime *rt) {
     return rt && ASYNC__LOAD(&rt->pending) != 0;
 }
 
@@ -5374,7 +5376,7 @@ ASYNC_DEF int async_time_advance(async_runtime *rt, async_time duration) {
     return 0;
 }
 
-ASYNC_DEF int async_sleep_until(async_task *t, async_timer *tm, async_time deadline) {
+ASYNC_DEF int async_time_sleep_until(async_task *t, async_timer *tm, async_time deadline) {
     if (!t || !tm) return ASYNC_EINVAL;
     if (ASYNC__CANCELLING(t)) {
         async__timer_disarm(tm);
@@ -5391,11 +5393,11 @@ ASYNC_DEF int async_sleep_until(async_task *t, async_timer *tm, async_time deadl
     return 0;
 }
 
-ASYNC_DEF int async_sleep(async_task *t, async_timer *tm, async_time duration) {
+ASYNC_DEF int async_time_sleep(async_task *t, async_timer *tm, async_time duration) {
     if (!t || !tm) return ASYNC_EINVAL;
     if (tm->state != ASYNC__TM_IDLE || ASYNC__CANCELLING(t))
-        return async_sleep_until(t, tm, 0);
-    return async_sleep_until(t, tm, async__sat_add(async_time_now(t->rt), duration));
+        return async_time_sleep_until(t, tm, 0);
+    return async_time_sleep_until(t, tm, async__sat_add(async_time_now(t->rt), duration));
 }
 
 ASYNC_DEF async_time async__deadline_after(async_task *t, async_time duration) {
@@ -5417,8 +5419,8 @@ ASYNC_DEF void async__timer_disarm(async_timer *tm) {
     tm->state = ASYNC__TM_IDLE;
 }
 
-ASYNC_DEF int async_interval_init_at(async_interval *iv, async_time start, async_time period,
-                                     int missed) {
+ASYNC_DEF int async_interval_init_until(async_interval *iv, async_time start, async_time period,
+                                        int missed) {
     if (!iv || period == 0 || missed < ASYNC_TICK_BURST || missed > ASYNC_TICK_SKIP)
         return ASYNC_EINVAL;
     async__memset(iv, 0, sizeof *iv);
@@ -5430,7 +5432,7 @@ ASYNC_DEF int async_interval_init_at(async_interval *iv, async_time start, async
 }
 
 ASYNC_DEF int async_interval_init(async_interval *iv, async_time period, int missed) {
-    int rc = async_interval_init_at(iv, 0, period, missed);
+    int rc = async_interval_init_until(iv, 0, period, missed);
     if (rc == 0) iv->started = 0;       /* the first tick is "now" at its first poll */
     return rc;
 }
@@ -5462,7 +5464,7 @@ ASYNC_DEF int async_interval_tick(async_task *t, async_interval *iv, async_time 
         iv->next = iv->started == 2 ? async__sat_add(now, iv->period) : now;
         iv->started = 1;
     }
-    rc = async_sleep_until(t, &iv->timer, iv->next);
+    rc = async_time_sleep_until(t, &iv->timer, iv->next);
     if (rc != 0) return rc;             /* pending, or cancelled */
     now = async_time_now(t->rt);
     tick = iv->next;
@@ -5608,7 +5610,7 @@ ASYNC_DEF int async_semaphore_add_permits(async_semaphore *s, size_t n) {
 }
 
 /* Permits you hold are gone for good (Tokio's SemaphorePermit::forget). */
-ASYNC_DEF int async_semaphore_forget(async_semaphore *s, size_t n) {
+ASYNC_DEF int async_semaphore_forget_held(async_semaphore *s, size_t n) {
     if (!s || n > s->used) return ASYNC_EINVAL;
     s->used -= n;
     s->permits -= n;
@@ -5639,7 +5641,7 @@ ASYNC_DEF int async_semaphore_close(async_semaphore *s) {
 
 ASYNC_DEF int async_semaphore_is_closed(const async_semaphore *s) { return s && s->closed; }
 
-ASYNC_DEF size_t async_semaphore_available(const async_semaphore *s) {
+ASYNC_DEF size_t async_semaphore_available_permits(const async_semaphore *s) {
     return s ? s->permits - s->used : 0;
 }
 
@@ -5859,7 +5861,7 @@ ASYNC_DEF int async_cancel_token_init(async_cancel_token *tok) {
 
 /* A child is cancelled with its parent, never the other way round; the child of a
    cancelled token starts cancelled. */
-ASYNC_DEF int async_cancel_token_child(async_cancel_token *parent, async_cancel_token *child) {
+ASYNC_DEF int async_cancel_token_init_child(async_cancel_token *parent, async_cancel_token *child) {
     if (!parent || !child || parent == child) return ASYNC_EINVAL;
     async__memset(child, 0, sizeof *child);
     child->parent = parent;
@@ -6288,7 +6290,7 @@ ASYNC_DEF int async_mpsc_close(async_mpsc *c) {
 ASYNC_DEF int async_mpsc_is_closed(const async_mpsc *c) { return c && c->rx_closed; }
 
 /* A sender waits until the receiver has closed (Tokio's Sender::closed). */
-ASYNC_DEF int async_mpsc_closed(async_task *t, async_mpsc *c, async_waiter *w) {
+ASYNC_DEF int async_mpsc_wait_closed(async_task *t, async_mpsc *c, async_waiter *w) {
     if (!t || !c || !w) return ASYNC_EINVAL;
     return async__wait_closed(t, &c->closed_q, w, c->rx_closed);
 }
@@ -6402,7 +6404,7 @@ ASYNC_DEF int async_oneshot_close(async_oneshot *o) {
 
 ASYNC_DEF int async_oneshot_is_closed(const async_oneshot *o) { return o && o->rx_closed; }
 
-ASYNC_DEF int async_oneshot_closed(async_task *t, async_oneshot *o, async_waiter *w) {
+ASYNC_DEF int async_oneshot_wait_closed(async_task *t, async_oneshot *o, async_waiter *w) {
     if (!t || !o || !w) return ASYNC_EINVAL;
     return async__wait_closed(t, &o->closed_q, w, o->rx_closed);
 }
@@ -6640,7 +6642,7 @@ ASYNC_DEF int async_watch_mark_unchanged(async_watch_rx *rx) {
 
 /* Completes at once if there is an unseen version (marking it seen), else waits for
    a store; ASYNC_ECLOSED only when closed and everything is seen. Cancel safe. */
-ASYNC_DEF int async_watch_changed(async_task *t, async_watch_rx *rx, async_waiter *w) {
+ASYNC_DEF int async_watch_wait_changed(async_task *t, async_watch_rx *rx, async_waiter *w) {
     async_watch *ch;
     if (!t || !rx || !rx->ch || !w) return ASYNC_EINVAL;
     ch = rx->ch;
@@ -6722,7 +6724,7 @@ ASYNC_DEF int async__combo_next(async_task *t, async_select *s, const async_time
     if ((s->flags & ASYNC__COMBO_FIRST) && s->gi < s->n) return (int)s->gi++ + 256;
     while (s->k < s->n) {                       /* pass 0 */
         unsigned i;
-        if (join ? (s->mode & ASYNC_JOIN_TRY) && s->err : s->winner != ASYNC__SEL_NONE) {
+        if (join ? (s->mode & ASYNC_JOIN_FAIL_FAST) && s->err : s->winner != ASYNC__SEL_NONE) {
             s->k = s->n;
             break;
         }
@@ -6737,7 +6739,8 @@ ASYNC_DEF int async__combo_next(async_task *t, async_select *s, const async_time
         s->flags &= (uint8_t)~ASYNC__COMBO_FIRST;
         if (join) {
             finishing = (s->done & s->enabled) == s->enabled ||
-                        ((s->mode & ASYNC_JOIN_TRY) && s->err) || (s->mode & ASYNC_SELECT_NOWAIT);
+                        ((s->mode & ASYNC_JOIN_FAIL_FAST) && s->err) ||
+                        (s->mode & ASYNC_SELECT_NOWAIT);
         } else {
             if (s->winner == ASYNC__SEL_NONE && (!s->enabled || (s->mode & ASYNC_SELECT_NOWAIT)))
                 s->winner = ASYNC_SELECT_ELSE;
@@ -6745,7 +6748,7 @@ ASYNC_DEF int async__combo_next(async_task *t, async_select *s, const async_time
         }
         /* a _TIMEOUT form whose timer fired while branches still wait: they are
            cancelled as losers (timing out spends a unit of budget, as an await's) */
-        if (!finishing && tm && tm->state == ASYNC__TM_FIRED && async_consume_budget(t)) {
+        if (!finishing && tm && tm->state == ASYNC__TM_FIRED && async_task_consume_budget(t)) {
             finishing = 1;
             s->flags |= ASYNC__COMBO_TIMEDOUT;
             s->err = ASYNC_ETIMEDOUT;
@@ -6804,7 +6807,8 @@ ASYNC_DEF int async__combo_finish(async_task *t, async_select *s, async_timer *t
     int done;
     async__combo_mode(t, s);
     if (s->flags & ASYNC__COMBO_JOIN)
-        done = (s->done & s->enabled) == s->enabled || ((s->mode & ASYNC_JOIN_TRY) && s->err) ||
+        done = (s->done & s->enabled) == s->enabled ||
+               ((s->mode & ASYNC_JOIN_FAIL_FAST) && s->err) ||
                (s->mode & ASYNC_SELECT_NOWAIT) || (s->flags & ASYNC__COMBO_TIMEDOUT);
     else
         done = s->winner != ASYNC__SEL_NONE;
@@ -7662,7 +7666,7 @@ static int async__timed_next(async_task *t, async_stream *st, void *item) {
     }
     if (s->mode == ASYNC__THROTTLE) {
         if (s->state) {                         /* keep the gap since the last item */
-            rc = async_sleep_until(t, &s->timer, async__sat_add(s->last, s->period));
+            rc = async_time_sleep_until(t, &s->timer, async__sat_add(s->last, s->period));
             if (rc != 0) return rc;
             s->state = 0;
         }
@@ -8101,7 +8105,7 @@ typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_
    (async__reactor): be_slots (its per-slot storage, parallel to ios[]), be_fd (its own
    descriptor; 0: none yet) and be_wake (the wake descriptor is watched).
 
-     async__be_name()             what async_io_backend answers: "poll", "epoll"
+     async__be_name()             what async_runtime_io_backend answers: "poll", "epoll"
      async__be_init(r)            at the first registration, after the first
                                   async__be_resize: 0, or -errno (then async__be_fini
                                   follows)
@@ -8377,7 +8381,7 @@ static int async__reactor_start(async_runtime *rt) {
     return 0;
 }
 
-ASYNC_DEF const char *async_io_backend(const async_runtime *rt) {
+ASYNC_DEF const char *async_runtime_io_backend(const async_runtime *rt) {
     (void)rt;
     return async__be_name();
 }
@@ -8543,7 +8547,7 @@ static int async__io_enter(async_task *t, async_io *io, async_waiter *w, int dir
 #define async__io_done(t) ((t)->rt->budget--)
 #define async__io_again() (errno == EAGAIN || errno == EWOULDBLOCK)
 
-ASYNC_DEF int async_io_ready(async_task *t, async_io *io, async_waiter *w, int dir) {
+ASYNC_DEF int async_io_wait_ready(async_task *t, async_io *io, async_waiter *w, int dir) {
     int rc;
     if (!t || !io || !w || (dir != ASYNC_IO_READ && dir != ASYNC_IO_WRITE)) return ASYNC_EINVAL;
     rc = async__io_enter(t, io, w, dir);
@@ -8665,7 +8669,7 @@ static int async__cloexec(int fd) {
     return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -errno : 0;
 }
 
-ASYNC_DEF int async_pipe(async_runtime *rt, async_io *rd, async_io *wr) {
+ASYNC_DEF int async_io_pipe(async_runtime *rt, async_io *rd, async_io *wr) {
     int fds[2], rc;
     if (!rt || !rd || !wr || rd == wr) return ASYNC_EINVAL;
     if (pipe(fds) < 0) return -errno;
@@ -8702,7 +8706,7 @@ static int async__parse_port(const char *s) {
     return (int)v;
 }
 
-ASYNC_DEF int async_addr_unix(async_addr *a, const char *path) {
+ASYNC_DEF int async_addr_init_unix(async_addr *a, const char *path) {
     struct sockaddr_un *un;
     size_t n;
     if (!a || !path || !*path) return ASYNC_EINVAL;
@@ -8723,7 +8727,7 @@ ASYNC_DEF int async_addr_parse(async_addr *a, const char *text) {
     size_t hl;
     int port;
     if (!a || !text) return ASYNC_EINVAL;
-    if (!strncmp(text, "unix:", 5)) return async_addr_unix(a, text + 5);
+    if (!strncmp(text, "unix:", 5)) return async_addr_init_unix(a, text + 5);
     if (*text == '[') {
         const char *end = strchr(text, ']');
         if (!end || end[1] != ':') return ASYNC_EINVAL;
@@ -8993,18 +8997,18 @@ ASYNC_DEF int async_sock_peer_addr(const async_io *io, async_addr *a) {
     return 0;
 }
 
-ASYNC_DEF int async_sock_nodelay(async_io *io, int on) {
+ASYNC_DEF int async_sock_set_nodelay(async_io *io, int on) {
     if (!io || !(io->flags & ASYNC__IO_REG)) return ASYNC_EINVAL;
     return async__setopt(io->fd, IPPROTO_TCP, TCP_NODELAY, on != 0);
 }
 
-ASYNC_DEF int async_sock_keepalive(async_io *io, int on) {
+ASYNC_DEF int async_sock_set_keepalive(async_io *io, int on) {
     if (!io || !(io->flags & ASYNC__IO_REG)) return ASYNC_EINVAL;
     return async__setopt(io->fd, SOL_SOCKET, SO_KEEPALIVE, on != 0);
 }
 
 /* The pending error of a socket (SO_ERROR), cleared by reading it: 0 or -errno. */
-ASYNC_DEF int async_sock_error(async_io *io) {
+ASYNC_DEF int async_sock_take_error(async_io *io) {
     int err = 0;
     socklen_t el = sizeof err;
     if (!io || !(io->flags & ASYNC__IO_REG)) return ASYNC_EINVAL;
@@ -9888,8 +9892,8 @@ static int async__pool_add_worker(async_pool *p, async__pool_impl *pi) {
     return 0;
 }
 
-ASYNC_DEF int async_spawn_blocking(async_task *t, async_pool *p, async_blocking *job,
-                                   int (*fn)(void *arg), void *arg) {
+ASYNC_DEF int async_pool_spawn(async_task *t, async_pool *p, async_blocking *job,
+                               int (*fn)(void *arg), void *arg) {
     async__pool_impl *pi;
     if (!t || !p || !job) return ASYNC_EINVAL;
     if (t->flags & ASYNC__F_CANCELLING) return async__blocking_cancel(p, job);
@@ -10152,7 +10156,7 @@ static int async__req_await(async_task *t, async_pool *p, async_blocking *job,
     int rc;
     *done = 0;
     job->dropped = async__req_free;
-    rc = async_spawn_blocking(t, p, job, async__req_run, *req);
+    rc = async_pool_spawn(t, p, job, async__req_run, *req);
     if (rc == ASYNC_PENDING) return rc;
     if (ASYNC__CANCELLING(t)) {
         *req = NULL;                    /* spawn_blocking dropped it (or the thread will) */
@@ -10162,8 +10166,9 @@ static int async__req_await(async_task *t, async_pool *p, async_blocking *job,
     return rc;
 }
 
-ASYNC_DEF int async_resolve(async_task *t, async_pool *p, async_resolve_op *r, const char *host,
-                            const char *service, async_addr *out, int max) {
+ASYNC_DEF int async_pool_resolve(async_task *t, async_pool *p, async_resolve_op *r,
+                                 const char *host, const char *service, async_addr *out,
+                                 int max) {
     int rc, done, i;
     if (!t || !p || !r || !out || max <= 0 || (!host && !service)) return ASYNC_EINVAL;
     if (!r->req && !ASYNC__CANCELLING(t)) {
@@ -10291,7 +10296,7 @@ ASYNC_DEF int async_shutdown_run(async_task *t, async_shutdown *sd) {
             async__waker_disarm(&sd->sigterm.waker, t);
         } else if (sd->phase < ASYNC__SD_POOL) {
             if (sd->tasks) (void)async_joinset_wait_all(t, sd->tasks, &sd->w);
-            (void)async_sleep_until(t, &sd->timer, sd->deadline);
+            (void)async_time_sleep_until(t, &sd->timer, sd->deadline);
         }
         sd->task = NULL;
         return ASYNC_ECANCELED;
@@ -10318,14 +10323,14 @@ ASYNC_DEF int async_shutdown_run(async_task *t, async_shutdown *sd) {
     }
     if (sd->phase == ASYNC__SD_DRAIN) {
         if (sd->tasks && async_joinset_wait_all(t, sd->tasks, &sd->w) == ASYNC_PENDING) {
-            if (async_sleep_until(t, &sd->timer, sd->deadline) == ASYNC_PENDING)
+            if (async_time_sleep_until(t, &sd->timer, sd->deadline) == ASYNC_PENDING)
                 return ASYNC_PENDING;
             ASYNC__CANCEL_OP(async_joinset_wait_all(t, sd->tasks, &sd->w));
             sd->drained -= (int)sd->tasks->len;         /* the rest still runs */
             sd->aborted = async__joinset_abort_each(sd->tasks, sd->on_abort, sd->user);
             sd->phase = ASYNC__SD_ABORTED;
         } else {
-            ASYNC__CANCEL_OP(async_sleep_until(t, &sd->timer, sd->deadline));
+            ASYNC__CANCEL_OP(async_time_sleep_until(t, &sd->timer, sd->deadline));
             sd->phase = ASYNC__SD_POOL;
         }
     }
@@ -10410,7 +10415,7 @@ static void async__dump_task(async_task *t, int deferred, async_write_fn write, 
     write(user, f.buf);
 }
 
-ASYNC_DEF void async_dump(async_runtime *rt, async_write_fn write, void *user) {
+ASYNC_DEF void async_runtime_dump(async_runtime *rt, async_write_fn write, void *user) {
     async__fmt f;
     async__link *lists[3];
     int i;
@@ -10466,7 +10471,7 @@ ASYNC_DEF void async_dump(async_runtime *rt, async_write_fn write, void *user) {
     }
 }
 #else
-ASYNC_DEF void async_dump(async_runtime *rt, async_write_fn write, void *user) {
+ASYNC_DEF void async_runtime_dump(async_runtime *rt, async_write_fn write, void *user) {
     (void)rt; (void)write; (void)user;          /* the debug layer is compiled out */
 }
 #endif /* ASYNC_NO_DEBUG */

@@ -232,7 +232,7 @@ static int reader_run(async_task *t) {
         ASYNC_RETURN(0);
     }
     snprintf(f->name, sizeof f->name, "guest%d", ++guests);
-    async_joinset_init(&f->own, t->rt);
+    async_joinset_init(&f->own, async_task_runtime(t));
     async_bufreader_init(&f->rd, &f->io, f->rbuf, sizeof f->rbuf);
     f->wr.c = f;
     async_joinset_spawn(&f->own, &f->wr.task, writer_run, "writer");
@@ -248,7 +248,8 @@ static int reader_run(async_task *t) {
 
     for (;;) {
         /* a line, even an empty one, within the idle timeout */
-        f->deadline = idle == ASYNC_TIME_NEVER ? idle : async_time_now(t->rt) + idle;
+        f->deadline = idle == ASYNC_TIME_NEVER ? idle
+                                               : async_time_now(async_task_runtime(t)) + idle;
         /* read_line is not cancel safe, but it loses only when we stop reading */
         ASYNC_SELECT_BEGIN(&f->sel, 4, ASYNC_SELECT_BIASED);
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
@@ -257,7 +258,7 @@ static int reader_run(async_task *t) {
                                 async_bufreader_read_line(t, &f->rd, &f->wr_line, f->line,
                                                           sizeof f->line));
             ASYNC_SELECT_BRANCH(&f->sel, 2, idle != ASYNC_TIME_NEVER, f->rc[2],
-                                async_sleep_until(t, &f->timer, f->deadline));
+                                async_time_sleep_until(t, &f->timer, f->deadline));
             /* the writer ends only when a write failed: the client hears nothing more */
             ASYNC_SELECT_BRANCH(&f->sel, 3, 1, f->rc[3],
                                 async_joinset_join_next(t, &f->own, &f->wr_done, &f->done,
@@ -293,10 +294,10 @@ static int reader_run(async_task *t) {
     ASYNC_AWAIT_TIMEOUT(f->rc[0], &f->timer, ASYNC_MS(FLUSH_MS),
                         async_joinset_join_next(t, &f->own, &f->w, &f->done, &f->result));
     async_io_shutdown(&f->io, ASYNC_IO_WRITE);
-    f->deadline = async_time_now(t->rt) + ASYNC_MS(LINGER_MS);
+    f->deadline = async_time_now(async_task_runtime(t)) + ASYNC_MS(LINGER_MS);
     while (!f->eof) {
-        ASYNC_AWAIT_DEADLINE(f->rc[0], &f->timer, f->deadline,
-                             async_io_read(t, &f->io, &f->w, f->rbuf, sizeof f->rbuf));
+        ASYNC_AWAIT_TIMEOUT_UNTIL(f->rc[0], &f->timer, f->deadline,
+                                  async_io_read(t, &f->io, &f->w, f->rbuf, sizeof f->rbuf));
         if (f->rc[0] <= 0) break;
     }
     ASYNC_CLEANUP();
@@ -366,7 +367,7 @@ static int conn_start(async_io *sock, const async_addr *peer) {
         return rc;
     }
     c->peer = *peer;
-    async_sock_nodelay(&c->io, 1);
+    async_sock_set_nodelay(&c->io, 1);
     return 0;
 }
 
@@ -406,7 +407,7 @@ static int acceptor_run(async_task *t) {
         } else {
             fprintf(stderr, "chat: accept: %s\n", async_strerror(f->rc[2]));
         }
-        ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
+        ASYNC_AWAIT(f->rc[0], async_time_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
     }
     ASYNC_CLEANUP();
     async_io_close(&f->sock);

@@ -7,7 +7,7 @@
    Inside ASYNC_JOIN_BEGIN ... ASYNC_JOIN_BRANCH_CALL ... ASYNC_JOIN_END (tokio::join!)
    the three are in flight together, and the join takes as long as the slowest one.
 
-   With ASYNC_JOIN_TRY (tokio::try_join!) the first error stops the join. Here the posts
+   With ASYNC_JOIN_FAIL_FAST (tokio::try_join!) the first error stops the join. Here the posts
    server fails after 25 ms while the comments (a slow server, 1 s) are still in flight:
    the join polls that fetch once in cancel mode, it unwinds to its ASYNC_CLEANUP (which
    closes its connection and notes the time) and its result becomes ASYNC_ECANCELED. A
@@ -70,7 +70,7 @@ static int fetch(async_task *t, fetch_frame *f) {
     ASYNC_CORO_BEGIN(t, &f->co);
     f->started = async_time_now(&rt);
     printf("+%3.0f ms  %-8s request sent (answers in %d ms)\n", ms(), f->what, f->latency_ms);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(f->latency_ms)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(f->latency_ms)));
     if (rc < 0) ASYNC_RETURN(rc);
     f->ended = async_time_now(&rt);
     if (f->error < 0) {
@@ -80,7 +80,7 @@ static int fetch(async_task *t, fetch_frame *f) {
     printf("+%3.0f ms  %-8s got %d\n", ms(), f->what, f->value);
     ASYNC_RETURN(f->value);
     ASYNC_CLEANUP();
-    if (ASYNC_IS_CANCELLED()) {         /* every way out passes here; only a cancel prints */
+    if (async_task_is_cancelling(t)) {  /* every way out passes here; only a cancel prints */
         f->cancelled = 1;
         f->ended = async_time_now(&rt);
         printf("+%3.0f ms  %-8s cancelled after %.1f ms: cleanup closes its connection\n",
@@ -165,7 +165,7 @@ static int main_task(async_task *t) {
     fetch_setup(&f->fx[1], "posts", 25, 0, ASYNC_ECLOSED);
     fetch_setup(&f->fx[2], "comments", 1000, 12, 0);
     f->t0 = async_time_now(&rt);
-    ASYNC_JOIN_BEGIN(&f->js, 3, ASYNC_JOIN_TRY);
+    ASYNC_JOIN_BEGIN(&f->js, 3, ASYNC_JOIN_FAIL_FAST);
         ASYNC_JOIN_BRANCH_CALL(&f->js, 0, f->rc[0], &f->fx[0].co, fetch(t, &f->fx[0]));
         ASYNC_JOIN_BRANCH_CALL(&f->js, 1, f->rc[1], &f->fx[1].co, fetch(t, &f->fx[1]));
         ASYNC_JOIN_BRANCH_CALL(&f->js, 2, f->rc[2], &f->fx[2].co, fetch(t, &f->fx[2]));

@@ -98,7 +98,7 @@ static int client_run(async_task *t) {
     ASYNC_BEGIN(t);
     f->conn = -1;
     f->arrived = async_time_now(&rt);
-    if (async_semaphore_available(&pool.permits) == 0) {
+    if (async_semaphore_available_permits(&pool.permits) == 0) {
         if (f->timeout_ms)
             printf("+%3.0f ms  %-9s pool exhausted, waits at most %d ms\n", ms(), f->name,
                    f->timeout_ms);
@@ -118,7 +118,7 @@ static int client_run(async_task *t) {
     f->order = ++checkouts;
     printf("+%3.0f ms  %-9s gets conn #%d (waited %.0f ms)\n", ms(), f->name,
            pool.conns[f->conn].id, (double)(async_time_now(&rt) - f->arrived) / 1e6);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(USE_MS)));  /* "use" it */
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(USE_MS))); /* "use" it */
     ASYNC_RETURN(0);
     ASYNC_CLEANUP();
     if (f->conn >= 0) {             /* done or aborted: the connection goes back */
@@ -170,7 +170,7 @@ static int main_task(async_task *t) {
     }
     check(pool.max_in_use == NCONN, "never more than NCONN connections out");
     check(pool.conns[0].uses + pool.conns[1].uses == NCLIENTS - 1, "5 checkouts in all");
-    check(pool.nfree == NCONN && async_semaphore_available(&pool.permits) == NCONN,
+    check(pool.nfree == NCONN && async_semaphore_available_permits(&pool.permits) == NCONN,
           "every connection and permit is back");
     printf("+%3.0f ms  pool: %d of %d free, conn #1 used %d times, conn #2 %d times\n", ms(),
            pool.nfree, NCONN, pool.conns[0].uses, pool.conns[1].uses);

@@ -44,7 +44,7 @@ static int fetch(async_task *t, fetch_frame *f, int id, int delay_ms) {
     int rc;
     ASYNC_CORO_BEGIN(t, &f->co);
     f->id = id;
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(delay_ms)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(delay_ms)));
     if (rc < 0) ASYNC_RETURN(rc);
     ASYNC_END(f->id * 100);
 }
@@ -65,10 +65,10 @@ static int long_job_run(async_task *t) {
     long_job *f = (long_job *)t;
     ASYNC_BEGIN(t);
     printf("   long job: started, will take 10 s\n");
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_SEC(10)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_SEC(10)));
     printf("   long job: finished (not printed: it is aborted)\n");
     ASYNC_CLEANUP();
-    printf("   long job: cleanup runs (%s)\n", ASYNC_IS_CANCELLED() ? "cancelled" : "done");
+    printf("   long job: cleanup runs (%s)\n", async_task_is_cancelling(t) ? "cancelled" : "done");
     ASYNC_END(1);
 }
 
@@ -95,7 +95,7 @@ static int consumer(async_task *t) {
         ASYNC_AWAIT(f->rc, async_mpsc_recv(t, &pipe_ch, &f->w, &f->item));
         if (f->rc < 0) break;
         printf("   +%3.0f ms  received %d, working 20 ms\n", ms_since(pipe_t0), f->item);
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(20)));
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(20)));
     }
     printf("   consumer: channel %s\n", async_strerror(f->rc));
     ASYNC_END(0);
@@ -126,7 +126,7 @@ static int locker(async_task *t) {
     ASYNC_BEGIN(t);
     ASYNC_AWAIT(f->rc, async_mutex_lock(t, &counter_lock, &f->w));
     f->before = counter;
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(2)));   /* held across an await */
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(2))); /* held across an await */
     counter = f->before + 1;
     printf("   task %d: %d -> %d\n", f->id, f->before, counter);
     async_mutex_unlock(&counter_lock);
@@ -167,7 +167,7 @@ static int flaky(async_task *t, flaky_frame *f) {
     ASYNC_CORO_BEGIN(t, &f->co);
     if (f->calls++ == 0) printf("   attempt 1 at once");
     else printf("   attempt %d after a backoff of %.1f ms", f->calls, ms_since(f->failed_at));
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(2)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(2)));
     if (rc < 0) ASYNC_RETURN(rc);
     f->failed_at = async_time_now(&rt);
     rc = f->calls < 3 ? ASYNC_ETIMEDOUT : 42;
@@ -265,7 +265,7 @@ static int main_task(async_task *t) {
 
     printf("3. abort\n");
     must(async_task_spawn(&rt, &f->job.task, long_job_run, "long-job"), "async_task_spawn");
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(50)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(50)));
     printf("   aborting it after 50 ms\n");
     async_task_abort(&f->job.task);
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->job.task));
@@ -278,7 +278,7 @@ static int main_task(async_task *t) {
         ASYNC_AWAIT(f->rc, async_interval_tick(t, &f->ticker, &f->when));
         printf("   tick %d: scheduled +%3.0f ms, seen at +%3.0f ms\n", f->i,
                (double)(f->when - f->t0) / 1e6, ms_since(f->t0));
-        if (f->i == 1) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(120)));
+        if (f->i == 1) ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(120)));
     }
 
     printf("5. a timeout of 100 ms around a 300 ms operation\n");
@@ -296,8 +296,8 @@ static int main_task(async_task *t) {
     f->workers[2].delay_ms = 40;
     must(async_task_spawn(&rt, &f->workers[2].task, fetch_task_run, "worker-b"),
          "async_task_spawn");
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)));
-    async_dump(&rt, NULL, NULL);
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)));
+    async_runtime_dump(&rt, NULL, NULL);
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->workers[1].task));
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->workers[2].task));
 
@@ -347,14 +347,14 @@ static int main_task(async_task *t) {
     for (f->i = 0; f->i < 2; f->i++) {
         f->staff[f->i].id = f->i + 1;
         must(async_watch_subscribe(&config, &f->staff[f->i].rx), "async_watch_subscribe");
-        must(async_cancel_token_child(&root, &f->staff[f->i].token),
-             "async_cancel_token_child");
+        must(async_cancel_token_init_child(&root, &f->staff[f->i].token),
+             "async_cancel_token_init_child");
         must(async_task_spawn(&rt, &f->staff[f->i].task, worker, "worker"), "async_task_spawn");
     }
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(25)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(25)));
     f->sum = 2;
     async_watch_send(&config, &f->sum);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(25)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(25)));
     printf("   main: cancelling the root token\n");
     async_cancel_token_cancel(&root);
     for (f->i = 0; f->i < 2; f->i++) ASYNC_AWAIT(f->rc, async_task_join(t, &f->staff[f->i].task));
@@ -382,7 +382,7 @@ static int main_task(async_task *t) {
             ASYNC_SELECT_BRANCH_CALL(&f->sel, 0, 1, f->rcs[0], &f->fx[0].co,
                                      fetch(t, &f->fx[0], 1, f->i));
             ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rcs[1],
-                                async_sleep(t, &f->timer, ASYNC_MS(25)));
+                                async_time_sleep(t, &f->timer, ASYNC_MS(25)));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0)
             printf("   select { fetch of %d ms, 25 ms timer }: the fetch won (%d)\n", f->i,

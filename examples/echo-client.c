@@ -2,7 +2,7 @@
    compared byte for byte.
 
    Usage: echo-client HOST:PORT [N] [SIZE]     (defaults: 10 messages of 64 bytes)
-   HOST is numeric (127.0.0.1, [::1]) or a name, looked up with async_resolve on the
+   HOST is numeric (127.0.0.1, [::1]) or a name, looked up with async_pool_resolve on the
    blocking pool. Prints "N round trips ok" and exits 0, or the error and exits 1.
 
    Each message is written and read back concurrently (an ASYNC_JOIN of write_all and
@@ -53,7 +53,7 @@ typedef struct {
 static int round_trip(async_task *t, client_frame *f) {
     trip_frame *p = &f->trip;
     ASYNC_CORO_BEGIN(t, &p->co);
-    ASYNC_JOIN_BEGIN(&p->js, 2, ASYNC_JOIN_TRY);
+    ASYNC_JOIN_BEGIN(&p->js, 2, ASYNC_JOIN_FAIL_FAST);
         ASYNC_JOIN_BRANCH(&p->js, 0, p->rc[0],
                           async_io_write_all(t, &f->io, &p->wr, f->out, f->size));
         ASYNC_JOIN_BRANCH(&p->js, 1, p->rc[1],
@@ -89,8 +89,8 @@ static int client_run(async_task *t) {
             fprintf(stderr, "echo-client: bad address %s\n", f->target);
             ASYNC_RETURN(2);
         }
-        ASYNC_AWAIT(f->naddr, async_resolve(t, &pool, &f->res, f->host, f->port, f->addrs,
-                                            MAX_ADDRS));
+        ASYNC_AWAIT(f->naddr, async_pool_resolve(t, &pool, &f->res, f->host, f->port, f->addrs,
+                                                 MAX_ADDRS));
         if (f->naddr <= 0) {
             fprintf(stderr, "echo-client: resolve %s: %s\n", f->host,
                     async_strerror(f->naddr < 0 ? f->naddr : ASYNC_ENOTFOUND));
@@ -107,7 +107,7 @@ static int client_run(async_task *t) {
         fprintf(stderr, "echo-client: connect %s: %s\n", f->target, async_strerror(f->rc));
         ASYNC_RETURN(1);
     }
-    async_sock_nodelay(&f->io, 1);
+    async_sock_set_nodelay(&f->io, 1);
     for (f->i = 0; f->i < f->n; f->i++) {
         size_t j;
         for (j = 0; j < f->size; j++) f->out[j] = (unsigned char)(f->i * 31 + (long)j * 7);

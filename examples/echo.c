@@ -118,7 +118,7 @@ static int conn_start(async_io *sock, const async_addr *peer) {
         async_io_close(sock);
         return rc;
     }
-    async_sock_nodelay(&c->io, 1);
+    async_sock_set_nodelay(&c->io, 1);
     return 0;
 }
 
@@ -158,7 +158,7 @@ static int acceptor_run(async_task *t) {
         } else {
             fprintf(stderr, "echo: accept: %s\n", async_strerror(f->rc[2]));
         }
-        ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
+        ASYNC_AWAIT(f->rc[0], async_time_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
     }
     ASYNC_CLEANUP();
     async_io_close(&f->sock);

@@ -13,7 +13,7 @@ static int ticker_run(async_task *t) {
     int rc;
     ASYNC_BEGIN(t);
     for (f->i = 1; f->i <= 3; f->i++) {
-        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(100)));
+        ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(100)));
         printf("tick %d\n", f->i);
     }
     ASYNC_END(f->i - 1);

@@ -619,13 +619,13 @@ static int conn_run(async_task *t) {
         if (srv.stopping && c->len == 0) break;
         c->idle = c->len == 0;          /* between requests: the shutdown may abort us */
         c->deadline = c->len ? after(c->start, srv.header)
-                             : after(async_time_now(t->rt), srv.idle);
-        ASYNC_AWAIT_DEADLINE(c->n, &c->timer, c->deadline,
-                             async_io_read(t, &c->io, &c->w, c->rbuf + c->len,
-                                           RBUF - c->len));
+                             : after(async_time_now(async_task_runtime(t)), srv.idle);
+        ASYNC_AWAIT_TIMEOUT_UNTIL(c->n, &c->timer, c->deadline,
+                                  async_io_read(t, &c->io, &c->w, c->rbuf + c->len,
+                                                RBUF - c->len));
         c->idle = 0;
         if (c->n <= 0) ASYNC_RETURN(0); /* end of file, reset, idle or header timeout */
-        c->last_read = async_time_now(t->rt);
+        c->last_read = async_time_now(async_task_runtime(t));
         if (c->len == 0) c->start = c->last_read;
         c->len += (size_t)c->n;
     }
@@ -633,10 +633,10 @@ static int conn_run(async_task *t) {
         /* Lingering close: a close with unread input sends a reset, which can destroy
            the answer before the client reads it. Half-close, drop what still comes. */
         async_io_shutdown(&c->io, ASYNC_IO_WRITE);
-        c->start = async_time_now(t->rt) + ASYNC_SEC(1);
+        c->start = async_time_now(async_task_runtime(t)) + ASYNC_SEC(1);
         for (c->n = 0; c->n < 16; c->n++) {
-            ASYNC_AWAIT_DEADLINE(c->rc, &c->timer, c->start,
-                                 async_io_read(t, &c->io, &c->w, c->rbuf, RBUF));
+            ASYNC_AWAIT_TIMEOUT_UNTIL(c->rc, &c->timer, c->start,
+                                      async_io_read(t, &c->io, &c->w, c->rbuf, RBUF));
             if (c->rc <= 0) break;
         }
     }
@@ -760,7 +760,7 @@ static int acceptor_run(async_task *t) {
         } else {
             fprintf(stderr, "httpd: accept: %s\n", async_strerror(f->rc[2]));
         }
-        ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
+        ASYNC_AWAIT(f->rc[0], async_time_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
     }
     ASYNC_CLEANUP();
     async_io_close(&f->sock);
@@ -787,7 +787,7 @@ typedef struct {
 static int main_run(async_task *t) {
     main_frame *f = (main_frame *)t;
     ASYNC_BEGIN(t);
-    async_task_spawn(t->rt, &f->acc.task, acceptor_run, "acceptor");
+    async_task_spawn(async_task_runtime(t), &f->acc.task, acceptor_run, "acceptor");
     ASYNC_AWAIT(f->rc, async_shutdown_run(t, &srv.sd));
     fprintf(stderr, "httpd: shutting down (%s): %d connection(s) finished, %d aborted\n",
             srv.sd.signo ? strsignal(srv.sd.signo) : "request", srv.sd.drained, f->rc);

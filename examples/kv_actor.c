@@ -211,7 +211,7 @@ static int client_run(async_task *t) {
         check(f->reply.status == script[f->i].status &&
               (f->reply.status != KV_OK || f->reply.value == f->expect), f->name,
               "reply differs from the script");
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(2 + f->id)));
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(2 + f->id)));
     }
     async_mpsc_sender_release(&requests);         /* this client's handle */
     ASYNC_END(f->i);

@@ -1603,7 +1603,7 @@ static int conn_run(async_task *t) {
     f->cl.task = t;                             /* PUBLISH aborts it to cut it off */
     f->in.p = (char *)xcalloc(1, CONN_INBUF);
     f->in.cap = CONN_INBUF;
-    async_sock_nodelay(f->io, 1);
+    async_sock_set_nodelay(f->io, 1);
     for (;;) {
         f->n = conn_batch(f);
         if (f->out.len) {
@@ -1698,8 +1698,8 @@ static int acceptor_run(async_task *t) {
         if (f->sel.winner != 2) continue;       /* a connection task was reaped */
         if (accept_backoff_ms(f->rc[2]) > 0) {
             srv.backoffs++;
-            ASYNC_AWAIT(f->rc[2], async_sleep(t, &f->timer,
-                                              ASYNC_MS(accept_backoff_ms(f->rc[2]))));
+            ASYNC_AWAIT(f->rc[2], async_time_sleep(t, &f->timer,
+                                                   ASYNC_MS(accept_backoff_ms(f->rc[2]))));
             continue;
         }
         if (f->rc[2] < 0) continue;             /* ECONNABORTED and such: next one */

@@ -4,7 +4,7 @@
    Usage: proxy [--idle-timeout SECONDS] [--max-conns N] PORT UPSTREAM_HOST:PORT
    Listens on 127.0.0.1:PORT (0: the kernel picks; the first line on stdout says which).
    UPSTREAM_HOST is numeric or a name; a name is looked up once at startup with
-   async_resolve on the blocking pool, and each connection tries the addresses in turn.
+   async_pool_resolve on the blocking pool, and each connection tries the addresses in turn.
      --idle-timeout SECONDS (default 600, as nginx's proxy_timeout; fractions allowed;
        0: never): a session in which nothing is read in either direction for that
        long is closed, and so is one where a side takes nothing we write for as long
@@ -21,7 +21,7 @@
    direction goes on meanwhile. Half-close aware: when one side sends EOF, the copy
    shuts down the write side of the other and ends; the opposite direction goes on
    until it ends too; then both sockets are closed. An error in either direction
-   (a reset) ends the join (ASYNC_JOIN_TRY cancels the other copy) and closes both.
+   (a reset) ends the join (ASYNC_JOIN_FAIL_FAST cancels the other copy) and closes both.
    Idle: the session keeps the time of its last read, either way; each copy reads with
    that plus the idle timeout as its deadline, and when it passes but the other
    direction has read since, it just reads on. Each write is bounded by the timeout.
@@ -75,12 +75,12 @@ static int copy(async_task *t, copy_frame *p, async_time *last, async_io *from,
                 async_io *to) {
     ASYNC_CORO_BEGIN(t, &p->co);
     for (;;) {
-        ASYNC_AWAIT_DEADLINE(p->n, &p->timer, idle_deadline(*last),
-                             async_io_read(t, from, &p->w, p->buf, sizeof p->buf));
-        if (p->n == ASYNC_ETIMEDOUT && async_time_now(t->rt) < idle_deadline(*last))
+        ASYNC_AWAIT_TIMEOUT_UNTIL(p->n, &p->timer, idle_deadline(*last),
+                                  async_io_read(t, from, &p->w, p->buf, sizeof p->buf));
+        if (p->n == ASYNC_ETIMEDOUT && async_time_now(async_task_runtime(t)) < idle_deadline(*last))
             continue;                           /* the other way moved: not idle */
         if (p->n <= 0) break;
-        *last = async_time_now(t->rt);
+        *last = async_time_now(async_task_runtime(t));
         ASYNC_AWAIT_TIMEOUT(p->rc, &p->timer, idle,
                             async_io_write_all(t, to, &p->w, p->buf, (size_t)p->n));
         if (p->rc < 0) ASYNC_RETURN(p->rc);
@@ -118,9 +118,9 @@ static int session_run(async_task *t) {
                 upstream_text, async_strerror(f->rc));
         ASYNC_RETURN(f->rc);
     }
-    async_sock_nodelay(&f->up, 1);
-    f->last = async_time_now(t->rt);
-    ASYNC_JOIN_BEGIN(&f->js, 2, ASYNC_JOIN_TRY);
+    async_sock_set_nodelay(&f->up, 1);
+    f->last = async_time_now(async_task_runtime(t));
+    ASYNC_JOIN_BEGIN(&f->js, 2, ASYNC_JOIN_FAIL_FAST);
         ASYNC_JOIN_BRANCH_CALL(&f->js, 0, f->rcs[0], &f->c2u.co,
                                copy(t, &f->c2u, &f->last, &f->client, &f->up));
         ASYNC_JOIN_BRANCH_CALL(&f->js, 1, f->rcs[1], &f->u2c.co,
@@ -174,7 +174,7 @@ static int conn_start(async_io *sock, const async_addr *peer) {
         return rc;
     }
     c->peer = *peer;
-    async_sock_nodelay(&c->client, 1);
+    async_sock_set_nodelay(&c->client, 1);
     return 0;
 }
 
@@ -214,7 +214,7 @@ static int acceptor_run(async_task *t) {
         } else {
             fprintf(stderr, "proxy: accept: %s\n", async_strerror(f->rc[2]));
         }
-        ASYNC_AWAIT(f->rc[0], async_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
+        ASYNC_AWAIT(f->rc[0], async_time_sleep(t, &f->timer, ASYNC_MS(BACKOFF_MS)));
     }
     ASYNC_CLEANUP();
     async_io_close(&f->sock);
@@ -251,8 +251,8 @@ static int split_target(const char *s, char *host, size_t hcap, char *port, size
 static int resolve_run(async_task *t) {
     resolve_frame *f = (resolve_frame *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_resolve(t, &f->pool, &f->op, f->host, f->port, upstream,
-                                     MAX_ADDRS));
+    ASYNC_AWAIT(f->rc, async_pool_resolve(t, &f->pool, &f->op, f->host, f->port, upstream,
+                                          MAX_ADDRS));
     ASYNC_END(f->rc);
 }
 

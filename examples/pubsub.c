@@ -77,7 +77,7 @@ static int subscriber_run(async_task *t) {
         check(f->ev.seq == f->expect, f->name, "events arrive in order, none skipped silently");
         f->expect = f->ev.seq + 1;
         f->received++;
-        if (f->delay_ms) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(f->delay_ms)));
+        if (f->delay_ms) ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(f->delay_ms)));
     }
     printf("+%3.0f ms  %-6s end of stream (%s): %d received, %d lost\n", ms(), f->name,
            async_strerror(f->rc), f->received, f->lost);

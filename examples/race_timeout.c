@@ -68,7 +68,7 @@ static int replica(async_task *t, replica_frame *f, async_time start) {
     ASYNC_CORO_BEGIN(t, &f->co);
     if (f->hedge_ms) {
         f->state = R_WAITING;
-        ASYNC_AWAIT(rc, async_sleep_until(t, &f->timer, start + ASYNC_MS(f->hedge_ms)));
+        ASYNC_AWAIT(rc, async_time_sleep_until(t, &f->timer, start + ASYNC_MS(f->hedge_ms)));
         if (rc < 0) ASYNC_RETURN(rc);
         printf("+%3.0f ms  %-9s no answer yet after %d ms: hedged request sent\n", ms(),
                f->name, f->hedge_ms);
@@ -76,14 +76,14 @@ static int replica(async_task *t, replica_frame *f, async_time start) {
         printf("+%3.0f ms  %-9s request sent\n", ms(), f->name);
     }
     f->state = R_SENT;
-    ASYNC_AWAIT(rc, async_sleep_until(t, &f->timer,
-                                      start + ASYNC_MS(f->hedge_ms + f->latency_ms)));
+    ASYNC_AWAIT(rc, async_time_sleep_until(t, &f->timer,
+                                           start + ASYNC_MS(f->hedge_ms + f->latency_ms)));
     if (rc < 0) ASYNC_RETURN(rc);
     f->state = R_ANSWERED;
     printf("+%3.0f ms  %-9s answers %d\n", ms(), f->name, f->value);
     ASYNC_RETURN(f->value);
     ASYNC_CLEANUP();
-    if (ASYNC_IS_CANCELLED()) {
+    if (async_task_is_cancelling(t)) {
         f->state = f->state == R_SENT ? R_CANCELLED_SENT : R_CANCELLED_UNSENT;
         printf("+%3.0f ms  %-9s cancelled: %s\n", ms(), f->name,
                f->state == R_CANCELLED_SENT ? "its request is abandoned"

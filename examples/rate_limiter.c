@@ -2,7 +2,7 @@
    that requests are paced at R per second.
 
    The bucket is an async_semaphore whose free permits are the tokens; it starts full
-   with B. A request acquires one permit and then forgets it (async_semaphore_forget:
+   with B. A request acquires one permit and then forgets it (async_semaphore_forget_held:
    a held permit vanishes), which is taking a token out of the bucket for good. A
    refill task ticks R times a second on an async_interval and adds one permit with
    async_semaphore_add_permits, unless the bucket already holds B: the cap, so an idle
@@ -59,11 +59,11 @@ static int refill_run(async_task *t) {
     refill_frame *f = (refill_frame *)t;
     ASYNC_BEGIN(t);
     /* first tick one period from the start: the bucket starts full */
-    must(async_interval_init_at(&f->iv, t0 + PERIOD, PERIOD, ASYNC_TICK_BURST),
-         "async_interval_init_at");
+    must(async_interval_init_until(&f->iv, t0 + PERIOD, PERIOD, ASYNC_TICK_BURST),
+         "async_interval_init_until");
     for (;;) {
         ASYNC_AWAIT(f->rc, async_interval_tick(t, &f->iv, &f->when));
-        if (async_semaphore_available(&bucket) < BURST) {
+        if (async_semaphore_available_permits(&bucket) < BURST) {
             async_semaphore_add_permits(&bucket, 1);  /* to the oldest waiter, if any */
             refills++;
         } else {
@@ -85,7 +85,7 @@ static int request_run(async_task *t) {
     ASYNC_BEGIN(t);
     ASYNC_AWAIT(f->rc, async_semaphore_acquire(t, &bucket, &f->w));
     if (f->rc < 0) ASYNC_RETURN(f->rc);
-    async_semaphore_forget(&bucket, 1);               /* the token is spent */
+    async_semaphore_forget_held(&bucket, 1);          /* the token is spent */
     consumed++;
     printf("+%5.1f ms  request %d passes (%s)\n", ms(), f->id,
            refills == 0 ? "burst" : "paced");
@@ -129,11 +129,11 @@ static int main_task(async_task *t) {
            BURST, refills);
 
     f->discarded_before = discarded;
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(IDLE_MS)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(IDLE_MS)));
     printf("+%5.1f ms  after %d ms idle the bucket holds %d tokens (%d refills discarded:"
-           " full)\n", ms(), IDLE_MS, (int)async_semaphore_available(&bucket),
+           " full)\n", ms(), IDLE_MS, (int)async_semaphore_available_permits(&bucket),
            discarded - f->discarded_before);
-    check(async_semaphore_available(&bucket) == BURST, "an idle bucket refills to the cap");
+    check(async_semaphore_available_permits(&bucket) == BURST, "an idle bucket refills to the cap");
     check(discarded > f->discarded_before, "refills past the cap are discarded");
 
     async_task_abort(&f->refill.task);

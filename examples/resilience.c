@@ -67,7 +67,7 @@ static int service(async_task *t, service_frame *f) {
     int rc;
     ASYNC_CORO_BEGIN(t, &f->co);
     f->call = ++service_calls;
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(2)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(2)));
     if (rc < 0) ASYNC_RETURN(rc);
     ASYNC_RETURN(service_fails(f->call) ? ASYNC_ETIMEDOUT : 100 + f->call);
     ASYNC_END(0);
@@ -130,7 +130,7 @@ static int bh_client_run(async_task *t) {
                ms_between(f->arrived, async_time_now(&rt)));
     else
         printf("+%3.0f ms  request %d: in\n", ms(), f->id);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)));
     printf("+%3.0f ms  request %d: done, leaves\n", ms(), f->id);
     bh_left++;
     async_bulkhead_leave(&bulkhead);
@@ -186,7 +186,7 @@ static int main_task(async_task *t) {
     snprintf(f->transitions, sizeof f->transitions, "closed");
     f->calls_before = service_calls;
     for (f->i = 1; f->i <= 200 && f->served < 2; f->i++) {
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(4)));
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(4)));
         breaker_saw(f, async_breaker_state(&f->cb, async_time_now(&rt)), "recovery time passed");
         if (async_breaker_allow(&f->cb, async_time_now(&rt)) < 0) {
             if (f->rejected++ == 0)

@@ -71,7 +71,7 @@ static int numbers_run(async_task *t) {
     producer_frame *f = (producer_frame *)t;
     ASYNC_BEGIN(t);
     for (f->i = 0; f->i < 5; f->i++) {
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)));
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)));
         ASYNC_AWAIT(f->rc, async_mpsc_send(t, &numbers, &f->w, &f->i));
     }
     async_mpsc_sender_release(&numbers);        /* the last handle: the channel closes */
@@ -82,7 +82,7 @@ static int messages_run(async_task *t) {
     producer_frame *f = (producer_frame *)t;
     ASYNC_BEGIN(t);
     for (f->i = 0; f->i < 3; f->i++) {
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(15)));
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(15)));
         snprintf(f->msg.text, sizeof f->msg.text, "msg_%d", f->i);
         ASYNC_AWAIT(f->rc, async_mpsc_send(t, &messages, &f->w, &f->msg));
     }
@@ -98,7 +98,7 @@ static int burst_run(async_task *t) {
     int item;
     ASYNC_BEGIN(t);
     for (f->i = 0; f->i < 3; f->i++) {
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)));
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)));
         printf("+%3.0f ms  producer sends data %d, data %d, then control %d\n", ms(),
                2 * f->i, 2 * f->i + 1, f->i);
         item = 2 * f->i;                        /* no await between these sends: room for 8 */

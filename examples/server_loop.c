@@ -70,12 +70,12 @@ typedef struct {
 static int handler_run(async_task *t) {
     handler_frame *f = (handler_frame *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(f->conn.work_ms)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(f->conn.work_ms)));
     finished++;
     printf("+%3.0f ms  conn %d: served (%d ms of work)\n", ms(), f->conn.id, f->conn.work_ms);
     ASYNC_RETURN(f->conn.id);
     ASYNC_CLEANUP();
-    if (ASYNC_IS_CANCELLED()) {
+    if (async_task_is_cancelling(t)) {
         aborted++;
         if (f->conn.id == 1) stuck_aborted = 1;
         printf("+%3.0f ms  conn %d: aborted mid-request, cleanup closes its socket\n", ms(),
@@ -177,7 +177,8 @@ static int clients_run(async_task *t) {
     clients_frame *f = (clients_frame *)t;
     ASYNC_BEGIN(t);
     for (f->i = 0; f->i < NCONN; f->i++) {
-        if (f->i > 0) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(CONNECT_EVERY_MS)));
+        if (f->i > 0)
+            ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(CONNECT_EVERY_MS)));
         f->conn.id = f->i + 1;
         f->conn.work_ms = work_ms[f->i];
         ASYNC_AWAIT(f->rc, async_mpsc_send(t, &conns, &f->w, &f->conn));
@@ -207,7 +208,7 @@ static int main_task(async_task *t) {
     must(async_oneshot_init(&stop_ch, sizeof(int), NULL), "async_oneshot_init");
     must(async_task_spawn(&rt, &f->server.task, server_run, "server"), "async_task_spawn");
     must(async_task_spawn(&rt, &f->clients.task, clients_run, "clients"), "async_task_spawn");
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(SHUTDOWN_AT_MS)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(SHUTDOWN_AT_MS)));
     printf("+%3.0f ms  main: sending shutdown\n", ms());
     f->reason = 1;
     check(async_oneshot_send(&stop_ch, &f->reason) == 0, "the shutdown is delivered");

@@ -12,7 +12,7 @@
    ASYNC_AWAIT_TIMEOUT around async_cancel_token_wait: ASYNC_ETIMEDOUT means "tick, do
    some work", 0 means "cancelled, stop". At each tick the worker looks at the watch
    without blocking: when async_watch_has_changed says there is an unseen version,
-   async_watch_changed completes at once and marks it seen.
+   async_watch_wait_changed completes at once and marks it seen.
 
    However a worker ends, its ASYNC_CLEANUP runs: it flushes the partial batch (the
    drain), leaves the token tree and unsubscribes from the watch. Main joins every
@@ -80,7 +80,7 @@ static int worker_run(async_task *t) {
             break;
         }
         if (async_watch_has_changed(&f->rx) == 1) {
-            ASYNC_AWAIT(f->rc, async_watch_changed(t, &f->rx, &f->w_cfg));  /* at once */
+            ASYNC_AWAIT(f->rc, async_watch_wait_changed(t, &f->rx, &f->w_cfg)); /* at once */
             async_watch_borrow(&f->rx, &f->cfg);
             printf("+%3.0f ms  worker %d: picks up config v%d (%d per tick, batches of %d)\n",
                    ms(), f->id, f->cfg.version, f->cfg.per_tick, f->cfg.batch);
@@ -125,27 +125,27 @@ static int main_task(async_task *t) {
     must(async_cancel_token_init(&root), "async_cancel_token_init");
     for (f->i = 0; f->i < NWORKERS; f->i++) {
         f->workers[f->i].id = f->i + 1;
-        must(async_cancel_token_child(&root, &f->workers[f->i].token),
-             "async_cancel_token_child");
+        must(async_cancel_token_init_child(&root, &f->workers[f->i].token),
+             "async_cancel_token_init_child");
         must(async_task_spawn(&rt, &f->workers[f->i].task, worker_run, "worker"),
              "async_task_spawn");
     }
 
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(25)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(25)));
     f->cfg.version = 2;
     f->cfg.per_tick = 2;
     f->cfg.batch = 4;
     printf("+%3.0f ms  main: publishes config v2\n", ms());
     check(async_watch_send(&cfg_watch, &f->cfg) == 0, "config v2 sent");
 
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)));
     printf("+%3.0f ms  main: scales down, cancels worker 3's token only\n", ms());
     async_cancel_token_cancel(&f->workers[2].token);
     ASYNC_AWAIT(f->rc, async_task_join(t, &f->workers[2].task));
     f->total = f->rc;
     check(!async_cancel_token_is_cancelled(&root), "a child's cancel does not go up");
 
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)));
     f->cfg.version = 3;
     f->cfg.per_tick = 3;
     f->cfg.batch = 5;
@@ -154,7 +154,7 @@ static int main_task(async_task *t) {
 
     /* Longer than a tick: each worker's next tick is due before main wakes, and timers
        fire in deadline order, so both see v3 before the cancel even after a stall. */
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(25)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(25)));
     printf("+%3.0f ms  main: shutdown, cancels the root token\n", ms());
     f->cancelled_at = async_time_now(&rt);
     async_cancel_token_cancel(&root);

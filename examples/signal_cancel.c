@@ -105,7 +105,7 @@ static int request_run(async_task *t) {
     printf("+%3.0f ms  request: started, %d chunks of %d ms, temp file opened\n", ms(), CHUNKS,
            CHUNK_MS);
     for (f->chunk = 0; f->chunk < CHUNKS; f->chunk++) {
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(CHUNK_MS)));
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(CHUNK_MS)));
         if (f->chunk < 3) printf("+%3.0f ms  request: chunk %d done\n", ms(), f->chunk + 1);
     }
     printf("+%3.0f ms  request: complete (not printed: it is cancelled)\n", ms());
@@ -113,7 +113,7 @@ static int request_run(async_task *t) {
     f->cleanups++;
     f->file_open = 0;
     printf("+%3.0f ms  request: cleanup (%s after %d chunks), temp file removed\n", ms(),
-           ASYNC_IS_CANCELLED() ? "cancelled" : "finished", f->chunk);
+           async_task_is_cancelling(t) ? "cancelled" : "finished", f->chunk);
     ASYNC_END(f->chunk);
 }
 

@@ -98,7 +98,7 @@ static int fib_run(async_task *t, async_stream *st, void *item) {
     s->a = 0;
     s->b = 1;
     for (s->n = 0; s->n < NFIB; s->n++) {
-        ASYNC_AWAIT(s->rc, async_sleep(t, &s->timer, ASYNC_MS(10)));
+        ASYNC_AWAIT(s->rc, async_time_sleep(t, &s->timer, ASYNC_MS(10)));
         *(int *)item = s->a;                /* the item, then hand it over */
         ASYNC_GEN_YIELD();
         s->b += s->a;
@@ -136,7 +136,7 @@ static int run_job(async_task *t, void *state, const void *in, void *out, void *
     r->id = j->id;
     r->ms = j->ms;
     r->started = async_time_now(async_task_runtime(t));
-    ASYNC_AWAIT(s->rc, async_sleep(t, &s->timer, ASYNC_MS(j->ms)));
+    ASYNC_AWAIT(s->rc, async_time_sleep(t, &s->timer, ASYNC_MS(j->ms)));
     r->finished = async_time_now(async_task_runtime(t));
     ASYNC_CLEANUP();                        /* also when the call is cancelled */
     st->in_flight--;
@@ -161,7 +161,7 @@ static int ticking_run(async_task *t) {
     ticking_producer *f = (ticking_producer *)t;
     ASYNC_BEGIN(t);
     for (f->i = 0; f->i < f->count; f->i++) {
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(f->period)));
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(f->period)));
         f->item.from = f->name;
         f->item.n = f->i;
         f->item.sent = async_time_now(&rt);
@@ -188,17 +188,17 @@ static int burst_run(async_task *t) {
     burst_producer *f = (burst_producer *)t;
     ASYNC_BEGIN(t);
     for (f->b = 0; f->b < NBURSTS; f->b++) {
-        ASYNC_AWAIT(f->rc, async_sleep_until(t, &f->timer, t0 + ASYNC_MS(bursts[f->b].at)));
+        ASYNC_AWAIT(f->rc, async_time_sleep_until(t, &f->timer, t0 + ASYNC_MS(bursts[f->b].at)));
         printf("+%3.0f ms  producer: a burst of %d%s\n", ms(), bursts[f->b].count,
                bursts[f->b].gap ? ", 10 ms apart" : ", back to back");
         for (f->i = 0; f->i < bursts[f->b].count; f->i++) {
             if (f->i && bursts[f->b].gap)
-                ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(bursts[f->b].gap)));
+                ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(bursts[f->b].gap)));
             ASYNC_AWAIT(f->rc, async_mpsc_send(t, f->c, &f->w, &f->next));
             f->next++;
         }
     }
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(20)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(20)));
     printf("+%3.0f ms  producer: done, releases its sender\n", ms());
     async_mpsc_sender_release(f->c);
     ASYNC_END(0);

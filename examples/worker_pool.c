@@ -74,7 +74,7 @@ static int worker_run(async_task *t) {
         ASYNC_AWAIT(f->rc, async_mpsc_recv(t, &jobs, &f->w_job, &f->j));
         if (f->rc < 0) break;                     /* ASYNC_ECLOSED: no more jobs, ever */
         printf("+%3.0f ms  worker %d takes job %d\n", ms(), f->id, f->j.id);
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(5 * (1 + f->j.n % 3))));
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(5 * (1 + f->j.n % 3))));
         f->r.job = f->j.id;
         f->r.worker = f->id;
         f->r.value = f->j.n * f->j.n;

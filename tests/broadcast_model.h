@@ -97,7 +97,7 @@ static int bm_sender(async_task *t) {
         } else if (a->op == 2) {
             ASYNC_YIELD();
         } else {
-            ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+            ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
         }
         bm_invariants();
     }
@@ -139,7 +139,7 @@ static int bm_receiver(async_task *t) {
                 ASYNC_SELECT_BRANCH(&a->sel, 0, 1, a->rc,
                                     async_broadcast_recv(t, &a->rx, &a->w, &a->item));
                 ASYNC_SELECT_BRANCH(&a->sel, 1, 1, a->rc1,
-                                    async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+                                    async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
             ASYNC_SELECT_END(&a->sel);
             if (a->sel.winner == 0) bm_got(a, a->rc);
         } else if (a->op == 5 && a->subscribed) {
@@ -148,7 +148,7 @@ static int bm_receiver(async_task *t) {
         } else if (a->op == 6) {
             ASYNC_YIELD();
         } else {
-            ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+            ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
         }
         bm_invariants();
     }
@@ -166,7 +166,7 @@ static int bm_controller(async_task *t) {
     ASYNC_BEGIN(t);
     for (a->i = 0; a->i < a->n; a->i++) {
         a->arg = a->ops[a->i];
-        ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
+        ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
         if (a->arg & 4) async_task_abort(&bm.act[(a->arg >> 3) % (BM_NS + BM_NR)].task);
         bm_invariants();
     }

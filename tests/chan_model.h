@@ -111,7 +111,7 @@ static int cm_sender(async_task *t) {
                 ASYNC_SELECT_BRANCH(&a->sel, 0, 1, a->rc,
                                     async_mpsc_send(t, &cm.c, &a->w, &a->item));
                 ASYNC_SELECT_BRANCH(&a->sel, 1, 1, a->rc1,
-                                    async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+                                    async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
             ASYNC_SELECT_END(&a->sel);
             if (a->sel.winner == 0) cm_sent(a, a->rc, 0);
             else a->rc = 0, a->seq++;
@@ -136,7 +136,7 @@ static int cm_sender(async_task *t) {
         } else if (a->op == 6) {
             ASYNC_YIELD();
         } else {
-            ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+            ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
         }
         cm_invariants();
         if (a->rc == ASYNC_ECLOSED) break;
@@ -185,14 +185,14 @@ static int cm_receiver(async_task *t) {
                 ASYNC_SELECT_BRANCH(&a->sel, 0, 1, a->rc,
                                     async_mpsc_recv(t, &cm.c, &a->w, &a->item));
                 ASYNC_SELECT_BRANCH(&a->sel, 1, 1, a->rc1,
-                                    async_sleep(t, &a->timer, ASYNC_MS(a->arg / 2 % 4)));
+                                    async_time_sleep(t, &a->timer, ASYNC_MS(a->arg / 2 % 4)));
             ASYNC_SELECT_END(&a->sel);
             if (a->sel.winner == 0) cm_got(a->rc, &a->item, a->rc == 0);
             else a->rc = 0;
         } else if (a->op == 6) {
             ASYNC_YIELD();
         } else {
-            ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+            ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
         }
         cm_invariants();
         if (a->rc == ASYNC_ECLOSED) break;
@@ -208,7 +208,7 @@ static int cm_controller(async_task *t) {
     for (a->i = 0; a->i < a->n; a->i++) {
         a->op = a->ops[a->i] & 3;
         a->arg = a->ops[a->i] >> 2;
-        ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
+        ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
         if (a->op == 1) {
             int k = a->arg % (cm.ns + cm.nr);
             async_task_abort(&cm.act[k < cm.ns ? k : CM_NS + k - cm.ns].task);

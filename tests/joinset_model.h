@@ -69,7 +69,7 @@ static int jm_member_fn(async_task *t) {
     m->started = 1;
     for (m->i = 0; m->i < m->steps; m->i++) {
         if ((m->id + m->i) & 1) ASYNC_YIELD();
-        else ASYNC_AWAIT(m->rc, async_sleep(t, &m->timer, ASYNC_MS(m->i % 3)));
+        else ASYNC_AWAIT(m->rc, async_time_sleep(t, &m->timer, ASYNC_MS(m->i % 3)));
     }
     ASYNC_CLEANUP();
     m->seq = ++jm.seq;                          /* the order members finish in */
@@ -132,7 +132,7 @@ static int jm_driver_fn(async_task *t) {
                                     async_joinset_join_next(t, &jm.js, &d->w, &d->got,
                                                             &d->result));
                 ASYNC_SELECT_BRANCH(&d->sel, 1, 1, d->rc1,
-                                    async_sleep(t, &d->timer, ASYNC_MS(d->arg % 4)));
+                                    async_time_sleep(t, &d->timer, ASYNC_MS(d->arg % 4)));
             ASYNC_SELECT_END(&d->sel);
             if (d->sel.winner == 0) jm_joined(d->rc);
         } else if (d->op == 5) {                /* abort one that has started */
@@ -162,7 +162,7 @@ static int jm_driver_fn(async_task *t) {
         } else if (d->arg & 1) {
             ASYNC_YIELD();
         } else {
-            ASYNC_AWAIT(d->rc, async_sleep(t, &d->timer, ASYNC_MS(d->arg % 4)));
+            ASYNC_AWAIT(d->rc, async_time_sleep(t, &d->timer, ASYNC_MS(d->arg % 4)));
         }
         JM_CHECK(async_joinset_len(&jm.js) == jm_count(JM_INSET));
     }

@@ -98,7 +98,7 @@ static int nm_task(async_task *t) {
                                                             : ASYNC_SELECT_FAIR);
                     ASYNC_SELECT_BRANCH(&a->sel, 0, 1, a->rc, nm_notified(t, a));
                     ASYNC_SELECT_BRANCH(&a->sel, 1, 1, a->rc1,
-                                        async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+                                        async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
                 ASYNC_SELECT_END(&a->sel);
                 if (a->sel.winner != 0) a->rc = ASYNC_ETIMEDOUT;
             } else {
@@ -134,7 +134,7 @@ static int nm_task(async_task *t) {
                 ASYNC_SELECT_BEGIN(&a->sel, 2, ASYNC_SELECT_FAIR);
                     ASYNC_SELECT_BRANCH(&a->sel, 0, 1, a->rc, async_barrier_wait(t, &nm.b, &a->bw));
                     ASYNC_SELECT_BRANCH(&a->sel, 1, 1, a->rc1,
-                                        async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+                                        async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
                 ASYNC_SELECT_END(&a->sel);
                 if (a->sel.winner != 0) a->rc = ASYNC_ETIMEDOUT;
             } else {
@@ -151,7 +151,7 @@ static int nm_task(async_task *t) {
         } else if (a->op == 6) {
             ASYNC_YIELD();
         } else {
-            ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+            ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
         }
         nm_invariants();
     }
@@ -163,7 +163,7 @@ static int nm_controller(async_task *t) {
     ASYNC_BEGIN(t);
     for (a->i = 0; a->i < a->n; a->i++) {
         a->arg = a->ops[a->i];
-        ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
+        ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
         if (!nm.strict && (a->arg & 4)) async_task_abort(&nm.act[(a->arg >> 3) % NM_NA].task);
         else if (a->arg & 8) {                  /* wake whoever waits, so scripts end */
             nm.all_calls++;

@@ -83,7 +83,7 @@ static int sl_sender(async_task *t) {
         } else if (a->arg & 2) {
             ASYNC_YIELD();
         } else {
-            ASYNC_AWAIT(a->rc[0], async_sleep(t, &a->timer, ASYNC_MS(a->arg / 4 % 4)));
+            ASYNC_AWAIT(a->rc[0], async_time_sleep(t, &a->timer, ASYNC_MS(a->arg / 4 % 4)));
         }
         if (a->op <= 2) {
             if (a->rc[0] == 0) {
@@ -127,7 +127,7 @@ static int sl_receiver(async_task *t) {
                                     sl_branch(t, a, 0));
                 ASYNC_SELECT_BRANCH(&a->sel, 1, 1, a->rc[1], sl_branch(t, a, 1));
                 ASYNC_SELECT_BRANCH(&a->sel, 2, (a->arg & 32) != 0, a->rc[2],
-                                    async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+                                    async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
             ASYNC_SELECT_END(&a->sel);
             /* the losers were cancelled: no waiter of this select is left queued */
             SL_CHECK(a->w[0].state != ASYNC__W_WAITING && a->w[1].state != ASYNC__W_WAITING);
@@ -158,7 +158,7 @@ static int sl_controller(async_task *t) {
     ASYNC_BEGIN(t);
     for (a->i = 0; a->i < a->n; a->i++) {
         a->arg = a->ops[a->i];
-        ASYNC_AWAIT(a->rc[0], async_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
+        ASYNC_AWAIT(a->rc[0], async_time_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
         if (a->arg & 4) async_task_abort(&sl.act[(a->arg >> 3) % (SL_NS + SL_NR)].task);
         else if ((a->arg & 0x38) == 0x38) SL_CHECK(async_mpsc_close(&sl.c[a->arg >> 6 & 1]) == 0);
         sl_invariants();

@@ -107,7 +107,8 @@ static int sx_sender_fn(async_task *t) {
         SX_CHECK(a->rc == 0);
         a->op = a->i < a->n ? a->ops[a->i] : 0;
         if (a->op & 1) ASYNC_YIELD();
-        else if (a->op & 2) ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(a->op >> 2 & 3)));
+        else if (a->op & 2)
+            ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(a->op >> 2 & 3)));
     }
     ASYNC_CLEANUP();
     async_mpsc_sender_release(&sx.c);
@@ -127,7 +128,7 @@ static int sx_consumer_fn(async_task *t) {
             ASYNC_SELECT_BEGIN(&a->sel, 2, (a->arg & 4) ? ASYNC_SELECT_BIASED : ASYNC_SELECT_FAIR);
                 ASYNC_SELECT_BRANCH(&a->sel, 0, 1, a->rc, async_stream_next(t, sx.out, &a->item));
                 ASYNC_SELECT_BRANCH(&a->sel, 1, 1, a->rc1,
-                                    async_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
+                                    async_time_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
             ASYNC_SELECT_END(&a->sel);
             if (a->sel.winner != 0) a->rc = ASYNC_ETIMEDOUT;
         } else {

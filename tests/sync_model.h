@@ -119,7 +119,7 @@ static int sm_task(async_task *t) {
                                                             : ASYNC_SELECT_FAIR);
                     ASYNC_SELECT_BRANCH(&a->sel, 0, 1, a->rc, sm_wait(t, a));
                     ASYNC_SELECT_BRANCH(&a->sel, 1, 1, a->rc1,
-                                        async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+                                        async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
                 ASYNC_SELECT_END(&a->sel);
                 if (a->sel.winner != 0) a->rc = ASYNC_ETIMEDOUT;
             } else {
@@ -141,7 +141,7 @@ static int sm_task(async_task *t) {
         } else if (a->arg & 1) {
             ASYNC_YIELD();
         } else {
-            ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+            ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
         }
         if (a->held) {                          /* hold it a while, then give it back */
             sm_got(a);
@@ -152,7 +152,7 @@ static int sm_task(async_task *t) {
                 sm_got(a);
             }
             if (a->arg & 1) ASYNC_YIELD();
-            else ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(a->arg % 3)));
+            else ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 3)));
             sm_put(a);
         }
         sm_invariants();
@@ -169,7 +169,7 @@ static int sm_controller(async_task *t) {
     for (a->i = 0; a->i < a->n; a->i++) {
         a->op = a->ops[a->i] & 3;
         a->arg = a->ops[a->i] >> 2;
-        ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
+        ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
         if (a->op == 1) {
             async_task_abort(&sm.act[a->arg % SM_NA].task);
         } else if (a->op == 2 && (a->arg & 16)) {

@@ -38,11 +38,11 @@ static int op(async_task *t, int kind, async_waiter *w, int *item) {
     if (kind == K_SEND) return async_mpsc_send(t, &ch, w, item);
     if (kind == K_RESERVE) return async_mpsc_reserve(t, &ch, w);
     if (kind == K_RECV) return async_mpsc_recv(t, &ch, w, item);
-    if (kind == K_CLOSED) return async_mpsc_closed(t, &ch, w);
+    if (kind == K_CLOSED) return async_mpsc_wait_closed(t, &ch, w);
     if (kind == K_ONESHOT) return async_oneshot_recv(t, &one, w, item);
-    if (kind == K_ONESHOT_CLOSED) return async_oneshot_closed(t, &one, w);
+    if (kind == K_ONESHOT_CLOSED) return async_oneshot_wait_closed(t, &one, w);
     if (kind == K_BCAST) return async_broadcast_recv(t, &bcrx, w, item);
-    return async_watch_changed(t, &wtrx, w);
+    return async_watch_wait_changed(t, &wtrx, w);
 }
 
 /* Every primitive in a state where the wait blocks. */
@@ -123,7 +123,7 @@ static void cancel_each(int by_timeout) {
         if (!all_queues_empty()) FAIL_("%s: a waiter is still linked", names[k]);
         if (rt.ntimers) FAIL_("%s: a timer is still armed", names[k]);
         /* nothing was taken or leaked: the state is exactly as set up */
-        ASSERT_EQ(async_semaphore_available(&sem), 0);
+        ASSERT_EQ(async_semaphore_available_permits(&sem), 0);
         ASSERT_EQ(mtx.used, 1);
         ASSERT_EQ(rw.writer, 1);
         ASSERT_EQ(bar.count, 0);

@@ -45,7 +45,7 @@ static int receiver(async_task *t) {
         if (f->rc < 0) break;
         logf_("r%d ", f->item);
         if (f->ngot < 64) f->got[f->ngot++] = f->item;
-        if (f->every) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->every));
+        if (f->every) ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, f->every));
     }
     ASYNC_CLEANUP();
     f->cleaned++;
@@ -342,9 +342,9 @@ static int inert_ops(async_task *t) {
     ASYNC_AWAIT(f->rc[6], pairs_recv_many(t, f->c, &f->w, f->many, 4));
     ASYNC_AWAIT(f->rc[7], async_oneshot_recv(t, f->o, &f->w, &f->p));
     ASYNC_AWAIT(f->rc[8], async_broadcast_recv(t, f->brx, &f->w, &f->p));
-    ASYNC_AWAIT(f->rc[9], async_watch_changed(t, f->wrx, &f->w));
-    ASYNC_AWAIT(f->rc[10], async_mpsc_closed(t, f->c, &f->w));     /* closed: at once */
-    ASYNC_AWAIT(f->rc[11], async_oneshot_closed(t, f->o, &f->w));
+    ASYNC_AWAIT(f->rc[9], async_watch_wait_changed(t, f->wrx, &f->w));
+    ASYNC_AWAIT(f->rc[10], async_mpsc_wait_closed(t, f->c, &f->w)); /* closed: at once */
+    ASYNC_AWAIT(f->rc[11], async_oneshot_wait_closed(t, f->o, &f->w));
     ASYNC_END(0);
 }
 static void watch_poke(void *value, void *user) { (void)user; *(int *)value = 1; }
@@ -443,7 +443,7 @@ static int typed_receiver(async_task *t) {
         if (f->rc < 0) break;
         logf_("r%d ", f->p.id);
         f->got[f->ngot++] = f->p;
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(1)));
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, MS(1)));
     }
     ASYNC_END(0);
 }
@@ -535,7 +535,7 @@ static int many_receiver(async_task *t) {
         }
         f->nbatch++;
         logf_("b%d ", f->rc);
-        if (f->every) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->every));
+        if (f->every) ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, f->every));
     }
     ASYNC_CLEANUP();
     f->cleaned++;
@@ -942,7 +942,7 @@ static int oneshot_rx(async_task *t) {
 static int oneshot_closed_waiter(async_task *t) {
     oframe *f = (oframe *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_oneshot_closed(t, f->o, &f->w));
+    ASYNC_AWAIT(f->rc, async_oneshot_wait_closed(t, f->o, &f->w));
     ASYNC_END(0);
 }
 TEST(oneshot_send_recv_and_release) {
@@ -1151,7 +1151,7 @@ static int watcher(async_task *t) {
     int v;
     ASYNC_BEGIN(t);
     for (;;) {
-        ASYNC_AWAIT(f->rc, async_watch_changed(t, &f->rx, &f->w));
+        ASYNC_AWAIT(f->rc, async_watch_wait_changed(t, &f->rx, &f->w));
         if (f->rc < 0) break;
         async_watch_borrow(&f->rx, &v);
         f->seen[f->n++] = v;
@@ -1281,9 +1281,9 @@ static void chan_bad_arguments_body(async_task *t, async_waiter *w) {
     ASSERT_EQ(async_mpsc_try_recv(&c, NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_mpsc_close(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_mpsc_is_closed(NULL), 0);
-    ASSERT_EQ(async_mpsc_closed(NULL, &c, w), ASYNC_EINVAL);
-    ASSERT_EQ(async_mpsc_closed(t, NULL, w), ASYNC_EINVAL);
-    ASSERT_EQ(async_mpsc_closed(t, &c, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_wait_closed(NULL, &c, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_wait_closed(t, NULL, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_mpsc_wait_closed(t, &c, NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_mpsc_sender_clone(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_mpsc_sender_release(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_mpsc_len(NULL), 0);
@@ -1306,9 +1306,9 @@ static void chan_bad_arguments_body(async_task *t, async_waiter *w) {
     ASSERT_EQ(async_oneshot_sender_release(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_oneshot_close(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_oneshot_is_closed(NULL), 0);
-    ASSERT_EQ(async_oneshot_closed(NULL, &o, w), ASYNC_EINVAL);
-    ASSERT_EQ(async_oneshot_closed(t, NULL, w), ASYNC_EINVAL);
-    ASSERT_EQ(async_oneshot_closed(t, &o, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_wait_closed(NULL, &o, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_wait_closed(t, NULL, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_oneshot_wait_closed(t, &o, NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_oneshot_is_closed(&o), 0);
     ASSERT_EQ(async_oneshot_try_recv(&o, &out), ASYNC_EAGAIN);         /* still empty */
     /* broadcast */
@@ -1359,10 +1359,10 @@ static void chan_bad_arguments_body(async_task *t, async_waiter *w) {
     ASSERT_EQ(async_watch_mark_changed(&wrx0), ASYNC_EINVAL);
     ASSERT_EQ(async_watch_mark_unchanged(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_watch_mark_unchanged(&wrx0), ASYNC_EINVAL);
-    ASSERT_EQ(async_watch_changed(NULL, &wrx, w), ASYNC_EINVAL);
-    ASSERT_EQ(async_watch_changed(t, NULL, w), ASYNC_EINVAL);
-    ASSERT_EQ(async_watch_changed(t, &wrx0, w), ASYNC_EINVAL);
-    ASSERT_EQ(async_watch_changed(t, &wrx, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_wait_changed(NULL, &wrx, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_wait_changed(t, NULL, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_wait_changed(t, &wrx0, w), ASYNC_EINVAL);
+    ASSERT_EQ(async_watch_wait_changed(t, &wrx, NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_watch_sender_clone(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_watch_sender_release(NULL), ASYNC_EINVAL);
     ASSERT_EQ(out, -1);                           /* nothing was written anywhere */
@@ -1418,13 +1418,14 @@ static int chan_waiter(async_task *t) {
     if (f->kind == 0) ASYNC_AWAIT(f->rc, async_mpsc_recv(t, (async_mpsc *)f->ch, &f->w, &f->item));
     else if (f->kind == 1)
         ASYNC_AWAIT(f->rc, async_mpsc_send(t, (async_mpsc *)f->ch, &f->w, &f->item));
-    else if (f->kind == 2) ASYNC_AWAIT(f->rc, async_mpsc_closed(t, (async_mpsc *)f->ch, &f->w));
+    else if (f->kind == 2)
+        ASYNC_AWAIT(f->rc, async_mpsc_wait_closed(t, (async_mpsc *)f->ch, &f->w));
     else if (f->kind == 3)
         ASYNC_AWAIT(f->rc, async_oneshot_recv(t, (async_oneshot *)f->ch, &f->w, &f->item));
-    else if (f->kind == 4) ASYNC_AWAIT(f->rc, async_oneshot_closed(t, (async_oneshot *)f->ch, &f->w));
+    else if (f->kind == 4) ASYNC_AWAIT(f->rc, async_oneshot_wait_closed(t, (async_oneshot *)f->ch, &f->w));
     else if (f->kind == 5)
         ASYNC_AWAIT(f->rc, async_broadcast_recv(t, (async_broadcast_rx *)f->ch, &f->w, &f->item));
-    else ASYNC_AWAIT(f->rc, async_watch_changed(t, (async_watch_rx *)f->ch, &f->w));
+    else ASYNC_AWAIT(f->rc, async_watch_wait_changed(t, (async_watch_rx *)f->ch, &f->w));
     ASYNC_END(f->rc);
 }
 TEST(destroy_while_a_task_waits_is_refused) {
@@ -1541,7 +1542,7 @@ static int cancel_mode_sender(async_task *t) {
     cm_frame *f = (cm_frame *)t;
     int v = 9, rc;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_SEC(1)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_SEC(1)));
     ASYNC_CLEANUP();
     f->rc[0] = async_mpsc_send(t, f->c, &f->w, &v);
     f->rc[1] = async_mpsc_reserve(t, f->c, &f->w);
@@ -1580,7 +1581,7 @@ typedef struct { async_task task; async_waiter w; async_oneshot *o; int rc, item
 static int budget_then_oneshot(async_task *t) {
     os_frame *f = (os_frame *)t;
     ASYNC_BEGIN(t);
-    while (async_consume_budget(t)) {}            /* spend it all */
+    while (async_task_consume_budget(t)) {}       /* spend it all */
     ASYNC_AWAIT(f->rc, async_oneshot_recv(t, f->o, &f->w, &f->item));
     ASYNC_END(f->rc);
 }
@@ -1642,7 +1643,7 @@ static int end_waiter(async_task *t) {
     ASYNC_BEGIN(t);
     if (f->c) ASYNC_AWAIT(f->rc, async_mpsc_recv(t, f->c, &f->w, &f->item));
     else if (f->brx) ASYNC_AWAIT(f->rc, async_broadcast_recv(t, f->brx, &f->w, &f->item));
-    else ASYNC_AWAIT(f->rc, async_watch_changed(t, f->wrx, &f->w));
+    else ASYNC_AWAIT(f->rc, async_watch_wait_changed(t, f->wrx, &f->w));
     ASYNC_END(0);
 }
 TEST(sender_counts_one_rule) {

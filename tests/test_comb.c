@@ -35,9 +35,9 @@ static int join3(async_task *t) {
     cframe *f = (cframe *)t;
     ASYNC_BEGIN(t);
     ASYNC_JOIN_BEGIN(&f->js, 3, 0);
-        ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_sleep(t, &f->tm[0], MS(100)));
-        ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(100)));
-        ASYNC_JOIN_BRANCH(&f->js, 2, f->rc[2], async_sleep(t, &f->tm[2], MS(60)));
+        ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_time_sleep(t, &f->tm[0], MS(100)));
+        ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_time_sleep(t, &f->tm[1], MS(100)));
+        ASYNC_JOIN_BRANCH(&f->js, 2, f->rc[2], async_time_sleep(t, &f->tm[2], MS(60)));
     ASYNC_JOIN_END(&f->js);
     f->at = NOW();
     ASYNC_END(0);
@@ -59,7 +59,7 @@ typedef struct { async_coro co; async_timer tm; int cleaned; } fail_coro;
 static int fail_after(async_task *t, fail_coro *c, async_time d, int err) {
     int rc;
     ASYNC_CORO_BEGIN(t, &c->co);
-    ASYNC_AWAIT(rc, async_sleep(t, &c->tm, d));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &c->tm, d));
     ASYNC_RETURN(rc < 0 ? rc : err);
     ASYNC_CLEANUP();
     c->cleaned++;
@@ -69,7 +69,7 @@ typedef struct { async_task task; async_join js; fail_coro c[3]; int rc[3]; asyn
 static int try_join3(async_task *t) {
     tjframe *f = (tjframe *)t;
     ASYNC_BEGIN(t);
-    ASYNC_JOIN_BEGIN(&f->js, 3, ASYNC_JOIN_TRY);
+    ASYNC_JOIN_BEGIN(&f->js, 3, ASYNC_JOIN_FAIL_FAST);
         ASYNC_JOIN_BRANCH_CALL(&f->js, 0, f->rc[0], &f->c[0].co, fail_after(t, &f->c[0], MS(50), 1));
         ASYNC_JOIN_BRANCH_CALL(&f->js, 1, f->rc[1], &f->c[1].co, fail_after(t, &f->c[1], MS(20), ASYNC_EAGAIN));
         ASYNC_JOIN_BRANCH_CALL(&f->js, 2, f->rc[2], &f->c[2].co, fail_after(t, &f->c[2], MS(10), 3));
@@ -96,10 +96,11 @@ static int join_all_task(async_task *t) {
     static async_timer timers[16];
     ASYNC_BEGIN(t);
     memset(timers, 0, sizeof timers);
-    ASYNC_JOIN_ALL(f->rcs, f->n, f->i, async_sleep(t, &timers[f->i], MS(10 * (f->i + 1))));
+    ASYNC_JOIN_ALL(f->rcs, f->n, f->i, async_time_sleep(t, &timers[f->i], MS(10 * (f->i + 1))));
     f->at = NOW();
-    ASYNC_TRY_JOIN_ALL(f->err, f->rcs, f->n, f->i,
-                       f->i == 3 ? ASYNC_EINVAL : async_sleep(t, &timers[f->i], MS(100)));
+    ASYNC_JOIN_ALL_FAIL_FAST(f->err, f->rcs, f->n, f->i,
+                             f->i == 3 ? ASYNC_EINVAL
+                                       : async_time_sleep(t, &timers[f->i], MS(100)));
     f->rc1 = (int)(NOW() - f->at == 0);
     ASYNC_END(0);
 }
@@ -193,7 +194,7 @@ static int delayed_send(async_task *t) {
     sender_frame *f = (sender_frame *)t;
     int rc;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->tm, f->d));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->tm, f->d));
     async_mpsc_try_send(f->c, &f->v);
     ASYNC_END(rc);
 }
@@ -203,7 +204,7 @@ static int select_once(async_task *t) {
     ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_FAIR);
         ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_mpsc_recv(t, f->ch[0], &f->w[0], &f->item[0]));
         ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_mpsc_recv(t, f->ch[1], &f->w[1], &f->item[1]));
-        ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2], async_sleep(t, &f->tm[0], MS(100)));
+        ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2], async_time_sleep(t, &f->tm[0], MS(100)));
     ASYNC_SELECT_END(&f->sel);
     f->at = NOW();
     ASYNC_END(f->sel.winner);
@@ -295,8 +296,10 @@ static int select_guards(async_task *t) {
     cframe *f = (cframe *)t;
     ASYNC_BEGIN(t);
     ASYNC_SELECT_BEGIN(&f->sel, 2, f->n);
-        ASYNC_SELECT_BRANCH(&f->sel, 0, f->count[0], f->rc[0], async_sleep(t, &f->tm[0], MS(10)));
-        ASYNC_SELECT_BRANCH(&f->sel, 1, f->count[1], f->rc[1], async_sleep(t, &f->tm[1], MS(20)));
+        ASYNC_SELECT_BRANCH(&f->sel, 0, f->count[0], f->rc[0],
+                            async_time_sleep(t, &f->tm[0], MS(10)));
+        ASYNC_SELECT_BRANCH(&f->sel, 1, f->count[1], f->rc[1],
+                            async_time_sleep(t, &f->tm[1], MS(20)));
     ASYNC_SELECT_END(&f->sel);
     f->at = NOW();
     ASYNC_END(f->sel.winner);
@@ -348,7 +351,7 @@ typedef struct { async_task task; async_coro co; async_select s1; async_join js;
 static int race_task(async_task *t) {
     compo *f = (compo *)t;
     ASYNC_BEGIN(t);
-    ASYNC_RACE2(&f->s1, f->rc, async_sleep(t, &f->tm[0], MS(30)), async_sleep(t, &f->tm[1], MS(10)));
+    ASYNC_RACE2(&f->s1, f->rc, async_time_sleep(t, &f->tm[0], MS(30)), async_time_sleep(t, &f->tm[1], MS(10)));
     f->at = NOW();
     ASYNC_END(f->s1.winner);
 }
@@ -356,8 +359,8 @@ static int join_of_selects(async_task *t, compo *f) {
     int rc;
     ASYNC_CORO_BEGIN(t, &f->co);
     ASYNC_JOIN_BEGIN(&f->js, 2, 0);
-        ASYNC_JOIN_BRANCH(&f->js, 0, rc, async_sleep(t, &f->tm[0], MS(40)));
-        ASYNC_JOIN_BRANCH(&f->js, 1, rc, async_sleep(t, &f->tm[1], MS(80)));
+        ASYNC_JOIN_BRANCH(&f->js, 0, rc, async_time_sleep(t, &f->tm[0], MS(40)));
+        ASYNC_JOIN_BRANCH(&f->js, 1, rc, async_time_sleep(t, &f->tm[1], MS(80)));
     ASYNC_JOIN_END(&f->js);
     ASYNC_END(0);
 }
@@ -401,7 +404,7 @@ static int member_run(async_task *t) {
         ASYNC_AWAIT(f->rc, async_mutex_lock(t, &shared_lock, &f->w));
         f->locked = 2;                            /* holding it */
     }
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->tm, f->d));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->tm, f->d));
     if (f->locked == 2) { async_mutex_unlock(&shared_lock); f->locked = 1; }
     ASYNC_RETURN(f->fail ? f->fail : f->id);
     ASYNC_CLEANUP();
@@ -602,7 +605,7 @@ static int try_join_probes(async_task *t) {
     probe_frame *f = (probe_frame *)t;
     ASYNC_BEGIN(t);
     f->rc[0] = f->rc[1] = f->rc[2] = 12345;
-    ASYNC_JOIN_BEGIN(&f->js, 3, ASYNC_JOIN_TRY | ASYNC_SELECT_BIASED);
+    ASYNC_JOIN_BEGIN(&f->js, 3, ASYNC_JOIN_FAIL_FAST | ASYNC_SELECT_BIASED);
         ASYNC_JOIN_BRANCH_CALL(&f->js, 0, f->rc[0], &f->p[0].co, probe(t, &f->p[0], 1));
         ASYNC_JOIN_BRANCH_CALL(&f->js, 1, f->rc[1], &f->p[1].co, probe(t, &f->p[1], 0));
         ASYNC_JOIN_BRANCH_CALL(&f->js, 2, f->rc[2], &f->p[2].co, probe(t, &f->p[2], 0));
@@ -612,8 +615,8 @@ static int try_join_probes(async_task *t) {
 static int try_join_all_probes(async_task *t) {
     probe_frame *f = (probe_frame *)t;
     ASYNC_BEGIN(t);
-    ASYNC_TRY_JOIN_ALL(f->err, f->rcs, 4, f->i,
-                       (f->p[f->i].co.lc = 0, probe(t, &f->p[f->i], f->i == 0)));
+    ASYNC_JOIN_ALL_FAIL_FAST(f->err, f->rcs, 4, f->i,
+                             (f->p[f->i].co.lc = 0, probe(t, &f->p[f->i], f->i == 0)));
     ASYNC_END(f->err);
 }
 TEST(try_join_never_started_branches) {
@@ -643,9 +646,12 @@ static int select_guard_order(async_task *t) {
     cframe *f = (cframe *)t;
     ASYNC_BEGIN(t);
     ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
-        ASYNC_SELECT_BRANCH(&f->sel, 0, counted_guard(1), f->rc[0], async_sleep(t, &f->tm[0], 0));
-        ASYNC_SELECT_BRANCH(&f->sel, 1, counted_guard(f->rc[0] != 0), f->rc[1], async_sleep(t, &f->tm[1], 0));
-        ASYNC_SELECT_BRANCH(&f->sel, 2, counted_guard(0), f->rc[2], async_sleep(t, &f->tm[2], 0));
+        ASYNC_SELECT_BRANCH(&f->sel, 0, counted_guard(1), f->rc[0],
+                            async_time_sleep(t, &f->tm[0], 0));
+        ASYNC_SELECT_BRANCH(&f->sel, 1, counted_guard(f->rc[0] != 0), f->rc[1],
+                            async_time_sleep(t, &f->tm[1], 0));
+        ASYNC_SELECT_BRANCH(&f->sel, 2, counted_guard(0), f->rc[2],
+                            async_time_sleep(t, &f->tm[2], 0));
     ASYNC_SELECT_END(&f->sel);
     ASYNC_END(f->sel.winner);
 }
@@ -731,7 +737,7 @@ static int flaky_call(async_task *t, flaky *c) {
     int rc;
     ASYNC_CORO_BEGIN(t, &c->co);
     c->calls++;
-    ASYNC_AWAIT(rc, async_sleep(t, &c->tm, MS(1)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &c->tm, MS(1)));
     ASYNC_RETURN(c->calls < c->fail_until ? ASYNC_EAGAIN : c->calls);
     ASYNC_END(rc);
 }
@@ -742,10 +748,10 @@ static int retrier(async_task *t) {
     ASYNC_RETRY_CALL(f->rc, &f->b, &f->tm, &f->fl.co, flaky_call(t, &f->fl));
     f->at = NOW();
     if (f->rc < 0) ASYNC_RETURN(f->rc);
-    ASYNC_TRY(f->rc, async_sleep(t, &f->tm, 0));  /* succeeds: carries on */
+    ASYNC_AWAIT_OR_RETURN(f->rc, async_time_sleep(t, &f->tm, 0)); /* succeeds: carries on */
     f->tried = 1;
     f->fl.fail_until = f->then_fail;
-    ASYNC_TRY_CALL(f->rc, &f->fl.co, flaky_call(t, &f->fl));   /* may return early */
+    ASYNC_AWAIT_CALL_OR_RETURN(f->rc, &f->fl.co, flaky_call(t, &f->fl)); /* may return early */
     f->tried = 2;
     ASYNC_END(f->rc);
 }
@@ -762,7 +768,7 @@ TEST(retry_with_backoff) {
     f.then_fail = 100;                            /* the call after the retry fails */
     ASSERT_EQ(async_runtime_block_on(&rt, &f.task, retrier, "retry"), ASYNC_EAGAIN);
     ASSERT_EQ(f.fl.calls, 5);
-    ASSERT_EQ(f.tried, 1);                        /* ASYNC_TRY_CALL returned early */
+    ASSERT_EQ(f.tried, 1);                        /* ASYNC_AWAIT_CALL_OR_RETURN returned early */
     /* 4 calls of 1 ms, waits of 10, 20, 25 (capped) */
     ASSERT_EQ(f.at, MS(4 + 10 + 20 + 25));
     f.fl.calls = 0;                               /* the same backoff again: a fresh count */
@@ -834,7 +840,7 @@ static int bh_client(async_task *t) {
     ASYNC_AWAIT(f->rc, async_bulkhead_enter(t, f->b, &f->w));
     if (f->rc < 0) ASYNC_RETURN(f->rc);
     logf_("in%d@%d ", f->id, (int)(NOW() / MS(1)));
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->tm, MS(10)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->tm, MS(10)));
     async_bulkhead_leave(f->b);
     ASYNC_END(0);
 }
@@ -860,7 +866,7 @@ TEST(bulkhead_rejects_when_full) {
     ASSERT_EQ(f[3].rc, ASYNC_EREJECTED);
     ASSERT_EQ(f[4].rc, ASYNC_EREJECTED);
     ASSERT_STR(test_log, "in0@0 in1@0 ");
-    ASSERT_EQ(async_semaphore_available(&b.sem), 2);
+    ASSERT_EQ(async_semaphore_available_permits(&b.sem), 2);
     async_runtime_destroy(&rt);
 }
 
@@ -940,7 +946,7 @@ TEST(comb_bad_arguments) {
     ASSERT_EQ(async_bulkhead_enter(&r.task, &bh, NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_bulkhead_leave(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_bulkhead_leave(&bh), ASYNC_EINVAL);          /* nobody is inside */
-    ASSERT_EQ(async_semaphore_available(&bh.sem), 1);
+    ASSERT_EQ(async_semaphore_available_permits(&bh.sem), 1);
     ASSERT_EQ(bh.queued, 0);
     async_runtime_destroy(&rt);
 }
@@ -1034,7 +1040,7 @@ static int self_member_run(async_task *t) {
     self_member *f = (self_member *)t;
     ASYNC_BEGIN(t);
     f->n = f->what == 0 ? async_joinset_abort_all(f->js) : async_joinset_detach_all(f->js);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->tm, MS(1)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->tm, MS(1)));
     f->after = 1;
     ASYNC_END(7);
 }
@@ -1210,7 +1216,7 @@ typedef struct { async_task task; async_timer tm; async_waiter w; async_bulkhead
 static int bh_cancel_run(async_task *t) {
     bh_cancel_frame *f = (bh_cancel_frame *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->tm, ASYNC_SEC(1)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->tm, ASYNC_SEC(1)));
     ASYNC_CLEANUP();
     f->enter_rc = async_bulkhead_enter(t, f->b, &f->w);
     ASYNC_END(0);
@@ -1228,7 +1234,7 @@ TEST(bulkhead_enter_in_cancel_mode) {
     async_task_abort(&f.task);
     async_runtime_run(&rt);
     ASSERT_EQ(f.enter_rc, ASYNC_ECANCELED);
-    ASSERT_EQ(async_semaphore_available(&b.sem), 1);
+    ASSERT_EQ(async_semaphore_available_permits(&b.sem), 1);
     ASSERT_EQ(b.queued, 0);
     async_runtime_destroy(&rt);
 }
@@ -1265,15 +1271,15 @@ static int one_statement(async_task *t) {
     ASYNC_BEGIN(t);
     if (f->which == 0)
         ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED);
-            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_sleep(t, &f->tm[0], MS(20)));
-            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(10)));
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_time_sleep(t, &f->tm[0], MS(20)));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_time_sleep(t, &f->tm[1], MS(10)));
         ASYNC_SELECT_END(&f->sel);
     else
         f->other |= 1;
     if (f->which == 1)
         ASYNC_JOIN_BEGIN(&f->js, 2, 0);
-            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_sleep(t, &f->tm[0], MS(20)));
-            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(10)));
+            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_time_sleep(t, &f->tm[0], MS(20)));
+            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_time_sleep(t, &f->tm[1], MS(10)));
         ASYNC_JOIN_END(&f->js);
     else
         f->other |= 2;
@@ -1282,8 +1288,8 @@ static int one_statement(async_task *t) {
     else
         f->other |= 4;
     if (f->which == 3)
-        ASYNC_RACE2(&f->sel, f->rc[0], async_sleep(t, &f->tm[0], MS(20)),
-                    async_sleep(t, &f->tm[1], MS(10)));
+        ASYNC_RACE2(&f->sel, f->rc[0], async_time_sleep(t, &f->tm[0], MS(20)),
+                    async_time_sleep(t, &f->tm[1], MS(10)));
     else
         f->other |= 8;
     ASYNC_END(0);
@@ -1334,16 +1340,16 @@ static int select_timeout(async_task *t) {
         ASYNC_SELECT_BEGIN_TIMEOUT(&f->sel, 2, ASYNC_SELECT_FAIR, &f->dl, f->limit);
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
                                 async_mpsc_recv(t, f->ch, &f->w, &f->item));
-            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_sleep(t, &f->tm[0], MS(40)));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_time_sleep(t, &f->tm[0], MS(40)));
         ASYNC_SELECT_END(&f->sel);
     else                                          /* the deadline form, already passed */
-        ASYNC_SELECT_BEGIN_DEADLINE(&f->sel, 2, ASYNC_SELECT_BIASED, &f->dl, async_time_now(t->rt));
-            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_sleep(t, &f->tm[0], MS(40)));
-            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_sleep(t, &f->tm[1], 0));
+        ASYNC_SELECT_BEGIN_TIMEOUT_UNTIL(&f->sel, 2, ASYNC_SELECT_BIASED, &f->dl, async_time_now(async_task_runtime(t)));
+            ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0], async_time_sleep(t, &f->tm[0], MS(40)));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc[1], async_time_sleep(t, &f->tm[1], 0));
         ASYNC_SELECT_END(&f->sel);
     f->at = NOW();
     ASYNC_CLEANUP();
-    f->aborted = ASYNC_IS_CANCELLED();
+    f->aborted = async_task_is_cancelling(t);
     ASYNC_END(f->sel.winner);
 }
 TEST(select_with_a_timeout) {
@@ -1409,15 +1415,15 @@ static int join_timeout(async_task *t) {
     ASYNC_BEGIN(t);
     if (f->mode == 0)
         ASYNC_JOIN_BEGIN_TIMEOUT(&f->js, 3, 0, &f->dl, f->limit);
-            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_sleep(t, &f->tm[0], MS(10)));
-            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(20)));
-            ASYNC_JOIN_BRANCH(&f->js, 2, f->rc[2], async_sleep(t, &f->tm[2], MS(60)));
+            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_time_sleep(t, &f->tm[0], MS(10)));
+            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_time_sleep(t, &f->tm[1], MS(20)));
+            ASYNC_JOIN_BRANCH(&f->js, 2, f->rc[2], async_time_sleep(t, &f->tm[2], MS(60)));
         ASYNC_JOIN_END(&f->js);
     else
-        ASYNC_JOIN_BEGIN_DEADLINE(&f->js, 3, ASYNC_JOIN_TRY, &f->dl, f->limit);
-            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_sleep(t, &f->tm[0], MS(10)));
-            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_sleep(t, &f->tm[1], MS(20)));
-            ASYNC_JOIN_BRANCH(&f->js, 2, f->rc[2], async_sleep(t, &f->tm[2], MS(60)));
+        ASYNC_JOIN_BEGIN_TIMEOUT_UNTIL(&f->js, 3, ASYNC_JOIN_FAIL_FAST, &f->dl, f->limit);
+            ASYNC_JOIN_BRANCH(&f->js, 0, f->rc[0], async_time_sleep(t, &f->tm[0], MS(10)));
+            ASYNC_JOIN_BRANCH(&f->js, 1, f->rc[1], async_time_sleep(t, &f->tm[1], MS(20)));
+            ASYNC_JOIN_BRANCH(&f->js, 2, f->rc[2], async_time_sleep(t, &f->tm[2], MS(60)));
         ASYNC_JOIN_END(&f->js);
     f->at = NOW();
     ASYNC_END(f->js.err);
@@ -1443,7 +1449,7 @@ TEST(join_with_a_timeout) {
     ASSERT_EQ(f.rc[2], 0);
     ASSERT_EQ(f.dl.state, 0);
     ASSERT_EQ(rt.ntimers, 0);
-    /* the deadline form (absolute), with ASYNC_JOIN_TRY */
+    /* the deadline form (absolute), with ASYNC_JOIN_FAIL_FAST */
     ZERO(f);
     g_t0 = async_time_now(&rt);
     f.mode = 1;

@@ -8,7 +8,7 @@
    register the task; in cancel mode unlink and report ASYNC_ECANCELED. */
 typedef struct { int open; async_task *waiter; } gate;
 static int gate_wait(async_task *t, gate *g) {
-    if (async_task_cancelling(t)) {
+    if (async_task_is_cancelling(t)) {
         if (g->waiter == t) g->waiter = NULL;
         return ASYNC_ECANCELED;
     }
@@ -216,7 +216,7 @@ static int inner(async_task *t, inner_frame *f) {
     ASYNC_RETURN(rc + 7);
     ASYNC_CLEANUP();
     f->cleaned++;
-    f->cancelled = ASYNC_IS_CANCELLED();
+    f->cancelled = async_task_is_cancelling(t);
     logf_("inner-cleanup ");
     ASYNC_END(-1);
 }
@@ -229,7 +229,7 @@ static int outer(async_task *t) {
     f->after = 1;
     ASYNC_CLEANUP();
     f->cleaned++;
-    f->cancelled = ASYNC_IS_CANCELLED();
+    f->cancelled = async_task_is_cancelling(t);
     logf_("outer-cleanup ");
     ASYNC_END(f->rc);
 }
@@ -291,7 +291,7 @@ typedef struct { async_task task; int *flag; int seen; } cond_frame;
 static int cond_waiter(async_task *t) {
     cond_frame *f = (cond_frame *)t;
     ASYNC_BEGIN(t);
-    ASYNC_WAIT_UNTIL(*f->flag);
+    ASYNC_WAIT_FOR(*f->flag);
     f->seen = 1;
     ASYNC_END(0);
 }

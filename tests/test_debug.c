@@ -20,7 +20,7 @@ static int napper(async_task *t) {
     dframe *f = (dframe *)t;
     ASYNC_BEGIN(t);
     f->line = __LINE__ + 1;
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_SEC(1)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_SEC(1)));
     ASYNC_END(0);
 }
 static int parent(async_task *t) {
@@ -44,12 +44,12 @@ TEST(dump_lists_every_task_with_where_and_what) {
     async_runtime_step(&rt, 0);
     async_task_spawn(&rt, &c.task, napper, "fresh");
     out[0] = 0;
-    async_dump(&rt, capture, NULL);
+    async_runtime_dump(&rt, capture, NULL);
     ASSERT_HAS(out, "3 live tasks (1 ready, 0 yielded), 1 timers");
     ASSERT_HAS(out, "(paused)");
     ASSERT_HAS(out, "\"fresh\" ready not started");
 #ifndef ASYNC_NO_SITES
-    sprintf(expect, "\"napper\" waiting at %s:%d in async_sleep(t, &f->timer, ASYNC_SEC(1))"
+    sprintf(expect, "\"napper\" waiting at %s:%d in async_time_sleep(t, &f->timer, ASYNC_SEC(1))"
             " (joined by \"parent\")", __FILE__, a.line);
     ASSERT_HAS(out, expect);
     ASSERT_HAS(out, "\"parent\" waiting at " __FILE__);
@@ -72,7 +72,7 @@ TEST(dump_lists_every_task_with_where_and_what) {
     async_task_abort(&a.task);
     async_runtime_step(&rt, 0);
     out[0] = 0;
-    async_dump(&rt, capture, NULL);
+    async_runtime_dump(&rt, capture, NULL);
     ASSERT_HAS(out, "1 live tasks");              /* the parent ran in the same pass */
     ASSERT_HAS(out, "completed=2");
     ASSERT_EQ(b.rc, ASYNC_ECANCELED);
@@ -103,7 +103,7 @@ typedef struct { async_coro co; async_timer timer; int line; } inner_frame;
 static int inner_sleep(async_task *t, inner_frame *f, async_time d) {
     ASYNC_CORO_BEGIN(t, &f->co);
     f->line = __LINE__ + 1;
-    ASYNC_AWAIT(f->co.result, async_sleep(t, &f->timer, d));
+    ASYNC_AWAIT(f->co.result, async_time_sleep(t, &f->timer, d));
     ASYNC_END(0);
 }
 typedef struct {
@@ -121,11 +121,11 @@ static int nested_waiter(async_task *t) {
     ASYNC_CORO_INIT(&f->in.co);
     ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED);
         ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc0, inner_sleep(t, &f->in, ASYNC_SEC(5)));
-        ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc1, async_sleep(t, &f->timer, 0));
+        ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc1, async_time_sleep(t, &f->timer, 0));
     ASYNC_SELECT_END(&f->sel);
     f->stage = 2;
     f->line = __LINE__ + 1;
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_SEC(1)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_SEC(1)));
     ASYNC_END(0);
 }
 TEST(where_is_the_innermost_suspension_and_never_stale) {
@@ -143,8 +143,8 @@ TEST(where_is_the_innermost_suspension_and_never_stale) {
     ASSERT_EQ(line, f.in.line);                   /* inside inner_sleep */
     ASSERT_STR(file, __FILE__);
     out[0] = 0;
-    async_dump(&rt, capture, NULL);
-    ASSERT_HAS(out, "in async_sleep(t, &f->timer, d)");
+    async_runtime_dump(&rt, capture, NULL);
+    ASSERT_HAS(out, "in async_time_sleep(t, &f->timer, d)");
 #endif
     async_time_advance(&rt, ASYNC_SEC(1));
     async_runtime_step(&rt, 0);
@@ -155,8 +155,8 @@ TEST(where_is_the_innermost_suspension_and_never_stale) {
     ASSERT_EQ(line, f.line);                      /* not the loser's line */
 #ifndef ASYNC_NO_SITES
     out[0] = 0;
-    async_dump(&rt, capture, NULL);
-    ASSERT_HAS(out, "in async_sleep(t, &f->timer, ASYNC_SEC(1))");
+    async_runtime_dump(&rt, capture, NULL);
+    ASSERT_HAS(out, "in async_time_sleep(t, &f->timer, ASYNC_SEC(1))");
 #endif
     ASSERT_EQ(async_runtime_run(&rt), 0);
     ASSERT_EQ(f.rc, 0);
@@ -272,11 +272,11 @@ typedef struct { async_task task; async_runtime *rt; } dumper_frame;
 static int dumper(async_task *t) {
     dumper_frame *f = (dumper_frame *)t;
     ASYNC_BEGIN(t);
-    async_dump(f->rt, capture, NULL);
+    async_runtime_dump(f->rt, capture, NULL);
     ASYNC_YIELD();
     ASYNC_END(0);
 }
-static void dump_to_stderr(void *arg) { async_dump((async_runtime *)arg, NULL, NULL); }
+static void dump_to_stderr(void *arg) { async_runtime_dump((async_runtime *)arg, NULL, NULL); }
 TEST(dump_details_and_default_writer) {
     async_runtime rt;
     static dframe a, b, m, j;
@@ -284,7 +284,7 @@ TEST(dump_details_and_default_writer) {
     async_joinset js;
     const char *text;
     ZERO(a); ZERO(b); ZERO(m); ZERO(j); ZERO(d);
-    async_dump(NULL, capture, NULL);              /* no runtime: nothing, no crash */
+    async_runtime_dump(NULL, capture, NULL);      /* no runtime: nothing, no crash */
     async_runtime_init(&rt, NULL);                /* the real clock: not "(paused)" */
     async_joinset_init(&js, &rt);
     async_task_spawn(&rt, &a.task, napper, "a");
@@ -305,7 +305,7 @@ TEST(dump_details_and_default_writer) {
     CHECK(strstr(out, "(paused)") == NULL);
     ASSERT_EQ(async_task_state(&a.task), ASYNC_TASK_DONE);
     out[0] = 0;
-    async_dump(&rt, capture, NULL);
+    async_runtime_dump(&rt, capture, NULL);
     ASSERT_HAS(out, "4 live tasks (0 ready, 1 yielded)");
     ASSERT_HAS(out, "\"dumper\" yielded");
     text = capture_stderr(dump_to_stderr, &rt);
@@ -325,7 +325,7 @@ TEST(dump_marks_aborting_tasks) {
     async_runtime_step(&rt, 0);
     async_task_abort(&a.task);
     out[0] = 0;
-    async_dump(&rt, capture, NULL);
+    async_runtime_dump(&rt, capture, NULL);
     ASSERT_HAS(out, "\"victim\" ready (aborting) at ");
     async_runtime_run(&rt);
     ASSERT_EQ(async_runtime_destroy(&rt), 0);
@@ -373,7 +373,7 @@ TEST(dump_cuts_a_long_line_but_keeps_its_newline) {
     async_task_spawn(&rt, &a.task, napper, long_name);
     async_task_spawn(&rt, &b.task, napper, "next");
     out[0] = 0;
-    async_dump(&rt, capture, NULL);
+    async_runtime_dump(&rt, capture, NULL);
     p = strstr(out, "nnnn");
     CHECK(p != NULL);
     if (p) {

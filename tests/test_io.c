@@ -271,7 +271,7 @@ TEST(addresses_parse_and_format) {
         char longp[200];
         memset(longp, 'x', sizeof longp);
         longp[sizeof longp - 1] = 0;
-        ASSERT_EQ(async_addr_unix(&a, longp), ASYNC_EINVAL);
+        ASSERT_EQ(async_addr_init_unix(&a, longp), ASYNC_EINVAL);
     }
     ASSERT_EQ(async_addr_parse(&a, "unix:/tmp/x.sock"), 0);
     ASSERT_EQ(async_addr_family(&a), AF_UNIX);
@@ -385,7 +385,7 @@ static int server1_run(async_task *t) {
     } else if (f->what == SRV_SLOW) {
         /* read 1 KB per millisecond; note how far the writer ever got ahead */
         for (;;) {
-            ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(1)));
+            ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, MS(1)));
             ASYNC_AWAIT(f->n, async_io_read(t, &f->conn, &f->w, f->buf, sizeof f->buf));
             if (f->n <= 0) break;
             f->total += (size_t)f->n;
@@ -660,7 +660,7 @@ typedef struct {
 static int pipe_reader_run(async_task *t) {
     pipe_reader *f = (pipe_reader *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_io_ready(t, f->io, &f->w, ASYNC_IO_READ));
+    ASYNC_AWAIT(f->rc, async_io_wait_ready(t, f->io, &f->w, ASYNC_IO_READ));
     ASYNC_AWAIT(f->n, async_io_read(t, f->io, &f->w, f->buf, sizeof f->buf));
     ASYNC_AWAIT(f->n2, async_io_read(t, f->io, &f->w, f->buf + f->n, sizeof f->buf));
     ASYNC_END(0);
@@ -671,7 +671,7 @@ TEST(pipe_read_write_eof_and_epipe) {
     async_io rd, wr;
     ZERO(r); ZERO(rd); ZERO(wr);
     rt_real();
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
     r.io = &rd;
     async_task_spawn(&rt, &r.task, pipe_reader_run, "pipe-reader");
     ASSERT_EQ(async_runtime_step(&rt, 0), 1);   /* it reads: nothing yet, it waits */
@@ -683,9 +683,9 @@ TEST(pipe_read_write_eof_and_epipe) {
     ASSERT_EQ(r.n, 3);
     ASSERT_EQ(r.n2, 0);
     /* writing into a pipe whose reader is gone: EPIPE, and we are still alive */
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), ASYNC_EBUSY);   /* rd still open */
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), ASYNC_EBUSY); /* rd still open */
     async_io_close(&rd);
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
     async_io_close(&rd);
     errno = 0;
     CHECK(write(async_io_fd(&wr), "x", 1) < 0 && errno == EPIPE);
@@ -713,7 +713,7 @@ TEST(close_wakes_waiters_with_eclosed) {
     async_io rd, wr;
     ZERO(a); ZERO(b); ZERO(rd); ZERO(wr);
     rt_real();
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
     a.io = b.io = &rd;
     async_task_spawn(&rt, &a.task, waiting_reader_run, "a");
     async_task_spawn(&rt, &b.task, waiting_reader_run, "b");
@@ -739,7 +739,7 @@ TEST(abort_and_timeout_of_waits_release_the_descriptor) {
     async_io rd, wr;
     ZERO(a); ZERO(rd); ZERO(wr);
     test_rt_paused(&rt);
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
     a.io = &rd;
     async_task_spawn(&rt, &a.task, waiting_reader_run, "a");
     ASSERT_EQ(async_runtime_step(&rt, 0), 1);
@@ -786,7 +786,7 @@ typedef struct {
 static int late_writer_run(async_task *t) {
     late_writer *f = (late_writer *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(150)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, MS(150)));
     ASYNC_AWAIT(f->rc, async_io_write(t, f->io, &f->w, "late", 4));
     ASYNC_END(f->rc);
 }
@@ -799,7 +799,7 @@ TEST(timeout_around_a_read_on_the_paused_clock) {
     ZERO(r); ZERO(lw); ZERO(rd); ZERO(wr);
     test_rt_paused(&rt);
     t0 = async_time_now(&rt);
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
     r.io = &rd;
     lw.io = &wr;
     async_task_spawn(&rt, &r.task, timed_reader_run, "reader");
@@ -838,7 +838,7 @@ TEST(eintr_in_the_look_before_auto_advance_misses_no_io) {
     ZERO(r); ZERO(lw); ZERO(rd); ZERO(wr); ZERO(fx);
     test_rt_paused(&rt);
     t0 = async_time_now(&rt);
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
     r.io = &rd;
     lw.io = &wr;
     async_task_spawn(&rt, &r.task, timed_reader_run, "reader");
@@ -1028,16 +1028,16 @@ TEST(socket_options_and_bad_input) {
     async_task_spawn(&rt, &c.task, connector_run, "connector");
     ASSERT_EQ(run_until(&c.task), 0);           /* the echo connection still reads */
     ASSERT_EQ(c.rc, 0);
-    ASSERT_EQ(async_sock_nodelay(&c.io, 1), 0);
+    ASSERT_EQ(async_sock_set_nodelay(&c.io, 1), 0);
     getsockopt(async_io_fd(&c.io), IPPROTO_TCP, TCP_NODELAY, &v, &l);
     CHECK(v != 0);
-    ASSERT_EQ(async_sock_keepalive(&c.io, 1), 0);
+    ASSERT_EQ(async_sock_set_keepalive(&c.io, 1), 0);
     getsockopt(async_io_fd(&c.io), SOL_SOCKET, SO_KEEPALIVE, &v, &l);
     CHECK(v != 0);
-    ASSERT_EQ(async_sock_keepalive(&c.io, 0), 0);
+    ASSERT_EQ(async_sock_set_keepalive(&c.io, 0), 0);
     getsockopt(async_io_fd(&c.io), SOL_SOCKET, SO_KEEPALIVE, &v, &l);
     ASSERT_EQ(v, 0);
-    ASSERT_EQ(async_sock_error(&c.io), 0);
+    ASSERT_EQ(async_sock_take_error(&c.io), 0);
     ASSERT_EQ(async_io_shutdown(&c.io, 0), ASYNC_EINVAL);
     ASSERT_EQ(async_io_shutdown(&c.io, 4), ASYNC_EINVAL);
     /* bad arguments */
@@ -1049,15 +1049,15 @@ TEST(socket_options_and_bad_input) {
     ASSERT_EQ(async_io_deregister(&x), ASYNC_ESTATE);
     ASSERT_EQ(async_io_fd(&x), ASYNC_EINVAL);
     ASSERT_EQ(async_io_clear_ready(&x, 0), ASYNC_EINVAL);
-    ASSERT_EQ(async_sock_nodelay(&x, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_sock_set_nodelay(&x, 1), ASYNC_EINVAL);
     ASSERT_EQ(async_sock_listen(&rt, &x, NULL, NULL), ASYNC_EINVAL);
     ZERO(bound);
     ASSERT_EQ(async_sock_listen(&rt, &x, &bound, NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_udp_connect(&x, &bound), ASYNC_EINVAL);
-    ASSERT_EQ(async_pipe(&rt, &x, &x), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_pipe(&rt, &x, &x), ASYNC_EINVAL);
     ASSERT_EQ(rt.io.n, 4);                      /* lis, c.io, conns[0].conn */
-    ASSERT_EQ(strcmp(async_io_backend(&rt), "poll") == 0 ||
-              strcmp(async_io_backend(&rt), "epoll") == 0, 1);
+    ASSERT_EQ(strcmp(async_runtime_io_backend(&rt), "poll") == 0 ||
+              strcmp(async_runtime_io_backend(&rt), "epoll") == 0, 1);
     /* destroying the runtime ends the echo task (its cleanup closes its socket) and
        detaches what is left; closing those afterwards only closes them */
     CHECK(async_runtime_destroy(&rt) >= 1);
@@ -1144,7 +1144,7 @@ TEST(bufreader_lines_at_every_split) {
         async_io rd, wr;
         ZERO(d); ZERO(lr); ZERO(rd); ZERO(wr);
         rt_real();
-        ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+        ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
         ASSERT_EQ(async_bufreader_init(&lr.r, &rd, buf, sizeof buf), 0);
         d.io = &wr;
         d.data = text;
@@ -1256,7 +1256,7 @@ static int checking_reader_run(async_task *t) {
     int i;
     ASYNC_BEGIN(t);
     for (;;) {
-        ASYNC_AWAIT(f->n, async_sleep(t, &f->timer, MS(1)));       /* slow */
+        ASYNC_AWAIT(f->n, async_time_sleep(t, &f->timer, MS(1)));  /* slow */
         ASYNC_AWAIT(f->n, async_io_read(t, f->io, &f->w, f->buf, sizeof f->buf));
         if (f->n <= 0) break;
         for (i = 0; i < f->n; i++) {
@@ -1307,7 +1307,7 @@ typedef struct {
 static int resolver_run(async_task *t) {
     resolver *f = (resolver *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->n, async_resolve(t, f->pool, &f->op, f->host, f->service, f->out, 8));
+    ASYNC_AWAIT(f->n, async_pool_resolve(t, f->pool, &f->op, f->host, f->service, f->out, 8));
     ASYNC_END(f->n);
 }
 
@@ -1340,7 +1340,7 @@ TEST(resolve_names_on_the_pool) {
     ASSERT_STR(text, "127.0.0.1:8080");
     ASSERT_EQ(r[2].n, ASYNC_ENOTFOUND);
     CHECK(r[0].op.req == NULL);                 /* freed */
-    ASSERT_EQ(async_resolve(NULL, &pool, &r[0].op, "x", "1", r[0].out, 8), ASYNC_EINVAL);
+    ASSERT_EQ(async_pool_resolve(NULL, &pool, &r[0].op, "x", "1", r[0].out, 8), ASYNC_EINVAL);
     async_pool_destroy(&pool);
     async_runtime_destroy(&rt);
 }
@@ -1425,7 +1425,7 @@ typedef struct {
 static int blocker_run(async_task *t) {
     blocker *f = (blocker *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_spawn_blocking(t, f->pool, &f->job, block_until_pipe, f->fd));
+    ASYNC_AWAIT(f->rc, async_pool_spawn(t, f->pool, &f->job, block_until_pipe, f->fd));
     ASYNC_END(f->rc);
 }
 
@@ -1477,7 +1477,7 @@ static int backoff_acceptor_run(async_task *t) {
         ASYNC_AWAIT(f->rc, async_sock_accept(t, f->lis, &f->w, &f->conn, NULL));
         if (f->rc != -EMFILE && f->rc != -ENFILE) break;
         f->emfile++;
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(10)));
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, MS(10)));
     }
     if (f->rc < 0) ASYNC_RETURN(f->rc);
     ASYNC_AWAIT(f->rc, async_io_write_all(t, &f->conn, &f->w, "ok", 2));
@@ -1598,7 +1598,7 @@ TEST(signals_interrupting_the_loop_lose_nothing) {
         sum = sum * 31u + data[i];
     }
     rt_real();
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
     /* SIGALRM every 100 us, without SA_RESTART: poll and epoll_wait fail with EINTR */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = eintr_handler;
@@ -1673,7 +1673,7 @@ TEST(io_move_hands_a_connection_to_another_task) {
     CHECK(memcmp(c.back, c.msg, c.len) == 0);
     ASSERT_EQ(ec.total, (int)c.len);
     /* refused: a registered destination, a source with a waiter, bad arguments */
-    ASSERT_EQ(async_pipe(&rt, &rd, &wrp), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wrp), 0);
     ASSERT_EQ(async_io_move(&wrp, &rd), ASYNC_EBUSY);
     ASSERT_EQ(async_io_move(&rd, &rd), ASYNC_EINVAL);
     ASSERT_EQ(async_io_move(NULL, &rd), ASYNC_EINVAL);
@@ -1744,14 +1744,14 @@ static void io_bad_arguments_body(async_task *t) {
     ASSERT_EQ(async_io_deregister(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_io_close(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_io_fd(NULL), ASYNC_EINVAL);
-    ASSERT_EQ(async_pipe(NULL, &x, &lis), ASYNC_EINVAL);
-    ASSERT_EQ(async_pipe(&rt, NULL, &lis), ASYNC_EINVAL);
-    ASSERT_EQ(async_pipe(&rt, &x, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_pipe(NULL, &x, &lis), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_pipe(&rt, NULL, &lis), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_pipe(&rt, &x, NULL), ASYNC_EINVAL);
     /* operations */
-    ASSERT_EQ(async_io_ready(NULL, &a, &w, ASYNC_IO_READ), ASYNC_EINVAL);
-    ASSERT_EQ(async_io_ready(t, NULL, &w, ASYNC_IO_READ), ASYNC_EINVAL);
-    ASSERT_EQ(async_io_ready(t, &a, NULL, ASYNC_IO_READ), ASYNC_EINVAL);
-    ASSERT_EQ(async_io_ready(t, &a, &w, ASYNC_IO_BOTH), ASYNC_EINVAL);   /* one direction */
+    ASSERT_EQ(async_io_wait_ready(NULL, &a, &w, ASYNC_IO_READ), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_wait_ready(t, NULL, &w, ASYNC_IO_READ), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_wait_ready(t, &a, NULL, ASYNC_IO_READ), ASYNC_EINVAL);
+    ASSERT_EQ(async_io_wait_ready(t, &a, &w, ASYNC_IO_BOTH), ASYNC_EINVAL); /* one direction */
     ASSERT_EQ(async_io_clear_ready(NULL, ASYNC_IO_READ), ASYNC_EINVAL);
     ASSERT_EQ(async_io_clear_ready(&a, ASYNC_IO_BOTH + 1), ASYNC_EINVAL);
     ASSERT_EQ(async_io_read(NULL, &a, &w, buf, 1), ASYNC_EINVAL);
@@ -1775,9 +1775,9 @@ static void io_bad_arguments_body(async_task *t) {
     ASSERT_EQ(async_io_shutdown(NULL, ASYNC_IO_WRITE), ASYNC_EINVAL);
     ASSERT_EQ(async_io_shutdown(&x, ASYNC_IO_WRITE), ASYNC_EINVAL);      /* not registered */
     /* addresses */
-    ASSERT_EQ(async_addr_unix(NULL, "/tmp/x"), ASYNC_EINVAL);
-    ASSERT_EQ(async_addr_unix(&ad, NULL), ASYNC_EINVAL);
-    ASSERT_EQ(async_addr_unix(&ad, ""), ASYNC_EINVAL);
+    ASSERT_EQ(async_addr_init_unix(NULL, "/tmp/x"), ASYNC_EINVAL);
+    ASSERT_EQ(async_addr_init_unix(&ad, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_addr_init_unix(&ad, ""), ASYNC_EINVAL);
     ASSERT_EQ(async_addr_parse(&ad, NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_addr_parse(&ad, "127.0.0.1:1"), 0);
     ASSERT_EQ(async_addr_format(&ad, NULL, 8), ASYNC_EINVAL);
@@ -1812,11 +1812,11 @@ static void io_bad_arguments_body(async_task *t) {
     ASSERT_EQ(async_sock_peer_addr(NULL, &ad), ASYNC_EINVAL);
     ASSERT_EQ(async_sock_peer_addr(&a, NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_sock_peer_addr(&x, &ad), ASYNC_EINVAL);
-    ASSERT_EQ(async_sock_nodelay(NULL, 1), ASYNC_EINVAL);
-    ASSERT_EQ(async_sock_keepalive(NULL, 1), ASYNC_EINVAL);
-    ASSERT_EQ(async_sock_keepalive(&x, 1), ASYNC_EINVAL);
-    ASSERT_EQ(async_sock_error(NULL), ASYNC_EINVAL);
-    ASSERT_EQ(async_sock_error(&x), ASYNC_EINVAL);
+    ASSERT_EQ(async_sock_set_nodelay(NULL, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_sock_set_keepalive(NULL, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_sock_set_keepalive(&x, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_sock_take_error(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_sock_take_error(&x), ASYNC_EINVAL);
     ASSERT_EQ(async_udp_send_to(NULL, &a, &w, buf, 1, NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_udp_send_to(t, NULL, &w, buf, 1, NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_udp_send_to(t, &a, NULL, buf, 1, NULL), ASYNC_EINVAL);
@@ -1893,7 +1893,7 @@ TEST(register_a_regular_file) {
     rt_real();
     rc = async_io_register(&rt, &io, fd);
     fl = fcntl(fd, F_GETFL);
-    if (strcmp(async_io_backend(&rt), "epoll") == 0) {
+    if (strcmp(async_runtime_io_backend(&rt), "epoll") == 0) {
         ASSERT_EQ(rc, -EPERM);
         CHECK(!(fl & O_NONBLOCK));                /* its blocking mode is back */
         CHECK(io.rt == NULL);
@@ -1926,7 +1926,7 @@ TEST(close_reports_a_descriptor_closed_behind_its_back) {
     async_runtime_destroy(&rt);
 }
 
-/* async_io_ready for a system call of one's own: ready at first (try the call first);
+/* async_io_wait_ready for a system call of one's own: ready at first (try the call first);
    when the call says EAGAIN, clear the readiness and wait again. */
 typedef struct { async_task task; async_io *io; async_waiter w; int rc, again; char got[8]; } own_reader;
 static int own_reader_run(async_task *t) {
@@ -1934,7 +1934,7 @@ static int own_reader_run(async_task *t) {
     ssize_t n;
     ASYNC_BEGIN(t);
     for (;;) {
-        ASYNC_AWAIT(f->rc, async_io_ready(t, f->io, &f->w, ASYNC_IO_READ));
+        ASYNC_AWAIT(f->rc, async_io_wait_ready(t, f->io, &f->w, ASYNC_IO_READ));
         if (f->rc < 0) ASYNC_RETURN(f->rc);
         n = recv(async_io_fd(f->io), f->got, sizeof f->got - 1, MSG_DONTWAIT);
         if (n >= 0) ASYNC_RETURN((int)n);
@@ -1985,7 +1985,7 @@ static void io_errors_body(async_task *t) {
     ASSERT_EQ(async_io_write_all(t, &a, &w, "data", 4), -EPIPE);
     ASSERT_EQ(w.got, 0);                          /* nothing carried over to a next call */
     ASSERT_EQ(async_io_close(&a), 0);
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
     ASSERT_EQ(async_bufreader_init(&r, &wr, buf, sizeof buf), 0);     /* the write end */
     ASSERT_EQ(async_bufreader_read_until(t, &r, &w, '\n', out, sizeof out), -EBADF);
     ASSERT_EQ(w.got, 0);
@@ -2082,12 +2082,12 @@ TEST(out_of_descriptors_every_creation_fails_cleanly) {
     CHECK(q.impl == NULL);
     CHECK(rt.wakers == NULL);
     ASSERT_EQ(async_runtime_wake_fd(&rt), -1);
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), -EMFILE);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), -EMFILE);
     ASSERT_EQ(async_io_fd(&rd), ASYNC_EINVAL);
     ASSERT_EQ(async_io_fd(&wr), ASYNC_EINVAL);
     ASSERT_EQ(async_sock_listen(&rt, &lis, &any, NULL), -EMFILE);
     ASSERT_EQ(async_udp_bind(&rt, &u, &any), -EMFILE);
-    if (strcmp(async_io_backend(&rt), "epoll") == 0)            /* epoll needs its own fd */
+    if (strcmp(async_runtime_io_backend(&rt), "epoll") == 0)    /* epoll needs its own fd */
         ASSERT_EQ(async_io_register(&rt, &reg, sv[0]), -EMFILE);
     else
         ASSERT_EQ(async_io_register(&rt, &reg, sv[0]), 0);
@@ -2100,7 +2100,7 @@ TEST(out_of_descriptors_every_creation_fails_cleanly) {
     /* descriptors come back */
     for (i = 0; i < n; i++) close(extra[i]);
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
     rc = async_waker_init(&rt, &wk);
     ASSERT_EQ(rc, 0);
     if (rc == 0) ASSERT_EQ(async_waker_destroy(&wk), 0);  /* (may fail: tests/faults.h) */
@@ -2160,7 +2160,7 @@ TEST(buffered_reads_and_half_closes_at_their_edges) {
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv2), 0);
     ASSERT_EQ(async_io_register(&rt, &f.a, sv[0]), 0);
     ASSERT_EQ(async_io_register(&rt, &f.b, sv2[0]), 0);
-    ASSERT_EQ(async_pipe(&rt, &f.rd, &f.wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &f.rd, &f.wr), 0);
     ASSERT_EQ(write(sv[1], "0123456789", 10), 10);
     close(sv[1]);
     ASSERT_EQ(write(sv2[1], "abcdefgh", 8), 8);
@@ -2234,7 +2234,7 @@ static void listen_options_body(async_task *t) {
     }
     ZERO(o);
     o.unlink = 1;
-    ASSERT_EQ(async_addr_unix(&path, name), 0);
+    ASSERT_EQ(async_addr_init_unix(&path, name), 0);
     ASSERT_EQ(async_sock_listen(&rt, &u, &path, &o), -EADDRINUSE);
     f = fopen(name, "r");                          /* the regular file is still there */
     CHECK(f != NULL);

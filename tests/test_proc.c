@@ -364,7 +364,7 @@ TEST(child_sigpipe_is_default_again) {
     char *argv[] = {(char *)"sh", (char *)"-c", (char *)"kill -PIPE $$; echo survived", NULL};
     ZERO(d); ZERO(c); ZERO(rd); ZERO(wr);
     rt_real();
-    ASSERT_EQ(async_pipe(&rt, &rd, &wr), 0);    /* the reactor: SIGPIPE ignored here */
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0); /* the reactor: SIGPIPE ignored here */
     ASSERT_EQ(async_child_spawn(&rt, &c, "sh", argv, NULL), 0);
     d.c = &c;
     async_task_spawn(&rt, &d.task, child_driver_run, "driver");
@@ -419,10 +419,10 @@ static int worker_run(async_task *t) {
     worker *f = (worker *)t;
     ASYNC_BEGIN(t);
     if (!f->linger) {
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_TIME_NEVER));   /* deaf */
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_TIME_NEVER)); /* deaf */
     } else {
         ASYNC_AWAIT(f->rc, async_cancel_token_wait(t, f->root, &f->w));
-        ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->linger));       /* finishing up */
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, f->linger));  /* finishing up */
     }
     ASYNC_CLEANUP();
     f->cleaned = 1;
@@ -460,7 +460,7 @@ typedef struct {
 static int requester_run(async_task *t) {
     requester *f = (requester *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(100)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, MS(100)));
     async_shutdown_request(f->sd);
     ASYNC_END(0);
 }

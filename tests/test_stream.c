@@ -335,7 +335,7 @@ static int producer(async_task *t) {
     prod_frame *f = (prod_frame *)t;
     ASYNC_BEGIN(t);
     for (f->i = 0; f->i < f->n; f->i++) {
-        if (f->gaps && f->gaps[f->i]) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(f->gaps[f->i])));
+        if (f->gaps && f->gaps[f->i]) ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, MS(f->gaps[f->i])));
         f->item = f->i;
         ASYNC_AWAIT(f->rc, async_mpsc_send(t, f->c, &f->w, &f->item));
         if (f->rc < 0) break;
@@ -591,13 +591,13 @@ static int work(async_task *t, void *state, const void *in, void *out, void *use
     ASYNC_CORO_BEGIN(t, &w->co);
     c->started++;
     if (++c->in_flight > c->max_in_flight) c->max_in_flight = c->in_flight;
-    ASYNC_AWAIT(rc, async_sleep(t, &w->timer, MS(c->delays[x])));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &w->timer, MS(c->delays[x])));
     if (rc < 0) ASYNC_RETURN(rc);
     *(int *)out = x * 10;
     c->done_at[x] = async_time_now(async_task_runtime(t)) - c->t0;
     ASYNC_CLEANUP();
     c->in_flight--;
-    if (ASYNC_IS_CANCELLED()) c->cleaned++;
+    if (async_task_is_cancelling(t)) c->cleaned++;
     ASYNC_END(0);
 }
 static int work_then(async_task *t, async_coro *co, const void *in, void *out, void *user) {
@@ -605,12 +605,12 @@ static int work_then(async_task *t, async_coro *co, const void *in, void *out, v
     int x = *(const int *)in, rc;
     ASYNC_CORO_BEGIN(t, co);
     c->started++;
-    ASYNC_AWAIT(rc, async_sleep(t, &c->timer, MS(c->delays[x])));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &c->timer, MS(c->delays[x])));
     if (rc < 0) ASYNC_RETURN(rc);
     if (x == 3) ASYNC_RETURN(EITEM);            /* an async map can fail an item */
     *(int *)out = x + 100;
     ASYNC_CLEANUP();
-    if (ASYNC_IS_CANCELLED()) c->cleaned++;
+    if (async_task_is_cancelling(t)) c->cleaned++;
     ASYNC_END(0);
 }
 
@@ -639,7 +639,7 @@ static int read_task(async_task *t) {
             if (f->rc < 0) logf_("E@%d ", ms);
             else logf_("%d@%d ", f->item, ms);
         }
-        if (f->busy && f->rc > 0) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->busy));
+        if (f->busy && f->rc > 0) ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, f->busy));
     }
     ASYNC_END(0);
 }
@@ -977,7 +977,7 @@ static int fib_next(async_task *t, async_stream *st, void *item) {
     s->a = 0;
     s->b = 1;
     for (s->n = 0; s->n < s->limit; s->n++) {
-        ASYNC_AWAIT(s->rc, async_sleep(t, &s->timer, MS(1)));
+        ASYNC_AWAIT(s->rc, async_time_sleep(t, &s->timer, MS(1)));
         if (s->rc < 0) ASYNC_RETURN(s->rc);
         *(int *)item = s->a;
         ASYNC_GEN_YIELD();
@@ -1036,7 +1036,7 @@ static int unfold_step(async_task *t, async_coro *co, void *state, void *item) {
     int rc;
     ASYNC_CORO_BEGIN(t, co);
     if (u->n == 5) ASYNC_RETURN(0);
-    ASYNC_AWAIT(rc, async_sleep(t, &u->timer, MS(2)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &u->timer, MS(2)));
     if (rc < 0) ASYNC_RETURN(rc);
     *(int *)item = u->n * u->n;
     u->n++;
@@ -1147,7 +1147,7 @@ static int fan_reader(async_task *t) {
         ASYNC_AWAIT(f->rc, async_stream_next(t, f->s, &f->item));
         if (f->rc <= 0) break;
         f->got[f->n++] = f->item;
-        if (f->delay_ms) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, MS(f->delay_ms)));
+        if (f->delay_ms) ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, MS(f->delay_ms)));
     }
     ASYNC_END(0);
 }
@@ -1290,7 +1290,7 @@ static int select_loop(async_task *t) {
     for (;;) {
         ASYNC_SELECT_BEGIN(&f->sel, 2, ASYNC_SELECT_BIASED);
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc, async_stream_next(t, f->s, &f->item));
-            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc2, async_sleep(t, &f->timer, MS(4)));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, 1, f->rc2, async_time_sleep(t, &f->timer, MS(4)));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 1) {
             f->timeouts++;
@@ -1676,9 +1676,9 @@ typedef struct {
 } my_source;
 static int my_source_next(async_task *t, async_stream *st, void *item) {
     my_source *m = (my_source *)(void *)st;
-    if (async_task_cancelling(t)) return ASYNC_ECANCELED;   /* nothing to unlink */
+    if (async_task_is_cancelling(t)) return ASYNC_ECANCELED; /* nothing to unlink */
     if (m->n == m->limit) return 0;
-    if (!async_consume_budget(t)) return ASYNC_PENDING;     /* always ready: yield */
+    if (!async_task_consume_budget(t)) return ASYNC_PENDING; /* always ready: yield */
     *(int *)item = m->n++;
     return ASYNC_ITEM;
 }
@@ -1691,11 +1691,11 @@ static int budget_task(async_task *t) {
     int i;
     ASYNC_BEGIN(t);
     for (i = 0; i < 200; i++) {
-        if (async_consume_budget(t)) f->ones++;
+        if (async_task_consume_budget(t)) f->ones++;
         else f->zeros++;
     }
     ASYNC_YIELD();                      /* a new poll: a fresh budget */
-    if (async_consume_budget(t)) f->ones++;
+    if (async_task_consume_budget(t)) f->ones++;
     ASYNC_END(0);
 }
 
@@ -1712,7 +1712,7 @@ TEST(custom_stream_spends_the_budget) {
     ASSERT_EQ(async_runtime_run(&rt), 0);
     ASSERT_EQ(bf.ones, 128 + 1);                /* the default budget per poll */
     ASSERT_EQ(bf.zeros, 200 - 128);
-    ASSERT_EQ(async_consume_budget(NULL), 0);
+    ASSERT_EQ(async_task_consume_budget(NULL), 0);
     m.base.next = my_source_next;
     m.base.item_size = sizeof(int);
     m.base.ended = 0;

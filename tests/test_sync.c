@@ -53,7 +53,7 @@ static int locker(async_task *t) {
     f->held = 1;
     logf_("%d+ ", f->id);
     if (++in_cs > max_in_cs) max_in_cs = in_cs;
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->hold));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, f->hold));
     in_cs--;
     logf_("%d- ", f->id);
     f->held = 0;
@@ -92,24 +92,24 @@ TEST(semaphore_basics) {
     async_semaphore s;
     ASSERT_EQ(async_semaphore_init(&s, 3), 0);
     ASSERT_EQ(async_semaphore_try_acquire(&s, 2), 0);
-    ASSERT_EQ(async_semaphore_available(&s), 1);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 1);
     ASSERT_EQ(async_semaphore_try_acquire(&s, 2), ASYNC_EAGAIN);
     ASSERT_EQ(async_semaphore_release(&s, 2), 0);
     ASSERT_EQ(async_semaphore_release(&s, 1), ASYNC_EINVAL);      /* never acquired */
-    ASSERT_EQ(async_semaphore_available(&s), 3);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 3);
     ASSERT_EQ(async_semaphore_add_permits(&s, 2), 0);
-    ASSERT_EQ(async_semaphore_available(&s), 5);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 5);
     ASSERT_EQ(async_semaphore_forget_permits(&s, 7), 5);
-    ASSERT_EQ(async_semaphore_available(&s), 0);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 0);
     ASSERT_EQ(async_semaphore_add_permits(&s, ASYNC_SEMAPHORE_MAX_PERMITS), 0);
     ASSERT_EQ(async_semaphore_add_permits(&s, 1), ASYNC_EINVAL);  /* past the maximum */
     ASSERT_EQ(async_semaphore_init(&s, ASYNC_SEMAPHORE_MAX_PERMITS + 1), ASYNC_EINVAL);
     ASSERT_EQ(async_semaphore_init(NULL, 1), ASYNC_EINVAL);
     async_semaphore_init(&s, 2);
     ASSERT_EQ(async_semaphore_try_acquire(&s, 1), 0);
-    ASSERT_EQ(async_semaphore_forget(&s, 1), 0);                  /* a held permit, gone */
+    ASSERT_EQ(async_semaphore_forget_held(&s, 1), 0);             /* a held permit, gone */
     ASSERT_EQ(async_semaphore_release(&s, 1), ASYNC_EINVAL);
-    ASSERT_EQ(async_semaphore_available(&s), 1);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 1);
     ASSERT_EQ(async_semaphore_close(&s), 0);
     ASSERT_EQ(async_semaphore_try_acquire(&s, 1), ASYNC_ECLOSED);
     ASSERT_EQ(async_semaphore_is_closed(&s), 1);
@@ -130,7 +130,7 @@ TEST(semaphore_thousand_tasks_ten_permits) {
     for (i = 0; i < N; i++) done += f[i].rc == 0 && f[i].cleaned == 1;
     ASSERT_EQ(done, N);
     ASSERT_EQ(max_in_cs, 10);
-    ASSERT_EQ(async_semaphore_available(&s), 10);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 10);
     async_runtime_destroy(&rt);
 }
 
@@ -154,7 +154,7 @@ TEST(semaphore_fifo_no_barging) {
     ASSERT_EQ(async_semaphore_add_permits(&s, 1), 0);
     ASSERT_EQ(async_runtime_run(&rt), 0);
     ASSERT_STR(test_log, "0+ 0- 1+ 1- 2+ 2- ");
-    ASSERT_EQ(async_semaphore_available(&s), 3);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 3);
     async_runtime_destroy(&rt);
 }
 
@@ -177,7 +177,7 @@ TEST(semaphore_cancel_returns_partial_and_granted_permits) {
     ASSERT_EQ(c.w.got, 1);                        /* handed on to the next in line */
     ASSERT_EQ(async_runtime_run(&rt), 0);
     ASSERT_STR(test_log, "0+ 0- 2+ 2- ");
-    ASSERT_EQ(async_semaphore_available(&s), 3);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 3);
     /* granted but not yet observed, then aborted: the permits move on */
     ASSERT_EQ(async_semaphore_try_acquire(&s, 3), 0);
     LOG_RESET();
@@ -192,7 +192,7 @@ TEST(semaphore_cancel_returns_partial_and_granted_permits) {
     ASSERT_STR(test_log, "2+ 2- ");
     ASSERT_EQ(b.rc, ASYNC_ECANCELED);
     ASSERT_EQ(c.rc, 0);
-    ASSERT_EQ(async_semaphore_available(&s), 3);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 3);
     async_runtime_destroy(&rt);
 }
 
@@ -210,7 +210,7 @@ TEST(semaphore_close_fails_waiters) {
     async_runtime_run(&rt);
     ASSERT_EQ(b.rc, ASYNC_ECLOSED);
     ASSERT_EQ(a.rc, 0);                           /* held permits are unaffected */
-    ASSERT_EQ(async_semaphore_available(&s), 2);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 2);
     async_runtime_destroy(&rt);
 }
 
@@ -228,12 +228,12 @@ TEST(semaphore_close_beats_permits_handed_over_but_not_yet_seen) {
     spawn_locker(&rt, &b, 1, 0, &s, 2, 50);       /* waits for both */
     async_runtime_step(&rt, 0);
     async_semaphore_release(&s, 2);               /* handed to b, not yet run */
-    ASSERT_EQ(async_semaphore_available(&s), 0);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 0);
     async_semaphore_close(&s);
     async_runtime_run(&rt);
     ASSERT_EQ(b.rc, ASYNC_ECLOSED);
     ASSERT_EQ(max_in_cs, 0);
-    ASSERT_EQ(async_semaphore_available(&s), 2);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 2);
     async_runtime_destroy(&rt);
 }
 
@@ -279,7 +279,7 @@ TEST(semaphore_timeout_leaves_queue_clean) {
     ASSERT_EQ(b.rc, ASYNC_ETIMEDOUT);
     ASSERT_EQ(c.rc, 0);
     CHECK(s.q.head == NULL);
-    ASSERT_EQ(async_semaphore_available(&s), 1);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 1);
     async_runtime_destroy(&rt);
 }
 
@@ -646,9 +646,9 @@ TEST(token_tree) {
     static cframe a, b, c;
     async_cancel_token root, child, grandchild, other;
     async_cancel_token_init(&root);
-    ASSERT_EQ(async_cancel_token_child(&root, &child), 0);
-    ASSERT_EQ(async_cancel_token_child(&child, &grandchild), 0);
-    ASSERT_EQ(async_cancel_token_child(&root, &other), 0);
+    ASSERT_EQ(async_cancel_token_init_child(&root, &child), 0);
+    ASSERT_EQ(async_cancel_token_init_child(&child, &grandchild), 0);
+    ASSERT_EQ(async_cancel_token_init_child(&root, &other), 0);
     async_runtime_init(&rt, NULL);
     spawn_tok(&rt, &a, &root);
     spawn_tok(&rt, &b, &grandchild);
@@ -664,7 +664,7 @@ TEST(token_tree) {
     ASSERT_EQ(a.woke + c.woke, 2);
     {
         async_cancel_token late;
-        async_cancel_token_child(&root, &late);   /* born cancelled */
+        async_cancel_token_init_child(&root, &late); /* born cancelled */
         ASSERT_EQ(async_cancel_token_is_cancelled(&late), 1);
         spawn_tok(&rt, &a, &late);
         ASSERT_EQ(async_runtime_run(&rt), 0);     /* completes at once */
@@ -678,8 +678,8 @@ TEST(token_deep_tree_and_destroy_reparents) {
     async_cancel_token mid_child;
     int i, all = 1;
     async_cancel_token_init(&chain[0]);
-    for (i = 1; i < N; i++) async_cancel_token_child(&chain[i - 1], &chain[i]);
-    async_cancel_token_child(&chain[5], &mid_child);
+    for (i = 1; i < N; i++) async_cancel_token_init_child(&chain[i - 1], &chain[i]);
+    async_cancel_token_init_child(&chain[5], &mid_child);
     ASSERT_EQ(async_cancel_token_destroy(&chain[5]), 0);     /* chain[6] now under chain[4] */
     CHECK(chain[6].parent == &chain[4]);
     CHECK(mid_child.parent == &chain[4]);
@@ -702,7 +702,7 @@ TEST(token_wait_abort_and_destroy_busy) {
     async_runtime_run(&rt);
     CHECK(tok.q.head == NULL);
     ASSERT_EQ(async_cancel_token_destroy(&tok), 0);
-    ASSERT_EQ(async_cancel_token_child(&tok, &tok), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_init_child(&tok, &tok), ASYNC_EINVAL);
     async_runtime_destroy(&rt);
 }
 
@@ -736,13 +736,13 @@ TEST(sync_bad_arguments) {
     ASSERT_EQ(async_semaphore_try_acquire(&s, ASYNC_SEMAPHORE_MAX_PERMITS + 1), ASYNC_EINVAL);
     ASSERT_EQ(async_semaphore_release(NULL, 1), ASYNC_EINVAL);
     ASSERT_EQ(async_semaphore_add_permits(NULL, 1), ASYNC_EINVAL);
-    ASSERT_EQ(async_semaphore_forget(NULL, 1), ASYNC_EINVAL);
-    ASSERT_EQ(async_semaphore_forget(&s, 1), ASYNC_EINVAL);          /* none is held */
+    ASSERT_EQ(async_semaphore_forget_held(NULL, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_semaphore_forget_held(&s, 1), ASYNC_EINVAL);     /* none is held */
     ASSERT_EQ(async_semaphore_forget_permits(NULL, 1), 0);
     ASSERT_EQ(async_semaphore_close(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_semaphore_is_closed(NULL), 0);
-    ASSERT_EQ(async_semaphore_available(NULL), 0);
-    ASSERT_EQ(async_semaphore_available(&s), 2);
+    ASSERT_EQ(async_semaphore_available_permits(NULL), 0);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 2);
     ASSERT_EQ(async_semaphore_is_closed(&s), 0);
     CHECK(s.q.head == NULL && w.state == 0);
     /* mutex */
@@ -789,9 +789,9 @@ TEST(sync_bad_arguments) {
     ASSERT_EQ(b.count, 0);
     /* cancellation token */
     ASSERT_EQ(async_cancel_token_init(NULL), ASYNC_EINVAL);
-    ASSERT_EQ(async_cancel_token_child(NULL, &child), ASYNC_EINVAL);
-    ASSERT_EQ(async_cancel_token_child(&tok, NULL), ASYNC_EINVAL);
-    ASSERT_EQ(async_cancel_token_child(&tok, &tok), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_init_child(NULL, &child), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_init_child(&tok, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_cancel_token_init_child(&tok, &tok), ASYNC_EINVAL);
     ASSERT_EQ(async_cancel_token_cancel(NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_cancel_token_is_cancelled(NULL), 0);
     ASSERT_EQ(async_cancel_token_wait(NULL, &tok, &w), ASYNC_EINVAL);
@@ -845,7 +845,7 @@ TEST(ready_waits_spend_budget) {
     async_cancel_token_cancel(&tok);
     f.s = &s; f.b = &b; f.tok = &tok;
     ASSERT_EQ(async_runtime_block_on(&rt, &f.task, budget_user, "spender"), 0);
-    ASSERT_EQ(async_semaphore_available(&s), 0);
+    ASSERT_EQ(async_semaphore_available_permits(&s), 0);
     ASSERT_EQ(f.leaders, 2);                      /* one party: every wait leads */
     async_runtime_stats(&rt, &st);
     ASSERT_EQ(st.polls, 5);                       /* 3 acquires, 2 token waits */

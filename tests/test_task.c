@@ -13,7 +13,7 @@
 /* ---- a task that logs and waits on a gate ---------------------------------- */
 typedef struct { int open; async_task *waiter; } gate;
 static int gate_wait(async_task *t, gate *g) {
-    if (async_task_cancelling(t)) {
+    if (async_task_is_cancelling(t)) {
         if (g->waiter == t) g->waiter = NULL;
         return ASYNC_ECANCELED;
     }
@@ -102,7 +102,7 @@ static int busy(async_task *t) {              /* sleep(0) is always ready */
     int rc;
     ASYNC_BEGIN(t);
     for (f->i = 0; f->i < f->n; f->i++) {
-        ASYNC_AWAIT(rc, async_sleep(t, &f->timer, 0));
+        ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, 0));
         (*f->progress)++;
     }
     ASYNC_END(0);
@@ -112,7 +112,7 @@ static int sleeper(async_task *t) {
     sleeper_frame *f = (sleeper_frame *)t;
     int rc;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(1)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(1)));
     f->seen = *f->progress;
     ASYNC_END(rc);
 }
@@ -154,7 +154,7 @@ static int sleepy(async_task *t) {
     worker *f = (worker *)t;
     int rc;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, f->sleep_for));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, f->sleep_for));
     f->step = 1;
     ASYNC_CLEANUP();
     f->cleaned++;
@@ -272,7 +272,7 @@ TEST(abort_before_first_poll_never_runs) {
     async_runtime_destroy(&rt);
 }
 /* Tokio drops a future that was never polled, and its destructors run: a task aborted
-   before its first poll runs its cleanup section (ASYNC_IS_CANCELLED() true) and
+   before its first poll runs its cleanup section (async_task_is_cancelling(t) true) and
    nothing of its body, so a descriptor its creator put in the frame is closed. That
    holds for an abort, for runtime destroy and for an abort from another task. */
 typedef struct { async_task task; int fd, body, cleaned, cancelled; } owner_frame;
@@ -282,7 +282,7 @@ static int fd_owner(async_task *t) {
     f->body++;
     ASYNC_CLEANUP();
     f->cleaned++;
-    f->cancelled = ASYNC_IS_CANCELLED();
+    f->cancelled = async_task_is_cancelling(t);
     if (f->fd >= 0) close(f->fd);
     f->fd = -1;
     ASYNC_END(0);
@@ -679,7 +679,7 @@ static int selfwaker(async_task *t) {
     ASYNC_BEGIN(t);
     f->polls++;
     async_task_wake(t);                           /* e.g. a waiter fired synchronously */
-    ASYNC_WAIT_UNTIL(f->polls++ >= 2);
+    ASYNC_WAIT_FOR(f->polls++ >= 2);
     ASYNC_END(f->polls);
 }
 TEST(wake_while_running_requeues) {
@@ -733,12 +733,12 @@ TEST(waker_double_init_and_timeout) {
     test_rt_paused(&rt);
     ASSERT_EQ(async_waker_init(&rt, &wk), 0);
     ASSERT_EQ(async_waker_init(&rt, &wk), ASYNC_EBUSY);          /* no self-loop */
-    ASSERT_EQ(async_runtime_wake_pending(&rt), 0);
+    ASSERT_EQ(async_runtime_has_pending_wake(&rt), 0);
     CHECK(async_runtime_wake_fd(&rt) >= 0);
     async_waker_wake(&wk);
-    ASSERT_EQ(async_runtime_wake_pending(&rt), 1);
+    ASSERT_EQ(async_runtime_has_pending_wake(&rt), 1);
     async_runtime_step(&rt, 0);
-    ASSERT_EQ(async_runtime_wake_pending(&rt), 0);                /* collected */
+    ASSERT_EQ(async_runtime_has_pending_wake(&rt), 0);            /* collected */
     ASSERT_EQ(async_waker_destroy(&wk), 0);
     async_runtime_destroy(&rt);
 }
@@ -767,7 +767,7 @@ static worker spawned_by_cleanup;
 static int spawner_cleanup(async_task *t) {
     worker *f = (worker *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_SEC(1)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_SEC(1)));
     ASYNC_CLEANUP();
     f->cleaned++;
     async_task_spawn(async_task_runtime(t), &spawned_by_cleanup.task, logger,
@@ -825,8 +825,8 @@ static int stopper(async_task *t) {
     stopper_frame *f = (stopper_frame *)t;
     int rc;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, 0));    /* ready, but through the budget */
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_US(200)));   /* needs a collection */
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, 0)); /* ready, but through the budget */
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_US(200))); /* needs a collection */
     *f->stop = 1;
     ASYNC_END(rc);
 }
@@ -859,7 +859,7 @@ static int trace_task(async_task *t) {          /* logs each poll: yield, sleep,
     logf_("%c", 'a' + f->id);
     ASYNC_YIELD();
     logf_("%c", 'a' + f->id);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(f->id % 3)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(f->id % 3)));
     logf_("%c", 'A' + f->id);
     ASYNC_YIELD();
     logf_("%c", 'A' + f->id);
@@ -969,7 +969,7 @@ TEST(null_and_unready_arguments_are_refused) {
     ASSERT_EQ(async_runtime_block_on(NULL, &w.task, logger, "w"), ASYNC_EINVAL);
     ASSERT_EQ(async_runtime_block_on(&rt, &w.task, NULL, "w"), ASYNC_EINVAL);
     ASSERT_EQ(async_task_state(&w.task), ASYNC_TASK_IDLE);       /* not spawned by either */
-    ASSERT_EQ(async_runtime_wake_pending(NULL), 0);
+    ASSERT_EQ(async_runtime_has_pending_wake(NULL), 0);
     ASSERT_EQ(async_runtime_wake_fd(NULL), -1);
     ASSERT_EQ(async_runtime_wake_fd(&rt), -1);                   /* no waker yet */
     memset(&st, 0xff, sizeof st);
@@ -992,7 +992,7 @@ TEST(null_and_unready_arguments_are_refused) {
     ASSERT_EQ(async_task_is_finished(NULL), 0);
     ASSERT_STR(async_task_name(NULL), "");
     ASSERT_EQ(async_task_join(NULL, &x.task), ASYNC_EINVAL);
-    ASSERT_EQ(async_consume_budget(NULL), 0);
+    ASSERT_EQ(async_task_consume_budget(NULL), 0);
     /* wakers */
     ASSERT_EQ(async_waker_init(NULL, &wk), ASYNC_EINVAL);
     ASSERT_EQ(async_waker_init(&zero, &wk), ASYNC_EINVAL);       /* runtime never initialised */
@@ -1002,7 +1002,7 @@ TEST(null_and_unready_arguments_are_refused) {
     ASSERT_EQ(async_waker_wait(&w.task, &wk0), ASYNC_EINVAL);    /* not registered */
     async_waker_wake(NULL);                                      /* no-op */
     async_waker_wake(&wk0);
-    ASSERT_EQ(async_runtime_wake_pending(&rt), 0);
+    ASSERT_EQ(async_runtime_has_pending_wake(&rt), 0);
     CHECK(rt.wakers == NULL);
     /* the runtime is untouched: a task runs as usual */
     async_runtime_stats(&rt, &st);
@@ -1056,7 +1056,7 @@ TEST(destroy_or_block_on_inside_a_task_is_refused) {
     ASSERT_EQ(async_runtime_destroy(&rt), 0);
 }
 
-/* In cancel mode there is no budget and nothing yields: async_consume_budget gives 1
+/* In cancel mode there is no budget and nothing yields: async_task_consume_budget gives 1
    however often a cleanup calls it; outside, it gives the poll's budget then 0. */
 typedef struct { async_task task; async_timer timer; int ones, zeros, rc; } budget_frame;
 static int budget_spender(async_task *t) {
@@ -1064,14 +1064,14 @@ static int budget_spender(async_task *t) {
     int i;
     ASYNC_BEGIN(t);
     for (i = 0; i < 5; i++) {
-        if (async_consume_budget(t)) f->ones++;
+        if (async_task_consume_budget(t)) f->ones++;
         else f->zeros++;
     }
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_SEC(10)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_SEC(10)));
     ASYNC_CLEANUP();
     f->ones = f->zeros = 0;
     for (i = 0; i < 500; i++) {
-        if (async_consume_budget(t)) f->ones++;
+        if (async_task_consume_budget(t)) f->ones++;
         else f->zeros++;
     }
     ASYNC_END(0);
@@ -1288,12 +1288,12 @@ TEST(waker_destroy_among_several) {
     ASSERT_EQ(async_waker_destroy(&a), 0);       /* the last one in the list */
     ASSERT_EQ(async_waker_destroy(&a), 0);       /* twice: nothing */
     async_waker_wake(&a);
-    ASSERT_EQ(async_runtime_wake_pending(&rt), 0);
+    ASSERT_EQ(async_runtime_has_pending_wake(&rt), 0);
     ASSERT_EQ(async_waker_wait(&w.task, &a), ASYNC_EINVAL);
     ASSERT_EQ(async_waker_destroy(&b), 0);       /* one in the middle */
     CHECK(rt.wakers == &c && c.next == NULL);
     async_waker_wake(&c);
-    ASSERT_EQ(async_runtime_wake_pending(&rt), 1);
+    ASSERT_EQ(async_runtime_has_pending_wake(&rt), 1);
     w.waker = &c;
     ASSERT_EQ(async_runtime_block_on(&rt, &w.task, waker_task, "waiter"), 0);
     ASSERT_EQ(w.step, 1);

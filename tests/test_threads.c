@@ -87,9 +87,9 @@ static int caller_run(async_task *t) {
     ASYNC_BEGIN(t);
     if (f->timeout)
         ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, f->timeout,
-                            async_spawn_blocking(t, f->pool, &f->job, f->fn, &f->arg));
+                            async_pool_spawn(t, f->pool, &f->job, f->fn, &f->arg));
     else
-        ASYNC_AWAIT(f->rc, async_spawn_blocking(t, f->pool, &f->job, f->fn, &f->arg));
+        ASYNC_AWAIT(f->rc, async_pool_spawn(t, f->pool, &f->job, f->fn, &f->arg));
     ASYNC_CLEANUP();
     f->cleaned = 1;
     ASYNC_END(f->rc);
@@ -313,7 +313,7 @@ TEST(pool_bad_input) {
     ASSERT_EQ(async_pool_threads(&pool), 0);    /* nothing was started */
     ASSERT_EQ(async_pool_destroy(&pool), 0);
     ASSERT_EQ(async_pool_threads(&pool), ASYNC_EINVAL);
-    ASSERT_EQ(async_spawn_blocking(NULL, &pool, &job, square_slowly, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_pool_spawn(NULL, &pool, &job, square_slowly, NULL), ASYNC_EINVAL);
     async_runtime_destroy(&rt);
 }
 
@@ -494,12 +494,12 @@ static int bad_pool_run(async_task *t) {
     char buf[4];
     ZERO(job); ZERO(r); ZERO(op);
     ASYNC_BEGIN(t);
-    f->rc[0] = async_spawn_blocking(t, f->foreign, &job, square_slowly, NULL);
-    f->rc[1] = async_spawn_blocking(t, NULL, &job, square_slowly, NULL);
-    f->rc[2] = async_resolve(t, f->pool, &r, NULL, NULL, out, 2);
-    f->rc[3] = async_resolve(t, f->pool, &r, "localhost", NULL, out, 0);
-    f->rc[4] = async_resolve(t, f->pool, &r, "localhost", NULL, NULL, 2);
-    f->rc[5] = async_resolve(t, NULL, &r, "localhost", NULL, out, 2);
+    f->rc[0] = async_pool_spawn(t, f->foreign, &job, square_slowly, NULL);
+    f->rc[1] = async_pool_spawn(t, NULL, &job, square_slowly, NULL);
+    f->rc[2] = async_pool_resolve(t, f->pool, &r, NULL, NULL, out, 2);
+    f->rc[3] = async_pool_resolve(t, f->pool, &r, "localhost", NULL, out, 0);
+    f->rc[4] = async_pool_resolve(t, f->pool, &r, "localhost", NULL, NULL, 2);
+    f->rc[5] = async_pool_resolve(t, NULL, &r, "localhost", NULL, out, 2);
     f->rc[6] = async_file_open(t, f->pool, &op, NULL, 0, 0);
     f->rc[7] = async_file_open(t, NULL, &op, "/", 0, 0);
     f->rc[8] = async_file_read(t, f->pool, &op, -1, buf, sizeof buf, 0);
@@ -550,14 +550,14 @@ static int pool_err_run(async_task *t) {
     ASYNC_AWAIT(f->rc[0], async_file_read(t, f->pool, &f->op, f->wr, f->buf, sizeof f->buf, -1));
     ASYNC_AWAIT(f->rc[1], async_file_write(t, f->pool, &f->op, f->rd, "x", 1, -1));
     ASYNC_AWAIT(f->rc[2], async_file_write(t, f->pool, &f->op, f->wr, "pos", 3, -1));
-    ASYNC_AWAIT(f->n_svc, async_resolve(t, f->pool, &f->r, NULL, "4711", f->out, 4));
-    ASYNC_AWAIT(f->n_host, async_resolve(t, f->pool, &f->r, "127.0.0.1", NULL, f->out + 3, 1));
+    ASYNC_AWAIT(f->n_svc, async_pool_resolve(t, f->pool, &f->r, NULL, "4711", f->out, 4));
+    ASYNC_AWAIT(f->n_host, async_pool_resolve(t, f->pool, &f->r, "127.0.0.1", NULL, f->out + 3, 1));
     test_fail_at = test_alloc_calls + 1;
     ASYNC_AWAIT(f->rc[3], async_file_open(t, f->pool, &f->op, "/", O_RDONLY, 0));
     test_fail_at = test_alloc_calls + 1;
     ASYNC_AWAIT(f->rc[4], async_file_read(t, f->pool, &f->op, f->rd, f->buf, 1, 0));
     test_fail_at = test_alloc_calls + 1;
-    ASYNC_AWAIT(f->rc[5], async_resolve(t, f->pool, &f->r, "127.0.0.1", "1", f->out, 1));
+    ASYNC_AWAIT(f->rc[5], async_pool_resolve(t, f->pool, &f->r, "127.0.0.1", "1", f->out, 1));
     ASYNC_END(0);
 }
 TEST(pool_calls_report_errors_and_lookups_of_one_part) {

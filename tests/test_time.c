@@ -24,7 +24,7 @@ static int g_flag;
 static int sleeper(async_task *t) {
     tframe *f = (tframe *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->dur));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, f->dur));
     f->at = NOW();
     logf_("%d@%llu ", f->id, (unsigned long long)(f->at / MS(1)));
     ASYNC_CLEANUP();
@@ -125,7 +125,7 @@ TEST(sleep_zero_and_past_deadline_do_not_suspend) {
 static int until_task(async_task *t) {
     tframe *f = (tframe *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_sleep_until(t, &f->timer, f->t0));
+    ASYNC_AWAIT(f->rc, async_time_sleep_until(t, &f->timer, f->t0));
     f->at = NOW();
     ASYNC_END(0);
 }
@@ -252,7 +252,7 @@ static int ticker(async_task *t) {
         ASYNC_AWAIT(f->rc, async_interval_tick(t, &f->iv, &f->ticks[f->i]));
         f->ticks[f->i] -= g_t0;
         f->nows[f->i] = NOW();
-        if (f->i == 0 && f->dur) ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, f->dur));
+        if (f->i == 0 && f->dur) ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, f->dur));
     }
     ASYNC_END(0);
 }
@@ -304,7 +304,7 @@ TEST(interval_init_at_and_reset) {
     static tframe f;
     ZERO(f);
     start(&rt);
-    ASSERT_EQ(async_interval_init_at(&f.iv, g_t0 + MS(50), MS(10), ASYNC_TICK_SKIP), 0);
+    ASSERT_EQ(async_interval_init_until(&f.iv, g_t0 + MS(50), MS(10), ASYNC_TICK_SKIP), 0);
     f.n = 2;
     async_runtime_block_on(&rt, &f.task, ticker, "at");
     ASSERT_EQ(f.ticks[0], MS(50));
@@ -323,7 +323,7 @@ static int resetter(async_task *t) {
     resetter_frame *f = (resetter_frame *)t;
     int rc;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, MS(50)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, MS(50)));
     async_interval_reset(f->iv);
     ASYNC_END(rc);
 }
@@ -373,12 +373,12 @@ TEST(time_bad_arguments) {
     ASSERT_EQ(async_time_resume(&zero), ASYNC_EINVAL);
     ASSERT_EQ(async_time_advance(NULL, MS(1)), ASYNC_EINVAL);
     ASSERT_EQ(async_time_advance(&zero, MS(1)), ASYNC_EINVAL);
-    ASSERT_EQ(async_sleep(NULL, &tm, MS(1)), ASYNC_EINVAL);
-    ASSERT_EQ(async_sleep(&f.task, NULL, MS(1)), ASYNC_EINVAL);
-    ASSERT_EQ(async_sleep_until(NULL, &tm, MS(1)), ASYNC_EINVAL);
-    ASSERT_EQ(async_sleep_until(&f.task, NULL, MS(1)), ASYNC_EINVAL);
-    ASSERT_EQ(async_interval_init_at(&iv, 0, MS(1), -1), ASYNC_EINVAL);
-    ASSERT_EQ(async_interval_init_at(&iv, 0, MS(1), ASYNC_TICK_SKIP + 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_time_sleep(NULL, &tm, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_time_sleep(&f.task, NULL, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_time_sleep_until(NULL, &tm, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_time_sleep_until(&f.task, NULL, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_interval_init_until(&iv, 0, MS(1), -1), ASYNC_EINVAL);
+    ASSERT_EQ(async_interval_init_until(&iv, 0, MS(1), ASYNC_TICK_SKIP + 1), ASYNC_EINVAL);
     ASSERT_EQ(iv.period, 0);                      /* untouched */
     ASSERT_EQ(async_interval_tick(NULL, &iv, NULL), ASYNC_EINVAL);
     ASSERT_EQ(async_interval_tick(&f.task, NULL, NULL), ASYNC_EINVAL);
@@ -402,7 +402,7 @@ TEST(interval_from_never_until_reset) {
     static tframe f;
     ZERO(f);
     start(&rt);
-    ASSERT_EQ(async_interval_init_at(&f.iv, ASYNC_TIME_NEVER, MS(10), ASYNC_TICK_DELAY), 0);
+    ASSERT_EQ(async_interval_init_until(&f.iv, ASYNC_TIME_NEVER, MS(10), ASYNC_TICK_DELAY), 0);
     f.n = 2;
     async_task_spawn(&rt, &f.task, ticker, "never");
     ASSERT_EQ(async_runtime_run(&rt), 1);         /* waits forever, even with auto-advance */
@@ -420,7 +420,7 @@ TEST(interval_from_never_until_reset) {
 static int sleep_with_timeout(async_task *t) {
     tframe *f = (tframe *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer2, f->t0, async_sleep(t, &f->timer, f->dur));
+    ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer2, f->t0, async_time_sleep(t, &f->timer, f->dur));
     f->at = NOW();
     ASYNC_CLEANUP();
     f->cleaned++;
@@ -468,7 +468,7 @@ static int elapsed_loop(async_task *t) {
     tframe *f = (tframe *)t;
     ASYNC_BEGIN(t);
     for (f->i = 0; f->i < 1000; f->i++) {
-        ASYNC_AWAIT_DEADLINE(f->rc, &f->timer2, 0, async_sleep(t, &f->timer, MS(5)));
+        ASYNC_AWAIT_TIMEOUT_UNTIL(f->rc, &f->timer2, 0, async_time_sleep(t, &f->timer, MS(5)));
         if (f->rc != ASYNC_ETIMEDOUT) break;
         if (g_flag && !f->n) f->n = f->i;       /* the other task had run by then */
     }
@@ -522,7 +522,7 @@ typedef struct { async_coro co; async_timer timer; int cleaned; } child_coro;
 static int slow_child(async_task *t, child_coro *c, async_time d) {
     int rc;
     ASYNC_CORO_BEGIN(t, &c->co);
-    ASYNC_AWAIT(rc, async_sleep(t, &c->timer, d));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &c->timer, d));
     ASYNC_RETURN(rc == 0 ? 7 : rc);
     ASYNC_CLEANUP();
     c->cleaned++;
@@ -554,7 +554,7 @@ TEST(timeout_around_nested_call) {
 static int join_with_deadline(async_task *t) {
     tframe *f = (tframe *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT_DEADLINE(f->rc, &f->timer2, g_t0 + f->t0, async_task_join(t, f->child));
+    ASYNC_AWAIT_TIMEOUT_UNTIL(f->rc, &f->timer2, g_t0 + f->t0, async_task_join(t, f->child));
     f->at = NOW();
     ASYNC_END(f->rc);
 }
@@ -593,7 +593,7 @@ static int heap_sleeper(async_task *t) {
     hframe *f = (hframe *)t;
     int rc;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, f->dur));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, f->dur));
     f->at = NOW();
     if (f->at < last_at || f->at != f->dur) order_ok = 0;
     last_at = f->at;

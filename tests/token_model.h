@@ -92,7 +92,7 @@ static void tm_edit(int op, int k, int p) {
     for (j = 0; j < TM_NA; j++) referenced |= tmm.waiting_on[j] == k;
     if (op == 0 && !tmm.live[k] && !referenced) {
         if (p >= 0 && tmm.live[p] && p != k) {
-            TM_CHECK(async_cancel_token_child(&tmm.tok[p], &tmm.tok[k]) == 0);
+            TM_CHECK(async_cancel_token_init_child(&tmm.tok[p], &tmm.tok[k]) == 0);
             tmm.parent[k] = p;
             tmm.cancelled[k] = tmm.cancelled[p];
         } else {
@@ -137,7 +137,7 @@ static int tm_task(async_task *t) {
                     ASYNC_SELECT_BRANCH(&a->sel, 0, 1, a->rc,
                                         async_cancel_token_wait(t, &tmm.tok[a->k], &a->w));
                     ASYNC_SELECT_BRANCH(&a->sel, 1, 1, a->rc1,
-                                        async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+                                        async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
                 ASYNC_SELECT_END(&a->sel);
                 if (a->sel.winner != 0) a->rc = ASYNC_ETIMEDOUT;
             } else {
@@ -149,7 +149,7 @@ static int tm_task(async_task *t) {
         } else if (a->op == 5) {
             ASYNC_YIELD();
         } else {
-            ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+            ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
         }
         tm_invariants();
     }
@@ -164,7 +164,7 @@ static int tm_controller(async_task *t) {
     ASYNC_BEGIN(t);
     for (a->i = 0; a->i < a->n; a->i++) {
         a->arg = a->ops[a->i];
-        ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
+        ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
         if (a->arg & 4) async_task_abort(&tmm.act[(a->arg >> 3) % TM_NA].task);
         else if (a->arg & 8) tm_edit(1, (a->arg >> 4) % TM_N, 0);
         tm_invariants();

@@ -104,7 +104,7 @@ static int wm_sender(async_task *t) {
         } else if (a->op == 5) {
             ASYNC_YIELD();
         } else {
-            ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+            ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
         }
         wm_invariants();
     }
@@ -149,17 +149,18 @@ static int wm_receiver(async_task *t) {
         } else if (!a->subscribed) {
             WM_CHECK(async_watch_has_changed(&a->rx) == ASYNC_EINVAL);
         } else if (a->op <= 4) {
-            ASYNC_AWAIT(a->rc, async_watch_changed(t, &a->rx, &a->w));
+            ASYNC_AWAIT(a->rc, async_watch_wait_changed(t, &a->rx, &a->w));
             wm_changed(a, a->rc);
         } else if (a->op == 5) {
             ASYNC_AWAIT_TIMEOUT(a->rc, &a->timer, ASYNC_MS(a->arg % 4),
-                                async_watch_changed(t, &a->rx, &a->w));
+                                async_watch_wait_changed(t, &a->rx, &a->w));
             wm_changed(a, a->rc);
         } else if (a->op == 6) {
             ASYNC_SELECT_BEGIN(&a->sel, 2, (a->arg & 1) ? ASYNC_SELECT_BIASED : ASYNC_SELECT_FAIR);
-                ASYNC_SELECT_BRANCH(&a->sel, 0, 1, a->rc, async_watch_changed(t, &a->rx, &a->w));
+                ASYNC_SELECT_BRANCH(&a->sel, 0, 1, a->rc,
+                                    async_watch_wait_changed(t, &a->rx, &a->w));
                 ASYNC_SELECT_BRANCH(&a->sel, 1, 1, a->rc1,
-                                    async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+                                    async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
             ASYNC_SELECT_END(&a->sel);
             if (a->sel.winner == 0) wm_changed(a, a->rc);
         } else if (a->op == 7) {
@@ -181,7 +182,7 @@ static int wm_receiver(async_task *t) {
         } else if (a->op == 12) {
             ASYNC_YIELD();
         } else {
-            ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
+            ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(a->arg % 4)));
         }
         wm_invariants();
     }
@@ -199,7 +200,7 @@ static int wm_controller(async_task *t) {
     ASYNC_BEGIN(t);
     for (a->i = 0; a->i < a->n; a->i++) {
         a->arg = a->ops[a->i];
-        ASYNC_AWAIT(a->rc, async_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
+        ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
         if (a->arg & 4) async_task_abort(&wm.act[(a->arg >> 3) % (WM_NS + WM_NR)].task);
         wm_invariants();
     }

@@ -115,7 +115,7 @@ static int sleeper(async_task *t) {
     sleep_frame *f = (sleep_frame *)t;
     int rc;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, f->dur));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, f->dur));
     ASYNC_END(rc);
 }
 static sleep_frame *w4_frames;

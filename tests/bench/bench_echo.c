@@ -111,7 +111,7 @@ static int acceptor_run(async_task *t) {
     ASYNC_BEGIN(t);
     for (;;) {
         if (!nfree) {                           /* every slot busy: try again later */
-            ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)));
+            ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)));
             continue;
         }
         f->slot = free_slots[--nfree];
@@ -119,11 +119,11 @@ static int acceptor_run(async_task *t) {
         ASYNC_AWAIT(f->rc, async_sock_accept(t, &f->lis, &f->w, &conns[f->slot].io, NULL));
         if (f->rc < 0) {                        /* EMFILE...: the manual says sleep */
             free_slots[nfree++] = f->slot;
-            ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(10)));
+            ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)));
             continue;
         }
         conns[f->slot].slot = f->slot;
-        async_sock_nodelay(&conns[f->slot].io, 1);
+        async_sock_set_nodelay(&conns[f->slot].io, 1);
         async_task_spawn(async_task_runtime(t), &conns[f->slot].task, conn_run, "conn");
     }
     ASYNC_END(0);
@@ -154,7 +154,7 @@ static int serve_async(int port, int port_fd) {
         if (write(port_fd, &port, sizeof port) != (ssize_t)sizeof port) return 1;
         close(port_fd);
     } else {
-        printf("async.h (%s) echo server on 127.0.0.1:%d\n", async_io_backend(&rt), port);
+        printf("async.h (%s) echo server on 127.0.0.1:%d\n", async_runtime_io_backend(&rt), port);
         fflush(stdout);
     }
     async_task_spawn(&rt, &acc.task, acceptor_run, "acceptor");

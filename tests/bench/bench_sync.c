@@ -347,7 +347,10 @@ static void w5(long n) {                        /* n acquires in all */
         async_task_spawn(&rt, &f[i].task, w5_task, "w5");
     }
     async_runtime_run(&rt);
-    if (async_semaphore_available(&w5_sem) != 10) { printf("w5: permits leaked\n"); exit(1); }
+    if (async_semaphore_available_permits(&w5_sem) != 10) {
+        printf("w5: permits leaked\n");
+        exit(1);
+    }
     async_runtime_destroy(&rt);
 }
 /* Baseline: 1000 state machines round-robin over a bare counter, with a FIFO of

@@ -11,7 +11,7 @@ static int body(async_task *t) {
     frame *f = reinterpret_cast<frame *>(t);
     int rc;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(1)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(1)));
     ASYNC_END(rc);
 }
 

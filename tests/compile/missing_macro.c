@@ -8,7 +8,7 @@ typedef struct { async_task task; async_timer timer; async_select sel; int rc; }
 #if MISSING == 1                        /* an await, no ASYNC_BEGIN */
 static int body(async_task *t) {
     frame *f = (frame *)t;
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(1)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(1)));
     ASYNC_END(0);
 }
 #elif MISSING == 2                      /* a yield, no ASYNC_BEGIN */
@@ -25,7 +25,7 @@ static int body(async_task *t) {
 static int body(async_task *t) {
     frame *f = (frame *)t;
     ASYNC_SELECT_BEGIN(&f->sel, 1, ASYNC_SELECT_FAIR);
-        ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc, async_sleep(t, &f->timer, ASYNC_MS(1)));
+        ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(1)));
     ASYNC_SELECT_END(&f->sel);
     ASYNC_END(0);
 }
@@ -33,7 +33,7 @@ static int body(async_task *t) {
 static int body(async_task *t) {
     frame *f = (frame *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(1)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(1)));
     return 0;
 }
 static int other(async_task *t) {
@@ -53,13 +53,13 @@ static int body(async_task *t) {
     frame *f = (frame *)t;
     ASYNC_BEGIN(t);
     ASYNC_END(0);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(1)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(1)));
 }
 #else                                   /* the control: complete, it compiles */
 static int body(async_task *t) {
     frame *f = (frame *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(1)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(1)));
     ASYNC_END(0);
 }
 #endif

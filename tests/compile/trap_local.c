@@ -18,7 +18,7 @@ int count(async_task *t) {
 #endif
     ASYNC_BEGIN(t);
 #if TRAP == 0
-    for (f->i = 0; f->i < 3; f->i++) ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(1)));
+    for (f->i = 0; f->i < 3; f->i++) ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(1)));
     ASYNC_RETURN(f->i);
 #else
 #if TRAP == 2
@@ -29,7 +29,7 @@ int count(async_task *t) {
 #else
     i = 0;
 #endif
-    for (; i < 3; i++) ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(1)));
+    for (; i < 3; i++) ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(1)));
     (void)f;
     ASYNC_RETURN(i);
 #endif

@@ -190,7 +190,7 @@ static int sleeper_run(async_task *t) {
     sleeper *f = (sleeper *)t;
     int rc;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, f->dur));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, f->dur));
     if (rc != 0) ASYNC_RETURN(rc);
     f->woke = async_time_now(g_rt);
     if (n_woken < 8) wake_order[n_woken++] = f->id;
@@ -292,11 +292,11 @@ static int victim_run(async_task *t) {
     int rc;
     ASYNC_BEGIN(t);
     f->started = 1;
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_SEC(1)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_SEC(1)));
     (void)rc;
     ASYNC_CLEANUP();
     f->cleaned++;
-    f->cancelled = ASYNC_IS_CANCELLED();
+    f->cancelled = async_task_is_cancelling(t);
     ASYNC_END(1);
 }
 
@@ -314,7 +314,7 @@ static int killer_run(async_task *t) {
     if (async_task_spawn(g_rt, &f->v.task, victim_run, "victim") != 0) ASYNC_RETURN(-1);
     if (async_task_spawn(g_rt, &f->early.task, victim_run, "early") != 0) ASYNC_RETURN(-1);
     async_task_abort(&f->early.task);   /* before its first poll: only its cleanup runs */
-    ASYNC_AWAIT(f->rc, async_sleep(t, &f->timer, ASYNC_MS(5)));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(5)));
     async_task_abort(&f->v.task);                   /* suspended in a 1 s sleep */
     ASYNC_AWAIT(f->rc_v, async_task_join(t, &f->v.task));
     f->joined = async_time_now(g_rt);
@@ -359,7 +359,8 @@ static int waiter_run(async_task *t) {
     f->at1 = async_time_now(g_rt);
     ASYNC_AWAIT(f->rc2, async_task_join(t, &f->slow.task));     /* the first join gave up */
     f->at2 = async_time_now(g_rt);
-    ASYNC_AWAIT_TIMEOUT(f->rc3, &f->tmo, ASYNC_MS(100), async_sleep(t, &f->timer, ASYNC_MS(5)));
+    ASYNC_AWAIT_TIMEOUT(f->rc3, &f->tmo, ASYNC_MS(100),
+                        async_time_sleep(t, &f->timer, ASYNC_MS(5)));
     f->at3 = async_time_now(g_rt);
     ASYNC_END(0);
 }
@@ -394,7 +395,7 @@ static int irq_run(async_task *t) {
     f->at1 = async_time_now(g_rt);
     irq_at = f->at1 + ASYNC_MS(3);                              /* fires during the sleep */
     irq_armed = 1;
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(10)));
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)));
     (void)rc;
     ASYNC_AWAIT(f->rc2, async_waker_wait(t, &irq_waker));      /* kept: returns at once */
     f->at2 = async_time_now(g_rt);
@@ -425,7 +426,7 @@ static int ticker_skip(async_task *t) {
     if (async_interval_init(&f->iv, ASYNC_MS(7), ASYNC_TICK_SKIP) != 0) ASYNC_RETURN(-1);
     ASYNC_AWAIT(rc, async_interval_tick(t, &f->iv, &f->when[0]));     /* at once */
     f->at[0] = async_time_now(g_rt);
-    ASYNC_AWAIT(rc, async_sleep(t, &f->timer, ASYNC_MS(5000)));       /* miss 714 ticks */
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(5000)));  /* miss 714 ticks */
     ASYNC_AWAIT(rc, async_interval_tick(t, &f->iv, &f->when[1]));     /* the +7 ms one */
     f->at[1] = async_time_now(g_rt);
     ASYNC_AWAIT(rc, async_interval_tick(t, &f->iv, &f->when[2]));     /* next multiple */
@@ -452,7 +453,7 @@ static void paused_clock(void) {
     CHECK_EQ(async_task_spawn(&rt, &day.task, sleeper_run, "day"), 0);
     CHECK_EQ(async_task_spawn(&rt, &k.task, ticker_skip, "skip"), 0);
     dumped[0] = 0;
-    async_dump(&rt, dump_write, NULL);
+    async_runtime_dump(&rt, dump_write, NULL);
     CHECK(str_has(dumped, "2 live tasks (2 ready"));
     CHECK(str_has(dumped, "\"day\" ready not started"));
     CHECK_EQ(async_runtime_run(&rt), 0);
@@ -466,7 +467,7 @@ static void paused_clock(void) {
     CHECK_TIME(k.at[2], ASYNC_MS(5005));
     CHECK_EQ(idle_calls, 0);
     dumped[0] = 0;
-    async_dump(&rt, dump_write, NULL);
+    async_runtime_dump(&rt, dump_write, NULL);
     CHECK(str_has(dumped, "0 live tasks"));
     CHECK(str_has(dumped, "time 86400000.000 ms (paused)"));
     /* destroy cancels what is still alive, running its cleanup */

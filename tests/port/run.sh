@@ -82,7 +82,7 @@ W="-std=c99 -Wall -Wextra -Wpedantic -Werror"
 ALLOWED="memcpy memset memmove memcmp"
 # What a program using spawn/run/sleep/join/abort/interval/timeout links in: these
 # entry points (with the names the ABI tag gives them) are the roots for --gc-sections.
-ROOTS="async_runtime_init_abi1f4 async_task_spawn_abi1f4 async_runtime_run async_sleep
+ROOTS="async_runtime_init_abi1f4 async_task_spawn_abi1f4 async_runtime_run async_time_sleep
 async_task_join async_task_abort async_interval_init async_interval_tick async__timer_arm
 async__timer_disarm async__deadline_after async_time_now async__lost"
 text_m0=
