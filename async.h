@@ -32,6 +32,50 @@
        LICENSE (end of file)
        REVISION HISTORY
 
+CONVENTIONS
+===========
+   One grammar for every public name (tests/check_names.sh checks it in make test):
+     object first       async_<object>_<verb>: async_mpsc_send, async_pool_spawn,
+                        async_runtime_dump. The object is a type (async_mpsc) or a
+                        module (time, sock, udp, file, sys): async_time_sleep.
+                        Macros and constants: ASYNC_<NAME>. async__ and ASYNC__ names
+                        are private. (async_strerror keeps C's name.)
+     ops                take the task first and return ASYNC_PENDING until done; await
+                        them: ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, d))
+     waits are verbs    _wait, or _wait_<state> when the object has several:
+                        async_notify_wait, async_mpsc_wait_closed, async_io_wait_ready
+     predicates ask     is_/has_, never wait, read only: async_mpsc_is_closed,
+                        async_watch_has_changed, async_task_is_finished
+     one cancel query   async_task_is_cancelling(t): 1 while t is polled in cancel
+                        mode (in ASYNC_CLEANUP, or first thing in a poll function)
+     getters, setters   a getter is a noun (async_mpsc_len,
+                        async_semaphore_available_permits); a setter says set_
+                        (async_sock_set_nodelay), an action its verb (take_, mark_)
+     _until             takes an absolute time, a deadline on the runtime's clock
+                        (async_time_now(rt) + d): async_time_sleep_until,
+                        ASYNC_AWAIT_TIMEOUT_UNTIL, async_interval_init_until. The name
+                        without _until takes a duration: async_time_sleep,
+                        ASYNC_AWAIT_TIMEOUT. No other time word (no _at, no DEADLINE);
+                        async_bufreader_read_until reads to a delimiter (Tokio's name).
+     try_               only the non-blocking form of an op on the same object: it
+                        never waits, it fails at once instead (ASYNC_EAGAIN,
+                        ASYNC_EBUSY): async_mpsc_try_recv, async_mutex_try_lock,
+                        async_child_try_wait. Early return is ASYNC_AWAIT_OR_RETURN,
+                        stopping at the first error ASYNC_JOIN_FAIL_FAST
+     _init, _destroy    set up in storage you own, and release; a variant is
+                        _init_<how>: async_joinset_init_ordered,
+                        async_cancel_token_init_child; _alloc: storage from
+                        ASYNC_MALLOC (async_task_spawn_alloc)
+     Tokio's words      where Tokio has the concept: recv, try_recv, recv_many,
+                        reserve, borrow_and_update, join_next, abort_all, read_exact,
+                        write_all, forget_permits. Where one Rust method becomes two C
+                        functions, each name says what it does:
+                        async_semaphore_forget_held (SemaphorePermit::forget: permits
+                        you hold vanish), async_semaphore_forget_permits
+                        (Semaphore::forget_permits: free ones are removed)
+   Results are int: >= 0 success (a count or a value), < 0 an ASYNC_E* code (see
+   ERRORS); an op may also return ASYNC_PENDING (not yet).
+
 QUICK START
 ===========
    This program is examples/hello.c, byte for byte (make test checks it):
