@@ -116,6 +116,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	echo "tcc-atomics-threads-task-proc|.ci/need 'command -v tcc' tcc && for t in threads task proc; do tcc -I. tests/test_\$$t.c -o $(B)/chk/tcc-\$$t $(LIBS) && $(B)/chk/tcc-\$$t || exit 1; done"; \
 	echo "small-items-no-false-warnings-O2-O3|gcc -std=c99 $(WARN) -O3 -Warray-bounds=2 -I. tests/compile/o3_items.c -o $(B)/chk/o3-gcc $(LIBS) && $(B)/chk/o3-gcc && gcc -std=c99 $(WARN) -O2 -I. -c tests/compile/o3_items.c -o $(B)/chk/o2-gcc.o && clang -std=c99 $(WARN) -O3 -I. tests/compile/o3_items.c -o $(B)/chk/o3-clang $(LIBS) && $(B)/chk/o3-clang"; \
 	echo "backend-contract|tests/compile/backend_contract.sh async.h"; \
+	echo "names-follow-the-grammar|tests/check_names.sh"; \
 	echo "no-debug-builds|$(CC) -std=c99 $(WARN) -DASYNC_NO_DEBUG -I. -c tests/compile/compile_c.c -o $(B)/chk/nodebug.o"; \
 	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-runs|timeout 60 $(B)/examples/$$e > $(B)/chk/$$e.out 2>&1"; done; \
 	echo "examples-fail-setup-loudly|tests/examples_setup_fails.sh $(B)/chk/setup $(filter-out $(SERVERS),$(EXAMPLES))"; \
