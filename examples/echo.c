@@ -39,6 +39,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
