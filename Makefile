@@ -6,7 +6,9 @@
 #                    C++, plus compile checks and the fuzzers' seed corpora replayed,
 #                    and the suites again under the perturbation modes (tests/faults.h:
 #                    clock jumps, failing allocations and system calls, preemption);
-#                    last line "N passed, M failed"
+#                    the implementation compiled once per form, the suites run side
+#                    by side (JOBS=N), one line each; last line "N passed, M failed".
+#                    V=1 shows the compiler commands
 #   make examples    build every example into build/examples/
 #   make sanitize    every test under ASan+UBSan with gcc and clang, and the
 #                    threaded ones under TSan; failing allocations and system calls
@@ -48,7 +50,8 @@ B := build
 O := $(B)/obj
 WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 CFLAGS_TEST := -std=c99 $(WARN) -O2 -g -I.
-CFLAGS_GOTO := -std=gnu99 -DASYNC_USE_COMPUTED_GOTO -Wall -Wextra -Werror -Wshadow -O2 -g -I.
+CFLAGS_GOTO := -std=gnu99 -DASYNC_USE_COMPUTED_GOTO -Wall -Wextra -Werror -Wshadow -O2 -g \
+    -I.
 CXXFLAGS_TEST := -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wshadow -O2 -g -I.
 LIBS := -lpthread
 
@@ -59,7 +62,8 @@ TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(addprefix $(B)/examples/,$(EXAMPLES))
 # The examples that choose the epoll backend (an implementation setting).
-EPOLL_EXAMPLES := $(patsubst examples/%.c,%,$(shell grep -l '^\#define ASYNC_USE_EPOLL' examples/*.c))
+EPOLL_EXAMPLES := $(patsubst examples/%.c,%,\
+    $(shell grep -l '^\#define ASYNC_USE_EPOLL' examples/*.c))
 # The network servers take arguments (a port...): make test runs them through their
 # own integration tests (tests/test_srv_*.c) instead of running them bare.
 SERVERS := $(filter echo echo-client chat proxy httpd miniredis,$(EXAMPLES))
@@ -67,7 +71,8 @@ SRV_TESTS := $(patsubst tests/test_srv_%.c,%,$(wildcard tests/test_srv_*.c))
 SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(SRV_TESTS))
 # The servers' tests that include an example whole (its parser) and those that only
 # drive the built servers (they include tests/test.h alone).
-SRV_EX_TESTS := $(patsubst tests/test_srv_%.c,%,$(shell grep -l '^\#include "../examples/' tests/test_srv_*.c))
+SRV_EX_TESTS := $(patsubst tests/test_srv_%.c,%,\
+    $(shell grep -l '^\#include "../examples/' tests/test_srv_*.c))
 SRV_PLAIN_TESTS := $(filter-out $(SRV_EX_TESTS),$(SRV_TESTS))
 # The fuzzers with a seed corpus: their seeds are replayed by make test (see below).
 REPLAYS := $(patsubst tests/fuzz/corpus/%/,%,$(wildcard tests/fuzz/corpus/*/))
@@ -176,15 +181,18 @@ FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/te
     $(foreach t,threads task proc,preempt:$(B)/test/test_$(t))
 test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(REPLAY_BINS) $(B)/checks.txt
 	@.ci/need "command -v curl && command -v redis-cli" curl redis-tools
+	@.ci/need "command -v clang && command -v clang++" clang
 	@CHECKS=$(B)/checks.txt ./tests/run.sh $(FAULT_RUNS) $(TEST_BINS) $(SRV_TEST_BINS) \
 	    $(REPLAY_BINS)
 
 # The servers' tests run the built binaries. Those that include an example whole (its
 # parser, with the example's configuration) compile it, the implementation with it;
 # the others link against the C form's implementation.
-$(B)/test/test_srv_%: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) $(addprefix $(B)/examples/,$(SERVERS))
+$(B)/test/test_srv_%: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) \
+    $(addprefix $(B)/examples/,$(SERVERS)) $(O)/impl-ex.o $(O)/impl-ex-epoll.o
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS_TEST) -Itests $< -o $@ $(LIBS)
+	$(Q)$(CC) $(CFLAGS_TEST) -Itests -DASYNC_IMPLEMENTATION_INCLUDED $< $(call ex_impl,$<) -o $@ \
+	    $(LIBS)
 $(addprefix $(B)/test/test_srv_,$(SRV_PLAIN_TESTS)): $(B)/test/test_srv_%: tests/test_srv_%.c \
     $(HDR) $(O)/impl-c.o $(addprefix $(B)/examples/,$(SERVERS))
 	@mkdir -p $(@D)
@@ -194,10 +202,11 @@ $(addprefix $(B)/test/test_srv_,$(SRV_PLAIN_TESTS)): $(B)/test/test_srv_%: tests
 # compiler and tests/fuzz/replay.c's main: make test replays its seeds (no libFuzzer,
 # no clang), make sanitize replays them under ASan and UBSan. (A fuzzer includes an
 # example whole and uses part of it: unused functions are no error there.)
-$(B)/test/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard examples/*.c)
+$(B)/test/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard examples/*.c) \
+    $(O)/impl-ex.o $(O)/impl-ex-epoll.o
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS_TEST) -Wno-unused-function -DREPLAY_DIR='"tests/fuzz/corpus/$*"' $< \
-	    tests/fuzz/replay.c -o $@ $(LIBS)
+	$(Q)$(CC) $(CFLAGS_TEST) -Wno-unused-function -DREPLAY_DIR='"tests/fuzz/corpus/$*"' \
+	    -DASYNC_IMPLEMENTATION_INCLUDED $< tests/fuzz/replay.c $(call ex_impl,$<) -o $@ $(LIBS)
 
 # test_srv_net runs servers with an LD_PRELOAD shim that makes accept fail (ENOBUFS...).
 $(B)/test/accept_fail.so: tests/accept_fail.c
@@ -205,16 +214,26 @@ $(B)/test/accept_fail.so: tests/accept_fail.c
 	$(Q)$(CC) -std=c99 $(WARN) -O2 -shared -fPIC $< -o $@ -ldl
 $(B)/test/test_srv_net $(B)/san/test_srv_net: $(B)/test/accept_fail.so
 
-# test_srv_faults runs the servers built once more with async.h's fault injection
-# (tests/fault_server.c: the example whole, plus a count of the faults it prints at
-# exit), driven by ASYNC_FAULTS: build/examples/fault/NAME, build/san/examples/fault/NAME.
+# test_srv_faults runs the servers built once more with async.h's fault injection,
+# driven by ASYNC_FAULTS: build/examples/fault/NAME, build/san/examples/fault/NAME.
+# tests/fault_server.c is the implementation with a count of the faults it prints at
+# exit (SERVER: the implementation alone, tests/impl_examples.c, in the server's
+# backend), compiled once; each server links against it (-DASYNC_IMPLEMENTATION_INCLUDED,
+# as the examples above). Under the sanitizers, each server is built whole with it.
 FAULT_SERVERS := echo chat proxy httpd miniredis
 FAULT_SRV_BINS := $(addprefix $(B)/examples/fault/,$(FAULT_SERVERS))
 SAN_FAULT_SRV_BINS := $(addprefix $(B)/san/examples/fault/,$(FAULT_SERVERS))
-$(B)/examples/fault/%: examples/%.c tests/fault_server.c async.h
+FAULT_CFLAGS := -std=c99 $(WARN) -O2 -I. -DASYNC_FAULT_INJECTION
+fault_impl = $(O)/fault-impl$(if $(filter $(1),$(EPOLL_EXAMPLES)),-epoll).o
+$(O)/fault-impl.o $(O)/fault-impl-epoll.o: tests/fault_server.c tests/impl_examples.c async.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) -std=c99 $(WARN) -O2 -I. -DASYNC_FAULT_INJECTION -DSERVER='"examples/$*.c"' \
-	    tests/fault_server.c -o $@ $(LIBS)
+	$(Q)$(CC) $(FAULT_CFLAGS) $(if $(findstring epoll,$@),-DASYNC_USE_EPOLL) \
+	    -DSERVER='"tests/impl_examples.c"' -c $< -o $@
+.SECONDEXPANSION:
+$(B)/examples/fault/%: examples/%.c async.h $$(call fault_impl,$$*)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(FAULT_CFLAGS) -DASYNC_IMPLEMENTATION_INCLUDED $< $(call fault_impl,$*) -o $@ \
+	    $(LIBS)
 $(B)/san/examples/fault/%: examples/%.c tests/fault_server.c async.h
 	@mkdir -p $(@D)
 	$(Q)gcc -std=c99 $(WARN) $(SAN) -I. -DASYNC_FAULT_INJECTION -DSERVER='"examples/$*.c"' \
@@ -230,6 +249,10 @@ $(B)/san/test_srv_faults: $(SAN_FAULT_SRV_BINS)
 # compiles each one whole (the check examples-compile-whole), make sanitize the
 # servers and make port the others, built and run whole.
 EX_CFLAGS := -std=c99 $(WARN) -O2 -I.
+# The implementation object for a file that includes an example whole (a server's
+# test, a fuzzer's replay): the example's backend.
+ex_impl = $(O)/impl-ex$(if $(filter $(shell sed -n 's|^\#include "[./]*examples/\(.*\)\.c"|\1|p' \
+    $(1)),$(EPOLL_EXAMPLES)),-epoll).o
 $(O)/impl-ex.o: tests/impl_examples.c async.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(EX_CFLAGS) -c $< -o $@

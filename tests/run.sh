@@ -15,7 +15,9 @@ jobs=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/async-run.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 now() { date +%s.%N; }
-secs() { awk -v a="$(cat "$tmp/$1.t0")" -v b="$(cat "$tmp/$1.t1")" 'BEGIN { printf "%.1f", b - a }'; }
+secs() {                                # index: how long it ran
+    awk -v a="$(cat "$tmp/$1.t0")" -v b="$(cat "$tmp/$1.t1")" 'BEGIN { printf "%.1f", b - a }'
+}
 
 run_one() {                             # index, argument
     now >"$tmp/$1.t0"
@@ -66,7 +68,8 @@ report() {                              # index
     [ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
     pass=$((pass + p))
     fail=$((fail + f))
-    extra=$(sed -nE 's/^[a-z]+: ([0-9]+ perturbed runs).*; ([0-9]+) went another way.*/ (\1, \2 another way)/p
+    extra=$(sed -nE '
+        s/^[a-z]+: ([0-9]+ perturbed runs).*; ([0-9]+) went another way.*/ (\1, \2 another way)/p
         s/^preempt: seed [0-9]+, ([0-9]+ yields).*/ (\1)/p' "$tmp/$1.out" | tail -n 1)
     if [ "$f" -eq 0 ]; then
         printf '  ok    %-46s %4d passed %6s s%s\n' "$name" "$p" "$t" "$extra"
