@@ -142,10 +142,13 @@ $(B)/test/test_io-epoll-cxx: $(O)/test_io-cxx.o $(O)/impl-cxx-epoll.o
 	@mkdir -p $(@D)
 	$(Q)$(CXX) $^ -o $@ $(LIBS)
 
-# Build checks, one per line: "name|command". Each counts as one test.
+# Build checks, one per line: "name|command". Each counts as one test. run.sh starts
+# them in this order, before the suites: the longest first.
 $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o
 	@mkdir -p $(B)/chk
 	@{ \
+	echo "examples-fail-setup-loudly|tests/examples_setup_fails.sh $(B)/chk/setup $(filter-out $(SERVERS),$(EXAMPLES))"; \
+	echo "small-items-no-false-warnings-O2-O3|gcc -std=c99 $(WARN) -O3 -Warray-bounds=2 -I. tests/compile/o3_items.c -o $(B)/chk/o3-gcc $(LIBS) && $(B)/chk/o3-gcc && gcc -std=c99 $(WARN) -O2 -I. -c tests/compile/o3_items.c -o $(B)/chk/o2-gcc.o && clang -std=c99 $(WARN) -O3 -I. tests/compile/o3_items.c -o $(B)/chk/o3-clang $(LIBS) && $(B)/chk/o3-clang"; \
 	for cc in gcc clang; do for std in c99 c11; do \
 	  echo "$$cc-$$std|$$cc -std=$$std $(WARN) -Wconversion -Wsign-conversion -I. -c tests/compile/compile_c.c -o $(B)/chk/$$cc-$$std.o"; \
 	done; done; \
@@ -161,11 +164,9 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o
 	echo "no-sites-debug-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES -DTEST_SPLIT tests/test_debug.c $(O)/impl-nosites.o -o $(B)/chk/debug-nosites $(LIBS) && $(B)/chk/debug-nosites"; \
 	echo "impl-file-sees-what-user-files-see|gcc -std=gnu99 $(WARN) -I. tests/compile/impl_features.c -o $(B)/chk/feat-gnu $(LIBS) && $(B)/chk/feat-gnu && clang -std=gnu11 $(WARN) -I. tests/compile/impl_features.c -o $(B)/chk/feat-clang $(LIBS) && $(B)/chk/feat-clang"; \
 	echo "tcc-atomics-threads-task-proc|.ci/need 'command -v tcc' tcc && for t in threads task proc; do tcc -I. tests/test_\$$t.c -o $(B)/chk/tcc-\$$t $(LIBS) && $(B)/chk/tcc-\$$t || exit 1; done"; \
-	echo "small-items-no-false-warnings-O2-O3|gcc -std=c99 $(WARN) -O3 -Warray-bounds=2 -I. tests/compile/o3_items.c -o $(B)/chk/o3-gcc $(LIBS) && $(B)/chk/o3-gcc && gcc -std=c99 $(WARN) -O2 -I. -c tests/compile/o3_items.c -o $(B)/chk/o2-gcc.o && clang -std=c99 $(WARN) -O3 -I. tests/compile/o3_items.c -o $(B)/chk/o3-clang $(LIBS) && $(B)/chk/o3-clang"; \
 	echo "no-debug-builds|$(CC) -std=c99 $(WARN) -DASYNC_NO_DEBUG -I. -c tests/compile/compile_c.c -o $(B)/chk/nodebug.o"; \
 	echo "examples-compile-whole|for e in $(EXAMPLES); do $(CC) -std=c99 $(WARN) -I. -fsyntax-only examples/\$$e.c || exit 1; done"; \
 	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-runs|timeout 60 $(B)/examples/$$e > $(B)/chk/$$e.out 2>&1"; done; \
-	echo "examples-fail-setup-loudly|tests/examples_setup_fails.sh $(B)/chk/setup $(filter-out $(SERVERS),$(EXAMPLES))"; \
 	for e in $(SERVERS); do echo "example-$$e-usage|$(B)/examples/$$e > /dev/null 2> $(B)/chk/$$e.err; [ \$$? -eq 2 ] && grep -qi usage $(B)/chk/$$e.err"; done; \
 	echo "abi-same-config-links|$(CC) -I. tests/compile/abi_impl.c tests/compile/abi_user.c -o $(B)/chk/abi && $(B)/chk/abi"; \
 	echo "abi-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl.o && $(CC) -I. -DASYNC_WHEEL_BITS=4 -c tests/compile/abi_user.c -o $(B)/chk/abi-user4.o && ! $(CC) $(B)/chk/abi-impl.o $(B)/chk/abi-user4.o -o $(B)/chk/abi-bad"; \

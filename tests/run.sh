@@ -3,7 +3,7 @@
 # of cores), and sum their "N passed, M failed" lines. An argument MODE:BINARY (clock,
 # alloc, sys, preempt) runs it under that perturbation mode (tests/faults.h). With
 # CHECKS=FILE, each line "NAME|COMMAND" of FILE is a build check, run in the same pool
-# of jobs: its exit status counts as one test.
+# of jobs (before the binaries): its exit status counts as one test.
 #
 # Prints one line per binary as it ends (ok or FAIL, its counts, its seconds), followed
 # by its whole output when it failed; one line for all the checks (each failed check
@@ -102,15 +102,15 @@ start() {                               # argument [name]: starts when a slot is
 }
 
 t0=$(now)
-for arg in "$@"; do start "$arg"; done
 nchecks=0
-if [ -n "$CHECKS" ] && [ -f "$CHECKS" ]; then
+if [ -n "$CHECKS" ] && [ -f "$CHECKS" ]; then     # first: the longest of them lead it
     while IFS='|' read -r name cmd; do
         [ -z "$name" ] && continue
         nchecks=$((nchecks + 1))
         start "check:$cmd" "$name"
     done <"$CHECKS"
 fi
+for arg in "$@"; do start "$arg"; done
 while [ "$ended" -lt "$started" ]; do sleep 0.05; reap; done
 wait
 if [ "$nchecks" -gt 0 ]; then
