@@ -6,7 +6,9 @@
 #                    C++, plus compile checks and the fuzzers' seed corpora replayed,
 #                    and the suites again under the perturbation modes (tests/faults.h:
 #                    clock jumps, failing allocations and system calls, preemption);
-#                    last line "N passed, M failed"
+#                    the implementation compiled once per form, the suites run side
+#                    by side (JOBS=N), one line each; last line "N passed, M failed".
+#                    V=1 shows the compiler commands
 #   make examples    build every example into build/examples/
 #   make sanitize    every test under ASan+UBSan with gcc and clang, and the
 #                    threaded ones under TSan; failing allocations and system calls
@@ -34,10 +36,18 @@
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 endif
+# Quiet by default: the commands are not echoed (their errors are); V=1 shows them.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+MAKEFLAGS += --no-print-directory
+endif
 
 CC ?= cc
 CXX ?= c++
 B := build
+O := $(B)/obj
 WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 # The flags that catch a local used across an await, per compiler (async.h PITFALLS,
 # checked by tests/compile/trap_flags.sh); C++ refuses such code by itself.
@@ -56,11 +66,19 @@ TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $
     $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(addprefix $(B)/examples/,$(EXAMPLES))
+# The examples that choose the epoll backend (an implementation setting).
+EPOLL_EXAMPLES := $(patsubst examples/%.c,%,\
+    $(shell grep -l '^\#define ASYNC_USE_EPOLL' examples/*.c))
 # The network servers take arguments (a port...): make test runs them through their
 # own integration tests (tests/test_srv_*.c) instead of running them bare.
 SERVERS := $(filter echo echo-client chat proxy httpd miniredis,$(EXAMPLES))
 SRV_TESTS := $(patsubst tests/test_srv_%.c,%,$(wildcard tests/test_srv_*.c))
 SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(SRV_TESTS))
+# The servers' tests that include an example whole (its parser) and those that only
+# drive the built servers (they include tests/test.h alone).
+SRV_EX_TESTS := $(patsubst tests/test_srv_%.c,%,\
+    $(shell grep -l '^\#include "../examples/' tests/test_srv_*.c))
+SRV_PLAIN_TESTS := $(filter-out $(SRV_EX_TESTS),$(SRV_TESTS))
 # The fuzzers with a seed corpus: their seeds are replayed by make test (see below).
 REPLAYS := $(patsubst tests/fuzz/corpus/%/,%,$(wildcard tests/fuzz/corpus/*/))
 REPLAY_BINS := $(addprefix $(B)/test/replay_,$(REPLAYS))
@@ -68,34 +86,74 @@ HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/syn
        tests/notify_model.h tests/token_model.h tests/watch_model.h tests/joinset_model.h \
        tests/select_model.h tests/stream_model.h tests/fuzz/model_fuzz.h \
        tests/fuzz/resp_check.h tests/fuzz/redis_check.h tests/flood.h tests/faults.h
+IMPL_HDR := async.h tests/test.h tests/impl_suites.c
 
 .PHONY: all test demo examples sanitize soak coverage bench bench-icount bench-servers fuzz \
     port clean
 all: $(TEST_BINS) $(EXAMPLE_BINS)
 
 # ---- tests ---------------------------------------------------------------------
-# The C99 form is built with the perturbation hooks (tests/faults.h: inert unless
-# ASYNC_TEST_FAULTS is set); the computed-goto and C++ forms are built without them.
-$(B)/test/test_%: tests/test_%.c $(HDR)
+# The implementation is compiled once per form (tests/impl_suites.c: async.h with the
+# tests' hooks from tests/test.h) and each suite, compiled with -DTEST_SPLIT in the
+# same form, links against it. The C99 form is built with the perturbation hooks
+# (tests/faults.h: inert unless ASYNC_TEST_FAULTS is set); the computed-goto and C++
+# forms are built without them. The epoll backend is an implementation setting: the
+# I/O suite's object links once against each backend.
+$(O)/impl-c.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) -DTEST_FAULTS $< -o $@ $(LIBS)
-$(B)/test/test_%-goto: tests/test_%.c $(HDR)
+	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_FAULTS -c tests/impl_suites.c -o $@
+$(O)/impl-c-epoll.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_GOTO) $< -o $@ $(LIBS)
-$(B)/test/test_%-cxx: tests/test_%.c $(HDR)
+	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_FAULTS -DASYNC_USE_EPOLL -c tests/impl_suites.c -o $@
+$(O)/impl-goto.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS_TEST) $< -o $@ $(LIBS)
-$(B)/test/test_io-epoll: tests/test_io.c $(HDR)
+	$(Q)$(CC) $(CFLAGS_GOTO) -c tests/impl_suites.c -o $@
+$(O)/impl-cxx.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) -DTEST_FAULTS -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
-$(B)/test/test_io-epoll-cxx: tests/test_io.c $(HDR)
+	$(Q)$(CXX) $(CXXFLAGS_TEST) -c tests/impl_suites.c -o $@
+$(O)/impl-cxx-epoll.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS_TEST) -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
+	$(Q)$(CXX) $(CXXFLAGS_TEST) -DASYNC_USE_EPOLL -c tests/impl_suites.c -o $@
+# ASYNC_NO_SITES is a setting of every file: the build checks link two suites so.
+$(O)/impl-nosites.o: $(IMPL_HDR)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES -c tests/impl_suites.c -o $@
 
-# Build checks, one per line: "name|command". Each counts as one test.
-$(B)/checks.txt: Makefile $(wildcard examples/*.c)
+$(B)/test/test_%: tests/test_%.c $(HDR) $(O)/impl-c.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_FAULTS -DTEST_SPLIT $< $(O)/impl-c.o -o $@ $(LIBS)
+$(B)/test/test_%-goto: tests/test_%.c $(HDR) $(O)/impl-goto.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_GOTO) -DTEST_SPLIT $< $(O)/impl-goto.o -o $@ $(LIBS)
+$(B)/test/test_%-cxx: tests/test_%.c $(HDR) $(O)/impl-cxx.o
+	@mkdir -p $(@D)
+	$(Q)$(CXX) $(CXXFLAGS_TEST) -DTEST_SPLIT $< -x none $(O)/impl-cxx.o -o $@ $(LIBS)
+$(O)/test_io-c.o: tests/test_io.c $(HDR)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_FAULTS -DTEST_SPLIT -c $< -o $@
+$(O)/test_io-cxx.o: tests/test_io.c $(HDR)
+	@mkdir -p $(@D)
+	$(Q)$(CXX) $(CXXFLAGS_TEST) -DTEST_SPLIT -c $< -o $@
+$(B)/test/test_io: $(O)/test_io-c.o $(O)/impl-c.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $^ -o $@ $(LIBS)
+$(B)/test/test_io-epoll: $(O)/test_io-c.o $(O)/impl-c-epoll.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $^ -o $@ $(LIBS)
+$(B)/test/test_io-cxx: $(O)/test_io-cxx.o $(O)/impl-cxx.o
+	@mkdir -p $(@D)
+	$(Q)$(CXX) $^ -o $@ $(LIBS)
+$(B)/test/test_io-epoll-cxx: $(O)/test_io-cxx.o $(O)/impl-cxx-epoll.o
+	@mkdir -p $(@D)
+	$(Q)$(CXX) $^ -o $@ $(LIBS)
+
+# Build checks, one per line: "name|command". Each counts as one test. run.sh starts
+# them in this order, before the suites: the longest first.
+$(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o
 	@mkdir -p $(B)/chk
 	@{ \
+	echo "examples-fail-setup-loudly|tests/examples_setup_fails.sh $(B)/chk/setup $(filter-out $(SERVERS),$(EXAMPLES))"; \
+	echo "small-items-no-false-warnings-O2-O3|gcc -std=c99 $(WARN) -O3 -Warray-bounds=2 -I. tests/compile/o3_items.c -o $(B)/chk/o3-gcc $(LIBS) && $(B)/chk/o3-gcc && gcc -std=c99 $(WARN) -O2 -I. -c tests/compile/o3_items.c -o $(B)/chk/o2-gcc.o && clang -std=c99 $(WARN) -O3 -I. tests/compile/o3_items.c -o $(B)/chk/o3-clang $(LIBS) && $(B)/chk/o3-clang"; \
 	for cc in gcc clang; do for std in c99 c11; do \
 	  echo "$$cc-$$std|$$cc -std=$$std $(WARN) -Wconversion -Wsign-conversion -I. -c tests/compile/compile_c.c -o $(B)/chk/$$cc-$$std.o"; \
 	done; done; \
@@ -110,16 +168,15 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c)
 	echo "clang-conditional-uninitialized-clean|for f in tests/test_*.c examples/*.c; do clang -std=c99 $(WARN) $(WARN_CLANG) -I. -Itests -fsyntax-only \$$f || exit 1; done"; \
 	echo "missing-begin-or-end-names-it|tests/compile/missing_macro.sh $(B)/chk/missing"; \
 	echo "default-assert-aborts-with-message|tests/compile/lost_resume.sh $(B)/chk/lost $(CC)"; \
-	echo "no-sites-coro-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES tests/test_coro.c -o $(B)/chk/coro-nosites $(LIBS) && $(B)/chk/coro-nosites"; \
-	echo "no-sites-debug-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES tests/test_debug.c -o $(B)/chk/debug-nosites $(LIBS) && $(B)/chk/debug-nosites"; \
+	echo "no-sites-coro-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES -DTEST_SPLIT tests/test_coro.c $(O)/impl-nosites.o -o $(B)/chk/coro-nosites $(LIBS) && $(B)/chk/coro-nosites"; \
+	echo "no-sites-debug-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES -DTEST_SPLIT tests/test_debug.c $(O)/impl-nosites.o -o $(B)/chk/debug-nosites $(LIBS) && $(B)/chk/debug-nosites"; \
 	echo "impl-file-sees-what-user-files-see|gcc -std=gnu99 $(WARN) -I. tests/compile/impl_features.c -o $(B)/chk/feat-gnu $(LIBS) && $(B)/chk/feat-gnu && clang -std=gnu11 $(WARN) -I. tests/compile/impl_features.c -o $(B)/chk/feat-clang $(LIBS) && $(B)/chk/feat-clang"; \
 	echo "tcc-atomics-threads-task-proc|.ci/need 'command -v tcc' tcc && for t in threads task proc; do tcc -I. tests/test_\$$t.c -o $(B)/chk/tcc-\$$t $(LIBS) && $(B)/chk/tcc-\$$t || exit 1; done"; \
-	echo "small-items-no-false-warnings-O2-O3|gcc -std=c99 $(WARN) -O3 -Warray-bounds=2 -I. tests/compile/o3_items.c -o $(B)/chk/o3-gcc $(LIBS) && $(B)/chk/o3-gcc && gcc -std=c99 $(WARN) -O2 -I. -c tests/compile/o3_items.c -o $(B)/chk/o2-gcc.o && clang -std=c99 $(WARN) -O3 -I. tests/compile/o3_items.c -o $(B)/chk/o3-clang $(LIBS) && $(B)/chk/o3-clang"; \
 	echo "backend-contract|tests/compile/backend_contract.sh async.h"; \
 	echo "names-follow-the-grammar|tests/check_names.sh"; \
 	echo "no-debug-builds|$(CC) -std=c99 $(WARN) -DASYNC_NO_DEBUG -I. -c tests/compile/compile_c.c -o $(B)/chk/nodebug.o"; \
+	echo "examples-compile-whole|for e in $(EXAMPLES); do $(CC) -std=c99 $(WARN) -I. -fsyntax-only examples/\$$e.c || exit 1; done"; \
 	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-runs|timeout 60 $(B)/examples/$$e > $(B)/chk/$$e.out 2>&1"; done; \
-	echo "examples-fail-setup-loudly|tests/examples_setup_fails.sh $(B)/chk/setup $(filter-out $(SERVERS),$(EXAMPLES))"; \
 	for e in $(SERVERS); do echo "example-$$e-usage|$(B)/examples/$$e > /dev/null 2> $(B)/chk/$$e.err; [ \$$? -eq 2 ] && grep -qi usage $(B)/chk/$$e.err"; done; \
 	echo "manual-code-blocks-compile-and-run|CC=$(CC) tests/manual.sh $(B)/manual async.h README.md"; \
 	echo "manual-quick-start-is-hello-c|tests/manual.sh --quick-start | cmp - examples/hello.c"; \
@@ -138,50 +195,88 @@ FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/te
     $(foreach t,threads task proc,preempt:$(B)/test/test_$(t))
 test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(REPLAY_BINS) $(B)/checks.txt
 	@.ci/need "command -v curl && command -v redis-cli" curl redis-tools
+	@.ci/need "command -v clang && command -v clang++" clang
 	@CHECKS=$(B)/checks.txt ./tests/run.sh $(FAULT_RUNS) $(TEST_BINS) $(SRV_TEST_BINS) \
 	    $(REPLAY_BINS)
 
-# The servers' tests include the example (its parser) and run the built binaries.
-$(B)/test/test_srv_%: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) $(addprefix $(B)/examples/,$(SERVERS))
+# The servers' tests run the built binaries. Those that include an example whole (its
+# parser, with the example's configuration) compile it, the implementation with it;
+# the others link against the C form's implementation.
+$(B)/test/test_srv_%: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) \
+    $(addprefix $(B)/examples/,$(SERVERS)) $(O)/impl-ex.o $(O)/impl-ex-epoll.o
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) -Itests $< -o $@ $(LIBS)
+	$(Q)$(CC) $(CFLAGS_TEST) -Itests -DASYNC_IMPLEMENTATION_INCLUDED $< $(call ex_impl,$<) -o $@ \
+	    $(LIBS)
+$(addprefix $(B)/test/test_srv_,$(SRV_PLAIN_TESTS)): $(B)/test/test_srv_%: tests/test_srv_%.c \
+    $(HDR) $(O)/impl-c.o $(addprefix $(B)/examples/,$(SERVERS))
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_SPLIT -Itests $< $(O)/impl-c.o -o $@ $(LIBS)
 
 # Each fuzzer with a seed corpus (tests/fuzz/corpus/NAME/) is also built with a plain
 # compiler and tests/fuzz/replay.c's main: make test replays its seeds (no libFuzzer,
 # no clang), make sanitize replays them under ASan and UBSan. (A fuzzer includes an
 # example whole and uses part of it: unused functions are no error there.)
-$(B)/test/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard examples/*.c)
+$(B)/test/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard examples/*.c) \
+    $(O)/impl-ex.o $(O)/impl-ex-epoll.o
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) -Wno-unused-function -DREPLAY_DIR='"tests/fuzz/corpus/$*"' $< \
-	    tests/fuzz/replay.c -o $@ $(LIBS)
+	$(Q)$(CC) $(CFLAGS_TEST) -Wno-unused-function -DREPLAY_DIR='"tests/fuzz/corpus/$*"' \
+	    -DASYNC_IMPLEMENTATION_INCLUDED $< tests/fuzz/replay.c $(call ex_impl,$<) -o $@ $(LIBS)
 
 # test_srv_net runs servers with an LD_PRELOAD shim that makes accept fail (ENOBUFS...).
 $(B)/test/accept_fail.so: tests/accept_fail.c
 	@mkdir -p $(@D)
-	$(CC) -std=c99 $(WARN) -O2 -shared -fPIC $< -o $@ -ldl
+	$(Q)$(CC) -std=c99 $(WARN) -O2 -shared -fPIC $< -o $@ -ldl
 $(B)/test/test_srv_net $(B)/san/test_srv_net: $(B)/test/accept_fail.so
 
-# test_srv_faults runs the servers built once more with async.h's fault injection
-# (tests/fault_server.c: the example whole, plus a count of the faults it prints at
-# exit), driven by ASYNC_FAULTS: build/examples/fault/NAME, build/san/examples/fault/NAME.
+# test_srv_faults runs the servers built once more with async.h's fault injection,
+# driven by ASYNC_FAULTS: build/examples/fault/NAME, build/san/examples/fault/NAME.
+# tests/fault_server.c is the implementation with a count of the faults it prints at
+# exit (SERVER: the implementation alone, tests/impl_examples.c, in the server's
+# backend), compiled once; each server links against it (-DASYNC_IMPLEMENTATION_INCLUDED,
+# as the examples above). Under the sanitizers, each server is built whole with it.
 FAULT_SERVERS := echo chat proxy httpd miniredis
 FAULT_SRV_BINS := $(addprefix $(B)/examples/fault/,$(FAULT_SERVERS))
 SAN_FAULT_SRV_BINS := $(addprefix $(B)/san/examples/fault/,$(FAULT_SERVERS))
-$(B)/examples/fault/%: examples/%.c tests/fault_server.c async.h
+FAULT_CFLAGS := -std=c99 $(WARN) -O2 -I. -DASYNC_FAULT_INJECTION
+fault_impl = $(O)/fault-impl$(if $(filter $(1),$(EPOLL_EXAMPLES)),-epoll).o
+$(O)/fault-impl.o $(O)/fault-impl-epoll.o: tests/fault_server.c tests/impl_examples.c async.h
 	@mkdir -p $(@D)
-	$(CC) -std=c99 $(WARN) -O2 -I. -DASYNC_FAULT_INJECTION -DSERVER='"examples/$*.c"' \
-	    tests/fault_server.c -o $@ $(LIBS)
+	$(Q)$(CC) $(FAULT_CFLAGS) $(if $(findstring epoll,$@),-DASYNC_USE_EPOLL) \
+	    -DSERVER='"tests/impl_examples.c"' -c $< -o $@
+.SECONDEXPANSION:
+$(B)/examples/fault/%: examples/%.c async.h $$(call fault_impl,$$*)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(FAULT_CFLAGS) -DASYNC_IMPLEMENTATION_INCLUDED $< $(call fault_impl,$*) -o $@ \
+	    $(LIBS)
 $(B)/san/examples/fault/%: examples/%.c tests/fault_server.c async.h
 	@mkdir -p $(@D)
-	gcc -std=c99 $(WARN) $(SAN) -I. -DASYNC_FAULT_INJECTION -DSERVER='"examples/$*.c"' \
+	$(Q)gcc -std=c99 $(WARN) $(SAN) -I. -DASYNC_FAULT_INJECTION -DSERVER='"examples/$*.c"' \
 	    tests/fault_server.c -o $@ $(LIBS)
 $(B)/test/test_srv_faults: $(FAULT_SRV_BINS)
 $(B)/san/test_srv_faults: $(SAN_FAULT_SRV_BINS)
 
 # ---- examples ------------------------------------------------------------------
-$(B)/examples/%: examples/%.c async.h
+# Each example is one file that includes the implementation (ASYNC_IMPLEMENTATION).
+# Built here, the copy it includes is skipped (-DASYNC_IMPLEMENTATION_INCLUDED: async.h's
+# guard) and it links against the implementation compiled once with the same flags
+# (tests/impl_examples.c; the epoll backend for the examples that choose it). make test also
+# compiles each one whole (the check examples-compile-whole), make sanitize the
+# servers and make port the others, built and run whole.
+EX_CFLAGS := -std=c99 $(WARN) $(WARN_CC) -O2 -I.
+# The implementation object for a file that includes an example whole (a server's
+# test, a fuzzer's replay): the example's backend.
+ex_impl = $(O)/impl-ex$(if $(filter $(shell sed -n 's|^\#include "[./]*examples/\(.*\)\.c"|\1|p' \
+    $(1)),$(EPOLL_EXAMPLES)),-epoll).o
+$(O)/impl-ex.o: tests/impl_examples.c async.h
 	@mkdir -p $(@D)
-	$(CC) -std=c99 $(WARN) $(WARN_CC) -O2 -I. $< -o $@ $(LIBS)
+	$(Q)$(CC) $(EX_CFLAGS) -c $< -o $@
+$(O)/impl-ex-epoll.o: tests/impl_examples.c async.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(EX_CFLAGS) -DASYNC_USE_EPOLL -c $< -o $@
+$(B)/examples/%: examples/%.c async.h $(O)/impl-ex.o $(O)/impl-ex-epoll.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(EX_CFLAGS) -DASYNC_IMPLEMENTATION_INCLUDED $< \
+	    $(O)/impl-ex$(if $(filter $*,$(EPOLL_EXAMPLES)),-epoll).o -o $@ $(LIBS)
 examples: $(EXAMPLE_BINS)
 demo: $(B)/examples/demo
 	./$(B)/examples/demo
@@ -193,18 +288,42 @@ SAN_BINS := $(foreach t,$(TESTS),$(B)/san/test_$(t)-gcc $(B)/san/test_$(t)-clang
 # ThreadSanitizer over the suites where other threads are involved.
 TSAN_TESTS := threads task proc
 TSAN_BINS := $(foreach t,$(TSAN_TESTS),$(B)/san/test_$(t)-tsan)
-$(B)/san/test_%-tsan: tests/test_%.c $(HDR) | $(B)/san/.clang-rt
+# As in make test, the implementation once per sanitizer form (gcc with the
+# perturbation hooks, and with epoll; clang; clang with TSan and the hooks), and each
+# suite compiled with -DTEST_SPLIT in the same form and linked against it.
+SAN_GCC := gcc -std=c99 $(WARN) $(SAN) -I.
+SAN_CLANG := clang -std=c11 $(WARN) $(SAN) -I.
+TSAN_CLANG := clang -std=c11 $(WARN) -fsanitize=thread -g -O1 -I.
+$(O)/san-gcc.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
-	clang -std=c11 $(WARN) -fsanitize=thread -g -O1 -DTEST_FAULTS -I. $< -o $@ $(LIBS)
-$(B)/san/test_io-epoll-gcc: tests/test_io.c $(HDR)
+	$(Q)$(SAN_GCC) -DTEST_FAULTS -c tests/impl_suites.c -o $@
+$(O)/san-gcc-epoll.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
-	gcc -std=c99 $(WARN) $(SAN) -DTEST_FAULTS -DASYNC_USE_EPOLL -I. $< -o $@ $(LIBS)
-$(B)/san/test_%-gcc: tests/test_%.c $(HDR)
+	$(Q)$(SAN_GCC) -DTEST_FAULTS -DASYNC_USE_EPOLL -c tests/impl_suites.c -o $@
+$(O)/san-clang.o: $(IMPL_HDR) | $(B)/san/.clang-rt
 	@mkdir -p $(@D)
-	gcc -std=c99 $(WARN) $(SAN) -DTEST_FAULTS -I. $< -o $@ $(LIBS)
-$(B)/san/test_%-clang: tests/test_%.c $(HDR) | $(B)/san/.clang-rt
+	$(Q)$(SAN_CLANG) -c tests/impl_suites.c -o $@
+$(O)/tsan.o: $(IMPL_HDR) | $(B)/san/.clang-rt
 	@mkdir -p $(@D)
-	clang -std=c11 $(WARN) $(SAN) -I. $< -o $@ $(LIBS)
+	$(Q)$(TSAN_CLANG) -DTEST_FAULTS -c tests/impl_suites.c -o $@
+$(B)/san/test_%-tsan: tests/test_%.c $(HDR) $(O)/tsan.o | $(B)/san/.clang-rt
+	@mkdir -p $(@D)
+	$(Q)$(TSAN_CLANG) -DTEST_FAULTS -DTEST_SPLIT $< $(O)/tsan.o -o $@ $(LIBS)
+$(O)/san_io-gcc.o: tests/test_io.c $(HDR)
+	@mkdir -p $(@D)
+	$(Q)$(SAN_GCC) -DTEST_FAULTS -DTEST_SPLIT -c $< -o $@
+$(B)/san/test_io-gcc: $(O)/san_io-gcc.o $(O)/san-gcc.o
+	@mkdir -p $(@D)
+	$(Q)gcc $(SAN) $^ -o $@ $(LIBS)
+$(B)/san/test_io-epoll-gcc: $(O)/san_io-gcc.o $(O)/san-gcc-epoll.o
+	@mkdir -p $(@D)
+	$(Q)gcc $(SAN) $^ -o $@ $(LIBS)
+$(B)/san/test_%-gcc: tests/test_%.c $(HDR) $(O)/san-gcc.o
+	@mkdir -p $(@D)
+	$(Q)$(SAN_GCC) -DTEST_FAULTS -DTEST_SPLIT $< $(O)/san-gcc.o -o $@ $(LIBS)
+$(B)/san/test_%-clang: tests/test_%.c $(HDR) $(O)/san-clang.o | $(B)/san/.clang-rt
+	@mkdir -p $(@D)
+	$(Q)$(SAN_CLANG) -DTEST_SPLIT $< $(O)/san-clang.o -o $@ $(LIBS)
 $(B)/san/.clang-rt:
 	@mkdir -p $(@D)
 	@.ci/need "echo 'int main(void){return 0;}' | clang -x c -fsanitize=address - -o $(B)/san/probe" clang libclang-rt-14-dev
@@ -213,17 +332,23 @@ $(B)/san/.clang-rt:
 SAN_SRV_BINS := $(addprefix $(B)/san/examples/,$(SERVERS))
 SAN_SRV_TEST_BINS := $(addprefix $(B)/san/test_srv_,$(SRV_TESTS))
 .SECONDARY: $(SAN_SRV_BINS) $(addprefix $(B)/examples/,$(SERVERS))
+# (The servers are built whole here: each example as its one file.)
 $(B)/san/examples/%: examples/%.c async.h
 	@mkdir -p $(@D)
-	gcc -std=c99 $(WARN) $(SAN) -I. $< -o $@ $(LIBS)
+	$(Q)$(SAN_GCC) $< -o $@ $(LIBS)
 $(B)/san/test_srv_%: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) $(SAN_SRV_BINS)
 	@mkdir -p $(@D)
-	gcc -std=c99 $(WARN) $(SAN) -DSRV_DIR='"$(B)/san/examples/"' -I. -Itests $< -o $@ $(LIBS)
+	$(Q)$(SAN_GCC) -DSRV_DIR='"$(B)/san/examples/"' -Itests $< -o $@ $(LIBS)
+$(addprefix $(B)/san/test_srv_,$(SRV_PLAIN_TESTS)): $(B)/san/test_srv_%: tests/test_srv_%.c \
+    $(HDR) $(O)/san-gcc.o $(SAN_SRV_BINS)
+	@mkdir -p $(@D)
+	$(Q)$(SAN_GCC) -DSRV_DIR='"$(B)/san/examples/"' -DTEST_SPLIT -Itests $< $(O)/san-gcc.o \
+	    -o $@ $(LIBS)
 SAN_REPLAY_BINS := $(addprefix $(B)/san/replay_,$(REPLAYS))
 $(B)/san/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard examples/*.c)
 	@mkdir -p $(@D)
-	gcc -std=c99 $(WARN) -Wno-unused-function $(SAN) -DREPLAY_DIR='"tests/fuzz/corpus/$*"' \
-	    -I. $< tests/fuzz/replay.c -o $@ $(LIBS)
+	$(Q)$(SAN_GCC) -Wno-unused-function -DREPLAY_DIR='"tests/fuzz/corpus/$*"' \
+	    $< tests/fuzz/replay.c -o $@ $(LIBS)
 # The perturbation modes again under the sanitizers: failing allocations and system
 # calls under ASan+UBSan (what an error path reads or leaks), and the threaded suites
 # under TSan with a preemption at every step where threads meet.

@@ -67,6 +67,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -36,6 +36,7 @@
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

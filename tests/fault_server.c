@@ -1,7 +1,10 @@
 /* fault_server.c - an example server built with async.h's fault injection, for
-   tests/test_srv_faults.c. make builds it once per server with -DASYNC_FAULT_INJECTION
-   and SERVER naming the example (-DSERVER='"examples/echo.c"'): the server is the
-   example itself, whole, plus the count below.
+   tests/test_srv_faults.c. make sanitize builds it once per server with
+   -DASYNC_FAULT_INJECTION and SERVER naming the example (-DSERVER='"examples/echo.c"'):
+   the server is the example itself, whole, plus the count below. make test builds it
+   once, SERVER naming tests/impl_examples.c (the implementation alone, in the servers'
+   backend), and links each server against it (the server compiled with
+   -DASYNC_IMPLEMENTATION_INCLUDED: without the copy of the implementation it includes).
 
    ASYNC_FAULTS="sys=N,alloc=M,seed=S" in the environment perturbs the server as
    async.h's fault layer says (one system call of the reactor and I/O layer in N fails

@@ -2,7 +2,13 @@
    A test file defines its tests with TEST(name), lists them in main with RUN(name),
    and ends with DONE(). `./test_x name...` runs only the named tests.
    This header defines ASYNC_IMPLEMENTATION, a counting allocator that can fail
-   the Nth allocation, and an ASYNC_ASSERT that records instead of aborting. */
+   the Nth allocation, and an ASYNC_ASSERT that records instead of aborting.
+
+   Built alone, a test file is the whole program (the implementation included). make
+   test builds the implementation once per form instead (tests/impl_suites.c, with the
+   hooks below) and each test file with -DTEST_SPLIT against it: the test file then
+   declares what the implementation's object defines (the allocator, the counters, the
+   assert hook) and sees no implementation. */
 #ifndef TEST_H
 #define TEST_H
 /* A test of an example's code (a server's parser) includes the example first: then
@@ -11,7 +17,12 @@
 #ifndef ASYNC_H_INCLUDED
 #define TEST_HOOKS 1
 #define _POSIX_C_SOURCE 200809L       /* we include libc headers before async.h */
+#ifdef TEST_SPLIT                     /* the implementation is linked, not in here */
+#define TEST_SPLIT_ 1
+#endif
+#if !defined(TEST_SPLIT_) || defined(TEST_IMPL)
 #define ASYNC_IMPLEMENTATION
+#endif
 #ifdef TEST_FAULTS                    /* the perturbation modes: see test_fault_run */
 #define ASYNC_FAULT_INJECTION
 #endif
@@ -20,29 +31,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What the implementation's hooks and the tests share: one program's statics, or,
+   split, defined by tests/impl_suites.c's object and declared in each test file. */
+#if !defined(TEST_SPLIT_)
+#define TEST_SHARED static
+#elif defined(TEST_IMPL)
+#define TEST_SHARED
+#else
+#define TEST_SHARED extern
+#endif
 /* test_fail_at: the number of the allocation call that fails (0 = none) */
-static long test_allocs, test_frees, test_fail_at;
-static int test_asserts;                /* ASYNC_ASSERT failures seen */
+TEST_SHARED long test_allocs, test_frees, test_fail_at;
+TEST_SHARED int test_asserts;           /* ASYNC_ASSERT failures seen */
 #ifdef TEST_HOOKS
-static long test_alloc_calls;
-static char test_assert_msg[256];
-static void *test_malloc(size_t n) {
+TEST_SHARED long test_alloc_calls;
+TEST_SHARED char test_assert_msg[256];
+TEST_SHARED void *test_malloc(size_t n);
+TEST_SHARED void test_free(void *p);
+TEST_SHARED void test_assert_hook(const char *msg);
+#if !defined(TEST_SPLIT_) || defined(TEST_IMPL)
+TEST_SHARED void *test_malloc(size_t n) {
     if (++test_alloc_calls == test_fail_at) return NULL;
     test_allocs++;
     return malloc(n);
 }
-static void test_free(void *p) { if (p) test_frees++; free(p); }
-#define ASYNC_MALLOC(n) test_malloc(n)
-#define ASYNC_FREE(p) test_free(p)
-
-static void test_assert_hook(const char *msg) {
+TEST_SHARED void test_free(void *p) { if (p) test_frees++; free(p); }
+TEST_SHARED void test_assert_hook(const char *msg) {
     test_asserts++;
     snprintf(test_assert_msg, sizeof test_assert_msg, "%s", msg);
 }
+#endif
+#define ASYNC_MALLOC(n) test_malloc(n)
+#define ASYNC_FREE(p) test_free(p)
 #define ASYNC_ASSERT(cond, msg) ((cond) ? (void)0 : test_assert_hook(msg))
 #endif
 
 #include "async.h"
+
+/* Constants of the implementation that tests read. A split test file does not see the
+   implementation: it gets these copies, which tests/impl_suites.c checks are equal. */
+#define TEST_IMPL_RT_PAUSED 1           /* ASYNC__RT_PAUSED: rt->flags, a paused clock */
+#define TEST_IMPL_NOTIFY_ALL 2          /* ASYNC__NOTIFY_ALL: a notify_waiters wake */
+#define TEST_IMPL_DEFAULT_BUDGET 128    /* ASYNC__DEFAULT_BUDGET: polls per turn */
+#if defined(TEST_SPLIT_) && !defined(TEST_IMPL)
+#define ASYNC__RT_PAUSED TEST_IMPL_RT_PAUSED
+#define ASYNC__NOTIFY_ALL TEST_IMPL_NOTIFY_ALL
+#define ASYNC__DEFAULT_BUDGET TEST_IMPL_DEFAULT_BUDGET
+#endif
+#ifdef TEST_IMPL                        /* tests/impl_suites.c: the implementation alone */
+extern char test_impl_constants_match[ASYNC__RT_PAUSED == TEST_IMPL_RT_PAUSED &&
+                                      ASYNC__NOTIFY_ALL == TEST_IMPL_NOTIFY_ALL &&
+                                      ASYNC__DEFAULT_BUDGET == TEST_IMPL_DEFAULT_BUDGET
+                                      ? 1 : -1];
+#else
 
 static int test_failed, test_passed, test_cur_failed;
 static const char *test_cur;
@@ -161,4 +202,5 @@ static inline void logf_(const char *fmt, ...) {
 }
 #define LOG_RESET() (test_log[0] = 0)
 #include "faults.h"
+#endif /* TEST_IMPL */
 #endif

@@ -17,6 +17,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 B=build/port
+JOBS=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
 rm -rf "$B"
 mkdir -p "$B"
 
@@ -218,9 +219,28 @@ for arch in arm riscv64; do
     d=$B/$arch
     mkdir -p "$d/run"
     echo "port: test suite on $arch Linux ($cc, $qemu)"
+    # The implementation once (tests/impl_suites.c), the suites against it (-DTEST_SPLIT),
+    # side by side; a suite that includes an example whole compiles it, implementation
+    # and all.
+    if ! $cc $HW -c tests/impl_suites.c -o "$d/impl.o" >"$d/impl.log" 2>&1; then
+        bad "$arch: tests/impl_suites.c does not compile:"
+        show "$d/impl.log"
+        continue
+    fi
+    suites=$(ls tests/test_*.c | sed "s|tests/test_||; s|\.c$||")
+    n=0
+    for t in $suites; do
+        split="-DTEST_SPLIT $d/impl.o"
+        grep -q '^#include "../examples/' tests/test_$t.c && split=
+        ( $cc $HW tests/test_$t.c $split -o "$d/test_$t" -lpthread >"$d/test_$t.log" 2>&1
+          echo $? >"$d/test_$t.rc" ) &
+        n=$((n + 1))
+        [ $((n % JOBS)) -eq 0 ] && wait
+    done
+    wait
     wrappers=
-    for t in $(ls tests/test_*.c | sed "s|tests/test_||; s|\.c$||"); do
-        if ! $cc $HW tests/test_$t.c -o "$d/test_$t" -lpthread >"$d/test_$t.log" 2>&1; then
+    for t in $suites; do
+        if [ "$(cat "$d/test_$t.rc")" -ne 0 ]; then
             bad "$arch: tests/test_$t.c does not compile:"
             show "$d/test_$t.log"
             continue
@@ -258,8 +278,15 @@ for arch in x86-m32 arm; do
     d=$B/examples-$arch
     mkdir -p "$d"
     echo "port: the examples on $arch (${cc%% -std*}${run:+, $run})"
+    n=0
+    for e in $EXAMPLES; do             # each whole, JOBS side by side
+        ( $cc "examples/$e.c" -o "$d/$e" -lpthread >"$d/$e.log" 2>&1; echo $? >"$d/$e.rc" ) &
+        n=$((n + 1))
+        [ $((n % JOBS)) -eq 0 ] && wait
+    done
+    wait
     for e in $EXAMPLES; do
-        if ! $cc "examples/$e.c" -o "$d/$e" -lpthread >"$d/$e.log" 2>&1; then
+        if [ "$(cat "$d/$e.rc")" -ne 0 ]; then
             bad "$arch: examples/$e.c does not compile:"
             show "$d/$e.log"
             continue
