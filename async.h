@@ -1693,7 +1693,35 @@ REVISION HISTORY
                        before its first poll runs its cleanup; fault injection
                        (ASYNC_FAULT_INJECTION, ASYNC_FAULTS) and
                        async_runtime_next_deadline; atomics for tcc; the stream
-                       timeout counts from the item handed out last
+                       timeout counts from the item handed out last   2026-12-03          the 1.0 house-keeping: one naming grammar (CONVENTIONS), with
+                       these renames: async_sleep(_until) -> async_time_sleep(_until),
+                       ASYNC_AWAIT_DEADLINE -> ASYNC_AWAIT_TIMEOUT_UNTIL,
+                       async_interval_init_at -> async_interval_init_until,
+                       ASYNC_WAIT_UNTIL -> ASYNC_WAIT_FOR, async_mpsc_closed /
+                       async_oneshot_closed / async_watch_changed / async_io_ready ->
+                       *_wait_closed / *_wait_changed / *_wait_ready,
+                       async_runtime_wake_pending -> async_runtime_has_pending_wake,
+                       async_task_cancelling and ASYNC_IS_CANCELLED() ->
+                       async_task_is_cancelling(t), ASYNC_TRY(_CALL) ->
+                       ASYNC_AWAIT(_CALL)_OR_RETURN, ASYNC_JOIN_TRY ->
+                       ASYNC_JOIN_FAIL_FAST, ASYNC_TRY_JOIN_ALL ->
+                       ASYNC_JOIN_ALL_FAIL_FAST, async_spawn_blocking ->
+                       async_pool_spawn, async_resolve -> async_pool_resolve,
+                       async_dump -> async_runtime_dump, async_consume_budget ->
+                       async_task_consume_budget, async_pipe -> async_io_pipe,
+                       async_io_backend -> async_runtime_io_backend,
+                       async_cancel_token_child -> async_cancel_token_init_child,
+                       async_addr_unix -> async_addr_init_unix, async_sock_error /
+                       _nodelay / _keepalive -> async_sock_take_error / _set_nodelay /
+                       _set_keepalive, async_semaphore_forget / _available ->
+                       async_semaphore_forget_held / _available_permits;
+                       async_task_runtime(t); timeouts directly around a select or
+                       a join (ASYNC_SELECT_BEGIN_TIMEOUT(_UNTIL),
+                       ASYNC_JOIN_BEGIN_TIMEOUT(_UNTIL)); the lost-resume report
+                       names the user's file:line and task, also under NDEBUG; a
+                       missing ASYNC_BEGIN names itself; ASYNC_AWAIT writes rc once;
+                       retry, select and join are one statement; the reactor's
+                       backends behind one contract (async__be_*)
 */
 
 #ifndef ASYNC_H_INCLUDED
