@@ -1693,7 +1693,8 @@ REVISION HISTORY
                        before its first poll runs its cleanup; fault injection
                        (ASYNC_FAULT_INJECTION, ASYNC_FAULTS) and
                        async_runtime_next_deadline; atomics for tcc; the stream
-                       timeout counts from the item handed out last   2026-12-03          the 1.0 house-keeping: one naming grammar (CONVENTIONS), with
+                       timeout counts from the item handed out last
+   2026-12-03          the 1.0 house-keeping: one naming grammar (CONVENTIONS), with
                        these renames: async_sleep(_until) -> async_time_sleep(_until),
                        ASYNC_AWAIT_DEADLINE -> ASYNC_AWAIT_TIMEOUT_UNTIL,
                        async_interval_init_at -> async_interval_init_until,

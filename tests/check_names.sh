@@ -143,9 +143,13 @@ exit(@bad ? 1 : 0);
 status=0
 for pair in $RETIRED; do
     old=${pair%%:*}; new=${pair#*:}
-    where=$( (ls async.h README.md Makefile 2>/dev/null
+    where=$( (ls README.md Makefile 2>/dev/null
               find examples tests .ci -path tests/fuzz/corpus -prune -o -type f -print 2>/dev/null) |
              grep -v '^tests/check_names.sh$' | xargs grep -Ilw -- "$old" 2>/dev/null || true)
+    # async.h's REVISION HISTORY lists each rename, old -> new, for those who upgrade
+    if sed '/^REVISION HISTORY$/,/^\*\//d' "$H" | grep -qw -- "$old"; then
+        where="$H $where"
+    fi
     if [ -n "$where" ]; then
         echo "check_names: $old is retired (now $new), still in:" $where
         status=1
