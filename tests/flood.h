@@ -153,4 +153,48 @@ static inline void flood_close(int *fds, int n, int k) {
             k--;
         }
 }
+#ifdef FLOOD_CHILDREN
+/* ---- children: every one is recorded (kids[nkids++] = pid), killed and reaped by
+   reap_all; on_alarm (a test's SIGALRM bound) kills them all and exits 3 ----------- */
+#include <signal.h>
+#include <sys/wait.h>
+static pid_t kids[64];
+static int nkids;
+
+static void kid_forget(pid_t pid) {
+    int i;
+    for (i = 0; i < nkids; i++)
+        if (kids[i] == pid) kids[i] = kids[--nkids];
+}
+
+static void reap_all(void) {
+    while (nkids > 0) {
+        pid_t pid = kids[--nkids];
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+static void on_alarm(int sig) {
+    int i;
+    (void)sig;
+    for (i = 0; i < nkids; i++) kill(kids[i], SIGKILL);
+    _exit(3);
+}
+
+/* Waits for pid to exit (bounded): its exit code, 128+signal, or -1 if it did not. */
+static int wait_exit(pid_t pid, int ms) {
+    long long end = flood_now_ms() + ms;
+    int st;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            kid_forget(pid);
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        if (r < 0 || flood_now_ms() > end) return -1;
+        poll(NULL, 0, 5);
+    }
+}
+#endif
 #endif

@@ -31,6 +31,7 @@
    tried. Every wait is bounded (poll, and SIGALRM over the whole file); every child
    is reaped. Linux: /proc. */
 #include "test.h"
+#define FLOOD_CHILDREN
 #include "flood.h"
 #include "fuzz/resp_check.h"
 #include <dirent.h>
@@ -67,45 +68,7 @@
 
 static long long now_ms(void) { return flood_now_ms(); }
 
-/* ---- children: every one is recorded, and killed and reaped by reap_all ----------- */
-static pid_t kids[64];
-static int nkids;
 
-static void kid_forget(pid_t pid) {
-    int i;
-    for (i = 0; i < nkids; i++)
-        if (kids[i] == pid) kids[i] = kids[--nkids];
-}
-
-static void reap_all(void) {
-    while (nkids > 0) {
-        pid_t pid = kids[--nkids];
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-}
-
-static void on_alarm(int sig) {
-    int i;
-    (void)sig;
-    for (i = 0; i < nkids; i++) kill(kids[i], SIGKILL);
-    _exit(3);
-}
-
-/* Waits for pid to exit (bounded): its exit code, 128+signal, or -1 if it did not. */
-static int wait_exit(pid_t pid, int ms) {
-    long long end = now_ms() + ms;
-    int st;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) {
-            kid_forget(pid);
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        if (r < 0 || now_ms() > end) return -1;
-        poll(NULL, 0, 5);
-    }
-}
 
 /* ---- a little deterministic randomness ------------------------------------------- */
 static uint32_t rng = 0x2545F491u;

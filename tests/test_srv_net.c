@@ -6,6 +6,7 @@
    instead of hanging it; every child is killed and reaped at the end of each test,
    whatever happened (and on SIGALRM, the overall bound). */
 #include "test.h"
+#define FLOOD_CHILDREN
 #include "flood.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -27,36 +28,7 @@
 #define BIN SRV_DIR
 #define LOG "build/test/test_srv_net.log"       /* the servers' stderr */
 
-/* ---- children: every one is recorded, and killed and reaped by reap_all ----------- */
-static pid_t kids[32];
-static int nkids;
-
-static void forget_kid(pid_t pid) {
-    int i;
-    for (i = 0; i < nkids; i++)
-        if (kids[i] == pid) kids[i] = kids[--nkids];
-}
-
-static void reap_all(void) {
-    while (nkids > 0) {
-        pid_t pid = kids[--nkids];
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-}
-
-static void on_alarm(int sig) {
-    int i;
-    (void)sig;
-    for (i = 0; i < nkids; i++) kill(kids[i], SIGKILL);
-    _exit(3);
-}
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static long long now_ms(void) { return flood_now_ms(); }
 
 static void cloexec(int fd) { fcntl(fd, F_SETFD, FD_CLOEXEC); }
 
@@ -115,20 +87,6 @@ static int start_server(char *const argv[], pid_t *pid) {
     return port;
 }
 
-/* Waits for pid to exit (bounded): its exit code, 128+signal, or -1 if it did not. */
-static int wait_exit(pid_t pid, int ms) {
-    long long end = now_ms() + ms;
-    int st;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) {
-            forget_kid(pid);
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        if (r < 0 || now_ms() > end) return -1;
-        poll(NULL, 0, 5);
-    }
-}
 
 /* Runs argv to its end (bounded), its stdout and stderr into out and err. */
 static int run_capture(char *const argv[], char *out, size_t ocap, char *err, size_t ecap,
