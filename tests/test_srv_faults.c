@@ -68,7 +68,6 @@
 
 static long long now_ms(void) { return flood_now_ms(); }
 
-
 /* ---- a little deterministic randomness ------------------------------------------- */
 static uint32_t rng = 0x2545F491u;
 static unsigned seed_shift;                     /* TEST_SRV_FAULTS_SEED: a soak's shift */
