@@ -152,7 +152,7 @@ $(B)/test/test_io-epoll-cxx: $(O)/test_io-cxx.o $(O)/impl-cxx-epoll.o
 $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o
 	@mkdir -p $(B)/chk
 	@{ \
-	echo "examples-fail-setup-loudly|tests/examples_setup_fails.sh $(B)/chk/setup $(filter-out $(SERVERS),$(EXAMPLES))"; \
+	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-fails-setup-loudly|tests/examples_setup_fails.sh $(B)/chk/setup-$$e $$e"; done; \
 	echo "small-items-no-false-warnings-O2-O3|gcc -std=c99 $(WARN) -O3 -Warray-bounds=2 -I. tests/compile/o3_items.c -o $(B)/chk/o3-gcc $(LIBS) && $(B)/chk/o3-gcc && gcc -std=c99 $(WARN) -O2 -I. -c tests/compile/o3_items.c -o $(B)/chk/o2-gcc.o && clang -std=c99 $(WARN) -O3 -I. tests/compile/o3_items.c -o $(B)/chk/o3-clang $(LIBS) && $(B)/chk/o3-clang"; \
 	for cc in gcc clang; do for std in c99 c11; do \
 	  echo "$$cc-$$std|$$cc -std=$$std $(WARN) -Wconversion -Wsign-conversion -I. -c tests/compile/compile_c.c -o $(B)/chk/$$cc-$$std.o"; \

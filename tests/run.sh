@@ -1,9 +1,10 @@
 #!/bin/sh
-# tests/run.sh BINARY...  - run the test binaries, JOBS at a time (default: the number
-# of cores), and sum their "N passed, M failed" lines. An argument MODE:BINARY (clock,
-# alloc, sys, preempt) runs it under that perturbation mode (tests/faults.h). With
-# CHECKS=FILE, each line "NAME|COMMAND" of FILE is a build check, run in the same pool
-# of jobs (before the binaries): its exit status counts as one test.
+# tests/run.sh BINARY...  - run the test binaries, JOBS at a time (default: twice
+# the number of cores), and sum their "N passed, M failed" lines. An argument
+# MODE:BINARY (clock, alloc, sys, preempt) runs it under that perturbation mode
+# (tests/faults.h). With CHECKS=FILE, each line "NAME|COMMAND" of FILE is a build
+# check, run in the same pool of jobs (before the binaries): its exit status counts as
+# one test.
 #
 # Prints one line per binary as it ends (ok or FAIL, its counts, its seconds), followed
 # by its whole output when it failed; one line for all the checks (each failed check
@@ -11,7 +12,9 @@
 # check too. A binary that crashes or prints no summary counts as one failure.
 pass=0
 fail=0
-jobs=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
+# Two jobs a core by default: many runs spend their time waiting (the perturbation
+# modes' runs that wait out what a fault took, the servers' tests), not computing.
+jobs=${JOBS:-$(( $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2) * 2 ))}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/async-run.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 now() { date +%s.%N; }
