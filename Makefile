@@ -193,11 +193,17 @@ FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/te
     sys:$(B)/test/test_proc $(foreach t,$(TESTS),clock:$(B)/test/test_$(t) alloc:$(B)/test/test_$(t)) \
     clock:$(B)/test/test_io-epoll alloc:$(B)/test/test_io-epoll \
     $(foreach t,threads task proc,preempt:$(B)/test/test_$(t))
+# The longest runs first (the two I/O suites under system call faults, the servers'
+# tests, preemption in the threads suite), so that none of them is left running alone
+# at the end.
+LONG_RUNS := $(wordlist 1,2,$(FAULT_RUNS)) $(B)/test/test_srv_faults $(B)/test/test_srv_net \
+    preempt:$(B)/test/test_threads
+TEST_ORDER := $(LONG_RUNS) $(filter-out $(LONG_RUNS),$(FAULT_RUNS) $(TEST_BINS) $(SRV_TEST_BINS) \
+    $(REPLAY_BINS))
 test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(REPLAY_BINS) $(B)/checks.txt
 	@.ci/need "command -v curl && command -v redis-cli" curl redis-tools
 	@.ci/need "command -v clang && command -v clang++" clang
-	@CHECKS=$(B)/checks.txt ./tests/run.sh $(FAULT_RUNS) $(TEST_BINS) $(SRV_TEST_BINS) \
-	    $(REPLAY_BINS)
+	@CHECKS=$(B)/checks.txt ./tests/run.sh $(TEST_ORDER)
 
 # The servers' tests run the built binaries. Those that include an example whole (its
 # parser, with the example's configuration) compile it, the implementation with it;
