@@ -115,6 +115,13 @@ $(O)/impl-cxx-epoll.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
 	$(Q)$(CXX) $(CXXFLAGS_TEST) -DASYNC_USE_EPOLL -c tests/impl_suites.c -o $@
 # ASYNC_NO_SITES is a setting of every file: the build checks link two suites so.
+# The implementation with tests/compile/fail_alloc.h ahead of it, for the checks
+# example-NAME-fails-setup-loudly (tests/examples_setup_fails.sh).
+$(O)/impl-failalloc.o $(O)/impl-failalloc-epoll.o: tests/impl_examples.c \
+    tests/compile/fail_alloc.h async.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c99 $(WARN) -O0 -D_DEFAULT_SOURCE -I. -include tests/compile/fail_alloc.h \
+	    $(if $(findstring epoll,$@),-DASYNC_USE_EPOLL) -c $< -o $@
 $(O)/impl-nosites.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES -c tests/impl_suites.c -o $@
@@ -149,10 +156,11 @@ $(B)/test/test_io-epoll-cxx: $(O)/test_io-cxx.o $(O)/impl-cxx-epoll.o
 
 # Build checks, one per line: "name|command". Each counts as one test. run.sh starts
 # them in this order, before the suites: the longest first.
-$(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o
+$(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl-failalloc.o \
+    $(O)/impl-failalloc-epoll.o
 	@mkdir -p $(B)/chk
 	@{ \
-	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-fails-setup-loudly|tests/examples_setup_fails.sh $(B)/chk/setup-$$e $$e"; done; \
+	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-fails-setup-loudly|IMPL=$(O)/impl-failalloc.o IMPL_EPOLL=$(O)/impl-failalloc-epoll.o tests/examples_setup_fails.sh $(B)/chk/setup-$$e $$e"; done; \
 	echo "small-items-no-false-warnings-O2-O3|gcc -std=c99 $(WARN) -O3 -Warray-bounds=2 -I. tests/compile/o3_items.c -o $(B)/chk/o3-gcc $(LIBS) && $(B)/chk/o3-gcc && gcc -std=c99 $(WARN) -O2 -I. -c tests/compile/o3_items.c -o $(B)/chk/o2-gcc.o && clang -std=c99 $(WARN) -O3 -I. tests/compile/o3_items.c -o $(B)/chk/o3-clang $(LIBS) && $(B)/chk/o3-clang"; \
 	for cc in gcc clang; do for std in c99 c11; do \
 	  echo "$$cc-$$std|$$cc -std=$$std $(WARN) -Wconversion -Wsign-conversion -I. -c tests/compile/compile_c.c -o $(B)/chk/$$cc-$$std.o"; \
@@ -165,7 +173,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o
 	echo "clang-goto|clang -std=gnu99 -DASYNC_USE_COMPUTED_GOTO -Wall -Wextra -Werror -I. tests/test_coro.c -o $(B)/chk/coro-clang-goto $(LIBS) && $(B)/chk/coro-clang-goto"; \
 	echo "pedantic-rejects-goto|! gcc -std=c99 -DASYNC_USE_COMPUTED_GOTO -Wpedantic -Werror -I. -c tests/test_coro.c -o $(B)/chk/x.o"; \
 	echo "local-across-await-flags-catch-it|tests/compile/trap_flags.sh $(B)/chk/trap"; \
-	echo "clang-conditional-uninitialized-clean|for f in tests/test_*.c examples/*.c; do clang -std=c99 $(WARN) $(WARN_CLANG) -I. -Itests -fsyntax-only \$$f || exit 1; done"; \
+	echo "clang-conditional-uninitialized-clean|for f in tests/test_*.c examples/*.c; do clang -std=c99 $(WARN) $(WARN_CLANG) -DASYNC_IMPLEMENTATION_INCLUDED -DTEST_SPLIT -I. -Itests -fsyntax-only \$$f || exit 1; done && clang -std=c99 $(WARN) $(WARN_CLANG) -I. -fsyntax-only tests/impl_examples.c"; \
 	echo "missing-begin-or-end-names-it|tests/compile/missing_macro.sh $(B)/chk/missing"; \
 	echo "default-assert-aborts-with-message|tests/compile/lost_resume.sh $(B)/chk/lost $(CC)"; \
 	echo "no-sites-coro-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES -DTEST_SPLIT tests/test_coro.c $(O)/impl-nosites.o -o $(B)/chk/coro-nosites $(LIBS) && $(B)/chk/coro-nosites"; \
