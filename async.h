@@ -9969,7 +9969,7 @@ ASYNC_DEF int async_pool_spawn(async_task *t, async_pool *p, async_blocking *job
                                int (*fn)(void *arg), void *arg) {
     async__pool_impl *pi;
     if (!t || !p || !job) return ASYNC_EINVAL;
-    if (t->flags & ASYNC__F_CANCELLING) return async__blocking_cancel(p, job);
+    if (ASYNC__CANCELLING(t)) return async__blocking_cancel(p, job);
     if (job->state == ASYNC__JOB_SUBMITTED) return ASYNC_PENDING;
     if (job->state == ASYNC__JOB_COLLECTED) {
         if (!async__coop(t)) return ASYNC_PENDING;
