@@ -417,7 +417,7 @@ coverage: $(COV_BINS)
 
 # ---- benchmarks ----------------------------------------------------------------
 BENCH_CFLAGS := -std=c99 -O2 -DNDEBUG -I. -Wall -Wextra -Werror
-$(B)/bench/%: tests/bench/%.c async.h
+$(B)/bench/%: tests/bench/%.c tests/bench/bench.h async.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
 # bench_echo (TCP echo on loopback) runs its twin, the same file built for the epoll
@@ -429,7 +429,7 @@ $(B)/bench/bench_echo_epoll: tests/bench/bench_echo.c async.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
 # bench_io (the reactor's cost per event) is built for both backends.
-$(B)/bench/bench_io_epoll: tests/bench/bench_io.c async.h
+$(B)/bench/bench_io_epoll: tests/bench/bench_io.c tests/bench/bench.h async.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
 BENCHES := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/*.c)) bench_io_epoll

@@ -8,21 +8,13 @@
    at size N, for tests/bench/icount.sh (instructions per operation). */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
+#include "bench.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RUNS 5
 
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 static volatile long sink;
 
 /* ---- W1: yield ping-pong ----------------------------------------------------- */

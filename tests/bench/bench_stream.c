@@ -7,21 +7,13 @@
    workload once at size N, for tests/bench/icount.sh. */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
+#include "bench.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RUNS 5
 
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 static volatile long long sink;
 
 /* ---- S1: a synchronous pipeline ------------------------------------------------- */
