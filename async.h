@@ -2543,7 +2543,7 @@ typedef struct async_select {
     uint32_t done;                      /* join: finished branches */
     uint32_t cancel;                    /* the cancel pass: branches still to cancel */
     uint32_t skip;                      /* join stopping: branches never started */
-    int err;                            /* try_join: the first error */
+    int err;                            /* ASYNC_JOIN_FAIL_FAST: the first error */
     int16_t winner;                     /* select: the branch that completed, ASYNC_SELECT_ELSE */
     uint8_t n, k, ci, gi, start, mode, flags;
 } async_select;
@@ -2616,8 +2616,8 @@ typedef async_select async_join;
 
 /* join_all over an array: op uses the index i (an int lvalue); rcs[] gets results. */
 #define ASYNC_JOIN_ALL(rcs, n, i, op) ASYNC__JOIN_ALL(ASYNC__ID, rcs, n, i, op, (int *)0, #op)
-/* try_join_all: rc (an int lvalue) gets 0, or the first error; the operations still
-   pending then are cancelled (their rcs[] say ASYNC_ECANCELED). */
+/* fail fast (Tokio's try_join_all): rc (an int lvalue) gets 0, or the first error; the
+   operations still pending then are cancelled (their rcs[] say ASYNC_ECANCELED). */
 #define ASYNC_JOIN_ALL_FAIL_FAST(rc, rcs, n, i, op) \
     ASYNC__JOIN_ALL(ASYNC__ID, rcs, n, i, op, &(rc), #op)
 
@@ -3798,7 +3798,7 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
 
 #define ASYNC__COMBO_ARM(timer, deadline) async__timer_arm(async__t, (timer), (deadline))
 
-/* errp: NULL (join_all) or where try_join_all puts 0 or the error that stopped it. */
+/* errp: NULL (join_all) or where ASYNC_JOIN_ALL_FAIL_FAST puts 0 or the error that stopped it. */
 #define ASYNC__UNSTARTED (ASYNC_PENDING + 1)
 #define ASYNC__JOIN_ALL(n_, rcs, n, i, op, errp, what) \
     do { \
