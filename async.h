@@ -2039,10 +2039,20 @@ struct async_runtime {
     void *user;
     async_time paused_now, offset, slow_poll;
     async_waker *wakers;
-    uint32_t armed_wakers;
+    uint32_t armed_wakers;              /* waits another thread may end (wakers, shared) */
     volatile int pending;
     int wake_fd[2];
     async_stats stats;
+    struct async_waiter *remote;        /* made ready by other threads, not yet collected */
+    async_task *spawns;                 /* spawned from other threads, not yet queued */
+    volatile int remote_lock;           /* guards remote and spawns */
+    volatile int load;                  /* tasks alive, published for other threads */
+    struct async_group *group;          /* NULL: not in a group */
+    int index;                          /* its place in the group */
+    volatile int dump_req;              /* group: dump at the next turn, then 0 */
+    int spawn_closed;                   /* under remote_lock: spawns refused (destroyed) */
+    async_stats stats_pub;              /* group: the counters as of the last turn
+                                           (under remote_lock) */
 #ifndef ASYNC_FREESTANDING
     async__reactor io;
 #endif
@@ -2178,6 +2188,7 @@ typedef struct async_waiter {
     uint32_t gen;                       /* generation seen (Barrier) */
     uint8_t state;                      /* 0 idle, 1 waiting, 2 ready, 3 closed */
     uint8_t kind;                       /* how it was made ready (Notify) */
+    uint8_t shared;                     /* waits on a shared object: 1, 2 counted */
 } async_waiter;
 
 typedef struct async_waitq {
@@ -2327,8 +2338,11 @@ typedef struct async_mpsc {
     size_t rpos, wpos;
     uint32_t senders;                   /* live sender handles (1 after init) */
     uint8_t rx_closed, own;
+    uint8_t shared;                     /* any thread, any runtime (init_shared) */
+    volatile int lock;                  /* shared: held while an operation runs */
     size_t tx_size, rx_size;            /* item_size where the fast paths apply
-                                           (bounded; sends: not closed), else SIZE_MAX */
+                                           (bounded, local; sends: not closed), else
+                                           SIZE_MAX */
 } async_mpsc;
 
 typedef struct async_oneshot {
@@ -2336,6 +2350,8 @@ typedef struct async_oneshot {
     size_t item_size;
     async_waitq rx_q, closed_q;
     uint8_t state, rx_closed, own;
+    uint8_t shared;                     /* any thread, any runtime (init_shared) */
+    volatile int lock;
 } async_oneshot;
 
 typedef struct async_broadcast {
@@ -2344,6 +2360,8 @@ typedef struct async_broadcast {
     uint64_t tail;                      /* position of the next item sent */
     uint32_t senders, receivers;
     uint8_t own;
+    uint8_t shared;                     /* any thread, any runtime (init_shared) */
+    volatile int lock;
     async_waitq q;
 } async_broadcast;
 
@@ -2371,6 +2389,11 @@ typedef struct async_watch_rx {
 ASYNC_API size_t async_mpsc_storage_size(size_t item_size, size_t capacity);
 /* capacity items (0: unbounded) in storage (NULL: allocated); one sender; ENOMEM */
 ASYNC_API int async_mpsc_init(async_mpsc *c, size_t item_size, size_t capacity, void *storage);
+#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
+/* The same, shared: any runtime's tasks and any thread may use it (see MULTI-CORE) */
+ASYNC_API int async_mpsc_init_shared(async_mpsc *c, size_t item_size, size_t capacity,
+                                     void *storage);
+#endif
 /* Free what init allocated, drop buffered items; EBUSY while a task waits */
 ASYNC_API int async_mpsc_destroy(async_mpsc *c);
 /* op: 0 once the item is copied in (waits while full, FIFO); ASYNC_ECLOSED */
@@ -2410,6 +2433,10 @@ ASYNC_API size_t async_mpsc_capacity(const async_mpsc *c);
 
 /* A one-value channel of item_size bytes in storage (NULL: allocated); ENOMEM */
 ASYNC_API int async_oneshot_init(async_oneshot *o, size_t item_size, void *storage);
+#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
+/* The same, shared: sender and receiver on any runtimes or threads */
+ASYNC_API int async_oneshot_init_shared(async_oneshot *o, size_t item_size, void *storage);
+#endif
 /* Free what init allocated; EBUSY while a task waits */
 ASYNC_API int async_oneshot_destroy(async_oneshot *o);
 /* Store the value (never waits); ASYNC_ECLOSED if the receiver is gone, ESTATE if sent */
@@ -2433,6 +2460,11 @@ ASYNC_API size_t async_broadcast_storage_size(size_t item_size, size_t capacity)
 /* capacity items (a power of two, rounded up) in storage (NULL: allocated) */
 ASYNC_API int async_broadcast_init(async_broadcast *b, size_t item_size, size_t capacity,
                                    void *storage);
+#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
+/* The same, shared: senders and receivers on any runtimes or threads */
+ASYNC_API int async_broadcast_init_shared(async_broadcast *b, size_t item_size,
+                                          size_t capacity, void *storage);
+#endif
 /* Free what init allocated; EBUSY while a task waits */
 ASYNC_API int async_broadcast_destroy(async_broadcast *b);
 /* Store for every receiver: receiver count; ASYNC_ENORECV with none (dropped) */
@@ -3241,6 +3273,89 @@ ASYNC_API int async_inbox_close(async_inbox *q);                       /* Contex
 /* op: 0 with the next item; ASYNC_ECLOSED once closed and drained */
 ASYNC_API int async_inbox_recv(async_task *t, async_inbox *q, void *item);              /* op */
 
+/* A runtime group: N runtimes, one thread each, sharing nothing but shared objects
+   (thread-per-core, see MULTI-CORE). */
+typedef struct async_group_desc {
+    int threads;                        /* runtimes, one thread each; 0: one per core */
+    int pin;                            /* 1: runtime i's thread runs on core i % cores */
+    const async_runtime_desc *runtime;  /* for every runtime (NULL: defaults) */
+    int (*on_start)(async_runtime *rt, void *user);   /* optional: on each runtime's
+                                           thread before its loop (spawn its tasks);
+                                           < 0 stops the group */
+    void *user;
+} async_group_desc;
+
+typedef struct async_group {
+    async_runtime *rts;                 /* the runtimes (allocated) */
+    struct async__group_thread *threads;
+    int n;
+    int pin;
+    int (*on_start)(async_runtime *rt, void *user);
+    void *user;
+    volatile int stopping;              /* loops end at their next turn */
+    volatile int failed;                /* the first on_start error, or 0 */
+    volatile int next;                  /* round robin among equally loaded runtimes */
+    volatile int dump_lock;             /* one async_group_dump at a time */
+    void (*dump_write)(void *user, const char *text);
+    void *dump_user;
+    uint8_t running;                    /* threads started and not yet joined */
+} async_group;
+
+/* A join handle for a task spawned onto a group's runtime: awaitable from any
+   runtime, abortable from any thread (Tokio's JoinHandle). */
+typedef struct async_join_handle {
+    async__owner owner;                 /* first: the task hands it its end */
+    async_task *task;
+    async_waitq q;                      /* tasks waiting for the end */
+    async_waiter abort_w;               /* an abort on its way to the task's runtime */
+    int result;
+    uint8_t state;                      /* 0 unused, 1 running, 2 finished, 3 taken */
+    uint8_t shared;                     /* always 1: a shared object */
+    volatile int lock;
+} async_join_handle;
+
+#define ASYNC_GROUP_ANY (-1)            /* spawn onto the least loaded runtime */
+
+/* n runtimes (desc->threads, 0: one per core), not yet started; ENOMEM, -errno */
+ASYNC_API int async_group_init(async_group *g, const async_group_desc *desc);
+/* Every runtime on a thread of its own; 0 or < 0 (none left running) */
+ASYNC_API int async_group_start(async_group *g);
+/* Runtime 0 on this thread runs t, the others on theirs: t's result once it ends */
+ASYNC_API int async_group_block_on(async_group *g, async_task *t, async_task_fn fn,
+                                   const char *name);
+/* Every loop ends at its next turn (tasks stay until destroy). Context: anywhere */
+ASYNC_API int async_group_stop(async_group *g);
+/* Wait for the threads to end (after a stop); not from the group's threads */
+ASYNC_API int async_group_join(async_group *g);
+/* Stop, join, destroy every runtime (their tasks are cancelled), free the group */
+ASYNC_API int async_group_destroy(async_group *g);
+/* Runtimes in the group */
+ASYNC_API int async_group_size(const async_group *g);
+/* Runtime i (0 to size - 1), or NULL */
+ASYNC_API async_runtime *async_group_runtime(async_group *g, int i);
+/* Queue t (a zeroed frame of yours) to run fn on runtime i (ASYNC_GROUP_ANY: the
+   least loaded); h joins or aborts it from anywhere. Context: any thread. ECLOSED */
+ASYNC_API int async_group_spawn(async_group *g, int i, async_join_handle *h, async_task *t,
+                                async_task_fn fn, const char *name);
+/* The index of the least loaded runtime now (tasks alive; ties in turn) */
+ASYNC_API int async_group_pick(async_group *g);
+/* Counters summed over every runtime (as each last published them) */
+ASYNC_API void async_group_stats(async_group *g, async_stats *out);
+/* async_runtime_dump of every runtime, each on its own thread while running */
+ASYNC_API void async_group_dump(async_group *g, void (*write)(void *user, const char *text),
+                                void *user);
+/* op: the task's result (ASYNC_ECANCELED if aborted) once it has ended */
+ASYNC_API int async_join_handle_wait(async_task *t, async_join_handle *h,
+                                     async_waiter *w);                      /* op */
+/* Cancel the task at its next poll, from anywhere; 0, also once it has ended */
+ASYNC_API int async_join_handle_abort(async_join_handle *h);
+/* 1 once the task has ended. Context: anywhere */
+ASYNC_API int async_join_handle_is_finished(const async_join_handle *h);
+/* The group rt belongs to, or NULL */
+ASYNC_API async_group *async_runtime_group(const async_runtime *rt);
+/* rt's index in its group (0 when not in one) */
+ASYNC_API int async_runtime_index(const async_runtime *rt);
+
 /* Name resolution and regular files, through the blocking pool. */
 typedef struct async_resolve_op {
     async_blocking job;
@@ -3424,6 +3539,7 @@ static inline int async_mutex_unlock(async_mutex *m) {
 }
 
 enum { ASYNC__W_IDLE = 0, ASYNC__W_WAITING = 1, ASYNC__W_READY = 2, ASYNC__W_CLOSED = 3 };
+enum { ASYNC__W_KIND_ABORT = 255 };     /* a join handle's abort, on a remote list */
 /* Append w (its task t waiting) to q: a circular list, NULL when empty. */
 static inline void async__wq_push(async_waitq *q, async_waiter *w, async_task *t) {
     w->task = t;
@@ -3446,10 +3562,12 @@ static inline int async__mpsc_can_put(async_task *t, async_mpsc *c, const async_
     async_runtime *rt;
     if (!t || !c || !w) return 0;
     rt = t->rt;
-    /* Room (so bounded; and a free slot means no sender is queued: the permit
-       core's invariant), the right size and not closed (tx_size), this waiter
-       idle, budget left (none in cancel mode). */
-    if (c->used >= c->cap || c->tx_size != size || w->state || rt->budget <= 0) return 0;
+    /* The right size, local and not closed (tx_size: tested first, as a shared
+       channel's is SIZE_MAX for good and nothing else may be read without its
+       lock), room (so bounded; and a free slot means no sender is queued: the
+       permit core's invariant), this waiter idle, budget left (none in cancel
+       mode). */
+    if (c->tx_size != size || c->used >= c->cap || w->state || rt->budget <= 0) return 0;
     ASYNC_ASSERT(!c->send_q.head, "mpsc: a sender queued while a slot is free");
     rt->budget--;
     c->used++;
@@ -3467,7 +3585,7 @@ static inline int async__mpsc_can_take(async_task *t, async_mpsc *c, async_waite
     rt = t->rt;
     /* A receive's waiter that was woken (2: ready) holds nothing: it may go fast too.
        No budget is left in cancel mode. */
-    if (!c->len || c->rx_size != size || (w->state & 1) || rt->budget <= 0) return 0;
+    if (c->rx_size != size || !c->len || (w->state & 1) || rt->budget <= 0) return 0;
     w->state = 0;
     rt->budget--;
     return 1;
@@ -3477,7 +3595,7 @@ static inline int async__mpsc_can_take(async_task *t, async_mpsc *c, async_waite
 static inline int async__mpsc_park(async_task *t, async_mpsc *c, async_waiter *w,
                                    size_t size) {
     if (!t || !c || !w) return 0;
-    if (c->len || c->rx_size != size || w->state || !c->senders || c->rx_closed ||
+    if (c->rx_size != size || c->len || w->state || !c->senders || c->rx_closed ||
         ASYNC__CANCELLING(t))
         return 0;
     async__wq_push(&c->recv_q, w, t);
@@ -3885,6 +4003,10 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
 #if defined(__linux__)
 #include <sys/eventfd.h>
 #endif
+#if !defined(ASYNC_NO_THREADS)
+#define ASYNC__XTHREADS 1               /* threads: shared objects, groups, the pool */
+#include <sched.h>
+#endif
 #define async__memset memset
 #else
 #define async__memset __builtin_memset
@@ -3982,6 +4104,27 @@ static int async__cas(volatile int *p, int expect, int v) {
 #define ASYNC__HOT __attribute__((always_inline)) inline
 #else
 #define ASYNC__HOT
+#endif
+
+/* The runtime this thread is turning now: a shared object wakes that runtime's tasks
+   at once, and every other runtime's through its remote list (MULTI-CORE). Without
+   thread-local storage (tcc) every such wake takes the remote way, always correct. */
+#ifdef ASYNC__XTHREADS
+#if defined(__TINYC__)
+#define ASYNC__HERE() ((async_runtime *)0)
+#define ASYNC__HERE_SET(rt) ((void)(rt))
+#else
+#if defined(__GNUC__) || defined(__clang__)
+#define ASYNC__TLS __thread
+#elif defined(_MSC_VER)
+#define ASYNC__TLS __declspec(thread)
+#else
+#define ASYNC__TLS _Thread_local
+#endif
+static ASYNC__TLS async_runtime *async__here;
+#define ASYNC__HERE() async__here
+#define ASYNC__HERE_SET(rt) ((void)(async__here = (rt)))
+#endif
 #endif
 
 enum { ASYNC__RT_PAUSED = 1, ASYNC__RT_AUTO_ADVANCE = 2, ASYNC__RT_DESTROYING = 4,
@@ -4435,9 +4578,51 @@ static void async__wq_unlink(async_waitq *q, async_waiter *w) {
     w->next = w->prev = NULL;
 }
 /* Unlink w, mark it ready (or closed), wake its task. */
+#ifdef ASYNC__XTHREADS
+static void async__cpu_relax(void) {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_ia32_pause();
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* A spinlock: the operations it guards are short (tens of instructions), and it
+   needs no init, cannot fail, and works on every compiler with atomics here. A
+   holder descheduled by the kernel costs the others a sched_yield each 64 spins. */
+static void async__spin_lock(volatile int *l) {
+    int n = 0;
+    ASYNC__PREEMPT();
+    while (ASYNC__XCHG(l, 1)) {
+        while (ASYNC__LOAD(l)) {
+            if (++n == 64) {
+                n = 0;
+                sched_yield();
+            } else {
+                async__cpu_relax();
+            }
+        }
+    }
+}
+static void async__spin_unlock(volatile int *l) {
+    ASYNC__STORE(l, 0);
+    ASYNC__PREEMPT();
+}
+
+static void async__wake_remote(async_waiter *w);
+static void async__remote_collect(async_runtime *rt, int spawns);
+static void async__group_publish(async_runtime *rt);
+static void async__group_dump_here(async_runtime *rt);
+#endif
 static void async__wq_ready(async_waitq *q, async_waiter *w, uint8_t state) {
     async__wq_unlink(q, w);
     w->state = state;
+#ifdef ASYNC__XTHREADS
+    if (w->shared && w->task->rt != ASYNC__HERE()) {
+        async__wake_remote(w);          /* a shared object's waiter on another runtime */
+        return;
+    }
+#endif
     async__wake(w->task);
 }
 static void async__wq_ready_all(async_waitq *q, uint8_t state, uint8_t kind) {
@@ -4675,6 +4860,10 @@ static void async__collect(async_runtime *rt) {
                 w->on_wake(w);          /* the blocking pool hands out results */
 #endif
         }
+#ifdef ASYNC__XTHREADS
+        async__remote_collect(rt, 1);   /* shared objects' wakes, spawns from elsewhere */
+        if (rt->group && ASYNC__LOAD(&rt->dump_req)) async__group_dump_here(rt);
+#endif
     }
     if (rt->ntimers) async__fire_timers(rt, async_time_now(rt));
 }
@@ -4740,13 +4929,15 @@ static void async__park(async_runtime *rt, async_time max_wait) {
             return;
         }
         /* only a wake-up or I/O could change anything */
-        if (!rt->armed_wakers && !ASYNC__IO_WAITING(rt)) return;
+        if (!rt->armed_wakers && !ASYNC__IO_WAITING(rt) && !rt->group) return;
     } else if (rt->ntimers) {
         async_time dl = async__next_deadline(rt);
         if (dl <= now) return;
         if (dl - now < wait) wait = dl - now;
-    } else if (!rt->armed_wakers && !ASYNC__IO_WAITING(rt) && max_wait == ASYNC_TIME_NEVER) {
-        return;                         /* nothing can ever wake us */
+    } else if (!rt->armed_wakers && !ASYNC__IO_WAITING(rt) && max_wait == ASYNC_TIME_NEVER &&
+               !rt->group) {
+        return;                         /* nothing can ever wake us (a group's runtime can
+                                           be woken by the others: it sleeps) */
     }
     if (wait == 0) return;
 #ifndef ASYNC_FREESTANDING
@@ -4809,6 +5000,10 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
    ready tasks, including those they wake. */
 static int async__turn(async_runtime *rt, async_time max_wait) {
     int polls = 0;
+#ifdef ASYNC__XTHREADS
+    async_runtime *was = ASYNC__HERE();
+    ASYNC__HERE_SET(rt);
+#endif
     if (ASYNC__LOAD(&rt->pending) || rt->ntimers) async__collect(rt);
     if (!rt->nready && max_wait > 0) {
         async__park(rt, max_wait);      /* waits for I/O too */
@@ -4832,6 +5027,10 @@ static int async__turn(async_runtime *rt, async_time max_wait) {
         async__poll_task(rt, async__pop_ready(rt));
         polls++;
     }
+#ifdef ASYNC__XTHREADS
+    if (rt->group) async__group_publish(rt);
+    ASYNC__HERE_SET(was);
+#endif
     return polls;
 }
 
@@ -4875,10 +5074,21 @@ ASYNC_DEF int async_runtime_destroy(async_runtime *rt) {
     async__link *lists[3];
     int i;
     async_waker *w;
+#ifdef ASYNC__XTHREADS
+    async_runtime *was;
+#endif
     if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     if (rt->current) return ASYNC_EBUSY;
     rt->flags |= ASYNC__RT_DESTROYING;
     completed0 = rt->stats.completed;
+#ifdef ASYNC__XTHREADS
+    was = ASYNC__HERE();
+    ASYNC__HERE_SET(rt);
+    async__spin_lock(&rt->remote_lock);
+    rt->spawn_closed = 1;               /* spawns from elsewhere fail from now on */
+    async__spin_unlock(&rt->remote_lock);
+    async__remote_collect(rt, 1);       /* those that came run, aborted: their cleanup */
+#endif
     lists[0] = &rt->runq;
     lists[1] = &rt->deferred;
     lists[2] = &rt->waiting;
@@ -4926,6 +5136,9 @@ ASYNC_DEF int async_runtime_destroy(async_runtime *rt) {
 #endif
     rt->wake_fd[0] = rt->wake_fd[1] = -1;
     rt->flags = 0;
+#ifdef ASYNC__XTHREADS
+    ASYNC__HERE_SET(was);
+#endif
     return (int)(rt->stats.completed - completed0);   /* every task it ended */
 }
 
@@ -5095,11 +5308,10 @@ ASYNC_DEF int async_task_where(const async_task *t, const char **file, int *line
 
 /* ---- wakers ---------------------------------------------------------------------- */
 
-ASYNC_DEF int async_waker_init(async_runtime *rt, async_waker *w) {
-    async_waker *x;
-    if (!rt || !w || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
-    for (x = rt->wakers; x; x = x->next)
-        if (x == w) return ASYNC_EBUSY;         /* already registered */
+static void async__rt_signal(async_runtime *rt);
+
+/* The wake descriptor, made once: an eventfd, or a pipe. */
+static int async__wake_fd_make(async_runtime *rt) {
 #ifndef ASYNC_FREESTANDING
     if (rt->wake_fd[0] < 0) {
 #if defined(__linux__)
@@ -5118,7 +5330,19 @@ ASYNC_DEF int async_waker_init(async_runtime *rt, async_waker *w) {
         rt->wake_fd[1] = fds[1];
 #endif
     }
+#else
+    (void)rt;
 #endif
+    return 0;
+}
+
+ASYNC_DEF int async_waker_init(async_runtime *rt, async_waker *w) {
+    async_waker *x;
+    int rc;
+    if (!rt || !w || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+    for (x = rt->wakers; x; x = x->next)
+        if (x == w) return ASYNC_EBUSY;         /* already registered */
+    if ((rc = async__wake_fd_make(rt)) < 0) return rc;
     w->flag = 0;
     w->task = NULL;
     w->on_wake = NULL;
@@ -5149,6 +5373,12 @@ ASYNC_DEF void async_waker_wake(async_waker *w) {
     async_runtime *rt;
     if (!w || !(rt = w->rt)) return;
     ASYNC__STORE(&w->flag, 1);
+    async__rt_signal(rt);
+}
+
+/* The one way into a runtime from outside: a flag, and on the first wake of a turn
+   one write(2) to its wake descriptor (async-signal-safe). */
+static void async__rt_signal(async_runtime *rt) {
     ASYNC__PREEMPT();
     if (ASYNC__XCHG(&rt->pending, 1) == 0) {
 #ifndef ASYNC_FREESTANDING
@@ -5198,6 +5428,126 @@ ASYNC_DEF int async_waker_wait(async_task *t, async_waker *w) {
     }
     return ASYNC_PENDING;
 }
+
+/* ---- across threads: remote wakes, shared objects ---------------------------------
+   A waiter always belongs to the runtime of its task. A shared object (a channel made
+   with init_shared) runs each operation under its lock; when it makes ready a waiter
+   whose runtime is not the one this thread is turning, it does not touch that
+   runtime's run queue: it pushes the waiter (its links are free once it left the
+   object's queue; prev == itself marks it on its way) on the runtime's remote list
+   and signals the runtime, which collects the list with its other wake-ups. The push
+   and the signal happen under the object's lock, so the runtime and the waiter are
+   alive: the waiter's own task can only leave the wait through the same lock, and
+   collects the list first if its waiter is still on it. */
+#ifdef ASYNC__XTHREADS
+static void async__wake_remote(async_waiter *w) {
+    async_runtime *rt = w->task->rt;
+    async__spin_lock(&rt->remote_lock);
+    w->prev = w;                        /* on its way */
+    w->next = rt->remote;
+    rt->remote = w;
+    async__spin_unlock(&rt->remote_lock);
+    async__rt_signal(rt);
+}
+
+static void async__spawn_queued(async_runtime *rt, async_task *t);
+
+/* On rt's thread: wake the waiters other threads made ready, in the order they were
+   (and, from the loop, queue the tasks other threads spawned onto rt). */
+static void async__remote_collect(async_runtime *rt, int spawns) {
+    async_waiter *w, *list = NULL, *next;
+    async_task *sp = NULL;
+    async__link *l, *lnext, *tasks = NULL;
+    async__spin_lock(&rt->remote_lock);
+    w = rt->remote;
+    rt->remote = NULL;
+    if (spawns) {
+        sp = rt->spawns;
+        rt->spawns = NULL;
+    }
+    async__spin_unlock(&rt->remote_lock);
+    for (; w; w = next) {               /* newest first: reverse */
+        next = w->next;
+        w->next = list;
+        list = w;
+    }
+    for (; sp; sp = (async_task *)(void *)lnext) {         /* spawns first: an abort */
+        l = &sp->link;                                      /* may follow its spawn */
+        lnext = l->next;
+        l->next = tasks;
+        tasks = l;
+    }
+    for (l = tasks; l; l = lnext) {
+        lnext = l->next;
+        async__spawn_queued(rt, async__task_of(l));
+    }
+    for (w = list; w; w = next) {
+        next = w->next;
+        w->next = w->prev = NULL;
+        if (w->kind == ASYNC__W_KIND_ABORT) async_task_abort(w->task);
+        else async__wake(w->task);
+    }
+}
+
+/* Enter an operation of a shared object: a wake descriptor for the caller's runtime
+   (other threads must be able to wake it), the lock, and the caller's waiter
+   collected if it is still on its way here (so nothing outside this thread holds
+   it once the operation looks at it). t and w are NULL for the operations that
+   never wait. */
+static int async__xenter(volatile int *lock, async_task *t, async_waiter *w) {
+    if (t && t->rt->wake_fd[0] < 0 && !ASYNC__CANCELLING(t)) {
+        int rc = async__wake_fd_make(t->rt);
+        if (rc < 0) return rc;
+    }
+    async__spin_lock(lock);
+    if (t && w) {
+        if (w->prev == w && w->state > ASYNC__W_WAITING) async__remote_collect(t->rt, 0);
+        if (!w->shared) w->shared = 1;
+    }
+    return 0;
+}
+/* Leave it: a wait that goes on counts as one another thread may end (the loop then
+   sleeps on its wake descriptor instead of giving up); an ended one no longer. */
+static int async__xleave(volatile int *lock, async_task *t, async_waiter *w, int rc) {
+    if (t && w) {
+        if (rc == ASYNC_PENDING) {
+            if (w->shared == 1) {
+                w->shared = 2;
+                t->rt->armed_wakers++;
+            }
+        } else {
+            if (w->shared == 2) t->rt->armed_wakers--;
+            w->shared = 0;
+        }
+    }
+    async__spin_unlock(lock);
+    return rc;
+}
+#define ASYNC__SHARED(obj, t, w, call) \
+    do { \
+        if ((obj) && (obj)->shared) { \
+            int x_rc_ = async__xenter(&(obj)->lock, (t), (w)); \
+            if (x_rc_ < 0) return x_rc_; \
+            return async__xleave(&(obj)->lock, (t), (w), (call)); \
+        } \
+    } while (0)
+/* The same for the operations that only look (on a const object) and may return a
+   count: the lock is the object's only mutable part they touch. */
+#define ASYNC__SHARED_C(type, ret, obj, call) \
+    do { \
+        if ((obj) && (obj)->shared) { \
+            volatile int *x_lock_ = &((type *)(uintptr_t)(obj))->lock; \
+            ret x_v_; \
+            async__spin_lock(x_lock_); \
+            x_v_ = (call); \
+            async__spin_unlock(x_lock_); \
+            return x_v_; \
+        } \
+    } while (0)
+#else
+#define ASYNC__SHARED(obj, t, w, call) ((void)(obj))
+#define ASYNC__SHARED_C(type, ret, obj, call) ((void)(obj))
+#endif
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>time
@@ -6106,7 +6456,7 @@ ASYNC_DEF int async_mpsc_init(async_mpsc *c, size_t item_size, size_t capacity, 
     return 0;
 }
 
-ASYNC_DEF int async_mpsc_destroy(async_mpsc *c) {
+static int async__mpsc_destroy(async_mpsc *c) {
     async__block *b;
     if (!c) return ASYNC_EINVAL;
     if (c->send_q.head || c->recv_q.head || c->closed_q.head) return ASYNC_EBUSY;
@@ -6199,7 +6549,7 @@ static void async__mpsc_check_end(async_mpsc *c) {
 
 /* A permit: a slot (bounded) or just a count (unbounded), so that permits issued
    before a close may still send and the end waits for them. */
-ASYNC_DEF int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w) {
+static int async__mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w) {
     int rc;
     if (!t || !c || !w) return ASYNC_EINVAL;
     if (!c->cap) {                              /* unbounded: never waits */
@@ -6214,15 +6564,20 @@ ASYNC_DEF int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w) 
     return rc;
 }
 
-ASYNC__COLD static int async__mpsc_send_slow(async_task *t, async_mpsc *c, async_waiter *w,
-                                             const void *item) {
+static int async__mpsc_send_any(async_task *t, async_mpsc *c, async_waiter *w,
+                                const void *item) {
     int rc;
     if (!item && c && c->item_size) return ASYNC_EINVAL;
-    rc = async_mpsc_reserve(t, c, w);           /* a slot, or a count (unbounded) */
+    rc = async__mpsc_reserve(t, c, w);          /* a slot, or a count (unbounded) */
     if (rc != 0) return rc;                     /* pending, closed or cancelled */
     rc = async__mpsc_put(c, item);              /* a permit issued before a close may send */
     if (rc < 0) c->used--;                      /* unbounded, out of memory: nothing sent */
     return rc;
+}
+ASYNC__COLD static int async__mpsc_send_slow(async_task *t, async_mpsc *c, async_waiter *w,
+                                             const void *item) {
+    ASYNC__SHARED(c, t, w, async__mpsc_send_any(t, c, w, item));
+    return async__mpsc_send_any(t, c, w, item);
 }
 ASYNC_DEF int async_mpsc_send(async_task *t, async_mpsc *c, async_waiter *w, const void *item) {
     if (c && (item || !c->item_size) && async__mpsc_can_put(t, c, w, c->item_size)) {
@@ -6234,7 +6589,7 @@ ASYNC_DEF int async_mpsc_send(async_task *t, async_mpsc *c, async_waiter *w, con
     return async__mpsc_send_slow(t, c, w, item);
 }
 
-ASYNC_DEF int async_mpsc_try_reserve(async_mpsc *c) {
+static int async__mpsc_try_reserve(async_mpsc *c) {
     if (!c) return ASYNC_EINVAL;
     if (c->rx_closed) return ASYNC_ECLOSED;
     if (!c->cap) {
@@ -6244,25 +6599,7 @@ ASYNC_DEF int async_mpsc_try_reserve(async_mpsc *c) {
     return async__permits_try(&c->send_q, &c->used, c->cap, 1);
 }
 
-ASYNC_DEF int async_mpsc_try_send(async_mpsc *c, const void *item) {
-    int rc;
-    if (!c || (!item && c->item_size)) return ASYNC_EINVAL;
-    rc = async_mpsc_try_reserve(c);
-    if (rc != 0) return rc;                     /* full (EAGAIN) or closed */
-    rc = async__mpsc_put(c, item);
-    if (rc != 0) async_mpsc_release_reserved(c);
-    return rc;
-}
-
-/* Use a permit from async_mpsc_reserve/try_reserve: never waits, and a permit
-   issued before the receiver closed may still send (the receiver drains it). */
-ASYNC_DEF int async_mpsc_send_reserved(async_mpsc *c, const void *item) {
-    if (!c || (!item && c->item_size)) return ASYNC_EINVAL;
-    if (c->used <= c->len) return ASYNC_EINVAL;             /* no permit is out */
-    return async__mpsc_put(c, item);            /* the permit's slot takes the item */
-}
-
-ASYNC_DEF int async_mpsc_release_reserved(async_mpsc *c) {
+static int async__mpsc_release_reserved(async_mpsc *c) {
     if (!c) return ASYNC_EINVAL;
     if (c->used <= c->len) return ASYNC_EINVAL;
     if (c->cap) async__permits_release(&c->send_q, &c->used, c->cap, 1);
@@ -6270,6 +6607,25 @@ ASYNC_DEF int async_mpsc_release_reserved(async_mpsc *c) {
     async__mpsc_check_end(c);                   /* the last permit may end the stream */
     return 0;
 }
+
+static int async__mpsc_try_send(async_mpsc *c, const void *item) {
+    int rc;
+    if (!c || (!item && c->item_size)) return ASYNC_EINVAL;
+    rc = async__mpsc_try_reserve(c);
+    if (rc != 0) return rc;                     /* full (EAGAIN) or closed */
+    rc = async__mpsc_put(c, item);
+    if (rc != 0) async__mpsc_release_reserved(c);
+    return rc;
+}
+
+/* Use a permit from async_mpsc_reserve/try_reserve: never waits, and a permit
+   issued before the receiver closed may still send (the receiver drains it). */
+static int async__mpsc_send_reserved(async_mpsc *c, const void *item) {
+    if (!c || (!item && c->item_size)) return ASYNC_EINVAL;
+    if (c->used <= c->len) return ASYNC_EINVAL;             /* no permit is out */
+    return async__mpsc_put(c, item);            /* the permit's slot takes the item */
+}
+
 
 /* What recv and recv_many share, after the wait prologue: 1 when items can be
    taken now (a unit of budget spent), else what the receive returns: closed, or
@@ -6281,14 +6637,18 @@ static int async__mpsc_rx_ready(async_task *t, async_mpsc *c, async_waiter *w) {
     return ASYNC_PENDING;
 }
 
-ASYNC__COLD static int async__mpsc_recv_slow(async_task *t, async_mpsc *c, async_waiter *w,
-                                             void *item) {
+static int async__mpsc_recv_any(async_task *t, async_mpsc *c, async_waiter *w, void *item) {
     int rc;
     if (!t || !c || !w || (!item && c->item_size)) return ASYNC_EINVAL;
     if ((rc = async__wait_begin(t, &c->recv_q, w, 1, NULL)) < 0) return rc;   /* nothing taken */
     if ((rc = async__mpsc_rx_ready(t, c, w)) != 1) return rc;
     async__mpsc_take(c, item);
     return 0;
+}
+ASYNC__COLD static int async__mpsc_recv_slow(async_task *t, async_mpsc *c, async_waiter *w,
+                                             void *item) {
+    ASYNC__SHARED(c, t, w, async__mpsc_recv_any(t, c, w, item));
+    return async__mpsc_recv_any(t, c, w, item);
 }
 ASYNC_DEF int async_mpsc_recv(async_task *t, async_mpsc *c, async_waiter *w, void *item) {
     if (c && (item || !c->item_size)) {                    /* the typed fast paths */
@@ -6305,7 +6665,7 @@ ASYNC_DEF int async_mpsc_recv(async_task *t, async_mpsc *c, async_waiter *w, voi
 /* Up to `limit` items at once: two copies out of the ring and one release of the
    freed slots (handed to waiting senders in order), or item by item from the
    blocks of an unbounded channel. Returns how many (an int: limit is capped). */
-ASYNC_DEF int async_mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w,
+static int async__mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w,
                                    void *items, size_t limit) {
     unsigned char *out = (unsigned char *)items;
     size_t k, i;
@@ -6334,7 +6694,7 @@ ASYNC_DEF int async_mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w
     return (int)k;
 }
 
-ASYNC_DEF int async_mpsc_try_recv(async_mpsc *c, void *item) {
+static int async__mpsc_try_recv(async_mpsc *c, void *item) {
     if (!c || (!item && c->item_size)) return ASYNC_EINVAL;
     if (c->len) {
         async__mpsc_take(c, item);
@@ -6345,11 +6705,12 @@ ASYNC_DEF int async_mpsc_try_recv(async_mpsc *c, void *item) {
 
 /* The receiver closes: sends fail from now on, waiting senders fail, permits already
    granted may still send, and what is buffered can still be received. */
-ASYNC_DEF int async_mpsc_close(async_mpsc *c) {
+static int async__mpsc_close(async_mpsc *c) {
     async_waiter *w;
     if (!c) return ASYNC_EINVAL;
     c->rx_closed = 1;
-    c->tx_size = SIZE_MAX;                      /* sends take the slow path: they fail */
+    if (c->tx_size != SIZE_MAX)                 /* (a shared one's is, and is read unlocked) */
+        c->tx_size = SIZE_MAX;                  /* sends take the slow path: they fail */
     while ((w = c->send_q.head) != NULL) {
         c->used -= w->got;
         w->got = 0;
@@ -6360,26 +6721,26 @@ ASYNC_DEF int async_mpsc_close(async_mpsc *c) {
     return 0;
 }
 
-ASYNC_DEF int async_mpsc_is_closed(const async_mpsc *c) { return c && c->rx_closed; }
+static int async__mpsc_is_closed(const async_mpsc *c) { return c && c->rx_closed; }
 
 /* A sender waits until the receiver has closed (Tokio's Sender::closed). */
-ASYNC_DEF int async_mpsc_wait_closed(async_task *t, async_mpsc *c, async_waiter *w) {
+static int async__mpsc_wait_closed(async_task *t, async_mpsc *c, async_waiter *w) {
     if (!t || !c || !w) return ASYNC_EINVAL;
     return async__wait_closed(t, &c->closed_q, w, c->rx_closed);
 }
 
-ASYNC_DEF int async_mpsc_sender_clone(async_mpsc *c) {
+static int async__mpsc_sender_clone(async_mpsc *c) {
     return c ? async__sender_clone(&c->senders) : ASYNC_EINVAL;
 }
 
-ASYNC_DEF int async_mpsc_sender_release(async_mpsc *c) {
+static int async__mpsc_sender_release(async_mpsc *c) {
     return c ? async__sender_release(&c->senders, &c->recv_q) : ASYNC_EINVAL;
 }
 
-ASYNC_DEF size_t async_mpsc_len(const async_mpsc *c) { return c ? c->len : 0; }
+static size_t async__mpsc_len(const async_mpsc *c) { return c ? c->len : 0; }
 
 /* Free slots now (Tokio's capacity(): a reserved permit holds one until received). */
-ASYNC_DEF size_t async_mpsc_capacity(const async_mpsc *c) {
+static size_t async__mpsc_capacity(const async_mpsc *c) {
     if (!c) return 0;
     return c->cap ? c->cap - c->used : SIZE_MAX;
 }
@@ -6400,7 +6761,7 @@ ASYNC_DEF int async_oneshot_init(async_oneshot *o, size_t item_size, void *stora
     return 0;
 }
 
-ASYNC_DEF int async_oneshot_destroy(async_oneshot *o) {
+static int async__oneshot_destroy(async_oneshot *o) {
     if (!o) return ASYNC_EINVAL;
     if (o->rx_q.head || o->closed_q.head) return ASYNC_EBUSY;
     if (o->own) async__dealloc(o->value);
@@ -6409,7 +6770,7 @@ ASYNC_DEF int async_oneshot_destroy(async_oneshot *o) {
 }
 
 /* Never waits. ASYNC_ECLOSED if the receiver is gone: the item was not taken. */
-ASYNC_DEF int async_oneshot_send(async_oneshot *o, const void *item) {
+static int async__oneshot_send(async_oneshot *o, const void *item) {
     if (!o || (!item && o->item_size)) return ASYNC_EINVAL;
     if (o->rx_closed) return ASYNC_ECLOSED;
     if (o->state != ASYNC__ONESHOT_EMPTY) return ASYNC_ESTATE;    /* sent already, or dropped */
@@ -6433,7 +6794,7 @@ static int async__oneshot_take(async_oneshot *o, void *item) {
     }
 }
 
-ASYNC_DEF int async_oneshot_recv(async_task *t, async_oneshot *o, async_waiter *w, void *item) {
+static int async__oneshot_recv(async_task *t, async_oneshot *o, async_waiter *w, void *item) {
     int rc;
     if (!t || !o || !w || (!item && o->item_size)) return ASYNC_EINVAL;
     if ((rc = async__wait_begin(t, &o->rx_q, w, 1, NULL)) < 0) return rc;
@@ -6450,13 +6811,13 @@ ASYNC_DEF int async_oneshot_recv(async_task *t, async_oneshot *o, async_waiter *
     return ASYNC_PENDING;
 }
 
-ASYNC_DEF int async_oneshot_try_recv(async_oneshot *o, void *item) {
+static int async__oneshot_try_recv(async_oneshot *o, void *item) {
     if (!o || (!item && o->item_size)) return ASYNC_EINVAL;
     return async__oneshot_take(o, item);
 }
 
 /* The sender goes away without sending: the receiver gets ASYNC_ECLOSED. */
-ASYNC_DEF int async_oneshot_sender_release(async_oneshot *o) {
+static int async__oneshot_sender_release(async_oneshot *o) {
     if (!o) return ASYNC_EINVAL;
     if (o->state == ASYNC__ONESHOT_EMPTY) {
         o->state = ASYNC__ONESHOT_DROPPED;
@@ -6467,7 +6828,7 @@ ASYNC_DEF int async_oneshot_sender_release(async_oneshot *o) {
 
 /* The receiver closes (or goes away): later sends fail; a value sent before can still
    be received. */
-ASYNC_DEF int async_oneshot_close(async_oneshot *o) {
+static int async__oneshot_close(async_oneshot *o) {
     if (!o) return ASYNC_EINVAL;
     o->rx_closed = 1;
     async__wq_ready_all(&o->closed_q, ASYNC__W_READY, 0);
@@ -6475,9 +6836,9 @@ ASYNC_DEF int async_oneshot_close(async_oneshot *o) {
     return 0;
 }
 
-ASYNC_DEF int async_oneshot_is_closed(const async_oneshot *o) { return o && o->rx_closed; }
+static int async__oneshot_is_closed(const async_oneshot *o) { return o && o->rx_closed; }
 
-ASYNC_DEF int async_oneshot_wait_closed(async_task *t, async_oneshot *o, async_waiter *w) {
+static int async__oneshot_wait_closed(async_task *t, async_oneshot *o, async_waiter *w) {
     if (!t || !o || !w) return ASYNC_EINVAL;
     return async__wait_closed(t, &o->closed_q, w, o->rx_closed);
 }
@@ -6512,7 +6873,7 @@ ASYNC_DEF int async_broadcast_init(async_broadcast *b, size_t item_size, size_t 
     return rc;
 }
 
-ASYNC_DEF int async_broadcast_destroy(async_broadcast *b) {
+static int async__broadcast_destroy(async_broadcast *b) {
     if (!b) return ASYNC_EINVAL;
     if (b->q.head) return ASYNC_EBUSY;
     if (b->own) async__dealloc(b->buf);
@@ -6521,7 +6882,7 @@ ASYNC_DEF int async_broadcast_destroy(async_broadcast *b) {
 }
 
 /* Returns how many receivers there are, or ASYNC_ENORECV (nothing is stored). */
-ASYNC_DEF int async_broadcast_send(async_broadcast *b, const void *item) {
+static int async__broadcast_send(async_broadcast *b, const void *item) {
     if (!b || (!item && b->item_size)) return ASYNC_EINVAL;
     if (!b->senders) return ASYNC_ECLOSED;      /* every sender released */
     if (!b->receivers) return ASYNC_ENORECV;
@@ -6534,7 +6895,7 @@ ASYNC_DEF int async_broadcast_send(async_broadcast *b, const void *item) {
 }
 
 /* Sees the items sent from now on. */
-ASYNC_DEF int async_broadcast_subscribe(async_broadcast *b, async_broadcast_rx *rx) {
+static int async__broadcast_subscribe(async_broadcast *b, async_broadcast_rx *rx) {
     if (!rx) return ASYNC_EINVAL;
     rx->ch = NULL;                              /* refused: a receiver of nothing */
     if (!b || b->receivers == UINT32_MAX) return ASYNC_EINVAL;
@@ -6545,7 +6906,7 @@ ASYNC_DEF int async_broadcast_subscribe(async_broadcast *b, async_broadcast_rx *
     return 0;
 }
 
-ASYNC_DEF int async_broadcast_unsubscribe(async_broadcast_rx *rx) {
+static int async__broadcast_unsubscribe(async_broadcast_rx *rx) {
     if (!rx || !rx->ch) return ASYNC_EINVAL;
     rx->ch->receivers--;
     rx->ch = NULL;
@@ -6569,7 +6930,7 @@ static int async__broadcast_take(async_broadcast_rx *rx, void *item) {
     return b->senders ? ASYNC_EAGAIN : ASYNC_ECLOSED;
 }
 
-ASYNC_DEF int async_broadcast_recv(async_task *t, async_broadcast_rx *rx, async_waiter *w,
+static int async__broadcast_recv(async_task *t, async_broadcast_rx *rx, async_waiter *w,
                                    void *item) {
     int rc;
     if (!t || !rx || !rx->ch || !w || (!item && rx->ch->item_size)) return ASYNC_EINVAL;
@@ -6581,23 +6942,187 @@ ASYNC_DEF int async_broadcast_recv(async_task *t, async_broadcast_rx *rx, async_
     return ASYNC_PENDING;
 }
 
-ASYNC_DEF int async_broadcast_try_recv(async_broadcast_rx *rx, void *item) {
+static int async__broadcast_try_recv(async_broadcast_rx *rx, void *item) {
     if (!rx || !rx->ch || (!item && rx->ch->item_size)) return ASYNC_EINVAL;
     return async__broadcast_take(rx, item);
 }
 
 /* Items not yet received, the overwritten ones included (as Tokio's len()). */
-ASYNC_DEF uint64_t async_broadcast_rx_len(const async_broadcast_rx *rx) {
+static uint64_t async__broadcast_rx_len(const async_broadcast_rx *rx) {
     return rx && rx->ch ? rx->ch->tail - rx->next : 0;
 }
 
-ASYNC_DEF int async_broadcast_sender_clone(async_broadcast *b) {
+static int async__broadcast_sender_clone(async_broadcast *b) {
     return b ? async__sender_clone(&b->senders) : ASYNC_EINVAL;
 }
 
-ASYNC_DEF int async_broadcast_sender_release(async_broadcast *b) {
+static int async__broadcast_sender_release(async_broadcast *b) {
     return b ? async__sender_release(&b->senders, &b->q) : ASYNC_EINVAL;
 }
+
+/* ---- the channels' entry points: shared ones run under their lock ------------------ */
+ASYNC_DEF int async_mpsc_destroy(async_mpsc *c) {
+    ASYNC__SHARED(c, NULL, NULL, async__mpsc_destroy(c));
+    return async__mpsc_destroy(c);
+}
+ASYNC_DEF int async_mpsc_reserve(async_task *t, async_mpsc *c, async_waiter *w) {
+    ASYNC__SHARED(c, t, w, async__mpsc_reserve(t, c, w));
+    return async__mpsc_reserve(t, c, w);
+}
+ASYNC_DEF int async_mpsc_try_reserve(async_mpsc *c) {
+    ASYNC__SHARED(c, NULL, NULL, async__mpsc_try_reserve(c));
+    return async__mpsc_try_reserve(c);
+}
+ASYNC_DEF int async_mpsc_try_send(async_mpsc *c, const void *item) {
+    ASYNC__SHARED(c, NULL, NULL, async__mpsc_try_send(c, item));
+    return async__mpsc_try_send(c, item);
+}
+ASYNC_DEF int async_mpsc_send_reserved(async_mpsc *c, const void *item) {
+    ASYNC__SHARED(c, NULL, NULL, async__mpsc_send_reserved(c, item));
+    return async__mpsc_send_reserved(c, item);
+}
+ASYNC_DEF int async_mpsc_release_reserved(async_mpsc *c) {
+    ASYNC__SHARED(c, NULL, NULL, async__mpsc_release_reserved(c));
+    return async__mpsc_release_reserved(c);
+}
+ASYNC_DEF int async_mpsc_recv_many(async_task *t, async_mpsc *c, async_waiter *w,
+                                   void *items, size_t limit) {
+    ASYNC__SHARED(c, t, w, async__mpsc_recv_many(t, c, w, items, limit));
+    return async__mpsc_recv_many(t, c, w, items, limit);
+}
+ASYNC_DEF int async_mpsc_try_recv(async_mpsc *c, void *item) {
+    ASYNC__SHARED(c, NULL, NULL, async__mpsc_try_recv(c, item));
+    return async__mpsc_try_recv(c, item);
+}
+ASYNC_DEF int async_mpsc_close(async_mpsc *c) {
+    ASYNC__SHARED(c, NULL, NULL, async__mpsc_close(c));
+    return async__mpsc_close(c);
+}
+ASYNC_DEF int async_mpsc_is_closed(const async_mpsc *c) {
+    ASYNC__SHARED_C(async_mpsc, int, c, async__mpsc_is_closed(c));
+    return async__mpsc_is_closed(c);
+}
+ASYNC_DEF int async_mpsc_wait_closed(async_task *t, async_mpsc *c, async_waiter *w) {
+    ASYNC__SHARED(c, t, w, async__mpsc_wait_closed(t, c, w));
+    return async__mpsc_wait_closed(t, c, w);
+}
+ASYNC_DEF int async_mpsc_sender_clone(async_mpsc *c) {
+    ASYNC__SHARED(c, NULL, NULL, async__mpsc_sender_clone(c));
+    return async__mpsc_sender_clone(c);
+}
+ASYNC_DEF int async_mpsc_sender_release(async_mpsc *c) {
+    ASYNC__SHARED(c, NULL, NULL, async__mpsc_sender_release(c));
+    return async__mpsc_sender_release(c);
+}
+ASYNC_DEF size_t async_mpsc_len(const async_mpsc *c) {
+    ASYNC__SHARED_C(async_mpsc, size_t, c, async__mpsc_len(c));
+    return async__mpsc_len(c);
+}
+ASYNC_DEF size_t async_mpsc_capacity(const async_mpsc *c) {
+    ASYNC__SHARED_C(async_mpsc, size_t, c, async__mpsc_capacity(c));
+    return async__mpsc_capacity(c);
+}
+
+ASYNC_DEF int async_oneshot_destroy(async_oneshot *o) {
+    ASYNC__SHARED(o, NULL, NULL, async__oneshot_destroy(o));
+    return async__oneshot_destroy(o);
+}
+ASYNC_DEF int async_oneshot_send(async_oneshot *o, const void *item) {
+    ASYNC__SHARED(o, NULL, NULL, async__oneshot_send(o, item));
+    return async__oneshot_send(o, item);
+}
+ASYNC_DEF int async_oneshot_recv(async_task *t, async_oneshot *o, async_waiter *w, void *item) {
+    ASYNC__SHARED(o, t, w, async__oneshot_recv(t, o, w, item));
+    return async__oneshot_recv(t, o, w, item);
+}
+ASYNC_DEF int async_oneshot_try_recv(async_oneshot *o, void *item) {
+    ASYNC__SHARED(o, NULL, NULL, async__oneshot_try_recv(o, item));
+    return async__oneshot_try_recv(o, item);
+}
+ASYNC_DEF int async_oneshot_sender_release(async_oneshot *o) {
+    ASYNC__SHARED(o, NULL, NULL, async__oneshot_sender_release(o));
+    return async__oneshot_sender_release(o);
+}
+ASYNC_DEF int async_oneshot_close(async_oneshot *o) {
+    ASYNC__SHARED(o, NULL, NULL, async__oneshot_close(o));
+    return async__oneshot_close(o);
+}
+ASYNC_DEF int async_oneshot_is_closed(const async_oneshot *o) {
+    ASYNC__SHARED_C(async_oneshot, int, o, async__oneshot_is_closed(o));
+    return async__oneshot_is_closed(o);
+}
+ASYNC_DEF int async_oneshot_wait_closed(async_task *t, async_oneshot *o, async_waiter *w) {
+    ASYNC__SHARED(o, t, w, async__oneshot_wait_closed(t, o, w));
+    return async__oneshot_wait_closed(t, o, w);
+}
+
+ASYNC_DEF int async_broadcast_destroy(async_broadcast *b) {
+    ASYNC__SHARED(b, NULL, NULL, async__broadcast_destroy(b));
+    return async__broadcast_destroy(b);
+}
+ASYNC_DEF int async_broadcast_send(async_broadcast *b, const void *item) {
+    ASYNC__SHARED(b, NULL, NULL, async__broadcast_send(b, item));
+    return async__broadcast_send(b, item);
+}
+ASYNC_DEF int async_broadcast_subscribe(async_broadcast *b, async_broadcast_rx *rx) {
+    ASYNC__SHARED(b, NULL, NULL, async__broadcast_subscribe(b, rx));
+    return async__broadcast_subscribe(b, rx);
+}
+/* A receiver's channel is rx->ch: read once, as it is the receiver's own. */
+ASYNC_DEF int async_broadcast_unsubscribe(async_broadcast_rx *rx) {
+    async_broadcast *b = rx ? rx->ch : NULL;
+    ASYNC__SHARED(b, NULL, NULL, async__broadcast_unsubscribe(rx));
+    return async__broadcast_unsubscribe(rx);
+}
+ASYNC_DEF int async_broadcast_recv(async_task *t, async_broadcast_rx *rx, async_waiter *w,
+                                   void *item) {
+    async_broadcast *b = rx ? rx->ch : NULL;
+    ASYNC__SHARED(b, t, w, async__broadcast_recv(t, rx, w, item));
+    return async__broadcast_recv(t, rx, w, item);
+}
+ASYNC_DEF int async_broadcast_try_recv(async_broadcast_rx *rx, void *item) {
+    async_broadcast *b = rx ? rx->ch : NULL;
+    ASYNC__SHARED(b, NULL, NULL, async__broadcast_try_recv(rx, item));
+    return async__broadcast_try_recv(rx, item);
+}
+ASYNC_DEF uint64_t async_broadcast_rx_len(const async_broadcast_rx *rx) {
+    const async_broadcast *b = rx ? rx->ch : NULL;
+    ASYNC__SHARED_C(async_broadcast, uint64_t, b, async__broadcast_rx_len(rx));
+    return async__broadcast_rx_len(rx);
+}
+ASYNC_DEF int async_broadcast_sender_clone(async_broadcast *b) {
+    ASYNC__SHARED(b, NULL, NULL, async__broadcast_sender_clone(b));
+    return async__broadcast_sender_clone(b);
+}
+ASYNC_DEF int async_broadcast_sender_release(async_broadcast *b) {
+    ASYNC__SHARED(b, NULL, NULL, async__broadcast_sender_release(b));
+    return async__broadcast_sender_release(b);
+}
+
+#ifdef ASYNC__XTHREADS
+/* Shared channels: the local ones, with a lock taken by every operation; the fast
+   paths stay off (their sizes are SIZE_MAX for good). */
+ASYNC_DEF int async_mpsc_init_shared(async_mpsc *c, size_t item_size, size_t capacity,
+                                     void *storage) {
+    int rc = async_mpsc_init(c, item_size, capacity, storage);
+    if (c && rc != ASYNC_EINVAL) {
+        c->shared = 1;
+        c->tx_size = c->rx_size = SIZE_MAX;
+    }
+    return rc;
+}
+ASYNC_DEF int async_oneshot_init_shared(async_oneshot *o, size_t item_size, void *storage) {
+    int rc = async_oneshot_init(o, item_size, storage);
+    if (o) o->shared = 1;
+    return rc;
+}
+ASYNC_DEF int async_broadcast_init_shared(async_broadcast *b, size_t item_size,
+                                          size_t capacity, void *storage) {
+    int rc = async_broadcast_init(b, item_size, capacity, storage);
+    if (b && rc != ASYNC_EINVAL) b->shared = 1;
+    return rc;
+}
+#endif
 
 /* ---- watch ----------------------------------------------------------------------------
    One value and a version that every store bumps; each receiver remembers the
@@ -10132,6 +10657,413 @@ ASYNC_DEF int async_inbox_destroy(async_inbox *q) {
     async__dealloc(qi);
     q->impl = NULL;
     return 0;
+}
+
+/* ---- runtime groups: one runtime per thread -------------------------------------
+   Other threads reach a group's runtime only through its remote lists (waiters made
+   ready, tasks spawned) and its wake descriptor; a parked runtime sleeps in its
+   reactor until then. Each turn publishes the runtime's load (tasks alive) and
+   counters for the others to read. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+/* In glibc and musl, declared only with _GNU_SOURCE (as cpu_set_t, a bit mask). */
+extern int sched_setaffinity(int pid, size_t size, const void *mask);
+#endif
+
+typedef struct async__group_thread {
+    pthread_t thread;
+    async_group *g;
+    int index;
+    int started;                        /* pthread_create succeeded */
+    volatile int active;                /* its loop is turning (dumps go through it) */
+} async__group_thread;
+
+static void async__group_pin(int index) {
+#if defined(__linux__)
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int cpu;
+    if (ncpu <= 0) return;
+    cpu = (int)(index % ncpu);
+#if defined(_GNU_SOURCE) && defined(CPU_SET)
+    {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        (void)sched_setaffinity(0, sizeof set, &set);
+    }
+#else
+    {
+        unsigned long mask[1024 / (8 * sizeof(unsigned long))];
+        size_t bits = 8 * sizeof(unsigned long);
+        if ((size_t)cpu >= 1024) return;
+        async__memset(mask, 0, sizeof mask);
+        mask[(size_t)cpu / bits] = 1ul << ((size_t)cpu % bits);
+        (void)sched_setaffinity(0, sizeof mask, mask);
+    }
+#endif
+#else
+    (void)index;                        /* pinning is Linux-only: elsewhere a no-op */
+#endif
+}
+
+/* Each turn, for the other threads: the load, and the counters. */
+static void async__group_publish(async_runtime *rt) {
+    async__spin_lock(&rt->remote_lock);
+    rt->stats_pub = rt->stats;
+    ASYNC__STORE(&rt->load, (int)(rt->live > INT_MAX ? INT_MAX : rt->live));
+    async__spin_unlock(&rt->remote_lock);
+}
+
+static void async__group_dump_here(async_runtime *rt) {
+    async_group *g = rt->group;
+    if (!ASYNC__CAS(&rt->dump_req, 1, 2)) return;   /* the asker gave up waiting */
+    async_runtime_dump(rt, g->dump_write, g->dump_user);
+    ASYNC__STORE(&rt->dump_req, 0);
+}
+
+/* A task spawned onto rt by another thread reaches rt's loop. */
+static void async__spawn_queued(async_runtime *rt, async_task *t) {
+    async__owner *owner = t->u.owner;
+    (void)async__spawn(rt, t, t->fn, t->name, 0);
+    t->flags2 |= ASYNC__F2_INSET;       /* its end goes to its handle */
+    t->u.owner = owner;
+}
+
+static void async__group_loop(async_group *g, async_runtime *rt, const async_task *until) {
+    while (!ASYNC__LOAD(&g->stopping) && !(until && until->state == ASYNC_TASK_DONE))
+        async__turn(rt, ASYNC_TIME_NEVER);
+}
+
+static void async__group_fail(async_group *g, int rc) {
+    (void)ASYNC__CAS(&g->failed, 0, rc);
+    async_group_stop(g);
+}
+
+static void *async__group_main(void *arg) {
+    async__group_thread *th = (async__group_thread *)arg;
+    async_group *g = th->g;
+    async_runtime *rt = &g->rts[th->index];
+    int rc;
+    if (g->pin) async__group_pin(th->index);
+    ASYNC__HERE_SET(rt);
+    ASYNC__STORE(&th->active, 1);
+    if (g->on_start && (rc = g->on_start(rt, g->user)) < 0) async__group_fail(g, rc);
+    async__group_loop(g, rt, NULL);
+    ASYNC__STORE(&th->active, 0);
+    if (ASYNC__LOAD(&rt->dump_req)) async__group_dump_here(rt);
+    ASYNC__HERE_SET(NULL);
+    return NULL;
+}
+
+ASYNC_DEF int async_group_init(async_group *g, const async_group_desc *desc) {
+    int n, i, rc = 0;
+    if (!g) return ASYNC_EINVAL;
+    async__memset(g, 0, sizeof *g);
+    n = desc ? desc->threads : 0;
+    if (n < 0 || n > 1024) return ASYNC_EINVAL;
+    if (n == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c < 1 ? 1 : c > 1024 ? 1024 : (int)c;
+    }
+    g->rts = (async_runtime *)async__alloc((size_t)n * sizeof *g->rts);
+    g->threads = (async__group_thread *)async__alloc((size_t)n * sizeof *g->threads);
+    if (!g->rts || !g->threads) {
+        rc = ASYNC_ENOMEM;
+        n = 0;
+    }
+    for (i = 0; i < n && rc == 0; i++) {
+        async_runtime *rt = &g->rts[i];
+        async__memset(&g->threads[i], 0, sizeof g->threads[i]);
+        if ((rc = async_runtime_init(rt, desc ? desc->runtime : NULL)) < 0) break;
+        rt->group = g;
+        rt->index = i;
+        if ((rc = async__wake_fd_make(rt)) < 0) i++;        /* destroyed below */
+    }
+    if (rc < 0) {
+        while (i-- > 0) async_runtime_destroy(&g->rts[i]);
+        async__dealloc(g->rts);
+        async__dealloc(g->threads);
+        async__memset(g, 0, sizeof *g);
+        return rc;
+    }
+    g->n = n;
+    if (desc) {
+        g->pin = desc->pin;
+        g->on_start = desc->on_start;
+        g->user = desc->user;
+    }
+    return 0;
+}
+
+/* Threads for runtimes first..n-1; on a failure the group is stopped and joined. */
+static int async__group_launch(async_group *g, int first) {
+    int i;
+    if (!g || !g->rts) return ASYNC_EINVAL;
+    if (g->running || ASYNC__LOAD(&g->stopping)) return ASYNC_ESTATE;
+    g->running = 1;
+    for (i = first; i < g->n; i++) {
+        async__group_thread *th = &g->threads[i];
+        int rc;
+        th->g = g;
+        th->index = i;
+        rc = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? EAGAIN
+             : pthread_create(&th->thread, NULL, async__group_main, th);
+        if (rc != 0) {
+            async_group_stop(g);
+            async_group_join(g);
+            return -rc;
+        }
+        th->started = 1;
+    }
+    return 0;
+}
+
+ASYNC_DEF int async_group_start(async_group *g) { return async__group_launch(g, 0); }
+
+ASYNC_DEF int async_group_block_on(async_group *g, async_task *t, async_task_fn fn,
+                                   const char *name) {
+    async_runtime *rt, *was = ASYNC__HERE();
+    int rc;
+    if (!g || !g->rts || !t || !fn) return ASYNC_EINVAL;
+    rt = &g->rts[0];
+    if ((rc = async__group_launch(g, 1)) < 0) return rc;
+    if (g->pin) async__group_pin(0);
+    ASYNC__HERE_SET(rt);
+    ASYNC__STORE(&g->threads[0].active, 1);
+    if (g->on_start && (rc = g->on_start(rt, g->user)) < 0) async__group_fail(g, rc);
+    else if ((rc = async_task_spawn(rt, t, fn, name)) < 0) async__group_fail(g, rc);
+    else async__group_loop(g, rt, t);
+    ASYNC__STORE(&g->threads[0].active, 0);
+    ASYNC__HERE_SET(was);
+    async_group_stop(g);
+    async_group_join(g);
+    if (rc < 0) return rc;
+    if (t->state == ASYNC_TASK_DONE) {
+        t->flags |= ASYNC__F_TAKEN;
+        return t->u.result;
+    }
+    rc = ASYNC__LOAD(&g->failed);       /* stopped before t ended: t is cancelled later */
+    return rc < 0 ? rc : ASYNC_ECANCELED;
+}
+
+ASYNC_DEF int async_group_stop(async_group *g) {
+    int i;
+    if (!g || !g->rts) return ASYNC_EINVAL;
+    ASYNC__STORE(&g->stopping, 1);
+    for (i = 0; i < g->n; i++) async__rt_signal(&g->rts[i]);
+    return 0;
+}
+
+ASYNC_DEF int async_group_join(async_group *g) {
+    int i;
+    if (!g || !g->rts) return ASYNC_EINVAL;
+    if (ASYNC__HERE() && ASYNC__HERE()->group == g) return ASYNC_EDEADLK;  /* its own thread */
+    if (!g->running) return 0;
+    for (i = 0; i < g->n; i++) {
+        if (g->threads[i].started) {
+            pthread_join(g->threads[i].thread, NULL);
+            g->threads[i].started = 0;
+        }
+    }
+    g->running = 0;
+    return 0;
+}
+
+ASYNC_DEF int async_group_destroy(async_group *g) {
+    int i, rc = 0, r;
+    if (!g || !g->rts) return ASYNC_EINVAL;
+    if (ASYNC__HERE() && ASYNC__HERE()->group == g) return ASYNC_EDEADLK;
+    async_group_stop(g);
+    async_group_join(g);
+    for (i = 0; i < g->n; i++)
+        if ((r = async_runtime_destroy(&g->rts[i])) < 0 && rc == 0) rc = r;
+    async__dealloc(g->rts);
+    async__dealloc(g->threads);
+    async__memset(g, 0, sizeof *g);
+    return rc;
+}
+
+ASYNC_DEF int async_group_size(const async_group *g) { return g && g->rts ? g->n : 0; }
+
+ASYNC_DEF async_runtime *async_group_runtime(async_group *g, int i) {
+    return g && g->rts && i >= 0 && i < g->n ? &g->rts[i] : NULL;
+}
+
+ASYNC_DEF async_group *async_runtime_group(const async_runtime *rt) {
+    return rt ? rt->group : NULL;
+}
+
+ASYNC_DEF int async_runtime_index(const async_runtime *rt) { return rt ? rt->index : 0; }
+
+/* The least loaded runtime: fewest tasks alive as last published, plus spawns on
+   their way; ties go round robin. */
+ASYNC_DEF int async_group_pick(async_group *g) {
+    int i, best = 0, best_load = INT_MAX, start;
+    if (!g || !g->rts) return ASYNC_EINVAL;
+    start = (int)((unsigned)ASYNC__ADD(&g->next, 1) % (unsigned)g->n);
+    for (i = 0; i < g->n; i++) {
+        int k = (start + i) % g->n;
+        int load = ASYNC__LOAD(&g->rts[k].load);
+        if (load < best_load) {
+            best_load = load;
+            best = k;
+        }
+    }
+    return best;
+}
+
+static void async__join_handle_finished(async__owner *o, async_task *t) {
+    async_join_handle *h = (async_join_handle *)(void *)o;
+    async__spin_lock(&h->lock);
+    if (h->abort_w.prev == &h->abort_w)         /* an abort still on its way here */
+        async__remote_collect(t->rt, 0);
+    h->result = t->u.result;
+    h->state = 2;
+    async__wq_ready_all(&h->q, ASYNC__W_READY, 0);
+    async__spin_unlock(&h->lock);
+}
+
+ASYNC_DEF int async_group_spawn(async_group *g, int i, async_join_handle *h, async_task *t,
+                                async_task_fn fn, const char *name) {
+    async_runtime *rt;
+    int rc = 0;
+    if (!g || !g->rts || !h || !t || !fn || i < ASYNC_GROUP_ANY || i >= g->n)
+        return ASYNC_EINVAL;
+    if (t->magic == ASYNC__MAGIC && t->state != ASYNC_TASK_DONE && t->state != ASYNC_TASK_IDLE)
+        return ASYNC_EBUSY;             /* this frame is already a live task */
+    if (i == ASYNC_GROUP_ANY) i = async_group_pick(g);
+    rt = &g->rts[i];
+    if (h->shared && h->state == 1) return ASYNC_EBUSY;      /* the handle's task runs */
+    async__memset(h, 0, sizeof *h);
+    h->owner.finished = async__join_handle_finished;
+    h->task = t;
+    h->shared = 1;
+    h->state = 1;
+    t->fn = fn;
+    t->name = name;
+    t->u.owner = &h->owner;
+    t->rt = rt;
+    t->state = ASYNC_TASK_IDLE;
+    t->magic = 0;
+    async__spin_lock(&rt->remote_lock);
+    if (rt->spawn_closed || ASYNC__LOAD(&g->stopping)) {
+        rc = ASYNC_ECLOSED;
+    } else {
+        t->link.next = (async__link *)(void *)rt->spawns;
+        rt->spawns = t;
+        (void)ASYNC__ADD(&rt->load, 1);
+    }
+    async__spin_unlock(&rt->remote_lock);
+    if (rc < 0) {
+        h->state = 0;
+        return rc;
+    }
+    async__rt_signal(rt);
+    return 0;
+}
+
+static int async__join_handle_wait(async_task *t, async_join_handle *h, async_waiter *w) {
+    int rc = async__wait_begin(t, &h->q, w, 1, NULL);
+    if (rc < 0) return rc;
+    if (h->state == 2) {
+        if (!async__coop(t)) return ASYNC_PENDING;
+        h->state = 3;
+        return h->result;
+    }
+    if (h->state != 1) return h->state == 3 ? ASYNC_ESTATE : ASYNC_EINVAL;
+    async__wq_push(&h->q, w, t);
+    return ASYNC_PENDING;
+}
+
+ASYNC_DEF int async_join_handle_wait(async_task *t, async_join_handle *h, async_waiter *w) {
+    if (!t || !h || !w || !h->shared) return ASYNC_EINVAL;
+    ASYNC__SHARED(h, t, w, async__join_handle_wait(t, h, w));
+    return ASYNC_EINVAL;
+}
+
+/* The abort travels as a waiter (the handle's own) on the task's runtime's remote
+   list; that runtime aborts the task when it collects it. */
+ASYNC_DEF int async_join_handle_abort(async_join_handle *h) {
+    async_runtime *rt;
+    if (!h || !h->shared) return ASYNC_EINVAL;
+    async__spin_lock(&h->lock);
+    if (h->state == 1 && !h->abort_w.task) {
+        rt = h->task->rt;
+        h->abort_w.task = h->task;
+        h->abort_w.kind = ASYNC__W_KIND_ABORT;
+        async__spin_lock(&rt->remote_lock);
+        h->abort_w.prev = &h->abort_w;
+        h->abort_w.next = rt->remote;
+        rt->remote = &h->abort_w;
+        async__spin_unlock(&rt->remote_lock);
+        async__rt_signal(rt);
+    }
+    async__spin_unlock(&h->lock);
+    return 0;
+}
+
+ASYNC_DEF int async_join_handle_is_finished(const async_join_handle *h) {
+    int done;
+    if (!h || !h->shared) return 0;
+    async__spin_lock(&((async_join_handle *)(uintptr_t)h)->lock);
+    done = h->state >= 2;
+    async__spin_unlock(&((async_join_handle *)(uintptr_t)h)->lock);
+    return done;
+}
+
+ASYNC_DEF void async_group_stats(async_group *g, async_stats *out) {
+    int i;
+    if (!out) return;
+    async__memset(out, 0, sizeof *out);
+    if (!g || !g->rts) return;
+    for (i = 0; i < g->n; i++) {
+        async_runtime *rt = &g->rts[i];
+        async__spin_lock(&rt->remote_lock);
+        out->polls += rt->stats_pub.polls;
+        out->wakes += rt->stats_pub.wakes;
+        out->timers_fired += rt->stats_pub.timers_fired;
+        out->spawned += rt->stats_pub.spawned;
+        out->completed += rt->stats_pub.completed;
+        out->slow_polls += rt->stats_pub.slow_polls;
+        out->io_waits += rt->stats_pub.io_waits;
+        out->io_events += rt->stats_pub.io_events;
+        async__spin_unlock(&rt->remote_lock);
+    }
+}
+
+/* A runtime whose loop turns dumps itself on its thread (asked through its wake
+   descriptor; given up after 2 s, e.g. a task that never yields); the others, and
+   the caller's own, are dumped here. */
+ASYNC_DEF void async_group_dump(async_group *g, void (*write)(void *user, const char *text),
+                                void *user) {
+    int i;
+    if (!g || !g->rts) return;
+    async__spin_lock(&g->dump_lock);
+    g->dump_write = write;
+    g->dump_user = user;
+    for (i = 0; i < g->n; i++) {
+        async_runtime *rt = &g->rts[i];
+        char head[48];
+        snprintf(head, sizeof head, "runtime %d of %d:\n", i, g->n);
+        if (write) write(user, head);
+        else fputs(head, stderr);
+        if (rt != ASYNC__HERE() && ASYNC__LOAD(&g->threads[i].active)) {
+            int waited = 0;
+            ASYNC__STORE(&rt->dump_req, 1);
+            async__rt_signal(rt);
+            while (ASYNC__LOAD(&rt->dump_req)) {
+                struct timespec ts = {0, 1000000};
+                if (++waited > 2000 && ASYNC__CAS(&rt->dump_req, 1, 0)) {
+                    if (write) write(user, "  (busy: no answer in 2 s)\n");
+                    else fputs("  (busy: no answer in 2 s)\n", stderr);
+                    break;
+                }
+                nanosleep(&ts, NULL);
+            }
+        } else {
+            async_runtime_dump(rt, write, user);
+        }
+    }
+    async__spin_unlock(&g->dump_lock);
 }
 /* ---- name resolution and files, on the pool --------------------------------------
    Each call copies its inputs into an allocated request that the pool's thread
