@@ -21,7 +21,8 @@
        8 STREAMS ........................ >>streams
        9 I/O AND THREADS ................ >>io >>threads
        10 SHUTDOWN ...................... >>shutdown
-       11 DEBUGGING ..................... >>debug
+       11 MULTI-CORE .................... >>group
+       12 DEBUGGING ..................... >>debug
        CONFIGURATION .................... >>config (first in the code)
        PITFALLS
        DESIGN NOTES
@@ -1460,7 +1461,138 @@ CODE IN THIS MANUAL
    period, so its cleanup section must release what it holds; spawn the server's
    connections into the JoinSet, or the shutdown cannot wait for them.
 
-11 DEBUGGING (>>debug)
+11 MULTI-CORE (>>group)
+=======================
+   What for: using every core: a server sharded over N threads, jobs spread over
+   them, results and messages passed between them (Tokio's multi-thread runtime).
+   The model: thread-per-core (as Seastar, Glommio, monoio). A group is N runtimes,
+   one thread each, each with its own run queue, timers and reactor. They share
+   nothing but shared objects: channels made with _init_shared, and join handles. A
+   task never moves: it runs on the runtime it was spawned on, to its end. No work
+   stealing: load is spread by the kernel (one SO_REUSEPORT listener per runtime),
+   or by you (async_group_spawn onto the least loaded runtime). (hosted builds with
+   threads; the freestanding profile and ASYNC_NO_THREADS have no group.)
+     async_group_init(g, desc)           desc->threads runtimes (0: one per core),
+                                         desc->pin (thread i on core i, Linux),
+                                         desc->runtime (every runtime's desc),
+                                         desc->on_start(rt, user): run on each
+                                         runtime's thread before its loop, to spawn
+                                         that shard's tasks (< 0 stops the group)
+     async_group_block_on(g, t, fn, name)  runtime 0 runs on this thread, the
+                                         others on new ones; t runs on runtime 0.
+                                         When t ends the group stops and its
+                                         threads are joined: t's result
+     async_group_start(g)                or every runtime on a new thread; then
+     async_group_stop(g)                 (Context: anywhere) every loop ends at its
+                                         next turn, and async_group_join(g) waits
+                                         for the threads
+     async_group_destroy(g)              stop, join, destroy each runtime (what is
+                                         left is cancelled, its cleanup runs), free
+     async_group_size(g), async_group_runtime(g, i), async_runtime_group(rt),
+     async_runtime_index(rt)             a task's own: async_task_runtime(t)
+     async_group_spawn(g, i, h, t, fn, name)   Context: any thread. t (a zeroed
+                                         frame of yours) runs fn on runtime i, or
+                                         on the least loaded (ASYNC_GROUP_ANY: fewest
+                                         tasks alive; ties in turn). You own the
+                                         frame and h: both stay valid until the task
+                                         has ended. ASYNC_ECLOSED once stopped
+     async_join_handle_wait(t, h, w)     op, from any runtime: the task's result,
+                                         ASYNC_ECANCELED if it was aborted
+     async_join_handle_abort(h)          Context: any thread; the task is cancelled
+                                         at its next poll on its runtime (cleanup)
+     async_join_handle_is_finished(h)
+     async_group_pick(g)                 the least loaded runtime's index now
+     async_group_stats(g, out), async_group_dump(g, write, user)   every runtime
+   Shared objects: async_mpsc_init_shared, async_oneshot_init_shared and
+   async_broadcast_init_shared make the channels of section 6, with the same
+   functions and semantics (FIFO senders, close rules, cancel safety: an aborted
+   send loses only its own item), usable by tasks of any runtime and, for the
+   operations that never wait (try_send, try_recv, close, sender_release...), by
+   any thread. Each operation runs under the object's lock (tens of instructions);
+   a wake that crosses threads goes through the woken runtime's remote list and
+   wake descriptor: never lost, and a parked runtime sleeps in its reactor until
+   then. They also work between runtimes that are not in a group.
+   Which to use:
+     sharded listeners   servers: every runtime listens on the same port with
+                         async_listen_opts.reuseport = 1 from its on_start; no
+                         traffic between threads per request. Where reuseport is
+                         missing, or for an even spread: one acceptor, and per
+                         connection fd = async_io_deregister(&conn), then
+                         async_group_spawn(g, ASYNC_GROUP_ANY, ...) a task that
+                         registers fd on its own runtime (a registration belongs to
+                         one reactor: async_io_move does not cross runtimes)
+     async_group_spawn   a job that should run elsewhere; its result through the
+                         handle, or a shared oneshot
+     shared channels     streams of work or messages between long-lived tasks on
+                         different runtimes (a shared broadcast: fan-out to every
+                         shard)
+   Thread-safe: the shared objects, async_group_spawn/stop/pick/stats/dump, the join
+   handle, async_waker_wake, the inbox and the pool. Everything else belongs to one
+   runtime: a local channel, mutex, notify, timer or async_io must be used only by
+   tasks of the runtime that uses it first (async.h does not check it).
+   Signals and shutdown: several runtimes may subscribe to the same signal; give each
+   runtime its own async_shutdown (its root token, its JoinSet): a SIGTERM then
+   drains every shard by the same grace; the main task on runtime 0 awaits its own,
+   and its end stops the group (block_on returns, destroy cancels what is left).
+   A job on runtime 1, its progress through a shared channel, its result by handle:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    static async_group group;
+    static async_mpsc progress;             // shared: runtime 1 sends, runtime 0 reads
+
+    typedef struct { async_task task; async_waiter w; int i; } job;
+
+    static int count(async_task *t) {       // runs on runtime 1
+        job *f = (job *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        for (f->i = 1; f->i <= 3; f->i++)
+            ASYNC_AWAIT(rc, async_mpsc_send(t, &progress, &f->w, &f->i));
+        async_mpsc_sender_release(&progress);
+        ASYNC_END(async_runtime_index(async_task_runtime(t)) * 100 + 42);
+    }
+
+    typedef struct { async_task task; async_waiter w; async_join_handle h; job j; int n; } boss;
+
+    static int run(async_task *t) {         // runs on runtime 0
+        boss *f = (boss *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        rc = async_group_spawn(&group, 1, &f->h, &f->j.task, count, "count");
+        if (rc < 0) ASYNC_RETURN(rc);
+        for (;;) {
+            ASYNC_AWAIT(rc, async_mpsc_recv(t, &progress, &f->w, &f->n));
+            if (rc < 0) break;              // ASYNC_ECLOSED: the job released its sender
+            printf("step %d\n", f->n);
+        }
+        ASYNC_AWAIT(rc, async_join_handle_wait(t, &f->h, &f->w));
+        printf("result %d\n", rc);          // 142: 42 from runtime 1
+        ASYNC_END(rc == 142 ? 0 : 1);
+    }
+
+    int main(void) {
+        static boss b;
+        async_group_desc d = {0};
+        int rc;
+        d.threads = 2;
+        if (async_group_init(&group, &d) < 0) return 1;
+        if (async_mpsc_init_shared(&progress, sizeof(int), 1, NULL) < 0) return 1;
+        rc = async_group_block_on(&group, &b.task, run, "boss");
+        async_group_destroy(&group);
+        async_mpsc_destroy(&progress);
+        return rc;
+    }
+   Traps: a local object touched by two runtimes is a data race, not an error code;
+   make it shared or keep it on one runtime. A task's frame and its join handle must
+   outlive the task (the runtime it runs on writes them until it ends). An fd
+   accepted on one runtime must be deregistered before another registers it.
+   Differences from Tokio: tasks never migrate (no work stealing), so a runtime that
+   holds a hot shard stays hot; spawn_blocking's pool (section 9) is per runtime.
+
+12 DEBUGGING (>>debug)
 ======================
    What for: finding the task that hangs, and the one that hogs the loop, in a
    program of thousands of tasks; shaking a program with faults it must survive.
@@ -3272,6 +3404,9 @@ ASYNC_API int async_inbox_send(async_inbox *q, const void *item);      /* Contex
 ASYNC_API int async_inbox_close(async_inbox *q);                       /* Context: any thread */
 /* op: 0 with the next item; ASYNC_ECLOSED once closed and drained */
 ASYNC_API int async_inbox_recv(async_task *t, async_inbox *q, void *item);              /* op */
+
+////////////////////////////////////////////////////////////////////////////////
+// >>group
 
 /* A runtime group: N runtimes, one thread each, sharing nothing but shared objects
    (thread-per-core, see MULTI-CORE). */
@@ -10658,6 +10793,9 @@ ASYNC_DEF int async_inbox_destroy(async_inbox *q) {
     q->impl = NULL;
     return 0;
 }
+
+////////////////////////////////////////////////////////////////////////////////
+// >>group
 
 /* ---- runtime groups: one runtime per thread -------------------------------------
    Other threads reach a group's runtime only through its remote lists (waiters made
