@@ -4744,20 +4744,22 @@ static void async__spin_unlock(volatile int *l) {
     ASYNC__PREEMPT();
 }
 
-static void async__wake_remote(async_waiter *w);
 static void async__remote_collect(async_runtime *rt, int spawns);
 static void async__group_publish(async_runtime *rt);
 static void async__group_dump_here(async_runtime *rt);
 #endif
-static void async__wq_ready(async_waitq *q, async_waiter *w, uint8_t state) {
-    async__wq_unlink(q, w);
-    w->state = state;
 #ifdef ASYNC__XTHREADS
-    if (w->shared && w->task->rt != ASYNC__HERE()) {
-        async__wake_remote(w);          /* a shared object's waiter on another runtime */
+ASYNC__COLD static void async__wq_ready_shared(async_waitq *q, async_waiter *w, uint8_t state);
+#endif
+static void async__wq_ready(async_waitq *q, async_waiter *w, uint8_t state) {
+#ifdef ASYNC__XTHREADS
+    if (w->shared) {                    /* a shared object's: maybe another runtime's */
+        async__wq_ready_shared(q, w, state);
         return;
     }
 #endif
+    async__wq_unlink(q, w);
+    w->state = state;
     async__wake(w->task);
 }
 static void async__wq_ready_all(async_waitq *q, uint8_t state, uint8_t kind) {
@@ -5583,6 +5585,14 @@ static void async__wake_remote(async_waiter *w) {
     rt->remote = w;
     async__spin_unlock(&rt->remote_lock);
     async__rt_signal(rt);
+}
+
+ASYNC__COLD static void async__wq_ready_shared(async_waitq *q, async_waiter *w,
+                                             uint8_t state) {
+    async__wq_unlink(q, w);
+    w->state = state;
+    if (w->task->rt != ASYNC__HERE()) async__wake_remote(w);   /* another runtime's */
+    else async__wake(w->task);
 }
 
 static void async__spawn_queued(async_runtime *rt, async_task *t);
@@ -11070,7 +11080,13 @@ ASYNC_DEF int async_group_spawn(async_group *g, int i, async_join_handle *h, asy
         return ASYNC_EBUSY;             /* this frame is already a live task */
     if (i == ASYNC_GROUP_ANY) i = async_group_pick(g);
     rt = &g->rts[i];
-    if (h->shared && h->state == 1) return ASYNC_EBUSY;      /* the handle's task runs */
+    if (h->shared) {                    /* used before: its task must have ended */
+        int busy;
+        async__spin_lock(&h->lock);
+        busy = h->state == 1 || h->q.head;
+        async__spin_unlock(&h->lock);
+        if (busy) return ASYNC_EBUSY;
+    }
     async__memset(h, 0, sizeof *h);
     h->owner.finished = async__join_handle_finished;
     h->task = t;
