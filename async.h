@@ -4163,7 +4163,9 @@ static int async__cas(volatile int *p, int expect, int v) {
     return __atomic_compare_exchange_n(p, &expect, v, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 #define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
-#define ASYNC__FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+/* Sequentially consistent: a store then a load on each side (Dekker) */
+#define ASYNC__XCHG_SC(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
+#define ASYNC__LOAD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #elif !defined(ASYNC_FREESTANDING) && defined(__TINYC__) && \
     (defined(__x86_64__) || defined(__i386__))
 /* tcc has no __atomic builtins, but takes GNU inline assembly: x86's locked
@@ -4190,7 +4192,8 @@ static int async__cas(volatile int *p, int expect, int v) {
 #define ASYNC__LOAD(p) (*(p))
 #define ASYNC__ADD(p, v) async__add((p), (v))
 #define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
-#define ASYNC__FENCE() __asm__ __volatile__("mfence" ::: "memory")
+#define ASYNC__XCHG_SC(p, v) async__xchg((p), (v))    /* xchg is a full barrier */
+#define ASYNC__LOAD_SC(p) (*(p))
 #elif !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
 /* Plain volatile accesses would be a data race between threads. */
 #error "async.h: no atomic operations known for this compiler (gcc, clang, and tcc on x86 \
@@ -4224,8 +4227,9 @@ static int async__cas(volatile int *p, int expect, int v) {
     return 1;
 }
 #define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
-#define ASYNC__FENCE() ASYNC__BARRIER()
 #endif
+#define ASYNC__XCHG_SC(p, v) async__xchg((p), (v))
+#define ASYNC__LOAD_SC(p) (*(p))
 #endif
 
 #ifndef ASYNC_DEF
@@ -5077,9 +5081,8 @@ static int async__group_before_sleep(async_runtime *rt, async_time wait) {
             if (!(i & 31) && async__clock_monotonic(0) - t0 >= limit) break;
         }
     }
-    ASYNC__STORE(&rt->parked, 1);
-    ASYNC__FENCE();
-    if (ASYNC__LOAD(&rt->pending)) {
+    (void)ASYNC__XCHG_SC(&rt->parked, 1);
+    if (ASYNC__LOAD_SC(&rt->pending)) {
         ASYNC__STORE(&rt->parked, 0);
         return 1;
     }
@@ -5562,16 +5565,13 @@ ASYNC_DEF void async_waker_wake(async_waker *w) {
    one write(2) to its wake descriptor (async-signal-safe). */
 static void async__rt_signal(async_runtime *rt) {
     ASYNC__PREEMPT();
-    if (ASYNC__XCHG(&rt->pending, 1) == 0) {
+    if (ASYNC__XCHG_SC(&rt->pending, 1) == 0) {
 #ifndef ASYNC_FREESTANDING
         ASYNC__PREEMPT();
 #ifdef ASYNC__XTHREADS
         /* A group's runtime sleeps only after it said so (parked) and then looked at
            pending once more: one of the two sides sees the other's store. */
-        if (rt->group) {
-            ASYNC__FENCE();
-            if (!ASYNC__LOAD(&rt->parked)) return;
-        }
+        if (rt->group && !ASYNC__LOAD_SC(&rt->parked)) return;
 #endif
         if (rt->wake_fd[1] >= 0) {
             uint64_t one = 1;
