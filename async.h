@@ -1855,6 +1855,11 @@ REVISION HISTORY
                        missing ASYNC_BEGIN names itself; ASYNC_AWAIT writes rc once;
                        retry, select and join are one statement; the reactor's
                        backends behind one contract (async__be_*)
+   2026-12-03          multi-core (section 11): runtime groups (async_group_*),
+                       shared channels (async_mpsc/oneshot/broadcast_init_shared),
+                       spawn onto another runtime with a join handle
+                       (async_group_spawn, async_join_handle_*),
+                       async_runtime_group/_index
 */
 
 #ifndef ASYNC_H_INCLUDED
