@@ -3453,6 +3453,7 @@ typedef struct async_group {
 typedef struct async_join_handle {
     async__owner owner;                 /* first: the task hands it its end */
     async_task *task;
+    async_runtime *rt;                  /* the task's */
     async_waitq q;                      /* tasks waiting for the end */
     async_waiter abort_w;               /* an abort on its way to the task's runtime */
     int result;
@@ -11154,6 +11155,7 @@ ASYNC_DEF int async_group_spawn(async_group *g, int i, async_join_handle *h, asy
     async__memset(h, 0, sizeof *h);
     h->owner.finished = async__join_handle_finished;
     h->task = t;
+    h->rt = rt;
     h->shared = 1;
     h->state = 1;
     t->fn = fn;
@@ -11205,7 +11207,7 @@ ASYNC_DEF int async_join_handle_abort(async_join_handle *h) {
     if (!h || !h->shared) return ASYNC_EINVAL;
     async__spin_lock(&h->lock);
     if (h->state == 1 && !h->abort_w.task) {
-        rt = h->task->rt;
+        rt = h->rt;
         h->abort_w.task = h->task;
         h->abort_w.kind = ASYNC__W_KIND_ABORT;
         async__spin_lock(&rt->remote_lock);
