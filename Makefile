@@ -169,7 +169,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 	  echo "$$cc-$$std|$$cc -std=$$std $(WARN) -Wconversion -Wsign-conversion -I. -c tests/compile/compile_c.c -o $(B)/chk/$$cc-$$std.o"; \
 	done; done; \
 	echo "epoll-gcc-clang-conversion|gcc -std=c99 $(WARN) -Wconversion -Wsign-conversion -DASYNC_USE_EPOLL -I. -c tests/compile/compile_c.c -o $(B)/chk/epoll-gcc.o && clang -std=c11 $(WARN) -Wconversion -Wsign-conversion -DASYNC_USE_EPOLL -I. -c tests/compile/compile_c.c -o $(B)/chk/epoll-clang.o"; \
-	echo "no-threads-drops-the-layer|gcc -std=c99 $(WARN) -DASYNC_NO_THREADS -I. -c tests/compile/compile_c.c -o $(B)/chk/nothreads.o && ! nm $(B)/chk/nothreads.o | grep -q 'pthread\|async_pool_init\|async_inbox'"; \
+	echo "no-threads-drops-the-layer|gcc -std=c99 $(WARN) -DASYNC_NO_THREADS -I. -c tests/compile/compile_c.c -o $(B)/chk/nothreads.o && ! nm $(B)/chk/nothreads.o | grep -q 'pthread\|async_pool_init\|async_inbox\|async_group\|init_shared'"; \
 	echo "gcc-jump-misses-init|gcc -std=c99 $(WARN) -Wjump-misses-init -I. -c tests/test_coro.c -o $(B)/chk/jmi.o"; \
 	echo "g++-c++11|g++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -I. tests/compile/compile_cpp.cc -o $(B)/chk/cpp11 && $(B)/chk/cpp11"; \
 	echo "clang++-c++17|clang++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -I. tests/compile/compile_cpp.cc -o $(B)/chk/cpp17 && $(B)/chk/cpp17"; \
