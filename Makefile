@@ -20,6 +20,9 @@
 #   make bench-icount  instructions per operation (valgrind --tool=callgrind)
 #   make bench-servers the example servers vs nginx, redis-server, a hand-written
 #                    epoll echo server (wrk, redis-benchmark; installed when missing)
+#   make bench-peers the multi-core workloads (cross-runtime mpsc, ping-pong) vs Tokio's
+#                    multi-thread runtime and Go, one table (golang-go, cargo,
+#                    librust-tokio-dev installed when missing; Tokio built offline)
 #   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers, httpd's
 #                    request handler and miniredis's command layer, the mpsc,
 #                    broadcast and watch channels, Semaphore/Mutex/RwLock, Notify/Barrier,
@@ -92,7 +95,7 @@ HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/syn
 IMPL_HDR := async.h tests/test.h tests/impl_suites.c
 
 .PHONY: all test demo examples sanitize soak coverage bench bench-icount bench-servers fuzz \
-    port clean
+    port clean bench-peers
 all: $(TEST_BINS) $(EXAMPLE_BINS)
 
 # ---- tests ---------------------------------------------------------------------
@@ -433,7 +436,9 @@ $(B)/bench/bench_io_epoll: tests/bench/bench_io.c tests/bench/bench.h async.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -DASYNC_USE_EPOLL $< -o $@ $(LIBS)
 BENCHES := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/*.c)) bench_io_epoll
-ICOUNT_BENCHES := $(filter-out bench_echo,$(BENCHES))
+# bench_multi is left out: callgrind runs one thread at a time, so its cross-thread
+# waits would count the scheduler's switches, not async.h.
+ICOUNT_BENCHES := $(filter-out bench_echo bench_multi,$(BENCHES))
 bench: $(addprefix $(B)/bench/,$(BENCHES))
 	@for b in $(BENCHES); do ./$(B)/bench/$$b || exit 1; done
 bench-icount: $(addprefix $(B)/bench/,$(ICOUNT_BENCHES))
@@ -449,6 +454,29 @@ bench-servers: $(addprefix $(B)/examples/,$(SERVERS)) $(B)/bench/bench_echo
 	@.ci/need "command -v nginx || test -x /usr/sbin/nginx" nginx-light
 	@.ci/need "command -v curl" curl
 	@./tests/bench/bench_servers.sh
+
+# bench_multi's workloads written for Tokio and Go (tests/bench/peers/), in one table:
+# tests/bench/bench_peers.sh. Tokio is built offline from the crates Debian's
+# librust-*-dev packages put in /usr/share/cargo/registry (a copy of the sources under
+# build/, with tests/bench/peers/tokio/cargo-config.toml as its .cargo/config.toml).
+PEER_TOKIO := $(B)/peers/tokio/target/release/bench_peer_tokio
+PEER_GO := $(B)/peers/go/bench_peer_go
+bench-peers: $(B)/bench/bench_multi $(PEER_TOKIO) $(PEER_GO)
+	@./tests/bench/bench_peers.sh
+$(PEER_TOKIO): tests/bench/peers/tokio/Cargo.toml tests/bench/peers/tokio/src/main.rs \
+    tests/bench/peers/tokio/cargo-config.toml
+	@.ci/need "command -v cargo" cargo
+	@.ci/need "ls -d /usr/share/cargo/registry/tokio-1.*" librust-tokio-dev
+	@mkdir -p $(B)/peers/tokio/src $(B)/peers/tokio/.cargo
+	@cp tests/bench/peers/tokio/Cargo.toml $(B)/peers/tokio/
+	@cp tests/bench/peers/tokio/src/main.rs $(B)/peers/tokio/src/
+	@cp tests/bench/peers/tokio/cargo-config.toml $(B)/peers/tokio/.cargo/config.toml
+	$(Q)cd $(B)/peers/tokio && cargo build --release --offline $(if $(Q),-q)
+$(PEER_GO): tests/bench/peers/go/main.go
+	@.ci/need "command -v go" golang-go
+	@mkdir -p $(@D)
+	$(Q)GOCACHE=$(CURDIR)/$(B)/peers/go/cache GOPATH=$(CURDIR)/$(B)/peers/go/path \
+	    GO111MODULE=off GOFLAGS= go build -o $@ $<
 
 # ---- fuzzing: libFuzzer (clang): the servers' parsers, channel and sync models ---
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/*.c))
