@@ -3,14 +3,16 @@
    baseline of two pinned pthreads measured in the same run:
      X1   shared mpsc, capacity 1024, 8-byte items, the producer on runtime 0 and the
           consumer on runtime 1 (per item); the consumer with recv, and with
-          recv_many(64); vs a bare SPSC ring between two spinning threads (the floor)
+          recv_many(64) (also with spin_us = -1: no runtime spins before it sleeps); vs a
+          bare SPSC ring between two spinning threads (the floor)
      X2   ping-pong over two shared capacity-1 channels, the pinger on runtime 0 and
           the ponger on runtime 1 (per round trip); vs two one-slot mailboxes between
           two spinning threads (the floor), and between two threads that sleep on an
           eventfd each when they must wait (the floor of a wait that does not spin,
           which is what a parked runtime does)
-   Without arguments: median ns per operation over RUNS runs. `--peers`: X1 (recv and
-   recv_many) and X2 only, as "name ns" lines for tests/bench/bench_peers.sh. Not
+   Without arguments: median ns per operation over RUNS runs. `--peers [N1 [N2]]`: the
+   async.h workloads only (no floors), as "name ns" lines for tests/bench/bench_peers.sh;
+   `WORKLOAD N`: that workload once at size N (for perf and the like). Not
    in bench-icount: callgrind runs one thread at a time, so a cross-thread wait is a
    context switch there and the counts would measure its scheduler. */
 #define _GNU_SOURCE                     /* sched_setaffinity, CPU_SET (the baselines) */
@@ -33,6 +35,9 @@ ASYNC_MPSC_TYPED(u64chan, uint64_t)
    core), or 0 for the variants "-same" (both tasks on runtime 0, the channels still
    shared: how the peers, whose schedulers keep both tasks on one worker, run them). */
 static int peer_rt = 1;
+/* async_group_desc.spin_us for the group: 0 (the default spin), or -1 for the variant
+   "-nospin" (a runtime waiting on the other sleeps at once). */
+static int spin_us;
 
 static void die(const char *what, int rc) {
     printf("bench_multi: %s: %s\n", what, async_strerror(rc));
@@ -99,6 +104,7 @@ static void x1(long n) {
     memset(&p, 0, sizeof p);
     d.threads = 2;
     d.pin = 1;
+    d.spin_us = spin_us;
     p.n = n;
     x1_sum = 0;
     if ((rc = async_group_init(&x1_group, &d)) < 0) die("group", rc);
@@ -114,6 +120,11 @@ static void x1m(long n) {
     x1_many = 1;
     x1(n);
     x1_many = 0;
+}
+static void x1mn(long n) {
+    spin_us = -1;
+    x1m(n);
+    spin_us = 0;
 }
 static void x1s(long n) {
     peer_rt = 0;
@@ -164,6 +175,7 @@ static void x2(long n) {
     memset(&p, 0, sizeof p);
     d.threads = 2;
     d.pin = 1;
+    d.spin_us = spin_us;
     p.n = n;
     if ((rc = async_group_init(&x2_group, &d)) < 0) die("group", rc);
     if ((rc = async_mpsc_init_shared(&x2_a, sizeof(uint64_t), 1, &sa)) < 0 ||
@@ -333,10 +345,10 @@ static void x2_sleep(long n) { x2_pp(n, 1); }
 
 typedef struct { const char *name; void (*fn)(long); long n; } workload;
 static const workload workloads[] = {
-    {"x1", x1, 2000000}, {"x1-many", x1m, 2000000}, {"x1-same", x1s, 2000000},
-    {"x1-base", x1_base, 10000000},
-    {"x2", x2, 20000}, {"x2-same", x2s, 200000}, {"x2-base", x2_base, 1000000},
-    {"x2-eventfd", x2_sleep, 20000},
+    {"x1", x1, 2000000}, {"x1-many", x1m, 2000000}, {"x1-many-nospin", x1mn, 2000000},
+    {"x1-same", x1s, 2000000}, {"x1-base", x1_base, 10000000},
+    {"x2", x2, 200000}, {"x2-same", x2s, 200000}, {"x2-base", x2_base, 1000000},
+    {"x2-eventfd", x2_sleep, 10000},
 };
 #define NW (sizeof workloads / sizeof workloads[0])
 
@@ -358,7 +370,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "--peers") == 0) {
         /* bench_peers.sh: "name ns" lines, X1 at N1 items, X2 at N2 round trips */
         long n1 = argc > 2 ? atol(argv[2]) : workloads[0].n;
-        long n2 = argc > 3 ? atol(argv[3]) : workloads[4].n;
+        long n2 = argc > 3 ? atol(argv[3]) : workloads[5].n;
         if (n1 < 2 || n2 < 1) { printf("usage: bench_multi --peers [N1 [N2]]\n"); return 2; }
         for (i = 0; i < NW; i++)
             if (!strstr(workloads[i].name, "-base") && !strstr(workloads[i].name, "-eventfd")) {
@@ -383,17 +395,19 @@ int main(int argc, char **argv) {
            "median of %d runs, ns per operation\n", RUNS);
     printf("  %-58s %9s %9s %7s\n", "workload", "async.h", "bare C", "ratio");
     printf("  %-58s %9.2f %9.2f %6.1fx\n", "X1 shared mpsc cap 1024, 8-byte items, across (per item)",
-           r[0], r[3], r[0] / r[3]);
+           r[0], r[4], r[0] / r[4]);
     printf("  %-58s %9.2f %9.2f %6.1fx\n", "   the consumer with recv_many(64)",
-           r[1], r[3], r[1] / r[3]);
+           r[1], r[4], r[1] / r[4]);
+    printf("  %-58s %9.2f %9.2f %6.1fx\n", "   the same, the runtimes never spin (spin_us = -1)",
+           r[2], r[4], r[2] / r[4]);
     printf("  %-58s %9.2f %9.2f %6.1fx\n", "   both tasks on runtime 0 (recv)",
-           r[2], r[3], r[2] / r[3]);
+           r[3], r[4], r[3] / r[4]);
     printf("  %-58s %9.2f %9.2f %6.1fx\n", "X2 ping-pong, two shared cap-1 channels (round trip)",
-           r[4], r[6], r[4] / r[6]);
+           r[5], r[7], r[5] / r[7]);
     printf("  %-58s %9.2f %9.2f %6.1fx\n", "   against threads sleeping on an eventfd when waiting",
-           r[4], r[7], r[4] / r[7]);
+           r[5], r[8], r[5] / r[8]);
     printf("  %-58s %9.2f %9.2f %6.1fx\n", "   both tasks on runtime 0",
-           r[5], r[6], r[5] / r[6]);
+           r[6], r[7], r[6] / r[7]);
     printf("  floors: two pthreads on cores 0 and 1; X1 a spinning SPSC ring; X2 spinning\n"
            "  one-slot mailboxes, and the same with a blocking eventfd read per wait\n");
     return 0;

@@ -16,13 +16,12 @@
 # rounds. The issue's targets: X1 async.h <= 1/3 of both peers, X2 <= 1/2 of both.
 #
 # Usage: tests/bench/bench_peers.sh [ROUNDS] [X1_ITEMS] [X2_ROUND_TRIPS]
-#   (defaults 3, 1000000, 20000; the peers' X2 runs 10 times as many round trips,
-#   their round trips being far shorter). Run by `make bench-peers`, which builds the
+#   (defaults 5, 1000000, 200000). Run by `make bench-peers`, which builds the
 #   three programs (installing golang-go, cargo and librust-tokio-dev when missing).
 set -eu
-ROUNDS=${1:-3}
+ROUNDS=${1:-5}
 N1=${2:-1000000}
-N2=${3:-20000}
+N2=${3:-200000}
 B=build
 OURS=$B/bench/bench_multi
 TOKIO=$B/peers/tokio/target/release/bench_peer_tokio
@@ -38,8 +37,8 @@ done
 run() {
     case $1 in
     ours) "$OURS" --peers "$N1" "$N2" ;;
-    tokio) "$TOKIO" "$N1" $((N2 * 10)) ;;
-    go) "$GO" "$N1" $((N2 * 10)) ;;
+    tokio) "$TOKIO" "$N1" "$N2" ;;
+    go) "$GO" "$N1" "$N2" ;;
     esac | sed "s/^/$1 /" >>"$TMP/results"
 }
 : >"$TMP/results"
@@ -79,13 +78,13 @@ function row(label, w, peer, factor,    o, t, g, ok) {
 END {
     printf "multi-core: async.h (2 runtimes, cores 0 and 1) vs Tokio (multi-thread, 2 workers)"
     printf " and Go (GOMAXPROCS=2)\n"
-    printf "ns per operation, median of %d rounds of 5 runs; X1 %d items, X2 %d round trips", \
+    printf "ns per operation, median of %d rounds of 5 runs; X1 %d items, X2 %d round trips\n", \
            rounds, n1, n2
-    printf " (peers %d)\n", n2 * 10
     printf "  %-44s %10s %9s %9s %8s %8s  %s\n", "workload", "async.h", "Tokio", "Go",
            "Tok/ours", "Go/ours", "target met"
     row("X1 mpsc cap 1024, per item, across (recv)", "x1", "x1", 3)
     row("   across, consumer with recv_many(64)", "x1-many", "x1", 3)
+    row("   across, recv_many(64), spin_us = -1", "x1-many-nospin", "x1", 3)
     row("   same runtime (recv)", "x1-same", "x1", 3)
     row("X2 ping-pong 2 x cap 1, per round trip", "x2", "x2", 2)
     row("   same runtime", "x2-same", "x2", 2)
