@@ -394,8 +394,8 @@ int main(int argc, char **argv) {
     printf("multi-core workloads, an async_group of 2 runtimes pinned to cores 0 and 1, "
            "median of %d runs, ns per operation\n", RUNS);
     printf("  %-58s %9s %9s %7s\n", "workload", "async.h", "bare C", "ratio");
-    printf("  %-58s %9.2f %9.2f %6.1fx\n", "X1 shared mpsc cap 1024, 8-byte items, across (per item)",
-           r[0], r[4], r[0] / r[4]);
+    printf("  %-58s %9.2f %9.2f %6.1fx\n",
+           "X1 shared mpsc cap 1024, 8-byte items, across (per item)", r[0], r[4], r[0] / r[4]);
     printf("  %-58s %9.2f %9.2f %6.1fx\n", "   the consumer with recv_many(64)",
            r[1], r[4], r[1] / r[4]);
     printf("  %-58s %9.2f %9.2f %6.1fx\n", "   the same, the runtimes never spin (spin_us = -1)",
