@@ -96,7 +96,8 @@ END {
     row("   Tokio across too (thread-per-core)", "x2", "x2-across", "-", 2)
     row("   same runtime", "x2-same", "x2", "x2", 2)
     print "  Tok/ours, Go/ours: the peer'"'"'s ns / async.h'"'"'s (> 1: async.h is faster)."
-    print "  The issue'"'"'s targets apply to the first line of each workload (the tasks on different cores)."
+    print "  The issue'"'"'s targets apply to the first line of each workload (the tasks on"
+    print "  different cores)."
     print "  Tokio and Go choose where their tasks run (both tend to keep them on one worker);"
     print "  \"Tokio across\" runs Tokio as the group runs async.h: two current_thread runtimes"
     print "  on threads pinned to cores 0 and 1, one task each."
