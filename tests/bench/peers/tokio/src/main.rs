@@ -141,5 +141,6 @@ fn main() {
     println!("x1 {:.2}", median(&rt, x1, n1));
     println!("x2 {:.2}", median(&rt, x2, n2));
     println!("x1-across {:.2}", median(&rt, x1_across, n1));
-    println!("x2-across {:.2}", median(&rt, x2_across, n2));
+    // (a tenth as many round trips: each wakes a parked thread, some 20-50 us here)
+    println!("x2-across {:.2}", median(&rt, x2_across, (n2 / 10).max(1)));
 }
