@@ -18,8 +18,9 @@
 # rounds. The targets: X1 async.h <= 1/3 of both peers, X2 <= 1/2 of both.
 #
 # Usage: tests/bench/bench_peers.sh [ROUNDS] [X1_ITEMS] [X2_ROUND_TRIPS]
-#   (defaults 5, 1000000, 200000; Tokio across runs a tenth of X2). Run by `make bench-peers`, which builds the
-#   three programs (installing golang-go, cargo and librust-tokio-dev when missing).
+#   (defaults 5, 1000000, 200000; Tokio across runs a tenth of X2). Run by
+#   `make bench-peers`, which builds the three programs (installing golang-go, cargo
+#   and librust-tokio-dev when missing).
 set -eu
 ROUNDS=${1:-5}
 N1=${2:-1000000}
