@@ -466,7 +466,8 @@ bench-peers: $(B)/bench/bench_multi $(PEER_TOKIO) $(PEER_GO)
 $(PEER_TOKIO): tests/bench/peers/tokio/Cargo.toml tests/bench/peers/tokio/src/main.rs \
     tests/bench/peers/tokio/cargo-config.toml
 	@.ci/need "command -v cargo" cargo
-	@.ci/need "ls -d /usr/share/cargo/registry/tokio-1.*" librust-tokio-dev
+	@.ci/need "ls -d /usr/share/cargo/registry/tokio-1.* /usr/share/cargo/registry/libc-0.2.*" \
+	    librust-tokio-dev librust-libc-dev
 	@mkdir -p $(B)/peers/tokio/src $(B)/peers/tokio/.cargo
 	@cp tests/bench/peers/tokio/Cargo.toml $(B)/peers/tokio/
 	@cp tests/bench/peers/tokio/src/main.rs $(B)/peers/tokio/src/
