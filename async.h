@@ -1484,8 +1484,9 @@ CODE IN THIS MANUAL
                                          round trip between runtimes then costs
                                          0.7-2.4 us, not two thread wake-ups (35-70
                                          us here), for CPU spent idle; a one-way
-                                         stream batches better without it (-1: recv_
-                                         many 60-170 ns per item, 83-280 with it)
+                                         stream batches better without it (with
+                                         recv_many: 60-170 ns per item at -1,
+                                         83-280 with the spin)
      async_group_block_on(g, t, fn, name)  runtime 0 runs on this thread, the
                                          others on new ones; t runs on runtime 0.
                                          When t ends the group stops and its
