@@ -243,11 +243,12 @@ static async_group group;                       /* with --threads N > 1 */
 static shard *shards;
 
 /* On runtime 0 with --threads: every shard's main onto its runtime, then wait for
-   them all; the group stops when this ends. */
+   them all, and stop the group. */
 typedef struct {
     async_task task;
     async_waiter w;
     int i, rc, result;
+    async_join_handle h;                        /* its own (main joins the threads) */
 } group_frame;
 
 static int group_run(async_task *t) {
@@ -259,6 +260,7 @@ static int group_run(async_task *t) {
                                   shard_run, "shard");
         if (f->rc < 0) {                        /* only once the group stops: not here */
             fprintf(stderr, "echo: async_group_spawn: %s\n", async_strerror(f->rc));
+            async_group_stop(&group);
             ASYNC_RETURN(1);
         }
     }
@@ -266,6 +268,7 @@ static int group_run(async_task *t) {
         ASYNC_AWAIT(f->rc, async_join_handle_wait(t, &shards[f->i].h, &f->w));
         if (f->rc != 0) f->result = 1;
     }
+    async_group_stop(&group);                   /* every thread's loop ends: main joins */
     ASYNC_END(f->result);
 }
 
@@ -440,6 +443,13 @@ int main(int argc, char **argv) {
             fprintf(stderr, "echo: listen on %s: %s\n", text, async_strerror(rc));
         if (rc < 0) break;
     }
+    /* with --threads, the threads first: failing to start them is a failure at the
+       startup, said before the port is (runtime 0's thread runs the group's main, and
+       this one waits for them all) */
+    if (rc == 0 && nshards > 1 &&
+        ((rc = async_group_start(&group)) < 0 ||
+         (rc = async_group_spawn(&group, 0, &gm.h, &gm.task, group_run, "main")) < 0))
+        fprintf(stderr, "echo: async_group_start: %s\n", async_strerror(rc));
     if (rc == 0) {
         async_addr_format(&bound, text, sizeof text);
         printf("listening on %s\n", text);
@@ -448,10 +458,11 @@ int main(int argc, char **argv) {
             one.main.sh = &one;
             rc = async_runtime_block_on(&rt, &one.main.task, shard_run, "main");
         } else {
-            rc = async_group_block_on(&group, &gm.task, group_run, "main");
+            async_group_join(&group);
+            rc = gm.result;
         }
     }
-    if (nshards > 1) async_group_stop(&group);  /* (block_on did, unless it never ran) */
+    if (nshards > 1) async_group_stop(&group);  /* (main did, unless it never ran) */
     for (i = 0; i < nshards; i++) shard_fini(&shards[i]);
     if (nshards == 1) {
         async_runtime_destroy(&rt);
