@@ -681,7 +681,7 @@ TEST(echo_threads_2_spreads_and_drains_on_sigterm) {
     enum { N = 32 };
     char *argv[] = {(char *)BIN "echo", (char *)"--threads", (char *)"2", (char *)"0", NULL};
     static char err[8192];
-    char out[16], back[16];
+    char out[32], back[32];
     int fds[N], i, ok = 0, drained = 0, efd;
     long acc[2];
     pid_t pid;
