@@ -1347,7 +1347,8 @@ TEST(srv_bad_arguments) {
         {"", "--max-conns", "0", "0", NULL}, {"", "--max-conns", "1x", "0", NULL},
         {"", "--max-conns=99999999999", "0", NULL}, {"", "--threads", "-1", "0", NULL},
         {"", "--threads", "1025", "0", NULL}, {"", "--threads=two", "0", NULL},
-        {"", "0", "--threads", NULL}, {"HTTPD_IDLE_MS=abc", "0", NULL}, {"HTTPD_HEADER_MS=0", "0", NULL},
+        {"", "0", "--threads", NULL},
+        {"HTTPD_IDLE_MS=abc", "0", NULL}, {"HTTPD_HEADER_MS=0", "0", NULL},
         {"HTTPD_MAX_CONN=-5", "0", NULL}, {"HTTPD_GRACE_MS=1s", "0", NULL}};
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
