@@ -217,7 +217,7 @@ static int acceptor_run(async_task *t) {
 }
 
 /* ---- a shard's main, and the group's ---------------------------------------------- */
-/* "" alone; " (shard I of N)" with --threads: for the lines on stderr */
+/* "" alone; " (shard I of N, K accepted)" with --threads: for the lines on stderr */
 static const char *shard_tag(const shard *sh, char *buf, size_t cap) {
     if (nshards == 1) return "";
     snprintf(buf, cap, " (shard %d of %d, %ld accepted)", sh->index, nshards, sh->accepted);

@@ -617,6 +617,25 @@ TEST(echo_idle_connections_are_dropped_after_the_idle_timeout) {
     reap_all();
 }
 
+/* --threads 2 --max-conns 100: 400 idle connections over both shards, exactly 100 kept
+   (the cap is global), the others and a new client refused at once; room again when
+   ten leave. Then with --idle-timeout 0.3 too: all 400 closed (refused, or dropped on
+   whichever shard after the timeout), and a new client is served. */
+TEST(echo_threads_2_cap_and_idle_timeout) {
+    char *argv[] = {(char *)BIN "echo", (char *)"--threads", (char *)"2", (char *)"--max-conns",
+                    (char *)"100", (char *)"0", NULL};
+    char *argv2[] = {(char *)BIN "echo", (char *)"--threads", (char *)"2", (char *)"--max-conns",
+                     (char *)"100", (char *)"--idle-timeout", (char *)"0.3", (char *)"0", NULL};
+    pid_t pid;
+    int port = start_server(argv, &pid);
+    ASSERT_EQ(port > 0, 1);
+    if (port > 0) flood_at_cap(probe_echo, port, 400, 100);
+    port = start_server(argv2, &pid);
+    ASSERT_EQ(port > 0, 1);
+    if (port > 0) flood_timed_out(probe_echo, port, 400);
+    reap_all();
+}
+
 /* A client that sends and never reads what comes back: echo's writes stall; after the
    idle timeout it is closed all the same. */
 TEST(echo_client_that_never_reads_is_dropped) {
@@ -1378,6 +1397,7 @@ int main(int argc, char **argv) {
     RUN(echo_sigterm_exits_0);
     RUN(echo_sigint_exits_0);
     RUN(echo_threads_2_spreads_and_drains_on_sigterm);
+    RUN(echo_threads_2_cap_and_idle_timeout);
     RUN(chat_2000_idle_connections_at_the_cap_are_refused);
     RUN(chat_2000_idle_connections_default_cap);
     RUN(chat_idle_clients_are_dropped_after_the_idle_timeout);
