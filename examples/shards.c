@@ -70,6 +70,7 @@ static long sieve_count(unsigned char *s, long n) {
     for (i = 2; i < n; i++) {
         if (!s[i]) continue;
         count++;
+        if (i > (n - 1) / i) continue;          /* i * i past n (and past a 32-bit long) */
         for (j = i * i; j < n; j += i) s[j] = 0;
     }
     return count;
@@ -79,8 +80,8 @@ static long sieve_count(unsigned char *s, long n) {
 static long trial_count(long n) {
     long k, d, count = 0;
     for (k = 2; k < n; k++) {
-        for (d = 2; d * d <= k && k % d; d++) continue;
-        if (d * d > k) count++;
+        for (d = 2; d <= k / d && k % d; d++) continue;
+        if (d > k / d) count++;
     }
     return count;
 }
