@@ -1,5 +1,6 @@
 /* httpd.c - a small, fast HTTP/1.1 server:
-     httpd [--idle-timeout SECONDS] [--header-timeout SECONDS] [--max-conns N] PORT [ROOT]
+     httpd [--idle-timeout SECONDS] [--header-timeout SECONDS] [--max-conns N]
+           [--threads N] PORT [ROOT]
 
    Listens on 127.0.0.1:PORT (0: the kernel picks) and prints one line,
    `listening on 127.0.0.1:NNNN`, to stdout. GET and HEAD of `/` answer
@@ -30,7 +31,15 @@
      --max-conns N             connections at once; above it a new one is accepted,
                                answered 503 with Connection: close, and closed at
                                once (as nginx's limit_conn), so the server never
-                               stops answering (default 10000)
+                               stops answering (default 10000); global, over every
+                               thread (a shared atomic count, once per connection)
+     --threads N               N shards (default 1; 0: one per core), each a runtime
+                               on a thread of its own (an async_group) with its own
+                               listener on PORT (SO_REUSEPORT: the kernel spreads the
+                               connections, as nginx's worker_processes with
+                               reuseport), its own connections, acceptor and
+                               shutdown; nothing shared per request. With 1, no group:
+                               one runtime on the main thread
    The environment may set them too, in milliseconds (the options win; a bad value:
    usage, exit 2): HTTPD_IDLE_MS, HTTPD_HEADER_MS (1..86400000), HTTPD_MAX_CONN, and
    HTTPD_GRACE_MS, at SIGINT/SIGTERM how long requests in flight may take before the
@@ -58,7 +67,9 @@
    EMFILE/ENFILE/ENOBUFS/ENOMEM (or no memory for the task): say it once, wait 50 ms and
    go on. Over the cap, the 503 is written straight to the new socket (its buffer is
    empty, so it takes it at once), our side is shut and the socket closed: no task, no
-   buffer.
+   buffer. With --threads, each shard has its own async_shutdown subscribed to the
+   signals and drains its own connections; the main task on runtime 0 waits for every
+   shard's end (a join handle each), then the group stops and its threads are joined.
 
    Tests and the fuzzers include this file with HTTPD_NO_MAIN defined: they get the
    parser (http_parse, http_path_decode), the request handler (conn_respond: the
@@ -341,15 +352,13 @@ enum {
 };
 
 typedef struct conn conn;
+typedef struct shard shard;
 
+/* The configuration (set before any runtime runs, read-only after) and the count of
+   connections over every shard. */
 static struct {
-    async_runtime rt;
-    async_joinset conns;
-    async_cancel_token root;
-    async_shutdown sd;
-    conn *live;                         /* every connection, for the shutdown */
-    int nconn, max_conn, stopping;
-    long accepted, refused;
+    int max_conn, nshards;
+    long nconn;                         /* every shard's: atomic */
     async_time idle, header, grace;
     const char *root_dir;               /* realpath of ROOT, or NULL */
     size_t root_len;
@@ -413,14 +422,15 @@ struct conn {
     async_io io;
     async_waiter w;
     async_timer timer;
-    conn *prev, *next;                  /* srv.live */
+    conn *prev, *next;                  /* sh->live */
+    shard *sh;                          /* the shard it runs on */
     char *rbuf, *wbuf;                  /* one malloc'd block */
     size_t pos, len, wlen;              /* parsed up to pos, read up to len; to write */
     async_time start, last_read;        /* when the pending request began; last read */
     async_time deadline;                /* of the read in progress */
     long long file_left;                /* bytes of file_fd still to send */
     int file_fd;                        /* >= 0 while a file is streamed */
-    int linked, idle, closing, linger, need, rc, n;
+    int linked, counted, idle, closing, linger, need, rc, n;
 };
 
 static int conn_error(conn *c, int status, int head) {
@@ -537,13 +547,61 @@ static void conn_respond(conn *c, const http_req *r) {
 #ifndef HTTPD_NO_MAIN
 /* ==== the server =================================================================== */
 
+/* ---- the acceptor's frame, and a shard ---------------------------------------------- */
+
+typedef struct {
+    async_task task;
+    shard *sh;                          /* the shard it accepts for */
+    async_io lis, sock;                 /* sock: accepted, not handed over yet */
+    async_addr peer;
+    async_select sel;
+    async_waiter w[3];
+    async_timer timer;
+    async_task *done;
+    int rc[3], result, backoff_logged, full_logged;
+} acceptor_frame;
+
+typedef struct {
+    async_task task;
+    shard *sh;
+    int rc;
+} shard_frame;
+
+/* One runtime (on a thread of its own with --threads), its listener and acceptor, its
+   connections, its shutdown. */
+struct shard {
+    async_runtime *rt;
+    async_joinset conns;
+    async_cancel_token root;
+    async_shutdown sd;
+    conn *live;                         /* every connection, for the shutdown */
+    int stopping, index, inited;
+    long accepted, refused;
+    acceptor_frame acc;
+    shard_frame main;                   /* its acceptor, then its shutdown */
+    async_join_handle h;                /* main's, with --threads */
+};
+
+/* A place under the cap (over every shard) for a new connection: 1, or 0 at the cap. */
+static int conn_claim(void) {
+    if (__atomic_add_fetch(&srv.nconn, 1, __ATOMIC_RELAXED) <= srv.max_conn) return 1;
+    __atomic_sub_fetch(&srv.nconn, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static void conn_release(void) {
+    __atomic_sub_fetch(&srv.nconn, 1, __ATOMIC_RELAXED);
+}
+
 static void conn_unlink(conn *c) {
-    if (!c->linked) return;
-    if (c->prev) c->prev->next = c->next;
-    else srv.live = c->next;
-    if (c->next) c->next->prev = c->prev;
-    c->linked = 0;
-    srv.nconn--;
+    if (c->linked) {
+        if (c->prev) c->prev->next = c->next;
+        else c->sh->live = c->next;
+        if (c->next) c->next->prev = c->prev;
+        c->linked = 0;
+    }
+    if (c->counted) conn_release();
+    c->counted = 0;
 }
 
 /* t + d, where d may be ASYNC_TIME_NEVER (a timeout of 0: never). */
@@ -616,7 +674,7 @@ static int conn_run(async_task *t) {
             c->pos = 0;
         }
         /* shutting down: a request half in is still served, no new one is waited for */
-        if (srv.stopping && c->len == 0) break;
+        if (c->sh->stopping && c->len == 0) break;
         c->idle = c->len == 0;          /* between requests: the shutdown may abort us */
         c->deadline = c->len ? after(c->start, srv.header)
                              : after(async_time_now(async_task_runtime(t)), srv.idle);
@@ -653,22 +711,6 @@ static int conn_run(async_task *t) {
 
 /* ---- the acceptor (the same in echo, chat, proxy and httpd) ------------------------ */
 
-typedef struct {
-    async_task task;
-    async_io lis, sock;                 /* sock: accepted, not handed over yet */
-    async_addr peer;
-    async_select sel;
-    async_waiter w[3];
-    async_timer timer;
-    async_task *done;
-    int rc[3], result, backoff_logged, full_logged;
-} acceptor_frame;
-
-/* The connections at once are at the cap. */
-static int at_cap(void) {
-    return srv.nconn >= srv.max_conn;
-}
-
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0                  /* SIGPIPE is ignored (async.h) anyway */
 #endif
@@ -677,7 +719,7 @@ static int at_cap(void) {
    takes it at once), our side shut, what the client sent already read (a close with
    unread input sends a reset, which can destroy the answer on its way), and the
    close. No task and no buffer: refusing costs nothing, however many come. */
-static void refuse(async_io *sock) {
+static void refuse(shard *sh, async_io *sock) {
     static const char resp[] =
         "HTTP/1.1 503 Service Unavailable\r\nServer: async.h-httpd\r\n"
         "Content-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\n"
@@ -688,26 +730,31 @@ static void refuse(async_io *sock) {
     (void)shutdown(fd, SHUT_WR);
     for (i = 0; i < 8 && recv(fd, sink, sizeof sink, 0) > 0; i++) continue;
     async_io_close(sock);
-    srv.refused++;
+    sh->refused++;
 }
 
 /* A task for the connection accepted into *sock, which moves into its frame, with its
    buffers, on the live list: 0, or an error and sock is closed (ASYNC_ENOMEM: no task
    or buffers; a failed move, which epoll_ctl can make, leaves the task no socket: it
-   ends at once). Nothing runs before we return: the new frame is ours to fill. */
-static int conn_start(async_io *sock, const async_addr *peer) {
+   ends at once). Nothing runs before we return: the new frame is ours to fill. The
+   place under the cap the caller claimed goes with the task (conn_unlink gives it
+   back), or back at once. */
+static int conn_start(shard *sh, async_io *sock, const async_addr *peer) {
     async_task *h;
     conn *c;
     char *buf = malloc(RBUF + WBUF);
     int rc;
     (void)peer;
-    if (!buf || async_joinset_spawn_alloc(&srv.conns, conn_run, sizeof(conn), "conn",
+    if (!buf || async_joinset_spawn_alloc(&sh->conns, conn_run, sizeof(conn), "conn",
                                           &h) < 0) {
         free(buf);
         async_io_close(sock);
+        conn_release();
         return ASYNC_ENOMEM;
     }
     c = (conn *)h;
+    c->sh = sh;
+    c->counted = 1;
     c->file_fd = -1;
     c->rbuf = buf;
     c->wbuf = buf + RBUF;
@@ -716,11 +763,10 @@ static int conn_start(async_io *sock, const async_addr *peer) {
         return rc;
     }
     c->linked = 1;
-    c->next = srv.live;
-    if (srv.live) srv.live->prev = c;
-    srv.live = c;
-    srv.nconn++;
-    srv.accepted++;
+    c->next = sh->live;
+    if (sh->live) sh->live->prev = c;
+    sh->live = c;
+    sh->accepted++;
     return 0;
 }
 
@@ -730,9 +776,9 @@ static int acceptor_run(async_task *t) {
     for (;;) {
         ASYNC_SELECT_BEGIN(&f->sel, 3, ASYNC_SELECT_BIASED);
             ASYNC_SELECT_BRANCH(&f->sel, 0, 1, f->rc[0],
-                                async_cancel_token_wait(t, &srv.root, &f->w[0]));
-            ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&srv.conns) > 0, f->rc[1],
-                                async_joinset_join_next(t, &srv.conns, &f->w[1], &f->done,
+                                async_cancel_token_wait(t, &f->sh->root, &f->w[0]));
+            ASYNC_SELECT_BRANCH(&f->sel, 1, async_joinset_len(&f->sh->conns) > 0, f->rc[1],
+                                async_joinset_join_next(t, &f->sh->conns, &f->w[1], &f->done,
                                                         &f->result));
             /* always: at the cap a client is accepted and refused, not left waiting */
             ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
@@ -740,14 +786,14 @@ static int acceptor_run(async_task *t) {
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) break;  /* shutdown: stop accepting */
         if (f->sel.winner != 2) continue;       /* a connection was reaped */
-        if (f->rc[2] == 0 && at_cap()) {
-            refuse(&f->sock);
+        if (f->rc[2] == 0 && !conn_claim()) {
+            refuse(f->sh, &f->sock);
             if (!f->full_logged++)
                 fprintf(stderr, "httpd: %d connections, the cap: answering 503\n",
                         srv.max_conn);
             continue;
         }
-        if (f->rc[2] == 0) f->rc[2] = conn_start(&f->sock, &f->peer);
+        if (f->rc[2] == 0) f->rc[2] = conn_start(f->sh, &f->sock, &f->peer);
         if (f->rc[2] == 0) {
             f->full_logged = f->backoff_logged = 0;
             continue;
@@ -766,34 +812,105 @@ static int acceptor_run(async_task *t) {
     async_io_close(&f->sock);
     async_io_close(&f->lis);            /* new clients are refused from now */
     /* connections idle between requests end now, the others finish the requests they
-       have (srv.stopping) or are aborted after the grace period */
-    srv.stopping = 1;
+       have (stopping) or are aborted after the grace period */
+    f->sh->stopping = 1;
     {
         conn *c;
-        for (c = srv.live; c; c = c->next)
+        for (c = f->sh->live; c; c = c->next)
             if (c->idle) async_task_abort(&c->task);
     }
     ASYNC_END(0);
 }
 
-/* ---- main --------------------------------------------------------------------------- */
+/* ---- a shard's main, and the group's ------------------------------------------------ */
 
+/* The shard's acceptor, then its shutdown: stop accepting, drain, abort the rest. */
+static int shard_run(async_task *t) {
+    shard_frame *f = (shard_frame *)t;
+    shard *sh = f->sh;
+    char tag[64] = "";
+    ASYNC_BEGIN(t);
+    sh->acc.sh = sh;
+    async_task_spawn(async_task_runtime(t), &sh->acc.task, acceptor_run, "acceptor");
+    ASYNC_AWAIT(f->rc, async_shutdown_run(t, &sh->sd));
+    sh = f->sh;
+    if (srv.nshards > 1)
+        snprintf(tag, sizeof tag, " (shard %d of %d, %ld accepted)", sh->index, srv.nshards,
+                 sh->accepted);
+    fprintf(stderr, "httpd: shutting down (%s): %d connection(s) finished, %d aborted%s\n",
+            sh->sd.signo ? strsignal(sh->sd.signo) : "request", sh->sd.drained, f->rc, tag);
+    async_task_abort(&sh->acc.task);    /* it has seen the token; nothing if it ended */
+    ASYNC_AWAIT(f->rc, async_task_join(t, &f->sh->acc.task));
+    ASYNC_END(0);
+}
+
+static async_group group;               /* with --threads N > 1 */
+static shard *shards;
+
+/* On runtime 0 with --threads: every shard's main onto its runtime, then wait for
+   them all, and stop the group. */
 typedef struct {
     async_task task;
-    acceptor_frame acc;
-    int rc;
-} main_frame;
+    async_waiter w;
+    int i, rc, result;
+    async_join_handle h;                        /* its own (main joins the threads) */
+} group_frame;
 
-static int main_run(async_task *t) {
-    main_frame *f = (main_frame *)t;
+static int group_run(async_task *t) {
+    group_frame *f = (group_frame *)t;
     ASYNC_BEGIN(t);
-    async_task_spawn(async_task_runtime(t), &f->acc.task, acceptor_run, "acceptor");
-    ASYNC_AWAIT(f->rc, async_shutdown_run(t, &srv.sd));
-    fprintf(stderr, "httpd: shutting down (%s): %d connection(s) finished, %d aborted\n",
-            srv.sd.signo ? strsignal(srv.sd.signo) : "request", srv.sd.drained, f->rc);
-    async_task_abort(&f->acc.task);     /* it has seen the token; nothing if it ended */
-    ASYNC_AWAIT(f->rc, async_task_join(t, &f->acc.task));
-    ASYNC_END(0);
+    for (f->i = 0; f->i < srv.nshards; f->i++) {
+        shards[f->i].main.sh = &shards[f->i];
+        f->rc = async_group_spawn(&group, f->i, &shards[f->i].h, &shards[f->i].main.task,
+                                  shard_run, "shard");
+        if (f->rc < 0) {                /* only once the group stops: not here */
+            fprintf(stderr, "httpd: async_group_spawn: %s\n", async_strerror(f->rc));
+            async_group_stop(&group);
+            ASYNC_RETURN(1);
+        }
+    }
+    for (f->i = 0; f->i < srv.nshards; f->i++) {
+        ASYNC_AWAIT(f->rc, async_join_handle_wait(t, &shards[f->i].h, &f->w));
+        if (f->rc != 0) f->result = 1;
+    }
+    async_group_stop(&group);                   /* every thread's loop ends: main joins */
+    ASYNC_END(f->result);
+}
+
+/* A shard on rt: listening on *a (reuseport with --threads), its shutdown subscribed
+   to the signals: 0, or the error said on stderr. */
+static int shard_init(shard *sh, async_runtime *rt, int index, const async_addr *a) {
+    async_listen_opts o;
+    char text[64];
+    int rc;
+    memset(&o, 0, sizeof o);
+    o.reuseport = srv.nshards > 1;
+    sh->rt = rt;
+    sh->index = index;
+    if ((rc = async_sock_listen(rt, &sh->acc.lis, a, &o)) < 0) {
+        async_addr_format(a, text, sizeof text);
+        fprintf(stderr, "httpd: listen on %s: %s\n", text, async_strerror(rc));
+        return rc;
+    }
+    async_joinset_init(&sh->conns, rt);
+    async_cancel_token_init(&sh->root);
+    sh->inited = 1;
+    /* signals are ours before anyone learns the port: a SIGTERM then is a shutdown */
+    if ((rc = async_shutdown_init(&sh->sd, rt, &sh->root, &sh->conns, NULL, srv.grace)) < 0) {
+        fprintf(stderr, "httpd: signals: %s\n", async_strerror(rc));
+        return rc;
+    }
+    sh->inited = 2;
+    return 0;
+}
+
+/* What shard_init made (the tasks are gone: their runtime ended or is destroyed). */
+static void shard_fini(shard *sh) {
+    async_io_close(&sh->acc.lis);
+    if (sh->inited >= 2) async_shutdown_destroy(&sh->sd);
+    if (sh->inited >= 1) async_joinset_destroy(&sh->conns);
+    if (sh->inited >= 1) async_cancel_token_destroy(&sh->root);
+    sh->inited = 0;
 }
 
 /* A setting from the environment, in [min, max], def when unset: 0, or -1 (said). */
@@ -859,15 +976,17 @@ static int parse_seconds(const char *s, async_time *out) {
 static int usage(void) {
     fprintf(stderr,
         "usage: httpd [--idle-timeout SECONDS] [--header-timeout SECONDS] [--max-conns N]\n"
-        "             PORT [ROOT]\n"
+        "             [--threads N] PORT [ROOT]\n"
         "  PORT                      0..65535; 0: any free port\n"
         "  ROOT                      serve the files under this directory\n"
         "  --idle-timeout SECONDS    close a connection with no request for this long;\n"
         "                            also bounds each write (default 10)\n"
         "  --header-timeout SECONDS  drop a request whose head is not complete this long\n"
         "                            after its first byte: slowloris (default 5)\n"
-        "  --max-conns N             connections at once; past it a new one gets 503\n"
-        "                            and is closed (default 10000)\n"
+        "  --max-conns N             connections at once, over every thread; past it a\n"
+        "                            new one gets 503 and is closed (default 10000)\n"
+        "  --threads N               N runtimes on N threads, each listening on PORT\n"
+        "                            (SO_REUSEPORT); 0: one per core (default 1)\n"
         "  SECONDS: fractions allowed, 0 for never. The environment may set them too, in\n"
         "  milliseconds (the options win): HTTPD_IDLE_MS, HTTPD_HEADER_MS, HTTPD_MAX_CONN,\n"
         "  and HTTPD_GRACE_MS, how long requests in flight may take at SIGTERM (2000)\n");
@@ -875,12 +994,14 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
-    static main_frame m;
+    static async_runtime rt;            /* --threads 1: the only runtime */
+    static shard one;
+    static group_frame gm;
     static char root_real[PATH_MAX];
     const char *pos[2] = {NULL, NULL}, *v;
     char text[64], *end;
     async_addr a, bound;
-    long port, idle_ms, header_ms, grace_ms, max_conn;
+    long port, idle_ms, header_ms, grace_ms, max_conn, threads = 1;
     int i, npos = 0, rc;
     if (env_num("HTTPD_IDLE_MS", 10000, 1, 86400000L, &idle_ms) < 0 ||
         env_num("HTTPD_HEADER_MS", 5000, 1, 86400000L, &header_ms) < 0 ||
@@ -897,6 +1018,8 @@ int main(int argc, char **argv) {
             if (parse_seconds(v, &srv.header) < 0) return usage();
         } else if (opt_is(argc, argv, &i, "--max-conns", &v)) {
             if (parse_count(v, 1, 1000000, &max_conn) < 0) return usage();
+        } else if (opt_is(argc, argv, &i, "--threads", &v)) {
+            if (parse_count(v, 0, 1024, &threads) < 0) return usage();
         } else if (argv[i][0] == '-' || npos == 2) {
             return usage();                     /* an unknown option, or a third word */
         } else {
@@ -904,6 +1027,11 @@ int main(int argc, char **argv) {
         }
     }
     srv.max_conn = (int)max_conn;
+    if (threads == 0) {                 /* one per core */
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c < 1 ? 1 : c > 1024 ? 1024 : c;
+    }
+    srv.nshards = (int)threads;
     if (npos < 1) return usage();
     errno = 0;
     port = strtol(pos[0], &end, 10);
@@ -932,34 +1060,57 @@ int main(int argc, char **argv) {
         }
     }
 
-    if (async_runtime_init(&srv.rt, NULL) != 0) {
-        fprintf(stderr, "httpd: runtime init failed\n");
+    if (srv.nshards == 1) {
+        shards = &one;
+        rc = async_runtime_init(&rt, NULL);
+    } else {
+        async_group_desc d;
+        memset(&d, 0, sizeof d);
+        d.threads = srv.nshards;
+        shards = (shard *)calloc((size_t)srv.nshards, sizeof *shards);
+        rc = shards ? async_group_init(&group, &d) : ASYNC_ENOMEM;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "httpd: runtime init failed: %s\n", async_strerror(rc));
         return 1;
     }
     snprintf(text, sizeof text, "127.0.0.1:%ld", port);
-    if ((rc = async_addr_parse(&a, text)) < 0 ||
-        (rc = async_sock_listen(&srv.rt, &m.acc.lis, &a, NULL)) < 0 ||
-        (rc = async_sock_local_addr(&m.acc.lis, &bound)) < 0) {
-        fprintf(stderr, "httpd: listen on %s: %s\n", text, async_strerror(rc));
-        return 1;
+    if ((rc = async_addr_parse(&a, text)) < 0)
+        fprintf(stderr, "httpd: %s: %s\n", text, async_strerror(rc));
+    /* every shard listens (the first on PORT, the others on the port it got) */
+    for (i = 0; rc == 0 && i < srv.nshards; i++) {
+        rc = shard_init(&shards[i], srv.nshards == 1 ? &rt : async_group_runtime(&group, i),
+                        i, i == 0 ? &a : &bound);
+        if (rc == 0 && i == 0 && (rc = async_sock_local_addr(&shards[0].acc.lis, &bound)) < 0)
+            fprintf(stderr, "httpd: listen on %s: %s\n", text, async_strerror(rc));
     }
-    async_joinset_init(&srv.conns, &srv.rt);
-    async_cancel_token_init(&srv.root);
-    /* signals are ours before anyone learns the port: a SIGTERM then is a shutdown */
-    if ((rc = async_shutdown_init(&srv.sd, &srv.rt, &srv.root, &srv.conns, NULL,
-                                  srv.grace)) < 0) {
-        fprintf(stderr, "httpd: signals: %s\n", async_strerror(rc));
-        return 1;
+    /* with --threads, the threads first: failing to start them is a failure at the
+       startup, said before the port is (runtime 0's thread runs the group's main, and
+       this one waits for them all) */
+    if (rc == 0 && srv.nshards > 1 &&
+        ((rc = async_group_start(&group)) < 0 ||
+         (rc = async_group_spawn(&group, 0, &gm.h, &gm.task, group_run, "main")) < 0))
+        fprintf(stderr, "httpd: async_group_start: %s\n", async_strerror(rc));
+    if (rc == 0) {
+        async_addr_format(&bound, text, sizeof text);
+        printf("listening on %s\n", text);
+        fflush(stdout);
+        if (srv.nshards == 1) {
+            one.main.sh = &one;
+            rc = async_runtime_block_on(&rt, &one.main.task, shard_run, "main");
+        } else {
+            async_group_join(&group);
+            rc = gm.result;
+        }
     }
-    async_addr_format(&bound, text, sizeof text);
-    printf("listening on %s\n", text);
-    fflush(stdout);
-
-    rc = async_runtime_block_on(&srv.rt, &m.task, main_run, "main");
-    async_shutdown_destroy(&srv.sd);
-    async_joinset_destroy(&srv.conns);
-    async_cancel_token_destroy(&srv.root);
-    async_runtime_destroy(&srv.rt);
+    if (srv.nshards > 1) async_group_stop(&group);     /* (main did, unless not run) */
+    for (i = 0; i < srv.nshards; i++) shard_fini(&shards[i]);
+    if (srv.nshards == 1) {
+        async_runtime_destroy(&rt);
+    } else {
+        async_group_destroy(&group);
+        free(shards);
+    }
     return rc == 0 ? 0 : 1;
 }
 #endif /* HTTPD_NO_MAIN */

@@ -864,6 +864,13 @@ TEST(echo_under_faults) {
     run_faulty("echo", args, cfgs, NCFG, 24, 4, job_echo, probe_echo, NULL, 1);
 }
 
+/* --threads 2: two shards, the same faults on both threads, SIGTERM in the middle of
+   the workload (the runs without it are left to the single thread: the time) */
+TEST(echo_threads_2_under_faults) {
+    static const char *const args[] = {"--threads", "2", "0", NULL};
+    run_faulty("echo", args, cfgs, NCFG, 24, 4, job_echo, probe_echo, NULL, 1);
+}
+
 TEST(proxy_under_faults) {
     char up[64];
     const char *args[] = {"0", up, NULL};
@@ -1216,6 +1223,13 @@ TEST(httpd_under_faults) {
     const char *args[] = {"0", root_dir, NULL};
     make_root();
     run_faulty("httpd", args, cfgs, NCFG, 40, 4, job_http, probe_http, NULL, 0);
+    run_faulty("httpd", args, cfgs, NCFG, 40, 4, job_http, probe_http, NULL, 1);
+    remove_root();
+}
+
+TEST(httpd_threads_2_under_faults) {
+    const char *args[] = {"--threads", "2", "0", root_dir, NULL};
+    make_root();
     run_faulty("httpd", args, cfgs, NCFG, 40, 4, job_http, probe_http, NULL, 1);
     remove_root();
 }
@@ -1683,16 +1697,24 @@ TEST(chat_under_faults) {
     run_faulty("chat", args, cfgs, NCFG, 30, 5, job_chat, probe_chat, chatroom_new, 1);
 }
 
+TEST(chat_threads_2_under_faults) {
+    static const char *const args[] = {"--threads", "2", "0", NULL};
+    run_faulty("chat", args, cfgs, NCFG, 30, 5, job_chat, probe_chat, chatroom_new, 1);
+}
+
 /* ---- the startup ------------------------------------------------------------------- */
 /* One system call in three failing, seeds 1 to 40, each server: the startup (runtime,
    listener, signals) either fails, and the server says why and exits 1 without having
    said where it listens, or it listens, and then it serves: a client is served within
-   PROBES attempts, and SIGTERM ends it with 0. Never "listening" and then gone. */
+   PROBES attempts, and SIGTERM ends it with 0. Never "listening" and then gone. Then
+   echo, chat and httpd with --threads 2 (a thread that cannot start fails the startup
+   too). */
 TEST(startup_under_faults) {
-    enum { SEEDS = 40 };
-    static const char *const names[] = {"echo", "chat", "proxy", "httpd", "miniredis"};
-    static const job_fn probes[] = {probe_echo, probe_chat, probe_echo, probe_http,
-                                    probe_redis};
+    enum { SEEDS = 40, KINDS = 8 };
+    static const char *const names[KINDS] = {"echo", "chat", "proxy", "httpd", "miniredis",
+                                             "echo", "chat", "httpd"};
+    static const job_fn probes[KINDS] = {probe_echo, probe_chat, probe_echo, probe_http,
+                                         probe_redis, probe_echo, probe_chat, probe_http};
     static const char *const eargs[] = {"0", NULL};
     char up[64];
     srv echo, *ss = (srv *)calloc(SEEDS, sizeof *ss);
@@ -1704,16 +1726,22 @@ TEST(startup_under_faults) {
     }
     snprintf(up, sizeof up, "127.0.0.1:%d", echo.port);
     make_root();
-    for (k = 0; k < 5 && !test_cur_failed; k++) {
-        const char *args[4] = {"0", NULL, NULL, NULL};
-        int started = 0, refused = 0, rc[SEEDS];
-        if (k == 2) args[1] = up;
-        if (k == 3) args[1] = root_dir;
+    for (k = 0; k < KINDS && !test_cur_failed; k++) {
+        const char *args[6];
+        int started = 0, refused = 0, rc[SEEDS], a = 0;
+        if (k >= 5) {
+            args[a++] = "--threads";
+            args[a++] = "2";
+        }
+        args[a++] = "0";
+        if (k == 2) args[a++] = up;
+        if (k == 3 || k == 7) args[a++] = root_dir;
+        args[a] = NULL;
         for (i = 0; i < SEEDS; i++) {           /* all at once */
             srv *s = &ss[i];
             memset(s, 0, sizeof *s);
             s->name = names[k];
-            s->ctx = k == 1 ? chatroom_new() : NULL;
+            s->ctx = k == 1 || k == 6 ? chatroom_new() : NULL;
             snprintf(s->faults, sizeof s->faults, "sys=3,seed=%d", i + 1);
             rc[i] = srv_spawn(s, args);
         }
@@ -1742,8 +1770,8 @@ TEST(startup_under_faults) {
                                         s->log);
             else unlink(s->log);
         }
-        printf("  %-9s sys=3, seeds 1-%d: %d started and served, %d failed the startup "
-               "cleanly\n", names[k], SEEDS, started, refused);
+        printf("  %-9s%s sys=3, seeds 1-%d: %d started and served, %d failed the startup "
+               "cleanly\n", names[k], k >= 5 ? " --threads 2" : "", SEEDS, started, refused);
     }
     free(ss);
     remove_root();
@@ -1766,9 +1794,12 @@ int main(int argc, char **argv) {
                "(make build/test/test_srv_faults)\n");
     RUN(startup_under_faults);
     RUN(echo_under_faults);
+    RUN(echo_threads_2_under_faults);
     RUN(proxy_under_faults);
     RUN(chat_under_faults);
+    RUN(chat_threads_2_under_faults);
     RUN(httpd_under_faults);
+    RUN(httpd_threads_2_under_faults);
     RUN(miniredis_under_faults);
     reap_all();
     DONE();

@@ -319,6 +319,8 @@ static void on_alarm(int sig) {
 
 /* Options for the next start_server (NULL-terminated), before PORT; reset by it. */
 static const char *const *start_opts;
+/* Set before start_server: the server's stderr goes to a pipe, read end here. */
+static int err_pipe = -1, want_err;
 
 /* Starts the server with extra "K=V" settings (NULL-terminated); 0 once it listens. */
 static int start_server(const char *root, const char *const *env) {
@@ -330,15 +332,21 @@ static int start_server(const char *root, const char *const *env) {
     argv[argc++] = "0";
     if (root) argv[argc++] = root;
     argv[argc] = NULL;
-    int pfd[2], n = 0;
+    int pfd[2], efd[2] = {-1, -1}, n = 0;
     char line[128];
     struct pollfd p;
     if (pipe(pfd) < 0) return -1;
+    if (want_err && pipe(efd) < 0) return -1;
+    want_err = 0;
     child = fork();
     if (child < 0) return -1;
     if (child == 0) {
         dup2(pfd[1], 1);
-        if (!getenv("HTTPD_TEST_VERBOSE")) {   /* its shutdown notes: noise here */
+        if (efd[1] >= 0) {
+            dup2(efd[1], 2);
+            close(efd[0]);
+            close(efd[1]);
+        } else if (!getenv("HTTPD_TEST_VERBOSE")) {   /* its shutdown notes: noise here */
             int nul = open("/dev/null", O_WRONLY);
             dup2(nul, 2);
         }
@@ -355,6 +363,9 @@ static int start_server(const char *root, const char *const *env) {
         _exit(127);
     }
     close(pfd[1]);
+    if (efd[1] >= 0) close(efd[1]);
+    if (err_pipe >= 0) close(err_pipe);
+    err_pipe = efd[0];
     p.fd = pfd[0];
     p.events = POLLIN;
     while (n < (int)sizeof line - 1) {     /* the first line, within 5 s */
@@ -1180,6 +1191,140 @@ TEST(srv_grace_period_aborts_stuck_requests) {
     close(fd);
 }
 
+/* The server's stderr (want_err) to its end (bounded), into buf: its length. */
+static size_t read_err(char *buf, size_t cap) {
+    size_t len = 0;
+    struct pollfd p;
+    p.fd = err_pipe;
+    p.events = POLLIN;
+    while (err_pipe >= 0 && len + 1 < cap && poll(&p, 1, 2000) > 0) {
+        ssize_t n = read(err_pipe, buf + len, cap - 1 - len);
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    buf[len] = 0;
+    if (err_pipe >= 0) close(err_pipe);
+    err_pipe = -1;
+    return len;
+}
+
+/* The connections each shard accepted, from the shutdown lines on stderr
+   ("... (shard I of N, K accepted)"): how many shards said so. */
+static int shard_counts(const char *err, long *accepted, int nshards) {
+    const char *p = err;
+    int seen = 0, i, n;
+    long k;
+    for (i = 0; i < nshards; i++) accepted[i] = -1;
+    while ((p = strstr(p, "(shard ")) != NULL) {
+        if (sscanf(p, "(shard %d of %d, %ld accepted)", &i, &n, &k) == 3 && n == nshards &&
+            i >= 0 && i < nshards && accepted[i] < 0) {
+            accepted[i] = k;
+            seen++;
+        }
+        p++;
+    }
+    return seen;
+}
+
+/* --threads 2: every connection is answered, on both shards (the kernel spreads them:
+   24 connections all on one shard would be a 1 in 8 million chance); at SIGTERM, the
+   idle ones are closed at once, and the one request in flight on each connection, half
+   its head already read, is answered; then each shard closes them, the process exits 0
+   and each shard says how many it accepted: 24 between them, some each. */
+TEST(srv_threads_2_shards_answer_and_drain) {
+    static const char *const opts[] = {"--threads", "2", NULL};
+    enum { BUSY = 20, IDLE = 4 };
+    static char buf[4096], err[8192];
+    static carry_buf cb[BUSY + IDLE];
+    int fds[BUSY + IDLE], i, st, answered = 0, closed = 0;
+    long acc[2];
+    start_opts = opts;
+    want_err = 1;
+    if (start_server(root_dir, NULL) < 0) {
+        FAIL_("server start");
+        return;
+    }
+    for (i = 0; i < BUSY + IDLE; i++) {
+        fds[i] = dial();
+        cb[i].len = 0;
+        /* busy ones: a request and the first half of the next in one segment, so the
+           server has read that half when the first answer is out */
+        send_str(fds[i], i < BUSY ? "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                                    "GET /hello.txt HTTP/1.1\r\n"
+                                  : "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        if (read_response(fds[i], &cb[i], buf, sizeof buf, 0) > 0 &&
+            strstr(buf, "Hello, World!"))
+            answered++;
+    }
+    ASSERT_EQ(answered, BUSY + IDLE);
+    kill(child, SIGTERM);
+    for (i = BUSY; i < BUSY + IDLE; i++) closed += closed_within(fds[i], 2000);
+    ASSERT_EQ(closed, IDLE);                /* the idle ones go at once */
+    answered = closed = 0;
+    for (i = 0; i < BUSY; i++) {            /* the rest of each request in flight */
+        send_str(fds[i], "Host: x\r\n\r\n");
+        if (read_response(fds[i], &cb[i], buf, sizeof buf, 0) > 0 &&
+            strstr(buf, "file content"))
+            answered++;
+        closed += closed_within(fds[i], 2000);
+    }
+    ASSERT_EQ(answered, BUSY);
+    ASSERT_EQ(closed, BUSY);
+    for (i = 0; i < BUSY + IDLE; i++) close(fds[i]);
+    st = wait_child(5000);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(dial() < 0);                      /* nobody listens on either shard */
+    read_err(err, sizeof err);
+    ASSERT_EQ(shard_counts(err, acc, 2), 2);
+    ASSERT_EQ(acc[0] + acc[1], BUSY + IDLE);
+    CHECK(acc[0] > 0 && acc[1] > 0);
+    if (acc[0] <= 0 || acc[1] <= 0 || getenv("HTTPD_TEST_VERBOSE"))
+        printf("  stderr: %s\n", err);
+}
+
+/* --threads 2 --max-conns 2: the cap is global, whichever shards the connections
+   landed on (srv_connection_cap's script). */
+TEST(srv_threads_2_connection_cap_is_global) {
+    static const char *const opts[] = {"--threads", "2", "--max-conns", "2", NULL};
+    static char buf[4096];
+    static carry_buf cb;
+    int f[3], i, k;
+    for (k = 0; k < 3; k++) {               /* the pair on one shard or on both */
+        start_opts = opts;
+        if (start_server(root_dir, NULL) < 0) {
+            FAIL_("server start");
+            return;
+        }
+        for (i = 0; i < 3; i++) {
+            f[i] = dial();
+            cb.len = 0;
+            send_str(f[i], "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            CHECK(read_response(f[i], &cb, buf, sizeof buf, 0) > 0);
+            if (i < 2) CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+        }
+        CHECK(strncmp(buf, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
+        CHECK(closed_within(f[2], 2000));
+        close(f[2]);
+        close(f[0]);                        /* room again */
+        for (i = 0; i < 100; i++) {         /* once the server saw it go */
+            f[2] = dial();
+            cb.len = 0;
+            send_str(f[2], "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            if (read_response(f[2], &cb, buf, sizeof buf, 0) > 0 &&
+                strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0)
+                break;
+            close(f[2]);
+            f[2] = -1;
+            usleep(10000);
+        }
+        CHECK(f[2] >= 0);
+        if (f[2] >= 0) close(f[2]);
+        close(f[1]);
+        kill(child, SIGTERM);
+        CHECK(wait_child(5000) == 0);       /* exited, 0 */
+    }
+}
+
 /* waitpid, bounded: 0 when pid has ended (*st), -1 if not within ms. */
 static int wait_pid(pid_t pid, int *st, int ms) {
     int i;
@@ -1200,7 +1345,9 @@ TEST(srv_bad_arguments) {
         {"", "--idle-timeout", "0.0001", "0", NULL}, {"", "0", "--idle-timeout", NULL},
         {"", "--header-timeout", "x", "0", NULL}, {"", "--header-timeout=-2", "0", NULL},
         {"", "--max-conns", "0", "0", NULL}, {"", "--max-conns", "1x", "0", NULL},
-        {"", "--max-conns=99999999999", "0", NULL},
+        {"", "--max-conns=99999999999", "0", NULL}, {"", "--threads", "-1", "0", NULL},
+        {"", "--threads", "1025", "0", NULL}, {"", "--threads=two", "0", NULL},
+        {"", "0", "--threads", NULL},
         {"HTTPD_IDLE_MS=abc", "0", NULL}, {"HTTPD_HEADER_MS=0", "0", NULL},
         {"HTTPD_MAX_CONN=-5", "0", NULL}, {"HTTPD_GRACE_MS=1s", "0", NULL}};
     size_t i;
@@ -1341,6 +1488,8 @@ int main(int argc, char **argv) {
     RUN(srv_emfile_backs_off_and_recovers);
     RUN(srv_sigterm_drains_and_exits_0);
     RUN(srv_grace_period_aborts_stuck_requests);
+    RUN(srv_threads_2_shards_answer_and_drain);
+    RUN(srv_threads_2_connection_cap_is_global);
     RUN(srv_bad_arguments);
     RUN(srv_options_win_over_the_environment);
     RUN(srv_curl);

@@ -59,6 +59,8 @@ static pid_t fork_exec(char *const argv[], int out_fd, int err_fd) {
     return pid;
 }
 
+static int server_err_fd = -1;                  /* start_server_err's pipe */
+
 /* Starts a server; its port from the first line of its stdout (0 on failure). */
 static int start_server(char *const argv[], pid_t *pid) {
     char line[128];
@@ -68,7 +70,7 @@ static int start_server(char *const argv[], pid_t *pid) {
     *pid = -1;
     if (pipe(p) < 0) return 0;
     cloexec(p[0]);
-    *pid = fork_exec(argv, p[1], -1);
+    *pid = fork_exec(argv, p[1], server_err_fd);
     close(p[1]);
     while (len < sizeof line - 1 && !memchr(line, '\n', len)) {
         ssize_t n;
@@ -87,6 +89,51 @@ static int start_server(char *const argv[], pid_t *pid) {
     return port;
 }
 
+/* start_server, with the server's stderr into a pipe whose read end is *err. */
+static int start_server_err(char *const argv[], pid_t *pid, int *err) {
+    int pe[2], port;
+    *err = -1;
+    if (pipe(pe) < 0) return 0;
+    cloexec(pe[0]);
+    cloexec(pe[1]);                             /* dup2 onto 2 in the server clears it */
+    server_err_fd = pe[1];
+    port = start_server(argv, pid);
+    server_err_fd = -1;
+    close(pe[1]);
+    *err = pe[0];
+    return port;
+}
+
+/* Everything from fd to its EOF (bounded by ms), into buf; closes fd. */
+static void read_to_eof(int fd, char *buf, size_t cap, int ms) {
+    size_t len = 0;
+    long long end = now_ms() + ms;
+    while (fd >= 0 && len + 1 < cap && wait_fd(fd, POLLIN, (int)(end - now_ms())) > 0) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    buf[len] = 0;
+    if (fd >= 0) close(fd);
+}
+
+/* The clients each shard accepted, from its shutdown line on stderr ("... (shard I of
+   N, K accepted)"): how many shards said so. */
+static int shard_counts(const char *err, long *accepted, int nshards) {
+    const char *p = err;
+    int seen = 0, i, n;
+    long k;
+    for (i = 0; i < nshards; i++) accepted[i] = -1;
+    while ((p = strstr(p, "(shard ")) != NULL) {
+        if (sscanf(p, "(shard %d of %d, %ld accepted)", &i, &n, &k) == 3 && n == nshards &&
+            i >= 0 && i < nshards && accepted[i] < 0) {
+            accepted[i] = k;
+            seen++;
+        }
+        p++;
+    }
+    return seen;
+}
 
 /* Runs argv to its end (bounded), its stdout and stderr into out and err. */
 static int run_capture(char *const argv[], char *out, size_t ocap, char *err, size_t ecap,
@@ -397,6 +444,9 @@ TEST(options_are_strict) {
         {"chat", "--idle-timeout", "-5", "0", NULL}, {"chat", "--idle-timeout", "5s", "0", NULL},
         {"proxy", "--idle-timeout", "", "0", "127.0.0.1:1"},
         {"proxy", "--idle-timeout=0x10", "0", "127.0.0.1:1", NULL},
+        {"echo", "--threads", "-1", "0", NULL}, {"echo", "--threads", "1025", "0", NULL},
+        {"echo", "--threads=", "0", NULL, NULL}, {"echo", "0", "--threads", NULL, NULL},
+        {"chat", "--threads", "x", "0", NULL}, {"chat", "--threads=2.5", "0", NULL, NULL},
     };
     char out[512], err[1024], path[5][64];
     size_t i, k;
@@ -416,9 +466,14 @@ TEST(options_are_strict) {
         char *argv[] = {(char *)BIN "echo", (char *)"--max-conns=7", (char *)"0",
                         (char *)"--idle-timeout", (char *)"0", NULL};
         char *argv2[] = {(char *)BIN "chat", (char *)"--idle-timeout=2.5", (char *)"0", NULL};
+        char *argv3[] = {(char *)BIN "echo", (char *)"--threads=0", (char *)"0", NULL};
+        char *argv4[] = {(char *)BIN "chat", (char *)"--threads", (char *)"3", (char *)"0",
+                         NULL};
         pid_t pid;
         ASSERT_EQ(start_server(argv, &pid) > 0, 1);
         ASSERT_EQ(start_server(argv2, &pid) > 0, 1);
+        ASSERT_EQ(start_server(argv3, &pid) > 0, 1);    /* one per core */
+        ASSERT_EQ(start_server(argv4, &pid) > 0, 1);
     }
     reap_all();
 }
@@ -562,6 +617,25 @@ TEST(echo_idle_connections_are_dropped_after_the_idle_timeout) {
     reap_all();
 }
 
+/* --threads 2 --max-conns 100: 400 idle connections over both shards, exactly 100 kept
+   (the cap is global), the others and a new client refused at once; room again when
+   ten leave. Then with --idle-timeout 0.3 too: all 400 closed (refused, or dropped on
+   whichever shard after the timeout), and a new client is served. */
+TEST(echo_threads_2_cap_and_idle_timeout) {
+    char *argv[] = {(char *)BIN "echo", (char *)"--threads", (char *)"2", (char *)"--max-conns",
+                    (char *)"100", (char *)"0", NULL};
+    char *argv2[] = {(char *)BIN "echo", (char *)"--threads", (char *)"2", (char *)"--max-conns",
+                     (char *)"100", (char *)"--idle-timeout", (char *)"0.3", (char *)"0", NULL};
+    pid_t pid;
+    int port = start_server(argv, &pid);
+    ASSERT_EQ(port > 0, 1);
+    if (port > 0) flood_at_cap(probe_echo, port, 400, 100);
+    port = start_server(argv2, &pid);
+    ASSERT_EQ(port > 0, 1);
+    if (port > 0) flood_timed_out(probe_echo, port, 400);
+    reap_all();
+}
+
 /* A client that sends and never reads what comes back: echo's writes stall; after the
    idle timeout it is closed all the same. */
 TEST(echo_client_that_never_reads_is_dropped) {
@@ -617,6 +691,51 @@ static void signal_exits_0(int sig, int with_client) {
 
 TEST(echo_sigterm_exits_0) { signal_exits_0(SIGTERM, 1); }
 TEST(echo_sigint_exits_0) { signal_exits_0(SIGINT, 0); }
+
+/* --threads 2: 32 connections echo right, on both shards (the kernel spreads them; all
+   on one would be a 1 in 2e9 chance); at SIGTERM each has bytes in flight, then shuts
+   its write side: every byte comes back, then EOF (each shard drains its own), the
+   process exits 0, and the shards' lines on stderr count 32 accepted, some each. */
+TEST(echo_threads_2_spreads_and_drains_on_sigterm) {
+    enum { N = 32 };
+    char *argv[] = {(char *)BIN "echo", (char *)"--threads", (char *)"2", (char *)"0", NULL};
+    static char err[8192];
+    char out[32], back[32];
+    int fds[N], i, ok = 0, drained = 0, efd;
+    long acc[2];
+    pid_t pid;
+    int port = start_server_err(argv, &pid, &efd);
+    ASSERT_EQ(port > 0, 1);
+    if (port <= 0) { reap_all(); return; }
+    for (i = 0; i < N; i++) {
+        fds[i] = connect_port(port);
+        snprintf(out, sizeof out, "ping %02d", i);
+        if (fds[i] >= 0 && exchange(fds[i], out, back, 7, 3000) == 0 &&
+            memcmp(out, back, 7) == 0)
+            ok++;
+    }
+    ASSERT_EQ(ok, N);
+    for (i = 0; i < N; i++) {                   /* in flight when the signal comes */
+        snprintf(out, sizeof out, "bye %02d", i);
+        send_all(fds[i], out, 6, 3000);
+    }
+    kill(pid, SIGTERM);
+    for (i = 0; i < N; i++) {
+        snprintf(out, sizeof out, "bye %02d", i);
+        shutdown(fds[i], SHUT_WR);
+        if (recv_exact(fds[i], back, 6, 3000) == 0 && memcmp(out, back, 6) == 0 &&
+            recv_eof(fds[i], 3000) == 0)
+            drained++;
+        close(fds[i]);
+    }
+    ASSERT_EQ(drained, N);
+    ASSERT_EQ(wait_exit(pid, 5000), 0);
+    read_to_eof(efd, err, sizeof err, 2000);
+    ASSERT_EQ(shard_counts(err, acc, 2), 2);
+    ASSERT_EQ(acc[0] + acc[1], N);
+    CHECK(acc[0] > 0 && acc[1] > 0);
+    reap_all();
+}
 
 /* ---- chat --------------------------------------------------------------------------- */
 static int start_chat(pid_t *pid) {
@@ -763,16 +882,20 @@ TEST(chat_line_reaches_the_others_not_the_sender) {
     reap_all();
 }
 
-TEST(chat_slow_client_does_not_stall_the_others) {
+/* threads: the server's --threads (with 2, A, B and C land on either shard: lines
+   between shards go through the relays, and C's queue is as bounded there). */
+static void slow_client(const char *threads) {
     enum { LINES = 5000, PAD = 2000 };        /* 10 MB: more than any socket buffer */
     static lines a, b, c;
     static char out[LINES * (PAD + 40)], pad[PAD + 1];
+    char *argv[] = {(char *)BIN "chat", (char *)"--threads", (char *)threads, (char *)"0",
+                    NULL};
     char na[32], nb[32], nc[32], line[512], want[64];
     size_t olen = 0, sent = 0;
     int i, got = 0, next = 0, order_ok = 1, fa, fb, fc;
     long long end;
     pid_t pid;
-    int port = start_chat(&pid);
+    int port = start_server(argv, &pid);
     ASSERT_EQ(port > 0, 1);
     fa = chat_join(port, &a, na, sizeof na, 0);
     fb = chat_join(port, &b, nb, sizeof nb, 0);
@@ -827,6 +950,9 @@ TEST(chat_slow_client_does_not_stall_the_others) {
     reap_all();
 }
 
+TEST(chat_slow_client_does_not_stall_the_others) { slow_client("1"); }
+TEST(chat_threads_2_slow_client_does_not_stall_the_others) { slow_client("2"); }
+
 TEST(chat_over_long_line_gets_an_error_and_is_closed) {
     static lines a, d;
     static char big[5001];
@@ -867,6 +993,86 @@ TEST(chat_over_long_line_gets_an_error_and_is_closed) {
         if (fe >= 0) close(fe);
     }
     close(fa);
+    reap_all();
+}
+
+/* --threads 2: clients join until some are on each shard (the welcome line says
+   which); a line posted on either shard reaches every other client, on both shards,
+   and not its sender; joins and leaves are announced across shards; names are
+   unique over both. At SIGTERM every client, on both shards, is told and closed, and
+   the process exits 0. */
+TEST(chat_threads_2_lines_cross_shards) {
+    enum { MAX = 64 };
+    static lines l[MAX];
+    char *argv[] = {(char *)BIN "chat", (char *)"--threads", (char *)"2", (char *)"0", NULL};
+    char name[MAX][32], line[512], want[128], own[128];
+    int fds[MAX], shard[MAX], n = 0, i, a = -1, b = -1, got, saw_own, efd;
+    static char err[8192];
+    long acc[2];
+    pid_t pid;
+    int port = start_server_err(argv, &pid, &efd);
+    ASSERT_EQ(port > 0, 1);
+    if (port <= 0) { reap_all(); return; }
+    while (n < MAX && (a < 0 || b < 0 || n < 4)) {
+        char *p;
+        fds[n] = connect_port(port);
+        if (fds[n] < 0) break;
+        lines_init(&l[n], fds[n]);
+        if (recv_line(&l[n], line, sizeof line, 3000) <= 0 ||
+            sscanf(line, "*** welcome %31[^,],", name[n]) != 1 ||
+            !(p = strstr(line, "(shard ")) || sscanf(p, "(shard %d of 2)", &shard[n]) != 1) {
+            FAIL_("welcome line: \"%s\"", line);
+            close(fds[n]);
+            break;
+        }
+        for (i = 0; i < n; i++) ASSERT_EQ(strcmp(name[i], name[n]) != 0, 1);
+        if (shard[n] == 0 && a < 0) a = n;
+        if (shard[n] == 1 && b < 0) b = n;
+        n++;
+    }
+    ASSERT_EQ(a >= 0 && b >= 0, 1);
+    if (a < 0 || b < 0) { reap_all(); return; }
+    /* everyone before the last heard the last join, whichever shard it was on */
+    snprintf(want, sizeof want, "*** %s joined", name[n - 1]);
+    for (got = 0, i = 0; i < n - 1; i++) got += wait_line(&l[i], want, line, sizeof line, 3000);
+    ASSERT_EQ(got, n - 1);
+    /* a line from A (shard 0) and one from B (shard 1): every other client gets both
+       (in either order: a client has its own shard's line first); neither sender gets
+       its own */
+    ASSERT_EQ(send_str(fds[a], "from shard 0\n"), 0);
+    ASSERT_EQ(send_str(fds[b], "from shard 1\n"), 0);
+    for (got = 0, saw_own = 0, i = 0; i < n; i++) {
+        char want_a[64], want_b[64];
+        int need = (i != a) + (i != b), have = 0;
+        snprintf(own, sizeof own, "%s: ", name[i]);
+        snprintf(want_a, sizeof want_a, "%s: from shard 0", name[a]);
+        snprintf(want_b, sizeof want_b, "%s: from shard 1", name[b]);
+        while (have < need && recv_line(&l[i], line, sizeof line, 3000) > 0) {
+            if (strncmp(line, own, strlen(own)) == 0) saw_own++;
+            have += strcmp(line, want_a) == 0 || strcmp(line, want_b) == 0;
+        }
+        got += have;
+    }
+    ASSERT_EQ(got, 2 * (n - 1));
+    ASSERT_EQ(saw_own, 0);
+    /* B leaves: A, on the other shard, hears it */
+    close(fds[b]);
+    fds[b] = -1;
+    snprintf(want, sizeof want, "*** %s left", name[b]);
+    ASSERT_EQ(wait_line(&l[a], want, line, sizeof line, 3000), 1);
+    kill(pid, SIGTERM);
+    for (got = 0, i = 0; i < n; i++) {
+        if (fds[i] < 0) continue;
+        if (wait_line(&l[i], "*** server shutting down", line, sizeof line, 3000) &&
+            recv_line(&l[i], line, sizeof line, 3000) == 0)
+            got++;
+        close(fds[i]);
+    }
+    ASSERT_EQ(got, n - 1);
+    ASSERT_EQ(wait_exit(pid, 5000), 0);
+    read_to_eof(efd, err, sizeof err, 2000);
+    ASSERT_EQ(shard_counts(err, acc, 2), 2);
+    ASSERT_EQ(acc[0] + acc[1], n);
     reap_all();
 }
 
@@ -1190,6 +1396,8 @@ int main(int argc, char **argv) {
     RUN(echo_client_that_never_reads_is_dropped);
     RUN(echo_sigterm_exits_0);
     RUN(echo_sigint_exits_0);
+    RUN(echo_threads_2_spreads_and_drains_on_sigterm);
+    RUN(echo_threads_2_cap_and_idle_timeout);
     RUN(chat_2000_idle_connections_at_the_cap_are_refused);
     RUN(chat_2000_idle_connections_default_cap);
     RUN(chat_idle_clients_are_dropped_after_the_idle_timeout);
@@ -1197,6 +1405,8 @@ int main(int argc, char **argv) {
     RUN(chat_slow_client_does_not_stall_the_others);
     RUN(chat_over_long_line_gets_an_error_and_is_closed);
     RUN(chat_sigterm_tells_clients_and_exits_0);
+    RUN(chat_threads_2_lines_cross_shards);
+    RUN(chat_threads_2_slow_client_does_not_stall_the_others);
     RUN(proxy_round_trip_and_half_close);
     RUN(proxy_upstream_refused_closes_the_client_and_serves_on);
     RUN(proxy_2000_idle_connections_at_the_cap_are_refused);

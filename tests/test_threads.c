@@ -592,10 +592,52 @@ TEST(pool_calls_report_errors_and_lookups_of_one_part) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- runtime groups -------------------------------------------------------------- */
+typedef struct { async_task task; async_timer timer; } group_sleeper;
+
+static int group_sleeper_run(async_task *t) {
+    group_sleeper *f = (group_sleeper *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_SEC(60)));
+    (void)rc;
+    ASYNC_END(0);
+}
+
+/* Spawned onto runtime 1 from this thread (no runtime), then aborted at once through
+   the join handle, while runtime 1 collects the spawn: every one ends (cancelled), and
+   under ThreadSanitizer without a race between the abort (which finds the task's
+   runtime) and the collect (which set up the task on its runtime). */
+TEST(group_abort_right_after_spawn_from_another_thread) {
+    enum { N = 200 };
+    static group_sleeper s[N];
+    static async_join_handle h[N];
+    async_group g;
+    async_group_desc d;
+    int i, finished = 0, spins;
+    memset(&d, 0, sizeof d);
+    d.threads = 2;
+    ASSERT_EQ(async_group_init(&g, &d), 0);
+    ASSERT_EQ(async_group_start(&g), 0);
+    memset(s, 0, sizeof s);
+    for (i = 0; i < N; i++) {
+        ASSERT_EQ(async_group_spawn(&g, 1, &h[i], &s[i].task, group_sleeper_run, "sleeper"), 0);
+        ASSERT_EQ(async_join_handle_abort(&h[i]), 0);
+    }
+    for (i = 0; i < N; i++) {
+        for (spins = 0; spins < 5000 && !async_join_handle_is_finished(&h[i]); spins++)
+            sleep_ms(1);
+        finished += async_join_handle_is_finished(&h[i]);
+    }
+    ASSERT_EQ(finished, N);
+    ASSERT_EQ(async_group_destroy(&g), 0);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     alarm(300);
     RUN(spawn_blocking_results_on_a_bounded_pool);
+    RUN(group_abort_right_after_spawn_from_another_thread);
     RUN(cancel_a_queued_call_it_never_runs);
     RUN(cancel_a_running_call_drops_its_result);
     RUN(timeout_around_spawn_blocking_on_the_paused_clock);
