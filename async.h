@@ -10990,7 +10990,7 @@ ASYNC_DEF int async_group_init(async_group *g, const async_group_desc *desc) {
         rc = ASYNC_ENOMEM;
         n = 0;
     }
-    for (i = 0; i < n && rc == 0; i++) {
+    for (i = 0; i < n; i++) {           /* i: runtimes initialised */
         async_runtime *rt = &g->rts[i];
         async__memset(&g->threads[i], 0, sizeof g->threads[i]);
         if ((rc = async_runtime_init(rt, desc ? desc->runtime : NULL)) < 0) break;
@@ -10998,7 +10998,10 @@ ASYNC_DEF int async_group_init(async_group *g, const async_group_desc *desc) {
         rt->index = i;
         rt->spin = !desc || !desc->spin_us ? ASYNC_US(50)
                  : desc->spin_us < 0 ? 0 : ASYNC_US(desc->spin_us);
-        if ((rc = async__wake_fd_make(rt)) < 0) i++;        /* destroyed below */
+        if ((rc = async__wake_fd_make(rt)) < 0) {
+            i++;                        /* this one too is destroyed below */
+            break;
+        }
     }
     if (rc < 0) {
         while (i-- > 0) async_runtime_destroy(&g->rts[i]);
