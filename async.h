@@ -3442,7 +3442,8 @@ typedef struct async_group_desc {
 } async_group_desc;
 
 typedef struct async_group {
-    async_runtime *rts;                 /* the runtimes (allocated) */
+    async_runtime *rts;                 /* the runtimes, each on cache lines of its own */
+    void *mem;                          /* (allocated) */
     struct async__group_thread *threads;
     int n;
     int pin;
@@ -10889,6 +10890,11 @@ ASYNC_DEF int async_inbox_destroy(async_inbox *q) {
 extern int sched_setaffinity(int pid, size_t size, const void *mask);
 #endif
 
+/* Runtime i: runtimes written on every turn by different threads share no cache line. */
+#define ASYNC__RT_STRIDE ((sizeof(async_runtime) + 63) / 64 * 64)
+#define async__group_rt(g, i) \
+    ((async_runtime *)(void *)((unsigned char *)(g)->rts + (size_t)(i) * ASYNC__RT_STRIDE))
+
 typedef struct async__group_thread {
     pthread_t thread;
     async_group *g;
@@ -10961,7 +10967,7 @@ static void async__group_fail(async_group *g, int rc) {
 static void *async__group_main(void *arg) {
     async__group_thread *th = (async__group_thread *)arg;
     async_group *g = th->g;
-    async_runtime *rt = &g->rts[th->index];
+    async_runtime *rt = async__group_rt(g, th->index);
     int rc;
     if (g->pin) async__group_pin(th->index);
     ASYNC__HERE_SET(rt);
@@ -10984,14 +10990,15 @@ ASYNC_DEF int async_group_init(async_group *g, const async_group_desc *desc) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         n = c < 1 ? 1 : c > 1024 ? 1024 : (int)c;
     }
-    g->rts = (async_runtime *)async__alloc((size_t)n * sizeof *g->rts);
+    g->mem = async__alloc((size_t)n * ASYNC__RT_STRIDE + 64);
     g->threads = (async__group_thread *)async__alloc((size_t)n * sizeof *g->threads);
-    if (!g->rts || !g->threads) {
+    g->rts = (async_runtime *)(void *)((uintptr_t)g->mem + 63 - ((uintptr_t)g->mem + 63) % 64);
+    if (!g->mem || !g->threads) {
         rc = ASYNC_ENOMEM;
         n = 0;
     }
     for (i = 0; i < n; i++) {           /* i: runtimes initialised */
-        async_runtime *rt = &g->rts[i];
+        async_runtime *rt = async__group_rt(g, i);
         async__memset(&g->threads[i], 0, sizeof g->threads[i]);
         if ((rc = async_runtime_init(rt, desc ? desc->runtime : NULL)) < 0) break;
         rt->group = g;
@@ -11004,8 +11011,8 @@ ASYNC_DEF int async_group_init(async_group *g, const async_group_desc *desc) {
         }
     }
     if (rc < 0) {
-        while (i-- > 0) async_runtime_destroy(&g->rts[i]);
-        async__dealloc(g->rts);
+        while (i-- > 0) async_runtime_destroy(async__group_rt(g, i));
+        async__dealloc(g->mem);
         async__dealloc(g->threads);
         async__memset(g, 0, sizeof *g);
         return rc;
@@ -11049,7 +11056,7 @@ ASYNC_DEF int async_group_block_on(async_group *g, async_task *t, async_task_fn 
     async_runtime *rt, *was = ASYNC__HERE();
     int rc;
     if (!g || !g->rts || !t || !fn) return ASYNC_EINVAL;
-    rt = &g->rts[0];
+    rt = async__group_rt(g, 0);
     if ((rc = async__group_launch(g, 1)) < 0) return rc;
     if (g->pin) async__group_pin(0);
     ASYNC__HERE_SET(rt);
@@ -11074,7 +11081,7 @@ ASYNC_DEF int async_group_stop(async_group *g) {
     int i;
     if (!g || !g->rts) return ASYNC_EINVAL;
     ASYNC__STORE(&g->stopping, 1);
-    for (i = 0; i < g->n; i++) async__rt_signal(&g->rts[i]);
+    for (i = 0; i < g->n; i++) async__rt_signal(async__group_rt(g, i));
     return 0;
 }
 
@@ -11100,8 +11107,8 @@ ASYNC_DEF int async_group_destroy(async_group *g) {
     async_group_stop(g);
     async_group_join(g);
     for (i = 0; i < g->n; i++)
-        if ((r = async_runtime_destroy(&g->rts[i])) < 0 && rc == 0) rc = r;
-    async__dealloc(g->rts);
+        if ((r = async_runtime_destroy(async__group_rt(g, i))) < 0 && rc == 0) rc = r;
+    async__dealloc(g->mem);
     async__dealloc(g->threads);
     async__memset(g, 0, sizeof *g);
     return rc;
@@ -11110,7 +11117,7 @@ ASYNC_DEF int async_group_destroy(async_group *g) {
 ASYNC_DEF int async_group_size(const async_group *g) { return g && g->rts ? g->n : 0; }
 
 ASYNC_DEF async_runtime *async_group_runtime(async_group *g, int i) {
-    return g && g->rts && i >= 0 && i < g->n ? &g->rts[i] : NULL;
+    return g && g->rts && i >= 0 && i < g->n ? async__group_rt(g, i) : NULL;
 }
 
 ASYNC_DEF async_group *async_runtime_group(const async_runtime *rt) {
@@ -11127,7 +11134,7 @@ ASYNC_DEF int async_group_pick(async_group *g) {
     start = (int)((unsigned)ASYNC__ADD(&g->next, 1) % (unsigned)g->n);
     for (i = 0; i < g->n; i++) {
         int k = (start + i) % g->n;
-        int load = ASYNC__LOAD(&g->rts[k].load);
+        int load = ASYNC__LOAD(&async__group_rt(g, k)->load);
         if (load < best_load) {
             best_load = load;
             best = k;
@@ -11156,7 +11163,7 @@ ASYNC_DEF int async_group_spawn(async_group *g, int i, async_join_handle *h, asy
     if (t->magic == ASYNC__MAGIC && t->state != ASYNC_TASK_DONE && t->state != ASYNC_TASK_IDLE)
         return ASYNC_EBUSY;             /* this frame is already a live task */
     if (i == ASYNC_GROUP_ANY) i = async_group_pick(g);
-    rt = &g->rts[i];
+    rt = async__group_rt(g, i);
     if (h->shared) {                    /* used before: its task must have ended */
         int busy;
         async__spin_lock(&h->lock);
@@ -11248,7 +11255,7 @@ ASYNC_DEF void async_group_stats(async_group *g, async_stats *out) {
     async__memset(out, 0, sizeof *out);
     if (!g || !g->rts) return;
     for (i = 0; i < g->n; i++) {
-        async_runtime *rt = &g->rts[i];
+        async_runtime *rt = async__group_rt(g, i);
         async__spin_lock(&rt->remote_lock);
         out->polls += rt->stats_pub.polls;
         out->wakes += rt->stats_pub.wakes;
@@ -11273,7 +11280,7 @@ ASYNC_DEF void async_group_dump(async_group *g, void (*write)(void *user, const 
     g->dump_write = write;
     g->dump_user = user;
     for (i = 0; i < g->n; i++) {
-        async_runtime *rt = &g->rts[i];
+        async_runtime *rt = async__group_rt(g, i);
         char head[48];
         snprintf(head, sizeof head, "runtime %d of %d:\n", i, g->n);
         if (write) write(user, head);
