@@ -1400,7 +1400,8 @@ CODE IN THIS MANUAL
                                          Returns how many were aborted; sd->signo
                                          says what started it (0: a request),
                                          sd->drained how many ended in time
-     async_shutdown_request(sd), async_shutdown_destroy(sd) (EBUSY while run waits)
+     async_shutdown_request(sd), async_shutdown_destroy(sd) (EBUSY while run
+                                         waits or drains)
    [program]
     #define ASYNC_IMPLEMENTATION
     #include "async.h"
@@ -3571,7 +3572,7 @@ ASYNC_API int async_shutdown_init(async_shutdown *sd, async_runtime *rt,
 ASYNC_API int async_shutdown_request(async_shutdown *sd);
 /* op: wait for a signal or request, drain until grace, abort: how many aborted */
 ASYNC_API int async_shutdown_run(async_task *t, async_shutdown *sd);                  /* op */
-/* Unsubscribe from the signals; EBUSY while run waits */
+/* Unsubscribe from the signals; EBUSY while run waits or drains */
 ASYNC_API int async_shutdown_destroy(async_shutdown *sd);
 #endif
 
@@ -11559,7 +11560,7 @@ ASYNC_DEF int async_shutdown_run(async_task *t, async_shutdown *sd) {
         }
         async__waker_disarm(&sd->sigint.waker, t);
         async__waker_disarm(&sd->sigterm.waker, t);
-        sd->task = NULL;
+        sd->task = t;                   /* draining: destroy is refused until it ends */
         if (sd->root) async_cancel_token_cancel(sd->root);
         sd->deadline = async__sat_add(async_time_now(t->rt), sd->grace);   /* NEVER stays */
         sd->drained = sd->tasks ? (int)sd->tasks->len : 0;
@@ -11587,6 +11588,7 @@ ASYNC_DEF int async_shutdown_run(async_task *t, async_shutdown *sd) {
         if (sd->pool && sd->pool->impl) async_pool_destroy(sd->pool);
 #endif
         sd->phase = ASYNC__SD_DONE;
+        sd->task = NULL;
     }
     return sd->aborted;
 }
