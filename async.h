@@ -5089,6 +5089,8 @@ static void async__idle_hosted(async_runtime *rt, async_time max_wait) {
    wake-ups of a sleeping thread (35-70 us here). Then it says it sleeps (parked)
    and looks at pending once more. 1: a wake came, do not sleep. */
 static int async__group_before_sleep(async_runtime *rt, async_time wait) {
+    /* A stop whose signal this turn's collection already took: do not sleep on it */
+    if (ASYNC__LOAD(&rt->group->stopping)) return 1;
     if (rt->xwaits && !ASYNC__IO_WAITING(rt) && rt->spin) {
         async_time limit = wait < rt->spin ? wait : rt->spin, t0 = async__clock_monotonic(0);
         unsigned i;
