@@ -246,7 +246,7 @@ static int bm_run(const uint8_t *data, size_t len, int shared) {
                          "model");
     }
 #ifdef XRT_MODEL
-    if (shared) BM_CHECK(xrt_run(&bm_pair) == 0);               /* no spin */
+    if (shared) BM_CHECK(xrt_run(&bm_pair) == 0);       /* no spin, no wake lost */
     else
 #endif
     async_runtime_run(&rt);

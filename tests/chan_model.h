@@ -300,7 +300,7 @@ static int cm_run(const uint8_t *data, size_t len, int shared) {
     }
 #undef CM_BYTE
 #ifdef XRT_MODEL
-    if (shared) CM_CHECK(xrt_run(&cm_pair) == 0);               /* no spin */
+    if (shared) CM_CHECK(xrt_run(&cm_pair) == 0);       /* no spin, no wake lost */
     else
 #endif
     async_runtime_run(&rt);

@@ -36,7 +36,14 @@ static int count_dir(const char *path) {        /* entries, without . and .. */
     closedir(d);
     return n;
 }
-static int count_threads(void) { return count_dir("/proc/self/task"); }
+static void *no_op(void *arg) { return arg; }
+/* Threads now. The first thread made starts ThreadSanitizer's own: one made and
+   joined first, so that it is counted before and after alike. */
+static int count_threads(void) {
+    pthread_t th;
+    if (pthread_create(&th, NULL, no_op, NULL) == 0) pthread_join(th, NULL);
+    return count_dir("/proc/self/task");
+}
 static int count_fds(void) { return count_dir("/proc/self/fd") - 1; }  /* the DIR's own */
 
 static void sleep_us(long us) {
@@ -52,6 +59,13 @@ static long scaled(long n) {
     const char *e = getenv("ASYNC_TEST_FAULTS");
     return e && *e ? (n / 50 > 1 ? n / 50 : 1) : n;
 }
+
+/* A join on the real clock that gives up after 10 s (a bug must not hang the suite):
+   the task then returns ETIMEDOUT. */
+#define JOIN(rc, t, h, w, timer) do { \
+        ASYNC_AWAIT_TIMEOUT(rc, timer, ASYNC_SEC(10), async_join_handle_wait(t, h, w)); \
+        if ((rc) == ASYNC_ETIMEDOUT) ASYNC_RETURN(ASYNC_ETIMEDOUT); \
+    } while (0)
 
 /* ---- 1. the models across two runtimes ------------------------------------------ */
 
@@ -381,6 +395,7 @@ typedef struct {
     async_task task;
     async_waiter w;
     async_mpsc c;
+    async_timer timer;
     int rc, round, k, kind, inited;
     long per_sender, received, attempted, lost, rounds_aborted, rounds_closed, bad;
 } st_main;
@@ -436,11 +451,11 @@ static int st_main_run(async_task *t) {
         if (f->kind >= 2) f->rounds_closed++;
         for (f->k = 0; f->k < ST_NS; f->k++) {
             if (!st_tx[f->k].spawned) continue;
-            ASYNC_AWAIT(f->rc, async_join_handle_wait(t, &st_tx[f->k].h, &f->w));
+            JOIN(f->rc, t, &st_tx[f->k].h, &f->w, &f->timer);
             if (f->rc != 0 && f->rc != ASYNC_ECANCELED) f->bad++;
             if (f->rc == ASYNC_ECANCELED && !(f->kind & 1)) f->bad++;
         }
-        ASYNC_AWAIT(f->rc, async_join_handle_wait(t, &st_rx.h, &f->w));
+        JOIN(f->rc, t, &st_rx.h, &f->w, &f->timer);
         if (f->rc != 0) f->bad++;
         /* every item received at most once, in order (the receiver checked), and
            received + failed + cancelled == attempted, for each sender */
@@ -559,6 +574,7 @@ typedef struct {
     async_task task;
     async_waiter w;
     async_mpsc q[2];                    /* q[i]: requests to the server on runtime i */
+    async_timer timer;
     int rc, i, k;
     long n, bad;
 } rr_main;
@@ -589,12 +605,12 @@ static int rr_main_run(async_task *t) {
     for (f->i = 0; f->i < 2; f->i++) {
         for (f->k = 0; f->k < RR_CLIENTS; f->k++) {
             if (!rr_cli[f->i][f->k].spawned) continue;
-            ASYNC_AWAIT(f->rc, async_join_handle_wait(t, &rr_cli[f->i][f->k].h, &f->w));
+            JOIN(f->rc, t, &rr_cli[f->i][f->k].h, &f->w, &f->timer);
             if (f->rc != 0) f->bad++;
         }
     }
     for (f->i = 0; f->i < 2; f->i++) {          /* the last sender gone: servers end */
-        ASYNC_AWAIT(f->rc, async_join_handle_wait(t, &rr_srv[f->i].h, &f->w));
+        JOIN(f->rc, t, &rr_srv[f->i].h, &f->w, &f->timer);
         if (f->rc != 0) f->bad++;
     }
     ASYNC_END(0);
@@ -607,7 +623,7 @@ TEST(oneshot_request_response_between_shards) {
     ZERO(m);
     memset(rr_srv, 0, sizeof rr_srv);
     memset(rr_cli, 0, sizeof rr_cli);
-    m.n = scaled(20000);
+    m.n = scaled(5000);
     for (i = 0; i < 2; i++)
         if (async_mpsc_init_shared(&m.q[i], sizeof(rr_req), 16, NULL) != 0) {
             FAIL_("mpsc_init_shared");
@@ -677,6 +693,7 @@ typedef struct {
     async_task task;
     async_waiter w;
     async_broadcast *b;
+    async_timer timer;
     uint32_t i, n;
     int rc, k;
     long bad;
@@ -699,7 +716,7 @@ static int bf_main_run(async_task *t) {
     async_broadcast_sender_release(f->b);
     for (f->k = 0; f->k < BF_RX; f->k++) {
         if (!bf_rx[f->k].spawned) continue;
-        ASYNC_AWAIT(f->rc, async_join_handle_wait(t, &bf_rx[f->k].h, &f->w));
+        JOIN(f->rc, t, &bf_rx[f->k].h, &f->w, &f->timer);
         if (f->rc != 0) f->bad++;
     }
     ASYNC_END(0);
@@ -952,7 +969,7 @@ static int jh_main_run(async_task *t) {
     f->b.c = f->ch;                     /* waits on a shared channel on runtime 1 */
     f->b.ready = f->ready;
     if (async_group_spawn(g, 1, &f->b.h, &f->b.task, where_run, "victim") != 0) ASYNC_RETURN(-2);
-    ASYNC_AWAIT(f->ra, async_join_handle_wait(t, &f->a.h, &f->w));
+    JOIN(f->ra, t, &f->a.h, &f->w, &f->timer);
     f->fin_after = async_join_handle_is_finished(&f->a.h);
     f->abort_done = async_join_handle_abort(&f->a.h);          /* after the end: no-op */
     ASYNC_AWAIT(f->rc2, async_join_handle_wait(t, &f->a.h, &f->w));     /* taken */
@@ -961,7 +978,7 @@ static int jh_main_run(async_task *t) {
     f->fin_before = async_join_handle_is_finished(&f->b.h);
     if (async_join_handle_abort(&f->b.h) != 0) ASYNC_RETURN(-3);
     if (async_join_handle_abort(&f->b.h) != 0) ASYNC_RETURN(-4);   /* twice: once */
-    ASYNC_AWAIT(f->rb, async_join_handle_wait(t, &f->b.h, &f->w));
+    JOIN(f->rb, t, &f->b.h, &f->w, &f->timer);
     ASYNC_END(0);
 }
 
@@ -999,13 +1016,14 @@ typedef struct {
     async_waiter w;
     async_join_handle h;
     async_join_handle *target;
+    async_timer timer;
     int rc;
 } joiner_task;
 
 static int joiner_run(async_task *t) {
     joiner_task *f = (joiner_task *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(f->rc, async_join_handle_wait(t, f->target, &f->w));
+    JOIN(f->rc, t, f->target, &f->w, &f->timer);
     ASYNC_END(f->rc);
 }
 
@@ -1143,6 +1161,7 @@ typedef struct {
     async_waiter w;
     yielder_task y[6];
     async_join_handle h[6];
+    async_timer timer;
     int k, rc;
 } stats_main;
 
@@ -1156,7 +1175,7 @@ static int stats_main_run(async_task *t) {
             ASYNC_RETURN(-1);
     }
     for (f->k = 0; f->k < 6; f->k++) {
-        ASYNC_AWAIT(f->rc, async_join_handle_wait(t, &f->h[f->k], &f->w));
+        JOIN(f->rc, t, &f->h[f->k], &f->w, &f->timer);
         if (f->rc != 0) ASYNC_RETURN(-2);
     }
     ASYNC_END(0);
@@ -1298,6 +1317,7 @@ static int sig_start(async_runtime *rt, void *user) {
 typedef struct {
     async_task task;
     async_waiter w;
+    async_timer timer;
     int rc, k, item, seen[SG_RT];
 } sig_main;
 
@@ -1310,7 +1330,8 @@ static int sig_main_run(async_task *t) {
     }
     kill(getpid(), SIGTERM);
     for (f->k = 0; f->k < SG_RT; f->k++) {
-        ASYNC_AWAIT(f->rc, async_mpsc_recv(t, &sg_got, &f->w, &f->item));
+        ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, ASYNC_SEC(10),     /* (a bug: no hang) */
+                            async_mpsc_recv(t, &sg_got, &f->w, &f->item));
         if (f->rc != 0 || f->item < 0 || f->item >= SG_RT) ASYNC_RETURN(-2);
         f->seen[f->item]++;
     }
@@ -1453,15 +1474,22 @@ static int sd_main_run(async_task *t) {
 TEST(shutdown_on_every_shard_drains_and_aborts) {
     static sd_main m;
     async_runtime_desc rd;
+    async_group g;
+    async_group_desc d;
     int i, k, rc, threads0 = count_threads(), fds0 = count_fds();
     ZERO(m);
     memset(sd_rt, 0, sizeof sd_rt);
     memset(&rd, 0, sizeof rd);
     rd.start_paused = 2;                /* the grace period passes without waiting */
+    memset(&d, 0, sizeof d);
+    d.threads = SD_RT;
+    d.runtime = &rd;
+    d.on_start = sd_start;
     ASSERT_EQ(async_mpsc_init_shared(&sd_work, sizeof(int), 1, NULL), 0);
     ASSERT_EQ(async_mpsc_init_shared(&sd_ready, sizeof(int), SD_RT, NULL), 0);
     ASSERT_EQ(async_mpsc_init_shared(&sd_done, sizeof(int), SD_RT, NULL), 0);
-    rc = run_group(SD_RT, &rd, &m.task, sd_main_run, sd_start, NULL);
+    rc = async_group_init(&g, &d);
+    if (rc == 0) rc = async_group_block_on(&g, &m.task, sd_main_run, "main");
     ASSERT_EQ(rc, 0);
     for (i = 0; i < SD_RT; i++) {
         ASSERT_EQ(m.done[i], 1);
@@ -1475,13 +1503,16 @@ TEST(shutdown_on_every_shard_drains_and_aborts) {
             ASSERT_EQ(sd_rt[i].w[k].cleaned, 1);
         }
     }
-    for (i = 0; i < SD_RT; i++) {               /* (the group is destroyed: no thread) */
+    /* Each runtime's objects, its thread joined: a JoinSet's tasks left after an
+       error are cancelled by its destroy, then the runtimes go. */
+    for (i = 0; i < SD_RT; i++) {
         if (sd_rt[i].inited == 2) ASSERT_EQ(async_shutdown_destroy(&sd_rt[i].sd), 0);
         if (sd_rt[i].inited) {
             async_joinset_destroy(&sd_rt[i].set);
             async_cancel_token_destroy(&sd_rt[i].root);
         }
     }
+    if (async_group_size(&g)) ASSERT_EQ(async_group_destroy(&g), 0);
     ASSERT_EQ(async_mpsc_destroy(&sd_work), 0);
     ASSERT_EQ(async_mpsc_destroy(&sd_ready), 0);
     ASSERT_EQ(async_mpsc_destroy(&sd_done), 0);

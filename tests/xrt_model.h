@@ -45,8 +45,9 @@ static inline int xrt_init(xrt_pair *p, const async_runtime_desc *desc, uint32_t
     return 0;
 }
 
-/* Runs until neither runtime can make progress; 0, or -1 if it kept turning without
-   end (a spin: 1e6 rounds). */
+/* Runs until neither runtime can make progress; 0, -1 if it kept turning without end
+   (a spin: 1e6 rounds), -2 if it ended with a wake left uncollected (a waiter made
+   ready on a runtime's remote list, or a pending wake-up: it would never run). */
 static inline int xrt_run(xrt_pair *p) {
     long rounds = 0;
     for (;;) {
@@ -69,7 +70,11 @@ static inline int xrt_run(xrt_pair *p) {
                 if (left < step) step = left;
             }
         }
-        if (step == ASYNC_TIME_NEVER) return 0;
+        if (step == ASYNC_TIME_NEVER) {
+            for (k = 0; k < 2; k++)
+                if (p->rt[k].remote || async_runtime_has_pending_wake(&p->rt[k])) return -2;
+            return 0;
+        }
         async_time_advance(&p->rt[0], step);
         async_time_advance(&p->rt[1], step);
     }
