@@ -53,8 +53,9 @@ static void sleep_us(long us) {
     nanosleep(&ts, NULL);
 }
 
-/* The perturbation modes (tests/faults.h) run each test many times: the stress tests
-   move fewer items there (their checks are the same). */
+/* The perturbation modes (tests/faults.h) run each test many times (preempt: with a
+   pause at every step where threads meet): the stress tests move fewer items there,
+   the models run fewer scripts (their checks are the same). */
 static long scaled(long n) {
     const char *e = getenv("ASYNC_TEST_FAULTS");
     return e && *e ? (n / 50 > 1 ? n / 50 : 1) : n;
@@ -75,7 +76,7 @@ static long scaled(long n) {
    nothing is lost on abort or close, nobody waits in vain. */
 TEST(mpsc_model_across_runtimes) {
     test_random_scripts(chan_model_run_shared, chan_model_why, "chan_model.h",
-                        0x85ebca6bu, 96, 4000);
+                        0x85ebca6bu, 96, (int)scaled(4000));
 }
 
 /* The broadcast model with its senders on runtime 0 and its subscribers on runtime
@@ -83,7 +84,7 @@ TEST(mpsc_model_across_runtimes) {
    that counts exactly what it lost. */
 TEST(broadcast_model_across_runtimes) {
     test_random_scripts(broadcast_model_run_shared, broadcast_model_why, "broadcast_model.h",
-                        0xc2b2ae35u, 112, 4000);
+                        0xc2b2ae35u, 112, (int)scaled(4000));
 }
 
 /* A oneshot model: a sender on runtime 0 (yields, sleeps, sends, or leaves without
@@ -290,7 +291,7 @@ static int oneshot_model_run_shared(const uint8_t *data, size_t len) {
 
 TEST(oneshot_model_across_runtimes) {
     test_random_scripts(oneshot_model_run_shared, om_why, "test_group.c",
-                        0x27d4eb2fu, 32, 4000);
+                        0x27d4eb2fu, 32, (int)scaled(4000));
 }
 
 /* ---- 2. stress with real threads ------------------------------------------------- */
@@ -473,10 +474,8 @@ static int st_main_run(async_task *t) {
         f->inited = 0;
     }
     ASYNC_CLEANUP();
-    if (f->inited) {
-        f->inited = 0;
-        async_mpsc_destroy(&f->c);
-    }
+    if (f->inited && async_mpsc_destroy(&f->c) == 0) f->inited = 0;  /* else: by the test,
+                                                                         the group gone */
     ASYNC_END(0);
 }
 
@@ -489,6 +488,7 @@ TEST(mpsc_stress_two_runtimes_aborts_and_closes) {
     ZERO(m);
     m.per_sender = scaled(1500000) / (ST_ROUNDS * ST_NS);
     rc = run_group(2, NULL, &m.task, st_main_run, NULL, NULL);
+    if (m.inited) async_mpsc_destroy(&m.c);     /* (main gave up: a join timed out) */
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(m.bad, 0);
     ASSERT_EQ(m.received + m.lost, m.attempted);
@@ -525,7 +525,7 @@ typedef struct {
     async_oneshot reply;
     rr_req req;
     uint32_t base, i, n, y;
-    int rc, spawned;
+    int rc, spawned, inited;
     long ok, bad;
 } rr_client;
 
@@ -557,14 +557,21 @@ static int rr_client_run(async_task *t) {
             f->bad++;
             break;
         }
+        f->inited = 1;
         f->req.x = f->base + f->i;
         f->req.reply = &f->reply;
         ASYNC_AWAIT(f->rc, async_mpsc_send(t, f->to, &f->w, &f->req));
         if (f->rc == 0) ASYNC_AWAIT(f->rc, async_oneshot_recv(t, &f->reply, &f->w, &f->y));
         if (f->rc != 0 || f->y != f->req.x * f->req.x + 1) f->bad++;
         else f->ok++;
+        f->inited = 0;
         if (async_oneshot_destroy(&f->reply) != 0) f->bad++;
         if (f->rc != 0) break;
+    }
+    ASYNC_CLEANUP();                    /* (cancelled when main gave up) */
+    if (f->inited) {
+        f->inited = 0;
+        async_oneshot_destroy(&f->reply);
     }
     if (async_mpsc_sender_release(f->to) != 0) f->bad++;
     ASYNC_END(0);
@@ -841,8 +848,10 @@ TEST(group_on_start_failing_stops_the_group) {
         ZERO(m);
         memset((void *)started_on, 0, sizeof started_on);
         fail_on = k;
-        ASSERT_EQ(async_mpsc_init_shared(&c, sizeof(int), 1, NULL), 0);
-        if (test_cur_failed) return;
+        if (async_mpsc_init_shared(&c, sizeof(int), 1, NULL) != 0) {
+            FAIL_("mpsc_init_shared");
+            return;
+        }
         m.c = &c;
         rc = run_group(3, NULL, &m.task, waiter_recv_run, failing_start, NULL);
         ASSERT_EQ(rc, -77);
@@ -1388,7 +1397,7 @@ static struct {
     async_shutdown sd;
     sd_worker w[SD_TASKS];
     sd_supervisor sup;
-    int inited;
+    int inited, sup_spawned;
 } sd_rt[SD_RT];
 static async_mpsc sd_work, sd_ready, sd_done;
 
@@ -1446,6 +1455,7 @@ static int sd_start(async_runtime *rt, void *user) {
     sd_rt[i].sup.index = i;
     if ((rc = async_task_spawn(rt, &sd_rt[i].sup.task, sd_supervisor_run, "supervisor")) < 0)
         return rc;
+    sd_rt[i].sup_spawned = 1;
     return async_mpsc_try_send(&sd_ready, &i);
 }
 
@@ -1503,8 +1513,18 @@ TEST(shutdown_on_every_shard_drains_and_aborts) {
             ASSERT_EQ(sd_rt[i].w[k].cleaned, 1);
         }
     }
-    /* Each runtime's objects, its thread joined: a JoinSet's tasks left after an
-       error are cancelled by its destroy, then the runtimes go. */
+    /* Each runtime's objects, its thread joined. After an error (a fault), a
+       supervisor may still run: it is aborted (on its runtime, stepped here) before
+       its shutdown is destroyed; the JoinSet's destroy cancels what is left. */
+    for (i = 0; i < SD_RT; i++) {
+        async_runtime *r = async_group_runtime(&g, i);
+        int steps = 0;
+        if (!r || !sd_rt[i].sup_spawned || async_task_is_finished(&sd_rt[i].sup.task)) continue;
+        async_task_abort(&sd_rt[i].sup.task);
+        while (!async_task_is_finished(&sd_rt[i].sup.task) && steps++ < 100)
+            async_runtime_step(r, 0);
+        CHECK(async_task_is_finished(&sd_rt[i].sup.task));
+    }
     for (i = 0; i < SD_RT; i++) {
         if (sd_rt[i].inited == 2) ASSERT_EQ(async_shutdown_destroy(&sd_rt[i].sd), 0);
         if (sd_rt[i].inited) {
@@ -1518,6 +1538,73 @@ TEST(shutdown_on_every_shard_drains_and_aborts) {
     ASSERT_EQ(async_mpsc_destroy(&sd_done), 0);
     ASSERT_EQ(count_threads(), threads0);
     ASSERT_EQ(count_fds(), fds0);
+}
+
+/* async_shutdown_destroy while async_shutdown_run drains (its task waits on the
+   JoinSet and its own timer) must be refused with EBUSY, as while it waits for a
+   signal: it returned 0 and unsubscribed the signals, the run then failed with EINVAL
+   at its next poll and left its grace timer armed in the runtime (runtime destroy:
+   "timers still armed after every task was cancelled"). Found by the shards'
+   shutdown test under failing allocations (a group stopped mid-drain). */
+typedef struct {
+    async_task task;
+    async_timer timer;
+    async_waiter w;
+    async_cancel_token *root;
+    int rc;
+} slow_worker;
+
+static int slow_worker_run(async_task *t) {
+    slow_worker *f = (slow_worker *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_cancel_token_wait(t, f->root, &f->w));
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_SEC(5)));
+    ASYNC_END(0);
+}
+
+static int plain_supervisor_run(async_task *t) {
+    sd_supervisor *f = (sd_supervisor *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_shutdown_run(t, f->sd));
+    ASYNC_END(f->rc);
+}
+
+TEST(shutdown_destroy_refused_while_draining) {
+    static slow_worker w;
+    static sd_supervisor sup;
+    async_runtime rt;
+    async_cancel_token root;
+    async_joinset set;
+    async_shutdown sd;
+    int i;
+    ZERO(w); ZERO(sup);
+    test_rt_paused(&rt);
+    async_cancel_token_init(&root);
+    async_joinset_init(&set, &rt);
+    ASSERT_EQ(async_shutdown_init(&sd, &rt, &root, &set, NULL, ASYNC_SEC(1)), 0);
+    if (test_cur_failed) {
+        async_joinset_destroy(&set);
+        async_runtime_destroy(&rt);
+        return;
+    }
+    w.root = &root;
+    async_joinset_spawn(&set, &w.task, slow_worker_run, "slow");
+    sup.sd = &sd;
+    async_task_spawn(&rt, &sup.task, plain_supervisor_run, "supervisor");
+    ASSERT_EQ(async_shutdown_request(&sd), 0);
+    for (i = 0; i < 4; i++) async_runtime_step(&rt, 0);        /* draining: both wait */
+    ASSERT_EQ(async_cancel_token_is_cancelled(&root), 1);
+    ASSERT_EQ(async_task_is_finished(&sup.task), 0);
+    ASSERT_EQ(async_shutdown_destroy(&sd), ASYNC_EBUSY);       /* its run still waits */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(sup.rc, 1);                       /* the slow one aborted at the deadline */
+    ASSERT_EQ(sd.aborted, 1);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_shutdown_destroy(&sd);                /* (a second time after the bug: EINVAL) */
+    async_joinset_destroy(&set);
+    async_cancel_token_destroy(&root);
+    async_runtime_destroy(&rt);
+    ASSERT_EQ(test_asserts, 0);
 }
 
 int main(int argc, char **argv) {
@@ -1539,5 +1626,6 @@ int main(int argc, char **argv) {
     RUN(group_dump_prints_every_runtime);
     RUN(sigterm_seen_on_every_runtime);
     RUN(shutdown_on_every_shard_drains_and_aborts);
+    RUN(shutdown_destroy_refused_while_draining);
     DONE();
 }
