@@ -1327,6 +1327,95 @@ TEST(group_dump_prints_every_runtime) {
     ASSERT_EQ(async_mpsc_destroy(&ready), 0);
 }
 
+/* Bad input gets a clear error and changes nothing: sizes out of range, a runtime
+   index out of range, NULLs, a frame that is already a live task, a handle never
+   used, start twice, join and destroy from the group's own thread (EDEADLK), and
+   a group stopped from one of its tasks. */
+typedef struct {
+    async_task task;
+    async_group *g;
+    int join_rc, destroy_rc, stop_rc;
+} self_task;
+
+static int self_run(async_task *t) {
+    self_task *f = (self_task *)t;
+    ASYNC_BEGIN(t);
+    f->join_rc = async_group_join(f->g);
+    f->destroy_rc = async_group_destroy(f->g);
+    f->stop_rc = async_group_stop(f->g);        /* from a task: the loops end */
+    ASYNC_END(0);
+}
+
+typedef struct {
+    async_task task;
+    async_timer timer;
+    int rc;
+} forever_task;
+
+static int forever_run(async_task *t) {
+    forever_task *f = (forever_task *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_TIME_NEVER));
+    ASYNC_END(0);
+}
+
+TEST(group_bad_input) {
+    static self_task st;
+    static where_task w;
+    static forever_task live;
+    async_group g;
+    async_group_desc d;
+    async_join_handle h, h2;
+    ZERO(st); ZERO(w); ZERO(live); ZERO(h); ZERO(h2);
+    memset(&d, 0, sizeof d);
+    ASSERT_EQ(async_group_init(NULL, &d), ASYNC_EINVAL);
+    d.threads = -1;
+    ASSERT_EQ(async_group_init(&g, &d), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_size(&g), 0);
+    d.threads = 1025;
+    ASSERT_EQ(async_group_init(&g, &d), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_start(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_stop(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_join(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_destroy(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_size(NULL), 0);
+    CHECK(async_group_runtime(NULL, 0) == NULL);
+    ASSERT_EQ(async_group_pick(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_join_handle_abort(&h), ASYNC_EINVAL);      /* never used */
+    ASSERT_EQ(async_join_handle_is_finished(&h), 0);
+    d.threads = 2;
+    ASSERT_EQ(async_group_init(&g, &d), 0);
+    if (test_cur_failed) return;
+    CHECK(async_group_runtime(&g, 2) == NULL);
+    CHECK(async_group_runtime(&g, -1) == NULL);
+    ASSERT_EQ(async_group_spawn(&g, 2, &h, &w.task, where_run, "x"), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_spawn(&g, -2, &h, &w.task, where_run, "x"), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_spawn(&g, 0, NULL, &w.task, where_run, "x"), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_spawn(&g, 0, &h, NULL, where_run, "x"), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_spawn(&g, 0, &h, &w.task, NULL, "x"), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_block_on(&g, NULL, where_run, "x"), ASYNC_EINVAL);
+    ASSERT_EQ(async_group_block_on(&g, &w.task, NULL, "x"), ASYNC_EINVAL);
+    /* a frame that is a live task of a runtime cannot be spawned again */
+    ASSERT_EQ(async_task_spawn(async_group_runtime(&g, 1), &live.task, forever_run, "live"), 0);
+    ASSERT_EQ(async_group_spawn(&g, 0, &h, &live.task, where_run, "again"), ASYNC_EBUSY);
+    /* a handle whose task has not ended cannot be used for another */
+    ASSERT_EQ(async_group_spawn(&g, 0, &h, &w.task, where_run, "w"), 0);
+    ASSERT_EQ(async_group_spawn(&g, 1, &h, &st.task, self_run, "st"), ASYNC_EBUSY);
+    st.g = &g;
+    ASSERT_EQ(async_group_spawn(&g, 1, &h2, &st.task, self_run, "self"), 0);
+    ASSERT_EQ(async_group_start(&g), 0);
+    ASSERT_EQ(async_group_start(&g), ASYNC_ESTATE);
+    ASSERT_EQ(wait_finished(&h2), 1);           /* self stopped the group */
+    ASSERT_EQ(async_group_join(&g), 0);
+    ASSERT_EQ(st.join_rc, ASYNC_EDEADLK);
+    ASSERT_EQ(st.destroy_rc, ASYNC_EDEADLK);
+    ASSERT_EQ(st.stop_rc, 0);
+    ASSERT_EQ(async_group_start(&g), ASYNC_ESTATE);             /* stopped for good */
+    ASSERT_EQ(async_group_destroy(&g), 0);                      /* live is cancelled */
+    ASSERT_EQ(async_group_size(&g), 0);
+    ASSERT_EQ(async_group_spawn(&g, 0, &h, &w.task, where_run, "x"), ASYNC_EINVAL);
+}
+
 /* ---- 4. signals, 5. shutdown ------------------------------------------------------ */
 
 /* SIGTERM sent to the process once is seen by a waiter on every runtime of a group of
@@ -1665,6 +1754,7 @@ int main(int argc, char **argv) {
     RUN(group_block_on_1000_times_leaves_nothing);
     RUN(group_on_start_failing_stops_the_group);
     RUN(group_init_failing_wake_descriptor_leaves_nothing);
+    RUN(group_bad_input);
     RUN(group_spawn_any_spreads_least_loaded);
     RUN(join_handle_result_and_abort_from_another_runtime);
     RUN(join_handle_abort_from_another_thread);
