@@ -1416,6 +1416,115 @@ TEST(group_bad_input) {
     ASSERT_EQ(async_group_spawn(&g, 0, &h, &w.task, where_run, "x"), ASYNC_EINVAL);
 }
 
+/* Tasks spawned onto a group that never starts: destroy cancels them (their cleanup
+   runs, the handles say finished). A task joins one it spawned onto its own
+   runtime. */
+typedef struct {
+    async_task task;
+    async_waiter w;
+    async_timer timer;
+    where_task child;
+    int rc;
+} own_main;
+
+static int own_main_run(async_task *t) {
+    own_main *f = (own_main *)t;
+    ASYNC_BEGIN(t);
+    f->child.result = 7;
+    if (async_group_spawn(async_runtime_group(t->rt), async_runtime_index(t->rt), &f->child.h,
+                          &f->child.task, where_run, "own") != 0)
+        ASYNC_RETURN(-1);
+    JOIN(f->rc, t, &f->child.h, &f->w, &f->timer);
+    ASYNC_END(f->rc);
+}
+
+TEST(group_spawn_never_started_and_onto_own_runtime) {
+    static where_task w[3];
+    static own_main m;
+    async_group g;
+    async_group_desc d;
+    int i;
+    memset(w, 0, sizeof w);
+    ZERO(m);
+    memset(&d, 0, sizeof d);
+    d.threads = 2;
+    ASSERT_EQ(async_group_init(&g, &d), 0);
+    if (test_cur_failed) return;
+    for (i = 0; i < 3; i++)
+        ASSERT_EQ(async_group_spawn(&g, i % 2, &w[i].h, &w[i].task, where_run, "queued"), 0);
+    ASSERT_EQ(async_group_destroy(&g), 0);
+    for (i = 0; i < 3; i++) {
+        ASSERT_EQ(w[i].cleaned, 1);
+        ASSERT_EQ(w[i].size, 0);                /* never ran its body */
+        ASSERT_EQ(async_join_handle_is_finished(&w[i].h), 1);
+    }
+    ASSERT_EQ(run_group(2, NULL, &m.task, own_main_run, NULL, NULL), 7);
+    ASSERT_EQ(m.child.index, 0);
+    ASSERT_EQ(m.child.cleaned, 1);
+}
+
+/* A parked runtime sleeps in its reactor until woken: two runtimes whose tasks wait
+   on shared channels (a receive, a send into a full one) take hardly any CPU while
+   nothing happens (under a quarter of a core: a runtime that spun would take a
+   whole one), and each wakes when this thread (no runtime) sends or receives. */
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+static double wall_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+TEST(parked_runtimes_sleep_until_woken) {
+    static where_task rx;
+    static xw_task tx;
+    async_group g;
+    async_group_desc d;
+    async_mpsc c;
+    int one = 1, item = 0, waited = 0;
+    double cpu0, wall0, cpu, wall;
+    ZERO(rx); ZERO(tx);
+    memset(&d, 0, sizeof d);
+    d.threads = 2;
+    ASSERT_EQ(async_group_init(&g, &d), 0);
+    if (test_cur_failed) return;
+    ASSERT_EQ(async_mpsc_init_shared(&c, sizeof(int), 4, NULL), 0);
+    ASSERT_EQ(async_mpsc_init_shared(&xw_full, sizeof(int), 1, NULL), 0);
+    ASSERT_EQ(async_mpsc_try_send(&xw_full, &one), 0);
+    xw_waiting = 0;
+    rx.c = &c;
+    tx.kind = 1;                        /* a send into xw_full */
+    tx.item = 2;
+    ASSERT_EQ(async_group_spawn(&g, 0, &rx.h, &rx.task, where_run, "rx"), 0);
+    ASSERT_EQ(async_group_spawn(&g, 1, &tx.h, &tx.task, xw_run, "tx"), 0);
+    ASSERT_EQ(async_group_start(&g), 0);
+    while (LOAD(&xw_waiting) < 1 && waited++ < 10000) sleep_us(1000);
+    sleep_us(20000);                    /* both wait by now */
+    cpu0 = cpu_seconds();
+    wall0 = wall_seconds();
+    sleep_us(200000);
+    cpu = cpu_seconds() - cpu0;
+    wall = wall_seconds() - wall0;
+    CHECK(cpu < 0.25 * wall);
+    ASSERT_EQ(async_join_handle_is_finished(&rx.h), 0);
+    ASSERT_EQ(async_join_handle_is_finished(&tx.h), 0);
+    ASSERT_EQ(async_mpsc_try_send(&c, &one), 0);                /* wakes runtime 0 */
+    ASSERT_EQ(wait_finished(&rx.h), 1);
+    ASSERT_EQ(rx.item, 1);
+    ASSERT_EQ(async_mpsc_try_recv(&xw_full, &item), 0);         /* wakes runtime 1 */
+    ASSERT_EQ(item, 1);
+    ASSERT_EQ(wait_finished(&tx.h), 1);
+    ASSERT_EQ(tx.rc, 0);
+    ASSERT_EQ(async_mpsc_try_recv(&xw_full, &item), 0);         /* its item came */
+    ASSERT_EQ(item, 2);
+    ASSERT_EQ(async_group_destroy(&g), 0);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
+    ASSERT_EQ(async_mpsc_destroy(&xw_full), 0);
+}
+
 /* ---- 4. signals, 5. shutdown ------------------------------------------------------ */
 
 /* SIGTERM sent to the process once is seen by a waiter on every runtime of a group of
@@ -1755,6 +1864,8 @@ int main(int argc, char **argv) {
     RUN(group_on_start_failing_stops_the_group);
     RUN(group_init_failing_wake_descriptor_leaves_nothing);
     RUN(group_bad_input);
+    RUN(group_spawn_never_started_and_onto_own_runtime);
+    RUN(parked_runtimes_sleep_until_woken);
     RUN(group_spawn_any_spreads_least_loaded);
     RUN(join_handle_result_and_abort_from_another_runtime);
     RUN(join_handle_abort_from_another_thread);
