@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <time.h>
+#include <sched.h>
 
 #define MS(x) ASYNC_MS(x)
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
@@ -758,12 +759,26 @@ TEST(broadcast_fan_out_to_every_shard) {
 
 /* ---- 3. the group's life ----------------------------------------------------------- */
 
-/* init, start, stop, join, destroy 1000 times: no thread, no descriptor left. */
+/* init, start, stop, join, destroy 1000 times: no thread, no descriptor left. After
+   each stop the runtimes' threads must end by themselves: one still there 5 s later
+   slept on through the stop (a lost wake-up: the loop checked `stopping`, then the
+   turn collected the stop's signal and parked; it happened about once in 6000
+   start/stop here). It is then stopped again, so that the join returns, and counted. */
+static int threads_gone(int base) {
+    int tries = 0;
+    while (count_dir("/proc/self/task") > base && tries++ < 50000) {
+        if (tries < 100) sched_yield();
+        else sleep_us(100);
+    }
+    return tries <= 50000;
+}
+
 TEST(group_start_stop_1000_times_leaves_nothing) {
-    int i, threads0 = count_threads(), fds0 = count_fds(), n = (int)scaled(1000);
+    int i, lost = 0, threads0 = count_threads(), fds0 = count_fds(), n = (int)scaled(1000);
     for (i = 0; i < n; i++) {
         async_group g;
         async_group_desc d;
+        int base = count_dir("/proc/self/task");
         memset(&d, 0, sizeof d);
         d.threads = 2;
         if (async_group_init(&g, &d) != 0) {
@@ -771,13 +786,16 @@ TEST(group_start_stop_1000_times_leaves_nothing) {
             break;
         }
         if (async_group_start(&g) != 0) FAIL_("start %d", i);
-        if (i % 2) {                    /* destroy alone stops and joins too */
-            ASSERT_EQ(async_group_stop(&g), 0);
-            ASSERT_EQ(async_group_join(&g), 0);
+        ASSERT_EQ(async_group_stop(&g), 0);
+        if (!threads_gone(base)) {
+            lost++;
+            async_group_stop(&g);
         }
+        if (i % 2) ASSERT_EQ(async_group_join(&g), 0);          /* or destroy joins */
         ASSERT_EQ(async_group_destroy(&g), 0);
         if (test_cur_failed) break;
     }
+    ASSERT_EQ(lost, 0);
     ASSERT_EQ(count_threads(), threads0);
     ASSERT_EQ(count_fds(), fds0);
 }
