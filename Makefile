@@ -66,7 +66,7 @@ CFLAGS_GOTO := -std=gnu99 -DASYNC_USE_COMPUTED_GOTO -Wall -Wextra -Werror -Wshad
 CXXFLAGS_TEST := -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wshadow -O2 $(DEBUG) -I.
 LIBS := -lpthread
 
-TESTS := coro task time debug sync chan cancel comb stream io threads proc
+TESTS := coro task time debug sync chan cancel comb stream io threads proc group
 # The I/O suite runs once more on the epoll backend.
 TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $(B)/test/test_$(t)-cxx) \
     $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx
@@ -90,7 +90,7 @@ REPLAYS := $(patsubst tests/fuzz/corpus/%/,%,$(wildcard tests/fuzz/corpus/*/))
 REPLAY_BINS := $(addprefix $(B)/test/replay_,$(REPLAYS))
 HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/sync_model.h \
        tests/notify_model.h tests/token_model.h tests/watch_model.h tests/joinset_model.h \
-       tests/select_model.h tests/stream_model.h tests/fuzz/model_fuzz.h \
+       tests/select_model.h tests/stream_model.h tests/xrt_model.h tests/fuzz/model_fuzz.h \
        tests/fuzz/resp_check.h tests/fuzz/redis_check.h tests/flood.h tests/faults.h
 IMPL_HDR := async.h tests/test.h tests/impl_suites.c
 
@@ -204,9 +204,10 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 # jumping at each of its readings, each allocation failing, each system call of the
 # reactor and I/O layer faulting. Longest first: run.sh runs them side by side.
 FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/test_threads \
-    sys:$(B)/test/test_proc $(foreach t,$(TESTS),clock:$(B)/test/test_$(t) alloc:$(B)/test/test_$(t)) \
+    sys:$(B)/test/test_proc sys:$(B)/test/test_group \
+    $(foreach t,$(TESTS),clock:$(B)/test/test_$(t) alloc:$(B)/test/test_$(t)) \
     clock:$(B)/test/test_io-epoll alloc:$(B)/test/test_io-epoll \
-    $(foreach t,threads task proc,preempt:$(B)/test/test_$(t))
+    $(foreach t,threads task proc group,preempt:$(B)/test/test_$(t))
 # The longest runs first (the two I/O suites under system call faults, the servers'
 # tests, preemption in the threads suite), so that none of them is left running alone
 # at the end.
@@ -306,7 +307,7 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 SAN_BINS := $(foreach t,$(TESTS),$(B)/san/test_$(t)-gcc $(B)/san/test_$(t)-clang) \
     $(B)/san/test_io-epoll-gcc
 # ThreadSanitizer over the suites where other threads are involved.
-TSAN_TESTS := threads task proc
+TSAN_TESTS := threads task proc group
 TSAN_BINS := $(foreach t,$(TSAN_TESTS),$(B)/san/test_$(t)-tsan)
 # As in make test, the implementation once per sanitizer form (gcc with the
 # perturbation hooks, and with epoll; clang; clang with TSan and the hooks), and each
@@ -372,7 +373,7 @@ $(B)/san/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard examples
 # The perturbation modes again under the sanitizers: failing allocations and system
 # calls under ASan+UBSan (what an error path reads or leaks), and the threaded suites
 # under TSan with a preemption at every step where threads meet.
-SAN_FAULT_RUNS := $(foreach t,io io-epoll threads proc,sys:$(B)/san/test_$(t)-gcc) \
+SAN_FAULT_RUNS := $(foreach t,io io-epoll threads proc group,sys:$(B)/san/test_$(t)-gcc) \
     $(foreach t,$(TESTS),alloc:$(B)/san/test_$(t)-gcc) \
     $(foreach t,$(TSAN_TESTS),preempt:$(B)/san/test_$(t)-tsan)
 sanitize: $(SAN_BINS) $(TSAN_BINS) $(SAN_SRV_TEST_BINS) $(SAN_REPLAY_BINS)

@@ -19,9 +19,16 @@
    waiter, subscriber or handle is left.
 
    broadcast_model_run(data, len) returns 0, or the line of the first check that
-   failed (broadcast_model_why says which). */
+   failed (broadcast_model_why says which).
+
+   broadcast_model_run_shared(data, len) runs the same script across two runtimes
+   (tests/xrt_model.h: stepped on one thread in a seeded order): the channel made with
+   async_broadcast_init_shared, the senders on runtime 0, the receivers on runtime 1,
+   the controller on either (a bit of the script); an abort of a task of the other
+   runtime is asked for and done between two steps. The same checks hold. */
 #ifndef BROADCAST_MODEL_H
 #define BROADCAST_MODEL_H
+#include "xrt_model.h"
 
 enum { BM_NS = 2, BM_NR = 3, BM_NACT = BM_NS + BM_NR + 1, BM_OPS = 16 };
 
@@ -41,7 +48,7 @@ static struct {
     async_broadcast b;
     bm_actor act[BM_NACT];
     uint32_t sent, receivers, senders;
-    int fail_line;
+    int fail_line, abort_req[BM_NACT];  /* across runtimes: aborts asked for */
     const char *why;
 } bm;
 
@@ -167,44 +174,101 @@ static int bm_controller(async_task *t) {
     for (a->i = 0; a->i < a->n; a->i++) {
         a->arg = a->ops[a->i];
         ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
-        if (a->arg & 4) async_task_abort(&bm.act[(a->arg >> 3) % (BM_NS + BM_NR)].task);
+        if (a->arg & 4) {
+            int k = (a->arg >> 3) % (BM_NS + BM_NR);
+            if (bm.act[k].task.rt != t->rt) bm.abort_req[k] = 1;    /* shared: later */
+            else async_task_abort(&bm.act[k].task);
+        }
         bm_invariants();
     }
     ASYNC_END(0);
 }
 
-static int broadcast_model_run(const uint8_t *data, size_t len) {
+#ifdef XRT_MODEL
+static xrt_pair bm_pair;
+static int bm_between(void) {           /* the aborts asked for across runtimes */
+    int k, did = 0;
+    for (k = 0; k < BM_NACT; k++) {
+        if (bm.abort_req[k]) {
+            bm.abort_req[k] = 0;
+            async_task_abort(&bm.act[k].task);
+            did = 1;
+        }
+    }
+    return did;
+}
+#endif
+
+static int bm_run(const uint8_t *data, size_t len, int shared) {
     static const int budgets[4] = {0, 1, 2, 3};
     static const size_t caps[4] = {1, 2, 4, 3};
-    async_runtime rt;
+    async_runtime rt, *rts[BM_NACT];
     async_runtime_desc d;
-    size_t pos = 2;
-    int k, j;
+    size_t pos = 2, cap;
+    int k, j, rc;
     memset(&bm, 0, sizeof bm);
     memset(&d, 0, sizeof d);
     d.budget = budgets[len > 0 ? data[0] / 4 % 4 : 0];
     d.seed = len > 1 ? data[1] : 0;             /* 0: FIFO; else random ready order */
     d.start_paused = 2;
-    if (async_runtime_init(&rt, &d) != 0) return __LINE__;
-    if (async_broadcast_init(&bm.b, sizeof(uint32_t), caps[len > 0 ? data[0] % 4 : 0], NULL))
+    cap = caps[len > 0 ? data[0] % 4 : 0];
+    for (k = 0; k < BM_NACT; k++) rts[k] = &rt;
+#ifdef XRT_MODEL
+    if (shared) {                               /* senders on 0, receivers on 1 */
+        if (xrt_init(&bm_pair, &d, len > 1 ? data[1] : 0) < 0) return __LINE__;
+        bm_pair.between = bm_between;
+        for (k = 0; k < BM_NACT; k++)
+            rts[k] = &bm_pair.rt[k < BM_NS ? 0 : k < BM_NS + BM_NR ? 1
+                                 : (len > 0 ? data[0] / 16 % 2 : 0)];
+        rc = async_broadcast_init_shared(&bm.b, sizeof(uint32_t), cap, NULL);
+    } else
+#endif
+    {
+        if (async_runtime_init(&rt, &d) != 0) return __LINE__;
+        rc = async_broadcast_init(&bm.b, sizeof(uint32_t), cap, NULL);
+    }
+    if (rc != 0) {
+#ifdef XRT_MODEL
+        if (shared) xrt_destroy(&bm_pair);
+        else
+#endif
+        async_runtime_destroy(&rt);
         return __LINE__;
+    }
     async_broadcast_sender_clone(&bm.b);        /* one handle per sender */
     bm.senders = BM_NS;
     for (k = 0; k < BM_NACT; k++) {
         bm_actor *a = &bm.act[k];
         a->n = (pos < len ? data[pos++] : 0) % (BM_OPS + 1);
         for (j = 0; j < a->n; j++) a->ops[j] = pos < len ? data[pos++] : 0;
-        async_task_spawn(&rt, &a->task, k < BM_NS ? bm_sender
-                                        : k < BM_NS + BM_NR ? bm_receiver : bm_controller,
+        async_task_spawn(rts[k], &a->task, k < BM_NS ? bm_sender
+                                           : k < BM_NS + BM_NR ? bm_receiver : bm_controller,
                          "model");
     }
+#ifdef XRT_MODEL
+    if (shared) BM_CHECK(xrt_run(&bm_pair) == 0);       /* no spin, no wake lost */
+    else
+#endif
     async_runtime_run(&rt);
     BM_CHECK(!bm.b.q.head);                     /* senders never wait: all are done */
     bm_invariants();
+#ifdef XRT_MODEL
+    if (shared) xrt_destroy(&bm_pair);
+    else
+#endif
     async_runtime_destroy(&rt);
     BM_CHECK(bm.b.receivers == 0 && bm.b.senders == 0 && !bm.b.q.head);
     BM_CHECK(async_broadcast_destroy(&bm.b) == 0);
     return bm.fail_line;
 }
+
+static inline int broadcast_model_run(const uint8_t *data, size_t len) {
+    return bm_run(data, len, 0);
+}
+#ifdef XRT_MODEL
+static inline int broadcast_model_run_shared(const uint8_t *data, size_t len) {
+    return bm_run(data, len, 1);
+}
+#endif
 
 #endif

@@ -24,9 +24,17 @@
    free slot has gone to the first waiting sender, a close has failed them all.
 
    chan_model_run(data, len) returns 0, or the line of the first check that failed
-   (chan_model_why says which). */
+   (chan_model_why says which).
+
+   chan_model_run_shared(data, len) runs the same script across two runtimes
+   (tests/xrt_model.h: stepped on one thread in a seeded order): the channel made with
+   async_mpsc_init_shared, the senders on runtime 0, the receivers on runtime 1, the
+   controller on either (a bit of the script); an abort of a task of the other
+   runtime is asked for and done between two steps, as the owner of that runtime
+   would. The same checks hold. */
 #ifndef CHAN_MODEL_H
 #define CHAN_MODEL_H
+#include "xrt_model.h"
 
 enum { CM_NS = 3, CM_NR = 2, CM_NACT = CM_NS + CM_NR + 1, CM_OPS = 16, CM_SEQ = 64,
        CM_LOG = CM_NS * CM_SEQ };
@@ -46,6 +54,7 @@ static struct {
     async_mpsc c;
     cm_actor act[CM_NACT];
     int ns, nr, nlog, fail_line;
+    int shared, abort_req[CM_NACT];     /* across runtimes: aborts asked for */
     const char *why;
     unsigned char sent[CM_NS][CM_SEQ], taken[CM_NS][CM_SEQ];
     int log[CM_LOG + 16];
@@ -211,7 +220,9 @@ static int cm_controller(async_task *t) {
         ASYNC_AWAIT(a->rc, async_time_sleep(t, &a->timer, ASYNC_MS(1 + a->arg % 4)));
         if (a->op == 1) {
             int k = a->arg % (cm.ns + cm.nr);
-            async_task_abort(&cm.act[k < cm.ns ? k : CM_NS + k - cm.ns].task);
+            k = k < cm.ns ? k : CM_NS + k - cm.ns;
+            if (cm.act[k].task.rt != t->rt) cm.abort_req[k] = 1;    /* shared: later */
+            else async_task_abort(&cm.act[k].task);
         } else if (a->op == 2) {
             CM_CHECK(async_mpsc_close(&cm.c) == 0);
         }
@@ -220,23 +231,60 @@ static int cm_controller(async_task *t) {
     ASYNC_END(0);
 }
 
-static int chan_model_run(const uint8_t *data, size_t len) {
+#ifdef XRT_MODEL
+static xrt_pair cm_pair;
+static int cm_between(void) {           /* the aborts asked for across runtimes */
+    int k, did = 0;
+    for (k = 0; k < CM_NACT; k++) {
+        if (cm.abort_req[k]) {
+            cm.abort_req[k] = 0;
+            async_task_abort(&cm.act[k].task);
+            did = 1;
+        }
+    }
+    return did;
+}
+#endif
+
+static int cm_run(const uint8_t *data, size_t len, int shared) {
     static const int budgets[4] = {0, 1, 2, 3};
-    async_runtime rt;
+    async_runtime rt, *rts[CM_NACT];
     async_runtime_desc d;
     size_t pos = 3;
-    int k, j, item, capacity;
+    int k, j, item, capacity, rc;
 #define CM_BYTE() (pos < len ? data[pos++] : 0)
     memset(&cm, 0, sizeof cm);
     memset(&d, 0, sizeof d);
+    cm.shared = shared;
     capacity = len > 0 ? data[0] % 5 : 1;
     d.budget = budgets[len > 0 ? data[0] / 5 % 4 : 0];
     cm.ns = 1 + (len > 1 ? data[1] % CM_NS : 0);
     cm.nr = 1 + (len > 1 ? data[1] / CM_NS % CM_NR : 0);
     d.seed = len > 2 ? data[2] : 0;             /* 0: FIFO; else random ready order */
     d.start_paused = 2;
-    if (async_runtime_init(&rt, &d) != 0) return __LINE__;
-    if (async_mpsc_init(&cm.c, sizeof(int), (size_t)capacity, NULL) != 0) return __LINE__;
+    for (k = 0; k < CM_NACT; k++) rts[k] = &rt;
+#ifdef XRT_MODEL
+    if (shared) {                               /* senders on 0, receivers on 1 */
+        if (xrt_init(&cm_pair, &d, len > 2 ? data[2] : 0) < 0) return __LINE__;
+        cm_pair.between = cm_between;
+        for (k = 0; k < CM_NACT; k++)
+            rts[k] = &cm_pair.rt[k < CM_NS ? 0 : k < CM_NS + CM_NR ? 1
+                                 : (len > 1 ? data[1] / (CM_NS * CM_NR) % 2 : 0)];
+        rc = async_mpsc_init_shared(&cm.c, sizeof(int), (size_t)capacity, NULL);
+    } else
+#endif
+    {
+        if (async_runtime_init(&rt, &d) != 0) return __LINE__;
+        rc = async_mpsc_init(&cm.c, sizeof(int), (size_t)capacity, NULL);
+    }
+    if (rc != 0) {
+#ifdef XRT_MODEL
+        if (shared) xrt_destroy(&cm_pair);
+        else
+#endif
+        async_runtime_destroy(&rt);
+        return __LINE__;
+    }
     for (k = 1; k < cm.ns; k++) async_mpsc_sender_clone(&cm.c);     /* one handle each */
     for (k = 0; k < CM_NACT; k++) {
         cm_actor *a = &cm.act[k];
@@ -248,15 +296,23 @@ static int chan_model_run(const uint8_t *data, size_t len) {
         a->id = k;
         a->n = CM_BYTE() % (CM_OPS + 1);
         for (j = 0; j < a->n; j++) a->ops[j] = CM_BYTE();
-        async_task_spawn(&rt, &a->task, fn, "model");
+        async_task_spawn(rts[k], &a->task, fn, "model");
     }
 #undef CM_BYTE
+#ifdef XRT_MODEL
+    if (shared) CM_CHECK(xrt_run(&cm_pair) == 0);       /* no spin, no wake lost */
+    else
+#endif
     async_runtime_run(&rt);
     /* Nothing can run any more. A receiver cannot be waiting then: a sender still
        there is blocked on a full channel, or each is gone and recv must have ended.
        A sender may wait, but only for a slot that is taken. */
     CM_CHECK(!cm.c.recv_q.head);
     CM_CHECK(!cm.c.send_q.head || cm.c.used >= cm.c.cap);
+#ifdef XRT_MODEL
+    if (shared) xrt_destroy(&cm_pair);          /* aborts what is left: cleanups run */
+    else
+#endif
     async_runtime_destroy(&rt);                 /* aborts what is left: cleanups run */
     while (async_mpsc_try_recv(&cm.c, &item) == 0) cm_got(0, &item, 1);
     CM_CHECK(async_mpsc_try_recv(&cm.c, &item) == ASYNC_ECLOSED);   /* every sender gone */
@@ -277,5 +333,14 @@ static int chan_model_run(const uint8_t *data, size_t len) {
     CM_CHECK(async_mpsc_destroy(&cm.c) == 0);
     return cm.fail_line;
 }
+
+static inline int chan_model_run(const uint8_t *data, size_t len) {
+    return cm_run(data, len, 0);
+}
+#ifdef XRT_MODEL
+static inline int chan_model_run_shared(const uint8_t *data, size_t len) {
+    return cm_run(data, len, 1);
+}
+#endif
 
 #endif

@@ -50,12 +50,18 @@ TEST_SHARED void *test_malloc(size_t n);
 TEST_SHARED void test_free(void *p);
 TEST_SHARED void test_assert_hook(const char *msg);
 #if !defined(TEST_SPLIT_) || defined(TEST_IMPL)
+/* Counted atomically: the runtimes of a group allocate on their own threads. */
+#if defined(__GNUC__) && !defined(__TINYC__)
+#define TEST_COUNT_(p) __atomic_add_fetch(&(p), 1, __ATOMIC_RELAXED)
+#else
+#define TEST_COUNT_(p) (++(p))
+#endif
 TEST_SHARED void *test_malloc(size_t n) {
-    if (++test_alloc_calls == test_fail_at) return NULL;
-    test_allocs++;
+    if (TEST_COUNT_(test_alloc_calls) == test_fail_at) return NULL;
+    TEST_COUNT_(test_allocs);
     return malloc(n);
 }
-TEST_SHARED void test_free(void *p) { if (p) test_frees++; free(p); }
+TEST_SHARED void test_free(void *p) { if (p) TEST_COUNT_(test_frees); free(p); }
 TEST_SHARED void test_assert_hook(const char *msg) {
     test_asserts++;
     snprintf(test_assert_msg, sizeof test_assert_msg, "%s", msg);
