@@ -56,6 +56,22 @@ static int threads_after(int want) {
     for (i = 0; (n = count_threads()) > want && i < 500; i++) sleep_us(10000);
     return n;
 }
+/* The count to compare with later: once it has held still for 30 ms (the probe thread
+   of count_threads may still be listed when it returns). */
+static int threads_settled(void) {
+    int n = count_threads(), m, same = 0, i;
+    for (i = 0; i < 200 && same < 3; i++) {
+        sleep_us(10000);
+        m = count_dir("/proc/self/task");
+        if (m == n) {
+            same++;
+        } else {
+            n = m;
+            same = 0;
+        }
+    }
+    return n;
+}
 
 static void sleep_us(long us) {
     struct timespec ts;
@@ -782,7 +798,7 @@ static int threads_gone(int base) {
 }
 
 TEST(group_start_stop_1000_times_leaves_nothing) {
-    int i, lost = 0, threads0 = count_threads(), fds0 = count_fds(), n = (int)scaled(1000);
+    int i, lost = 0, threads0 = threads_settled(), fds0 = count_fds(), n = (int)scaled(1000);
     for (i = 0; i < n; i++) {
         async_group g;
         async_group_desc d;
@@ -826,7 +842,7 @@ static int bo_main_run(async_task *t) {
    each time, no thread, no descriptor left. */
 TEST(group_block_on_1000_times_leaves_nothing) {
     static bo_main m;
-    int i, threads0 = count_threads(), fds0 = count_fds(), n = (int)scaled(1000);
+    int i, threads0 = threads_settled(), fds0 = count_fds(), n = (int)scaled(1000);
     for (i = 0; i < n; i++) {
         ZERO(m);
         m.value = i;
@@ -869,7 +885,7 @@ static int failing_start(async_runtime *rt, void *user) {
 TEST(group_on_start_failing_stops_the_group) {
     static waiter_task m;
     async_mpsc c;
-    int k, rc, threads0 = count_threads();
+    int k, rc, threads0 = threads_settled();
     for (k = 0; k < 3; k++) {
         ZERO(m);
         memset((void *)started_on, 0, sizeof started_on);
@@ -1188,7 +1204,7 @@ TEST(group_destroy_with_tasks_waiting_across_runtimes) {
     static xw_task x[8];
     async_group g;
     async_group_desc d;
-    int i, one = 1, spawned = 0, waited = 0, threads0 = count_threads(), fds0 = count_fds();
+    int i, one = 1, spawned = 0, waited = 0, threads0 = threads_settled(), fds0 = count_fds();
     memset(x, 0, sizeof x);
     xw_waiting = 0;
     memset(&d, 0, sizeof d);
@@ -1619,7 +1635,7 @@ static int sig_main_run(async_task *t) {
 
 TEST(sigterm_seen_on_every_runtime) {
     static sig_main m;
-    int k, rc, threads0 = count_threads(), fds0 = count_fds();
+    int k, rc, threads0 = threads_settled(), fds0 = count_fds();
     ZERO(m);
     memset(sg_w, 0, sizeof sg_w);
     ASSERT_EQ(async_mpsc_init_shared(&sg_ready, sizeof(int), SG_RT, NULL), 0);
@@ -1756,7 +1772,7 @@ TEST(shutdown_on_every_shard_drains_and_aborts) {
     async_runtime_desc rd;
     async_group g;
     async_group_desc d;
-    int i, k, rc, threads0 = count_threads(), fds0 = count_fds();
+    int i, k, rc, threads0 = threads_settled(), fds0 = count_fds();
     ZERO(m);
     memset(sd_rt, 0, sizeof sd_rt);
     memset(&rd, 0, sizeof rd);
