@@ -1893,6 +1893,145 @@ TEST(shutdown_destroy_refused_while_draining) {
     ASSERT_EQ(test_asserts, 0);
 }
 
+/* ---- one acceptor hands connections to the runtimes ---------------------------------
+   Where SO_REUSEPORT is missing, or for an even spread: runtime 0 accepts, takes each
+   connection's descriptor out of its reactor (async_io_deregister) and spawns its task
+   onto a runtime in turn (or the least loaded), which registers the descriptor with
+   its own reactor. Each connection answers with the index of the runtime serving it. */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#define HO_CONNS 16
+static async_group ho_group;
+static volatile int ho_port;
+static int ho_any;                              /* 1: ASYNC_GROUP_ANY, 0: in turn */
+typedef struct {
+    async_task task;
+    async_io io;
+    async_waiter w;
+    int fd, rc;
+    char c;
+} ho_conn;
+static ho_conn ho_conns[HO_CONNS];
+static async_join_handle ho_handles[HO_CONNS];
+
+static int ho_serve(async_task *t) {            /* on the runtime it was spawned onto */
+    ho_conn *f = (ho_conn *)t;
+    ASYNC_BEGIN(t);
+    f->rc = async_io_register(async_task_runtime(t), &f->io, f->fd);
+    if (f->rc < 0) {
+        close(f->fd);
+        ASYNC_RETURN(f->rc);
+    }
+    ASYNC_AWAIT(f->rc, async_io_read_exact(t, &f->io, &f->w, &f->c, 1));
+    if (f->rc == 1) {
+        f->c = (char)('0' + async_runtime_index(async_task_runtime(t)));
+        ASYNC_AWAIT(f->rc, async_io_write_all(t, &f->io, &f->w, &f->c, 1));
+    }
+    ASYNC_CLEANUP();
+    async_io_close(&f->io);
+    ASYNC_END(f->rc);
+}
+
+typedef struct {
+    async_task task;
+    async_io lis, conn;
+    async_waiter w;
+    async_addr addr;
+    int k, rc, fd;
+} ho_acceptor;
+
+static int ho_accept(async_task *t) {           /* on runtime 0 */
+    ho_acceptor *f = (ho_acceptor *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    async_addr_parse(&f->addr, "127.0.0.1:0");
+    if ((rc = async_sock_listen(async_task_runtime(t), &f->lis, &f->addr, NULL)) < 0)
+        ASYNC_RETURN(rc);
+    async_sock_local_addr(&f->lis, &f->addr);
+    __atomic_store_n(&ho_port, async_addr_port(&f->addr), __ATOMIC_SEQ_CST);
+    for (f->k = 0; f->k < HO_CONNS; f->k++) {
+        ASYNC_AWAIT(rc, async_sock_accept(t, &f->lis, &f->w, &f->conn, NULL));
+        if (rc < 0) break;
+        f->fd = async_io_deregister(&f->conn);  /* open, ours: out of this reactor */
+        memset(&f->conn, 0, sizeof f->conn);
+        ho_conns[f->k].fd = f->fd;
+        rc = async_group_spawn(&ho_group, ho_any ? ASYNC_GROUP_ANY : f->k % 2,
+                               &ho_handles[f->k], &ho_conns[f->k].task, ho_serve, "conn");
+        if (rc < 0) {
+            close(f->fd);
+            break;
+        }
+    }
+    f->rc = rc;
+    ASYNC_CLEANUP();
+    async_io_close(&f->lis);
+    ASYNC_END(f->rc);
+}
+
+static void ho_run(int any, int per[2]) {
+    static ho_acceptor acc;
+    async_group_desc d;
+    int i, fds[HO_CONNS];
+    memset(&d, 0, sizeof d);
+    memset(&acc, 0, sizeof acc);
+    memset(ho_conns, 0, sizeof ho_conns);
+    memset(ho_handles, 0, sizeof ho_handles);
+    d.threads = 2;
+    ho_any = any;
+    __atomic_store_n(&ho_port, 0, __ATOMIC_SEQ_CST);
+    per[0] = per[1] = 0;
+    ASSERT_EQ(async_group_init(&ho_group, &d), 0);
+    ASSERT_EQ(async_group_start(&ho_group), 0);
+    {
+        async_join_handle h;
+        memset(&h, 0, sizeof h);
+        ASSERT_EQ(async_group_spawn(&ho_group, 0, &h, &acc.task, ho_accept, "acceptor"), 0);
+        for (i = 0; !LOAD(&ho_port) && i < 1000; i++) sleep_us(10000);
+        ASSERT_EQ(LOAD(&ho_port) != 0, 1);
+        for (i = 0; i < HO_CONNS; i++) {        /* all open at once: loads add up */
+            struct sockaddr_in sa;
+            fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+            memset(&sa, 0, sizeof sa);
+            sa.sin_family = AF_INET;
+            sa.sin_port = htons((uint16_t)LOAD(&ho_port));
+            sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            ASSERT_EQ(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+        }
+        for (i = 0; i < HO_CONNS; i++) {
+            char c = 'x';
+            ASSERT_EQ(write(fds[i], &c, 1), 1);
+            ASSERT_EQ(read(fds[i], &c, 1), 1);
+            ASSERT_EQ(c == '0' || c == '1', 1);
+            per[c - '0']++;
+            ASSERT_EQ(read(fds[i], &c, 1), 0);  /* then closed */
+            close(fds[i]);
+        }
+        for (i = 0; !async_join_handle_is_finished(&h) && i < 1000; i++) sleep_us(10000);
+        ASSERT_EQ(async_join_handle_is_finished(&h), 1);
+        for (i = 0; i < HO_CONNS; i++) {
+            int k;
+            for (k = 0; !async_join_handle_is_finished(&ho_handles[i]) && k < 1000; k++)
+                sleep_us(10000);
+            ASSERT_EQ(async_join_handle_is_finished(&ho_handles[i]), 1);
+        }
+    }
+    ASSERT_EQ(async_group_destroy(&ho_group), 0);
+    ASSERT_EQ(acc.rc, 0);
+}
+
+TEST(handoff_acceptor_spreads_connections) {
+    int per[2], fds0 = count_fds();
+    ho_run(0, per);                             /* in turn: exactly half each */
+    ASSERT_EQ(per[0], HO_CONNS / 2);
+    ASSERT_EQ(per[1], HO_CONNS / 2);
+    ho_run(1, per);                             /* least loaded: runtime 0 also runs */
+    ASSERT_EQ(per[0] + per[1], HO_CONNS);       /* the acceptor, so it gets one less */
+    ASSERT_EQ(per[0] >= HO_CONNS / 2 - 2 && per[1] >= HO_CONNS / 2, 1);
+    ASSERT_EQ(count_fds(), fds0);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(mpsc_model_across_runtimes);
@@ -1917,5 +2056,6 @@ int main(int argc, char **argv) {
     RUN(sigterm_seen_on_every_runtime);
     RUN(shutdown_on_every_shard_drains_and_aborts);
     RUN(shutdown_destroy_refused_while_draining);
+    RUN(handoff_acceptor_spreads_connections);
     DONE();
 }
