@@ -11,7 +11,8 @@
        thread or descriptor left, on_start failing, spawn (least loaded, after stop),
        join handles (result, abort from another runtime or thread), destroy with
        tasks waiting across runtimes, index and size, stats, dump;
-     - SIGTERM seen on every runtime; a phased shutdown on every runtime.
+     - SIGTERM seen on every runtime; a phased shutdown on every runtime;
+     - one acceptor handing connections to the runtimes (in turn, least loaded).
    Also run under ThreadSanitizer by make sanitize. */
 #include "test.h"
 #include "chan_model.h"
