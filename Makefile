@@ -447,7 +447,9 @@ bench-icount: $(addprefix $(B)/bench/,$(ICOUNT_BENCHES))
 	@for b in $(ICOUNT_BENCHES); do ./tests/bench/icount.sh ./$(B)/bench/$$b || exit 1; done
 
 # The example servers against nginx, redis-server and a hand-written epoll echo
-# server (wrk, redis-benchmark), by server CPU per request: tests/bench/bench_servers.sh.
+# server (wrk, redis-benchmark), by server CPU per request, and httpd and echo with
+# --threads 2 against one thread, nginx with 2 workers and the hand-written echo:
+# tests/bench/bench_servers.sh.
 bench-servers: $(addprefix $(B)/examples/,$(SERVERS)) $(B)/bench/bench_echo
 	@.ci/need "command -v wrk" wrk
 	@.ci/need "command -v redis-benchmark" redis-tools
