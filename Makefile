@@ -33,6 +33,9 @@
 #   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, the
 #                    test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user, and
 #                    the examples on 32-bit x86 (gcc -m32, ASan+UBSan) and 32-bit ARM
+#   make install     PREFIX=/usr/local (DESTDIR too): the header, and a pkg-config file
+#                    (share/pkgconfig/async_h.pc); CMakeLists.txt and meson.build do
+#                    the same for CMake (find_package(async_h)) and Meson
 #   make clean
 
 # Build side by side by default (make -jN chooses otherwise).
@@ -95,7 +98,7 @@ HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/syn
 IMPL_HDR := async.h tests/test.h tests/impl_suites.c
 
 .PHONY: all test demo examples sanitize soak coverage bench bench-icount bench-servers fuzz \
-    port clean bench-peers
+    port clean bench-peers install uninstall
 all: $(TEST_BINS) $(EXAMPLE_BINS)
 
 # ---- tests ---------------------------------------------------------------------
@@ -188,6 +191,10 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 	echo "tcc-atomics-threads-task-proc|.ci/need 'command -v tcc' tcc && for t in threads task proc; do tcc -I. tests/test_\$$t.c -o $(B)/chk/tcc-\$$t $(LIBS) && $(B)/chk/tcc-\$$t || exit 1; done"; \
 	echo "backend-contract|tests/compile/backend_contract.sh async.h"; \
 	echo "names-follow-the-grammar|tests/check_names.sh"; \
+	echo "build-cmake-add-subdirectory|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-subdir $(B)/consumer-cmake-subdir"; \
+	echo "build-cmake-find-package|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-find $(B)/consumer-cmake-find"; \
+	echo "build-meson-subproject|.ci/need 'command -v meson && command -v ninja' meson ninja-build && tests/consumers/consumers.sh meson-sub $(B)/consumer-meson"; \
+	echo "build-pkg-config|.ci/need 'command -v pkg-config' pkgconf && CC=$(CC) tests/consumers/consumers.sh pkg-config $(B)/consumer-pkg-config"; \
 	echo "no-debug-builds|$(CC) -std=c99 $(WARN) -DASYNC_NO_DEBUG -I. -c tests/compile/compile_c.c -o $(B)/chk/nodebug.o"; \
 	echo "examples-compile-whole|for e in $(EXAMPLES); do $(CC) -std=c99 $(WARN) -I. -fsyntax-only examples/\$$e.c || exit 1; done"; \
 	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-runs|timeout 60 $(B)/examples/$$e > $(B)/chk/$$e.out 2>&1"; done; \
@@ -506,6 +513,20 @@ fuzz: $(addprefix $(B)/fuzz/,$(FUZZERS))
 # examples are built and run again there (-m32 on x86, and under qemu-arm).
 port: $(addprefix $(B)/examples/,$(SERVERS)) $(B)/test/accept_fail.so
 	@PORT_EXAMPLES="$(filter-out $(SERVERS),$(EXAMPLES))" ./tests/port/run.sh
+
+# ---- install: the header and a pkg-config file -------------------------------------
+PREFIX ?= /usr/local
+PC_DIR := $(DESTDIR)$(PREFIX)/share/pkgconfig
+install:
+	@mkdir -p $(DESTDIR)$(PREFIX)/include $(PC_DIR)
+	cp async.h $(DESTDIR)$(PREFIX)/include/async.h
+	@v=$$(sed -n 's/^#define ASYNC_VERSION_STRING "\(.*\)"/\1/p' async.h); \
+	printf '%s\n' "prefix=$(PREFIX)" 'includedir=$${prefix}/include' '' 'Name: async_h' \
+	    'Description: Tokio-style async runtime for C on stackless coroutines (one header)' \
+	    "Version: $$v" 'Cflags: -I$${includedir}' 'Libs: -pthread' > $(PC_DIR)/async_h.pc
+	@echo "installed $(DESTDIR)$(PREFIX)/include/async.h and $(PC_DIR)/async_h.pc"
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/async.h $(PC_DIR)/async_h.pc
 
 clean:
 	rm -rf $(B)
