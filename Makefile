@@ -196,7 +196,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 	echo "build-meson-subproject|.ci/need 'command -v meson && command -v ninja' meson ninja-build && tests/consumers/consumers.sh meson-sub $(B)/consumer-meson"; \
 	echo "build-pkg-config|.ci/need 'command -v pkg-config' pkgconf && CC=$(CC) tests/consumers/consumers.sh pkg-config $(B)/consumer-pkg-config"; \
 	echo "no-debug-builds|$(CC) -std=c99 $(WARN) -DASYNC_NO_DEBUG -I. -c tests/compile/compile_c.c -o $(B)/chk/nodebug.o"; \
-	echo "examples-compile-whole|for e in $(EXAMPLES); do $(CC) -std=c99 $(WARN) -I. -fsyntax-only examples/\$$e.c || exit 1; done"; \
+	echo "examples-compile-whole|for e in $(EXAMPLES); do for m in c99 gnu99; do $(CC) -std=\$$m $(WARN) -I. -fsyntax-only examples/\$$e.c || exit 1; done; done"; \
 	for e in $(filter-out $(SERVERS),$(EXAMPLES)); do echo "example-$$e-runs|timeout 60 $(B)/examples/$$e > $(B)/chk/$$e.out 2>&1"; done; \
 	for e in $(SERVERS); do echo "example-$$e-usage|$(B)/examples/$$e > /dev/null 2> $(B)/chk/$$e.err; [ \$$? -eq 2 ] && grep -qi usage $(B)/chk/$$e.err"; done; \
 	echo "manual-code-blocks-compile-and-run|CC=$(CC) tests/manual.sh $(B)/manual async.h README.md"; \

@@ -1381,11 +1381,11 @@ typedef struct {
     int arity;                      /* Redis's: n exactly, -n at least n */
     int pubsub_ok;                  /* allowed while subscribed */
     rcmd_fn fn;
-} rcmd;
+} rcommand;
 
 #define RCMD(name, arity, pubsub_ok, fn) {name, sizeof(name) - 1, arity, pubsub_ok, fn}
 
-static const rcmd rcmds[] = {
+static const rcommand rcmds[] = {
     RCMD("get", 2, 0, cmd_get),         /* the hot ones first */
     RCMD("set", -3, 0, cmd_set),
     RCMD("ping", -1, 1, cmd_ping),
@@ -1413,7 +1413,7 @@ static const rcmd rcmds[] = {
 };
 
 /* By length first: name is not NUL-terminated and may hold a NUL. */
-static const rcmd *rcmd_lookup(const char *name, size_t n) {
+static const rcommand *rcmd_lookup(const char *name, size_t n) {
     size_t i, j;
     for (i = 0; i < sizeof rcmds / sizeof rcmds[0]; i++) {
         const char *s = rcmds[i].name;
@@ -1451,7 +1451,7 @@ static void err_unknown(rbuf *out, int argc, char **argv, size_t *lens) {
 /* Run one command for client c, appending its reply to out. Returns EXEC_CLOSE when
    the connection should close after the reply is written (QUIT). */
 static int redis_exec(rclient *c, int argc, char **argv, size_t *lens, rbuf *out) {
-    const rcmd *cmd;
+    const rcommand *cmd;
     rctx x;
     if (argc <= 0) return 0;
     if (c->pend.len) {              /* messages published earlier go out first */
