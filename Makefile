@@ -188,6 +188,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 	echo "no-sites-coro-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES -DTEST_SPLIT tests/test_coro.c $(O)/impl-nosites.o -o $(B)/chk/coro-nosites $(LIBS) && $(B)/chk/coro-nosites"; \
 	echo "no-sites-debug-suite|$(CC) $(CFLAGS_TEST) -DASYNC_NO_SITES -DTEST_SPLIT tests/test_debug.c $(O)/impl-nosites.o -o $(B)/chk/debug-nosites $(LIBS) && $(B)/chk/debug-nosites"; \
 	echo "impl-file-sees-what-user-files-see|gcc -std=gnu99 $(WARN) -I. tests/compile/impl_features.c -o $(B)/chk/feat-gnu $(LIBS) && $(B)/chk/feat-gnu && clang -std=gnu11 $(WARN) -I. tests/compile/impl_features.c -o $(B)/chk/feat-clang $(LIBS) && $(B)/chk/feat-clang"; \
+	echo "shared-library-exports-only-the-declarations|tests/compile/exports.sh $(B)/chk/exports"; \
 	echo "c17-c2x-gcc-clang|for s in c17 c2x; do for c in gcc clang; do \$$c -std=\$$s $(WARN) -I. -c tests/compile/compile_c.c -o $(B)/chk/std-\$$s-\$$c.o || exit 1; done; done"; \
 	echo "tcc-runs-the-suites|.ci/need 'command -v tcc' tcc && for t in $(TCC_TESTS); do tcc -I. tests/test_\$$t.c -o $(B)/chk/tcc-\$$t $(LIBS) -lm && $(B)/chk/tcc-\$$t > $(B)/chk/tcc-\$$t.out 2>&1 || { cat $(B)/chk/tcc-\$$t.out; exit 1; }; done"; \
 	echo "backend-contract|tests/compile/backend_contract.sh async.h"; \

@@ -1712,6 +1712,10 @@ CONFIGURATION (>>config)
                              others fail with #error rather than race silently
      ASYNC_API               linkage of public functions (default extern)
      ASYNC_STATIC            make every function static (impl and users in one TU)
+                             (the implementation as a shared library exports the
+                             public names and the async__ entry points that the
+                             macros and inline fast paths call from your files,
+                             declared under >>details; nothing else)
      ASYNC_MALLOC(sz), ASYNC_FREE(p)       impl; all or none (default malloc/free
                              on hosted builds, none in the freestanding profile)
      ASYNC_ASSERT(cond, msg) default: print and abort() unless NDEBUG (hosted),
