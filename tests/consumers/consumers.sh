@@ -12,6 +12,7 @@ way=$1
 root=$(pwd)
 tmp=${2:-$(mktemp -d /tmp/async_h_consumer.XXXXXX)}
 rm -rf "$tmp" && mkdir -p "$tmp/app"
+tmp=$(cd "$tmp" && pwd)                 # absolute: the ways below change directory
 cp tests/consumers/consumer.c "$tmp/app/main.c"
 cd "$tmp"
 case $way in
