@@ -9036,6 +9036,9 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
         if (!ASYNC__FAULT(ASYNC_SYS_CTL, rt->wake_fd[0], NULL) &&
             epoll_ctl(r->be_fd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) == 0)
             r->be_wake = 1;
+        /* Not watched (ENOMEM, ENOSPC): a wake from another thread could not end the
+           wait, so wait 1 ms at most and try again then. */
+        else if (wait > ASYNC_MS(1)) wait = ASYNC_MS(1);
     }
     do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1 :
            epoll_wait(r->be_fd, ev, (int)(sizeof ev / sizeof ev[0]), async__io_wait_ms(wait));
