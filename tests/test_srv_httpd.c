@@ -293,7 +293,8 @@ TEST(parse_a_million_pipelined_requests) {
     ASSERT_EQ(done, 1000000);
     ASSERT_EQ(bytes, 1000000L * (long)rl);
     printf("  1M requests parsed in %.3f s (%.0f ns each)\n", secs, secs * 1e3);
-    CHECK(secs < 5.0);                  /* a hang bound, not a benchmark */
+    CHECK(secs < 60.0);                 /* a hang bound, not a benchmark (qemu-user on a
+                                           loaded machine took over 5 s) */
 }
 
 /* ==== the server =================================================================== */
