@@ -672,8 +672,28 @@ typedef struct {
     unsigned seed;
 } fault_cfg;
 
-/* Each run: faults were injected at all (sys for sys= rates, alloc for alloc= alone);
-   the count, to say. */
+/* The rate N of "key=N" in rates (one call in N fails), 0 if absent. */
+static unsigned long rate_of(const char *rates, const char *key) {
+    const char *p = strstr(rates, key);
+    return p ? strtoul(p + strlen(key), NULL, 10) : 0;
+}
+
+/* Calls enough that none of them failing at one in rate is less likely than one in a
+   million: fewer calls with no fault are bad luck, not a broken injector. */
+static unsigned long calls_to_be_sure(unsigned long rate) {
+    double none = 1.0;
+    unsigned long n = 0;
+    if (rate < 2) return 1;
+    while (none >= 1e-6) none *= 1.0 - 1.0 / (double)rate, n++;
+    return n;
+}
+
+/* Over all the runs of this program: calls made and faults injected, under sys= rates
+   and under alloc= alone (the last test: enough calls that none failing is no luck). */
+static unsigned long all_calls, all_sys_faults, all_allocs, all_alloc_faults;
+
+/* Each run: faults were injected at all (sys for sys= rates, alloc for alloc= alone) when
+   there were calls enough for that to be certain; the count, to say. */
 static void check_log(srv *s, const char *rates) {
     char text[16384], *f;
     unsigned long sys = 0, calls = 0, shorts = 0, alloc = 0, allocs = 0;
@@ -690,10 +710,14 @@ static void check_log(srv *s, const char *rates) {
         if (!a || sscanf(a, "), %lu short, alloc %lu of %lu", &shorts, &alloc, &allocs) != 3)
             FAIL_("%s [%s]: a bad fault count: %s", s->name, s->faults, f);
     }
-    if (strstr(rates, "sys=") && sys + shorts == 0)
+    if (rate_of(rates, "sys=")) all_calls += calls, all_sys_faults += sys + shorts;
+    if (!rate_of(rates, "sys=")) all_allocs += allocs, all_alloc_faults += alloc;
+    if (rate_of(rates, "sys=") && sys + shorts == 0 &&
+        calls >= calls_to_be_sure(rate_of(rates, "sys=")))
         FAIL_("%s [%s]: no system call fault injected in %lu calls", s->name, s->faults,
               calls);
-    if (!strstr(rates, "sys=") && alloc == 0)
+    if (!rate_of(rates, "sys=") && rate_of(rates, "alloc=") && alloc == 0 &&
+        allocs >= calls_to_be_sure(rate_of(rates, "alloc=")))
         FAIL_("%s [%s]: no allocation failed of %lu", s->name, s->faults, allocs);
     {
         char *nl = strchr(f, '\n');
@@ -1779,6 +1803,22 @@ TEST(startup_under_faults) {
     unlink(echo.log);
 }
 
+/* The fault injection itself: across the runs (each may have too few calls to be sure
+   alone), calls failed at about the rates asked: one in 20 is the rarest asked, so at
+   least one in 40 of the system calls and one in 20 of the allocations (one in 5 asked);
+   a bound that far below the expected share over thousands of calls is no luck. */
+TEST(faults_were_injected_across_the_runs) {
+    if (all_calls < calls_to_be_sure(20) || all_allocs < calls_to_be_sure(5)) {
+        printf("  too few calls made to judge (%lu sys, %lu allocations): a test by name\n",
+               all_calls, all_allocs);
+        return;
+    }
+    CHECK(all_sys_faults * 40 >= all_calls);
+    CHECK(all_alloc_faults * 20 >= all_allocs);
+    printf("  faults: sys %lu of %lu calls, alloc %lu of %lu\n", all_sys_faults, all_calls,
+           all_alloc_faults, all_allocs);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     signal(SIGPIPE, SIG_IGN);
@@ -1801,6 +1841,7 @@ int main(int argc, char **argv) {
     RUN(httpd_under_faults);
     RUN(httpd_threads_2_under_faults);
     RUN(miniredis_under_faults);
+    RUN(faults_were_injected_across_the_runs);
     reap_all();
     DONE();
 }
