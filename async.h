@@ -552,7 +552,7 @@ CODE IN THIS MANUAL
 ===============
    What for: tasks that share something (a connection pool, a counter, a config)
    or wait for each other: Tokio's Mutex, RwLock, Semaphore, Notify, Barrier and
-   CancellationToken, for tasks of one runtime.
+   CancellationToken, and a token bucket (a rate limiter), for tasks of one runtime.
    The model: every wait queues an async_waiter (in the caller's frame, zeroed) on one kind of
    FIFO queue, async_waitq; the object is all-zero when idle unless said otherwise.
    A waiter serves one wait at a time: reuse it (for any object) only once that
@@ -580,6 +580,21 @@ CODE IN THIS MANUAL
         _last (the newest), _waiters (everyone waiting now; stores nothing).
      async_barrier: _init(b, n) (0 counts as 1), _wait(t, b, w) returns 1 for the
         single leader of each generation, 0 for the others.
+     async_token_bucket: a rate limiter. _init(b, rt, capacity, refill, period) (full),
+        _acquire(t, b, w, n), _try_acquire(b, n), _available(b), _add(b, n) (a refund),
+        _delay(b, n) (how long an acquire of n made now would wait). `refill` tokens
+        come every whole `period` of rt's clock (the paused one too), up to `capacity`:
+        an idle bucket saves one burst, no more. Acquires are served strictly FIFO and
+        in parts, like the semaphore's: the head takes what is there and collects the
+        refills, so a request larger than the capacity completes too (over several
+        refills) and holds back the smaller ones behind it; nobody barges, not even
+        _try_acquire. No refill task: the bucket counts the periods gone by whenever it
+        is used, and one timer (the head waiter's, moved to the next head when that
+        one is served or cancelled) wakes the head when its tokens are in. A cancelled
+        acquire gives back what it had collected, to the next waiter first (the rest
+        into the bucket, up to its capacity). Tokio has no token bucket; this is
+        Guava's RateLimiter / the leaky-bucket crate's fair limiter, with whole-period
+        refills.
      async_cancel_token: _init, _init_child(parent, child) (initialises child, like an
         _init: never pass a token still in a tree, _destroy it first; cancelled with
         its parent, born cancelled if the parent is), _cancel (the whole subtree; iterative),
@@ -2415,6 +2430,34 @@ ASYNC_API int async_semaphore_close(async_semaphore *s);
 ASYNC_API int async_semaphore_is_closed(const async_semaphore *s);
 /* Free permits now */
 ASYNC_API size_t async_semaphore_available_permits(const async_semaphore *s);
+
+/* A token bucket: up to `capacity` tokens, `refill` more each `period` of rt's clock
+   (whole periods), full at init. Local to rt's tasks (SYNC: the token bucket). */
+typedef struct async_token_bucket {
+    async_waitq q;                      /* acquires waiting, FIFO; non-empty: no token */
+    async_timer timer;                  /* the head waiter's: when its tokens are in */
+    async_runtime *rt;
+    async_time period, last;            /* the refill period, and the last refill's instant */
+    size_t capacity, refill, tokens;
+} async_token_bucket;
+
+#define ASYNC_TOKEN_BUCKET_MAX ASYNC_SEMAPHORE_MAX_PERMITS
+
+/* Full (capacity tokens); EINVAL: a zero or an amount past ASYNC_TOKEN_BUCKET_MAX */
+ASYNC_API int async_token_bucket_init(async_token_bucket *b, async_runtime *rt,
+                                      size_t capacity, size_t refill, async_time period);
+/* op: 0 once n tokens are taken (FIFO, in parts; n may exceed the capacity) */
+ASYNC_API int async_token_bucket_acquire(async_task *t, async_token_bucket *b,
+                                         async_waiter *w, size_t n);        /* op */
+/* 0 with n tokens taken now; ASYNC_EAGAIN if short or others wait */
+ASYNC_API int async_token_bucket_try_acquire(async_token_bucket *b, size_t n);
+/* Tokens in the bucket now (refills due counted in) */
+ASYNC_API size_t async_token_bucket_available(async_token_bucket *b);
+/* Put n tokens back (a refund: the head waiter first, the bucket up to its capacity) */
+ASYNC_API int async_token_bucket_add(async_token_bucket *b, size_t n);
+/* How long an acquire of n made now would wait (0: none; ASYNC_TIME_NEVER: past the
+   clock's range) */
+ASYNC_API async_time async_token_bucket_delay(async_token_bucket *b, size_t n);
 
 /* An unlocked mutex (as ASYNC_MUTEX_INIT or {0}) */
 ASYNC_API int async_mutex_init(async_mutex *m);
@@ -6291,6 +6334,162 @@ ASYNC_DEF int async_semaphore_is_closed(const async_semaphore *s) { return s && 
 
 ASYNC_DEF size_t async_semaphore_available_permits(const async_semaphore *s) {
     return s ? s->permits - s->used : 0;
+}
+
+/* ---- token bucket ---------------------------------------------------------------- */
+
+/* Tokens come each whole period since b->last; they go to the head waiters first, in
+   order and in parts (so the queue is served FIFO and nobody barges), and what is left
+   into the bucket up to its capacity: an idle bucket saves one burst, no more. The
+   head waiter's timer is set for the refill that completes it; that one timer is the
+   only thing that moves the queue on, whoever is at its head. */
+
+/* The instant the refills since b->last bring `need` more tokens (never if past the
+   clock's range). */
+static async_time async__bucket_when(const async_token_bucket *b, size_t need) {
+    async_time periods = (async_time)(need / b->refill + (need % b->refill != 0));
+    if (periods > (ASYNC_TIME_NEVER - 1 - b->last) / b->period) return ASYNC_TIME_NEVER;
+    return b->last + periods * b->period;
+}
+
+/* The head waiter's timer for the refill that completes it; none with no waiter. A
+   deadline the clock has passed since it was computed wakes the head at once (the
+   timer found it fired and woke nobody): its poll takes the refill. */
+static void async__bucket_arm(async_token_bucket *b) {
+    async_waiter *w = b->q.head;
+    async_time at;
+    if (!w) {
+        async__timer_disarm(&b->timer);
+        return;
+    }
+    at = async__bucket_when(b, w->want - w->got);
+    if (b->timer.state == ASYNC__TM_ARMED && b->timer.task == w->task &&
+        b->timer.deadline == at)
+        return;
+    async__timer_arm(w->task, &b->timer, at);
+    if (b->timer.state == ASYNC__TM_FIRED) async__wake(w->task);
+}
+
+/* n tokens come in: the waiters first, the rest into the bucket (capped). */
+static void async__bucket_give(async_token_bucket *b, size_t n) {
+    while (n && b->q.head) {
+        async_waiter *w = b->q.head;
+        size_t need = w->want - w->got, give = n < need ? n : need;
+        w->got += give;
+        n -= give;
+        if (w->got == w->want) async__wq_ready(&b->q, w, ASYNC__W_READY);
+    }
+    if (n > b->capacity - b->tokens) n = b->capacity - b->tokens;
+    b->tokens += n;
+    async__bucket_arm(b);
+}
+
+/* The refills due by the clock now (one reading). */
+static void async__bucket_refill(async_token_bucket *b) {
+    async_time now = async_time_now(b->rt), k;
+    if (now < b->last || now - b->last < b->period) return;
+    k = (now - b->last) / b->period;
+    b->last += k * b->period;
+    async__bucket_give(b, k > ASYNC_TOKEN_BUCKET_MAX / b->refill ? ASYNC_TOKEN_BUCKET_MAX
+                                                                    : (size_t)k * b->refill);
+}
+
+ASYNC_DEF int async_token_bucket_init(async_token_bucket *b, async_runtime *rt,
+                                      size_t capacity, size_t refill, async_time period) {
+    if (!b || !rt || !(rt->flags & ASYNC__RT_INIT) || !capacity || !refill || !period ||
+        capacity > ASYNC_TOKEN_BUCKET_MAX || refill > ASYNC_TOKEN_BUCKET_MAX ||
+        period == ASYNC_TIME_NEVER)
+        return ASYNC_EINVAL;
+    async__memset(b, 0, sizeof *b);
+    b->rt = rt;
+    b->capacity = b->tokens = capacity;
+    b->refill = refill;
+    b->period = period;
+    b->last = async_time_now(rt);
+    return 0;
+}
+
+/* A cancelled acquire gives its tokens back (to the next waiter first), and the timer
+   follows the new head. */
+ASYNC__COLD static int async__bucket_cancel(async_token_bucket *b, async_waiter *w,
+                                            uint8_t was) {
+    size_t back = was == ASYNC__W_WAITING ? w->got : was == ASYNC__W_READY ? w->want : 0;
+    w->want = w->got = 0;
+    async__bucket_give(b, back);
+    return ASYNC_ECANCELED;
+}
+
+ASYNC_DEF int async_token_bucket_acquire(async_task *t, async_token_bucket *b,
+                                         async_waiter *w, size_t n) {
+    uint8_t was;
+    if (!t || !b || !w || !b->rt || t->rt != b->rt || n > ASYNC_TOKEN_BUCKET_MAX)
+        return ASYNC_EINVAL;
+    if (async__wait_begin(t, &b->q, w, 0, &was) < 0) return async__bucket_cancel(b, w, was);
+    async__bucket_refill(b);
+    switch (w->state) {
+    case ASYNC__W_WAITING:
+        return ASYNC_PENDING;
+    case ASYNC__W_READY:
+        if (!async__coop(t)) return ASYNC_PENDING;
+        w->state = ASYNC__W_IDLE;
+        w->want = w->got = 0;
+        return 0;
+    default:
+        break;
+    }
+    if (!b->q.head && b->tokens >= n) {
+        if (!async__coop(t)) return ASYNC_PENDING;
+        b->tokens -= n;
+        return 0;
+    }
+    w->want = n;
+    w->got = 0;
+    if (!b->q.head) {                           /* first in line: what is there now */
+        w->got = b->tokens;
+        b->tokens = 0;
+    }
+    async__wq_push(&b->q, w, t);
+    async__bucket_arm(b);
+    return ASYNC_PENDING;
+}
+
+ASYNC_DEF int async_token_bucket_try_acquire(async_token_bucket *b, size_t n) {
+    if (!b || !b->rt || n > ASYNC_TOKEN_BUCKET_MAX) return ASYNC_EINVAL;
+    async__bucket_refill(b);
+    if (b->q.head || b->tokens < n) return ASYNC_EAGAIN;
+    b->tokens -= n;
+    return 0;
+}
+
+ASYNC_DEF size_t async_token_bucket_available(async_token_bucket *b) {
+    if (!b || !b->rt) return 0;
+    async__bucket_refill(b);
+    return b->tokens;
+}
+
+ASYNC_DEF int async_token_bucket_add(async_token_bucket *b, size_t n) {
+    if (!b || !b->rt || n > ASYNC_TOKEN_BUCKET_MAX) return ASYNC_EINVAL;
+    async__bucket_refill(b);
+    async__bucket_give(b, n);
+    return 0;
+}
+
+ASYNC_DEF async_time async_token_bucket_delay(async_token_bucket *b, size_t n) {
+    size_t need = 0;
+    const async_waiter *w;
+    async_time at, now;
+    if (!b || !b->rt) return ASYNC_TIME_NEVER;
+    async__bucket_refill(b);
+    if (!b->q.head && b->tokens >= n) return 0;
+    for (w = b->q.head; w; w = w->next == b->q.head ? NULL : w->next) {
+        if (w->want - w->got > ASYNC_TOKEN_BUCKET_MAX - need) return ASYNC_TIME_NEVER;
+        need += w->want - w->got;
+    }
+    if (n > ASYNC_TOKEN_BUCKET_MAX - need) return ASYNC_TIME_NEVER;
+    at = async__bucket_when(b, need + n - b->tokens);
+    if (at == ASYNC_TIME_NEVER) return at;
+    now = async_time_now(b->rt);               /* a later reading than the refill's */
+    return at > now ? at - now : 0;
 }
 
 /* ---- mutex ----------------------------------------------------------------------- */
