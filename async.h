@@ -38,7 +38,7 @@ CONVENTIONS
    One grammar for every public name (tests/check_names.sh checks it in make test):
      object first       async_<object>_<verb>: async_mpsc_send, async_pool_spawn,
                         async_runtime_dump. The object is a type (async_mpsc) or a
-                        module (time, sock, udp, file, sys): async_time_sleep.
+                        module (time, sock, udp, file, sys, test): async_time_sleep.
                         Macros and constants: ASYNC_<NAME>. async__ and ASYNC__ names
                         are private. (async_strerror keeps C's name.)
      ops                take the task first and return ASYNC_PENDING until done; await
@@ -1671,6 +1671,39 @@ CODE IN THIS MANUAL
    Each await records a static site {file, line, expression}; define
    ASYNC_NO_SITES to drop them (the dump then shows the resume line only in the
    switch form).
+
+   Tests (Tokio's #[tokio::test]): async_test_run(fn, frame_size, name, desc), or
+   ASYNC_TEST_RUN(fn, frame_type), runs fn as a task in a zeroed frame on a fresh
+   runtime and destroys it after. desc NULL: the paused clock, auto-advancing (a test
+   of a 60 s timeout takes no time; Tokio's default is the real clock, with
+   start_paused = true as the option). It returns 0 when the body returned 0 and left
+   nothing behind, else the body's own result, ASYNC_EDEADLK when it hung (nothing
+   could run, no timer fire, no waker or descriptor wake it), or ASYNC_EBUSY when it
+   left tasks alive (neither joined nor aborted), ended allocated tasks nobody joined,
+   timers or wakers armed, or descriptors registered: stricter than Tokio, whose test
+   runtime drops such tasks silently. What went wrong goes to desc->log (stderr),
+   with the dump of what is left, so the hang names the line that waits:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+
+    typedef struct { async_task task; async_timer timer; async_time t0; } my_test;
+
+    static int test_sleep_is_exact(async_task *t) {
+        my_test *f = (my_test *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        f->t0 = async_time_now(t->rt);
+        ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_SEC(60)));  // no time at all
+        if (rc != 0 || async_time_now(t->rt) - f->t0 != ASYNC_SEC(60)) ASYNC_RETURN(1);
+        ASYNC_END(0);
+    }
+
+    int main(void) {
+        return ASYNC_TEST_RUN(test_sleep_is_exact, my_test) == 0 ? 0 : 1;
+    }
+   A waiter left queued by a task that ended (a notify_enable never awaited) is not
+   seen: nothing lists the waiters; ASan sees the frame freed under it.
 
    Fault injection (define ASYNC_FAULT_INJECTION in the implementation file; a
    normal build has none of it and pays nothing). The world a runtime depends on
@@ -3631,6 +3664,14 @@ typedef void (*async_write_fn)(void *user, const char *text);
 ASYNC_API void async_runtime_dump(async_runtime *rt, async_write_fn write, void *user);
 /* The name of an ASYNC_TASK_* state ("waiting"...), "?" if unknown */
 ASYNC_API const char *async_task_state_name(int state);
+/* Tokio's #[tokio::test]: fn as a task (a zeroed frame of frame_size bytes) on a fresh
+   runtime (desc NULL: the paused clock, auto-advancing). 0 if it returned 0 and left
+   nothing behind; else its result, ASYNC_EDEADLK (it hung) or ASYNC_EBUSY (it left
+   tasks, timers, wakers or descriptors), said on desc->log with a dump */
+ASYNC_API int async_test_run(async_task_fn fn, size_t frame_size, const char *name,
+                             const async_runtime_desc *desc);
+/* The same for a frame type: ASYNC_TEST_RUN(body, my_frame) */
+#define ASYNC_TEST_RUN(fn, frame_type) async_test_run((fn), sizeof(frame_type), #fn, NULL)
 
 #ifdef ASYNC_FAULT_INJECTION
 /* Fault injection, for tests (see the manual): the system call sites, by kind. */
@@ -6344,12 +6385,23 @@ ASYNC_DEF size_t async_semaphore_available_permits(const async_semaphore *s) {
    head waiter's timer is set for the refill that completes it; that one timer is the
    only thing that moves the queue on, whoever is at its head. */
 
+/* a * b, ASYNC_TIME_NEVER past it: shift and add (no multiply helper on Cortex-M0). */
+static uint64_t async__sat_mul(uint64_t a, uint64_t b) {
+    uint64_t r = 0;
+    while (b) {
+        if (b & 1u) r = async__sat_add(r, a);
+        b >>= 1;
+        if (b && a > (ASYNC_TIME_NEVER >> 1)) return ASYNC_TIME_NEVER;
+        a <<= 1;
+    }
+    return r;
+}
+
 /* The instant the refills since b->last bring `need` more tokens (never if past the
    clock's range). */
 static async_time async__bucket_when(const async_token_bucket *b, size_t need) {
-    async_time periods = (async_time)(need / b->refill + (need % b->refill != 0));
-    if (periods > (ASYNC_TIME_NEVER - 1 - b->last) / b->period) return ASYNC_TIME_NEVER;
-    return b->last + periods * b->period;
+    uint64_t rem, periods = async__divmod(need, b->refill, &rem);
+    return async__sat_add(b->last, async__sat_mul(periods + (rem != 0), b->period));
 }
 
 /* The head waiter's timer for the refill that completes it; none with no waiter. A
@@ -6386,12 +6438,12 @@ static void async__bucket_give(async_token_bucket *b, size_t n) {
 
 /* The refills due by the clock now (one reading). */
 static void async__bucket_refill(async_token_bucket *b) {
-    async_time now = async_time_now(b->rt), k;
+    async_time now = async_time_now(b->rt), k, rem;
     if (now < b->last || now - b->last < b->period) return;
-    k = (now - b->last) / b->period;
-    b->last += k * b->period;
-    async__bucket_give(b, k > ASYNC_TOKEN_BUCKET_MAX / b->refill ? ASYNC_TOKEN_BUCKET_MAX
-                                                                    : (size_t)k * b->refill);
+    k = async__divmod(now - b->last, b->period, &rem);
+    b->last = now - rem;                        /* on the grid of whole periods */
+    k = async__sat_mul(k, b->refill);
+    async__bucket_give(b, k > ASYNC_TOKEN_BUCKET_MAX ? ASYNC_TOKEN_BUCKET_MAX : (size_t)k);
 }
 
 ASYNC_DEF int async_token_bucket_init(async_token_bucket *b, async_runtime *rt,
@@ -11929,6 +11981,103 @@ ASYNC_DEF void async_runtime_dump(async_runtime *rt, async_write_fn write, void 
     (void)rt; (void)write; (void)user;          /* the debug layer is compiled out */
 }
 #endif /* ASYNC_NO_DEBUG */
+
+/* ---- the test harness ------------------------------------------------------------ */
+
+#ifndef ASYNC_NO_DEBUG
+static void async__test_write(void *user, const char *text) {
+    async__log((async_runtime *)user, text);
+}
+
+/* "async.h: test "NAME": " then text[0] n[0] text[1] n[1] ... on rt's log (count
+   numbers), then the dump of what is left. */
+static void async__test_say(async_runtime *rt, const char *name, const char *const *text,
+                            const uint64_t *n, int count) {
+    async__fmt f;
+    int i;
+    f.len = 0;
+    async__fmt_s(&f, "async.h: test \"");
+    async__fmt_s(&f, name);
+    async__fmt_s(&f, "\": ");
+    for (i = 0; i < count; i++) {
+        async__fmt_s(&f, text[i]);
+        async__fmt_u(&f, n[i]);
+    }
+    async__fmt_s(&f, text[count]);
+    async__fmt_s(&f, "\n");
+    async__log(rt, f.buf);
+    async_runtime_dump(rt, async__test_write, rt);
+}
+#define ASYNC__TEST_SAY(rt, name, text, n, count) async__test_say(rt, name, text, n, count)
+#else
+#define ASYNC__TEST_SAY(rt, name, text, n, count) ((void)(text), (void)(n))
+#endif
+
+ASYNC_DEF int async_test_run(async_task_fn fn, size_t frame_size, const char *name,
+                             const async_runtime_desc *desc) {
+    async_runtime_desc d;
+    async_runtime *rt;
+    async_task *t;
+    int rc;
+    if (!fn || frame_size < sizeof(async_task)) return ASYNC_EINVAL;
+    if (desc) d = *desc;
+    else {
+        async__memset(&d, 0, sizeof d);
+        d.start_paused = 2;                     /* paused, auto-advancing */
+    }
+    if (!name) name = "test";
+    rt = (async_runtime *)async__alloc(sizeof *rt);
+    t = (async_task *)async__alloc(frame_size);
+    if (!rt || !t) {
+        async__dealloc(rt);
+        async__dealloc(t);
+        return ASYNC_ENOMEM;
+    }
+    async__memset(t, 0, frame_size);
+    if ((rc = async_runtime_init(rt, &d)) < 0) {
+        async__dealloc(rt);
+        async__dealloc(t);
+        return rc;
+    }
+    rc = async_runtime_block_on(rt, t, fn, name);
+    if (t->state != ASYNC_TASK_DONE) {
+        static const char *const text[] = {"hung: ", " tasks can never finish (none can "
+                                           "run, no timer can fire, no waker is armed)"};
+        uint64_t n[1];
+        n[0] = rt->live;
+        ASYNC__TEST_SAY(rt, name, text, n, 1);
+        if (rc >= 0) rc = ASYNC_EDEADLK;
+    } else if (rc != 0) {
+        static const char *const neg[] = {"returned -", ""};
+        static const char *const pos[] = {"returned ", ""};
+        uint64_t n[1];
+        n[0] = rc < 0 ? (uint64_t)-(int64_t)rc : (uint64_t)rc;
+        ASYNC__TEST_SAY(rt, name, rc < 0 ? neg : pos, n, 1);
+    } else {
+        uint64_t n[4];
+        async__link *l;
+        n[0] = rt->live;                        /* spawned, neither joined nor aborted */
+        n[1] = 0;                               /* ended, allocated, never joined */
+        for (l = rt->zombies.next; l != &rt->zombies; l = l->next) n[1]++;
+        n[2] = rt->ntimers + rt->armed_wakers;
+#ifndef ASYNC_FREESTANDING
+        n[3] = rt->io.n > 1 ? rt->io.n - 1 : 0; /* descriptors still registered */
+#else
+        n[3] = 0;
+#endif
+        if (n[0] || n[1] || n[2] || n[3]) {
+            static const char *const text[] = {"left behind ", " live tasks, ",
+                " ended tasks nobody joined, ", " timers or wakers armed, ",
+                " descriptors registered"};
+            ASYNC__TEST_SAY(rt, name, text, n, 4);
+            rc = ASYNC_EBUSY;
+        }
+    }
+    async_runtime_destroy(rt);
+    async__dealloc(rt);
+    async__dealloc(t);
+    return rc;
+}
 
 #endif /* ASYNC_IMPLEMENTATION_INCLUDED */
 #endif /* ASYNC_IMPLEMENTATION */
