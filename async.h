@@ -881,10 +881,31 @@ CODE IN THIS MANUAL
        ASYNC_ECANCELED). Otherwise err is 0 (a join: its first error).
      Each BEGIN ... END is one statement (it can be the body of an if). Up to 32
        branches.
-   Result helpers: ASYNC_AWAIT_OR_RETURN(rc, op) and
-   ASYNC_AWAIT_CALL_OR_RETURN(rc, child, call) return the error early (Rust's ?);
-   ASYNC_OR_ELSE(rc, fallback), ASYNC_MAP(rc, expr);
-   ASYNC_RESULT(T) is a struct { int status; T value; }, ASYNC_IS_OK(r).
+   Results: a status is the result (an error below 0, your own codes too), and a typed
+   value lives in the frame of whoever makes it, read after a success; macros only,
+   so they cost what the hand-written code costs. Rust's ?, map, map_err, and_then
+   and or_else:
+     ASYNC_AWAIT_OR_RETURN(rc, op), ASYNC_AWAIT_CALL_OR_RETURN(rc, child, call)
+       await, then return the error early; ASYNC_OK_OR_RETURN(rc) on a status in hand
+     ASYNC_MAP(rc, expr) (expr after a success), ASYNC_MAP_ERR(rc, expr) (after an
+       error), ASYNC_OR_ELSE(rc, fallback): plain expressions
+     ASYNC_AND_THEN(rc, op), ASYNC_AND_THEN_CALL(rc, child, call): await only after a
+       success, its result into rc; ASYNC_OR_ELSE_AWAIT(rc, op), ASYNC_OR_ELSE_CALL:
+       only after an error (a recovery)
+     ASYNC_AWAIT_CALL_INTO(rc, out, child, call, field): await a nested async function
+       whose frame (child) holds its value in field: out = child->field on success
+     ASYNC_JOIN_INTO(rc, out, child, field): join the task whose frame child starts
+       with its async_task task, out = child->field on success (handle.await?)
+     ASYNC_RESULT(T) is a struct { int status; T value; }, ASYNC_IS_OK(r).
+   The seeds' chain `timeout(5s, get_user(id)).await.map_err(|_| Timeout)?` with
+   .map and .and_then after it, in C (examples/results.c has it whole):
+   [not compiled: the frames and functions are examples/results.c's]
+    ASYNC_AWAIT_CALL_TIMEOUT(f->rc, &f->timer, ASYNC_SEC(5), &f->get.co,
+                             get_user(t, &f->get, id));
+    f->rc = ASYNC_MAP_ERR(f->rc, f->rc == ASYNC_ETIMEDOUT ? E_TIMEOUT : f->rc);
+    ASYNC_OK_OR_RETURN(f->rc);                          // ?
+    f->score = ASYNC_MAP(f->rc, f->get.value.score * 2);    // map
+    ASYNC_AND_THEN_CALL(f->rc, &f->rank.co, rank(t, &f->rank, f->score));
    async_joinset (JoinSet): _init(js, rt), _init_ordered(js, rt, ring, n) (results
      in spawn order: FuturesOrdered), _spawn(js, t, fn, name), _spawn_alloc,
      _join_next(t, js, w, &task, &result) (completion order; ASYNC_ECLOSED when
@@ -2891,6 +2912,33 @@ typedef async_select async_join;
     do { ASYNC_AWAIT_CALL(rc, child, call); if ((rc) < 0) ASYNC_RETURN(rc); } while (0)
 #define ASYNC_OR_ELSE(rc, fallback) ((rc) < 0 ? (fallback) : (rc))
 #define ASYNC_MAP(rc, expr) ((rc) < 0 ? (rc) : (expr))
+#define ASYNC_MAP_ERR(rc, expr) ((rc) < 0 ? (expr) : (rc))
+/* Rust's ? on a status already in hand: return it if it is an error. */
+#define ASYNC_OK_OR_RETURN(rc) do { if ((rc) < 0) ASYNC_RETURN(rc); } while (0)
+/* and_then / or_else with an await: op runs (its result into rc) only after a success,
+   or only after an error (a recovery); _CALL: a nested async function, restarted. */
+#define ASYNC_AND_THEN(rc, op) do { if ((rc) >= 0) ASYNC_AWAIT(rc, op); } while (0)
+#define ASYNC_AND_THEN_CALL(rc, child, call) \
+    do { if ((rc) >= 0) ASYNC_AWAIT_CALL(rc, child, call); } while (0)
+#define ASYNC_OR_ELSE_AWAIT(rc, op) do { if ((rc) < 0) ASYNC_AWAIT(rc, op); } while (0)
+#define ASYNC_OR_ELSE_CALL(rc, child, call) \
+    do { if ((rc) < 0) ASYNC_AWAIT_CALL(rc, child, call); } while (0)
+
+/* Typed results: the value in the frame, the status as the result. A nested async
+   function's frame (child: a pointer to it, async_coro co first) holds its value in a
+   field; a task's frame (async_task task first) too. After a success, out = the field:
+   ASYNC_AWAIT_CALL_INTO(rc, f->user, &f->get, get_user(t, &f->get, id), value);
+   ASYNC_JOIN_INTO(rc, f->total, &f->worker, sum);     (joins f->worker.task) */
+#define ASYNC_AWAIT_CALL_INTO(rc, out, child, call, field) \
+    do { \
+        ASYNC_AWAIT_CALL(rc, &(child)->co, call); \
+        if ((rc) >= 0) (out) = (child)->field; \
+    } while (0)
+#define ASYNC_JOIN_INTO(rc, out, child, field) \
+    do { \
+        ASYNC_AWAIT(rc, async_task_join(async__t, &(child)->task)); \
+        if ((rc) >= 0) (out) = (child)->field; \
+    } while (0)
 
 /* A status plus a value: ASYNC_RESULT(double) r = {0, 2.5}; ASYNC_IS_OK(r) is 1. */
 #define ASYNC_RESULT(T) struct { int status; T value; }
