@@ -1124,6 +1124,12 @@ CODE IN THIS MANUAL
      async_io_read_exact(t, io, w, buf, len)   op: len, or ASYNC_EEOF if the peer
                                          closed first (the bytes read are then lost)
      async_io_write_all(t, io, w, buf, len)    op: len, partial writes completed
+     async_io_read_to_end(t, io, w, buf, cap)  op: read to the end of file: the
+                                         length; ASYNC_ELIMIT if more than cap comes
+                                         (the cap bytes read are in buf); not cancel
+                                         safe (read_to_end on take(cap))
+     async_io_read_to_string(t, io, w, buf, cap)   the same, NUL-terminated (cap
+                                         counts the NUL) and valid UTF-8, or -EILSEQ
      async_io_wait_ready(t, io, w, dir)  op: wait for ASYNC_IO_READ or _WRITE
                                          readiness, for a system call of your own;
                                          when it says EAGAIN, async_io_clear_ready
@@ -1276,6 +1282,24 @@ CODE IN THIS MANUAL
      async_file_write(t, p, op, fd, buf, len, offset)  read/write at the position
                                          (offset < 0); at most 2 MB per call, as
                                          Tokio's File; op: an async_file_op, zeroed
+     Whole files (tokio::fs), each op on the pool with an async_file_op, errors as
+     -errno; the path and the data are copied into the request, so a cancel leaves
+     the pool thread nothing of the frame's to touch:
+       async_file_read_all(t, p, op, path, buf, cap)   the file's length, its bytes
+                                         in buf; ASYNC_ELIMIT if it holds more than
+                                         cap (fs::read with a limit: C has no Vec)
+       async_file_read_string(t, p, op, path, buf, cap)   NUL-terminated (cap counts
+                                         the NUL), valid UTF-8 or -EILSEQ
+       async_file_write_all(t, p, op, path, data, len)  created or truncated (0666
+                                         less the umask), written, closed: 0
+       async_file_stat(t, p, op, path, &meta)   size, modified_ns (since the epoch;
+                                         whole seconds off Linux), mode, is_file,
+                                         is_dir (links followed)
+       async_file_sync(t, p, op, fd, data_only)  fsync, or fdatasync (sync_all,
+                                         sync_data; fsync where fdatasync is not)
+       async_file_mkdir(t, p, op, path, mode, all)  all: the parents too, and an
+                                         existing directory is no error
+       async_file_remove(t, p, op, path), async_file_remove_dir(...)  unlink, rmdir
      async_pool_threads(p)               threads alive now
      async_pool_destroy(p)               queued calls end with ASYNC_ECANCELED,
                                          running ones are waited for, threads
@@ -3350,6 +3374,15 @@ ASYNC_API int async_io_write(async_task *t, async_io *io, async_waiter *w, const
 ASYNC_API int async_io_read_exact(async_task *t, async_io *io, async_waiter *w, void *buf,
                                   size_t len);                                        /* op */
 /* op: len once all is written (partial writes completed), or -errno */
+/* op: read until end of file into buf (cap bytes at most): the length; ASYNC_ELIMIT if
+   more comes (what was read stays in buf). Not cancel safe: bytes read before a
+   cancel are gone from the stream (Tokio's read_to_end on take(cap)) */
+ASYNC_API int async_io_read_to_end(async_task *t, async_io *io, async_waiter *w, void *buf,
+                                   size_t cap);                                       /* op */
+/* op: the same as a string: NUL-terminated (cap includes the NUL), valid UTF-8 or
+   -EILSEQ (read_to_string) */
+ASYNC_API int async_io_read_to_string(async_task *t, async_io *io, async_waiter *w,
+                                      char *buf, size_t cap);                         /* op */
 ASYNC_API int async_io_write_all(async_task *t, async_io *io, async_waiter *w,
                                  const void *buf, size_t len);                        /* op */
 /* Half-close: ASYNC_IO_READ, _WRITE (the peer reads EOF) or _BOTH */
@@ -3667,6 +3700,43 @@ ASYNC_API int async_file_read(async_task *t, async_pool *p, async_file_op *op, i
 /* op: pwrite at offset (< 0: write at the position) on the pool: bytes written */
 ASYNC_API int async_file_write(async_task *t, async_pool *p, async_file_op *op, int fd,
                                const void *buf, size_t len, long long offset);        /* op */
+
+/* What async_file_stat tells of a path (stat(2): symbolic links followed). */
+typedef struct async_file_meta {
+    long long size;                     /* bytes */
+    long long modified_ns;              /* last change, ns since the Unix epoch (wall) */
+    unsigned mode;                      /* permission bits (0777 and setuid/gid/sticky) */
+    uint8_t is_file, is_dir;
+} async_file_meta;
+
+/* op: the whole file at path into buf (at most cap bytes): its length; ASYNC_ELIMIT
+   if it holds more (tokio::fs::read) */
+ASYNC_API int async_file_read_all(async_task *t, async_pool *p, async_file_op *op,
+                                  const char *path, void *buf, size_t cap);           /* op */
+/* op: the same as a string: NUL-terminated (cap includes the NUL), valid UTF-8 or
+   -EILSEQ (tokio::fs::read_to_string): its length */
+ASYNC_API int async_file_read_string(async_task *t, async_pool *p, async_file_op *op,
+                                     const char *path, char *buf, size_t cap);        /* op */
+/* op: path created or truncated (mode 0666 less the umask), len bytes of data written
+   and closed (tokio::fs::write): 0 */
+ASYNC_API int async_file_write_all(async_task *t, async_pool *p, async_file_op *op,
+                                   const char *path, const void *data, size_t len);   /* op */
+/* op: stat(path) into *out (tokio::fs::metadata): 0 */
+ASYNC_API int async_file_stat(async_task *t, async_pool *p, async_file_op *op,
+                              const char *path, async_file_meta *out);                /* op */
+/* op: fsync(fd), or fdatasync with data_only (File::sync_all / sync_data): 0 */
+ASYNC_API int async_file_sync(async_task *t, async_pool *p, async_file_op *op, int fd,
+                              int data_only);                                         /* op */
+/* op: mkdir(path, mode); with all, the missing parents too and an existing directory
+   is no error (tokio::fs::create_dir / create_dir_all): 0 */
+ASYNC_API int async_file_mkdir(async_task *t, async_pool *p, async_file_op *op,
+                               const char *path, int mode, int all);                  /* op */
+/* op: unlink(path), a file (tokio::fs::remove_file): 0 */
+ASYNC_API int async_file_remove(async_task *t, async_pool *p, async_file_op *op,
+                                const char *path);                                    /* op */
+/* op: rmdir(path), an empty directory (tokio::fs::remove_dir): 0 */
+ASYNC_API int async_file_remove_dir(async_task *t, async_pool *p, async_file_op *op,
+                                    const char *path);                                /* op */
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -4609,6 +4679,29 @@ static void async__list_splice(async__link *to, async__link *from) {
     async__list_init(from);
 }
 #define async__task_of(l) ((async_task *)(void *)((char *)(l) - offsetof(async_task, link)))
+
+#ifndef ASYNC_FREESTANDING
+/* 1 if s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates, <= U+10FFFF) */
+static int async__utf8_valid(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i], need, min, cp, k;
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xC2 && c <= 0xDF) need = 1, min = 0x80, cp = c & 0x1Fu;
+        else if (c >= 0xE0 && c <= 0xEF) need = 2, min = 0x800, cp = c & 0x0Fu;
+        else if (c >= 0xF0 && c <= 0xF4) need = 3, min = 0x10000, cp = c & 0x07u;
+        else return 0;
+        if (n - i <= need) return 0;
+        for (k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0u) != 0x80u) return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu)) return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+#endif
 
 static async_time async__sat_add(async_time a, async_time b) {
     return a > ASYNC_TIME_NEVER - b ? ASYNC_TIME_NEVER : a + b;
@@ -9762,6 +9855,45 @@ ASYNC_DEF int async_io_read_exact(async_task *t, async_io *io, async_waiter *w, 
     }
 }
 
+ASYNC_DEF int async_io_read_to_end(async_task *t, async_io *io, async_waiter *w, void *buf,
+                                   size_t cap) {
+    int rc;
+    if (!t || !io || !w || (!buf && cap) || cap >= INT_MAX) return ASYNC_EINVAL;
+    for (;;) {
+        if (w->got == cap) {                    /* full: one byte more says "more" */
+            char probe;
+            rc = async_io_read(t, io, w, &probe, 1);
+            if (rc == ASYNC_PENDING) return rc;
+            w->got = 0;
+            return rc == 0 ? (int)cap : rc < 0 ? rc : ASYNC_ELIMIT;
+        }
+        rc = async_io_read(t, io, w, (char *)buf + w->got, cap - w->got);
+        if (rc == ASYNC_PENDING) return rc;
+        if (rc <= 0) {
+            size_t got = w->got;
+            w->got = 0;
+            return rc == 0 ? (int)got : rc;
+        }
+        w->got += (size_t)rc;
+    }
+}
+
+ASYNC_DEF int async_io_read_to_string(async_task *t, async_io *io, async_waiter *w,
+                                      char *buf, size_t cap) {
+    int rc;
+    if (!buf || cap == 0) return ASYNC_EINVAL;
+    rc = async_io_read_to_end(t, io, w, buf, cap - 1);
+    if (rc >= 0) {
+        buf[rc] = 0;
+        if (!async__utf8_valid((const unsigned char *)buf, (size_t)rc)) return -EILSEQ;
+    } else if (rc == ASYNC_ELIMIT) {
+        buf[cap - 1] = 0;                       /* what came, cut: still a string */
+    } else if (rc != ASYNC_PENDING) {
+        buf[0] = 0;
+    }
+    return rc;
+}
+
 ASYNC_DEF int async_io_write_all(async_task *t, async_io *io, async_waiter *w,
                                  const void *buf, size_t len) {
     int rc;
@@ -11620,7 +11752,9 @@ ASYNC_DEF void async_group_dump(async_group *g, void (*write)(void *user, const 
    job.dropped). */
 #include <netdb.h>
 
-enum { ASYNC__REQ_RESOLVE, ASYNC__REQ_OPEN, ASYNC__REQ_READ, ASYNC__REQ_WRITE };
+enum { ASYNC__REQ_RESOLVE, ASYNC__REQ_OPEN, ASYNC__REQ_READ, ASYNC__REQ_WRITE,
+       ASYNC__REQ_READ_ALL, ASYNC__REQ_WRITE_ALL, ASYNC__REQ_STAT, ASYNC__REQ_SYNC,
+       ASYNC__REQ_MKDIR, ASYNC__REQ_REMOVE, ASYNC__REQ_RMDIR };
 #define ASYNC__FILE_MAX ((size_t)2 << 20)   /* bytes per read or write call (as Tokio) */
 
 typedef struct async__req {
@@ -11645,6 +11779,126 @@ static int async__eai(int e) {
     case EAI_MEMORY: return ASYNC_ENOMEM;
     case EAI_SYSTEM: return errno ? -errno : ASYNC_ENOTFOUND;
     default: return ASYNC_ENOTFOUND;
+    }
+}
+
+/* open(path) for a whole-file request, EINTR retried: the descriptor or -errno. */
+static int async__req_open(async__req *q, int flags, int mode) {
+    int fd;
+    do fd = ASYNC__FAULT(ASYNC_SYS_FILE, -1, NULL) ? -1 : open(q->a, flags | O_CLOEXEC, mode);
+    while (fd < 0 && errno == EINTR);
+    return fd < 0 ? -errno : fd;
+}
+
+/* read or write q->len bytes of q->data on fd, to the end (a read stops at end of
+   file): the count, or -errno. */
+static long long async__req_all(async__req *q, int fd, int writing) {
+    size_t done = 0;
+    while (done < q->len) {
+        size_t len = q->len - done;
+        ssize_t n;
+        if (len > ASYNC__FILE_MAX) len = ASYNC__FILE_MAX;
+        do n = ASYNC__FAULT(ASYNC_SYS_FILE, fd, &len) ? -1
+             : writing ? write(fd, q->data + done, len) : read(fd, q->data + done, len);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) return -errno;
+        if (n == 0) {
+            if (writing) return -EIO;
+            break;
+        }
+        done += (size_t)n;
+    }
+    return (long long)done;
+}
+
+/* A call on a path: -1 with errno when the fault hooks fail it, EINTR retried. */
+#define ASYNC__PATH_CALL(rc, call) \
+    do (rc) = ASYNC__FAULT(ASYNC_SYS_FILE, -1, NULL) ? -1 : (call); \
+    while ((rc) < 0 && errno == EINTR)
+
+/* mkdir(path), and an existing directory there is no error: 0 or -errno. */
+static int async__mkdir_dir(const char *path, int mode) {
+    struct stat st;
+    int rc, e;
+    ASYNC__PATH_CALL(rc, mkdir(path, (mode_t)mode));
+    if (rc == 0) return 0;
+    e = errno;
+    if (e != EEXIST) return -e;
+    ASYNC__PATH_CALL(rc, stat(path, &st));
+    if (rc < 0) return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -EEXIST;
+}
+
+/* Each missing parent of path (cut at each '/' in turn, then restored). */
+static int async__mkdir_parents(char *path, int mode) {
+    char *s;
+    int rc;
+    for (s = path + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        rc = async__mkdir_dir(path, mode);
+        *s = '/';
+        if (rc < 0) return rc == -EEXIST ? -ENOTDIR : rc;
+    }
+    return 0;
+}
+
+#if defined(_POSIX_SYNCHRONIZED_IO) && _POSIX_SYNCHRONIZED_IO > 0
+#define ASYNC__FDATASYNC(fd) fdatasync(fd)
+#else
+#define ASYNC__FDATASYNC(fd) fsync(fd)      /* macOS: no fdatasync; fsync is a superset */
+#endif
+
+/* The requests on a path (and sync): on a pool thread. */
+static int async__req_run_path(async__req *q) {
+    struct stat st;
+    long long n;
+    int fd, rc;
+    switch (q->kind) {
+    case ASYNC__REQ_READ_ALL:           /* q->len is cap + 1: one byte more says "more" */
+        if ((fd = async__req_open(q, O_RDONLY, 0)) < 0) return fd;
+        n = async__req_all(q, fd, 0);
+        close(fd);
+        if (n < 0) return (int)n;
+        return (size_t)n == q->len ? ASYNC_ELIMIT : (int)n;
+    case ASYNC__REQ_WRITE_ALL:
+        if ((fd = async__req_open(q, O_WRONLY | O_CREAT | O_TRUNC, 0666)) < 0) return fd;
+        n = async__req_all(q, fd, 1);
+        rc = close(fd) < 0 && errno != EINTR ? -errno : 0;  /* NFS reports errors here */
+        return n < 0 ? (int)n : rc;
+    case ASYNC__REQ_STAT: {
+        async_file_meta *m = (async_file_meta *)(void *)q->data;
+        ASYNC__PATH_CALL(rc, stat(q->a, &st));
+        if (rc < 0) return -errno;
+        async__memset(m, 0, sizeof *m);
+        m->size = (long long)st.st_size;
+        m->modified_ns = (long long)st.st_mtime * 1000000000LL;
+#if defined(__linux__)
+        m->modified_ns += (long long)st.st_mtim.tv_nsec;    /* elsewhere: whole seconds */
+#endif
+        m->mode = (unsigned)st.st_mode & 07777u;
+        m->is_file = S_ISREG(st.st_mode) ? 1 : 0;
+        m->is_dir = S_ISDIR(st.st_mode) ? 1 : 0;
+        return 0;
+    }
+    case ASYNC__REQ_SYNC:
+        do rc = ASYNC__FAULT(ASYNC_SYS_FILE, q->fd, NULL) ? -1
+              : q->flags ? ASYNC__FDATASYNC(q->fd) : fsync(q->fd);
+        while (rc < 0 && errno == EINTR);
+        return rc < 0 ? -errno : 0;
+    case ASYNC__REQ_MKDIR:
+        if (!q->flags) {
+            ASYNC__PATH_CALL(rc, mkdir(q->a, (mode_t)q->mode));
+            return rc < 0 ? -errno : 0;
+        }
+        if ((rc = async__mkdir_parents(q->a, q->mode)) < 0) return rc;
+        return async__mkdir_dir(q->a, q->mode);
+    case ASYNC__REQ_REMOVE:
+        ASYNC__PATH_CALL(rc, unlink(q->a));
+        return rc < 0 ? -errno : 0;
+    default:
+        ASYNC__PATH_CALL(rc, rmdir(q->a));
+        return rc < 0 ? -errno : 0;
     }
 }
 
@@ -11680,12 +11934,14 @@ static int async__req_run(void *arg) {
                           : pread(q->fd, q->data, q->len, (off_t)q->off);
         while (n < 0 && errno == EINTR);
         return n < 0 ? -errno : (int)n;
-    default:
+    case ASYNC__REQ_WRITE:
         do n = ASYNC__FAULT(ASYNC_SYS_FILE, q->fd, &q->len) ? -1
              : q->off < 0 ? write(q->fd, q->data, q->len)
                           : pwrite(q->fd, q->data, q->len, (off_t)q->off);
         while (n < 0 && errno == EINTR);
         return n < 0 ? -errno : (int)n;
+    default:
+        return async__req_run_path(q);
     }
 }
 
@@ -11797,6 +12053,100 @@ ASYNC_DEF int async_file_read(async_task *t, async_pool *p, async_file_op *op, i
 ASYNC_DEF int async_file_write(async_task *t, async_pool *p, async_file_op *op, int fd,
                                const void *buf, size_t len, long long offset) {
     return async__file_rw(t, p, op, ASYNC__REQ_WRITE, fd, (void *)(uintptr_t)buf, len, offset);
+}
+
+/* The whole-file and path requests: the path and `extra` bytes (data in or out) are
+   copied into the request, never shared with the caller's frame, so a cancelled op
+   leaves the pool thread nothing of the caller's to touch. */
+static int async__file_path(async_task *t, async_pool *p, async_file_op *op, int kind,
+                            const char *path, int fd, int flags, int mode, size_t extra,
+                            const void *in, void *out, size_t outlen) {
+    int rc, done;
+    if (!op->req && !ASYNC__CANCELLING(t)) {
+        size_t pl = path ? strlen(path) + 1 : 0;
+        if (extra > SIZE_MAX - pl - 16) return ASYNC_ENOMEM;
+        if (!(op->req = async__req_new(kind, extra + pl))) return ASYNC_ENOMEM;
+        op->req->len = extra;
+        op->req->fd = fd;
+        op->req->flags = flags;
+        op->req->mode = mode;
+        if (in && extra) async__memcpy(op->req->data, in, extra);
+        if (path) {
+            op->req->a = (char *)op->req->data + extra;
+            async__memcpy(op->req->a, path, pl);
+        }
+    }
+    rc = async__req_await(t, p, &op->job, &op->req, &done);
+    if (!done) return rc;
+    if (rc >= 0 && out) async__memcpy(out, op->req->data, kind == ASYNC__REQ_READ_ALL ?
+                                                      (size_t)rc : outlen);
+    async__dealloc(op->req);
+    op->req = NULL;
+    return rc;
+}
+
+ASYNC_DEF int async_file_read_all(async_task *t, async_pool *p, async_file_op *op,
+                                  const char *path, void *buf, size_t cap) {
+    if (!t || !p || !op || !path || (!buf && cap) || cap >= INT_MAX) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_READ_ALL, path, -1, 0, 0, cap + 1, NULL, buf,
+                            0);
+}
+
+ASYNC_DEF int async_file_read_string(async_task *t, async_pool *p, async_file_op *op,
+                                     const char *path, char *buf, size_t cap) {
+    int rc;
+    if (!buf || cap == 0) return ASYNC_EINVAL;
+    rc = async_file_read_all(t, p, op, path, buf, cap - 1);
+    if (rc >= 0) {
+        buf[rc] = 0;
+        if (!async__utf8_valid((const unsigned char *)buf, (size_t)rc)) {
+            buf[0] = 0;
+            return -EILSEQ;
+        }
+    } else if (rc != ASYNC_PENDING) {
+        buf[0] = 0;
+    }
+    return rc;
+}
+
+ASYNC_DEF int async_file_write_all(async_task *t, async_pool *p, async_file_op *op,
+                                   const char *path, const void *data, size_t len) {
+    if (!t || !p || !op || !path || (!data && len) || len >= INT_MAX) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_WRITE_ALL, path, -1, 0, 0, len, data, NULL,
+                            0);
+}
+
+ASYNC_DEF int async_file_stat(async_task *t, async_pool *p, async_file_op *op,
+                              const char *path, async_file_meta *out) {
+    if (!t || !p || !op || !path || !out) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_STAT, path, -1, 0, 0, sizeof *out, NULL, out,
+                            sizeof *out);
+}
+
+ASYNC_DEF int async_file_sync(async_task *t, async_pool *p, async_file_op *op, int fd,
+                              int data_only) {
+    if (!t || !p || !op || fd < 0) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_SYNC, NULL, fd, data_only != 0, 0, 0, NULL,
+                            NULL, 0);
+}
+
+ASYNC_DEF int async_file_mkdir(async_task *t, async_pool *p, async_file_op *op,
+                               const char *path, int mode, int all) {
+    if (!t || !p || !op || !path || !*path) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_MKDIR, path, -1, all != 0, mode, 0, NULL,
+                            NULL, 0);
+}
+
+ASYNC_DEF int async_file_remove(async_task *t, async_pool *p, async_file_op *op,
+                                const char *path) {
+    if (!t || !p || !op || !path) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_REMOVE, path, -1, 0, 0, 0, NULL, NULL, 0);
+}
+
+ASYNC_DEF int async_file_remove_dir(async_task *t, async_pool *p, async_file_op *op,
+                                    const char *path) {
+    if (!t || !p || !op || !path) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_RMDIR, path, -1, 0, 0, 0, NULL, NULL, 0);
 }
 
 #endif
