@@ -539,6 +539,120 @@ TEST(test_harness_passes_on_the_body_result) {
     ASSERT_EQ(async_test_run(harness_body, sizeof(async_task) - 1, "x", NULL), ASYNC_EINVAL);
 }
 
+/* ---- runtime metrics (async_runtime_metrics) ------------------------------------- */
+
+typedef struct {
+    async_task task;
+    async_timer timer;
+    async_time busy;
+    int rc;
+} mframe;
+
+/* Busy for f->busy on the real clock (a slow poll), then a short sleep. */
+static int metrics_worker(async_task *t) {
+    mframe *f = (mframe *)t;
+    ASYNC_BEGIN(t);
+    if (f->busy) {
+        async_time end = async_time_now(t->rt) + f->busy;
+        while (async_time_now(t->rt) < end) {}
+    }
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_MS(2)));
+    ASYNC_END(0);
+}
+
+static char mlog[8192];
+static void mcapture(void *user, const char *line) {
+    (void)user;
+    strncat(mlog, line, sizeof mlog - strlen(mlog) - 1);
+}
+static void mcapture2(void *user, const char *text) {
+    mcapture(user, text);
+}
+
+TEST(metrics_count_turns_parks_idle_time_and_gauges) {
+    async_runtime rt;
+    async_metrics m;
+    static mframe w[10];
+    int i, fds[2];
+    async_io io;
+    ZERO(w); ZERO(io);
+    ASSERT_EQ(async_runtime_init(&rt, NULL), 0);
+    for (i = 0; i < 10; i++) async_task_spawn(&rt, &w[i].task, metrics_worker, "worker");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 10);          /* each polls once: sleeps */
+    async_runtime_metrics(&rt, &m);
+    ASSERT_EQ(m.turns, 1);
+    ASSERT_EQ(m.parks, 0);
+    CHECK(m.ready_max >= 10);                           /* all queued at the start */
+    ASSERT_EQ(m.live, 10);
+    ASSERT_EQ(m.ready, 0);
+    ASSERT_EQ(m.timers, 10);
+    ASSERT_EQ(m.stats.polls, 10);
+    ASSERT_EQ(m.histograms, 0);
+    ASSERT_EQ(m.poll_hist[0] + m.delay_hist[0] + m.poll_max, 0);  /* not asked for */
+    ASSERT_EQ(pipe(fds), 0);
+    ASSERT_EQ(async_io_register(&rt, &io, fds[0]), 0);
+    async_runtime_metrics(&rt, &m);
+    ASSERT_EQ(m.io_registered, 1);
+    async_io_close(&io);
+    close(fds[1]);
+    ASSERT_EQ(async_runtime_run(&rt), 0);               /* parks until the timers */
+    async_runtime_metrics(&rt, &m);
+    CHECK(m.parks >= 1);
+    CHECK(m.turns > m.parks);
+    CHECK(m.idle > 0 && m.idle <= m.elapsed);
+    ASSERT_EQ(m.live, 0);
+    ASSERT_EQ(m.timers, 0);
+    ASSERT_EQ(m.io_registered, 0);
+    ASSERT_EQ(m.stats.completed, 10);
+    mlog[0] = 0;
+    async_metrics_print(&m, mcapture2, NULL);
+    ASSERT_HAS(mlog, "async runtime metrics: ");
+    ASSERT_HAS(mlog, "  tasks: 0 alive, 0 queued (at most 10); 0 timers, 0 descriptors");
+    ASSERT_HAS(mlog, " completed=10 ");
+    CHECK(strstr(mlog, "poll time") == NULL);
+    async_runtime_metrics(NULL, &m);
+    ASSERT_EQ(m.turns, 0);
+    async_runtime_destroy(&rt);
+}
+
+/* With desc.metrics: every poll timed (its bucket, the longest), and its delay from
+   the turn's start; a 2 ms busy poll lands at 1 ms or more; no slow-poll warning. */
+TEST(metrics_histograms_with_desc_metrics) {
+    async_runtime rt;
+    async_runtime_desc d;
+    async_metrics m;
+    static mframe w[3];
+    uint64_t polls = 0, delays = 0, slow = 0;
+    int b;
+    ZERO(w); ZERO(d);
+    d.metrics = 1;
+    d.log = mcapture;
+    mlog[0] = 0;
+    ASSERT_EQ(async_runtime_init(&rt, &d), 0);
+    w[1].busy = ASYNC_MS(2);
+    for (b = 0; b < 3; b++) async_task_spawn(&rt, &w[b].task, metrics_worker, "worker");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(mlog, "");                       /* metrics alone warn of nothing */
+    async_runtime_metrics(&rt, &m);
+    ASSERT_EQ(m.histograms, 1);
+    for (b = 0; b < ASYNC_METRICS_BUCKETS; b++) {
+        polls += m.poll_hist[b];
+        delays += m.delay_hist[b];
+        if (b >= 6) slow += m.poll_hist[b];     /* 1.024 ms and longer */
+    }
+    ASSERT_EQ(polls, m.stats.polls);
+    ASSERT_EQ(delays, m.stats.polls);
+    ASSERT_EQ(slow >= 1, 1);
+    CHECK(m.poll_max >= ASYNC_MS(2));
+    CHECK(m.delay_max >= ASYNC_MS(2));          /* the one polled after the busy one */
+    mlog[0] = 0;
+    async_metrics_print(&m, mcapture2, NULL);
+    ASSERT_HAS(mlog, "  poll time (the longest ");
+    ASSERT_HAS(mlog, "  delay from the turn's start to the poll");
+    ASSERT_HAS(mlog, "#");
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(dump_lists_every_task_with_where_and_what);
@@ -557,5 +671,7 @@ int main(int argc, char **argv) {
     RUN(test_harness_fails_a_hang_with_the_dump);
     RUN(test_harness_fails_what_a_body_leaves_behind);
     RUN(test_harness_passes_on_the_body_result);
+    RUN(metrics_count_turns_parks_idle_time_and_gauges);
+    RUN(metrics_histograms_with_desc_metrics);
     DONE();
 }

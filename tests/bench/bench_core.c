@@ -4,7 +4,7 @@
      W2  spawn + join of trivial tasks (and bytes per task) vs init + indirect call
      W4  concurrent timers: sleep, fire, wake, finish vs a bare binary heap of u64
    Without arguments: prints the median ns per operation over RUNS runs.
-   With `WORKLOAD N` (w1, w1-base, w2, w2-base, w4, w4-base): runs that workload once
+   With `WORKLOAD N` (w1, w1-base, w1m, w2, w2-base, w4, w4-base): runs that workload once
    at size N, for tests/bench/icount.sh (instructions per operation). */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
@@ -25,17 +25,26 @@ static int yielder(async_task *t) {
     for (f->i = 0; f->i < f->n; f->i++) ASYNC_YIELD();
     ASYNC_END(0);
 }
-static void w1(long n) {                        /* n switches in all */
+static void w1_with(long n, const async_runtime_desc *d) {  /* n switches in all */
     static async_runtime rt;
     static yield_frame a, b;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
     a.n = b.n = n / 2;
-    async_runtime_init(&rt, NULL);
+    async_runtime_init(&rt, d);
     async_task_spawn(&rt, &a.task, yielder, "a");
     async_task_spawn(&rt, &b.task, yielder, "b");
     async_runtime_run(&rt);
     async_runtime_destroy(&rt);
+}
+static void w1(long n) { w1_with(n, NULL); }
+/* W1 with desc.metrics: every poll timed into the histograms (two clock readings). The
+   metrics kept by default (turns, parks, idle time) cost W1 nothing: it never parks. */
+static void w1m(long n) {
+    async_runtime_desc d;
+    memset(&d, 0, sizeof d);
+    d.metrics = 1;
+    w1_with(n, &d);
 }
 /* The floor: two state machines behind an indirect call, each a switch. */
 typedef struct { int state; long count; } sm;
@@ -181,6 +190,7 @@ static const workload workloads[] = {
     {"w1", w1, 10000000}, {"w1-base", w1_base, 10000000},
     {"w2", w2, 1000000}, {"w2-base", w2_base, 1000000},
     {"w4", w4, 1000000}, {"w4r", w4r, 1000000}, {"w4-base", w4_base, 1000000},
+    {"w1m", w1m, 10000000},
 };
 
 static double median_ns_per_op(const workload *w) {
@@ -204,7 +214,7 @@ static void setup(long n) {
 }
 
 int main(int argc, char **argv) {
-    double r[7];
+    double r[8];
     size_t i;
     if (argc == 2 && strcmp(argv[1], "--icount-list") == 0) {
         printf("w1 200000 400000 W1 yield ping-pong, per switch\n");
@@ -214,6 +224,7 @@ int main(int argc, char **argv) {
         printf("w4 50000 100000 W4 concurrent timers (all 1 s), per timer\n");
         printf("w4r 50000 100000 W4r concurrent timers (random 1ms..1s), per timer\n");
         printf("w4-base 50000 100000 W4 baseline: bare binary heap insert + pop\n");
+        printf("w1m 200000 400000 W1 with desc.metrics (poll-time histograms), per switch\n");
         return 0;
     }
     if (argc == 3) {                            /* one workload, once, for callgrind */
@@ -228,11 +239,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     setup(1000000);
-    for (i = 0; i < 7; i++) r[i] = median_ns_per_op(&workloads[i]);
+    for (i = 0; i < 8; i++) r[i] = median_ns_per_op(&workloads[i]);
     printf("core workloads, median of %d runs, ns per operation (lower is better)\n", RUNS);
     printf("  %-52s %9s %9s %7s\n", "workload", "async.h", "bare C", "ratio");
     printf("  %-52s %9.2f %9.2f %6.1fx\n", "W1 yield ping-pong, 1e7 switches (per switch)",
            r[0], r[1], r[0] / r[1]);
+    printf("  %-52s %9.2f %9.2f %6.1fx\n", "W1 with desc.metrics (poll-time histograms)",
+           r[7], r[1], r[7] / r[1]);
     printf("  %-52s %9.2f %9.2f %6.1fx\n", "W2 spawn + join, 1e6 tasks alive at once (per task)",
            r[2], r[3], r[2] / r[3]);
     printf("  %-52s %9.2f %9.2f %6.1fx\n", "W4 1e6 concurrent timers, all 1 s (per timer)",
