@@ -70,9 +70,12 @@ CXXFLAGS_TEST := -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wshadow -O2
 LIBS := -lpthread
 
 TESTS := coro task time debug sync chan cancel comb stream io threads proc group
-# The I/O suite runs once more on the epoll backend.
+# The I/O suite runs once more on the epoll backend. The suites of the hosted layer run
+# once more in the strict POSIX build (-posix: async.h as on macOS and the BSDs).
+POSIX_TESTS := time io threads proc group
 TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $(B)/test/test_$(t)-cxx) \
-    $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx
+    $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx \
+    $(foreach t,$(POSIX_TESTS),$(B)/test/test_$(t)-posix)
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(addprefix $(B)/examples/,$(EXAMPLES))
 # The examples that choose the epoll backend (an implementation setting).
@@ -123,6 +126,19 @@ $(O)/impl-cxx.o: $(IMPL_HDR)
 $(O)/impl-cxx-epoll.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
 	$(Q)$(CXX) $(CXXFLAGS_TEST) -DASYNC_USE_EPOLL -c tests/impl_suites.c -o $@
+# The strict POSIX build: ASYNC_POSIX_ONLY (async.h uses what macOS and the BSDs have
+# too), POSIX.1-2008 and no more, and tests/compile/posix_only.h ahead of every file:
+# the system headers read, then each Linux-only name (eventfd, accept4, pipe2,
+# SOCK_CLOEXEC, MSG_NOSIGNAL, pthread_condattr_setclock, epoll, __linux__...) undefined
+# and poisoned, so that a use of one in async.h or in a suite fails to compile.
+CFLAGS_POSIX := $(CFLAGS_TEST) -DASYNC_POSIX_ONLY -D_POSIX_C_SOURCE=200809L \
+    -include tests/compile/posix_only.h
+$(O)/impl-posix.o: $(IMPL_HDR) tests/compile/posix_only.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX) -c tests/impl_suites.c -o $@
+$(B)/test/test_%-posix: tests/test_%.c $(HDR) tests/compile/posix_only.h $(O)/impl-posix.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX) -DTEST_SPLIT $< $(O)/impl-posix.o -o $@ $(LIBS)
 # ASYNC_NO_SITES is a setting of every file: the build checks link two suites so.
 # The implementation with tests/compile/fail_alloc.h ahead of it, for the checks
 # example-NAME-fails-setup-loudly (tests/examples_setup_fails.sh).

@@ -4163,7 +4163,17 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
 #include <poll.h>
 #include <unistd.h>
 #include <fcntl.h>
+/* The platform: ASYNC__LINUX when Linux's extras may be used (eventfd, accept4,
+   sched_setaffinity, epoll); ASYNC_POSIX_ONLY leaves them out, as on macOS and the
+   BSDs (CONFIGURATION). Every other Linux-only use tests ASYNC__LINUX, or
+   ASYNC_POSIX_ONLY before the name it uses, never __linux__ itself (the strict build,
+   tests/compile/posix_only.h, poisons it). */
+#ifndef ASYNC_POSIX_ONLY
 #if defined(__linux__)
+#define ASYNC__LINUX 1
+#endif
+#endif
+#ifdef ASYNC__LINUX
 #include <sys/eventfd.h>
 #endif
 #if !defined(ASYNC_NO_THREADS)
@@ -5522,7 +5532,7 @@ static void async__rt_signal(async_runtime *rt);
 static int async__wake_fd_make(async_runtime *rt) {
 #ifndef ASYNC_FREESTANDING
     if (rt->wake_fd[0] < 0) {
-#if defined(__linux__)
+#ifdef ASYNC__LINUX
         int fd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1
                                                           : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (fd < 0) return -errno;
@@ -8889,16 +8899,33 @@ ASYNC_DEF int async_stream_for_each_concurrent(async_task *t, async_stream_buffe
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <signal.h>
-#if defined(__linux__) && !defined(_GNU_SOURCE)
+#if defined(ASYNC__LINUX) && !defined(_GNU_SOURCE)
 /* In glibc and musl, but declared only with _GNU_SOURCE. */
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #endif
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
+/* A send that never raises SIGPIPE: MSG_NOSIGNAL (Linux, the BSDs); macOS has
+   SO_NOSIGPIPE on the socket instead (async__nosigpipe); with neither, SIGPIPE is
+   ignored process-wide when it is at its default (async__reactor_start). */
+#ifndef ASYNC_POSIX_ONLY
+#ifdef MSG_NOSIGNAL
+#define ASYNC__NOSIGNAL MSG_NOSIGNAL
 #endif
-#if defined(SO_REUSEPORT)
+/* Sockets made non-blocking and close-on-exec in one call (Linux, the BSDs) */
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+#define ASYNC__SOCK_FLAGS (SOCK_NONBLOCK | SOCK_CLOEXEC)
+#endif
+#endif
+#ifndef ASYNC__NOSIGNAL
+#define ASYNC__NOSIGNAL 0
+#endif
+/* SO_REUSEPORT spreads connections over the listeners on Linux and on FreeBSD as
+   SO_REUSEPORT_LB; on macOS and the other BSDs it lets them share the port but one
+   takes the connections (the manual: MULTI-CORE, PORTABILITY). */
+#if defined(SO_REUSEPORT_LB)
+#define ASYNC__SO_REUSEPORT SO_REUSEPORT_LB
+#elif defined(SO_REUSEPORT)
 #define ASYNC__SO_REUSEPORT SO_REUSEPORT
-#elif defined(__linux__)    /* glibc hides it under a strict _POSIX_C_SOURCE of yours */
+#elif defined(ASYNC__LINUX) /* glibc hides it under a strict _POSIX_C_SOURCE of yours */
 #if defined(__alpha__) || defined(__mips__) || defined(__sparc__)
 #define ASYNC__SO_REUSEPORT 0x0200
 #elif defined(__hppa__)
@@ -8915,6 +8942,17 @@ enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
    not mean drained, and an edge-triggered backend sends no second event. */
 enum { ASYNC__IO_HUP = 4 };
 static int async__sigpipe_ignored;      /* the reactor set SIGPIPE to SIG_IGN */
+
+/* macOS: a socket written after its peer left raises SIGPIPE unless told not to
+   (there is no MSG_NOSIGNAL); set on each socket made, accepted or registered. */
+static void async__nosigpipe(int fd) {
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#else
+    (void)fd;
+#endif
+}
 
 typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_addr *)0)->u)
                               ? 1 : -1];
@@ -8977,8 +9015,8 @@ static void async__io_event(async_runtime *rt, async_io *io, int dirs);
 #if defined(ASYNC_USE_EPOLL)
 /* epoll: edge-triggered, each descriptor added once for both directions, its io as the
    event's data (the wake descriptor: NULL). */
-#if !defined(__linux__)
-#error "async.h: ASYNC_USE_EPOLL needs Linux"
+#ifndef ASYNC__LINUX
+#error "async.h: ASYNC_USE_EPOLL needs Linux (and not ASYNC_POSIX_ONLY)"
 #endif
 #include <sys/epoll.h>
 
@@ -9252,6 +9290,7 @@ ASYNC_DEF int async_io_register(async_runtime *rt, async_io *io, int fd) {
             io->flags |= errno == ENOTSOCK ? ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK : 0;
         else if (type == SOCK_STREAM)
             io->flags |= ASYNC__IO_STREAM;
+        if (!(io->flags & ASYNC__IO_NOT_SOCK)) async__nosigpipe(fd);
     }
     return rc;
 }
@@ -9423,7 +9462,7 @@ ASYNC_DEF int async_io_write(async_task *t, async_io *io, async_waiter *w, const
         if (ASYNC__FAULT(ASYNC_SYS_WRITE, io->fd, &len)) {
             n = -1;
         } else if (!(io->flags & ASYNC__IO_NOT_SOCK)) {
-            n = send(io->fd, buf, len, MSG_NOSIGNAL);     /* never SIGPIPE */
+            n = send(io->fd, buf, len, ASYNC__NOSIGNAL);  /* never SIGPIPE */
             if (n < 0 && errno == ENOTSOCK) {
                 io->flags |= ASYNC__IO_NOT_SOCK;          /* a pipe or a tty */
                 continue;
@@ -9632,9 +9671,9 @@ ASYNC_DEF int async_addr_format(const async_addr *a, char *buf, size_t size) {
 
 static int async__socket(int family, int type) {
     int fd;
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+#ifdef ASYNC__SOCK_FLAGS
     if (ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL)) return -errno;
-    fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = socket(family, type | ASYNC__SOCK_FLAGS, 0);
     if (fd < 0) return -errno;
 #else
     if (ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL)) return -errno;
@@ -9646,12 +9685,7 @@ static int async__socket(int family, int type) {
         return e;
     }
 #endif
-#ifdef SO_NOSIGPIPE
-    {
-        int one = 1;
-        (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
-    }
-#endif
+    async__nosigpipe(fd);
     return fd;
 }
 
@@ -9725,14 +9759,17 @@ ASYNC_DEF int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, a
         async_addr a;
         socklen_t len = (socklen_t)sizeof a.u.bytes;
         int fd, nonblock = 0;
-#if defined(__linux__)
+#ifdef ASYNC__LINUX
         fd = ASYNC__FAULT(ASYNC_SYS_ACCEPT, lis->fd, NULL) ? -1 :
              accept4(lis->fd, async__sa(&a), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         nonblock = 1;
 #else
         fd = ASYNC__FAULT(ASYNC_SYS_ACCEPT, lis->fd, NULL) ? -1 :
              accept(lis->fd, async__sa(&a), &len);
-        if (fd >= 0) (void)async__cloexec(fd);
+        if (fd >= 0) {                  /* (a fork elsewhere in between inherits it) */
+            (void)async__cloexec(fd);
+            async__nosigpipe(fd);       /* inherited on FreeBSD, not said of macOS */
+        }
 #endif
         if (fd >= 0) {
             if ((rc = async__io_add(t->rt, conn, fd, nonblock)) < 0) {
@@ -9850,8 +9887,9 @@ ASYNC_DEF int async_udp_send_to(async_task *t, async_io *io, async_waiter *w, co
     if (len > INT_MAX) return ASYNC_EINVAL;     /* a datagram is not cut short */
     while ((rc = async__io_enter(t, io, w, ASYNC_IO_WRITE)) == 1) {
         ssize_t n = ASYNC__FAULT(ASYNC_SYS_SENDTO, io->fd, NULL) ? -1
-                  : to ? sendto(io->fd, buf, len, MSG_NOSIGNAL, async__sa(to), (socklen_t)to->len)
-                       : send(io->fd, buf, len, MSG_NOSIGNAL);
+                  : to ? sendto(io->fd, buf, len, ASYNC__NOSIGNAL, async__sa(to),
+                                (socklen_t)to->len)
+                       : send(io->fd, buf, len, ASYNC__NOSIGNAL);
         if (n >= 0) {
             async__io_done(t);
             return (int)n;
@@ -10505,6 +10543,40 @@ static void async__job_unlink(async_blocking **list, async_blocking *j) {
     j->next = j->prev = NULL;
 }
 
+/* An idle worker's wait, until `until` on the monotonic clock: 0 when signalled (or
+   woken spuriously), ETIMEDOUT once `until` has passed. Where the condition variable
+   cannot wait on CLOCK_MONOTONIC (macOS has no pthread_condattr_setclock, and
+   ASYNC_POSIX_ONLY does as macOS), it waits on CLOCK_REALTIME for the time left: a
+   wall clock set forward ends that wait early, and the monotonic deadline, checked
+   again, has it wait on; one set back makes it last longer by the jump (an idle
+   thread exits that much later; a job or the pool's destroy still wakes it at once). */
+#if !defined(ASYNC_POSIX_ONLY) && !defined(__APPLE__)
+#define ASYNC__COND_MONOTONIC 1
+#endif
+#ifndef ASYNC__WALL_CLOCK               /* the tests' wall clock jumps (tests/test.h) */
+#define ASYNC__WALL_CLOCK(ts) clock_gettime(CLOCK_REALTIME, (ts))
+#endif
+static int async__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, async_time until) {
+    struct timespec ts;
+#ifdef ASYNC__COND_MONOTONIC
+    ts.tv_sec = (time_t)(until / 1000000000u);
+    ts.tv_nsec = (long)(until % 1000000000u);
+    return pthread_cond_timedwait(cv, mu, &ts);
+#else
+    async_time now = async__clock_monotonic(NULL), left;
+    if (now >= until) return ETIMEDOUT;
+    left = until - now;
+    (void)ASYNC__WALL_CLOCK(&ts);
+    ts.tv_sec += (time_t)(left / 1000000000u);
+    ts.tv_nsec += (long)(left % 1000000000u);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_cond_timedwait(cv, mu, &ts);
+#endif
+}
+
 static void *async__worker_main(void *arg) {
     async__worker *wk = (async__worker *)arg;
     async__pool_impl *pi = wk->pi;
@@ -10516,15 +10588,10 @@ static void *async__worker_main(void *arg) {
         void *fa;
         int result;
         while (!pi->queue && !pi->stopping) {
-            struct timespec ts;
             int rc;
-            async_time until;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            until = (async_time)ts.tv_sec * 1000000000u + (async_time)ts.tv_nsec + pi->keep_alive;
-            ts.tv_sec = (time_t)(until / 1000000000u);
-            ts.tv_nsec = (long)(until % 1000000000u);
+            async_time until = async__clock_monotonic(NULL) + pi->keep_alive;
             pi->idle++;
-            rc = pthread_cond_timedwait(&pi->cv, &pi->mu, &ts);
+            rc = async__cond_wait_until(&pi->cv, &pi->mu, until);
             pi->idle--;
             if (rc == ETIMEDOUT && !pi->queue) goto out;        /* idle too long */
         }
@@ -10614,7 +10681,9 @@ ASYNC_DEF int async_pool_init(async_pool *p, async_runtime *rt, const async_pool
         return -rc;
     }
     pthread_condattr_init(&ca);
+#ifdef ASYNC__COND_MONOTONIC
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+#endif
     rc = pthread_cond_init(&pi->cv, &ca);
     pthread_condattr_destroy(&ca);
     if (rc != 0 || (rc = -async_waker_init(rt, &p->waker)) != 0) {
@@ -10895,7 +10964,7 @@ ASYNC_DEF int async_inbox_destroy(async_inbox *q) {
    ready, tasks spawned) and its wake descriptor; a parked runtime sleeps in its
    reactor until then. Each turn publishes the runtime's load (tasks alive) and
    counters for the others to read. */
-#if defined(__linux__) && !defined(_GNU_SOURCE)
+#if defined(ASYNC__LINUX) && !defined(_GNU_SOURCE)
 /* In glibc and musl, declared only with _GNU_SOURCE (as cpu_set_t, a bit mask). */
 extern int sched_setaffinity(int pid, size_t size, const void *mask);
 #endif
@@ -10914,7 +10983,7 @@ typedef struct async__group_thread {
 } async__group_thread;
 
 static void async__group_pin(int index) {
-#if defined(__linux__)
+#ifdef ASYNC__LINUX
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int cpu;
     if (ncpu <= 0) return;
