@@ -10563,17 +10563,21 @@ static int async__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, async
     ts.tv_nsec = (long)(until % 1000000000u);
     return pthread_cond_timedwait(cv, mu, &ts);
 #else
-    async_time now = async__clock_monotonic(NULL), left;
-    if (now >= until) return ETIMEDOUT;
-    left = until - now;
-    (void)ASYNC__WALL_CLOCK(&ts);
-    ts.tv_sec += (time_t)(left / 1000000000u);
-    ts.tv_nsec += (long)(left % 1000000000u);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
+    for (;;) {
+        async_time now = async__clock_monotonic(NULL), left;
+        int rc;
+        if (now >= until) return ETIMEDOUT;
+        left = until - now;
+        (void)ASYNC__WALL_CLOCK(&ts);
+        ts.tv_sec += (time_t)(left / 1000000000u);
+        ts.tv_nsec += (long)(left % 1000000000u);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        rc = pthread_cond_timedwait(cv, mu, &ts);
+        if (rc != ETIMEDOUT) return rc;     /* signalled (or woken for nothing) */
     }
-    return pthread_cond_timedwait(cv, mu, &ts);
 #endif
 }
 
