@@ -91,6 +91,9 @@ SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(SRV_TESTS))
 SRV_EX_TESTS := $(patsubst tests/test_srv_%.c,%,\
     $(shell grep -l '^\#include "../examples/' tests/test_srv_*.c))
 SRV_PLAIN_TESTS := $(filter-out $(SRV_EX_TESTS),$(SRV_TESTS))
+# The servers' tests that run again in the strict POSIX build (see below).
+POSIX_SRV_TESTS := net redis
+POSIX_SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(addsuffix -posix,$(POSIX_SRV_TESTS)))
 # The fuzzers with a seed corpus: their seeds are replayed by make test (see below).
 REPLAYS := $(patsubst tests/fuzz/corpus/%/,%,$(wildcard tests/fuzz/corpus/*/))
 REPLAY_BINS := $(addprefix $(B)/test/replay_,$(REPLAYS))
@@ -237,10 +240,11 @@ FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/te
 # tests, preemption in the threads suite), so that none of them is left running alone
 # at the end.
 LONG_RUNS := $(wordlist 1,2,$(FAULT_RUNS)) $(B)/test/test_srv_faults $(B)/test/test_srv_net \
-    preempt:$(B)/test/test_threads
+    preempt:$(B)/test/test_threads $(B)/test/test_srv_net-posix
 TEST_ORDER := $(LONG_RUNS) $(filter-out $(LONG_RUNS),$(FAULT_RUNS) $(TEST_BINS) $(SRV_TEST_BINS) \
-    $(REPLAY_BINS))
-test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(REPLAY_BINS) $(B)/checks.txt
+    $(POSIX_SRV_TEST_BINS) $(REPLAY_BINS))
+test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(POSIX_SRV_TEST_BINS) $(REPLAY_BINS) \
+    $(B)/checks.txt
 	@.ci/need "command -v curl && command -v redis-cli" curl redis-tools
 	@.ci/need "command -v clang && command -v clang++" clang
 	@CHECKS=$(B)/checks.txt ./tests/run.sh $(TEST_ORDER)
@@ -257,6 +261,32 @@ $(addprefix $(B)/test/test_srv_,$(SRV_PLAIN_TESTS)): $(B)/test/test_srv_%: tests
     $(HDR) $(O)/impl-c.o $(addprefix $(B)/examples/,$(SERVERS))
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_SPLIT -Itests $< $(O)/impl-c.o -o $@ $(LIBS)
+
+# The servers in the strict POSIX build too (build/examples/posix/NAME: async.h as on
+# macOS, the examples' #ifdef __linux__ false, so poll), and the servers' tests that
+# drive them (test_srv_NAME-posix; httpd's uses fixed paths under /tmp: not twice at
+# once). The implementation once (tests/impl_examples.c), as for the examples.
+CFLAGS_POSIX_EX = $(EX_CFLAGS) -DASYNC_POSIX_ONLY -D_XOPEN_SOURCE=700 -DTEST_POSIX_EXAMPLES \
+    -include tests/compile/posix_only.h
+POSIX_SRV_FLAGS := -DSRV_DIR='"$(B)/examples/posix/"' -DSRV_LOG_DIR='"$(B)/test/posix-"'
+$(O)/impl-ex-posix.o: tests/impl_examples.c async.h tests/compile/posix_only.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX_EX) -c $< -o $@
+$(B)/examples/posix/%: examples/%.c async.h tests/compile/posix_only.h $(O)/impl-ex-posix.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX_EX) -DASYNC_IMPLEMENTATION_INCLUDED $< $(O)/impl-ex-posix.o -o $@ \
+	    $(LIBS)
+$(B)/test/test_srv_%-posix: tests/test_srv_%.c $(HDR) tests/compile/posix_only.h \
+    $(addprefix $(B)/examples/posix/,$(SERVERS)) $(O)/impl-ex-posix.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX_EX) $(POSIX_SRV_FLAGS) -Itests -DASYNC_IMPLEMENTATION_INCLUDED $< \
+	    $(O)/impl-ex-posix.o -o $@ $(LIBS)
+$(addprefix $(B)/test/test_srv_,$(addsuffix -posix,$(filter $(SRV_PLAIN_TESTS),$(POSIX_SRV_TESTS)))): \
+    $(B)/test/test_srv_%-posix: tests/test_srv_%.c $(HDR) tests/compile/posix_only.h \
+    $(O)/impl-posix.o $(addprefix $(B)/examples/posix/,$(SERVERS)) $(B)/test/accept_fail.so
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX) $(POSIX_SRV_FLAGS) -DTEST_SPLIT -Itests $< $(O)/impl-posix.o -o $@ \
+	    $(LIBS)
 
 # Each fuzzer with a seed corpus (tests/fuzz/corpus/NAME/) is also built with a plain
 # compiler and tests/fuzz/replay.c's main: make test replays its seeds (no libFuzzer,

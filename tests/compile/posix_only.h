@@ -1,7 +1,8 @@
 /* posix_only.h - force-included (gcc -include) ahead of every file of the strict
    POSIX build of the suites (make test: test_NAME-posix, with -DASYNC_POSIX_ONLY
    -D_POSIX_C_SOURCE=200809L): it reads the system headers that async.h and the tests
-   use, then takes away every Linux-only name, so that a use of one in async.h or in a
+   use (POSIX.1-2008; the examples: its XSI part, for httpd's realpath), then takes away
+   every Linux-only name, so that a use of one in async.h or in a
    test fails to compile. What is left is what macOS and the BSDs have too: the build
    proves on Linux the path they take (async.h's manual: PORTABILITY).
 
@@ -9,9 +10,10 @@
    uses one fails the build: add it to the list below, read before the poisoning). */
 #ifndef TEST_POSIX_ONLY_H
 #define TEST_POSIX_ONLY_H
-#if !defined(ASYNC_POSIX_ONLY) || !defined(_POSIX_C_SOURCE) || defined(_GNU_SOURCE) || \
-    defined(_DEFAULT_SOURCE)
-#error "posix_only.h: build with -DASYNC_POSIX_ONLY -D_POSIX_C_SOURCE=200809L and no more"
+#if !defined(ASYNC_POSIX_ONLY) || (!defined(_POSIX_C_SOURCE) && !defined(_XOPEN_SOURCE)) || \
+    defined(_GNU_SOURCE) || defined(_DEFAULT_SOURCE) || defined(_BSD_SOURCE)
+#error "posix_only.h: build with -DASYNC_POSIX_ONLY -D_POSIX_C_SOURCE=200809L (the examples: \
+-D_XOPEN_SOURCE=700, macOS's realpath) and no more"
 #endif
 #include <dirent.h>
 #include <errno.h>
@@ -56,7 +58,13 @@
 #define SO_REUSEPORT 15
 #endif
 
+/* __linux__ is undefined (as on macOS) and poisoned: async.h and the suites never ask
+   for it (async.h asks once, under #ifndef ASYNC_POSIX_ONLY). The examples ask
+   #ifdef __linux__ to choose epoll: built with -DTEST_POSIX_EXAMPLES it is only
+   undefined, so they take the path they take on macOS. */
+#ifndef TEST_POSIX_EXAMPLES
 #pragma GCC poison __linux__ __linux __gnu_linux__ linux
+#endif
 #pragma GCC poison eventfd eventfd_read eventfd_write EFD_NONBLOCK EFD_CLOEXEC
 #pragma GCC poison accept4 pipe2 dup3 SOCK_NONBLOCK SOCK_CLOEXEC MSG_NOSIGNAL MSG_MORE
 #pragma GCC poison pthread_condattr_setclock pthread_condattr_getclock
