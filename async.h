@@ -1129,12 +1129,12 @@ CODE IN THIS MANUAL
      async_udp_connect(io, addr) plain async_io_write / async_io_read.
    Errors are -errno, named by async_strerror: -ECONNREFUSED, -ECONNRESET,
    -EPIPE, -EADDRINUSE, -ENOTCONN, -EMFILE... EINTR is retried inside. SIGPIPE
-   never kills the process: sockets are written with MSG_NOSIGNAL, and the first
-   registration sets SIGPIPE to ignored if it was at its default (a handler of
-   yours stays). Cancellation (abort, timeout, select) unlinks the waiter at
-   once; read and write are cancel safe (nothing was transferred), read_exact
-   and write_all are not (bytes already moved stay moved), connect closes its
-   socket, accept loses no connection.
+   never kills the process: sockets are written with MSG_NOSIGNAL (macOS: they have
+   SO_NOSIGPIPE), and the first registration sets SIGPIPE to ignored if it was at
+   its default (a handler of yours stays). Cancellation (abort, timeout, select)
+   unlinks the waiter at once; read and write are cancel safe (nothing was
+   transferred), read_exact and write_all are not (bytes already moved stay
+   moved), connect closes its socket, accept loses no connection.
    The paused clock with auto-advance looks at I/O (without waiting) before it
    jumps to the next timer, as Tokio: a reply already on its way over loopback
    is seen first, one that needs real time is not waited for.
@@ -1474,7 +1474,8 @@ CODE IN THIS MANUAL
    or by you (async_group_spawn onto the least loaded runtime). (hosted builds with
    threads; the freestanding profile and ASYNC_NO_THREADS have no group.)
      async_group_init(g, desc)           desc->threads runtimes (0: one per core),
-                                         desc->pin (thread i on core i, Linux),
+                                         desc->pin (thread i on core i, Linux;
+                                         elsewhere a no-op),
                                          desc->runtime (every runtime's desc),
                                          desc->on_start(rt, user): run on each
                                          runtime's thread before its loop, to spawn
@@ -1706,6 +1707,10 @@ CONFIGURATION (>>config)
                              default 6 (9 levels of 64), 4 freestanding (14 of 16:
                              a third of the RAM, about 1 KB on 32-bit targets)
      ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2)
+     ASYNC_POSIX_ONLY        impl: only what macOS and the BSDs have too (no eventfd,
+                             accept4, SOCK_CLOEXEC, MSG_NOSIGNAL, epoll,
+                             pthread_condattr_setclock, sched_setaffinity): their
+                             path, tried on Linux (see OTHER POSIX SYSTEMS below)
      ASYNC_NO_THREADS        no blocking pool, no inbox, no pthread (hosted);
                              required with a compiler whose atomics async.h does
                              not know (gcc, clang, and tcc on x86 are known):
@@ -1726,6 +1731,54 @@ CONFIGURATION (>>config)
    A macro that changes a struct layout changes the names of the entry points
    (async_runtime_init, async_task_spawn...), so translation units that
    disagree fail to link instead of corrupting memory.
+
+   OTHER POSIX SYSTEMS (macOS, FreeBSD, OpenBSD, NetBSD). No such machine runs the
+   tests: make test proves their path on Linux instead. Its strict POSIX build
+   (test_NAME-posix: time, io, threads, proc, group, and the servers' net and redis
+   tests against servers built the same way) defines ASYNC_POSIX_ONLY and
+   _POSIX_C_SOURCE=200809L alone, and force-includes tests/compile/posix_only.h,
+   which reads the system headers, then undefines __linux__ and poisons every
+   Linux-only name (the list is there): a use in async.h or a test fails to compile.
+   What differs there from Linux (by itself on those systems, by ASYNC_POSIX_ONLY on
+   Linux):
+     wake descriptor     a non-blocking pipe, not an eventfd: two descriptors per
+                         runtime that is woken from other threads
+     new sockets         socket() then fcntl (O_NONBLOCK, FD_CLOEXEC) where
+                         SOCK_NONBLOCK and SOCK_CLOEXEC are missing (macOS): two more
+                         system calls per socket
+     accepted sockets    accept() then fcntl, not accept4 (Linux only here): two or
+                         three more system calls per connection, and a window: a
+                         fork on another thread between the two gives the child the
+                         descriptor (async_child_spawn from the loop's thread cannot
+                         fall in it; your own fork+exec on another thread can)
+     SIGPIPE             MSG_NOSIGNAL where it exists (the BSDs); macOS has none, and
+                         each socket made, accepted or registered gets SO_NOSIGPIPE
+                         instead. With neither (the strict build on Linux) a socket
+                         is as a pipe: the first registration ignores SIGPIPE if it
+                         was at its default, a handler of yours runs (the write still
+                         fails with -EPIPE)
+     pool's idle wait    macOS has no pthread_condattr_setclock: keep_alive is
+                         waited on CLOCK_REALTIME, converted from the monotonic
+                         clock. A wall clock set forward ends the wait early and it
+                         waits on; set back by N, an idle thread exits N late (a job
+                         or async_pool_destroy still wakes it at once)
+     reactor             poll(2); ASYNC_USE_EPOLL is an #error. No kqueue backend yet:
+                         what it would need is written under >>io (the backend
+                         contract, in the implementation)
+     desc->pin           a no-op (sched_setaffinity is Linux's; macOS has affinity
+                         hints only, FreeBSD cpuset_setaffinity: not used)
+     reuseport           FreeBSD 12+: SO_REUSEPORT_LB, which spreads connections as
+                         Linux's SO_REUSEPORT does. macOS, OpenBSD, NetBSD: their
+                         SO_REUSEPORT lets the listeners share the port, but one of
+                         them gets the connections: a group's sharded listeners serve
+                         from one runtime there; use one acceptor (MULTI-CORE)
+     strict ISO mode     async.h asks for _POSIX_C_SOURCE under -std=c99 only where
+                         the C library hides POSIX then (glibc, musl); not on macOS
+                         and the BSDs, where it would hide SO_NOSIGPIPE and
+                         SO_REUSEPORT
+   Signals (sigaction and a self-pipe), children (fork, execve, waitpid on
+   SIGCHLD), poll, the clocks (CLOCK_MONOTONIC) and the pool are POSIX already and
+   the same everywhere.
 
    Runtime settings are a desc whose zero fields mean "default" (each field's
    default is in its declaration, >>core):
@@ -1895,14 +1948,16 @@ REVISION HISTORY
    (the compilers' default) the C library shows it already, so nothing is defined and
    the implementation file sees what every other file of yours sees (forcing
    _POSIX_C_SOURCE would hide SO_REUSEPORT, and your own usleep, in that file). Only
-   strict ISO mode (-std=c99) hides POSIX on glibc and musl: then ask for POSIX and no
+   strict ISO mode (-std=c99) hides POSIX on glibc and musl (not on macOS and the
+   BSDs, whose headers show everything unless asked otherwise): then ask for POSIX and no
    more (a wider set such as _DEFAULT_SOURCE would declare BSD names, rcmd and such,
    that may clash with yours), before the first system header is read (if one already
    was, say so). */
 #if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC_FREESTANDING) && \
     defined(__STRICT_ANSI__) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && \
     !defined(_DEFAULT_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_BSD_SOURCE) && \
-    !defined(__APPLE__)
+    !defined(__APPLE__) && !defined(__FreeBSD__) && !defined(__NetBSD__) && \
+    !defined(__OpenBSD__) && !defined(__DragonFly__)
 #if defined(_FEATURES_H)
 #error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, \
 or define _POSIX_C_SOURCE=200809L"
@@ -8920,7 +8975,7 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #endif
 /* SO_REUSEPORT spreads connections over the listeners on Linux and on FreeBSD as
    SO_REUSEPORT_LB; on macOS and the other BSDs it lets them share the port but one
-   takes the connections (the manual: MULTI-CORE, PORTABILITY). */
+   takes the connections (the manual: CONFIGURATION, OTHER POSIX SYSTEMS). */
 #if defined(SO_REUSEPORT_LB)
 #define ASYNC__SO_REUSEPORT SO_REUSEPORT_LB
 #elif defined(SO_REUSEPORT)
@@ -9002,7 +9057,48 @@ typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_
    ASYNC_SYS_CTL for a change of the watched set, ASYNC_SYS_SOCKET for a descriptor it
    creates), so the fault modes shake a new backend too; an edge-triggered one also joins
    ASYNC_USE_EPOLL in ASYNC__LT_AGAIN's condition (>>faults). Readiness stays in io->ready
-   until an operation meets EAGAIN, so an edge that comes once is enough. */
+   until an operation meets EAGAIN, so an edge that comes once is enough.
+
+   kqueue (macOS, the BSDs) has no block yet: no such system runs the tests here, and
+   an untested backend is worse than poll(2), which they all have (the strict POSIX
+   build proves that path: CONFIGURATION, OTHER POSIX SYSTEMS). What it would take,
+   as one block beside epoll's (ASYNC_USE_KQUEUE, #error elsewhere):
+     be_init      kqueue(), then FD_CLOEXEC by fcntl (macOS has no kqueue1); a
+                  kqueue is not inherited by a child (fork): nothing to undo there
+     be_add       two changes in one kevent() call: EVFILT_READ and EVFILT_WRITE,
+                  each EV_ADD | EV_CLEAR (edge-triggered, as EPOLLET: readiness
+                  stays in io->ready until EAGAIN, so one edge is enough), udata the
+                  io. Regular files are always readable for EVFILT_READ (epoll
+                  refuses them); macOS refuses ttys and some devices: return that
+                  -errno, as epoll's EPERM, and the io is not added
+     be_mod       nothing: both directions are watched from the start
+     be_move      EV_ADD of both filters again with udata dst (an existing
+                  filter's udata is replaced)
+     be_del       EV_DELETE of both filters (ENOENT ignored)
+     be_wait      kevent(kq, NULL, 0, ev, 128, timeout): a timespec from wait, NULL
+                  for ASYNC_TIME_NEVER. One event per filter: EVFILT_READ ->
+                  ASYNC_IO_READ, EVFILT_WRITE -> ASYNC_IO_WRITE, EV_EOF (the peer
+                  shut down; data may remain: read on until 0) or EV_ERROR -> also
+                  ASYNC__IO_HUP. EINTR and failures as the contract says
+     the wake     the pipe of async__wake_fd_make as EVFILT_READ with udata NULL,
+                  added once as epoll adds its wake descriptor (the core drains it);
+                  or EVFILT_USER with NOTE_TRIGGER from async__rt_signal (no
+                  descriptor, no drain; kevent may be called from any thread), but
+                  the idle path without a reactor waits on wake_fd[0] too
+     signals      unchanged: the handler's self-pipe works with any backend.
+                  EVFILT_SIGNAL and EVFILT_PROC (NOTE_EXIT) could watch signals
+                  and children without a handler, but per kqueue (one runtime) and
+                  beside the handler the other runtimes need: not worth it first
+     the faults   ASYNC_SYS_SOCKET for kqueue(), ASYNC_SYS_CTL for each change,
+                  ASYNC_SYS_WAIT for the wait; add ASYNC_USE_KQUEUE to
+                  ASYNC__LT_AGAIN's condition (edge-triggered)
+   What would need testing on a BSD and on macOS: the suites as test_io-epoll runs
+   (test_io-kqueue, and under ASYNC_TEST_FAULTS=sys), the servers' tests (half-close,
+   EOF with data unread, 10,000 idle connections, the accept fail shim: it wraps
+   accept there), a wake from another thread while kevent waits, a descriptor closed
+   and its number reused before be_del (kqueue forgets it at close: be_del must not
+   fail loudly), pipes and ttys on macOS, and the backend contract check
+   (tests/compile/backend_contract.sh). */
 
 static int async__io_wait_ms(async_time wait) {
     return wait == ASYNC_TIME_NEVER ? -1

@@ -1,10 +1,11 @@
 /* posix_only.h - force-included (gcc -include) ahead of every file of the strict
-   POSIX build of the suites (make test: test_NAME-posix, with -DASYNC_POSIX_ONLY
-   -D_POSIX_C_SOURCE=200809L): it reads the system headers that async.h and the tests
-   use (POSIX.1-2008; the examples: its XSI part, for httpd's realpath), then takes away
-   every Linux-only name, so that a use of one in async.h or in a
-   test fails to compile. What is left is what macOS and the BSDs have too: the build
-   proves on Linux the path they take (async.h's manual: PORTABILITY).
+   POSIX build (make test: test_NAME-posix, with -DASYNC_POSIX_ONLY
+   -D_POSIX_C_SOURCE=200809L; the servers with -D_XOPEN_SOURCE=700 instead, for
+   httpd's realpath). It reads the system headers that async.h and the tests use, then
+   takes away every Linux-only name, so that a use of one in async.h or in a test
+   fails to compile. What is left is what macOS and the BSDs have too: the build
+   proves on Linux the path they take (async.h's manual: CONFIGURATION, OTHER POSIX
+   SYSTEMS).
 
    Headers read after this one see the names poisoned as well (a system header that
    uses one fails the build: add it to the list below, read before the poisoning). */
@@ -53,7 +54,7 @@
 #undef linux
 /* The BSDs and macOS have SO_REUSEPORT in sys/socket.h (glibc hides it under
    _POSIX_C_SOURCE): shown here as theirs show it. Its meaning differs there (one
-   listener takes the connections, but FreeBSD's SO_REUSEPORT_LB): see PORTABILITY. */
+   listener takes the connections, but FreeBSD's SO_REUSEPORT_LB): see the manual. */
 #ifndef SO_REUSEPORT
 #define SO_REUSEPORT 15
 #endif
