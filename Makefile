@@ -92,7 +92,7 @@ SRV_EX_TESTS := $(patsubst tests/test_srv_%.c,%,\
     $(shell grep -l '^\#include "../examples/' tests/test_srv_*.c))
 SRV_PLAIN_TESTS := $(filter-out $(SRV_EX_TESTS),$(SRV_TESTS))
 # The servers' tests that run again in the strict POSIX build (see below).
-POSIX_SRV_TESTS := net redis
+POSIX_SRV_TESTS := net redis httpd
 POSIX_SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(addsuffix -posix,$(POSIX_SRV_TESTS)))
 # The fuzzers with a seed corpus: their seeds are replayed by make test (see below).
 REPLAYS := $(patsubst tests/fuzz/corpus/%/,%,$(wildcard tests/fuzz/corpus/*/))
@@ -264,11 +264,13 @@ $(addprefix $(B)/test/test_srv_,$(SRV_PLAIN_TESTS)): $(B)/test/test_srv_%: tests
 
 # The servers in the strict POSIX build too (build/examples/posix/NAME: async.h as on
 # macOS, the examples' #ifdef __linux__ false, so poll), and the servers' tests that
-# drive them (test_srv_NAME-posix; httpd's uses fixed paths under /tmp: not twice at
-# once). The implementation once (tests/impl_examples.c), as for the examples.
+# drive them (test_srv_NAME-posix, with their own log and /tmp file names: they run
+# beside the others). The implementation once (tests/impl_examples.c), as for the
+# examples.
 CFLAGS_POSIX_EX = $(EX_CFLAGS) -DASYNC_POSIX_ONLY -D_XOPEN_SOURCE=700 -DTEST_POSIX_EXAMPLES \
     -include tests/compile/posix_only.h
-POSIX_SRV_FLAGS := -DSRV_DIR='"$(B)/examples/posix/"' -DSRV_LOG_DIR='"$(B)/test/posix-"'
+POSIX_SRV_FLAGS := -DSRV_DIR='"$(B)/examples/posix/"' -DSRV_LOG_DIR='"$(B)/test/posix-"' \
+    -DSECRET='"httpd-test-secret-posix.txt"'
 $(O)/impl-ex-posix.o: tests/impl_examples.c async.h tests/compile/posix_only.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_POSIX_EX) -c $< -o $@
