@@ -5,7 +5,10 @@
 #   make test        every test, in the switch form, the computed-goto form and as
 #                    C++, plus compile checks and the fuzzers' seed corpora replayed,
 #                    and the suites again under the perturbation modes (tests/faults.h:
-#                    clock jumps, failing allocations and system calls, preemption);
+#                    clock jumps, failing allocations and system calls, preemption),
+#                    the hosted suites and the servers' tests in the strict POSIX
+#                    build too (-posix: as on macOS and the BSDs, every Linux-only
+#                    name poisoned by tests/compile/posix_only.h);
 #                    the implementation compiled once per form, the suites run side
 #                    by side (JOBS=N), one line each; last line "N passed, M failed".
 #                    V=1 shows the compiler commands
@@ -211,6 +214,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 	echo "c17-c2x-gcc-clang|for s in c17 c2x; do for c in gcc clang; do \$$c -std=\$$s $(WARN) -I. -c tests/compile/compile_c.c -o $(B)/chk/std-\$$s-\$$c.o || exit 1; done; done"; \
 	echo "tcc-runs-the-suites|.ci/need 'command -v tcc' tcc && for t in $(TCC_TESTS); do tcc -I. tests/test_\$$t.c -o $(B)/chk/tcc-\$$t $(LIBS) -lm && $(B)/chk/tcc-\$$t > $(B)/chk/tcc-\$$t.out 2>&1 || { cat $(B)/chk/tcc-\$$t.out; exit 1; }; done"; \
 	echo "backend-contract|tests/compile/backend_contract.sh async.h"; \
+	echo "posix-only-poisons-linux-names|tests/compile/posix_poison.sh $(CC)"; \
 	echo "names-follow-the-grammar|tests/check_names.sh"; \
 	echo "build-cmake-add-subdirectory|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-subdir $(B)/consumer-cmake-subdir"; \
 	echo "build-cmake-find-package|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-find $(B)/consumer-cmake-find"; \
