@@ -136,15 +136,16 @@ $(O)/impl-cxx-epoll.o: $(IMPL_HDR)
 # too), POSIX.1-2008 and no more, and tests/compile/posix_only.h ahead of every file:
 # the system headers read, then each Linux-only name (eventfd, accept4, pipe2,
 # SOCK_CLOEXEC, MSG_NOSIGNAL, pthread_condattr_setclock, epoll, __linux__...) undefined
-# and poisoned, so that a use of one in async.h or in a suite fails to compile.
+# and poisoned, so that a use of one in async.h or in a suite fails to compile. With
+# the perturbation hooks, as the C99 form (inert unless ASYNC_TEST_FAULTS is set).
 CFLAGS_POSIX := $(CFLAGS_TEST) -DASYNC_POSIX_ONLY -D_POSIX_C_SOURCE=200809L \
     -include tests/compile/posix_only.h
 $(O)/impl-posix.o: $(IMPL_HDR) tests/compile/posix_only.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS_POSIX) -c tests/impl_suites.c -o $@
+	$(Q)$(CC) $(CFLAGS_POSIX) -DTEST_FAULTS -c tests/impl_suites.c -o $@
 $(B)/test/test_%-posix: tests/test_%.c $(HDR) tests/compile/posix_only.h $(O)/impl-posix.o
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS_POSIX) -DTEST_SPLIT $< $(O)/impl-posix.o -o $@ $(LIBS)
+	$(Q)$(CC) $(CFLAGS_POSIX) -DTEST_FAULTS -DTEST_SPLIT $< $(O)/impl-posix.o -o $@ $(LIBS)
 # ASYNC_NO_SITES is a setting of every file: the build checks link two suites so.
 # The implementation with tests/compile/fail_alloc.h ahead of it, for the checks
 # example-NAME-fails-setup-loudly (tests/examples_setup_fails.sh).
