@@ -71,17 +71,17 @@ TEST_SHARED void test_assert_hook(const char *msg) {
 /* The wall clock that the pool's idle wait reads in the strict POSIX build (where a
    condition variable waits on CLOCK_REALTIME, as on macOS): its next reading is moved
    by test_wall_jump seconds, once, as if the clock were set between that reading and
-   the wait. */
+   the wait. (gcc and clang only, as the strict build: __atomic) */
 #include <time.h>
-TEST_SHARED volatile long test_wall_jump, test_wall_jumped;
+TEST_SHARED long test_wall_jump, test_wall_jumped;
 TEST_SHARED int test_wall_clock(struct timespec *ts);
 #if !defined(TEST_SPLIT_) || defined(TEST_IMPL)
 TEST_SHARED int test_wall_clock(struct timespec *ts) {
     int rc = clock_gettime(CLOCK_REALTIME, ts);
-    if (test_wall_jump) {               /* read by one idle worker at a time (its lock) */
-        ts->tv_sec -= (time_t)test_wall_jump;
-        test_wall_jump = 0;
-        test_wall_jumped++;
+    long jump = __atomic_exchange_n(&test_wall_jump, 0, __ATOMIC_ACQ_REL);
+    if (jump) {
+        ts->tv_sec -= (time_t)jump;
+        __atomic_add_fetch(&test_wall_jumped, 1, __ATOMIC_ACQ_REL);
     }
     return rc;
 }

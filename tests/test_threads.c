@@ -311,8 +311,8 @@ TEST(idle_thread_outlives_a_wall_clock_jump) {
     d.keep_alive = ASYNC_SEC(5);
     ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
 #ifdef ASYNC_POSIX_ONLY
-    test_wall_jumped = 0;
-    test_wall_jump = 3600;              /* read as the thread starts to idle */
+    __atomic_store_n(&test_wall_jumped, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&test_wall_jump, 3600, __ATOMIC_RELEASE);  /* read as it starts to idle */
 #endif
     c.pool = &pool;
     c.fn = square_slowly;
@@ -321,11 +321,11 @@ TEST(idle_thread_outlives_a_wall_clock_jump) {
     ASSERT_EQ(async_runtime_run(&rt), 0);
     ASSERT_EQ(c.rc, 49);
 #ifdef ASYNC_POSIX_ONLY
-    while (!test_wall_jumped && waited < 5000) {
+    while (!__atomic_load_n(&test_wall_jumped, __ATOMIC_ACQUIRE) && waited < 5000) {
         sleep_ms(1);
         waited++;
     }
-    ASSERT_EQ(test_wall_jumped, 1);     /* the idle wait read the wall clock */
+    ASSERT_EQ(__atomic_load_n(&test_wall_jumped, __ATOMIC_ACQUIRE), 1);  /* it read the clock */
 #endif
     sleep_ms(100);
     ASSERT_EQ(async_pool_threads(&pool), 1);
@@ -334,7 +334,7 @@ TEST(idle_thread_outlives_a_wall_clock_jump) {
     d.keep_alive = MS(20);
     ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
 #ifdef ASYNC_POSIX_ONLY
-    test_wall_jump = 3600;
+    __atomic_store_n(&test_wall_jump, 3600, __ATOMIC_RELEASE);
 #endif
     ZERO(c);
     c.pool = &pool;
