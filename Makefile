@@ -101,7 +101,7 @@ POSIX_SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(addsuffix -posix,$(POSI
 REPLAYS := $(patsubst tests/fuzz/corpus/%/,%,$(wildcard tests/fuzz/corpus/*/))
 REPLAY_BINS := $(addprefix $(B)/test/replay_,$(REPLAYS))
 HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/sync_model.h \
-       tests/notify_model.h tests/token_model.h tests/watch_model.h tests/joinset_model.h \
+       tests/notify_model.h tests/token_model.h tests/bucket_model.h tests/watch_model.h tests/joinset_model.h \
        tests/select_model.h tests/stream_model.h tests/xrt_model.h tests/fuzz/model_fuzz.h \
        tests/fuzz/resp_check.h tests/fuzz/redis_check.h tests/flood.h tests/faults.h
 IMPL_HDR := async.h tests/test.h tests/impl_suites.c

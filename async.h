@@ -38,7 +38,7 @@ CONVENTIONS
    One grammar for every public name (tests/check_names.sh checks it in make test):
      object first       async_<object>_<verb>: async_mpsc_send, async_pool_spawn,
                         async_runtime_dump. The object is a type (async_mpsc) or a
-                        module (time, sock, udp, file, sys): async_time_sleep.
+                        module (time, sock, udp, file, sys, test): async_time_sleep.
                         Macros and constants: ASYNC_<NAME>. async__ and ASYNC__ names
                         are private. (async_strerror keeps C's name.)
      ops                take the task first and return ASYNC_PENDING until done; await
@@ -552,7 +552,7 @@ CODE IN THIS MANUAL
 ===============
    What for: tasks that share something (a connection pool, a counter, a config)
    or wait for each other: Tokio's Mutex, RwLock, Semaphore, Notify, Barrier and
-   CancellationToken, for tasks of one runtime.
+   CancellationToken, and a token bucket (a rate limiter), for tasks of one runtime.
    The model: every wait queues an async_waiter (in the caller's frame, zeroed) on one kind of
    FIFO queue, async_waitq; the object is all-zero when idle unless said otherwise.
    A waiter serves one wait at a time: reuse it (for any object) only once that
@@ -580,6 +580,21 @@ CODE IN THIS MANUAL
         _last (the newest), _waiters (everyone waiting now; stores nothing).
      async_barrier: _init(b, n) (0 counts as 1), _wait(t, b, w) returns 1 for the
         single leader of each generation, 0 for the others.
+     async_token_bucket: a rate limiter. _init(b, rt, capacity, refill, period) (full),
+        _acquire(t, b, w, n), _try_acquire(b, n), _available(b), _add(b, n) (a refund),
+        _delay(b, n) (how long an acquire of n made now would wait). `refill` tokens
+        come every whole `period` of rt's clock (the paused one too), up to `capacity`:
+        an idle bucket saves one burst, no more. Acquires are served strictly FIFO and
+        in parts, like the semaphore's: the head takes what is there and collects the
+        refills, so a request larger than the capacity completes too (over several
+        refills) and holds back the smaller ones behind it; nobody barges, not even
+        _try_acquire. No refill task: the bucket counts the periods gone by whenever it
+        is used, and one timer (the head waiter's, moved to the next head when that
+        one is served or cancelled) wakes the head when its tokens are in. A cancelled
+        acquire gives back what it had collected, to the next waiter first (the rest
+        into the bucket, up to its capacity). Tokio has no token bucket; this is
+        Guava's RateLimiter / the leaky-bucket crate's fair limiter, with whole-period
+        refills.
      async_cancel_token: _init, _init_child(parent, child) (initialises child, like an
         _init: never pass a token still in a tree, _destroy it first; cancelled with
         its parent, born cancelled if the parent is), _cancel (the whole subtree; iterative),
@@ -866,10 +881,31 @@ CODE IN THIS MANUAL
        ASYNC_ECANCELED). Otherwise err is 0 (a join: its first error).
      Each BEGIN ... END is one statement (it can be the body of an if). Up to 32
        branches.
-   Result helpers: ASYNC_AWAIT_OR_RETURN(rc, op) and
-   ASYNC_AWAIT_CALL_OR_RETURN(rc, child, call) return the error early (Rust's ?);
-   ASYNC_OR_ELSE(rc, fallback), ASYNC_MAP(rc, expr);
-   ASYNC_RESULT(T) is a struct { int status; T value; }, ASYNC_IS_OK(r).
+   Results: a status is the result (an error below 0, your own codes too), and a typed
+   value lives in the frame of whoever makes it, read after a success; macros only,
+   so they cost what the hand-written code costs. Rust's ?, map, map_err, and_then
+   and or_else:
+     ASYNC_AWAIT_OR_RETURN(rc, op), ASYNC_AWAIT_CALL_OR_RETURN(rc, child, call)
+       await, then return the error early; ASYNC_OK_OR_RETURN(rc) on a status in hand
+     ASYNC_MAP(rc, expr) (expr after a success), ASYNC_MAP_ERR(rc, expr) (after an
+       error), ASYNC_OR_ELSE(rc, fallback): plain expressions
+     ASYNC_AND_THEN(rc, op), ASYNC_AND_THEN_CALL(rc, child, call): await only after a
+       success, its result into rc; ASYNC_OR_ELSE_AWAIT(rc, op), ASYNC_OR_ELSE_CALL:
+       only after an error (a recovery)
+     ASYNC_AWAIT_CALL_INTO(rc, out, child, call, field): await a nested async function
+       whose frame (child) holds its value in field: out = child->field on success
+     ASYNC_JOIN_INTO(rc, out, child, field): join the task whose frame child starts
+       with its async_task task, out = child->field on success (handle.await?)
+     ASYNC_RESULT(T) is a struct { int status; T value; }, ASYNC_IS_OK(r).
+   The seeds' chain `timeout(5s, get_user(id)).await.map_err(|_| Timeout)?` with
+   .map and .and_then after it, in C (examples/results.c has it whole):
+   [not compiled: the frames and functions are examples/results.c's]
+    ASYNC_AWAIT_CALL_TIMEOUT(f->rc, &f->timer, ASYNC_SEC(5), &f->get.co,
+                             get_user(t, &f->get, id));
+    f->rc = ASYNC_MAP_ERR(f->rc, f->rc == ASYNC_ETIMEDOUT ? E_TIMEOUT : f->rc);
+    ASYNC_OK_OR_RETURN(f->rc);                          // ?
+    f->score = ASYNC_MAP(f->rc, f->get.value.score * 2);    // map
+    ASYNC_AND_THEN_CALL(f->rc, &f->rank.co, rank(t, &f->rank, f->score));
    async_joinset (JoinSet): _init(js, rt), _init_ordered(js, rt, ring, n) (results
      in spawn order: FuturesOrdered), _spawn(js, t, fn, name), _spawn_alloc,
      _join_next(t, js, w, &task, &result) (completion order; ASYNC_ECLOSED when
@@ -1088,6 +1124,12 @@ CODE IN THIS MANUAL
      async_io_read_exact(t, io, w, buf, len)   op: len, or ASYNC_EEOF if the peer
                                          closed first (the bytes read are then lost)
      async_io_write_all(t, io, w, buf, len)    op: len, partial writes completed
+     async_io_read_to_end(t, io, w, buf, cap)  op: read to the end of file: the
+                                         length; ASYNC_ELIMIT if more than cap comes
+                                         (the cap bytes read are in buf); not cancel
+                                         safe (read_to_end on take(cap))
+     async_io_read_to_string(t, io, w, buf, cap)   the same, NUL-terminated (cap
+                                         counts the NUL) and valid UTF-8, or -EILSEQ
      async_io_wait_ready(t, io, w, dir)  op: wait for ASYNC_IO_READ or _WRITE
                                          readiness, for a system call of your own;
                                          when it says EAGAIN, async_io_clear_ready
@@ -1240,6 +1282,24 @@ CODE IN THIS MANUAL
      async_file_write(t, p, op, fd, buf, len, offset)  read/write at the position
                                          (offset < 0); at most 2 MB per call, as
                                          Tokio's File; op: an async_file_op, zeroed
+     Whole files (tokio::fs), each op on the pool with an async_file_op, errors as
+     -errno; the path and the data are copied into the request, so a cancel leaves
+     the pool thread nothing of the frame's to touch:
+       async_file_read_all(t, p, op, path, buf, cap)   the file's length, its bytes
+                                         in buf; ASYNC_ELIMIT if it holds more than
+                                         cap (fs::read with a limit: C has no Vec)
+       async_file_read_string(t, p, op, path, buf, cap)   NUL-terminated (cap counts
+                                         the NUL), valid UTF-8 or -EILSEQ
+       async_file_write_all(t, p, op, path, data, len)  created or truncated (0666
+                                         less the umask), written, closed: 0
+       async_file_stat(t, p, op, path, &meta)   size, modified_ns (since the epoch;
+                                         whole seconds off Linux), mode, is_file,
+                                         is_dir (links followed)
+       async_file_sync(t, p, op, fd, data_only)  fsync, or fdatasync (sync_all,
+                                         sync_data; fsync where fdatasync is not)
+       async_file_mkdir(t, p, op, path, mode, all)  all: the parents too, and an
+                                         existing directory is no error
+       async_file_remove(t, p, op, path), async_file_remove_dir(...)  unlink, rmdir
      async_pool_threads(p)               threads alive now
      async_pool_destroy(p)               queued calls end with ASYNC_ECANCELED,
                                          running ones are waited for, threads
@@ -1657,6 +1717,39 @@ CODE IN THIS MANUAL
    Each await records a static site {file, line, expression}; define
    ASYNC_NO_SITES to drop them (the dump then shows the resume line only in the
    switch form).
+
+   Tests (Tokio's #[tokio::test]): async_test_run(fn, frame_size, name, desc), or
+   ASYNC_TEST_RUN(fn, frame_type), runs fn as a task in a zeroed frame on a fresh
+   runtime and destroys it after. desc NULL: the paused clock, auto-advancing (a test
+   of a 60 s timeout takes no time; Tokio's default is the real clock, with
+   start_paused = true as the option). It returns 0 when the body returned 0 and left
+   nothing behind, else the body's own result, ASYNC_EDEADLK when it hung (nothing
+   could run, no timer fire, no waker or descriptor wake it), or ASYNC_EBUSY when it
+   left tasks alive (neither joined nor aborted), ended allocated tasks nobody joined,
+   timers or wakers armed, or descriptors registered: stricter than Tokio, whose test
+   runtime drops such tasks silently. What went wrong goes to desc->log (stderr),
+   with the dump of what is left, so the hang names the line that waits:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+
+    typedef struct { async_task task; async_timer timer; async_time t0; } my_test;
+
+    static int test_sleep_is_exact(async_task *t) {
+        my_test *f = (my_test *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        f->t0 = async_time_now(t->rt);
+        ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_SEC(60)));  // no time at all
+        if (rc != 0 || async_time_now(t->rt) - f->t0 != ASYNC_SEC(60)) ASYNC_RETURN(1);
+        ASYNC_END(0);
+    }
+
+    int main(void) {
+        return ASYNC_TEST_RUN(test_sleep_is_exact, my_test) == 0 ? 0 : 1;
+    }
+   A waiter left queued by a task that ended (a notify_enable never awaited) is not
+   seen: nothing lists the waiters; ASan sees the frame freed under it.
 
    Fault injection (define ASYNC_FAULT_INJECTION in the implementation file; a
    normal build has none of it and pays nothing). The world a runtime depends on
@@ -2471,6 +2564,34 @@ ASYNC_API int async_semaphore_is_closed(const async_semaphore *s);
 /* Free permits now */
 ASYNC_API size_t async_semaphore_available_permits(const async_semaphore *s);
 
+/* A token bucket: up to `capacity` tokens, `refill` more each `period` of rt's clock
+   (whole periods), full at init. Local to rt's tasks (SYNC: the token bucket). */
+typedef struct async_token_bucket {
+    async_waitq q;                      /* acquires waiting, FIFO; non-empty: no token */
+    async_timer timer;                  /* the head waiter's: when its tokens are in */
+    async_runtime *rt;
+    async_time period, last;            /* the refill period, and the last refill's instant */
+    size_t capacity, refill, tokens;
+} async_token_bucket;
+
+#define ASYNC_TOKEN_BUCKET_MAX ASYNC_SEMAPHORE_MAX_PERMITS
+
+/* Full (capacity tokens); EINVAL: a zero or an amount past ASYNC_TOKEN_BUCKET_MAX */
+ASYNC_API int async_token_bucket_init(async_token_bucket *b, async_runtime *rt,
+                                      size_t capacity, size_t refill, async_time period);
+/* op: 0 once n tokens are taken (FIFO, in parts; n may exceed the capacity) */
+ASYNC_API int async_token_bucket_acquire(async_task *t, async_token_bucket *b,
+                                         async_waiter *w, size_t n);        /* op */
+/* 0 with n tokens taken now; ASYNC_EAGAIN if short or others wait */
+ASYNC_API int async_token_bucket_try_acquire(async_token_bucket *b, size_t n);
+/* Tokens in the bucket now (refills due counted in) */
+ASYNC_API size_t async_token_bucket_available(async_token_bucket *b);
+/* Put n tokens back (a refund: the head waiter first, the bucket up to its capacity) */
+ASYNC_API int async_token_bucket_add(async_token_bucket *b, size_t n);
+/* How long an acquire of n made now would wait (0: none; ASYNC_TIME_NEVER: past the
+   clock's range) */
+ASYNC_API async_time async_token_bucket_delay(async_token_bucket *b, size_t n);
+
 /* An unlocked mutex (as ASYNC_MUTEX_INIT or {0}) */
 ASYNC_API int async_mutex_init(async_mutex *m);
 /* static inline: int async_mutex_lock(async_task *t, async_mutex *m, async_waiter *w); op
@@ -2870,6 +2991,33 @@ typedef async_select async_join;
     do { ASYNC_AWAIT_CALL(rc, child, call); if ((rc) < 0) ASYNC_RETURN(rc); } while (0)
 #define ASYNC_OR_ELSE(rc, fallback) ((rc) < 0 ? (fallback) : (rc))
 #define ASYNC_MAP(rc, expr) ((rc) < 0 ? (rc) : (expr))
+#define ASYNC_MAP_ERR(rc, expr) ((rc) < 0 ? (expr) : (rc))
+/* Rust's ? on a status already in hand: return it if it is an error. */
+#define ASYNC_OK_OR_RETURN(rc) do { if ((rc) < 0) ASYNC_RETURN(rc); } while (0)
+/* and_then / or_else with an await: op runs (its result into rc) only after a success,
+   or only after an error (a recovery); _CALL: a nested async function, restarted. */
+#define ASYNC_AND_THEN(rc, op) do { if ((rc) >= 0) ASYNC_AWAIT(rc, op); } while (0)
+#define ASYNC_AND_THEN_CALL(rc, child, call) \
+    do { if ((rc) >= 0) ASYNC_AWAIT_CALL(rc, child, call); } while (0)
+#define ASYNC_OR_ELSE_AWAIT(rc, op) do { if ((rc) < 0) ASYNC_AWAIT(rc, op); } while (0)
+#define ASYNC_OR_ELSE_CALL(rc, child, call) \
+    do { if ((rc) < 0) ASYNC_AWAIT_CALL(rc, child, call); } while (0)
+
+/* Typed results: the value in the frame, the status as the result. A nested async
+   function's frame (child: a pointer to it, async_coro co first) holds its value in a
+   field; a task's frame (async_task task first) too. After a success, out = the field:
+   ASYNC_AWAIT_CALL_INTO(rc, f->user, &f->get, get_user(t, &f->get, id), value);
+   ASYNC_JOIN_INTO(rc, f->total, &f->worker, sum);     (joins f->worker.task) */
+#define ASYNC_AWAIT_CALL_INTO(rc, out, child, call, field) \
+    do { \
+        ASYNC_AWAIT_CALL(rc, &(child)->co, call); \
+        if ((rc) >= 0) (out) = (child)->field; \
+    } while (0)
+#define ASYNC_JOIN_INTO(rc, out, child, field) \
+    do { \
+        ASYNC_AWAIT(rc, async_task_join(async__t, &(child)->task)); \
+        if ((rc) >= 0) (out) = (child)->field; \
+    } while (0)
 
 /* A status plus a value: ASYNC_RESULT(double) r = {0, 2.5}; ASYNC_IS_OK(r) is 1. */
 #define ASYNC_RESULT(T) struct { int status; T value; }
@@ -3281,6 +3429,15 @@ ASYNC_API int async_io_write(async_task *t, async_io *io, async_waiter *w, const
 ASYNC_API int async_io_read_exact(async_task *t, async_io *io, async_waiter *w, void *buf,
                                   size_t len);                                        /* op */
 /* op: len once all is written (partial writes completed), or -errno */
+/* op: read until end of file into buf (cap bytes at most): the length; ASYNC_ELIMIT if
+   more comes (what was read stays in buf). Not cancel safe: bytes read before a
+   cancel are gone from the stream (Tokio's read_to_end on take(cap)) */
+ASYNC_API int async_io_read_to_end(async_task *t, async_io *io, async_waiter *w, void *buf,
+                                   size_t cap);                                       /* op */
+/* op: the same as a string: NUL-terminated (cap includes the NUL), valid UTF-8 or
+   -EILSEQ (read_to_string) */
+ASYNC_API int async_io_read_to_string(async_task *t, async_io *io, async_waiter *w,
+                                      char *buf, size_t cap);                         /* op */
 ASYNC_API int async_io_write_all(async_task *t, async_io *io, async_waiter *w,
                                  const void *buf, size_t len);                        /* op */
 /* Half-close: ASYNC_IO_READ, _WRITE (the peer reads EOF) or _BOTH */
@@ -3598,6 +3755,43 @@ ASYNC_API int async_file_read(async_task *t, async_pool *p, async_file_op *op, i
 /* op: pwrite at offset (< 0: write at the position) on the pool: bytes written */
 ASYNC_API int async_file_write(async_task *t, async_pool *p, async_file_op *op, int fd,
                                const void *buf, size_t len, long long offset);        /* op */
+
+/* What async_file_stat tells of a path (stat(2): symbolic links followed). */
+typedef struct async_file_meta {
+    long long size;                     /* bytes */
+    long long modified_ns;              /* last change, ns since the Unix epoch (wall) */
+    unsigned mode;                      /* permission bits (0777 and setuid/gid/sticky) */
+    uint8_t is_file, is_dir;
+} async_file_meta;
+
+/* op: the whole file at path into buf (at most cap bytes): its length; ASYNC_ELIMIT
+   if it holds more (tokio::fs::read) */
+ASYNC_API int async_file_read_all(async_task *t, async_pool *p, async_file_op *op,
+                                  const char *path, void *buf, size_t cap);           /* op */
+/* op: the same as a string: NUL-terminated (cap includes the NUL), valid UTF-8 or
+   -EILSEQ (tokio::fs::read_to_string): its length */
+ASYNC_API int async_file_read_string(async_task *t, async_pool *p, async_file_op *op,
+                                     const char *path, char *buf, size_t cap);        /* op */
+/* op: path created or truncated (mode 0666 less the umask), len bytes of data written
+   and closed (tokio::fs::write): 0 */
+ASYNC_API int async_file_write_all(async_task *t, async_pool *p, async_file_op *op,
+                                   const char *path, const void *data, size_t len);   /* op */
+/* op: stat(path) into *out (tokio::fs::metadata): 0 */
+ASYNC_API int async_file_stat(async_task *t, async_pool *p, async_file_op *op,
+                              const char *path, async_file_meta *out);                /* op */
+/* op: fsync(fd), or fdatasync with data_only (File::sync_all / sync_data): 0 */
+ASYNC_API int async_file_sync(async_task *t, async_pool *p, async_file_op *op, int fd,
+                              int data_only);                                         /* op */
+/* op: mkdir(path, mode); with all, the missing parents too and an existing directory
+   is no error (tokio::fs::create_dir / create_dir_all): 0 */
+ASYNC_API int async_file_mkdir(async_task *t, async_pool *p, async_file_op *op,
+                               const char *path, int mode, int all);                  /* op */
+/* op: unlink(path), a file (tokio::fs::remove_file): 0 */
+ASYNC_API int async_file_remove(async_task *t, async_pool *p, async_file_op *op,
+                                const char *path);                                    /* op */
+/* op: rmdir(path), an empty directory (tokio::fs::remove_dir): 0 */
+ASYNC_API int async_file_remove_dir(async_task *t, async_pool *p, async_file_op *op,
+                                    const char *path);                                /* op */
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -3643,6 +3837,14 @@ typedef void (*async_write_fn)(void *user, const char *text);
 ASYNC_API void async_runtime_dump(async_runtime *rt, async_write_fn write, void *user);
 /* The name of an ASYNC_TASK_* state ("waiting"...), "?" if unknown */
 ASYNC_API const char *async_task_state_name(int state);
+/* Tokio's #[tokio::test]: fn as a task (a zeroed frame of frame_size bytes) on a fresh
+   runtime (desc NULL: the paused clock, auto-advancing). 0 if it returned 0 and left
+   nothing behind; else its result, ASYNC_EDEADLK (it hung) or ASYNC_EBUSY (it left
+   tasks, timers, wakers or descriptors), said on desc->log with a dump */
+ASYNC_API int async_test_run(async_task_fn fn, size_t frame_size, const char *name,
+                             const async_runtime_desc *desc);
+/* The same for a frame type: ASYNC_TEST_RUN(body, my_frame) */
+#define ASYNC_TEST_RUN(fn, frame_type) async_test_run((fn), sizeof(frame_type), #fn, NULL)
 
 #ifdef ASYNC_FAULT_INJECTION
 /* Fault injection, for tests (see the manual): the system call sites, by kind. */
@@ -4542,6 +4744,29 @@ static void async__list_splice(async__link *to, async__link *from) {
     async__list_init(from);
 }
 #define async__task_of(l) ((async_task *)(void *)((char *)(l) - offsetof(async_task, link)))
+
+#ifndef ASYNC_FREESTANDING
+/* 1 if s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates, <= U+10FFFF) */
+static int async__utf8_valid(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i], need, min, cp, k;
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xC2 && c <= 0xDF) need = 1, min = 0x80, cp = c & 0x1Fu;
+        else if (c >= 0xE0 && c <= 0xEF) need = 2, min = 0x800, cp = c & 0x0Fu;
+        else if (c >= 0xF0 && c <= 0xF4) need = 3, min = 0x10000, cp = c & 0x07u;
+        else return 0;
+        if (n - i <= need) return 0;
+        for (k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0u) != 0x80u) return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu)) return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+#endif
 
 static async_time async__sat_add(async_time a, async_time b) {
     return a > ASYNC_TIME_NEVER - b ? ASYNC_TIME_NEVER : a + b;
@@ -6356,6 +6581,173 @@ ASYNC_DEF int async_semaphore_is_closed(const async_semaphore *s) { return s && 
 
 ASYNC_DEF size_t async_semaphore_available_permits(const async_semaphore *s) {
     return s ? s->permits - s->used : 0;
+}
+
+/* ---- token bucket ---------------------------------------------------------------- */
+
+/* Tokens come each whole period since b->last; they go to the head waiters first, in
+   order and in parts (so the queue is served FIFO and nobody barges), and what is left
+   into the bucket up to its capacity: an idle bucket saves one burst, no more. The
+   head waiter's timer is set for the refill that completes it; that one timer is the
+   only thing that moves the queue on, whoever is at its head. */
+
+/* a * b, ASYNC_TIME_NEVER past it: shift and add (no multiply helper on Cortex-M0). */
+static uint64_t async__sat_mul(uint64_t a, uint64_t b) {
+    uint64_t r = 0;
+    while (b) {
+        if (b & 1u) r = async__sat_add(r, a);
+        b >>= 1;
+        if (b && a > (ASYNC_TIME_NEVER >> 1)) return ASYNC_TIME_NEVER;
+        a <<= 1;
+    }
+    return r;
+}
+
+/* The instant the refills since b->last bring `need` more tokens (never if past the
+   clock's range). */
+static async_time async__bucket_when(const async_token_bucket *b, size_t need) {
+    uint64_t rem, periods = async__divmod(need, b->refill, &rem);
+    return async__sat_add(b->last, async__sat_mul(periods + (rem != 0), b->period));
+}
+
+/* The head waiter's timer for the refill that completes it; none with no waiter. A
+   deadline the clock has passed since it was computed wakes the head at once (the
+   timer found it fired and woke nobody): its poll takes the refill. */
+static void async__bucket_arm(async_token_bucket *b) {
+    async_waiter *w = b->q.head;
+    async_time at;
+    if (!w) {
+        async__timer_disarm(&b->timer);
+        return;
+    }
+    at = async__bucket_when(b, w->want - w->got);
+    if (b->timer.state == ASYNC__TM_ARMED && b->timer.task == w->task &&
+        b->timer.deadline == at)
+        return;
+    async__timer_arm(w->task, &b->timer, at);
+    if (b->timer.state == ASYNC__TM_FIRED) async__wake(w->task);
+}
+
+/* n tokens come in: the waiters first, the rest into the bucket (capped). */
+static void async__bucket_give(async_token_bucket *b, size_t n) {
+    while (n && b->q.head) {
+        async_waiter *w = b->q.head;
+        size_t need = w->want - w->got, give = n < need ? n : need;
+        w->got += give;
+        n -= give;
+        if (w->got == w->want) async__wq_ready(&b->q, w, ASYNC__W_READY);
+    }
+    if (n > b->capacity - b->tokens) n = b->capacity - b->tokens;
+    b->tokens += n;
+    async__bucket_arm(b);
+}
+
+/* The refills due by the clock now (one reading). */
+static void async__bucket_refill(async_token_bucket *b) {
+    async_time now = async_time_now(b->rt), k, rem;
+    if (now < b->last || now - b->last < b->period) return;
+    k = async__divmod(now - b->last, b->period, &rem);
+    b->last = now - rem;                        /* on the grid of whole periods */
+    k = async__sat_mul(k, b->refill);
+    async__bucket_give(b, k > ASYNC_TOKEN_BUCKET_MAX ? ASYNC_TOKEN_BUCKET_MAX : (size_t)k);
+}
+
+ASYNC_DEF int async_token_bucket_init(async_token_bucket *b, async_runtime *rt,
+                                      size_t capacity, size_t refill, async_time period) {
+    if (!b || !rt || !(rt->flags & ASYNC__RT_INIT) || !capacity || !refill || !period ||
+        capacity > ASYNC_TOKEN_BUCKET_MAX || refill > ASYNC_TOKEN_BUCKET_MAX ||
+        period == ASYNC_TIME_NEVER)
+        return ASYNC_EINVAL;
+    async__memset(b, 0, sizeof *b);
+    b->rt = rt;
+    b->capacity = b->tokens = capacity;
+    b->refill = refill;
+    b->period = period;
+    b->last = async_time_now(rt);
+    return 0;
+}
+
+/* A cancelled acquire gives its tokens back (to the next waiter first), and the timer
+   follows the new head. */
+ASYNC__COLD static int async__bucket_cancel(async_token_bucket *b, async_waiter *w,
+                                            uint8_t was) {
+    size_t back = was == ASYNC__W_WAITING ? w->got : was == ASYNC__W_READY ? w->want : 0;
+    w->want = w->got = 0;
+    async__bucket_give(b, back);
+    return ASYNC_ECANCELED;
+}
+
+ASYNC_DEF int async_token_bucket_acquire(async_task *t, async_token_bucket *b,
+                                         async_waiter *w, size_t n) {
+    uint8_t was;
+    if (!t || !b || !w || !b->rt || t->rt != b->rt || n > ASYNC_TOKEN_BUCKET_MAX)
+        return ASYNC_EINVAL;
+    if (async__wait_begin(t, &b->q, w, 0, &was) < 0) return async__bucket_cancel(b, w, was);
+    async__bucket_refill(b);
+    switch (w->state) {
+    case ASYNC__W_WAITING:
+        return ASYNC_PENDING;
+    case ASYNC__W_READY:
+        if (!async__coop(t)) return ASYNC_PENDING;
+        w->state = ASYNC__W_IDLE;
+        w->want = w->got = 0;
+        return 0;
+    default:
+        break;
+    }
+    if (!b->q.head && b->tokens >= n) {
+        if (!async__coop(t)) return ASYNC_PENDING;
+        b->tokens -= n;
+        return 0;
+    }
+    w->want = n;
+    w->got = 0;
+    if (!b->q.head) {                           /* first in line: what is there now */
+        w->got = b->tokens;
+        b->tokens = 0;
+    }
+    async__wq_push(&b->q, w, t);
+    async__bucket_arm(b);
+    return ASYNC_PENDING;
+}
+
+ASYNC_DEF int async_token_bucket_try_acquire(async_token_bucket *b, size_t n) {
+    if (!b || !b->rt || n > ASYNC_TOKEN_BUCKET_MAX) return ASYNC_EINVAL;
+    async__bucket_refill(b);
+    if (b->q.head || b->tokens < n) return ASYNC_EAGAIN;
+    b->tokens -= n;
+    return 0;
+}
+
+ASYNC_DEF size_t async_token_bucket_available(async_token_bucket *b) {
+    if (!b || !b->rt) return 0;
+    async__bucket_refill(b);
+    return b->tokens;
+}
+
+ASYNC_DEF int async_token_bucket_add(async_token_bucket *b, size_t n) {
+    if (!b || !b->rt || n > ASYNC_TOKEN_BUCKET_MAX) return ASYNC_EINVAL;
+    async__bucket_refill(b);
+    async__bucket_give(b, n);
+    return 0;
+}
+
+ASYNC_DEF async_time async_token_bucket_delay(async_token_bucket *b, size_t n) {
+    size_t need = 0;
+    const async_waiter *w;
+    async_time at, now;
+    if (!b || !b->rt) return ASYNC_TIME_NEVER;
+    async__bucket_refill(b);
+    if (!b->q.head && b->tokens >= n) return 0;
+    for (w = b->q.head; w; w = w->next == b->q.head ? NULL : w->next) {
+        if (w->want - w->got > ASYNC_TOKEN_BUCKET_MAX - need) return ASYNC_TIME_NEVER;
+        need += w->want - w->got;
+    }
+    if (n > ASYNC_TOKEN_BUCKET_MAX - need) return ASYNC_TIME_NEVER;
+    at = async__bucket_when(b, need + n - b->tokens);
+    if (at == ASYNC_TIME_NEVER) return at;
+    now = async_time_now(b->rt);               /* a later reading than the refill's */
+    return at > now ? at - now : 0;
 }
 
 /* ---- mutex ----------------------------------------------------------------------- */
@@ -9598,6 +9990,45 @@ ASYNC_DEF int async_io_read_exact(async_task *t, async_io *io, async_waiter *w, 
     }
 }
 
+ASYNC_DEF int async_io_read_to_end(async_task *t, async_io *io, async_waiter *w, void *buf,
+                                   size_t cap) {
+    int rc;
+    if (!t || !io || !w || (!buf && cap) || cap >= INT_MAX) return ASYNC_EINVAL;
+    for (;;) {
+        if (w->got == cap) {                    /* full: one byte more says "more" */
+            char probe;
+            rc = async_io_read(t, io, w, &probe, 1);
+            if (rc == ASYNC_PENDING) return rc;
+            w->got = 0;
+            return rc == 0 ? (int)cap : rc < 0 ? rc : ASYNC_ELIMIT;
+        }
+        rc = async_io_read(t, io, w, (char *)buf + w->got, cap - w->got);
+        if (rc == ASYNC_PENDING) return rc;
+        if (rc <= 0) {
+            size_t got = w->got;
+            w->got = 0;
+            return rc == 0 ? (int)got : rc;
+        }
+        w->got += (size_t)rc;
+    }
+}
+
+ASYNC_DEF int async_io_read_to_string(async_task *t, async_io *io, async_waiter *w,
+                                      char *buf, size_t cap) {
+    int rc;
+    if (!buf || cap == 0) return ASYNC_EINVAL;
+    rc = async_io_read_to_end(t, io, w, buf, cap - 1);
+    if (rc >= 0) {
+        buf[rc] = 0;
+        if (!async__utf8_valid((const unsigned char *)buf, (size_t)rc)) return -EILSEQ;
+    } else if (rc == ASYNC_ELIMIT) {
+        buf[cap - 1] = 0;                       /* what came, cut: still a string */
+    } else if (rc != ASYNC_PENDING) {
+        buf[0] = 0;
+    }
+    return rc;
+}
+
 ASYNC_DEF int async_io_write_all(async_task *t, async_io *io, async_waiter *w,
                                  const void *buf, size_t len) {
     int rc;
@@ -11490,7 +11921,9 @@ ASYNC_DEF void async_group_dump(async_group *g, void (*write)(void *user, const 
    job.dropped). */
 #include <netdb.h>
 
-enum { ASYNC__REQ_RESOLVE, ASYNC__REQ_OPEN, ASYNC__REQ_READ, ASYNC__REQ_WRITE };
+enum { ASYNC__REQ_RESOLVE, ASYNC__REQ_OPEN, ASYNC__REQ_READ, ASYNC__REQ_WRITE,
+       ASYNC__REQ_READ_ALL, ASYNC__REQ_WRITE_ALL, ASYNC__REQ_STAT, ASYNC__REQ_SYNC,
+       ASYNC__REQ_MKDIR, ASYNC__REQ_REMOVE, ASYNC__REQ_RMDIR };
 #define ASYNC__FILE_MAX ((size_t)2 << 20)   /* bytes per read or write call (as Tokio) */
 
 typedef struct async__req {
@@ -11515,6 +11948,126 @@ static int async__eai(int e) {
     case EAI_MEMORY: return ASYNC_ENOMEM;
     case EAI_SYSTEM: return errno ? -errno : ASYNC_ENOTFOUND;
     default: return ASYNC_ENOTFOUND;
+    }
+}
+
+/* open(path) for a whole-file request, EINTR retried: the descriptor or -errno. */
+static int async__req_open(async__req *q, int flags, int mode) {
+    int fd;
+    do fd = ASYNC__FAULT(ASYNC_SYS_FILE, -1, NULL) ? -1 : open(q->a, flags | O_CLOEXEC, mode);
+    while (fd < 0 && errno == EINTR);
+    return fd < 0 ? -errno : fd;
+}
+
+/* read or write q->len bytes of q->data on fd, to the end (a read stops at end of
+   file): the count, or -errno. */
+static long long async__req_all(async__req *q, int fd, int writing) {
+    size_t done = 0;
+    while (done < q->len) {
+        size_t len = q->len - done;
+        ssize_t n;
+        if (len > ASYNC__FILE_MAX) len = ASYNC__FILE_MAX;
+        do n = ASYNC__FAULT(ASYNC_SYS_FILE, fd, &len) ? -1
+             : writing ? write(fd, q->data + done, len) : read(fd, q->data + done, len);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) return -errno;
+        if (n == 0) {
+            if (writing) return -EIO;
+            break;
+        }
+        done += (size_t)n;
+    }
+    return (long long)done;
+}
+
+/* A call on a path: -1 with errno when the fault hooks fail it, EINTR retried. */
+#define ASYNC__PATH_CALL(rc, call) \
+    do (rc) = ASYNC__FAULT(ASYNC_SYS_FILE, -1, NULL) ? -1 : (call); \
+    while ((rc) < 0 && errno == EINTR)
+
+/* mkdir(path), and an existing directory there is no error: 0 or -errno. */
+static int async__mkdir_dir(const char *path, int mode) {
+    struct stat st;
+    int rc, e;
+    ASYNC__PATH_CALL(rc, mkdir(path, (mode_t)mode));
+    if (rc == 0) return 0;
+    e = errno;
+    if (e != EEXIST) return -e;
+    ASYNC__PATH_CALL(rc, stat(path, &st));
+    if (rc < 0) return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -EEXIST;
+}
+
+/* Each missing parent of path (cut at each '/' in turn, then restored). */
+static int async__mkdir_parents(char *path, int mode) {
+    char *s;
+    int rc;
+    for (s = path + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        rc = async__mkdir_dir(path, mode);
+        *s = '/';
+        if (rc < 0) return rc == -EEXIST ? -ENOTDIR : rc;
+    }
+    return 0;
+}
+
+#if defined(_POSIX_SYNCHRONIZED_IO) && _POSIX_SYNCHRONIZED_IO > 0
+#define ASYNC__FDATASYNC(fd) fdatasync(fd)
+#else
+#define ASYNC__FDATASYNC(fd) fsync(fd)      /* macOS: no fdatasync; fsync is a superset */
+#endif
+
+/* The requests on a path (and sync): on a pool thread. */
+static int async__req_run_path(async__req *q) {
+    struct stat st;
+    long long n;
+    int fd, rc;
+    switch (q->kind) {
+    case ASYNC__REQ_READ_ALL:           /* q->len is cap + 1: one byte more says "more" */
+        if ((fd = async__req_open(q, O_RDONLY, 0)) < 0) return fd;
+        n = async__req_all(q, fd, 0);
+        close(fd);
+        if (n < 0) return (int)n;
+        return (size_t)n == q->len ? ASYNC_ELIMIT : (int)n;
+    case ASYNC__REQ_WRITE_ALL:
+        if ((fd = async__req_open(q, O_WRONLY | O_CREAT | O_TRUNC, 0666)) < 0) return fd;
+        n = async__req_all(q, fd, 1);
+        rc = close(fd) < 0 && errno != EINTR ? -errno : 0;  /* NFS reports errors here */
+        return n < 0 ? (int)n : rc;
+    case ASYNC__REQ_STAT: {
+        async_file_meta *m = (async_file_meta *)(void *)q->data;
+        ASYNC__PATH_CALL(rc, stat(q->a, &st));
+        if (rc < 0) return -errno;
+        async__memset(m, 0, sizeof *m);
+        m->size = (long long)st.st_size;
+        m->modified_ns = (long long)st.st_mtime * 1000000000LL;
+#if defined(__linux__)
+        m->modified_ns += (long long)st.st_mtim.tv_nsec;    /* elsewhere: whole seconds */
+#endif
+        m->mode = (unsigned)st.st_mode & 07777u;
+        m->is_file = S_ISREG(st.st_mode) ? 1 : 0;
+        m->is_dir = S_ISDIR(st.st_mode) ? 1 : 0;
+        return 0;
+    }
+    case ASYNC__REQ_SYNC:
+        do rc = ASYNC__FAULT(ASYNC_SYS_FILE, q->fd, NULL) ? -1
+              : q->flags ? ASYNC__FDATASYNC(q->fd) : fsync(q->fd);
+        while (rc < 0 && errno == EINTR);
+        return rc < 0 ? -errno : 0;
+    case ASYNC__REQ_MKDIR:
+        if (!q->flags) {
+            ASYNC__PATH_CALL(rc, mkdir(q->a, (mode_t)q->mode));
+            return rc < 0 ? -errno : 0;
+        }
+        if ((rc = async__mkdir_parents(q->a, q->mode)) < 0) return rc;
+        return async__mkdir_dir(q->a, q->mode);
+    case ASYNC__REQ_REMOVE:
+        ASYNC__PATH_CALL(rc, unlink(q->a));
+        return rc < 0 ? -errno : 0;
+    default:
+        ASYNC__PATH_CALL(rc, rmdir(q->a));
+        return rc < 0 ? -errno : 0;
     }
 }
 
@@ -11550,12 +12103,14 @@ static int async__req_run(void *arg) {
                           : pread(q->fd, q->data, q->len, (off_t)q->off);
         while (n < 0 && errno == EINTR);
         return n < 0 ? -errno : (int)n;
-    default:
+    case ASYNC__REQ_WRITE:
         do n = ASYNC__FAULT(ASYNC_SYS_FILE, q->fd, &q->len) ? -1
              : q->off < 0 ? write(q->fd, q->data, q->len)
                           : pwrite(q->fd, q->data, q->len, (off_t)q->off);
         while (n < 0 && errno == EINTR);
         return n < 0 ? -errno : (int)n;
+    default:
+        return async__req_run_path(q);
     }
 }
 
@@ -11667,6 +12222,100 @@ ASYNC_DEF int async_file_read(async_task *t, async_pool *p, async_file_op *op, i
 ASYNC_DEF int async_file_write(async_task *t, async_pool *p, async_file_op *op, int fd,
                                const void *buf, size_t len, long long offset) {
     return async__file_rw(t, p, op, ASYNC__REQ_WRITE, fd, (void *)(uintptr_t)buf, len, offset);
+}
+
+/* The whole-file and path requests: the path and `extra` bytes (data in or out) are
+   copied into the request, never shared with the caller's frame, so a cancelled op
+   leaves the pool thread nothing of the caller's to touch. */
+static int async__file_path(async_task *t, async_pool *p, async_file_op *op, int kind,
+                            const char *path, int fd, int flags, int mode, size_t extra,
+                            const void *in, void *out, size_t outlen) {
+    int rc, done;
+    if (!op->req && !ASYNC__CANCELLING(t)) {
+        size_t pl = path ? strlen(path) + 1 : 0;
+        if (extra > SIZE_MAX - pl - 16) return ASYNC_ENOMEM;
+        if (!(op->req = async__req_new(kind, extra + pl))) return ASYNC_ENOMEM;
+        op->req->len = extra;
+        op->req->fd = fd;
+        op->req->flags = flags;
+        op->req->mode = mode;
+        if (in && extra) async__memcpy(op->req->data, in, extra);
+        if (path) {
+            op->req->a = (char *)op->req->data + extra;
+            async__memcpy(op->req->a, path, pl);
+        }
+    }
+    rc = async__req_await(t, p, &op->job, &op->req, &done);
+    if (!done) return rc;
+    if (rc >= 0 && out) async__memcpy(out, op->req->data, kind == ASYNC__REQ_READ_ALL ?
+                                                      (size_t)rc : outlen);
+    async__dealloc(op->req);
+    op->req = NULL;
+    return rc;
+}
+
+ASYNC_DEF int async_file_read_all(async_task *t, async_pool *p, async_file_op *op,
+                                  const char *path, void *buf, size_t cap) {
+    if (!t || !p || !op || !path || (!buf && cap) || cap >= INT_MAX) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_READ_ALL, path, -1, 0, 0, cap + 1, NULL, buf,
+                            0);
+}
+
+ASYNC_DEF int async_file_read_string(async_task *t, async_pool *p, async_file_op *op,
+                                     const char *path, char *buf, size_t cap) {
+    int rc;
+    if (!buf || cap == 0) return ASYNC_EINVAL;
+    rc = async_file_read_all(t, p, op, path, buf, cap - 1);
+    if (rc >= 0) {
+        buf[rc] = 0;
+        if (!async__utf8_valid((const unsigned char *)buf, (size_t)rc)) {
+            buf[0] = 0;
+            return -EILSEQ;
+        }
+    } else if (rc != ASYNC_PENDING) {
+        buf[0] = 0;
+    }
+    return rc;
+}
+
+ASYNC_DEF int async_file_write_all(async_task *t, async_pool *p, async_file_op *op,
+                                   const char *path, const void *data, size_t len) {
+    if (!t || !p || !op || !path || (!data && len) || len >= INT_MAX) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_WRITE_ALL, path, -1, 0, 0, len, data, NULL,
+                            0);
+}
+
+ASYNC_DEF int async_file_stat(async_task *t, async_pool *p, async_file_op *op,
+                              const char *path, async_file_meta *out) {
+    if (!t || !p || !op || !path || !out) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_STAT, path, -1, 0, 0, sizeof *out, NULL, out,
+                            sizeof *out);
+}
+
+ASYNC_DEF int async_file_sync(async_task *t, async_pool *p, async_file_op *op, int fd,
+                              int data_only) {
+    if (!t || !p || !op || fd < 0) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_SYNC, NULL, fd, data_only != 0, 0, 0, NULL,
+                            NULL, 0);
+}
+
+ASYNC_DEF int async_file_mkdir(async_task *t, async_pool *p, async_file_op *op,
+                               const char *path, int mode, int all) {
+    if (!t || !p || !op || !path || !*path) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_MKDIR, path, -1, all != 0, mode, 0, NULL,
+                            NULL, 0);
+}
+
+ASYNC_DEF int async_file_remove(async_task *t, async_pool *p, async_file_op *op,
+                                const char *path) {
+    if (!t || !p || !op || !path) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_REMOVE, path, -1, 0, 0, 0, NULL, NULL, 0);
+}
+
+ASYNC_DEF int async_file_remove_dir(async_task *t, async_pool *p, async_file_op *op,
+                                    const char *path) {
+    if (!t || !p || !op || !path) return ASYNC_EINVAL;
+    return async__file_path(t, p, op, ASYNC__REQ_RMDIR, path, -1, 0, 0, 0, NULL, NULL, 0);
 }
 
 #endif
@@ -11899,6 +12548,103 @@ ASYNC_DEF void async_runtime_dump(async_runtime *rt, async_write_fn write, void 
     (void)rt; (void)write; (void)user;          /* the debug layer is compiled out */
 }
 #endif /* ASYNC_NO_DEBUG */
+
+/* ---- the test harness ------------------------------------------------------------ */
+
+#ifndef ASYNC_NO_DEBUG
+static void async__test_write(void *user, const char *text) {
+    async__log((async_runtime *)user, text);
+}
+
+/* "async.h: test "NAME": " then text[0] n[0] text[1] n[1] ... on rt's log (count
+   numbers), then the dump of what is left. */
+static void async__test_say(async_runtime *rt, const char *name, const char *const *text,
+                            const uint64_t *n, int count) {
+    async__fmt f;
+    int i;
+    f.len = 0;
+    async__fmt_s(&f, "async.h: test \"");
+    async__fmt_s(&f, name);
+    async__fmt_s(&f, "\": ");
+    for (i = 0; i < count; i++) {
+        async__fmt_s(&f, text[i]);
+        async__fmt_u(&f, n[i]);
+    }
+    async__fmt_s(&f, text[count]);
+    async__fmt_s(&f, "\n");
+    async__log(rt, f.buf);
+    async_runtime_dump(rt, async__test_write, rt);
+}
+#define ASYNC__TEST_SAY(rt, name, text, n, count) async__test_say(rt, name, text, n, count)
+#else
+#define ASYNC__TEST_SAY(rt, name, text, n, count) ((void)(text), (void)(n))
+#endif
+
+ASYNC_DEF int async_test_run(async_task_fn fn, size_t frame_size, const char *name,
+                             const async_runtime_desc *desc) {
+    async_runtime_desc d;
+    async_runtime *rt;
+    async_task *t;
+    int rc;
+    if (!fn || frame_size < sizeof(async_task)) return ASYNC_EINVAL;
+    if (desc) d = *desc;
+    else {
+        async__memset(&d, 0, sizeof d);
+        d.start_paused = 2;                     /* paused, auto-advancing */
+    }
+    if (!name) name = "test";
+    rt = (async_runtime *)async__alloc(sizeof *rt);
+    t = (async_task *)async__alloc(frame_size);
+    if (!rt || !t) {
+        async__dealloc(rt);
+        async__dealloc(t);
+        return ASYNC_ENOMEM;
+    }
+    async__memset(t, 0, frame_size);
+    if ((rc = async_runtime_init(rt, &d)) < 0) {
+        async__dealloc(rt);
+        async__dealloc(t);
+        return rc;
+    }
+    rc = async_runtime_block_on(rt, t, fn, name);
+    if (t->state != ASYNC_TASK_DONE) {
+        static const char *const text[] = {"hung: ", " tasks can never finish (none can "
+                                           "run, no timer can fire, no waker is armed)"};
+        uint64_t n[1];
+        n[0] = rt->live;
+        ASYNC__TEST_SAY(rt, name, text, n, 1);
+        if (rc >= 0) rc = ASYNC_EDEADLK;
+    } else if (rc != 0) {
+        static const char *const neg[] = {"returned -", ""};
+        static const char *const pos[] = {"returned ", ""};
+        uint64_t n[1];
+        n[0] = rc < 0 ? (uint64_t)-(int64_t)rc : (uint64_t)rc;
+        ASYNC__TEST_SAY(rt, name, rc < 0 ? neg : pos, n, 1);
+    } else {
+        uint64_t n[4];
+        async__link *l;
+        n[0] = rt->live;                        /* spawned, neither joined nor aborted */
+        n[1] = 0;                               /* ended, allocated, never joined */
+        for (l = rt->zombies.next; l != &rt->zombies; l = l->next) n[1]++;
+        n[2] = rt->ntimers + rt->armed_wakers;
+#ifndef ASYNC_FREESTANDING
+        n[3] = rt->io.n > 1 ? rt->io.n - 1 : 0; /* descriptors still registered */
+#else
+        n[3] = 0;
+#endif
+        if (n[0] || n[1] || n[2] || n[3]) {
+            static const char *const text[] = {"left behind ", " live tasks, ",
+                " ended tasks nobody joined, ", " timers or wakers armed, ",
+                " descriptors registered"};
+            ASYNC__TEST_SAY(rt, name, text, n, 4);
+            rc = ASYNC_EBUSY;
+        }
+    }
+    async_runtime_destroy(rt);
+    async__dealloc(rt);
+    async__dealloc(t);
+    return rc;
+}
 
 #endif /* ASYNC_IMPLEMENTATION_INCLUDED */
 #endif /* ASYNC_IMPLEMENTATION */

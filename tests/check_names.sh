@@ -27,9 +27,10 @@ H=${1:-async.h}
 # The non-blocking variants; each must sit next to the operation it does not wait for.
 TRY_OK="async_semaphore_try_acquire async_mutex_try_lock async_rwlock_try_read
     async_rwlock_try_write async_mpsc_try_send async_mpsc_try_reserve async_mpsc_try_recv
-    async_oneshot_try_recv async_broadcast_try_recv async_inbox_try_send async_child_try_wait"
+    async_oneshot_try_recv async_broadcast_try_recv async_inbox_try_send async_child_try_wait
+    async_token_bucket_try_acquire"
 # Modules whose functions act on another type's object (an async_io, a pool, the clock).
-MODULES="time sock udp file sys"
+MODULES="time sock udp file sys test"
 # Retired by the 1.0 rename ("old:new").
 RETIRED="async_sleep_until:async_time_sleep_until async_sleep:async_time_sleep
     ASYNC_AWAIT_DEADLINE:ASYNC_AWAIT_TIMEOUT_UNTIL async_interval_init_at:async_interval_init_until

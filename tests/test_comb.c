@@ -809,6 +809,114 @@ TEST(retry_with_backoff) {
     async_runtime_destroy(&rt);
 }
 
+/* ---- typed results ------------------------------------------------------------- */
+
+enum { TR_EIO = -1001, TR_EPROTO = -1002, TR_ENOENT = -1003 };    /* a user's own codes */
+
+/* A nested async function with a typed value: doubles x after a sleep, or fails. */
+typedef struct { async_coro co; async_timer tm; double value; int calls; } twice_frame;
+static int twice(async_task *t, twice_frame *c, double x, int fail) {
+    int rc;
+    ASYNC_CORO_BEGIN(t, &c->co);
+    c->calls++;
+    ASYNC_AWAIT(rc, async_time_sleep(t, &c->tm, MS(1)));
+    ASYNC_OK_OR_RETURN(rc);
+    if (fail) ASYNC_RETURN(fail);
+    c->value = 2 * x;
+    ASYNC_END(0);
+}
+
+/* A task with a typed value in its frame. */
+typedef struct { async_task task; twice_frame c; double value; int fail; } twice_task;
+static int twice_task_fn(async_task *t) {
+    twice_task *f = (twice_task *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_CALL_INTO(rc, f->value, &f->c, twice(t, &f->c, 1.25, f->fail), value);
+    ASYNC_END(rc);
+}
+
+typedef struct {
+    async_task task;
+    twice_frame c;
+    twice_task child, bad;
+    async_timer tm;
+    double v, joined, untouched;
+    int rc, step, mapped, chained, recovered, errs[4];
+} results_frame;
+
+static int results_body(async_task *t) {
+    results_frame *f = (results_frame *)t;
+    ASYNC_BEGIN(t);
+    /* into: the value after a success, nothing after an error */
+    ASYNC_AWAIT_CALL_INTO(f->rc, f->v, &f->c, twice(t, &f->c, 4.0, 0), value);
+    ASSERT_EQ(f->rc, 0);
+    CHECK(f->v == 8.0);
+    f->untouched = -1;
+    ASYNC_AWAIT_CALL_INTO(f->rc, f->untouched, &f->c, twice(t, &f->c, 5.0, TR_EIO), value);
+    ASSERT_EQ(f->rc, TR_EIO);
+    CHECK(f->untouched == -1);
+    ASSERT_EQ(f->c.calls, 2);                   /* restarted each time, not the old result */
+    /* a task's typed value, joined in one line */
+    async_task_spawn(t->rt, &f->child.task, twice_task_fn, "typed");
+    ASYNC_JOIN_INTO(f->rc, f->joined, &f->child, value);
+    ASSERT_EQ(f->rc, 0);
+    CHECK(f->joined == 2.5);
+    f->bad.fail = TR_EPROTO;
+    f->untouched = -1;
+    async_task_spawn(t->rt, &f->bad.task, twice_task_fn, "typed, failing");
+    ASYNC_JOIN_INTO(f->rc, f->untouched, &f->bad, value);
+    ASSERT_EQ(f->rc, TR_EPROTO);
+    CHECK(f->untouched == -1);
+    /* map_err, and_then, or_else with awaits */
+    ASSERT_EQ(ASYNC_MAP_ERR(ASYNC_ETIMEDOUT, -1001), -1001);
+    ASSERT_EQ(ASYNC_MAP_ERR(5, -1001), 5);
+    f->rc = 3;
+    ASYNC_AND_THEN(f->rc, async_time_sleep(t, &f->tm, MS(1)));    /* ran: its 0 */
+    ASSERT_EQ(f->rc, 0);
+    f->rc = ASYNC_EAGAIN;
+    ASYNC_AND_THEN(f->rc, async_time_sleep(t, &f->tm, MS(1000000)));  /* skipped */
+    ASSERT_EQ(f->rc, ASYNC_EAGAIN);
+    ASYNC_OR_ELSE_AWAIT(f->rc, async_time_sleep(t, &f->tm, MS(1)));   /* recovered */
+    ASSERT_EQ(f->rc, 0);
+    ASYNC_OR_ELSE_AWAIT(f->rc, async_time_sleep(t, &f->tm, MS(1000000))); /* skipped */
+    ASSERT_EQ(f->rc, 0);
+    f->c.calls = 0;
+    ASYNC_AND_THEN_CALL(f->rc, &f->c.co, twice(t, &f->c, 1.0, 0));
+    ASYNC_AND_THEN_CALL(f->rc, &f->c.co, twice(t, &f->c, 3.0, TR_EIO));
+    ASSERT_EQ(f->rc, TR_EIO);
+    ASYNC_AND_THEN_CALL(f->rc, &f->c.co, twice(t, &f->c, 7.0, 0));   /* skipped */
+    ASSERT_EQ(f->c.calls, 2);
+    ASYNC_OR_ELSE_CALL(f->rc, &f->c.co, twice(t, &f->c, 7.0, 0));    /* recovered */
+    ASSERT_EQ(f->rc, 0);
+    CHECK(f->c.value == 14.0);
+    ASSERT_EQ(f->c.calls, 3);
+    /* ? on a status in hand: the body ends here with it */
+    f->step = 1;
+    f->rc = TR_ENOENT;
+    ASYNC_OK_OR_RETURN(f->rc);
+    f->step = 2;
+    ASYNC_END(0);
+}
+
+/* Typed results (issue 17): the value in the frame, the status as the result; each
+   helper on success and on error, through the test harness. */
+static char tr_log[4096];
+static void tr_capture(void *user, const char *line) {
+    (void)user;
+    strncat(tr_log, line, sizeof tr_log - strlen(tr_log) - 1);
+}
+
+TEST(typed_results_and_chains) {
+    async_runtime_desc d;
+    ZERO(d);
+    d.start_paused = 2;
+    d.log = tr_capture;
+    tr_log[0] = 0;
+    ASSERT_EQ(async_test_run(results_body, sizeof(results_frame), "results", &d), TR_ENOENT);
+    ASSERT_HAS(tr_log, "async.h: test \"results\": returned -1003");
+}
+
 TEST(circuit_breaker) {
     async_breaker cb;
     async_time now = MS(1000);
@@ -1484,6 +1592,7 @@ int main(int argc, char **argv) {
     RUN(wait_all_no_stale_error);
     RUN(backoff_ranges_seeds_and_reuse);
     RUN(retry_with_backoff);
+    RUN(typed_results_and_chains);
     RUN(circuit_breaker);
     RUN(bulkhead_rejects_when_full);
     RUN(comb_bad_arguments);

@@ -419,6 +419,126 @@ TEST(task_header_is_64_bytes) {
     else ASSERT_EQ(sizeof(async_task) <= 40, 1);
 }
 
+/* ---- the test harness (async_test_run) --------------------------------------------- */
+
+typedef struct {
+    async_task task;
+    async_timer timer;
+    async_notify n;
+    async_waiter w;
+    dframe child;
+    async_task *alloc;
+    async_io io;
+    int fds[2];
+    int rc, mode;
+    async_time t0;
+} hframe;
+
+static int harness_mode, harness_fds[2];
+static async_time harness_slept;
+
+static char hlog[8192];
+static void hcapture(void *user, const char *line) {
+    (void)user;
+    strncat(hlog, line, sizeof hlog - strlen(hlog) - 1);
+}
+
+static int quick_child(async_task *t) {
+    ASYNC_BEGIN(t);
+    ASYNC_END(0);
+}
+
+/* By harness_mode: 0 sleeps 10 s and joins a child (clean), 1 waits for nothing (a
+   hang), 2 leaves a child sleeping, 3 leaves an allocated child unjoined, 4 leaves a
+   descriptor registered, 5 returns 7, 6 returns ASYNC_EINVAL. */
+static int harness_body(async_task *t) {
+    hframe *f = (hframe *)t;
+    ASYNC_BEGIN(t);
+    f->t0 = async_time_now(t->rt);
+    if (harness_mode == 0) {
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, ASYNC_SEC(10)));
+        harness_slept = async_time_now(t->rt) - f->t0;
+        async_task_spawn(t->rt, &f->child.task, napper, "napper");
+        ASYNC_AWAIT(f->rc, async_task_join(t, &f->child.task));
+    } else if (harness_mode == 1) {
+        ASYNC_AWAIT(f->rc, async_notify_wait(t, &f->n, &f->w));
+    } else if (harness_mode == 2) {
+        async_task_spawn(t->rt, &f->child.task, napper, "left sleeping");
+    } else if (harness_mode == 3) {
+        if (async_task_spawn_alloc(t->rt, quick_child, sizeof(async_task), "unjoined",
+                                   &f->alloc) < 0)
+            ASYNC_RETURN(0);
+        ASYNC_YIELD();
+    } else if (harness_mode == 4) {
+        if (async_io_register(t->rt, &f->io, harness_fds[0]) < 0) ASYNC_RETURN(0);
+    } else if (harness_mode == 5) {
+        ASYNC_RETURN(7);
+    } else {
+        ASYNC_RETURN(ASYNC_EINVAL);
+    }
+    ASYNC_END(0);
+}
+
+static int harness(int mode) {
+    async_runtime_desc d;
+    ZERO(d);
+    d.start_paused = 2;
+    d.log = hcapture;
+    harness_mode = mode;
+    hlog[0] = 0;
+    return async_test_run(harness_body, sizeof(hframe), "body", &d);
+}
+
+TEST(test_harness_runs_a_body_on_the_paused_clock) {
+    harness_slept = 0;
+    ASSERT_EQ(async_test_run(harness_body, sizeof(hframe), "clean", NULL), 0);
+    ASSERT_EQ(harness_slept, ASYNC_SEC(10));    /* at once: the clock auto-advanced */
+    harness_mode = 0;
+    ASSERT_EQ(ASYNC_TEST_RUN(harness_body, hframe), 0);
+    ASSERT_EQ(harness(0), 0);
+    ASSERT_STR(hlog, "");
+}
+
+TEST(test_harness_fails_a_hang_with_the_dump) {
+    ASSERT_EQ(harness(1), ASYNC_EDEADLK);
+    ASSERT_HAS(hlog, "async.h: test \"body\": hung: 1 tasks can never finish");
+#ifndef ASYNC_NO_SITES
+    ASSERT_HAS(hlog, "async_notify_wait(t, &f->n, &f->w)");     /* where it waits */
+#else
+    ASSERT_HAS(hlog, "\"body\" waiting at");
+#endif
+}
+
+TEST(test_harness_fails_what_a_body_leaves_behind) {
+    int rc;
+    ASSERT_EQ(harness(2), ASYNC_EBUSY);
+    ASSERT_HAS(hlog, "left behind 1 live tasks, 0 ended tasks nobody joined, 1 timers or "
+                     "wakers armed, 0 descriptors registered");
+    ASSERT_HAS(hlog, "left sleeping");
+    rc = harness(3);
+    if (rc != ASYNC_ENOMEM) {                   /* the alloc fault mode may refuse it */
+        ASSERT_EQ(rc, ASYNC_EBUSY);
+        ASSERT_HAS(hlog, "left behind 0 live tasks, 1 ended tasks nobody joined");
+    }
+    ASSERT_EQ(pipe(harness_fds), 0);
+    rc = harness(4);
+    if (rc != ASYNC_ENOMEM) {
+        ASSERT_EQ(rc, ASYNC_EBUSY);
+        ASSERT_HAS(hlog, "0 timers or wakers armed, 1 descriptors registered");
+    }
+    close(harness_fds[0]);
+    close(harness_fds[1]);
+}
+
+TEST(test_harness_passes_on_the_body_result) {
+    ASSERT_EQ(harness(5), 7);
+    ASSERT_HAS(hlog, "async.h: test \"body\": returned 7");
+    ASSERT_EQ(harness(6), ASYNC_EINVAL);
+    ASSERT_HAS(hlog, "async.h: test \"body\": returned -22");
+    ASSERT_EQ(async_test_run(NULL, sizeof(hframe), "x", NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_test_run(harness_body, sizeof(async_task) - 1, "x", NULL), ASYNC_EINVAL);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     RUN(dump_lists_every_task_with_where_and_what);
@@ -433,5 +553,9 @@ int main(int argc, char **argv) {
     RUN(strerror_names_every_code);
     RUN(state_names_and_null_stats);
     RUN(task_header_is_64_bytes);
+    RUN(test_harness_runs_a_body_on_the_paused_clock);
+    RUN(test_harness_fails_a_hang_with_the_dump);
+    RUN(test_harness_fails_what_a_body_leaves_behind);
+    RUN(test_harness_passes_on_the_body_result);
     DONE();
 }

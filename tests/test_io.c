@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -691,6 +692,68 @@ TEST(pipe_read_write_eof_and_epipe) {
     CHECK(write(async_io_fd(&wr), "x", 1) < 0 && errno == EPIPE);
     async_io_close(&wr);
     async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    size_t cap;
+    int string, n;
+    char buf[16];
+} to_end_reader;
+
+static int to_end_run(async_task *t) {
+    to_end_reader *f = (to_end_reader *)t;
+    ASYNC_BEGIN(t);
+    if (f->string)
+        ASYNC_AWAIT(f->n, async_io_read_to_string(t, f->io, &f->w, f->buf, f->cap));
+    else
+        ASYNC_AWAIT(f->n, async_io_read_to_end(t, f->io, &f->w, f->buf, f->cap));
+    ASYNC_END(0);
+}
+
+/* read_to_end / read_to_string on a pipe whose data comes in parts: everything up to
+   the end; exactly the capacity fits, one byte more is ASYNC_ELIMIT (what came is in
+   the buffer); a string is terminated and checked as UTF-8. */
+static int read_to_end_of(const char *data, size_t cap, int string, to_end_reader *r) {
+    async_io rd, wr;
+    size_t len = strlen(data), half = len / 2;
+    ZERO(*r); ZERO(rd); ZERO(wr);
+    rt_real();
+    if (async_io_pipe(&rt, &rd, &wr) != 0) return -1;
+    r->io = &rd;
+    r->cap = cap;
+    r->string = string;
+    async_task_spawn(&rt, &r->task, to_end_run, "to-end");
+    async_runtime_step(&rt, 0);                 /* waits */
+    if (write(async_io_fd(&wr), data, half) != (ssize_t)half) return -1;
+    async_runtime_step(&rt, 0);                 /* takes the first part, waits again */
+    if (write(async_io_fd(&wr), data + half, len - half) != (ssize_t)(len - half)) return -1;
+    async_io_close(&wr);                        /* then the end */
+    async_runtime_run(&rt);
+    async_io_close(&rd);
+    async_runtime_destroy(&rt);
+    return r->n;
+}
+
+TEST(read_to_end_and_to_string) {
+    static to_end_reader r;
+    ASSERT_EQ(read_to_end_of("hello, world", 16, 0, &r), 12);
+    CHECK(memcmp(r.buf, "hello, world", 12) == 0);
+    ASSERT_EQ(read_to_end_of("hello", 5, 0, &r), 5);           /* exactly full */
+    ASSERT_EQ(read_to_end_of("hello!", 5, 0, &r), ASYNC_ELIMIT);
+    CHECK(memcmp(r.buf, "hello", 5) == 0);
+    ASSERT_EQ(read_to_end_of("", 5, 0, &r), 0);
+    ASSERT_EQ(read_to_end_of("h\xc3\xa9llo", 7, 1, &r), 6);    /* 6 bytes and the NUL */
+    ASSERT_STR(r.buf, "h\xc3\xa9llo");
+    ASSERT_EQ(read_to_end_of("h\xc3\xa9llo", 6, 1, &r), ASYNC_ELIMIT);
+    ASSERT_STR(r.buf, "h\xc3\xa9ll");                           /* cut, still a string */
+    ASSERT_EQ(read_to_end_of("ab\xc3", 8, 1, &r), -EILSEQ);     /* a cut sequence */
+    ASSERT_EQ(read_to_end_of("\xed\xa0\x80", 8, 1, &r), -EILSEQ); /* a surrogate */
+    ASSERT_EQ(read_to_end_of("\xc0\xaf", 8, 1, &r), -EILSEQ);   /* overlong */
+    ASSERT_EQ(read_to_end_of("\xf0\x9f\x98\x80", 8, 1, &r), 4); /* U+1F600 */
+    ASSERT_EQ(async_io_read_to_string(NULL, NULL, NULL, r.buf, 0), ASYNC_EINVAL);
 }
 
 typedef struct {
@@ -1388,6 +1451,105 @@ TEST(file_reads_and_writes_on_the_pool) {
     CHECK(memcmp(f.buf + 4, "hello", 5) == 0);
     ASSERT_EQ(f.missing, -ENOENT);
     unlink(path);
+    async_pool_destroy(&pool);
+    async_runtime_destroy(&rt);
+}
+
+/* ---- whole files and whole streams ----------------------------------------------- */
+
+typedef struct {
+    async_task task;
+    async_pool *pool;
+    async_file_op op;
+    async_file_meta meta;
+    char dir[96], path[128], nested[160];
+    char buf[64], small[8], str[16], bad[16];
+    int rc[20];
+} wholer;
+
+static int wholer_run(async_task *t) {
+    wholer *f = (wholer *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc[0], async_file_mkdir(t, f->pool, &f->op, f->dir, 0700, 0));
+    ASYNC_AWAIT(f->rc[1], async_file_mkdir(t, f->pool, &f->op, f->dir, 0700, 0)); /* EEXIST */
+    ASYNC_AWAIT(f->rc[2], async_file_mkdir(t, f->pool, &f->op, f->nested, 0700, 1)); /* all */
+    ASYNC_AWAIT(f->rc[3], async_file_mkdir(t, f->pool, &f->op, f->nested, 0700, 1)); /* is */
+    ASYNC_AWAIT(f->rc[4], async_file_write_all(t, f->pool, &f->op, f->path, "h\xc3\xa9llo", 6));
+    ASYNC_AWAIT(f->rc[5], async_file_read_all(t, f->pool, &f->op, f->path, f->buf,
+                                              sizeof f->buf));
+    ASYNC_AWAIT(f->rc[6], async_file_read_all(t, f->pool, &f->op, f->path, f->small, 6));
+    ASYNC_AWAIT(f->rc[7], async_file_read_all(t, f->pool, &f->op, f->path, f->small, 5));
+    ASYNC_AWAIT(f->rc[8], async_file_read_string(t, f->pool, &f->op, f->path, f->str,
+                                                 sizeof f->str));
+    ASYNC_AWAIT(f->rc[9], async_file_stat(t, f->pool, &f->op, f->path, &f->meta));
+    ASYNC_AWAIT(f->rc[10], async_file_write_all(t, f->pool, &f->op, f->path, "\xff", 1));
+    f->bad[0] = 'x';
+    ASYNC_AWAIT(f->rc[11], async_file_read_string(t, f->pool, &f->op, f->path, f->bad,
+                                                  sizeof f->bad));   /* not UTF-8 */
+    ASYNC_AWAIT(f->rc[12], async_file_remove_dir(t, f->pool, &f->op, f->dir)); /* not empty */
+    ASYNC_AWAIT(f->rc[13], async_file_remove(t, f->pool, &f->op, f->path));
+    ASYNC_AWAIT(f->rc[14], async_file_remove(t, f->pool, &f->op, f->path));    /* gone */
+    ASYNC_AWAIT(f->rc[15], async_file_remove_dir(t, f->pool, &f->op, f->nested));
+    ASYNC_AWAIT(f->rc[16], async_file_read_all(t, f->pool, &f->op, f->path, f->buf, 4));
+    {
+        char *slash = strrchr(f->nested, '/');
+        *slash = 0;                         /* its parent, made by mkdir all */
+    }
+    ASYNC_AWAIT(f->rc[17], async_file_remove_dir(t, f->pool, &f->op, f->nested));
+    ASYNC_AWAIT(f->rc[18], async_file_remove_dir(t, f->pool, &f->op, f->dir));
+    ASYNC_AWAIT(f->rc[19], async_file_stat(t, f->pool, &f->op, f->dir, &f->meta));
+    ASYNC_END(0);
+}
+
+/* tokio::fs's whole-file helpers: write, read (and past a limit), read_to_string
+   (UTF-8 checked), metadata, create_dir(_all), remove_file, remove_dir; errors as
+   -errno; every request freed. */
+static unsigned test_umask(void) {
+    mode_t m = umask(022);
+    umask(m);
+    return (unsigned)m;
+}
+
+TEST(file_whole_file_helpers) {
+    static wholer f;
+    async_pool pool;
+    ZERO(f);
+    rt_real();
+    snprintf(f.dir, sizeof f.dir, "/tmp/async-test-dir-%d", (int)getpid());
+    snprintf(f.path, sizeof f.path, "%s/file", f.dir);
+    snprintf(f.nested, sizeof f.nested, "%s/a/b", f.dir);
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
+    f.pool = &pool;
+    async_task_spawn(&rt, &f.task, wholer_run, "wholer");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f.rc[0], 0);
+    ASSERT_EQ(f.rc[1], -EEXIST);
+    ASSERT_EQ(f.rc[2], 0);
+    ASSERT_EQ(f.rc[3], 0);
+    ASSERT_EQ(f.rc[4], 0);
+    ASSERT_EQ(f.rc[5], 6);
+    CHECK(memcmp(f.buf, "h\xc3\xa9llo", 6) == 0);
+    ASSERT_EQ(f.rc[6], 6);                      /* exactly the capacity: fits */
+    ASSERT_EQ(f.rc[7], ASYNC_ELIMIT);           /* one byte short */
+    ASSERT_EQ(f.rc[8], 6);
+    ASSERT_STR(f.str, "h\xc3\xa9llo");
+    ASSERT_EQ(f.rc[9], 0);
+    ASSERT_EQ(f.meta.size, 6);                  /* the failed stat left it as it was */
+    CHECK(f.meta.is_file && !f.meta.is_dir);
+    ASSERT_EQ(f.meta.mode & 0777, 0666 & ~test_umask());
+    CHECK(f.meta.modified_ns > 1600000000LL * 1000000000LL);
+    ASSERT_EQ(f.rc[10], 0);
+    ASSERT_EQ(f.rc[11], -EILSEQ);
+    ASSERT_STR(f.bad, "");
+    ASSERT_EQ(f.rc[12], -ENOTEMPTY);
+    ASSERT_EQ(f.rc[13], 0);
+    ASSERT_EQ(f.rc[14], -ENOENT);
+    ASSERT_EQ(f.rc[15], 0);
+    ASSERT_EQ(f.rc[16], -ENOENT);
+    ASSERT_EQ(f.rc[17], 0);
+    ASSERT_EQ(f.rc[18], 0);
+    ASSERT_EQ(f.rc[19], -ENOENT);
+    CHECK(f.op.req == NULL);
     async_pool_destroy(&pool);
     async_runtime_destroy(&rt);
 }
@@ -2260,6 +2422,7 @@ int main(int argc, char **argv) {
     RUN(slow_reader_holds_back_fast_writer);
     RUN(udp_send_recv_connect);
     RUN(pipe_read_write_eof_and_epipe);
+    RUN(read_to_end_and_to_string);
     RUN(close_wakes_waiters_with_eclosed);
     RUN(abort_and_timeout_of_waits_release_the_descriptor);
     RUN(timeout_around_a_read_on_the_paused_clock);
@@ -2276,6 +2439,7 @@ int main(int argc, char **argv) {
     RUN(bufwriter_batches_and_flushes_under_backpressure);
     RUN(resolve_names_on_the_pool);
     RUN(file_reads_and_writes_on_the_pool);
+    RUN(file_whole_file_helpers);
     RUN(cancelled_pool_ops_free_their_requests);
     RUN(emfile_on_accept_backs_off_and_recovers);
     RUN(signals_interrupting_the_loop_lose_nothing);

@@ -7,6 +7,7 @@
 #include "sync_model.h"
 #include "notify_model.h"
 #include "token_model.h"
+#include "bucket_model.h"
 
 #define MS(x) ASYNC_MS(x)
 
@@ -709,6 +710,253 @@ TEST(token_wait_abort_and_destroy_busy) {
 /* ---- bad arguments ------------------------------------------------------------------ */
 /* Every primitive refuses NULL (and out-of-range counts) with ASYNC_EINVAL, and the
    objects passed alongside are left as they were. */
+/* ---- token bucket ----------------------------------------------------------------- */
+
+typedef struct {
+    async_task task;
+    async_waiter w;
+    async_timer timer;
+    async_token_bucket *b;
+    size_t n;
+    async_time timeout, at;
+    int id, rc, done;
+} bkframe;
+
+static int bk_order[32], bk_norder;
+
+/* Acquire n tokens (with a timeout if set), note when and in which order. */
+static int bucket_user(async_task *t) {
+    bkframe *f = (bkframe *)t;
+    ASYNC_BEGIN(t);
+    if (f->timeout)
+        ASYNC_AWAIT_TIMEOUT(f->rc, &f->timer, f->timeout,
+                            async_token_bucket_acquire(t, f->b, &f->w, f->n));
+    else
+        ASYNC_AWAIT(f->rc, async_token_bucket_acquire(t, f->b, &f->w, f->n));
+    f->at = async_time_now(t->rt);
+    f->done = 1;
+    if (f->rc == 0 && bk_norder < 32) bk_order[bk_norder++] = f->id;
+    ASYNC_END(f->rc);
+}
+
+static void bk_spawn(async_runtime *rt, bkframe *f, int id, async_token_bucket *b, size_t n,
+                     async_time timeout) {
+    ZERO(*f);
+    f->id = id;
+    f->b = b;
+    f->n = n;
+    f->timeout = timeout;
+    async_task_spawn(rt, &f->task, bucket_user, "bucket user");
+}
+
+/* Burst then pace (capacity 3, one token every 10 ms): eight requests at once, three
+   pass at once, the others one per refill, in arrival order; an idle bucket saves one
+   burst, not more. */
+TEST(token_bucket_burst_then_pace_in_order) {
+    async_runtime rt;
+    async_token_bucket b;
+    static bkframe f[8];
+    async_time t0;
+    int i;
+    async_runtime_init(&rt, NULL);
+    async_time_pause(&rt, 1);
+    t0 = async_time_now(&rt);
+    ASSERT_EQ(async_token_bucket_init(&b, &rt, 3, 1, MS(10)), 0);
+    ASSERT_EQ(async_token_bucket_available(&b), 3);
+    bk_norder = 0;
+    for (i = 0; i < 8; i++) bk_spawn(&rt, &f[i], i, &b, 1, 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    for (i = 0; i < 8; i++) {
+        ASSERT_EQ(f[i].rc, 0);
+        ASSERT_EQ(f[i].at - t0, i < 3 ? 0 : MS(10) * (async_time)(i - 2));
+        ASSERT_EQ(bk_order[i], i);
+    }
+    ASSERT_EQ(async_token_bucket_available(&b), 0);
+    ASSERT_EQ(async_runtime_next_deadline(&rt), ASYNC_TIME_NEVER);     /* no timer left */
+    ASSERT_EQ(async_token_bucket_delay(&b, 1), MS(10));
+    ASSERT_EQ(async_time_advance(&rt, MS(65)), 0);                     /* 6 refills */
+    ASSERT_EQ(async_token_bucket_available(&b), 3);
+    ASSERT_EQ(async_token_bucket_delay(&b, 3), 0);
+    ASSERT_EQ(async_token_bucket_delay(&b, 5), MS(15));   /* two refills, on the grid */
+    ASSERT_EQ(async_token_bucket_try_acquire(&b, 4), ASYNC_EAGAIN);
+    ASSERT_EQ(async_token_bucket_try_acquire(&b, 3), 0);
+    ASSERT_EQ(async_token_bucket_available(&b), 0);
+    async_runtime_destroy(&rt);
+}
+
+/* FIFO with no barging: a large request at the head holds back a small one behind it
+   (it takes what is there, then the refills); one larger than the capacity collects
+   refills until it has them all. try_acquire fails while anyone waits. */
+TEST(token_bucket_large_request_holds_back_smaller_ones) {
+    async_runtime rt;
+    async_token_bucket b;
+    static bkframe f[3];
+    async_time t0;
+    async_runtime_init(&rt, NULL);
+    async_time_pause(&rt, 1);
+    t0 = async_time_now(&rt);
+    ASSERT_EQ(async_token_bucket_init(&b, &rt, 3, 1, MS(10)), 0);
+    bk_norder = 0;
+    bk_spawn(&rt, &f[0], 0, &b, 5, 0);          /* 3 now, 2 more: at 20 ms */
+    bk_spawn(&rt, &f[1], 1, &b, 1, 0);          /* behind it: at 30 ms */
+    bk_spawn(&rt, &f[2], 2, &b, 7, 0);          /* beyond the capacity: at 100 ms */
+    ASSERT_EQ(async_runtime_step(&rt, 0) > 0, 1);
+    ASSERT_EQ(async_token_bucket_try_acquire(&b, 1), ASYNC_EAGAIN);
+    ASSERT_EQ(async_token_bucket_available(&b), 0);
+    ASSERT_EQ(async_token_bucket_delay(&b, 1), MS(110));  /* after 2 + 1 + 7 more tokens */
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(f[0].at - t0, MS(20));
+    ASSERT_EQ(f[1].at - t0, MS(30));
+    ASSERT_EQ(f[2].at - t0, MS(100));
+    ASSERT_EQ(bk_order[0], 0);
+    ASSERT_EQ(bk_order[1], 1);
+    ASSERT_EQ(bk_order[2], 2);
+    async_runtime_destroy(&rt);
+}
+
+/* Cancellation gives the tokens a waiter had collected to the next one: a request of
+   6 times out at 25 ms holding 2, and the request of 3 behind it takes them and the
+   30 ms refill (at 50 ms without them). Through the test harness (async_test_run: a
+   fresh runtime on the paused clock, and nothing may be left behind: no task, no
+   timer - the bucket's included). */
+typedef struct {
+    async_task task;
+    async_token_bucket b;
+    bkframe f[3];
+    async_time t0;
+    int i, rc;
+} bkbody;
+
+static int bucket_cancel_body(async_task *t) {
+    bkbody *f = (bkbody *)t;
+    ASYNC_BEGIN(t);
+    f->t0 = async_time_now(t->rt);
+    ASSERT_EQ(async_token_bucket_init(&f->b, t->rt, 4, 1, MS(10)), 0);
+    bk_norder = 0;
+    bk_spawn(t->rt, &f->f[0], 0, &f->b, 4, 0);
+    bk_spawn(t->rt, &f->f[1], 1, &f->b, 6, MS(25));
+    bk_spawn(t->rt, &f->f[2], 2, &f->b, 3, 0);
+    for (f->i = 0; f->i < 3; f->i++) ASYNC_AWAIT(f->rc, async_task_join(t, &f->f[f->i].task));
+    ASSERT_EQ(f->f[0].rc, 0);
+    ASSERT_EQ(f->f[0].at - f->t0, 0);
+    ASSERT_EQ(f->f[1].rc, ASYNC_ETIMEDOUT);
+    ASSERT_EQ(f->f[1].at - f->t0, MS(25));
+    ASSERT_EQ(f->f[2].rc, 0);
+    ASSERT_EQ(f->f[2].at - f->t0, MS(30));
+    ASSERT_EQ(async_token_bucket_available(&f->b), 0);
+    ASYNC_END(0);
+}
+
+TEST(token_bucket_cancelled_wait_passes_its_tokens_on) {
+    ASSERT_EQ(ASYNC_TEST_RUN(bucket_cancel_body, bkbody), 0);
+}
+
+/* The head aborted: its tokens go to the next waiter at once, and the one timer
+   follows the new head (the aborted task's is gone: nothing wakes a finished task). */
+TEST(token_bucket_abort_of_the_head_moves_the_queue_on) {
+    async_runtime rt;
+    async_token_bucket b;
+    static bkframe f[3];
+    async_time t0;
+    async_runtime_init(&rt, NULL);
+    async_time_pause(&rt, 0);
+    t0 = async_time_now(&rt);
+    ASSERT_EQ(async_token_bucket_init(&b, &rt, 2, 1, MS(10)), 0);
+    bk_spawn(&rt, &f[0], 0, &b, 10, 0);         /* takes 2, waits for 8 refills */
+    bk_spawn(&rt, &f[1], 1, &b, 3, 0);
+    bk_spawn(&rt, &f[2], 2, &b, 1, 0);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(async_runtime_next_deadline(&rt) - t0, MS(80));
+    ASSERT_EQ(async_time_advance(&rt, MS(5)), 0);
+    ASSERT_EQ(async_task_abort(&f[0].task), 0);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(f[0].rc, ASYNC_ECANCELED);
+    ASSERT_EQ(f[1].done, 0);                    /* 2 of 3: the 10 ms refill completes it */
+    ASSERT_EQ(async_runtime_next_deadline(&rt) - t0, MS(10));
+    ASSERT_EQ(async_time_advance(&rt, MS(5)), 0);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(f[1].rc, 0);
+    ASSERT_EQ(f[1].at - t0, MS(10));
+    ASSERT_EQ(f[2].done, 0);
+    ASSERT_EQ(async_runtime_next_deadline(&rt) - t0, MS(20));
+    ASSERT_EQ(async_token_bucket_add(&b, 5), 0);            /* a refund: the waiter first, */
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(f[2].rc, 0);
+    ASSERT_EQ(f[2].at - t0, MS(10));
+    ASSERT_EQ(async_token_bucket_available(&b), 2);        /* the rest up to the capacity */
+    ASSERT_EQ(async_runtime_next_deadline(&rt), ASYNC_TIME_NEVER);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    async_runtime_destroy(&rt);
+}
+
+/* On the real clock (make test also runs it with the clock jumping at every reading,
+   past a deadline between two readings among them): everyone served, in order, never
+   ahead of the refills. */
+TEST(token_bucket_real_clock) {
+    async_runtime rt;
+    async_token_bucket b;
+    static bkframe f[5];
+    async_time t0;
+    int i;
+    async_runtime_init(&rt, NULL);
+    ASSERT_EQ(async_token_bucket_init(&b, &rt, 1, 1, MS(2)), 0);
+    t0 = async_time_now(&rt);
+    bk_norder = 0;
+    for (i = 0; i < 5; i++) bk_spawn(&rt, &f[i], i, &b, 1 + (size_t)(i & 1), 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    {
+        size_t taken = 0;
+        for (i = 0; i < 5; i++) {
+            ASSERT_EQ(f[i].rc, 0);
+            ASSERT_EQ(bk_order[i], i);
+            taken += f[i].n;
+            CHECK(f[i].at - t0 >= MS(2) * (async_time)(taken - 1));  /* never early */
+        }
+    }
+    async_runtime_destroy(&rt);
+}
+
+/* The model (tests/bucket_model.h): random scripts of acquires (plain, timed out, in
+   a select), tries, refunds and aborts, FIFO and random ready order, small budgets. */
+TEST(bucket_model_random_scripts) {
+    test_random_scripts(bucket_model_run, bucket_model_why, "bucket_model.h", 0xB0C4E7u,
+                        96, 1500);
+}
+
+TEST(token_bucket_bad_arguments) {
+    async_runtime rt, other;
+    async_token_bucket b;
+    static bkframe host;
+    async_waiter w;
+    ZERO(w);
+    async_runtime_init(&rt, NULL);
+    async_runtime_init(&other, NULL);
+    async_time_pause(&rt, 0);
+    ASSERT_EQ(async_token_bucket_init(NULL, &rt, 1, 1, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_init(&b, NULL, 1, 1, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_init(&b, &rt, 0, 1, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_init(&b, &rt, 1, 0, MS(1)), ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_init(&b, &rt, 1, 1, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_init(&b, &rt, ASYNC_TOKEN_BUCKET_MAX + 1, 1, MS(1)),
+              ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_init(&b, &rt, 1, 1, ASYNC_TIME_NEVER), ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_init(&b, &rt, 2, ASYNC_TOKEN_BUCKET_MAX, ASYNC_SEC(3600)),
+              0);
+    bk_spawn(&other, &host, 0, &b, 1, 0);       /* a task of another runtime */
+    ASSERT_EQ(async_token_bucket_acquire(&host.task, &b, &w, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_acquire(NULL, &b, &w, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_try_acquire(&b, ASYNC_TOKEN_BUCKET_MAX + 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_try_acquire(NULL, 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_add(&b, ASYNC_TOKEN_BUCKET_MAX + 1), ASYNC_EINVAL);
+    ASSERT_EQ(async_token_bucket_available(NULL), 0);
+    ASSERT_EQ(async_token_bucket_delay(NULL, 1), ASYNC_TIME_NEVER);
+    ASSERT_EQ(async_token_bucket_delay(&b, ASYNC_TOKEN_BUCKET_MAX), ASYNC_SEC(3600));
+    ASSERT_EQ(async_token_bucket_add(&b, ASYNC_TOKEN_BUCKET_MAX), 0);  /* capped */
+    ASSERT_EQ(async_token_bucket_available(&b), 2);
+    async_runtime_destroy(&other);
+    async_runtime_destroy(&rt);
+}
+
 TEST(sync_bad_arguments) {
     async_runtime rt;
     static sframe host;
@@ -925,6 +1173,13 @@ int main(int argc, char **argv) {
     RUN(token_tree);
     RUN(token_deep_tree_and_destroy_reparents);
     RUN(token_wait_abort_and_destroy_busy);
+    RUN(token_bucket_burst_then_pace_in_order);
+    RUN(token_bucket_large_request_holds_back_smaller_ones);
+    RUN(token_bucket_cancelled_wait_passes_its_tokens_on);
+    RUN(token_bucket_abort_of_the_head_moves_the_queue_on);
+    RUN(token_bucket_real_clock);
+    RUN(token_bucket_bad_arguments);
+    RUN(bucket_model_random_scripts);
     RUN(sync_bad_arguments);
     RUN(ready_waits_spend_budget);
     RUN(notify_waiters_then_cancel_passes_nothing_on);

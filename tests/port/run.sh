@@ -6,9 +6,10 @@
 #      tests/port/port_test.c runs under qemu-system-arm (-M microbit for the M0+
 #      build, the micro:bit's nRF51 being a Cortex-M0, and -M mps2-an386 for the M4),
 #      reporting through semihosting;
-#   2. the hosted test suite (tests/test_*.c), static, on 32-bit ARM Linux
-#      (qemu-arm) and RISC-V 64 Linux (qemu-riscv64), summed by tests/run.sh (the
-#      servers' tests run the host's servers: `make port` builds them first);
+#   2. the hosted test suite (tests/test_*.c) on 32-bit x86 Linux (gcc -m32) and,
+#      static, on 32-bit ARM Linux (qemu-arm) and RISC-V 64 Linux (qemu-riscv64),
+#      summed by tests/run.sh (the servers' tests run the host's servers: `make port`
+#      builds them first);
 #   3. the examples that run bare (PORT_EXAMPLES, from the Makefile: not the servers)
 #      on 32-bit x86 (gcc -m32, with ASan and UBSan) and on 32-bit ARM (qemu-arm),
 #      where sizes and alignments are not x86-64's; each must exit 0.
@@ -209,16 +210,17 @@ else
     echo "freestanding text: unknown (the library did not compile for cortex-m0plus)"
 fi
 
-# ---- Linux on 32-bit ARM and RISC-V 64 under qemu-user ------------------------------
-HW="-std=c99 -O2 -static -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -I."
-for arch in arm riscv64; do
+# ---- Linux on 32-bit x86 (gcc -m32), 32-bit ARM and RISC-V 64 (qemu-user) ----------
+HW="-std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -I."
+for arch in x86-m32 arm riscv64; do
     case $arch in
-    arm) cc=arm-linux-gnueabihf-gcc; qemu=qemu-arm ;;
-    *) cc=riscv64-linux-gnu-gcc; qemu=qemu-$arch ;;
+    x86-m32) cc=$M32; qemu= ;;
+    arm) cc="arm-linux-gnueabihf-gcc -static"; qemu=qemu-arm ;;
+    *) cc="riscv64-linux-gnu-gcc -static"; qemu=qemu-$arch ;;
     esac
     d=$B/$arch
     mkdir -p "$d/run"
-    echo "port: test suite on $arch Linux ($cc, $qemu)"
+    echo "port: test suite on $arch Linux (${cc%% -*}${qemu:+, $qemu})"
     # The implementation once (tests/impl_suites.c), the suites against it (-DTEST_SPLIT),
     # side by side; a suite that includes an example whole compiles it, implementation
     # and all.
@@ -247,8 +249,13 @@ for arch in arm riscv64; do
         fi
         # Run through qemu explicitly: binfmt_misc may or may not be registered.
         w=$d/run/test_$t-$arch
-        printf '#!/bin/sh\nASYNC_PORT_QEMU=1 exec timeout 300 %s %s "$@"\n' \
-            "$qemu" '"$(dirname "$0")/../test_'"$t"'"' >"$w"
+        if [ -n "$qemu" ]; then
+            printf '#!/bin/sh\nASYNC_PORT_QEMU=1 exec timeout 300 %s %s "$@"\n' \
+                "$qemu" '"$(dirname "$0")/../test_'"$t"'"' >"$w"
+        else
+            printf '#!/bin/sh\nexec timeout 300 %s "$@"\n' \
+                '"$(dirname "$0")/../test_'"$t"'"' >"$w"
+        fi
         chmod +x "$w"
         wrappers="$wrappers $w"
     done
