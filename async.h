@@ -1869,6 +1869,8 @@ CONFIGURATION (>>config)
                          the C library hides POSIX then (glibc, musl); not on macOS
                          and the BSDs, where it would hide SO_NOSIGPIPE and
                          SO_REUSEPORT
+     file times          async_file_stat's modified_ns in whole seconds (macOS has
+                         no st_mtim)
    Signals (sigaction and a self-pipe), children (fork, execve, waitpid on
    SIGCHLD), poll, the clocks (CLOCK_MONOTONIC) and the pool are POSIX already and
    the same everywhere.
@@ -12042,7 +12044,7 @@ static int async__req_run_path(async__req *q) {
         async__memset(m, 0, sizeof *m);
         m->size = (long long)st.st_size;
         m->modified_ns = (long long)st.st_mtime * 1000000000LL;
-#if defined(__linux__)
+#ifdef ASYNC__LINUX
         m->modified_ns += (long long)st.st_mtim.tv_nsec;    /* elsewhere: whole seconds */
 #endif
         m->mode = (unsigned)st.st_mode & 07777u;
