@@ -216,6 +216,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 	echo "tcc-runs-the-suites|.ci/need 'command -v tcc' tcc && for t in $(TCC_TESTS); do tcc -I. tests/test_\$$t.c -o $(B)/chk/tcc-\$$t $(LIBS) -lm && $(B)/chk/tcc-\$$t > $(B)/chk/tcc-\$$t.out 2>&1 || { cat $(B)/chk/tcc-\$$t.out; exit 1; }; done"; \
 	echo "backend-contract|tests/compile/backend_contract.sh async.h"; \
 	echo "posix-only-poisons-linux-names|tests/compile/posix_poison.sh $(CC)"; \
+	echo "examples-compile-posix-only|for e in $(EXAMPLES); do $(CC) $(CFLAGS_POSIX_EX) -fsyntax-only examples/\$$e.c || exit 1; done"; \
 	echo "names-follow-the-grammar|tests/check_names.sh"; \
 	echo "build-cmake-add-subdirectory|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-subdir $(B)/consumer-cmake-subdir"; \
 	echo "build-cmake-find-package|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-find $(B)/consumer-cmake-find"; \
