@@ -5,7 +5,10 @@
 #   make test        every test, in the switch form, the computed-goto form and as
 #                    C++, plus compile checks and the fuzzers' seed corpora replayed,
 #                    and the suites again under the perturbation modes (tests/faults.h:
-#                    clock jumps, failing allocations and system calls, preemption);
+#                    clock jumps, failing allocations and system calls, preemption),
+#                    the hosted suites and the servers' tests in the strict POSIX
+#                    build too (-posix: as on macOS and the BSDs, every Linux-only
+#                    name poisoned by tests/compile/posix_only.h);
 #                    the implementation compiled once per form, the suites run side
 #                    by side (JOBS=N), one line each; last line "N passed, M failed".
 #                    V=1 shows the compiler commands
@@ -70,9 +73,12 @@ CXXFLAGS_TEST := -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wshadow -O2
 LIBS := -lpthread
 
 TESTS := coro task time debug sync chan cancel comb stream io threads proc group
-# The I/O suite runs once more on the epoll backend.
+# The I/O suite runs once more on the epoll backend. The suites of the hosted layer run
+# once more in the strict POSIX build (-posix: async.h as on macOS and the BSDs).
+POSIX_TESTS := time io threads proc group
 TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $(B)/test/test_$(t)-cxx) \
-    $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx
+    $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx \
+    $(foreach t,$(POSIX_TESTS),$(B)/test/test_$(t)-posix)
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(addprefix $(B)/examples/,$(EXAMPLES))
 # The examples that choose the epoll backend (an implementation setting).
@@ -88,6 +94,9 @@ SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(SRV_TESTS))
 SRV_EX_TESTS := $(patsubst tests/test_srv_%.c,%,\
     $(shell grep -l '^\#include "../examples/' tests/test_srv_*.c))
 SRV_PLAIN_TESTS := $(filter-out $(SRV_EX_TESTS),$(SRV_TESTS))
+# The servers' tests that run again in the strict POSIX build (see below).
+POSIX_SRV_TESTS := net redis httpd
+POSIX_SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(addsuffix -posix,$(POSIX_SRV_TESTS)))
 # The fuzzers with a seed corpus: their seeds are replayed by make test (see below).
 REPLAYS := $(patsubst tests/fuzz/corpus/%/,%,$(wildcard tests/fuzz/corpus/*/))
 REPLAY_BINS := $(addprefix $(B)/test/replay_,$(REPLAYS))
@@ -123,6 +132,20 @@ $(O)/impl-cxx.o: $(IMPL_HDR)
 $(O)/impl-cxx-epoll.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
 	$(Q)$(CXX) $(CXXFLAGS_TEST) -DASYNC_USE_EPOLL -c tests/impl_suites.c -o $@
+# The strict POSIX build: ASYNC_POSIX_ONLY (async.h uses what macOS and the BSDs have
+# too), POSIX.1-2008 and no more, and tests/compile/posix_only.h ahead of every file:
+# the system headers read, then each Linux-only name (eventfd, accept4, pipe2,
+# SOCK_CLOEXEC, MSG_NOSIGNAL, pthread_condattr_setclock, epoll, __linux__...) undefined
+# and poisoned, so that a use of one in async.h or in a suite fails to compile. With
+# the perturbation hooks, as the C99 form (inert unless ASYNC_TEST_FAULTS is set).
+CFLAGS_POSIX := $(CFLAGS_TEST) -DASYNC_POSIX_ONLY -D_POSIX_C_SOURCE=200809L \
+    -include tests/compile/posix_only.h
+$(O)/impl-posix.o: $(IMPL_HDR) tests/compile/posix_only.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX) -DTEST_FAULTS -c tests/impl_suites.c -o $@
+$(B)/test/test_%-posix: tests/test_%.c $(HDR) tests/compile/posix_only.h $(O)/impl-posix.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX) -DTEST_FAULTS -DTEST_SPLIT $< $(O)/impl-posix.o -o $@ $(LIBS)
 # ASYNC_NO_SITES is a setting of every file: the build checks link two suites so.
 # The implementation with tests/compile/fail_alloc.h ahead of it, for the checks
 # example-NAME-fails-setup-loudly (tests/examples_setup_fails.sh).
@@ -192,6 +215,8 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 	echo "c17-c2x-gcc-clang|for s in c17 c2x; do for c in gcc clang; do \$$c -std=\$$s $(WARN) -I. -c tests/compile/compile_c.c -o $(B)/chk/std-\$$s-\$$c.o || exit 1; done; done"; \
 	echo "tcc-runs-the-suites|.ci/need 'command -v tcc' tcc && for t in $(TCC_TESTS); do tcc -I. tests/test_\$$t.c -o $(B)/chk/tcc-\$$t $(LIBS) -lm && $(B)/chk/tcc-\$$t > $(B)/chk/tcc-\$$t.out 2>&1 || { cat $(B)/chk/tcc-\$$t.out; exit 1; }; done"; \
 	echo "backend-contract|tests/compile/backend_contract.sh async.h"; \
+	echo "posix-only-poisons-linux-names|tests/compile/posix_poison.sh $(CC)"; \
+	echo "examples-compile-posix-only|for e in $(EXAMPLES); do $(CC) $(CFLAGS_POSIX_EX) -fsyntax-only examples/\$$e.c || exit 1; done"; \
 	echo "names-follow-the-grammar|tests/check_names.sh"; \
 	echo "build-cmake-add-subdirectory|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-subdir $(B)/consumer-cmake-subdir"; \
 	echo "build-cmake-find-package|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-find $(B)/consumer-cmake-find"; \
@@ -221,10 +246,11 @@ FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/te
 # tests, preemption in the threads suite), so that none of them is left running alone
 # at the end.
 LONG_RUNS := $(wordlist 1,2,$(FAULT_RUNS)) $(B)/test/test_srv_faults $(B)/test/test_srv_net \
-    preempt:$(B)/test/test_threads
+    preempt:$(B)/test/test_threads $(B)/test/test_srv_net-posix
 TEST_ORDER := $(LONG_RUNS) $(filter-out $(LONG_RUNS),$(FAULT_RUNS) $(TEST_BINS) $(SRV_TEST_BINS) \
-    $(REPLAY_BINS))
-test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(REPLAY_BINS) $(B)/checks.txt
+    $(POSIX_SRV_TEST_BINS) $(REPLAY_BINS))
+test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(POSIX_SRV_TEST_BINS) $(REPLAY_BINS) \
+    $(B)/checks.txt
 	@.ci/need "command -v curl && command -v redis-cli" curl redis-tools
 	@.ci/need "command -v clang && command -v clang++" clang
 	@CHECKS=$(B)/checks.txt ./tests/run.sh $(TEST_ORDER)
@@ -241,6 +267,34 @@ $(addprefix $(B)/test/test_srv_,$(SRV_PLAIN_TESTS)): $(B)/test/test_srv_%: tests
     $(HDR) $(O)/impl-c.o $(addprefix $(B)/examples/,$(SERVERS))
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_SPLIT -Itests $< $(O)/impl-c.o -o $@ $(LIBS)
+
+# The servers in the strict POSIX build too (build/examples/posix/NAME: async.h as on
+# macOS, the examples' #ifdef __linux__ false, so poll), and the servers' tests that
+# drive them (test_srv_NAME-posix, with their own log and /tmp file names: they run
+# beside the others). The implementation once (tests/impl_examples.c), as for the
+# examples.
+CFLAGS_POSIX_EX = $(EX_CFLAGS) -DASYNC_POSIX_ONLY -D_XOPEN_SOURCE=700 -DTEST_POSIX_EXAMPLES \
+    -include tests/compile/posix_only.h
+POSIX_SRV_FLAGS := -DSRV_DIR='"$(B)/examples/posix/"' -DSRV_LOG_DIR='"$(B)/test/posix-"' \
+    -DSECRET='"httpd-test-secret-posix.txt"'
+$(O)/impl-ex-posix.o: tests/impl_examples.c async.h tests/compile/posix_only.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX_EX) -c $< -o $@
+$(B)/examples/posix/%: examples/%.c async.h tests/compile/posix_only.h $(O)/impl-ex-posix.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX_EX) -DASYNC_IMPLEMENTATION_INCLUDED $< $(O)/impl-ex-posix.o -o $@ \
+	    $(LIBS)
+$(B)/test/test_srv_%-posix: tests/test_srv_%.c $(HDR) tests/compile/posix_only.h \
+    $(addprefix $(B)/examples/posix/,$(SERVERS)) $(O)/impl-ex-posix.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX_EX) $(POSIX_SRV_FLAGS) -Itests -DASYNC_IMPLEMENTATION_INCLUDED $< \
+	    $(O)/impl-ex-posix.o -o $@ $(LIBS)
+$(addprefix $(B)/test/test_srv_,$(addsuffix -posix,$(filter $(SRV_PLAIN_TESTS),$(POSIX_SRV_TESTS)))): \
+    $(B)/test/test_srv_%-posix: tests/test_srv_%.c $(HDR) tests/compile/posix_only.h \
+    $(O)/impl-posix.o $(addprefix $(B)/examples/posix/,$(SERVERS)) $(B)/test/accept_fail.so
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX) $(POSIX_SRV_FLAGS) -DTEST_SPLIT -Itests $< $(O)/impl-posix.o -o $@ \
+	    $(LIBS)
 
 # Each fuzzer with a seed corpus (tests/fuzz/corpus/NAME/) is also built with a plain
 # compiler and tests/fuzz/replay.c's main: make test replays its seeds (no libFuzzer,

@@ -1171,12 +1171,12 @@ CODE IN THIS MANUAL
      async_udp_connect(io, addr) plain async_io_write / async_io_read.
    Errors are -errno, named by async_strerror: -ECONNREFUSED, -ECONNRESET,
    -EPIPE, -EADDRINUSE, -ENOTCONN, -EMFILE... EINTR is retried inside. SIGPIPE
-   never kills the process: sockets are written with MSG_NOSIGNAL, and the first
-   registration sets SIGPIPE to ignored if it was at its default (a handler of
-   yours stays). Cancellation (abort, timeout, select) unlinks the waiter at
-   once; read and write are cancel safe (nothing was transferred), read_exact
-   and write_all are not (bytes already moved stay moved), connect closes its
-   socket, accept loses no connection.
+   never kills the process: sockets are written with MSG_NOSIGNAL (macOS: they have
+   SO_NOSIGPIPE), and the first registration sets SIGPIPE to ignored if it was at
+   its default (a handler of yours stays). Cancellation (abort, timeout, select)
+   unlinks the waiter at once; read and write are cancel safe (nothing was
+   transferred), read_exact and write_all are not (bytes already moved stay
+   moved), connect closes its socket, accept loses no connection.
    The paused clock with auto-advance looks at I/O (without waiting) before it
    jumps to the next timer, as Tokio: a reply already on its way over loopback
    is seen first, one that needs real time is not waited for.
@@ -1534,7 +1534,8 @@ CODE IN THIS MANUAL
    or by you (async_group_spawn onto the least loaded runtime). (hosted builds with
    threads; the freestanding profile and ASYNC_NO_THREADS have no group.)
      async_group_init(g, desc)           desc->threads runtimes (0: one per core),
-                                         desc->pin (thread i on core i, Linux),
+                                         desc->pin (thread i on core i, Linux;
+                                         elsewhere a no-op),
                                          desc->runtime (every runtime's desc),
                                          desc->on_start(rt, user): run on each
                                          runtime's thread before its loop, to spawn
@@ -1815,6 +1816,10 @@ CONFIGURATION (>>config)
                              default 6 (9 levels of 64), 4 freestanding (14 of 16:
                              a third of the RAM, about 1 KB on 32-bit targets)
      ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2)
+     ASYNC_POSIX_ONLY        impl: only what macOS and the BSDs have too (no eventfd,
+                             accept4, SOCK_CLOEXEC, MSG_NOSIGNAL, epoll,
+                             pthread_condattr_setclock, sched_setaffinity): their
+                             path, tried on Linux (see OTHER POSIX SYSTEMS below)
      ASYNC_NO_THREADS        no blocking pool, no inbox, no pthread (hosted);
                              required with a compiler whose atomics async.h does
                              not know (gcc, clang, and tcc on x86 are known):
@@ -1835,6 +1840,56 @@ CONFIGURATION (>>config)
    A macro that changes a struct layout changes the names of the entry points
    (async_runtime_init, async_task_spawn...), so translation units that
    disagree fail to link instead of corrupting memory.
+
+   OTHER POSIX SYSTEMS (macOS, FreeBSD, OpenBSD, NetBSD). No such machine runs the
+   tests: make test proves their path on Linux instead. Its strict POSIX build
+   (test_NAME-posix: time, io, threads, proc, group, and the servers' net and redis
+   tests against servers built the same way) defines ASYNC_POSIX_ONLY and
+   _POSIX_C_SOURCE=200809L alone, and force-includes tests/compile/posix_only.h,
+   which reads the system headers, then undefines __linux__ and poisons every
+   Linux-only name (the list is there): a use in async.h or a test fails to compile.
+   What differs there from Linux (by itself on those systems, by ASYNC_POSIX_ONLY on
+   Linux):
+     wake descriptor     a non-blocking pipe, not an eventfd: two descriptors per
+                         runtime that is woken from other threads
+     new sockets         socket() then fcntl (O_NONBLOCK, FD_CLOEXEC) where
+                         SOCK_NONBLOCK and SOCK_CLOEXEC are missing (macOS): two more
+                         system calls per socket
+     accepted sockets    accept() then fcntl, not accept4 (Linux only here): two or
+                         three more system calls per connection, and a window: a
+                         fork on another thread between the two gives the child the
+                         descriptor (async_child_spawn from the loop's thread cannot
+                         fall in it; your own fork+exec on another thread can)
+     SIGPIPE             MSG_NOSIGNAL where it exists (the BSDs); macOS has none, and
+                         each socket made, accepted or registered gets SO_NOSIGPIPE
+                         instead. With neither (the strict build on Linux) a socket
+                         is as a pipe: the first registration ignores SIGPIPE if it
+                         was at its default, a handler of yours runs (the write still
+                         fails with -EPIPE)
+     pool's idle wait    macOS has no pthread_condattr_setclock: keep_alive is
+                         waited on CLOCK_REALTIME, converted from the monotonic
+                         clock. A wall clock set forward ends the wait early and it
+                         waits on; set back by N, an idle thread exits N late (a job
+                         or async_pool_destroy still wakes it at once)
+     reactor             poll(2); ASYNC_USE_EPOLL is an #error. No kqueue backend yet:
+                         what it would need is written under >>io (the backend
+                         contract, in the implementation)
+     desc->pin           a no-op (sched_setaffinity is Linux's; macOS has affinity
+                         hints only, FreeBSD cpuset_setaffinity: not used)
+     reuseport           FreeBSD 12+: SO_REUSEPORT_LB, which spreads connections as
+                         Linux's SO_REUSEPORT does. macOS, OpenBSD, NetBSD: their
+                         SO_REUSEPORT lets the listeners share the port, but one of
+                         them gets the connections: a group's sharded listeners serve
+                         from one runtime there; use one acceptor (MULTI-CORE)
+     strict ISO mode     async.h asks for _POSIX_C_SOURCE under -std=c99 only where
+                         the C library hides POSIX then (glibc, musl); not on macOS
+                         and the BSDs, where it would hide SO_NOSIGPIPE and
+                         SO_REUSEPORT
+     file times          async_file_stat's modified_ns in whole seconds (macOS has
+                         no st_mtim)
+   Signals (sigaction and a self-pipe), children (fork, execve, waitpid on
+   SIGCHLD), poll, the clocks (CLOCK_MONOTONIC) and the pool are POSIX already and
+   the same everywhere.
 
    Runtime settings are a desc whose zero fields mean "default" (each field's
    default is in its declaration, >>core):
@@ -2004,14 +2059,16 @@ REVISION HISTORY
    (the compilers' default) the C library shows it already, so nothing is defined and
    the implementation file sees what every other file of yours sees (forcing
    _POSIX_C_SOURCE would hide SO_REUSEPORT, and your own usleep, in that file). Only
-   strict ISO mode (-std=c99) hides POSIX on glibc and musl: then ask for POSIX and no
+   strict ISO mode (-std=c99) hides POSIX on glibc and musl (not on macOS and the
+   BSDs, whose headers show everything unless asked otherwise): then ask for POSIX and no
    more (a wider set such as _DEFAULT_SOURCE would declare BSD names, rcmd and such,
    that may clash with yours), before the first system header is read (if one already
    was, say so). */
 #if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC_FREESTANDING) && \
     defined(__STRICT_ANSI__) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && \
     !defined(_DEFAULT_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_BSD_SOURCE) && \
-    !defined(__APPLE__)
+    !defined(__APPLE__) && !defined(__FreeBSD__) && !defined(__NetBSD__) && \
+    !defined(__OpenBSD__) && !defined(__DragonFly__)
 #if defined(_FEATURES_H)
 #error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, \
 or define _POSIX_C_SOURCE=200809L"
@@ -4416,7 +4473,17 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
 #include <poll.h>
 #include <unistd.h>
 #include <fcntl.h>
+/* The platform: ASYNC__LINUX when Linux's extras may be used (eventfd, accept4,
+   sched_setaffinity, epoll); ASYNC_POSIX_ONLY leaves them out, as on macOS and the
+   BSDs (CONFIGURATION). Every other Linux-only use tests ASYNC__LINUX, or
+   ASYNC_POSIX_ONLY before the name it uses, never __linux__ itself (the strict build,
+   tests/compile/posix_only.h, poisons it). */
+#ifndef ASYNC_POSIX_ONLY
 #if defined(__linux__)
+#define ASYNC__LINUX 1
+#endif
+#endif
+#ifdef ASYNC__LINUX
 #include <sys/eventfd.h>
 #endif
 #if !defined(ASYNC_NO_THREADS)
@@ -5861,7 +5928,7 @@ static void async__rt_signal(async_runtime *rt);
 static int async__wake_fd_make(async_runtime *rt) {
 #ifndef ASYNC_FREESTANDING
     if (rt->wake_fd[0] < 0) {
-#if defined(__linux__)
+#ifdef ASYNC__LINUX
         int fd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1
                                                           : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (fd < 0) return -errno;
@@ -9395,16 +9462,33 @@ ASYNC_DEF int async_stream_for_each_concurrent(async_task *t, async_stream_buffe
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <signal.h>
-#if defined(__linux__) && !defined(_GNU_SOURCE)
+#if defined(ASYNC__LINUX) && !defined(_GNU_SOURCE)
 /* In glibc and musl, but declared only with _GNU_SOURCE. */
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #endif
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
+/* A send that never raises SIGPIPE: MSG_NOSIGNAL (Linux, the BSDs); macOS has
+   SO_NOSIGPIPE on the socket instead (async__nosigpipe); with neither, SIGPIPE is
+   ignored process-wide when it is at its default (async__reactor_start). */
+#ifndef ASYNC_POSIX_ONLY
+#ifdef MSG_NOSIGNAL
+#define ASYNC__NOSIGNAL MSG_NOSIGNAL
 #endif
-#if defined(SO_REUSEPORT)
+/* Sockets made non-blocking and close-on-exec in one call (Linux, the BSDs) */
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+#define ASYNC__SOCK_FLAGS (SOCK_NONBLOCK | SOCK_CLOEXEC)
+#endif
+#endif
+#ifndef ASYNC__NOSIGNAL
+#define ASYNC__NOSIGNAL 0
+#endif
+/* SO_REUSEPORT spreads connections over the listeners on Linux and on FreeBSD as
+   SO_REUSEPORT_LB; on macOS and the other BSDs it lets them share the port but one
+   takes the connections (the manual: CONFIGURATION, OTHER POSIX SYSTEMS). */
+#if defined(SO_REUSEPORT_LB)
+#define ASYNC__SO_REUSEPORT SO_REUSEPORT_LB
+#elif defined(SO_REUSEPORT)
 #define ASYNC__SO_REUSEPORT SO_REUSEPORT
-#elif defined(__linux__)    /* glibc hides it under a strict _POSIX_C_SOURCE of yours */
+#elif defined(ASYNC__LINUX) /* glibc hides it under a strict _POSIX_C_SOURCE of yours */
 #if defined(__alpha__) || defined(__mips__) || defined(__sparc__)
 #define ASYNC__SO_REUSEPORT 0x0200
 #elif defined(__hppa__)
@@ -9421,6 +9505,17 @@ enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
    not mean drained, and an edge-triggered backend sends no second event. */
 enum { ASYNC__IO_HUP = 4 };
 static int async__sigpipe_ignored;      /* the reactor set SIGPIPE to SIG_IGN */
+
+/* macOS: a socket written after its peer left raises SIGPIPE unless told not to
+   (there is no MSG_NOSIGNAL); set on each socket made, accepted or registered. */
+static void async__nosigpipe(int fd) {
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#else
+    (void)fd;
+#endif
+}
 
 typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_addr *)0)->u)
                               ? 1 : -1];
@@ -9470,7 +9565,48 @@ typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_
    ASYNC_SYS_CTL for a change of the watched set, ASYNC_SYS_SOCKET for a descriptor it
    creates), so the fault modes shake a new backend too; an edge-triggered one also joins
    ASYNC_USE_EPOLL in ASYNC__LT_AGAIN's condition (>>faults). Readiness stays in io->ready
-   until an operation meets EAGAIN, so an edge that comes once is enough. */
+   until an operation meets EAGAIN, so an edge that comes once is enough.
+
+   kqueue (macOS, the BSDs) has no block yet: no such system runs the tests here, and
+   an untested backend is worse than poll(2), which they all have (the strict POSIX
+   build proves that path: CONFIGURATION, OTHER POSIX SYSTEMS). What it would take,
+   as one block beside epoll's (ASYNC_USE_KQUEUE, #error elsewhere):
+     be_init      kqueue(), then FD_CLOEXEC by fcntl (macOS has no kqueue1); a
+                  kqueue is not inherited by a child (fork): nothing to undo there
+     be_add       two changes in one kevent() call: EVFILT_READ and EVFILT_WRITE,
+                  each EV_ADD | EV_CLEAR (edge-triggered, as EPOLLET: readiness
+                  stays in io->ready until EAGAIN, so one edge is enough), udata the
+                  io. Regular files are always readable for EVFILT_READ (epoll
+                  refuses them); macOS refuses ttys and some devices: return that
+                  -errno, as epoll's EPERM, and the io is not added
+     be_mod       nothing: both directions are watched from the start
+     be_move      EV_ADD of both filters again with udata dst (an existing
+                  filter's udata is replaced)
+     be_del       EV_DELETE of both filters (ENOENT ignored)
+     be_wait      kevent(kq, NULL, 0, ev, 128, timeout): a timespec from wait, NULL
+                  for ASYNC_TIME_NEVER. One event per filter: EVFILT_READ ->
+                  ASYNC_IO_READ, EVFILT_WRITE -> ASYNC_IO_WRITE, EV_EOF (the peer
+                  shut down; data may remain: read on until 0) or EV_ERROR -> also
+                  ASYNC__IO_HUP. EINTR and failures as the contract says
+     the wake     the pipe of async__wake_fd_make as EVFILT_READ with udata NULL,
+                  added once as epoll adds its wake descriptor (the core drains it);
+                  or EVFILT_USER with NOTE_TRIGGER from async__rt_signal (no
+                  descriptor, no drain; kevent may be called from any thread), but
+                  the idle path without a reactor waits on wake_fd[0] too
+     signals      unchanged: the handler's self-pipe works with any backend.
+                  EVFILT_SIGNAL and EVFILT_PROC (NOTE_EXIT) could watch signals
+                  and children without a handler, but per kqueue (one runtime) and
+                  beside the handler the other runtimes need: not worth it first
+     the faults   ASYNC_SYS_SOCKET for kqueue(), ASYNC_SYS_CTL for each change,
+                  ASYNC_SYS_WAIT for the wait; add ASYNC_USE_KQUEUE to
+                  ASYNC__LT_AGAIN's condition (edge-triggered)
+   What would need testing on a BSD and on macOS: the suites as test_io-epoll runs
+   (test_io-kqueue, and under ASYNC_TEST_FAULTS=sys), the servers' tests (half-close,
+   EOF with data unread, 10,000 idle connections, the accept fail shim: it wraps
+   accept there), a wake from another thread while kevent waits, a descriptor closed
+   and its number reused before be_del (kqueue forgets it at close: be_del must not
+   fail loudly), pipes and ttys on macOS, and the backend contract check
+   (tests/compile/backend_contract.sh). */
 
 static int async__io_wait_ms(async_time wait) {
     return wait == ASYNC_TIME_NEVER ? -1
@@ -9483,8 +9619,8 @@ static void async__io_event(async_runtime *rt, async_io *io, int dirs);
 #if defined(ASYNC_USE_EPOLL)
 /* epoll: edge-triggered, each descriptor added once for both directions, its io as the
    event's data (the wake descriptor: NULL). */
-#if !defined(__linux__)
-#error "async.h: ASYNC_USE_EPOLL needs Linux"
+#ifndef ASYNC__LINUX
+#error "async.h: ASYNC_USE_EPOLL needs Linux (and not ASYNC_POSIX_ONLY)"
 #endif
 #include <sys/epoll.h>
 
@@ -9758,6 +9894,7 @@ ASYNC_DEF int async_io_register(async_runtime *rt, async_io *io, int fd) {
             io->flags |= errno == ENOTSOCK ? ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK : 0;
         else if (type == SOCK_STREAM)
             io->flags |= ASYNC__IO_STREAM;
+        if (!(io->flags & ASYNC__IO_NOT_SOCK)) async__nosigpipe(fd);
     }
     return rc;
 }
@@ -9929,7 +10066,7 @@ ASYNC_DEF int async_io_write(async_task *t, async_io *io, async_waiter *w, const
         if (ASYNC__FAULT(ASYNC_SYS_WRITE, io->fd, &len)) {
             n = -1;
         } else if (!(io->flags & ASYNC__IO_NOT_SOCK)) {
-            n = send(io->fd, buf, len, MSG_NOSIGNAL);     /* never SIGPIPE */
+            n = send(io->fd, buf, len, ASYNC__NOSIGNAL);  /* never SIGPIPE */
             if (n < 0 && errno == ENOTSOCK) {
                 io->flags |= ASYNC__IO_NOT_SOCK;          /* a pipe or a tty */
                 continue;
@@ -10177,9 +10314,9 @@ ASYNC_DEF int async_addr_format(const async_addr *a, char *buf, size_t size) {
 
 static int async__socket(int family, int type) {
     int fd;
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+#ifdef ASYNC__SOCK_FLAGS
     if (ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL)) return -errno;
-    fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = socket(family, type | ASYNC__SOCK_FLAGS, 0);
     if (fd < 0) return -errno;
 #else
     if (ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL)) return -errno;
@@ -10191,12 +10328,7 @@ static int async__socket(int family, int type) {
         return e;
     }
 #endif
-#ifdef SO_NOSIGPIPE
-    {
-        int one = 1;
-        (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
-    }
-#endif
+    async__nosigpipe(fd);
     return fd;
 }
 
@@ -10270,14 +10402,17 @@ ASYNC_DEF int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, a
         async_addr a;
         socklen_t len = (socklen_t)sizeof a.u.bytes;
         int fd, nonblock = 0;
-#if defined(__linux__)
+#ifdef ASYNC__LINUX
         fd = ASYNC__FAULT(ASYNC_SYS_ACCEPT, lis->fd, NULL) ? -1 :
              accept4(lis->fd, async__sa(&a), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         nonblock = 1;
 #else
         fd = ASYNC__FAULT(ASYNC_SYS_ACCEPT, lis->fd, NULL) ? -1 :
              accept(lis->fd, async__sa(&a), &len);
-        if (fd >= 0) (void)async__cloexec(fd);
+        if (fd >= 0) {                  /* (a fork elsewhere in between inherits it) */
+            (void)async__cloexec(fd);
+            async__nosigpipe(fd);       /* inherited on FreeBSD, not said of macOS */
+        }
 #endif
         if (fd >= 0) {
             if ((rc = async__io_add(t->rt, conn, fd, nonblock)) < 0) {
@@ -10395,8 +10530,9 @@ ASYNC_DEF int async_udp_send_to(async_task *t, async_io *io, async_waiter *w, co
     if (len > INT_MAX) return ASYNC_EINVAL;     /* a datagram is not cut short */
     while ((rc = async__io_enter(t, io, w, ASYNC_IO_WRITE)) == 1) {
         ssize_t n = ASYNC__FAULT(ASYNC_SYS_SENDTO, io->fd, NULL) ? -1
-                  : to ? sendto(io->fd, buf, len, MSG_NOSIGNAL, async__sa(to), (socklen_t)to->len)
-                       : send(io->fd, buf, len, MSG_NOSIGNAL);
+                  : to ? sendto(io->fd, buf, len, ASYNC__NOSIGNAL, async__sa(to),
+                                (socklen_t)to->len)
+                       : send(io->fd, buf, len, ASYNC__NOSIGNAL);
         if (n >= 0) {
             async__io_done(t);
             return (int)n;
@@ -11050,6 +11186,44 @@ static void async__job_unlink(async_blocking **list, async_blocking *j) {
     j->next = j->prev = NULL;
 }
 
+/* An idle worker's wait, until `until` on the monotonic clock: 0 when signalled (or
+   woken spuriously), ETIMEDOUT once `until` has passed. Where the condition variable
+   cannot wait on CLOCK_MONOTONIC (macOS has no pthread_condattr_setclock, and
+   ASYNC_POSIX_ONLY does as macOS), it waits on CLOCK_REALTIME for the time left: a
+   wall clock set forward ends that wait early, and the monotonic deadline, checked
+   again, has it wait on; one set back makes it last longer by the jump (an idle
+   thread exits that much later; a job or the pool's destroy still wakes it at once). */
+#if !defined(ASYNC_POSIX_ONLY) && !defined(__APPLE__)
+#define ASYNC__COND_MONOTONIC 1
+#endif
+#ifndef ASYNC__WALL_CLOCK               /* the tests' wall clock jumps (tests/test.h) */
+#define ASYNC__WALL_CLOCK(ts) clock_gettime(CLOCK_REALTIME, (ts))
+#endif
+static int async__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, async_time until) {
+    struct timespec ts;
+#ifdef ASYNC__COND_MONOTONIC
+    ts.tv_sec = (time_t)(until / 1000000000u);
+    ts.tv_nsec = (long)(until % 1000000000u);
+    return pthread_cond_timedwait(cv, mu, &ts);
+#else
+    for (;;) {
+        async_time now = async__clock_monotonic(NULL), left;
+        int rc;
+        if (now >= until) return ETIMEDOUT;
+        left = until - now;
+        (void)ASYNC__WALL_CLOCK(&ts);
+        ts.tv_sec += (time_t)(left / 1000000000u);
+        ts.tv_nsec += (long)(left % 1000000000u);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        rc = pthread_cond_timedwait(cv, mu, &ts);
+        if (rc != ETIMEDOUT) return rc;     /* signalled (or woken for nothing) */
+    }
+#endif
+}
+
 static void *async__worker_main(void *arg) {
     async__worker *wk = (async__worker *)arg;
     async__pool_impl *pi = wk->pi;
@@ -11061,15 +11235,10 @@ static void *async__worker_main(void *arg) {
         void *fa;
         int result;
         while (!pi->queue && !pi->stopping) {
-            struct timespec ts;
             int rc;
-            async_time until;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            until = (async_time)ts.tv_sec * 1000000000u + (async_time)ts.tv_nsec + pi->keep_alive;
-            ts.tv_sec = (time_t)(until / 1000000000u);
-            ts.tv_nsec = (long)(until % 1000000000u);
+            async_time until = async__clock_monotonic(NULL) + pi->keep_alive;
             pi->idle++;
-            rc = pthread_cond_timedwait(&pi->cv, &pi->mu, &ts);
+            rc = async__cond_wait_until(&pi->cv, &pi->mu, until);
             pi->idle--;
             if (rc == ETIMEDOUT && !pi->queue) goto out;        /* idle too long */
         }
@@ -11159,7 +11328,9 @@ ASYNC_DEF int async_pool_init(async_pool *p, async_runtime *rt, const async_pool
         return -rc;
     }
     pthread_condattr_init(&ca);
+#ifdef ASYNC__COND_MONOTONIC
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+#endif
     rc = pthread_cond_init(&pi->cv, &ca);
     pthread_condattr_destroy(&ca);
     if (rc != 0 || (rc = -async_waker_init(rt, &p->waker)) != 0) {
@@ -11440,7 +11611,7 @@ ASYNC_DEF int async_inbox_destroy(async_inbox *q) {
    ready, tasks spawned) and its wake descriptor; a parked runtime sleeps in its
    reactor until then. Each turn publishes the runtime's load (tasks alive) and
    counters for the others to read. */
-#if defined(__linux__) && !defined(_GNU_SOURCE)
+#if defined(ASYNC__LINUX) && !defined(_GNU_SOURCE)
 /* In glibc and musl, declared only with _GNU_SOURCE (as cpu_set_t, a bit mask). */
 extern int sched_setaffinity(int pid, size_t size, const void *mask);
 #endif
@@ -11459,7 +11630,7 @@ typedef struct async__group_thread {
 } async__group_thread;
 
 static void async__group_pin(int index) {
-#if defined(__linux__)
+#ifdef ASYNC__LINUX
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int cpu;
     if (ncpu <= 0) return;
@@ -11987,7 +12158,7 @@ static int async__req_run_path(async__req *q) {
         async__memset(m, 0, sizeof *m);
         m->size = (long long)st.st_size;
         m->modified_ns = (long long)st.st_mtime * 1000000000LL;
-#if defined(__linux__)
+#ifdef ASYNC__LINUX
         m->modified_ns += (long long)st.st_mtim.tv_nsec;    /* elsewhere: whole seconds */
 #endif
         m->mode = (unsigned)st.st_mode & 07777u;

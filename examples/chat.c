@@ -439,10 +439,6 @@ static int relay_run(async_task *t) {
 
 /* ---- the acceptor (the same in echo, chat, proxy and httpd) -------------------------- */
 
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0                          /* SIGPIPE is ignored (async.h) anyway */
-#endif
-
 /* At the cap: the line, best effort (a new socket's buffer takes it at once), our
    side shut, what the client sent already read (a close with unread input would send
    a reset), and the close; as Redis's "max number of clients reached". No task and
@@ -452,7 +448,7 @@ static void refuse(async_io *io) {
     int fd = async_io_fd(io), n, i;
     n = snprintf(line, sizeof line, "*** server full (%ld clients), try again later\n",
                  max_clients);
-    (void)send(fd, line, (size_t)n, MSG_NOSIGNAL);
+    (void)send(fd, line, (size_t)n, 0);         /* no SIGPIPE: async.h ignores it */
     (void)shutdown(fd, SHUT_WR);
     for (i = 0; i < 8 && recv(fd, sink, sizeof sink, 0) > 0; i++) continue;
     async_io_close(io);

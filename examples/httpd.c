@@ -711,10 +711,6 @@ static int conn_run(async_task *t) {
 
 /* ---- the acceptor (the same in echo, chat, proxy and httpd) ------------------------ */
 
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0                  /* SIGPIPE is ignored (async.h) anyway */
-#endif
-
 /* Over the cap: a 503 (as nginx's limit_conn), best effort (a new socket's buffer
    takes it at once), our side shut, what the client sent already read (a close with
    unread input sends a reset, which can destroy the answer on its way), and the
@@ -726,7 +722,7 @@ static void refuse(shard *sh, async_io *sock) {
         "Service Unavailable\n";
     char sink[512];
     int fd = async_io_fd(sock), i;
-    (void)send(fd, resp, sizeof resp - 1, MSG_NOSIGNAL);
+    (void)send(fd, resp, sizeof resp - 1, 0);   /* no SIGPIPE: async.h ignores it */
     (void)shutdown(fd, SHUT_WR);
     for (i = 0; i < 8 && recv(fd, sink, sizeof sink, 0) > 0; i++) continue;
     async_io_close(sock);

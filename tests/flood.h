@@ -2,7 +2,7 @@
    ever blocking: the servers' integration tests (test_srv_net.c, test_srv_httpd.c)
    use it to check that a server at its connection cap refuses new clients at once and
    that idle ones are timed out. Every wait is bounded, so a server that stops
-   accepting fails a test instead of hanging it. Linux (SOCK_NONBLOCK, SOCK_CLOEXEC). */
+   accepting fails a test instead of hanging it. POSIX (the strict build runs it too). */
 #ifndef FLOOD_H
 #define FLOOD_H
 #include <errno.h>
@@ -27,8 +27,12 @@ static inline long long flood_now_ms(void) {
    test, not stall it. A non-blocking socket, or -1. */
 static inline int flood_connect_start(int port) {
     struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
+    if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        close(fd);
+        return -1;
+    }
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_port = htons((unsigned short)port);

@@ -67,6 +67,27 @@ TEST_SHARED void test_assert_hook(const char *msg) {
     snprintf(test_assert_msg, sizeof test_assert_msg, "%s", msg);
 }
 #endif
+#ifdef ASYNC_POSIX_ONLY
+/* The wall clock that the pool's idle wait reads in the strict POSIX build (where a
+   condition variable waits on CLOCK_REALTIME, as on macOS): its next reading is moved
+   by test_wall_jump seconds, once, as if the clock were set between that reading and
+   the wait. (gcc and clang only, as the strict build: __atomic) */
+#include <time.h>
+TEST_SHARED long test_wall_jump, test_wall_jumped;
+TEST_SHARED int test_wall_clock(struct timespec *ts);
+#if !defined(TEST_SPLIT_) || defined(TEST_IMPL)
+TEST_SHARED int test_wall_clock(struct timespec *ts) {
+    int rc = clock_gettime(CLOCK_REALTIME, ts);
+    long jump = __atomic_exchange_n(&test_wall_jump, 0, __ATOMIC_ACQ_REL);
+    if (jump) {
+        ts->tv_sec -= (time_t)jump;
+        __atomic_add_fetch(&test_wall_jumped, 1, __ATOMIC_ACQ_REL);
+    }
+    return rc;
+}
+#endif
+#define ASYNC__WALL_CLOCK(ts) test_wall_clock(ts)
+#endif
 #define ASYNC_MALLOC(n) test_malloc(n)
 #define ASYNC_FREE(p) test_free(p)
 #define ASYNC_ASSERT(cond, msg) ((cond) ? (void)0 : test_assert_hook(msg))

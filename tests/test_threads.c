@@ -294,6 +294,65 @@ TEST(idle_threads_exit_after_keep_alive) {
     async_runtime_destroy(&rt);
 }
 
+/* An idle thread's keep_alive is measured on the monotonic clock, even where its
+   condition variable waits on the wall clock (the strict POSIX build, as macOS): the
+   wall clock set an hour forward as the thread starts to idle ends that wait early,
+   but the thread waits on and is still there 100 ms later (keep_alive is 5 s); it
+   exits after keep_alive all the same. */
+TEST(idle_thread_outlives_a_wall_clock_jump) {
+    static caller c;
+    async_pool pool;
+    async_pool_desc d;
+    int waited = 0;
+    ZERO(c); ZERO(d);
+    reset_work();
+    rt_real();
+    d.max_threads = 1;
+    d.keep_alive = ASYNC_SEC(5);
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
+#ifdef ASYNC_POSIX_ONLY
+    __atomic_store_n(&test_wall_jumped, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&test_wall_jump, 3600, __ATOMIC_RELEASE);  /* read as it starts to idle */
+#endif
+    c.pool = &pool;
+    c.fn = square_slowly;
+    c.arg = 7;
+    async_task_spawn(&rt, &c.task, caller_run, "c");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(c.rc, 49);
+#ifdef ASYNC_POSIX_ONLY
+    while (!__atomic_load_n(&test_wall_jumped, __ATOMIC_ACQUIRE) && waited < 5000) {
+        sleep_ms(1);
+        waited++;
+    }
+    ASSERT_EQ(__atomic_load_n(&test_wall_jumped, __ATOMIC_ACQUIRE), 1);  /* it read the clock */
+#endif
+    sleep_ms(100);
+    ASSERT_EQ(async_pool_threads(&pool), 1);
+    ASSERT_EQ(async_pool_destroy(&pool), 0);
+    /* and with a short keep_alive, the jump does not keep it either */
+    d.keep_alive = MS(20);
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
+#ifdef ASYNC_POSIX_ONLY
+    __atomic_store_n(&test_wall_jump, 3600, __ATOMIC_RELEASE);
+#endif
+    ZERO(c);
+    c.pool = &pool;
+    c.fn = square_slowly;
+    c.arg = 8;
+    async_task_spawn(&rt, &c.task, caller_run, "c");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(c.rc, 64);
+    waited = 0;
+    while (async_pool_threads(&pool) > 0 && waited < 5000) {
+        sleep_ms(5);
+        waited += 5;
+    }
+    ASSERT_EQ(async_pool_threads(&pool), 0);
+    async_pool_destroy(&pool);
+    async_runtime_destroy(&rt);
+}
+
 TEST(pool_bad_input) {
     static caller a;
     async_pool pool;
@@ -644,6 +703,7 @@ int main(int argc, char **argv) {
     RUN(destroy_cancels_queued_calls_and_waits_for_running_ones);
     RUN(runtime_destroy_with_calls_in_flight);
     RUN(idle_threads_exit_after_keep_alive);
+    RUN(idle_thread_outlives_a_wall_clock_jump);
     RUN(pool_bad_input);
     RUN(inbox_threads_send_one_task_receives);
     RUN(inbox_full_closed_and_bad_input);
