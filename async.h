@@ -2152,6 +2152,7 @@ typedef struct async__reactor {
     uint32_t nwait;                     /* waiters queued on descriptors */
     int be_fd;                          /* the backend's descriptor (epoll; 0: none yet) */
     int be_wake;                        /* the backend watches the wake descriptor */
+    int be_host;                        /* a host loop waits on async__be_host_fd's */
 } async__reactor;
 
 typedef struct async_timer {
@@ -3635,6 +3636,20 @@ ASYNC_API void async_faults_set(const async_faults *f);     /* NULL: none */
 ASYNC_API const int *async_sys_faults(int call, int *n);    /* what can go wrong there */
 /* The name of an ASYNC_SYS_* call site ("read"...) */
 ASYNC_API const char *async_sys_name(int call);
+#endif
+
+////////////////////////////////////////////////////////////////////////////////
+// >>embed
+
+#ifndef ASYNC_FREESTANDING
+/* The descriptor a host loop waits on for readability: rt may have work (made at the
+   first call; open until async_runtime_destroy). -ENOSYS if the backend has none */
+ASYNC_API int async_runtime_backend_fd(async_runtime *rt);
+/* How long a host loop may sleep before async_runtime_step(rt, 0): 0 if work is ready,
+   the time to the next timer, or ASYNC_TIME_NEVER */
+ASYNC_API async_time async_runtime_backend_timeout(async_runtime *rt);
+/* The same in milliseconds, rounded up (never early), -1 for never, at most INT_MAX */
+ASYNC_API int async_runtime_backend_timeout_ms(async_runtime *rt);
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -5250,7 +5265,14 @@ static int async__check_rt(const async_runtime *rt) {
 
 ASYNC_DEF int async_runtime_step(async_runtime *rt, async_time max_wait) {
     int rc = async__check_rt(rt);
-    return rc < 0 ? rc : async__turn(rt, max_wait);
+    if (rc < 0) return rc;
+#ifndef ASYNC_FREESTANDING
+    /* A host loop waits on the backend's descriptor (>>embed): take what made it readable
+       at every step, even when the turn would not look (no task waits on I/O: an edge of
+       an idle descriptor), so that it is readable again only when something new comes. */
+    if (rt->io.be_host && (!rt->io.nwait || max_wait > 0)) (void)rt->io.wait(rt, 0);
+#endif
+    return async__turn(rt, max_wait);
 }
 
 ASYNC_DEF int async_runtime_run(async_runtime *rt) {
@@ -8959,6 +8981,13 @@ typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_
                                   next timer: it retries EINTR and returns 1 on another
                                   failure, so that the clock never jumps past I/O that was
                                   ready.
+     async__be_host_fd(rt)        the descriptor a host loop waits on (>>embed), made at
+                                  the first call (the reactor and the wake descriptor
+                                  exist then): readable for the host (level-triggered)
+                                  while async__be_wait would find something or the wake
+                                  descriptor is readable, and so until a wait takes it
+                                  (async_runtime_step then waits, without waiting, at
+                                  every turn); -errno, or -ENOSYS if the backend has none
 
    Every system call goes through ASYNC__FAULT with its kind (ASYNC_SYS_WAIT for the wait,
    ASYNC_SYS_CTL for a change of the watched set, ASYNC_SYS_SOCKET for a descriptor it
@@ -8973,6 +9002,17 @@ static int async__io_wait_ms(async_time wait) {
 }
 
 static void async__io_event(async_runtime *rt, async_io *io, int dirs);
+
+/* A wait found the wake descriptor readable. The flag (rt->pending) is the truth and the
+   descriptor only its doorbell: a wake that rang after the loop had taken the flag (and
+   drained) leaves it readable with nothing pending, and every wait, the host's too,
+   would end at once until the next wake. Drained here then; with a wake pending, the
+   core drains it when it takes the flag. */
+static void async__wake_fd_stale(async_runtime *rt) {
+    char buf[64];
+    if (!ASYNC__LOAD(&rt->pending))
+        while (read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
+}
 
 #if defined(ASYNC_USE_EPOLL)
 /* epoll: edge-triggered, each descriptor added once for both directions, its io as the
@@ -9046,7 +9086,10 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
     if (n < 0) return wait == 0;        /* see the contract */
     for (i = 0; i < n; i++) {
         uint32_t e = ev[i].events;
-        if (!ev[i].data.ptr) continue;  /* the wake descriptor */
+        if (!ev[i].data.ptr) {          /* the wake descriptor */
+            async__wake_fd_stale(rt);
+            continue;
+        }
         async__io_event(rt, (async_io *)ev[i].data.ptr,
             ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_READ : 0) |
             ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_WRITE : 0) |
@@ -9055,10 +9098,45 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
     return n > 0;
 }
 
+/* The epoll set itself, with the wake descriptor in it (level-triggered: readable until
+   drained). Events of the others, edge-triggered, stay queued until a wait takes them. */
+static int async__be_host_fd(async_runtime *rt) {
+    async__reactor *r = &rt->io;
+    if (!r->be_wake) {
+        struct epoll_event e;
+        e.events = EPOLLIN;
+        e.data.ptr = NULL;
+        if (ASYNC__FAULT(ASYNC_SYS_CTL, rt->wake_fd[0], NULL) ||
+            epoll_ctl(r->be_fd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) < 0)
+            return -errno;
+        r->be_wake = 1;
+    }
+    return r->be_fd;
+}
+
 #else
 /* poll(2): level-triggered; be_slots is a struct pollfd per slot (slot 0: the wake
    descriptor), and a descriptor is watched only in the directions that have a task
-   waiting, so a readable socket nobody reads does not spin the loop. */
+   waiting, so a readable socket nobody reads does not spin the loop.
+   A host loop's descriptor (Linux; be_fd, made by async__be_host_fd) is an epoll set
+   that mirrors the table: each descriptor edge-triggered in both directions (added and
+   removed with it, never changed on the hot path), the wake descriptor level-triggered.
+   It becomes readable when anything may have become ready; each wait empties it first,
+   then poll(2) says what is ready, so no edge is missed. */
+#if defined(__linux__)
+#include <sys/epoll.h>
+#define ASYNC__POLL_MIRROR 1
+
+static int async__mirror_add(async__reactor *r, int fd, uint32_t events) {
+    struct epoll_event e;
+    e.events = events;
+    e.data.ptr = NULL;
+    if (ASYNC__FAULT(ASYNC_SYS_CTL, fd, NULL) || epoll_ctl(r->be_fd, EPOLL_CTL_ADD, fd, &e) < 0)
+        return errno == EPERM ? 0 : -errno;   /* a regular file: always ready, as poll says */
+    return 0;
+}
+#define ASYNC__MIRROR_EV (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#endif
 
 static const char *async__be_name(void) {
     return "poll";
@@ -9071,6 +9149,9 @@ static int async__be_init(async__reactor *r) {
 
 static void async__be_fini(async__reactor *r) {
     async__dealloc(r->be_slots);
+#ifdef ASYNC__POLL_MIRROR
+    if (r->be_fd > 0) close(r->be_fd);
+#endif
 }
 
 static int async__be_resize(async__reactor *r, uint32_t cap) {
@@ -9084,6 +9165,10 @@ static int async__be_resize(async__reactor *r, uint32_t cap) {
 
 static int async__be_add(async__reactor *r, async_io *io) {
     struct pollfd *p = (struct pollfd *)r->be_slots + io->slot;
+#ifdef ASYNC__POLL_MIRROR
+    int rc;
+    if (r->be_fd > 0 && (rc = async__mirror_add(r, io->fd, ASYNC__MIRROR_EV)) < 0) return rc;
+#endif
     p->fd = -1;                         /* poll skips negative descriptors */
     p->events = p->revents = 0;
     return 0;
@@ -9103,6 +9188,9 @@ static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
 
 static void async__be_del(async__reactor *r, async_io *io) {
     struct pollfd *p = (struct pollfd *)r->be_slots;
+#ifdef ASYNC__POLL_MIRROR
+    if (r->be_fd > 0) (void)epoll_ctl(r->be_fd, EPOLL_CTL_DEL, io->fd, NULL);
+#endif
     if (io->slot != r->n - 1) p[io->slot] = p[r->n - 1];
 }
 
@@ -9111,15 +9199,30 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
     struct pollfd *p = (struct pollfd *)r->be_slots;
     uint32_t i;
     int n;
+#ifdef ASYNC__POLL_MIRROR
+    if (r->be_fd > 0) {                 /* the host's mirror: emptied before poll looks */
+        struct epoll_event ev[64];
+        while (!ASYNC__FAULT(ASYNC_SYS_WAIT, 0, NULL) && epoll_wait(r->be_fd, ev, 64, 0) == 64) {}
+    }
+#endif
     p[0].fd = rt->wake_fd[0];
     p[0].events = POLLIN;
     p[0].revents = 0;
     do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1
                                                  : poll(p, (nfds_t)r->n, async__io_wait_ms(wait));
     while (n < 0 && errno == EINTR && wait == 0);
-    if (n < 0) return wait == 0;        /* see the contract */
+    if (n < 0) {
+#ifdef ASYNC__POLL_MIRROR
+        /* the mirror was emptied for nothing: ring, so that the host turns again */
+        if (r->be_fd > 0) async__rt_signal(rt);
+#endif
+        return wait == 0;               /* see the contract */
+    }
     if (n == 0) return 0;
-    if (p[0].revents) n--;              /* the wake descriptor: collected by the core */
+    if (p[0].revents) {                 /* the wake descriptor: collected by the core */
+        n--;
+        async__wake_fd_stale(rt);
+    }
     for (i = 1; n > 0 && i < r->n; i++) {
         short re = p[i].revents;
         if (!re) continue;
@@ -9131,6 +9234,32 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
             ((re & (POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC__IO_HUP : 0));
     }
     return 1;
+}
+
+static int async__be_host_fd(async_runtime *rt) {
+#ifdef ASYNC__POLL_MIRROR
+    async__reactor *r = &rt->io;
+    uint32_t i;
+    int rc;
+    if (r->be_fd > 0) return r->be_fd;
+    r->be_fd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1 : epoll_create1(EPOLL_CLOEXEC);
+    if (r->be_fd < 0) {
+        rc = -errno;
+        r->be_fd = 0;
+        return rc;
+    }
+    rc = async__mirror_add(r, rt->wake_fd[0], EPOLLIN);
+    for (i = 1; rc == 0 && i < r->n; i++)
+        rc = async__mirror_add(r, r->ios[i]->fd, ASYNC__MIRROR_EV);
+    if (rc < 0) {
+        close(r->be_fd);
+        r->be_fd = 0;
+    }
+    return rc < 0 ? rc : r->be_fd;
+#else
+    (void)rt;
+    return -ENOSYS;                     /* no epoll: see EMBEDDING */
+#endif
 }
 #endif
 
@@ -9210,6 +9339,38 @@ static int async__reactor_start(async_runtime *rt) {
 ASYNC_DEF const char *async_runtime_io_backend(const async_runtime *rt) {
     (void)rt;
     return async__be_name();
+}
+
+// >>embed: a host loop waits on the backend's descriptor, for the backend's timeout
+
+ASYNC_DEF int async_runtime_backend_fd(async_runtime *rt) {
+    int rc;
+    if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+#ifdef ASYNC__XTHREADS
+    if (rt->group) return ASYNC_EINVAL;         /* its group's thread drives it */
+#endif
+    if ((rc = async__reactor_start(rt)) < 0 || (rc = async__wake_fd_make(rt)) < 0 ||
+        (rc = async__be_host_fd(rt)) < 0)
+        return rc;
+    rt->io.be_host = 1;                 /* async_runtime_step takes what comes at each turn */
+    return rc;
+}
+
+/* The lost wake-up: whatever comes after this reads rt->pending makes the descriptor
+   readable (the first wake of a turn rings it; readiness is the backend's), and whatever
+   came before is in nready or pending, so 0. */
+ASYNC_DEF async_time async_runtime_backend_timeout(async_runtime *rt) {
+    async_time dl, now;
+    if (!rt || !(rt->flags & ASYNC__RT_INIT) || rt->nready || ASYNC__LOAD(&rt->pending))
+        return 0;                       /* (an invalid rt: the step says what is wrong) */
+    if (!rt->ntimers || (rt->flags & ASYNC__RT_PAUSED)) return ASYNC_TIME_NEVER;
+    dl = async__next_deadline(rt);
+    now = async_time_now(rt);
+    return dl > now ? dl - now : 0;
+}
+
+ASYNC_DEF int async_runtime_backend_timeout_ms(async_runtime *rt) {
+    return async__io_wait_ms(async_runtime_backend_timeout(rt));
 }
 
 /* nonblock: 1 if the descriptor is known to be non-blocking already */
