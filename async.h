@@ -23,6 +23,7 @@
        10 SHUTDOWN ...................... >>shutdown
        11 MULTI-CORE .................... >>group
        12 DEBUGGING ..................... >>debug
+       13 EMBEDDING ..................... >>embed
        CONFIGURATION .................... >>config (first in the code)
        PITFALLS
        DESIGN NOTES
@@ -418,7 +419,8 @@ CODE IN THIS MANUAL
                                         mask interrupts, check wake_pending, then
                                         WFI (which wakes on a pending masked
                                         interrupt), then unmask; a hosted hook
-                                        must also wait on wake_fd
+                                        must also wait on wake_fd (a host event
+                                        loop: EMBEDDING, async_runtime_backend_fd)
      async_waker_wait(t, w)             op: wait for a wake of w
 
    Scheduling follows Tokio's current-thread runtime: a FIFO run queue; after
@@ -1687,6 +1689,131 @@ CODE IN THIS MANUAL
    at each of its readings, each allocation failing, each system call faulting.
    Any decision taken on one clock reading stays correct if the clock moves before
    the next line runs.
+
+13 EMBEDDING (>>embed)
+======================
+   What for: a program that already has an event loop (GLib, libuv, Qt, a game loop)
+   runs an async.h runtime inside it, with no busy polling and no helper thread, as
+   libuv lets another loop drive it through uv_backend_fd and uv_backend_timeout.
+   The model: the runtime hands the host two things: a descriptor to watch for
+   readability, async_runtime_backend_fd (readable: the runtime may have work: I/O
+   ready, or a wake from elsewhere: an async_waker, a shared channel, a signal, a
+   completion of the blocking pool), and how long the host may sleep,
+   async_runtime_backend_timeout (0: work is ready; the time to the next timer;
+   ASYNC_TIME_NEVER). When either fires, the host calls async_runtime_step(rt, 0), one
+   turn that never waits, then asks the timeout again. The loop shape, with poll(2)
+   as the host:
+   [program]
+    #define _POSIX_C_SOURCE 200809L
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <poll.h>
+    #include <stdio.h>
+
+    typedef struct { async_task task; async_timer timer; int i; } ticker;
+
+    static int ticker_run(async_task *t) {
+        ticker *f = (ticker *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        for (f->i = 1; f->i <= 3; f->i++) {
+            ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)));
+            if (rc < 0) ASYNC_RETURN(rc);
+        }
+        ASYNC_END(0);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static ticker tk;
+        struct pollfd p;
+        int turns = 0;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        p.fd = async_runtime_backend_fd(&rt);     // made once, closed by destroy
+        if (p.fd < 0) return 1;
+        p.events = POLLIN;
+        async_task_spawn(&rt, &tk.task, ticker_run, "ticker");
+        while (!async_task_is_finished(&tk.task)) {
+            int ms = async_runtime_backend_timeout_ms(&rt);     // -1: only the fd
+            if (ms != 0) (void)poll(&p, 1, ms);   // the host sleeps (and does its own work)
+            async_runtime_step(&rt, 0);           // then one turn of the runtime
+            turns++;
+        }
+        printf("%d turns\n", turns);              // about 4: one per timer, not a spin
+        async_runtime_destroy(&rt);
+        return turns < 100 ? 0 : 1;
+    }
+   In GLib, the runtime is a GSource (examples/embed/glib_loop.c, built and run by
+   make test):
+   [not compiled: needs GLib; examples/embed/glib_loop.c is this, compiled and run]
+    static gboolean rt_prepare(GSource *s, gint *timeout) {
+        *timeout = async_runtime_backend_timeout_ms(((rt_source *)s)->rt);
+        return *timeout == 0;
+    }
+    static gboolean rt_check(GSource *s) {
+        rt_source *r = (rt_source *)s;
+        return (g_source_query_unix_fd(s, r->tag) & G_IO_IN) ||
+               async_runtime_backend_timeout(r->rt) == 0;
+    }
+    static gboolean rt_dispatch(GSource *s, GSourceFunc cb, gpointer user) {
+        return async_runtime_step(((rt_source *)s)->rt, 0) >= 0;   // G_SOURCE_CONTINUE
+    }
+    // r->tag = g_source_add_unix_fd(&r->source, async_runtime_backend_fd(rt), G_IO_IN);
+   In libuv, a uv_poll_t on the descriptor and a uv_timer_t both step, and a
+   uv_prepare_t sets the timer just before libuv sleeps (examples/embed/uv_loop.c):
+   [not compiled: needs libuv; examples/embed/uv_loop.c is this, compiled and run]
+    static void on_prepare(uv_prepare_t *h) {
+        int ms = async_runtime_backend_timeout_ms(&rt);
+        if (ms < 0) { uv_timer_stop(&rt_timer); return; }
+        uv_update_time(h->loop);                   // libuv's clock is cached
+        uv_timer_start(&rt_timer, on_rt_timer, (uint64_t)ms, 0);   // 0: at once
+    }
+    // uv_poll_start(&rt_poll, UV_READABLE, on_readable);  on_readable, on_rt_timer:
+    // async_runtime_step(&rt, 0)
+   Traps: step from the host loop, never from inside a task; one thread drives a
+   runtime (the host loop's); take the descriptor out of the host loop before
+   async_runtime_destroy, which closes it; a group's runtime is driven by its own
+   thread (ASYNC_EINVAL). A host timer that fires a little early (libuv's clock is in
+   whole, cached milliseconds) costs one step that finds nothing due; the timeout then
+   says what is left.
+     async_runtime_backend_fd(rt)       the descriptor, made at the first call (the
+                                        reactor and the wake descriptor with it); the
+                                        same one afterwards; -errno, -ENOSYS where the
+                                        backend has none (below)
+     async_runtime_backend_timeout(rt)  0 if a task is ready (yielded ones too) or a
+                                        wake is pending; else the time to the next
+                                        timer (0 if it is due), exact, on the runtime's
+                                        clock; ASYNC_TIME_NEVER when no timer is armed
+     async_runtime_backend_timeout_ms(rt)  the same in milliseconds for poll, GLib and
+                                        libuv: rounded up (never early), -1 for never,
+                                        at most INT_MAX
+   No lost wake-up: the host reads the timeout, then something arrives before it
+   sleeps. A wake sets the runtime's pending flag, and the first wake after the loop
+   took the flag rings the wake descriptor, which is in the backend's descriptor and
+   level-triggered: it stays readable until a step takes the flag. So a wake either
+   came before the timeout looked (pending: the timeout is 0) or rings after it (the
+   host's wait ends at once). I/O readiness is the kernel's and reaches the
+   descriptor whenever it comes. What a step leaves behind is in the run queue (the
+   timeout is 0), and each step takes what made the descriptor readable, even when no
+   task waits for I/O, so it is readable again only when something new happens: N
+   events take about N turns (tests/test_io.c counts them).
+   On each backend: with -DASYNC_USE_EPOLL the descriptor is the epoll set itself,
+   the wake descriptor added to it level-triggered; the sockets' events stay queued
+   in it (edge-triggered) until a step takes them. With the default poll(2) backend on
+   Linux, the first call makes an epoll set that mirrors the reactor's table: every
+   registered descriptor edge-triggered in both directions (added and removed with
+   it; nothing changes on the hot path) and the wake descriptor; each step empties it,
+   then poll(2) says what is ready, so no edge falls between the two (a poll that fails
+   after the emptying rings the wake descriptor: the host turns again). A host loop
+   costs the poll backend one epoll_ctl per registration and one epoll_wait per turn,
+   and either backend a look without waiting in a turn where no task waits for I/O (a
+   runtime not embedded pays nothing). Without epoll (other POSIX systems, Windows) the poll
+   backend has no such descriptor: -ENOSYS (a kqueue backend would hand out its kqueue
+   descriptor the same way).
+   The paused clock (async_time_pause, start_paused) does not move while the host
+   sleeps: its timers count for nothing in the timeout (ASYNC_TIME_NEVER unless work is
+   ready), and auto-advance happens only in a turn that may wait, which a host never
+   makes: move it with async_time_advance (due timers fire, the timeout becomes 0).
 
 CONFIGURATION (>>config)
 ========================
