@@ -9135,7 +9135,7 @@ static void async__io_event(async_runtime *rt, async_io *io, int dirs);
    drained) leaves it readable with nothing pending, and every wait, the host's too,
    would end at once until the next wake. Drained here then; with a wake pending, the
    core drains it when it takes the flag. */
-static void async__wake_fd_stale(async_runtime *rt) {
+ASYNC__COLD static void async__wake_fd_stale(async_runtime *rt) {
     char buf[64];
     if (!ASYNC__LOAD(&rt->pending))
         while (read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
@@ -9254,7 +9254,7 @@ static int async__be_host_fd(async_runtime *rt) {
 #include <sys/epoll.h>
 #define ASYNC__POLL_MIRROR 1
 
-static int async__mirror_add(async__reactor *r, int fd, uint32_t events) {
+ASYNC__COLD static int async__mirror_add(async__reactor *r, int fd, uint32_t events) {
     struct epoll_event e;
     e.events = events;
     e.data.ptr = NULL;
@@ -9263,6 +9263,17 @@ static int async__mirror_add(async__reactor *r, int fd, uint32_t events) {
     return 0;
 }
 #define ASYNC__MIRROR_EV (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+ASYNC__COLD static void async__mirror_del(async__reactor *r, int fd) {
+    (void)epoll_ctl(r->be_fd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* Emptied before each poll(2); a poll that then fails rings the wake descriptor, so
+   that the host turns again (what the mirror said is lost, poll never looked). */
+ASYNC__COLD static void async__mirror_drain(async__reactor *r) {
+    struct epoll_event ev[64];
+    while (!ASYNC__FAULT(ASYNC_SYS_WAIT, 0, NULL) && epoll_wait(r->be_fd, ev, 64, 0) == 64) {}
+}
 #endif
 
 static const char *async__be_name(void) {
@@ -9292,12 +9303,11 @@ static int async__be_resize(async__reactor *r, uint32_t cap) {
 
 static int async__be_add(async__reactor *r, async_io *io) {
     struct pollfd *p = (struct pollfd *)r->be_slots + io->slot;
-#ifdef ASYNC__POLL_MIRROR
-    int rc;
-    if (r->be_fd > 0 && (rc = async__mirror_add(r, io->fd, ASYNC__MIRROR_EV)) < 0) return rc;
-#endif
     p->fd = -1;                         /* poll skips negative descriptors */
     p->events = p->revents = 0;
+#ifdef ASYNC__POLL_MIRROR
+    if (r->be_fd > 0) return async__mirror_add(r, io->fd, ASYNC__MIRROR_EV);
+#endif
     return 0;
 }
 
@@ -9316,7 +9326,7 @@ static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
 static void async__be_del(async__reactor *r, async_io *io) {
     struct pollfd *p = (struct pollfd *)r->be_slots;
 #ifdef ASYNC__POLL_MIRROR
-    if (r->be_fd > 0) (void)epoll_ctl(r->be_fd, EPOLL_CTL_DEL, io->fd, NULL);
+    if (r->be_fd > 0) async__mirror_del(r, io->fd);
 #endif
     if (io->slot != r->n - 1) p[io->slot] = p[r->n - 1];
 }
@@ -9327,10 +9337,7 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
     uint32_t i;
     int n;
 #ifdef ASYNC__POLL_MIRROR
-    if (r->be_fd > 0) {                 /* the host's mirror: emptied before poll looks */
-        struct epoll_event ev[64];
-        while (!ASYNC__FAULT(ASYNC_SYS_WAIT, 0, NULL) && epoll_wait(r->be_fd, ev, 64, 0) == 64) {}
-    }
+    if (r->be_fd > 0) async__mirror_drain(r);     /* the host's mirror, emptied first */
 #endif
     p[0].fd = rt->wake_fd[0];
     p[0].events = POLLIN;
@@ -9340,8 +9347,7 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
     while (n < 0 && errno == EINTR && wait == 0);
     if (n < 0) {
 #ifdef ASYNC__POLL_MIRROR
-        /* the mirror was emptied for nothing: ring, so that the host turns again */
-        if (r->be_fd > 0) async__rt_signal(rt);
+        if (r->be_fd > 0) async__rt_signal(rt);   /* emptied for nothing: the host turns */
 #endif
         return wait == 0;               /* see the contract */
     }
@@ -9439,7 +9445,7 @@ static void async__reactor_fini(async_runtime *rt) {
     async__memset(r, 0, sizeof *r);
 }
 
-static int async__reactor_start(async_runtime *rt) {
+ASYNC__COLD static int async__reactor_start(async_runtime *rt) {
     async__reactor *r = &rt->io;
     struct sigaction sa;
     int rc;
@@ -9476,7 +9482,8 @@ ASYNC_DEF int async_runtime_backend_fd(async_runtime *rt) {
 #ifdef ASYNC__XTHREADS
     if (rt->group) return ASYNC_EINVAL;         /* its group's thread drives it */
 #endif
-    if ((rc = async__reactor_start(rt)) < 0 || (rc = async__wake_fd_make(rt)) < 0 ||
+    if ((!rt->io.wait && (rc = async__reactor_start(rt)) < 0) ||
+        (rc = async__wake_fd_make(rt)) < 0 ||
         (rc = async__be_host_fd(rt)) < 0)
         return rc;
     rt->io.be_host = 1;                 /* async_runtime_step takes what comes at each turn */
@@ -9507,7 +9514,7 @@ static int async__io_add(async_runtime *rt, async_io *io, int fd, int nonblock) 
     if (!rt || !io || fd < 0 || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     r = &rt->io;
     if ((io->flags & ASYNC__IO_REG) && io->rt) return ASYNC_EBUSY;
-    if ((rc = async__reactor_start(rt)) < 0) return rc;
+    if (!r->wait && (rc = async__reactor_start(rt)) < 0) return rc;
     if (r->n == r->cap && (rc = async__io_grow(r)) < 0) return rc;
     if (!nonblock) {
         fl = fcntl(fd, F_GETFL);
