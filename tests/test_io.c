@@ -2459,16 +2459,32 @@ static void *host_waker_thread(void *p) {
     return NULL;
 }
 
+typedef struct { async_task task; async_timer timer; int n, ticks; } host_ticker;
+
+static int host_ticker_run(async_task *t) {
+    host_ticker *f = (host_ticker *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    for (f->ticks = 0; f->ticks < f->n; f->ticks++) {
+        ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, MS(3)));
+        if (rc < 0) ASYNC_RETURN(rc);
+    }
+    ASYNC_END(f->ticks);
+}
+
 /* The host loop: only the descriptor and the timeout, one step per wake-up. A wake from
-   another thread rings the descriptor; N wakes take about N turns, never a spin. */
+   another thread rings the descriptor, a timer ends the host's wait by the timeout; N
+   wakes and N timers take about 2N turns, never a spin (a timeout rounded down would
+   spin until the deadline, a ring left behind until the next wake). */
 TEST(host_loop_wakes_for_another_thread_and_never_spins) {
     static host_woken h;
+    static host_ticker tk;
     static async_waker wk;
     static host_waker_arg a;
     pthread_t th;
     int fd, turns = 0, i;
     enum { N = 20 };
-    ZERO(h); ZERO(wk); ZERO(a);
+    ZERO(h); ZERO(tk); ZERO(wk); ZERO(a);
     pthread_mutex_init(&a.lock, NULL);
     rt_real();
     ASSERT_EQ(async_waker_init(&rt, &wk), 0);
@@ -2478,23 +2494,25 @@ TEST(host_loop_wakes_for_another_thread_and_never_spins) {
     h.n = N;
     a.wk = &wk;
     a.n = N;
+    tk.n = N;
     async_task_spawn(&rt, &h.task, host_woken_run, "woken");
+    async_task_spawn(&rt, &tk.task, host_ticker_run, "ticker");
     ASSERT_EQ(pthread_create(&th, NULL, host_waker_thread, &a), 0);
-    for (i = 0; i < 10 * N && !async_task_is_finished(&h.task); i++) {
+    for (i = 0; i < 50 * N && !(async_task_is_finished(&h.task) &&
+                                async_task_is_finished(&tk.task)); i++) {
         int ms = async_runtime_backend_timeout_ms(&rt);
-        if (ms != 0) {
-            if (ms < 0) ms = 5000;      /* (never: a bound that only a lost wake meets) */
-            if (!readable(fd, ms)) break;
-        }
+        if (ms < 0 && !readable(fd, 5000)) break;   /* never: only a lost wake waits 5 s */
+        if (ms > 0) (void)readable(fd, ms);
         if (async_runtime_step(&rt, 0) < 0) break;
         turns++;
         host_ack(&a, h.got);
     }
     host_ack(&a, N);
     pthread_join(th, NULL);
-    CHECK(async_task_is_finished(&h.task));
+    CHECK(async_task_is_finished(&h.task) && async_task_is_finished(&tk.task));
     ASSERT_EQ(h.got, N);
-    CHECK(turns <= 2 * N + 2);          /* a wake, a turn (a ring left from before: one more) */
+    ASSERT_EQ(tk.ticks, N);
+    CHECK(turns <= 4 * N + 2);          /* an event, a turn (one more for a ring from before) */
     async_waker_destroy(&wk);
     async_runtime_destroy(&rt);
     pthread_mutex_destroy(&a.lock);
