@@ -2377,6 +2377,45 @@ TEST(an_idle_descriptor_does_not_keep_the_backend_fd_readable) {
     async_runtime_destroy(&rt);
 }
 
+/* The descriptor made after registrations watches them too (the poll backend's mirror
+   takes in the table); one deregistered, or moved to another io, is watched as it
+   should be: not at all, or still. */
+TEST(backend_fd_made_late_watches_what_was_registered_before) {
+    static host_reader r;
+    async_io rd, wr, moved, idle_rd, idle_wr;
+    int fd, rfd;
+    ZERO(r); ZERO(rd); ZERO(wr); ZERO(moved); ZERO(idle_rd); ZERO(idle_wr);
+    rt_real();
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &idle_rd, &idle_wr), 0);
+    fd = async_runtime_backend_fd(&rt);                     /* after the registrations */
+    CHECK(fd >= 0);
+    ASSERT_EQ(async_io_move(&moved, &rd), 0);               /* the registration moves */
+    r.io = &moved;
+    async_task_spawn(&rt, &r.task, host_reader_run, "reader");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);               /* EAGAIN: it waits */
+    CHECK(settle(fd) <= 2);
+    ASSERT_EQ(readable(fd, 0), 0);
+    ASSERT_EQ(write(async_io_fd(&wr), "x", 1), 1);
+    ASSERT_EQ(readable(fd, 5000), 1);                       /* watched from before */
+    CHECK(settle(fd) <= 2);
+    ASSERT_EQ(r.reads, 1);
+    ASSERT_EQ(readable(fd, 0), 0);
+    rfd = async_io_deregister(&idle_rd);                    /* no longer watched */
+    CHECK(rfd >= 0);
+    CHECK(settle(fd) <= 2);
+    ASSERT_EQ(write(async_io_fd(&idle_wr), "y", 1), 1);
+    ASSERT_EQ(readable(fd, 50), 0);
+    async_io_close(&idle_wr);
+    close(rfd);
+    async_io_close(&wr);                                    /* EOF ends the reader */
+    ASSERT_EQ(readable(fd, 5000), 1);
+    CHECK(settle(fd) <= 2);
+    CHECK(async_task_is_finished(&r.task));
+    async_io_close(&moved);
+    async_runtime_destroy(&rt);
+}
+
 /* the paused clock does not move while the host sleeps: timers count only once the
    clock is advanced */
 TEST(backend_timeout_on_the_paused_clock) {
@@ -2619,6 +2658,7 @@ int main(int argc, char **argv) {
     RUN(listen_options);
     RUN(backend_fd_is_readable_on_io_and_timers_come_through_the_timeout);
     RUN(an_idle_descriptor_does_not_keep_the_backend_fd_readable);
+    RUN(backend_fd_made_late_watches_what_was_registered_before);
     RUN(backend_timeout_on_the_paused_clock);
     RUN(host_loop_wakes_for_another_thread_and_never_spins);
     RUN(backend_fd_bad_input);
