@@ -1770,6 +1770,10 @@ CODE IN THIS MANUAL
     }
     // uv_poll_start(&rt_poll, UV_READABLE, on_readable);  on_readable, on_rt_timer:
     // async_runtime_step(&rt, 0)
+   Qt is the same: a QSocketNotifier (Read) on the descriptor, and a single-shot QTimer
+   set from the timeout after each step. A game loop that must not block steps once a
+   frame only when there is work: the timeout is 0, or poll(fd, 0) says readable (or
+   it waits on the descriptor, bounded by the timeout and its own frame time).
    Traps: step from the host loop, never from inside a task; one thread drives a
    runtime (the host loop's); take the descriptor out of the host loop before
    async_runtime_destroy, which closes it; a group's runtime is driven by its own
