@@ -1813,8 +1813,8 @@ CODE IN THIS MANUAL
    after the emptying rings the wake descriptor: the host turns again). A host loop
    costs the poll backend an epoll_ctl per registration and per removal and an
    epoll_wait per turn, and either backend a look without waiting in a turn where no
-   task waits for I/O; a runtime not embedded pays a test or two (bench_io: 6
-   instructions more per registration and per wait, of about 330 and 1450). Without
+   task waits for I/O; a runtime not embedded pays a test or two (bench_io, poll: 6
+   instructions more per registration and per ping-pong, of 329 and 1449). Without
    epoll (other POSIX systems, Windows) the poll backend has no such descriptor:
    -ENOSYS (a kqueue backend would hand out its kqueue descriptor the same way).
    The paused clock (async_time_pause, start_paused) does not move while the host
