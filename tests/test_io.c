@@ -2416,6 +2416,36 @@ TEST(backend_fd_made_late_watches_what_was_registered_before) {
     async_runtime_destroy(&rt);
 }
 
+/* A blocking call done on the pool rings the descriptor: the host wakes for it. */
+TEST(a_pool_completion_rings_the_backend_fd) {
+    static blocker b;
+    async_pool pool;
+    int gate[2], fd;
+    ZERO(b);
+    rt_real();
+    ASSERT_EQ(pipe(gate), 0);
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
+    fd = async_runtime_backend_fd(&rt);
+    CHECK(fd >= 0);
+    b.pool = &pool;
+    b.fd = &gate[0];
+    async_task_spawn(&rt, &b.task, blocker_run, "blocker");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);               /* the call goes to the pool */
+    CHECK(settle(fd) <= 2);
+    ASSERT_EQ(readable(fd, 20), 0);                         /* it blocks: nothing to do */
+    ASSERT_EQ(async_runtime_backend_timeout(&rt), ASYNC_TIME_NEVER);
+    ASSERT_EQ(write(gate[1], "x", 1), 1);                   /* now it returns */
+    ASSERT_EQ(readable(fd, 5000), 1);
+    CHECK(settle(fd) <= 2);
+    CHECK(async_task_is_finished(&b.task));
+    ASSERT_EQ(b.rc, 1);
+    ASSERT_EQ(readable(fd, 0), 0);
+    async_pool_destroy(&pool);
+    close(gate[0]);
+    close(gate[1]);
+    async_runtime_destroy(&rt);
+}
+
 /* the paused clock does not move while the host sleeps: timers count only once the
    clock is advanced */
 TEST(backend_timeout_on_the_paused_clock) {
@@ -2659,6 +2689,7 @@ int main(int argc, char **argv) {
     RUN(backend_fd_is_readable_on_io_and_timers_come_through_the_timeout);
     RUN(an_idle_descriptor_does_not_keep_the_backend_fd_readable);
     RUN(backend_fd_made_late_watches_what_was_registered_before);
+    RUN(a_pool_completion_rings_the_backend_fd);
     RUN(backend_timeout_on_the_paused_clock);
     RUN(host_loop_wakes_for_another_thread_and_never_spins);
     RUN(backend_fd_bad_input);
