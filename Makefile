@@ -12,7 +12,9 @@
 #                    the implementation compiled once per form, the suites run side
 #                    by side (JOBS=N), one line each; last line "N passed, M failed".
 #                    V=1 shows the compiler commands
-#   make examples    build every example into build/examples/
+#   make examples    build every example into build/examples/ (but examples/embed/, the
+#                    runtime driven by GLib's and libuv's loops: make test builds and runs
+#                    them, with libglib2.0-dev and libuv1-dev installed when missing)
 #   make sanitize    every test under ASan+UBSan with gcc and clang, and the
 #                    threaded ones under TSan; failing allocations and system calls
 #                    under ASan, preemption under TSan
@@ -221,6 +223,8 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 	echo "build-cmake-add-subdirectory|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-subdir $(B)/consumer-cmake-subdir"; \
 	echo "build-cmake-find-package|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-find $(B)/consumer-cmake-find"; \
 	echo "build-meson-subproject|.ci/need 'command -v meson && command -v ninja' meson ninja-build && tests/consumers/consumers.sh meson-sub $(B)/consumer-meson"; \
+	echo "example-embed-glib-loop|.ci/need 'command -v pkg-config && pkg-config --exists glib-2.0' pkgconf libglib2.0-dev && CC=$(CC) tests/embed_examples.sh glib_loop $(B)/chk/embed"; \
+	echo "example-embed-uv-loop|.ci/need 'command -v pkg-config && pkg-config --exists libuv' pkgconf libuv1-dev && CC=$(CC) tests/embed_examples.sh uv_loop $(B)/chk/embed"; \
 	echo "build-pkg-config|.ci/need 'command -v pkg-config' pkgconf && CC=$(CC) tests/consumers/consumers.sh pkg-config $(B)/consumer-pkg-config"; \
 	echo "no-debug-builds|$(CC) -std=c99 $(WARN) -DASYNC_NO_DEBUG -I. -c tests/compile/compile_c.c -o $(B)/chk/nodebug.o"; \
 	echo "examples-compile-whole|for e in $(EXAMPLES); do for m in c99 gnu99; do $(CC) -std=\$$m $(WARN) -I. -fsyntax-only examples/\$$e.c || exit 1; done; done"; \

@@ -23,6 +23,7 @@
        10 SHUTDOWN ...................... >>shutdown
        11 MULTI-CORE .................... >>group
        12 DEBUGGING ..................... >>debug
+       13 EMBEDDING ..................... >>embed
        CONFIGURATION .................... >>config (first in the code)
        PITFALLS
        DESIGN NOTES
@@ -418,7 +419,8 @@ CODE IN THIS MANUAL
                                         mask interrupts, check wake_pending, then
                                         WFI (which wakes on a pending masked
                                         interrupt), then unmask; a hosted hook
-                                        must also wait on wake_fd
+                                        must also wait on wake_fd (a host event
+                                        loop: EMBEDDING, async_runtime_backend_fd)
      async_waker_wait(t, w)             op: wait for a wake of w
 
    Scheduling follows Tokio's current-thread runtime: a FIFO run queue; after
@@ -1798,6 +1800,138 @@ CODE IN THIS MANUAL
    Any decision taken on one clock reading stays correct if the clock moves before
    the next line runs.
 
+13 EMBEDDING (>>embed)
+======================
+   What for: a program that already has an event loop (GLib, libuv, Qt, a game loop)
+   runs an async.h runtime inside it, with no busy polling and no helper thread, as
+   libuv lets another loop drive it through uv_backend_fd and uv_backend_timeout.
+   The model: the runtime hands the host two things: a descriptor to watch for
+   readability, async_runtime_backend_fd (readable: the runtime may have work: I/O
+   ready, or a wake from elsewhere: an async_waker, a shared channel, a signal, a
+   completion of the blocking pool), and how long the host may sleep,
+   async_runtime_backend_timeout (0: work is ready; the time to the next timer;
+   ASYNC_TIME_NEVER). When either fires, the host calls async_runtime_step(rt, 0), one
+   turn that never waits, then asks the timeout again. The loop shape, with poll(2)
+   as the host:
+   [program]
+    #define _POSIX_C_SOURCE 200809L
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <poll.h>
+    #include <stdio.h>
+
+    typedef struct { async_task task; async_timer timer; int i; } ticker;
+
+    static int ticker_run(async_task *t) {
+        ticker *f = (ticker *)t;
+        int rc;
+        ASYNC_BEGIN(t);
+        for (f->i = 1; f->i <= 3; f->i++) {
+            ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(10)));
+            if (rc < 0) ASYNC_RETURN(rc);
+        }
+        ASYNC_END(0);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static ticker tk;
+        struct pollfd p;
+        int turns = 0;
+        if (async_runtime_init(&rt, NULL) < 0) return 1;
+        p.fd = async_runtime_backend_fd(&rt);     // made once, closed by destroy
+        if (p.fd < 0) return 1;
+        p.events = POLLIN;
+        async_task_spawn(&rt, &tk.task, ticker_run, "ticker");
+        while (!async_task_is_finished(&tk.task)) {
+            int ms = async_runtime_backend_timeout_ms(&rt);     // -1: only the fd
+            if (ms != 0) (void)poll(&p, 1, ms);   // the host sleeps (and does its own work)
+            async_runtime_step(&rt, 0);           // then one turn of the runtime
+            turns++;
+        }
+        printf("%d turns\n", turns);              // about 4: one per timer, not a spin
+        async_runtime_destroy(&rt);
+        return turns < 100 ? 0 : 1;
+    }
+   In GLib, the runtime is a GSource (examples/embed/glib_loop.c, built and run by
+   make test):
+   [not compiled: needs GLib; examples/embed/glib_loop.c is this, compiled and run]
+    static gboolean rt_prepare(GSource *s, gint *timeout) {
+        *timeout = async_runtime_backend_timeout_ms(((rt_source *)s)->rt);
+        return *timeout == 0;
+    }
+    static gboolean rt_check(GSource *s) {
+        rt_source *r = (rt_source *)s;
+        return (g_source_query_unix_fd(s, r->tag) & G_IO_IN) ||
+               async_runtime_backend_timeout(r->rt) == 0;
+    }
+    static gboolean rt_dispatch(GSource *s, GSourceFunc cb, gpointer user) {
+        return async_runtime_step(((rt_source *)s)->rt, 0) >= 0;   // G_SOURCE_CONTINUE
+    }
+    // r->tag = g_source_add_unix_fd(&r->source, async_runtime_backend_fd(rt), G_IO_IN);
+   In libuv, a uv_poll_t on the descriptor and a uv_timer_t both step, and a
+   uv_prepare_t sets the timer just before libuv sleeps (examples/embed/uv_loop.c):
+   [not compiled: needs libuv; examples/embed/uv_loop.c is this, compiled and run]
+    static void on_prepare(uv_prepare_t *h) {
+        int ms = async_runtime_backend_timeout_ms(&rt);
+        if (ms < 0) { uv_timer_stop(&rt_timer); return; }
+        uv_update_time(h->loop);                   // libuv's clock is cached
+        uv_timer_start(&rt_timer, on_rt_timer, (uint64_t)ms, 0);   // 0: at once
+    }
+    // uv_poll_start(&rt_poll, UV_READABLE, on_readable);  on_readable, on_rt_timer:
+    // async_runtime_step(&rt, 0)
+   Qt is the same: a QSocketNotifier (Read) on the descriptor, and a single-shot QTimer
+   set from the timeout after each step. A game loop that must not block steps once a
+   frame only when there is work: the timeout is 0, or poll(fd, 0) says readable (or
+   it waits on the descriptor, bounded by the timeout and its own frame time).
+   Traps: step from the host loop, never from inside a task; one thread drives a
+   runtime (the host loop's); take the descriptor out of the host loop before
+   async_runtime_destroy, which closes it; a group's runtime is driven by its own
+   thread (ASYNC_EINVAL). A host timer that fires a little early (libuv's clock is in
+   whole, cached milliseconds) costs one step that finds nothing due; the timeout then
+   says what is left.
+     async_runtime_backend_fd(rt)       the descriptor, made at the first call (the
+                                        reactor and the wake descriptor with it); the
+                                        same one afterwards; -errno, -ENOSYS where the
+                                        backend has none (below)
+     async_runtime_backend_timeout(rt)  0 if a task is ready (yielded ones too) or a
+                                        wake is pending; else the time to the next
+                                        timer (0 if it is due), exact, on the runtime's
+                                        clock; ASYNC_TIME_NEVER when no timer is armed
+     async_runtime_backend_timeout_ms(rt)  the same in milliseconds for poll, GLib and
+                                        libuv: rounded up (never early), -1 for never,
+                                        at most INT_MAX
+   No lost wake-up: the host reads the timeout, then something arrives before it
+   sleeps. A wake sets the runtime's pending flag, and the first wake after the loop
+   took the flag rings the wake descriptor, which is in the backend's descriptor and
+   level-triggered: it stays readable until a step takes the flag. So a wake either
+   came before the timeout looked (pending: the timeout is 0) or rings after it (the
+   host's wait ends at once); a ring that comes after its flag was taken (the wake
+   raced a step) is drained by the next step, so it cannot keep the descriptor
+   readable. I/O readiness is the kernel's and reaches the descriptor whenever it
+   comes. What a step leaves behind is in the run queue (the
+   timeout is 0), and each step takes what made the descriptor readable, even when no
+   task waits for I/O, so it is readable again only when something new happens: N
+   events take about N turns (tests/test_io.c counts them).
+   On each backend: with -DASYNC_USE_EPOLL the descriptor is the epoll set itself,
+   the wake descriptor added to it level-triggered; the sockets' events stay queued
+   in it (edge-triggered) until a step takes them. With the default poll(2) backend on
+   Linux, the first call makes an epoll set that mirrors the reactor's table: every
+   registered descriptor edge-triggered in both directions (added and removed with
+   it; nothing changes on the hot path) and the wake descriptor; each step empties it,
+   then poll(2) says what is ready, so no edge falls between the two (a poll that fails
+   after the emptying rings the wake descriptor: the host turns again). A host loop
+   costs the poll backend an epoll_ctl per registration and per removal and an
+   epoll_wait per turn, and either backend a look without waiting in a turn where no
+   task waits for I/O; a runtime not embedded pays a test or two (bench_io, poll: 6
+   instructions more per registration and per ping-pong, of 329 and 1449). Without
+   epoll (other POSIX systems, Windows) the poll backend has no such descriptor:
+   -ENOSYS (a kqueue backend would hand out its kqueue descriptor the same way).
+   The paused clock (async_time_pause, start_paused) does not move while the host
+   sleeps: its timers count for nothing in the timeout (ASYNC_TIME_NEVER unless work is
+   ready), and auto-advance happens only in a turn that may wait, which a host never
+   makes: move it with async_time_advance (due timers fire, the timeout becomes 0).
+
 CONFIGURATION (>>config)
 ========================
    Define before *every* #include of async.h unless noted ("impl" = only in the
@@ -2341,6 +2475,7 @@ typedef struct async__reactor {
     uint32_t nwait;                     /* waiters queued on descriptors */
     int be_fd;                          /* the backend's descriptor (epoll; 0: none yet) */
     int be_wake;                        /* the backend watches the wake descriptor */
+    int be_host;                        /* a host loop waits on async__be_host_fd's */
 } async__reactor;
 
 typedef struct async_timer {
@@ -3945,6 +4080,20 @@ ASYNC_API void async_faults_set(const async_faults *f);     /* NULL: none */
 ASYNC_API const int *async_sys_faults(int call, int *n);    /* what can go wrong there */
 /* The name of an ASYNC_SYS_* call site ("read"...) */
 ASYNC_API const char *async_sys_name(int call);
+#endif
+
+////////////////////////////////////////////////////////////////////////////////
+// >>embed
+
+#ifndef ASYNC_FREESTANDING
+/* The descriptor a host loop waits on for readability: rt may have work (made at the
+   first call; open until async_runtime_destroy). -ENOSYS if the backend has none */
+ASYNC_API int async_runtime_backend_fd(async_runtime *rt);
+/* How long a host loop may sleep before async_runtime_step(rt, 0): 0 if work is ready,
+   the time to the next timer, or ASYNC_TIME_NEVER */
+ASYNC_API async_time async_runtime_backend_timeout(async_runtime *rt);
+/* The same in milliseconds, rounded up (never early), -1 for never, at most INT_MAX */
+ASYNC_API int async_runtime_backend_timeout_ms(async_runtime *rt);
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
@@ -5630,7 +5779,14 @@ static int async__check_rt(const async_runtime *rt) {
 
 ASYNC_DEF int async_runtime_step(async_runtime *rt, async_time max_wait) {
     int rc = async__check_rt(rt);
-    return rc < 0 ? rc : async__turn(rt, max_wait);
+    if (rc < 0) return rc;
+#ifndef ASYNC_FREESTANDING
+    /* A host loop waits on the backend's descriptor (>>embed): take what made it readable
+       at every step, even when the turn would not look (no task waits on I/O: an edge of
+       an idle descriptor), so that it is readable again only when something new comes. */
+    if (rt->io.be_host && (!rt->io.nwait || max_wait > 0)) (void)rt->io.wait(rt, 0);
+#endif
+    return async__turn(rt, max_wait);
 }
 
 ASYNC_DEF int async_runtime_run(async_runtime *rt) {
@@ -9560,6 +9716,13 @@ typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_
                                   next timer: it retries EINTR and returns 1 on another
                                   failure, so that the clock never jumps past I/O that was
                                   ready.
+     async__be_host_fd(rt)        the descriptor a host loop waits on (>>embed), made at
+                                  the first call (the reactor and the wake descriptor
+                                  exist then): readable for the host (level-triggered)
+                                  while async__be_wait would find something or the wake
+                                  descriptor is readable, and so until a wait takes it
+                                  (async_runtime_step then waits, without waiting, at
+                                  every turn); -errno, or -ENOSYS if the backend has none
 
    Every system call goes through ASYNC__FAULT with its kind (ASYNC_SYS_WAIT for the wait,
    ASYNC_SYS_CTL for a change of the watched set, ASYNC_SYS_SOCKET for a descriptor it
@@ -9615,6 +9778,17 @@ static int async__io_wait_ms(async_time wait) {
 }
 
 static void async__io_event(async_runtime *rt, async_io *io, int dirs);
+
+/* A wait found the wake descriptor readable. The flag (rt->pending) is the truth and the
+   descriptor only its doorbell: a wake that rang after the loop had taken the flag (and
+   drained) leaves it readable with nothing pending, and every wait, the host's too,
+   would end at once until the next wake. Drained here then; with a wake pending, the
+   core drains it when it takes the flag. */
+ASYNC__COLD static void async__wake_fd_stale(async_runtime *rt) {
+    char buf[64];
+    if (!ASYNC__LOAD(&rt->pending))
+        while (read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
+}
 
 #if defined(ASYNC_USE_EPOLL)
 /* epoll: edge-triggered, each descriptor added once for both directions, its io as the
@@ -9688,7 +9862,10 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
     if (n < 0) return wait == 0;        /* see the contract */
     for (i = 0; i < n; i++) {
         uint32_t e = ev[i].events;
-        if (!ev[i].data.ptr) continue;  /* the wake descriptor */
+        if (!ev[i].data.ptr) {          /* the wake descriptor */
+            async__wake_fd_stale(rt);
+            continue;
+        }
         async__io_event(rt, (async_io *)ev[i].data.ptr,
             ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_READ : 0) |
             ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_WRITE : 0) |
@@ -9697,10 +9874,56 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
     return n > 0;
 }
 
+/* The epoll set itself, with the wake descriptor in it (level-triggered: readable until
+   drained). Events of the others, edge-triggered, stay queued until a wait takes them. */
+static int async__be_host_fd(async_runtime *rt) {
+    async__reactor *r = &rt->io;
+    if (!r->be_wake) {
+        struct epoll_event e;
+        e.events = EPOLLIN;
+        e.data.ptr = NULL;
+        if (ASYNC__FAULT(ASYNC_SYS_CTL, rt->wake_fd[0], NULL) ||
+            epoll_ctl(r->be_fd, EPOLL_CTL_ADD, rt->wake_fd[0], &e) < 0)
+            return -errno;
+        r->be_wake = 1;
+    }
+    return r->be_fd;
+}
+
 #else
 /* poll(2): level-triggered; be_slots is a struct pollfd per slot (slot 0: the wake
    descriptor), and a descriptor is watched only in the directions that have a task
-   waiting, so a readable socket nobody reads does not spin the loop. */
+   waiting, so a readable socket nobody reads does not spin the loop.
+   A host loop's descriptor (Linux; be_fd, made by async__be_host_fd) is an epoll set
+   that mirrors the table: each descriptor edge-triggered in both directions (added and
+   removed with it, never changed on the hot path), the wake descriptor level-triggered.
+   It becomes readable when anything may have become ready; each wait empties it first,
+   then poll(2) says what is ready, so no edge is missed. */
+#if defined(__linux__)
+#include <sys/epoll.h>
+#define ASYNC__POLL_MIRROR 1
+
+ASYNC__COLD static int async__mirror_add(async__reactor *r, int fd, uint32_t events) {
+    struct epoll_event e;
+    e.events = events;
+    e.data.ptr = NULL;
+    if (ASYNC__FAULT(ASYNC_SYS_CTL, fd, NULL) || epoll_ctl(r->be_fd, EPOLL_CTL_ADD, fd, &e) < 0)
+        return errno == EPERM ? 0 : -errno;   /* a regular file: always ready, as poll says */
+    return 0;
+}
+#define ASYNC__MIRROR_EV (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+ASYNC__COLD static void async__mirror_del(async__reactor *r, int fd) {
+    (void)epoll_ctl(r->be_fd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* Emptied before each poll(2); a poll that then fails rings the wake descriptor, so
+   that the host turns again (what the mirror said is lost, poll never looked). */
+ASYNC__COLD static void async__mirror_drain(async__reactor *r) {
+    struct epoll_event ev[64];
+    while (!ASYNC__FAULT(ASYNC_SYS_WAIT, 0, NULL) && epoll_wait(r->be_fd, ev, 64, 0) == 64) {}
+}
+#endif
 
 static const char *async__be_name(void) {
     return "poll";
@@ -9713,6 +9936,9 @@ static int async__be_init(async__reactor *r) {
 
 static void async__be_fini(async__reactor *r) {
     async__dealloc(r->be_slots);
+#ifdef ASYNC__POLL_MIRROR
+    if (r->be_fd > 0) close(r->be_fd);
+#endif
 }
 
 static int async__be_resize(async__reactor *r, uint32_t cap) {
@@ -9728,6 +9954,9 @@ static int async__be_add(async__reactor *r, async_io *io) {
     struct pollfd *p = (struct pollfd *)r->be_slots + io->slot;
     p->fd = -1;                         /* poll skips negative descriptors */
     p->events = p->revents = 0;
+#ifdef ASYNC__POLL_MIRROR
+    if (r->be_fd > 0) return async__mirror_add(r, io->fd, ASYNC__MIRROR_EV);
+#endif
     return 0;
 }
 
@@ -9745,6 +9974,9 @@ static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
 
 static void async__be_del(async__reactor *r, async_io *io) {
     struct pollfd *p = (struct pollfd *)r->be_slots;
+#ifdef ASYNC__POLL_MIRROR
+    if (r->be_fd > 0) async__mirror_del(r, io->fd);
+#endif
     if (io->slot != r->n - 1) p[io->slot] = p[r->n - 1];
 }
 
@@ -9753,15 +9985,26 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
     struct pollfd *p = (struct pollfd *)r->be_slots;
     uint32_t i;
     int n;
+#ifdef ASYNC__POLL_MIRROR
+    if (r->be_fd > 0) async__mirror_drain(r);     /* the host's mirror, emptied first */
+#endif
     p[0].fd = rt->wake_fd[0];
     p[0].events = POLLIN;
     p[0].revents = 0;
     do n = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1
                                                  : poll(p, (nfds_t)r->n, async__io_wait_ms(wait));
     while (n < 0 && errno == EINTR && wait == 0);
-    if (n < 0) return wait == 0;        /* see the contract */
+    if (n < 0) {
+#ifdef ASYNC__POLL_MIRROR
+        if (r->be_fd > 0) async__rt_signal(rt);   /* emptied for nothing: the host turns */
+#endif
+        return wait == 0;               /* see the contract */
+    }
     if (n == 0) return 0;
-    if (p[0].revents) n--;              /* the wake descriptor: collected by the core */
+    if (p[0].revents) {                 /* the wake descriptor: collected by the core */
+        n--;
+        async__wake_fd_stale(rt);
+    }
     for (i = 1; n > 0 && i < r->n; i++) {
         short re = p[i].revents;
         if (!re) continue;
@@ -9773,6 +10016,32 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
             ((re & (POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC__IO_HUP : 0));
     }
     return 1;
+}
+
+static int async__be_host_fd(async_runtime *rt) {
+#ifdef ASYNC__POLL_MIRROR
+    async__reactor *r = &rt->io;
+    uint32_t i;
+    int rc;
+    if (r->be_fd > 0) return r->be_fd;
+    r->be_fd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1 : epoll_create1(EPOLL_CLOEXEC);
+    if (r->be_fd < 0) {
+        rc = -errno;
+        r->be_fd = 0;
+        return rc;
+    }
+    rc = async__mirror_add(r, rt->wake_fd[0], EPOLLIN);
+    for (i = 1; rc == 0 && i < r->n; i++)
+        rc = async__mirror_add(r, r->ios[i]->fd, ASYNC__MIRROR_EV);
+    if (rc < 0) {
+        close(r->be_fd);
+        r->be_fd = 0;
+    }
+    return rc < 0 ? rc : r->be_fd;
+#else
+    (void)rt;
+    return -ENOSYS;                     /* no epoll: see EMBEDDING */
+#endif
 }
 #endif
 
@@ -9825,7 +10094,7 @@ static void async__reactor_fini(async_runtime *rt) {
     async__memset(r, 0, sizeof *r);
 }
 
-static int async__reactor_start(async_runtime *rt) {
+ASYNC__COLD static int async__reactor_start(async_runtime *rt) {
     async__reactor *r = &rt->io;
     struct sigaction sa;
     int rc;
@@ -9854,6 +10123,39 @@ ASYNC_DEF const char *async_runtime_io_backend(const async_runtime *rt) {
     return async__be_name();
 }
 
+// >>embed: a host loop waits on the backend's descriptor, for the backend's timeout
+
+ASYNC_DEF int async_runtime_backend_fd(async_runtime *rt) {
+    int rc;
+    if (!rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
+#ifdef ASYNC__XTHREADS
+    if (rt->group) return ASYNC_EINVAL;         /* its group's thread drives it */
+#endif
+    if ((!rt->io.wait && (rc = async__reactor_start(rt)) < 0) ||
+        (rc = async__wake_fd_make(rt)) < 0 ||
+        (rc = async__be_host_fd(rt)) < 0)
+        return rc;
+    rt->io.be_host = 1;                 /* async_runtime_step takes what comes at each turn */
+    return rc;
+}
+
+/* The lost wake-up: whatever comes after this reads rt->pending makes the descriptor
+   readable (the first wake of a turn rings it; readiness is the backend's), and whatever
+   came before is in nready or pending, so 0. */
+ASYNC_DEF async_time async_runtime_backend_timeout(async_runtime *rt) {
+    async_time dl, now;
+    if (!rt || !(rt->flags & ASYNC__RT_INIT) || rt->nready || ASYNC__LOAD(&rt->pending))
+        return 0;                       /* (an invalid rt: the step says what is wrong) */
+    if (!rt->ntimers || (rt->flags & ASYNC__RT_PAUSED)) return ASYNC_TIME_NEVER;
+    dl = async__next_deadline(rt);
+    now = async_time_now(rt);
+    return dl > now ? dl - now : 0;
+}
+
+ASYNC_DEF int async_runtime_backend_timeout_ms(async_runtime *rt) {
+    return async__io_wait_ms(async_runtime_backend_timeout(rt));
+}
+
 /* nonblock: 1 if the descriptor is known to be non-blocking already */
 static int async__io_add(async_runtime *rt, async_io *io, int fd, int nonblock) {
     async__reactor *r;
@@ -9861,7 +10163,7 @@ static int async__io_add(async_runtime *rt, async_io *io, int fd, int nonblock) 
     if (!rt || !io || fd < 0 || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     r = &rt->io;
     if ((io->flags & ASYNC__IO_REG) && io->rt) return ASYNC_EBUSY;
-    if ((rc = async__reactor_start(rt)) < 0) return rc;
+    if (!r->wait && (rc = async__reactor_start(rt)) < 0) return rc;
     if (r->n == r->cap && (rc = async__io_grow(r)) < 0) return rc;
     if (!nonblock) {
         fl = fcntl(fd, F_GETFL);

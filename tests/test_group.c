@@ -883,6 +883,27 @@ static int failing_start(async_runtime *rt, void *user) {
     return i == fail_on ? -77 : 0;
 }
 
+/* A group's runtime is driven by its own thread: no host loop may take it over. */
+static int backend_fd_on_start(async_runtime *rt, void *user) {
+    int *seen = (int *)user;
+    seen[async_runtime_index(rt)] = async_runtime_backend_fd(rt);
+    return 0;
+}
+
+static int return_zero(async_task *t) {
+    ASYNC_BEGIN(t);
+    ASYNC_END(0);
+}
+
+TEST(group_runtimes_refuse_a_host_loop) {
+    static async_task main_task;
+    int seen[2] = {1, 1};
+    memset(&main_task, 0, sizeof main_task);
+    ASSERT_EQ(run_group(2, NULL, &main_task, return_zero, backend_fd_on_start, seen), 0);
+    ASSERT_EQ(seen[0], ASYNC_EINVAL);
+    ASSERT_EQ(seen[1], ASYNC_EINVAL);
+}
+
 TEST(group_on_start_failing_stops_the_group) {
     static waiter_task m;
     async_mpsc c;
@@ -2044,6 +2065,7 @@ int main(int argc, char **argv) {
     RUN(group_start_stop_1000_times_leaves_nothing);
     RUN(group_block_on_1000_times_leaves_nothing);
     RUN(group_on_start_failing_stops_the_group);
+    RUN(group_runtimes_refuse_a_host_loop);
     RUN(group_init_failing_wake_descriptor_leaves_nothing);
     RUN(group_bad_input);
     RUN(group_spawn_never_started_and_onto_own_runtime);

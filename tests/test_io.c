@@ -2406,6 +2406,403 @@ static void listen_options_body(async_task *t) {
 }
 TEST(listen_options) { run_io_script(listen_options_body); }
 
+/* ---- a host loop drives the runtime: its backend's descriptor and timeout ---------- */
+#include <poll.h>
+#include <pthread.h>
+
+/* 1 if fd is readable within ms (0: just look) */
+static int readable(int fd, int ms) {
+    struct pollfd p;
+    int n;
+    p.fd = fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    do n = poll(&p, 1, ms);
+    while (n < 0 && errno == EINTR);
+    return n > 0 && (p.revents & POLLIN);
+}
+
+typedef struct {
+    async_task task;
+    async_io *io;
+    async_waiter w;
+    async_timer timer;
+    async_time until;
+    char buf[16];
+    int n, reads;
+} host_reader;
+
+/* reads until EOF, counting the reads; then sleeps until f->until */
+static int host_reader_run(async_task *t) {
+    host_reader *f = (host_reader *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->n, async_io_read(t, f->io, &f->w, f->buf, sizeof f->buf));
+        if (f->n <= 0) break;
+        f->reads++;
+    }
+    if (f->until) ASYNC_AWAIT(f->n, async_time_sleep_until(t, &f->timer, f->until));
+    ASYNC_END(f->n);
+}
+
+/* Steps while fd is readable (3 at most): how many it took. A step whose wait failed
+   (EINTR, ENOMEM: tests/faults.h) takes nothing, and the next one does. */
+static int settle(int fd) {
+    int k;
+    for (k = 0; k < 3 && readable(fd, 0); k++) async_runtime_step(&rt, 0);
+    return k;
+}
+
+TEST(backend_fd_is_readable_on_io_and_timers_come_through_the_timeout) {
+    static host_reader r;
+    async_io rd, wr;
+    async_time d, now0, now1, left;
+    int fd, ms;
+    ZERO(r); ZERO(rd); ZERO(wr);
+    rt_real();
+    fd = async_runtime_backend_fd(&rt);
+    CHECK(fd >= 0);
+    ASSERT_EQ(async_runtime_backend_fd(&rt), fd);           /* made once */
+    CHECK(async_runtime_wake_fd(&rt) >= 0);                 /* and the wake descriptor */
+    ASSERT_EQ(async_runtime_backend_timeout(&rt), ASYNC_TIME_NEVER);   /* nothing armed */
+    ASSERT_EQ(async_runtime_backend_timeout_ms(&rt), -1);
+    ASSERT_EQ(readable(fd, 0), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
+    r.io = &rd;
+    async_task_spawn(&rt, &r.task, host_reader_run, "reader");
+    ASSERT_EQ(async_runtime_backend_timeout(&rt), 0);       /* a task is ready */
+    ASSERT_EQ(async_runtime_backend_timeout_ms(&rt), 0);
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);               /* it reads: EAGAIN, it waits */
+    ASSERT_EQ(async_task_state(&r.task), ASYNC_TASK_WAITING);
+    ASSERT_EQ(async_runtime_backend_timeout(&rt), ASYNC_TIME_NEVER);
+    CHECK(settle(fd) <= 1);
+    ASSERT_EQ(readable(fd, 0), 0);                          /* nothing to do: not readable */
+    /* I/O: readable (and stays so: level-triggered for the host), and a step runs the
+       reader */
+    ASSERT_EQ(write(async_io_fd(&wr), "x", 1), 1);
+    ASSERT_EQ(readable(fd, 5000), 1);
+    ASSERT_EQ(readable(fd, 0), 1);
+    CHECK(settle(fd) <= 2);
+    ASSERT_EQ(readable(fd, 0), 0);
+    ASSERT_EQ(r.reads, 1);
+    /* a timer: only the timeout says when, never the descriptor */
+    now0 = async_time_now(&rt);
+    d = now0 + MS(40);
+    r.until = d;
+    async_io_close(&wr);                                    /* EOF: it sleeps until d */
+    ASSERT_EQ(readable(fd, 5000), 1);
+    CHECK(settle(fd) <= 2);
+    ASSERT_EQ(readable(fd, 0), 0);
+    ASSERT_EQ(async_task_state(&r.task), ASYNC_TASK_WAITING);
+    now0 = async_time_now(&rt);
+    left = async_runtime_backend_timeout(&rt);
+    now1 = async_time_now(&rt);
+    CHECK(left <= d - now0 && left >= (now1 < d ? d - now1 : 0));   /* exactly what is left */
+    now0 = async_time_now(&rt);
+    ms = async_runtime_backend_timeout_ms(&rt);
+    now1 = async_time_now(&rt);
+    CHECK(ms > 0 && (async_time)ms <= (d - now0 + MS(1) - 1) / MS(1));  /* rounded up */
+    CHECK((async_time)ms * MS(1) >= (now1 < d ? d - now1 : 0));        /* never early */
+    ASSERT_EQ(readable(fd, ms), 0);                         /* the timer rings no fd */
+    ASSERT_EQ(async_runtime_backend_timeout(&rt), 0);       /* its time has come */
+    CHECK(async_time_now(&rt) >= d);
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    CHECK(async_task_is_finished(&r.task));
+    ASSERT_EQ(r.task.u.result, 0);
+    ASSERT_EQ(async_runtime_backend_timeout(&rt), ASYNC_TIME_NEVER);
+    async_io_close(&rd);
+    async_runtime_destroy(&rt);
+    ASSERT_EQ(fcntl(fd, F_GETFD), -1);                      /* destroy closed it */
+}
+
+/* An idle descriptor (nobody reads it) gets data: the host wakes once, and the step
+   takes the event, or the descriptor would stay readable and the host spin. */
+TEST(an_idle_descriptor_does_not_keep_the_backend_fd_readable) {
+    async_io rd, wr;
+    int fd, i;
+    ZERO(rd); ZERO(wr);
+    rt_real();
+    fd = async_runtime_backend_fd(&rt);
+    CHECK(fd >= 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
+    CHECK(settle(fd) <= 2);                                 /* the new pipe's edges */
+    ASSERT_EQ(readable(fd, 0), 0);
+    for (i = 0; i < 3; i++) {
+        ASSERT_EQ(write(async_io_fd(&wr), "x", 1), 1);
+        ASSERT_EQ(readable(fd, 5000), 1);
+        ASSERT_EQ(async_runtime_backend_timeout(&rt), ASYNC_TIME_NEVER);
+        CHECK(settle(fd) <= 2);         /* one step (two if a fault took the first) */
+        ASSERT_EQ(readable(fd, 0), 0);
+    }
+    async_io_close(&rd);
+    async_io_close(&wr);
+    async_runtime_destroy(&rt);
+}
+
+/* The descriptor made after registrations watches them too (the poll backend's mirror
+   takes in the table); one deregistered, or moved to another io, is watched as it
+   should be: not at all, or still. */
+TEST(backend_fd_made_late_watches_what_was_registered_before) {
+    static host_reader r;
+    async_io rd, wr, moved, idle_rd, idle_wr;
+    int fd, rfd;
+    ZERO(r); ZERO(rd); ZERO(wr); ZERO(moved); ZERO(idle_rd); ZERO(idle_wr);
+    rt_real();
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
+    ASSERT_EQ(async_io_pipe(&rt, &idle_rd, &idle_wr), 0);
+    fd = async_runtime_backend_fd(&rt);                     /* after the registrations */
+    CHECK(fd >= 0);
+    ASSERT_EQ(async_io_move(&moved, &rd), 0);               /* the registration moves */
+    r.io = &moved;
+    async_task_spawn(&rt, &r.task, host_reader_run, "reader");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);               /* EAGAIN: it waits */
+    CHECK(settle(fd) <= 2);
+    ASSERT_EQ(readable(fd, 0), 0);
+    ASSERT_EQ(write(async_io_fd(&wr), "x", 1), 1);
+    ASSERT_EQ(readable(fd, 5000), 1);                       /* watched from before */
+    CHECK(settle(fd) <= 2);
+    ASSERT_EQ(r.reads, 1);
+    ASSERT_EQ(readable(fd, 0), 0);
+    rfd = async_io_deregister(&idle_rd);                    /* no longer watched */
+    CHECK(rfd >= 0);
+    CHECK(settle(fd) <= 2);
+    ASSERT_EQ(write(async_io_fd(&idle_wr), "y", 1), 1);
+    ASSERT_EQ(readable(fd, 50), 0);
+    async_io_close(&idle_wr);
+    close(rfd);
+    async_io_close(&wr);                                    /* EOF ends the reader */
+    ASSERT_EQ(readable(fd, 5000), 1);
+    CHECK(settle(fd) <= 2);
+    CHECK(async_task_is_finished(&r.task));
+    async_io_close(&moved);
+    async_runtime_destroy(&rt);
+}
+
+/* A blocking call done on the pool rings the descriptor: the host wakes for it. */
+TEST(a_pool_completion_rings_the_backend_fd) {
+    static blocker b;
+    async_pool pool;
+    int gate[2], fd;
+    ZERO(b);
+    rt_real();
+    ASSERT_EQ(pipe(gate), 0);
+    ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
+    fd = async_runtime_backend_fd(&rt);
+    CHECK(fd >= 0);
+    b.pool = &pool;
+    b.fd = &gate[0];
+    async_task_spawn(&rt, &b.task, blocker_run, "blocker");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);               /* the call goes to the pool */
+    CHECK(settle(fd) <= 2);
+    ASSERT_EQ(readable(fd, 20), 0);                         /* it blocks: nothing to do */
+    ASSERT_EQ(async_runtime_backend_timeout(&rt), ASYNC_TIME_NEVER);
+    ASSERT_EQ(write(gate[1], "x", 1), 1);                   /* now it returns */
+    ASSERT_EQ(readable(fd, 5000), 1);
+    CHECK(settle(fd) <= 2);
+    CHECK(async_task_is_finished(&b.task));
+    ASSERT_EQ(b.rc, 1);
+    ASSERT_EQ(readable(fd, 0), 0);
+    async_pool_destroy(&pool);
+    close(gate[0]);
+    close(gate[1]);
+    async_runtime_destroy(&rt);
+}
+
+/* the paused clock does not move while the host sleeps: timers count only once the
+   clock is advanced */
+TEST(backend_timeout_on_the_paused_clock) {
+    static host_reader r;
+    async_io rd, wr;
+    ZERO(r); ZERO(rd); ZERO(wr);
+    test_rt_paused(&rt);
+    CHECK(async_runtime_backend_fd(&rt) >= 0);
+    ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
+    async_io_close(&wr);
+    r.io = &rd;
+    r.until = async_time_now(&rt) + MS(10);
+    async_task_spawn(&rt, &r.task, host_reader_run, "reader");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);               /* EOF, then it sleeps */
+    ASSERT_EQ(async_task_state(&r.task), ASYNC_TASK_WAITING);
+    CHECK(async_runtime_next_deadline(&rt) != ASYNC_TIME_NEVER);
+    ASSERT_EQ(async_runtime_backend_timeout(&rt), ASYNC_TIME_NEVER);
+    ASSERT_EQ(async_runtime_step(&rt, 0), 0);               /* nor does a step move it */
+    ASSERT_EQ(async_time_advance(&rt, MS(10)), 0);
+    ASSERT_EQ(async_runtime_backend_timeout(&rt), 0);       /* the task is ready */
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    CHECK(async_task_is_finished(&r.task));
+    async_io_close(&rd);
+    async_runtime_destroy(&rt);
+}
+
+typedef struct {
+    async_task task;
+    async_waker *wk;
+    int n, got;
+} host_woken;
+
+static int host_woken_run(async_task *t) {
+    host_woken *f = (host_woken *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    for (f->got = 0; f->got < f->n; f->got++) {
+        ASYNC_AWAIT(rc, async_waker_wait(t, f->wk));
+        if (rc < 0) ASYNC_RETURN(rc);
+    }
+    ASYNC_END(f->got);
+}
+
+typedef struct {
+    async_waker *wk;
+    int n, acked;                       /* under lock */
+    pthread_mutex_t lock;
+} host_waker_arg;
+
+static int host_acked(host_waker_arg *a) {
+    int n;
+    pthread_mutex_lock(&a->lock);
+    n = a->acked;
+    pthread_mutex_unlock(&a->lock);
+    return n;
+}
+
+static void host_ack(host_waker_arg *a, int n) {
+    pthread_mutex_lock(&a->lock);
+    a->acked = n;
+    pthread_mutex_unlock(&a->lock);
+}
+
+static void sleep_us(long us) {
+    struct timespec ts;
+    ts.tv_sec = us / 1000000;
+    ts.tv_nsec = (us % 1000000) * 1000;
+    nanosleep(&ts, NULL);
+}
+
+/* wakes n times, each once the task took the previous wake (acked by the host loop) */
+static void *host_waker_thread(void *p) {
+    host_waker_arg *a = (host_waker_arg *)p;
+    int i;
+    for (i = 0; i < a->n; i++) {
+        while (host_acked(a) < i) sleep_us(200);
+        sleep_us(1000);                 /* the host is asleep by now (usually) */
+        async_waker_wake(a->wk);
+    }
+    return NULL;
+}
+
+typedef struct { async_task task; async_timer timer; int n, ticks; } host_ticker;
+
+static int host_ticker_run(async_task *t) {
+    host_ticker *f = (host_ticker *)t;
+    int rc;
+    ASYNC_BEGIN(t);
+    for (f->ticks = 0; f->ticks < f->n; f->ticks++) {
+        ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, MS(3)));
+        if (rc < 0) ASYNC_RETURN(rc);
+    }
+    ASYNC_END(f->ticks);
+}
+
+/* The host loop: only the descriptor and the timeout, one step per wake-up. A wake from
+   another thread rings the descriptor, a timer ends the host's wait by the timeout; N
+   wakes and N timers take about 2N turns, never a spin (a timeout rounded down would
+   spin until the deadline, a ring left behind until the next wake). */
+TEST(host_loop_wakes_for_another_thread_and_never_spins) {
+    static host_woken h;
+    static host_ticker tk;
+    static async_waker wk;
+    static host_waker_arg a;
+    pthread_t th;
+    int fd, turns = 0, i;
+    enum { N = 20 };
+    ZERO(h); ZERO(tk); ZERO(wk); ZERO(a);
+    pthread_mutex_init(&a.lock, NULL);
+    rt_real();
+    ASSERT_EQ(async_waker_init(&rt, &wk), 0);
+    fd = async_runtime_backend_fd(&rt);
+    CHECK(fd >= 0);
+    h.wk = &wk;
+    h.n = N;
+    a.wk = &wk;
+    a.n = N;
+    tk.n = N;
+    async_task_spawn(&rt, &h.task, host_woken_run, "woken");
+    async_task_spawn(&rt, &tk.task, host_ticker_run, "ticker");
+    ASSERT_EQ(pthread_create(&th, NULL, host_waker_thread, &a), 0);
+    for (i = 0; i < 50 * N && !(async_task_is_finished(&h.task) &&
+                                async_task_is_finished(&tk.task)); i++) {
+        int ms = async_runtime_backend_timeout_ms(&rt);
+        if (ms < 0 && !readable(fd, 5000)) break;   /* never: only a lost wake waits 5 s */
+        if (ms > 0) (void)readable(fd, ms);
+        if (async_runtime_step(&rt, 0) < 0) break;
+        turns++;
+        host_ack(&a, h.got);
+    }
+    host_ack(&a, N);
+    pthread_join(th, NULL);
+    CHECK(async_task_is_finished(&h.task) && async_task_is_finished(&tk.task));
+    ASSERT_EQ(h.got, N);
+    ASSERT_EQ(tk.ticks, N);
+    CHECK(turns <= 4 * N + 2);          /* an event, a turn (one more for a ring from before) */
+    async_waker_destroy(&wk);
+    async_runtime_destroy(&rt);
+    pthread_mutex_destroy(&a.lock);
+}
+
+#ifdef TEST_FAULTS
+/* A wake whose doorbell rings after the loop took its flag: at the second preemption
+   point of the wake (the flag set, the write not yet made) the loop steps and takes the
+   flag; then the write lands. The descriptor is readable with nothing pending: a step
+   must drain it, or the host (and the runtime's own wait) would wake at once forever. */
+static int g_stale_calls;
+static void step_inside_a_wake(void *user) {
+    (void)user;
+    if (g_stale_calls > 0 && ++g_stale_calls == 3) {
+        g_stale_calls = -1;             /* once */
+        async_runtime_step(&rt, 0);
+    }
+}
+
+TEST(a_doorbell_rung_after_the_flag_was_taken_is_drained) {
+    static async_waker wk;
+    async_faults fx;
+    int fd;
+    ZERO(wk); ZERO(fx);
+    rt_real();
+    ASSERT_EQ(async_waker_init(&rt, &wk), 0);
+    fd = async_runtime_backend_fd(&rt);
+    CHECK(fd >= 0);
+    fx.preempt = step_inside_a_wake;
+    g_stale_calls = 1;
+    async_faults_set(&fx);
+    async_waker_wake(&wk);              /* steps inside, between the flag and the write */
+    async_faults_set(NULL);
+    ASSERT_EQ(g_stale_calls, -1);
+    ASSERT_EQ(async_runtime_has_pending_wake(&rt), 0);
+    ASSERT_EQ(readable(fd, 0), 1);      /* the late doorbell */
+    ASSERT_EQ(async_runtime_backend_timeout(&rt), ASYNC_TIME_NEVER);
+    ASSERT_EQ(async_runtime_step(&rt, 0), 0);
+    ASSERT_EQ(readable(fd, 0), 0);      /* drained */
+    async_waker_wake(&wk);              /* and the next wake still rings */
+    ASSERT_EQ(readable(fd, 0), 1);
+    ASSERT_EQ(async_runtime_backend_timeout(&rt), 0);
+    async_runtime_step(&rt, 0);
+    ASSERT_EQ(readable(fd, 0), 0);
+    async_waker_destroy(&wk);
+    async_runtime_destroy(&rt);
+}
+#endif
+
+TEST(backend_fd_bad_input) {
+    static async_runtime never;          /* never initialised */
+    ZERO(never);
+    ASSERT_EQ(async_runtime_backend_fd(NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_runtime_backend_fd(&never), ASYNC_EINVAL);
+    ASSERT_EQ(async_runtime_backend_timeout(NULL), 0);      /* the step will say why */
+    ASSERT_EQ(async_runtime_backend_timeout_ms(&never), 0);
+    ASSERT_EQ(async_runtime_step(&never, 0), ASYNC_EINVAL);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     alarm(300);                                 /* a hang fails instead of blocking CI */
@@ -2453,5 +2850,15 @@ int main(int argc, char **argv) {
     RUN(out_of_descriptors_every_creation_fails_cleanly);
     RUN(buffered_reads_and_half_closes_at_their_edges);
     RUN(listen_options);
+    RUN(backend_fd_is_readable_on_io_and_timers_come_through_the_timeout);
+    RUN(an_idle_descriptor_does_not_keep_the_backend_fd_readable);
+    RUN(backend_fd_made_late_watches_what_was_registered_before);
+    RUN(a_pool_completion_rings_the_backend_fd);
+    RUN(backend_timeout_on_the_paused_clock);
+    RUN(host_loop_wakes_for_another_thread_and_never_spins);
+    RUN(backend_fd_bad_input);
+#ifdef TEST_FAULTS
+    RUN(a_doorbell_rung_after_the_flag_was_taken_is_drained);
+#endif
     DONE();
 }

@@ -10,9 +10,9 @@ awk '
     /^\/\/ >>threads$/ { io = 0 }
     !io { next }
     /The contract/ { doc = 1 }
-    doc && /async__be_[a-z]+\(/ {
+    doc && /async__be_[a-z_]+\(/ {
         s = $0
-        while (match(s, /async__be_[a-z]+\(/)) {
+        while (match(s, /async__be_[a-z_]+\(/)) {
             print "contract", substr(s, RSTART, RLENGTH - 1)
             s = substr(s, RSTART + RLENGTH)
         }
@@ -23,8 +23,8 @@ awk '
     /^#else/ && blk && depth == base { blk = "poll"; next }
     /^#[ \t]*endif/ { if (blk && depth == base) blk = ""; depth--; next }
     /^#/ && /EPOLL/ && !blk { print "stray", NR ": " $0 }
-    blk && /^static [^(]*async__be_[a-z]+\(/ {
-        match($0, /async__be_[a-z]+\(/)
+    blk && /^static [^(]*async__be_[a-z_]+\(/ {
+        match($0, /async__be_[a-z_]+\(/)
         print blk, substr($0, RSTART, RLENGTH - 1)
     }
 ' "$h" | sort -u > "${TMPDIR:-/tmp}/backend_contract.$$"
