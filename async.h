@@ -9899,7 +9899,7 @@ static int async__be_host_fd(async_runtime *rt) {
    removed with it, never changed on the hot path), the wake descriptor level-triggered.
    It becomes readable when anything may have become ready; each wait empties it first,
    then poll(2) says what is ready, so no edge is missed. */
-#if defined(__linux__)
+#if defined(ASYNC__LINUX)
 #include <sys/epoll.h>
 #define ASYNC__POLL_MIRROR 1
 
