@@ -783,7 +783,8 @@ CODE IN THIS MANUAL
 =============================
    What for: waiting for several things at once inside one task: all of them
    (join), the first of them (select, race), a varying set of spawned tasks
-   (JoinSet), and retrying what fails (retry, circuit breaker, bulkhead).
+   (JoinSet) or of operations in the task itself (OpSet), and retrying what fails
+   (retry, circuit breaker, bulkhead).
    The model: combinators compose with anything awaitable (an operation, a
    nested call, a join handle, one another): each is one await point whose
    branches are polled in a loop inside it, with their state in an async_select
@@ -962,6 +963,9 @@ CODE IN THIS MANUAL
         async_runtime_destroy(&rt);
         return rc;
     }
+   Traps: clear the set before its task ends (in ASYNC_CLEANUP) unless it is empty;
+   an op's state must stay put while it is in the set, and a nested function's frame
+   is restarted (ASYNC_CORO_INIT) before it is pushed again.
      _init(s, slots, capacity) completion order; _init_ordered: results in push order
        (FuturesOrdered's push_back; younger results are held until the older are
        out). slots NULL: allocated through ASYNC_MALLOC (ASYNC_ENOMEM), freed by
