@@ -986,12 +986,15 @@ CODE IN THIS MANUAL
        Returns how many were cancelled.
      _destroy(t, s)       clear, then free allocated slots (t may be NULL only if no
        op was ever polled: ASYNC_EBUSY otherwise, nothing changed).
-     How it runs: a wake names the task, not the op, so each poll of next polls the
+     How it runs: a wake names the task, not the op, so after a wake next polls the
      set's ops from a cursor that moves past each completion (every op gets its turn)
-     and stops at the first to complete: a cost of one poll per pending op, as a
-     select over them (FuturesUnordered polls only the woken ones). Ordered, the
-     oldest is polled first, then the others (their results held). Each op spends
-     the budget as it would alone, so a set larger than the budget yields.
+     and stops at the first to complete; within one poll of the task, an op that
+     said pending is not polled again until something is woken (a send of the task
+     itself counts). The cost is one poll per pending op per wake of the task, as a
+     select or a join over them (FuturesUnordered polls only the woken ones), plus
+     a look at each: keep sets to tens of ops, use a JoinSet for thousands. Ordered,
+     the oldest is polled first, then the others (their results held). Each op
+     spends the budget as it would alone, so a set larger than the budget yields.
      Cancellation: a timeout or select around next cancels that wait only: the ops
      stay in the set (as Rust's). When the task is aborted while it waits in next,
      next clears the set. Anywhere else, and before the task ends with ops in the
@@ -3013,12 +3016,15 @@ typedef struct async_opset_slot {
     void *state;
     int32_t next, prev;                 /* the ring of ops in push order; free: the free list */
     int rc;                             /* ordered: a result held until its turn */
+    uint32_t epoch;                     /* the set's epoch when it last said pending */
     uint8_t st;                         /* free, fresh (never polled), pending, done (held) */
 } async_opset_slot;
 typedef struct async_opset {
     async_opset_slot *slots;
     uint32_t cap, len;
     int32_t head, cursor, free;         /* head: the oldest op; cursor: where next starts */
+    uint32_t epoch;                     /* new on each poll of the task and each wake */
+    uint64_t polls, wakes;              /* the runtime's counters when epoch last changed */
     uint8_t ordered, owned;
 } async_opset;
 
@@ -8297,11 +8303,18 @@ static int async__opset_take(async_opset *s, int32_t i, int rc, void **state, in
     return (int)i;
 }
 
+/* Poll op i. Callers skip an op that said pending in this epoch (async__opset_quiet):
+   since then the task has not been polled again and nothing was woken, so it cannot
+   be ready (a wake of any task starts a new epoch; a wake of this one polls it again). */
 static int async__opset_poll(async_task *t, async_opset *s, int32_t i) {
     async_opset_slot *sl = &s->slots[i];
+    int rc;
     sl->st = ASYNC__OP_PENDING;                 /* polled: from now on cancelled on a drop */
-    return sl->fn(t, sl->state);
+    rc = sl->fn(t, sl->state);
+    sl->epoch = s->epoch;
+    return rc;
 }
+#define async__opset_quiet(s, sl) ((sl)->st == ASYNC__OP_PENDING && (sl)->epoch == (s)->epoch)
 
 ASYNC_DEF int async_opset_next(async_task *t, async_opset *s, void **state, int *result) {
     int32_t i, nx;
@@ -8315,17 +8328,24 @@ ASYNC_DEF int async_opset_next(async_task *t, async_opset *s, void **state, int 
         return ASYNC_ECANCELED;
     }
     if (!s->len) return ASYNC_ECLOSED;
+    if (t->rt->stats.polls != s->polls || t->rt->stats.wakes != s->wakes) {
+        s->polls = t->rt->stats.polls;
+        s->wakes = t->rt->stats.wakes;
+        if (++s->epoch == 0) s->epoch = 1;      /* 0: a slot never polled */
+    }
     if (s->ordered) {
         i = s->head;
         if (s->slots[i].st == ASYNC__OP_DONE) {
             if (!async__coop(t)) return ASYNC_PENDING;
             return async__opset_take(s, i, s->slots[i].rc, state, result);
         }
-        rc = async__opset_poll(t, s, i);
-        if (rc != ASYNC_PENDING) return async__opset_take(s, i, rc, state, result);
+        if (!async__opset_quiet(s, &s->slots[i])) {
+            rc = async__opset_poll(t, s, i);
+            if (rc != ASYNC_PENDING) return async__opset_take(s, i, rc, state, result);
+        }
         for (n = s->len, k = 1, i = s->slots[i].next; k < n; k++, i = s->slots[i].next) {
             async_opset_slot *sl = &s->slots[i];
-            if (sl->st == ASYNC__OP_DONE) continue;
+            if (sl->st == ASYNC__OP_DONE || async__opset_quiet(s, sl)) continue;
             rc = async__opset_poll(t, s, i);
             if (rc != ASYNC_PENDING) {          /* held until the older ones are out */
                 s->slots[i].rc = rc;
@@ -8337,6 +8357,7 @@ ASYNC_DEF int async_opset_next(async_task *t, async_opset *s, void **state, int 
     i = s->cursor >= 0 ? s->cursor : s->head;
     for (n = s->len, k = 0; k < n; k++, i = nx) {
         nx = s->slots[i].next;
+        if (async__opset_quiet(s, &s->slots[i])) continue;
         rc = async__opset_poll(t, s, i);
         if (rc != ASYNC_PENDING) {
             s->cursor = nx;                     /* the next call starts after it */

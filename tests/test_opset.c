@@ -354,6 +354,66 @@ TEST(opset_clear_cancels_and_unlinks) {
     check_drop_rest(1);
 }
 
+/* ---- which ops a next polls ------------------------------------------------------------
+   Within one poll of the task, an op that said pending is polled again only after a
+   wake (of any task): a sleep not due is not polled on each next, but a receive made
+   ready by the task itself (its send wakes it) completes in the same poll. */
+typedef struct {
+    oframe o;
+    async_mpsc ch;
+    int polls_after_two, rc2, rc3, item;
+    async_time at3;
+} wframe;
+
+static int wake_filter(async_task *t) {
+    wframe *w = (wframe *)t;
+    oframe *f = &w->o;
+    ASYNC_BEGIN(t);
+    async_opset_init(&f->set, f->slots, 4);
+    f->op[0].d = MS(50); f->op[0].id = 1;
+    async_opset_push(&f->set, op_sleep, &f->op[0]);
+    f->op[1].ch = &w->ch;
+    async_opset_push(&f->set, op_recv, &f->op[1]);
+    f->op[2].d = 0; f->op[2].id = 3;
+    async_opset_push(&f->set, op_sleep, &f->op[2]);
+    f->op[3].d = 0; f->op[3].id = 4;
+    async_opset_push(&f->set, op_sleep, &f->op[3]);
+    /* one poll of the task: the two ready sleeps, one next each */
+    ASYNC_AWAIT(f->rc, async_opset_next(t, &f->set, &f->state, &f->result));
+    ASSERT_EQ(f->result, 3);
+    ASYNC_AWAIT(f->rc, async_opset_next(t, &f->set, &f->state, &f->result));
+    ASSERT_EQ(f->result, 4);
+    w->polls_after_two = f->op[0].polls + f->op[1].polls;      /* 1 each: not again */
+    /* still the same poll: the task's own send wakes it, the receive completes now */
+    w->item = 77;
+    ASSERT_EQ(async_mpsc_try_send(&w->ch, &w->item), 0);
+    w->rc3 = async_opset_next(t, &f->set, &f->state, &f->result);
+    w->rc2 = f->result;
+    w->at3 = NOW();
+    ASYNC_AWAIT(f->rc, async_opset_next(t, &f->set, &f->state, &f->result));
+    ASSERT_EQ(f->result, 1);
+    ASYNC_END(0);
+}
+
+TEST(opset_polls_an_op_again_only_after_a_wake) {
+    async_runtime rt;
+    static wframe w;
+    ZERO(w);
+    start(&rt);
+    if (async_mpsc_init(&w.ch, sizeof(int), 2, NULL) < 0) {
+        async_runtime_destroy(&rt);
+        return;
+    }
+    ASSERT_EQ(async_runtime_block_on(&rt, &w.o.task, wake_filter, "filter"), 0);
+    ASSERT_EQ(w.polls_after_two, 2);
+    ASSERT_EQ(w.rc3, 1);                                /* the receive's slot, at once */
+    ASSERT_EQ(w.rc2, 77);
+    ASSERT_EQ(w.at3, 0);
+    ASSERT_EQ(NOW(), MS(50));
+    async_mpsc_destroy(&w.ch);
+    async_runtime_destroy(&rt);
+}
+
 /* ---- a set larger than the budget ------------------------------------------------------ */
 enum { BIG = 300 };
 typedef struct {
@@ -613,6 +673,7 @@ int main(int argc, char **argv) {
     RUN(opset_push_while_pending);
     RUN(opset_every_kind_of_op);
     RUN(opset_clear_cancels_and_unlinks);
+    RUN(opset_polls_an_op_again_only_after_a_wake);
     RUN(opset_larger_than_the_budget);
     RUN(opset_task_aborted_in_next_drops_its_ops);
     RUN(opset_task_aborted_elsewhere_cleanup_destroys);
