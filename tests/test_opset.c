@@ -112,7 +112,7 @@ static int three_sleeps(async_task *t) {
         ASYNC_AWAIT(f->rc, async_opset_next(t, &f->set, &f->state, &f->result));
         if (f->rc == ASYNC_ECLOSED) break;
         ASSERT_EQ(f->rc, f->idx[f->result]);              /* its slot index */
-        ASSERT_EQ(f->state, &f->op[f->result]);
+        ASSERT_EQ(f->state == (void *)&f->op[f->result], 1);
         f->got[f->n] = f->result;
         f->at[f->n] = NOW();
         ASSERT_EQ(async_opset_len(&f->set), 2 - f->n);
