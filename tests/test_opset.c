@@ -124,9 +124,12 @@ static int three_sleeps(async_task *t) {
 TEST(opset_completion_order) {
     async_runtime rt;
     static oframe f;
+    long allocs;
     ZERO(f);
     start(&rt);
+    allocs = test_allocs;
     ASSERT_EQ(async_runtime_block_on(&rt, &f.task, three_sleeps, "unordered"), 3);
+    ASSERT_EQ(test_allocs - allocs, 0);                 /* the slots are the caller's */
     ASSERT_EQ(f.got[0], 1); ASSERT_EQ(f.got[1], 2); ASSERT_EQ(f.got[2], 0);
     ASSERT_EQ(f.at[0], MS(10)); ASSERT_EQ(f.at[1], MS(20)); ASSERT_EQ(f.at[2], MS(30));
     ASSERT_EQ(f.idx[0], 0); ASSERT_EQ(f.idx[1], 1); ASSERT_EQ(f.idx[2], 2);
@@ -461,12 +464,15 @@ TEST(opset_larger_than_the_budget) {
     async_runtime rt;
     static bframe f;
     static spinner s;
+    long allocs;
     ZERO(f);
     ZERO(s);
     start(&rt);
     f.other = &s.count;
     async_task_spawn(&rt, &s.task, spin, "spinner");
+    allocs = test_allocs;
     ASSERT_EQ(async_runtime_block_on(&rt, &f.task, big_set, "big"), BIG);
+    ASSERT_EQ(test_allocs - allocs, 0);                 /* 300 ops, no allocation */
     /* 300 completions in polls of 128 at most: the spinner ran in between */
     ASSERT_EQ(f.other_last - f.other_first >= 2, 1);
     s.stop = 1;
