@@ -26,7 +26,7 @@
 #   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers, httpd's
 #                    request handler and miniredis's command layer, the mpsc,
 #                    broadcast and watch channels, Semaphore/Mutex/RwLock, Notify/Barrier,
-#                    CancellationToken trees, JoinSet, select over two channels,
+#                    CancellationToken trees, JoinSet, the op set, select over two channels,
 #                    stream pipelines, as state machines), FUZZ_SECONDS each, with
 #                    tests/fuzz/NAME.dict and the seeds in tests/fuzz/corpus/NAME/
 #                    when they exist
