@@ -31,7 +31,7 @@
 #   make fuzz        libFuzzer harnesses (tests/fuzz/: the servers' parsers, httpd's
 #                    request handler and miniredis's command layer, the mpsc,
 #                    broadcast and watch channels, Semaphore/Mutex/RwLock, Notify/Barrier,
-#                    CancellationToken trees, JoinSet, select over two channels,
+#                    CancellationToken trees, JoinSet, the op set, select over two channels,
 #                    stream pipelines, as state machines), FUZZ_SECONDS each, with
 #                    tests/fuzz/NAME.dict and the seeds in tests/fuzz/corpus/NAME/
 #                    when they exist
@@ -74,7 +74,7 @@ CFLAGS_GOTO := -std=gnu99 -DASYNC_USE_COMPUTED_GOTO -Wall -Wextra -Werror -Wshad
 CXXFLAGS_TEST := -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wshadow -O2 $(DEBUG) -I.
 LIBS := -lpthread
 
-TESTS := coro task time debug sync chan cancel comb stream io threads proc group
+TESTS := coro task time debug sync chan cancel comb opset stream io threads proc group
 # The I/O suite runs once more on the epoll backend. The suites of the hosted layer run
 # once more in the strict POSIX build (-posix: async.h as on macOS and the BSDs).
 POSIX_TESTS := time io threads proc group
@@ -104,7 +104,7 @@ REPLAYS := $(patsubst tests/fuzz/corpus/%/,%,$(wildcard tests/fuzz/corpus/*/))
 REPLAY_BINS := $(addprefix $(B)/test/replay_,$(REPLAYS))
 HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/sync_model.h \
        tests/notify_model.h tests/token_model.h tests/bucket_model.h tests/watch_model.h tests/joinset_model.h \
-       tests/select_model.h tests/stream_model.h tests/xrt_model.h tests/fuzz/model_fuzz.h \
+       tests/select_model.h tests/opset_model.h tests/stream_model.h tests/xrt_model.h tests/fuzz/model_fuzz.h \
        tests/fuzz/resp_check.h tests/fuzz/redis_check.h tests/flood.h tests/faults.h
 IMPL_HDR := async.h tests/test.h tests/impl_suites.c
 

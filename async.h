@@ -785,7 +785,8 @@ CODE IN THIS MANUAL
 =============================
    What for: waiting for several things at once inside one task: all of them
    (join), the first of them (select, race), a varying set of spawned tasks
-   (JoinSet), and retrying what fails (retry, circuit breaker, bulkhead).
+   (JoinSet) or of operations in the task itself (OpSet), and retrying what fails
+   (retry, circuit breaker, bulkhead).
    The model: combinators compose with anything awaitable (an operation, a
    nested call, a join handle, one another): each is one await point whose
    branches are polled in a loop inside it, with their state in an async_select
@@ -919,6 +920,111 @@ CODE IN THIS MANUAL
      it is detached, not cancelled; ASYNC_EBUSY while a task waits in join_next).
      A member belongs to its set: async_task_join and _detach refuse it. Destroy
      every JoinSet (before or after the runtime): it frees its allocated members.
+   async_opset (FuturesUnordered / FuturesOrdered inside one task): a varying set
+     of pending operations that one task awaits one at a time, without a task each.
+     An op is a poll function fn(t, state) over state of yours (an adapter around an
+     operation or a nested async function); the set needs a slot per op, yours or
+     allocated. A worker pool that keeps three fetches in flight, adds one whenever
+     one completes, and drops the rest once it has seen four results:
+   [program]
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct { async_coro co; async_timer timer; int id; } fetch_frame;
+
+    static int fetch(async_task *t, fetch_frame *f) {      // user id answers in 60/id ms
+        int rc;
+        ASYNC_CORO_BEGIN(t, &f->co);
+        ASYNC_AWAIT(rc, async_time_sleep(t, &f->timer, ASYNC_MS(60 / f->id)));
+        if (rc < 0) ASYNC_RETURN(rc);
+        ASYNC_END(f->id * 100);
+    }
+    static int fetch_op(async_task *t, void *state) { return fetch(t, (fetch_frame *)state); }
+
+    typedef struct {
+        async_task task;
+        async_opset set;
+        async_opset_slot slots[3];       // no allocation: the set's bookkeeping
+        fetch_frame calls[3];            // the ops' state: one call per slot
+        void *done;
+        int id, got, result, rc;
+    } frame;
+
+    static int run(async_task *t) {
+        frame *f = (frame *)t;
+        fetch_frame *c;
+        ASYNC_BEGIN(t);
+        async_opset_init(&f->set, f->slots, 3);
+        for (f->id = 1; f->id <= 3; f->id++) {
+            f->calls[f->id - 1].id = f->id;
+            async_opset_push(&f->set, fetch_op, &f->calls[f->id - 1]);
+        }
+        while (f->got < 4) {
+            ASYNC_AWAIT(f->rc, async_opset_next(t, &f->set, &f->done, &f->result));
+            if (f->rc < 0) break;                           // ASYNC_ECLOSED: empty
+            c = (fetch_frame *)f->done;
+            printf("user %d: %d\n", c->id, f->result);      // 3, 2, 4, 5: as they finish
+            f->got++;
+            ASYNC_CORO_INIT(&c->co);                        // its frame takes the next id
+            c->id = f->id++;
+            async_opset_push(&f->set, fetch_op, c);
+        }
+        // 2 cancelled (timers disarmed); user 7, pushed last, was never polled
+        printf("dropped %d\n", async_opset_clear(t, &f->set));
+        ASYNC_END(f->got == 4 && async_runtime_next_deadline(t->rt) == ASYNC_TIME_NEVER ? 0 : 1);
+    }
+
+    int main(void) {
+        static async_runtime rt;
+        static frame f;
+        async_runtime_desc d = {0};
+        int rc;
+        d.start_paused = 2;
+        if (async_runtime_init(&rt, &d) < 0) return 1;
+        rc = async_runtime_block_on(&rt, &f.task, run, "pool");
+        async_runtime_destroy(&rt);
+        return rc;
+    }
+   Traps: clear the set before its task ends (in ASYNC_CLEANUP) unless it is empty;
+   an op's state must stay put while it is in the set, and a nested function's frame
+   is restarted (ASYNC_CORO_INIT) before it is pushed again.
+     _init(s, slots, capacity) completion order; _init_ordered: results in push order
+       (FuturesOrdered's push_back; younger results are held until the older are
+       out). slots NULL: allocated through ASYNC_MALLOC (ASYNC_ENOMEM), freed by
+       _destroy. capacity 0: ASYNC_EINVAL (the set is left inert).
+     _push(s, fn, state)  add an op (not polled yet, as Rust's push): its slot index,
+       or ASYNC_EAGAIN when every slot is taken (FuturesUnordered grows; a set does
+       not). A nested async function's frame must be restarted (ASYNC_CORO_INIT).
+     _next(t, s, &state, &result)  op: the next op to complete (ordered: the oldest,
+       its result once it is there): its slot index (free again: a push may reuse
+       it), its state and its result (an op's error is its result, not next's);
+       ASYNC_ECLOSED when the set is empty (Rust's None; push again and go on).
+       Add ops while others are pending: next polls each of them from then on.
+     _len(s), _is_empty(s)
+     _clear(t, s)         drop every op now (Rust's clear, or drop of the set): each
+       op that was polled is polled once in cancel mode, as select's losers, so its
+       waiter is unlinked and its timer disarmed (a cancel-safe receive loses
+       nothing); ops never polled are not touched; ordered results held are dropped.
+       Returns how many were cancelled.
+     _destroy(t, s)       clear, then free allocated slots (t may be NULL only if no
+       op was ever polled: ASYNC_EBUSY otherwise, nothing changed).
+     How it runs: a wake names the task, not the op, so after a wake next polls the
+     set's ops from a cursor that moves past each completion (every op gets its turn)
+     and stops at the first to complete; within one poll of the task, an op that
+     said pending is not polled again until something is woken (a send of the task
+     itself counts). The cost is one poll per pending op per wake of the task, as a
+     select or a join over them (FuturesUnordered polls only the woken ones), plus
+     a look at each: keep sets to tens of ops, use a JoinSet for thousands. Ordered,
+     the oldest is polled first, then the others (their results held). Each op
+     spends the budget as it would alone, so a set larger than the budget yields.
+     Cancellation: a timeout or select around next cancels that wait only: the ops
+     stay in the set (as Rust's). When the task is aborted while it waits in next,
+     next clears the set. Anywhere else, and before the task ends with ops in the
+     set, call _clear (in ASYNC_CLEANUP): an op left in the set stays registered
+     (a waiter queued, a timer armed) and would wake a finished task.
+     Differences from Rust: fixed capacity; no push_front; one task only polls a set
+     (its ops wake that task); fn must not push to, clear or await its own set.
    Resilience:
      async_backoff: _init(b, base, max, max_attempts), fields deadline (absolute),
        jitter (ASYNC_JITTER_FULL default, _EQUAL, _NONE), retryable(rc);
@@ -3245,6 +3351,48 @@ ASYNC_API int async_joinset_abort_all(async_joinset *js);
 ASYNC_API int async_joinset_detach_all(async_joinset *js);
 /* Cancel every member now (cleanup runs), free allocated ones; EBUSY if waited */
 ASYNC_API int async_joinset_destroy(async_joinset *js);
+
+/* OpSet: pending operations inside one task (FuturesUnordered / FuturesOrdered). An
+   op is fn(t, state): a poll function (an operation, or a nested async function called
+   through a small adapter) whose state lives in storage of yours; the set keeps the
+   polls' order and bookkeeping in slots (yours, or allocated). */
+typedef int (*async_opset_fn)(async_task *t, void *state);
+typedef struct async_opset_slot {
+    async_opset_fn fn;                  /* NULL: free */
+    void *state;
+    int32_t next, prev;                 /* the ring of ops in push order; free: the free list */
+    int rc;                             /* ordered: a result held until its turn */
+    uint32_t epoch;                     /* the set's epoch when it last said pending */
+    uint8_t st;                         /* free, fresh (never polled), pending, done (held) */
+} async_opset_slot;
+typedef struct async_opset {
+    async_opset_slot *slots;
+    uint32_t cap, len;
+    int32_t head, cursor, free;         /* head: the oldest op; cursor: where next starts */
+    uint32_t epoch;                     /* new on each poll of the task and each wake */
+    uint64_t polls, wakes;              /* the runtime's counters when epoch last changed */
+    uint8_t ordered, owned;
+} async_opset;
+
+/* An empty set of capacity ops, completion order; slots NULL: allocated (ENOMEM) */
+ASYNC_API int async_opset_init(async_opset *s, async_opset_slot *slots, size_t capacity);
+/* The same, results in push order (FuturesOrdered) */
+ASYNC_API int async_opset_init_ordered(async_opset *s, async_opset_slot *slots,
+                                       size_t capacity);
+/* Add fn(t, state), not polled yet: its slot index; ASYNC_EAGAIN when the set is full */
+ASYNC_API int async_opset_push(async_opset *s, async_opset_fn fn, void *state);
+/* op: the next op to complete (ordered: the oldest): its slot index, its state and
+   result; ASYNC_ECLOSED when the set is empty */
+ASYNC_API int async_opset_next(async_task *t, async_opset *s, void **state,
+                               int *result);                                   /* op */
+/* Ops in the set (ordered: with the results held for their turn) */
+ASYNC_API int async_opset_len(const async_opset *s);
+/* 1 when the set holds no op */
+ASYNC_API int async_opset_is_empty(const async_opset *s);
+/* Drop every op now: those polled are cancelled (cancel mode, as select's losers): how many */
+ASYNC_API int async_opset_clear(async_task *t, async_opset *s);
+/* Clear, then free allocated slots; t may be NULL if no op was ever polled (else EBUSY) */
+ASYNC_API int async_opset_destroy(async_task *t, async_opset *s);
 
 /* Resilience: retry with exponential backoff and jitter, circuit breaker, bulkhead. */
 typedef struct async_backoff {
@@ -8588,6 +8736,212 @@ ASYNC_DEF int async_joinset_destroy(async_joinset *js) {
     }
     async_joinset_detach_all(js);
     js->rt = NULL;
+    return n;
+}
+
+/* ---- OpSet ---------------------------------------------------------------------------
+   The ops sit on a ring in push order (head: the oldest). A wake names a task, not an
+   op, so next polls the ops from a cursor that moves past each completion (unordered:
+   every op gets its turn) and stops at the first completion; ordered, it polls the
+   oldest first and holds the results of younger ops until their turn (as FuturesOrdered
+   holds outputs). */
+enum { ASYNC__OP_FREE = 0, ASYNC__OP_FRESH = 1, ASYNC__OP_PENDING = 2, ASYNC__OP_DONE = 3 };
+
+static int async__opset_init(async_opset *s, async_opset_slot *slots, size_t capacity,
+                             int ordered) {
+    size_t i;
+    if (!s) return ASYNC_EINVAL;
+    async__memset(s, 0, sizeof *s);
+    s->head = s->cursor = s->free = -1;
+    if (!capacity || capacity > (size_t)INT32_MAX ||
+        capacity > (size_t)-1 / sizeof(async_opset_slot))
+        return ASYNC_EINVAL;
+    if (!slots) {
+        slots = (async_opset_slot *)async__alloc(capacity * sizeof *slots);
+        if (!slots) return ASYNC_ENOMEM;
+        s->owned = 1;
+    }
+    for (i = 0; i < capacity; i++) {            /* the free list, lowest index first */
+        async__memset(&slots[i], 0, sizeof slots[i]);
+        slots[i].next = i + 1 < capacity ? (int32_t)(i + 1) : -1;
+        slots[i].prev = -1;
+    }
+    s->slots = slots;
+    s->cap = (uint32_t)capacity;
+    s->free = 0;
+    s->ordered = (uint8_t)(ordered != 0);
+    return 0;
+}
+ASYNC_DEF int async_opset_init(async_opset *s, async_opset_slot *slots, size_t capacity) {
+    return async__opset_init(s, slots, capacity, 0);
+}
+ASYNC_DEF int async_opset_init_ordered(async_opset *s, async_opset_slot *slots,
+                                       size_t capacity) {
+    return async__opset_init(s, slots, capacity, 1);
+}
+
+ASYNC_DEF int async_opset_push(async_opset *s, async_opset_fn fn, void *state) {
+    async_opset_slot *sl;
+    int32_t i;
+    if (!s || !s->slots || !fn) return ASYNC_EINVAL;
+    if (s->free < 0) return ASYNC_EAGAIN;
+    i = s->free;
+    sl = &s->slots[i];
+    s->free = sl->next;
+    sl->fn = fn;
+    sl->state = state;
+    sl->rc = 0;
+    sl->st = ASYNC__OP_FRESH;
+    if (s->head < 0) {                          /* the ring: i alone */
+        sl->next = sl->prev = i;
+        s->head = i;
+    } else {                                    /* the youngest: just before head */
+        async_opset_slot *h = &s->slots[s->head];
+        sl->next = s->head;
+        sl->prev = h->prev;
+        s->slots[h->prev].next = i;
+        h->prev = i;
+    }
+    s->len++;
+    return (int)i;
+}
+
+/* Take op i off the ring into the free list. */
+static void async__opset_remove(async_opset *s, int32_t i) {
+    async_opset_slot *sl = &s->slots[i];
+    if (sl->next == i) {
+        s->head = s->cursor = -1;
+    } else {
+        s->slots[sl->prev].next = sl->next;
+        s->slots[sl->next].prev = sl->prev;
+        if (s->head == i) s->head = sl->next;
+        if (s->cursor == i) s->cursor = sl->next;
+    }
+    sl->fn = NULL;
+    sl->state = NULL;
+    sl->st = ASYNC__OP_FREE;
+    sl->prev = -1;
+    sl->next = s->free;
+    s->free = i;
+    s->len--;
+}
+
+static int async__opset_take(async_opset *s, int32_t i, int rc, void **state, int *result) {
+    if (state) *state = s->slots[i].state;
+    if (result) *result = rc;
+    async__opset_remove(s, i);
+    return (int)i;
+}
+
+/* Poll op i. Callers skip an op that said pending in this epoch (async__opset_quiet):
+   since then the task has not been polled again and nothing was woken, so it cannot
+   be ready (a wake of any task starts a new epoch; a wake of this one polls it again). */
+static int async__opset_poll(async_task *t, async_opset *s, int32_t i) {
+    async_opset_slot *sl = &s->slots[i];
+    int rc;
+    sl->st = ASYNC__OP_PENDING;                 /* polled: from now on cancelled on a drop */
+    rc = sl->fn(t, sl->state);
+    sl->epoch = s->epoch;
+    return rc;
+}
+#define async__opset_quiet(s, sl) ((sl)->st == ASYNC__OP_PENDING && (sl)->epoch == (s)->epoch)
+
+ASYNC_DEF int async_opset_next(async_task *t, async_opset *s, void **state, int *result) {
+    int32_t i, nx;
+    uint32_t k, n;
+    int rc;
+    if (!t || !s || !s->slots) return ASYNC_EINVAL;
+    if (ASYNC__CANCELLING(t)) {
+        /* the whole task is dropped: its ops go with it. A timeout or a select around
+           next only cancels this wait: the ops stay in the set, as Rust's would. */
+        if (t->flags & ASYNC__F_ABORT) (void)async_opset_clear(t, s);
+        return ASYNC_ECANCELED;
+    }
+    if (!s->len) return ASYNC_ECLOSED;
+    if (t->rt->stats.polls != s->polls || t->rt->stats.wakes != s->wakes) {
+        s->polls = t->rt->stats.polls;
+        s->wakes = t->rt->stats.wakes;
+        if (++s->epoch == 0) s->epoch = 1;      /* 0: a slot never polled */
+    }
+    if (s->ordered) {
+        i = s->head;
+        if (s->slots[i].st == ASYNC__OP_DONE) {
+            if (!async__coop(t)) return ASYNC_PENDING;
+            return async__opset_take(s, i, s->slots[i].rc, state, result);
+        }
+        if (!async__opset_quiet(s, &s->slots[i])) {
+            rc = async__opset_poll(t, s, i);
+            if (rc != ASYNC_PENDING) return async__opset_take(s, i, rc, state, result);
+        }
+        for (n = s->len, k = 1, i = s->slots[i].next; k < n; k++, i = s->slots[i].next) {
+            async_opset_slot *sl = &s->slots[i];
+            if (sl->st == ASYNC__OP_DONE || async__opset_quiet(s, sl)) continue;
+            rc = async__opset_poll(t, s, i);
+            if (rc != ASYNC_PENDING) {          /* held until the older ones are out */
+                s->slots[i].rc = rc;
+                s->slots[i].st = ASYNC__OP_DONE;
+            }
+        }
+        return ASYNC_PENDING;
+    }
+    i = s->cursor >= 0 ? s->cursor : s->head;
+    for (n = s->len, k = 0; k < n; k++, i = nx) {
+        nx = s->slots[i].next;
+        if (async__opset_quiet(s, &s->slots[i])) continue;
+        rc = async__opset_poll(t, s, i);
+        if (rc != ASYNC_PENDING) {
+            s->cursor = nx;                     /* the next call starts after it */
+            return async__opset_take(s, i, rc, state, result);
+        }
+    }
+    s->cursor = i;
+    return ASYNC_PENDING;
+}
+
+ASYNC_DEF int async_opset_len(const async_opset *s) {
+    return s ? (int)s->len : ASYNC_EINVAL;
+}
+
+ASYNC_DEF int async_opset_is_empty(const async_opset *s) {
+    if (!s) return ASYNC_EINVAL;
+    return s->len == 0;
+}
+
+ASYNC_DEF int async_opset_clear(async_task *t, async_opset *s) {
+    int n = 0;
+    if (!s || !s->slots) return ASYNC_EINVAL;
+    if (!t) {
+        int32_t i = s->head;
+        uint32_t k;
+        for (k = 0; k < s->len; k++, i = s->slots[i].next)
+            if (s->slots[i].st == ASYNC__OP_PENDING) return ASYNC_EBUSY;
+    }
+    while (s->head >= 0) {
+        int32_t i = s->head;
+        async_opset_slot *sl = &s->slots[i];
+        if (sl->st == ASYNC__OP_PENDING) {      /* polled: unlink it as a select's loser */
+            uint8_t mode = async__cancel_enter(t);
+            int rc = sl->fn(t, sl->state);
+            async__cancel_leave(t, mode);
+            ASYNC_ASSERT(rc != ASYNC_PENDING, "an operation returned ASYNC_PENDING in cancel mode");
+            (void)rc;
+            n++;
+        }                                       /* never polled: not touched */
+        async__opset_remove(s, i);
+    }
+    return n;
+}
+
+ASYNC_DEF int async_opset_destroy(async_task *t, async_opset *s) {
+    int n;
+    if (!s) return ASYNC_EINVAL;
+    if (!s->slots) return 0;                    /* never initialised, or destroyed */
+    n = async_opset_clear(t, s);
+    if (n < 0) return n;
+    if (s->owned) async__dealloc(s->slots);
+    s->slots = NULL;
+    s->cap = 0;
+    s->free = -1;
     return n;
 }
 
