@@ -2278,6 +2278,16 @@ REVISION HISTORY
                        spawn onto another runtime with a join handle
                        (async_group_spawn, async_join_handle_*),
                        async_runtime_group/_index
+   2026-12-03          any project (issue 16): embedding in a host loop
+                       (async_runtime_backend_fd, _backend_timeout(_ms)), the
+                       strict POSIX build (ASYNC_POSIX_ONLY); the seeds' last
+                       features (issue 17): async_opset (FuturesUnordered /
+                       Ordered in one task), async_token_bucket, typed results
+                       (ASYNC_AWAIT_CALL_INTO, ASYNC_JOIN_INTO, ASYNC_AND_THEN...),
+                       async_runtime_metrics / async_metrics_print, whole files
+                       (async_file_read_all ... _remove_dir) and
+                       async_io_read_to_end / _to_string, the test harness
+                       (async_test_run, ASYNC_TEST_RUN)
 */
 
 #ifndef ASYNC_H_INCLUDED
