@@ -134,7 +134,7 @@ CODE IN THIS MANUAL
      ASYNC_ECANCELED ASYNC_ETIMEDOUT ASYNC_ENOMEM ASYNC_EINVAL ASYNC_EBUSY
      ASYNC_EAGAIN ASYNC_EDEADLK ASYNC_ECLOSED ASYNC_ESTATE ASYNC_ELOST
      ASYNC_ENORECV ASYNC_ELAGGED ASYNC_EREJECTED ASYNC_ELIMIT ASYNC_EEOF
-     ASYNC_ENOTFOUND
+     ASYNC_ENOTFOUND ASYNC_ENOSYS (not supported on this platform: WINDOWS)
      async_strerror(code)                a message for any code, never NULL
      ASYNC_RESULT(T)                     struct { int status; T value; }, for a
                                          function that returns a value and a code;
@@ -1902,7 +1902,7 @@ REVISION HISTORY
 #if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC_FREESTANDING) && \
     defined(__STRICT_ANSI__) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && \
     !defined(_DEFAULT_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_BSD_SOURCE) && \
-    !defined(__APPLE__)
+    !defined(__APPLE__) && !defined(_WIN32)
 #if defined(_FEATURES_H)
 #error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, \
 or define _POSIX_C_SOURCE=200809L"
@@ -2012,6 +2012,7 @@ extern "C" {
     X(ASYNC_EBUSY, ASYNC__ERRNO(EBUSY, 16), "busy: already in use or awaited by another task") \
     X(ASYNC_EAGAIN, ASYNC__ERRNO(EAGAIN, 11), "operation would block") \
     X(ASYNC_EDEADLK, ASYNC__ERRNO(EDEADLK, 35), "no task can make progress") \
+    X(ASYNC_ENOSYS, ASYNC__ERRNO(ENOSYS, 38), "not supported on this platform") \
     X(ASYNC_ECLOSED, (-3001), "closed") \
     X(ASYNC_ESTATE, (-3002), "invalid state for this operation") \
     X(ASYNC_ELOST, (-3003), "lost resume point (an await inside a switch statement?)") \
@@ -4160,15 +4161,21 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#if defined(_WIN32)
+#define ASYNC__WIN32 1                  /* Win32 and Winsock: see >>win32 below */
+#else
 #include <poll.h>
 #include <unistd.h>
 #include <fcntl.h>
 #if defined(__linux__)
 #include <sys/eventfd.h>
 #endif
+#endif
 #if !defined(ASYNC_NO_THREADS)
 #define ASYNC__XTHREADS 1               /* threads: shared objects, groups, the pool */
+#ifndef ASYNC__WIN32
 #include <sched.h>
+#endif
 #endif
 #define async__memset memset
 #else
@@ -4305,6 +4312,76 @@ enum { ASYNC__RT_PAUSED = 1, ASYNC__RT_AUTO_ADVANCE = 2, ASYNC__RT_DESTROYING = 
 #define ASYNC__DEFAULT_BUDGET 128
 #define ASYNC__DEFAULT_EVENT_INTERVAL 61
 #define ASYNC__MISSED_TICK_SLACK ASYNC_MS(5)
+
+////////////////////////////////////////////////////////////////////////////////
+// >>sys: the few system calls of the core (wake descriptor, clock, idle wait, yield),
+// on POSIX or on Windows (Win32 and Winsock 2 only: no winpthreads, nothing else)
+
+#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC__WIN32)
+#define async__sys_yield() ((void)sched_yield())
+#define async__wake_read(fd, buf, len) read((fd), (buf), (len))
+#define async__wake_close(fd) ((void)close(fd))
+#elif defined(ASYNC__WIN32)
+/* winsock2.h before windows.h (or windows.h includes the old winsock.h) */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+#include <process.h>
+#ifdef _MSC_VER
+#pragma comment(lib, "ws2_32.lib")
+#endif
+#define async__sys_yield() ((void)SwitchToThread())
+#define async__wake_read(fd, buf, len) recv((SOCKET)(fd), (buf), (int)(len), 0)
+#define async__wake_close(fd) ((void)closesocket((SOCKET)(fd)))
+
+/* Winsock started once per process, by the first runtime that makes a socket (never
+   cleaned up: the process's end does it). 0, or ASYNC_ENOSYS. */
+static BOOL CALLBACK async__wsa_start(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+    WSADATA d;
+    (void)once; (void)ctx;
+    *(int *)param = WSAStartup(MAKEWORD(2, 2), &d);
+    return TRUE;
+}
+static int async__wsa_ready(void) {
+    static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+    static int rc;
+    if (!InitOnceExecuteOnce(&once, async__wsa_start, &rc, NULL) || rc != 0)
+        return ASYNC_ENOSYS;
+    return 0;
+}
+
+/* QueryPerformanceCounter in nanoseconds, without overflow for centuries. */
+static async_time async__win_now(void) {
+    LARGE_INTEGER c, f;
+    QueryPerformanceCounter(&c);
+    QueryPerformanceFrequency(&f);
+    return (async_time)(c.QuadPart / f.QuadPart) * 1000000000u +
+           (async_time)(c.QuadPart % f.QuadPart) * 1000000000u / (async_time)f.QuadPart;
+}
+
+/* The wake descriptor: a UDP socket on 127.0.0.1 connected to itself (WSAPoll waits
+   on sockets only), non-blocking, not inherited; a wake is one datagram. */
+static int async__win_wake_make(int *fd) {
+    struct sockaddr_in a;
+    int len = (int)sizeof a, rc;
+    u_long on = 1;
+    SOCKET s;
+    if ((rc = async__wsa_ready()) < 0) return rc;
+    s = WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET) return ASYNC_ENOMEM;
+    async__memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(s, (struct sockaddr *)&a, len) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0 ||
+        connect(s, (struct sockaddr *)&a, len) != 0 || ioctlsocket(s, FIONBIO, &on) != 0) {
+        closesocket(s);
+        return ASYNC_ENOMEM;
+    }
+    *fd = (int)s;                       /* see the manual: a SOCKET as an int */
+    return 0;
+}
+#endif
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>faults: the one allocation path, and the points a test build perturbs
@@ -4767,7 +4844,7 @@ static void async__spin_lock(volatile int *l) {
         while (ASYNC__LOAD(l)) {
             if (++n == 64) {
                 n = 0;
-                sched_yield();
+                async__sys_yield();
             } else {
                 async__cpu_relax();
             }
@@ -5024,7 +5101,7 @@ static void async__collect(async_runtime *rt) {
         if (rt->wake_fd[0] >= 0 && (!rt->group || rt->slept)) {
             char buf[64];
             rt->slept = 0;
-            while (read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
+            while (async__wake_read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
         }
 #endif
         for (w = rt->wakers; w; w = w->next) {
@@ -5058,30 +5135,48 @@ static int async__can_progress(const async_runtime *rt) {
 
 #ifndef ASYNC_FREESTANDING
 static async_time async__clock_monotonic(void *user) {
+#ifdef ASYNC__WIN32
+    (void)user;
+    return async__win_now();
+#else
     struct timespec ts;
     (void)user;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (async_time)ts.tv_sec * 1000000000u + (async_time)ts.tv_nsec;
+#endif
 }
 
 /* Wait until a wake-up or max_wait has passed. poll(2) counts in milliseconds:
    round up so a timer is never fired early. */
 static void async__idle_hosted(async_runtime *rt, async_time max_wait) {
     if (rt->wake_fd[0] >= 0) {
-        struct pollfd p;
         int ms = max_wait == ASYNC_TIME_NEVER ? -1
                : max_wait >= ASYNC_MS(INT_MAX) ? INT_MAX
                : (int)((max_wait + ASYNC_MS(1) - 1) / ASYNC_MS(1));
+#ifdef ASYNC__WIN32
+        WSAPOLLFD p;
+        p.fd = (SOCKET)rt->wake_fd[0];
+        p.events = POLLRDNORM;
+        p.revents = 0;
+        if (!ASYNC__FAULT(ASYNC_SYS_WAIT, ms, NULL)) (void)WSAPoll(&p, 1, ms);
+#else
+        struct pollfd p;
         p.fd = rt->wake_fd[0];
         p.events = POLLIN;
         p.revents = 0;
         if (!ASYNC__FAULT(ASYNC_SYS_WAIT, ms, NULL))
             (void)poll(&p, 1, ms);      /* EINTR: the loop simply turns again */
+#endif
     } else if (max_wait != ASYNC_TIME_NEVER) {
+#ifdef ASYNC__WIN32
+        Sleep(max_wait >= ASYNC_MS(0x7fffffff) ? 0x7fffffffu
+              : (DWORD)((max_wait + ASYNC_MS(1) - 1) / ASYNC_MS(1)));
+#else
         struct timespec ts;
         ts.tv_sec = (time_t)(max_wait / 1000000000u);
         ts.tv_nsec = (long)(max_wait % 1000000000u);
         (void)nanosleep(&ts, NULL);
+#endif
     }
 }
 #endif
@@ -5339,8 +5434,8 @@ ASYNC_DEF int async_runtime_destroy(async_runtime *rt) {
     for (w = rt->wakers; w; w = w->next) w->rt = NULL;
     rt->wakers = NULL;
 #ifndef ASYNC_FREESTANDING
-    if (rt->wake_fd[0] >= 0) close(rt->wake_fd[0]);
-    if (rt->wake_fd[1] >= 0 && rt->wake_fd[1] != rt->wake_fd[0]) close(rt->wake_fd[1]);
+    if (rt->wake_fd[0] >= 0) async__wake_close(rt->wake_fd[0]);
+    if (rt->wake_fd[1] >= 0 && rt->wake_fd[1] != rt->wake_fd[0]) async__wake_close(rt->wake_fd[1]);
 #endif
     rt->wake_fd[0] = rt->wake_fd[1] = -1;
     rt->flags = 0;
@@ -5522,7 +5617,12 @@ static void async__rt_signal(async_runtime *rt);
 static int async__wake_fd_make(async_runtime *rt) {
 #ifndef ASYNC_FREESTANDING
     if (rt->wake_fd[0] < 0) {
-#if defined(__linux__)
+#if defined(ASYNC__WIN32)
+        int fd = -1, rc = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? ASYNC_ENOMEM
+                                                                  : async__win_wake_make(&fd);
+        if (rc < 0) return rc;
+        rt->wake_fd[0] = rt->wake_fd[1] = fd;
+#elif defined(__linux__)
         int fd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1
                                                           : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (fd < 0) return -errno;
@@ -5598,8 +5698,13 @@ static void async__rt_signal(async_runtime *rt) {
 #endif
         if (rt->wake_fd[1] >= 0) {
             uint64_t one = 1;
+#ifdef ASYNC__WIN32
+            int n = ASYNC__FAULT(ASYNC_SYS_WAKE, rt->wake_fd[1], NULL) ? -1 :
+                    send((SOCKET)rt->wake_fd[1], (const char *)&one, 8, 0);
+#else
             ssize_t n = ASYNC__FAULT(ASYNC_SYS_WAKE, rt->wake_fd[1], NULL) ? -1 :
                         write(rt->wake_fd[1], &one, rt->wake_fd[0] == rt->wake_fd[1] ? 8 : 1);
+#endif
             (void)n;                    /* full pipe: a wake-up is already pending */
         }
 #endif
@@ -8881,7 +8986,7 @@ ASYNC_DEF int async_stream_for_each_concurrent(async_task *t, async_stream_buffe
 ////////////////////////////////////////////////////////////////////////////////
 // >>io
 
-#ifndef ASYNC_FREESTANDING
+#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC__WIN32)
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10444,22 +10549,114 @@ ASYNC_DEF int async_child_destroy(async_child *c) {
     return 0;
 }
 
-#endif /* !ASYNC_FREESTANDING */
+#endif /* !ASYNC_FREESTANDING && !ASYNC__WIN32 */
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>threads
 
 #if !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
+/* The threads' primitives, POSIX or Win32: a mutex, a condition whose timed wait
+   counts on the monotonic clock, threads started and joined, the cores online.
+   Each returns 0 or a positive errno, as pthreads does. */
+#ifdef ASYNC__WIN32
+typedef SRWLOCK async__mutex;
+typedef CONDITION_VARIABLE async__cond;
+typedef HANDLE async__thread;
+#define ASYNC__THREAD_MAIN(name, arg) unsigned __stdcall name(void *arg)
+#define ASYNC__THREAD_END 0
+typedef unsigned(__stdcall *async__thread_fn)(void *);
+static int async__mutex_init(async__mutex *m) {
+    InitializeSRWLock(m);
+    return 0;
+}
+#define async__mutex_destroy(m) ((void)(m))
+#define async__mutex_lock(m) AcquireSRWLockExclusive(m)
+#define async__mutex_unlock(m) ReleaseSRWLockExclusive(m)
+static int async__cond_init(async__cond *c) {
+    InitializeConditionVariable(c);
+    return 0;
+}
+#define async__cond_destroy(c) ((void)(c))
+#define async__cond_wait(c, m) ((void)SleepConditionVariableSRW((c), (m), INFINITE, 0))
+#define async__cond_signal(c) WakeConditionVariable(c)
+#define async__cond_broadcast(c) WakeAllConditionVariable(c)
+/* Until the monotonic time `until`: 0 (woken, perhaps spuriously), or ETIMEDOUT */
+static int async__cond_timedwait(async__cond *c, async__mutex *m, async_time until) {
+    async_time now = async__clock_monotonic(0), ms;
+    if (now >= until) return ETIMEDOUT;
+    ms = (until - now + ASYNC_MS(1) - 1) / ASYNC_MS(1);
+    if (SleepConditionVariableSRW(c, m, ms >= INFINITE ? INFINITE - 1 : (DWORD)ms, 0))
+        return 0;
+    return GetLastError() == ERROR_TIMEOUT ? ETIMEDOUT : 0;
+}
+static int async__thread_start(async__thread *t, async__thread_fn fn, void *arg) {
+    uintptr_t h = _beginthreadex(NULL, 0, fn, arg, 0, NULL);
+    if (!h) return errno ? errno : EAGAIN;
+    *t = (HANDLE)h;
+    return 0;
+}
+static void async__thread_join(async__thread t) {
+    (void)WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+}
+static long async__cpus(void) {
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return (long)si.dwNumberOfProcessors;
+}
+static void async__sleep_ms(unsigned ms) {
+    Sleep(ms);
+}
+#else
 #include <pthread.h>
+typedef pthread_mutex_t async__mutex;
+typedef pthread_cond_t async__cond;
+typedef pthread_t async__thread;
+#define ASYNC__THREAD_MAIN(name, arg) void *name(void *arg)
+#define ASYNC__THREAD_END NULL
+typedef void *(*async__thread_fn)(void *);
+#define async__mutex_init(m) pthread_mutex_init((m), NULL)
+#define async__mutex_destroy(m) pthread_mutex_destroy(m)
+#define async__mutex_lock(m) pthread_mutex_lock(m)
+#define async__mutex_unlock(m) pthread_mutex_unlock(m)
+static int async__cond_init(async__cond *c) {
+    pthread_condattr_t ca;
+    int rc;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+    return rc;
+}
+#define async__cond_destroy(c) pthread_cond_destroy(c)
+#define async__cond_wait(c, m) pthread_cond_wait((c), (m))
+#define async__cond_signal(c) pthread_cond_signal(c)
+#define async__cond_broadcast(c) pthread_cond_broadcast(c)
+static int async__cond_timedwait(async__cond *c, async__mutex *m, async_time until) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)(until / 1000000000u);
+    ts.tv_nsec = (long)(until % 1000000000u);
+    return pthread_cond_timedwait(c, m, &ts);
+}
+#define async__thread_start(t, fn, arg) pthread_create((t), NULL, (fn), (arg))
+#define async__thread_join(t) ((void)pthread_join((t), NULL))
+#define async__cpus() sysconf(_SC_NPROCESSORS_ONLN)
+static void async__sleep_ms(unsigned ms) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000;
+    nanosleep(&ts, NULL);
+}
+#endif
 
 /* The blocking pool's and the inbox's locks: where other threads meet the loop (a
    preemption point in fault-injection builds). */
-static void async__lock(pthread_mutex_t *m) {
+static void async__lock(async__mutex *m) {
     ASYNC__PREEMPT();
-    pthread_mutex_lock(m);
+    async__mutex_lock(m);
 }
-static void async__unlock(pthread_mutex_t *m) {
-    pthread_mutex_unlock(m);
+static void async__unlock(async__mutex *m) {
+    async__mutex_unlock(m);
     ASYNC__PREEMPT();
 }
 
@@ -10467,7 +10664,7 @@ enum { ASYNC__JOB_IDLE = 0, ASYNC__JOB_SUBMITTED = 1, ASYNC__JOB_COLLECTED = 2 }
 enum { ASYNC__JOB_QUEUED = 1, ASYNC__JOB_RUNNING = 2, ASYNC__JOB_DONE = 3 };
 
 typedef struct async__worker {
-    pthread_t thread;
+    async__thread thread;
     struct async__pool_impl *pi;
     async_pool *pool;
     async_blocking *current;            /* NULL once its caller has gone (cancelled) */
@@ -10476,8 +10673,8 @@ typedef struct async__worker {
 } async__worker;
 
 typedef struct async__pool_impl {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;                  /* work arrived, or stop */
+    async__mutex mu;
+    async__cond cv;                     /* work arrived, or stop */
     async_blocking *queue, *done;       /* circular lists */
     async__worker *workers;
     int max_threads, threads, idle, stopping;
@@ -10505,7 +10702,7 @@ static void async__job_unlink(async_blocking **list, async_blocking *j) {
     j->next = j->prev = NULL;
 }
 
-static void *async__worker_main(void *arg) {
+static ASYNC__THREAD_MAIN(async__worker_main, arg) {
     async__worker *wk = (async__worker *)arg;
     async__pool_impl *pi = wk->pi;
     async__lock(&pi->mu);
@@ -10516,15 +10713,10 @@ static void *async__worker_main(void *arg) {
         void *fa;
         int result;
         while (!pi->queue && !pi->stopping) {
-            struct timespec ts;
             int rc;
-            async_time until;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            until = (async_time)ts.tv_sec * 1000000000u + (async_time)ts.tv_nsec + pi->keep_alive;
-            ts.tv_sec = (time_t)(until / 1000000000u);
-            ts.tv_nsec = (long)(until % 1000000000u);
+            async_time until = async__clock_monotonic(0) + pi->keep_alive;
             pi->idle++;
-            rc = pthread_cond_timedwait(&pi->cv, &pi->mu, &ts);
+            rc = async__cond_timedwait(&pi->cv, &pi->mu, until);
             pi->idle--;
             if (rc == ETIMEDOUT && !pi->queue) goto out;        /* idle too long */
         }
@@ -10557,7 +10749,7 @@ out:
     pi->threads--;
     wk->exited = 1;
     async__unlock(&pi->mu);
-    return NULL;
+    return ASYNC__THREAD_END;
 }
 
 /* Loop side: hand the finished calls to their tasks. */
@@ -10592,14 +10784,13 @@ static void async__pool_reap(async__pool_impl *pi, int all) {
         }
         async__unlock(&pi->mu);
         if (!dead) return;
-        pthread_join(dead->thread, NULL);
+        async__thread_join(dead->thread);
         async__dealloc(dead);
     }
 }
 
 ASYNC_DEF int async_pool_init(async_pool *p, async_runtime *rt, const async_pool_desc *desc) {
     async__pool_impl *pi;
-    pthread_condattr_t ca;
     int rc;
     if (!p || !rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     if (desc && (desc->max_threads < 0)) return ASYNC_EINVAL;
@@ -10609,17 +10800,14 @@ ASYNC_DEF int async_pool_init(async_pool *p, async_runtime *rt, const async_pool
     async__memset(pi, 0, sizeof *pi);
     pi->max_threads = desc && desc->max_threads ? desc->max_threads : 64;
     pi->keep_alive = desc && desc->keep_alive ? desc->keep_alive : ASYNC_SEC(10);
-    if ((rc = pthread_mutex_init(&pi->mu, NULL)) != 0) {
+    if ((rc = async__mutex_init(&pi->mu)) != 0) {
         async__dealloc(pi);
         return -rc;
     }
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    rc = pthread_cond_init(&pi->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    rc = async__cond_init(&pi->cv);
     if (rc != 0 || (rc = -async_waker_init(rt, &p->waker)) != 0) {
-        if (rc > 0) pthread_cond_destroy(&pi->cv);
-        pthread_mutex_destroy(&pi->mu);
+        if (rc > 0) async__cond_destroy(&pi->cv);
+        async__mutex_destroy(&pi->mu);
         async__dealloc(pi);
         return rc > 0 ? -rc : rc;
     }
@@ -10644,15 +10832,15 @@ ASYNC_DEF int async_pool_destroy(async_pool *p) {
         j->wstate = ASYNC__JOB_DONE;
         async__job_push(&pi->done, j);
     }
-    pthread_cond_broadcast(&pi->cv);
+    async__cond_broadcast(&pi->cv);
     async__unlock(&pi->mu);
     async__pool_reap(pi, 1);            /* every thread, after its call returns */
     if (!p->waker.rt) p->rt = NULL;     /* the runtime is gone: nobody to wake */
     async__pool_collect(&p->waker);
     if (p->rt && p->outstanding) p->rt->armed_wakers--;   /* calls of cancelled tasks */
     async_waker_destroy(&p->waker);
-    pthread_cond_destroy(&pi->cv);
-    pthread_mutex_destroy(&pi->mu);
+    async__cond_destroy(&pi->cv);
+    async__mutex_destroy(&pi->mu);
     async__dealloc(pi);
     p->impl = NULL;
     return 0;
@@ -10707,7 +10895,7 @@ static int async__pool_add_worker(async_pool *p, async__pool_impl *pi) {
     wk->pi = pi;
     wk->pool = p;
     rc = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -errno
-         : -pthread_create(&wk->thread, NULL, async__worker_main, wk);
+         : -async__thread_start(&wk->thread, async__worker_main, wk);
     if (rc < 0) {
         async__dealloc(wk);
         return rc;
@@ -10744,7 +10932,7 @@ ASYNC_DEF int async_pool_spawn(async_task *t, async_pool *p, async_blocking *job
     job->wstate = ASYNC__JOB_QUEUED;
     async__job_push(&pi->queue, job);
     if (pi->idle) {
-        pthread_cond_signal(&pi->cv);
+        async__cond_signal(&pi->cv);
     } else if (pi->threads < pi->max_threads) {
         int rc = async__pool_add_worker(p, pi);
         if (rc < 0 && pi->threads == 0) {       /* nobody could ever run it */
@@ -10761,8 +10949,8 @@ ASYNC_DEF int async_pool_spawn(async_task *t, async_pool *p, async_blocking *job
 
 /* ---- the inbox: threads send, one task receives -------------------------------- */
 typedef struct async__inbox_impl {
-    pthread_mutex_t mu;
-    pthread_cond_t not_full;
+    async__mutex mu;
+    async__cond not_full;
     size_t head, count;
     int closed;
     unsigned char *ring;
@@ -10781,13 +10969,13 @@ ASYNC_DEF int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_si
         async__dealloc(qi);
         return ASYNC_ENOMEM;
     }
-    if ((rc = pthread_mutex_init(&qi->mu, NULL)) != 0 ||
-        ((rc = pthread_cond_init(&qi->not_full, NULL)) != 0 &&
-         (pthread_mutex_destroy(&qi->mu), 1)) ||
+    if ((rc = async__mutex_init(&qi->mu)) != 0 ||
+        ((rc = async__cond_init(&qi->not_full)) != 0 &&
+         (async__mutex_destroy(&qi->mu), 1)) ||
         (rc = -async_waker_init(rt, &q->waker)) != 0) {
         if (rc < 0) {
-            pthread_cond_destroy(&qi->not_full);
-            pthread_mutex_destroy(&qi->mu);
+            async__cond_destroy(&qi->not_full);
+            async__mutex_destroy(&qi->mu);
         }
         async__dealloc(qi->ring);
         async__dealloc(qi);
@@ -10804,7 +10992,7 @@ static int async__inbox_put(async_inbox *q, const void *item, int block) {
     if (!q || !q->impl || !item) return ASYNC_EINVAL;
     qi = q->impl;
     async__lock(&qi->mu);
-    while (!qi->closed && qi->count == q->cap && block) pthread_cond_wait(&qi->not_full, &qi->mu);
+    while (!qi->closed && qi->count == q->cap && block) async__cond_wait(&qi->not_full, &qi->mu);
     if (qi->closed || qi->count == q->cap) {
         int rc = qi->closed ? ASYNC_ECLOSED : ASYNC_EAGAIN;
         async__unlock(&qi->mu);
@@ -10834,7 +11022,7 @@ ASYNC_DEF int async_inbox_close(async_inbox *q) {
     if (!q || !q->impl) return ASYNC_EINVAL;
     async__lock(&q->impl->mu);
     q->impl->closed = 1;
-    pthread_cond_broadcast(&q->impl->not_full);
+    async__cond_broadcast(&q->impl->not_full);
     async__unlock(&q->impl->mu);
     async_waker_wake(&q->waker);
     return 0;
@@ -10857,7 +11045,7 @@ ASYNC_DEF int async_inbox_recv(async_task *t, async_inbox *q, void *item) {
             async__memcpy(item, qi->ring + qi->head * q->item_size, q->item_size);
             if (++qi->head == q->cap) qi->head = 0;
             qi->count--;
-            pthread_cond_signal(&qi->not_full);
+            async__cond_signal(&qi->not_full);
             async__unlock(&qi->mu);
             async__waker_disarm(&q->waker, t);
             return 0;
@@ -10879,8 +11067,8 @@ ASYNC_DEF int async_inbox_destroy(async_inbox *q) {
     if (!q || !q->impl) return ASYNC_EINVAL;
     if ((rc = async_waker_destroy(&q->waker)) < 0) return rc;  /* EBUSY: a task waits */
     qi = q->impl;
-    pthread_cond_destroy(&qi->not_full);
-    pthread_mutex_destroy(&qi->mu);
+    async__cond_destroy(&qi->not_full);
+    async__mutex_destroy(&qi->mu);
     async__dealloc(qi->ring);
     async__dealloc(qi);
     q->impl = NULL;
@@ -10906,7 +11094,7 @@ extern int sched_setaffinity(int pid, size_t size, const void *mask);
     ((async_runtime *)(void *)((unsigned char *)(g)->rts + (size_t)(i) * ASYNC__RT_STRIDE))
 
 typedef struct async__group_thread {
-    pthread_t thread;
+    async__thread thread;
     async_group *g;
     int index;
     int started;                        /* pthread_create succeeded */
@@ -10915,7 +11103,7 @@ typedef struct async__group_thread {
 
 static void async__group_pin(int index) {
 #if defined(__linux__)
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long ncpu = async__cpus();
     int cpu;
     if (ncpu <= 0) return;
     cpu = (int)(index % ncpu);
@@ -10936,8 +11124,14 @@ static void async__group_pin(int index) {
         (void)sched_setaffinity(0, sizeof mask, mask);
     }
 #endif
+#elif defined(ASYNC__WIN32)
+    long ncpu = async__cpus();
+    if (ncpu <= 0) return;
+    ncpu = index % ncpu;
+    if (ncpu < (long)(8 * sizeof(DWORD_PTR)))
+        (void)SetThreadAffinityMask(GetCurrentThread(), (DWORD_PTR)1 << ncpu);
 #else
-    (void)index;                        /* pinning is Linux-only: elsewhere a no-op */
+    (void)index;                        /* pinning: Linux and Windows; elsewhere a no-op */
 #endif
 }
 
@@ -10974,7 +11168,7 @@ static void async__group_fail(async_group *g, int rc) {
     async_group_stop(g);
 }
 
-static void *async__group_main(void *arg) {
+static ASYNC__THREAD_MAIN(async__group_main, arg) {
     async__group_thread *th = (async__group_thread *)arg;
     async_group *g = th->g;
     async_runtime *rt = async__group_rt(g, th->index);
@@ -10987,7 +11181,7 @@ static void *async__group_main(void *arg) {
     ASYNC__STORE(&th->active, 0);
     if (ASYNC__LOAD(&rt->dump_req)) async__group_dump_here(rt);
     ASYNC__HERE_SET(NULL);
-    return NULL;
+    return ASYNC__THREAD_END;
 }
 
 ASYNC_DEF int async_group_init(async_group *g, const async_group_desc *desc) {
@@ -10997,7 +11191,7 @@ ASYNC_DEF int async_group_init(async_group *g, const async_group_desc *desc) {
     n = desc ? desc->threads : 0;
     if (n < 0 || n > 1024 || (desc && desc->spin_us < -1)) return ASYNC_EINVAL;
     if (n == 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        long c = async__cpus();
         n = c < 1 ? 1 : c > 1024 ? 1024 : (int)c;
     }
     g->mem = async__alloc((size_t)n * ASYNC__RT_STRIDE + 64);
@@ -11048,7 +11242,7 @@ static int async__group_launch(async_group *g, int first) {
         th->g = g;
         th->index = i;
         rc = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? EAGAIN
-             : pthread_create(&th->thread, NULL, async__group_main, th);
+             : async__thread_start(&th->thread, async__group_main, th);
         if (rc != 0) {
             async_group_stop(g);
             async_group_join(g);
@@ -11102,7 +11296,7 @@ ASYNC_DEF int async_group_join(async_group *g) {
     if (!g->running) return 0;
     for (i = 0; i < g->n; i++) {
         if (g->threads[i].started) {
-            pthread_join(g->threads[i].thread, NULL);
+            async__thread_join(g->threads[i].thread);
             g->threads[i].started = 0;
         }
     }
@@ -11300,13 +11494,12 @@ ASYNC_DEF void async_group_dump(async_group *g, void (*write)(void *user, const 
             ASYNC__STORE(&rt->dump_req, 1);
             async__rt_signal(rt);
             while (ASYNC__LOAD(&rt->dump_req)) {
-                struct timespec ts = {0, 1000000};
                 if (++waited > 2000 && ASYNC__CAS(&rt->dump_req, 1, 0)) {
                     if (write) write(user, "  (busy: no answer in 2 s)\n");
                     else fputs("  (busy: no answer in 2 s)\n", stderr);
                     break;
                 }
-                nanosleep(&ts, NULL);
+                async__sleep_ms(1);
             }
         } else {
             async_runtime_dump(rt, write, user);
@@ -11319,6 +11512,7 @@ ASYNC_DEF void async_group_dump(async_group *g, void (*write)(void *user, const 
    works on, so a cancelled wait leaves the thread nothing of the caller's to touch:
    the request is freed by whoever lets go of it last (the op, or the thread through
    job.dropped). */
+#ifndef ASYNC__WIN32
 #include <netdb.h>
 
 enum { ASYNC__REQ_RESOLVE, ASYNC__REQ_OPEN, ASYNC__REQ_READ, ASYNC__REQ_WRITE };
@@ -11499,13 +11693,14 @@ ASYNC_DEF int async_file_write(async_task *t, async_pool *p, async_file_op *op, 
                                const void *buf, size_t len, long long offset) {
     return async__file_rw(t, p, op, ASYNC__REQ_WRITE, fd, (void *)(uintptr_t)buf, len, offset);
 }
+#endif /* !ASYNC__WIN32 */
 
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>shutdown
 
-#ifndef ASYNC_FREESTANDING
+#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC__WIN32)
 enum { ASYNC__SD_WAIT, ASYNC__SD_DRAIN, ASYNC__SD_ABORTED, ASYNC__SD_POOL, ASYNC__SD_DONE };
 
 ASYNC_DEF int async_shutdown_init(async_shutdown *sd, async_runtime *rt,
@@ -11609,7 +11804,7 @@ ASYNC_DEF int async_shutdown_destroy(async_shutdown *sd) {
     if ((rc = async_signal_destroy(&sd->sigint)) < 0) return rc;
     return async_signal_destroy(&sd->sigterm);
 }
-#endif
+#endif /* !ASYNC_FREESTANDING && !ASYNC__WIN32 */
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>debug
