@@ -8986,6 +8986,214 @@ ASYNC_DEF int async_stream_for_each_concurrent(async_task *t, async_stream_buffe
 ////////////////////////////////////////////////////////////////////////////////
 // >>io
 
+#if !defined(ASYNC_FREESTANDING) && defined(ASYNC__WIN32)
+#include <signal.h>
+/* Windows: the reactor's descriptors are Winsock sockets, a SOCKET passed as an int
+   (see the manual, WINDOWS). Inside this block (and #undef'd at its end) the POSIX
+   calls it makes are these wrappers: each sets errno from WSAGetLastError, so the
+   code and its error codes are the POSIX ones. */
+#ifndef SHUT_RD
+#define SHUT_RD SD_RECEIVE
+#define SHUT_WR SD_SEND
+#define SHUT_RDWR SD_BOTH
+#endif
+#define MSG_NOSIGNAL 0
+#define F_GETFL 3
+#define F_SETFL 4
+#define F_SETFD 2
+#define FD_CLOEXEC 1
+#define O_NONBLOCK 04000
+#if defined(_MSC_VER) && !defined(ssize_t)
+#define ssize_t ptrdiff_t
+#define ASYNC__SSIZE_T_DEFINED
+#endif
+#define nfds_t ULONG
+
+/* A Winsock error as an errno value (the C library has no such mapping). */
+static int async__wsa_errno(int e) {
+    switch (e) {
+    case WSAEWOULDBLOCK: return EAGAIN;
+    case WSAEINPROGRESS: case WSAEALREADY: return EALREADY;
+    case WSAEINTR: return EINTR;
+    case WSAEBADF: case WSAENOTSOCK: return e == WSAEBADF ? EBADF : ENOTSOCK;
+    case WSAEACCES: return EACCES;
+    case WSAEFAULT: return EFAULT;
+    case WSAEINVAL: return EINVAL;
+    case WSAEMFILE: return EMFILE;
+    case WSAEDESTADDRREQ: return EDESTADDRREQ;
+    case WSAEMSGSIZE: return EMSGSIZE;
+    case WSAEPROTOTYPE: return EPROTOTYPE;
+    case WSAENOPROTOOPT: return ENOPROTOOPT;
+    case WSAEPROTONOSUPPORT: case WSAESOCKTNOSUPPORT: return EPROTONOSUPPORT;
+    case WSAEOPNOTSUPP: return EOPNOTSUPP;
+    case WSAEPFNOSUPPORT: case WSAEAFNOSUPPORT: return EAFNOSUPPORT;
+    case WSAEADDRINUSE: return EADDRINUSE;
+    case WSAEADDRNOTAVAIL: return EADDRNOTAVAIL;
+    case WSAENETDOWN: return ENETDOWN;
+    case WSAENETUNREACH: return ENETUNREACH;
+    case WSAENETRESET: return ENETRESET;
+    case WSAECONNABORTED: return ECONNABORTED;
+    case WSAECONNRESET: return ECONNRESET;
+    case WSAENOBUFS: return ENOBUFS;
+    case WSAEISCONN: return EISCONN;
+    case WSAENOTCONN: return ENOTCONN;
+    case WSAESHUTDOWN: return EPIPE;
+    case WSAETIMEDOUT: return ETIMEDOUT;
+    case WSAECONNREFUSED: return ECONNREFUSED;
+    case WSAEHOSTDOWN: case WSAEHOSTUNREACH: return EHOSTUNREACH;
+    case WSAENAMETOOLONG: return ENAMETOOLONG;
+    case WSANOTINITIALISED: case WSASYSNOTREADY: case WSAVERNOTSUPPORTED: return ENOSYS;
+    default: return EIO;
+    }
+}
+/* Winsock said SOCKET_ERROR: errno set, -1 */
+static int async__wsa_fail(void) {
+    errno = async__wsa_errno(WSAGetLastError());
+    return -1;
+}
+static int async__wsa_rc(int r) {
+    return r == SOCKET_ERROR ? async__wsa_fail() : r;
+}
+static int async__w_socket(int family, int type, int proto) {
+    SOCKET s;
+    if (async__wsa_ready() < 0) {
+        errno = ENOSYS;
+        return -1;
+    }
+    s = WSASocketW(family, type, proto, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET) return async__wsa_fail();
+    if ((uintptr_t)s > (uintptr_t)INT_MAX) {        /* never seen: handles are small */
+        closesocket(s);
+        errno = EMFILE;
+        return -1;
+    }
+    return (int)s;
+}
+static int async__w_accept(int fd, struct sockaddr *a, int *len) {
+    SOCKET s = accept((SOCKET)fd, a, len);
+    if (s == INVALID_SOCKET) return async__wsa_fail();
+    if ((uintptr_t)s > (uintptr_t)INT_MAX) {
+        closesocket(s);
+        errno = EMFILE;
+        return -1;
+    }
+    return (int)s;
+}
+/* A non-blocking connect that has started says WSAEWOULDBLOCK: EINPROGRESS */
+static int async__w_connect(int fd, const struct sockaddr *a, int len) {
+    if (connect((SOCKET)fd, a, len) == 0) return 0;
+    if (WSAGetLastError() == WSAEWOULDBLOCK) {
+        errno = EINPROGRESS;
+        return -1;
+    }
+    return async__wsa_fail();
+}
+/* Only sockets: F_GETFL says ENOTSOCK for anything else (Winsock cannot tell a
+   socket's blocking mode: assumed blocking, the default). */
+static int async__w_fcntl(int fd, int cmd, int arg) {
+    int type = 0, tl = (int)sizeof type;
+    u_long on = (arg & O_NONBLOCK) != 0;
+    if (cmd == F_GETFL)
+        return getsockopt((SOCKET)fd, SOL_SOCKET, SO_TYPE, (char *)&type, &tl) == 0 ? 0
+               : async__wsa_fail();
+    if (cmd == F_SETFL) return async__wsa_rc(ioctlsocket((SOCKET)fd, FIONBIO, &on));
+    if (cmd == F_SETFD) {               /* made so already; an accepted one: try */
+        (void)SetHandleInformation((HANDLE)(uintptr_t)fd, HANDLE_FLAG_INHERIT, 0);
+        return 0;
+    }
+    errno = EINVAL;
+    return -1;
+}
+/* Not a socket (closed already): EBADF, as close(2) */
+static int async__w_close(int fd) {
+    if (closesocket((SOCKET)fd) == 0) return 0;
+    if (WSAGetLastError() == WSAENOTSOCK) {
+        errno = EBADF;
+        return -1;
+    }
+    return async__wsa_fail();
+}
+/* After our own shutdown of reading, end of file (as Linux), not WSAESHUTDOWN */
+static int async__w_recv(int fd, void *b, size_t n) {
+    int r = recv((SOCKET)fd, (char *)b, (int)n, 0);
+    if (r == SOCKET_ERROR && WSAGetLastError() == WSAESHUTDOWN) return 0;
+    return async__wsa_rc(r);
+}
+/* To an address of another family than the socket's: EAFNOSUPPORT, as Linux */
+static int async__w_sendto(int fd, const void *b, size_t n, int fl, const struct sockaddr *a,
+                           int al) {
+    struct sockaddr_storage me;
+    int ml = (int)sizeof me;
+    if (sendto((SOCKET)fd, (const char *)b, (int)n, fl, a, al) != SOCKET_ERROR) return (int)n;
+    if (getsockname((SOCKET)fd, (struct sockaddr *)&me, &ml) == 0 &&
+        me.ss_family != a->sa_family) {
+        errno = EAFNOSUPPORT;
+        return -1;
+    }
+    return async__wsa_fail();
+}
+/* SO_ERROR holds a Winsock code: as errno */
+static int async__w_getsockopt(int fd, int level, int name, void *v, int *len) {
+    if (getsockopt((SOCKET)fd, level, name, (char *)v, len) != 0) return async__wsa_fail();
+    if (level == SOL_SOCKET && name == SO_ERROR && *(int *)v > 0)
+        *(int *)v = async__wsa_errno(*(int *)v);
+    return 0;
+}
+/* A datagram longer than the buffer: cut to it, as recvfrom(2), not WSAEMSGSIZE */
+static int async__w_recvfrom(int fd, void *b, size_t n, int fl, struct sockaddr *a, int *al) {
+    int r = recvfrom((SOCKET)fd, (char *)b, (int)n, fl, a, al);
+    if (r == SOCKET_ERROR && WSAGetLastError() == WSAEMSGSIZE) return (int)n;
+    return async__wsa_rc(r);
+}
+/* async_io_pipe: a connected loopback TCP pair (Windows pipes have no readiness); the
+   accepted end is checked to be our own connection. 0, or -1 with errno. */
+static int async__w_sockpair(int fds[2]) {
+    struct sockaddr_in a, b, c;
+    int l, x = -1, y = -1, len = (int)sizeof a, bl = (int)sizeof b, cl = (int)sizeof c, e;
+    if ((l = async__w_socket(AF_INET, SOCK_STREAM, 0)) < 0) return -1;
+    async__memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind((SOCKET)l, (struct sockaddr *)&a, len) == 0 &&
+        getsockname((SOCKET)l, (struct sockaddr *)&a, &len) == 0 &&
+        listen((SOCKET)l, 1) == 0 && (x = async__w_socket(AF_INET, SOCK_STREAM, 0)) >= 0 &&
+        connect((SOCKET)x, (struct sockaddr *)&a, len) == 0 &&
+        (y = async__w_accept(l, (struct sockaddr *)&b, &bl)) >= 0 &&
+        getsockname((SOCKET)x, (struct sockaddr *)&c, &cl) == 0 &&
+        b.sin_port == c.sin_port && b.sin_addr.s_addr == c.sin_addr.s_addr) {
+        closesocket((SOCKET)l);
+        fds[0] = y;
+        fds[1] = x;
+        return 0;
+    }
+    e = WSAGetLastError();
+    closesocket((SOCKET)l);
+    if (x >= 0) closesocket((SOCKET)x);
+    if (y >= 0) closesocket((SOCKET)y);
+    errno = e ? async__wsa_errno(e) : ECONNREFUSED;
+    return -1;
+}
+#define socket(f, t, p) async__w_socket((f), (t), (p))
+#define accept(fd, a, l) async__w_accept((fd), (a), (l))
+#define connect(fd, a, l) async__w_connect((fd), (a), (l))
+#define fcntl(...) ASYNC__FCNTL(__VA_ARGS__, 0, 0)
+#define ASYNC__FCNTL(fd, cmd, arg, ...) async__w_fcntl((fd), (cmd), (arg))
+#define close(fd) async__w_close(fd)
+#define read(fd, b, n) async__w_recv((fd), (b), (n))
+#define write(fd, b, n) async__wsa_rc(send((SOCKET)(fd), (const char *)(b), (int)(n), 0))
+#define send(fd, b, n, f) async__wsa_rc(send((SOCKET)(fd), (const char *)(b), (int)(n), (f)))
+#define recvfrom(fd, b, n, f, a, l) async__w_recvfrom((fd), (b), (n), (f), (a), (l))
+#define sendto(fd, b, n, f, a, l) async__w_sendto((fd), (b), (n), (f), (a), (l))
+#define bind(fd, a, l) async__wsa_rc(bind((SOCKET)(fd), (a), (l)))
+#define listen(fd, n) async__wsa_rc(listen((SOCKET)(fd), (n)))
+#define shutdown(fd, h) async__wsa_rc(shutdown((SOCKET)(fd), (h)))
+#define getsockname(fd, a, l) async__wsa_rc(getsockname((SOCKET)(fd), (a), (l)))
+#define getpeername(fd, a, l) async__wsa_rc(getpeername((SOCKET)(fd), (a), (l)))
+#define getsockopt(fd, lv, n, v, l) async__w_getsockopt((fd), (lv), (n), (v), (l))
+#define setsockopt(fd, lv, n, v, l) \
+    async__wsa_rc(setsockopt((SOCKET)(fd), (lv), (n), (const char *)(v), (l)))
+#endif
+
 #if !defined(ASYNC_FREESTANDING) && !defined(ASYNC__WIN32)
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -9012,6 +9220,9 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #define ASYNC__SO_REUSEPORT 15
 #endif
 #endif
+#endif /* POSIX */
+
+#ifndef ASYNC_FREESTANDING
 
 enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
        ASYNC__IO_NOT_SOCK = 8, ASYNC__IO_STREAM = 16 };
@@ -9019,7 +9230,9 @@ enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
    error is pending). Kept until the io is closed: after it a short read does
    not mean drained, and an edge-triggered backend sends no second event. */
 enum { ASYNC__IO_HUP = 4 };
+#ifndef ASYNC__WIN32
 static int async__sigpipe_ignored;      /* the reactor set SIGPIPE to SIG_IGN */
+#endif
 
 typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_addr *)0)->u)
                               ? 1 : -1];
@@ -9160,6 +9373,94 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
     return n > 0;
 }
 
+#elif defined(ASYNC__WIN32)
+/* WSAPoll (Windows): level-triggered like poll(2), but it takes no "skip me" entry (a
+   negative descriptor is an error on Windows before 10 2004 and under Wine), so each
+   wait packs the sockets that have a task waiting, and the wake socket, into be_slots:
+   WSAPOLLFDs, then the slot each came from. Nothing to wait on: Sleep. The defect
+   WSAPoll is known for (a refused connect never reported, before Windows 10 2004)
+   leaves such a connect to its timeout there; Wine reports it (POLLERR). */
+#define ASYNC__WSA_SLOT(r) ((uint32_t *)(void *)((WSAPOLLFD *)(r)->be_slots + (r)->cap))
+
+static const char *async__be_name(void) {
+    return "wsapoll";
+}
+
+static int async__be_init(async__reactor *r) {
+    (void)r;
+    return 0;
+}
+
+static void async__be_fini(async__reactor *r) {
+    async__dealloc(r->be_slots);
+}
+
+static int async__be_resize(async__reactor *r, uint32_t cap) {
+    void *p = async__alloc(cap * (sizeof(WSAPOLLFD) + sizeof(uint32_t)));
+    if (!p) return ASYNC_ENOMEM;
+    async__dealloc(r->be_slots);        /* rebuilt at each wait: nothing to copy */
+    r->be_slots = p;
+    return 0;
+}
+
+static int async__be_add(async__reactor *r, async_io *io) {
+    (void)r; (void)io;
+    return 0;
+}
+
+static void async__be_mod(async__reactor *r, async_io *io) {
+    (void)r; (void)io;                  /* io->interest is read at each wait */
+}
+
+static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
+    (void)r; (void)dst; (void)src;
+    return 0;
+}
+
+static void async__be_del(async__reactor *r, async_io *io) {
+    (void)r; (void)io;
+}
+
+static int async__be_wait(async_runtime *rt, async_time wait) {
+    async__reactor *r = &rt->io;
+    WSAPOLLFD *p = (WSAPOLLFD *)r->be_slots;
+    uint32_t *slot = ASYNC__WSA_SLOT(r), i, k = 0;
+    int n, ms = async__io_wait_ms(wait);
+    if (rt->wake_fd[0] >= 0) {
+        p[k].fd = (SOCKET)rt->wake_fd[0];
+        p[k].events = POLLRDNORM;
+        p[k].revents = 0;
+        slot[k++] = 0;
+    }
+    for (i = 1; i < r->n; i++) {
+        async_io *io = r->ios[i];
+        if (!io->interest) continue;
+        p[k].fd = (SOCKET)io->fd;
+        p[k].events = (short)(((io->interest & ASYNC_IO_READ) ? POLLRDNORM : 0) |
+                              ((io->interest & ASYNC_IO_WRITE) ? POLLWRNORM : 0));
+        p[k].revents = 0;
+        slot[k++] = i;
+    }
+    if (ASYNC__FAULT(ASYNC_SYS_WAIT, ms, NULL)) return wait == 0;
+    if (!k) {
+        if (ms) Sleep(ms < 0 ? INFINITE : (DWORD)ms);
+        return 0;
+    }
+    n = WSAPoll(p, k, ms);
+    if (n < 0) return wait == 0;        /* see the contract */
+    if (n == 0) return 0;
+    for (i = 0; i < k; i++) {
+        short re = p[i].revents;
+        if (!re || !slot[i]) continue;  /* the wake socket: collected by the core */
+        async__io_event(rt, r->ios[slot[i]],
+            ((re & (POLLRDNORM | POLLRDBAND | POLLHUP | POLLERR | POLLNVAL))
+                ? (int)ASYNC_IO_READ : 0) |
+            ((re & (POLLWRNORM | POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC_IO_WRITE : 0) |
+            ((re & (POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC__IO_HUP : 0));
+    }
+    return 1;
+}
+
 #else
 /* poll(2): level-triggered; be_slots is a struct pollfd per slot (slot 0: the wake
    descriptor), and a descriptor is watched only in the directions that have a task
@@ -9290,7 +9591,9 @@ static void async__reactor_fini(async_runtime *rt) {
 
 static int async__reactor_start(async_runtime *rt) {
     async__reactor *r = &rt->io;
+#ifndef ASYNC__WIN32
     struct sigaction sa;
+#endif
     int rc;
     if (r->wait) return 0;
     if ((rc = async__io_grow(r)) < 0) return rc;
@@ -9302,6 +9605,7 @@ static int async__reactor_start(async_runtime *rt) {
     r->ios[0] = NULL;
     r->wait = async__be_wait;
     r->fini = async__reactor_fini;
+#ifndef ASYNC__WIN32                    /* Windows: no SIGPIPE, and no pipes here */
     /* A write to a closed pipe must be an EPIPE error, not the death of the
        process: ignore SIGPIPE unless someone already handles it (sockets are
        written with MSG_NOSIGNAL anyway). */
@@ -9309,6 +9613,7 @@ static int async__reactor_start(async_runtime *rt) {
         sa.sa_handler = SIG_IGN;
         if (sigaction(SIGPIPE, &sa, NULL) == 0) async__sigpipe_ignored = 1;
     }
+#endif
     return 0;
 }
 
@@ -9603,7 +9908,11 @@ static int async__cloexec(int fd) {
 ASYNC_DEF int async_io_pipe(async_runtime *rt, async_io *rd, async_io *wr) {
     int fds[2], rc;
     if (!rt || !rd || !wr || rd == wr) return ASYNC_EINVAL;
+#ifdef ASYNC__WIN32
+    if (async__w_sockpair(fds) < 0) return -errno;   /* see the manual, WINDOWS */
+#else
     if (pipe(fds) < 0) return -errno;
+#endif
     if ((rc = async__cloexec(fds[0])) < 0 || (rc = async__cloexec(fds[1])) < 0 ||
         (rc = async__io_add(rt, rd, fds[0], 0)) < 0) {
         close(fds[0]);
@@ -9617,8 +9926,15 @@ ASYNC_DEF int async_io_pipe(async_runtime *rt, async_io *rd, async_io *wr) {
     }
     rd->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;   /* ours: no mode to restore */
     wr->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;
+#ifndef ASYNC__WIN32
     rd->flags |= ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK;
     wr->flags |= ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK;
+#else
+    rd->flags |= ASYNC__IO_STREAM;
+    wr->flags |= ASYNC__IO_STREAM;
+    (void)shutdown(fds[0], SHUT_WR);    /* one way, as a pipe */
+    (void)shutdown(fds[1], SHUT_RD);
+#endif
     return 0;
 }
 
@@ -9638,6 +9954,10 @@ static int async__parse_port(const char *s) {
 }
 
 ASYNC_DEF int async_addr_init_unix(async_addr *a, const char *path) {
+#ifdef ASYNC__WIN32
+    if (!a || !path || !*path) return ASYNC_EINVAL;
+    return ASYNC_ENOSYS;                /* see the manual, WINDOWS */
+#else
     struct sockaddr_un *un;
     size_t n;
     if (!a || !path || !*path) return ASYNC_EINVAL;
@@ -9649,6 +9969,7 @@ ASYNC_DEF int async_addr_init_unix(async_addr *a, const char *path) {
     async__memcpy(un->sun_path, path, n + 1);
     a->len = (uint32_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
     return 0;
+#endif
 }
 
 /* "1.2.3.4:80", "[::1]:80", "unix:/path/to/socket": numeric only (no name lookup). */
@@ -9720,12 +10041,14 @@ ASYNC_DEF int async_addr_format(const async_addr *a, char *buf, size_t size) {
             : (const void *)&((const struct sockaddr_in6 *)(const void *)a->u.bytes)->sin6_addr;
         if (!inet_ntop(f, src, host, sizeof host)) return -errno;
         n = snprintf(buf, size, f == AF_INET ? "%s:%d" : "[%s]:%d", host, async_addr_port(a));
+#ifndef ASYNC__WIN32
     } else if (f == AF_UNIX) {
         const struct sockaddr_un *un = (const struct sockaddr_un *)(const void *)a->u.bytes;
         size_t pl = a->len > offsetof(struct sockaddr_un, sun_path)
                   ? a->len - offsetof(struct sockaddr_un, sun_path) : 0;
         if (pl > sizeof un->sun_path) pl = sizeof un->sun_path;
         n = snprintf(buf, size, "unix:%.*s", (int)pl, un->sun_path);   /* unnamed: "unix:" */
+#endif
     } else {
         n = snprintf(buf, size, "family %d", f);
     }
@@ -9779,18 +10102,24 @@ static int async__sock_open(async_runtime *rt, async_io *io, const async_addr *a
     if ((f = async__check_addr(a)) < 0) return f;
     if ((io->flags & ASYNC__IO_REG) && io->rt) return ASYNC_EBUSY;
     if ((fd = async__socket(f, type)) < 0) return fd;
+#ifndef ASYNC__WIN32    /* there it lets another socket take the port: never wanted */
     if (o && f != AF_UNIX && !o->no_reuseaddr) rc = async__setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+#endif
 #ifdef ASYNC__SO_REUSEPORT
     if (!rc && o && o->reuseport) rc = async__setopt(fd, SOL_SOCKET, ASYNC__SO_REUSEPORT, 1);
+#elif defined(ASYNC__WIN32)
+    if (!rc && o && o->reuseport) rc = ASYNC_ENOSYS;  /* no such sharing there */
 #else
     if (!rc && o && o->reuseport) rc = ASYNC_EINVAL;
 #endif
     if (!rc && o && f == AF_INET6) rc = async__setopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, o->v6only);
+#ifndef ASYNC__WIN32
     if (!rc && o && o->unlink && f == AF_UNIX) {
         struct stat st;
         const char *path = ((const struct sockaddr_un *)(const void *)a->u.bytes)->sun_path;
         if (path[0] && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) (void)unlink(path);
     }
+#endif
     if (!rc && (ASYNC__FAULT(ASYNC_SYS_BIND, fd, NULL) ||
                 bind(fd, async__sa(a), (socklen_t)a->len) < 0))
         rc = -errno;
@@ -10168,6 +10497,64 @@ ASYNC_DEF int async_bufwriter_write(async_task *t, async_bufwriter *wr, async_wa
     return async_io_write_all(t, wr->io, w, data, len);
 }
 
+#ifdef ASYNC__WIN32
+/* Windows: no POSIX signals, no fork (see the manual, WINDOWS). */
+ASYNC_DEF int async_signal_init(async_signal *s, async_runtime *rt, int signo) {
+    if (!s || !rt) return ASYNC_EINVAL;
+    async__memset(s, 0, sizeof *s);
+    s->slot = -1;
+    (void)signo;
+    return ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_signal_recv(async_task *t, async_signal *s) {
+    return !t || !s || s->slot < 0 ? ASYNC_EINVAL : ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_signal_destroy(async_signal *s) {
+    return !s || s->slot < 0 ? ASYNC_EINVAL : ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
+                                char *const argv[], const async_child_opts *opts) {
+    if (!rt || !c || !file || !argv) return ASYNC_EINVAL;
+    (void)opts;
+    async__memset(c, 0, sizeof *c);
+    c->sigchld.slot = -1;
+    return ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_wait(async_task *t, async_child *c) {
+    return !t || !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_try_wait(async_child *c) {
+    return !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_kill(async_child *c, int signo) {
+    (void)signo;
+    return !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_destroy(async_child *c) {
+    return !c ? ASYNC_EINVAL : 0;
+}
+#undef socket
+#undef accept
+#undef connect
+#undef fcntl
+#undef close
+#undef read
+#undef write
+#undef send
+#undef recvfrom
+#undef sendto
+#undef bind
+#undef listen
+#undef shutdown
+#undef getsockname
+#undef getpeername
+#undef getsockopt
+#undef setsockopt
+#undef nfds_t
+#ifdef ASYNC__SSIZE_T_DEFINED
+#undef ssize_t
+#endif
+#else /* POSIX */
 /* ---- signals ----------------------------------------------------------------------
    One handler per signal number, process-wide, installed by the first subscription
    and chained to the handler that was there before (so other users of the signal
@@ -10549,7 +10936,8 @@ ASYNC_DEF int async_child_destroy(async_child *c) {
     return 0;
 }
 
-#endif /* !ASYNC_FREESTANDING && !ASYNC__WIN32 */
+#endif /* POSIX: signals, child processes */
+#endif /* !ASYNC_FREESTANDING */
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>threads
@@ -11514,6 +11902,51 @@ ASYNC_DEF void async_group_dump(async_group *g, void (*write)(void *user, const 
    job.dropped). */
 #ifndef ASYNC__WIN32
 #include <netdb.h>
+#define async__f_open(path, fl, mode) open((path), (fl) | O_CLOEXEC, (mode))
+#define async__f_close(fd) close(fd)
+#define async__f_read(fd, b, n) read((fd), (b), (n))
+#define async__f_write(fd, b, n) write((fd), (b), (n))
+#define async__f_pread(fd, b, n, off) pread((fd), (b), (n), (off_t)(off))
+#define async__f_pwrite(fd, b, n, off) pwrite((fd), (b), (n), (off_t)(off))
+#else
+/* Windows: the C library's descriptors (binary, not inherited); at an offset through
+   the handle, the file position put back after it (not atomic as pread: see WINDOWS). */
+#include <io.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#define async__f_open(path, fl, mode) \
+    _open((path), (fl) | _O_BINARY | _O_NOINHERIT, (mode) & (_S_IREAD | _S_IWRITE))
+#define async__f_close(fd) _close(fd)
+#define async__f_read(fd, b, n) _read((fd), (b), (unsigned)(n))
+#define async__f_write(fd, b, n) _write((fd), (b), (unsigned)(n))
+static int async__f_at(int fd, void *b, size_t n, long long off, int wr) {
+    HANDLE h = (HANDLE)_get_osfhandle(fd);
+    OVERLAPPED o;
+    DWORD got = 0;
+    BOOL ok;
+    long long pos;
+    if (h == INVALID_HANDLE_VALUE || (pos = _lseeki64(fd, 0, SEEK_CUR)) < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    async__memset(&o, 0, sizeof o);
+    o.Offset = (DWORD)((unsigned long long)off & 0xffffffffu);
+    o.OffsetHigh = (DWORD)((unsigned long long)off >> 32);
+    ok = wr ? WriteFile(h, b, (DWORD)n, &got, &o) : ReadFile(h, b, (DWORD)n, &got, &o);
+    (void)_lseeki64(fd, pos, SEEK_SET); /* the position stays, as with pread */
+    if (ok) return (int)got;
+    switch (GetLastError()) {
+    case ERROR_HANDLE_EOF: return 0;
+    case ERROR_ACCESS_DENIED: errno = EBADF; break;     /* not open for that */
+    case ERROR_DISK_FULL: errno = ENOSPC; break;
+    case ERROR_INVALID_HANDLE: errno = EBADF; break;
+    default: errno = EIO; break;
+    }
+    return -1;
+}
+#define async__f_pread(fd, b, n, off) async__f_at((fd), (b), (n), (off), 0)
+#define async__f_pwrite(fd, b, n, off) async__f_at((fd), (void *)(b), (n), (off), 1)
+#endif
 
 enum { ASYNC__REQ_RESOLVE, ASYNC__REQ_OPEN, ASYNC__REQ_READ, ASYNC__REQ_WRITE };
 #define ASYNC__FILE_MAX ((size_t)2 << 20)   /* bytes per read or write call (as Tokio) */
@@ -11530,7 +11963,7 @@ typedef struct async__req {
 /* job.dropped: nobody wants the result any more (on the loop's or the pool's thread) */
 static void async__req_free(void *arg) {
     async__req *q = (async__req *)arg;
-    if (q->kind == ASYNC__REQ_OPEN && q->fd >= 0) close(q->fd);    /* opened for nobody */
+    if (q->kind == ASYNC__REQ_OPEN && q->fd >= 0) async__f_close(q->fd);    /* for nobody */
     async__dealloc(q);
 }
 
@@ -11538,14 +11971,16 @@ static int async__eai(int e) {
     switch (e) {
     case EAI_AGAIN: return ASYNC_EAGAIN;
     case EAI_MEMORY: return ASYNC_ENOMEM;
+#ifdef EAI_SYSTEM
     case EAI_SYSTEM: return errno ? -errno : ASYNC_ENOTFOUND;
+#endif
     default: return ASYNC_ENOTFOUND;
     }
 }
 
 static int async__req_run(void *arg) {
     async__req *q = (async__req *)arg;
-    ssize_t n;
+    long n;
     switch (q->kind) {
     case ASYNC__REQ_RESOLVE: {
         struct addrinfo hints, *res = NULL, *ai;
@@ -11553,6 +11988,9 @@ static int async__req_run(void *arg) {
         async__memset(&hints, 0, sizeof hints);
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
+#ifdef ASYNC__WIN32
+        if (async__wsa_ready() < 0) return ASYNC_ENOSYS;
+#endif
         e = getaddrinfo(q->a, q->b, &hints, &res);
         if (e) return async__eai(e);
         for (ai = res; ai && count < q->max; ai = ai->ai_next) {
@@ -11566,19 +12004,19 @@ static int async__req_run(void *arg) {
     }
     case ASYNC__REQ_OPEN:
         do q->fd = ASYNC__FAULT(ASYNC_SYS_FILE, -1, NULL) ? -1
-                 : open(q->a, q->flags | O_CLOEXEC, q->mode);
+                 : async__f_open(q->a, q->flags, q->mode);
         while (q->fd < 0 && errno == EINTR);
         return q->fd < 0 ? -errno : q->fd;
     case ASYNC__REQ_READ:
         do n = ASYNC__FAULT(ASYNC_SYS_FILE, q->fd, &q->len) ? -1
-             : q->off < 0 ? read(q->fd, q->data, q->len)
-                          : pread(q->fd, q->data, q->len, (off_t)q->off);
+             : q->off < 0 ? (long)async__f_read(q->fd, q->data, q->len)
+                          : (long)async__f_pread(q->fd, q->data, q->len, q->off);
         while (n < 0 && errno == EINTR);
         return n < 0 ? -errno : (int)n;
     default:
         do n = ASYNC__FAULT(ASYNC_SYS_FILE, q->fd, &q->len) ? -1
-             : q->off < 0 ? write(q->fd, q->data, q->len)
-                          : pwrite(q->fd, q->data, q->len, (off_t)q->off);
+             : q->off < 0 ? (long)async__f_write(q->fd, q->data, q->len)
+                          : (long)async__f_pwrite(q->fd, q->data, q->len, q->off);
         while (n < 0 && errno == EINTR);
         return n < 0 ? -errno : (int)n;
     }
@@ -11693,14 +12131,13 @@ ASYNC_DEF int async_file_write(async_task *t, async_pool *p, async_file_op *op, 
                                const void *buf, size_t len, long long offset) {
     return async__file_rw(t, p, op, ASYNC__REQ_WRITE, fd, (void *)(uintptr_t)buf, len, offset);
 }
-#endif /* !ASYNC__WIN32 */
 
 #endif
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>shutdown
 
-#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC__WIN32)
+#ifndef ASYNC_FREESTANDING
 enum { ASYNC__SD_WAIT, ASYNC__SD_DRAIN, ASYNC__SD_ABORTED, ASYNC__SD_POOL, ASYNC__SD_DONE };
 
 ASYNC_DEF int async_shutdown_init(async_shutdown *sd, async_runtime *rt,
@@ -11804,7 +12241,7 @@ ASYNC_DEF int async_shutdown_destroy(async_shutdown *sd) {
     if ((rc = async_signal_destroy(&sd->sigint)) < 0) return rc;
     return async_signal_destroy(&sd->sigterm);
 }
-#endif /* !ASYNC_FREESTANDING && !ASYNC__WIN32 */
+#endif
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>debug

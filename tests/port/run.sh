@@ -53,7 +53,7 @@ finish() {
 # compiled once, static (the tests' own threads use winpthreads; the library itself
 # only Win32 and Winsock), run under Wine in a prefix of its own (made on the first
 # run, ~10 s) through tests/run.sh.
-WIN_SUITES="coro task time debug sync chan cancel comb stream"
+WIN_SUITES="coro task time debug sync chan cancel comb stream io"
 windows_section() {
     d=$B/windows
     rm -rf "$d"
@@ -74,9 +74,10 @@ windows_section() {
     fi
     n=0
     for t in $WIN_SUITES; do
-        ( $wcc -DTEST_SPLIT tests/test_$t.c "$d/impl.o" -o "$d/test_$t.exe" -static -lpthread \
-            -lws2_32 >"$d/test_$t.log" 2>&1
-          echo $? >"$d/test_$t.rc" ) &
+        ( st=0
+          $wcc -DTEST_SPLIT tests/test_$t.c "$d/impl.o" -o "$d/test_$t.exe" -static -lpthread \
+              -lws2_32 >"$d/test_$t.log" 2>&1 || st=$?
+          echo $st >"$d/test_$t.rc" ) &
         n=$((n + 1))
         [ $((n % JOBS)) -eq 0 ] && wait
     done
