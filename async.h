@@ -10497,71 +10497,17 @@ ASYNC_DEF int async_bufwriter_write(async_task *t, async_bufwriter *wr, async_wa
     return async_io_write_all(t, wr->io, w, data, len);
 }
 
-#ifdef ASYNC__WIN32
-/* Windows: no POSIX signals, no fork (see the manual, WINDOWS). */
-ASYNC_DEF int async_signal_init(async_signal *s, async_runtime *rt, int signo) {
-    if (!s || !rt) return ASYNC_EINVAL;
-    async__memset(s, 0, sizeof *s);
-    s->slot = -1;
-    (void)signo;
-    return ASYNC_ENOSYS;
-}
-ASYNC_DEF int async_signal_recv(async_task *t, async_signal *s) {
-    return !t || !s || s->slot < 0 ? ASYNC_EINVAL : ASYNC_ENOSYS;
-}
-ASYNC_DEF int async_signal_destroy(async_signal *s) {
-    return !s || s->slot < 0 ? ASYNC_EINVAL : ASYNC_ENOSYS;
-}
-ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
-                                char *const argv[], const async_child_opts *opts) {
-    if (!rt || !c || !file || !argv) return ASYNC_EINVAL;
-    (void)opts;
-    async__memset(c, 0, sizeof *c);
-    c->sigchld.slot = -1;
-    return ASYNC_ENOSYS;
-}
-ASYNC_DEF int async_child_wait(async_task *t, async_child *c) {
-    return !t || !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
-}
-ASYNC_DEF int async_child_try_wait(async_child *c) {
-    return !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
-}
-ASYNC_DEF int async_child_kill(async_child *c, int signo) {
-    (void)signo;
-    return !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
-}
-ASYNC_DEF int async_child_destroy(async_child *c) {
-    return !c ? ASYNC_EINVAL : 0;
-}
-#undef socket
-#undef accept
-#undef connect
-#undef fcntl
-#undef close
-#undef read
-#undef write
-#undef send
-#undef recvfrom
-#undef sendto
-#undef bind
-#undef listen
-#undef shutdown
-#undef getsockname
-#undef getpeername
-#undef getsockopt
-#undef setsockopt
-#undef nfds_t
-#ifdef ASYNC__SSIZE_T_DEFINED
-#undef ssize_t
-#endif
-#else /* POSIX */
 /* ---- signals ----------------------------------------------------------------------
    One handler per signal number, process-wide, installed by the first subscription
    and chained to the handler that was there before (so other users of the signal
    keep working). It counts the delivery and wakes every subscriber's runtime
-   through its waker: only atomics and write(2), async-signal-safe. */
+   through its waker: only atomics and write(2), async-signal-safe. Windows: the C
+   library's signal() for SIGINT, SIGTERM, SIGBREAK (raise, and Ctrl-C), and a console
+   handler for the console's events (see the manual, WINDOWS). */
+#ifndef ASYNC__WIN32
 #include <sys/wait.h>
 extern char **environ;
+#endif
 #ifndef NSIG
 #define NSIG 65
 #endif
@@ -10574,8 +10520,6 @@ static volatile int async__sig_gen[NSIG];           /* deliveries, per signal */
 static volatile int async__sig_busy;                /* handlers running now */
 static volatile int async__sig_lock;
 static int async__sig_users[NSIG];                  /* subscriptions (under the lock) */
-static struct sigaction async__sig_prev[NSIG];
-static volatile int async__orphans[ASYNC__ORPHANS]; /* children nobody waits for */
 
 static void async__sig_acquire(void) {
     while (ASYNC__XCHG(&async__sig_lock, 1)) {}
@@ -10583,6 +10527,66 @@ static void async__sig_acquire(void) {
 static void async__sig_release(void) {
     ASYNC__STORE(&async__sig_lock, 0);
 }
+
+#ifdef ASYNC__WIN32
+static void (*async__sig_prev[NSIG])(int);
+static volatile int async__sig_console;            /* the console handler is in */
+
+/* Count the delivery, wake every subscriber's runtime (any thread) */
+static void async__sig_deliver(int signo) {
+    int i, n;
+    ASYNC__ADD(&async__sig_busy, 1);
+    ASYNC__ADD(&async__sig_gen[signo], 1);
+    n = ASYNC__LOAD(&async__sig_hwm);
+    for (i = 0; i < n; i++) {
+        async_signal *s = ASYNC__LOAD(&async__sig_tab[i]);
+        if (s && s->signo == signo) async_waker_wake(&s->waker);
+    }
+    ASYNC__ADD(&async__sig_busy, -1);
+}
+static void async__sig_handler(int signo) {
+    void (*prev)(int) = async__sig_prev[signo];
+    int saved = errno;
+    (void)signal(signo, async__sig_handler);   /* the C library resets it each time */
+    async__sig_deliver(signo);
+    if (prev && prev != SIG_DFL && prev != SIG_IGN && prev != SIG_ERR) prev(signo);
+    errno = saved;
+}
+/* The console's events, on a thread of the system's: Ctrl-C is SIGINT; Ctrl-Break,
+   closing the console, logoff and shutdown are SIGTERM (the last three end the
+   process when the handler returns: it waits, and the program's own exit ends it,
+   within the few seconds Windows gives). Not subscribed: the next handler decides. */
+static BOOL WINAPI async__sig_console_event(DWORD ev) {
+    int signo = ev == CTRL_C_EVENT ? SIGINT : SIGTERM;
+    if (ev > CTRL_SHUTDOWN_EVENT || !ASYNC__LOAD(&async__sig_users[signo])) return FALSE;
+    async__sig_deliver(signo);
+    if (ev >= CTRL_CLOSE_EVENT) Sleep(INFINITE);
+    return TRUE;
+}
+/* Under the lock: one more (or one less) subscriber to signo. */
+static int async__sig_use(int signo, int delta) {
+    if (delta > 0 && async__sig_users[signo]++ == 0) {
+        void (*prev)(int) = signal(signo, async__sig_handler);
+        if (prev == SIG_ERR) {
+            async__sig_users[signo]--;
+            return ASYNC_EINVAL;
+        }
+        async__sig_prev[signo] = prev;
+        if (signo != SIGBREAK && !async__sig_console &&
+            SetConsoleCtrlHandler(async__sig_console_event, TRUE))
+            async__sig_console = 1;     /* stays: it looks at the subscriptions */
+    } else if (delta < 0 && --async__sig_users[signo] == 0) {
+        (void)signal(signo, async__sig_prev[signo] ? async__sig_prev[signo] : SIG_DFL);
+    }
+    return 0;
+}
+/* What Windows has: SIGINT, SIGTERM, SIGBREAK; the others ASYNC_ENOSYS */
+static int async__sig_allowed(int signo) {
+    return signo == SIGINT || signo == SIGTERM || signo == SIGBREAK;
+}
+#else
+static struct sigaction async__sig_prev[NSIG];
+static volatile int async__orphans[ASYNC__ORPHANS]; /* children nobody waits for */
 
 static void async__sig_handler(int signo, siginfo_t *info, void *ctx) {
     int saved = errno, i, n;
@@ -10633,12 +10637,20 @@ static int async__sig_allowed(int signo) {
     return signo > 0 && signo < NSIG && signo != SIGKILL && signo != SIGSTOP &&
            signo != SIGSEGV && signo != SIGBUS && signo != SIGFPE && signo != SIGILL;
 }
+#endif
 
 /* Deliveries are counted from here on; several before a recv count as one (as
    Tokio). SIGKILL and SIGSTOP cannot be caught; SIGSEGV, SIGBUS, SIGFPE and SIGILL
    are refused (ASYNC_EINVAL), as Tokio does. */
 ASYNC_DEF int async_signal_init(async_signal *s, async_runtime *rt, int signo) {
     int i, rc;
+#ifdef ASYNC__WIN32
+    if (s && rt && signo > 0 && signo < NSIG && !async__sig_allowed(signo)) {
+        async__memset(s, 0, sizeof *s);
+        s->slot = -1;
+        return ASYNC_ENOSYS;            /* a POSIX signal Windows does not have */
+    }
+#endif
     if (!s || !rt || !async__sig_allowed(signo)) return ASYNC_EINVAL;
     async__memset(s, 0, sizeof *s);
     s->slot = -1;
@@ -10697,6 +10709,51 @@ ASYNC_DEF int async_signal_destroy(async_signal *s) {
 }
 
 /* ---- child processes ------------------------------------------------------------ */
+#ifdef ASYNC__WIN32
+/* Windows: no fork and exec, no child processes yet (see the manual, WINDOWS). */
+ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
+                                char *const argv[], const async_child_opts *opts) {
+    if (!rt || !c || !file || !argv) return ASYNC_EINVAL;
+    (void)opts;
+    async__memset(c, 0, sizeof *c);
+    c->sigchld.slot = -1;
+    return ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_wait(async_task *t, async_child *c) {
+    return !t || !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_try_wait(async_child *c) {
+    return !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_kill(async_child *c, int signo) {
+    (void)signo;
+    return !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_destroy(async_child *c) {
+    return !c ? ASYNC_EINVAL : 0;
+}
+#undef socket
+#undef accept
+#undef connect
+#undef fcntl
+#undef close
+#undef read
+#undef write
+#undef send
+#undef recvfrom
+#undef sendto
+#undef bind
+#undef listen
+#undef shutdown
+#undef getsockname
+#undef getpeername
+#undef getsockopt
+#undef setsockopt
+#undef nfds_t
+#ifdef ASYNC__SSIZE_T_DEFINED
+#undef ssize_t
+#endif
+#else /* POSIX */
 static int async__sigchld_pinned;       /* the SIGCHLD handler stays, for orphans */
 
 /* PATH lookup in the parent (the child may only call async-signal-safe functions) */
@@ -10936,7 +10993,7 @@ ASYNC_DEF int async_child_destroy(async_child *c) {
     return 0;
 }
 
-#endif /* POSIX: signals, child processes */
+#endif /* POSIX: child processes */
 #endif /* !ASYNC_FREESTANDING */
 
 ////////////////////////////////////////////////////////////////////////////////
