@@ -194,6 +194,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 	echo "c17-c2x-gcc-clang|for s in c17 c2x; do for c in gcc clang; do \$$c -std=\$$s $(WARN) -I. -c tests/compile/compile_c.c -o $(B)/chk/std-\$$s-\$$c.o || exit 1; done; done"; \
 	echo "tcc-runs-the-suites|.ci/need 'command -v tcc' tcc && for t in $(TCC_TESTS); do tcc -I. tests/test_\$$t.c -o $(B)/chk/tcc-\$$t $(LIBS) -lm && $(B)/chk/tcc-\$$t > $(B)/chk/tcc-\$$t.out 2>&1 || { cat $(B)/chk/tcc-\$$t.out; exit 1; }; done"; \
 	echo "backend-contract|tests/compile/backend_contract.sh async.h"; \
+	echo "msvc-c-subset-syntax|tests/compile/msvc_syntax.sh"; \
 	echo "names-follow-the-grammar|tests/check_names.sh"; \
 	echo "build-cmake-add-subdirectory|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-subdir $(B)/consumer-cmake-subdir"; \
 	echo "build-cmake-find-package|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-find $(B)/consumer-cmake-find"; \

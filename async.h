@@ -4222,6 +4222,22 @@ static int async__cas(volatile int *p, int expect, int v) {
 #define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
 #define ASYNC__XCHG_SC(p, v) async__xchg((p), (v))    /* xchg is a full barrier */
 #define ASYNC__LOAD_SC(p) (*(p))
+#elif !defined(ASYNC_FREESTANDING) && defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+/* MSVC on x86 and x64: the Interlocked intrinsics (locked instructions, full
+   barriers); there volatile loads and stores are acquire and release (/volatile:ms,
+   the default on these targets). Elsewhere (ARM64): ASYNC_NO_THREADS, or add them. */
+#include <intrin.h>
+static int async__xchg(volatile int *p, int v) {
+    return (int)_InterlockedExchange((volatile long *)p, (long)v);
+}
+#define ASYNC__XCHG(p, v) async__xchg((p), (v))
+#define ASYNC__STORE(p, v) (*(p) = (v))
+#define ASYNC__LOAD(p) (*(p))
+#define ASYNC__ADD(p, v) ((int)_InterlockedExchangeAdd((volatile long *)(p), (long)(v)) + (v))
+#define ASYNC__CAS(p, e, v) \
+    ((int)_InterlockedCompareExchange((volatile long *)(p), (long)(v), (long)(e)) == (e))
+#define ASYNC__XCHG_SC(p, v) async__xchg((p), (v))    /* a locked xchg: a full barrier */
+#define ASYNC__LOAD_SC(p) (*(p))
 #elif !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
 /* Plain volatile accesses would be a data race between threads. */
 #error "async.h: no atomic operations known for this compiler (gcc, clang, and tcc on x86 \
@@ -10039,7 +10055,7 @@ ASYNC_DEF int async_addr_format(const async_addr *a, char *buf, size_t size) {
         const void *src = f == AF_INET
             ? (const void *)&((const struct sockaddr_in *)(const void *)a->u.bytes)->sin_addr
             : (const void *)&((const struct sockaddr_in6 *)(const void *)a->u.bytes)->sin6_addr;
-        if (!inet_ntop(f, src, host, sizeof host)) return -errno;
+        if (!inet_ntop(f, (void *)(uintptr_t)src, host, sizeof host)) return -errno;
         n = snprintf(buf, size, f == AF_INET ? "%s:%d" : "[%s]:%d", host, async_addr_port(a));
 #ifndef ASYNC__WIN32
     } else if (f == AF_UNIX) {
