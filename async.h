@@ -24,6 +24,7 @@
        11 MULTI-CORE .................... >>group
        12 DEBUGGING ..................... >>debug
        CONFIGURATION .................... >>config (first in the code)
+       WINDOWS .......................... >>sys, and the io, threads blocks
        PITFALLS
        DESIGN NOTES
        what the macros need (do not use)  >>details
@@ -1706,9 +1707,9 @@ CONFIGURATION (>>config)
                              default 6 (9 levels of 64), 4 freestanding (14 of 16:
                              a third of the RAM, about 1 KB on 32-bit targets)
      ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2)
-     ASYNC_NO_THREADS        no blocking pool, no inbox, no pthread (hosted);
+     ASYNC_NO_THREADS        no blocking pool, no inbox, no threads (hosted);
                              required with a compiler whose atomics async.h does
-                             not know (gcc, clang, and tcc on x86 are known):
+                             not know (gcc, clang, tcc on x86, MSVC on x86/x64):
                              others fail with #error rather than race silently
      ASYNC_API               linkage of public functions (default extern)
      ASYNC_STATIC            make every function static (impl and users in one TU)
@@ -1735,6 +1736,54 @@ CONFIGURATION (>>config)
     d.slow_poll = ASYNC_MS(10);         // warn of a poll that runs longer
     d.start_paused = 2;                 // the paused clock, auto-advancing (tests)
     (void)d;                            // then async_runtime_init(&rt, &d)
+
+WINDOWS
+=======
+   async.h builds on Windows from Win32 and Winsock 2 alone (no winpthreads, no
+   other library; link ws2_32, which MSVC's #pragma does by itself), with mingw-w64,
+   MSVC and clang-cl. Tested here: mingw-w64 cross builds of the suites run under Wine
+   (make port-windows); MSVC's dialect is checked by clang in MSVC mode against
+   Windows headers (the msvc-c-subset-syntax check), not run.
+   What runs (the suites coro, task, time, debug, sync, chan, cancel, comb, stream,
+   io, threads and group pass under Wine):
+     the core, time (QueryPerformanceCounter), sync, channels, combinators, streams,
+     shared objects and groups (Win32 threads, SRW locks, condition variables; pin:
+     SetThreadAffinityMask)
+     sockets: TCP over IPv4 and IPv6, UDP, through the reactor backend "wsapoll"
+     (async_runtime_io_backend); the wake descriptor is a UDP socket on 127.0.0.1
+     connected to itself; Winsock is started once (WSAStartup, never cleaned up), by
+     the first waker or socket
+     the blocking pool, the inbox, async_waker from any thread; name resolution
+     (getaddrinfo) and file I/O on the pool (the C library's descriptors: _open,
+     binary, not inherited)
+     async_io_pipe: a connected loopback TCP pair (Windows pipes have no readiness):
+     its write end reads as end of file (not EBADF), and a write after the reader
+     closed fails once the peer's reset is back (ECONNRESET), not at once (EPIPE)
+     signals: SIGINT (Ctrl-C, raise), SIGTERM (raise, and the console's Ctrl-Break,
+     close, logoff and shutdown: after the last three Windows ends the process a few
+     seconds later whatever it does; the handler waits, so that the program's own
+     exit can come first), SIGBREAK (raise); async_shutdown works with them
+   Descriptors: the API's int fds are Winsock SOCKETs cast to int (a SOCKET is a
+     UINT_PTR, in practice a small handle number, as libuv, mio and wepoll assume too;
+     one that would not fit fails with EMFILE). Register (int)s; async_io_fd gives
+     (SOCKET)fd back. async_io takes sockets only (anything else: -ENOTSOCK; files
+     go through the pool).
+   Errors: Winsock's codes become errno values (WSAEWOULDBLOCK EAGAIN,
+     WSAECONNREFUSED ECONNREFUSED...), so a caller compares with the same -ENAME as
+     on Linux (the numbers are the C library's: ECONNREFUSED is 107 there).
+   ASYNC_ENOSYS (no such thing there): Unix sockets (async_addr_init_unix, "unix:"
+     addresses), listen_opts.reuseport, the other POSIX signals (SIGHUP, SIGUSR1...),
+     child processes (async_child_spawn: no fork and exec; CreateProcess with pipes
+     serviced on the pool is not written yet).
+   Differences: a listener gets no SO_REUSEADDR (there it lets another socket take
+     the port); a positional file read or write puts the file position back after
+     it, where pread leaves it untouched (two calls on one descriptor at once may see
+     it move); WSAPoll before Windows 10 2004 never reports a refused non-blocking
+     connect, so there such a connect lasts until your timeout (Wine reports it);
+     under Wine each wait and cross-thread wake is a round trip to wineserver (about
+     a millisecond), and an abortive close (SO_LINGER 0) sends no reset.
+   Compilers: mingw-w64 gcc, clang-cl, MSVC on x86 and x64 (atomics: the Interlocked
+     intrinsics; MSVC on ARM64 needs ASYNC_NO_THREADS for now).
 
 PITFALLS
 ========
@@ -4240,8 +4289,9 @@ static int async__xchg(volatile int *p, int v) {
 #define ASYNC__LOAD_SC(p) (*(p))
 #elif !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
 /* Plain volatile accesses would be a data race between threads. */
-#error "async.h: no atomic operations known for this compiler (gcc, clang, and tcc on x86 \
-have them): define ASYNC_NO_THREADS (wakes from signal handlers still work) or add them here"
+#error "async.h: no atomic operations known for this compiler (gcc, clang, tcc on x86, \
+MSVC on x86/x64 have them): define ASYNC_NO_THREADS (wakes from signal handlers still work) \
+or add them here"
 #else
 /* Single core (an MCU with interrupts), or one thread and its signal handlers: plain
    volatile accesses, ordered by a compiler barrier, are atomic for an aligned int.
