@@ -53,7 +53,7 @@ finish() {
 # compiled once, static (the tests' own threads use winpthreads; the library itself
 # only Win32 and Winsock), run under Wine in a prefix of its own (made on the first
 # run, ~10 s) through tests/run.sh.
-WIN_SUITES="coro task time debug sync chan cancel comb stream io threads group"
+WIN_SUITES="coro task time debug sync chan cancel comb stream io threads group proc"
 windows_section() {
     d=$B/windows
     rm -rf "$d"
