@@ -1743,7 +1743,9 @@ WINDOWS
    other library; link ws2_32, which MSVC's #pragma does by itself), with mingw-w64,
    MSVC and clang-cl. Tested here: mingw-w64 cross builds of the suites run under Wine
    (make port-windows); MSVC's dialect is checked by clang in MSVC mode against
-   Windows headers (the msvc-c-subset-syntax check), not run.
+   Windows headers (the msvc-c-subset-syntax check), not run. As with any Winsock 2
+   code, the implementation file includes async.h before <windows.h> (or defines
+   WIN32_LEAN_AND_MEAN): windows.h alone brings the old winsock.h.
    What runs (the suites coro, task, time, debug, sync, chan, cancel, comb, stream,
    io, threads, group and proc pass under Wine, the tests of what Windows lacks
    skipped with their reason, and 16 bare examples exit 0):
@@ -1769,7 +1771,8 @@ WINDOWS
      UINT_PTR, in practice a small handle number, as libuv, mio and wepoll assume too;
      one that would not fit fails with EMFILE). Register (int)s; async_io_fd gives
      (SOCKET)fd back. async_io takes sockets only (anything else: -ENOTSOCK; files
-     go through the pool).
+     go through the pool). async_runtime_wake_fd is the wake socket: an idle hook
+     waits on it with WSAPoll.
    Errors: Winsock's codes become errno values (WSAEWOULDBLOCK EAGAIN,
      WSAECONNREFUSED ECONNREFUSED...), so a caller compares with the same -ENAME as
      on Linux (the numbers are the C library's: ECONNREFUSED is 107 there).
@@ -9060,11 +9063,10 @@ ASYNC_DEF int async_stream_for_each_concurrent(async_task *t, async_stream_buffe
    (see the manual, WINDOWS). Inside this block (and #undef'd at its end) the POSIX
    calls it makes are these wrappers: each sets errno from WSAGetLastError, so the
    code and its error codes are the POSIX ones. */
-#ifndef SHUT_RD
+/* (these names are #undef'd again at the block's end) */
 #define SHUT_RD SD_RECEIVE
 #define SHUT_WR SD_SEND
 #define SHUT_RDWR SD_BOTH
-#endif
 #define MSG_NOSIGNAL 0
 #define F_GETFL 3
 #define F_SETFL 4
@@ -10819,6 +10821,15 @@ ASYNC_DEF int async_child_destroy(async_child *c) {
 #undef getsockopt
 #undef setsockopt
 #undef nfds_t
+#undef MSG_NOSIGNAL
+#undef F_GETFL
+#undef F_SETFL
+#undef F_SETFD
+#undef FD_CLOEXEC
+#undef O_NONBLOCK
+#undef SHUT_RD
+#undef SHUT_WR
+#undef SHUT_RDWR
 #ifdef ASYNC__SSIZE_T_DEFINED
 #undef ssize_t
 #endif
