@@ -1767,6 +1767,13 @@ WINDOWS
      seconds later whatever it does; the handler waits, so that the program's own
      exit can come first), SIGBREAK (raise; Ctrl-Break when SIGTERM has no
      subscriber); async_shutdown works with them
+     child processes: CreateProcess (file found by SearchPath: PATH, ".exe" added;
+     argv quoted as the C library parses it back; env and cwd as given); the end of
+     the process and each pipe are serviced by threads of their own (Windows has no
+     readiness for them): c->in, c->out, c->err are sockets that a relay thread
+     copies to or from the child's pipe; async_child_kill is TerminateProcess for
+     any signal but 0 (then term_signal is that signal, exit_code -1); without
+     ASYNC_NO_THREADS only
    Descriptors: the API's int fds are Winsock SOCKETs cast to int (a SOCKET is a
      UINT_PTR, in practice a small handle number, as libuv, mio and wepoll assume too;
      one that would not fit fails with EMFILE). Register (int)s; async_io_fd gives
@@ -1778,8 +1785,7 @@ WINDOWS
      on Linux (the numbers are the C library's: ECONNREFUSED is 107 there).
    ASYNC_ENOSYS (no such thing there): Unix sockets (async_addr_init_unix, "unix:"
      addresses), listen_opts.reuseport, the other POSIX signals (SIGHUP, SIGUSR1...),
-     child processes (async_child_spawn: no fork and exec; CreateProcess with pipes
-     serviced on the pool is not written yet).
+     child processes with ASYNC_NO_THREADS.
    Differences: a listener gets no SO_REUSEADDR (there it lets another socket take
      the port); a positional file read or write puts the file position back after
      it, where pread leaves it untouched (two calls on one descriptor at once may see
@@ -3359,6 +3365,9 @@ typedef struct async_child {
     int exit_code;                      /* after the wait: 0..255, or -1 if signalled */
     int term_signal;                    /* after the wait: the signal that ended it, or 0 */
     uint8_t reaped, kill_on_destroy;
+#ifdef _WIN32
+    struct async__child_win *win;       /* the process, and the thread waiting for it */
+#endif
 } async_child;
 
 /* Subscribe to signo from now on (chains any handler); EINVAL for SIGKILL... */
@@ -10781,7 +10790,321 @@ ASYNC_DEF int async_signal_destroy(async_signal *s) {
 
 /* ---- child processes ------------------------------------------------------------ */
 #ifdef ASYNC__WIN32
-/* Windows: no fork and exec, no child processes yet (see the manual, WINDOWS). */
+#if !defined(ASYNC_NO_THREADS)
+/* Windows: CreateProcess. Windows has no readiness for a process or an anonymous pipe,
+   so each is serviced off the loop: a thread waits for the process's end and wakes
+   the child's waker (c->sigchld.waker), and each pipe has a relay thread that copies
+   between it and one end of a loopback socket pair whose other end is the async_io
+   (c->in, c->out, c->err). The waiting thread owns the process state (win); a child
+   destroyed while it runs and is not killed leaves it to that thread. */
+struct async__child_win {
+    HANDLE proc;
+    volatile int lock, done, detached;
+    DWORD code;
+    async_waker *waker;
+};
+typedef struct { HANDLE pipe; SOCKET s; int to_pipe; } async__relay;
+
+static unsigned __stdcall async__child_waiter(void *arg) {
+    struct async__child_win *w = (struct async__child_win *)arg;
+    (void)WaitForSingleObject(w->proc, INFINITE);
+    while (ASYNC__XCHG(&w->lock, 1)) {}
+    if (w->detached) {                  /* nobody left: ours to free */
+        ASYNC__STORE(&w->lock, 0);
+        CloseHandle(w->proc);
+        async__dealloc(w);
+        return 0;
+    }
+    if (!GetExitCodeProcess(w->proc, &w->code)) w->code = (DWORD)-1;
+    ASYNC__STORE(&w->done, 1);
+    async_waker_wake(w->waker);
+    ASYNC__STORE(&w->lock, 0);
+    return 0;
+}
+static unsigned __stdcall async__child_relay(void *arg) {
+    async__relay r = *(async__relay *)arg;
+    char buf[8192];
+    async__dealloc(arg);
+    for (;;) {
+        DWORD n = 0, done = 0;
+        int k;
+        if (r.to_pipe) {
+            if ((k = recv(r.s, buf, (int)sizeof buf, 0)) <= 0) break;
+            for (n = (DWORD)k; done < n;) {
+                DWORD w = 0;
+                if (!WriteFile(r.pipe, buf + done, n - done, &w, NULL)) goto out;
+                done += w;
+            }
+        } else {
+            if (!ReadFile(r.pipe, buf, (DWORD)sizeof buf, &n, NULL) || n == 0) break;
+            while (done < n && (k = send(r.s, buf + done, (int)(n - done), 0)) > 0)
+                done += (DWORD)k;
+            if (done < n) break;
+        }
+    }
+out:
+    CloseHandle(r.pipe);
+    closesocket(r.s);
+    return 0;
+}
+/* One of argv as the C library's argument parser reads it back */
+static size_t async__child_quote(char *out, const char *a) {
+    size_t n = 0, bs;
+    if (*a && !strpbrk(a, " \t\n\v\"")) {
+        if (out) async__memcpy(out, a, strlen(a));
+        return strlen(a);
+    }
+    if (out) out[n] = '"';
+    n++;
+    for (;; a++) {
+        for (bs = 0; *a == '\\'; a++) bs++;
+        if (!*a || *a == '"') bs = bs * 2 + (*a == '"');
+        for (; bs; bs--, n++)
+            if (out) out[n] = '\\';
+        if (!*a) break;
+        if (out) out[n] = *a;
+        n++;
+    }
+    if (out) out[n] = '"';
+    return n + 1;
+}
+/* The command line, or the environment block (K=V\0...\0\0): allocated, or NULL */
+static char *async__child_join(char *const v[], int env) {
+    size_t n = 2, k = 0;
+    int i;
+    char *s;
+    for (i = 0; v[i]; i++) n += (env ? strlen(v[i]) : async__child_quote(NULL, v[i])) + 1;
+    if (!(s = (char *)async__alloc(n))) return NULL;
+    for (i = 0; v[i]; i++) {
+        if (env) {
+            async__memcpy(s + k, v[i], strlen(v[i]) + 1);
+            k += strlen(v[i]) + 1;
+        } else {
+            if (i) s[k++] = ' ';
+            k += async__child_quote(s + k, v[i]);
+        }
+    }
+    s[k++] = 0;
+    s[k] = 0;
+    return s;
+}
+static int async__win_errno(DWORD e) {
+    switch (e) {
+    case ERROR_FILE_NOT_FOUND: case ERROR_PATH_NOT_FOUND: case ERROR_INVALID_NAME: return ENOENT;
+    case ERROR_ACCESS_DENIED: return EACCES;
+    case ERROR_NOT_ENOUGH_MEMORY: case ERROR_OUTOFMEMORY: return ENOMEM;
+    case ERROR_BAD_EXE_FORMAT: case ERROR_EXE_MACHINE_TYPE_MISMATCH: return ENOEXEC;
+    case ERROR_DIRECTORY: return ENOTDIR;
+    default: return EIO;
+    }
+}
+/* A relay thread between pipe end p and socket s (to_pipe: socket to pipe); it owns
+   both from here, even when it cannot start (then they are closed). */
+static int async__child_relay_start(HANDLE p, int s, int to_pipe) {
+    async__relay *r = (async__relay *)async__alloc(sizeof *r);
+    uintptr_t th = 0;
+    if (r) {
+        r->pipe = p;
+        r->s = (SOCKET)s;
+        r->to_pipe = to_pipe;
+        th = _beginthreadex(NULL, 0, async__child_relay, r, 0, NULL);
+    }
+    if (!th) {
+        async__dealloc(r);
+        CloseHandle(p);
+        closesocket((SOCKET)s);
+        return ASYNC_ENOMEM;
+    }
+    CloseHandle((HANDLE)th);            /* it ends by itself */
+    return 0;
+}
+
+ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
+                                char *const argv[], const async_child_opts *opts) {
+    async_child_opts o;
+    SECURITY_ATTRIBUTES sa;
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    HANDLE std[3] = {NULL, NULL, NULL}, mine[3] = {NULL, NULL, NULL};
+    char exe[MAX_PATH], *cmd = NULL, *env = NULL;
+    struct async__child_win *w = NULL;
+    uintptr_t th;
+    int i, rc = 0, fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+    uint8_t mode[3];
+    if (!rt || !c || !file || !argv || !argv[0] || !(rt->flags & ASYNC__RT_INIT))
+        return ASYNC_EINVAL;
+    if (opts) o = *opts;
+    else async__memset(&o, 0, sizeof o);
+    async__memset(c, 0, sizeof *c);
+    c->sigchld.slot = -1;
+    c->kill_on_destroy = o.kill_on_destroy;
+    mode[0] = o.in;
+    mode[1] = o.out;
+    mode[2] = o.err;
+    if (!SearchPathA(NULL, file, ".exe", (DWORD)sizeof exe, exe, NULL))
+        return -async__win_errno(GetLastError());
+    if (!(cmd = async__child_join(argv, 0)) || (o.env && !(env = async__child_join(o.env, 1))) ||
+        !(w = (struct async__child_win *)async__alloc(sizeof *w))) {
+        rc = ASYNC_ENOMEM;
+        goto fail;
+    }
+    async__memset(w, 0, sizeof *w);
+    sa.nLength = sizeof sa;
+    sa.lpSecurityDescriptor = NULL;
+    sa.bInheritHandle = TRUE;
+    for (i = 0; i < 3; i++) {
+        if (mode[i] == ASYNC_STDIO_PIPE) {
+            HANDLE r, wr;
+            if (!CreatePipe(&r, &wr, &sa, 0)) {
+                rc = -async__win_errno(GetLastError());
+                goto fail;
+            }
+            std[i] = i == 0 ? r : wr;
+            mine[i] = i == 0 ? wr : r;
+            (void)SetHandleInformation(mine[i], HANDLE_FLAG_INHERIT, 0);
+            if (async__w_sockpair(fds[i]) < 0) {
+                rc = -errno;
+                goto fail;
+            }
+        } else if (mode[i] == ASYNC_STDIO_NULL) {
+            std[i] = CreateFileA("NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ |
+                                 FILE_SHARE_WRITE, &sa, OPEN_EXISTING, 0, NULL);
+            if (std[i] == INVALID_HANDLE_VALUE) {
+                std[i] = NULL;
+                rc = -async__win_errno(GetLastError());
+                goto fail;
+            }
+        }
+    }
+    async__memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = std[0] ? std[0] : GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = std[1] ? std[1] : GetStdHandle(STD_OUTPUT_HANDLE);
+    si.hStdError = std[2] ? std[2] : GetStdHandle(STD_ERROR_HANDLE);
+    if (ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL)) {
+        rc = -errno;
+        goto fail;
+    }
+    if (!CreateProcessA(exe, cmd, NULL, NULL, TRUE, 0, env, o.cwd, &si, &pi)) {
+        rc = -async__win_errno(GetLastError());
+        goto fail;
+    }
+    CloseHandle(pi.hThread);
+    w->proc = pi.hProcess;
+    if ((rc = async_waker_init(rt, &c->sigchld.waker)) < 0) {
+        TerminateProcess(pi.hProcess, 1);
+        goto fail;
+    }
+    w->waker = &c->sigchld.waker;
+    c->pid = (int)pi.dwProcessId;
+    c->win = w;
+    th = _beginthreadex(NULL, 0, async__child_waiter, w, 0, NULL);
+    if (!th) {                          /* cannot wait for it: it must not run on */
+        TerminateProcess(pi.hProcess, 1);
+        (void)WaitForSingleObject(pi.hProcess, INFINITE);
+        w->code = 1;
+        w->done = 1;
+    } else {
+        CloseHandle((HANDLE)th);
+    }
+    for (i = 0; i < 3; i++) {           /* the child has its ends: ours, relayed */
+        async_io *io = i == 0 ? &c->in : i == 1 ? &c->out : &c->err;
+        if (std[i]) CloseHandle(std[i]);
+        std[i] = NULL;
+        if (!mine[i]) continue;
+        /* the pair: fds[i][0] reads what fds[i][1] writes */
+        if (async__child_relay_start(mine[i], fds[i][i == 0 ? 0 : 1], i == 0) == 0 &&
+            async__io_add(rt, io, fds[i][i == 0 ? 1 : 0], 0) == 0)
+            io->flags |= ASYNC__IO_STREAM;
+        else if (fds[i][i == 0 ? 1 : 0] >= 0)
+            closesocket((SOCKET)fds[i][i == 0 ? 1 : 0]);
+        mine[i] = NULL;
+    }
+    async__dealloc(cmd);
+    async__dealloc(env);
+    return 0;
+fail:
+    for (i = 0; i < 3; i++) {
+        if (std[i]) CloseHandle(std[i]);
+        if (mine[i]) CloseHandle(mine[i]);
+        if (fds[i][0] >= 0) closesocket((SOCKET)fds[i][0]);
+        if (fds[i][1] >= 0) closesocket((SOCKET)fds[i][1]);
+    }
+    if (w && w->proc) CloseHandle(w->proc);
+    async__dealloc(w);
+    async__dealloc(cmd);
+    async__dealloc(env);
+    async__memset(c, 0, sizeof *c);
+    c->sigchld.slot = -1;
+    return rc;
+}
+
+ASYNC_DEF int async_child_try_wait(async_child *c) {
+    if (!c || c->pid <= 0 || !c->win) return ASYNC_EINVAL;
+    if (c->reaped) return 1;
+    if (!ASYNC__LOAD(&c->win->done)) return 0;
+    c->status = (int)c->win->code;
+    c->reaped = 1;
+    c->exit_code = c->term_signal ? -1 : (int)c->win->code;
+    return 1;
+}
+
+ASYNC_DEF int async_child_wait(async_task *t, async_child *c) {
+    int rc;
+    if (!t || !c || c->pid <= 0 || !c->win) return ASYNC_EINVAL;
+    if (ASYNC__CANCELLING(t)) return async_waker_wait(t, &c->sigchld.waker);
+    for (;;) {
+        if (async_child_try_wait(c) == 1) {
+            if (!async__coop(t)) return ASYNC_PENDING;
+            async__waker_disarm(&c->sigchld.waker, t);
+            return 0;
+        }
+        rc = async_waker_wait(t, &c->sigchld.waker);    /* 0: woken since: look again */
+        if (rc != 0) return rc;
+    }
+}
+
+/* Windows has no signals to send: any signal but 0 terminates the child (its
+   term_signal says which) */
+ASYNC_DEF int async_child_kill(async_child *c, int signo) {
+    if (!c || c->pid <= 0 || !c->win || signo < 0 || signo >= NSIG) return ASYNC_EINVAL;
+    if (c->reaped) return ASYNC_ESTATE;
+    if (signo == 0 || ASYNC__LOAD(&c->win->done)) return 0;
+    if (!TerminateProcess(c->win->proc, 128 + (unsigned)signo))
+        return -async__win_errno(GetLastError());
+    c->term_signal = signo;
+    return 0;
+}
+
+ASYNC_DEF int async_child_destroy(async_child *c) {
+    struct async__child_win *w;
+    if (!c) return ASYNC_EINVAL;
+    if (c->sigchld.waker.task) return ASYNC_EBUSY;     /* a task waits for it */
+    async_io_close(&c->in);
+    async_io_close(&c->out);
+    async_io_close(&c->err);
+    if ((w = c->win) != NULL) {
+        if (c->kill_on_destroy && !ASYNC__LOAD(&w->done)) {
+            (void)TerminateProcess(w->proc, 1);
+            while (!ASYNC__LOAD(&w->done)) Sleep(1);    /* its waiter sees the end */
+        }
+        while (ASYNC__XCHG(&w->lock, 1)) {}
+        if (ASYNC__LOAD(&w->done)) {
+            ASYNC__STORE(&w->lock, 0);
+            CloseHandle(w->proc);
+            async__dealloc(w);
+        } else {
+            w->detached = 1;            /* it runs on: its waiter frees w at the end */
+            ASYNC__STORE(&w->lock, 0);
+        }
+        c->win = NULL;
+    }
+    async_waker_destroy(&c->sigchld.waker);
+    c->pid = 0;
+    return 0;
+}
+#else
 ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
                                 char *const argv[], const async_child_opts *opts) {
     if (!rt || !c || !file || !argv) return ASYNC_EINVAL;
@@ -10803,6 +11126,7 @@ ASYNC_DEF int async_child_kill(async_child *c, int signo) {
 ASYNC_DEF int async_child_destroy(async_child *c) {
     return !c ? ASYNC_EINVAL : 0;
 }
+#endif /* ASYNC_NO_THREADS */
 #undef socket
 #undef accept
 #undef connect
