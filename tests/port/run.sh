@@ -118,7 +118,8 @@ windows_section() {
     wex=$(ls examples/*.c | sed 's|examples/||; s|\.c$||' |
         grep -vxE 'echo|echo-client|chat|proxy|httpd|miniredis|signal_cancel')
     echo "  not ported yet (not run): signal_cancel (sigprocmask, SIGALRM, clock_gettime);" \
-        "the servers' suites (they fork and exec); of the servers only echo is built (below)"
+        "the servers' suites (they fork and exec); echo and proxy are run below, chat, httpd," \
+        "miniredis not built (sys/socket.h, rlimits, clock_gettime)"
     n=0
     for e in $wex; do
         ( st=0
@@ -145,10 +146,12 @@ windows_section() {
         fi
     done
     # The echo server, built for Windows, under Wine, against a client built for the
-    # host (tests/port/echo_check.c: 1 MB and a half-close); stopped with the prefix.
+    # host (tests/port/echo_check.c: 1 MB and a half-close), then the proxy in front of
+    # it; both stopped with the prefix.
     if ! $wcc examples/echo.c -o "$d/echo.exe" -static -lws2_32 >"$d/echo.log" 2>&1 ||
+        ! $wcc examples/proxy.c -o "$d/proxy.exe" -static -lws2_32 >>"$d/echo.log" 2>&1 ||
         ! gcc -std=c99 -O2 tests/port/echo_check.c -o "$d/echo_check" >>"$d/echo.log" 2>&1; then
-        bad "windows: examples/echo.c or tests/port/echo_check.c does not compile:"
+        bad "windows: examples/echo.c, proxy.c or tests/port/echo_check.c does not compile:"
         show "$d/echo.log"
     else
         WINEPREFIX=$prefix WINEDEBUG=-all timeout 120 wine "$d/echo.exe" 0 \
@@ -165,12 +168,30 @@ windows_section() {
             show "$d/echo.out"
         elif "$d/echo_check" "$port" >"$d/echo_check.out" 2>&1; then
             ok "windows: the echo server under Wine echoes 1 MB and a half-close"
+            WINEPREFIX=$prefix WINEDEBUG=-all timeout 120 wine "$d/proxy.exe" 0 \
+                "127.0.0.1:$port" >"$d/proxy.out" 2>&1 </dev/null &
+            ppid=$!
+            pport=
+            for i in $(seq 200); do
+                pport=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+                    "$d/proxy.out")
+                [ -n "$pport" ] && break
+                sleep 0.1
+            done
+            if [ -n "$pport" ] && "$d/echo_check" "$pport" >"$d/proxy_check.out" 2>&1; then
+                ok "windows: the proxy under Wine, in front of the echo server, the same"
+            else
+                bad "windows: the proxy under Wine (port ${pport:-none}):"
+                show "$d/proxy.out"
+                show "$d/proxy_check.out" 2>/dev/null || true
+            fi
         else
             bad "windows: the echo server under Wine:"
             show "$d/echo_check.out"
         fi
         WINEPREFIX=$prefix wineserver -k >/dev/null 2>&1 || true
         wait $wpid 2>/dev/null || true
+        if [ -n "${ppid:-}" ]; then wait "$ppid" 2>/dev/null || true; fi
     fi
     WINEPREFIX=$prefix wineserver -k >/dev/null 2>&1 || true
 }
