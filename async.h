@@ -1748,7 +1748,8 @@ WINDOWS
    WIN32_LEAN_AND_MEAN): windows.h alone brings the old winsock.h.
    What runs (the suites coro, task, time, debug, sync, chan, cancel, comb, stream,
    io, threads, group and proc pass under Wine, the tests of what Windows lacks
-   skipped with their reason, and 16 bare examples exit 0):
+   skipped with their reason; 16 bare examples exit 0; the echo server, and the proxy
+   in front of it, echo 1 MB and a half-close to a Linux client):
      the core, time (QueryPerformanceCounter), sync, channels, combinators, streams,
      shared objects and groups (Win32 threads, SRW locks, condition variables; pin:
      SetThreadAffinityMask)
