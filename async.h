@@ -4251,7 +4251,8 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
 #define ASYNC__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define ASYNC__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define ASYNC__ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
-static int async__cas(volatile int *p, int expect, int v) {
+/* (unused on Windows with ASYNC_NO_THREADS) */
+ASYNC__UNUSED static int async__cas(volatile int *p, int expect, int v) {
     return __atomic_compare_exchange_n(p, &expect, v, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 #define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
