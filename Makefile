@@ -37,7 +37,9 @@
 #                    when they exist
 #   make port        Cortex-M0+/M4 freestanding build under qemu-system-arm, the
 #                    test suite on 32-bit ARM and RISC-V 64 Linux under qemu-user, and
-#                    the examples on 32-bit x86 (gcc -m32, ASan+UBSan) and 32-bit ARM
+#                    the examples on 32-bit x86 (gcc -m32, ASan+UBSan) and 32-bit ARM,
+#                    the suites for Windows (mingw-w64) under Wine (make port-windows:
+#                    that part alone)
 #   make install     PREFIX=/usr/local (DESTDIR too): the header, and a pkg-config file
 #                    (share/pkgconfig/async_h.pc); CMakeLists.txt and meson.build do
 #                    the same for CMake (find_package(async_h)) and Meson
@@ -109,7 +111,7 @@ HDR := async.h tests/test.h tests/chan_model.h tests/broadcast_model.h tests/syn
 IMPL_HDR := async.h tests/test.h tests/impl_suites.c
 
 .PHONY: all test demo examples sanitize soak coverage bench bench-icount bench-servers fuzz \
-    port clean bench-peers install uninstall
+    port port-windows clean bench-peers install uninstall
 all: $(TEST_BINS) $(EXAMPLE_BINS)
 
 # ---- tests ---------------------------------------------------------------------
@@ -219,6 +221,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 	echo "backend-contract|tests/compile/backend_contract.sh async.h"; \
 	echo "posix-only-poisons-linux-names|tests/compile/posix_poison.sh $(CC)"; \
 	echo "examples-compile-posix-only|for e in $(EXAMPLES); do $(CC) $(CFLAGS_POSIX_EX) -fsyntax-only examples/\$$e.c || exit 1; done"; \
+	echo "msvc-c-subset-syntax|tests/compile/msvc_syntax.sh"; \
 	echo "names-follow-the-grammar|tests/check_names.sh"; \
 	echo "build-cmake-add-subdirectory|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-subdir $(B)/consumer-cmake-subdir"; \
 	echo "build-cmake-find-package|.ci/need 'command -v cmake' cmake && tests/consumers/consumers.sh cmake-find $(B)/consumer-cmake-find"; \
@@ -578,6 +581,9 @@ TCC_TESTS := $(filter-out group,$(TESTS))
 # examples are built and run again there (-m32 on x86, and under qemu-arm).
 port: $(addprefix $(B)/examples/,$(SERVERS)) $(B)/test/accept_fail.so
 	@PORT_EXAMPLES="$(filter-out $(SERVERS),$(EXAMPLES))" ./tests/port/run.sh
+# The Windows part alone (mingw-w64, Wine).
+port-windows:
+	@./tests/port/run.sh windows
 
 # ---- install: the header and a pkg-config file -------------------------------------
 PREFIX ?= /usr/local

@@ -25,6 +25,7 @@
        12 DEBUGGING ..................... >>debug
        13 EMBEDDING ..................... >>embed
        CONFIGURATION .................... >>config (first in the code)
+       WINDOWS .......................... >>sys, and the io, threads blocks
        PITFALLS
        DESIGN NOTES
        what the macros need (do not use)  >>details
@@ -135,7 +136,7 @@ CODE IN THIS MANUAL
      ASYNC_ECANCELED ASYNC_ETIMEDOUT ASYNC_ENOMEM ASYNC_EINVAL ASYNC_EBUSY
      ASYNC_EAGAIN ASYNC_EDEADLK ASYNC_ECLOSED ASYNC_ESTATE ASYNC_ELOST
      ASYNC_ENORECV ASYNC_ELAGGED ASYNC_EREJECTED ASYNC_ELIMIT ASYNC_EEOF
-     ASYNC_ENOTFOUND
+     ASYNC_ENOTFOUND ASYNC_ENOSYS (not supported on this platform: WINDOWS)
      async_strerror(code)                a message for any code, never NULL
      ASYNC_RESULT(T)                     struct { int status; T value; }, for a
                                          function that returns a value and a code;
@@ -2060,9 +2061,9 @@ CONFIGURATION (>>config)
                              accept4, SOCK_CLOEXEC, MSG_NOSIGNAL, epoll,
                              pthread_condattr_setclock, sched_setaffinity): their
                              path, tried on Linux (see OTHER POSIX SYSTEMS below)
-     ASYNC_NO_THREADS        no blocking pool, no inbox, no pthread (hosted);
+     ASYNC_NO_THREADS        no blocking pool, no inbox, no threads (hosted);
                              required with a compiler whose atomics async.h does
-                             not know (gcc, clang, and tcc on x86 are known):
+                             not know (gcc, clang, tcc on x86, MSVC on x86/x64):
                              others fail with #error rather than race silently
      ASYNC_API               linkage of public functions (default extern)
      ASYNC_STATIC            make every function static (impl and users in one TU)
@@ -2139,6 +2140,66 @@ CONFIGURATION (>>config)
     d.slow_poll = ASYNC_MS(10);         // warn of a poll that runs longer
     d.start_paused = 2;                 // the paused clock, auto-advancing (tests)
     (void)d;                            // then async_runtime_init(&rt, &d)
+
+WINDOWS
+=======
+   async.h builds on Windows from Win32 and Winsock 2 alone (no winpthreads, no
+   other library; link ws2_32, which MSVC's #pragma does by itself), with mingw-w64,
+   MSVC and clang-cl. Tested here: mingw-w64 cross builds of the suites run under Wine
+   (make port-windows); MSVC's dialect is checked by clang in MSVC mode against
+   Windows headers (the msvc-c-subset-syntax check), not run. As with any Winsock 2
+   code, the implementation file includes async.h before <windows.h> (or defines
+   WIN32_LEAN_AND_MEAN): windows.h alone brings the old winsock.h.
+   What runs (the suites coro, task, time, debug, sync, chan, cancel, comb, stream,
+   io, threads, group and proc pass under Wine, the tests of what Windows lacks
+   skipped with their reason; 16 bare examples exit 0; the echo server, and the proxy
+   in front of it, echo 1 MB and a half-close to a Linux client):
+     the core, time (QueryPerformanceCounter), sync, channels, combinators, streams,
+     shared objects and groups (Win32 threads, SRW locks, condition variables; pin:
+     SetThreadAffinityMask)
+     sockets: TCP over IPv4 and IPv6, UDP, through the reactor backend "wsapoll"
+     (async_runtime_io_backend); the wake descriptor is a UDP socket on 127.0.0.1
+     connected to itself; Winsock is started once (WSAStartup, never cleaned up), by
+     the first waker or socket
+     the blocking pool, the inbox, async_waker from any thread; name resolution
+     (getaddrinfo) and file I/O on the pool (the C library's descriptors: _open,
+     binary, not inherited)
+     async_io_pipe: a connected loopback TCP pair (Windows pipes have no readiness):
+     its write end reads as end of file (not EBADF), and a write after the reader
+     closed fails once the peer's reset is back (ECONNRESET), not at once (EPIPE)
+     signals (async_signal): SIGINT (Ctrl-C, raise), SIGTERM (raise, and Ctrl-Break,
+     close, logoff and shutdown: after the last three Windows ends the process a few
+     seconds later whatever it does; the handler waits, so that the program's own
+     exit can come first), SIGBREAK (raise; Ctrl-Break when SIGTERM has no
+     subscriber); async_shutdown works with them
+     child processes: CreateProcess (file found by SearchPath: PATH, ".exe" added;
+     argv quoted as the C library parses it back; env and cwd as given); the end of
+     the process and each pipe are serviced by threads of their own (Windows has no
+     readiness for them): c->in, c->out, c->err are sockets that a relay thread
+     copies to or from the child's pipe; async_child_kill is TerminateProcess for
+     any signal but 0 (then term_signal is that signal, exit_code -1); without
+     ASYNC_NO_THREADS only
+   Descriptors: the API's int fds are Winsock SOCKETs cast to int (a SOCKET is a
+     UINT_PTR, in practice a small handle number, as libuv, mio and wepoll assume too;
+     one that would not fit fails with EMFILE). Register (int)s; async_io_fd gives
+     (SOCKET)fd back. async_io takes sockets only (anything else: -ENOTSOCK; files
+     go through the pool). async_runtime_wake_fd is the wake socket: an idle hook
+     waits on it with WSAPoll.
+   Errors: Winsock's codes become errno values (WSAEWOULDBLOCK EAGAIN,
+     WSAECONNREFUSED ECONNREFUSED...), so a caller compares with the same -ENAME as
+     on Linux (the numbers are the C library's: ECONNREFUSED is 107 there).
+   ASYNC_ENOSYS (no such thing there): Unix sockets (async_addr_init_unix, "unix:"
+     addresses), listen_opts.reuseport, the other POSIX signals (SIGHUP, SIGUSR1...),
+     child processes with ASYNC_NO_THREADS.
+   Differences: a listener gets no SO_REUSEADDR (there it lets another socket take
+     the port); a positional file read or write puts the file position back after
+     it, where pread leaves it untouched (two calls on one descriptor at once may see
+     it move); WSAPoll before Windows 10 2004 never reports a refused non-blocking
+     connect, so there such a connect lasts until your timeout (Wine reports it);
+     under Wine each wait and cross-thread wake is a round trip to wineserver (about
+     a millisecond), and an abortive close (SO_LINGER 0) sends no reset.
+   Compilers: mingw-w64 gcc, clang-cl, MSVC on x86 and x64 (atomics: the Interlocked
+     intrinsics; MSVC on ARM64 needs ASYNC_NO_THREADS for now).
 
 PITFALLS
 ========
@@ -2318,7 +2379,7 @@ REVISION HISTORY
     defined(__STRICT_ANSI__) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && \
     !defined(_DEFAULT_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_BSD_SOURCE) && \
     !defined(__APPLE__) && !defined(__FreeBSD__) && !defined(__NetBSD__) && \
-    !defined(__OpenBSD__) && !defined(__DragonFly__)
+    !defined(__OpenBSD__) && !defined(__DragonFly__) && !defined(_WIN32)
 #if defined(_FEATURES_H)
 #error "async.h: include async.h before other headers in the ASYNC_IMPLEMENTATION file, \
 or define _POSIX_C_SOURCE=200809L"
@@ -2428,6 +2489,7 @@ extern "C" {
     X(ASYNC_EBUSY, ASYNC__ERRNO(EBUSY, 16), "busy: already in use or awaited by another task") \
     X(ASYNC_EAGAIN, ASYNC__ERRNO(EAGAIN, 11), "operation would block") \
     X(ASYNC_EDEADLK, ASYNC__ERRNO(EDEADLK, 35), "no task can make progress") \
+    X(ASYNC_ENOSYS, ASYNC__ERRNO(ENOSYS, 38), "not supported on this platform") \
     X(ASYNC_ECLOSED, (-3001), "closed") \
     X(ASYNC_ESTATE, (-3002), "invalid state for this operation") \
     X(ASYNC_ELOST, (-3003), "lost resume point (an await inside a switch statement?)") \
@@ -3860,6 +3922,9 @@ typedef struct async_child {
     int exit_code;                      /* after the wait: 0..255, or -1 if signalled */
     int term_signal;                    /* after the wait: the signal that ended it, or 0 */
     uint8_t reaped, kill_on_destroy;
+#ifdef _WIN32
+    struct async__child_win *win;       /* the process, and the thread waiting for it */
+#endif
 } async_child;
 
 /* Subscribe to signo from now on (chains any handler); EINVAL for SIGKILL... */
@@ -4777,6 +4842,9 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#if defined(_WIN32)
+#define ASYNC__WIN32 1                  /* Win32 and Winsock: see >>win32 below */
+#else
 #include <poll.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -4793,9 +4861,12 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
 #ifdef ASYNC__LINUX
 #include <sys/eventfd.h>
 #endif
+#endif
 #if !defined(ASYNC_NO_THREADS)
 #define ASYNC__XTHREADS 1               /* threads: shared objects, groups, the pool */
+#ifndef ASYNC__WIN32
 #include <sched.h>
+#endif
 #endif
 #define async__memset memset
 #else
@@ -4807,7 +4878,8 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
 #define ASYNC__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define ASYNC__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define ASYNC__ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
-static int async__cas(volatile int *p, int expect, int v) {
+/* (unused on Windows with ASYNC_NO_THREADS) */
+ASYNC__UNUSED static int async__cas(volatile int *p, int expect, int v) {
     return __atomic_compare_exchange_n(p, &expect, v, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 #define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
@@ -4842,10 +4914,27 @@ static int async__cas(volatile int *p, int expect, int v) {
 #define ASYNC__CAS(p, e, v) async__cas((p), (e), (v))
 #define ASYNC__XCHG_SC(p, v) async__xchg((p), (v))    /* xchg is a full barrier */
 #define ASYNC__LOAD_SC(p) (*(p))
+#elif !defined(ASYNC_FREESTANDING) && defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+/* MSVC on x86 and x64: the Interlocked intrinsics (locked instructions, full
+   barriers); there volatile loads and stores are acquire and release (/volatile:ms,
+   the default on these targets). Elsewhere (ARM64): ASYNC_NO_THREADS, or add them. */
+#include <intrin.h>
+static int async__xchg(volatile int *p, int v) {
+    return (int)_InterlockedExchange((volatile long *)p, (long)v);
+}
+#define ASYNC__XCHG(p, v) async__xchg((p), (v))
+#define ASYNC__STORE(p, v) (*(p) = (v))
+#define ASYNC__LOAD(p) (*(p))
+#define ASYNC__ADD(p, v) ((int)_InterlockedExchangeAdd((volatile long *)(p), (long)(v)) + (v))
+#define ASYNC__CAS(p, e, v) \
+    ((int)_InterlockedCompareExchange((volatile long *)(p), (long)(v), (long)(e)) == (e))
+#define ASYNC__XCHG_SC(p, v) async__xchg((p), (v))    /* a locked xchg: a full barrier */
+#define ASYNC__LOAD_SC(p) (*(p))
 #elif !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
 /* Plain volatile accesses would be a data race between threads. */
-#error "async.h: no atomic operations known for this compiler (gcc, clang, and tcc on x86 \
-have them): define ASYNC_NO_THREADS (wakes from signal handlers still work) or add them here"
+#error "async.h: no atomic operations known for this compiler (gcc, clang, tcc on x86, \
+MSVC on x86/x64 have them): define ASYNC_NO_THREADS (wakes from signal handlers still work) \
+or add them here"
 #else
 /* Single core (an MCU with interrupts), or one thread and its signal handlers: plain
    volatile accesses, ordered by a compiler barrier, are atomic for an aligned int.
@@ -4932,6 +5021,76 @@ enum { ASYNC__RT_PAUSED = 1, ASYNC__RT_AUTO_ADVANCE = 2, ASYNC__RT_DESTROYING = 
 #define ASYNC__DEFAULT_BUDGET 128
 #define ASYNC__DEFAULT_EVENT_INTERVAL 61
 #define ASYNC__MISSED_TICK_SLACK ASYNC_MS(5)
+
+////////////////////////////////////////////////////////////////////////////////
+// >>sys: the few system calls of the core (wake descriptor, clock, idle wait, yield),
+// on POSIX or on Windows (Win32 and Winsock 2 only: no winpthreads, nothing else)
+
+#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC__WIN32)
+#define async__sys_yield() ((void)sched_yield())
+#define async__wake_read(fd, buf, len) read((fd), (buf), (len))
+#define async__wake_close(fd) ((void)close(fd))
+#elif defined(ASYNC__WIN32)
+/* winsock2.h before windows.h (or windows.h includes the old winsock.h) */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+#include <process.h>
+#ifdef _MSC_VER
+#pragma comment(lib, "ws2_32.lib")
+#endif
+#define async__sys_yield() ((void)SwitchToThread())
+#define async__wake_read(fd, buf, len) recv((SOCKET)(fd), (buf), (int)(len), 0)
+#define async__wake_close(fd) ((void)closesocket((SOCKET)(fd)))
+
+/* Winsock started once per process, by the first runtime that makes a socket (never
+   cleaned up: the process's end does it). 0, or ASYNC_ENOSYS. */
+static BOOL CALLBACK async__wsa_start(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+    WSADATA d;
+    (void)once; (void)ctx;
+    *(int *)param = WSAStartup(MAKEWORD(2, 2), &d);
+    return TRUE;
+}
+static int async__wsa_ready(void) {
+    static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+    static int rc;
+    if (!InitOnceExecuteOnce(&once, async__wsa_start, &rc, NULL) || rc != 0)
+        return ASYNC_ENOSYS;
+    return 0;
+}
+
+/* QueryPerformanceCounter in nanoseconds, without overflow for centuries. */
+static async_time async__win_now(void) {
+    LARGE_INTEGER c, f;
+    QueryPerformanceCounter(&c);
+    QueryPerformanceFrequency(&f);
+    return (async_time)(c.QuadPart / f.QuadPart) * 1000000000u +
+           (async_time)(c.QuadPart % f.QuadPart) * 1000000000u / (async_time)f.QuadPart;
+}
+
+/* The wake descriptor: a UDP socket on 127.0.0.1 connected to itself (WSAPoll waits
+   on sockets only), non-blocking, not inherited; a wake is one datagram. */
+static int async__win_wake_make(int *fd) {
+    struct sockaddr_in a;
+    int len = (int)sizeof a, rc;
+    u_long on = 1;
+    SOCKET s;
+    if ((rc = async__wsa_ready()) < 0) return rc;
+    s = WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET) return ASYNC_ENOMEM;
+    async__memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(s, (struct sockaddr *)&a, len) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0 ||
+        connect(s, (struct sockaddr *)&a, len) != 0 || ioctlsocket(s, FIONBIO, &on) != 0) {
+        closesocket(s);
+        return ASYNC_ENOMEM;
+    }
+    *fd = (int)s;                       /* see the manual: a SOCKET as an int */
+    return 0;
+}
+#endif
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>faults: the one allocation path, and the points a test build perturbs
@@ -5417,7 +5576,7 @@ static void async__spin_lock(volatile int *l) {
         while (ASYNC__LOAD(l)) {
             if (++n == 64) {
                 n = 0;
-                sched_yield();
+                async__sys_yield();
             } else {
                 async__cpu_relax();
             }
@@ -5694,7 +5853,7 @@ static void async__collect(async_runtime *rt) {
         if (rt->wake_fd[0] >= 0 && (!rt->group || rt->slept)) {
             char buf[64];
             rt->slept = 0;
-            while (read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
+            while (async__wake_read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
         }
 #endif
         for (w = rt->wakers; w; w = w->next) {
@@ -5728,30 +5887,48 @@ static int async__can_progress(const async_runtime *rt) {
 
 #ifndef ASYNC_FREESTANDING
 static async_time async__clock_monotonic(void *user) {
+#ifdef ASYNC__WIN32
+    (void)user;
+    return async__win_now();
+#else
     struct timespec ts;
     (void)user;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (async_time)ts.tv_sec * 1000000000u + (async_time)ts.tv_nsec;
+#endif
 }
 
 /* Wait until a wake-up or max_wait has passed. poll(2) counts in milliseconds:
    round up so a timer is never fired early. */
 static void async__idle_hosted(async_runtime *rt, async_time max_wait) {
     if (rt->wake_fd[0] >= 0) {
-        struct pollfd p;
         int ms = max_wait == ASYNC_TIME_NEVER ? -1
                : max_wait >= ASYNC_MS(INT_MAX) ? INT_MAX
                : (int)((max_wait + ASYNC_MS(1) - 1) / ASYNC_MS(1));
+#ifdef ASYNC__WIN32
+        WSAPOLLFD p;
+        p.fd = (SOCKET)rt->wake_fd[0];
+        p.events = POLLRDNORM;
+        p.revents = 0;
+        if (!ASYNC__FAULT(ASYNC_SYS_WAIT, ms, NULL)) (void)WSAPoll(&p, 1, ms);
+#else
+        struct pollfd p;
         p.fd = rt->wake_fd[0];
         p.events = POLLIN;
         p.revents = 0;
         if (!ASYNC__FAULT(ASYNC_SYS_WAIT, ms, NULL))
             (void)poll(&p, 1, ms);      /* EINTR: the loop simply turns again */
+#endif
     } else if (max_wait != ASYNC_TIME_NEVER) {
+#ifdef ASYNC__WIN32
+        Sleep(max_wait >= ASYNC_MS(0x7fffffff) ? 0x7fffffffu
+              : (DWORD)((max_wait + ASYNC_MS(1) - 1) / ASYNC_MS(1)));
+#else
         struct timespec ts;
         ts.tv_sec = (time_t)(max_wait / 1000000000u);
         ts.tv_nsec = (long)(max_wait % 1000000000u);
         (void)nanosleep(&ts, NULL);
+#endif
     }
 }
 #endif
@@ -6033,8 +6210,8 @@ ASYNC_DEF int async_runtime_destroy(async_runtime *rt) {
     for (w = rt->wakers; w; w = w->next) w->rt = NULL;
     rt->wakers = NULL;
 #ifndef ASYNC_FREESTANDING
-    if (rt->wake_fd[0] >= 0) close(rt->wake_fd[0]);
-    if (rt->wake_fd[1] >= 0 && rt->wake_fd[1] != rt->wake_fd[0]) close(rt->wake_fd[1]);
+    if (rt->wake_fd[0] >= 0) async__wake_close(rt->wake_fd[0]);
+    if (rt->wake_fd[1] >= 0 && rt->wake_fd[1] != rt->wake_fd[0]) async__wake_close(rt->wake_fd[1]);
 #endif
     rt->wake_fd[0] = rt->wake_fd[1] = -1;
     rt->flags = 0;
@@ -6242,7 +6419,12 @@ static void async__rt_signal(async_runtime *rt);
 static int async__wake_fd_make(async_runtime *rt) {
 #ifndef ASYNC_FREESTANDING
     if (rt->wake_fd[0] < 0) {
-#ifdef ASYNC__LINUX
+#if defined(ASYNC__WIN32)
+        int fd = -1, rc = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? ASYNC_ENOMEM
+                                                                  : async__win_wake_make(&fd);
+        if (rc < 0) return rc;
+        rt->wake_fd[0] = rt->wake_fd[1] = fd;
+#elif defined(ASYNC__LINUX)
         int fd = ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL) ? -1
                                                           : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (fd < 0) return -errno;
@@ -6318,8 +6500,13 @@ static void async__rt_signal(async_runtime *rt) {
 #endif
         if (rt->wake_fd[1] >= 0) {
             uint64_t one = 1;
+#ifdef ASYNC__WIN32
+            int n = ASYNC__FAULT(ASYNC_SYS_WAKE, rt->wake_fd[1], NULL) ? -1 :
+                    send((SOCKET)rt->wake_fd[1], (const char *)&one, 8, 0);
+#else
             ssize_t n = ASYNC__FAULT(ASYNC_SYS_WAKE, rt->wake_fd[1], NULL) ? -1 :
                         write(rt->wake_fd[1], &one, rt->wake_fd[0] == rt->wake_fd[1] ? 8 : 1);
+#endif
             (void)n;                    /* full pipe: a wake-up is already pending */
         }
 #endif
@@ -9974,7 +10161,214 @@ ASYNC_DEF int async_stream_for_each_concurrent(async_task *t, async_stream_buffe
 ////////////////////////////////////////////////////////////////////////////////
 // >>io
 
-#ifndef ASYNC_FREESTANDING
+#if !defined(ASYNC_FREESTANDING) && defined(ASYNC__WIN32)
+#include <signal.h>
+/* Windows: the reactor's descriptors are Winsock sockets, a SOCKET passed as an int
+   (see the manual, WINDOWS). Inside this block (and #undef'd at its end) the POSIX
+   calls it makes are these wrappers: each sets errno from WSAGetLastError, so the
+   code and its error codes are the POSIX ones. */
+/* (these names are #undef'd again at the block's end) */
+#define SHUT_RD SD_RECEIVE
+#define SHUT_WR SD_SEND
+#define SHUT_RDWR SD_BOTH
+#define MSG_NOSIGNAL 0
+#define F_GETFL 3
+#define F_SETFL 4
+#define F_SETFD 2
+#define FD_CLOEXEC 1
+#define O_NONBLOCK 04000
+#if defined(_MSC_VER) && !defined(ssize_t)
+#define ssize_t ptrdiff_t
+#define ASYNC__SSIZE_T_DEFINED
+#endif
+#define nfds_t ULONG
+
+/* A Winsock error as an errno value (the C library has no such mapping). */
+static int async__wsa_errno(int e) {
+    switch (e) {
+    case WSAEWOULDBLOCK: return EAGAIN;
+    case WSAEINPROGRESS: case WSAEALREADY: return EALREADY;
+    case WSAEINTR: return EINTR;
+    case WSAEBADF: case WSAENOTSOCK: return e == WSAEBADF ? EBADF : ENOTSOCK;
+    case WSAEACCES: return EACCES;
+    case WSAEFAULT: return EFAULT;
+    case WSAEINVAL: return EINVAL;
+    case WSAEMFILE: return EMFILE;
+    case WSAEDESTADDRREQ: return EDESTADDRREQ;
+    case WSAEMSGSIZE: return EMSGSIZE;
+    case WSAEPROTOTYPE: return EPROTOTYPE;
+    case WSAENOPROTOOPT: return ENOPROTOOPT;
+    case WSAEPROTONOSUPPORT: case WSAESOCKTNOSUPPORT: return EPROTONOSUPPORT;
+    case WSAEOPNOTSUPP: return EOPNOTSUPP;
+    case WSAEPFNOSUPPORT: case WSAEAFNOSUPPORT: return EAFNOSUPPORT;
+    case WSAEADDRINUSE: return EADDRINUSE;
+    case WSAEADDRNOTAVAIL: return EADDRNOTAVAIL;
+    case WSAENETDOWN: return ENETDOWN;
+    case WSAENETUNREACH: return ENETUNREACH;
+    case WSAENETRESET: return ENETRESET;
+    case WSAECONNABORTED: return ECONNABORTED;
+    case WSAECONNRESET: return ECONNRESET;
+    case WSAENOBUFS: return ENOBUFS;
+    case WSAEISCONN: return EISCONN;
+    case WSAENOTCONN: return ENOTCONN;
+    case WSAESHUTDOWN: return EPIPE;
+    case WSAETIMEDOUT: return ETIMEDOUT;
+    case WSAECONNREFUSED: return ECONNREFUSED;
+    case WSAEHOSTDOWN: case WSAEHOSTUNREACH: return EHOSTUNREACH;
+    case WSAENAMETOOLONG: return ENAMETOOLONG;
+    case WSANOTINITIALISED: case WSASYSNOTREADY: case WSAVERNOTSUPPORTED: return ENOSYS;
+    default: return EIO;
+    }
+}
+/* Winsock said SOCKET_ERROR: errno set, -1 */
+static int async__wsa_fail(void) {
+    errno = async__wsa_errno(WSAGetLastError());
+    return -1;
+}
+static int async__wsa_rc(int r) {
+    return r == SOCKET_ERROR ? async__wsa_fail() : r;
+}
+static int async__w_socket(int family, int type, int proto) {
+    SOCKET s;
+    if (async__wsa_ready() < 0) {
+        errno = ENOSYS;
+        return -1;
+    }
+    s = WSASocketW(family, type, proto, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET) return async__wsa_fail();
+    if ((uintptr_t)s > (uintptr_t)INT_MAX) {        /* never seen: handles are small */
+        closesocket(s);
+        errno = EMFILE;
+        return -1;
+    }
+    return (int)s;
+}
+static int async__w_accept(int fd, struct sockaddr *a, int *len) {
+    SOCKET s = accept((SOCKET)fd, a, len);
+    if (s == INVALID_SOCKET) return async__wsa_fail();
+    if ((uintptr_t)s > (uintptr_t)INT_MAX) {
+        closesocket(s);
+        errno = EMFILE;
+        return -1;
+    }
+    return (int)s;
+}
+/* A non-blocking connect that has started says WSAEWOULDBLOCK: EINPROGRESS */
+static int async__w_connect(int fd, const struct sockaddr *a, int len) {
+    if (connect((SOCKET)fd, a, len) == 0) return 0;
+    if (WSAGetLastError() == WSAEWOULDBLOCK) {
+        errno = EINPROGRESS;
+        return -1;
+    }
+    return async__wsa_fail();
+}
+/* Only sockets: F_GETFL says ENOTSOCK for anything else (Winsock cannot tell a
+   socket's blocking mode: assumed blocking, the default). */
+static int async__w_fcntl(int fd, int cmd, int arg) {
+    int type = 0, tl = (int)sizeof type;
+    u_long on = (arg & O_NONBLOCK) != 0;
+    if (cmd == F_GETFL)
+        return getsockopt((SOCKET)fd, SOL_SOCKET, SO_TYPE, (char *)&type, &tl) == 0 ? 0
+               : async__wsa_fail();
+    if (cmd == F_SETFL) return async__wsa_rc(ioctlsocket((SOCKET)fd, FIONBIO, &on));
+    if (cmd == F_SETFD) {               /* made so already; an accepted one: try */
+        (void)SetHandleInformation((HANDLE)(uintptr_t)fd, HANDLE_FLAG_INHERIT, 0);
+        return 0;
+    }
+    errno = EINVAL;
+    return -1;
+}
+/* Not a socket (closed already): EBADF, as close(2) */
+static int async__w_close(int fd) {
+    if (closesocket((SOCKET)fd) == 0) return 0;
+    if (WSAGetLastError() == WSAENOTSOCK) {
+        errno = EBADF;
+        return -1;
+    }
+    return async__wsa_fail();
+}
+/* After our own shutdown of reading, end of file (as Linux), not WSAESHUTDOWN */
+static int async__w_recv(int fd, void *b, size_t n) {
+    int r = recv((SOCKET)fd, (char *)b, (int)n, 0);
+    if (r == SOCKET_ERROR && WSAGetLastError() == WSAESHUTDOWN) return 0;
+    return async__wsa_rc(r);
+}
+/* To an address of another family than the socket's: EAFNOSUPPORT, as Linux */
+static int async__w_sendto(int fd, const void *b, size_t n, int fl, const struct sockaddr *a,
+                           int al) {
+    struct sockaddr_storage me;
+    int ml = (int)sizeof me;
+    if (sendto((SOCKET)fd, (const char *)b, (int)n, fl, a, al) != SOCKET_ERROR) return (int)n;
+    if (getsockname((SOCKET)fd, (struct sockaddr *)&me, &ml) == 0 &&
+        me.ss_family != a->sa_family) {
+        errno = EAFNOSUPPORT;
+        return -1;
+    }
+    return async__wsa_fail();
+}
+/* SO_ERROR holds a Winsock code: as errno */
+static int async__w_getsockopt(int fd, int level, int name, void *v, int *len) {
+    if (getsockopt((SOCKET)fd, level, name, (char *)v, len) != 0) return async__wsa_fail();
+    if (level == SOL_SOCKET && name == SO_ERROR && *(int *)v > 0)
+        *(int *)v = async__wsa_errno(*(int *)v);
+    return 0;
+}
+/* A datagram longer than the buffer: cut to it, as recvfrom(2), not WSAEMSGSIZE */
+static int async__w_recvfrom(int fd, void *b, size_t n, int fl, struct sockaddr *a, int *al) {
+    int r = recvfrom((SOCKET)fd, (char *)b, (int)n, fl, a, al);
+    if (r == SOCKET_ERROR && WSAGetLastError() == WSAEMSGSIZE) return (int)n;
+    return async__wsa_rc(r);
+}
+/* async_io_pipe: a connected loopback TCP pair (Windows pipes have no readiness); the
+   accepted end is checked to be our own connection. 0, or -1 with errno. */
+static int async__w_sockpair(int fds[2]) {
+    struct sockaddr_in a, b, c;
+    int l, x = -1, y = -1, len = (int)sizeof a, bl = (int)sizeof b, cl = (int)sizeof c, e;
+    if ((l = async__w_socket(AF_INET, SOCK_STREAM, 0)) < 0) return -1;
+    async__memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind((SOCKET)l, (struct sockaddr *)&a, len) == 0 &&
+        getsockname((SOCKET)l, (struct sockaddr *)&a, &len) == 0 &&
+        listen((SOCKET)l, 1) == 0 && (x = async__w_socket(AF_INET, SOCK_STREAM, 0)) >= 0 &&
+        connect((SOCKET)x, (struct sockaddr *)&a, len) == 0 &&
+        (y = async__w_accept(l, (struct sockaddr *)&b, &bl)) >= 0 &&
+        getsockname((SOCKET)x, (struct sockaddr *)&c, &cl) == 0 &&
+        b.sin_port == c.sin_port && b.sin_addr.s_addr == c.sin_addr.s_addr) {
+        closesocket((SOCKET)l);
+        fds[0] = y;
+        fds[1] = x;
+        return 0;
+    }
+    e = WSAGetLastError();
+    closesocket((SOCKET)l);
+    if (x >= 0) closesocket((SOCKET)x);
+    if (y >= 0) closesocket((SOCKET)y);
+    errno = e ? async__wsa_errno(e) : ECONNREFUSED;
+    return -1;
+}
+#define socket(f, t, p) async__w_socket((f), (t), (p))
+#define accept(fd, a, l) async__w_accept((fd), (a), (l))
+#define connect(fd, a, l) async__w_connect((fd), (a), (l))
+#define fcntl(...) ASYNC__FCNTL(__VA_ARGS__, 0, 0)
+#define ASYNC__FCNTL(fd, cmd, arg, ...) async__w_fcntl((fd), (cmd), (arg))
+#define close(fd) async__w_close(fd)
+#define read(fd, b, n) async__w_recv((fd), (b), (n))
+#define write(fd, b, n) async__wsa_rc(send((SOCKET)(fd), (const char *)(b), (int)(n), 0))
+#define send(fd, b, n, f) async__wsa_rc(send((SOCKET)(fd), (const char *)(b), (int)(n), (f)))
+#define recvfrom(fd, b, n, f, a, l) async__w_recvfrom((fd), (b), (n), (f), (a), (l))
+#define sendto(fd, b, n, f, a, l) async__w_sendto((fd), (b), (n), (f), (a), (l))
+#define bind(fd, a, l) async__wsa_rc(bind((SOCKET)(fd), (a), (l)))
+#define listen(fd, n) async__wsa_rc(listen((SOCKET)(fd), (n)))
+#define shutdown(fd, h) async__wsa_rc(shutdown((SOCKET)(fd), (h)))
+#define getsockname(fd, a, l) async__wsa_rc(getsockname((SOCKET)(fd), (a), (l)))
+#define getpeername(fd, a, l) async__wsa_rc(getpeername((SOCKET)(fd), (a), (l)))
+#define getsockopt(fd, lv, n, v, l) async__w_getsockopt((fd), (lv), (n), (v), (l))
+#define setsockopt(fd, lv, n, v, l) \
+    async__wsa_rc(setsockopt((SOCKET)(fd), (lv), (n), (const char *)(v), (l)))
+#endif
+
+#if !defined(ASYNC_FREESTANDING) && !defined(ASYNC__WIN32)
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -9998,9 +10392,6 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #define ASYNC__SOCK_FLAGS (SOCK_NONBLOCK | SOCK_CLOEXEC)
 #endif
 #endif
-#ifndef ASYNC__NOSIGNAL
-#define ASYNC__NOSIGNAL 0
-#endif
 /* SO_REUSEPORT spreads connections over the listeners on Linux and on FreeBSD as
    SO_REUSEPORT_LB; on macOS and the other BSDs it lets them share the port but one
    takes the connections (the manual: CONFIGURATION, OTHER POSIX SYSTEMS). */
@@ -10017,6 +10408,12 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #define ASYNC__SO_REUSEPORT 15
 #endif
 #endif
+#endif /* POSIX */
+#ifndef ASYNC__NOSIGNAL
+#define ASYNC__NOSIGNAL 0               /* Windows has no SIGPIPE; macOS: SO_NOSIGPIPE */
+#endif
+
+#ifndef ASYNC_FREESTANDING
 
 enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
        ASYNC__IO_NOT_SOCK = 8, ASYNC__IO_STREAM = 16 };
@@ -10024,7 +10421,9 @@ enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
    error is pending). Kept until the io is closed: after it a short read does
    not mean drained, and an edge-triggered backend sends no second event. */
 enum { ASYNC__IO_HUP = 4 };
+#ifndef ASYNC__WIN32
 static int async__sigpipe_ignored;      /* the reactor set SIGPIPE to SIG_IGN */
+#endif
 
 /* macOS: a socket written after its peer left raises SIGPIPE unless told not to
    (there is no MSG_NOSIGNAL); set on each socket made, accepted or registered. */
@@ -10151,7 +10550,7 @@ static void async__io_event(async_runtime *rt, async_io *io, int dirs);
 ASYNC__COLD static void async__wake_fd_stale(async_runtime *rt) {
     char buf[64];
     if (!ASYNC__LOAD(&rt->pending))
-        while (read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
+        while (async__wake_read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
 }
 
 #if defined(ASYNC_USE_EPOLL)
@@ -10252,6 +10651,101 @@ static int async__be_host_fd(async_runtime *rt) {
         r->be_wake = 1;
     }
     return r->be_fd;
+}
+
+#elif defined(ASYNC__WIN32)
+/* WSAPoll (Windows): level-triggered like poll(2), but it takes no "skip me" entry (a
+   negative descriptor is an error on Windows before 10 2004 and under Wine), so each
+   wait packs the sockets that have a task waiting, and the wake socket, into be_slots:
+   WSAPOLLFDs, then the slot each came from. Nothing to wait on: Sleep. The defect
+   WSAPoll is known for (a refused connect never reported, before Windows 10 2004)
+   leaves such a connect to its timeout there; Wine reports it (POLLERR). */
+#define ASYNC__WSA_SLOT(r) ((uint32_t *)(void *)((WSAPOLLFD *)(r)->be_slots + (r)->cap))
+
+static const char *async__be_name(void) {
+    return "wsapoll";
+}
+
+static int async__be_init(async__reactor *r) {
+    (void)r;
+    return 0;
+}
+
+static void async__be_fini(async__reactor *r) {
+    async__dealloc(r->be_slots);
+}
+
+static int async__be_resize(async__reactor *r, uint32_t cap) {
+    void *p = async__alloc(cap * (sizeof(WSAPOLLFD) + sizeof(uint32_t)));
+    if (!p) return ASYNC_ENOMEM;
+    async__dealloc(r->be_slots);        /* rebuilt at each wait: nothing to copy */
+    r->be_slots = p;
+    return 0;
+}
+
+static int async__be_add(async__reactor *r, async_io *io) {
+    (void)r; (void)io;
+    return 0;
+}
+
+static void async__be_mod(async__reactor *r, async_io *io) {
+    (void)r; (void)io;                  /* io->interest is read at each wait */
+}
+
+static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
+    (void)r; (void)dst; (void)src;
+    return 0;
+}
+
+static void async__be_del(async__reactor *r, async_io *io) {
+    (void)r; (void)io;
+}
+
+/* No set a host loop could wait on (WSAPoll keeps none): EMBEDDING says so. */
+static int async__be_host_fd(async_runtime *rt) {
+    (void)rt;
+    return ASYNC_ENOSYS;
+}
+
+static int async__be_wait(async_runtime *rt, async_time wait) {
+    async__reactor *r = &rt->io;
+    WSAPOLLFD *p = (WSAPOLLFD *)r->be_slots;
+    uint32_t *slot = ASYNC__WSA_SLOT(r), i, k = 0;
+    int n, ms = async__io_wait_ms(wait);
+    if (rt->wake_fd[0] >= 0) {
+        p[k].fd = (SOCKET)rt->wake_fd[0];
+        p[k].events = POLLRDNORM;
+        p[k].revents = 0;
+        slot[k++] = 0;
+    }
+    for (i = 1; i < r->n; i++) {
+        async_io *io = r->ios[i];
+        if (!io->interest) continue;
+        p[k].fd = (SOCKET)io->fd;
+        p[k].events = (short)(((io->interest & ASYNC_IO_READ) ? POLLRDNORM : 0) |
+                              ((io->interest & ASYNC_IO_WRITE) ? POLLWRNORM : 0));
+        p[k].revents = 0;
+        slot[k++] = i;
+    }
+    if (ASYNC__FAULT(ASYNC_SYS_WAIT, ms, NULL)) return wait == 0;
+    if (!k) {
+        if (ms) Sleep(ms < 0 ? INFINITE : (DWORD)ms);
+        return 0;
+    }
+    n = WSAPoll(p, k, ms);
+    if (n < 0) return wait == 0;        /* see the contract */
+    if (n == 0) return 0;
+    for (i = 0; i < k; i++) {
+        short re = p[i].revents;
+        if (re && !slot[i] && rt->wake_fd[0] >= 0) async__wake_fd_stale(rt);
+        if (!re || !slot[i]) continue;  /* the wake socket: collected by the core */
+        async__io_event(rt, r->ios[slot[i]],
+            ((re & (POLLRDNORM | POLLRDBAND | POLLHUP | POLLERR | POLLNVAL))
+                ? (int)ASYNC_IO_READ : 0) |
+            ((re & (POLLWRNORM | POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC_IO_WRITE : 0) |
+            ((re & (POLLHUP | POLLERR | POLLNVAL)) ? (int)ASYNC__IO_HUP : 0));
+    }
+    return 1;
 }
 
 #else
@@ -10404,7 +10898,7 @@ static int async__be_host_fd(async_runtime *rt) {
     return rc < 0 ? rc : r->be_fd;
 #else
     (void)rt;
-    return -ENOSYS;                     /* no epoll: see EMBEDDING */
+    return ASYNC_ENOSYS;                     /* no epoll: see EMBEDDING */
 #endif
 }
 #endif
@@ -10460,7 +10954,9 @@ static void async__reactor_fini(async_runtime *rt) {
 
 ASYNC__COLD static int async__reactor_start(async_runtime *rt) {
     async__reactor *r = &rt->io;
+#ifndef ASYNC__WIN32
     struct sigaction sa;
+#endif
     int rc;
     if (r->wait) return 0;
     if ((rc = async__io_grow(r)) < 0) return rc;
@@ -10472,6 +10968,7 @@ ASYNC__COLD static int async__reactor_start(async_runtime *rt) {
     r->ios[0] = NULL;
     r->wait = async__be_wait;
     r->fini = async__reactor_fini;
+#ifndef ASYNC__WIN32                    /* Windows: no SIGPIPE, and no pipes here */
     /* A write to a closed pipe must be an EPIPE error, not the death of the
        process: ignore SIGPIPE unless someone already handles it (sockets are
        written with MSG_NOSIGNAL anyway). */
@@ -10479,6 +10976,7 @@ ASYNC__COLD static int async__reactor_start(async_runtime *rt) {
         sa.sa_handler = SIG_IGN;
         if (sigaction(SIGPIPE, &sa, NULL) == 0) async__sigpipe_ignored = 1;
     }
+#endif
     return 0;
 }
 
@@ -10846,7 +11344,11 @@ static int async__cloexec(int fd) {
 ASYNC_DEF int async_io_pipe(async_runtime *rt, async_io *rd, async_io *wr) {
     int fds[2], rc;
     if (!rt || !rd || !wr || rd == wr) return ASYNC_EINVAL;
+#ifdef ASYNC__WIN32
+    if (async__w_sockpair(fds) < 0) return -errno;   /* see the manual, WINDOWS */
+#else
     if (pipe(fds) < 0) return -errno;
+#endif
     if ((rc = async__cloexec(fds[0])) < 0 || (rc = async__cloexec(fds[1])) < 0 ||
         (rc = async__io_add(rt, rd, fds[0], 0)) < 0) {
         close(fds[0]);
@@ -10860,8 +11362,15 @@ ASYNC_DEF int async_io_pipe(async_runtime *rt, async_io *rd, async_io *wr) {
     }
     rd->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;   /* ours: no mode to restore */
     wr->flags &= (uint8_t)~ASYNC__IO_MADE_NONBLOCK;
+#ifndef ASYNC__WIN32
     rd->flags |= ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK;
     wr->flags |= ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK;
+#else
+    rd->flags |= ASYNC__IO_STREAM;
+    wr->flags |= ASYNC__IO_STREAM;
+    (void)shutdown(fds[0], SHUT_WR);    /* one way, as a pipe */
+    (void)shutdown(fds[1], SHUT_RD);
+#endif
     return 0;
 }
 
@@ -10881,6 +11390,10 @@ static int async__parse_port(const char *s) {
 }
 
 ASYNC_DEF int async_addr_init_unix(async_addr *a, const char *path) {
+#ifdef ASYNC__WIN32
+    if (!a || !path || !*path) return ASYNC_EINVAL;
+    return ASYNC_ENOSYS;                /* see the manual, WINDOWS */
+#else
     struct sockaddr_un *un;
     size_t n;
     if (!a || !path || !*path) return ASYNC_EINVAL;
@@ -10892,6 +11405,7 @@ ASYNC_DEF int async_addr_init_unix(async_addr *a, const char *path) {
     async__memcpy(un->sun_path, path, n + 1);
     a->len = (uint32_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
     return 0;
+#endif
 }
 
 /* "1.2.3.4:80", "[::1]:80", "unix:/path/to/socket": numeric only (no name lookup). */
@@ -10961,14 +11475,16 @@ ASYNC_DEF int async_addr_format(const async_addr *a, char *buf, size_t size) {
         const void *src = f == AF_INET
             ? (const void *)&((const struct sockaddr_in *)(const void *)a->u.bytes)->sin_addr
             : (const void *)&((const struct sockaddr_in6 *)(const void *)a->u.bytes)->sin6_addr;
-        if (!inet_ntop(f, src, host, sizeof host)) return -errno;
+        if (!inet_ntop(f, (void *)(uintptr_t)src, host, sizeof host)) return -errno;
         n = snprintf(buf, size, f == AF_INET ? "%s:%d" : "[%s]:%d", host, async_addr_port(a));
+#ifndef ASYNC__WIN32
     } else if (f == AF_UNIX) {
         const struct sockaddr_un *un = (const struct sockaddr_un *)(const void *)a->u.bytes;
         size_t pl = a->len > offsetof(struct sockaddr_un, sun_path)
                   ? a->len - offsetof(struct sockaddr_un, sun_path) : 0;
         if (pl > sizeof un->sun_path) pl = sizeof un->sun_path;
         n = snprintf(buf, size, "unix:%.*s", (int)pl, un->sun_path);   /* unnamed: "unix:" */
+#endif
     } else {
         n = snprintf(buf, size, "family %d", f);
     }
@@ -11017,18 +11533,24 @@ static int async__sock_open(async_runtime *rt, async_io *io, const async_addr *a
     if ((f = async__check_addr(a)) < 0) return f;
     if ((io->flags & ASYNC__IO_REG) && io->rt) return ASYNC_EBUSY;
     if ((fd = async__socket(f, type)) < 0) return fd;
+#ifndef ASYNC__WIN32    /* there it lets another socket take the port: never wanted */
     if (o && f != AF_UNIX && !o->no_reuseaddr) rc = async__setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+#endif
 #ifdef ASYNC__SO_REUSEPORT
     if (!rc && o && o->reuseport) rc = async__setopt(fd, SOL_SOCKET, ASYNC__SO_REUSEPORT, 1);
+#elif defined(ASYNC__WIN32)
+    if (!rc && o && o->reuseport) rc = ASYNC_ENOSYS;  /* no such sharing there */
 #else
     if (!rc && o && o->reuseport) rc = ASYNC_EINVAL;
 #endif
     if (!rc && o && f == AF_INET6) rc = async__setopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, o->v6only);
+#ifndef ASYNC__WIN32
     if (!rc && o && o->unlink && f == AF_UNIX) {
         struct stat st;
         const char *path = ((const struct sockaddr_un *)(const void *)a->u.bytes)->sun_path;
         if (path[0] && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) (void)unlink(path);
     }
+#endif
     if (!rc && (ASYNC__FAULT(ASYNC_SYS_BIND, fd, NULL) ||
                 bind(fd, async__sa(a), (socklen_t)a->len) < 0))
         rc = -errno;
@@ -11414,9 +11936,13 @@ ASYNC_DEF int async_bufwriter_write(async_task *t, async_bufwriter *wr, async_wa
    One handler per signal number, process-wide, installed by the first subscription
    and chained to the handler that was there before (so other users of the signal
    keep working). It counts the delivery and wakes every subscriber's runtime
-   through its waker: only atomics and write(2), async-signal-safe. */
+   through its waker: only atomics and write(2), async-signal-safe. Windows: the C
+   library's signal() for SIGINT, SIGTERM, SIGBREAK (raise, and Ctrl-C), and a console
+   handler for the console's events (see the manual, WINDOWS). */
+#ifndef ASYNC__WIN32
 #include <sys/wait.h>
 extern char **environ;
+#endif
 #ifndef NSIG
 #define NSIG 65
 #endif
@@ -11429,8 +11955,6 @@ static volatile int async__sig_gen[NSIG];           /* deliveries, per signal */
 static volatile int async__sig_busy;                /* handlers running now */
 static volatile int async__sig_lock;
 static int async__sig_users[NSIG];                  /* subscriptions (under the lock) */
-static struct sigaction async__sig_prev[NSIG];
-static volatile int async__orphans[ASYNC__ORPHANS]; /* children nobody waits for */
 
 static void async__sig_acquire(void) {
     while (ASYNC__XCHG(&async__sig_lock, 1)) {}
@@ -11438,6 +11962,66 @@ static void async__sig_acquire(void) {
 static void async__sig_release(void) {
     ASYNC__STORE(&async__sig_lock, 0);
 }
+
+#ifdef ASYNC__WIN32
+static void (*async__sig_prev[NSIG])(int);
+static volatile int async__sig_console;            /* the console handler is in */
+
+/* Count the delivery, wake every subscriber's runtime (any thread) */
+static void async__sig_deliver(int signo) {
+    int i, n;
+    ASYNC__ADD(&async__sig_busy, 1);
+    ASYNC__ADD(&async__sig_gen[signo], 1);
+    n = ASYNC__LOAD(&async__sig_hwm);
+    for (i = 0; i < n; i++) {
+        async_signal *s = ASYNC__LOAD(&async__sig_tab[i]);
+        if (s && s->signo == signo) async_waker_wake(&s->waker);
+    }
+    ASYNC__ADD(&async__sig_busy, -1);
+}
+static void async__sig_handler(int signo) {
+    void (*prev)(int) = async__sig_prev[signo];
+    int saved = errno;
+    (void)signal(signo, async__sig_handler);   /* the C library resets it each time */
+    async__sig_deliver(signo);
+    if (prev && prev != SIG_DFL && prev != SIG_IGN && prev != SIG_ERR) prev(signo);
+    errno = saved;
+}
+/* The console's events, on a thread of the system's: Ctrl-C is SIGINT; Ctrl-Break,
+   closing the console, logoff and shutdown are SIGTERM (the last three end the
+   process when the handler returns: it waits, and the program's own exit ends it,
+   within the few seconds Windows gives). Not subscribed: the next handler decides. */
+static BOOL WINAPI async__sig_console_event(DWORD ev) {
+    int signo = ev == CTRL_C_EVENT ? SIGINT : SIGTERM;
+    if (ev > CTRL_SHUTDOWN_EVENT || !ASYNC__LOAD(&async__sig_users[signo])) return FALSE;
+    async__sig_deliver(signo);
+    if (ev >= CTRL_CLOSE_EVENT) Sleep(INFINITE);
+    return TRUE;
+}
+/* Under the lock: one more (or one less) subscriber to signo. */
+static int async__sig_use(int signo, int delta) {
+    if (delta > 0 && async__sig_users[signo]++ == 0) {
+        void (*prev)(int) = signal(signo, async__sig_handler);
+        if (prev == SIG_ERR) {
+            async__sig_users[signo]--;
+            return ASYNC_EINVAL;
+        }
+        async__sig_prev[signo] = prev;
+        if (signo != SIGBREAK && !async__sig_console &&
+            SetConsoleCtrlHandler(async__sig_console_event, TRUE))
+            async__sig_console = 1;     /* stays: it looks at the subscriptions */
+    } else if (delta < 0 && --async__sig_users[signo] == 0) {
+        (void)signal(signo, async__sig_prev[signo] ? async__sig_prev[signo] : SIG_DFL);
+    }
+    return 0;
+}
+/* What Windows has: SIGINT, SIGTERM, SIGBREAK; the others ASYNC_ENOSYS */
+static int async__sig_allowed(int signo) {
+    return signo == SIGINT || signo == SIGTERM || signo == SIGBREAK;
+}
+#else
+static struct sigaction async__sig_prev[NSIG];
+static volatile int async__orphans[ASYNC__ORPHANS]; /* children nobody waits for */
 
 static void async__sig_handler(int signo, siginfo_t *info, void *ctx) {
     int saved = errno, i, n;
@@ -11488,12 +12072,21 @@ static int async__sig_allowed(int signo) {
     return signo > 0 && signo < NSIG && signo != SIGKILL && signo != SIGSTOP &&
            signo != SIGSEGV && signo != SIGBUS && signo != SIGFPE && signo != SIGILL;
 }
+#endif
 
 /* Deliveries are counted from here on; several before a recv count as one (as
    Tokio). SIGKILL and SIGSTOP cannot be caught; SIGSEGV, SIGBUS, SIGFPE and SIGILL
    are refused (ASYNC_EINVAL), as Tokio does. */
 ASYNC_DEF int async_signal_init(async_signal *s, async_runtime *rt, int signo) {
     int i, rc;
+#ifdef ASYNC__WIN32
+    if (s && rt && signo > 0 && signo < NSIG && !async__sig_allowed(signo) &&
+        signo != SIGSEGV && signo != SIGFPE && signo != SIGILL) {     /* those: EINVAL */
+        async__memset(s, 0, sizeof *s);
+        s->slot = -1;
+        return ASYNC_ENOSYS;            /* a POSIX signal Windows does not have */
+    }
+#endif
     if (!s || !rt || !async__sig_allowed(signo)) return ASYNC_EINVAL;
     async__memset(s, 0, sizeof *s);
     s->slot = -1;
@@ -11552,6 +12145,375 @@ ASYNC_DEF int async_signal_destroy(async_signal *s) {
 }
 
 /* ---- child processes ------------------------------------------------------------ */
+#ifdef ASYNC__WIN32
+#if !defined(ASYNC_NO_THREADS)
+/* Windows: CreateProcess. Windows has no readiness for a process or an anonymous pipe,
+   so each is serviced off the loop: a thread waits for the process's end and wakes
+   the child's waker (c->sigchld.waker), and each pipe has a relay thread that copies
+   between it and one end of a loopback socket pair whose other end is the async_io
+   (c->in, c->out, c->err). The waiting thread owns the process state (win); a child
+   destroyed while it runs and is not killed leaves it to that thread. */
+struct async__child_win {
+    HANDLE proc;
+    volatile int lock, done, detached;
+    DWORD code;
+    async_waker *waker;
+};
+typedef struct { HANDLE pipe; SOCKET s; int to_pipe; } async__relay;
+
+static unsigned __stdcall async__child_waiter(void *arg) {
+    struct async__child_win *w = (struct async__child_win *)arg;
+    (void)WaitForSingleObject(w->proc, INFINITE);
+    while (ASYNC__XCHG(&w->lock, 1)) {}
+    if (w->detached) {                  /* nobody left: ours to free */
+        ASYNC__STORE(&w->lock, 0);
+        CloseHandle(w->proc);
+        async__dealloc(w);
+        return 0;
+    }
+    if (!GetExitCodeProcess(w->proc, &w->code)) w->code = (DWORD)-1;
+    ASYNC__STORE(&w->done, 1);
+    async_waker_wake(w->waker);
+    ASYNC__STORE(&w->lock, 0);
+    return 0;
+}
+static unsigned __stdcall async__child_relay(void *arg) {
+    async__relay r = *(async__relay *)arg;
+    char buf[8192];
+    async__dealloc(arg);
+    for (;;) {
+        DWORD n = 0, done = 0;
+        int k;
+        if (r.to_pipe) {
+            if ((k = recv(r.s, buf, (int)sizeof buf, 0)) <= 0) break;
+            for (n = (DWORD)k; done < n;) {
+                DWORD w = 0;
+                if (!WriteFile(r.pipe, buf + done, n - done, &w, NULL)) goto out;
+                done += w;
+            }
+        } else {
+            if (!ReadFile(r.pipe, buf, (DWORD)sizeof buf, &n, NULL) || n == 0) break;
+            while (done < n && (k = send(r.s, buf + done, (int)(n - done), 0)) > 0)
+                done += (DWORD)k;
+            if (done < n) break;
+        }
+    }
+out:
+    CloseHandle(r.pipe);
+    closesocket(r.s);
+    return 0;
+}
+/* One of argv as the C library's argument parser reads it back */
+static size_t async__child_quote(char *out, const char *a) {
+    size_t n = 0, bs;
+    if (*a && !strpbrk(a, " \t\n\v\"")) {
+        if (out) async__memcpy(out, a, strlen(a));
+        return strlen(a);
+    }
+    if (out) out[n] = '"';
+    n++;
+    for (;; a++) {
+        for (bs = 0; *a == '\\'; a++) bs++;
+        if (!*a || *a == '"') bs = bs * 2 + (*a == '"');
+        for (; bs; bs--, n++)
+            if (out) out[n] = '\\';
+        if (!*a) break;
+        if (out) out[n] = *a;
+        n++;
+    }
+    if (out) out[n] = '"';
+    return n + 1;
+}
+/* The command line, or the environment block (K=V\0...\0\0): allocated, or NULL */
+static char *async__child_join(char *const v[], int env) {
+    size_t n = 2, k = 0;
+    int i;
+    char *s;
+    for (i = 0; v[i]; i++) n += (env ? strlen(v[i]) : async__child_quote(NULL, v[i])) + 1;
+    if (!(s = (char *)async__alloc(n))) return NULL;
+    for (i = 0; v[i]; i++) {
+        if (env) {
+            async__memcpy(s + k, v[i], strlen(v[i]) + 1);
+            k += strlen(v[i]) + 1;
+        } else {
+            if (i) s[k++] = ' ';
+            k += async__child_quote(s + k, v[i]);
+        }
+    }
+    s[k++] = 0;
+    s[k] = 0;
+    return s;
+}
+static int async__win_errno(DWORD e) {
+    switch (e) {
+    case ERROR_FILE_NOT_FOUND: case ERROR_PATH_NOT_FOUND: case ERROR_INVALID_NAME: return ENOENT;
+    case ERROR_ACCESS_DENIED: return EACCES;
+    case ERROR_NOT_ENOUGH_MEMORY: case ERROR_OUTOFMEMORY: return ENOMEM;
+    case ERROR_BAD_EXE_FORMAT: case ERROR_EXE_MACHINE_TYPE_MISMATCH: return ENOEXEC;
+    case ERROR_DIRECTORY: return ENOTDIR;
+    default: return EIO;
+    }
+}
+/* A relay thread between pipe end p and socket s (to_pipe: socket to pipe); it owns
+   both from here, even when it cannot start (then they are closed). */
+static int async__child_relay_start(HANDLE p, int s, int to_pipe) {
+    async__relay *r = (async__relay *)async__alloc(sizeof *r);
+    uintptr_t th = 0;
+    if (r) {
+        r->pipe = p;
+        r->s = (SOCKET)s;
+        r->to_pipe = to_pipe;
+        th = _beginthreadex(NULL, 0, async__child_relay, r, 0, NULL);
+    }
+    if (!th) {
+        async__dealloc(r);
+        CloseHandle(p);
+        closesocket((SOCKET)s);
+        return ASYNC_ENOMEM;
+    }
+    CloseHandle((HANDLE)th);            /* it ends by itself */
+    return 0;
+}
+
+ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
+                                char *const argv[], const async_child_opts *opts) {
+    async_child_opts o;
+    SECURITY_ATTRIBUTES sa;
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    HANDLE std[3] = {NULL, NULL, NULL}, mine[3] = {NULL, NULL, NULL};
+    char exe[MAX_PATH], *cmd = NULL, *env = NULL;
+    struct async__child_win *w = NULL;
+    uintptr_t th;
+    int i, rc = 0, fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+    uint8_t mode[3];
+    if (!rt || !c || !file || !argv || !argv[0] || !(rt->flags & ASYNC__RT_INIT))
+        return ASYNC_EINVAL;
+    if (opts) o = *opts;
+    else async__memset(&o, 0, sizeof o);
+    async__memset(c, 0, sizeof *c);
+    c->sigchld.slot = -1;
+    c->kill_on_destroy = o.kill_on_destroy;
+    mode[0] = o.in;
+    mode[1] = o.out;
+    mode[2] = o.err;
+    if (!SearchPathA(NULL, file, ".exe", (DWORD)sizeof exe, exe, NULL))
+        return -async__win_errno(GetLastError());
+    if (!(cmd = async__child_join(argv, 0)) || (o.env && !(env = async__child_join(o.env, 1))) ||
+        !(w = (struct async__child_win *)async__alloc(sizeof *w))) {
+        rc = ASYNC_ENOMEM;
+        goto fail;
+    }
+    async__memset(w, 0, sizeof *w);
+    sa.nLength = sizeof sa;
+    sa.lpSecurityDescriptor = NULL;
+    sa.bInheritHandle = TRUE;
+    for (i = 0; i < 3; i++) {
+        if (mode[i] == ASYNC_STDIO_PIPE) {
+            HANDLE r, wr;
+            if (!CreatePipe(&r, &wr, &sa, 0)) {
+                rc = -async__win_errno(GetLastError());
+                goto fail;
+            }
+            std[i] = i == 0 ? r : wr;
+            mine[i] = i == 0 ? wr : r;
+            (void)SetHandleInformation(mine[i], HANDLE_FLAG_INHERIT, 0);
+            if (async__w_sockpair(fds[i]) < 0) {
+                rc = -errno;
+                goto fail;
+            }
+        } else if (mode[i] == ASYNC_STDIO_NULL) {
+            std[i] = CreateFileA("NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ |
+                                 FILE_SHARE_WRITE, &sa, OPEN_EXISTING, 0, NULL);
+            if (std[i] == INVALID_HANDLE_VALUE) {
+                std[i] = NULL;
+                rc = -async__win_errno(GetLastError());
+                goto fail;
+            }
+        }
+    }
+    async__memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = std[0] ? std[0] : GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = std[1] ? std[1] : GetStdHandle(STD_OUTPUT_HANDLE);
+    si.hStdError = std[2] ? std[2] : GetStdHandle(STD_ERROR_HANDLE);
+    if (ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL)) {
+        rc = -errno;
+        goto fail;
+    }
+    if (!CreateProcessA(exe, cmd, NULL, NULL, TRUE, 0, env, o.cwd, &si, &pi)) {
+        rc = -async__win_errno(GetLastError());
+        goto fail;
+    }
+    CloseHandle(pi.hThread);
+    w->proc = pi.hProcess;
+    if ((rc = async_waker_init(rt, &c->sigchld.waker)) < 0) {
+        TerminateProcess(pi.hProcess, 1);
+        goto fail;
+    }
+    w->waker = &c->sigchld.waker;
+    c->pid = (int)pi.dwProcessId;
+    c->win = w;
+    th = _beginthreadex(NULL, 0, async__child_waiter, w, 0, NULL);
+    if (!th) {                          /* cannot wait for it: it must not run on */
+        TerminateProcess(pi.hProcess, 1);
+        (void)WaitForSingleObject(pi.hProcess, INFINITE);
+        w->code = 1;
+        w->done = 1;
+    } else {
+        CloseHandle((HANDLE)th);
+    }
+    for (i = 0; i < 3; i++) {           /* the child has its ends: ours, relayed */
+        async_io *io = i == 0 ? &c->in : i == 1 ? &c->out : &c->err;
+        if (std[i]) CloseHandle(std[i]);
+        std[i] = NULL;
+        if (!mine[i]) continue;
+        /* the pair: fds[i][0] reads what fds[i][1] writes */
+        if (async__child_relay_start(mine[i], fds[i][i == 0 ? 0 : 1], i == 0) == 0 &&
+            async__io_add(rt, io, fds[i][i == 0 ? 1 : 0], 0) == 0)
+            io->flags |= ASYNC__IO_STREAM;
+        else if (fds[i][i == 0 ? 1 : 0] >= 0)
+            closesocket((SOCKET)fds[i][i == 0 ? 1 : 0]);
+        mine[i] = NULL;
+    }
+    async__dealloc(cmd);
+    async__dealloc(env);
+    return 0;
+fail:
+    for (i = 0; i < 3; i++) {
+        if (std[i]) CloseHandle(std[i]);
+        if (mine[i]) CloseHandle(mine[i]);
+        if (fds[i][0] >= 0) closesocket((SOCKET)fds[i][0]);
+        if (fds[i][1] >= 0) closesocket((SOCKET)fds[i][1]);
+    }
+    if (w && w->proc) CloseHandle(w->proc);
+    async__dealloc(w);
+    async__dealloc(cmd);
+    async__dealloc(env);
+    async__memset(c, 0, sizeof *c);
+    c->sigchld.slot = -1;
+    return rc;
+}
+
+ASYNC_DEF int async_child_try_wait(async_child *c) {
+    if (!c || c->pid <= 0 || !c->win) return ASYNC_EINVAL;
+    if (c->reaped) return 1;
+    if (!ASYNC__LOAD(&c->win->done)) return 0;
+    c->status = (int)c->win->code;
+    c->reaped = 1;
+    c->exit_code = c->term_signal ? -1 : (int)c->win->code;
+    return 1;
+}
+
+ASYNC_DEF int async_child_wait(async_task *t, async_child *c) {
+    int rc;
+    if (!t || !c || c->pid <= 0 || !c->win) return ASYNC_EINVAL;
+    if (ASYNC__CANCELLING(t)) return async_waker_wait(t, &c->sigchld.waker);
+    for (;;) {
+        if (async_child_try_wait(c) == 1) {
+            if (!async__coop(t)) return ASYNC_PENDING;
+            async__waker_disarm(&c->sigchld.waker, t);
+            return 0;
+        }
+        rc = async_waker_wait(t, &c->sigchld.waker);    /* 0: woken since: look again */
+        if (rc != 0) return rc;
+    }
+}
+
+/* Windows has no signals to send: any signal but 0 terminates the child (its
+   term_signal says which) */
+ASYNC_DEF int async_child_kill(async_child *c, int signo) {
+    if (!c || c->pid <= 0 || !c->win || signo < 0 || signo >= NSIG) return ASYNC_EINVAL;
+    if (c->reaped) return ASYNC_ESTATE;
+    if (signo == 0 || ASYNC__LOAD(&c->win->done)) return 0;
+    if (!TerminateProcess(c->win->proc, 128 + (unsigned)signo))
+        return -async__win_errno(GetLastError());
+    c->term_signal = signo;
+    return 0;
+}
+
+ASYNC_DEF int async_child_destroy(async_child *c) {
+    struct async__child_win *w;
+    if (!c) return ASYNC_EINVAL;
+    if (c->sigchld.waker.task) return ASYNC_EBUSY;     /* a task waits for it */
+    async_io_close(&c->in);
+    async_io_close(&c->out);
+    async_io_close(&c->err);
+    if ((w = c->win) != NULL) {
+        if (c->kill_on_destroy && !ASYNC__LOAD(&w->done)) {
+            (void)TerminateProcess(w->proc, 1);
+            while (!ASYNC__LOAD(&w->done)) Sleep(1);    /* its waiter sees the end */
+        }
+        while (ASYNC__XCHG(&w->lock, 1)) {}
+        if (ASYNC__LOAD(&w->done)) {
+            ASYNC__STORE(&w->lock, 0);
+            CloseHandle(w->proc);
+            async__dealloc(w);
+        } else {
+            w->detached = 1;            /* it runs on: its waiter frees w at the end */
+            ASYNC__STORE(&w->lock, 0);
+        }
+        c->win = NULL;
+    }
+    async_waker_destroy(&c->sigchld.waker);
+    c->pid = 0;
+    return 0;
+}
+#else
+ASYNC_DEF int async_child_spawn(async_runtime *rt, async_child *c, const char *file,
+                                char *const argv[], const async_child_opts *opts) {
+    if (!rt || !c || !file || !argv) return ASYNC_EINVAL;
+    (void)opts;
+    async__memset(c, 0, sizeof *c);
+    c->sigchld.slot = -1;
+    return ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_wait(async_task *t, async_child *c) {
+    return !t || !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_try_wait(async_child *c) {
+    return !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_kill(async_child *c, int signo) {
+    (void)signo;
+    return !c ? ASYNC_EINVAL : ASYNC_ENOSYS;
+}
+ASYNC_DEF int async_child_destroy(async_child *c) {
+    return !c ? ASYNC_EINVAL : 0;
+}
+#endif /* ASYNC_NO_THREADS */
+#undef socket
+#undef accept
+#undef connect
+#undef fcntl
+#undef close
+#undef read
+#undef write
+#undef send
+#undef recvfrom
+#undef sendto
+#undef bind
+#undef listen
+#undef shutdown
+#undef getsockname
+#undef getpeername
+#undef getsockopt
+#undef setsockopt
+#undef nfds_t
+#undef MSG_NOSIGNAL
+#undef F_GETFL
+#undef F_SETFL
+#undef F_SETFD
+#undef FD_CLOEXEC
+#undef O_NONBLOCK
+#undef SHUT_RD
+#undef SHUT_WR
+#undef SHUT_RDWR
+#ifdef ASYNC__SSIZE_T_DEFINED
+#undef ssize_t
+#endif
+#else /* POSIX */
 static int async__sigchld_pinned;       /* the SIGCHLD handler stays, for orphans */
 
 /* PATH lookup in the parent (the child may only call async-signal-safe functions) */
@@ -11791,22 +12753,151 @@ ASYNC_DEF int async_child_destroy(async_child *c) {
     return 0;
 }
 
+#endif /* POSIX: child processes */
 #endif /* !ASYNC_FREESTANDING */
 
 ////////////////////////////////////////////////////////////////////////////////
 // >>threads
 
 #if !defined(ASYNC_FREESTANDING) && !defined(ASYNC_NO_THREADS)
+/* The threads' primitives, POSIX or Win32: a mutex, a condition whose timed wait
+   counts on the monotonic clock, threads started and joined, the cores online.
+   Each returns 0 or a positive errno, as pthreads does. */
+#ifdef ASYNC__WIN32
+typedef SRWLOCK async__mutex;
+typedef CONDITION_VARIABLE async__cond;
+typedef HANDLE async__thread;
+#define ASYNC__THREAD_MAIN(name, arg) unsigned __stdcall name(void *arg)
+#define ASYNC__THREAD_END 0
+typedef unsigned(__stdcall *async__thread_fn)(void *);
+static int async__mutex_init(async__mutex *m) {
+    InitializeSRWLock(m);
+    return 0;
+}
+#define async__mutex_destroy(m) ((void)(m))
+#define async__mutex_lock(m) AcquireSRWLockExclusive(m)
+#define async__mutex_unlock(m) ReleaseSRWLockExclusive(m)
+static int async__cond_init(async__cond *c) {
+    InitializeConditionVariable(c);
+    return 0;
+}
+#define async__cond_destroy(c) ((void)(c))
+#define async__cond_wait(c, m) ((void)SleepConditionVariableSRW((c), (m), INFINITE, 0))
+#define async__cond_signal(c) WakeConditionVariable(c)
+#define async__cond_broadcast(c) WakeAllConditionVariable(c)
+/* Until the monotonic time `until`: 0 (woken, perhaps spuriously), or ETIMEDOUT */
+static int async__cond_timedwait(async__cond *c, async__mutex *m, async_time until) {
+    async_time now = async__clock_monotonic(0), ms;
+    if (now >= until) return ETIMEDOUT;
+    ms = (until - now + ASYNC_MS(1) - 1) / ASYNC_MS(1);
+    if (SleepConditionVariableSRW(c, m, ms >= INFINITE ? INFINITE - 1 : (DWORD)ms, 0))
+        return 0;
+    return GetLastError() == ERROR_TIMEOUT ? ETIMEDOUT : 0;
+}
+static int async__thread_start(async__thread *t, async__thread_fn fn, void *arg) {
+    uintptr_t h = _beginthreadex(NULL, 0, fn, arg, 0, NULL);
+    if (!h) return errno ? errno : EAGAIN;
+    *t = (HANDLE)h;
+    return 0;
+}
+static void async__thread_join(async__thread t) {
+    (void)WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+}
+static long async__cpus(void) {
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return (long)si.dwNumberOfProcessors;
+}
+static void async__sleep_ms(unsigned ms) {
+    Sleep(ms);
+}
+#else
 #include <pthread.h>
+typedef pthread_mutex_t async__mutex;
+typedef pthread_cond_t async__cond;
+typedef pthread_t async__thread;
+#define ASYNC__THREAD_MAIN(name, arg) void *name(void *arg)
+#define ASYNC__THREAD_END NULL
+typedef void *(*async__thread_fn)(void *);
+#define async__mutex_init(m) pthread_mutex_init((m), NULL)
+#define async__mutex_destroy(m) pthread_mutex_destroy(m)
+#define async__mutex_lock(m) pthread_mutex_lock(m)
+#define async__mutex_unlock(m) pthread_mutex_unlock(m)
+/* A condition variable whose timed wait is on CLOCK_MONOTONIC. Where it cannot be
+   (macOS has no pthread_condattr_setclock, and ASYNC_POSIX_ONLY does as macOS), the
+   wait is on CLOCK_REALTIME for the time left: a wall clock set forward ends that wait
+   early, and the monotonic deadline, checked again, has it wait on; one set back makes
+   it last longer by the jump (an idle thread exits that much later; a job or the
+   pool's destroy still wakes it at once). */
+#if !defined(ASYNC_POSIX_ONLY) && !defined(__APPLE__)
+#define ASYNC__COND_MONOTONIC 1
+#endif
+#ifndef ASYNC__WALL_CLOCK               /* the tests' wall clock jumps (tests/test.h) */
+#define ASYNC__WALL_CLOCK(ts) clock_gettime(CLOCK_REALTIME, (ts))
+#endif
+static int async__cond_init(async__cond *c) {
+#ifdef ASYNC__COND_MONOTONIC
+    pthread_condattr_t ca;
+    int rc;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+    return rc;
+#else
+    return pthread_cond_init(c, NULL);
+#endif
+}
+#define async__cond_destroy(c) pthread_cond_destroy(c)
+#define async__cond_wait(c, m) pthread_cond_wait((c), (m))
+#define async__cond_signal(c) pthread_cond_signal(c)
+#define async__cond_broadcast(c) pthread_cond_broadcast(c)
+/* Until `until` on the monotonic clock: 0 when signalled (or woken for nothing),
+   ETIMEDOUT once it has passed. */
+static int async__cond_timedwait(async__cond *c, async__mutex *m, async_time until) {
+    struct timespec ts;
+#ifdef ASYNC__COND_MONOTONIC
+    ts.tv_sec = (time_t)(until / 1000000000u);
+    ts.tv_nsec = (long)(until % 1000000000u);
+    return pthread_cond_timedwait(c, m, &ts);
+#else
+    for (;;) {
+        async_time now = async__clock_monotonic(NULL), left;
+        int rc;
+        if (now >= until) return ETIMEDOUT;
+        left = until - now;
+        (void)ASYNC__WALL_CLOCK(&ts);
+        ts.tv_sec += (time_t)(left / 1000000000u);
+        ts.tv_nsec += (long)(left % 1000000000u);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        rc = pthread_cond_timedwait(c, m, &ts);
+        if (rc != ETIMEDOUT) return rc;     /* signalled (or woken for nothing) */
+    }
+#endif
+}
+#define async__thread_start(t, fn, arg) pthread_create((t), NULL, (fn), (arg))
+#define async__thread_join(t) ((void)pthread_join((t), NULL))
+#define async__cpus() sysconf(_SC_NPROCESSORS_ONLN)
+static void async__sleep_ms(unsigned ms) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000;
+    nanosleep(&ts, NULL);
+}
+#endif
 
 /* The blocking pool's and the inbox's locks: where other threads meet the loop (a
    preemption point in fault-injection builds). */
-static void async__lock(pthread_mutex_t *m) {
+static void async__lock(async__mutex *m) {
     ASYNC__PREEMPT();
-    pthread_mutex_lock(m);
+    async__mutex_lock(m);
 }
-static void async__unlock(pthread_mutex_t *m) {
-    pthread_mutex_unlock(m);
+static void async__unlock(async__mutex *m) {
+    async__mutex_unlock(m);
     ASYNC__PREEMPT();
 }
 
@@ -11814,7 +12905,7 @@ enum { ASYNC__JOB_IDLE = 0, ASYNC__JOB_SUBMITTED = 1, ASYNC__JOB_COLLECTED = 2 }
 enum { ASYNC__JOB_QUEUED = 1, ASYNC__JOB_RUNNING = 2, ASYNC__JOB_DONE = 3 };
 
 typedef struct async__worker {
-    pthread_t thread;
+    async__thread thread;
     struct async__pool_impl *pi;
     async_pool *pool;
     async_blocking *current;            /* NULL once its caller has gone (cancelled) */
@@ -11823,8 +12914,8 @@ typedef struct async__worker {
 } async__worker;
 
 typedef struct async__pool_impl {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;                  /* work arrived, or stop */
+    async__mutex mu;
+    async__cond cv;                     /* work arrived, or stop */
     async_blocking *queue, *done;       /* circular lists */
     async__worker *workers;
     int max_threads, threads, idle, stopping;
@@ -11852,45 +12943,7 @@ static void async__job_unlink(async_blocking **list, async_blocking *j) {
     j->next = j->prev = NULL;
 }
 
-/* An idle worker's wait, until `until` on the monotonic clock: 0 when signalled (or
-   woken spuriously), ETIMEDOUT once `until` has passed. Where the condition variable
-   cannot wait on CLOCK_MONOTONIC (macOS has no pthread_condattr_setclock, and
-   ASYNC_POSIX_ONLY does as macOS), it waits on CLOCK_REALTIME for the time left: a
-   wall clock set forward ends that wait early, and the monotonic deadline, checked
-   again, has it wait on; one set back makes it last longer by the jump (an idle
-   thread exits that much later; a job or the pool's destroy still wakes it at once). */
-#if !defined(ASYNC_POSIX_ONLY) && !defined(__APPLE__)
-#define ASYNC__COND_MONOTONIC 1
-#endif
-#ifndef ASYNC__WALL_CLOCK               /* the tests' wall clock jumps (tests/test.h) */
-#define ASYNC__WALL_CLOCK(ts) clock_gettime(CLOCK_REALTIME, (ts))
-#endif
-static int async__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, async_time until) {
-    struct timespec ts;
-#ifdef ASYNC__COND_MONOTONIC
-    ts.tv_sec = (time_t)(until / 1000000000u);
-    ts.tv_nsec = (long)(until % 1000000000u);
-    return pthread_cond_timedwait(cv, mu, &ts);
-#else
-    for (;;) {
-        async_time now = async__clock_monotonic(NULL), left;
-        int rc;
-        if (now >= until) return ETIMEDOUT;
-        left = until - now;
-        (void)ASYNC__WALL_CLOCK(&ts);
-        ts.tv_sec += (time_t)(left / 1000000000u);
-        ts.tv_nsec += (long)(left % 1000000000u);
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        rc = pthread_cond_timedwait(cv, mu, &ts);
-        if (rc != ETIMEDOUT) return rc;     /* signalled (or woken for nothing) */
-    }
-#endif
-}
-
-static void *async__worker_main(void *arg) {
+static ASYNC__THREAD_MAIN(async__worker_main, arg) {
     async__worker *wk = (async__worker *)arg;
     async__pool_impl *pi = wk->pi;
     async__lock(&pi->mu);
@@ -11902,9 +12955,9 @@ static void *async__worker_main(void *arg) {
         int result;
         while (!pi->queue && !pi->stopping) {
             int rc;
-            async_time until = async__clock_monotonic(NULL) + pi->keep_alive;
+            async_time until = async__clock_monotonic(0) + pi->keep_alive;
             pi->idle++;
-            rc = async__cond_wait_until(&pi->cv, &pi->mu, until);
+            rc = async__cond_timedwait(&pi->cv, &pi->mu, until);
             pi->idle--;
             if (rc == ETIMEDOUT && !pi->queue) goto out;        /* idle too long */
         }
@@ -11937,7 +12990,7 @@ out:
     pi->threads--;
     wk->exited = 1;
     async__unlock(&pi->mu);
-    return NULL;
+    return ASYNC__THREAD_END;
 }
 
 /* Loop side: hand the finished calls to their tasks. */
@@ -11972,14 +13025,13 @@ static void async__pool_reap(async__pool_impl *pi, int all) {
         }
         async__unlock(&pi->mu);
         if (!dead) return;
-        pthread_join(dead->thread, NULL);
+        async__thread_join(dead->thread);
         async__dealloc(dead);
     }
 }
 
 ASYNC_DEF int async_pool_init(async_pool *p, async_runtime *rt, const async_pool_desc *desc) {
     async__pool_impl *pi;
-    pthread_condattr_t ca;
     int rc;
     if (!p || !rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     if (desc && (desc->max_threads < 0)) return ASYNC_EINVAL;
@@ -11989,19 +13041,14 @@ ASYNC_DEF int async_pool_init(async_pool *p, async_runtime *rt, const async_pool
     async__memset(pi, 0, sizeof *pi);
     pi->max_threads = desc && desc->max_threads ? desc->max_threads : 64;
     pi->keep_alive = desc && desc->keep_alive ? desc->keep_alive : ASYNC_SEC(10);
-    if ((rc = pthread_mutex_init(&pi->mu, NULL)) != 0) {
+    if ((rc = async__mutex_init(&pi->mu)) != 0) {
         async__dealloc(pi);
         return -rc;
     }
-    pthread_condattr_init(&ca);
-#ifdef ASYNC__COND_MONOTONIC
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-#endif
-    rc = pthread_cond_init(&pi->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    rc = async__cond_init(&pi->cv);
     if (rc != 0 || (rc = -async_waker_init(rt, &p->waker)) != 0) {
-        if (rc > 0) pthread_cond_destroy(&pi->cv);
-        pthread_mutex_destroy(&pi->mu);
+        if (rc > 0) async__cond_destroy(&pi->cv);
+        async__mutex_destroy(&pi->mu);
         async__dealloc(pi);
         return rc > 0 ? -rc : rc;
     }
@@ -12026,15 +13073,15 @@ ASYNC_DEF int async_pool_destroy(async_pool *p) {
         j->wstate = ASYNC__JOB_DONE;
         async__job_push(&pi->done, j);
     }
-    pthread_cond_broadcast(&pi->cv);
+    async__cond_broadcast(&pi->cv);
     async__unlock(&pi->mu);
     async__pool_reap(pi, 1);            /* every thread, after its call returns */
     if (!p->waker.rt) p->rt = NULL;     /* the runtime is gone: nobody to wake */
     async__pool_collect(&p->waker);
     if (p->rt && p->outstanding) p->rt->armed_wakers--;   /* calls of cancelled tasks */
     async_waker_destroy(&p->waker);
-    pthread_cond_destroy(&pi->cv);
-    pthread_mutex_destroy(&pi->mu);
+    async__cond_destroy(&pi->cv);
+    async__mutex_destroy(&pi->mu);
     async__dealloc(pi);
     p->impl = NULL;
     return 0;
@@ -12089,7 +13136,7 @@ static int async__pool_add_worker(async_pool *p, async__pool_impl *pi) {
     wk->pi = pi;
     wk->pool = p;
     rc = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -errno
-         : -pthread_create(&wk->thread, NULL, async__worker_main, wk);
+         : -async__thread_start(&wk->thread, async__worker_main, wk);
     if (rc < 0) {
         async__dealloc(wk);
         return rc;
@@ -12126,7 +13173,7 @@ ASYNC_DEF int async_pool_spawn(async_task *t, async_pool *p, async_blocking *job
     job->wstate = ASYNC__JOB_QUEUED;
     async__job_push(&pi->queue, job);
     if (pi->idle) {
-        pthread_cond_signal(&pi->cv);
+        async__cond_signal(&pi->cv);
     } else if (pi->threads < pi->max_threads) {
         int rc = async__pool_add_worker(p, pi);
         if (rc < 0 && pi->threads == 0) {       /* nobody could ever run it */
@@ -12143,8 +13190,8 @@ ASYNC_DEF int async_pool_spawn(async_task *t, async_pool *p, async_blocking *job
 
 /* ---- the inbox: threads send, one task receives -------------------------------- */
 typedef struct async__inbox_impl {
-    pthread_mutex_t mu;
-    pthread_cond_t not_full;
+    async__mutex mu;
+    async__cond not_full;
     size_t head, count;
     int closed;
     unsigned char *ring;
@@ -12163,13 +13210,13 @@ ASYNC_DEF int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_si
         async__dealloc(qi);
         return ASYNC_ENOMEM;
     }
-    if ((rc = pthread_mutex_init(&qi->mu, NULL)) != 0 ||
-        ((rc = pthread_cond_init(&qi->not_full, NULL)) != 0 &&
-         (pthread_mutex_destroy(&qi->mu), 1)) ||
+    if ((rc = async__mutex_init(&qi->mu)) != 0 ||
+        ((rc = async__cond_init(&qi->not_full)) != 0 &&
+         (async__mutex_destroy(&qi->mu), 1)) ||
         (rc = -async_waker_init(rt, &q->waker)) != 0) {
         if (rc < 0) {
-            pthread_cond_destroy(&qi->not_full);
-            pthread_mutex_destroy(&qi->mu);
+            async__cond_destroy(&qi->not_full);
+            async__mutex_destroy(&qi->mu);
         }
         async__dealloc(qi->ring);
         async__dealloc(qi);
@@ -12186,7 +13233,7 @@ static int async__inbox_put(async_inbox *q, const void *item, int block) {
     if (!q || !q->impl || !item) return ASYNC_EINVAL;
     qi = q->impl;
     async__lock(&qi->mu);
-    while (!qi->closed && qi->count == q->cap && block) pthread_cond_wait(&qi->not_full, &qi->mu);
+    while (!qi->closed && qi->count == q->cap && block) async__cond_wait(&qi->not_full, &qi->mu);
     if (qi->closed || qi->count == q->cap) {
         int rc = qi->closed ? ASYNC_ECLOSED : ASYNC_EAGAIN;
         async__unlock(&qi->mu);
@@ -12216,7 +13263,7 @@ ASYNC_DEF int async_inbox_close(async_inbox *q) {
     if (!q || !q->impl) return ASYNC_EINVAL;
     async__lock(&q->impl->mu);
     q->impl->closed = 1;
-    pthread_cond_broadcast(&q->impl->not_full);
+    async__cond_broadcast(&q->impl->not_full);
     async__unlock(&q->impl->mu);
     async_waker_wake(&q->waker);
     return 0;
@@ -12239,7 +13286,7 @@ ASYNC_DEF int async_inbox_recv(async_task *t, async_inbox *q, void *item) {
             async__memcpy(item, qi->ring + qi->head * q->item_size, q->item_size);
             if (++qi->head == q->cap) qi->head = 0;
             qi->count--;
-            pthread_cond_signal(&qi->not_full);
+            async__cond_signal(&qi->not_full);
             async__unlock(&qi->mu);
             async__waker_disarm(&q->waker, t);
             return 0;
@@ -12261,8 +13308,8 @@ ASYNC_DEF int async_inbox_destroy(async_inbox *q) {
     if (!q || !q->impl) return ASYNC_EINVAL;
     if ((rc = async_waker_destroy(&q->waker)) < 0) return rc;  /* EBUSY: a task waits */
     qi = q->impl;
-    pthread_cond_destroy(&qi->not_full);
-    pthread_mutex_destroy(&qi->mu);
+    async__cond_destroy(&qi->not_full);
+    async__mutex_destroy(&qi->mu);
     async__dealloc(qi->ring);
     async__dealloc(qi);
     q->impl = NULL;
@@ -12288,7 +13335,7 @@ extern int sched_setaffinity(int pid, size_t size, const void *mask);
     ((async_runtime *)(void *)((unsigned char *)(g)->rts + (size_t)(i) * ASYNC__RT_STRIDE))
 
 typedef struct async__group_thread {
-    pthread_t thread;
+    async__thread thread;
     async_group *g;
     int index;
     int started;                        /* pthread_create succeeded */
@@ -12297,7 +13344,7 @@ typedef struct async__group_thread {
 
 static void async__group_pin(int index) {
 #ifdef ASYNC__LINUX
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long ncpu = async__cpus();
     int cpu;
     if (ncpu <= 0) return;
     cpu = (int)(index % ncpu);
@@ -12318,8 +13365,14 @@ static void async__group_pin(int index) {
         (void)sched_setaffinity(0, sizeof mask, mask);
     }
 #endif
+#elif defined(ASYNC__WIN32)
+    long ncpu = async__cpus();
+    if (ncpu <= 0) return;
+    ncpu = index % ncpu;
+    if (ncpu < (long)(8 * sizeof(DWORD_PTR)))
+        (void)SetThreadAffinityMask(GetCurrentThread(), (DWORD_PTR)1 << ncpu);
 #else
-    (void)index;                        /* pinning is Linux-only: elsewhere a no-op */
+    (void)index;                        /* pinning: Linux and Windows; elsewhere a no-op */
 #endif
 }
 
@@ -12356,7 +13409,7 @@ static void async__group_fail(async_group *g, int rc) {
     async_group_stop(g);
 }
 
-static void *async__group_main(void *arg) {
+static ASYNC__THREAD_MAIN(async__group_main, arg) {
     async__group_thread *th = (async__group_thread *)arg;
     async_group *g = th->g;
     async_runtime *rt = async__group_rt(g, th->index);
@@ -12369,7 +13422,7 @@ static void *async__group_main(void *arg) {
     ASYNC__STORE(&th->active, 0);
     if (ASYNC__LOAD(&rt->dump_req)) async__group_dump_here(rt);
     ASYNC__HERE_SET(NULL);
-    return NULL;
+    return ASYNC__THREAD_END;
 }
 
 ASYNC_DEF int async_group_init(async_group *g, const async_group_desc *desc) {
@@ -12379,7 +13432,7 @@ ASYNC_DEF int async_group_init(async_group *g, const async_group_desc *desc) {
     n = desc ? desc->threads : 0;
     if (n < 0 || n > 1024 || (desc && desc->spin_us < -1)) return ASYNC_EINVAL;
     if (n == 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        long c = async__cpus();
         n = c < 1 ? 1 : c > 1024 ? 1024 : (int)c;
     }
     g->mem = async__alloc((size_t)n * ASYNC__RT_STRIDE + 64);
@@ -12430,7 +13483,7 @@ static int async__group_launch(async_group *g, int first) {
         th->g = g;
         th->index = i;
         rc = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? EAGAIN
-             : pthread_create(&th->thread, NULL, async__group_main, th);
+             : async__thread_start(&th->thread, async__group_main, th);
         if (rc != 0) {
             async_group_stop(g);
             async_group_join(g);
@@ -12484,7 +13537,7 @@ ASYNC_DEF int async_group_join(async_group *g) {
     if (!g->running) return 0;
     for (i = 0; i < g->n; i++) {
         if (g->threads[i].started) {
-            pthread_join(g->threads[i].thread, NULL);
+            async__thread_join(g->threads[i].thread);
             g->threads[i].started = 0;
         }
     }
@@ -12682,13 +13735,12 @@ ASYNC_DEF void async_group_dump(async_group *g, void (*write)(void *user, const 
             ASYNC__STORE(&rt->dump_req, 1);
             async__rt_signal(rt);
             while (ASYNC__LOAD(&rt->dump_req)) {
-                struct timespec ts = {0, 1000000};
                 if (++waited > 2000 && ASYNC__CAS(&rt->dump_req, 1, 0)) {
                     if (write) write(user, "  (busy: no answer in 2 s)\n");
                     else fputs("  (busy: no answer in 2 s)\n", stderr);
                     break;
                 }
-                nanosleep(&ts, NULL);
+                async__sleep_ms(1);
             }
         } else {
             async_runtime_dump(rt, write, user);
@@ -12701,7 +13753,76 @@ ASYNC_DEF void async_group_dump(async_group *g, void (*write)(void *user, const 
    works on, so a cancelled wait leaves the thread nothing of the caller's to touch:
    the request is freed by whoever lets go of it last (the op, or the thread through
    job.dropped). */
+#ifndef ASYNC__WIN32
 #include <netdb.h>
+#define async__f_open(path, fl, mode) open((path), (fl) | O_CLOEXEC, (mode))
+#define async__f_close(fd) close(fd)
+#define async__f_read(fd, b, n) read((fd), (b), (n))
+#define async__f_write(fd, b, n) write((fd), (b), (n))
+#define async__f_pread(fd, b, n, off) pread((fd), (b), (n), (off_t)(off))
+#define async__f_pwrite(fd, b, n, off) pwrite((fd), (b), (n), (off_t)(off))
+typedef struct stat async__f_stat_t;
+#define async__f_stat(path, st) stat((path), (st))
+#define async__f_mkdir(path, mode) mkdir((path), (mode_t)(mode))
+#define async__f_unlink(path) unlink(path)
+#define async__f_rmdir(path) rmdir(path)
+#define async__f_fsync(fd) fsync(fd)
+#if defined(_POSIX_SYNCHRONIZED_IO) && _POSIX_SYNCHRONIZED_IO > 0
+#define async__f_fdatasync(fd) fdatasync(fd)
+#else
+#define async__f_fdatasync(fd) fsync(fd)    /* macOS: no fdatasync; fsync is a superset */
+#endif
+#define ASYNC__F_ISREG(m) S_ISREG(m)
+#define ASYNC__F_ISDIR(m) S_ISDIR(m)
+#else
+/* Windows: the C library's descriptors (binary, not inherited); at an offset through
+   the handle, the file position put back after it (not atomic as pread: see WINDOWS). */
+#include <io.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#define async__f_open(path, fl, mode) \
+    _open((path), (fl) | _O_BINARY | _O_NOINHERIT, (mode) & (_S_IREAD | _S_IWRITE))
+#define async__f_close(fd) _close(fd)
+#define async__f_read(fd, b, n) _read((fd), (b), (unsigned)(n))
+#define async__f_write(fd, b, n) _write((fd), (b), (unsigned)(n))
+static int async__f_at(int fd, void *b, size_t n, long long off, int wr) {
+    HANDLE h = (HANDLE)_get_osfhandle(fd);
+    OVERLAPPED o;
+    DWORD got = 0;
+    BOOL ok;
+    long long pos;
+    if (h == INVALID_HANDLE_VALUE || (pos = _lseeki64(fd, 0, SEEK_CUR)) < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    async__memset(&o, 0, sizeof o);
+    o.Offset = (DWORD)((unsigned long long)off & 0xffffffffu);
+    o.OffsetHigh = (DWORD)((unsigned long long)off >> 32);
+    ok = wr ? WriteFile(h, b, (DWORD)n, &got, &o) : ReadFile(h, b, (DWORD)n, &got, &o);
+    (void)_lseeki64(fd, pos, SEEK_SET); /* the position stays, as with pread */
+    if (ok) return (int)got;
+    switch (GetLastError()) {
+    case ERROR_HANDLE_EOF: return 0;
+    case ERROR_ACCESS_DENIED: errno = EBADF; break;     /* not open for that */
+    case ERROR_DISK_FULL: errno = ENOSPC; break;
+    case ERROR_INVALID_HANDLE: errno = EBADF; break;
+    default: errno = EIO; break;
+    }
+    return -1;
+}
+#define async__f_pread(fd, b, n, off) async__f_at((fd), (b), (n), (off), 0)
+#define async__f_pwrite(fd, b, n, off) async__f_at((fd), (void *)(b), (n), (off), 1)
+#include <direct.h>
+typedef struct _stat64 async__f_stat_t;
+#define async__f_stat(path, st) _stat64((path), (st))
+#define async__f_mkdir(path, mode) ((void)(mode), _mkdir(path))   /* no permission bits */
+#define async__f_unlink(path) _unlink(path)
+#define async__f_rmdir(path) _rmdir(path)
+#define async__f_fsync(fd) _commit(fd)                             /* FlushFileBuffers */
+#define async__f_fdatasync(fd) _commit(fd)
+#define ASYNC__F_ISREG(m) (((m) & _S_IFMT) == _S_IFREG)
+#define ASYNC__F_ISDIR(m) (((m) & _S_IFMT) == _S_IFDIR)
+#endif
 
 enum { ASYNC__REQ_RESOLVE, ASYNC__REQ_OPEN, ASYNC__REQ_READ, ASYNC__REQ_WRITE,
        ASYNC__REQ_READ_ALL, ASYNC__REQ_WRITE_ALL, ASYNC__REQ_STAT, ASYNC__REQ_SYNC,
@@ -12720,7 +13841,7 @@ typedef struct async__req {
 /* job.dropped: nobody wants the result any more (on the loop's or the pool's thread) */
 static void async__req_free(void *arg) {
     async__req *q = (async__req *)arg;
-    if (q->kind == ASYNC__REQ_OPEN && q->fd >= 0) close(q->fd);    /* opened for nobody */
+    if (q->kind == ASYNC__REQ_OPEN && q->fd >= 0) async__f_close(q->fd);    /* for nobody */
     async__dealloc(q);
 }
 
@@ -12728,7 +13849,9 @@ static int async__eai(int e) {
     switch (e) {
     case EAI_AGAIN: return ASYNC_EAGAIN;
     case EAI_MEMORY: return ASYNC_ENOMEM;
+#ifdef EAI_SYSTEM
     case EAI_SYSTEM: return errno ? -errno : ASYNC_ENOTFOUND;
+#endif
     default: return ASYNC_ENOTFOUND;
     }
 }
@@ -12736,7 +13859,7 @@ static int async__eai(int e) {
 /* open(path) for a whole-file request, EINTR retried: the descriptor or -errno. */
 static int async__req_open(async__req *q, int flags, int mode) {
     int fd;
-    do fd = ASYNC__FAULT(ASYNC_SYS_FILE, -1, NULL) ? -1 : open(q->a, flags | O_CLOEXEC, mode);
+    do fd = ASYNC__FAULT(ASYNC_SYS_FILE, -1, NULL) ? -1 : async__f_open(q->a, flags, mode);
     while (fd < 0 && errno == EINTR);
     return fd < 0 ? -errno : fd;
 }
@@ -12747,10 +13870,11 @@ static long long async__req_all(async__req *q, int fd, int writing) {
     size_t done = 0;
     while (done < q->len) {
         size_t len = q->len - done;
-        ssize_t n;
+        long n;
         if (len > ASYNC__FILE_MAX) len = ASYNC__FILE_MAX;
         do n = ASYNC__FAULT(ASYNC_SYS_FILE, fd, &len) ? -1
-             : writing ? write(fd, q->data + done, len) : read(fd, q->data + done, len);
+             : writing ? (long)async__f_write(fd, q->data + done, len)
+                       : (long)async__f_read(fd, q->data + done, len);
         while (n < 0 && errno == EINTR);
         if (n < 0) return -errno;
         if (n == 0) {
@@ -12769,15 +13893,15 @@ static long long async__req_all(async__req *q, int fd, int writing) {
 
 /* mkdir(path), and an existing directory there is no error: 0 or -errno. */
 static int async__mkdir_dir(const char *path, int mode) {
-    struct stat st;
+    async__f_stat_t st;
     int rc, e;
-    ASYNC__PATH_CALL(rc, mkdir(path, (mode_t)mode));
+    ASYNC__PATH_CALL(rc, async__f_mkdir(path, mode));
     if (rc == 0) return 0;
     e = errno;
     if (e != EEXIST) return -e;
-    ASYNC__PATH_CALL(rc, stat(path, &st));
+    ASYNC__PATH_CALL(rc, async__f_stat(path, &st));
     if (rc < 0) return -errno;
-    return S_ISDIR(st.st_mode) ? 0 : -EEXIST;
+    return ASYNC__F_ISDIR(st.st_mode) ? 0 : -EEXIST;
 }
 
 /* Each missing parent of path (cut at each '/' in turn, then restored). */
@@ -12794,32 +13918,26 @@ static int async__mkdir_parents(char *path, int mode) {
     return 0;
 }
 
-#if defined(_POSIX_SYNCHRONIZED_IO) && _POSIX_SYNCHRONIZED_IO > 0
-#define ASYNC__FDATASYNC(fd) fdatasync(fd)
-#else
-#define ASYNC__FDATASYNC(fd) fsync(fd)      /* macOS: no fdatasync; fsync is a superset */
-#endif
-
 /* The requests on a path (and sync): on a pool thread. */
 static int async__req_run_path(async__req *q) {
-    struct stat st;
+    async__f_stat_t st;
     long long n;
     int fd, rc;
     switch (q->kind) {
     case ASYNC__REQ_READ_ALL:           /* q->len is cap + 1: one byte more says "more" */
         if ((fd = async__req_open(q, O_RDONLY, 0)) < 0) return fd;
         n = async__req_all(q, fd, 0);
-        close(fd);
+        async__f_close(fd);
         if (n < 0) return (int)n;
         return (size_t)n == q->len ? ASYNC_ELIMIT : (int)n;
     case ASYNC__REQ_WRITE_ALL:
         if ((fd = async__req_open(q, O_WRONLY | O_CREAT | O_TRUNC, 0666)) < 0) return fd;
         n = async__req_all(q, fd, 1);
-        rc = close(fd) < 0 && errno != EINTR ? -errno : 0;  /* NFS reports errors here */
+        rc = async__f_close(fd) < 0 && errno != EINTR ? -errno : 0;  /* NFS says it here */
         return n < 0 ? (int)n : rc;
     case ASYNC__REQ_STAT: {
         async_file_meta *m = (async_file_meta *)(void *)q->data;
-        ASYNC__PATH_CALL(rc, stat(q->a, &st));
+        ASYNC__PATH_CALL(rc, async__f_stat(q->a, &st));
         if (rc < 0) return -errno;
         async__memset(m, 0, sizeof *m);
         m->size = (long long)st.st_size;
@@ -12828,34 +13946,34 @@ static int async__req_run_path(async__req *q) {
         m->modified_ns += (long long)st.st_mtim.tv_nsec;    /* elsewhere: whole seconds */
 #endif
         m->mode = (unsigned)st.st_mode & 07777u;
-        m->is_file = S_ISREG(st.st_mode) ? 1 : 0;
-        m->is_dir = S_ISDIR(st.st_mode) ? 1 : 0;
+        m->is_file = ASYNC__F_ISREG(st.st_mode) ? 1 : 0;
+        m->is_dir = ASYNC__F_ISDIR(st.st_mode) ? 1 : 0;
         return 0;
     }
     case ASYNC__REQ_SYNC:
         do rc = ASYNC__FAULT(ASYNC_SYS_FILE, q->fd, NULL) ? -1
-              : q->flags ? ASYNC__FDATASYNC(q->fd) : fsync(q->fd);
+              : q->flags ? async__f_fdatasync(q->fd) : async__f_fsync(q->fd);
         while (rc < 0 && errno == EINTR);
         return rc < 0 ? -errno : 0;
     case ASYNC__REQ_MKDIR:
         if (!q->flags) {
-            ASYNC__PATH_CALL(rc, mkdir(q->a, (mode_t)q->mode));
+            ASYNC__PATH_CALL(rc, async__f_mkdir(q->a, q->mode));
             return rc < 0 ? -errno : 0;
         }
         if ((rc = async__mkdir_parents(q->a, q->mode)) < 0) return rc;
         return async__mkdir_dir(q->a, q->mode);
     case ASYNC__REQ_REMOVE:
-        ASYNC__PATH_CALL(rc, unlink(q->a));
+        ASYNC__PATH_CALL(rc, async__f_unlink(q->a));
         return rc < 0 ? -errno : 0;
     default:
-        ASYNC__PATH_CALL(rc, rmdir(q->a));
+        ASYNC__PATH_CALL(rc, async__f_rmdir(q->a));
         return rc < 0 ? -errno : 0;
     }
 }
 
 static int async__req_run(void *arg) {
     async__req *q = (async__req *)arg;
-    ssize_t n;
+    long n;
     switch (q->kind) {
     case ASYNC__REQ_RESOLVE: {
         struct addrinfo hints, *res = NULL, *ai;
@@ -12863,6 +13981,9 @@ static int async__req_run(void *arg) {
         async__memset(&hints, 0, sizeof hints);
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
+#ifdef ASYNC__WIN32
+        if (async__wsa_ready() < 0) return ASYNC_ENOSYS;
+#endif
         e = getaddrinfo(q->a, q->b, &hints, &res);
         if (e) return async__eai(e);
         for (ai = res; ai && count < q->max; ai = ai->ai_next) {
@@ -12876,19 +13997,19 @@ static int async__req_run(void *arg) {
     }
     case ASYNC__REQ_OPEN:
         do q->fd = ASYNC__FAULT(ASYNC_SYS_FILE, -1, NULL) ? -1
-                 : open(q->a, q->flags | O_CLOEXEC, q->mode);
+                 : async__f_open(q->a, q->flags, q->mode);
         while (q->fd < 0 && errno == EINTR);
         return q->fd < 0 ? -errno : q->fd;
     case ASYNC__REQ_READ:
         do n = ASYNC__FAULT(ASYNC_SYS_FILE, q->fd, &q->len) ? -1
-             : q->off < 0 ? read(q->fd, q->data, q->len)
-                          : pread(q->fd, q->data, q->len, (off_t)q->off);
+             : q->off < 0 ? (long)async__f_read(q->fd, q->data, q->len)
+                          : (long)async__f_pread(q->fd, q->data, q->len, q->off);
         while (n < 0 && errno == EINTR);
         return n < 0 ? -errno : (int)n;
     case ASYNC__REQ_WRITE:
         do n = ASYNC__FAULT(ASYNC_SYS_FILE, q->fd, &q->len) ? -1
-             : q->off < 0 ? write(q->fd, q->data, q->len)
-                          : pwrite(q->fd, q->data, q->len, (off_t)q->off);
+             : q->off < 0 ? (long)async__f_write(q->fd, q->data, q->len)
+                          : (long)async__f_pwrite(q->fd, q->data, q->len, q->off);
         while (n < 0 && errno == EINTR);
         return n < 0 ? -errno : (int)n;
     default:

@@ -52,7 +52,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/resource.h>
+#endif
 #include <unistd.h>
 
 enum { BUF_SIZE = 16384, MAX_CONNS = 16384, IDLE_S = 60, GRACE_MS = 2000, BACKOFF_MS = 50,
@@ -274,11 +276,13 @@ static int group_run(async_task *t) {
 
 /* Each connection is a descriptor: let the soft limit go up to the hard one. */
 static void raise_fd_limit(void) {
+#ifndef _WIN32                              /* (Windows: no such limit) */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
+#endif
 }
 
 /* ---- options ---------------------------------------------------------------------- */
@@ -410,7 +414,12 @@ int main(int argc, char **argv) {
     }
     if (!port_arg || parse_port(port_arg, &port) < 0) return usage(argv[0]);
     if (threads == 0) {                         /* one per core */
+#ifdef _WIN32
+        const char *np = getenv("NUMBER_OF_PROCESSORS");
+        long c = np ? atol(np) : 1;
+#else
         long c = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
         threads = c < 1 ? 1 : c > MAX_THREADS ? MAX_THREADS : c;
     }
     nshards = (int)threads;

@@ -40,7 +40,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/resource.h>
+#endif
 
 enum { BUF_SIZE = 16384, MAX_CONNS = 4096, MAX_ADDRS = 8, IDLE_S = 600, GRACE_MS = 2000,
        BACKOFF_MS = 50, CONNECT_MS = 5000 };
@@ -346,7 +348,9 @@ int main(int argc, char **argv) {
     static main_frame m;
     static resolve_frame res;
     async_addr a, bound;
+#ifndef _WIN32
     struct rlimit rl;
+#endif
     const char *pos[2] = {NULL, NULL}, *v;
     char text[64];
     int i, n = 0, port, rc;
@@ -364,10 +368,12 @@ int main(int argc, char **argv) {
     if (n != 2 || parse_port(pos[0], &port) < 0 || !strchr(pos[1], ':'))
         return usage(argv[0]);
     upstream_text = pos[1];
+#ifndef _WIN32                                  /* (Windows: no such limit) */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;              /* two descriptors per client */
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
+#endif
     if ((rc = async_runtime_init(&rt, NULL)) < 0) {
         fprintf(stderr, "proxy: runtime: %s\n", async_strerror(rc));
         return 1;

@@ -388,7 +388,8 @@ TEST(strerror_names_every_code) {
     static const int codes[] = {ASYNC_ECANCELED, ASYNC_ETIMEDOUT, ASYNC_ENOMEM, ASYNC_EINVAL,
                                 ASYNC_EBUSY, ASYNC_EAGAIN, ASYNC_EDEADLK, ASYNC_ECLOSED,
                                 ASYNC_ESTATE, ASYNC_ELOST, ASYNC_ENORECV, ASYNC_ELAGGED,
-                                ASYNC_EREJECTED, ASYNC_ELIMIT};
+                                ASYNC_EREJECTED, ASYNC_ELIMIT, ASYNC_EEOF, ASYNC_ENOTFOUND,
+                                ASYNC_ENOSYS};
     size_t i, j;
     for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         CHECK(codes[i] < 0);

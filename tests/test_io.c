@@ -6,14 +6,69 @@
 #include "test.h"
 #include <errno.h>
 #include <signal.h>
+#include <fcntl.h>
+#ifdef _WIN32
+/* Windows (mingw-w64, under Wine): descriptors are Winsock SOCKETs as ints (the
+   manual, WINDOWS); the POSIX calls the tests make on them are Winsock's here, a
+   socketpair is a connected loopback TCP pair, and a test of what Windows lacks
+   (Unix sockets, pipes, signals, rlimits, a socket's blocking mode) says so and
+   checks the ENOSYS, or is skipped with its reason. */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <io.h>
+#include <process.h>
+static int win_socketpair(int sv[2]) {
+    SOCKET l = socket(AF_INET, SOCK_STREAM, 0), c = INVALID_SOCKET, a = INVALID_SOCKET;
+    struct sockaddr_in in;
+    int len = (int)sizeof in;
+    memset(&in, 0, sizeof in);
+    in.sin_family = AF_INET;
+    in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (l != INVALID_SOCKET && bind(l, (struct sockaddr *)&in, len) == 0 &&
+        getsockname(l, (struct sockaddr *)&in, &len) == 0 && listen(l, 1) == 0 &&
+        (c = socket(AF_INET, SOCK_STREAM, 0)) != INVALID_SOCKET &&
+        connect(c, (struct sockaddr *)&in, len) == 0 &&
+        (a = accept(l, NULL, NULL)) != INVALID_SOCKET) {
+        closesocket(l);
+        sv[0] = (int)a;
+        sv[1] = (int)c;
+        return 0;
+    }
+    if (l != INVALID_SOCKET) closesocket(l);
+    if (c != INVALID_SOCKET) closesocket(c);
+    return -1;
+}
+/* recv with errno (EAGAIN, the rest as a reset) */
+static int win_recv(int fd, void *b, size_t n) {
+    int r = recv((SOCKET)fd, (char *)b, (int)n, 0);
+    if (r < 0) errno = WSAGetLastError() == WSAEWOULDBLOCK ? EAGAIN : ECONNRESET;
+    return r;
+}
+#define socketpair(d, t, p, sv) win_socketpair(sv)
+#define pipe(fds) win_socketpair(fds)   /* a gate for a pool thread: blocking */
+#define recv(fd, b, n, f) win_recv((fd), (b), (n))
+#define MSG_DONTWAIT 0                  /* registered: non-blocking already */
+#define setsockopt(fd, l, n, v, vl) setsockopt((SOCKET)(fd), (l), (n), (const char *)(v), (vl))
+#define socket(f, t, p) ((int)socket((f), (t), (p)))
+#define accept(fd, a, l) ((int)accept((SOCKET)(fd), (a), (l)))
+#define close(fd) closesocket((SOCKET)(fd))
+#define read(fd, b, n) win_recv((fd), (b), (n))
+#define write(fd, b, n) send((SOCKET)(fd), (const char *)(b), (int)(n), 0)
+#define getsockopt(fd, l, n, v, vl) getsockopt((SOCKET)(fd), (l), (n), (char *)(v), (vl))
+#define getpid() _getpid()
+#define unlink(p) _unlink(p)
+#define alarm(s) ((void)(s))            /* the run's timeout is the hang guard */
+#define SKIP_WIN(why) do { printf("  skip %s on Windows: %s\n", test_cur, why); return; \
+    } while (0)
+#else
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#endif
 
 #define MS(x) ASYNC_MS(x)
 
@@ -176,6 +231,13 @@ TEST(tcp_ipv6_echo) {
 
 TEST(unix_stream_echo) {
     char path[64], text[80];
+#ifdef _WIN32
+    async_addr u;
+    (void)text;
+    snprintf(path, sizeof path, "unix:/tmp/async-test-%d.sock", (int)getpid());
+    ASSERT_EQ(async_addr_parse(&u, path), ASYNC_ENOSYS);     /* no Unix sockets there */
+    return;
+#endif
     snprintf(path, sizeof path, "unix:/tmp/async-test-%d.sock", (int)getpid());
     unlink(path + 5);
     echo_roundtrip(path);
@@ -214,7 +276,12 @@ TEST(reuseport_two_listeners_share_a_port) {
     rt_real();
     o.reuseport = 1;
     ASSERT_EQ(async_addr_parse(&at, "127.0.0.1:0"), 0);
+#ifdef _WIN32                                       /* no such port sharing there */
+    ASSERT_EQ(async_sock_listen(&rt, &a, &at, &o), ASYNC_ENOSYS);
+    CHECK(a.rt == NULL);
+#else
     ASSERT_EQ(async_sock_listen(&rt, &a, &at, &o), 0);
+#endif
     if (a.rt == NULL) {
         async_runtime_destroy(&rt);
         return;
@@ -272,11 +339,19 @@ TEST(addresses_parse_and_format) {
         char longp[200];
         memset(longp, 'x', sizeof longp);
         longp[sizeof longp - 1] = 0;
+#ifdef _WIN32
+        ASSERT_EQ(async_addr_init_unix(&a, longp), ASYNC_ENOSYS);
+#else
         ASSERT_EQ(async_addr_init_unix(&a, longp), ASYNC_EINVAL);
+#endif
     }
+#ifdef _WIN32
+    ASSERT_EQ(async_addr_parse(&a, "unix:/tmp/x.sock"), ASYNC_ENOSYS);
+#else
     ASSERT_EQ(async_addr_parse(&a, "unix:/tmp/x.sock"), 0);
     ASSERT_EQ(async_addr_family(&a), AF_UNIX);
     ASSERT_EQ(async_addr_port(&a), ASYNC_EINVAL);
+#endif
     ASSERT_EQ(async_addr_parse(&a, "127.0.0.1:80"), 0);
     ASSERT_EQ(async_addr_format(&a, buf, 5), ASYNC_ELIMIT);    /* cut, terminated */
     ASSERT_EQ(strlen(buf), 4);
@@ -488,7 +563,13 @@ TEST(read_after_reset_is_an_error) {
     async_task_spawn(&rt, &s.task, server1_run, "server");
     async_task_spawn(&rt, &r.task, reset_reader_run, "reader");
     ASSERT_EQ(async_runtime_run(&rt), 0);
+#ifdef _WIN32
+    /* Windows resets; Wine (8.0) closes gracefully despite SO_LINGER 0: end of file */
+    if (r.n == 0) printf("  (%s: no reset on an abortive close here: Wine)\n", test_cur);
+    CHECK(r.n == -ECONNRESET || r.n == 0);
+#else
     ASSERT_EQ(r.n, -ECONNRESET);
+#endif
     async_io_close(&lis);
     async_runtime_destroy(&rt);
 }
@@ -689,7 +770,16 @@ TEST(pipe_read_write_eof_and_epipe) {
     ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
     async_io_close(&rd);
     errno = 0;
+#ifdef _WIN32
+    {   /* a socket pair there: the writer learns of the closed reader from its reset */
+        int k, n = 0;
+        for (k = 0; k < 400 && (n = write(async_io_fd(&wr), "x", 1)) >= 0; k++) Sleep(5);
+        CHECK(n < 0 && (WSAGetLastError() == WSAECONNRESET ||
+                        WSAGetLastError() == WSAECONNABORTED));
+    }
+#else
     CHECK(write(async_io_fd(&wr), "x", 1) < 0 && errno == EPIPE);
+#endif
     async_io_close(&wr);
     async_runtime_destroy(&rt);
 }
@@ -933,9 +1023,9 @@ TEST(thousand_concurrent_connections) {
     static client cl[NCONN];
     static char msgs[NCONN][32];
     async_addr bound;
-    struct rlimit rl;
     int i, ok = 0;
-    ZERO(lis); ZERO(acc); ZERO(conns); ZERO(cl);
+#ifndef _WIN32                                  /* (Windows: no such limit) */
+    struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < 2 * NCONN + 64) {
         rl.rlim_cur = rl.rlim_max;
@@ -943,6 +1033,8 @@ TEST(thousand_concurrent_connections) {
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     ASSERT_EQ(rl.rlim_cur >= 2 * NCONN + 64, 1);        /* .ci/run raises the limit */
+#endif
+    ZERO(lis); ZERO(acc); ZERO(conns); ZERO(cl);
     rt_real();
     ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &bound), 0);
     acc.lis = &lis;
@@ -995,6 +1087,11 @@ static int pinger_run(async_task *t) {
     ASYNC_END(f->i);
 }
 
+#ifdef _WIN32
+#define PING_ROUNDS 2000        /* a round trip under Wine: a millisecond, not microseconds */
+#else
+#define PING_ROUNDS 20000
+#endif
 TEST(ping_pong_loses_no_wakeup) {
     static pinger a, b;
     int sv[2];
@@ -1003,13 +1100,13 @@ TEST(ping_pong_loses_no_wakeup) {
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     ASSERT_EQ(async_io_register(&rt, &a.io, sv[0]), 0);
     ASSERT_EQ(async_io_register(&rt, &b.io, sv[1]), 0);
-    a.rounds = b.rounds = 20000;
+    a.rounds = b.rounds = PING_ROUNDS;
     b.serve = 1;
     async_task_spawn(&rt, &a.task, pinger_run, "ping");
     async_task_spawn(&rt, &b.task, pinger_run, "pong");
     ASSERT_EQ(async_runtime_run(&rt), 0);
-    ASSERT_EQ(a.task.u.result, 20000);
-    ASSERT_EQ(b.task.u.result, 20000);
+    ASSERT_EQ(a.task.u.result, PING_ROUNDS);
+    ASSERT_EQ(b.task.u.result, PING_ROUNDS);
     CHECK(rt.stats.io_events > 0);
     async_io_close(&a.io);
     async_io_close(&b.io);
@@ -1109,7 +1206,11 @@ TEST(socket_options_and_bad_input) {
     /* bad arguments */
     ASSERT_EQ(async_io_register(&rt, &x, -1), ASYNC_EINVAL);
     ASSERT_EQ(async_io_register(NULL, &x, 0), ASYNC_EINVAL);
+#ifdef _WIN32                                   /* Winsock: not a socket */
+    ASSERT_EQ(async_io_register(&rt, &x, 12345), -ENOTSOCK);
+#else
     ASSERT_EQ(async_io_register(&rt, &x, 12345), -EBADF);
+#endif
     CHECK(x.rt == NULL);
     ASSERT_EQ(async_io_register(&rt, &c.io, async_io_fd(&c.io)), ASYNC_EBUSY);
     ASSERT_EQ(async_io_deregister(&x), ASYNC_ESTATE);
@@ -1123,7 +1224,8 @@ TEST(socket_options_and_bad_input) {
     ASSERT_EQ(async_io_pipe(&rt, &x, &x), ASYNC_EINVAL);
     ASSERT_EQ(rt.io.n, 4);                      /* lis, c.io, conns[0].conn */
     ASSERT_EQ(strcmp(async_runtime_io_backend(&rt), "poll") == 0 ||
-              strcmp(async_runtime_io_backend(&rt), "epoll") == 0, 1);
+              strcmp(async_runtime_io_backend(&rt), "epoll") == 0 ||
+              strcmp(async_runtime_io_backend(&rt), "wsapoll") == 0, 1);
     /* destroying the runtime ends the echo task (its cleanup closes its socket) and
        detaches what is left; closing those afterwards only closes them */
     CHECK(async_runtime_destroy(&rt) >= 1);
@@ -1135,6 +1237,9 @@ TEST(socket_options_and_bad_input) {
 }
 
 TEST(register_restores_blocking_mode) {
+#ifdef _WIN32
+    SKIP_WIN("Winsock cannot tell a socket's blocking mode");
+#else
     int sv[2], fl;
     async_io a;
     ZERO(a);
@@ -1150,6 +1255,7 @@ TEST(register_restores_blocking_mode) {
     close(sv[0]);
     close(sv[1]);
     async_runtime_destroy(&rt);
+#endif
 }
 
 /* ---- buffered reader and writer ------------------------------------------------- */
@@ -1429,7 +1535,11 @@ static int filer_run(async_task *t) {
     ASYNC_AWAIT(f->wrote, async_file_write(t, f->pool, &f->op, f->fd, "hello, file", 11, 0));
     ASYNC_AWAIT(f->read1, async_file_read(t, f->pool, &f->op, f->fd, f->buf, sizeof f->buf, 7));
     ASYNC_AWAIT(f->read2, async_file_read(t, f->pool, &f->op, f->fd, f->buf + 4, 5, -1));
+#ifdef _WIN32
+    _close(f->fd);                              /* (close is closesocket here) */
+#else
     close(f->fd);
+#endif
     ASYNC_AWAIT(f->missing, async_file_open(t, f->pool, &f->op, "/no/such/file", O_RDONLY, 0));
     ASYNC_END(0);
 }
@@ -1652,6 +1762,10 @@ static int backoff_acceptor_run(async_task *t) {
 }
 
 TEST(emfile_on_accept_backs_off_and_recovers) {
+#ifdef _WIN32
+    (void)backoff_acceptor_run;
+    SKIP_WIN("no descriptor limit (setrlimit) to lower");
+#else
     static backoff_acceptor a;
     static int extra[600];
     struct rlimit old, low;
@@ -1702,6 +1816,7 @@ TEST(emfile_on_accept_backs_off_and_recovers) {
     async_io_close(&lis);
     ASSERT_EQ(rt.io.n, 1);
     async_runtime_destroy(&rt);
+#endif
 }
 
 /* ---- EINTR: a signal storm while data moves changes nothing ---------------------- */
@@ -1749,6 +1864,10 @@ static int all_writer_run(async_task *t) {
 }
 
 TEST(signals_interrupting_the_loop_lose_nothing) {
+#ifdef _WIN32
+    (void)eintr_handler; (void)sum_reader_run; (void)all_writer_run;
+    SKIP_WIN("no POSIX signals (SIGALRM) to interrupt a wait");
+#else
     static sum_reader r;
     static all_writer w;
     static unsigned char data[1 << 20];
@@ -1792,6 +1911,7 @@ TEST(signals_interrupting_the_loop_lose_nothing) {
     CHECK(eintr_hits > 0);
     async_io_close(&rd);
     async_runtime_destroy(&rt);
+#endif
 }
 
 /* ---- async_io_move: accept into the acceptor's frame, hand over to a task ----------- */
@@ -2051,6 +2171,9 @@ TEST(io_bad_arguments) { run_io_script(io_bad_arguments_body); }
 /* A regular file cannot be waited on: poll(2) accepts it (always ready), epoll refuses
    it with -EPERM and leaves the descriptor as it was (blocking, still open). */
 TEST(register_a_regular_file) {
+#ifdef _WIN32
+    SKIP_WIN("async_io takes sockets only (-ENOTSOCK: checked in listen_options)");
+#else
     FILE *f = tmpfile();
     async_io io;
     int fd = fileno(f), fl, rc;
@@ -2071,6 +2194,7 @@ TEST(register_a_regular_file) {
     }
     fclose(f);
     async_runtime_destroy(&rt);
+#endif
 }
 
 /* A descriptor closed behind the async_io's back: closing it reports the error
@@ -2147,12 +2271,25 @@ static void io_errors_body(async_task *t) {
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     ASSERT_EQ(async_io_register(&rt, &a, sv[0]), 0);
     close(sv[1]);
+#ifdef _WIN32
+    {   /* TCP there: the first writes may go out; the peer's reset fails a later one */
+        int k, n = 0;
+        for (k = 0; k < 400 && (n = async_io_write_all(t, &a, &w, "data", 4)) == 4; k++)
+            Sleep(5);
+        CHECK(n == -ECONNRESET || n == -ECONNABORTED || n == -EPIPE);
+    }
+#else
     ASSERT_EQ(async_io_write_all(t, &a, &w, "data", 4), -EPIPE);
+#endif
     ASSERT_EQ(w.got, 0);                          /* nothing carried over to a next call */
     ASSERT_EQ(async_io_close(&a), 0);
     ASSERT_EQ(async_io_pipe(&rt, &rd, &wr), 0);
     ASSERT_EQ(async_bufreader_init(&r, &wr, buf, sizeof buf), 0);     /* the write end */
+#ifdef _WIN32               /* a socket pair's write end, shut for reading: end of file */
+    ASSERT_EQ(async_bufreader_read_until(t, &r, &w, '\n', out, sizeof out), 0);
+#else
     ASSERT_EQ(async_bufreader_read_until(t, &r, &w, '\n', out, sizeof out), -EBADF);
+#endif
     ASSERT_EQ(w.got, 0);
     ASSERT_EQ(async_addr_parse(&any, "127.0.0.1:0"), 0);
     ASSERT_EQ(async_addr_parse(&v6, "[::1]:9"), 0);
@@ -2213,6 +2350,9 @@ TEST(close_wakes_a_blocked_writer) {
    descriptor fails with -EMFILE and leaves nothing open, registered or allocated (the
    harness counts allocations); with descriptors back, the same calls work. */
 TEST(out_of_descriptors_every_creation_fails_cleanly) {
+#ifdef _WIN32
+    SKIP_WIN("no descriptor limit (setrlimit) to lower");
+#else
     static int extra[600];
     static connector c;
     struct rlimit old, low;
@@ -2275,6 +2415,7 @@ TEST(out_of_descriptors_every_creation_fails_cleanly) {
     close(sv[0]);
     close(sv[1]);
     async_runtime_destroy(&rt);
+#endif
 }
 
 /* Buffered reading at its edges: fill on what is buffered reads nothing; fill_more on
@@ -2351,7 +2492,11 @@ TEST(buffered_reads_and_half_closes_at_their_edges) {
     ASSERT_EQ(f.len2, 0);                         /* nothing went through the buffer */
     ASSERT_EQ(f.rc[12], 0);                       /* our reading side is shut */
     ASSERT_EQ(f.rc[13], -EPIPE);
+#ifdef _WIN32                                   /* a socket pair's write end: EOF */
+    ASSERT_EQ(f.rc[14], ASYNC_EEOF);
+#else
     ASSERT_EQ(f.rc[14], -EBADF);                  /* the write end of a pipe */
+#endif
     ASSERT_EQ(f.w.got, 0);
     async_io_close(&f.a);
     async_io_close(&f.b);
@@ -2384,6 +2529,19 @@ static void listen_options_body(async_task *t) {
     ZERO(o);
     o.reuseport = 1;
     ASSERT_EQ(async_addr_parse(&any, "127.0.0.1:0"), 0);
+#ifdef _WIN32
+    {   /* no port sharing, no Unix sockets; a regular file is no socket */
+        FILE *tf = tmpfile();
+        async_io reg;
+        ZERO(reg);
+        (void)r2; (void)bound; (void)path; (void)name; (void)f; (void)u;
+        ASSERT_EQ(async_sock_listen(&rt, &r1, &any, &o), ASYNC_ENOSYS);
+        ASSERT_EQ(async_io_register(&rt, &reg, _fileno(tf)), -ENOTSOCK);
+        CHECK(reg.rt == NULL);
+        fclose(tf);
+        return;
+    }
+#endif
     /* (also where a strict POSIX build hides SO_REUSEPORT: async.h knows Linux's) */
     ASSERT_EQ(async_sock_listen(&rt, &r1, &any, &o), 0);
     ASSERT_EQ(async_sock_local_addr(&r1, &bound), 0);
@@ -2413,7 +2571,7 @@ TEST(listen_options) { run_io_script(listen_options_body); }
 #include <poll.h>
 #include <pthread.h>
 
-#ifndef ASYNC_POSIX_ONLY              /* no backend descriptor there: -ENOSYS, below */
+#if !defined(ASYNC_POSIX_ONLY) && !defined(_WIN32)  /* none there: -ENOSYS, below */
 /* 1 if fd is readable within ms (0: just look) */
 static int readable(int fd, int ms) {
     struct pollfd p;
@@ -2797,15 +2955,16 @@ TEST(a_doorbell_rung_after_the_flag_was_taken_is_drained) {
 }
 #endif
 
-#endif /* ASYNC_POSIX_ONLY */
+#endif /* ASYNC_POSIX_ONLY, _WIN32 */
 
-#ifdef ASYNC_POSIX_ONLY
-/* Without epoll (the strict POSIX build: macOS and the BSDs until a kqueue backend)
-   there is no descriptor to hand out: -ENOSYS, said at once; the timeout still works. */
+#if defined(ASYNC_POSIX_ONLY) || defined(_WIN32)
+/* Without epoll (the strict POSIX build: macOS and the BSDs until a kqueue backend;
+   Windows: WSAPoll keeps no set) there is no descriptor to hand out: -ENOSYS, said at
+   once; the timeout still works. */
 TEST(backend_fd_is_enosys_without_epoll) {
     rt_real();
-    ASSERT_EQ(async_runtime_backend_fd(&rt), -ENOSYS);
-    ASSERT_EQ(async_runtime_backend_fd(&rt), -ENOSYS);
+    ASSERT_EQ(async_runtime_backend_fd(&rt), ASYNC_ENOSYS);
+    ASSERT_EQ(async_runtime_backend_fd(&rt), ASYNC_ENOSYS);
     ASSERT_EQ(async_runtime_backend_timeout(&rt), ASYNC_TIME_NEVER);
     ASSERT_EQ(async_runtime_backend_timeout_ms(&rt), -1);
     async_runtime_destroy(&rt);
@@ -2825,6 +2984,12 @@ TEST(backend_fd_bad_input) {
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     alarm(300);                                 /* a hang fails instead of blocking CI */
+#ifdef _WIN32
+    {   /* the tests' own sockets may come before any runtime's */
+        WSADATA wd;
+        if (WSAStartup(MAKEWORD(2, 2), &wd) != 0) return 2;
+    }
+#endif
     RUN(tcp_ipv4_echo);
     RUN(tcp_ipv6_echo);
     RUN(unix_stream_echo);
@@ -2869,7 +3034,7 @@ int main(int argc, char **argv) {
     RUN(out_of_descriptors_every_creation_fails_cleanly);
     RUN(buffered_reads_and_half_closes_at_their_edges);
     RUN(listen_options);
-#ifndef ASYNC_POSIX_ONLY
+#if !defined(ASYNC_POSIX_ONLY) && !defined(_WIN32)
     RUN(backend_fd_is_readable_on_io_and_timers_come_through_the_timeout);
     RUN(an_idle_descriptor_does_not_keep_the_backend_fd_readable);
     RUN(backend_fd_made_late_watches_what_was_registered_before);

@@ -8,6 +8,16 @@
 #include <time.h>
 #include <errno.h>
 #include <fcntl.h>
+#ifdef _WIN32
+/* Windows (mingw-w64, Wine): the C library's pipes; the tests' own threads are
+   winpthreads' (the library's are Win32's) */
+#include <io.h>
+#include <windows.h>
+#define pipe(fds) _pipe((fds), 4096, _O_BINARY)
+#define read(fd, b, n) _read((fd), (b), (unsigned)(n))
+#define close(fd) _close(fd)
+#define alarm(s) ((void)(s))            /* the run's timeout is the hang guard */
+#endif
 
 #define MS(x) ASYNC_MS(x)
 
@@ -18,10 +28,14 @@ static void rt_real(void) {
 }
 
 static void sleep_ms(int ms) {
+#ifdef _WIN32
+    Sleep((DWORD)ms);
+#else
     struct timespec ts;
     ts.tv_sec = ms / 1000;
     ts.tv_nsec = (long)(ms % 1000) * 1000000L;
     nanosleep(&ts, NULL);
+#endif
 }
 
 /* ---- work for the pool ---------------------------------------------------------- */

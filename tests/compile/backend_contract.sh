@@ -20,6 +20,7 @@ awk '
     doc && /\*\// { doc = 0 }
     /^#[ \t]*if/ { depth++ }
     /^#if defined\(ASYNC_USE_EPOLL\)$/ && !blk { blk = "epoll"; base = depth; next }
+    /^#elif defined\(ASYNC__WIN32\)$/ && blk && depth == base { blk = "wsapoll"; next }
     /^#else/ && blk && depth == base { blk = "poll"; next }
     /^#[ \t]*endif/ { if (blk && depth == base) blk = ""; depth--; next }
     /^#/ && /EPOLL/ && !blk { print "stray", NR ": " $0 }
@@ -35,7 +36,7 @@ if grep -q '^stray' "$out"; then
 fi
 want=$(sed -n 's/^contract //p' "$out")
 if [ -z "$want" ]; then echo "no contract comment listing async__be_* functions"; status=1; fi
-for b in epoll poll; do
+for b in epoll wsapoll poll; do
     got=$(sed -n "s/^$b //p" "$out")
     if [ "$got" != "$want" ]; then
         echo "the $b backend defines:"; echo "$got"; echo "the contract lists:"; echo "$want"
