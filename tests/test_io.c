@@ -2568,10 +2568,10 @@ static void listen_options_body(async_task *t) {
 TEST(listen_options) { run_io_script(listen_options_body); }
 
 /* ---- a host loop drives the runtime: its backend's descriptor and timeout ---------- */
+#if !defined(ASYNC_POSIX_ONLY) && !defined(_WIN32)  /* none there: -ENOSYS, below */
 #include <poll.h>
 #include <pthread.h>
 
-#if !defined(ASYNC_POSIX_ONLY) && !defined(_WIN32)  /* none there: -ENOSYS, below */
 /* 1 if fd is readable within ms (0: just look) */
 static int readable(int fd, int ms) {
     struct pollfd p;
