@@ -1839,7 +1839,9 @@ CODE IN THIS MANUAL
    its start: Tokio's scheduled-to-polled delay, measured from there), buckets below
    1 us, 4 us, 16 us ... 1 s and one for longer, and the longest of each.
    async_metrics_print(&m, write, user) prints it all, histograms as bars. Per
-   runtime: a group's runtimes each have theirs. Differences from tokio-metrics:
+   runtime: a group's runtimes each have theirs. ASYNC_NO_DEBUG compiles the turns,
+   parks, idle time and histograms out with the rest of this layer (the counters and
+   gauges stay; desc.metrics is then refused with ASYNC_EINVAL). Differences from tokio-metrics:
    no per-task poll counts (the 64-byte task header has no room: polls / spawned is
    the mean), and no steal or injection counts (thread-per-core: nothing is stolen).
 
@@ -5294,21 +5296,18 @@ static async_time async__sat_add(async_time a, async_time b) {
 /* 64-bit division by shift and subtract, one bit at a time, so that Cortex-M0
    builds call no __aeabi_uldivmod or variable-shift helper from libgcc. */
 static uint64_t async__divmod(uint64_t a, uint64_t b, uint64_t *rem) {
-    uint64_t q = 0, r = 0, bit = (uint64_t)1 << 63;
-    if (b == 0) {
-        if (rem) *rem = 0;
-        return 0;
-    }
-    while (bit) {
-        r = (r << 1) | ((a & bit) ? 1u : 0u);
+    uint64_t r = 0;
+    int i;
+    for (i = 0; b && i < 64; i++) {     /* a's bits shift into r; the quotient into a */
+        r = (r << 1) | (a >> 63);
+        a <<= 1;
         if (r >= b) {
             r -= b;
-            q |= bit;
+            a |= 1u;
         }
-        bit >>= 1;
     }
     if (rem) *rem = r;
-    return q;
+    return b ? a : 0;
 }
 static async_time async__mod(async_time a, async_time b) {
     uint64_t r;
@@ -5993,7 +5992,9 @@ static void async__park(async_runtime *rt, async_time max_wait) {
 #ifdef ASYNC__XTHREADS
     if (rt->group && async__group_before_sleep(rt, wait)) return;
 #endif
+#ifndef ASYNC_NO_DEBUG
     if (rt->flags & ASYNC__RT_PAUSED) now = async__clock(rt);  /* else read above */
+#endif
     if (rt->io.wait) (void)rt->io.wait(rt, wait);      /* the reactor waits for all */
     else if (rt->idle_fn) rt->idle_fn(rt->user, wait);
     else async__idle_hosted(rt, wait);
@@ -6002,11 +6003,15 @@ static void async__park(async_runtime *rt, async_time max_wait) {
 #endif
 #else
     if (!rt->idle_fn) return;
+#ifndef ASYNC_NO_DEBUG
     if (rt->flags & ASYNC__RT_PAUSED) now = async__clock(rt);  /* else read above */
+#endif
     rt->idle_fn(rt->user, wait);
 #endif
+#ifndef ASYNC_NO_DEBUG                          /* metrics: the debug layer */
     rt->parks++;
     rt->idle += async__clock(rt) - now;         /* parked: the idle time */
+#endif
 }
 
 /* ---- the runtime ----------------------------------------------------------------- */
@@ -6053,7 +6058,9 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
 #endif
     rt->wake_fd[0] = rt->wake_fd[1] = -1;
     rt->flags = ASYNC__RT_INIT;
+#ifndef ASYNC_NO_DEBUG
     rt->born = async__clock(rt);
+#endif
     if (d.start_paused) {
         rt->paused_now = async__clock(rt);
         rt->flags |= (uint32_t)ASYNC__RT_PAUSED |
@@ -6071,7 +6078,9 @@ static int async__turn(async_runtime *rt, async_time max_wait) {
     async_runtime *was = ASYNC__HERE();
     ASYNC__HERE_SET(rt);
 #endif
+#ifndef ASYNC_NO_DEBUG
     rt->turns++;
+#endif
     if (ASYNC__LOAD(&rt->pending) || rt->ntimers) async__collect(rt);
     if (!rt->nready && max_wait > 0) {
         async__park(rt, max_wait);      /* waits for I/O too */
@@ -6082,8 +6091,8 @@ static int async__turn(async_runtime *rt, async_time max_wait) {
         (void)rt->io.wait(rt, 0);       /* busy: look at I/O without waiting */
     }
 #endif
-    if (rt->nready > rt->ready_max) rt->ready_max = rt->nready;
 #ifndef ASYNC_NO_DEBUG
+    if (rt->nready > rt->ready_max) rt->ready_max = rt->nready;
     if (rt->metrics) rt->turn_start = async__clock(rt);
 #endif
     while (polls < rt->event_interval) {
