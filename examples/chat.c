@@ -93,9 +93,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32                                  /* (Windows: Winsock, from async.h) */
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#endif
 
 enum { MAX_LINE = 4096, QUEUE_LINES = 64, MAX_CLIENTS = 1024, IDLE_S = 600, GRACE_MS = 2000,
        BACKOFF_MS = 50, FLUSH_MS = 1000, LINGER_MS = 500, MAX_THREADS = 1024,
@@ -269,7 +271,7 @@ static void broadcast(client *from, msg *m) {
     room_send(from->sh, from, m);
 }
 
-static void tell(client *c, msg *m) {
+static void tell_one(client *c, msg *m) {
     if (!m) return;
     deliver(c, m);
     msg_unref(m);
@@ -343,7 +345,7 @@ static int reader_run(async_task *t) {
 
     n = __atomic_add_fetch(&online, 1, __ATOMIC_RELAXED);
     if (nshards > 1) snprintf(tag, sizeof tag, " (shard %d of %d)", f->sh->index, nshards);
-    tell(f, msg_new("*** welcome %s, %d online%s\n", f->name, n, tag));
+    tell_one(f, msg_new("*** welcome %s, %d online%s\n", f->name, n, tag));
     broadcast(f, msg_new("*** %s joined\n", f->name));
     f->next = f->sh->room;                      /* join the room */
     if (f->sh->room) f->sh->room->prev = f;
@@ -369,16 +371,16 @@ static int reader_run(async_task *t) {
                                                         &f->result));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) {
-            tell(f, msg_new("*** server shutting down\n"));
+            tell_one(f, msg_new("*** server shutting down\n"));
             break;
         }
         if (f->sel.winner == 3) break;          /* the connection failed writing */
         if (f->sel.winner == 2) {
-            tell(f, msg_new("*** idle for %g s, closing\n", (double)idle / 1e9));
+            tell_one(f, msg_new("*** idle for %g s, closing\n", (double)idle / 1e9));
             break;
         }
         if (f->rc[1] == ASYNC_ELIMIT) {
-            tell(f, msg_new("*** error: line longer than %d bytes, closing\n", MAX_LINE));
+            tell_one(f, msg_new("*** error: line longer than %d bytes, closing\n", MAX_LINE));
             break;
         }
         if (f->rc[1] <= 0) {                    /* EOF, or the connection failed */
@@ -448,8 +450,8 @@ static void refuse(async_io *io) {
     int fd = async_io_fd(io), n, i;
     n = snprintf(line, sizeof line, "*** server full (%ld clients), try again later\n",
                  max_clients);
-    (void)send(fd, line, (size_t)n, 0);         /* no SIGPIPE: async.h ignores it */
-    (void)shutdown(fd, SHUT_WR);
+    (void)send(fd, line, n, 0);                 /* no SIGPIPE: async.h ignores it */
+    (void)async_io_shutdown(io, ASYNC_IO_WRITE);
     for (i = 0; i < 8 && recv(fd, sink, sizeof sink, 0) > 0; i++) continue;
     async_io_close(io);
 }
@@ -706,7 +708,9 @@ int main(int argc, char **argv) {
     static shard one;
     static group_frame gm;
     async_addr a, bound;
+#ifndef _WIN32
     struct rlimit rl;
+#endif
     const char *port_arg = NULL, *v;
     char text[64];
     long threads = 1;
@@ -726,14 +730,21 @@ int main(int argc, char **argv) {
     }
     if (!port_arg || parse_port(port_arg, &port) < 0) return usage(argv[0]);
     if (threads == 0) {                         /* one per core */
+#ifdef _WIN32
+        const char *np = getenv("NUMBER_OF_PROCESSORS");
+        long c = np ? atol(np) : 1;
+#else
         long c = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
         threads = c < 1 ? 1 : c > MAX_THREADS ? MAX_THREADS : c;
     }
     nshards = (int)threads;
+#ifndef _WIN32                                  /* (Windows: no such limit) */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
+#endif
     if (nshards == 1) {
         shards = &one;
         rc = async_runtime_init(&rt, NULL);

@@ -90,10 +90,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#ifdef _WIN32
+/* Windows (mingw-w64, MSVC): sockets are Winsock's (async.h includes it); files are the
+   C library's descriptors, binary and not inherited; realpath is _fullpath, which
+   resolves no symbolic links (the check that the path stays under ROOT holds all the
+   same), and a path with '\\' or ':' in it (another separator, a drive, a stream)
+   is not served. */
+#include <signal.h>
+#define HTTPD_OPEN_FLAGS (O_RDONLY | O_BINARY | O_NOINHERIT)
+static char *httpd_realpath(const char *path, char *out) {
+    char *p = _fullpath(out, path, PATH_MAX);
+    for (; p && *p; p++)
+        if (*p == '\\') *p = '/';
+    return p ? out : NULL;
+}
+#define realpath httpd_realpath
+static const char *httpd_strsignal(int signo) {
+    return signo == SIGINT ? "Interrupt" : signo == SIGTERM ? "Terminated" : "Signal";
+}
+#define strsignal httpd_strsignal
+#else
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#define HTTPD_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+#endif
 
 /* ==== the parser: a pure function, no runtime ====================================== */
 
@@ -466,11 +488,14 @@ static int open_under_root(const char *path, int *fd, long long *size) {
     if (srv.root_len + strlen(path) + 1 > sizeof full) return 414;
     memcpy(full, srv.root_dir, srv.root_len);
     strcpy(full + srv.root_len, path);
+#ifdef _WIN32
+    if (strpbrk(path, "\\:")) return 404;
+#endif
     if (!realpath(full, real)) return errno == EACCES ? 403 : 404;
     /* inside ROOT after every symlink is resolved, and not ROOT itself */
     if (strncmp(real, srv.root_dir, srv.root_len) != 0 || real[srv.root_len] != '/')
         return 404;
-    *fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    *fd = open(real, HTTPD_OPEN_FLAGS);
     if (*fd < 0) return errno == EACCES ? 403 : 404;
     if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {      /* directories: 404 */
         close(*fd);
@@ -723,7 +748,7 @@ static void refuse(shard *sh, async_io *sock) {
     char sink[512];
     int fd = async_io_fd(sock), i;
     (void)send(fd, resp, sizeof resp - 1, 0);   /* no SIGPIPE: async.h ignores it */
-    (void)shutdown(fd, SHUT_WR);
+    (void)async_io_shutdown(sock, ASYNC_IO_WRITE);
     for (i = 0; i < 8 && recv(fd, sink, sizeof sink, 0) > 0; i++) continue;
     async_io_close(sock);
     sh->refused++;
@@ -1024,7 +1049,12 @@ int main(int argc, char **argv) {
     }
     srv.max_conn = (int)max_conn;
     if (threads == 0) {                 /* one per core */
+#ifdef _WIN32
+        const char *np = getenv("NUMBER_OF_PROCESSORS");
+        long c = np ? atol(np) : 1;
+#else
         long c = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
         threads = c < 1 ? 1 : c > 1024 ? 1024 : c;
     }
     srv.nshards = (int)threads;
@@ -1044,6 +1074,7 @@ int main(int argc, char **argv) {
         srv.root_dir = root_real;
     }
     build_hello();
+#ifndef _WIN32                          /* (Windows: no such limit) */
     {
         /* a connection is a descriptor: lift the soft limit toward the cap (as nginx's
            worker_rlimit_nofile); past the hard limit, accept meets EMFILE and backs off */
@@ -1055,6 +1086,7 @@ int main(int argc, char **argv) {
             (void)setrlimit(RLIMIT_NOFILE, &rl);
         }
     }
+#endif
 
     if (srv.nshards == 1) {
         shards = &one;

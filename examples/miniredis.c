@@ -469,10 +469,15 @@ typedef struct rdb {
 } rdb;
 
 static int64_t rdb_real_now(void *user) {
+#ifdef _WIN32                       /* (no clock_gettime in Win32 itself) */
+    (void)user;
+    return (int64_t)GetTickCount64();
+#else
     struct timespec ts;
     (void)user;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+#endif
 }
 
 static uint64_t rdb_hash(uint64_t seed, const char *p, size_t n) {
