@@ -1,0 +1,221 @@
+/* tests/srv_win.h - what the servers' tests use of POSIX, on Windows (mingw-w64; run
+   under Wine by make port-windows). Included by a server's test under _WIN32, after
+   test.h (async.h has brought Winsock and windows.h):
+     srv_spawn(exe, args, &pid, &port)  the server started (CreateProcess, in a process
+                        group of its own, CREATE_NEW_PROCESS_GROUP), its first line of
+                        stdout read ("listening on 127.0.0.1:N", 10 s at most): 0 and
+                        its pid and port, or -1 (it is ended then)
+     srv_run(exe, args) a program run to its end: its exit status, or -1
+     kill(pid, sig)     SIGKILL: TerminateProcess. SIGTERM: the server's Windows
+                        shutdown path, Ctrl-Break to its process group
+                        (GenerateConsoleCtrlEvent), which async_signal reports as
+                        SIGTERM; -1 when there is no console to send it through (Wine
+                        without one: the callers skip what needs it, saying so)
+     waitpid(pid, &st, 0 or WNOHANG)  its end (30 s at most, then it is ended):
+                        WIFEXITED(st) and WEXITSTATUS(st) as on POSIX
+     read, write, close on a socket (recv, send, closesocket; on anything else the C
+                        library's), errno set from Winsock's error; poll is WSAPoll
+   Winsock is started by the first srv_spawn or srv_dial_init. */
+#ifndef SRV_WIN_H
+#define SRV_WIN_H
+#include <io.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SIGKILL
+#define SIGKILL 9
+#endif
+#define WNOHANG 1
+#define WIFEXITED(st) ((st) >= 0)
+#define WEXITSTATUS(st) ((st) & 0xff)
+
+enum { SRV_WIN_PROCS = 16 };
+static struct { DWORD pid; HANDLE h; } srv_win_procs[SRV_WIN_PROCS];
+
+static void srv_dial_init(void) {
+    static int started;
+    WSADATA wd;
+    if (!started && WSAStartup(MAKEWORD(2, 2), &wd) == 0) started = 1;
+}
+
+/* "exe args" for CreateProcess, exe with backslashes (a relative path is taken from
+   the current directory, as execl takes it) */
+static int srv_win_cmdline(char *cmd, size_t size, const char *exe, const char *args) {
+    char *p;
+    int n = snprintf(cmd, size, "%s%s%s", exe, args && *args ? " " : "", args ? args : "");
+    if (n < 0 || (size_t)n >= size) return -1;
+    for (p = cmd; *p && *p != ' '; p++)
+        if (*p == '/') *p = '\\';
+    return 0;
+}
+
+static HANDLE srv_win_handle(int pid) {
+    int i;
+    for (i = 0; i < SRV_WIN_PROCS; i++)
+        if (srv_win_procs[i].h && srv_win_procs[i].pid == (DWORD)pid)
+            return srv_win_procs[i].h;
+    return NULL;
+}
+static void srv_win_forget(int pid) {
+    int i;
+    for (i = 0; i < SRV_WIN_PROCS; i++)
+        if (srv_win_procs[i].h && srv_win_procs[i].pid == (DWORD)pid) {
+            CloseHandle(srv_win_procs[i].h);
+            srv_win_procs[i].h = NULL;
+        }
+}
+
+static int srv_win_kill(int pid, int sig) {
+    HANDLE h = srv_win_handle(pid);
+    if (!h) return -1;
+    if (sig == SIGTERM)
+        return GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, (DWORD)pid) ? 0 : -1;
+    return TerminateProcess(h, 128 + (unsigned)sig) ? 0 : -1;
+}
+#define kill(pid, sig) srv_win_kill(pid, sig)
+
+static int srv_win_waitpid(int pid, int *status, int flags) {
+    HANDLE h = srv_win_handle(pid);
+    DWORD code = 0, r;
+    if (!h) return -1;
+    r = WaitForSingleObject(h, flags & WNOHANG ? 0 : 30000);
+    if (r == WAIT_TIMEOUT && (flags & WNOHANG)) return 0;
+    if (r != WAIT_OBJECT_0) {                   /* stuck: ended, and said so */
+        TerminateProcess(h, 137);
+        WaitForSingleObject(h, 5000);
+        code = 137;
+    } else if (!GetExitCodeProcess(h, &code)) {
+        code = 255;
+    }
+    if (status) *status = (int)(code & 0xff);
+    srv_win_forget(pid);
+    return pid;
+}
+#define waitpid(pid, st, fl) srv_win_waitpid(pid, st, fl)
+
+static int srv_spawn(const char *exe, const char *args, int *pid, int *port) {
+    SECURITY_ATTRIBUTES sa;
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    HANDLE rd, wr;
+    char cmd[1024], line[128];
+    DWORD got, avail, t0;
+    size_t n = 0;
+    int i;
+    srv_dial_init();
+    *pid = -1;
+    if (srv_win_cmdline(cmd, sizeof cmd, exe, args) < 0) return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.nLength = sizeof sa;
+    sa.bInheritHandle = TRUE;
+    if (!CreatePipe(&rd, &wr, &sa, 0)) return -1;
+    SetHandleInformation(rd, HANDLE_FLAG_INHERIT, 0);
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = wr;
+    si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+    if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, CREATE_NEW_PROCESS_GROUP, NULL, NULL,
+                        &si, &pi)) {
+        CloseHandle(rd);
+        CloseHandle(wr);
+        return -1;
+    }
+    CloseHandle(wr);
+    CloseHandle(pi.hThread);
+    for (i = 0; i < SRV_WIN_PROCS && srv_win_procs[i].h; i++) continue;
+    if (i == SRV_WIN_PROCS) {
+        TerminateProcess(pi.hProcess, 1);
+        CloseHandle(pi.hProcess);
+        CloseHandle(rd);
+        return -1;
+    }
+    srv_win_procs[i].pid = pi.dwProcessId;
+    srv_win_procs[i].h = pi.hProcess;
+    *pid = (int)pi.dwProcessId;
+    t0 = GetTickCount();
+    while (n < sizeof line - 1 && GetTickCount() - t0 < 10000) {  /* one line, 10 s */
+        if (!PeekNamedPipe(rd, NULL, 0, NULL, &avail, NULL)) break;
+        if (avail == 0) {
+            Sleep(5);
+            continue;
+        }
+        if (!ReadFile(rd, line + n, 1, &got, NULL) || got != 1) break;
+        if (line[n++] == '\n') break;
+    }
+    line[n] = 0;
+    CloseHandle(rd);                            /* later lines: the server's write fails */
+    if (strncmp(line, "listening on 127.0.0.1:", 23) != 0 || (*port = atoi(line + 23)) <= 0) {
+        srv_win_kill(*pid, SIGKILL);
+        srv_win_waitpid(*pid, NULL, 0);
+        *pid = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static int srv_run(const char *exe, const char *args) {
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    char cmd[1024];
+    DWORD code = 255;
+    if (srv_win_cmdline(cmd, sizeof cmd, exe, args) < 0) return -1;
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    if (!CreateProcessA(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) return -1;
+    CloseHandle(pi.hThread);
+    if (WaitForSingleObject(pi.hProcess, 30000) != WAIT_OBJECT_0)
+        TerminateProcess(pi.hProcess, 255);
+    GetExitCodeProcess(pi.hProcess, &code);
+    CloseHandle(pi.hProcess);
+    return (int)code;
+}
+
+/* Winsock's error as errno (what the tests compare with) */
+static int srv_win_errno(void) {
+    switch (WSAGetLastError()) {
+    case WSAECONNRESET: return ECONNRESET;
+    case WSAECONNABORTED: return ECONNABORTED;
+    case WSAETIMEDOUT: return ETIMEDOUT;
+    case WSAEWOULDBLOCK: return EAGAIN;
+    case WSAECONNREFUSED: return ECONNREFUSED;
+    case WSAESHUTDOWN: return EPIPE;
+    default: return EIO;
+    }
+}
+static int srv_win_is_socket(int fd) {
+    int type, len = (int)sizeof type;
+    return getsockopt((SOCKET)fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0;
+}
+static ssize_t srv_win_read(int fd, void *buf, size_t n) {
+    int k;
+    if (!srv_win_is_socket(fd)) return _read(fd, buf, (unsigned)n);
+    k = recv((SOCKET)fd, (char *)buf, n > INT_MAX ? INT_MAX : (int)n, 0);
+    if (k < 0) errno = srv_win_errno();
+    return k;
+}
+static ssize_t srv_win_write(int fd, const void *buf, size_t n) {
+    int k;
+    if (!srv_win_is_socket(fd)) return _write(fd, buf, (unsigned)n);
+    k = send((SOCKET)fd, (const char *)buf, n > INT_MAX ? INT_MAX : (int)n, 0);
+    if (k < 0) errno = srv_win_errno();
+    return k;
+}
+static int srv_win_close(int fd) {
+    if (!srv_win_is_socket(fd)) return _close(fd);
+    return closesocket((SOCKET)fd) == 0 ? 0 : -1;
+}
+#define read(fd, b, n) srv_win_read(fd, b, n)
+#define write(fd, b, n) srv_win_write(fd, b, n)
+#define close(fd) srv_win_close(fd)
+#define poll(p, n, ms) WSAPoll(p, n, ms)
+#define SHUT_WR SD_SEND
+
+/* SO_RCVTIMEO in milliseconds (Winsock's DWORD, not a timeval) */
+static void srv_win_recv_timeout(int fd, int ms) {
+    DWORD v = (DWORD)ms;
+    setsockopt((SOCKET)fd, SOL_SOCKET, SO_RCVTIMEO, (const char *)&v, sizeof v);
+}
+#endif
