@@ -21,36 +21,51 @@
    At the end the default SIGINT disposition is restored (and checked). The request is
    forty times longer than the signal's delay, so the checks hold under load: the
    signal won, the request was cancelled, its cleanup ran once, the waker is free
-   again. The last line says whether they held. */
+   again. The last line says whether they held.
+
+   On Windows there is no kill() or signal mask: the helper is a Win32 thread that calls
+   raise(SIGINT), and the C library runs the handler on that thread; async_waker_wake is
+   safe from any thread, so main is woken the same way. */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifndef _WIN32
+#include <pthread.h>
 #include <unistd.h>
+#endif
 
 enum { SIGNAL_AFTER_MS = 30, CHUNKS = 200, CHUNK_MS = 10 };
 
 static async_runtime rt;
 static async_time t_start;
+#ifdef _WIN32
+static ULONGLONG mono_start;                /* the same instant, for the helper thread */
+static HANDLE helper;
+#else
 static struct timespec mono_start;          /* the same instant, for the helper thread */
+static pthread_t helper;
+#endif
 static async_waker sigint_waker;
 static volatile sig_atomic_t sigints;       /* how many the handler saw */
-static pthread_t helper;
 static int helper_started;
 static int failures;
 
 static double ms(void) { return (double)(async_time_now(&rt) - t_start) / 1e6; }
 
+#ifdef _WIN32
+static double mono_ms(void) { return (double)(GetTickCount64() - mono_start); }
+#else
 static double mono_ms(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)(now.tv_sec - mono_start.tv_sec) * 1e3 +
            (double)(now.tv_nsec - mono_start.tv_nsec) / 1e6;
 }
+#endif
 
 static void check(int ok, const char *what) {
     if (!ok) {
@@ -76,6 +91,15 @@ static void on_sigint(int sig) {
 }
 
 /* The helper thread: plays the user pressing Ctrl-C after 30 ms. */
+#ifdef _WIN32
+static DWORD WINAPI press_ctrl_c(void *arg) {
+    (void)arg;
+    Sleep(SIGNAL_AFTER_MS);
+    printf("+%3.0f ms  helper thread: raise(SIGINT)\n", mono_ms());
+    raise(SIGINT);
+    return 0;
+}
+#else
 static void *press_ctrl_c(void *arg) {
     sigset_t block;
     struct timespec delay;
@@ -90,6 +114,7 @@ static void *press_ctrl_c(void *arg) {
     kill(getpid(), SIGINT);
     return NULL;
 }
+#endif
 
 /* ---- the request ----------------------------------------------------------------------- */
 typedef struct {
@@ -130,7 +155,12 @@ static int main_task(async_task *t) {
     ASYNC_BEGIN(t);
     must(async_task_spawn(&rt, &f->req.task, request_run, "request"), "async_task_spawn");
     while (!f->req.file_open) ASYNC_YIELD();    /* let it start: the queue is FIFO */
+#ifdef _WIN32
+    helper = CreateThread(NULL, 0, press_ctrl_c, NULL, 0, NULL);
+    helper_started = helper != NULL;
+#else
     helper_started = pthread_create(&helper, NULL, press_ctrl_c, NULL) == 0;
+#endif
     check(helper_started, "a helper thread to send the signal");
     if (!helper_started) ASYNC_RETURN(1);
     printf("+%3.0f ms  main: waiting for the request or Ctrl-C, whichever comes first\n", ms());
@@ -158,14 +188,32 @@ static int main_task(async_task *t) {
 
 int main(void) {
     static main_frame m;
+#ifdef _WIN32
+    struct { void (*sa_handler)(int); } now;
+#else
     struct sigaction sa, now;
+#endif
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
     must(async_runtime_init(&rt, NULL), "async_runtime_init");
     t_start = async_time_now(&rt);
+#ifdef _WIN32
+    mono_start = GetTickCount64();
+#else
     clock_gettime(CLOCK_MONOTONIC, &mono_start);
+#endif
     must(async_waker_init(&rt, &sigint_waker), "async_waker_init");
 
+#ifdef _WIN32
+    (void)signal(SIGINT, on_sigint);
+    rc = async_runtime_block_on(&rt, &m.task, main_task, "main");
+    if (helper_started) {
+        WaitForSingleObject(helper, INFINITE);
+        CloseHandle(helper);
+    }
+    (void)signal(SIGINT, SIG_DFL);              /* back to the default: Ctrl-C kills */
+    now.sa_handler = signal(SIGINT, SIG_DFL);
+#else
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
@@ -179,6 +227,7 @@ int main(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGINT, NULL, &now);
+#endif
     printf("+%3.0f ms  main: SIGINT handler seen %d time(s), default disposition %s\n", ms(),
            (int)sigints, now.sa_handler == SIG_DFL ? "restored" : "NOT restored");
     check(sigints == 1, "the handler ran once");

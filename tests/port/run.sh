@@ -54,7 +54,8 @@ finish() {
 # compiled once, static (the tests' own threads use winpthreads; the library itself
 # only Win32 and Winsock), run under Wine in a prefix of its own (made on the first
 # run, ~10 s) through tests/run.sh.
-WIN_SUITES="coro task time debug sync chan cancel comb stream io threads group proc srv_redis"
+WIN_SUITES="coro task time debug sync chan cancel comb opset stream io threads group proc
+    srv_redis"
 # The servers, built for Windows first: the servers' suites (srv_*) start them
 # (tests/srv_win.h: CreateProcess), the echo server and the proxy run below too.
 WIN_SERVERS="echo proxy chat httpd miniredis"
@@ -136,10 +137,9 @@ windows_section() {
     # arguments and are tested by the servers' suites), exit 0 each.
     echo "port: the examples on Windows (Wine)"
     wex=$(ls examples/*.c | sed 's|examples/||; s|\.c$||' |
-        grep -vxE 'echo|echo-client|chat|proxy|httpd|miniredis|signal_cancel')
-    echo "  not ported yet (not run): signal_cancel (sigprocmask, SIGALRM, clock_gettime);" \
-        "the servers' suites but srv_redis (not ported yet); echo and proxy are run below" \
-        "(chat, httpd and miniredis: started by the suites)"
+        grep -vxE 'echo|echo-client|chat|proxy|httpd|miniredis')
+    echo "  the servers: echo and proxy are run below; chat, httpd and miniredis are built" \
+        "(miniredis run by test_srv_redis)"
     n=0
     for e in $wex; do
         ( st=0
