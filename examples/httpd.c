@@ -107,10 +107,12 @@ static char *httpd_realpath(const char *path, char *out) {
     return p ? out : NULL;
 }
 #define realpath httpd_realpath
+#ifndef HTTPD_NO_MAIN
 static const char *httpd_strsignal(int signo) {
     return signo == SIGINT ? "Interrupt" : signo == SIGTERM ? "Terminated" : "Signal";
 }
 #define strsignal httpd_strsignal
+#endif
 #else
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -496,6 +498,9 @@ static int open_under_root(const char *path, int *fd, long long *size) {
     if (strncmp(real, srv.root_dir, srv.root_len) != 0 || real[srv.root_len] != '/')
         return 404;
     *fd = open(real, HTTPD_OPEN_FLAGS);
+#ifdef _WIN32                           /* a directory there: EACCES */
+    if (*fd < 0 && stat(real, &st) == 0 && S_ISDIR(st.st_mode)) return 404;
+#endif
     if (*fd < 0) return errno == EACCES ? 403 : 404;
     if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {      /* directories: 404 */
         close(*fd);

@@ -2,34 +2,60 @@
    ever blocking: the servers' integration tests (test_srv_net.c, test_srv_httpd.c)
    use it to check that a server at its connection cap refuses new clients at once and
    that idle ones are timed out. Every wait is bounded, so a server that stops
-   accepting fails a test instead of hanging it. POSIX (the strict build runs it too). */
+   accepting fails a test instead of hanging it. POSIX (the strict build runs it too);
+   on Windows, Winsock (after tests/srv_win.h: poll is WSAPoll, close closesocket). */
 #ifndef FLOOD_H
 #define FLOOD_H
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef _WIN32
+typedef int socklen_t_;
+#define FLOOD_OPT(p) ((char *)(p))
+#define FLOOD_NFDS(n) ((ULONG)(n))
+static inline int flood_nonblock(int fd, int on) {
+    u_long v = (u_long)on;
+    return ioctlsocket((SOCKET)fd, FIONBIO, &v) == 0 ? 0 : -1;
+}
+static inline int flood_connecting(void) { return WSAGetLastError() == WSAEWOULDBLOCK; }
+static inline long long flood_now_ms(void) { return (long long)GetTickCount64(); }
+#else
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+typedef socklen_t socklen_t_;
+#define FLOOD_OPT(p) (p)
+#define FLOOD_NFDS(n) ((nfds_t)(n))
+static inline int flood_nonblock(int fd, int on) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return -1;
+    return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+static inline int flood_connecting(void) { return errno == EINPROGRESS; }
 
 static inline long long flood_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+#endif
 
 /* A connection to 127.0.0.1:port that does not wait for the server: a full accept
    queue makes connect hang (the SYN is dropped and sent again), which must fail a
    test, not stall it. A non-blocking socket, or -1. */
 static inline int flood_connect_start(int port) {
     struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = (int)socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
-    if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+#ifdef _WIN32                                   /* (sockets are not inherited there) */
+    if (flood_nonblock(fd, 1) < 0) {
+#else
+    if (flood_nonblock(fd, 1) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+#endif
         close(fd);
         return -1;
     }
@@ -37,7 +63,7 @@ static inline int flood_connect_start(int port) {
     a.sin_family = AF_INET;
     a.sin_port = htons((unsigned short)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) {
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 && !flood_connecting()) {
         close(fd);
         return -1;
     }
@@ -48,16 +74,17 @@ static inline int flood_connect_start(int port) {
 static inline int flood_connect(int port, int ms) {
     struct pollfd p;
     int fd = flood_connect_start(port), err = 0;
-    socklen_t el = sizeof err;
+    socklen_t_ el = sizeof err;
     if (fd < 0) return -1;
     p.fd = fd;
     p.events = POLLOUT;
     p.revents = 0;
-    if (poll(&p, 1, ms) <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+    if (poll(&p, 1, ms) <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, FLOOD_OPT(&err), &el) < 0
+        || err) {
         close(fd);
         return -1;
     }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    flood_nonblock(fd, 0);
     return fd;
 }
 
@@ -66,7 +93,7 @@ static inline void flood_close_reset(int fd) {
     struct linger lg;
     lg.l_onoff = 1;
     lg.l_linger = 0;
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, FLOOD_OPT(&lg), sizeof lg);
     close(fd);
 }
 
@@ -84,12 +111,12 @@ static inline int flood_open(int port, int *fds, int n, int ms) {
         if (fds[i] >= 0) pending++;
     }
     while (pending > 0 && flood_now_ms() < end) {
-        if (poll(p, (nfds_t)n, (int)(end - flood_now_ms())) <= 0) continue;
+        if (poll(p, FLOOD_NFDS(n), (int)(end - flood_now_ms())) <= 0) continue;
         for (i = 0; i < n; i++) {
             int err = 0;
-            socklen_t el = sizeof err;
-            if (p[i].fd < 0 || !p[i].revents) continue;
-            getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            socklen_t_ el = sizeof err;
+            if ((int)p[i].fd < 0 || !p[i].revents) continue;
+            getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, FLOOD_OPT(&err), &el);
             if (!err) {
                 ok++;
             } else {
@@ -101,7 +128,7 @@ static inline int flood_open(int port, int *fds, int n, int ms) {
         }
     }
     for (i = 0; i < n; i++)
-        if (p[i].fd >= 0) {                     /* still connecting: the server is stuck */
+        if ((int)p[i].fd >= 0) {                     /* still connecting: the server is stuck */
             flood_close_reset(fds[i]);
             fds[i] = -1;
         }
@@ -110,6 +137,22 @@ static inline int flood_open(int port, int *fds, int n, int ms) {
 }
 
 /* Reads (and drops) what is there; 1 if the server has closed (EOF or reset). */
+#ifdef _WIN32                                   /* (no MSG_DONTWAIT: readable first) */
+static inline int flood_closed(int fd) {
+    char b[4096];
+    for (;;) {
+        WSAPOLLFD p;
+        int r;
+        p.fd = (SOCKET)fd;
+        p.events = POLLIN;
+        p.revents = 0;
+        if (WSAPoll(&p, 1, 0) <= 0) return 0;
+        r = recv((SOCKET)fd, b, sizeof b, 0);
+        if (r > 0) continue;
+        return r == 0 || WSAGetLastError() != WSAEWOULDBLOCK;
+    }
+}
+#else
 static inline int flood_closed(int fd) {
     char b[4096];
     for (;;) {
@@ -118,6 +161,7 @@ static inline int flood_closed(int fd) {
         return r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
     }
 }
+#endif
 
 /* Waits (at most ms) until `want` of the fds are closed by the server, closing those
    on our side too (-1 in fds). Returns how many are closed, all told. */
@@ -133,13 +177,14 @@ static inline int flood_wait_closed(int *fds, int n, int want, int ms) {
     }
     while (closed < want) {
         int left = (int)(end - flood_now_ms());
-        if (left <= 0 || poll(p, (nfds_t)n, left) <= 0) break;
+        if (left <= 0 || poll(p, FLOOD_NFDS(n), left) <= 0) break;
         for (i = 0; i < n; i++) {
-            if (p[i].fd < 0 || !p[i].revents) continue;
+            if ((int)p[i].fd < 0 || !p[i].revents) continue;
             p[i].revents = 0;
             if (!flood_closed(fds[i])) continue;
             close(fds[i]);
-            fds[i] = p[i].fd = -1;
+            fds[i] = -1;
+            p[i].fd = -1;
             closed++;
         }
     }

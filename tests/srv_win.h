@@ -5,7 +5,9 @@
                         group of its own, CREATE_NEW_PROCESS_GROUP), its first line of
                         stdout read ("listening on 127.0.0.1:N", 10 s at most): 0 and
                         its pid and port, or -1 (it is ended then)
-     srv_run(exe, args) a program run to its end: its exit status, or -1
+     srv_run(exe, args, err, cap)  a program run to its end (30 s at most), its stdout
+                        dropped, its stderr into err (cap bytes, NUL-terminated; err
+                        NULL: dropped): its exit status, or -1
      kill(pid, sig)     SIGKILL: TerminateProcess. SIGTERM: the server's Windows
                         shutdown path, Ctrl-Break to its process group
                         (GenerateConsoleCtrlEvent), which async_signal reports as
@@ -13,6 +15,7 @@
                         without one: the callers skip what needs it, saying so)
      waitpid(pid, &st, 0 or WNOHANG)  its end (30 s at most, then it is ended):
                         WIFEXITED(st) and WEXITSTATUS(st) as on POSIX
+     srv_win_alarm(s, fn)  alarm and its SIGALRM handler: fn(0) on a thread after s s
      read, write, close on a socket (recv, send, closesocket; on anything else the C
                         library's), errno set from Winsock's error; poll is WSAPoll
    Winsock is started by the first srv_spawn or srv_dial_init. */
@@ -30,10 +33,11 @@
 #define WIFEXITED(st) ((st) >= 0)
 #define WEXITSTATUS(st) ((st) & 0xff)
 
+#define SRV_WIN_MAYBE_UNUSED __attribute__((unused))     /* (each test uses a part) */
 enum { SRV_WIN_PROCS = 16 };
 static struct { DWORD pid; HANDLE h; } srv_win_procs[SRV_WIN_PROCS];
 
-static void srv_dial_init(void) {
+static SRV_WIN_MAYBE_UNUSED void srv_dial_init(void) {
     static int started;
     WSADATA wd;
     if (!started && WSAStartup(MAKEWORD(2, 2), &wd) == 0) started = 1;
@@ -41,7 +45,8 @@ static void srv_dial_init(void) {
 
 /* "exe args" for CreateProcess, exe with backslashes (a relative path is taken from
    the current directory, as execl takes it) */
-static int srv_win_cmdline(char *cmd, size_t size, const char *exe, const char *args) {
+static SRV_WIN_MAYBE_UNUSED int srv_win_cmdline(char *cmd, size_t size, const char *exe,
+                                                const char *args) {
     char *p;
     int n = snprintf(cmd, size, "%s%s%s", exe, args && *args ? " " : "", args ? args : "");
     if (n < 0 || (size_t)n >= size) return -1;
@@ -50,14 +55,14 @@ static int srv_win_cmdline(char *cmd, size_t size, const char *exe, const char *
     return 0;
 }
 
-static HANDLE srv_win_handle(int pid) {
+static SRV_WIN_MAYBE_UNUSED HANDLE srv_win_handle(int pid) {
     int i;
     for (i = 0; i < SRV_WIN_PROCS; i++)
         if (srv_win_procs[i].h && srv_win_procs[i].pid == (DWORD)pid)
             return srv_win_procs[i].h;
     return NULL;
 }
-static void srv_win_forget(int pid) {
+static SRV_WIN_MAYBE_UNUSED void srv_win_forget(int pid) {
     int i;
     for (i = 0; i < SRV_WIN_PROCS; i++)
         if (srv_win_procs[i].h && srv_win_procs[i].pid == (DWORD)pid) {
@@ -66,7 +71,7 @@ static void srv_win_forget(int pid) {
         }
 }
 
-static int srv_win_kill(int pid, int sig) {
+static SRV_WIN_MAYBE_UNUSED int srv_win_kill(int pid, int sig) {
     HANDLE h = srv_win_handle(pid);
     if (!h) return -1;
     if (sig == SIGTERM)
@@ -75,7 +80,7 @@ static int srv_win_kill(int pid, int sig) {
 }
 #define kill(pid, sig) srv_win_kill(pid, sig)
 
-static int srv_win_waitpid(int pid, int *status, int flags) {
+static SRV_WIN_MAYBE_UNUSED int srv_win_waitpid(int pid, int *status, int flags) {
     HANDLE h = srv_win_handle(pid);
     DWORD code = 0, r;
     if (!h) return -1;
@@ -94,7 +99,7 @@ static int srv_win_waitpid(int pid, int *status, int flags) {
 }
 #define waitpid(pid, st, fl) srv_win_waitpid(pid, st, fl)
 
-static int srv_spawn(const char *exe, const char *args, int *pid, int *port) {
+static SRV_WIN_MAYBE_UNUSED int srv_spawn(const char *exe, const char *args, int *pid, int *port) {
     SECURITY_ATTRIBUTES sa;
     STARTUPINFOA si;
     PROCESS_INFORMATION pi;
@@ -156,25 +161,62 @@ static int srv_spawn(const char *exe, const char *args, int *pid, int *port) {
     return 0;
 }
 
-static int srv_run(const char *exe, const char *args) {
+static SRV_WIN_MAYBE_UNUSED int srv_run(const char *exe, const char *args, char *err, size_t cap) {
+    SECURITY_ATTRIBUTES sa;
     STARTUPINFOA si;
     PROCESS_INFORMATION pi;
-    char cmd[1024];
-    DWORD code = 255;
+    HANDLE rd, wr, nul;
+    char cmd[1024], sink[256];
+    DWORD code = 255, got, avail, t0;
+    size_t n = 0;
     if (srv_win_cmdline(cmd, sizeof cmd, exe, args) < 0) return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.nLength = sizeof sa;
+    sa.bInheritHandle = TRUE;
+    if (!CreatePipe(&rd, &wr, &sa, 65536)) return -1;
+    SetHandleInformation(rd, HANDLE_FLAG_INHERIT, 0);
+    nul = CreateFileA("NUL", GENERIC_WRITE, FILE_SHARE_WRITE, &sa, OPEN_EXISTING, 0, NULL);
     memset(&si, 0, sizeof si);
     si.cb = sizeof si;
-    if (!CreateProcessA(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) return -1;
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = nul;
+    si.hStdError = wr;
+    if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+        CloseHandle(rd);
+        CloseHandle(wr);
+        CloseHandle(nul);
+        return -1;
+    }
+    CloseHandle(wr);
+    CloseHandle(nul);
     CloseHandle(pi.hThread);
-    if (WaitForSingleObject(pi.hProcess, 30000) != WAIT_OBJECT_0)
-        TerminateProcess(pi.hProcess, 255);
+    t0 = GetTickCount();
+    for (;;) {                                  /* its stderr, until it ends (30 s) */
+        if (!PeekNamedPipe(rd, NULL, 0, NULL, &avail, NULL)) break;     /* closed */
+        if (avail) {
+            char *to = err && n + 1 < cap ? err + n : sink;
+            DWORD want = (DWORD)(to == sink ? sizeof sink : cap - 1 - n);
+            if (!ReadFile(rd, to, want, &got, NULL)) break;
+            if (to != sink) n += got;
+        } else if (WaitForSingleObject(pi.hProcess, 5) == WAIT_OBJECT_0 &&
+                   (!PeekNamedPipe(rd, NULL, 0, NULL, &avail, NULL) || !avail)) {
+            break;
+        } else if (GetTickCount() - t0 > 30000) {
+            TerminateProcess(pi.hProcess, 255);
+            break;
+        }
+    }
+    if (err && cap) err[n] = 0;
+    CloseHandle(rd);
+    WaitForSingleObject(pi.hProcess, 5000);
     GetExitCodeProcess(pi.hProcess, &code);
     CloseHandle(pi.hProcess);
     return (int)code;
 }
 
 /* Winsock's error as errno (what the tests compare with) */
-static int srv_win_errno(void) {
+static SRV_WIN_MAYBE_UNUSED int srv_win_errno(void) {
     switch (WSAGetLastError()) {
     case WSAECONNRESET: return ECONNRESET;
     case WSAECONNABORTED: return ECONNABORTED;
@@ -185,25 +227,25 @@ static int srv_win_errno(void) {
     default: return EIO;
     }
 }
-static int srv_win_is_socket(int fd) {
+static SRV_WIN_MAYBE_UNUSED int srv_win_is_socket(int fd) {
     int type, len = (int)sizeof type;
     return getsockopt((SOCKET)fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0;
 }
-static ssize_t srv_win_read(int fd, void *buf, size_t n) {
+static SRV_WIN_MAYBE_UNUSED ssize_t srv_win_read(int fd, void *buf, size_t n) {
     int k;
     if (!srv_win_is_socket(fd)) return _read(fd, buf, (unsigned)n);
     k = recv((SOCKET)fd, (char *)buf, n > INT_MAX ? INT_MAX : (int)n, 0);
     if (k < 0) errno = srv_win_errno();
     return k;
 }
-static ssize_t srv_win_write(int fd, const void *buf, size_t n) {
+static SRV_WIN_MAYBE_UNUSED ssize_t srv_win_write(int fd, const void *buf, size_t n) {
     int k;
     if (!srv_win_is_socket(fd)) return _write(fd, buf, (unsigned)n);
     k = send((SOCKET)fd, (const char *)buf, n > INT_MAX ? INT_MAX : (int)n, 0);
     if (k < 0) errno = srv_win_errno();
     return k;
 }
-static int srv_win_close(int fd) {
+static SRV_WIN_MAYBE_UNUSED int srv_win_close(int fd) {
     if (!srv_win_is_socket(fd)) return _close(fd);
     return closesocket((SOCKET)fd) == 0 ? 0 : -1;
 }
@@ -212,9 +254,26 @@ static int srv_win_close(int fd) {
 #define close(fd) srv_win_close(fd)
 #define poll(p, n, ms) WSAPoll(p, n, ms)
 #define SHUT_WR SD_SEND
+#define MSG_DONTWAIT 0                  /* (a blocking send of a byte: it has room) */
+
+/* alarm(seconds) with its handler: a thread that calls fn after the delay */
+static void (*srv_win_alarm_fn)(int);
+static DWORD srv_win_alarm_s;
+static SRV_WIN_MAYBE_UNUSED DWORD WINAPI srv_win_alarm_run(void *arg) {
+    (void)arg;
+    Sleep(srv_win_alarm_s * 1000);
+    srv_win_alarm_fn(0);
+    return 0;
+}
+static SRV_WIN_MAYBE_UNUSED void srv_win_alarm(unsigned seconds, void (*fn)(int)) {
+    HANDLE h;
+    srv_win_alarm_fn = fn;
+    srv_win_alarm_s = seconds;
+    if ((h = CreateThread(NULL, 0, srv_win_alarm_run, NULL, 0, NULL)) != NULL) CloseHandle(h);
+}
 
 /* SO_RCVTIMEO in milliseconds (Winsock's DWORD, not a timeval) */
-static void srv_win_recv_timeout(int fd, int ms) {
+static SRV_WIN_MAYBE_UNUSED void srv_win_recv_timeout(int fd, int ms) {
     DWORD v = (DWORD)ms;
     setsockopt((SOCKET)fd, SOL_SOCKET, SO_RCVTIMEO, (const char *)&v, sizeof v);
 }

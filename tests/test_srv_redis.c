@@ -1381,9 +1381,9 @@ out:
 
 TEST(server_bad_arguments) {
 #ifdef _WIN32
-    ASSERT_EQ(srv_run(SRV_DIR "miniredis.exe", ""), 2);
-    ASSERT_EQ(srv_run(SRV_DIR "miniredis.exe", "70000"), 2);
-    ASSERT_EQ(srv_run(SRV_DIR "miniredis.exe", "abc"), 2);
+    ASSERT_EQ(srv_run(SRV_DIR "miniredis.exe", "", NULL, 0), 2);
+    ASSERT_EQ(srv_run(SRV_DIR "miniredis.exe", "70000", NULL, 0), 2);
+    ASSERT_EQ(srv_run(SRV_DIR "miniredis.exe", "abc", NULL, 0), 2);
 #else
     int st = system(SRV_DIR "miniredis 2>/dev/null; test $? -eq 2 && "
                     SRV_DIR "miniredis 70000 2>/dev/null; test $? -eq 2 && "

@@ -55,7 +55,7 @@ finish() {
 # only Win32 and Winsock), run under Wine in a prefix of its own (made on the first
 # run, ~10 s) through tests/run.sh.
 WIN_SUITES="coro task time debug sync chan cancel comb opset stream io threads group proc
-    srv_redis"
+    srv_redis srv_httpd"
 # The servers, built for Windows first: the servers' suites (srv_*) start them
 # (tests/srv_win.h: CreateProcess), the echo server and the proxy run below too.
 WIN_SERVERS="echo proxy chat httpd miniredis"
@@ -88,7 +88,8 @@ windows_section() {
     for t in $WIN_SUITES; do
         # a server's suite includes its example whole (the implementation with it)
         split="-DTEST_SPLIT $d/impl.o"
-        case $t in srv_*) split="-DSRV_DIR=\"$d/\" -lpsapi" ;; esac
+        case $t in srv_*) split="-DSRV_DIR=\"$d/\" -DSECRET=\"httpd-test-secret-win.txt\"
+            -lpsapi" ;; esac
         ( st=0
           $wcc tests/test_$t.c $split -o "$d/test_$t.exe" -static -lpthread \
               -lws2_32 >"$d/test_$t.log" 2>&1 || st=$?
@@ -138,8 +139,8 @@ windows_section() {
     echo "port: the examples on Windows (Wine)"
     wex=$(ls examples/*.c | sed 's|examples/||; s|\.c$||' |
         grep -vxE 'echo|echo-client|chat|proxy|httpd|miniredis')
-    echo "  the servers: echo and proxy are run below; chat, httpd and miniredis are built" \
-        "(miniredis run by test_srv_redis)"
+    echo "  the servers: echo and proxy are run below; httpd and miniredis by their suites;" \
+        "chat is built"
     n=0
     for e in $wex; do
         ( st=0
