@@ -8,7 +8,8 @@
 #                    clock jumps, failing allocations and system calls, preemption),
 #                    the hosted suites and the servers' tests in the strict POSIX
 #                    build too (-posix: as on macOS and the BSDs, every Linux-only
-#                    name poisoned by tests/compile/posix_only.h);
+#                    name poisoned by tests/compile/posix_only.h; with failing system
+#                    calls too, and allocations in its I/O suite);
 #                    the implementation compiled once per form, the suites run side
 #                    by side (JOBS=N), one line each; last line "N passed, M failed".
 #                    V=1 shows the compiler commands
@@ -99,7 +100,7 @@ SRV_EX_TESTS := $(patsubst tests/test_srv_%.c,%,\
     $(shell grep -l '^\#include "../examples/' tests/test_srv_*.c))
 SRV_PLAIN_TESTS := $(filter-out $(SRV_EX_TESTS),$(SRV_TESTS))
 # The servers' tests that run again in the strict POSIX build (see below).
-POSIX_SRV_TESTS := net redis httpd
+POSIX_SRV_TESTS := net redis httpd faults
 POSIX_SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(addsuffix -posix,$(POSIX_SRV_TESTS)))
 # The fuzzers with a seed corpus: their seeds are replayed by make test (see below).
 REPLAYS := $(patsubst tests/fuzz/corpus/%/,%,$(wildcard tests/fuzz/corpus/*/))
@@ -249,13 +250,20 @@ FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/te
     $(foreach t,$(TESTS),clock:$(B)/test/test_$(t) alloc:$(B)/test/test_$(t)) \
     clock:$(B)/test/test_io-epoll alloc:$(B)/test/test_io-epoll \
     $(foreach t,threads task proc group,preempt:$(B)/test/test_$(t))
+# The same for the strict POSIX build, where its code differs from Linux's (the wake
+# pipe, fcntl after socket and accept, SIGPIPE): failing system calls over its suites
+# but time, failing allocations over its I/O suite. About 73 s of runs, mostly waiting
+# (14 s of CPU); sys:test_io-posix, 46 s alone, starts first (LONG_RUNS).
+POSIX_FAULT_RUNS := $(foreach t,io threads proc group,sys:$(B)/test/test_$(t)-posix) \
+    alloc:$(B)/test/test_io-posix
 # The longest runs first (the two I/O suites under system call faults, the servers'
 # tests, preemption in the threads suite), so that none of them is left running alone
 # at the end.
-LONG_RUNS := $(wordlist 1,2,$(FAULT_RUNS)) $(B)/test/test_srv_faults $(B)/test/test_srv_net \
-    preempt:$(B)/test/test_threads $(B)/test/test_srv_net-posix
-TEST_ORDER := $(LONG_RUNS) $(filter-out $(LONG_RUNS),$(FAULT_RUNS) $(TEST_BINS) $(SRV_TEST_BINS) \
-    $(POSIX_SRV_TEST_BINS) $(REPLAY_BINS))
+LONG_RUNS := $(wordlist 1,2,$(FAULT_RUNS)) sys:$(B)/test/test_io-posix \
+    $(B)/test/test_srv_faults $(B)/test/test_srv_net preempt:$(B)/test/test_threads \
+    $(B)/test/test_srv_net-posix $(B)/test/test_srv_faults-posix
+TEST_ORDER := $(LONG_RUNS) $(filter-out $(LONG_RUNS),$(FAULT_RUNS) $(POSIX_FAULT_RUNS) \
+    $(TEST_BINS) $(SRV_TEST_BINS) $(POSIX_SRV_TEST_BINS) $(REPLAY_BINS))
 test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(POSIX_SRV_TEST_BINS) $(REPLAY_BINS) \
     $(B)/checks.txt
 	@.ci/need "command -v curl && command -v redis-cli" curl redis-tools
@@ -345,6 +353,19 @@ $(B)/san/examples/fault/%: examples/%.c tests/fault_server.c async.h
 	    tests/fault_server.c -o $@ $(LIBS)
 $(B)/test/test_srv_faults: $(FAULT_SRV_BINS)
 $(B)/san/test_srv_faults: $(SAN_FAULT_SRV_BINS)
+# ... and in the strict POSIX build (build/examples/posix/fault/NAME, the implementation
+# once as above), for test_srv_faults-posix.
+$(O)/fault-impl-posix.o: tests/fault_server.c tests/impl_examples.c async.h \
+    tests/compile/posix_only.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX_EX) -DASYNC_FAULT_INJECTION -DSERVER='"tests/impl_examples.c"' \
+	    -c $< -o $@
+$(B)/examples/posix/fault/%: examples/%.c async.h tests/compile/posix_only.h \
+    $(O)/fault-impl-posix.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_POSIX_EX) -DASYNC_FAULT_INJECTION -DASYNC_IMPLEMENTATION_INCLUDED $< \
+	    $(O)/fault-impl-posix.o -o $@ $(LIBS)
+$(B)/test/test_srv_faults-posix: $(addprefix $(B)/examples/posix/fault/,$(FAULT_SERVERS))
 
 # ---- examples ------------------------------------------------------------------
 # Each example is one file that includes the implementation (ASYNC_IMPLEMENTATION).

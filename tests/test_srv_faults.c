@@ -503,7 +503,8 @@ static void session_send(session *x) {
     ssize_t w;
     if (x->stop_send || x->sent >= lim) return;
     if (chunk > lim - x->sent) chunk = lim - x->sent;
-    w = send(x->fd, x->out.p + x->sent, chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
+    /* (no MSG_NOSIGNAL, which the strict POSIX build lacks: main ignores SIGPIPE) */
+    w = send(x->fd, x->out.p + x->sent, chunk, MSG_DONTWAIT);
     if (w < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             x->stop_send = 1;               /* closed by the server: read what is left */
