@@ -206,7 +206,9 @@ static inline void flood_close(int *fds, int n, int k) {
 /* ---- children: every one is recorded (kids[nkids++] = pid), killed and reaped by
    reap_all; on_alarm (a test's SIGALRM bound) kills them all and exits 3 ----------- */
 #include <signal.h>
+#ifndef _WIN32                                  /* (there: tests/srv_win.h's waitpid) */
 #include <sys/wait.h>
+#endif
 static pid_t kids[64];
 static int nkids;
 

@@ -11,17 +11,31 @@
      kill(pid, sig)     SIGKILL: TerminateProcess. SIGTERM: the server's Windows
                         shutdown path, Ctrl-Break to its process group
                         (GenerateConsoleCtrlEvent), which async_signal reports as
-                        SIGTERM; -1 when there is no console to send it through (Wine
-                        without one: the callers skip what needs it, saying so)
+                        SIGTERM; -1 when it cannot be sent (Wine: CTRL_BREAK_EVENT is
+                        not implemented there, and without a console nothing is: the
+                        callers skip what needs it, saying so). SIGINT: -1 (Ctrl-C
+                        does not reach a process group of its own)
      waitpid(pid, &st, 0 or WNOHANG)  its end (30 s at most, then it is ended):
                         WIFEXITED(st) and WEXITSTATUS(st) as on POSIX
      srv_win_alarm(s, fn)  alarm and its SIGALRM handler: fn(0) on a thread after s s
      read, write, close on a socket (recv, send, closesocket; on anything else the C
-                        library's), errno set from Winsock's error; poll is WSAPoll
+                        library's), recv and send with MSG_DONTWAIT and MSG_WAITALL,
+                        errno set from Winsock's error; poll: WSAPoll, pipes too (the
+                        C library's descriptors: srv_win_poll); pipe: _pipe
+     srv_win_start(argv, out_fd, err_fd)  fork and exec: the server with those as its
+                        stdout and stderr
    Winsock is started by the first srv_spawn or srv_dial_init. */
 #ifndef SRV_WIN_H
 #define SRV_WIN_H
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <io.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +57,22 @@ static SRV_WIN_MAYBE_UNUSED void srv_dial_init(void) {
     if (!started && WSAStartup(MAKEWORD(2, 2), &wd) == 0) started = 1;
 }
 
+/* Winsock's error as errno (what the tests compare with) */
+static SRV_WIN_MAYBE_UNUSED int srv_win_errno(void) {
+    switch (WSAGetLastError()) {
+    case WSAECONNRESET: return ECONNRESET;
+    case WSAECONNABORTED: return ECONNABORTED;
+    case WSAETIMEDOUT: return ETIMEDOUT;
+    case WSAEWOULDBLOCK: return EAGAIN;
+    case WSAECONNREFUSED: return ECONNREFUSED;
+    case WSAESHUTDOWN: return EPIPE;
+    default: return EIO;
+    }
+}
+static SRV_WIN_MAYBE_UNUSED int srv_win_is_socket(int fd) {
+    int type, len = (int)sizeof type;
+    return getsockopt((SOCKET)fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0;
+}
 /* "exe args" for CreateProcess, exe with backslashes (a relative path is taken from
    the current directory, as execl takes it) */
 static SRV_WIN_MAYBE_UNUSED int srv_win_cmdline(char *cmd, size_t size, const char *exe,
@@ -76,9 +106,9 @@ static SRV_WIN_MAYBE_UNUSED int srv_win_kill(int pid, int sig) {
     if (!h) return -1;
     if (sig == SIGTERM)
         return GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, (DWORD)pid) ? 0 : -1;
+    if (sig == SIGINT) return -1;       /* Ctrl-C does not reach a process group of its own */
     return TerminateProcess(h, 128 + (unsigned)sig) ? 0 : -1;
 }
-#define kill(pid, sig) srv_win_kill(pid, sig)
 
 static SRV_WIN_MAYBE_UNUSED int srv_win_waitpid(int pid, int *status, int flags) {
     HANDLE h = srv_win_handle(pid);
@@ -97,9 +127,155 @@ static SRV_WIN_MAYBE_UNUSED int srv_win_waitpid(int pid, int *status, int flags)
     srv_win_forget(pid);
     return pid;
 }
-#define waitpid(pid, st, fl) srv_win_waitpid(pid, st, fl)
 
-static SRV_WIN_MAYBE_UNUSED int srv_spawn(const char *exe, const char *args, int *pid, int *port) {
+/* alarm(seconds) with its handler: a thread that calls fn after the delay */
+static void (*srv_win_alarm_fn)(int);
+static DWORD srv_win_alarm_s;
+static SRV_WIN_MAYBE_UNUSED DWORD WINAPI srv_win_alarm_run(void *arg) {
+    (void)arg;
+    Sleep(srv_win_alarm_s * 1000);
+    srv_win_alarm_fn(0);
+    return 0;
+}
+static SRV_WIN_MAYBE_UNUSED void srv_win_alarm(unsigned seconds, void (*fn)(int)) {
+    HANDLE h;
+    srv_win_alarm_fn = fn;
+    srv_win_alarm_s = seconds;
+    if ((h = CreateThread(NULL, 0, srv_win_alarm_run, NULL, 0, NULL)) != NULL) CloseHandle(h);
+}
+
+/* recv and send with MSG_DONTWAIT (here a flag of ours: not ready is EAGAIN, looked
+   at with WSAPoll first; a send then takes at most 64 KB) and MSG_WAITALL (a loop),
+   errno set */
+#define SRV_WIN_DONTWAIT 0x40000000
+static SRV_WIN_MAYBE_UNUSED int srv_win_ready(int fd, short ev) {
+    WSAPOLLFD p;
+    p.fd = (SOCKET)fd;
+    p.events = ev;
+    p.revents = 0;
+    return WSAPoll(&p, 1, 0) > 0;
+}
+static SRV_WIN_MAYBE_UNUSED ssize_t srv_win_recv(int fd, void *buf, size_t n,
+                                                 int flags) {
+    size_t got = 0;
+    int k;
+    if ((flags & SRV_WIN_DONTWAIT) && !srv_win_ready(fd, POLLIN)) {
+        errno = EAGAIN;
+        return -1;
+    }
+    flags &= ~SRV_WIN_DONTWAIT;
+    do {
+        k = recv((SOCKET)fd, (char *)buf + got, n - got > INT_MAX ? INT_MAX : (int)(n - got),
+                 flags & ~MSG_WAITALL);
+        if (k < 0) {
+            errno = srv_win_errno();
+            return got ? (ssize_t)got : -1;
+        }
+        got += (size_t)k;
+    } while ((flags & MSG_WAITALL) && k > 0 && got < n);
+    return (ssize_t)got;
+}
+static SRV_WIN_MAYBE_UNUSED ssize_t srv_win_send(int fd, const void *buf, size_t n,
+                                                 int flags) {
+    int k;
+    if (flags & SRV_WIN_DONTWAIT) {
+        if (!srv_win_ready(fd, POLLOUT)) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (n > 65536) n = 65536;
+    }
+    k = send((SOCKET)fd, (const char *)buf, n > INT_MAX ? INT_MAX : (int)n,
+             flags & ~SRV_WIN_DONTWAIT);
+    if (k < 0) errno = srv_win_errno();
+    return k;
+}
+
+/* SO_RCVTIMEO in milliseconds (Winsock's DWORD, not a timeval) */
+static SRV_WIN_MAYBE_UNUSED void srv_win_recv_timeout(int fd, int ms) {
+    DWORD v = (DWORD)ms;
+    setsockopt((SOCKET)fd, SOL_SOCKET, SO_RCVTIMEO, (const char *)&v, sizeof v);
+}
+/* exe (".exe" added) with argv[1..] (quoted where empty or with a space), its stdout
+   and stderr the C library's descriptors out_fd and err_fd (-1: ours), in a process
+   group of its own: its pid, or -1 */
+static SRV_WIN_MAYBE_UNUSED int srv_win_start(char *const argv[], int out_fd,
+                                              int err_fd) {
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    HANDLE ho = out_fd >= 0 ? (HANDLE)_get_osfhandle(out_fd) : GetStdHandle(STD_OUTPUT_HANDLE);
+    HANDLE he = err_fd >= 0 ? (HANDLE)_get_osfhandle(err_fd) : GetStdHandle(STD_ERROR_HANDLE);
+    char cmd[2048];
+    size_t n;
+    int i, ok;
+    srv_dial_init();
+    n = (size_t)snprintf(cmd, sizeof cmd, "%s.exe", argv[0]);
+    for (i = 0; cmd[i]; i++)
+        if (cmd[i] == '/') cmd[i] = '\\';
+    for (i = 1; argv[i] && n < sizeof cmd - 8; i++) {
+        int q = !argv[i][0] || strchr(argv[i], ' ');
+        n += (size_t)snprintf(cmd + n, sizeof cmd - n, q ? " \"%s\"" : " %s", argv[i]);
+    }
+    if (n >= sizeof cmd - 8) return -1;
+    for (i = 0; i < SRV_WIN_PROCS && srv_win_procs[i].h; i++) continue;
+    if (i == SRV_WIN_PROCS) return -1;
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = ho;
+    si.hStdError = he;
+    if (out_fd >= 0) SetHandleInformation(ho, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
+    if (err_fd >= 0) SetHandleInformation(he, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
+    ok = CreateProcessA(NULL, cmd, NULL, NULL, TRUE, CREATE_NEW_PROCESS_GROUP, NULL, NULL, &si,
+                        &pi);
+    if (out_fd >= 0) SetHandleInformation(ho, HANDLE_FLAG_INHERIT, 0);
+    if (err_fd >= 0) SetHandleInformation(he, HANDLE_FLAG_INHERIT, 0);
+    if (!ok) return -1;
+    CloseHandle(pi.hThread);
+    srv_win_procs[i].pid = pi.dwProcessId;
+    srv_win_procs[i].h = pi.hProcess;
+    return (int)pi.dwProcessId;
+}
+
+/* poll where some entries may be the C library's descriptors of pipes (WSAPoll takes
+   sockets only): those are looked at with PeekNamedPipe, every few milliseconds; no
+   entries: a sleep */
+static SRV_WIN_MAYBE_UNUSED int srv_win_poll(WSAPOLLFD *p, unsigned long n, int ms) {
+    DWORD t0 = GetTickCount();
+    unsigned long i;
+    int sockets = 1;
+    if (n == 0) {
+        Sleep(ms < 0 ? 0 : (DWORD)ms);
+        return 0;
+    }
+    for (i = 0; i < n; i++)
+        if ((int)p[i].fd >= 0 && !srv_win_is_socket((int)p[i].fd)) sockets = 0;
+    if (sockets) return WSAPoll(p, n, ms);
+    for (;;) {
+        int ready = 0;
+        for (i = 0; i < n; i++) {
+            DWORD avail = 0;
+            p[i].revents = 0;
+            if ((int)p[i].fd < 0) continue;
+            if (srv_win_is_socket((int)p[i].fd)) {
+                WSAPOLLFD one = p[i];
+                if (WSAPoll(&one, 1, 0) > 0) p[i].revents = one.revents;
+            } else if (!PeekNamedPipe((HANDLE)_get_osfhandle((int)p[i].fd), NULL, 0, NULL,
+                                      &avail, NULL)) {
+                p[i].revents = POLLHUP;
+            } else if (avail) {
+                p[i].revents = POLLIN & p[i].events;
+            }
+            if (p[i].revents) ready++;
+        }
+        if (ready || (ms >= 0 && GetTickCount() - t0 >= (DWORD)ms)) return ready;
+        Sleep(2);
+    }
+}
+
+static SRV_WIN_MAYBE_UNUSED int srv_spawn(const char *exe, const char *args, int *pid,
+                                          int *port) {
     SECURITY_ATTRIBUTES sa;
     STARTUPINFOA si;
     PROCESS_INFORMATION pi;
@@ -161,7 +337,8 @@ static SRV_WIN_MAYBE_UNUSED int srv_spawn(const char *exe, const char *args, int
     return 0;
 }
 
-static SRV_WIN_MAYBE_UNUSED int srv_run(const char *exe, const char *args, char *err, size_t cap) {
+static SRV_WIN_MAYBE_UNUSED int srv_run(const char *exe, const char *args, char *err,
+                                        size_t cap) {
     SECURITY_ATTRIBUTES sa;
     STARTUPINFOA si;
     PROCESS_INFORMATION pi;
@@ -215,22 +392,6 @@ static SRV_WIN_MAYBE_UNUSED int srv_run(const char *exe, const char *args, char 
     return (int)code;
 }
 
-/* Winsock's error as errno (what the tests compare with) */
-static SRV_WIN_MAYBE_UNUSED int srv_win_errno(void) {
-    switch (WSAGetLastError()) {
-    case WSAECONNRESET: return ECONNRESET;
-    case WSAECONNABORTED: return ECONNABORTED;
-    case WSAETIMEDOUT: return ETIMEDOUT;
-    case WSAEWOULDBLOCK: return EAGAIN;
-    case WSAECONNREFUSED: return ECONNREFUSED;
-    case WSAESHUTDOWN: return EPIPE;
-    default: return EIO;
-    }
-}
-static SRV_WIN_MAYBE_UNUSED int srv_win_is_socket(int fd) {
-    int type, len = (int)sizeof type;
-    return getsockopt((SOCKET)fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0;
-}
 static SRV_WIN_MAYBE_UNUSED ssize_t srv_win_read(int fd, void *buf, size_t n) {
     int k;
     if (!srv_win_is_socket(fd)) return _read(fd, buf, (unsigned)n);
@@ -249,32 +410,17 @@ static SRV_WIN_MAYBE_UNUSED int srv_win_close(int fd) {
     if (!srv_win_is_socket(fd)) return _close(fd);
     return closesocket((SOCKET)fd) == 0 ? 0 : -1;
 }
+/* the names the tests call, from here on ours */
 #define read(fd, b, n) srv_win_read(fd, b, n)
 #define write(fd, b, n) srv_win_write(fd, b, n)
 #define close(fd) srv_win_close(fd)
-#define poll(p, n, ms) WSAPoll(p, n, ms)
+#define poll(p, n, ms) srv_win_poll(p, (unsigned long)(n), ms)
+#define pipe(p) _pipe(p, 65536, _O_BINARY | _O_NOINHERIT)
+#define WTERMSIG(st) 0
+#define kill(pid, sig) srv_win_kill(pid, sig)
+#define waitpid(pid, st, fl) srv_win_waitpid(pid, st, fl)
+#define recv(fd, b, n, fl) srv_win_recv(fd, b, n, fl)
+#define send(fd, b, n, fl) srv_win_send(fd, b, n, fl)
 #define SHUT_WR SD_SEND
-#define MSG_DONTWAIT 0                  /* (a blocking send of a byte: it has room) */
-
-/* alarm(seconds) with its handler: a thread that calls fn after the delay */
-static void (*srv_win_alarm_fn)(int);
-static DWORD srv_win_alarm_s;
-static SRV_WIN_MAYBE_UNUSED DWORD WINAPI srv_win_alarm_run(void *arg) {
-    (void)arg;
-    Sleep(srv_win_alarm_s * 1000);
-    srv_win_alarm_fn(0);
-    return 0;
-}
-static SRV_WIN_MAYBE_UNUSED void srv_win_alarm(unsigned seconds, void (*fn)(int)) {
-    HANDLE h;
-    srv_win_alarm_fn = fn;
-    srv_win_alarm_s = seconds;
-    if ((h = CreateThread(NULL, 0, srv_win_alarm_run, NULL, 0, NULL)) != NULL) CloseHandle(h);
-}
-
-/* SO_RCVTIMEO in milliseconds (Winsock's DWORD, not a timeval) */
-static SRV_WIN_MAYBE_UNUSED void srv_win_recv_timeout(int fd, int ms) {
-    DWORD v = (DWORD)ms;
-    setsockopt((SOCKET)fd, SOL_SOCKET, SO_RCVTIMEO, (const char *)&v, sizeof v);
-}
+#define MSG_DONTWAIT SRV_WIN_DONTWAIT
 #endif
