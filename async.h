@@ -2086,8 +2086,10 @@ CONFIGURATION (>>config)
 
    OTHER POSIX SYSTEMS (macOS, FreeBSD, OpenBSD, NetBSD). No such machine runs the
    tests: make test proves their path on Linux instead. Its strict POSIX build
-   (test_NAME-posix: time, io, threads, proc, group, and the servers' net and redis
-   tests against servers built the same way) defines ASYNC_POSIX_ONLY and
+   (test_NAME-posix: time, io, threads, proc, group, the I/O, threads, proc and group
+   suites again under failing system calls and the I/O suite under failing
+   allocations, and the servers' net, redis, httpd and faults tests against servers
+   built the same way) defines ASYNC_POSIX_ONLY and
    _POSIX_C_SOURCE=200809L alone, and force-includes tests/compile/posix_only.h,
    which reads the system headers, then undefines __linux__ and poisons every
    Linux-only name (the list is there): a use in async.h or a test fails to compile.
@@ -2152,10 +2154,12 @@ WINDOWS
    Windows headers (the msvc-c-subset-syntax check), not run. As with any Winsock 2
    code, the implementation file includes async.h before <windows.h> (or defines
    WIN32_LEAN_AND_MEAN): windows.h alone brings the old winsock.h.
-   What runs (the suites coro, task, time, debug, sync, chan, cancel, comb, stream,
-   io, threads, group and proc pass under Wine, the tests of what Windows lacks
-   skipped with their reason; 16 bare examples exit 0; the echo server, and the proxy
-   in front of it, echo 1 MB and a half-close to a Linux client):
+   What runs (the suites coro, task, time, debug, sync, chan, cancel, comb, opset,
+   stream, io, threads, group and proc pass under Wine, the tests of what Windows
+   lacks skipped with their reason; the 19 bare examples exit 0; the example servers
+   echo, chat, proxy, httpd and miniredis build there, their suites srv_net, srv_httpd
+   and srv_redis pass under Wine, and the echo server, and the proxy in front of it,
+   echo 1 MB and a half-close to a Linux client):
      the core, time (QueryPerformanceCounter), sync, channels, combinators, streams,
      shared objects and groups (Win32 threads, SRW locks, condition variables; pin:
      SetThreadAffinityMask)
@@ -2202,6 +2206,27 @@ WINDOWS
      a millisecond), and an abortive close (SO_LINGER 0) sends no reset.
    Compilers: mingw-w64 gcc, clang-cl, MSVC on x86 and x64 (atomics: the Interlocked
      intrinsics; MSVC on ARM64 needs ASYNC_NO_THREADS for now).
+   The servers' tests there (tests/srv_win.h): each server is started with
+     CreateProcess in a process group of its own (CREATE_NEW_PROCESS_GROUP), its port
+     read from its first line, and stopped as Windows stops a console program: Ctrl-Break
+     to its group (GenerateConsoleCtrlEvent), which async_signal reports as SIGTERM, so
+     that async_shutdown drains it; killed with TerminateProcess. Not run under Wine,
+     each skipped with its reason printed:
+       what needs SIGTERM or SIGINT sent (the servers' drain and exit 0 at SIGTERM,
+         SIGINT, the grace period): Wine implements GenerateConsoleCtrlEvent for
+         CTRL_C_EVENT only, and only within a console, and Ctrl-C never reaches a
+         process group of its own, on Windows either
+       --threads N > 1 (echo, chat, httpd): the shards share the port through
+         listen_opts.reuseport, ASYNC_ENOSYS on Windows: such a server says so and
+         exits 1 at its startup
+       descriptor limits (httpd's EMFILE back-off), the accept failures made by an
+         LD_PRELOAD shim, the address-space limit under which miniredis meets a
+         failing allocation, and the symbolic link out of httpd's ROOT: Linux's means
+       test_srv_faults (/proc/PID/fd and /proc/PID/stat) and the curl and redis-cli
+         checks (Linux tools)
+     httpd on Windows: ROOT's paths through _fullpath (no symbolic links resolved;
+     the path must still land under ROOT), a path with '\' or ':' in it is 404, a
+     directory 404.
 
 PITFALLS
 ========

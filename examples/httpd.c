@@ -96,7 +96,7 @@
 /* Windows (mingw-w64, MSVC): sockets are Winsock's (async.h includes it); files are the
    C library's descriptors, binary and not inherited; realpath is _fullpath, which
    resolves no symbolic links (the check that the path stays under ROOT holds all the
-   same), and a path with '\\' or ':' in it (another separator, a drive, a stream)
+   same), and a path with '\' or ':' in it (another separator, a drive, a stream)
    is not served. */
 #include <signal.h>
 #define HTTPD_OPEN_FLAGS (O_RDONLY | O_BINARY | O_NOINHERIT)
