@@ -2224,6 +2224,9 @@ WINDOWS
          failing allocation, and the symbolic link out of httpd's ROOT: Linux's means
        test_srv_faults (/proc/PID/fd and /proc/PID/stat) and the curl and redis-cli
          checks (Linux tools)
+     Their floods of idle connections are a quarter as large there (500, past the
+     caps of 100 under test; chat's default cap of 1024 with 2000), and wait three
+     times as long: under Wine each connect is a round trip to wineserver.
      httpd on Windows: ROOT's paths through _fullpath (no symbolic links resolved;
      the path must still land under ROOT), a path with '\' or ':' in it is 404, a
      directory 404.

@@ -1059,14 +1059,14 @@ static int probe_httpd_until_served(int p, int ms) {
    ones leave, a new client is served again. */
 TEST(srv_2000_idle_connections_at_the_cap) {
     static const char *const env[] = {"HTTPD_MAX_CONN=100", NULL};
-    enum { N = 2000, CAP = 100 };
+    enum { N = FLOOD_N(2000), CAP = 100 };
     static int fds[N];
     if (start_server(root_dir, env) < 0) {
         FAIL_("server start");
         return;
     }
-    ASSERT_EQ(flood_open(port, fds, N, 3000), N);
-    ASSERT_EQ(flood_wait_closed(fds, N, N - CAP, 5000), N - CAP);
+    ASSERT_EQ(flood_open(port, fds, N, FLOOD_MS(3000)), N);
+    ASSERT_EQ(flood_wait_closed(fds, N, N - CAP, FLOOD_MS(5000)), N - CAP);
     ASSERT_EQ(probe_httpd(port), 0);
     flood_close(fds, N, 10);
     ASSERT_EQ(probe_httpd_until_served(port, 3000), 1);
@@ -1079,15 +1079,15 @@ TEST(srv_2000_idle_connections_at_the_cap) {
    new client is served. */
 TEST(srv_2000_idle_connections_timed_out) {
     static const char *const opts[] = {"--idle-timeout", "0.3", "--max-conns", "100", NULL};
-    enum { N = 2000 };
+    enum { N = FLOOD_N(2000) };
     static int fds[N];
     start_opts = opts;
     if (start_server(root_dir, NULL) < 0) {
         FAIL_("server start");
         return;
     }
-    ASSERT_EQ(flood_open(port, fds, N, 3000), N);
-    ASSERT_EQ(flood_wait_closed(fds, N, N, 5000), N);
+    ASSERT_EQ(flood_open(port, fds, N, FLOOD_MS(3000)), N);
+    ASSERT_EQ(flood_wait_closed(fds, N, N, FLOOD_MS(5000)), N);
     ASSERT_EQ(probe_httpd_until_served(port, 3000), 1);
     flood_close(fds, N, N);
     kill_child();
@@ -1095,13 +1095,13 @@ TEST(srv_2000_idle_connections_timed_out) {
 
 /* The defaults (cap 10000): 2000 idle connections do not keep a new client out. */
 TEST(srv_2000_idle_connections_default_cap) {
-    enum { N = 2000 };
+    enum { N = FLOOD_N(2000) };
     static int fds[N];
     if (start_server(root_dir, NULL) < 0) {
         FAIL_("server start");
         return;
     }
-    ASSERT_EQ(flood_open(port, fds, N, 3000), N);
+    ASSERT_EQ(flood_open(port, fds, N, FLOOD_MS(3000)), N);
     ASSERT_EQ(probe_httpd(port), 1);
     ASSERT_EQ(flood_wait_closed(fds, N, N, 0), 0);      /* none was dropped */
     flood_close(fds, N, N);

@@ -387,8 +387,8 @@ static int probe_until_served(probe_fn probe, int port, int ms) {
 static void flood_at_cap(probe_fn probe, int port, int n, int cap) {
     int *fds = (int *)malloc(sizeof(int) * (size_t)n);
     if (!fds) return;
-    ASSERT_EQ(flood_open(port, fds, n, 3000), n);   /* every one is accepted */
-    ASSERT_EQ(flood_wait_closed(fds, n, n - cap, 5000), n - cap);
+    ASSERT_EQ(flood_open(port, fds, n, FLOOD_MS(3000)), n);   /* every one is accepted */
+    ASSERT_EQ(flood_wait_closed(fds, n, n - cap, FLOOD_MS(5000)), n - cap);
     ASSERT_EQ(probe(port), 0);                  /* a new client: refused at once */
     flood_close(fds, n, 10);                    /* ten of the kept ones leave */
     ASSERT_EQ(probe_until_served(probe, port, 3000), 1);
@@ -403,8 +403,8 @@ static void flood_at_cap(probe_fn probe, int port, int n, int cap) {
 static void flood_timed_out(probe_fn probe, int port, int n) {
     int *fds = (int *)malloc(sizeof(int) * (size_t)n);
     if (!fds) return;
-    ASSERT_EQ(flood_open(port, fds, n, 3000), n);
-    ASSERT_EQ(flood_wait_closed(fds, n, n, 5000), n);
+    ASSERT_EQ(flood_open(port, fds, n, FLOOD_MS(3000)), n);
+    ASSERT_EQ(flood_wait_closed(fds, n, n, FLOOD_MS(5000)), n);
     ASSERT_EQ(probe_until_served(probe, port, 3000), 1);
     flood_close(fds, n, n);
     free(fds);
@@ -624,7 +624,7 @@ TEST(echo_2000_idle_connections_at_the_cap_are_refused) {
     pid_t pid;
     int port = start_server(argv, &pid);
     ASSERT_EQ(port > 0, 1);
-    if (port > 0) flood_at_cap(probe_echo, port, 2000, 100);
+    if (port > 0) flood_at_cap(probe_echo, port, FLOOD_N(2000), 100);
     reap_all();
 }
 
@@ -655,7 +655,7 @@ TEST(echo_idle_connections_are_dropped_after_the_idle_timeout) {
     CHECK(closed_within(active, 3000));         /* then silent: closed too */
     if (active >= 0) close(active);
     if (idle >= 0) close(idle);
-    flood_timed_out(probe_echo, port, 2000);
+    flood_timed_out(probe_echo, port, FLOOD_N(2000));
     reap_all();
 }
 
@@ -825,7 +825,7 @@ TEST(chat_2000_idle_connections_at_the_cap_are_refused) {
     pid_t pid;
     int port = start_server(argv, &pid);
     ASSERT_EQ(port > 0, 1);
-    if (port > 0) flood_at_cap(probe_chat, port, 2000, 100);
+    if (port > 0) flood_at_cap(probe_chat, port, FLOOD_N(2000), 100);
     reap_all();
 }
 
@@ -880,7 +880,7 @@ TEST(chat_idle_clients_are_dropped_after_the_idle_timeout) {
     close(fa);
     close(fb);
     close(fc);
-    flood_timed_out(probe_chat, port, 2000);
+    flood_timed_out(probe_chat, port, FLOOD_N(2000));
     reap_all();
 }
 
@@ -1209,7 +1209,7 @@ TEST(proxy_2000_idle_connections_at_the_cap_are_refused) {
     snprintf(up, sizeof up, "127.0.0.1:%d", eport);
     pport = eport > 0 ? start_server(argv, &ppid) : 0;
     ASSERT_EQ(pport > 0, 1);
-    if (pport > 0) flood_at_cap(probe_echo, pport, 2000, 100);
+    if (pport > 0) flood_at_cap(probe_echo, pport, FLOOD_N(2000), 100);
     reap_all();
 }
 
@@ -1238,7 +1238,7 @@ TEST(proxy_idle_sessions_are_dropped_after_the_idle_timeout) {
     CHECK(closed_within(active, 3000));
     if (active >= 0) close(active);
     if (idle >= 0) close(idle);
-    flood_timed_out(probe_echo, pport, 2000);
+    flood_timed_out(probe_echo, pport, FLOOD_N(2000));
     reap_all();
 }
 
