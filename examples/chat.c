@@ -93,7 +93,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifndef _WIN32                                  /* (Windows: Winsock, from async.h) */
+#ifdef _WIN32                                   /* send, recv: Winsock 2 */
+#include <winsock2.h>
+#include <windows.h>
+#else
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>

@@ -98,6 +98,8 @@
    resolves no symbolic links (the check that the path stays under ROOT holds all the
    same), and a path with '\' or ':' in it (another separator, a drive, a stream)
    is not served. */
+#include <winsock2.h>
+#include <windows.h>
 #include <signal.h>
 #define HTTPD_OPEN_FLAGS (O_RDONLY | O_BINARY | O_NOINHERIT)
 static char *httpd_realpath(const char *path, char *out) {

@@ -54,6 +54,10 @@
 #include <time.h>
 #include <errno.h>
 #include <limits.h>
+#ifdef _WIN32                       /* (GetTickCount64) */
+#include <winsock2.h>
+#include <windows.h>
+#endif
 
 /* ==== 1. the RESP parser ================================================== */
 

@@ -33,7 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifndef _WIN32
+#ifdef _WIN32                               /* CreateThread, GetTickCount64 */
+#include <winsock2.h>
+#include <windows.h>
+#else
 #include <pthread.h>
 #include <unistd.h>
 #endif

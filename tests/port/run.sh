@@ -72,23 +72,28 @@ windows_section() {
     echo "  $(x86_64-w64-mingw32-gcc --version | head -n 1); $(wine --version 2>/dev/null)"
     wcc="x86_64-w64-mingw32-gcc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -Wshadow"
     wcc="$wcc -Wstrict-prototypes -I."
-    if ! $wcc -c tests/impl_suites.c -o "$d/impl.o" >"$d/impl.log" 2>&1; then
-        bad "windows: tests/impl_suites.c does not compile:"
+    # the implementation once for the suites, once as an example's (tests/impl_examples.c:
+    # the servers and the suites that include one link against it, as make does)
+    if ! $wcc -c tests/impl_suites.c -o "$d/impl.o" >"$d/impl.log" 2>&1 ||
+        ! $wcc -c tests/impl_examples.c -o "$d/impl-ex.o" >>"$d/impl.log" 2>&1; then
+        bad "windows: tests/impl_suites.c or tests/impl_examples.c does not compile:"
         show "$d/impl.log"
         return
     fi
     n=0
     for e in $WIN_SERVERS; do
         ( st=0
-          $wcc "examples/$e.c" -o "$d/$e.exe" -static -lws2_32 >"$d/$e.log" 2>&1 || st=$?
+          $wcc -DASYNC_IMPLEMENTATION_INCLUDED "examples/$e.c" "$d/impl-ex.o" -o "$d/$e.exe" \
+              -static -lws2_32 >"$d/$e.log" 2>&1 || st=$?
           echo $st >"$d/$e.rc" ) &
         n=$((n + 1))
         [ $((n % JOBS)) -eq 0 ] && wait
     done
     for t in $WIN_SUITES; do
-        # a server's suite that includes its example whole has the implementation with it
+        # a server's suite that includes its example: the example's implementation
         split="-DTEST_SPLIT $d/impl.o"
-        grep -q '^#include "../examples/' tests/test_$t.c && split=
+        grep -q '^#include "../examples/' tests/test_$t.c &&
+            split="-DASYNC_IMPLEMENTATION_INCLUDED $d/impl-ex.o"
         case $t in srv_*) split="$split -DSRV_DIR=\"$d/\" -DSRV_LOG_DIR=\"$d/\"
             -DSECRET=\"httpd-test-secret-win.txt\" -lpsapi" ;; esac
         ( st=0
