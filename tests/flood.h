@@ -3,7 +3,7 @@
    use it to check that a server at its connection cap refuses new clients at once and
    that idle ones are timed out. Every wait is bounded, so a server that stops
    accepting fails a test instead of hanging it. POSIX (the strict build runs it too);
-   on Windows, Winsock (after tests/srv_win.h: poll is WSAPoll, close closesocket). */
+   on Windows, Winsock (after tests/srv_win.h: poll is WSAPoll, close closesocket...). */
 #ifndef FLOOD_H
 #define FLOOD_H
 #include <errno.h>
@@ -61,7 +61,8 @@ static inline int flood_connect_start(int port) {
     struct sockaddr_in a;
     int fd = (int)socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
-#ifdef _WIN32                                   /* (sockets are not inherited there) */
+#ifdef _WIN32
+    srv_win_cloexec(fd);
     if (flood_nonblock(fd, 1) < 0) {
 #else
     if (flood_nonblock(fd, 1) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {

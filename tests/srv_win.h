@@ -24,6 +24,7 @@
                         C library's descriptors: srv_win_poll); pipe: _pipe
      srv_win_start(argv, out_fd, err_fd)  fork and exec: the server with those as its
                         stdout and stderr
+     srv_win_cloexec(fd)  FD_CLOEXEC (a socket or a C library descriptor)
    Winsock is started by the first srv_spawn or srv_dial_init. */
 #ifndef SRV_WIN_H
 #define SRV_WIN_H
@@ -73,6 +74,13 @@ static SRV_WIN_MAYBE_UNUSED int srv_win_is_socket(int fd) {
     int type, len = (int)sizeof type;
     return getsockopt((SOCKET)fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0;
 }
+/* FD_CLOEXEC: not inherited by the servers started next (sockets are inheritable
+   handles by default on Windows; a server holding a client's copy would keep it open) */
+static SRV_WIN_MAYBE_UNUSED void srv_win_cloexec(int fd) {
+    HANDLE h = srv_win_is_socket(fd) ? (HANDLE)(SOCKET)fd : (HANDLE)_get_osfhandle(fd);
+    if (h != INVALID_HANDLE_VALUE) SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0);
+}
+
 /* "exe args" for CreateProcess, exe with backslashes (a relative path is taken from
    the current directory, as execl takes it) */
 static SRV_WIN_MAYBE_UNUSED int srv_win_cmdline(char *cmd, size_t size, const char *exe,

@@ -478,6 +478,7 @@ static int dial(void) {
     a.sin_port = htons((unsigned short)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 #ifdef _WIN32
+    srv_win_cloexec(fd);
     srv_win_recv_timeout(fd, 5000);                            /* never hang a test */
 #else
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);   /* never hang a test */

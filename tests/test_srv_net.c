@@ -39,8 +39,8 @@
 
 static long long now_ms(void) { return flood_now_ms(); }
 
-#ifdef _WIN32                           /* (pipes are made not inherited, sockets ours) */
-static void cloexec(int fd) { (void)fd; }
+#ifdef _WIN32
+static void cloexec(int fd) { srv_win_cloexec(fd); }
 #else
 static void cloexec(int fd) { fcntl(fd, F_SETFD, FD_CLOEXEC); }
 #endif

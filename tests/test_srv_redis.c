@@ -788,6 +788,7 @@ static int dial(void) {
         return -1;
     }
 #ifdef _WIN32
+    srv_win_cloexec(fd);
     srv_win_recv_timeout(fd, 5000);
 #else
     tv.tv_sec = 5;
