@@ -6841,7 +6841,7 @@ static void async__timer_remove(async_runtime *rt, async_timer *tm) {
 
 /* A cascading timer to the level and slot its deadline now calls for; `prev`: the timer
    linked before it (or NULL), whose order it keeps. */
-static void async__cascade_one(async_runtime *rt, async_timer *tm, async_timer *prev) {
+ASYNC__HOT static void async__cascade_one(async_runtime *rt, async_timer *tm, async_timer *prev) {
     /* Timers often share a tick (many tasks sleeping alike): one that follows the last
        timer linked, in its slot's tail, goes right after. */
     if (prev && (tm->deadline >> ASYNC__WHEEL_SHIFT) == (prev->deadline >> ASYNC__WHEEL_SHIFT) &&
@@ -6852,9 +6852,9 @@ static void async__cascade_one(async_runtime *rt, async_timer *tm, async_timer *
         tm->next = prev->next;
         prev->next->prev = tm;
         prev->next = tm;
-    } else {
-        async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT);
+        return;
     }
+    async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT);
 #ifndef ASYNC_FREESTANDING
     if (tm->level == 0) {               /* it fires soon: start loading its task (these */
         ASYNC__PREFETCH(tm->task);      /* loads overlap; the firing would wait on each) */
