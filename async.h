@@ -2684,7 +2684,17 @@ typedef struct async_timer {
 #define ASYNC__WHEEL_SHIFT 10
 #define ASYNC__WHEEL_SLOTS (1 << ASYNC_WHEEL_BITS)
 #define ASYNC__WHEEL_LEVELS ((54 + ASYNC_WHEEL_BITS - 1) / ASYNC_WHEEL_BITS)
-#define ASYNC__WHEEL_WORDS ((ASYNC__WHEEL_SLOTS + 31) / 32)
+/* Slot bitmaps in words of 64 bits where 64-bit arithmetic is native (hosted: one
+   word per level of 64 slots), of 32 freestanding. */
+#ifndef ASYNC_FREESTANDING
+typedef uint64_t async__occ;
+#define ASYNC__OCC_SHIFT 6
+#else
+typedef uint32_t async__occ;
+#define ASYNC__OCC_SHIFT 5
+#endif
+#define ASYNC__OCC_MASK ((1u << ASYNC__OCC_SHIFT) - 1u)
+#define ASYNC__WHEEL_WORDS ((ASYNC__WHEEL_SLOTS + (1 << ASYNC__OCC_SHIFT) - 1) >> ASYNC__OCC_SHIFT)
 
 struct async_runtime {
     async__link runq, deferred, waiting, zombies;
@@ -2693,7 +2703,7 @@ struct async_runtime {
     int budget, budget_init, event_interval;
     uint32_t rng, sel_rng;              /* scheduling order (seeded mode), select fairness */
     async_timer *wheel[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_SLOTS];
-    uint32_t occupied[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_WORDS];  /* slot bitmaps */
+    async__occ occupied[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_WORDS];    /* slot bitmaps */
     uint32_t levels;                    /* bit L: level L has a timer */
     uint64_t elapsed;                   /* ticks: the wheel has run up to here */
     uint64_t due;                       /* no slot needs processing before this tick */
@@ -6744,7 +6754,7 @@ static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick) 
         if (start < rt->due) rt->due = start;
     }
     head = &rt->wheel[level][slot];
-    rt->occupied[level][slot >> 5] |= 1u << (slot & 31);
+    rt->occupied[level][slot >> ASYNC__OCC_SHIFT] |= (async__occ)1 << (slot & ASYNC__OCC_MASK);
     rt->levels |= 1u << level;
     if (!*head) {
         tm->next = tm->prev = *head = tm;
@@ -6771,9 +6781,9 @@ static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick) 
 }
 
 static void async__slot_clear(async_runtime *rt, int level, int slot) {
-    uint32_t *occ = rt->occupied[level], any = 0;
+    async__occ *occ = rt->occupied[level], any = 0;
     int w;
-    occ[slot >> 5] &= ~(1u << (slot & 31));
+    occ[slot >> ASYNC__OCC_SHIFT] &= ~((async__occ)1 << (slot & ASYNC__OCC_MASK));
     for (w = 0; w < ASYNC__WHEEL_WORDS; w++) any |= occ[w];
     if (!any) rt->levels &= ~(1u << level);
 }
@@ -6795,21 +6805,32 @@ static void async__slot_unlink(async_runtime *rt, async_timer *tm) {
    The lowest non-empty level holds the earliest timers, and within it no occupied
    slot lies before the wheel's position (a timer behind it would differ from
    `elapsed` in a higher group, so it would sit on a higher level). */
+static int async__lsb_occ(async__occ m) {         /* m != 0 */
+#ifdef ASYNC_FREESTANDING
+    return async__lsb32(m);
+#elif defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(m);
+#else
+    return (uint32_t)m ? async__lsb32((uint32_t)m) : 32 + async__lsb32((uint32_t)(m >> 32));
+#endif
+}
+
 static int async__wheel_next(const async_runtime *rt, int *level, int *slot, uint64_t *start) {
     int l, s = -1, w;
     unsigned pos, shift, up;
-    const uint32_t *occ;
+    const async__occ *occ;
     uint64_t base;
     if (!rt->levels) return 0;
     l = async__lsb32(rt->levels);
     shift = (unsigned)(ASYNC_WHEEL_BITS * l);
     pos = (unsigned)(async__shr64(rt->elapsed, shift) & ASYNC__SLOT_MASK);
     occ = rt->occupied[l];
-    for (w = (int)(pos >> 5); w < ASYNC__WHEEL_WORDS; w++) {
-        uint32_t m = occ[w];
-        if (w == (int)(pos >> 5)) m &= ~0u << (pos & 31);     /* from pos on */
+    for (w = (int)(pos >> ASYNC__OCC_SHIFT); w < ASYNC__WHEEL_WORDS; w++) {
+        async__occ m = occ[w];
+        if (w == (int)(pos >> ASYNC__OCC_SHIFT))
+            m &= ~(async__occ)0 << (pos & ASYNC__OCC_MASK);        /* from pos on */
         if (m) {
-            s = 32 * w + async__lsb32(m);
+            s = (w << ASYNC__OCC_SHIFT) + async__lsb_occ(m);
             break;
         }
     }
