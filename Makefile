@@ -237,6 +237,7 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 	echo "manual-code-blocks-compile-and-run|CC=$(CC) tests/manual.sh $(B)/manual async.h README.md"; \
 	echo "manual-quick-start-is-hello-c|tests/manual.sh --quick-start | cmp - examples/hello.c"; \
 	echo "async-h-lines-at-most-100-columns|awk 'length > 100 { print FILENAME \":\" FNR; bad = 1 } END { exit bad }' async.h"; \
+	echo "time-suite-wheel-bits-3-and-8|for b in 3 8; do $(CC) -std=c99 $(WARN) -O1 -DASYNC_WHEEL_BITS=\$$b -I. tests/test_time.c -o $(B)/chk/test_time_w\$$b $(LIBS) && $(B)/chk/test_time_w\$$b > /dev/null || exit 1; done"; \
 	echo "abi-same-config-links|$(CC) -I. tests/compile/abi_impl.c tests/compile/abi_user.c -o $(B)/chk/abi && $(B)/chk/abi"; \
 	echo "abi-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl.o && $(CC) -I. -DASYNC_WHEEL_BITS=4 -c tests/compile/abi_user.c -o $(B)/chk/abi-user4.o && ! $(CC) $(B)/chk/abi-impl.o $(B)/chk/abi-user4.o -o $(B)/chk/abi-bad"; \
 	echo "abi-profile-mismatch-fails-to-link|$(CC) -I. -c tests/compile/abi_impl.c -o $(B)/chk/abi-impl2.o && $(CC) -I. -DASYNC_FREESTANDING -c tests/compile/abi_user.c -o $(B)/chk/abi-userf.o && ! $(CC) $(B)/chk/abi-impl2.o $(B)/chk/abi-userf.o -o $(B)/chk/abi-bad2"; \

@@ -638,6 +638,77 @@ TEST(wheel_random_deadlines_and_cancellations) {
     async_runtime_destroy(&rt);
 }
 
+/* A slot of a higher level cascades by two walks of its list, one from each end, that
+   meet in the middle: every size of slot, odd and even, loses no timer and links none
+   twice; ties (one deadline in four) still fire in arming order, each exactly on time. */
+TEST(cascade_of_every_slot_size) {
+    enum { K = 12 };
+    static tframe f[K];
+    char expect[512];
+    int k, i, d;
+    for (k = 1; k <= K; k++) {
+        async_runtime rt;
+        ZERO(f);
+        start(&rt);
+        for (i = 0; i < k; i++) {
+            f[i].id = i;
+            f[i].dur = MS(300) + (async_time)((k - i) % 4) * 5000u;
+            async_task_spawn(&rt, &f[i].task, sleeper, "s");
+        }
+        async_runtime_step(&rt, 0);               /* all armed, none due */
+        for (i = 0; i < k; i++) CHECK(f[i].timer.level > 0);      /* a cascade to come */
+        ASSERT_EQ(async_runtime_run(&rt), 0);
+        expect[0] = 0;
+        for (d = 0; d < 4; d++)                   /* by deadline, then arming order */
+            for (i = 0; i < k; i++)
+                if ((k - i) % 4 == d) sprintf(expect + strlen(expect), "%d@300 ", i);
+        ASSERT_STR(test_log, expect);
+        for (i = 0; i < k; i++) ASSERT_EQ(f[i].at, f[i].dur);
+        ASSERT_EQ(rt.ntimers, 0);
+        async_runtime_destroy(&rt);
+    }
+}
+
+/* Auto-advance jumps the paused clock straight to the earliest deadline of a slot of a
+   higher level (unordered: its first timer is not the earliest), having cascaded it;
+   a timer armed then, earlier than the rest of that slot, fires before them. */
+static int rearm_sleeper(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, f->dur));
+    f->at = NOW();
+    logf_("%d@%llu ", f->id, (unsigned long long)(f->at / MS(1)));
+    if (f->n) {
+        ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, MS(f->n)));
+        f->t0 = NOW();
+        logf_("%d+@%llu ", f->id, (unsigned long long)(f->t0 / MS(1)));
+    }
+    ASYNC_END(0);
+}
+TEST(auto_advance_into_an_unordered_slot) {
+    async_runtime rt;
+    static tframe f[3];
+    static const int ms[3] = {500, 400, 450};
+    int i;
+    ZERO(f);
+    start(&rt);
+    for (i = 0; i < 3; i++) {
+        f[i].id = i;
+        f[i].dur = MS(ms[i]) + 1;                 /* not on a tick's edge */
+        async_task_spawn(&rt, &f[i].task, rearm_sleeper, "s");
+    }
+    f[1].n = 20;                                  /* woken at 400 ms, sleeps to 420 ms */
+    async_runtime_step(&rt, 0);
+    for (i = 0; i < 3; i++) CHECK(f[i].timer.level > 0);
+    ASSERT_EQ(async_runtime_next_deadline(&rt), g_t0 + MS(400) + 1);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_STR(test_log, "1@400 1+@420 2@450 0@500 ");
+    for (i = 0; i < 3; i++) ASSERT_EQ(f[i].at, f[i].dur);
+    ASSERT_EQ(f[1].t0, MS(420) + 1);
+    ASSERT_EQ(rt.ntimers, 0);
+    async_runtime_destroy(&rt);
+}
+
 /* A million live timers on one task: arm them all, cancel half, then move the
    paused clock in steps and check that exactly the due ones have fired. */
 TEST(wheel_one_million_live_timers) {
@@ -765,6 +836,8 @@ int main(int argc, char **argv) {
     RUN(timeout_around_nested_call);
     RUN(deadline_on_join_leaves_the_child_running);
     RUN(wheel_random_deadlines_and_cancellations);
+    RUN(cascade_of_every_slot_size);
+    RUN(auto_advance_into_an_unordered_slot);
     RUN(wheel_one_million_live_timers);
     RUN(clock_jump_between_two_readings_loses_no_wake);
     RUN(real_clock_sleep);
