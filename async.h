@@ -25,6 +25,8 @@
        12 DEBUGGING ..................... >>debug
        13 EMBEDDING ..................... >>embed
        CONFIGURATION .................... >>config (first in the code)
+       ZERO ALLOCATION .................. (storage of yours: the reactor, the pool,
+                                          the inbox; what still allocates)
        WINDOWS .......................... >>sys, and the io, threads blocks
        PITFALLS
        DESIGN NOTES
@@ -1202,7 +1204,8 @@ CODE IN THIS MANUAL
    awaits a socket as it awaits a channel. Ops take an async_waiter (zeroed) as
    the sync ops do; while an op runs, w->got holds its progress.
    The reactor (made at the first registration) is poll(2) by default: O(1)
-   registration and removal (a dense table), a descriptor watched only in the
+   registration and removal (a dense table: allocated and grown, or fixed in
+   desc.io_storage, ZERO ALLOCATION), a descriptor watched only in the
    directions a task waits for. -DASYNC_USE_EPOLL (impl, Linux) selects epoll,
    edge-triggered, each descriptor added once. poll(2) costs grow with every
    descriptor that has a waiter, idle or not: with thousands of mostly idle
@@ -1364,7 +1367,8 @@ CODE IN THIS MANUAL
    through its wake descriptor (an eventfd, or a pipe).
      async_pool_init(p, rt, desc)        desc may be NULL: up to 64 threads, an
                                          idle thread exits after 10 s; threads
-                                         start on demand
+                                         start on demand; desc.storage: nothing
+                                         allocated (ZERO ALLOCATION)
      async_pool_spawn(t, p, job, fn, arg)      op: run int fn(void *arg) on the
                                          pool (job: an async_blocking in the frame,
                                          zeroed); returns fn's result. Cancelled
@@ -1416,7 +1420,8 @@ CODE IN THIS MANUAL
                                          its tasks; before or after the runtime's
                                          destroy
      async_inbox_init(q, rt, item_size, cap)   a bounded queue (allocated) that
-                                         any thread sends into and one task reads
+                                         any thread sends into and one task reads;
+                                         _init_storage(..., storage, size): in yours
      async_inbox_send(q, item)           Context: any thread but the loop's: blocks
                                          while full; ASYNC_ECLOSED once closed
      async_inbox_try_send(q, item)       Context: anywhere: ASYNC_EAGAIN when full
@@ -2142,6 +2147,120 @@ CONFIGURATION (>>config)
     d.slow_poll = ASYNC_MS(10);         // warn of a poll that runs longer
     d.start_paused = 2;                 // the paused clock, auto-advancing (tests)
     (void)d;                            // then async_runtime_init(&rt, &d)
+
+ZERO ALLOCATION
+===============
+   What for: a program that must not allocate once it runs (embedded, real-time, or
+   one that wants its memory laid out up front) and still does sockets, files and
+   threads. Every allocation of the library goes through ASYNC_MALLOC (one function,
+   >>faults); a program that hands in storage for each object it uses makes not one
+   call to it, and runs as well with an ASYNC_MALLOC that always fails. The storage
+   is yours (any alignment: the library aligns inside it), lives as long as the
+   object, and is sized by a macro: a compile-time constant, so that a static array
+   can hold it (the channels' *_storage_size are functions, exact but not constant),
+   and a bound right for every backend and platform (the implementation checks at
+   compile time that its structures fit it). Where each object takes it:
+     tasks                 your frames (async_task_spawn); NULL never
+     channels, op set      their _init's storage or slots (CHANNELS, COMBINATORS);
+                           NULL allocates, and an unbounded mpsc allocates its blocks
+     the reactor's table   desc.io_storage, desc.io_storage_size: the descriptors
+                           registered at once (each async_io: sockets, listeners,
+                           accepted connections, pipes, a child's stdio) are as many
+                           as the largest n with ASYNC_RUNTIME_IO_STORAGE_SIZE(n) <=
+                           io_storage_size. The table never grows: one registration
+                           more is ASYNC_ELIMIT and changes nothing (the descriptor
+                           keeps its blocking mode; accept closes the connection it
+                           could not register, connect its socket; close one to make
+                           room). Without it: 64 slots at the first registration,
+                           doubled when full
+     the blocking pool     desc.storage, desc.storage_size >= ASYNC_POOL_STORAGE_SIZE(
+                           max_threads, requests, request_size): its state, a record
+                           for each of max_threads threads (their stacks are the OS's:
+                           pthread_create, _beginthreadex) and `requests` request
+                           slots for the file and resolve calls (async_pool_spawn
+                           takes none: its job is in your frame). A slot carries up to
+                           request_size bytes: the path (strlen + 1), the data of a
+                           read or write (a longer one is cut to it: a short read or
+                           write, as the call allows), the whole file of read_all
+                           (cap + 1) or write_all, a lookup's host and service and its
+                           addresses (sizeof(async_addr) each; max is cut to what
+                           fits). What cannot be cut (a path, a whole file) is
+                           ASYNC_ENOMEM at once, and so is every call when requests
+                           is 0. With every slot taken a call waits for one, first
+                           come first served, cancel safe (a cancel leaves the line).
+                           A slot belongs to the pool, not to the frame: a call
+                           cancelled while its thread runs it keeps its slot until the
+                           thread ends, then the slot goes back to the pool (and the
+                           runtime counts the call as outstanding until then, so a
+                           task waiting for the slot is not a hang)
+     the inbox             async_inbox_init_storage(q, rt, item_size, cap, storage,
+                           size), size >= ASYNC_INBOX_STORAGE_SIZE(item_size, cap)
+   Bad storage (NULL with a size, slots or request_size; fewer bytes than the macro
+   says) is ASYNC_EINVAL, with nothing set up. What still allocates, whatever you
+   pass: async_task_spawn_alloc and async_stream_collect_alloc (allocating is what
+   they are for), async_group_init (its runtimes and thread records, once at start:
+   a group is made before the work), async_test_run (the test harness: its runtime
+   and frame), async_child_spawn on Windows (the command line, and one record per
+   relay thread); and the C library on its own: getaddrinfo, the threads' stacks,
+   stdio. Tokio has no such mode (Rust's allocator is global); this is C's habit of
+   static pools, as in lwIP or FreeRTOS's static allocation.
+   [program]
+    static long calls;                      // ASYNC_MALLOC: every call fails, counted
+    #define ASYNC_MALLOC(n) ((void)(n), calls++, (void *)0)
+    #define ASYNC_FREE(p) ((void)(p))
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct {
+        async_task task;
+        async_pool *pool;
+        async_file_op op;
+        async_inbox *q;
+        async_file_meta meta;
+        int rc, item;
+    } frame;
+
+    static int run(async_task *t) {
+        frame *f = (frame *)t;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(f->rc, async_file_stat(t, f->pool, &f->op, ".", &f->meta));
+        if (f->rc < 0) ASYNC_RETURN(f->rc);
+        ASYNC_AWAIT(f->rc, async_inbox_recv(t, f->q, &f->item));
+        ASYNC_END(f->rc < 0 ? f->rc : f->item);
+    }
+
+    int main(void) {
+        static unsigned char io_mem[ASYNC_RUNTIME_IO_STORAGE_SIZE(64)];   // 64 descriptors
+        static unsigned char pool_mem[ASYNC_POOL_STORAGE_SIZE(4, 8, 512)];
+        static unsigned char q_mem[ASYNC_INBOX_STORAGE_SIZE(sizeof(int), 16)];
+        static async_runtime rt;
+        static async_pool pool;
+        static async_inbox q;
+        static frame f;
+        async_runtime_desc d = {0};
+        async_pool_desc pd = {0};
+        int rc, item = 42;
+        d.io_storage = io_mem;
+        d.io_storage_size = sizeof io_mem;
+        pd.max_threads = 4;
+        pd.storage = pool_mem;
+        pd.storage_size = sizeof pool_mem;
+        pd.requests = 8;                    // 8 file calls at once; more wait their turn
+        pd.request_size = 512;              // each carries up to 512 bytes
+        if (async_runtime_init(&rt, &d) < 0 || async_pool_init(&pool, &rt, &pd) < 0 ||
+            async_inbox_init_storage(&q, &rt, sizeof(int), 16, q_mem, sizeof q_mem) < 0)
+            return 1;
+        async_inbox_try_send(&q, &item);
+        f.pool = &pool;
+        f.q = &q;
+        rc = async_runtime_block_on(&rt, &f.task, run, "main");
+        async_inbox_destroy(&q);
+        async_pool_destroy(&pool);
+        async_runtime_destroy(&rt);
+        printf("%d; a directory: %d; %ld allocations\n", rc, f.meta.is_dir, calls);  // 42; 1; 0
+        return rc == 42 && f.meta.is_dir && calls == 0 ? 0 : 1;
+    }
 
 WINDOWS
 =======
