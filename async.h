@@ -2737,12 +2737,14 @@ typedef struct async_runtime_desc {
     int start_paused;                   /* default 0; 1 paused, 2 paused + auto-advance */
     int metrics;                        /* default 0; 1: poll-time and delay histograms
                                            (two clock readings a poll) */
+#ifndef ASYNC_FREESTANDING
     void *io_storage;                   /* hosted: the reactor's descriptor table, yours
                                            (io_storage_size bytes, any alignment): it
                                            never grows, registration past its capacity
                                            is ASYNC_ELIMIT (ZERO ALLOCATION); default
                                            NULL: grown through ASYNC_MALLOC */
     size_t io_storage_size;             /* ASYNC_RUNTIME_IO_STORAGE_SIZE(descriptors) */
+#endif
 } async_runtime_desc;
 
 /* Storage sizes (ZERO ALLOCATION): compile-time bounds, right for every backend and
