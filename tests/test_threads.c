@@ -272,16 +272,25 @@ TEST(runtime_destroy_with_calls_in_flight) {
     ASSERT_EQ(calls, 1);                        /* the queued one never ran */
 }
 
-TEST(idle_threads_exit_after_keep_alive) {
+/* In storage of ours (in_storage), with an allocator that fails every call: the
+   threads that exit give their records back, and new threads take them. */
+static void keep_alive_run(int in_storage) {
     static caller c[8];
+    static unsigned char mem[ASYNC_POOL_STORAGE_SIZE(8, 0, 0)];
     async_pool pool;
     async_pool_desc d;
     int i, waited = 0;
+    long calls0 = test_alloc_calls;
     ZERO(c); ZERO(d);
     reset_work();
     rt_real();
     d.max_threads = 8;
     d.keep_alive = MS(20);
+    if (in_storage) {
+        test_fail_all = 1;
+        d.storage = mem;
+        d.storage_size = sizeof mem;
+    }
     ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
     for (i = 0; i < 8; i++) {
         c[i].pool = &pool;
@@ -306,7 +315,12 @@ TEST(idle_threads_exit_after_keep_alive) {
     ASSERT_EQ(c[0].rc, 144);
     async_pool_destroy(&pool);
     async_runtime_destroy(&rt);
+    if (in_storage) ASSERT_EQ(test_alloc_calls - calls0, 0);
+    test_fail_all = 0;
 }
+
+TEST(idle_threads_exit_after_keep_alive) { keep_alive_run(0); }
+TEST(idle_threads_exit_after_keep_alive_in_storage) { keep_alive_run(1); }
 
 /* An idle thread's keep_alive is measured on the monotonic clock, even where its
    condition variable waits on the wall clock (the strict POSIX build, as macOS): the
@@ -992,6 +1006,7 @@ int main(int argc, char **argv) {
     RUN(destroy_cancels_queued_calls_and_waits_for_running_ones);
     RUN(runtime_destroy_with_calls_in_flight);
     RUN(idle_threads_exit_after_keep_alive);
+    RUN(idle_threads_exit_after_keep_alive_in_storage);
     RUN(idle_thread_outlives_a_wall_clock_jump);
     RUN(pool_bad_input);
     RUN(inbox_threads_send_one_task_receives);
