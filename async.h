@@ -2160,7 +2160,8 @@ ZERO ALLOCATION
    can hold it (the channels' *_storage_size are functions, exact but not constant),
    and a bound right for every backend and platform (the implementation checks at
    compile time that its structures fit it). Where each object takes it:
-     tasks                 your frames (async_task_spawn); NULL never
+     tasks                 your frames (async_task_spawn; async_task_spawn_alloc
+                           allocates them)
      channels, op set      their _init's storage or slots (CHANNELS, COMBINATORS);
                            NULL allocates, and an unbounded mpsc allocates its blocks
      the reactor's table   desc.io_storage, desc.io_storage_size: the descriptors
@@ -2196,7 +2197,8 @@ ZERO ALLOCATION
      the inbox             async_inbox_init_storage(q, rt, item_size, cap, storage,
                            size), size >= ASYNC_INBOX_STORAGE_SIZE(item_size, cap)
    Bad storage (NULL with a size, slots or request_size; fewer bytes than the macro
-   says) is ASYNC_EINVAL, with nothing set up. What still allocates, whatever you
+   says, for the reactor fewer than one descriptor's) is ASYNC_EINVAL, with nothing
+   set up. What still allocates, whatever you
    pass: async_task_spawn_alloc and async_stream_collect_alloc (allocating is what
    they are for), async_group_init (its runtimes and thread records, once at start:
    a group is made before the work), async_test_run (the test harness: its runtime
@@ -2751,7 +2753,7 @@ typedef struct async_runtime_desc {
    platform (the implementation checks that its structures fit them). */
 #define ASYNC__SLACK 16                 /* the storage is aligned inside */
 #define ASYNC__IO_SLOT_MAX (3 * sizeof(void *) + 8)
-/* bytes for n descriptors registered at once (the runtime's own wake slot included) */
+/* bytes for n descriptors registered at once (and the runtime's own wake slot) */
 #define ASYNC_RUNTIME_IO_STORAGE_SIZE(n) (((size_t)(n) + 1) * ASYNC__IO_SLOT_MAX + ASYNC__SLACK)
 
 /* Runtime metrics (tokio-metrics' RuntimeMonitor), from async_runtime_metrics. The
@@ -14416,7 +14418,7 @@ static int async__req_new(async_task *t, async_pool *p, async_waiter *w, int kin
     size_t head = (sizeof(async__req) + 15) & ~(size_t)15;
     async__pool_impl *pi = p->impl;
     async__req *q;
-    if (!pi) return ASYNC_EINVAL;
+    if (!pi) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : ASYNC_EINVAL;    /* destroyed */
     if (pi->records) {
         int rc;
         if (!ASYNC__CANCELLING(t) && (extra > pi->req_extra || !pi->nreqs)) return ASYNC_ENOMEM;
