@@ -757,12 +757,12 @@ static void zreader_start(zreader *r, async_pool *pool, int fd, size_t len) {
 /* A pool in storage of ours (one thread, two request slots) with an allocator that
    fails every call: a file read cancelled while its thread runs it leaves its slot to
    the pool (the frame's op is scribbled over), the slot comes back when the read
-   ends, a task that finds no free slot waits for one, then both slots are in use at
-   once: none was lost. Reads longer than a slot carries are cut to it; a call that
+   ends, a task that finds no free slot waits for one (another, aborted while it
+   waits, leaves the line), then both slots are in use at once: none was lost. Reads longer than a slot carries are cut to it; a call that
    cannot be cut (a path, a whole file) is ASYNC_ENOMEM. Not one allocation. */
 TEST(pool_in_storage_slots_outlive_a_cancelled_read) {
     static caller m;
-    static zreader r[4];
+    static zreader r[5];
     static unsigned char mem[ASYNC_POOL_STORAGE_SIZE(1, 2, 64)];
     async_pool pool;
     async_pool_desc d;
@@ -811,6 +811,13 @@ TEST(pool_in_storage_slots_outlive_a_cancelled_read) {
     ASSERT_EQ(pool.outstanding, 2);
     ASSERT_EQ(r[2].op.job.state, 0);            /* not submitted: no slot */
     ASSERT_EQ(r[2].rc, 12345);
+    zreader_start(&r[4], &pool, p[2][0], 8);    /* behind r[2], then aborted: */
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);   /* it leaves the line, takes nothing */
+    async_task_abort(&r[4].task);
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(r[4].rc, ASYNC_ECANCELED);
+    ASSERT_EQ(r[4].cleaned, 1);
+    memset(&r[4].op, 0xAA, sizeof r[4].op);
     ASSERT_EQ(write(p[0][1], "o", 1), 1);       /* the orphan ends: its slot is back */
     STEP_UNTIL(r[2].op.job.state == 1);         /* r[2] has it and is submitted */
     ASSERT_EQ(pool.outstanding, 2);             /* both slots in use at once */
