@@ -2175,8 +2175,9 @@ ZERO ALLOCATION
                            room). Without it: 64 slots at the first registration,
                            doubled when full
      the blocking pool     desc.storage, desc.storage_size >= ASYNC_POOL_STORAGE_SIZE(
-                           max_threads, requests, request_size): its state, a record
-                           for each of max_threads threads (their stacks are the OS's:
+                           max_threads, requests, request_size) (max_threads 0 is 64
+                           there too): its state, a record for each of max_threads
+                           threads (their stacks are the OS's:
                            pthread_create, _beginthreadex) and `requests` request
                            slots for the file and resolve calls (async_pool_spawn
                            takes none: its job is in your frame). A slot carries up to
