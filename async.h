@@ -25,6 +25,8 @@
        12 DEBUGGING ..................... >>debug
        13 EMBEDDING ..................... >>embed
        CONFIGURATION .................... >>config (first in the code)
+       ZERO ALLOCATION .................. (storage of yours: the reactor, the pool,
+                                          the inbox; what still allocates)
        WINDOWS .......................... >>sys, and the io, threads blocks
        PITFALLS
        DESIGN NOTES
@@ -1202,7 +1204,8 @@ CODE IN THIS MANUAL
    awaits a socket as it awaits a channel. Ops take an async_waiter (zeroed) as
    the sync ops do; while an op runs, w->got holds its progress.
    The reactor (made at the first registration) is poll(2) by default: O(1)
-   registration and removal (a dense table), a descriptor watched only in the
+   registration and removal (a dense table: allocated and grown, or fixed in
+   desc.io_storage, ZERO ALLOCATION), a descriptor watched only in the
    directions a task waits for. -DASYNC_USE_EPOLL (impl, Linux) selects epoll,
    edge-triggered, each descriptor added once. poll(2) costs grow with every
    descriptor that has a waiter, idle or not: with thousands of mostly idle
@@ -1364,7 +1367,8 @@ CODE IN THIS MANUAL
    through its wake descriptor (an eventfd, or a pipe).
      async_pool_init(p, rt, desc)        desc may be NULL: up to 64 threads, an
                                          idle thread exits after 10 s; threads
-                                         start on demand
+                                         start on demand; desc.storage: nothing
+                                         allocated (ZERO ALLOCATION)
      async_pool_spawn(t, p, job, fn, arg)      op: run int fn(void *arg) on the
                                          pool (job: an async_blocking in the frame,
                                          zeroed); returns fn's result. Cancelled
@@ -1416,7 +1420,8 @@ CODE IN THIS MANUAL
                                          its tasks; before or after the runtime's
                                          destroy
      async_inbox_init(q, rt, item_size, cap)   a bounded queue (allocated) that
-                                         any thread sends into and one task reads
+                                         any thread sends into and one task reads;
+                                         _init_storage(..., storage, size): in yours
      async_inbox_send(q, item)           Context: any thread but the loop's: blocks
                                          while full; ASYNC_ECLOSED once closed
      async_inbox_try_send(q, item)       Context: anywhere: ASYNC_EAGAIN when full
@@ -2148,6 +2153,123 @@ CONFIGURATION (>>config)
     d.start_paused = 2;                 // the paused clock, auto-advancing (tests)
     (void)d;                            // then async_runtime_init(&rt, &d)
 
+ZERO ALLOCATION
+===============
+   What for: a program that must not allocate once it runs (embedded, real-time, or
+   one that wants its memory laid out up front) and still does sockets, files and
+   threads. Every allocation of the library goes through ASYNC_MALLOC (one function,
+   >>faults); a program that hands in storage for each object it uses makes not one
+   call to it, and runs as well with an ASYNC_MALLOC that always fails. The storage
+   is yours (any alignment: the library aligns inside it), lives as long as the
+   object, and is sized by a macro: a compile-time constant, so that a static array
+   can hold it (the channels' *_storage_size are functions, exact but not constant),
+   and a bound right for every backend and platform (the implementation checks at
+   compile time that its structures fit it). Where each object takes it:
+     tasks                 your frames (async_task_spawn; async_task_spawn_alloc
+                           allocates them)
+     channels, op set      their _init's storage or slots (CHANNELS, COMBINATORS);
+                           NULL allocates, and an unbounded mpsc allocates its blocks
+     the reactor's table   desc.io_storage, desc.io_storage_size: the descriptors
+                           registered at once (each async_io: sockets, listeners,
+                           accepted connections, pipes, a child's stdio) are as many
+                           as the largest n with ASYNC_RUNTIME_IO_STORAGE_SIZE(n) <=
+                           io_storage_size. The table never grows: one registration
+                           more is ASYNC_ELIMIT and changes nothing (the descriptor
+                           keeps its blocking mode; accept closes the connection it
+                           could not register, connect its socket; close one to make
+                           room). Without it: 64 slots at the first registration,
+                           doubled when full
+     the blocking pool     desc.storage, desc.storage_size >= ASYNC_POOL_STORAGE_SIZE(
+                           max_threads, requests, request_size) (max_threads 0 is 64
+                           there too): its state, a record for each of max_threads
+                           threads (their stacks are the OS's:
+                           pthread_create, _beginthreadex) and `requests` request
+                           slots for the file and resolve calls (async_pool_spawn
+                           takes none: its job is in your frame). A slot carries up to
+                           request_size bytes: the path (strlen + 1), the data of a
+                           read or write (a longer one is cut to it: a short read or
+                           write, as the call allows), the whole file of read_all
+                           (cap + 1) or write_all, a lookup's host and service and its
+                           addresses (sizeof(async_addr) each; max is cut to what
+                           fits). What cannot be cut (a path, a whole file) is
+                           ASYNC_ENOMEM at once, and so is every call when requests
+                           is 0. With every slot taken a call waits for one, first
+                           come first served, cancel safe (a cancel leaves the line).
+                           A slot belongs to the pool, not to the frame: a call
+                           cancelled while its thread runs it keeps its slot until the
+                           thread ends, then the slot goes back to the pool (and the
+                           runtime counts the call as outstanding until then, so a
+                           task waiting for the slot is not a hang)
+     the inbox             async_inbox_init_storage(q, rt, item_size, cap, storage,
+                           size), size >= ASYNC_INBOX_STORAGE_SIZE(item_size, cap)
+   Bad storage (NULL with a size, slots or request_size; fewer bytes than the macro
+   says, for the reactor fewer than one descriptor's) is ASYNC_EINVAL, with nothing
+   set up. What still allocates, whatever you
+   pass: async_task_spawn_alloc and async_stream_collect_alloc (allocating is what
+   they are for), async_group_init (its runtimes and thread records, once at start:
+   a group is made before the work), async_test_run (the test harness: its runtime
+   and frame), async_child_spawn on Windows (the command line, and one record per
+   relay thread); and the C library on its own: getaddrinfo, the threads' stacks,
+   stdio. Tokio has no such mode (Rust's allocator is global); this is C's habit of
+   static pools, as in lwIP or FreeRTOS's static allocation.
+   [program]
+    static long calls;                      // ASYNC_MALLOC: every call fails, counted
+    #define ASYNC_MALLOC(n) ((void)(n), calls++, (void *)0)
+    #define ASYNC_FREE(p) ((void)(p))
+    #define ASYNC_IMPLEMENTATION
+    #include "async.h"
+    #include <stdio.h>
+
+    typedef struct {
+        async_task task;
+        async_pool *pool;
+        async_file_op op;
+        async_inbox *q;
+        async_file_meta meta;
+        int rc, item;
+    } frame;
+
+    static int run(async_task *t) {
+        frame *f = (frame *)t;
+        ASYNC_BEGIN(t);
+        ASYNC_AWAIT(f->rc, async_file_stat(t, f->pool, &f->op, ".", &f->meta));
+        if (f->rc < 0) ASYNC_RETURN(f->rc);
+        ASYNC_AWAIT(f->rc, async_inbox_recv(t, f->q, &f->item));
+        ASYNC_END(f->rc < 0 ? f->rc : f->item);
+    }
+
+    int main(void) {
+        static unsigned char io_mem[ASYNC_RUNTIME_IO_STORAGE_SIZE(64)];   // 64 descriptors
+        static unsigned char pool_mem[ASYNC_POOL_STORAGE_SIZE(4, 8, 512)];
+        static unsigned char q_mem[ASYNC_INBOX_STORAGE_SIZE(sizeof(int), 16)];
+        static async_runtime rt;
+        static async_pool pool;
+        static async_inbox q;
+        static frame f;
+        async_runtime_desc d = {0};
+        async_pool_desc pd = {0};
+        int rc, item = 42;
+        d.io_storage = io_mem;
+        d.io_storage_size = sizeof io_mem;
+        pd.max_threads = 4;
+        pd.storage = pool_mem;
+        pd.storage_size = sizeof pool_mem;
+        pd.requests = 8;                    // 8 file calls at once; more wait their turn
+        pd.request_size = 512;              // each carries up to 512 bytes
+        if (async_runtime_init(&rt, &d) < 0 || async_pool_init(&pool, &rt, &pd) < 0 ||
+            async_inbox_init_storage(&q, &rt, sizeof(int), 16, q_mem, sizeof q_mem) < 0)
+            return 1;
+        async_inbox_try_send(&q, &item);
+        f.pool = &pool;
+        f.q = &q;
+        rc = async_runtime_block_on(&rt, &f.task, run, "main");
+        async_inbox_destroy(&q);
+        async_pool_destroy(&pool);
+        async_runtime_destroy(&rt);
+        printf("%d; a directory: %d; %ld allocations\n", rc, f.meta.is_dir, calls);  // 42; 1; 0
+        return rc == 42 && f.meta.is_dir && calls == 0 ? 0 : 1;
+    }
+
 WINDOWS
 =======
    async.h builds on Windows from Win32 and Winsock 2 alone (no winpthreads, no
@@ -2656,7 +2778,22 @@ typedef struct async_runtime_desc {
     int start_paused;                   /* default 0; 1 paused, 2 paused + auto-advance */
     int metrics;                        /* default 0; 1: poll-time and delay histograms
                                            (two clock readings a poll) */
+#ifndef ASYNC_FREESTANDING
+    void *io_storage;                   /* hosted: the reactor's descriptor table, yours
+                                           (io_storage_size bytes, any alignment): it
+                                           never grows, registration past its capacity
+                                           is ASYNC_ELIMIT (ZERO ALLOCATION); default
+                                           NULL: grown through ASYNC_MALLOC */
+    size_t io_storage_size;             /* ASYNC_RUNTIME_IO_STORAGE_SIZE(descriptors) */
+#endif
 } async_runtime_desc;
+
+/* Storage sizes (ZERO ALLOCATION): compile-time bounds, right for every backend and
+   platform (the implementation checks that its structures fit them). */
+#define ASYNC__SLACK 16                 /* the storage is aligned inside */
+#define ASYNC__IO_SLOT_MAX (3 * sizeof(void *) + 8)
+/* bytes for n descriptors registered at once (and the runtime's own wake slot) */
+#define ASYNC_RUNTIME_IO_STORAGE_SIZE(n) (((size_t)(n) + 1) * ASYNC__IO_SLOT_MAX + ASYNC__SLACK)
 
 /* Runtime metrics (tokio-metrics' RuntimeMonitor), from async_runtime_metrics. The
    counters, turns, parks, idle time and gauges cost nothing worth measuring and are
@@ -2694,6 +2831,8 @@ typedef struct async__reactor {
     int be_fd;                          /* the backend's descriptor (epoll; 0: none yet) */
     int be_wake;                        /* the backend watches the wake descriptor */
     int be_host;                        /* a host loop waits on async__be_host_fd's */
+    unsigned char *mem;                 /* desc.io_storage, aligned: the table, fixed */
+    uint32_t fixed;                     /* its slots (slot 0 included); 0: allocated */
 } async__reactor;
 
 typedef struct async_timer {
@@ -4047,7 +4186,23 @@ ASYNC_API int async_bufwriter_flush(async_task *t, async_bufwriter *wr, async_wa
 typedef struct async_pool_desc {
     int max_threads;                    /* default 64 */
     async_time keep_alive;              /* an idle thread exits after it; default 10 s */
+    void *storage;                      /* yours (any alignment; ZERO ALLOCATION): the
+                                           pool's state, max_threads thread records and
+                                           `requests` request slots; NULL: allocated */
+    size_t storage_size;                /* ASYNC_POOL_STORAGE_SIZE(max_threads, requests,
+                                           request_size) at least */
+    int requests;                       /* with storage: file and resolve calls at once
+                                           (more wait FIFO for a slot); 0: none */
+    size_t request_size;                /* with storage: the bytes a call carries at most
+                                           (data, path, addresses; see ZERO ALLOCATION) */
 } async_pool_desc;
+
+#define ASYNC__POOL_IMPL_MAX 512
+#define ASYNC__WORKER_MAX 64
+#define ASYNC__REQ_HEAD_MAX 128
+#define ASYNC_POOL_STORAGE_SIZE(max_threads, requests, request_size) \
+    (ASYNC__POOL_IMPL_MAX + ASYNC__SLACK + (size_t)(max_threads) * ASYNC__WORKER_MAX + \
+     (size_t)(requests) * (ASYNC__REQ_HEAD_MAX + (((size_t)(request_size) + 15) & ~(size_t)15)))
 
 /* A bounded pool of threads for blocking calls (Tokio's spawn_blocking). */
 typedef struct async_pool {
@@ -4088,6 +4243,13 @@ ASYNC_API int async_pool_spawn(async_task *t, async_pool *p, async_blocking *job
                                int (*fn)(void *arg), void *arg);                       /* op */
 /* A bounded queue of cap items (allocated) that any thread sends into */
 ASYNC_API int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_size, size_t cap);
+/* The same in storage of yours (size bytes, any alignment): nothing allocated; EINVAL
+   if storage is NULL or smaller than ASYNC_INBOX_STORAGE_SIZE(item_size, cap) */
+ASYNC_API int async_inbox_init_storage(async_inbox *q, async_runtime *rt, size_t item_size,
+                                       size_t cap, void *storage, size_t size);
+#define ASYNC__INBOX_IMPL_MAX 256
+#define ASYNC_INBOX_STORAGE_SIZE(item_size, cap) \
+    (ASYNC__INBOX_IMPL_MAX + ASYNC__SLACK + (size_t)(item_size) * (size_t)(cap))
 /* Free it; EBUSY while a task waits in recv */
 ASYNC_API int async_inbox_destroy(async_inbox *q);
 /* Copy item in; ASYNC_EAGAIN when full, ASYNC_ECLOSED once closed */
@@ -4193,12 +4355,14 @@ ASYNC_API int async_runtime_index(const async_runtime *rt);
 /* Name resolution and regular files, through the blocking pool. */
 typedef struct async_resolve_op {
     async_blocking job;
-    struct async__req *req;             /* allocated while the lookup runs */
+    struct async__req *req;             /* allocated (or the pool's slot) while it runs */
+    async_waiter w;                     /* waits for a slot of the pool's storage */
 } async_resolve_op;
 
 typedef struct async_file_op {
     async_blocking job;
-    struct async__req *req;             /* allocated while the call runs */
+    struct async__req *req;             /* allocated (or the pool's slot) while it runs */
+    async_waiter w;                     /* waits for a slot of the pool's storage */
 } async_file_op;
 
 /* op: getaddrinfo on the pool: up to max addresses into out, how many */
@@ -6070,6 +6234,10 @@ static void async__park(async_runtime *rt, async_time max_wait) {
 
 /* ---- the runtime ----------------------------------------------------------------- */
 
+#ifndef ASYNC_FREESTANDING
+static void async__reactor_storage(async__reactor *r, void *mem, size_t size);
+#endif
+
 ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *desc) {
     async_runtime_desc d;
     if (!rt) return ASYNC_EINVAL;
@@ -6086,7 +6254,15 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
 #if defined(ASYNC_FAULT_INJECTION) && !defined(ASYNC_FREESTANDING)
     async__faults_from_env();
 #endif
+#ifndef ASYNC_FREESTANDING
+    if ((!d.io_storage && d.io_storage_size) ||
+        (d.io_storage && d.io_storage_size < ASYNC_RUNTIME_IO_STORAGE_SIZE(1)))
+        return ASYNC_EINVAL;                    /* no table, or not one descriptor's */
+#endif
     async__memset(rt, 0, sizeof *rt);
+#ifndef ASYNC_FREESTANDING
+    if (d.io_storage) async__reactor_storage(&rt->io, d.io_storage, d.io_storage_size);
+#endif
     async__list_init(&rt->runq);
     async__list_init(&rt->deferred);
     async__list_init(&rt->waiting);
@@ -10691,6 +10867,8 @@ ASYNC__COLD static void async__wake_fd_stale(async_runtime *rt) {
 #endif
 #include <sys/epoll.h>
 
+#define ASYNC__BE_SLOT 0                /* per-slot storage: none */
+
 static const char *async__be_name(void) {
     return "epoll";
 }
@@ -10791,6 +10969,8 @@ static int async__be_host_fd(async_runtime *rt) {
    WSAPoll is known for (a refused connect never reported, before Windows 10 2004)
    leaves such a connect to its timeout there; Wine reports it (POLLERR). */
 #define ASYNC__WSA_SLOT(r) ((uint32_t *)(void *)((WSAPOLLFD *)(r)->be_slots + (r)->cap))
+
+#define ASYNC__BE_SLOT (sizeof(WSAPOLLFD) + sizeof(uint32_t))
 
 static const char *async__be_name(void) {
     return "wsapoll";
@@ -10912,6 +11092,8 @@ ASYNC__COLD static void async__mirror_drain(async__reactor *r) {
     while (!ASYNC__FAULT(ASYNC_SYS_WAIT, 0, NULL) && epoll_wait(r->be_fd, ev, 64, 0) == 64) {}
 }
 #endif
+
+#define ASYNC__BE_SLOT sizeof(struct pollfd)
 
 static const char *async__be_name(void) {
     return "poll";
@@ -11040,6 +11222,13 @@ static int async__be_host_fd(async_runtime *rt) {
 static int async__io_grow(async__reactor *r) {
     uint32_t cap = r->cap ? r->cap * 2 : 64;
     async_io **ios;
+    if (r->fixed) {                     /* the caller's table: placed once, never grown */
+        if (r->cap) return ASYNC_ELIMIT;
+        r->ios = (async_io **)(void *)r->mem;
+        r->be_slots = r->mem + r->fixed * sizeof *r->ios;
+        r->cap = r->fixed;
+        return 0;
+    }
     if (cap <= r->cap) return ASYNC_ENOMEM;
     ios = (async_io **)async__alloc(cap * sizeof *ios);
     if (!ios) return ASYNC_ENOMEM;
@@ -11052,6 +11241,17 @@ static int async__io_grow(async__reactor *r) {
     r->ios = ios;
     r->cap = cap;
     return 0;
+}
+
+/* desc.io_storage (ZERO ALLOCATION): the table in the caller's bytes, n + 1 slots for
+   the n that ASYNC_RUNTIME_IO_STORAGE_SIZE(n) <= size says, on every backend. */
+typedef char async__io_slot_fits[sizeof(async_io *) + ASYNC__BE_SLOT <= ASYNC__IO_SLOT_MAX
+                                 && ASYNC__SLACK >= sizeof(void *) ? 1 : -1];
+static void async__reactor_storage(async__reactor *r, void *mem, size_t size) {
+    uintptr_t a = ((uintptr_t)mem + sizeof(void *) - 1) & ~(uintptr_t)(sizeof(void *) - 1);
+    size_t n = (size - ASYNC__SLACK) / ASYNC__IO_SLOT_MAX;     /* slot 0 included */
+    r->mem = (unsigned char *)mem + (a - (uintptr_t)mem);
+    r->fixed = n > 0x40000000u ? 0x40000000u : (uint32_t)n;
 }
 
 /* Readiness arrived: remember it and wake every task waiting for it. */
@@ -11076,10 +11276,15 @@ static void async__io_event(async_runtime *rt, async_io *io, int dirs) {
 static void async__reactor_fini(async_runtime *rt) {
     async__reactor *r = &rt->io;
     uint32_t i;
+    unsigned char *mem = r->mem;
+    uint32_t fixed = r->fixed;
     for (i = 1; i < r->n; i++) r->ios[i]->rt = NULL;
+    if (fixed) r->be_slots = NULL;      /* the caller's: nothing to free */
     async__be_fini(r);
-    async__dealloc(r->ios);
+    if (!fixed) async__dealloc(r->ios);
     async__memset(r, 0, sizeof *r);
+    r->mem = mem;
+    r->fixed = fixed;
 }
 
 ASYNC__COLD static int async__reactor_start(async_runtime *rt) {
@@ -13050,7 +13255,26 @@ typedef struct async__pool_impl {
     async__worker *workers;
     int max_threads, threads, idle, stopping;
     async_time keep_alive;
+    /* desc.storage (ZERO ALLOCATION): this, the thread records, the request slots */
+    int own;                            /* this came from ASYNC_MALLOC */
+    async__worker *spare;               /* thread records not in use (storage) */
+    async__worker *records;             /* the thread records (storage; NULL: allocated) */
+    struct async__req *free_reqs;       /* request slots not in use (under mu) */
+    unsigned char *reqs;                /* the slots: nreqs of req_stride bytes */
+    size_t req_stride, req_extra;       /* req_extra: the bytes a slot carries */
+    int nreqs;
+    int returned, orphans;              /* under mu: slots given back by a `dropped` hook,
+                                           those of them whose call outlived its task */
+    async_semaphore req_permits;        /* loop side: one per free slot, FIFO */
 } async__pool_impl;
+
+typedef char async__pool_fits[sizeof(async__pool_impl) <= ASYNC__POOL_IMPL_MAX &&
+                              sizeof(async__worker) <= ASYNC__WORKER_MAX ? 1 : -1];
+
+/* The start of caller storage, aligned for any of the implementation's structures. */
+static unsigned char *async__align16(void *p) {
+    return (unsigned char *)p + ((16 - ((uintptr_t)p & 15)) & 15);
+}
 
 static void async__job_push(async_blocking **list, async_blocking *j) {
     if (!*list) {
@@ -13128,10 +13352,16 @@ static void async__pool_collect(async_waker *w) {
     async_pool *p = (async_pool *)(void *)((char *)w - offsetof(async_pool, waker));
     async__pool_impl *pi = p->impl;
     async_blocking *done;
+    int returned, orphans;
     async__lock(&pi->mu);
     done = pi->done;
     pi->done = NULL;
+    returned = pi->returned;
+    orphans = pi->orphans;
+    pi->returned = pi->orphans = 0;
     async__unlock(&pi->mu);
+    if (returned) (void)async_semaphore_release(&pi->req_permits, (size_t)returned);
+    if (orphans && (p->outstanding -= (uint32_t)orphans) == 0 && p->rt) p->rt->armed_wakers--;
     while (done) {
         async_blocking *j = done;
         async__job_unlink(&done, j);
@@ -13156,8 +13386,49 @@ static void async__pool_reap(async__pool_impl *pi, int all) {
         async__unlock(&pi->mu);
         if (!dead) return;
         async__thread_join(dead->thread);
-        async__dealloc(dead);
+        if (pi->records) {              /* the caller's: back to the spare records */
+            async__lock(&pi->mu);
+            dead->next = pi->spare;
+            pi->spare = dead;
+            async__unlock(&pi->mu);
+        } else {
+            async__dealloc(dead);
+        }
     }
+}
+
+static void async__pool_slots_init(async__pool_impl *pi);
+
+/* desc.storage: the state, then max_threads thread records, then the request slots
+   (each an async__req and req_extra bytes), each part 16-aligned. */
+static int async__pool_place(async__pool_impl **out, const async_pool_desc *d) {
+    int threads = d->max_threads ? d->max_threads : 64, i;
+    size_t extra = (d->request_size + 15) & ~(size_t)15, stride;
+    unsigned char *m;
+    async__pool_impl *pi;
+    if (d->requests < 0 || d->request_size > SIZE_MAX / 4 || (size_t)threads > SIZE_MAX / 4 /
+        ASYNC__WORKER_MAX || (size_t)d->requests > SIZE_MAX / 4 / (ASYNC__REQ_HEAD_MAX + extra) ||
+        d->storage_size < ASYNC_POOL_STORAGE_SIZE(threads, d->requests, d->request_size))
+        return ASYNC_EINVAL;
+    stride = ASYNC__REQ_HEAD_MAX + extra;
+    m = async__align16(d->storage);
+    pi = (async__pool_impl *)(void *)m;
+    async__memset(pi, 0, sizeof *pi);
+    m += ASYNC__POOL_IMPL_MAX;
+    pi->records = (async__worker *)(void *)m;
+    for (i = threads; i-- > 0; ) {
+        async__worker *wk = (async__worker *)(void *)(m + (size_t)i * ASYNC__WORKER_MAX);
+        wk->next = pi->spare;
+        pi->spare = wk;
+    }
+    m += (size_t)threads * ASYNC__WORKER_MAX;
+    pi->reqs = m;
+    pi->req_stride = stride;
+    pi->req_extra = d->request_size;
+    pi->nreqs = d->requests;
+    async__pool_slots_init(pi);
+    *out = pi;
+    return 0;
 }
 
 ASYNC_DEF int async_pool_init(async_pool *p, async_runtime *rt, const async_pool_desc *desc) {
@@ -13165,21 +13436,28 @@ ASYNC_DEF int async_pool_init(async_pool *p, async_runtime *rt, const async_pool
     int rc;
     if (!p || !rt || !(rt->flags & ASYNC__RT_INIT)) return ASYNC_EINVAL;
     if (desc && (desc->max_threads < 0)) return ASYNC_EINVAL;
+    if (desc && !desc->storage && (desc->storage_size || desc->requests || desc->request_size))
+        return ASYNC_EINVAL;                    /* slots without storage */
     async__memset(p, 0, sizeof *p);
-    pi = (async__pool_impl *)async__alloc(sizeof *pi);
-    if (!pi) return ASYNC_ENOMEM;
-    async__memset(pi, 0, sizeof *pi);
+    if (desc && desc->storage) {
+        if ((rc = async__pool_place(&pi, desc)) < 0) return rc;
+    } else {
+        pi = (async__pool_impl *)async__alloc(sizeof *pi);
+        if (!pi) return ASYNC_ENOMEM;
+        async__memset(pi, 0, sizeof *pi);
+        pi->own = 1;
+    }
     pi->max_threads = desc && desc->max_threads ? desc->max_threads : 64;
     pi->keep_alive = desc && desc->keep_alive ? desc->keep_alive : ASYNC_SEC(10);
     if ((rc = async__mutex_init(&pi->mu)) != 0) {
-        async__dealloc(pi);
+        if (pi->own) async__dealloc(pi);
         return -rc;
     }
     rc = async__cond_init(&pi->cv);
     if (rc != 0 || (rc = -async_waker_init(rt, &p->waker)) != 0) {
         if (rc > 0) async__cond_destroy(&pi->cv);
         async__mutex_destroy(&pi->mu);
-        async__dealloc(pi);
+        if (pi->own) async__dealloc(pi);
         return rc > 0 ? -rc : rc;
     }
     p->waker.on_wake = async__pool_collect;
@@ -13209,10 +13487,11 @@ ASYNC_DEF int async_pool_destroy(async_pool *p) {
     if (!p->waker.rt) p->rt = NULL;     /* the runtime is gone: nobody to wake */
     async__pool_collect(&p->waker);
     if (p->rt && p->outstanding) p->rt->armed_wakers--;   /* calls of cancelled tasks */
+    (void)async_semaphore_close(&pi->req_permits);        /* waiting for a slot: ECLOSED */
     async_waker_destroy(&p->waker);
     async__cond_destroy(&pi->cv);
     async__mutex_destroy(&pi->mu);
-    async__dealloc(pi);
+    if (pi->own) async__dealloc(pi);
     p->impl = NULL;
     return 0;
 }
@@ -13232,8 +13511,11 @@ ASYNC_DEF int async_pool_threads(const async_pool *p) {
 /* A task cancelled while it waits on job: take the job back wherever it is. Queued,
    or done and not yet collected: it is unlinked and its `dropped` hook gets its arg.
    Running: its worker drops it when fn returns (fn cannot be stopped). */
+static int async__req_orphan(async_blocking *job);
+
 static int async__blocking_cancel(async_pool *p, async_blocking *job) {
     void (*drop)(void *) = NULL;
+    int kept = 0;
     if (job->state == ASYNC__JOB_SUBMITTED) {
         async__pool_impl *pi = p->impl;
         async__lock(&pi->mu);
@@ -13245,9 +13527,10 @@ static int async__blocking_cancel(async_pool *p, async_blocking *job) {
             drop = job->dropped;
         } else if (job->wstate == ASYNC__JOB_RUNNING) {
             job->worker->current = NULL;    /* its thread drops it when it ends */
+            kept = async__req_orphan(job);  /* a slot: outstanding until it is back */
         }
         async__unlock(&pi->mu);
-        if (--p->outstanding == 0) p->rt->armed_wakers--;
+        if (!kept && --p->outstanding == 0) p->rt->armed_wakers--;
     } else if (job->state == ASYNC__JOB_COLLECTED) {
         drop = job->dropped;
     }
@@ -13259,8 +13542,19 @@ static int async__blocking_cancel(async_pool *p, async_blocking *job) {
 /* A job was queued and no worker is idle: start one more thread. Under pi->mu. 0, or
    ASYNC_ENOMEM / -errno of pthread_create. */
 static int async__pool_add_worker(async_pool *p, async__pool_impl *pi) {
-    async__worker *wk = (async__worker *)async__alloc(sizeof *wk);
+    async__worker *wk, **pp;
     int rc;
+    if (!pi->records) {
+        wk = (async__worker *)async__alloc(sizeof *wk);
+    } else if ((wk = pi->spare) != NULL) {
+        pi->spare = wk->next;
+    } else {                            /* every record taken: one's thread has exited */
+        for (pp = &pi->workers; *pp && !(*pp)->exited; pp = &(*pp)->next) {}
+        if ((wk = *pp) != NULL) {
+            *pp = wk->next;
+            async__thread_join(wk->thread);     /* past its last unlock: ends at once */
+        }
+    }
     if (!wk) return ASYNC_ENOMEM;
     async__memset(wk, 0, sizeof *wk);
     wk->pi = pi;
@@ -13268,7 +13562,12 @@ static int async__pool_add_worker(async_pool *p, async__pool_impl *pi) {
     rc = ASYNC__FAULT(ASYNC_SYS_SPAWN, -1, NULL) ? -errno
          : -async__thread_start(&wk->thread, async__worker_main, wk);
     if (rc < 0) {
-        async__dealloc(wk);
+        if (pi->records) {
+            wk->next = pi->spare;
+            pi->spare = wk;
+        } else {
+            async__dealloc(wk);
+        }
         return rc;
     }
     wk->next = pi->workers;
@@ -13324,21 +13623,35 @@ typedef struct async__inbox_impl {
     async__cond not_full;
     size_t head, count;
     int closed;
+    int own;                            /* impl and ring came from ASYNC_MALLOC */
     unsigned char *ring;
 } async__inbox_impl;
 
-ASYNC_DEF int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_size, size_t cap) {
+typedef char async__inbox_fits[sizeof(async__inbox_impl) <= ASYNC__INBOX_IMPL_MAX ? 1 : -1];
+
+static int async__inbox_init(async_inbox *q, async_runtime *rt, size_t item_size, size_t cap,
+                             void *storage, size_t size) {
     async__inbox_impl *qi;
     int rc;
     if (!q || !rt || !item_size || !cap || cap > SIZE_MAX / item_size) return ASYNC_EINVAL;
+    if (storage && (cap > (SIZE_MAX - ASYNC__INBOX_IMPL_MAX - ASYNC__SLACK) / item_size ||
+                    size < ASYNC_INBOX_STORAGE_SIZE(item_size, cap)))
+        return ASYNC_EINVAL;
     async__memset(q, 0, sizeof *q);
-    qi = (async__inbox_impl *)async__alloc(sizeof *qi);
-    if (!qi) return ASYNC_ENOMEM;
-    async__memset(qi, 0, sizeof *qi);
-    qi->ring = (unsigned char *)async__alloc(item_size * cap);
-    if (!qi->ring) {
-        async__dealloc(qi);
-        return ASYNC_ENOMEM;
+    if (storage) {
+        qi = (async__inbox_impl *)(void *)async__align16(storage);
+        async__memset(qi, 0, sizeof *qi);
+        qi->ring = (unsigned char *)qi + ASYNC__INBOX_IMPL_MAX;
+    } else {
+        qi = (async__inbox_impl *)async__alloc(sizeof *qi);
+        if (!qi) return ASYNC_ENOMEM;
+        async__memset(qi, 0, sizeof *qi);
+        qi->own = 1;
+        qi->ring = (unsigned char *)async__alloc(item_size * cap);
+        if (!qi->ring) {
+            async__dealloc(qi);
+            return ASYNC_ENOMEM;
+        }
     }
     if ((rc = async__mutex_init(&qi->mu)) != 0 ||
         ((rc = async__cond_init(&qi->not_full)) != 0 &&
@@ -13348,14 +13661,26 @@ ASYNC_DEF int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_si
             async__cond_destroy(&qi->not_full);
             async__mutex_destroy(&qi->mu);
         }
-        async__dealloc(qi->ring);
-        async__dealloc(qi);
+        if (qi->own) {
+            async__dealloc(qi->ring);
+            async__dealloc(qi);
+        }
         return rc > 0 ? -rc : rc;
     }
     q->impl = qi;
     q->item_size = item_size;
     q->cap = cap;
     return 0;
+}
+
+ASYNC_DEF int async_inbox_init(async_inbox *q, async_runtime *rt, size_t item_size, size_t cap) {
+    return async__inbox_init(q, rt, item_size, cap, NULL, 0);
+}
+
+ASYNC_DEF int async_inbox_init_storage(async_inbox *q, async_runtime *rt, size_t item_size,
+                                       size_t cap, void *storage, size_t size) {
+    if (!storage) return ASYNC_EINVAL;
+    return async__inbox_init(q, rt, item_size, cap, storage, size);
 }
 
 static int async__inbox_put(async_inbox *q, const void *item, int block) {
@@ -13440,8 +13765,10 @@ ASYNC_DEF int async_inbox_destroy(async_inbox *q) {
     qi = q->impl;
     async__cond_destroy(&qi->not_full);
     async__mutex_destroy(&qi->mu);
-    async__dealloc(qi->ring);
-    async__dealloc(qi);
+    if (qi->own) {
+        async__dealloc(qi->ring);
+        async__dealloc(qi);
+    }
     q->impl = NULL;
     return 0;
 }
@@ -13966,13 +14293,70 @@ typedef struct async__req {
     char *a, *b;                        /* host and service, or path */
     unsigned char *data;                /* file bytes */
     async_addr *addrs;
+    async_pool *pool;                   /* a slot of this pool's storage; NULL: allocated */
+    struct async__req *next;            /* in the pool's free slots */
+    int orphan;                         /* its call outlived its task (under the pool's mu) */
 } async__req;
 
-/* job.dropped: nobody wants the result any more (on the loop's or the pool's thread) */
+typedef char async__req_fits[((sizeof(async__req) + 15) & ~(size_t)15) <= ASYNC__REQ_HEAD_MAX
+                             ? 1 : -1];
+
+/* desc.storage: every slot free, one permit each. */
+static void async__pool_slots_init(async__pool_impl *pi) {
+    int i;
+    for (i = pi->nreqs; i-- > 0; ) {
+        async__req *q = (async__req *)(void *)(pi->reqs + (size_t)i * pi->req_stride);
+        q->next = pi->free_reqs;
+        pi->free_reqs = q;
+    }
+    (void)async_semaphore_init(&pi->req_permits, (size_t)pi->nreqs);
+}
+
+/* job.dropped: nobody wants the result any more (on the loop's or the pool's thread).
+   A slot goes back to its pool; the loop gives its permit back when it collects. */
 static void async__req_free(void *arg) {
     async__req *q = (async__req *)arg;
+    async_pool *p = q->pool;
     if (q->kind == ASYNC__REQ_OPEN && q->fd >= 0) async__f_close(q->fd);    /* for nobody */
-    async__dealloc(q);
+    if (!p) {
+        async__dealloc(q);
+        return;
+    }
+    async__lock(&p->impl->mu);
+    q->next = p->impl->free_reqs;
+    p->impl->free_reqs = q;
+    p->impl->returned++;
+    p->impl->orphans += q->orphan;
+    async__unlock(&p->impl->mu);
+    async_waker_wake(&p->waker);
+}
+
+/* Under the pool's mu: a call cancelled while it runs. 1 if it is a slot's (it stays
+   outstanding until its thread gives the slot back: tasks may wait for it). */
+static int async__req_orphan(async_blocking *job) {
+    async__req *q = (async__req *)job->arg;
+    if (job->dropped != async__req_free || !q->pool) return 0;
+    q->orphan = 1;
+    return 1;
+}
+
+/* The op is done with its request (the loop's thread). */
+static void async__req_put(async__req *q) {
+    async_pool *p = q->pool;
+    if (!p) {
+        async__dealloc(q);
+        return;
+    }
+    async__lock(&p->impl->mu);
+    q->next = p->impl->free_reqs;
+    p->impl->free_reqs = q;
+    async__unlock(&p->impl->mu);
+    (void)async_semaphore_release(&p->impl->req_permits, 1);
+}
+
+/* The bytes a request may carry after it: SIZE_MAX when allocated. */
+static size_t async__req_room(const async_pool *p) {
+    return p->impl && p->impl->records ? p->impl->req_extra : SIZE_MAX;
 }
 
 static int async__eai(int e) {
@@ -14147,17 +14531,37 @@ static int async__req_run(void *arg) {
     }
 }
 
-/* Allocate a request with room for `extra` bytes after it (aligned for addrs). */
-static async__req *async__req_new(int kind, size_t extra) {
+/* A request with room for `extra` bytes after it (aligned for addrs) into *out:
+   allocated, or with the pool's storage one of its slots, waited for in turn (w).
+   0, ASYNC_PENDING, ASYNC_ENOMEM (allocation failed, or more than a slot carries),
+   ASYNC_ECLOSED (the pool destroyed), ASYNC_ECANCELED (cancelled: w left the line). */
+static int async__req_new(async_task *t, async_pool *p, async_waiter *w, int kind,
+                          size_t extra, async__req **out) {
     size_t head = (sizeof(async__req) + 15) & ~(size_t)15;
+    async__pool_impl *pi = p->impl;
     async__req *q;
-    if (extra > SIZE_MAX - head) return NULL;
-    q = (async__req *)async__alloc(head + extra);
-    if (!q) return NULL;
+    if (!pi) return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : ASYNC_EINVAL;    /* destroyed */
+    if (pi->records) {
+        int rc;
+        if (!ASYNC__CANCELLING(t) && (extra > pi->req_extra || !pi->nreqs)) return ASYNC_ENOMEM;
+        if ((rc = async_semaphore_acquire(t, &pi->req_permits, w)) != 0) return rc;
+        async__lock(&pi->mu);
+        q = pi->free_reqs;              /* a permit: a free slot */
+        pi->free_reqs = q->next;
+        async__unlock(&pi->mu);
+        head = ASYNC__REQ_HEAD_MAX;
+    } else {
+        if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
+        if (extra > SIZE_MAX - head) return ASYNC_ENOMEM;
+        q = (async__req *)async__alloc(head + extra);
+        if (!q) return ASYNC_ENOMEM;
+    }
     async__memset(q, 0, sizeof *q);
+    if (pi->records) q->pool = p;
     q->kind = kind;
     q->data = (unsigned char *)q + head;
-    return q;
+    *out = q;
+    return 0;
 }
 
 /* The common op: submit (the first time), wait, hand the request back. Returns the
@@ -14182,13 +14586,17 @@ ASYNC_DEF int async_pool_resolve(async_task *t, async_pool *p, async_resolve_op 
                                  int max) {
     int rc, done, i;
     if (!t || !p || !r || !out || max <= 0 || (!host && !service)) return ASYNC_EINVAL;
-    if (!r->req && !ASYNC__CANCELLING(t)) {
+    if (!r->req) {
         size_t hl = host ? strlen(host) + 1 : 0, sl = service ? strlen(service) + 1 : 0;
-        size_t al = (size_t)max * sizeof(async_addr);
-        async__req *q;
+        size_t al, room = async__req_room(p);
+        async__req *q = NULL;
         if ((size_t)max > SIZE_MAX / sizeof(async_addr) / 2) return ASYNC_EINVAL;
-        q = async__req_new(ASYNC__REQ_RESOLVE, al + hl + sl);
-        if (!q) return ASYNC_ENOMEM;
+        if (room != SIZE_MAX && room >= hl + sl + sizeof(async_addr) &&
+            (size_t)max > (room - hl - sl) / sizeof(async_addr))
+            max = (int)((room - hl - sl) / sizeof(async_addr));  /* what a slot holds */
+        al = (size_t)max * sizeof(async_addr);
+        if ((rc = async__req_new(t, p, &r->w, ASYNC__REQ_RESOLVE, al + hl + sl, &q)) != 0)
+            return rc;
         q->addrs = (async_addr *)(void *)q->data;
         q->max = max;
         if (host) q->a = (char *)q->data + al;
@@ -14200,7 +14608,7 @@ ASYNC_DEF int async_pool_resolve(async_task *t, async_pool *p, async_resolve_op 
     rc = async__req_await(t, p, &r->job, &r->req, &done);
     if (!done) return rc;
     for (i = 0; rc > 0 && i < rc; i++) out[i] = r->req->addrs[i];
-    async__dealloc(r->req);
+    async__req_put(r->req);
     r->req = NULL;
     return rc;
 }
@@ -14209,9 +14617,9 @@ ASYNC_DEF int async_file_open(async_task *t, async_pool *p, async_file_op *op,
                               const char *path, int flags, int mode) {
     int rc, done;
     if (!t || !p || !op || !path) return ASYNC_EINVAL;
-    if (!op->req && !ASYNC__CANCELLING(t)) {
+    if (!op->req) {
         size_t pl = strlen(path) + 1;
-        if (!(op->req = async__req_new(ASYNC__REQ_OPEN, pl))) return ASYNC_ENOMEM;
+        if ((rc = async__req_new(t, p, &op->w, ASYNC__REQ_OPEN, pl, &op->req)) != 0) return rc;
         op->req->a = (char *)op->req->data;
         async__memcpy(op->req->a, path, pl);
         op->req->flags = flags;
@@ -14220,7 +14628,7 @@ ASYNC_DEF int async_file_open(async_task *t, async_pool *p, async_file_op *op,
     }
     rc = async__req_await(t, p, &op->job, &op->req, &done);
     if (!done) return rc;
-    async__dealloc(op->req);
+    async__req_put(op->req);
     op->req = NULL;
     return rc;
 }
@@ -14230,8 +14638,9 @@ static int async__file_rw(async_task *t, async_pool *p, async_file_op *op, int k
     int rc, done;
     if (!t || !p || !op || fd < 0 || (!buf && len)) return ASYNC_EINVAL;
     if (len > ASYNC__FILE_MAX) len = ASYNC__FILE_MAX;
-    if (!op->req && !ASYNC__CANCELLING(t)) {
-        if (!(op->req = async__req_new(kind, len))) return ASYNC_ENOMEM;
+    if (len > async__req_room(p) && async__req_room(p)) len = async__req_room(p); /* a slot's */
+    if (!op->req) {
+        if ((rc = async__req_new(t, p, &op->w, kind, len, &op->req)) != 0) return rc;
         op->req->fd = fd;
         op->req->len = len;
         op->req->off = offset < 0 ? -1 : offset;
@@ -14240,7 +14649,7 @@ static int async__file_rw(async_task *t, async_pool *p, async_file_op *op, int k
     rc = async__req_await(t, p, &op->job, &op->req, &done);
     if (!done) return rc;
     if (kind == ASYNC__REQ_READ && rc > 0) async__memcpy(buf, op->req->data, (size_t)rc);
-    async__dealloc(op->req);
+    async__req_put(op->req);
     op->req = NULL;
     return rc;
 }
@@ -14264,10 +14673,10 @@ static int async__file_path(async_task *t, async_pool *p, async_file_op *op, int
                             const char *path, int fd, int flags, int mode, size_t extra,
                             const void *in, void *out, size_t outlen) {
     int rc, done;
-    if (!op->req && !ASYNC__CANCELLING(t)) {
+    if (!op->req) {
         size_t pl = path ? strlen(path) + 1 : 0;
         if (extra > SIZE_MAX - pl - 16) return ASYNC_ENOMEM;
-        if (!(op->req = async__req_new(kind, extra + pl))) return ASYNC_ENOMEM;
+        if ((rc = async__req_new(t, p, &op->w, kind, extra + pl, &op->req)) != 0) return rc;
         op->req->len = extra;
         op->req->fd = fd;
         op->req->flags = flags;
@@ -14282,7 +14691,7 @@ static int async__file_path(async_task *t, async_pool *p, async_file_op *op, int
     if (!done) return rc;
     if (rc >= 0 && out) async__memcpy(out, op->req->data, kind == ASYNC__REQ_READ_ALL ?
                                                       (size_t)rc : outlen);
-    async__dealloc(op->req);
+    async__req_put(op->req);
     op->req = NULL;
     return rc;
 }

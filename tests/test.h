@@ -40,8 +40,9 @@
 #else
 #define TEST_SHARED extern
 #endif
-/* test_fail_at: the number of the allocation call that fails (0 = none) */
-TEST_SHARED long test_allocs, test_frees, test_fail_at;
+/* test_fail_at: the number of the allocation call that fails (0 = none); test_fail_all:
+   every call fails (the zero-allocation tests; test_alloc_calls still counts them) */
+TEST_SHARED long test_allocs, test_frees, test_fail_at, test_fail_all;
 TEST_SHARED int test_asserts;           /* ASYNC_ASSERT failures seen */
 #ifdef TEST_HOOKS
 TEST_SHARED long test_alloc_calls;
@@ -57,7 +58,7 @@ TEST_SHARED void test_assert_hook(const char *msg);
 #define TEST_COUNT_(p) (++(p))
 #endif
 TEST_SHARED void *test_malloc(size_t n) {
-    if (TEST_COUNT_(test_alloc_calls) == test_fail_at) return NULL;
+    if (TEST_COUNT_(test_alloc_calls) == test_fail_at || test_fail_all) return NULL;
     TEST_COUNT_(test_allocs);
     return malloc(n);
 }
@@ -140,7 +141,8 @@ static int test_selected(const char *name) {
 static int test_leaked, test_model;
 static void test_run_once(void (*fn)(void)) {
     long a0 = test_allocs, f0 = test_frees;
-    test_cur_failed = 0; test_asserts = 0; test_fail_at = 0; test_leaked = 0; test_model = 0;
+    test_cur_failed = 0; test_asserts = 0; test_fail_at = 0; test_fail_all = 0;
+    test_leaked = 0; test_model = 0;
     fn();
     if (test_allocs - a0 != test_frees - f0) {
         FAIL_("leak: %ld allocations, %ld frees", test_allocs - a0, test_frees - f0);

@@ -2981,6 +2981,96 @@ TEST(backend_fd_bad_input) {
     ASSERT_EQ(async_runtime_step(&never, 0), ASYNC_EINVAL);
 }
 
+/* ---- zero allocation --------------------------------------------------------------- */
+
+/* The reactor's table in storage of ours (room for 3 descriptors, one byte off any
+   alignment), with an allocator that fails every call: 3 registered, a fourth is
+   ASYNC_ELIMIT and leaves the descriptor (its blocking mode) and the table as they
+   were; one closed, the fourth fits. Then a TCP echo (listener, client, accepted
+   connection: 3 at once) and file calls on a pool in storage of ours, on the same
+   runtime. Bad storage is EINVAL. Not one allocation. */
+TEST(reactor_in_storage_registers_up_to_its_capacity) {
+    static unsigned char mem[ASYNC_RUNTIME_IO_STORAGE_SIZE(3) + 1];
+    static unsigned char pmem[ASYNC_POOL_STORAGE_SIZE(1, 1, 64)];
+    static async_io io[4], lis;
+    static acceptor acc;
+    static echo_conn conns[1];
+    static client c;
+    static filer f;
+    async_runtime_desc d;
+    async_pool_desc pd;
+    async_pool pool;
+    async_addr bound;
+    char path[64];
+    int a[2], b[2];
+    long calls0;
+    ZERO(d); ZERO(pd); ZERO(io); ZERO(lis); ZERO(acc); ZERO(conns); ZERO(c); ZERO(f);
+    test_fail_all = 1;
+    calls0 = test_alloc_calls;
+    d.io_storage_size = sizeof mem;             /* no storage */
+    ASSERT_EQ(async_runtime_init(&rt, &d), ASYNC_EINVAL);
+    d.io_storage = mem;
+    d.io_storage_size = ASYNC_RUNTIME_IO_STORAGE_SIZE(1) - 1;     /* not one descriptor */
+    ASSERT_EQ(async_runtime_init(&rt, &d), ASYNC_EINVAL);
+    d.io_storage = mem + 1;
+    d.io_storage_size = sizeof mem - 1;
+    ASSERT_EQ(async_runtime_init(&rt, &d), 0);
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+    ASSERT_EQ(async_io_register(&rt, &io[0], a[0]), 0);
+    ASSERT_EQ(async_io_register(&rt, &io[1], a[1]), 0);
+    ASSERT_EQ(async_io_register(&rt, &io[2], b[0]), 0);
+    ASSERT_EQ(async_io_register(&rt, &io[3], b[1]), ASYNC_ELIMIT);
+    ASSERT_EQ(rt.io.n, 4);                      /* 3 and the wake slot */
+#ifndef _WIN32
+    ASSERT_EQ(fcntl(b[1], F_GETFL) & O_NONBLOCK, 0);   /* left blocking */
+#endif
+    ASSERT_EQ(async_io_close(&io[1]), 0);
+    ASSERT_EQ(async_io_register(&rt, &io[3], b[1]), 0);
+    ASSERT_EQ(rt.io.n, 4);
+    ASSERT_EQ(async_io_close(&io[0]), 0);
+    ASSERT_EQ(async_io_close(&io[2]), 0);
+    ASSERT_EQ(async_io_close(&io[3]), 0);
+    ASSERT_EQ(rt.io.n, 1);
+    /* a TCP echo: 3 registered at once, the table's capacity */
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &bound), 0);
+    acc.lis = &lis;
+    acc.conns = conns;
+    acc.nconns = 1;
+    c.to = bound;
+    c.msg = "hello, zero allocation";
+    c.len = strlen(c.msg);
+    async_task_spawn(&rt, &acc.task, acceptor_run, "acceptor");
+    async_task_spawn(&rt, &c.task, client_run, "client");
+    /* file calls on a pool in storage of ours */
+    pd.max_threads = 1;
+    pd.storage = pmem;
+    pd.storage_size = sizeof pmem;
+    pd.requests = 1;
+    pd.request_size = 64;
+    ASSERT_EQ(async_pool_init(&pool, &rt, &pd), 0);
+    snprintf(path, sizeof path, "/tmp/async-test-zero-io-%d", (int)getpid());
+    f.pool = &pool;
+    f.path = path;
+    async_task_spawn(&rt, &f.task, filer_run, "filer");
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(c.task.u.result, (long long)c.len);
+    CHECK(memcmp(c.back, c.msg, c.len) == 0);
+    ASSERT_EQ(conns[0].task.u.result, (long long)c.len);
+    CHECK(f.fd >= 0);
+    ASSERT_EQ(f.wrote, 11);
+    ASSERT_EQ(f.read1, 4);
+    CHECK(memcmp(f.buf, "file", 4) == 0);
+    ASSERT_EQ(f.read2, 5);
+    ASSERT_EQ(f.missing, -ENOENT);
+    unlink(path);
+    ASSERT_EQ(async_io_close(&lis), 0);
+    ASSERT_EQ(async_pool_destroy(&pool), 0);
+    async_runtime_destroy(&rt);
+    ASSERT_EQ(test_alloc_calls - calls0, 0);    /* not one call to ASYNC_MALLOC */
+    test_fail_all = 0;
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     alarm(300);                                 /* a hang fails instead of blocking CI */
@@ -3026,6 +3116,7 @@ int main(int argc, char **argv) {
     RUN(signals_interrupting_the_loop_lose_nothing);
     RUN(io_move_hands_a_connection_to_another_task);
     RUN(io_bad_arguments);
+    RUN(reactor_in_storage_registers_up_to_its_capacity);
     RUN(register_a_regular_file);
     RUN(close_reports_a_descriptor_closed_behind_its_back);
     RUN(io_ready_and_clear_ready_around_a_call_of_ones_own);

@@ -272,16 +272,25 @@ TEST(runtime_destroy_with_calls_in_flight) {
     ASSERT_EQ(calls, 1);                        /* the queued one never ran */
 }
 
-TEST(idle_threads_exit_after_keep_alive) {
+/* In storage of ours (in_storage), with an allocator that fails every call: the
+   threads that exit give their records back, and new threads take them. */
+static void keep_alive_run(int in_storage) {
     static caller c[8];
+    static unsigned char mem[ASYNC_POOL_STORAGE_SIZE(8, 0, 0)];
     async_pool pool;
     async_pool_desc d;
     int i, waited = 0;
+    long calls0 = test_alloc_calls;
     ZERO(c); ZERO(d);
     reset_work();
     rt_real();
     d.max_threads = 8;
     d.keep_alive = MS(20);
+    if (in_storage) {
+        test_fail_all = 1;
+        d.storage = mem;
+        d.storage_size = sizeof mem;
+    }
     ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
     for (i = 0; i < 8; i++) {
         c[i].pool = &pool;
@@ -306,7 +315,12 @@ TEST(idle_threads_exit_after_keep_alive) {
     ASSERT_EQ(c[0].rc, 144);
     async_pool_destroy(&pool);
     async_runtime_destroy(&rt);
+    if (in_storage) ASSERT_EQ(test_alloc_calls - calls0, 0);
+    test_fail_all = 0;
 }
+
+TEST(idle_threads_exit_after_keep_alive) { keep_alive_run(0); }
+TEST(idle_threads_exit_after_keep_alive_in_storage) { keep_alive_run(1); }
 
 /* An idle thread's keep_alive is measured on the monotonic clock, even where its
    condition variable waits on the wall clock (the strict POSIX build, as macOS): the
@@ -706,6 +720,288 @@ TEST(group_abort_right_after_spawn_from_another_thread) {
     ASSERT_EQ(async_group_destroy(&g), 0);
 }
 
+/* ---- zero allocation: the pool and the inbox in storage of the caller's ----------- */
+
+/* One async_file_read of fd (at its position) into buf. */
+typedef struct {
+    async_task task;
+    async_pool *pool;
+    async_file_op op;
+    int fd, rc, cleaned;
+    size_t len;
+    char buf[128];
+} zreader;
+
+static int zreader_run(async_task *t) {
+    zreader *f = (zreader *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_file_read(t, f->pool, &f->op, f->fd, f->buf, f->len, -1));
+    ASYNC_CLEANUP();
+    f->cleaned = 1;
+    ASYNC_END(f->rc);
+}
+
+static void zreader_start(zreader *r, async_pool *pool, int fd, size_t len) {
+    r->pool = pool;
+    r->fd = fd;
+    r->len = len;
+    r->rc = 12345;                              /* not yet */
+    async_task_spawn(&rt, &r->task, zreader_run, "zreader");
+}
+
+/* Turns of the loop until cond holds (a generous bound: "it did happen"). */
+#define STEP_UNTIL(cond) do { int n_ = 0; \
+        while (!(cond) && n_++ < 3000) async_runtime_step(&rt, MS(10)); \
+        CHECK(cond); } while (0)
+
+/* A pool in storage of ours (one thread, two request slots) with an allocator that
+   fails every call: a file read cancelled while its thread runs it leaves its slot to
+   the pool (the frame's op is scribbled over), the slot comes back when the read
+   ends, a task that finds no free slot waits for one (another, aborted while it
+   waits, leaves the line), then both slots are in use at once: none was lost. Reads longer than a slot carries are cut to it; a call that
+   cannot be cut (a path, a whole file) is ASYNC_ENOMEM. Not one allocation. */
+TEST(pool_in_storage_slots_outlive_a_cancelled_read) {
+    static caller m;
+    static zreader r[5];
+    static unsigned char mem[ASYNC_POOL_STORAGE_SIZE(1, 2, 64)];
+    async_pool pool;
+    async_pool_desc d;
+    async_file_op op;
+    char path[200];
+    int p[3][2], i;
+    long calls0;
+    ZERO(m); ZERO(r); ZERO(d); ZERO(op);
+    reset_work();
+    for (i = 0; i < 3; i++) ASSERT_EQ(pipe(p[i]), 0);
+    rt_real();
+    test_fail_all = 1;
+    calls0 = test_alloc_calls;
+    d.max_threads = 1;
+    d.storage = mem;
+    d.storage_size = sizeof mem;
+    d.requests = 2;
+    d.request_size = 64;
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
+    /* m holds the one thread; r[0]'s read queues behind it. The thread takes r[0] in
+       the same critical section that hands m's result over: once m has its result,
+       r[0] runs (blocked on an empty pipe). */
+    m.pool = &pool;
+    m.fn = wait_for_gate;
+    m.arg = 7;
+    m.rc = 12345;
+    async_task_spawn(&rt, &m.task, caller_run, "m");
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    while (calls_now() == 0) sleep_ms(1);
+    zreader_start(&r[0], &pool, p[0][0], 8);
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(pool.outstanding, 2);
+    open_gate();
+    STEP_UNTIL(m.rc != 12345);
+    ASSERT_EQ(m.rc, 7);
+    async_task_abort(&r[0].task);
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(r[0].rc, ASYNC_ECANCELED);
+    ASSERT_EQ(r[0].cleaned, 1);
+    ASSERT_EQ(pool.outstanding, 1);             /* the read runs on, in its slot */
+    memset(&r[0].op, 0xAA, sizeof r[0].op);     /* the frame's op is gone */
+    /* r[1] takes the other slot (queued behind the orphan), r[2] waits for one */
+    zreader_start(&r[1], &pool, p[1][0], 8);
+    zreader_start(&r[2], &pool, p[2][0], 8);
+    ASSERT_EQ(async_runtime_step(&rt, 0), 2);
+    ASSERT_EQ(pool.outstanding, 2);
+    ASSERT_EQ(r[2].op.job.state, 0);            /* not submitted: no slot */
+    ASSERT_EQ(r[2].rc, 12345);
+    zreader_start(&r[4], &pool, p[2][0], 8);    /* behind r[2], then aborted: */
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);   /* it leaves the line, takes nothing */
+    async_task_abort(&r[4].task);
+    ASSERT_EQ(async_runtime_step(&rt, 0), 1);
+    ASSERT_EQ(r[4].rc, ASYNC_ECANCELED);
+    ASSERT_EQ(r[4].cleaned, 1);
+    memset(&r[4].op, 0xAA, sizeof r[4].op);
+    ASSERT_EQ(write(p[0][1], "o", 1), 1);       /* the orphan ends: its slot is back */
+    STEP_UNTIL(r[2].op.job.state == 1);         /* r[2] has it and is submitted */
+    ASSERT_EQ(pool.outstanding, 2);             /* both slots in use at once */
+    ASSERT_EQ(r[1].rc, 12345);
+    ASSERT_EQ(write(p[1][1], "1", 1), 1);
+    ASSERT_EQ(write(p[2][1], "2", 1), 1);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r[1].rc, 1);
+    ASSERT_EQ(r[1].buf[0], '1');
+    ASSERT_EQ(r[2].rc, 1);
+    ASSERT_EQ(r[2].buf[0], '2');
+    /* 100 bytes wanted, 64 carried: a short read (the rest is still in the pipe) */
+    memset(path, 'z', 100);
+    ASSERT_EQ(write(p[0][1], path, 100), 100);
+    zreader_start(&r[3], &pool, p[0][0], 100);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    ASSERT_EQ(r[3].rc, 64);
+    CHECK(r[3].buf[63] == 'z' && r[3].buf[64] == 0);
+    /* a path longer than a slot: ENOMEM at once, nothing taken */
+    memset(path, 'a', sizeof path - 1);
+    path[sizeof path - 1] = 0;
+    ASSERT_EQ(async_file_stat(&m.task, &pool, &op, path, NULL), ASYNC_EINVAL);
+    ASSERT_EQ(async_file_remove(&m.task, &pool, &op, path), ASYNC_ENOMEM);
+    CHECK(op.req == NULL);
+    ASSERT_EQ(pool.outstanding, 0);
+    ASSERT_EQ(rt.armed_wakers, 0);
+    ASSERT_EQ(async_pool_destroy(&pool), 0);
+    ASSERT_EQ(test_alloc_calls - calls0, 0);   /* not one call to ASYNC_MALLOC */
+    test_fail_all = 0;
+    for (i = 0; i < 3; i++) {
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+    async_runtime_destroy(&rt);
+}
+
+/* Every kind of file call and a lookup, from two tasks that share the one request
+   slot of a pool in storage of ours (the second waits for it in turn). */
+typedef struct {
+    async_task task;
+    async_pool *pool;
+    async_file_op op;
+    async_resolve_op rop;
+    char path[64];
+    async_file_meta meta;
+    async_addr addrs[4];
+    int fd, rc[11];
+    char buf[32];
+} zfiler;
+
+static int zfiler_run(async_task *t) {
+    zfiler *f = (zfiler *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->fd, async_file_open(t, f->pool, &f->op, f->path,
+                                       O_RDWR | O_CREAT | O_TRUNC, 0600));
+    if (f->fd < 0) ASYNC_RETURN(f->fd);
+    ASYNC_AWAIT(f->rc[0], async_file_write(t, f->pool, &f->op, f->fd, "hello, zero", 11, 0));
+    ASYNC_AWAIT(f->rc[1], async_file_read(t, f->pool, &f->op, f->fd, f->buf, 16, 7));
+    ASYNC_AWAIT(f->rc[2], async_file_sync(t, f->pool, &f->op, f->fd, 0));
+#ifdef _WIN32
+    _close(f->fd);
+#else
+    close(f->fd);
+#endif
+    ASYNC_AWAIT(f->rc[3], async_file_write_all(t, f->pool, &f->op, f->path, "abc", 3));
+    ASYNC_AWAIT(f->rc[4], async_file_read_all(t, f->pool, &f->op, f->path, f->buf + 8, 16));
+    ASYNC_AWAIT(f->rc[5], async_file_stat(t, f->pool, &f->op, f->path, &f->meta));
+    ASYNC_AWAIT(f->rc[6], async_pool_resolve(t, f->pool, &f->rop, "127.0.0.1", "80",
+                                             f->addrs, 4));
+    ASYNC_AWAIT(f->rc[7], async_file_remove(t, f->pool, &f->op, f->path));
+    ASYNC_AWAIT(f->rc[8], async_file_stat(t, f->pool, &f->op, f->path, &f->meta));
+    /* more than a slot carries: no cut is possible */
+    ASYNC_AWAIT(f->rc[9], async_file_read_all(t, f->pool, &f->op, f->path, f->buf, 4096));
+    ASYNC_END(0);
+}
+
+/* The inbox in storage of ours: a thread sends more than it holds. */
+typedef struct { async_inbox *q; int rc; } zsender_arg;
+
+static void *zsender_thread(void *p) {
+    zsender_arg *a = (zsender_arg *)p;
+    int i;
+    for (i = 1; i <= 1000 && a->rc == 0; i++) a->rc = async_inbox_send(a->q, &i);
+    if (a->rc == 0) a->rc = async_inbox_close(a->q);
+    return NULL;
+}
+
+typedef struct {
+    async_task task;
+    async_inbox *q;
+    int item, rc, n;
+    long sum;
+} zinbox_reader;
+
+static int zinbox_reader_run(async_task *t) {
+    zinbox_reader *f = (zinbox_reader *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_AWAIT(f->rc, async_inbox_recv(t, f->q, &f->item));
+        if (f->rc < 0) break;
+        f->n++;
+        f->sum += f->item;
+    }
+    ASYNC_END(0);
+}
+
+TEST(pool_and_inbox_in_storage_allocate_nothing) {
+    static zfiler f[2];
+    static zinbox_reader ir;
+    static unsigned char mem[ASYNC_POOL_STORAGE_SIZE(2, 1, 200)];
+    static unsigned char qmem[ASYNC_INBOX_STORAGE_SIZE(sizeof(int), 8) + 1];
+    async_pool pool;
+    async_pool_desc d;
+    async_inbox q;
+    zsender_arg sa;
+    pthread_t th;
+    long calls0;
+    int i;
+    ZERO(f); ZERO(ir); ZERO(d); ZERO(sa);
+    rt_real();
+    test_fail_all = 1;
+    ASSERT_EQ(async_inbox_init(&q, &rt, sizeof(int), 8), ASYNC_ENOMEM);  /* it would */
+    calls0 = test_alloc_calls;
+    /* bad storage: EINVAL, nothing set up */
+    d.requests = 1;                             /* slots without storage */
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), ASYNC_EINVAL);
+    d.requests = 0;
+    d.storage_size = sizeof mem;
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), ASYNC_EINVAL);
+    d.max_threads = 2;
+    d.storage = mem;
+    d.requests = 1;
+    d.request_size = 200;
+    d.storage_size = sizeof mem - 1;            /* too small */
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), ASYNC_EINVAL);
+    d.requests = -1;
+    d.storage_size = sizeof mem;
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), ASYNC_EINVAL);
+    d.requests = 1;
+    ASSERT_EQ(async_pool_init(&pool, &rt, &d), 0);
+    ASSERT_EQ(async_inbox_init_storage(&q, &rt, sizeof(int), 8, NULL, 0), ASYNC_EINVAL);
+    ASSERT_EQ(async_inbox_init_storage(&q, &rt, sizeof(int), 8, qmem,
+                                       ASYNC_INBOX_STORAGE_SIZE(sizeof(int), 8) - 1),
+              ASYNC_EINVAL);
+    /* any alignment: one byte in */
+    ASSERT_EQ(async_inbox_init_storage(&q, &rt, sizeof(int), 8, qmem + 1, sizeof qmem - 1), 0);
+    for (i = 0; i < 2; i++) {
+        f[i].pool = &pool;
+        snprintf(f[i].path, sizeof f[i].path, "/tmp/async-test-zero-%d-%d", (int)getpid(), i);
+        async_task_spawn(&rt, &f[i].task, zfiler_run, "zfiler");
+    }
+    ir.q = &q;
+    async_task_spawn(&rt, &ir.task, zinbox_reader_run, "inbox");
+    sa.q = &q;
+    ASSERT_EQ(pthread_create(&th, NULL, zsender_thread, &sa), 0);
+    ASSERT_EQ(async_runtime_run(&rt), 0);
+    pthread_join(th, NULL);
+    for (i = 0; i < 2; i++) {
+        CHECK(f[i].fd >= 0);
+        ASSERT_EQ(f[i].rc[0], 11);
+        ASSERT_EQ(f[i].rc[1], 4);
+        CHECK(memcmp(f[i].buf, "zero", 4) == 0);
+        ASSERT_EQ(f[i].rc[2], 0);
+        ASSERT_EQ(f[i].rc[3], 0);
+        ASSERT_EQ(f[i].rc[4], 3);
+        CHECK(memcmp(f[i].buf + 8, "abc", 3) == 0);
+        ASSERT_EQ(f[i].rc[5], 0);
+        ASSERT_EQ(f[i].meta.size, 3);
+        ASSERT_EQ(f[i].rc[6], 1);
+        CHECK(f[i].addrs[0].len > 0 && f[i].addrs[0].len <= sizeof f[i].addrs[0].u);
+        ASSERT_EQ(f[i].rc[7], 0);
+        ASSERT_EQ(f[i].rc[8], -ENOENT);
+        ASSERT_EQ(f[i].rc[9], ASYNC_ENOMEM);
+    }
+    ASSERT_EQ(sa.rc, 0);
+    ASSERT_EQ(ir.n, 1000);
+    ASSERT_EQ(ir.sum, 1000L * 1001 / 2);
+    ASSERT_EQ(async_inbox_destroy(&q), 0);
+    ASSERT_EQ(async_pool_destroy(&pool), 0);
+    ASSERT_EQ(test_alloc_calls - calls0, 0);    /* not one call to ASYNC_MALLOC */
+    test_fail_all = 0;
+    async_runtime_destroy(&rt);
+}
+
 int main(int argc, char **argv) {
     BEGIN_TESTS(argc, argv);
     alarm(300);
@@ -717,6 +1013,7 @@ int main(int argc, char **argv) {
     RUN(destroy_cancels_queued_calls_and_waits_for_running_ones);
     RUN(runtime_destroy_with_calls_in_flight);
     RUN(idle_threads_exit_after_keep_alive);
+    RUN(idle_threads_exit_after_keep_alive_in_storage);
     RUN(idle_thread_outlives_a_wall_clock_jump);
     RUN(pool_bad_input);
     RUN(inbox_threads_send_one_task_receives);
@@ -725,5 +1022,7 @@ int main(int argc, char **argv) {
     RUN(threads_bad_arguments_and_out_of_memory);
     RUN(pool_ops_bad_arguments);
     RUN(pool_calls_report_errors_and_lookups_of_one_part);
+    RUN(pool_in_storage_slots_outlive_a_cancelled_read);
+    RUN(pool_and_inbox_in_storage_allocate_nothing);
     DONE();
 }
