@@ -77,11 +77,12 @@ CXXFLAGS_TEST := -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wshadow -O2
 LIBS := -lpthread
 
 TESTS := coro task time debug sync chan cancel comb opset stream io threads proc group
-# The I/O suite runs once more on the epoll backend. The suites of the hosted layer run
+# The I/O suite runs once more on the epoll backend, and on io_uring (-DASYNC_USE_IO_URING:
+# io_uring by default; epoll where the kernel refuses it). The suites of the hosted layer run
 # once more in the strict POSIX build (-posix: async.h as on macOS and the BSDs).
 POSIX_TESTS := time io threads proc group
 TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $(B)/test/test_$(t)-cxx) \
-    $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx \
+    $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx $(B)/test/test_io-uring \
     $(foreach t,$(POSIX_TESTS),$(B)/test/test_$(t)-posix)
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(addprefix $(B)/examples/,$(EXAMPLES))
@@ -127,6 +128,9 @@ $(O)/impl-c.o: $(IMPL_HDR)
 $(O)/impl-c-epoll.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_FAULTS -DASYNC_USE_EPOLL -c tests/impl_suites.c -o $@
+$(O)/impl-c-uring.o: $(IMPL_HDR)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_FAULTS -DASYNC_USE_IO_URING -c tests/impl_suites.c -o $@
 $(O)/impl-goto.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_GOTO) -c tests/impl_suites.c -o $@
@@ -181,6 +185,9 @@ $(B)/test/test_io: $(O)/test_io-c.o $(O)/impl-c.o
 	@mkdir -p $(@D)
 	$(Q)$(CC) $^ -o $@ $(LIBS)
 $(B)/test/test_io-epoll: $(O)/test_io-c.o $(O)/impl-c-epoll.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $^ -o $@ $(LIBS)
+$(B)/test/test_io-uring: $(O)/test_io-c.o $(O)/impl-c-uring.o
 	@mkdir -p $(@D)
 	$(Q)$(CC) $^ -o $@ $(LIBS)
 $(B)/test/test_io-cxx: $(O)/test_io-cxx.o $(O)/impl-cxx.o
@@ -244,7 +251,8 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 # The perturbation modes (tests/faults.h) over the C99 form of the suites: the clock
 # jumping at each of its readings, each allocation failing, each system call of the
 # reactor and I/O layer faulting. Longest first: run.sh runs them side by side.
-FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/test_threads \
+FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/test_io-uring \
+    sys:$(B)/test/test_threads \
     sys:$(B)/test/test_proc sys:$(B)/test/test_group \
     $(foreach t,$(TESTS),clock:$(B)/test/test_$(t) alloc:$(B)/test/test_$(t)) \
     clock:$(B)/test/test_io-epoll alloc:$(B)/test/test_io-epoll \
@@ -252,7 +260,7 @@ FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/te
 # The longest runs first (the two I/O suites under system call faults, the servers'
 # tests, preemption in the threads suite), so that none of them is left running alone
 # at the end.
-LONG_RUNS := $(wordlist 1,2,$(FAULT_RUNS)) $(B)/test/test_srv_faults $(B)/test/test_srv_net \
+LONG_RUNS := $(wordlist 1,3,$(FAULT_RUNS)) $(B)/test/test_srv_faults $(B)/test/test_srv_net \
     preempt:$(B)/test/test_threads $(B)/test/test_srv_net-posix
 TEST_ORDER := $(LONG_RUNS) $(filter-out $(LONG_RUNS),$(FAULT_RUNS) $(TEST_BINS) $(SRV_TEST_BINS) \
     $(POSIX_SRV_TEST_BINS) $(REPLAY_BINS))
