@@ -10571,7 +10571,7 @@ static int async__io_wait_ms(async_time wait) {
          : (int)((wait + ASYNC_MS(1) - 1) / ASYNC_MS(1));     /* round up: never early */
 }
 
-static void async__io_event(async_runtime *rt, async_io *io, int dirs);
+static ASYNC__HOT void async__io_event(async_runtime *rt, async_io *io, int dirs);
 
 /* A wait found the wake descriptor readable. The flag (rt->pending) is the truth and the
    descriptor only its doorbell: a wake that rang after the loop had taken the flag (and
@@ -11535,7 +11535,7 @@ static void async__io_wake_q(async_runtime *rt, async_waitq *q) {
     }
 }
 
-static void async__io_event(async_runtime *rt, async_io *io, int dirs) {
+static ASYNC__HOT void async__io_event(async_runtime *rt, async_io *io, int dirs) {
     rt->stats.io_events++;
     io->ready = (uint8_t)(io->ready | dirs);
     io->interest = (uint8_t)(io->interest & ~dirs);
