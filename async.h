@@ -11034,10 +11034,15 @@ enum {
 };
 #define ASYNC__UR_OFF_CQ 0x8000000ull
 #define ASYNC__UR_OFF_SQES 0x10000000ull
-#define ASYNC__UR_WAKE (1ull << 63)     /* the wake descriptor's poll; 0: a removal's */
+/* user_data: the token in bits 0-31, its generation in 32-60 (never 0), and these */
+#define ASYNC__UR_WAKE (1ull << 63)     /* the wake descriptor's poll */
+#define ASYNC__UR_RM (1ull << 62)       /* a removal's: the poll's user_data | this */
+#define ASYNC__UR_WR (1ull << 61)       /* the one-shot poll for writing */
+#define ASYNC__UR_GEN 0x1fffffffu
 
 typedef struct async__ur_tok {          /* a live token: its slot and generation; a */
     uint32_t slot, gen;                 /* free one: the next free token as slot */
+    uint32_t wr;                        /* its poll for writing is armed */
 } async__ur_tok;
 typedef struct async__uring {
     uint32_t *sq_head, *sq_tail, *sq_array, sq_mask, sq_n, tail;
@@ -11196,14 +11201,17 @@ static void async__ur_sqe_push(async__reactor *r) {
     if (r->be_host) (void)async__ur_submit(r);    /* the host may sleep next: no waiting */
 }
 
+/* Reading (multishot: a completion at each wake-up of the descriptor), or writing
+   (ASYNC__UR_WR: one-shot, armed only while a task waits to write; a multishot one
+   would complete at each acknowledgement of the peer, a write-space wake-up). */
 static int async__ur_poll(async__reactor *r, int fd, uint64_t ud) {
     async__ur_sqe *e = async__ur_sqe_get(r);
-    uint32_t ev = ud == ASYNC__UR_WAKE ? (uint32_t)EPOLLIN
-                : (uint32_t)(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+    uint32_t ev = (ud & ASYNC__UR_WR) ? (uint32_t)(EPOLLOUT | EPOLLHUP | EPOLLERR)
+                : (uint32_t)(EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
     if (!e) return -errno;
     e->opcode = ASYNC__UR_OP_POLL_ADD;
     e->fd = fd;
-    e->len = ASYNC__UR_POLL_MULTI;
+    e->len = (ud & ASYNC__UR_WR) ? 0 : ASYNC__UR_POLL_MULTI;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     ev = ev << 16 | ev >> 16;           /* the kernel swaps the halves back */
 #endif
@@ -11213,7 +11221,6 @@ static int async__ur_poll(async__reactor *r, int fd, uint64_t ud) {
     return 0;
 }
 #define ASYNC__UR_UD(u, t) ((uint64_t)(u)->toks[t].gen << 32 | (t))
-#define ASYNC__UR_RM (1ull << 62)       /* a removal's: the poll's user_data | this */
 
 static int async__ur_remove(async__reactor *r, uint64_t ud) {
     async__ur_sqe *e = async__ur_sqe_get(r);
@@ -11243,6 +11250,7 @@ static int async__be_add(async__reactor *r, async_io *io) {
     int rc;
     u->free_tok = u->toks[t].slot;      /* cap >= n + 1 tokens: one is free */
     u->toks[t].slot = io->slot;
+    u->toks[t].wr = 0;
     u->tok[io->slot] = t;
     if ((rc = async__ur_poll(r, io->fd, ASYNC__UR_UD(u, t))) < 0) {
         u->toks[t].slot = u->free_tok;
@@ -11255,8 +11263,18 @@ static int async__be_add(async__reactor *r, async_io *io) {
 #endif
 }
 
+/* A task waits to write: the one-shot poll for writing, unless armed already. (No
+   longer waiting: it stays, and its completion sets a readiness nobody asked for.) */
 static void async__be_mod(async__reactor *r, async_io *io) {
-    (void)r; (void)io;                  /* watched in both directions all along */
+#ifdef ASYNC__URING
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t t = u->tok[io->slot];
+    if ((io->interest & ASYNC_IO_WRITE) && !u->toks[t].wr &&
+        async__ur_poll(r, io->fd, ASYNC__UR_UD(u, t) | ASYNC__UR_WR) == 0)
+        u->toks[t].wr = 1;              /* (refused: the writer's wait has no end) */
+#else
+    (void)r; (void)io;
+#endif
 }
 
 static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
@@ -11267,17 +11285,20 @@ static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
 static void async__be_del(async__reactor *r, async_io *io) {
 #ifdef ASYNC__URING
     async__uring *u = (async__uring *)r->be_slots;
-    uint32_t t = u->tok[io->slot], last = u->tok[r->n - 1], k;
+    uint32_t t = u->tok[io->slot], last = u->tok[r->n - 1], k, w;
     uint64_t ud = ASYNC__UR_UD(u, t);
-    /* Now: the poll holds the file, which must close with the descriptor. A poll whose
+    /* Now: a poll holds the file, which must close with the descriptor. A poll whose
        completion is on its way (its first, say) refuses (-EALREADY) until that has run,
        which the enter does: then again. (The ring full and the kernel refusing more:
        the poll stays, its completions dropped, the file open until destroy.) */
-    if (async__ur_remove(r, ud) == 0)
-        for (k = 0; k < 4 && async__ur_submit(r) == 0 &&
-                    async__ur_removed(u, ud) == -EALREADY && async__ur_remove(r, ud) == 0;
-             k++) {}
-    u->toks[t].gen = (u->toks[t].gen + 1) & 0x7fffffffu;
+    for (w = 0; w <= u->toks[t].wr; w++) {
+        uint64_t p = ud | (w ? ASYNC__UR_WR : 0);
+        if (async__ur_remove(r, p) == 0)
+            for (k = 0; k < 4 && async__ur_submit(r) == 0 &&
+                        async__ur_removed(u, p) == -EALREADY && async__ur_remove(r, p) == 0;
+                 k++) {}
+    }
+    u->toks[t].gen = (u->toks[t].gen + 1) & ASYNC__UR_GEN;
     if (!u->toks[t].gen) u->toks[t].gen = 1;
     u->toks[t].slot = u->free_tok;
     u->free_tok = t;
@@ -11342,9 +11363,17 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
             if (c->res == -EALREADY) (void)async__ur_remove(r, ud & ~ASYNC__UR_RM);
             continue;
         }
-        if (t >= u->cap || u->toks[t].gen != (uint32_t)(ud >> 32))
+        if (t >= u->cap || u->toks[t].gen != ((uint32_t)(ud >> 32) & ASYNC__UR_GEN))
             continue;                   /* a removed descriptor's */
         io = r->ios[u->toks[t].slot];
+        if (ud & ASYNC__UR_WR) {        /* one-shot: armed again when a writer waits */
+            u->toks[t].wr = 0;
+            e = c->res >= 0 ? (uint32_t)c->res : (uint32_t)EPOLLERR;
+            n++;
+            async__io_event(rt, io, ASYNC_IO_WRITE |
+                ((e & (EPOLLHUP | EPOLLERR)) ? (int)(ASYNC_IO_READ | ASYNC__IO_HUP) : 0));
+            continue;
+        }
         if (!(c->flags & ASYNC__UR_CQE_MORE) &&
             (c->res >= 0 || c->res == -ENOMEM || c->res == -ECANCELED || c->res == -EAGAIN))
             (void)async__ur_poll(r, io->fd, ud);  /* the kernel ended it: again */
@@ -11448,7 +11477,6 @@ static void async__be_fini(async__reactor *r) {
 static int async__be_init(async__reactor *r) {
     int rc;
     (void)async__epoll_be_mod;          /* nothing to do: not called (async__be_mod) */
-    (void)async__uring_be_mod;
     if (r->be_kind == ASYNC_BACKEND_IO_URING) {
         rc = async__uring_be_init(r);
         if (rc != ASYNC_ENOSYS && rc != -EPERM && rc != -EACCES && rc != -EINVAL) return rc;
@@ -11469,9 +11497,10 @@ static int async__be_add(async__reactor *r, async_io *io) {
     }
 }
 
-/* The hot path: only poll(2) has something to do. */
+/* The hot path: epoll has nothing to do. */
 static void async__be_mod(async__reactor *r, async_io *io) {
     if (r->be_kind == ASYNC_BACKEND_POLL) async__poll_be_mod(r, io);
+    else if (r->be_kind == ASYNC_BACKEND_IO_URING) async__uring_be_mod(r, io);
 }
 
 static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
