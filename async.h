@@ -2667,6 +2667,8 @@ typedef struct async__reactor {
     uint8_t be_kind;                    /* Linux: the backend of this reactor (chosen at
                                            its start); 0: not started */
     int be_refused;                     /* io_uring refused (-errno), epoll taken instead */
+    void (*be_modf)(struct async__reactor *r, struct async_io *io);  /* Linux: be_mod's
+                                           (NULL: nothing to do, epoll) */
 } async__reactor;
 
 typedef struct async_timer {
@@ -11477,6 +11479,7 @@ static void async__be_fini(async__reactor *r) {
 static int async__be_init(async__reactor *r) {
     int rc;
     (void)async__epoll_be_mod;          /* nothing to do: not called (async__be_mod) */
+    r->be_modf = NULL;
     if (r->be_kind == ASYNC_BACKEND_IO_URING) {
         rc = async__uring_be_init(r);
         if (rc != ASYNC_ENOSYS && rc != -EPERM && rc != -EACCES && rc != -EINVAL) return rc;
@@ -11486,6 +11489,8 @@ static int async__be_init(async__reactor *r) {
         if ((rc = async__epoll_be_resize(r, r->cap)) < 0) return rc;
     }
     if (r->be_kind != ASYNC_BACKEND_POLL) async__be_edge = 1;
+    r->be_modf = r->be_kind == ASYNC_BACKEND_POLL ? async__poll_be_mod
+               : r->be_kind == ASYNC_BACKEND_IO_URING ? async__uring_be_mod : NULL;
     return r->be_kind == ASYNC_BACKEND_EPOLL ? async__epoll_be_init(r) : async__poll_be_init(r);
 }
 
@@ -11497,10 +11502,10 @@ static int async__be_add(async__reactor *r, async_io *io) {
     }
 }
 
-/* The hot path: epoll has nothing to do. */
+/* The hot path: epoll has nothing to do; the others' is called through be_modf (set at
+   the start), so that the test is all the callers carry. */
 static void async__be_mod(async__reactor *r, async_io *io) {
-    if (r->be_kind == ASYNC_BACKEND_POLL) async__poll_be_mod(r, io);
-    else if (r->be_kind == ASYNC_BACKEND_IO_URING) async__uring_be_mod(r, io);
+    if (r->be_modf) r->be_modf(r, io);
 }
 
 static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
