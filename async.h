@@ -11234,9 +11234,9 @@ static int async__ur_remove(async__reactor *r, uint64_t ud) {
     return 0;
 }
 
-/* The result of the last removal of ud in the completion ring (still unread), else 0. */
-static int async__ur_removed(const async__uring *u, uint64_t ud) {
-    uint32_t h = *u->cq_head, t = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);
+/* The result of the last removal of ud among the completions from h on, else 0. */
+static int async__ur_removed(const async__uring *u, uint64_t ud, uint32_t h) {
+    uint32_t t = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);
     int res = 0;
     for (; h != t; h++)
         if (u->cqes[h & u->cq_mask].user_data == (ud | ASYNC__UR_RM))
@@ -11295,9 +11295,10 @@ static void async__be_del(async__reactor *r, async_io *io) {
        the poll stays, its completions dropped, the file open until destroy.) */
     for (w = 0; w <= u->toks[t].wr; w++) {
         uint64_t p = ud | (w ? ASYNC__UR_WR : 0);
+        uint32_t h = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);   /* what comes now */
         if (async__ur_remove(r, p) == 0)
             for (k = 0; k < 4 && async__ur_submit(r) == 0 &&
-                        async__ur_removed(u, p) == -EALREADY && async__ur_remove(r, p) == 0;
+                        async__ur_removed(u, p, h) == -EALREADY && async__ur_remove(r, p) == 0;
                  k++) {}
     }
     u->toks[t].gen = (u->toks[t].gen + 1) & ASYNC__UR_GEN;
@@ -11482,16 +11483,23 @@ static int async__be_init(async__reactor *r) {
     r->be_modf = NULL;
     if (r->be_kind == ASYNC_BACKEND_IO_URING) {
         rc = async__uring_be_init(r);
+        if (rc == 0) {
+            r->be_modf = async__uring_be_mod;
+            async__be_edge = 1;
+            return 0;
+        }
         if (rc != ASYNC_ENOSYS && rc != -EPERM && rc != -EACCES && rc != -EINVAL) return rc;
         async__uring_be_fini(r);        /* refused (seccomp, a setting, too old): epoll */
         r->be_kind = ASYNC_BACKEND_EPOLL;
         r->be_refused = rc;
         if ((rc = async__epoll_be_resize(r, r->cap)) < 0) return rc;
     }
-    if (r->be_kind != ASYNC_BACKEND_POLL) async__be_edge = 1;
-    r->be_modf = r->be_kind == ASYNC_BACKEND_POLL ? async__poll_be_mod
-               : r->be_kind == ASYNC_BACKEND_IO_URING ? async__uring_be_mod : NULL;
-    return r->be_kind == ASYNC_BACKEND_EPOLL ? async__epoll_be_init(r) : async__poll_be_init(r);
+    if (r->be_kind == ASYNC_BACKEND_EPOLL) {
+        async__be_edge = 1;
+        return async__epoll_be_init(r);
+    }
+    r->be_modf = async__poll_be_mod;
+    return async__poll_be_init(r);
 }
 
 static int async__be_add(async__reactor *r, async_io *io) {
