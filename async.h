@@ -1209,14 +1209,38 @@ CODE IN THIS MANUAL
    connections choose epoll. Measured here (make bench, bench_echo: server CPU
    per 64-byte echo round trip on loopback): 1 to 1000 busy connections, poll
    8-19 us and epoll 7-19 us, both within 10% of a hand-written epoll server;
-   10 busy + 10,000 idle, poll 222-278 us and epoll 8.8-9.0 us. A loop turn waits
+   10 busy + 10,000 idle, poll 222-278 us and epoll 8.8-9.0 us.
+   BACKENDS (Linux): every backend is compiled, and each runtime chooses at its
+   reactor's start: desc.backend (ASYNC_BACKEND_POLL, _EPOLL, _IO_URING) if set, else
+   the environment's ASYNC_BACKEND=poll|epoll|io_uring (another value is ignored),
+   else the build's (-DASYNC_USE_IO_URING, -DASYNC_USE_EPOLL, else poll). desc wins:
+   a program that names its backend gets it; the environment picks for programs that
+   do not (the example servers). Tokio has no such choice (mio takes epoll; io_uring is
+   another runtime, tokio-uring). io_uring (Linux 5.13+, raw system calls, no
+   liburing) is readiness as epoll gives it: a multishot poll per descriptor for
+   reading, a one-shot poll for writing armed only while a task waits to write, the
+   turn's changes submitted with its wait in one io_uring_enter (no system call at
+   all when completions are already there), a descriptor's removal submitted at once
+   (the poll holds the file until then). The kernel refusing it (io_uring_setup:
+   ENOSYS, EPERM from seccomp or kernel.io_uring_disabled, EINVAL; or a kernel
+   without multishot poll) makes that runtime take epoll: async_runtime_io_backend
+   says "epoll" and async_runtime_dump "io: epoll (io_uring refused: ...)". Running
+   out of descriptors or memory is no refusal: the registration fails. As epoll,
+   io_uring accepts regular files (always ready). Other systems have one backend,
+   chosen when compiling (desc.backend is accepted and ignored). Measured (echo,
+   64-byte messages, server CPU per round trip, 100 and 1000 connections, a shared
+   noisy 2-core machine): io_uring within the noise of epoll and of a hand-written
+   epoll loop (7.7-13 us each); its own work is a few percent of the CPU, the rest is
+   the kernel's TCP. Completion-based reads and writes (no read or write system call
+   per request) are not done yet. A loop turn waits
    for I/O no longer than the next timer and wakes exactly the tasks whose
    descriptors became ready; a busy runtime still looks at I/O (without waiting)
    every turn of event_interval polls. Every completed operation spends budget, so
    a socket that is always readable cannot starve other tasks.
      async_io_register(rt, io, fd)       make fd non-blocking and watch it; EBUSY if
                                          io is registered; epoll refuses regular
-                                         files (EPERM): use the blocking pool
+                                         files (EPERM): use the blocking pool (poll
+                                         and io_uring accept them: always ready)
      async_io_deregister(io)             stop watching; returns fd, still open, in
                                          the blocking mode it had; tasks waiting on
                                          it get ASYNC_ECLOSED
@@ -1227,7 +1251,9 @@ CODE IN THIS MANUAL
                                          EBUSY while a task waits on src. So an
                                          acceptor can accept into its own frame and
                                          hand the connection to a task it spawns
-     async_io_fd(io), async_runtime_io_backend(rt) ("poll" or "epoll")
+     async_io_fd(io), async_runtime_io_backend(rt) ("poll", "epoll", "io_uring";
+                                         before the first registration: the one
+                                         the runtime would choose)
      async_io_read(t, io, w, buf, len)   op: bytes read (> 0), 0 at end of file
      async_io_write(t, io, w, buf, len)  op: bytes written (maybe fewer than len)
      async_io_read_exact(t, io, w, buf, len)   op: len, or ASYNC_EEOF if the peer
@@ -2022,7 +2048,9 @@ CODE IN THIS MANUAL
    timeout is 0), and each step takes what made the descriptor readable, even when no
    task waits for I/O, so it is readable again only when something new happens: N
    events take about N turns (tests/test_io.c counts them).
-   On each backend: with -DASYNC_USE_EPOLL the descriptor is the epoll set itself,
+   On each backend: with io_uring the descriptor is the ring's (readable while
+   completions wait in it; in this mode every change is submitted at once, since the
+   host may sleep before the next step). With epoll the descriptor is the epoll set itself,
    the wake descriptor added to it level-triggered; the sockets' events stay queued
    in it (edge-triggered) until a step takes them. With the default poll(2) backend on
    Linux, the first call makes an epoll set that mirrors the reactor's table: every
@@ -2058,7 +2086,10 @@ CONFIGURATION (>>config)
      ASYNC_WHEEL_BITS        timer wheel slots per level, as a power of two (3..6);
                              default 6 (9 levels of 64), 4 freestanding (14 of 16:
                              a third of the RAM, about 1 KB on 32-bit targets)
-     ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2)
+     ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2) by
+                             default (desc.backend, $ASYNC_BACKEND choose at run
+                             time: BACKENDS under >>io)
+     ASYNC_USE_IO_URING      impl, Linux: io_uring by default (epoll where refused)
      ASYNC_POSIX_ONLY        impl: only what macOS and the BSDs have too (no eventfd,
                              accept4, SOCK_CLOEXEC, MSG_NOSIGNAL, epoll,
                              pthread_condattr_setclock, sched_setaffinity): their
@@ -3824,7 +3855,7 @@ typedef struct async_listen_opts {
     uint8_t v6only;                     /* IPv6: refuse IPv4-mapped peers */
 } async_listen_opts;
 
-/* "poll" or "epoll": the reactor backend of this build */
+/* "poll", "epoll", "io_uring" (Linux: chosen per runtime, BACKENDS), "wsapoll" */
 ASYNC_API const char *async_runtime_io_backend(const async_runtime *rt);
 /* Make fd non-blocking and watch it with rt; EBUSY if io is registered */
 ASYNC_API int async_io_register(async_runtime *rt, async_io *io, int fd);
@@ -4875,7 +4906,7 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
 #endif
 #ifdef ASYNC__LINUX
 #include <sys/eventfd.h>
-static int async__be_edge;              /* an edge-triggered reactor started (>>faults) */
+static int async__backend_edge;              /* an edge-triggered reactor started (>>faults) */
 #endif
 #endif
 #if !defined(ASYNC_NO_THREADS)
@@ -5151,7 +5182,7 @@ static int async__fault_sys(int call, int fd, size_t *len) {
 #ifdef ASYNC__LINUX
     /* an edge-triggered reactor runs (epoll, io_uring chosen at run time): no EAGAIN
        where readiness said ready (the table's comment) */
-    if (rc == -EAGAIN && async__be_edge && call >= ASYNC_SYS_READ && call <= ASYNC_SYS_ACCEPT)
+    if (rc == -EAGAIN && async__backend_edge && call >= ASYNC_SYS_READ && call <= ASYNC_SYS_ACCEPT)
         return 0;
 #endif
     errno = -rc;
@@ -10474,12 +10505,22 @@ typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_
 
 /* ---- the backend: what the reactor waits with --------------------------------------
 
-   The contract (as Redis's ae_epoll.c / ae_select.c). Each backend is one block below,
-   chosen at compile time, that defines these functions; the reactor after it calls
-   nothing else of the backend and has no #ifdef of its own, so a new backend (kqueue,
-   io_uring, Windows) is one more block. Its state lives in the reactor
-   (async__reactor): be_slots (its per-slot storage, parallel to ios[]), be_fd (its own
-   descriptor; 0: none yet) and be_wake (the wake descriptor is watched).
+   The contract (as Redis's ae_epoll.c / ae_select.c). Each backend is one block below
+   that defines these functions; the reactor after it calls nothing else of the
+   backend and has no #ifdef of its own, so a new backend (kqueue, Windows) is one more
+   block. Where a system has one backend (Windows, the strict POSIX build), its block
+   defines these names and nothing dispatches. On Linux (ASYNC__BE_MULTI) the poll,
+   epoll and io_uring blocks are all compiled, each under its own prefix
+   (async__poll_be_add, async__epoll_be_add, async__uring_be_add: a macro renames the
+   names below while a block is compiled), and the names below are dispatchers that
+   switch on the reactor's be_kind, chosen at the first resize (desc.backend,
+   $ASYNC_BACKEND, the build's); be_init may change it (io_uring refused: epoll, the
+   refusal kept in be_refused). On the hot path nothing switches: the reactor's wait
+   pointer is the kind's own wait, and be_mod calls be_modf (NULL for epoll, which
+   has nothing to do there). Its state lives in the reactor (async__reactor):
+   be_slots (its per-slot storage, parallel to ios[]; io_uring: its ring and tokens),
+   be_fd (its own descriptor; 0: none yet) and be_wake (the wake descriptor is
+   watched).
 
      async__be_name()             what async_runtime_io_backend answers: "poll", "epoll"
      async__be_init(r)            at the first registration, after the first
@@ -10523,8 +10564,10 @@ typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_
    Every system call goes through ASYNC__FAULT with its kind (ASYNC_SYS_WAIT for the wait,
    ASYNC_SYS_CTL for a change of the watched set, ASYNC_SYS_SOCKET for a descriptor it
    creates), so the fault modes shake a new backend too; an edge-triggered one also joins
-   ASYNC_USE_EPOLL in ASYNC__LT_AGAIN's condition (>>faults). Readiness stays in io->ready
-   until an operation meets EAGAIN, so an edge that comes once is enough.
+   ASYNC_USE_EPOLL in ASYNC__LT_AGAIN's condition (>>faults), or, chosen at run time,
+   sets async__backend_edge (the fault layer then drops an injected EAGAIN where readiness
+   said ready). Readiness stays in io->ready until an operation meets EAGAIN, so an
+   edge that comes once is enough.
 
    kqueue (macOS, the BSDs) has no block yet: no such system runs the tests here, and
    an untested backend is worse than poll(2), which they all have (the strict POSIX
@@ -10962,7 +11005,7 @@ static int async__be_host_fd(async_runtime *rt) {
 }
 #endif
 
-#ifdef ASYNC__BE_MULTI
+#if defined(ASYNC__BE_MULTI)
 #undef ASYNC__BE_PREFIX
 #define ASYNC__BE_PREFIX async__uring_be
 /* io_uring (Linux 5.13 and later), through its system calls (no liburing): readiness
@@ -11179,7 +11222,10 @@ static int async__ur_submit(async__reactor *r) {
     async__uring *u = (async__uring *)r->be_slots;
     uint32_t n = u->tail - __atomic_load_n(u->sq_head, __ATOMIC_ACQUIRE);
     if (!n) return 0;
-    if (ASYNC__FAULT(ASYNC_SYS_CTL, r->be_fd, NULL) || async__ur_enter(r->be_fd, n, 0, ASYNC__UR_ENTER_GETEVENTS, NULL) < 0)
+    /* GETEVENTS with nothing to wait for: the completions on their way run first
+       (a removal refused with -EALREADY can then be made again, see be_del) */
+    if (ASYNC__FAULT(ASYNC_SYS_CTL, r->be_fd, NULL) ||
+        async__ur_enter(r->be_fd, n, 0, ASYNC__UR_ENTER_GETEVENTS, NULL) < 0)
         return -errno;
     return 0;
 }
@@ -11415,6 +11461,9 @@ static int async__be_host_fd(async_runtime *rt) {
 #endif
 }
 
+#endif
+
+#ifdef ASYNC__BE_MULTI
 #undef async__be_name
 #undef async__be_init
 #undef async__be_fini
@@ -11429,14 +11478,14 @@ static int async__be_host_fd(async_runtime *rt) {
 
 /* The dispatchers: the reactor's kind, chosen at its start (the first resize). */
 
-static const char *async__be_name_of(int kind) {
+static const char *async__backend_name(int kind) {
     return kind == ASYNC_BACKEND_IO_URING ? async__uring_be_name()
          : kind == ASYNC_BACKEND_EPOLL ? async__epoll_be_name() : async__poll_be_name();
 }
 
 /* desc.backend, else $ASYNC_BACKEND (io_uring, epoll, poll; anything else: ignored),
    else the build's (ASYNC_USE_IO_URING, ASYNC_USE_EPOLL, else poll). */
-static int async__be_wanted(const async__reactor *r) {
+static int async__backend_wanted(const async__reactor *r) {
     const char *e;
     if (r->be_want) return r->be_want;
     if ((e = getenv("ASYNC_BACKEND")) != NULL) {
@@ -11454,12 +11503,12 @@ static int async__be_wanted(const async__reactor *r) {
 }
 
 static const char *async__be_name(const async__reactor *r) {
-    return async__be_name_of(r->be_kind ? r->be_kind : async__be_wanted(r));
+    return async__backend_name(r->be_kind ? r->be_kind : async__backend_wanted(r));
 }
 
 static int async__be_resize(async__reactor *r, uint32_t cap) {
     if (!r->be_kind) {                  /* the reactor's start: choose */
-        r->be_kind = (uint8_t)async__be_wanted(r);
+        r->be_kind = (uint8_t)async__backend_wanted(r);
         r->be_refused = 0;
     }
     switch (r->be_kind) {
@@ -11485,7 +11534,7 @@ static int async__be_init(async__reactor *r) {
         rc = async__uring_be_init(r);
         if (rc == 0) {
             r->be_modf = async__uring_be_mod;
-            async__be_edge = 1;
+            async__backend_edge = 1;
             return 0;
         }
         if (rc != ASYNC_ENOSYS && rc != -EPERM && rc != -EACCES && rc != -EINVAL) return rc;
@@ -11495,7 +11544,7 @@ static int async__be_init(async__reactor *r) {
         if ((rc = async__epoll_be_resize(r, r->cap)) < 0) return rc;
     }
     if (r->be_kind == ASYNC_BACKEND_EPOLL) {
-        async__be_edge = 1;
+        async__backend_edge = 1;
         return async__epoll_be_init(r);
     }
     r->be_modf = async__poll_be_mod;
@@ -11533,8 +11582,8 @@ static void async__be_del(async__reactor *r, async_io *io) {
 }
 
 /* (the reactor's wait pointer is the kind's own: no dispatch per turn) */
-typedef int (*async__be_wait_fn)(async_runtime *rt, async_time wait);
-static async__be_wait_fn async__be_wait_of(const async__reactor *r) {
+typedef int (*async__backend_wait_fn)(async_runtime *rt, async_time wait);
+static async__backend_wait_fn async__backend_wait(const async__reactor *r) {
     return r->be_kind == ASYNC_BACKEND_IO_URING ? async__uring_be_wait
          : r->be_kind == ASYNC_BACKEND_EPOLL ? async__epoll_be_wait : async__poll_be_wait;
 }
@@ -11614,7 +11663,7 @@ ASYNC__COLD static int async__reactor_start(async_runtime *rt) {
     r->n = 1;                           /* slot 0: the wake descriptor */
     r->ios[0] = NULL;
 #ifdef ASYNC__BE_MULTI
-    r->wait = async__be_wait_of(r);
+    r->wait = async__backend_wait(r);
 #else
     r->wait = async__be_wait;
 #endif
