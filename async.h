@@ -11220,7 +11220,7 @@ static int async__be_init(async__reactor *r) {
 /* Hand the queued entries to the kernel, without waiting (ASYNC_SYS_CTL). */
 static int async__ur_submit(async__reactor *r) {
     async__uring *u = (async__uring *)r->be_slots;
-    uint32_t n = u->tail - __atomic_load_n(u->sq_head, __ATOMIC_ACQUIRE);
+    uint32_t n = u->tail - ASYNC__LOAD(u->sq_head);
     if (!n) return 0;
     /* GETEVENTS with nothing to wait for: the completions on their way run first
        (a removal refused with -EALREADY can then be made again, see be_del) */
@@ -11234,9 +11234,9 @@ static int async__ur_submit(async__reactor *r) {
 static async__ur_sqe *async__ur_sqe_get(async__reactor *r) {
     async__uring *u = (async__uring *)r->be_slots;
     async__ur_sqe *e;
-    if (u->tail - __atomic_load_n(u->sq_head, __ATOMIC_ACQUIRE) >= u->sq_n &&
+    if (u->tail - ASYNC__LOAD(u->sq_head) >= u->sq_n &&
         (async__ur_submit(r) < 0 ||
-         u->tail - __atomic_load_n(u->sq_head, __ATOMIC_ACQUIRE) >= u->sq_n))
+         u->tail - ASYNC__LOAD(u->sq_head) >= u->sq_n))
         return NULL;
     e = &u->sqes[u->tail & u->sq_mask];
     async__memset(e, 0, sizeof *e);
@@ -11245,7 +11245,7 @@ static async__ur_sqe *async__ur_sqe_get(async__reactor *r) {
 
 static void async__ur_sqe_push(async__reactor *r) {
     async__uring *u = (async__uring *)r->be_slots;
-    __atomic_store_n(u->sq_tail, ++u->tail, __ATOMIC_RELEASE);
+    ASYNC__STORE(u->sq_tail, ++u->tail);
     if (r->be_host) (void)async__ur_submit(r);    /* the host may sleep next: no waiting */
 }
 
@@ -11282,7 +11282,7 @@ static int async__ur_remove(async__reactor *r, uint64_t ud) {
 
 /* The result of the last removal of ud among the completions from h on, else 0. */
 static int async__ur_removed(const async__uring *u, uint64_t ud, uint32_t h) {
-    uint32_t t = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);
+    uint32_t t = ASYNC__LOAD(u->cq_tail);
     int res = 0;
     for (; h != t; h++)
         if (u->cqes[h & u->cq_mask].user_data == (ud | ASYNC__UR_RM))
@@ -11341,7 +11341,7 @@ static void async__be_del(async__reactor *r, async_io *io) {
        the poll stays, its completions dropped, the file open until destroy.) */
     for (w = 0; w <= u->toks[t].wr; w++) {
         uint64_t p = ud | (w ? ASYNC__UR_WR : 0);
-        uint32_t h = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);   /* what comes now */
+        uint32_t h = ASYNC__LOAD(u->cq_tail);   /* what comes now */
         if (async__ur_remove(r, p) == 0)
             for (k = 0; k < 4 && async__ur_submit(r) == 0 &&
                         async__ur_removed(u, p, h) == -EALREADY && async__ur_remove(r, p) == 0;
@@ -11379,9 +11379,9 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
         if (!r->be_wake && wait > ASYNC_MS(1)) wait = ASYNC_MS(1);   /* as epoll's */
     }
     head = *u->cq_head;
-    tail = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);
+    tail = ASYNC__LOAD(u->cq_tail);
     /* Completions waiting, nothing to submit: no system call at all. */
-    if (head == tail || u->tail != __atomic_load_n(u->sq_head, __ATOMIC_ACQUIRE)) {
+    if (head == tail || u->tail != ASYNC__LOAD(u->sq_head)) {
         async__memset(&arg, 0, sizeof arg);
         if (head != tail) wait = 0;
         if (wait != ASYNC_TIME_NEVER) {
@@ -11390,12 +11390,11 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
             arg.ts = (uint64_t)(uintptr_t)&ts;
         }
         do rc = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1 :
-                async__ur_enter(r->be_fd, u->tail - __atomic_load_n(u->sq_head,
-                                __ATOMIC_ACQUIRE), wait ? 1 : 0,
+                async__ur_enter(r->be_fd, u->tail - ASYNC__LOAD(u->sq_head), wait ? 1 : 0,
                                 ASYNC__UR_ENTER_GETEVENTS | ASYNC__UR_ENTER_EXT_ARG, &arg);
         while (rc < 0 && errno == EINTR && wait == 0);
         if (rc < 0) rc = errno == ETIME ? 0 : -errno;
-        tail = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);
+        tail = ASYNC__LOAD(u->cq_tail);
     }
     for (; head != tail; head++) {
         async__ur_cqe *c = &u->cqes[head & u->cq_mask];
@@ -11433,7 +11432,7 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
             ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_WRITE : 0) |
             ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC__IO_HUP : 0));
     }
-    __atomic_store_n(u->cq_head, head, __ATOMIC_RELEASE);
+    ASYNC__STORE(u->cq_head, head);
     if (rc < 0 && !n) return wait == 0;             /* see the contract */
     return n > 0;
 #else
