@@ -383,7 +383,7 @@ demo: $(B)/examples/demo
 # ---- sanitizers ----------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
 SAN_BINS := $(foreach t,$(TESTS),$(B)/san/test_$(t)-gcc $(B)/san/test_$(t)-clang) \
-    $(B)/san/test_io-epoll-gcc
+    $(B)/san/test_io-epoll-gcc $(B)/san/test_io-uring-gcc
 # ThreadSanitizer over the suites where other threads are involved.
 TSAN_TESTS := threads task proc group
 TSAN_BINS := $(foreach t,$(TSAN_TESTS),$(B)/san/test_$(t)-tsan)
@@ -399,6 +399,9 @@ $(O)/san-gcc.o: $(IMPL_HDR)
 $(O)/san-gcc-epoll.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
 	$(Q)$(SAN_GCC) -DTEST_FAULTS -DASYNC_USE_EPOLL -c tests/impl_suites.c -o $@
+$(O)/san-gcc-uring.o: $(IMPL_HDR)
+	@mkdir -p $(@D)
+	$(Q)$(SAN_GCC) -DTEST_FAULTS -DASYNC_USE_IO_URING -c tests/impl_suites.c -o $@
 $(O)/san-clang.o: $(IMPL_HDR) | $(B)/san/.clang-rt
 	@mkdir -p $(@D)
 	$(Q)$(SAN_CLANG) -c tests/impl_suites.c -o $@
@@ -415,6 +418,9 @@ $(B)/san/test_io-gcc: $(O)/san_io-gcc.o $(O)/san-gcc.o
 	@mkdir -p $(@D)
 	$(Q)gcc $(SAN) $^ -o $@ $(LIBS)
 $(B)/san/test_io-epoll-gcc: $(O)/san_io-gcc.o $(O)/san-gcc-epoll.o
+	@mkdir -p $(@D)
+	$(Q)gcc $(SAN) $^ -o $@ $(LIBS)
+$(B)/san/test_io-uring-gcc: $(O)/san_io-gcc.o $(O)/san-gcc-uring.o
 	@mkdir -p $(@D)
 	$(Q)gcc $(SAN) $^ -o $@ $(LIBS)
 $(B)/san/test_%-gcc: tests/test_%.c $(HDR) $(O)/san-gcc.o
@@ -451,7 +457,7 @@ $(B)/san/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard examples
 # The perturbation modes again under the sanitizers: failing allocations and system
 # calls under ASan+UBSan (what an error path reads or leaks), and the threaded suites
 # under TSan with a preemption at every step where threads meet.
-SAN_FAULT_RUNS := $(foreach t,io io-epoll threads proc group,sys:$(B)/san/test_$(t)-gcc) \
+SAN_FAULT_RUNS := $(foreach t,io io-epoll io-uring threads proc group,sys:$(B)/san/test_$(t)-gcc) \
     $(foreach t,$(TESTS),alloc:$(B)/san/test_$(t)-gcc) \
     $(foreach t,$(TSAN_TESTS),preempt:$(B)/san/test_$(t)-tsan)
 sanitize: $(SAN_BINS) $(TSAN_BINS) $(SAN_SRV_TEST_BINS) $(SAN_REPLAY_BINS)
