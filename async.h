@@ -11087,7 +11087,8 @@ enum {
 
 typedef struct async__ur_tok {          /* a live token: its slot and generation; a */
     uint32_t slot, gen;                 /* free one: the next free token as slot */
-    uint32_t wr;                        /* its poll for writing is armed */
+    uint8_t wr;                         /* its poll for writing is armed */
+    uint8_t more;                       /* its poll for reading has gone on (multishot) */
 } async__ur_tok;
 typedef struct async__uring {
     uint32_t *sq_head, *sq_tail, *sq_array, sq_mask, sq_n, tail;
@@ -11298,7 +11299,7 @@ static int async__be_add(async__reactor *r, async_io *io) {
     int rc;
     u->free_tok = u->toks[t].slot;      /* cap >= n + 1 tokens: one is free */
     u->toks[t].slot = io->slot;
-    u->toks[t].wr = 0;
+    u->toks[t].wr = u->toks[t].more = 0;
     u->tok[io->slot] = t;
     if ((rc = async__ur_poll(r, io->fd, ASYNC__UR_UD(u, t))) < 0) {
         u->toks[t].slot = u->free_tok;
@@ -11403,7 +11404,10 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
         async_io *io;
         if (ud == ASYNC__UR_WAKE) {
             async__wake_fd_stale(rt);
-            if (!(c->flags & ASYNC__UR_CQE_MORE)) r->be_wake = 0;   /* armed again next */
+            if (!(c->flags & ASYNC__UR_CQE_MORE)) {      /* armed again: at the next wait, */
+                r->be_wake = 0;                          /* a host's now (it may sleep) */
+                if (r->be_host) async__ur_wake_arm(rt);
+            }
             n++;
             continue;
         }
@@ -11422,9 +11426,16 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
                 ((e & (EPOLLHUP | EPOLLERR)) ? (int)(ASYNC_IO_READ | ASYNC__IO_HUP) : 0));
             continue;
         }
-        if (!(c->flags & ASYNC__UR_CQE_MORE) &&
-            (c->res >= 0 || c->res == -ENOMEM || c->res == -ECANCELED || c->res == -EAGAIN))
-            (void)async__ur_poll(r, io->fd, ud);  /* the kernel ended it: again */
+        /* The kernel ended it: again, if it had gone on (a CQ overflow ends one). A poll
+           that ends at its first completion is one the file cannot keep (a regular
+           file: always ready, which stays in io->ready): armed again, it would end
+           every wait at once. */
+        if (c->flags & ASYNC__UR_CQE_MORE) u->toks[t].more = 1;
+        else if ((c->res >= 0 && u->toks[t].more) ||
+                 c->res == -ENOMEM || c->res == -ECANCELED || c->res == -EAGAIN) {
+            u->toks[t].more = 0;
+            (void)async__ur_poll(r, io->fd, ud);
+        }
         e = c->res >= 0 ? (uint32_t)c->res : (uint32_t)EPOLLERR;   /* (poll's bits) */
         n++;
         async__io_event(rt, io,

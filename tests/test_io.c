@@ -3099,6 +3099,37 @@ TEST(late_readiness_of_a_closed_descriptor_wakes_nobody) {
     ASSERT_STR(stale_readiness(ASYNC_BACKEND_IO_URING), "");
 }
 
+/* A regular file (poll and io_uring take it: always ready) wakes no wait of the loop
+   over and over: io_uring's poll of it ends at its first completion, and is not armed
+   again (it was, and every wait ended at once: a spinning loop). */
+static const char *file_quiet(int kind) {
+    async_runtime_desc d;
+    async_io io;
+    FILE *f = tmpfile();
+    uint64_t ev;
+    const char *err = "";
+    int i;
+    ZERO(d); ZERO(io);
+    if (!f) return "tmpfile";
+    d.backend = kind;
+    if (async_runtime_init(&rt, &d) != 0) { fclose(f); return "init"; }
+    if (async_io_register(&rt, &io, fileno(f)) == 0) {
+        async_runtime_step(&rt, ASYNC_MS(5));           /* its first readiness */
+        ev = rt.stats.io_events;
+        for (i = 0; i < 3; i++) async_runtime_step(&rt, ASYNC_MS(5));
+        if (rt.stats.io_events != ev) err = "the file's readiness again at every turn";
+        async_io_deregister(&io);
+    }
+    async_runtime_destroy(&rt);
+    fclose(f);
+    return err;
+}
+
+TEST(a_registered_regular_file_does_not_spin_the_loop) {
+    ASSERT_STR(file_quiet(ASYNC_BACKEND_POLL), "");
+    ASSERT_STR(file_quiet(ASYNC_BACKEND_IO_URING), "");
+}
+
 #ifdef TEST_FAULTS
 static int g_refuse_errno;
 static int refuse_the_ring(void *user, int call, int fd, size_t *len) {
@@ -3248,6 +3279,7 @@ int main(int argc, char **argv) {
 #ifdef __linux__
     RUN(backend_chosen_by_desc_then_the_environment);
     RUN(late_readiness_of_a_closed_descriptor_wakes_nobody);
+    RUN(a_registered_regular_file_does_not_spin_the_loop);
 #ifdef TEST_FAULTS
     RUN(io_uring_refused_falls_back_to_epoll_and_the_dump_says_so);
 #endif
