@@ -1221,18 +1221,23 @@ CODE IN THIS MANUAL
    reading, a one-shot poll for writing armed only while a task waits to write, the
    turn's changes submitted with its wait in one io_uring_enter (no system call at
    all when completions are already there), a descriptor's removal submitted at once
-   (the poll holds the file until then). The kernel refusing it (io_uring_setup:
+   (the poll holds the file until then); on 6.1+ DEFER_TASKRUN (completions made in
+   one batch when the loop enters), whose ring takes only the thread that made it: a
+   loop run by another thread than the one that started the reactor makes its own
+   ring, once, and watches every descriptor again. The kernel refusing it (io_uring_setup:
    ENOSYS, EPERM from seccomp or kernel.io_uring_disabled, EINVAL; or a kernel
    without multishot poll) makes that runtime take epoll: async_runtime_io_backend
    says "epoll" and async_runtime_dump "io: epoll (io_uring refused: ...)". Running
    out of descriptors or memory is no refusal: the registration fails. As epoll,
    io_uring accepts regular files (always ready). Other systems have one backend,
    chosen when compiling (desc.backend is accepted and ignored). Measured (echo,
-   64-byte messages, server CPU per round trip, 100 and 1000 connections, a shared
-   noisy 2-core machine): io_uring within the noise of epoll and of a hand-written
-   epoll loop (7.7-13 us each); its own work is a few percent of the CPU, the rest is
-   the kernel's TCP. Completion-based reads and writes (no read or write system call
-   per request) are not done yet. A loop turn waits
+   64-byte messages, 100 and 1000 connections, and httpd under wrk -c100; server CPU
+   per request on a shared, noisy 2-core machine): io_uring within the noise of epoll
+   and of a hand-written epoll loop (6.9-11.7 us per echo round trip each; 8 us per
+   HTTP request, nginx 9.5); without DEFER_TASKRUN it took 5-10% more than epoll. Its
+   own work is a few percent of the CPU, the rest is the kernel's TCP: completion-based
+   reads and writes (no read or write system call per request) are not done yet. A
+   loop turn waits
    for I/O no longer than the next timer and wakes exactly the tasks whose
    descriptors became ready; a busy runtime still looks at I/O (without waiting)
    every turn of event_interval polls. Every completed operation spends budget, so
@@ -11071,7 +11076,8 @@ enum {
     ASYNC__UR_CQE_MORE = 2,                                     /* IORING_CQE_F_MORE */
     ASYNC__UR_ENTER_GETEVENTS = 1, ASYNC__UR_ENTER_EXT_ARG = 8,
     ASYNC__UR_SETUP_CQSIZE = 8, ASYNC__UR_SETUP_CLAMP = 16,
-    ASYNC__UR_SETUP_COOP_TASKRUN = 1 << 8,
+    ASYNC__UR_SETUP_COOP_TASKRUN = 1 << 8,                      /* 5.19 */
+    ASYNC__UR_SETUP_SINGLE_ISSUER = 1 << 12, ASYNC__UR_SETUP_DEFER_TASKRUN = 1 << 13,  /* 6.1 */
     ASYNC__UR_FEAT_SINGLE_MMAP = 1, ASYNC__UR_FEAT_NODROP = 2,
     ASYNC__UR_FEAT_EXT_ARG = 1 << 8,                            /* 5.11 */
     ASYNC__UR_FEAT_RSRC_TAGS = 1 << 10,                         /* 5.13: multishot poll */
@@ -11135,14 +11141,26 @@ static int async__be_resize(async__reactor *r, uint32_t cap) {
     return 0;
 }
 
-static void async__be_fini(async__reactor *r) {
-    async__uring *u = (async__uring *)r->be_slots;
-    if (r->be_fd > 0) close(r->be_fd);
-    r->be_fd = 0;
-    if (!u) return;
+static void async__ur_unmap_maps(async__uring *u) {
     if (u->sqes) (void)munmap(u->sqes, u->sqes_len);
     if (u->cq_map && u->cq_map != u->sq_map) (void)munmap(u->cq_map, u->cq_len);
     if (u->sq_map) (void)munmap(u->sq_map, u->sq_len);
+    u->sqes = NULL;
+    u->sq_map = u->cq_map = NULL;
+}
+
+/* The ring closed (its polls with it) and unmapped; the tokens stay. */
+static void async__ur_unmap(async__reactor *r) {
+    async__uring *u = (async__uring *)r->be_slots;
+    if (r->be_fd > 0) close(r->be_fd);
+    r->be_fd = 0;
+    if (u) async__ur_unmap_maps(u);
+}
+
+static void async__be_fini(async__reactor *r) {
+    async__uring *u = (async__uring *)r->be_slots;
+    async__ur_unmap(r);
+    if (!u) return;
     async__dealloc(u->tok);
     async__dealloc(u);
     r->be_slots = NULL;
@@ -11166,10 +11184,21 @@ static int async__be_init(async__reactor *r) {
     uint32_t i;
     int fd;
     async__memset(&p, 0, sizeof p);
-    p.flags = ASYNC__UR_SETUP_CQSIZE | ASYNC__UR_SETUP_CLAMP | ASYNC__UR_SETUP_COOP_TASKRUN;
+    /* Completions made only when the loop enters (DEFER_TASKRUN: in one batch, no
+       interruption of the thread's other system calls; it needs SINGLE_ISSUER: only
+       the thread that made the ring may enter it, see async__ur_migrate); before
+       6.1, COOP_TASKRUN; before 5.19, neither. */
+    p.flags = ASYNC__UR_SETUP_CQSIZE | ASYNC__UR_SETUP_CLAMP | ASYNC__UR_SETUP_SINGLE_ISSUER |
+              ASYNC__UR_SETUP_DEFER_TASKRUN;
     p.cq_entries = ASYNC__UR_CQ;
     if (ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL)) return -errno;
     fd = (int)syscall(__NR_io_uring_setup, ASYNC__UR_SQ, &p);
+    if (fd < 0 && errno == EINVAL) {
+        async__memset(&p, 0, sizeof p);
+        p.flags = ASYNC__UR_SETUP_CQSIZE | ASYNC__UR_SETUP_CLAMP | ASYNC__UR_SETUP_COOP_TASKRUN;
+        p.cq_entries = ASYNC__UR_CQ;
+        fd = (int)syscall(__NR_io_uring_setup, ASYNC__UR_SQ, &p);
+    }
     if (fd < 0 && errno == EINVAL) {    /* before 5.19: no COOP_TASKRUN */
         async__memset(&p, 0, sizeof p);
         p.flags = ASYNC__UR_SETUP_CQSIZE | ASYNC__UR_SETUP_CLAMP;
@@ -11365,6 +11394,46 @@ static void async__be_del(async__reactor *r, async_io *io) {
 static void async__ur_wake_arm(async_runtime *rt) {
     if (async__ur_poll(&rt->io, rt->wake_fd[0], ASYNC__UR_WAKE) == 0) rt->io.be_wake = 1;
 }
+
+/* The ring refused this thread (EEXIST: SINGLE_ISSUER, the reactor was started by
+   another one): a new ring, made here, and every descriptor watched again (new
+   generations: whatever the old ring had is dropped; a poll armed on a ready
+   descriptor completes at once, so no readiness is lost). Its descriptor takes the old
+   one's number (dup2), which a host loop may be watching. 0, or -errno. */
+ASYNC__COLD static int async__ur_migrate(async_runtime *rt) {
+    async__reactor *r = &rt->io;
+    async__uring *u = (async__uring *)r->be_slots;
+    async__uring was = *u;              /* the old ring's maps */
+    uint32_t i;
+    int old = r->be_fd, rc;
+    r->be_fd = 0;
+    if ((rc = async__be_init(r)) < 0) {
+        async__ur_unmap(r);             /* what was made of the new one */
+        *u = was;                       /* the old one stays (this thread: refused) */
+        r->be_fd = old;
+        return rc;
+    }
+    async__ur_unmap_maps(&was);
+    if (dup2(r->be_fd, old) >= 0) {     /* the new ring under the old number */
+        close(r->be_fd);
+        r->be_fd = old;
+    } else {
+        close(old);
+    }
+    for (i = 1; i < r->n; i++) {
+        uint32_t t = u->tok[i];
+        u->toks[t].gen = (u->toks[t].gen + 1) & ASYNC__UR_GEN;
+        if (!u->toks[t].gen) u->toks[t].gen = 1;
+        u->toks[t].wr = u->toks[t].more = 0;
+        (void)async__ur_poll(r, r->ios[i]->fd, ASYNC__UR_UD(u, t));
+        if ((r->ios[i]->interest & ASYNC_IO_WRITE) &&
+            async__ur_poll(r, r->ios[i]->fd, ASYNC__UR_UD(u, t) | ASYNC__UR_WR) == 0)
+            u->toks[t].wr = 1;
+    }
+    r->be_wake = 0;
+    if (rt->wake_fd[0] >= 0) async__ur_wake_arm(rt);
+    return 0;
+}
 #endif
 
 static int async__be_wait(async_runtime *rt, async_time wait) {
@@ -11395,6 +11464,8 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
                                 ASYNC__UR_ENTER_GETEVENTS | ASYNC__UR_ENTER_EXT_ARG, &arg);
         while (rc < 0 && errno == EINTR && wait == 0);
         if (rc < 0) rc = errno == ETIME ? 0 : -errno;
+        if (rc == -EEXIST) return async__ur_migrate(rt) == 0;    /* another thread's */
+
         tail = ASYNC__LOAD(u->cq_tail);
     }
     for (; head != tail; head++) {

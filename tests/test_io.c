@@ -3130,6 +3130,49 @@ TEST(a_registered_regular_file_does_not_spin_the_loop) {
     ASSERT_STR(file_quiet(ASYNC_BACKEND_IO_URING), "");
 }
 
+/* The reactor started (its first registration) in one thread, the loop run in another:
+   io_uring's ring (SINGLE_ISSUER) refuses that thread, which makes a ring of its own
+   and watches every descriptor again; a read waiting there completes. */
+static one_read g_far;
+static int g_far_rc;
+static void *far_loop(void *arg) {
+    (void)arg;
+    g_far_rc = run_until(&g_far.task);
+    return NULL;
+}
+static const char *loop_in_another_thread(int kind) {
+    async_runtime_desc d;
+    async_io rd, wr;
+    pthread_t th;
+    const char *err = "";
+    ZERO(d); ZERO(g_far); ZERO(rd); ZERO(wr);
+    d.backend = kind;
+    if (async_runtime_init(&rt, &d) != 0) return "init";
+    do {
+        if (async_io_pipe(&rt, &rd, &wr) != 0) { err = "pipe"; break; }
+        g_far.io = &rd;
+        async_task_spawn(&rt, &g_far.task, one_read_run, "reader");
+        if (pthread_create(&th, NULL, far_loop, NULL) != 0) { err = "thread"; break; }
+        {
+            struct timespec ts = {0, 20000000};
+            nanosleep(&ts, NULL);                       /* (it waits, or not yet: same) */
+        }
+        if (write(async_io_fd(&wr), "x", 1) != 1) err = "write";
+        pthread_join(th, NULL);
+        if (!*err && (g_far_rc != 0 || g_far.n != 1 || g_far.buf[0] != 'x')) err = "no read";
+    } while (0);
+    async_io_close(&rd);
+    async_io_close(&wr);
+    async_runtime_destroy(&rt);
+    return err;
+}
+
+TEST(loop_run_in_another_thread_than_the_reactor_started_in) {
+    ASSERT_STR(loop_in_another_thread(ASYNC_BACKEND_POLL), "");
+    if (TEST_EPOLL_OK) ASSERT_STR(loop_in_another_thread(ASYNC_BACKEND_EPOLL), "");
+    ASSERT_STR(loop_in_another_thread(ASYNC_BACKEND_IO_URING), "");
+}
+
 #ifdef TEST_FAULTS
 static int g_refuse_errno;
 static int refuse_the_ring(void *user, int call, int fd, size_t *len) {
@@ -3280,6 +3323,7 @@ int main(int argc, char **argv) {
     RUN(backend_chosen_by_desc_then_the_environment);
     RUN(late_readiness_of_a_closed_descriptor_wakes_nobody);
     RUN(a_registered_regular_file_does_not_spin_the_loop);
+    RUN(loop_run_in_another_thread_than_the_reactor_started_in);
 #ifdef TEST_FAULTS
     RUN(io_uring_refused_falls_back_to_epoll_and_the_dump_says_so);
 #endif
