@@ -256,6 +256,7 @@ FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/te
     sys:$(B)/test/test_proc sys:$(B)/test/test_group \
     $(foreach t,$(TESTS),clock:$(B)/test/test_$(t) alloc:$(B)/test/test_$(t)) \
     clock:$(B)/test/test_io-epoll alloc:$(B)/test/test_io-epoll \
+    clock:$(B)/test/test_io-uring alloc:$(B)/test/test_io-uring \
     $(foreach t,threads task proc group,preempt:$(B)/test/test_$(t))
 # The longest runs first (the two I/O suites under system call faults, the servers'
 # tests, preemption in the threads suite), so that none of them is left running alone

@@ -11106,6 +11106,7 @@ typedef struct async__uring {
     uint32_t *tok;                      /* tok[slot]: the token of each slot */
     async__ur_tok *toks;                /* cap of them */
     uint32_t free_tok, cap;             /* free list's head (UINT32_MAX: none) */
+    uint8_t defer, no_defer;            /* DEFER_TASKRUN: made so; not to be (a host) */
 } async__uring;
 
 static const char *async__be_name(void) {
@@ -11123,7 +11124,13 @@ static int async__be_resize(async__reactor *r, uint32_t cap) {
         r->be_slots = u;
     }
     tok = (uint32_t *)async__alloc(cap * (sizeof *tok + sizeof *toks));
-    if (!tok) return ASYNC_ENOMEM;
+    if (!tok) {
+        if (!old) {                     /* the first: nothing made */
+            async__dealloc(u);
+            r->be_slots = NULL;
+        }
+        return ASYNC_ENOMEM;
+    }
     toks = (async__ur_tok *)(void *)(tok + cap);
     if (old) {
         async__memcpy(tok, u->tok, old * sizeof *tok);
@@ -11192,7 +11199,9 @@ static int async__be_init(async__reactor *r) {
               ASYNC__UR_SETUP_DEFER_TASKRUN;
     p.cq_entries = ASYNC__UR_CQ;
     if (ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL)) return -errno;
-    fd = (int)syscall(__NR_io_uring_setup, ASYNC__UR_SQ, &p);
+    fd = u->no_defer ? -1 : (int)syscall(__NR_io_uring_setup, ASYNC__UR_SQ, &p);
+    u->defer = fd >= 0;
+    if (u->no_defer) errno = EINVAL;
     if (fd < 0 && errno == EINVAL) {
         async__memset(&p, 0, sizeof p);
         p.flags = ASYNC__UR_SETUP_CQSIZE | ASYNC__UR_SETUP_CLAMP | ASYNC__UR_SETUP_COOP_TASKRUN;
@@ -11530,6 +11539,12 @@ static int async__be_host_fd(async_runtime *rt) {
 #ifdef ASYNC__URING
     async__reactor *r = &rt->io;
     int rc;
+    /* A deferred completion (DEFER_TASKRUN) does not make the ring's descriptor
+       readable until someone enters: a host would miss a wake. A ring without. */
+    if (((async__uring *)r->be_slots)->defer) {
+        ((async__uring *)r->be_slots)->no_defer = 1;
+        if ((rc = async__ur_migrate(rt)) < 0) return rc;
+    }
     if (!r->be_wake) {
         async__ur_wake_arm(rt);
         if (!r->be_wake) return -errno;
