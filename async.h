@@ -6080,9 +6080,11 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
 #ifdef ASYNC_FREESTANDING
     if (!d.now) return ASYNC_EINVAL;
 #endif
-    if (d.budget < 0 || d.event_interval < 0 || d.start_paused < 0 || d.start_paused > 2 ||
-        d.backend < 0 || d.backend > ASYNC_BACKEND_IO_URING)
+    if (d.budget < 0 || d.event_interval < 0 || d.start_paused < 0 || d.start_paused > 2)
         return ASYNC_EINVAL;
+#ifndef ASYNC_FREESTANDING                      /* (no reactor there: ignored) */
+    if (d.backend < 0 || d.backend > ASYNC_BACKEND_IO_URING) return ASYNC_EINVAL;
+#endif
 #ifdef ASYNC_NO_DEBUG
     if (d.slow_poll) return ASYNC_EINVAL;       /* the debug layer is compiled out */
 #endif
@@ -11416,6 +11418,8 @@ ASYNC__COLD static int async__ur_migrate(async_runtime *rt) {
     uint32_t i;
     int old = r->be_fd, rc;
     r->be_fd = 0;
+    u->sqes = NULL;                     /* (what a failed init made, apart) */
+    u->sq_map = u->cq_map = NULL;
     if ((rc = async__be_init(r)) < 0) {
         async__ur_unmap(r);             /* what was made of the new one */
         *u = was;                       /* the old one stays (this thread: refused) */
