@@ -78,11 +78,12 @@ CXXFLAGS_TEST := -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wshadow -O2
 LIBS := -lpthread
 
 TESTS := coro task time debug sync chan cancel comb opset stream io threads proc group
-# The I/O suite runs once more on the epoll backend. The suites of the hosted layer run
+# The I/O suite runs once more on the epoll backend, and on io_uring (-DASYNC_USE_IO_URING:
+# io_uring by default; epoll where the kernel refuses it). The suites of the hosted layer run
 # once more in the strict POSIX build (-posix: async.h as on macOS and the BSDs).
 POSIX_TESTS := time io threads proc group
 TEST_BINS := $(foreach t,$(TESTS),$(B)/test/test_$(t) $(B)/test/test_$(t)-goto $(B)/test/test_$(t)-cxx) \
-    $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx \
+    $(B)/test/test_io-epoll $(B)/test/test_io-epoll-cxx $(B)/test/test_io-uring \
     $(foreach t,$(POSIX_TESTS),$(B)/test/test_$(t)-posix)
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(addprefix $(B)/examples/,$(EXAMPLES))
@@ -128,6 +129,9 @@ $(O)/impl-c.o: $(IMPL_HDR)
 $(O)/impl-c-epoll.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_FAULTS -DASYNC_USE_EPOLL -c tests/impl_suites.c -o $@
+$(O)/impl-c-uring.o: $(IMPL_HDR)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_FAULTS -DASYNC_USE_IO_URING -c tests/impl_suites.c -o $@
 $(O)/impl-goto.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_GOTO) -c tests/impl_suites.c -o $@
@@ -182,6 +186,9 @@ $(B)/test/test_io: $(O)/test_io-c.o $(O)/impl-c.o
 	@mkdir -p $(@D)
 	$(Q)$(CC) $^ -o $@ $(LIBS)
 $(B)/test/test_io-epoll: $(O)/test_io-c.o $(O)/impl-c-epoll.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $^ -o $@ $(LIBS)
+$(B)/test/test_io-uring: $(O)/test_io-c.o $(O)/impl-c-uring.o
 	@mkdir -p $(@D)
 	$(Q)$(CC) $^ -o $@ $(LIBS)
 $(B)/test/test_io-cxx: $(O)/test_io-cxx.o $(O)/impl-cxx.o
@@ -246,10 +253,12 @@ $(B)/checks.txt: Makefile $(wildcard examples/*.c) $(O)/impl-nosites.o $(O)/impl
 # The perturbation modes (tests/faults.h) over the C99 form of the suites: the clock
 # jumping at each of its readings, each allocation failing, each system call of the
 # reactor and I/O layer faulting. Longest first: run.sh runs them side by side.
-FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/test_threads \
+FAULT_RUNS := sys:$(B)/test/test_io sys:$(B)/test/test_io-epoll sys:$(B)/test/test_io-uring \
+    sys:$(B)/test/test_threads \
     sys:$(B)/test/test_proc sys:$(B)/test/test_group \
     $(foreach t,$(TESTS),clock:$(B)/test/test_$(t) alloc:$(B)/test/test_$(t)) \
     clock:$(B)/test/test_io-epoll alloc:$(B)/test/test_io-epoll \
+    clock:$(B)/test/test_io-uring alloc:$(B)/test/test_io-uring \
     $(foreach t,threads task proc group,preempt:$(B)/test/test_$(t))
 # The same for the strict POSIX build, where its code differs from Linux's (the wake
 # pipe, fcntl after socket and accept, SIGPIPE): failing system calls over its suites
@@ -260,7 +269,7 @@ POSIX_FAULT_RUNS := $(foreach t,io threads proc group,sys:$(B)/test/test_$(t)-po
 # The longest runs first (the two I/O suites under system call faults, the servers'
 # tests, preemption in the threads suite), so that none of them is left running alone
 # at the end.
-LONG_RUNS := $(wordlist 1,2,$(FAULT_RUNS)) sys:$(B)/test/test_io-posix \
+LONG_RUNS := $(wordlist 1,3,$(FAULT_RUNS)) sys:$(B)/test/test_io-posix \
     $(B)/test/test_srv_faults $(B)/test/test_srv_net preempt:$(B)/test/test_threads \
     $(B)/test/test_srv_net-posix $(B)/test/test_srv_faults-posix
 TEST_ORDER := $(LONG_RUNS) $(filter-out $(LONG_RUNS),$(FAULT_RUNS) $(POSIX_FAULT_RUNS) \
@@ -397,7 +406,7 @@ demo: $(B)/examples/demo
 # ---- sanitizers ----------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
 SAN_BINS := $(foreach t,$(TESTS),$(B)/san/test_$(t)-gcc $(B)/san/test_$(t)-clang) \
-    $(B)/san/test_io-epoll-gcc
+    $(B)/san/test_io-epoll-gcc $(B)/san/test_io-uring-gcc
 # ThreadSanitizer over the suites where other threads are involved.
 TSAN_TESTS := threads task proc group
 TSAN_BINS := $(foreach t,$(TSAN_TESTS),$(B)/san/test_$(t)-tsan)
@@ -413,6 +422,9 @@ $(O)/san-gcc.o: $(IMPL_HDR)
 $(O)/san-gcc-epoll.o: $(IMPL_HDR)
 	@mkdir -p $(@D)
 	$(Q)$(SAN_GCC) -DTEST_FAULTS -DASYNC_USE_EPOLL -c tests/impl_suites.c -o $@
+$(O)/san-gcc-uring.o: $(IMPL_HDR)
+	@mkdir -p $(@D)
+	$(Q)$(SAN_GCC) -DTEST_FAULTS -DASYNC_USE_IO_URING -c tests/impl_suites.c -o $@
 $(O)/san-clang.o: $(IMPL_HDR) | $(B)/san/.clang-rt
 	@mkdir -p $(@D)
 	$(Q)$(SAN_CLANG) -c tests/impl_suites.c -o $@
@@ -429,6 +441,9 @@ $(B)/san/test_io-gcc: $(O)/san_io-gcc.o $(O)/san-gcc.o
 	@mkdir -p $(@D)
 	$(Q)gcc $(SAN) $^ -o $@ $(LIBS)
 $(B)/san/test_io-epoll-gcc: $(O)/san_io-gcc.o $(O)/san-gcc-epoll.o
+	@mkdir -p $(@D)
+	$(Q)gcc $(SAN) $^ -o $@ $(LIBS)
+$(B)/san/test_io-uring-gcc: $(O)/san_io-gcc.o $(O)/san-gcc-uring.o
 	@mkdir -p $(@D)
 	$(Q)gcc $(SAN) $^ -o $@ $(LIBS)
 $(B)/san/test_%-gcc: tests/test_%.c $(HDR) $(O)/san-gcc.o
@@ -465,7 +480,7 @@ $(B)/san/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(HDR) $(wildcard examples
 # The perturbation modes again under the sanitizers: failing allocations and system
 # calls under ASan+UBSan (what an error path reads or leaks), and the threaded suites
 # under TSan with a preemption at every step where threads meet.
-SAN_FAULT_RUNS := $(foreach t,io io-epoll threads proc group,sys:$(B)/san/test_$(t)-gcc) \
+SAN_FAULT_RUNS := $(foreach t,io io-epoll io-uring threads proc group,sys:$(B)/san/test_$(t)-gcc) \
     $(foreach t,$(TESTS),alloc:$(B)/san/test_$(t)-gcc) \
     $(foreach t,$(TSAN_TESTS),preempt:$(B)/san/test_$(t)-tsan)
 sanitize: $(SAN_BINS) $(TSAN_BINS) $(SAN_SRV_TEST_BINS) $(SAN_REPLAY_BINS)

@@ -1212,14 +1212,43 @@ CODE IN THIS MANUAL
    connections choose epoll. Measured here (make bench, bench_echo: server CPU
    per 64-byte echo round trip on loopback): 1 to 1000 busy connections, poll
    8-19 us and epoll 7-19 us, both within 10% of a hand-written epoll server;
-   10 busy + 10,000 idle, poll 222-278 us and epoll 8.8-9.0 us. A loop turn waits
+   10 busy + 10,000 idle, poll 222-278 us and epoll 8.8-9.0 us.
+   BACKENDS (Linux): every backend is compiled, and each runtime chooses at its
+   reactor's start: desc.backend (ASYNC_BACKEND_POLL, _EPOLL, _IO_URING) if set, else
+   the environment's ASYNC_BACKEND=poll|epoll|io_uring (another value is ignored),
+   else the build's (-DASYNC_USE_IO_URING, -DASYNC_USE_EPOLL, else poll). desc wins:
+   a program that names its backend gets it; the environment picks for programs that
+   do not (the example servers). Tokio has no such choice (mio takes epoll; io_uring is
+   another runtime, tokio-uring). io_uring (Linux 5.13+, raw system calls, no
+   liburing) is readiness as epoll gives it: a multishot poll per descriptor for
+   reading, a one-shot poll for writing armed only while a task waits to write, the
+   turn's changes submitted with its wait in one io_uring_enter (no system call at
+   all when completions are already there), a descriptor's removal submitted at once
+   (the poll holds the file until then); on 6.1+ DEFER_TASKRUN (completions made in
+   one batch when the loop enters), whose ring takes only the thread that made it: a
+   loop run by another thread than the one that started the reactor makes its own
+   ring, once, and watches every descriptor again. The kernel refusing it (io_uring_setup:
+   ENOSYS, EPERM from seccomp or kernel.io_uring_disabled, EINVAL; or a kernel
+   without multishot poll) makes that runtime take epoll: async_runtime_io_backend
+   says "epoll" and async_runtime_dump "io: epoll (io_uring refused: ...)". Running
+   out of descriptors or memory is no refusal: the registration fails. As epoll,
+   io_uring accepts regular files (always ready). Other systems have one backend,
+   chosen when compiling (desc.backend is accepted and ignored). Measured (echo,
+   64-byte messages, 100 and 1000 connections, and httpd under wrk -c100; server CPU
+   per request on a shared, noisy 2-core machine): io_uring within the noise of epoll
+   and of a hand-written epoll loop (6.9-11.7 us per echo round trip each; 8 us per
+   HTTP request, nginx 9.5); without DEFER_TASKRUN it took 5-10% more than epoll. Its
+   own work is a few percent of the CPU, the rest is the kernel's TCP: completion-based
+   reads and writes (no read or write system call per request) are not done yet. A
+   loop turn waits
    for I/O no longer than the next timer and wakes exactly the tasks whose
    descriptors became ready; a busy runtime still looks at I/O (without waiting)
    every turn of event_interval polls. Every completed operation spends budget, so
    a socket that is always readable cannot starve other tasks.
      async_io_register(rt, io, fd)       make fd non-blocking and watch it; EBUSY if
                                          io is registered; epoll refuses regular
-                                         files (EPERM): use the blocking pool
+                                         files (EPERM): use the blocking pool (poll
+                                         and io_uring accept them: always ready)
      async_io_deregister(io)             stop watching; returns fd, still open, in
                                          the blocking mode it had; tasks waiting on
                                          it get ASYNC_ECLOSED
@@ -1230,7 +1259,9 @@ CODE IN THIS MANUAL
                                          EBUSY while a task waits on src. So an
                                          acceptor can accept into its own frame and
                                          hand the connection to a task it spawns
-     async_io_fd(io), async_runtime_io_backend(rt) ("poll" or "epoll")
+     async_io_fd(io), async_runtime_io_backend(rt) ("poll", "epoll", "io_uring";
+                                         before the first registration: the one
+                                         the runtime would choose)
      async_io_read(t, io, w, buf, len)   op: bytes read (> 0), 0 at end of file
      async_io_write(t, io, w, buf, len)  op: bytes written (maybe fewer than len)
      async_io_read_exact(t, io, w, buf, len)   op: len, or ASYNC_EEOF if the peer
@@ -2027,7 +2058,9 @@ CODE IN THIS MANUAL
    timeout is 0), and each step takes what made the descriptor readable, even when no
    task waits for I/O, so it is readable again only when something new happens: N
    events take about N turns (tests/test_io.c counts them).
-   On each backend: with -DASYNC_USE_EPOLL the descriptor is the epoll set itself,
+   On each backend: with io_uring the descriptor is the ring's (readable while
+   completions wait in it; in this mode every change is submitted at once, since the
+   host may sleep before the next step). With epoll the descriptor is the epoll set itself,
    the wake descriptor added to it level-triggered; the sockets' events stay queued
    in it (edge-triggered) until a step takes them. With the default poll(2) backend on
    Linux, the first call makes an epoll set that mirrors the reactor's table: every
@@ -2066,7 +2099,10 @@ CONFIGURATION (>>config)
                              (8 levels of 128: a runtime of 9 KB, not 5.4) cascades
                              timers up to 2 s away twice, not three times: 1e6
                              random 1 ms..1 s timers ~15% faster (fewer cache misses)
-     ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2)
+     ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2) by
+                             default (desc.backend, $ASYNC_BACKEND choose at run
+                             time: BACKENDS under >>io)
+     ASYNC_USE_IO_URING      impl, Linux: io_uring by default (epoll where refused)
      ASYNC_POSIX_ONLY        impl: only what macOS and the BSDs have too (no eventfd,
                              accept4, SOCK_CLOEXEC, MSG_NOSIGNAL, epoll,
                              pthread_condattr_setclock, sched_setaffinity): their
@@ -2178,7 +2214,10 @@ ZERO ALLOCATION
                            keeps its blocking mode; accept closes the connection it
                            could not register, connect its socket; close one to make
                            room). Without it: 64 slots at the first registration,
-                           doubled when full
+                           doubled when full. On Linux, poll and epoll take the
+                           table so; io_uring (its tokens, its ring's state) would
+                           allocate: such a runtime takes epoll, and the dump says
+                           "io_uring refused: out of memory" (BACKENDS)
      the blocking pool     desc.storage, desc.storage_size >= ASYNC_POOL_STORAGE_SIZE(
                            max_threads, requests, request_size) (max_threads 0 is 64
                            there too): its state, a record for each of max_threads
@@ -2778,6 +2817,8 @@ typedef struct async_runtime_desc {
     int start_paused;                   /* default 0; 1 paused, 2 paused + auto-advance */
     int metrics;                        /* default 0; 1: poll-time and delay histograms
                                            (two clock readings a poll) */
+    int backend;                        /* default 0: $ASYNC_BACKEND, else the build's;
+                                           ASYNC_BACKEND_POLL, _EPOLL, _IO_URING (Linux) */
 #ifndef ASYNC_FREESTANDING
     void *io_storage;                   /* hosted: the reactor's descriptor table, yours
                                            (io_storage_size bytes, any alignment): it
@@ -2787,6 +2828,11 @@ typedef struct async_runtime_desc {
     size_t io_storage_size;             /* ASYNC_RUNTIME_IO_STORAGE_SIZE(descriptors) */
 #endif
 } async_runtime_desc;
+
+/* desc.backend: the reactor's backend (hosted builds; >>io, BACKENDS) */
+enum {
+    ASYNC_BACKEND_DEFAULT = 0, ASYNC_BACKEND_POLL, ASYNC_BACKEND_EPOLL, ASYNC_BACKEND_IO_URING
+};
 
 /* Storage sizes (ZERO ALLOCATION): compile-time bounds, right for every backend and
    platform (the implementation checks that its structures fit them). */
@@ -2833,6 +2879,12 @@ typedef struct async__reactor {
     int be_host;                        /* a host loop waits on async__be_host_fd's */
     unsigned char *mem;                 /* desc.io_storage, aligned: the table, fixed */
     uint32_t fixed;                     /* its slots (slot 0 included); 0: allocated */
+    uint8_t be_want;                    /* desc.backend (kept across a failed start) */
+    uint8_t be_kind;                    /* Linux: the backend of this reactor (chosen at
+                                           its start); 0: not started */
+    int be_refused;                     /* io_uring refused (-errno), epoll taken instead */
+    void (*be_modf)(struct async__reactor *r, struct async_io *io);  /* Linux: be_mod's
+                                           (NULL: nothing to do, epoll) */
 } async__reactor;
 
 typedef struct async_timer {
@@ -3998,7 +4050,7 @@ typedef struct async_listen_opts {
     uint8_t v6only;                     /* IPv6: refuse IPv4-mapped peers */
 } async_listen_opts;
 
-/* "poll" or "epoll": the reactor backend of this build */
+/* "poll", "epoll", "io_uring" (Linux: chosen per runtime, BACKENDS), "wsapoll" */
 ASYNC_API const char *async_runtime_io_backend(const async_runtime *rt);
 /* Make fd non-blocking and watch it with rt; EBUSY if io is registered */
 ASYNC_API int async_io_register(async_runtime *rt, async_io *io, int fd);
@@ -5074,6 +5126,7 @@ ASYNC_API int async__combo_finish(async_task *t, async_select *s, async_timer *t
 #endif
 #ifdef ASYNC__LINUX
 #include <sys/eventfd.h>
+static int async__backend_edge;              /* an edge-triggered reactor started (>>faults) */
 #endif
 #endif
 #if !defined(ASYNC_NO_THREADS)
@@ -5346,6 +5399,12 @@ static int async__fault_sys(int call, int fd, size_t *len) {
     if (!async__faults.sys) return 0;
     rc = async__faults.sys(async__faults.user, call, fd, len);
     if (rc >= 0) return 0;
+#ifdef ASYNC__LINUX
+    /* an edge-triggered reactor runs (epoll, io_uring chosen at run time): no EAGAIN
+       where readiness said ready (the table's comment) */
+    if (rc == -EAGAIN && async__backend_edge && call >= ASYNC_SYS_READ && call <= ASYNC_SYS_ACCEPT)
+        return 0;
+#endif
     errno = -rc;
     return 1;
 }
@@ -6248,6 +6307,9 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
 #endif
     if (d.budget < 0 || d.event_interval < 0 || d.start_paused < 0 || d.start_paused > 2)
         return ASYNC_EINVAL;
+#ifndef ASYNC_FREESTANDING                      /* (no reactor there: ignored) */
+    if (d.backend < 0 || d.backend > ASYNC_BACKEND_IO_URING) return ASYNC_EINVAL;
+#endif
 #ifdef ASYNC_NO_DEBUG
     if (d.slow_poll) return ASYNC_EINVAL;       /* the debug layer is compiled out */
 #endif
@@ -6287,6 +6349,9 @@ ASYNC_DEF int async_runtime_init(async_runtime *rt, const async_runtime_desc *de
     if (d.metrics) return ASYNC_EINVAL;         /* the debug layer is compiled out */
 #endif
     rt->wake_fd[0] = rt->wake_fd[1] = -1;
+#ifndef ASYNC_FREESTANDING
+    rt->io.be_want = (uint8_t)d.backend;
+#endif
     rt->flags = ASYNC__RT_INIT;
 #ifndef ASYNC_NO_DEBUG
     rt->born = async__clock(rt);
@@ -10747,12 +10812,22 @@ typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_
 
 /* ---- the backend: what the reactor waits with --------------------------------------
 
-   The contract (as Redis's ae_epoll.c / ae_select.c). Each backend is one block below,
-   chosen at compile time, that defines these functions; the reactor after it calls
-   nothing else of the backend and has no #ifdef of its own, so a new backend (kqueue,
-   io_uring, Windows) is one more block. Its state lives in the reactor
-   (async__reactor): be_slots (its per-slot storage, parallel to ios[]), be_fd (its own
-   descriptor; 0: none yet) and be_wake (the wake descriptor is watched).
+   The contract (as Redis's ae_epoll.c / ae_select.c). Each backend is one block below
+   that defines these functions; the reactor after it calls nothing else of the
+   backend and has no #ifdef of its own, so a new backend (kqueue, Windows) is one more
+   block. Where a system has one backend (Windows, the strict POSIX build), its block
+   defines these names and nothing dispatches. On Linux (ASYNC__BE_MULTI) the poll,
+   epoll and io_uring blocks are all compiled, each under its own prefix
+   (async__poll_be_add, async__epoll_be_add, async__uring_be_add: a macro renames the
+   names below while a block is compiled), and the names below are dispatchers that
+   switch on the reactor's be_kind, chosen at the first resize (desc.backend,
+   $ASYNC_BACKEND, the build's); be_init may change it (io_uring refused: epoll, the
+   refusal kept in be_refused). On the hot path nothing switches: the reactor's wait
+   pointer is the kind's own wait, and be_mod calls be_modf (NULL for epoll, which
+   has nothing to do there). Its state lives in the reactor (async__reactor):
+   be_slots (its per-slot storage, parallel to ios[]; io_uring: its ring and tokens),
+   be_fd (its own descriptor; 0: none yet) and be_wake (the wake descriptor is
+   watched).
 
      async__be_name()             what async_runtime_io_backend answers: "poll", "epoll"
      async__be_init(r)            at the first registration, after the first
@@ -10796,8 +10871,10 @@ typedef char async__addr_fits[sizeof(struct sockaddr_storage) <= sizeof(((async_
    Every system call goes through ASYNC__FAULT with its kind (ASYNC_SYS_WAIT for the wait,
    ASYNC_SYS_CTL for a change of the watched set, ASYNC_SYS_SOCKET for a descriptor it
    creates), so the fault modes shake a new backend too; an edge-triggered one also joins
-   ASYNC_USE_EPOLL in ASYNC__LT_AGAIN's condition (>>faults). Readiness stays in io->ready
-   until an operation meets EAGAIN, so an edge that comes once is enough.
+   ASYNC_USE_EPOLL in ASYNC__LT_AGAIN's condition (>>faults), or, chosen at run time,
+   sets async__backend_edge (the fault layer then drops an injected EAGAIN where readiness
+   said ready). Readiness stays in io->ready until an operation meets EAGAIN, so an
+   edge that comes once is enough.
 
    kqueue (macOS, the BSDs) has no block yet: no such system runs the tests here, and
    an untested backend is worse than poll(2), which they all have (the strict POSIX
@@ -10846,7 +10923,7 @@ static int async__io_wait_ms(async_time wait) {
          : (int)((wait + ASYNC_MS(1) - 1) / ASYNC_MS(1));     /* round up: never early */
 }
 
-static void async__io_event(async_runtime *rt, async_io *io, int dirs);
+static ASYNC__HOT void async__io_event(async_runtime *rt, async_io *io, int dirs);
 
 /* A wait found the wake descriptor readable. The flag (rt->pending) is the truth and the
    descriptor only its doorbell: a wake that rang after the loop had taken the flag (and
@@ -10859,7 +10936,28 @@ ASYNC__COLD static void async__wake_fd_stale(async_runtime *rt) {
         while (async__wake_read(rt->wake_fd[0], buf, sizeof buf) > 0) {}
 }
 
-#if defined(ASYNC_USE_EPOLL)
+/* Linux compiles every block: each defines its functions under its own prefix
+   (async__epoll_be_add...) and the reactor calls dispatchers that switch on the
+   reactor's kind (after the blocks). Elsewhere the one block of the build defines the
+   contract's names itself: no dispatch. */
+#ifdef ASYNC__LINUX
+#define ASYNC__BE_MULTI 1
+#define ASYNC__BE_P3(p, x) p##_##x
+#define ASYNC__BE_P2(p, x) ASYNC__BE_P3(p, x)
+#define async__be_name ASYNC__BE_P2(ASYNC__BE_PREFIX, name)
+#define async__be_init ASYNC__BE_P2(ASYNC__BE_PREFIX, init)
+#define async__be_fini ASYNC__BE_P2(ASYNC__BE_PREFIX, fini)
+#define async__be_resize ASYNC__BE_P2(ASYNC__BE_PREFIX, resize)
+#define async__be_add ASYNC__BE_P2(ASYNC__BE_PREFIX, add)
+#define async__be_mod ASYNC__BE_P2(ASYNC__BE_PREFIX, mod)
+#define async__be_move ASYNC__BE_P2(ASYNC__BE_PREFIX, move)
+#define async__be_del ASYNC__BE_P2(ASYNC__BE_PREFIX, del)
+#define async__be_wait ASYNC__BE_P2(ASYNC__BE_PREFIX, wait)
+#define async__be_host_fd ASYNC__BE_P2(ASYNC__BE_PREFIX, host_fd)
+#define ASYNC__BE_PREFIX async__epoll_be
+#endif
+
+#if defined(ASYNC_USE_EPOLL) || defined(ASYNC__BE_MULTI)
 /* epoll: edge-triggered, each descriptor added once for both directions, its io as the
    event's data (the wake descriptor: NULL). */
 #ifndef ASYNC__LINUX
@@ -10867,7 +10965,9 @@ ASYNC__COLD static void async__wake_fd_stale(async_runtime *rt) {
 #endif
 #include <sys/epoll.h>
 
-#define ASYNC__BE_SLOT 0                /* per-slot storage: none */
+#ifndef ASYNC__BE_MULTI
+#define ASYNC__BE_SLOT 0                /* per-slot storage: none (poll's, when both) */
+#endif
 
 static const char *async__be_name(void) {
     return "epoll";
@@ -10960,8 +11060,9 @@ static int async__be_host_fd(async_runtime *rt) {
     }
     return r->be_fd;
 }
+#endif
 
-#elif defined(ASYNC__WIN32)
+#if defined(ASYNC__WIN32)
 /* WSAPoll (Windows): level-triggered like poll(2), but it takes no "skip me" entry (a
    negative descriptor is an error on Windows before 10 2004 and under Wine), so each
    wait packs the sockets that have a task waiting, and the wake socket, into be_slots:
@@ -11058,7 +11159,11 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
     return 1;
 }
 
-#else
+#elif !defined(ASYNC_USE_EPOLL) || defined(ASYNC__BE_MULTI)
+#ifdef ASYNC__BE_MULTI
+#undef ASYNC__BE_PREFIX
+#define ASYNC__BE_PREFIX async__poll_be
+#endif
 /* poll(2): level-triggered; be_slots is a struct pollfd per slot (slot 0: the wake
    descriptor), and a descriptor is watched only in the directions that have a task
    waiting, so a readable socket nobody reads does not spin the loop.
@@ -11215,6 +11320,704 @@ static int async__be_host_fd(async_runtime *rt) {
 }
 #endif
 
+#if defined(ASYNC__BE_MULTI)
+#undef ASYNC__BE_PREFIX
+#define ASYNC__BE_PREFIX async__uring_be
+/* io_uring (Linux 5.13 and later), through its system calls (no liburing): readiness
+   as epoll gives it, each descriptor watched by one multishot IORING_OP_POLL_ADD in both
+   directions (edge-triggered: a completion at each wake-up of the descriptor), the wake
+   descriptor by another; the changes of a turn (new polls, re-arms) are queued in the
+   submission ring and go to the kernel with the wait, in one io_uring_enter (a removal
+   goes at once: the poll holds the file, which must close with the descriptor).
+   A poll's user_data is a token and its generation, never a pointer: the token gives the
+   slot (be_slots: the token of each slot, then the tokens), be_del frees the token and
+   bumps its generation, so that a completion still in flight for a removed descriptor
+   (its number reused, the io moved or freed) matches nothing and is dropped. async_io_move
+   changes nothing here: the slot stays. The structures are the kernel's ABI, declared
+   here under our own names (a system header older than the kernel changes nothing). */
+#include <sys/syscall.h>
+#include <sys/mman.h>
+#if defined(__NR_io_uring_setup) && defined(__NR_io_uring_enter)
+#define ASYNC__URING 1
+#if !defined(__USE_MISC) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE) && \
+    !defined(_BSD_SOURCE)
+extern long syscall(long number, ...);  /* declared only beyond strict POSIX */
+#endif
+#endif
+
+typedef struct async__ur_sqe {          /* struct io_uring_sqe */
+    uint8_t opcode, flags;
+    uint16_t ioprio;
+    int32_t fd;
+    uint64_t off, addr;
+    uint32_t len, op_flags;
+    uint64_t user_data;
+    uint16_t buf_index, personality;
+    int32_t splice_fd_in;
+    uint64_t pad[2];
+} async__ur_sqe;
+typedef struct async__ur_cqe {          /* struct io_uring_cqe */
+    uint64_t user_data;
+    int32_t res;
+    uint32_t flags;
+} async__ur_cqe;
+typedef struct async__ur_params {       /* struct io_uring_params */
+    uint32_t sq_entries, cq_entries, flags, sq_thread_cpu, sq_thread_idle, features, wq_fd;
+    uint32_t resv[3];
+    uint32_t sq_head, sq_tail, sq_mask, sq_n, sq_flags, sq_dropped, sq_array, sq_resv;
+    uint64_t sq_user;
+    uint32_t cq_head, cq_tail, cq_mask, cq_n, cq_overflow, cq_cqes, cq_flags, cq_resv;
+    uint64_t cq_user;
+} async__ur_params;
+typedef struct async__ur_arg {          /* struct io_uring_getevents_arg */
+    uint64_t sigmask;
+    uint32_t sigmask_sz, pad;
+    uint64_t ts;
+} async__ur_arg;
+typedef struct async__ur_ts {           /* struct __kernel_timespec */
+    int64_t sec;
+    long long nsec;
+} async__ur_ts;
+typedef char async__ur_abi[sizeof(async__ur_sqe) == 64 && sizeof(async__ur_params) == 120
+                           && sizeof(async__ur_cqe) == 16 ? 1 : -1];
+enum {
+    ASYNC__UR_OP_POLL_ADD = 6, ASYNC__UR_OP_POLL_REMOVE = 7,
+    ASYNC__UR_POLL_MULTI = 1,                                   /* IORING_POLL_ADD_MULTI */
+    ASYNC__UR_CQE_MORE = 2,                                     /* IORING_CQE_F_MORE */
+    ASYNC__UR_ENTER_GETEVENTS = 1, ASYNC__UR_ENTER_EXT_ARG = 8,
+    ASYNC__UR_SETUP_CQSIZE = 8, ASYNC__UR_SETUP_CLAMP = 16,
+    ASYNC__UR_SETUP_COOP_TASKRUN = 1 << 8,                      /* 5.19 */
+    ASYNC__UR_SETUP_SINGLE_ISSUER = 1 << 12, ASYNC__UR_SETUP_DEFER_TASKRUN = 1 << 13,  /* 6.1 */
+    ASYNC__UR_FEAT_SINGLE_MMAP = 1, ASYNC__UR_FEAT_NODROP = 2,
+    ASYNC__UR_FEAT_EXT_ARG = 1 << 8,                            /* 5.11 */
+    ASYNC__UR_FEAT_RSRC_TAGS = 1 << 10,                         /* 5.13: multishot poll */
+    ASYNC__UR_SQ = 256, ASYNC__UR_CQ = 4096                     /* ring sizes */
+};
+#define ASYNC__UR_OFF_CQ 0x8000000ull
+#define ASYNC__UR_OFF_SQES 0x10000000ull
+/* user_data: the token in bits 0-31, its generation in 32-60 (never 0), and these */
+#define ASYNC__UR_WAKE (1ull << 63)     /* the wake descriptor's poll */
+#define ASYNC__UR_RM (1ull << 62)       /* a removal's: the poll's user_data | this */
+#define ASYNC__UR_WR (1ull << 61)       /* the one-shot poll for writing */
+#define ASYNC__UR_GEN 0x1fffffffu
+
+typedef struct async__ur_tok {          /* a live token: its slot and generation; a */
+    uint32_t slot, gen;                 /* free one: the next free token as slot */
+    uint8_t wr;                         /* its poll for writing is armed */
+    uint8_t more;                       /* its poll for reading has gone on (multishot) */
+} async__ur_tok;
+typedef struct async__uring {
+    uint32_t *sq_head, *sq_tail, *sq_array, sq_mask, sq_n, tail;
+    uint32_t *cq_head, *cq_tail, cq_mask;
+    async__ur_sqe *sqes;
+    async__ur_cqe *cqes;
+    void *sq_map, *cq_map;
+    size_t sq_len, cq_len, sqes_len;
+    uint32_t *tok;                      /* tok[slot]: the token of each slot */
+    async__ur_tok *toks;                /* cap of them */
+    uint32_t free_tok, cap;             /* free list's head (UINT32_MAX: none) */
+    uint8_t defer, no_defer;            /* DEFER_TASKRUN: made so; not to be (a host) */
+} async__uring;
+
+static const char *async__be_name(void) {
+    return "io_uring";
+}
+
+static int async__be_resize(async__reactor *r, uint32_t cap) {
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t *tok, i, old = u ? u->cap : 0;
+    async__ur_tok *toks;
+    if (!u) {
+        u = (async__uring *)async__alloc(sizeof *u);
+        if (!u) return ASYNC_ENOMEM;
+        async__memset(u, 0, sizeof *u);
+        r->be_slots = u;
+    }
+    tok = (uint32_t *)async__alloc(cap * (sizeof *tok + sizeof *toks));
+    if (!tok) {
+        if (!old) {                     /* the first: nothing made */
+            async__dealloc(u);
+            r->be_slots = NULL;
+        }
+        return ASYNC_ENOMEM;
+    }
+    toks = (async__ur_tok *)(void *)(tok + cap);
+    if (old) {
+        async__memcpy(tok, u->tok, old * sizeof *tok);
+        async__memcpy(toks, u->toks, old * sizeof *toks);
+    }
+    for (i = old; i < cap; i++) {       /* the new tokens, free, before the old free */
+        toks[i].slot = i + 1 < cap ? i + 1 : (old ? u->free_tok : UINT32_MAX);
+        toks[i].gen = 1;
+    }
+    if (old < cap) u->free_tok = old;
+    async__dealloc(u->tok);
+    u->tok = tok;
+    u->toks = toks;
+    u->cap = cap;
+    return 0;
+}
+
+static void async__ur_unmap_maps(async__uring *u) {
+    if (u->sqes) (void)munmap(u->sqes, u->sqes_len);
+    if (u->cq_map && u->cq_map != u->sq_map) (void)munmap(u->cq_map, u->cq_len);
+    if (u->sq_map) (void)munmap(u->sq_map, u->sq_len);
+    u->sqes = NULL;
+    u->sq_map = u->cq_map = NULL;
+}
+
+/* The ring closed (its polls with it) and unmapped; the tokens stay. */
+static void async__ur_unmap(async__reactor *r) {
+    async__uring *u = (async__uring *)r->be_slots;
+    if (r->be_fd > 0) close(r->be_fd);
+    r->be_fd = 0;
+    if (u) async__ur_unmap_maps(u);
+}
+
+static void async__be_fini(async__reactor *r) {
+    async__uring *u = (async__uring *)r->be_slots;
+    async__ur_unmap(r);
+    if (!u) return;
+    async__dealloc(u->tok);
+    async__dealloc(u);
+    r->be_slots = NULL;
+}
+
+#ifdef ASYNC__URING
+static int async__ur_enter(int fd, uint32_t submit, uint32_t min, uint32_t flags,
+                           async__ur_arg *arg) {
+    return (int)syscall(__NR_io_uring_enter, fd, submit, min, flags, arg,
+                        arg ? sizeof *arg : (size_t)0);
+}
+#endif
+
+/* 0, or -errno: -ENOSYS, -EPERM (seccomp, kernel.io_uring_disabled), -EINVAL (flags
+   unknown) and a kernel without multishot poll or the enter's timeout (-ENOSYS) make
+   the dispatcher take epoll instead. */
+static int async__be_init(async__reactor *r) {
+#ifdef ASYNC__URING
+    async__uring *u = (async__uring *)r->be_slots;
+    async__ur_params p;
+    uint32_t i;
+    int fd;
+    async__memset(&p, 0, sizeof p);
+    /* Completions made only when the loop enters (DEFER_TASKRUN: in one batch, no
+       interruption of the thread's other system calls; it needs SINGLE_ISSUER: only
+       the thread that made the ring may enter it, see async__ur_migrate); before
+       6.1, COOP_TASKRUN; before 5.19, neither. */
+    p.flags = ASYNC__UR_SETUP_CQSIZE | ASYNC__UR_SETUP_CLAMP | ASYNC__UR_SETUP_SINGLE_ISSUER |
+              ASYNC__UR_SETUP_DEFER_TASKRUN;
+    p.cq_entries = ASYNC__UR_CQ;
+    if (ASYNC__FAULT(ASYNC_SYS_SOCKET, -1, NULL)) return -errno;
+    fd = u->no_defer ? -1 : (int)syscall(__NR_io_uring_setup, ASYNC__UR_SQ, &p);
+    u->defer = fd >= 0;
+    if (u->no_defer) errno = EINVAL;
+    if (fd < 0 && errno == EINVAL) {
+        async__memset(&p, 0, sizeof p);
+        p.flags = ASYNC__UR_SETUP_CQSIZE | ASYNC__UR_SETUP_CLAMP | ASYNC__UR_SETUP_COOP_TASKRUN;
+        p.cq_entries = ASYNC__UR_CQ;
+        fd = (int)syscall(__NR_io_uring_setup, ASYNC__UR_SQ, &p);
+    }
+    if (fd < 0 && errno == EINVAL) {    /* before 5.19: no COOP_TASKRUN */
+        async__memset(&p, 0, sizeof p);
+        p.flags = ASYNC__UR_SETUP_CQSIZE | ASYNC__UR_SETUP_CLAMP;
+        p.cq_entries = ASYNC__UR_CQ;
+        fd = (int)syscall(__NR_io_uring_setup, ASYNC__UR_SQ, &p);
+    }
+    if (fd < 0) return -errno;
+    r->be_fd = fd;                      /* closed on exec by the kernel's own flag */
+    if ((p.features & (ASYNC__UR_FEAT_EXT_ARG | ASYNC__UR_FEAT_RSRC_TAGS |
+                       ASYNC__UR_FEAT_SINGLE_MMAP | ASYNC__UR_FEAT_NODROP)) !=
+        (ASYNC__UR_FEAT_EXT_ARG | ASYNC__UR_FEAT_RSRC_TAGS | ASYNC__UR_FEAT_SINGLE_MMAP |
+         ASYNC__UR_FEAT_NODROP))
+        return ASYNC_ENOSYS;            /* before 5.13 */
+    u->sq_len = p.sq_array + p.sq_entries * sizeof(uint32_t);
+    u->cq_len = p.cq_cqes + p.cq_entries * sizeof(async__ur_cqe);
+    if (u->cq_len > u->sq_len) u->sq_len = u->cq_len;
+    u->sq_map = mmap(NULL, u->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (u->sq_map == MAP_FAILED) {
+        u->sq_map = NULL;
+        return -errno;
+    }
+    u->cq_map = u->sq_map;
+    u->sqes_len = p.sq_entries * sizeof(async__ur_sqe);
+    u->sqes = (async__ur_sqe *)mmap(NULL, u->sqes_len, PROT_READ | PROT_WRITE,
+                                    MAP_SHARED, fd, (off_t)ASYNC__UR_OFF_SQES);
+    if ((void *)u->sqes == MAP_FAILED) {
+        u->sqes = NULL;
+        return -errno;
+    }
+    u->sq_head = (uint32_t *)(void *)((char *)u->sq_map + p.sq_head);
+    u->sq_tail = (uint32_t *)(void *)((char *)u->sq_map + p.sq_tail);
+    u->sq_array = (uint32_t *)(void *)((char *)u->sq_map + p.sq_array);
+    u->sq_mask = *(uint32_t *)(void *)((char *)u->sq_map + p.sq_mask);
+    u->sq_n = p.sq_entries;
+    u->cq_head = (uint32_t *)(void *)((char *)u->cq_map + p.cq_head);
+    u->cq_tail = (uint32_t *)(void *)((char *)u->cq_map + p.cq_tail);
+    u->cq_mask = *(uint32_t *)(void *)((char *)u->cq_map + p.cq_mask);
+    u->cqes = (async__ur_cqe *)(void *)((char *)u->cq_map + p.cq_cqes);
+    for (i = 0; i < p.sq_entries; i++) u->sq_array[i] = i;     /* entry i: sqes[i] */
+    u->tail = *u->sq_tail;
+    return 0;
+#else
+    (void)r;
+    return ASYNC_ENOSYS;
+#endif
+}
+
+#ifdef ASYNC__URING
+/* Hand the queued entries to the kernel, without waiting (ASYNC_SYS_CTL). */
+static int async__ur_submit(async__reactor *r) {
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t n = u->tail - ASYNC__LOAD(u->sq_head);
+    if (!n) return 0;
+    /* GETEVENTS with nothing to wait for: the completions on their way run first
+       (a removal refused with -EALREADY can then be made again, see be_del) */
+    if (ASYNC__FAULT(ASYNC_SYS_CTL, r->be_fd, NULL) ||
+        async__ur_enter(r->be_fd, n, 0, ASYNC__UR_ENTER_GETEVENTS, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+/* A free submission entry (the ring full: what is queued goes first), or NULL. */
+static async__ur_sqe *async__ur_sqe_get(async__reactor *r) {
+    async__uring *u = (async__uring *)r->be_slots;
+    async__ur_sqe *e;
+    if (u->tail - ASYNC__LOAD(u->sq_head) >= u->sq_n &&
+        (async__ur_submit(r) < 0 ||
+         u->tail - ASYNC__LOAD(u->sq_head) >= u->sq_n))
+        return NULL;
+    e = &u->sqes[u->tail & u->sq_mask];
+    async__memset(e, 0, sizeof *e);
+    return e;
+}
+
+static void async__ur_sqe_push(async__reactor *r) {
+    async__uring *u = (async__uring *)r->be_slots;
+    ASYNC__STORE(u->sq_tail, ++u->tail);
+    if (r->be_host) (void)async__ur_submit(r);    /* the host may sleep next: no waiting */
+}
+
+/* Reading (multishot: a completion at each wake-up of the descriptor), or writing
+   (ASYNC__UR_WR: one-shot, armed only while a task waits to write; a multishot one
+   would complete at each acknowledgement of the peer, a write-space wake-up). */
+static int async__ur_poll(async__reactor *r, int fd, uint64_t ud) {
+    async__ur_sqe *e = async__ur_sqe_get(r);
+    uint32_t ev = (ud & ASYNC__UR_WR) ? (uint32_t)(EPOLLOUT | EPOLLHUP | EPOLLERR)
+                : (uint32_t)(EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+    if (!e) return -errno;
+    e->opcode = ASYNC__UR_OP_POLL_ADD;
+    e->fd = fd;
+    e->len = (ud & ASYNC__UR_WR) ? 0 : ASYNC__UR_POLL_MULTI;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    ev = ev << 16 | ev >> 16;           /* the kernel swaps the halves back */
+#endif
+    e->op_flags = ev;
+    e->user_data = ud;
+    async__ur_sqe_push(r);
+    return 0;
+}
+#define ASYNC__UR_UD(u, t) ((uint64_t)(u)->toks[t].gen << 32 | (t))
+
+static int async__ur_remove(async__reactor *r, uint64_t ud) {
+    async__ur_sqe *e = async__ur_sqe_get(r);
+    if (!e) return -errno;
+    e->opcode = ASYNC__UR_OP_POLL_REMOVE;
+    e->addr = ud;
+    e->user_data = ud | ASYNC__UR_RM;
+    async__ur_sqe_push(r);
+    return 0;
+}
+
+/* The result of the last removal of ud among the completions from h on, else 0. */
+static int async__ur_removed(const async__uring *u, uint64_t ud, uint32_t h) {
+    uint32_t t = ASYNC__LOAD(u->cq_tail);
+    int res = 0;
+    for (; h != t; h++)
+        if (u->cqes[h & u->cq_mask].user_data == (ud | ASYNC__UR_RM))
+            res = u->cqes[h & u->cq_mask].res;
+    return res;
+}
+#endif
+
+static int async__be_add(async__reactor *r, async_io *io) {
+#ifdef ASYNC__URING
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t t = u->free_tok;
+    int rc;
+    u->free_tok = u->toks[t].slot;      /* cap >= n + 1 tokens: one is free */
+    u->toks[t].slot = io->slot;
+    u->toks[t].wr = u->toks[t].more = 0;
+    u->tok[io->slot] = t;
+    if ((rc = async__ur_poll(r, io->fd, ASYNC__UR_UD(u, t))) < 0) {
+        u->toks[t].slot = u->free_tok;
+        u->free_tok = t;
+    }
+    return rc;
+#else
+    (void)r; (void)io;
+    return ASYNC_ENOSYS;
+#endif
+}
+
+/* A task waits to write: the one-shot poll for writing, unless armed already. (No
+   longer waiting: it stays, and its completion sets a readiness nobody asked for.) */
+static void async__be_mod(async__reactor *r, async_io *io) {
+#ifdef ASYNC__URING
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t t = u->tok[io->slot];
+    if ((io->interest & ASYNC_IO_WRITE) && !u->toks[t].wr &&
+        async__ur_poll(r, io->fd, ASYNC__UR_UD(u, t) | ASYNC__UR_WR) == 0)
+        u->toks[t].wr = 1;              /* (refused: the writer's wait has no end) */
+#else
+    (void)r; (void)io;
+#endif
+}
+
+static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
+    (void)r; (void)dst; (void)src;      /* the token follows the slot, which stays */
+    return 0;
+}
+
+static void async__be_del(async__reactor *r, async_io *io) {
+#ifdef ASYNC__URING
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t t = u->tok[io->slot], last = u->tok[r->n - 1], k, w;
+    uint64_t ud = ASYNC__UR_UD(u, t);
+    /* Now: a poll holds the file, which must close with the descriptor. A poll whose
+       completion is on its way (its first, say) refuses (-EALREADY) until that has run,
+       which the enter does: then again. (The ring full and the kernel refusing more:
+       the poll stays, its completions dropped, the file open until destroy.) */
+    for (w = 0; w <= u->toks[t].wr; w++) {
+        uint64_t p = ud | (w ? ASYNC__UR_WR : 0);
+        uint32_t h = ASYNC__LOAD(u->cq_tail);   /* what comes now */
+        if (async__ur_remove(r, p) == 0)
+            for (k = 0; k < 4 && async__ur_submit(r) == 0 &&
+                        async__ur_removed(u, p, h) == -EALREADY && async__ur_remove(r, p) == 0;
+                 k++) {}
+    }
+    u->toks[t].gen = (u->toks[t].gen + 1) & ASYNC__UR_GEN;
+    if (!u->toks[t].gen) u->toks[t].gen = 1;
+    u->toks[t].slot = u->free_tok;
+    u->free_tok = t;
+    if (io->slot != r->n - 1) {         /* the last slot moves into io's */
+        u->tok[io->slot] = last;
+        u->toks[last].slot = io->slot;
+    }
+#else
+    (void)r; (void)io;
+#endif
+}
+
+#ifdef ASYNC__URING
+static void async__ur_wake_arm(async_runtime *rt) {
+    if (async__ur_poll(&rt->io, rt->wake_fd[0], ASYNC__UR_WAKE) == 0) rt->io.be_wake = 1;
+}
+
+/* The ring refused this thread (EEXIST: SINGLE_ISSUER, the reactor was started by
+   another one): a new ring, made here, and every descriptor watched again (new
+   generations: whatever the old ring had is dropped; a poll armed on a ready
+   descriptor completes at once, so no readiness is lost). Its descriptor takes the old
+   one's number (dup2), which a host loop may be watching. 0, or -errno. */
+ASYNC__COLD static int async__ur_migrate(async_runtime *rt) {
+    async__reactor *r = &rt->io;
+    async__uring *u = (async__uring *)r->be_slots;
+    async__uring was = *u;              /* the old ring's maps */
+    uint32_t i;
+    int old = r->be_fd, rc;
+    r->be_fd = 0;
+    u->sqes = NULL;                     /* (what a failed init made, apart) */
+    u->sq_map = u->cq_map = NULL;
+    if ((rc = async__be_init(r)) < 0) {
+        async__ur_unmap(r);             /* what was made of the new one */
+        *u = was;                       /* the old one stays (this thread: refused) */
+        r->be_fd = old;
+        return rc;
+    }
+    async__ur_unmap_maps(&was);
+    if (dup2(r->be_fd, old) >= 0) {     /* the new ring under the old number */
+        close(r->be_fd);
+        r->be_fd = old;
+    } else {
+        close(old);
+    }
+    for (i = 1; i < r->n; i++) {
+        uint32_t t = u->tok[i];
+        u->toks[t].gen = (u->toks[t].gen + 1) & ASYNC__UR_GEN;
+        if (!u->toks[t].gen) u->toks[t].gen = 1;
+        u->toks[t].wr = u->toks[t].more = 0;
+        (void)async__ur_poll(r, r->ios[i]->fd, ASYNC__UR_UD(u, t));
+        if ((r->ios[i]->interest & ASYNC_IO_WRITE) &&
+            async__ur_poll(r, r->ios[i]->fd, ASYNC__UR_UD(u, t) | ASYNC__UR_WR) == 0)
+            u->toks[t].wr = 1;
+    }
+    r->be_wake = 0;
+    if (rt->wake_fd[0] >= 0) async__ur_wake_arm(rt);
+    return 0;
+}
+#endif
+
+static int async__be_wait(async_runtime *rt, async_time wait) {
+#ifdef ASYNC__URING
+    async__reactor *r = &rt->io;
+    async__uring *u = (async__uring *)r->be_slots;
+    async__ur_arg arg;
+    async__ur_ts ts;
+    uint32_t head, tail, n = 0;
+    int rc = 0;
+    if (rt->wake_fd[0] >= 0 && !r->be_wake) {
+        async__ur_wake_arm(rt);
+        if (!r->be_wake && wait > ASYNC_MS(1)) wait = ASYNC_MS(1);   /* as epoll's */
+    }
+    head = *u->cq_head;
+    tail = ASYNC__LOAD(u->cq_tail);
+    /* Completions waiting, nothing to submit: no system call at all. */
+    if (head == tail || u->tail != ASYNC__LOAD(u->sq_head)) {
+        async__memset(&arg, 0, sizeof arg);
+        if (head != tail) wait = 0;
+        if (wait != ASYNC_TIME_NEVER) {
+            ts.sec = (int64_t)(wait / 1000000000u);
+            ts.nsec = (long long)(wait % 1000000000u);
+            arg.ts = (uint64_t)(uintptr_t)&ts;
+        }
+        do rc = ASYNC__FAULT(ASYNC_SYS_WAIT, async__io_wait_ms(wait), NULL) ? -1 :
+                async__ur_enter(r->be_fd, u->tail - ASYNC__LOAD(u->sq_head), wait ? 1 : 0,
+                                ASYNC__UR_ENTER_GETEVENTS | ASYNC__UR_ENTER_EXT_ARG, &arg);
+        while (rc < 0 && errno == EINTR && wait == 0);
+        if (rc < 0) rc = errno == ETIME ? 0 : -errno;
+        if (rc == -EEXIST) return async__ur_migrate(rt) == 0;    /* another thread's */
+
+        tail = ASYNC__LOAD(u->cq_tail);
+    }
+    for (; head != tail; head++) {
+        async__ur_cqe *c = &u->cqes[head & u->cq_mask];
+        uint64_t ud = c->user_data;
+        uint32_t t = (uint32_t)ud, e;
+        async_io *io;
+        if (ud == ASYNC__UR_WAKE) {
+            async__wake_fd_stale(rt);
+            if (!(c->flags & ASYNC__UR_CQE_MORE)) {      /* armed again: at the next wait, */
+                r->be_wake = 0;                          /* a host's now (it may sleep) */
+                if (r->be_host) async__ur_wake_arm(rt);
+            }
+            n++;
+            continue;
+        }
+        if (ud & ASYNC__UR_RM) {        /* a removal refused too often in be_del: again */
+            if (c->res == -EALREADY) (void)async__ur_remove(r, ud & ~ASYNC__UR_RM);
+            continue;
+        }
+        if (t >= u->cap || u->toks[t].gen != ((uint32_t)(ud >> 32) & ASYNC__UR_GEN))
+            continue;                   /* a removed descriptor's */
+        io = r->ios[u->toks[t].slot];
+        if (ud & ASYNC__UR_WR) {        /* one-shot: armed again when a writer waits */
+            u->toks[t].wr = 0;
+            e = c->res >= 0 ? (uint32_t)c->res : (uint32_t)EPOLLERR;
+            n++;
+            async__io_event(rt, io, ASYNC_IO_WRITE |
+                ((e & (EPOLLHUP | EPOLLERR)) ? (int)(ASYNC_IO_READ | ASYNC__IO_HUP) : 0));
+            continue;
+        }
+        /* The kernel ended it: again, if it had gone on (a CQ overflow ends one). A poll
+           that ends at its first completion is one the file cannot keep (a regular
+           file: always ready, which stays in io->ready): armed again, it would end
+           every wait at once. */
+        if (c->flags & ASYNC__UR_CQE_MORE) u->toks[t].more = 1;
+        else if ((c->res >= 0 && u->toks[t].more) ||
+                 c->res == -ENOMEM || c->res == -ECANCELED || c->res == -EAGAIN) {
+            u->toks[t].more = 0;
+            (void)async__ur_poll(r, io->fd, ud);
+        }
+        e = c->res >= 0 ? (uint32_t)c->res : (uint32_t)EPOLLERR;   /* (poll's bits) */
+        n++;
+        async__io_event(rt, io,
+            ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_READ : 0) |
+            ((e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? (int)ASYNC_IO_WRITE : 0) |
+            ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? (int)ASYNC__IO_HUP : 0));
+    }
+    ASYNC__STORE(u->cq_head, head);
+    if (rc < 0 && !n) return wait == 0;             /* see the contract */
+    return n > 0;
+#else
+    (void)rt; (void)wait;
+    return 0;
+#endif
+}
+
+/* The ring's descriptor: readable (level) while completions wait in it, the wake
+   descriptor's too. In this mode every entry queued goes to the kernel at once (the
+   host may sleep before the next wait), so the polls are always armed. */
+static int async__be_host_fd(async_runtime *rt) {
+#ifdef ASYNC__URING
+    async__reactor *r = &rt->io;
+    int rc;
+    /* A deferred completion (DEFER_TASKRUN) does not make the ring's descriptor
+       readable until someone enters: a host would miss a wake. A ring without. */
+    if (((async__uring *)r->be_slots)->defer) {
+        ((async__uring *)r->be_slots)->no_defer = 1;
+        if ((rc = async__ur_migrate(rt)) < 0) return rc;
+    }
+    if (!r->be_wake) {
+        async__ur_wake_arm(rt);
+        if (!r->be_wake) return -errno;
+    }
+    if ((rc = async__ur_submit(r)) < 0) return rc;
+    return r->be_fd;
+#else
+    (void)rt;
+    return ASYNC_ENOSYS;
+#endif
+}
+
+#endif
+
+#ifdef ASYNC__BE_MULTI
+#undef async__be_name
+#undef async__be_init
+#undef async__be_fini
+#undef async__be_resize
+#undef async__be_add
+#undef async__be_mod
+#undef async__be_move
+#undef async__be_del
+#undef async__be_wait
+#undef async__be_host_fd
+#undef ASYNC__BE_PREFIX
+
+/* The dispatchers: the reactor's kind, chosen at its start (the first resize). */
+
+static const char *async__backend_name(int kind) {
+    return kind == ASYNC_BACKEND_IO_URING ? async__uring_be_name()
+         : kind == ASYNC_BACKEND_EPOLL ? async__epoll_be_name() : async__poll_be_name();
+}
+
+/* desc.backend, else $ASYNC_BACKEND (io_uring, epoll, poll; anything else: ignored),
+   else the build's (ASYNC_USE_IO_URING, ASYNC_USE_EPOLL, else poll). */
+static int async__backend_wanted(const async__reactor *r) {
+    const char *e;
+    if (r->be_want) return r->be_want;
+    if ((e = getenv("ASYNC_BACKEND")) != NULL) {
+        if (!strcmp(e, "io_uring")) return ASYNC_BACKEND_IO_URING;
+        if (!strcmp(e, "epoll")) return ASYNC_BACKEND_EPOLL;
+        if (!strcmp(e, "poll")) return ASYNC_BACKEND_POLL;
+    }
+#if defined(ASYNC_USE_IO_URING)
+    return ASYNC_BACKEND_IO_URING;
+#elif defined(ASYNC_USE_EPOLL)
+    return ASYNC_BACKEND_EPOLL;
+#else
+    return ASYNC_BACKEND_POLL;
+#endif
+}
+
+static const char *async__be_name(const async__reactor *r) {
+    return async__backend_name(r->be_kind ? r->be_kind : async__backend_wanted(r));
+}
+
+static int async__be_resize(async__reactor *r, uint32_t cap) {
+    if (!r->be_kind) {                  /* the reactor's start: choose */
+        r->be_kind = (uint8_t)async__backend_wanted(r);
+        r->be_refused = 0;
+    }
+    switch (r->be_kind) {
+    case ASYNC_BACKEND_IO_URING: return async__uring_be_resize(r, cap);
+    case ASYNC_BACKEND_EPOLL: return async__epoll_be_resize(r, cap);
+    default: return async__poll_be_resize(r, cap);
+    }
+}
+
+/* A table in the caller's storage (desc.io_storage) is placed, never resized: the
+   choice is made here. io_uring's tokens and ring state are allocated: epoll instead,
+   said as a refusal (ENOMEM) in the dump (ZERO ALLOCATION). */
+static void async__be_choose_fixed(async__reactor *r) {
+    if (r->be_kind) return;
+    r->be_kind = (uint8_t)async__backend_wanted(r);
+    r->be_refused = 0;
+    if (r->be_kind == ASYNC_BACKEND_IO_URING) {
+        r->be_kind = ASYNC_BACKEND_EPOLL;
+        r->be_refused = ASYNC_ENOMEM;
+    }
+}
+
+static void async__be_fini(async__reactor *r) {
+    switch (r->be_kind) {
+    case ASYNC_BACKEND_IO_URING: async__uring_be_fini(r); break;
+    case ASYNC_BACKEND_EPOLL: async__epoll_be_fini(r); break;
+    default: async__poll_be_fini(r); break;
+    }
+}
+
+static int async__be_init(async__reactor *r) {
+    int rc;
+    (void)async__epoll_be_mod;          /* nothing to do: not called (async__be_mod) */
+    r->be_modf = NULL;
+    if (r->be_kind == ASYNC_BACKEND_IO_URING) {
+        rc = async__uring_be_init(r);
+        if (rc == 0) {
+            r->be_modf = async__uring_be_mod;
+            async__backend_edge = 1;
+            return 0;
+        }
+        if (rc != ASYNC_ENOSYS && rc != -EPERM && rc != -EACCES && rc != -EINVAL) return rc;
+        async__uring_be_fini(r);        /* refused (seccomp, a setting, too old): epoll */
+        r->be_kind = ASYNC_BACKEND_EPOLL;
+        r->be_refused = rc;
+        if ((rc = async__epoll_be_resize(r, r->cap)) < 0) return rc;
+    }
+    if (r->be_kind == ASYNC_BACKEND_EPOLL) {
+        async__backend_edge = 1;
+        return async__epoll_be_init(r);
+    }
+    r->be_modf = async__poll_be_mod;
+    return async__poll_be_init(r);
+}
+
+static int async__be_add(async__reactor *r, async_io *io) {
+    switch (r->be_kind) {
+    case ASYNC_BACKEND_IO_URING: return async__uring_be_add(r, io);
+    case ASYNC_BACKEND_EPOLL: return async__epoll_be_add(r, io);
+    default: return async__poll_be_add(r, io);
+    }
+}
+
+/* The hot path: epoll has nothing to do; the others' is called through be_modf (set at
+   the start), so that the test is all the callers carry. */
+static void async__be_mod(async__reactor *r, async_io *io) {
+    if (r->be_modf) r->be_modf(r, io);
+}
+
+static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
+    switch (r->be_kind) {
+    case ASYNC_BACKEND_IO_URING: return async__uring_be_move(r, dst, src);
+    case ASYNC_BACKEND_EPOLL: return async__epoll_be_move(r, dst, src);
+    default: return async__poll_be_move(r, dst, src);
+    }
+}
+
+static void async__be_del(async__reactor *r, async_io *io) {
+    switch (r->be_kind) {
+    case ASYNC_BACKEND_IO_URING: async__uring_be_del(r, io); break;
+    case ASYNC_BACKEND_EPOLL: async__epoll_be_del(r, io); break;
+    default: async__poll_be_del(r, io); break;
+    }
+}
+
+/* (the reactor's wait pointer is the kind's own: no dispatch per turn) */
+typedef int (*async__backend_wait_fn)(async_runtime *rt, async_time wait);
+static async__backend_wait_fn async__backend_wait(const async__reactor *r) {
+    return r->be_kind == ASYNC_BACKEND_IO_URING ? async__uring_be_wait
+         : r->be_kind == ASYNC_BACKEND_EPOLL ? async__epoll_be_wait : async__poll_be_wait;
+}
+
+static int async__be_host_fd(async_runtime *rt) {
+    switch (rt->io.be_kind) {
+    case ASYNC_BACKEND_IO_URING: return async__uring_be_host_fd(rt);
+    case ASYNC_BACKEND_EPOLL: return async__epoll_be_host_fd(rt);
+    default: return async__poll_be_host_fd(rt);
+    }
+}
+#endif
+
 /* ---- the reactor: a table of registered descriptors, a backend to wait on them --- */
 
 /* The table is dense (slot 0 is the wake descriptor's), so registration and removal
@@ -11224,6 +12027,9 @@ static int async__io_grow(async__reactor *r) {
     async_io **ios;
     if (r->fixed) {                     /* the caller's table: placed once, never grown */
         if (r->cap) return ASYNC_ELIMIT;
+#ifdef ASYNC__BE_MULTI
+        async__be_choose_fixed(r);
+#endif
         r->ios = (async_io **)(void *)r->mem;
         r->be_slots = r->mem + r->fixed * sizeof *r->ios;
         r->cap = r->fixed;
@@ -11262,7 +12068,7 @@ static void async__io_wake_q(async_runtime *rt, async_waitq *q) {
     }
 }
 
-static void async__io_event(async_runtime *rt, async_io *io, int dirs) {
+static ASYNC__HOT void async__io_event(async_runtime *rt, async_io *io, int dirs) {
     rt->stats.io_events++;
     io->ready = (uint8_t)(io->ready | dirs);
     io->interest = (uint8_t)(io->interest & ~dirs);
@@ -11278,6 +12084,7 @@ static void async__reactor_fini(async_runtime *rt) {
     uint32_t i;
     unsigned char *mem = r->mem;
     uint32_t fixed = r->fixed;
+    uint8_t want = r->be_want;
     for (i = 1; i < r->n; i++) r->ios[i]->rt = NULL;
     if (fixed) r->be_slots = NULL;      /* the caller's: nothing to free */
     async__be_fini(r);
@@ -11285,6 +12092,7 @@ static void async__reactor_fini(async_runtime *rt) {
     async__memset(r, 0, sizeof *r);
     r->mem = mem;
     r->fixed = fixed;
+    r->be_want = want;
 }
 
 ASYNC__COLD static int async__reactor_start(async_runtime *rt) {
@@ -11301,7 +12109,11 @@ ASYNC__COLD static int async__reactor_start(async_runtime *rt) {
     }
     r->n = 1;                           /* slot 0: the wake descriptor */
     r->ios[0] = NULL;
+#ifdef ASYNC__BE_MULTI
+    r->wait = async__backend_wait(r);
+#else
     r->wait = async__be_wait;
+#endif
     r->fini = async__reactor_fini;
 #ifndef ASYNC__WIN32                    /* Windows: no SIGPIPE, and no pipes here */
     /* A write to a closed pipe must be an EPIPE error, not the death of the
@@ -11316,8 +12128,17 @@ ASYNC__COLD static int async__reactor_start(async_runtime *rt) {
 }
 
 ASYNC_DEF const char *async_runtime_io_backend(const async_runtime *rt) {
+#ifdef ASYNC__BE_MULTI
+    async__reactor none;
+    if (!rt) {
+        async__memset(&none, 0, sizeof none);
+        return async__be_name(&none);
+    }
+    return async__be_name(&rt->io);
+#else
     (void)rt;
     return async__be_name();
+#endif
 }
 
 // >>embed: a host loop waits on the backend's descriptor, for the backend's timeout
@@ -14975,6 +15796,24 @@ ASYNC_DEF void async_runtime_dump(async_runtime *rt, async_write_fn write, void 
     async__fmt_u(&f, rt->stats.slow_polls);
     async__fmt_s(&f, "\n");
     write(user, f.buf);
+#ifndef ASYNC_FREESTANDING
+    if (rt->io.wait) {                  /* the reactor started: its backend */
+        f.len = 0;
+        async__fmt_s(&f, "  io: ");
+        async__fmt_s(&f, async_runtime_io_backend(rt));
+        if (rt->io.be_refused) {
+            async__fmt_s(&f, " (io_uring refused: ");
+            async__fmt_s(&f, async_strerror(rt->io.be_refused));
+            async__fmt_s(&f, ")");
+        }
+        async__fmt_s(&f, ", ");
+        async__fmt_u(&f, rt->io.n - 1);
+        async__fmt_s(&f, " descriptors, ");
+        async__fmt_u(&f, rt->io.nwait);
+        async__fmt_s(&f, " waits\n");
+        write(user, f.buf);
+    }
+#endif
     if (rt->current) async__dump_task(rt->current, 0, write, user);
     lists[0] = &rt->runq;
     lists[1] = &rt->deferred;

@@ -1,8 +1,10 @@
 #!/bin/sh
 # tests/compile/backend_contract.sh [HEADER] - the reactor's backend contract holds in
-# async.h's I/O section (>>io): each backend block defines the same async__be_*
-# functions, exactly those the contract comment lists, and no other preprocessor line
-# of the section names a backend (the shared reactor has no backend #if).
+# async.h's I/O section (>>io): each backend block (epoll, wsapoll, poll, io_uring) and
+# Linux's dispatchers define the same async__be_* functions, exactly those the
+# contract comment lists (the dispatchers all but async__be_wait), and no other
+# preprocessor line of the section names a backend (the shared reactor has no backend
+# #if).
 set -eu
 h=${1:-async.h}
 awk '
@@ -19,9 +21,14 @@ awk '
     }
     doc && /\*\// { doc = 0 }
     /^#[ \t]*if/ { depth++ }
-    /^#if defined\(ASYNC_USE_EPOLL\)$/ && !blk { blk = "epoll"; base = depth; next }
-    /^#elif defined\(ASYNC__WIN32\)$/ && blk && depth == base { blk = "wsapoll"; next }
-    /^#else/ && blk && depth == base { blk = "poll"; next }
+    /^#if defined\(ASYNC_USE_EPOLL\) \|\| defined\(ASYNC__BE_MULTI\)$/ && !blk {
+        blk = "epoll"; base = depth; next }
+    /^#if defined\(ASYNC__WIN32\)$/ && !blk { blk = "wsapoll"; base = depth; next }
+    /^#elif !defined\(ASYNC_USE_EPOLL\) \|\| defined\(ASYNC__BE_MULTI\)$/ && blk &&
+        depth == base { blk = "poll"; next }
+    /^#if defined\(ASYNC__BE_MULTI\)$/ && !blk { blk = "io_uring"; base = depth; next }
+    /^#ifdef ASYNC__BE_MULTI$/ && !blk && dispatch_seen++ == 0 {
+        blk = "dispatch"; base = depth; next }
     /^#[ \t]*endif/ { if (blk && depth == base) blk = ""; depth--; next }
     /^#/ && /EPOLL/ && !blk { print "stray", NR ": " $0 }
     blk && /^static [^(]*async__be_[a-z_]+\(/ {
@@ -36,8 +43,10 @@ if grep -q '^stray' "$out"; then
 fi
 want=$(sed -n 's/^contract //p' "$out")
 if [ -z "$want" ]; then echo "no contract comment listing async__be_* functions"; status=1; fi
-for b in epoll wsapoll poll; do
+for b in epoll wsapoll poll io_uring dispatch; do
     got=$(sed -n "s/^$b //p" "$out")
+    # Linux's dispatchers: the reactor's wait pointer is the kind's own wait
+    [ $b = dispatch ] && got=$(printf '%s\nasync__be_wait\n' "$got" | sort -u)
     if [ "$got" != "$want" ]; then
         echo "the $b backend defines:"; echo "$got"; echo "the contract lists:"; echo "$want"
         status=1
