@@ -7023,7 +7023,8 @@ static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick) 
         if (start < rt->due) rt->due = start;
     }
     head = &rt->wheel[level][slot];
-    rt->occupied[level][slot >> ASYNC__OCC_SHIFT] |= (async__occ)1 << (slot & ASYNC__OCC_MASK);
+    rt->occupied[level][slot >> ASYNC__OCC_SHIFT] |=
+        (async__occ)1 << ((unsigned)slot & ASYNC__OCC_MASK);
     rt->levels |= 1u << level;
     if (!*head) {
         tm->next = tm->prev = *head = tm;
@@ -7052,7 +7053,7 @@ static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick) 
 static void async__slot_clear(async_runtime *rt, int level, int slot) {
     async__occ *occ = rt->occupied[level], any = 0;
     int w;
-    occ[slot >> ASYNC__OCC_SHIFT] &= ~((async__occ)1 << (slot & ASYNC__OCC_MASK));
+    occ[slot >> ASYNC__OCC_SHIFT] &= ~((async__occ)1 << ((unsigned)slot & ASYNC__OCC_MASK));
     for (w = 0; w < ASYNC__WHEEL_WORDS; w++) any |= occ[w];
     if (!any) rt->levels &= ~(1u << level);
 }
@@ -11929,7 +11930,7 @@ static int async__be_resize(async__reactor *r, uint32_t cap) {
 /* A table in the caller's storage (desc.io_storage) is placed, never resized: the
    choice is made here. io_uring's tokens and ring state are allocated: epoll instead,
    said as a refusal (ENOMEM) in the dump (ZERO ALLOCATION). */
-static void async__be_choose_fixed(async__reactor *r) {
+static void async__backend_fixed(async__reactor *r) {
     if (r->be_kind) return;
     r->be_kind = (uint8_t)async__backend_wanted(r);
     r->be_refused = 0;
@@ -12028,7 +12029,7 @@ static int async__io_grow(async__reactor *r) {
     if (r->fixed) {                     /* the caller's table: placed once, never grown */
         if (r->cap) return ASYNC_ELIMIT;
 #ifdef ASYNC__BE_MULTI
-        async__be_choose_fixed(r);
+        async__backend_fixed(r);
 #endif
         r->ios = (async_io **)(void *)r->mem;
         r->be_slots = r->mem + r->fixed * sizeof *r->ios;
