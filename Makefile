@@ -25,7 +25,8 @@
 #   make bench       ns per operation, median of several runs, with C baselines
 #   make bench-icount  instructions per operation (valgrind --tool=callgrind)
 #   make bench-servers the example servers vs nginx, redis-server, a hand-written
-#                    epoll echo server (wrk, redis-benchmark; installed when missing)
+#                    epoll echo server (wrk, redis-benchmark; installed when missing),
+#                    and on each backend (poll, epoll, io_uring)
 #   make bench-peers the multi-core workloads (cross-runtime mpsc, ping-pong) vs Tokio's
 #                    multi-thread runtime and Go, one table (golang-go, cargo,
 #                    librust-tokio-dev installed when missing; Tokio built offline)
@@ -556,7 +557,8 @@ bench-icount: $(addprefix $(B)/bench/,$(ICOUNT_BENCHES))
 # The example servers against nginx, redis-server and a hand-written epoll echo
 # server (wrk, redis-benchmark), by server CPU per request, and httpd and echo with
 # --threads 2 against one thread, nginx with 2 workers and the hand-written echo:
-# tests/bench/bench_servers.sh.
+# tests/bench/bench_servers.sh; then echo, httpd and miniredis on each backend (poll,
+# epoll, io_uring) against the same references: tests/bench/bench_backends.sh.
 bench-servers: $(addprefix $(B)/examples/,$(SERVERS)) $(B)/bench/bench_echo
 	@.ci/need "command -v wrk" wrk
 	@.ci/need "command -v redis-benchmark" redis-tools
@@ -564,6 +566,7 @@ bench-servers: $(addprefix $(B)/examples/,$(SERVERS)) $(B)/bench/bench_echo
 	@.ci/need "command -v nginx || test -x /usr/sbin/nginx" nginx-light
 	@.ci/need "command -v curl" curl
 	@./tests/bench/bench_servers.sh
+	@./tests/bench/bench_backends.sh
 
 # bench_multi's workloads written for Tokio and Go (tests/bench/peers/), in one table:
 # tests/bench/bench_peers.sh. Tokio is built offline from the crates Debian's

@@ -1624,6 +1624,19 @@ static unsigned test_umask(void) {
     return (unsigned)m;
 }
 
+/* What a run cut short by a fault left behind (its directory is named by the pid, and
+   pids come round again): removed before the test and after it. */
+static void wholer_clean(const char *dir) {
+    char p[128];
+    snprintf(p, sizeof p, "%s/file", dir);
+    (void)unlink(p);
+    snprintf(p, sizeof p, "%s/a/b", dir);
+    (void)rmdir(p);
+    snprintf(p, sizeof p, "%s/a", dir);
+    (void)rmdir(p);
+    (void)rmdir(dir);
+}
+
 TEST(file_whole_file_helpers) {
     static wholer f;
     async_pool pool;
@@ -1632,6 +1645,7 @@ TEST(file_whole_file_helpers) {
     snprintf(f.dir, sizeof f.dir, "/tmp/async-test-dir-%d", (int)getpid());
     snprintf(f.path, sizeof f.path, "%s/file", f.dir);
     snprintf(f.nested, sizeof f.nested, "%s/a/b", f.dir);
+    wholer_clean(f.dir);
     ASSERT_EQ(async_pool_init(&pool, &rt, NULL), 0);
     f.pool = &pool;
     async_task_spawn(&rt, &f.task, wholer_run, "wholer");
@@ -1666,6 +1680,7 @@ TEST(file_whole_file_helpers) {
     CHECK(f.op.req == NULL);
     async_pool_destroy(&pool);
     async_runtime_destroy(&rt);
+    wholer_clean(f.dir);
 }
 
 typedef struct {
