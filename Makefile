@@ -553,6 +553,7 @@ bench: $(addprefix $(B)/bench/,$(BENCHES))
 bench-icount: $(addprefix $(B)/bench/,$(ICOUNT_BENCHES))
 	@.ci/need "command -v valgrind" valgrind
 	@for b in $(ICOUNT_BENCHES); do ./tests/bench/icount.sh ./$(B)/bench/$$b || exit 1; done
+	@ASYNC_BACKEND=io_uring ./tests/bench/icount.sh ./$(B)/bench/bench_io
 
 # The example servers against nginx, redis-server and a hand-written epoll echo
 # server (wrk, redis-benchmark), by server CPU per request, and httpd and echo with

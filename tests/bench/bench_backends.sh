@@ -205,7 +205,7 @@ END {
                     if (a > 0 && b > 0) v[++m] = a / b
                 }
                 x = (m > 0) ? median(v, m) : 0
-                line = line sprintf(" %10.2f", x)
+                line = line sprintf(" %10.3f", x)
                 if (srv ~ /io_uring$/)
                     line = line "  (<= 0.85: " ((x > 0 && x <= 0.85) ? "holds)" : "misses)")
             }

@@ -10,7 +10,7 @@ ir() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bench" "$1" "$2" 2>&1 |
         sed -n 's/.*Collected : *\([0-9]*\).*/\1/p'
 }
-echo "$(basename "$bench"): instructions per operation (callgrind)"
+echo "$(basename "$bench")${ASYNC_BACKEND:+ (ASYNC_BACKEND=$ASYNC_BACKEND)}: instructions per operation (callgrind)"
 "$bench" --icount-list | while read -r w n1 n2 desc; do
     a=$(ir "$w" "$n1")
     b=$(ir "$w" "$n2")
