@@ -433,9 +433,9 @@ static int start_server(const char *root, const char *const *env) {
     err_pipe = efd[0];
     p.fd = pfd[0];
     p.events = POLLIN;
-    while (n < (int)sizeof line - 1) {     /* the first line, within 5 s */
+    while (n < (int)sizeof line - 1) {     /* the first line, within 30 s (Wine, loaded) */
         ssize_t r;
-        if (poll(&p, 1, 5000) <= 0) break;
+        if (poll(&p, 1, 30000) <= 0) break;
         r = read(pfd[0], line + n, 1);
         if (r <= 0) break;
         if (line[n] == '\n') break;
