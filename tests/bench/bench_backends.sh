@@ -27,27 +27,7 @@ LOAD_CPU=1
 [ "$(getconf _NPROCESSORS_ONLN)" -lt 2 ] && LOAD_CPU=0
 BACKENDS="poll epoll io_uring"
 
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    for p in $PIDS; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-cpu_ticks() { cut -d' ' -f14,15 "/proc/$1/stat" | awk '{print $1 + $2}'; }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-        echo $((20000 + RANDOM % 20000))
-}
-wait_port() {
-    local i
-    for i in $(seq 1 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "bench_backends: nothing listens on port $1" >&2
-    return 1
-}
+. "$(dirname "$0")/servers_lib.sh"     # cleanup, cpu_ticks, free_port, wait_port
 # start NAME PORT CMD...: a server pinned to SRV_CPU (env ASYNC_BACKEND from BACKEND);
 # sets SPID, remembers NAME's pid and port
 start() {

@@ -45,30 +45,7 @@ LOAD_CPU=1
 SRV2_CPUS=0,1                   # the servers with two threads or workers
 [ "$NCPU" -lt 2 ] && LOAD_CPU=0 && SRV2_CPUS=0
 
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    for p in $PIDS; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-cpu_ticks() { cut -d' ' -f14,15 "/proc/$1/stat" | awk '{print $1 + $2}'; }
-
-# A free loopback port (the kernel picks one; a race with other programs is unlikely).
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-        echo $((20000 + RANDOM % 20000))
-}
-
-wait_port() {
-    local i
-    for i in $(seq 1 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "bench_servers: nothing listens on port $1" >&2
-    return 1
-}
+. "$(dirname "$0")/servers_lib.sh"     # cleanup, cpu_ticks, free_port, wait_port
 
 # start_on CPUS NAME PORT CMD...: starts a server on the CPUs CPUS (a taskset list), its
 # stdout and stderr in $TMP/NAME.out; sets SPID
