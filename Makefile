@@ -272,11 +272,13 @@ POSIX_FAULT_RUNS := $(foreach t,io threads proc group,sys:$(B)/test/test_$(t)-po
 # at the end.
 LONG_RUNS := $(wordlist 1,3,$(FAULT_RUNS)) sys:$(B)/test/test_io-posix \
     $(B)/test/test_srv_faults $(B)/test/test_srv_net preempt:$(B)/test/test_threads \
-    $(B)/test/test_srv_net-posix $(B)/test/test_srv_faults-posix
+    $(B)/test/test_srv_net-posix $(B)/test/test_srv_faults-posix \
+    $(B)/test/test_srv_faults-uring $(B)/test/test_srv_net-uring
 TEST_ORDER := $(LONG_RUNS) $(filter-out $(LONG_RUNS),$(FAULT_RUNS) $(POSIX_FAULT_RUNS) \
-    $(TEST_BINS) $(SRV_TEST_BINS) $(POSIX_SRV_TEST_BINS) $(REPLAY_BINS))
-test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(POSIX_SRV_TEST_BINS) $(REPLAY_BINS) \
-    $(B)/checks.txt
+    $(TEST_BINS) $(SRV_TEST_BINS) $(POSIX_SRV_TEST_BINS) $(URING_SRV_TEST_BINS) \
+    $(REPLAY_BINS))
+test: $(TEST_BINS) $(EXAMPLE_BINS) $(SRV_TEST_BINS) $(POSIX_SRV_TEST_BINS) \
+    $(URING_SRV_TEST_BINS) $(REPLAY_BINS) $(B)/checks.txt
 	@.ci/need "command -v curl && command -v redis-cli" curl redis-tools
 	@.ci/need "command -v clang && command -v clang++" clang
 	@CHECKS=$(B)/checks.txt ./tests/run.sh $(TEST_ORDER)
@@ -293,6 +295,23 @@ $(addprefix $(B)/test/test_srv_,$(SRV_PLAIN_TESTS)): $(B)/test/test_srv_%: tests
     $(HDR) $(O)/impl-c.o $(addprefix $(B)/examples/,$(SERVERS))
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_TEST) -DTEST_SPLIT -Itests $< $(O)/impl-c.o -o $@ $(LIBS)
+
+# The servers' tests once more with every server on io_uring (TEST_BACKEND: ASYNC_BACKEND
+# in their environment; their own log and /tmp names: they run beside the others).
+URING_SRV_FLAGS := -DTEST_BACKEND='"io_uring"' -DSRV_LOG_DIR='"$(B)/test/uring-"' \
+    -DSECRET='"httpd-test-secret-uring.txt"'
+URING_SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(addsuffix -uring,$(SRV_TESTS)))
+$(B)/test/test_srv_%-uring: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) \
+    $(addprefix $(B)/examples/,$(SERVERS)) $(O)/impl-ex.o $(O)/impl-ex-epoll.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_TEST) $(URING_SRV_FLAGS) -Itests -DASYNC_IMPLEMENTATION_INCLUDED $< \
+	    $(call ex_impl,$<) -o $@ $(LIBS)
+$(addprefix $(B)/test/test_srv_,$(addsuffix -uring,$(SRV_PLAIN_TESTS))): \
+    $(B)/test/test_srv_%-uring: tests/test_srv_%.c $(HDR) $(O)/impl-c.o \
+    $(addprefix $(B)/examples/,$(SERVERS))
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_TEST) $(URING_SRV_FLAGS) -DTEST_SPLIT -Itests $< $(O)/impl-c.o -o $@ \
+	    $(LIBS)
 
 # The servers in the strict POSIX build too (build/examples/posix/NAME: async.h as on
 # macOS, the examples' #ifdef __linux__ false, so poll), and the servers' tests that

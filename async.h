@@ -1220,27 +1220,43 @@ CODE IN THIS MANUAL
    a program that names its backend gets it; the environment picks for programs that
    do not (the example servers). Tokio has no such choice (mio takes epoll; io_uring is
    another runtime, tokio-uring). io_uring (Linux 5.13+, raw system calls, no
-   liburing) is readiness as epoll gives it: a multishot poll per descriptor for
+   liburing) watches descriptors as epoll does: a multishot poll per descriptor for
    reading, a one-shot poll for writing armed only while a task waits to write, the
    turn's changes submitted with its wait in one io_uring_enter (no system call at
    all when completions are already there), a descriptor's removal submitted at once
-   (the poll holds the file until then); on 6.1+ DEFER_TASKRUN (completions made in
-   one batch when the loop enters), whose ring takes only the thread that made it: a
-   loop run by another thread than the one that started the reactor makes its own
-   ring, once, and watches every descriptor again. The kernel refusing it (io_uring_setup:
+   (the request holds the file until then). On 6.0+ it also does COMPLETION I/O for
+   stream sockets (TCP, Unix): a socket that async_io_read finds drained receives
+   from then on through a multishot receive into the ring's own buffers (512 of 2 KB,
+   registered at the first use; about 1.5 MB a runtime with the send slots), and a
+   read copies from them, no system call; a write of up to 2 KB is copied into one of
+   256 send slots and submitted with the turn's enter, and the task waits for its
+   completion, which says what was sent as send(2) would (larger writes, and writes
+   when no slot is free, are send(2)). An echo round trip then makes no read or write
+   system call: one io_uring_enter a turn serves every connection. The buffers
+   belong to the ring, never to a frame: a read cancelled loses nothing (what arrives
+   stays for the next read), and nothing is received into freed memory. A socket holds
+   at most a few buffers unread (its receive is cancelled until it is read); when
+   they run out, or the kernel refuses (before 6.0), a socket goes back to its poll
+   and read(2), nothing lost. What differs from readiness, and from Tokio, whose reads
+   and writes are readiness: the kernel receives ahead, so a socket read with
+   async_io_read is read only so (a recv(2) of your own would find the bytes gone;
+   async_io_wait_ready says when bytes are held); async_io_deregister drops bytes
+   received and not read (read them out first); such a write never completes within
+   the call (ASYNC_PENDING, then its result at the next turn); a write cancelled in
+   flight may still be sent, whole (its copy is the ring's), where Tokio's, cancelled,
+   wrote nothing. async_runtime_dump shows "completion I/O: N buffers held, M sends
+   in flight". On 6.1+ DEFER_TASKRUN (completions made in one batch when the loop
+   enters), whose ring takes only the thread that made it: a loop run by another
+   thread than the one that started the reactor makes its own ring, once, watches
+   every descriptor again and does no completion I/O after (bytes held are read
+   first; sends in flight are made again). The kernel refusing it (io_uring_setup:
    ENOSYS, EPERM from seccomp or kernel.io_uring_disabled, EINVAL; or a kernel
    without multishot poll) makes that runtime take epoll: async_runtime_io_backend
    says "epoll" and async_runtime_dump "io: epoll (io_uring refused: ...)". Running
    out of descriptors or memory is no refusal: the registration fails. As epoll,
    io_uring accepts regular files (always ready). Other systems have one backend,
-   chosen when compiling (desc.backend is accepted and ignored). Measured (echo,
-   64-byte messages, 100 and 1000 connections, and httpd under wrk -c100; server CPU
-   per request on a shared, noisy 2-core machine): io_uring within the noise of epoll
-   and of a hand-written epoll loop (6.9-11.7 us per echo round trip each; 8 us per
-   HTTP request, nginx 9.5); without DEFER_TASKRUN it took 5-10% more than epoll. Its
-   own work is a few percent of the CPU, the rest is the kernel's TCP: completion-based
-   reads and writes (no read or write system call per request) are not done yet. A
-   loop turn waits
+   chosen when compiling (desc.backend is accepted and ignored). Measured: README,
+   "Backends side by side" (tests/bench/bench_backends.sh). A loop turn waits
    for I/O no longer than the next timer and wakes exactly the tasks whose
    descriptors became ready; a busy runtime still looks at I/O (without waiting)
    every turn of event_interval polls. Every completed operation spends budget, so
@@ -4650,7 +4666,8 @@ static inline int async_mutex_unlock(async_mutex *m) {
 }
 
 enum { ASYNC__W_IDLE = 0, ASYNC__W_WAITING = 1, ASYNC__W_READY = 2, ASYNC__W_CLOSED = 3 };
-enum { ASYNC__W_KIND_ABORT = 255 };     /* a join handle's abort, on a remote list */
+enum { ASYNC__W_KIND_ABORT = 255,      /* a join handle's abort, on a remote list */
+       ASYNC__W_TX = 254 };            /* an io_uring send of this waiter is in flight */
 /* Append w (its task t waiting) to q: a circular list, NULL when empty. */
 static inline void async__wq_push(async_waitq *q, async_waiter *w, async_task *t) {
     w->task = t;
@@ -10788,7 +10805,8 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 #ifndef ASYNC_FREESTANDING
 
 enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
-       ASYNC__IO_NOT_SOCK = 8, ASYNC__IO_STREAM = 16 };
+       ASYNC__IO_NOT_SOCK = 8, ASYNC__IO_STREAM = 16,
+       ASYNC__IO_URX = 32 };            /* io_uring: its bytes arrive through the ring */
 /* In io->ready beside ASYNC_IO_READ and ASYNC_IO_WRITE: the peer hung up (or an
    error is pending). Kept until the io is closed: after it a short read does
    not mean drained, and an edge-triggered backend sends no second event. */
@@ -10925,6 +10943,7 @@ static int async__io_wait_ms(async_time wait) {
 }
 
 static ASYNC__HOT void async__io_event(async_runtime *rt, async_io *io, int dirs);
+static void async__io_unwait(async_io *io, async_waitq *q, int dir);
 
 /* A wait found the wake descriptor readable. The flag (rt->pending) is the truth and the
    descriptor only its doorbell: a wake that rang after the loop had taken the flag (and
@@ -11382,7 +11401,7 @@ typedef struct async__ur_ts {           /* struct __kernel_timespec */
 typedef char async__ur_abi[sizeof(async__ur_sqe) == 64 && sizeof(async__ur_params) == 120
                            && sizeof(async__ur_cqe) == 16 ? 1 : -1];
 enum {
-    ASYNC__UR_OP_POLL_ADD = 6, ASYNC__UR_OP_POLL_REMOVE = 7,
+    ASYNC__UR_OP_POLL_ADD = 6, ASYNC__UR_OP_POLL_REMOVE = 7, ASYNC__UR_OP_ASYNC_CANCEL = 14,
     ASYNC__UR_POLL_MULTI = 1,                                   /* IORING_POLL_ADD_MULTI */
     ASYNC__UR_CQE_MORE = 2,                                     /* IORING_CQE_F_MORE */
     ASYNC__UR_ENTER_GETEVENTS = 1, ASYNC__UR_ENTER_EXT_ARG = 8,
@@ -11396,17 +11415,28 @@ enum {
 };
 #define ASYNC__UR_OFF_CQ 0x8000000ull
 #define ASYNC__UR_OFF_SQES 0x10000000ull
-/* user_data: the token in bits 0-31, its generation in 32-60 (never 0), and these */
+/* user_data: the token in bits 0-31, its generation in 32-59 (never 0), and these */
 #define ASYNC__UR_WAKE (1ull << 63)     /* the wake descriptor's poll */
 #define ASYNC__UR_RM (1ull << 62)       /* a removal's: the poll's user_data | this */
 #define ASYNC__UR_WR (1ull << 61)       /* the one-shot poll for writing */
-#define ASYNC__UR_GEN 0x1fffffffu
+#define ASYNC__UR_RX (1ull << 60)       /* the multishot receive (completion I/O) */
+#define ASYNC__UR_TX (ASYNC__UR_WR | ASYNC__UR_RX)  /* a send: its slot in bits 0-31 */
+#define ASYNC__UR_GEN 0x0fffffffu
 
 typedef struct async__ur_tok {          /* a live token: its slot and generation; a */
     uint32_t slot, gen;                 /* free one: the next free token as slot */
     uint8_t wr;                         /* its poll for writing is armed */
     uint8_t more;                       /* its poll for reading has gone on (multishot) */
+    uint8_t rx;                         /* completion I/O: ASYNC__RX_* */
+    uint8_t tx;                         /* a send in flight */
+    uint16_t qh, qt, qoff, qn;          /* received, not read: buffer ids, bytes taken */
+    int32_t rres;                       /* after them: 1 end of stream, or -errno */
+    int32_t tres;                       /* the last send's result */
+    uint32_t tseq, tdone;               /* sends made, and the last one completed */
+    uint32_t txs;                       /* the send slot of the one in flight */
 } async__ur_tok;
+enum { ASYNC__RX_POLL, ASYNC__RX_ARMED, ASYNC__RX_IDLE, ASYNC__RX_CANCEL };
+struct async__ur_pool;
 typedef struct async__uring {
     uint32_t *sq_head, *sq_tail, *sq_array, sq_mask, sq_n, tail;
     uint32_t *cq_head, *cq_tail, cq_mask;
@@ -11418,6 +11448,8 @@ typedef struct async__uring {
     async__ur_tok *toks;                /* cap of them */
     uint32_t free_tok, cap;             /* free list's head (UINT32_MAX: none) */
     uint8_t defer, no_defer;            /* DEFER_TASKRUN: made so; not to be (a host) */
+    uint8_t cio;                        /* completion I/O: 0 not tried, 1 on, 2 off */
+    struct async__ur_pool *pool;        /* its buffers (made at the first use) */
 } async__uring;
 
 static const char *async__be_name(void) {
@@ -11475,10 +11507,17 @@ static void async__ur_unmap(async__reactor *r) {
     if (u) async__ur_unmap_maps(u);
 }
 
+#ifdef ASYNC__URING
+static void async__ur_pool_free(struct async__ur_pool *p);
+#endif
+
 static void async__be_fini(async__reactor *r) {
     async__uring *u = (async__uring *)r->be_slots;
-    async__ur_unmap(r);
+    async__ur_unmap(r);                 /* the ring first: then nothing uses the buffers */
     if (!u) return;
+#ifdef ASYNC__URING
+    if (u->pool) async__ur_pool_free(u->pool);
+#endif
     async__dealloc(u->tok);
     async__dealloc(u);
     r->be_slots = NULL;
@@ -11623,7 +11662,7 @@ static int async__ur_poll(async__reactor *r, int fd, uint64_t ud) {
 static int async__ur_remove(async__reactor *r, uint64_t ud) {
     async__ur_sqe *e = async__ur_sqe_get(r);
     if (!e) return -errno;
-    e->opcode = ASYNC__UR_OP_POLL_REMOVE;
+    e->opcode = (ud & ASYNC__UR_RX) ? ASYNC__UR_OP_ASYNC_CANCEL : ASYNC__UR_OP_POLL_REMOVE;
     e->addr = ud;
     e->user_data = ud | ASYNC__UR_RM;
     async__ur_sqe_push(r);
@@ -11639,6 +11678,353 @@ static int async__ur_removed(const async__uring *u, uint64_t ud, uint32_t h) {
             res = u->cqes[h & u->cq_mask].res;
     return res;
 }
+
+/* ---- completion I/O: stream sockets read and written through the ring -------------
+
+   A stream socket (TCP, Unix) that async_io_read finds drained is switched from its
+   poll to a multishot receive (IORING_OP_RECV, 6.0) into the ring's provided buffers
+   (IORING_REGISTER_PBUF_RING, 5.19): the kernel receives while the loop sleeps, and a
+   read copies from the buffers, with no system call. The buffers belong to the ring,
+   never to a frame: a read cancelled or a task freed leaves what arrived queued on the
+   descriptor for the next read, and nothing is ever written into a frame. A
+   descriptor holds at most ASYNC__UR_RXCAP buffers unread (then its receive is
+   cancelled until it is read), so a peer nobody reads cannot take them all; short of
+   buffers, or when the kernel refuses, the descriptor goes back to its poll and to
+   read(2), and nothing is lost (a receive ends only with nothing in flight).
+   A write of up to ASYNC__UR_TXB bytes is copied into a send slot of the ring and
+   submitted with the turn's enter (IORING_OP_SEND); the task waits for its completion,
+   which says what was sent, as send(2) would. One send per descriptor at a time (a
+   second writer waits for it): bytes go out in the order written. Larger writes, and
+   writes when no slot is free, are send(2) as before. */
+enum {
+    ASYNC__UR_OP_SEND = 26, ASYNC__UR_OP_RECV = 27,
+    ASYNC__UR_RECV_MULTI = 2,           /* IORING_RECV_MULTISHOT, in ioprio */
+    ASYNC__UR_SQE_BUFSEL = 32,          /* IOSQE_BUFFER_SELECT */
+    ASYNC__UR_CQE_BUFFER = 1,           /* IORING_CQE_F_BUFFER: the id in flags >> 16 */
+    ASYNC__UR_REG_PBUF = 22,            /* IORING_REGISTER_PBUF_RING */
+    ASYNC__UR_RXN = 512, ASYNC__UR_RXB = 2048,  /* receive buffers, of RXB bytes each */
+    ASYNC__UR_TXN = 256, ASYNC__UR_TXB = 2048,  /* send slots */
+    ASYNC__UR_RXCAP = 8,                /* buffers a descriptor holds unread, at most */
+    ASYNC__UR_NONE = 0xffff
+};
+#define ASYNC__CIO_SYS (-INT_MAX + 1)   /* not through the ring: the system call */
+#define ASYNC__CIO_WAIT (-INT_MAX + 2)  /* nothing received yet */
+
+typedef struct async__ur_buf {          /* struct io_uring_buf */
+    uint64_t addr;
+    uint32_t len;
+    uint16_t bid, tail;                 /* tail: the ring's, in entry 0 */
+} async__ur_buf;
+typedef struct async__ur_pbreg {        /* struct io_uring_buf_reg */
+    uint64_t ring_addr;
+    uint32_t ring_entries;
+    uint16_t bgid, flags;
+    uint64_t resv[3];
+} async__ur_pbreg;
+typedef struct async__ur_txs {          /* a send slot: whose send (token, generation) */
+    uint32_t tok, gen, seq, next;       /* next: the next free slot */
+} async__ur_txs;
+typedef struct async__ur_pool {
+    async__ur_buf *ring;                /* ASYNC__UR_RXN entries, page-aligned */
+    unsigned char *rxb, *txb, *mem;
+    uint16_t rnext[ASYNC__UR_RXN];      /* a descriptor's queue: the next buffer */
+    uint16_t rlen[ASYNC__UR_RXN];       /* bytes received in each */
+    uint16_t rtail;                     /* the ring's tail */
+    uint32_t rin;                       /* buffers the kernel holds (in the ring) */
+    uint32_t txfree;                    /* free send slots (UINT32_MAX: none) */
+    async__ur_txs tx[ASYNC__UR_TXN];
+} async__ur_pool;
+typedef char async__ur_pbuf_abi[sizeof(async__ur_buf) == 16 && sizeof(async__ur_pbreg) == 40
+                                ? 1 : -1];
+
+static void async__ur_pool_free(async__ur_pool *p) {
+    async__dealloc(p->mem);
+    async__dealloc(p);
+}
+
+/* Buffer bid back to the kernel. */
+static void async__ur_give(async__ur_pool *p, uint32_t bid) {
+    async__ur_buf *b = &p->ring[p->rtail & (ASYNC__UR_RXN - 1)];
+    b->addr = (uint64_t)(uintptr_t)(p->rxb + (size_t)bid * ASYNC__UR_RXB);
+    b->len = ASYNC__UR_RXB;
+    b->bid = (uint16_t)bid;
+    p->rtail++;
+    p->rin++;
+    ASYNC__STORE(&p->ring[0].tail, p->rtail);
+}
+
+/* The buffers, made at the first use (about 1.5 MB) and registered with the ring; a
+   refusal (an older kernel, no memory) turns completion I/O off for this ring. */
+ASYNC__COLD static int async__ur_pool_make(async__reactor *r) {
+    async__uring *u = (async__uring *)r->be_slots;
+    async__ur_pool *p = (async__ur_pool *)async__alloc(sizeof *p);
+    async__ur_pbreg reg;
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), ring = ASYNC__UR_RXN * sizeof(async__ur_buf);
+    uint32_t i;
+    u->cio = 2;
+    if (!p) return ASYNC_ENOMEM;
+    async__memset(p, 0, sizeof *p);
+    if (pg < 64 || (pg & (pg - 1))) pg = 4096;
+    p->mem = (unsigned char *)async__alloc(pg + ring + (size_t)ASYNC__UR_RXN * ASYNC__UR_RXB +
+                                           (size_t)ASYNC__UR_TXN * ASYNC__UR_TXB);
+    if (!p->mem) {
+        async__dealloc(p);
+        return ASYNC_ENOMEM;
+    }
+    p->ring = (async__ur_buf *)(void *)(p->mem + ((pg - ((uintptr_t)p->mem & (pg - 1))) &
+                                                   (pg - 1)));
+    p->rxb = (unsigned char *)p->ring + ring;
+    p->txb = p->rxb + (size_t)ASYNC__UR_RXN * ASYNC__UR_RXB;
+    async__memset(p->ring, 0, ring);
+    async__memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)p->ring;
+    reg.ring_entries = ASYNC__UR_RXN;
+    if (ASYNC__FAULT(ASYNC_SYS_CTL, r->be_fd, NULL) ||
+        syscall(__NR_io_uring_register, r->be_fd, ASYNC__UR_REG_PBUF, &reg, 1) < 0) {
+        int rc = -errno;
+        async__dealloc(p->mem);
+        async__dealloc(p);
+        return rc;
+    }
+    for (i = 0; i < ASYNC__UR_RXN; i++) async__ur_give(p, i);
+    for (i = 0; i < ASYNC__UR_TXN; i++) p->tx[i].next = i + 1 < ASYNC__UR_TXN ? i + 1 : UINT32_MAX;
+    u->pool = p;
+    u->cio = 1;
+    return 0;
+}
+
+/* Stop watching ud (a poll, or a receive) now, as be_del must: the request holds the
+   file. The result of the removal if it came back (0: removed, or not known yet). */
+static int async__ur_unwatch(async__reactor *r, uint64_t ud) {
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t h = ASYNC__LOAD(u->cq_tail), k;     /* what comes now */
+    int rc = async__ur_remove(r, ud);
+    /* A request whose completion is on its way (its first, say) refuses (-EALREADY)
+       until that has run, which the enter does: then again. (The ring full and the
+       kernel refusing more: the request stays, its completions dropped, the file open
+       until destroy.) */
+    if (rc == 0)
+        for (k = 0; k < 4 && (rc = async__ur_submit(r)) == 0 &&
+                    (rc = async__ur_removed(u, ud, h)) == -EALREADY &&
+                    (rc = async__ur_remove(r, ud)) == 0;
+             k++) {}
+    return rc;
+}
+
+static void async__ur_rx_arm(async__reactor *r, uint32_t t, int fd) {
+    async__uring *u = (async__uring *)r->be_slots;
+    async__ur_sqe *e = async__ur_sqe_get(r);
+    if (!e) return;                     /* stays idle: the next read tries again */
+    e->opcode = ASYNC__UR_OP_RECV;
+    e->fd = fd;
+    e->ioprio = ASYNC__UR_RECV_MULTI;
+    e->flags = ASYNC__UR_SQE_BUFSEL;
+    e->buf_index = 0;                   /* the buffer group */
+    e->user_data = ASYNC__UR_UD(u, t) | ASYNC__UR_RX;
+    async__ur_sqe_push(r);
+    u->toks[t].rx = ASYNC__RX_ARMED;
+}
+
+/* A stream socket a task is about to wait to read: from now on through the ring. */
+ASYNC__COLD static void async__ur_rx_start(async__reactor *r, async_io *io) {
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t t = u->tok[io->slot];
+    async__ur_tok *k = &u->toks[t];
+    int rc;
+    if (u->cio != 1 && (u->cio == 2 || async__ur_pool_make(r) < 0)) return;
+    if (u->pool->rin < ASYNC__UR_RXN / 4) return;   /* short of buffers: readiness */
+    rc = async__ur_unwatch(r, ASYNC__UR_UD(u, t));  /* its poll, first */
+    if (rc < 0 && rc != -ENOENT) return;
+    k->more = 0;
+    k->qh = k->qt = ASYNC__UR_NONE;
+    k->qoff = k->qn = 0;
+    k->rres = 0;
+    io->flags |= ASYNC__IO_URX;
+    async__ur_rx_arm(r, t, io->fd);
+    if (k->rx != ASYNC__RX_ARMED) k->rx = ASYNC__RX_IDLE;
+}
+
+/* Back to readiness (the queue empty, nothing armed): its poll again. */
+static void async__ur_rx_stop(async__reactor *r, async_io *io) {
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t t = u->tok[io->slot];
+    (void)async__ur_poll(r, io->fd, ASYNC__UR_UD(u, t));   /* (refused: as be_add's) */
+    u->toks[t].rx = ASYNC__RX_POLL;
+    u->toks[t].more = 0;
+    io->flags &= (uint8_t)~ASYNC__IO_URX;
+}
+
+/* A read of a descriptor in completion mode: bytes copied from its queue, 0 (end of
+   stream), -errno, ASYNC__CIO_WAIT (nothing yet: wait) or ASYNC__CIO_SYS (back to
+   readiness: read(2)). */
+static int async__ur_recv(async__reactor *r, async_io *io, void *buf, size_t len) {
+    async__uring *u = (async__uring *)r->be_slots;
+    async__ur_pool *p = u->pool;
+    uint32_t t = u->tok[io->slot];
+    async__ur_tok *k = &u->toks[t];
+    size_t got = 0;
+    if (!len) return 0;
+    while (got < len && k->qh != ASYNC__UR_NONE) {
+        uint32_t b = k->qh, n = (uint32_t)p->rlen[b] - k->qoff;
+        if (n > len - got) n = (uint32_t)(len - got);
+        async__memcpy((char *)buf + got, p->rxb + (size_t)b * ASYNC__UR_RXB + k->qoff, n);
+        got += n;
+        k->qoff = (uint16_t)(k->qoff + n);
+        if (k->qoff == p->rlen[b]) {
+            k->qh = p->rnext[b];
+            if (k->qh == ASYNC__UR_NONE) k->qt = ASYNC__UR_NONE;
+            k->qoff = 0;
+            k->qn--;
+            async__ur_give(p, b);
+        }
+    }
+    /* Nothing armed (cancelled at the cap, ended short of buffers or by the kernel):
+       again once the queue is low, if buffers are there; else, drained, readiness. */
+    if (k->rx == ASYNC__RX_IDLE && !k->rres && k->qn < ASYNC__UR_RXCAP / 2) {
+        if (u->cio == 1 && p->rin >= ASYNC__UR_RXN / 4) async__ur_rx_arm(r, t, io->fd);
+        if (k->rx == ASYNC__RX_IDLE && !k->qn) {
+            async__ur_rx_stop(r, io);
+            if (!got) return ASYNC__CIO_SYS;
+            return (int)got;            /* (ready stays: the next read asks the kernel) */
+        }
+    }
+    if (got) {
+        if (k->qh == ASYNC__UR_NONE && !k->rres) io->ready = (uint8_t)(io->ready & ~ASYNC_IO_READ);
+        return (int)got;
+    }
+    if (k->rres) {                      /* after the bytes: the end, or the error once */
+        int rc = k->rres == 1 ? 0 : k->rres;
+        k->rres = 1;
+        return rc;
+    }
+    io->ready = (uint8_t)(io->ready & ~ASYNC_IO_READ);
+    return ASYNC__CIO_WAIT;
+}
+
+/* A completion of the receive of token t (its generation checked). */
+static void async__ur_rx_done(async_runtime *rt, async__uring *u, uint32_t t,
+                              const async__ur_cqe *c) {
+    async__ur_tok *k = &u->toks[t];
+    async__ur_pool *p = u->pool;
+    int dirs = ASYNC_IO_READ;
+    if (c->flags & ASYNC__UR_CQE_BUFFER) {
+        uint32_t b = c->flags >> 16;
+        p->rin--;
+        if (c->res > 0 && b < ASYNC__UR_RXN) {
+            p->rnext[b] = ASYNC__UR_NONE;
+            p->rlen[b] = (uint16_t)c->res;
+            if (k->qt == ASYNC__UR_NONE) k->qh = (uint16_t)b;
+            else p->rnext[k->qt] = (uint16_t)b;
+            k->qt = (uint16_t)b;
+            k->qn++;
+        } else if (b < ASYNC__UR_RXN) {
+            async__ur_give(p, b);
+        }
+    }
+    if (!(c->flags & ASYNC__UR_CQE_MORE)) {     /* it ended: why */
+        k->rx = ASYNC__RX_IDLE;
+        if (c->res == 0) k->rres = 1;
+        else if (c->res == -EINVAL) u->cio = 2;   /* no multishot receive (before 6.0) */
+        else if (c->res < 0 && c->res != -ENOBUFS && c->res != -ECANCELED &&
+                 c->res != -EINTR && c->res != -EAGAIN && c->res != -ENOMEM)
+            k->rres = c->res;
+        if (k->rres) dirs |= ASYNC__IO_HUP;
+    } else if (k->rx == ASYNC__RX_ARMED && k->qn >= ASYNC__UR_RXCAP &&
+               async__ur_remove(&rt->io, ASYNC__UR_UD(u, t) | ASYNC__UR_RX) == 0) {
+        k->rx = ASYNC__RX_CANCEL;       /* enough held: the rest waits in the socket */
+    }
+    async__io_event(rt, rt->io.ios[k->slot], dirs);
+}
+
+/* A write through a send slot: ASYNC_PENDING (submitted: the task waits for its
+   completion; or another send of the descriptor is in flight, which goes first: it
+   waits for that, whatever its size), or ASYNC__CIO_SYS (larger than a slot, no slot,
+   or completion I/O off: send(2)). */
+static int async__ur_send(async_task *t, async_io *io, async_waiter *w, const void *buf,
+                          size_t len) {
+    async__reactor *r = &io->rt->io;
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t tk = u->tok[io->slot], s;
+    async__ur_tok *k = &u->toks[tk];
+    async__ur_pool *p;
+    async__ur_sqe *e;
+    if (u->cio != 1 && (u->cio == 2 || async__ur_pool_make(r) < 0)) return ASYNC__CIO_SYS;
+    p = u->pool;
+    if (!k->tx) {
+        if (!len || len > ASYNC__UR_TXB || (s = p->txfree) == UINT32_MAX ||
+            !(e = async__ur_sqe_get(r)))
+            return ASYNC__CIO_SYS;
+        p->txfree = p->tx[s].next;
+        p->tx[s].next = UINT32_MAX - 2;             /* in flight (the dump counts them) */
+        p->tx[s].tok = tk;
+        p->tx[s].gen = k->gen;
+        p->tx[s].seq = ++k->tseq;
+        async__memcpy(p->txb + (size_t)s * ASYNC__UR_TXB, buf, len);
+        e->opcode = ASYNC__UR_OP_SEND;
+        e->fd = io->fd;
+        e->addr = (uint64_t)(uintptr_t)(p->txb + (size_t)s * ASYNC__UR_TXB);
+        e->len = (uint32_t)len;
+        e->op_flags = (uint32_t)ASYNC__NOSIGNAL;
+        e->user_data = ASYNC__UR_TX | s;
+        async__ur_sqe_push(r);
+        k->tx = 1;
+        k->txs = s;
+        w->kind = ASYNC__W_TX;
+        w->gen = k->tseq;
+    }
+    async__wq_push(&io->wq, w, t);
+    r->nwait++;
+    io->rt->stats.io_waits++;
+    return ASYNC_PENDING;
+}
+
+/* The task of a send made by async__ur_send polls again: its result (bytes sent,
+   -errno), ASYNC_PENDING, ASYNC_ECANCELED (the send goes on: its bytes may be sent),
+   ASYNC_ECLOSED, or ASYNC__CIO_SYS (the kernel asked for it again: write anew). */
+static int async__ur_sent(async_task *t, async_io *io, async_waiter *w) {
+    async__uring *u;
+    async__ur_tok *k;
+    uint8_t was;
+    if (async__wait_begin(t, &io->wq, w, 0, &was) < 0) {
+        if (was == ASYNC__W_WAITING) async__io_unwait(io, &io->wq, ASYNC_IO_WRITE);
+        w->kind = 0;
+        return ASYNC_ECANCELED;
+    }
+    if (w->state == ASYNC__W_WAITING) return ASYNC_PENDING;
+    w->kind = 0;
+    if (w->state == ASYNC__W_CLOSED || !io->rt) {
+        w->state = ASYNC__W_IDLE;
+        return ASYNC_ECLOSED;
+    }
+    w->state = ASYNC__W_IDLE;
+    u = (async__uring *)io->rt->io.be_slots;
+    k = &u->toks[u->tok[io->slot]];
+    if (k->tdone != w->gen) {           /* woken for something else: on waiting */
+        w->kind = ASYNC__W_TX;
+        async__wq_push(&io->wq, w, t);
+        io->rt->io.nwait++;
+        return ASYNC_PENDING;
+    }
+    if (k->tres == -EAGAIN || k->tres == -EINTR || k->tres == -ENOBUFS) return ASYNC__CIO_SYS;
+    t->rt->budget--;                    /* (async__io_done) */
+    return k->tres;
+}
+
+/* A send's completion: its slot back; its writer told, if its descriptor is still
+   the one it was sent on. */
+static void async__ur_tx_done(async_runtime *rt, async__uring *u, const async__ur_cqe *c) {
+    async__ur_pool *p = u->pool;
+    uint32_t s = (uint32_t)c->user_data, tk;
+    if (s >= ASYNC__UR_TXN) return;
+    tk = p->tx[s].tok;
+    p->tx[s].next = p->txfree;
+    p->txfree = s;
+    if (tk >= u->cap || u->toks[tk].gen != p->tx[s].gen || !u->toks[tk].tx) return;
+    u->toks[tk].tx = 0;
+    u->toks[tk].tres = c->res;
+    u->toks[tk].tdone = p->tx[s].seq;
+    async__io_event(rt, rt->io.ios[u->toks[tk].slot], ASYNC_IO_WRITE);
+}
 #endif
 
 static int async__be_add(async__reactor *r, async_io *io) {
@@ -11648,7 +12034,9 @@ static int async__be_add(async__reactor *r, async_io *io) {
     int rc;
     u->free_tok = u->toks[t].slot;      /* cap >= n + 1 tokens: one is free */
     u->toks[t].slot = io->slot;
-    u->toks[t].wr = u->toks[t].more = 0;
+    u->toks[t].wr = u->toks[t].more = u->toks[t].rx = u->toks[t].tx = 0;
+    u->toks[t].qh = u->toks[t].qt = ASYNC__UR_NONE;
+    u->toks[t].qn = 0;
     u->tok[io->slot] = t;
     if ((rc = async__ur_poll(r, io->fd, ASYNC__UR_UD(u, t))) < 0) {
         u->toks[t].slot = u->free_tok;
@@ -11683,20 +12071,25 @@ static int async__be_move(async__reactor *r, async_io *dst, async_io *src) {
 static void async__be_del(async__reactor *r, async_io *io) {
 #ifdef ASYNC__URING
     async__uring *u = (async__uring *)r->be_slots;
-    uint32_t t = u->tok[io->slot], last = u->tok[r->n - 1], k, w;
+    uint32_t t = u->tok[io->slot], last = u->tok[r->n - 1];
     uint64_t ud = ASYNC__UR_UD(u, t);
-    /* Now: a poll holds the file, which must close with the descriptor. A poll whose
-       completion is on its way (its first, say) refuses (-EALREADY) until that has run,
-       which the enter does: then again. (The ring full and the kernel refusing more:
-       the poll stays, its completions dropped, the file open until destroy.) */
-    for (w = 0; w <= u->toks[t].wr; w++) {
-        uint64_t p = ud | (w ? ASYNC__UR_WR : 0);
-        uint32_t h = ASYNC__LOAD(u->cq_tail);   /* what comes now */
-        if (async__ur_remove(r, p) == 0)
-            for (k = 0; k < 4 && async__ur_submit(r) == 0 &&
-                        async__ur_removed(u, p, h) == -EALREADY && async__ur_remove(r, p) == 0;
-                 k++) {}
+    async__ur_tok *k = &u->toks[t];
+    /* Now: a poll, a receive or a send holds the file, which must close with the
+       descriptor (a send stuck on a peer that reads nothing would keep the socket
+       open). A cancelled send's slot comes back with its completion. */
+    if (k->rx == ASYNC__RX_POLL) (void)async__ur_unwatch(r, ud);
+    else if (k->rx != ASYNC__RX_IDLE) (void)async__ur_unwatch(r, ud | ASYNC__UR_RX);
+    if (k->wr) (void)async__ur_unwatch(r, ud | ASYNC__UR_WR);
+    if (k->tx) (void)async__ur_unwatch(r, ASYNC__UR_TX | k->txs);
+    while (k->qh != ASYNC__UR_NONE) {   /* received, never read: dropped */
+        uint32_t b = k->qh;
+        k->qh = u->pool->rnext[b];
+        async__ur_give(u->pool, b);
     }
+    k->qt = ASYNC__UR_NONE;
+    k->qn = 0;
+    k->rx = k->tx = 0;
+    io->flags &= (uint8_t)~ASYNC__IO_URX;
     u->toks[t].gen = (u->toks[t].gen + 1) & ASYNC__UR_GEN;
     if (!u->toks[t].gen) u->toks[t].gen = 1;
     u->toks[t].slot = u->free_tok;
@@ -11742,12 +12135,37 @@ ASYNC__COLD static int async__ur_migrate(async_runtime *rt) {
     } else {
         close(old);
     }
+    /* Completion I/O ends with the old ring (its buffers stay until destroy: the old
+       ring's requests die with it): sends in flight are made again by their writers
+       (the old ring never sent them: they waited on its owner's thread), bytes
+       received are read first, then the descriptors are back on their polls. */
+    if (u->cio == 1) {
+        async__ur_pool *p = u->pool;
+        for (i = 0; i < ASYNC__UR_TXN; i++) p->tx[i].next = UINT32_MAX - 1;
+        p->txfree = UINT32_MAX;
+        for (i = 1; i < r->n; i++) {
+            async__ur_tok *k = &u->toks[u->tok[i]];
+            if (k->tx) {
+                k->tx = 0;
+                k->tres = -EAGAIN;
+                k->tdone = k->tseq;
+                async__io_event(rt, r->ios[i], ASYNC_IO_WRITE);
+            }
+            if (k->rx == ASYNC__RX_ARMED || k->rx == ASYNC__RX_CANCEL) k->rx = ASYNC__RX_IDLE;
+            if (k->rx && (k->qn || k->rres)) async__io_event(rt, r->ios[i], ASYNC_IO_READ);
+        }
+    }
+    if (u->cio) u->cio = 2;
     for (i = 1; i < r->n; i++) {
         uint32_t t = u->tok[i];
         u->toks[t].gen = (u->toks[t].gen + 1) & ASYNC__UR_GEN;
         if (!u->toks[t].gen) u->toks[t].gen = 1;
         u->toks[t].wr = u->toks[t].more = 0;
-        (void)async__ur_poll(r, r->ios[i]->fd, ASYNC__UR_UD(u, t));
+        if (u->toks[t].rx && !u->toks[t].qn && !u->toks[t].rres) {
+            u->toks[t].rx = ASYNC__RX_POLL;               /* nothing left: its poll */
+            r->ios[i]->flags &= (uint8_t)~ASYNC__IO_URX;
+        }
+        if (!u->toks[t].rx) (void)async__ur_poll(r, r->ios[i]->fd, ASYNC__UR_UD(u, t));
         if ((r->ios[i]->interest & ASYNC_IO_WRITE) &&
             async__ur_poll(r, r->ios[i]->fd, ASYNC__UR_UD(u, t) | ASYNC__UR_WR) == 0)
             u->toks[t].wr = 1;
@@ -11808,8 +12226,27 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
             if (c->res == -EALREADY) (void)async__ur_remove(r, ud & ~ASYNC__UR_RM);
             continue;
         }
-        if (t >= u->cap || u->toks[t].gen != ((uint32_t)(ud >> 32) & ASYNC__UR_GEN))
-            continue;                   /* a removed descriptor's */
+        if ((ud & ASYNC__UR_TX) == ASYNC__UR_TX) {      /* a send: its slot comes back */
+            async__ur_tx_done(rt, u, c);
+            n++;
+            continue;
+        }
+        if (t >= u->cap || u->toks[t].gen != ((uint32_t)(ud >> 32) & ASYNC__UR_GEN)) {
+            /* a removed descriptor's: a buffer it holds goes back */
+            if ((ud & ASYNC__UR_RX) && (c->flags & ASYNC__UR_CQE_BUFFER) &&
+                (c->flags >> 16) < ASYNC__UR_RXN) {
+                u->pool->rin--;
+                async__ur_give(u->pool, c->flags >> 16);
+            }
+            continue;
+        }
+        if (ud & ASYNC__UR_RX) {
+            async__ur_rx_done(rt, u, t, c);
+            n++;
+            continue;
+        }
+        if (!(ud & ASYNC__UR_WR) && u->toks[t].rx)
+            continue;                   /* the poll it had before its receive: ended */
         io = r->ios[u->toks[t].slot];
         if (ud & ASYNC__UR_WR) {        /* one-shot: armed again when a writer waits */
             u->toks[t].wr = 0;
@@ -12352,13 +12789,45 @@ ASYNC_DEF int async_io_clear_ready(async_io *io, int dir) {
     return 0;
 }
 
+#ifdef ASYNC__URING
+/* A stream socket on io_uring: read and written through the ring (completion I/O). */
+#define ASYNC__CIO(io) (((io)->flags & (ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK |        \
+                                        ASYNC__IO_CONNECTING | ASYNC__IO_REG)) ==       \
+                        (ASYNC__IO_STREAM | ASYNC__IO_REG) && (io)->rt &&               \
+                        (io)->rt->io.be_kind == ASYNC_BACKEND_IO_URING)
+#endif
+
 ASYNC_DEF int async_io_read(async_task *t, async_io *io, async_waiter *w, void *buf,
                             size_t len) {
     int rc;
     if (!t || !io || !w || (!buf && len)) return ASYNC_EINVAL;
     if (len > INT_MAX) len = INT_MAX;
+#ifdef ASYNC__URING
+    /* drained, about to wait: from now on the bytes come through the ring */
+    if (!(io->ready & ASYNC_IO_READ) && !(io->flags & ASYNC__IO_URX) &&
+        w->state == ASYNC__W_IDLE && ASYNC__CIO(io) && !ASYNC__CANCELLING(t))
+        async__ur_rx_start(&io->rt->io, io);
+#endif
     while ((rc = async__io_enter(t, io, w, ASYNC_IO_READ)) == 1) {
-        ssize_t n = ASYNC__FAULT(ASYNC_SYS_READ, io->fd, &len) ? -1 : read(io->fd, buf, len);
+        ssize_t n;
+#ifdef ASYNC__URING
+        if (io->flags & ASYNC__IO_URX) {
+            size_t l = len;
+            if (ASYNC__FAULT(ASYNC_SYS_READ, io->fd, &l)) {     /* as read(2) could */
+                if (errno == EINTR) continue;
+                if (!async__io_again()) return -errno;
+                io->ready = (uint8_t)(io->ready & ~ASYNC_IO_READ);
+                continue;
+            }
+            rc = async__ur_recv(&io->rt->io, io, buf, l);
+            if (rc == ASYNC__CIO_WAIT) continue;
+            if (rc != ASYNC__CIO_SYS) {
+                async__io_done(t);
+                return rc;
+            }
+        }
+#endif
+        n = ASYNC__FAULT(ASYNC_SYS_READ, io->fd, &len) ? -1 : read(io->fd, buf, len);
         if (n >= 0) {
             /* A stream that gave less than asked for is drained: wait next time
                instead of a read that would say EAGAIN (as Tokio). Not for
@@ -12373,6 +12842,9 @@ ASYNC_DEF int async_io_read(async_task *t, async_io *io, async_waiter *w, void *
         if (errno == EINTR) continue;
         if (!async__io_again()) return -errno;
         io->ready = (uint8_t)(io->ready & ~ASYNC_IO_READ);
+#ifdef ASYNC__URING
+        if (ASYNC__CIO(io)) async__ur_rx_start(&io->rt->io, io);
+#endif
     }
     return rc;
 }
@@ -12382,10 +12854,18 @@ ASYNC_DEF int async_io_write(async_task *t, async_io *io, async_waiter *w, const
     int rc;
     if (!t || !io || !w || (!buf && len)) return ASYNC_EINVAL;
     if (len > INT_MAX) len = INT_MAX;
+#ifdef ASYNC__URING
+    if (w->kind == ASYNC__W_TX && (rc = async__ur_sent(t, io, w)) != ASYNC__CIO_SYS)
+        return rc;                      /* its send through the ring: done, or not yet */
+#endif
     while ((rc = async__io_enter(t, io, w, ASYNC_IO_WRITE)) == 1) {
         ssize_t n;
         if (ASYNC__FAULT(ASYNC_SYS_WRITE, io->fd, &len)) {
             n = -1;
+#ifdef ASYNC__URING
+        } else if (ASYNC__CIO(io) && (rc = async__ur_send(t, io, w, buf, len)) != ASYNC__CIO_SYS) {
+            return rc;
+#endif
         } else if (!(io->flags & ASYNC__IO_NOT_SOCK)) {
             n = send(io->fd, buf, len, ASYNC__NOSIGNAL);  /* never SIGPIPE */
             if (n < 0 && errno == ENOTSOCK) {
@@ -12896,6 +13376,13 @@ ASYNC_DEF int async_udp_recv_from(async_task *t, async_io *io, async_waiter *w, 
     int rc;
     if (!t || !io || !w || (!buf && len)) return ASYNC_EINVAL;
     if (len > INT_MAX) len = INT_MAX;
+#ifdef ASYNC__URING
+    if (io->flags & ASYNC__IO_URX) {    /* a stream read through the ring: no address */
+        rc = async_io_read(t, io, w, buf, len);
+        if (rc >= 0 && from) from->len = 0;
+        return rc;
+    }
+#endif
     while ((rc = async__io_enter(t, io, w, ASYNC_IO_READ)) == 1) {
         async_addr a;
         socklen_t al = (socklen_t)sizeof a.u.bytes;
@@ -15811,7 +16298,21 @@ ASYNC_DEF void async_runtime_dump(async_runtime *rt, async_write_fn write, void 
         async__fmt_u(&f, rt->io.n - 1);
         async__fmt_s(&f, " descriptors, ");
         async__fmt_u(&f, rt->io.nwait);
-        async__fmt_s(&f, " waits\n");
+        async__fmt_s(&f, " waits");
+#ifdef ASYNC__URING
+        if (rt->io.be_kind == ASYNC_BACKEND_IO_URING && rt->io.be_slots &&
+            ((async__uring *)rt->io.be_slots)->pool) {
+            async__uring *u = (async__uring *)rt->io.be_slots;
+            uint32_t k, tx = 0;
+            for (k = 0; k < ASYNC__UR_TXN; k++) tx += u->pool->tx[k].next == UINT32_MAX - 2;
+            async__fmt_s(&f, u->cio == 1 ? ", completion I/O: " : ", completion I/O (off): ");
+            async__fmt_u(&f, ASYNC__UR_RXN - u->pool->rin);
+            async__fmt_s(&f, " buffers held, ");
+            async__fmt_u(&f, tx);
+            async__fmt_s(&f, " sends in flight");
+        }
+#endif
+        async__fmt_s(&f, "\n");
         write(user, f.buf);
     }
 #endif

@@ -163,8 +163,14 @@ static void test_fault_run(void (*fn)(void));
         if (test_cur_failed) test_failed++; else test_passed++; } } while (0)
 #endif
 
+/* TEST_BACKEND: the suite (and the servers it starts) on that reactor backend */
+#ifdef TEST_BACKEND
+#define TEST_SET_BACKEND() (void)setenv("ASYNC_BACKEND", TEST_BACKEND, 1)
+#else
+#define TEST_SET_BACKEND() (void)0
+#endif
 #define BEGIN_TESTS(argc, argv) do { test_argc = (argc); test_argv = (argv); \
-        setvbuf(stdout, NULL, _IONBF, 0); } while (0)
+        setvbuf(stdout, NULL, _IONBF, 0); TEST_SET_BACKEND(); } while (0)
 #if defined(TEST_HOOKS) && defined(TEST_FAULTS)
 static void test_fault_summary(void);
 #define DONE() do { test_fault_summary(); \

@@ -3,7 +3,10 @@
 # side, against the same references as bench_servers.sh:
 #   echo      ASYNC_BACKEND=poll, epoll, io_uring vs the hand-written epoll echo server
 #             (bench_echo --serve hand); bench_echo --load, 100 and 1000 busy
-#             connections, 64-byte messages, 3 s
+#             connections, 64-byte messages, 3 s. Beside them, not a reference: the
+#             floor of the completion model, a hand-written io_uring echo (bench_echo
+#             --serve uring: multishot accept and receive into provided buffers, each
+#             message sent from the buffer it came in, one io_uring_enter per turn)
 #   httpd     the three backends vs nginx (one process), wrk -t1 -c100 -d10s, GET /
 #   miniredis the three backends vs redis-server, redis-benchmark -t set / -t get
 #             -n 200000 -c 50 -q (no pipelining)
@@ -85,15 +88,17 @@ done
 uring_check echo-io_uring
 port=$(free_port)
 BACKEND= start hand-echo "$port" $B/bench/bench_echo --serve hand "$port"
+port=$(free_port)
+BACKEND= start hand-uring "$port" $B/bench/bench_echo --serve uring "$port"
 for r in $(seq 1 "$ROUNDS"); do
     for c in 100 1000; do
-        for s in $(in_turn $r echo-poll echo-epoll echo-io_uring hand-echo); do
+        for s in $(in_turn $r echo-poll echo-epoll echo-io_uring hand-uring hand-echo); do
             set -- $(measure "$(pid_of $s)" $B/bench/bench_echo --load "$(port_of $s)" $c 0 3000)
             record "echo-$c" $s $r "$(grep -o '[0-9][0-9]*' "$2" | head -n 1)" "$1"
         done
     done
 done
-stop_all echo-poll echo-epoll echo-io_uring hand-echo
+stop_all echo-poll echo-epoll echo-io_uring hand-uring hand-echo
 
 # ---- httpd -----------------------------------------------------------------------
 for be in $BACKENDS; do
@@ -167,7 +172,7 @@ function median(arr, n,    i, j, t) {
     if (!(load in seen)) { seen[load] = 1; loads[++nl] = load }
     n[key]++; cpu[key, n[key]] = us
     cpur[load, srv, r] = us
-    if (srv !~ /-(poll|epoll|io_uring)$/) ref[load] = srv
+    if (srv == "hand-echo" || srv == "nginx" || srv == "redis") ref[load] = srv
 }
 END {
     printf "  %-10s %-20s %10s %10s\n", "load", "server", "us CPU/req", "ours/ref"

@@ -255,6 +255,237 @@ static int serve_hand(int port, int port_fd) {
     return 0;
 }
 
+/* ---- the hand-written io_uring server: the floor of the completion model -------- */
+/* What an io_uring echo can cost at best, written as directly as liburing's examples
+   (raw system calls, no liburing): one ring (SINGLE_ISSUER | DEFER_TASKRUN), a
+   multishot accept, a multishot receive per connection into a ring of provided
+   buffers, each message sent from the buffer it arrived in (no copy) and the buffer
+   given back when the send completes; one io_uring_enter per turn submits the turn's
+   sends and waits. A connection has one send in flight at a time (more wait in a FIFO
+   of buffer ids): sends of one socket must not be reordered. */
+#ifdef __NR_io_uring_setup
+#include <linux/io_uring.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+enum { UR_ENTRIES = 4096, UR_BUFS = 4096, UR_BUF = 2048, UR_Q = 8 };
+enum { UD_ACCEPT = 1, UD_RECV = 2, UD_SEND = 3, UD_SHIFT = 60 };
+typedef struct {
+    uint16_t q[UR_Q];                   /* buffers waiting to be sent, FIFO */
+    uint16_t qlen[UR_Q];
+    uint8_t head, n, sending, dead;     /* a send in flight: q[head]; receive ended */
+    uint16_t off;                       /* bytes of q[head] sent */
+} ur_conn;
+static struct {
+    int fd;
+    unsigned *sq_tail, *sq_head, sq_mask, tail, *cq_head, *cq_tail, cq_mask;
+    struct io_uring_sqe *sqes;
+    struct io_uring_cqe *cqes;
+    struct io_uring_buf_ring *br;
+    char *bufs;
+    unsigned short br_tail;
+    ur_conn *c;
+} U;
+
+static struct io_uring_sqe *ur_sqe(void) {
+    struct io_uring_sqe *e;
+    if (U.tail - __atomic_load_n(U.sq_head, __ATOMIC_ACQUIRE) >= UR_ENTRIES) {
+        __atomic_store_n(U.sq_tail, U.tail, __ATOMIC_RELEASE);
+        syscall(__NR_io_uring_enter, U.fd, U.tail - *U.sq_head, 0, 0, NULL, 0);
+    }
+    e = &U.sqes[U.tail++ & U.sq_mask];
+    memset(e, 0, sizeof *e);
+    return e;
+}
+static void ur_buf_back(unsigned bid) {
+    struct io_uring_buf *b = &U.br->bufs[U.br_tail & (UR_BUFS - 1)];
+    b->addr = (uint64_t)(uintptr_t)(U.bufs + (size_t)bid * UR_BUF);
+    b->len = UR_BUF;
+    b->bid = (uint16_t)bid;
+    U.br_tail++;
+    __atomic_store_n(&U.br->tail, U.br_tail, __ATOMIC_RELEASE);
+}
+static void ur_recv(int fd) {
+    struct io_uring_sqe *e = ur_sqe();
+    e->opcode = IORING_OP_RECV;
+    e->fd = fd;
+    e->ioprio = IORING_RECV_MULTISHOT;
+    e->flags = IOSQE_BUFFER_SELECT;
+    e->buf_group = 0;
+    e->user_data = (uint64_t)UD_RECV << UD_SHIFT | (unsigned)fd;
+}
+static void ur_send(int fd) {
+    ur_conn *c = &U.c[fd];
+    unsigned bid = c->q[c->head];
+    struct io_uring_sqe *e = ur_sqe();
+    e->opcode = IORING_OP_SEND;
+    e->fd = fd;
+    e->addr = (uint64_t)(uintptr_t)(U.bufs + (size_t)bid * UR_BUF + c->off);
+    e->len = (unsigned)(c->qlen[c->head] - c->off);
+    e->msg_flags = MSG_NOSIGNAL;
+    e->user_data = (uint64_t)UD_SEND << UD_SHIFT | (unsigned)fd;
+    c->sending = 1;
+}
+static void ur_drop(int fd) {
+    ur_conn *c = &U.c[fd];
+    if (c->sending) {                   /* closed when the send completes */
+        c->dead = 1;
+        return;
+    }
+    while (c->n) {
+        ur_buf_back(c->q[c->head]);
+        c->head = (uint8_t)((c->head + 1) % UR_Q);
+        c->n--;
+    }
+    memset(c, 0, sizeof *c);
+    close(fd);
+}
+
+static int serve_uring(int port, int port_fd) {
+    struct io_uring_params p;
+    struct io_uring_buf_reg reg;
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    char *sq;
+    int lfd, one = 1, maxfd = MAX_CONNS + 64;
+    unsigned i;
+    signal(SIGPIPE, SIG_IGN);
+    memset(&p, 0, sizeof p);
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+    p.cq_entries = UR_ENTRIES * 4;
+    U.fd = (int)syscall(__NR_io_uring_setup, UR_ENTRIES, &p);
+    U.c = (ur_conn *)calloc((size_t)maxfd, sizeof *U.c);
+    if (U.fd < 0 || !U.c || !(p.features & IORING_FEAT_SINGLE_MMAP)) {
+        perror("bench_echo: io_uring server: io_uring_setup");
+        return 1;
+    }
+    sq = (char *)mmap(NULL, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe) +
+                      p.sq_off.array + p.sq_entries * sizeof(unsigned),
+                      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, U.fd, 0);
+    U.sqes = (struct io_uring_sqe *)mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe),
+                                         PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                                         U.fd, IORING_OFF_SQES);
+    if (sq == MAP_FAILED || U.sqes == MAP_FAILED) return 1;
+    U.sq_tail = (unsigned *)(void *)(sq + p.sq_off.tail);
+    U.sq_head = (unsigned *)(void *)(sq + p.sq_off.head);
+    U.sq_mask = *(unsigned *)(void *)(sq + p.sq_off.ring_mask);
+    for (i = 0; i < p.sq_entries; i++) ((unsigned *)(void *)(sq + p.sq_off.array))[i] = i;
+    U.cq_head = (unsigned *)(void *)(sq + p.cq_off.head);
+    U.cq_tail = (unsigned *)(void *)(sq + p.cq_off.tail);
+    U.cq_mask = *(unsigned *)(void *)(sq + p.cq_off.ring_mask);
+    U.cqes = (struct io_uring_cqe *)(void *)(sq + p.cq_off.cqes);
+    U.tail = *U.sq_tail;
+    U.br = (struct io_uring_buf_ring *)mmap(NULL, UR_BUFS * sizeof(struct io_uring_buf),
+                                            PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    U.bufs = (char *)malloc((size_t)UR_BUFS * UR_BUF);
+    if (U.br == MAP_FAILED || !U.bufs) return 1;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)U.br;
+    reg.ring_entries = UR_BUFS;
+    reg.bgid = 0;
+    if (syscall(__NR_io_uring_register, U.fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
+        perror("bench_echo: io_uring server: IORING_REGISTER_PBUF_RING");
+        return 1;
+    }
+    for (i = 0; i < UR_BUFS; i++) ur_buf_back(i);
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (lfd < 0) return 1;
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1024) < 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &al) < 0) {
+        perror("bench_echo: io_uring server: listen");
+        return 1;
+    }
+    port = ntohs(a.sin_port);
+    if (port_fd >= 0) {
+        if (write(port_fd, &port, sizeof port) != (ssize_t)sizeof port) return 1;
+        close(port_fd);
+    } else {
+        printf("hand-written io_uring echo server on 127.0.0.1:%d\n", port);
+        fflush(stdout);
+    }
+    {
+        struct io_uring_sqe *e = ur_sqe();
+        e->opcode = IORING_OP_ACCEPT;
+        e->fd = lfd;
+        e->ioprio = IORING_ACCEPT_MULTISHOT;
+        e->user_data = (uint64_t)UD_ACCEPT << UD_SHIFT;
+    }
+    for (;;) {
+        unsigned head, tail;
+        __atomic_store_n(U.sq_tail, U.tail, __ATOMIC_RELEASE);
+        if (syscall(__NR_io_uring_enter, U.fd, U.tail - *U.sq_head, 1,
+                    IORING_ENTER_GETEVENTS, NULL, 0) < 0 && errno != EINTR) {
+            perror("bench_echo: io_uring server: io_uring_enter");
+            return 1;
+        }
+        head = *U.cq_head;
+        tail = __atomic_load_n(U.cq_tail, __ATOMIC_ACQUIRE);
+        for (; head != tail; head++) {
+            struct io_uring_cqe *q = &U.cqes[head & U.cq_mask];
+            int kind = (int)(q->user_data >> UD_SHIFT), fd = (int)(unsigned)q->user_data;
+            int res = q->res;
+            ur_conn *c = &U.c[fd];
+            if (kind == UD_ACCEPT) {
+                if (res >= 0 && res >= maxfd) close(res);
+                else if (res >= 0) {
+                    setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    ur_recv(res);
+                }
+                if (!(q->flags & IORING_CQE_F_MORE)) {
+                    struct io_uring_sqe *e = ur_sqe();
+                    e->opcode = IORING_OP_ACCEPT;
+                    e->fd = lfd;
+                    e->ioprio = IORING_ACCEPT_MULTISHOT;
+                    e->user_data = (uint64_t)UD_ACCEPT << UD_SHIFT;
+                }
+            } else if (kind == UD_RECV) {
+                if (res > 0 && c->n < UR_Q) {
+                    unsigned k = (unsigned)(c->head + c->n) % UR_Q;
+                    c->q[k] = (uint16_t)(q->flags >> IORING_CQE_BUFFER_SHIFT);
+                    c->qlen[k] = (uint16_t)res;
+                    c->n++;
+                    if (!c->sending) ur_send(fd);
+                    if (!(q->flags & IORING_CQE_F_MORE)) ur_recv(fd);
+                } else if (res == -ENOBUFS) {
+                    ur_recv(fd);        /* buffers come back as sends complete */
+                } else {
+                    if (q->flags & IORING_CQE_F_BUFFER)
+                        ur_buf_back(q->flags >> IORING_CQE_BUFFER_SHIFT);
+                    if (!(q->flags & IORING_CQE_F_MORE)) ur_drop(fd);
+                }
+            } else if (kind == UD_SEND) {
+                c->sending = 0;
+                if (res > 0 && c->off + res < c->qlen[c->head]) {
+                    c->off = (uint16_t)(c->off + res);
+                    ur_send(fd);
+                    continue;
+                }
+                ur_buf_back(c->q[c->head]);
+                c->head = (uint8_t)((c->head + 1) % UR_Q);
+                c->n--;
+                c->off = 0;
+                if (res < 0 || c->dead) ur_drop(fd);
+                else if (c->n) ur_send(fd);
+            }
+        }
+        __atomic_store_n(U.cq_head, head, __ATOMIC_RELEASE);
+    }
+    return 0;
+}
+#else
+static int serve_uring(int port, int port_fd) {
+    (void)port; (void)port_fd;
+    fprintf(stderr, "bench_echo: no io_uring system calls in this build\n");
+    return 1;
+}
+#endif
+
 /* ---- the load generator: plain C, epoll ------------------------------------------ */
 typedef struct {
     int nbusy, nidle, ep;
@@ -698,7 +929,8 @@ int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--serve") == 0) {
         int port = atoi(argv[3]);
         signal(SIGPIPE, SIG_IGN);
-        return strcmp(argv[2], "hand") == 0 ? serve_hand(port, -1) : serve_async(port, -1);
+        return strcmp(argv[2], "hand") == 0 ? serve_hand(port, -1)
+             : strcmp(argv[2], "uring") == 0 ? serve_uring(port, -1) : serve_async(port, -1);
     }
     if (argc == 6 && strcmp(argv[1], "--load") == 0) {
         loadgen g;
