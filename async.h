@@ -5265,8 +5265,10 @@ static int async__cas(volatile int *p, int expect, int v) {
 /* A slow path kept out of its caller, so that the fast path needs no stack frame. */
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(ASYNC_FREESTANDING)
 #define ASYNC__COLD __attribute__((noinline, cold))
+#define ASYNC__APART __attribute__((noinline))    /* another backend's path: apart */
 #else
 #define ASYNC__COLD
+#define ASYNC__APART
 #endif
 /* Forced inlining of the executor's hot path on hosted builds (speed); freestanding
    builds are compiled for size and leave it to the compiler. */
@@ -10806,7 +10808,9 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 
 enum { ASYNC__IO_REG = 1, ASYNC__IO_MADE_NONBLOCK = 2, ASYNC__IO_CONNECTING = 4,
        ASYNC__IO_NOT_SOCK = 8, ASYNC__IO_STREAM = 16,
-       ASYNC__IO_URX = 32 };            /* io_uring: its bytes arrive through the ring */
+       ASYNC__IO_URX = 32,              /* io_uring: its bytes arrive through the ring */
+       ASYNC__IO_RD = 64,               /* read by async_io_read (not by the user's own) */
+       ASYNC__IO_URING = 128 };         /* registered with an io_uring reactor */
 /* In io->ready beside ASYNC_IO_READ and ASYNC_IO_WRITE: the peer hung up (or an
    error is pending). Kept until the io is closed: after it a short read does
    not mean drained, and an edge-triggered backend sends no second event. */
@@ -11857,7 +11861,8 @@ static void async__ur_rx_stop(async__reactor *r, async_io *io) {
 /* A read of a descriptor in completion mode: bytes copied from its queue, 0 (end of
    stream), -errno, ASYNC__CIO_WAIT (nothing yet: wait) or ASYNC__CIO_SYS (back to
    readiness: read(2)). */
-static int async__ur_recv(async__reactor *r, async_io *io, void *buf, size_t len) {
+ASYNC__APART static int async__ur_recv(async__reactor *r, async_io *io, void *buf,
+                                       size_t len) {
     async__uring *u = (async__uring *)r->be_slots;
     async__ur_pool *p = u->pool;
     uint32_t t = u->tok[io->slot];
@@ -11940,8 +11945,8 @@ static void async__ur_rx_done(async_runtime *rt, async__uring *u, uint32_t t,
    completion; or another send of the descriptor is in flight, which goes first: it
    waits for that, whatever its size), or ASYNC__CIO_SYS (larger than a slot, no slot,
    or completion I/O off: send(2)). */
-static int async__ur_send(async_task *t, async_io *io, async_waiter *w, const void *buf,
-                          size_t len) {
+ASYNC__APART static int async__ur_send(async_task *t, async_io *io, async_waiter *w,
+                                       const void *buf, size_t len) {
     async__reactor *r = &io->rt->io;
     async__uring *u = (async__uring *)r->be_slots;
     uint32_t tk = u->tok[io->slot], s;
@@ -11981,7 +11986,7 @@ static int async__ur_send(async_task *t, async_io *io, async_waiter *w, const vo
 /* The task of a send made by async__ur_send polls again: its result (bytes sent,
    -errno), ASYNC_PENDING, ASYNC_ECANCELED (the send goes on: its bytes may be sent),
    ASYNC_ECLOSED, or ASYNC__CIO_SYS (the kernel asked for it again: write anew). */
-static int async__ur_sent(async_task *t, async_io *io, async_waiter *w) {
+ASYNC__APART static int async__ur_sent(async_task *t, async_io *io, async_waiter *w) {
     async__uring *u;
     async__ur_tok *k;
     uint8_t was;
@@ -12038,6 +12043,7 @@ static int async__be_add(async__reactor *r, async_io *io) {
     u->toks[t].qh = u->toks[t].qt = ASYNC__UR_NONE;
     u->toks[t].qn = 0;
     u->tok[io->slot] = t;
+    io->flags |= ASYNC__IO_URING;
     if ((rc = async__ur_poll(r, io->fd, ASYNC__UR_UD(u, t))) < 0) {
         u->toks[t].slot = u->free_tok;
         u->free_tok = t;
@@ -12050,11 +12056,17 @@ static int async__be_add(async__reactor *r, async_io *io) {
 }
 
 /* A task waits to write: the one-shot poll for writing, unless armed already. (No
-   longer waiting: it stays, and its completion sets a readiness nobody asked for.) */
+   longer waiting: it stays, and its completion sets a readiness nobody asked for.) A
+   task waits in async_io_read on a stream socket it drained: from now on through the
+   ring (not for async_io_wait_ready: the user reads, with a system call of his own). */
 static void async__be_mod(async__reactor *r, async_io *io) {
 #ifdef ASYNC__URING
     async__uring *u = (async__uring *)r->be_slots;
     uint32_t t = u->tok[io->slot];
+    if ((io->interest & ASYNC_IO_READ) &&
+        (io->flags & (ASYNC__IO_RD | ASYNC__IO_URX | ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK |
+                      ASYNC__IO_CONNECTING)) == (ASYNC__IO_RD | ASYNC__IO_STREAM) && u->cio != 2)
+        async__ur_rx_start(r, io);
     if ((io->interest & ASYNC_IO_WRITE) && !u->toks[t].wr &&
         async__ur_poll(r, io->fd, ASYNC__UR_UD(u, t) | ASYNC__UR_WR) == 0)
         u->toks[t].wr = 1;              /* (refused: the writer's wait has no end) */
@@ -12777,6 +12789,7 @@ static int async__io_enter(async_task *t, async_io *io, async_waiter *w, int dir
 ASYNC_DEF int async_io_wait_ready(async_task *t, async_io *io, async_waiter *w, int dir) {
     int rc;
     if (!t || !io || !w || (dir != ASYNC_IO_READ && dir != ASYNC_IO_WRITE)) return ASYNC_EINVAL;
+    if (dir == ASYNC_IO_READ) io->flags &= (uint8_t)~ASYNC__IO_RD;   /* the user reads */
     rc = async__io_enter(t, io, w, dir);
     if (rc != 1) return rc;
     async__io_done(t);
@@ -12791,10 +12804,9 @@ ASYNC_DEF int async_io_clear_ready(async_io *io, int dir) {
 
 #ifdef ASYNC__URING
 /* A stream socket on io_uring: read and written through the ring (completion I/O). */
-#define ASYNC__CIO(io) (((io)->flags & (ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK |        \
-                                        ASYNC__IO_CONNECTING | ASYNC__IO_REG)) ==       \
-                        (ASYNC__IO_STREAM | ASYNC__IO_REG) && (io)->rt &&               \
-                        (io)->rt->io.be_kind == ASYNC_BACKEND_IO_URING)
+#define ASYNC__CIO(io) (((io)->flags & (ASYNC__IO_URING | ASYNC__IO_STREAM |           \
+                                        ASYNC__IO_NOT_SOCK | ASYNC__IO_CONNECTING)) ==  \
+                        (ASYNC__IO_URING | ASYNC__IO_STREAM) && (io)->rt)
 #endif
 
 ASYNC_DEF int async_io_read(async_task *t, async_io *io, async_waiter *w, void *buf,
@@ -12802,12 +12814,7 @@ ASYNC_DEF int async_io_read(async_task *t, async_io *io, async_waiter *w, void *
     int rc;
     if (!t || !io || !w || (!buf && len)) return ASYNC_EINVAL;
     if (len > INT_MAX) len = INT_MAX;
-#ifdef ASYNC__URING
-    /* drained, about to wait: from now on the bytes come through the ring */
-    if (!(io->ready & ASYNC_IO_READ) && !(io->flags & ASYNC__IO_URX) &&
-        w->state == ASYNC__W_IDLE && ASYNC__CIO(io) && !ASYNC__CANCELLING(t))
-        async__ur_rx_start(&io->rt->io, io);
-#endif
+    io->flags |= ASYNC__IO_RD;          /* (io_uring: when it waits, the ring reads) */
     while ((rc = async__io_enter(t, io, w, ASYNC_IO_READ)) == 1) {
         ssize_t n;
 #ifdef ASYNC__URING
@@ -12842,9 +12849,6 @@ ASYNC_DEF int async_io_read(async_task *t, async_io *io, async_waiter *w, void *
         if (errno == EINTR) continue;
         if (!async__io_again()) return -errno;
         io->ready = (uint8_t)(io->ready & ~ASYNC_IO_READ);
-#ifdef ASYNC__URING
-        if (ASYNC__CIO(io)) async__ur_rx_start(&io->rt->io, io);
-#endif
     }
     return rc;
 }
