@@ -7133,21 +7133,42 @@ static void async__timer_remove(async_runtime *rt, async_timer *tm) {
     rt->ntimers--;
 }
 
-/* A cascading timer to the level and slot its deadline now calls for; `prev`: the timer
-   linked before it (or NULL), whose order it keeps. */
-ASYNC__HOT static void async__cascade_one(async_runtime *rt, async_timer *tm, async_timer *prev) {
-    /* Timers often share a tick (many tasks sleeping alike): one that follows the last
-       timer linked, in its slot's tail, goes right after. */
-    if (prev && (tm->deadline >> ASYNC__WHEEL_SHIFT) == (prev->deadline >> ASYNC__WHEEL_SHIFT) &&
-        prev->next == rt->wheel[prev->level][prev->slot] && !async__tbefore(tm, prev)) {
-        tm->level = prev->level;
-        tm->slot = prev->slot;
-        tm->prev = prev;
-        tm->next = prev->next;
-        prev->next->prev = tm;
-        prev->next = tm;
+/* A cascading timer to the level and slot its deadline now calls for. `by`: the timer
+   its walk linked last (or NULL); going forward (`back` 0) `tm` follows it, going back
+   it precedes it. Timers often share a tick (many tasks sleeping alike): one that shares
+   `by`'s tick, so its slot, goes right next to it, where a higher level's slot is
+   unordered and level 0's keeps its order; this keeps a walk's order without a scan.
+   (Freestanding, one walk: next to `by` only when that is the slot's tail.) */
+ASYNC__HOT static void async__cascade_one(async_runtime *rt, async_timer *tm, async_timer *by,
+                                          int back) {
+    if (by && (tm->deadline >> ASYNC__WHEEL_SHIFT) == (by->deadline >> ASYNC__WHEEL_SHIFT)) {
+        async_timer **head = &rt->wheel[by->level][by->slot];
+#ifdef ASYNC_FREESTANDING
+        (void)back;
+        if (by->next != *head || async__tbefore(tm, by)) goto link;
+        tm->prev = by;
+        tm->next = by->next;
+#else
+        if (!back) {
+            if (!by->level && async__tbefore(tm, by)) goto link;
+            if (!by->level && by->next != *head && !async__tbefore(tm, by->next)) goto link;
+            tm->prev = by;                              /* after `by` */
+            tm->next = by->next;
+        } else {
+            if (!by->level && !async__tbefore(tm, by)) goto link;
+            if (!by->level && by != *head && async__tbefore(tm, by->prev)) goto link;
+            tm->next = by;                              /* before `by` */
+            tm->prev = by->prev;
+            if (by == *head) *head = tm;
+        }
+#endif
+        tm->level = by->level;
+        tm->slot = by->slot;
+        tm->prev->next = tm;
+        tm->next->prev = tm;
         return;
     }
+link:
     async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT);
 #ifndef ASYNC_FREESTANDING
     if (tm->level == 0) {               /* it fires soon: start loading its task (these */
@@ -7160,40 +7181,36 @@ ASYNC__HOT static void async__cascade_one(async_runtime *rt, async_timer *tm, as
 /* The wheel reached slot `slot` of level `level` > 0: its timers move down, each to
    the level and slot its deadline now calls for (the slot's order is kept). Hosted,
    a slot may hold many thousands of cold timers (linked long ago, far apart): walking
-   its list is then a chain of cache misses, each waiting on the one before. Two walks,
-   forward from the head and back from the tail, make two chains whose misses overlap;
-   the back walk only stacks its timers (the stack gives them back in forward order),
-   linked after the front half. (Freestanding: one walk, the smaller code.) */
+   its list is then a chain of cache misses, each waiting on the one before. Two walks
+   in one loop, forward from the head and back from the tail, make two chains whose
+   misses overlap; the back walk links each timer before the one it linked last, so
+   the two halves keep their order. (Freestanding: one walk, the smaller code.) */
 static void async__timer_cascade(async_runtime *rt, int level, int slot) {
     async_timer **head = &rt->wheel[level][slot];
-    async_timer *a = *head, *b = a->prev, *prev = NULL;
+    async_timer *a = *head, *b = a->prev, *pa = NULL;
 #ifndef ASYNC_FREESTANDING
-    async_timer *stack = NULL, *na, *pb;
+    async_timer *pb = NULL, *na, *nb;
 #endif
     *head = NULL;
     async__slot_clear(rt, level, slot);
 #ifndef ASYNC_FREESTANDING
     for (;;) {
-        na = a->next;
-        pb = b->prev;
-        async__cascade_one(rt, a, prev);
-        prev = a;
+        na = a->next;                   /* both loads first: their misses overlap */
+        nb = b->prev;
+        async__cascade_one(rt, a, pa, 0);
+        pa = a;
         if (a == b) break;              /* an odd count: a met b */
-        b->next = stack;                /* only b->next: pb is read already */
-        stack = b;
+        async__cascade_one(rt, b, pb, 1);
+        pb = b;
         if (na == b) break;             /* an even count: they meet */
         a = na;
-        b = pb;
-    }
-    for (; stack; prev = stack, stack = b) {
-        b = stack->next;
-        async__cascade_one(rt, stack, prev);
+        b = nb;
     }
 #else
     b->next = NULL;
-    for (; a; prev = a, a = b) {
+    for (; a; pa = a, a = b) {
         b = a->next;
-        async__cascade_one(rt, a, prev);
+        async__cascade_one(rt, a, pa, 0);
     }
 #endif
 }
