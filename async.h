@@ -2110,11 +2110,13 @@ CONFIGURATION (>>config)
      ASYNC_NO_DEBUG          impl: compile out the debug layer (async_runtime_dump prints
                              nothing, desc.slow_poll is refused): ~1.8 KB less text
      ASYNC_WHEEL_BITS        timer wheel slots per level, as a power of two (3..8);
-                             default 6 (9 levels of 64), 4 freestanding (14 of 16:
-                             a third of the RAM, about 1 KB on 32-bit targets); 7
-                             (8 levels of 128: a runtime of 9 KB, not 5.4) cascades
-                             timers up to 2 s away twice, not three times: 1e6
-                             random 1 ms..1 s timers ~15% faster (fewer cache misses)
+                             default 6 (9 levels of 64, hosted two lists a slot: a
+                             runtime of 10 KB), 4 freestanding (14 of 16, one list:
+                             about 1 KB on 32-bit targets); 7 (8 levels of 128: a
+                             runtime of 17 KB) cascades timers up to 2 s away twice,
+                             not three times: 1e6 random 1 ms..1 s timers ~10-20%
+                             faster, 1e6 armed then cancelled ~30% slower (their
+                             lists interleave more: unlinking them streams less)
      ASYNC_USE_EPOLL         impl, Linux: the epoll reactor instead of poll(2) by
                              default (desc.backend, $ASYNC_BACKEND choose at run
                              time: BACKENDS under >>io)
@@ -2480,9 +2482,10 @@ DESIGN NOTES
      assertion catches it).
    - Timers: a hierarchical wheel (chosen by benchmark over a pairing heap, which
      was 2.6x slower at a million timers). Level 0 slots stay sorted so order is
-     exact. One million tasks sleeping 1 s cost ~150-200 ns each (make bench); with
-     random durations each timer cascades through ~3 levels at a cache miss each,
-     ~650-800 ns (Tokio: ~1700 ns).
+     exact. One million tasks sleeping 1 s cost ~100-130 ns each (make bench); with
+     random durations each timer cascades two or three times, each time a cache miss
+     on a cold timer, four of them in flight (a slot is two lists, each walked from
+     both ends): ~320-430 ns (Tokio: ~1700 ns).
    - The task header is 64 bytes on 64-bit targets: run-queue links, resume key,
      state and flags, function, runtime, joiner-or-result, name, await site. A
      finished task's joiner slot holds its result. Tasks that are running are
@@ -2909,7 +2912,7 @@ typedef struct async_timer {
     async_task *task;
     uint32_t seq;                       /* arming order: breaks deadline ties */
     uint8_t state;                      /* 0 idle, 1 armed, 2 fired, 3 never fires */
-    uint8_t level, slot;                /* where it is linked while armed */
+    uint8_t level, slot, lane;          /* where it is linked while armed */
 } async_timer;
 
 /* The timer wheel: a tick is 2^10 ns; each level has 2^ASYNC_WHEEL_BITS slots and
@@ -2930,6 +2933,19 @@ typedef uint32_t async__occ;
 #endif
 #define ASYNC__OCC_MASK ((1u << ASYNC__OCC_SHIFT) - 1u)
 #define ASYNC__WHEEL_WORDS ((ASYNC__WHEEL_SLOTS + (1 << ASYNC__OCC_SHIFT) - 1) >> ASYNC__OCC_SHIFT)
+/* Hosted, a slot above level 0 is two lists: the first holds the timers armed into it
+   and those of even ticks cascaded into it, the second those of odd ticks cascaded into
+   it. A cascade walks both lists from both ends: four chains of cache misses in flight,
+   not two. (Arming uses one list so that timers armed one after another stay linked in
+   the order they sit in memory: unlinking them in that order then streams.) Level 0
+   and the freestanding profile: one list a slot. */
+#ifndef ASYNC_FREESTANDING
+#define ASYNC__LANES 2
+#define ASYNC__LANE(tm) ((tm)->lane)
+#else
+#define ASYNC__LANES 1
+#define ASYNC__LANE(tm) 0
+#endif
 
 struct async_runtime {
     async__link runq, deferred, waiting, zombies;
@@ -2937,7 +2953,7 @@ struct async_runtime {
     uint32_t nready, live, flags;       /* nready: queued tasks, yielded ones included */
     int budget, budget_init, event_interval;
     uint32_t rng, sel_rng;              /* scheduling order (seeded mode), select fairness */
-    async_timer *wheel[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_SLOTS];
+    async_timer *wheel[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_SLOTS][ASYNC__LANES];
     async__occ occupied[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_WORDS];    /* slot bitmaps */
     uint32_t levels;                    /* bit L: level L has a timer */
     uint64_t elapsed;                   /* ticks: the wheel has run up to here */
@@ -5608,10 +5624,15 @@ static async_time async__mod(async_time a, async_time b) {
 
 /* Bit helpers in 32-bit halves: Cortex-M0 has no 64-bit shifts, no multiply
    to 64 bits and no count-leading/trailing-zeros, and each would be a libgcc call. */
-static int async__msb32(uint32_t x) {           /* index of the highest set bit; x != 0 */
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(ASYNC_FREESTANDING)
-    return 31 - __builtin_clz(x);
+static int async__lsb32(uint32_t x) {           /* index of the lowest set bit; x != 0 */
+    return __builtin_ctz(x);
+}
+static int async__msb64(uint64_t x) {           /* index of the highest set bit; x != 0 */
+    return 63 - __builtin_clzll(x);
+}
 #else
+static int async__msb32(uint32_t x) {           /* index of the highest set bit; x != 0 */
     int n = 0;
     if (x >= 0x10000u) { x >>= 16; n += 16; }
     if (x >= 0x100u) { x >>= 8; n += 8; }
@@ -5619,19 +5640,15 @@ static int async__msb32(uint32_t x) {           /* index of the highest set bit;
     if (x >= 0x4u) { x >>= 2; n += 2; }
     if (x >= 0x2u) n += 1;
     return n;
-#endif
 }
 static int async__lsb32(uint32_t x) {           /* index of the lowest set bit; x != 0 */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(ASYNC_FREESTANDING)
-    return __builtin_ctz(x);
-#else
     return async__msb32(x & (~x + 1u));
-#endif
 }
 static int async__msb64(uint64_t x) {
     uint32_t hi = (uint32_t)(x >> 32);
     return hi ? 32 + async__msb32(hi) : async__msb32((uint32_t)x);
 }
+#endif
 static uint64_t async__shr64(uint64_t v, unsigned n) {   /* n < 64 */
 #ifdef ASYNC_FREESTANDING
     uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
@@ -7012,8 +7029,8 @@ static int async__xleave(volatile int *lock, async_task *t, async_waiter *w, int
    so the lowest non-empty level always holds the earliest timers. Level 0 slots are
    kept sorted by (deadline, seq) and fire only what is due, so firing order is exact
    and a deadline is never rounded up; higher slots are unordered and cascade down
-   when the wheel reaches them. Insert and cancel are O(1); a timer moves at most
-   once per level. */
+   when the wheel reaches them (hosted, a slot above level 0 is two lists: see
+   ASYNC__LANES). Insert and cancel are O(1); a timer moves at most once per level. */
 static int async__tbefore(const async_timer *a, const async_timer *b) {
     return a->deadline < b->deadline ||
            (a->deadline == b->deadline && (int32_t)(a->seq - b->seq) < 0);
@@ -7030,22 +7047,34 @@ static const uint8_t async__bit_level[64] = {
     ASYNC__BL8(32), ASYNC__BL8(40), ASYNC__BL8(48), ASYNC__BL8(56) };
 #define ASYNC__SLOT_MASK ((unsigned)ASYNC__WHEEL_SLOTS - 1u)
 
-static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick) {
+static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick, unsigned lane) {
     int level = async__bit_level[async__msb64((rt->elapsed ^ tick) | ASYNC__SLOT_MASK)], slot;
     async_timer **head, *at;
     slot = (int)(async__shr64(tick, (unsigned)(ASYNC_WHEEL_BITS * level)) & ASYNC__SLOT_MASK);
     tm->level = (uint8_t)level;
     tm->slot = (uint8_t)slot;
+#if ASYNC__LANES > 1
+    tm->lane = (uint8_t)(level ? lane : 0u);
+#else
+    (void)lane;
+#endif
     if (tick < rt->due) {                               /* keep `due` a lower bound */
         unsigned shift = (unsigned)(ASYNC_WHEEL_BITS * level);
         uint64_t start = async__shl64(async__shr64(tick, shift), shift);
         if (start < rt->due) rt->due = start;
     }
-    head = &rt->wheel[level][slot];
+    head = &rt->wheel[level][slot][ASYNC__LANE(tm)];
+#ifdef ASYNC_FREESTANDING                   /* (the smaller code) */
     rt->occupied[level][slot >> ASYNC__OCC_SHIFT] |=
         (async__occ)1 << ((unsigned)slot & ASYNC__OCC_MASK);
     rt->levels |= 1u << level;
-    if (!*head) {
+#endif
+    if (!*head) {                           /* a list that has a timer has its bits set */
+#ifndef ASYNC_FREESTANDING
+        rt->occupied[level][slot >> ASYNC__OCC_SHIFT] |=
+            (async__occ)1 << ((unsigned)slot & ASYNC__OCC_MASK);
+        rt->levels |= 1u << level;
+#endif
         tm->next = tm->prev = *head = tm;
         return;
     }
@@ -7078,10 +7107,13 @@ static void async__slot_clear(async_runtime *rt, int level, int slot) {
 }
 
 static void async__slot_unlink(async_runtime *rt, async_timer *tm) {
-    async_timer **head = &rt->wheel[tm->level][tm->slot];
+    async_timer **head = &rt->wheel[tm->level][tm->slot][ASYNC__LANE(tm)];
     if (tm->next == tm) {
         *head = NULL;
-        async__slot_clear(rt, tm->level, tm->slot);
+#if ASYNC__LANES > 1
+        if (!rt->wheel[tm->level][tm->slot][tm->lane ^ 1])
+#endif
+            async__slot_clear(rt, tm->level, tm->slot);
     } else {
         tm->prev->next = tm->next;
         tm->next->prev = tm->prev;
@@ -7142,7 +7174,7 @@ static void async__timer_insert(async_runtime *rt, async_timer *tm, async_time d
     tm->task = t;
     tm->seq = rt->timer_seq++;
     tm->state = ASYNC__TM_ARMED;
-    async__slot_link(rt, tm, tick < rt->elapsed ? rt->elapsed : tick);
+    async__slot_link(rt, tm, tick < rt->elapsed ? rt->elapsed : tick, 0);
     rt->ntimers++;
 }
 
@@ -7152,22 +7184,47 @@ static void async__timer_remove(async_runtime *rt, async_timer *tm) {
     rt->ntimers--;
 }
 
-/* A cascading timer to the level and slot its deadline now calls for; `prev`: the timer
-   linked before it (or NULL), whose order it keeps. */
-ASYNC__HOT static void async__cascade_one(async_runtime *rt, async_timer *tm, async_timer *prev) {
-    /* Timers often share a tick (many tasks sleeping alike): one that follows the last
-       timer linked, in its slot's tail, goes right after. */
-    if (prev && (tm->deadline >> ASYNC__WHEEL_SHIFT) == (prev->deadline >> ASYNC__WHEEL_SHIFT) &&
-        prev->next == rt->wheel[prev->level][prev->slot] && !async__tbefore(tm, prev)) {
-        tm->level = prev->level;
-        tm->slot = prev->slot;
-        tm->prev = prev;
-        tm->next = prev->next;
-        prev->next->prev = tm;
-        prev->next = tm;
+/* A cascading timer to the level and slot its deadline now calls for. `by`: the timer
+   its walk linked last (or NULL); going forward (`back` 0) `tm` follows it, going back
+   it precedes it. Timers often share a tick (many tasks sleeping alike): one that shares
+   `by`'s tick, so its slot, goes right next to it, where a higher level's slot is
+   unordered and level 0's keeps its order; this keeps a walk's order without a scan.
+   (Freestanding, one walk: next to `by` only when that is the slot's tail.) */
+ASYNC__HOT static void async__cascade_one(async_runtime *rt, async_timer *tm, async_timer *by,
+                                          int back) {
+    if (by && (tm->deadline >> ASYNC__WHEEL_SHIFT) == (by->deadline >> ASYNC__WHEEL_SHIFT)) {
+        async_timer **head = &rt->wheel[by->level][by->slot][ASYNC__LANE(by)];
+#ifdef ASYNC_FREESTANDING
+        (void)back;
+        if (by->next != *head || async__tbefore(tm, by)) goto link;
+        tm->prev = by;
+        tm->next = by->next;
+#else
+        if (!back) {
+            if (!by->level && async__tbefore(tm, by)) goto link;
+            if (!by->level && by->next != *head && !async__tbefore(tm, by->next)) goto link;
+            tm->prev = by;                              /* after `by` */
+            tm->next = by->next;
+        } else {
+            if (!by->level && !async__tbefore(tm, by)) goto link;
+            if (!by->level && by != *head && async__tbefore(tm, by->prev)) goto link;
+            tm->next = by;                              /* before `by` */
+            tm->prev = by->prev;
+            if (by == *head) *head = tm;
+        }
+#endif
+        tm->level = by->level;
+        tm->slot = by->slot;
+#if ASYNC__LANES > 1
+        tm->lane = by->lane;
+#endif
+        tm->prev->next = tm;
+        tm->next->prev = tm;
         return;
     }
-    async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT);
+link:
+    async__slot_link(rt, tm, tm->deadline >> ASYNC__WHEEL_SHIFT,
+                     (unsigned)(tm->deadline >> ASYNC__WHEEL_SHIFT) & (ASYNC__LANES - 1u));
 #ifndef ASYNC_FREESTANDING
     if (tm->level == 0) {               /* it fires soon: start loading its task (these */
         ASYNC__PREFETCH(tm->task);      /* loads overlap; the firing would wait on each) */
@@ -7176,43 +7233,81 @@ ASYNC__HOT static void async__cascade_one(async_runtime *rt, async_timer *tm, as
 #endif
 }
 
-/* The wheel reached slot `slot` of level `level` > 0: its timers move down, each to
-   the level and slot its deadline now calls for (the slot's order is kept). Hosted,
-   a slot may hold many thousands of cold timers (linked long ago, far apart): walking
-   its list is then a chain of cache misses, each waiting on the one before. Two walks,
-   forward from the head and back from the tail, make two chains whose misses overlap;
-   the back walk only stacks its timers (the stack gives them back in forward order),
-   linked after the front half. (Freestanding: one walk, the smaller code.) */
-static void async__timer_cascade(async_runtime *rt, int level, int slot) {
-    async_timer **head = &rt->wheel[level][slot];
-    async_timer *a = *head, *b = a->prev, *prev = NULL;
 #ifndef ASYNC_FREESTANDING
-    async_timer *stack = NULL, *na, *pb;
+/* One step of the two walks of a list, `*a` forward and `*b` back, whose next timers
+   `na`, `nb` are loaded already; `*pa`, `*pb`: the timers each walk linked last.
+   Returns 0 once the walks have met. */
+ASYNC__HOT static int async__cascade_step(async_runtime *rt, async_timer **a, async_timer **b,
+                                          async_timer **pa, async_timer **pb,
+                                          async_timer *na, async_timer *nb) {
+    async__cascade_one(rt, *a, *pa, 0);
+    *pa = *a;
+    if (*a == *b) return 0;                     /* an odd count: a met b */
+    async__cascade_one(rt, *b, *pb, 1);
+    *pb = *b;
+    if (na == *b) return 0;                     /* an even count: they meet */
+    *a = na;
+    *b = nb;
+    return 1;
+}
 #endif
-    *head = NULL;
+
+/* The wheel reached slot `slot` of level `level` > 0: its timers move down, each to
+   the level and slot its deadline now calls for (each list's order is kept). Hosted,
+   a slot may hold many thousands of cold timers (linked long ago, far apart): walking
+   a list is then a chain of cache misses, each waiting on the one before. Each of the
+   slot's two lists is walked forward from its head and back from its tail, in one
+   loop: four chains whose misses overlap; a back walk links each timer before the one
+   it linked last, so each half keeps its order. (Freestanding: one walk, the smaller
+   code.) */
+static void async__timer_cascade(async_runtime *rt, int level, int slot) {
+    async_timer **head = &rt->wheel[level][slot][0];
+    async_timer *a = head[0], *b, *pa = NULL;
+#ifndef ASYNC_FREESTANDING
+    async_timer *pb = NULL, *a1 = head[1], *b1, *pa1 = NULL, *pb1 = NULL, *na, *nb, *na1, *nb1;
+    int more = 1;
+    head[1] = NULL;
+#endif
+#ifdef ASYNC_FREESTANDING
+    b = a->prev;
+#endif
+    head[0] = NULL;
     async__slot_clear(rt, level, slot);
 #ifndef ASYNC_FREESTANDING
-    for (;;) {
-        na = a->next;
-        pb = b->prev;
-        async__cascade_one(rt, a, prev);
-        prev = a;
-        if (a == b) break;              /* an odd count: a met b */
-        b->next = stack;                /* only b->next: pb is read already */
-        stack = b;
-        if (na == b) break;             /* an even count: they meet */
-        a = na;
-        b = pb;
+    if (!a) {                                   /* the second list alone */
+        a = a1;
+        a1 = NULL;
     }
-    for (; stack; prev = stack, stack = b) {
-        b = stack->next;
-        async__cascade_one(rt, stack, prev);
+    b = a->prev;
+    if (a1) {
+        b1 = a1->prev;
+        for (;;) {                              /* both lists: four chains */
+            na = a->next;                       /* every chain's load first: they overlap */
+            nb = b->prev;
+            na1 = a1->next;
+            nb1 = b1->prev;
+            more = async__cascade_step(rt, &a, &b, &pa, &pb, na, nb);
+            if (!async__cascade_step(rt, &a1, &b1, &pa1, &pb1, na1, nb1)) break;
+            if (!more) {                        /* the first is done: go on with the second */
+                a = a1;
+                b = b1;
+                pa = pa1;
+                pb = pb1;
+                more = 1;
+                break;
+            }
+        }
+    }
+    while (more) {                              /* one list: two chains */
+        na = a->next;
+        nb = b->prev;
+        more = async__cascade_step(rt, &a, &b, &pa, &pb, na, nb);
     }
 #else
     b->next = NULL;
-    for (; a; prev = a, a = b) {
+    for (; a; pa = a, a = b) {
         b = a->next;
-        async__cascade_one(rt, a, prev);
+        async__cascade_one(rt, a, pa, 0);
     }
 #endif
 }
@@ -7248,7 +7343,7 @@ static void async__fire_timers(async_runtime *rt, async_time now) {
         rt->elapsed = start;
         if (level > 0) {
             async__timer_cascade(rt, level, slot);
-        } else if (async__timer_fire_slot(rt, &rt->wheel[0][slot], now)) {
+        } else if (async__timer_fire_slot(rt, &rt->wheel[0][slot][0], now)) {
             rt->due = start;                    /* the rest are due later this tick */
             break;
         }
@@ -7267,7 +7362,7 @@ static async_time async__timer_settle(async_runtime *rt) {
     int level, slot;
     uint64_t start;
     while (async__wheel_next(rt, &level, &slot, &start)) {
-        if (level == 0) return rt->wheel[0][slot]->deadline;
+        if (level == 0) return rt->wheel[0][slot][0]->deadline;
         rt->elapsed = start;
         async__timer_cascade(rt, level, slot);
     }
@@ -7282,11 +7377,21 @@ static async_time async__next_deadline(const async_runtime *rt) {
     async_time best;
     const async_timer *tm, *head;
     if (!rt->ntimers || !async__wheel_next(rt, &level, &slot, &start)) return ASYNC_TIME_NEVER;
-    head = rt->wheel[level][slot];
+    head = rt->wheel[level][slot][0];
+#if ASYNC__LANES > 1
+    if (!head) head = rt->wheel[level][slot][1];        /* the odd ticks' list alone */
+#endif
     if (level == 0) return head->deadline;
     best = head->deadline;                              /* unordered: look at them all */
     for (tm = head->next; tm != head; tm = tm->next)
         if (tm->deadline < best) best = tm->deadline;
+#if ASYNC__LANES > 1
+    if (head == rt->wheel[level][slot][0] && (head = rt->wheel[level][slot][1]) != NULL)
+        for (tm = head; ; tm = tm->next) {
+            if (tm->deadline < best) best = tm->deadline;
+            if (tm->next == head) break;
+        }
+#endif
     return best;
 }
 

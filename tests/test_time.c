@@ -669,6 +669,55 @@ TEST(cascade_of_every_slot_size) {
     }
 }
 
+/* Hosted, a slot above level 0 is two lists (timers cascaded into it sort by their tick's
+   parity), each walked from both ends when it cascades. Timers a tick apart, cascaded
+   nearer: with every one of either parity cancelled, the wheel keeps the rest (the
+   earliest is next) and they fire in order, on time; ties with the earliest, armed now
+   (into the first list while it may sit in the second), still fire in arming order. */
+TEST(cascade_of_a_slot_with_one_list_emptied) {
+    enum { K = 9, T = 5 };
+    static tframe f[K + T];
+    char expect[512];
+    async_time now;
+    int gone, i, j, last;
+    for (gone = 0; gone < 2; gone++) {
+        async_runtime rt;
+        ZERO(f);
+        start(&rt);
+        for (i = 0; i < K; i++) {                 /* one tick apart, the latest first */
+            f[i].id = i;
+            f[i].dur = MS(300) + (async_time)(K - i) * 1024u;
+            async_task_spawn(&rt, &f[i].task, sleeper, "s");
+        }
+        async_runtime_step(&rt, 0);
+        for (i = 0; i < K; i++) CHECK(f[i].timer.level > 0);
+        ASSERT_EQ(async_time_advance(&rt, MS(299)), 0);   /* cascaded nearer, none due */
+        for (i = gone; i < K; i += 2) async_task_abort(&f[i].task);
+        async_runtime_step(&rt, 0);               /* the aborted unwind: their timers go */
+        ASSERT_EQ(rt.ntimers, (K + gone) / 2);
+        last = (K - 1) % 2 != gone ? K - 1 : K - 2;       /* the earliest left */
+        ASSERT_EQ(async_runtime_next_deadline(&rt), g_t0 + f[last].dur);
+        now = async_time_now(&rt);                /* its deadline as armed (the clock may */
+        for (i = K; i < K + T; i++) {             /* jump in make test's faults) */
+            f[i].id = i;
+            f[i].dur = f[last].timer.deadline > now ? f[last].timer.deadline - now : 0;
+            async_task_spawn(&rt, &f[i].task, sleeper, "t");
+        }
+        ASSERT_EQ(async_runtime_run(&rt), 0);
+        expect[0] = 0;
+        for (i = K - 1; i >= 0; i--) {
+            if (i % 2 == gone) continue;
+            sprintf(expect + strlen(expect), "%d@300 ", i);
+            for (j = K; i == last && j < K + T; j++) sprintf(expect + strlen(expect), "%d@300 ", j);
+        }
+        ASSERT_STR(test_log, expect);
+        for (i = 0; i < K; i++) ASSERT_EQ(f[i].at, i % 2 == gone ? 0 : f[i].dur);
+        for (i = K; i < K + T; i++) ASSERT_EQ(f[i].at, f[last].dur);
+        ASSERT_EQ(rt.ntimers, 0);
+        async_runtime_destroy(&rt);
+    }
+}
+
 /* Auto-advance jumps the paused clock straight to the earliest deadline of a slot of a
    higher level (unordered: its first timer is not the earliest), having cascaded it;
    a timer armed then, earlier than the rest of that slot, fires before them. */
@@ -837,6 +886,7 @@ int main(int argc, char **argv) {
     RUN(deadline_on_join_leaves_the_child_running);
     RUN(wheel_random_deadlines_and_cancellations);
     RUN(cascade_of_every_slot_size);
+    RUN(cascade_of_a_slot_with_one_list_emptied);
     RUN(auto_advance_into_an_unordered_slot);
     RUN(wheel_one_million_live_timers);
     RUN(clock_jump_between_two_readings_loses_no_wake);
