@@ -1226,8 +1226,8 @@ CODE IN THIS MANUAL
    all when completions are already there), a descriptor's removal submitted at once
    (the request holds the file until then). On 6.0+ it also does COMPLETION I/O for
    stream sockets (TCP, Unix): a socket that async_io_read finds drained receives
-   from then on through a multishot receive into the ring's own buffers (512 of 2 KB,
-   registered at the first use; about 1.5 MB a runtime with the send slots), and a
+   from then on through a multishot receive into the ring's own buffers (2048 of 1 KB,
+   registered at the first use; about 2.6 MB a runtime with the send slots), and a
    read copies from them, no system call; a write of up to 2 KB is copied into one of
    256 send slots and submitted with the turn's enter, and the task waits for its
    completion, which says what was sent as send(2) would (larger writes, and writes
@@ -11811,7 +11811,7 @@ enum {
     ASYNC__UR_SQE_BUFSEL = 32,          /* IOSQE_BUFFER_SELECT */
     ASYNC__UR_CQE_BUFFER = 1,           /* IORING_CQE_F_BUFFER: the id in flags >> 16 */
     ASYNC__UR_REG_PBUF = 22,            /* IORING_REGISTER_PBUF_RING */
-    ASYNC__UR_RXN = 512, ASYNC__UR_RXB = 2048,  /* receive buffers, of RXB bytes each */
+    ASYNC__UR_RXN = 2048, ASYNC__UR_RXB = 1024, /* receive buffers, of RXB bytes each */
     ASYNC__UR_TXN = 256, ASYNC__UR_TXB = 2048,  /* send slots */
     ASYNC__UR_RXCAP = 8,                /* buffers a descriptor holds unread, at most */
     ASYNC__UR_NONE = 0xffff
@@ -11862,7 +11862,7 @@ static void async__ur_give(async__ur_pool *p, uint32_t bid) {
     ASYNC__STORE(&p->ring[0].tail, p->rtail);
 }
 
-/* The buffers, made at the first use (about 1.5 MB) and registered with the ring; a
+/* The buffers, made at the first use (about 2.6 MB) and registered with the ring; a
    refusal (an older kernel, no memory) turns completion I/O off for this ring. */
 ASYNC__COLD static int async__ur_pool_make(async__reactor *r) {
     async__uring *u = (async__uring *)r->be_slots;
