@@ -104,6 +104,8 @@ SRV_PLAIN_TESTS := $(filter-out $(SRV_EX_TESTS),$(SRV_TESTS))
 # The servers' tests that run again in the strict POSIX build (see below).
 POSIX_SRV_TESTS := net redis httpd faults
 POSIX_SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(addsuffix -posix,$(POSIX_SRV_TESTS)))
+# The servers' tests again with every server on io_uring (see below).
+URING_SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(addsuffix -uring,$(SRV_TESTS)))
 # The fuzzers with a seed corpus: their seeds are replayed by make test (see below).
 REPLAYS := $(patsubst tests/fuzz/corpus/%/,%,$(wildcard tests/fuzz/corpus/*/))
 REPLAY_BINS := $(addprefix $(B)/test/replay_,$(REPLAYS))
@@ -300,7 +302,6 @@ $(addprefix $(B)/test/test_srv_,$(SRV_PLAIN_TESTS)): $(B)/test/test_srv_%: tests
 # in their environment; their own log and /tmp names: they run beside the others).
 URING_SRV_FLAGS := -DTEST_BACKEND='"io_uring"' -DSRV_LOG_DIR='"$(B)/test/uring-"' \
     -DSECRET='"httpd-test-secret-uring.txt"'
-URING_SRV_TEST_BINS := $(addprefix $(B)/test/test_srv_,$(addsuffix -uring,$(SRV_TESTS)))
 $(B)/test/test_srv_%-uring: tests/test_srv_%.c $(HDR) $(wildcard examples/*.c) \
     $(addprefix $(B)/examples/,$(SERVERS)) $(O)/impl-ex.o $(O)/impl-ex-epoll.o
 	@mkdir -p $(@D)
