@@ -162,21 +162,12 @@ static int serve_async(int port, int port_fd) {
     return 0;
 }
 
-/* ---- the hand-written server: level-triggered epoll, non-blocking sockets -------- */
-typedef struct { char *pend; size_t len, off; } hand_conn;   /* a write left half done */
-
-static int serve_hand(int port, int port_fd) {
-    static char buf[16384];
-    struct epoll_event ev, evs[256];
+/* The hand-written servers' listener on 127.0.0.1:port (0: the kernel's choice), its
+   port told through port_fd (the twin's pipe) or printed. */
+static int hand_listen(int lfd, int port, int port_fd, const char *kind) {
     struct sockaddr_in a;
     socklen_t al = sizeof a;
-    hand_conn *hc;
-    int lfd, ep, one = 1, maxfd = MAX_CONNS + 64;
-    signal(SIGPIPE, SIG_IGN);
-    hc = (hand_conn *)calloc((size_t)maxfd, sizeof *hc);
-    lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    ep = epoll_create1(EPOLL_CLOEXEC);
-    if (!hc || lfd < 0 || ep < 0) return 1;
+    int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
@@ -185,16 +176,33 @@ static int serve_hand(int port, int port_fd) {
     if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1024) < 0 ||
         getsockname(lfd, (struct sockaddr *)&a, &al) < 0) {
         perror("bench_echo: hand-written server: listen");
-        return 1;
+        return -1;
     }
     port = ntohs(a.sin_port);
     if (port_fd >= 0) {
-        if (write(port_fd, &port, sizeof port) != (ssize_t)sizeof port) return 1;
+        if (write(port_fd, &port, sizeof port) != (ssize_t)sizeof port) return -1;
         close(port_fd);
     } else {
-        printf("hand-written epoll echo server on 127.0.0.1:%d\n", port);
+        printf("hand-written %s echo server on 127.0.0.1:%d\n", kind, port);
         fflush(stdout);
     }
+    return 0;
+}
+
+/* ---- the hand-written server: level-triggered epoll, non-blocking sockets -------- */
+typedef struct { char *pend; size_t len, off; } hand_conn;   /* a write left half done */
+
+static int serve_hand(int port, int port_fd) {
+    static char buf[16384];
+    struct epoll_event ev, evs[256];
+    hand_conn *hc;
+    int lfd, ep, one = 1, maxfd = MAX_CONNS + 64;
+    signal(SIGPIPE, SIG_IGN);
+    hc = (hand_conn *)calloc((size_t)maxfd, sizeof *hc);
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    if (!hc || lfd < 0 || ep < 0) return 1;
+    if (hand_listen(lfd, port, port_fd, "epoll") < 0) return 1;
     ev.events = EPOLLIN;
     ev.data.fd = lfd;
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
@@ -344,8 +352,6 @@ static void ur_drop(int fd) {
 static int serve_uring(int port, int port_fd) {
     struct io_uring_params p;
     struct io_uring_buf_reg reg;
-    struct sockaddr_in a;
-    socklen_t al = sizeof a;
     char *sq;
     int lfd, one = 1, maxfd = MAX_CONNS + 64;
     unsigned i;
@@ -391,24 +397,7 @@ static int serve_uring(int port, int port_fd) {
     for (i = 0; i < UR_BUFS; i++) ur_buf_back(i);
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (lfd < 0) return 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1024) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&a, &al) < 0) {
-        perror("bench_echo: io_uring server: listen");
-        return 1;
-    }
-    port = ntohs(a.sin_port);
-    if (port_fd >= 0) {
-        if (write(port_fd, &port, sizeof port) != (ssize_t)sizeof port) return 1;
-        close(port_fd);
-    } else {
-        printf("hand-written io_uring echo server on 127.0.0.1:%d\n", port);
-        fflush(stdout);
-    }
+    if (hand_listen(lfd, port, port_fd, "io_uring") < 0) return 1;
     {
         struct io_uring_sqe *e = ur_sqe();
         e->opcode = IORING_OP_ACCEPT;
