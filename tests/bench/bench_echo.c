@@ -24,6 +24,8 @@
           bench_echo --rounds N --ms M   the same, N rounds of M ms per measurement
           bench_echo --serve async|hand PORT   one server in the foreground (for strace)
           bench_echo --load PORT BUSY IDLE MS  one load against it; prints round trips
+          bench_echo --churn PORT CONNS MS     CONNS clients each connecting, echoing
+                                               one message, closing, again: connections
    The async.h server in --serve is this binary's backend (bench_echo_epoll for epoll). */
 #define _GNU_SOURCE
 #define ASYNC_IMPLEMENTATION
@@ -578,6 +580,104 @@ static long long lg_run(loadgen *g, int ms, double *secs) {
     return count;
 }
 
+/* Connection churn (--churn): `conns` clients, each connecting, sending one message,
+   reading its echo and closing, again and again for `ms`: what a server pays per
+   connection (accept, the first read and write, the close). A client closes with a
+   reset (SO_LINGER 0): no TIME_WAIT, so the loopback's ports are not used up.
+   Returns the connections completed. */
+static long long lg_churn(int port, int conns, int ms, double *secs, char *err, size_t errn) {
+    static const char msg[MSG] = "0123456789abcdef0123456789abcdef0123456789abcdef012345678\n";
+    static struct epoll_event evs[1024];
+    struct sockaddr_in a;
+    struct linger lin = {1, 0};
+    int *fds = (int *)calloc((size_t)conns, sizeof *fds);
+    int *got = (int *)calloc((size_t)conns, sizeof *got);
+    int ep = epoll_create1(EPOLL_CLOEXEC), i, live = 0, stopping = 0, one = 1;
+    long long count = 0;
+    double t0 = now_s(), deadline = t0 + ms * 1e-3;
+    char buf[MSG];
+    if (!fds || !got || ep < 0) {
+        snprintf(err, errn, "out of memory");
+        return -1;
+    }
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (i = 0; i < conns; i++) fds[i] = -1;
+    for (;;) {
+        int n;
+        for (i = 0; !stopping && i < conns; i++) {          /* (re)open the closed ones */
+            struct epoll_event ev;
+            if (fds[i] >= 0) continue;
+            fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fds[i] < 0) {
+                snprintf(err, errn, "socket: %s", strerror(errno));
+                return -1;
+            }
+            setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &lin, sizeof lin);
+            if (connect(fds[i], (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) {
+                snprintf(err, errn, "connect: %s", strerror(errno));
+                return -1;
+            }
+            got[i] = -1;                                    /* not written yet */
+            ev.events = EPOLLOUT | EPOLLIN;
+            ev.data.u32 = (uint32_t)i;
+            if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0) {
+                snprintf(err, errn, "epoll_ctl: %s", strerror(errno));
+                return -1;
+            }
+            live++;
+        }
+        if (!live) break;
+        n = epoll_wait(ep, evs, 1024, 5000);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            snprintf(err, errn, n ? strerror(errno) : "no echo for 5 s");
+            return -1;
+        }
+        for (i = 0; i < n; i++) {
+            int c = (int)evs[i].data.u32;
+            ssize_t r;
+            if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
+                snprintf(err, errn, "connection refused or reset by the server");
+                return -1;
+            }
+            if (got[c] < 0 && (evs[i].events & EPOLLOUT)) {
+                struct epoll_event ev;
+                if (write(fds[c], msg, MSG) != MSG) {
+                    snprintf(err, errn, "write: %s", strerror(errno));
+                    return -1;
+                }
+                got[c] = 0;
+                ev.events = EPOLLIN;
+                ev.data.u32 = (uint32_t)c;
+                (void)epoll_ctl(ep, EPOLL_CTL_MOD, fds[c], &ev);
+                continue;
+            }
+            if (got[c] < 0) continue;
+            r = read(fds[c], buf, (size_t)(MSG - got[c]));
+            if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+            if (r <= 0) {
+                snprintf(err, errn, "read: %s", r ? strerror(errno) : "closed by the server");
+                return -1;
+            }
+            if ((got[c] += (int)r) < MSG) continue;
+            count++;
+            close(fds[c]);                                  /* a reset: no TIME_WAIT */
+            fds[c] = -1;
+            live--;
+        }
+        if (!stopping && now_s() >= deadline) stopping = 1;
+    }
+    *secs = now_s() - t0;
+    free(fds);
+    free(got);
+    close(ep);
+    return count;
+}
+
 /* The load generator's process: commands from the orchestrator on cmd_fd, results on
    res_fd. */
 typedef struct { int ms; } lg_cmd;      /* ms < 0: quit */
@@ -940,6 +1040,18 @@ int main(int argc, char **argv) {
         printf("%lld round trips in %.3f s: %.0f/s\n", n, secs, (double)n / secs);
         return 0;
     }
+    if (argc == 5 && strcmp(argv[1], "--churn") == 0) {
+        char err[160] = "";
+        double secs = 0;
+        long long n = lg_churn(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), &secs, err,
+                               sizeof err);
+        if (n < 0) {
+            printf("bench_echo: %s\n", err);
+            return 1;
+        }
+        printf("%lld connections in %.3f s: %.0f/s\n", n, secs, (double)n / secs);
+        return 0;
+    }
     for (i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--rounds") == 0) rounds = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--ms") == 0) load_ms = atoi(argv[i + 1]);
@@ -947,7 +1059,7 @@ int main(int argc, char **argv) {
     }
     if (i != argc || rounds < 1 || rounds > 16 || load_ms < 10) {
         printf("usage: %s [--rounds 1..16] [--ms M] | --serve async|hand PORT |"
-               " --load PORT BUSY IDLE MS\n", argv[0]);
+               " --load PORT BUSY IDLE MS | --churn PORT CONNS MS\n", argv[0]);
         return 2;
     }
     return run_all();
