@@ -2957,6 +2957,9 @@ struct async_runtime {
     uint32_t rng, sel_rng;              /* scheduling order (seeded mode), select fairness */
     async_timer *wheel[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_SLOTS][ASYNC__LANES];
     async__occ occupied[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_WORDS];    /* slot bitmaps */
+#ifndef ASYNC_FREESTANDING
+    async__occ unsorted[ASYNC__WHEEL_WORDS];    /* level 0 slots to sort before reading */
+#endif
     uint32_t levels;                    /* bit L: level L has a timer */
     uint64_t elapsed;                   /* ticks: the wheel has run up to here */
     uint64_t due;                       /* no slot needs processing before this tick */
@@ -7049,6 +7052,40 @@ static const uint8_t async__bit_level[64] = {
     ASYNC__BL8(32), ASYNC__BL8(40), ASYNC__BL8(48), ASYNC__BL8(56) };
 #define ASYNC__SLOT_MASK ((unsigned)ASYNC__WHEEL_SLOTS - 1u)
 
+#ifndef ASYNC_FREESTANDING
+/* Into its level 0 slot (sorted by (deadline, seq)), `tm` before the tail: scanning
+   back from the tail for its place; a timer that belongs far from the tail (a tick's
+   timers reaching the slot out of order, as a cascade's walks over lists that interleave
+   several ticks bring them) goes to the tail instead and marks the slot, sorted before
+   it is read (async__slot_sort). Scanning for each one's place was O(n^2): 12 s for 2e5
+   timers of two deadlines armed in turn. */
+ASYNC__APART static void async__link_sorted(async_runtime *rt, async_timer *tm) {
+    int slot = tm->slot, steps = 8;
+    async_timer **head = &rt->wheel[0][slot][0], *at = (*head)->prev;
+    while (async__tbefore(tm, at)) {
+        if (at == *head) {                              /* the new head */
+            tm->next = at;
+            tm->prev = at->prev;
+            at->prev->next = tm;
+            at->prev = tm;
+            *head = tm;
+            return;
+        }
+        if (!--steps) {
+            rt->unsorted[slot >> ASYNC__OCC_SHIFT] |=
+                (async__occ)1 << ((unsigned)slot & ASYNC__OCC_MASK);
+            at = (*head)->prev;
+            break;
+        }
+        at = at->prev;
+    }
+    tm->prev = at;                                      /* after `at` */
+    tm->next = at->next;
+    at->next->prev = tm;
+    at->next = tm;
+}
+#endif
+
 static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick, unsigned lane) {
     int level = async__bit_level[async__msb64((rt->elapsed ^ tick) | ASYNC__SLOT_MASK)], slot;
     async_timer **head, *at;
@@ -7081,6 +7118,12 @@ static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick, 
         return;
     }
     at = (*head)->prev;                                  /* the tail */
+#ifndef ASYNC_FREESTANDING
+    if (level == 0 && async__tbefore(tm, at)) {
+        async__link_sorted(rt, tm);
+        return;
+    }
+#else
     if (level == 0) {
         while (async__tbefore(tm, at)) {                 /* sorted, scanning from the tail */
             if (at == *head) {
@@ -7094,6 +7137,7 @@ static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick, 
             at = at->prev;
         }
     }
+#endif
     tm->prev = at;                                       /* after `at` */
     tm->next = at->next;
     at->next->prev = tm;
@@ -7327,6 +7371,54 @@ static void async__timer_cascade(async_runtime *rt, int level, int slot) {
 #endif
 }
 
+#ifndef ASYNC_FREESTANDING
+/* A level 0 slot marked by async__link_sorted, before it is read: sorted by (deadline,
+   seq), a bottom-up merge sort (O(n log n)). */
+static void async__slot_sort(async_runtime *rt, int slot) {
+    async__occ *w = &rt->unsorted[slot >> ASYNC__OCC_SHIFT];
+    async__occ bit = (async__occ)1 << ((unsigned)slot & ASYNC__OCC_MASK);
+    async_timer **head = &rt->wheel[0][slot][0], *list, *p, *q, *e, *tail;
+    size_t size = 1, merges, np, nq;
+    if (!(*w & bit)) return;
+    *w &= ~bit;
+    if (!(list = *head)) return;
+    list->prev->next = NULL;                    /* a NULL-ended list, merged bottom-up */
+    do {
+        p = list;
+        list = tail = NULL;
+        merges = 0;
+        while (p) {                             /* merge runs of `size` pairwise */
+            merges++;
+            for (q = p, np = 0; q && np < size; np++) q = q->next;
+            nq = size;
+            while (np || (nq && q)) {
+                if (np && (!nq || !q || !async__tbefore(q, p))) {
+                    e = p;
+                    p = p->next;
+                    np--;
+                } else {
+                    e = q;
+                    q = q->next;
+                    nq--;
+                }
+                if (tail) tail->next = e;
+                else list = e;
+                tail = e;
+            }
+            p = q;
+        }
+        tail->next = NULL;
+        size *= 2;
+    } while (merges > 1);
+    for (p = list; p->next; p = p->next) p->next->prev = p;                 /* back links */
+    list->prev = p;
+    p->next = list;
+    *head = list;
+}
+#else
+#define async__slot_sort(rt, slot) ((void)0)
+#endif
+
 /* Fire the timers of a level-0 slot due at `now` (the slot is in (deadline, seq)
    order); returns 1 if some are left, due later in this tick. */
 static int async__timer_fire_slot(async_runtime *rt, async_timer **head, async_time now) {
@@ -7358,7 +7450,10 @@ static void async__fire_timers(async_runtime *rt, async_time now) {
         rt->elapsed = start;
         if (level > 0) {
             async__timer_cascade(rt, level, slot);
-        } else if (async__timer_fire_slot(rt, &rt->wheel[0][slot][0], now)) {
+            continue;
+        }
+        async__slot_sort(rt, slot);
+        if (async__timer_fire_slot(rt, &rt->wheel[0][slot][0], now)) {
             rt->due = start;                    /* the rest are due later this tick */
             break;
         }
@@ -7377,7 +7472,10 @@ static async_time async__timer_settle(async_runtime *rt) {
     int level, slot;
     uint64_t start;
     while (async__wheel_next(rt, &level, &slot, &start)) {
-        if (level == 0) return rt->wheel[0][slot][0]->deadline;
+        if (level == 0) {
+            async__slot_sort(rt, slot);
+            return rt->wheel[0][slot][0]->deadline;
+        }
         rt->elapsed = start;
         async__timer_cascade(rt, level, slot);
     }
@@ -7401,7 +7499,13 @@ static async_time async__next_deadline(const async_runtime *rt) {
 #else
     head = rt->wheel[level][slot][0];
 #endif
-    if (level == 0) return head->deadline;
+#ifndef ASYNC_FREESTANDING
+    if (level == 0 && !(rt->unsorted[slot >> ASYNC__OCC_SHIFT] >>
+                        ((unsigned)slot & ASYNC__OCC_MASK) & 1u))
+#else
+    if (level == 0)
+#endif
+        return head->deadline;
     best = head->deadline;                              /* unordered: look at them all */
     for (tm = head->next; tm != head; tm = tm->next)
         if (tm->deadline < best) best = tm->deadline;

@@ -776,6 +776,45 @@ TEST(cascade_of_slots_with_lists_of_unequal_lengths) {
     }
 }
 
+/* Timers of a few deadlines armed in turn share the slots of the higher levels; a
+   cascade's walks bring each deadline's timers down to level 0 out of arming order (the
+   back walk's, reversed), where they go to the slot's tail and the slot is sorted before
+   it fires (scanning for each one's place took O(n^2): seconds for 1e5). They fire by
+   deadline, then in arming order, on time, under auto-advance and under advance
+   steps. */
+TEST(deadlines_armed_in_turn_fire_in_order) {
+    enum { N = 399, D = 3 };
+    static tframe f[N];
+    int i, k, d, round;
+    for (round = 0; round < 2; round++) {
+        async_runtime rt;
+        ZERO(f);
+        start(&rt);
+        for (i = 0; i < N; i++) {
+            f[i].id = i;
+            f[i].dur = MS(1000) + (async_time)(i % D) * MS(20) + (async_time)(i % D);
+            async_task_spawn(&rt, &f[i].task, order_sleeper, "s");
+        }
+        order_n = 0;
+        async_runtime_step(&rt, 0);
+        while (rt.nready) async_runtime_step(&rt, 0);
+        if (round) {
+            for (k = 0; k < 1100 && order_n < N; k++) {
+                ASSERT_EQ(async_time_advance(&rt, MS(1)), 0);
+                while (rt.nready) async_runtime_step(&rt, 0);
+            }
+        }
+        ASSERT_EQ(async_runtime_run(&rt), 0);
+        ASSERT_EQ(order_n, N);
+        for (d = 0, k = 0; d < D; d++)
+            for (i = d; i < N; i += D) ASSERT_EQ(order_of[k++], i);
+        for (i = 0; i < N; i++)               /* stepping: at the step that passes it */
+            CHECK(round ? f[i].at >= f[i].dur && f[i].at < f[i].dur + MS(1) : f[i].at == f[i].dur);
+        ASSERT_EQ(rt.ntimers, 0);
+        async_runtime_destroy(&rt);
+    }
+}
+
 /* Auto-advance jumps the paused clock straight to the earliest deadline of a slot of a
    higher level (unordered: its first timer is not the earliest), having cascaded it;
    a timer armed then, earlier than the rest of that slot, fires before them. */
@@ -946,6 +985,7 @@ int main(int argc, char **argv) {
     RUN(cascade_of_every_slot_size);
     RUN(cascade_of_a_slot_with_one_list_emptied);
     RUN(cascade_of_slots_with_lists_of_unequal_lengths);
+    RUN(deadlines_armed_in_turn_fire_in_order);
     RUN(auto_advance_into_an_unordered_slot);
     RUN(wheel_one_million_live_timers);
     RUN(clock_jump_between_two_readings_loses_no_wake);
