@@ -2936,11 +2936,13 @@ typedef uint32_t async__occ;
 /* Hosted, a slot above level 0 is four lists, and a cascade walks each from both ends
    in one loop: up to eight chains of cache misses in flight, not two (1e6 timers with
    random deadlines spread over 112 MB: each is walked cold twice). A timer cascaded into
-   a slot goes to the list of its tick (mod 4), so a tick's timers stay in one list, in
-   order (level 0 then links them without a scan); one armed into it to the first list,
-   so that timers armed one after another stay linked in the order they sit in memory:
-   cancelling them in that order then streams. Level 0 and the freestanding profile:
-   one list a slot. */
+   a slot goes to the list of its tick (mod 4); one armed into it to the list of its
+   block of 256 in arming order (seq / 256 mod 4), or to that of the timer armed just
+   before it if that one has the same tick. So timers armed one after another stay
+   linked in the order they sit in memory (cancelling them in that order streams), the
+   top level's cascades walk eight chains too, and a tick's timers armed in a row stay
+   in one list, in order (level 0 then links them without a scan or a sort). Level 0
+   and the freestanding profile: one list a slot. */
 #ifndef ASYNC_FREESTANDING
 #define ASYNC__LANES 4
 #define ASYNC__LANE(tm) ((tm)->lane)
@@ -2964,6 +2966,10 @@ struct async_runtime {
     uint64_t elapsed;                   /* ticks: the wheel has run up to here */
     uint64_t due;                       /* no slot needs processing before this tick */
     uint32_t ntimers, timer_seq;
+#ifndef ASYNC_FREESTANDING
+    uint64_t arm_tick;                  /* the timer armed last: its tick and list */
+    unsigned arm_lane;
+#endif
     async_time (*now_fn)(void *);
     void (*idle_fn)(void *, async_time);
     void (*log_fn)(void *, const char *);
@@ -7229,7 +7235,15 @@ static void async__timer_insert(async_runtime *rt, async_timer *tm, async_time d
     tm->task = t;
     tm->seq = rt->timer_seq++;
     tm->state = ASYNC__TM_ARMED;
+#ifndef ASYNC_FREESTANDING
+    if (tick != rt->arm_tick) {         /* a tick's timers armed in a row: one list */
+        rt->arm_tick = tick;
+        rt->arm_lane = (tm->seq >> 8) & (ASYNC__LANES - 1u);
+    }
+    async__slot_link(rt, tm, tick < rt->elapsed ? rt->elapsed : tick, rt->arm_lane);
+#else
     async__slot_link(rt, tm, tick < rt->elapsed ? rt->elapsed : tick, 0);
+#endif
     rt->ntimers++;
 }
 

@@ -724,7 +724,7 @@ TEST(cascade_of_a_slot_with_one_list_emptied) {
    others, the last going on alone. Slots whose lists have every mix of lengths (none,
    one, a few, many): no timer lost or linked twice, each fires on time, by deadline and
    then in arming order. */
-static int order_n, order_of[400];
+static int order_n, order_of[600];
 static int order_sleeper(async_task *t) {
     tframe *f = (tframe *)t;
     ASYNC_BEGIN(t);
@@ -781,13 +781,15 @@ TEST(cascade_of_slots_with_lists_of_unequal_lengths) {
    back walk's, reversed), where they go to the slot's tail and the slot is sorted before
    it fires (scanning for each one's place took O(n^2): seconds for 1e5). They fire by
    deadline, then in arming order, on time, under auto-advance and under advance
-   steps. */
+   steps; so do 599 of one deadline (armed in a row: one list, over three blocks of
+   arming order). */
 TEST(deadlines_armed_in_turn_fire_in_order) {
-    enum { N = 399, D = 3 };
+    enum { N = 599 };
     static tframe f[N];
-    int i, k, d, round;
-    for (round = 0; round < 2; round++) {
+    int i, k, d, round, D;
+    for (round = 0; round < 3; round++) {       /* the last: one deadline for all */
         async_runtime rt;
+        D = round < 2 ? 3 : 1;
         ZERO(f);
         start(&rt);
         for (i = 0; i < N; i++) {
@@ -798,7 +800,7 @@ TEST(deadlines_armed_in_turn_fire_in_order) {
         order_n = 0;
         async_runtime_step(&rt, 0);
         while (rt.nready) async_runtime_step(&rt, 0);
-        if (round) {
+        if (round == 1) {
             for (k = 0; k < 1100 && order_n < N; k++) {
                 ASSERT_EQ(async_time_advance(&rt, MS(1)), 0);
                 while (rt.nready) async_runtime_step(&rt, 0);
@@ -809,7 +811,8 @@ TEST(deadlines_armed_in_turn_fire_in_order) {
         for (d = 0, k = 0; d < D; d++)
             for (i = d; i < N; i += D) ASSERT_EQ(order_of[k++], i);
         for (i = 0; i < N; i++)               /* stepping: at the step that passes it */
-            CHECK(round ? f[i].at >= f[i].dur && f[i].at < f[i].dur + MS(1) : f[i].at == f[i].dur);
+            CHECK(round == 1 ? f[i].at >= f[i].dur && f[i].at < f[i].dur + MS(1)
+                             : f[i].at == f[i].dur);
         ASSERT_EQ(rt.ntimers, 0);
         async_runtime_destroy(&rt);
     }
