@@ -2110,10 +2110,10 @@ CONFIGURATION (>>config)
      ASYNC_NO_DEBUG          impl: compile out the debug layer (async_runtime_dump prints
                              nothing, desc.slow_poll is refused): ~1.8 KB less text
      ASYNC_WHEEL_BITS        timer wheel slots per level, as a power of two (3..8);
-                             default 6 (9 levels of 64, hosted two lists a slot: a
-                             runtime of 10 KB), 4 freestanding (14 of 16, one list:
+                             default 6 (9 levels of 64, hosted four lists a slot:
+                             a runtime of 19 KB), 4 freestanding (14 of 16, one list:
                              about 1 KB on 32-bit targets); 7 (8 levels of 128: a
-                             runtime of 17 KB) cascades timers up to 2 s away twice,
+                             runtime of 33 KB) cascades timers up to 2 s away twice,
                              not three times: 1e6 random 1 ms..1 s timers ~10-20%
                              faster, 1e6 armed then cancelled ~30% slower (their
                              lists interleave more: unlinking them streams less)
@@ -2484,8 +2484,9 @@ DESIGN NOTES
      was 2.6x slower at a million timers). Level 0 slots stay sorted so order is
      exact. One million tasks sleeping 1 s cost ~100-130 ns each (make bench); with
      random durations each timer cascades two or three times, each time a cache miss
-     on a cold timer, four of them in flight (a slot is two lists, each walked from
-     both ends): ~320-430 ns (Tokio: ~1700 ns).
+     on a cold timer, eight of them in flight (a slot is four lists, each walked from
+     both ends): ~180-250 ns on a quiet machine, ~320-430 on a loaded one (Tokio:
+     ~1700 ns).
    - The task header is 64 bytes on 64-bit targets: run-queue links, resume key,
      state and flags, function, runtime, joiner-or-result, name, await site. A
      finished task's joiner slot holds its result. Tasks that are running are
