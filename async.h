@@ -2110,10 +2110,10 @@ CONFIGURATION (>>config)
      ASYNC_NO_DEBUG          impl: compile out the debug layer (async_runtime_dump prints
                              nothing, desc.slow_poll is refused): ~1.8 KB less text
      ASYNC_WHEEL_BITS        timer wheel slots per level, as a power of two (3..8);
-                             default 6 (9 levels of 64, hosted two lists a slot: a
-                             runtime of 10 KB), 4 freestanding (14 of 16, one list:
+                             default 6 (9 levels of 64, hosted four lists a slot:
+                             a runtime of 19 KB), 4 freestanding (14 of 16, one list:
                              about 1 KB on 32-bit targets); 7 (8 levels of 128: a
-                             runtime of 17 KB) cascades timers up to 2 s away twice,
+                             runtime of 33 KB) cascades timers up to 2 s away twice,
                              not three times: 1e6 random 1 ms..1 s timers ~10-20%
                              faster, 1e6 armed then cancelled ~30% slower (their
                              lists interleave more: unlinking them streams less)
@@ -2484,8 +2484,9 @@ DESIGN NOTES
      was 2.6x slower at a million timers). Level 0 slots stay sorted so order is
      exact. One million tasks sleeping 1 s cost ~100-130 ns each (make bench); with
      random durations each timer cascades two or three times, each time a cache miss
-     on a cold timer, four of them in flight (a slot is two lists, each walked from
-     both ends): ~320-430 ns (Tokio: ~1700 ns).
+     on a cold timer, eight of them in flight (a slot is four lists, each walked from
+     both ends): ~180-250 ns on a quiet machine, ~320-430 on a loaded one (Tokio:
+     ~1700 ns).
    - The task header is 64 bytes on 64-bit targets: run-queue links, resume key,
      state and flags, function, runtime, joiner-or-result, name, await site. A
      finished task's joiner slot holds its result. Tasks that are running are
@@ -2933,14 +2934,18 @@ typedef uint32_t async__occ;
 #endif
 #define ASYNC__OCC_MASK ((1u << ASYNC__OCC_SHIFT) - 1u)
 #define ASYNC__WHEEL_WORDS ((ASYNC__WHEEL_SLOTS + (1 << ASYNC__OCC_SHIFT) - 1) >> ASYNC__OCC_SHIFT)
-/* Hosted, a slot above level 0 is two lists: the first holds the timers armed into it
-   and those of even ticks cascaded into it, the second those of odd ticks cascaded into
-   it. A cascade walks both lists from both ends: four chains of cache misses in flight,
-   not two. (Arming uses one list so that timers armed one after another stay linked in
-   the order they sit in memory: unlinking them in that order then streams.) Level 0
+/* Hosted, a slot above level 0 is four lists, and a cascade walks each from both ends
+   in one loop: up to eight chains of cache misses in flight, not two (1e6 timers with
+   random deadlines spread over 112 MB: each is walked cold twice). A timer cascaded into
+   a slot goes to the list of its tick (mod 4); one armed into it to the list of its
+   block of 256 in arming order (seq / 256 mod 4), or to that of the timer armed just
+   before it if that one has the same tick. So timers armed one after another stay
+   linked in the order they sit in memory (cancelling them in that order streams), the
+   top level's cascades walk eight chains too, and a tick's timers armed in a row stay
+   in one list, in order (level 0 then links them without a scan or a sort). Level 0
    and the freestanding profile: one list a slot. */
 #ifndef ASYNC_FREESTANDING
-#define ASYNC__LANES 2
+#define ASYNC__LANES 4
 #define ASYNC__LANE(tm) ((tm)->lane)
 #else
 #define ASYNC__LANES 1
@@ -2955,10 +2960,17 @@ struct async_runtime {
     uint32_t rng, sel_rng;              /* scheduling order (seeded mode), select fairness */
     async_timer *wheel[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_SLOTS][ASYNC__LANES];
     async__occ occupied[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_WORDS];    /* slot bitmaps */
+#ifndef ASYNC_FREESTANDING
+    async__occ unsorted[ASYNC__WHEEL_WORDS];    /* level 0 slots to sort before reading */
+#endif
     uint32_t levels;                    /* bit L: level L has a timer */
     uint64_t elapsed;                   /* ticks: the wheel has run up to here */
     uint64_t due;                       /* no slot needs processing before this tick */
     uint32_t ntimers, timer_seq;
+#ifndef ASYNC_FREESTANDING
+    uint64_t arm_tick;                  /* the timer armed last: its tick and list */
+    unsigned arm_lane;
+#endif
     async_time (*now_fn)(void *);
     void (*idle_fn)(void *, async_time);
     void (*log_fn)(void *, const char *);
@@ -7029,7 +7041,7 @@ static int async__xleave(volatile int *lock, async_task *t, async_waiter *w, int
    so the lowest non-empty level always holds the earliest timers. Level 0 slots are
    kept sorted by (deadline, seq) and fire only what is due, so firing order is exact
    and a deadline is never rounded up; higher slots are unordered and cascade down
-   when the wheel reaches them (hosted, a slot above level 0 is two lists: see
+   when the wheel reaches them (hosted, a slot above level 0 is four lists: see
    ASYNC__LANES). Insert and cancel are O(1); a timer moves at most once per level. */
 static int async__tbefore(const async_timer *a, const async_timer *b) {
     return a->deadline < b->deadline ||
@@ -7046,6 +7058,40 @@ static const uint8_t async__bit_level[64] = {
     ASYNC__BL8(0), ASYNC__BL8(8), ASYNC__BL8(16), ASYNC__BL8(24),
     ASYNC__BL8(32), ASYNC__BL8(40), ASYNC__BL8(48), ASYNC__BL8(56) };
 #define ASYNC__SLOT_MASK ((unsigned)ASYNC__WHEEL_SLOTS - 1u)
+
+#ifndef ASYNC_FREESTANDING
+/* Into its level 0 slot (sorted by (deadline, seq)), `tm` before the tail: scanning
+   back from the tail for its place; a timer that belongs far from the tail (a tick's
+   timers reaching the slot out of order, as a cascade's walks over lists that interleave
+   several ticks bring them) goes to the tail instead and marks the slot, sorted before
+   it is read (async__slot_sort). Scanning for each one's place was O(n^2): 12 s for 2e5
+   timers of two deadlines armed in turn. */
+ASYNC__APART static void async__link_sorted(async_runtime *rt, async_timer *tm) {
+    int slot = tm->slot, steps = 8;
+    async_timer **head = &rt->wheel[0][slot][0], *at = (*head)->prev;
+    while (async__tbefore(tm, at)) {
+        if (at == *head) {                              /* the new head */
+            tm->next = at;
+            tm->prev = at->prev;
+            at->prev->next = tm;
+            at->prev = tm;
+            *head = tm;
+            return;
+        }
+        if (!--steps) {
+            rt->unsorted[slot >> ASYNC__OCC_SHIFT] |=
+                (async__occ)1 << ((unsigned)slot & ASYNC__OCC_MASK);
+            at = (*head)->prev;
+            break;
+        }
+        at = at->prev;
+    }
+    tm->prev = at;                                      /* after `at` */
+    tm->next = at->next;
+    at->next->prev = tm;
+    at->next = tm;
+}
+#endif
 
 static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick, unsigned lane) {
     int level = async__bit_level[async__msb64((rt->elapsed ^ tick) | ASYNC__SLOT_MASK)], slot;
@@ -7079,6 +7125,12 @@ static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick, 
         return;
     }
     at = (*head)->prev;                                  /* the tail */
+#ifndef ASYNC_FREESTANDING
+    if (level == 0 && async__tbefore(tm, at)) {
+        async__link_sorted(rt, tm);
+        return;
+    }
+#else
     if (level == 0) {
         while (async__tbefore(tm, at)) {                 /* sorted, scanning from the tail */
             if (at == *head) {
@@ -7092,6 +7144,7 @@ static void async__slot_link(async_runtime *rt, async_timer *tm, uint64_t tick, 
             at = at->prev;
         }
     }
+#endif
     tm->prev = at;                                       /* after `at` */
     tm->next = at->next;
     at->next->prev = tm;
@@ -7106,12 +7159,21 @@ static void async__slot_clear(async_runtime *rt, int level, int slot) {
     if (!any) rt->levels &= ~(1u << level);
 }
 
+#if ASYNC__LANES > 1
+static int async__slot_any(async_timer *const *lists) {    /* a slot's lists: any timer? */
+    int i;
+    for (i = 0; i < ASYNC__LANES; i++)
+        if (lists[i]) return 1;
+    return 0;
+}
+#endif
+
 static void async__slot_unlink(async_runtime *rt, async_timer *tm) {
     async_timer **head = &rt->wheel[tm->level][tm->slot][ASYNC__LANE(tm)];
     if (tm->next == tm) {
         *head = NULL;
 #if ASYNC__LANES > 1
-        if (!rt->wheel[tm->level][tm->slot][tm->lane ^ 1])
+        if (!async__slot_any(rt->wheel[tm->level][tm->slot]))
 #endif
             async__slot_clear(rt, tm->level, tm->slot);
     } else {
@@ -7174,7 +7236,15 @@ static void async__timer_insert(async_runtime *rt, async_timer *tm, async_time d
     tm->task = t;
     tm->seq = rt->timer_seq++;
     tm->state = ASYNC__TM_ARMED;
+#ifndef ASYNC_FREESTANDING
+    if (tick != rt->arm_tick) {         /* a tick's timers armed in a row: one list */
+        rt->arm_tick = tick;
+        rt->arm_lane = (tm->seq >> 8) & (ASYNC__LANES - 1u);
+    }
+    async__slot_link(rt, tm, tick < rt->elapsed ? rt->elapsed : tick, rt->arm_lane);
+#else
     async__slot_link(rt, tm, tick < rt->elapsed ? rt->elapsed : tick, 0);
+#endif
     rt->ntimers++;
 }
 
@@ -7256,54 +7326,58 @@ ASYNC__HOT static int async__cascade_step(async_runtime *rt, async_timer **a, as
    the level and slot its deadline now calls for (each list's order is kept). Hosted,
    a slot may hold many thousands of cold timers (linked long ago, far apart): walking
    a list is then a chain of cache misses, each waiting on the one before. Each of the
-   slot's two lists is walked forward from its head and back from its tail, in one
-   loop: four chains whose misses overlap; a back walk links each timer before the one
-   it linked last, so each half keeps its order. (Freestanding: one walk, the smaller
-   code.) */
+   slot's lists (up to four) is walked forward from its head and back from its tail, in
+   one loop: up to eight chains whose misses overlap; a back walk links each timer
+   before the one it linked last, so each half keeps its order. A list walked to its end
+   leaves the loop to the others; the last one left goes on alone. (Freestanding: one
+   walk, the smaller code.) */
 static void async__timer_cascade(async_runtime *rt, int level, int slot) {
-    async_timer **head = &rt->wheel[level][slot][0];
-    async_timer *a = head[0], *b, *pa = NULL;
 #ifndef ASYNC_FREESTANDING
-    async_timer *pb = NULL, *a1 = head[1], *b1, *pa1 = NULL, *pb1 = NULL, *na, *nb, *na1, *nb1;
-    int more = 1;
-    head[1] = NULL;
-#endif
-#ifdef ASYNC_FREESTANDING
-    b = a->prev;
-#endif
-    head[0] = NULL;
+    async_timer **head = rt->wheel[level][slot];
+    async_timer *a[ASYNC__LANES], *b[ASYNC__LANES], *pa[ASYNC__LANES], *pb[ASYNC__LANES];
+    async_timer *na[ASYNC__LANES], *nb[ASYNC__LANES];
+    int n = 0, i;
+    for (i = 0; i < ASYNC__LANES; i++)
+        if (head[i]) {
+            a[n] = head[i];
+            b[n] = head[i]->prev;
+            pa[n] = pb[n] = NULL;
+            head[i] = NULL;
+            n++;
+        }
     async__slot_clear(rt, level, slot);
-#ifndef ASYNC_FREESTANDING
-    if (!a) {                                   /* the second list alone */
-        a = a1;
-        a1 = NULL;
-    }
-    b = a->prev;
-    if (a1) {
-        b1 = a1->prev;
-        for (;;) {                              /* both lists: four chains */
-            na = a->next;                       /* every chain's load first: they overlap */
-            nb = b->prev;
-            na1 = a1->next;
-            nb1 = b1->prev;
-            more = async__cascade_step(rt, &a, &b, &pa, &pb, na, nb);
-            if (!async__cascade_step(rt, &a1, &b1, &pa1, &pb1, na1, nb1)) break;
-            if (!more) {                        /* the first is done: go on with the second */
-                a = a1;
-                b = b1;
-                pa = pa1;
-                pb = pb1;
-                more = 1;
-                break;
+    while (n > 1) {
+        for (i = 0; i < n; i++) {               /* every chain's load first: they overlap */
+            na[i] = a[i]->next;
+            nb[i] = b[i]->prev;
+        }
+        for (i = 0; i < n;) {
+            if (async__cascade_step(rt, &a[i], &b[i], &pa[i], &pb[i], na[i], nb[i])) {
+                i++;
+                continue;
             }
+            n--;                                /* this list is done: the last takes its place */
+            a[i] = a[n];
+            b[i] = b[n];
+            pa[i] = pa[n];
+            pb[i] = pb[n];
+            na[i] = na[n];
+            nb[i] = nb[n];
         }
     }
-    while (more) {                              /* one list: two chains */
-        na = a->next;
-        nb = b->prev;
-        more = async__cascade_step(rt, &a, &b, &pa, &pb, na, nb);
+    if (n) {                                    /* one list left: two chains */
+        async_timer *a0 = a[0], *b0 = b[0], *pa0 = pa[0], *pb0 = pb[0], *na0, *nb0;
+        do {
+            na0 = a0->next;
+            nb0 = b0->prev;
+        } while (async__cascade_step(rt, &a0, &b0, &pa0, &pb0, na0, nb0));
     }
 #else
+    async_timer **head = &rt->wheel[level][slot][0];
+    async_timer *a = head[0], *b, *pa = NULL;
+    b = a->prev;
+    head[0] = NULL;
+    async__slot_clear(rt, level, slot);
     b->next = NULL;
     for (; a; pa = a, a = b) {
         b = a->next;
@@ -7311,6 +7385,54 @@ static void async__timer_cascade(async_runtime *rt, int level, int slot) {
     }
 #endif
 }
+
+#ifndef ASYNC_FREESTANDING
+/* A level 0 slot marked by async__link_sorted, before it is read: sorted by (deadline,
+   seq), a bottom-up merge sort (O(n log n)). */
+static void async__slot_sort(async_runtime *rt, int slot) {
+    async__occ *w = &rt->unsorted[slot >> ASYNC__OCC_SHIFT];
+    async__occ bit = (async__occ)1 << ((unsigned)slot & ASYNC__OCC_MASK);
+    async_timer **head = &rt->wheel[0][slot][0], *list, *p, *q, *e, *tail;
+    size_t size = 1, merges, np, nq;
+    if (!(*w & bit)) return;
+    *w &= ~bit;
+    if (!(list = *head)) return;
+    list->prev->next = NULL;                    /* a NULL-ended list, merged bottom-up */
+    do {
+        p = list;
+        list = tail = NULL;
+        merges = 0;
+        while (p) {                             /* merge runs of `size` pairwise */
+            merges++;
+            for (q = p, np = 0; q && np < size; np++) q = q->next;
+            nq = size;
+            while (np || (nq && q)) {
+                if (np && (!nq || !q || !async__tbefore(q, p))) {
+                    e = p;
+                    p = p->next;
+                    np--;
+                } else {
+                    e = q;
+                    q = q->next;
+                    nq--;
+                }
+                if (tail) tail->next = e;
+                else list = e;
+                tail = e;
+            }
+            p = q;
+        }
+        tail->next = NULL;
+        size *= 2;
+    } while (merges > 1);
+    for (p = list; p->next; p = p->next) p->next->prev = p;                 /* back links */
+    list->prev = p;
+    p->next = list;
+    *head = list;
+}
+#else
+#define async__slot_sort(rt, slot) ((void)0)
+#endif
 
 /* Fire the timers of a level-0 slot due at `now` (the slot is in (deadline, seq)
    order); returns 1 if some are left, due later in this tick. */
@@ -7343,7 +7465,10 @@ static void async__fire_timers(async_runtime *rt, async_time now) {
         rt->elapsed = start;
         if (level > 0) {
             async__timer_cascade(rt, level, slot);
-        } else if (async__timer_fire_slot(rt, &rt->wheel[0][slot][0], now)) {
+            continue;
+        }
+        async__slot_sort(rt, slot);
+        if (async__timer_fire_slot(rt, &rt->wheel[0][slot][0], now)) {
             rt->due = start;                    /* the rest are due later this tick */
             break;
         }
@@ -7362,7 +7487,10 @@ static async_time async__timer_settle(async_runtime *rt) {
     int level, slot;
     uint64_t start;
     while (async__wheel_next(rt, &level, &slot, &start)) {
-        if (level == 0) return rt->wheel[0][slot][0]->deadline;
+        if (level == 0) {
+            async__slot_sort(rt, slot);
+            return rt->wheel[0][slot][0]->deadline;
+        }
         rt->elapsed = start;
         async__timer_cascade(rt, level, slot);
     }
@@ -7376,21 +7504,34 @@ static async_time async__next_deadline(const async_runtime *rt) {
     uint64_t start;
     async_time best;
     const async_timer *tm, *head;
-    if (!rt->ntimers || !async__wheel_next(rt, &level, &slot, &start)) return ASYNC_TIME_NEVER;
-    head = rt->wheel[level][slot][0];
 #if ASYNC__LANES > 1
-    if (!head) head = rt->wheel[level][slot][1];        /* the odd ticks' list alone */
+    int i;
 #endif
-    if (level == 0) return head->deadline;
+    if (!rt->ntimers || !async__wheel_next(rt, &level, &slot, &start)) return ASYNC_TIME_NEVER;
+#if ASYNC__LANES > 1
+    for (i = 0; !rt->wheel[level][slot][i]; i++) {}
+    head = rt->wheel[level][slot][i];
+#else
+    head = rt->wheel[level][slot][0];
+#endif
+#ifndef ASYNC_FREESTANDING
+    if (level == 0 && !(rt->unsorted[slot >> ASYNC__OCC_SHIFT] >>
+                        ((unsigned)slot & ASYNC__OCC_MASK) & 1u))
+#else
+    if (level == 0)
+#endif
+        return head->deadline;
     best = head->deadline;                              /* unordered: look at them all */
     for (tm = head->next; tm != head; tm = tm->next)
         if (tm->deadline < best) best = tm->deadline;
 #if ASYNC__LANES > 1
-    if (head == rt->wheel[level][slot][0] && (head = rt->wheel[level][slot][1]) != NULL)
+    for (i++; i < ASYNC__LANES; i++) {
+        if (!(head = rt->wheel[level][slot][i])) continue;
         for (tm = head; ; tm = tm->next) {
             if (tm->deadline < best) best = tm->deadline;
             if (tm->next == head) break;
         }
+    }
 #endif
     return best;
 }

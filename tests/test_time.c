@@ -669,11 +669,12 @@ TEST(cascade_of_every_slot_size) {
     }
 }
 
-/* Hosted, a slot above level 0 is two lists (timers cascaded into it sort by their tick's
-   parity), each walked from both ends when it cascades. Timers a tick apart, cascaded
-   nearer: with every one of either parity cancelled, the wheel keeps the rest (the
-   earliest is next) and they fire in order, on time; ties with the earliest, armed now
-   (into the first list while it may sit in the second), still fire in arming order. */
+/* Hosted, a slot above level 0 is four lists (timers cascaded into it sort by their tick,
+   mod 4), each walked from both ends when it cascades. Timers a tick apart, cascaded
+   nearer: with every one of either parity cancelled (two lists emptied), the wheel keeps
+   the rest (the earliest is next) and they fire in order, on time; ties with the
+   earliest, armed now (into the first list while it may sit in another), still fire in
+   arming order. */
 TEST(cascade_of_a_slot_with_one_list_emptied) {
     enum { K = 9, T = 5 };
     static tframe f[K + T];
@@ -713,6 +714,105 @@ TEST(cascade_of_a_slot_with_one_list_emptied) {
         ASSERT_STR(test_log, expect);
         for (i = 0; i < K; i++) ASSERT_EQ(f[i].at, i % 2 == gone ? 0 : f[i].dur);
         for (i = K; i < K + T; i++) ASSERT_EQ(f[i].at, f[last].dur);
+        ASSERT_EQ(rt.ntimers, 0);
+        async_runtime_destroy(&rt);
+    }
+}
+
+/* Hosted, a slot above level 0 is four lists (timers cascaded into it sort by their
+   tick), all walked at once from both ends, a list that ends leaving the walks of the
+   others, the last going on alone. Slots whose lists have every mix of lengths (none,
+   one, a few, many): no timer lost or linked twice, each fires on time, by deadline and
+   then in arming order. */
+static int order_n, order_of[600];
+static int order_sleeper(async_task *t) {
+    tframe *f = (tframe *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(f->rc, async_time_sleep(t, &f->timer, f->dur));
+    f->at = NOW();
+    order_of[order_n++] = f->id;
+    ASYNC_END(0);
+}
+TEST(cascade_of_slots_with_lists_of_unequal_lengths) {
+    enum { TICKS = 8, MAXN = 400 };
+    static tframe f[MAXN];
+    int round, i, j, n, k, cnt[TICKS], tick_of[MAXN], left[TICKS];
+    rng_state = 12345u;
+    for (round = 0; round < 40; round++) {
+        async_runtime rt;
+        ZERO(f);
+        start(&rt);
+        for (j = 0, n = 0; j < TICKS; j++) {  /* how many at each of 8 ticks in a row */
+            uint32_t r = rnd() % 8;
+            cnt[j] = r < 3 ? 0 : r < 5 ? 1 : r < 7 ? (int)(rnd() % 6) : (int)(rnd() % 48);
+            if (round < 2) cnt[j] = 45;       /* 360 in all */
+            left[j] = cnt[j];
+            n += cnt[j];
+        }
+        for (i = 0; i < n; i++) {             /* armed with the ticks interleaved */
+            do j = (int)(rnd() % TICKS); while (!left[j]);
+            left[j]--;
+            tick_of[i] = j;
+            f[i].id = i;
+            f[i].dur = MS(300) + (async_time)j * 1024u + 7u;
+            async_task_spawn(&rt, &f[i].task, order_sleeper, "s");
+        }
+        order_n = 0;
+        async_runtime_step(&rt, 0);               /* all armed (a step polls 61 at most) */
+        while (rt.nready) async_runtime_step(&rt, 0);
+        for (i = 0; i < n; i++) CHECK(f[i].timer.level > 0);
+        if (round % 2) {                      /* half the rounds: a cascade first */
+            ASSERT_EQ(async_time_advance(&rt, MS(290)), 0);
+            ASSERT_EQ(order_n, 0);
+        }
+        ASSERT_EQ(async_runtime_run(&rt), 0);
+        ASSERT_EQ(order_n, n);
+        for (j = 0, k = 0; j < TICKS; j++)    /* by deadline, then arming order */
+            for (i = 0; i < n; i++)
+                if (tick_of[i] == j) ASSERT_EQ(order_of[k++], i);
+        for (i = 0; i < n; i++) ASSERT_EQ(f[i].at, f[i].dur);
+        ASSERT_EQ(rt.ntimers, 0);
+        async_runtime_destroy(&rt);
+    }
+}
+
+/* Timers of a few deadlines armed in turn share the slots of the higher levels; a
+   cascade's walks bring each deadline's timers down to level 0 out of arming order (the
+   back walk's, reversed), where they go to the slot's tail and the slot is sorted before
+   it fires (scanning for each one's place took O(n^2): seconds for 1e5). They fire by
+   deadline, then in arming order, on time, under auto-advance and under advance
+   steps; so do 599 of one deadline (armed in a row: one list, over three blocks of
+   arming order). */
+TEST(deadlines_armed_in_turn_fire_in_order) {
+    enum { N = 599 };
+    static tframe f[N];
+    int i, k, d, round, D;
+    for (round = 0; round < 3; round++) {       /* the last: one deadline for all */
+        async_runtime rt;
+        D = round < 2 ? 3 : 1;
+        ZERO(f);
+        start(&rt);
+        for (i = 0; i < N; i++) {
+            f[i].id = i;
+            f[i].dur = MS(1000) + (async_time)(i % D) * MS(20) + (async_time)(i % D);
+            async_task_spawn(&rt, &f[i].task, order_sleeper, "s");
+        }
+        order_n = 0;
+        async_runtime_step(&rt, 0);
+        while (rt.nready) async_runtime_step(&rt, 0);
+        if (round == 1) {
+            for (k = 0; k < 1100 && order_n < N; k++) {
+                ASSERT_EQ(async_time_advance(&rt, MS(1)), 0);
+                while (rt.nready) async_runtime_step(&rt, 0);
+            }
+        }
+        ASSERT_EQ(async_runtime_run(&rt), 0);
+        ASSERT_EQ(order_n, N);
+        for (d = 0, k = 0; d < D; d++)
+            for (i = d; i < N; i += D) ASSERT_EQ(order_of[k++], i);
+        for (i = 0; i < N; i++)               /* stepping: at the step that passes it */
+            CHECK(round == 1 ? f[i].at >= f[i].dur && f[i].at < f[i].dur + MS(1)
+                             : f[i].at == f[i].dur);
         ASSERT_EQ(rt.ntimers, 0);
         async_runtime_destroy(&rt);
     }
@@ -887,6 +987,8 @@ int main(int argc, char **argv) {
     RUN(wheel_random_deadlines_and_cancellations);
     RUN(cascade_of_every_slot_size);
     RUN(cascade_of_a_slot_with_one_list_emptied);
+    RUN(cascade_of_slots_with_lists_of_unequal_lengths);
+    RUN(deadlines_armed_in_turn_fire_in_order);
     RUN(auto_advance_into_an_unordered_slot);
     RUN(wheel_one_million_live_timers);
     RUN(clock_jump_between_two_readings_loses_no_wake);
