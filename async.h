@@ -1244,10 +1244,19 @@ CODE IN THIS MANUAL
    received and not read (read them out first); such a write never completes within
    the call (ASYNC_PENDING, then its result at the next turn); a write cancelled in
    flight may still be sent, whole (its copy is the ring's), where Tokio's, cancelled,
-   wrote nothing. async_runtime_dump shows "completion I/O: N buffers held, M sends
-   in flight". On 6.1+ DEFER_TASKRUN (completions made in one batch when the loop
-   enters), whose ring takes only the thread that made it: a loop run by another
-   thread than the one that started the reactor makes its own ring, once, watches
+   wrote nothing. A listener async_sock_accept finds drained accepts through a
+   multishot accept from then on (5.19+): each connection arrives accepted, in a
+   completion, with no accept4(2) (the peer's address, when asked for, costs a
+   getpeername(2)). The descriptors belong to the ring until taken: a cancelled
+   accept loses no connection; a listener holds a few at most (its accept is then
+   cancelled until taken from: the rest waits in the backlog, as it would), and
+   async_io_deregister closes those not taken, as closing a listener resets its
+   backlog. Tokio accepts through readiness: the connections its listener has not
+   accepted wait in the kernel. async_runtime_dump shows "completion I/O: N buffers
+   held, M sends in flight" and "K connections accepted, not taken". On 6.1+
+   DEFER_TASKRUN (completions made in one batch when the loop enters), whose ring
+   takes only the thread that made it: a loop run by another thread than the one
+   that started the reactor makes its own ring, once, watches
    every descriptor again and does no completion I/O after (bytes held are read
    first; sends in flight are made again). The kernel refusing it (io_uring_setup:
    ENOSYS, EPERM from seccomp or kernel.io_uring_disabled, EINVAL; or a kernel
@@ -11671,6 +11680,7 @@ enum {
 #define ASYNC__UR_WR (1ull << 61)       /* the one-shot poll for writing */
 #define ASYNC__UR_RX (1ull << 60)       /* the multishot receive (completion I/O) */
 #define ASYNC__UR_TX (ASYNC__UR_WR | ASYNC__UR_RX)  /* a send: its slot in bits 0-31 */
+#define ASYNC__UR_ACC (ASYNC__UR_WAKE | ASYNC__UR_RX)   /* the multishot accept */
 #define ASYNC__UR_GEN 0x0fffffffu
 
 typedef struct async__ur_tok {          /* a live token: its slot and generation; a */
@@ -11679,7 +11689,10 @@ typedef struct async__ur_tok {          /* a live token: its slot and generation
     uint8_t more;                       /* its poll for reading has gone on (multishot) */
     uint8_t rx;                         /* completion I/O: ASYNC__RX_* */
     uint8_t tx;                         /* a send in flight */
-    uint16_t qh, qt, qoff, qn;          /* received, not read: buffer ids, bytes taken */
+    uint8_t acc;                        /* a listener async_sock_accept takes from: 1 (2:
+                                           the kernel refused its multishot accept) */
+    uint16_t qh, qt, qoff, qn;          /* received, not read: buffer ids, bytes taken (a
+                                           listener: accepted, not taken: fd nodes) */
     int32_t rres;                       /* after them: 1 end of stream, or -errno */
     int32_t tres;                       /* the last send's result */
     uint32_t tseq, tdone;               /* sends made, and the last one completed */
@@ -11700,6 +11713,8 @@ typedef struct async__uring {
     uint8_t defer, no_defer;            /* DEFER_TASKRUN: made so; not to be (a host) */
     uint8_t cio;                        /* completion I/O: 0 not tried, 1 on, 2 off */
     struct async__ur_pool *pool;        /* its buffers (made at the first use) */
+    struct async__ur_afd *afd;          /* accepted descriptors not taken: their nodes */
+    uint32_t afd_cap, afd_free;         /* (the free list's head; UINT32_MAX: none) */
 } async__uring;
 
 static const char *async__be_name(void) {
@@ -11759,15 +11774,20 @@ static void async__ur_unmap(async__reactor *r) {
 
 #ifdef ASYNC__URING
 static void async__ur_pool_free(struct async__ur_pool *p);
+static void async__ur_acc_fini(async__reactor *r);
 #endif
 
 static void async__be_fini(async__reactor *r) {
     async__uring *u = (async__uring *)r->be_slots;
+#ifdef ASYNC__URING
+    if (u && u->tok) async__ur_acc_fini(r);
+#endif
     async__ur_unmap(r);                 /* the ring first: then nothing uses the buffers */
     if (!u) return;
 #ifdef ASYNC__URING
     if (u->pool) async__ur_pool_free(u->pool);
 #endif
+    async__dealloc(u->afd);
     async__dealloc(u->tok);
     async__dealloc(u);
     r->be_slots = NULL;
@@ -11947,7 +11967,9 @@ static int async__ur_removed(const async__uring *u, uint64_t ud, uint32_t h) {
    second writer waits for it): bytes go out in the order written. Larger writes, and
    writes when no slot is free, are send(2) as before. */
 enum {
-    ASYNC__UR_OP_SEND = 26, ASYNC__UR_OP_RECV = 27,
+    ASYNC__UR_OP_ACCEPT = 13, ASYNC__UR_OP_SEND = 26, ASYNC__UR_OP_RECV = 27,
+    ASYNC__UR_ACCEPT_MULTI = 1,         /* IORING_ACCEPT_MULTISHOT, in ioprio */
+    ASYNC__UR_ACCCAP = 16,              /* connections a listener holds untaken, at most */
     ASYNC__UR_RECV_MULTI = 2,           /* IORING_RECV_MULTISHOT, in ioprio */
     ASYNC__UR_SQE_BUFSEL = 32,          /* IOSQE_BUFFER_SELECT */
     ASYNC__UR_CQE_BUFFER = 1,           /* IORING_CQE_F_BUFFER: the id in flags >> 16 */
@@ -12276,6 +12298,154 @@ static void async__ur_tx_done(async_runtime *rt, async__uring *u, const async__u
     u->toks[tk].tdone = p->tx[s].seq;
     async__io_event(rt, rt->io.ios[u->toks[tk].slot], ASYNC_IO_WRITE);
 }
+
+/* Accepting through the ring: a listener async_sock_accept finds drained takes its
+   connections from a multishot IORING_OP_ACCEPT (5.19) from then on: the kernel
+   accepts while the loop sleeps, each descriptor in a completion, no accept4(2). The
+   descriptors belong to the ring until taken (a cancelled accept loses none; the
+   listener deregistered closes them, as its backlog would be); a listener holds at
+   most ASYNC__UR_ACCCAP of them before its accept is cancelled until it is taken
+   from (the kernel may accept a backlog's worth in one go: the queue grows for
+   them). Refused by the kernel, or out of memory: readiness and accept4(2) again. */
+typedef struct async__ur_afd {          /* an accepted descriptor, queued */
+    int32_t fd;
+    uint32_t next;
+} async__ur_afd;
+
+static void async__ur_acc_arm(async__reactor *r, uint32_t t, int fd) {
+    async__uring *u = (async__uring *)r->be_slots;
+    async__ur_sqe *e = async__ur_sqe_get(r);
+    if (!e) return;                     /* stays idle: the next accept tries again */
+    e->opcode = ASYNC__UR_OP_ACCEPT;
+    e->fd = fd;
+    e->ioprio = ASYNC__UR_ACCEPT_MULTI;
+    e->op_flags = (uint32_t)(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    e->user_data = ASYNC__UR_UD(u, t) | ASYNC__UR_ACC;
+    async__ur_sqe_push(r);
+    u->toks[t].rx = ASYNC__RX_ARMED;
+}
+
+/* A listener an acceptor is about to wait on: from now on through the ring. */
+ASYNC__COLD static void async__ur_acc_start(async__reactor *r, async_io *io) {
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t t = u->tok[io->slot];
+    async__ur_tok *k = &u->toks[t];
+    int rc = async__ur_unwatch(r, ASYNC__UR_UD(u, t));  /* its poll, first */
+    if (rc < 0 && rc != -ENOENT) return;
+    k->more = 0;
+    k->qh = k->qt = ASYNC__UR_NONE;
+    k->qn = 0;
+    k->rres = 0;
+    async__ur_acc_arm(r, t, io->fd);
+    if (k->rx != ASYNC__RX_ARMED) k->rx = ASYNC__RX_IDLE;
+}
+
+/* A completion of the accept of token t (its generation checked): the descriptor
+   queued (no node for it, none to be had: closed, as a full backlog drops one). */
+static void async__ur_acc_done(async_runtime *rt, async__uring *u, uint32_t t,
+                               const async__ur_cqe *c) {
+    async__ur_tok *k = &u->toks[t];
+    if (c->res >= 0) {
+        uint32_t i = u->afd_cap ? u->afd_free : UINT32_MAX;
+        if (i == UINT32_MAX && u->afd_cap < ASYNC__UR_NONE) {        /* more nodes */
+            uint32_t cap = u->afd_cap ? u->afd_cap * 2 : 64, j;
+            async__ur_afd *a;
+            if (cap > ASYNC__UR_NONE) cap = ASYNC__UR_NONE;
+            a = (async__ur_afd *)async__alloc(cap * sizeof *a);
+            if (a) {
+                if (u->afd_cap) async__memcpy(a, u->afd, u->afd_cap * sizeof *a);
+                for (j = u->afd_cap; j < cap; j++) a[j].next = j + 1 < cap ? j + 1 : UINT32_MAX;
+                async__dealloc(u->afd);
+                u->afd = a;
+                i = u->afd_cap;
+                u->afd_cap = cap;
+            }
+        }
+        if (i == UINT32_MAX) {
+            close(c->res);
+        } else {
+            u->afd_free = u->afd[i].next;
+            u->afd[i].fd = c->res;
+            u->afd[i].next = ASYNC__UR_NONE;
+            if (k->qt == ASYNC__UR_NONE) k->qh = (uint16_t)i;
+            else u->afd[k->qt].next = i;
+            k->qt = (uint16_t)i;
+            k->qn++;
+        }
+    }
+    if (!(c->flags & ASYNC__UR_CQE_MORE)) {     /* it ended: why */
+        k->rx = ASYNC__RX_IDLE;
+        if (c->res == -EINVAL || c->res == -EOPNOTSUPP) k->acc = 2;  /* no multishot */
+        else if (c->res < 0 && c->res != -ECANCELED && c->res != -EINTR &&
+                 c->res != -EAGAIN && c->res != -ENOMEM)
+            k->rres = c->res;           /* EMFILE, ENFILE...: said once, then again */
+    } else if (k->rx == ASYNC__RX_ARMED && k->qn >= ASYNC__UR_ACCCAP &&
+               async__ur_remove(&rt->io, ASYNC__UR_UD(u, t) | ASYNC__UR_ACC) == 0) {
+        k->rx = ASYNC__RX_CANCEL;       /* enough held: the rest waits in the backlog */
+    }
+    async__io_event(rt, rt->io.ios[k->slot], ASYNC_IO_READ);
+}
+
+/* At destroy, listeners still registered: what the ring accepted for them and nobody
+   took is closed (queued, or in completions not yet looked at). */
+static void async__ur_acc_fini(async__reactor *r) {
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t i, h, tail;
+    if (u->cqes)
+        for (h = *u->cq_head, tail = ASYNC__LOAD(u->cq_tail); h != tail; h++) {
+            const async__ur_cqe *c = &u->cqes[h & u->cq_mask];
+            if ((c->user_data & (ASYNC__UR_ACC | ASYNC__UR_RM)) == ASYNC__UR_ACC &&
+                c->res >= 0)
+                close(c->res);
+        }
+    for (i = 1; i < r->n; i++) {
+        async__ur_tok *k = &u->toks[u->tok[i]];
+        while (k->acc && k->qh != ASYNC__UR_NONE) {
+            close(u->afd[k->qh].fd);
+            k->qh = (uint16_t)u->afd[k->qh].next;
+        }
+    }
+}
+
+/* async_sock_accept on a listener of this ring: a descriptor accepted by the ring,
+   -errno, ASYNC__CIO_WAIT (none yet: wait) or ASYNC__CIO_SYS (readiness: accept4). */
+ASYNC__APART static int async__ur_accept(async__reactor *r, async_io *io) {
+    async__uring *u = (async__uring *)r->be_slots;
+    uint32_t t = u->tok[io->slot];
+    async__ur_tok *k = &u->toks[t];
+    int fd = -1;
+    if (k->rx == ASYNC__RX_POLL || !k->acc) {
+        if (k->rx == ASYNC__RX_POLL && !k->acc) k->acc = 1;     /* the ring accepts when */
+        return ASYNC__CIO_SYS;          /* the acceptor waits (not a socket it receives) */
+    }
+    if (ASYNC__FAULT(ASYNC_SYS_ACCEPT, io->fd, NULL)) return -errno;  /* as accept4 */
+    if (k->qh != ASYNC__UR_NONE) {
+        uint32_t i = k->qh;
+        fd = u->afd[i].fd;
+        k->qh = (uint16_t)u->afd[i].next;
+        if (k->qh == ASYNC__UR_NONE) k->qt = ASYNC__UR_NONE;
+        k->qn--;
+        u->afd[i].next = u->afd_free;
+        u->afd_free = i;
+    }
+    /* Nothing armed (cancelled at the cap, or ended): again once the queue is low;
+       else, drained, readiness. */
+    if (k->rx == ASYNC__RX_IDLE && !k->rres && k->qn < ASYNC__UR_ACCCAP / 2) {
+        if (k->acc == 1 && u->cio != 2) async__ur_acc_arm(r, t, io->fd);
+        if (k->rx == ASYNC__RX_IDLE && !k->qn) {
+            async__ur_rx_stop(r, io);
+            return fd >= 0 ? fd : ASYNC__CIO_SYS;
+        }
+    }
+    if (fd >= 0) return fd;
+    if (k->rres) {                      /* an error of the kernel's accept: once */
+        int rc = k->rres;
+        k->rres = 0;
+        return rc;
+    }
+    io->ready = (uint8_t)(io->ready & ~ASYNC_IO_READ);
+    return ASYNC__CIO_WAIT;
+}
 #endif
 
 static int async__be_add(async__reactor *r, async_io *io) {
@@ -12285,7 +12455,7 @@ static int async__be_add(async__reactor *r, async_io *io) {
     int rc;
     u->free_tok = u->toks[t].slot;      /* cap >= n + 1 tokens: one is free */
     u->toks[t].slot = io->slot;
-    u->toks[t].wr = u->toks[t].more = u->toks[t].rx = u->toks[t].tx = 0;
+    u->toks[t].wr = u->toks[t].more = u->toks[t].rx = u->toks[t].tx = u->toks[t].acc = 0;
     u->toks[t].qh = u->toks[t].qt = ASYNC__UR_NONE;
     u->toks[t].qn = 0;
     u->tok[io->slot] = t;
@@ -12309,7 +12479,11 @@ static void async__be_mod(async__reactor *r, async_io *io) {
 #ifdef ASYNC__URING
     async__uring *u = (async__uring *)r->be_slots;
     uint32_t t = u->tok[io->slot];
-    if ((io->interest & ASYNC_IO_READ) &&
+    if (u->toks[t].acc) {               /* a listener: through the ring when it waits */
+        if ((io->interest & ASYNC_IO_READ) && u->toks[t].acc == 1 &&
+            u->toks[t].rx == ASYNC__RX_POLL && u->cio != 2)
+            async__ur_acc_start(r, io);
+    } else if ((io->interest & ASYNC_IO_READ) &&
         (io->flags & (ASYNC__IO_RD | ASYNC__IO_URX | ASYNC__IO_STREAM | ASYNC__IO_NOT_SOCK |
                       ASYNC__IO_CONNECTING)) == (ASYNC__IO_RD | ASYNC__IO_STREAM) && u->cio != 2)
         async__ur_rx_start(r, io);
@@ -12336,9 +12510,17 @@ static void async__be_del(async__reactor *r, async_io *io) {
        descriptor (a send stuck on a peer that reads nothing would keep the socket
        open). A cancelled send's slot comes back with its completion. */
     if (k->rx == ASYNC__RX_POLL) (void)async__ur_unwatch(r, ud);
-    else if (k->rx != ASYNC__RX_IDLE) (void)async__ur_unwatch(r, ud | ASYNC__UR_RX);
+    else if (k->rx != ASYNC__RX_IDLE)
+        (void)async__ur_unwatch(r, ud | (k->acc ? ASYNC__UR_ACC : ASYNC__UR_RX));
     if (k->wr) (void)async__ur_unwatch(r, ud | ASYNC__UR_WR);
     if (k->tx) (void)async__ur_unwatch(r, ASYNC__UR_TX | k->txs);
+    while (k->acc && k->qh != ASYNC__UR_NONE) {     /* accepted, never taken: closed */
+        uint32_t i = k->qh;
+        k->qh = (uint16_t)u->afd[i].next;
+        close(u->afd[i].fd);
+        u->afd[i].next = u->afd_free;
+        u->afd_free = i;
+    }
     while (k->qh != ASYNC__UR_NONE) {   /* received, never read: dropped */
         uint32_t b = k->qh;
         k->qh = u->pool->rnext[b];
@@ -12346,7 +12528,7 @@ static void async__be_del(async__reactor *r, async_io *io) {
     }
     k->qt = ASYNC__UR_NONE;
     k->qn = 0;
-    k->rx = k->tx = 0;
+    k->rx = k->tx = k->acc = 0;
     io->flags &= (uint8_t)~ASYNC__IO_URX;
     u->toks[t].gen = (u->toks[t].gen + 1) & ASYNC__UR_GEN;
     if (!u->toks[t].gen) u->toks[t].gen = 1;
@@ -12409,9 +12591,12 @@ ASYNC__COLD static int async__ur_migrate(async_runtime *rt) {
                 k->tdone = k->tseq;
                 async__io_event(rt, r->ios[i], ASYNC_IO_WRITE);
             }
-            if (k->rx == ASYNC__RX_ARMED || k->rx == ASYNC__RX_CANCEL) k->rx = ASYNC__RX_IDLE;
-            if (k->rx && (k->qn || k->rres)) async__io_event(rt, r->ios[i], ASYNC_IO_READ);
         }
+    }
+    for (i = 1; i < r->n; i++) {        /* (a listener's accepted ones: taken first) */
+        async__ur_tok *k = &u->toks[u->tok[i]];
+        if (k->rx == ASYNC__RX_ARMED || k->rx == ASYNC__RX_CANCEL) k->rx = ASYNC__RX_IDLE;
+        if (k->rx && (k->qn || k->rres)) async__io_event(rt, r->ios[i], ASYNC_IO_READ);
     }
     if (u->cio) u->cio = 2;
     for (i = 1; i < r->n; i++) {
@@ -12490,12 +12675,20 @@ static int async__be_wait(async_runtime *rt, async_time wait) {
             continue;
         }
         if (t >= u->cap || u->toks[t].gen != ((uint32_t)(ud >> 32) & ASYNC__UR_GEN)) {
-            /* a removed descriptor's: a buffer it holds goes back */
-            if ((ud & ASYNC__UR_RX) && (c->flags & ASYNC__UR_CQE_BUFFER) &&
+            /* a removed descriptor's: a buffer it holds goes back, a descriptor
+               accepted for it is closed */
+            if ((ud & ASYNC__UR_ACC) == ASYNC__UR_ACC) {
+                if (c->res >= 0) close(c->res);
+            } else if ((ud & ASYNC__UR_RX) && (c->flags & ASYNC__UR_CQE_BUFFER) &&
                 (c->flags >> 16) < ASYNC__UR_RXN) {
                 u->pool->rin--;
                 async__ur_give(u->pool, c->flags >> 16);
             }
+            continue;
+        }
+        if ((ud & ASYNC__UR_ACC) == ASYNC__UR_ACC) {
+            async__ur_acc_done(rt, u, t, c);
+            n++;
             continue;
         }
         if (ud & ASYNC__UR_RX) {
@@ -13476,12 +13669,26 @@ ASYNC_DEF int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, a
     while ((rc = async__io_enter(t, lis, w, ASYNC_IO_READ)) == 1) {
         async_addr a;
         socklen_t len = (socklen_t)sizeof a.u.bytes;
-        int fd, nonblock = 0;
+        int fd = -1, nonblock = 0, ring = 0;
+#ifdef ASYNC__URING
+        if ((lis->flags & ASYNC__IO_URING) &&       /* accepted by the ring: BACKENDS */
+            (fd = async__ur_accept(&lis->rt->io, lis)) != ASYNC__CIO_SYS) {
+            if (fd == ASYNC__CIO_WAIT) continue;
+            if (fd >= 0 && peer && getpeername(fd, async__sa(&a), &len) < 0) {
+                close(fd);              /* reset before it was taken: as ECONNABORTED */
+                continue;
+            }
+            if (fd < 0) errno = -fd;
+            ring = 1;
+        }
+#endif
 #ifdef ASYNC__LINUX
-        fd = ASYNC__FAULT(ASYNC_SYS_ACCEPT, lis->fd, NULL) ? -1 :
-             accept4(lis->fd, async__sa(&a), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (!ring)
+            fd = ASYNC__FAULT(ASYNC_SYS_ACCEPT, lis->fd, NULL) ? -1 :
+                 accept4(lis->fd, async__sa(&a), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         nonblock = 1;
 #else
+        (void)ring;
         fd = ASYNC__FAULT(ASYNC_SYS_ACCEPT, lis->fd, NULL) ? -1 :
              accept(lis->fd, async__sa(&a), &len);
         if (fd >= 0) {                  /* (a fork elsewhere in between inherits it) */
@@ -16560,6 +16767,16 @@ ASYNC_DEF void async_runtime_dump(async_runtime *rt, async_write_fn write, void 
             async__fmt_s(&f, " buffers held, ");
             async__fmt_u(&f, tx);
             async__fmt_s(&f, " sends in flight");
+        }
+        if (rt->io.be_kind == ASYNC_BACKEND_IO_URING && rt->io.be_slots &&
+            ((async__uring *)rt->io.be_slots)->afd_cap) {
+            async__uring *u = (async__uring *)rt->io.be_slots;
+            uint32_t k, held = 0;
+            for (k = 1; k < rt->io.n; k++)
+                if (u->toks[u->tok[k]].acc) held += u->toks[u->tok[k]].qn;
+            async__fmt_s(&f, ", ");
+            async__fmt_u(&f, held);
+            async__fmt_s(&f, " connections accepted, not taken");
         }
 #endif
         async__fmt_s(&f, "\n");

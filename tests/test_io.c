@@ -3374,6 +3374,169 @@ TEST(a_cancelled_read_leaves_its_bytes_to_the_next) {
     ASSERT_EQ(async_runtime_destroy(&rt), 0);
 }
 
+/* ---- accepting through the ring ---------------------------------------------------- */
+typedef struct {
+    async_task task;
+    async_io *lis;
+    async_waiter w;
+    async_io conn[48];
+    async_addr peer[48];
+    int n, want, rc;
+} cio_acceptor;
+
+static int cio_acceptor_run(async_task *t) {
+    cio_acceptor *f = (cio_acceptor *)t;
+    ASYNC_BEGIN(t);
+    while (f->n < f->want) {
+        ASYNC_AWAIT(f->rc, async_sock_accept(t, f->lis, &f->w, &f->conn[f->n], &f->peer[f->n]));
+        if (f->rc < 0) break;
+        f->n++;
+    }
+    ASYNC_END(f->rc);
+}
+
+/* A blocking client connected to `to` that has sent the byte `id`; -1 on failure. */
+static int cio_dial(const async_addr *to, int id) {
+    async_addr a = *to;
+    struct timeval tv = {5, 0};
+    unsigned char b = (unsigned char)id;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)async_addr_sockaddr(&a), (socklen_t)a.len) < 0 ||
+        write(fd, &b, 1) != 1) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The dump's count of connections the ring accepted and nobody took (-1: none said). */
+static long cio_accepted(void) {
+    const char *p;
+    g_cdump[0] = 0;
+    async_runtime_dump(&rt, cdump_into, NULL);
+    if (!(p = strstr(g_cdump, " connections accepted"))) return -1;
+    while (p > g_cdump && p[-1] >= '0' && p[-1] <= '9') p--;
+    return strtol(p, NULL, 10);
+}
+
+/* 1 if the peer of client fd closed (end of stream or reset) within 2 s. */
+static int cio_ended(int fd) {
+    struct pollfd pf;
+    char b;
+    ssize_t n;
+    pf.fd = fd;
+    pf.events = POLLIN;
+    if (poll(&pf, 1, 2000) != 1) return 0;
+    n = recv(fd, &b, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* A listener an acceptor waited on accepts through the ring: an acceptor cancelled
+   while it waits loses no connection (40 arrive with nobody accepting: more than a
+   listener holds, so its accept is cancelled at the cap and armed again), the next
+   takes every one, each with its peer's address; deregistering a listener that holds
+   connections closes them (their clients see the end). */
+TEST(completion_accepts_lose_no_connection) {
+    enum { N = 40 };
+    static cio_acceptor f, g, h;
+    async_io lis;
+    async_addr at;
+    int cl[N], more[3], seen[N], i, j, k;
+    ZERO(lis); ZERO(f); ZERO(g); ZERO(h);
+    ASSERT_EQ(cio_runtime(), 0);
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &at), 0);
+    f.lis = g.lis = h.lis = &lis;
+    f.want = g.want = N;
+    h.want = 1;
+    async_task_spawn(&rt, &f.task, cio_acceptor_run, "acceptor");
+    CHECK(async_runtime_step(&rt, 0) >= 0);                /* it waits: the ring accepts */
+    CHECK(!async_task_is_finished(&f.task));
+    ASSERT_EQ(async_task_abort(&f.task), 0);
+    ASSERT_EQ(run_until(&f.task), 0);
+    ASSERT_EQ(f.n, 0);
+    for (i = 0; i < N; i++) {
+        cl[i] = cio_dial(&at, i);
+        ASSERT_EQ(cl[i] >= 0, 1);
+    }
+    for (k = 0; k < 3; k++) CHECK(async_runtime_step(&rt, MS(5)) >= 0);
+    if (cio_on()) CHECK(cio_accepted() >= 16);              /* held, at least to the cap */
+    async_task_spawn(&rt, &g.task, cio_acceptor_run, "acceptor");
+    ASSERT_EQ(run_until(&g.task), 0);
+    ASSERT_EQ(g.rc, 0);
+    ASSERT_EQ(g.n, N);
+    if (cio_on()) ASSERT_EQ(cio_accepted(), 0);
+    for (i = 0; i < N; i++) seen[i] = -1;
+    for (j = 0; j < N; j++) {                               /* whose is each: its byte */
+        unsigned char b = 0xff;
+        struct sockaddr_in mine;
+        socklen_t ml = sizeof mine;
+        struct sockaddr_in *peer = (struct sockaddr_in *)async_addr_sockaddr(&g.peer[j]);
+        struct pollfd pf;
+        pf.fd = g.conn[j].fd;
+        pf.events = POLLIN;
+        ASSERT_EQ(poll(&pf, 1, 5000), 1);
+        ASSERT_EQ(recv(g.conn[j].fd, &b, 1, 0), 1);
+        ASSERT_EQ(b < N, 1);
+        ASSERT_EQ(seen[b], -1);
+        seen[b] = j;
+        ASSERT_EQ(getsockname(cl[b], (struct sockaddr *)&mine, &ml), 0);
+        ASSERT_EQ(g.peer[j].len, (uint32_t)sizeof mine);
+        ASSERT_EQ(peer->sin_port, mine.sin_port);           /* its peer's address */
+    }
+    /* three held, then the listener deregistered: closed, their clients told */
+    async_task_spawn(&rt, &h.task, cio_acceptor_run, "acceptor");
+    CHECK(async_runtime_step(&rt, 0) >= 0);
+    ASSERT_EQ(async_task_abort(&h.task), 0);
+    ASSERT_EQ(run_until(&h.task), 0);
+    for (i = 0; i < 3; i++) {
+        more[i] = cio_dial(&at, i);
+        ASSERT_EQ(more[i] >= 0, 1);
+    }
+    for (k = 0; k < 3; k++) CHECK(async_runtime_step(&rt, MS(5)) >= 0);
+    if (cio_on()) ASSERT_EQ(cio_accepted(), 3);
+    async_io_close(&lis);
+    for (i = 0; i < 3; i++) {
+        ASSERT_EQ(cio_ended(more[i]), 1);
+        close(more[i]);
+    }
+    if (cio_on()) CHECK(cio_accepted() <= 0);
+    for (j = 0; j < N; j++) async_io_close(&g.conn[j]);
+    for (i = 0; i < N; i++) close(cl[i]);
+    ASSERT_EQ(async_runtime_destroy(&rt), 0);
+}
+
+/* A runtime destroyed with a listener still registered that holds connections the
+   ring accepted: they are closed (nothing leaks; their clients see the end). */
+TEST(a_runtime_destroyed_closes_the_connections_its_listener_holds) {
+    static cio_acceptor f;
+    async_io lis;
+    async_addr at;
+    int cl[3], i, k;
+    ZERO(lis); ZERO(f);
+    ASSERT_EQ(cio_runtime(), 0);
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &at), 0);
+    f.lis = &lis;
+    f.want = 1;
+    async_task_spawn(&rt, &f.task, cio_acceptor_run, "acceptor");
+    CHECK(async_runtime_step(&rt, 0) >= 0);
+    ASSERT_EQ(async_task_abort(&f.task), 0);
+    ASSERT_EQ(run_until(&f.task), 0);
+    for (i = 0; i < 3; i++) {
+        cl[i] = cio_dial(&at, i);
+        ASSERT_EQ(cl[i] >= 0, 1);
+    }
+    for (k = 0; k < 3; k++) CHECK(async_runtime_step(&rt, MS(5)) >= 0);
+    if (cio_on()) ASSERT_EQ(cio_accepted(), 3);
+    ASSERT_EQ(async_runtime_destroy(&rt), 0);
+    async_io_close(&lis);                                   /* detached: closes it */
+    for (i = 0; i < 3; i++) {
+        if (cio_on()) ASSERT_EQ(cio_ended(cl[i]), 1);
+        close(cl[i]);
+    }
+}
+
 /* Peers flood 150 sockets nobody reads: a socket holds a few buffers at most, the ring
    runs short, its receives end; then every socket is read to its end, every byte in
    order (through the ring or, short of buffers, read(2)), and nothing stays held. */
@@ -3882,6 +4045,8 @@ int main(int argc, char **argv) {
     RUN(completion_reads_keep_every_byte_in_order);
     RUN(a_cancelled_read_leaves_its_bytes_to_the_next);
     RUN(flooded_unread_sockets_lose_nothing_when_buffers_run_out);
+    RUN(completion_accepts_lose_no_connection);
+    RUN(a_runtime_destroyed_closes_the_connections_its_listener_holds);
     RUN(completion_writes_keep_order_with_larger_ones_between);
     RUN(completion_writes_fail_and_cancel_as_send_would);
     RUN(closing_a_descriptor_cancels_its_send_in_flight);
