@@ -13670,6 +13670,7 @@ ASYNC_DEF int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, a
         async_addr a;
         socklen_t len = (socklen_t)sizeof a.u.bytes;
         int fd = -1, nonblock = 0, ring = 0;
+        a.len = 0;                      /* (filled by accept4 or getpeername) */
 #ifdef ASYNC__URING
         if ((lis->flags & ASYNC__IO_URING) &&       /* accepted by the ring: BACKENDS */
             (fd = async__ur_accept(&lis->rt->io, lis)) != ASYNC__CIO_SYS) {

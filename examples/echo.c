@@ -115,7 +115,6 @@ typedef struct {
     async_task task;
     shard *sh;                                  /* the shard it accepts for */
     async_io lis, sock;                         /* sock: accepted, not handed over yet */
-    async_addr peer;
     async_select sel;
     async_waiter w[3];
     async_timer timer;
@@ -153,11 +152,10 @@ static void refuse(async_io *sock) {
    can make, leaves the task no socket: it ends at once). Nothing runs before we
    return: the new frame is ours to fill. The place under the cap the caller claimed
    goes with the task (its cleanup gives it back), or back at once. */
-static int conn_start(shard *sh, async_io *sock, const async_addr *peer) {
+static int conn_start(shard *sh, async_io *sock) {
     async_task *h;
     conn_frame *c;
     int rc;
-    (void)peer;
     if (async_joinset_spawn_alloc(&sh->conns, conn_run, sizeof(conn_frame), "conn", &h) < 0) {
         async_io_close(sock);
         conn_release();
@@ -186,7 +184,7 @@ static int acceptor_run(async_task *t) {
                                                         &f->result));
             /* always: at the cap a client is accepted and refused, not left waiting */
             ASYNC_SELECT_BRANCH(&f->sel, 2, 1, f->rc[2],
-                                async_sock_accept(t, &f->lis, &f->w[2], &f->sock, &f->peer));
+                                async_sock_accept(t, &f->lis, &f->w[2], &f->sock, NULL));
         ASYNC_SELECT_END(&f->sel);
         if (f->sel.winner == 0) break;          /* shutdown: stop accepting */
         if (f->sel.winner != 2) continue;       /* a connection was reaped */
@@ -197,7 +195,7 @@ static int acceptor_run(async_task *t) {
                         max_conns);
             continue;
         }
-        if (f->rc[2] == 0) f->rc[2] = conn_start(f->sh, &f->sock, &f->peer);
+        if (f->rc[2] == 0) f->rc[2] = conn_start(f->sh, &f->sock);
         if (f->rc[2] == 0) {
             f->full_logged = f->backoff_logged = 0;
             continue;

@@ -6,7 +6,10 @@
 #             connections, 64-byte messages, 3 s. Beside them, not a reference: the
 #             floor of the completion model, a hand-written io_uring echo (bench_echo
 #             --serve uring: multishot accept and receive into provided buffers, each
-#             message sent from the buffer it came in, one io_uring_enter per turn)
+#             message sent from the buffer it came in, one io_uring_enter per turn);
+#             churn: bench_echo --churn, 50 clients each connecting, echoing one
+#             message and closing, again (per connection: accept, a read, a write,
+#             the close)
 #   httpd     the three backends vs nginx (one process), wrk -t1 -c100 -d10s, GET /
 #   miniredis the three backends vs redis-server, redis-benchmark -t set / -t get
 #             -n 200000 -c 50 -q (no pipelining)
@@ -96,6 +99,10 @@ for r in $(seq 1 "$ROUNDS"); do
             set -- $(measure "$(pid_of $s)" $B/bench/bench_echo --load "$(port_of $s)" $c 0 3000)
             record "echo-$c" $s $r "$(grep -o '[0-9][0-9]*' "$2" | head -n 1)" "$1"
         done
+    done
+    for s in $(in_turn $r echo-poll echo-epoll echo-io_uring hand-uring hand-echo); do
+        set -- $(measure "$(pid_of $s)" $B/bench/bench_echo --churn "$(port_of $s)" 50 3000)
+        record "churn-50" $s $r "$(grep -o '[0-9][0-9]*' "$2" | head -n 1)" "$1"
     done
 done
 stop_all echo-poll echo-epoll echo-io_uring hand-uring hand-echo
