@@ -1247,17 +1247,21 @@ CODE IN THIS MANUAL
    wrote nothing. A listener async_sock_accept finds drained accepts through a
    multishot accept from then on (5.19+): each connection arrives accepted, in a
    completion, with no accept4(2) (the peer's address, when asked for, costs a
-   getpeername(2)). The descriptors belong to the ring until taken: a cancelled
-   accept loses no connection; a listener holds a few at most (its accept is then
-   cancelled until taken from: the rest waits in the backlog, as it would), and
-   async_io_deregister closes those not taken, as closing a listener resets its
-   backlog. Tokio accepts through readiness: the connections its listener has not
-   accepted wait in the kernel. async_runtime_dump shows "completion I/O: N buffers
-   held, M sends in flight" and "K connections accepted, not taken". On 6.1+
+   getpeername(2); an accept4(2) of your own on that listener would find them gone,
+   as a recv(2) after async_io_read). The descriptors belong to the ring until
+   taken: a cancelled accept loses no connection; a listener holds a few at most
+   (its accept is then cancelled until taken from: the rest waits in the backlog, as
+   it would), and async_io_deregister closes those not taken, as closing a listener
+   resets its backlog. Tokio accepts through readiness: the connections its listener
+   has not accepted wait in the kernel. Timers never go through the ring (no
+   IORING_OP_TIMEOUT): the next deadline is the enter's own timeout, with no entry
+   or completion per timer. Connects are readiness (a poll, then SO_ERROR).
+   async_runtime_dump shows "completion I/O: N buffers held, M sends in flight"
+   and "K connections accepted, not taken". On 6.1+
    DEFER_TASKRUN (completions made in one batch when the loop enters), whose ring
    takes only the thread that made it: a loop run by another thread than the one
-   that started the reactor makes its own ring, once, watches
-   every descriptor again and does no completion I/O after (bytes held are read
+   that started the reactor makes its own ring, once, watches every descriptor
+   again and does no completion I/O after (bytes held are read
    first; sends in flight are made again). The kernel refusing it (io_uring_setup:
    ENOSYS, EPERM from seccomp or kernel.io_uring_disabled, EINVAL; or a kernel
    without multishot poll) makes that runtime take epoll: async_runtime_io_backend
