@@ -3014,6 +3014,7 @@ struct async_runtime {
     uint32_t xwaits;                    /* tasks waiting on shared objects */
     async_time spin;                    /* group: spin this long for a wake first */
     int spawn_closed;                   /* under remote_lock: spawns refused (destroyed) */
+    int nspawns;                        /* under remote_lock: how many spawns holds */
     async_stats stats_pub;              /* group: the counters as of the last turn
                                            (under remote_lock) */
 #ifndef ASYNC_FREESTANDING
@@ -6957,6 +6958,7 @@ static void async__remote_collect(async_runtime *rt, int spawns) {
     if (spawns) {
         sp = rt->spawns;
         rt->spawns = NULL;
+        rt->nspawns = 0;                /* counted in live from here */
     }
     async__spin_unlock(&rt->remote_lock);
     for (; w; w = next) {               /* newest first: reverse */
@@ -15604,11 +15606,14 @@ static void async__group_pin(int index) {
 #endif
 }
 
-/* Each turn, for the other threads: the load, and the counters. */
+/* Each turn, for the other threads: the load (the tasks alive and the spawns that came
+   during the turn, not yet taken in), and the counters. */
 static void async__group_publish(async_runtime *rt) {
+    uint64_t load;
     async__spin_lock(&rt->remote_lock);
     rt->stats_pub = rt->stats;
-    ASYNC__STORE(&rt->load, (int)(rt->live > INT_MAX ? INT_MAX : rt->live));
+    load = (uint64_t)rt->live + (uint64_t)rt->nspawns;
+    ASYNC__STORE(&rt->load, (int)(load > INT_MAX ? INT_MAX : load));
     async__spin_unlock(&rt->remote_lock);
 }
 
@@ -15862,6 +15867,7 @@ ASYNC_DEF int async_group_spawn(async_group *g, int i, async_join_handle *h, asy
     } else {
         t->link.next = (async__link *)(void *)rt->spawns;
         rt->spawns = t;
+        rt->nspawns++;
         (void)ASYNC__ADD(&rt->load, 1);
     }
     async__spin_unlock(&rt->remote_lock);

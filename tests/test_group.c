@@ -2062,6 +2062,10 @@ static void ho_run(int any, int per[2]) {
             sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
             ASSERT_EQ(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
         }
+        /* Every connection accepted and handed out before any ends: the loads then
+           depend on the spawns alone, not on how far the acceptor got meanwhile. */
+        for (i = 0; !async_join_handle_is_finished(&h) && i < 1000; i++) sleep_us(10000);
+        ASSERT_EQ(async_join_handle_is_finished(&h), 1);
         for (i = 0; i < HO_CONNS; i++) {
             char c = 'x';
             ASSERT_EQ(write(fds[i], &c, 1), 1);
@@ -2071,8 +2075,6 @@ static void ho_run(int any, int per[2]) {
             ASSERT_EQ(read(fds[i], &c, 1), 0);  /* then closed */
             close(fds[i]);
         }
-        for (i = 0; !async_join_handle_is_finished(&h) && i < 1000; i++) sleep_us(10000);
-        ASSERT_EQ(async_join_handle_is_finished(&h), 1);
         for (i = 0; i < HO_CONNS; i++) {
             int k;
             for (k = 0; !async_join_handle_is_finished(&ho_handles[i]) && k < 1000; k++)
@@ -2082,6 +2084,88 @@ static void ho_run(int any, int per[2]) {
     }
     ASSERT_EQ(async_group_destroy(&ho_group), 0);
     ASSERT_EQ(acc.rc, 0);
+}
+
+/* A runtime busy running a task when spawns reach it: at the end of that turn it
+   publishes its load, and the spawns not yet taken in still count (they were once
+   forgotten there, so ASYNC_GROUP_ANY sent the next spawns to a runtime with work
+   queued). Runtime 1 holds one task; runtime 0's two queued spawns must keep it the
+   more loaded until one of them has run. */
+static volatile int pl_release, pl_started, pl_ran;
+typedef struct {
+    async_task task;
+    async_waiter w;
+    async_mpsc *c;
+} pl_task;
+
+static int pl_busy(async_task *t) {             /* holds its thread until released */
+    ASYNC_BEGIN(t);
+    __atomic_store_n(&pl_started, 1, __ATOMIC_SEQ_CST);
+    while (!LOAD(&pl_release)) {}
+    ASYNC_END(0);
+}
+
+static int pl_queued(async_task *t) {
+    ASYNC_BEGIN(t);
+    (void)__atomic_add_fetch(&pl_ran, 1, __ATOMIC_SEQ_CST);
+    ASYNC_END(0);
+}
+
+static int pl_hold(async_task *t) {             /* alive until the channel closes */
+    pl_task *f = (pl_task *)t;
+    int v, rc;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(rc, async_mpsc_recv(t, f->c, &f->w, &v));
+    (void)rc;
+    ASYNC_END(0);
+}
+
+TEST(group_load_counts_spawns_a_busy_runtime_has_not_taken) {
+    static pl_task hold, busy, queued[2];
+    static async_join_handle hh, hb, hq[2];
+    async_group g;
+    async_group_desc d;
+    async_mpsc c;
+    int round, i, wrong = 0;
+    memset(&d, 0, sizeof d);
+    d.threads = 2;
+    ASSERT_EQ(async_group_init(&g, &d), 0);
+    if (test_cur_failed) return;
+    ASSERT_EQ(async_mpsc_init_shared(&c, sizeof(int), 0, NULL), 0);
+    ASSERT_EQ(async_group_start(&g), 0);
+    memset(&hold, 0, sizeof hold);
+    hold.c = &c;
+    ASSERT_EQ(async_group_spawn(&g, 1, &hh, &hold.task, pl_hold, "hold"), 0);
+    for (round = 0; round < 200 && !wrong && !test_cur_failed; round++) {
+        __atomic_store_n(&pl_release, 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&pl_started, 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&pl_ran, 0, __ATOMIC_SEQ_CST);
+        memset(&busy, 0, sizeof busy);
+        memset(queued, 0, sizeof queued);
+        ASSERT_EQ(async_group_spawn(&g, 0, &hb, &busy.task, pl_busy, "busy"), 0);
+        for (i = 0; !LOAD(&pl_started) && i < 100000; i++) sleep_us(100);
+        ASSERT_EQ(LOAD(&pl_started), 1);
+        for (i = 0; i < 2; i++)
+            ASSERT_EQ(async_group_spawn(&g, 0, &hq[i], &queued[i].task, pl_queued, "q"), 0);
+        __atomic_store_n(&pl_release, 1, __ATOMIC_SEQ_CST);
+        /* Until one queued task has run, runtime 0 has at least 2 tasks, runtime 1 one. */
+        while (!LOAD(&pl_ran)) {
+            int pick = async_group_pick(&g);
+            if (pick == 0 && !LOAD(&pl_ran)) wrong = 1;
+            if (pick < 0) wrong = 2;
+        }
+        for (i = 0; !async_join_handle_is_finished(&hq[1]) && i < 100000; i++) sleep_us(100);
+        ASSERT_EQ(async_join_handle_is_finished(&hb), 1);
+        ASSERT_EQ(async_join_handle_is_finished(&hq[0]), 1);
+        ASSERT_EQ(async_join_handle_is_finished(&hq[1]), 1);
+    }
+    ASSERT_EQ(wrong, 0);
+    ASSERT_EQ(async_mpsc_close(&c), 0);
+    ASSERT_EQ(async_mpsc_sender_release(&c), 0);
+    for (i = 0; !async_join_handle_is_finished(&hh) && i < 100000; i++) sleep_us(100);
+    ASSERT_EQ(async_join_handle_is_finished(&hh), 1);
+    ASSERT_EQ(async_group_destroy(&g), 0);
+    ASSERT_EQ(async_mpsc_destroy(&c), 0);
 }
 
 TEST(handoff_acceptor_spreads_connections) {
@@ -2120,6 +2204,7 @@ int main(int argc, char **argv) {
     RUN(sigterm_seen_on_every_runtime);
     RUN(shutdown_on_every_shard_drains_and_aborts);
     RUN(shutdown_destroy_refused_while_draining);
+    RUN(group_load_counts_spawns_a_busy_runtime_has_not_taken);
     RUN(handoff_acceptor_spreads_connections);
     DONE();
 }
