@@ -1255,9 +1255,12 @@ CODE IN THIS MANUAL
    resets its backlog. Tokio accepts through readiness: the connections its listener
    has not accepted wait in the kernel. Timers never go through the ring (no
    IORING_OP_TIMEOUT): the next deadline is the enter's own timeout, with no entry
-   or completion per timer. Connects are readiness (a poll, then SO_ERROR).
-   async_runtime_dump shows "completion I/O: N buffers held, M sends in flight"
-   and "K connections accepted, not taken". On 6.1+
+   or completion per timer. A TCP connect goes through the ring too (IORING_OP_CONNECT,
+   its address in a send slot): its completion is the result, with no connect(2), no
+   poll and no SO_ERROR (a Unix socket's connect is at once: connect(2)); cancelled, it
+   closes the socket and its request as readiness does. async_runtime_dump shows
+   "completion I/O: N buffers held, M sends in flight" (connects among them) and
+   "K connections accepted, not taken". On 6.1+
    DEFER_TASKRUN (completions made in one batch when the loop enters), whose ring
    takes only the thread that made it: a loop run by another thread than the one
    that started the reactor makes its own ring, once, watches every descriptor
@@ -11973,7 +11976,8 @@ static int async__ur_removed(const async__uring *u, uint64_t ud, uint32_t h) {
    second writer waits for it): bytes go out in the order written. Larger writes, and
    writes when no slot is free, are send(2) as before. */
 enum {
-    ASYNC__UR_OP_ACCEPT = 13, ASYNC__UR_OP_SEND = 26, ASYNC__UR_OP_RECV = 27,
+    ASYNC__UR_OP_ACCEPT = 13, ASYNC__UR_OP_CONNECT = 16, ASYNC__UR_OP_SEND = 26,
+    ASYNC__UR_OP_RECV = 27,
     ASYNC__UR_ACCEPT_MULTI = 1,         /* IORING_ACCEPT_MULTISHOT, in ioprio */
     ASYNC__UR_ACCCAP = 16,              /* connections a listener holds untaken, at most */
     ASYNC__UR_RECV_MULTI = 2,           /* IORING_RECV_MULTISHOT, in ioprio */
@@ -12218,9 +12222,10 @@ static void async__ur_rx_done(async_runtime *rt, async__uring *u, uint32_t t,
 /* A write through a send slot: ASYNC_PENDING (submitted: the task waits for its
    completion; or another send of the descriptor is in flight, which goes first: it
    waits for that, whatever its size), or ASYNC__CIO_SYS (larger than a slot, no slot,
-   or completion I/O off: send(2)). */
+   or completion I/O off: send(2)). connect: buf is the address of an IORING_OP_CONNECT
+   (the slot holds it until the kernel is done with it; its result as a send's). */
 ASYNC__APART static int async__ur_send(async_task *t, async_io *io, async_waiter *w,
-                                       const void *buf, size_t len) {
+                                       const void *buf, size_t len, int connect) {
     async__reactor *r = &io->rt->io;
     async__uring *u = (async__uring *)r->be_slots;
     uint32_t tk = u->tok[io->slot], s;
@@ -12239,11 +12244,12 @@ ASYNC__APART static int async__ur_send(async_task *t, async_io *io, async_waiter
         p->tx[s].gen = k->gen;
         p->tx[s].seq = ++k->tseq;
         async__memcpy(p->txb + (size_t)s * ASYNC__UR_TXB, buf, len);
-        e->opcode = ASYNC__UR_OP_SEND;
+        e->opcode = connect ? ASYNC__UR_OP_CONNECT : ASYNC__UR_OP_SEND;
         e->fd = io->fd;
         e->addr = (uint64_t)(uintptr_t)(p->txb + (size_t)s * ASYNC__UR_TXB);
-        e->len = (uint32_t)len;
-        e->op_flags = (uint32_t)ASYNC__NOSIGNAL;
+        if (connect) e->off = len;      /* buf: the address */
+        else e->len = (uint32_t)len;
+        e->op_flags = connect ? 0 : (uint32_t)ASYNC__NOSIGNAL;
         e->user_data = ASYNC__UR_TX | s;
         async__ur_sqe_push(r);
         k->tx = 1;
@@ -13312,7 +13318,8 @@ ASYNC_DEF int async_io_write(async_task *t, async_io *io, async_waiter *w, const
         if (ASYNC__FAULT(ASYNC_SYS_WRITE, io->fd, &len)) {
             n = -1;
 #ifdef ASYNC__URING
-        } else if (ASYNC__CIO(io) && (rc = async__ur_send(t, io, w, buf, len)) != ASYNC__CIO_SYS) {
+        } else if (ASYNC__CIO(io) &&
+                   (rc = async__ur_send(t, io, w, buf, len, 0)) != ASYNC__CIO_SYS) {
             return rc;
 #endif
         } else if (!(io->flags & ASYNC__IO_NOT_SOCK)) {
@@ -13726,14 +13733,18 @@ ASYNC_DEF int async_sock_accept(async_task *t, async_io *lis, async_waiter *w, a
 }
 
 /* The first poll makes the socket and starts the connection; the io is registered
-   from then on. A failure or a cancel closes it again: the io is as it was. */
+   from then on. A failure or a cancel closes it again: the io is as it was. On
+   io_uring a TCP connection is made by an IORING_OP_CONNECT submitted with the turn's
+   enter (its completion is the result: no connect(2), no poll, no SO_ERROR); should
+   the ring give it back (its ring replaced), connect(2) is called again, which says
+   whether it is in progress (EALREADY), made (EISCONN) or refused. */
 ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
                                  const async_addr *a) {
-    int rc, err = 0;
+    int rc, err = 0, r;
     socklen_t el = sizeof err;
     if (!t || !io || !w) return ASYNC_EINVAL;
     if (!(io->flags & ASYNC__IO_REG) || !io->rt) {
-        int f, fd, r;
+        int f, fd;
         if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
         if ((f = async__check_addr(a)) < 0) return f;
         if ((fd = async__socket(f, SOCK_STREAM)) < 0) return fd;
@@ -13743,8 +13754,17 @@ ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
         }
         w->state = ASYNC__W_IDLE;
         io->flags |= ASYNC__IO_STREAM;
-        r = ASYNC__FAULT(ASYNC_SYS_CONNECT, fd, NULL) ? -1 :
-            connect(fd, async__sa(a), (socklen_t)a->len);
+        if (ASYNC__FAULT(ASYNC_SYS_CONNECT, fd, NULL)) {
+            r = -1;
+#ifdef ASYNC__URING
+        } else if ((io->flags & ASYNC__IO_URING) && f != AF_UNIX &&
+                   async__ur_send(t, io, w, a->u.bytes, a->len, 1) == ASYNC_PENDING) {
+            io->flags |= ASYNC__IO_CONNECTING;
+            return ASYNC_PENDING;       /* (a Unix socket's connect is at once) */
+#endif
+        } else {
+            r = connect(fd, async__sa(a), (socklen_t)a->len);
+        }
         if (r == 0) {
             async__io_done(t);
             return 0;                   /* at once (a local peer) */
@@ -13758,6 +13778,29 @@ ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
         io->ready = (uint8_t)(io->ready & ~ASYNC_IO_WRITE);
     } else if (!(io->flags & ASYNC__IO_CONNECTING)) {
         return ASYNC__CANCELLING(t) ? ASYNC_ECANCELED : ASYNC_EBUSY;
+#ifdef ASYNC__URING
+    } else if (w->kind == ASYNC__W_TX) {        /* made through the ring */
+        if ((rc = async__ur_sent(t, io, w)) == ASYNC_PENDING) return rc;
+        if (rc == ASYNC__CIO_SYS) {             /* given back: connect(2) says how far */
+            r = connect(io->fd, async__sa(a), (socklen_t)a->len);
+            if (r == 0 || errno == EISCONN) {
+                io->flags &= (uint8_t)~ASYNC__IO_CONNECTING;
+                async__io_done(t);
+                return 0;
+            }
+            if (errno != EINPROGRESS && errno != EALREADY && errno != EINTR) {
+                rc = -errno;
+                io->flags &= (uint8_t)~ASYNC__IO_CONNECTING;
+                async_io_close(io);
+                return rc;
+            }
+            io->ready = (uint8_t)(io->ready & ~ASYNC_IO_WRITE);
+        } else {
+            io->flags &= (uint8_t)~ASYNC__IO_CONNECTING;
+            if (rc < 0) async_io_close(io);     /* cancelled, refused, unreachable... */
+            return rc;                          /* (its budget spent by async__ur_sent) */
+        }
+#endif
     }
     rc = async__io_enter(t, io, w, ASYNC_IO_WRITE);
     if (rc == ASYNC_PENDING) return rc;

@@ -3754,6 +3754,56 @@ TEST(closing_a_descriptor_cancels_its_send_in_flight) {
     ASSERT_EQ(async_runtime_destroy(&rt), 0);
 }
 
+/* A connection made through the ring (IORING_OP_CONNECT) is refused as connect(2)
+   would say; one in flight (the listener's queue full: its SYN is dropped) whose task
+   is cancelled is closed, its request cancelled with it: nothing left open, its slot
+   back, and the io as it was. */
+TEST(completion_connects_fail_and_cancel_as_connect_would) {
+    static connector c;
+    async_io lis;
+    async_addr bound, a;
+    async_listen_opts o;
+    int raw[2], k, fd;
+    ZERO(c); ZERO(lis); ZERO(o);
+    ASSERT_EQ(cio_runtime(), 0);
+    ASSERT_EQ(listen_on(&lis, "127.0.0.1:0", &bound), 0);
+    ASSERT_EQ(async_io_close(&lis), 0);                     /* a port just free */
+    c.to = bound;
+    async_task_spawn(&rt, &c.task, connector_run, "connector");
+    ASSERT_EQ(run_until(&c.task), 0);
+    ASSERT_EQ(c.rc, -ECONNREFUSED);
+    CHECK(c.io.rt == NULL);
+    ASSERT_EQ(rt.io.n, 1);
+
+    ZERO(c);
+    o.backlog = 1;                                          /* two queued at most */
+    ASSERT_EQ(async_addr_parse(&a, "127.0.0.1:0"), 0);
+    ASSERT_EQ(async_sock_listen(&rt, &lis, &a, &o), 0);
+    ASSERT_EQ(async_sock_local_addr(&lis, &bound), 0);
+    for (k = 0; k < 2; k++) {
+        raw[k] = socket(AF_INET, SOCK_STREAM, 0);
+        ASSERT_EQ(connect(raw[k], async_addr_sockaddr(&bound), (socklen_t)bound.len), 0);
+    }
+    c.to = bound;
+    async_task_spawn(&rt, &c.task, connector_run, "connector");
+    for (k = 0; k < 3; k++) CHECK(async_runtime_step(&rt, MS(2)) >= 0);
+    CHECK(!async_task_is_finished(&c.task));                /* its SYN unanswered */
+    if (cio_on()) ASSERT_EQ(cio_count(1), 1);               /* in the ring */
+    fd = c.io.fd;
+    CHECK(fd >= 0 && fcntl(fd, F_GETFD) >= 0);
+    ASSERT_EQ(async_task_abort(&c.task), 0);
+    ASSERT_EQ(run_until(&c.task), 0);
+    ASSERT_EQ(c.rc, ASYNC_ECANCELED);
+    CHECK(c.io.rt == NULL);
+    CHECK(fcntl(fd, F_GETFD) < 0 && errno == EBADF);        /* closed */
+    for (k = 0; k < 5; k++) CHECK(async_runtime_step(&rt, MS(2)) >= 0);
+    if (cio_on()) ASSERT_EQ(cio_count(1), 0);               /* the slot back */
+    ASSERT_EQ(rt.io.n, 2);                                  /* the listener alone */
+    for (k = 0; k < 2; k++) close(raw[k]);
+    ASSERT_EQ(async_io_close(&lis), 0);
+    ASSERT_EQ(async_runtime_destroy(&rt), 0);
+}
+
 /* Bytes received through the ring, then the loop run by another thread (a ring of its
    own: completion I/O ends with the old one): the bytes held are read first, the next
    ones through readiness. */
@@ -3796,6 +3846,74 @@ TEST(bytes_held_in_the_ring_survive_a_loop_in_another_thread) {
     ASSERT_EQ(g_mig2.buf[0], 'w');
     ASSERT_EQ(async_io_close(&a), 0);
     close(sv[1]);
+    ASSERT_EQ(async_runtime_destroy(&rt), 0);
+}
+
+/* A connect in flight in the ring (its SYN dropped: the listener's queue full), then
+   the loop run by another thread (a ring of its own: the old one's requests die with
+   it): connect(2) again says it is under way, and the connection is made by readiness
+   (the SYN sent again once the queue has room, after about a second). */
+static connector g_mc;
+static int g_mc_rc;
+static void *mc_loop(void *arg) {
+    (void)arg;
+    g_mc_rc = run_until(&g_mc.task);
+    return NULL;
+}
+TEST(a_connect_in_the_ring_survives_a_loop_in_another_thread) {
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    pthread_t th;
+    struct pollfd p;
+    int lis, raw[2], k, fd;
+    ZERO(g_mc);
+    ASSERT_EQ(cio_runtime(), 0);
+    lis = socket(AF_INET, SOCK_STREAM, 0);
+    ZERO(sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(lis, (struct sockaddr *)&sa, sizeof sa), 0);
+    ASSERT_EQ(listen(lis, 1), 0);                           /* two queued at most */
+    ASSERT_EQ(getsockname(lis, (struct sockaddr *)&sa, &sl), 0);
+    for (k = 0; k < 2; k++) {
+        raw[k] = socket(AF_INET, SOCK_STREAM, 0);
+        ASSERT_EQ(connect(raw[k], (struct sockaddr *)&sa, sizeof sa), 0);
+    }
+    memcpy(g_mc.to.u.bytes, &sa, sizeof sa);
+    g_mc.to.len = (uint32_t)sizeof sa;
+    async_task_spawn(&rt, &g_mc.task, connector_run, "connector");
+    for (k = 0; k < 3; k++) CHECK(async_runtime_step(&rt, MS(2)) >= 0);
+    CHECK(!async_task_is_finished(&g_mc.task));             /* its SYN unanswered */
+    if (cio_on()) ASSERT_EQ(cio_count(1), 1);               /* in the ring */
+    ASSERT_EQ(pthread_create(&th, NULL, mc_loop, NULL), 0);
+    for (k = 0; k < 2; k++) {                               /* room in the queue */
+        fd = accept(lis, NULL, NULL);
+        CHECK(fd >= 0);
+        if (fd >= 0) close(fd);
+        close(raw[k]);
+    }
+    pthread_join(th, NULL);
+    ASSERT_EQ(g_mc_rc, 0);
+    ASSERT_EQ(g_mc.rc, 0);
+    CHECK(g_mc.io.rt == &rt);
+    p.fd = lis;
+    p.events = POLLIN;
+    p.revents = 0;
+    fd = -1;
+    if (!test_cur_failed) {
+        ASSERT_EQ(poll(&p, 1, 5000), 1);
+        fd = accept(lis, NULL, NULL);
+        CHECK(fd >= 0);
+    }
+    if (fd >= 0) {                                          /* connected: it carries */
+        char c = 0;
+        ASSERT_EQ(write(async_io_fd(&g_mc.io), "k", 1), 1);
+        ASSERT_EQ(read(fd, &c, 1), 1);
+        ASSERT_EQ(c, 'k');
+        close(fd);
+    }
+    ASSERT_EQ(async_io_close(&g_mc.io), 0);
+    close(lis);
     ASSERT_EQ(async_runtime_destroy(&rt), 0);
 }
 
@@ -4050,6 +4168,8 @@ int main(int argc, char **argv) {
     RUN(completion_writes_keep_order_with_larger_ones_between);
     RUN(completion_writes_fail_and_cancel_as_send_would);
     RUN(closing_a_descriptor_cancels_its_send_in_flight);
+    RUN(completion_connects_fail_and_cancel_as_connect_would);
+    RUN(a_connect_in_the_ring_survives_a_loop_in_another_thread);
     RUN(bytes_held_in_the_ring_survive_a_loop_in_another_thread);
 #ifdef TEST_FAULTS
     RUN(io_uring_refused_falls_back_to_epoll_and_the_dump_says_so);

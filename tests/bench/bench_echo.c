@@ -26,6 +26,8 @@
           bench_echo --load PORT BUSY IDLE MS  one load against it; prints round trips
           bench_echo --churn PORT CONNS MS     CONNS clients each connecting, echoing
                                                one message, closing, again: connections
+          bench_echo --connect PORT CONNS MS   the same with async.h's clients: their CPU
+                                               per connection (ASYNC_BACKEND chooses)
    The async.h server in --serve is this binary's backend (bench_echo_epoll for epoll). */
 #define _GNU_SOURCE
 #define ASYNC_IMPLEMENTATION
@@ -1008,6 +1010,77 @@ static int run_all(void) {
     return failed;
 }
 
+/* Connection churn with async.h's clients (--connect): `conns` tasks, each connecting
+   with async_sock_connect, echoing one message and closing (a reset), again and again
+   for `ms`: what a client pays per connection on this binary's backend (ASYNC_BACKEND
+   chooses). Prints the connections and this process's CPU per connection. */
+typedef struct {
+    async_task task;
+    async_io io;
+    async_waiter w;
+    async_addr *to;
+    char buf[MSG];
+    int rc;
+} cc_client;
+static long long cc_count;
+static double cc_deadline;
+static const char *cc_err;
+
+static int cc_run(async_task *t) {
+    cc_client *f = (cc_client *)t;
+    struct linger lin = {1, 0};
+    ASYNC_BEGIN(t);
+    while (now_s() < cc_deadline) {
+        ASYNC_AWAIT(f->rc, async_sock_connect(t, &f->io, &f->w, f->to));
+        if (f->rc < 0) break;
+        (void)async_sock_set_nodelay(&f->io, 1);
+        (void)setsockopt(async_io_fd(&f->io), SOL_SOCKET, SO_LINGER, &lin, sizeof lin);
+        memset(f->buf, 'x', MSG);
+        ASYNC_AWAIT(f->rc, async_io_write_all(t, &f->io, &f->w, f->buf, MSG));
+        if (f->rc >= 0) ASYNC_AWAIT(f->rc, async_io_read_exact(t, &f->io, &f->w, f->buf, MSG));
+        async_io_close(&f->io);                             /* a reset: no TIME_WAIT */
+        if (f->rc < 0) break;
+        cc_count++;
+    }
+    if (f->rc < 0 && !cc_err) cc_err = async_strerror(f->rc);
+    ASYNC_END(0);
+}
+
+static int connect_churn(int port, int conns, int ms) {
+    async_runtime rt;
+    async_addr to;
+    cc_client *cs = (cc_client *)calloc((size_t)conns, sizeof *cs);
+    struct rusage r0, r1;
+    double t0, secs, cpu;
+    char text[32];
+    int i;
+    snprintf(text, sizeof text, "127.0.0.1:%d", port);
+    if (!cs || async_addr_parse(&to, text) < 0 || async_runtime_init(&rt, NULL) < 0) {
+        printf("bench_echo: cannot start\n");
+        return 1;
+    }
+    cc_deadline = now_s() + ms * 1e-3;
+    getrusage(RUSAGE_SELF, &r0);
+    t0 = now_s();
+    for (i = 0; i < conns; i++) {
+        cs[i].to = &to;
+        async_task_spawn(&rt, &cs[i].task, cc_run, "client");
+    }
+    (void)async_runtime_run(&rt);
+    secs = now_s() - t0;
+    getrusage(RUSAGE_SELF, &r1);
+    cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+                   r0.ru_stime.tv_sec) +
+          (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+                   r0.ru_stime.tv_usec) * 1e-6;
+    printf("%lld connections in %.3f s (%s): %.2f us of client CPU each%s%s\n", cc_count,
+           secs, async_runtime_io_backend(&rt), cc_count ? cpu * 1e6 / (double)cc_count : 0.0,
+           cc_err ? ", stopped by: " : "", cc_err ? cc_err : "");
+    async_runtime_destroy(&rt);
+    free(cs);
+    return cc_err ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     int i;
     if (argc == 2 && strcmp(argv[1], "--icount-list") == 0) return 0;  /* no icount here */
@@ -1052,6 +1125,8 @@ int main(int argc, char **argv) {
         printf("%lld connections in %.3f s: %.0f/s\n", n, secs, (double)n / secs);
         return 0;
     }
+    if (argc == 5 && strcmp(argv[1], "--connect") == 0)
+        return connect_churn(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     for (i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--rounds") == 0) rounds = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--ms") == 0) load_ms = atoi(argv[i + 1]);
@@ -1059,7 +1134,7 @@ int main(int argc, char **argv) {
     }
     if (i != argc || rounds < 1 || rounds > 16 || load_ms < 10) {
         printf("usage: %s [--rounds 1..16] [--ms M] | --serve async|hand PORT |"
-               " --load PORT BUSY IDLE MS | --churn PORT CONNS MS\n", argv[0]);
+               " --load PORT BUSY IDLE MS | --churn|--connect PORT CONNS MS\n", argv[0]);
         return 2;
     }
     return run_all();
