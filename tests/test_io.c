@@ -3782,7 +3782,8 @@ TEST(completion_connects_fail_and_cancel_as_connect_would) {
     ASSERT_EQ(async_sock_local_addr(&lis, &bound), 0);
     for (k = 0; k < 2; k++) {
         raw[k] = socket(AF_INET, SOCK_STREAM, 0);
-        ASSERT_EQ(connect(raw[k], async_addr_sockaddr(&bound), (socklen_t)bound.len), 0);
+        ASSERT_EQ(connect(raw[k], (struct sockaddr *)async_addr_sockaddr(&bound),
+                          (socklen_t)bound.len), 0);
     }
     c.to = bound;
     async_task_spawn(&rt, &c.task, connector_run, "connector");
