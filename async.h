@@ -1336,7 +1336,8 @@ CODE IN THIS MANUAL
                                          stays ready, so retrying at once spins)
      async_sock_connect(t, io, w, addr)  op: makes the socket and connects without
                                          blocking; a refusal (-ECONNREFUSED) or a
-                                         cancel closes it again
+                                         cancel closes it again; io closed by another
+                                         meanwhile: ECLOSED
      async_sock_local_addr(io, a), async_sock_peer_addr(io, a),
      async_sock_set_nodelay(io, on), async_sock_set_keepalive(io, on),
      async_sock_take_error(io)           SO_ERROR: 0 or -errno
@@ -12265,7 +12266,10 @@ ASYNC__APART static int async__ur_send(async_task *t, async_io *io, async_waiter
 
 /* The task of a send made by async__ur_send polls again: its result (bytes sent,
    -errno), ASYNC_PENDING, ASYNC_ECANCELED (the send goes on: its bytes may be sent),
-   ASYNC_ECLOSED, or ASYNC__CIO_SYS (the kernel asked for it again: write anew). */
+   ASYNC_ECLOSED, or ASYNC__CIO_SYS (the kernel asked for it again, or cancelled it
+   when the thread that submitted it ended, as a ring without DEFER_TASKRUN does: a
+   loop that moves between threads: write anew). A cancel of ours never gets here: the
+   task's own returns before, a close changes the generation. */
 ASYNC__APART static int async__ur_sent(async_task *t, async_io *io, async_waiter *w) {
     async__uring *u;
     async__ur_tok *k;
@@ -12290,7 +12294,9 @@ ASYNC__APART static int async__ur_sent(async_task *t, async_io *io, async_waiter
         io->rt->io.nwait++;
         return ASYNC_PENDING;
     }
-    if (k->tres == -EAGAIN || k->tres == -EINTR || k->tres == -ENOBUFS) return ASYNC__CIO_SYS;
+    if (k->tres == -EAGAIN || k->tres == -EINTR || k->tres == -ENOBUFS ||
+        k->tres == -ECANCELED)          /* (the kernel's: its submitter's thread ended) */
+        return ASYNC__CIO_SYS;
     t->rt->budget--;                    /* (async__io_done) */
     return k->tres;
 }
@@ -13745,6 +13751,11 @@ ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
     if (!t || !io || !w) return ASYNC_EINVAL;
     if (!(io->flags & ASYNC__IO_REG) || !io->rt) {
         int f, fd;
+        if (w->state == ASYNC__W_CLOSED) {      /* closed while it connected: over */
+            w->state = ASYNC__W_IDLE;
+            w->kind = 0;
+            return ASYNC_ECLOSED;
+        }
         if (ASYNC__CANCELLING(t)) return ASYNC_ECANCELED;
         if ((f = async__check_addr(a)) < 0) return f;
         if ((fd = async__socket(f, SOCK_STREAM)) < 0) return fd;
@@ -13753,6 +13764,7 @@ ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
             return rc;
         }
         w->state = ASYNC__W_IDLE;
+        w->kind = 0;
         io->flags |= ASYNC__IO_STREAM;
         if (ASYNC__FAULT(ASYNC_SYS_CONNECT, fd, NULL)) {
             r = -1;
@@ -13781,6 +13793,7 @@ ASYNC_DEF int async_sock_connect(async_task *t, async_io *io, async_waiter *w,
 #ifdef ASYNC__URING
     } else if (w->kind == ASYNC__W_TX) {        /* made through the ring */
         if ((rc = async__ur_sent(t, io, w)) == ASYNC_PENDING) return rc;
+        if (rc == -EINPROGRESS || rc == -EALREADY) rc = ASYNC__CIO_SYS;   /* (old kernels) */
         if (rc == ASYNC__CIO_SYS) {             /* given back: connect(2) says how far */
             r = connect(io->fd, async__sa(a), (socklen_t)a->len);
             if (r == 0 || errno == EISCONN) {

@@ -3850,11 +3850,136 @@ TEST(bytes_held_in_the_ring_survive_a_loop_in_another_thread) {
     ASSERT_EQ(async_runtime_destroy(&rt), 0);
 }
 
+/* A connection in progress (its SYN dropped: the listener's queue full) whose io is
+   closed by someone else: its connect ends with ECLOSED, as any operation on it, and
+   makes no new socket (it did, connecting again; through the ring its waiter then
+   kept a completion's kind and waited forever). On the build's backend, then on
+   io_uring. */
+static const char *close_while_connecting(int ring) {
+    static connector c;
+    async_io lis;
+    async_addr bound, a;
+    async_listen_opts o;
+    int raw[2], k;
+    const char *err = NULL;
+    ZERO(c); ZERO(lis); ZERO(o);
+    if (ring ? cio_runtime() != 0 : async_runtime_init(&rt, NULL) != 0) return "init";
+    o.backlog = 1;
+    if (async_addr_parse(&a, "127.0.0.1:0") < 0 || async_sock_listen(&rt, &lis, &a, &o) < 0 ||
+        async_sock_local_addr(&lis, &bound) < 0)
+        return "listen";
+    for (k = 0; k < 2; k++) {
+        raw[k] = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(raw[k], (struct sockaddr *)async_addr_sockaddr(&bound),
+                    (socklen_t)bound.len) != 0)
+            err = "connect";
+    }
+    c.to = bound;
+    async_task_spawn(&rt, &c.task, connector_run, "connector");
+    for (k = 0; k < 3; k++) (void)async_runtime_step(&rt, MS(2));
+    if (async_task_is_finished(&c.task)) err = "connected at once";
+    if (async_io_close(&c.io) != 0) err = "close";
+    for (k = 0; k < 5 && !async_task_is_finished(&c.task); k++)
+        (void)async_runtime_step(&rt, MS(2));
+    if (!err && !async_task_is_finished(&c.task)) err = "its connect goes on";
+    else if (!err && c.rc != ASYNC_ECLOSED) err = "not ECLOSED";
+    else if (!err && (c.io.rt != NULL || rt.io.n != 2)) err = "a new socket";
+    if (!async_task_is_finished(&c.task)) {
+        (void)async_task_abort(&c.task);
+        (void)run_until(&c.task);
+    }
+    for (k = 0; k < 2; k++) close(raw[k]);
+    (void)async_io_close(&c.io);
+    (void)async_io_close(&lis);
+    if (async_runtime_destroy(&rt) != 0 && !err) err = "destroy";
+    return err ? err : "";
+}
+TEST(closing_a_connecting_socket_ends_its_connect) {
+    ASSERT_STR(close_while_connecting(0), "");
+    ASSERT_STR(close_while_connecting(1), "");
+}
+
+/* A loop driven from outside (async_runtime_backend_fd: a ring without DEFER_TASKRUN,
+   entered by any thread) moved between threads that end: the kernel cancels what a
+   thread submitted when it ends. A connect submitted by one (through the ring) is
+   made again by connect(2) in the next, whose readiness wait (a poll) ends with that
+   thread too: the connect goes on and is made (it said ECANCELED; then, after the
+   second thread, connected while it was not). */
+static connector g_mc;
+static int g_hop_steps;
+static void *hop_loop(void *arg) {
+    int k;
+    (void)arg;
+    for (k = 0; k < g_hop_steps; k++) (void)async_runtime_step(&rt, MS(2));
+    return NULL;
+}
+TEST(a_connect_outlives_the_threads_that_ran_its_loop) {
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    pthread_t th;
+    struct pollfd p;
+    int lis, raw[2], k, fd = -1;
+    ZERO(g_mc);
+    ASSERT_EQ(cio_runtime(), 0);
+    CHECK(async_runtime_backend_fd(&rt) >= 0);              /* driven from outside */
+    lis = socket(AF_INET, SOCK_STREAM, 0);
+    ZERO(sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(lis, (struct sockaddr *)&sa, sizeof sa), 0);
+    ASSERT_EQ(listen(lis, 1), 0);                           /* two queued at most */
+    ASSERT_EQ(getsockname(lis, (struct sockaddr *)&sa, &sl), 0);
+    for (k = 0; k < 2; k++) {
+        raw[k] = socket(AF_INET, SOCK_STREAM, 0);
+        ASSERT_EQ(connect(raw[k], (struct sockaddr *)&sa, sizeof sa), 0);
+    }
+    memcpy(g_mc.to.u.bytes, &sa, sizeof sa);
+    g_mc.to.len = (uint32_t)sizeof sa;
+    async_task_spawn(&rt, &g_mc.task, connector_run, "connector");
+    for (k = 0; k < 2; k++) {                               /* two threads, each ending */
+        g_hop_steps = 3;
+        ASSERT_EQ(pthread_create(&th, NULL, hop_loop, NULL), 0);
+        pthread_join(th, NULL);
+        CHECK(!async_task_is_finished(&g_mc.task));
+    }
+    for (k = 0; k < 2; k++) {                               /* room in the queue */
+        fd = accept(lis, NULL, NULL);
+        CHECK(fd >= 0);
+        if (fd >= 0) close(fd);
+        close(raw[k]);
+    }
+    ASSERT_EQ(run_until(&g_mc.task), 0);
+    ASSERT_EQ(g_mc.rc, 0);
+    if (!test_cur_failed) {                                 /* connected when it says so */
+        struct sockaddr_in peer;
+        socklen_t pl = sizeof peer;
+        ASSERT_EQ(getpeername(async_io_fd(&g_mc.io), (struct sockaddr *)&peer, &pl), 0);
+    }
+    p.fd = lis;
+    p.events = POLLIN;
+    p.revents = 0;
+    fd = -1;
+    if (!test_cur_failed) {
+        ASSERT_EQ(poll(&p, 1, 5000), 1);
+        fd = accept(lis, NULL, NULL);
+        CHECK(fd >= 0);
+    }
+    if (fd >= 0) {                                          /* connected: it carries */
+        char c = 0;
+        ASSERT_EQ(write(async_io_fd(&g_mc.io), "k", 1), 1);
+        ASSERT_EQ(read(fd, &c, 1), 1);
+        ASSERT_EQ(c, 'k');
+        close(fd);
+    }
+    ASSERT_EQ(async_io_close(&g_mc.io), 0);
+    close(lis);
+    ASSERT_EQ(async_runtime_destroy(&rt), 0);
+}
+
 /* A connect in flight in the ring (its SYN dropped: the listener's queue full), then
    the loop run by another thread (a ring of its own: the old one's requests die with
    it): connect(2) again says it is under way, and the connection is made by readiness
    (the SYN sent again once the queue has room, after about a second). */
-static connector g_mc;
 static int g_mc_rc;
 static void *mc_loop(void *arg) {
     (void)arg;
@@ -4171,6 +4296,8 @@ int main(int argc, char **argv) {
     RUN(closing_a_descriptor_cancels_its_send_in_flight);
     RUN(completion_connects_fail_and_cancel_as_connect_would);
     RUN(a_connect_in_the_ring_survives_a_loop_in_another_thread);
+    RUN(closing_a_connecting_socket_ends_its_connect);
+    RUN(a_connect_outlives_the_threads_that_ran_its_loop);
     RUN(bytes_held_in_the_ring_survive_a_loop_in_another_thread);
 #ifdef TEST_FAULTS
     RUN(io_uring_refused_falls_back_to_epoll_and_the_dump_says_so);
