@@ -3871,8 +3871,11 @@ static const char *close_while_connecting(int ring) {
     if (ring ? cio_runtime() != 0 : async_runtime_init(&rt, NULL) != 0) return "init";
     o.backlog = 1;
     if (async_addr_parse(&a, "127.0.0.1:0") < 0 || async_sock_listen(&rt, &lis, &a, &o) < 0 ||
-        async_sock_local_addr(&lis, &bound) < 0)
+        async_sock_local_addr(&lis, &bound) < 0) {
+        (void)async_io_close(&lis);
+        (void)async_runtime_destroy(&rt);
         return "listen";
+    }
     for (k = 0; k < 2; k++) {
         raw[k] = socket(AF_INET, SOCK_STREAM, 0);
         if (connect(raw[k], (struct sockaddr *)async_addr_sockaddr(&bound),
