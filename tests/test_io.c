@@ -3907,6 +3907,60 @@ TEST(closing_a_connecting_socket_ends_its_connect) {
     ASSERT_STR(close_while_connecting(1), "");
 }
 
+/* A raw listener on 127.0.0.1 whose queue is full (backlog 1: two connections, raw):
+   a connect to it waits, its SYN dropped, until there is room. Its address in *to;
+   the listener, or -1. */
+static int full_listener(async_addr *to, int raw[2]) {
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    int lis = socket(AF_INET, SOCK_STREAM, 0), k;
+    ZERO(sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (lis < 0 || bind(lis, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lis, 1) != 0 ||
+        getsockname(lis, (struct sockaddr *)&sa, &sl) != 0) {
+        if (lis >= 0) close(lis);
+        return -1;
+    }
+    for (k = 0; k < 2; k++) {
+        raw[k] = socket(AF_INET, SOCK_STREAM, 0);
+        if (raw[k] < 0 || connect(raw[k], (struct sockaddr *)&sa, sizeof sa) != 0) {
+            while (k >= 0) close(raw[k--]);
+            close(lis);
+            return -1;
+        }
+    }
+    memcpy(to->u.bytes, &sa, sizeof sa);
+    to->len = (uint32_t)sizeof sa;
+    return lis;
+}
+/* Room in its queue: the two accepted and closed. 1, or 0. */
+static int full_listener_room(int lis, int raw[2]) {
+    int k, ok = 1;
+    for (k = 0; k < 2; k++) {
+        int fd = accept(lis, NULL, NULL);
+        if (fd >= 0) close(fd);
+        else ok = 0;
+        close(raw[k]);
+    }
+    return ok;
+}
+/* The connection io made to lis: accepted (within 5 s), and it carries a byte. */
+static const char *accepted_carries(int lis, async_io *io) {
+    struct pollfd p;
+    char c = 0;
+    int fd;
+    const char *err = NULL;
+    p.fd = lis;
+    p.events = POLLIN;
+    p.revents = 0;
+    if (poll(&p, 1, 5000) != 1 || (fd = accept(lis, NULL, NULL)) < 0) return "not accepted";
+    if (write(async_io_fd(io), "k", 1) != 1) err = "write";
+    else if (read(fd, &c, 1) != 1 || c != 'k') err = "read";
+    close(fd);
+    return err ? err : "";
+}
+
 /* A loop driven from outside (async_runtime_backend_fd: a ring without DEFER_TASKRUN,
    entered by any thread) moved between threads that end: the kernel cancels what a
    thread submitted when it ends. A connect submitted by one (through the ring) is
@@ -3922,27 +3976,16 @@ static void *hop_loop(void *arg) {
     return NULL;
 }
 TEST(a_connect_outlives_the_threads_that_ran_its_loop) {
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
     pthread_t th;
-    struct pollfd p;
-    int lis, raw[2], k, fd = -1;
+    int lis, raw[2], k;
     ZERO(g_mc);
     ASSERT_EQ(cio_runtime(), 0);
     CHECK(async_runtime_backend_fd(&rt) >= 0);              /* driven from outside */
-    lis = socket(AF_INET, SOCK_STREAM, 0);
-    ZERO(sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(lis, (struct sockaddr *)&sa, sizeof sa), 0);
-    ASSERT_EQ(listen(lis, 1), 0);                           /* two queued at most */
-    ASSERT_EQ(getsockname(lis, (struct sockaddr *)&sa, &sl), 0);
-    for (k = 0; k < 2; k++) {
-        raw[k] = socket(AF_INET, SOCK_STREAM, 0);
-        ASSERT_EQ(connect(raw[k], (struct sockaddr *)&sa, sizeof sa), 0);
+    ASSERT_EQ((lis = full_listener(&g_mc.to, raw)) >= 0, 1);
+    if (lis < 0) {
+        async_runtime_destroy(&rt);
+        return;
     }
-    memcpy(g_mc.to.u.bytes, &sa, sizeof sa);
-    g_mc.to.len = (uint32_t)sizeof sa;
     async_task_spawn(&rt, &g_mc.task, connector_run, "connector");
     for (k = 0; k < 2; k++) {                               /* two threads, each ending */
         g_hop_steps = 3;
@@ -3950,12 +3993,7 @@ TEST(a_connect_outlives_the_threads_that_ran_its_loop) {
         pthread_join(th, NULL);
         CHECK(!async_task_is_finished(&g_mc.task));
     }
-    for (k = 0; k < 2; k++) {                               /* room in the queue */
-        fd = accept(lis, NULL, NULL);
-        CHECK(fd >= 0);
-        if (fd >= 0) close(fd);
-        close(raw[k]);
-    }
+    CHECK(full_listener_room(lis, raw));                     /* room in the queue */
     ASSERT_EQ(run_until(&g_mc.task), 0);
     ASSERT_EQ(g_mc.rc, 0);
     if (!test_cur_failed) {                                 /* connected when it says so */
@@ -3963,22 +4001,7 @@ TEST(a_connect_outlives_the_threads_that_ran_its_loop) {
         socklen_t pl = sizeof peer;
         ASSERT_EQ(getpeername(async_io_fd(&g_mc.io), (struct sockaddr *)&peer, &pl), 0);
     }
-    p.fd = lis;
-    p.events = POLLIN;
-    p.revents = 0;
-    fd = -1;
-    if (!test_cur_failed) {
-        ASSERT_EQ(poll(&p, 1, 5000), 1);
-        fd = accept(lis, NULL, NULL);
-        CHECK(fd >= 0);
-    }
-    if (fd >= 0) {                                          /* connected: it carries */
-        char c = 0;
-        ASSERT_EQ(write(async_io_fd(&g_mc.io), "k", 1), 1);
-        ASSERT_EQ(read(fd, &c, 1), 1);
-        ASSERT_EQ(c, 'k');
-        close(fd);
-    }
+    if (!test_cur_failed) ASSERT_STR(accepted_carries(lis, &g_mc.io), "");
     ASSERT_EQ(async_io_close(&g_mc.io), 0);
     close(lis);
     ASSERT_EQ(async_runtime_destroy(&rt), 0);
@@ -3995,57 +4018,26 @@ static void *mc_loop(void *arg) {
     return NULL;
 }
 TEST(a_connect_in_the_ring_survives_a_loop_in_another_thread) {
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
     pthread_t th;
-    struct pollfd p;
-    int lis, raw[2], k, fd;
+    int lis, raw[2], k;
     ZERO(g_mc);
     ASSERT_EQ(cio_runtime(), 0);
-    lis = socket(AF_INET, SOCK_STREAM, 0);
-    ZERO(sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(lis, (struct sockaddr *)&sa, sizeof sa), 0);
-    ASSERT_EQ(listen(lis, 1), 0);                           /* two queued at most */
-    ASSERT_EQ(getsockname(lis, (struct sockaddr *)&sa, &sl), 0);
-    for (k = 0; k < 2; k++) {
-        raw[k] = socket(AF_INET, SOCK_STREAM, 0);
-        ASSERT_EQ(connect(raw[k], (struct sockaddr *)&sa, sizeof sa), 0);
+    ASSERT_EQ((lis = full_listener(&g_mc.to, raw)) >= 0, 1);
+    if (lis < 0) {
+        async_runtime_destroy(&rt);
+        return;
     }
-    memcpy(g_mc.to.u.bytes, &sa, sizeof sa);
-    g_mc.to.len = (uint32_t)sizeof sa;
     async_task_spawn(&rt, &g_mc.task, connector_run, "connector");
     for (k = 0; k < 3; k++) CHECK(async_runtime_step(&rt, MS(2)) >= 0);
     CHECK(!async_task_is_finished(&g_mc.task));             /* its SYN unanswered */
     if (cio_on()) ASSERT_EQ(cio_count(1), 1);               /* in the ring */
     ASSERT_EQ(pthread_create(&th, NULL, mc_loop, NULL), 0);
-    for (k = 0; k < 2; k++) {                               /* room in the queue */
-        fd = accept(lis, NULL, NULL);
-        CHECK(fd >= 0);
-        if (fd >= 0) close(fd);
-        close(raw[k]);
-    }
+    CHECK(full_listener_room(lis, raw));                     /* room in the queue */
     pthread_join(th, NULL);
     ASSERT_EQ(g_mc_rc, 0);
     ASSERT_EQ(g_mc.rc, 0);
     CHECK(g_mc.io.rt == &rt);
-    p.fd = lis;
-    p.events = POLLIN;
-    p.revents = 0;
-    fd = -1;
-    if (!test_cur_failed) {
-        ASSERT_EQ(poll(&p, 1, 5000), 1);
-        fd = accept(lis, NULL, NULL);
-        CHECK(fd >= 0);
-    }
-    if (fd >= 0) {                                          /* connected: it carries */
-        char c = 0;
-        ASSERT_EQ(write(async_io_fd(&g_mc.io), "k", 1), 1);
-        ASSERT_EQ(read(fd, &c, 1), 1);
-        ASSERT_EQ(c, 'k');
-        close(fd);
-    }
+    if (!test_cur_failed) ASSERT_STR(accepted_carries(lis, &g_mc.io), "");
     ASSERT_EQ(async_io_close(&g_mc.io), 0);
     close(lis);
     ASSERT_EQ(async_runtime_destroy(&rt), 0);
